@@ -1,0 +1,31 @@
+/**
+ * Runs the real CLI (bin/snaptape, on the compiled dist/) as a child process, the way a user does.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const SNAPTAPE_BIN = fileURLToPath(new URL('../../bin/snaptape', import.meta.url));
+
+export interface CliResult {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function runSnaptape(args: readonly string[], options: { cwd?: string; input?: string; timeoutMs?: number } = {}): CliResult {
+  const result = spawnSync(process.execPath, [SNAPTAPE_BIN, ...args], {
+    cwd: options.cwd,
+    input: options.input,
+    encoding: 'utf8',
+    timeout: options.timeoutMs ?? 120_000,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Parses the JSON a `--json` command printed. */
+export function runSnaptapeJson<T>(args: readonly string[], options: { cwd?: string } = {}): T {
+  const result = runSnaptape([...args, '--json'], options);
+  if (result.status !== 0) throw new Error(`snaptape ${args.join(' ')} failed (${result.status}): ${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
+}
