@@ -1,6 +1,19 @@
 /** Every CLI command, in the order `snaptape --help` lists them. */
 import type { Command } from 'commander';
+import { registerAlloc } from './alloc-command.js';
+import { registerDelete } from './delete-command.js';
+import { registerFill } from './fill-command.js';
+import { registerInit } from './init-command.js';
+import { registerLs } from './ls-command.js';
+import { registerPutGet } from './put-get-commands.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [];
+export const COMMANDS: readonly RegisterCommand[] = [
+  registerInit,
+  registerAlloc,
+  registerDelete,
+  registerPutGet,
+  registerLs,
+  registerFill,
+];

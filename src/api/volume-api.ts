@@ -1,0 +1,141 @@
+/**
+ * The public library API for volumes: create, open and describe. The CLI calls only this layer.
+ */
+import { createImage } from '../image/create-image.js';
+import { openImage, type ImageFormat } from '../image/open-image.js';
+import { parseGeometry, type VolumeGeometry } from '../geometry/volume-geometry.js';
+import { Volume } from '../volume/volume.js';
+import { initializeVolume } from '../vtoc/volume-init.js';
+import { checkVolser } from '../vtoc/dataset-attributes.js';
+import { readVtoc } from '../vtoc/vtoc-reader.js';
+import { readVolumeLabel } from '../vtoc/volume-label.js';
+import { summarizeFreeSpace, usedTrackMap, type FreeSpaceSummary } from '../vtoc/free-space.js';
+import { dsorgName, recfmName } from '../vtoc/dataset-attributes.js';
+import { formatDscbDate } from '../vtoc/dscb-date.js';
+import { extentRun } from '../vtoc/extent.js';
+import { VtocError } from '../errors/snaptape-error.js';
+import { decodeEbcdicTrimmed } from '../base/ebcdic.js';
+
+export interface CreateVolumeOptions {
+  readonly type: string;
+  readonly cylinders?: number;
+  readonly blocks?: number;
+  readonly volser: string;
+  readonly owner?: string;
+  /** VTOC tracks; 0 = none, as dasdinit. */
+  readonly vtocTracks?: number;
+  readonly force?: boolean;
+}
+
+export function createVolume(path: string, options: CreateVolumeOptions): Volume {
+  const volser = checkVolser(options.volser);
+  const geometry: VolumeGeometry = parseGeometry(options.type, { cylinders: options.cylinders, blocks: options.blocks });
+  const volume = new Volume(createImage(path, geometry, { force: options.force }));
+  try {
+    initializeVolume(volume, { volser, owner: options.owner, vtocTracks: options.vtocTracks });
+  } catch (error) {
+    volume.close();
+    throw error;
+  }
+  return volume;
+}
+
+export function openVolume(path: string, options: { readOnly?: boolean; format?: ImageFormat } = {}): Volume {
+  return new Volume(openImage(path, options));
+}
+
+/** Runs `body` on an opened volume and closes it (releasing the lock) whatever happens. */
+export function withVolume<T>(path: string, options: { readOnly?: boolean; format?: ImageFormat }, body: (volume: Volume) => T): T {
+  const volume = openVolume(path, options);
+  try {
+    return body(volume);
+  } finally {
+    volume.close();
+  }
+}
+
+export interface ExtentListing {
+  readonly sequence: number;
+  readonly begin: { readonly cylinder: number; readonly head: number };
+  readonly end: { readonly cylinder: number; readonly head: number };
+  readonly tracks: number;
+}
+
+export interface DatasetListing {
+  readonly name: string;
+  readonly created: string;
+  readonly dsorg: string;
+  readonly recfm: string;
+  readonly lrecl: number;
+  readonly blksize: number;
+  readonly keyLength: number;
+  readonly tracks: number;
+  /** Percent of the allocation in use, as dasdls -info computes it. */
+  readonly percentUsed: number;
+  readonly extents: readonly ExtentListing[];
+  readonly secondary: { readonly unit: string; readonly quantity: number };
+}
+
+export interface VolumeListing {
+  readonly path: string;
+  readonly format: 'ckd' | 'fba';
+  readonly deviceType: string;
+  readonly volser: string;
+  readonly cylinders?: number;
+  readonly heads?: number;
+  readonly tracks?: number;
+  readonly blocks?: number;
+  readonly vtoc: { readonly cylinder: number; readonly head: number; readonly record: number; readonly tracks: number; readonly freeDscbs: number } | null;
+  /** Why there is no VTOC listing (dasdinit volumes have none). */
+  readonly vtocProblem?: string;
+  readonly datasets: readonly DatasetListing[];
+  readonly freeSpace: FreeSpaceSummary | null;
+}
+
+const SCALO_UNITS: Record<number, string> = { 0x00: 'ABSTR', 0x40: 'BLK', 0x80: 'TRK', 0xc0: 'CYL' };
+
+export function describeVolume(volume: Volume): VolumeListing {
+  const geometry = volume.geometry;
+  if (geometry.kind === 'fba') {
+    const block1 = volume.readBlocks(1, 1);
+    const labelled = decodeEbcdicTrimmed(block1.subarray(0, 4)) === 'VOL1';
+    return {
+      path: volume.path, format: 'fba', deviceType: 'fba', volser: labelled ? decodeEbcdicTrimmed(block1.subarray(4, 10)) : '',
+      blocks: geometry.blockCount, vtoc: null, datasets: [], freeSpace: null,
+    };
+  }
+  const base = { path: volume.path, format: 'ckd' as const, deviceType: geometry.typeName, cylinders: geometry.cylinders, heads: geometry.heads, tracks: geometry.trackCount };
+  const label = readVolumeLabel(volume);
+  let view;
+  try {
+    view = readVtoc(volume);
+  } catch (error) {
+    if (!(error instanceof VtocError)) throw error;
+    return { ...base, volser: label.volser, vtoc: null, vtocProblem: error.message, datasets: [], freeSpace: null };
+  }
+  const datasets: DatasetListing[] = view.datasets.map((d) => {
+    const f1 = d.format1;
+    const lastTrackFraction = 1 - f1.trackBalance / geometry.trackSlotBytes;
+    const used = (Math.floor(f1.lastUsed / 256) + lastTrackFraction) * 100 / Math.max(1, d.trackCount);
+    return {
+      name: d.name,
+      created: formatDscbDate(f1.created),
+      dsorg: dsorgName(f1.dsorg),
+      recfm: recfmName(f1.recfm),
+      lrecl: f1.recordLength,
+      blksize: f1.blockSize,
+      keyLength: f1.keyLength,
+      tracks: d.trackCount,
+      percentUsed: Math.round(used),
+      extents: d.extents.map((e) => ({ sequence: e.sequence, begin: e.begin, end: e.end, tracks: extentRun(geometry, e).trackCount })),
+      secondary: { unit: SCALO_UNITS[f1.spaceAllocation >>> 24 & 0xc0] ?? 'CYL', quantity: f1.spaceAllocation & 0xffffff },
+    };
+  });
+  return {
+    ...base,
+    volser: label.volser,
+    vtoc: { ...view.format4Address, tracks: view.vtocRun.trackCount, freeDscbs: view.format4.freeDscbs },
+    datasets,
+    freeSpace: summarizeFreeSpace(geometry, usedTrackMap(geometry, view)),
+  };
+}

@@ -1,0 +1,18 @@
+/** `snaptape fill <image> [--seed N] [--percent P]`: deterministic pseudo-random data sets. */
+import type { Command } from 'commander';
+import { withVolume } from '../../api/volume-api.js';
+import { fillVolume } from '../../vtoc/volume-fill.js';
+import { parseCount, printResult } from '../cli-output.js';
+
+export function registerFill(program: Command): void {
+  program
+    .command('fill <image>')
+    .description('fill a share of the free space with data sets of deterministic pseudo-random blocks')
+    .option('--seed <n>', 'seed of the pseudo-random data', '1')
+    .option('--percent <p>', 'share of the free tracks to fill (1-100)', '60')
+    .option('--json', 'machine-readable output')
+    .action((image: string, flags: { seed: string; percent: string; json?: boolean }) => {
+      const result = withVolume(image, {}, (volume) => fillVolume(volume, { seed: parseCount(flags.seed, '--seed'), percent: parseCount(flags.percent, '--percent') }));
+      printResult(result, () => `${image}: ${result.datasets.length} data sets, ${result.tracksWritten} tracks, ${(result.bytesWritten / 1e6).toFixed(1)} MB`, flags);
+    });
+}

@@ -1,0 +1,50 @@
+/**
+ * Creates a new, sparse image file: for CKD the device header and, in every track slot, only the
+ * home address, R0 and the end-of-track marker (what `dasdinit` writes; 29 bytes a track, so the file
+ * takes one file-system block per track on disk); for FBA just the file length. Nothing else is
+ * written: the rest of the file is a hole.
+ */
+import { ftruncateSync, openSync, existsSync } from 'node:fs';
+import { TargetExistsError } from '../errors/snaptape-error.js';
+import { translateIoError } from '../errors/io-error.js';
+import { encodeTrack, emptyTrack } from '../ckd/track-codec.js';
+import { cchhOf } from '../geometry/cchh.js';
+import { unitCount, unitSlotBytes, type VolumeGeometry } from '../geometry/volume-geometry.js';
+import { CKD_HEADER_BYTES, encodeCkdHeader } from './ckd-image-header.js';
+import { lockImage } from './image-lock.js';
+import { SlotFile } from './slot-file.js';
+
+export interface CreateImageOptions {
+  /** Replace an existing file. */
+  readonly force?: boolean;
+}
+
+/** Creates the image and returns it open for writing (locked). */
+export function createImage(path: string, geometry: VolumeGeometry, options: CreateImageOptions = {}): SlotFile {
+  if (!options.force && existsSync(path)) {
+    throw new TargetExistsError(`Cannot create ${path}: the file exists (use --force to replace it)`, { path });
+  }
+  const lock = lockImage(path);
+  let fd: number;
+  try {
+    fd = openSync(path, options.force ? 'w+' : 'wx+');
+  } catch (error) {
+    lock.release();
+    if ((error as { code?: string }).code === 'EEXIST') throw new TargetExistsError(`Cannot create ${path}: the file exists (use --force to replace it)`, { path });
+    throw translateIoError(error, `create ${path}`, path);
+  }
+  const dataOffsetBytes = geometry.kind === 'ckd' ? CKD_HEADER_BYTES : 0;
+  const slotBytes = unitSlotBytes(geometry);
+  const file = new SlotFile({ path, fd, geometry, dataOffsetBytes, slotBytes, readOnly: false, lock });
+  try {
+    ftruncateSync(fd, dataOffsetBytes + unitCount(geometry) * slotBytes);
+    if (geometry.kind === 'ckd') {
+      file.writeHeader(encodeCkdHeader({ heads: geometry.heads, trackSlotBytes: slotBytes, devtypeByte: geometry.family.devtypeByte, fileSequence: 0, highCylinder: 0 }));
+      for (let t = 0; t < geometry.trackCount; t++) file.writeUnit(t, encodeTrack(emptyTrack(cchhOf(geometry, t))));
+    }
+  } catch (error) {
+    file.close();
+    throw translateIoError(error, `create ${path}`, path);
+  }
+  return file;
+}

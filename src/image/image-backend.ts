@@ -1,0 +1,35 @@
+/**
+ * What a volume is stored in. A backend stores fixed-size unit slots (a CKD track slot or an FBA
+ * block) and knows nothing about records or data sets: `Volume` builds on it. Backends are
+ * synchronous on purpose: a host write and its copy-before-write run to completion on the thread
+ * that owns the volume (ARCHITECTURE.md, the copy-before-write protocol).
+ */
+import type { VolumeGeometry } from '../geometry/volume-geometry.js';
+
+/** How a worker thread can read the same units on its own file descriptor. */
+export interface FileUnitLocation {
+  readonly kind: 'file';
+  readonly path: string;
+  /** Byte offset of unit 0 in the file. */
+  readonly dataOffsetBytes: number;
+  readonly slotBytes: number;
+}
+
+export interface ImageBackend {
+  readonly path: string;
+  readonly geometry: VolumeGeometry;
+  readonly readOnly: boolean;
+  /** Bytes of one unit's slot. */
+  readonly slotBytes: number;
+  /** Reads the first `lengthBytes` bytes of one unit's slot. */
+  readUnit(unitIndex: number, lengthBytes: number): Buffer;
+  /** Reads the whole slots of `unitCount` consecutive units, in as few calls as the store allows. */
+  readUnits(firstUnit: number, unitCount: number): Buffer;
+  /** Writes `data` into one unit's slot starting at `offsetInSlot`. */
+  writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot?: number): void;
+  /** Makes every write so far durable. */
+  sync(): void;
+  close(): void;
+  /** Where a worker thread finds the units, for read-only copying in parallel. */
+  location(): FileUnitLocation;
+}

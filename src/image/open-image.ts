@@ -1,0 +1,128 @@
+/**
+ * Opens an image file as a backend, after checking that its bytes describe a volume: the device
+ * header (CKD) or the block structure (FBA), and that the geometry agrees with the file size.
+ * Checking happens on a read-only descriptor, so a bad image is never written, and the write lock
+ * is taken only once the image is known to be good.
+ *
+ * Format detection: `CKD_P370` at byte 0 is a CKD image; an FBA image has no header, so it is
+ * recognised by the `.fba` suffix, by "VOL1" in block 1 (what dasdinit writes), or when the caller
+ * says so. Anything else is refused rather than guessed at.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { extname } from 'node:path';
+import { encodeEbcdic } from '../base/ebcdic.js';
+import { ImageFormatError } from '../errors/snaptape-error.js';
+import { translateIoError } from '../errors/io-error.js';
+import { familyByDevtypeByte, FBA_BLOCK_BYTES } from '../geometry/device-types.js';
+import { ckdGeometry, fbaGeometry, type VolumeGeometry } from '../geometry/volume-geometry.js';
+import { EMPTY_TRACK_BYTES } from '../ckd/track-layout.js';
+import { CKD_DEVID_UNCOMPRESSED, CKD_DEVIDS_COMPRESSED, CKD_HEADER_BYTES, decodeCkdHeader } from './ckd-image-header.js';
+import { lockImage, type ImageLock } from './image-lock.js';
+import { SlotFile } from './slot-file.js';
+
+export type ImageFormat = 'ckd' | 'fba';
+
+export interface OpenImageOptions {
+  readonly readOnly?: boolean;
+  /** Skip detection: treat the file as this format. */
+  readonly format?: ImageFormat;
+}
+
+export interface ImageShape {
+  readonly format: ImageFormat;
+  readonly geometry: VolumeGeometry;
+  readonly dataOffsetBytes: number;
+  readonly slotBytes: number;
+}
+
+const VOL1_EBCDIC = encodeEbcdic('VOL1');
+
+function readPrefix(fd: number, length: number): Buffer {
+  const buf = Buffer.alloc(length);
+  const n = readSync(fd, buf, 0, length, 0);
+  return buf.subarray(0, n);
+}
+
+function fail(path: string, message: string, offset: number): never {
+  throw new ImageFormatError(`Cannot open ${path}: ${message}`, { path, offset });
+}
+
+function ckdShape(path: string, head: Buffer, sizeBytes: number): ImageShape {
+  if (sizeBytes < CKD_HEADER_BYTES) fail(path, `truncated: ${sizeBytes} bytes is shorter than the ${CKD_HEADER_BYTES}-byte device header`, sizeBytes);
+  const header = decodeCkdHeader(head);
+  const family = familyByDevtypeByte(header.devtypeByte);
+  if (!family) fail(path, `device type byte 0x${header.devtypeByte.toString(16)} at offset 16 is not a 3390 (0x90) or 3380 (0x80)`, 16);
+  if (header.heads !== family.heads) fail(path, `header says ${header.heads} heads at offset 8, but a ${family.family} has ${family.heads}`, 8);
+  if (header.trackSlotBytes < EMPTY_TRACK_BYTES || header.trackSlotBytes % FBA_BLOCK_BYTES !== 0 || header.trackSlotBytes > 0xffff) {
+    fail(path, `track size ${header.trackSlotBytes} at offset 12 is not a valid slot size (a multiple of 512 up to 65535)`, 12);
+  }
+  if (header.fileSequence !== 0 || header.highCylinder !== 0) {
+    fail(path, `file sequence ${header.fileSequence} / high cylinder ${header.highCylinder} at offset 17 mark one file of a multi-file volume, which is not supported yet`, 17);
+  }
+  const cylinderBytes = header.trackSlotBytes * header.heads;
+  const dataBytes = sizeBytes - CKD_HEADER_BYTES;
+  if (dataBytes === 0 || dataBytes % cylinderBytes !== 0) {
+    fail(path, `geometry disagrees with the file size: ${sizeBytes} bytes is not 512 + whole cylinders of ${header.heads} × ${header.trackSlotBytes} bytes (truncated?)`, sizeBytes);
+  }
+  const geometry = { ...ckdGeometry(family, dataBytes / cylinderBytes), trackSlotBytes: header.trackSlotBytes };
+  return { format: 'ckd', geometry, dataOffsetBytes: CKD_HEADER_BYTES, slotBytes: header.trackSlotBytes };
+}
+
+function fbaShape(path: string, sizeBytes: number): ImageShape {
+  if (sizeBytes % FBA_BLOCK_BYTES !== 0 || sizeBytes < 2 * FBA_BLOCK_BYTES) {
+    fail(path, `an FBA image is whole 512-byte blocks (at least 2), but the file has ${sizeBytes} bytes (truncated?)`, sizeBytes - (sizeBytes % FBA_BLOCK_BYTES));
+  }
+  return { format: 'fba', geometry: fbaGeometry(sizeBytes / FBA_BLOCK_BYTES), dataOffsetBytes: 0, slotBytes: FBA_BLOCK_BYTES };
+}
+
+/** Reads and checks an image's shape through `fd` (read-only). */
+export function inspectImage(path: string, fd: number, format?: ImageFormat): ImageShape {
+  const sizeBytes = fstatSync(fd).size;
+  const head = readPrefix(fd, Math.max(CKD_HEADER_BYTES, 2 * FBA_BLOCK_BYTES));
+  if (format === 'fba') return fbaShape(path, sizeBytes);
+  const devid = head.subarray(0, 8).toString('latin1');
+  if (format === 'ckd' || devid === CKD_DEVID_UNCOMPRESSED) {
+    if (devid !== CKD_DEVID_UNCOMPRESSED) fail(path, `header starts "${printable(devid)}", expected ${CKD_DEVID_UNCOMPRESSED}`, 0);
+    return ckdShape(path, head, sizeBytes);
+  }
+  if (CKD_DEVIDS_COMPRESSED.includes(devid)) {
+    fail(path, `${devid} is a compressed or shadow Hercules image, which snaptape does not open yet (convert it with: cckd2ckd -q ${path} out.ckd)`, 0);
+  }
+  const labelled = head.subarray(FBA_BLOCK_BYTES, FBA_BLOCK_BYTES + 4).equals(VOL1_EBCDIC);
+  if (extname(path).toLowerCase() === '.fba' || labelled) return fbaShape(path, sizeBytes);
+  fail(path, `unknown header "${printable(devid)}" at offset 0: not a Hercules CKD image (CKD_P370) nor an FBA image with VOL1 in block 1`, 0);
+}
+
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '.');
+}
+
+/** Opens an image: checks it read-only, then (for writing) takes the lock and reopens it. */
+export function openImage(path: string, options: OpenImageOptions = {}): SlotFile {
+  const readOnly = options.readOnly ?? false;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    throw translateIoError(error, `open ${path}`, path);
+  }
+  let shape: ImageShape;
+  try {
+    shape = inspectImage(path, fd, options.format);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  let lock: ImageLock | undefined;
+  if (!readOnly) {
+    closeSync(fd);
+    lock = lockImage(path);
+    try {
+      fd = openSync(path, 'r+');
+    } catch (error) {
+      lock.release();
+      throw translateIoError(error, `open ${path} for writing`, path);
+    }
+  }
+  return new SlotFile({ path, fd, geometry: shape.geometry, dataOffsetBytes: shape.dataOffsetBytes, slotBytes: shape.slotBytes, readOnly, lock });
+}

@@ -1,0 +1,143 @@
+/**
+ * A file of fixed-size unit slots after a header: the storage of both the Hercules CKD image
+ * (512-byte header, track slots) and the raw FBA image (no header, 512-byte blocks).
+ * Every call is one positioned system call; a run of consecutive units is one read (PERF-NOTES:
+ * the number of system calls decides throughput).
+ */
+import { closeSync, fsyncSync, readSync, writeSync } from 'node:fs';
+import { assert } from '../base/assert.js';
+import { AddressRangeError, IoError } from '../errors/snaptape-error.js';
+import { translateIoError } from '../errors/io-error.js';
+import type { VolumeGeometry } from '../geometry/volume-geometry.js';
+import { unitCount } from '../geometry/volume-geometry.js';
+import type { FileUnitLocation, ImageBackend } from './image-backend.js';
+import type { ImageLock } from './image-lock.js';
+
+export interface SlotFileOptions {
+  readonly path: string;
+  readonly fd: number;
+  readonly geometry: VolumeGeometry;
+  readonly dataOffsetBytes: number;
+  readonly slotBytes: number;
+  readonly readOnly: boolean;
+  readonly lock: ImageLock | undefined;
+}
+
+export class SlotFile implements ImageBackend {
+  // Set once.
+  readonly path: string;
+  readonly geometry: VolumeGeometry;
+  readonly readOnly: boolean;
+  readonly slotBytes: number;
+  private readonly dataOffsetBytes: number;
+  private readonly unitTotal: number;
+  // Main thread only.
+  private fd: number;
+  private lock: ImageLock | undefined;
+
+  constructor(options: SlotFileOptions) {
+    this.path = options.path;
+    this.fd = options.fd;
+    this.geometry = options.geometry;
+    this.dataOffsetBytes = options.dataOffsetBytes;
+    this.slotBytes = options.slotBytes;
+    this.readOnly = options.readOnly;
+    this.lock = options.lock;
+    this.unitTotal = unitCount(options.geometry);
+  }
+
+  private checkUnits(firstUnit: number, count: number): void {
+    if (!Number.isInteger(firstUnit) || firstUnit < 0 || count < 0 || firstUnit + count > this.unitTotal) {
+      const unit = this.geometry.kind === 'ckd' ? 'track' : 'block';
+      throw new AddressRangeError(`Cannot address ${unit} ${firstUnit}${count > 1 ? `-${firstUnit + count - 1}` : ''} on ${this.path}: the volume has ${unit}s 0-${this.unitTotal - 1}`, { path: this.path, [unit]: firstUnit });
+    }
+  }
+
+  private offsetOf(unitIndex: number): number {
+    return this.dataOffsetBytes + unitIndex * this.slotBytes;
+  }
+
+  private readExactly(buffer: Buffer, position: number, what: string): void {
+    let done = 0;
+    while (done < buffer.length) {
+      let n: number;
+      try {
+        n = readSync(this.fd, buffer, done, buffer.length - done, position + done);
+      } catch (error) {
+        throw translateIoError(error, `read ${what} of ${this.path}`, this.path);
+      }
+      if (n === 0) throw new IoError(`Cannot read ${what} of ${this.path}: the file ends at byte ${position + done}`, { path: this.path, offset: position + done });
+      done += n;
+    }
+  }
+
+  readUnit(unitIndex: number, lengthBytes: number): Buffer {
+    this.checkUnits(unitIndex, 1);
+    assert(lengthBytes >= 0 && lengthBytes <= this.slotBytes, 'a unit read stays inside its slot');
+    const out = Buffer.allocUnsafe(lengthBytes);
+    this.readExactly(out, this.offsetOf(unitIndex), `unit ${unitIndex}`);
+    return out;
+  }
+
+  readUnits(firstUnit: number, count: number): Buffer {
+    this.checkUnits(firstUnit, count);
+    const out = Buffer.allocUnsafe(count * this.slotBytes);
+    this.readExactly(out, this.offsetOf(firstUnit), `units ${firstUnit}-${firstUnit + count - 1}`);
+    return out;
+  }
+
+  writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot = 0): void {
+    assert(!this.readOnly, `${this.path} is open for writing`);
+    this.checkUnits(unitIndex, 1);
+    assert(offsetInSlot >= 0 && offsetInSlot + data.length <= this.slotBytes, 'a unit write stays inside its slot');
+    this.writeAt(data, this.offsetOf(unitIndex) + offsetInSlot, `unit ${unitIndex}`);
+  }
+
+  /** Writes the bytes before unit 0 (the CKD device header). Used only when creating an image. */
+  writeHeader(header: Uint8Array): void {
+    assert(!this.readOnly && header.length === this.dataOffsetBytes, 'the header fills the bytes before unit 0');
+    this.writeAt(header, 0, 'the device header');
+  }
+
+  /** Writes consecutive whole slots (or a prefix of the last) in one call. */
+  writeUnits(firstUnit: number, data: Uint8Array): void {
+    assert(!this.readOnly, `${this.path} is open for writing`);
+    this.checkUnits(firstUnit, Math.ceil(data.length / this.slotBytes));
+    this.writeAt(data, this.offsetOf(firstUnit), `units from ${firstUnit}`);
+  }
+
+  private writeAt(data: Uint8Array, position: number, what: string): void {
+    let done = 0;
+    while (done < data.length) {
+      try {
+        done += writeSync(this.fd, data, done, data.length - done, position + done);
+      } catch (error) {
+        throw translateIoError(error, `write ${what} of ${this.path}`, this.path);
+      }
+    }
+  }
+
+  sync(): void {
+    if (this.readOnly) return;
+    try {
+      fsyncSync(this.fd);
+    } catch (error) {
+      throw translateIoError(error, `flush ${this.path}`, this.path);
+    }
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    try {
+      closeSync(this.fd);
+    } finally {
+      this.fd = -1;
+      this.lock?.release();
+      this.lock = undefined;
+    }
+  }
+
+  location(): FileUnitLocation {
+    return { kind: 'file', path: this.path, dataOffsetBytes: this.dataOffsetBytes, slotBytes: this.slotBytes };
+  }
+}

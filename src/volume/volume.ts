@@ -1,0 +1,293 @@
+/**
+ * `Volume`: the only path for reading and writing a volume. It joins a geometry, a storage backend
+ * and the interceptor chain. Every write (format write, update write, whole-track write, FBA block
+ * write, raw slot write from NBD) goes through `InterceptorChain.around`, with the units it touches.
+ *
+ * Invariants (CKD):
+ * - `usedBytes[t]` is the length of track t's image (HA through EOT) as stored, the size table V of
+ *   ARCHITECTURE.md; a track that does not decode is counted as its whole slot;
+ * - the bytes of a slot past its used length are zero in every track this class writes: a shorter
+ *   image is written with a zero tail over the old one, so copies of the used prefix are exact.
+ */
+import { assert } from '../base/assert.js';
+import { AddressRangeError, RecordNotFoundError, TrackOverflowError, UsageError } from '../errors/snaptape-error.js';
+import { decodeTrack, encodeTrack, encodedTrackBytes, numberRecords, trackUsedBytes, type CkdRecord, type CkdTrack } from '../ckd/track-codec.js';
+import { cchhOf, checkCchh, checkTrackIndex, formatCchhr, trackIndexOf, type Cchh, type Cchhr } from '../geometry/cchh.js';
+import { recordsFit, cellsUsed } from '../geometry/track-capacity.js';
+import { unitCount, type CkdGeometry, type VolumeGeometry } from '../geometry/volume-geometry.js';
+import type { ImageBackend } from '../image/image-backend.js';
+import { InterceptorChain, type WriteEvent, type WriteInterceptor, type WriteKind } from './write-interceptor.js';
+import { TrackSizeTable } from './track-size-table.js';
+
+export interface NewRecord {
+  readonly key: Buffer;
+  readonly data: Buffer;
+}
+
+export class Volume {
+  // Set once.
+  readonly backend: ImageBackend;
+  readonly geometry: VolumeGeometry;
+  readonly path: string;
+  // Main thread only.
+  private readonly chain = new InterceptorChain();
+  private sizes: TrackSizeTable | undefined;
+  private closed = false;
+
+  constructor(backend: ImageBackend) {
+    this.backend = backend;
+    this.geometry = backend.geometry;
+    this.path = backend.path;
+  }
+
+  get readOnly(): boolean {
+    return this.backend.readOnly;
+  }
+
+  /** Tracks (CKD) or blocks (FBA). */
+  get unitCount(): number {
+    return unitCount(this.geometry);
+  }
+
+  get ckd(): CkdGeometry {
+    if (this.geometry.kind !== 'ckd') throw new UsageError(`Cannot use ${this.path} as a CKD volume: it is an FBA volume`, { path: this.path });
+    return this.geometry;
+  }
+
+  addInterceptor(interceptor: WriteInterceptor): void {
+    this.chain.add(interceptor);
+  }
+
+  removeInterceptor(interceptor: WriteInterceptor): void {
+    this.chain.remove(interceptor);
+  }
+
+  interceptorNames(): string[] {
+    return this.chain.names();
+  }
+
+  private checkWritable(): void {
+    assert(!this.closed, `${this.path} is open`);
+    if (this.backend.readOnly) throw new UsageError(`Cannot write ${this.path}: it is open read-only`, { path: this.path });
+  }
+
+  private write<T>(kind: WriteKind, firstUnit: number, count: number, body: () => T): T {
+    this.checkWritable();
+    const event: WriteEvent = { kind, firstUnit, unitCount: count };
+    return this.chain.around(event, body);
+  }
+
+  // ---- CKD reads -------------------------------------------------------------------------------
+
+  /** The size table V: used bytes of every track, built by one scan on first use. */
+  trackSizes(): TrackSizeTable {
+    if (!this.sizes) this.sizes = TrackSizeTable.scan(this.backend, this.ckd);
+    return this.sizes;
+  }
+
+  /** Track t's image as stored: its used bytes (HA through EOT). */
+  readTrackImage(trackIndex: number): Buffer {
+    checkTrackIndex(this.ckd, trackIndex, this.path);
+    return this.backend.readUnit(trackIndex, this.trackSizes().get(trackIndex));
+  }
+
+  readTrack(trackIndex: number): CkdTrack {
+    const geometry = this.ckd;
+    checkTrackIndex(geometry, trackIndex, this.path);
+    const slot = this.backend.readUnit(trackIndex, this.backend.slotBytes);
+    return decodeTrack(slot, cchhOf(geometry, trackIndex), { path: this.path, trackIndex });
+  }
+
+  readTrackAt(address: Cchh): CkdTrack {
+    checkCchh(this.ckd, address, this.path);
+    return this.readTrack(trackIndexOf(this.ckd, address));
+  }
+
+  /** Reads one record by CCHHR (search by record number on the track). */
+  readRecord(address: Cchhr): CkdRecord {
+    const track = this.readTrackAt(address);
+    const found = track.records.find((r) => r.record === address.record);
+    if (!found) {
+      throw new RecordNotFoundError(`Cannot read ${formatCchhr(address)} on ${this.path}: the track has no record ${address.record}`, {
+        path: this.path, cylinder: address.cylinder, head: address.head, record: address.record,
+      });
+    }
+    return found;
+  }
+
+  // ---- CKD writes ------------------------------------------------------------------------------
+
+  private checkFits(trackIndex: number, records: readonly CkdRecord[]): void {
+    const geometry = this.ckd;
+    const bytes = encodedTrackBytes(records);
+    const shapes = records.map((r) => ({ keyLength: r.key.length, dataLength: r.data.length }));
+    if (!recordsFit(geometry.family, shapes) || bytes > this.backend.slotBytes) {
+      const cells = cellsUsed(geometry.family, shapes);
+      throw new TrackOverflowError(
+        `Cannot write track ${trackIndex} of ${this.path}: ${records.length} records need ${cells} cells of ${geometry.family.capacity.cellsPerTrack} (${bytes} bytes of a ${this.backend.slotBytes}-byte slot)`,
+        { path: this.path, track: trackIndex, cells, bytes },
+      );
+    }
+  }
+
+  /** Stores a full track image with a zero tail over the old one. Callers have run the chain. */
+  private storeTrackImage(trackIndex: number, image: Buffer): void {
+    const sizes = this.trackSizes();
+    const oldBytes = sizes.get(trackIndex);
+    const padded = image.length >= oldBytes ? image : Buffer.concat([image, Buffer.alloc(oldBytes - image.length)]);
+    this.backend.writeUnit(trackIndex, padded);
+    sizes.set(trackIndex, image.length);
+  }
+
+  /**
+   * Format write: keeps R0..R(afterRecord), writes `records` as the records that follow, and erases
+   * the rest of the track (FORMATS.md: write a record and erase the rest of the track).
+   */
+  formatWrite(address: Cchh, afterRecord: number, records: readonly NewRecord[]): void {
+    const geometry = this.ckd;
+    checkCchh(geometry, address, this.path);
+    const trackIndex = trackIndexOf(geometry, address);
+    const old = this.readTrack(trackIndex);
+    const kept = old.records.filter((r) => r.record <= afterRecord);
+    if (afterRecord > 0 && !old.records.some((r) => r.record === afterRecord)) {
+      throw new RecordNotFoundError(`Cannot format-write after ${formatCchhr({ ...address, record: afterRecord })} on ${this.path}: no such record`, {
+        path: this.path, cylinder: address.cylinder, head: address.head, record: afterRecord,
+      });
+    }
+    const next = [...kept, ...numberRecords(address, records, afterRecord + 1)];
+    this.checkFits(trackIndex, next);
+    const image = encodeTrack({ cchh: address, r0Data: old.r0Data, records: next });
+    this.write('format', trackIndex, 1, () => this.storeTrackImage(trackIndex, image));
+  }
+
+  /** Writes a whole track of records R1..Rn (a format write after R0). */
+  writeTrackRecords(trackIndex: number, records: readonly NewRecord[]): void {
+    checkTrackIndex(this.ckd, trackIndex, this.path);
+    this.formatWrite(cchhOf(this.ckd, trackIndex), 0, records);
+  }
+
+  /** Update write: replaces one record's data (and key, if given) in place; lengths stay the same. */
+  updateRecord(address: Cchhr, data: Buffer, key?: Buffer): void {
+    const geometry = this.ckd;
+    const track = this.readTrackAt(address);
+    const at = track.records.findIndex((r) => r.record === address.record);
+    const old = track.records[at];
+    if (!old) {
+      throw new RecordNotFoundError(`Cannot update ${formatCchhr(address)} on ${this.path}: the track has no record ${address.record}`, {
+        path: this.path, cylinder: address.cylinder, head: address.head, record: address.record,
+      });
+    }
+    if (old.data.length !== data.length || (key !== undefined && key.length !== old.key.length)) {
+      throw new UsageError(`Cannot update ${formatCchhr(address)} on ${this.path}: new key/data are ${key?.length ?? old.key.length}/${data.length} bytes, the record holds ${old.key.length}/${old.data.length}`, { path: this.path });
+    }
+    const records = track.records.slice();
+    records[at] = { ...old, data, key: key ?? old.key };
+    const trackIndex = trackIndexOf(geometry, address);
+    const image = encodeTrack({ ...track, records });
+    this.write('update', trackIndex, 1, () => this.storeTrackImage(trackIndex, image));
+  }
+
+  /**
+   * Writes track images as they are (a restore, a copy): each must decode as a track with its own
+   * home address. The chain sees the whole run as one write.
+   */
+  writeTrackImages(firstTrack: number, images: readonly Buffer[]): void {
+    const geometry = this.ckd;
+    const count = images.length;
+    if (count === 0) return;
+    checkTrackIndex(geometry, firstTrack, this.path);
+    checkTrackIndex(geometry, firstTrack + count - 1, this.path);
+    images.forEach((image, i) => {
+      const t = firstTrack + i;
+      if (image.length > this.backend.slotBytes) {
+        throw new TrackOverflowError(`Cannot write track ${t} of ${this.path}: image of ${image.length} bytes exceeds the ${this.backend.slotBytes}-byte slot`, { path: this.path, track: t });
+      }
+      trackUsedBytes(image, cchhOf(geometry, t), { path: `image for ${this.path}`, trackIndex: t });
+    });
+    this.write('track', firstTrack, count, () => images.forEach((image, i) => this.storeTrackImage(firstTrack + i, image)));
+  }
+
+  // ---- FBA -------------------------------------------------------------------------------------
+
+  private checkBlocks(firstBlock: number, count: number): void {
+    if (this.geometry.kind !== 'fba') throw new UsageError(`Cannot use ${this.path} as an FBA volume: it is a CKD volume`, { path: this.path });
+    if (!Number.isInteger(firstBlock) || firstBlock < 0 || count < 1 || firstBlock + count > this.geometry.blockCount) {
+      throw new AddressRangeError(`Cannot address blocks ${firstBlock}-${firstBlock + count - 1} on ${this.path}: the volume has blocks 0-${this.geometry.blockCount - 1}`, { path: this.path, block: firstBlock });
+    }
+  }
+
+  readBlocks(firstBlock: number, count: number): Buffer {
+    this.checkBlocks(firstBlock, count);
+    return this.backend.readUnits(firstBlock, count);
+  }
+
+  writeBlocks(firstBlock: number, data: Buffer): void {
+    assert(data.length > 0 && data.length % this.backend.slotBytes === 0, 'FBA writes are whole blocks');
+    const count = data.length / this.backend.slotBytes;
+    this.checkBlocks(firstBlock, count);
+    this.write('blocks', firstBlock, count, () => {
+      for (let i = 0; i < count; i++) this.backend.writeUnit(firstBlock + i, data.subarray(i * this.backend.slotBytes, (i + 1) * this.backend.slotBytes));
+    });
+  }
+
+  // ---- flat view (NBD) -------------------------------------------------------------------------
+
+  /** Size of the flat view: unit slots laid end to end (track t at t × slot size). */
+  get flatSizeBytes(): number {
+    return this.unitCount * this.backend.slotBytes;
+  }
+
+  private checkFlat(offsetBytes: number, lengthBytes: number): void {
+    if (!Number.isInteger(offsetBytes) || offsetBytes < 0 || lengthBytes < 0 || offsetBytes + lengthBytes > this.flatSizeBytes) {
+      throw new AddressRangeError(`Cannot address bytes ${offsetBytes}-${offsetBytes + lengthBytes - 1} of ${this.path}: the volume has ${this.flatSizeBytes} bytes`, { path: this.path, offset: offsetBytes });
+    }
+  }
+
+  /** Reads bytes of the flat view. */
+  readFlat(offsetBytes: number, lengthBytes: number): Buffer {
+    this.checkFlat(offsetBytes, lengthBytes);
+    const slot = this.backend.slotBytes;
+    const out = Buffer.alloc(lengthBytes);
+    let done = 0;
+    while (done < lengthBytes) {
+      const unit = Math.floor((offsetBytes + done) / slot);
+      const inSlot = (offsetBytes + done) % slot;
+      const take = Math.min(slot - inSlot, lengthBytes - done);
+      this.backend.readUnit(unit, inSlot + take).copy(out, done, inSlot);
+      done += take;
+    }
+    return out;
+  }
+
+  /** Writes bytes of the flat view as a host write of every unit they touch. */
+  writeFlat(offsetBytes: number, data: Buffer): void {
+    this.checkFlat(offsetBytes, data.length);
+    if (data.length === 0) return;
+    const slot = this.backend.slotBytes;
+    const first = Math.floor(offsetBytes / slot);
+    const last = Math.floor((offsetBytes + data.length - 1) / slot);
+    this.write('raw', first, last - first + 1, () => {
+      let done = 0;
+      while (done < data.length) {
+        const unit = Math.floor((offsetBytes + done) / slot);
+        const inSlot = (offsetBytes + done) % slot;
+        const take = Math.min(slot - inSlot, data.length - done);
+        this.backend.writeUnit(unit, data.subarray(done, done + take), inSlot);
+        done += take;
+        if (this.geometry.kind === 'ckd') this.sizes?.refresh(this.backend, this.geometry, unit);
+      }
+    });
+  }
+
+  // ---- life cycle ------------------------------------------------------------------------------
+
+  sync(): void {
+    this.backend.sync();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.backend.close();
+  }
+}

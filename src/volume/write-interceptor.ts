@@ -1,0 +1,74 @@
+/**
+ * The write path's filter chain. Every host write to a volume (a format write, an update write, a
+ * whole-track write, an FBA block write, a raw NBD write) calls `beforeWrite` on every interceptor,
+ * in the declared stage order, then writes, then calls `afterWrite` in reverse order.
+ *
+ * Interceptors run synchronously on the thread that owns the volume: a copy-before-write finishes
+ * before the host's bytes reach the image (ARCHITECTURE.md, the copy-before-write protocol).
+ */
+import { assert } from '../base/assert.js';
+
+/** What a write touches: a run of units (tracks on CKD, blocks on FBA). */
+export interface WriteRange {
+  readonly firstUnit: number;
+  readonly unitCount: number;
+}
+
+export type WriteKind = 'format' | 'update' | 'track' | 'blocks' | 'raw';
+
+export interface WriteEvent extends WriteRange {
+  readonly kind: WriteKind;
+}
+
+/**
+ * Stages in the order their `beforeWrite` runs. Copy-before-write runs first so that the old data
+ * is saved before anything else can change it; observers run last and see the final decision.
+ */
+export const INTERCEPTOR_STAGES = ['copy-before-write', 'clone', 'mirror', 'copy-on-write', 'observer'] as const;
+export type InterceptorStage = (typeof INTERCEPTOR_STAGES)[number];
+
+export interface WriteInterceptor {
+  readonly name: string;
+  readonly stage: InterceptorStage;
+  beforeWrite(event: WriteEvent): void;
+  afterWrite?(event: WriteEvent): void;
+}
+
+/** Sessions a volume allows at once: 8 clone sessions plus a backup, a mirror and observers. */
+export const MAX_INTERCEPTORS = 16;
+
+export class InterceptorChain {
+  // Main thread only.
+  private chain: WriteInterceptor[] = [];
+
+  add(interceptor: WriteInterceptor): void {
+    assert(!this.chain.includes(interceptor), `${interceptor.name} is registered once`);
+    assert(this.chain.length < MAX_INTERCEPTORS, `at most ${MAX_INTERCEPTORS} interceptors on a volume`);
+    this.chain.push(interceptor);
+    const rank = (i: WriteInterceptor): number => INTERCEPTOR_STAGES.indexOf(i.stage);
+    // Stable sort: interceptors of one stage keep their registration order.
+    this.chain.sort((a, b) => rank(a) - rank(b));
+  }
+
+  remove(interceptor: WriteInterceptor): void {
+    this.chain = this.chain.filter((i) => i !== interceptor);
+  }
+
+  get size(): number {
+    return this.chain.length;
+  }
+
+  names(): string[] {
+    return this.chain.map((i) => i.name);
+  }
+
+  /** Runs `write` between the chain's before and after hooks. */
+  around<T>(event: WriteEvent, write: () => T): T {
+    // A snapshot of the chain: an interceptor that unregisters itself mid-write must not skip another.
+    const chain = this.chain.slice();
+    for (const interceptor of chain) interceptor.beforeWrite(event);
+    const result = write();
+    for (let i = chain.length - 1; i >= 0; i--) chain[i]?.afterWrite?.(event);
+    return result;
+  }
+}
