@@ -1,0 +1,133 @@
+/**
+ * A bounded, incremental reader over a socket: `readExact(n)` resolves with exactly n bytes,
+ * however the bytes were split across 'data' events. Both the NBD server and client parse with it.
+ *
+ * Invariants:
+ * - at most one `readExact` is pending at a time (the protocol is parsed by one loop);
+ * - `n` never exceeds `maxFrameBytes`;
+ * - buffered bytes stay under max(readAheadBytes, the pending request) plus one socket chunk:
+ *   the socket is paused at the read-ahead mark and resumed when the parser has consumed below it;
+ * - once the socket ends or fails, every pending and later read rejects with a FrameReaderClosed.
+ */
+import type { Socket } from 'node:net';
+import { assert, assertInteger } from '../base/assert.js';
+
+/** Why a read could not complete: the peer closed, the socket failed, or the reader was closed. */
+export class FrameReaderClosed extends Error {
+  constructor(readonly reason: string) {
+    super(`frame reader closed: ${reason}`);
+    this.name = 'FrameReaderClosed';
+  }
+}
+
+interface PendingRead {
+  readonly length: number;
+  readonly resolve: (bytes: Buffer) => void;
+  readonly reject: (error: Error) => void;
+}
+
+export interface FrameReaderOptions {
+  readonly readAheadBytes: number;
+  readonly maxFrameBytes: number;
+}
+
+export class FrameReader {
+  // Set once.
+  private readonly socket: Socket;
+  private readonly readAheadBytes: number;
+  private readonly maxFrameBytes: number;
+  // Main thread only.
+  private chunks: Buffer[] = [];
+  private bufferedBytes = 0;
+  private pending: PendingRead | undefined;
+  private closedReason: string | undefined;
+  private paused = false;
+
+  constructor(socket: Socket, options: FrameReaderOptions) {
+    assertInteger(options.readAheadBytes, 'readAheadBytes', 1);
+    assertInteger(options.maxFrameBytes, 'maxFrameBytes', 1);
+    this.socket = socket;
+    this.readAheadBytes = options.readAheadBytes;
+    this.maxFrameBytes = options.maxFrameBytes;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.close('peer closed the connection'));
+    socket.on('close', () => this.close('connection closed'));
+    socket.on('error', (error: Error) => this.close(`socket error: ${error.message}`));
+  }
+
+  get buffered(): number {
+    return this.bufferedBytes;
+  }
+
+  readExact(length: number): Promise<Buffer> {
+    assertInteger(length, 'read length', 0, this.maxFrameBytes);
+    assert(this.pending === undefined, 'one read at a time');
+    if (this.bufferedBytes >= length) return Promise.resolve(this.take(length));
+    if (this.closedReason !== undefined) return Promise.reject(new FrameReaderClosed(this.closedReason));
+    return new Promise<Buffer>((resolve, reject) => {
+      this.pending = { length, resolve, reject };
+      this.updateFlow();
+    });
+  }
+
+  /** Stops reading; a pending read rejects. Idempotent. */
+  close(reason: string): void {
+    if (this.closedReason !== undefined) return;
+    this.closedReason = reason;
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending !== undefined) pending.reject(new FrameReaderClosed(reason));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closedReason !== undefined) return;
+    this.chunks.push(chunk);
+    this.bufferedBytes += chunk.length;
+    const pending = this.pending;
+    if (pending !== undefined && this.bufferedBytes >= pending.length) {
+      this.pending = undefined;
+      pending.resolve(this.take(pending.length));
+    }
+    this.updateFlow();
+  }
+
+  /** Pauses at the read-ahead mark unless a pending read still needs more bytes. */
+  private updateFlow(): void {
+    const wanted = this.pending?.length ?? 0;
+    const shouldPause = this.bufferedBytes >= Math.max(this.readAheadBytes, wanted);
+    if (shouldPause && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!shouldPause && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private take(length: number): Buffer {
+    assert(length <= this.bufferedBytes, 'take only what is buffered');
+    let out: Buffer;
+    const first = this.chunks[0];
+    if (first !== undefined && first.length >= length) {
+      out = first.subarray(0, length);
+      if (first.length === length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(length);
+    } else {
+      out = Buffer.allocUnsafe(length);
+      let filled = 0;
+      // Bounded by the number of buffered chunks.
+      while (filled < length) {
+        const chunk = this.chunks[0];
+        assert(chunk !== undefined, 'buffered chunks cover the read');
+        const step = Math.min(chunk.length, length - filled);
+        chunk.copy(out, filled, 0, step);
+        filled += step;
+        if (step === chunk.length) this.chunks.shift();
+        else this.chunks[0] = chunk.subarray(step);
+      }
+    }
+    this.bufferedBytes -= length;
+    this.updateFlow();
+    return out;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * What the NBD server serves: one export, backed by something that reads and writes bytes.
+ *
+ * The interface is synchronous on purpose. In snaptape every host write runs to completion on
+ * the thread that owns the volume, through its interceptor chain (a copy-before-write may run
+ * inside `write()`), so a request is applied whole before the next one on any connection starts.
+ * That is also why the server may advertise NBD_FLAG_CAN_MULTI_CONN: all connections see one
+ * backend, and a flush on any of them covers every write that has completed.
+ *
+ * Invariants the server relies on (and checks before calling):
+ * - `offsetBytes + length <= sizeBytes` for every call;
+ * - `write`, `writeZeroes` and `trim` are never called on a read-only backend;
+ * - `trim` is only called when `canTrim` is true.
+ * A backend reports an operating failure by throwing a SnaptapeError; `nbdErrnoFor` turns it
+ * into the errno of the reply and the connection carries on.
+ */
+import { isSnaptapeError, type ErrorCode } from '../errors/snaptape-error.js';
+import { NbdErrno, type NbdErrnoValue } from './nbd-constants.js';
+
+export interface NbdExportBackend {
+  /** Export name clients ask for; at most MAX_NAME_BYTES of UTF-8. */
+  readonly name: string;
+  readonly sizeBytes: number;
+  readonly readOnly: boolean;
+  readonly canTrim: boolean;
+  /** Returns exactly `length` bytes. */
+  read(offsetBytes: number, length: number): Buffer;
+  write(offsetBytes: number, data: Buffer): void;
+  writeZeroes(offsetBytes: number, length: number): void;
+  trim?(offsetBytes: number, length: number): void;
+  /** Makes every completed write durable. */
+  flush(): void;
+}
+
+/** The NBD errno for each operating-error code; anything unlisted is EIO. */
+const ERRNO_BY_CODE: Partial<Record<ErrorCode, NbdErrnoValue>> = {
+  NO_SPACE: NbdErrno.ENOSPC,
+  ADDRESS_RANGE: NbdErrno.EINVAL,
+  USAGE: NbdErrno.EINVAL,
+  LOCKED: NbdErrno.EPERM,
+  SESSION: NbdErrno.EPERM,
+  IO: NbdErrno.EIO,
+};
+
+/**
+ * The errno for a failure thrown by a backend. A SnaptapeError maps by its code; anything else
+ * (which is a bug in the backend) is EIO, and the caller reports it as an internal failure.
+ */
+export function nbdErrnoFor(error: unknown): NbdErrnoValue {
+  if (isSnaptapeError(error)) return ERRNO_BY_CODE[error.code] ?? NbdErrno.EIO;
+  return NbdErrno.EIO;
+}
+
+const ERRNO_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(NbdErrno).map(([name, value]) => [value, name]),
+);
+
+/** "EPERM" for 1, and so on; unknown numbers print as "errno N". */
+export function nbdErrnoName(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `errno ${errno}`;
+}

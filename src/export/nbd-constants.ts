@@ -1,0 +1,138 @@
+/**
+ * The numbers of the NBD protocol (NetworkBlockDevice/nbd doc/proto.md) and snaptape's own limits
+ * for serving it. Every limit has a reason, and the ones that relate to each other are checked
+ * when this module loads.
+ *
+ * Invariant: protocol numbers here are exactly the spec's; nothing else in src/export spells them.
+ */
+import { assert } from '../base/assert.js';
+
+/** "Newstyle negotiation": the server's first 8 bytes, ASCII "NBDMAGIC". */
+export const NBD_MAGIC = Buffer.from('NBDMAGIC', 'latin1');
+/** "IHAVEOPT": the second 8 bytes of the greeting and the magic of every option request. */
+export const NBD_IHAVEOPT = Buffer.from('IHAVEOPT', 'latin1');
+/** "Option reply magic" 0x0003e889045565a9. */
+export const NBD_REPLY_MAGIC = Buffer.from('0003e889045565a9', 'hex');
+/** "Request message" magic. */
+export const NBD_REQUEST_MAGIC = 0x25609513;
+/** "Simple reply message" magic. */
+export const NBD_SIMPLE_REPLY_MAGIC = 0x67446698;
+
+/** Handshake flags sent by the server ("Newstyle negotiation"). */
+export const NBD_FLAG_FIXED_NEWSTYLE = 1 << 0;
+export const NBD_FLAG_NO_ZEROES = 1 << 1;
+/** Client flags; a client that sets any other bit MUST be disconnected. */
+export const NBD_FLAG_C_FIXED_NEWSTYLE = 1 << 0;
+export const NBD_FLAG_C_NO_ZEROES = 1 << 1;
+export const NBD_KNOWN_CLIENT_FLAGS = NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES;
+
+/** Transmission flags ("Transmission flags" section). */
+export const NBD_FLAG_HAS_FLAGS = 1 << 0;
+export const NBD_FLAG_READ_ONLY = 1 << 1;
+export const NBD_FLAG_SEND_FLUSH = 1 << 2;
+export const NBD_FLAG_SEND_FUA = 1 << 3;
+export const NBD_FLAG_SEND_TRIM = 1 << 5;
+export const NBD_FLAG_SEND_WRITE_ZEROES = 1 << 6;
+export const NBD_FLAG_CAN_MULTI_CONN = 1 << 8;
+
+/** Option types ("Option types"). */
+export const NbdOption = {
+  EXPORT_NAME: 1,
+  ABORT: 2,
+  LIST: 3,
+  STARTTLS: 5,
+  INFO: 6,
+  GO: 7,
+  STRUCTURED_REPLY: 8,
+} as const;
+
+/** Option reply types; errors have bit 31 set ("Option reply types"). */
+export const NbdReply = {
+  ACK: 1,
+  SERVER: 2,
+  INFO: 3,
+  ERR_UNSUP: 0x8000_0001,
+  ERR_POLICY: 0x8000_0002,
+  ERR_INVALID: 0x8000_0003,
+  ERR_UNKNOWN: 0x8000_0006,
+  ERR_SHUTDOWN: 0x8000_0007,
+  ERR_TOO_BIG: 0x8000_0009,
+} as const;
+export const NBD_REP_FLAG_ERROR = 0x8000_0000;
+
+/** Information types for NBD_REP_INFO. */
+export const NbdInfo = {
+  EXPORT: 0,
+  NAME: 1,
+  DESCRIPTION: 2,
+  BLOCK_SIZE: 3,
+} as const;
+
+/** Request types ("Request types"). */
+export const NbdCommand = {
+  READ: 0,
+  WRITE: 1,
+  DISC: 2,
+  FLUSH: 3,
+  TRIM: 4,
+  CACHE: 5,
+  WRITE_ZEROES: 6,
+} as const;
+export type NbdCommandType = (typeof NbdCommand)[keyof typeof NbdCommand];
+
+/** Command flags ("Command flags"). */
+export const NBD_CMD_FLAG_FUA = 1 << 0;
+export const NBD_CMD_FLAG_NO_HOLE = 1 << 1;
+
+/** Error values ("Error values"): Linux errno numbers, as the spec fixes them. */
+export const NbdErrno = {
+  OK: 0,
+  EPERM: 1,
+  EIO: 5,
+  ENOMEM: 12,
+  EINVAL: 22,
+  ENOSPC: 28,
+  EOVERFLOW: 75,
+  ENOTSUP: 95,
+  ESHUTDOWN: 108,
+} as const;
+export type NbdErrnoValue = (typeof NbdErrno)[keyof typeof NbdErrno];
+
+/** Length of the zero padding after NBD_OPT_EXPORT_NAME's reply unless NO_ZEROES was agreed. */
+export const EXPORT_NAME_ZERO_PAD_BYTES = 124;
+
+// ---- snaptape limits -------------------------------------------------------------------------
+
+/** Largest READ/WRITE payload: qemu's own NBD_MAX_BUFFER_SIZE, so qemu clients never exceed it. */
+export const MAX_REQUEST_PAYLOAD_BYTES = 32 * 1024 * 1024;
+/** Block size we advertise as preferred: one page, the common host I/O unit. */
+export const PREFERRED_BLOCK_BYTES = 4096;
+/** Minimum block size: 1, because every backend does byte-granular I/O. */
+export const MINIMUM_BLOCK_BYTES = 1;
+/** Spec: strings (export names) MUST be no longer than 4096 bytes. */
+export const MAX_NAME_BYTES = 4096;
+/** Largest option payload we accept: a GO/INFO with a maximal name and a generous info list. */
+export const MAX_OPTION_DATA_BYTES = MAX_NAME_BYTES + 4 + 2 + 2 * 64;
+/** Options a client may send before choosing an export; bounds a handshake that never ends. */
+export const MAX_OPTIONS_PER_HANDSHAKE = 256;
+/** A handshake that takes longer is dropped: real clients finish in milliseconds. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How long close() waits for a connection to flush its replies before destroying it. */
+export const CLOSE_DRAIN_TIMEOUT_MS = 5_000;
+/** Bytes a connection reads ahead of its parser before it pauses the socket. */
+export const READ_AHEAD_BYTES = 1024 * 1024;
+/** Concurrent connections per server: bounds memory (one read-ahead buffer and frame each). */
+export const MAX_CONNECTIONS = 128;
+/** Exports per server: the export list is sent in one handshake, so it stays small. */
+export const MAX_EXPORTS = 1024;
+/** Requests a client keeps in flight on one connection before callers wait for a slot. */
+export const CLIENT_MAX_IN_FLIGHT = 64;
+/** Callers that may wait for a client slot; beyond this the caller is misusing the link. */
+export const CLIENT_MAX_WAITERS = 4096;
+/** Bytes written per step of a zero fill, so zeroing a large range never allocates it whole. */
+export const ZERO_FILL_CHUNK_BYTES = 1024 * 1024;
+
+assert(MAX_REQUEST_PAYLOAD_BYTES <= 0xffff_ffff, 'a payload length fits the u32 length field');
+assert(PREFERRED_BLOCK_BYTES <= MAX_REQUEST_PAYLOAD_BYTES, 'preferred block fits the maximum payload');
+assert(MAX_OPTION_DATA_BYTES < READ_AHEAD_BYTES, 'an option fits the read-ahead buffer');
+assert(ZERO_FILL_CHUNK_BYTES <= MAX_REQUEST_PAYLOAD_BYTES, 'a zero-fill step is no larger than a payload');

@@ -1,0 +1,186 @@
+/**
+ * Server side of fixed newstyle negotiation ("Newstyle negotiation", "Option types" in proto.md):
+ * the greeting, the client flags, and one handler per option. Options decide nothing about
+ * sockets; each returns an outcome the connection acts on.
+ *
+ * Supported: EXPORT_NAME, ABORT, LIST, INFO and GO (with NBD_INFO_EXPORT, NBD_INFO_NAME and
+ * NBD_INFO_BLOCK_SIZE). STRUCTURED_REPLY and every other option get NBD_REP_ERR_UNSUP, so every
+ * reply in transmission is a simple reply; qemu and libnbd fall back to simple replies.
+ *
+ * Invariant: an option's data is fully read before it is handled, so the stream stays framed
+ * whatever the handler decides.
+ */
+import { decodeFields, encodeFields, num } from '../base/field-table.js';
+import { NbdProtocolError } from '../errors/snaptape-error.js';
+import type { NbdExportBackend } from './nbd-backend.js';
+import {
+  EXPORT_NAME_ZERO_PAD_BYTES, MAX_NAME_BYTES, MAX_REQUEST_PAYLOAD_BYTES, MINIMUM_BLOCK_BYTES,
+  NBD_FLAG_C_NO_ZEROES, NBD_FLAG_CAN_MULTI_CONN, NBD_FLAG_FIXED_NEWSTYLE, NBD_FLAG_HAS_FLAGS, NBD_FLAG_NO_ZEROES, NBD_FLAG_READ_ONLY,
+  NBD_FLAG_SEND_FLUSH, NBD_FLAG_SEND_FUA, NBD_FLAG_SEND_TRIM, NBD_FLAG_SEND_WRITE_ZEROES, NBD_IHAVEOPT,
+  NBD_KNOWN_CLIENT_FLAGS, NBD_MAGIC, NBD_REPLY_MAGIC, NbdInfo, NbdOption, NbdReply, PREFERRED_BLOCK_BYTES,
+} from './nbd-constants.js';
+import {
+  NBD_CLIENT_FLAGS, NBD_EXPORT_NAME_REPLY, NBD_GREETING, NBD_INFO_BLOCK_SIZE_DATA, NBD_INFO_EXPORT_DATA,
+  NBD_OPTION_REPLY, NBD_OPTION_REQUEST, u64Bytes,
+} from './nbd-layouts.js';
+
+/** What the connection does after an option. */
+export type NegotiationOutcome =
+  | { readonly kind: 'continue' }
+  | { readonly kind: 'transmit'; readonly backend: NbdExportBackend }
+  | { readonly kind: 'close'; readonly reason: string };
+
+export interface OptionRequest {
+  readonly option: number;
+  readonly dataLength: number;
+}
+
+/** The handshake flags this server sends. */
+export const SERVER_HANDSHAKE_FLAGS = NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES;
+
+export function encodeGreeting(): Buffer {
+  return encodeFields(NBD_GREETING, { nbdMagic: NBD_MAGIC, ihaveopt: NBD_IHAVEOPT, handshakeFlags: SERVER_HANDSHAKE_FLAGS });
+}
+
+/** Parses the client flags; unknown bits are a protocol error (the spec says: disconnect). */
+export function decodeClientFlags(raw: Buffer): number {
+  const flags = num(decodeFields(NBD_CLIENT_FLAGS, raw), 'clientFlags');
+  if ((flags & ~NBD_KNOWN_CLIENT_FLAGS) !== 0) {
+    throw new NbdProtocolError(`Cannot negotiate: client flags 0x${flags.toString(16)} set unknown bits`, { clientFlags: flags });
+  }
+  return flags;
+}
+
+/** Parses an option request header; a bad magic is a protocol error. */
+export function decodeOptionRequest(raw: Buffer): OptionRequest {
+  const values = decodeFields(NBD_OPTION_REQUEST, raw);
+  const magic = values['magic'];
+  if (!(magic instanceof Uint8Array) || !NBD_IHAVEOPT.equals(magic)) {
+    throw new NbdProtocolError('Cannot negotiate: option request does not start with IHAVEOPT', {});
+  }
+  return { option: num(values, 'option'), dataLength: num(values, 'dataLength') };
+}
+
+export function encodeOptionReply(option: number, replyType: number, data: Buffer = Buffer.alloc(0)): Buffer {
+  const header = encodeFields(NBD_OPTION_REPLY, { magic: NBD_REPLY_MAGIC, option, replyType, dataLength: data.length });
+  return Buffer.concat([header, data]);
+}
+
+/** Transmission flags for an export: what the backend can do, and nothing else. */
+export function transmissionFlagsFor(backend: NbdExportBackend): number {
+  let flags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA | NBD_FLAG_CAN_MULTI_CONN;
+  if (backend.readOnly) flags |= NBD_FLAG_READ_ONLY;
+  else {
+    flags |= NBD_FLAG_SEND_WRITE_ZEROES;
+    if (backend.canTrim && backend.trim !== undefined) flags |= NBD_FLAG_SEND_TRIM;
+  }
+  return flags;
+}
+
+/** The exports a server offers, looked up by name; "" means the first export. */
+export interface ExportDirectory {
+  readonly exports: readonly NbdExportBackend[];
+}
+
+export function findExport(directory: ExportDirectory, name: string): NbdExportBackend | undefined {
+  const exact = directory.exports.find((backend) => backend.name === name);
+  if (exact !== undefined) return exact;
+  return name === '' ? directory.exports[0] : undefined;
+}
+
+/** Everything a handler may need: the exports, the client's flags, and a way to send bytes. */
+export interface NegotiationContext {
+  readonly directory: ExportDirectory;
+  readonly clientFlags: number;
+  send(bytes: Buffer): void;
+}
+
+/** Handles one option whose data has been read in full. */
+export function handleOption(ctx: NegotiationContext, request: OptionRequest, data: Buffer): NegotiationOutcome {
+  switch (request.option) {
+    case NbdOption.EXPORT_NAME: return handleExportName(ctx, data);
+    case NbdOption.ABORT:
+      ctx.send(encodeOptionReply(request.option, NbdReply.ACK));
+      return { kind: 'close', reason: 'client sent NBD_OPT_ABORT' };
+    case NbdOption.LIST: return handleList(ctx, request.option, data);
+    case NbdOption.INFO:
+    case NbdOption.GO: return handleInfoOrGo(ctx, request.option, data);
+    default:
+      ctx.send(encodeOptionReply(request.option, NbdReply.ERR_UNSUP));
+      return { kind: 'continue' };
+  }
+}
+
+function handleExportName(ctx: NegotiationContext, data: Buffer): NegotiationOutcome {
+  const name = data.toString('utf8');
+  const backend = data.length <= MAX_NAME_BYTES ? findExport(ctx.directory, name) : undefined;
+  // Spec: an unknown name to NBD_OPT_EXPORT_NAME can only be answered by closing the connection.
+  if (backend === undefined) return { kind: 'close', reason: `client asked for unknown export '${name.slice(0, 64)}'` };
+  const reply = encodeFields(NBD_EXPORT_NAME_REPLY, { sizeBytes: u64Bytes(backend.sizeBytes), transmissionFlags: transmissionFlagsFor(backend) });
+  const noZeroes = (ctx.clientFlags & NBD_FLAG_C_NO_ZEROES) !== 0;
+  ctx.send(noZeroes ? reply : Buffer.concat([reply, Buffer.alloc(EXPORT_NAME_ZERO_PAD_BYTES)]));
+  return { kind: 'transmit', backend };
+}
+
+function handleList(ctx: NegotiationContext, option: number, data: Buffer): NegotiationOutcome {
+  if (data.length !== 0) {
+    ctx.send(encodeOptionReply(option, NbdReply.ERR_INVALID));
+    return { kind: 'continue' };
+  }
+  for (const backend of ctx.directory.exports) {
+    const name = Buffer.from(backend.name, 'utf8');
+    const entry = Buffer.alloc(4 + name.length);
+    entry.writeUInt32BE(name.length, 0);
+    name.copy(entry, 4);
+    ctx.send(encodeOptionReply(option, NbdReply.SERVER, entry));
+  }
+  ctx.send(encodeOptionReply(option, NbdReply.ACK));
+  return { kind: 'continue' };
+}
+
+interface InfoRequest {
+  readonly name: string;
+  readonly infoTypes: readonly number[];
+}
+
+/** Option data of INFO/GO: u32 name length, name, u16 count, count × u16 info types. */
+function parseInfoRequest(data: Buffer): InfoRequest | undefined {
+  if (data.length < 4) return undefined;
+  const nameLength = data.readUInt32BE(0);
+  if (nameLength > MAX_NAME_BYTES || 4 + nameLength + 2 > data.length) return undefined;
+  const name = data.toString('utf8', 4, 4 + nameLength);
+  const count = data.readUInt16BE(4 + nameLength);
+  const listAt = 4 + nameLength + 2;
+  if (data.length !== listAt + 2 * count) return undefined;
+  const infoTypes: number[] = [];
+  for (let i = 0; i < count; i++) infoTypes.push(data.readUInt16BE(listAt + 2 * i));
+  return { name, infoTypes };
+}
+
+function handleInfoOrGo(ctx: NegotiationContext, option: number, data: Buffer): NegotiationOutcome {
+  const request = parseInfoRequest(data);
+  if (request === undefined) {
+    ctx.send(encodeOptionReply(option, NbdReply.ERR_INVALID));
+    return { kind: 'continue' };
+  }
+  const backend = findExport(ctx.directory, request.name);
+  if (backend === undefined) {
+    ctx.send(encodeOptionReply(option, NbdReply.ERR_UNKNOWN));
+    return { kind: 'continue' };
+  }
+  const flags = transmissionFlagsFor(backend);
+  ctx.send(encodeOptionReply(option, NbdReply.INFO, encodeFields(NBD_INFO_EXPORT_DATA, { infoType: NbdInfo.EXPORT, sizeBytes: u64Bytes(backend.sizeBytes), transmissionFlags: flags })));
+  // The spec lets a server send block sizes unrequested; we always do, so no client exceeds our maximum.
+  ctx.send(encodeOptionReply(option, NbdReply.INFO, encodeFields(NBD_INFO_BLOCK_SIZE_DATA, {
+    infoType: NbdInfo.BLOCK_SIZE, minimumBytes: MINIMUM_BLOCK_BYTES, preferredBytes: PREFERRED_BLOCK_BYTES, maximumBytes: MAX_REQUEST_PAYLOAD_BYTES,
+  })));
+  if (request.infoTypes.includes(NbdInfo.NAME)) {
+    const name = Buffer.from(backend.name, 'utf8');
+    const info = Buffer.alloc(2 + name.length);
+    info.writeUInt16BE(NbdInfo.NAME, 0);
+    name.copy(info, 2);
+    ctx.send(encodeOptionReply(option, NbdReply.INFO, info));
+  }
+  ctx.send(encodeOptionReply(option, NbdReply.ACK));
+  return option === NbdOption.GO ? { kind: 'transmit', backend } : { kind: 'continue' };
+}

@@ -1,0 +1,200 @@
+/**
+ * One client connection of the NBD server: greeting, negotiation, then a request loop, each step
+ * reading exact frames from a bounded FrameReader.
+ *
+ * Invariants:
+ * - requests on a connection are executed one at a time, in order, each to completion (the
+ *   backend is synchronous), and replies go out in the same order;
+ * - the loop reads no further request while the socket's write buffer is over its mark (the
+ *   client must read its replies), so per-connection memory stays bounded;
+ * - a malformed frame ends this connection only: it is reported as a protocol-error event and the
+ *   socket is closed; nothing escapes to the server;
+ * - a handshake that has not reached transmission within the timeout is dropped;
+ * - state changes go through the table in nbd-connection-state.ts.
+ */
+import type { Socket } from 'node:net';
+import { NbdProtocolError } from '../errors/snaptape-error.js';
+import type { NbdExportBackend } from './nbd-backend.js';
+import { canTransition, transition, type NbdConnectionState } from './nbd-connection-state.js';
+import { CLOSE_DRAIN_TIMEOUT_MS, MAX_OPTION_DATA_BYTES, MAX_OPTIONS_PER_HANDSHAKE, MAX_REQUEST_PAYLOAD_BYTES, NbdErrno, READ_AHEAD_BYTES } from './nbd-constants.js';
+import { NBD_CLIENT_FLAGS, NBD_OPTION_REQUEST, NBD_REQUEST } from './nbd-layouts.js';
+import { decodeClientFlags, decodeOptionRequest, encodeGreeting, handleOption, type ExportDirectory } from './nbd-negotiation.js';
+import type { NbdServerEvent } from './nbd-server-events.js';
+import { decodeRequest, encodeSimpleReply, executeRequest, frameRequest } from './nbd-transmission.js';
+import { FrameReader, FrameReaderClosed } from './frame-reader.js';
+
+export interface NbdServerConnectionOptions {
+  readonly connectionId: number;
+  readonly directory: ExportDirectory;
+  readonly handshakeTimeoutMs: number;
+  readonly emit: (event: NbdServerEvent) => void;
+}
+
+export class NbdServerConnection {
+  // Set once.
+  readonly connectionId: number;
+  private readonly socket: Socket;
+  private readonly reader: FrameReader;
+  private readonly options: NbdServerConnectionOptions;
+  private readonly closed: Promise<void>;
+  // Main thread only.
+  private state: NbdConnectionState = 'greeting';
+  private closeReason = 'connection closed';
+  private wakeDrainWait: (() => void) | undefined;
+
+  constructor(socket: Socket, options: NbdServerConnectionOptions) {
+    this.socket = socket;
+    this.options = options;
+    this.connectionId = options.connectionId;
+    this.reader = new FrameReader(socket, { readAheadBytes: READ_AHEAD_BYTES, maxFrameBytes: MAX_REQUEST_PAYLOAD_BYTES });
+    this.closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    // Errors surface through the reader; this listener only keeps an 'error' from being unhandled.
+    socket.on('error', () => undefined);
+    socket.setNoDelay(true);
+  }
+
+  /** Serves the connection until it closes. Never rejects. */
+  async run(): Promise<void> {
+    const timer = setTimeout(() => this.abort('handshake timed out'), this.options.handshakeTimeoutMs);
+    try {
+      this.socket.write(encodeGreeting());
+      const backend = await this.negotiate();
+      clearTimeout(timer);
+      if (backend !== undefined) await this.transmit(backend);
+    } catch (error) {
+      this.noteFailure(error);
+    } finally {
+      clearTimeout(timer);
+      await this.finish();
+    }
+  }
+
+  /** Stops reading requests, flushes replies already queued, and closes. Used by server.close(). */
+  async shutdown(reason: string): Promise<void> {
+    this.closeReason = reason;
+    this.reader.close(reason);
+    this.wakeDrainWait?.();
+    await this.finish();
+  }
+
+  private async negotiate(): Promise<NbdExportBackend | undefined> {
+    const clientFlags = decodeClientFlags(await this.reader.readExact(NBD_CLIENT_FLAGS.size));
+    this.setState('negotiating');
+    const ctx = { directory: this.options.directory, clientFlags, send: (bytes: Buffer) => this.socket.write(bytes) };
+    for (let count = 0; count < MAX_OPTIONS_PER_HANDSHAKE; count++) {
+      const request = decodeOptionRequest(await this.reader.readExact(NBD_OPTION_REQUEST.size));
+      if (request.dataLength > MAX_OPTION_DATA_BYTES) {
+        throw new NbdProtocolError(`Cannot negotiate: option ${request.option} carries ${request.dataLength} bytes, more than ${MAX_OPTION_DATA_BYTES}`, { option: request.option });
+      }
+      const data = await this.reader.readExact(request.dataLength);
+      const outcome = handleOption(ctx, request, data);
+      if (outcome.kind === 'close') {
+        this.closeReason = outcome.reason;
+        return undefined;
+      }
+      if (outcome.kind === 'transmit') {
+        this.setState('transmission');
+        this.options.emit({ kind: 'export-selected', connectionId: this.connectionId, exportName: outcome.backend.name });
+        return outcome.backend;
+      }
+    }
+    throw new NbdProtocolError(`Cannot negotiate: client sent more than ${MAX_OPTIONS_PER_HANDSHAKE} options`, {});
+  }
+
+  /** The request loop; ends on DISC, on a fatal frame, or when the reader closes. */
+  private async transmit(backend: NbdExportBackend): Promise<void> {
+    // Bounded by the connection's life: every turn consumes at least one 28-byte header.
+    for (;;) {
+      const request = decodeRequest(await this.reader.readExact(NBD_REQUEST.size));
+      const framing = frameRequest(request);
+      if (framing.kind === 'fatal') {
+        if (framing.replyErrno !== undefined) this.socket.write(encodeSimpleReply(framing.replyErrno, request.handle));
+        throw new NbdProtocolError(`Cannot serve export '${backend.name}': ${framing.reason}`, { exportName: backend.name });
+      }
+      const payload = await this.reader.readExact(framing.payloadBytes);
+      const result = executeRequest(backend, request, payload);
+      if (result.disconnect) {
+        this.closeReason = 'client sent NBD_CMD_DISC';
+        return;
+      }
+      if (result.failure !== undefined) {
+        this.options.emit({
+          kind: 'backend-error', connectionId: this.connectionId, exportName: backend.name, command: request.type,
+          errno: result.errno, error: result.failure.error, internal: result.failure.internal,
+        });
+      }
+      this.socket.write(encodeSimpleReply(result.errno, request.handle));
+      if (result.errno === NbdErrno.OK && result.data !== undefined) this.socket.write(result.data);
+      if (result.failure?.internal === true) {
+        this.closeReason = 'backend failed with an internal error';
+        return;
+      }
+      if (this.socket.writableNeedDrain) await this.waitForDrain();
+    }
+  }
+
+  private waitForDrain(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        this.wakeDrainWait = undefined;
+        resolve();
+      };
+      this.wakeDrainWait = done;
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  private noteFailure(error: unknown): void {
+    if (error instanceof FrameReaderClosed) {
+      if (this.closeReason === 'connection closed') this.closeReason = error.reason;
+      return;
+    }
+    if (error instanceof NbdProtocolError) {
+      this.closeReason = error.message;
+      this.options.emit({ kind: 'protocol-error', connectionId: this.connectionId, error });
+      return;
+    }
+    // Anything else is a bug in this layer; it must still not take the whole server down.
+    this.closeReason = `internal error: ${error instanceof Error ? error.message : String(error)}`;
+    const wrapped = new NbdProtocolError(`Cannot serve connection ${this.connectionId}: ${this.closeReason}`, {});
+    this.options.emit({ kind: 'protocol-error', connectionId: this.connectionId, error: wrapped });
+  }
+
+  private abort(reason: string): void {
+    this.closeReason = reason;
+    this.reader.close(reason);
+    this.socket.destroy();
+  }
+
+  /** Ends the socket after queued replies, and destroys it if the peer does not let it drain. */
+  private async finish(): Promise<void> {
+    if (this.state === 'closed') return;
+    if (canTransition(this.state, 'closing')) {
+      this.setState('closing');
+      this.reader.close(this.closeReason);
+      // Discard whatever the peer still sends, so its end of stream (and our 'close') can arrive.
+      this.socket.resume();
+      this.socket.end();
+      const timer = setTimeout(() => this.socket.destroy(), CLOSE_DRAIN_TIMEOUT_MS);
+      await this.closed;
+      clearTimeout(timer);
+    } else {
+      await this.closed;
+    }
+    // Another caller (run or shutdown) may have finished while this one waited.
+    if (this.isClosed()) return;
+    this.setState('closed');
+    this.options.emit({ kind: 'connection-closed', connectionId: this.connectionId, reason: this.closeReason });
+  }
+
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private setState(next: NbdConnectionState): void {
+    this.state = transition(this.state, next);
+  }
+}

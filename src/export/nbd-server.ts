@@ -1,0 +1,162 @@
+/**
+ * The NBD server: listens on a TCP port (loopback by default) and serves one export per backend,
+ * by name, with fixed newstyle negotiation and simple replies. See nbd-negotiation.ts for the
+ * options and nbd-transmission.ts for the commands.
+ *
+ * Invariants:
+ * - export names are unique; "" selects the export named "" or else the first one;
+ * - the server binds to a loopback address unless `allowRemote` is set;
+ * - at most `maxConnections` connections are served; more are refused (closed at once);
+ * - one connection's failure never affects another or the server;
+ * - `close()` stops accepting, drains every connection (queued replies are flushed), and resolves
+ *   when all sockets are gone.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { assert } from '../base/assert.js';
+import { UsageError } from '../errors/snaptape-error.js';
+import type { NbdExportBackend } from './nbd-backend.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, MAX_CONNECTIONS, MAX_EXPORTS, MAX_NAME_BYTES } from './nbd-constants.js';
+import { NbdServerConnection } from './nbd-server-connection.js';
+import type { NbdServerEvent, NbdServerEventListener } from './nbd-server-events.js';
+
+/** Default bind address: exports carry whole volumes and have no authentication. */
+export const DEFAULT_NBD_HOST = '127.0.0.1';
+/** Listeners per server: the serve command and a test or two; more is a leak. */
+export const MAX_EVENT_LISTENERS = 16;
+
+export interface NbdServerOptions {
+  readonly exports: readonly NbdExportBackend[];
+  /** Address to bind; default 127.0.0.1. A non-loopback address needs `allowRemote`. */
+  readonly host?: string;
+  /** TCP port; default 0 (an ephemeral port, see `address`). The NBD standard port is 10809. */
+  readonly port?: number;
+  readonly allowRemote?: boolean;
+  readonly handshakeTimeoutMs?: number;
+  readonly maxConnections?: number;
+}
+
+export interface NbdServerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function validateOptions(options: NbdServerOptions): void {
+  const count = options.exports.length;
+  if (count === 0 || count > MAX_EXPORTS) throw new UsageError(`Cannot serve NBD: ${count} exports given, need 1 to ${MAX_EXPORTS}`, { exportCount: count });
+  const names = new Set<string>();
+  for (const backend of options.exports) {
+    if (names.has(backend.name)) throw new UsageError(`Cannot serve NBD: export name '${backend.name}' is used twice`, { exportName: backend.name });
+    if (Buffer.byteLength(backend.name, 'utf8') > MAX_NAME_BYTES) throw new UsageError(`Cannot serve NBD: export name is longer than ${MAX_NAME_BYTES} bytes`, {});
+    names.add(backend.name);
+  }
+  const host = options.host ?? DEFAULT_NBD_HOST;
+  if (!isLoopbackHost(host) && options.allowRemote !== true) {
+    throw new UsageError(`Cannot serve NBD on ${host}: not a loopback address, and exports have no authentication (allow it explicitly)`, { host });
+  }
+}
+
+export class NbdServer {
+  // Set once.
+  private readonly options: NbdServerOptions;
+  private readonly server: Server;
+  private readonly maxConnections: number;
+  // Main thread only.
+  private readonly connections = new Map<number, NbdServerConnection>();
+  private readonly listeners = new Set<NbdServerEventListener>();
+  private nextConnectionId = 1;
+  private boundAddress: NbdServerAddress | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: NbdServerOptions) {
+    validateOptions(options);
+    this.options = { ...options, exports: [...options.exports] };
+    this.maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
+    // Half-open: a client that sends requests and then shuts its side still gets every reply;
+    // the connection ends its own side once the buffered requests are answered.
+    this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+  }
+
+  /** Starts listening; resolves with the bound address (the real port when port 0 was asked). */
+  listen(): Promise<NbdServerAddress> {
+    assert(this.boundAddress === undefined && this.closing === undefined, 'listen is called once, before close');
+    const host = this.options.host ?? DEFAULT_NBD_HOST;
+    return new Promise<NbdServerAddress>((resolve, reject) => {
+      const onError = (error: Error): void => reject(new UsageError(`Cannot serve NBD on ${host}:${this.options.port ?? 0}: ${error.message}`, { host }));
+      this.server.once('error', onError);
+      this.server.listen({ host, port: this.options.port ?? 0 }, () => {
+        this.server.off('error', onError);
+        const address = this.server.address();
+        assert(address !== null && typeof address === 'object', 'a TCP server has an address object');
+        this.boundAddress = { host, port: address.port };
+        resolve(this.boundAddress);
+      });
+    });
+  }
+
+  get address(): NbdServerAddress {
+    assert(this.boundAddress !== undefined, 'the server is listening');
+    return this.boundAddress;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  get exportNames(): readonly string[] {
+    return this.options.exports.map((backend) => backend.name);
+  }
+
+  /** Subscribes to server events; returns the unsubscribe function. */
+  onEvent(listener: NbdServerEventListener): () => void {
+    assert(this.listeners.size < MAX_EVENT_LISTENERS, `at most ${MAX_EVENT_LISTENERS} event listeners`);
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Stops accepting, drains and closes every connection. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await Promise.all([...this.connections.values()].map((connection) => connection.shutdown('server shutting down')));
+    await stopped;
+  }
+
+  private accept(socket: Socket): void {
+    const remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    if (this.closing !== undefined || this.connections.size >= this.maxConnections) {
+      const reason = this.closing !== undefined ? 'server is closing' : `already serving ${this.maxConnections} connections`;
+      socket.on('error', () => undefined);
+      socket.destroy();
+      this.emit({ kind: 'connection-refused', remoteAddress, reason });
+      return;
+    }
+    const connectionId = this.nextConnectionId++;
+    const connection = new NbdServerConnection(socket, {
+      connectionId,
+      directory: { exports: this.options.exports },
+      handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      emit: (event) => this.emit(event),
+    });
+    this.connections.set(connectionId, connection);
+    this.emit({ kind: 'connection-opened', connectionId, remoteAddress });
+    void connection.run().finally(() => this.connections.delete(connectionId));
+  }
+
+  private emit(event: NbdServerEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure is its own; the protocol engine carries on.
+      }
+    }
+  }
+}

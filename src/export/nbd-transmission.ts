@@ -1,0 +1,134 @@
+/**
+ * Server side of the transmission phase ("Transmission phase", "Request types" in proto.md):
+ * decoding a request header, deciding how many payload bytes follow it, and executing it on the
+ * backend. Replies are always simple replies.
+ *
+ * Invariants:
+ * - the backend is only called with a range inside the export, and never to write a read-only one;
+ * - a backend failure becomes an errno in the reply, never an exception out of `executeRequest`;
+ * - a request whose payload cannot be read safely (bad magic, WRITE larger than
+ *   MAX_REQUEST_PAYLOAD_BYTES) is reported as `fatal`, because the stream has lost its framing.
+ */
+import { decodeFields, encodeFields, num } from '../base/field-table.js';
+import { isSnaptapeError } from '../errors/snaptape-error.js';
+import { nbdErrnoFor, type NbdExportBackend } from './nbd-backend.js';
+import {
+  MAX_REQUEST_PAYLOAD_BYTES, NBD_CMD_FLAG_FUA, NBD_CMD_FLAG_NO_HOLE, NBD_REQUEST_MAGIC, NBD_SIMPLE_REPLY_MAGIC,
+  NbdCommand, NbdErrno, type NbdErrnoValue,
+} from './nbd-constants.js';
+import { NBD_REQUEST, NBD_SIMPLE_REPLY, readU64 } from './nbd-layouts.js';
+
+/** Flags this server understands on any command (unknown bits get EINVAL). */
+const KNOWN_COMMAND_FLAGS = NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE;
+
+export interface NbdRequest {
+  readonly magic: number;
+  readonly commandFlags: number;
+  readonly type: number;
+  readonly handle: Buffer;
+  /** As sent; may exceed Number.MAX_SAFE_INTEGER, so it is compared as a bigint. */
+  readonly offsetBytes: bigint;
+  readonly length: number;
+}
+
+export function decodeRequest(raw: Buffer): NbdRequest {
+  const values = decodeFields(NBD_REQUEST, raw);
+  const handle = values['handle'];
+  const offset = values['offsetBytes'];
+  if (!(handle instanceof Uint8Array) || !(offset instanceof Uint8Array)) throw new Error('request layout has byte fields');
+  return {
+    magic: num(values, 'magic'),
+    commandFlags: num(values, 'commandFlags'),
+    type: num(values, 'type'),
+    handle: Buffer.from(handle),
+    offsetBytes: readU64(offset),
+    length: num(values, 'length'),
+  };
+}
+
+export function encodeSimpleReply(error: number, handle: Buffer): Buffer {
+  return encodeFields(NBD_SIMPLE_REPLY, { magic: NBD_SIMPLE_REPLY_MAGIC, error, handle });
+}
+
+/** How to proceed after a header: read `payloadBytes` more, or drop the connection. */
+export type RequestFraming =
+  | { readonly kind: 'ok'; readonly payloadBytes: number }
+  | { readonly kind: 'fatal'; readonly reason: string; readonly replyErrno?: NbdErrnoValue };
+
+export function frameRequest(request: NbdRequest): RequestFraming {
+  if (request.magic !== NBD_REQUEST_MAGIC) {
+    return { kind: 'fatal', reason: `request magic 0x${request.magic.toString(16)} is not 0x${NBD_REQUEST_MAGIC.toString(16)}` };
+  }
+  if (request.type !== NbdCommand.WRITE) return { kind: 'ok', payloadBytes: 0 };
+  if (request.length > MAX_REQUEST_PAYLOAD_BYTES) {
+    return { kind: 'fatal', reason: `WRITE of ${request.length} bytes exceeds the ${MAX_REQUEST_PAYLOAD_BYTES}-byte maximum`, replyErrno: NbdErrno.EINVAL };
+  }
+  return { kind: 'ok', payloadBytes: request.length };
+}
+
+/** The result of one request: the reply errno, READ data on success, and any backend failure. */
+export interface RequestResult {
+  readonly errno: NbdErrnoValue;
+  readonly data?: Buffer;
+  /** Set when the backend threw; `internal` when what it threw was not a SnaptapeError. */
+  readonly failure?: { readonly error: unknown; readonly internal: boolean };
+  readonly disconnect: boolean;
+}
+
+const OK: RequestResult = { errno: NbdErrno.OK, disconnect: false };
+
+function fail(errno: NbdErrnoValue): RequestResult {
+  return { errno, disconnect: false };
+}
+
+/** Whether [offset, offset + length) lies inside the export (bigint, so huge offsets compare right). */
+function inRange(backend: NbdExportBackend, request: NbdRequest): boolean {
+  return request.offsetBytes + BigInt(request.length) <= BigInt(backend.sizeBytes);
+}
+
+/** Runs one request on the backend. `payload` is the WRITE data (empty otherwise). */
+export function executeRequest(backend: NbdExportBackend, request: NbdRequest, payload: Buffer): RequestResult {
+  if ((request.commandFlags & ~KNOWN_COMMAND_FLAGS) !== 0) return fail(NbdErrno.EINVAL);
+  const fua = (request.commandFlags & NBD_CMD_FLAG_FUA) !== 0;
+  const offsetBytes = Number(request.offsetBytes);
+  const { length } = request;
+  switch (request.type) {
+    case NbdCommand.READ:
+      if (length > MAX_REQUEST_PAYLOAD_BYTES || !inRange(backend, request)) return fail(NbdErrno.EINVAL);
+      return guarded(() => ({ errno: NbdErrno.OK, data: backend.read(offsetBytes, length), disconnect: false }));
+    case NbdCommand.WRITE:
+      if (backend.readOnly) return fail(NbdErrno.EPERM);
+      if (!inRange(backend, request)) return fail(NbdErrno.ENOSPC);
+      return guarded(() => withFua(backend, fua, () => backend.write(offsetBytes, payload)));
+    case NbdCommand.WRITE_ZEROES:
+      if (backend.readOnly) return fail(NbdErrno.EPERM);
+      if (!inRange(backend, request)) return fail(NbdErrno.ENOSPC);
+      return guarded(() => withFua(backend, fua, () => backend.writeZeroes(offsetBytes, length)));
+    case NbdCommand.TRIM: {
+      if (backend.readOnly) return fail(NbdErrno.EPERM);
+      const trim = backend.trim;
+      if (!backend.canTrim || trim === undefined || !inRange(backend, request)) return fail(NbdErrno.EINVAL);
+      return guarded(() => withFua(backend, fua, () => trim.call(backend, offsetBytes, length)));
+    }
+    case NbdCommand.FLUSH:
+      return guarded(() => withFua(backend, false, () => backend.flush()));
+    case NbdCommand.DISC:
+      return { errno: NbdErrno.OK, disconnect: true };
+    default:
+      return fail(NbdErrno.EINVAL);
+  }
+}
+
+function withFua(backend: NbdExportBackend, fua: boolean, run: () => void): RequestResult {
+  run();
+  if (fua) backend.flush();
+  return OK;
+}
+
+function guarded(run: () => RequestResult): RequestResult {
+  try {
+    return run();
+  } catch (error) {
+    return { errno: nbdErrnoFor(error), failure: { error, internal: !isSnaptapeError(error) }, disconnect: false };
+  }
+}
