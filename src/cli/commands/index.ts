@@ -6,6 +6,10 @@ import { registerFill } from './fill-command.js';
 import { registerInit } from './init-command.js';
 import { registerLs } from './ls-command.js';
 import { registerPutGet } from './put-get-commands.js';
+import { registerTapeGet } from './tape-get.js';
+import { registerTapeInit } from './tape-init.js';
+import { registerTapeLs } from './tape-ls.js';
+import { registerTapePut } from './tape-put.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -16,4 +20,8 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerPutGet,
   registerLs,
   registerFill,
+  registerTapeInit,
+  registerTapeLs,
+  registerTapePut,
+  registerTapeGet,
 ];

@@ -1,0 +1,87 @@
+/**
+ * The 6-byte AWSTAPE/HET chunk header (FORMATS.md section 4, native-layout/aws-block-header.md).
+ *
+ * A tape file is a sequence of chunks, each this header followed by `curlen` data bytes. A block is
+ * one chunk (flags1 0xA0) or a run of chunks: first 0x80, middle 0x00, last 0x20. A tapemark is a
+ * header with curlen 0 and flags1 0x40. `prvlen` is the curlen of the previous *chunk* in the file
+ * (0 for the first chunk), so every header is determined by the lengths of the chunks before it.
+ *
+ * Invariants: lengths are little-endian u16 (whatever the host); a chunk holds at most 65535 bytes;
+ * flags2 is always 0 in what we write.
+ */
+import { defineLayout, decodeFields, encodeFields, field, num } from '../base/field-table.js';
+import { assertInteger } from '../base/assert.js';
+
+export const AWS_BLOCK_HEADER_LAYOUT = defineLayout({
+  name: 'aws-block-header',
+  size: 6,
+  fill: 0x00,
+  fields: [
+    { name: 'curlen', offset: 0, length: 2, kind: 'u16le', description: 'data bytes following this header (0 for a tapemark)' },
+    { name: 'prvlen', offset: 2, length: 2, kind: 'u16le', description: 'curlen of the previous chunk in the file (0 for the first chunk)' },
+    { name: 'flags1', offset: 4, length: 1, kind: 'u8', description: '0x80 first chunk of a block, 0x20 last chunk, 0x40 tapemark; HET: 0x01 zlib, 0x02 bzip2' },
+    { name: 'flags2', offset: 5, length: 1, kind: 'u8', description: '0 (0x80 = Bus-Tech zlib, not supported)' },
+  ],
+});
+
+/** Bytes of one chunk header. */
+export const AWS_HEADER_BYTES = AWS_BLOCK_HEADER_LAYOUT.size;
+/** Largest curlen: the field is a u16. */
+export const MAX_CHUNK_DATA_BYTES = 0xffff;
+/** Largest block we accept after reassembly: Hercules 3.13 rejects anything above 65535. */
+export const MAX_BLOCK_BYTES = 0xffff;
+
+export const FLAG1_NEW_RECORD = 0x80;
+export const FLAG1_TAPEMARK = 0x40;
+export const FLAG1_END_OF_RECORD = 0x20;
+export const FLAG1_ZLIB = 0x01;
+export const FLAG1_BZIP2 = 0x02;
+export const FLAG1_COMPRESSION_MASK = FLAG1_ZLIB | FLAG1_BZIP2;
+/** Every flags1 bit that has a meaning; any other bit set is a damaged header. */
+export const FLAG1_KNOWN_BITS = FLAG1_NEW_RECORD | FLAG1_TAPEMARK | FLAG1_END_OF_RECORD | FLAG1_COMPRESSION_MASK;
+/** A whole block in one chunk, uncompressed. */
+export const FLAG1_WHOLE_BLOCK = FLAG1_NEW_RECORD | FLAG1_END_OF_RECORD;
+
+export interface AwsBlockHeader {
+  readonly curlenBytes: number;
+  readonly prvlenBytes: number;
+  readonly flags1: number;
+  readonly flags2: number;
+}
+
+export const CURLEN_OFFSET = field(AWS_BLOCK_HEADER_LAYOUT, 'curlen').offset;
+export const PRVLEN_OFFSET = field(AWS_BLOCK_HEADER_LAYOUT, 'prvlen').offset;
+export const FLAGS1_OFFSET = field(AWS_BLOCK_HEADER_LAYOUT, 'flags1').offset;
+export const FLAGS2_OFFSET = field(AWS_BLOCK_HEADER_LAYOUT, 'flags2').offset;
+
+export function encodeAwsBlockHeader(header: AwsBlockHeader): Buffer {
+  assertInteger(header.curlenBytes, 'curlenBytes', 0, MAX_CHUNK_DATA_BYTES);
+  assertInteger(header.prvlenBytes, 'prvlenBytes', 0, MAX_CHUNK_DATA_BYTES);
+  return encodeFields(AWS_BLOCK_HEADER_LAYOUT, {
+    curlen: header.curlenBytes,
+    prvlen: header.prvlenBytes,
+    flags1: header.flags1,
+    flags2: header.flags2,
+  });
+}
+
+export function decodeAwsBlockHeader(bytes: Uint8Array): AwsBlockHeader {
+  const values = decodeFields(AWS_BLOCK_HEADER_LAYOUT, bytes);
+  return {
+    curlenBytes: num(values, 'curlen'),
+    prvlenBytes: num(values, 'prvlen'),
+    flags1: num(values, 'flags1'),
+    flags2: num(values, 'flags2'),
+  };
+}
+
+/** Header of a whole uncompressed block in one chunk (flags1 0xA0), as Hercules writes it. */
+export function blockHeaderBytes(options: { readonly lengthBytes: number; readonly previousChunkBytes: number }): Buffer {
+  assertInteger(options.lengthBytes, 'lengthBytes', 1, MAX_CHUNK_DATA_BYTES);
+  return encodeAwsBlockHeader({ curlenBytes: options.lengthBytes, prvlenBytes: options.previousChunkBytes, flags1: FLAG1_WHOLE_BLOCK, flags2: 0 });
+}
+
+/** Header of a tapemark (`00 00 pp pp 40 00`). */
+export function tapemarkHeaderBytes(previousChunkBytes: number): Buffer {
+  return encodeAwsBlockHeader({ curlenBytes: 0, prvlenBytes: previousChunkBytes, flags1: FLAG1_TAPEMARK, flags2: 0 });
+}

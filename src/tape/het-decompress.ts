@@ -1,0 +1,46 @@
+/**
+ * Decompression of HET blocks (FORMATS.md section 4.1): each block is compressed as a whole, with
+ * zlib (`compress2`, a stream starting 78 xx) or bzip2 (a stream starting "BZh"), and flags1 says
+ * which. Node has zlib built in; bzip2 comes from the pure-JS `seek-bzip` decoder.
+ *
+ * Invariant: a block that does not decompress, or decompresses to more than MAX_BLOCK_BYTES, is a
+ * TapeFormatError naming the block number and byte offset, never a crash.
+ */
+import { inflateSync } from 'node:zlib';
+import Bunzip from 'seek-bzip';
+import { TapeFormatError } from '../errors/snaptape-error.js';
+import { MAX_BLOCK_BYTES } from './aws-block-header.js';
+
+export type BlockCompression = 'none' | 'zlib' | 'bzip2';
+
+export interface BlockLocation {
+  readonly path: string;
+  readonly blockNumber: number;
+  readonly offsetBytes: number;
+}
+
+function describe(cause: unknown): string {
+  const text = cause instanceof Error ? cause.message : String(cause);
+  return text.split('\n')[0] ?? 'unknown error';
+}
+
+/** Returns the block's data, decompressed when the header said it is compressed. */
+export function decompressBlock(stored: Buffer, compression: BlockCompression, where: BlockLocation): Buffer {
+  if (compression === 'none') return stored;
+  let data: Buffer;
+  try {
+    data = compression === 'zlib' ? inflateSync(stored, { maxOutputLength: MAX_BLOCK_BYTES }) : Bunzip.decode(stored);
+  } catch (cause) {
+    throw new TapeFormatError(
+      `Cannot decompress block ${where.blockNumber} at byte offset ${where.offsetBytes} of ${where.path}: ${compression} data is damaged (${describe(cause)})`,
+      { path: where.path, blockNumber: where.blockNumber, offsetBytes: where.offsetBytes, compression },
+    );
+  }
+  if (data.length > MAX_BLOCK_BYTES || data.length === 0) {
+    throw new TapeFormatError(
+      `Cannot decompress block ${where.blockNumber} at byte offset ${where.offsetBytes} of ${where.path}: it expands to ${data.length} bytes (allowed 1..${MAX_BLOCK_BYTES})`,
+      { path: where.path, blockNumber: where.blockNumber, offsetBytes: where.offsetBytes, compression },
+    );
+  }
+  return data;
+}

@@ -1,0 +1,174 @@
+/**
+ * Writes a planned tape (tape-plan.ts) by position: any data block can be written at its planned
+ * offset, in any order, by any thread with its own file descriptor. The per-block functions are
+ * stateless: plan + block address + payload determine the bytes and where they go, so a worker
+ * and the copy-before-write interceptor never coordinate beyond not writing the same block twice.
+ *
+ * Invariants:
+ * - a write never touches bytes outside its block's planned extent (header + payload);
+ * - a payload's length equals its planned length (an assert: the plan is the contract);
+ * - a run of consecutive blocks of one file is one contiguous writev (PERF-NOTES: batch syscalls);
+ * - `finish` writes labels and tapemarks, then re-reads the tape and checks it against the plan.
+ */
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, writeSync, writevSync } from 'node:fs';
+import { assert } from '../base/assert.js';
+import { translateIoError } from '../errors/io-error.js';
+import { TargetExistsError } from '../errors/snaptape-error.js';
+import { AWS_HEADER_BYTES, blockHeaderBytes, tapemarkHeaderBytes } from './aws-block-header.js';
+import { encodeUserLabel } from './standard-labels.js';
+import { plannedDataBlock, plannedEntries, type TapePlan } from './tape-plan.js';
+import { verifyTapeAgainstPlan, type TapeVerification } from './tape-verify.js';
+
+/** Linux IOV_MAX: one writev takes at most this many buffers (two per block). */
+export const MAX_IOVECS_PER_WRITE = 1024;
+/** Blocks in one batched write: a header and a payload buffer each. */
+export const MAX_BLOCKS_PER_RUN = MAX_IOVECS_PER_WRITE / 2;
+
+export interface DataBlockAddress {
+  readonly fileIndex: number;
+  readonly blockIndex: number;
+}
+
+/** The 6 header bytes of a planned data block (pure). */
+export function dataBlockHeaderBytes(plan: TapePlan, where: DataBlockAddress): Buffer {
+  const block = plannedDataBlock(plan, where);
+  return blockHeaderBytes({ lengthBytes: block.lengthBytes, previousChunkBytes: block.previousChunkBytes });
+}
+
+export interface DataBlockRun {
+  readonly offsetBytes: number;
+  readonly sizeBytes: number;
+  /** header, payload, header, payload, … ready for writev. */
+  readonly buffers: readonly Uint8Array[];
+}
+
+/** Lays out consecutive data blocks of one file, with their headers, as one contiguous extent (pure). */
+export function dataBlockRun(plan: TapePlan, options: { readonly fileIndex: number; readonly firstBlockIndex: number; readonly payloads: readonly Uint8Array[] }): DataBlockRun {
+  assert(options.payloads.length >= 1 && options.payloads.length <= MAX_BLOCKS_PER_RUN, `a run has 1..${MAX_BLOCKS_PER_RUN} blocks`);
+  const first = plannedDataBlock(plan, { fileIndex: options.fileIndex, blockIndex: options.firstBlockIndex });
+  const buffers: Uint8Array[] = [];
+  let sizeBytes = 0;
+  options.payloads.forEach((payload, i) => {
+    const where = { fileIndex: options.fileIndex, blockIndex: options.firstBlockIndex + i };
+    const block = plannedDataBlock(plan, where);
+    assert(payload.length === block.lengthBytes, `block ${where.blockIndex} of file ${where.fileIndex} is ${block.lengthBytes} bytes (got ${payload.length})`);
+    assert(block.offsetBytes === first.offsetBytes + sizeBytes, 'the blocks of a run are contiguous');
+    buffers.push(blockHeaderBytes(block), payload);
+    sizeBytes += AWS_HEADER_BYTES + block.lengthBytes;
+  });
+  return { offsetBytes: first.offsetBytes, sizeBytes, buffers };
+}
+
+function writeAllAt(fd: number, buffers: readonly Uint8Array[], offsetBytes: number, sizeBytes: number, path: string): void {
+  let written: number;
+  try {
+    written = writevSync(fd, buffers as Uint8Array[], offsetBytes);
+  } catch (cause) {
+    throw translateIoError(cause, `write the tape at byte offset ${offsetBytes}`, path);
+  }
+  if (written === sizeBytes) return;
+  // A short writev (rare, on signals or huge runs): finish it from one joined buffer.
+  const joined = Buffer.concat(buffers);
+  let done = written;
+  while (done < sizeBytes) {
+    try {
+      done += writeSync(fd, joined, done, sizeBytes - done, offsetBytes + done);
+    } catch (cause) {
+      throw translateIoError(cause, `write the tape at byte offset ${offsetBytes + done}`, path);
+    }
+  }
+}
+
+/** Writes one data block (header + payload) at its planned offset with the caller's fd. */
+export function writeDataBlock(fd: number, plan: TapePlan, where: DataBlockAddress, payload: Uint8Array, path = 'tape'): void {
+  writeDataBlockRun(fd, plan, { fileIndex: where.fileIndex, firstBlockIndex: where.blockIndex, payloads: [payload] }, path);
+}
+
+/** Writes consecutive data blocks of one file in one system call. */
+export function writeDataBlockRun(fd: number, plan: TapePlan, options: { readonly fileIndex: number; readonly firstBlockIndex: number; readonly payloads: readonly Uint8Array[] }, path = 'tape'): void {
+  const run = dataBlockRun(plan, options);
+  writeAllAt(fd, run.buffers, run.offsetBytes, run.sizeBytes, path);
+}
+
+/** UTL data for each file, by file index, when the plan left it open. */
+export type TrailerLabelData = readonly (readonly Uint8Array[] | undefined)[];
+
+/** Writes every label and tapemark of the plan (everything except the data blocks). */
+export function writeTapeFrame(fd: number, plan: TapePlan, trailerLabels: TrailerLabelData = [], path = 'tape'): void {
+  for (const entry of plannedEntries(plan)) {
+    if (entry.kind === 'tapemark') {
+      writeAllAt(fd, [tapemarkHeaderBytes(entry.tapemark.previousChunkBytes)], entry.tapemark.offsetBytes, AWS_HEADER_BYTES, path);
+    } else if (entry.kind === 'label') {
+      const label = entry.label;
+      let bytes = label.bytes;
+      if (bytes === undefined) {
+        const number = Number(label.labelId.slice(3));
+        const userData = entry.fileIndex === undefined ? undefined : trailerLabels[entry.fileIndex]?.[number - 1];
+        assert(userData !== undefined, `data for ${label.labelId} of file ${entry.fileIndex} is given`);
+        bytes = encodeUserLabel({ labelId: 'UTL', number, userData });
+      }
+      writeAllAt(fd, [blockHeaderBytes(label), bytes], label.offsetBytes, AWS_HEADER_BYTES + bytes.length, path);
+    }
+  }
+}
+
+/** A tape file being written by position; owns the main fd (workers open their own). */
+export class MappedTapeWriter {
+  // Set once.
+  readonly path: string;
+  readonly plan: TapePlan;
+  readonly fd: number;
+  // Main thread only.
+  private closed = false;
+
+  private constructor(path: string, plan: TapePlan, fd: number) {
+    this.path = path;
+    this.plan = plan;
+    this.fd = fd;
+  }
+
+  /** Creates (or with `force` replaces) the tape file, sized to the plan. */
+  static create(path: string, plan: TapePlan, options: { readonly force?: boolean } = {}): MappedTapeWriter {
+    if (!options.force && existsSync(path)) {
+      throw new TargetExistsError(`Cannot create tape ${path}: the file exists (use --force to replace it)`, { path });
+    }
+    let fd: number;
+    try {
+      fd = openSync(path, options.force ? 'w' : 'wx');
+      ftruncateSync(fd, plan.sizeBytes);
+    } catch (cause) {
+      if ((cause as { code?: string }).code === 'EEXIST') throw new TargetExistsError(`Cannot create tape ${path}: the file exists (use --force to replace it)`, { path });
+      throw translateIoError(cause, 'create tape', path);
+    }
+    return new MappedTapeWriter(path, plan, fd);
+  }
+
+  writeDataBlock(where: DataBlockAddress, payload: Uint8Array): void {
+    assert(!this.closed, 'the writer is open');
+    writeDataBlock(this.fd, this.plan, where, payload, this.path);
+  }
+
+  writeDataBlockRun(options: { readonly fileIndex: number; readonly firstBlockIndex: number; readonly payloads: readonly Uint8Array[] }): void {
+    assert(!this.closed, 'the writer is open');
+    writeDataBlockRun(this.fd, this.plan, options, this.path);
+  }
+
+  /** Writes labels and tapemarks, syncs, closes, and verifies the tape reads back as planned. */
+  finish(options: { readonly trailerLabels?: TrailerLabelData } = {}): TapeVerification {
+    assert(!this.closed, 'the writer is open');
+    writeTapeFrame(this.fd, this.plan, options.trailerLabels, this.path);
+    try {
+      fsyncSync(this.fd);
+    } catch (cause) {
+      throw translateIoError(cause, 'sync tape', this.path);
+    }
+    this.close();
+    return verifyTapeAgainstPlan(this.path, this.plan);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Reads an AWSTAPE or HET tape file like a tape drive: read the next block, space forward and
+ * backward by blocks and files, rewind, and seek straight to block N through the index built on
+ * open (tape-index.ts).
+ *
+ * Invariants:
+ * - the file is opened read-only ('r') and is never written;
+ * - `position` is the block number of the next entry `read` returns, in 0..entries.length;
+ * - segmented blocks are returned whole, HET blocks decompressed (het-decompress.ts).
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { assert, assertInteger } from '../base/assert.js';
+import { translateIoError } from '../errors/io-error.js';
+import { TapeFormatError } from '../errors/snaptape-error.js';
+import { AWS_HEADER_BYTES, decodeAwsBlockHeader } from './aws-block-header.js';
+import { decompressBlock } from './het-decompress.js';
+import { buildTapeIndex, type TapeIndex, type TapeIndexEntry } from './tape-index.js';
+
+export type TapeReadResult =
+  | { readonly kind: 'block'; readonly entry: TapeIndexEntry; readonly data: Buffer }
+  | { readonly kind: 'tapemark'; readonly entry: TapeIndexEntry }
+  | { readonly kind: 'end' };
+
+/** What a space operation passed over: a block, a tapemark, or nothing (at an end of the tape). */
+export type SpaceResult = 'block' | 'tapemark' | 'end' | 'load-point';
+
+export class TapeReader {
+  // Set once.
+  readonly path: string;
+  readonly index: TapeIndex;
+  private readonly fd: number;
+  // Main thread only.
+  private positionBlockNumber = 0;
+  private closed = false;
+
+  private constructor(path: string, fd: number, index: TapeIndex) {
+    this.path = path;
+    this.fd = fd;
+    this.index = index;
+  }
+
+  /** Opens a tape read-only and indexes it; a broken structure is a TapeFormatError. */
+  static open(path: string): TapeReader {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (cause) {
+      throw translateIoError(cause, 'open tape', path);
+    }
+    try {
+      const index = buildTapeIndex(fd, fstatSync(fd).size, path);
+      return new TapeReader(path, fd, index);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
+  }
+
+  get position(): number {
+    return this.positionBlockNumber;
+  }
+
+  get entryCount(): number {
+    return this.index.entries.length;
+  }
+
+  entry(blockNumber: number): TapeIndexEntry {
+    const found = this.index.entries[blockNumber];
+    assert(found !== undefined, `block ${blockNumber} is on the tape (0..${this.entryCount - 1})`);
+    return found;
+  }
+
+  /** Reads the data of block `blockNumber` without moving the position. */
+  readBlockData(blockNumber: number): Buffer {
+    assert(!this.closed, 'the reader is open');
+    const entry = this.entry(blockNumber);
+    assert(entry.kind === 'block', `block ${blockNumber} is a data block, not a tapemark`);
+    const raw = Buffer.alloc(entry.endOffsetBytes - entry.offsetBytes);
+    try {
+      const readBytes = readSync(this.fd, raw, 0, raw.length, entry.offsetBytes);
+      if (readBytes !== raw.length) {
+        throw new TapeFormatError(`Cannot read block ${blockNumber} at byte offset ${entry.offsetBytes} of ${this.path}: the file shrank while open`, {
+          path: this.path, blockNumber, offsetBytes: entry.offsetBytes,
+        });
+      }
+    } catch (cause) {
+      throw translateIoError(cause, `read block ${blockNumber} at byte offset ${entry.offsetBytes}`, this.path);
+    }
+    const stored = joinChunks(raw, entry);
+    return decompressBlock(stored, entry.compression, { path: this.path, blockNumber, offsetBytes: entry.offsetBytes });
+  }
+
+  /** Reads the next block or tapemark and moves past it. */
+  read(): TapeReadResult {
+    if (this.positionBlockNumber >= this.entryCount) return { kind: 'end' };
+    const entry = this.entry(this.positionBlockNumber);
+    const result: TapeReadResult = entry.kind === 'tapemark' ? { kind: 'tapemark', entry } : { kind: 'block', entry, data: this.readBlockData(entry.blockNumber) };
+    this.positionBlockNumber += 1;
+    return result;
+  }
+
+  /** Moves past one block; a tapemark is passed over too, and reported. */
+  forwardSpaceBlock(): SpaceResult {
+    if (this.positionBlockNumber >= this.entryCount) return 'end';
+    const kind = this.entry(this.positionBlockNumber).kind;
+    this.positionBlockNumber += 1;
+    return kind;
+  }
+
+  /** Moves back over one block or tapemark. */
+  backSpaceBlock(): SpaceResult {
+    if (this.positionBlockNumber === 0) return 'load-point';
+    this.positionBlockNumber -= 1;
+    return this.entry(this.positionBlockNumber).kind;
+  }
+
+  /** Moves forward past the next tapemark (to the start of the next file). */
+  forwardSpaceFile(): SpaceResult {
+    // Bounded by the number of entries.
+    while (this.positionBlockNumber < this.entryCount) {
+      const kind = this.entry(this.positionBlockNumber).kind;
+      this.positionBlockNumber += 1;
+      if (kind === 'tapemark') return 'tapemark';
+    }
+    return 'end';
+  }
+
+  /** Moves backward over the previous tapemark; the position is then just before it. */
+  backSpaceFile(): SpaceResult {
+    while (this.positionBlockNumber > 0) {
+      this.positionBlockNumber -= 1;
+      if (this.entry(this.positionBlockNumber).kind === 'tapemark') return 'tapemark';
+    }
+    return 'load-point';
+  }
+
+  rewind(): void {
+    this.positionBlockNumber = 0;
+  }
+
+  /** Positions before block `blockNumber` (entryCount = at the end of the tape). */
+  seekBlock(blockNumber: number): void {
+    assertInteger(blockNumber, 'blockNumber', 0, this.entryCount);
+    this.positionBlockNumber = blockNumber;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}
+
+/** Strips the chunk headers of a (possibly segmented) block, as indexed. */
+function joinChunks(raw: Buffer, entry: TapeIndexEntry): Buffer {
+  if (entry.chunkCount === 1) return raw.subarray(AWS_HEADER_BYTES);
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (let chunk = 0; chunk < entry.chunkCount; chunk++) {
+    const header = decodeAwsBlockHeader(raw.subarray(at, at + AWS_HEADER_BYTES));
+    parts.push(raw.subarray(at + AWS_HEADER_BYTES, at + AWS_HEADER_BYTES + header.curlenBytes));
+    at += AWS_HEADER_BYTES + header.curlenBytes;
+  }
+  assert(at === raw.length, `chunks of block ${entry.blockNumber} fill its indexed extent`);
+  return Buffer.concat(parts);
+}

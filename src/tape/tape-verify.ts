@@ -1,0 +1,69 @@
+/**
+ * Checks a written tape against its plan by reading it back sequentially from the load point:
+ * the reader's index re-checks every curlen/prvlen link and flag (tape-index.ts), each entry must
+ * sit at its planned offset with its planned length, and on an SL tape the label sequence must
+ * parse with EOF1 block counts equal to the data blocks of each data set.
+ *
+ * Invariant: read-only; a mismatch is a VerifyError naming the block number and byte offset.
+ */
+import { VerifyError } from '../errors/snaptape-error.js';
+import { readTapeContents } from './tape-contents.js';
+import { plannedEntries, type TapePlan } from './tape-plan.js';
+import { TapeReader } from './tape-reader.js';
+
+export interface TapeVerification {
+  readonly sizeBytes: number;
+  readonly entryCount: number;
+  readonly dataBlockCount: number;
+  readonly dataSetCount: number;
+}
+
+function mismatch(path: string, blockNumber: number, offsetBytes: number, state: string): VerifyError {
+  return new VerifyError(`Cannot verify tape ${path}: block ${blockNumber} at byte offset ${offsetBytes} ${state}`, { path, blockNumber, offsetBytes });
+}
+
+function checkEntries(reader: TapeReader, plan: TapePlan): number {
+  let blockNumber = 0;
+  let dataBlockCount = 0;
+  for (const planned of plannedEntries(plan)) {
+    const actual = reader.index.entries[blockNumber];
+    const offsetBytes = planned.kind === 'tapemark' ? planned.tapemark.offsetBytes : planned.kind === 'label' ? planned.label.offsetBytes : planned.block.offsetBytes;
+    const lengthBytes = planned.kind === 'tapemark' ? 0 : planned.kind === 'label' ? planned.label.lengthBytes : planned.block.lengthBytes;
+    const kind = planned.kind === 'tapemark' ? 'tapemark' : 'block';
+    if (actual === undefined) throw mismatch(reader.path, blockNumber, offsetBytes, `is missing: the tape has only ${blockNumber} blocks and tapemarks`);
+    if (actual.kind !== kind || actual.offsetBytes !== offsetBytes || actual.storedBytes !== lengthBytes) {
+      throw mismatch(reader.path, blockNumber, actual.offsetBytes, `is a ${actual.kind} of ${actual.storedBytes} bytes, planned a ${kind} of ${lengthBytes} bytes at ${offsetBytes}`);
+    }
+    if (planned.kind === 'data') dataBlockCount += 1;
+    blockNumber += 1;
+  }
+  if (blockNumber !== reader.entryCount) {
+    const extra = reader.entry(blockNumber);
+    throw mismatch(reader.path, blockNumber, extra.offsetBytes, `is not in the plan (planned ${blockNumber} blocks and tapemarks)`);
+  }
+  return dataBlockCount;
+}
+
+/** Re-reads the tape at `path` and checks it is exactly the planned tape. */
+export function verifyTapeAgainstPlan(path: string, plan: TapePlan): TapeVerification {
+  const reader = TapeReader.open(path);
+  try {
+    if (reader.index.sizeBytes !== plan.sizeBytes) {
+      throw new VerifyError(`Cannot verify tape ${path}: it is ${reader.index.sizeBytes} bytes, planned ${plan.sizeBytes}`, { path });
+    }
+    const dataBlockCount = checkEntries(reader, plan);
+    const contents = readTapeContents(reader);
+    if (contents.dataSets.length !== plan.files.length) {
+      throw new VerifyError(`Cannot verify tape ${path}: it holds ${contents.dataSets.length} data sets, planned ${plan.files.length}`, { path });
+    }
+    plan.files.forEach((file, i) => {
+      const found = contents.dataSets[i];
+      if (found?.dataBlockCount !== file.spec.dataBlockLengths.length || (plan.labelled && found.trailer1?.blockCount !== found.dataBlockCount)) {
+        throw new VerifyError(`Cannot verify tape ${path}: data set ${file.fileSequence} holds ${found?.dataBlockCount} data blocks, planned ${file.spec.dataBlockLengths.length}`, { path });
+      }
+    });
+    return { sizeBytes: reader.index.sizeBytes, entryCount: reader.entryCount, dataBlockCount, dataSetCount: contents.dataSets.length };
+  } finally {
+    reader.close();
+  }
+}
