@@ -1,0 +1,140 @@
+/**
+ * The piscina worker of the copy loop. For each batch of blocks it claims every PENDING unit
+ * (compareExchange), reads the claimed blocks from the source (one read for a dense run, else one
+ * per block, reading only the bytes each block uses), writes them with their AWSTAPE headers in one
+ * writev per contiguous run, and marks them COPIED. A unit another thread claimed is skipped.
+ *
+ * Invariant: a unit this worker claimed is always completed or released before the task returns,
+ * so a host write waiting on it never waits for a worker that gave up.
+ */
+import { closeSync, openSync, readSync, writevSync } from 'node:fs';
+import { blockHeaderBytes } from '../tape/aws-block-header.js';
+import { translateIoError } from '../errors/io-error.js';
+import { SnaptapeError } from '../errors/snaptape-error.js';
+import { CONTROL, TrackStateArray, UNIT_STATE } from './track-state.js';
+import type { CopyBlockRun, CopyTask, CopyTaskResult } from './copy-task.js';
+import { pacingState, pace } from './copy-pacing.js';
+
+/** Blocks claimed and copied together: one cylinder of a 3390/3380 (PERF-NOTES: batch per cylinder). */
+export const BATCH_BLOCKS = 15;
+/** A run is read in one call when its blocks use at least this share of the span between them. */
+const DENSE_READ_SHARE = 0.25;
+/** A paused worker re-checks the control word this often. */
+const PAUSE_SLICE_MS = 100;
+
+function readExactly(fd: number, into: Buffer, position: number, path: string): void {
+  let done = 0;
+  while (done < into.length) {
+    let n: number;
+    try {
+      n = readSync(fd, into, done, into.length - done, position + done);
+    } catch (error) {
+      throw translateIoError(error, `read the source at byte ${position + done}`, path);
+    }
+    if (n === 0) throw translateIoError({ code: 'EIO', message: `source ends at byte ${position + done}` }, 'read the source', path);
+    done += n;
+  }
+}
+
+/** Reads the payloads of blocks first..last (inclusive, all claimed, consecutive). */
+function readRun(fd: number, blocks: CopyBlockRun, first: number, last: number, path: string): Buffer[] {
+  const start = blocks.sourceOffsets[first] as number;
+  const end = (blocks.sourceOffsets[last] as number) + (blocks.lengths[last] as number);
+  let used = 0;
+  for (let i = first; i <= last; i++) used += blocks.lengths[i] as number;
+  const payloads: Buffer[] = [];
+  if (used >= (end - start) * DENSE_READ_SHARE && end > start) {
+    const span = Buffer.allocUnsafe(end - start);
+    readExactly(fd, span, start, path);
+    for (let i = first; i <= last; i++) {
+      const at = (blocks.sourceOffsets[i] as number) - start;
+      payloads.push(span.subarray(at, at + (blocks.lengths[i] as number)));
+    }
+    return payloads;
+  }
+  for (let i = first; i <= last; i++) {
+    const payload = Buffer.allocUnsafe(blocks.lengths[i] as number);
+    readExactly(fd, payload, blocks.sourceOffsets[i] as number, path);
+    payloads.push(payload);
+  }
+  return payloads;
+}
+
+function writeRun(fd: number, blocks: CopyBlockRun, first: number, payloads: readonly Buffer[], path: string): void {
+  const buffers: Buffer[] = [];
+  let size = 0;
+  payloads.forEach((payload, k) => {
+    const i = first + k;
+    const previous = i === 0 ? blocks.firstPreviousBytes : (blocks.lengths[i - 1] as number);
+    buffers.push(blockHeaderBytes({ lengthBytes: payload.length, previousChunkBytes: previous }), payload);
+    size += 6 + payload.length;
+  });
+  const at = blocks.tapeOffsets[first] as number;
+  let written: number;
+  try {
+    written = writevSync(fd, buffers, at);
+  } catch (error) {
+    throw translateIoError(error, `write the tape at byte offset ${at}`, path);
+  }
+  if (written !== size) throw translateIoError({ code: 'EIO', message: `short write at byte offset ${at}` }, 'write the tape', path);
+}
+
+/** Splits claimed indexes into runs of consecutive blocks. */
+function consecutiveRuns(indexes: readonly number[]): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  for (const i of indexes) {
+    const last = runs[runs.length - 1];
+    if (last && last[1] === i - 1) last[1] = i;
+    else runs.push([i, i]);
+  }
+  return runs;
+}
+
+export default function runCopyTask(task: CopyTask): CopyTaskResult {
+  const states = TrackStateArray.attach(task.stateBuffer);
+  const blocks = task.blocks;
+  const count = blocks.units.length;
+  let sourceFd = -1;
+  let tapeFd = -1;
+  let copied = 0;
+  let skipped = 0;
+  let bytes = 0;
+  let claimed: number[] = [];
+  const pacing = pacingState(task.pacing);
+  try {
+    sourceFd = openSync(task.sourcePath, 'r');
+    tapeFd = openSync(task.tapePath, 'r+');
+    for (let j = 0; j < count; j += BATCH_BLOCKS) {
+      if (states.waitWhilePaused(PAUSE_SLICE_MS) === CONTROL.CANCEL) break;
+      const end = Math.min(count, j + BATCH_BLOCKS);
+      claimed = [];
+      for (let i = j; i < end; i++) {
+        if (states.tryClaim(blocks.units[i] as number)) claimed.push(i);
+        else skipped++;
+      }
+      let batchBytes = 0;
+      for (const [first, last] of consecutiveRuns(claimed)) {
+        const payloads = readRun(sourceFd, blocks, first, last, task.sourcePath);
+        writeRun(tapeFd, blocks, first, payloads, task.tapePath);
+        payloads.forEach((p, k) => {
+          states.complete(blocks.units[first + k] as number, false, p.length);
+          batchBytes += p.length;
+        });
+      }
+      copied += claimed.length;
+      claimed = [];
+      bytes += batchBytes;
+      pace(pacing, batchBytes, end - j);
+    }
+    return { copied, skipped, bytes };
+  } catch (error) {
+    for (const i of claimed) if (states.state(blocks.units[i] as number) === UNIT_STATE.CLAIMED) states.release(blocks.units[i] as number);
+    const data = error instanceof SnaptapeError
+      ? error.toData()
+      : { code: 'IO' as const, message: `Cannot copy to ${task.tapePath}: ${error instanceof Error ? error.message : String(error)}`, details: { path: task.tapePath } };
+    return { copied, skipped, bytes, error: data };
+  } finally {
+    if (sourceFd >= 0) closeSync(sourceFd);
+    if (tapeFd >= 0) closeSync(tapeFd);
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Reads a snaptape backup tape: its standard labels (checked by the tape layer), the user labels
+ * that describe the source and each element, and where each element's blocks are. A tape whose
+ * session record says it never finished is refused as incomplete.
+ */
+import { createHash } from 'node:crypto';
+import { VerifyError } from '../../errors/snaptape-error.js';
+import { readTapeContents } from '../../tape/tape-contents.js';
+import { TapeReader } from '../../tape/tape-reader.js';
+import { parseDigest, parseElementDescription, parseSourceDescription, type ElementDescription, type SourceDescription } from '../tape-backup/backup-labels.js';
+import { readSessionRecord } from '../tape-backup/session-record.js';
+
+export interface TapeElement {
+  readonly name: string;
+  readonly fileSequence: number;
+  readonly description: ElementDescription;
+  readonly sha256: string;
+  readonly firstBlockNumber: number;
+  readonly blockCount: number;
+}
+
+export interface BackupTape {
+  readonly path: string;
+  readonly volser: string;
+  readonly source: SourceDescription;
+  readonly elements: readonly TapeElement[];
+  readonly reader: TapeReader;
+}
+
+/** Refuses a tape whose backup session did not complete (its record stays beside the tape). */
+export function checkSessionComplete(tapePath: string): void {
+  const record = readSessionRecord(tapePath);
+  if (record && record.status !== 'completed') {
+    throw new VerifyError(`Cannot use ${tapePath}: its backup is incomplete (session ${record.status}${record.reason ? `: ${record.reason}` : ''})`, { path: tapePath, status: record.status });
+  }
+}
+
+export function openBackupTape(path: string): BackupTape {
+  checkSessionComplete(path);
+  const reader = TapeReader.open(path);
+  try {
+    const contents = readTapeContents(reader);
+    if (contents.dataSets.length === 0) throw new VerifyError(`Cannot restore from ${path}: the tape holds no data sets`, { path });
+    const where = (seq: number): string => `${path} file ${seq}`;
+    const first = contents.dataSets[0]!;
+    const source = parseSourceDescription(first.userHeaderLabels.map((l) => l.userData), where(first.fileSequence));
+    const elements = contents.dataSets.map((ds) => {
+      const userHeaders = ds.userHeaderLabels.map((l) => l.userData);
+      return {
+        name: ds.dsid,
+        fileSequence: ds.fileSequence,
+        description: parseElementDescription(userHeaders, where(ds.fileSequence)),
+        sha256: parseDigest(ds.userTrailerLabels.map((l) => l.userData), where(ds.fileSequence)),
+        firstBlockNumber: ds.firstDataBlockNumber,
+        blockCount: ds.dataBlockCount,
+      };
+    });
+    return { path, volser: contents.volume?.volser ?? '', source, elements, reader };
+  } catch (error) {
+    reader.close();
+    throw error;
+  }
+}
+
+/** Reads an element's blocks in order, calling `visit` with each. */
+export function forEachBlock(tape: BackupTape, element: TapeElement, visit: (block: Buffer, index: number) => void): void {
+  for (let j = 0; j < element.blockCount; j++) visit(tape.reader.readBlockData(element.firstBlockNumber + j), j);
+}
+
+export interface ElementCheck {
+  readonly name: string;
+  readonly blocks: number;
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly recorded: string;
+  readonly ok: boolean;
+}
+
+export function checkElement(tape: BackupTape, element: TapeElement): ElementCheck {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  forEachBlock(tape, element, (block) => {
+    hash.update(block);
+    bytes += block.length;
+  });
+  const sha256 = hash.digest('hex');
+  return { name: element.description.dsname ?? element.name, blocks: element.blockCount, bytes, sha256, recorded: element.sha256, ok: sha256 === element.sha256 };
+}
+
+export interface TapeVerifyReport {
+  readonly path: string;
+  readonly volser: string;
+  readonly source: SourceDescription;
+  readonly elements: readonly ElementCheck[];
+  readonly ok: boolean;
+}
+
+/** `snaptape verify`: reads the whole tape and checks every element's SHA-256 against UTL1. */
+export function verifyBackupTape(path: string): TapeVerifyReport {
+  const tape = openBackupTape(path);
+  try {
+    const elements = tape.elements.map((e) => checkElement(tape, e));
+    return { path, volser: tape.volser, source: tape.source, elements, ok: elements.every((e) => e.ok) };
+  } finally {
+    tape.reader.close();
+  }
+}

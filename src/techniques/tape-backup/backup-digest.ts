@@ -1,0 +1,59 @@
+/**
+ * SHA-256 of each element, computed from the finished tape by reading every element's data blocks
+ * sequentially (the same pass that proves the tape reads from start to end). Reads are batched
+ * into large sequential reads; the payloads are hashed, the 6-byte headers skipped.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { translateIoError } from '../../errors/io-error.js';
+import { AWS_HEADER_BYTES } from '../../tape/aws-block-header.js';
+import type { TapePlan } from '../../tape/tape-plan.js';
+
+/** Bytes read per call while hashing: large sequential reads, bounded memory. */
+const HASH_READ_BYTES = 8 * 1024 * 1024;
+
+export function digestPlannedFiles(tapePath: string, plan: TapePlan): string[] {
+  let fd: number;
+  try {
+    fd = openSync(tapePath, 'r');
+  } catch (error) {
+    throw translateIoError(error, 'open the tape to hash it', tapePath);
+  }
+  try {
+    return plan.files.map((file) => {
+      const hash = createHash('sha256');
+      const lengths = file.spec.dataBlockLengths;
+      if (lengths.length === 0) return hash.digest('hex');
+      const start = file.dataOffsetsBytes[0] as number;
+      const end = file.dataTapemark.offsetBytes;
+      const buffer = Buffer.allocUnsafe(Math.min(HASH_READ_BYTES, end - start));
+      let bufferStart = start;
+      let bufferEnd = start;
+      const ensure = (from: number, to: number): void => {
+        if (from >= bufferStart && to <= bufferEnd) return;
+        const length = Math.min(buffer.length, end - from);
+        let done = 0;
+        while (done < length) {
+          const n = readSync(fd, buffer, done, length - done, from + done);
+          if (n === 0) throw translateIoError({ code: 'EIO', message: `tape ends at byte ${from + done}` }, 'hash the tape', tapePath);
+          done += n;
+        }
+        bufferStart = from;
+        bufferEnd = from + length;
+      };
+      lengths.forEach((length, j) => {
+        const payloadAt = (file.dataOffsetsBytes[j] as number) + AWS_HEADER_BYTES;
+        let at = payloadAt;
+        while (at < payloadAt + length) {
+          const take = Math.min(payloadAt + length - at, buffer.length);
+          ensure(at, at + take);
+          hash.update(buffer.subarray(at - bufferStart, at - bufferStart + take));
+          at += take;
+        }
+      });
+      return hash.digest('hex');
+    });
+  } finally {
+    closeSync(fd);
+  }
+}

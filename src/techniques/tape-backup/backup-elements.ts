@@ -1,0 +1,149 @@
+/**
+ * The backup set: a list of elements (data sets chosen by name pattern, the whole volume, or named
+ * block ranges of an FBA volume), each an ordered list of tape blocks, and the inverted index from a
+ * volume unit (track or block) to the tape block that holds it.
+ *
+ * A tape block is one CKD track image (its used bytes, HA through EOT, per the size table V taken at
+ * the start instant) or a group of up to FBA_BLOCKS_PER_TAPE_BLOCK consecutive FBA blocks of one
+ * element. Slots are numbered in tape order, and the copy engine's state array has one per slot.
+ */
+import { UsageError } from '../../errors/snaptape-error.js';
+import { unitCount } from '../../geometry/volume-geometry.js';
+import type { Volume } from '../../volume/volume.js';
+import { datasetTrackIndexes } from '../../vtoc/dataset-tracks.js';
+import { readVtoc, type DatasetEntry } from '../../vtoc/vtoc-reader.js';
+import { readVolumeLabel } from '../../vtoc/volume-label.js';
+import { decodeEbcdicTrimmed } from '../../base/ebcdic.js';
+import { datasetPatternRegExp, matchesAnyPattern } from './dataset-pattern.js';
+
+/** FBA blocks per tape block: 32 KiB blocks keep the tape's block count (and headers) small. */
+export const FBA_BLOCKS_PER_TAPE_BLOCK = 64;
+
+export type ElementKind = 'volume' | 'dataset' | 'blocks';
+
+export interface BlockRange {
+  readonly firstBlock: number;
+  readonly blockCount: number;
+}
+
+export interface BackupElement {
+  /** The data set name written to the tape labels. */
+  readonly name: string;
+  readonly kind: ElementKind;
+  /** First slot (tape block) of this element; its slots are consecutive. */
+  readonly firstSlot: number;
+  readonly slotCount: number;
+  readonly dataset?: DatasetEntry;
+  readonly range?: BlockRange;
+}
+
+export interface SlotTable {
+  /** First volume unit (track or block) of each slot. */
+  readonly firstUnit: Int32Array;
+  /** Volume units in each slot (1 per CKD track). */
+  readonly unitSpan: Int32Array;
+  /** Bytes of each slot's tape block. */
+  readonly lengths: Int32Array;
+  /** Element of each slot. */
+  readonly element: Int32Array;
+  /** Slot holding each volume unit, or -1. */
+  readonly unitToSlot: Int32Array;
+}
+
+export interface BackupSet {
+  readonly volser: string;
+  readonly elements: readonly BackupElement[];
+  readonly slots: SlotTable;
+}
+
+export interface SelectOptions {
+  /** Data set name patterns; none means the whole volume. */
+  readonly datasets?: readonly string[];
+  /** FBA block ranges; none means the whole volume. */
+  readonly blockRanges?: readonly BlockRange[];
+}
+
+interface PendingSlot {
+  readonly firstUnit: number;
+  readonly unitSpan: number;
+  readonly length: number;
+}
+
+function fbaVolser(volume: Volume): string {
+  const block1 = volume.readBlocks(1, 1);
+  return decodeEbcdicTrimmed(block1.subarray(0, 4)) === 'VOL1' ? decodeEbcdicTrimmed(block1.subarray(4, 10)) : 'FBA';
+}
+
+function ckdElements(volume: Volume, options: SelectOptions): Array<{ element: Omit<BackupElement, 'firstSlot' | 'slotCount'>; slots: PendingSlot[] }> {
+  const geometry = volume.ckd;
+  const sizes = volume.trackSizes();
+  const trackSlots = (tracks: number[]): PendingSlot[] => tracks.map((t) => ({ firstUnit: t, unitSpan: 1, length: sizes.get(t) }));
+  if (!options.datasets || options.datasets.length === 0) {
+    const volser = readVolumeLabel(volume).volser;
+    return [{ element: { name: `FULLVOLUME.${volser}`, kind: 'volume' }, slots: trackSlots(Array.from({ length: geometry.trackCount }, (_, t) => t)) }];
+  }
+  const patterns = options.datasets.map(datasetPatternRegExp);
+  const chosen = readVtoc(volume).datasets.filter((d) => matchesAnyPattern(d.name, patterns));
+  if (chosen.length === 0) throw new UsageError(`Cannot back up ${volume.path}: no data set matches ${options.datasets.join(' ')}`, { path: volume.path });
+  return chosen.map((d) => ({ element: { name: d.name, kind: 'dataset', dataset: d }, slots: trackSlots(datasetTrackIndexes(geometry, d)) }));
+}
+
+function fbaElements(volume: Volume, options: SelectOptions): Array<{ element: Omit<BackupElement, 'firstSlot' | 'slotCount'>; slots: PendingSlot[] }> {
+  const blocks = unitCount(volume.geometry);
+  const ranges = options.blockRanges && options.blockRanges.length > 0 ? options.blockRanges : [{ firstBlock: 0, blockCount: blocks }];
+  return ranges.map((range, i) => {
+    if (range.firstBlock < 0 || range.blockCount < 1 || range.firstBlock + range.blockCount > blocks) {
+      throw new UsageError(`Cannot back up blocks ${range.firstBlock}+${range.blockCount} of ${volume.path}: the volume has blocks 0-${blocks - 1}`, { path: volume.path });
+    }
+    const slots: PendingSlot[] = [];
+    for (let b = range.firstBlock; b < range.firstBlock + range.blockCount; b += FBA_BLOCKS_PER_TAPE_BLOCK) {
+      const span = Math.min(FBA_BLOCKS_PER_TAPE_BLOCK, range.firstBlock + range.blockCount - b);
+      slots.push({ firstUnit: b, unitSpan: span, length: span * 512 });
+    }
+    const name = ranges.length === 1 && range.blockCount === blocks ? `FULLVOLUME.${fbaVolser(volume)}` : `BLOCKS.R${String(i + 1).padStart(4, '0')}`;
+    return { element: { name, kind: ranges.length === 1 && range.blockCount === blocks ? 'volume' : 'blocks', range }, slots };
+  });
+}
+
+/** Chooses the elements and builds the slot table, with the sizes as they are now. */
+export function selectBackupSet(volume: Volume, options: SelectOptions): BackupSet {
+  const chosen = volume.geometry.kind === 'ckd' ? ckdElements(volume, options) : fbaElements(volume, options);
+  const total = chosen.reduce((n, c) => n + c.slots.length, 0);
+  const slots: SlotTable = {
+    firstUnit: new Int32Array(total),
+    unitSpan: new Int32Array(total),
+    lengths: new Int32Array(total),
+    element: new Int32Array(total),
+    unitToSlot: new Int32Array(unitCount(volume.geometry)).fill(-1),
+  };
+  const elements: BackupElement[] = [];
+  let next = 0;
+  chosen.forEach((c, e) => {
+    elements.push({ ...c.element, firstSlot: next, slotCount: c.slots.length });
+    for (const s of c.slots) {
+      for (let u = s.firstUnit; u < s.firstUnit + s.unitSpan; u++) {
+        if (slots.unitToSlot[u] !== -1) throw new UsageError(`Cannot back up ${volume.path}: unit ${u} belongs to two elements`, { path: volume.path });
+        slots.unitToSlot[u] = next;
+      }
+      slots.firstUnit[next] = s.firstUnit;
+      slots.unitSpan[next] = s.unitSpan;
+      slots.lengths[next] = s.length;
+      slots.element[next] = e;
+      next++;
+    }
+  });
+  const volser = volume.geometry.kind === 'ckd' ? readVolumeLabel(volume).volser : fbaVolser(volume);
+  return { volser, elements, slots };
+}
+
+/**
+ * Size of a CKD element of fixed-length blocks in fixed track format, without the size table:
+ * S = (BL+K+C)·n·(TR−1) + (BL+K+C)·R, plus the per-track HA, R0 and end marker (29 bytes) that
+ * each tape block carries. TR tracks, n blocks per full track, R blocks on the last track.
+ */
+export function fixedFormatElementBytes(options: { blockBytes: number; keyBytes: number; blocksPerTrack: number; tracks: number; blocksOnLastTrack: number }): number {
+  const COUNT_BYTES = 8;
+  const TRACK_FRAME_BYTES = 29;
+  const perBlock = options.blockBytes + options.keyBytes + COUNT_BYTES;
+  return perBlock * options.blocksPerTrack * (options.tracks - 1) + perBlock * options.blocksOnLastTrack + TRACK_FRAME_BYTES * options.tracks;
+}

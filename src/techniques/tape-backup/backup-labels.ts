@@ -1,0 +1,115 @@
+/**
+ * What a backup tape says about itself, so that a restore needs nothing else (issue 4, item 5).
+ * Each element's file carries user header labels and one user trailer label, as EBCDIC text of
+ * KEY=VALUE words (76 columns each):
+ *   UHL1  SNAPTAPE1 SRC KIND=CKD TYPE=3390-3 CYL=3339 SLOT=56832 VOL=SRC001     the source volume
+ *   UHL2  ELEM=DATASET DSN=PROD.DATA                                           the element
+ *   UHL3-5 F1A= F1B= F1C= (hex of the Format-1 DSCB's 96 data bytes)           data sets only
+ *   UHL3  FIRST=0 COUNT=200                                                     FBA ranges only
+ *   UTL1  SHA256=<64 hex>                                                       the element's digest
+ * Standard-label readers (hetmap, tapemap, z/OS) skip user labels.
+ */
+import { decodeEbcdicTrimmed } from '../../base/ebcdic.js';
+import { TapeLabelError } from '../../errors/snaptape-error.js';
+import type { VolumeGeometry } from '../../geometry/volume-geometry.js';
+import { userLabelText } from '../../tape/standard-labels.js';
+import { encodeFormat1 } from '../../vtoc/dscb-codec.js';
+import { DSCB_KEY_BYTES } from '../../vtoc/dscb-layouts.js';
+import type { BackupElement } from './backup-elements.js';
+
+export const BACKUP_LABEL_MAGIC = 'SNAPTAPE1';
+const F1_HEX_PARTS = ['F1A', 'F1B', 'F1C'] as const;
+const F1_HEX_PART_CHARS = 64;
+
+export interface SourceDescription {
+  readonly kind: 'ckd' | 'fba';
+  readonly typeName: string;
+  /** Cylinders (CKD) or blocks (FBA). */
+  readonly size: number;
+  readonly slotBytes: number;
+  readonly volser: string;
+}
+
+export interface ElementDescription {
+  readonly kind: 'volume' | 'dataset' | 'blocks';
+  readonly dsname?: string;
+  /** The Format-1 DSCB's 96 data bytes (data sets). */
+  readonly format1Data?: Buffer;
+  readonly firstBlock?: number;
+  readonly blockCount?: number;
+}
+
+export function describeSource(geometry: VolumeGeometry, volser: string): SourceDescription {
+  return geometry.kind === 'ckd'
+    ? { kind: 'ckd', typeName: geometry.typeName, size: geometry.cylinders, slotBytes: geometry.trackSlotBytes, volser }
+    : { kind: 'fba', typeName: 'fba', size: geometry.blockCount, slotBytes: geometry.blockBytes, volser };
+}
+
+export function headerLabelTexts(source: SourceDescription, element: BackupElement): string[] {
+  const sizeWord = source.kind === 'ckd' ? `CYL=${source.size}` : `BLKS=${source.size}`;
+  const texts = [`${BACKUP_LABEL_MAGIC} SRC KIND=${source.kind.toUpperCase()} TYPE=${source.typeName} ${sizeWord} SLOT=${source.slotBytes} VOL=${source.volser}`];
+  if (element.kind === 'dataset' && element.dataset) {
+    texts.push(`ELEM=DATASET DSN=${element.dataset.name}`);
+    const hex = encodeFormat1(element.dataset.format1).subarray(DSCB_KEY_BYTES).toString('hex').toUpperCase();
+    F1_HEX_PARTS.forEach((part, i) => texts.push(`${part}=${hex.slice(i * F1_HEX_PART_CHARS, (i + 1) * F1_HEX_PART_CHARS)}`));
+  } else if (element.kind === 'blocks' && element.range) {
+    texts.push('ELEM=BLOCKS');
+    texts.push(`FIRST=${element.range.firstBlock} COUNT=${element.range.blockCount}`);
+  } else {
+    texts.push('ELEM=VOLUME');
+  }
+  return texts;
+}
+
+export function headerLabels(source: SourceDescription, element: BackupElement): Buffer[] {
+  return headerLabelTexts(source, element).map(userLabelText);
+}
+
+export function digestLabel(sha256Hex: string): Buffer {
+  return userLabelText(`SHA256=${sha256Hex}`);
+}
+
+function words(texts: readonly string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const text of texts) for (const word of text.split(/ +/)) {
+    const eq = word.indexOf('=');
+    if (eq > 0) map.set(word.slice(0, eq), word.slice(eq + 1));
+  }
+  return map;
+}
+
+function labelError(where: string, problem: string): TapeLabelError {
+  return new TapeLabelError(`Cannot read the backup description of ${where}: ${problem}`, { where });
+}
+
+export function parseSourceDescription(userHeaderData: readonly Buffer[], where: string): SourceDescription {
+  const texts = userHeaderData.map((d) => decodeEbcdicTrimmed(d));
+  if (!texts[0]?.startsWith(`${BACKUP_LABEL_MAGIC} SRC`)) throw labelError(where, `UHL1 does not start "${BACKUP_LABEL_MAGIC} SRC": not a snaptape backup tape`);
+  const w = words([texts[0]]);
+  const kind = w.get('KIND') === 'FBA' ? 'fba' : 'ckd';
+  const size = Number(w.get(kind === 'ckd' ? 'CYL' : 'BLKS'));
+  const slotBytes = Number(w.get('SLOT'));
+  if (!Number.isInteger(size) || size < 1 || !Number.isInteger(slotBytes) || slotBytes < 1) throw labelError(where, `UHL1 has a bad size: ${texts[0]}`);
+  return { kind, typeName: w.get('TYPE') ?? kind, size, slotBytes, volser: w.get('VOL') ?? '' };
+}
+
+export function parseElementDescription(userHeaderData: readonly Buffer[], where: string): ElementDescription {
+  const texts = userHeaderData.map((d) => decodeEbcdicTrimmed(d));
+  const w = words(texts.slice(1));
+  const kind = w.get('ELEM');
+  if (kind === 'DATASET') {
+    const hex = F1_HEX_PARTS.map((p) => w.get(p) ?? '').join('');
+    if (!/^[0-9A-F]{192}$/.test(hex)) throw labelError(where, 'the Format-1 DSCB in UHL3-UHL5 is not 96 bytes of hex');
+    return { kind: 'dataset', dsname: w.get('DSN'), format1Data: Buffer.from(hex, 'hex') };
+  }
+  if (kind === 'BLOCKS') return { kind: 'blocks', firstBlock: Number(w.get('FIRST')), blockCount: Number(w.get('COUNT')) };
+  if (kind === 'VOLUME') return { kind: 'volume' };
+  throw labelError(where, `UHL2 names no element kind (${texts[1] ?? 'missing'})`);
+}
+
+export function parseDigest(userTrailerData: readonly Buffer[], where: string): string {
+  const text = userTrailerData[0] ? decodeEbcdicTrimmed(userTrailerData[0]) : '';
+  const match = /^SHA256=([0-9a-f]{64})$/.exec(text);
+  if (!match) throw labelError(where, `UTL1 holds no SHA-256 ("${text}")`);
+  return match[1] as string;
+}

@@ -1,0 +1,67 @@
+/**
+ * The persisted state of a backup session, beside the tape: `<tape>.session.json` (status, the
+ * source, the layout inputs, the outcome) and `<tape>.session.bitmap` (one Int32 state per slot).
+ * Written atomically (temp file + rename) at start, at checkpoints, and at the end, so that an
+ * interrupted backup is always found and reported as incomplete, never as complete.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { translateIoError } from '../../errors/io-error.js';
+
+export type RecordStatus = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
+
+export interface SessionRecord {
+  readonly kind: 'tape-backup';
+  readonly status: RecordStatus;
+  readonly tapePath: string;
+  readonly sourcePath: string;
+  /** Source image mtime (ns) at the last checkpoint: a resume needs the source unchanged since. */
+  readonly sourceMtimeNs: string;
+  readonly startedAt: string;
+  readonly updatedAt: string;
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly elements: readonly { readonly name: string; readonly slots: number }[];
+  readonly slotCount: number;
+  readonly reason?: string;
+  readonly summary?: unknown;
+}
+
+export function recordPath(tapePath: string): string {
+  return `${tapePath}.session.json`;
+}
+
+export function bitmapPath(tapePath: string): string {
+  return `${tapePath}.session.bitmap`;
+}
+
+function writeAtomically(path: string, data: string | Uint8Array): void {
+  const temp = `${path}.tmp`;
+  try {
+    writeFileSync(temp, data);
+    renameSync(temp, path);
+  } catch (error) {
+    throw translateIoError(error, 'persist the session', path);
+  }
+}
+
+export function writeSessionRecord(record: SessionRecord, states?: Int32Array): void {
+  if (states) writeAtomically(bitmapPath(record.tapePath), new Uint8Array(states.buffer, states.byteOffset, states.byteLength));
+  writeAtomically(recordPath(record.tapePath), `${JSON.stringify(record, null, 2)}\n`);
+}
+
+export function readSessionRecord(tapePath: string): SessionRecord | undefined {
+  const path = recordPath(tapePath);
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as SessionRecord;
+  } catch (error) {
+    throw translateIoError(error, 'read the session record', path);
+  }
+}
+
+export function readSessionBitmap(tapePath: string, slotCount: number): Int32Array | undefined {
+  const path = bitmapPath(tapePath);
+  if (!existsSync(path)) return undefined;
+  const bytes = readFileSync(path);
+  if (bytes.length !== slotCount * 4) return undefined;
+  return new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+}

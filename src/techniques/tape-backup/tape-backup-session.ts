@@ -1,0 +1,394 @@
+/**
+ * Snapshot to virtual tape (technique 1). `start` runs synchronously between two host writes: it
+ * chooses the elements, takes the size table V, maps every track or block group to its final tape
+ * offset, creates the tape file, and registers this session's interceptor on the volume. That
+ * instant is the point in time the tape holds. Piscina workers then copy in parallel while the
+ * volume stays writable; a host write to a unit not yet copied first copies the old bytes to their
+ * mapped tape position (out of order), synchronously, and only then goes ahead.
+ *
+ * Invariants:
+ * - every slot ends COPIED or COPIED_OOO before the tape is finished; otherwise the session fails;
+ * - the interceptor is registered for exactly the life of the copy, so no host write is missed;
+ * - the session record says "running" until the tape is finished and verified.
+ */
+import { EventEmitter } from 'node:events';
+import { statSync } from 'node:fs';
+import { assert } from '../../base/assert.js';
+import { IoError, SessionError, SnaptapeError, errorFromData } from '../../errors/snaptape-error.js';
+import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
+import type { CopyBlockRun, CopyPacing, CopyTaskResult } from '../../engine/copy-task.js';
+import { CONTROL, TrackStateArray, UNIT_STATE } from '../../engine/track-state.js';
+import { FINAL_STATES, transition, type SessionState, type SessionVerb } from '../../engine/session-state.js';
+import { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
+import type { TapeVerification } from '../../tape/tape-verify.js';
+import type { Volume } from '../../volume/volume.js';
+import type { WriteEvent, WriteInterceptor } from '../../volume/write-interceptor.js';
+import { selectBackupSet, type BackupSet, type BlockRange } from './backup-elements.js';
+import { describeSource, digestLabel, type SourceDescription } from './backup-labels.js';
+import { planBackupTape, type BackupLayout } from './backup-layout.js';
+import { digestPlannedFiles } from './backup-digest.js';
+import { writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
+
+/** Slots per worker task: 8 cylinders, so tasks are few but workers still share the tail. */
+export const TASK_SLOTS = 120;
+/** How often progress is sampled and the session record checkpointed. */
+export const PROGRESS_INTERVAL_MS = 250;
+export const CHECKPOINT_INTERVAL_MS = 5_000;
+/** Longest a host write waits for a worker's copy of its track before the error policy applies. */
+export const DEFAULT_CBW_TIMEOUT_MS = 30_000;
+export const DEFAULT_PAUSE_MS = 5;
+
+export type CbwErrorPolicy = 'break-backup' | 'break-host-write';
+
+export interface TapeBackupOptions {
+  readonly tapePath: string;
+  readonly datasets?: readonly string[];
+  readonly blockRanges?: readonly BlockRange[];
+  readonly workers?: number;
+  readonly pauseAfter?: number;
+  readonly pauseMs?: number;
+  readonly throttleMbps?: number;
+  readonly force?: boolean;
+  readonly tapeVolser?: string;
+  readonly cbwTimeoutMs?: number;
+  readonly onCbwError?: CbwErrorPolicy;
+  /** A pool to reuse (tests, the server); otherwise the session makes and closes its own. */
+  readonly pool?: CopyPool;
+  /** Label creation date cyyddd (for reproducible tapes). */
+  readonly creationDate?: string;
+}
+
+export interface BackupProgress {
+  readonly state: SessionState;
+  readonly slotsTotal: number;
+  readonly copiedInOrder: number;
+  readonly copiedOutOfOrder: number;
+  readonly bytesCopied: number;
+  readonly bytesTotal: number;
+  readonly elapsedMs: number;
+  readonly mbPerSecond: number;
+  readonly etaMs: number | null;
+}
+
+export interface ElementSummary {
+  readonly name: string;
+  readonly kind: string;
+  readonly blocks: number;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+export interface BackupSummary {
+  readonly tapePath: string;
+  readonly source: SourceDescription & { readonly path: string };
+  readonly elements: readonly ElementSummary[];
+  readonly copiedInOrder: number;
+  readonly copiedOutOfOrder: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly mbPerSecond: number;
+  readonly tapeBytes: number;
+  readonly verification: TapeVerification;
+}
+
+function defaultTapeVolser(sourceVolser: string): string {
+  return `T${sourceVolser.replace(/[^A-Z0-9]/g, '').slice(0, 5) || 'APE01'}`;
+}
+
+export class TapeBackupSession extends EventEmitter implements WriteInterceptor {
+  // Set once.
+  readonly name: string;
+  readonly stage = 'copy-before-write' as const;
+  readonly volume: Volume;
+  readonly options: TapeBackupOptions;
+  readonly set: BackupSet;
+  readonly source: SourceDescription;
+  readonly layout: BackupLayout;
+  readonly states: TrackStateArray;
+  readonly done: Promise<BackupSummary>;
+  private readonly writer: MappedTapeWriter;
+  private readonly startedMs = Date.now();
+  private readonly startedAt = new Date().toISOString();
+  private readonly bytesTotal: number;
+  // Main thread only.
+  private stateValue: SessionState = 'starting';
+  private failure: SnaptapeError | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastCheckpointMs = Date.now();
+
+  private constructor(volume: Volume, options: TapeBackupOptions) {
+    super();
+    this.volume = volume;
+    this.options = options;
+    this.name = `backup of ${volume.path} to ${options.tapePath}`;
+    this.set = selectBackupSet(volume, { datasets: options.datasets, blockRanges: options.blockRanges });
+    this.source = describeSource(volume.geometry, this.set.volser);
+    this.layout = planBackupTape(this.set, this.source, { tapeVolser: options.tapeVolser ?? defaultTapeVolser(this.set.volser), creationDate: options.creationDate });
+    this.bytesTotal = this.set.slots.lengths.reduce((n, l) => n + l, 0);
+    this.states = TrackStateArray.create(this.set.slots.lengths.length);
+    for (let s = 0; s < this.states.unitCount; s++) this.states.include(s);
+    this.writer = MappedTapeWriter.create(options.tapePath, this.layout.plan, { force: options.force });
+    this.done = new Promise<BackupSummary>((resolve, reject) => {
+      this.once('finished', resolve);
+      this.once('aborted', reject);
+    });
+    // The promise is also observed through events; keep an unobserved rejection from crashing.
+    this.done.catch(() => undefined);
+  }
+
+  /**
+   * Starts a backup. Everything up to the interceptor's registration is synchronous, so the
+   * point in time is the instant this call is made.
+   */
+  static start(volume: Volume, options: TapeBackupOptions): TapeBackupSession {
+    if (volume.readOnly) throw new SessionError(`Cannot back up ${volume.path}: open it for writing, so that host writes can be intercepted`, { path: volume.path });
+    const session = new TapeBackupSession(volume, options);
+    volume.addInterceptor(session);
+    session.move('run');
+    session.persist('running');
+    void session.copyAll();
+    return session;
+  }
+
+  get state(): SessionState {
+    return this.stateValue;
+  }
+
+  private move(verb: SessionVerb): void {
+    this.stateValue = transition(this.stateValue, verb, this.name);
+    this.emit('state', this.stateValue);
+  }
+
+  // ---- the copy-before-write interceptor ------------------------------------------------------
+
+  beforeWrite(event: WriteEvent): void {
+    if (this.failure) return;
+    const { unitToSlot } = this.set.slots;
+    let lastSlot = -1;
+    for (let u = event.firstUnit; u < event.firstUnit + event.unitCount; u++) {
+      const slot = unitToSlot[u] as number;
+      if (slot < 0 || slot === lastSlot) continue;
+      lastSlot = slot;
+      this.protect(slot);
+    }
+  }
+
+  private protect(slot: number): void {
+    const states = this.states;
+    if (states.tryClaim(slot)) {
+      try {
+        this.copySlotNow(slot);
+      } catch (error) {
+        states.release(slot);
+        this.onCbwFailure(error instanceof SnaptapeError ? error : new IoError(`Cannot copy slot ${slot} before a host write: ${String(error)}`, { slot }));
+      }
+      return;
+    }
+    const deadline = Date.now() + (this.options.cbwTimeoutMs ?? DEFAULT_CBW_TIMEOUT_MS);
+    if (states.waitWhileClaimed(slot, deadline) === UNIT_STATE.CLAIMED) {
+      this.onCbwFailure(new SessionError(`Cannot hold a host write on ${this.volume.path} longer than ${this.options.cbwTimeoutMs ?? DEFAULT_CBW_TIMEOUT_MS} ms: unit ${this.set.slots.firstUnit[slot]} is still being copied`, { path: this.volume.path, unit: this.set.slots.firstUnit[slot] ?? -1 }));
+    }
+  }
+
+  /** Reads the old bytes of a slot and writes them to its mapped tape position (main thread). */
+  private copySlotNow(slot: number): void {
+    const { firstUnit, unitSpan, lengths, element } = this.set.slots;
+    const unit = firstUnit[slot] as number;
+    const length = lengths[slot] as number;
+    const payload = this.volume.geometry.kind === 'ckd'
+      ? this.volume.backend.readUnit(unit, length)
+      : this.volume.backend.readUnits(unit, unitSpan[slot] as number);
+    assert(payload.length === length, 'the old bytes have the planned length');
+    const fileIndex = element[slot] as number;
+    const blockIndex = slot - (this.set.elements[fileIndex]?.firstSlot ?? 0);
+    this.writer.writeDataBlock({ fileIndex, blockIndex }, payload);
+    this.states.complete(slot, true, length);
+  }
+
+  private onCbwFailure(error: SnaptapeError): void {
+    if ((this.options.onCbwError ?? 'break-backup') === 'break-host-write') throw error;
+    this.fail(error);
+  }
+
+  // ---- the copy loop --------------------------------------------------------------------------
+
+  private tasks(): CopyBlockRun[] {
+    const runs: CopyBlockRun[] = [];
+    const { firstUnit, lengths } = this.set.slots;
+    const location = this.volume.backend.location();
+    for (const element of this.set.elements) {
+      for (let j = 0; j < element.slotCount; j += TASK_SLOTS) {
+        const first = element.firstSlot + j;
+        const count = Math.min(TASK_SLOTS, element.slotCount - j);
+        const units = new Int32Array(count);
+        const sourceOffsets = new Float64Array(count);
+        for (let k = 0; k < count; k++) {
+          units[k] = first + k;
+          sourceOffsets[k] = location.dataOffsetBytes + (firstUnit[first + k] as number) * location.slotBytes;
+        }
+        runs.push({
+          units,
+          sourceOffsets,
+          lengths: lengths.slice(first, first + count),
+          tapeOffsets: this.layout.tapeOffsets.slice(first, first + count),
+          firstPreviousBytes: j === 0 ? 0 : (lengths[first - 1] as number),
+        });
+      }
+    }
+    return runs;
+  }
+
+  private async copyAll(): Promise<void> {
+    const workers = this.options.workers ?? this.options.pool?.workers ?? defaultWorkerCount();
+    const pool = this.options.pool ?? new CopyPool(workers);
+    const pacing: CopyPacing = {
+      bytesPerSecond: this.options.throttleMbps ? (this.options.throttleMbps * 1e6) / workers : 0,
+      pauseAfterCopies: this.options.pauseAfter ?? 0,
+      pauseMs: this.options.pauseMs ?? DEFAULT_PAUSE_MS,
+    };
+    this.timer = setInterval(() => this.tick(), PROGRESS_INTERVAL_MS);
+    try {
+      const location = this.volume.backend.location();
+      const results: CopyTaskResult[] = await Promise.all(this.tasks().map((blocks) =>
+        pool.run({ stateBuffer: this.states.buffer, sourcePath: location.path, tapePath: this.options.tapePath, blocks, pacing })));
+      const failed = results.find((r) => r.error);
+      if (failed?.error) this.fail(errorFromData(failed.error));
+      if (this.failure || this.stateValue === 'cancelled') return this.abort();
+      this.finishTape();
+    } catch (error) {
+      this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot run the copy workers: ${String(error)}`, {}));
+      this.abort();
+    } finally {
+      if (this.timer) clearInterval(this.timer);
+      if (!this.options.pool) await pool.close();
+    }
+  }
+
+  private finishTape(): void {
+    const census = this.states.census();
+    if (census[UNIT_STATE.PENDING] + census[UNIT_STATE.CLAIMED] > 0) {
+      this.fail(new SessionError(`Cannot finish ${this.name}: ${census[UNIT_STATE.PENDING] + census[UNIT_STATE.CLAIMED]} blocks were not copied`, {}));
+      return this.abort();
+    }
+    // The point in time is fully on tape: host writes need no protection from here on.
+    this.volume.removeInterceptor(this);
+    this.move('complete');
+    try {
+      const digests = digestPlannedFiles(this.options.tapePath, this.layout.plan);
+      const verification = this.writer.finish({ trailerLabels: digests.map((d) => [digestLabel(d)]) });
+      const summary = this.summarize(digests, verification);
+      this.move('finish');
+      this.persist('completed', summary);
+      this.emit('progress', this.progress());
+      this.emit('finished', summary);
+    } catch (error) {
+      this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot finish the tape: ${String(error)}`, {}));
+      this.abort();
+    }
+  }
+
+  private summarize(digests: readonly string[], verification: TapeVerification): BackupSummary {
+    const counters = this.states.counters();
+    const seconds = (Date.now() - this.startedMs) / 1000;
+    const bytes = counters.bytesInOrder + counters.bytesOutOfOrder;
+    return {
+      tapePath: this.options.tapePath,
+      source: { ...this.source, path: this.volume.path },
+      elements: this.set.elements.map((e, i) => ({
+        name: e.name,
+        kind: e.kind,
+        blocks: e.slotCount,
+        bytes: this.set.slots.lengths.subarray(e.firstSlot, e.firstSlot + e.slotCount).reduce((n, l) => n + l, 0),
+        sha256: digests[i] as string,
+      })),
+      copiedInOrder: counters.copiedInOrder,
+      copiedOutOfOrder: counters.copiedOutOfOrder,
+      bytes,
+      seconds,
+      mbPerSecond: seconds > 0 ? bytes / 1e6 / seconds : 0,
+      tapeBytes: this.layout.plan.sizeBytes,
+      verification,
+    };
+  }
+
+  // ---- control --------------------------------------------------------------------------------
+
+  pause(): void {
+    this.move('pause');
+    this.states.setControl(CONTROL.PAUSE);
+    this.persist('paused');
+  }
+
+  resume(): void {
+    this.move('resume');
+    this.states.setControl(CONTROL.RUN);
+    this.persist('running');
+  }
+
+  /** Stops the copy; the bitmap stays valid and is persisted with the record. */
+  cancel(): void {
+    this.move('cancel');
+    this.states.setControl(CONTROL.CANCEL);
+  }
+
+  private fail(error: SnaptapeError): void {
+    if (this.failure || FINAL_STATES.has(this.stateValue)) return;
+    this.failure = error;
+    this.states.setControl(CONTROL.CANCEL);
+    this.volume.removeInterceptor(this);
+    this.stateValue = transition(this.stateValue, 'fail', this.name);
+    this.emit('state', this.stateValue);
+  }
+
+  private abort(): void {
+    this.volume.removeInterceptor(this);
+    this.writer.close();
+    const status: RecordStatus = this.stateValue === 'cancelled' ? 'cancelled' : 'failed';
+    this.persist(status, undefined, this.failure?.message ?? 'cancelled before the copy finished');
+    this.emit('aborted', this.failure ?? new SessionError(`Cannot complete ${this.name}: it was cancelled`, { tape: this.options.tapePath }));
+  }
+
+  private tick(): void {
+    this.emit('progress', this.progress());
+    if (Date.now() - this.lastCheckpointMs >= CHECKPOINT_INTERVAL_MS) {
+      this.lastCheckpointMs = Date.now();
+      this.persist(this.stateValue === 'paused' ? 'paused' : 'running');
+    }
+  }
+
+  progress(): BackupProgress {
+    const c = this.states.counters();
+    const elapsedMs = Date.now() - this.startedMs;
+    const bytesCopied = c.bytesInOrder + c.bytesOutOfOrder;
+    const rate = elapsedMs > 0 ? bytesCopied / elapsedMs : 0;
+    return {
+      state: this.stateValue,
+      slotsTotal: this.states.unitCount,
+      copiedInOrder: c.copiedInOrder,
+      copiedOutOfOrder: c.copiedOutOfOrder,
+      bytesCopied,
+      bytesTotal: this.bytesTotal,
+      elapsedMs,
+      mbPerSecond: rate / 1000,
+      etaMs: rate > 0 ? Math.round((this.bytesTotal - bytesCopied) / rate) : null,
+    };
+  }
+
+  private persist(status: RecordStatus, summary?: BackupSummary, reason?: string): void {
+    const record: SessionRecord = {
+      kind: 'tape-backup',
+      status,
+      tapePath: this.options.tapePath,
+      sourcePath: this.volume.path,
+      sourceMtimeNs: String(statSync(this.volume.path, { bigint: true }).mtimeNs),
+      startedAt: this.startedAt,
+      updatedAt: new Date().toISOString(),
+      options: { datasets: this.options.datasets ?? null, blockRanges: this.options.blockRanges ?? null, tapeVolser: this.layout.plan.volser },
+      elements: this.set.elements.map((e) => ({ name: e.name, slots: e.slotCount })),
+      slotCount: this.states.unitCount,
+      ...(reason !== undefined ? { reason } : {}),
+      ...(summary !== undefined ? { summary } : {}),
+    };
+    writeSessionRecord(record, status === 'completed' ? undefined : this.states.snapshotStates());
+  }
+}
