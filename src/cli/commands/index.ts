@@ -1,6 +1,9 @@
 /** Every CLI command, in the order `snaptape --help` lists them. */
 import type { Command } from 'commander';
 import { registerAlloc } from './alloc-command.js';
+import { registerBackup } from './backup-command.js';
+import { registerDrill } from './drill-command.js';
+import { registerRestoreVerify } from './restore-verify-commands.js';
 import { registerDelete } from './delete-command.js';
 import { registerFill } from './fill-command.js';
 import { registerInit } from './init-command.js';
@@ -20,6 +23,9 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerPutGet,
   registerLs,
   registerFill,
+  registerBackup,
+  registerRestoreVerify,
+  registerDrill,
   registerTapeInit,
   registerTapeLs,
   registerTapePut,

@@ -1,0 +1,45 @@
+/**
+ * The library API for the tape backup: runs a session on an open volume, optionally under a
+ * synthetic host load, with progress callbacks and the event log. The CLI and drills call this.
+ */
+import { LOG_EVENTS, type EventLogger } from '../base/log.js';
+import { SnaptapeError } from '../errors/snaptape-error.js';
+import type { Volume } from '../volume/volume.js';
+import { HostLoad, type HostLoadSpec, type HostLoadStats } from '../techniques/tape-backup/host-load.js';
+import { TapeBackupSession, type BackupProgress, type BackupSummary, type TapeBackupOptions } from '../techniques/tape-backup/tape-backup-session.js';
+
+export interface RunBackupOptions extends TapeBackupOptions {
+  readonly load?: HostLoadSpec;
+  readonly loadSeed?: number;
+  readonly onProgress?: (progress: BackupProgress) => void;
+  /** Called right before the session registers: the start instant (drills take their reference here). */
+  readonly onStartInstant?: () => void;
+  readonly log?: EventLogger;
+}
+
+export interface BackupRun {
+  readonly summary: BackupSummary;
+  readonly load: HostLoadStats | null;
+}
+
+export async function runBackup(volume: Volume, options: RunBackupOptions): Promise<BackupRun> {
+  const log = options.log ?? (() => undefined);
+  const load = options.load ? new HostLoad(volume, options.load, options.loadSeed ?? 1) : undefined;
+  options.onStartInstant?.();
+  const session = TapeBackupSession.start(volume, options);
+  log(LOG_EVENTS.backupStarted, { tape: options.tapePath, source: volume.path, elements: session.set.elements.length, slots: session.states.unitCount });
+  session.on('progress', (p: BackupProgress) => options.onProgress?.(p));
+  session.on('state', (state: string) => log(LOG_EVENTS.sessionState, { session: session.name, state }));
+  load?.start();
+  try {
+    const summary = await session.done;
+    const stats = load ? load.stop() : null;
+    if (stats) log(LOG_EVENTS.hostLoadStopped, { ...stats });
+    log(LOG_EVENTS.backupCompleted, { seconds: summary.seconds, bytes: summary.bytes, copiedInOrder: summary.copiedInOrder, copiedOutOfOrder: summary.copiedOutOfOrder, sha256: summary.elements.map((e) => e.sha256) });
+    return { summary, load: stats };
+  } catch (error) {
+    load?.stop();
+    log(LOG_EVENTS.backupFailed, { reason: error instanceof Error ? error.message : String(error), code: error instanceof SnaptapeError ? error.code : 'INTERNAL' });
+    throw error;
+  }
+}

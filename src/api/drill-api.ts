@@ -1,0 +1,98 @@
+/**
+ * A restore drill: back up a volume under a synthetic host load, restore the tape into a scratch
+ * volume, and compare it unit by unit with the volume's content at the backup's start instant (a
+ * reference copy made in that same synchronous instant). By default the drill runs on a scratch
+ * copy of the image, so the user's volume is never written; `inPlace` runs it on the image itself.
+ */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { openImage } from '../image/open-image.js';
+import { unitCount } from '../geometry/volume-geometry.js';
+import { restoreTape } from '../techniques/restore/restore-tape.js';
+import type { HostLoadSpec } from '../techniques/tape-backup/host-load.js';
+import type { BackupProgress } from '../techniques/tape-backup/tape-backup-session.js';
+import { runBackup, type BackupRun } from './backup-api.js';
+import { withVolumeAsync } from './volume-api.js';
+
+/** Units compared per read while checking the restore. */
+const COMPARE_UNITS_PER_READ = 15;
+
+export interface DrillOptions {
+  readonly image: string;
+  readonly workers?: number;
+  readonly load: HostLoadSpec;
+  readonly seed?: number;
+  readonly inPlace?: boolean;
+  readonly keep?: boolean;
+  readonly onProgress?: (progress: BackupProgress) => void;
+}
+
+export interface UnitComparison {
+  readonly units: number;
+  readonly mismatched: number;
+  readonly firstMismatch: number | null;
+}
+
+export interface DrillReport {
+  readonly image: string;
+  readonly scratchDir: string;
+  readonly backup: BackupRun;
+  readonly restoreSeconds: number;
+  readonly comparison: UnitComparison;
+  readonly pass: boolean;
+}
+
+/** Compares two images of the same geometry slot by slot. */
+export function compareImages(referencePath: string, candidatePath: string): UnitComparison {
+  const a = openImage(referencePath, { readOnly: true });
+  const b = openImage(candidatePath, { readOnly: true });
+  try {
+    const units = unitCount(a.geometry);
+    if (units !== unitCount(b.geometry) || a.slotBytes !== b.slotBytes) return { units, mismatched: units, firstMismatch: 0 };
+    let mismatched = 0;
+    let firstMismatch: number | null = null;
+    for (let u = 0; u < units; u += COMPARE_UNITS_PER_READ) {
+      const count = Math.min(COMPARE_UNITS_PER_READ, units - u);
+      const x = a.readUnits(u, count);
+      const y = b.readUnits(u, count);
+      for (let k = 0; k < count; k++) {
+        const from = k * a.slotBytes;
+        if (x.compare(y, from, from + a.slotBytes, from, from + a.slotBytes) !== 0) {
+          mismatched++;
+          firstMismatch ??= u + k;
+        }
+      }
+    }
+    return { units, mismatched, firstMismatch };
+  } finally {
+    a.close();
+    b.close();
+  }
+}
+
+export async function runDrill(options: DrillOptions): Promise<DrillReport> {
+  const scratchDir = mkdtempSync(join(tmpdir(), 'snaptape-drill-'));
+  try {
+    const work = options.inPlace ? options.image : join(scratchDir, basename(options.image));
+    if (!options.inPlace) copyFileSync(options.image, work);
+    const reference = join(scratchDir, 'reference.img');
+    const tape = join(scratchDir, 'drill.aws');
+    const restored = join(scratchDir, 'restored.img');
+    const backup = await withVolumeAsync(work, {}, (volume) => runBackup(volume, {
+      tapePath: tape,
+      workers: options.workers,
+      load: options.load,
+      loadSeed: options.seed ?? 1,
+      onProgress: options.onProgress,
+      onStartInstant: () => copyFileSync(work, reference),
+    }));
+    const restoreStarted = Date.now();
+    restoreTape(tape, { to: restored, newVolume: true });
+    const restoreSeconds = (Date.now() - restoreStarted) / 1000;
+    const comparison = compareImages(reference, restored);
+    return { image: options.image, scratchDir: options.keep ? scratchDir : '(removed)', backup, restoreSeconds, comparison, pass: comparison.mismatched === 0 };
+  } finally {
+    if (!options.keep) rmSync(scratchDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * `snaptape backup <image> --to <tape>`: a point-in-time backup to a virtual tape while the volume
+ * stays writable (with `--load`, a synthetic host writer runs during the backup).
+ */
+import type { Command } from 'commander';
+import { withVolumeAsync } from '../../api/volume-api.js';
+import { runBackup, type BackupRun } from '../../api/backup-api.js';
+import { createEventLogger } from '../../base/log.js';
+import { UsageError } from '../../errors/snaptape-error.js';
+import { parseLoadSpec } from '../../techniques/tape-backup/host-load.js';
+import type { BlockRange } from '../../techniques/tape-backup/backup-elements.js';
+import { parseCount, printResult } from '../cli-output.js';
+import { backupProgressBar } from '../progress-bar.js';
+
+interface BackupFlags {
+  to: string;
+  datasets?: string[];
+  blocks?: string[];
+  workers?: string;
+  pauseAfter?: string;
+  pauseMs?: string;
+  throttleMbps?: string;
+  load?: string;
+  seed: string;
+  force?: boolean;
+  tapeVolser?: string;
+  onCbwError: string;
+  cbwTimeout?: string;
+  logLevel?: string;
+  logFile?: string;
+  json?: boolean;
+}
+
+function parseBlockRange(text: string): BlockRange {
+  const match = /^(\d+):(\d+)$/.exec(text);
+  if (!match) throw new UsageError(`Cannot use block range "${text}": expected FIRST:COUNT`);
+  return { firstBlock: Number(match[1]), blockCount: Number(match[2]) };
+}
+
+export function formatBackupRun(run: BackupRun): string {
+  const s = run.summary;
+  const lines = [
+    `Backup of ${s.source.path} (${s.source.typeName} ${s.source.volser}) to ${s.tapePath}: completed in ${s.seconds.toFixed(2)} s`,
+    `  ${s.elements.length} element(s); copied in order ${s.copiedInOrder}, out of order ${s.copiedOutOfOrder}; ${(s.bytes / 1e6).toFixed(1)} MB at ${s.mbPerSecond.toFixed(1)} MB/s; tape ${s.tapeBytes} bytes, verified (${s.verification.entryCount} blocks and tapemarks)`,
+    ...s.elements.map((e) => `  ${e.name.padEnd(44)} ${String(e.blocks).padStart(7)} blocks ${String(e.bytes).padStart(12)} bytes  sha256 ${e.sha256}`),
+  ];
+  if (run.load) lines.push(`  host writes during the backup: ${run.load.writes} (${run.load.ratePerSecond.toFixed(0)}/s), latency p50 ${run.load.latencyP50Us.toFixed(1)} µs, p99 ${run.load.latencyP99Us.toFixed(1)} µs`);
+  return lines.join('\n');
+}
+
+function cbwPolicy(text: string): 'break-backup' | 'break-host-write' {
+  if (text === 'break-backup' || text === 'break-host-write') return text;
+  throw new UsageError(`Cannot use --on-cbw-error ${text}: expected break-backup or break-host-write`);
+}
+
+export function registerBackup(program: Command): void {
+  program
+    .command('backup <image>')
+    .description('point-in-time backup of a live volume to a virtual tape')
+    .requiredOption('--to <tape>', 'the tape file to write (AWSTAPE)')
+    .option('--datasets <patterns...>', 'data set name patterns (PROD.**, *.DATA); default: the whole volume')
+    .option('--blocks <ranges...>', 'FBA block ranges FIRST:COUNT; default: the whole volume')
+    .option('--workers <n>', 'copy worker threads (default: the core count)')
+    .option('--pause-after <m>', 'pause the copy loop after M consecutive copies')
+    .option('--pause-ms <ms>', 'length of that pause', '5')
+    .option('--throttle-mbps <x>', 'cap the copy rate in MB/s')
+    .option('--load <spec>', 'run a synthetic host writer meanwhile: random:RATE (writes per second)')
+    .option('--seed <n>', 'seed of the synthetic load', '1')
+    .option('--tape-volser <volser>', 'volume serial of the tape (default: T + the source volser)')
+    .option('--on-cbw-error <policy>', 'break-backup (default) or break-host-write', 'break-backup')
+    .option('--cbw-timeout <ms>', 'longest a host write waits for its track to be copied')
+    .option('--force', 'replace an existing tape file')
+    .option('--log-level <level>', 'log to stderr at this level (debug, info, warn)')
+    .option('--log-file <path>', 'log to this file')
+    .option('--json', 'machine-readable output')
+    .action(async (image: string, flags: BackupFlags) => {
+      const logs = createEventLogger({ level: flags.logLevel, file: flags.logFile });
+      const bar = backupProgressBar(!flags.json, 'units');
+      try {
+        const run = await withVolumeAsync(image, {}, (volume) => runBackup(volume, {
+          tapePath: flags.to,
+          datasets: flags.datasets,
+          blockRanges: flags.blocks?.map(parseBlockRange),
+          workers: flags.workers !== undefined ? parseCount(flags.workers, '--workers') : undefined,
+          pauseAfter: flags.pauseAfter !== undefined ? parseCount(flags.pauseAfter, '--pause-after') : undefined,
+          pauseMs: parseCount(flags.pauseMs ?? '5', '--pause-ms'),
+          throttleMbps: flags.throttleMbps !== undefined ? Number(flags.throttleMbps) : undefined,
+          force: flags.force,
+          tapeVolser: flags.tapeVolser,
+          onCbwError: cbwPolicy(flags.onCbwError),
+          cbwTimeoutMs: flags.cbwTimeout !== undefined ? parseCount(flags.cbwTimeout, '--cbw-timeout') : undefined,
+          load: flags.load ? parseLoadSpec(flags.load) : undefined,
+          loadSeed: parseCount(flags.seed, '--seed'),
+          onProgress: (p) => bar.update(p),
+          log: logs.log,
+        }));
+        bar.stop();
+        printResult(run, () => formatBackupRun(run), flags);
+      } finally {
+        bar.stop();
+        logs.flush();
+      }
+    });
+}

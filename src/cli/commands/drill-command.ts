@@ -1,0 +1,43 @@
+/** `snaptape drill <image>`: backup under load, restore into scratch, compare with the point in time. */
+import type { Command } from 'commander';
+import { runDrill, type DrillReport } from '../../api/drill-api.js';
+import { VerifyError } from '../../errors/snaptape-error.js';
+import { parseLoadSpec } from '../../techniques/tape-backup/host-load.js';
+import { parseCount, printResult } from '../cli-output.js';
+import { backupProgressBar } from '../progress-bar.js';
+import { formatBackupRun } from './backup-command.js';
+
+export function formatDrill(r: DrillReport): string {
+  return [
+    formatBackupRun(r.backup),
+    `Restore into a scratch volume: ${r.restoreSeconds.toFixed(2)} s`,
+    `Compare with the point-in-time reference: ${r.comparison.units} units, ${r.comparison.mismatched} mismatched${r.comparison.firstMismatch !== null ? ` (first: unit ${r.comparison.firstMismatch})` : ''}`,
+    `Drill ${r.pass ? 'PASSED' : 'FAILED'}${r.scratchDir !== '(removed)' ? ` (scratch files kept in ${r.scratchDir})` : ''}`,
+  ].join('\n');
+}
+
+export function registerDrill(program: Command): void {
+  program
+    .command('drill <image>')
+    .description('restore drill: back up under a synthetic load, restore into scratch, compare with the point in time')
+    .option('--load <spec>', 'synthetic host writer: random:RATE', 'random:500')
+    .option('--workers <n>', 'copy worker threads')
+    .option('--seed <n>', 'seed of the load', '1')
+    .option('--in-place', 'run on the image itself (its content is changed by the load)')
+    .option('--keep', 'keep the scratch directory')
+    .option('--json', 'machine-readable output')
+    .action(async (image: string, flags: { load: string; workers?: string; seed: string; inPlace?: boolean; keep?: boolean; json?: boolean }) => {
+      const bar = backupProgressBar(!flags.json, 'units');
+      const report = await runDrill({
+        image,
+        load: parseLoadSpec(flags.load),
+        workers: flags.workers !== undefined ? parseCount(flags.workers, '--workers') : undefined,
+        seed: parseCount(flags.seed, '--seed'),
+        inPlace: flags.inPlace,
+        keep: flags.keep,
+        onProgress: (p) => bar.update(p),
+      }).finally(() => bar.stop());
+      printResult(report, () => formatDrill(report), flags);
+      if (!report.pass) throw new VerifyError(`Cannot pass the drill on ${image}: ${report.comparison.mismatched} units differ from the point in time`, { path: image });
+    });
+}

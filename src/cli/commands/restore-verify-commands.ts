@@ -1,0 +1,61 @@
+/**
+ * `snaptape restore <tape> --to <image>` and `snaptape verify <tape>`. Both check every element's
+ * SHA-256 against the tape's own trailer label; restore writes nothing unless all of them match.
+ */
+import type { Command } from 'commander';
+import { VerifyError } from '../../errors/snaptape-error.js';
+import { restoreTape } from '../../techniques/restore/restore-tape.js';
+import { verifyBackupTape } from '../../techniques/restore/backup-tape.js';
+import { parseCount, printResult } from '../cli-output.js';
+
+interface RestoreFlags {
+  to: string;
+  dataset?: string;
+  newVolume?: boolean;
+  type?: string;
+  cyls?: string;
+  force?: boolean;
+  json?: boolean;
+}
+
+export function registerRestoreVerify(program: Command): void {
+  program
+    .command('restore <tape>')
+    .description('restore a backup tape, after verifying it, to a volume or into a new volume')
+    .requiredOption('--to <image>', 'target volume image')
+    .option('--dataset <name>', 'restore only this data set')
+    .option('--new-volume', 'create the target (default: the source\'s device type and size, as the tape records them)')
+    .option('--type <type>', 'device type of the new volume')
+    .option('--cyls <n>', 'cylinders of the new volume')
+    .option('--force', 'replace an existing target file with --new-volume')
+    .option('--json', 'machine-readable output')
+    .action((tape: string, flags: RestoreFlags) => {
+      const result = restoreTape(tape, {
+        to: flags.to,
+        dataset: flags.dataset,
+        newVolume: flags.newVolume,
+        type: flags.type,
+        cylinders: flags.cyls !== undefined ? parseCount(flags.cyls, '--cyls') : undefined,
+        force: flags.force,
+      });
+      printResult(result, () => [
+        `Restored ${tape} to ${result.to}${result.newVolume ? ' (new volume)' : ''}:`,
+        ...result.elements.map((e) => `  ${e.name.padEnd(44)} ${e.unitsWritten} units, sha256 ${e.sha256} verified`),
+      ].join('\n'), flags);
+    });
+  program
+    .command('verify <tape>')
+    .description('check a backup tape without restoring it: structure, labels and each element\'s SHA-256')
+    .option('--json', 'machine-readable output')
+    .action((tape: string, flags: { json?: boolean }) => {
+      const report = verifyBackupTape(tape);
+      printResult(report, () => [
+        `${tape}: tape ${report.volser}, source ${report.source.typeName} ${report.source.volser}: ${report.ok ? 'OK' : 'FAILED'}`,
+        ...report.elements.map((e) => `  ${e.ok ? 'ok ' : 'BAD'} ${e.name.padEnd(44)} ${e.blocks} blocks ${e.bytes} bytes sha256 ${e.sha256}${e.ok ? '' : ` (tape records ${e.recorded})`}`),
+      ].join('\n'), flags);
+      if (!report.ok) {
+        const bad = report.elements.find((e) => !e.ok);
+        throw new VerifyError(`Cannot verify ${tape}: ${bad?.name} does not match its recorded SHA-256`, { path: tape });
+      }
+    });
+}
