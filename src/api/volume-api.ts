@@ -5,15 +5,16 @@ import { createImage } from '../image/create-image.js';
 import { openImage, type ImageFormat } from '../image/open-image.js';
 import { parseGeometry, type VolumeGeometry } from '../geometry/volume-geometry.js';
 import { Volume } from '../volume/volume.js';
+import { TrackSizeTable } from '../volume/track-size-table.js';
+import { EMPTY_TRACK_BYTES } from '../ckd/track-layout.js';
 import { initializeVolume } from '../vtoc/volume-init.js';
 import { checkVolser } from '../vtoc/dataset-attributes.js';
-import { readVtoc } from '../vtoc/vtoc-reader.js';
+import { isNoVtocError, readVtoc } from '../vtoc/vtoc-reader.js';
 import { readVolumeLabel } from '../vtoc/volume-label.js';
 import { summarizeFreeSpace, usedTrackMap, type FreeSpaceSummary } from '../vtoc/free-space.js';
 import { dsorgName, recfmName } from '../vtoc/dataset-attributes.js';
 import { formatDscbDate } from '../vtoc/dscb-date.js';
 import { extentRun } from '../vtoc/extent.js';
-import { VtocError } from '../errors/snaptape-error.js';
 import { decodeEbcdicTrimmed } from '../base/ebcdic.js';
 
 export interface CreateVolumeOptions {
@@ -30,7 +31,10 @@ export interface CreateVolumeOptions {
 export function createVolume(path: string, options: CreateVolumeOptions): Volume {
   const volser = checkVolser(options.volser);
   const geometry: VolumeGeometry = parseGeometry(options.type, { cylinders: options.cylinders, blocks: options.blocks });
-  const volume = new Volume(createImage(path, geometry, { force: options.force }));
+  const image = createImage(path, geometry, { force: options.force });
+  // Every track of a new image is empty: no need to scan for the size table.
+  const sizes = geometry.kind === 'ckd' ? TrackSizeTable.uniform(geometry.trackCount, EMPTY_TRACK_BYTES) : undefined;
+  const volume = new Volume(image, sizes);
   try {
     initializeVolume(volume, { volser, owner: options.owner, vtocTracks: options.vtocTracks });
   } catch (error) {
@@ -120,7 +124,8 @@ export function describeVolume(volume: Volume): VolumeListing {
   try {
     view = readVtoc(volume);
   } catch (error) {
-    if (!(error instanceof VtocError)) throw error;
+    // Only a volume without a VTOC is listed without one; a damaged VTOC is an error.
+    if (!isNoVtocError(error)) throw error;
     return { ...base, volser: label.volser, vtoc: null, vtocProblem: error.message, datasets: [], freeSpace: null };
   }
   const datasets: DatasetListing[] = view.datasets.map((d) => {

@@ -89,9 +89,11 @@ function walkTrack(
     if (isEndOfTrack(image, offset)) return offset + COUNT_BYTES;
     const count = readCount(image, offset);
     const end = offset + COUNT_BYTES + count.keyLength + count.dataLength;
-    if (end + COUNT_BYTES > image.length) {
+    if (end > image.length) {
       throw formatError(source, offset, `record R${count.record} (KL ${count.keyLength}, DL ${count.dataLength}) runs past the end of the slot`);
     }
+    // The record fits but leaves no room for the 8-byte marker after it: the marker is missing.
+    if (end + COUNT_BYTES > image.length) throw formatError(source, end, 'no end-of-track marker');
     visit(offset, count);
     offset = end;
   }

@@ -39,10 +39,17 @@ export interface VtocView {
 /** Bound on a Format-3 chain: 16 extents per volume need at most one F3; allow long chains anyway. */
 const MAX_FORMAT3_CHAIN = 64;
 
-function vtocError(volume: Volume, message: string, address?: Cchhr): VtocError {
+function vtocError(volume: Volume, message: string, address?: Cchhr, noVtoc = false): VtocError {
   return new VtocError(`Cannot read the VTOC of ${volume.path}: ${message}`, {
     path: volume.path, cylinder: address?.cylinder ?? null, head: address?.head ?? null, record: address?.record ?? null,
+    // True only when the volume simply has no VTOC (dasdinit makes none); false when one is damaged.
+    noVtoc,
   });
+}
+
+/** True for the VtocError of a volume that has no VTOC at all, as opposed to a damaged one. */
+export function isNoVtocError(error: unknown): error is VtocError {
+  return error instanceof VtocError && error.details['noVtoc'] === true;
 }
 
 function isDscbRecord(r: { key: Buffer; data: Buffer }): boolean {
@@ -72,7 +79,7 @@ function readFormat4(volume: Volume, geometry: CkdGeometry, label: VolumeLabel):
   const track = volume.readTrack(trackIndexOf(geometry, p));
   const record = track.records.find((r) => r.record === p.record);
   if (!record || !isDscbRecord(record) || dscbFormatId(Buffer.concat([record.key, record.data])) !== DSCB_FORMAT.f4) {
-    throw vtocError(volume, `no Format-4 DSCB at ${formatCchhr(p)} where VOL1 points (no VTOC: dasdinit makes none; snaptape alloc creates one)`, p);
+    throw vtocError(volume, `no Format-4 DSCB at ${formatCchhr(p)} where VOL1 points (no VTOC: dasdinit makes none; snaptape alloc creates one)`, p, true);
   }
   return decodeFormat4(Buffer.concat([record.key, record.data]));
 }
