@@ -29,6 +29,11 @@ export class TrackSizeTable {
     return table;
   }
 
+  /** A table where every track has the same used length (a new image: every track empty). */
+  static uniform(trackCount: number, bytes: number): TrackSizeTable {
+    return new TrackSizeTable(new Uint32Array(trackCount).fill(bytes));
+  }
+
   /** Re-reads track t's used length from the backend. */
   refresh(backend: ImageBackend, geometry: CkdGeometry, trackIndex: number): void {
     const cchh = cchhOf(geometry, trackIndex);

@@ -10,8 +10,8 @@
  *   image is written with a zero tail over the old one, so copies of the used prefix are exact.
  */
 import { assert } from '../base/assert.js';
-import { AddressRangeError, RecordNotFoundError, TrackOverflowError, UsageError } from '../errors/snaptape-error.js';
-import { decodeTrack, encodeTrack, encodedTrackBytes, numberRecords, trackUsedBytes, type CkdRecord, type CkdTrack } from '../ckd/track-codec.js';
+import { AddressRangeError, ImageFormatError, RecordNotFoundError, TrackOverflowError, UsageError } from '../errors/snaptape-error.js';
+import { decodeTrack, emptyTrack, encodeTrack, encodedTrackBytes, numberRecords, trackUsedBytes, type CkdRecord, type CkdTrack } from '../ckd/track-codec.js';
 import { cchhOf, checkCchh, checkTrackIndex, formatCchhr, trackIndexOf, type Cchh, type Cchhr } from '../geometry/cchh.js';
 import { recordsFit, cellsUsed } from '../geometry/track-capacity.js';
 import { unitCount, type CkdGeometry, type VolumeGeometry } from '../geometry/volume-geometry.js';
@@ -34,10 +34,12 @@ export class Volume {
   private sizes: TrackSizeTable | undefined;
   private closed = false;
 
-  constructor(backend: ImageBackend) {
+  /** `sizes`: a size table already known (a freshly created image), to skip the first scan. */
+  constructor(backend: ImageBackend, sizes?: TrackSizeTable) {
     this.backend = backend;
     this.geometry = backend.geometry;
     this.path = backend.path;
+    this.sizes = sizes;
   }
 
   get readOnly(): boolean {
@@ -98,6 +100,16 @@ export class Volume {
     return decodeTrack(slot, cchhOf(geometry, trackIndex), { path: this.path, trackIndex });
   }
 
+  /** The track, or an empty one when its slot does not decode. */
+  private readTrackOrEmpty(trackIndex: number): CkdTrack {
+    try {
+      return this.readTrack(trackIndex);
+    } catch (error) {
+      if (error instanceof ImageFormatError) return emptyTrack(cchhOf(this.ckd, trackIndex));
+      throw error;
+    }
+  }
+
   readTrackAt(address: Cchh): CkdTrack {
     checkCchh(this.ckd, address, this.path);
     return this.readTrack(trackIndexOf(this.ckd, address));
@@ -147,7 +159,9 @@ export class Volume {
     const geometry = this.ckd;
     checkCchh(geometry, address, this.path);
     const trackIndex = trackIndexOf(geometry, address);
-    const old = this.readTrack(trackIndex);
+    // A format write from R0 erases the whole track, so it does not need the old track to decode
+    // (a raw write may have left garbage there); one after Rn must find Rn.
+    const old = afterRecord === 0 ? this.readTrackOrEmpty(trackIndex) : this.readTrack(trackIndex);
     const kept = old.records.filter((r) => r.record <= afterRecord);
     if (afterRecord > 0 && !old.records.some((r) => r.record === afterRecord)) {
       throw new RecordNotFoundError(`Cannot format-write after ${formatCchhr({ ...address, record: afterRecord })} on ${this.path}: no such record`, {

@@ -12,9 +12,10 @@
  * - the session record says "running" until the tape is finished and verified.
  */
 import { EventEmitter } from 'node:events';
-import { statSync } from 'node:fs';
+import { existsSync, statSync, statfsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { assert } from '../../base/assert.js';
-import { IoError, SessionError, SnaptapeError, errorFromData } from '../../errors/snaptape-error.js';
+import { IoError, NoSpaceError, SessionError, SnaptapeError, errorFromData } from '../../errors/snaptape-error.js';
 import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
 import type { CopyBlockRun, CopyPacing, CopyTaskResult } from '../../engine/copy-task.js';
 import { CONTROL, TrackStateArray, UNIT_STATE } from '../../engine/track-state.js';
@@ -95,6 +96,25 @@ function defaultTapeVolser(sourceVolser: string): string {
   return `T${sourceVolser.replace(/[^A-Z0-9]/g, '').slice(0, 5) || 'APE01'}`;
 }
 
+/**
+ * Refuses a target that cannot hold the tape, before anything is written: the tape file is sparse
+ * until the copy fills it, so without this check a full disk would only show half-way through.
+ */
+function checkRoomForTape(tapePath: string, sizeBytes: number, force: boolean): void {
+  const directory = dirname(resolve(tapePath));
+  let freeBytes: number;
+  try {
+    const fs = statfsSync(directory);
+    freeBytes = fs.bavail * fs.bsize;
+  } catch {
+    return; // No answer from statfs: the copy itself will report ENOSPC.
+  }
+  const reclaimable = force && existsSync(tapePath) ? statSync(tapePath).blocks * 512 : 0;
+  if (freeBytes + reclaimable < sizeBytes) {
+    throw new NoSpaceError(`Cannot back up to ${tapePath}: the tape needs ${sizeBytes} bytes and ${directory} has ${freeBytes} free`, { path: tapePath, neededBytes: sizeBytes, freeBytes });
+  }
+}
+
 export class TapeBackupSession extends EventEmitter implements WriteInterceptor {
   // Set once.
   readonly name: string;
@@ -127,6 +147,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.bytesTotal = this.set.slots.lengths.reduce((n, l) => n + l, 0);
     this.states = TrackStateArray.create(this.set.slots.lengths.length);
     for (let s = 0; s < this.states.unitCount; s++) this.states.include(s);
+    checkRoomForTape(options.tapePath, this.layout.plan.sizeBytes, options.force ?? false);
     this.writer = MappedTapeWriter.create(options.tapePath, this.layout.plan, { force: options.force });
     this.done = new Promise<BackupSummary>((resolve, reject) => {
       this.once('finished', resolve);
