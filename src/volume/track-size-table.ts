@@ -19,7 +19,7 @@ export class TrackSizeTable {
   // Set once; main thread only.
   private readonly usedBytes: Uint32Array;
 
-  private constructor(usedBytes: Uint32Array) {
+  constructor(usedBytes: Uint32Array) {
     this.usedBytes = usedBytes;
   }
 
@@ -62,6 +62,11 @@ export class TrackSizeTable {
 
   get trackCount(): number {
     return this.usedBytes.length;
+  }
+
+  /** The table itself, for persisting (read-only use). */
+  get raw(): Uint32Array {
+    return this.usedBytes;
   }
 
   /** A copy of the table, as the backup takes it at its start instant. */

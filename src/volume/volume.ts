@@ -18,6 +18,7 @@ import { unitCount, type CkdGeometry, type VolumeGeometry } from '../geometry/vo
 import type { ImageBackend } from '../image/image-backend.js';
 import { InterceptorChain, type WriteEvent, type WriteInterceptor, type WriteKind } from './write-interceptor.js';
 import { TrackSizeTable } from './track-size-table.js';
+import { loadTrackSizes, saveTrackSizes } from './track-size-store.js';
 
 export interface NewRecord {
   readonly key: Buffer;
@@ -83,7 +84,10 @@ export class Volume {
 
   /** The size table V: used bytes of every track, built by one scan on first use. */
   trackSizes(): TrackSizeTable {
-    if (!this.sizes) this.sizes = TrackSizeTable.scan(this.backend, this.ckd);
+    if (!this.sizes) {
+      const stored = loadTrackSizes(this.path, this.ckd.trackCount);
+      this.sizes = stored ? new TrackSizeTable(stored) : TrackSizeTable.scan(this.backend, this.ckd);
+    }
     return this.sizes;
   }
 
@@ -299,9 +303,14 @@ export class Volume {
     this.backend.sync();
   }
 
+  /** Closes the volume; a writable CKD volume keeps its size table beside the image. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    const sizes = this.sizes;
+    const keepSizes = !this.backend.readOnly && sizes !== undefined && this.geometry.kind === 'ckd';
+    // Saved while the lock is still held, and after the last write (the stamp is final).
+    if (keepSizes) saveTrackSizes(this.path, sizes.raw);
     this.backend.close();
   }
 }

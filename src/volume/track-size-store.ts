@@ -1,0 +1,79 @@
+/**
+ * Keeps the size table V with the volume (issue 4: "V is kept with the volume so that no full scan
+ * is needed"): `<image>.sizes` holds a 32-byte header and one little-endian u32 per track. It is
+ * written when a writable volume closes and trusted on open only if its stamp (the image's size
+ * and modification time in nanoseconds) matches the image exactly; after a crash, or after another
+ * tool (Hercules) wrote the image, the stamp differs and the table is rebuilt by a scan.
+ * Layout: native-layout/track-size-store.md.
+ */
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { decodeFields, defineLayout, encodeFields, bytes, num, str } from '../base/field-table.js';
+
+export const TRACK_SIZE_STORE_LAYOUT = defineLayout({
+  name: 'track-size-store-header',
+  size: 32,
+  fill: 0,
+  fields: [
+    { name: 'magic', offset: 0, length: 8, kind: 'ascii', description: '"SNAPSIZE"' },
+    { name: 'version', offset: 8, length: 4, kind: 'u32le', description: 'Format version (1)' },
+    { name: 'trackCount', offset: 12, length: 4, kind: 'u32le', description: 'Entries that follow the header' },
+    { name: 'imageBytes', offset: 16, length: 8, kind: 'bytes', description: 'Stamp: the image size, u64 little-endian' },
+    { name: 'imageMtimeNs', offset: 24, length: 8, kind: 'bytes', description: 'Stamp: the image modification time in ns, u64 little-endian' },
+  ],
+});
+
+const MAGIC = 'SNAPSIZE';
+const VERSION = 1;
+const ENTRY_BYTES = 4;
+
+export function sizeStorePath(imagePath: string): string {
+  return `${imagePath}.sizes`;
+}
+
+function stampOf(imagePath: string): { size: bigint; mtimeNs: bigint } {
+  const s = statSync(imagePath, { bigint: true });
+  return { size: s.size, mtimeNs: s.mtimeNs };
+}
+
+function u64(value: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(value);
+  return b;
+}
+
+/** The stored table, or undefined when there is none or its stamp does not match the image. */
+export function loadTrackSizes(imagePath: string, trackCount: number): Uint32Array | undefined {
+  const path = sizeStorePath(imagePath);
+  if (!existsSync(path)) return undefined;
+  try {
+    const data = readFileSync(path);
+    if (data.length !== TRACK_SIZE_STORE_LAYOUT.size + trackCount * ENTRY_BYTES) return undefined;
+    const header = decodeFields(TRACK_SIZE_STORE_LAYOUT, data);
+    const stamp = stampOf(imagePath);
+    const ok = str(header, 'magic') === MAGIC && num(header, 'version') === VERSION && num(header, 'trackCount') === trackCount
+      && bytes(header, 'imageBytes').readBigUInt64LE() === stamp.size && bytes(header, 'imageMtimeNs').readBigUInt64LE() === stamp.mtimeNs;
+    if (!ok) return undefined;
+    const table = new Uint32Array(trackCount);
+    for (let t = 0; t < trackCount; t++) table[t] = data.readUInt32LE(TRACK_SIZE_STORE_LAYOUT.size + t * ENTRY_BYTES);
+    return table;
+  } catch {
+    return undefined; // An unreadable store is only a lost optimisation.
+  }
+}
+
+/** Writes the table with the image's current stamp (atomically: temp file + rename). */
+export function saveTrackSizes(imagePath: string, table: Uint32Array): void {
+  const stamp = stampOf(imagePath);
+  const header = encodeFields(TRACK_SIZE_STORE_LAYOUT, {
+    magic: MAGIC, version: VERSION, trackCount: table.length, imageBytes: u64(stamp.size), imageMtimeNs: u64(stamp.mtimeNs),
+  });
+  const body = Buffer.alloc(table.length * ENTRY_BYTES);
+  for (let t = 0; t < table.length; t++) body.writeUInt32LE(table[t] as number, t * ENTRY_BYTES);
+  const path = sizeStorePath(imagePath);
+  try {
+    writeFileSync(`${path}.tmp`, Buffer.concat([header, body]));
+    renameSync(`${path}.tmp`, path);
+  } catch {
+    // Not fatal: the next open scans instead.
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The size table V is kept beside the image (issue 4, item 1): it is reused on the next open when
+ * the image is unchanged, and rebuilt by a scan when anything else wrote the image.
+ */
+import { existsSync, openSync, writeSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createVolume, openVolume } from '../../src/api/volume-api.js';
+import { encodeTrack } from '../../src/ckd/track-codec.js';
+import { TrackSizeTable } from '../../src/volume/track-size-table.js';
+import { loadTrackSizes, sizeStorePath } from '../../src/volume/track-size-store.js';
+import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+
+let dir: TempDir;
+beforeEach(() => {
+  dir = makeTempDir();
+});
+afterEach(() => dir.cleanup());
+
+function scanned(path: string): Uint32Array {
+  const volume = openVolume(path, { readOnly: true });
+  try {
+    return TrackSizeTable.scan(volume.backend, volume.ckd).snapshot();
+  } finally {
+    volume.close();
+  }
+}
+
+describe('track size store', () => {
+  it('is written on close and equals a full scan on the next open', () => {
+    const path = join(dir.path, 'v.ckd');
+    const volume = createVolume(path, { type: '3390', cylinders: 3, volser: 'SIZE01' });
+    volume.writeTrackRecords(20, [{ key: Buffer.alloc(0), data: Buffer.alloc(3000, 7) }]);
+    volume.close();
+    expect(existsSync(sizeStorePath(path))).toBe(true);
+    const stored = loadTrackSizes(path, 45);
+    expect(stored).toBeDefined();
+    expect(Array.from(stored!)).toEqual(Array.from(scanned(path)));
+    expect(stored![20]).toBe(29 + 8 + 3000);
+  });
+
+  it('is ignored when another tool wrote the image, and the scan sees the new track', () => {
+    const path = join(dir.path, 'v.ckd');
+    createVolume(path, { type: '3390', cylinders: 3, volser: 'SIZE01' }).close();
+    // Another writer (as Hercules would) rewrites track 5 behind snaptape's back.
+    const image = encodeTrack({ cchh: { cylinder: 0, head: 5 }, r0Data: Buffer.alloc(8), records: [{ cylinder: 0, head: 5, record: 1, key: Buffer.alloc(0), data: Buffer.alloc(500, 1) }] });
+    const fd = openSync(path, 'r+');
+    writeSync(fd, image, 0, image.length, 512 + 5 * 56832);
+    closeSync(fd);
+    expect(loadTrackSizes(path, 45)).toBeUndefined();
+    const volume = openVolume(path, { readOnly: true });
+    try {
+      expect(volume.trackSizes().get(5)).toBe(image.length);
+    } finally {
+      volume.close();
+    }
+  });
+});
