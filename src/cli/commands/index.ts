@@ -13,6 +13,7 @@ import { registerTapeGet } from './tape-get.js';
 import { registerTapeInit } from './tape-init.js';
 import { registerTapeLs } from './tape-ls.js';
 import { registerTapePut } from './tape-put.js';
+import { registerServe } from './serve-command.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -30,4 +31,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerTapeLs,
   registerTapePut,
   registerTapeGet,
+  registerServe,
 ];

@@ -1,0 +1,218 @@
+/**
+ * A client for the control API of `snaptape serve` (native-layout/control-api.md): over the
+ * server's unix socket, or over loopback TCP with the bearer token. The CLI uses it for
+ * `--server`; tests use it to steer a server child process.
+ *
+ * Failures are SnaptapeErrors, so the CLI's one map from code to exit status applies:
+ * - an API error whose code is a library code (SESSION, TARGET_EXISTS, ...) comes back as that class;
+ * - the API's own codes (UNKNOWN_SESSION, BAD_REQUEST, UNAUTHORIZED, ...) come back as UsageError,
+ *   TOO_MANY and SHUTTING_DOWN as SessionError; `details.apiCode` keeps the API's code;
+ * - a server that cannot be reached is an IoError naming the address.
+ */
+import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { ERROR_CODES, IoError, SessionError, UsageError, errorFromData, type ErrorCode, type SnaptapeError } from '../errors/snaptape-error.js';
+import { FINAL_STATES } from '../engine/session-state.js';
+import type { ApiErrorBody, SessionEvent, SessionInfo, StartSessionRequest, VolumeInfo } from '../server/control-api-types.js';
+
+/** Largest response body read: 256 session records with their summaries fit well below 16 MiB. */
+export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** Largest single server-sent event: one SessionInfo. */
+export const MAX_EVENT_BYTES = 1024 * 1024;
+/** Default time a request may take before the client gives up. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Environment variable with the bearer token for a TCP control address. */
+export const CONTROL_TOKEN_ENV = 'SNAPTAPE_TOKEN';
+
+export type ControlEndpoint =
+  | { readonly kind: 'unix'; readonly socketPath: string }
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly token: string };
+
+/** `HOST:PORT` is TCP (token from the argument or $SNAPTAPE_TOKEN); anything else is a socket path. */
+export function parseControlEndpoint(spec: string, token?: string): ControlEndpoint {
+  const match = /^(\[[0-9a-fA-F:]+\]|[^/:]*):(\d{1,5})$/.exec(spec);
+  if (!match) return { kind: 'unix', socketPath: spec };
+  const host = (match[1] ?? '').replace(/^\[|\]$/g, '') || '127.0.0.1';
+  const bearer = token ?? process.env[CONTROL_TOKEN_ENV] ?? '';
+  if (bearer.length === 0) throw new UsageError(`Cannot reach the server at ${spec}: a TCP control address needs a token (set ${CONTROL_TOKEN_ENV})`, { server: spec });
+  return { kind: 'tcp', host, port: Number(match[2]), token: bearer };
+}
+
+const LIBRARY_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+function errorFromApi(status: number, body: unknown): SnaptapeError {
+  const error = (body as Partial<ApiErrorBody> | undefined)?.error;
+  const code = typeof error?.code === 'string' ? error.code : 'INTERNAL';
+  const message = typeof error?.message === 'string' ? error.message : `Cannot complete the request: the server answered HTTP ${status}`;
+  if (LIBRARY_CODES.has(code)) return errorFromData({ code: code as ErrorCode, message, details: { ...(error?.details ?? {}), httpStatus: status } });
+  const details = { apiCode: code, httpStatus: status };
+  if (code === 'TOO_MANY' || code === 'SHUTTING_DOWN') return new SessionError(message, details);
+  if (code === 'INTERNAL') return new IoError(message, details);
+  return new UsageError(message, details);
+}
+
+export interface EventSubscription {
+  close(): void;
+  /** Resolves when the stream ends (the server closed it, or `close()` was called). */
+  readonly ended: Promise<void>;
+}
+
+export class ControlClient {
+  // Set once.
+  readonly endpoint: ControlEndpoint;
+  private readonly timeoutMs: number;
+
+  constructor(endpoint: ControlEndpoint, options: { timeoutMs?: number } = {}) {
+    this.endpoint = endpoint;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  }
+
+  get address(): string {
+    return this.endpoint.kind === 'unix' ? this.endpoint.socketPath : `${this.endpoint.host}:${this.endpoint.port}`;
+  }
+
+  async listVolumes(): Promise<VolumeInfo[]> {
+    return (await this.call<{ volumes: VolumeInfo[] }>('GET', '/volumes')).volumes;
+  }
+
+  async listSessions(): Promise<SessionInfo[]> {
+    return (await this.call<{ sessions: SessionInfo[] }>('GET', '/sessions')).sessions;
+  }
+
+  startSession(request: StartSessionRequest): Promise<SessionInfo> {
+    return this.call<SessionInfo>('POST', '/sessions', request);
+  }
+
+  getSession(id: string): Promise<SessionInfo> {
+    return this.call<SessionInfo>('GET', `/sessions/${encodeURIComponent(id)}`);
+  }
+
+  pause(id: string): Promise<SessionInfo> {
+    return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/pause`);
+  }
+
+  resume(id: string): Promise<SessionInfo> {
+    return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/resume`);
+  }
+
+  cancel(id: string): Promise<SessionInfo> {
+    return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /**
+   * Waits for a session to reach a final state, calling `onProgress` for each event on the way
+   * (the server-sent event stream of that session). Resolves with the final record; a failed or
+   * cancelled session resolves too: look at `state` and `error`.
+   */
+  async waitForSession(id: string, onProgress?: (session: SessionInfo) => void): Promise<SessionInfo> {
+    let last: SessionInfo | undefined;
+    const subscription = await this.events({ session: id }, (event) => {
+      last = event.session;
+      if (event.kind !== 'end') onProgress?.(event.session);
+    });
+    await subscription.ended;
+    if (last !== undefined && last.finishedAt !== null) return last;
+    // The stream ended without an end event (the server is going away): ask once more.
+    const now = await this.getSession(id);
+    if (FINAL_STATES.has(now.state)) return now;
+    throw new SessionError(`Cannot wait for session ${id}: the server at ${this.address} closed the event stream while it was ${now.state}`, { session: id });
+  }
+
+  /** Opens the server-sent event stream (all sessions, or one). */
+  events(options: { session?: string }, onEvent: (event: SessionEvent) => void): Promise<EventSubscription> {
+    const path = options.session === undefined ? '/events' : `/events?session=${encodeURIComponent(options.session)}`;
+    return new Promise((resolve, reject) => {
+      const request = httpRequest(this.requestOptions('GET', path), (response) => {
+        if (response.statusCode !== 200) {
+          void readBody(response).then((body) => reject(errorFromApi(response.statusCode ?? 0, parseJson(body))), reject);
+          return;
+        }
+        const ended = new Promise<void>((done) => {
+          response.on('end', done);
+          response.on('close', done);
+          response.on('error', () => done());
+        });
+        parseEventStream(response, onEvent);
+        resolve({ close: () => request.destroy(), ended });
+      });
+      request.on('error', (error) => reject(this.unreachable(error)));
+      request.end();
+    });
+  }
+
+  private requestOptions(method: string, path: string, bodyBytes?: number): RequestOptions {
+    const headers: Record<string, string | number> = { accept: 'application/json' };
+    if (bodyBytes !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = bodyBytes;
+    }
+    if (this.endpoint.kind === 'tcp') headers['authorization'] = `Bearer ${this.endpoint.token}`;
+    const base = this.endpoint.kind === 'unix' ? { socketPath: this.endpoint.socketPath } : { host: this.endpoint.host, port: this.endpoint.port };
+    return { ...base, method, path, headers };
+  }
+
+  private call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    return new Promise<T>((resolve, reject) => {
+      const request = httpRequest(this.requestOptions(method, path, payload?.length), (response) => {
+        readBody(response).then((text) => {
+          const parsed = parseJson(text);
+          const status = response.statusCode ?? 0;
+          if (status >= 200 && status < 300 && parsed !== undefined) resolve(parsed as T);
+          else reject(errorFromApi(status, parsed));
+        }, reject);
+      });
+      request.setTimeout(this.timeoutMs, () => request.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      request.on('error', (error) => reject(this.unreachable(error)));
+      request.end(payload);
+    });
+  }
+
+  private unreachable(error: Error): SnaptapeError {
+    return new IoError(`Cannot reach the snaptape server at ${this.address}: ${error.message}`, { server: this.address });
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function readBody(response: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    response.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_RESPONSE_BYTES) {
+        response.destroy();
+        reject(new IoError(`Cannot read the server's answer: it is larger than ${MAX_RESPONSE_BYTES} bytes`, {}));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    response.on('error', reject);
+  });
+}
+
+/** Splits a text/event-stream into events and hands each `data` (a SessionEvent) to `onEvent`. */
+function parseEventStream(response: IncomingMessage, onEvent: (event: SessionEvent) => void): void {
+  let buffer = '';
+  response.setEncoding('utf8');
+  response.on('data', (text: string) => {
+    buffer += text;
+    // Bounded: each pass removes one complete event from the buffer.
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = block.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice('data: '.length)).join('\n');
+      if (data.length === 0) continue;
+      const event = parseJson(data) as SessionEvent | undefined;
+      if (event !== undefined) onEvent(event);
+    }
+    if (buffer.length > MAX_EVENT_BYTES) response.destroy();
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * `snaptape serve <image>...`: the volume server (src/server/volume-server.ts), running until
+ * SIGINT or SIGTERM. Also the small clients of its control API:
+ * `snaptape sessions --server S` and `snaptape session show|wait|pause|resume|cancel ID --server S`.
+ *
+ * Signals: the first SIGINT/SIGTERM shuts down in order (running sessions are cancelled and
+ * persisted as cancelled, NBD connections drained, volumes synced and unlocked, the socket file
+ * removed) and exits 0; a second signal during that exits at once with status 1.
+ */
+import type { Command } from 'commander';
+import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
+import type { SessionInfo } from '../../server/control-api-types.js';
+import { DEFAULT_NBD_PORT, DEFAULT_HOST, parseControlAddress, parseTcpAddress } from '../../server/listen-address.js';
+import { VolumeServer } from '../../server/volume-server.js';
+import { UsageError } from '../../errors/snaptape-error.js';
+import { printResult } from '../cli-output.js';
+
+/** After a clean shutdown, anything still holding the event loop gets this long before exit. */
+const EXIT_GRACE_MS = 2_000;
+
+interface ServeFlags {
+  nbd: string;
+  control?: string;
+  readOnly?: boolean;
+  listenAny?: boolean;
+  testHooks?: boolean;
+  json?: boolean;
+}
+
+function serveText(server: VolumeServer): string {
+  const { nbd, control, warnings } = server.info;
+  const lines = [
+    `snaptape serve: pid ${server.info.pid}`,
+    `NBD:     nbd://${nbd.host}:${nbd.port}/<export>`,
+    ...nbd.exports.map((e) => `  export ${e.name}: ${e.path} (${e.sizeBytes} bytes${e.readOnly ? ', read-only' : ''})`),
+    control.kind === 'unix' ? `control: unix socket ${control.path}` : `control: http://${control.host}:${control.port} (token ${control.token})`,
+    ...warnings.map((w) => `warning: ${w}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** Resolves on the first SIGINT/SIGTERM; a second one exits at once with status 1. */
+function firstSignal(): Promise<NodeJS.Signals> {
+  return new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      process.once('SIGINT', () => process.exit(1));
+      process.once('SIGTERM', () => process.exit(1));
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+async function serve(images: string[], flags: ServeFlags): Promise<void> {
+  const nbd = parseTcpAddress(flags.nbd, '--nbd');
+  const control = parseControlAddress(flags.control ?? `${images[0] ?? 'snaptape'}.sock`);
+  // Handlers first: a signal that arrives while starting, or the instant the start line is out
+  // (stdout to a pipe is synchronous), still shuts down in order.
+  const signalled = firstSignal();
+  const server = await VolumeServer.start({ images, nbd, control, readOnly: flags.readOnly, listenAny: flags.listenAny, testHooks: flags.testHooks });
+  for (const warning of server.info.warnings) process.stderr.write(`snaptape: warning: ${warning}\n`);
+  process.stdout.write(flags.json ? `${JSON.stringify(server.info)}\n` : serveText(server));
+  const signal = await signalled;
+  const report = await server.shutdown();
+  process.stderr.write(`snaptape serve: ${signal}: stopped; cancelled sessions: ${report.cancelledSessions.join(', ') || 'none'}${report.unsettledSessions.length ? `; unsettled: ${report.unsettledSessions.join(', ')}` : ''}\n`);
+  setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
+}
+
+function sessionLine(s: SessionInfo): string {
+  const p = s.progress as { bytesCopied?: number; bytesTotal?: number } | null;
+  const share = p?.bytesTotal ? ` ${Math.floor((100 * (p.bytesCopied ?? 0)) / p.bytesTotal)}%` : '';
+  return `${s.id}  ${s.type}  ${s.volume}  ${s.state}${share}  ${s.target}${s.error ? `  (${s.error.message})` : ''}`;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve <images...>')
+    .description('own volumes, export them over NBD, and take control requests (JSON over HTTP)')
+    .option('--nbd <host:port>', 'NBD listen address', `${DEFAULT_HOST}:${DEFAULT_NBD_PORT}`)
+    .option('--control <socket|host:port>', 'control API: a unix socket path, or a loopback TCP address (needs a token; $SNAPTAPE_TOKEN or printed)')
+    .option('--read-only', 'open the volumes read-only (no locks, no writes, no backups)')
+    .option('--listen-any', 'allow non-loopback listen addresses (prints a warning)')
+    .option('--test-hooks', 'enable test-only request fields (referenceCopy)')
+    .option('--json', 'print the start line as JSON')
+    .action((images: string[], flags: ServeFlags) => serve(images, flags));
+
+  program
+    .command('sessions')
+    .description('list the sessions of a running snaptape server')
+    .requiredOption('--server <socket|host:port>', 'control address of the server')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { server: string; json?: boolean }) => {
+      const sessions = await new ControlClient(parseControlEndpoint(flags.server)).listSessions();
+      printResult({ sessions }, () => (sessions.length ? sessions.map(sessionLine).join('\n') : 'no sessions'), flags);
+    });
+
+  program
+    .command('session <verb> <id>')
+    .description('show, wait for, pause, resume or cancel a session of a running snaptape server')
+    .requiredOption('--server <socket|host:port>', 'control address of the server')
+    .option('--json', 'machine-readable output')
+    .action(async (verb: string, id: string, flags: { server: string; json?: boolean }) => {
+      const client = new ControlClient(parseControlEndpoint(flags.server));
+      const actions: Record<string, () => Promise<SessionInfo>> = {
+        show: () => client.getSession(id),
+        wait: () => client.waitForSession(id),
+        pause: () => client.pause(id),
+        resume: () => client.resume(id),
+        cancel: () => client.cancel(id),
+      };
+      const action = actions[verb];
+      if (!action) throw new UsageError(`Cannot run session ${verb}: choose one of ${Object.keys(actions).join(', ')}`);
+      const session = await action();
+      printResult(session, () => sessionLine(session), flags);
+    });
+}

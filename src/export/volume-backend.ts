@@ -1,0 +1,78 @@
+/**
+ * An NBD export over a `Volume`: the volume's flat view, unit slots laid end to end. An FBA volume
+ * exports its blocks; a CKD volume exports its fixed-size track slots, track t at t × slot size
+ * (`Volume.readFlat` / `Volume.writeFlat` do the mapping).
+ *
+ * Invariants:
+ * - every NBD write, and every zero fill, is a host write through the volume's interceptor chain
+ *   (`writeFlat`), so a copy-before-write session sees it before the bytes land;
+ * - a zero fill writes at most ZERO_FILL_CHUNK_BYTES per host write, so one request never builds a
+ *   buffer as large as the request's length;
+ * - TRIM is not offered: dropping a track's bytes would bypass the chain's notion of a write;
+ * - FLUSH makes every completed write durable (`Volume.sync`).
+ */
+import { basename, extname } from 'node:path';
+import { assert, assertInteger } from '../base/assert.js';
+import type { Volume } from '../volume/volume.js';
+import { ZERO_FILL_CHUNK_BYTES } from './nbd-constants.js';
+import type { NbdExportBackend } from './nbd-backend.js';
+
+/** The export name rule of `snaptape serve`: the image file's basename without its last extension. */
+export function exportNameFor(imagePath: string): string {
+  const base = basename(imagePath);
+  const extension = extname(base);
+  return extension.length > 0 && extension.length < base.length ? base.slice(0, -extension.length) : base;
+}
+
+export interface VolumeBackendOptions {
+  /** Export name; defaults to `exportNameFor(volume.path)`. */
+  readonly name?: string;
+}
+
+export class VolumeBackend implements NbdExportBackend {
+  // Set once.
+  readonly name: string;
+  readonly sizeBytes: number;
+  readonly readOnly: boolean;
+  readonly canTrim = false;
+  readonly volume: Volume;
+
+  constructor(volume: Volume, options: VolumeBackendOptions = {}) {
+    this.volume = volume;
+    this.name = options.name ?? exportNameFor(volume.path);
+    this.sizeBytes = volume.flatSizeBytes;
+    this.readOnly = volume.readOnly;
+  }
+
+  read(offsetBytes: number, length: number): Buffer {
+    this.checkRange(offsetBytes, length);
+    return this.volume.readFlat(offsetBytes, length);
+  }
+
+  write(offsetBytes: number, data: Buffer): void {
+    assert(!this.readOnly, 'write is not called on a read-only backend');
+    this.checkRange(offsetBytes, data.length);
+    this.volume.writeFlat(offsetBytes, data);
+  }
+
+  writeZeroes(offsetBytes: number, length: number): void {
+    assert(!this.readOnly, 'writeZeroes is not called on a read-only backend');
+    this.checkRange(offsetBytes, length);
+    const zeroes = Buffer.alloc(Math.min(length, ZERO_FILL_CHUNK_BYTES));
+    // Bounded: each step advances by one chunk (the last may be shorter).
+    for (let done = 0; done < length; done += zeroes.length) {
+      const step = Math.min(zeroes.length, length - done);
+      this.volume.writeFlat(offsetBytes + done, step === zeroes.length ? zeroes : zeroes.subarray(0, step));
+    }
+  }
+
+  flush(): void {
+    if (!this.readOnly) this.volume.sync();
+  }
+
+  private checkRange(offsetBytes: number, length: number): void {
+    assertInteger(offsetBytes, 'offsetBytes');
+    assertInteger(length, 'length');
+    assert(offsetBytes >= 0 && offsetBytes + length <= this.sizeBytes, `range ${offsetBytes}+${length} lies inside ${this.sizeBytes} bytes`);
+  }
+}

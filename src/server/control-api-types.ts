@@ -1,0 +1,105 @@
+/**
+ * The JSON shapes of the control API (native-layout/control-api.md), shared by the server and by
+ * `src/api/control-client.ts`. Everything here is plain data: it crosses the wire as JSON.
+ *
+ * Invariants: a field added here is optional for older clients; a session's `type` names the
+ * technique that registered it, and `progress` is that technique's own progress record.
+ */
+import type { SessionState } from '../engine/session-state.js';
+
+/** Session types the registry knows. Clone, mirror and snapshot register here as they arrive. */
+export const SESSION_TYPES = ['backup'] as const;
+export type SessionType = (typeof SESSION_TYPES)[number];
+
+/** Codes of failures that belong to the control API itself (the rest are SnaptapeError codes). */
+export const CONTROL_ERROR_CODES = [
+  'BAD_JSON',
+  'BAD_REQUEST',
+  'BODY_TOO_LARGE',
+  'UNAUTHORIZED',
+  'NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'UNKNOWN_VOLUME',
+  'UNKNOWN_SESSION',
+  'TOO_MANY',
+  'SHUTTING_DOWN',
+  'INTERNAL',
+] as const;
+export type ControlErrorCode = (typeof CONTROL_ERROR_CODES)[number];
+
+export interface ApiErrorBody {
+  readonly error: {
+    /** A control error code above, or a SnaptapeError code (USAGE, SESSION, TARGET_EXISTS, ...). */
+    readonly code: string;
+    readonly message: string;
+    readonly details?: Readonly<Record<string, string | number | boolean | null>>;
+  };
+}
+
+export interface VolumeInfo {
+  /** The NBD export name, also the volume's name in this API. */
+  readonly name: string;
+  readonly path: string;
+  readonly format: 'ckd' | 'fba';
+  readonly deviceType: string;
+  readonly volser: string;
+  readonly readOnly: boolean;
+  /** Tracks (CKD) or blocks (FBA). */
+  readonly unitCount: number;
+  readonly slotBytes: number;
+  /** Size of the NBD export: unitCount × slotBytes. */
+  readonly exportSizeBytes: number;
+  /** Names of the interceptors on the volume's write path (running sessions). */
+  readonly interceptors: readonly string[];
+}
+
+export interface BackupSessionRequest {
+  readonly type: 'backup';
+  readonly volume: string;
+  readonly tape: string;
+  readonly datasets?: readonly string[];
+  readonly workers?: number;
+  readonly force?: boolean;
+  readonly pauseAfter?: number;
+  readonly pauseMs?: number;
+  readonly throttleMbps?: number;
+  readonly tapeVolser?: string;
+  /** Test hook (server started with --test-hooks): copy the image here right before the start instant. */
+  readonly referenceCopy?: string;
+}
+
+export type StartSessionRequest = BackupSessionRequest;
+
+export interface SessionError {
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface SessionInfo {
+  readonly id: string;
+  readonly type: SessionType;
+  readonly volume: string;
+  /** What the session writes: a tape path for a backup. */
+  readonly target: string;
+  readonly state: SessionState;
+  readonly createdAt: string;
+  readonly finishedAt: string | null;
+  /** The technique's progress record (BackupProgress for a backup). */
+  readonly progress: Readonly<Record<string, unknown>> | null;
+  /** The technique's summary once completed (BackupSummary for a backup). */
+  readonly summary: unknown;
+  readonly error: SessionError | null;
+}
+
+/** One server-sent event's data; the SSE `event:` field is `kind`. */
+export interface SessionEvent {
+  readonly kind: 'state' | 'progress' | 'end';
+  readonly session: SessionInfo;
+}
+
+export interface ServeInfo {
+  readonly pid: number;
+  readonly nbd: { readonly host: string; readonly port: number; readonly exports: readonly { readonly name: string; readonly path: string; readonly sizeBytes: number; readonly readOnly: boolean }[] };
+  readonly control: { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly token: string };
+  readonly warnings: readonly string[];
+}

@@ -1,0 +1,209 @@
+/**
+ * The control API: JSON over HTTP (node:http) on a unix socket or a loopback TCP port. The routes
+ * are one table (native-layout/control-api.md documents each):
+ *
+ *   GET  /volumes                         served volumes
+ *   GET  /sessions                        every kept session
+ *   POST /sessions                        start a session (201, the session)
+ *   GET  /sessions/:id                    one session: state, progress, summary or error
+ *   POST /sessions/:id/(pause|resume|cancel)
+ *   GET  /events[?session=ID]             server-sent events
+ *
+ * Authentication: a TCP listener requires `Authorization: Bearer <token>` on every request (401
+ * otherwise); a unix socket needs none, its file is mode 0600 so only the owner can connect.
+ *
+ * Invariants: every failure is a JSON error body (control-error.ts); request bodies are bounded
+ * (request-body.ts); `close()` stops accepting, ends event streams and idle connections, removes
+ * the socket file, and resolves once the listener is closed.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { existsSync, lstatSync, chmodSync, unlinkSync } from 'node:fs';
+import { timingSafeEqual } from 'node:crypto';
+import { assert } from '../base/assert.js';
+import { UsageError } from '../errors/snaptape-error.js';
+import { ControlError, apiFailureFor } from './control-error.js';
+import { EventStreams, MAX_EVENT_STREAMS } from './event-stream.js';
+import { readJsonBody } from './request-body.js';
+import { MAX_EVENT_SUBSCRIBERS, type SessionRegistry } from './session-registry.js';
+import type { ServedVolumes } from './served-volumes.js';
+import type { ControlAddress } from './listen-address.js';
+
+assert(MAX_EVENT_STREAMS < MAX_EVENT_SUBSCRIBERS, 'every event stream can subscribe, with room for the server');
+
+/** Simultaneous control connections: a few CLIs, event streams and tests. */
+export const MAX_CONTROL_CONNECTIONS = 64;
+/** A request's headers and body must arrive within this time (slow-loris bound). */
+export const REQUEST_TIMEOUT_MS = 10_000;
+/** Owner-only access to the unix socket: the socket is the credential. */
+export const UNIX_SOCKET_MODE = 0o600;
+
+type RouteHandler = (request: IncomingMessage, response: ServerResponse, params: RouteParams) => Promise<void> | void;
+
+interface RouteParams {
+  readonly id: string;
+  readonly query: URLSearchParams;
+}
+
+interface Route {
+  readonly method: 'GET' | 'POST';
+  readonly pattern: RegExp;
+  readonly handle: RouteHandler;
+}
+
+export interface ControlServerOptions {
+  readonly address: ControlAddress;
+  readonly volumes: ServedVolumes;
+  readonly registry: SessionRegistry;
+  /** Required for TCP, ignored for a unix socket. */
+  readonly token?: string;
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = `${JSON.stringify(body)}\n`;
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+export class ControlServer {
+  // Set once.
+  private readonly options: ControlServerOptions;
+  private readonly server: Server;
+  private readonly streams: EventStreams;
+  private readonly routes: readonly Route[];
+  private readonly tokenBytes: Buffer | undefined;
+  // Main thread only.
+  private listening = false;
+
+  constructor(options: ControlServerOptions) {
+    if (options.address.kind === 'tcp') assert(options.token !== undefined && options.token.length > 0, 'a TCP control listener has a token');
+    this.options = options;
+    this.tokenBytes = options.address.kind === 'tcp' ? Buffer.from(options.token ?? '', 'utf8') : undefined;
+    this.streams = new EventStreams(options.registry);
+    this.server = createServer((request, response) => void this.handle(request, response));
+    this.server.maxConnections = MAX_CONTROL_CONNECTIONS;
+    this.server.requestTimeout = REQUEST_TIMEOUT_MS;
+    this.server.headersTimeout = REQUEST_TIMEOUT_MS;
+    this.routes = this.makeRoutes();
+  }
+
+  private makeRoutes(): Route[] {
+    const { volumes, registry } = this.options;
+    return [
+      { method: 'GET', pattern: /^\/volumes$/, handle: (_q, r) => sendJson(r, 200, { volumes: volumes.list().map((v) => volumes.describe(v)) }) },
+      { method: 'GET', pattern: /^\/sessions$/, handle: (_q, r) => sendJson(r, 200, { sessions: registry.list().map((s) => s.info()) }) },
+      {
+        method: 'POST', pattern: /^\/sessions$/, handle: async (q, r) => {
+          const body = await readJsonBody(q);
+          sendJson(r, 201, registry.start(body).info());
+        },
+      },
+      { method: 'GET', pattern: /^\/sessions\/(?<id>[^/]+)$/, handle: (_q, r, p) => sendJson(r, 200, registry.get(p.id).info()) },
+      { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/pause$/, handle: (_q, r, p) => this.verb(r, p.id, 'pause') },
+      { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/resume$/, handle: (_q, r, p) => this.verb(r, p.id, 'resume') },
+      { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/cancel$/, handle: (_q, r, p) => this.verb(r, p.id, 'cancel') },
+      { method: 'GET', pattern: /^\/events$/, handle: (_q, r, p) => this.streams.serve(r, p.query.get('session') ?? undefined) },
+    ];
+  }
+
+  private verb(response: ServerResponse, id: string, verb: 'pause' | 'resume' | 'cancel'): void {
+    const session = this.options.registry.get(id);
+    session[verb]();
+    sendJson(response, 200, session.info());
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    try {
+      this.authenticate(request);
+      const url = new URL(request.url ?? '/', 'http://control');
+      const matching = this.routes.filter((route) => route.pattern.test(url.pathname));
+      if (matching.length === 0) throw new ControlError('NOT_FOUND', `Cannot find ${url.pathname}: no such endpoint`, { path: url.pathname });
+      const route = matching.find((r) => r.method === request.method);
+      if (!route) {
+        response.setHeader('allow', matching.map((r) => r.method).join(', '));
+        throw new ControlError('METHOD_NOT_ALLOWED', `Cannot ${request.method ?? '?'} ${url.pathname}: use ${matching.map((r) => r.method).join(' or ')}`, { path: url.pathname });
+      }
+      const id = decodeURIComponent(route.pattern.exec(url.pathname)?.groups?.['id'] ?? '');
+      await route.handle(request, response, { id, query: url.searchParams });
+    } catch (error) {
+      if (response.headersSent) {
+        response.destroy();
+        return;
+      }
+      const failure = apiFailureFor(error);
+      if (failure.status === 401) response.setHeader('www-authenticate', 'Bearer realm="snaptape"');
+      // The rest of an oversized or unread body is not worth reading: close after answering.
+      if (!request.complete) response.setHeader('connection', 'close');
+      sendJson(response, failure.status, failure.body);
+    }
+  }
+
+  private authenticate(request: IncomingMessage): void {
+    if (this.tokenBytes === undefined) return;
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer (\S+)$/.exec(header);
+    const given = Buffer.from(match?.[1] ?? '', 'utf8');
+    if (given.length !== this.tokenBytes.length || !timingSafeEqual(given, this.tokenBytes)) {
+      throw new ControlError('UNAUTHORIZED', 'Cannot accept the request: it has no valid bearer token (Authorization: Bearer <token>)');
+    }
+  }
+
+  async listen(): Promise<ControlAddress> {
+    assert(!this.listening, 'listen is called once');
+    const { address } = this.options;
+    if (address.kind === 'unix') await clearStaleSocket(address.path);
+    const bound = await new Promise<ControlAddress>((resolve, reject) => {
+      const onError = (error: Error): void => reject(new UsageError(`Cannot listen for control on ${describe(address)}: ${error.message}`, {}));
+      this.server.once('error', onError);
+      const done = (): void => {
+        this.server.off('error', onError);
+        const info = this.server.address();
+        resolve(address.kind === 'tcp' && info !== null && typeof info === 'object' ? { kind: 'tcp', host: address.host, port: info.port } : address);
+      };
+      if (address.kind === 'unix') {
+        // The bind happens inside listen(): a tight umask makes the socket 0600 from birth.
+        const previous = process.umask(0o177);
+        try {
+          this.server.listen(address.path, done);
+        } finally {
+          process.umask(previous);
+        }
+      } else {
+        this.server.listen({ host: address.host, port: address.port }, done);
+      }
+    });
+    if (bound.kind === 'unix') chmodSync(bound.path, UNIX_SOCKET_MODE);
+    this.listening = true;
+    return bound;
+  }
+
+  async close(): Promise<void> {
+    if (!this.listening) return;
+    this.listening = false;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.streams.closeAll();
+    this.server.closeIdleConnections();
+    await closed;
+    const { address } = this.options;
+    if (address.kind === 'unix' && existsSync(address.path)) {
+      try { unlinkSync(address.path); } catch { /* removed already by the listener's close */ }
+    }
+  }
+}
+
+function describe(address: ControlAddress): string {
+  return address.kind === 'unix' ? address.path : `${address.host}:${address.port}`;
+}
+
+/** Removes a socket file no server answers on; refuses a live one or a file that is not a socket. */
+async function clearStaleSocket(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  if (!lstatSync(path).isSocket()) throw new UsageError(`Cannot listen on ${path}: a file that is not a socket is there`, { path });
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => { probe.destroy(); resolve(true); });
+    probe.once('error', () => resolve(false));
+  });
+  if (alive) throw new UsageError(`Cannot listen on ${path}: another server answers on it`, { path });
+  unlinkSync(path);
+}

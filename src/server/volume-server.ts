@@ -1,0 +1,125 @@
+/**
+ * The volume server behind `snaptape serve`, in the way qemu-storage-daemon is one: it owns
+ * volumes (holding their locks), exports each over NBD by name, and takes control requests that
+ * start and steer sessions on them.
+ *
+ * Life cycle (a table, STYLE rule 9):
+ *
+ *   state      | start()            | shutdown()
+ *   -----------+--------------------+----------------------------------------------
+ *   (none)     | opens, listens     | -
+ *   serving    | -                  | sessions → control → NBD → volumes, then closed
+ *   closed     | -                  | no-op (returns the first report)
+ *
+ * Shutdown order and why:
+ * 1. the session registry stops starting sessions and cancels every active one that can be
+ *    cancelled; a cancelled backup persists its record as "cancelled" with its bitmap, so it is
+ *    never reported complete (a session already completing is left to finish); it waits, bounded;
+ * 2. the control listener closes (event streams have seen the sessions end);
+ * 3. the NBD server stops accepting and drains its connections (queued replies are sent);
+ * 4. every volume is synced and closed, which releases its lock.
+ */
+import { randomBytes } from 'node:crypto';
+import { NbdServer } from '../export/nbd-server.js';
+import { startBackupSession } from './backup-server-session.js';
+import type { ServeInfo } from './control-api-types.js';
+import { ControlServer } from './control-server.js';
+import { checkBindHost, type ControlAddress, type TcpAddress } from './listen-address.js';
+import { ServedVolumes } from './served-volumes.js';
+import { SessionRegistry } from './session-registry.js';
+
+/** Random control token size: 24 bytes = 192 bits, printed as 48 hex digits. */
+export const TOKEN_BYTES = 24;
+/** Environment variable that supplies the TCP control token instead of a random one. */
+export const TOKEN_ENV = 'SNAPTAPE_TOKEN';
+
+export interface VolumeServerOptions {
+  readonly images: readonly string[];
+  readonly nbd: TcpAddress;
+  readonly control: ControlAddress;
+  readonly readOnly?: boolean;
+  readonly listenAny?: boolean;
+  /** Enables test-only request fields (referenceCopy). */
+  readonly testHooks?: boolean;
+  /** TCP control token; default: $SNAPTAPE_TOKEN, else random. */
+  readonly token?: string;
+}
+
+export interface ShutdownReport {
+  readonly cancelledSessions: readonly string[];
+  /** Sessions that had not settled within the shutdown bound (their records say running). */
+  readonly unsettledSessions: readonly string[];
+}
+
+export function controlToken(fromEnv: string | undefined): string {
+  return fromEnv !== undefined && fromEnv.length > 0 ? fromEnv : randomBytes(TOKEN_BYTES).toString('hex');
+}
+
+export class VolumeServer {
+  // Set once.
+  readonly info: ServeInfo;
+  private readonly volumes: ServedVolumes;
+  private readonly registry: SessionRegistry;
+  private readonly nbd: NbdServer;
+  private readonly control: ControlServer;
+  // Main thread only.
+  private stopping: Promise<ShutdownReport> | undefined;
+
+  private constructor(parts: { info: ServeInfo; volumes: ServedVolumes; registry: SessionRegistry; nbd: NbdServer; control: ControlServer }) {
+    this.info = parts.info;
+    this.volumes = parts.volumes;
+    this.registry = parts.registry;
+    this.nbd = parts.nbd;
+    this.control = parts.control;
+  }
+
+  static async start(options: VolumeServerOptions): Promise<VolumeServer> {
+    const listenAny = options.listenAny ?? false;
+    const warnings = [
+      checkBindHost(options.nbd.host, 'NBD', listenAny),
+      options.control.kind === 'tcp' ? checkBindHost(options.control.host, 'control', listenAny) : undefined,
+    ].filter((w): w is string => w !== undefined);
+    const token = options.control.kind === 'tcp' ? options.token ?? controlToken(process.env[TOKEN_ENV]) : undefined;
+    const volumes = ServedVolumes.open(options.images, { readOnly: options.readOnly ?? false });
+    const registry = new SessionRegistry(volumes, { testHooks: options.testHooks ?? false });
+    registry.registerType('backup', startBackupSession);
+    let nbd: NbdServer | undefined;
+    let control: ControlServer | undefined;
+    try {
+      nbd = new NbdServer({ exports: volumes.backends(), host: options.nbd.host, port: options.nbd.port, allowRemote: listenAny });
+      const nbdAddress = await nbd.listen();
+      control = new ControlServer({ address: options.control, volumes, registry, token });
+      const controlAddress = await control.listen();
+      const info: ServeInfo = {
+        pid: process.pid,
+        nbd: {
+          ...nbdAddress,
+          exports: volumes.list().map((v) => ({ name: v.name, path: v.volume.path, sizeBytes: v.backend.sizeBytes, readOnly: v.backend.readOnly })),
+        },
+        control: controlAddress.kind === 'unix' ? controlAddress : { ...controlAddress, token: token ?? '' },
+        warnings,
+      };
+      return new VolumeServer({ info, volumes, registry, nbd, control });
+    } catch (error) {
+      await control?.close();
+      await nbd?.close();
+      volumes.closeAll();
+      throw error;
+    }
+  }
+
+  /** Shuts down in the order of the module comment. Idempotent. */
+  shutdown(): Promise<ShutdownReport> {
+    this.stopping ??= this.shutdownNow();
+    return this.stopping;
+  }
+
+  private async shutdownNow(): Promise<ShutdownReport> {
+    const cancelled = this.registry.active().map((s) => s.id);
+    const unsettled = await this.registry.shutdown();
+    await this.control.close();
+    await this.nbd.close();
+    this.volumes.closeAll();
+    return { cancelledSessions: cancelled, unsettledSessions: unsettled };
+  }
+}
