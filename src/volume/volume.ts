@@ -284,15 +284,22 @@ export class Volume {
     const slot = this.backend.slotBytes;
     const first = Math.floor(offsetBytes / slot);
     const last = Math.floor((offsetBytes + data.length - 1) / slot);
+    const sizes = this.geometry.kind === 'ckd' ? this.trackSizes() : undefined;
     this.write('raw', first, last - first + 1, () => {
       let done = 0;
       while (done < data.length) {
         const unit = Math.floor((offsetBytes + done) / slot);
         const inSlot = (offsetBytes + done) % slot;
         const take = Math.min(slot - inSlot, data.length - done);
+        const before = sizes?.get(unit) ?? 0;
         this.backend.writeUnit(unit, data.subarray(done, done + take), inSlot);
         done += take;
-        if (this.geometry.kind === 'ckd') this.sizes?.refresh(this.backend, this.geometry, unit);
+        if (sizes && this.geometry.kind === 'ckd') {
+          // A raw write may put bytes past the end-of-track marker: V covers every byte that may
+          // be non-zero, so that a copy of the used prefix is still the whole slot's content.
+          sizes.refresh(this.backend, this.geometry, unit);
+          sizes.set(unit, Math.max(sizes.get(unit), before, inSlot + take));
+        }
       }
     });
   }

@@ -5,8 +5,10 @@
  * handler, so that copy is the volume at the start instant. The tape, restored into a new volume,
  * must equal that reference byte for byte.
  *
- * The writes stay inside record data areas (aligned to 512 bytes in the flat view), so every
- * track still decodes and the restore can rebuild it; the pattern bytes are random. The backup is
+ * Most writes land inside record data areas (aligned to 512 bytes in the flat view); a quarter land
+ * anywhere in the slots past cylinder 0, over home addresses, count fields and the zero tail after
+ * the end-of-track marker, so some tracks stop decoding and some carry bytes past their end
+ * marker: the backup copies and the restore writes those slots raw. The backup is
  * throttled so it runs for a second or two and NBD writes hit tracks not yet copied, which the
  * copy-before-write interceptor saves first (copiedOutOfOrder > 0 shows it happened).
  */
@@ -57,10 +59,22 @@ function recordDataAreas(imagePath: string): Area[] {
   }
 }
 
-function writeCommands(random: SeededRandom, areas: readonly Area[], count: number): string[] {
+/** Every sector of the flat view past cylinder 0. */
+function slotsPastCylinderZero(imagePath: string): Area {
+  const volume = openVolume(imagePath, { readOnly: true });
+  try {
+    const slot = volume.backend.slotBytes;
+    const first = volume.ckd.heads * slot;
+    return { offset: first, length: Math.floor((volume.ckd.trackCount * slot - first) / SECTOR) * SECTOR };
+  } finally {
+    volume.close();
+  }
+}
+
+function writeCommands(random: SeededRandom, areas: readonly Area[], count: number, anywhere: Area): string[] {
   const args: string[] = [];
   for (let i = 0; i < count; i++) {
-    const area = areas[random.int(areas.length)] as Area;
+    const area = random.int(4) === 0 ? anywhere : (areas[random.int(areas.length)] as Area);
     const sectors = area.length / SECTOR;
     const firstSector = random.int(sectors);
     const length = (1 + random.int(Math.min(16, sectors - firstSector))) * SECTOR;
@@ -89,6 +103,7 @@ describe('snaptape serve: a backup through the control API while qemu-io writes'
     const image = makeFilledVolume(dir.path, 'src001.ckd');
     const areas = recordDataAreas(image);
     expect(areas.length).toBeGreaterThan(100);
+    const anywhere = slotsPastCylinderZero(image);
     const socket = join(dir.path, 'ctl.sock');
     server = await startServe([image, '--nbd', '127.0.0.1:0', '--control', socket, '--test-hooks']);
     const url = `nbd://127.0.0.1:${server.info.nbd.port}/src001`;
@@ -100,7 +115,7 @@ describe('snaptape serve: a backup through the control API while qemu-io writes'
     const writer = (async () => {
       for (let batch = 0; batch < MAX_BATCHES && !stop; batch++) {
         const startMs = Date.now();
-        const result = await runToolAsync('qemu-io', ['-f', 'raw', url, ...writeCommands(random, areas, WRITES_PER_BATCH)]);
+        const result = await runToolAsync('qemu-io', ['-f', 'raw', url, ...writeCommands(random, areas, WRITES_PER_BATCH, anywhere)]);
         if (result.status !== 0) throw new Error(`qemu-io failed (${result.status}): ${result.stderr}`);
         batchesDone += 1;
         batchSpans.push({ startMs, endMs: Date.now() });

@@ -41,26 +41,57 @@ function homeAddress(block: Buffer): Cchh {
   return { cylinder: block.readUInt16BE(1), head: block.readUInt16BE(3) };
 }
 
-/** Writes CKD track images to the tracks their home addresses name, batching consecutive ones. */
-function restoreInPlace(volume: Volume, tape: BackupTape, element: TapeElement): number {
+/**
+ * Writes a whole-volume element back track for track: block j is track j. A block that decodes as
+ * its track is a track write; one that does not (a host wrote raw bytes over the slot) is written
+ * back raw, so the restore is byte-exact either way. Consecutive track writes are batched.
+ */
+function restoreVolumeElement(volume: Volume, tape: BackupTape, element: TapeElement): number {
   const geometry = volume.ckd;
+  if (element.blockCount !== geometry.trackCount || volume.backend.slotBytes !== tape.source.slotBytes) {
+    throw new UsageError(`Cannot restore ${element.name} onto ${volume.path}: the tape holds ${element.blockCount} tracks of ${tape.source.slotBytes}-byte slots, the volume has ${geometry.trackCount} of ${volume.backend.slotBytes}`, { path: volume.path });
+  }
   let runFirst = -1;
   let run: Buffer[] = [];
   const flush = (): void => {
     if (run.length) volume.writeTrackImages(runFirst, run);
     run = [];
   };
-  forEachBlock(tape, element, (block, j) => {
-    const ha = homeAddress(block);
-    const t = ha.cylinder * geometry.heads + ha.head;
-    if (ha.cylinder >= geometry.cylinders || ha.head >= geometry.heads) {
-      throw new UsageError(`Cannot restore block ${j} of ${element.name} to ${volume.path}: its track CC=${ha.cylinder} HH=${ha.head} is outside the volume`, { path: volume.path });
+  forEachBlock(tape, element, (block, t) => {
+    if (!decodesAsTrack(block, cchhOf(geometry, t))) {
+      flush();
+      const slot = Buffer.alloc(Math.max(block.length, volume.trackSizes().get(t)));
+      block.copy(slot);
+      volume.writeFlat(t * volume.backend.slotBytes, slot);
+      return;
     }
     if (run.length && t !== runFirst + run.length) flush();
     if (!run.length) runFirst = t;
     run.push(block);
   });
   flush();
+  return element.blockCount;
+}
+
+function decodesAsTrack(block: Buffer, cchh: Cchh): boolean {
+  try {
+    trackUsedBytes(block, cchh, { path: 'tape block', trackIndex: 0 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes a data set's track images to the tracks their home addresses name. */
+function restoreInPlace(volume: Volume, tape: BackupTape, element: TapeElement): number {
+  const geometry = volume.ckd;
+  forEachBlock(tape, element, (block, j) => {
+    const ha = homeAddress(block);
+    if (ha.cylinder >= geometry.cylinders || ha.head >= geometry.heads) {
+      throw new UsageError(`Cannot restore block ${j} of ${element.name} to ${volume.path}: its track CC=${ha.cylinder} HH=${ha.head} is outside the volume`, { path: volume.path });
+    }
+    volume.writeTrackImages(ha.cylinder * geometry.heads + ha.head, [block]);
+  });
   return element.blockCount;
 }
 
@@ -122,12 +153,14 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
     const checks = chosen.map((e) => checkElement(tape, e));
     const bad = checks.find((c) => !c.ok);
     if (bad) throw new VerifyError(`Cannot restore from ${tapePath}: ${bad.name} has SHA-256 ${bad.sha256}, the tape records ${bad.recorded}`, { path: tapePath, element: bad.name });
-    if (tape.source.kind === 'ckd') chosen.forEach((e) => checkBlocksAreTracks(tape, e));
+    // Data set tracks are placed by their home addresses (or relocated), so each must decode.
+    if (tape.source.kind === 'ckd') chosen.filter((e) => e.description.kind === 'dataset').forEach((e) => checkBlocksAreTracks(tape, e));
     const volume = options.newVolume ? createTarget(tape, options) : openVolume(options.to);
     try {
       const written = chosen.map((e) => {
         if (tape.source.kind === 'fba') return restoreFbaBlocks(volume, tape, e);
-        if (options.newVolume && e.description.kind === 'dataset') return restoreDatasetRelocated(volume, tape, e);
+        if (e.description.kind === 'volume') return restoreVolumeElement(volume, tape, e);
+        if (options.newVolume) return restoreDatasetRelocated(volume, tape, e);
         return restoreInPlace(volume, tape, e);
       });
       volume.sync();

@@ -135,6 +135,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   private failure: SnaptapeError | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastCheckpointMs = Date.now();
+  private finishedMs: number | undefined;
 
   private constructor(volume: Volume, options: TapeBackupOptions) {
     super();
@@ -297,6 +298,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     try {
       const digests = digestPlannedFiles(this.options.tapePath, this.layout.plan);
       const verification = this.writer.finish({ trailerLabels: digests.map((d) => [digestLabel(d)]) });
+      this.finishedMs = Date.now();
       const summary = this.summarize(digests, verification);
       this.move('finish');
       this.persist('completed', summary);
@@ -362,6 +364,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   }
 
   private abort(): void {
+    this.finishedMs ??= Date.now();
     this.volume.removeInterceptor(this);
     this.writer.close();
     const status: RecordStatus = this.stateValue === 'cancelled' ? 'cancelled' : 'failed';
@@ -379,7 +382,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
 
   progress(): BackupProgress {
     const c = this.states.counters();
-    const elapsedMs = Date.now() - this.startedMs;
+    const elapsedMs = (this.finishedMs ?? Date.now()) - this.startedMs;
     const bytesCopied = c.bytesInOrder + c.bytesOutOfOrder;
     const rate = elapsedMs > 0 ? bytesCopied / elapsedMs : 0;
     return {
