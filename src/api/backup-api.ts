@@ -15,6 +15,10 @@ export interface RunBackupOptions extends TapeBackupOptions {
   /** Called right before the session registers: the start instant (drills take their reference here). */
   readonly onStartInstant?: () => void;
   readonly log?: EventLogger;
+  /** Continue an interrupted backup to the same tape and point in time. */
+  readonly resume?: boolean;
+  /** Called with the session once it runs (the CLI cancels it on SIGINT). */
+  readonly onSession?: (session: TapeBackupSession) => void;
 }
 
 export interface BackupRun {
@@ -26,7 +30,8 @@ export async function runBackup(volume: Volume, options: RunBackupOptions): Prom
   const log = options.log ?? (() => undefined);
   const load = options.load ? new HostLoad(volume, options.load, options.loadSeed ?? 1) : undefined;
   options.onStartInstant?.();
-  const session = TapeBackupSession.start(volume, options);
+  const session = options.resume ? TapeBackupSession.resume(volume, options) : TapeBackupSession.start(volume, options);
+  options.onSession?.(session);
   log(LOG_EVENTS.backupStarted, { tape: options.tapePath, source: volume.path, elements: session.set.elements.length, slots: session.states.unitCount });
   session.on('progress', (p: BackupProgress) => options.onProgress?.(p));
   session.on('state', (state: string) => log(LOG_EVENTS.sessionState, { session: session.name, state }));

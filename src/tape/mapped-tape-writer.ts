@@ -10,10 +10,10 @@
  * - a run of consecutive blocks of one file is one contiguous writev (PERF-NOTES: batch syscalls);
  * - `finish` writes labels and tapemarks, then re-reads the tape and checks it against the plan.
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync, writevSync } from 'node:fs';
 import { assert } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
-import { TargetExistsError } from '../errors/snaptape-error.js';
+import { TapeFormatError, TargetExistsError } from '../errors/snaptape-error.js';
 import { AWS_HEADER_BYTES, blockHeaderBytes, tapemarkHeaderBytes } from './aws-block-header.js';
 import { encodeUserLabel } from './standard-labels.js';
 import { plannedDataBlock, plannedEntries, type TapePlan } from './tape-plan.js';
@@ -139,6 +139,22 @@ export class MappedTapeWriter {
     } catch (cause) {
       if ((cause as { code?: string }).code === 'EEXIST') throw new TargetExistsError(`Cannot create tape ${path}: the file exists (use --force to replace it)`, { path });
       throw translateIoError(cause, 'create tape', path);
+    }
+    return new MappedTapeWriter(path, plan, fd);
+  }
+
+  /** Reopens a tape being written to this plan (an interrupted backup), without truncating it. */
+  static open(path: string, plan: TapePlan): MappedTapeWriter {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r+');
+    } catch (cause) {
+      throw translateIoError(cause, 'reopen tape', path);
+    }
+    const sizeBytes = fstatSync(fd).size;
+    if (sizeBytes !== plan.sizeBytes) {
+      closeSync(fd);
+      throw new TapeFormatError(`Cannot reopen tape ${path}: it is ${sizeBytes} bytes, its plan says ${plan.sizeBytes}`, { path, offsetBytes: sizeBytes });
     }
     return new MappedTapeWriter(path, plan, fd);
   }

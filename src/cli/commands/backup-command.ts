@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { withVolumeAsync } from '../../api/volume-api.js';
 import { runBackup, type BackupRun } from '../../api/backup-api.js';
 import { createEventLogger } from '../../base/log.js';
-import { UsageError } from '../../errors/snaptape-error.js';
+import { SessionError, UsageError } from '../../errors/snaptape-error.js';
 import { parseLoadSpec } from '../../techniques/tape-backup/host-load.js';
 import type { BlockRange } from '../../techniques/tape-backup/backup-elements.js';
 import { parseCount, printResult } from '../cli-output.js';
@@ -28,6 +28,7 @@ interface BackupFlags {
   cbwTimeout?: string;
   logLevel?: string;
   logFile?: string;
+  resume?: boolean;
   json?: boolean;
 }
 
@@ -70,12 +71,18 @@ export function registerBackup(program: Command): void {
     .option('--on-cbw-error <policy>', 'break-backup (default) or break-host-write', 'break-backup')
     .option('--cbw-timeout <ms>', 'longest a host write waits for its track to be copied')
     .option('--force', 'replace an existing tape file')
+    .option('--resume', 'continue an interrupted backup to the same tape and point in time (the source must be unchanged since)')
     .option('--log-level <level>', 'log to stderr at this level (debug, info, warn)')
     .option('--log-file <path>', 'log to this file')
     .option('--json', 'machine-readable output')
     .action(async (image: string, flags: BackupFlags) => {
       const logs = createEventLogger({ level: flags.logLevel, file: flags.logFile });
       const bar = backupProgressBar(!flags.json, 'units');
+      let cancel: (() => void) | undefined;
+      // Ctrl-C stops the copy and persists the bitmap, so that --resume can continue it.
+      const onSignal = (): void => cancel?.();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
       try {
         const run = await withVolumeAsync(image, {}, (volume) => runBackup(volume, {
           tapePath: flags.to,
@@ -93,10 +100,23 @@ export function registerBackup(program: Command): void {
           loadSeed: parseCount(flags.seed, '--seed'),
           onProgress: (p) => bar.update(p),
           log: logs.log,
-        }));
+          resume: flags.resume,
+          onSession: (session) => {
+            cancel = () => {
+              if (session.state === 'running' || session.state === 'paused') session.cancel();
+            };
+          },
+        })).catch((error: unknown) => {
+          if (cancel && error instanceof SessionError && /cancelled/.test(error.message)) {
+            throw new SessionError(`Cannot complete the backup to ${flags.to}: it was interrupted; its progress is saved, continue it with --resume`, { tape: flags.to });
+          }
+          throw error;
+        });
         bar.stop();
         printResult(run, () => formatBackupRun(run), flags);
       } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
         bar.stop();
         logs.flush();
       }

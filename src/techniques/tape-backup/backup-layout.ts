@@ -3,13 +3,15 @@
  * is one standard-labelled file, and every slot gets its final byte offset L_i + H + Σ(V + header).
  * The tape plan (src/tape/tape-plan.ts) does the arithmetic; this module only says what the files
  * are, and gives the per-slot tape offsets the copy workers need.
+ *
+ * The plan is a pure function of (set, tape volser, creation date, header labels), which is what
+ * a resumed backup persists to rebuild exactly the same layout.
  */
 import { planTape, type TapePlan } from '../../tape/tape-plan.js';
 import type { TapeFileSpec } from '../../tape/tape-file-spec.js';
 import { MAX_BLOCK_BYTES } from '../../tape/aws-block-header.js';
 import { assert } from '../../base/assert.js';
-import type { BackupSet } from './backup-elements.js';
-import { headerLabels, type SourceDescription } from './backup-labels.js';
+import type { BackupElement, BackupSet } from './backup-elements.js';
 
 export interface BackupLayout {
   readonly plan: TapePlan;
@@ -17,9 +19,16 @@ export interface BackupLayout {
   readonly tapeOffsets: Float64Array;
 }
 
-/** Where the tape is: a file, or (later) an FBA volume from block N0. */
-export function planBackupTape(set: BackupSet, source: SourceDescription, options: { tapeVolser: string; creationDate?: string }): BackupLayout {
-  const files: TapeFileSpec[] = set.elements.map((element) => {
+export interface LayoutInputs {
+  readonly tapeVolser: string;
+  /** cyyddd of the labels. */
+  readonly creationDate: string;
+  /** UHL payloads of each element. */
+  readonly headerLabels: (element: BackupElement, index: number) => readonly Uint8Array[];
+}
+
+export function planBackupTape(set: BackupSet, inputs: LayoutInputs): BackupLayout {
+  const files: TapeFileSpec[] = set.elements.map((element, i) => {
     const lengths = Array.from(set.slots.lengths.subarray(element.firstSlot, element.firstSlot + element.slotCount));
     const blockSize = lengths.reduce((m, l) => Math.max(m, l), 0);
     assert(blockSize <= MAX_BLOCK_BYTES, 'every tape block fits one AWSTAPE chunk');
@@ -29,13 +38,13 @@ export function planBackupTape(set: BackupSet, source: SourceDescription, option
       recordLengthBytes: 0,
       blockSizeBytes: Math.max(1, blockSize),
       dataBlockLengths: lengths,
-      userHeaderLabels: headerLabels(source, element),
+      userHeaderLabels: inputs.headerLabels(element, i),
       userTrailerLabelCount: 1,
-      creationDate: options.creationDate,
+      creationDate: inputs.creationDate,
       jobStepId: 'SNAPTAPE/BACKUP',
     };
   });
-  const plan = planTape({ volser: options.tapeVolser, labelled: true, files });
+  const plan = planTape({ volser: inputs.tapeVolser, labelled: true, files });
   const tapeOffsets = new Float64Array(set.slots.lengths.length);
   set.elements.forEach((element, fileIndex) => {
     const offsets = plan.files[fileIndex]?.dataOffsetsBytes ?? [];

@@ -18,17 +18,19 @@ import { assert } from '../../base/assert.js';
 import { IoError, NoSpaceError, SessionError, SnaptapeError, errorFromData } from '../../errors/snaptape-error.js';
 import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
 import type { CopyBlockRun, CopyPacing, CopyTaskResult } from '../../engine/copy-task.js';
-import { CONTROL, TrackStateArray, UNIT_STATE } from '../../engine/track-state.js';
+import { CONTROL, TrackStateArray, UNIT_STATE, type UnitState } from '../../engine/track-state.js';
 import { FINAL_STATES, transition, type SessionState, type SessionVerb } from '../../engine/session-state.js';
 import { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
 import type { TapeVerification } from '../../tape/tape-verify.js';
 import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor } from '../../volume/write-interceptor.js';
 import { selectBackupSet, type BackupSet, type BlockRange } from './backup-elements.js';
-import { describeSource, digestLabel, type SourceDescription } from './backup-labels.js';
+import { describeSource, digestLabel, headerLabels, type SourceDescription } from './backup-labels.js';
+import { loadLayout, saveLayout } from './backup-layout-store.js';
+import { formatLabelDate } from '../../tape/label-date.js';
 import { planBackupTape, type BackupLayout } from './backup-layout.js';
 import { digestPlannedFiles } from './backup-digest.js';
-import { writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
+import { readSessionBitmap, readSessionRecord, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
 
 /** Slots per worker task: 8 cylinders, so tasks are few but workers still share the tail. */
 export const TASK_SLOTS = 120;
@@ -115,6 +117,18 @@ function checkRoomForTape(tapePath: string, sizeBytes: number, force: boolean): 
   }
 }
 
+interface PreparedBackup {
+  readonly set: BackupSet;
+  readonly source: SourceDescription;
+  readonly layout: BackupLayout;
+  readonly states: TrackStateArray;
+  readonly writer: MappedTapeWriter;
+}
+
+function checkWritable(volume: Volume): void {
+  if (volume.readOnly) throw new SessionError(`Cannot back up ${volume.path}: open it for writing, so that host writes can be intercepted`, { path: volume.path });
+}
+
 export class TapeBackupSession extends EventEmitter implements WriteInterceptor {
   // Set once.
   readonly name: string;
@@ -137,19 +151,17 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   private lastCheckpointMs = Date.now();
   private finishedMs: number | undefined;
 
-  private constructor(volume: Volume, options: TapeBackupOptions) {
+  private constructor(volume: Volume, options: TapeBackupOptions, prepared: PreparedBackup) {
     super();
     this.volume = volume;
     this.options = options;
     this.name = `backup of ${volume.path} to ${options.tapePath}`;
-    this.set = selectBackupSet(volume, { datasets: options.datasets, blockRanges: options.blockRanges });
-    this.source = describeSource(volume.geometry, this.set.volser);
-    this.layout = planBackupTape(this.set, this.source, { tapeVolser: options.tapeVolser ?? defaultTapeVolser(this.set.volser), creationDate: options.creationDate });
+    this.set = prepared.set;
+    this.source = prepared.source;
+    this.layout = prepared.layout;
+    this.states = prepared.states;
+    this.writer = prepared.writer;
     this.bytesTotal = this.set.slots.lengths.reduce((n, l) => n + l, 0);
-    this.states = TrackStateArray.create(this.set.slots.lengths.length);
-    for (let s = 0; s < this.states.unitCount; s++) this.states.include(s);
-    checkRoomForTape(options.tapePath, this.layout.plan.sizeBytes, options.force ?? false);
-    this.writer = MappedTapeWriter.create(options.tapePath, this.layout.plan, { force: options.force });
     this.done = new Promise<BackupSummary>((resolve, reject) => {
       this.once('finished', resolve);
       this.once('aborted', reject);
@@ -163,13 +175,56 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
    * point in time is the instant this call is made.
    */
   static start(volume: Volume, options: TapeBackupOptions): TapeBackupSession {
-    if (volume.readOnly) throw new SessionError(`Cannot back up ${volume.path}: open it for writing, so that host writes can be intercepted`, { path: volume.path });
-    const session = new TapeBackupSession(volume, options);
-    volume.addInterceptor(session);
-    session.move('run');
-    session.persist('running');
-    void session.copyAll();
-    return session;
+    checkWritable(volume);
+    const set = selectBackupSet(volume, { datasets: options.datasets, blockRanges: options.blockRanges });
+    const source = describeSource(volume.geometry, set.volser);
+    const tapeVolser = options.tapeVolser ?? defaultTapeVolser(set.volser);
+    const creationDate = options.creationDate ?? formatLabelDate(new Date());
+    const labels = set.elements.map((e) => headerLabels(source, e));
+    const layout = planBackupTape(set, { tapeVolser, creationDate, headerLabels: (_, i) => labels[i] ?? [] });
+    const states = TrackStateArray.create(set.slots.lengths.length);
+    for (let s = 0; s < states.unitCount; s++) states.include(s);
+    checkRoomForTape(options.tapePath, layout.plan.sizeBytes, options.force ?? false);
+    const writer = MappedTapeWriter.create(options.tapePath, layout.plan, { force: options.force });
+    saveLayout(options.tapePath, { set, source, tapeVolser, creationDate, headerLabels: labels });
+    return new TapeBackupSession(volume, options, { set, source, layout, states, writer }).begin();
+  }
+
+  /**
+   * Resumes an interrupted backup to the same point in time. That is sound only if the source has
+   * not been written since the session's last checkpoint (every unit still PENDING then was
+   * unchanged since the start instant), so the source's modification time must match the record.
+   */
+  static resume(volume: Volume, options: TapeBackupOptions): TapeBackupSession {
+    checkWritable(volume);
+    const tape = options.tapePath;
+    const record = readSessionRecord(tape);
+    if (!record) throw new SessionError(`Cannot resume the backup to ${tape}: no session record (${tape}.session.json)`, { tape });
+    if (record.status === 'completed') throw new SessionError(`Cannot resume the backup to ${tape}: it is complete`, { tape });
+    if (resolve(record.sourcePath) !== resolve(volume.path)) {
+      throw new SessionError(`Cannot resume the backup to ${tape} from ${volume.path}: it was a backup of ${record.sourcePath}`, { tape });
+    }
+    if (String(statSync(volume.path, { bigint: true }).mtimeNs) !== record.sourceMtimeNs) {
+      throw new SessionError(`Cannot resume the backup to ${tape}: ${volume.path} was written after the backup stopped, so its point in time is lost; start a new backup`, { tape });
+    }
+    const stored = loadLayout(tape);
+    if (stored.set.slots.unitToSlot.length !== volume.unitCount) throw new SessionError(`Cannot resume the backup to ${tape}: ${volume.path} is not the volume it was made from`, { tape });
+    const layout = planBackupTape(stored.set, { tapeVolser: stored.tapeVolser, creationDate: stored.creationDate, headerLabels: (_, i) => stored.headerLabels[i] ?? [] });
+    const bitmap = readSessionBitmap(tape, stored.set.slots.lengths.length);
+    if (!bitmap) throw new SessionError(`Cannot resume the backup to ${tape}: its bitmap is missing or of the wrong size`, { tape });
+    const states = TrackStateArray.create(bitmap.length);
+    bitmap.forEach((state, slot) => states.restore(slot, state as UnitState));
+    const writer = MappedTapeWriter.open(tape, layout.plan);
+    return new TapeBackupSession(volume, options, { set: stored.set, source: stored.source, layout, states, writer }).begin();
+  }
+
+  /** Registers the interceptor (the start instant of a new backup) and starts the copy loop. */
+  private begin(): this {
+    this.volume.addInterceptor(this);
+    this.move('run');
+    this.persist('running');
+    void this.copyAll();
+    return this;
   }
 
   get state(): SessionState {
@@ -403,7 +458,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       kind: 'tape-backup',
       status,
       tapePath: this.options.tapePath,
-      sourcePath: this.volume.path,
+      sourcePath: resolve(this.volume.path),
       sourceMtimeNs: String(statSync(this.volume.path, { bigint: true }).mtimeNs),
       startedAt: this.startedAt,
       updatedAt: new Date().toISOString(),

@@ -1,0 +1,87 @@
+/**
+ * Persists what a backup's layout was built from, once, when the backup starts:
+ * `<tape>.session.layout.json` holds the element list, the slot table (base64 of its typed
+ * arrays), the label inputs and the source description. A resumed backup rebuilds the very same
+ * plan from it, so blocks already on the tape stay where they are.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { translateIoError } from '../../errors/io-error.js';
+import { SessionError } from '../../errors/snaptape-error.js';
+import type { BackupElement, BackupSet, ElementKind } from './backup-elements.js';
+import type { SourceDescription } from './backup-labels.js';
+
+const LAYOUT_VERSION = 1;
+
+export interface StoredLayout {
+  readonly set: BackupSet;
+  readonly source: SourceDescription;
+  readonly tapeVolser: string;
+  readonly creationDate: string;
+  readonly headerLabels: readonly (readonly Buffer[])[];
+}
+
+interface LayoutFile {
+  readonly version: number;
+  readonly volser: string;
+  readonly source: SourceDescription;
+  readonly tapeVolser: string;
+  readonly creationDate: string;
+  readonly unitCount: number;
+  readonly elements: readonly { name: string; kind: ElementKind; firstSlot: number; slotCount: number; headerLabels: string[] }[];
+  readonly slots: { firstUnit: string; unitSpan: string; lengths: string; element: string };
+}
+
+export function layoutPath(tapePath: string): string {
+  return `${tapePath}.session.layout.json`;
+}
+
+const toBase64 = (a: Int32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+function fromBase64(text: string): Int32Array {
+  const bytes = Buffer.from(text, 'base64');
+  return new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+}
+
+export function saveLayout(tapePath: string, layout: StoredLayout): void {
+  const { set } = layout;
+  const file: LayoutFile = {
+    version: LAYOUT_VERSION,
+    volser: set.volser,
+    source: layout.source,
+    tapeVolser: layout.tapeVolser,
+    creationDate: layout.creationDate,
+    unitCount: set.slots.unitToSlot.length,
+    elements: set.elements.map((e, i) => ({ name: e.name, kind: e.kind, firstSlot: e.firstSlot, slotCount: e.slotCount, headerLabels: (layout.headerLabels[i] ?? []).map((b) => b.toString('hex')) })),
+    slots: { firstUnit: toBase64(set.slots.firstUnit), unitSpan: toBase64(set.slots.unitSpan), lengths: toBase64(set.slots.lengths), element: toBase64(set.slots.element) },
+  };
+  const path = layoutPath(tapePath);
+  try {
+    writeFileSync(`${path}.tmp`, JSON.stringify(file));
+    renameSync(`${path}.tmp`, path);
+  } catch (error) {
+    throw translateIoError(error, 'persist the backup layout', path);
+  }
+}
+
+export function loadLayout(tapePath: string): StoredLayout {
+  const path = layoutPath(tapePath);
+  if (!existsSync(path)) throw new SessionError(`Cannot resume the backup to ${tapePath}: its layout (${path}) is missing`, { path });
+  let file: LayoutFile;
+  try {
+    file = JSON.parse(readFileSync(path, 'utf8')) as LayoutFile;
+  } catch (error) {
+    throw translateIoError(error, 'read the backup layout', path);
+  }
+  if (file.version !== LAYOUT_VERSION) throw new SessionError(`Cannot resume the backup to ${tapePath}: layout version ${file.version} is not ${LAYOUT_VERSION}`, { path });
+  const firstUnit = fromBase64(file.slots.firstUnit);
+  const unitSpan = fromBase64(file.slots.unitSpan);
+  const unitToSlot = new Int32Array(file.unitCount).fill(-1);
+  for (let s = 0; s < firstUnit.length; s++) for (let u = firstUnit[s] as number; u < (firstUnit[s] as number) + (unitSpan[s] as number); u++) unitToSlot[u] = s;
+  const elements: BackupElement[] = file.elements.map((e) => ({ name: e.name, kind: e.kind, firstSlot: e.firstSlot, slotCount: e.slotCount }));
+  return {
+    set: { volser: file.volser, elements, slots: { firstUnit, unitSpan, lengths: fromBase64(file.slots.lengths), element: fromBase64(file.slots.element), unitToSlot } },
+    source: file.source,
+    tapeVolser: file.tapeVolser,
+    creationDate: file.creationDate,
+    headerLabels: file.elements.map((e) => e.headerLabels.map((h) => Buffer.from(h, 'hex'))),
+  };
+}
