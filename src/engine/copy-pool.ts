@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { UsageError } from '../errors/snaptape-error.js';
 import type { CopyTask, CopyTaskResult } from './copy-task.js';
+import type { FinishTapeResult, FinishTapeTask } from './finish-tape-task.js';
 
 /** More workers than this buy nothing on these machines and cost memory. */
 export const MAX_COPY_WORKERS = 16;
@@ -40,6 +41,11 @@ export class CopyPool {
 
   run(task: CopyTask): Promise<CopyTaskResult> {
     return this.pool.run(task) as Promise<CopyTaskResult>;
+  }
+
+  /** Hashes, labels and verifies a finished tape on a worker thread. */
+  finishTape(task: FinishTapeTask): Promise<FinishTapeResult> {
+    return this.pool.run(task, { name: 'finishTape' }) as Promise<FinishTapeResult>;
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,13 @@
 /**
- * The piscina worker of the copy loop. For each batch of blocks it claims every PENDING unit
- * (compareExchange), reads the claimed blocks from the source (one read for a dense run, else one
- * per block, reading only the bytes each block uses), writes them with their AWSTAPE headers in one
- * writev per contiguous run, and marks them COPIED. A unit another thread claimed is skipped.
+ * The piscina worker of the copy loop. For each batch of blocks (a cylinder) it reads the blocks
+ * still PENDING from the source (one read for a dense run, else one per block, reading only the
+ * bytes each block uses), then claims them (compareExchange PENDING→CLAIMED), writes the claimed
+ * ones with their AWSTAPE headers in one writev per contiguous run, and marks them COPIED.
+ *
+ * Reading before claiming is sound: a host write to a PENDING unit first copies it out of order and
+ * marks it COPIED_OOO (ARCHITECTURE.md), so a claim that succeeds after the read proves no host write
+ * reached the unit before it, and the bytes read are the start instant's. It keeps the CLAIMED
+ * window, the only time a host write can wait on a worker, down to the tape write.
  *
  * Invariant: a unit this worker claimed is always completed or released before the task returns,
  * so a host write waiting on it never waits for a worker that gave up.
@@ -14,6 +19,9 @@ import { SnaptapeError } from '../errors/snaptape-error.js';
 import { CONTROL, TrackStateArray, UNIT_STATE } from './track-state.js';
 import type { CopyBlockRun, CopyTask, CopyTaskResult } from './copy-task.js';
 import { pacingState, pace } from './copy-pacing.js';
+
+// The pool's second task: finishing a tape (see finish-tape-task.ts), run as `{ name: 'finishTape' }`.
+export { finishTape } from './finish-tape-task.js';
 
 /** Blocks claimed and copied together: one cylinder of a 3390/3380 (PERF-NOTES: batch per cylinder). */
 export const BATCH_BLOCKS = 15;
@@ -107,14 +115,24 @@ export default function runCopyTask(task: CopyTask): CopyTaskResult {
     for (let j = 0; j < count; j += BATCH_BLOCKS) {
       if (states.waitWhilePaused(PAUSE_SLICE_MS) === CONTROL.CANCEL) break;
       const end = Math.min(count, j + BATCH_BLOCKS);
-      claimed = [];
+      const pending: number[] = [];
       for (let i = j; i < end; i++) {
+        if (states.state(blocks.units[i] as number) === UNIT_STATE.PENDING) pending.push(i);
+        else skipped++;
+      }
+      const payloadOf = new Map<number, Buffer>();
+      for (const [first, last] of consecutiveRuns(pending)) {
+        readRun(sourceFd, blocks, first, last, task.sourcePath).forEach((p, k) => payloadOf.set(first + k, p));
+      }
+      claimed = [];
+      for (const i of pending) {
         if (states.tryClaim(blocks.units[i] as number)) claimed.push(i);
         else skipped++;
       }
       let batchBytes = 0;
       for (const [first, last] of consecutiveRuns(claimed)) {
-        const payloads = readRun(sourceFd, blocks, first, last, task.sourcePath);
+        const payloads: Buffer[] = [];
+        for (let i = first; i <= last; i++) payloads.push(payloadOf.get(i) as Buffer);
         writeRun(tapeFd, blocks, first, payloads, task.tapePath);
         payloads.forEach((p, k) => {
           states.complete(blocks.units[first + k] as number, false, p.length);

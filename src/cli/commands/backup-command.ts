@@ -2,7 +2,9 @@
  * `snaptape backup <image> --to <tape>`: a point-in-time backup to a virtual tape while the volume
  * stays writable (with `--load`, a synthetic host writer runs during the backup).
  */
+import { copyFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { translateIoError } from '../../errors/io-error.js';
 import { withVolumeAsync } from '../../api/volume-api.js';
 import { runBackup, type BackupRun } from '../../api/backup-api.js';
 import { createEventLogger } from '../../base/log.js';
@@ -29,6 +31,7 @@ interface BackupFlags {
   logLevel?: string;
   logFile?: string;
   resume?: boolean;
+  referenceCopy?: string;
   json?: boolean;
 }
 
@@ -47,6 +50,15 @@ export function formatBackupRun(run: BackupRun): string {
   ];
   if (run.load) lines.push(`  host writes during the backup: ${run.load.writes} (${run.load.ratePerSecond.toFixed(0)}/s), latency p50 ${run.load.latencyP50Us.toFixed(1)} µs, p99 ${run.load.latencyP99Us.toFixed(1)} µs`);
   return lines.join('\n');
+}
+
+/** The reference copy is made synchronously right before the session registers: the same instant. */
+function copyReference(image: string, path: string): void {
+  try {
+    copyFileSync(image, path);
+  } catch (error) {
+    throw translateIoError(error, `copy ${image} to ${path}`, path);
+  }
 }
 
 function cbwPolicy(text: string): 'break-backup' | 'break-host-write' {
@@ -71,6 +83,7 @@ export function registerBackup(program: Command): void {
     .option('--on-cbw-error <policy>', 'break-backup (default) or break-host-write', 'break-backup')
     .option('--cbw-timeout <ms>', 'longest a host write waits for its track to be copied')
     .option('--force', 'replace an existing tape file')
+    .option('--reference-copy <path>', 'copy the source image to PATH at the start instant (to compare a restore with)')
     .option('--resume', 'continue an interrupted backup to the same tape and point in time (the source must be unchanged since)')
     .option('--log-level <level>', 'log to stderr at this level (debug, info, warn)')
     .option('--log-file <path>', 'log to this file')
@@ -101,6 +114,7 @@ export function registerBackup(program: Command): void {
           onProgress: (p) => bar.update(p),
           log: logs.log,
           resume: flags.resume,
+          onStartInstant: flags.referenceCopy ? () => copyReference(image, flags.referenceCopy as string) : undefined,
           onSession: (session) => {
             cancel = () => {
               if (session.state === 'running' || session.state === 'paused') session.cancel();

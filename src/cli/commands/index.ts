@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { registerAlloc } from './alloc-command.js';
 import { registerBackup } from './backup-command.js';
+import { registerCompare } from './compare-command.js';
 import { registerDrill } from './drill-command.js';
 import { registerRestoreVerify } from './restore-verify-commands.js';
 import { registerDelete } from './delete-command.js';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerBackup,
   registerRestoreVerify,
   registerDrill,
+  registerCompare,
   registerTapeInit,
   registerTapeLs,
   registerTapePut,

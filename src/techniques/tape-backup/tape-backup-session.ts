@@ -25,11 +25,10 @@ import type { TapeVerification } from '../../tape/tape-verify.js';
 import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor } from '../../volume/write-interceptor.js';
 import { selectBackupSet, type BackupSet, type BlockRange } from './backup-elements.js';
-import { describeSource, digestLabel, headerLabels, type SourceDescription } from './backup-labels.js';
+import { describeSource, headerLabels, type SourceDescription } from './backup-labels.js';
 import { loadLayout, saveLayout } from './backup-layout-store.js';
 import { formatLabelDate } from '../../tape/label-date.js';
 import { planBackupTape, type BackupLayout } from './backup-layout.js';
-import { digestPlannedFiles } from './backup-digest.js';
 import { readSessionBitmap, readSessionRecord, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
 
 /** Slots per worker task: 8 cylinders, so tasks are few but workers still share the tail. */
@@ -331,7 +330,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       const failed = results.find((r) => r.error);
       if (failed?.error) this.fail(errorFromData(failed.error));
       if (this.failure || this.stateValue === 'cancelled') return this.abort();
-      this.finishTape();
+      await this.finishTape(pool);
     } catch (error) {
       this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot run the copy workers: ${String(error)}`, {}));
       this.abort();
@@ -341,7 +340,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     }
   }
 
-  private finishTape(): void {
+  private async finishTape(pool: CopyPool): Promise<void> {
     const census = this.states.census();
     if (census[UNIT_STATE.PENDING] + census[UNIT_STATE.CLAIMED] > 0) {
       this.fail(new SessionError(`Cannot finish ${this.name}: ${census[UNIT_STATE.PENDING] + census[UNIT_STATE.CLAIMED]} blocks were not copied`, {}));
@@ -350,19 +349,19 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     // The point in time is fully on tape: host writes need no protection from here on.
     this.volume.removeInterceptor(this);
     this.move('complete');
-    try {
-      const digests = digestPlannedFiles(this.options.tapePath, this.layout.plan);
-      const verification = this.writer.finish({ trailerLabels: digests.map((d) => [digestLabel(d)]) });
-      this.finishedMs = Date.now();
-      const summary = this.summarize(digests, verification);
-      this.move('finish');
-      this.persist('completed', summary);
-      this.emit('progress', this.progress());
-      this.emit('finished', summary);
-    } catch (error) {
-      this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot finish the tape: ${String(error)}`, {}));
-      this.abort();
+    this.writer.close();
+    // Hashing and reading the tape back run on a worker: host writes go on meanwhile.
+    const result = await pool.finishTape({ tapePath: this.options.tapePath, plan: this.layout.plan });
+    if (result.error || !result.digests || !result.verification) {
+      this.fail(result.error ? errorFromData(result.error) : new IoError(`Cannot finish the tape ${this.options.tapePath}`, {}));
+      return this.abort();
     }
+    this.finishedMs = Date.now();
+    const summary = this.summarize(result.digests, result.verification);
+    this.move('finish');
+    this.persist('completed', summary);
+    this.emit('progress', this.progress());
+    this.emit('finished', summary);
   }
 
   private summarize(digests: readonly string[], verification: TapeVerification): BackupSummary {

@@ -1,0 +1,17 @@
+/** `snaptape compare <a> <b>`: two images of the same geometry, unit by unit (tracks or blocks). */
+import type { Command } from 'commander';
+import { compareImages } from '../../api/drill-api.js';
+import { VerifyError } from '../../errors/snaptape-error.js';
+import { printResult } from '../cli-output.js';
+
+export function registerCompare(program: Command): void {
+  program
+    .command('compare <a> <b>')
+    .description('compare two volume images unit by unit; exits non-zero when they differ')
+    .option('--json', 'machine-readable output')
+    .action((a: string, b: string, flags: { json?: boolean }) => {
+      const result = compareImages(a, b);
+      printResult(result, () => `${a} vs ${b}: ${result.units} units, ${result.mismatched} mismatched${result.firstMismatch !== null ? ` (first: unit ${result.firstMismatch})` : ''}`, flags);
+      if (result.mismatched > 0) throw new VerifyError(`Cannot match ${a} and ${b}: ${result.mismatched} units differ, the first is unit ${result.firstMismatch}`, { a, b });
+    });
+}

@@ -1,0 +1,47 @@
+/**
+ * The last step of a tape backup, run on a worker thread so that the volume's owning thread (and
+ * every host write, NBD client included) never waits for it: hash each element by reading the tape
+ * sequentially, write the labels and tapemarks (with each element's SHA-256 in its UTL1), sync,
+ * and read the whole tape back against its plan.
+ */
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { SnaptapeError, type ErrorData } from '../errors/snaptape-error.js';
+import { translateIoError } from '../errors/io-error.js';
+import { writeTapeFrame } from '../tape/mapped-tape-writer.js';
+import type { TapePlan } from '../tape/tape-plan.js';
+import { verifyTapeAgainstPlan, type TapeVerification } from '../tape/tape-verify.js';
+import { digestPlannedFiles } from '../techniques/tape-backup/backup-digest.js';
+import { digestLabel } from '../techniques/tape-backup/backup-labels.js';
+
+export interface FinishTapeTask {
+  readonly tapePath: string;
+  readonly plan: TapePlan;
+}
+
+export interface FinishTapeResult {
+  readonly digests?: string[];
+  readonly verification?: TapeVerification;
+  readonly error?: ErrorData;
+}
+
+export function finishTape(task: FinishTapeTask): FinishTapeResult {
+  try {
+    const digests = digestPlannedFiles(task.tapePath, task.plan);
+    let fd: number;
+    try {
+      fd = openSync(task.tapePath, 'r+');
+    } catch (error) {
+      throw translateIoError(error, 'reopen the tape to finish it', task.tapePath);
+    }
+    try {
+      writeTapeFrame(fd, task.plan, digests.map((d) => [digestLabel(d)]), task.tapePath);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return { digests, verification: verifyTapeAgainstPlan(task.tapePath, task.plan) };
+  } catch (error) {
+    if (error instanceof SnaptapeError) return { error: error.toData() };
+    return { error: { code: 'IO', message: `Cannot finish the tape ${task.tapePath}: ${error instanceof Error ? error.message : String(error)}`, details: { path: task.tapePath } } };
+  }
+}
