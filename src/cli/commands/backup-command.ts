@@ -7,6 +7,9 @@ import type { Command } from 'commander';
 import { translateIoError } from '../../errors/io-error.js';
 import { withVolumeAsync } from '../../api/volume-api.js';
 import { runBackup, type BackupRun } from '../../api/backup-api.js';
+import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
+import type { BackupProgress, BackupSummary } from '../../techniques/tape-backup/tape-backup-session.js';
+import { resolve } from 'node:path';
 import { createEventLogger } from '../../base/log.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
 import { parseLoadSpec } from '../../techniques/tape-backup/host-load.js';
@@ -32,6 +35,7 @@ interface BackupFlags {
   logFile?: string;
   resume?: boolean;
   referenceCopy?: string;
+  server?: string;
   json?: boolean;
 }
 
@@ -50,6 +54,40 @@ export function formatBackupRun(run: BackupRun): string {
   ];
   if (run.load) lines.push(`  host writes during the backup: ${run.load.writes} (${run.load.ratePerSecond.toFixed(0)}/s), latency p50 ${run.load.latencyP50Us.toFixed(1)} µs, p99 ${run.load.latencyP99Us.toFixed(1)} µs`);
   return lines.join('\n');
+}
+
+/** `--server`: the daemon owns the volume; the session is started and followed over its control API. */
+async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<void> {
+  for (const local of ['load', 'resume', 'referenceCopy', 'blocks'] as const) {
+    if (flags[local] !== undefined) throw new UsageError(`Cannot use --${local.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} with --server: the daemon runs the backup`);
+  }
+  const client = new ControlClient(parseControlEndpoint(flags.server as string));
+  const bar = backupProgressBar(!flags.json, 'units');
+  try {
+    const started = await client.startSession({
+      type: 'backup',
+      volume: volumeName,
+      tape: resolve(flags.to),
+      datasets: flags.datasets,
+      workers: flags.workers !== undefined ? parseCount(flags.workers, '--workers') : undefined,
+      pauseAfter: flags.pauseAfter !== undefined ? parseCount(flags.pauseAfter, '--pause-after') : undefined,
+      pauseMs: flags.pauseMs !== undefined ? parseCount(flags.pauseMs, '--pause-ms') : undefined,
+      throttleMbps: flags.throttleMbps !== undefined ? Number(flags.throttleMbps) : undefined,
+      force: flags.force,
+      tapeVolser: flags.tapeVolser,
+    });
+    const finished = await client.waitForSession(started.id, (info) => {
+      if (info.progress) bar.update(info.progress as unknown as BackupProgress);
+    });
+    bar.stop();
+    if (finished.state !== 'completed') {
+      throw new SessionError(`Cannot complete the backup of ${volumeName} on ${flags.server}: session ${finished.id} is ${finished.state}${finished.error ? `: ${finished.error.message}` : ''}`, { session: finished.id });
+    }
+    const run: BackupRun = { summary: finished.summary as BackupSummary, load: null };
+    printResult({ session: finished.id, ...run }, () => `session ${finished.id} on ${flags.server}\n${formatBackupRun(run)}`, flags);
+  } finally {
+    bar.stop();
+  }
 }
 
 /** The reference copy is made synchronously right before the session registers: the same instant. */
@@ -84,11 +122,13 @@ export function registerBackup(program: Command): void {
     .option('--cbw-timeout <ms>', 'longest a host write waits for its track to be copied')
     .option('--force', 'replace an existing tape file')
     .option('--reference-copy <path>', 'copy the source image to PATH at the start instant (to compare a restore with)')
+    .option('--server <socket>', 'run on a `snaptape serve` daemon (unix socket or 127.0.0.1:PORT; token in $SNAPTAPE_TOKEN): <image> is then its export name')
     .option('--resume', 'continue an interrupted backup to the same tape and point in time (the source must be unchanged since)')
     .option('--log-level <level>', 'log to stderr at this level (debug, info, warn)')
     .option('--log-file <path>', 'log to this file')
     .option('--json', 'machine-readable output')
     .action(async (image: string, flags: BackupFlags) => {
+      if (flags.server) return backupOnServer(image, flags);
       const logs = createEventLogger({ level: flags.logLevel, file: flags.logFile });
       const bar = backupProgressBar(!flags.json, 'units');
       let cancel: (() => void) | undefined;

@@ -4,7 +4,7 @@
  * Written atomically (temp file + rename) at start, at checkpoints, and at the end, so that an
  * interrupted backup is always found and reported as incomplete, never as complete.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { translateIoError } from '../../errors/io-error.js';
 
 export type RecordStatus = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
@@ -46,6 +46,11 @@ function writeAtomically(path: string, data: string | Uint8Array): void {
 export function writeSessionRecord(record: SessionRecord, states?: Int32Array): void {
   if (states) writeAtomically(bitmapPath(record.tapePath), new Uint8Array(states.buffer, states.byteOffset, states.byteLength));
   writeAtomically(recordPath(record.tapePath), `${JSON.stringify(record, null, 2)}\n`);
+  // A completed backup needs no checkpoint to resume from: only its record stays.
+  if (record.status === 'completed') {
+    rmSync(bitmapPath(record.tapePath), { force: true });
+    rmSync(`${record.tapePath}.session.layout.json`, { force: true });
+  }
 }
 
 export function readSessionRecord(tapePath: string): SessionRecord | undefined {

@@ -87,8 +87,11 @@ export interface BackupSummary {
   readonly copiedInOrder: number;
   readonly copiedOutOfOrder: number;
   readonly bytes: number;
+  /** Start to end, the final hash and read-back of the tape included. */
   readonly seconds: number;
   readonly mbPerSecond: number;
+  /** Start until every block was on the tape (the copy phase alone). */
+  readonly copySeconds: number;
   readonly tapeBytes: number;
   readonly verification: TapeVerification;
 }
@@ -149,6 +152,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   private timer: NodeJS.Timeout | undefined;
   private lastCheckpointMs = Date.now();
   private finishedMs: number | undefined;
+  private copiedMs: number | undefined;
 
   private constructor(volume: Volume, options: TapeBackupOptions, prepared: PreparedBackup) {
     super();
@@ -347,6 +351,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       return this.abort();
     }
     // The point in time is fully on tape: host writes need no protection from here on.
+    this.copiedMs = Date.now();
     this.volume.removeInterceptor(this);
     this.move('complete');
     this.writer.close();
@@ -383,6 +388,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       bytes,
       seconds,
       mbPerSecond: seconds > 0 ? bytes / 1e6 / seconds : 0,
+      copySeconds: ((this.copiedMs ?? Date.now()) - this.startedMs) / 1000,
       tapeBytes: this.layout.plan.sizeBytes,
       verification,
     };
