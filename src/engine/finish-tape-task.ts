@@ -16,6 +16,8 @@ import { digestLabel } from '../techniques/tape-backup/backup-labels.js';
 export interface FinishTapeTask {
   readonly tapePath: string;
   readonly plan: TapePlan;
+  /** Where the tape starts in the file: 0, or N0 × 512 for a tape on an FBA volume. */
+  readonly baseOffsetBytes: number;
 }
 
 export interface FinishTapeResult {
@@ -26,7 +28,7 @@ export interface FinishTapeResult {
 
 export function finishTape(task: FinishTapeTask): FinishTapeResult {
   try {
-    const digests = digestPlannedFiles(task.tapePath, task.plan);
+    const digests = digestPlannedFiles(task.tapePath, task.plan, task.baseOffsetBytes);
     let fd: number;
     try {
       fd = openSync(task.tapePath, 'r+');
@@ -34,12 +36,13 @@ export function finishTape(task: FinishTapeTask): FinishTapeResult {
       throw translateIoError(error, 'reopen the tape to finish it', task.tapePath);
     }
     try {
-      writeTapeFrame(fd, task.plan, digests.map((d) => [digestLabel(d)]), task.tapePath);
+      writeTapeFrame(fd, task.plan, digests.map((d) => [digestLabel(d)]), task.tapePath, task.baseOffsetBytes);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
-    return { digests, verification: verifyTapeAgainstPlan(task.tapePath, task.plan) };
+    const region = { baseOffsetBytes: task.baseOffsetBytes, lengthBytes: task.plan.sizeBytes };
+    return { digests, verification: verifyTapeAgainstPlan(task.tapePath, task.plan, region) };
   } catch (error) {
     if (error instanceof SnaptapeError) return { error: error.toData() };
     return { error: { code: 'IO', message: `Cannot finish the tape ${task.tapePath}: ${error instanceof Error ? error.message : String(error)}`, details: { path: task.tapePath } } };

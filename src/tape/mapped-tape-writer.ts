@@ -13,7 +13,7 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync, writevSync } from 'node:fs';
 import { assert } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
-import { TapeFormatError, TargetExistsError } from '../errors/snaptape-error.js';
+import { NoSpaceError, TapeFormatError, TargetExistsError } from '../errors/snaptape-error.js';
 import { AWS_HEADER_BYTES, blockHeaderBytes, tapemarkHeaderBytes } from './aws-block-header.js';
 import { encodeUserLabel } from './standard-labels.js';
 import { plannedDataBlock, plannedEntries, type TapePlan } from './tape-plan.js';
@@ -59,7 +59,8 @@ export function dataBlockRun(plan: TapePlan, options: { readonly fileIndex: numb
   return { offsetBytes: first.offsetBytes, sizeBytes, buffers };
 }
 
-function writeAllAt(fd: number, buffers: readonly Uint8Array[], offsetBytes: number, sizeBytes: number, path: string): void {
+function writeAllAt(fd: number, buffers: readonly Uint8Array[], tapeOffsetBytes: number, sizeBytes: number, path: string, baseOffsetBytes = 0): void {
+  const offsetBytes = baseOffsetBytes + tapeOffsetBytes;
   let written: number;
   try {
     written = writevSync(fd, buffers as Uint8Array[], offsetBytes);
@@ -80,24 +81,24 @@ function writeAllAt(fd: number, buffers: readonly Uint8Array[], offsetBytes: num
 }
 
 /** Writes one data block (header + payload) at its planned offset with the caller's fd. */
-export function writeDataBlock(fd: number, plan: TapePlan, where: DataBlockAddress, payload: Uint8Array, path = 'tape'): void {
-  writeDataBlockRun(fd, plan, { fileIndex: where.fileIndex, firstBlockIndex: where.blockIndex, payloads: [payload] }, path);
+export function writeDataBlock(fd: number, plan: TapePlan, where: DataBlockAddress, payload: Uint8Array, path = 'tape', baseOffsetBytes = 0): void {
+  writeDataBlockRun(fd, plan, { fileIndex: where.fileIndex, firstBlockIndex: where.blockIndex, payloads: [payload] }, path, baseOffsetBytes);
 }
 
 /** Writes consecutive data blocks of one file in one system call. */
-export function writeDataBlockRun(fd: number, plan: TapePlan, options: { readonly fileIndex: number; readonly firstBlockIndex: number; readonly payloads: readonly Uint8Array[] }, path = 'tape'): void {
+export function writeDataBlockRun(fd: number, plan: TapePlan, options: { readonly fileIndex: number; readonly firstBlockIndex: number; readonly payloads: readonly Uint8Array[] }, path = 'tape', baseOffsetBytes = 0): void {
   const run = dataBlockRun(plan, options);
-  writeAllAt(fd, run.buffers, run.offsetBytes, run.sizeBytes, path);
+  writeAllAt(fd, run.buffers, run.offsetBytes, run.sizeBytes, path, baseOffsetBytes);
 }
 
 /** UTL data for each file, by file index, when the plan left it open. */
 export type TrailerLabelData = readonly (readonly Uint8Array[] | undefined)[];
 
 /** Writes every label and tapemark of the plan (everything except the data blocks). */
-export function writeTapeFrame(fd: number, plan: TapePlan, trailerLabels: TrailerLabelData = [], path = 'tape'): void {
+export function writeTapeFrame(fd: number, plan: TapePlan, trailerLabels: TrailerLabelData = [], path = 'tape', baseOffsetBytes = 0): void {
   for (const entry of plannedEntries(plan)) {
     if (entry.kind === 'tapemark') {
-      writeAllAt(fd, [tapemarkHeaderBytes(entry.tapemark.previousChunkBytes)], entry.tapemark.offsetBytes, AWS_HEADER_BYTES, path);
+      writeAllAt(fd, [tapemarkHeaderBytes(entry.tapemark.previousChunkBytes)], entry.tapemark.offsetBytes, AWS_HEADER_BYTES, path, baseOffsetBytes);
     } else if (entry.kind === 'label') {
       const label = entry.label;
       let bytes = label.bytes;
@@ -107,7 +108,7 @@ export function writeTapeFrame(fd: number, plan: TapePlan, trailerLabels: Traile
         assert(userData !== undefined, `data for ${label.labelId} of file ${entry.fileIndex} is given`);
         bytes = encodeUserLabel({ labelId: 'UTL', number, userData });
       }
-      writeAllAt(fd, [blockHeaderBytes(label), bytes], label.offsetBytes, AWS_HEADER_BYTES + bytes.length, path);
+      writeAllAt(fd, [blockHeaderBytes(label), bytes], label.offsetBytes, AWS_HEADER_BYTES + bytes.length, path, baseOffsetBytes);
     }
   }
 }
@@ -118,13 +119,35 @@ export class MappedTapeWriter {
   readonly path: string;
   readonly plan: TapePlan;
   readonly fd: number;
+  /** Where the tape starts in the file (0 for a tape file; N0 × 512 on an FBA volume). */
+  readonly baseOffsetBytes: number;
   // Main thread only.
   private closed = false;
 
-  private constructor(path: string, plan: TapePlan, fd: number) {
+  private constructor(path: string, plan: TapePlan, fd: number, baseOffsetBytes = 0) {
     this.path = path;
     this.plan = plan;
     this.fd = fd;
+    this.baseOffsetBytes = baseOffsetBytes;
+  }
+
+  /**
+   * Writes a planned tape into a region of an existing file (an FBA volume's image), which must
+   * already be long enough; nothing outside the region is touched and the file is not truncated.
+   */
+  static openRegion(path: string, plan: TapePlan, baseOffsetBytes: number): MappedTapeWriter {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r+');
+    } catch (cause) {
+      throw translateIoError(cause, 'open the tape region', path);
+    }
+    const fileBytes = fstatSync(fd).size;
+    if (baseOffsetBytes + plan.sizeBytes > fileBytes) {
+      closeSync(fd);
+      throw new NoSpaceError(`Cannot write a ${plan.sizeBytes}-byte tape into ${path} from byte ${baseOffsetBytes}: the file ends at byte ${fileBytes}`, { path, neededBytes: plan.sizeBytes, offsetBytes: baseOffsetBytes });
+    }
+    return new MappedTapeWriter(path, plan, fd, baseOffsetBytes);
   }
 
   /** Creates (or with `force` replaces) the tape file, sized to the plan. */
@@ -161,25 +184,25 @@ export class MappedTapeWriter {
 
   writeDataBlock(where: DataBlockAddress, payload: Uint8Array): void {
     assert(!this.closed, 'the writer is open');
-    writeDataBlock(this.fd, this.plan, where, payload, this.path);
+    writeDataBlock(this.fd, this.plan, where, payload, this.path, this.baseOffsetBytes);
   }
 
   writeDataBlockRun(options: { readonly fileIndex: number; readonly firstBlockIndex: number; readonly payloads: readonly Uint8Array[] }): void {
     assert(!this.closed, 'the writer is open');
-    writeDataBlockRun(this.fd, this.plan, options, this.path);
+    writeDataBlockRun(this.fd, this.plan, options, this.path, this.baseOffsetBytes);
   }
 
   /** Writes labels and tapemarks, syncs, closes, and verifies the tape reads back as planned. */
   finish(options: { readonly trailerLabels?: TrailerLabelData } = {}): TapeVerification {
     assert(!this.closed, 'the writer is open');
-    writeTapeFrame(this.fd, this.plan, options.trailerLabels, this.path);
+    writeTapeFrame(this.fd, this.plan, options.trailerLabels, this.path, this.baseOffsetBytes);
     try {
       fsyncSync(this.fd);
     } catch (cause) {
       throw translateIoError(cause, 'sync tape', this.path);
     }
     this.close();
-    return verifyTapeAgainstPlan(this.path, this.plan);
+    return verifyTapeAgainstPlan(this.path, this.plan, { baseOffsetBytes: this.baseOffsetBytes, lengthBytes: this.plan.sizeBytes });
   }
 
   close(): void {

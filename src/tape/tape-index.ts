@@ -135,8 +135,11 @@ class IndexBuilder {
   }
 }
 
-/** Walks every chunk header of an open tape file and returns the validated index. */
-export function buildTapeIndex(fd: number, fileSizeBytes: number, path: string): TapeIndex {
+/**
+ * Walks every chunk header of an open tape and returns the validated index. Offsets in the index
+ * are tape offsets; `baseOffsetBytes` is where the tape starts in the file (tape-region.ts).
+ */
+export function buildTapeIndex(fd: number, fileSizeBytes: number, path: string, baseOffsetBytes = 0): TapeIndex {
   const builder = new IndexBuilder(path);
   const headerBytes = Buffer.alloc(AWS_HEADER_BYTES);
   let offsetBytes = 0;
@@ -148,7 +151,7 @@ export function buildTapeIndex(fd: number, fileSizeBytes: number, path: string):
       builder.fail(offsetBytes, `is truncated: only ${remainingBytes} of the ${AWS_HEADER_BYTES} header bytes remain in the file`);
     }
     try {
-      readSync(fd, headerBytes, 0, AWS_HEADER_BYTES, offsetBytes);
+      readSync(fd, headerBytes, 0, AWS_HEADER_BYTES, baseOffsetBytes + offsetBytes);
     } catch (cause) {
       throw translateIoError(cause, `read the chunk header at byte offset ${offsetBytes}`, path);
     }

@@ -15,6 +15,7 @@ import { TapeFormatError } from '../errors/snaptape-error.js';
 import { AWS_HEADER_BYTES, decodeAwsBlockHeader } from './aws-block-header.js';
 import { decompressBlock } from './het-decompress.js';
 import { buildTapeIndex, type TapeIndex, type TapeIndexEntry } from './tape-index.js';
+import { measureTapeRegion, WHOLE_FILE, type TapeRegion } from './tape-region.js';
 
 export type TapeReadResult =
   | { readonly kind: 'block'; readonly entry: TapeIndexEntry; readonly data: Buffer }
@@ -29,18 +30,23 @@ export class TapeReader {
   readonly path: string;
   readonly index: TapeIndex;
   private readonly fd: number;
+  private readonly baseOffsetBytes: number;
   // Main thread only.
   private positionBlockNumber = 0;
   private closed = false;
 
-  private constructor(path: string, fd: number, index: TapeIndex) {
+  private constructor(path: string, fd: number, index: TapeIndex, baseOffsetBytes: number) {
     this.path = path;
     this.fd = fd;
     this.index = index;
+    this.baseOffsetBytes = baseOffsetBytes;
   }
 
-  /** Opens a tape read-only and indexes it; a broken structure is a TapeFormatError. */
-  static open(path: string): TapeReader {
+  /**
+   * Opens a tape read-only and indexes it; a broken structure is a TapeFormatError. `region`: a tape
+   * stored inside another file (an FBA volume); without a length, it ends at its double tapemark.
+   */
+  static open(path: string, region: TapeRegion = WHOLE_FILE): TapeReader {
     let fd: number;
     try {
       fd = openSync(path, 'r');
@@ -48,8 +54,13 @@ export class TapeReader {
       throw translateIoError(cause, 'open tape', path);
     }
     try {
-      const index = buildTapeIndex(fd, fstatSync(fd).size, path);
-      return new TapeReader(path, fd, index);
+      const fileBytes = fstatSync(fd).size;
+      const base = region.baseOffsetBytes;
+      const available = Math.max(0, fileBytes - base);
+      const length = region === WHOLE_FILE ? fileBytes
+        : region.lengthBytes ?? measureTapeRegion(fd, path, base, available);
+      const index = buildTapeIndex(fd, Math.min(length, available), path, base);
+      return new TapeReader(path, fd, index, base);
     } catch (error) {
       closeSync(fd);
       throw error;
@@ -77,7 +88,7 @@ export class TapeReader {
     assert(entry.kind === 'block', `block ${blockNumber} is a data block, not a tapemark`);
     const raw = Buffer.alloc(entry.endOffsetBytes - entry.offsetBytes);
     try {
-      const readBytes = readSync(this.fd, raw, 0, raw.length, entry.offsetBytes);
+      const readBytes = readSync(this.fd, raw, 0, raw.length, this.baseOffsetBytes + entry.offsetBytes);
       if (readBytes !== raw.length) {
         throw new TapeFormatError(`Cannot read block ${blockNumber} at byte offset ${entry.offsetBytes} of ${this.path}: the file shrank while open`, {
           path: this.path, blockNumber, offsetBytes: entry.offsetBytes,

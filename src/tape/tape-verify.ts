@@ -10,6 +10,7 @@ import { VerifyError } from '../errors/snaptape-error.js';
 import { readTapeContents } from './tape-contents.js';
 import { plannedEntries, type TapePlan } from './tape-plan.js';
 import { TapeReader } from './tape-reader.js';
+import { WHOLE_FILE, type TapeRegion } from './tape-region.js';
 
 export interface TapeVerification {
   readonly sizeBytes: number;
@@ -44,9 +45,9 @@ function checkEntries(reader: TapeReader, plan: TapePlan): number {
   return dataBlockCount;
 }
 
-/** Re-reads the tape at `path` and checks it is exactly the planned tape. */
-export function verifyTapeAgainstPlan(path: string, plan: TapePlan): TapeVerification {
-  const reader = TapeReader.open(path);
+/** Re-reads the tape at `path` (or in a region of it) and checks it is exactly the planned tape. */
+export function verifyTapeAgainstPlan(path: string, plan: TapePlan, region: TapeRegion = WHOLE_FILE): TapeVerification {
+  const reader = TapeReader.open(path, region);
   try {
     if (reader.index.sizeBytes !== plan.sizeBytes) {
       throw new VerifyError(`Cannot verify tape ${path}: it is ${reader.index.sizeBytes} bytes, planned ${plan.sizeBytes}`, { path });

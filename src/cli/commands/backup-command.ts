@@ -36,6 +36,7 @@ interface BackupFlags {
   resume?: boolean;
   referenceCopy?: string;
   server?: string;
+  toFbaBlock?: string;
   json?: boolean;
 }
 
@@ -58,7 +59,7 @@ export function formatBackupRun(run: BackupRun): string {
 
 /** `--server`: the daemon owns the volume; the session is started and followed over its control API. */
 async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<void> {
-  for (const local of ['load', 'resume', 'referenceCopy', 'blocks'] as const) {
+  for (const local of ['load', 'resume', 'referenceCopy', 'blocks', 'toFbaBlock'] as const) {
     if (flags[local] !== undefined) throw new UsageError(`Cannot use --${local.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} with --server: the daemon runs the backup`);
   }
   const client = new ControlClient(parseControlEndpoint(flags.server as string));
@@ -108,7 +109,8 @@ export function registerBackup(program: Command): void {
   program
     .command('backup <image>')
     .description('point-in-time backup of a live volume to a virtual tape')
-    .requiredOption('--to <tape>', 'the tape file to write (AWSTAPE)')
+    .requiredOption('--to <tape>', 'the tape file to write (AWSTAPE), or with --to-fba-block the FBA volume to write it onto')
+    .option('--to-fba-block <n>', 'write the tape onto the FBA volume named by --to, from block N')
     .option('--datasets <patterns...>', 'data set name patterns (PROD.**, *.DATA); default: the whole volume')
     .option('--blocks <ranges...>', 'FBA block ranges FIRST:COUNT; default: the whole volume')
     .option('--workers <n>', 'copy worker threads (default: the core count)')
@@ -139,6 +141,7 @@ export function registerBackup(program: Command): void {
       try {
         const run = await withVolumeAsync(image, {}, (volume) => runBackup(volume, {
           tapePath: flags.to,
+          tapeStartBlock: flags.toFbaBlock !== undefined ? parseCount(flags.toFbaBlock, '--to-fba-block') : undefined,
           datasets: flags.datasets,
           blockRanges: flags.blocks?.map(parseBlockRange),
           workers: flags.workers !== undefined ? parseCount(flags.workers, '--workers') : undefined,

@@ -15,6 +15,7 @@ interface RestoreFlags {
   type?: string;
   cyls?: string;
   force?: boolean;
+  fbaBlock?: string;
   json?: boolean;
 }
 
@@ -28,6 +29,7 @@ export function registerRestoreVerify(program: Command): void {
     .option('--type <type>', 'device type of the new volume')
     .option('--cyls <n>', 'cylinders of the new volume')
     .option('--force', 'replace an existing target file with --new-volume')
+    .option('--fba-block <n>', 'the tape is on the FBA volume <tape> from block N')
     .option('--json', 'machine-readable output')
     .action((tape: string, flags: RestoreFlags) => {
       const result = restoreTape(tape, {
@@ -37,6 +39,7 @@ export function registerRestoreVerify(program: Command): void {
         type: flags.type,
         cylinders: flags.cyls !== undefined ? parseCount(flags.cyls, '--cyls') : undefined,
         force: flags.force,
+        tapeStartBlock: flags.fbaBlock !== undefined ? parseCount(flags.fbaBlock, '--fba-block') : undefined,
       });
       printResult(result, () => [
         `Restored ${tape} to ${result.to}${result.newVolume ? ' (new volume)' : ''}:`,
@@ -46,9 +49,10 @@ export function registerRestoreVerify(program: Command): void {
   program
     .command('verify <tape>')
     .description('check a backup tape without restoring it: structure, labels and each element\'s SHA-256')
+    .option('--fba-block <n>', 'the tape is on the FBA volume <tape> from block N')
     .option('--json', 'machine-readable output')
-    .action((tape: string, flags: { json?: boolean }) => {
-      const report = verifyBackupTape(tape);
+    .action((tape: string, flags: { json?: boolean; fbaBlock?: string }) => {
+      const report = verifyBackupTape(tape, { startBlock: flags.fbaBlock !== undefined ? parseCount(flags.fbaBlock, '--fba-block') : undefined });
       printResult(report, () => [
         `${tape}: tape ${report.volser}, source ${report.source.typeName} ${report.source.volser}: ${report.ok ? 'OK' : 'FAILED'}`,
         ...report.elements.map((e) => `  ${e.ok ? 'ok ' : 'BAD'} ${e.name.padEnd(44)} ${e.blocks} blocks ${e.bytes} bytes sha256 ${e.sha256}${e.ok ? '' : ` (tape records ${e.recorded})`}`),

@@ -7,8 +7,10 @@ import { createHash } from 'node:crypto';
 import { VerifyError } from '../../errors/snaptape-error.js';
 import { readTapeContents } from '../../tape/tape-contents.js';
 import { TapeReader } from '../../tape/tape-reader.js';
+import { fbaTapeRegion, WHOLE_FILE } from '../../tape/tape-region.js';
+import { FBA_BLOCK_BYTES } from '../../geometry/device-types.js';
+import { readSessionRecord, sessionRecordKey } from '../tape-backup/session-record.js';
 import { parseDigest, parseElementDescription, parseSourceDescription, type ElementDescription, type SourceDescription } from '../tape-backup/backup-labels.js';
-import { readSessionRecord } from '../tape-backup/session-record.js';
 
 export interface TapeElement {
   readonly name: string;
@@ -35,9 +37,15 @@ export function checkSessionComplete(tapePath: string): void {
   }
 }
 
-export function openBackupTape(path: string): BackupTape {
-  checkSessionComplete(path);
-  const reader = TapeReader.open(path);
+export interface TapeLocation {
+  /** The tape is on the FBA volume `path` from this block, not in a file of its own. */
+  readonly startBlock?: number;
+}
+
+export function openBackupTape(path: string, location: TapeLocation = {}): BackupTape {
+  checkSessionComplete(sessionRecordKey({ tapePath: path, tapeStartBlock: location.startBlock }));
+  const region = location.startBlock === undefined ? WHOLE_FILE : fbaTapeRegion(location.startBlock, FBA_BLOCK_BYTES);
+  const reader = TapeReader.open(path, region);
   try {
     const contents = readTapeContents(reader);
     if (contents.dataSets.length === 0) throw new VerifyError(`Cannot restore from ${path}: the tape holds no data sets`, { path });
@@ -96,8 +104,8 @@ export interface TapeVerifyReport {
 }
 
 /** `snaptape verify`: reads the whole tape and checks every element's SHA-256 against UTL1. */
-export function verifyBackupTape(path: string): TapeVerifyReport {
-  const tape = openBackupTape(path);
+export function verifyBackupTape(path: string, location: TapeLocation = {}): TapeVerifyReport {
+  const tape = openBackupTape(path, location);
   try {
     const elements = tape.elements.map((e) => checkElement(tape, e));
     return { path, volser: tape.volser, source: tape.source, elements, ok: elements.every((e) => e.ok) };

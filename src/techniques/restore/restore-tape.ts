@@ -29,6 +29,8 @@ export interface RestoreOptions {
   readonly type?: string;
   readonly cylinders?: number;
   readonly force?: boolean;
+  /** The tape is on the FBA volume named by the tape path, from this block. */
+  readonly tapeStartBlock?: number;
 }
 
 export interface RestoreResult {
@@ -143,7 +145,7 @@ function checkBlocksAreTracks(tape: BackupTape, element: TapeElement): void {
 }
 
 export function restoreTape(tapePath: string, options: RestoreOptions): RestoreResult {
-  const tape = openBackupTape(tapePath);
+  const tape = openBackupTape(tapePath, { startBlock: options.tapeStartBlock });
   try {
     const chosen = options.dataset
       ? tape.elements.filter((e) => (e.description.dsname ?? e.name) === options.dataset!.toUpperCase())

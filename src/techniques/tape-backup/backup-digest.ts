@@ -12,7 +12,8 @@ import type { TapePlan } from '../../tape/tape-plan.js';
 /** Bytes read per call while hashing: large sequential reads, bounded memory. */
 const HASH_READ_BYTES = 8 * 1024 * 1024;
 
-export function digestPlannedFiles(tapePath: string, plan: TapePlan): string[] {
+/** `baseOffsetBytes`: where the tape starts in the file (a tape on an FBA volume). */
+export function digestPlannedFiles(tapePath: string, plan: TapePlan, baseOffsetBytes = 0): string[] {
   let fd: number;
   try {
     fd = openSync(tapePath, 'r');
@@ -34,7 +35,7 @@ export function digestPlannedFiles(tapePath: string, plan: TapePlan): string[] {
         const length = Math.min(buffer.length, end - from);
         let done = 0;
         while (done < length) {
-          const n = readSync(fd, buffer, done, length - done, from + done);
+          const n = readSync(fd, buffer, done, length - done, baseOffsetBytes + from + done);
           if (n === 0) throw translateIoError({ code: 'EIO', message: `tape ends at byte ${from + done}` }, 'hash the tape', tapePath);
           done += n;
         }

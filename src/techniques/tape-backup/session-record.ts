@@ -25,6 +25,11 @@ export interface SessionRecord {
   readonly summary?: unknown;
 }
 
+/** Where a session's record, bitmap and layout are kept: beside the tape file, or per start block of a tape on an FBA volume. */
+export function sessionRecordKey(options: { readonly tapePath: string; readonly tapeStartBlock?: number | undefined }): string {
+  return options.tapeStartBlock === undefined ? options.tapePath : `${options.tapePath}@block${options.tapeStartBlock}`;
+}
+
 export function recordPath(tapePath: string): string {
   return `${tapePath}.session.json`;
 }

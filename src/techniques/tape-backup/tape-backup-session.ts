@@ -15,7 +15,11 @@ import { EventEmitter } from 'node:events';
 import { existsSync, statSync, statfsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { assert } from '../../base/assert.js';
-import { IoError, NoSpaceError, SessionError, SnaptapeError, errorFromData } from '../../errors/snaptape-error.js';
+import { IoError, NoSpaceError, SessionError, SnaptapeError, UsageError, errorFromData } from '../../errors/snaptape-error.js';
+import { openImage } from '../../image/open-image.js';
+import { Volume as VolumeClass } from '../../volume/volume.js';
+import { fbaPositionOf } from '../../tape/tape-region.js';
+import type { TapePlan } from '../../tape/tape-plan.js';
 import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
 import type { CopyBlockRun, CopyPacing, CopyTaskResult } from '../../engine/copy-task.js';
 import { CONTROL, TrackStateArray, UNIT_STATE, type UnitState } from '../../engine/track-state.js';
@@ -29,7 +33,7 @@ import { describeSource, headerLabels, type SourceDescription } from './backup-l
 import { loadLayout, saveLayout } from './backup-layout-store.js';
 import { formatLabelDate } from '../../tape/label-date.js';
 import { planBackupTape, type BackupLayout } from './backup-layout.js';
-import { readSessionBitmap, readSessionRecord, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
+import { readSessionBitmap, readSessionRecord, sessionRecordKey, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
 
 /** Slots per worker task: 8 cylinders, so tasks are few but workers still share the tail. */
 export const TASK_SLOTS = 120;
@@ -43,7 +47,10 @@ export const DEFAULT_PAUSE_MS = 5;
 export type CbwErrorPolicy = 'break-backup' | 'break-host-write';
 
 export interface TapeBackupOptions {
+  /** The tape file; with `tapeStartBlock`, an FBA volume image that the tape is written onto. */
   readonly tapePath: string;
+  /** Write the tape onto the FBA volume `tapePath` from this block (N0) instead of into a file. */
+  readonly tapeStartBlock?: number;
   readonly datasets?: readonly string[];
   readonly blockRanges?: readonly BlockRange[];
   readonly workers?: number;
@@ -93,6 +100,8 @@ export interface BackupSummary {
   /** Start until every block was on the tape (the copy phase alone). */
   readonly copySeconds: number;
   readonly tapeBytes: number;
+  /** Where the tape is: its own file, or FBA blocks first..last of a volume. */
+  readonly target: { readonly kind: 'file' } | { readonly kind: 'fba'; readonly firstBlock: number; readonly lastBlock: number };
   readonly verification: TapeVerification;
 }
 
@@ -125,6 +134,29 @@ interface PreparedBackup {
   readonly layout: BackupLayout;
   readonly states: TrackStateArray;
   readonly writer: MappedTapeWriter;
+  /** The FBA volume a tape is written onto, held (locked) for the session's life. */
+  readonly targetVolume?: Volume;
+}
+
+/** Opens the tape target: a new tape file, or a region of an FBA volume from block N0. */
+function openTapeTarget(volume: Volume, options: TapeBackupOptions, plan: TapePlan): { writer: MappedTapeWriter; targetVolume?: Volume } {
+  if (options.tapeStartBlock === undefined) {
+    checkRoomForTape(options.tapePath, plan.sizeBytes, options.force ?? false);
+    return { writer: MappedTapeWriter.create(options.tapePath, plan, { force: options.force }) };
+  }
+  if (resolve(options.tapePath) === resolve(volume.path)) throw new UsageError(`Cannot write the backup of ${volume.path} onto itself`, { path: volume.path });
+  const target = new VolumeClass(openImage(options.tapePath));
+  try {
+    if (target.geometry.kind !== 'fba') throw new UsageError(`Cannot write a tape onto ${options.tapePath}: it is not an FBA volume`, { path: options.tapePath });
+    const blocksNeeded = Math.ceil(plan.sizeBytes / target.geometry.blockBytes);
+    if (options.tapeStartBlock < 0 || options.tapeStartBlock + blocksNeeded > target.geometry.blockCount) {
+      throw new NoSpaceError(`Cannot write the tape onto ${options.tapePath}: it needs ${blocksNeeded} blocks from block ${options.tapeStartBlock}, the volume has ${target.geometry.blockCount}`, { path: options.tapePath, neededBlocks: blocksNeeded });
+    }
+    return { writer: MappedTapeWriter.openRegion(options.tapePath, plan, options.tapeStartBlock * target.geometry.blockBytes), targetVolume: target };
+  } catch (error) {
+    target.close();
+    throw error;
+  }
 }
 
 function checkWritable(volume: Volume): void {
@@ -143,6 +175,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   readonly states: TrackStateArray;
   readonly done: Promise<BackupSummary>;
   private readonly writer: MappedTapeWriter;
+  private readonly targetVolume: Volume | undefined;
   private readonly startedMs = Date.now();
   private readonly startedAt = new Date().toISOString();
   private readonly bytesTotal: number;
@@ -164,6 +197,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.layout = prepared.layout;
     this.states = prepared.states;
     this.writer = prepared.writer;
+    this.targetVolume = prepared.targetVolume;
     this.bytesTotal = this.set.slots.lengths.reduce((n, l) => n + l, 0);
     this.done = new Promise<BackupSummary>((resolve, reject) => {
       this.once('finished', resolve);
@@ -187,10 +221,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     const layout = planBackupTape(set, { tapeVolser, creationDate, headerLabels: (_, i) => labels[i] ?? [] });
     const states = TrackStateArray.create(set.slots.lengths.length);
     for (let s = 0; s < states.unitCount; s++) states.include(s);
-    checkRoomForTape(options.tapePath, layout.plan.sizeBytes, options.force ?? false);
-    const writer = MappedTapeWriter.create(options.tapePath, layout.plan, { force: options.force });
-    saveLayout(options.tapePath, { set, source, tapeVolser, creationDate, headerLabels: labels });
-    return new TapeBackupSession(volume, options, { set, source, layout, states, writer }).begin();
+    const target = openTapeTarget(volume, options, layout.plan);
+    saveLayout(sessionRecordKey(options), { set, source, tapeVolser, creationDate, headerLabels: labels });
+    return new TapeBackupSession(volume, options, { set, source, layout, states, ...target }).begin();
   }
 
   /**
@@ -200,7 +233,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
    */
   static resume(volume: Volume, options: TapeBackupOptions): TapeBackupSession {
     checkWritable(volume);
-    const tape = options.tapePath;
+    const tape = sessionRecordKey(options);
     const record = readSessionRecord(tape);
     if (!record) throw new SessionError(`Cannot resume the backup to ${tape}: no session record (${tape}.session.json)`, { tape });
     if (record.status === 'completed') throw new SessionError(`Cannot resume the backup to ${tape}: it is complete`, { tape });
@@ -217,7 +250,11 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     if (!bitmap) throw new SessionError(`Cannot resume the backup to ${tape}: its bitmap is missing or of the wrong size`, { tape });
     const states = TrackStateArray.create(bitmap.length);
     bitmap.forEach((state, slot) => states.restore(slot, state as UnitState));
-    const writer = MappedTapeWriter.open(tape, layout.plan);
+    if (options.tapeStartBlock !== undefined) {
+      const target = openTapeTarget(volume, options, layout.plan);
+      return new TapeBackupSession(volume, options, { set: stored.set, source: stored.source, layout, states, ...target }).begin();
+    }
+    const writer = MappedTapeWriter.open(options.tapePath, layout.plan);
     return new TapeBackupSession(volume, options, { set: stored.set, source: stored.source, layout, states, writer }).begin();
   }
 
@@ -310,7 +347,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
           units,
           sourceOffsets,
           lengths: lengths.slice(first, first + count),
-          tapeOffsets: this.layout.tapeOffsets.slice(first, first + count),
+          tapeOffsets: this.layout.tapeOffsets.slice(first, first + count).map((o) => o + this.writer.baseOffsetBytes),
           firstPreviousBytes: j === 0 ? 0 : (lengths[first - 1] as number),
         });
       }
@@ -356,7 +393,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.move('complete');
     this.writer.close();
     // Hashing and reading the tape back run on a worker: host writes go on meanwhile.
-    const result = await pool.finishTape({ tapePath: this.options.tapePath, plan: this.layout.plan });
+    const result = await pool.finishTape({ tapePath: this.options.tapePath, plan: this.layout.plan, baseOffsetBytes: this.writer.baseOffsetBytes });
+    this.targetVolume?.close();
     if (result.error || !result.digests || !result.verification) {
       this.fail(result.error ? errorFromData(result.error) : new IoError(`Cannot finish the tape ${this.options.tapePath}`, {}));
       return this.abort();
@@ -389,6 +427,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       seconds,
       mbPerSecond: seconds > 0 ? bytes / 1e6 / seconds : 0,
       copySeconds: ((this.copiedMs ?? Date.now()) - this.startedMs) / 1000,
+      target: this.options.tapeStartBlock === undefined
+        ? { kind: 'file' }
+        : { kind: 'fba', firstBlock: this.options.tapeStartBlock, lastBlock: fbaPositionOf(this.layout.plan.sizeBytes - 1, { startBlock: this.options.tapeStartBlock, blockBytes: 512 }).block },
       tapeBytes: this.layout.plan.sizeBytes,
       verification,
     };
@@ -427,6 +468,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.finishedMs ??= Date.now();
     this.volume.removeInterceptor(this);
     this.writer.close();
+    this.targetVolume?.close();
     const status: RecordStatus = this.stateValue === 'cancelled' ? 'cancelled' : 'failed';
     this.persist(status, undefined, this.failure?.message ?? 'cancelled before the copy finished');
     this.emit('aborted', this.failure ?? new SessionError(`Cannot complete ${this.name}: it was cancelled`, { tape: this.options.tapePath }));
@@ -462,7 +504,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     const record: SessionRecord = {
       kind: 'tape-backup',
       status,
-      tapePath: this.options.tapePath,
+      tapePath: sessionRecordKey(this.options),
       sourcePath: resolve(this.volume.path),
       sourceMtimeNs: String(statSync(this.volume.path, { bigint: true }).mtimeNs),
       startedAt: this.startedAt,
