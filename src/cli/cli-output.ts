@@ -39,3 +39,12 @@ export function parseCount(value: string, optionName: string): number {
   }
   return Number(value);
 }
+
+/** Parses a positive decimal number option (a rate), or throws a usage error naming the option. */
+export function parsePositiveNumber(value: string, optionName: string): number {
+  const number = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !(number > 0)) {
+    throw new UsageError(`Cannot parse ${optionName}: "${value}" is not a number above 0`);
+  }
+  return number;
+}

@@ -24,8 +24,11 @@ export function sleepMs(state: PacingState, ms: number): void {
   if (ms > 0) Atomics.wait(state.sleeper, 0, 0, Math.min(ms, MAX_SLEEP_MS));
 }
 
-/** Called after each batch with the bytes and blocks it handled. */
-export function pace(state: PacingState, bytes: number, blocks: number): void {
+/**
+ * Called after each batch with the bytes and blocks it handled. Sleeps in slices of at most
+ * MAX_SLEEP_MS until the rate cap is met, checking `stopped` between slices (a cancel or pause).
+ */
+export function pace(state: PacingState, bytes: number, blocks: number, stopped: () => boolean = () => false): void {
   state.bytes += bytes;
   state.sinceLastPause += blocks;
   const { bytesPerSecond, pauseAfterCopies, pauseMs } = state.options;
@@ -35,7 +38,9 @@ export function pace(state: PacingState, bytes: number, blocks: number): void {
   }
   if (bytesPerSecond > 0) {
     const dueMs = (state.bytes / bytesPerSecond) * 1000;
-    const aheadMs = dueMs - (Date.now() - state.startedMs);
-    if (aheadMs > 0) sleepMs(state, aheadMs);
+    // Bounded: each slice sleeps, and the deadline does not move while sleeping.
+    for (let aheadMs = dueMs - (Date.now() - state.startedMs); aheadMs > 0 && !stopped(); aheadMs = dueMs - (Date.now() - state.startedMs)) {
+      sleepMs(state, aheadMs);
+    }
   }
 }

@@ -142,7 +142,7 @@ export default function runCopyTask(task: CopyTask): CopyTaskResult {
       copied += claimed.length;
       claimed = [];
       bytes += batchBytes;
-      pace(pacing, batchBytes, end - j);
+      pace(pacing, batchBytes, end - j, () => states.control !== CONTROL.RUN);
     }
     return { copied, skipped, bytes };
   } catch (error) {

@@ -14,7 +14,7 @@ import { createEventLogger } from '../../base/log.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
 import { parseLoadSpec } from '../../techniques/tape-backup/host-load.js';
 import type { BlockRange } from '../../techniques/tape-backup/backup-elements.js';
-import { parseCount, printResult } from '../cli-output.js';
+import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
 import { backupProgressBar } from '../progress-bar.js';
 
 interface BackupFlags {
@@ -73,7 +73,7 @@ async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<v
       workers: flags.workers !== undefined ? parseCount(flags.workers, '--workers') : undefined,
       pauseAfter: flags.pauseAfter !== undefined ? parseCount(flags.pauseAfter, '--pause-after') : undefined,
       pauseMs: flags.pauseMs !== undefined ? parseCount(flags.pauseMs, '--pause-ms') : undefined,
-      throttleMbps: flags.throttleMbps !== undefined ? Number(flags.throttleMbps) : undefined,
+      throttleMbps: flags.throttleMbps !== undefined ? parsePositiveNumber(flags.throttleMbps, '--throttle-mbps') : undefined,
       force: flags.force,
       tapeVolser: flags.tapeVolser,
     });
@@ -147,7 +147,7 @@ export function registerBackup(program: Command): void {
           workers: flags.workers !== undefined ? parseCount(flags.workers, '--workers') : undefined,
           pauseAfter: flags.pauseAfter !== undefined ? parseCount(flags.pauseAfter, '--pause-after') : undefined,
           pauseMs: parseCount(flags.pauseMs ?? '5', '--pause-ms'),
-          throttleMbps: flags.throttleMbps !== undefined ? Number(flags.throttleMbps) : undefined,
+          throttleMbps: flags.throttleMbps !== undefined ? parsePositiveNumber(flags.throttleMbps, '--throttle-mbps') : undefined,
           force: flags.force,
           tapeVolser: flags.tapeVolser,
           onCbwError: cbwPolicy(flags.onCbwError),

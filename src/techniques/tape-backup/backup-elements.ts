@@ -107,6 +107,12 @@ function fbaElements(volume: Volume, options: SelectOptions): Array<{ element: O
 
 /** Chooses the elements and builds the slot table, with the sizes as they are now. */
 export function selectBackupSet(volume: Volume, options: SelectOptions): BackupSet {
+  if (volume.geometry.kind === 'ckd' && options.blockRanges && options.blockRanges.length > 0) {
+    throw new UsageError(`Cannot back up block ranges of ${volume.path}: it is a CKD volume (choose data sets with --datasets)`, { path: volume.path });
+  }
+  if (volume.geometry.kind === 'fba' && options.datasets && options.datasets.length > 0) {
+    throw new UsageError(`Cannot back up data sets of ${volume.path}: it is an FBA volume, which has no VTOC (choose block ranges with --blocks)`, { path: volume.path });
+  }
   const chosen = volume.geometry.kind === 'ckd' ? ckdElements(volume, options) : fbaElements(volume, options);
   const total = chosen.reduce((n, c) => n + c.slots.length, 0);
   const slots: SlotTable = {
@@ -138,12 +144,14 @@ export function selectBackupSet(volume: Volume, options: SelectOptions): BackupS
 
 /**
  * Size of a CKD element of fixed-length blocks in fixed track format, without the size table:
- * S = (BL+K+C)·n·(TR−1) + (BL+K+C)·R, plus the per-track HA, R0 and end marker (29 bytes) that
- * each tape block carries. TR tracks, n blocks per full track, R blocks on the last track.
+ * S = (BL+K+C)·n·(TR−1) + (BL+K+C)·R, plus what each tape block carries besides: the HA, R0 and
+ * end marker of every track (29 bytes), and the EOF record's count field (C) that ends a
+ * sequential data set's data. TR tracks, n blocks per full track, R blocks on the last track.
  */
-export function fixedFormatElementBytes(options: { blockBytes: number; keyBytes: number; blocksPerTrack: number; tracks: number; blocksOnLastTrack: number }): number {
+export function fixedFormatElementBytes(options: { blockBytes: number; keyBytes: number; blocksPerTrack: number; tracks: number; blocksOnLastTrack: number; endOfFileRecord: boolean }): number {
   const COUNT_BYTES = 8;
   const TRACK_FRAME_BYTES = 29;
   const perBlock = options.blockBytes + options.keyBytes + COUNT_BYTES;
-  return perBlock * options.blocksPerTrack * (options.tracks - 1) + perBlock * options.blocksOnLastTrack + TRACK_FRAME_BYTES * options.tracks;
+  return perBlock * options.blocksPerTrack * (options.tracks - 1) + perBlock * options.blocksOnLastTrack
+    + TRACK_FRAME_BYTES * options.tracks + (options.endOfFileRecord ? COUNT_BYTES : 0);
 }

@@ -12,7 +12,7 @@
  * - the session record says "running" until the tape is finished and verified.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, statSync, statfsSync } from 'node:fs';
+import { existsSync, realpathSync, statSync, statfsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { assert } from '../../base/assert.js';
 import { IoError, NoSpaceError, SessionError, SnaptapeError, UsageError, errorFromData } from '../../errors/snaptape-error.js';
@@ -20,7 +20,7 @@ import { openImage } from '../../image/open-image.js';
 import { Volume as VolumeClass } from '../../volume/volume.js';
 import { fbaPositionOf } from '../../tape/tape-region.js';
 import type { TapePlan } from '../../tape/tape-plan.js';
-import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
+import { CopyPool, defaultWorkerCount, MAX_COPY_WORKERS } from '../../engine/copy-pool.js';
 import type { CopyBlockRun, CopyPacing, CopyTaskResult } from '../../engine/copy-task.js';
 import { CONTROL, TrackStateArray, UNIT_STATE, type UnitState } from '../../engine/track-state.js';
 import { FINAL_STATES, transition, type SessionState, type SessionVerb } from '../../engine/session-state.js';
@@ -144,7 +144,6 @@ function openTapeTarget(volume: Volume, options: TapeBackupOptions, plan: TapePl
     checkRoomForTape(options.tapePath, plan.sizeBytes, options.force ?? false);
     return { writer: MappedTapeWriter.create(options.tapePath, plan, { force: options.force }) };
   }
-  if (resolve(options.tapePath) === resolve(volume.path)) throw new UsageError(`Cannot write the backup of ${volume.path} onto itself`, { path: volume.path });
   const target = new VolumeClass(openImage(options.tapePath));
   try {
     if (target.geometry.kind !== 'fba') throw new UsageError(`Cannot write a tape onto ${options.tapePath}: it is not an FBA volume`, { path: options.tapePath });
@@ -161,6 +160,32 @@ function openTapeTarget(volume: Volume, options: TapeBackupOptions, plan: TapePl
 
 function checkWritable(volume: Volume): void {
   if (volume.readOnly) throw new SessionError(`Cannot back up ${volume.path}: open it for writing, so that host writes can be intercepted`, { path: volume.path });
+}
+
+/** Checks every option before anything is created, so that a bad one leaves no tape behind. */
+function checkOptions(volume: Volume, options: TapeBackupOptions): void {
+  const bad = (what: string): never => {
+    throw new UsageError(`Cannot back up ${volume.path}: ${what}`, { path: volume.path });
+  };
+  if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1 || options.workers > MAX_COPY_WORKERS)) {
+    bad(`${options.workers} workers is outside 1-${MAX_COPY_WORKERS}`);
+  }
+  if (options.throttleMbps !== undefined && !(Number.isFinite(options.throttleMbps) && options.throttleMbps > 0)) bad(`--throttle-mbps ${options.throttleMbps} is not a rate above 0`);
+  if (options.pauseAfter !== undefined && !(Number.isInteger(options.pauseAfter) && options.pauseAfter >= 0)) bad(`--pause-after ${options.pauseAfter} is not a count`);
+  if (options.cbwTimeoutMs !== undefined && !(Number.isInteger(options.cbwTimeoutMs) && options.cbwTimeoutMs > 0)) bad(`--cbw-timeout ${options.cbwTimeoutMs} is not a positive number of ms`);
+  if (samePath(options.tapePath, volume.path)) bad(`the tape ${options.tapePath} is the source volume itself`);
+}
+
+/** True when two paths name the same file (through links too, when it exists). */
+function samePath(a: string, b: string): boolean {
+  const real = (p: string): string => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return real(a) === real(b);
 }
 
 export class TapeBackupSession extends EventEmitter implements WriteInterceptor {
@@ -213,6 +238,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
    */
   static start(volume: Volume, options: TapeBackupOptions): TapeBackupSession {
     checkWritable(volume);
+    checkOptions(volume, options);
     const set = selectBackupSet(volume, { datasets: options.datasets, blockRanges: options.blockRanges });
     const source = describeSource(volume.geometry, set.volser);
     const tapeVolser = options.tapeVolser ?? defaultTapeVolser(set.volser);
@@ -233,6 +259,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
    */
   static resume(volume: Volume, options: TapeBackupOptions): TapeBackupSession {
     checkWritable(volume);
+    checkOptions(volume, options);
     const tape = sessionRecordKey(options);
     const record = readSessionRecord(tape);
     if (!record) throw new SessionError(`Cannot resume the backup to ${tape}: no session record (${tape}.session.json)`, { tape });
@@ -357,7 +384,13 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
 
   private async copyAll(): Promise<void> {
     const workers = this.options.workers ?? this.options.pool?.workers ?? defaultWorkerCount();
-    const pool = this.options.pool ?? new CopyPool(workers);
+    let pool: CopyPool;
+    try {
+      pool = this.options.pool ?? new CopyPool(workers);
+    } catch (error) {
+      this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot start the copy workers: ${String(error)}`, {}));
+      return this.abort();
+    }
     const pacing: CopyPacing = {
       bytesPerSecond: this.options.throttleMbps ? (this.options.throttleMbps * 1e6) / workers : 0,
       pauseAfterCopies: this.options.pauseAfter ?? 0,
