@@ -4,6 +4,10 @@
  * connections. Afterwards the server must be alive, every fuzzed connection gone, no internal
  * error reported, and a well-behaved client must read and write the untouched 'golden' export
  * correctly. The seed is printed; SNAPTAPE_SEED=<seed> replays a run.
+ *
+ * It runs twice: against an in-memory export, and against a served CKD volume (VolumeBackend) on
+ * which a tape backup is running, so every fuzzed write goes through the copy-before-write
+ * interceptor; that backup must still complete and verify.
  */
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +16,13 @@ import { NbdCommand, NbdOption } from '../../src/export/nbd-constants.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
 import type { NbdServerEvent } from '../../src/export/nbd-server-events.js';
 import { MemoryBackend } from './helpers/memory-backend.js';
+import { join } from 'node:path';
+import type { NbdExportBackend } from '../../src/export/nbd-backend.js';
+import { VolumeBackend } from '../../src/export/volume-backend.js';
+import { createVolume } from '../../src/api/volume-api.js';
+import { fillVolume } from '../../src/vtoc/volume-fill.js';
+import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
+import { makeTempDir } from '../harness/temp-dir.js';
 import { optionFrame, requestFrame } from './helpers/raw-peer.js';
 import { SeededRandom, testSeed } from './helpers/seeded-random.js';
 
@@ -75,7 +86,7 @@ function transmissionFrame(rng: SeededRandom): Buffer {
   // A WRITE's declared length decides how many following bytes are payload, so huge ones are rare.
   const huge = rng.int(type === NbdCommand.WRITE ? 300 : 6) === 0;
   const length = huge ? rng.int(0x1_0000_0000) : rng.pick([0, 1, 512, 4096, rng.int(65536)]);
-  const offsetBytes = rng.pick([0, SCRATCH_BYTES - 512, SCRATCH_BYTES, rng.int(SCRATCH_BYTES), rng.int(2 ** 52)]);
+  const offsetBytes = rng.pick([0, scratchBytes - 512, scratchBytes, rng.int(scratchBytes), rng.int(2 ** 52)]);
   const header = requestFrame({ type, flags: rng.int(4) === 0 ? rng.int(0x10000) : rng.int(2), handle: rng.int(0x1_0000_0000), offsetBytes, length });
   const payload = type === NbdCommand.WRITE && length <= 65536 ? rng.bytes(length) : Buffer.alloc(0);
   return mutate(rng, Buffer.concat([header, payload]));
@@ -105,6 +116,9 @@ async function fuzzSession(port: number, rng: SeededRandom, budget: number): Pro
   return frameCount + 1;
 }
 
+/** Size of the fuzzed export (offsets are drawn around it). */
+let scratchBytes = SCRATCH_BYTES;
+
 /** Replies seen by all fuzz sessions (approximate: simple-reply magics in the received bytes). */
 let repliesSeen = 0;
 const REPLY_MAGIC = Buffer.from('67446698', 'hex');
@@ -116,50 +130,72 @@ function countReplyMagic(chunk: Buffer): number {
   return count;
 }
 
+async function fuzzAgainst(scratch: NbdExportBackend, seed: number, label: string): Promise<void> {
+  scratchBytes = scratch.sizeBytes;
+  const golden = new MemoryBackend({ name: 'golden', sizeBytes: GOLDEN_BYTES, fill: (d) => new SeededRandom(seed ^ 0x5eed).bytes(d.length).copy(d) });
+  const model = Buffer.from(golden.data);
+  const server = new NbdServer({ exports: [scratch, golden], handshakeTimeoutMs: 1_000 });
+  const events: NbdServerEvent[] = [];
+  server.onEvent((event) => events.push(event));
+  const { port } = await server.listen();
+
+  let sent = 0;
+  let sessions = 0;
+  repliesSeen = 0;
+  // Bounded: every session sends at least one frame, so the target is reached.
+  while (sent < TARGET_FRAMES) {
+    const batch: Array<Promise<number>> = [];
+    for (let i = 0; i < PARALLEL_SESSIONS; i++) {
+      const rng = new SeededRandom((seed + sessions++ * 0x9e3779b1) >>> 0);
+      batch.push(fuzzSession(port, rng, MAX_FRAMES_PER_SESSION));
+    }
+    sent += (await Promise.all(batch)).reduce((a, b) => a + b, 0);
+  }
+  const reasons = new Map<string, number>();
+  for (const e of events) if (e.kind === 'connection-closed') { const k = e.reason.replace(/[0-9a-fx]{3,}/g, 'N').slice(0, 60); reasons.set(k, (reasons.get(k) ?? 0) + 1); }
+  process.stdout.write(`nbd-fuzz (${label}): ${sent} frames over ${sessions} connections, about ${repliesSeen} replies; closes: ${JSON.stringify([...reasons])}\n`);
+  // The fuzz must reach the transmission phase, not just die in the handshake.
+  expect(repliesSeen).toBeGreaterThan(500);
+  expect(sent).toBeGreaterThanOrEqual(TARGET_FRAMES);
+
+  for (let waited = 0; waited < 3000 && server.connectionCount > 0; waited += 20) await new Promise((r) => setTimeout(r, 20));
+  expect(server.connectionCount).toBe(0);
+  expect(events.filter((e) => e.kind === 'protocol-error' && /internal error/.test(e.error.message))).toEqual([]);
+  expect(events.filter((e) => e.kind === 'backend-error' && e.internal)).toEqual([]);
+  expect(events.some((e) => e.kind === 'protocol-error')).toBe(true);
+
+  const client = await NbdClient.connect({ port, exportName: 'golden' });
+  expect((await client.read(0, GOLDEN_BYTES)).equals(model)).toBe(true);
+  const patch = new SeededRandom(seed + 1).bytes(8192);
+  await client.write(1000, patch);
+  patch.copy(model, 1000);
+  expect((await client.read(0, GOLDEN_BYTES)).equals(model)).toBe(true);
+  await client.disconnect();
+  await server.close();
+}
+
 describe('NBD server fuzz', () => {
   it(`survives ${TARGET_FRAMES} random and mutated frames`, async () => {
     const seed = testSeed();
     process.stdout.write(`nbd-fuzz seed=${seed} (replay with SNAPTAPE_SEED=${seed})\n`);
-    const scratch = new MemoryBackend({ name: 'scratch', sizeBytes: SCRATCH_BYTES, canTrim: true });
-    const golden = new MemoryBackend({ name: 'golden', sizeBytes: GOLDEN_BYTES, fill: (d) => new SeededRandom(seed ^ 0x5eed).bytes(d.length).copy(d) });
-    const model = Buffer.from(golden.data);
-    const server = new NbdServer({ exports: [scratch, golden], handshakeTimeoutMs: 1_000 });
-    const events: NbdServerEvent[] = [];
-    server.onEvent((event) => events.push(event));
-    const { port } = await server.listen();
-
-    let sent = 0;
-    let sessions = 0;
-    repliesSeen = 0;
-    // Bounded: every session sends at least one frame, so the target is reached.
-    while (sent < TARGET_FRAMES) {
-      const batch: Array<Promise<number>> = [];
-      for (let i = 0; i < PARALLEL_SESSIONS; i++) {
-        const rng = new SeededRandom((seed + sessions++ * 0x9e3779b1) >>> 0);
-        batch.push(fuzzSession(port, rng, MAX_FRAMES_PER_SESSION));
-      }
-      sent += (await Promise.all(batch)).reduce((a, b) => a + b, 0);
-    }
-    const reasons = new Map<string, number>();
-    for (const e of events) if (e.kind === 'connection-closed') { const k = e.reason.replace(/[0-9a-fx]{3,}/g, 'N').slice(0, 60); reasons.set(k, (reasons.get(k) ?? 0) + 1); }
-    process.stdout.write(`nbd-fuzz: ${sent} frames over ${sessions} connections, about ${repliesSeen} replies, ${scratch.callCount} backend calls; closes: ${JSON.stringify([...reasons])}\n`);
-    // The fuzz must reach the transmission phase, not just die in the handshake.
-    expect(repliesSeen).toBeGreaterThan(500);
-    expect(sent).toBeGreaterThanOrEqual(TARGET_FRAMES);
-
-    for (let waited = 0; waited < 3000 && server.connectionCount > 0; waited += 20) await new Promise((r) => setTimeout(r, 20));
-    expect(server.connectionCount).toBe(0);
-    expect(events.filter((e) => e.kind === 'protocol-error' && /internal error/.test(e.error.message))).toEqual([]);
-    expect(events.filter((e) => e.kind === 'backend-error' && e.internal)).toEqual([]);
-    expect(events.some((e) => e.kind === 'protocol-error')).toBe(true);
-
-    const client = await NbdClient.connect({ port, exportName: 'golden' });
-    expect((await client.read(0, GOLDEN_BYTES)).equals(model)).toBe(true);
-    const patch = new SeededRandom(seed + 1).bytes(8192);
-    await client.write(1000, patch);
-    patch.copy(model, 1000);
-    expect((await client.read(0, GOLDEN_BYTES)).equals(model)).toBe(true);
-    await client.disconnect();
-    await server.close();
+    await fuzzAgainst(new MemoryBackend({ name: 'scratch', sizeBytes: SCRATCH_BYTES, canTrim: true }), seed, 'memory export');
   });
+
+  it(`survives ${TARGET_FRAMES} frames on a served CKD volume while a tape backup runs on it`, async () => {
+    const seed = testSeed();
+    process.stdout.write(`nbd-fuzz (volume) seed=${seed} (replay with SNAPTAPE_SEED=${seed})\n`);
+    const dir = makeTempDir();
+    try {
+      const volume = createVolume(join(dir.path, 'scratch.ckd'), { type: '3390', cylinders: 2, volser: 'FUZZ01' });
+      fillVolume(volume, { seed, percent: 80 });
+      // Slow enough that the fuzz's writes race the copy and go through copy-before-write.
+      const session = TapeBackupSession.start(volume, { tapePath: join(dir.path, 'fuzz.aws'), workers: 1, throttleMbps: 1 });
+      await fuzzAgainst(new VolumeBackend(volume, { name: 'scratch' }), seed, 'served CKD volume under backup');
+      const summary = await session.done;
+      expect(summary.verification.dataBlockCount).toBe(30);
+      volume.close();
+    } finally {
+      dir.cleanup();
+    }
+  }, 120_000);
 });
