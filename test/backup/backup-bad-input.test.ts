@@ -19,7 +19,7 @@ import { readTapeContents } from '../../src/tape/tape-contents.js';
 import { TapeReader } from '../../src/tape/tape-reader.js';
 import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
 import { sha256File } from '../harness/dasd.js';
-import { runSnaptape } from '../harness/run-cli.js';
+import { runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { expectCliFailure, tapeArtifacts } from './backup-test-helpers.js';
 
@@ -29,11 +29,7 @@ const at = (name: string): string => join(dir.path, name);
 let source: string;
 let sourceSha: string;
 
-const ok = (args: string[]): string => {
-  const r = runSnaptape(args);
-  expect(r.status, `snaptape ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-};
+const ok = runSnaptapeOk;
 
 beforeAll(() => {
   dir = makeTempDir();

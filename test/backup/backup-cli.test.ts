@@ -11,18 +11,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256File } from '../harness/dasd.js';
 import { hasTool, runTool } from '../harness/external-tools.js';
-import { runSnaptape, SNAPTAPE_BIN } from '../harness/run-cli.js';
+import { runSnaptape, runSnaptapeOk, SNAPTAPE_BIN } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 let dir: TempDir;
 const at = (name: string): string => join(dir.path, name);
 let image: string;
 
-const ok = (args: string[]): string => {
-  const r = runSnaptape(args);
-  expect(r.status, `snaptape ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-};
+const ok = runSnaptapeOk;
 
 beforeAll(() => {
   dir = makeTempDir();

@@ -27,7 +27,7 @@ import { parseRecfm } from '../../src/vtoc/dataset-attributes.js';
 import { fillVolume } from '../../src/vtoc/volume-fill.js';
 import { runTool } from '../harness/external-tools.js';
 import { fcSeed } from '../harness/fc-seed.js';
-import { runSnaptape } from '../harness/run-cli.js';
+import { runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 let dir: TempDir;
@@ -35,11 +35,7 @@ const at = (name: string): string => join(dir.path, name);
 beforeAll(() => { dir = makeTempDir(); });
 afterAll(() => dir.cleanup());
 
-const ok = (args: string[]): string => {
-  const r = runSnaptape(args);
-  expect(r.status, `snaptape ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-};
+const ok = runSnaptapeOk;
 
 describe('data set name patterns', () => {
   const names = [

@@ -29,3 +29,10 @@ export function runSnaptapeJson<T>(args: readonly string[], options: { cwd?: str
   if (result.status !== 0) throw new Error(`snaptape ${args.join(' ')} failed (${result.status}): ${result.stderr}`);
   return JSON.parse(result.stdout) as T;
 }
+
+/** Runs the CLI, expects success (naming the command and its stderr if not), returns stdout. */
+export function runSnaptapeOk(args: readonly string[], options: { cwd?: string } = {}): string {
+  const result = runSnaptape(args, options);
+  if (result.status !== 0) throw new Error(`snaptape ${args.join(' ')} failed (${result.status}): ${result.stderr}`);
+  return result.stdout;
+}

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VolumeListing } from '../../src/api/volume-api.js';
 import { dasdlsInfo, trackOffset3390, type DasdlsRow } from '../harness/dasd.js';
 import { runTool } from '../harness/external-tools.js';
-import { runSnaptape, runSnaptapeJson, SNAPTAPE_BIN } from '../harness/run-cli.js';
+import { runSnaptape, runSnaptapeOk, runSnaptapeJson, SNAPTAPE_BIN } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { vectorPath } from '../harness/vectors.js';
 
@@ -23,11 +23,7 @@ let dir: TempDir;
 beforeAll(() => { dir = makeTempDir(); });
 afterAll(() => dir.cleanup());
 
-const ok = (args: string[]): string => {
-  const r = runSnaptape(args);
-  expect(r.status, `snaptape ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-};
+const ok = runSnaptapeOk;
 
 /** Our listing of one data set in dasdls's terms. */
 function asDasdlsRow(d: VolumeListing['datasets'][number]): Omit<DasdlsRow, 'name'> {
