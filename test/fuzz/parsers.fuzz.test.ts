@@ -1,0 +1,251 @@
+/**
+ * Fuzz layer (issue 10, item 6): every parser of outside input, fed mutated valid inputs. Each case
+ * must give a correct parse or a typed error, no crash, no hang, and leave its input unchanged.
+ * The NBD frame parser has its own fuzz (test/export/nbd-fuzz.test.ts). Cases per parser:
+ * FUZZ_CASES (10,000 by default; `npm run fuzz` runs 100,000); SNAPTAPE_SEED replays a run.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join, resolve as resolvePath } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createVolume, describeVolume } from '../../src/api/volume-api.js';
+import { decodeTrack } from '../../src/ckd/track-codec.js';
+import { openImage } from '../../src/image/open-image.js';
+import { VolumeServer } from '../../src/server/volume-server.js';
+import { UsageError } from '../../src/errors/snaptape-error.js';
+import { decodeStandardLabel, labelIdOf } from '../../src/tape/standard-labels.js';
+import { readTapeContents } from '../../src/tape/tape-contents.js';
+import { TapeReader } from '../../src/tape/tape-reader.js';
+import { Volume } from '../../src/volume/volume.js';
+import { allocateDataset } from '../../src/vtoc/dataset-allocator.js';
+import { parseRecfm } from '../../src/vtoc/dataset-attributes.js';
+import { getDataset, putDataset } from '../../src/vtoc/dataset-io.js';
+import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { VECTORS_DIR } from '../harness/vectors.js';
+import { fuzzCases, fuzzSeed, runFuzz, type FuzzReport, type FuzzTarget } from './fuzz-harness.js';
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+/** Tape blocks read per fuzzed tape at most (the index itself covers every block). */
+const MAX_BLOCKS_READ = 200;
+/** Tracks of the fuzzed CKD image that mutations aim at: header, track 0, VTOC, first data track. */
+const FOCUS_TRACKS = 3;
+
+let dir: TempDir;
+const reports: FuzzReport[] = [];
+const seed = fuzzSeed();
+const cases = fuzzCases();
+
+beforeAll(() => {
+  dir = makeTempDir('snaptape-fuzz-');
+  console.log(`parser fuzz: ${cases} cases per parser, seed ${seed} (replay with SNAPTAPE_SEED=${seed})`);
+});
+afterAll(() => {
+  for (const r of reports) console.log(`fuzz ${r.name}: ${r.cases} cases, ${r.parsed} parsed, ${r.typedErrors} typed errors, ${r.crashes.length} crashes, ${r.hangs} hangs, ${r.inputChanged} inputs changed, slowest ${r.slowestMs.toFixed(1)} ms`);
+  dir.cleanup();
+});
+
+function expectClean(report: FuzzReport): void {
+  reports.push(report);
+  expect(report.crashes, `${report.name}: crashes`).toEqual([]);
+  expect(report.hangs, `${report.name}: hangs`).toBe(0);
+  expect(report.inputChanged, `${report.name}: inputs changed`).toBe(0);
+  // The mutations must exercise both outcomes, or the fuzz says little.
+  expect(report.parsed).toBeGreaterThan(0);
+  expect(report.typedErrors).toBeGreaterThan(0);
+}
+
+/** A one-cylinder 3390 with a VTOC, a text data set and a PDS: header + tracks 0-2 are the focus. */
+let sample: Buffer | undefined;
+function sampleImage(): Buffer {
+  if (sample) return sample;
+  const path = join(dir.path, 'sample.ckd');
+  const volume = createVolume(path, { type: '3390', cylinders: 1, volser: 'FUZZ01' });
+  allocateDataset(volume, { name: 'FUZZ.TEXT', tracks: 3, dsorg: 'PS', recfm: parseRecfm('FB'), recordLength: 80, blockSize: 800 });
+  allocateDataset(volume, { name: 'FUZZ.PDS', tracks: 2, dsorg: 'PO', recfm: parseRecfm('FB'), recordLength: 80, blockSize: 3120, directoryBlocks: 3 });
+  putDataset(volume, 'FUZZ.TEXT', Buffer.from('HELLO FUZZ\nSECOND LINE\n'), { text: true });
+  volume.close();
+  sample = readFileSync(path);
+  return sample;
+}
+
+describe('parser fuzz', () => {
+  it('CKD images: device header, tracks, VOL1, VTOC DSCBs and data sets', async () => {
+    const image = sampleImage();
+    const focus = 512 + FOCUS_TRACKS * 56832;
+    const path = join(dir.path, 'fuzzed.ckd');
+    const target: FuzzTarget = {
+      name: 'ckd-image',
+      seeds: [image],
+      focusBytes: focus,
+      parse: (input) => {
+        writeFileSync(path, input);
+        const before = sha(input);
+        try {
+          const volume = new Volume(openImage(path, { readOnly: true }));
+          try {
+            const listing = describeVolume(volume);
+            if (volume.geometry.kind === 'ckd') {
+              for (let t = 0; t < Math.min(FOCUS_TRACKS + 1, volume.unitCount); t++) volume.readTrack(t);
+              for (const d of listing.datasets) getDataset(volume, d.name);
+            }
+          } finally {
+            volume.close();
+          }
+        } finally {
+          if (sha(readFileSync(path)) !== before) return false;
+        }
+        return true;
+      },
+    };
+    expectClean(await runFuzz(target, { cases, seed }));
+  }, 600_000);
+
+  it('CKD track images', async () => {
+    const image = sampleImage();
+    const tracks = [0, 1, 2].map((t) => image.subarray(512 + t * 56832, 512 + t * 56832 + 8192));
+    const target: FuzzTarget = {
+      name: 'ckd-track',
+      seeds: tracks,
+      parse: (input) => {
+        const before = sha(input);
+        try {
+          decodeTrack(input, { cylinder: 0, head: 0 }, { path: 'fuzz', trackIndex: 0 });
+        } finally {
+          if (sha(input) !== before) return false;
+        }
+        return true;
+      },
+    };
+    expectClean(await runFuzz(target, { cases, seed }));
+  }, 600_000);
+
+  it('AWSTAPE and HET tapes: blocks, segments, compression, label sequences', async () => {
+    const names = ['05_tape_sl_hetinit.aws', '06_tape_nl_hetinit.aws', '07_tape_sl_1file.aws', '08_tape_nl_bigblocks_chunk4096.aws', '09_tape_sl_1file.zlib.het', '09_tape_sl_1file.bz2.het'];
+    const seeds = names.map((n) => readFileSync(join(VECTORS_DIR, n)));
+    const path = join(dir.path, 'fuzzed.aws');
+    const target: FuzzTarget = {
+      name: 'awstape-het',
+      seeds,
+      focusBytes: 4096,
+      parse: (input) => {
+        writeFileSync(path, input);
+        const before = sha(input);
+        try {
+          const reader = TapeReader.open(path);
+          try {
+            readTapeContents(reader);
+            for (let b = 0; b < Math.min(reader.entryCount, MAX_BLOCKS_READ); b++) if (reader.entry(b).kind === 'block') reader.readBlockData(b);
+          } finally {
+            reader.close();
+          }
+        } finally {
+          if (sha(readFileSync(path)) !== before) return false;
+        }
+        return true;
+      },
+    };
+    expectClean(await runFuzz(target, { cases, seed }));
+  }, 600_000);
+
+  it('IBM standard tape labels', async () => {
+    const tape = readFileSync(join(VECTORS_DIR, '07_tape_sl_1file.aws'));
+    const labels: Buffer[] = [];
+    for (let at = 0; at + 6 <= tape.length;) {
+      const length = tape.readUInt16LE(at);
+      if (length === 80) labels.push(tape.subarray(at + 6, at + 86));
+      at += 6 + length;
+    }
+    expect(labels.length).toBeGreaterThanOrEqual(5);
+    const target: FuzzTarget = {
+      name: 'tape-label',
+      seeds: labels,
+      parse: (input) => {
+        const before = sha(input);
+        try {
+          // As the tape reader does: a block is decoded as a label only if its id says it is one.
+          if (labelIdOf(input) !== undefined) decodeStandardLabel(input, { path: 'fuzz', blockNumber: 0, offsetBytes: 0 });
+        } finally {
+          if (sha(input) !== before) return false;
+        }
+        return true;
+      },
+    };
+    expectClean(await runFuzz(target, { cases, seed }));
+  }, 600_000);
+
+  it('the control API JSON: POST /sessions bodies over a real control socket', async () => {
+    const image = join(dir.path, 'served.ckd');
+    createVolume(image, { type: '3390', cylinders: 1, volser: 'SRV001' }).close();
+    const existingTape = join(dir.path, 'exists.aws');
+    writeFileSync(existingTape, 'not a tape');
+    const socket = join(dir.path, 'control.sock');
+    const server = await VolumeServer.start({ images: [image], nbd: { host: '127.0.0.1', port: 0 }, control: { kind: 'unix', path: socket } });
+    const postTo = (path: string, body: Buffer = Buffer.from('{}')): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+      const req = request({ socketPath: socket, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    const post = (body: Buffer): Promise<{ status: number; body: string }> => postTo('/sessions', body);
+    // Valid requests aim at an existing tape without force; a mutation may still name a new tape,
+    // which the server rightly backs up (the session is then cancelled).
+    const seeds = [
+      { type: 'backup', volume: 'served', tape: existingTape },
+      { type: 'backup', volume: 'served', tape: existingTape, workers: 2, datasets: ['A.**', 'B.*'], throttleMbps: 5 },
+      { type: 'backup', volume: 'served', tape: existingTape, pauseAfter: 3, pauseMs: 1, tapeVolser: 'T00001' },
+    ].map((o) => Buffer.from(JSON.stringify(o)));
+    /** Tests write only under their own temp dir: a tape path the mutations moved elsewhere is pinned back inside it. */
+    const pinTapeInside = (input: Buffer): Buffer => {
+      let value: unknown;
+      try {
+        value = JSON.parse(input.toString('utf8'));
+      } catch {
+        return input; // not JSON: sent as it is, for the server's parser
+      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) return input;
+      const tape = (value as Record<string, unknown>)['tape'];
+      if (typeof tape !== 'string' || resolvePath(tape).startsWith(`${dir.path}/`)) return input;
+      return Buffer.from(JSON.stringify({ ...(value as Record<string, unknown>), tape: join(dir.path, `pinned-${tape.length}.aws`) }));
+    };
+    let serverErrors = 0;
+    let accepted = 0;
+    const target: FuzzTarget = {
+      name: 'control-api-json',
+      seeds,
+      parse: async (input) => {
+        const reply = await post(pinTapeInside(input));
+        let parsed: { id?: string; error?: { code: string; message: string } };
+        try {
+          parsed = JSON.parse(reply.body) as typeof parsed;
+        } catch {
+          throw new Error(`reply ${reply.status} is not JSON: ${reply.body.slice(0, 200)}`);
+        }
+        if (reply.status >= 500) serverErrors++;
+        if (reply.status === 201 && parsed.id) {
+          accepted++;
+          await postTo(`/sessions/${parsed.id}/cancel`).catch(() => undefined);
+          return true;
+        }
+        if (!parsed.error || !/^Cannot /.test(parsed.error.message) || reply.status < 400) throw new Error(`unexpected reply ${reply.status}: ${reply.body.slice(0, 200)}`);
+        throw new UsageError(parsed.error.message); // a typed refusal
+      },
+    };
+    try {
+      const report = await runFuzz(target, { cases: Math.min(cases, 10_000), seed });
+      // Here every case is a refusal: count them as typed errors.
+      reports.push(report);
+      console.log(`fuzz control-api-json: ${accepted} requests accepted (and cancelled), ${report.typedErrors} typed refusals`);
+      expect(report.crashes).toEqual([]);
+      expect(report.hangs).toBe(0);
+      expect(report.typedErrors).toBeGreaterThan(0);
+      expect(serverErrors, 'replies with a 5xx status').toBe(0);
+      expect(readFileSync(existingTape, 'utf8')).toBe('not a tape');
+    } finally {
+      await server.shutdown();
+    }
+  }, 600_000);
+});
