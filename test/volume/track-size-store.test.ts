@@ -55,4 +55,19 @@ describe('track size store', () => {
       volume.close();
     }
   });
+
+  it('after an unclean stop, a rescan covers raw bytes written past a track\'s end marker', () => {
+    const path = join(dir.path, 'v.ckd');
+    const volume = createVolume(path, { type: '3390', cylinders: 3, volser: 'SIZE01' });
+    // A raw (NBD) write past the end marker of an empty track: V covers it while the volume is open…
+    volume.writeFlat(7 * 56832 + 1000, Buffer.alloc(300, 0xee));
+    expect(volume.trackSizes().get(7)).toBe(1300);
+    volume.close();
+    // …and after a crash (the stored table is stale), the scan finds it again.
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.from([0]), 0, 1, 512 + 44 * 56832 + 100); // any write moves the stamp
+    closeSync(fd);
+    expect(loadTrackSizes(path, 45)).toBeUndefined();
+    expect(scanned(path)[7]).toBe(1300);
+  });
 });
