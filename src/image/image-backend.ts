@@ -15,6 +15,19 @@ export interface FileUnitLocation {
   readonly slotBytes: number;
 }
 
+/**
+ * A backend whose units do not sit at fixed offsets of one file (a mapped volume: a track
+ * directory over a shared pool; a compressed CCKD image; a multi-file CKD volume). Copies read such a backend through `readUnit` on the thread that
+ * owns the volume, never by path from a worker.
+ */
+export interface MainThreadUnitLocation {
+  readonly kind: 'main-thread';
+  readonly path: string;
+  readonly reason: string;
+}
+
+export type UnitLocation = FileUnitLocation | MainThreadUnitLocation;
+
 export interface ImageBackend {
   readonly path: string;
   readonly geometry: VolumeGeometry;
@@ -30,6 +43,10 @@ export interface ImageBackend {
   /** Makes every write so far durable. */
   sync(): void;
   close(): void;
-  /** Where a worker thread finds the units, for read-only copying in parallel. */
-  location(): FileUnitLocation;
+  /**
+   * Where a worker thread finds the units, for read-only copying in parallel; `main-thread` when the
+   * units are not at fixed offsets of one file (mapped, compressed CCKD or multi-file images):
+   * copies of such a backend read through `readUnit` on the thread that owns it.
+   */
+  location(): UnitLocation;
 }

@@ -15,8 +15,10 @@ import { killAllServers, makeFilledVolume, startServe, type ServeProcess } from 
 function flatViewOfImage(path: string): Buffer {
   const volume = openVolume(path, { readOnly: true });
   try {
-    const { dataOffsetBytes } = volume.backend.location();
-    return readFileSync(path).subarray(dataOffsetBytes, dataOffsetBytes + volume.flatSizeBytes);
+    const location = volume.backend.location();
+    // These test images are plain CKD/FBA files: their units sit at fixed offsets.
+    if (location.kind !== 'file') throw new Error(`${path} is not a plain image file (${location.kind})`);
+    return readFileSync(path).subarray(location.dataOffsetBytes, location.dataOffsetBytes + volume.flatSizeBytes);
   } finally {
     volume.close();
   }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
 import { encodeTrack } from '../../src/ckd/track-codec.js';
-import type { FileUnitLocation, ImageBackend } from '../../src/image/image-backend.js';
+import type { UnitLocation, ImageBackend } from '../../src/image/image-backend.js';
 import { openImage } from '../../src/image/open-image.js';
 import { Volume } from '../../src/volume/volume.js';
 import { INTERCEPTOR_STAGES, type InterceptorStage, type WriteEvent, type WriteInterceptor } from '../../src/volume/write-interceptor.js';
@@ -40,7 +40,7 @@ class WatchedBackend implements ImageBackend {
   }
   sync(): void { this.inner.sync(); }
   close(): void { this.inner.close(); }
-  location(): FileUnitLocation { return this.inner.location(); }
+  location(): UnitLocation { return this.inner.location(); }
 }
 
 interface Observation {

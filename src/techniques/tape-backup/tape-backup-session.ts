@@ -28,6 +28,8 @@ import { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
 import type { TapeVerification } from '../../tape/tape-verify.js';
 import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor } from '../../volume/write-interceptor.js';
+import type { FileUnitLocation } from '../../image/image-backend.js';
+import { copyOnMainThread } from './main-thread-copy.js';
 import { selectBackupSet, type BackupSet, type BlockRange } from './backup-elements.js';
 import { describeSource, headerLabels, type SourceDescription } from './backup-labels.js';
 import { loadLayout, saveLayout } from './backup-layout-store.js';
@@ -321,7 +323,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     const states = this.states;
     if (states.tryClaim(slot)) {
       try {
-        this.copySlotNow(slot);
+        this.copySlot(slot, true);
       } catch (error) {
         states.release(slot);
         this.onCbwFailure(error instanceof SnaptapeError ? error : new IoError(`Cannot copy slot ${slot} before a host write: ${String(error)}`, { slot }));
@@ -334,8 +336,11 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     }
   }
 
-  /** Reads the old bytes of a slot and writes them to its mapped tape position (main thread). */
-  private copySlotNow(slot: number): void {
+  /**
+   * Reads the old bytes of a slot and writes them to its mapped tape position (main thread): out of
+   * order before a host write, in order for a backend workers cannot read (main-thread-copy.ts).
+   */
+  private copySlot(slot: number, outOfOrder: boolean): number {
     const { firstUnit, unitSpan, lengths, element } = this.set.slots;
     const unit = firstUnit[slot] as number;
     const length = lengths[slot] as number;
@@ -346,7 +351,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     const fileIndex = element[slot] as number;
     const blockIndex = slot - (this.set.elements[fileIndex]?.firstSlot ?? 0);
     this.writer.writeDataBlock({ fileIndex, blockIndex }, payload);
-    this.states.complete(slot, true, length);
+    this.states.complete(slot, outOfOrder, length);
+    return length;
   }
 
   private onCbwFailure(error: SnaptapeError): void {
@@ -356,10 +362,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
 
   // ---- the copy loop --------------------------------------------------------------------------
 
-  private tasks(): CopyBlockRun[] {
+  private tasks(location: FileUnitLocation): CopyBlockRun[] {
     const runs: CopyBlockRun[] = [];
     const { firstUnit, lengths } = this.set.slots;
-    const location = this.volume.backend.location();
     for (const element of this.set.elements) {
       for (let j = 0; j < element.slotCount; j += TASK_SLOTS) {
         const first = element.firstSlot + j;
@@ -399,8 +404,11 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.timer = setInterval(() => this.tick(), PROGRESS_INTERVAL_MS);
     try {
       const location = this.volume.backend.location();
-      const results: CopyTaskResult[] = await Promise.all(this.tasks().map((blocks) =>
-        pool.run({ stateBuffer: this.states.buffer, sourcePath: location.path, tapePath: this.options.tapePath, blocks, pacing })));
+      // A backend without a file location (CCKD, multi-file) is copied on this thread instead.
+      const results: CopyTaskResult[] = location.kind === 'file'
+        ? await Promise.all(this.tasks(location).map((blocks) =>
+          pool.run({ stateBuffer: this.states.buffer, sourcePath: location.path, tapePath: this.options.tapePath, blocks, pacing })))
+        : [await copyOnMainThread({ states: this.states, copySlot: (slot) => this.copySlot(slot, false) })];
       const failed = results.find((r) => r.error);
       if (failed?.error) this.fail(errorFromData(failed.error));
       if (this.failure || this.stateValue === 'cancelled') return this.abort();
