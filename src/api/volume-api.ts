@@ -3,6 +3,7 @@
  */
 import { createImage } from '../image/create-image.js';
 import { openImage, type ImageFormat } from '../image/open-image.js';
+import type { CckdCompression } from '../image/cckd-layouts.js';
 import { parseGeometry, type VolumeGeometry } from '../geometry/volume-geometry.js';
 import { Volume } from '../volume/volume.js';
 import { TrackSizeTable } from '../volume/track-size-table.js';
@@ -26,12 +27,15 @@ export interface CreateVolumeOptions {
   /** VTOC tracks; 0 = none, as dasdinit. */
   readonly vtocTracks?: number;
   readonly force?: boolean;
+  /** `cckd` makes a compressed Hercules image (default `ckd`: uncompressed). */
+  readonly format?: 'ckd' | 'cckd';
+  readonly compression?: CckdCompression;
 }
 
 export function createVolume(path: string, options: CreateVolumeOptions): Volume {
   const volser = checkVolser(options.volser);
   const geometry: VolumeGeometry = parseGeometry(options.type, { cylinders: options.cylinders, blocks: options.blocks });
-  const image = createImage(path, geometry, { force: options.force });
+  const image = createImage(path, geometry, { force: options.force, format: options.format, compression: options.compression });
   // Every track of a new image is empty: no need to scan for the size table.
   const sizes = geometry.kind === 'ckd' ? TrackSizeTable.uniform(geometry.trackCount, EMPTY_TRACK_BYTES) : undefined;
   const volume = new Volume(image, sizes);
@@ -44,7 +48,7 @@ export function createVolume(path: string, options: CreateVolumeOptions): Volume
   return volume;
 }
 
-export function openVolume(path: string, options: { readOnly?: boolean; format?: ImageFormat } = {}): Volume {
+export function openVolume(path: string, options: { readOnly?: boolean; format?: ImageFormat; shadows?: readonly string[] } = {}): Volume {
   return new Volume(openImage(path, options));
 }
 

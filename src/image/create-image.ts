@@ -13,14 +13,26 @@ import { unitCount, unitSlotBytes, type VolumeGeometry } from '../geometry/volum
 import { CKD_HEADER_BYTES, encodeCkdHeader } from './ckd-image-header.js';
 import { lockImage } from './image-lock.js';
 import { SlotFile } from './slot-file.js';
+import type { ImageBackend } from './image-backend.js';
+import type { CckdCompression } from './cckd-layouts.js';
+import { createCckdImage } from './cckd-create.js';
+import { UsageError } from '../errors/snaptape-error.js';
 
 export interface CreateImageOptions {
   /** Replace an existing file. */
   readonly force?: boolean;
+  /** `cckd`: a compressed Hercules image (cckd-create.ts); default `ckd` (or FBA by geometry). */
+  readonly format?: 'ckd' | 'cckd';
+  /** Compression of a CCKD image's tracks (default zlib). */
+  readonly compression?: CckdCompression;
 }
 
 /** Creates the image and returns it open for writing (locked). */
-export function createImage(path: string, geometry: VolumeGeometry, options: CreateImageOptions = {}): SlotFile {
+export function createImage(path: string, geometry: VolumeGeometry, options: CreateImageOptions = {}): ImageBackend {
+  if (options.format === 'cckd') {
+    if (geometry.kind !== 'ckd') throw new UsageError(`Cannot create ${path} as CCKD: compressed images are CKD volumes (3390, 3380), not FBA`, { path });
+    return createCckdImage(path, geometry, { force: options.force, compression: options.compression });
+  }
   if (!options.force && existsSync(path)) {
     throw new TargetExistsError(`Cannot create ${path}: the file exists (use --force to replace it)`, { path });
   }

@@ -4,7 +4,9 @@
  * Checking happens on a read-only descriptor, so a bad image is never written, and the write lock
  * is taken only once the image is known to be good.
  *
- * Format detection: `CKD_P370` at byte 0 is a CKD image; an FBA image has no header, so it is
+ * Format detection: `CKD_P370` at byte 0 is a CKD image (one file, or with a file sequence the
+ * first file of a multi-file volume, multi-file-open.ts); `CKD_C370` is a compressed CCKD image
+ * (cckd-open.ts), opened with any shadow files given; an FBA image has no header, so it is
  * recognised by the `.fba` suffix, by "VOL1" in block 1 (what dasdinit writes), or when the caller
  * says so. Anything else is refused rather than guessed at.
  */
@@ -19,6 +21,10 @@ import { EMPTY_TRACK_BYTES } from '../ckd/track-layout.js';
 import { CKD_DEVID_UNCOMPRESSED, CKD_DEVIDS_COMPRESSED, CKD_HEADER_BYTES, decodeCkdHeader } from './ckd-image-header.js';
 import { lockImage, type ImageLock } from './image-lock.js';
 import { SlotFile } from './slot-file.js';
+import type { ImageBackend } from './image-backend.js';
+import { openCckdImage } from './cckd-open.js';
+import { CCKD_DEVID_BASE, CCKD_DEVID_SHADOW } from './cckd-header.js';
+import { openMultiFileImage } from './multi-file-open.js';
 
 export type ImageFormat = 'ckd' | 'fba';
 
@@ -26,6 +32,8 @@ export interface OpenImageOptions {
   readonly readOnly?: boolean;
   /** Skip detection: treat the file as this format. */
   readonly format?: ImageFormat;
+  /** Shadow files over a CCKD base, oldest first (writes go to the last). */
+  readonly shadows?: readonly string[];
 }
 
 export interface ImageShape {
@@ -57,7 +65,7 @@ function ckdShape(path: string, head: Buffer, sizeBytes: number): ImageShape {
     fail(path, `track size ${header.trackSlotBytes} at offset 12 is not a valid slot size (a multiple of 512 up to 65535)`, 12);
   }
   if (header.fileSequence !== 0 || header.highCylinder !== 0) {
-    fail(path, `file sequence ${header.fileSequence} / high cylinder ${header.highCylinder} at offset 17 mark one file of a multi-file volume, which is not supported yet`, 17);
+    fail(path, `file sequence ${header.fileSequence} / high cylinder ${header.highCylinder} at offset 17 mark ${header.fileSequence > 1 ? `file ${header.fileSequence} of a multi-file volume: open the set by its first file` : 'one file of a multi-file volume'}`, 17);
   }
   const cylinderBytes = header.trackSlotBytes * header.heads;
   const dataBytes = sizeBytes - CKD_HEADER_BYTES;
@@ -85,8 +93,9 @@ export function inspectImage(path: string, fd: number, format?: ImageFormat): Im
     if (devid !== CKD_DEVID_UNCOMPRESSED) fail(path, `header starts "${printable(devid)}", expected ${CKD_DEVID_UNCOMPRESSED}`, 0);
     return ckdShape(path, head, sizeBytes);
   }
-  if (CKD_DEVIDS_COMPRESSED.includes(devid)) {
-    fail(path, `${devid} is a compressed or shadow Hercules image, which snaptape does not open yet (convert it with: cckd2ckd -q ${path} out.ckd)`, 0);
+  if (devid === CCKD_DEVID_SHADOW) fail(path, `${devid} is a CCKD shadow file: open its base file with this file as a shadow`, 0);
+  if (CKD_DEVIDS_COMPRESSED.includes(devid) && devid !== CCKD_DEVID_BASE) {
+    fail(path, `${devid} is a Hercules image format snaptape does not open (convert it with Hercules dasdcopy -o CKD ${path} out.ckd)`, 0);
   }
   const labelled = head.subarray(FBA_BLOCK_BYTES, FBA_BLOCK_BYTES + 4).equals(VOL1_EBCDIC);
   if (extname(path).toLowerCase() === '.fba' || labelled) return fbaShape(path, sizeBytes);
@@ -97,8 +106,19 @@ function printable(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '.');
 }
 
-/** Opens an image: checks it read-only, then (for writing) takes the lock and reopens it. */
-export function openImage(path: string, options: OpenImageOptions = {}): SlotFile {
+/** The device id at byte 0 and, for CKD_P370, whether the header marks a multi-file volume. */
+function peek(fd: number): { devid: string; multiFile: boolean } {
+  const head = readPrefix(fd, CKD_HEADER_BYTES);
+  const devid = head.subarray(0, 8).toString('latin1');
+  if (devid !== CKD_DEVID_UNCOMPRESSED || head.length < CKD_HEADER_BYTES) return { devid, multiFile: false };
+  return { devid, multiFile: decodeCkdHeader(head).fileSequence === 1 };
+}
+
+/**
+ * Opens an image: checks it read-only, then (for writing) takes the lock and reopens it. CCKD and
+ * multi-file volumes go to their own backends.
+ */
+export function openImage(path: string, options: OpenImageOptions = {}): ImageBackend {
   const readOnly = options.readOnly ?? false;
   let fd: number;
   try {
@@ -106,8 +126,22 @@ export function openImage(path: string, options: OpenImageOptions = {}): SlotFil
   } catch (error) {
     throw translateIoError(error, `open ${path}`, path);
   }
+  if (options.format !== 'fba') {
+    let kind: { devid: string; multiFile: boolean };
+    try {
+      kind = peek(fd);
+    } catch (error) {
+      closeSync(fd);
+      throw translateIoError(error, `read ${path}`, path);
+    }
+    if (kind.devid === CCKD_DEVID_BASE || kind.multiFile) {
+      closeSync(fd);
+      return kind.multiFile ? openMultiFileImage(path, { readOnly }) : openCckdImage(path, { readOnly, shadows: options.shadows });
+    }
+  }
   let shape: ImageShape;
   try {
+    if (options.shadows && options.shadows.length > 0) fail(path, 'shadow files belong to a CCKD (CKD_C370) base image', 0);
     shape = inspectImage(path, fd, options.format);
   } catch (error) {
     closeSync(fd);

@@ -76,9 +76,9 @@ describe('damaged images are refused with a one-line typed error, bytes unchange
     expectRefused(image, 'IMAGE_FORMAT', /unknown header "CKD_X370" at offset 0/);
   });
 
-  it('a compressed image (CCKD devid) is recognised and refused', () => {
+  it('a CCKD devid over an uncompressed image is read as CCKD, and its compressed header is refused', () => {
     const image = damaged((p) => patch(p, 0, Buffer.from('CKD_C370', 'latin1')));
-    expectRefused(image, 'IMAGE_FORMAT', /CKD_C370 is a compressed or shadow Hercules image/);
+    expectRefused(image, 'IMAGE_FORMAT', /compressed header says 0 L2 entries at offset 520, expected 256/);
   });
 
   it('a wrong header: bad device type byte', () => {

@@ -97,18 +97,14 @@ describe('snaptape ls of the Hercules-made vectors reports what dasdls reports',
     expect(ours).toMatchObject({ format: 'fba', volser: 'FBA001', blocks: 200, datasets: [] });
   });
 
-  it('10 (one volume in two files): dasdls lists it; snaptape does not open multi-file volumes yet and says so in one line', () => {
+  it('10 (one volume in two files): dasdls and snaptape ls list the same data sets from the first file', () => {
     const first = vectorPath('10_ckd3390_split_1.ckd', dir.path);
     vectorPath('10_ckd3390_split_2.ckd', dir.path);
     const theirs = dasdlsInfo(first, dir.path);
     expect(theirs.rows.map((r) => [r.name, r.tracks, r.extents])).toEqual([['FILLER.EMPTY', 30, 1], ['SPLIT.TEXT', 5, 1]]);
-    const r = runSnaptape(['ls', first]);
-    expect(r.status).toBe(3);
-    expect(r.stderr.trim().split('\n')).toEqual([
-      `snaptape: Cannot open ${first}: file sequence 1 / high cylinder 1 at offset 17 mark one file of a multi-file volume, which is not supported yet`,
-    ]);
-    const json = runSnaptape(['ls', first, '--json']);
-    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'IMAGE_FORMAT', details: { path: first, offset: 17 } });
+    const ours = runSnaptapeJson<VolumeListing>(['ls', first]);
+    expect(ours.cylinders).toBe(4);
+    expect(ours.datasets.map((d) => [d.name, d.tracks, d.extents.length])).toEqual([['FILLER.EMPTY', 30, 1], ['SPLIT.TEXT', 5, 1]]);
   });
 });
 

@@ -15,6 +15,8 @@ import { registerTapeInit } from './tape-init.js';
 import { registerTapeLs } from './tape-ls.js';
 import { registerTapePut } from './tape-put.js';
 import { registerServe } from './serve-command.js';
+import { registerConvert } from './convert-command.js';
+import { registerCheck } from './check-command.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -29,6 +31,8 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerRestoreVerify,
   registerDrill,
   registerCompare,
+  registerConvert,
+  registerCheck,
   registerTapeInit,
   registerTapeLs,
   registerTapePut,

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { createVolume } from '../../api/volume-api.js';
 import { parseCount, printResult } from '../cli-output.js';
+import { parseImageFormat } from './image-format-options.js';
 
 interface InitFlags {
   type: string;
@@ -13,6 +14,8 @@ interface InitFlags {
   vtoc: boolean;
   force?: boolean;
   json?: boolean;
+  format: string;
+  compress?: string;
 }
 
 export function registerInit(program: Command): void {
@@ -26,11 +29,15 @@ export function registerInit(program: Command): void {
     .option('--owner <owner>', 'owner id in VOL1')
     .option('--vtoc-tracks <n>', 'tracks of VTOC after track 0 (default: 1 on small volumes, 14 on large ones)')
     .option('--no-vtoc', 'write no VTOC, exactly as Hercules dasdinit does')
+    .option('--format <format>', 'ckd (uncompressed Hercules image) or cckd (compressed)', 'ckd')
+    .option('--compress <method>', 'compression of a cckd image: zlib, bzip2 or none (default zlib)')
     .option('--force', 'replace an existing file')
     .option('--json', 'machine-readable output')
     .action((image: string, flags: InitFlags) => {
       const vtocTracks = !flags.vtoc ? 0 : flags.vtocTracks !== undefined ? parseCount(flags.vtocTracks, '--vtoc-tracks') : undefined;
+      const { format, compression } = parseImageFormat(flags.format, flags.compress);
       const volume = createVolume(image, {
+        ...(format === 'cckd' ? { format, compression } : {}),
         type: flags.type,
         volser: flags.volser,
         cylinders: flags.cyls !== undefined ? parseCount(flags.cyls, '--cyls') : undefined,

@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// CCKD bench (issue 11): read and write throughput of a compressed CCKD volume (zlib, and bzip2
+// for reference) beside an uncompressed CKD volume, through the same Volume API, on this machine.
+//   write: a fill of the volume with deterministic pseudo-random data sets (format writes);
+//   read:  every track image read back (decompressed for CCKD), cold (fresh open) then warm;
+//   convert: `convert --format cckd` of the filled CKD image.
+// Figures are MB/s of track data (used bytes, HA through EOT), the median of --runs runs.
+// Usage: npm run build && node bench/cckd-bench.mjs [--cyls N] [--runs N] [--percent P]
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createVolume, openVolume } from '../dist/api/volume-api.js';
+import { fillVolume } from '../dist/vtoc/volume-fill.js';
+import { convertImage } from '../dist/image/image-convert.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const WORK = join(ROOT, 'bench', 'work', 'cckd');
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? Number(args[at + 1]) : fallback;
+};
+/** Cylinders of the test volume: 200 = 3,000 tracks, ~170 MB of slots. */
+const CYLINDERS = option('--cyls', 200);
+const RUNS = option('--runs', 3);
+const PERCENT = option('--percent', 80);
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const mb = (bytes, ms) => (bytes / 1e6) / (ms / 1000);
+
+function usedBytes(volume) {
+  let total = 0;
+  const sizes = volume.trackSizes();
+  for (let t = 0; t < volume.ckd.trackCount; t++) total += sizes.get(t);
+  return total;
+}
+
+function writeRun(path, format, compression) {
+  rmSync(path, { force: true });
+  rmSync(`${path}.sizes`, { force: true });
+  const started = performance.now();
+  const volume = createVolume(path, { type: '3390', cylinders: CYLINDERS, volser: 'BENCH1', format, compression });
+  fillVolume(volume, { seed: 42, percent: PERCENT });
+  const bytes = usedBytes(volume);
+  volume.close();
+  return { ms: performance.now() - started, bytes, fileBytes: statSync(path).size };
+}
+
+function readRun(path) {
+  rmSync(`${path}.sizes`, { force: true });
+  const volume = openVolume(path, { readOnly: true });
+  const started = performance.now();
+  let bytes = 0;
+  for (let t = 0; t < volume.ckd.trackCount; t++) bytes += volume.readTrackImage(t).length;
+  const ms = performance.now() - started;
+  volume.close();
+  return { ms, bytes };
+}
+
+mkdirSync(WORK, { recursive: true });
+const rows = [];
+for (const [label, format, compression] of [['CKD (uncompressed)', 'ckd', undefined], ['CCKD zlib', 'cckd', 'zlib'], ['CCKD bzip2', 'cckd', 'bzip2']]) {
+  const path = join(WORK, `bench.${format === 'ckd' ? 'ckd' : `${compression}.cckd`}`);
+  const runs = compression === 'bzip2' ? 1 : RUNS;
+  const writes = Array.from({ length: runs }, () => writeRun(path, format, compression));
+  const reads = Array.from({ length: runs }, () => readRun(path));
+  const w = writes[0];
+  rows.push({
+    label,
+    writeMBps: median(writes.map((r) => mb(r.bytes, r.ms))),
+    readMBps: median(reads.map((r) => mb(r.bytes, r.ms))),
+    dataMB: w.bytes / 1e6,
+    fileMB: w.fileBytes / 1e6,
+  });
+}
+const ckdPath = join(WORK, 'bench.ckd');
+const convertMs = [];
+for (let i = 0; i < RUNS; i++) {
+  const out = join(WORK, 'converted.cckd');
+  const started = performance.now();
+  convertImage(ckdPath, out, { format: 'cckd', compression: 'zlib', force: true });
+  convertMs.push(performance.now() - started);
+}
+const dataBytes = rows[0].dataMB * 1e6;
+
+const lines = [
+  `CCKD bench: 3390 of ${CYLINDERS} cylinders (${CYLINDERS * 15} tracks), filled ${PERCENT}% with pseudo-random data sets; median of ${RUNS} runs (bzip2: 1 run)`,
+  '',
+  '| image | write MB/s | read MB/s | track data MB | file MB |',
+  '| --- | ---: | ---: | ---: | ---: |',
+  ...rows.map((r) => `| ${r.label} | ${r.writeMBps.toFixed(1)} | ${r.readMBps.toFixed(1)} | ${r.dataMB.toFixed(1)} | ${r.fileMB.toFixed(1)} |`),
+  '',
+  `convert --format cckd (zlib) of the filled CKD image: ${mb(dataBytes, median(convertMs)).toFixed(1)} MB/s of track data (${(median(convertMs) / 1000).toFixed(2)} s)`,
+];
+console.log(lines.join('\n'));
+rmSync(WORK, { recursive: true, force: true });

@@ -1,0 +1,69 @@
+/**
+ * Compression of CCKD track images (FORMATS.md 1.7; Hercules `cckddasd.c` cckd_compress_zlib /
+ * cckd_compress_bzip2): the bytes after the 5-byte track header are stored as they are (0), as a
+ * zlib stream (1, `compress2`: starts 78 xx) or as a bzip2 stream (2, starts "BZh"). zlib is Node's
+ * own; bzip2 decodes with `seek-bzip` and encodes with the pure-JS `compressjs` (no maintained
+ * native or pure-JS bzip2 encoder exists on the registry; this one is checked against Hercules in
+ * test/cckd).
+ *
+ * Invariant: damaged data is an ImageFormatError naming the file, track and offset, never a crash,
+ * and a body never inflates past the track slot (`maxBytes`).
+ */
+import { deflateSync, inflateSync } from 'node:zlib';
+import Bunzip from 'seek-bzip';
+import compressjs from 'compressjs';
+import { ImageFormatError } from '../errors/snaptape-error.js';
+import { CCKD_COMPRESSION, type CckdCompression } from './cckd-layouts.js';
+
+/** Images shorter than this are stored uncompressed (Hercules CCKD_COMPRESS_MIN: not worth it). */
+export const CCKD_COMPRESS_MIN_BYTES = 512;
+/** bzip2 block size in units of 100 kB: one block holds the largest track (56 832 bytes). */
+const BZIP2_BLOCK_100K = 1;
+/** zlib level when the header's parameter is "default" (Hercules: Z_DEFAULT_COMPRESSION). */
+const ZLIB_DEFAULT_LEVEL = 6;
+
+export interface StoredImageSource {
+  readonly path: string;
+  readonly trackIndex: number;
+  readonly offsetBytes: number;
+}
+
+export function compressionName(code: number): CckdCompression | undefined {
+  return (Object.keys(CCKD_COMPRESSION) as CckdCompression[]).find((name) => CCKD_COMPRESSION[name] === code);
+}
+
+/**
+ * Compresses a track body (the image after its 5-byte header). Returns the code actually used:
+ * short bodies, and bodies that would not shrink, are stored as they are.
+ */
+export function compressBody(body: Buffer, wanted: CckdCompression, level: number): { code: number; bytes: Buffer } {
+  if (wanted === 'none' || body.length < CCKD_COMPRESS_MIN_BYTES) return { code: CCKD_COMPRESSION.none, bytes: body };
+  const bytes = wanted === 'zlib'
+    ? deflateSync(body, { level: level >= 0 && level <= 9 ? level : ZLIB_DEFAULT_LEVEL })
+    : Buffer.from(compressjs.Bzip2.compressFile(body, null, BZIP2_BLOCK_100K) as Uint8Array);
+  if (bytes.length >= body.length) return { code: CCKD_COMPRESSION.none, bytes: body };
+  return { code: CCKD_COMPRESSION[wanted], bytes };
+}
+
+function damaged(where: StoredImageSource, problem: string): ImageFormatError {
+  return new ImageFormatError(`Cannot read track ${where.trackIndex} of ${where.path}: its image at byte offset ${where.offsetBytes} ${problem}`, {
+    path: where.path, track: where.trackIndex, offset: where.offsetBytes,
+  });
+}
+
+/** Decompresses a stored body; `maxBytes` bounds the result (the slot less the header). */
+export function decompressBody(stored: Buffer, code: number, maxBytes: number, where: StoredImageSource): Buffer {
+  let body: Buffer;
+  try {
+    if (code === CCKD_COMPRESSION.none) body = stored;
+    else if (code === CCKD_COMPRESSION.zlib) body = inflateSync(stored, { maxOutputLength: maxBytes });
+    else if (code === CCKD_COMPRESSION.bzip2) body = Bunzip.decode(stored);
+    else throw damaged(where, `has compression byte ${code} (0 none, 1 zlib, 2 bzip2)`);
+  } catch (cause) {
+    if (cause instanceof ImageFormatError) throw cause;
+    const text = cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : String(cause);
+    throw damaged(where, `does not decompress with ${compressionName(code) ?? code} (${text})`);
+  }
+  if (body.length > maxBytes) throw damaged(where, `decompresses to ${body.length} bytes, more than the ${maxBytes}-byte slot`);
+  return body;
+}

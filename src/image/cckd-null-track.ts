@@ -1,0 +1,34 @@
+/**
+ * Null tracks (FORMATS.md 1.3, Hercules `hstructs.h` CKDDASD_NULLTRK_FMT0..2): a CCKD file stores
+ * no image for an empty track. An L2 entry with offset 0 stands for a null track whose format is
+ * the entry's length (0: HA R0 EOF-record EOT; 1: HA R0 EOT; 2: the Linux CDL track of twelve
+ * 4096-byte records); a track with no L2 table at all takes the header's null format.
+ */
+import { encodeTrack, emptyTrack, numberRecords } from '../ckd/track-codec.js';
+import type { Cchh } from '../geometry/cchh.js';
+
+export const NULL_FORMAT = { EOF_RECORD: 0, EMPTY: 1, LINUX: 2 } as const;
+export const NULL_FORMAT_MAX = NULL_FORMAT.LINUX;
+/** Records and their size on a Linux null track (fmt 2, 3390 only). */
+const LINUX_NULL_RECORDS = 12;
+const LINUX_NULL_RECORD_BYTES = 4096;
+
+/** The image of a null track of `format` at `cchh` (HA through EOT). */
+export function nullTrackImage(cchh: Cchh, format: number): Buffer {
+  const empty = emptyTrack(cchh);
+  if (format === NULL_FORMAT.EMPTY) return encodeTrack(empty);
+  if (format === NULL_FORMAT.LINUX) {
+    const blank = { key: Buffer.alloc(0), data: Buffer.alloc(LINUX_NULL_RECORD_BYTES) };
+    return encodeTrack({ ...empty, records: numberRecords(cchh, Array.from({ length: LINUX_NULL_RECORDS }, () => blank)) });
+  }
+  return encodeTrack({ ...empty, records: numberRecords(cchh, [{ key: Buffer.alloc(0), data: Buffer.alloc(0) }]) });
+}
+
+/** The null format an image is, or undefined (formats 0 and 1 only: fmt 2 is stored as data). */
+export function nullFormatOf(image: Buffer, cchh: Cchh): number | undefined {
+  for (const format of [NULL_FORMAT.EMPTY, NULL_FORMAT.EOF_RECORD]) {
+    const candidate = nullTrackImage(cchh, format);
+    if (image.length === candidate.length && image.equals(candidate)) return format;
+  }
+  return undefined;
+}

@@ -1,0 +1,92 @@
+/**
+ * Shadow files of a CCKD volume (Hercules cckddasd.html "Shadow files"): a `CKD_S370` file over a
+ * base holds the tracks written since it was made; the base is then only read. Three operations:
+ * - create: a new, empty shadow on top (every L1 entry "not here");
+ * - merge: apply the newest shadow's tracks to the file below it, then delete the shadow;
+ * - remove: delete the newest shadow, discarding its writes.
+ *
+ * Merging never writes the file below in place: it copies it to `<below>.merging`, applies the
+ * shadow's tracks to the copy, syncs it, and renames it over the original (an atomic replace on
+ * one file system). A crash leaves either the old file or the merged one, never a mix; only then
+ * is the shadow deleted. Every file is locked for the whole operation.
+ */
+import { copyFileSync, existsSync, renameSync, rmSync } from 'node:fs';
+import { ImageFormatError } from '../errors/snaptape-error.js';
+import { translateIoError } from '../errors/io-error.js';
+import { CckdFile } from './cckd-file.js';
+import { createCckdFile } from './cckd-create.js';
+import type { CckdCompression } from './cckd-layouts.js';
+import { lockImage, type ImageLock } from './image-lock.js';
+import { openCckdImage } from './cckd-open.js';
+
+function withLocks<T>(paths: readonly string[], body: () => T): T {
+  const locks: ImageLock[] = [];
+  try {
+    for (const path of paths) locks.push(lockImage(path));
+    return body();
+  } finally {
+    for (const lock of locks) lock.release();
+  }
+}
+
+/** Makes a new, empty shadow file over `base` and the shadows already on it. */
+export function createShadow(basePath: string, existingShadows: readonly string[], shadowPath: string, options: { compression?: CckdCompression } = {}): void {
+  // Opening the stack read-only checks it and gives the geometry.
+  const stack = openCckdImage(basePath, { readOnly: true, shadows: existingShadows });
+  const geometry = stack.geometry;
+  const compression = options.compression ?? stack.files[stack.files.length - 1]?.compressionInUse ?? 'zlib';
+  stack.close();
+  withLocks([shadowPath], () => createCckdFile(shadowPath, geometry, { shadow: true, compression }).close());
+}
+
+/** Merges the newest shadow into the file below it, atomically, then deletes the shadow. */
+export function mergeShadow(basePath: string, shadows: readonly string[]): { mergedTracks: number; into: string } {
+  if (shadows.length === 0) throw new ImageFormatError(`Cannot merge a shadow of ${basePath}: no shadow file was given`, { path: basePath, offset: 0 });
+  const top = shadows[shadows.length - 1] as string;
+  const below = shadows.length > 1 ? (shadows[shadows.length - 2] as string) : basePath;
+  // The whole stack must open (checked, read-only) before anything is touched.
+  openCckdImage(basePath, { readOnly: true, shadows }).close();
+  return withLocks([basePath, ...shadows], () => {
+    const temporary = `${below}.merging`;
+    if (existsSync(temporary)) rmSync(temporary);
+    try {
+      copyFileSync(below, temporary);
+    } catch (error) {
+      throw translateIoError(error, `copy ${below} to ${temporary}`, below);
+    }
+    let mergedTracks = 0;
+    const source = CckdFile.open(top, { readOnly: true });
+    try {
+      const target = CckdFile.open(temporary, { readOnly: false });
+      try {
+        for (const t of source.heldTracks()) {
+          target.writeTrack(t, source.readTrack(t) as Buffer);
+          mergedTracks++;
+        }
+      } finally {
+        target.close();
+      }
+    } catch (error) {
+      rmSync(temporary, { force: true });
+      throw error;
+    } finally {
+      source.close();
+    }
+    try {
+      renameSync(temporary, below);
+      rmSync(top);
+    } catch (error) {
+      throw translateIoError(error, `replace ${below} with the merged file`, below);
+    }
+    return { mergedTracks, into: below };
+  });
+}
+
+/** Deletes the newest shadow file, discarding the writes it holds. */
+export function removeShadow(basePath: string, shadows: readonly string[]): string {
+  const top = shadows[shadows.length - 1];
+  if (top === undefined) throw new ImageFormatError(`Cannot remove a shadow of ${basePath}: no shadow file was given`, { path: basePath, offset: 0 });
+  openCckdImage(basePath, { readOnly: true, shadows }).close();
+  withLocks([top], () => rmSync(top));
+  return top;
+}
