@@ -7,7 +7,10 @@
  * - `usedBytes[t]` is the length of track t's image (HA through EOT) as stored, the size table V of
  *   ARCHITECTURE.md; a track that does not decode is counted as its whole slot;
  * - the bytes of a slot past its used length are zero in every track this class writes: a shorter
- *   image is written with a zero tail over the old one, so copies of the used prefix are exact.
+ *   image is written with a zero tail over the old one, so copies of the used prefix are exact;
+ * - every read of units runs the chain's `beforeRead` first: the Volume's own reads call it before
+ *   they look at the size table, and `backend` is the image backend behind a ReadHookedBackend, so
+ *   reads that bypass these methods run it too (a clone destination fetches tracks on demand).
  */
 import { assert } from '../base/assert.js';
 import { AddressRangeError, ImageFormatError, RecordNotFoundError, TrackOverflowError, UsageError } from '../errors/snaptape-error.js';
@@ -18,6 +21,7 @@ import { unitCount, type CkdGeometry, type VolumeGeometry } from '../geometry/vo
 import type { ImageBackend } from '../image/image-backend.js';
 import { InterceptorChain, type WriteEvent, type WriteInterceptor, type WriteKind } from './write-interceptor.js';
 import { TrackSizeTable } from './track-size-table.js';
+import { ReadHookedBackend } from './read-hooked-backend.js';
 import { loadTrackSizes, saveTrackSizes } from './track-size-store.js';
 
 export interface NewRecord {
@@ -37,7 +41,8 @@ export class Volume {
 
   /** `sizes`: a size table already known (a freshly created image), to skip the first scan. */
   constructor(backend: ImageBackend, sizes?: TrackSizeTable) {
-    this.backend = backend;
+    // Reads through `backend` run the chain's read hooks; `imageBackend` is the store itself.
+    this.backend = new ReadHookedBackend(backend, this.chain);
     this.geometry = backend.geometry;
     this.path = backend.path;
     this.sizes = sizes;
@@ -45,6 +50,11 @@ export class Volume {
 
   get readOnly(): boolean {
     return this.backend.readOnly;
+  }
+
+  /** The image backend without the read hooks (its concrete class; writes that must not be seen). */
+  get imageBackend(): ImageBackend {
+    return (this.backend as ReadHookedBackend).inner;
   }
 
   /** Tracks (CKD) or blocks (FBA). */
@@ -94,6 +104,8 @@ export class Volume {
   /** Track t's image as stored: its used bytes (HA through EOT). */
   readTrackImage(trackIndex: number): Buffer {
     checkTrackIndex(this.ckd, trackIndex, this.path);
+    // The hook first: a fetch on demand changes the track's used size.
+    this.chain.beforeRead({ firstUnit: trackIndex, unitCount: 1 });
     return this.backend.readUnit(trackIndex, this.trackSizes().get(trackIndex));
   }
 

@@ -5,6 +5,10 @@
  *
  * Interceptors run synchronously on the thread that owns the volume: a copy-before-write finishes
  * before the host's bytes reach the image (ARCHITECTURE.md, the copy-before-write protocol).
+ *
+ * Reads: an interceptor may also have `beforeRead`, called before any read of the volume's units
+ * (every Volume read, and every read of `volume.backend`, see read-hooked-backend.ts). A clone
+ * destination uses it to fetch a track from its source before the track is read (an IND track).
  */
 import { assert } from '../base/assert.js';
 
@@ -32,6 +36,8 @@ export interface WriteInterceptor {
   readonly stage: InterceptorStage;
   beforeWrite(event: WriteEvent): void;
   afterWrite?(event: WriteEvent): void;
+  /** Runs before a read of these units; it may fill them in (it must not write through the chain). */
+  beforeRead?(range: WriteRange): void;
 }
 
 /** Sessions a volume allows at once: 8 clone sessions plus a backup, a mirror and observers. */
@@ -40,6 +46,8 @@ export const MAX_INTERCEPTORS = 16;
 export class InterceptorChain {
   // Main thread only.
   private chain: WriteInterceptor[] = [];
+  /** The interceptors with a `beforeRead`, so that a read costs nothing when there are none. */
+  private readers: WriteInterceptor[] = [];
 
   add(interceptor: WriteInterceptor): void {
     assert(!this.chain.includes(interceptor), `${interceptor.name} is registered once`);
@@ -48,10 +56,23 @@ export class InterceptorChain {
     const rank = (i: WriteInterceptor): number => INTERCEPTOR_STAGES.indexOf(i.stage);
     // Stable sort: interceptors of one stage keep their registration order.
     this.chain.sort((a, b) => rank(a) - rank(b));
+    this.readers = this.chain.filter((i) => i.beforeRead !== undefined);
   }
 
   remove(interceptor: WriteInterceptor): void {
     this.chain = this.chain.filter((i) => i !== interceptor);
+    this.readers = this.chain.filter((i) => i.beforeRead !== undefined);
+  }
+
+  /** True while some interceptor must see reads (a backup then copies on the owning thread). */
+  get hasReaders(): boolean {
+    return this.readers.length > 0;
+  }
+
+  /** Runs every `beforeRead`, in stage order, before units are read. */
+  beforeRead(range: WriteRange): void {
+    if (this.readers.length === 0) return;
+    for (const interceptor of this.readers.slice()) interceptor.beforeRead?.(range);
   }
 
   get size(): number {
