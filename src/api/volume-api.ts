@@ -17,6 +17,7 @@ import { dsorgName, recfmName } from '../vtoc/dataset-attributes.js';
 import { formatDscbDate } from '../vtoc/dscb-date.js';
 import { extentRun } from '../vtoc/extent.js';
 import { decodeEbcdicTrimmed } from '../base/ebcdic.js';
+import { isMappedVolumePath, openMappedVolume } from '../subsystem/mapped-volumes.js';
 
 export interface CreateVolumeOptions {
   readonly type: string;
@@ -49,6 +50,8 @@ export function createVolume(path: string, options: CreateVolumeOptions): Volume
 }
 
 export function openVolume(path: string, options: { readOnly?: boolean; format?: ImageFormat; shadows?: readonly string[] } = {}): Volume {
+  // A mapped volume (a track directory in a subsystem folder, issue 6) is recognised by its magic.
+  if (options.format === undefined && isMappedVolumePath(path)) return openMappedVolume(path, { readOnly: options.readOnly });
   return new Volume(openImage(path, options));
 }
 

@@ -17,6 +17,8 @@ import { registerTapePut } from './tape-put.js';
 import { registerServe } from './serve-command.js';
 import { registerConvert } from './convert-command.js';
 import { registerCheck } from './check-command.js';
+import { registerSubsystem } from './subsystem-command.js';
+import { registerSnapshot } from './snapshot-command.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -38,4 +40,6 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerTapePut,
   registerTapeGet,
   registerServe,
+  registerSubsystem,
+  registerSnapshot,
 ];

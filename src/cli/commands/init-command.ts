@@ -1,6 +1,7 @@
 /** `snaptape init <image> --type 3390-3 --volser SRC001`: makes a new, sparse volume. */
 import type { Command } from 'commander';
 import { createVolume } from '../../api/volume-api.js';
+import { createMappedVolume } from '../../subsystem/mapped-volumes.js';
 import { parseCount, printResult } from '../cli-output.js';
 import { parseImageFormat } from './image-format-options.js';
 
@@ -16,6 +17,7 @@ interface InitFlags {
   json?: boolean;
   format: string;
   compress?: string;
+  mapped?: boolean;
 }
 
 export function registerInit(program: Command): void {
@@ -33,10 +35,12 @@ export function registerInit(program: Command): void {
     .option('--compress <method>', 'compression of a cckd image: zlib, bzip2 or none (default zlib)')
     .option('--force', 'replace an existing file')
     .option('--json', 'machine-readable output')
+    .option('--mapped', 'a mapped volume <subsystem-dir>/<name>: a track directory over the subsystem\'s pool')
     .action((image: string, flags: InitFlags) => {
       const vtocTracks = !flags.vtoc ? 0 : flags.vtocTracks !== undefined ? parseCount(flags.vtocTracks, '--vtoc-tracks') : undefined;
+      const create = flags.mapped ? createMappedVolume : createVolume;
       const { format, compression } = parseImageFormat(flags.format, flags.compress);
-      const volume = createVolume(image, {
+      const volume = create(image, {
         ...(format === 'cckd' ? { format, compression } : {}),
         type: flags.type,
         volser: flags.volser,

@@ -1,0 +1,278 @@
+/**
+ * Technique 2, instant snapshot by track pointers, as the host drives it (issue 6):
+ *   define  — locate the source and its extents, locate or allocate the target, give a token;
+ *   execute — copy the pointers (target entry := source entry, counts +1), then update the
+ *             target's metadata (VOL1 volser and Format-1 volsers, or the copied data sets'
+ *             Format-1s), give a polling token; optionally pin the result for a physical copy;
+ *   status  — copying | complete (| failed) through the polling token.
+ * The pointer copy costs one directory write and one count write, whatever the data: no track is
+ * read or written. Later writes to either volume copy-on-write (mapped-volume-backend.ts).
+ *
+ * Both volumes are opened for writing by execute (volume locks and the pool lock), so the copy
+ * happens between host writes; a volume another process has open is refused (LockedError).
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { assert } from '../../base/assert.js';
+import { encodeEbcdic } from '../../base/ebcdic.js';
+import { SessionError, UsageError } from '../../errors/snaptape-error.js';
+import { MappedVolumeBackend } from '../../subsystem/mapped-volume-backend.js';
+import { createMappedVolume, sizeTableOf, subsystemDirOf } from '../../subsystem/mapped-volumes.js';
+import { createPin } from '../../subsystem/slot-pins.js';
+import { ENTRY_FLAG_RELOCATED, UNALLOCATED_SLOT } from '../../subsystem/subsystem-layouts.js';
+import { Volume } from '../../volume/volume.js';
+import { openVolume } from '../../api/volume-api.js';
+import { checkVolser } from '../../vtoc/dataset-attributes.js';
+import { encodeFormat1 } from '../../vtoc/dscb-codec.js';
+import { encodeVol1, readVolumeLabel, VOL1_RECORD } from '../../vtoc/volume-label.js';
+import { findDataset, readVtoc } from '../../vtoc/vtoc-reader.js';
+import { writeDscb } from '../../vtoc/vtoc-writer.js';
+import { checkSameSubsystem, fingerprintOf, locateSource, locateTargetDatasets, tracksOf } from './snapshot-locate.js';
+import {
+  formatToken, loadByPollingToken, loadRecord, newId, parseToken, saveRecord, savePollingLink, transition, TOKEN_TTL_MS, type DatasetPair, type TokenRecord, type TokenState,
+} from './snapshot-tokens.js';
+
+export interface DefineOptions {
+  readonly datasets?: readonly string[];
+  readonly volser?: string;
+}
+
+export interface DefineResult {
+  readonly token: string;
+  readonly mode: 'volume' | 'datasets';
+  readonly source: string;
+  readonly target: string;
+  readonly datasets: ReadonlyArray<{ readonly name: string; readonly tracks: number }>;
+}
+
+export interface ExecuteOptions {
+  /** Write a standalone CKD image of the snapshot in the background (see physical-copy.ts). */
+  readonly physical?: string;
+}
+
+export interface ExecuteResult {
+  readonly token: string;
+  readonly pollingToken: string;
+  readonly state: TokenState;
+  /** Target tracks whose pointers were copied. */
+  readonly tracks: number;
+  readonly ms: number;
+}
+
+export interface StatusResult {
+  readonly pollingToken: string;
+  readonly token: string;
+  readonly state: TokenState;
+  readonly mode: 'volume' | 'datasets';
+  readonly source: string;
+  readonly target: string;
+  readonly volser: string | null;
+  readonly physical: { readonly path: string; readonly tracksDone: number; readonly tracksTotal: number; readonly error: string | null } | null;
+}
+
+export function defineSnapshot(sourcePath: string, targetPath: string, options: DefineOptions = {}): DefineResult {
+  const source = resolve(sourcePath);
+  const target = resolve(targetPath);
+  const datasetMode = (options.datasets?.length ?? 0) > 0;
+  const dir = checkSameSubsystem(source, target, { targetMayBeNew: !datasetMode });
+  const volser = options.volser !== undefined ? checkVolser(options.volser) : null;
+  const sourceVolume = openVolume(source, { readOnly: true });
+  try {
+    const located = locateSource(sourceVolume, options.datasets);
+    let pairs: DatasetPair[] = [];
+    let targetTracks: number;
+    if (located.mode === 'volume') {
+      const sourceVolser = readVolumeLabel(sourceVolume).volser;
+      if (volser === null) throw new UsageError(`Cannot define a snapshot of ${source}: give the target a new --volser, so both volumes can be online at once`, { path: source });
+      if (volser === sourceVolser) throw new UsageError(`Cannot define a snapshot of ${source} with --volser ${volser}: the source has that volser`, { path: source });
+      const g = sourceVolume.ckd;
+      if (!existsSync(target)) {
+        // Allocate the target: a bare directory of the source's geometry, every track unallocated.
+        createMappedVolume(target, { type: g.typeName, cylinders: g.cylinders, volser, bare: true });
+        targetTracks = g.trackCount;
+      } else {
+        const targetVolume = openVolume(target, { readOnly: true });
+        try {
+          const t = targetVolume.ckd;
+          if (t.trackCount !== g.trackCount || t.family !== g.family) {
+            throw new UsageError(`Cannot define a snapshot of ${source} to ${target}: the target is ${t.typeName} with ${t.trackCount} tracks, the source ${g.typeName} with ${g.trackCount}`, { path: target });
+          }
+          targetTracks = t.trackCount;
+        } finally {
+          targetVolume.close();
+        }
+      }
+    } else {
+      const targetVolume = openVolume(target);
+      try {
+        pairs = locateTargetDatasets(sourceVolume, targetVolume, located.datasets);
+        targetTracks = targetVolume.ckd.trackCount;
+      } finally {
+        targetVolume.close();
+      }
+    }
+    const id = newId('S');
+    const record: TokenRecord = {
+      version: 1, id, dir, state: 'defined', createdMs: Date.now(), mode: located.mode, source, target, volser, pairs,
+      fingerprint: fingerprintOf({ sourceTracks: sourceVolume.ckd.trackCount, targetTracks, pairs }),
+      pollingId: null, executedMs: null, physical: null,
+    };
+    saveRecord(record);
+    return { token: formatToken(id, dir), mode: located.mode, source, target, datasets: pairs.map((p) => ({ name: p.name, tracks: p.trackCount })) };
+  } finally {
+    sourceVolume.close();
+  }
+}
+
+/** Target entry := source entry for each (source, target) track pair; counts follow the pointers. */
+function copyPointers(source: MappedVolumeBackend, target: MappedVolumeBackend, pairs: ReadonlyArray<readonly [number, number]> | 'all'): number {
+  const pool = target.writablePool;
+  assert(pool === source.writablePool, 'both volumes share one pool');
+  const s = source.directory;
+  const t = target.directory;
+  const removed: Array<{ slot: number; extentBytes: number }> = [];
+  const copyOne = (from: number, to: number): void => {
+    const oldSlot = t.slots[to] as number;
+    if (oldSlot !== UNALLOCATED_SLOT) removed.push({ slot: oldSlot, extentBytes: t.extents[to] as number });
+    const slot = s.slots[from] as number;
+    t.slots[to] = slot;
+    t.extents[to] = s.extents[from] as number;
+    // A track placed at another address reads relocated; one already relocated stays so.
+    t.flags[to] = (s.flags[from] as number) | (from !== to && slot !== UNALLOCATED_SLOT ? ENTRY_FLAG_RELOCATED : 0);
+  };
+  let added: Uint32Array;
+  if (pairs === 'all') {
+    // Whole volume: same addresses, so entries are copied as they are (typed-array copies).
+    for (let i = 0; i < t.slots.length; i++) {
+      const oldSlot = t.slots[i] as number;
+      if (oldSlot !== UNALLOCATED_SLOT) removed.push({ slot: oldSlot, extentBytes: t.extents[i] as number });
+    }
+    t.slots.set(s.slots);
+    t.extents.set(s.extents);
+    t.flags.set(s.flags);
+    t.writeRange(0, s.geometry.trackCount);
+    added = s.slots;
+  } else {
+    added = new Uint32Array(pairs.length);
+    pairs.forEach(([from, to], i) => {
+      copyOne(from, to);
+      t.writeRange(to, 1);
+      added[i] = s.slots[from] as number;
+    });
+  }
+  // Pointers durable first, then the counts (ARCHITECTURE.md, mapped volumes); increments are
+  // applied before decrements, so a slot moving within the target never touches zero.
+  t.sync();
+  pool.swapReferences(added, removed);
+  target.markWritten();
+  return pairs === 'all' ? s.geometry.trackCount : pairs.length;
+}
+
+/** The metadata step: the target's VOL1 and Format-1 volsers, or the copied data sets' Format-1s. */
+function updateTargetMetadata(record: TokenRecord, source: Volume, target: Volume): void {
+  if (record.mode === 'volume') {
+    assert(record.volser !== null, 'a volume snapshot has a new volser');
+    const label = readVolumeLabel(target);
+    target.updateRecord({ cylinder: 0, head: 0, record: VOL1_RECORD }, encodeVol1({ ...label, volser: record.volser }), encodeEbcdic('VOL1'));
+    for (const d of readVtoc(target).datasets) writeDscb(target, d.format1Address, encodeFormat1({ ...d.format1, volser: record.volser }));
+    return;
+  }
+  const sourceView = readVtoc(source);
+  for (const pair of record.pairs) {
+    const from = findDataset(sourceView, pair.name);
+    const to = findDataset(readVtoc(target), pair.name);
+    if (!from || !to) throw new SessionError(`Cannot catalogue ${pair.name} on ${target.path}: the data set is gone from the ${from ? 'target' : 'source'}`, { dsname: pair.name });
+    // The target keeps its own extents, volser and Format-3 chain; the rest describes the copied data.
+    writeDscb(target, to.format1Address, encodeFormat1({
+      ...from.format1, dsname: to.format1.dsname, volser: to.format1.volser, extentCount: to.format1.extentCount, extents: to.format1.extents,
+      format3Pointer: to.format1.format3Pointer, spaceAllocation: to.format1.spaceAllocation,
+    }));
+  }
+}
+
+export function executeSnapshot(token: string, options: ExecuteOptions = {}): ExecuteResult {
+  const startedMs = performance.now();
+  const { id, dir } = parseToken(token, 'S');
+  const record = loadRecord(dir, id, token);
+  const next = transition(record, options.physical ? 'execute-physical' : 'execute', token);
+  if (Date.now() - record.createdMs > TOKEN_TTL_MS) {
+    throw new SessionError(`Cannot execute snapshot token ${token}: it is stale (defined ${Math.round((Date.now() - record.createdMs) / 1000)} s ago; a token lives ${TOKEN_TTL_MS / 1000} s); define the snapshot again`, { token });
+  }
+  // One sync at the end, in the durability order (slots, then pointers, then counts), instead of
+  // two per metadata copy-on-write: a crash before execute returns leaves the token unexecuted,
+  // and the target is snapshotted again. The order of the writes themselves is unchanged.
+  const bulk = { syncEachAllocation: false };
+  const sourceBackend = MappedVolumeBackend.open(record.source, subsystemDirOf(record.source), bulk);
+  let targetBackend: MappedVolumeBackend | undefined;
+  let source: Volume | undefined;
+  try {
+    targetBackend = MappedVolumeBackend.open(record.target, subsystemDirOf(record.target), bulk);
+    source = new Volume(sourceBackend);
+    // Staleness: the geometry and every pair's extents must be what define saw.
+    const fingerprint = fingerprintOf({ sourceTracks: sourceBackend.geometry.trackCount, targetTracks: targetBackend.geometry.trackCount, pairs: record.pairs });
+    if (fingerprint !== record.fingerprint || (record.mode === 'datasets' && !sameRuns(source, new Volume(targetBackend), record.pairs))) {
+      throw new SessionError(`Cannot execute snapshot token ${token}: it is stale (the source or target extents changed since define); define the snapshot again`, { token });
+    }
+    const trackPairs = record.mode === 'volume' ? 'all' as const : record.pairs.flatMap((p) => {
+      const from = tracksOf(p.sourceRuns);
+      const to = tracksOf(p.targetRuns);
+      return from.map((f, i) => [f, to[i] as number] as const);
+    });
+    const tracks = copyPointers(sourceBackend, targetBackend, trackPairs);
+    updateTargetMetadata(record, source, new Volume(targetBackend, sizeTableOf(targetBackend)));
+    targetBackend.sync();
+    const pollingId = newId('P');
+    let physical = null;
+    if (options.physical) {
+      createPin(targetBackend.writablePool, targetBackend.directory, pollingId);
+      physical = { path: resolve(options.physical), pinId: pollingId, pid: null, tracksDone: 0, tracksTotal: targetBackend.geometry.trackCount, error: null };
+    }
+    const executed: TokenRecord = { ...record, state: next, pollingId, executedMs: Date.now(), physical };
+    savePollingLink(dir, pollingId, id);
+    saveRecord(executed);
+    return { token, pollingToken: formatToken(pollingId, dir), state: next, tracks, ms: performance.now() - startedMs };
+  } finally {
+    // The backends close directly: a Volume's close would save a size table that the next
+    // writable open removes anyway (the directory's extents give the next one for free).
+    targetBackend?.close();
+    sourceBackend.close();
+  }
+}
+
+/** The extents of every pair are still where define found them. */
+function sameRuns(source: Volume, target: Volume, pairs: readonly DatasetPair[]): boolean {
+  const sv = readVtoc(source);
+  const tv = readVtoc(target);
+  return pairs.every((p) => {
+    const s = findDataset(sv, p.name);
+    const t = findDataset(tv, p.name);
+    if (!s || !t) return false;
+    const runs = (entry: typeof s, heads: number): string => JSON.stringify(entry.extents.map((e) => [e.begin.cylinder * heads + e.begin.head, e.end.cylinder * heads + e.end.head]));
+    const want = (rs: readonly { firstTrack: number; trackCount: number }[]): string => JSON.stringify(rs.map((r) => [r.firstTrack, r.firstTrack + r.trackCount - 1]));
+    return runs(s, source.ckd.heads) === want(p.sourceRuns) && runs(t, target.ckd.heads) === want(p.targetRuns);
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+export function snapshotStatus(pollingToken: string): StatusResult {
+  const record = loadByPollingToken(pollingToken);
+  let state = record.state;
+  let error = record.physical?.error ?? null;
+  // A copier that died without saying so has failed (its pin is released by `subsystem check`).
+  if (state === 'copying' && record.physical?.pid != null && !isAlive(record.physical.pid)) {
+    state = 'failed';
+    error = error ?? `the copying process ${record.physical.pid} ended before the image was complete`;
+  }
+  return {
+    pollingToken, token: formatToken(record.id, record.dir), state, mode: record.mode, source: record.source, target: record.target, volser: record.volser,
+    physical: record.physical ? { path: record.physical.path, tracksDone: record.physical.tracksDone, tracksTotal: record.physical.tracksTotal, error } : null,
+  };
+}

@@ -1,0 +1,31 @@
+// Child process of snapshot-crash.test.ts: opens a mapped volume and does whole-track writes,
+// announcing each on stdout before it starts ("begin <track> <n>") and after it returns
+// ("ack <track> <n>"). The parent SIGKILLs it at a random moment. Runs the compiled dist/.
+import { openVolume } from '../../../dist/api/volume-api.js';
+
+const [path, seedText, countText, firstText, lastText] = process.argv.slice(2);
+let state = Number(seedText) >>> 0;
+const next = () => {
+  state = (state + 0x6d2b79f5) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+const first = Number(firstText);
+const span = Number(lastText) - first + 1;
+const volume = openVolume(path);
+process.stdout.write('ready\n');
+for (let n = 0; n < Number(countText); n++) {
+  const track = first + Math.floor(next() * span);
+  process.stdout.write(`begin ${track} ${n}\n`);
+  volume.writeTrackRecords(track, [{ key: Buffer.alloc(0), data: crashPayload(n) }]);
+  process.stdout.write(`ack ${track} ${n}\n`);
+}
+volume.close();
+
+function crashPayload(n) {
+  const data = Buffer.alloc(200 + (n * 37) % 3000, n & 0xff);
+  data.writeUInt32BE(n, 0);
+  return data;
+}
