@@ -10,6 +10,7 @@ import { Piscina } from 'piscina';
 import { UsageError } from '../errors/snaptape-error.js';
 import type { CopyTask, CopyTaskResult } from './copy-task.js';
 import type { FinishTapeResult, FinishTapeTask } from './finish-tape-task.js';
+import type { UnitCopyResult, UnitCopyTask } from './unit-copy.js';
 
 /** More workers than this buy nothing on these machines and cost memory. */
 export const MAX_COPY_WORKERS = 16;
@@ -46,6 +47,11 @@ export class CopyPool {
   /** Hashes, labels and verifies a finished tape on a worker thread. */
   finishTape(task: FinishTapeTask): Promise<FinishTapeResult> {
     return this.pool.run(task, { name: 'finishTape' }) as Promise<FinishTapeResult>;
+  }
+
+  /** Copies units from one image to another (a clone's background copy, unit-copy-worker.ts). */
+  copyUnits(task: UnitCopyTask): Promise<UnitCopyResult> {
+    return this.pool.run(task, { name: 'copyUnits' }) as Promise<UnitCopyResult>;
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,8 @@ import { pacingState, pace } from './copy-pacing.js';
 
 // The pool's second task: finishing a tape (see finish-tape-task.ts), run as `{ name: 'finishTape' }`.
 export { finishTape } from './finish-tape-task.js';
+// The pool's third task: copying units volume to volume (a clone), run as `{ name: 'copyUnits' }`.
+export { copyUnits } from './unit-copy-worker.js';
 
 /** Blocks claimed and copied together: one cylinder of a 3390/3380 (PERF-NOTES: batch per cylinder). */
 export const BATCH_BLOCKS = 15;

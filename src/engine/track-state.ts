@@ -11,7 +11,8 @@
  *
  * Transitions (the table below): PENDING→CLAIMED by compareExchange only; CLAIMED→COPIED or
  * COPIED_OOO by the claimant, or CLAIMED→PENDING when its copy failed; every store that leaves
- * CLAIMED notifies the unit's waiters.
+ * CLAIMED notifies the unit's waiters. COPIED or COPIED_OOO→PENDING (`reopen`) only by the owning
+ * thread of a clone in precopy, after a host write to a copied unit (the tape backup never reopens).
  */
 import { assert } from '../base/assert.js';
 
@@ -23,8 +24,9 @@ export const UNIT_STATE_NAMES: Readonly<Record<UnitState, string>> = { 0: 'pendi
 export const UNIT_STATE_TRANSITIONS: Readonly<Record<UnitState, readonly UnitState[]>> = {
   [UNIT_STATE.PENDING]: [UNIT_STATE.CLAIMED],
   [UNIT_STATE.CLAIMED]: [UNIT_STATE.COPIED, UNIT_STATE.COPIED_OOO, UNIT_STATE.PENDING],
-  [UNIT_STATE.COPIED]: [],
-  [UNIT_STATE.COPIED_OOO]: [],
+  // Only a clone's precopy reopens a copied unit (its source was written again: copy it again).
+  [UNIT_STATE.COPIED]: [UNIT_STATE.PENDING],
+  [UNIT_STATE.COPIED_OOO]: [UNIT_STATE.PENDING],
   [UNIT_STATE.EXCLUDED]: [],
 };
 
@@ -114,6 +116,18 @@ export class TrackStateArray {
     assert(previous === UNIT_STATE.CLAIMED, `unit ${unit} was claimed before release`);
     Atomics.add(this.words, WORD.released, 1);
     Atomics.notify(this.states, unit);
+  }
+
+  /**
+   * COPIED or COPIED_OOO → PENDING: the unit must be copied again (a clone precopy, after a host
+   * write to a unit it had copied). False when the unit was not copied (PENDING, CLAIMED, EXCLUDED):
+   * a CLAIMED unit is waited for first (`waitWhileClaimed`), by the caller.
+   */
+  reopen(unit: number): boolean {
+    for (const from of [UNIT_STATE.COPIED, UNIT_STATE.COPIED_OOO]) {
+      if (Atomics.compareExchange(this.states, unit, from, UNIT_STATE.PENDING) === from) return true;
+    }
+    return false;
   }
 
   /**

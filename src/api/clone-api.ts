@@ -1,0 +1,80 @@
+/**
+ * The library API of the clone (technique 4) for processes that own both volumes:
+ * - `runClone`: a one-shot clone in this process, CREATE → PRECOPY (optional) → ACTIVATE → wait →
+ *   TERMINATE, with both images locked by this process throughout;
+ * - `readCloneStatus`: what the record beside a destination says, for a clone run elsewhere (or
+ *   interrupted): a record that is not final while no process runs the session is incomplete.
+ * Live sessions in `snaptape serve` are reached through the control API (control-client.ts).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SessionError } from '../errors/snaptape-error.js';
+import { CloneSession, type CloneStatus } from '../techniques/clone/clone-session.js';
+import { PERSISTED_COLUMNS, readCloneBitmap, readCloneRecord, type CloneRecord } from '../techniques/clone/clone-record.js';
+import { FINAL_CLONE_PHASES } from '../techniques/clone/clone-phase.js';
+import { openVolume } from './volume-api.js';
+
+/** Longest a one-shot precopy runs before ACTIVATE when no time is given: a first pass is enough. */
+export const MAX_PRECOPY_WAIT_MS = 10 * 60_000;
+/** How often the one-shot run looks at its precopy. */
+const PRECOPY_POLL_MS = 20;
+
+export interface RunCloneOptions {
+  readonly precopy?: boolean;
+  /** Precopy for this long before ACTIVATE; default: until a pass leaves no track to copy. */
+  readonly precopyMs?: number;
+  readonly datasets?: readonly string[];
+  readonly workers?: number;
+  readonly throttleMbps?: number;
+  readonly onStatus?: (status: CloneStatus) => void;
+}
+
+export interface RunCloneResult {
+  readonly atActivate: CloneStatus;
+  readonly final: CloneStatus;
+  readonly precopyMs: number;
+  /** ACTIVATE until every track was copied. */
+  readonly backgroundCopyMs: number;
+}
+
+export async function runClone(sourcePath: string, targetPath: string, options: RunCloneOptions = {}): Promise<RunCloneResult> {
+  const source = openVolume(sourcePath);
+  try {
+    const target = openVolume(targetPath);
+    try {
+      const session = CloneSession.create(source, target, { precopy: options.precopy, datasets: options.datasets, workers: options.workers, throttleMbps: options.throttleMbps });
+      session.on('progress', (s: CloneStatus) => options.onStatus?.(s));
+      const precopyStarted = Date.now();
+      if (options.precopy) {
+        const limit = options.precopyMs ?? MAX_PRECOPY_WAIT_MS;
+        // Bounded by `limit`: a precopy with no rewritten tracks ends when its first passes are done.
+        while (Date.now() - precopyStarted < limit && (options.precopyMs !== undefined || session.status().tracksLeft > 0)) await sleep(PRECOPY_POLL_MS);
+      }
+      const precopyMs = Date.now() - precopyStarted;
+      session.activate();
+      const atActivate = session.status();
+      const activated = Date.now();
+      await session.whenCopied();
+      const backgroundCopyMs = Date.now() - activated;
+      session.terminate();
+      return { atActivate, final: session.status(), precopyMs, backgroundCopyMs };
+    } finally {
+      target.close();
+    }
+  } finally {
+    source.close();
+  }
+}
+
+export interface StoredCloneStatus extends CloneRecord {
+  /** Tracks whose IND bit was set at the last checkpoint. */
+  readonly indirectAtCheckpoint: number | null;
+  /** True when the record is not final: the clone runs in another process, or was interrupted. */
+  readonly unfinished: boolean;
+}
+
+export function readCloneStatus(targetPath: string): StoredCloneStatus {
+  const record = readCloneRecord(targetPath);
+  if (!record) throw new SessionError(`Cannot show the clone of ${targetPath}: there is no clone record (${targetPath}.clone.json)`, { path: targetPath });
+  const bitmap = readCloneBitmap(targetPath);
+  return { ...record, indirectAtCheckpoint: bitmap ? bitmap.count(PERSISTED_COLUMNS.indexOf('ind')) : null, unfinished: !FINAL_CLONE_PHASES.has(record.phase) };
+}

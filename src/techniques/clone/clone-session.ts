@@ -1,0 +1,444 @@
+/**
+ * Clone with PRECOPY, ACTIVATE and TERMINATE (technique 4). A session copies a source volume (or the
+ * extents of chosen data sets) onto a destination of the same geometry, through the one copy engine:
+ *
+ * - CREATE (synchronous): takes a PB slot on the source (CLONE PB set for every track that takes
+ *   part, PRECOPY PB clear), sets every IND bit of the destination, and registers two interceptors
+ *   (stage `clone`): one on the source's write path, one on the destination's reads and writes.
+ * - PRECOPY: background passes copy every PENDING track; a copy clears CLONE PB and IND and sets
+ *   PRECOPY PB. A host write to a copied source track puts the bits back and reopens the track, so
+ *   it is copied again (`recopies`). Passes go on until ACTIVATE.
+ * - ACTIVATE (synchronous; the point in time): from here a source write to a track not yet copied
+ *   first copies it (claim, copy, COPIED_OOO; a worker's claim is waited for), and a read or write on
+ *   the destination of a track not yet copied first fetches it. The destination is usable at once;
+ *   the remaining tracks are copied in the background, then the phase is `copied`.
+ * - TERMINATE (only when copied): removes the interceptors and releases the PB slot and the IND
+ *   column. Cancel stops a session that is not copied; the destination is then incomplete.
+ *
+ * Error policy: a copy that fails before a host write, or a fetch that fails, fails that host I/O
+ * (the point in time cannot be kept otherwise); a failed background pass fails the session.
+ * Invariant: for every unit that takes part, CLONE PB is set iff its state is PENDING or CLAIMED,
+ * and IND likewise; the one place that decides who copies a unit is the track-state claim.
+ */
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { IoError, SessionError, SnaptapeError, errorFromData } from '../../errors/snaptape-error.js';
+import { BitColumns } from '../../engine/bit-columns.js';
+import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
+import type { CopyPacing } from '../../engine/copy-task.js';
+import { CONTROL, TrackStateArray, UNIT_STATE } from '../../engine/track-state.js';
+import { copyClaimedUnit, type UnitCopyMarks } from '../../engine/unit-copy.js';
+import type { Volume } from '../../volume/volume.js';
+import type { WriteEvent, WriteInterceptor, WriteRange } from '../../volume/write-interceptor.js';
+import { checkCloneOptions, checkGeometry, checkParticipants } from './clone-checks.js';
+import { selectCloneUnits, type CloneExtent } from './clone-extents.js';
+import { runCopyPass } from './clone-copy-loop.js';
+import { FINAL_CLONE_PHASES, SESSION_STATE_OF_PHASE, applyCloneVerb, cloneFlags, type CloneMachine, type ClonePhase, type CloneVerb } from './clone-phase.js';
+import { encodeCloneBitmap, writeCloneRecord, type CloneRecord } from './clone-record.js';
+import { IND_COLUMN, claimDestination, columnOf, protectionBitsOf, releaseDestination, type ProtectionBitTable } from './protection-bits.js';
+import type { SessionState } from '../../engine/session-state.js';
+import { CLONE_CHECKPOINT_MS, DEFAULT_CLONE_WAIT_MS, DEFAULT_CLONE_WORKERS, PRECOPY_IDLE_MS, type CloneOptions, type CloneStatus } from './clone-options.js';
+
+export { DEFAULT_CLONE_WAIT_MS, PRECOPY_IDLE_MS, CLONE_CHECKPOINT_MS, DEFAULT_CLONE_WORKERS, type CloneOptions, type CloneStatus } from './clone-options.js';
+
+let nextSessionNumber = 1;
+
+export class CloneSession extends EventEmitter {
+  // Set once.
+  readonly id: string;
+  readonly source: Volume;
+  readonly target: Volume;
+  readonly extent: CloneExtent;
+  readonly states: TrackStateArray;
+  private readonly options: CloneOptions;
+  private readonly pb: ProtectionBitTable;
+  private readonly slot: number;
+  private readonly ind: BitColumns;
+  private readonly extents: Int32Array;
+  private readonly unitCount: number;
+  private readonly trim: boolean;
+  private readonly createdAt = new Date().toISOString();
+  private readonly sourceHook: WriteInterceptor;
+  private readonly targetHook: WriteInterceptor;
+  // Main thread only.
+  private machine: CloneMachine = { phase: 'created', op: 'CREATE', opStatus: 'complete' };
+  private opAt = this.createdAt;
+  private activatedAt: string | null = null;
+  private hadPrecopy = false;
+  private readonly synced: Uint8Array;
+  private recopies = 0;
+  private passes = 0;
+  private copiedOnDemand = 0;
+  private failure: SnaptapeError | undefined;
+  private loop: Promise<void> | undefined;
+  private ownPool: CopyPool | undefined;
+  private released = false;
+  private lastCheckpointMs = 0;
+
+  /**
+   * CREATE. Every check runs before anything is made; from the PB slot's acquisition to the
+   * interceptors' registration nothing yields.
+   */
+  static create(source: Volume, target: Volume, options: CloneOptions = {}): CloneSession {
+    const id = options.id ?? `clone-${nextSessionNumber++}`;
+    checkCloneOptions(options, id);
+    checkParticipants(source, target, id);
+    checkGeometry(source, target, id);
+    const pb = protectionBitsOf(source);
+    const slot = pb.freeSlot(source.path, id);
+    const extent = selectCloneUnits(source, options.datasets, id);
+    // Both size tables are loaded now, so ACTIVATE does not scan.
+    if (target.geometry.kind === 'ckd') {
+      target.trackSizes();
+      source.trackSizes();
+    }
+    const session = new CloneSession(source, target, { ...options, id }, { pb, slot, extent });
+    session.persist();
+    if (options.activate) session.activate();
+    else if (options.precopy) session.precopy();
+    return session;
+  }
+
+  private constructor(source: Volume, target: Volume, options: CloneOptions & { id: string }, parts: { pb: ProtectionBitTable; slot: number; extent: CloneExtent }) {
+    super();
+    this.id = options.id;
+    this.source = source;
+    this.target = target;
+    this.options = options;
+    this.pb = parts.pb;
+    this.slot = parts.slot;
+    this.extent = parts.extent;
+    this.unitCount = source.unitCount;
+    this.trim = source.geometry.kind === 'ckd';
+    this.states = TrackStateArray.create(this.unitCount);
+    this.ind = BitColumns.create(1, this.unitCount);
+    this.extents = new Int32Array(new SharedArrayBuffer(this.unitCount * 4));
+    this.synced = new Uint8Array(this.unitCount);
+    this.pb.acquire(this.slot, this.id);
+    claimDestination(target, this.id);
+    const sizes = target.geometry.kind === 'ckd' ? target.trackSizes() : undefined;
+    for (let u = 0; u < this.unitCount; u++) {
+      // What the destination slot may hold now: its used size (CKD) or the whole block (FBA).
+      this.extents[u] = sizes ? Math.max(sizes.get(u), 1) : target.backend.slotBytes;
+      if (this.extent.included[u] !== 1) continue;
+      this.states.include(u);
+      this.pb.columns.set(this.column('clone'), u);
+      this.ind.set(IND_COLUMN, u);
+    }
+    this.sourceHook = { name: `clone ${this.id} source`, stage: 'clone', beforeWrite: (e) => this.beforeSourceWrite(e), afterWrite: (e) => this.afterSourceWrite(e) };
+    this.targetHook = { name: `clone ${this.id} destination`, stage: 'clone', beforeWrite: (e) => this.onTargetIo(e, 'write'), beforeRead: (r) => this.onTargetIo(r, 'read') };
+    source.addInterceptor(this.sourceHook);
+    target.addInterceptor(this.targetHook);
+  }
+
+  private column(kind: 'clone' | 'precopy'): number {
+    return columnOf(this.slot, kind);
+  }
+
+  get phase(): ClonePhase {
+    return this.machine.phase;
+  }
+
+  get state(): SessionState {
+    return SESSION_STATE_OF_PHASE[this.machine.phase];
+  }
+
+  private move(verb: CloneVerb): void {
+    const before = this.machine;
+    this.machine = applyCloneVerb(before, verb, { session: this.id, tracksLeft: this.pb.columns.count(this.column('clone')) });
+    if (this.machine.op !== before.op || verb === 'copied') this.opAt = new Date().toISOString();
+    this.emit('phase', this.machine.phase);
+  }
+
+  // ---- commands -------------------------------------------------------------------------------
+
+  precopy(): void {
+    this.move('precopy');
+    this.hadPrecopy = true;
+    this.persist();
+    this.startLoop();
+  }
+
+  /** ACTIVATE: the point in time is this call. The remaining tracks are copied in the background. */
+  activate(): void {
+    this.move('activate');
+    this.activatedAt = this.opAt;
+    this.takeSizesAtActivate();
+    this.persist();
+    this.startLoop();
+  }
+
+  /** TERMINATE: only once every track is copied; releases the PB slot and the IND column. */
+  terminate(): void {
+    this.move('terminate');
+    this.release();
+  }
+
+  /** Stops the session: a copied one is terminated, any other is left incomplete (and says so). */
+  cancel(): void {
+    this.move('cancel');
+    this.states.setControl(CONTROL.CANCEL);
+    if (this.loop === undefined) this.release();
+  }
+
+  /** Resolves once the phase is `copied` (or later); rejects if the session fails or is cancelled first. */
+  whenCopied(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = (): boolean => {
+        const phase = this.machine.phase;
+        if (phase === 'copied' || phase === 'terminated') resolve();
+        else if (phase === 'failed' || phase === 'cancelled') reject(this.failure ?? new SessionError(`Cannot finish clone session ${this.id}: it was ${phase}`, { session: this.id }));
+        else return false;
+        return true;
+      };
+      if (check()) return;
+      const onPhase = (): void => {
+        if (check()) this.off('phase', onPhase);
+      };
+      this.on('phase', onPhase);
+    });
+  }
+
+  // ---- interceptors ---------------------------------------------------------------------------
+
+  private takesPart(unit: number): boolean {
+    return unit < this.unitCount && this.extent.included[unit] === 1;
+  }
+
+  /** After ACTIVATE: a track not yet copied is copied before the host's bytes reach the source. */
+  private beforeSourceWrite(event: WriteEvent): void {
+    if (this.machine.phase !== 'active') return;
+    for (let u = event.firstUnit; u < event.firstUnit + event.unitCount; u++) if (this.takesPart(u)) this.ensureCopied(u);
+  }
+
+  /** During PRECOPY: a copied track that the host wrote is reopened, so it is copied again. */
+  private afterSourceWrite(event: WriteEvent): void {
+    if (this.machine.phase !== 'precopy') return;
+    for (let u = event.firstUnit; u < event.firstUnit + event.unitCount; u++) {
+      if (!this.takesPart(u)) continue;
+      // A worker may have read the track before this write landed: let it finish, then reopen.
+      this.waitForClaim(u);
+      const state = this.states.state(u);
+      if (state !== UNIT_STATE.COPIED && state !== UNIT_STATE.COPIED_OOO) continue;
+      // Bits first, then the state: a worker can claim the track only once it is PENDING again.
+      this.pb.columns.clear(this.column('precopy'), u);
+      this.pb.columns.set(this.column('clone'), u);
+      this.ind.set(IND_COLUMN, u);
+      this.synced[u] = 0;
+      this.states.reopen(u);
+      this.recopies++;
+    }
+  }
+
+  /** A read or write on the destination: refused before ACTIVATE, else the track is fetched first. */
+  private onTargetIo(range: WriteRange, what: 'read' | 'write'): void {
+    const phase = this.machine.phase;
+    if (FINAL_CLONE_PHASES.has(phase)) return;
+    for (let u = range.firstUnit; u < range.firstUnit + range.unitCount; u++) {
+      if (!this.takesPart(u)) continue;
+      if (phase === 'created' || phase === 'precopy') {
+        throw new SessionError(`Cannot ${what} track ${u} of ${this.target.path}: it is the destination of clone session ${this.id}, usable after ACTIVATE (it is ${phase})`, {
+          path: this.target.path, track: u, session: this.id,
+        });
+      }
+      this.ensureCopied(u);
+    }
+  }
+
+  private waitForClaim(unit: number): void {
+    const waitMs = this.options.waitMs ?? DEFAULT_CLONE_WAIT_MS;
+    if (this.states.waitWhileClaimed(unit, Date.now() + waitMs) === UNIT_STATE.CLAIMED) {
+      throw new SessionError(`Cannot hold host I/O to track ${unit} of ${this.source.path} longer than ${waitMs} ms: clone session ${this.id} is still copying it`, {
+        path: this.source.path, track: unit, session: this.id,
+      });
+    }
+  }
+
+  /** The track is on the destination when this returns (copied now, or by a worker we waited for). */
+  private ensureCopied(unit: number): void {
+    if (this.states.state(unit) === UNIT_STATE.PENDING && this.states.tryClaim(unit)) {
+      try {
+        this.copyNow(unit, true);
+      } catch (error) {
+        this.states.release(unit);
+        throw error instanceof SnaptapeError ? error : new IoError(`Cannot copy track ${unit} from ${this.source.path} to ${this.target.path}: ${String(error)}`, { track: unit });
+      }
+      this.copiedOnDemand++;
+    } else {
+      this.waitForClaim(unit);
+    }
+    this.syncTargetSize(unit);
+  }
+
+  private marks(precopyPass: boolean): UnitCopyMarks[] {
+    return [
+      { buffer: this.pb.columns.buffer, clearColumns: [this.column('clone')], setColumns: precopyPass ? [this.column('precopy')] : [] },
+      { buffer: this.ind.buffer, clearColumns: [IND_COLUMN], setColumns: [] },
+    ];
+  }
+
+  /** Copies one claimed unit on this thread, through the engine's `copyClaimedUnit`. */
+  private copyNow(unit: number, outOfOrder: boolean, precopyPass = false): number {
+    const slot = this.source.backend.readUnit(unit, this.source.backend.slotBytes);
+    const marks = this.marks(precopyPass).map((m) => ({ columns: BitColumns.attach(m.buffer), clearColumns: m.clearColumns, setColumns: m.setColumns }));
+    const target = this.target.imageBackend;
+    return copyClaimedUnit({ states: this.states, unit, slot, extents: this.extents, marks, trim: this.trim, outOfOrder, write: (u, data) => target.writeUnit(u, data) });
+  }
+
+  /**
+   * At ACTIVATE the destination's size table V becomes the source's for every track not yet copied
+   * (its content at this instant is what will be copied), and the copied size for the others. A
+   * reader that takes V before it reads (a tape backup's plan) then reads whole tracks.
+   */
+  private takeSizesAtActivate(): void {
+    if (this.target.geometry.kind !== 'ckd') return;
+    const sourceSizes = this.source.trackSizes();
+    const targetSizes = this.target.trackSizes();
+    for (let u = 0; u < this.unitCount; u++) {
+      if (this.extent.included[u] !== 1) continue;
+      const state = this.states.state(u);
+      if (state === UNIT_STATE.PENDING || state === UNIT_STATE.CLAIMED) {
+        targetSizes.set(u, sourceSizes.get(u));
+        this.synced[u] = 1;
+      } else {
+        this.syncTargetSize(u);
+      }
+    }
+  }
+
+  /** The destination's size table V learns a copied track's size before the track is used. */
+  private syncTargetSize(unit: number): void {
+    if (this.synced[unit] === 1 || this.target.geometry.kind !== 'ckd') return;
+    const state = this.states.state(unit);
+    if (state !== UNIT_STATE.COPIED && state !== UNIT_STATE.COPIED_OOO) return;
+    const used = Atomics.load(this.extents, unit);
+    // An all-zero slot does not decode: V counts such a track as its whole slot (track-size-table.ts).
+    this.target.trackSizes().set(unit, used > 0 ? used : this.target.backend.slotBytes);
+    this.synced[unit] = 1;
+  }
+
+  // ---- the background copy --------------------------------------------------------------------
+
+  private startLoop(): void {
+    this.loop ??= this.runLoop().finally(() => {
+      if (this.ownPool) void this.ownPool.close();
+      if (FINAL_CLONE_PHASES.has(this.machine.phase)) this.release();
+    });
+  }
+
+  private pendingUnits(): Int32Array {
+    const pending: number[] = [];
+    for (let u = 0; u < this.unitCount; u++) if (this.states.state(u) === UNIT_STATE.PENDING) pending.push(u);
+    return Int32Array.from(pending);
+  }
+
+  private pool(): CopyPool {
+    if (this.options.pool) return this.options.pool;
+    this.ownPool ??= new CopyPool(this.options.workers ?? Math.min(DEFAULT_CLONE_WORKERS, defaultWorkerCount()));
+    return this.ownPool;
+  }
+
+  private pacing(): CopyPacing {
+    const workers = this.options.pool?.workers ?? this.options.workers ?? DEFAULT_CLONE_WORKERS;
+    return { bytesPerSecond: this.options.throttleMbps ? (this.options.throttleMbps * 1e6) / workers : 0, pauseAfterCopies: 0, pauseMs: 0 };
+  }
+
+  /** Passes until the copy is done after ACTIVATE; bounded by ACTIVATE (or cancel) during PRECOPY. */
+  private async runLoop(): Promise<void> {
+    try {
+      while (this.machine.phase === 'precopy' || this.machine.phase === 'active') {
+        const pending = this.pendingUnits();
+        if (pending.length === 0) {
+          if (this.machine.phase === 'active' && this.states.census()[UNIT_STATE.CLAIMED] === 0) return this.finishCopy();
+          await sleep(PRECOPY_IDLE_MS);
+          continue;
+        }
+        const precopyPass = this.machine.phase === 'precopy';
+        const result = await runCopyPass({
+          states: this.states, pending, source: this.source.backend.location(), target: this.target.imageBackend.location(),
+          extentBuffer: this.extents.buffer as SharedArrayBuffer, marks: this.marks(precopyPass), trim: this.trim, pacing: this.pacing(),
+          pool: () => this.pool(), copyOnThisThread: (u) => this.copyNow(u, false, precopyPass),
+        });
+        this.passes++;
+        if (result.error) throw errorFromData(result.error);
+        this.emit('progress', this.status());
+        if (Date.now() - this.lastCheckpointMs >= CLONE_CHECKPOINT_MS && !FINAL_CLONE_PHASES.has(this.machine.phase)) this.persist();
+      }
+    } catch (error) {
+      this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot copy clone session ${this.id}: ${String(error)}`, { session: this.id }));
+    }
+  }
+
+  private finishCopy(): void {
+    const conflicts = this.pbConflicts();
+    const left = this.pb.columns.count(this.column('clone')) + this.ind.count(IND_COLUMN);
+    if (conflicts > 0 || left > 0) {
+      this.fail(new SessionError(`Cannot complete clone session ${this.id}: ${conflicts} tracks have both PB bits set and ${left} CLONE PB or IND bits are still set`, { session: this.id }));
+      return;
+    }
+    for (let u = 0; u < this.unitCount; u++) if (this.extent.included[u] === 1) this.syncTargetSize(u);
+    this.move('copied');
+    this.persist();
+  }
+
+  private fail(error: SnaptapeError): void {
+    if (FINAL_CLONE_PHASES.has(this.machine.phase)) return;
+    this.failure = error;
+    this.states.setControl(CONTROL.CANCEL);
+    this.move('fail');
+    if (this.loop === undefined) this.release();
+  }
+
+  /** Removes the interceptors, persists the final record, and frees the PB slot and the destination. */
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.source.removeInterceptor(this.sourceHook);
+    this.target.removeInterceptor(this.targetHook);
+    this.persist();
+    this.pb.release(this.slot, this.id);
+    releaseDestination(this.target, this.id);
+    this.emit('released');
+  }
+
+  // ---- status and record ----------------------------------------------------------------------
+
+  private pbConflicts(): number {
+    let n = 0;
+    for (let u = 0; u < this.unitCount; u++) {
+      if (this.pb.columns.test(this.column('clone'), u) && this.pb.columns.test(this.column('precopy'), u)) n++;
+    }
+    return n;
+  }
+
+  status(): CloneStatus {
+    const counters = this.states.counters();
+    const conflicts = this.pbConflicts();
+    return {
+      id: this.id, source: this.source.path, target: this.target.path,
+      phase: this.machine.phase, state: this.state, flags: cloneFlags(this.machine.phase, this.hadPrecopy),
+      op: this.machine.op, opStatus: this.machine.opStatus, opAt: this.opAt, activatedAt: this.activatedAt,
+      datasets: this.extent.datasets, tracksTotal: this.extent.includedCount,
+      tracksLeft: this.pb.columns.count(this.column('clone')), indirect: this.ind.count(IND_COLUMN),
+      precopied: this.pb.columns.count(this.column('precopy')), pbConflicts: conflicts,
+      recopies: this.recopies, passes: this.passes,
+      copiedInBackground: counters.copiedInOrder, copiedOnDemand: this.copiedOnDemand,
+      bytesCopied: counters.bytesInOrder + counters.bytesOutOfOrder,
+      error: this.failure?.message ?? (conflicts > 0 ? `${conflicts} tracks have both CLONE and PRECOPY PB set` : null),
+    };
+  }
+
+  private persist(): void {
+    this.lastCheckpointMs = Date.now();
+    const s = this.status();
+    const complete = s.phase === 'copied' || s.phase === 'terminated';
+    const record: CloneRecord = {
+      kind: 'clone', id: s.id, source: s.source, target: s.target, phase: s.phase, flags: s.flags, op: s.op, opStatus: s.opStatus,
+      opAt: s.opAt, createdAt: this.createdAt, activatedAt: s.activatedAt, updatedAt: new Date().toISOString(), datasets: s.datasets,
+      tracksTotal: s.tracksTotal, tracksLeft: s.tracksLeft, recopies: s.recopies, complete,
+      ...(s.error !== null ? { reason: s.error } : {}),
+    };
+    const columns = [this.pb.columns.snapshotColumn(this.column('clone')), this.pb.columns.snapshotColumn(this.column('precopy')), this.ind.snapshotColumn(IND_COLUMN)];
+    writeCloneRecord(record, encodeCloneBitmap(this.unitCount, s.phase, columns));
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Helpers of the clone tests: a filled source and an empty destination of the same geometry, host
+ * writes replayed on the destination and on its model (the source at ACTIVATE plus the
+ * destination's own writes), and bounded waits that let the copy workers run.
+ */
+import { join } from 'node:path';
+import { createVolume } from '../../src/api/volume-api.js';
+import { openImage } from '../../src/image/open-image.js';
+import { TrackSizeTable } from '../../src/volume/track-size-table.js';
+import { Volume } from '../../src/volume/volume.js';
+import { makeFilledVolume, Prng, randomHostWrite } from '../harness/backup-fixtures.js';
+
+export { makeFilledVolume, Prng, randomHostWrite };
+
+export function makeTarget(dir: string, name: string, options: { cylinders: number; type?: string }): Volume {
+  return createVolume(join(dir, name), { type: options.type ?? '3390', cylinders: options.cylinders, volser: 'DST001' });
+}
+
+/**
+ * The model of a destination: the reference image with the source's size table V as it stood at
+ * ACTIVATE (a scan would undercount bytes a raw write left past a track's end marker, and then a
+ * later write would zero less of the slot than the volume it models).
+ */
+export function openModel(path: string, sizes: Uint32Array): Volume {
+  return new Volume(openImage(path), new TrackSizeTable(sizes));
+}
+
+/** One host write, replayed with the same bytes on a second volume (the model). */
+export function twinWrite(a: Volume, b: Volume, track: number, seed: number): void {
+  let first: unknown;
+  let second: unknown;
+  try {
+    randomHostWrite(a, track, new Prng(seed));
+  } catch (error) {
+    first = error;
+  }
+  try {
+    randomHostWrite(b, track, new Prng(seed));
+  } catch (error) {
+    second = error;
+  }
+  if ((first === undefined) !== (second === undefined)) {
+    throw new Error(`a write to track ${track} (seed ${seed}) ${first ? 'failed' : 'worked'} on ${a.path} but ${second ? 'failed' : 'worked'} on ${b.path}: ${String(first ?? second)}`);
+  }
+}
+
+/** Yields to the event loop (and so to the workers' completions) `times` times. */
+export async function yieldTimes(times: number): Promise<void> {
+  for (let i = 0; i < times; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+export function sleepMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The whole slot of a track, read through the volume (its read hooks run). */
+export function slotOf(volume: Volume, track: number): Buffer {
+  const slot = volume.backend.slotBytes;
+  return volume.readFlat(track * slot, slot);
+}
