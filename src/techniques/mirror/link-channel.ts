@@ -1,0 +1,138 @@
+/**
+ * The owning thread's side of the link worker (link-worker.ts): connect and drop remote links, and
+ * `writeUnits`, which blocks (Atomics.wait) until every addressed link has acknowledged the writes,
+ * has failed, or has timed out. That is what makes an ONGOING host write "acknowledged only after
+ * every connected secondary has it": the host write's afterWrite does not return before this does.
+ *
+ * Invariants: one request at a time (the thread is blocked during it); a request is not started
+ * while the worker is still busy with one that timed out on this side, because the shared buffers
+ * would be overwritten under it; such a write counts as failed on every addressed link.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { assert } from '../../base/assert.js';
+import { UsageError } from '../../errors/snaptape-error.js';
+import { CHANNEL_WORD, CHANNEL_WORDS, DESCRIPTOR_FIELD, DESCRIPTOR_WORDS, type FromWorker, type ToWorker } from './link-channel-layout.js';
+import { LINK_BATCH_BYTES, LINK_BATCH_UNITS, LINK_TIMEOUT_MS, WORKER_GRACE_MS } from './mirror-limits.js';
+
+export interface UnitImage {
+  readonly unit: number;
+  /** The unit's used bytes (a CKD track's V prefix, an FBA block whole). */
+  readonly data: Buffer;
+  /** Zero bytes that follow `data` up to the slot's end. */
+  readonly zeroTail: number;
+}
+
+export interface RemoteAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly exportName: string;
+}
+
+/** Path of the compiled worker, from dist/ whether this module runs compiled or from src/ (vitest). */
+function workerScriptPath(): string {
+  const here = fileURLToPath(import.meta.url);
+  const compiledDir = here.endsWith('.ts') ? join(dirname(here), '..', '..', '..', 'dist', 'techniques', 'mirror') : dirname(here);
+  const path = join(compiledDir, 'link-worker.js');
+  if (!existsSync(path)) throw new UsageError(`Cannot start the mirror link worker: ${path} is missing (run npm run build)`);
+  return path;
+}
+
+export class LinkChannel {
+  // Set once.
+  private readonly worker: Worker;
+  private readonly words: Int32Array;
+  private readonly data: Uint8Array;
+  private readonly timeoutMs: number;
+  // Main thread only.
+  private seq = 0;
+
+  constructor(onEvent: (event: FromWorker) => void, options: { timeoutMs?: number } = {}) {
+    this.timeoutMs = options.timeoutMs ?? LINK_TIMEOUT_MS;
+    const control = new SharedArrayBuffer(CHANNEL_WORDS * Int32Array.BYTES_PER_ELEMENT);
+    const data = new SharedArrayBuffer(LINK_BATCH_BYTES);
+    this.words = new Int32Array(control);
+    this.data = new Uint8Array(data);
+    this.worker = new Worker(workerScriptPath());
+    this.worker.unref();
+    this.worker.on('message', (message: FromWorker) => onEvent(message));
+    this.worker.on('error', () => undefined);
+    this.post({ kind: 'init', control, data, timeoutMs: this.timeoutMs });
+  }
+
+  private post(message: ToWorker): void {
+    this.worker.postMessage(message);
+  }
+
+  connect(link: number, address: RemoteAddress): void {
+    this.post({ kind: 'connect', link, ...address });
+  }
+
+  drop(link: number): void {
+    this.post({ kind: 'drop', link });
+  }
+
+  get busy(): boolean {
+    return Atomics.load(this.words, CHANNEL_WORD.DONE_SEQ) !== Atomics.load(this.words, CHANNEL_WORD.REQUEST_SEQ);
+  }
+
+  /**
+   * Writes units to every link in `linkMask`, blocking until done. Returns the mask of links that
+   * failed (the caller marks their tracks invalid). `units` is split into channel-sized requests.
+   */
+  writeUnits(linkMask: number, slotBytes: number, units: readonly UnitImage[]): number {
+    let failed = 0;
+    let start = 0;
+    // Bounded: each turn sends at least one unit (a unit is at most a slot, which fits the buffer).
+    while (start < units.length) {
+      let bytes = 0;
+      let end = start;
+      while (end < units.length && end - start < LINK_BATCH_UNITS && bytes + (units[end]?.data.length ?? 0) <= LINK_BATCH_BYTES) {
+        bytes += units[end]?.data.length ?? 0;
+        end++;
+      }
+      assert(end > start, 'a unit fits the channel buffer');
+      failed |= this.request(linkMask & ~failed, slotBytes, units.slice(start, end));
+      start = end;
+    }
+    return failed;
+  }
+
+  private request(linkMask: number, slotBytes: number, units: readonly UnitImage[]): number {
+    if (linkMask === 0) return 0;
+    if (this.busy) return linkMask;
+    const w = this.words;
+    let at = 0;
+    units.forEach((u, i) => {
+      const d = CHANNEL_WORD.DESCRIPTORS + i * DESCRIPTOR_WORDS;
+      this.data.set(u.data, at);
+      w[d + DESCRIPTOR_FIELD.UNIT] = u.unit;
+      w[d + DESCRIPTOR_FIELD.DATA_OFFSET] = at;
+      w[d + DESCRIPTOR_FIELD.DATA_LENGTH] = u.data.length;
+      w[d + DESCRIPTOR_FIELD.ZERO_TAIL] = u.zeroTail;
+      at += u.data.length;
+    });
+    Atomics.store(w, CHANNEL_WORD.LINK_MASK, linkMask);
+    Atomics.store(w, CHANNEL_WORD.UNIT_COUNT, units.length);
+    Atomics.store(w, CHANNEL_WORD.SLOT_BYTES, slotBytes);
+    Atomics.store(w, CHANNEL_WORD.FAILED_MASK, 0);
+    this.seq = (this.seq + 1) | 0;
+    Atomics.store(w, CHANNEL_WORD.REQUEST_SEQ, this.seq);
+    Atomics.notify(w, CHANNEL_WORD.REQUEST_SEQ);
+    const deadline = Date.now() + this.timeoutMs + WORKER_GRACE_MS;
+    // Bounded by the deadline.
+    for (;;) {
+      const done = Atomics.load(w, CHANNEL_WORD.DONE_SEQ);
+      if (done === this.seq) return Atomics.load(w, CHANNEL_WORD.FAILED_MASK) & linkMask;
+      const left = deadline - Date.now();
+      if (left <= 0) return linkMask;
+      Atomics.wait(w, CHANNEL_WORD.DONE_SEQ, done, left);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Named limits of the mirror technique (STYLE rule 4): each has the reason for its value, and the
+ * ones that relate to each other are checked when the module loads.
+ */
+import { assert } from '../../base/assert.js';
+
+/** Mirrors per track-status entry: M1 is the primary, M2..M4 the secondaries (issue 7: "M1 to M4"). */
+export const MAX_MIRRORS = 4;
+/** Secondaries of one primary: every mirror but M1. */
+export const MAX_SECONDARIES = MAX_MIRRORS - 1;
+/** A remote secondary that has not answered a write in this time is marked behind (its bits cleared). */
+export const LINK_TIMEOUT_MS = 3_000;
+/** The owning thread waits this much longer than the link worker's own timeout before giving up on it. */
+export const WORKER_GRACE_MS = 1_000;
+/** A link that is down is tried again this often; short, so a restarted secondary rejoins quickly. */
+export const RECONNECT_INTERVAL_MS = 500;
+/** Tracks the resync copies per step before it yields to host writes: ~0.9 MB of 3390 slots. */
+export const RESYNC_BATCH_UNITS = 16;
+/** Bytes one request over the link channel carries: a batch of whole 3390 slots plus room. */
+export const LINK_BATCH_BYTES = 4 * 1024 * 1024;
+/** Write descriptors in one channel request (a unit's data and its zero tail). */
+export const LINK_BATCH_UNITS = 64;
+/** Set validity bits (which may be persisted late, they only under-claim) are written out this often. */
+export const PERSIST_INTERVAL_MS = 1_000;
+/** Tracks in error kept per mirror in status; the count goes on past it. */
+export const MAX_REPORTED_TRACK_ERRORS = 32;
+/** A target (image path or host:port/export) as stored in the .mirror file. */
+export const MAX_TARGET_BYTES = 248;
+
+assert(RESYNC_BATCH_UNITS <= LINK_BATCH_UNITS, 'a resync step fits one channel request');
+assert(RESYNC_BATCH_UNITS * 64 * 1024 <= LINK_BATCH_BYTES, 'a resync step of the largest slots fits the channel buffer');
+assert(WORKER_GRACE_MS > 0 && LINK_TIMEOUT_MS > RECONNECT_INTERVAL_MS, 'timeouts are ordered');

@@ -1,0 +1,71 @@
+/**
+ * One secondary of a mirrored volume as MirrorSession keeps it (fields grouped by regime), the
+ * choice of the next tracks its background copy sends, and its status record.
+ *
+ * Invariant of `selectCopyBatch`: the cursor only moves forward; a track whose status byte is an
+ * impossible pattern is recorded in `errors` (with a "Cannot copy track …" message) and is never
+ * part of a batch.
+ */
+import type { Volume } from '../../volume/volume.js';
+import type { LinkState } from './mirror-link-state.js';
+import { MAX_REPORTED_TRACK_ERRORS, RESYNC_BATCH_UNITS } from './mirror-limits.js';
+import type { StoredMirror } from './mirror-state-file.js';
+import type { TargetSpec } from './mirror-targets.js';
+import type { MirrorStatus, ResyncProgress, TrackError } from './mirror-types.js';
+import type { TrackStatusTable } from './track-status-table.js';
+
+export interface Secondary {
+  // Set once.
+  readonly mirror: number;
+  readonly name: string;
+  readonly spec: TargetSpec;
+  /** Index of the remote link in the link channel (mirror − 2). */
+  readonly link: number;
+  // Main thread only.
+  state: LinkState;
+  local: Volume | undefined;
+  remoteUp: boolean;
+  resync: { -readonly [K in keyof ResyncProgress]: ResyncProgress[K] } | undefined;
+  cursor: number;
+  errors: Map<number, string>;
+  splitAt: string | undefined;
+  splitCount: number;
+  lastError: string | undefined;
+}
+
+export function newSecondary(stored: StoredMirror, index: number): Secondary {
+  return {
+    mirror: index + 2, name: `M${index + 2}`, spec: { kind: stored.kind, target: stored.target }, link: index, state: stored.linkState,
+    local: undefined, remoteUp: false, resync: undefined, cursor: 0, errors: new Map<number, string>(), splitAt: undefined,
+    splitCount: stored.splitCount, lastError: undefined,
+  };
+}
+
+/** Up to RESYNC_BATCH_UNITS invalid, copyable tracks from the cursor on. */
+export function selectCopyBatch(s: Secondary, table: TrackStatusTable, options: { configuredMask: number; volumeName: string }): number[] {
+  const units: number[] = [];
+  // Bounded: the cursor only moves forward through the table.
+  while (units.length < RESYNC_BATCH_UNITS && s.cursor < table.unitCount) {
+    const u = table.nextInvalid(s.mirror, s.cursor);
+    if (u < 0) {
+      s.cursor = table.unitCount;
+      break;
+    }
+    s.cursor = u + 1;
+    const problem = table.patternProblem(u, options.configuredMask);
+    if (problem !== undefined) s.errors.set(u, `Cannot copy track ${u} of ${options.volumeName} to ${s.name}: ${problem}`);
+    else units.push(u);
+  }
+  return units;
+}
+
+export function describeSecondary(s: Secondary, table: TrackStatusTable, options: { connected: boolean; detached: boolean }): MirrorStatus {
+  const invalidTracks = table.invalidCount(s.mirror);
+  const errors: TrackError[] = [...s.errors.entries()].slice(0, MAX_REPORTED_TRACK_ERRORS).map(([track, reason]) => ({ track, reason }));
+  return {
+    mirror: s.name, kind: s.spec.kind, target: s.spec.target, state: s.state, connected: options.connected,
+    inSync: s.state === 'ONGOING' && options.connected && invalidTracks === 0 && !options.detached,
+    invalidTracks, resync: s.resync ? { ...s.resync } : null, trackErrors: errors, trackErrorCount: s.errors.size,
+    splitAt: s.splitAt ?? null, splitCount: s.splitCount, lastError: s.lastError ?? null,
+  };
+}

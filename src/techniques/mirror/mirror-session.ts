@@ -1,0 +1,439 @@
+/**
+ * MirrorSession: a primary volume with up to 3 secondaries (issue 7), as a node on the volume's
+ * write chain (stage 'mirror'). The track-status table (track-status-table.ts) has one validity bit
+ * per track per mirror; it is persisted in `<primary>.mirror` (mirror-state-file.ts).
+ *
+ * Write path, per mirror, by link state (mirror-link-state.ts):
+ * - live (COPY, ONGOING, BACKUP RETURN): afterWrite sends the whole units the write touched to the
+ *   secondary and returns only when it has them (local: written through its Volume; remote: the
+ *   link worker, waited for with Atomics.wait). A write an NBD client sends is therefore replied to
+ *   only after every connected secondary has it. Sent units become valid; a failure or timeout
+ *   clears their bits durably and the mirror goes SUSPENDED (it stays behind);
+ * - SUSPENDED, BACKUP: beforeWrite clears the units' bits and makes that durable before the
+ *   primary is written, so the file never claims a track that a secondary lacks.
+ * Background copy (initial COPY and BACKUP RETURN): a step copies up to RESYNC_BATCH_UNITS invalid
+ * tracks, synchronously on the owning thread, then yields (setImmediate) so host writes interleave.
+ * Nothing else writes the secondary meanwhile, so a copy never races a host write: a track written
+ * during the resync is sent by normal mirroring, after or instead of its copy. A track whose status
+ * byte is impossible (M1 invalid, or a bit of an unconfigured mirror) is reported, never copied.
+ *
+ * Life cycle: `create` (new state file, every secondary in COPY), `resume` (state file read; live
+ * mirrors start SUSPENDED and reconnect; after an unclean stop their bits are all invalid),
+ * `detach` (server shutdown: links closed, state written CLEAN; the node stays on the chain and
+ * only marks bits, durably, until the volume closes), `remove` (off the chain, state file deleted).
+ */
+import { EventEmitter } from 'node:events';
+import { assert } from '../../base/assert.js';
+import { SessionError, UsageError } from '../../errors/snaptape-error.js';
+import type { Volume } from '../../volume/volume.js';
+import type { WriteEvent, WriteInterceptor } from '../../volume/write-interceptor.js';
+import { LinkChannel, type UnitImage } from './link-channel.js';
+import type { FromWorker } from './link-channel-layout.js';
+import { COPYING_STATES, LIVE_STATES, linkTransition, type LinkEvent, type LinkState } from './mirror-link-state.js';
+import { MAX_SECONDARIES, PERSIST_INTERVAL_MS, RECONNECT_INTERVAL_MS } from './mirror-limits.js';
+import { describeSecondary, newSecondary, selectCopyBatch, type Secondary } from './mirror-secondary.js';
+import { MirrorStateFile, mirrorFilePath, type StoredMirror } from './mirror-state-file.js';
+import { PRIMARY_BIT } from './mirror-state-layout.js';
+import { copyUnitsToLocal, openLocalSecondary, parseTarget, remoteAddress } from './mirror-targets.js';
+import type { MirrorSessionStatus, MirrorStatus } from './mirror-types.js';
+import { mirrorBit, TrackStatusTable } from './track-status-table.js';
+
+export interface MirrorSessionOptions {
+  /** The name status reports (the served export name); default the image path. */
+  readonly volumeName?: string;
+  /** Remote link timeout (tests shorten it). */
+  readonly linkTimeoutMs?: number;
+  /** Throttle: wait this long after each resync step (default 0: yield to host writes only). */
+  readonly resyncPauseMs?: number;
+}
+
+export class MirrorSession extends EventEmitter implements WriteInterceptor {
+  // Set once.
+  readonly name = 'mirror';
+  readonly stage = 'mirror' as const;
+  readonly volume: Volume;
+  readonly volumeName: string;
+  private readonly file: MirrorStateFile;
+  private readonly table: TrackStatusTable;
+  private readonly secondaries: readonly Secondary[];
+  private readonly recoveredUnclean: boolean;
+  private readonly channel: LinkChannel | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly resyncPauseMs: number;
+  // Main thread only.
+  private bitsDirty = false;
+  private pumping = false;
+  private detached = false;
+  private removed = false;
+
+  private constructor(volume: Volume, file: MirrorStateFile, parts: { table: TrackStatusTable; mirrors: readonly StoredMirror[]; unclean: boolean }, options: MirrorSessionOptions) {
+    super();
+    this.volume = volume;
+    this.volumeName = options.volumeName ?? volume.path;
+    this.file = file;
+    this.table = parts.table;
+    this.recoveredUnclean = parts.unclean;
+    this.resyncPauseMs = options.resyncPauseMs ?? 0;
+    this.secondaries = parts.mirrors.map((m, i) => newSecondary(m, i));
+    const needsChannel = this.secondaries.some((s) => s.spec.kind === 'remote');
+    this.channel = needsChannel ? new LinkChannel((event) => this.onLinkEvent(event), { timeoutMs: options.linkTimeoutMs }) : undefined;
+  }
+
+  /** Mirrors `volume` onto `targets` (paths or host:port/export); every secondary starts in COPY. */
+  static create(volume: Volume, targets: readonly string[], options: MirrorSessionOptions = {}): MirrorSession {
+    if (volume.readOnly) throw new UsageError(`Cannot mirror ${volume.path}: it is open read-only`, { path: volume.path });
+    if (targets.length < 1 || targets.length > MAX_SECONDARIES) throw new UsageError(`Cannot mirror ${volume.path} onto ${targets.length} secondaries: give 1-${MAX_SECONDARIES}`, { path: volume.path });
+    const specs = targets.map(parseTarget);
+    if (new Set(specs.map((s) => s.target)).size !== specs.length) throw new UsageError(`Cannot mirror ${volume.path}: a secondary is named twice`, { path: volume.path });
+    // Local secondaries are checked before anything is written.
+    for (const spec of specs) if (spec.kind === 'local') openLocalSecondary(spec.target, volume).close();
+    const table = TrackStatusTable.primaryOnly(volume.unitCount);
+    const mirrors = specs.map((s): StoredMirror => ({ ...s, linkState: 'COPY', splitCount: 0 }));
+    const file = MirrorStateFile.create(mirrorFilePath(volume.path), { slotBytes: volume.backend.slotBytes, mirrors, table });
+    return new MirrorSession(volume, file, { table, mirrors, unclean: false }, options).attach();
+  }
+
+  /** Takes up the mirror described by `<volume>.mirror` (after a server restart). */
+  static resume(volume: Volume, options: MirrorSessionOptions = {}): MirrorSession {
+    const { file, state } = MirrorStateFile.open(mirrorFilePath(volume.path));
+    if (state.table.unitCount !== volume.unitCount || state.slotBytes !== volume.backend.slotBytes) {
+      file.close();
+      throw new UsageError(`Cannot resume the mirror of ${volume.path}: its state file describes ${state.table.unitCount} units of ${state.slotBytes} bytes`, { path: volume.path });
+    }
+    const mirrors = state.mirrors.map((m, i): StoredMirror => {
+      // After an unclean stop a live mirror may lack a write that was in flight: trust none of its bits.
+      if (!state.clean && LIVE_STATES.has(m.linkState)) state.table.invalidateAll(i + 2);
+      return { ...m, linkState: linkTransition(m.linkState, 'restart', { volume: volume.path, mirror: `M${i + 2}` }) };
+    });
+    return new MirrorSession(volume, file, { table: state.table, mirrors, unclean: !state.clean }, options).attach();
+  }
+
+  private attach(): this {
+    this.persistAll();
+    this.volume.addInterceptor(this);
+    for (const s of this.secondaries) {
+      if (COPYING_STATES.has(s.state)) this.startCopy(s);
+      if (s.state !== 'BACKUP') this.connect(s);
+    }
+    const reconnect = setInterval(() => this.reconnectDown(), RECONNECT_INTERVAL_MS);
+    const persist = setInterval(() => { if (this.bitsDirty) this.persistAll(); }, PERSIST_INTERVAL_MS);
+    reconnect.unref();
+    persist.unref();
+    this.timers.push(reconnect, persist);
+    this.schedulePump();
+    return this;
+  }
+
+  // ---- the write chain -------------------------------------------------------------------------
+
+  beforeWrite(event: WriteEvent): void {
+    let cleared = false;
+    for (const s of this.secondaries) {
+      if (LIVE_STATES.has(s.state) && !this.detached) continue;
+      for (let u = event.firstUnit; u < event.firstUnit + event.unitCount; u++) cleared = this.table.clearValid(u, s.mirror) || cleared;
+    }
+    if (cleared) this.file.persistCleared(this.table, event.firstUnit, event.unitCount);
+  }
+
+  afterWrite(event: WriteEvent): void {
+    if (this.detached) return;
+    const live = this.secondaries.filter((s) => LIVE_STATES.has(s.state));
+    if (live.length === 0) return;
+    const units = Array.from({ length: event.unitCount }, (_, i) => event.firstUnit + i);
+    const failed = this.sendUnits(live, units);
+    for (const s of live) {
+      if (failed.has(s)) continue;
+      for (const u of units) {
+        if (this.table.isValid(u, s.mirror)) continue;
+        this.table.setValid(u, s.mirror);
+        this.bitsDirty = true;
+        if (s.resync) s.resync.sentByWrites++;
+      }
+    }
+  }
+
+  /** Sends whole units to each secondary; returns those that failed (already marked and SUSPENDED). */
+  private sendUnits(targets: readonly Secondary[], units: readonly number[]): Set<Secondary> {
+    const failed = new Set<Secondary>();
+    for (const s of targets) {
+      if (s.spec.kind !== 'local') continue;
+      try {
+        if (s.local === undefined) throw new SessionError(`Cannot write mirror ${s.name}: ${s.spec.target} is not open`, { mirror: s.name });
+        copyUnitsToLocal(this.volume, s.local, units);
+      } catch (error) {
+        failed.add(s);
+        this.lose(s, units, error);
+      }
+    }
+    const remotes = targets.filter((s) => s.spec.kind === 'remote');
+    if (remotes.length > 0) {
+      assert(this.channel !== undefined, 'a remote secondary has a link channel');
+      const mask = remotes.reduce((m, s) => m | (1 << s.link), 0);
+      const failedMask = this.channel.writeUnits(mask, this.volume.backend.slotBytes, units.map((u) => this.unitImage(u)));
+      for (const s of remotes) {
+        if ((failedMask & (1 << s.link)) === 0) continue;
+        failed.add(s);
+        this.lose(s, units, new SessionError(`Cannot write mirror ${s.name} at ${s.spec.target}: the link failed or timed out`, { mirror: s.name }));
+      }
+    }
+    return failed;
+  }
+
+  /**
+   * A unit as sent over a link: the slot up to its last non-zero byte, and a zero tail. Decision:
+   * the size table V is not trusted here, because after an unclean stop it is rebuilt by decoding,
+   * which misses raw bytes a host wrote past a track's end marker.
+   */
+  private unitImage(unit: number): UnitImage {
+    const slot = this.volume.backend.slotBytes;
+    const bytes = this.volume.backend.readUnit(unit, slot);
+    let used = bytes.length;
+    // Bounded by the slot size.
+    while (used > 0 && bytes[used - 1] === 0) used--;
+    return { unit, data: bytes.subarray(0, used), zeroTail: slot - used };
+  }
+
+  /** A secondary missed `units`: their bits go invalid durably, and the mirror is SUSPENDED. */
+  private lose(s: Secondary, units: readonly number[], error: unknown): void {
+    let cleared = false;
+    for (const u of units) cleared = this.table.clearValid(u, s.mirror) || cleared;
+    if (cleared && units.length > 0) this.file.persistCleared(this.table, Math.min(...units), Math.max(...units) - Math.min(...units) + 1);
+    s.lastError = error instanceof Error ? error.message : String(error);
+    if (LIVE_STATES.has(s.state)) this.move(s, 'linkLost');
+    this.closeLink(s);
+  }
+
+  // ---- links -------------------------------------------------------------------------------------
+
+  private connect(s: Secondary): void {
+    if (s.spec.kind === 'remote') {
+      this.channel?.connect(s.link, remoteAddress(s.spec.target));
+      return;
+    }
+    if (s.local !== undefined) return;
+    try {
+      s.local = openLocalSecondary(s.spec.target, this.volume);
+      if (s.state === 'SUSPENDED') this.move(s, 'linkUp');
+    } catch (error) {
+      s.lastError = error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  private closeLink(s: Secondary): void {
+    if (s.spec.kind === 'remote') {
+      s.remoteUp = false;
+      this.channel?.drop(s.link);
+    } else if (s.local !== undefined) {
+      const volume = s.local;
+      s.local = undefined;
+      try {
+        volume.close();
+      } catch (error) {
+        s.lastError = error instanceof Error ? error.message : String(error);
+      }
+    }
+  }
+
+  private onLinkEvent(event: FromWorker): void {
+    const s = this.secondaries.find((x) => x.spec.kind === 'remote' && x.link === event.link);
+    if (s === undefined || this.detached || this.removed) return;
+    if (event.kind === 'down') {
+      s.remoteUp = false;
+      s.lastError = event.reason;
+      return;
+    }
+    if (event.sizeBytes !== this.volume.flatSizeBytes) {
+      s.lastError = `export at ${s.spec.target} has ${event.sizeBytes} bytes, the primary ${this.volume.flatSizeBytes}`;
+      this.channel?.drop(s.link);
+      return;
+    }
+    s.remoteUp = true;
+    s.lastError = undefined;
+    if (s.state === 'SUSPENDED') this.move(s, 'linkUp');
+    this.schedulePump();
+  }
+
+  private reconnectDown(): void {
+    if (this.detached || this.removed) return;
+    for (const s of this.secondaries) {
+      const down = s.spec.kind === 'remote' ? !s.remoteUp : s.local === undefined;
+      if (down && s.state !== 'BACKUP') this.connect(s);
+    }
+  }
+
+  private isUp(s: Secondary): boolean {
+    return s.spec.kind === 'remote' ? s.remoteUp : s.local !== undefined;
+  }
+
+  // ---- state -------------------------------------------------------------------------------------
+
+  private move(s: Secondary, event: LinkEvent): void {
+    const next = linkTransition(s.state, event, { volume: this.volumeName, mirror: s.name });
+    s.state = next;
+    if (COPYING_STATES.has(next)) {
+      s.cursor = 0;
+      s.errors.clear();
+      s.resync = { total: this.table.invalidCount(s.mirror), copied: 0, sentByWrites: 0, startedAt: new Date().toISOString(), finishedAt: null };
+      this.schedulePump();
+    }
+    this.persistAll();
+    this.emit('state', s.name, next);
+  }
+
+  /** A copy (initial or resync) starts: its total is the invalid tracks at this instant. */
+  private startCopy(s: Secondary): void {
+    s.cursor = 0;
+    s.errors.clear();
+    s.resync = { total: this.table.invalidCount(s.mirror), copied: 0, sentByWrites: 0, startedAt: new Date().toISOString(), finishedAt: null };
+    this.schedulePump();
+  }
+
+  private persistAll(): void {
+    this.bitsDirty = false;
+    const mirrors = this.secondaries.map((s): StoredMirror => ({ ...s.spec, linkState: s.state, splitCount: s.splitCount }));
+    this.file.writeAll({ clean: this.detached, slotBytes: this.volume.backend.slotBytes, mirrors, table: this.table });
+  }
+
+  private pick(mirror?: string): Secondary[] {
+    if (mirror === undefined) return [...this.secondaries];
+    const found = this.secondaries.find((s) => s.name === mirror.toUpperCase());
+    if (!found) throw new UsageError(`Cannot find mirror ${mirror} of ${this.volumeName}: it has ${this.secondaries.map((s) => s.name).join(', ')}`, { volume: this.volumeName, mirror });
+    return [found];
+  }
+
+  private checkActive(action: string): void {
+    if (this.detached || this.removed) throw new SessionError(`Cannot ${action} the mirror of ${this.volumeName}: it is ${this.removed ? 'removed' : 'detached'}`, { volume: this.volumeName });
+  }
+
+  /**
+   * Splits (ONGOING → BACKUP): from this instant the secondary gets no writes; a local one is closed
+   * so that it can be backed up or opened by anyone. All named mirrors are checked before any moves.
+   */
+  split(mirror?: string): MirrorStatus[] {
+    this.checkActive('split');
+    const chosen = this.pick(mirror);
+    for (const s of chosen) linkTransition(s.state, 'split', { volume: this.volumeName, mirror: s.name });
+    const at = new Date().toISOString();
+    for (const s of chosen) {
+      s.splitAt = at;
+      s.splitCount += 1;
+      this.move(s, 'split');
+      if (s.spec.kind === 'local') this.closeLink(s);
+    }
+    return chosen.map((s) => this.describe(s));
+  }
+
+  /** Rejoins (BACKUP → BACKUP RETURN): copies the tracks written since the split, in the background. */
+  rejoin(mirror?: string): MirrorStatus[] {
+    this.checkActive('rejoin');
+    const chosen = this.pick(mirror);
+    for (const s of chosen) linkTransition(s.state, 'rejoin', { volume: this.volumeName, mirror: s.name });
+    for (const s of chosen) {
+      if (s.spec.kind === 'local' && s.local === undefined) s.local = openLocalSecondary(s.spec.target, this.volume);
+    }
+    for (const s of chosen) {
+      if (s.spec.kind === 'remote' && !s.remoteUp) this.connect(s);
+      this.move(s, 'rejoin');
+    }
+    return chosen.map((s) => this.describe(s));
+  }
+
+  // ---- background copy ---------------------------------------------------------------------------
+
+  private schedulePump(): void {
+    if (this.pumping || this.detached || this.removed) return;
+    this.pumping = true;
+    const step = (): void => {
+      this.pumping = false;
+      if (this.detached || this.removed) return;
+      let more = false;
+      for (const s of this.secondaries) if (COPYING_STATES.has(s.state) && this.isUp(s)) more = this.copyStep(s) || more;
+      if (more) this.schedulePump();
+    };
+    if (this.resyncPauseMs > 0) setTimeout(step, this.resyncPauseMs);
+    else setImmediate(step);
+  }
+
+  /** Copies up to RESYNC_BATCH_UNITS invalid tracks; returns whether there is more to do. */
+  private copyStep(s: Secondary): boolean {
+    const mask = this.secondaries.reduce((m, x) => m | mirrorBit(x.mirror), PRIMARY_BIT);
+    const units = selectCopyBatch(s, this.table, { configuredMask: mask, volumeName: this.volumeName });
+    if (units.length > 0) {
+      const failed = this.sendUnits([s], units);
+      if (failed.has(s)) return false;
+      for (const u of units) this.table.setValid(u, s.mirror);
+      this.bitsDirty = true;
+      if (s.resync) s.resync.copied += units.length;
+      this.emit('progress', s.name);
+      return true;
+    }
+    if (this.table.invalidCount(s.mirror) > s.errors.size) {
+      s.cursor = 0;
+      return true;
+    }
+    if (s.errors.size > 0) {
+      // Stays in its copying state: the tracks in error keep it from being in sync.
+      if (s.resync && s.resync.finishedAt === null) s.resync.finishedAt = new Date().toISOString();
+      return false;
+    }
+    if (s.resync) s.resync.finishedAt = new Date().toISOString();
+    this.move(s, 'copied');
+    return false;
+  }
+
+  // ---- status and life cycle -----------------------------------------------------------------------
+
+  private describe(s: Secondary): MirrorStatus {
+    return describeSecondary(s, this.table, { connected: this.isUp(s), detached: this.detached });
+  }
+
+  status(): MirrorSessionStatus {
+    return {
+      volume: this.volumeName, path: this.volume.path, unitCount: this.volume.unitCount, recoveredUnclean: this.recoveredUnclean,
+      detached: this.detached, mirrors: this.secondaries.map((s) => this.describe(s)),
+    };
+  }
+
+  /** Resolves when every named mirror is ONGOING with no invalid track (or rejects after `timeoutMs`). */
+  async whenInSync(options: { mirror?: string; timeoutMs?: number } = {}): Promise<void> {
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    const names = this.pick(options.mirror).map((s) => s.name);
+    // Bounded by the deadline.
+    while (!this.status().mirrors.filter((m) => names.includes(m.mirror)).every((m) => m.inSync)) {
+      if (Date.now() > deadline) throw new SessionError(`Cannot wait for the mirror of ${this.volumeName}: not in sync within ${options.timeoutMs ?? 60_000} ms`, { volume: this.volumeName });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  private stopTimers(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers.length = 0;
+  }
+
+  /**
+   * Server shutdown: closes the links and writes the state CLEAN. The node stays on the chain and,
+   * with every mirror now behind, clears bits durably for any write that still comes.
+   */
+  async detach(): Promise<void> {
+    if (this.detached || this.removed) return;
+    for (const s of this.secondaries) {
+      if (LIVE_STATES.has(s.state)) this.move(s, 'linkLost');
+      this.closeLink(s);
+    }
+    this.detached = true;
+    this.stopTimers();
+    this.persistAll();
+    await this.channel?.close();
+  }
+
+  /** Stops mirroring: off the chain, links closed, the state file deleted. */
+  async remove(): Promise<void> {
+    if (this.removed) return;
+    this.removed = true;
+    this.stopTimers();
+    this.volume.removeInterceptor(this);
+    for (const s of this.secondaries) this.closeLink(s);
+    this.file.remove();
+    await this.channel?.close();
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * `<primary image>.mirror`: the persisted track-status table and the mirrors' configuration
+ * (layout in mirror-state-layout.ts). The durability rule that keeps the server from ever claiming
+ * a mirror in sync when it is not:
+ * - a bit that goes from valid to invalid is written and fdatasync'd before the host write that
+ *   caused it is acknowledged (`persistCleared`);
+ * - a bit that goes from invalid to valid may be written late (`flush`, periodically and at state
+ *   changes): a stale file under-claims, which only costs a track copied twice;
+ * - while any mirror is live (writes in flight to a secondary) the header's CLEAN flag is off; a
+ *   file found without it after a restart had writes in flight, so every live mirror's bits are
+ *   treated as invalid (mirror-session.ts does that).
+ */
+import { closeSync, existsSync, fdatasyncSync, openSync, readSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
+import { decodeFields, encodeFields, num, str } from '../../base/field-table.js';
+import { ImageFormatError, UsageError } from '../../errors/snaptape-error.js';
+import { translateIoError } from '../../errors/io-error.js';
+import { linkStateOfCode, LINK_STATE_CODES, type LinkState } from './mirror-link-state.js';
+import { MAX_SECONDARIES, MAX_TARGET_BYTES } from './mirror-limits.js';
+import {
+  MIRROR_BITMAP_OFFSET, MIRROR_DESCRIPTOR_BYTES, MIRROR_DESCRIPTOR_LAYOUT, MIRROR_FILE_MAGIC, MIRROR_FILE_VERSION, MIRROR_FLAG_CLEAN,
+  MIRROR_HEADER_LAYOUT, TARGET_KIND_CODES, descriptorOffset,
+} from './mirror-state-layout.js';
+import { TrackStatusTable } from './track-status-table.js';
+
+export type TargetKind = keyof typeof TARGET_KIND_CODES;
+
+export interface StoredMirror {
+  readonly kind: TargetKind;
+  readonly target: string;
+  readonly linkState: LinkState;
+  readonly splitCount: number;
+}
+
+export interface StoredState {
+  readonly clean: boolean;
+  readonly slotBytes: number;
+  readonly mirrors: readonly StoredMirror[];
+  readonly table: TrackStatusTable;
+}
+
+export function mirrorFilePath(primaryPath: string): string {
+  return `${primaryPath}.mirror`;
+}
+
+export class MirrorStateFile {
+  // Set once.
+  readonly path: string;
+  private readonly fd: number;
+  // Main thread only.
+  private generation = 0;
+  private closed = false;
+
+  private constructor(path: string, fd: number) {
+    this.path = path;
+    this.fd = fd;
+  }
+
+  /** Creates a new file (refusing one that exists) and writes it whole. */
+  static create(path: string, state: Omit<StoredState, 'clean'>): MirrorStateFile {
+    if (existsSync(path)) throw new UsageError(`Cannot create mirror state ${path}: it exists (the volume is mirrored already; remove that mirror first)`, { path });
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx+', 0o644);
+    } catch (error) {
+      throw translateIoError(error, 'create the mirror state file', path);
+    }
+    const file = new MirrorStateFile(path, fd);
+    file.writeAll({ ...state, clean: false });
+    return file;
+  }
+
+  /** Opens and reads an existing file. */
+  static open(path: string): { file: MirrorStateFile; state: StoredState } {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r+');
+    } catch (error) {
+      throw translateIoError(error, 'open the mirror state file', path);
+    }
+    try {
+      const file = new MirrorStateFile(path, fd);
+      return { file, state: file.read() };
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
+  }
+
+  private read(): StoredState {
+    const sizeBytes = fstatSync(this.fd).size;
+    const head = Buffer.alloc(MIRROR_BITMAP_OFFSET);
+    if (sizeBytes < MIRROR_BITMAP_OFFSET || readSync(this.fd, head, 0, head.length, 0) !== head.length) {
+      throw new ImageFormatError(`Cannot read mirror state ${this.path}: it is ${sizeBytes} bytes, shorter than its ${MIRROR_BITMAP_OFFSET}-byte header`, { path: this.path });
+    }
+    const header = decodeFields(MIRROR_HEADER_LAYOUT, head);
+    if (str(header, 'magic') !== MIRROR_FILE_MAGIC || num(header, 'version') !== MIRROR_FILE_VERSION) {
+      throw new ImageFormatError(`Cannot read mirror state ${this.path}: it is not a version ${MIRROR_FILE_VERSION} ${MIRROR_FILE_MAGIC} file`, { path: this.path });
+    }
+    const count = num(header, 'secondaryCount');
+    const trackCount = num(header, 'trackCount');
+    if (count < 1 || count > MAX_SECONDARIES || sizeBytes < MIRROR_BITMAP_OFFSET + trackCount) {
+      throw new ImageFormatError(`Cannot read mirror state ${this.path}: ${count} secondaries and ${trackCount} tracks do not fit its ${sizeBytes} bytes`, { path: this.path });
+    }
+    this.generation = num(header, 'generation');
+    const mirrors: StoredMirror[] = [];
+    for (let i = 0; i < count; i++) {
+      const at = descriptorOffset(i);
+      const d = decodeFields(MIRROR_DESCRIPTOR_LAYOUT, head.subarray(at, at + MIRROR_DESCRIPTOR_BYTES));
+      const kind = (Object.keys(TARGET_KIND_CODES) as TargetKind[]).find((k) => TARGET_KIND_CODES[k] === num(d, 'kind'));
+      const linkState = linkStateOfCode(num(d, 'linkState'));
+      if (kind === undefined || linkState === undefined) {
+        throw new ImageFormatError(`Cannot read mirror state ${this.path}: descriptor of M${i + 2} has kind ${num(d, 'kind')} and state ${num(d, 'linkState')}`, { path: this.path, mirror: `M${i + 2}` });
+      }
+      mirrors.push({ kind, linkState, target: str(d, 'target'), splitCount: num(d, 'splitCount') });
+    }
+    const bitmap = new Uint8Array(trackCount);
+    if (trackCount > 0) readSync(this.fd, bitmap, 0, trackCount, MIRROR_BITMAP_OFFSET);
+    return { clean: (num(header, 'flags') & MIRROR_FLAG_CLEAN) !== 0, slotBytes: num(header, 'slotBytes'), mirrors, table: new TrackStatusTable(bitmap) };
+  }
+
+  private encodeHead(state: StoredState): Buffer {
+    this.generation = (this.generation + 1) >>> 0;
+    const head = Buffer.alloc(MIRROR_BITMAP_OFFSET);
+    encodeFields(MIRROR_HEADER_LAYOUT, {
+      magic: MIRROR_FILE_MAGIC, version: MIRROR_FILE_VERSION, secondaryCount: state.mirrors.length, flags: state.clean ? MIRROR_FLAG_CLEAN : 0,
+      trackCount: state.table.unitCount, slotBytes: state.slotBytes, generation: this.generation,
+    }).copy(head, 0);
+    state.mirrors.forEach((m, i) => {
+      if (Buffer.byteLength(m.target, 'latin1') > MAX_TARGET_BYTES || /[^\x20-\xff]/.test(m.target)) {
+        throw new UsageError(`Cannot store mirror target ${m.target}: it must be at most ${MAX_TARGET_BYTES} Latin-1 characters`, { target: m.target });
+      }
+      encodeFields(MIRROR_DESCRIPTOR_LAYOUT, { kind: TARGET_KIND_CODES[m.kind], linkState: LINK_STATE_CODES[m.linkState], splitCount: m.splitCount, target: m.target })
+        .copy(head, descriptorOffset(i));
+    });
+    return head;
+  }
+
+  /** Writes header, descriptors and the whole bitmap, then fdatasync. */
+  writeAll(state: StoredState): void {
+    const head = this.encodeHead(state);
+    try {
+      // Bitmap first, header (with its CLEAN flag) last: a header never vouches for older bits.
+      writeSync(this.fd, state.table.bytes, 0, state.table.unitCount, MIRROR_BITMAP_OFFSET);
+      fdatasyncSync(this.fd);
+      writeSync(this.fd, head, 0, head.length, 0);
+      fdatasyncSync(this.fd);
+    } catch (error) {
+      throw translateIoError(error, 'write the mirror state file', this.path);
+    }
+  }
+
+  /** Writes the status bytes of units [first, first+count) and makes them durable before returning. */
+  persistCleared(table: TrackStatusTable, firstUnit: number, unitCount: number): void {
+    try {
+      writeSync(this.fd, table.bytes, firstUnit, unitCount, MIRROR_BITMAP_OFFSET + firstUnit);
+      fdatasyncSync(this.fd);
+    } catch (error) {
+      throw translateIoError(error, 'persist invalid mirror bits in', this.path);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+
+  /** Closes and deletes the file (the mirror is removed). */
+  remove(): void {
+    this.close();
+    if (existsSync(this.path)) unlinkSync(this.path);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Helpers of the mirror tests: a filled primary and blank secondaries of its shape, byte
+ * comparison with cmp(1), and a seeded writer that runs random host writes between event-loop
+ * turns (so background copies and sessions interleave with them) until told to stop.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { createVolume } from '../../src/api/volume-api.js';
+import type { Volume } from '../../src/volume/volume.js';
+import { Prng, randomHostWrite } from '../harness/backup-fixtures.js';
+
+export const CYLINDERS = 6;
+
+export function seedFromEnv(label: string): number {
+  const seed = Number(process.env['SNAPTAPE_SEED'] ?? Date.now() % 1_000_000);
+  console.log(`${label} seed ${seed} (replay with SNAPTAPE_SEED=${seed})`);
+  return seed;
+}
+
+/** A blank 3390 of the primary's size (created, then closed). */
+export function makeBlankSecondary(dir: string, name: string, cylinders = CYLINDERS): string {
+  const path = join(dir, name);
+  createVolume(path, { type: '3390', cylinders, volser: 'SEC001' }).close();
+  return path;
+}
+
+/** cmp(1) of two files: true when byte-identical. */
+export function filesIdentical(a: string, b: string): boolean {
+  const result = spawnSync('cmp', ['-s', a, b]);
+  return result.status === 0;
+}
+
+export interface Writer {
+  /** Tracks written so far. */
+  readonly tracks: Set<number>;
+  writes(): number;
+  /** Stops after the write in progress. */
+  stop(): Promise<void>;
+  /** Waits for all `maxWrites` writes. */
+  finish(): Promise<void>;
+}
+
+/** Random host writes, one per event-loop turn, to tracks past cylinder 0 (or `pick`), until stopped. */
+export function startWriter(volume: Volume, prng: Prng, options: { maxWrites: number; pick?: () => number }): Writer {
+  const tracks = new Set<number>();
+  const heads = volume.ckd.heads;
+  const span = volume.ckd.trackCount - heads;
+  let stopped = false;
+  let count = 0;
+  let failure: unknown;
+  const done = new Promise<void>((resolve) => {
+    const step = (): void => {
+      if (stopped || count >= options.maxWrites) return resolve();
+      try {
+        const track = options.pick?.() ?? heads + prng.below(span);
+        randomHostWrite(volume, track, prng);
+        tracks.add(track);
+        count++;
+      } catch (error) {
+        failure = error;
+        return resolve();
+      }
+      setImmediate(step);
+    };
+    setImmediate(step);
+  });
+  return {
+    tracks,
+    writes: () => count,
+    finish: async () => {
+      await done;
+      if (failure !== undefined) throw failure;
+    },
+    stop: async () => {
+      stopped = true;
+      await done;
+      if (failure !== undefined) throw failure;
+    },
+  };
+}
+
+export { Prng };
