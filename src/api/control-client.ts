@@ -12,7 +12,7 @@
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { ERROR_CODES, IoError, SessionError, UsageError, errorFromData, type ErrorCode, type SnaptapeError } from '../errors/snaptape-error.js';
 import { FINAL_STATES } from '../engine/session-state.js';
-import type { ApiErrorBody, SessionEvent, SessionInfo, StartSessionRequest, VolumeInfo } from '../server/control-api-types.js';
+import type { ApiErrorBody, SessionCommand, SessionEvent, SessionInfo, StartSessionRequest, VolumeInfo } from '../server/control-api-types.js';
 
 /** Largest response body read: 256 session records with their summaries fit well below 16 MiB. */
 export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -96,6 +96,26 @@ export class ControlClient {
 
   cancel(id: string): Promise<SessionInfo> {
     return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /** A technique's own command: a clone's `activate` or `terminate`. */
+  command(id: string, command: SessionCommand): Promise<SessionInfo> {
+    return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/${command}`);
+  }
+
+  /** Mirror sessions: splits one mirror (M2..M4) or all of them. */
+  splitMirror(id: string, mirror?: string): Promise<SessionInfo> {
+    return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/split`, mirror === undefined ? {} : { mirror });
+  }
+
+  /** Mirror sessions: rejoins one mirror or all of them (resync of the tracks written since the split). */
+  rejoinMirror(id: string, mirror?: string): Promise<SessionInfo> {
+    return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/rejoin`, mirror === undefined ? {} : { mirror });
+  }
+
+  /** Mirror sessions: stops mirroring and deletes the state file. */
+  removeMirror(id: string): Promise<SessionInfo> {
+    return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/remove`, {});
   }
 
   /**

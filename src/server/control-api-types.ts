@@ -8,7 +8,7 @@
 import type { SessionState } from '../engine/session-state.js';
 
 /** Session types the registry knows. Clone, mirror and snapshot register here as they arrive. */
-export const SESSION_TYPES = ['backup'] as const;
+export const SESSION_TYPES = ['backup', 'mirror', 'clone'] as const;
 export type SessionType = (typeof SESSION_TYPES)[number];
 
 /** Codes of failures that belong to the control API itself (the rest are SnaptapeError codes). */
@@ -68,7 +68,36 @@ export interface BackupSessionRequest {
   readonly referenceCopy?: string;
 }
 
-export type StartSessionRequest = BackupSessionRequest;
+/** Creates a mirror of `volume` onto 1-3 secondaries (image paths, or host:port/export), or resumes one. */
+export interface MirrorSessionRequest {
+  readonly type: 'mirror';
+  readonly volume: string;
+  readonly secondaries?: readonly string[];
+  readonly resume?: boolean;
+  readonly linkTimeoutMs?: number;
+  /** Throttle: milliseconds to wait after each resync step of 16 tracks. */
+  readonly resyncPauseMs?: number;
+}
+
+/** A clone (technique 4): `volume` is the source, `target` the destination volume's name. */
+export interface CloneSessionRequest {
+  readonly type: 'clone';
+  readonly volume: string;
+  readonly target: string;
+  /** Start the PRECOPY at CREATE. */
+  readonly precopy?: boolean;
+  /** ACTIVE COPY: CREATE and ACTIVATE at once. */
+  readonly activate?: boolean;
+  readonly datasets?: readonly string[];
+  readonly workers?: number;
+  readonly throttleMbps?: number;
+}
+
+export type StartSessionRequest = BackupSessionRequest | MirrorSessionRequest | CloneSessionRequest;
+
+/** A technique's own commands besides pause, resume and cancel (POST /sessions/:id/<command>): a clone's. */
+export const SESSION_COMMANDS = ['activate', 'terminate'] as const;
+export type SessionCommand = (typeof SESSION_COMMANDS)[number];
 
 export interface SessionError {
   readonly code: string;

@@ -7,6 +7,8 @@
  *   POST /sessions                        start a session (201, the session)
  *   GET  /sessions/:id                    one session: state, progress, summary or error
  *   POST /sessions/:id/(pause|resume|cancel)
+ *   POST /sessions/:id/(activate|terminate)   a technique's own commands (clone)
+ *   POST /sessions/:id/(split|rejoin|remove)  mirror sessions only, body {"mirror"?: "M2"}
  *   GET  /events[?session=ID]             server-sent events
  *
  * Authentication: a TCP listener requires `Authorization: Bearer <token>` on every request (401
@@ -25,6 +27,8 @@ import { UsageError } from '../errors/snaptape-error.js';
 import { ControlError, apiFailureFor } from './control-error.js';
 import { EventStreams, MAX_EVENT_STREAMS } from './event-stream.js';
 import { readJsonBody } from './request-body.js';
+import { SESSION_COMMANDS } from './control-api-types.js';
+import { mirrorAction } from './mirror-server-session.js';
 import { MAX_EVENT_SUBSCRIBERS, type SessionRegistry } from './session-registry.js';
 import type { ServedVolumes } from './served-volumes.js';
 import type { ControlAddress } from './listen-address.js';
@@ -102,6 +106,10 @@ export class ControlServer {
       { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/pause$/, handle: (_q, r, p) => this.verb(r, p.id, 'pause') },
       { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/resume$/, handle: (_q, r, p) => this.verb(r, p.id, 'resume') },
       { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/cancel$/, handle: (_q, r, p) => this.verb(r, p.id, 'cancel') },
+      { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/split$/, handle: async (q, r, p) => sendJson(r, 200, mirrorAction(registry.get(p.id), 'split', await readJsonBody(q))) },
+      { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/rejoin$/, handle: async (q, r, p) => sendJson(r, 200, mirrorAction(registry.get(p.id), 'rejoin', await readJsonBody(q))) },
+      { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/remove$/, handle: async (q, r, p) => sendJson(r, 200, mirrorAction(registry.get(p.id), 'remove', await readJsonBody(q))) },
+      { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/(?:activate|terminate)$/, handle: (q, r, p) => this.command(r, p.id, q.url ?? '') },
       { method: 'GET', pattern: /^\/events$/, handle: (_q, r, p) => this.streams.serve(r, p.query.get('session') ?? undefined) },
     ];
   }
@@ -109,6 +117,16 @@ export class ControlServer {
   private verb(response: ServerResponse, id: string, verb: 'pause' | 'resume' | 'cancel'): void {
     const session = this.options.registry.get(id);
     session[verb]();
+    sendJson(response, 200, session.info());
+  }
+
+  /** A technique's own command (a clone's activate or terminate): 400 when the session has none. */
+  private command(response: ServerResponse, id: string, url: string): void {
+    const session = this.options.registry.get(id);
+    const name = SESSION_COMMANDS.find((c) => new URL(url, 'http://control').pathname.endsWith(`/${c}`));
+    assert(name !== undefined, 'the route matched a known command');
+    if (!session.command) throw new ControlError('BAD_REQUEST', `Cannot ${name} session ${id}: a ${session.type} session has no ${name} command`, { session: id });
+    session.command(name);
     sendJson(response, 200, session.info());
   }
 

@@ -14,7 +14,7 @@
 import { assert } from '../base/assert.js';
 import { FINAL_STATES, SESSION_TRANSITIONS, type SessionState } from '../engine/session-state.js';
 import { ControlError } from './control-error.js';
-import { SESSION_TYPES, type SessionEvent, type SessionInfo, type SessionType } from './control-api-types.js';
+import { SESSION_TYPES, type SessionCommand, type SessionEvent, type SessionInfo, type SessionType } from './control-api-types.js';
 import type { JsonObject } from './request-body.js';
 import type { ServedVolumes } from './served-volumes.js';
 
@@ -40,6 +40,8 @@ export interface ServerSession {
   pause(): void;
   resume(): void;
   cancel(): void;
+  /** A command of the technique (a clone's activate, terminate); absent when it has none. */
+  command?(command: SessionCommand): void;
   /** Resolves (never rejects) once the session is in a final state and its record is persisted. */
   readonly settled: Promise<void>;
   /** Subscribes to this session's events; returns the unsubscribe function. */
@@ -84,7 +86,8 @@ export class SessionRegistry {
       throw new ControlError('BAD_REQUEST', `Cannot start a session of type ${JSON.stringify(type ?? null)}: known types are ${SESSION_TYPES.join(', ')}`, { field: 'type' });
     }
     const volumeName = request['volume'];
-    if (typeof volumeName === 'string') this.checkVolumeRoom(volumeName);
+    // A clone source has its own limit (8 sessions, techniques/clone/protection-bits.ts).
+    if (typeof volumeName === 'string' && type !== 'clone') this.checkVolumeRoom(volumeName);
     this.makeRoom();
     const id = `${type as string}-${this.nextNumber}`;
     const session = factory(request, { id, volumes: this.volumes, testHooks: this.testHooks });

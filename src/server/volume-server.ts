@@ -22,6 +22,8 @@
 import { randomBytes } from 'node:crypto';
 import { NbdServer } from '../export/nbd-server.js';
 import { startBackupSession } from './backup-server-session.js';
+import { startCloneSession } from './clone-server-session.js';
+import { resumeMirrors, startMirrorSession } from './mirror-server-session.js';
 import type { ServeInfo } from './control-api-types.js';
 import { ControlServer } from './control-server.js';
 import { checkBindHost, type ControlAddress, type TcpAddress } from './listen-address.js';
@@ -83,9 +85,14 @@ export class VolumeServer {
     const volumes = ServedVolumes.open(options.images, { readOnly: options.readOnly ?? false });
     const registry = new SessionRegistry(volumes, { testHooks: options.testHooks ?? false });
     registry.registerType('backup', startBackupSession);
+    registry.registerType('clone', startCloneSession);
+    registry.registerType('mirror', startMirrorSession);
     let nbd: NbdServer | undefined;
     let control: ControlServer | undefined;
     try {
+      // Mirrors outlive the process: take up each one whose state file sits beside its primary,
+      // before the NBD listener opens, so that no host write goes unmarked.
+      warnings.push(...resumeMirrors(registry, volumes));
       nbd = new NbdServer({ exports: volumes.backends(), host: options.nbd.host, port: options.nbd.port, allowRemote: listenAny });
       const nbdAddress = await nbd.listen();
       control = new ControlServer({ address: options.control, volumes, registry, token });

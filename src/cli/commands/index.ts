@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { registerAlloc } from './alloc-command.js';
 import { registerBackup } from './backup-command.js';
 import { registerCompare } from './compare-command.js';
+import { registerCheck } from './check-command.js';
+import { registerConvert } from './convert-command.js';
 import { registerDrill } from './drill-command.js';
 import { registerRestoreVerify } from './restore-verify-commands.js';
 import { registerDelete } from './delete-command.js';
@@ -15,8 +17,8 @@ import { registerTapeInit } from './tape-init.js';
 import { registerTapeLs } from './tape-ls.js';
 import { registerTapePut } from './tape-put.js';
 import { registerServe } from './serve-command.js';
-import { registerConvert } from './convert-command.js';
-import { registerCheck } from './check-command.js';
+import { registerMirror } from './mirror-command.js';
+import { registerClone } from './clone-command.js';
 import { registerSubsystem } from './subsystem-command.js';
 import { registerSnapshot } from './snapshot-command.js';
 
@@ -40,6 +42,8 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerTapePut,
   registerTapeGet,
   registerServe,
+  registerMirror,
+  registerClone,
   registerSubsystem,
   registerSnapshot,
 ];

@@ -1,0 +1,125 @@
+/**
+ * `snaptape clone ...` (technique 4). A clone session lives in the process that owns both volumes:
+ * - `snaptape serve SRC DST ...` owns them; `clone create|activate|status|terminate|list --server S`
+ *   steer its sessions through the control API (S: the socket path or HOST:PORT);
+ * - `clone run SRC DST` is a one-shot clone in this process: CREATE, PRECOPY (with --precopy),
+ *   ACTIVATE, wait for the background copy, TERMINATE;
+ * - `clone status --target DST` reads the record beside a destination (a clone run elsewhere, or
+ *   interrupted: such a record says unfinished, never complete).
+ */
+import type { Command } from 'commander';
+import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
+import { readCloneStatus, runClone, type StoredCloneStatus } from '../../api/clone-api.js';
+import { UsageError } from '../../errors/snaptape-error.js';
+import { exportNameFor } from '../../export/volume-backend.js';
+import type { SessionInfo } from '../../server/control-api-types.js';
+import type { CloneStatus } from '../../techniques/clone/clone-session.js';
+import { parsePositiveNumber, printResult } from '../cli-output.js';
+
+interface ServerFlags {
+  server: string;
+  json?: boolean;
+}
+
+function client(server: string): ControlClient {
+  return new ControlClient(parseControlEndpoint(server));
+}
+
+function flagsText(flags: { precopy: boolean; active: boolean }): string {
+  return [flags.precopy ? 'PRECOPY' : '', flags.active ? 'ACTIVE' : ''].filter((f) => f).join(' ') || '-';
+}
+
+function statusText(s: CloneStatus | StoredCloneStatus): string {
+  const left = 'indirect' in s ? `${s.tracksLeft} of ${s.tracksTotal} tracks left, ${s.indirect} indirect` : `${s.tracksLeft} of ${s.tracksTotal} tracks left`;
+  const lines = [
+    `${s.id}  ${s.source} -> ${s.target}`,
+    `  phase ${s.phase}  flags ${flagsText(s.flags)}  OP ${s.op} ${s.opStatus} at ${s.opAt}`,
+    `  ${left}, ${s.recopies} re-copies${s.activatedAt ? `, activated at ${s.activatedAt}` : ''}`,
+  ];
+  if ('unfinished' in s && s.unfinished) lines.push('  unfinished: the record is not final (the clone runs elsewhere, or was interrupted); the destination is incomplete');
+  const error = 'error' in s ? s.error : s.reason;
+  if (error) lines.push(`  error: ${error}`);
+  return lines.join('\n');
+}
+
+function sessionStatus(info: SessionInfo): CloneStatus {
+  if (info.type !== 'clone') throw new UsageError(`Cannot show session ${info.id} as a clone: it is a ${info.type} session`, { session: info.id });
+  return info.progress as unknown as CloneStatus;
+}
+
+export function registerClone(program: Command): void {
+  const clone = program.command('clone').description('clone a volume with PRECOPY, ACTIVATE and TERMINATE (technique 4)');
+
+  clone
+    .command('create <source> <target>')
+    .description('CREATE a clone session on a running server (volumes by export name or image path)')
+    .requiredOption('--server <socket|host:port>', 'control address of the server that owns both volumes')
+    .option('--precopy', 'start the PRECOPY at once')
+    .option('--activate', 'ACTIVE COPY: CREATE and ACTIVATE at once')
+    .option('--datasets <patterns...>', 'extent mode: only these data sets take part')
+    .option('--throttle-mbps <rate>', 'cap the background copy')
+    .option('--json', 'machine-readable output')
+    .action(async (source: string, target: string, flags: ServerFlags & { precopy?: boolean; activate?: boolean; datasets?: string[]; throttleMbps?: string }) => {
+      const info = await client(flags.server).startSession({
+        type: 'clone', volume: exportNameFor(source), target: exportNameFor(target),
+        ...(flags.precopy ? { precopy: true } : {}), ...(flags.activate ? { activate: true } : {}),
+        ...(flags.datasets ? { datasets: flags.datasets } : {}),
+        ...(flags.throttleMbps ? { throttleMbps: parsePositiveNumber(flags.throttleMbps, '--throttle-mbps') } : {}),
+      });
+      printResult(sessionStatus(info), () => statusText(sessionStatus(info)), flags);
+    });
+
+  for (const command of ['activate', 'terminate'] as const) {
+    clone
+      .command(`${command} <id>`)
+      .description(command === 'activate' ? 'ACTIVATE: the destination is usable at once; the rest is copied in the background' : 'TERMINATE a clone whose copy is done')
+      .requiredOption('--server <socket|host:port>', 'control address of the server')
+      .option('--json', 'machine-readable output')
+      .action(async (id: string, flags: ServerFlags) => {
+        const info = await client(flags.server).command(id, command);
+        printResult(sessionStatus(info), () => statusText(sessionStatus(info)), flags);
+      });
+  }
+
+  clone
+    .command('status [id]')
+    .description('state, tracks left and re-copies: of a live session (--server), or from the record beside a destination (--target)')
+    .option('--server <socket|host:port>', 'control address of the server')
+    .option('--target <image>', 'read the record beside this destination image instead')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string | undefined, flags: { server?: string; target?: string; json?: boolean }) => {
+      if (flags.target !== undefined) {
+        const stored = readCloneStatus(flags.target);
+        printResult(stored, () => statusText(stored), flags);
+        return;
+      }
+      if (flags.server === undefined || id === undefined) throw new UsageError('Cannot show a clone: give a session id with --server, or --target <destination image>');
+      const status = sessionStatus(await client(flags.server).getSession(id));
+      printResult(status, () => statusText(status), flags);
+    });
+
+  clone
+    .command('list')
+    .description('the clone sessions of a running server')
+    .requiredOption('--server <socket|host:port>', 'control address of the server')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: ServerFlags) => {
+      const clones = (await client(flags.server).listSessions()).filter((s) => s.type === 'clone').map(sessionStatus);
+      printResult({ clones }, () => (clones.length ? clones.map(statusText).join('\n') : 'no clone sessions'), flags);
+    });
+
+  clone
+    .command('run <source> <target>')
+    .description('a one-shot clone in this process: CREATE, PRECOPY, ACTIVATE, wait, TERMINATE')
+    .option('--precopy', 'precopy before ACTIVATE (until a pass leaves nothing, or --precopy-seconds)')
+    .option('--precopy-seconds <s>', 'precopy for this long')
+    .option('--datasets <patterns...>', 'extent mode: only these data sets take part')
+    .option('--json', 'machine-readable output')
+    .action(async (source: string, target: string, flags: { precopy?: boolean; precopySeconds?: string; datasets?: string[]; json?: boolean }) => {
+      const seconds = flags.precopySeconds === undefined ? undefined : parsePositiveNumber(flags.precopySeconds, '--precopy-seconds');
+      const result = await runClone(source, target, {
+        precopy: flags.precopy ?? seconds !== undefined, ...(seconds !== undefined ? { precopyMs: seconds * 1000 } : {}), ...(flags.datasets ? { datasets: flags.datasets } : {}),
+      });
+      printResult(result, () => `${statusText(result.final)}\n  at ACTIVATE ${result.atActivate.tracksLeft} tracks were left; background copy ${result.backgroundCopyMs} ms`, flags);
+    });
+}
