@@ -6,7 +6,7 @@
  *
  * Anything else is a bug: it is answered 500 INTERNAL, with its first line only.
  */
-import { isSnaptapeError, type ErrorCode, type ErrorDetails } from '../errors/snaptape-error.js';
+import { isSnaptapeError, type ErrorCode, type ErrorDetails, type SnaptapeError } from '../errors/snaptape-error.js';
 import type { ApiErrorBody, ControlErrorCode } from './control-api-types.js';
 
 export const STATUS_BY_CONTROL_CODE: Readonly<Record<ControlErrorCode, number>> = {
@@ -59,12 +59,23 @@ export interface ApiFailure {
   readonly body: ApiErrorBody;
 }
 
+/**
+ * I/O errors that a request's own path caused (a tape in a directory that does not exist, a path
+ * through a file, no permission): the client's to fix, so 400, not a server failure.
+ */
+const CLIENT_PATH_ERRNOS: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM', 'EROFS', 'ENAMETOOLONG', 'ELOOP']);
+
+function statusOf(error: SnaptapeError): number {
+  if (error.code === 'IO' && CLIENT_PATH_ERRNOS.has(String(error.details['errno']))) return 400;
+  return STATUS_BY_ERROR_CODE[error.code] ?? 500;
+}
+
 export function apiFailureFor(error: unknown): ApiFailure {
   if (error instanceof ControlError) {
     return { status: error.status, body: { error: { code: error.code, message: error.message, details: error.details } } };
   }
   if (isSnaptapeError(error)) {
-    return { status: STATUS_BY_ERROR_CODE[error.code] ?? 500, body: { error: { code: error.code, message: error.message, details: error.details } } };
+    return { status: statusOf(error), body: { error: { code: error.code, message: error.message, details: error.details } } };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { status: 500, body: { error: { code: 'INTERNAL', message: `Cannot complete the request: internal error: ${message.split('\n')[0] ?? ''}` } } };

@@ -10,7 +10,7 @@ import { VolumeBackend, exportNameFor } from '../../src/export/volume-backend.js
 import { ZERO_FILL_CHUNK_BYTES } from '../../src/export/nbd-constants.js';
 import { checkBindHost, parseControlAddress, parseTcpAddress } from '../../src/server/listen-address.js';
 import { apiFailureFor, ControlError } from '../../src/server/control-error.js';
-import { SessionError } from '../../src/errors/snaptape-error.js';
+import { IoError, SessionError } from '../../src/errors/snaptape-error.js';
 import type { Volume } from '../../src/volume/volume.js';
 import type { WriteEvent } from '../../src/volume/write-interceptor.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -84,6 +84,9 @@ describe('server naming and address rules', () => {
   it('maps failures to HTTP statuses and JSON bodies', () => {
     expect(apiFailureFor(new ControlError('UNKNOWN_SESSION', 'Cannot find session x'))).toEqual({ status: 404, body: { error: { code: 'UNKNOWN_SESSION', message: 'Cannot find session x', details: {} } } });
     expect(apiFailureFor(new SessionError('Cannot pause s: it is completed')).status).toBe(409);
+    // An I/O error a request's own path caused is the client's (400); a real I/O failure stays 500.
+    expect(apiFailureFor(new IoError('Cannot create tape: /x/y.aws: no such file', { path: '/x/y.aws', errno: 'ENOENT' })).status).toBe(400);
+    expect(apiFailureFor(new IoError('Cannot write the tape: EIO', { path: '/x/y.aws', errno: 'EIO' })).status).toBe(500);
     expect(apiFailureFor(new Error('boom\nstack')).body.error).toEqual({ code: 'INTERNAL', message: 'Cannot complete the request: internal error: boom' });
   });
 });
