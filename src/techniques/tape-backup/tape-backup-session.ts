@@ -12,15 +12,12 @@
  * - the session record says "running" until the tape is finished and verified.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, realpathSync, statSync, statfsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { assert } from '../../base/assert.js';
-import { IoError, NoSpaceError, SessionError, SnaptapeError, UsageError, errorFromData } from '../../errors/snaptape-error.js';
-import { openImage } from '../../image/open-image.js';
-import { Volume as VolumeClass } from '../../volume/volume.js';
+import { IoError, SessionError, SnaptapeError, errorFromData } from '../../errors/snaptape-error.js';
 import { fbaPositionOf } from '../../tape/tape-region.js';
-import type { TapePlan } from '../../tape/tape-plan.js';
-import { CopyPool, defaultWorkerCount, MAX_COPY_WORKERS } from '../../engine/copy-pool.js';
+import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
 import type { CopyBlockRun, CopyPacing, CopyTaskResult } from '../../engine/copy-task.js';
 import { CONTROL, TrackStateArray, UNIT_STATE, type UnitState } from '../../engine/track-state.js';
 import { FINAL_STATES, transition, type SessionState, type SessionVerb } from '../../engine/session-state.js';
@@ -30,11 +27,13 @@ import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor } from '../../volume/write-interceptor.js';
 import type { FileUnitLocation } from '../../image/image-backend.js';
 import { copyOnMainThread } from './main-thread-copy.js';
-import { selectBackupSet, type BackupSet, type BlockRange } from './backup-elements.js';
+import { selectBackupSet, type BackupSet } from './backup-elements.js';
 import { describeSource, headerLabels, type SourceDescription } from './backup-labels.js';
 import { loadLayout, saveLayout } from './backup-layout-store.js';
 import { formatLabelDate } from '../../tape/label-date.js';
 import { planBackupTape, type BackupLayout } from './backup-layout.js';
+import { DEFAULT_CBW_TIMEOUT_MS, DEFAULT_PAUSE_MS, type BackupProgress, type BackupSummary, type TapeBackupOptions } from './backup-types.js';
+import { checkOptions, checkWritable, defaultTapeVolser, openTapeTarget } from './tape-target.js';
 import { readSessionBitmap, readSessionRecord, sessionRecordKey, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
 
 /** Slots per worker task: 8 cylinders, so tasks are few but workers still share the tail. */
@@ -42,93 +41,8 @@ export const TASK_SLOTS = 120;
 /** How often progress is sampled and the session record checkpointed. */
 export const PROGRESS_INTERVAL_MS = 250;
 export const CHECKPOINT_INTERVAL_MS = 5_000;
-/** Longest a host write waits for a worker's copy of its track before the error policy applies. */
-export const DEFAULT_CBW_TIMEOUT_MS = 30_000;
-export const DEFAULT_PAUSE_MS = 5;
-
-export type CbwErrorPolicy = 'break-backup' | 'break-host-write';
-
-export interface TapeBackupOptions {
-  /** The tape file; with `tapeStartBlock`, an FBA volume image that the tape is written onto. */
-  readonly tapePath: string;
-  /** Write the tape onto the FBA volume `tapePath` from this block (N0) instead of into a file. */
-  readonly tapeStartBlock?: number;
-  readonly datasets?: readonly string[];
-  readonly blockRanges?: readonly BlockRange[];
-  readonly workers?: number;
-  readonly pauseAfter?: number;
-  readonly pauseMs?: number;
-  readonly throttleMbps?: number;
-  readonly force?: boolean;
-  readonly tapeVolser?: string;
-  readonly cbwTimeoutMs?: number;
-  readonly onCbwError?: CbwErrorPolicy;
-  /** A pool to reuse (tests, the server); otherwise the session makes and closes its own. */
-  readonly pool?: CopyPool;
-  /** Label creation date cyyddd (for reproducible tapes). */
-  readonly creationDate?: string;
-}
-
-export interface BackupProgress {
-  readonly state: SessionState;
-  readonly slotsTotal: number;
-  readonly copiedInOrder: number;
-  readonly copiedOutOfOrder: number;
-  readonly bytesCopied: number;
-  readonly bytesTotal: number;
-  readonly elapsedMs: number;
-  readonly mbPerSecond: number;
-  readonly etaMs: number | null;
-}
-
-export interface ElementSummary {
-  readonly name: string;
-  readonly kind: string;
-  readonly blocks: number;
-  readonly bytes: number;
-  readonly sha256: string;
-}
-
-export interface BackupSummary {
-  readonly tapePath: string;
-  readonly source: SourceDescription & { readonly path: string };
-  readonly elements: readonly ElementSummary[];
-  readonly copiedInOrder: number;
-  readonly copiedOutOfOrder: number;
-  readonly bytes: number;
-  /** Start to end, the final hash and read-back of the tape included. */
-  readonly seconds: number;
-  readonly mbPerSecond: number;
-  /** Start until every block was on the tape (the copy phase alone). */
-  readonly copySeconds: number;
-  readonly tapeBytes: number;
-  /** Where the tape is: its own file, or FBA blocks first..last of a volume. */
-  readonly target: { readonly kind: 'file' } | { readonly kind: 'fba'; readonly firstBlock: number; readonly lastBlock: number };
-  readonly verification: TapeVerification;
-}
-
-function defaultTapeVolser(sourceVolser: string): string {
-  return `T${sourceVolser.replace(/[^A-Z0-9]/g, '').slice(0, 5) || 'APE01'}`;
-}
-
-/**
- * Refuses a target that cannot hold the tape, before anything is written: the tape file is sparse
- * until the copy fills it, so without this check a full disk would only show half-way through.
- */
-function checkRoomForTape(tapePath: string, sizeBytes: number, force: boolean): void {
-  const directory = dirname(resolve(tapePath));
-  let freeBytes: number;
-  try {
-    const fs = statfsSync(directory);
-    freeBytes = fs.bavail * fs.bsize;
-  } catch {
-    return; // No answer from statfs: the copy itself will report ENOSPC.
-  }
-  const reclaimable = force && existsSync(tapePath) ? statSync(tapePath).blocks * 512 : 0;
-  if (freeBytes + reclaimable < sizeBytes) {
-    throw new NoSpaceError(`Cannot back up to ${tapePath}: the tape needs ${sizeBytes} bytes and ${directory} has ${freeBytes} free`, { path: tapePath, neededBytes: sizeBytes, freeBytes });
-  }
-}
+export { DEFAULT_CBW_TIMEOUT_MS, DEFAULT_PAUSE_MS } from './backup-types.js';
+export type { BackupProgress, BackupSummary, CbwErrorPolicy, ElementSummary, TapeBackupOptions } from './backup-types.js';
 
 interface PreparedBackup {
   readonly set: BackupSet;
@@ -138,56 +52,6 @@ interface PreparedBackup {
   readonly writer: MappedTapeWriter;
   /** The FBA volume a tape is written onto, held (locked) for the session's life. */
   readonly targetVolume?: Volume;
-}
-
-/** Opens the tape target: a new tape file, or a region of an FBA volume from block N0. */
-function openTapeTarget(volume: Volume, options: TapeBackupOptions, plan: TapePlan): { writer: MappedTapeWriter; targetVolume?: Volume } {
-  if (options.tapeStartBlock === undefined) {
-    checkRoomForTape(options.tapePath, plan.sizeBytes, options.force ?? false);
-    return { writer: MappedTapeWriter.create(options.tapePath, plan, { force: options.force }) };
-  }
-  const target = new VolumeClass(openImage(options.tapePath));
-  try {
-    if (target.geometry.kind !== 'fba') throw new UsageError(`Cannot write a tape onto ${options.tapePath}: it is not an FBA volume`, { path: options.tapePath });
-    const blocksNeeded = Math.ceil(plan.sizeBytes / target.geometry.blockBytes);
-    if (options.tapeStartBlock < 0 || options.tapeStartBlock + blocksNeeded > target.geometry.blockCount) {
-      throw new NoSpaceError(`Cannot write the tape onto ${options.tapePath}: it needs ${blocksNeeded} blocks from block ${options.tapeStartBlock}, the volume has ${target.geometry.blockCount}`, { path: options.tapePath, neededBlocks: blocksNeeded });
-    }
-    return { writer: MappedTapeWriter.openRegion(options.tapePath, plan, options.tapeStartBlock * target.geometry.blockBytes), targetVolume: target };
-  } catch (error) {
-    target.close();
-    throw error;
-  }
-}
-
-function checkWritable(volume: Volume): void {
-  if (volume.readOnly) throw new SessionError(`Cannot back up ${volume.path}: open it for writing, so that host writes can be intercepted`, { path: volume.path });
-}
-
-/** Checks every option before anything is created, so that a bad one leaves no tape behind. */
-function checkOptions(volume: Volume, options: TapeBackupOptions): void {
-  const bad = (what: string): never => {
-    throw new UsageError(`Cannot back up ${volume.path}: ${what}`, { path: volume.path });
-  };
-  if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1 || options.workers > MAX_COPY_WORKERS)) {
-    bad(`${options.workers} workers is outside 1-${MAX_COPY_WORKERS}`);
-  }
-  if (options.throttleMbps !== undefined && !(Number.isFinite(options.throttleMbps) && options.throttleMbps > 0)) bad(`--throttle-mbps ${options.throttleMbps} is not a rate above 0`);
-  if (options.pauseAfter !== undefined && !(Number.isInteger(options.pauseAfter) && options.pauseAfter >= 0)) bad(`--pause-after ${options.pauseAfter} is not a count`);
-  if (options.cbwTimeoutMs !== undefined && !(Number.isInteger(options.cbwTimeoutMs) && options.cbwTimeoutMs > 0)) bad(`--cbw-timeout ${options.cbwTimeoutMs} is not a positive number of ms`);
-  if (samePath(options.tapePath, volume.path)) bad(`the tape ${options.tapePath} is the source volume itself`);
-}
-
-/** True when two paths name the same file (through links too, when it exists). */
-function samePath(a: string, b: string): boolean {
-  const real = (p: string): string => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return resolve(p);
-    }
-  };
-  return real(a) === real(b);
 }
 
 export class TapeBackupSession extends EventEmitter implements WriteInterceptor {

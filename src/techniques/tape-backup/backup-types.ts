@@ -1,0 +1,75 @@
+/**
+ * The options, progress and summary of a tape backup session: the shapes the CLI, the server and
+ * the tests see. Kept apart from the session so that each reads on its own.
+ */
+import type { CopyPool } from '../../engine/copy-pool.js';
+import type { SessionState } from '../../engine/session-state.js';
+import type { TapeVerification } from '../../tape/tape-verify.js';
+import type { BlockRange } from './backup-elements.js';
+import type { SourceDescription } from './backup-labels.js';
+
+/** Longest a host write waits for a worker's copy of its track before the error policy applies. */
+export const DEFAULT_CBW_TIMEOUT_MS = 30_000;
+export const DEFAULT_PAUSE_MS = 5;
+
+export type CbwErrorPolicy = 'break-backup' | 'break-host-write';
+
+export interface TapeBackupOptions {
+  /** The tape file; with `tapeStartBlock`, an FBA volume image that the tape is written onto. */
+  readonly tapePath: string;
+  /** Write the tape onto the FBA volume `tapePath` from this block (N0) instead of into a file. */
+  readonly tapeStartBlock?: number;
+  readonly datasets?: readonly string[];
+  readonly blockRanges?: readonly BlockRange[];
+  readonly workers?: number;
+  readonly pauseAfter?: number;
+  readonly pauseMs?: number;
+  readonly throttleMbps?: number;
+  readonly force?: boolean;
+  readonly tapeVolser?: string;
+  readonly cbwTimeoutMs?: number;
+  readonly onCbwError?: CbwErrorPolicy;
+  /** A pool to reuse (tests, the server); otherwise the session makes and closes its own. */
+  readonly pool?: CopyPool;
+  /** Label creation date cyyddd (for reproducible tapes). */
+  readonly creationDate?: string;
+}
+
+export interface BackupProgress {
+  readonly state: SessionState;
+  readonly slotsTotal: number;
+  readonly copiedInOrder: number;
+  readonly copiedOutOfOrder: number;
+  readonly bytesCopied: number;
+  readonly bytesTotal: number;
+  readonly elapsedMs: number;
+  readonly mbPerSecond: number;
+  readonly etaMs: number | null;
+}
+
+export interface ElementSummary {
+  readonly name: string;
+  readonly kind: string;
+  readonly blocks: number;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+export interface BackupSummary {
+  readonly tapePath: string;
+  readonly source: SourceDescription & { readonly path: string };
+  readonly elements: readonly ElementSummary[];
+  readonly copiedInOrder: number;
+  readonly copiedOutOfOrder: number;
+  readonly bytes: number;
+  /** Start to end, the final hash and read-back of the tape included. */
+  readonly seconds: number;
+  readonly mbPerSecond: number;
+  /** Start until every block was on the tape (the copy phase alone). */
+  readonly copySeconds: number;
+  readonly tapeBytes: number;
+  /** Where the tape is: its own file, or FBA blocks first..last of a volume. */
+  readonly target: { readonly kind: 'file' } | { readonly kind: 'fba'; readonly firstBlock: number; readonly lastBlock: number };
+  readonly verification: TapeVerification;
+}
+
