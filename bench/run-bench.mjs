@@ -9,6 +9,8 @@
 //   3. Tracks copied out of order against the host write rate.
 //   4. NBD read/write throughput of `snaptape serve` against `qemu-nbd` (bench/nbd-bench.mjs).
 //   5. `init` time of a 3390-9 and the on-disk share of a new 3390-3 (bench/init-time.mjs).
+//   6-9. The techniques' own benches: instant snapshot time against volume size, mirror resync
+//      time against changed tracks, clone with and without precopy, CCKD throughput.
 //
 // Usage: npm run bench [-- --runs N --quick]
 //   --quick uses a 3390 of 1,000 cylinders instead of a 3390-3, for a fast look.
@@ -78,19 +80,34 @@ const backup = (workers, extra = []) => {
   const summary = JSON.parse(out.stdout).summary;
   return { wall: out.seconds, summary, load: JSON.parse(out.stdout).load };
 };
-const throughput = {};
-for (let r = 0; r < RUNS; r++) {
-  for (const [name, fn] of Object.entries(ways)) {
-    rmSync(target, { force: true });
-    (throughput[name] ??= []).push({ total: fn() });
-  }
+/**
+ * Before every timed run: flush the dirty pages the previous run left (untimed), so that no run
+ * pays for another's writeback. The source stays in the page cache.
+ */
+const settle = () => {
   rmSync(target, { force: true });
-  for (const workers of [1, 2]) {
+  run(['sync']);
+};
+/** Throughput rounds: more than the other sections, since writeback makes single runs noisy. */
+const THROUGHPUT_RUNS = Math.max(RUNS, 5);
+const contenders = [
+  ...Object.entries(ways).map(([name, fn]) => [name, () => ({ total: fn() })]),
+  ...[1, 2].map((workers) => [`snaptape backup, ${workers} worker${workers > 1 ? 's' : ''}`, () => {
     const b = backup(workers);
-    (throughput[`snaptape backup, ${workers} worker${workers > 1 ? 's' : ''}`] ??= []).push({ total: b.summary.seconds, copy: b.summary.copySeconds, wall: b.wall });
+    return { total: b.summary.seconds, copy: b.summary.copySeconds, wall: b.wall };
+  }]),
+];
+const throughput = {};
+for (let r = 0; r < THROUGHPUT_RUNS; r++) {
+  // The order rotates each round, so that no contender always follows the same one.
+  for (let k = 0; k < contenders.length; k++) {
+    const [name, fn] = contenders[(k + r) % contenders.length];
+    settle();
+    (throughput[name] ??= []).push(fn());
   }
-  log(`throughput run ${r + 1}/${RUNS} done`);
+  log(`throughput run ${r + 1}/${THROUGHPUT_RUNS} done`);
 }
+settle();
 const cpMedian = median(throughput.cp.map((x) => x.total));
 
 // ---- 2. host write latency -----------------------------------------------------------------
@@ -127,6 +144,15 @@ log('NBD bench…');
 const nbd = run([process.execPath, join(ROOT, 'bench', 'nbd-bench.mjs'), '--runs', String(Math.max(3, RUNS))]).stdout.trim();
 log('init bench…');
 const init = run([process.execPath, join(ROOT, 'bench', 'init-time.mjs'), '--runs', String(RUNS)]).stdout.trim();
+const bench = (script, extra) => {
+  log(`${script}…`);
+  return run([process.execPath, join(ROOT, 'bench', script), ...extra]).stdout.trim();
+};
+const snapshot = bench('snapshot-bench.mjs', ['--runs', String(Math.max(3, RUNS))]);
+const mirror = bench('mirror-bench.mjs', ['--remote']);
+const clone = bench('clone-bench.mjs', QUICK ? ['--quick'] : []);
+const cckd = bench('cckd-bench.mjs', ['--cyls', '100', '--runs', String(RUNS), '--skip-bzip2']);
+const cckdSmall = bench('cckd-bench.mjs', ['--cyls', '10', '--runs', '1']);
 
 // ---- report ----------------------------------------------------------------------------------
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -135,7 +161,7 @@ lines.push('# Benchmark results', '');
 lines.push(`Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench\` on ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}.`);
 lines.push(`Every figure is the median of ${RUNS} runs made side by side in one run of the script (the tools interleaved). Source: ${QUICK ? 'a 3390 of 1,000 cylinders' : 'a 3390-3 (3,339 cylinders)'}, filled to 100% by \`snaptape fill\` (two 27,998-byte blocks a track), ${(imageBytes / 1e9).toFixed(2)} GB. The page cache holds the source throughout (this machine has the memory for it), as in the first column of PERF-NOTES.`);
 lines.push('', '## 1. Backup throughput against cp and qemu-img convert', '');
-lines.push('"copy phase" ends when the last track is on the tape; "total" adds the SHA-256 of the tape and its read-back check, which a backup always does before it reports success (and its fsync). Ratios are against the median `cp`.', '');
+lines.push(`Median of ${THROUGHPUT_RUNS} rounds; before every timed run the dirty pages of the previous one are flushed (\`sync\`, untimed), and the order of the contenders rotates each round. "copy phase" ends when the last track is on the tape; "total" adds the SHA-256 of each element (read back from the tape), the labels, an fsync of the tape and its sequential read-back check, all of which a backup does before it reports success. \`cp\` and \`qemu-img\` do not fsync; \`cp + sync\` is the durable equivalent. Ratios are against the median \`cp\`.`, '');
 lines.push('| way of copying | copy phase s | total s | MB/s (total) | × cp (copy phase) | × cp (total) |', '| --- | ---: | ---: | ---: | ---: | ---: |');
 for (const [name, samples] of Object.entries(throughput)) {
   const total = median(samples.map((x) => x.total));
@@ -156,6 +182,10 @@ for (const rate of OOO_RATES) {
 }
 lines.push('', '## 4. NBD throughput: snaptape serve against qemu-nbd', '', nbd, '');
 lines.push('## 5. Volume creation', '', '```', init, '```', '');
+lines.push('## 6. Instant snapshot: time against volume size', '', snapshot, '');
+lines.push('## 7. Mirror resync: time against changed tracks', '', mirror, '');
+lines.push('## 8. Clone: with and without precopy', '', clone, '');
+lines.push('## 9. CCKD against uncompressed CKD', '', cckd, '', 'bzip2 (pure-JS compressor), on a 3390 of 10 cylinders:', '', cckdSmall, '');
 const notesPath = join(ROOT, 'bench', 'NOTES.md');
 if (existsSync(notesPath)) lines.push(readFileSync(notesPath, 'utf8').trim(), '');
 writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), `${lines.join('\n')}\n`);
