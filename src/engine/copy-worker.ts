@@ -12,9 +12,10 @@
  * Invariant: a unit this worker claimed is always completed or released before the task returns,
  * so a host write waiting on it never waits for a worker that gave up.
  */
-import { closeSync, openSync, readSync, writevSync } from 'node:fs';
+import { closeSync, openSync, writevSync } from 'node:fs';
 import { blockHeaderBytes } from '../tape/aws-block-header.js';
 import { translateIoError } from '../errors/io-error.js';
+import { readFully } from '../image/read-fully.js';
 import { SnaptapeError } from '../errors/snaptape-error.js';
 import { CONTROL, TrackStateArray, UNIT_STATE } from './track-state.js';
 import type { CopyBlockRun, CopyTask, CopyTaskResult } from './copy-task.js';
@@ -32,20 +33,6 @@ const DENSE_READ_SHARE = 0.25;
 /** A paused worker re-checks the control word this often. */
 const PAUSE_SLICE_MS = 100;
 
-function readExactly(fd: number, into: Buffer, position: number, path: string): void {
-  let done = 0;
-  while (done < into.length) {
-    let n: number;
-    try {
-      n = readSync(fd, into, done, into.length - done, position + done);
-    } catch (error) {
-      throw translateIoError(error, `read the source at byte ${position + done}`, path);
-    }
-    if (n === 0) throw translateIoError({ code: 'EIO', message: `source ends at byte ${position + done}` }, 'read the source', path);
-    done += n;
-  }
-}
-
 /** Reads the payloads of blocks first..last (inclusive, all claimed, consecutive). */
 function readRun(fd: number, blocks: CopyBlockRun, first: number, last: number, path: string): Buffer[] {
   const start = blocks.sourceOffsets[first] as number;
@@ -55,7 +42,7 @@ function readRun(fd: number, blocks: CopyBlockRun, first: number, last: number, 
   const payloads: Buffer[] = [];
   if (used >= (end - start) * DENSE_READ_SHARE && end > start) {
     const span = Buffer.allocUnsafe(end - start);
-    readExactly(fd, span, start, path);
+    readFully(fd, span, start, path);
     for (let i = first; i <= last; i++) {
       const at = (blocks.sourceOffsets[i] as number) - start;
       payloads.push(span.subarray(at, at + (blocks.lengths[i] as number)));
@@ -64,7 +51,7 @@ function readRun(fd: number, blocks: CopyBlockRun, first: number, last: number, 
   }
   for (let i = first; i <= last; i++) {
     const payload = Buffer.allocUnsafe(blocks.lengths[i] as number);
-    readExactly(fd, payload, blocks.sourceOffsets[i] as number, path);
+    readFully(fd, payload, blocks.sourceOffsets[i] as number, path);
     payloads.push(payload);
   }
   return payloads;

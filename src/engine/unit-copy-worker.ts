@@ -8,8 +8,9 @@
  * Invariant: a unit this task claimed is completed or released before it returns, so a host write
  * waiting on it never waits for a worker that gave up.
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { translateIoError } from '../errors/io-error.js';
+import { readFully } from '../image/read-fully.js';
 import { SnaptapeError } from '../errors/snaptape-error.js';
 import { CONTROL, TrackStateArray, UNIT_STATE } from './track-state.js';
 import { pace, pacingState } from './copy-pacing.js';
@@ -19,20 +20,6 @@ import { attachMarks, copyClaimedUnit, type UnitCopyResult, type UnitCopyTask } 
 export const UNIT_BATCH = 15;
 /** A paused worker re-checks the control word this often. */
 const PAUSE_SLICE_MS = 100;
-
-function readFully(fd: number, into: Buffer, position: number, path: string): void {
-  let done = 0;
-  while (done < into.length) {
-    let n: number;
-    try {
-      n = readSync(fd, into, done, into.length - done, position + done);
-    } catch (error) {
-      throw translateIoError(error, `read the source at byte ${position + done}`, path);
-    }
-    if (n === 0) throw translateIoError({ code: 'EIO', message: `source ends at byte ${position + done}` }, 'read the source', path);
-    done += n;
-  }
-}
 
 function writeFully(fd: number, data: Buffer, position: number, path: string): void {
   let done = 0;
