@@ -7,13 +7,12 @@
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { openImage } from '../image/open-image.js';
-import { unitCount } from '../geometry/volume-geometry.js';
 import { restoreTape } from '../techniques/restore/restore-tape.js';
 import type { HostLoadSpec } from '../techniques/tape-backup/host-load.js';
 import type { BackupProgress } from '../techniques/tape-backup/tape-backup-session.js';
 import { runBackup, type BackupRun } from './backup-api.js';
-import { withVolumeAsync } from './volume-api.js';
+import type { Volume } from '../volume/volume.js';
+import { openVolume, withVolumeAsync } from './volume-api.js';
 
 /** Units compared per read while checking the restore. */
 const COMPARE_UNITS_PER_READ = 15;
@@ -43,22 +42,32 @@ export interface DrillReport {
   readonly pass: boolean;
 }
 
-/** Compares two images of the same geometry slot by slot. */
+/**
+ * Compares two volumes of the same geometry slot by slot: any kind `openVolume` opens (image files,
+ * compressed images, mapped volumes of a subsystem folder), read-only, through `volume.backend`.
+ */
 export function compareImages(referencePath: string, candidatePath: string): UnitComparison {
-  const a = openImage(referencePath, { readOnly: true });
-  const b = openImage(candidatePath, { readOnly: true });
+  const a = openVolume(referencePath, { readOnly: true });
+  let b: Volume;
   try {
-    const units = unitCount(a.geometry);
-    if (units !== unitCount(b.geometry) || a.slotBytes !== b.slotBytes) return { units, mismatched: units, firstMismatch: 0 };
+    b = openVolume(candidatePath, { readOnly: true });
+  } catch (error) {
+    a.close();
+    throw error;
+  }
+  try {
+    const units = a.unitCount;
+    const slotBytes = a.backend.slotBytes;
+    if (units !== b.unitCount || slotBytes !== b.backend.slotBytes) return { units, mismatched: units, firstMismatch: 0 };
     let mismatched = 0;
     let firstMismatch: number | null = null;
     for (let u = 0; u < units; u += COMPARE_UNITS_PER_READ) {
       const count = Math.min(COMPARE_UNITS_PER_READ, units - u);
-      const x = a.readUnits(u, count);
-      const y = b.readUnits(u, count);
+      const x = a.backend.readUnits(u, count);
+      const y = b.backend.readUnits(u, count);
       for (let k = 0; k < count; k++) {
-        const from = k * a.slotBytes;
-        if (x.compare(y, from, from + a.slotBytes, from, from + a.slotBytes) !== 0) {
+        const from = k * slotBytes;
+        if (x.compare(y, from, from + slotBytes, from, from + slotBytes) !== 0) {
           mismatched++;
           firstMismatch ??= u + k;
         }

@@ -7,8 +7,8 @@
  */
 import type { SessionState } from '../engine/session-state.js';
 
-/** Session types the registry knows. Clone, mirror and snapshot register here as they arrive. */
-export const SESSION_TYPES = ['backup', 'mirror', 'clone'] as const;
+/** Session types the registry knows. */
+export const SESSION_TYPES = ['backup', 'mirror', 'clone', 'snapshot'] as const;
 export type SessionType = (typeof SESSION_TYPES)[number];
 
 /** Codes of failures that belong to the control API itself (the rest are SnaptapeError codes). */
@@ -93,7 +93,22 @@ export interface CloneSessionRequest {
   readonly throttleMbps?: number;
 }
 
-export type StartSessionRequest = BackupSessionRequest | MirrorSessionRequest | CloneSessionRequest;
+/**
+ * An instant snapshot by track pointers (issue 6): `volume` is the source, `target` another served
+ * mapped volume of the same subsystem folder. Define and execute run at once; the session is
+ * completed when the request returns, its progress holding the tokens and the token state.
+ */
+export interface SnapshotSessionRequest {
+  readonly type: 'snapshot';
+  readonly volume: string;
+  readonly target: string;
+  /** The target's new volser: required for a whole-volume snapshot. */
+  readonly volser?: string;
+  /** Data-set mode: copy only these data sets into the target's allocated extents. */
+  readonly datasets?: readonly string[];
+}
+
+export type StartSessionRequest = BackupSessionRequest | MirrorSessionRequest | CloneSessionRequest | SnapshotSessionRequest;
 
 /** A technique's own commands besides pause, resume and cancel (POST /sessions/:id/<command>): a clone's. */
 export const SESSION_COMMANDS = ['activate', 'terminate'] as const;

@@ -1,6 +1,6 @@
 /**
  * The server's sessions, keyed by id (`<type>-<n>`). A session type registers a factory here
- * (`backup` now; clone, mirror and snapshot as they arrive); the factory validates its request and
+ * (backup, clone, mirror, snapshot); the factory validates its request and
  * starts the session synchronously, inside the request handler, so a technique whose start is a
  * point in time takes it when the request is processed.
  *

@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { NbdServer } from '../export/nbd-server.js';
 import { startBackupSession } from './backup-server-session.js';
 import { startCloneSession } from './clone-server-session.js';
+import { startSnapshotSession } from './snapshot-server-session.js';
 import { resumeMirrors, startMirrorSession } from './mirror-server-session.js';
 import type { ServeInfo } from './control-api-types.js';
 import { ControlServer } from './control-server.js';
@@ -87,6 +88,7 @@ export class VolumeServer {
     registry.registerType('backup', startBackupSession);
     registry.registerType('clone', startCloneSession);
     registry.registerType('mirror', startMirrorSession);
+    registry.registerType('snapshot', startSnapshotSession);
     let nbd: NbdServer | undefined;
     let control: ControlServer | undefined;
     try {

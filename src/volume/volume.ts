@@ -101,6 +101,15 @@ export class Volume {
     return this.sizes;
   }
 
+  /**
+   * Replaces the size table after the tracks changed beneath this Volume (a snapshot's pointer
+   * copy onto a volume a server holds open): `sizes` must cover every byte that may be non-zero.
+   */
+  replaceTrackSizes(sizes: TrackSizeTable): void {
+    assert(sizes.raw.length === this.ckd.trackCount, 'a size table has one entry per track');
+    this.sizes = sizes;
+  }
+
   /** Track t's image as stored: its used bytes (HA through EOT). */
   readTrackImage(trackIndex: number): Buffer {
     checkTrackIndex(this.ckd, trackIndex, this.path);

@@ -1,4 +1,4 @@
-/** `snaptape compare <a> <b>`: two images of the same geometry, unit by unit (tracks or blocks). */
+/** `snaptape compare <a> <b>`: two volumes (image files or mapped volumes) of the same geometry, unit by unit (tracks or blocks). */
 import type { Command } from 'commander';
 import { compareImages } from '../../api/drill-api.js';
 import { VerifyError } from '../../errors/snaptape-error.js';

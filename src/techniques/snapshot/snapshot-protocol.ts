@@ -9,7 +9,9 @@
  * read or written. Later writes to either volume copy-on-write (mapped-volume-backend.ts).
  *
  * Both volumes are opened for writing by execute (volume locks and the pool lock), so the copy
- * happens between host writes; a volume another process has open is refused (LockedError).
+ * happens between host writes; a volume another process has open is refused (LockedError). A
+ * process that already holds both volumes open for writing (`snaptape serve`) lends them instead
+ * (`held`): the protocol then neither opens nor closes them, and runs between two of its requests.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -21,6 +23,7 @@ import { createMappedVolume, sizeTableOf, subsystemDirOf } from '../../subsystem
 import { createPin } from '../../subsystem/slot-pins.js';
 import { ENTRY_FLAG_RELOCATED, UNALLOCATED_SLOT } from '../../subsystem/subsystem-layouts.js';
 import { Volume } from '../../volume/volume.js';
+import type { TrackSizeTable } from '../../volume/track-size-table.js';
 import { openVolume } from '../../api/volume-api.js';
 import { checkVolser } from '../../vtoc/dataset-attributes.js';
 import { encodeFormat1 } from '../../vtoc/dscb-codec.js';
@@ -35,6 +38,36 @@ import {
 export interface DefineOptions {
   readonly datasets?: readonly string[];
   readonly volser?: string;
+  /** Both volumes, already open for writing in this process (the server's); lent, not closed. */
+  readonly held?: HeldVolumes;
+}
+
+export interface HeldVolumes {
+  readonly source: Volume;
+  readonly target: Volume;
+}
+
+/** A volume to use: the held one (never closed here) or one opened now (closed by `release`). */
+interface UsedVolume {
+  readonly volume: Volume;
+  release(): void;
+}
+
+function useVolume(path: string, held: Volume | undefined, options: { readOnly: boolean }): UsedVolume {
+  if (held === undefined) {
+    const volume = openVolume(path, options);
+    return { volume, release: () => volume.close() };
+  }
+  assert(resolve(held.path) === path, 'a held volume is the one the token names');
+  return { volume: held, release: () => undefined };
+}
+
+/** The mapped backend of a held volume, which must be open for writing. */
+function heldBackend(volume: Volume): MappedVolumeBackend {
+  const backend = volume.imageBackend;
+  if (!(backend instanceof MappedVolumeBackend)) throw new UsageError(`Cannot snapshot ${volume.path}: it is not a mapped volume`, { path: volume.path });
+  if (backend.readOnly) throw new UsageError(`Cannot snapshot ${volume.path}: it is open read-only`, { path: volume.path });
+  return backend;
 }
 
 export interface DefineResult {
@@ -48,6 +81,8 @@ export interface DefineResult {
 export interface ExecuteOptions {
   /** Write a standalone CKD image of the snapshot in the background (see physical-copy.ts). */
   readonly physical?: string;
+  /** Both volumes, already open for writing in this process (the server's); lent, not closed. */
+  readonly held?: HeldVolumes;
 }
 
 export interface ExecuteResult {
@@ -74,9 +109,10 @@ export function defineSnapshot(sourcePath: string, targetPath: string, options: 
   const source = resolve(sourcePath);
   const target = resolve(targetPath);
   const datasetMode = (options.datasets?.length ?? 0) > 0;
-  const dir = checkSameSubsystem(source, target, { targetMayBeNew: !datasetMode });
+  const dir = checkSameSubsystem(source, target, { targetMayBeNew: !datasetMode && options.held === undefined });
   const volser = options.volser !== undefined ? checkVolser(options.volser) : null;
-  const sourceVolume = openVolume(source, { readOnly: true });
+  const sourceUse = useVolume(source, options.held?.source, { readOnly: true });
+  const sourceVolume = sourceUse.volume;
   try {
     const located = locateSource(sourceVolume, options.datasets);
     let pairs: DatasetPair[] = [];
@@ -91,7 +127,8 @@ export function defineSnapshot(sourcePath: string, targetPath: string, options: 
         createMappedVolume(target, { type: g.typeName, cylinders: g.cylinders, volser, bare: true });
         targetTracks = g.trackCount;
       } else {
-        const targetVolume = openVolume(target, { readOnly: true });
+        const targetUse = useVolume(target, options.held?.target, { readOnly: true });
+        const targetVolume = targetUse.volume;
         try {
           const t = targetVolume.ckd;
           if (t.trackCount !== g.trackCount || t.family !== g.family) {
@@ -99,16 +136,16 @@ export function defineSnapshot(sourcePath: string, targetPath: string, options: 
           }
           targetTracks = t.trackCount;
         } finally {
-          targetVolume.close();
+          targetUse.release();
         }
       }
     } else {
-      const targetVolume = openVolume(target);
+      const targetUse = useVolume(target, options.held?.target, { readOnly: false });
       try {
-        pairs = locateTargetDatasets(sourceVolume, targetVolume, located.datasets);
-        targetTracks = targetVolume.ckd.trackCount;
+        pairs = locateTargetDatasets(sourceVolume, targetUse.volume, located.datasets);
+        targetTracks = targetUse.volume.ckd.trackCount;
       } finally {
-        targetVolume.close();
+        targetUse.release();
       }
     }
     const id = newId('S');
@@ -120,7 +157,7 @@ export function defineSnapshot(sourcePath: string, targetPath: string, options: 
     saveRecord(record);
     return { token: formatToken(id, dir), mode: located.mode, source, target, datasets: pairs.map((p) => ({ name: p.name, tracks: p.trackCount })) };
   } finally {
-    sourceVolume.close();
+    sourceUse.release();
   }
 }
 
@@ -198,19 +235,16 @@ export function executeSnapshot(token: string, options: ExecuteOptions = {}): Ex
   if (Date.now() - record.createdMs > TOKEN_TTL_MS) {
     throw new SessionError(`Cannot execute snapshot token ${token}: it is stale (defined ${Math.round((Date.now() - record.createdMs) / 1000)} s ago; a token lives ${TOKEN_TTL_MS / 1000} s); define the snapshot again`, { token });
   }
-  // One sync at the end, in the durability order (slots, then pointers, then counts), instead of
-  // two per metadata copy-on-write: a crash before execute returns leaves the token unexecuted,
-  // and the target is snapshotted again. The order of the writes themselves is unchanged.
-  const bulk = { syncEachAllocation: false };
-  const sourceBackend = MappedVolumeBackend.open(record.source, subsystemDirOf(record.source), bulk);
-  let targetBackend: MappedVolumeBackend | undefined;
-  let source: Volume | undefined;
+  const opened = openForExecute(record, options.held);
   try {
-    targetBackend = MappedVolumeBackend.open(record.target, subsystemDirOf(record.target), bulk);
-    source = new Volume(sourceBackend);
+    const { sourceBackend, targetBackend, source } = opened;
+    if (options.held && options.held.target.interceptorNames().length > 0) {
+      // The pointer copy bypasses the write path: a session watching the target would miss it.
+      throw new SessionError(`Cannot execute snapshot token ${token}: sessions are active on the target ${record.target} (${options.held.target.interceptorNames().join(', ')})`, { token });
+    }
     // Staleness: the geometry and every pair's extents must be what define saw.
     const fingerprint = fingerprintOf({ sourceTracks: sourceBackend.geometry.trackCount, targetTracks: targetBackend.geometry.trackCount, pairs: record.pairs });
-    if (fingerprint !== record.fingerprint || (record.mode === 'datasets' && !sameRuns(source, new Volume(targetBackend), record.pairs))) {
+    if (fingerprint !== record.fingerprint || (record.mode === 'datasets' && !sameRuns(source, opened.target(), record.pairs))) {
       throw new SessionError(`Cannot execute snapshot token ${token}: it is stale (the source or target extents changed since define); define the snapshot again`, { token });
     }
     const trackPairs = record.mode === 'volume' ? 'all' as const : record.pairs.flatMap((p) => {
@@ -219,7 +253,7 @@ export function executeSnapshot(token: string, options: ExecuteOptions = {}): Ex
       return from.map((f, i) => [f, to[i] as number] as const);
     });
     const tracks = copyPointers(sourceBackend, targetBackend, trackPairs);
-    updateTargetMetadata(record, source, new Volume(targetBackend, sizeTableOf(targetBackend)));
+    updateTargetMetadata(record, source, opened.target(sizeTableOf(targetBackend)));
     targetBackend.sync();
     const pollingId = newId('P');
     let physical = null;
@@ -232,10 +266,54 @@ export function executeSnapshot(token: string, options: ExecuteOptions = {}): Ex
     saveRecord(executed);
     return { token, pollingToken: formatToken(pollingId, dir), state: next, tracks, ms: performance.now() - startedMs };
   } finally {
-    // The backends close directly: a Volume's close would save a size table that the next
-    // writable open removes anyway (the directory's extents give the next one for free).
-    targetBackend?.close();
+    opened.release();
+  }
+}
+
+interface ExecuteVolumes {
+  readonly sourceBackend: MappedVolumeBackend;
+  readonly targetBackend: MappedVolumeBackend;
+  readonly source: Volume;
+  /** The target as a Volume; `sizes` (after the pointer copy) replaces what it knew of its tracks. */
+  target(sizes?: TrackSizeTable): Volume;
+  release(): void;
+}
+
+function openForExecute(record: TokenRecord, held: HeldVolumes | undefined): ExecuteVolumes {
+  if (held) {
+    assert(resolve(held.source.path) === record.source && resolve(held.target.path) === record.target, 'the held volumes are the ones the token names');
+    return {
+      sourceBackend: heldBackend(held.source), targetBackend: heldBackend(held.target), source: held.source,
+      target: (sizes) => {
+        if (sizes) held.target.replaceTrackSizes(sizes);
+        return held.target;
+      },
+      release: () => undefined,
+    };
+  }
+  // One sync at the end, in the durability order (slots, then pointers, then counts), instead of
+  // two per metadata copy-on-write: a crash before execute returns leaves the token unexecuted,
+  // and the target is snapshotted again. The order of the writes themselves is unchanged.
+  const bulk = { syncEachAllocation: false };
+  const sourceBackend = MappedVolumeBackend.open(record.source, subsystemDirOf(record.source), bulk);
+  try {
+    const targetBackend = MappedVolumeBackend.open(record.target, subsystemDirOf(record.target), bulk);
+    return {
+      sourceBackend, targetBackend, source: new Volume(sourceBackend),
+      target: (sizes) => new Volume(targetBackend, sizes),
+      // The backends close directly: a Volume's close would save a size table that the next
+      // writable open removes anyway (the directory's extents give the next one for free).
+      release: () => {
+        try {
+          targetBackend.close();
+        } finally {
+          sourceBackend.close();
+        }
+      },
+    };
+  } catch (error) {
     sourceBackend.close();
+    throw error;
   }
 }
 
