@@ -19,7 +19,8 @@ export interface ImageLock {
 /** Attempts to take the lock before giving up: one retry after removing a stale lock. */
 const LOCK_ATTEMPTS = 2;
 
-function isAlive(pid: number): boolean {
+/** True when a process with this pid runs (EPERM: it runs, as another user). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -58,7 +59,7 @@ export function lockImage(imagePath: string): ImageLock {
       if ((error as { code?: string }).code !== 'EEXIST') throw translateIoError(error, `lock ${imagePath}`, lockPath);
       const owner = readOwner(lockPath);
       const sameHost = owner === undefined || owner.host === '' || owner.host === hostname();
-      if (owner && sameHost && owner.pid !== process.pid && !isAlive(owner.pid)) {
+      if (owner && sameHost && owner.pid !== process.pid && !isProcessAlive(owner.pid)) {
         try { unlinkSync(lockPath); } catch { /* another process took it over first */ }
         continue;
       }

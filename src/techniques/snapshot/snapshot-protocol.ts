@@ -13,6 +13,7 @@
  * process that already holds both volumes open for writing (`snaptape serve`) lends them instead
  * (`held`): the protocol then neither opens nor closes them, and runs between two of its requests.
  */
+import { isProcessAlive } from '../../image/image-lock.js';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { assert } from '../../base/assert.js';
@@ -331,21 +332,12 @@ function sameRuns(source: Volume, target: Volume, pairs: readonly DatasetPair[])
   });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM';
-  }
-}
-
 export function snapshotStatus(pollingToken: string): StatusResult {
   const record = loadByPollingToken(pollingToken);
   let state = record.state;
   let error = record.physical?.error ?? null;
   // A copier that died without saying so has failed (its pin is released by `subsystem check`).
-  if (state === 'copying' && record.physical?.pid != null && !isAlive(record.physical.pid)) {
+  if (state === 'copying' && record.physical?.pid != null && !isProcessAlive(record.physical.pid)) {
     state = 'failed';
     error = error ?? `the copying process ${record.physical.pid} ended before the image was complete`;
   }
