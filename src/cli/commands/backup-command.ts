@@ -5,7 +5,8 @@
 import { copyFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { translateIoError } from '../../errors/io-error.js';
-import { withVolumeAsync } from '../../api/volume-api.js';
+import { withInjectedVolumeAsync } from '../../api/fault-api.js';
+import { parseFaultPlan } from '../../image/fault-plan.js';
 import { runBackup, type BackupRun } from '../../api/backup-api.js';
 import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
 import type { BackupProgress, BackupSummary } from '../../techniques/tape-backup/tape-backup-session.js';
@@ -38,6 +39,8 @@ interface BackupFlags {
   server?: string;
   toFbaBlock?: string;
   json?: boolean;
+  inject?: string;
+  injectTape?: string;
 }
 
 function parseBlockRange(text: string): BlockRange {
@@ -59,7 +62,7 @@ export function formatBackupRun(run: BackupRun): string {
 
 /** `--server`: the daemon owns the volume; the session is started and followed over its control API. */
 async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<void> {
-  for (const local of ['load', 'resume', 'referenceCopy', 'blocks', 'toFbaBlock'] as const) {
+  for (const local of ['load', 'resume', 'referenceCopy', 'blocks', 'toFbaBlock', 'inject', 'injectTape'] as const) {
     if (flags[local] !== undefined) throw new UsageError(`Cannot use --${local.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} with --server: the daemon runs the backup`);
   }
   const client = new ControlClient(parseControlEndpoint(flags.server as string));
@@ -129,6 +132,8 @@ export function registerBackup(program: Command): void {
     .option('--log-level <level>', 'log to stderr at this level (debug, info, warn)')
     .option('--log-file <path>', 'log to this file')
     .option('--json', 'machine-readable output')
+    .option('--inject <spec>', 'inject faults into the source volume, e.g. write:3:EIO,latency:read:5ms (src/image/fault-plan.ts)')
+    .option('--inject-tape <spec>', 'inject faults into the tape writes of this thread (copy-before-write copies), same syntax')
     .action(async (image: string, flags: BackupFlags) => {
       if (flags.server) return backupOnServer(image, flags);
       const logs = createEventLogger({ level: flags.logLevel, file: flags.logFile });
@@ -139,7 +144,7 @@ export function registerBackup(program: Command): void {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        const run = await withVolumeAsync(image, {}, (volume) => runBackup(volume, {
+        const run = await withInjectedVolumeAsync(image, flags.inject, (volume) => runBackup(volume, {
           tapePath: flags.to,
           tapeStartBlock: flags.toFbaBlock !== undefined ? parseCount(flags.toFbaBlock, '--to-fba-block') : undefined,
           datasets: flags.datasets,
@@ -152,6 +157,7 @@ export function registerBackup(program: Command): void {
           tapeVolser: flags.tapeVolser,
           onCbwError: cbwPolicy(flags.onCbwError),
           cbwTimeoutMs: flags.cbwTimeout !== undefined ? parseCount(flags.cbwTimeout, '--cbw-timeout') : undefined,
+          tapeFaults: flags.injectTape !== undefined ? parseFaultPlan(flags.injectTape, '--inject-tape') : undefined,
           load: flags.load ? parseLoadSpec(flags.load) : undefined,
           loadSeed: parseCount(flags.seed, '--seed'),
           onProgress: (p) => bar.update(p),

@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { withVolume } from '../../api/volume-api.js';
+import { withInjectedVolume } from '../../api/fault-api.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { getDataset, putDataset } from '../../vtoc/dataset-io.js';
 import { printResult } from '../cli-output.js';
@@ -12,6 +13,7 @@ import { printResult } from '../cli-output.js';
 interface TextFlags {
   text?: boolean;
   json?: boolean;
+  inject?: string;
 }
 
 function readHostFile(path: string): Buffer {
@@ -28,9 +30,10 @@ export function registerPutGet(program: Command): void {
     .description('write a host file into a data set as blocks of records')
     .option('--text', 'ASCII lines become blank-padded EBCDIC fixed records')
     .option('--json', 'machine-readable output')
+    .option('--inject <spec>', 'inject faults into the volume, e.g. read:1:EIO (src/image/fault-plan.ts)')
     .action((image: string, dsname: string, hostfile: string, flags: TextFlags) => {
       const content = readHostFile(hostfile);
-      const result = withVolume(image, {}, (volume) => putDataset(volume, dsname, content, { text: flags.text }));
+      const result = withInjectedVolume(image, flags.inject, (volume) => putDataset(volume, dsname, content, { text: flags.text }));
       printResult(result, () => `${result.dsname}: ${result.records} records in ${result.blocks} blocks on ${result.tracksUsed} tracks`, flags);
     });
   program

@@ -7,12 +7,20 @@ import type { SessionState } from '../../engine/session-state.js';
 import type { TapeVerification } from '../../tape/tape-verify.js';
 import type { BlockRange } from './backup-elements.js';
 import type { SourceDescription } from './backup-labels.js';
+import type { FaultPlan } from '../../image/fault-plan.js';
 
 /** Longest a host write waits for a worker's copy of its track before the error policy applies. */
 export const DEFAULT_CBW_TIMEOUT_MS = 30_000;
 export const DEFAULT_PAUSE_MS = 5;
 
 export type CbwErrorPolicy = 'break-backup' | 'break-host-write';
+
+/** A session's first copy-before-write failure, latched: later failures only add to `count`. */
+export interface CbwErrorStatus {
+  readonly policy: CbwErrorPolicy;
+  readonly reason: string;
+  readonly count: number;
+}
 
 export interface TapeBackupOptions {
   /** The tape file; with `tapeStartBlock`, an FBA volume image that the tape is written onto. */
@@ -29,6 +37,8 @@ export interface TapeBackupOptions {
   readonly tapeVolser?: string;
   readonly cbwTimeoutMs?: number;
   readonly onCbwError?: CbwErrorPolicy;
+  /** Injected faults on the tape writes this thread makes (tests, `--inject-tape`): tape-faults.ts. */
+  readonly tapeFaults?: FaultPlan;
   /** A pool to reuse (tests, the server); otherwise the session makes and closes its own. */
   readonly pool?: CopyPool;
   /** Label creation date cyyddd (for reproducible tapes). */
@@ -45,6 +55,8 @@ export interface BackupProgress {
   readonly elapsedMs: number;
   readonly mbPerSecond: number;
   readonly etaMs: number | null;
+  /** Set once a copy-before-write failed (see `CbwErrorStatus`). */
+  readonly cbwError?: CbwErrorStatus;
 }
 
 export interface ElementSummary {
@@ -71,5 +83,7 @@ export interface BackupSummary {
   /** Where the tape is: its own file, or FBA blocks first..last of a volume. */
   readonly target: { readonly kind: 'file' } | { readonly kind: 'fba'; readonly firstBlock: number; readonly lastBlock: number };
   readonly verification: TapeVerification;
+  /** Set when a copy-before-write failed and the host write was refused (break-host-write). */
+  readonly cbwError?: CbwErrorStatus;
 }
 

@@ -27,12 +27,13 @@ import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor } from '../../volume/write-interceptor.js';
 import type { FileUnitLocation } from '../../image/image-backend.js';
 import { copyOnMainThread } from './main-thread-copy.js';
+import { injectTapeFaults } from './tape-faults.js';
 import { selectBackupSet, type BackupSet } from './backup-elements.js';
 import { describeSource, headerLabels, type SourceDescription } from './backup-labels.js';
 import { loadLayout, saveLayout } from './backup-layout-store.js';
 import { formatLabelDate } from '../../tape/label-date.js';
 import { planBackupTape, type BackupLayout } from './backup-layout.js';
-import { DEFAULT_CBW_TIMEOUT_MS, DEFAULT_PAUSE_MS, type BackupProgress, type BackupSummary, type TapeBackupOptions } from './backup-types.js';
+import { DEFAULT_CBW_TIMEOUT_MS, DEFAULT_PAUSE_MS, type BackupProgress, type BackupSummary, type CbwErrorStatus, type TapeBackupOptions } from './backup-types.js';
 import { checkOptions, checkWritable, defaultTapeVolser, openTapeTarget } from './tape-target.js';
 import { readSessionBitmap, readSessionRecord, sessionRecordKey, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
 
@@ -42,7 +43,7 @@ export const TASK_SLOTS = 120;
 export const PROGRESS_INTERVAL_MS = 250;
 export const CHECKPOINT_INTERVAL_MS = 5_000;
 export { DEFAULT_CBW_TIMEOUT_MS, DEFAULT_PAUSE_MS } from './backup-types.js';
-export type { BackupProgress, BackupSummary, CbwErrorPolicy, ElementSummary, TapeBackupOptions } from './backup-types.js';
+export type { BackupProgress, BackupSummary, CbwErrorPolicy, CbwErrorStatus, ElementSummary, TapeBackupOptions } from './backup-types.js';
 
 interface PreparedBackup {
   readonly set: BackupSet;
@@ -77,6 +78,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   private lastCheckpointMs = Date.now();
   private finishedMs: number | undefined;
   private copiedMs: number | undefined;
+  private cbwErrorValue: CbwErrorStatus | undefined;
 
   private constructor(volume: Volume, options: TapeBackupOptions, prepared: PreparedBackup) {
     super();
@@ -89,6 +91,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.states = prepared.states;
     this.writer = prepared.writer;
     this.targetVolume = prepared.targetVolume;
+    if (options.tapeFaults) injectTapeFaults(this.writer, options.tapeFaults);
     this.bytesTotal = this.set.slots.lengths.reduce((n, l) => n + l, 0);
     this.done = new Promise<BackupSummary>((resolve, reject) => {
       this.once('finished', resolve);
@@ -219,8 +222,17 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     return length;
   }
 
+  /** The first copy-before-write failure, if any: its policy decides every later one (latched). */
+  get cbwError(): CbwErrorStatus | undefined {
+    return this.cbwErrorValue;
+  }
+
   private onCbwFailure(error: SnaptapeError): void {
-    if ((this.options.onCbwError ?? 'break-backup') === 'break-host-write') throw error;
+    const first = this.cbwErrorValue;
+    const policy = first?.policy ?? this.options.onCbwError ?? 'break-backup';
+    this.cbwErrorValue = { policy, reason: first?.reason ?? error.message, count: (first?.count ?? 0) + 1 };
+    if (!first) this.emit('cbw-error', this.cbwErrorValue);
+    if (policy === 'break-host-write') throw error;
     this.fail(error);
   }
 
@@ -337,6 +349,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
         : { kind: 'fba', firstBlock: this.options.tapeStartBlock, lastBlock: fbaPositionOf(this.layout.plan.sizeBytes - 1, { startBlock: this.options.tapeStartBlock, blockBytes: 512 }).block },
       tapeBytes: this.layout.plan.sizeBytes,
       verification,
+      ...(this.cbwErrorValue ? { cbwError: this.cbwErrorValue } : {}),
     };
   }
 
@@ -402,6 +415,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       elapsedMs,
       mbPerSecond: rate / 1000,
       etaMs: rate > 0 ? Math.round((this.bytesTotal - bytesCopied) / rate) : null,
+      ...(this.cbwErrorValue ? { cbwError: this.cbwErrorValue } : {}),
     };
   }
 

@@ -1,0 +1,68 @@
+/**
+ * A fault-injecting `ImageBackend`: wraps any backend and runs its reads and writes through a
+ * `FaultInjector` (fault-plan.ts has the spec syntax of `--inject`). For tests and experiments:
+ *
+ *   new Volume(new FaultyBackend(openImage(path), parseFaultPlan('write:3:EIO')))
+ *
+ * A read is one `readUnit` or `readUnits` call (it touches every unit it covers); a write is one
+ * `writeUnit` call. A torn write writes the first K bytes of `data` at its offset, then fails.
+ *
+ * Invariant: with read rules in the plan, `location()` says `main-thread`, so a backup copies
+ * through `readUnit` on this thread instead of letting workers read the file by path past the
+ * faults. Without them, workers may read by path (write faults only concern host writes).
+ */
+import type { VolumeGeometry } from '../geometry/volume-geometry.js';
+import type { ImageBackend, UnitLocation } from './image-backend.js';
+import { FaultInjector, type FaultPlan } from './fault-plan.js';
+
+export class FaultyBackend implements ImageBackend {
+  readonly inner: ImageBackend;
+  readonly injector: FaultInjector;
+
+  constructor(inner: ImageBackend, plan: FaultPlan) {
+    this.inner = inner;
+    this.injector = new FaultInjector(plan, inner.path);
+  }
+
+  get path(): string {
+    return this.inner.path;
+  }
+
+  get geometry(): VolumeGeometry {
+    return this.inner.geometry;
+  }
+
+  get readOnly(): boolean {
+    return this.inner.readOnly;
+  }
+
+  get slotBytes(): number {
+    return this.inner.slotBytes;
+  }
+
+  readUnit(unitIndex: number, lengthBytes: number): Buffer {
+    return this.injector.read(unitIndex, 1, () => this.inner.readUnit(unitIndex, lengthBytes));
+  }
+
+  readUnits(firstUnit: number, unitCount: number): Buffer {
+    return this.injector.read(firstUnit, unitCount, () => this.inner.readUnits(firstUnit, unitCount));
+  }
+
+  writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot?: number): void {
+    this.injector.write(unitIndex, data.length, (bytes) => this.inner.writeUnit(unitIndex, data.subarray(0, bytes), offsetInSlot));
+  }
+
+  sync(): void {
+    this.inner.sync();
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+
+  location(): UnitLocation {
+    const hasReadRules = this.injector.plan.rules.some((r) => r.op === 'read');
+    if (!hasReadRules) return this.inner.location();
+    return { kind: 'main-thread', path: this.inner.path, reason: 'reads go through injected faults' };
+  }
+}
