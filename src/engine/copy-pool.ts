@@ -37,7 +37,7 @@ export class CopyPool {
       throw new UsageError(`Cannot use ${workers} workers: choose 1-${MAX_COPY_WORKERS}`);
     }
     this.workers = workers;
-    this.pool = new Piscina({ filename: engineScriptPath('copy-worker.js'), minThreads: workers, maxThreads: workers, idleTimeout: 60_000 });
+    this.pool = new Piscina({ filename: engineScriptPath('copy-worker-entry.cjs'), minThreads: workers, maxThreads: workers, idleTimeout: 60_000 });
   }
 
   run(task: CopyTask): Promise<CopyTaskResult> {

@@ -1,0 +1,28 @@
+/**
+ * The file piscina loads in each copy worker. Piscina first tries `require()` on its worker file;
+ * on Node 20.19+ a `require()` of an ES module loads it synchronously, and that path crashed the
+ * whole process (a V8 fatal error, "IsGraphAsync must be used on an instantiated module") when two
+ * handlers of one file were loaded at once. This entry is CommonJS, so `require()` is plain, and it
+ * loads the real worker (copy-worker.js, an ES module) with `import()`, the asynchronous path,
+ * once per thread.
+ */
+import type * as CopyWorker from './copy-worker.js';
+
+let loaded: Promise<typeof CopyWorker> | undefined;
+const worker = (): Promise<typeof CopyWorker> => (loaded ??= import('./copy-worker.js'));
+
+type TaskOf<F> = F extends (task: infer T) => unknown ? T : never;
+
+async function runCopyTask(task: TaskOf<typeof CopyWorker.default>): Promise<ReturnType<typeof CopyWorker.default>> {
+  return (await worker()).default(task);
+}
+
+async function finishTape(task: TaskOf<typeof CopyWorker.finishTape>): Promise<ReturnType<typeof CopyWorker.finishTape>> {
+  return (await worker()).finishTape(task);
+}
+
+async function copyUnits(task: TaskOf<typeof CopyWorker.copyUnits>): Promise<ReturnType<typeof CopyWorker.copyUnits>> {
+  return (await worker()).copyUnits(task);
+}
+
+export = Object.assign(runCopyTask, { finishTape, copyUnits });
