@@ -13,6 +13,8 @@ export const LOG_EVENTS = {
   restoreCompleted: 'restore.completed', // to, elements, units
   verifyCompleted: 'verify.completed',   // tape, ok, elements
   hostLoadStopped: 'load.stopped',       // writes, latencyP50Us, latencyP99Us
+  versionNotification: 'version.notification', // targetPool, sourcePath, failedChecks, message
+  versionCreated: 'version.created',     // version, targetPool, basis, pairs, instant
 } as const;
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];
 

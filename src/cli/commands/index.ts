@@ -21,6 +21,8 @@ import { registerMirror } from './mirror-command.js';
 import { registerClone } from './clone-command.js';
 import { registerSubsystem } from './subsystem-command.js';
 import { registerSnapshot } from './snapshot-command.js';
+import { registerPool } from './pool-command.js';
+import { registerVersion } from './version-command.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -46,4 +48,6 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerClone,
   registerSubsystem,
   registerSnapshot,
+  registerPool,
+  registerVersion,
 ];

@@ -1,0 +1,101 @@
+/**
+ * The SQLite catalog of copy versions (issue 9): open, migrate, and run every change as one
+ * transaction. Two CLI processes may use one catalog at once: WAL mode lets readers run beside the
+ * one writer, `busy_timeout` makes a second writer wait instead of failing, and every write is a
+ * `BEGIN IMMEDIATE` transaction so that a read-then-write cannot interleave with another writer.
+ *
+ * Invariants:
+ * - `schema_version` holds one row, the number of the last migration applied;
+ * - opening a catalog releases what a dead `version create` left behind (catalog-recovery.ts).
+ */
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { IoError } from '../errors/snaptape-error.js';
+import { MIGRATIONS } from './catalog-migrations.js';
+import { recoverStaleCreates } from './catalog-recovery.js';
+
+/** How long a writer waits for another process's transaction: a version commit takes milliseconds,
+ *  but a CI machine under load may stall a process for seconds. */
+export const CATALOG_BUSY_TIMEOUT_MS = 30_000;
+
+/** The catalog file when neither --catalog nor $SNAPTAPE_CATALOG names one. */
+export const DEFAULT_CATALOG_FILE = 'snaptape.db';
+
+export type Db = Database.Database;
+
+export function catalogPath(explicit?: string): string {
+  return resolve(explicit ?? process.env['SNAPTAPE_CATALOG'] ?? DEFAULT_CATALOG_FILE);
+}
+
+export class Catalog {
+  // Set once.
+  readonly path: string;
+  readonly db: Db;
+
+  private constructor(path: string, db: Db) {
+    this.path = path;
+    this.db = db;
+  }
+
+  static open(path: string): Catalog {
+    let db: Db;
+    try {
+      db = new Database(path);
+    } catch (error) {
+      throw new IoError(`Cannot open catalog ${path}: ${(error as Error).message}`, { path }, { cause: error });
+    }
+    db.pragma(`busy_timeout = ${CATALOG_BUSY_TIMEOUT_MS}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('synchronous = NORMAL');
+    const catalog = new Catalog(path, db);
+    catalog.migrate();
+    recoverStaleCreates(catalog);
+    return catalog;
+  }
+
+  static exists(path: string): boolean {
+    return existsSync(path);
+  }
+
+  /** Runs `body` as one `BEGIN IMMEDIATE` transaction: all of it commits, or none of it. */
+  write<T>(body: (db: Db) => T): T {
+    return this.db.transaction(() => body(this.db)).immediate();
+  }
+
+  schemaVersion(): number {
+    const row = this.db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+    return row?.version ?? 0;
+  }
+
+  private migrate(): void {
+    this.write((db) => db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)'));
+    for (const migration of MIGRATIONS) {
+      // Each migration checks the version again inside its own transaction: another process may
+      // have applied it between our check and our lock.
+      this.write((db) => {
+        const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+        const current = row?.version ?? 0;
+        if (current >= migration.version) return;
+        db.exec(migration.sql);
+        if (row) db.prepare('UPDATE schema_version SET version = ?').run(migration.version);
+        else db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(migration.version);
+      });
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** Opens the catalog, runs `body`, and closes it whatever happens. */
+export async function withCatalog<T>(path: string, body: (catalog: Catalog) => Promise<T> | T): Promise<T> {
+  const catalog = Catalog.open(path);
+  try {
+    return await body(catalog);
+  } finally {
+    catalog.close();
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Unit tests of the catalog: migrations (schema_version, each applied once), WAL and busy timeout,
+ * and the recovery of a `creating` version: released when its pid is dead, kept while it lives.
+ */
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/catalog/catalog-migrations.js';
+import { recoverStaleCreates } from '../../src/catalog/catalog-recovery.js';
+import { listRecords, listVersions, writeRecord } from '../../src/catalog/catalog-records.js';
+import { CATALOG_BUSY_TIMEOUT_MS, Catalog } from '../../src/catalog/catalog.js';
+import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+
+let dir: TempDir;
+let path: string;
+beforeEach(() => {
+  dir = makeTempDir('snaptape-catalog-');
+  path = join(dir.path, 'c.db');
+});
+afterEach(() => dir.cleanup());
+
+describe('catalog', () => {
+  it('migrates a new file to the last migration, once', () => {
+    const first = Catalog.open(path);
+    expect(first.schemaVersion()).toBe(MIGRATIONS.at(-1)?.version);
+    expect(first.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(first.db.pragma('busy_timeout', { simple: true })).toBe(CATALOG_BUSY_TIMEOUT_MS);
+    first.close();
+    const again = Catalog.open(path);
+    expect(again.db.prepare('SELECT COUNT(*) AS n FROM schema_version').get()).toEqual({ n: 1 });
+    again.close();
+  });
+
+  it('numbers migrations 1, 2, ... without gaps', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, k) => k + 1));
+  });
+
+  it('rolls a failed transaction back whole', () => {
+    const catalog = Catalog.open(path);
+    try {
+      expect(() => catalog.write((db) => {
+        db.prepare("INSERT INTO pools (name, role) VALUES ('P', 'source')").run();
+        throw new Error('midway');
+      })).toThrow('midway');
+      expect(catalog.db.prepare('SELECT COUNT(*) AS n FROM pools').get()).toEqual({ n: 0 });
+    } finally {
+      catalog.close();
+    }
+  });
+
+  it('releases a dead create and keeps a live one', () => {
+    const catalog = Catalog.open(path);
+    try {
+      catalog.write((db) => {
+        db.prepare(`INSERT INTO volumes (path, volser, format, device_type, heads, cylinders, units, technology, reserved_for, reserved_in_version)
+          VALUES ('/t1', 'T1', 'ckd', '3390', 15, 2, 30, 'tape', '/s1', 7), ('/t2', 'T2', 'ckd', '3390', 15, 2, 30, 'tape', '/s2', 8)`).run();
+        const insert = db.prepare("INSERT INTO versions (version, source_pool, target_pool, state, basis, pid, started_at) VALUES (?, 'S', '01', 'creating', 'fresh', ?, 'x')");
+        insert.run(7, 111);
+        insert.run(8, 222);
+        writeRecord(db, { kind: 'COPY', version: 7, targetPool: '01', pairs: [{ sourcePath: '/s1', targetPath: '/t1', technology: 'tape' }] });
+        writeRecord(db, { kind: 'COPY', version: 8, targetPool: '01', pairs: [{ sourcePath: '/s2', targetPath: '/t2', technology: 'tape' }] });
+      });
+      const recovered = recoverStaleCreates(catalog, (pid) => pid === 222);
+      expect(recovered).toEqual([{ version: 7, pid: 111, releasedTargets: 1 }]);
+      expect(listVersions(catalog.db).map((v) => v.version)).toEqual([8]);
+      expect(listRecords(catalog.db).map((r) => `${r.kind}${r.version}`)).toEqual(['COPY8']);
+      expect(catalog.db.prepare('SELECT path, reserved_for FROM volumes ORDER BY path').all()).toEqual([
+        { path: '/t1', reserved_for: null }, { path: '/t2', reserved_for: '/s2' },
+      ]);
+    } finally {
+      catalog.close();
+    }
+  });
+});

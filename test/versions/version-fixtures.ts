@@ -1,0 +1,43 @@
+/**
+ * Fixtures for the copy-version tests: a catalog in a temp dir, small filled source volumes and
+ * empty target volumes, entered into pools through the same code the CLI uses.
+ */
+import { join } from 'node:path';
+import { createVolume } from '../../src/api/volume-api.js';
+import { addToPool, createPool, type Technology } from '../../src/catalog/catalog-inventory.js';
+import { Catalog } from '../../src/catalog/catalog.js';
+import { volumeFacts } from '../../src/cli/commands/pool-command.js';
+import { makeFilledVolume } from '../harness/backup-fixtures.js';
+
+export const SOURCE_CYLINDERS = 2;
+
+export function openTestCatalog(dir: string): Catalog {
+  return Catalog.open(join(dir, 'snaptape.db'));
+}
+
+/** A filled 3390 source volume, closed, its path returned. */
+export function makeSource(dir: string, name: string, seed: number): string {
+  const volume = makeFilledVolume(dir, { cylinders: SOURCE_CYLINDERS, seed, name: `${name}.ckd`, percent: 40 });
+  const path = volume.path;
+  volume.close();
+  return path;
+}
+
+/** An empty target volume of the given type and size, closed, its path returned. */
+export function makeTarget(dir: string, name: string, options: { type?: string; cylinders?: number; blocks?: number } = {}): string {
+  const type = options.type ?? '3390';
+  const volume = createVolume(join(dir, `${name}.img`), {
+    type, volser: 'TGT001', cylinders: type === 'fba' ? undefined : (options.cylinders ?? SOURCE_CYLINDERS), blocks: options.blocks,
+  });
+  const path = volume.path;
+  volume.close();
+  return path;
+}
+
+export function addVolumes(catalog: Catalog, pool: string, paths: readonly string[], technology: Technology | null = null): void {
+  for (const path of paths) addToPool(catalog, pool, volumeFacts(path), technology);
+}
+
+export function makePool(catalog: Catalog, name: string, role: 'source' | 'target'): void {
+  createPool(catalog, name, role);
+}
