@@ -6,6 +6,8 @@ import { LOG_EVENTS, type EventLogger } from '../base/log.js';
 import { SnaptapeError } from '../errors/snaptape-error.js';
 import type { Volume } from '../volume/volume.js';
 import { HostLoad, type HostLoadSpec, type HostLoadStats } from '../techniques/tape-backup/host-load.js';
+import { BackupTrackMap } from '../live/backup-track-map.js';
+import type { TrackMapSnapshot } from '../live/track-map.js';
 import { TapeBackupSession, type BackupProgress, type BackupSummary, type TapeBackupOptions } from '../techniques/tape-backup/tape-backup-session.js';
 
 export interface RunBackupOptions extends TapeBackupOptions {
@@ -19,6 +21,8 @@ export interface RunBackupOptions extends TapeBackupOptions {
   readonly resume?: boolean;
   /** Called with the session once it runs (the CLI cancels it on SIGINT). */
   readonly onSession?: (session: TapeBackupSession) => void;
+  /** Called with the final track map once the session settled (also kept as `<tape>.map.json`). */
+  readonly onTrackMap?: (map: TrackMapSnapshot) => void;
 }
 
 export interface BackupRun {
@@ -31,6 +35,7 @@ export async function runBackup(volume: Volume, options: RunBackupOptions): Prom
   const load = options.load ? new HostLoad(volume, options.load, options.loadSeed ?? 1) : undefined;
   options.onStartInstant?.();
   const session = options.resume ? TapeBackupSession.resume(volume, options) : TapeBackupSession.start(volume, options);
+  const trackMap = new BackupTrackMap(session);
   options.onSession?.(session);
   log(LOG_EVENTS.backupStarted, { tape: options.tapePath, source: volume.path, elements: session.set.elements.length, slots: session.states.unitCount });
   session.on('progress', (p: BackupProgress) => options.onProgress?.(p));
@@ -38,6 +43,7 @@ export async function runBackup(volume: Volume, options: RunBackupOptions): Prom
   load?.start();
   try {
     const summary = await session.done;
+    options.onTrackMap?.(await trackMap.final);
     const stats = load ? load.stop() : null;
     if (stats) log(LOG_EVENTS.hostLoadStopped, { ...stats });
     log(LOG_EVENTS.backupCompleted, { seconds: summary.seconds, bytes: summary.bytes, copiedInOrder: summary.copiedInOrder, copiedOutOfOrder: summary.copiedOutOfOrder, sha256: summary.elements.map((e) => e.sha256) });

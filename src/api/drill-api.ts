@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { restoreTape } from '../techniques/restore/restore-tape.js';
 import type { HostLoadSpec } from '../techniques/tape-backup/host-load.js';
+import type { TrackMapSnapshot } from '../live/track-map.js';
 import type { BackupProgress } from '../techniques/tape-backup/tape-backup-session.js';
 import { runBackup, type BackupRun } from './backup-api.js';
 import type { Volume } from '../volume/volume.js';
@@ -25,6 +26,8 @@ export interface DrillOptions {
   readonly inPlace?: boolean;
   readonly keep?: boolean;
   readonly onProgress?: (progress: BackupProgress) => void;
+  /** Called with the backup's final track map (the tape, in the scratch directory, is removed). */
+  readonly onTrackMap?: (map: TrackMapSnapshot) => void;
 }
 
 export interface UnitComparison {
@@ -94,6 +97,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       load: options.load,
       loadSeed: options.seed ?? 1,
       onProgress: options.onProgress,
+      onTrackMap: options.onTrackMap,
       onStartInstant: () => copyFileSync(work, reference),
     }));
     const restoreStarted = Date.now();

@@ -19,6 +19,8 @@ import { MAX_COPY_WORKERS } from '../engine/copy-pool.js';
 import type { SessionState } from '../engine/session-state.js';
 import { TapeBackupSession, type BackupSummary } from '../techniques/tape-backup/tape-backup-session.js';
 import { ControlError } from './control-error.js';
+import { BackupTrackMap } from '../live/backup-track-map.js';
+import type { TrackMapSnapshot } from '../live/track-map.js';
 import type { SessionError, SessionEvent, SessionInfo } from './control-api-types.js';
 import { RequestFields, type JsonObject } from './request-body.js';
 import type { ServerSession, SessionEventListener, SessionFactory } from './session-registry.js';
@@ -41,6 +43,7 @@ export class BackupServerSession implements ServerSession {
   private readonly tapePath: string;
   private readonly createdAt = new Date().toISOString();
   private readonly events = new EventEmitter();
+  private readonly map: BackupTrackMap;
   // Main thread only.
   private summary: BackupSummary | undefined;
   private error: SessionError | undefined;
@@ -53,6 +56,7 @@ export class BackupServerSession implements ServerSession {
     this.volumeName = options.volumeName;
     this.tapePath = options.tapePath;
     this.session = options.session;
+    this.map = new BackupTrackMap(options.session);
     this.events.setMaxListeners(MAX_SESSION_LISTENERS);
     this.session.on('state', () => this.emit('state'));
     this.session.on('progress', () => this.emit('progress'));
@@ -87,6 +91,10 @@ export class BackupServerSession implements ServerSession {
       summary: this.summary ?? null,
       error: this.error ?? null,
     };
+  }
+
+  trackMap(): TrackMapSnapshot {
+    return this.map.sample();
   }
 
   pause(): void {

@@ -10,9 +10,14 @@
  *   POST /sessions/:id/(activate|terminate)   a technique's own commands (clone)
  *   POST /sessions/:id/(split|rejoin|remove)  mirror sessions only, body {"mirror"?: "M2"}
  *   GET  /events[?session=ID]             server-sent events
+ *   GET  /sessions/:id/map                the session's track map now (src/live/track-map.ts)
+ *   GET  /, /live.js, /live.css           the live page (src/live/live-page-assets.ts)
  *
  * Authentication: a TCP listener requires `Authorization: Bearer <token>` on every request (401
  * otherwise); a unix socket needs none, its file is mode 0600 so only the owner can connect.
+ * The live page's three static files are the exception: they hold no data and no secret, so they
+ * are served without a token; the page takes the token from its URL fragment (`/#token=T`, never
+ * sent to the server) and sends it as a bearer token on every API call it makes.
  *
  * Invariants: every failure is a JSON error body (control-error.ts); request bodies are bounded
  * (request-body.ts); `close()` stops accepting, ends event streams and idle connections, removes
@@ -32,6 +37,7 @@ import { mirrorAction } from './mirror-server-session.js';
 import { MAX_EVENT_SUBSCRIBERS, type SessionRegistry } from './session-registry.js';
 import type { ServedVolumes } from './served-volumes.js';
 import type { ControlAddress } from './listen-address.js';
+import { LIVE_PAGE_ASSETS } from '../live/live-page-assets.js';
 
 assert(MAX_EVENT_STREAMS < MAX_EVENT_SUBSCRIBERS, 'every event stream can subscribe, with room for the server');
 
@@ -67,6 +73,11 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   const text = `${JSON.stringify(body)}\n`;
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   response.end(text);
+}
+
+function sendAsset(response: ServerResponse, asset: { readonly contentType: string; readonly body: string }): void {
+  response.writeHead(200, { 'content-type': asset.contentType, 'content-length': Buffer.byteLength(asset.body), 'cache-control': 'no-cache' });
+  response.end(asset.body);
 }
 
 export class ControlServer {
@@ -111,7 +122,15 @@ export class ControlServer {
       { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/remove$/, handle: async (q, r, p) => sendJson(r, 200, mirrorAction(registry.get(p.id), 'remove', await readJsonBody(q))) },
       { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/(?:activate|terminate)$/, handle: (q, r, p) => this.command(r, p.id, q.url ?? '') },
       { method: 'GET', pattern: /^\/events$/, handle: (_q, r, p) => this.streams.serve(r, p.query.get('session') ?? undefined) },
+      { method: 'GET', pattern: /^\/sessions\/(?<id>[^/]+)\/map$/, handle: (_q, r, p) => this.trackMap(r, p.id) },
+      ...LIVE_PAGE_ASSETS.map((asset): Route => ({ method: 'GET', pattern: asset.pattern, handle: (_q, r) => sendAsset(r, asset) })),
     ];
+  }
+
+  private trackMap(response: ServerResponse, id: string): void {
+    const session = this.options.registry.get(id);
+    if (!session.trackMap) throw new ControlError('BAD_REQUEST', `Cannot draw the map of session ${id}: a ${session.type} session has no track map`, { session: id });
+    sendJson(response, 200, session.trackMap());
   }
 
   private verb(response: ServerResponse, id: string, verb: 'pause' | 'resume' | 'cancel'): void {
@@ -158,6 +177,7 @@ export class ControlServer {
 
   private authenticate(request: IncomingMessage): void {
     if (this.tokenBytes === undefined) return;
+    if (request.method === 'GET' && LIVE_PAGE_ASSETS.some((a) => a.path === new URL(request.url ?? '/', 'http://control').pathname)) return;
     const header = request.headers.authorization ?? '';
     const match = /^Bearer (\S+)$/.exec(header);
     const given = Buffer.from(match?.[1] ?? '', 'utf8');

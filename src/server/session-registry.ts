@@ -16,6 +16,7 @@ import { FINAL_STATES, SESSION_TRANSITIONS, type SessionState } from '../engine/
 import { ControlError } from './control-error.js';
 import { SESSION_TYPES, type SessionCommand, type SessionEvent, type SessionInfo, type SessionType } from './control-api-types.js';
 import type { JsonObject } from './request-body.js';
+import type { TrackMapSnapshot } from '../live/track-map.js';
 import type { ServedVolumes } from './served-volumes.js';
 
 /** Session records kept for GET /sessions; old finished ones are dropped first. */
@@ -44,6 +45,8 @@ export interface ServerSession {
   command?(command: SessionCommand): void;
   /** Resolves (never rejects) once the session is in a final state and its record is persisted. */
   readonly settled: Promise<void>;
+  /** The session's track map now (live-view); absent for a technique that has none. */
+  trackMap?(): TrackMapSnapshot;
   /** Subscribes to this session's events; returns the unsubscribe function. */
   onEvent(listener: SessionEventListener): () => void;
 }

@@ -17,6 +17,9 @@ import { parseLoadSpec } from '../../techniques/tape-backup/host-load.js';
 import type { BlockRange } from '../../techniques/tape-backup/backup-elements.js';
 import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
 import { backupProgressBar } from '../progress-bar.js';
+import { writeReport } from '../../live/html-report.js';
+import { LocalEventWriter } from '../../live/progress-events.js';
+import type { TrackMapSnapshot } from '../../live/track-map.js';
 
 interface BackupFlags {
   to: string;
@@ -41,6 +44,8 @@ interface BackupFlags {
   json?: boolean;
   inject?: string;
   injectTape?: string;
+  report?: string;
+  events?: boolean;
 }
 
 function parseBlockRange(text: string): BlockRange {
@@ -62,7 +67,7 @@ export function formatBackupRun(run: BackupRun): string {
 
 /** `--server`: the daemon owns the volume; the session is started and followed over its control API. */
 async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<void> {
-  for (const local of ['load', 'resume', 'referenceCopy', 'blocks', 'toFbaBlock', 'inject', 'injectTape'] as const) {
+  for (const local of ['load', 'resume', 'referenceCopy', 'blocks', 'toFbaBlock', 'inject', 'injectTape', 'report', 'events'] as const) {
     if (flags[local] !== undefined) throw new UsageError(`Cannot use --${local.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} with --server: the daemon runs the backup`);
   }
   const client = new ControlClient(parseControlEndpoint(flags.server as string));
@@ -132,12 +137,17 @@ export function registerBackup(program: Command): void {
     .option('--log-level <level>', 'log to stderr at this level (debug, info, warn)')
     .option('--log-file <path>', 'log to this file')
     .option('--json', 'machine-readable output')
+    .option('--report <out.html>', 'write a self-contained HTML report (track map, timings, SHA-256s)')
+    .option('--events', 'print newline-delimited JSON progress events on stdout instead of the progress bar and summary')
     .option('--inject <spec>', 'inject faults into the source volume, e.g. write:3:EIO,latency:read:5ms (src/image/fault-plan.ts)')
     .option('--inject-tape <spec>', 'inject faults into the tape writes of this thread (copy-before-write copies), same syntax')
     .action(async (image: string, flags: BackupFlags) => {
       if (flags.server) return backupOnServer(image, flags);
       const logs = createEventLogger({ level: flags.logLevel, file: flags.logFile });
-      const bar = backupProgressBar(!flags.json, 'units');
+      const bar = backupProgressBar(!flags.json && !flags.events, 'units');
+      const events = flags.events ? new LocalEventWriter({ volume: image, target: flags.to }) : undefined;
+      let lastProgress: BackupProgress | undefined;
+      let trackMap: TrackMapSnapshot | undefined;
       let cancel: (() => void) | undefined;
       // Ctrl-C stops the copy and persists the bitmap, so that --resume can continue it.
       const onSignal = (): void => cancel?.();
@@ -160,7 +170,12 @@ export function registerBackup(program: Command): void {
           tapeFaults: flags.injectTape !== undefined ? parseFaultPlan(flags.injectTape, '--inject-tape') : undefined,
           load: flags.load ? parseLoadSpec(flags.load) : undefined,
           loadSeed: parseCount(flags.seed, '--seed'),
-          onProgress: (p) => bar.update(p),
+          onProgress: (p) => {
+            lastProgress = p;
+            bar.update(p);
+            events?.progress(p);
+          },
+          onTrackMap: (map) => { trackMap = map; },
           log: logs.log,
           resume: flags.resume,
           onStartInstant: flags.referenceCopy ? () => copyReference(image, flags.referenceCopy as string) : undefined,
@@ -173,10 +188,13 @@ export function registerBackup(program: Command): void {
           if (cancel && error instanceof SessionError && /cancelled/.test(error.message)) {
             throw new SessionError(`Cannot complete the backup to ${flags.to}: it was interrupted; its progress is saved, continue it with --resume`, { tape: flags.to });
           }
+          if (events && lastProgress) events.end(lastProgress, { error: { code: error instanceof SessionError ? error.code : 'INTERNAL', message: error instanceof Error ? error.message : String(error) } });
           throw error;
         });
         bar.stop();
-        printResult(run, () => formatBackupRun(run), flags);
+        if (flags.report) writeReport(flags.report, { title: `Backup of ${image} to ${flags.to}`, backup: run, map: trackMap });
+        if (events && lastProgress) events.end(lastProgress, { summary: run.summary });
+        else printResult(run, () => formatBackupRun(run), flags);
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

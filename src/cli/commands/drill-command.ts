@@ -6,6 +6,21 @@ import { parseLoadSpec } from '../../techniques/tape-backup/host-load.js';
 import { parseCount, printResult } from '../cli-output.js';
 import { backupProgressBar } from '../progress-bar.js';
 import { formatBackupRun } from './backup-command.js';
+import { writeReport } from '../../live/html-report.js';
+import { LocalEventWriter } from '../../live/progress-events.js';
+import type { TrackMapSnapshot } from '../../live/track-map.js';
+import type { BackupProgress } from '../../techniques/tape-backup/tape-backup-session.js';
+
+interface DrillFlags {
+  load: string;
+  workers?: string;
+  seed: string;
+  inPlace?: boolean;
+  keep?: boolean;
+  json?: boolean;
+  report?: string;
+  events?: boolean;
+}
 
 export function formatDrill(r: DrillReport): string {
   return [
@@ -26,8 +41,13 @@ export function registerDrill(program: Command): void {
     .option('--in-place', 'run on the image itself (its content is changed by the load)')
     .option('--keep', 'keep the scratch directory')
     .option('--json', 'machine-readable output')
-    .action(async (image: string, flags: { load: string; workers?: string; seed: string; inPlace?: boolean; keep?: boolean; json?: boolean }) => {
-      const bar = backupProgressBar(!flags.json, 'units');
+    .option('--report <out.html>', 'write a self-contained HTML report (track map, timings, SHA-256s, the comparison)')
+    .option('--events', 'print newline-delimited JSON progress events on stdout, then one {"kind":"drill"} result line')
+    .action(async (image: string, flags: DrillFlags) => {
+      const bar = backupProgressBar(!flags.json && !flags.events, 'units');
+      const events = flags.events ? new LocalEventWriter({ volume: image, target: '(drill scratch tape)' }) : undefined;
+      let lastProgress: BackupProgress | undefined;
+      let trackMap: TrackMapSnapshot | undefined;
       const report = await runDrill({
         image,
         load: parseLoadSpec(flags.load),
@@ -35,9 +55,20 @@ export function registerDrill(program: Command): void {
         seed: parseCount(flags.seed, '--seed'),
         inPlace: flags.inPlace,
         keep: flags.keep,
-        onProgress: (p) => bar.update(p),
+        onProgress: (p) => {
+          lastProgress = p;
+          bar.update(p);
+          events?.progress(p);
+        },
+        onTrackMap: (map) => { trackMap = map; },
       }).finally(() => bar.stop());
-      printResult(report, () => formatDrill(report), flags);
+      if (flags.report) writeReport(flags.report, { title: `Restore drill of ${image}`, backup: report.backup, map: trackMap, drill: report });
+      if (events) {
+        if (lastProgress) events.end(lastProgress, { summary: report.backup.summary });
+        process.stdout.write(`${JSON.stringify({ kind: 'drill', pass: report.pass, restoreSeconds: report.restoreSeconds, comparison: report.comparison })}\n`);
+      } else {
+        printResult(report, () => formatDrill(report), flags);
+      }
       if (!report.pass) throw new VerifyError(`Cannot pass the drill on ${image}: ${report.comparison.mismatched} units differ from the point in time`, { path: image });
     });
 }

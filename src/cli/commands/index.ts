@@ -23,6 +23,7 @@ import { registerSubsystem } from './subsystem-command.js';
 import { registerSnapshot } from './snapshot-command.js';
 import { registerPool } from './pool-command.js';
 import { registerVersion } from './version-command.js';
+import { registerMap } from './map-command.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -50,4 +51,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerSnapshot,
   registerPool,
   registerVersion,
+  registerMap,
 ];

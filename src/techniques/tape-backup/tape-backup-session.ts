@@ -26,6 +26,7 @@ import type { TapeVerification } from '../../tape/tape-verify.js';
 import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor } from '../../volume/write-interceptor.js';
 import type { FileUnitLocation } from '../../image/image-backend.js';
+import { HostWriteRecorder } from '../../live/host-write-recorder.js';
 import { copyOnMainThread } from './main-thread-copy.js';
 import { injectTapeFaults } from './tape-faults.js';
 import { selectBackupSet, type BackupSet } from './backup-elements.js';
@@ -66,6 +67,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   readonly layout: BackupLayout;
   readonly states: TrackStateArray;
   readonly done: Promise<BackupSummary>;
+  /** Units the host wrote while the interceptor was registered (the live track map, src/live). */
+  readonly hostWrites: HostWriteRecorder;
   private readonly writer: MappedTapeWriter;
   private readonly targetVolume: Volume | undefined;
   private readonly startedMs = Date.now();
@@ -91,6 +94,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.states = prepared.states;
     this.writer = prepared.writer;
     this.targetVolume = prepared.targetVolume;
+    this.hostWrites = new HostWriteRecorder(volume.unitCount);
     if (options.tapeFaults) injectTapeFaults(this.writer, options.tapeFaults);
     this.bytesTotal = this.set.slots.lengths.reduce((n, l) => n + l, 0);
     this.done = new Promise<BackupSummary>((resolve, reject) => {
@@ -184,6 +188,10 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       lastSlot = slot;
       this.protect(slot);
     }
+  }
+
+  afterWrite(event: WriteEvent): void {
+    this.hostWrites.record(event);
   }
 
   private protect(slot: number): void {

@@ -1,0 +1,48 @@
+/**
+ * The map of a finished backup, kept beside its tape as `<tape>.map.json`: the TrackMapSnapshot as
+ * JSON (shape, counts, and the one-character-per-unit code string). `snaptape map` reads it.
+ *
+ * Invariant: a file read back has one code per unit and its counts agree with its codes; anything
+ * else is reported as a typed error naming the file.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { translateIoError } from '../errors/io-error.js';
+import { UsageError } from '../errors/snaptape-error.js';
+import { countCodes, type TrackMapSnapshot } from './track-map.js';
+
+export function finishedMapPath(tapeKey: string): string {
+  return `${tapeKey}.map.json`;
+}
+
+export function writeFinishedMap(tapeKey: string, map: TrackMapSnapshot): void {
+  const path = finishedMapPath(tapeKey);
+  try {
+    writeFileSync(`${path}.tmp`, `${JSON.stringify(map)}\n`);
+    renameSync(`${path}.tmp`, path);
+  } catch (error) {
+    throw translateIoError(error, 'write the track map', path);
+  }
+}
+
+/** Reads `<tape>.map.json` (or a map file given directly). */
+export function readFinishedMap(tapeOrMapPath: string): TrackMapSnapshot {
+  const path = tapeOrMapPath.endsWith('.map.json') ? tapeOrMapPath : finishedMapPath(tapeOrMapPath);
+  if (!existsSync(path)) {
+    throw new UsageError(`Cannot draw the map of ${tapeOrMapPath}: ${path} is missing (it is written when a backup completes)`, { path });
+  }
+  let map: TrackMapSnapshot;
+  try {
+    map = JSON.parse(readFileSync(path, 'utf8')) as TrackMapSnapshot;
+  } catch (error) {
+    throw translateIoError(error, 'read the track map', path);
+  }
+  if (typeof map.codes !== 'string' || map.codes.length !== map.unitCount) {
+    throw new UsageError(`Cannot draw the map in ${path}: it has ${String(map.codes?.length)} codes for ${map.unitCount} units`, { path });
+  }
+  if (!/^[xpiorXPIOR]*$/.test(map.codes)) throw new UsageError(`Cannot draw the map in ${path}: it has unknown track codes`, { path });
+  const counts = countCodes(map.codes);
+  if (counts.copiedInOrder !== map.counts.copiedInOrder || counts.copiedOutOfOrder !== map.counts.copiedOutOfOrder) {
+    throw new UsageError(`Cannot draw the map in ${path}: its counts disagree with its codes`, { path });
+  }
+  return map;
+}

@@ -1,0 +1,66 @@
+/**
+ * The live page's static files, served by the control server at GET /, /live.js and /live.css.
+ * Everything is here, in dist/: no CDN, no font, no image from elsewhere. The files hold no data
+ * and no secret, so they are served without a token (control-server.ts); the data comes from the
+ * API, with the token from the page's URL fragment.
+ */
+import { LIVE_PAGE_SCRIPT } from './live-page-script.js';
+import { HOST_WRITE_COLOUR, HOST_WRITE_LABEL, TRACK_LEGEND } from './track-map.js';
+
+export interface LivePageAsset {
+  readonly path: string;
+  readonly pattern: RegExp;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+const LEGEND = [
+  ...TRACK_LEGEND.map((e) => `<li><span class="swatch" style="background:${e.colour}"></span>${e.label}: <b id="n-${e.name}">-</b></li>`),
+  `<li><span class="swatch hw" style="background:${HOST_WRITE_COLOUR}"></span>${HOST_WRITE_LABEL}: <b id="n-hostWritten">-</b></li>`,
+].join('\n');
+
+const COUNTERS: ReadonlyArray<readonly [string, string]> = [
+  ['state', 'state'], ['copiedInOrder', 'copied in order'], ['copiedOutOfOrder', 'copied out of order'],
+  ['slotsTotal', 'slots in the session'], ['bytesCopied', 'bytes copied'], ['bytesTotal', 'bytes in the session'],
+  ['mbPerSecond', 'average MB/s'], ['hostWrites', 'host writes since the start'],
+];
+
+const HTML = `<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>snaptape live</title><link rel="stylesheet" href="/live.css"></head>
+<body>
+<header><h1>snaptape live</h1><span id="link">connecting</span></header>
+<section><h2>Volumes</h2>
+<table><thead><tr><th>name</th><th>device</th><th>volser</th><th>units</th><th>sessions on the write path</th></tr></thead><tbody id="volumes"></tbody></table></section>
+<section><h2>Sessions</h2>
+<table><thead><tr><th>id</th><th>type</th><th>volume</th><th>target</th><th>state</th></tr></thead><tbody id="sessions"></tbody></table></section>
+<section><h2>Session <span id="followed">-</span></h2>
+<div class="row">
+<div><canvas id="map" width="300" height="90" data-version="0"></canvas>
+<ul class="legend">${LEGEND}</ul></div>
+<table class="counters">${COUNTERS.map(([id, label]) => `<tr><th>${label}</th><td id="c-${id}">-</td></tr>`).join('')}</table>
+</div>
+<div class="row">
+<figure><figcaption>copy throughput, MB/s (now <b id="r-copy">-</b>)</figcaption><canvas id="chart-copy" width="420" height="120"></canvas></figure>
+<figure><figcaption>host writes per second (now <b id="r-host">-</b>)</figcaption><canvas id="chart-host" width="420" height="120"></canvas></figure>
+</div></section>
+<script src="/live.js"></script>
+</body></html>
+`;
+
+const CSS = `body{font-family:sans-serif;margin:1em 2em;color:#222;background:#fff}
+header{display:flex;align-items:baseline;gap:1em}#link{color:#666;font-size:90%}
+table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:2px 8px;text-align:left}
+th{background:#f4f4f4}tr.followed td{background:#e8f1f8}tbody tr{cursor:pointer}
+.row{display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start}
+#map{border:1px solid #ccc;image-rendering:pixelated}
+.legend{list-style:none;padding:0}.legend li{margin:2px 0}
+.swatch{display:inline-block;width:12px;height:12px;border:1px solid #555;margin-right:6px;vertical-align:middle}
+figure{margin:0}figcaption{font-size:90%;color:#444}
+`;
+
+export const LIVE_PAGE_ASSETS: readonly LivePageAsset[] = [
+  { path: '/', pattern: /^\/$/, contentType: 'text/html; charset=utf-8', body: HTML },
+  { path: '/live.js', pattern: /^\/live\.js$/, contentType: 'text/javascript; charset=utf-8', body: LIVE_PAGE_SCRIPT },
+  { path: '/live.css', pattern: /^\/live\.css$/, contentType: 'text/css; charset=utf-8', body: CSS },
+];

@@ -1,0 +1,56 @@
+/**
+ * `--events`: newline-delimited JSON on stdout, one line per event, in the shape of the control
+ * API's server-sent events (`SessionEvent`: {"kind":"state"|"progress"|"end","session":{...}}), so
+ * a script reads a local run and a served one alike. The local session's id is `local-1`.
+ */
+import type { SessionEvent, SessionInfo } from '../server/control-api-types.js';
+import type { BackupProgress, BackupSummary } from '../techniques/tape-backup/tape-backup-session.js';
+
+export class LocalEventWriter {
+  // Set once.
+  private readonly volume: string;
+  private readonly target: string;
+  private readonly createdAt = new Date().toISOString();
+  private readonly write: (line: string) => void;
+  // Main thread only.
+  private lastState = '';
+
+  constructor(options: { volume: string; target: string; write?: (line: string) => void }) {
+    this.volume = options.volume;
+    this.target = options.target;
+    this.write = options.write ?? ((line) => process.stdout.write(line));
+  }
+
+  private info(progress: BackupProgress, summary: BackupSummary | null, error: SessionInfo['error']): SessionInfo {
+    const final = summary !== null || error !== null;
+    return {
+      id: 'local-1',
+      type: 'backup',
+      volume: this.volume,
+      target: this.target,
+      state: progress.state,
+      createdAt: this.createdAt,
+      finishedAt: final ? new Date().toISOString() : null,
+      progress: { ...progress },
+      summary,
+      error,
+    };
+  }
+
+  private emit(event: SessionEvent): void {
+    this.write(`${JSON.stringify(event)}\n`);
+  }
+
+  /** A progress sample; a change of state is also sent as a `state` event first. */
+  progress(progress: BackupProgress): void {
+    if (progress.state !== this.lastState) {
+      this.lastState = progress.state;
+      this.emit({ kind: 'state', session: this.info(progress, null, null) });
+    }
+    this.emit({ kind: 'progress', session: this.info(progress, null, null) });
+  }
+
+  end(progress: BackupProgress, outcome: { summary: BackupSummary } | { error: { code: string; message: string } }): void {
+    this.emit({ kind: 'end', session: this.info(progress, 'summary' in outcome ? outcome.summary : null, 'error' in outcome ? outcome.error : null) });
+  }
+}
