@@ -11,6 +11,7 @@
 //   5. `init` time of a 3390-9 and the on-disk share of a new 3390-3 (bench/init-time.mjs).
 //   6-9. The techniques' own benches: instant snapshot time against volume size, mirror resync
 //      time against changed tracks, clone with and without precopy, CCKD throughput.
+//   10. Backup throughput with the live page open against none (bench/live-bench.mjs).
 //
 // Usage: npm run bench [-- --runs N --quick]
 //   --quick uses a 3390 of 1,000 cylinders instead of a 3390-3, for a fast look.
@@ -153,6 +154,7 @@ const mirror = bench('mirror-bench.mjs', ['--remote']);
 const clone = bench('clone-bench.mjs', QUICK ? ['--quick'] : []);
 const cckd = bench('cckd-bench.mjs', ['--cyls', '100', '--runs', String(RUNS), '--skip-bzip2']);
 const cckdSmall = bench('cckd-bench.mjs', ['--cyls', '10', '--runs', '1']);
+const live = bench('live-bench.mjs', ['--cyls', '1000', '--runs', '5']);
 
 // ---- report ----------------------------------------------------------------------------------
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -186,6 +188,7 @@ lines.push('## 6. Instant snapshot: time against volume size', '', snapshot, '')
 lines.push('## 7. Mirror resync: time against changed tracks', '', mirror, '');
 lines.push('## 8. Clone: with and without precopy', '', clone, '');
 lines.push('## 9. CCKD against uncompressed CKD', '', cckd, '', 'bzip2 (pure-JS compressor), on a 3390 of 10 cylinders:', '', cckdSmall, '');
+lines.push('## 10. The live page: backup throughput with and without it', '', live, '');
 const notesPath = join(ROOT, 'bench', 'NOTES.md');
 if (existsSync(notesPath)) lines.push(readFileSync(notesPath, 'utf8').trim(), '');
 writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), `${lines.join('\n')}\n`);
