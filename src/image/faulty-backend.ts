@@ -11,56 +11,31 @@
  * through `readUnit` on this thread instead of letting workers read the file by path past the
  * faults. Without them, workers may read by path (write faults only concern host writes).
  */
-import type { VolumeGeometry } from '../geometry/volume-geometry.js';
+import { DelegatingBackend } from './delegating-backend.js';
 import type { ImageBackend, UnitLocation } from './image-backend.js';
 import { FaultInjector, type FaultPlan } from './fault-plan.js';
 
-export class FaultyBackend implements ImageBackend {
-  readonly inner: ImageBackend;
+export class FaultyBackend extends DelegatingBackend {
   readonly injector: FaultInjector;
 
   constructor(inner: ImageBackend, plan: FaultPlan) {
-    this.inner = inner;
+    super(inner);
     this.injector = new FaultInjector(plan, inner.path);
   }
 
-  get path(): string {
-    return this.inner.path;
-  }
-
-  get geometry(): VolumeGeometry {
-    return this.inner.geometry;
-  }
-
-  get readOnly(): boolean {
-    return this.inner.readOnly;
-  }
-
-  get slotBytes(): number {
-    return this.inner.slotBytes;
-  }
-
-  readUnit(unitIndex: number, lengthBytes: number): Buffer {
+  override readUnit(unitIndex: number, lengthBytes: number): Buffer {
     return this.injector.read(unitIndex, 1, () => this.inner.readUnit(unitIndex, lengthBytes));
   }
 
-  readUnits(firstUnit: number, unitCount: number): Buffer {
+  override readUnits(firstUnit: number, unitCount: number): Buffer {
     return this.injector.read(firstUnit, unitCount, () => this.inner.readUnits(firstUnit, unitCount));
   }
 
-  writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot?: number): void {
+  override writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot?: number): void {
     this.injector.write(unitIndex, data.length, (bytes) => this.inner.writeUnit(unitIndex, data.subarray(0, bytes), offsetInSlot));
   }
 
-  sync(): void {
-    this.inner.sync();
-  }
-
-  close(): void {
-    this.inner.close();
-  }
-
-  location(): UnitLocation {
+  override location(): UnitLocation {
     const hasReadRules = this.injector.plan.rules.some((r) => r.op === 'read');
     if (!hasReadRules) return this.inner.location();
     return { kind: 'main-thread', path: this.inner.path, reason: 'reads go through injected faults' };
