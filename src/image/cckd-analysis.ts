@@ -8,9 +8,8 @@
  * Problem kinds: `header` and `table` make the file unreadable; `free-space` and `statistics` leave
  * it readable but not writable until `check --repair` rebuilds them from the tables.
  */
-import { fstatSync, readSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { ImageFormatError } from '../errors/snaptape-error.js';
-import { translateIoError } from '../errors/io-error.js';
 import { familyByDevtypeByte } from '../geometry/device-types.js';
 import { ckdGeometry, type CkdGeometry } from '../geometry/volume-geometry.js';
 import { MAX_CKD_CYLINDERS } from '../geometry/device-types.js';
@@ -23,6 +22,7 @@ import {
 import { NULL_FORMAT_MAX } from './cckd-null-track.js';
 import { FREE_BLOCK_MIN_BYTES, gapsBetween, type Extent } from './cckd-space.js';
 import { decodeL1, decodeL2, type L2Table } from './cckd-tables.js';
+import { readFully } from './read-fully.js';
 
 export type CckdProblemKind = 'header' | 'table' | 'free-space' | 'statistics' | 'track';
 
@@ -56,19 +56,11 @@ function maxImageBytes(trackSlotBytes: number): number {
   return CCKD_TRACK_HEADER_LAYOUT.size + trackSlotBytes;
 }
 
-function readAt(fd: number, path: string, length: number, position: number): Buffer {
+/** Reads a structure of the CCKD file; a file that ends inside it is damaged (ImageFormatError). */
+export function readAt(fd: number, path: string, length: number, position: number): Buffer {
   const out = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    let n: number;
-    try {
-      n = readSync(fd, out, done, length - done, position + done);
-    } catch (error) {
-      throw translateIoError(error, `read ${path} at byte ${position + done}`, path);
-    }
-    if (n === 0) throw new ImageFormatError(`Cannot read ${path}: the file ends at byte ${position + done}, inside a structure of ${length} bytes at ${position}`, { path, offset: position + done });
-    done += n;
-  }
+  readFully(fd, out, position, path, path, (end) => new ImageFormatError(
+    `Cannot read ${path}: the file ends at byte ${end}, inside a structure of ${length} bytes at ${position}`, { path, offset: end }));
   return out;
 }
 

@@ -13,14 +13,14 @@
  * Invariants: every L2 entry points at space no other entry or table uses; the header's space
  * statistics equal what the tables imply after every flush (cckdcdsk finds no errors).
  */
-import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { assert } from '../base/assert.js';
 import { decodeFields, encodeFields, num } from '../base/field-table.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import { cchhOf } from '../geometry/cchh.js';
 import type { CkdGeometry } from '../geometry/volume-geometry.js';
-import { analyseCckd, type CckdAnalysis } from './cckd-analysis.js';
+import { analyseCckd, readAt, type CckdAnalysis } from './cckd-analysis.js';
 import { compressBody, compressionName, decompressBody } from './cckd-compression.js';
 import { encodeCckdDeviceHeader, encodeCckdHeader, newCckdHeader, type CckdHeader } from './cckd-header.js';
 import {
@@ -169,7 +169,7 @@ export class CckdFile {
     if (where.kind === 'below') return undefined;
     const cchh = cchhOf(this.geometry, trackIndex);
     if (where.kind === 'null') return nullTrackImage(cchh, where.format);
-    const stored = readAll(this.fd, where.length, where.offset, this.path);
+    const stored = readAt(this.fd, this.path, where.length, where.offset);
     const h = decodeFields(CCKD_TRACK_HEADER_LAYOUT, stored);
     if (num(h, 'cylinder') !== cchh.cylinder || num(h, 'head') !== cchh.head) {
       throw new ImageFormatError(`Cannot read track ${trackIndex} of ${this.path}: the image at byte offset ${where.offset} is for cylinder ${num(h, 'cylinder')} head ${num(h, 'head')}`, { path: this.path, track: trackIndex, offset: where.offset });
@@ -332,18 +332,3 @@ function writeAll(fd: number, data: Uint8Array, position: number, path: string):
   }
 }
 
-function readAll(fd: number, length: number, position: number, path: string): Buffer {
-  const out = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    let n: number;
-    try {
-      n = readSync(fd, out, done, length - done, position + done);
-    } catch (error) {
-      throw translateIoError(error, `read ${path} at byte ${position + done}`, path);
-    }
-    if (n === 0) throw new ImageFormatError(`Cannot read ${path}: the file ends at byte ${position + done}`, { path, offset: position + done });
-    done += n;
-  }
-  return out;
-}
