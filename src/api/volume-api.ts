@@ -8,7 +8,7 @@ import { parseGeometry, type VolumeGeometry } from '../geometry/volume-geometry.
 import { Volume } from '../volume/volume.js';
 import { TrackSizeTable } from '../volume/track-size-table.js';
 import { EMPTY_TRACK_BYTES } from '../ckd/track-layout.js';
-import { initializeVolume } from '../vtoc/volume-init.js';
+import { initializeNewVolume } from '../vtoc/volume-init.js';
 import { checkVolser } from '../vtoc/dataset-attributes.js';
 import { isNoVtocError, readVtoc } from '../vtoc/vtoc-reader.js';
 import { readVolumeLabel } from '../vtoc/volume-label.js';
@@ -40,13 +40,7 @@ export function createVolume(path: string, options: CreateVolumeOptions): Volume
   // Every track of a new image is empty: no need to scan for the size table.
   const sizes = geometry.kind === 'ckd' ? TrackSizeTable.uniform(geometry.trackCount, EMPTY_TRACK_BYTES) : undefined;
   const volume = new Volume(image, sizes);
-  try {
-    initializeVolume(volume, { volser, owner: options.owner, vtocTracks: options.vtocTracks });
-  } catch (error) {
-    volume.close();
-    throw error;
-  }
-  return volume;
+  return initializeNewVolume(volume, { volser, owner: options.owner, vtocTracks: options.vtocTracks });
 }
 
 export function openVolume(path: string, options: { readOnly?: boolean; format?: ImageFormat; shadows?: readonly string[] } = {}): Volume {

@@ -8,7 +8,7 @@ import { EMPTY_TRACK_BYTES } from '../ckd/track-layout.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { parseGeometry } from '../geometry/volume-geometry.js';
 import { checkVolser } from '../vtoc/dataset-attributes.js';
-import { initializeVolume } from '../vtoc/volume-init.js';
+import { initializeNewVolume } from '../vtoc/volume-init.js';
 import { TrackSizeTable } from '../volume/track-size-table.js';
 import { Volume } from '../volume/volume.js';
 import { MappedVolumeBackend, type MappedBackendOptions } from './mapped-volume-backend.js';
@@ -58,13 +58,7 @@ export function createMappedVolume(path: string, options: CreateMappedVolumeOpti
   TrackDirectory.create(path, geometry, { force: options.force });
   if (options.bare) return undefined;
   const volume = new Volume(MappedVolumeBackend.open(path, dir), TrackSizeTable.uniform(geometry.trackCount, EMPTY_TRACK_BYTES));
-  try {
-    initializeVolume(volume, { volser, owner: options.owner, vtocTracks: options.vtocTracks });
-  } catch (error) {
-    volume.close();
-    throw error;
-  }
-  return volume;
+  return initializeNewVolume(volume, { volser, owner: options.owner, vtocTracks: options.vtocTracks });
 }
 
 /** The size table a mapped directory implies: an upper bound, exact for unallocated tracks. */

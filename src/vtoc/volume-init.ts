@@ -43,3 +43,14 @@ export function initializeVolume(volume: Volume, options: InitOptions): void {
   volume.writeTrackRecords(0, trackZeroRecords({ volser: options.volser, owner: options.owner ?? DEFAULT_OWNER, vtocPointer }));
   if (vtocTracks > 0) formatVtoc(volume, { firstTrack: 1, trackCount: vtocTracks });
 }
+
+/** Initialises a volume just created, and closes it (releasing its lock) if that fails. */
+export function initializeNewVolume(volume: Volume, options: InitOptions): Volume {
+  try {
+    initializeVolume(volume, options);
+  } catch (error) {
+    volume.close();
+    throw error;
+  }
+  return volume;
+}
