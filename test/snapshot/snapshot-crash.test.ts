@@ -18,7 +18,8 @@ import { checkSubsystem } from '../../src/subsystem/subsystem-check.js';
 import { defineSnapshot, executeSnapshot } from '../../src/techniques/snapshot/snapshot-protocol.js';
 import { fcSeed } from '../harness/fc-seed.js';
 import { makeTempDir } from '../harness/temp-dir.js';
-import { DATA_FIRST_TRACK, makeSubsystem, readAllSlots, TestPrng } from './helpers/subsystem-fixtures.js';
+import { DATA_FIRST_TRACK, makeSubsystem, readAllSlots } from './helpers/subsystem-fixtures.js';
+import { Prng } from '../../src/base/prng.js';
 
 const RUNS = 20;
 const WRITES_PER_CHILD = 400;
@@ -80,7 +81,7 @@ function runAndKill(target: string, seed: number, killAfterAcks: number): Promis
 describe('crash during copy-on-write (20 SIGKILLed writers)', () => {
   it('after check --repair no acknowledged write is lost and no slot is wrongly shared', async () => {
     const seed = fcSeed('snapshot-crash');
-    const prng = new TestPrng(seed);
+    const prng = new Prng(seed);
     let refusedBeforeRepair = 0;
     for (let run = 0; run < RUNS; run++) {
       const dir = makeTempDir();
@@ -89,7 +90,7 @@ describe('crash during copy-on-write (20 SIGKILLed writers)', () => {
         const target = `${sub}/TGT`;
         executeSnapshot(defineSnapshot(source, target, { volser: 'TGT001' }).token);
         const sourceBefore = slotsOf(source);
-        const log = await runAndKill(target, seed + run, 1 + prng.int(25));
+        const log = await runAndKill(target, seed + run, 1 + prng.below(25));
         try {
           openVolume(target).close();
         } catch (error) {

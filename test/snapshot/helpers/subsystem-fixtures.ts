@@ -11,24 +11,7 @@ import type { CkdGeometry } from '../../../src/geometry/volume-geometry.js';
 import { createMappedVolume } from '../../../src/subsystem/mapped-volumes.js';
 import { initSubsystem } from '../../../src/subsystem/track-pool.js';
 import type { Volume } from '../../../src/volume/volume.js';
-
-/** Deterministic 32-bit PRNG (mulberry32) for the tests' own choices. */
-export class TestPrng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(below: number): number {
-    return Math.floor(this.next() * below);
-  }
-}
+import { Prng } from '../../../src/base/prng.js';
 
 export const DATA_FIRST_TRACK = 2; // track 0: VOL1; track 1: the VTOC (vtocTracks: 1)
 
@@ -39,9 +22,9 @@ export function makeSubsystem(dir: string, options: { cylinders?: number; seed?:
   const source = join(sub, 'SRC');
   const volume = createMappedVolume(source, { type: '3390', cylinders: options.cylinders ?? 2, volser: 'SRC001', vtocTracks: 1 });
   try {
-    const prng = new TestPrng(options.seed ?? 1);
+    const prng = new Prng(options.seed ?? 1);
     for (let t = DATA_FIRST_TRACK; t < volume.ckd.trackCount; t += 2) {
-      volume.writeTrackRecords(t, [{ key: Buffer.alloc(0), data: Buffer.alloc(100 + prng.int(4000), 1 + prng.int(250)) }]);
+      volume.writeTrackRecords(t, [{ key: Buffer.alloc(0), data: Buffer.alloc(100 + prng.below(4000), 1 + prng.below(250)) }]);
     }
   } finally {
     volume.close();
