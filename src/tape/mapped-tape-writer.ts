@@ -192,6 +192,16 @@ export class MappedTapeWriter {
     writeDataBlockRun(this.fd, this.plan, options, this.path, this.baseOffsetBytes);
   }
 
+  /** Makes the blocks written so far durable (a host flush during a backup). */
+  sync(): void {
+    if (this.closed) return;
+    try {
+      fsyncSync(this.fd);
+    } catch (cause) {
+      throw translateIoError(cause, 'sync tape', this.path);
+    }
+  }
+
   /** Writes labels and tapemarks, syncs, closes, and verifies the tape reads back as planned. */
   finish(options: { readonly trailerLabels?: TrailerLabelData } = {}): TapeVerification {
     assert(!this.closed, 'the writer is open');

@@ -327,7 +327,9 @@ export class Volume {
 
   // ---- life cycle ------------------------------------------------------------------------------
 
+  /** A host flush: the sessions' own state first (`beforeSync`), then the image. */
   sync(): void {
+    this.chain.beforeSync();
     this.backend.sync();
   }
 

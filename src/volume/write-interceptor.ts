@@ -38,6 +38,11 @@ export interface WriteInterceptor {
   afterWrite?(event: WriteEvent): void;
   /** Runs before a read of these units; it may fill them in (it must not write through the chain). */
   beforeRead?(range: WriteRange): void;
+  /**
+   * Runs when the host flushes the volume, before the image itself is synced: an interceptor makes
+   * its own state (a change bitmap, a spool) durable first, so the flush covers what it tracks.
+   */
+  beforeSync?(): void;
 }
 
 /** Sessions a volume allows at once: 8 clone sessions plus a backup, a mirror and observers. */
@@ -73,6 +78,11 @@ export class InterceptorChain {
   beforeRead(range: WriteRange): void {
     if (this.readers.length === 0) return;
     for (const interceptor of this.readers.slice()) interceptor.beforeRead?.(range);
+  }
+
+  /** Runs every `beforeSync`, in stage order (a host flush). */
+  beforeSync(): void {
+    for (const interceptor of this.chain.slice()) interceptor.beforeSync?.();
   }
 
   get size(): number {
