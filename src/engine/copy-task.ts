@@ -4,6 +4,7 @@
  * Plain data with typed arrays, so that posting a task to a worker thread is a cheap clone.
  */
 import type { ErrorData } from '../errors/snaptape-error.js';
+import type { TargetRate } from './target-rate.js';
 
 export interface CopyBlockRun {
   /** State slot of each block. */
@@ -32,6 +33,8 @@ export interface CopyTask {
   readonly tapePath: string;
   readonly blocks: CopyBlockRun;
   readonly pacing: CopyPacing;
+  /** A target slowed for experiments (`--target-mbps`): each tape write waits for its transfer. */
+  readonly targetRate?: TargetRate;
 }
 
 export interface CopyTaskResult {

@@ -20,6 +20,7 @@ import { SnaptapeError } from '../errors/snaptape-error.js';
 import { CONTROL, TrackStateArray, UNIT_STATE } from './track-state.js';
 import type { CopyBlockRun, CopyTask, CopyTaskResult } from './copy-task.js';
 import { pacingState, pace } from './copy-pacing.js';
+import { waitForTargetSync } from './target-rate.js';
 
 // The pool's second task: finishing a tape (see finish-tape-task.ts), run as `{ name: 'finishTape' }`.
 export { finishTape } from './finish-tape-task.js';
@@ -123,6 +124,7 @@ export default function runCopyTask(task: CopyTask): CopyTaskResult {
         const payloads: Buffer[] = [];
         for (let i = first; i <= last; i++) payloads.push(payloadOf.get(i) as Buffer);
         writeRun(tapeFd, blocks, first, payloads, task.tapePath);
+        waitForTargetSync(task.targetRate, payloads.reduce((n, p) => n + p.length, 0));
         payloads.forEach((p, k) => {
           states.complete(blocks.units[first + k] as number, false, p.length);
           batchBytes += p.length;
