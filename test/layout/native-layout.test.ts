@@ -12,6 +12,7 @@ import { field, layoutToJson, type Layout } from '../../src/base/field-table.js'
 import { COUNT_FIELD_LAYOUT, EMPTY_TRACK_BYTES, END_OF_TRACK_MARKER, HOME_ADDRESS_LAYOUT, R0_DATA_BYTES } from '../../src/ckd/track-layout.js';
 import { CKD_HEADER_BYTES, CKD_HEADER_LAYOUT } from '../../src/image/ckd-image-header.js';
 import { TRACK_SIZE_STORE_LAYOUT } from '../../src/volume/track-size-store.js';
+import { SPOOL_ENTRY_LAYOUT } from '../../src/techniques/tape-backup/backup-spool.js';
 import {
   CCHHR_BYTES, CCHHR_LAYOUT, DISK_VOL1_LAYOUT, DSCB_BYTES, DSCB_DATA_BYTES, DSCB_FORMAT_ID_OFFSET, DSCB_KEY_BYTES, EXTENT_BYTES, EXTENT_LAYOUT,
   F3_EXTENTS_IN_DATA, F3_EXTENTS_IN_KEY, F5_EXTENTS_IN_DATA, F5_EXTENTS_IN_KEY, FORMAT1_LAYOUT, FORMAT3_LAYOUT, FORMAT4_LAYOUT, FORMAT5_LAYOUT,
@@ -34,6 +35,7 @@ const DASD_LAYOUTS: ReadonlyArray<{ layout: Layout; page: string }> = [
   { layout: FREE_EXTENT_LAYOUT, page: 'dscb-extent.md' },
   { layout: CCHHR_LAYOUT, page: 'dscb-extent.md' },
   { layout: TRACK_SIZE_STORE_LAYOUT, page: 'track-size-store.md' },
+  { layout: SPOOL_ENTRY_LAYOUT, page: 'backup-spool.md' },
 ];
 
 describe('DASD native-layout tables', () => {

@@ -39,6 +39,13 @@ export interface TapeBackupOptions {
   readonly onCbwError?: CbwErrorPolicy;
   /** Injected faults on the tape writes this thread makes (tests, `--inject-tape`): tape-faults.ts. */
   readonly tapeFaults?: FaultPlan;
+  /**
+   * A spool for a slow target (`--spool`): copy-before-write puts old slots here, a fast local
+   * file, and a drain moves them to the tape (backup-spool.ts). Removed when the tape is complete.
+   */
+  readonly spoolPath?: string;
+  /** Emulate a target that takes at most this many MB/s (experiments, `--target-mbps`): target-rate.ts. */
+  readonly targetMbps?: number;
   /** A pool to reuse (tests, the server); otherwise the session makes and closes its own. */
   readonly pool?: CopyPool;
   /** Label creation date cyyddd (for reproducible tapes). */
@@ -85,5 +92,7 @@ export interface BackupSummary {
   readonly verification: TapeVerification;
   /** Set when a copy-before-write failed and the host write was refused (break-host-write). */
   readonly cbwError?: CbwErrorStatus;
+  /** The spool, when there was one: the bytes that went through it. */
+  readonly spool?: { readonly path: string; readonly bytesSpooled: number };
 }
 

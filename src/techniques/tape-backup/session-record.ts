@@ -1,8 +1,9 @@
 /**
  * The persisted state of a backup session, beside the tape: `<tape>.session.json` (status, the
- * source, the layout inputs, the outcome) and `<tape>.session.bitmap` (one Int32 state per slot).
- * Written atomically (temp file + rename) at start, at checkpoints, and at the end, so that an
- * interrupted backup is always found and reported as incomplete, never as complete.
+ * source, the layout inputs, the outcome) and `<tape>.session.bitmap` (one Int32 state per slot,
+ * kept in place by durable-bitmap.ts). The record is written atomically (temp file + rename) at
+ * start, at checkpoints, and at the end, so that an interrupted backup is always found and reported
+ * as incomplete, never as complete.
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { translateIoError } from '../../errors/io-error.js';
@@ -22,6 +23,10 @@ export interface SessionRecord {
   readonly elements: readonly { readonly name: string; readonly slots: number }[];
   readonly slotCount: number;
   readonly reason?: string;
+  /** False once a host write went ahead without its copy (break-backup): no resume can keep the point in time. */
+  readonly resumable?: boolean;
+  /** The spool of a backup to a slow target (backup-spool.ts), needed by a resume. */
+  readonly spoolPath?: string;
   readonly summary?: unknown;
 }
 
@@ -48,8 +53,8 @@ function writeAtomically(path: string, data: string | Uint8Array): void {
   }
 }
 
-export function writeSessionRecord(record: SessionRecord, states?: Int32Array): void {
-  if (states) writeAtomically(bitmapPath(record.tapePath), new Uint8Array(states.buffer, states.byteOffset, states.byteLength));
+/** Writes the record (the bitmap is the session's DurableSlotBitmap, written before it). */
+export function writeSessionRecord(record: SessionRecord): void {
   writeAtomically(recordPath(record.tapePath), `${JSON.stringify(record, null, 2)}\n`);
   // A completed backup needs no checkpoint to resume from: only its record stays.
   if (record.status === 'completed') {

@@ -4,22 +4,27 @@
  * offset, creates the tape file, and registers this session's interceptor on the volume. That
  * instant is the point in time the tape holds. Piscina workers then copy in parallel while the
  * volume stays writable; a host write to a unit not yet copied first copies the old bytes to their
- * mapped tape position (out of order), synchronously, and only then goes ahead.
+ * mapped tape position (out of order), synchronously, and only then goes ahead. With a spool
+ * (`spoolPath`), those old bytes go to a fast local file instead, and a drain moves them to the tape
+ * in the background (backup-spool.ts, spool-drain.ts).
  *
  * Invariants:
  * - every slot ends COPIED or COPIED_OOO before the tape is finished; otherwise the session fails;
  * - the interceptor is registered for exactly the life of the copy, so no host write is missed;
- * - the session record says "running" until the tape is finished and verified.
+ * - the session record says "running" until the tape is finished and verified;
+ * - before a host write is acknowledged, the durable bitmap says its slots are safe (on the tape or
+ *   in the spool): dm-era's rule, so that a resume after a crash copies only unchanged slots.
  */
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createTargetRate, waitForTargetSync, type TargetRate } from '../../engine/target-rate.js';
 import { assert } from '../../base/assert.js';
 import { IoError, SessionError, SnaptapeError, errorFromData } from '../../errors/snaptape-error.js';
 import { fbaPositionOf } from '../../tape/tape-region.js';
 import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
 import type { CopyBlockRun, CopyPacing, CopyTaskResult } from '../../engine/copy-task.js';
-import { CONTROL, TrackStateArray, UNIT_STATE, type UnitState } from '../../engine/track-state.js';
+import { CONTROL, TrackStateArray, UNIT_STATE } from '../../engine/track-state.js';
 import { FINAL_STATES, transition, type SessionState, type SessionVerb } from '../../engine/session-state.js';
 import { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
 import type { TapeVerification } from '../../tape/tape-verify.js';
@@ -31,12 +36,16 @@ import { copyOnMainThread } from './main-thread-copy.js';
 import { injectTapeFaults } from './tape-faults.js';
 import { selectBackupSet, type BackupSet } from './backup-elements.js';
 import { describeSource, headerLabels, type SourceDescription } from './backup-labels.js';
-import { loadLayout, saveLayout } from './backup-layout-store.js';
+import { saveLayout } from './backup-layout-store.js';
+import { loadResumePoint } from './backup-resume.js';
+import { BackupSpool } from './backup-spool.js';
+import { DurableSlotBitmap, PERSISTED_SPOOLED } from './durable-bitmap.js';
+import { SpoolDrain } from './spool-drain.js';
 import { formatLabelDate } from '../../tape/label-date.js';
 import { planBackupTape, type BackupLayout } from './backup-layout.js';
 import { DEFAULT_CBW_TIMEOUT_MS, DEFAULT_PAUSE_MS, type BackupProgress, type BackupSummary, type CbwErrorStatus, type TapeBackupOptions } from './backup-types.js';
 import { checkOptions, checkWritable, defaultTapeVolser, openTapeTarget } from './tape-target.js';
-import { readSessionBitmap, readSessionRecord, sessionRecordKey, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
+import { bitmapPath, sessionRecordKey, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
 
 /** Slots per worker task: 8 cylinders, so tasks are few but workers still share the tail. */
 export const TASK_SLOTS = 120;
@@ -54,6 +63,10 @@ interface PreparedBackup {
   readonly writer: MappedTapeWriter;
   /** The FBA volume a tape is written onto, held (locked) for the session's life. */
   readonly targetVolume?: Volume;
+  readonly bitmap: DurableSlotBitmap;
+  readonly spool?: BackupSpool;
+  /** Slots a resumed session finds in the spool (still to be drained). */
+  readonly spooled?: readonly number[];
 }
 
 export class TapeBackupSession extends EventEmitter implements WriteInterceptor {
@@ -71,6 +84,10 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   readonly hostWrites: HostWriteRecorder;
   private readonly writer: MappedTapeWriter;
   private readonly targetVolume: Volume | undefined;
+  private readonly bitmap: DurableSlotBitmap;
+  private readonly spool: BackupSpool | undefined;
+  private readonly drain: SpoolDrain | undefined;
+  private readonly targetRate: TargetRate | undefined;
   private readonly startedMs = Date.now();
   private readonly startedAt = new Date().toISOString();
   private readonly bytesTotal: number;
@@ -82,6 +99,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   private finishedMs: number | undefined;
   private copiedMs: number | undefined;
   private cbwErrorValue: CbwErrorStatus | undefined;
+  /** The source's mtime when the session stopped protecting it (a failure), for the record. */
+  private stoppedMtimeNs: string | undefined;
+  private resumable = true;
 
   private constructor(volume: Volume, options: TapeBackupOptions, prepared: PreparedBackup) {
     super();
@@ -94,6 +114,22 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.states = prepared.states;
     this.writer = prepared.writer;
     this.targetVolume = prepared.targetVolume;
+    this.bitmap = prepared.bitmap;
+    this.spool = prepared.spool;
+    this.targetRate = options.targetMbps ? createTargetRate(options.targetMbps) : undefined;
+    this.drain = this.spool && new SpoolDrain({
+      spool: this.spool,
+      states: this.states,
+      bitmap: this.bitmap,
+      writeSlot: (slot, payload) => this.writeSlot(slot, payload),
+      targetRate: this.targetRate,
+      onError: (error) => this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot drain the spool ${this.spool?.path ?? ''}: ${String(error)}`, {})),
+    });
+    // A resumed session drains what the crash left in the spool first; those slots are its own claims.
+    for (const slot of prepared.spooled ?? []) {
+      assert(this.states.tryClaim(slot), `spooled slot ${slot} was restored PENDING`);
+      this.drain?.add(slot, true);
+    }
     this.hostWrites = new HostWriteRecorder(volume.unitCount);
     if (options.tapeFaults) injectTapeFaults(this.writer, options.tapeFaults);
     this.bytesTotal = this.set.slots.lengths.reduce((n, l) => n + l, 0);
@@ -121,41 +157,32 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     const states = TrackStateArray.create(set.slots.lengths.length);
     for (let s = 0; s < states.unitCount; s++) states.include(s);
     const target = openTapeTarget(volume, options, layout.plan);
-    saveLayout(sessionRecordKey(options), { set, source, tapeVolser, creationDate, headerLabels: labels });
-    return new TapeBackupSession(volume, options, { set, source, layout, states, ...target }).begin();
+    const key = sessionRecordKey(options);
+    saveLayout(key, { set, source, tapeVolser, creationDate, headerLabels: labels });
+    const bitmap = DurableSlotBitmap.create(bitmapPath(key), states.snapshotStates());
+    const spool = options.spoolPath === undefined ? undefined : BackupSpool.create(options.spoolPath, { force: options.force });
+    return new TapeBackupSession(volume, options, { set, source, layout, states, ...target, bitmap, spool }).begin();
   }
 
   /**
-   * Resumes an interrupted backup to the same point in time. That is sound only if the source has
-   * not been written since the session's last checkpoint (every unit still PENDING then was
-   * unchanged since the start instant), so the source's modification time must match the record.
+   * Resumes an interrupted backup to the same point in time (backup-resume.ts says when that is
+   * sound): slots still PENDING are copied from the source, and slots the crash left in the spool
+   * are drained from it first.
    */
   static resume(volume: Volume, options: TapeBackupOptions): TapeBackupSession {
     checkWritable(volume);
     checkOptions(volume, options);
     const tape = sessionRecordKey(options);
-    const record = readSessionRecord(tape);
-    if (!record) throw new SessionError(`Cannot resume the backup to ${tape}: no session record (${tape}.session.json)`, { tape });
-    if (record.status === 'completed') throw new SessionError(`Cannot resume the backup to ${tape}: it is complete`, { tape });
-    if (resolve(record.sourcePath) !== resolve(volume.path)) {
-      throw new SessionError(`Cannot resume the backup to ${tape} from ${volume.path}: it was a backup of ${record.sourcePath}`, { tape });
-    }
-    if (String(statSync(volume.path, { bigint: true }).mtimeNs) !== record.sourceMtimeNs) {
-      throw new SessionError(`Cannot resume the backup to ${tape}: ${volume.path} was written after the backup stopped, so its point in time is lost; start a new backup`, { tape });
-    }
-    const stored = loadLayout(tape);
-    if (stored.set.slots.unitToSlot.length !== volume.unitCount) throw new SessionError(`Cannot resume the backup to ${tape}: ${volume.path} is not the volume it was made from`, { tape });
+    const point = loadResumePoint(volume, tape, options.spoolPath);
+    const { stored } = point;
     const layout = planBackupTape(stored.set, { tapeVolser: stored.tapeVolser, creationDate: stored.creationDate, headerLabels: (_, i) => stored.headerLabels[i] ?? [] });
-    const bitmap = readSessionBitmap(tape, stored.set.slots.lengths.length);
-    if (!bitmap) throw new SessionError(`Cannot resume the backup to ${tape}: its bitmap is missing or of the wrong size`, { tape });
-    const states = TrackStateArray.create(bitmap.length);
-    bitmap.forEach((state, slot) => states.restore(slot, state as UnitState));
-    if (options.tapeStartBlock !== undefined) {
-      const target = openTapeTarget(volume, options, layout.plan);
-      return new TapeBackupSession(volume, options, { set: stored.set, source: stored.source, layout, states, ...target }).begin();
-    }
-    const writer = MappedTapeWriter.open(options.tapePath, layout.plan);
-    return new TapeBackupSession(volume, options, { set: stored.set, source: stored.source, layout, states, writer }).begin();
+    const spool = point.spoolPath === undefined ? undefined : BackupSpool.reopen(point.spoolPath, new Set(point.spooled));
+    const bitmap = DurableSlotBitmap.reopen(bitmapPath(tape), point.states.snapshotStates());
+    const target = options.tapeStartBlock !== undefined
+      ? openTapeTarget(volume, options, layout.plan)
+      : { writer: MappedTapeWriter.open(options.tapePath, layout.plan) };
+    const resumed = { ...options, ...(point.spoolPath !== undefined ? { spoolPath: point.spoolPath } : {}) };
+    return new TapeBackupSession(volume, resumed, { set: stored.set, source: stored.source, layout, states: point.states, ...target, bitmap, spool, spooled: point.spooled }).begin();
   }
 
   /** Registers the interceptor (the start instant of a new backup) and starts the copy loop. */
@@ -187,7 +214,17 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       if (slot < 0 || slot === lastSlot) continue;
       lastSlot = slot;
       this.protect(slot);
+      if (this.failure) return;
+      // dm-era's rule: the bitmap on disk says the slot is safe before the write is acknowledged.
+      this.bitmap.markSafe(slot, this.spool?.holds(slot) ? PERSISTED_SPOOLED : this.states.state(slot));
     }
+    this.bitmap.touch();
+  }
+
+  beforeSync(): void {
+    this.writer.sync();
+    this.spool?.sync();
+    this.bitmap.sync();
   }
 
   afterWrite(event: WriteEvent): void {
@@ -198,13 +235,15 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     const states = this.states;
     if (states.tryClaim(slot)) {
       try {
-        this.copySlot(slot, true);
+        if (this.spool) this.spoolSlot(slot, true);
+        else this.copySlot(slot, true);
       } catch (error) {
         states.release(slot);
         this.onCbwFailure(error instanceof SnaptapeError ? error : new IoError(`Cannot copy slot ${slot} before a host write: ${String(error)}`, { slot }));
       }
       return;
     }
+    if (this.spool) return this.protectBySpool(slot);
     const deadline = Date.now() + (this.options.cbwTimeoutMs ?? DEFAULT_CBW_TIMEOUT_MS);
     if (states.waitWhileClaimed(slot, deadline) === UNIT_STATE.CLAIMED) {
       this.onCbwFailure(new SessionError(`Cannot hold a host write on ${this.volume.path} longer than ${this.options.cbwTimeoutMs ?? DEFAULT_CBW_TIMEOUT_MS} ms: unit ${this.set.slots.firstUnit[slot]} is still being copied`, { path: this.volume.path, unit: this.set.slots.firstUnit[slot] ?? -1 }));
@@ -212,22 +251,71 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   }
 
   /**
-   * Reads the old bytes of a slot and writes them to its mapped tape position (main thread): out of
-   * order before a host write, in order for a backend workers cannot read (main-thread-copy.ts).
+   * With a spool, a host write never waits for the target: a slot a worker holds (it claimed the
+   * slot and is writing it) is spooled too, from the source, which still has its start-instant
+   * bytes because this is the first host write to reach it. The drain then drops or writes it.
    */
-  private copySlot(slot: number, outOfOrder: boolean): number {
-    const { firstUnit, unitSpan, lengths, element } = this.set.slots;
+  private protectBySpool(slot: number): void {
+    // Bounded: the retry happens only when a worker released the slot between our two looks.
+    for (;;) {
+      if (this.spool?.holds(slot)) return;
+      const state = this.states.state(slot);
+      if (state === UNIT_STATE.CLAIMED) {
+        try {
+          this.spoolSlot(slot, false);
+        } catch (error) {
+          this.onCbwFailure(error instanceof SnaptapeError ? error : new IoError(`Cannot spool slot ${slot} before a host write: ${String(error)}`, { slot }));
+        }
+        return;
+      }
+      if (state !== UNIT_STATE.PENDING) return;
+      if (this.states.tryClaim(slot)) {
+        try {
+          this.spoolSlot(slot, true);
+        } catch (error) {
+          this.states.release(slot);
+          this.onCbwFailure(error instanceof SnaptapeError ? error : new IoError(`Cannot spool slot ${slot} before a host write: ${String(error)}`, { slot }));
+        }
+        return;
+      }
+    }
+  }
+
+  /** The slot's start-instant bytes, read from the source (main thread). */
+  private readSlot(slot: number): Uint8Array {
+    const { firstUnit, unitSpan, lengths } = this.set.slots;
     const unit = firstUnit[slot] as number;
-    const length = lengths[slot] as number;
     const payload = this.volume.geometry.kind === 'ckd'
-      ? this.volume.backend.readUnit(unit, length)
+      ? this.volume.backend.readUnit(unit, lengths[slot] as number)
       : this.volume.backend.readUnits(unit, unitSpan[slot] as number);
-    assert(payload.length === length, 'the old bytes have the planned length');
-    const fileIndex = element[slot] as number;
+    assert(payload.length === lengths[slot], 'the old bytes have the planned length');
+    return payload;
+  }
+
+  /** Writes a slot's payload to its mapped tape position, and waits for a slowed target. */
+  private writeSlot(slot: number, payload: Uint8Array): void {
+    const fileIndex = this.set.slots.element[slot] as number;
     const blockIndex = slot - (this.set.elements[fileIndex]?.firstSlot ?? 0);
     this.writer.writeDataBlock({ fileIndex, blockIndex }, payload);
-    this.states.complete(slot, outOfOrder, length);
-    return length;
+  }
+
+  /**
+   * Copies the old bytes of a slot to its mapped tape position (main thread): out of order before a
+   * host write, in order for a backend workers cannot read (main-thread-copy.ts).
+   */
+  private copySlot(slot: number, outOfOrder: boolean): number {
+    const payload = this.readSlot(slot);
+    this.writeSlot(slot, payload);
+    waitForTargetSync(this.targetRate, payload.length);
+    this.states.complete(slot, outOfOrder, payload.length);
+    return payload.length;
+  }
+
+  /** Puts the slot's start-instant bytes into the spool; the drain takes them to the tape. */
+  private spoolSlot(slot: number, ownClaim: boolean): void {
+    (this.spool as BackupSpool).put(slot, this.readSlot(slot));
+    this.bitmap.mark(slot, PERSISTED_SPOOLED);
+    this.drain?.add(slot, ownClaim);
   }
 
   /** The first copy-before-write failure, if any: its policy decides every later one (latched). */
@@ -241,6 +329,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.cbwErrorValue = { policy, reason: first?.reason ?? error.message, count: (first?.count ?? 0) + 1 };
     if (!first) this.emit('cbw-error', this.cbwErrorValue);
     if (policy === 'break-host-write') throw error;
+    // The host write goes ahead without its copy: no resume can restore this point in time.
+    this.resumable = false;
     this.fail(error);
   }
 
@@ -291,15 +381,17 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       // A backend without a file location (CCKD, multi-file) is copied on this thread instead.
       const results: CopyTaskResult[] = location.kind === 'file'
         ? await Promise.all(this.tasks(location).map((blocks) =>
-          pool.run({ stateBuffer: this.states.buffer, sourcePath: location.path, tapePath: this.options.tapePath, blocks, pacing })))
+          pool.run({ stateBuffer: this.states.buffer, sourcePath: location.path, tapePath: this.options.tapePath, blocks, pacing, ...(this.targetRate ? { targetRate: this.targetRate } : {}) })))
         : [await copyOnMainThread({ states: this.states, copySlot: (slot) => this.copySlot(slot, false) })];
+      // Spooled slots reach the tape through the drain; the tape is complete only once it is empty.
+      await this.drain?.idle();
       const failed = results.find((r) => r.error);
       if (failed?.error) this.fail(errorFromData(failed.error));
-      if (this.failure || this.stateValue === 'cancelled') return this.abort();
+      if (this.failure || this.stateValue === 'cancelled') return await this.abort();
       await this.finishTape(pool);
     } catch (error) {
       this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot run the copy workers: ${String(error)}`, {}));
-      this.abort();
+      await this.abort();
     } finally {
       if (this.timer) clearInterval(this.timer);
       if (!this.options.pool) await pool.close();
@@ -310,7 +402,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     const census = this.states.census();
     if (census[UNIT_STATE.PENDING] + census[UNIT_STATE.CLAIMED] > 0) {
       this.fail(new SessionError(`Cannot finish ${this.name}: ${census[UNIT_STATE.PENDING] + census[UNIT_STATE.CLAIMED]} blocks were not copied`, {}));
-      return this.abort();
+      return await this.abort();
     }
     // The point in time is fully on tape: host writes need no protection from here on.
     this.copiedMs = Date.now();
@@ -322,12 +414,14 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.targetVolume?.close();
     if (result.error || !result.digests || !result.verification) {
       this.fail(result.error ? errorFromData(result.error) : new IoError(`Cannot finish the tape ${this.options.tapePath}`, {}));
-      return this.abort();
+      return await this.abort();
     }
     this.finishedMs = Date.now();
     const summary = this.summarize(result.digests, result.verification);
     this.move('finish');
+    this.bitmap.close();
     this.persist('completed', summary);
+    this.spool?.close({ remove: true });
     this.emit('progress', this.progress());
     this.emit('finished', summary);
   }
@@ -358,6 +452,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       tapeBytes: this.layout.plan.sizeBytes,
       verification,
       ...(this.cbwErrorValue ? { cbwError: this.cbwErrorValue } : {}),
+      ...(this.spool ? { spool: { path: this.spool.path, bytesSpooled: this.spool.bytesSpooled } } : {}),
     };
   }
 
@@ -385,18 +480,23 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     if (this.failure || FINAL_STATES.has(this.stateValue)) return;
     this.failure = error;
     this.states.setControl(CONTROL.CANCEL);
+    // From here host writes are not protected: a resume needs the source exactly as it is now.
+    this.stoppedMtimeNs = String(statSync(this.volume.path, { bigint: true }).mtimeNs);
     this.volume.removeInterceptor(this);
     this.stateValue = transition(this.stateValue, 'fail', this.name);
     this.emit('state', this.stateValue);
   }
 
-  private abort(): void {
+  private async abort(): Promise<void> {
     this.finishedMs ??= Date.now();
     this.volume.removeInterceptor(this);
+    await this.drain?.stop();
     this.writer.close();
     this.targetVolume?.close();
     const status: RecordStatus = this.stateValue === 'cancelled' ? 'cancelled' : 'failed';
     this.persist(status, undefined, this.failure?.message ?? 'cancelled before the copy finished');
+    this.bitmap.close();
+    this.spool?.close();
     this.emit('aborted', this.failure ?? new SessionError(`Cannot complete ${this.name}: it was cancelled`, { tape: this.options.tapePath }));
   }
 
@@ -433,15 +533,25 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       status,
       tapePath: sessionRecordKey(this.options),
       sourcePath: resolve(this.volume.path),
-      sourceMtimeNs: String(statSync(this.volume.path, { bigint: true }).mtimeNs),
+      sourceMtimeNs: this.stoppedMtimeNs ?? String(statSync(this.volume.path, { bigint: true }).mtimeNs),
       startedAt: this.startedAt,
       updatedAt: new Date().toISOString(),
       options: { datasets: this.options.datasets ?? null, blockRanges: this.options.blockRanges ?? null, tapeVolser: this.layout.plan.volser },
       elements: this.set.elements.map((e) => ({ name: e.name, slots: e.slotCount })),
       slotCount: this.states.unitCount,
       ...(reason !== undefined ? { reason } : {}),
+      ...(this.resumable ? {} : { resumable: false }),
+      ...(this.options.spoolPath !== undefined ? { spoolPath: resolve(this.options.spoolPath) } : {}),
       ...(summary !== undefined ? { summary } : {}),
     };
-    writeSessionRecord(record, status === 'completed' ? undefined : this.states.snapshotStates());
+    if (status !== 'completed') this.bitmap.writeAll(this.persistedStates());
+    writeSessionRecord(record);
+  }
+
+  /** The states as the bitmap keeps them: a slot in the spool is SPOOLED, whatever its claim. */
+  private persistedStates(): Int32Array {
+    const states = this.states.snapshotStates();
+    for (const slot of this.spool?.slots() ?? []) states[slot] = PERSISTED_SPOOLED;
+    return states;
   }
 }

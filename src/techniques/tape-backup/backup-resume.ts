@@ -1,0 +1,63 @@
+/**
+ * What `backup --resume` may continue from, and why not when it may not. A backup interrupted by a
+ * clean stop (cancel, a failure) recorded the source's mtime at that instant: the source must be
+ * exactly as it was then. One interrupted by a crash has only its durable bitmap (durable-bitmap.ts),
+ * which was stamped before every host write the session acknowledged: a source modified later
+ * than that stamp (plus the length of one host write) was written by someone who bypassed the
+ * session, and the point in time is lost.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { SessionError } from '../../errors/snaptape-error.js';
+import { TrackStateArray, UNIT_STATE, type UnitState } from '../../engine/track-state.js';
+import type { Volume } from '../../volume/volume.js';
+import { loadLayout, type StoredLayout } from './backup-layout-store.js';
+import { PERSISTED_SPOOLED } from './durable-bitmap.js';
+import { bitmapPath, readSessionBitmap, readSessionRecord, type SessionRecord } from './session-record.js';
+
+/** How much later than the bitmap's stamp the source may have been modified after a crash (one host write). */
+export const CRASH_MTIME_SLACK_MS = 250;
+
+export interface ResumePoint {
+  readonly record: SessionRecord;
+  readonly stored: StoredLayout;
+  readonly states: TrackStateArray;
+  /** Slots whose start-instant bytes are in the spool, not yet on the tape. */
+  readonly spooled: readonly number[];
+  /** The spool to reopen (the record's, or the one given now). */
+  readonly spoolPath: string | undefined;
+}
+
+export function loadResumePoint(volume: Volume, tape: string, spoolOption: string | undefined): ResumePoint {
+  const record = readSessionRecord(tape);
+  const refuse = (why: string): never => {
+    throw new SessionError(`Cannot resume the backup to ${tape}: ${why}`, { tape });
+  };
+  if (!record) return refuse(`no session record (${tape}.session.json)`);
+  if (record.status === 'completed') refuse('it is complete');
+  if (resolve(record.sourcePath) !== resolve(volume.path)) refuse(`it was a backup of ${record.sourcePath}, not ${volume.path}`);
+  if (record.resumable === false) refuse(`${record.reason ?? 'a host write went ahead without its copy'}, so its point in time is lost; start a new backup`);
+  const source = statSync(volume.path, { bigint: true });
+  const crashed = record.status === 'running' || record.status === 'paused';
+  if (crashed) {
+    const stampMs = existsSync(bitmapPath(tape)) ? statSync(bitmapPath(tape)).mtimeMs : 0;
+    if (Number(source.mtimeNs / 1_000_000n) > stampMs + CRASH_MTIME_SLACK_MS) {
+      refuse(`${volume.path} was written after the backup stopped (it was modified ${Math.round(Number(source.mtimeNs / 1_000_000n) - stampMs)} ms after the session's last stamp), so its point in time is lost; start a new backup`);
+    }
+  } else if (String(source.mtimeNs) !== record.sourceMtimeNs) {
+    refuse(`${volume.path} was written after the backup stopped, so its point in time is lost; start a new backup`);
+  }
+  const stored = loadLayout(tape);
+  if (stored.set.slots.unitToSlot.length !== volume.unitCount) refuse(`${volume.path} is not the volume it was made from`);
+  const bitmap = readSessionBitmap(tape, stored.set.slots.lengths.length);
+  if (!bitmap) return refuse('its bitmap is missing or of the wrong size');
+  const states = TrackStateArray.create(bitmap.length);
+  const spooled: number[] = [];
+  bitmap.forEach((state, slot) => {
+    if (state === PERSISTED_SPOOLED) spooled.push(slot);
+    states.restore(slot, state === PERSISTED_SPOOLED ? UNIT_STATE.PENDING : state as UnitState);
+  });
+  const spoolPath = spoolOption ?? record.spoolPath;
+  if (spooled.length > 0 && spoolPath === undefined) refuse(`${spooled.length} slots are in a spool the record does not name`);
+  return { record, stored, states, spooled, spoolPath };
+}

@@ -1,0 +1,108 @@
+/**
+ * The backup's update-status array on disk (`<tape>.session.bitmap`, one Int32 state per slot,
+ * native-layout/track-state.md), kept durable by dm-era's rule: before a host write to a slot is
+ * acknowledged, the file already says that slot's start-instant bytes are safe (on the tape, or in
+ * the spool). So after a crash no slot is recorded PENDING whose source the host has changed, and
+ * a resume copies exactly the slots still PENDING, from the unchanged source.
+ *
+ * - `mark` writes one slot's state in place (pwrite of 4 bytes), only when it differs from what the
+ *   file holds, so a host write costs a syscall only the first time it reaches a slot;
+ * - `touch` stamps the file's mtime before each acknowledged host write: a source written later
+ *   than that (by a writer that bypassed the session after a crash) is detected by `resume`;
+ * - `sync` (a host flush) makes the file durable against power loss too; against a process crash,
+ *   the page cache already is.
+ * A slot whose old bytes are in the spool, not yet on the tape, is persisted as SPOOLED.
+ */
+import { closeSync, fstatSync, fsyncSync, futimesSync, openSync, writeSync } from 'node:fs';
+import { translateIoError } from '../../errors/io-error.js';
+import { UNIT_STATE } from '../../engine/track-state.js';
+
+/** Persisted only: the slot's start-instant bytes are in the spool (backup-spool.ts). */
+export const PERSISTED_SPOOLED = 5;
+
+export class DurableSlotBitmap {
+  // Set once.
+  readonly path: string;
+  private readonly fd: number;
+  // Main thread only.
+  private readonly known: Int32Array;
+  private closed = false;
+
+  private constructor(path: string, fd: number, slotCount: number) {
+    this.path = path;
+    this.fd = fd;
+    this.known = new Int32Array(slotCount).fill(-1);
+  }
+
+  /** Creates (or replaces) the file with these states. */
+  static create(path: string, states: Int32Array): DurableSlotBitmap {
+    const bitmap = new DurableSlotBitmap(path, open(path, 'w'), states.length);
+    bitmap.writeAll(states);
+    return bitmap;
+  }
+
+  /** Reopens the file of an interrupted session, whose states were read from it. */
+  static reopen(path: string, states: Int32Array): DurableSlotBitmap {
+    const bitmap = new DurableSlotBitmap(path, open(path, 'r+'), states.length);
+    bitmap.known.set(states);
+    return bitmap;
+  }
+
+  /** The file's modification time (ms): the last instant the session vouched for the source. */
+  get mtimeMs(): number {
+    return fstatSync(this.fd).mtimeMs;
+  }
+
+  /** Rewrites every state (checkpoints); CLAIMED is stored as is and read back as PENDING. */
+  writeAll(states: Int32Array): void {
+    const bytes = new Uint8Array(states.buffer, states.byteOffset, states.byteLength);
+    this.io('write the session bitmap', () => {
+      for (let done = 0; done < bytes.length;) done += writeSync(this.fd, bytes, done, bytes.length - done, done);
+    });
+    this.known.set(states);
+  }
+
+  /** Persists one slot's state if the file does not hold it yet. */
+  mark(slot: number, state: number): void {
+    if (this.known[slot] === state) return;
+    const word = new Int32Array([state]);
+    this.io('write the session bitmap', () => writeSync(this.fd, new Uint8Array(word.buffer), 0, 4, slot * 4));
+    this.known[slot] = state;
+  }
+
+  /** Marks a slot as safe if its state says so (COPIED, COPIED_OOO, or SPOOLED): the write hook. */
+  markSafe(slot: number, state: number): void {
+    if (state === UNIT_STATE.COPIED || state === UNIT_STATE.COPIED_OOO || state === PERSISTED_SPOOLED) this.mark(slot, state);
+  }
+
+  touch(): void {
+    const now = Date.now() / 1000;
+    this.io('stamp the session bitmap', () => futimesSync(this.fd, now, now));
+  }
+
+  sync(): void {
+    this.io('sync the session bitmap', () => fsyncSync(this.fd));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+
+  private io(action: string, run: () => unknown): void {
+    try {
+      run();
+    } catch (error) {
+      throw translateIoError(error, action, this.path);
+    }
+  }
+}
+
+function open(path: string, flags: string): number {
+  try {
+    return openSync(path, flags);
+  } catch (error) {
+    throw translateIoError(error, 'open the session bitmap', path);
+  }
+}
