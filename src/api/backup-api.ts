@@ -3,6 +3,7 @@
  * synthetic host load, with progress callbacks and the event log. The CLI and drills call this.
  */
 import { LOG_EVENTS, type EventLogger } from '../base/log.js';
+import type { CbwErrorStatus } from '../techniques/tape-backup/backup-types.js';
 import { SnaptapeError } from '../errors/snaptape-error.js';
 import type { Volume } from '../volume/volume.js';
 import { HostLoad, type HostLoadSpec, type HostLoadStats } from '../techniques/tape-backup/host-load.js';
@@ -40,6 +41,7 @@ export async function runBackup(volume: Volume, options: RunBackupOptions): Prom
   log(LOG_EVENTS.backupStarted, { tape: options.tapePath, source: volume.path, elements: session.set.elements.length, slots: session.states.unitCount });
   session.on('progress', (p: BackupProgress) => options.onProgress?.(p));
   session.on('state', (state: string) => log(LOG_EVENTS.sessionState, { session: session.name, state }));
+  session.on('cbw-error', (status: CbwErrorStatus) => log(LOG_EVENTS.cbwError, { policy: status.policy, reason: status.reason }));
   load?.start();
   try {
     const summary = await session.done;

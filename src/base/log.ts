@@ -9,6 +9,7 @@ export const LOG_EVENTS = {
   backupProgress: 'backup.progress',     // copiedInOrder, copiedOutOfOrder, bytesCopied, mbPerSecond
   backupCompleted: 'backup.completed',   // seconds, bytes, copiedInOrder, copiedOutOfOrder, sha256
   backupFailed: 'backup.failed',         // reason, code
+  cbwError: 'backup.cbw-error',          // policy, reason (the first copy-before-write failure; latched)
   sessionState: 'session.state',         // session, state
   restoreCompleted: 'restore.completed', // to, elements, units
   verifyCompleted: 'verify.completed',   // tape, ok, elements

@@ -46,6 +46,8 @@ interface BackupFlags {
   injectTape?: string;
   report?: string;
   events?: boolean;
+  spool?: string;
+  targetMbps?: string;
 }
 
 function parseBlockRange(text: string): BlockRange {
@@ -61,13 +63,15 @@ export function formatBackupRun(run: BackupRun): string {
     `  ${s.elements.length} element(s); copied in order ${s.copiedInOrder}, out of order ${s.copiedOutOfOrder}; ${(s.bytes / 1e6).toFixed(1)} MB at ${s.mbPerSecond.toFixed(1)} MB/s; tape ${s.tapeBytes} bytes, verified (${s.verification.entryCount} blocks and tapemarks)`,
     ...s.elements.map((e) => `  ${e.name.padEnd(44)} ${String(e.blocks).padStart(7)} blocks ${String(e.bytes).padStart(12)} bytes  sha256 ${e.sha256}`),
   ];
+  if (s.spool) lines.push(`  spool ${s.spool.path}: ${(s.spool.bytesSpooled / 1e6).toFixed(1)} MB went through it (removed now the tape is complete)`);
+  if (s.cbwError) lines.push(`  copy-before-write failed ${s.cbwError.count} time(s) (policy ${s.cbwError.policy}, latched): ${s.cbwError.reason}`);
   if (run.load) lines.push(`  host writes during the backup: ${run.load.writes} (${run.load.ratePerSecond.toFixed(0)}/s), latency p50 ${run.load.latencyP50Us.toFixed(1)} µs, p99 ${run.load.latencyP99Us.toFixed(1)} µs`);
   return lines.join('\n');
 }
 
 /** `--server`: the daemon owns the volume; the session is started and followed over its control API. */
 async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<void> {
-  for (const local of ['load', 'resume', 'referenceCopy', 'blocks', 'toFbaBlock', 'inject', 'injectTape', 'report', 'events'] as const) {
+  for (const local of ['load', 'resume', 'referenceCopy', 'blocks', 'toFbaBlock', 'inject', 'injectTape', 'report', 'events', 'spool', 'targetMbps'] as const) {
     if (flags[local] !== undefined) throw new UsageError(`Cannot use --${local.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} with --server: the daemon runs the backup`);
   }
   const client = new ControlClient(parseControlEndpoint(flags.server as string));
@@ -133,13 +137,15 @@ export function registerBackup(program: Command): void {
     .option('--force', 'replace an existing tape file')
     .option('--reference-copy <path>', 'copy the source image to PATH at the start instant (to compare a restore with)')
     .option('--server <socket>', 'run on a `snaptape serve` daemon (unix socket or 127.0.0.1:PORT; token in $SNAPTAPE_TOKEN): <image> is then its export name')
-    .option('--resume', 'continue an interrupted backup to the same tape and point in time (the source must be unchanged since)')
+    .option('--resume', 'continue an interrupted or crashed backup to the same tape and point in time (refused if the source was written since by anyone but the session)')
     .option('--log-level <level>', 'log to stderr at this level (debug, info, warn)')
     .option('--log-file <path>', 'log to this file')
     .option('--json', 'machine-readable output')
     .option('--report <out.html>', 'write a self-contained HTML report (track map, timings, SHA-256s)')
     .option('--events', 'print newline-delimited JSON progress events on stdout instead of the progress bar and summary')
     .option('--inject <spec>', 'inject faults into the source volume, e.g. write:3:EIO,latency:read:5ms (src/image/fault-plan.ts)')
+    .option('--spool <file>', 'copy-before-write puts old tracks into this fast local file, and a drain moves them to the tape: host writes then do not wait for a slow target (removed when the tape is complete)')
+    .option('--target-mbps <rate>', 'emulate a tape target that takes at most RATE MB/s (experiments with slow targets)')
     .option('--inject-tape <spec>', 'inject faults into the tape writes of this thread (copy-before-write copies), same syntax')
     .action(async (image: string, flags: BackupFlags) => {
       if (flags.server) return backupOnServer(image, flags);
@@ -168,6 +174,8 @@ export function registerBackup(program: Command): void {
           onCbwError: cbwPolicy(flags.onCbwError),
           cbwTimeoutMs: flags.cbwTimeout !== undefined ? parseCount(flags.cbwTimeout, '--cbw-timeout') : undefined,
           tapeFaults: flags.injectTape !== undefined ? parseFaultPlan(flags.injectTape, '--inject-tape') : undefined,
+          spoolPath: flags.spool,
+          targetMbps: flags.targetMbps !== undefined ? parsePositiveNumber(flags.targetMbps, '--target-mbps') : undefined,
           load: flags.load ? parseLoadSpec(flags.load) : undefined,
           loadSeed: parseCount(flags.seed, '--seed'),
           onProgress: (p) => {
