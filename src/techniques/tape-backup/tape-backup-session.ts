@@ -18,7 +18,7 @@
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createTargetRate, waitForTargetSync, type TargetRate } from '../../engine/target-rate.js';
+import { createTargetRate, type TargetRate } from '../../engine/target-rate.js';
 import { assert } from '../../base/assert.js';
 import { IoError, SessionError, SnaptapeError, errorFromData } from '../../errors/snaptape-error.js';
 import { fbaPositionOf } from '../../tape/tape-region.js';
@@ -26,7 +26,7 @@ import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
 import type { CopyBlockRun, CopyPacing, CopyTaskResult } from '../../engine/copy-task.js';
 import { CONTROL, TrackStateArray, UNIT_STATE } from '../../engine/track-state.js';
 import { FINAL_STATES, transition, type SessionState, type SessionVerb } from '../../engine/session-state.js';
-import { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
+import type { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
 import type { TapeVerification } from '../../tape/tape-verify.js';
 import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor } from '../../volume/write-interceptor.js';
@@ -34,18 +34,15 @@ import type { FileUnitLocation } from '../../image/image-backend.js';
 import { HostWriteRecorder } from '../../live/host-write-recorder.js';
 import { copyOnMainThread } from './main-thread-copy.js';
 import { injectTapeFaults } from './tape-faults.js';
-import { selectBackupSet, type BackupSet } from './backup-elements.js';
-import { describeSource, headerLabels, type SourceDescription } from './backup-labels.js';
-import { saveLayout } from './backup-layout-store.js';
-import { loadResumePoint } from './backup-resume.js';
-import { BackupSpool } from './backup-spool.js';
-import { DurableSlotBitmap, PERSISTED_SPOOLED } from './durable-bitmap.js';
-import { SpoolDrain } from './spool-drain.js';
-import { formatLabelDate } from '../../tape/label-date.js';
-import { planBackupTape, type BackupLayout } from './backup-layout.js';
-import { DEFAULT_CBW_TIMEOUT_MS, DEFAULT_PAUSE_MS, type BackupProgress, type BackupSummary, type CbwErrorStatus, type TapeBackupOptions } from './backup-types.js';
-import { checkOptions, checkWritable, defaultTapeVolser, openTapeTarget } from './tape-target.js';
-import { bitmapPath, sessionRecordKey, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
+import type { BackupSpool } from './backup-spool.js';
+import { PERSISTED_SPOOLED, type DurableSlotBitmap } from './durable-bitmap.js';
+import { CopyBeforeWrite } from './copy-before-write.js';
+import type { BackupLayout } from './backup-layout.js';
+import type { BackupSet } from './backup-elements.js';
+import type { SourceDescription } from './backup-labels.js';
+import { prepareNewBackup, prepareResumedBackup, type PreparedBackup } from './backup-prepare.js';
+import { DEFAULT_PAUSE_MS, type BackupProgress, type BackupSummary, type CbwErrorStatus, type TapeBackupOptions } from './backup-types.js';
+import { sessionRecordKey, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
 
 /** Slots per worker task: 8 cylinders, so tasks are few but workers still share the tail. */
 export const TASK_SLOTS = 120;
@@ -54,20 +51,6 @@ export const PROGRESS_INTERVAL_MS = 250;
 export const CHECKPOINT_INTERVAL_MS = 5_000;
 export { DEFAULT_CBW_TIMEOUT_MS, DEFAULT_PAUSE_MS } from './backup-types.js';
 export type { BackupProgress, BackupSummary, CbwErrorPolicy, CbwErrorStatus, ElementSummary, TapeBackupOptions } from './backup-types.js';
-
-interface PreparedBackup {
-  readonly set: BackupSet;
-  readonly source: SourceDescription;
-  readonly layout: BackupLayout;
-  readonly states: TrackStateArray;
-  readonly writer: MappedTapeWriter;
-  /** The FBA volume a tape is written onto, held (locked) for the session's life. */
-  readonly targetVolume?: Volume;
-  readonly bitmap: DurableSlotBitmap;
-  readonly spool?: BackupSpool;
-  /** Slots a resumed session finds in the spool (still to be drained). */
-  readonly spooled?: readonly number[];
-}
 
 export class TapeBackupSession extends EventEmitter implements WriteInterceptor {
   // Set once.
@@ -86,7 +69,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   private readonly targetVolume: Volume | undefined;
   private readonly bitmap: DurableSlotBitmap;
   private readonly spool: BackupSpool | undefined;
-  private readonly drain: SpoolDrain | undefined;
+  private readonly cbw: CopyBeforeWrite;
   private readonly targetRate: TargetRate | undefined;
   private readonly startedMs = Date.now();
   private readonly startedAt = new Date().toISOString();
@@ -117,18 +100,16 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.bitmap = prepared.bitmap;
     this.spool = prepared.spool;
     this.targetRate = options.targetMbps ? createTargetRate(options.targetMbps) : undefined;
-    this.drain = this.spool && new SpoolDrain({
-      spool: this.spool,
-      states: this.states,
-      bitmap: this.bitmap,
-      writeSlot: (slot, payload) => this.writeSlot(slot, payload),
-      targetRate: this.targetRate,
-      onError: (error) => this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot drain the spool ${this.spool?.path ?? ''}: ${String(error)}`, {})),
+    this.cbw = new CopyBeforeWrite({
+      volume, set: this.set, states: this.states, writer: this.writer, bitmap: this.bitmap, spool: this.spool,
+      targetRate: this.targetRate, cbwTimeoutMs: options.cbwTimeoutMs,
+      onFailure: (error) => this.onCbwFailure(error),
+      onDrainError: (error) => this.fail(error),
     });
     // A resumed session drains what the crash left in the spool first; those slots are its own claims.
     for (const slot of prepared.spooled ?? []) {
       assert(this.states.tryClaim(slot), `spooled slot ${slot} was restored PENDING`);
-      this.drain?.add(slot, true);
+      this.cbw.drain?.add(slot, true);
     }
     this.hostWrites = new HostWriteRecorder(volume.unitCount);
     if (options.tapeFaults) injectTapeFaults(this.writer, options.tapeFaults);
@@ -146,22 +127,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
    * point in time is the instant this call is made.
    */
   static start(volume: Volume, options: TapeBackupOptions): TapeBackupSession {
-    checkWritable(volume);
-    checkOptions(volume, options);
-    const set = selectBackupSet(volume, { datasets: options.datasets, blockRanges: options.blockRanges });
-    const source = describeSource(volume.geometry, set.volser);
-    const tapeVolser = options.tapeVolser ?? defaultTapeVolser(set.volser);
-    const creationDate = options.creationDate ?? formatLabelDate(new Date());
-    const labels = set.elements.map((e) => headerLabels(source, e));
-    const layout = planBackupTape(set, { tapeVolser, creationDate, headerLabels: (_, i) => labels[i] ?? [] });
-    const states = TrackStateArray.create(set.slots.lengths.length);
-    for (let s = 0; s < states.unitCount; s++) states.include(s);
-    const target = openTapeTarget(volume, options, layout.plan);
-    const key = sessionRecordKey(options);
-    saveLayout(key, { set, source, tapeVolser, creationDate, headerLabels: labels });
-    const bitmap = DurableSlotBitmap.create(bitmapPath(key), states.snapshotStates());
-    const spool = options.spoolPath === undefined ? undefined : BackupSpool.create(options.spoolPath, { force: options.force });
-    return new TapeBackupSession(volume, options, { set, source, layout, states, ...target, bitmap, spool }).begin();
+    return new TapeBackupSession(volume, options, prepareNewBackup(volume, options)).begin();
   }
 
   /**
@@ -170,19 +136,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
    * are drained from it first.
    */
   static resume(volume: Volume, options: TapeBackupOptions): TapeBackupSession {
-    checkWritable(volume);
-    checkOptions(volume, options);
-    const tape = sessionRecordKey(options);
-    const point = loadResumePoint(volume, tape, options.spoolPath);
-    const { stored } = point;
-    const layout = planBackupTape(stored.set, { tapeVolser: stored.tapeVolser, creationDate: stored.creationDate, headerLabels: (_, i) => stored.headerLabels[i] ?? [] });
-    const spool = point.spoolPath === undefined ? undefined : BackupSpool.reopen(point.spoolPath, new Set(point.spooled));
-    const bitmap = DurableSlotBitmap.reopen(bitmapPath(tape), point.states.snapshotStates());
-    const target = options.tapeStartBlock !== undefined
-      ? openTapeTarget(volume, options, layout.plan)
-      : { writer: MappedTapeWriter.open(options.tapePath, layout.plan) };
-    const resumed = { ...options, ...(point.spoolPath !== undefined ? { spoolPath: point.spoolPath } : {}) };
-    return new TapeBackupSession(volume, resumed, { set: stored.set, source: stored.source, layout, states: point.states, ...target, bitmap, spool, spooled: point.spooled }).begin();
+    const prepared = prepareResumedBackup(volume, options);
+    return new TapeBackupSession(volume, prepared.options, prepared).begin();
   }
 
   /** Registers the interceptor (the start instant of a new backup) and starts the copy loop. */
@@ -213,10 +168,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       const slot = unitToSlot[u] as number;
       if (slot < 0 || slot === lastSlot) continue;
       lastSlot = slot;
-      this.protect(slot);
+      this.cbw.protect(slot);
       if (this.failure) return;
-      // dm-era's rule: the bitmap on disk says the slot is safe before the write is acknowledged.
-      this.bitmap.markSafe(slot, this.spool?.holds(slot) ? PERSISTED_SPOOLED : this.states.state(slot));
+      this.cbw.markDurable(slot);
     }
     this.bitmap.touch();
   }
@@ -229,93 +183,6 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
 
   afterWrite(event: WriteEvent): void {
     this.hostWrites.record(event);
-  }
-
-  private protect(slot: number): void {
-    const states = this.states;
-    if (states.tryClaim(slot)) {
-      try {
-        if (this.spool) this.spoolSlot(slot, true);
-        else this.copySlot(slot, true);
-      } catch (error) {
-        states.release(slot);
-        this.onCbwFailure(error instanceof SnaptapeError ? error : new IoError(`Cannot copy slot ${slot} before a host write: ${String(error)}`, { slot }));
-      }
-      return;
-    }
-    if (this.spool) return this.protectBySpool(slot);
-    const deadline = Date.now() + (this.options.cbwTimeoutMs ?? DEFAULT_CBW_TIMEOUT_MS);
-    if (states.waitWhileClaimed(slot, deadline) === UNIT_STATE.CLAIMED) {
-      this.onCbwFailure(new SessionError(`Cannot hold a host write on ${this.volume.path} longer than ${this.options.cbwTimeoutMs ?? DEFAULT_CBW_TIMEOUT_MS} ms: unit ${this.set.slots.firstUnit[slot]} is still being copied`, { path: this.volume.path, unit: this.set.slots.firstUnit[slot] ?? -1 }));
-    }
-  }
-
-  /**
-   * With a spool, a host write never waits for the target: a slot a worker holds (it claimed the
-   * slot and is writing it) is spooled too, from the source, which still has its start-instant
-   * bytes because this is the first host write to reach it. The drain then drops or writes it.
-   */
-  private protectBySpool(slot: number): void {
-    // Bounded: the retry happens only when a worker released the slot between our two looks.
-    for (;;) {
-      if (this.spool?.holds(slot)) return;
-      const state = this.states.state(slot);
-      if (state === UNIT_STATE.CLAIMED) {
-        try {
-          this.spoolSlot(slot, false);
-        } catch (error) {
-          this.onCbwFailure(error instanceof SnaptapeError ? error : new IoError(`Cannot spool slot ${slot} before a host write: ${String(error)}`, { slot }));
-        }
-        return;
-      }
-      if (state !== UNIT_STATE.PENDING) return;
-      if (this.states.tryClaim(slot)) {
-        try {
-          this.spoolSlot(slot, true);
-        } catch (error) {
-          this.states.release(slot);
-          this.onCbwFailure(error instanceof SnaptapeError ? error : new IoError(`Cannot spool slot ${slot} before a host write: ${String(error)}`, { slot }));
-        }
-        return;
-      }
-    }
-  }
-
-  /** The slot's start-instant bytes, read from the source (main thread). */
-  private readSlot(slot: number): Uint8Array {
-    const { firstUnit, unitSpan, lengths } = this.set.slots;
-    const unit = firstUnit[slot] as number;
-    const payload = this.volume.geometry.kind === 'ckd'
-      ? this.volume.backend.readUnit(unit, lengths[slot] as number)
-      : this.volume.backend.readUnits(unit, unitSpan[slot] as number);
-    assert(payload.length === lengths[slot], 'the old bytes have the planned length');
-    return payload;
-  }
-
-  /** Writes a slot's payload to its mapped tape position, and waits for a slowed target. */
-  private writeSlot(slot: number, payload: Uint8Array): void {
-    const fileIndex = this.set.slots.element[slot] as number;
-    const blockIndex = slot - (this.set.elements[fileIndex]?.firstSlot ?? 0);
-    this.writer.writeDataBlock({ fileIndex, blockIndex }, payload);
-  }
-
-  /**
-   * Copies the old bytes of a slot to its mapped tape position (main thread): out of order before a
-   * host write, in order for a backend workers cannot read (main-thread-copy.ts).
-   */
-  private copySlot(slot: number, outOfOrder: boolean): number {
-    const payload = this.readSlot(slot);
-    this.writeSlot(slot, payload);
-    waitForTargetSync(this.targetRate, payload.length);
-    this.states.complete(slot, outOfOrder, payload.length);
-    return payload.length;
-  }
-
-  /** Puts the slot's start-instant bytes into the spool; the drain takes them to the tape. */
-  private spoolSlot(slot: number, ownClaim: boolean): void {
-    (this.spool as BackupSpool).put(slot, this.readSlot(slot));
-    this.bitmap.mark(slot, PERSISTED_SPOOLED);
-    this.drain?.add(slot, ownClaim);
   }
 
   /** The first copy-before-write failure, if any: its policy decides every later one (latched). */
@@ -382,9 +249,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       const results: CopyTaskResult[] = location.kind === 'file'
         ? await Promise.all(this.tasks(location).map((blocks) =>
           pool.run({ stateBuffer: this.states.buffer, sourcePath: location.path, tapePath: this.options.tapePath, blocks, pacing, ...(this.targetRate ? { targetRate: this.targetRate } : {}) })))
-        : [await copyOnMainThread({ states: this.states, copySlot: (slot) => this.copySlot(slot, false) })];
+        : [await copyOnMainThread({ states: this.states, copySlot: (slot) => this.cbw.copySlot(slot, false) })];
       // Spooled slots reach the tape through the drain; the tape is complete only once it is empty.
-      await this.drain?.idle();
+      await this.cbw.drain?.idle();
       const failed = results.find((r) => r.error);
       if (failed?.error) this.fail(errorFromData(failed.error));
       if (this.failure || this.stateValue === 'cancelled') return await this.abort();
@@ -481,7 +348,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.failure = error;
     this.states.setControl(CONTROL.CANCEL);
     // From here host writes are not protected: a resume needs the source exactly as it is now.
-    this.stoppedMtimeNs = String(statSync(this.volume.path, { bigint: true }).mtimeNs);
+    this.stoppedMtimeNs = this.sourceMtimeNs();
     this.volume.removeInterceptor(this);
     this.stateValue = transition(this.stateValue, 'fail', this.name);
     this.emit('state', this.stateValue);
@@ -490,7 +357,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   private async abort(): Promise<void> {
     this.finishedMs ??= Date.now();
     this.volume.removeInterceptor(this);
-    await this.drain?.stop();
+    await this.cbw.drain?.stop();
     this.writer.close();
     this.targetVolume?.close();
     const status: RecordStatus = this.stateValue === 'cancelled' ? 'cancelled' : 'failed';
@@ -533,7 +400,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       status,
       tapePath: sessionRecordKey(this.options),
       sourcePath: resolve(this.volume.path),
-      sourceMtimeNs: this.stoppedMtimeNs ?? String(statSync(this.volume.path, { bigint: true }).mtimeNs),
+      sourceMtimeNs: this.stoppedMtimeNs ?? this.sourceMtimeNs(),
       startedAt: this.startedAt,
       updatedAt: new Date().toISOString(),
       options: { datasets: this.options.datasets ?? null, blockRanges: this.options.blockRanges ?? null, tapeVolser: this.layout.plan.volser },
@@ -546,6 +413,15 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     };
     if (status !== 'completed') this.bitmap.writeAll(this.persistedStates());
     writeSessionRecord(record);
+  }
+
+  /** The source's mtime in ns; "gone" when the image was removed meanwhile (no resume can match it). */
+  private sourceMtimeNs(): string {
+    try {
+      return String(statSync(this.volume.path, { bigint: true }).mtimeNs);
+    } catch {
+      return 'gone';
+    }
   }
 
   /** The states as the bitmap keeps them: a slot in the spool is SPOOLED, whatever its claim. */

@@ -1,0 +1,87 @@
+/**
+ * Everything a tape backup session needs before its interceptor registers, for a new backup (the
+ * elements, the tape plan, the tape file, the durable bitmap, the spool) and for a resumed one (the
+ * same, read back from the session's record, layout, bitmap and spool). Synchronous: for a new
+ * backup, the instant `TapeBackupSession.start` returns is the point in time.
+ */
+import { rmSync } from 'node:fs';
+import { TrackStateArray } from '../../engine/track-state.js';
+import { formatLabelDate } from '../../tape/label-date.js';
+import { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
+import type { Volume } from '../../volume/volume.js';
+import { selectBackupSet, type BackupSet } from './backup-elements.js';
+import { describeSource, headerLabels, type SourceDescription } from './backup-labels.js';
+import { saveLayout } from './backup-layout-store.js';
+import { planBackupTape, type BackupLayout } from './backup-layout.js';
+import { loadResumePoint } from './backup-resume.js';
+import { BackupSpool } from './backup-spool.js';
+import type { TapeBackupOptions } from './backup-types.js';
+import { DurableSlotBitmap } from './durable-bitmap.js';
+import { bitmapPath, sessionRecordKey } from './session-record.js';
+import { checkOptions, checkWritable, defaultTapeVolser, openTapeTarget } from './tape-target.js';
+
+export interface PreparedBackup {
+  readonly set: BackupSet;
+  readonly source: SourceDescription;
+  readonly layout: BackupLayout;
+  readonly states: TrackStateArray;
+  readonly writer: MappedTapeWriter;
+  /** The FBA volume a tape is written onto, held (locked) for the session's life. */
+  readonly targetVolume?: Volume;
+  readonly bitmap: DurableSlotBitmap;
+  readonly spool?: BackupSpool;
+  /** Slots a resumed session finds in the spool (still to be drained). */
+  readonly spooled?: readonly number[];
+}
+
+export function prepareNewBackup(volume: Volume, options: TapeBackupOptions): PreparedBackup {
+  checkWritable(volume);
+  checkOptions(volume, options);
+  const set = selectBackupSet(volume, { datasets: options.datasets, blockRanges: options.blockRanges });
+  const source = describeSource(volume.geometry, set.volser);
+  const tapeVolser = options.tapeVolser ?? defaultTapeVolser(set.volser);
+  const creationDate = options.creationDate ?? formatLabelDate(new Date());
+  const labels = set.elements.map((e) => headerLabels(source, e));
+  const layout = planBackupTape(set, { tapeVolser, creationDate, headerLabels: (_, i) => labels[i] ?? [] });
+  const states = TrackStateArray.create(set.slots.lengths.length);
+  for (let s = 0; s < states.unitCount; s++) states.include(s);
+  // The spool first: a spool that exists refuses the backup before the tape is touched.
+  const spool = options.spoolPath === undefined ? undefined : BackupSpool.create(options.spoolPath, { force: options.force });
+  try {
+    const target = openTapeTarget(volume, options, layout.plan);
+    const key = sessionRecordKey(options);
+    saveLayout(key, { set, source, tapeVolser, creationDate, headerLabels: labels });
+    const bitmap = DurableSlotBitmap.create(bitmapPath(key), states.snapshotStates());
+    return { set, source, layout, states, ...target, bitmap, ...(spool ? { spool } : {}) };
+  } catch (error) {
+    spool?.close();
+    if (options.spoolPath !== undefined) rmSync(options.spoolPath, { force: true });
+    throw error;
+  }
+}
+
+/** A resumed backup; its options name the spool the record names, if it had one. */
+export function prepareResumedBackup(volume: Volume, options: TapeBackupOptions): PreparedBackup & { readonly options: TapeBackupOptions } {
+  checkWritable(volume);
+  checkOptions(volume, options);
+  const tape = sessionRecordKey(options);
+  const point = loadResumePoint(volume, tape, options.spoolPath);
+  const { stored } = point;
+  const layout = planBackupTape(stored.set, { tapeVolser: stored.tapeVolser, creationDate: stored.creationDate, headerLabels: (_, i) => stored.headerLabels[i] ?? [] });
+  const target = options.tapeStartBlock !== undefined
+    ? openTapeTarget(volume, options, layout.plan)
+    : { writer: MappedTapeWriter.open(options.tapePath, layout.plan) };
+  const spool = point.spoolPath === undefined ? undefined : BackupSpool.reopen(point.spoolPath, new Set(point.spooled));
+  const bitmap = DurableSlotBitmap.reopen(bitmapPath(tape), point.states.snapshotStates());
+  return {
+    set: stored.set,
+    source: stored.source,
+    layout,
+    states: point.states,
+    ...target,
+    bitmap,
+    ...(spool ? { spool } : {}),
+    spooled: point.spooled,
+    options: { ...options, ...(point.spoolPath !== undefined ? { spoolPath: point.spoolPath } : {}) },
+  };
+}
