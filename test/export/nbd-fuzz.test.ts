@@ -25,8 +25,12 @@ import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-
 import { makeTempDir } from '../harness/temp-dir.js';
 import { optionFrame, requestFrame } from './helpers/raw-peer.js';
 import { SeededRandom, testSeed } from './helpers/seeded-random.js';
+import { recordReliability } from '../harness/crash-child.js';
 
-const TARGET_FRAMES = 10_000;
+/** Frames per fuzz test: FUZZ_CASES (npm run fuzz and npm run reliability run 100,000), else CI's 10,000. */
+const TARGET_FRAMES = Number.isInteger(Number(process.env['FUZZ_CASES'])) && Number(process.env['FUZZ_CASES']) > 0 ? Number(process.env['FUZZ_CASES']) : 10_000;
+/** Time allowed per test, growing with the frames (10,000 take a few seconds here). */
+const FUZZ_TIMEOUT_MS = 120_000 + TARGET_FRAMES * 10;
 const PARALLEL_SESSIONS = 8;
 const MAX_FRAMES_PER_SESSION = 200;
 const SCRATCH_BYTES = 1024 * 1024;
@@ -154,8 +158,10 @@ async function fuzzAgainst(scratch: NbdExportBackend, seed: number, label: strin
   const reasons = new Map<string, number>();
   for (const e of events) if (e.kind === 'connection-closed') { const k = e.reason.replace(/[0-9a-fx]{3,}/g, 'N').slice(0, 60); reasons.set(k, (reasons.get(k) ?? 0) + 1); }
   process.stdout.write(`nbd-fuzz (${label}): ${sent} frames over ${sessions} connections, about ${repliesSeen} replies; closes: ${JSON.stringify([...reasons])}\n`);
+  const internal = events.filter((e) => (e.kind === 'protocol-error' && /internal error/.test(e.error.message)) || (e.kind === 'backend-error' && e.internal)).length;
+  recordReliability({ kind: 'fuzz', parser: `NBD frames (${label})`, cases: sent, crashes: internal, hangs: server.connectionCount > 0 ? 1 : 0 });
   // The fuzz must reach the transmission phase, not just die in the handshake.
-  expect(repliesSeen).toBeGreaterThan(500);
+  expect(repliesSeen).toBeGreaterThan(TARGET_FRAMES / 20);
   expect(sent).toBeGreaterThanOrEqual(TARGET_FRAMES);
 
   for (let waited = 0; waited < 3000 && server.connectionCount > 0; waited += 20) await new Promise((r) => setTimeout(r, 20));
@@ -179,7 +185,7 @@ describe('NBD server fuzz', () => {
     const seed = testSeed();
     process.stdout.write(`nbd-fuzz seed=${seed} (replay with SNAPTAPE_SEED=${seed})\n`);
     await fuzzAgainst(new MemoryBackend({ name: 'scratch', sizeBytes: SCRATCH_BYTES, canTrim: true }), seed, 'memory export');
-  });
+  }, FUZZ_TIMEOUT_MS);
 
   it(`survives ${TARGET_FRAMES} frames on a served CKD volume while a tape backup runs on it`, async () => {
     const seed = testSeed();
@@ -197,5 +203,5 @@ describe('NBD server fuzz', () => {
     } finally {
       dir.cleanup();
     }
-  }, 120_000);
+  }, FUZZ_TIMEOUT_MS);
 });

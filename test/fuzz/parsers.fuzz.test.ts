@@ -24,6 +24,7 @@ import { getDataset, putDataset } from '../../src/vtoc/dataset-io.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { VECTORS_DIR } from '../harness/vectors.js';
 import { fuzzCases, fuzzSeed, runFuzz, type FuzzReport, type FuzzTarget } from './fuzz-harness.js';
+import { recordReliability } from '../harness/crash-child.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 /** Tape blocks read per fuzzed tape at most (the index itself covers every block). */
@@ -41,7 +42,10 @@ beforeAll(() => {
   console.log(`parser fuzz: ${cases} cases per parser, seed ${seed} (replay with SNAPTAPE_SEED=${seed})`);
 });
 afterAll(() => {
-  for (const r of reports) console.log(`fuzz ${r.name}: ${r.cases} cases, ${r.parsed} parsed, ${r.typedErrors} typed errors, ${r.crashes.length} crashes, ${r.hangs} hangs, ${r.inputChanged} inputs changed, slowest ${r.slowestMs.toFixed(1)} ms`);
+  for (const r of reports) {
+    console.log(`fuzz ${r.name}: ${r.cases} cases, ${r.parsed} parsed, ${r.typedErrors} typed errors, ${r.crashes.length} crashes, ${r.hangs} hangs, ${r.inputChanged} inputs changed, slowest ${r.slowestMs.toFixed(1)} ms`);
+    recordReliability({ kind: 'fuzz', parser: r.name, cases: r.cases, crashes: r.crashes.length, hangs: r.hangs, inputChanged: r.inputChanged, slowestMs: Number(r.slowestMs.toFixed(1)) });
+  }
   dir.cleanup();
 });
 
@@ -239,7 +243,7 @@ describe('parser fuzz', () => {
       },
     };
     try {
-      const report = await runFuzz(target, { cases: Math.min(cases, 10_000), seed });
+      const report = await runFuzz(target, { cases, seed });
       // Here every case is a refusal: count them as typed errors.
       reports.push(report);
       console.log(`fuzz control-api-json: ${accepted} requests accepted (and cancelled), ${report.typedErrors} typed refusals`);
