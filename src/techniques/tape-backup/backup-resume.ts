@@ -4,7 +4,8 @@
  * exactly as it was then. One interrupted by a crash has only its durable bitmap (durable-bitmap.ts),
  * which was stamped before every host write the session acknowledged: a source modified later
  * than that stamp (plus the length of one host write) was written by someone who bypassed the
- * session, and the point in time is lost.
+ * session, and the point in time is lost. A backup with no slot left PENDING reads nothing from
+ * the source, so then neither check applies.
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -37,9 +38,17 @@ export function loadResumePoint(volume: Volume, tape: string, spoolOption: strin
   if (record.status === 'completed') refuse('it is complete');
   if (resolve(record.sourcePath) !== resolve(volume.path)) refuse(`it was a backup of ${record.sourcePath}, not ${volume.path}`);
   if (record.resumable === false) refuse(`${record.reason ?? 'a host write went ahead without its copy'}, so its point in time is lost; start a new backup`);
+  const stored = loadLayout(tape);
+  if (stored.set.slots.unitToSlot.length !== volume.unitCount) refuse(`${volume.path} is not the volume it was made from`);
+  const bitmap = readSessionBitmap(tape, stored.set.slots.lengths.length);
+  if (!bitmap) return refuse('its bitmap is missing or of the wrong size');
+  // Only slots still PENDING are read from the source: with none left, its later writes do not matter.
+  const readsSource = bitmap.some((state) => state === UNIT_STATE.PENDING || state === UNIT_STATE.CLAIMED);
   const source = statSync(volume.path, { bigint: true });
   const crashed = record.status === 'running' || record.status === 'paused';
-  if (crashed) {
+  if (!readsSource) {
+    // Nothing to check.
+  } else if (crashed) {
     const stampMs = existsSync(bitmapPath(tape)) ? statSync(bitmapPath(tape)).mtimeMs : 0;
     if (Number(source.mtimeNs / 1_000_000n) > stampMs + CRASH_MTIME_SLACK_MS) {
       refuse(`${volume.path} was written after the backup stopped (it was modified ${Math.round(Number(source.mtimeNs / 1_000_000n) - stampMs)} ms after the session's last stamp), so its point in time is lost; start a new backup`);
@@ -47,10 +56,6 @@ export function loadResumePoint(volume: Volume, tape: string, spoolOption: strin
   } else if (String(source.mtimeNs) !== record.sourceMtimeNs) {
     refuse(`${volume.path} was written after the backup stopped, so its point in time is lost; start a new backup`);
   }
-  const stored = loadLayout(tape);
-  if (stored.set.slots.unitToSlot.length !== volume.unitCount) refuse(`${volume.path} is not the volume it was made from`);
-  const bitmap = readSessionBitmap(tape, stored.set.slots.lengths.length);
-  if (!bitmap) return refuse('its bitmap is missing or of the wrong size');
   const states = TrackStateArray.create(bitmap.length);
   const spooled: number[] = [];
   bitmap.forEach((state, slot) => {

@@ -273,7 +273,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     }
     // The point in time is fully on tape: host writes need no protection from here on.
     this.copiedMs = Date.now();
-    this.volume.removeInterceptor(this);
+    this.stopProtecting();
     this.move('complete');
     this.writer.close();
     // Hashing and reading the tape back run on a worker: host writes go on meanwhile.
@@ -347,24 +347,38 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     if (this.failure || FINAL_STATES.has(this.stateValue)) return;
     this.failure = error;
     this.states.setControl(CONTROL.CANCEL);
-    // From here host writes are not protected: a resume needs the source exactly as it is now.
-    this.stoppedMtimeNs = this.sourceMtimeNs();
-    this.volume.removeInterceptor(this);
+    this.stopProtecting('failed', error.message);
     this.stateValue = transition(this.stateValue, 'fail', this.name);
     this.emit('state', this.stateValue);
   }
 
   private async abort(): Promise<void> {
     this.finishedMs ??= Date.now();
-    this.volume.removeInterceptor(this);
+    const status: RecordStatus = this.stateValue === 'cancelled' ? 'cancelled' : 'failed';
+    const reason = this.failure?.message ?? 'cancelled before the copy finished';
+    this.stopProtecting(status, reason);
     await this.cbw.drain?.stop();
     this.writer.close();
     this.targetVolume?.close();
-    const status: RecordStatus = this.stateValue === 'cancelled' ? 'cancelled' : 'failed';
-    this.persist(status, undefined, this.failure?.message ?? 'cancelled before the copy finished');
+    this.persist(status, undefined, reason);
     this.bitmap.close();
     this.spool?.close();
     this.emit('aborted', this.failure ?? new SessionError(`Cannot complete ${this.name}: it was cancelled`, { tape: this.options.tapePath }));
+  }
+
+  /**
+   * Ends the protection of host writes. Before the interceptor goes, the disk says exactly what is
+   * on the tape or in the spool (the whole bitmap), and, for a stop, the record says so with the
+   * source's mtime of this instant: a resume then needs the source unchanged since, or nothing left
+   * to read from it. Without that order, a host write right after the removal could change a slot
+   * the disk still calls PENDING, and a crash then would resume from the wrong bytes.
+   */
+  private stopProtecting(status?: RecordStatus, reason?: string): void {
+    if (this.stoppedMtimeNs !== undefined) return;
+    this.stoppedMtimeNs = this.sourceMtimeNs();
+    if (status) this.persist(status, undefined, reason);
+    else this.bitmap.writeAll(this.persistedStates());
+    this.volume.removeInterceptor(this);
   }
 
   private tick(): void {
