@@ -16,7 +16,10 @@ import { loadLayout, type StoredLayout } from './backup-layout-store.js';
 import { PERSISTED_SPOOLED } from './durable-bitmap.js';
 import { bitmapPath, readSessionBitmap, readSessionRecord, type SessionRecord } from './session-record.js';
 
-/** How much later than the bitmap's stamp the source may have been modified after a crash (one host write). */
+/**
+ * How much later than the bitmap's stamp the source may have been modified after a crash: the
+ * stamp's interval (durable-bitmap.ts, 50 ms) plus the length of one host write, with room to spare.
+ */
 export const CRASH_MTIME_SLACK_MS = 250;
 
 export interface ResumePoint {

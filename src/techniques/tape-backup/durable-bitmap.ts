@@ -7,8 +7,9 @@
  *
  * - `mark` writes one slot's state in place (pwrite of 4 bytes), only when it differs from what the
  *   file holds, so a host write costs a syscall only the first time it reaches a slot;
- * - `touch` stamps the file's mtime before each acknowledged host write: a source written later
- *   than that (by a writer that bypassed the session after a crash) is detected by `resume`;
+ * - `touch` stamps the file's mtime before acknowledged host writes, at most every
+ *   TOUCH_INTERVAL_MS: a source modified more than that (plus one write's length) after the last
+ *   stamp was written by someone who bypassed the session after a crash, and `resume` refuses it;
  * - `sync` (a host flush) makes the file durable against power loss too; against a process crash,
  *   the page cache already is.
  * A slot whose old bytes are in the spool, not yet on the tape, is persisted as SPOOLED.
@@ -16,6 +17,9 @@
 import { closeSync, fstatSync, fsyncSync, futimesSync, openSync, writeSync } from 'node:fs';
 import { translateIoError } from '../../errors/io-error.js';
 import { UNIT_STATE } from '../../engine/track-state.js';
+
+/** Longest time between two stamps while host writes go on (well inside backup-resume.ts's slack). */
+export const TOUCH_INTERVAL_MS = 50;
 
 /** Persisted only: the slot's start-instant bytes are in the spool (backup-spool.ts). */
 export const PERSISTED_SPOOLED = 5;
@@ -27,6 +31,7 @@ export class DurableSlotBitmap {
   // Main thread only.
   private readonly known: Int32Array;
   private closed = false;
+  private lastTouchMs = 0;
 
   private constructor(path: string, fd: number, slotCount: number) {
     this.path = path;
@@ -76,8 +81,10 @@ export class DurableSlotBitmap {
   }
 
   touch(): void {
-    const now = Date.now() / 1000;
-    this.io('stamp the session bitmap', () => futimesSync(this.fd, now, now));
+    const now = Date.now();
+    if (now - this.lastTouchMs < TOUCH_INTERVAL_MS) return;
+    this.lastTouchMs = now;
+    this.io('stamp the session bitmap', () => futimesSync(this.fd, now / 1000, now / 1000));
   }
 
   sync(): void {
