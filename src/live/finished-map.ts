@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { translateIoError } from '../errors/io-error.js';
 import { UsageError } from '../errors/snaptape-error.js';
-import { countCodes, type TrackMapSnapshot } from './track-map.js';
+import { TRACK_MAP_KINDS, countCodes, type TrackMapSnapshot } from './track-map.js';
 
 export function finishedMapPath(tapeKey: string): string {
   return `${tapeKey}.map.json`;
@@ -44,5 +44,8 @@ export function readFinishedMap(tapeOrMapPath: string): TrackMapSnapshot {
   if (counts.copiedInOrder !== map.counts.copiedInOrder || counts.copiedOutOfOrder !== map.counts.copiedOutOfOrder) {
     throw new UsageError(`Cannot draw the map in ${path}: its counts disagree with its codes`, { path });
   }
-  return map;
+  // A map written before maps had a kind is a backup's.
+  const kind = (map as { kind?: unknown }).kind ?? 'backup';
+  if (!TRACK_MAP_KINDS.includes(kind as TrackMapSnapshot['kind'])) throw new UsageError(`Cannot draw the map in ${path}: its kind ${JSON.stringify(kind)} is unknown`, { path });
+  return { ...map, kind: kind as TrackMapSnapshot['kind'] };
 }
