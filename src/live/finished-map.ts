@@ -28,7 +28,7 @@ export function writeFinishedMap(tapeKey: string, map: TrackMapSnapshot): void {
 export function readFinishedMap(tapeOrMapPath: string): TrackMapSnapshot {
   const path = tapeOrMapPath.endsWith('.map.json') ? tapeOrMapPath : finishedMapPath(tapeOrMapPath);
   if (!existsSync(path)) {
-    throw new UsageError(`Cannot draw the map of ${tapeOrMapPath}: ${path} is missing (it is written when a backup completes)`, { path });
+    throw new UsageError(`Cannot draw the map of ${tapeOrMapPath}: ${path} is missing (it is written when a backup completes; for a session running on a server, give --server)`, { path });
   }
   let map: TrackMapSnapshot;
   try {
