@@ -75,7 +75,12 @@ export class MirrorServerSession implements ServerSession {
 
   /** One secondary's map (`options.mirror`, else the one being copied or out of sync). */
   trackMap(options: TrackMapOptions): TrackMapSnapshot {
-    return sampleMirrorTrackMap(this.mirror.mapView(options.mirror ?? defaultMapMirror(this.mirror.status())));
+    const status = this.mirror.status();
+    const name = (options.mirror ?? defaultMapMirror(status)).toUpperCase();
+    if (!status.mirrors.some((m) => m.mirror === name)) {
+      throw new ControlError('BAD_REQUEST', `Cannot draw the map of mirror ${name} of session ${this.id}: its mirrors are ${status.mirrors.map((m) => m.mirror).join(', ')}`, { session: this.id, mirror: name });
+    }
+    return sampleMirrorTrackMap(this.mirror.mapView(name));
   }
 
   pause(): void {
