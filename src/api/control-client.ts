@@ -8,13 +8,21 @@
  * - the API's own codes (UNKNOWN_SESSION, BAD_REQUEST, UNAUTHORIZED, ...) come back as UsageError,
  *   TOO_MANY and SHUTTING_DOWN as SessionError; `details.apiCode` keeps the API's code;
  * - a server that cannot be reached is an IoError naming the address.
+ * Requests (not the event stream) say `Accept-Encoding: gzip`; a gzip answer (a track map) is
+ * decompressed here, and the size limit applies to the decompressed bytes.
  */
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
 import { ERROR_CODES, IoError, SessionError, UsageError, errorFromData, type ErrorCode, type SnaptapeError } from '../errors/snaptape-error.js';
 import { FINAL_STATES } from '../engine/session-state.js';
 import type { ApiErrorBody, SessionCommand, SessionEvent, SessionInfo, StartSessionRequest, VolumeInfo } from '../server/control-api-types.js';
+import type { TrackMapSnapshot } from '../live/track-map.js';
 
-/** Largest response body read: 256 session records with their summaries fit well below 16 MiB. */
+/**
+ * Largest response body read (after decompression): 256 session records with their summaries, or
+ * the track map of a 3390-54 (one character per track, about 1 MB), fit well below 16 MiB.
+ */
 export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 /** Largest single server-sent event: one SessionInfo. */
 export const MAX_EVENT_BYTES = 1024 * 1024;
@@ -103,6 +111,15 @@ export class ControlClient {
     return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/${command}`);
   }
 
+  /**
+   * The session's track map now (backup, clone, mirror; the final one once settled). For a mirror,
+   * `mirror` (M2..M4) chooses the secondary; the server picks the one being copied otherwise.
+   */
+  trackMap(id: string, options: { mirror?: string } = {}): Promise<TrackMapSnapshot> {
+    const query = options.mirror === undefined ? '' : `?mirror=${encodeURIComponent(options.mirror)}`;
+    return this.call<TrackMapSnapshot>('GET', `/sessions/${encodeURIComponent(id)}/map${query}`);
+  }
+
   /** Mirror sessions: splits one mirror (M2..M4) or all of them. */
   splitMirror(id: string, mirror?: string): Promise<SessionInfo> {
     return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/split`, mirror === undefined ? {} : { mirror });
@@ -159,8 +176,10 @@ export class ControlClient {
     });
   }
 
-  private requestOptions(method: string, path: string, bodyBytes?: number): RequestOptions {
+  private requestOptions(method: string, path: string, options: { bodyBytes?: number; gzip?: boolean } = {}): RequestOptions {
+    const { bodyBytes } = options;
     const headers: Record<string, string | number> = { accept: 'application/json' };
+    if (options.gzip === true) headers['accept-encoding'] = 'gzip';
     if (bodyBytes !== undefined) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = bodyBytes;
@@ -173,7 +192,7 @@ export class ControlClient {
   private call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     return new Promise<T>((resolve, reject) => {
-      const request = httpRequest(this.requestOptions(method, path, payload?.length), (response) => {
+      const request = httpRequest(this.requestOptions(method, path, { bodyBytes: payload?.length, gzip: true }), (response) => {
         readBody(response).then((text) => {
           const parsed = parseJson(text);
           const status = response.statusCode ?? 0;
@@ -200,21 +219,26 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** The body as text: gunzipped when the server sent gzip; refused past MAX_RESPONSE_BYTES decoded. */
 function readBody(response: IncomingMessage): Promise<string> {
+  const gzipped = response.headers['content-encoding'] === 'gzip';
+  const source: Readable = gzipped ? response.pipe(createGunzip()) : response;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    response.on('data', (chunk: Buffer) => {
+    source.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_RESPONSE_BYTES) {
         response.destroy();
+        source.destroy();
         reject(new IoError(`Cannot read the server's answer: it is larger than ${MAX_RESPONSE_BYTES} bytes`, {}));
         return;
       }
       chunks.push(chunk);
     });
-    response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    response.on('error', reject);
+    source.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    source.on('error', (error: Error) => reject(gzipped ? new IoError(`Cannot read the server's answer: its gzip body does not decode (${error.message})`, {}) : error));
+    if (gzipped) response.on('error', reject);
   });
 }
 

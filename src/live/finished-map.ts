@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { translateIoError } from '../errors/io-error.js';
 import { UsageError } from '../errors/snaptape-error.js';
-import { countCodes, type TrackMapSnapshot } from './track-map.js';
+import { TRACK_MAP_KINDS, countCodes, type TrackMapSnapshot } from './track-map.js';
 
 export function finishedMapPath(tapeKey: string): string {
   return `${tapeKey}.map.json`;
@@ -28,7 +28,7 @@ export function writeFinishedMap(tapeKey: string, map: TrackMapSnapshot): void {
 export function readFinishedMap(tapeOrMapPath: string): TrackMapSnapshot {
   const path = tapeOrMapPath.endsWith('.map.json') ? tapeOrMapPath : finishedMapPath(tapeOrMapPath);
   if (!existsSync(path)) {
-    throw new UsageError(`Cannot draw the map of ${tapeOrMapPath}: ${path} is missing (it is written when a backup completes)`, { path });
+    throw new UsageError(`Cannot draw the map of ${tapeOrMapPath}: ${path} is missing (it is written when a backup completes; for a session running on a server, give --server)`, { path });
   }
   let map: TrackMapSnapshot;
   try {
@@ -44,5 +44,8 @@ export function readFinishedMap(tapeOrMapPath: string): TrackMapSnapshot {
   if (counts.copiedInOrder !== map.counts.copiedInOrder || counts.copiedOutOfOrder !== map.counts.copiedOutOfOrder) {
     throw new UsageError(`Cannot draw the map in ${path}: its counts disagree with its codes`, { path });
   }
-  return map;
+  // A map written before maps had a kind is a backup's.
+  const kind = (map as { kind?: unknown }).kind ?? 'backup';
+  if (!TRACK_MAP_KINDS.includes(kind as TrackMapSnapshot['kind'])) throw new UsageError(`Cannot draw the map in ${path}: its kind ${JSON.stringify(kind)} is unknown`, { path });
+  return { ...map, kind: kind as TrackMapSnapshot['kind'] };
 }

@@ -5,7 +5,7 @@
  * API, with the token from the page's URL fragment.
  */
 import { LIVE_PAGE_SCRIPT } from './live-page-script.js';
-import { HOST_WRITE_COLOUR, HOST_WRITE_LABEL, TRACK_LEGEND } from './track-map.js';
+import { HOST_WRITE_COLOUR, HOST_WRITE_LABEL, TRACK_LABELS, TRACK_LEGEND } from './track-map.js';
 
 export interface LivePageAsset {
   readonly path: string;
@@ -14,16 +14,11 @@ export interface LivePageAsset {
   readonly body: string;
 }
 
+/** Every code has an entry; the script relabels them for the followed session's kind and hides the codes that kind never produces. */
 const LEGEND = [
-  ...TRACK_LEGEND.map((e) => `<li><span class="swatch" style="background:${e.colour}"></span>${e.label}: <b id="n-${e.name}">-</b></li>`),
+  ...TRACK_LEGEND.map((e) => `<li id="l-${e.name}"><span class="swatch" style="background:${e.colour}"></span><span id="t-${e.name}">${TRACK_LABELS.backup[e.name] ?? e.label}</span>: <b id="n-${e.name}">-</b></li>`),
   `<li><span class="swatch hw" style="background:${HOST_WRITE_COLOUR}"></span>${HOST_WRITE_LABEL}: <b id="n-hostWritten">-</b></li>`,
 ].join('\n');
-
-const COUNTERS: ReadonlyArray<readonly [string, string]> = [
-  ['state', 'state'], ['copiedInOrder', 'copied in order'], ['copiedOutOfOrder', 'copied out of order'],
-  ['slotsTotal', 'slots in the session'], ['bytesCopied', 'bytes copied'], ['bytesTotal', 'bytes in the session'],
-  ['mbPerSecond', 'average MB/s'], ['hostWrites', 'host writes since the start'],
-];
 
 const HTML = `<!DOCTYPE html>
 <html lang="en">
@@ -34,14 +29,14 @@ const HTML = `<!DOCTYPE html>
 <table><thead><tr><th>name</th><th>device</th><th>volser</th><th>units</th><th>sessions on the write path</th></tr></thead><tbody id="volumes"></tbody></table></section>
 <section><h2>Sessions</h2>
 <table><thead><tr><th>id</th><th>type</th><th>volume</th><th>target</th><th>state</th></tr></thead><tbody id="sessions"></tbody></table></section>
-<section><h2>Session <span id="followed">-</span></h2>
+<section><h2>Session <span id="followed">-</span> <small id="map-of"></small></h2>
 <div class="row">
-<div><canvas id="map" width="300" height="90" data-version="0"></canvas>
+<div><canvas id="map" width="300" height="90" data-version="0" data-kind=""></canvas>
 <ul class="legend">${LEGEND}</ul></div>
-<table class="counters">${COUNTERS.map(([id, label]) => `<tr><th>${label}</th><td id="c-${id}">-</td></tr>`).join('')}</table>
+<table class="counters"><tbody id="counters"></tbody></table>
 </div>
 <div class="row">
-<figure><figcaption>copy throughput, MB/s (now <b id="r-copy">-</b>)</figcaption><canvas id="chart-copy" width="420" height="120"></canvas></figure>
+<figure><figcaption>copy throughput, <span id="r-copy-unit">MB/s</span> (now <b id="r-copy">-</b>)</figcaption><canvas id="chart-copy" width="420" height="120"></canvas></figure>
 <figure><figcaption>host writes per second (now <b id="r-host">-</b>)</figcaption><canvas id="chart-host" width="420" height="120"></canvas></figure>
 </div></section>
 <script src="/live.js"></script>

@@ -6,17 +6,31 @@
  * - reads GET /events with fetch (an EventSource cannot send a token) and, on each event of the
  *   followed session (about 4 per second, the session's progress interval), updates the counters
  *   and fetches GET /sessions/:id/map, at most one request in flight;
- * - draws the map on a canvas (cylinders as columns, heads as rows) and two rate charts.
- * The DOM ids it fills (c-state, c-copiedInOrder, ...) are what test/live reads.
+ * - draws the map on a canvas (cylinders as columns, heads as rows) and two rate charts;
+ * - labels the legend for the map's kind (backup, clone, mirror: TRACK_LABELS) and shows the
+ *   counters of the session's type (LIVE_COUNTERS); `?mirror=M3` asks a mirror session for M3.
+ * The DOM ids it fills (c-state, c-copiedInOrder, c-tracksLeft, n-pending, ...) are what test/live reads.
  */
+import { LIVE_COUNTERS } from './live-page-counters.js';
+import { TRACK_LABELS } from './track-map.js';
+
 export const LIVE_PAGE_SCRIPT = String.raw`'use strict';
 (function () {
+  var LABELS = ${JSON.stringify(TRACK_LABELS)};
+  var COUNTERS = ${JSON.stringify(LIVE_COUNTERS)};
   var COLOURS = { x: '#FFFFFF', p: '#BBBBBB', i: '#0072B2', o: '#D55E00', r: '#CC79A7' };
   var HOST = '#F0E442';
   var HISTORY = 240; // rate samples kept: one minute at 4 per second
+  // A split mirror or an idle clone sends no events while the host writes: look at it this often anyway.
+  var MAP_POLL_MS = 1000;
+  var ACTIVE = ['starting', 'running', 'paused', 'completing'];
   var token = (/token=([^&]+)/.exec(location.hash) || [])[1] || '';
   var headers = token ? { Authorization: 'Bearer ' + decodeURIComponent(token) } : {};
-  var wanted = new URLSearchParams(location.search).get('session');
+  var params = new URLSearchParams(location.search);
+  var wanted = params.get('session');
+  var wantedMirror = params.get('mirror');
+  var counterType = null;
+  var lastMap = null;
   var sessions = {};
   var followed = null;
   var mapBusy = false;
@@ -62,7 +76,7 @@ export const LIVE_PAGE_SCRIPT = String.raw`'use strict';
   }
   function follow(id) {
     if (followed === id) return;
-    followed = id; rates = []; last = null;
+    followed = id; rates = []; last = null; lastMap = null;
     text('followed', id);
     renderSessions();
     update(sessions[id]);
@@ -70,19 +84,41 @@ export const LIVE_PAGE_SCRIPT = String.raw`'use strict';
   function chooseSession() {
     if (wanted && sessions[wanted]) return follow(wanted);
     var ids = Object.keys(sessions);
-    var running = ids.filter(function (id) { return ['starting', 'running', 'paused'].indexOf(sessions[id].state) >= 0; });
+    var running = ids.filter(function (id) { return ACTIVE.indexOf(sessions[id].state) >= 0; });
     var pick = running.length ? running[running.length - 1] : ids[ids.length - 1];
     if (pick && (!followed || (running.length && running.indexOf(followed) < 0))) follow(pick);
   }
 
+  // The counter rows of the session's type, built once per type.
+  function renderCounters(type) {
+    if (counterType === type) return;
+    counterType = type;
+    var body = el('counters');
+    body.textContent = '';
+    (COUNTERS[type] || COUNTERS.backup).forEach(function (c) {
+      var tr = document.createElement('tr'), th = document.createElement('th'), td = document.createElement('td');
+      th.textContent = c.label; td.id = 'c-' + c.id; td.textContent = '-';
+      tr.appendChild(th); tr.appendChild(td); body.appendChild(tr);
+    });
+  }
+  function lookup(roots, path) {
+    return path.split('.').reduce(function (v, k) { return v === undefined || v === null ? undefined : v[k]; }, roots);
+  }
+  function showCounters(s) {
+    renderCounters(s.type);
+    var p = s.progress || {};
+    var subject = lastMap && lastMap.subject;
+    var mirror = (p.mirrors || []).filter(function (m) { return m.mirror === subject; })[0] || (p.mirrors || [])[0];
+    var roots = { session: s, progress: p, mirror: mirror, map: lastMap };
+    (COUNTERS[s.type] || COUNTERS.backup).forEach(function (c) {
+      var v = lookup(roots, c.path);
+      text('c-' + c.id, v === undefined || v === null ? '-' : (c.fixed !== undefined ? Number(v).toFixed(c.fixed) : v));
+    });
+  }
+
   function update(s) {
     if (!s) return;
-    var p = s.progress || {};
-    text('c-state', s.state);
-    ['copiedInOrder', 'copiedOutOfOrder', 'slotsTotal', 'bytesCopied', 'bytesTotal'].forEach(function (k) {
-      text('c-' + k, p[k] === undefined ? '-' : p[k]);
-    });
-    text('c-mbPerSecond', p.mbPerSecond === undefined ? '-' : p.mbPerSecond.toFixed(1));
+    showCounters(s);
     fetchMap(s.id);
   }
 
@@ -90,9 +126,11 @@ export const LIVE_PAGE_SCRIPT = String.raw`'use strict';
     if (mapBusy) { mapAgain = true; return; }
     mapBusy = true;
     mapAgain = false;
-    api('/sessions/' + encodeURIComponent(id) + '/map').then(function (map) {
-      if (id === followed) { drawMap(map); addRate(map); }
-    }).catch(function () { /* a session without a map (mirror, snapshot) */ }).then(function () {
+    var s = sessions[id];
+    var query = s && s.type === 'mirror' && wantedMirror ? '?mirror=' + encodeURIComponent(wantedMirror) : '';
+    api('/sessions/' + encodeURIComponent(id) + '/map' + query).then(function (map) {
+      if (id === followed) { lastMap = map; drawMap(map); addRate(map); showCounters(sessions[id]); }
+    }).catch(function () { /* a session without a map (snapshot) */ }).then(function () {
       mapBusy = false;
       if (mapAgain && followed) fetchMap(followed);
     });
@@ -119,25 +157,46 @@ export const LIVE_PAGE_SCRIPT = String.raw`'use strict';
     mapVersion += 1;
     canvas.dataset.version = String(mapVersion);
     canvas.dataset.codes = map.codes;
+    canvas.dataset.kind = map.kind;
+    labelLegend(map.kind || 'backup');
+    text('map-of', (map.kind || 'backup') + (map.subject ? ' ' + map.subject : '') + ' map');
     Object.keys(map.counts).forEach(function (k) { text('n-' + k, map.counts[k]); });
     text('n-hostWritten', map.hostWrittenUnits);
-    text('c-hostWrites', map.hostWrites);
+  }
+
+  // The legend in the words of the map's kind; codes the kind never produces are hidden.
+  function labelLegend(kind) {
+    var labels = LABELS[kind] || LABELS.backup;
+    ['pending', 'copiedInOrder', 'copiedOutOfOrder', 'recopied', 'notInSession'].forEach(function (name) {
+      var li = el('l-' + name);
+      if (!li) return;
+      li.style.display = labels[name] === undefined ? 'none' : '';
+      if (labels[name] !== undefined) text('t-' + name, labels[name]);
+    });
+  }
+
+  // What the copy chart counts: MB when the session counts bytes (backup, clone), else the units
+  // the map shows copied (a mirror's resent tracks; a new episode starts again from 0).
+  function copyMeasure(s, map) {
+    var p = s && s.progress;
+    if (p && typeof p.bytesCopied === 'number') return { amount: p.bytesCopied / 1e6, unit: 'MB/s' };
+    return { amount: map.counts.copiedInOrder + map.counts.copiedOutOfOrder, unit: map.unitKind + 's/s' };
   }
 
   function addRate(map) {
-    var s = sessions[followed];
-    var bytes = s && s.progress ? s.progress.bytesCopied : 0;
+    var measure = copyMeasure(sessions[followed], map);
     var now = map.sampledAtMs;
+    text('r-copy-unit', measure.unit);
     if (last && now > last.t) {
       var dt = (now - last.t) / 1000;
-      rates.push({ t: now, mbps: (bytes - last.bytes) / 1e6 / dt, wps: (map.hostWrites - last.writes) / dt });
+      rates.push({ t: now, mbps: Math.max(0, measure.amount - last.amount) / dt, wps: (map.hostWrites - last.writes) / dt });
       if (rates.length > HISTORY) rates.shift();
       drawChart('chart-copy', rates.map(function (r) { return r.mbps; }), '#0072B2');
       drawChart('chart-host', rates.map(function (r) { return r.wps; }), '#D55E00');
       text('r-copy', rates[rates.length - 1].mbps.toFixed(1));
       text('r-host', rates[rates.length - 1].wps.toFixed(0));
     }
-    last = { t: now, bytes: bytes, writes: map.hostWrites };
+    last = { t: now, amount: measure.amount, writes: map.hostWrites };
   }
 
   function drawChart(id, values, colour) {
@@ -191,6 +250,16 @@ export const LIVE_PAGE_SCRIPT = String.raw`'use strict';
       setTimeout(stream, 1000);
     });
   }
+
+  setInterval(function () {
+    var s = followed && sessions[followed];
+    if (!s || ACTIVE.indexOf(s.state) < 0) return;
+    api('/sessions/' + encodeURIComponent(s.id)).then(function (now) {
+      if (!sessions[now.id] || sessions[now.id].finishedAt) return; // the end event came meanwhile
+      sessions[now.id] = now;
+      if (now.id === followed) update(now);
+    }).catch(function () { /* the next event or poll tries again */ });
+  }, MAP_POLL_MS);
 
   api('/volumes').then(function (b) { renderVolumes(b.volumes); }).catch(function (e) { text('link', e.message); });
   api('/sessions').then(function (b) {

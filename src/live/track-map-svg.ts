@@ -2,12 +2,13 @@
  * SVG drawing of a track map: one `<rect class="cell">` per unit, laid out with cylinders as
  * columns and heads as rows (track index = cylinder × heads + head), wrapped into bands of
  * MAX_COLUMNS_PER_BAND cylinders so a large volume stays readable. Units the host wrote carry a
- * small square mark (one `<rect class="hw">` each) over their cell. A legend with counts follows.
+ * small square mark (one `<rect class="hw">` each) over their cell. A legend with counts follows,
+ * in the words of the map's session kind (a clone's or a mirror's codes mean their own things).
  *
  * Invariant: exactly `unitCount` elements of class "cell", each filled with its legend colour, so
  * the colour counts equal the map's counts (test/live checks this against the backup summary).
  */
-import { HOST_WRITE_COLOUR, HOST_WRITE_LABEL, TRACK_LEGEND, codeName, type TrackCode, type TrackMapSnapshot } from './track-map.js';
+import { HOST_WRITE_COLOUR, HOST_WRITE_LABEL, TRACK_LEGEND, codeName, legendFor, type TrackCode, type TrackMapSnapshot } from './track-map.js';
 
 /** Cylinders per band: 3390-3 (3339 cylinders) makes 17 bands; wider SVGs scroll badly. */
 export const MAX_COLUMNS_PER_BAND = 200;
@@ -29,7 +30,8 @@ export function renderTrackMapSvg(map: TrackMapSnapshot, options: { title?: stri
   const mapHeight = bands * bandHeight;
   const width = Math.max(bandColumns * CELL, 360);
   const legendTop = mapHeight + 8;
-  const height = legendTop + (TRACK_LEGEND.length + 1) * LEGEND_ROW + 4;
+  const entries = legendFor(map.kind);
+  const height = legendTop + (entries.length + 1) * LEGEND_ROW + 4;
   const cells: string[] = [];
   const marks: string[] = [];
   for (let u = 0; u < map.unitCount; u++) {
@@ -42,13 +44,14 @@ export function renderTrackMapSvg(map: TrackMapSnapshot, options: { title?: stri
     cells.push(`<rect class="cell" data-code="${lower}" x="${x}" y="${y}" width="${CELL}" height="${CELL}" fill="${COLOUR[lower] ?? '#FFFFFF'}"/>`);
     if (code !== lower) marks.push(`<rect class="hw" x="${x + 2}" y="${y + 2}" width="2" height="2" fill="${HOST_WRITE_COLOUR}" stroke="#000000" stroke-width="0.5"/>`);
   }
-  const legend = TRACK_LEGEND.map((e, i) => {
+  const legend = entries.map((e, i) => {
     const y = legendTop + i * LEGEND_ROW;
     return `<g class="legend"><rect x="0" y="${y}" width="10" height="10" fill="${e.colour}" stroke="#555555" stroke-width="0.5"/><text x="16" y="${y + 9}">${escapeXml(e.label)}: ${map.counts[codeName(e.code)]}</text></g>`;
   });
-  const hwY = legendTop + TRACK_LEGEND.length * LEGEND_ROW;
+  const hwY = legendTop + entries.length * LEGEND_ROW;
   legend.push(`<g class="legend"><rect x="3" y="${hwY + 3}" width="4" height="4" fill="${HOST_WRITE_COLOUR}" stroke="#000000" stroke-width="0.5"/><text x="16" y="${hwY + 9}">${escapeXml(HOST_WRITE_LABEL)}: ${map.hostWrittenUnits} ${map.unitKind}s</text></g>`);
-  const title = options.title ?? `Track map: ${map.unitCount} ${map.unitKind}s, ${map.columns} ${map.unitKind === 'track' ? 'cylinders' : 'columns'} × ${map.rows} ${map.unitKind === 'track' ? 'heads' : 'rows'}`;
+  const of = `${map.kind}${map.subject !== undefined ? ` ${map.subject}` : ''}`;
+  const title = options.title ?? `Track map (${of}): ${map.unitCount} ${map.unitKind}s, ${map.columns} ${map.unitKind === 'track' ? 'cylinders' : 'columns'} × ${map.rows} ${map.unitKind === 'track' ? 'heads' : 'rows'}`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" class="track-map" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
     `<title>${escapeXml(title)}</title>`,

@@ -14,6 +14,8 @@ import { SessionError } from '../errors/snaptape-error.js';
 import { MAX_COPY_WORKERS } from '../engine/copy-pool.js';
 import type { SessionState } from '../engine/session-state.js';
 import { CloneSession } from '../techniques/clone/clone-session.js';
+import { sampleCloneTrackMap } from '../live/clone-track-map.js';
+import type { TrackMapSnapshot } from '../live/track-map.js';
 import type { SessionCommand, SessionEvent, SessionInfo } from './control-api-types.js';
 import { RequestFields, type JsonObject } from './request-body.js';
 import type { ServerSession, SessionEventListener, SessionFactory } from './session-registry.js';
@@ -69,6 +71,11 @@ export class CloneServerSession implements ServerSession {
       summary: status.phase === 'terminated' ? { ...status } : null,
       error: status.error === null ? null : { code: 'SESSION', message: status.error },
     };
+  }
+
+  /** The map from the clone's IND bits and track states, the final one once it is released. */
+  trackMap(): TrackMapSnapshot {
+    return sampleCloneTrackMap(this.session.mapView());
   }
 
   pause(): void {

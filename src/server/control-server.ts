@@ -10,7 +10,8 @@
  *   POST /sessions/:id/(activate|terminate)   a technique's own commands (clone)
  *   POST /sessions/:id/(split|rejoin|remove)  mirror sessions only, body {"mirror"?: "M2"}
  *   GET  /events[?session=ID]             server-sent events
- *   GET  /sessions/:id/map                the session's track map now (src/live/track-map.ts)
+ *   GET  /sessions/:id/map[?mirror=M2]    the session's track map now (src/live/track-map.ts);
+ *                                         gzip when the client accepts it (compressed-json.ts)
  *   GET  /, /live.js, /live.css           the live page (src/live/live-page-assets.ts)
  *
  * Authentication: a TCP listener requires `Authorization: Bearer <token>` on every request (401
@@ -32,6 +33,7 @@ import { UsageError } from '../errors/snaptape-error.js';
 import { ControlError, apiFailureFor } from './control-error.js';
 import { EventStreams, MAX_EVENT_STREAMS } from './event-stream.js';
 import { readJsonBody } from './request-body.js';
+import { sendJsonCompressible } from './compressed-json.js';
 import { SESSION_COMMANDS } from './control-api-types.js';
 import { mirrorAction } from './mirror-server-session.js';
 import { MAX_EVENT_SUBSCRIBERS, type SessionRegistry } from './session-registry.js';
@@ -122,15 +124,20 @@ export class ControlServer {
       { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/remove$/, handle: async (q, r, p) => sendJson(r, 200, mirrorAction(registry.get(p.id), 'remove', await readJsonBody(q))) },
       { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/(?:activate|terminate)$/, handle: (q, r, p) => this.command(r, p.id, q.url ?? '') },
       { method: 'GET', pattern: /^\/events$/, handle: (_q, r, p) => this.streams.serve(r, p.query.get('session') ?? undefined) },
-      { method: 'GET', pattern: /^\/sessions\/(?<id>[^/]+)\/map$/, handle: (_q, r, p) => this.trackMap(r, p.id) },
+      { method: 'GET', pattern: /^\/sessions\/(?<id>[^/]+)\/map$/, handle: (q, r, p) => this.trackMap(q, r, p) },
       ...LIVE_PAGE_ASSETS.map((asset): Route => ({ method: 'GET', pattern: asset.pattern, handle: (_q, r) => sendAsset(r, asset) })),
     ];
   }
 
-  private trackMap(response: ServerResponse, id: string): void {
+  private async trackMap(request: IncomingMessage, response: ServerResponse, params: RouteParams): Promise<void> {
+    const { id } = params;
     const session = this.options.registry.get(id);
     if (!session.trackMap) throw new ControlError('BAD_REQUEST', `Cannot draw the map of session ${id}: a ${session.type} session has no track map`, { session: id });
-    sendJson(response, 200, session.trackMap());
+    const mirror = params.query.get('mirror') ?? undefined;
+    if (mirror !== undefined && session.type !== 'mirror') {
+      throw new ControlError('BAD_REQUEST', `Cannot draw the map of mirror ${mirror} of session ${id}: a ${session.type} session has no mirrors`, { session: id, field: 'mirror' });
+    }
+    await sendJsonCompressible(request, response, 200, session.trackMap(mirror === undefined ? {} : { mirror }));
   }
 
   private verb(response: ServerResponse, id: string, verb: 'pause' | 'resume' | 'cancel'): void {

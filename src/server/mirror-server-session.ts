@@ -15,10 +15,12 @@ import { SessionError, isSnaptapeError } from '../errors/snaptape-error.js';
 import { transition, type SessionState } from '../engine/session-state.js';
 import { MirrorSession } from '../techniques/mirror/mirror-session.js';
 import { mirrorFilePath } from '../techniques/mirror/mirror-state-file.js';
+import { defaultMapMirror, sampleMirrorTrackMap } from '../live/mirror-track-map.js';
+import type { TrackMapSnapshot } from '../live/track-map.js';
 import { ControlError } from './control-error.js';
 import type { SessionEvent, SessionInfo } from './control-api-types.js';
 import { RequestFields, type JsonObject } from './request-body.js';
-import type { ServerSession, SessionEventListener, SessionFactory, SessionRegistry } from './session-registry.js';
+import type { ServerSession, SessionEventListener, SessionFactory, SessionRegistry, TrackMapOptions } from './session-registry.js';
 import type { ServedVolumes } from './served-volumes.js';
 
 const MIRROR_FIELDS = ['type', 'volume', 'secondaries', 'resume', 'linkTimeoutMs', 'resyncPauseMs'] as const;
@@ -69,6 +71,16 @@ export class MirrorServerSession implements ServerSession {
       state: this.sessionState, createdAt: this.createdAt, finishedAt: this.finishedAt ?? null,
       progress: { ...status }, summary: null, error: null,
     };
+  }
+
+  /** One secondary's map (`options.mirror`, else the one being copied or out of sync). */
+  trackMap(options: TrackMapOptions): TrackMapSnapshot {
+    const status = this.mirror.status();
+    const name = (options.mirror ?? defaultMapMirror(status)).toUpperCase();
+    if (!status.mirrors.some((m) => m.mirror === name)) {
+      throw new ControlError('BAD_REQUEST', `Cannot draw the map of mirror ${name} of session ${this.id}: its mirrors are ${status.mirrors.map((m) => m.mirror).join(', ')}`, { session: this.id, mirror: name });
+    }
+    return sampleMirrorTrackMap(this.mirror.mapView(name));
   }
 
   pause(): void {

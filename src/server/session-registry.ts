@@ -45,10 +45,15 @@ export interface ServerSession {
   command?(command: SessionCommand): void;
   /** Resolves (never rejects) once the session is in a final state and its record is persisted. */
   readonly settled: Promise<void>;
-  /** The session's track map now (live-view); absent for a technique that has none. */
-  trackMap?(): TrackMapSnapshot;
+  /** The session's track map now (live view); absent for a technique that has none. */
+  trackMap?(options: TrackMapOptions): TrackMapSnapshot;
   /** Subscribes to this session's events; returns the unsubscribe function. */
   onEvent(listener: SessionEventListener): () => void;
+}
+
+/** What a map request may choose: the mirror (M2..M4) of a mirror session. */
+export interface TrackMapOptions {
+  readonly mirror?: string;
 }
 
 export interface SessionStartContext {

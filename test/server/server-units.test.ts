@@ -1,7 +1,8 @@
 /**
  * Unit tests of the server's pieces that need no child process: the NBD backend over a Volume
  * (every write is a host write through the interceptor chain), the export name rule, and the
- * listen-address rules (loopback only unless --listen-any).
+ * listen-address rules (loopback only unless --listen-any), and which Accept-Encoding headers
+ * get a gzip answer.
  */
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { VolumeBackend, exportNameFor } from '../../src/export/volume-backend.js
 import { ZERO_FILL_CHUNK_BYTES } from '../../src/export/nbd-constants.js';
 import { checkBindHost, parseControlAddress, parseTcpAddress } from '../../src/server/listen-address.js';
 import { apiFailureFor, ControlError } from '../../src/server/control-error.js';
+import { acceptsGzip } from '../../src/server/compressed-json.js';
 import { IoError, SessionError } from '../../src/errors/snaptape-error.js';
 import type { Volume } from '../../src/volume/volume.js';
 import type { WriteEvent } from '../../src/volume/write-interceptor.js';
@@ -88,5 +90,17 @@ describe('server naming and address rules', () => {
     expect(apiFailureFor(new IoError('Cannot create tape: /x/y.aws: no such file', { path: '/x/y.aws', errno: 'ENOENT' })).status).toBe(400);
     expect(apiFailureFor(new IoError('Cannot write the tape: EIO', { path: '/x/y.aws', errno: 'EIO' })).status).toBe(500);
     expect(apiFailureFor(new Error('boom\nstack')).body.error).toEqual({ code: 'INTERNAL', message: 'Cannot complete the request: internal error: boom' });
+  });
+});
+
+describe('acceptsGzip', () => {
+  it('takes gzip (or *) listed with a quality above 0, and nothing else', () => {
+    const cases: Array<[string | string[] | undefined, boolean]> = [
+      [undefined, false], ['', false], ['identity', false], ['br', false], ['deflate, br', false],
+      ['gzip', true], ['GZIP', true], ['x-gzip', true], ['gzip, deflate, br', true], ['br;q=1.0, gzip;q=0.8', true],
+      ['gzip;q=0', false], ['gzip;q=0.0, *;q=1', false], ['*', true], ['*;q=0', false], ['deflate, *;q=0.1', true],
+      [['deflate', 'gzip'], true], ['gzip;q=bad', false],
+    ];
+    for (const [header, expected] of cases) expect(acceptsGzip(header), JSON.stringify(header)).toBe(expected);
   });
 });

@@ -33,6 +33,7 @@ import type { WriteEvent, WriteInterceptor, WriteRange } from '../../volume/writ
 import { checkCloneOptions, checkGeometry, checkParticipants } from './clone-checks.js';
 import { selectCloneUnits, type CloneExtent } from './clone-extents.js';
 import { runCopyPass } from './clone-copy-loop.js';
+import { CloneMapRecorder, type CloneMapView } from './clone-map-recorder.js';
 import { FINAL_CLONE_PHASES, SESSION_STATE_OF_PHASE, applyCloneVerb, cloneFlags, type CloneMachine, type ClonePhase, type CloneVerb } from './clone-phase.js';
 import { encodeCloneBitmap, writeCloneRecord, type CloneRecord } from './clone-record.js';
 import { IND_COLUMN, claimDestination, columnOf, protectionBitsOf, releaseDestination, type ProtectionBitTable } from './protection-bits.js';
@@ -60,6 +61,7 @@ export class CloneSession extends EventEmitter {
   private readonly createdAt = new Date().toISOString();
   private readonly sourceHook: WriteInterceptor;
   private readonly targetHook: WriteInterceptor;
+  private readonly mapRecorder: CloneMapRecorder;
   // Main thread only.
   private machine: CloneMachine = { phase: 'created', op: 'CREATE', opStatus: 'complete' };
   private opAt = this.createdAt;
@@ -114,6 +116,7 @@ export class CloneSession extends EventEmitter {
     this.ind = BitColumns.create(1, this.unitCount);
     this.extents = new Int32Array(new SharedArrayBuffer(this.unitCount * 4));
     this.synced = new Uint8Array(this.unitCount);
+    this.mapRecorder = new CloneMapRecorder(this.unitCount);
     this.pb.acquire(this.slot, this.id);
     claimDestination(target, this.id);
     const sizes = target.geometry.kind === 'ckd' ? target.trackSizes() : undefined;
@@ -213,6 +216,7 @@ export class CloneSession extends EventEmitter {
 
   /** During PRECOPY: a copied track that the host wrote is reopened, so it is copied again. */
   private afterSourceWrite(event: WriteEvent): void {
+    this.mapRecorder.hostWrite(event);
     if (this.machine.phase !== 'precopy') return;
     for (let u = event.firstUnit; u < event.firstUnit + event.unitCount; u++) {
       if (!this.takesPart(u)) continue;
@@ -227,6 +231,7 @@ export class CloneSession extends EventEmitter {
       this.synced[u] = 0;
       this.states.reopen(u);
       this.recopies++;
+      this.mapRecorder.reopened(u);
     }
   }
 
@@ -402,6 +407,11 @@ export class CloneSession extends EventEmitter {
   }
 
   // ---- status and record ----------------------------------------------------------------------
+
+  /** What the live track map reads (src/live/clone-track-map.ts). */
+  mapView(): CloneMapView {
+    return { id: this.id, geometry: this.source.geometry, included: this.extent.included, states: this.states, ind: this.ind, indColumn: IND_COLUMN, recorder: this.mapRecorder };
+  }
 
   private pbConflicts(): number {
     let n = 0;

@@ -37,6 +37,7 @@ import { PRIMARY_BIT } from './mirror-state-layout.js';
 import { copyUnitsToLocal, openLocalSecondary, parseTarget, remoteAddress } from './mirror-targets.js';
 import type { MirrorSessionStatus, MirrorStatus } from './mirror-types.js';
 import { mirrorBit, TrackStatusTable } from './track-status-table.js';
+import { MirrorMapRecorder, type MirrorMapView } from './mirror-map-recorder.js';
 
 export interface MirrorSessionOptions {
   /** The name status reports (the served export name); default the image path. */
@@ -60,6 +61,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
   private readonly channel: LinkChannel | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly resyncPauseMs: number;
+  private readonly mapRecorder: MirrorMapRecorder;
   // Main thread only.
   private bitsDirty = false;
   private pumping = false;
@@ -75,6 +77,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
     this.recoveredUnclean = parts.unclean;
     this.resyncPauseMs = options.resyncPauseMs ?? 0;
     this.secondaries = parts.mirrors.map((m, i) => newSecondary(m, i));
+    this.mapRecorder = new MirrorMapRecorder(volume.unitCount, this.secondaries.map((s) => s.mirror));
     const needsChannel = this.secondaries.some((s) => s.spec.kind === 'remote');
     this.channel = needsChannel ? new LinkChannel((event) => this.onLinkEvent(event), { timeoutMs: options.linkTimeoutMs }) : undefined;
   }
@@ -127,6 +130,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
   // ---- the write chain -------------------------------------------------------------------------
 
   beforeWrite(event: WriteEvent): void {
+    this.mapRecorder.hostWrite(event);
     let cleared = false;
     for (const s of this.secondaries) {
       if (LIVE_STATES.has(s.state) && !this.detached) continue;
@@ -148,6 +152,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
         this.table.setValid(u, s.mirror);
         this.bitsDirty = true;
         if (s.resync) s.resync.sentByWrites++;
+        this.mapRecorder.sentByWrite(s.mirror, u);
       }
     }
   }
@@ -270,6 +275,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
   private move(s: Secondary, event: LinkEvent): void {
     const next = linkTransition(s.state, event, { volume: this.volumeName, mirror: s.name });
     s.state = next;
+    if (event !== 'copied') this.mapRecorder.startEpisode(s.mirror);
     if (COPYING_STATES.has(next)) {
       s.cursor = 0;
       s.errors.clear();
@@ -362,6 +368,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
       const failed = this.sendUnits([s], units);
       if (failed.has(s)) return false;
       for (const u of units) this.table.setValid(u, s.mirror);
+      this.mapRecorder.copied(s.mirror, units);
       this.bitsDirty = true;
       if (s.resync) s.resync.copied += units.length;
       this.emit('progress', s.name);
@@ -392,6 +399,13 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
       volume: this.volumeName, path: this.volume.path, unitCount: this.volume.unitCount, recoveredUnclean: this.recoveredUnclean,
       detached: this.detached, mirrors: this.secondaries.map((s) => this.describe(s)),
     };
+  }
+
+  /** One mirror (M2..M4) as the live track map reads it (src/live/mirror-track-map.ts). */
+  mapView(mirror: string): MirrorMapView {
+    const [s] = this.pick(mirror);
+    assert(s !== undefined, 'pick returns the named mirror');
+    return { volumeName: this.volumeName, geometry: this.volume.geometry, name: s.name, mirror: s.mirror, linkState: s.state, table: this.table, marks: this.mapRecorder.marksOf(s.mirror), hostWrites: this.mapRecorder.hostWrites };
   }
 
   /** Resolves when every named mirror is ONGOING with no invalid track (or rejects after `timeoutMs`). */

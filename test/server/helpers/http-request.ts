@@ -15,6 +15,8 @@ export interface RawResponse {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly body: unknown;
   readonly text: string;
+  /** The body as received (still compressed when the server sent Content-Encoding). */
+  readonly bytes: Buffer;
 }
 
 export function rawRequest(target: RawTarget, method: string, path: string, options: { body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<RawResponse> {
@@ -23,10 +25,11 @@ export function rawRequest(target: RawTarget, method: string, path: string, opti
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
+        const bytes = Buffer.concat(chunks);
+        const text = bytes.toString('utf8');
         let body: unknown;
         try { body = JSON.parse(text); } catch { body = undefined; }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, bytes });
       });
     });
     req.setTimeout(10_000, () => req.destroy(new Error('no answer in 10 s')));
