@@ -52,22 +52,30 @@ function readAt(fd: number, path: string, length: number, position: number): Buf
   }
 }
 
-/** True when the first chunk headers of the file form a plausible AWSTAPE chain. */
+/**
+ * True when the file starts like an AWSTAPE chain: the first chunk header is valid (prvlen 0,
+ * flags2 0, a tapemark or the first chunk of a block), and most of the next links agree, so a tape
+ * with one damaged header is still recognised (and then checked) as a tape.
+ */
 export function looksLikeTape(fd: number, path: string, sizeBytes: number): boolean {
   let offset = 0;
   let previous = 0;
+  let walked = 0;
+  let bad = 0;
   for (let n = 0; n < TAPE_PROBE_CHUNKS && offset + AWS_HEADER_BYTES <= sizeBytes; n++) {
     const header = decodeAwsBlockHeader(readAt(fd, path, AWS_HEADER_BYTES, offset));
     const tapemark = header.flags1 === FLAG1_TAPEMARK && header.curlenBytes === 0;
     const data = header.curlenBytes > 0 && (header.flags1 & ~FLAG1_KNOWN_BITS) === 0 && (header.flags1 & FLAG1_TAPEMARK) === 0
       && (header.flags1 & FLAG1_COMPRESSION_MASK) !== FLAG1_COMPRESSION_MASK;
-    if (header.prvlenBytes !== previous || header.flags2 !== 0 || !(tapemark || data)) return false;
-    // The very first chunk starts a block (or is a tapemark).
-    if (n === 0 && data && (header.flags1 & FLAG1_NEW_RECORD) === 0) return false;
+    const linked = header.prvlenBytes === previous && header.flags2 === 0 && (tapemark || data);
+    // The very first chunk must be right: it starts a block (or is a tapemark) with prvlen 0.
+    if (n === 0 && (!linked || (data && (header.flags1 & FLAG1_NEW_RECORD) === 0))) return false;
+    walked += 1;
+    if (!linked) bad += 1;
     previous = header.curlenBytes;
     offset += AWS_HEADER_BYTES + header.curlenBytes;
   }
-  return offset > 0;
+  return walked > 0 && bad * 2 < walked;
 }
 
 function imageFormatOf(path: string, head: Buffer): CheckTarget | undefined {
