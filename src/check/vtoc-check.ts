@@ -183,14 +183,16 @@ export function checkVtoc(volume: Volume): VtocCheck {
   }
   const run = checkFormat4(volume, f4, pointer, problems);
   if (!run) return { hasVtoc: true, summary: 'VTOC extent invalid', problems };
+  const unreadableBefore = problems.length;
   const slots = readSlots(volume, run, problems);
+  const slotsComplete = problems.length === unreadableBefore;
   const owned: OwnedRun[] = [
     { owner: 'track 0 (IPL records and VOL1)', address: { cylinder: 0, head: 0, record: VOL1_RECORD }, run: { firstTrack: 0, trackCount: 1 } },
     { owner: `the VTOC (Format-4 at ${formatCchhr(pointer)})`, address: pointer, run },
   ];
   const datasets = slots.filter((s) => dscbFormatId(s.dscb) === DSCB_FORMAT.f1);
   for (const slot of datasets) owned.push(...datasetRuns(volume, slots, slot, problems));
-  problems.push(...checkVtocSpace({ volume, format4: f4, format4Address: pointer, slots, owned }));
+  problems.push(...checkVtocSpace({ volume, format4: f4, format4Address: pointer, slots, owned, slotsComplete }));
   const first = cchhOf(geometry, run.firstTrack);
   return { hasVtoc: true, summary: `VTOC at CC=${first.cylinder} HH=${first.head}, ${run.trackCount} tracks, ${datasets.length} data sets`, problems };
 }

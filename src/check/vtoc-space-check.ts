@@ -45,6 +45,8 @@ export interface SpaceInput {
   readonly format4Address: Cchhr;
   readonly slots: readonly VtocSlot[];
   readonly owned: readonly OwnedRun[];
+  /** False when a VTOC track did not decode: its DSCBs are unknown, so counts and free space are too. */
+  readonly slotsComplete: boolean;
 }
 
 function tracksText(first: number, count: number): string {
@@ -151,5 +153,6 @@ function counterProblems(input: SpaceInput): CheckProblem[] {
 
 /** Overlaps, Format-5 free space and Format-4 counters of a VTOC whose DSCBs were read. */
 export function checkVtocSpace(input: SpaceInput): CheckProblem[] {
+  if (!input.slotsComplete) return overlapProblems(input);
   return [...overlapProblems(input), ...freeSpaceProblems(input), ...counterProblems(input)];
 }
