@@ -4,7 +4,7 @@
  * is none of the known kinds is one typed line and a non-zero exit; subsystems are delegated to the
  * subsystem check, and `snaptape subsystem check` still works.
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
@@ -108,6 +108,32 @@ describe('subsystems', () => {
     expect(folder.report).toMatchObject({ kind: 'subsystem', format: 'subsystem', problems: [], clean: true });
     expect(folder.report.description).toMatch(/1 volumes \(PROD\)/);
     expect(checkJson(join(sub, 'PROD')).report).toMatchObject({ kind: 'subsystem', clean: true });
+    expect(runSnaptapeJson<{ clean: boolean }>(['subsystem', 'check', sub]).clean).toBe(true);
+  });
+
+  it('a pool left open with a count too low for a shared slot: kinds pool-open and double-used-slots with the slot; --repair rebuilds the counts', () => {
+    const sub = join(dir.path, 'shared');
+    runSnaptapeOk(['subsystem', 'init', sub, '--type', '3390']);
+    runSnaptapeOk(['init', join(sub, 'SRC'), '--mapped', '--type', '3390', '--cyls', '3', '--volser', 'SRC001']);
+    runSnaptapeOk(['snapshot', join(sub, 'SRC'), join(sub, 'SNAP'), '--volser', 'SNAP01']);
+    // pool.refs: a 32-byte header (state u32le at 16), then one u32le count per slot.
+    const refsPath = join(sub, 'pool.refs');
+    const refs = readFileSync(refsPath);
+    let shared = -1;
+    for (let s = 0; 32 + 4 * s < refs.length; s++) if (refs.readUInt32LE(32 + 4 * s) === 2) { shared = s; break; }
+    expect(shared).toBeGreaterThanOrEqual(0);
+    refs.writeUInt32LE(1, 32 + 4 * shared);
+    refs.writeUInt32LE(1, 16);
+    writeFileSync(refsPath, refs);
+    const before = fileState(refsPath);
+    const { status, report } = checkJson(sub);
+    expect(fileState(refsPath).sha256).toBe(before.sha256);
+    expect(status).toBe(EXIT_STATUS_BY_CODE.VERIFY);
+    expect(report.problems.map((p) => p.kind)).toEqual(['pool-open', 'double-used-slots']);
+    expect(report.problems[1]?.location.slot).toBe(shared);
+    const repaired = checkJson(sub, { repair: true });
+    expect(repaired).toMatchObject({ status: 0, report: { clean: true, remaining: [] } });
+    expect(repaired.report.repaired[0]).toMatch(/rebuilt the reference counts/);
     expect(runSnaptapeJson<{ clean: boolean }>(['subsystem', 'check', sub]).clean).toBe(true);
   });
 });
