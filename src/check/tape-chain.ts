@@ -13,6 +13,7 @@
  *   and no chunk header after it links back to it (else its length field is damaged, not torn).
  */
 import { readSync } from 'node:fs';
+import { assert } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
 import {
   AWS_HEADER_BYTES, FLAG1_BZIP2, FLAG1_COMPRESSION_MASK, FLAG1_END_OF_RECORD, FLAG1_KNOWN_BITS, FLAG1_NEW_RECORD, FLAG1_TAPEMARK,
@@ -119,6 +120,7 @@ class ChainWalk {
     const open = this.open;
     if (!open) return;
     this.open = undefined;
+    assert(open.chunks.length > 0, `block at ${open.offsetBytes} has a chunk`);
     const last = open.chunks[open.chunks.length - 1] as ChainChunk;
     const storedBytes = open.chunks.reduce((n, c) => n + c.curlenBytes, 0);
     if (open.compression === 'none' && storedBytes > MAX_BLOCK_BYTES) this.report('block-too-long', open.offsetBytes, `is ${storedBytes} bytes, longer than ${MAX_BLOCK_BYTES} (Hercules 3.13 rejects it)`);
@@ -203,6 +205,9 @@ export function walkTapeChain(fd: number, path: string, sizeBytes: number): Tape
     offsetBytes += AWS_HEADER_BYTES + header.curlenBytes;
   }
   if (torn === undefined && !lengthDamaged && walk.open !== undefined) tear('the file ends before its end-of-record chunk (0x20)');
+  const lastEntry = walk.entries[walk.entries.length - 1];
+  assert(lastEntry === undefined || lastEntry.endOffsetBytes <= sizeBytes, 'every whole entry lies inside the file');
+  assert(torn === undefined || torn.offsetBytes < sizeBytes, 'a torn block starts inside the file');
   return { path, sizeBytes, entries: walk.entries, problems: walk.problems, torn, compressed: walk.compressed };
 }
 

@@ -14,6 +14,7 @@
  */
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { extname } from 'node:path';
+import { assert } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
 import { TapeFormatError } from '../errors/snaptape-error.js';
 import { tapemarkHeaderBytes } from '../tape/aws-block-header.js';
@@ -94,6 +95,8 @@ export function repairTape(path: string, inspection: TapeInspection): string[] {
   const done: string[] = [];
   const torn = inspection.chain.torn;
   if (torn) {
+    const lastWhole = inspection.chain.entries[inspection.chain.entries.length - 1];
+    assert(torn.offsetBytes === (lastWhole?.endOffsetBytes ?? 0), `the torn block starts where the last whole entry ends (${torn.offsetBytes})`);
     withWritableTape(path, (fd) => ftruncateSync(fd, torn.offsetBytes));
     done.push(`cut off the torn final block ${torn.blockNumber} at byte offset ${torn.offsetBytes} (${inspection.chain.sizeBytes - torn.offsetBytes} bytes of an incomplete block); every whole block before it is kept`);
   }
@@ -104,6 +107,7 @@ export function repairTape(path: string, inspection: TapeInspection): string[] {
     const last = now.chain.entries[now.chain.entries.length - 1];
     const lastChunk = last?.chunks[last.chunks.length - 1];
     const at = last?.endOffsetBytes ?? 0;
+    assert(at === now.chain.sizeBytes, 'tapemarks are appended at the end of a whole tape');
     withWritableTape(path, (fd) => {
       const marks = Array.from({ length: count }, (_, i) => tapemarkHeaderBytes(i === 0 ? lastChunk?.curlenBytes ?? 0 : 0));
       const bytes = Buffer.concat(marks);
