@@ -32,6 +32,15 @@ export function reportFailure(error: unknown, json: boolean): number {
   return EXIT_STATUS_INTERNAL;
 }
 
+/**
+ * For a command that printed its result (a check report) and still fails: the one line on stderr
+ * and the exit status of `error`'s code, without a second JSON document on stdout.
+ */
+export function reportFailureAfterResult(error: SnaptapeError): number {
+  process.stderr.write(`snaptape: ${error.message}\n`);
+  return EXIT_STATUS_BY_CODE[error.code];
+}
+
 /** Parses a non-negative integer option, or throws a usage error naming the option. */
 export function parseCount(value: string, optionName: string): number {
   if (!/^\d+$/.test(value)) {

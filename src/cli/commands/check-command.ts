@@ -1,28 +1,38 @@
 /**
- * `snaptape check <image> [--repair]`: reports free-space and table damage of a CCKD image as
- * Hercules cckdcdsk does, and undecodable tracks of any CKD image; `--repair` rebuilds only the
- * free space (image cckd-check.ts). Exits non-zero while problems remain.
+ * `snaptape check <image|tape|subsystem> [--repair] [--json]`: finds what the path is (a CKD, CCKD
+ * or FBA image, a multi-file volume, an AWSTAPE or HET tape, a subsystem folder), checks its
+ * structure as Hercules cckdcdsk does for images, reports each problem with its location, and with
+ * --repair makes only the repairs that cannot lose data (src/check/). Exits with the VERIFY status
+ * while problems remain; a path that is none of those is an IMAGE_FORMAT error.
  */
 import type { Command } from 'commander';
 import { VerifyError } from '../../errors/snaptape-error.js';
-import { checkImage } from '../../image/cckd-check.js';
-import { printResult } from '../cli-output.js';
+import { runCheck } from '../../check/run-check.js';
+import type { CheckReport } from '../../check/check-report.js';
+import { printResult, reportFailureAfterResult } from '../cli-output.js';
+
+function describeReport(r: CheckReport): string {
+  const lines = [`${r.path}: ${r.description}`, `${r.problems.length} problem(s) found`];
+  for (const p of r.problems) lines.push(`  ${p.kind} at ${p.location.text}: ${p.message}`);
+  for (const done of r.repaired) lines.push(`repaired: ${done}`);
+  if (r.repaired.length > 0) lines.push(`${r.remaining.length} problem(s) remain after the repair`);
+  for (const why of r.notRepaired) lines.push(`not repaired: ${why}`);
+  lines.push(r.clean ? 'clean' : 'NOT clean');
+  return lines.join('\n');
+}
 
 export function registerCheck(program: Command): void {
   program
-    .command('check <image>')
-    .description('check a CKD or compressed CCKD image: tables, free space, track images (as Hercules cckdcdsk)')
-    .option('--repair', 'rebuild the free-space chain and statistics when the tables are sound (nothing else is changed)')
+    .command('check <path>')
+    .description('check an image (CKD, CCKD, FBA, multi-file; with its VTOC), a tape (AWSTAPE, HET) or a subsystem folder; report every problem with its location')
+    .option('--repair', 'make only the repairs that cannot lose data (CCKD free space, VTOC free space and counters, a torn tape tail, subsystem reference counts)')
     .option('--json', 'machine-readable output')
-    .action((image: string, flags: { repair?: boolean; json?: boolean }) => {
-      const report = checkImage(image, { repair: flags.repair });
-      printResult(report, () => [
-        `${image}: ${report.format}, ${report.tracks} tracks, ${report.problems.length} problem(s)`,
-        ...report.problems.map((p) => `  ${p.kind}: ${p.message}`),
-        ...report.repaired.map((r) => `  repaired: ${r}`),
-      ].join('\n'), flags);
-      if (report.unrepairable > 0) {
-        throw new VerifyError(`Cannot pass the check of ${image}: ${report.unrepairable} problem(s) remain${report.repaired.length === 0 && report.problems.some((p) => p.kind === 'free-space' || p.kind === 'statistics') ? ' (snaptape check --repair rebuilds the free space)' : ''}`, { path: image });
+    .action((path: string, flags: { repair?: boolean; json?: boolean }) => {
+      const report = runCheck(path, { repair: flags.repair });
+      printResult(report, () => describeReport(report), flags);
+      if (!report.clean) {
+        const hint = flags.repair ? '' : ' (see "not repaired" for what --repair would do)';
+        process.exitCode = reportFailureAfterResult(new VerifyError(`Cannot pass the check of ${path}: ${report.remaining.length} problem(s) remain, the first ${report.remaining[0]?.kind} at ${report.remaining[0]?.location.text}${hint}`, { path }));
       }
     });
 }

@@ -1,0 +1,37 @@
+/**
+ * `snaptape check <image|tape|subsystem> [--repair]`: finds what the path is (check-target.ts),
+ * checks it, makes the safe repairs when asked, and checks again, so the report's `remaining` and
+ * `clean` come from the bytes as they are after the repair.
+ *
+ * Invariant: without `repair` nothing is written: every check reads through read-only descriptors.
+ */
+import { finishReport, type CheckFindings, type CheckReport } from './check-report.js';
+import { detectCheckTarget } from './check-target.js';
+import { inspectImageTarget, repairImage, whyImageProblemStays } from './image-check.js';
+import { inspectSubsystemTarget, repairSubsystem, whySubsystemProblemStays } from './subsystem-target-check.js';
+import { inspectTape, repairTape, whyTapeProblemStays } from './tape-check.js';
+
+export interface RunCheckOptions {
+  readonly repair?: boolean;
+}
+
+export function runCheck(path: string, options: RunCheckOptions = {}): CheckReport {
+  const repair = options.repair ?? false;
+  const target = detectCheckTarget(path);
+  if (target.kind === 'tape') {
+    const before = inspectTape(path);
+    const repaired = repair && before.findings.problems.length > 0 ? repairTape(path, before) : [];
+    const after: CheckFindings = repaired.length > 0 ? inspectTape(path).findings : before.findings;
+    return finishReport({ path, kind: 'tape', before: before.findings, repaired, after, whyNotRepaired: (k) => whyTapeProblemStays(k, repair) });
+  }
+  if (target.kind === 'subsystem') {
+    const before = inspectSubsystemTarget(target.dir);
+    const repaired = repair && before.problems.length > 0 ? repairSubsystem(target.dir) : [];
+    const after = repaired.length > 0 ? inspectSubsystemTarget(target.dir) : before;
+    return finishReport({ path, kind: 'subsystem', before, repaired, after, whyNotRepaired: (k) => whySubsystemProblemStays(k, repair) });
+  }
+  const before = inspectImageTarget(target);
+  const repaired = repair && before.problems.length > 0 ? repairImage(target, before) : [];
+  const after = repaired.length > 0 ? inspectImageTarget(target) : before;
+  return finishReport({ path, kind: 'image', before, repaired, after, whyNotRepaired: (k) => whyImageProblemStays(k, repair) });
+}
