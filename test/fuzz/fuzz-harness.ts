@@ -3,7 +3,8 @@
  * input, applies a few structure-blind mutations (bit flips, interesting values, truncation,
  * extension, spliced chunks), and parses it. A case passes only if:
  * - the result is a correct parse or a typed error (a SnaptapeError) — any other throw is a crash;
- * - it finishes within the time limit (a slower case is counted as a hang);
+ * - it finishes within the time limit (a slower case is run again, and counted as a hang only if
+ *   it is slow again: a parser that loops does so every time, a busy machine does not);
  * - the input bytes are unchanged afterwards (checked by the target).
  * `FUZZ_CASES` sets the cases per parser (default 10,000, what CI runs; `npm run fuzz` runs 100,000)
  * and `SNAPTAPE_SEED` replays a run.
@@ -99,7 +100,16 @@ export async function runFuzz(target: FuzzTarget, options: { cases: number; seed
       else if (crashes.length < 10) crashes.push(`case ${c}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
       else crashes.push('…');
     }
-    const ms = performance.now() - started;
+    let ms = performance.now() - started;
+    if (ms > CASE_TIME_LIMIT_MS) {
+      const again = performance.now();
+      try {
+        await target.parse(input);
+      } catch {
+        // The outcome was counted the first time; only the time matters here.
+      }
+      ms = Math.min(ms, performance.now() - again);
+    }
     slowestMs = Math.max(slowestMs, ms);
     if (ms > CASE_TIME_LIMIT_MS) hangs++;
   }

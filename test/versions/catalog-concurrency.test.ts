@@ -16,8 +16,8 @@ import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 /** Transactions per process: enough that the two overlap for many of them. */
 const WRITES_PER_PROCESS = 150;
-/** Time for both children to start and open the catalog before they begin writing. */
-const START_DELAY_MS = 1_500;
+/** Longest a child waits for the other to be ready (a bound, not a timing assumption). */
+const READY_WAIT_MS = 30_000;
 /** One alternation is what two writers one after the other give; more means they overlapped. */
 const MIN_WRITER_SWITCHES = 1;
 const DIST_CATALOG = fileURLToPath(new URL('../../dist/catalog/catalog.js', import.meta.url));
@@ -40,21 +40,29 @@ describe('catalog under two processes', () => {
     const script = join(dir.path, 'writer.mjs');
     writeFileSync(script, `
       import { Catalog } from ${JSON.stringify(pathToFileURL(DIST_CATALOG).href)};
-      const [path, count, tag, startAt] = process.argv.slice(2);
+      import { existsSync, writeFileSync } from 'node:fs';
+      const [path, count, tag] = process.argv.slice(2);
       const catalog = Catalog.open(path);
-      // Both writers begin at the same moment, after both have opened (and migrated) the catalog.
-      while (Date.now() < Number(startAt)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      // Both writers begin together, once both have opened (and migrated) the catalog: each says
+      // it is ready and waits for the other, however slowly either started.
+      writeFileSync(path + '.ready-' + tag, '');
+      const deadline = Date.now() + ${READY_WAIT_MS};
+      while (!(existsSync(path + '.ready-a') && existsSync(path + '.ready-b')) && Date.now() < deadline) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      }
       for (let k = 0; k < Number(count); k++) {
         catalog.write((db) => {
           const { n } = db.prepare('SELECT COUNT(*) AS n FROM pools').get();
           db.prepare("INSERT INTO pools (name, role) VALUES (?, 'source')").run('X' + n + ':' + tag);
         });
+        // A breath between transactions, as an application has: otherwise one writer can take the
+        // lock again before the other's busy handler wakes, and they run one after the other.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
       }
       catalog.close();
     `);
     const path = join(dir.path, 'shared.db');
-    const startAt = String(Date.now() + START_DELAY_MS);
-    const results = await Promise.all(['a', 'b'].map((tag) => runChild(script, [path, String(WRITES_PER_PROCESS), tag, startAt])));
+    const results = await Promise.all(['a', 'b'].map((tag) => runChild(script, [path, String(WRITES_PER_PROCESS), tag])));
     expect(results).toEqual([{ code: 0, stderr: '' }, { code: 0, stderr: '' }]);
     const catalog = Catalog.open(path);
     try {

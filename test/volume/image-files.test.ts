@@ -4,14 +4,16 @@
  * Timing goals are measured by bench/init-time.mjs, not asserted here.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSnaptape, runSnaptapeJson } from '../harness/run-cli.js';
 import { sha256File } from '../harness/dasd.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { vectorPath } from '../harness/vectors.js';
+import { processStartTime, UNOWNED_STALE_MS } from '../../src/image/image-lock.js';
 
 const VOLUME_API_URL = pathToFileURL(fileURLToPath(new URL('../../dist/api/volume-api.js', import.meta.url))).href;
 
@@ -148,5 +150,24 @@ describe('ownership: the write lock', () => {
     expect(existsSync(`${image}.lock`)).toBe(false);
     const listing = runSnaptapeJson<{ datasets: { name: string }[] }>(['ls', image]);
     expect(listing.datasets.map((d) => d.name)).toEqual(['TAKE.OVER']);
+  });
+  it('a lock left without an owner (killed while taking it) is stale after a while; a recycled pid is not an owner', () => {
+    const image = join(dir.path, 'unowned.ckd');
+    expect(runSnaptape(['init', image, '--type', '3390', '--cyls', '3', '--volser', 'UNOWN1']).status).toBe(0);
+    // An empty lock file (what a kill between create and write used to leave): refused while fresh…
+    writeFileSync(`${image}.lock`, '');
+    expect(runSnaptape(['alloc', image, 'TOO.SOON', '--tracks', '1']).status).toBe(10);
+    // …and taken over once older than UNOWNED_STALE_MS.
+    const old = new Date(Date.now() - UNOWNED_STALE_MS - 1_000);
+    utimesSync(`${image}.lock`, old, old);
+    expect(runSnaptape(['alloc', image, 'LATER.ON', '--tracks', '1']).status).toBe(0);
+    // A lock naming a live pid (this test's) with another start time: that pid was recycled.
+    writeFileSync(`${image}.lock`, `${process.pid}\n${hostname()}\n1\n`);
+    const r = runSnaptape(['alloc', image, 'RECYCLED.PID', '--tracks', '1']);
+    expect(r.status, r.stderr).toBe(0);
+    // The same pid with its own start time is a live owner.
+    writeFileSync(`${image}.lock`, `${process.pid}\n${hostname()}\n${processStartTime(process.pid)}\n`);
+    expect(runSnaptape(['alloc', image, 'STILL.LOCKED', '--tracks', '1']).status).toBe(10);
+    expect(readFileSync(`${image}.lock`, 'utf8').split('\n')[0]).toBe(String(process.pid));
   });
 });
