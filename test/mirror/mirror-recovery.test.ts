@@ -4,14 +4,19 @@
  *   file could leave it) is reported as an error for that track at rejoin and the track is not
  *   copied; the mirror does not claim to be in sync;
  * - resume after a detach (clean) keeps exactly the split's invalid tracks; resume without one
- *   (the process died while ONGOING) marks every track invalid and resyncs them all.
+ *   (the process died while ONGOING) marks every track invalid and resyncs them all;
+ * - a remote mirror rejoined while its link is down (nothing listens at its address) waits in
+ *   SUSPENDED: a host write marks its track invalid and is not "sent" to no connection, so nothing
+ *   fails and the resync does not start over once the link is up (mirror-crash.test.ts found it).
  */
 import { openSync, writeSync, closeSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { compareImages } from '../../src/api/drill-api.js';
 import { openVolume } from '../../src/api/volume-api.js';
 import { MirrorSession } from '../../src/techniques/mirror/mirror-session.js';
-import { mirrorFilePath } from '../../src/techniques/mirror/mirror-state-file.js';
+import { MirrorStateFile, mirrorFilePath } from '../../src/techniques/mirror/mirror-state-file.js';
+import { TrackStatusTable } from '../../src/techniques/mirror/track-status-table.js';
 import { MIRROR_BITMAP_OFFSET, MIRROR_DESCRIPTOR_LAYOUT, MIRROR_HEADER_LAYOUT, descriptorOffset } from '../../src/techniques/mirror/mirror-state-layout.js';
 import { LINK_STATE_CODES } from '../../src/techniques/mirror/mirror-link-state.js';
 import { field } from '../../src/base/field-table.js';
@@ -26,6 +31,16 @@ async function until(test: () => boolean, timeoutMs = 20_000): Promise<void> {
     if (Date.now() > deadline) throw new Error('condition not reached in time');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** A loopback port nothing listens on (taken from the kernel, then released). */
+async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  return address.port;
 }
 
 describe('mirror recovery', () => {
@@ -101,6 +116,32 @@ describe('mirror recovery', () => {
       expect(filesIdentical(reopened.path, secondaryPath)).toBe(true);
       await mirror.remove();
       reopened.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('rejoins a remote mirror whose link is down as SUSPENDED: a host write marks its track and nothing fails', async () => {
+    const dir = makeTempDir('snaptape-mirror-');
+    try {
+      const primary = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed: 7 });
+      const target = `127.0.0.1:${await unusedPort()}/sec`;
+      // The state a primary restarted while split leaves: BACKUP, every track valid, the link not up.
+      const table = TrackStatusTable.primaryOnly(primary.unitCount);
+      for (let u = 0; u < primary.unitCount; u++) table.setValid(u, 2);
+      MirrorStateFile.create(mirrorFilePath(primary.path), { slotBytes: primary.backend.slotBytes, mirrors: [{ kind: 'remote', target, linkState: 'BACKUP', splitCount: 1 }], table }).close();
+      const mirror = MirrorSession.resume(primary, { linkTimeoutMs: 200 });
+      expect(mirror.status().mirrors[0]?.state).toBe('BACKUP');
+      const [rejoined] = mirror.rejoin();
+      expect(rejoined?.state).toBe('SUSPENDED');
+      const track = primary.ckd.heads;
+      primary.writeFlat(track * primary.backend.slotBytes + 100, Buffer.alloc(512, 0xab));
+      const m = mirror.status().mirrors[0];
+      expect(m?.state).toBe('SUSPENDED');
+      expect(m?.invalidTracks).toBe(1);
+      expect(m?.lastError ?? '').not.toMatch(/link failed or timed out/);
+      await mirror.remove();
+      primary.close();
     } finally {
       dir.cleanup();
     }

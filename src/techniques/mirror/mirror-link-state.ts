@@ -10,6 +10,7 @@
  *   ONGOING        | linkLost   | SUSPENDED     | a write timed out or failed: its tracks go invalid
  *   SUSPENDED      | linkUp     | BACKUP RETURN | reconnected: copy the invalid tracks
  *   BACKUP         | rejoin     | BACKUP RETURN | copy the tracks written since the split
+ *   BACKUP         | rejoinDown | SUSPENDED     | rejoined while its link is down: connect, then copy
  *   BACKUP RETURN  | copied     | ONGOING       | every invalid track copied
  *   BACKUP RETURN  | linkLost   | SUSPENDED     | the secondary stopped answering mid-resync
  *   any live state | restart    | SUSPENDED     | after a server restart the link starts down
@@ -17,18 +18,22 @@
  *
  * "Live" states (COPY, ONGOING, BACKUP RETURN) are those in which host writes are sent to the
  * secondary; in SUSPENDED and BACKUP a write only clears the mirror's validity bits, durably.
+ * Decision (`rejoinDown`): a remote mirror rejoined while its link is down (after a restart of the
+ * primary in BACKUP, or a secondary that went away while split) waits in SUSPENDED, not BACKUP
+ * RETURN, until the link is up: otherwise the first host write would be sent to no connection,
+ * "fail", suspend the mirror and start its resync over (found by test/mirror/mirror-crash.test.ts).
  */
 import { SessionError } from '../../errors/snaptape-error.js';
 
 export const LINK_STATES = ['COPY', 'ONGOING', 'SUSPENDED', 'BACKUP', 'BACKUP RETURN'] as const;
 export type LinkState = (typeof LINK_STATES)[number];
-export type LinkEvent = 'copied' | 'split' | 'rejoin' | 'linkLost' | 'linkUp' | 'restart';
+export type LinkEvent = 'copied' | 'split' | 'rejoin' | 'rejoinDown' | 'linkLost' | 'linkUp' | 'restart';
 
 export const LINK_TRANSITIONS: Readonly<Record<LinkState, Partial<Record<LinkEvent, LinkState>>>> = {
   COPY: { copied: 'ONGOING', linkLost: 'SUSPENDED', restart: 'SUSPENDED' },
   ONGOING: { split: 'BACKUP', linkLost: 'SUSPENDED', restart: 'SUSPENDED' },
   SUSPENDED: { linkUp: 'BACKUP RETURN', restart: 'SUSPENDED' },
-  BACKUP: { rejoin: 'BACKUP RETURN', restart: 'BACKUP' },
+  BACKUP: { rejoin: 'BACKUP RETURN', rejoinDown: 'SUSPENDED', restart: 'BACKUP' },
   'BACKUP RETURN': { copied: 'ONGOING', linkLost: 'SUSPENDED', restart: 'SUSPENDED' },
 };
 

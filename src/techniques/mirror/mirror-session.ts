@@ -329,7 +329,11 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
     return chosen.map((s) => this.describe(s));
   }
 
-  /** Rejoins (BACKUP → BACKUP RETURN): copies the tracks written since the split, in the background. */
+  /**
+   * Rejoins (BACKUP → BACKUP RETURN): copies the tracks written since the split, in the background.
+   * A remote mirror whose link is down goes SUSPENDED instead and is connected; it moves on to BACKUP
+   * RETURN when the link is up (mirror-link-state.ts, `rejoinDown`).
+   */
   rejoin(mirror?: string): MirrorStatus[] {
     this.checkActive('rejoin');
     const chosen = this.pick(mirror);
@@ -339,7 +343,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
     }
     for (const s of chosen) {
       if (s.spec.kind === 'remote' && !s.remoteUp) this.connect(s);
-      this.move(s, 'rejoin');
+      this.move(s, this.isUp(s) ? 'rejoin' : 'rejoinDown');
     }
     return chosen.map((s) => this.describe(s));
   }
