@@ -9,7 +9,6 @@
  * - the source still equals its state at the snapshot: no slot is shared that should not be.
  * Replay with SNAPTAPE_SEED=<seed printed>.
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { openVolume } from '../../src/api/volume-api.js';
@@ -20,12 +19,10 @@ import { fcSeed } from '../harness/fc-seed.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { DATA_FIRST_TRACK, makeSubsystem, readAllSlots } from './helpers/subsystem-fixtures.js';
 import { Prng } from '../../src/base/prng.js';
-import { crashRuns, recordReliability } from '../harness/crash-child.js';
+import { crashRuns, recordReliability, runAndKill, type CrashLog } from '../harness/crash-child.js';
 
 const RUNS = crashRuns(20);
 const WRITES_PER_CHILD = 400;
-/** Longest a child may run before the test kills it anyway (bounded wait). */
-const CHILD_DEADLINE_MS = 10_000;
 const WRITER = fileURLToPath(new URL('./helpers/crash-writer.mjs', import.meta.url));
 
 function payload(n: number): Buffer {
@@ -34,49 +31,9 @@ function payload(n: number): Buffer {
   return data;
 }
 
-interface ChildLog {
-  readonly acked: Map<number, number>;
-  readonly inFlight: { track: number; n: number } | null;
-  readonly acks: number;
-}
-
-/** Runs the writer and kills it after `killAfterAcks` acknowledgements (plus a random few µs). */
-function runAndKill(target: string, seed: number, killAfterAcks: number): Promise<ChildLog> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, target, String(seed), String(WRITES_PER_CHILD), String(DATA_FIRST_TRACK), '29'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acked = new Map<number, number>();
-    let inFlight: { track: number; n: number } | null = null;
-    let acks = 0;
-    let buffered = '';
-    let killed = false;
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS);
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const [word, track, n] = buffered.slice(0, nl).split(' ');
-        buffered = buffered.slice(nl + 1);
-        if (word === 'begin') inFlight = { track: Number(track), n: Number(n) };
-        if (word === 'ack') {
-          acked.set(Number(track), Number(n));
-          inFlight = null;
-          acks++;
-          if (acks >= killAfterAcks && !killed) {
-            killed = true;
-            child.kill('SIGKILL');
-          }
-        }
-      }
-    });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (signal !== 'SIGKILL') return reject(new Error(`writer ended with ${code ?? signal} before it was killed: ${stderr}`));
-      resolve({ acked, inFlight, acks });
-    });
-  });
+/** Runs the writer and kills it after `killAfterAcks` acknowledgements (test/harness/crash-child.ts). */
+function runWriterAndKill(target: string, seed: number, killAfterAcks: number): Promise<CrashLog> {
+  return runAndKill(WRITER, [target, String(seed), String(WRITES_PER_CHILD), String(DATA_FIRST_TRACK), '29'], killAfterAcks);
 }
 
 describe(`crash during copy-on-write (${RUNS} SIGKILLed writers)`, () => {
@@ -93,7 +50,7 @@ describe(`crash during copy-on-write (${RUNS} SIGKILLed writers)`, () => {
         const target = `${sub}/TGT`;
         executeSnapshot(defineSnapshot(source, target, { volser: 'TGT001' }).token);
         const sourceBefore = slotsOf(source);
-        const log = await runAndKill(target, seed + run, 1 + prng.below(25));
+        const log = await runWriterAndKill(target, seed + run, 1 + prng.below(25));
         try {
           openVolume(target).close();
         } catch (error) {
@@ -110,7 +67,7 @@ describe(`crash during copy-on-write (${RUNS} SIGKILLed writers)`, () => {
           for (const [track, n] of log.acked) {
             const data = volume.readTrack(track).records[0]?.data;
             const inFlight = log.inFlight;
-            const ok = data !== undefined && (data.equals(payload(n)) || (inFlight !== null && inFlight.track === track && data.equals(payload(inFlight.n))));
+            const ok = data !== undefined && (data.equals(payload(n)) || (inFlight !== null && inFlight.unit === track && data.equals(payload(inFlight.n))));
             if (!ok) lost++;
             expect(ok, `run ${run} (seed ${seed + run}): track ${track} keeps acknowledged write ${n}`).toBe(true);
           }

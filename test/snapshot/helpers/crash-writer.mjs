@@ -23,6 +23,7 @@ for (let n = 0; n < Number(countText); n++) {
   process.stdout.write(`ack ${track} ${n}\n`);
 }
 volume.close();
+process.stdout.write('done\n');
 
 function crashPayload(n) {
   const data = Buffer.alloc(200 + (n * 37) % 3000, n & 0xff);
