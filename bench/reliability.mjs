@@ -15,8 +15,9 @@
 // Usage: npm run reliability [-- --reduced] [-- --out FILE] [-- --runs N] [-- --figures FILE]
 //   --reduced: CI's counts (50 races, the CI crash runs, 10,000 fuzz cases, one latency run on a
 //   smaller volume), written to test-artifacts/RELIABILITY-reduced.md unless --out says otherwise.
-//   --figures FILE: do not run the test files; take the figures a passing `npm test` run already
-//   wrote with SNAPTAPE_RELIABILITY_OUT=FILE (what .ci/run does, so CI runs each test once).
+//   --figures FILE: do not run the test files; take the figures a passing run of them already
+//   wrote with SNAPTAPE_RELIABILITY_OUT=FILE (.ci/run does this after npm test, so CI runs each
+//   test once). --keep-figures FILE: run the test files and keep their figures in FILE.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
@@ -70,7 +71,8 @@ rmSync(WORK, { recursive: true, force: true });
 mkdirSync(WORK, { recursive: true });
 // Each test appends its figures: start from an empty file (a given one is the caller's).
 const givenFigures = option('--figures', undefined);
-const figuresFile = givenFigures ?? join(WORK, 'figures.jsonl');
+const figuresFile = givenFigures ?? option('--keep-figures', join(WORK, 'figures.jsonl'));
+if (!givenFigures) rmSync(figuresFile, { force: true });
 
 // ---- 1-3: the test files, with the counts above ---------------------------------------------
 log(givenFigures ? `taking the figures of a passed test run from ${givenFigures}` : `running ${TEST_FILES.length} test files (${REDUCED ? 'reduced' : 'full'} counts)…`);
@@ -147,7 +149,7 @@ const lines = [
   '',
   `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run reliability${REDUCED ? ' -- --reduced' : ''}\` on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
   givenFigures
-    ? 'The figures of parts 1-3 come from the `npm test` run just before (CI\'s counts), which passed. Every figure below is counted by the test that asserts it.'
+    ? 'The figures of parts 1-3 were written by a passing run of the test files just before (`--figures`; their counts are in the tables). Every figure below is counted by the test that asserts it.'
     : `The test files ran with SNAPTAPE_PIT_RUNS=${COUNTS.pitRuns}, FUZZ_CASES=${COUNTS.fuzzCases}${COUNTS.crashRuns !== null ? `, SNAPTAPE_CRASH_RUNS=${COUNTS.crashRuns}` : ' and the CI crash runs'}: ${testsPassed ? 'all passed' : '**some FAILED** (see the script output)'}. Every figure below is counted by the test that asserts it.`,
   '',
   '## 1. Point-in-time races (tape backup)',
