@@ -25,7 +25,10 @@ import type { SessionError, SessionEvent, SessionInfo } from './control-api-type
 import { RequestFields, type JsonObject } from './request-body.js';
 import type { ServerSession, SessionEventListener, SessionFactory } from './session-registry.js';
 
-const BACKUP_FIELDS = ['type', 'volume', 'tape', 'datasets', 'workers', 'force', 'pauseAfter', 'pauseMs', 'throttleMbps', 'tapeVolser', 'referenceCopy'] as const;
+const BACKUP_FIELDS = ['type', 'volume', 'tape', 'datasets', 'workers', 'force', 'pauseAfter', 'pauseMs', 'throttleMbps', 'tapeVolser', 'referenceCopy', 'onCbwError', 'cbwTimeoutMs', 'spool', 'targetMbps'] as const;
+const CBW_POLICIES = ['break-backup', 'break-host-write'] as const;
+/** Longest copy-before-write wait a request may ask for: ten minutes. */
+const MAX_CBW_TIMEOUT_MS = 600_000;
 /** Bounds of the pacing fields: a pause longer than a minute per copy is a stuck backup. */
 const MAX_PAUSE_AFTER = 1_000_000;
 const MAX_PAUSE_MS = 60_000;
@@ -120,6 +123,17 @@ export class BackupServerSession implements ServerSession {
   }
 }
 
+function cbwPolicy(text: string | undefined): (typeof CBW_POLICIES)[number] | undefined {
+  if (text === undefined) return undefined;
+  const policy = CBW_POLICIES.find((p) => p === text);
+  if (!policy) throw new ControlError('BAD_REQUEST', `Cannot use onCbwError "${text}": expected break-backup or break-host-write`, { field: 'onCbwError' });
+  return policy;
+}
+
+function optionalPath(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : resolve(text);
+}
+
 /** Validates a backup request, takes the optional reference copy, and starts the backup. */
 export const startBackupSession: SessionFactory = (request: JsonObject, context) => {
   const fields = new RequestFields(request);
@@ -139,6 +153,10 @@ export const startBackupSession: SessionFactory = (request: JsonObject, context)
     pauseMs: fields.optionalInteger('pauseMs', { min: 0, max: MAX_PAUSE_MS }),
     throttleMbps: fields.optionalNumber('throttleMbps', { min: 0, max: MAX_THROTTLE_MBPS }),
     tapeVolser: fields.optionalString('tapeVolser'),
+    onCbwError: cbwPolicy(fields.optionalString('onCbwError')),
+    cbwTimeoutMs: fields.optionalInteger('cbwTimeoutMs', { min: 1, max: MAX_CBW_TIMEOUT_MS }),
+    spoolPath: optionalPath(fields.optionalString('spool')),
+    targetMbps: fields.optionalNumber('targetMbps', { min: 0.001, max: MAX_THROTTLE_MBPS }),
   };
   // From here to the interceptor's registration nothing yields: this is the start instant.
   if (referenceCopy !== undefined) {

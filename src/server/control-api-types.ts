@@ -64,6 +64,13 @@ export interface BackupSessionRequest {
   readonly pauseMs?: number;
   readonly throttleMbps?: number;
   readonly tapeVolser?: string;
+  /** The copy-before-write error policy (default break-backup) and the longest a host write waits. */
+  readonly onCbwError?: 'break-backup' | 'break-host-write';
+  readonly cbwTimeoutMs?: number;
+  /** A spool file for copy-before-write copies (a path on the server's machine). */
+  readonly spool?: string;
+  /** Emulate a target slowed to this many MB/s (experiments). */
+  readonly targetMbps?: number;
   /** Test hook (server started with --test-hooks): copy the image here right before the start instant. */
   readonly referenceCopy?: string;
 }

@@ -159,6 +159,21 @@ describe('snaptape serve: control API over a unix socket', () => {
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/^snaptape: Cannot find session 'backup-77'/);
   });
+
+  it('takes the copy-before-write policy, a spool and a slowed target per session, and refuses a bad policy', async () => {
+    const tape = join(dir.path, 'spooled.aws');
+    const spool = join(dir.path, 'spooled.spool');
+    const started = await client.startSession({ type: 'backup', volume: 'src001', tape, workers: 1, onCbwError: 'break-host-write', cbwTimeoutMs: 5_000, spool, targetMbps: 200 });
+    expect(existsSync(spool), 'the spool exists while the backup runs').toBe(true);
+    const final = await client.waitForSession(started.id);
+    expect(final.state).toBe('completed');
+    expect((final.summary as { spool?: { path: string } }).spool?.path).toBe(spool);
+    expect(existsSync(spool), 'the spool is removed once the tape is complete').toBe(false);
+    const refused = await rawRequest({ socketPath: socket }, 'POST', '/sessions', { body: JSON.stringify({ type: 'backup', volume: 'src001', tape: join(dir.path, 'never.aws'), onCbwError: 'ignore' }) });
+    expect(refused.status).toBe(400);
+    expect(errorOf(refused.body).message).toMatch(/onCbwError "ignore"/);
+    expect(existsSync(join(dir.path, 'never.aws'))).toBe(false);
+  });
 });
 
 describe('snaptape serve: TCP control needs the bearer token; SIGTERM shuts down cleanly', () => {

@@ -71,7 +71,7 @@ export function formatBackupRun(run: BackupRun): string {
 
 /** `--server`: the daemon owns the volume; the session is started and followed over its control API. */
 async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<void> {
-  for (const local of ['load', 'resume', 'referenceCopy', 'blocks', 'toFbaBlock', 'inject', 'injectTape', 'report', 'events', 'spool', 'targetMbps'] as const) {
+  for (const local of ['load', 'resume', 'referenceCopy', 'blocks', 'toFbaBlock', 'inject', 'injectTape', 'report', 'events'] as const) {
     if (flags[local] !== undefined) throw new UsageError(`Cannot use --${local.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} with --server: the daemon runs the backup`);
   }
   const client = new ControlClient(parseControlEndpoint(flags.server as string));
@@ -88,6 +88,10 @@ async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<v
       throttleMbps: flags.throttleMbps !== undefined ? parsePositiveNumber(flags.throttleMbps, '--throttle-mbps') : undefined,
       force: flags.force,
       tapeVolser: flags.tapeVolser,
+      onCbwError: cbwPolicy(flags.onCbwError),
+      cbwTimeoutMs: flags.cbwTimeout !== undefined ? parseCount(flags.cbwTimeout, '--cbw-timeout') : undefined,
+      spool: flags.spool !== undefined ? resolve(flags.spool) : undefined,
+      targetMbps: flags.targetMbps !== undefined ? parsePositiveNumber(flags.targetMbps, '--target-mbps') : undefined,
     });
     const finished = await client.waitForSession(started.id, (info) => {
       if (info.progress) bar.update(info.progress as unknown as BackupProgress);
