@@ -41,24 +41,33 @@ function u64(value: bigint): Buffer {
   return b;
 }
 
-/** The stored table, or undefined when there is none or its stamp does not match the image. */
-export function loadTrackSizes(imagePath: string, trackCount: number): Uint32Array | undefined {
+/** The stored table, or why it cannot be trusted (the volume then rebuilds it by a scan). */
+export type StoredTrackSizes = { readonly table: Uint32Array } | { readonly reason: string };
+
+export function readTrackSizes(imagePath: string, trackCount: number): StoredTrackSizes {
   const path = sizeStorePath(imagePath);
-  if (!existsSync(path)) return undefined;
+  if (!existsSync(path)) return { reason: `no size store ${path} (never closed by snaptape, or removed)` };
   try {
     const data = readFileSync(path);
-    if (data.length !== TRACK_SIZE_STORE_LAYOUT.size + trackCount * ENTRY_BYTES) return undefined;
+    if (data.length !== TRACK_SIZE_STORE_LAYOUT.size + trackCount * ENTRY_BYTES) return { reason: `${path} is not a store of ${trackCount} tracks` };
     const header = decodeFields(TRACK_SIZE_STORE_LAYOUT, data);
+    if (str(header, 'magic') !== MAGIC || num(header, 'version') !== VERSION || num(header, 'trackCount') !== trackCount) return { reason: `${path} is damaged or of another format` };
     const stamp = stampOf(imagePath);
-    const ok = str(header, 'magic') === MAGIC && num(header, 'version') === VERSION && num(header, 'trackCount') === trackCount
-      && bytes(header, 'imageBytes').readBigUInt64LE() === stamp.size && bytes(header, 'imageMtimeNs').readBigUInt64LE() === stamp.mtimeNs;
-    if (!ok) return undefined;
+    if (bytes(header, 'imageBytes').readBigUInt64LE() !== stamp.size || bytes(header, 'imageMtimeNs').readBigUInt64LE() !== stamp.mtimeNs) {
+      return { reason: `the image changed after ${path} was written (a crash, or a write by another tool)` };
+    }
     const table = new Uint32Array(trackCount);
     for (let t = 0; t < trackCount; t++) table[t] = data.readUInt32LE(TRACK_SIZE_STORE_LAYOUT.size + t * ENTRY_BYTES);
-    return table;
-  } catch {
-    return undefined; // An unreadable store is only a lost optimisation.
+    return { table };
+  } catch (error) {
+    return { reason: `${path} cannot be read (${error instanceof Error ? error.message : String(error)})` };
   }
+}
+
+/** The stored table, or undefined when there is none or its stamp does not match the image. */
+export function loadTrackSizes(imagePath: string, trackCount: number): Uint32Array | undefined {
+  const stored = readTrackSizes(imagePath, trackCount);
+  return 'table' in stored ? stored.table : undefined;
 }
 
 /** Writes the table with the image's current stamp (atomically: temp file + rename). */

@@ -22,7 +22,7 @@ import type { ImageBackend } from '../image/image-backend.js';
 import { InterceptorChain, type WriteEvent, type WriteInterceptor, type WriteKind } from './write-interceptor.js';
 import { TrackSizeTable } from './track-size-table.js';
 import { ReadHookedBackend } from './read-hooked-backend.js';
-import { loadTrackSizes, saveTrackSizes } from './track-size-store.js';
+import { readTrackSizes, saveTrackSizes } from './track-size-store.js';
 
 export interface NewRecord {
   readonly key: Buffer;
@@ -37,6 +37,7 @@ export class Volume {
   // Main thread only.
   private readonly chain = new InterceptorChain();
   private sizes: TrackSizeTable | undefined;
+  private sizeOrigin = 'kept in memory';
   private closed = false;
 
   /** `sizes`: a size table already known (a freshly created image), to skip the first scan. */
@@ -92,13 +93,27 @@ export class Volume {
 
   // ---- CKD reads -------------------------------------------------------------------------------
 
-  /** The size table V: used bytes of every track, built by one scan on first use. */
+  /**
+   * The size table V: used bytes of every track, from the store beside the image when its stamp
+   * matches, else built by one scan on first use (`sizeTableOrigin` says which, and why).
+   */
   trackSizes(): TrackSizeTable {
     if (!this.sizes) {
-      const stored = loadTrackSizes(this.path, this.ckd.trackCount);
-      this.sizes = stored ? new TrackSizeTable(stored) : TrackSizeTable.scan(this.backend, this.ckd);
+      const stored = readTrackSizes(this.path, this.ckd.trackCount);
+      if ('table' in stored) {
+        this.sizes = new TrackSizeTable(stored.table);
+        this.sizeOrigin = 'stored';
+      } else {
+        this.sizes = TrackSizeTable.scan(this.backend, this.ckd);
+        this.sizeOrigin = `rebuilt by a scan: ${stored.reason}`;
+      }
     }
     return this.sizes;
+  }
+
+  /** Where the size table came from: 'stored', 'rebuilt by a scan: <reason>', or 'kept in memory'. */
+  get sizeTableOrigin(): string {
+    return this.sizeOrigin;
   }
 
   /**

@@ -2,7 +2,7 @@
  * The size table V is kept beside the image (issue 4, item 1): it is reused on the next open when
  * the image is unchanged, and rebuilt by a scan when anything else wrote the image.
  */
-import { existsSync, openSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createVolume, openVolume } from '../../src/api/volume-api.js';
@@ -37,6 +37,21 @@ describe('track size store', () => {
     expect(stored).toBeDefined();
     expect(Array.from(stored!)).toEqual(Array.from(scanned(path)));
     expect(stored![20]).toBe(29 + 8 + 3000);
+    const again = openVolume(path, { readOnly: true });
+    try {
+      again.trackSizes();
+      expect(again.sizeTableOrigin).toBe('stored');
+    } finally {
+      again.close();
+    }
+    rmSync(sizeStorePath(path));
+    const without = openVolume(path, { readOnly: true });
+    try {
+      without.trackSizes();
+      expect(without.sizeTableOrigin).toMatch(/^rebuilt by a scan: no size store/);
+    } finally {
+      without.close();
+    }
   });
 
   it('is ignored when another tool wrote the image, and the scan sees the new track', () => {
@@ -51,6 +66,8 @@ describe('track size store', () => {
     const volume = openVolume(path, { readOnly: true });
     try {
       expect(volume.trackSizes().get(5)).toBe(image.length);
+      // The fallback says why it happened.
+      expect(volume.sizeTableOrigin).toMatch(/^rebuilt by a scan: the image changed after .*\.sizes was written/);
     } finally {
       volume.close();
     }

@@ -63,6 +63,7 @@ export function formatBackupRun(run: BackupRun): string {
     `  ${s.elements.length} element(s); copied in order ${s.copiedInOrder}, out of order ${s.copiedOutOfOrder}; ${(s.bytes / 1e6).toFixed(1)} MB at ${s.mbPerSecond.toFixed(1)} MB/s; tape ${s.tapeBytes} bytes, verified (${s.verification.entryCount} blocks and tapemarks)`,
     ...s.elements.map((e) => `  ${e.name.padEnd(44)} ${String(e.blocks).padStart(7)} blocks ${String(e.bytes).padStart(12)} bytes  sha256 ${e.sha256}`),
   ];
+  if (s.sizeTable?.startsWith('rebuilt')) lines.push(`  size table ${s.sizeTable}`);
   if (s.spool) lines.push(`  spool ${s.spool.path}: ${(s.spool.bytesSpooled / 1e6).toFixed(1)} MB went through it (removed now the tape is complete)`);
   if (s.cbwError) lines.push(`  copy-before-write failed ${s.cbwError.count} time(s) (policy ${s.cbwError.policy}, latched): ${s.cbwError.reason}`);
   if (run.load) lines.push(`  host writes during the backup: ${run.load.writes} (${run.load.ratePerSecond.toFixed(0)}/s), latency p50 ${run.load.latencyP50Us.toFixed(1)} µs, p99 ${run.load.latencyP99Us.toFixed(1)} µs`);

@@ -92,6 +92,8 @@ export interface BackupSummary {
   readonly verification: TapeVerification;
   /** Set when a copy-before-write failed and the host write was refused (break-host-write). */
   readonly cbwError?: CbwErrorStatus;
+  /** Where the size table V the tape was planned from came from: stored, or rebuilt by a scan and why. */
+  readonly sizeTable?: string;
   /** The spool, when there was one: the bytes that went through it. */
   readonly spool?: { readonly path: string; readonly bytesSpooled: number };
 }

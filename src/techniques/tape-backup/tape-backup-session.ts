@@ -320,6 +320,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       verification,
       ...(this.cbwErrorValue ? { cbwError: this.cbwErrorValue } : {}),
       ...(this.spool ? { spool: { path: this.spool.path, bytesSpooled: this.spool.bytesSpooled } } : {}),
+      ...(this.volume.geometry.kind === 'ckd' ? { sizeTable: this.volume.sizeTableOrigin } : {}),
     };
   }
 
