@@ -327,7 +327,9 @@ export class Volume {
 
   // ---- life cycle ------------------------------------------------------------------------------
 
+  /** The host's flush: the sessions' metadata (a clone's bitmap), then the image, reach stable storage. */
   sync(): void {
+    this.chain.beforeFlush();
     this.backend.sync();
   }
 

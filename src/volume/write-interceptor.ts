@@ -6,6 +6,9 @@
  * Interceptors run synchronously on the thread that owns the volume: a copy-before-write finishes
  * before the host's bytes reach the image (ARCHITECTURE.md, the copy-before-write protocol).
  *
+ * Flushes: `beforeFlush` runs when the host flushes the volume (an NBD FLUSH, Volume.sync), so a
+ * session can make its own metadata durable with the host's data (a clone's bitmap).
+ *
  * Reads: an interceptor may also have `beforeRead`, called before any read of the volume's units
  * (every Volume read, and every read of `volume.backend`, see read-hooked-backend.ts). A clone
  * destination uses it to fetch a track from its source before the track is read (an IND track).
@@ -38,6 +41,8 @@ export interface WriteInterceptor {
   afterWrite?(event: WriteEvent): void;
   /** Runs before a read of these units; it may fill them in (it must not write through the chain). */
   beforeRead?(range: WriteRange): void;
+  /** Runs when the host flushes the volume, before its own data is synced (a session's metadata). */
+  beforeFlush?(): void;
 }
 
 /** Sessions a volume allows at once: 8 clone sessions plus a backup, a mirror and observers. */
@@ -73,6 +78,11 @@ export class InterceptorChain {
   beforeRead(range: WriteRange): void {
     if (this.readers.length === 0) return;
     for (const interceptor of this.readers.slice()) interceptor.beforeRead?.(range);
+  }
+
+  /** Runs every `beforeFlush`, in stage order (Volume.sync, before the backend's own sync). */
+  beforeFlush(): void {
+    for (const interceptor of this.chain.slice()) interceptor.beforeFlush?.();
   }
 
   get size(): number {
