@@ -113,16 +113,17 @@ export class CloneSession extends EventEmitter {
    * then the copy goes on where the file says.
    */
   static resume(source: Volume, target: Volume, restored: RestoredClone, options: CloneOptions = {}): CloneSession {
-    checkCloneOptions(options, restored.id);
-    checkParticipants(source, target, restored.id);
-    checkGeometry(source, target, restored.id);
+    const id = options.id ?? restored.id;
+    checkCloneOptions(options, id);
+    checkParticipants(source, target, id);
+    checkGeometry(source, target, id);
     const pb = protectionBitsOf(source);
-    const slot = pb.freeSlot(source.path, restored.id);
+    const slot = pb.freeSlot(source.path, id);
     if (target.geometry.kind === 'ckd') {
       target.trackSizes();
       source.trackSizes();
     }
-    const session = new CloneSession(source, target, { ...options, id: restored.id }, { pb, slot, extent: restored.extent, restored });
+    const session = new CloneSession(source, target, { ...options, id }, { pb, slot, extent: restored.extent, restored });
     session.persist();
     if (session.phase === 'precopy' || session.phase === 'active') session.startLoop();
     return session;
@@ -439,7 +440,7 @@ export class CloneSession extends EventEmitter {
         this.passes++;
         if (result.error) throw errorFromData(result.error);
         this.emit('progress', this.status());
-        if (Date.now() - this.lastCheckpointMs >= CLONE_CHECKPOINT_MS && !FINAL_CLONE_PHASES.has(this.machine.phase)) this.persist();
+        if (Date.now() - this.lastCheckpointMs >= (this.options.checkpointMs ?? CLONE_CHECKPOINT_MS) && !FINAL_CLONE_PHASES.has(this.machine.phase)) this.persist();
       }
     } catch (error) {
       this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot copy clone session ${this.id}: ${String(error)}`, { session: this.id }));
