@@ -30,7 +30,7 @@ import { IoError, SessionError, SnaptapeError, errorFromData } from '../../error
 import { BitColumns } from '../../engine/bit-columns.js';
 import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
 import type { CopyPacing } from '../../engine/copy-task.js';
-import { CONTROL, TrackStateArray, UNIT_STATE } from '../../engine/track-state.js';
+import { CONTROL, TrackStateArray, UNIT_STATE, UNIT_STATE_NAMES } from '../../engine/track-state.js';
 import { copyClaimedUnit, type UnitCopyMarks } from '../../engine/unit-copy.js';
 import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor, WriteRange } from '../../volume/write-interceptor.js';
@@ -268,8 +268,19 @@ export class CloneSession extends EventEmitter {
     for (let u = event.firstUnit; u < event.firstUnit + event.unitCount; u++) {
       if (!this.takesPart(u)) continue;
       this.ensureCopied(u);
-      this.durable().markCopied(u);
+      this.markCopiedDurably(u);
     }
+  }
+
+  /** The file says "copied" for a unit before a host write after ACTIVATE; a unit a failed copy left is refused. */
+  private markCopiedDurably(unit: number): void {
+    const state = this.states.state(unit);
+    if (state !== UNIT_STATE.COPIED && state !== UNIT_STATE.COPIED_OOO) {
+      throw new IoError(`Cannot write track ${unit} of the clone session ${this.id}: its copy from ${this.source.path} to ${this.target.path} failed (it is ${UNIT_STATE_NAMES[state]})`, {
+        path: this.target.path, track: unit, session: this.id,
+      });
+    }
+    this.durable().markCopied(unit);
   }
 
   private durable(): CloneBitmapFile {
@@ -316,7 +327,7 @@ export class CloneSession extends EventEmitter {
       }
       this.ensureCopied(u);
       // A destination write makes a recopy wrong: the file must say "copied" before it lands.
-      if (what === 'write') this.durable().markCopied(u);
+      if (what === 'write') this.markCopiedDurably(u);
     }
   }
 
