@@ -224,6 +224,8 @@ async function oneRun(seed: number): Promise<RunSummary> {
         const check = checkVolumes(paths, writes);
         if (check.pointInTime.length > 0 || check.lostWrites.some((w) => w.startsWith('destination'))) falselyComplete++;
       }
+      // Killed after TERMINATE (closing the volumes): nothing is left to resume.
+      if (record?.phase === 'terminated') break;
     }
     const record = readCloneRecord(paths.target);
     const check = checkVolumes(paths, writes);
