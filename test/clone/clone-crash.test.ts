@@ -34,8 +34,10 @@ import { makeFilledVolume, makeTarget } from './clone-fixtures.js';
 const RUNS = crashRuns();
 /** Host writes per child: enough to span the precopy, ACTIVATE and the background copy. */
 const WRITES_PER_CHILD = 80;
-/** ACTIVATE comes after at least this many writes, so most precopies outlast their first pass. */
+/** A late ACTIVATE comes after at least this many writes, so its precopy outlasts the first pass. */
 const MIN_WRITES_BEFORE_ACTIVATE = 20;
+/** An early ACTIVATE comes within this many writes (before the first precopy pass is done). */
+const EARLY_ACTIVATE_WRITES = 5;
 /** Kills per run at most: the last child is always let finish. */
 const MAX_KILLS_PER_RUN = 3;
 /** A throttle that makes the first copy pass of the 3-cylinder source last about a third of a second. */
@@ -197,6 +199,17 @@ interface RunSummary {
   readonly problems: readonly string[];
 }
 
+/**
+ * When ACTIVATE comes: half the children activate early (most tracks still to copy, so kills land
+ * in the background copy after ACTIVATE), half after a precopy that outlasts its first pass.
+ */
+function activateAfter(prng: Prng): number {
+  return prng.below(2) === 0 ? prng.below(EARLY_ACTIVATE_WRITES) : MIN_WRITES_BEFORE_ACTIVATE + prng.below(WRITES_PER_CHILD - MIN_WRITES_BEFORE_ACTIVATE);
+}
+
+/** Kills by the phase the record showed right after them (where the kills landed). */
+const killsByPhase: Record<string, number> = {};
+
 async function oneRun(seed: number): Promise<RunSummary> {
   const dir = makeTempDir('snaptape-clone-crash-');
   const prng = new Prng(seed);
@@ -214,12 +227,14 @@ async function oneRun(seed: number): Promise<RunSummary> {
       // Kill points: mostly after 1..WRITES acknowledged writes, else up to KILL_AFTER_WRITES_MS after the last one.
       const killAt = lastChild ? undefined : prng.below(10) < 7 ? 1 + prng.below(WRITES_PER_CHILD) : WRITES_PER_CHILD + prng.below(KILL_AFTER_WRITES_MS);
       const result = await runChild(child === 0 ? 'start' : 'resume', paths, {
-        seed: seed + child, firstN: child * WRITE_NUMBER_STRIDE, activateAfter: MIN_WRITES_BEFORE_ACTIVATE + prng.below(WRITES_PER_CHILD - MIN_WRITES_BEFORE_ACTIVATE), killAt,
+        seed: seed + child, firstN: child * WRITE_NUMBER_STRIDE, activateAfter: activateAfter(prng), killAt,
       }, writes);
       if (result.finished) break;
       kills++;
       // Never complete while tracks are missing: a record that says so must already be right.
       const record = readCloneRecord(paths.target);
+      const phase = record?.phase ?? 'none';
+      killsByPhase[phase] = (killsByPhase[phase] ?? 0) + 1;
       if (record && (record.complete || record.phase === 'copied')) {
         const check = checkVolumes(paths, writes);
         if (check.pointInTime.length > 0 || check.lostWrites.some((w) => w.startsWith('destination'))) falselyComplete++;
@@ -254,8 +269,8 @@ describe(`clone crash resume (${RUNS} runs, SIGKILL at random moments)`, () => {
       }
     } finally {
       const out = process.env['SNAPTAPE_RELIABILITY_OUT'];
-      if (out) appendFileSync(out, `${JSON.stringify({ technique: 'clone', runs: RUNS, kills, ackedWritesLost, falselyComplete, seed })}\n`);
-      console.log(`[clone-crash] runs=${RUNS} kills=${kills} ackedWritesLost=${ackedWritesLost} falselyComplete=${falselyComplete}`);
+      if (out) appendFileSync(out, `${JSON.stringify({ technique: 'clone', runs: RUNS, kills, ackedWritesLost, falselyComplete, seed, killsByPhase })}\n`);
+      console.log(`[clone-crash] runs=${RUNS} kills=${kills} ackedWritesLost=${ackedWritesLost} falselyComplete=${falselyComplete} killsByPhase=${JSON.stringify(killsByPhase)}`);
     }
     expect(problems).toEqual([]);
     expect(falselyComplete).toBe(0);
