@@ -411,7 +411,13 @@ export class CloneSession extends EventEmitter {
   private startLoop(): void {
     this.loop ??= this.runLoop().finally(() => {
       if (this.ownPool) void this.ownPool.close();
-      if (FINAL_CLONE_PHASES.has(this.machine.phase)) this.release();
+      try {
+        if (FINAL_CLONE_PHASES.has(this.machine.phase)) this.release();
+      } catch (error) {
+        // No caller to tell (a cancel returned long ago): the record stays as last written, which
+        // never says complete unless the copy was, and a failed write must not crash the process.
+        if (!(error instanceof SnaptapeError)) throw error;
+      }
     });
   }
 
@@ -484,11 +490,15 @@ export class CloneSession extends EventEmitter {
     this.released = true;
     this.source.removeInterceptor(this.sourceHook);
     this.target.removeInterceptor(this.targetHook);
-    this.persist();
-    this.bitmapFile?.close();
-    this.pb.release(this.slot, this.id);
-    releaseDestination(this.target, this.id);
-    this.emit('released');
+    try {
+      this.persist();
+    } finally {
+      // The slot and the destination are freed even when the final record cannot be written.
+      this.bitmapFile?.close();
+      this.pb.release(this.slot, this.id);
+      releaseDestination(this.target, this.id);
+      this.emit('released');
+    }
   }
 
   // ---- status and record ----------------------------------------------------------------------
