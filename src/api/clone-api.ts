@@ -2,15 +2,21 @@
  * The library API of the clone (technique 4) for processes that own both volumes:
  * - `runClone`: a one-shot clone in this process, CREATE → PRECOPY (optional) → ACTIVATE → wait →
  *   TERMINATE, with both images locked by this process throughout;
+ * - `resumeClone`: takes up a clone whose process died (from its record and durable bitmap,
+ *   techniques/clone/clone-resume.ts) and finishes it as `runClone` would; `openResumedClone` only
+ *   takes it up, for a caller that steers it itself;
  * - `readCloneStatus`: what the record beside a destination says, for a clone run elsewhere (or
  *   interrupted): a record that is not final while no process runs the session is incomplete.
  * Live sessions in `snaptape serve` are reached through the control API (control-client.ts).
  */
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionError } from '../errors/snaptape-error.js';
 import { CloneSession, type CloneStatus } from '../techniques/clone/clone-session.js';
 import { PERSISTED_COLUMNS, readCloneBitmap, readCloneRecord, type CloneRecord } from '../techniques/clone/clone-record.js';
 import { FINAL_CLONE_PHASES } from '../techniques/clone/clone-phase.js';
+import { findCloneToResume, restoreCloneToResume } from '../techniques/clone/clone-resume.js';
+import type { Volume } from '../volume/volume.js';
 import { openVolume } from './volume-api.js';
 
 /** Longest a one-shot precopy runs before ACTIVATE when no time is given: a first pass is enough. */
@@ -37,30 +43,83 @@ export interface RunCloneResult {
 }
 
 export async function runClone(sourcePath: string, targetPath: string, options: RunCloneOptions = {}): Promise<RunCloneResult> {
-  const source = openVolume(sourcePath);
+  // Absolute paths, so the record names the images wherever a resume runs from.
+  const source = openVolume(resolve(sourcePath));
   try {
-    const target = openVolume(targetPath);
+    const target = openVolume(resolve(targetPath));
     try {
       const session = CloneSession.create(source, target, { precopy: options.precopy, datasets: options.datasets, workers: options.workers, throttleMbps: options.throttleMbps });
-      session.on('progress', (s: CloneStatus) => options.onStatus?.(s));
-      const precopyStarted = Date.now();
-      if (options.precopy) {
-        const limit = options.precopyMs ?? MAX_PRECOPY_WAIT_MS;
-        // Bounded by `limit`: a precopy with no rewritten tracks ends when its first passes are done.
-        while (Date.now() - precopyStarted < limit && (options.precopyMs !== undefined || session.status().tracksLeft > 0)) await sleep(PRECOPY_POLL_MS);
-      }
-      const precopyMs = Date.now() - precopyStarted;
-      session.activate();
-      const atActivate = session.status();
-      const activated = Date.now();
-      await session.whenCopied();
-      const backgroundCopyMs = Date.now() - activated;
-      session.terminate();
-      return { atActivate, final: session.status(), precopyMs, backgroundCopyMs };
+      return await finishClone(session, options);
     } finally {
       target.close();
     }
   } finally {
+    source.close();
+  }
+}
+
+/** The rest of a one-shot clone: PRECOPY (if asked, or already running), ACTIVATE, wait, TERMINATE. */
+async function finishClone(session: CloneSession, options: RunCloneOptions): Promise<RunCloneResult> {
+  session.on('progress', (s: CloneStatus) => options.onStatus?.(s));
+  const precopyStarted = Date.now();
+  if (options.precopy || session.phase === 'precopy') {
+    const limit = options.precopyMs ?? MAX_PRECOPY_WAIT_MS;
+    // Bounded by `limit`: a precopy with no rewritten tracks ends when its first passes are done.
+    while (Date.now() - precopyStarted < limit && (options.precopyMs !== undefined || session.status().tracksLeft > 0)) await sleep(PRECOPY_POLL_MS);
+  }
+  const precopyMs = Date.now() - precopyStarted;
+  if (session.phase === 'created' || session.phase === 'precopy') session.activate();
+  const atActivate = session.status();
+  const activated = Date.now();
+  await session.whenCopied();
+  const backgroundCopyMs = Date.now() - activated;
+  session.terminate();
+  return { atActivate, final: session.status(), precopyMs, backgroundCopyMs };
+}
+
+export interface ResumedClone {
+  readonly source: Volume;
+  readonly target: Volume;
+  readonly session: CloneSession;
+}
+
+/**
+ * Takes up the unfinished clone recorded beside `targetPath` (its process died): opens both volumes
+ * (the caller closes them), checks that it may resume (CloneResumeError otherwise), and resumes it.
+ */
+export function openResumedClone(targetPath: string, options: Pick<RunCloneOptions, 'workers' | 'throttleMbps'> = {}): ResumedClone {
+  const plan = findCloneToResume(resolve(targetPath));
+  if (!plan) {
+    const record = readCloneRecord(resolve(targetPath));
+    const why = record ? `its clone session ${record.id} is ${record.phase}` : `there is no clone record (${targetPath}.clone.json)`;
+    throw new SessionError(`Cannot resume a clone onto ${targetPath}: ${why}`, { path: targetPath });
+  }
+  const source = openVolume(plan.record.source);
+  let target: Volume | undefined;
+  try {
+    target = openVolume(plan.record.target);
+    const restored = restoreCloneToResume(plan, source, target);
+    try {
+      const session = CloneSession.resume(source, target, restored, options);
+      return { source, target, session };
+    } catch (error) {
+      restored.file.close();
+      throw error;
+    }
+  } catch (error) {
+    target?.close();
+    source.close();
+    throw error;
+  }
+}
+
+/** A one-shot resume in this process: takes the clone up and finishes it (ACTIVATE if not yet, wait, TERMINATE). */
+export async function resumeClone(targetPath: string, options: RunCloneOptions = {}): Promise<RunCloneResult> {
+  const { source, target, session } = openResumedClone(targetPath, options);
+  try {
+    return await finishClone(session, options);
+  } finally {
+    target.close();
     source.close();
   }
 }

@@ -84,6 +84,11 @@ function createWhole(lockPath: string): void {
   }
 }
 
+/** Who holds `<image>.lock` now (alive or not), read without taking it; undefined when there is none. */
+export function lockOwnerOf(imagePath: string): { pid: number; host: string } | undefined {
+  return readOwner(`${imagePath}.lock`);
+}
+
 export function lockImage(imagePath: string): ImageLock {
   const lockPath = `${imagePath}.lock`;
   for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {

@@ -6,6 +6,10 @@
  * server's shutdown) terminates a copied clone and leaves any other incomplete, and says so in the
  * record beside the destination (`<target>.clone.json`).
  *
+ * A clone outlives a killed server: at start the server takes up every unfinished clone recorded
+ * beside a destination it serves, when it also serves the source (`resumeClones`, before the NBD
+ * listener opens, so no host write goes unprotected); a clone that cannot resume is a warning.
+ *
  * Invariants: `settled` resolves once the CloneSession has released its PB slot and persisted its
  * final record; each phase change is a `state` event, each copy pass a `progress` event.
  */
@@ -13,9 +17,14 @@ import { EventEmitter } from 'node:events';
 import { SessionError } from '../errors/snaptape-error.js';
 import { MAX_COPY_WORKERS } from '../engine/copy-pool.js';
 import type { SessionState } from '../engine/session-state.js';
+import { resolve } from 'node:path';
 import { CloneSession } from '../techniques/clone/clone-session.js';
 import { sampleCloneTrackMap } from '../live/clone-track-map.js';
 import type { TrackMapSnapshot } from '../live/track-map.js';
+import { findCloneToResume, restoreCloneToResume, type CloneResumePlan } from '../techniques/clone/clone-resume.js';
+import { isSnaptapeError } from '../errors/snaptape-error.js';
+import type { ServedVolumes } from './served-volumes.js';
+import type { SessionRegistry } from './session-registry.js';
 import type { SessionCommand, SessionEvent, SessionInfo } from './control-api-types.js';
 import { RequestFields, type JsonObject } from './request-body.js';
 import type { ServerSession, SessionEventListener, SessionFactory } from './session-registry.js';
@@ -121,3 +130,51 @@ export const startCloneSession: SessionFactory = (request: JsonObject, context) 
   });
   return new CloneServerSession({ id: context.id, volumeName: source.name, session });
 };
+
+/**
+ * Step 1 of a resume, before the server opens its images (opening takes over stale locks): the
+ * unfinished clone recorded beside each image. A record that cannot be read is a warning.
+ */
+export function findClonesToResume(imagePaths: readonly string[], warnings: string[]): CloneResumePlan[] {
+  const plans: CloneResumePlan[] = [];
+  for (const path of imagePaths) {
+    try {
+      const plan = findCloneToResume(resolve(path));
+      if (plan) plans.push(plan);
+    } catch (error) {
+      warnings.push(`clone onto ${path} not resumed: ${isSnaptapeError(error) ? error.message : String(error)}`);
+    }
+  }
+  return plans;
+}
+
+/** Step 2, with the images open: takes up each clone whose source and destination are served here. */
+export function resumeClones(registry: SessionRegistry, volumes: ServedVolumes, plans: readonly CloneResumePlan[]): string[] {
+  const warnings: string[] = [];
+  const served = (path: string) => volumes.list().find((v) => resolve(v.volume.path) === resolve(path));
+  for (const plan of plans) {
+    const { record } = plan;
+    const source = served(record.source);
+    const target = served(record.target);
+    if (!source || !target) {
+      warnings.push(`clone ${record.id} of ${record.source} onto ${record.target} not resumed: serve both images to resume it (or run snaptape clone resume ${record.target})`);
+      continue;
+    }
+    try {
+      registry.adopt('clone', (id) => {
+        const restored = restoreCloneToResume(plan, source.volume, target.volume);
+        let session: CloneSession;
+        try {
+          session = CloneSession.resume(source.volume, target.volume, restored, { id });
+        } catch (error) {
+          restored.file.close();
+          throw error;
+        }
+        return new CloneServerSession({ id, volumeName: source.name, session });
+      });
+    } catch (error) {
+      warnings.push(`clone ${record.id} of ${record.source} onto ${record.target} not resumed: ${isSnaptapeError(error) ? error.message : String(error)}`);
+    }
+  }
+  return warnings;
+}

@@ -96,9 +96,18 @@ export class SessionRegistry {
     const volumeName = request['volume'];
     // A clone source has its own limit (8 sessions, techniques/clone/protection-bits.ts).
     if (typeof volumeName === 'string' && type !== 'clone') this.checkVolumeRoom(volumeName);
+    return this.adopt(type as SessionType, (id) => factory(request, { id, volumes: this.volumes, testHooks: this.testHooks }));
+  }
+
+  /**
+   * Registers a session that `make` starts under the next id: what `start` does after checking the
+   * request, and how the server takes up a session that outlived its process (a clone at start).
+   */
+  adopt(type: SessionType, make: (id: string) => ServerSession): ServerSession {
+    if (this.stopping) throw new ControlError('SHUTTING_DOWN', 'Cannot start a session: the server is shutting down');
     this.makeRoom();
-    const id = `${type as string}-${this.nextNumber}`;
-    const session = factory(request, { id, volumes: this.volumes, testHooks: this.testHooks });
+    const id = `${type}-${this.nextNumber}`;
+    const session = make(id);
     this.nextNumber += 1;
     this.sessions.set(id, session);
     session.onEvent((event) => this.emit(event));

@@ -22,7 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import { NbdServer } from '../export/nbd-server.js';
 import { startBackupSession } from './backup-server-session.js';
-import { startCloneSession } from './clone-server-session.js';
+import { findClonesToResume, resumeClones, startCloneSession } from './clone-server-session.js';
 import { startSnapshotSession } from './snapshot-server-session.js';
 import { resumeMirrors, startMirrorSession } from './mirror-server-session.js';
 import type { ServeInfo } from './control-api-types.js';
@@ -83,6 +83,8 @@ export class VolumeServer {
       options.control.kind === 'tcp' ? checkBindHost(options.control.host, 'control', listenAny) : undefined,
     ].filter((w): w is string => w !== undefined);
     const token = options.control.kind === 'tcp' ? options.token ?? controlToken(process.env[TOKEN_ENV]) : undefined;
+    // Clones outlive the process: their evidence is read before the images are opened (and locked).
+    const clonePlans = options.readOnly ? [] : findClonesToResume(options.images, warnings);
     const volumes = ServedVolumes.open(options.images, { readOnly: options.readOnly ?? false });
     const registry = new SessionRegistry(volumes, { testHooks: options.testHooks ?? false });
     registry.registerType('backup', startBackupSession);
@@ -95,6 +97,7 @@ export class VolumeServer {
       // Mirrors outlive the process: take up each one whose state file sits beside its primary,
       // before the NBD listener opens, so that no host write goes unmarked.
       warnings.push(...resumeMirrors(registry, volumes));
+      warnings.push(...resumeClones(registry, volumes, clonePlans));
       nbd = new NbdServer({ exports: volumes.backends(), host: options.nbd.host, port: options.nbd.port, allowRemote: listenAny });
       const nbdAddress = await nbd.listen();
       control = new ControlServer({ address: options.control, volumes, registry, token });

@@ -26,7 +26,7 @@ describe('clone layouts', () => {
     expect(page).toMatch(/Byte order: .*little-endian/);
     expect(page).toMatch(/Reserved bytes/);
     expect(page).toContain('clone-bitmap-header.json');
-    PERSISTED_COLUMNS.forEach((_, i) => expect(page).toMatch(new RegExp(`\\| ${i} \\| (CLONE PB|PRECOPY PB|IND) \\|`)));
+    PERSISTED_COLUMNS.forEach((_, i) => expect(page).toMatch(new RegExp(`\\| ${i} \\| (CLONE PB|PRECOPY PB|IND|PART) \\|`)));
     const flat = page.replace(/\s+/g, ' ');
     CLONE_PHASES.forEach((phase, i) => expect(flat).toContain(`${i} ${phase}`));
   });

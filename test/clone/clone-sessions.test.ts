@@ -165,7 +165,7 @@ describe('clone sessions', () => {
       source.close();
       target.close();
     }
-    const words = [Int32Array.of(0b101, 0), Int32Array.of(0, -1), Int32Array.of(1, 1 << 31)];
+    const words = [Int32Array.of(0b101, 0), Int32Array.of(0, -1), Int32Array.of(1, 1 << 31), Int32Array.of(-1, 0xff)];
     const decoded = decodeCloneBitmap(encodeCloneBitmap(40, 'active', words), 'memory');
     expect(decoded.phase).toBe('active');
     expect([decoded.test(0, 0), decoded.test(0, 1), decoded.test(0, 2), decoded.test(1, 39), decoded.test(2, 0)]).toEqual([true, false, true, true, true]);

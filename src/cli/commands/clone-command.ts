@@ -5,11 +5,14 @@
  * - `clone run SRC DST` is a one-shot clone in this process: CREATE, PRECOPY (with --precopy),
  *   ACTIVATE, wait for the background copy, TERMINATE;
  * - `clone status --target DST` reads the record beside a destination (a clone run elsewhere, or
- *   interrupted: such a record says unfinished, never complete).
+ *   interrupted: such a record says unfinished, never complete);
+ * - `clone resume DST` takes up, in this process, a clone whose process died (SIGKILL, a crash) from
+ *   the record and durable bitmap beside DST, and finishes it as `clone run` would. A server takes
+ *   up the clones of the images it serves by itself when it starts again.
  */
 import type { Command } from 'commander';
 import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
-import { readCloneStatus, runClone, type StoredCloneStatus } from '../../api/clone-api.js';
+import { readCloneStatus, resumeClone, runClone, type StoredCloneStatus } from '../../api/clone-api.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { exportNameFor } from '../../export/volume-backend.js';
 import type { SessionInfo } from '../../server/control-api-types.js';
@@ -121,5 +124,16 @@ export function registerClone(program: Command): void {
         precopy: flags.precopy ?? seconds !== undefined, ...(seconds !== undefined ? { precopyMs: seconds * 1000 } : {}), ...(flags.datasets ? { datasets: flags.datasets } : {}),
       });
       printResult(result, () => `${statusText(result.final)}\n  at ACTIVATE ${result.atActivate.tracksLeft} tracks were left; background copy ${result.backgroundCopyMs} ms`, flags);
+    });
+
+  clone
+    .command('resume <target>')
+    .description('take up a clone whose process died (kill, crash) from the record and bitmap beside <target>, then finish it here: '
+      + 'the precopy goes on, ACTIVATE (if it was not yet), the rest is copied, TERMINATE. Refused when another process wrote '
+      + 'the source or the destination meanwhile (start a new clone then). `snaptape serve` with both images resumes by itself')
+    .option('--json', 'machine-readable output')
+    .action(async (target: string, flags: { json?: boolean }) => {
+      const result = await resumeClone(target);
+      printResult(result, () => `${statusText(result.final)}\n  resumed: at ACTIVATE ${result.atActivate.tracksLeft} tracks were left; background copy ${result.backgroundCopyMs} ms`, flags);
     });
 }

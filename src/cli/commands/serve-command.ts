@@ -78,7 +78,7 @@ function sessionLine(s: SessionInfo): string {
 export function registerServe(program: Command): void {
   program
     .command('serve <images...>')
-    .description('own volumes, export them over NBD, and take control requests (JSON over HTTP)')
+    .description('own volumes, export them over NBD, and take control requests (JSON over HTTP); at start it takes up the mirrors and the unfinished clones (killed with a server) of the images it serves')
     .option('--nbd <host:port>', 'NBD listen address', `${DEFAULT_HOST}:${DEFAULT_NBD_PORT}`)
     .option('--control <socket|host:port>', 'control API: a unix socket path, or a loopback TCP address (needs a token; $SNAPTAPE_TOKEN or printed)')
     .option('--read-only', 'open the volumes read-only (no locks, no writes, no backups)')

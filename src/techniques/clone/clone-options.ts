@@ -29,6 +29,8 @@ export interface CloneOptions {
   readonly workers?: number;
   readonly throttleMbps?: number;
   readonly waitMs?: number;
+  /** How often the record and bitmap are checkpointed while the copy runs; default CLONE_CHECKPOINT_MS. */
+  readonly checkpointMs?: number;
 }
 
 export interface CloneStatus {

@@ -1,11 +1,13 @@
 /**
  * The persisted state of a clone session, beside its destination image:
  * - `<target>.clone.json`: the record (phase, OP, OP STATUS, time stamps, counts), for `clone status`;
- * - `<target>.clone.bitmap`: a 32-byte header and the session's CLONE PB, PRECOPY PB and IND columns
- *   (native-layout/clone-bitmap.md; header table `clone-bitmap-header.json`).
- * Both are written atomically (temp file + rename) at every phase change and at checkpoints while
- * the copy runs; the record is written after the bitmap. `complete` is true only once every track
- * was copied (phase copied or terminated), so an interrupted clone is never reported complete.
+ * - `<target>.clone.bitmap`: a 32-byte header and the session's CLONE PB, PRECOPY PB, IND and PART
+ *   columns (native-layout/clone-bitmap.md; header table `clone-bitmap-header.json`).
+ * The record is written atomically (temp file + rename) at every phase change and at checkpoints.
+ * The bitmap is made once by CREATE (temp file + rename) and from then on updated in place through
+ * one descriptor (clone-bitmap-file.ts): a bit that a host write sets is on file before the write
+ * goes ahead (version 2). `complete` is true only once every track was copied (phase copied or
+ * terminated), so an interrupted clone is never reported complete.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { decodeFields, defineLayout, encodeFields, num, str } from '../../base/field-table.js';
@@ -19,18 +21,24 @@ export const CLONE_BITMAP_HEADER_LAYOUT = defineLayout({
   fill: 0,
   fields: [
     { name: 'magic', offset: 0, length: 8, kind: 'ascii', description: '"SNAPCLON"' },
-    { name: 'version', offset: 8, length: 4, kind: 'u32le', description: 'Format version (1)' },
+    { name: 'version', offset: 8, length: 4, kind: 'u32le', description: 'Format version (2: updated in place before host writes; 1: checkpoints only)' },
     { name: 'unitCount', offset: 12, length: 4, kind: 'u32le', description: 'Tracks (CKD) or blocks (FBA) of the source' },
-    { name: 'columnCount', offset: 16, length: 4, kind: 'u32le', description: 'Columns that follow (3: CLONE PB, PRECOPY PB, IND)' },
+    { name: 'columnCount', offset: 16, length: 4, kind: 'u32le', description: 'Columns that follow (4: CLONE PB, PRECOPY PB, IND, PART; 3 in version 1)' },
     { name: 'bytesPerColumn', offset: 20, length: 4, kind: 'u32le', description: '4 x ceil(unitCount / 32)' },
     { name: 'phase', offset: 24, length: 4, kind: 'u32le', description: 'Index of the phase in CLONE_PHASES when written' },
   ],
 });
 
 const MAGIC = 'SNAPCLON';
-const VERSION = 1;
-/** The persisted columns, in file order. */
-export const PERSISTED_COLUMNS = ['clonePb', 'precopyPb', 'ind'] as const;
+/** Version 2: the bits are durable before each host write, and PART is persisted, so a session can resume. */
+export const CLONE_BITMAP_VERSION = 2;
+/** Version 1 (checkpoints only) is still read, for `clone status`; it cannot be resumed. */
+const READABLE_VERSIONS: ReadonlySet<number> = new Set([1, CLONE_BITMAP_VERSION]);
+/** The persisted columns, in file order (version 1 has the first three). */
+export const PERSISTED_COLUMNS = ['clonePb', 'precopyPb', 'ind', 'part'] as const;
+export type PersistedColumn = (typeof PERSISTED_COLUMNS)[number];
+/** A persisted column's index in the file. */
+export const FILE_COLUMN: Readonly<Record<PersistedColumn, number>> = { clonePb: 0, precopyPb: 1, ind: 2, part: 3 };
 
 export interface CloneRecord {
   readonly kind: 'clone';
@@ -53,6 +61,8 @@ export interface CloneRecord {
   /** True only when every track is on the destination. */
   readonly complete: boolean;
   readonly reason?: string;
+  /** The process that ran the session when the record was written (absent before version 2). */
+  readonly owner?: { readonly pid: number; readonly host: string };
 }
 
 export function cloneRecordPath(targetPath: string): string {
@@ -63,7 +73,7 @@ export function cloneBitmapPath(targetPath: string): string {
   return `${targetPath}.clone.bitmap`;
 }
 
-function writeAtomically(path: string, data: string | Uint8Array): void {
+export function writeAtomically(path: string, data: string | Uint8Array): void {
   try {
     writeFileSync(`${path}.tmp`, data);
     renameSync(`${path}.tmp`, path);
@@ -76,7 +86,7 @@ function writeAtomically(path: string, data: string | Uint8Array): void {
 export function encodeCloneBitmap(unitCount: number, phase: ClonePhase, columns: readonly Int32Array[]): Buffer {
   const bytesPerColumn = (columns[0]?.length ?? 0) * 4;
   const header = encodeFields(CLONE_BITMAP_HEADER_LAYOUT, {
-    magic: MAGIC, version: VERSION, unitCount, columnCount: columns.length, bytesPerColumn, phase: CLONE_PHASES.indexOf(phase),
+    magic: MAGIC, version: CLONE_BITMAP_VERSION, unitCount, columnCount: columns.length, bytesPerColumn, phase: CLONE_PHASES.indexOf(phase),
   });
   const body = Buffer.alloc(columns.length * bytesPerColumn);
   columns.forEach((words, c) => words.forEach((w, i) => body.writeInt32LE(w, c * bytesPerColumn + i * 4)));
@@ -84,10 +94,14 @@ export function encodeCloneBitmap(unitCount: number, phase: ClonePhase, columns:
 }
 
 export interface DecodedCloneBitmap {
+  readonly version: number;
   readonly unitCount: number;
+  readonly columnCount: number;
   readonly phase: ClonePhase;
   /** `test(column, unit)` over the persisted columns. */
   test(column: number, unit: number): boolean;
+  /** A column's words, as stored. */
+  words(column: number): Int32Array;
   count(column: number): number;
 }
 
@@ -97,10 +111,12 @@ export function decodeCloneBitmap(data: Buffer, path: string): DecodedCloneBitma
   };
   if (data.length < CLONE_BITMAP_HEADER_LAYOUT.size) bad(`it has ${data.length} bytes, less than its header`);
   const header = decodeFields(CLONE_BITMAP_HEADER_LAYOUT, data);
-  if (str(header, 'magic') !== MAGIC || num(header, 'version') !== VERSION) bad('bad magic or version');
+  const version = num(header, 'version');
+  if (str(header, 'magic') !== MAGIC || !READABLE_VERSIONS.has(version)) bad('bad magic or version');
   const unitCount = num(header, 'unitCount');
   const columnCount = num(header, 'columnCount');
   const bytesPerColumn = num(header, 'bytesPerColumn');
+  if (columnCount !== (version === 1 ? 3 : PERSISTED_COLUMNS.length)) bad(`version ${version} has ${version === 1 ? 3 : PERSISTED_COLUMNS.length} columns, not ${columnCount}`);
   if (bytesPerColumn !== 4 * Math.ceil(unitCount / 32) || data.length !== CLONE_BITMAP_HEADER_LAYOUT.size + columnCount * bytesPerColumn) bad('its sizes disagree');
   const phase = CLONE_PHASES[num(header, 'phase')] ?? bad('unknown phase');
   const test = (column: number, unit: number): boolean => {
@@ -112,11 +128,15 @@ export function decodeCloneBitmap(data: Buffer, path: string): DecodedCloneBitma
     for (let u = 0; u < unitCount; u++) if (test(column, u)) n++;
     return n;
   };
-  return { unitCount, phase, test, count };
+  const words = (column: number): Int32Array => {
+    const start = CLONE_BITMAP_HEADER_LAYOUT.size + column * bytesPerColumn;
+    return Int32Array.from({ length: bytesPerColumn / 4 }, (_, i) => data.readInt32LE(start + i * 4));
+  };
+  return { version, unitCount, columnCount, phase, test, count, words };
 }
 
-export function writeCloneRecord(record: CloneRecord, bitmap: Buffer): void {
-  writeAtomically(cloneBitmapPath(record.target), bitmap);
+/** Writes the record (the bitmap is written before it, in place, by clone-bitmap-file.ts). */
+export function writeCloneRecord(record: CloneRecord): void {
   writeAtomically(cloneRecordPath(record.target), `${JSON.stringify(record, null, 2)}\n`);
 }
 

@@ -15,18 +15,22 @@
  * - TERMINATE (only when copied): removes the interceptors and releases the PB slot and the IND
  *   column. Cancel stops a session that is not copied; the destination is then incomplete.
  *
- * Error policy: a copy that fails before a host write, or a fetch that fails, fails that host I/O
- * (the point in time cannot be kept otherwise); a failed background pass fails the session.
+ * Durability (clone-bitmap-file.ts): the bitmap file is kept in place, and a bit that a host write
+ * needs reaches it before the write goes ahead, so `resume` (clone-resume.ts) can take the session
+ * up after the process died. Error policy: a copy that fails before a host write, a fetch that
+ * fails, or a bit that cannot be written fails that host I/O (the point in time cannot be kept
+ * otherwise); a failed background pass fails the session.
  * Invariant: for every unit that takes part, CLONE PB is set iff its state is PENDING or CLAIMED,
  * and IND likewise; the one place that decides who copies a unit is the track-state claim.
  */
 import { EventEmitter } from 'node:events';
+import { assert } from '../../base/assert.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IoError, SessionError, SnaptapeError, errorFromData } from '../../errors/snaptape-error.js';
 import { BitColumns } from '../../engine/bit-columns.js';
 import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
 import type { CopyPacing } from '../../engine/copy-task.js';
-import { CONTROL, TrackStateArray, UNIT_STATE } from '../../engine/track-state.js';
+import { CONTROL, TrackStateArray, UNIT_STATE, UNIT_STATE_NAMES } from '../../engine/track-state.js';
 import { copyClaimedUnit, type UnitCopyMarks } from '../../engine/unit-copy.js';
 import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor, WriteRange } from '../../volume/write-interceptor.js';
@@ -35,7 +39,10 @@ import { selectCloneUnits, type CloneExtent } from './clone-extents.js';
 import { runCopyPass } from './clone-copy-loop.js';
 import { CloneMapRecorder, type CloneMapView } from './clone-map-recorder.js';
 import { FINAL_CLONE_PHASES, SESSION_STATE_OF_PHASE, applyCloneVerb, cloneFlags, type CloneMachine, type ClonePhase, type CloneVerb } from './clone-phase.js';
-import { encodeCloneBitmap, writeCloneRecord, type CloneRecord } from './clone-record.js';
+import { cloneBitmapPath, writeCloneRecord, type CloneRecord } from './clone-record.js';
+import { CloneBitmapFile } from './clone-bitmap-file.js';
+import { partColumn, restoreUnit, type RestoredClone } from './clone-restore.js';
+import { hostname } from 'node:os';
 import { IND_COLUMN, claimDestination, columnOf, protectionBitsOf, releaseDestination, type ProtectionBitTable } from './protection-bits.js';
 import type { SessionState } from '../../engine/session-state.js';
 import { CLONE_CHECKPOINT_MS, DEFAULT_CLONE_WAIT_MS, DEFAULT_CLONE_WORKERS, PRECOPY_IDLE_MS, type CloneOptions, type CloneStatus } from './clone-options.js';
@@ -58,15 +65,16 @@ export class CloneSession extends EventEmitter {
   private readonly extents: Int32Array;
   private readonly unitCount: number;
   private readonly trim: boolean;
-  private readonly createdAt = new Date().toISOString();
+  private readonly createdAt: string;
   private readonly sourceHook: WriteInterceptor;
   private readonly targetHook: WriteInterceptor;
   private readonly mapRecorder: CloneMapRecorder;
   // Main thread only.
   private machine: CloneMachine = { phase: 'created', op: 'CREATE', opStatus: 'complete' };
-  private opAt = this.createdAt;
+  private opAt: string;
   private activatedAt: string | null = null;
   private hadPrecopy = false;
+  private bitmapFile: CloneBitmapFile | undefined;
   private readonly synced: Uint8Array;
   private recopies = 0;
   private passes = 0;
@@ -101,8 +109,40 @@ export class CloneSession extends EventEmitter {
     return session;
   }
 
-  private constructor(source: Volume, target: Volume, options: CloneOptions & { id: string }, parts: { pb: ProtectionBitTable; slot: number; extent: CloneExtent }) {
+  /**
+   * Takes up a session whose record and durable bitmap outlived its process (clone-resume.ts checks
+   * that it may, and decodes `restored`): the PB slot and the interceptors are taken again at once,
+   * then the copy goes on where the file says.
+   */
+  static resume(source: Volume, target: Volume, restored: RestoredClone, options: CloneOptions = {}): CloneSession {
+    const id = options.id ?? restored.id;
+    checkCloneOptions(options, id);
+    checkParticipants(source, target, id);
+    checkGeometry(source, target, id);
+    const pb = protectionBitsOf(source);
+    const slot = pb.freeSlot(source.path, id);
+    if (target.geometry.kind === 'ckd') {
+      target.trackSizes();
+      source.trackSizes();
+    }
+    const session = new CloneSession(source, target, { ...options, id }, { pb, slot, extent: restored.extent, restored });
+    session.persist();
+    if (session.phase === 'precopy' || session.phase === 'active') session.startLoop();
+    return session;
+  }
+
+  private constructor(source: Volume, target: Volume, options: CloneOptions & { id: string }, parts: { pb: ProtectionBitTable; slot: number; extent: CloneExtent; restored?: RestoredClone }) {
     super();
+    const restored = parts.restored;
+    this.createdAt = restored?.createdAt ?? new Date().toISOString();
+    this.opAt = restored?.opAt ?? this.createdAt;
+    if (restored) {
+      this.machine = restored.machine;
+      this.activatedAt = restored.activatedAt;
+      this.hadPrecopy = restored.hadPrecopy;
+      this.recopies = restored.recopies;
+      this.bitmapFile = restored.file;
+    }
     this.id = options.id;
     this.source = source;
     this.target = target;
@@ -124,12 +164,19 @@ export class CloneSession extends EventEmitter {
       // What the destination slot may hold now: its used size (CKD) or the whole block (FBA).
       this.extents[u] = sizes ? Math.max(sizes.get(u), 1) : target.backend.slotBytes;
       if (this.extent.included[u] !== 1) continue;
+      if (restored) {
+        restoreUnit(restored, u, { states: this.states, pb: this.pb.columns, clone: this.column('clone'), precopy: this.column('precopy'), ind: this.ind });
+        continue;
+      }
       this.states.include(u);
       this.pb.columns.set(this.column('clone'), u);
       this.ind.set(IND_COLUMN, u);
     }
-    this.sourceHook = { name: `clone ${this.id} source`, stage: 'clone', beforeWrite: (e) => this.beforeSourceWrite(e), afterWrite: (e) => this.afterSourceWrite(e) };
-    this.targetHook = { name: `clone ${this.id} destination`, stage: 'clone', beforeWrite: (e) => this.onTargetIo(e, 'write'), beforeRead: (r) => this.onTargetIo(r, 'read') };
+    // A resumed session after ACTIVATE: V of a track not yet copied is the source's (as at ACTIVATE).
+    if (restored && this.machine.phase !== 'created' && this.machine.phase !== 'precopy') this.takeSizesAtActivate(true);
+    const beforeSync = (): void => this.flushDurably();
+    this.sourceHook = { name: `clone ${this.id} source`, stage: 'clone', beforeWrite: (e) => this.beforeSourceWrite(e), afterWrite: (e) => this.afterSourceWrite(e), beforeSync };
+    this.targetHook = { name: `clone ${this.id} destination`, stage: 'clone', beforeWrite: (e) => this.onTargetIo(e, 'write'), beforeRead: (r) => this.onTargetIo(r, 'read'), beforeSync };
     source.addInterceptor(this.sourceHook);
     target.addInterceptor(this.targetHook);
   }
@@ -208,10 +255,47 @@ export class CloneSession extends EventEmitter {
     return unit < this.unitCount && this.extent.included[unit] === 1;
   }
 
-  /** After ACTIVATE: a track not yet copied is copied before the host's bytes reach the source. */
+  /**
+   * Before ACTIVATE: the file says "to copy" for every track this write touches before it lands
+   * (the in-memory bits follow in afterSourceWrite). After ACTIVATE: a track not yet copied is
+   * copied before the host's bytes reach the source, and the file says "copied" for it, so a
+   * resume never copies the rewritten track again.
+   */
   private beforeSourceWrite(event: WriteEvent): void {
-    if (this.machine.phase !== 'active') return;
-    for (let u = event.firstUnit; u < event.firstUnit + event.unitCount; u++) if (this.takesPart(u)) this.ensureCopied(u);
+    const phase = this.machine.phase;
+    if (phase === 'created' || phase === 'precopy') {
+      for (let u = event.firstUnit; u < event.firstUnit + event.unitCount; u++) if (this.takesPart(u)) this.durable().markToCopy(u);
+      return;
+    }
+    if (phase !== 'active') return;
+    for (let u = event.firstUnit; u < event.firstUnit + event.unitCount; u++) {
+      if (!this.takesPart(u)) continue;
+      this.ensureCopied(u);
+      this.markCopiedDurably(u);
+    }
+  }
+
+  /** The file says "copied" for a unit before a host write after ACTIVATE; a unit a failed copy left is refused. */
+  private markCopiedDurably(unit: number): void {
+    const state = this.states.state(unit);
+    if (state !== UNIT_STATE.COPIED && state !== UNIT_STATE.COPIED_OOO) {
+      throw new IoError(`Cannot write track ${unit} of the clone session ${this.id}: its copy from ${this.source.path} to ${this.target.path} failed (it is ${UNIT_STATE_NAMES[state]})`, {
+        path: this.target.path, track: unit, session: this.id,
+      });
+    }
+    this.durable().markCopied(unit);
+  }
+
+  private durable(): CloneBitmapFile {
+    assert(this.bitmapFile !== undefined, `clone session ${this.id} has its bitmap file`);
+    return this.bitmapFile;
+  }
+
+  /** The host flushed a volume of this session: the destination, then the bitmap, reach stable storage. */
+  private flushDurably(): void {
+    if (this.released) return;
+    this.target.imageBackend.sync();
+    this.bitmapFile?.flush();
   }
 
   /** During PRECOPY: a copied track that the host wrote is reopened, so it is copied again. */
@@ -247,6 +331,8 @@ export class CloneSession extends EventEmitter {
         });
       }
       this.ensureCopied(u);
+      // A destination write makes a recopy wrong: the file must say "copied" before it lands.
+      if (what === 'write') this.markCopiedDurably(u);
     }
   }
 
@@ -295,7 +381,7 @@ export class CloneSession extends EventEmitter {
    * (its content at this instant is what will be copied), and the copied size for the others. A
    * reader that takes V before it reads (a tape backup's plan) then reads whole tracks.
    */
-  private takeSizesAtActivate(): void {
+  private takeSizesAtActivate(resumed = false): void {
     if (this.target.geometry.kind !== 'ckd') return;
     const sourceSizes = this.source.trackSizes();
     const targetSizes = this.target.trackSizes();
@@ -304,6 +390,9 @@ export class CloneSession extends EventEmitter {
       const state = this.states.state(u);
       if (state === UNIT_STATE.PENDING || state === UNIT_STATE.CLAIMED) {
         targetSizes.set(u, sourceSizes.get(u));
+        this.synced[u] = 1;
+      } else if (resumed) {
+        // Copied before the process died: V was rebuilt from the destination's own tracks.
         this.synced[u] = 1;
       } else {
         this.syncTargetSize(u);
@@ -327,7 +416,13 @@ export class CloneSession extends EventEmitter {
   private startLoop(): void {
     this.loop ??= this.runLoop().finally(() => {
       if (this.ownPool) void this.ownPool.close();
-      if (FINAL_CLONE_PHASES.has(this.machine.phase)) this.release();
+      try {
+        if (FINAL_CLONE_PHASES.has(this.machine.phase)) this.release();
+      } catch (error) {
+        // No caller to tell (a cancel returned long ago): the record stays as last written, which
+        // never says complete unless the copy was, and a failed write must not crash the process.
+        if (!(error instanceof SnaptapeError)) throw error;
+      }
     });
   }
 
@@ -367,7 +462,7 @@ export class CloneSession extends EventEmitter {
         this.passes++;
         if (result.error) throw errorFromData(result.error);
         this.emit('progress', this.status());
-        if (Date.now() - this.lastCheckpointMs >= CLONE_CHECKPOINT_MS && !FINAL_CLONE_PHASES.has(this.machine.phase)) this.persist();
+        if (Date.now() - this.lastCheckpointMs >= (this.options.checkpointMs ?? CLONE_CHECKPOINT_MS) && !FINAL_CLONE_PHASES.has(this.machine.phase)) this.persist();
       }
     } catch (error) {
       this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot copy clone session ${this.id}: ${String(error)}`, { session: this.id }));
@@ -400,10 +495,15 @@ export class CloneSession extends EventEmitter {
     this.released = true;
     this.source.removeInterceptor(this.sourceHook);
     this.target.removeInterceptor(this.targetHook);
-    this.persist();
-    this.pb.release(this.slot, this.id);
-    releaseDestination(this.target, this.id);
-    this.emit('released');
+    try {
+      this.persist();
+    } finally {
+      // The slot and the destination are freed even when the final record cannot be written.
+      this.bitmapFile?.close();
+      this.pb.release(this.slot, this.id);
+      releaseDestination(this.target, this.id);
+      this.emit('released');
+    }
   }
 
   // ---- status and record ----------------------------------------------------------------------
@@ -446,9 +546,12 @@ export class CloneSession extends EventEmitter {
       kind: 'clone', id: s.id, source: s.source, target: s.target, phase: s.phase, flags: s.flags, op: s.op, opStatus: s.opStatus,
       opAt: s.opAt, createdAt: this.createdAt, activatedAt: s.activatedAt, updatedAt: new Date().toISOString(), datasets: s.datasets,
       tracksTotal: s.tracksTotal, tracksLeft: s.tracksLeft, recopies: s.recopies, complete,
-      ...(s.error !== null ? { reason: s.error } : {}),
+      ...(s.error !== null ? { reason: s.error } : {}), owner: { pid: process.pid, host: hostname() },
     };
-    const columns = [this.pb.columns.snapshotColumn(this.column('clone')), this.pb.columns.snapshotColumn(this.column('precopy')), this.ind.snapshotColumn(IND_COLUMN)];
-    writeCloneRecord(record, encodeCloneBitmap(this.unitCount, s.phase, columns));
+    const columns = [this.pb.columns.snapshotColumn(this.column('clone')), this.pb.columns.snapshotColumn(this.column('precopy')), this.ind.snapshotColumn(IND_COLUMN), partColumn(this.extent.included)];
+    // The bitmap before the record: a record never says more than the bits on file.
+    if (this.bitmapFile) this.bitmapFile.writeColumns(s.phase, columns);
+    else this.bitmapFile = CloneBitmapFile.create(cloneBitmapPath(this.target.path), { unitCount: this.unitCount, phase: s.phase, columns });
+    writeCloneRecord(record);
   }
 }
