@@ -9,12 +9,13 @@
  * truncated tape, and bad options.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openVolume } from '../../src/api/volume-api.js';
 import { UNIT_STATE } from '../../src/engine/track-state.js';
+import { SnaptapeError } from '../../src/errors/snaptape-error.js';
 import { readTapeContents } from '../../src/tape/tape-contents.js';
 import { TapeReader } from '../../src/tape/tape-reader.js';
 import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
@@ -317,5 +318,26 @@ describe('bad options are usage errors (USAGE) that write nothing', () => {
       expectCliFailure(runSnaptape(['backup', source, '--to', tape, '--throttle-mbps', bad]), 'USAGE', [/--throttle-mbps/]);
       if (existsSync(tape)) unlinkSync(tape);
     }
+  });
+});
+
+describe('a backup whose tape folder disappears while it runs', () => {
+  it('fails with a typed error and nothing escapes: no crash, no unhandled rejection, the source unchanged', async () => {
+    const folder = at('vanishing');
+    mkdirSync(folder);
+    const volume = openVolume(source);
+    try {
+      const session = TapeBackupSession.start(volume, { tapePath: join(folder, 't.aws'), workers: 1, throttleMbps: 2 });
+      await new Promise((r) => setTimeout(r, 200));
+      rmSync(folder, { recursive: true, force: true });
+      session.cancel();
+      const error = await session.done.then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(SnaptapeError);
+      expect((error as Error).message).toMatch(/cancelled.*record could not be written/);
+      expect(volume.interceptorNames()).toEqual([]);
+    } finally {
+      volume.close();
+    }
+    expect(sha256File(source)).toBe(sourceSha);
   });
 });

@@ -85,6 +85,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   /** The source's mtime when the session stopped protecting it (a failure), for the record. */
   private stoppedMtimeNs: string | undefined;
   private resumable = true;
+  /** Why the final record could not be written, if it could not. */
+  private recordError: string | undefined;
 
   private constructor(volume: Volume, options: TapeBackupOptions, prepared: PreparedBackup) {
     super();
@@ -170,9 +172,10 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       lastSlot = slot;
       this.cbw.protect(slot);
       if (this.failure) return;
-      this.cbw.markDurable(slot);
+      this.guardCbw(() => this.cbw.markDurable(slot));
+      if (this.failure) return;
     }
-    this.bitmap.touch();
+    this.guardCbw(() => this.bitmap.touch());
   }
 
   beforeSync(): void {
@@ -183,6 +186,15 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
 
   afterWrite(event: WriteEvent): void {
     this.hostWrites.record(event);
+  }
+
+  /** Runs a step of the write hook; a failure (the bitmap cannot be written) goes to the policy. */
+  private guardCbw(step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.onCbwFailure(error instanceof SnaptapeError ? error : new IoError(`Cannot track a host write on ${this.volume.path}: ${String(error)}`, { path: this.volume.path }));
+    }
   }
 
   /** The first copy-before-write failure, if any: its policy decides every later one (latched). */
@@ -285,9 +297,10 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     }
     this.finishedMs = Date.now();
     const summary = this.summarize(result.digests, result.verification);
-    this.move('finish');
     this.bitmap.close();
+    // The record says completed before the session does: a record that cannot be written fails it.
     this.persist('completed', summary);
+    this.move('finish');
     this.spool?.close({ remove: true });
     this.emit('progress', this.progress());
     this.emit('finished', summary);
@@ -361,10 +374,11 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     await this.cbw.drain?.stop();
     this.writer.close();
     this.targetVolume?.close();
-    this.persist(status, undefined, reason);
+    this.persistSafely(status, reason);
     this.bitmap.close();
     this.spool?.close();
-    this.emit('aborted', this.failure ?? new SessionError(`Cannot complete ${this.name}: it was cancelled`, { tape: this.options.tapePath }));
+    const failure = this.failure ?? new SessionError(`Cannot complete ${this.name}: it was cancelled`, { tape: this.options.tapePath });
+    this.emit('aborted', this.recordError ? new SessionError(`${failure.message} (and its record could not be written: ${this.recordError})`, { tape: this.options.tapePath }) : failure);
   }
 
   /**
@@ -377,7 +391,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   private stopProtecting(status?: RecordStatus, reason?: string): void {
     if (this.stoppedMtimeNs !== undefined) return;
     this.stoppedMtimeNs = this.sourceMtimeNs();
-    if (status) this.persist(status, undefined, reason);
+    if (status) this.persistSafely(status, reason);
     else this.bitmap.writeAll(this.persistedStates());
     this.volume.removeInterceptor(this);
   }
@@ -386,7 +400,25 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.emit('progress', this.progress());
     if (Date.now() - this.lastCheckpointMs >= CHECKPOINT_INTERVAL_MS) {
       this.lastCheckpointMs = Date.now();
-      this.persist(this.stateValue === 'paused' ? 'paused' : 'running');
+      try {
+        this.persist(this.stateValue === 'paused' ? 'paused' : 'running');
+      } catch (error) {
+        // Without its checkpoints a backup could not be resumed truthfully: it stops here.
+        this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot checkpoint ${this.name}: ${String(error)}`, {}));
+      }
+    }
+  }
+
+  /**
+   * Persists a stop. It must not throw: it runs inside a host write (a break-backup failure) and at
+   * the end of the copy loop. A record that cannot be written (its folder is gone, the disk is full)
+   * leaves the session without a resume, which `recordError` says.
+   */
+  private persistSafely(status: RecordStatus, reason?: string): void {
+    try {
+      this.persist(status, undefined, reason);
+    } catch (error) {
+      this.recordError ??= error instanceof Error ? error.message : String(error);
     }
   }
 
