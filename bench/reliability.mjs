@@ -167,7 +167,7 @@ const lines = [
   '| technique | runs | SIGKILLs | acknowledged writes lost | falsely complete | notes |',
   '| --- | ---: | ---: | ---: | ---: | --- |',
   ...crashes.map((f) => {
-    const notes = Object.entries(f).filter(([k]) => !['technique', 'runs', 'kills', 'ackedWritesLost', 'falselyComplete'].includes(k)).map(([k, v]) => `${k} ${v}`).join(', ');
+    const notes = Object.entries(f).filter(([k]) => !['technique', 'runs', 'kills', 'ackedWritesLost', 'falselyComplete'].includes(k)).map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
     return `| ${f.technique} | ${f.runs} | ${f.kills} | ${f.ackedWritesLost} | ${f.falselyComplete} | ${notes} |`;
   }),
   '',

@@ -10,7 +10,10 @@
  * - a failure goes to the session's policy (`onFailure`), which may refuse the host write.
  * Also the main thread's own copies of a slot (`copySlot`), for backends workers cannot read.
  */
+import { closeSync, openSync } from 'node:fs';
 import { assert } from '../../base/assert.js';
+import { translateIoError } from '../../errors/io-error.js';
+import { readFully } from '../../image/read-fully.js';
 import { IoError, SessionError, SnaptapeError } from '../../errors/snaptape-error.js';
 import { waitForTargetSync, type TargetRate } from '../../engine/target-rate.js';
 import { UNIT_STATE, type TrackStateArray } from '../../engine/track-state.js';
@@ -41,9 +44,14 @@ export class CopyBeforeWrite {
   private readonly parts: CopyBeforeWriteParts;
   /** Moves spooled slots to the tape; present with a spool. */
   readonly drain: SpoolDrain | undefined;
+  // Main thread only.
+  /** A read-only descriptor of a one-file source, and one reused buffer: a host write allocates nothing. */
+  private sourceFd: number | undefined;
+  private readonly scratch: Buffer;
 
   constructor(parts: CopyBeforeWriteParts) {
     this.parts = parts;
+    this.scratch = Buffer.allocUnsafe(parts.set.slots.lengths.reduce((m, l) => Math.max(m, l), 0));
     const spool = parts.spool;
     this.drain = spool && new SpoolDrain({
       spool,
@@ -106,16 +114,43 @@ export class CopyBeforeWrite {
     }
   }
 
-  /** The slot's start-instant bytes, read from the source. */
+  /**
+   * The slot's start-instant bytes, read from the source. A one-file source with no read hooks is
+   * read as the workers read it, with a pread into a reused buffer (the caller copies the bytes
+   * out before the next read: to the tape or the spool); any other backend through `readUnit`.
+   */
   private readSlot(slot: number): Uint8Array {
     const { volume, set } = this.parts;
     const { firstUnit, unitSpan, lengths } = set.slots;
     const unit = firstUnit[slot] as number;
+    const location = volume.backend.location();
+    if (location.kind === 'file') {
+      const payload = this.scratch.subarray(0, lengths[slot] as number);
+      readFully(this.openSource(location.path), payload, location.dataOffsetBytes + unit * location.slotBytes, location.path);
+      return payload;
+    }
     const payload = volume.geometry.kind === 'ckd'
       ? volume.backend.readUnit(unit, lengths[slot] as number)
       : volume.backend.readUnits(unit, unitSpan[slot] as number);
     assert(payload.length === lengths[slot], 'the old bytes have the planned length');
     return payload;
+  }
+
+  private openSource(path: string): number {
+    if (this.sourceFd === undefined) {
+      try {
+        this.sourceFd = openSync(path, 'r');
+      } catch (error) {
+        throw translateIoError(error, 'open the source for copy-before-write', path);
+      }
+    }
+    return this.sourceFd;
+  }
+
+  /** Closes the source descriptor (the session ended). */
+  close(): void {
+    if (this.sourceFd !== undefined) closeSync(this.sourceFd);
+    this.sourceFd = undefined;
   }
 
   /** Writes a slot's payload to its mapped tape position. */

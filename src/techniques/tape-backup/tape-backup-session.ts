@@ -394,6 +394,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     if (status) this.persistSafely(status, reason);
     else this.bitmap.writeAll(this.persistedStates());
     this.volume.removeInterceptor(this);
+    this.cbw.close();
   }
 
   private tick(): void {
