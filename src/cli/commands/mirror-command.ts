@@ -44,7 +44,7 @@ function mirrorLine(m: MirrorStatus): string {
 
 function statusText(session: SessionInfo): string {
   const status = statusOf(session);
-  return [`${session.id}  ${status.volume}  ${status.path}${status.recoveredUnclean ? '  (recovered from an unclean stop)' : ''}`, ...status.mirrors.map(mirrorLine)].join('\n');
+  return [`${session.id}  ${status.volume}  ${status.path}${status.recoveredUnclean ? '  (recovered from an unclean stop: a write may have been in flight, so every track of a mirror that was live is resent)' : ''}`, ...status.mirrors.map(mirrorLine)].join('\n');
 }
 
 /** Polls until every mirror is in sync, drawing a bar of tracks made valid (TTY only). */
