@@ -146,4 +146,27 @@ describe('mirror recovery', () => {
       dir.cleanup();
     }
   });
+  it('creates a remote mirror whose link is not up yet in COPY: a host write marks its track and nothing fails', async () => {
+    const dir = makeTempDir('snaptape-mirror-');
+    try {
+      const primary = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed: 8 });
+      const target = `127.0.0.1:${await unusedPort()}/sec`;
+      const mirror = MirrorSession.create(primary, [target], { linkTimeoutMs: 200 });
+      expect(mirror.status().mirrors[0]?.state).toBe('COPY');
+      const track = primary.ckd.heads;
+      primary.writeFlat(track * primary.backend.slotBytes + 100, Buffer.alloc(512, 0xcd));
+      const m = mirror.status().mirrors[0];
+      expect(m?.state).toBe('COPY');
+      expect(m?.invalidTracks).toBe(primary.unitCount);
+      expect(m?.lastError ?? '').not.toMatch(/link failed or timed out/);
+      // The bit is on disk before the write returned: a restart would resend the track.
+      const { file, state } = MirrorStateFile.open(mirrorFilePath(primary.path));
+      file.close();
+      expect(state.table.isValid(track, 2)).toBe(false);
+      await mirror.remove();
+      primary.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
 });

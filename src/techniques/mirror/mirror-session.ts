@@ -133,7 +133,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
     this.mapRecorder.hostWrite(event);
     let cleared = false;
     for (const s of this.secondaries) {
-      if (LIVE_STATES.has(s.state) && !this.detached) continue;
+      if (this.sendsWrites(s)) continue;
       for (let u = event.firstUnit; u < event.firstUnit + event.unitCount; u++) cleared = this.table.clearValid(u, s.mirror) || cleared;
     }
     if (cleared) this.file.persistCleared(this.table, event.firstUnit, event.unitCount);
@@ -141,7 +141,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
 
   afterWrite(event: WriteEvent): void {
     if (this.detached) return;
-    const live = this.secondaries.filter((s) => LIVE_STATES.has(s.state));
+    const live = this.secondaries.filter((s) => this.sendsWrites(s));
     if (live.length === 0) return;
     const units = Array.from({ length: event.unitCount }, (_, i) => event.firstUnit + i);
     const failed = this.sendUnits(live, units);
@@ -155,6 +155,17 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
         this.mapRecorder.sentByWrite(s.mirror, u);
       }
     }
+  }
+
+  /**
+   * True when host writes are sent to this secondary: a live state, not detached — except a remote
+   * mirror still in its first COPY whose link is not up yet (just created, or reconnecting): its
+   * writes only clear bits, durably, and the copy sends those tracks once the link is up, instead of
+   * a write "failing" to no connection and suspending a mirror that never ran.
+   */
+  private sendsWrites(s: Secondary): boolean {
+    if (!LIVE_STATES.has(s.state) || this.detached) return false;
+    return s.state !== 'COPY' || this.isUp(s);
   }
 
   /** Sends whole units to each secondary; returns those that failed (already marked and SUSPENDED). */
