@@ -15,13 +15,13 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient, parseControlEndpoint } from '../../src/api/control-client.js';
 import { createVolume } from '../../src/api/volume-api.js';
-import { NbdClient } from '../../src/export/nbd-client.js';
 import { TRACK_LABELS } from '../../src/live/track-map.js';
 import type { SessionInfo } from '../../src/server/control-api-types.js';
 import type { CloneStatus } from '../../src/techniques/clone/clone-options.js';
 import type { MirrorSessionStatus } from '../../src/techniques/mirror/mirror-types.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { killAllServers, makeFilledVolume, startServe, type ServeProcess } from '../server/helpers/serve-process.js';
+import { pollSession as pollSessionOn, rewriteTracksOverNbd } from '../server/helpers/session-polling.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -29,8 +29,6 @@ const ARTIFACT_DIR = fileURLToPath(new URL('../../test-artifacts/', import.meta.
 /** 1,050 tracks: the map's JSON is past MIN_GZIP_BYTES, so the page reads gzip answers. */
 const CYLINDERS = 70;
 const TRACKS = CYLINDERS * 15;
-/** Bounded polls: 50 ms steps, at most this many. */
-const MAX_POLLS = 600;
 
 describe.skipIf(!existsSync(CHROMIUM))('live page of clone and mirror sessions in headless Chromium', () => {
   let dir: TempDir;
@@ -61,23 +59,8 @@ describe.skipIf(!existsSync(CHROMIUM))('live page of clone and mirror sessions i
     dir.cleanup();
   }, 60_000);
 
-  async function pollSession(id: string, done: (s: SessionInfo) => boolean): Promise<SessionInfo> {
-    let session = await client.getSession(id);
-    for (let i = 0; i < MAX_POLLS && !done(session); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      session = await client.getSession(id);
-    }
-    if (!done(session)) throw new Error(`session ${id} did not reach the awaited state: ${JSON.stringify(session.progress)}`);
-    return session;
-  }
-
-  async function writeTracksOverNbd(exportName: string, tracks: readonly number[]): Promise<void> {
-    const nbd = await NbdClient.connect({ port: server.info.nbd.port, exportName });
-    const slotBytes = (server.info.nbd.exports.find((e) => e.name === exportName)?.sizeBytes ?? 0) / TRACKS;
-    // Each write puts the track's own bytes back: a real write through the chain.
-    for (const t of tracks) await nbd.write(t * slotBytes, await nbd.read(t * slotBytes, slotBytes));
-    await nbd.disconnect();
-  }
+  const pollSession = (id: string, done: (s: SessionInfo) => boolean): Promise<SessionInfo> => pollSessionOn(client, id, done);
+  const writeTracksOverNbd = (exportName: string, tracks: readonly number[]): Promise<void> => rewriteTracksOverNbd(server, exportName, TRACKS, tracks);
 
   /** Content-Encoding of every map answer the pages received. */
   const mapEncodings: string[] = [];

@@ -15,7 +15,6 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient, parseControlEndpoint } from '../../src/api/control-client.js';
 import { createVolume } from '../../src/api/volume-api.js';
-import { NbdClient } from '../../src/export/nbd-client.js';
 import type { SessionInfo } from '../../src/server/control-api-types.js';
 import type { TrackMapSnapshot } from '../../src/live/track-map.js';
 import type { CloneStatus } from '../../src/techniques/clone/clone-options.js';
@@ -24,14 +23,13 @@ import { runSnaptape } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { rawRequest } from './helpers/http-request.js';
 import { killAllServers, makeFilledVolume, startServe, type ServeProcess } from './helpers/serve-process.js';
+import { pollSession as pollSessionOn, rewriteTracksOverNbd } from './helpers/session-polling.js';
 
 /** The clone's volumes: 1,050 tracks, so the map's JSON is past MIN_GZIP_BYTES and is compressed. */
 const CLONE_CYLINDERS = 70;
 const CLONE_TRACKS = CLONE_CYLINDERS * 15;
 const CYLINDERS = 10;
 const TRACKS = CYLINDERS * 15;
-/** Bounded polls: 50 ms steps, at most this many. */
-const MAX_POLLS = 600;
 
 type MapJson = { kind: string; subject: string | null; unitCount: number; counts: TrackMapSnapshot['counts']; hostWrittenUnits: number; svg: string | null };
 
@@ -57,15 +55,7 @@ describe('track maps of running sessions on a server', () => {
     dir.cleanup();
   }, 60_000);
 
-  async function pollSession(id: string, done: (s: SessionInfo) => boolean): Promise<SessionInfo> {
-    let session = await client.getSession(id);
-    for (let i = 0; i < MAX_POLLS && !done(session); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      session = await client.getSession(id);
-    }
-    if (!done(session)) throw new Error(`session ${id} did not reach the awaited state: ${JSON.stringify(session.progress)}`);
-    return session;
-  }
+  const pollSession = (id: string, done: (s: SessionInfo) => boolean): Promise<SessionInfo> => pollSessionOn(client, id, done);
 
   function mapCli(args: readonly string[]): MapJson {
     const result = runSnaptape(['map', ...args, '--server', socket, '--json']);
@@ -123,11 +113,8 @@ describe('track maps of running sessions on a server', () => {
     expect(mapCli([started.id, '--mirror', 'M2']).counts).toMatchObject({ pending: 0, copiedInOrder: TRACKS });
 
     await client.splitMirror(started.id, 'M2');
-    const nbd = await NbdClient.connect({ port: server.info.nbd.port, exportName: 'prim' });
-    const slotBytes = (server.info.nbd.exports.find((e) => e.name === 'prim')?.sizeBytes ?? 0) / TRACKS;
     const changed = [17, 18, 40, 99, 149];
-    for (const t of changed) await nbd.write(t * slotBytes, await nbd.read(t * slotBytes, slotBytes));
-    await nbd.disconnect();
+    await rewriteTracksOverNbd(server, 'prim', TRACKS, changed);
 
     const split = mapCli([started.id, '--mirror', 'M2', '--svg', join(dir.path, 'mirror.svg')]);
     expect(split).toMatchObject({ kind: 'mirror', subject: 'M2', unitCount: TRACKS, hostWrittenUnits: changed.length });
