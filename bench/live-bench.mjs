@@ -11,6 +11,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ControlClient } from '../dist/api/control-client.js';
+import { median } from './bench-common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'snaptape');
@@ -76,11 +77,6 @@ for (let r = 0; r < RUNS; r++) {
   process.stderr.write(`live bench round ${r + 1}/${RUNS}\n`);
 }
 server.kill('SIGTERM');
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const mbps = (runs, key) => median(runs.map((x) => x.bytes / 1e6 / x[key]));
 const plainCopy = mbps(results.plain, 'copy');
 const pageCopy = mbps(results.page, 'copy');

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createVolume, openVolume } from '../dist/api/volume-api.js';
 import { fillVolume } from '../dist/vtoc/volume-fill.js';
+import { median } from './bench-common.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -66,11 +67,6 @@ function timed(argv) {
   return seconds;
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 try {
   // The volume and its flat view.

@@ -23,6 +23,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostLoadBaselineScript, median } from './bench-common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'snaptape');
@@ -50,11 +51,6 @@ const TEST_FILES = [
 ].filter((f) => existsSync(join(ROOT, f)));
 
 const log = (text) => process.stderr.write(`${text}\n`);
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const fmt = (x, digits = 1) => Number(x).toFixed(digits);
 function run(argv, options = {}) {
   const started = process.hrtime.bigint();
@@ -114,14 +110,8 @@ function backupRun(withSpool) {
 }
 function baselineRun(seconds) {
   freshSource();
-  const script = `
-    import { openVolume } from ${JSON.stringify(join(ROOT, 'dist/api/volume-api.js'))};
-    import { HostLoad } from ${JSON.stringify(join(ROOT, 'dist/techniques/tape-backup/host-load.js'))};
-    const v = openVolume(${JSON.stringify(source)});
-    const load = new HostLoad(v, { kind: 'random', ratePerSecond: ${COUNTS.rate} }, 3);
-    load.start();
-    setTimeout(() => { console.log(JSON.stringify(load.stop())); v.close(); }, ${Math.round(seconds * 1000)});
-  `;
+  const script = hostLoadBaselineScript(ROOT, source, COUNTS.rate, seconds * 1000);
+
   const r = run([process.execPath, '--input-type=module', '-e', script]);
   if (r.status !== 0) throw new Error(`baseline failed: ${r.stderr}`);
   return JSON.parse(r.stdout);

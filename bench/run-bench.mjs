@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostLoadBaselineScript, median } from './bench-common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'snaptape');
@@ -51,11 +52,6 @@ function run(argv, options = {}) {
   return { seconds, stdout: result.stdout };
 }
 const snaptape = (...a) => run([process.execPath, BIN, ...a]);
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const fmt = (x, digits = 2) => Number(x).toFixed(digits);
 const log = (text) => process.stderr.write(`${text}\n`);
 
@@ -112,14 +108,7 @@ settle();
 const cpMedian = median(throughput.cp.map((x) => x.total));
 
 // ---- 2. host write latency -----------------------------------------------------------------
-const baselineScript = `
-  import { openVolume } from ${JSON.stringify(join(ROOT, 'dist/api/volume-api.js'))};
-  import { HostLoad } from ${JSON.stringify(join(ROOT, 'dist/techniques/tape-backup/host-load.js'))};
-  const v = openVolume(${JSON.stringify(source)});
-  const load = new HostLoad(v, { kind: 'random', ratePerSecond: ${LATENCY_RATE} }, 3);
-  load.start();
-  setTimeout(() => { console.log(JSON.stringify(load.stop())); v.close(); }, ${BASELINE_SECONDS * 1000});
-`;
+const baselineScript = hostLoadBaselineScript(ROOT, source, LATENCY_RATE, BASELINE_SECONDS * 1000);
 const latency = { 'no session': [], 'backup, 1 worker': [], 'backup, 2 workers': [] };
 for (let r = 0; r < RUNS; r++) {
   latency['no session'].push(JSON.parse(run([process.execPath, '--input-type=module', '-e', baselineScript]).stdout));
