@@ -124,7 +124,7 @@ export default function runCopyTask(task: CopyTask): CopyTaskResult {
         const payloads: Buffer[] = [];
         for (let i = first; i <= last; i++) payloads.push(payloadOf.get(i) as Buffer);
         writeRun(tapeFd, blocks, first, payloads, task.tapePath);
-        waitForTargetSync(task.targetRate, payloads.reduce((n, p) => n + p.length, 0));
+        if (task.targetRate) waitForTargetSync(task.targetRate, payloads.reduce((n, p) => n + p.length, 0));
         payloads.forEach((p, k) => {
           states.complete(blocks.units[first + k] as number, false, p.length);
           batchBytes += p.length;
