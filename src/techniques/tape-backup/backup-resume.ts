@@ -7,7 +7,7 @@
  * session, and the point in time is lost. A backup with no slot left PENDING reads nothing from
  * the source, so then neither check applies.
  */
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SessionError } from '../../errors/snaptape-error.js';
 import { TrackStateArray, UNIT_STATE, type UnitState } from '../../engine/track-state.js';
@@ -47,18 +47,7 @@ export function loadResumePoint(volume: Volume, tape: string, spoolOption: strin
   if (!bitmap) return refuse('its bitmap is missing or of the wrong size');
   // Only slots still PENDING are read from the source: with none left, its later writes do not matter.
   const readsSource = bitmap.some((state) => state === UNIT_STATE.PENDING || state === UNIT_STATE.CLAIMED);
-  const source = statSync(volume.path, { bigint: true });
-  const crashed = record.status === 'running' || record.status === 'paused';
-  if (!readsSource) {
-    // Nothing to check.
-  } else if (crashed) {
-    const stampMs = existsSync(bitmapPath(tape)) ? statSync(bitmapPath(tape)).mtimeMs : 0;
-    if (Number(source.mtimeNs / 1_000_000n) > stampMs + CRASH_MTIME_SLACK_MS) {
-      refuse(`${volume.path} was written after the backup stopped (it was modified ${Math.round(Number(source.mtimeNs / 1_000_000n) - stampMs)} ms after the session's last stamp), so its point in time is lost; start a new backup`);
-    }
-  } else if (String(source.mtimeNs) !== record.sourceMtimeNs) {
-    refuse(`${volume.path} was written after the backup stopped, so its point in time is lost; start a new backup`);
-  }
+  if (readsSource) checkSourceUnchanged(volume, tape, record, refuse);
   const states = TrackStateArray.create(bitmap.length);
   const spooled: number[] = [];
   bitmap.forEach((state, slot) => {
@@ -68,4 +57,19 @@ export function loadResumePoint(volume: Volume, tape: string, spoolOption: strin
   const spoolPath = spoolOption ?? record.spoolPath;
   if (spooled.length > 0 && spoolPath === undefined) refuse(`${spooled.length} slots are in a spool the record does not name`);
   return { record, stored, states, spooled, spoolPath };
+}
+
+/** A resume that reads the source needs it as the session left it (the header says how that is told). */
+function checkSourceUnchanged(volume: Volume, tape: string, record: SessionRecord, refuse: (why: string) => never): void {
+  const source = statSync(volume.path, { bigint: true });
+  if (record.status === 'running' || record.status === 'paused') {
+    // A crash: the bitmap (read above, so it exists) was stamped before every acknowledged host write.
+    const stampMs = statSync(bitmapPath(tape)).mtimeMs;
+    const modifiedMs = Number(source.mtimeNs / 1_000_000n);
+    if (modifiedMs > stampMs + CRASH_MTIME_SLACK_MS) {
+      refuse(`${volume.path} was written after the backup stopped (it was modified ${Math.round(modifiedMs - stampMs)} ms after the session's last stamp), so its point in time is lost; start a new backup`);
+    }
+  } else if (String(source.mtimeNs) !== record.sourceMtimeNs) {
+    refuse(`${volume.path} was written after the backup stopped, so its point in time is lost; start a new backup`);
+  }
 }
