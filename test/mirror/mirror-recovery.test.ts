@@ -23,6 +23,8 @@ import { field } from '../../src/base/field-table.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { CYLINDERS, Prng, filesIdentical, makeBlankSecondary, seedFromEnv, startWriter } from './mirror-fixtures.js';
+import type { Volume } from '../../src/volume/volume.js';
+import type { MirrorStatus } from '../../src/techniques/mirror/mirror-types.js';
 
 async function until(test: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -41,6 +43,13 @@ async function unusedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (address === null || typeof address === 'string') throw new Error('no TCP address');
   return address.port;
+}
+
+/** A raw host write of 512 bytes into track 0 of cylinder 1 (past the VTOC); the first mirror's status after it. */
+function writeFirstTrackOfCylinderOne(primary: Volume, mirror: MirrorSession, fill: number): { track: number; m: MirrorStatus | undefined } {
+  const track = primary.ckd.heads;
+  primary.writeFlat(track * primary.backend.slotBytes + 100, Buffer.alloc(512, fill));
+  return { track, m: mirror.status().mirrors[0] };
 }
 
 describe('mirror recovery', () => {
@@ -134,9 +143,7 @@ describe('mirror recovery', () => {
       expect(mirror.status().mirrors[0]?.state).toBe('BACKUP');
       const [rejoined] = mirror.rejoin();
       expect(rejoined?.state).toBe('SUSPENDED');
-      const track = primary.ckd.heads;
-      primary.writeFlat(track * primary.backend.slotBytes + 100, Buffer.alloc(512, 0xab));
-      const m = mirror.status().mirrors[0];
+      const { m } = writeFirstTrackOfCylinderOne(primary, mirror, 0xab);
       expect(m?.state).toBe('SUSPENDED');
       expect(m?.invalidTracks).toBe(1);
       expect(m?.lastError ?? '').not.toMatch(/link failed or timed out/);
@@ -146,6 +153,7 @@ describe('mirror recovery', () => {
       dir.cleanup();
     }
   });
+
   it('creates a remote mirror whose link is not up yet in COPY: a host write marks its track and nothing fails', async () => {
     const dir = makeTempDir('snaptape-mirror-');
     try {
@@ -153,9 +161,7 @@ describe('mirror recovery', () => {
       const target = `127.0.0.1:${await unusedPort()}/sec`;
       const mirror = MirrorSession.create(primary, [target], { linkTimeoutMs: 200 });
       expect(mirror.status().mirrors[0]?.state).toBe('COPY');
-      const track = primary.ckd.heads;
-      primary.writeFlat(track * primary.backend.slotBytes + 100, Buffer.alloc(512, 0xcd));
-      const m = mirror.status().mirrors[0];
+      const { track, m } = writeFirstTrackOfCylinderOne(primary, mirror, 0xcd);
       expect(m?.state).toBe('COPY');
       expect(m?.invalidTracks).toBe(primary.unitCount);
       expect(m?.lastError ?? '').not.toMatch(/link failed or timed out/);
