@@ -9,16 +9,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openVolume } from '../../../dist/api/volume-api.js';
 import { openResumedClone } from '../../../dist/api/clone-api.js';
 import { CloneSession } from '../../../dist/techniques/clone/clone-session.js';
+import { Prng } from '../../../dist/base/prng.js';
 
 const [mode, sourcePath, targetPath, referencePath, seedText, firstNText, countText, activateAfterText, throttleText] = process.argv.slice(2);
-let state = Number(seedText) >>> 0;
-const next = () => {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const prng = new Prng(Number(seedText));
+/** A float in [0, 1) from the project's seeded PRNG (the same mulberry32 sequence as before). */
+const next = () => prng.nextUint32() / 4294967296;
 const out = (line) => process.stdout.write(`${line}\n`);
 // Checkpoints every 50 ms: the file's bits are then cleared often, so the in-place marks matter.
 const options = { workers: 1, throttleMbps: Number(throttleText), checkpointMs: 50 };

@@ -2,16 +2,12 @@
 // announcing each on stdout before it starts ("begin <track> <n>") and after it returns
 // ("ack <track> <n>"). The parent SIGKILLs it at a random moment. Runs the compiled dist/.
 import { openVolume } from '../../../dist/api/volume-api.js';
+import { Prng } from '../../../dist/base/prng.js';
 
 const [path, seedText, countText, firstText, lastText] = process.argv.slice(2);
-let state = Number(seedText) >>> 0;
-const next = () => {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const prng = new Prng(Number(seedText));
+/** A float in [0, 1) from the project's seeded PRNG (the same mulberry32 sequence as before). */
+const next = () => prng.nextUint32() / 4294967296;
 const first = Number(firstText);
 const span = Number(lastText) - first + 1;
 const volume = openVolume(path);
