@@ -1,5 +1,5 @@
 /**
- * The Hercules-made reference vectors in ../shared/reference/vectors, unpacked into a test's temp
+ * The Hercules-made reference vectors in test/fixtures/vectors, unpacked into a test's temp
  * dir on demand (some are gzip'd).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 
-export const VECTORS_DIR = fileURLToPath(new URL('../../../shared/reference/vectors/', import.meta.url));
+export const VECTORS_DIR = fileURLToPath(new URL('../fixtures/vectors/', import.meta.url));
 
 /** Path of a vector; a `.gz` one is unpacked into `dir` and the unpacked path is returned. */
 export function vectorPath(name: string, dir: string): string {
