@@ -8,7 +8,19 @@ import { reportFailure } from './cli-output.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { COMMANDS } from './commands/index.js';
 
+/** Exit status when the reader of stdout went away (`snaptape get … | head`): 128 + SIGPIPE, as a shell tool gives. */
+const EXIT_STATUS_BROKEN_PIPE = 141;
+
+/** A closed stdout ends the command quietly, with no stack trace: the reader chose to stop reading. */
+function endQuietlyOnBrokenPipe(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(EXIT_STATUS_BROKEN_PIPE);
+  });
+}
+
 export async function runCli(argv: readonly string[]): Promise<number> {
+  endQuietlyOnBrokenPipe();
   const program = new Command();
   program
     .name('snaptape')

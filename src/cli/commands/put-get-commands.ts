@@ -1,19 +1,34 @@
 /**
  * `snaptape put <image> <dsname> <hostfile> [--text]` and `snaptape get <image> <dsname> [outfile]
- * [--text]`: host file ↔ data set records. `get` without an outfile writes to stdout.
+ * [--text] [--force]`: host file ↔ data set records. `get` without an outfile, or with `-`, writes to
+ * stdout. Like `tape get`, `get` replaces an existing file only with `--force`, and a file it
+ * could not write in whole is removed.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { withVolume } from '../../api/volume-api.js';
 import { withInjectedVolume } from '../../api/fault-api.js';
 import { translateIoError } from '../../errors/io-error.js';
+import { TargetExistsError } from '../../errors/snaptape-error.js';
 import { getDataset, putDataset } from '../../vtoc/dataset-io.js';
 import { printResult } from '../cli-output.js';
 
 interface TextFlags {
   text?: boolean;
+  force?: boolean;
   json?: boolean;
   inject?: string;
+}
+
+/** Writes a host file, never over an existing one without `force`, and never leaves half of one. */
+function writeHostFile(path: string, data: Buffer, force: boolean): void {
+  try {
+    writeFileSync(path, data, { flag: force ? 'w' : 'wx' });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'EEXIST') throw new TargetExistsError(`Cannot write ${path}: the file exists (use --force to replace it)`, { path });
+    rmSync(path, { force: true });
+    throw translateIoError(error, `write ${path}`, path);
+  }
 }
 
 function readHostFile(path: string): Buffer {
@@ -38,20 +53,17 @@ export function registerPutGet(program: Command): void {
     });
   program
     .command('get <image> <dsname> [outfile]')
-    .description('read a data set back into a host file (stdout without outfile)')
+    .description('read a data set back into a host file (stdout without outfile, or with -)')
     .option('--text', 'EBCDIC fixed records become ASCII lines, trailing blanks dropped')
+    .option('--force', 'replace an existing output file')
     .option('--json', 'machine-readable output (needs outfile)')
     .action((image: string, dsname: string, outfile: string | undefined, flags: TextFlags) => {
       const data = withVolume(image, { readOnly: true }, (volume) => getDataset(volume, dsname, { text: flags.text }));
-      if (outfile === undefined) {
+      if (outfile === undefined || outfile === '-') {
         process.stdout.write(data);
         return;
       }
-      try {
-        writeFileSync(outfile, data);
-      } catch (error) {
-        throw translateIoError(error, `write ${outfile}`, outfile);
-      }
+      writeHostFile(outfile, data, flags.force ?? false);
       printResult({ dsname: dsname.toUpperCase(), outfile, bytes: data.length }, () => `${dsname.toUpperCase()}: ${data.length} bytes to ${outfile}`, flags);
     });
 }
