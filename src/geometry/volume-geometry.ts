@@ -63,7 +63,10 @@ export function parseGeometry(type: string, options: { cylinders?: number; block
   if (model) return ckdGeometry(model.family, options.cylinders ?? model.cylinders);
   const family = familyByName(normalized);
   if (family) {
-    if (options.cylinders === undefined) throw new UsageError(`Cannot make a ${family.family} volume: give a model (${family.family}-3) or --cyls N`);
+    if (options.cylinders === undefined) {
+      const models = CKD_MODELS.filter((m) => m.family === family).map((m) => m.name).join(', ');
+      throw new UsageError(`Cannot make a ${family.family} volume: give a model (${models}) or --cyls N`);
+    }
     return ckdGeometry(family, options.cylinders);
   }
   const known = [...CKD_MODELS.map((m) => m.name), '3390', '3380', 'fba'].join(', ');
