@@ -1,5 +1,5 @@
 /**
- * The live page's static files, served by the control server at GET /, /live.js and /live.css.
+ * The live page's static files, served by the control server at GET /, /live.js, /live.css and /favicon.ico.
  * Everything is here, in dist/: no CDN, no font, no image from elsewhere. The files hold no data
  * and no secret, so they are served without a token (control-server.ts); the data comes from the
  * API, with the token from the page's URL fragment.
@@ -22,7 +22,7 @@ const LEGEND = [
 
 const HTML = `<!DOCTYPE html>
 <html lang="en">
-<head><meta charset="utf-8"><title>snaptape live</title><link rel="stylesheet" href="/live.css"></head>
+<head><meta charset="utf-8"><title>snaptape live</title><link rel="stylesheet" href="/live.css"><link rel="icon" href="/favicon.ico" type="image/svg+xml"></head>
 <body>
 <header><h1>snaptape live</h1><span id="link">connecting</span></header>
 <section><h2>Volumes</h2>
@@ -54,8 +54,12 @@ th{background:#f4f4f4}tr.followed td{background:#e8f1f8}tbody tr{cursor:pointer}
 figure{margin:0}figcaption{font-size:90%;color:#444}
 `;
 
+/** A track map in miniature: served at /favicon.ico, where browsers ask for it whatever the page links. */
+const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" fill="#fff"/><rect x="1" y="1" width="6" height="6" fill="#2b7bb9"/><rect x="9" y="1" width="6" height="6" fill="#2b7bb9"/><rect x="1" y="9" width="6" height="6" fill="#e0a030"/><rect x="9" y="9" width="6" height="6" fill="#ccc"/></svg>`;
+
 export const LIVE_PAGE_ASSETS: readonly LivePageAsset[] = [
   { path: '/', pattern: /^\/$/, contentType: 'text/html; charset=utf-8', body: HTML },
   { path: '/live.js', pattern: /^\/live\.js$/, contentType: 'text/javascript; charset=utf-8', body: LIVE_PAGE_SCRIPT },
   { path: '/live.css', pattern: /^\/live\.css$/, contentType: 'text/css; charset=utf-8', body: CSS },
+  { path: '/favicon.ico', pattern: /^\/favicon\.ico$/, contentType: 'image/svg+xml', body: ICON },
 ];

@@ -12,7 +12,7 @@
  *   GET  /events[?session=ID]             server-sent events
  *   GET  /sessions/:id/map[?mirror=M2]    the session's track map now (src/live/track-map.ts);
  *                                         gzip when the client accepts it (compressed-json.ts)
- *   GET  /, /live.js, /live.css           the live page (src/live/live-page-assets.ts)
+ *   GET  /, /live.js, /live.css, /favicon.ico  the live page (src/live/live-page-assets.ts)
  *
  * Authentication: a TCP listener requires `Authorization: Bearer <token>` on every request (401
  * otherwise); a unix socket needs none, its file is mode 0600 so only the owner can connect.

@@ -206,6 +206,10 @@ describe('snaptape serve: TCP control needs the bearer token; SIGTERM shuts down
       expect(wrong.status).toBe(401);
       const good = await rawRequest(target, 'GET', '/volumes', { headers: { authorization: `Bearer ${token}` } });
       expect(good.status).toBe(200);
+      // The live page's icon is a static file like the page itself: no 401 in the browser's console.
+      const icon = await rawRequest(target, 'GET', '/favicon.ico');
+      expect(icon.status).toBe(200);
+      expect(icon.headers['content-type']).toMatch(/^image\/svg\+xml/);
       const client = new ControlClient({ kind: 'tcp', host: control.host, port: control.port, token });
       expect((await client.listVolumes())[0]?.name).toBe('tcp1');
     } finally {
