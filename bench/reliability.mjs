@@ -104,7 +104,7 @@ function freshSource() {
 function backupRun(withSpool) {
   freshSource();
   const out = snaptape('backup', source, '--to', tape, '--force', '--workers', '2', '--target-mbps', String(TARGET_MBPS),
-    '--load', `random:${COUNTS.rate}`, '--seed', '3', '--json', ...(withSpool ? ['--spool', spool] : []));
+    '--load', `random:${COUNTS.rate}`, '--load-in-place', '--seed', '3', '--json', ...(withSpool ? ['--spool', spool] : []));
   const result = JSON.parse(out.stdout);
   return { ...result.load, seconds: result.summary.seconds, outOfOrder: result.summary.copiedOutOfOrder };
 }

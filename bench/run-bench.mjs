@@ -112,7 +112,7 @@ const baselineScript = hostLoadBaselineScript(ROOT, source, LATENCY_RATE, BASELI
 const latency = { 'no session': [], 'backup, 1 worker': [], 'backup, 2 workers': [] };
 for (let r = 0; r < RUNS; r++) {
   latency['no session'].push(JSON.parse(run([process.execPath, '--input-type=module', '-e', baselineScript]).stdout));
-  for (const workers of [1, 2]) latency[`backup, ${workers} worker${workers > 1 ? 's' : ''}`].push(backup(workers, ['--load', `random:${LATENCY_RATE}`, '--seed', String(r + 1)]).load);
+  for (const workers of [1, 2]) latency[`backup, ${workers} worker${workers > 1 ? 's' : ''}`].push(backup(workers, ['--load', `random:${LATENCY_RATE}`, '--load-in-place', '--seed', String(r + 1)]).load);
   log(`latency run ${r + 1}/${RUNS} done`);
 }
 
@@ -120,7 +120,7 @@ for (let r = 0; r < RUNS; r++) {
 const ooo = {};
 for (let r = 0; r < RUNS; r++) {
   for (const rate of OOO_RATES) {
-    const b = backup(2, rate > 0 ? ['--load', `random:${rate}`, '--seed', String(r + 1)] : []);
+    const b = backup(2, rate > 0 ? ['--load', `random:${rate}`, '--load-in-place', '--seed', String(r + 1)] : []);
     (ooo[rate] ??= []).push({ ooo: b.summary.copiedOutOfOrder, writes: b.load?.writes ?? 0, total: b.summary.copiedInOrder + b.summary.copiedOutOfOrder, seconds: b.summary.seconds });
   }
   log(`out-of-order run ${r + 1}/${RUNS} done`);

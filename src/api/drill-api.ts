@@ -6,7 +6,7 @@
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { restoreTape } from '../techniques/restore/restore-tape.js';
 import type { HostLoadSpec } from '../techniques/tape-backup/host-load.js';
 import type { TrackMapSnapshot } from '../live/track-map.js';
@@ -14,6 +14,7 @@ import type { BackupProgress } from '../techniques/tape-backup/tape-backup-sessi
 import { runBackup, type BackupRun } from './backup-api.js';
 import type { Volume } from '../volume/volume.js';
 import { openVolume, withVolumeAsync } from './volume-api.js';
+import { makeScratchCopy } from '../volume/scratch-copy.js';
 
 /** Units compared per read while checking the restore. */
 const COMPARE_UNITS_PER_READ = 15;
@@ -86,8 +87,7 @@ export function compareImages(referencePath: string, candidatePath: string): Uni
 export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const scratchDir = mkdtempSync(join(tmpdir(), 'snaptape-drill-'));
   try {
-    const work = options.inPlace ? options.image : join(scratchDir, basename(options.image));
-    if (!options.inPlace) copyFileSync(options.image, work);
+    const work = options.inPlace ? options.image : makeScratchCopy(options.image, scratchDir).path;
     const reference = join(scratchDir, 'reference.img');
     const tape = join(scratchDir, 'drill.aws');
     const restored = join(scratchDir, 'restored.img');

@@ -86,3 +86,21 @@ export function saveTrackSizes(imagePath: string, table: Uint32Array): void {
     // Not fatal: the next open scans instead.
   }
 }
+
+/**
+ * Gives a byte copy of an image its source's size table, stamped for the copy. `copy` makes the copy;
+ * the table is carried over only when it was valid before the copy and the source did not change
+ * while it was copied, so a copy never trusts a table that its bytes may not match.
+ */
+export function copyWithTrackSizes(sourceImage: string, copyImage: string, copy: () => void): void {
+  const before = stampOf(sourceImage);
+  const store = sizeStorePath(sourceImage);
+  let stored: StoredTrackSizes = { reason: 'no size store' };
+  if (existsSync(store)) {
+    const header = readFileSync(store).subarray(0, TRACK_SIZE_STORE_LAYOUT.size);
+    if (header.length === TRACK_SIZE_STORE_LAYOUT.size) stored = readTrackSizes(sourceImage, num(decodeFields(TRACK_SIZE_STORE_LAYOUT, header), 'trackCount'));
+  }
+  copy();
+  const after = stampOf(sourceImage);
+  if ('table' in stored && after.size === before.size && after.mtimeNs === before.mtimeNs) saveTrackSizes(copyImage, stored.table);
+}

@@ -1,6 +1,8 @@
 /**
  * `snaptape backup <image> --to <tape>`: a point-in-time backup to a virtual tape while the volume
- * stays writable (with `--load`, a synthetic host writer runs during the backup).
+ * stays writable (with `--load`, a synthetic host writer runs during the backup). The load writes
+ * into a scratch copy of the image, as a drill does, and the tape is of that copy: the user's volume
+ * is never written by surprise. `--load-in-place` loads the real source instead.
  */
 import { copyFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -17,6 +19,7 @@ import { parseLoadSpec } from '../../techniques/tape-backup/host-load.js';
 import type { BlockRange } from '../../techniques/tape-backup/backup-elements.js';
 import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
 import { backupProgressBar } from '../progress-bar.js';
+import { makeScratchCopy } from '../../volume/scratch-copy.js';
 import { writeReport } from '../../live/html-report.js';
 import { LocalEventWriter } from '../../live/progress-events.js';
 import type { TrackMapSnapshot } from '../../live/track-map.js';
@@ -30,6 +33,7 @@ interface BackupFlags {
   pauseMs?: string;
   throttleMbps?: string;
   load?: string;
+  loadInPlace?: boolean;
   seed: string;
   force?: boolean;
   tapeVolser?: string;
@@ -72,7 +76,7 @@ export function formatBackupRun(run: BackupRun): string {
 
 /** `--server`: the daemon owns the volume; the session is started and followed over its control API. */
 async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<void> {
-  for (const local of ['load', 'resume', 'referenceCopy', 'blocks', 'toFbaBlock', 'inject', 'injectTape', 'report', 'events'] as const) {
+  for (const local of ['load', 'loadInPlace', 'resume', 'referenceCopy', 'blocks', 'toFbaBlock', 'inject', 'injectTape', 'report', 'events'] as const) {
     if (flags[local] !== undefined) throw new UsageError(`Cannot use --${local.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} with --server: the daemon runs the backup`);
   }
   const client = new ControlClient(parseControlEndpoint(flags.server as string));
@@ -134,7 +138,8 @@ export function registerBackup(program: Command): void {
     .option('--pause-after <m>', 'pause the copy loop after M consecutive copies')
     .option('--pause-ms <ms>', 'length of that pause', '5')
     .option('--throttle-mbps <x>', 'cap the copy rate in MB/s')
-    .option('--load <spec>', 'run a synthetic host writer meanwhile: random:RATE (writes per second)')
+    .option('--load <spec>', 'run a synthetic host writer meanwhile: random:RATE (writes per second); it writes into a scratch copy of the image, which is what is backed up, and the image is not written')
+    .option('--load-in-place', 'let --load write into the image itself: DESTROYS the data it overwrites (random bytes in random tracks)')
     .option('--seed <n>', 'seed of the synthetic load', '1')
     .option('--tape-volser <volser>', 'volume serial of the tape (default: T + the source volser)')
     .option('--on-cbw-error <policy>', 'break-backup (default) or break-host-write', 'break-backup')
@@ -154,6 +159,12 @@ export function registerBackup(program: Command): void {
     .option('--inject-tape <spec>', 'inject faults into the tape writes of this thread (copy-before-write copies), same syntax')
     .action(async (image: string, flags: BackupFlags) => {
       if (flags.server) return backupOnServer(image, flags);
+      if (flags.loadInPlace && !flags.load) throw new UsageError('Cannot use --load-in-place without --load');
+      if (flags.load && flags.resume && !flags.loadInPlace) {
+        throw new UsageError('Cannot use --resume with --load: the load wrote into a scratch copy that is gone (--load-in-place loads the image itself)');
+      }
+      const scratch = flags.load && !flags.loadInPlace ? makeScratchCopy(image) : undefined;
+      const source = scratch?.path ?? image;
       const logs = createEventLogger({ level: flags.logLevel, file: flags.logFile });
       const bar = backupProgressBar(!flags.json && !flags.events, 'units');
       const events = flags.events ? new LocalEventWriter({ volume: image, target: flags.to }) : undefined;
@@ -165,7 +176,7 @@ export function registerBackup(program: Command): void {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        const run = await withInjectedVolumeAsync(image, flags.inject, (volume) => runBackup(volume, {
+        const ran = await withInjectedVolumeAsync(source, flags.inject, (volume) => runBackup(volume, {
           tapePath: flags.to,
           tapeStartBlock: flags.toFbaBlock !== undefined ? parseCount(flags.toFbaBlock, '--to-fba-block') : undefined,
           datasets: flags.datasets,
@@ -191,7 +202,7 @@ export function registerBackup(program: Command): void {
           onTrackMap: (map) => { trackMap = map; },
           log: logs.log,
           resume: flags.resume,
-          onStartInstant: flags.referenceCopy ? () => copyReference(image, flags.referenceCopy as string) : undefined,
+          onStartInstant: flags.referenceCopy ? () => copyReference(source, flags.referenceCopy as string) : undefined,
           onSession: (session) => {
             cancel = () => {
               if (session.state === 'running' || session.state === 'paused') session.cancel();
@@ -204,11 +215,15 @@ export function registerBackup(program: Command): void {
           if (events && lastProgress) events.end(lastProgress, { error: { code: error instanceof SessionError ? error.code : 'INTERNAL', message: error instanceof Error ? error.message : String(error) } });
           throw error;
         });
+        // A scratch copy is the image at the start instant: the summary names the image the user gave.
+        const run: BackupRun = scratch ? { ...ran, summary: { ...ran.summary, source: { ...ran.summary.source, path: image } } } : ran;
         bar.stop();
         if (flags.report) writeReport(flags.report, { title: `Backup of ${image} to ${flags.to}`, backup: run, map: trackMap });
         if (events && lastProgress) events.end(lastProgress, { summary: run.summary });
+        else if (scratch) printResult({ ...run, loadedScratchCopyOf: image }, () => `${formatBackupRun(run)}\n  the load wrote into a scratch copy of ${image} (removed): ${image} is unchanged`, flags);
         else printResult(run, () => formatBackupRun(run), flags);
       } finally {
+        scratch?.remove();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         bar.stop();
