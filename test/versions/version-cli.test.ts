@@ -64,7 +64,9 @@ describe('snaptape pool and version', () => {
 
     // Restore one data set from the version into a new volume, and the whole source volume.
     const dsTarget = join(dir.path, 'ds.ckd');
-    runSnaptapeOk(['version', 'restore', '1', 'PROD.PAYROLL.DATA', '--to', dsTarget, '--new-volume', ...cat()]);
+    const said = runSnaptapeOk(['version', 'restore', '1', 'PROD.PAYROLL.DATA', '--to', dsTarget, '--new-volume', ...cat()]);
+    // It names the data set it restored, not the whole-volume element it came from (issue 18.8).
+    expect(said).toMatch(/^restored PROD\.PAYROLL\.DATA /);
     const read = (path: string): Buffer => {
       const volume = openVolume(path, { readOnly: true });
       try {

@@ -101,6 +101,6 @@ export function registerVersion(program: Command): void {
         version: parseCount(version, '<version>'), dataset, sourcePath: flags.volume === undefined ? undefined : resolve(flags.volume),
         to: required(flags.to, '--to'), newVolume: flags.newVolume ?? (flags.volume !== undefined), force: flags.force,
       }));
-      printResult(result, () => `restored ${result.elements.map((e) => e.name).join(', ')} from ${result.tapePath} to ${result.to}`, flags);
+      printResult(result, () => `restored ${result.restored.join(', ')} from ${result.tapePath} to ${result.to}`, flags);
     });
 }

@@ -28,7 +28,10 @@ function mediumFor(catalog: Catalog, version: number, sourcePath: string): Stora
   return medium;
 }
 
-export function restoreFromVersion(catalog: Catalog, options: VersionRestoreOptions): RestoreResult & { readonly tapePath: string } {
+/** What a version restore did: the restore, the tape it read, and what it restored (a data set, or the volume's elements). */
+export type VersionRestoreResult = RestoreResult & { readonly tapePath: string; readonly restored: readonly string[] };
+
+export function restoreFromVersion(catalog: Catalog, options: VersionRestoreOptions): VersionRestoreResult {
   if (options.dataset !== undefined) {
     const name = options.dataset.toUpperCase();
     const holders = listBackupDatasets(catalog.db, options.version).filter((d) => d.dataset === name);
@@ -43,9 +46,10 @@ export function restoreFromVersion(catalog: Catalog, options: VersionRestoreOpti
       for (const other of describeVolume(volume).datasets) if (other.name !== name) deleteDataset(volume, other.name);
       volume.sync();
     });
-    return { ...result, tapePath: medium.tapePath };
+    return { ...result, tapePath: medium.tapePath, restored: [name] };
   }
   if (options.sourcePath === undefined) throw new UsageError('Cannot restore from a version: name a data set or a source volume');
   const medium = mediumFor(catalog, options.version, options.sourcePath);
-  return { ...restoreTape(medium.tapePath, { to: options.to, newVolume: options.newVolume ?? true, force: options.force }), tapePath: medium.tapePath };
+  const result = restoreTape(medium.tapePath, { to: options.to, newVolume: options.newVolume ?? true, force: options.force });
+  return { ...result, tapePath: medium.tapePath, restored: result.elements.map((e) => e.name) };
 }
