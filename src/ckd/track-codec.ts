@@ -100,6 +100,11 @@ function walkTrack(
 }
 
 /** Decodes a track image. The first record must be R0 with 8 data bytes. */
+/** The cylinder and head a track image's home address names (bytes 1-4, after the flag byte). */
+export function homeAddressOf(image: Buffer): Cchh {
+  return { cylinder: image.readUInt16BE(1), head: image.readUInt16BE(3) };
+}
+
 export function decodeTrack(image: Buffer, expected: Cchh, source: TrackSource): CkdTrack {
   let r0Data: Buffer | undefined;
   const records: CkdRecord[] = [];

@@ -63,8 +63,7 @@ export function ensureVtoc(volume: Volume): VtocView {
   }
 }
 
-function pickRuns(geometry: CkdGeometry, view: VtocView, request: AllocateRequest, trackCount: number): TrackRun[] {
-  const used = usedTrackMap(geometry, view);
+function pickRuns(geometry: CkdGeometry, used: Uint8Array, volser: string, request: AllocateRequest, trackCount: number): TrackRun[] {
   const runs = request.cylinders !== undefined ? freeCylinderRuns(geometry, used) : freeRuns(used);
   const single = runs.find((r) => r.trackCount >= trackCount);
   if (single) return [{ firstTrack: single.firstTrack, trackCount }];
@@ -80,11 +79,40 @@ function pickRuns(geometry: CkdGeometry, view: VtocView, request: AllocateReques
     const total = runs.reduce((n, r) => n + r.trackCount, 0);
     const largest = runs.reduce((m, r) => Math.max(m, r.trackCount), 0);
     throw new NoSpaceError(
-      `Cannot allocate ${request.name} on ${view.label.volser}: it needs ${trackCount} tracks; the volume has ${total} free in ${runs.length} extents (largest ${largest}), and a data set may have at most ${MAX_EXTENTS_PER_VOLUME} extents`,
-      { volser: view.label.volser, tracks: trackCount, freeTracks: total },
+      `Cannot allocate ${request.name} on ${volser}: it needs ${trackCount} tracks; the volume has ${total} free in ${runs.length} extents (largest ${largest}), and a data set may have at most ${MAX_EXTENTS_PER_VOLUME} extents`,
+      { volser, tracks: trackCount, freeTracks: total },
     );
   }
   return picked;
+}
+
+function requestedTracks(geometry: CkdGeometry, request: AllocateRequest): number {
+  return request.cylinders !== undefined ? request.cylinders * geometry.heads : request.tracks ?? 0;
+}
+
+function format3sFor(extentCount: number): number {
+  return Math.ceil(Math.max(0, extentCount - F1_EXTENT_SLOTS) / F3_EXTENT_SLOTS);
+}
+
+/**
+ * Checks, without writing anything, that these data sets can be allocated one after another on the
+ * volume, after the data sets named in `freeing` are deleted (a restore that replaces one): tracks
+ * by the same first fit as `allocateDataset`, and DSCBs. Throws the NoSpaceError allocating would.
+ */
+export function checkAllocationsFit(volume: Volume, requests: readonly AllocateRequest[], freeing: readonly string[] = []): void {
+  const geometry = volume.ckd;
+  const view = readVtoc(volume);
+  const freed = view.datasets.filter((d) => freeing.includes(d.name));
+  const used = usedTrackMap(geometry, { ...view, datasets: view.datasets.filter((d) => !freeing.includes(d.name)) });
+  let freeDscbs = view.slots.filter((s) => dscbFormatId(s.dscb) === DSCB_FORMAT.empty).length
+    + freed.reduce((n, d) => n + 1 + d.format3Addresses.length, 0);
+  for (const request of requests) {
+    const runs = pickRuns(geometry, used, view.label.volser, request, requestedTracks(geometry, request));
+    for (const r of runs) used.fill(1, r.firstTrack, r.firstTrack + r.trackCount);
+    const needed = 1 + format3sFor(runs.length);
+    if (freeDscbs < needed) throw new NoSpaceError(`Cannot allocate ${request.name} on ${view.label.volser}: the VTOC has ${freeDscbs} free DSCBs left and needs ${needed}`, { volser: view.label.volser });
+    freeDscbs -= needed;
+  }
 }
 
 function firstTrackRecords(geometry: CkdGeometry, request: AllocateRequest): NewRecord[] {
@@ -115,14 +143,14 @@ function formatTracks(volume: Volume, runs: readonly TrackRun[], first: NewRecor
 export function allocateDataset(volume: Volume, request: AllocateRequest, now: Date = new Date()): DatasetEntry {
   const geometry = volume.ckd;
   const name = checkDatasetName(request.name);
-  const units = request.cylinders !== undefined ? request.cylinders * geometry.heads : request.tracks ?? 0;
+  const units = requestedTracks(geometry, request);
   if (!Number.isInteger(units) || units < 1) throw new UsageError(`Cannot allocate ${name}: give a positive --tracks or --cyls`);
   const view = ensureVtoc(volume);
   if (findDataset(view, name)) throw new DatasetError(`Cannot allocate ${name} on ${view.label.volser}: the data set exists`, { dsname: name });
-  const runs = pickRuns(geometry, view, { ...request, name }, units);
+  const runs = pickRuns(geometry, usedTrackMap(geometry, view), view.label.volser, { ...request, name }, units);
   const type = request.cylinders !== undefined ? EXTENT_TYPE.cylinderBoundary : EXTENT_TYPE.data;
   const extents: Extent[] = runs.map((r, i) => extentFromRun(geometry, r, i, type));
-  const format3Count = Math.ceil(Math.max(0, extents.length - F1_EXTENT_SLOTS) / F3_EXTENT_SLOTS);
+  const format3Count = format3sFor(extents.length);
   const freeSlots = view.slots.filter((s) => dscbFormatId(s.dscb) === DSCB_FORMAT.empty);
   if (freeSlots.length < 1 + format3Count) {
     throw new NoSpaceError(`Cannot allocate ${name} on ${view.label.volser}: the VTOC has ${freeSlots.length} free DSCBs and needs ${1 + format3Count}`, { volser: view.label.volser });

@@ -18,7 +18,7 @@ import { DSCB_BYTES, DSCB_DATA_BYTES, DSCB_FORMAT, DSCB_KEY_BYTES } from './dscb
 import { decodeFormat5 } from './dscb-codec.js';
 import { extentFromRun, EXTENT_TYPE, NULL_CCHHR, isNullCchhr, type TrackRun, type FreeExtent } from './extent.js';
 import { freeRuns, usedTrackMap } from './free-space.js';
-import { readVtoc, type DscbSlot, type VtocView } from './vtoc-reader.js';
+import { isNoVtocError, readVtoc, type DscbSlot, type VtocView } from './vtoc-reader.js';
 
 /** A free-extent's relative track is 16 bits (FORMATS.md 3.4). */
 const MAX_FORMAT5_TRACKS = 0xffff;
@@ -112,4 +112,26 @@ export function refreshVtocSummary(volume: Volume): VtocView {
   };
   writeDscb(volume, view.format4Address, encodeFormat4(f4));
   return readVtoc(volume);
+}
+
+/**
+ * After a whole volume is restored onto a bigger volume of its type: the Format-4 takes the volume's
+ * cylinder count and the free space grows with it. A volume without a VTOC is left as it is.
+ */
+export function fitVtocToVolume(volume: Volume): void {
+  let view: VtocView;
+  try {
+    view = readVtoc(volume);
+  } catch (error) {
+    if (isNoVtocError(error)) return;
+    throw error;
+  }
+  const geometry = volume.ckd;
+  if (view.format4.cylinders === geometry.cylinders) return;
+  writeDscb(volume, view.format4Address, encodeFormat4({
+    ...view.format4,
+    cylinders: geometry.cylinders,
+    nextAlternate: Buffer.from([geometry.cylinders >> 8, geometry.cylinders & 0xff, 0, 0]),
+  }));
+  refreshVtocSummary(volume);
 }

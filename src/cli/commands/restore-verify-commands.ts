@@ -11,6 +11,8 @@ import { parseCount, printResult } from '../cli-output.js';
 interface RestoreFlags {
   to: string;
   dataset?: string;
+  rename?: string;
+  replace?: boolean;
   newVolume?: boolean;
   type?: string;
   cyls?: string;
@@ -23,8 +25,22 @@ export function registerRestoreVerify(program: Command): void {
   program
     .command('restore <tape>')
     .description('restore a backup tape, after verifying it, to a volume or into a new volume')
+    .addHelpText('after', `
+What each mode writes (nothing at all unless every element verifies and the target passes its checks):
+  whole volume      every track, track for track, onto a volume of the same device type with at
+                    least as many cylinders (a bigger one keeps its size: its VTOC and free space grow)
+  --dataset NAME    through the target's VTOC: the data set is allocated in free space and
+                    catalogued, and only its new extents and its DSCBs are written; the tracks'
+                    old addresses are never used
+  --replace         a data set of the same name is overwritten in its own extents if the data fits,
+                    else deleted and allocated afresh; without it a name clash is refused
+  --rename NEW      the data set is restored under another name
+  --new-volume      creates the target first (the source's device type and size unless --type/--cyls)
+  FBA tapes         blocks go back to the blocks they came from`)
     .requiredOption('--to <image>', 'target volume image')
-    .option('--dataset <name>', 'restore only this data set')
+    .option('--dataset <name>', 'restore only this data set (through the target\'s VTOC)')
+    .option('--rename <newname>', 'restore the data set under this name')
+    .option('--replace', 'overwrite (or reallocate) a data set of the same name on the target')
     .option('--new-volume', 'create the target (default: the source\'s device type and size, as the tape records them)')
     .option('--type <type>', 'device type of the new volume')
     .option('--cyls <n>', 'cylinders of the new volume')
@@ -35,6 +51,8 @@ export function registerRestoreVerify(program: Command): void {
       const result = restoreTape(tape, {
         to: flags.to,
         dataset: flags.dataset,
+        rename: flags.rename,
+        replace: flags.replace,
         newVolume: flags.newVolume,
         type: flags.type,
         cylinders: flags.cyls !== undefined ? parseCount(flags.cyls, '--cyls') : undefined,

@@ -2,24 +2,23 @@
  * Restore from a backup tape: every element's SHA-256 is checked first (nothing is written from a
  * tape that does not verify), then the tracks or blocks are written back, through the target
  * volume's write path:
- * - to their original places (each CKD block carries its home address), on an existing volume;
- * - or into a new volume (`newVolume`), by default of the source's type and size as the tape
- *   records them: a whole-volume element lands track for track; a data set is allocated afresh in
- *   the new VTOC and its tracks are relocated (home address and record ids rewritten).
+ * - a whole-volume element lands track for track, on a volume of the source's device type with at
+ *   least its cylinders (a bigger one's VTOC then takes the volume's size, and its free space grows);
+ * - a data set goes through the target's VTOC (restore-dataset.ts), on an existing volume or a new
+ *   one alike: allocated in free space, catalogued, its tracks relocated; a name clash is refused
+ *   unless `replace`, and `rename` restores it under another name;
+ * - FBA blocks go back to the blocks they came from.
+ * The target is checked (device type, size, clashes, free space) before the first byte is written.
+ * `newVolume` creates the target first, by default of the source's type and size as the tape records.
  */
 import { existsSync } from 'node:fs';
 import { TargetExistsError, UsageError, VerifyError, ImageFormatError } from '../../errors/snaptape-error.js';
 import { createVolume, openVolume } from '../../api/volume-api.js';
-import { decodeTrack, encodeTrack, trackUsedBytes } from '../../ckd/track-codec.js';
+import { homeAddressOf, trackUsedBytes } from '../../ckd/track-codec.js';
 import { cchhOf, type Cchh } from '../../geometry/cchh.js';
 import type { Volume } from '../../volume/volume.js';
-import { allocateDataset } from '../../vtoc/dataset-allocator.js';
-import { decodeFormat1, encodeFormat1 } from '../../vtoc/dscb-codec.js';
-import { DSCB_KEY_BYTES } from '../../vtoc/dscb-layouts.js';
-import { datasetTrackIndexes } from '../../vtoc/dataset-tracks.js';
-import { dsorgName } from '../../vtoc/dataset-attributes.js';
-import { encodeEbcdicPadded } from '../../base/ebcdic.js';
-import { writeDscb } from '../../vtoc/vtoc-writer.js';
+import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
+import { planDatasetRestores, writeDatasetRestore, type DatasetPlacement } from './restore-dataset.js';
 import { checkElement, forEachBlock, openBackupTape, type BackupTape, type ElementCheck, type TapeElement } from './backup-tape.js';
 
 export interface RestoreOptions {
@@ -31,16 +30,16 @@ export interface RestoreOptions {
   readonly force?: boolean;
   /** The tape is on the FBA volume named by the tape path, from this block. */
   readonly tapeStartBlock?: number;
+  /** Restore the one data set under this name. */
+  readonly rename?: string;
+  /** Overwrite or reallocate a data set of the same name. */
+  readonly replace?: boolean;
 }
 
 export interface RestoreResult {
   readonly to: string;
   readonly elements: readonly (ElementCheck & { readonly unitsWritten: number })[];
   readonly newVolume: boolean;
-}
-
-function homeAddress(block: Buffer): Cchh {
-  return { cylinder: block.readUInt16BE(1), head: block.readUInt16BE(3) };
 }
 
 /**
@@ -50,9 +49,6 @@ function homeAddress(block: Buffer): Cchh {
  */
 function restoreVolumeElement(volume: Volume, tape: BackupTape, element: TapeElement): number {
   const geometry = volume.ckd;
-  if (element.blockCount !== geometry.trackCount || volume.backend.slotBytes !== tape.source.slotBytes) {
-    throw new UsageError(`Cannot restore ${element.name} onto ${volume.path}: the tape holds ${element.blockCount} tracks of ${tape.source.slotBytes}-byte slots, the volume has ${geometry.trackCount} of ${volume.backend.slotBytes}`, { path: volume.path });
-  }
   let runFirst = -1;
   let run: Buffer[] = [];
   const flush = (): void => {
@@ -84,19 +80,6 @@ function decodesAsTrack(block: Buffer, cchh: Cchh): boolean {
   }
 }
 
-/** Writes a data set's track images to the tracks their home addresses name. */
-function restoreInPlace(volume: Volume, tape: BackupTape, element: TapeElement): number {
-  const geometry = volume.ckd;
-  forEachBlock(tape, element, (block, j) => {
-    const ha = homeAddress(block);
-    if (ha.cylinder >= geometry.cylinders || ha.head >= geometry.heads) {
-      throw new UsageError(`Cannot restore block ${j} of ${element.name} to ${volume.path}: its track CC=${ha.cylinder} HH=${ha.head} is outside the volume`, { path: volume.path });
-    }
-    volume.writeTrackImages(ha.cylinder * geometry.heads + ha.head, [block]);
-  });
-  return element.blockCount;
-}
-
 function restoreFbaBlocks(volume: Volume, tape: BackupTape, element: TapeElement): number {
   let block = element.description.kind === 'blocks' ? element.description.firstBlock ?? 0 : 0;
   let written = 0;
@@ -108,36 +91,19 @@ function restoreFbaBlocks(volume: Volume, tape: BackupTape, element: TapeElement
   return written;
 }
 
-/** Allocates the data set on `volume` like the one on tape, and writes its tracks relocated. */
-function restoreDatasetRelocated(volume: Volume, tape: BackupTape, element: TapeElement): number {
+/** A whole volume goes to a volume of its device type with at least as many cylinders. */
+function checkVolumeFits(volume: Volume, tape: BackupTape, element: TapeElement): void {
   const geometry = volume.ckd;
-  const description = element.description;
-  const format1 = decodeFormat1(Buffer.concat([encodeEbcdicPadded(description.dsname ?? element.name, DSCB_KEY_BYTES), description.format1Data ?? Buffer.alloc(96)]));
-  const org = dsorgName(format1.dsorg);
-  const entry = allocateDataset(volume, {
-    name: format1.dsname,
-    tracks: element.blockCount,
-    dsorg: org === 'PO' ? 'PO' : org === 'DA' ? 'DA' : 'PS',
-    recfm: format1.recfm,
-    recordLength: format1.recordLength,
-    blockSize: format1.blockSize,
-  });
-  const targets = datasetTrackIndexes(geometry, entry);
-  forEachBlock(tape, element, (block, j) => {
-    const t = targets[j] as number;
-    const cchh = cchhOf(geometry, t);
-    const old = decodeTrack(block, homeAddress(block), { path: `${tape.path} block ${element.firstBlockNumber + j}`, trackIndex: j });
-    const records = old.records.map((r) => ({ ...r, cylinder: cchh.cylinder, head: cchh.head }));
-    volume.writeTrackImages(t, [encodeTrack({ cchh, r0Data: old.r0Data, records })]);
-  });
-  writeDscb(volume, entry.format1Address, encodeFormat1({ ...entry.format1, lastUsed: format1.lastUsed, trackBalance: format1.trackBalance, created: format1.created }));
-  return element.blockCount;
+  const sameType = tape.source.typeName.split('-')[0] === geometry.family.family && volume.backend.slotBytes === tape.source.slotBytes;
+  if (!sameType || element.blockCount > geometry.trackCount) {
+    throw new UsageError(`Cannot restore ${element.name} onto ${volume.path}: the tape holds a ${tape.source.typeName} of ${tape.source.size} cylinders, the volume is a ${geometry.typeName} of ${geometry.cylinders} (a whole volume goes to the same device type with at least as many cylinders)`, { path: volume.path });
+  }
 }
 
 function checkBlocksAreTracks(tape: BackupTape, element: TapeElement): void {
   forEachBlock(tape, element, (block, j) => {
     try {
-      trackUsedBytes(block, homeAddress(block), { path: tape.path, trackIndex: j });
+      trackUsedBytes(block, homeAddressOf(block), { path: tape.path, trackIndex: j });
     } catch {
       throw new ImageFormatError(`Cannot restore ${element.name}: tape block ${element.firstBlockNumber + j} is not a track image`, { path: tape.path, blockNumber: element.firstBlockNumber + j });
     }
@@ -159,11 +125,18 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
     if (tape.source.kind === 'ckd') chosen.filter((e) => e.description.kind === 'dataset').forEach((e) => checkBlocksAreTracks(tape, e));
     const volume = options.newVolume ? createTarget(tape, options) : openVolume(options.to);
     try {
+      // Everything about the target is checked before the first byte is written.
+      const ckd = tape.source.kind === 'ckd';
+      if (ckd) chosen.filter((e) => e.description.kind === 'volume').forEach((e) => checkVolumeFits(volume, tape, e));
+      const datasets = ckd ? planDatasetRestores(volume, tape, chosen.filter((e) => e.description.kind === 'dataset'), options) : [];
       const written = chosen.map((e) => {
-        if (tape.source.kind === 'fba') return restoreFbaBlocks(volume, tape, e);
-        if (e.description.kind === 'volume') return restoreVolumeElement(volume, tape, e);
-        if (options.newVolume) return restoreDatasetRelocated(volume, tape, e);
-        return restoreInPlace(volume, tape, e);
+        if (!ckd) return restoreFbaBlocks(volume, tape, e);
+        if (e.description.kind === 'volume') {
+          const tracks = restoreVolumeElement(volume, tape, e);
+          fitVtocToVolume(volume);
+          return tracks;
+        }
+        return writeDatasetRestore(volume, tape, datasets.find((p) => p.element === e) as DatasetPlacement);
       });
       volume.sync();
       return { to: options.to, newVolume: options.newVolume ?? false, elements: checks.map((c, i) => ({ ...c, unitsWritten: written[i] as number })) };
