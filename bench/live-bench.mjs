@@ -37,7 +37,7 @@ cli('init', image, '--type', '3390', '--cyls', String(CYLINDERS), '--volser', 'L
 cli('fill', image, '--seed', '5', '--percent', '100');
 
 const socket = join(WORK, 'ctl.sock');
-const server = spawn(process.execPath, [BIN, 'serve', image, '--nbd', '127.0.0.1:0', '--control', socket], { stdio: ['ignore', 'pipe', 'pipe'] });
+const server = spawn(process.execPath, [BIN, 'serve', image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket], { stdio: ['ignore', 'pipe', 'pipe'] });
 await new Promise((resolve, reject) => {
   server.stdout.on('data', (d) => { if (String(d).includes('control')) resolve(); });
   server.on('exit', (code) => reject(new Error(`serve exited ${code}`)));

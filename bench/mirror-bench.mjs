@@ -23,7 +23,7 @@ const BIN = fileURLToPath(new URL('../bin/snaptape', import.meta.url));
 
 function serve(image, dir) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', image, '--nbd', '127.0.0.1:0', '--control', join(dir, 'sec.sock'), '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, [BIN, 'serve', image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', join(dir, 'sec.sock'), '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;

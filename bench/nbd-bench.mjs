@@ -86,7 +86,7 @@ try {
 
   // The two servers.
   const snapPort = await freePort();
-  const snap = spawn(process.execPath, [BIN, 'serve', image, '--nbd', `127.0.0.1:${snapPort}`, '--control', join(dir, 'ctl.sock'), '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const snap = spawn(process.execPath, [BIN, 'serve', image, '--nbd', `127.0.0.1:${snapPort}`, '--insecure-tcp', '--control', join(dir, 'ctl.sock'), '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(snap);
   const qemuPort = await freePort();
   const qemu = spawn('qemu-nbd', ['-f', 'raw', '-x', 'bench', '-b', '127.0.0.1', '-p', String(qemuPort), '-t', '-e', '16', '--cache=writeback', qemuImage], { stdio: 'inherit' });

@@ -49,10 +49,38 @@ export class FrameReader {
     this.socket = socket;
     this.readAheadBytes = options.readAheadBytes;
     this.maxFrameBytes = options.maxFrameBytes;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.close('peer closed the connection'));
-    socket.on('close', () => this.close('connection closed'));
-    socket.on('error', (error: Error) => this.close(`socket error: ${error.message}`));
+    socket.on('data', this.listeners.data);
+    socket.on('end', this.listeners.end);
+    socket.on('close', this.listeners.close);
+    socket.on('error', this.listeners.error);
+  }
+
+  private readonly listeners = {
+    data: (chunk: Buffer): void => this.onData(chunk),
+    end: (): void => this.close('peer closed the connection'),
+    close: (): void => this.close('connection closed'),
+    error: (error: Error): void => this.close(`socket error: ${error.message}`),
+  };
+
+  /**
+   * Stops reading from the socket (a STARTTLS upgrade hands it to TLS) and returns the bytes read
+   * but not consumed. No read may be pending; the reader is closed afterwards.
+   */
+  detach(): Buffer {
+    assert(this.pending === undefined, 'no read is pending at a detach');
+    this.socket.off('data', this.listeners.data);
+    this.socket.off('end', this.listeners.end);
+    this.socket.off('close', this.listeners.close);
+    this.socket.off('error', this.listeners.error);
+    const rest = Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.bufferedBytes = 0;
+    this.close('handed over to TLS');
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    return rest;
   }
 
   get buffered(): number {

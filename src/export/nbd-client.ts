@@ -1,7 +1,7 @@
 /**
- * A minimal NBD client: fixed newstyle, NBD_OPT_GO, simple replies, and pipelined requests
- * matched to replies by handle. Tests use it, and the mirror technique uses it as the link to a
- * remote snaptape server.
+ * A minimal NBD client: over TCP or a unix socket, optionally upgraded to TLS-PSK (STARTTLS),
+ * fixed newstyle, NBD_OPT_GO, simple replies, and pipelined requests matched to replies by
+ * handle. Tests use it, and the mirror technique uses it as the link to a remote snaptape server.
  *
  * Invariants:
  * - at most `maxInFlight` requests are outstanding; further callers wait in a bounded queue;
@@ -15,6 +15,7 @@ import { decodeFields, encodeFields, num } from '../base/field-table.js';
 import { AddressRangeError, NbdProtocolError, UsageError } from '../errors/snaptape-error.js';
 import { nbdErrnoName } from './nbd-backend.js';
 import { clientHandshake, type NbdExportInfo } from './nbd-client-handshake.js';
+import type { NbdTlsCredentials } from './nbd-tls.js';
 import {
   CLIENT_MAX_IN_FLIGHT, CLIENT_MAX_WAITERS, DEFAULT_HANDSHAKE_TIMEOUT_MS, MAX_REQUEST_PAYLOAD_BYTES, NBD_CMD_FLAG_FUA,
   NBD_CMD_FLAG_NO_HOLE, NBD_REQUEST_MAGIC, NBD_SIMPLE_REPLY_MAGIC, NbdCommand, READ_AHEAD_BYTES, type NbdCommandType,
@@ -24,10 +25,14 @@ import { FrameReader } from './frame-reader.js';
 
 export type { NbdBlockSize, NbdExportInfo } from './nbd-client-handshake.js';
 
+/** Where the server is: `port` (and `host`) for TCP, or `socketPath` for a unix socket. */
 export interface NbdClientOptions {
-  readonly port: number;
+  readonly port?: number;
   /** Default 127.0.0.1. */
   readonly host?: string;
+  readonly socketPath?: string;
+  /** TLS-PSK credentials: the client sends NBD_OPT_STARTTLS and upgrades before anything else. */
+  readonly tls?: NbdTlsCredentials;
   /** Default "" (the server's default export). */
   readonly exportName?: string;
   /** Connect plus handshake must finish within this; default DEFAULT_HANDSHAKE_TIMEOUT_MS. */
@@ -80,19 +85,23 @@ export class NbdClient {
     const exportName = options.exportName ?? '';
     const maxInFlight = options.maxInFlight ?? CLIENT_MAX_IN_FLIGHT;
     assertInteger(maxInFlight, 'maxInFlight', 1, CLIENT_MAX_IN_FLIGHT);
-    const socket = connect({ host, port: options.port });
-    socket.setNoDelay(true);
+    const where = options.socketPath !== undefined ? `unix socket ${options.socketPath}` : `${host}:${options.port ?? '?'}`;
+    if ((options.socketPath === undefined) === (options.port === undefined)) {
+      throw new UsageError(`Cannot open export '${exportName}': give either a port or a socket path`, { exportName });
+    }
+    const socket = options.socketPath !== undefined ? connect(options.socketPath) : connect({ host, port: options.port ?? 0 });
+    if (options.socketPath === undefined) socket.setNoDelay(true);
     const reader = new FrameReader(socket, { readAheadBytes: READ_AHEAD_BYTES, maxFrameBytes: MAX_REQUEST_PAYLOAD_BYTES });
     const timeoutMs = options.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     const timer = setTimeout(() => socket.destroy(new Error(`handshake took longer than ${timeoutMs} ms`)), timeoutMs);
     try {
-      const info = await clientHandshake(socket, reader, exportName);
-      return new NbdClient(socket, reader, info, maxInFlight);
+      const result = await clientHandshake(socket, reader, exportName, options.tls);
+      return new NbdClient(result.socket, result.reader, result.info, maxInFlight);
     } catch (error) {
       socket.destroy();
       if (error instanceof NbdProtocolError) throw error;
       const reason = error instanceof Error ? error.message : String(error);
-      throw new NbdProtocolError(`Cannot open export '${exportName}' on ${host}:${options.port}: ${reason}`, { host, port: options.port, exportName });
+      throw new NbdProtocolError(`Cannot open export '${exportName}' on ${where}: ${reason}`, { where, exportName });
     } finally {
       clearTimeout(timer);
     }

@@ -4,8 +4,15 @@
  * sockets; each returns an outcome the connection acts on.
  *
  * Supported: EXPORT_NAME, ABORT, LIST, INFO and GO (with NBD_INFO_EXPORT, NBD_INFO_NAME and
- * NBD_INFO_BLOCK_SIZE). STRUCTURED_REPLY and every other option get NBD_REP_ERR_UNSUP, so every
- * reply in transmission is a simple reply; qemu and libnbd fall back to simple replies.
+ * NBD_INFO_BLOCK_SIZE), and STARTTLS when the server has TLS keys. STRUCTURED_REPLY and every
+ * other option get NBD_REP_ERR_UNSUP, so every reply in transmission is a simple reply; qemu and
+ * libnbd fall back to simple replies.
+ *
+ * TLS ("TLS support" in proto.md), with the context's `tls`:
+ *   off       STARTTLS is unsupported (NBD_REP_ERR_UNSUP); everything else as above;
+ *   required  forced TLS: only STARTTLS and ABORT are answered; every other option gets
+ *             NBD_REP_ERR_TLS_REQD, and EXPORT_NAME (which has no error reply) closes;
+ *   active    the connection is TLS already; a second STARTTLS is NBD_REP_ERR_INVALID.
  *
  * Invariant: an option's data is fully read before it is handled, so the stream stays framed
  * whatever the handler decides.
@@ -28,6 +35,8 @@ import {
 export type NegotiationOutcome =
   | { readonly kind: 'continue' }
   | { readonly kind: 'transmit'; readonly backend: NbdExportBackend }
+  /** STARTTLS was ACKed: the connection upgrades its socket to TLS before reading on. */
+  | { readonly kind: 'starttls' }
   | { readonly kind: 'close'; readonly reason: string };
 
 export interface OptionRequest {
@@ -88,15 +97,26 @@ export function findExport(directory: ExportDirectory, name: string): NbdExportB
   return name === '' ? directory.exports[0] : undefined;
 }
 
-/** Everything a handler may need: the exports, the client's flags, and a way to send bytes. */
+/** Where the connection stands with TLS (see the module comment). */
+export type NegotiationTls = 'off' | 'required' | 'active';
+
+/** Everything a handler may need: the exports, the client's flags, TLS, and a way to send bytes. */
 export interface NegotiationContext {
   readonly directory: ExportDirectory;
   readonly clientFlags: number;
+  readonly tls: NegotiationTls;
   send(bytes: Buffer): void;
 }
 
 /** Handles one option whose data has been read in full. */
 export function handleOption(ctx: NegotiationContext, request: OptionRequest, data: Buffer): NegotiationOutcome {
+  if (request.option === NbdOption.STARTTLS) return handleStartTls(ctx, data);
+  if (ctx.tls === 'required' && request.option !== NbdOption.ABORT) {
+    // Spec: NBD_OPT_EXPORT_NAME cannot carry an error, so the server closes instead.
+    if (request.option === NbdOption.EXPORT_NAME) return { kind: 'close', reason: 'client sent NBD_OPT_EXPORT_NAME before STARTTLS' };
+    ctx.send(encodeOptionReply(request.option, NbdReply.ERR_TLS_REQD));
+    return { kind: 'continue' };
+  }
   switch (request.option) {
     case NbdOption.EXPORT_NAME: return handleExportName(ctx, data);
     case NbdOption.ABORT:
@@ -109,6 +129,19 @@ export function handleOption(ctx: NegotiationContext, request: OptionRequest, da
       ctx.send(encodeOptionReply(request.option, NbdReply.ERR_UNSUP));
       return { kind: 'continue' };
   }
+}
+
+function handleStartTls(ctx: NegotiationContext, data: Buffer): NegotiationOutcome {
+  if (ctx.tls === 'off') {
+    ctx.send(encodeOptionReply(NbdOption.STARTTLS, NbdReply.ERR_UNSUP));
+    return { kind: 'continue' };
+  }
+  if (ctx.tls === 'active' || data.length !== 0) {
+    ctx.send(encodeOptionReply(NbdOption.STARTTLS, NbdReply.ERR_INVALID));
+    return { kind: 'continue' };
+  }
+  ctx.send(encodeOptionReply(NbdOption.STARTTLS, NbdReply.ACK));
+  return { kind: 'starttls' };
 }
 
 function handleExportName(ctx: NegotiationContext, data: Buffer): NegotiationOutcome {

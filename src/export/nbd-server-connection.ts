@@ -10,16 +10,20 @@
  * - a malformed frame ends this connection only: it is reported as a protocol-error event and the
  *   socket is closed; nothing escapes to the server;
  * - a handshake that has not reached transmission within the timeout is dropped;
+ * - with TLS keys, nothing but STARTTLS and ABORT is answered before the upgrade (forced TLS),
+ *   and after the upgrade every byte goes through the TLS socket;
  * - state changes go through the table in nbd-connection-state.ts.
  */
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { NbdProtocolError } from '../errors/snaptape-error.js';
 import type { NbdExportBackend } from './nbd-backend.js';
 import { canTransition, transition, type NbdConnectionState } from './nbd-connection-state.js';
 import { CLOSE_DRAIN_TIMEOUT_MS, MAX_OPTION_DATA_BYTES, MAX_OPTIONS_PER_HANDSHAKE, MAX_REQUEST_PAYLOAD_BYTES, NbdErrno, READ_AHEAD_BYTES } from './nbd-constants.js';
 import { NBD_CLIENT_FLAGS, NBD_OPTION_REQUEST, NBD_REQUEST } from './nbd-layouts.js';
-import { decodeClientFlags, decodeOptionRequest, encodeGreeting, handleOption, type ExportDirectory } from './nbd-negotiation.js';
+import { decodeClientFlags, decodeOptionRequest, encodeGreeting, handleOption, type ExportDirectory, type NegotiationTls } from './nbd-negotiation.js';
 import type { NbdServerEvent } from './nbd-server-events.js';
+import { serverTlsOptions, type PskKeys } from './nbd-tls.js';
 import { decodeRequest, encodeSimpleReply, executeRequest, frameRequest } from './nbd-transmission.js';
 import { FrameReader, FrameReaderClosed } from './frame-reader.js';
 
@@ -27,16 +31,19 @@ export interface NbdServerConnectionOptions {
   readonly connectionId: number;
   readonly directory: ExportDirectory;
   readonly handshakeTimeoutMs: number;
+  /** When given, the client must upgrade to TLS with one of these keys before anything else. */
+  readonly tlsKeys?: PskKeys;
   readonly emit: (event: NbdServerEvent) => void;
 }
 
 export class NbdServerConnection {
   // Set once.
   readonly connectionId: number;
-  private readonly socket: Socket;
-  private readonly reader: FrameReader;
   private readonly options: NbdServerConnectionOptions;
-  private readonly closed: Promise<void>;
+  // Set in the constructor, and replaced once by the TLS socket and its reader at STARTTLS.
+  private socket: Socket;
+  private reader: FrameReader;
+  private closed: Promise<void>;
   // Main thread only.
   private state: NbdConnectionState = 'greeting';
   private closeReason = 'connection closed';
@@ -80,14 +87,20 @@ export class NbdServerConnection {
   private async negotiate(): Promise<NbdExportBackend | undefined> {
     const clientFlags = decodeClientFlags(await this.reader.readExact(NBD_CLIENT_FLAGS.size));
     this.setState('negotiating');
-    const ctx = { directory: this.options.directory, clientFlags, send: (bytes: Buffer) => this.socket.write(bytes) };
+    let tls: NegotiationTls = this.options.tlsKeys === undefined ? 'off' : 'required';
     for (let count = 0; count < MAX_OPTIONS_PER_HANDSHAKE; count++) {
+      const ctx = { directory: this.options.directory, clientFlags, tls, send: (bytes: Buffer) => this.socket.write(bytes) };
       const request = decodeOptionRequest(await this.reader.readExact(NBD_OPTION_REQUEST.size));
       if (request.dataLength > MAX_OPTION_DATA_BYTES) {
         throw new NbdProtocolError(`Cannot negotiate: option ${request.option} carries ${request.dataLength} bytes, more than ${MAX_OPTION_DATA_BYTES}`, { option: request.option });
       }
       const data = await this.reader.readExact(request.dataLength);
       const outcome = handleOption(ctx, request, data);
+      if (outcome.kind === 'starttls') {
+        await this.upgradeToTls();
+        tls = 'active';
+        continue;
+      }
       if (outcome.kind === 'close') {
         this.closeReason = outcome.reason;
         return undefined;
@@ -99,6 +112,28 @@ export class NbdServerConnection {
       }
     }
     throw new NbdProtocolError(`Cannot negotiate: client sent more than ${MAX_OPTIONS_PER_HANDSHAKE} options`, {});
+  }
+
+  /**
+   * Hands the socket to TLS after STARTTLS was ACKed, and resolves when the handshake is done
+   * (a wrong key or a non-TLS peer fails it, and the connection closes through the reader).
+   */
+  private async upgradeToTls(): Promise<void> {
+    const keys = this.options.tlsKeys;
+    if (keys === undefined) throw new NbdProtocolError('Cannot start TLS: the server has no TLS keys', {});
+    const early = this.reader.detach();
+    // Spec: the client waits for the ACK before it starts TLS; bytes sent earlier are a protocol error.
+    if (early.length > 0) throw new NbdProtocolError(`Cannot start TLS: the client sent ${early.length} bytes before the STARTTLS reply`, {});
+    const tlsSocket = new TLSSocket(this.socket, serverTlsOptions(keys));
+    tlsSocket.on('error', () => undefined);
+    this.socket = tlsSocket;
+    this.reader = new FrameReader(tlsSocket, { readAheadBytes: READ_AHEAD_BYTES, maxFrameBytes: MAX_REQUEST_PAYLOAD_BYTES });
+    this.closed = new Promise<void>((resolve) => tlsSocket.once('close', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      tlsSocket.once('secure', () => resolve());
+      tlsSocket.once('error', (error: Error) => reject(new FrameReaderClosed(`TLS handshake failed: ${error.message}`)));
+      tlsSocket.once('close', () => reject(new FrameReaderClosed('connection closed during the TLS handshake')));
+    });
   }
 
   /** The request loop; ends on DISC, on a fatal frame, or when the reader closes. */

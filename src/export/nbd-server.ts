@@ -1,7 +1,8 @@
 /**
- * The NBD server: listens on a TCP port (loopback by default) and serves one export per backend,
- * by name, with fixed newstyle negotiation and simple replies. See nbd-negotiation.ts for the
- * options and nbd-transmission.ts for the commands.
+ * The NBD server: listens on a unix socket (owner-only, or owner and one group) or on a TCP port
+ * (loopback by default), and serves one export per backend, by name, with fixed newstyle
+ * negotiation and simple replies. With TLS keys, every client must upgrade to TLS-PSK first
+ * (nbd-tls.ts). See nbd-negotiation.ts for the options and nbd-transmission.ts for the commands.
  *
  * Invariants:
  * - export names are unique; "" selects the export named "" or else the first one;
@@ -14,12 +15,14 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { assert } from '../base/assert.js';
 import { UsageError } from '../errors/snaptape-error.js';
+import { listenOnUnixSocket, removeSocketFile } from '../base/unix-socket-file.js';
 import type { NbdExportBackend } from './nbd-backend.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, MAX_CONNECTIONS, MAX_EXPORTS, MAX_NAME_BYTES } from './nbd-constants.js';
 import { NbdServerConnection } from './nbd-server-connection.js';
 import type { NbdServerEvent, NbdServerEventListener } from './nbd-server-events.js';
+import type { PskKeys } from './nbd-tls.js';
 
-/** Default bind address: exports carry whole volumes and have no authentication. */
+/** Default TCP bind address: over TCP, only TLS keys authenticate a client. */
 export const DEFAULT_NBD_HOST = '127.0.0.1';
 /** Listeners per server: the serve command and a test or two; more is a leak. */
 export const MAX_EVENT_LISTENERS = 16;
@@ -33,6 +36,8 @@ export interface NbdServerOptions {
   readonly allowRemote?: boolean;
   readonly handshakeTimeoutMs?: number;
   readonly maxConnections?: number;
+  /** TLS-PSK keys: when given, every client must STARTTLS with one of them before anything else. */
+  readonly tlsKeys?: PskKeys;
 }
 
 export interface NbdServerAddress {
@@ -69,6 +74,7 @@ export class NbdServer {
   private readonly listeners = new Set<NbdServerEventListener>();
   private nextConnectionId = 1;
   private boundAddress: NbdServerAddress | undefined;
+  private socketPath: string | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: NbdServerOptions) {
@@ -80,9 +86,25 @@ export class NbdServer {
     this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
   }
 
-  /** Starts listening; resolves with the bound address (the real port when port 0 was asked). */
+  /**
+   * Listens on a unix socket at `path`, mode 0600, or 0660 with group `groupId` (the socket file
+   * is the credential). A stale socket there is removed; any other file there is refused.
+   */
+  async listenUnix(path: string, options: { groupId?: number } = {}): Promise<string> {
+    assert(this.boundAddress === undefined && this.socketPath === undefined && this.closing === undefined, 'listen is called once, before close');
+    try {
+      await listenOnUnixSocket(this.server, path, options.groupId);
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(`Cannot serve NBD on unix socket ${path}: ${error instanceof Error ? error.message : String(error)}`, { path });
+    }
+    this.socketPath = path;
+    return path;
+  }
+
+  /** Starts listening on TCP; resolves with the bound address (the real port when port 0 was asked). */
   listen(): Promise<NbdServerAddress> {
-    assert(this.boundAddress === undefined && this.closing === undefined, 'listen is called once, before close');
+    assert(this.boundAddress === undefined && this.socketPath === undefined && this.closing === undefined, 'listen is called once, before close');
     const host = this.options.host ?? DEFAULT_NBD_HOST;
     return new Promise<NbdServerAddress>((resolve, reject) => {
       const onError = (error: Error): void => reject(new UsageError(`Cannot serve NBD on ${host}:${this.options.port ?? 0}: ${error.message}`, { host }));
@@ -127,10 +149,11 @@ export class NbdServer {
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await Promise.all([...this.connections.values()].map((connection) => connection.shutdown('server shutting down')));
     await stopped;
+    if (this.socketPath !== undefined) removeSocketFile(this.socketPath);
   }
 
   private accept(socket: Socket): void {
-    const remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const remoteAddress = this.socketPath !== undefined ? `unix:${this.socketPath}` : `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     if (this.closing !== undefined || this.connections.size >= this.maxConnections) {
       const reason = this.closing !== undefined ? 'server is closing' : `already serving ${this.maxConnections} connections`;
       socket.on('error', () => undefined);
@@ -143,6 +166,7 @@ export class NbdServer {
       connectionId,
       directory: { exports: this.options.exports },
       handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      ...(this.options.tlsKeys !== undefined ? { tlsKeys: this.options.tlsKeys } : {}),
       emit: (event) => this.emit(event),
     });
     this.connections.set(connectionId, connection);

@@ -148,9 +148,21 @@ export interface SessionEvent {
   readonly session: SessionInfo;
 }
 
+export interface ServedExport {
+  readonly name: string;
+  readonly path: string;
+  readonly sizeBytes: number;
+  readonly readOnly: boolean;
+}
+
+/** Where NBD listens: a unix socket (with the group that may use it, if any), or TCP with or without TLS-PSK. */
+export type ServeNbdAddress =
+  | { readonly kind: 'unix'; readonly path: string; readonly group: string | null }
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly tls: boolean };
+
 export interface ServeInfo {
   readonly pid: number;
-  readonly nbd: { readonly host: string; readonly port: number; readonly exports: readonly { readonly name: string; readonly path: string; readonly sizeBytes: number; readonly readOnly: boolean }[] };
+  readonly nbd: ServeNbdAddress & { readonly exports: readonly ServedExport[] };
   readonly control: { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly token: string };
   readonly warnings: readonly string[];
 }

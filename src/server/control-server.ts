@@ -25,11 +25,10 @@
  * the socket file, and resolves once the listener is closed.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
-import { existsSync, lstatSync, chmodSync, unlinkSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import { assert } from '../base/assert.js';
 import { UsageError } from '../errors/snaptape-error.js';
+import { listenOnUnixSocket, OWNER_SOCKET_MODE, removeSocketFile } from '../base/unix-socket-file.js';
 import { ControlError, apiFailureFor } from './control-error.js';
 import { EventStreams, MAX_EVENT_STREAMS } from './event-stream.js';
 import { readJsonBody } from './request-body.js';
@@ -48,7 +47,7 @@ export const MAX_CONTROL_CONNECTIONS = 64;
 /** A request's headers and body must arrive within this time (slow-loris bound). */
 export const REQUEST_TIMEOUT_MS = 10_000;
 /** Owner-only access to the unix socket: the socket is the credential. */
-export const UNIX_SOCKET_MODE = 0o600;
+export const UNIX_SOCKET_MODE = OWNER_SOCKET_MODE;
 
 type RouteHandler = (request: IncomingMessage, response: ServerResponse, params: RouteParams) => Promise<void> | void;
 
@@ -196,28 +195,22 @@ export class ControlServer {
   async listen(): Promise<ControlAddress> {
     assert(!this.listening, 'listen is called once');
     const { address } = this.options;
-    if (address.kind === 'unix') await clearStaleSocket(address.path);
     const bound = await new Promise<ControlAddress>((resolve, reject) => {
       const onError = (error: Error): void => reject(new UsageError(`Cannot listen for control on ${describe(address)}: ${error.message}`, {}));
+      if (address.kind === 'unix') {
+        listenOnUnixSocket(this.server, address.path).then(() => resolve(address), (error: unknown) => {
+          if (error instanceof UsageError) reject(error);
+          else onError(error instanceof Error ? error : new Error(String(error)));
+        });
+        return;
+      }
       this.server.once('error', onError);
-      const done = (): void => {
+      this.server.listen({ host: address.host, port: address.port }, () => {
         this.server.off('error', onError);
         const info = this.server.address();
-        resolve(address.kind === 'tcp' && info !== null && typeof info === 'object' ? { kind: 'tcp', host: address.host, port: info.port } : address);
-      };
-      if (address.kind === 'unix') {
-        // The bind happens inside listen(): a tight umask makes the socket 0600 from birth.
-        const previous = process.umask(0o177);
-        try {
-          this.server.listen(address.path, done);
-        } finally {
-          process.umask(previous);
-        }
-      } else {
-        this.server.listen({ host: address.host, port: address.port }, done);
-      }
+        resolve(info !== null && typeof info === 'object' ? { kind: 'tcp', host: address.host, port: info.port } : address);
+      });
     });
-    if (bound.kind === 'unix') chmodSync(bound.path, UNIX_SOCKET_MODE);
     this.listening = true;
     return bound;
   }
@@ -230,25 +223,10 @@ export class ControlServer {
     this.server.closeIdleConnections();
     await closed;
     const { address } = this.options;
-    if (address.kind === 'unix' && existsSync(address.path)) {
-      try { unlinkSync(address.path); } catch { /* removed already by the listener's close */ }
-    }
+    if (address.kind === 'unix') removeSocketFile(address.path);
   }
 }
 
 function describe(address: ControlAddress): string {
   return address.kind === 'unix' ? address.path : `${address.host}:${address.port}`;
-}
-
-/** Removes a socket file no server answers on; refuses a live one or a file that is not a socket. */
-async function clearStaleSocket(path: string): Promise<void> {
-  if (!existsSync(path)) return;
-  if (!lstatSync(path).isSocket()) throw new UsageError(`Cannot listen on ${path}: a file that is not a socket is there`, { path });
-  const alive = await new Promise<boolean>((resolve) => {
-    const probe = connect(path);
-    probe.once('connect', () => { probe.destroy(); resolve(true); });
-    probe.once('error', () => resolve(false));
-  });
-  if (alive) throw new UsageError(`Cannot listen on ${path}: another server answers on it`, { path });
-  unlinkSync(path);
 }

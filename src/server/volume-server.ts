@@ -25,9 +25,12 @@ import { startBackupSession } from './backup-server-session.js';
 import { findClonesToResume, resumeClones, startCloneSession } from './clone-server-session.js';
 import { startSnapshotSession } from './snapshot-server-session.js';
 import { resumeMirrors, startMirrorSession } from './mirror-server-session.js';
-import type { ServeInfo } from './control-api-types.js';
+import type { ServeInfo, ServeNbdAddress } from './control-api-types.js';
+import { UsageError } from '../errors/snaptape-error.js';
 import { ControlServer } from './control-server.js';
-import { checkBindHost, type ControlAddress, type TcpAddress } from './listen-address.js';
+import { checkBindHost, checkNbdAccess, type ControlAddress, type NbdAddress } from './listen-address.js';
+import { groupIdOf } from '../base/unix-socket-file.js';
+import { readPskFile } from '../export/nbd-tls.js';
 import { ServedVolumes } from './served-volumes.js';
 import { SessionRegistry } from './session-registry.js';
 
@@ -38,7 +41,13 @@ export const TOKEN_ENV = 'SNAPTAPE_TOKEN';
 
 export interface VolumeServerOptions {
   readonly images: readonly string[];
-  readonly nbd: TcpAddress;
+  readonly nbd: NbdAddress;
+  /** Group allowed on the NBD unix socket (mode 0660); default: owner only (0600). */
+  readonly nbdGroup?: string;
+  /** psktool key file: TCP clients must STARTTLS with one of its keys. */
+  readonly tlsPskFile?: string;
+  /** Allows writable exports over plain TCP (prints a warning). */
+  readonly insecureTcp?: boolean;
   readonly control: ControlAddress;
   readonly readOnly?: boolean;
   readonly listenAny?: boolean;
@@ -78,14 +87,26 @@ export class VolumeServer {
 
   static async start(options: VolumeServerOptions): Promise<VolumeServer> {
     const listenAny = options.listenAny ?? false;
+    if (options.nbdGroup !== undefined && options.nbd.kind !== 'unix') throw new UsageError('Cannot use --nbd-group: NBD does not listen on a unix socket');
+    if (options.tlsPskFile !== undefined && options.nbd.kind !== 'tcp') throw new UsageError('Cannot use --tls-psk: NBD listens on a unix socket, which is not TLS');
+    const tlsKeys = options.tlsPskFile !== undefined ? readPskFile(options.tlsPskFile) : undefined;
+    const groupId = options.nbdGroup !== undefined ? groupIdOf(options.nbdGroup) : undefined;
     const warnings = [
-      checkBindHost(options.nbd.host, 'NBD', listenAny),
+      options.nbd.kind === 'tcp' ? checkBindHost(options.nbd.host, 'NBD', listenAny) : undefined,
       options.control.kind === 'tcp' ? checkBindHost(options.control.host, 'control', listenAny) : undefined,
     ].filter((w): w is string => w !== undefined);
     const token = options.control.kind === 'tcp' ? options.token ?? controlToken(process.env[TOKEN_ENV]) : undefined;
     // Clones outlive the process: their evidence is read before the images are opened (and locked).
     const clonePlans = options.readOnly ? [] : findClonesToResume(options.images, warnings);
     const volumes = ServedVolumes.open(options.images, { readOnly: options.readOnly ?? false });
+    try {
+      const access = { tls: tlsKeys !== undefined, insecureTcp: options.insecureTcp ?? false, allReadOnly: volumes.backends().every((b) => b.readOnly) };
+      const warning = checkNbdAccess(options.nbd, access);
+      if (warning !== undefined) warnings.push(warning);
+    } catch (error) {
+      volumes.closeAll();
+      throw error;
+    }
     const registry = new SessionRegistry(volumes, { testHooks: options.testHooks ?? false });
     registry.registerType('backup', startBackupSession);
     registry.registerType('clone', startCloneSession);
@@ -98,8 +119,15 @@ export class VolumeServer {
       // before the NBD listener opens, so that no host write goes unmarked.
       warnings.push(...resumeMirrors(registry, volumes));
       warnings.push(...resumeClones(registry, volumes, clonePlans));
-      nbd = new NbdServer({ exports: volumes.backends(), host: options.nbd.host, port: options.nbd.port, allowRemote: listenAny });
-      const nbdAddress = await nbd.listen();
+      const address = options.nbd;
+      nbd = new NbdServer({
+        exports: volumes.backends(), allowRemote: listenAny,
+        ...(address.kind === 'tcp' ? { host: address.host, port: address.port } : {}),
+        ...(tlsKeys !== undefined ? { tlsKeys } : {}),
+      });
+      const nbdAddress: ServeNbdAddress = address.kind === 'unix'
+        ? { kind: 'unix', path: await nbd.listenUnix(address.path, groupId !== undefined ? { groupId } : {}), group: options.nbdGroup ?? null }
+        : { kind: 'tcp', ...(await nbd.listen()), tls: tlsKeys !== undefined };
       control = new ControlServer({ address: options.control, volumes, registry, token });
       const controlAddress = await control.listen();
       const info: ServeInfo = {

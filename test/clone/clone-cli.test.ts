@@ -45,7 +45,7 @@ describe('snaptape clone', () => {
     makeTarget(dir.path, 'dst001.ckd', { cylinders: 5 }).close();
     const target = join(dir.path, 'dst001.ckd');
     const socket = join(dir.path, 'control.sock');
-    const server = await startServe([source, target, '--nbd', '127.0.0.1:0', '--control', socket]);
+    const server = await startServe([source, target, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket]);
     const created = runSnaptapeJson<StatusJson>(['clone', 'create', source, 'dst001', '--precopy', '--server', socket]);
     expect(created).toMatchObject({ phase: 'precopy', flags: { precopy: true, active: false } });
     const id = created.id;
@@ -77,7 +77,7 @@ describe('snaptape clone', () => {
     makeTarget(dir.path, 'dst002.ckd', { cylinders: 30 }).close();
     const target = join(dir.path, 'dst002.ckd');
     const socket = join(dir.path, 'control2.sock');
-    const server = await startServe([source, target, '--nbd', '127.0.0.1:0', '--control', socket]);
+    const server = await startServe([source, target, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket]);
     runSnaptapeJson(['clone', 'create', 'src002', 'dst002', '--activate', '--throttle-mbps', '0.5', '--server', socket]);
     await server.stop();
     const stored = runSnaptapeJson<{ complete: boolean; phase: string; tracksLeft: number }>(['clone', 'status', '--target', target]);

@@ -184,7 +184,7 @@ describe('parser fuzz', () => {
     const existingTape = join(dir.path, 'exists.aws');
     writeFileSync(existingTape, 'not a tape');
     const socket = join(dir.path, 'control.sock');
-    const server = await VolumeServer.start({ images: [image], nbd: { host: '127.0.0.1', port: 0 }, control: { kind: 'unix', path: socket } });
+    const server = await VolumeServer.start({ images: [image], nbd: { kind: 'unix', path: join(dir.path, 'served.nbd.sock') }, control: { kind: 'unix', path: socket } });
     const postTo = (path: string, body: Buffer = Buffer.from('{}')): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
       const req = request({ socketPath: socket, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
         const chunks: Buffer[] = [];

@@ -18,7 +18,7 @@ import type { BackupProgress } from '../../src/techniques/tape-backup/tape-backu
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { runSnaptape } from '../harness/run-cli.js';
 import { Prng } from '../harness/backup-fixtures.js';
-import { killAllServers, makeFilledVolume, startServe, type ServeProcess } from '../server/helpers/serve-process.js';
+import { killAllServers, makeFilledVolume, nbdPort, startServe, type ServeProcess } from '../server/helpers/serve-process.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -40,7 +40,7 @@ describe.skipIf(!existsSync(CHROMIUM))('live page in headless Chromium', () => {
   beforeAll(async () => {
     dir = makeTempDir('snaptape-live-page-');
     const image = makeFilledVolume(dir.path, 'prod01.ckd', { cylinders: CYLINDERS, seed: SEED });
-    server = await startServe([image, '--nbd', '127.0.0.1:0', '--control', '127.0.0.1:0']);
+    server = await startServe([image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', '127.0.0.1:0']);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   }, 60_000);
 
@@ -67,7 +67,7 @@ describe.skipIf(!existsSync(CHROMIUM))('live page in headless Chromium', () => {
     expect(await page.textContent('#volumes')).toContain('prod01');
 
     // The synthetic host load: read a random track and write its bytes back, over NBD.
-    const nbd = await NbdClient.connect({ port: server.info.nbd.port, exportName: 'prod01' });
+    const nbd = await NbdClient.connect({ port: nbdPort(server.info), exportName: 'prod01' });
     const exportInfo = server.info.nbd.exports.find((e) => e.name === 'prod01');
     if (!exportInfo) throw new Error('prod01 is exported');
     const slotBytes = exportInfo.sizeBytes / (CYLINDERS * 15);

@@ -43,7 +43,7 @@ describe.skipIf(!existsSync(CHROMIUM))('live page of clone and mirror sessions i
     const source = makeFilledVolume(dir.path, 'src.ckd', { cylinders: CYLINDERS, seed: 21 });
     createVolume(join(dir.path, 'dst.ckd'), { type: '3390', cylinders: CYLINDERS, volser: 'DST001' }).close();
     const primary = makeFilledVolume(dir.path, 'prim.ckd', { cylinders: CYLINDERS, seed: 22 });
-    server = await startServe([source, join(dir.path, 'dst.ckd'), primary, '--nbd', '127.0.0.1:0', '--control', '127.0.0.1:0']);
+    server = await startServe([source, join(dir.path, 'dst.ckd'), primary, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', '127.0.0.1:0']);
     const control = server.info.control;
     if (control.kind !== 'tcp') throw new Error('the server listens on TCP');
     endpoint = `${control.host}:${control.port}`;

@@ -22,7 +22,7 @@ describe('snaptape mirror', () => {
       const primary = makeFilledVolume(dir.path, 'prim.ckd', { cylinders: 4 });
       const secondary = makeBlankSecondary(dir.path, 'sec.ckd', 4);
       const socket = join(dir.path, 'ctl.sock');
-      const server = await startServe([primary, '--nbd', '127.0.0.1:0', '--control', socket]);
+      const server = await startServe([primary, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket]);
       const created = runSnaptapeJson<SessionInfo>(['mirror', 'create', 'prim', secondary, '--server', socket, '--wait']);
       expect((created.progress as unknown as MirrorSessionStatus).mirrors[0]?.inSync).toBe(true);
 

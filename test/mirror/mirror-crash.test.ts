@@ -35,7 +35,7 @@ import { SeededRandom } from '../export/helpers/seeded-random.js';
 import { crashRuns, recordReliability } from '../harness/crash-child.js';
 import { fcSeed } from '../harness/fc-seed.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { killAllServers, makeFilledVolume, type ServeProcess } from '../server/helpers/serve-process.js';
+import { killAllServers, makeFilledVolume, nbdPort, type ServeProcess } from '../server/helpers/serve-process.js';
 import {
   ackedWritesLost, differingUnits, newShadowLog, readImageFlat, readWholeExport, settleInFlight, startCrashWriter, stateAfterCrash, type CrashWriter, type ShadowLog,
 } from './crash-fixtures.js';
@@ -90,7 +90,7 @@ async function makeRig(mode: Mode, seed: number): Promise<Rig> {
   const secondary = mode === 'remote' ? (await serveOn(secondaryImage, join(dir.path, 'sec.sock'))).server : undefined;
   const socket = join(dir.path, 'prim.sock');
   const prim = await serveOn(primaryImage, socket);
-  const target = secondary === undefined ? secondaryImage : `127.0.0.1:${secondary.info.nbd.port}/sec`;
+  const target = secondary === undefined ? secondaryImage : `127.0.0.1:${nbdPort(secondary.info)}/sec`;
   const session = await prim.control.startSession({ type: 'mirror', volume: 'prim', secondaries: [target], linkTimeoutMs: LINK_TIMEOUT_MS, resyncPauseMs: RESYNC_PAUSE_MS });
   return { dir, mode, primaryImage, secondaryImage, socket, primary: prim.server, control: prim.control, secondary, mirrorId: session.id };
 }
@@ -140,7 +140,7 @@ async function stopRig(rig: Rig): Promise<void> {
 }
 
 function newWriter(rig: Rig, log: ShadowLog, random: SeededRandom): Promise<CrashWriter> {
-  return startCrashWriter(rig.primary.info.nbd.port, 'prim', { log, random, firstTrack: HEADS, slotBytes: SLOT_BYTES });
+  return startCrashWriter(nbdPort(rig.primary.info), 'prim', { log, random, firstTrack: HEADS, slotBytes: SLOT_BYTES });
 }
 
 /** One run: returns a line for the log; adds what it found to `totals`. */
@@ -192,7 +192,7 @@ async function crashRun(rig: Rig, phase: Phase, seed: number, totals: Totals): P
   // Nothing broke the link after the restart, so the resync that ended is the one that started.
   if (done.resync?.startedAt !== started.resync?.startedAt) notes.push(`resync started over (${done.resync?.total ?? 0} tracks; last error: ${done.lastError ?? 'none'})`);
   if (!filesIdentical(rig.primaryImage, rig.secondaryImage)) notes.push(`FALSE SYNC after the resync: tracks ${differingUnits(rig.primaryImage, rig.secondaryImage).join(',')} differ`);
-  const lostAtEnd = ackedWritesLost(await readWholeExport(rig.primary.info.nbd.port, 'prim'), log);
+  const lostAtEnd = ackedWritesLost(await readWholeExport(nbdPort(rig.primary.info), 'prim'), log);
 
   totals.ackedWritesLost += lostAtKill + lostAtEnd;
   totals.falselyComplete += notes.filter((n) => n.startsWith('FALSE SYNC')).length;

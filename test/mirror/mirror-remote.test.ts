@@ -18,7 +18,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ControlClient } from '../../src/api/control-client.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { SeededRandom } from '../export/helpers/seeded-random.js';
-import { killAllServers, makeFilledVolume, type ServeProcess } from '../server/helpers/serve-process.js';
+import { killAllServers, makeFilledVolume, nbdPort, type ServeProcess } from '../server/helpers/serve-process.js';
 import { filesIdentical, makeBlankSecondary, seedFromEnv } from './mirror-fixtures.js';
 import { activeMirrorId, readExport, serveOn, startShadowWriter, waitForMirror } from './remote-fixtures.js';
 import { NbdClient } from '../../src/export/nbd-client.js';
@@ -45,7 +45,7 @@ async function makeRig(seed: number, options: { resyncPauseMs?: number } = {}): 
   const secondaryImage = makeBlankSecondary(dir.path, 'sec.ckd', CYLS);
   const sec = await serveOn(secondaryImage, join(dir.path, 'sec.sock'));
   const prim = await serveOn(primaryImage, join(dir.path, 'prim.sock'));
-  const secondaryPort = sec.server.info.nbd.port;
+  const secondaryPort = nbdPort(sec.server.info);
   const session = await prim.control.startSession({ type: 'mirror', volume: 'prim', secondaries: [`127.0.0.1:${secondaryPort}/sec`], linkTimeoutMs: LINK_TIMEOUT_MS, ...options });
   await waitForMirror(prim.control, session.id, (m) => m.inSync);
   return { dir, primaryImage, secondaryImage, primary: prim.server, primaryControl: prim.control, secondary: sec.server, secondaryPort, mirrorId: session.id };
@@ -68,7 +68,7 @@ function slotBytesOf(rig: Rig): number {
 }
 
 async function primaryEquals(rig: Rig, shadow: Buffer): Promise<boolean> {
-  const client = await NbdClient.connect({ port: rig.primary.info.nbd.port, exportName: 'prim' });
+  const client = await NbdClient.connect({ port: nbdPort(rig.primary.info), exportName: 'prim' });
   try {
     return (await readExport(client)).equals(shadow);
   } finally {
@@ -91,7 +91,7 @@ describe('remote mirror under faults', () => {
     rig = await makeRig(seed);
     const slotBytes = slotBytesOf(rig) / (CYLS * HEADS);
     expect(slotBytes).toBe(SLOT_BYTES);
-    const writer = await startShadowWriter(rig.primary.info.nbd.port, 'prim', { random, firstTrack: HEADS, slotBytes });
+    const writer = await startShadowWriter(nbdPort(rig.primary.info), 'prim', { random, firstTrack: HEADS, slotBytes });
     await new Promise((resolve) => setTimeout(resolve, 300));
     await rig.secondary.stop('SIGKILL');
     const behind = await waitForMirror(rig.primaryControl, rig.mirrorId, (m) => m.state === 'SUSPENDED' && m.invalidTracks > 0);
@@ -114,11 +114,11 @@ describe('remote mirror under faults', () => {
     rig = await makeRig(seed, { resyncPauseMs: 25 });
     const slotBytes = SLOT_BYTES;
     await rig.primaryControl.splitMirror(rig.mirrorId);
-    const split = await startShadowWriter(rig.primary.info.nbd.port, 'prim', { random, firstTrack: HEADS, slotBytes, maxWrites: 300 });
+    const split = await startShadowWriter(nbdPort(rig.primary.info), 'prim', { random, firstTrack: HEADS, slotBytes, maxWrites: 300 });
     await split.finish();
     const changed = (await waitForMirror(rig.primaryControl, rig.mirrorId, (m) => m.state === 'BACKUP')).invalidTracks;
     expect(changed).toBe(split.tracks.size);
-    const writer = await startShadowWriter(rig.primary.info.nbd.port, 'prim', { random, firstTrack: HEADS, slotBytes });
+    const writer = await startShadowWriter(nbdPort(rig.primary.info), 'prim', { random, firstTrack: HEADS, slotBytes });
     await rig.primaryControl.rejoinMirror(rig.mirrorId);
     // The resync is throttled (a pause per 16-track step), so the hang lands after some progress.
     await waitForMirror(rig.primaryControl, rig.mirrorId, (m) => (m.resync?.copied ?? 0) > 0, 10_000);
@@ -140,7 +140,7 @@ describe('remote mirror under faults', () => {
     const random = new SeededRandom(seed);
     rig = await makeRig(seed);
     await rig.primaryControl.splitMirror(rig.mirrorId);
-    const writer = await startShadowWriter(rig.primary.info.nbd.port, 'prim', { random, firstTrack: HEADS, slotBytes: SLOT_BYTES, maxWrites: 120 });
+    const writer = await startShadowWriter(nbdPort(rig.primary.info), 'prim', { random, firstTrack: HEADS, slotBytes: SLOT_BYTES, maxWrites: 120 });
     await writer.finish();
     await rig.primary.stop('SIGKILL');
     await restartPrimary(rig);

@@ -7,7 +7,7 @@
  * - the state file round-trips, its CLEAN flag included.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { layoutToJson } from '../../src/base/field-table.js';
@@ -17,7 +17,7 @@ import { MirrorStateFile } from '../../src/techniques/mirror/mirror-state-file.j
 import { MIRROR_BITMAP_OFFSET, MIRROR_DESCRIPTOR_LAYOUT, MIRROR_HEADER_LAYOUT } from '../../src/techniques/mirror/mirror-state-layout.js';
 import { CHANNEL_WORD, DESCRIPTOR_FIELD } from '../../src/techniques/mirror/link-channel-layout.js';
 import { TrackStatusTable } from '../../src/techniques/mirror/track-status-table.js';
-import { parseTarget } from '../../src/techniques/mirror/mirror-targets.js';
+import { parseTarget, remoteAddress } from '../../src/techniques/mirror/mirror-targets.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { Prng, seedFromEnv } from './mirror-fixtures.js';
 
@@ -134,5 +134,17 @@ describe('state file', () => {
     expect(parseTarget('127.0.0.1:10809/sec')).toEqual({ kind: 'remote', target: '127.0.0.1:10809/sec' });
     expect(parseTarget('localhost:9000')).toEqual({ kind: 'remote', target: 'localhost:9000/' });
     expect(parseTarget('m2.ckd').kind).toBe('local');
+  });
+
+  it('parses nbd+unix:// and nbds:// targets to absolute paths; the key stays in its file', () => {
+    const unix = parseTarget('nbd+unix:///sec?socket=sec.nbd.sock');
+    expect(unix).toEqual({ kind: 'remote', target: `nbd+unix:///sec?socket=${resolve('sec.nbd.sock')}` });
+    expect(remoteAddress(unix.target)).toEqual({ kind: 'unix', socketPath: resolve('sec.nbd.sock'), exportName: 'sec' });
+    const tls = parseTarget('nbds://alice@127.0.0.1:10809/sec?tls-psk-file=keys.psk');
+    expect(tls.target).toBe(`nbds://alice@127.0.0.1:10809/sec?tls-psk-file=${resolve('keys.psk')}`);
+    expect(remoteAddress(tls.target)).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 10809, exportName: 'sec', tls: { pskFile: resolve('keys.psk'), username: 'alice' } });
+    expect(remoteAddress('nbds://h:1/e?tls-psk-file=/k&tls-username=bob')).toMatchObject({ tls: { pskFile: '/k', username: 'bob' } });
+    expect(() => parseTarget('nbds://127.0.0.1:10809/sec')).toThrow(/expected nbds:\/\/user@host:port\/export\?tls-psk-file=FILE/);
+    expect(() => parseTarget('nbd+unix:///sec')).toThrow(/expected nbd\+unix:\/\/\/export\?socket=PATH/);
   });
 });

@@ -14,7 +14,7 @@ import { startServe, type ServeProcess } from '../server/helpers/serve-process.j
 export const SLOT_READ_BYTES = 1024 * 1024;
 
 export async function serveOn(image: string, socket: string, port = 0): Promise<{ server: ServeProcess; control: ControlClient }> {
-  const server = await startServe([image, '--nbd', `127.0.0.1:${port}`, '--control', socket]);
+  const server = await startServe([image, '--nbd', `127.0.0.1:${port}`, '--insecure-tcp', '--control', socket]);
   return { server, control: new ControlClient({ kind: 'unix', socketPath: socket }) };
 }
 

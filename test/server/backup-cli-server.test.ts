@@ -20,7 +20,7 @@ describe('snaptape backup --server', () => {
     dir = makeTempDir('snaptape-backup-server-');
     const image = makeFilledVolume(dir.path, 'prod01.ckd');
     socket = join(dir.path, 'ctl.sock');
-    server = await startServe([image, '--nbd', '127.0.0.1:0', '--control', socket]);
+    server = await startServe([image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket]);
   });
 
   afterAll(() => {

@@ -39,7 +39,7 @@ describe('snaptape serve: control API over a unix socket', () => {
     dir = makeTempDir('snaptape-serve-ctl-');
     const image = makeFilledVolume(dir.path, 'src001.ckd');
     socket = join(dir.path, 'ctl.sock');
-    server = await startServe([image, '--nbd', '127.0.0.1:0', '--control', socket]);
+    server = await startServe([image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket]);
     client = new ControlClient({ kind: 'unix', socketPath: socket });
   });
 
@@ -191,7 +191,7 @@ describe('snaptape serve: TCP control needs the bearer token; SIGTERM shuts down
   it('answers 401 without the token, and serves with it', async () => {
     const image = makeFilledVolume(dir.path, 'tcp1.ckd', { volser: 'TCP001' });
     const token = 'test-token-0123456789';
-    const server = await startServe([image, '--nbd', '127.0.0.1:0', '--control', '127.0.0.1:0'], { env: { SNAPTAPE_TOKEN: token } });
+    const server = await startServe([image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', '127.0.0.1:0'], { env: { SNAPTAPE_TOKEN: token } });
     try {
       const control = server.info.control;
       expect(control.kind).toBe('tcp');
@@ -219,7 +219,7 @@ describe('snaptape serve: TCP control needs the bearer token; SIGTERM shuts down
 
   it('prints a random token when none is given', async () => {
     const image = makeFilledVolume(dir.path, 'tcp2.ckd', { volser: 'TCP002' });
-    const server = await startServe([image, '--nbd', '127.0.0.1:0', '--control', '127.0.0.1:0'], { env: { SNAPTAPE_TOKEN: '' } });
+    const server = await startServe([image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', '127.0.0.1:0'], { env: { SNAPTAPE_TOKEN: '' } });
     try {
       expect(server.info.control.kind === 'tcp' && /^[0-9a-f]{48}$/.test(server.info.control.token)).toBe(true);
     } finally {
@@ -230,7 +230,7 @@ describe('snaptape serve: TCP control needs the bearer token; SIGTERM shuts down
   it('SIGTERM during a backup: cancels and persists it, releases the lock, removes the socket, exits 0', async () => {
     const image = makeFilledVolume(dir.path, 'term.ckd', { volser: 'TERM01' });
     const socket = join(dir.path, 'term.sock');
-    const server = await startServe([image, '--nbd', '127.0.0.1:0', '--control', socket]);
+    const server = await startServe([image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket]);
     expect(existsSync(`${image}.lock`)).toBe(true);
     expect(existsSync(socket)).toBe(true);
     const client = new ControlClient({ kind: 'unix', socketPath: socket });

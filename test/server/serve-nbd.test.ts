@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVolume, openVolume } from '../../src/api/volume-api.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { runToolAsync } from '../export/helpers/async-tool.js';
-import { killAllServers, makeFilledVolume, startServe, type ServeProcess } from './helpers/serve-process.js';
+import { killAllServers, makeFilledVolume, nbdPort, startServe, type ServeProcess } from './helpers/serve-process.js';
 
 /** The image's flat view, read from the file itself: the slots after the header. */
 function flatViewOfImage(path: string): Buffer {
@@ -36,8 +36,8 @@ describe('snaptape serve: NBD exports for real clients', () => {
     ckdPath = makeFilledVolume(dir.path, 'src001.ckd');
     fbaPath = join(dir.path, 'fba1.fba');
     createVolume(fbaPath, { type: 'fba', blocks: 4096, volser: 'FBA001' }).close();
-    server = await startServe([ckdPath, fbaPath, '--nbd', '127.0.0.1:0', '--control', join(dir.path, 'ctl.sock')]);
-    base = `nbd://127.0.0.1:${server.info.nbd.port}`;
+    server = await startServe([ckdPath, fbaPath, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', join(dir.path, 'ctl.sock')]);
+    base = `nbd://127.0.0.1:${nbdPort(server.info)}`;
   });
 
   afterAll(async () => {
@@ -46,7 +46,7 @@ describe('snaptape serve: NBD exports for real clients', () => {
   });
 
   it('prints the NBD address and one export per image, named after the file', () => {
-    expect(server.info.nbd.host).toBe('127.0.0.1');
+    expect(server.info.nbd).toMatchObject({ kind: 'tcp', host: '127.0.0.1', tls: false });
     expect(server.info.nbd.exports.map((e) => e.name)).toEqual(['src001', 'fba1']);
     expect(server.info.control).toEqual({ kind: 'unix', path: join(dir.path, 'ctl.sock') });
     expect(readFileSync(`${ckdPath}.lock`, 'utf8').split('\n')[0]).toBe(String(server.child.pid));
@@ -94,7 +94,7 @@ describe('snaptape serve: NBD exports for real clients', () => {
     const readOnlyPath = makeFilledVolume(dir.path, 'ro.ckd', { volser: 'RO0001' });
     const ro = await startServe([readOnlyPath, '--read-only', '--nbd', '127.0.0.1:0', '--control', join(dir.path, 'ro.sock')]);
     try {
-      const result = await runToolAsync('qemu-io', ['-f', 'raw', `nbd://127.0.0.1:${ro.info.nbd.port}/ro`, '-c', 'write -P 0x11 0 512']);
+      const result = await runToolAsync('qemu-io', ['-f', 'raw', `nbd://127.0.0.1:${nbdPort(ro.info)}/ro`, '-c', 'write -P 0x11 0 512']);
       expect(`${result.stdout}${result.stderr}`).toMatch(/read-only|Permission|not permitted|denied/i);
       expect(ro.info.nbd.exports[0]?.readOnly).toBe(true);
       expect(existsSync(`${readOnlyPath}.lock`)).toBe(false);

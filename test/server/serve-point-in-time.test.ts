@@ -25,7 +25,7 @@ import { readSessionRecord } from '../../src/techniques/tape-backup/session-reco
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { runToolAsync } from '../export/helpers/async-tool.js';
 import { SeededRandom } from '../export/helpers/seeded-random.js';
-import { killAllServers, makeFilledVolume, startServe, type ServeProcess } from './helpers/serve-process.js';
+import { killAllServers, makeFilledVolume, nbdPort, startServe, type ServeProcess } from './helpers/serve-process.js';
 
 const SECTOR = 512;
 /** Writes per qemu-io process, and processes at most: the loop is bounded whatever happens. */
@@ -105,8 +105,8 @@ describe('snaptape serve: a backup through the control API while qemu-io writes'
     expect(areas.length).toBeGreaterThan(100);
     const anywhere = slotsPastCylinderZero(image);
     const socket = join(dir.path, 'ctl.sock');
-    server = await startServe([image, '--nbd', '127.0.0.1:0', '--control', socket, '--test-hooks']);
-    const url = `nbd://127.0.0.1:${server.info.nbd.port}/src001`;
+    server = await startServe([image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket, '--test-hooks']);
+    const url = `nbd://127.0.0.1:${nbdPort(server.info)}/src001`;
     const client = new ControlClient({ kind: 'unix', socketPath: socket });
 
     let stop = false;

@@ -45,7 +45,7 @@ describe('track maps of running sessions on a server', () => {
     createVolume(join(dir.path, 'dst.ckd'), { type: '3390', cylinders: CLONE_CYLINDERS, volser: 'DST001' }).close();
     const primary = makeFilledVolume(dir.path, 'prim.ckd', { cylinders: CYLINDERS, seed: 5 });
     socket = join(dir.path, 'ctl.sock');
-    server = await startServe([source, join(dir.path, 'dst.ckd'), primary, '--nbd', '127.0.0.1:0', '--control', socket]);
+    server = await startServe([source, join(dir.path, 'dst.ckd'), primary, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket]);
     client = new ControlClient(parseControlEndpoint(socket));
   }, 60_000);
 

@@ -14,7 +14,7 @@ import { isSnaptapeError } from '../../src/errors/snaptape-error.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { runSnaptape } from '../harness/run-cli.js';
 import { runToolAsync } from '../export/helpers/async-tool.js';
-import { killAllServers, startServe, type ServeProcess } from '../server/helpers/serve-process.js';
+import { killAllServers, nbdPort, startServe, type ServeProcess } from '../server/helpers/serve-process.js';
 import { DATA_FIRST_TRACK, makeSubsystem } from './helpers/subsystem-fixtures.js';
 
 const SLOT_BYTES = 56832; // 3390 track slot
@@ -37,7 +37,7 @@ describe('snapshot session of snaptape serve', () => {
     target = join(sub, 'TGT');
     createMappedVolume(target, { type: '3390', cylinders: 2, volser: 'TGT001', vtocTracks: 1 }).close();
     const socket = join(dir.path, 'ctl.sock');
-    server = await startServe([source, target, '--nbd', '127.0.0.1:0', '--control', socket]);
+    server = await startServe([source, target, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket]);
     client = new ControlClient({ kind: 'unix', socketPath: socket });
   }, 60_000);
 
@@ -73,7 +73,7 @@ describe('snapshot session of snaptape serve', () => {
   });
 
   it('an NBD write to the source is a copy-on-write the target does not see', async () => {
-    const base = `nbd://127.0.0.1:${server.info.nbd.port}`;
+    const base = `nbd://127.0.0.1:${nbdPort(server.info)}`;
     const write = await runToolAsync('qemu-io', ['-f', 'raw', `${base}/SRC`, '-c', `write -P 0x5a ${WRITE_OFFSET} 4096`]);
     expect(write.status, write.stderr + write.stdout).toBe(0);
     const sourceRead = await runToolAsync('qemu-io', ['-f', 'raw', `${base}/SRC`, '-c', `read -P 0x5a ${WRITE_OFFSET} 4096`]);

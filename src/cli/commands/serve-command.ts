@@ -9,8 +9,8 @@
  */
 import type { Command } from 'commander';
 import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
-import type { SessionInfo } from '../../server/control-api-types.js';
-import { DEFAULT_NBD_PORT, DEFAULT_HOST, parseControlAddress, parseTcpAddress } from '../../server/listen-address.js';
+import type { ServeNbdAddress, SessionInfo } from '../../server/control-api-types.js';
+import { DEFAULT_NBD_SOCKET_SUFFIX, parseControlAddress, parseNbdAddress } from '../../server/listen-address.js';
 import { VolumeServer } from '../../server/volume-server.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { printResult } from '../cli-output.js';
@@ -19,7 +19,10 @@ import { printResult } from '../cli-output.js';
 const EXIT_GRACE_MS = 2_000;
 
 interface ServeFlags {
-  nbd: string;
+  nbd?: string;
+  nbdGroup?: string;
+  tlsPsk?: string;
+  insecureTcp?: boolean;
   control?: string;
   readOnly?: boolean;
   listenAny?: boolean;
@@ -27,11 +30,18 @@ interface ServeFlags {
   json?: boolean;
 }
 
+/** The NBD URI a client (qemu, libnbd) uses, with <export> for the export name. */
+function nbdUri(nbd: ServeNbdAddress): string {
+  if (nbd.kind === 'unix') return `nbd+unix:///<export>?socket=${nbd.path}${nbd.group !== null ? ` (group ${nbd.group})` : ''}`;
+  const host = nbd.host.includes(':') ? `[${nbd.host}]` : nbd.host;
+  return nbd.tls ? `nbds://${host}:${nbd.port}/<export> (TLS-PSK)` : `nbd://${host}:${nbd.port}/<export>`;
+}
+
 function serveText(server: VolumeServer): string {
   const { nbd, control, warnings } = server.info;
   const lines = [
     `snaptape serve: pid ${server.info.pid}`,
-    `NBD:     nbd://${nbd.host}:${nbd.port}/<export>`,
+    `NBD:     ${nbdUri(nbd)}`,
     ...nbd.exports.map((e) => `  export ${e.name}: ${e.path} (${e.sizeBytes} bytes${e.readOnly ? ', read-only' : ''})`),
     control.kind === 'unix' ? `control: unix socket ${control.path}` : `control: http://${control.host}:${control.port} (token ${control.token})`,
     ...warnings.map((w) => `warning: ${w}`),
@@ -55,12 +65,15 @@ function firstSignal(): Promise<NodeJS.Signals> {
 }
 
 async function serve(images: string[], flags: ServeFlags): Promise<void> {
-  const nbd = parseTcpAddress(flags.nbd, '--nbd');
+  const nbd = parseNbdAddress(flags.nbd ?? `unix:${images[0] ?? 'snaptape'}${DEFAULT_NBD_SOCKET_SUFFIX}`);
   const control = parseControlAddress(flags.control ?? `${images[0] ?? 'snaptape'}.sock`);
   // Handlers first: a signal that arrives while starting, or the instant the start line is out
   // (stdout to a pipe is synchronous), still shuts down in order.
   const signalled = firstSignal();
-  const server = await VolumeServer.start({ images, nbd, control, readOnly: flags.readOnly, listenAny: flags.listenAny, testHooks: flags.testHooks });
+  const server = await VolumeServer.start({
+    images, nbd, control, readOnly: flags.readOnly, listenAny: flags.listenAny, testHooks: flags.testHooks,
+    nbdGroup: flags.nbdGroup, tlsPskFile: flags.tlsPsk, insecureTcp: flags.insecureTcp,
+  });
   for (const warning of server.info.warnings) process.stderr.write(`snaptape: warning: ${warning}\n`);
   process.stdout.write(flags.json ? `${JSON.stringify(server.info)}\n` : serveText(server));
   const signal = await signalled;
@@ -79,7 +92,10 @@ export function registerServe(program: Command): void {
   program
     .command('serve <images...>')
     .description('own volumes, export them over NBD, and take control requests (JSON over HTTP); at start it takes up the mirrors and the unfinished clones (killed with a server) of the images it serves')
-    .option('--nbd <host:port>', 'NBD listen address', `${DEFAULT_HOST}:${DEFAULT_NBD_PORT}`)
+    .option('--nbd <unix:path|host:port>', `NBD listen address: a unix socket (mode 0600; default: the first image's path + ${DEFAULT_NBD_SOCKET_SUFFIX}), or TCP (needs --tls-psk, or --insecure-tcp, unless every volume is read-only)`)
+    .option('--nbd-group <group>', 'let this group use the NBD unix socket too (mode 0660)')
+    .option('--tls-psk <file>', 'NBD over TCP requires TLS (NBD_OPT_STARTTLS) with a key from this psktool file (username:hexkey lines)')
+    .option('--insecure-tcp', 'allow writable volumes over NBD on TCP without TLS: every local account can write them (prints a warning)')
     .option('--control <socket|host:port>', 'control API: a unix socket path, or a loopback TCP address (needs a token; $SNAPTAPE_TOKEN or printed)')
     .option('--read-only', 'open the volumes read-only (no locks, no writes, no backups)')
     .option('--listen-any', 'allow non-loopback listen addresses (prints a warning)')

@@ -28,10 +28,21 @@ export const DESCRIPTOR_WORDS = 4;
 export const DESCRIPTOR_FIELD = { UNIT: 0, DATA_OFFSET: 1, DATA_LENGTH: 2, ZERO_TAIL: 3 } as const;
 export const CHANNEL_WORDS = CHANNEL_WORD.DESCRIPTORS + LINK_BATCH_UNITS * DESCRIPTOR_WORDS;
 
+/** Where a remote secondary's export is: TCP (with TLS-PSK when `tls` is given) or a unix socket. */
+export type RemoteAddress =
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly exportName: string; readonly tls?: RemoteTls }
+  | { readonly kind: 'unix'; readonly socketPath: string; readonly exportName: string };
+
+/** The key is read from the psktool file at each connect, so it never travels in messages or records. */
+export interface RemoteTls {
+  readonly pskFile: string;
+  readonly username: string;
+}
+
 /** Messages the owning thread posts to the worker. */
 export type ToWorker =
   | { readonly kind: 'init'; readonly control: SharedArrayBuffer; readonly data: SharedArrayBuffer; readonly timeoutMs: number }
-  | { readonly kind: 'connect'; readonly link: number; readonly host: string; readonly port: number; readonly exportName: string }
+  | { readonly kind: 'connect'; readonly link: number; readonly address: RemoteAddress }
   | { readonly kind: 'drop'; readonly link: number };
 
 /** Messages the worker posts back. */

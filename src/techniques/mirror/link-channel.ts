@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { assert } from '../../base/assert.js';
 import { UsageError } from '../../errors/snaptape-error.js';
-import { CHANNEL_WORD, CHANNEL_WORDS, DESCRIPTOR_FIELD, DESCRIPTOR_WORDS, type FromWorker, type ToWorker } from './link-channel-layout.js';
+import { CHANNEL_WORD, CHANNEL_WORDS, DESCRIPTOR_FIELD, DESCRIPTOR_WORDS, type FromWorker, type ToWorker, type RemoteAddress } from './link-channel-layout.js';
 import { LINK_BATCH_BYTES, LINK_BATCH_UNITS, LINK_TIMEOUT_MS, WORKER_GRACE_MS } from './mirror-limits.js';
 
 export interface UnitImage {
@@ -25,11 +25,7 @@ export interface UnitImage {
   readonly zeroTail: number;
 }
 
-export interface RemoteAddress {
-  readonly host: string;
-  readonly port: number;
-  readonly exportName: string;
-}
+export type { RemoteAddress, RemoteTls } from './link-channel-layout.js';
 
 /** Path of the compiled worker, from dist/ whether this module runs compiled or from src/ (vitest). */
 function workerScriptPath(): string {
@@ -67,7 +63,7 @@ export class LinkChannel {
   }
 
   connect(link: number, address: RemoteAddress): void {
-    this.post({ kind: 'connect', link, ...address });
+    this.post({ kind: 'connect', link, address });
   }
 
   drop(link: number): void {

@@ -12,6 +12,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { NbdClient } from '../../export/nbd-client.js';
+import { pskOf } from '../../export/nbd-tls.js';
 import { CHANNEL_WORD, DESCRIPTOR_FIELD, DESCRIPTOR_WORDS, type FromWorker, type ToWorker } from './link-channel-layout.js';
 import { MAX_SECONDARIES } from './mirror-limits.js';
 
@@ -45,7 +46,13 @@ async function connectLink(message: Extract<ToWorker, { kind: 'connect' }>): Pro
   try {
     clients[message.link]?.destroy();
     clients[message.link] = undefined;
-    const client = await NbdClient.connect({ host: message.host, port: message.port, exportName: message.exportName, timeoutMs });
+    const { address } = message;
+    const client = await NbdClient.connect(address.kind === 'unix'
+      ? { socketPath: address.socketPath, exportName: address.exportName, timeoutMs }
+      : {
+          host: address.host, port: address.port, exportName: address.exportName, timeoutMs,
+          ...(address.tls !== undefined ? { tls: { username: address.tls.username, key: pskOf(address.tls.pskFile, address.tls.username) } } : {}),
+        });
     clients[message.link] = client;
     post({ kind: 'up', link: message.link, sizeBytes: client.info.sizeBytes });
   } catch (error) {

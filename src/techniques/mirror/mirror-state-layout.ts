@@ -40,7 +40,7 @@ export const MIRROR_DESCRIPTOR_LAYOUT: Layout = defineLayout({
     { name: 'kind', offset: 0, length: 1, kind: 'u8', description: '1 local image, 2 remote (NBD link)' },
     { name: 'linkState', offset: 1, length: 1, kind: 'u8', description: '1 COPY, 2 ONGOING, 3 SUSPENDED, 4 BACKUP, 5 BACKUP RETURN' },
     { name: 'splitCount', offset: 4, length: 4, kind: 'u32be', description: 'times this mirror was split' },
-    { name: 'target', offset: 8, length: MAX_TARGET_BYTES, kind: 'ascii', description: 'local image path, or host:port/export' },
+    { name: 'target', offset: 8, length: MAX_TARGET_BYTES, kind: 'ascii', description: 'local image path, host:port/export, or a nbd+unix:// or nbds:// URI' },
   ],
 });
 

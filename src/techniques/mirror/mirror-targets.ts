@@ -1,6 +1,13 @@
 /**
- * Secondaries of a mirrored volume: where each one is (a local image path, or `host:port[/export]`
- * of another `snaptape serve`), and how a run of units is written to a local one.
+ * Secondaries of a mirrored volume: where each one is (a local image path, or the NBD export of
+ * another `snaptape serve`), and how a run of units is written to a local one.
+ *
+ * Remote targets, with libnbd's URI forms for the protected transports:
+ *   host:port[/export]                                  plain TCP (a server with --insecure-tcp)
+ *   nbd+unix:///export?socket=PATH                      the server's unix socket
+ *   nbds://user@host:port/export?tls-psk-file=FILE      TCP with TLS-PSK (or tls-username=user)
+ * Socket and key file paths are stored absolute; the key itself is read from FILE at each
+ * connect, so it is never stored in the .mirror file.
  *
  * Decision: a local secondary is opened (and locked) only while its link state sends it writes.
  * When it is split (BACKUP) it is closed, so that any tool, in this process or another, can back
@@ -11,19 +18,56 @@ import { openVolume } from '../../api/volume-api.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import type { Volume } from '../../volume/volume.js';
 import type { RemoteAddress } from './link-channel.js';
+import { MAX_TARGET_BYTES } from './mirror-limits.js';
 import type { TargetKind } from './mirror-state-file.js';
 
 export interface TargetSpec {
   readonly kind: TargetKind;
-  /** As stored: an absolute image path, or host:port/export. */
+  /** As stored: an absolute image path, host:port/export, or a nbd+unix:// or nbds:// URI. */
   readonly target: string;
 }
 
 const REMOTE_PATTERN = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})(?:\/(.*))?$/;
 
-/** `host:port[/export]` is remote; anything else is a local image path. */
+const URI_PATTERN = /^(nbd\+unix|nbds):\/\//;
+
+/** Parses a nbd+unix:// or nbds:// target; the stored form has absolute paths. */
+function parseUri(spec: string): { stored: string; address: RemoteAddress } {
+  let url: URL;
+  try {
+    url = new URL(spec);
+  } catch {
+    throw new UsageError(`Cannot parse mirror target ${spec}: not a URI`, { target: spec });
+  }
+  const exportName = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (url.protocol === 'nbd+unix:') {
+    const socket = url.searchParams.get('socket');
+    if (socket === null || socket === '' || url.host !== '') throw new UsageError(`Cannot parse mirror target ${spec}: expected nbd+unix:///export?socket=PATH`, { target: spec });
+    const socketPath = resolve(socket);
+    return { stored: `nbd+unix:///${encodeURIComponent(exportName)}?socket=${socketPath}`, address: { kind: 'unix', socketPath, exportName } };
+  }
+  const pskFile = url.searchParams.get('tls-psk-file');
+  const username = url.searchParams.get('tls-username') ?? decodeURIComponent(url.username);
+  const port = Number(url.port === '' ? '10809' : url.port);
+  if (pskFile === null || pskFile === '' || username === '' || url.hostname === '') {
+    throw new UsageError(`Cannot parse mirror target ${spec}: expected nbds://user@host:port/export?tls-psk-file=FILE`, { target: spec });
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const tls = { pskFile: resolve(pskFile), username };
+  return {
+    stored: `nbds://${encodeURIComponent(username)}@${url.hostname}:${port}/${encodeURIComponent(exportName)}?tls-psk-file=${tls.pskFile}`,
+    address: { kind: 'tcp', host, port, exportName, tls },
+  };
+}
+
+/** `host:port[/export]` and nbd+unix:// or nbds:// URIs are remote; anything else is a local image path. */
 export function parseTarget(spec: string): TargetSpec {
   if (spec.length === 0) throw new UsageError('Cannot use an empty mirror target');
+  if (URI_PATTERN.test(spec)) {
+    const { stored } = parseUri(spec);
+    if (Buffer.byteLength(stored, 'latin1') > MAX_TARGET_BYTES) throw new UsageError(`Cannot use mirror target ${stored}: longer than ${MAX_TARGET_BYTES} characters`, { target: stored });
+    return { kind: 'remote', target: stored };
+  }
   const match = REMOTE_PATTERN.exec(spec);
   if (match) {
     const port = Number(match[2]);
@@ -34,9 +78,10 @@ export function parseTarget(spec: string): TargetSpec {
 }
 
 export function remoteAddress(target: string): RemoteAddress {
+  if (URI_PATTERN.test(target)) return parseUri(target).address;
   const match = REMOTE_PATTERN.exec(target);
   if (!match) throw new UsageError(`Cannot parse remote mirror target ${target}: expected host:port/export`, { target });
-  return { host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[2]), exportName: match[3] ?? '' };
+  return { kind: 'tcp', host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[2]), exportName: match[3] ?? '' };
 }
 
 /** Opens a local secondary for writing and checks it has the primary's shape. */

@@ -95,3 +95,9 @@ export function makeFilledVolume(dir: string, name: string, options: { cylinders
   }
   return path;
 }
+
+/** The TCP port of a server started with `--nbd HOST:PORT` (the default is a unix socket). */
+export function nbdPort(info: ServeInfo): number {
+  if (info.nbd.kind !== 'tcp') throw new Error(`snaptape serve listens for NBD on unix socket ${info.nbd.path}, not TCP`);
+  return info.nbd.port;
+}

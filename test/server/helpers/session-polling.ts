@@ -6,7 +6,7 @@
 import type { ControlClient } from '../../../src/api/control-client.js';
 import { NbdClient } from '../../../src/export/nbd-client.js';
 import type { SessionInfo } from '../../../src/server/control-api-types.js';
-import type { ServeProcess } from './serve-process.js';
+import { nbdPort, type ServeProcess } from './serve-process.js';
 
 /** Bounded polls: 50 ms steps, at most this many (30 s). */
 const MAX_POLLS = 600;
@@ -24,7 +24,7 @@ export async function pollSession(client: ControlClient, id: string, done: (s: S
 
 /** Writes each track's own bytes back over NBD: a real write through the chain that changes nothing. */
 export async function rewriteTracksOverNbd(server: ServeProcess, exportName: string, trackCount: number, tracks: readonly number[]): Promise<void> {
-  const nbd = await NbdClient.connect({ port: server.info.nbd.port, exportName });
+  const nbd = await NbdClient.connect({ port: nbdPort(server.info), exportName });
   const slotBytes = (server.info.nbd.exports.find((e) => e.name === exportName)?.sizeBytes ?? 0) / trackCount;
   for (const t of tracks) await nbd.write(t * slotBytes, await nbd.read(t * slotBytes, slotBytes));
   await nbd.disconnect();
