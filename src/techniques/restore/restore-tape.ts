@@ -20,6 +20,8 @@ import { datasetTrackIndexes } from '../../vtoc/dataset-tracks.js';
 import { dsorgName } from '../../vtoc/dataset-attributes.js';
 import { encodeEbcdicPadded } from '../../base/ebcdic.js';
 import { writeDscb } from '../../vtoc/vtoc-writer.js';
+import { guardDatasetWrites, writePlanOfTracks } from '../../vtoc/dataset-write-guard.js';
+import { isNoVtocError, readVtoc, type VtocView } from '../../vtoc/vtoc-reader.js';
 import { checkElement, forEachBlock, openBackupTape, type BackupTape, type ElementCheck, type TapeElement } from './backup-tape.js';
 
 export interface RestoreOptions {
@@ -84,14 +86,42 @@ function decodesAsTrack(block: Buffer, cchh: Cchh): boolean {
   }
 }
 
-/** Writes a data set's track images to the tracks their home addresses name. */
-function restoreInPlace(volume: Volume, tape: BackupTape, element: TapeElement): number {
+/** The tracks a data set element's blocks go to in place (their home addresses), all on the volume. */
+function homeTracks(volume: Volume, tape: BackupTape, element: TapeElement): number[] {
   const geometry = volume.ckd;
+  const tracks: number[] = [];
   forEachBlock(tape, element, (block, j) => {
     const ha = homeAddress(block);
     if (ha.cylinder >= geometry.cylinders || ha.head >= geometry.heads) {
       throw new UsageError(`Cannot restore block ${j} of ${element.name} to ${volume.path}: its track CC=${ha.cylinder} HH=${ha.head} is outside the volume`, { path: volume.path });
     }
+    tracks.push(ha.cylinder * geometry.heads + ha.head);
+  });
+  return tracks;
+}
+
+/**
+ * Checks every data set element restored in place before the first track is written: its tracks
+ * must be clear of track 0, the target's VTOC and the target's other data sets (its own namesake's
+ * extents are where it belongs).
+ */
+function guardInPlace(volume: Volume, tape: BackupTape, elements: readonly TapeElement[]): void {
+  let view: VtocView | undefined;
+  try {
+    view = readVtoc(volume);
+  } catch (error) {
+    // A volume without a VTOC (dasdinit) has only its label track to keep; a damaged one is refused.
+    if (!isNoVtocError(error)) throw error;
+  }
+  const plans = elements.map((e) => writePlanOfTracks(volume.ckd, e.description.dsname ?? e.name, homeTracks(volume, tape, e)));
+  guardDatasetWrites(volume, view, plans, 'restore');
+}
+
+/** Writes a data set's track images to the tracks their home addresses name (guardInPlace checked them). */
+function restoreInPlace(volume: Volume, tape: BackupTape, element: TapeElement): number {
+  const geometry = volume.ckd;
+  forEachBlock(tape, element, (block) => {
+    const ha = homeAddress(block);
     volume.writeTrackImages(ha.cylinder * geometry.heads + ha.head, [block]);
   });
   return element.blockCount;
@@ -159,6 +189,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
     if (tape.source.kind === 'ckd') chosen.filter((e) => e.description.kind === 'dataset').forEach((e) => checkBlocksAreTracks(tape, e));
     const volume = options.newVolume ? createTarget(tape, options) : openVolume(options.to);
     try {
+      if (tape.source.kind === 'ckd' && !options.newVolume) guardInPlace(volume, tape, chosen.filter((e) => e.description.kind === 'dataset'));
       const written = chosen.map((e) => {
         if (tape.source.kind === 'fba') return restoreFbaBlocks(volume, tape, e);
         if (e.description.kind === 'volume') return restoreVolumeElement(volume, tape, e);

@@ -1,0 +1,105 @@
+/**
+ * Layer: CLI on crafted volumes (issue 16, item 1). A data set whose extents cross track 0, the
+ * VTOC, another data set or the volume's end is never written through: `put`, `delete` and a
+ * restore in place refuse with one line naming the data set, the extent and what it overlaps, and
+ * the image's SHA-256 is unchanged. The volumes are built with snaptape's API and then one DSCB is
+ * corrupted (crafted-vtoc.ts).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
+import { runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
+import { makeTempDir } from '../harness/temp-dir.js';
+import { fileState } from '../check/check-fixtures.js';
+import { bContent, buildGuardVolume, craftChainLoop, craftOverlapOther, craftOverLabelAndVtoc, craftPastEnd } from './crafted-vtoc.js';
+
+const dir = makeTempDir();
+afterAll(() => dir.cleanup());
+
+/** 300 lines of text: 300 records of 80 bytes, about 24,000 bytes, one track or so. */
+const hostFile = join(dir.path, 'host.txt');
+writeFileSync(hostFile, Array.from({ length: 300 }, (_, i) => `LINE ${i}`).join('\n') + '\n');
+/** What B.DATA holds, for comparing what `get` returns. */
+writeFileSync(join(dir.path, 'b.want'), bContent());
+
+function expectRefused(args: readonly string[], path: string, pattern: RegExp): string {
+  const before = fileState(path).sha256;
+  const r = runSnaptape(args);
+  expect(r.status, r.stderr).toBe(EXIT_STATUS_BY_CODE.VTOC);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, 'one clear line').toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(fileState(path).sha256, 'nothing written').toBe(before);
+  return lines[0] as string;
+}
+
+describe('put through a corrupt VTOC', () => {
+  it('an extent over track 0 and the VTOC: put is refused, the image unchanged, ls still works', () => {
+    const path = buildGuardVolume(dir.path, 'over-label');
+    craftOverLabelAndVtoc(path);
+    const line = expectRefused(['put', path, 'A.DATA', hostFile, '--text'], path, /A\.DATA/);
+    expect(line).toMatch(/extent 0 \(CC\/HH 0\/0-0\/6, tracks 0-6\)/);
+    expect(line).toMatch(/track 0 \(IPL records and VOL1\)/);
+    expect(line).toMatch(/the VTOC/);
+    expect(runSnaptapeOk(['ls', path])).toMatch(/B\.DATA/);
+  });
+
+  it('an extent over another data set: put is refused and the other data set keeps its 128,000 bytes', () => {
+    const path = buildGuardVolume(dir.path, 'overlap');
+    craftOverlapOther(path);
+    const line = expectRefused(['put', path, 'A.DATA', hostFile, '--text'], path, /A\.DATA/);
+    expect(line).toMatch(/extent 0 \(CC\/HH 0\/2-0\/9, tracks 2-9\) overlaps data set B\.DATA extent 0 \(tracks 7-11\) on tracks 7-9/);
+    const out = join(dir.path, 'b.out');
+    runSnaptapeOk(['get', path, 'B.DATA', out]);
+    expect(fileState(out).sizeBytes).toBe(128_000);
+    expect(fileState(out).sha256).toBe(fileState(join(dir.path, 'b.want')).sha256);
+  });
+
+  it('put into the data set that is overlapped is refused too', () => {
+    const path = buildGuardVolume(dir.path, 'overlapped');
+    craftOverlapOther(path);
+    expectRefused(['put', path, 'B.DATA', hostFile, '--text'], path, /data set B\.DATA on .*: its extent 0 \(CC\/HH 0\/7-0\/11, tracks 7-11\) overlaps data set A\.DATA extent 0 \(tracks 2-9\) on tracks 7-9/);
+  });
+
+  it('an extent past the volume end and a Format-3 chain that loops: typed errors, nothing written', () => {
+    const past = buildGuardVolume(dir.path, 'past-end');
+    craftPastEnd(past);
+    expectRefused(['put', past, 'A.DATA', hostFile, '--text'], past, /A\.DATA.*outside the volume/);
+    const loop = buildGuardVolume(dir.path, 'loop');
+    craftChainLoop(loop);
+    expectRefused(['put', loop, 'A.DATA', hostFile, '--text'], loop, /A\.DATA.*Format-3 chain longer than/);
+  });
+
+  it('a data set clear of the damage is still written', () => {
+    const path = buildGuardVolume(dir.path, 'clear');
+    craftOverlapOther(path);
+    runSnaptapeOk(['alloc', path, 'C.DATA', '--tracks', '2', '--lrecl', '80', '--blksize', '800']);
+    runSnaptapeOk(['put', path, 'C.DATA', hostFile, '--text']);
+  });
+});
+
+describe('delete and restore through a corrupt VTOC', () => {
+  it('delete of a data set over track 0 and the VTOC is refused', () => {
+    const path = buildGuardVolume(dir.path, 'delete-over-label');
+    craftOverLabelAndVtoc(path);
+    expectRefused(['delete', path, 'A.DATA'], path, /Cannot delete data set A\.DATA.*extent 0.*overlaps track 0/);
+  });
+
+  it('delete of a data set that overlaps another is refused', () => {
+    const path = buildGuardVolume(dir.path, 'delete-overlap');
+    craftOverlapOther(path);
+    expectRefused(['delete', path, 'B.DATA'], path, /Cannot delete data set B\.DATA.*overlaps data set A\.DATA/);
+  });
+
+  it('restore of a data set in place onto tracks that hold another data set is refused', () => {
+    const source = buildGuardVolume(dir.path, 'restore-source');
+    const tape = join(dir.path, 'a.aws');
+    runSnaptapeOk(['backup', source, '--to', tape, '--datasets', 'A.DATA']);
+    // The target has its own VTOC and one data set over tracks 2-6, where A.DATA's tape blocks go.
+    const target = join(dir.path, 'restore-target.ckd');
+    runSnaptapeOk(['init', target, '--type', '3390', '--cyls', '1', '--volser', 'OTHER1']);
+    runSnaptapeOk(['alloc', target, 'OTHER.DATA', '--tracks', '8']);
+    expectRefused(['restore', tape, '--to', target], target, /Cannot restore data set A\.DATA.*tracks 2-6.*overlaps data set OTHER\.DATA/);
+  });
+});
