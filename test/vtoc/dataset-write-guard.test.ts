@@ -5,10 +5,15 @@
  * the image's SHA-256 is unchanged. The volumes are built with snaptape's API and then one DSCB is
  * corrupted (crafted-vtoc.ts).
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createVolume, openVolume } from '../../src/api/volume-api.js';
+import { CopyPool } from '../../src/engine/copy-pool.js';
 import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
+import { VtocError } from '../../src/errors/snaptape-error.js';
+import { cloneRecordPath } from '../../src/techniques/clone/clone-record.js';
+import { CloneSession } from '../../src/techniques/clone/clone-session.js';
 import { runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { fileState } from '../check/check-fixtures.js';
@@ -101,5 +106,28 @@ describe('delete and restore through a corrupt VTOC', () => {
     runSnaptapeOk(['init', target, '--type', '3390', '--cyls', '1', '--volser', 'OTHER1']);
     runSnaptapeOk(['alloc', target, 'OTHER.DATA', '--tracks', '8']);
     expectRefused(['restore', tape, '--to', target], target, /Cannot restore data set A\.DATA.*tracks 2-6.*overlaps data set OTHER\.DATA/);
+  });
+});
+
+describe('clone extent mode from a corrupt VTOC', () => {
+  it('a chosen data set over track 0 and the VTOC is refused before the session is made', async () => {
+    const source = buildGuardVolume(dir.path, 'clone-source');
+    craftOverLabelAndVtoc(source);
+    const targetPath = join(dir.path, 'clone-target.ckd');
+    createVolume(targetPath, { type: '3390', cylinders: 1, volser: 'CLONE1' }).close();
+    const before = fileState(targetPath).sha256;
+    const pool = new CopyPool(1);
+    const from = openVolume(source);
+    const to = openVolume(targetPath);
+    try {
+      expect(() => CloneSession.create(from, to, { pool, datasets: ['A.DATA'] })).toThrow(VtocError);
+      expect(() => CloneSession.create(from, to, { pool, datasets: ['A.DATA'] })).toThrow(/^Cannot clone \(session .*\) data set A\.DATA on .*: its extent 0 .* overlaps track 0/);
+      expect(existsSync(cloneRecordPath(targetPath))).toBe(false);
+    } finally {
+      from.close();
+      to.close();
+      await pool.close();
+    }
+    expect(fileState(targetPath).sha256).toBe(before);
   });
 });
