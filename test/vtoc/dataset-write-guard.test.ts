@@ -13,6 +13,10 @@ import { CopyPool } from '../../src/engine/copy-pool.js';
 import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
 import { VtocError } from '../../src/errors/snaptape-error.js';
 import { cloneRecordPath } from '../../src/techniques/clone/clone-record.js';
+import { encodeFormat1 } from '../../src/vtoc/dscb-codec.js';
+import { findDataset, readVtoc } from '../../src/vtoc/vtoc-reader.js';
+import { writeDscb } from '../../src/vtoc/vtoc-writer.js';
+import { readAllSlots } from '../snapshot/helpers/subsystem-fixtures.js';
 import { CloneSession } from '../../src/techniques/clone/clone-session.js';
 import { runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir } from '../harness/temp-dir.js';
@@ -36,6 +40,14 @@ function expectRefused(args: readonly string[], path: string, pattern: RegExp): 
   expect(lines, 'one clear line').toHaveLength(1);
   expect(lines[0]).toMatch(pattern);
   expect(fileState(path).sha256, 'nothing written').toBe(before);
+  return lines[0] as string;
+}
+
+function expectRefusedStatus(args: readonly string[]): string {
+  const r = runSnaptape(args);
+  expect(r.status, r.stderr).toBe(EXIT_STATUS_BY_CODE.VTOC);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, 'one clear line').toHaveLength(1);
   return lines[0] as string;
 }
 
@@ -129,5 +141,39 @@ describe('clone extent mode from a corrupt VTOC', () => {
       await pool.close();
     }
     expect(fileState(targetPath).sha256).toBe(before);
+  });
+});
+
+describe('data set snapshot into a corrupt target', () => {
+  it('a target data set whose extent covers track 0 and the VTOC is refused at define; the target unchanged', () => {
+    const sub = join(dir.path, 'snap-sub');
+    const source = join(sub, 'SRC');
+    const target = join(sub, 'TGT');
+    runSnaptapeOk(['subsystem', 'init', sub, '--type', '3390']);
+    for (const [path, volser] of [[source, 'SRC001'], [target, 'TGT001']] as const) {
+      runSnaptapeOk(['init', path, '--mapped', '--type', '3390', '--cyls', '1', '--volser', volser]);
+      runSnaptapeOk(['alloc', path, 'A.DATA', '--tracks', '5']);
+    }
+    // Corrupt the target's Format-1 through snaptape's own DSCB writer: its extent now starts at 0/0.
+    const volume = openVolume(target);
+    let before: Buffer[];
+    try {
+      const entry = findDataset(readVtoc(volume), 'A.DATA');
+      if (!entry) throw new Error('A.DATA is not on the target');
+      const [first, ...rest] = entry.format1.extents;
+      writeDscb(volume, entry.format1Address, encodeFormat1({ ...entry.format1, extents: [{ ...first!, begin: { cylinder: 0, head: 0 } }, ...rest] }));
+      volume.sync();
+      before = readAllSlots(volume);
+    } finally {
+      volume.close();
+    }
+    const line = expectRefusedStatus(['snapshot', 'define', source, target, '--datasets', 'A.DATA']);
+    expect(line).toMatch(/Cannot snapshot into data set A\.DATA on .*TGT: its extent 0 \(CC\/HH 0\/0-0\/6, tracks 0-6\) overlaps track 0/);
+    const after = openVolume(target, { readOnly: true });
+    try {
+      expect(readAllSlots(after)).toEqual(before);
+    } finally {
+      after.close();
+    }
   });
 });
