@@ -13,7 +13,8 @@
 import { VtocError } from '../errors/snaptape-error.js';
 import type { CkdGeometry } from '../geometry/volume-geometry.js';
 import type { Volume } from '../volume/volume.js';
-import { extentFromRun, extentRun, EXTENT_TYPE, type Extent, type TrackRun } from './extent.js';
+import type { Cchhr } from '../geometry/cchh.js';
+import { extentFromRun, extentRun, EXTENT_TYPE, NULL_CCHHR, type Extent, type TrackRun } from './extent.js';
 import { findRunOverlaps, labelTrackRun, ownedRunText, tracksText, vtocOwnedRun, type OwnedRun } from './extent-overlap.js';
 import type { DatasetEntry, VtocView } from './vtoc-reader.js';
 
@@ -21,13 +22,15 @@ import type { DatasetEntry, VtocView } from './vtoc-reader.js';
 export interface DatasetWritePlan {
   readonly dsname: string;
   readonly extents: readonly Extent[];
+  /** Its Format-1, when it has one yet (an allocation plans before writing it). */
+  readonly format1Address?: Cchhr;
 }
 
 /** Conflicts named in the message at most; the rest are counted. */
 const MAX_LISTED = 4;
 
 export function writePlanOf(entry: DatasetEntry): DatasetWritePlan {
-  return { dsname: entry.name, extents: entry.extents };
+  return { dsname: entry.name, extents: entry.extents, format1Address: entry.format1Address };
 }
 
 /** A plan from track indexes (a restore places tracks by their home addresses): one extent per run. */
@@ -77,7 +80,7 @@ export function guardDatasetWrites(volume: Volume, view: VtocView | undefined, p
       if (!onVolume(geometry, e)) {
         refuse(dsname, `its extent ${e.sequence} (CC/HH ${e.begin.cylinder}/${e.begin.head}-${e.end.cylinder}/${e.end.head}) is outside the volume (cylinders 0-${geometry.cylinders - 1}, heads 0-${geometry.heads - 1})`);
       }
-      const o: OwnedRun = { owner: `data set ${dsname} extent ${e.sequence}`, address: { cylinder: 0, head: 0, record: 0 }, run: extentRun(geometry, e), dsname };
+      const o: OwnedRun = { owner: `data set ${dsname} extent ${e.sequence}`, address: plan.format1Address ?? NULL_CCHHR, run: extentRun(geometry, e), dsname };
       extentOf.set(o, e);
       owned.push(o);
     }

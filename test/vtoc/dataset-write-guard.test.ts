@@ -14,6 +14,8 @@ import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
 import { VtocError } from '../../src/errors/snaptape-error.js';
 import { cloneRecordPath } from '../../src/techniques/clone/clone-record.js';
 import { encodeFormat1 } from '../../src/vtoc/dscb-codec.js';
+import { guardDatasetWrites, writePlanOfTracks } from '../../src/vtoc/dataset-write-guard.js';
+import { extentFromRun, EXTENT_TYPE } from '../../src/vtoc/extent.js';
 import { findDataset, readVtoc } from '../../src/vtoc/vtoc-reader.js';
 import { writeDscb } from '../../src/vtoc/vtoc-writer.js';
 import { readAllSlots } from '../snapshot/helpers/subsystem-fixtures.js';
@@ -174,6 +176,34 @@ describe('data set snapshot into a corrupt target', () => {
       expect(readAllSlots(after)).toEqual(before);
     } finally {
       after.close();
+    }
+  });
+});
+
+describe('guardDatasetWrites on planned extents', () => {
+  it('two extents of one planned data set that share a track are refused', () => {
+    const volume = openVolume(buildGuardVolume(dir.path, 'plan-self'));
+    try {
+      const g = volume.ckd;
+      const extents = [extentFromRun(g, { firstTrack: 12, trackCount: 2 }, 0, EXTENT_TYPE.data), extentFromRun(g, { firstTrack: 13, trackCount: 2 }, 1, EXTENT_TYPE.data)];
+      expect(() => guardDatasetWrites(volume, readVtoc(volume), [{ dsname: 'NEW.DATA', extents }], 'allocate'))
+        .toThrow(/Cannot allocate data set NEW\.DATA .*: its extent 0 \(CC\/HH 0\/12-0\/13, tracks 12-13\) overlaps data set NEW\.DATA extent 1 \(tracks 13-14\) on track 13/);
+      expect(() => guardDatasetWrites(volume, readVtoc(volume), [{ dsname: 'NEW.DATA', extents: extents.slice(0, 1) }], 'allocate')).not.toThrow();
+    } finally {
+      volume.close();
+    }
+  });
+
+  it('on a volume without a VTOC (dasdinit) track 0 is still kept', () => {
+    const path = join(dir.path, 'no-vtoc.ckd');
+    runSnaptapeOk(['init', path, '--type', '3390', '--cyls', '1', '--volser', 'NOVTOC', '--no-vtoc']);
+    const volume = openVolume(path, { readOnly: true });
+    try {
+      expect(() => guardDatasetWrites(volume, undefined, [writePlanOfTracks(volume.ckd, 'X.DATA', [1, 0, 2])], 'restore'))
+        .toThrow(/Cannot restore data set X\.DATA .*: its extent 0 \(CC\/HH 0\/0-0\/2, tracks 0-2\) overlaps track 0 \(IPL records and VOL1\)/);
+      expect(() => guardDatasetWrites(volume, undefined, [writePlanOfTracks(volume.ckd, 'X.DATA', [3, 4, 9])], 'restore')).not.toThrow();
+    } finally {
+      volume.close();
     }
   });
 });
