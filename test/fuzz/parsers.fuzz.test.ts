@@ -32,6 +32,8 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const MAX_BLOCKS_READ = 200;
 /** Tracks of the fuzzed CKD image that mutations aim at: header, track 0, VTOC, first data track. */
 const FOCUS_TRACKS = 3;
+/** Bytes of the fuzzed CKD image mutations aim at: the 512-byte device header and FOCUS_TRACKS slots of 56,832. */
+const CKD_FOCUS_BYTES = 512 + FOCUS_TRACKS * 56832;
 
 let dir: TempDir;
 const reports: FuzzReport[] = [];
@@ -126,12 +128,11 @@ function putIntoEach(path: string): boolean {
 describe('parser fuzz', () => {
   it('CKD images: device header, tracks, VOL1, VTOC DSCBs and data sets', async () => {
     const image = sampleImage();
-    const focus = 512 + FOCUS_TRACKS * 56832;
     const path = join(dir.path, 'fuzzed.ckd');
     const target: FuzzTarget = {
       name: 'ckd-image',
       seeds: [image, ...craftedImages().values()],
-      focusBytes: focus,
+      focusBytes: CKD_FOCUS_BYTES,
       parse: (input) => {
         writeFileSync(path, input);
         const before = sha(input);
@@ -176,7 +177,7 @@ describe('parser fuzz', () => {
     const target: FuzzTarget = {
       name: 'ckd-dataset-write',
       seeds: [sampleImage(), ...craftedImages().values()],
-      focusBytes: 512 + FOCUS_TRACKS * 56832,
+      focusBytes: CKD_FOCUS_BYTES,
       parse: (input) => {
         writeFileSync(path, input);
         return putIntoEach(path);
