@@ -23,7 +23,8 @@ import { DISK_VOL1_LAYOUT, DSCB_DATA_BYTES, DSCB_FORMAT, DSCB_KEY_BYTES } from '
 import { decodeCchhr, extentRun, isNullCchhr, type Extent, type TrackRun } from '../vtoc/extent.js';
 import { VOL1_RECORD } from '../vtoc/volume-label.js';
 import { problem, type CheckLocation, type CheckProblem } from './check-report.js';
-import { checkVtocSpace, dscbLocation, type OwnedRun, type VtocSlot } from './vtoc-space-check.js';
+import { labelTrackRun, vtocOwnedRun, type OwnedRun } from '../vtoc/extent-overlap.js';
+import { checkVtocSpace, dscbLocation, type VtocSlot } from './vtoc-space-check.js';
 
 export interface VtocCheck {
   /** False for a volume without a VTOC (dasdinit). */
@@ -165,7 +166,7 @@ function datasetRuns(volume: Volume, slots: readonly VtocSlot[], slot: VtocSlot,
         `Data set ${f1.dsname} has extent ${extent.sequence} (${extentText(extent)}) outside the volume (cylinders 0-${geometry.cylinders - 1}, heads 0-${geometry.heads - 1})`));
       continue;
     }
-    runs.push({ owner: `data set ${f1.dsname} extent ${extent.sequence} (Format-1 at ${formatCchhr(slot.address)})`, address: slot.address, run: extentRun(geometry, extent) });
+    runs.push({ owner: `data set ${f1.dsname} extent ${extent.sequence} (Format-1 at ${formatCchhr(slot.address)})`, address: slot.address, run: extentRun(geometry, extent), dsname: f1.dsname });
   }
   return runs;
 }
@@ -187,8 +188,8 @@ export function checkVtoc(volume: Volume): VtocCheck {
   const slots = readSlots(volume, run, problems);
   const slotsComplete = problems.length === unreadableBefore;
   const owned: OwnedRun[] = [
-    { owner: 'track 0 (IPL records and VOL1)', address: { cylinder: 0, head: 0, record: VOL1_RECORD }, run: { firstTrack: 0, trackCount: 1 } },
-    { owner: `the VTOC (Format-4 at ${formatCchhr(pointer)})`, address: pointer, run },
+    labelTrackRun(),
+    vtocOwnedRun(pointer, run),
   ];
   const datasets = slots.filter((s) => dscbFormatId(s.dscb) === DSCB_FORMAT.f1);
   for (const slot of datasets) owned.push(...datasetRuns(volume, slots, slot, problems));

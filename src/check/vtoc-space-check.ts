@@ -14,7 +14,8 @@ import type { CkdGeometry } from '../geometry/volume-geometry.js';
 import type { Volume } from '../volume/volume.js';
 import { decodeFormat5, dscbFormatId, VTOCI_FREE_SPACE_INVALID, type Format4 } from '../vtoc/dscb-codec.js';
 import { DSCB_FORMAT } from '../vtoc/dscb-layouts.js';
-import { isNullCchhr, type TrackRun } from '../vtoc/extent.js';
+import { isNullCchhr } from '../vtoc/extent.js';
+import { findRunOverlaps, ownedRunText, tracksText, type OwnedRun } from '../vtoc/extent-overlap.js';
 import { freeRuns } from '../vtoc/free-space.js';
 import { problem, type CheckLocation, type CheckProblem } from './check-report.js';
 
@@ -33,12 +34,6 @@ export function dscbLocation(what: string, address: Cchhr, geometry: CkdGeometry
   return { text: `${what} at ${cchhr}`, cchhr: cchhr.replace('CCHHR ', ''), track: trackIndexOf(geometry, address) };
 }
 
-export interface OwnedRun {
-  readonly owner: string;
-  readonly address: Cchhr;
-  readonly run: TrackRun;
-}
-
 export interface SpaceInput {
   readonly volume: Volume;
   readonly format4: Format4;
@@ -49,29 +44,14 @@ export interface SpaceInput {
   readonly slotsComplete: boolean;
 }
 
-function tracksText(first: number, count: number): string {
-  return count === 1 ? `track ${first}` : `tracks ${first}-${first + count - 1}`;
-}
-
 function overlapProblems(input: SpaceInput): CheckProblem[] {
   const geometry = input.volume.ckd;
-  const sorted = [...input.owned].sort((a, b) => a.run.firstTrack - b.run.firstTrack);
-  const problems: CheckProblem[] = [];
-  // Bounded: each pair is looked at once, and only while the runs still overlap.
-  for (let i = 0; i < sorted.length; i++) {
-    const a = sorted[i] as OwnedRun;
-    const aEnd = a.run.firstTrack + a.run.trackCount;
-    for (let j = i + 1; j < sorted.length; j++) {
-      const b = sorted[j] as OwnedRun;
-      if (b.run.firstTrack >= aEnd) break;
-      const first = b.run.firstTrack;
-      const count = Math.min(aEnd, b.run.firstTrack + b.run.trackCount) - first;
-      const later = a.owner.startsWith('data set') && !b.owner.startsWith('data set') ? a : b;
-      problems.push(problem('extent-overlap', { ...dscbLocation(later.owner, later.address, geometry), track: first },
-        `${b.owner} (${tracksText(b.run.firstTrack, b.run.trackCount)}) overlaps ${a.owner} (${tracksText(a.run.firstTrack, a.run.trackCount)}) on ${tracksText(first, count)}`));
-    }
-  }
-  return problems;
+  return findRunOverlaps(input.owned).map(({ first: a, second: b, tracks }) => {
+    // A data set's DSCB is where the damage is, rather than track 0 or the Format-4.
+    const later = a.dsname !== undefined && b.dsname === undefined ? a : b;
+    return problem('extent-overlap', { ...dscbLocation(later.owner, later.address, geometry), track: tracks.firstTrack },
+      `${ownedRunText(b)} overlaps ${ownedRunText(a)} on ${tracksText(tracks)}`);
+  });
 }
 
 function sameAddress(a: Cchhr, b: Cchhr): boolean {
@@ -98,7 +78,7 @@ function format5FreeMap(input: SpaceInput, problems: CheckProblem[]): { free: Ui
       const count = e.cylinders * geometry.heads + e.tracks;
       if (count === 0) continue;
       if (e.relativeTrack + count > geometry.trackCount) {
-        problems.push(problem('vtoc-free-space', dscbLocation('Format-5 DSCB', slot.address, geometry), `The Format-5 at ${formatCchhr(slot.address)} lists free ${tracksText(e.relativeTrack, count)}, past the volume's last track ${geometry.trackCount - 1}`));
+        problems.push(problem('vtoc-free-space', dscbLocation('Format-5 DSCB', slot.address, geometry), `The Format-5 at ${formatCchhr(slot.address)} lists free ${tracksText({ firstTrack: e.relativeTrack, trackCount: count })}, past the volume's last track ${geometry.trackCount - 1}`));
         continue;
       }
       free.fill(1, e.relativeTrack, e.relativeTrack + count);
@@ -124,8 +104,8 @@ function freeSpaceProblems(input: SpaceInput): CheckProblem[] {
   const unlisted = freeRuns(used.map((u, t) => (u === 0 && listed.free[t] === 0 ? 0 : 1)));
   const where = (track: number): CheckLocation => ({ ...dscbLocation('Format-5 DSCB', listed.first, geometry), track });
   const all = [
-    ...wronglyFree.map((r) => problem('vtoc-free-space', where(r.firstTrack), `The Format-5 chain lists ${tracksText(r.firstTrack, r.trackCount)} as free, but extents use them`)),
-    ...unlisted.map((r) => problem('vtoc-free-space', where(r.firstTrack), `${tracksText(r.firstTrack, r.trackCount)} are used by no extent, but the Format-5 chain does not list them as free`)),
+    ...wronglyFree.map((r) => problem('vtoc-free-space', where(r.firstTrack), `The Format-5 chain lists ${tracksText(r)} as free, but extents use them`)),
+    ...unlisted.map((r) => problem('vtoc-free-space', where(r.firstTrack), `${tracksText(r)} are used by no extent, but the Format-5 chain does not list them as free`)),
   ];
   if (all.length <= MAX_LISTED_RUNS) return [...problems, ...all];
   return [...problems, ...all.slice(0, MAX_LISTED_RUNS), problem('vtoc-free-space', where(0), `… and ${all.length - MAX_LISTED_RUNS} more mismatched free-space runs`)];

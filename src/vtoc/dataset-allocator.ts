@@ -16,6 +16,7 @@ import { DSCB_FORMAT } from './dscb-layouts.js';
 import { checkDatasetName, DSORG_BITS, type Dsorg } from './dataset-attributes.js';
 import { extentFromRun, EXTENT_TYPE, NULL_CCHHR, type Extent, type TrackRun } from './extent.js';
 import { freeCylinderRuns, freeRuns, usedTrackMap } from './free-space.js';
+import { guardDatasetWrites, writePlanOf } from './dataset-write-guard.js';
 import { readVolumeLabel } from './volume-label.js';
 import { findDataset, readVtoc, type DatasetEntry, type VtocView } from './vtoc-reader.js';
 import { defaultVtocTracks } from './volume-init.js';
@@ -156,6 +157,9 @@ export function allocateDataset(volume: Volume, request: AllocateRequest, now: D
     throw new NoSpaceError(`Cannot allocate ${name} on ${view.label.volser}: the VTOC has ${freeSlots.length} free DSCBs and needs ${1 + format3Count}`, { volser: view.label.volser });
   }
   const [f1Slot, ...f3Slots] = freeSlots.slice(0, 1 + format3Count);
+  // The runs come from the free space, so this holds unless the VTOC reads wrong; it is the same
+  // check as every other data set write, made before the first byte.
+  guardDatasetWrites(volume, view, [{ dsname: name, extents }], 'allocate');
   const firstRecords = firstTrackRecords(geometry, request);
   formatTracks(volume, runs, firstRecords);
   // Format-3s first, so that the Format-1 never points at a missing chain.
@@ -191,11 +195,27 @@ export function allocateDataset(volume: Volume, request: AllocateRequest, now: D
   return entry;
 }
 
-export function deleteDataset(volume: Volume, name: string): void {
+/**
+ * Deletes data sets from the VTOC (their tracks keep their bytes). All are found and checked
+ * before the first DSCB is written: a data set whose extents cross track 0, the VTOC or another
+ * data set is refused. Which of two overlapping claims is true is not knowable, and a delete
+ * rewrites the free space from those claims, so the choice is left to whoever reads `check`.
+ */
+export function deleteDatasets(volume: Volume, names: readonly string[]): void {
   const view = readVtoc(volume);
-  const entry = findDataset(view, checkDatasetName(name));
-  if (!entry) throw new DatasetError(`Cannot delete ${name.toUpperCase()} on ${view.label.volser}: no such data set`, { dsname: name });
-  writeDscb(volume, entry.format1Address, EMPTY_DSCB);
-  for (const a of entry.format3Addresses) writeDscb(volume, a, EMPTY_DSCB);
+  const entries = names.map((name) => {
+    const entry = findDataset(view, checkDatasetName(name));
+    if (!entry) throw new DatasetError(`Cannot delete ${name.toUpperCase()} on ${view.label.volser}: no such data set`, { dsname: name });
+    return entry;
+  });
+  guardDatasetWrites(volume, view, entries.map(writePlanOf), 'delete');
+  for (const entry of entries) {
+    writeDscb(volume, entry.format1Address, EMPTY_DSCB);
+    for (const a of entry.format3Addresses) writeDscb(volume, a, EMPTY_DSCB);
+  }
   refreshVtocSummary(volume);
+}
+
+export function deleteDataset(volume: Volume, name: string): void {
+  deleteDatasets(volume, [name]);
 }

@@ -19,7 +19,8 @@ import type { NewRecord, Volume } from '../volume/volume.js';
 import { encodeFormat1 } from './dscb-codec.js';
 import { RECFM_BITS } from './dataset-attributes.js';
 import { datasetTrackIndexes } from './dataset-tracks.js';
-import { findDataset, readVtoc, type DatasetEntry } from './vtoc-reader.js';
+import { guardDatasetWrites, writePlanOf } from './dataset-write-guard.js';
+import { findDataset, readVtoc, type DatasetEntry, type VtocView } from './vtoc-reader.js';
 import { writeDscb } from './vtoc-writer.js';
 
 export interface PutResult {
@@ -30,11 +31,11 @@ export interface PutResult {
   readonly bytes: number;
 }
 
-function openDataset(volume: Volume, name: string): DatasetEntry {
+function openDataset(volume: Volume, name: string): { view: VtocView; entry: DatasetEntry } {
   const view = readVtoc(volume);
   const entry = findDataset(view, name);
   if (!entry) throw new DatasetError(`Cannot find data set ${name.toUpperCase()} on ${view.label.volser} (${volume.path})`, { dsname: name, path: volume.path });
-  return entry;
+  return { view, entry };
 }
 
 function textRecords(entry: DatasetEntry, content: Buffer): Buffer[] {
@@ -97,7 +98,10 @@ function layOut(volume: Volume, entry: DatasetEntry, blocks: readonly Buffer[]):
 }
 
 export function putDataset(volume: Volume, name: string, content: Buffer, options: { text?: boolean } = {}): PutResult {
-  const entry = openDataset(volume, name);
+  const { view, entry } = openDataset(volume, name);
+  // Before the first byte: a data set whose extents cross track 0, the VTOC or another data set
+  // would have this write destroy them.
+  guardDatasetWrites(volume, view, [writePlanOf(entry)], 'put into');
   const { blocks, records } = toBlocks(entry, content, options.text ?? false);
   const tracks = layOut(volume, entry, blocks);
   const trackIndexes = datasetTrackIndexes(volume.ckd, entry);
@@ -132,7 +136,7 @@ export function readDatasetBlocks(volume: Volume, entry: DatasetEntry): Buffer[]
 }
 
 export function getDataset(volume: Volume, name: string, options: { text?: boolean } = {}): Buffer {
-  const entry = openDataset(volume, name);
+  const { entry } = openDataset(volume, name);
   const data = Buffer.concat(readDatasetBlocks(volume, entry));
   if (!options.text) return data;
   const lrecl = entry.format1.recordLength || data.length;

@@ -13,15 +13,16 @@ import { createVolume, describeVolume } from '../../src/api/volume-api.js';
 import { decodeTrack } from '../../src/ckd/track-codec.js';
 import { openImage } from '../../src/image/open-image.js';
 import { VolumeServer } from '../../src/server/volume-server.js';
-import { UsageError } from '../../src/errors/snaptape-error.js';
+import { SnaptapeError, UsageError, VtocError } from '../../src/errors/snaptape-error.js';
 import { decodeStandardLabel, labelIdOf } from '../../src/tape/standard-labels.js';
 import { readTapeContents } from '../../src/tape/tape-contents.js';
 import { TapeReader } from '../../src/tape/tape-reader.js';
 import { Volume } from '../../src/volume/volume.js';
-import { allocateDataset } from '../../src/vtoc/dataset-allocator.js';
+import { allocateDataset, deleteDataset } from '../../src/vtoc/dataset-allocator.js';
 import { parseRecfm } from '../../src/vtoc/dataset-attributes.js';
 import { getDataset, putDataset } from '../../src/vtoc/dataset-io.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { buildGuardVolume, CRAFTED_VTOCS } from '../vtoc/crafted-vtoc.js';
 import { VECTORS_DIR } from '../harness/vectors.js';
 import { fuzzCases, fuzzSeed, runFuzz, type FuzzReport, type FuzzTarget } from './fuzz-harness.js';
 import { recordReliability } from '../harness/crash-child.js';
@@ -31,6 +32,8 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const MAX_BLOCKS_READ = 200;
 /** Tracks of the fuzzed CKD image that mutations aim at: header, track 0, VTOC, first data track. */
 const FOCUS_TRACKS = 3;
+/** Bytes of the fuzzed CKD image mutations aim at: the 512-byte device header and FOCUS_TRACKS slots of 56,832. */
+const CKD_FOCUS_BYTES = 512 + FOCUS_TRACKS * 56832;
 
 let dir: TempDir;
 const reports: FuzzReport[] = [];
@@ -73,15 +76,63 @@ function sampleImage(): Buffer {
   return sample;
 }
 
+/**
+ * Crafted VTOCs (crafted-vtoc.ts): a Format-3 chain that loops, an extent over another data set,
+ * one over track 0 and the VTOC, one past the volume's end. Random bit flips seldom build these.
+ */
+let crafted: Map<string, Buffer> | undefined;
+function craftedImages(): Map<string, Buffer> {
+  if (crafted) return crafted;
+  crafted = new Map();
+  for (const [name, craft] of Object.entries(CRAFTED_VTOCS)) {
+    const path = buildGuardVolume(dir.path, `crafted-${name}`);
+    craft(path);
+    crafted.set(name, readFileSync(path));
+  }
+  return crafted;
+}
+
+/**
+ * Puts a few bytes into every data set of the image at `path`, opened read-write. A put refused
+ * with a typed error must leave the file as it was; the first such error is rethrown (a typed
+ * outcome), a refused put that wrote something returns false.
+ */
+function putIntoEach(path: string): boolean {
+  let listing;
+  const open = (): Volume => new Volume(openImage(path));
+  let volume = open();
+  try {
+    listing = describeVolume(volume);
+  } finally {
+    volume.close();
+  }
+  let refusal: SnaptapeError | undefined;
+  for (const d of listing.datasets) {
+    const before = sha(readFileSync(path));
+    volume = open();
+    try {
+      putDataset(volume, d.name, Buffer.from('FUZZ LINE\n'), { text: true });
+    } catch (error) {
+      if (!(error instanceof SnaptapeError)) throw error;
+      refusal ??= error;
+      volume.close();
+      if (sha(readFileSync(path)) !== before) return false;
+      continue;
+    }
+    volume.close();
+  }
+  if (refusal) throw refusal;
+  return true;
+}
+
 describe('parser fuzz', () => {
   it('CKD images: device header, tracks, VOL1, VTOC DSCBs and data sets', async () => {
     const image = sampleImage();
-    const focus = 512 + FOCUS_TRACKS * 56832;
     const path = join(dir.path, 'fuzzed.ckd');
     const target: FuzzTarget = {
       name: 'ckd-image',
-      seeds: [image],
-      focusBytes: focus,
+      seeds: [image, ...craftedImages().values()],
+      focusBytes: CKD_FOCUS_BYTES,
       parse: (input) => {
         writeFileSync(path, input);
         const before = sha(input);
@@ -103,6 +154,37 @@ describe('parser fuzz', () => {
       },
     };
     expectClean(await runFuzz(target, { cases, seed }));
+  }, 600_000);
+
+  it('crafted VTOCs: put and delete are refused with a typed error and write nothing', () => {
+    for (const [name, image] of craftedImages()) {
+      const path = join(dir.path, `refused-${name}.ckd`);
+      writeFileSync(path, image);
+      for (const act of [(v: Volume) => putDataset(v, 'A.DATA', Buffer.from('X\n'), { text: true }), (v: Volume) => deleteDataset(v, 'A.DATA')]) {
+        const volume = new Volume(openImage(path));
+        try {
+          expect(() => act(volume), name).toThrow(VtocError);
+        } finally {
+          volume.close();
+        }
+        expect(sha(readFileSync(path)), `${name}: nothing written`).toBe(sha(image));
+      }
+    }
+  });
+
+  it('data set writes on mutated and crafted images: a refused put writes nothing', async () => {
+    const path = join(dir.path, 'fuzzed-write.ckd');
+    const target: FuzzTarget = {
+      name: 'ckd-dataset-write',
+      seeds: [sampleImage(), ...craftedImages().values()],
+      focusBytes: CKD_FOCUS_BYTES,
+      parse: (input) => {
+        writeFileSync(path, input);
+        return putIntoEach(path);
+      },
+    };
+    // Each case opens the image read-write once per data set: a tenth of the parser cases.
+    expectClean(await runFuzz(target, { cases: Math.max(200, Math.floor(cases / 10)), seed }));
   }, 600_000);
 
   it('CKD track images', async () => {

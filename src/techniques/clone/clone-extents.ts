@@ -6,6 +6,7 @@
  */
 import { DatasetError, UsageError } from '../../errors/snaptape-error.js';
 import { datasetTrackIndexes } from '../../vtoc/dataset-tracks.js';
+import { guardDatasetWrites, writePlanOf } from '../../vtoc/dataset-write-guard.js';
 import { readVtoc } from '../../vtoc/vtoc-reader.js';
 import type { Volume } from '../../volume/volume.js';
 import { datasetPatternRegExp, matchesAnyPattern } from '../tape-backup/dataset-pattern.js';
@@ -29,10 +30,14 @@ export function selectCloneUnits(source: Volume, datasets: readonly string[] | u
   }
   const geometry = source.ckd;
   const patterns = datasets.map(datasetPatternRegExp);
-  const chosen = readVtoc(source).datasets.filter((d) => matchesAnyPattern(d.name, patterns));
+  const view = readVtoc(source);
+  const chosen = view.datasets.filter((d) => matchesAnyPattern(d.name, patterns));
   if (chosen.length === 0) {
     throw new DatasetError(`Cannot create clone session ${sessionName} on ${source.path}: no data set matches ${datasets.join(' ')}`, { path: source.path });
   }
+  // The clone writes these tracks on the destination: extents that cross track 0, the VTOC or
+  // another data set would carry the source's label or VTOC over the destination's.
+  guardDatasetWrites(source, view, chosen.map(writePlanOf), `clone (session ${sessionName})`);
   let includedCount = 0;
   for (const entry of chosen) {
     for (const t of datasetTrackIndexes(geometry, entry)) {

@@ -19,6 +19,7 @@ import { checkDatasetName, dsorgName } from '../../vtoc/dataset-attributes.js';
 import { decodeFormat1, encodeFormat1, type Format1 } from '../../vtoc/dscb-codec.js';
 import { DSCB_KEY_BYTES } from '../../vtoc/dscb-layouts.js';
 import { datasetTrackIndexes } from '../../vtoc/dataset-tracks.js';
+import { guardDatasetWrites, writePlanOf } from '../../vtoc/dataset-write-guard.js';
 import { findDataset, readVtoc, type DatasetEntry } from '../../vtoc/vtoc-reader.js';
 import { writeDscb } from '../../vtoc/vtoc-writer.js';
 import { forEachBlock, type BackupTape, type TapeElement } from './backup-tape.js';
@@ -84,6 +85,10 @@ export function planDatasetRestores(volume: Volume, tape: BackupTape, elements: 
     }
     return { element, name, format1, existing, mode: existing.trackCount >= element.blockCount ? 'reuse' : 'reallocate' };
   });
+  // Reused extents are written as they are: they must be clear of the label, the VTOC and the
+  // other data sets (a damaged VTOC is refused, as for put). Fresh ones are checked by allocation.
+  const reused = placements.filter((p) => p.mode === 'reuse');
+  if (reused.length > 0) guardDatasetWrites(volume, view, reused.map((p) => writePlanOf(p.existing as DatasetEntry)), 'restore');
   const fresh = placements.filter((p) => p.mode !== 'reuse');
   checkAllocationsFit(volume, fresh.map(allocationOf), fresh.filter((p) => p.mode === 'reallocate').map((p) => p.name));
   return placements;

@@ -10,6 +10,7 @@ import { DatasetError, NoSpaceError, UsageError } from '../../errors/snaptape-er
 import { isMappedVolumePath, subsystemDirOf } from '../../subsystem/mapped-volumes.js';
 import { allocateDataset } from '../../vtoc/dataset-allocator.js';
 import { datasetRuns } from '../../vtoc/dataset-tracks.js';
+import { guardDatasetWrites, writePlanOf } from '../../vtoc/dataset-write-guard.js';
 import { readVtoc, findDataset, type DatasetEntry } from '../../vtoc/vtoc-reader.js';
 import type { TrackRun } from '../../vtoc/extent.js';
 import type { Volume } from '../../volume/volume.js';
@@ -50,6 +51,11 @@ export function locateTargetDatasets(source: Volume, target: Volume, datasets: r
   const s = source.ckd;
   const t = target.ckd;
   if (s.family !== t.family) throw new UsageError(`Cannot snapshot data sets of ${source.path} to ${target.path}: ${s.family.family} tracks cannot go on a ${t.family.family}`, { path: target.path });
+  // The copy writes the target data sets' tracks: those that exist are checked together before any
+  // allocation (which checks its own new extents).
+  const targetView = readVtoc(target);
+  const existing = datasets.flatMap((d) => findDataset(targetView, d.name) ?? []);
+  guardDatasetWrites(target, targetView, existing.map(writePlanOf), 'snapshot into');
   return datasets.map((d) => {
     let onTarget = findDataset(readVtoc(target), d.name);
     if (onTarget && onTarget.trackCount < d.trackCount) {

@@ -7,7 +7,7 @@ import { listBackupDatasets, listStorageMedia, getVersion, type StorageMedium } 
 import type { Catalog } from '../../catalog/catalog.js';
 import { DatasetError, UsageError } from '../../errors/snaptape-error.js';
 import { describeVolume, withVolume } from '../../api/volume-api.js';
-import { deleteDataset } from '../../vtoc/dataset-allocator.js';
+import { deleteDatasets } from '../../vtoc/dataset-allocator.js';
 import { restoreTape, type RestoreResult } from '../restore/restore-tape.js';
 
 export interface VersionRestoreOptions {
@@ -43,7 +43,7 @@ export function restoreFromVersion(catalog: Catalog, options: VersionRestoreOpti
     // set is deleted from its VTOC, so the new volume holds this data set at its own tracks.
     const result = restoreTape(medium.tapePath, { to: options.to, newVolume: true, force: options.force });
     withVolume(options.to, {}, (volume) => {
-      for (const other of describeVolume(volume).datasets) if (other.name !== name) deleteDataset(volume, other.name);
+      deleteDatasets(volume, describeVolume(volume).datasets.map((d) => d.name).filter((n) => n !== name));
       volume.sync();
     });
     return { ...result, tapePath: medium.tapePath, restored: [name] };
