@@ -39,6 +39,8 @@ export const TOKEN_ENV = 'SNAPTAPE_TOKEN';
 export interface VolumeServerOptions {
   readonly images: readonly string[];
   readonly nbd: TcpAddress;
+  /** NBD clients idle this long after the handshake are disconnected; default 5 minutes. */
+  readonly nbdIdleTimeoutMs?: number;
   readonly control: ControlAddress;
   readonly readOnly?: boolean;
   readonly listenAny?: boolean;
@@ -98,7 +100,7 @@ export class VolumeServer {
       // before the NBD listener opens, so that no host write goes unmarked.
       warnings.push(...resumeMirrors(registry, volumes));
       warnings.push(...resumeClones(registry, volumes, clonePlans));
-      nbd = new NbdServer({ exports: volumes.backends(), host: options.nbd.host, port: options.nbd.port, allowRemote: listenAny });
+      nbd = new NbdServer({ exports: volumes.backends(), host: options.nbd.host, port: options.nbd.port, allowRemote: listenAny, idleTimeoutMs: options.nbdIdleTimeoutMs });
       const nbdAddress = await nbd.listen();
       control = new ControlServer({ address: options.control, volumes, registry, token });
       const controlAddress = await control.listen();

@@ -251,20 +251,41 @@ describe('NBD server options and lifecycle', () => {
     expect(() => new NbdServer({ exports: [] })).toThrow(UsageError);
   });
 
-  it('refuses connections beyond the limit and close() drains and closes the rest', async () => {
+  it('when full, a newcomer takes the place of the longest idle connection; close() drains and closes the rest', async () => {
     const backend = new MemoryBackend({ name: 'a', sizeBytes: 65536 });
     const server = new NbdServer({ exports: [backend], maxConnections: 2 });
     const { port } = await server.listen();
     const first = await NbdClient.connect({ port });
     const second = await NbdClient.connect({ port });
-    await expect(NbdClient.connect({ port, timeoutMs: 2000 })).rejects.toBeInstanceOf(NbdProtocolError);
-    expect((await first.read(0, 65536)).length).toBe(65536);
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await second.read(0, 1)).length).toBe(1);
+    const third = await NbdClient.connect({ port, timeoutMs: 2000 });
+    await expect(first.read(0, 1)).rejects.toBeInstanceOf(NbdProtocolError);
+    expect((await second.read(0, 65536)).length).toBe(65536);
+    expect((await third.read(0, 65536)).length).toBe(65536);
     expect(server.connectionCount).toBe(2);
     await server.close();
     expect(server.connectionCount).toBe(0);
-    await expect(first.read(0, 1)).rejects.toBeInstanceOf(NbdProtocolError);
     await expect(second.read(0, 1)).rejects.toBeInstanceOf(NbdProtocolError);
+    await expect(third.read(0, 1)).rejects.toBeInstanceOf(NbdProtocolError);
     await first.disconnect();
     await expect(NbdClient.connect({ port, timeoutMs: 2000 })).rejects.toBeInstanceOf(NbdProtocolError);
+  });
+
+  it('refuses a newcomer when every connection is busy (here: a client that does not read its reply)', async () => {
+    const size = 8 * 1024 * 1024;
+    const server = new NbdServer({ exports: [new MemoryBackend({ name: 'a', sizeBytes: size })], maxConnections: 1 });
+    const { port } = await server.listen();
+    const busy = await RawPeer.connect(port);
+    try {
+      await busy.enterTransmission('a');
+      // An 8 MiB reply outgrows the peer's read-ahead and the socket buffers: the server waits on it.
+      busy.send(requestFrame({ type: NbdCommand.READ, length: size }));
+      await new Promise((r) => setTimeout(r, 200));
+      await expect(NbdClient.connect({ port, timeoutMs: 2000 })).rejects.toBeInstanceOf(NbdProtocolError);
+    } finally {
+      busy.destroy();
+      await server.close();
+    }
   });
 });

@@ -12,6 +12,7 @@ import { ControlClient, parseControlEndpoint } from '../../api/control-client.js
 import type { SessionInfo } from '../../server/control-api-types.js';
 import { DEFAULT_NBD_PORT, DEFAULT_HOST, parseControlAddress, parseTcpAddress } from '../../server/listen-address.js';
 import { VolumeServer } from '../../server/volume-server.js';
+import { MAX_IDLE_TIMEOUT_MS } from '../../export/nbd-server.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { printResult } from '../cli-output.js';
 
@@ -20,6 +21,7 @@ const EXIT_GRACE_MS = 2_000;
 
 interface ServeFlags {
   nbd: string;
+  nbdIdleTimeout?: string;
   control?: string;
   readOnly?: boolean;
   listenAny?: boolean;
@@ -39,6 +41,16 @@ function serveText(server: VolumeServer): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** `--nbd-idle-timeout SECONDS`: a positive number of seconds (fractions allowed), as milliseconds. */
+function parseIdleTimeout(text: string): number {
+  const seconds = Number(text);
+  const ms = Math.round(seconds * 1000);
+  if (!/^\d+(\.\d+)?$/.test(text) || ms < 1 || ms > MAX_IDLE_TIMEOUT_MS) {
+    throw new UsageError(`Cannot parse --nbd-idle-timeout: "${text}" is not a number of seconds from 0.001 to ${Math.floor(MAX_IDLE_TIMEOUT_MS / 1000)}`, { value: text });
+  }
+  return ms;
+}
+
 /** Resolves on the first SIGINT/SIGTERM; a second one exits at once with status 1. */
 function firstSignal(): Promise<NodeJS.Signals> {
   return new Promise<NodeJS.Signals>((resolve) => {
@@ -56,11 +68,12 @@ function firstSignal(): Promise<NodeJS.Signals> {
 
 async function serve(images: string[], flags: ServeFlags): Promise<void> {
   const nbd = parseTcpAddress(flags.nbd, '--nbd');
+  const nbdIdleTimeoutMs = flags.nbdIdleTimeout === undefined ? undefined : parseIdleTimeout(flags.nbdIdleTimeout);
   const control = parseControlAddress(flags.control ?? `${images[0] ?? 'snaptape'}.sock`);
   // Handlers first: a signal that arrives while starting, or the instant the start line is out
   // (stdout to a pipe is synchronous), still shuts down in order.
   const signalled = firstSignal();
-  const server = await VolumeServer.start({ images, nbd, control, readOnly: flags.readOnly, listenAny: flags.listenAny, testHooks: flags.testHooks });
+  const server = await VolumeServer.start({ images, nbd, nbdIdleTimeoutMs, control, readOnly: flags.readOnly, listenAny: flags.listenAny, testHooks: flags.testHooks });
   for (const warning of server.info.warnings) process.stderr.write(`snaptape: warning: ${warning}\n`);
   process.stdout.write(flags.json ? `${JSON.stringify(server.info)}\n` : serveText(server));
   const signal = await signalled;
@@ -80,6 +93,7 @@ export function registerServe(program: Command): void {
     .command('serve <images...>')
     .description('own volumes, export them over NBD, and take control requests (JSON over HTTP); at start it takes up the mirrors and the unfinished clones (killed with a server) of the images it serves')
     .option('--nbd <host:port>', 'NBD listen address', `${DEFAULT_HOST}:${DEFAULT_NBD_PORT}`)
+    .option('--nbd-idle-timeout <seconds>', 'disconnect an NBD client that sends no request (or reads no reply) for this long after the handshake (default 300)')
     .option('--control <socket|host:port>', 'control API: a unix socket path, or a loopback TCP address (needs a token; $SNAPTAPE_TOKEN or printed)')
     .option('--read-only', 'open the volumes read-only (no locks, no writes, no backups)')
     .option('--listen-any', 'allow non-loopback listen addresses (prints a warning)')
