@@ -128,6 +128,18 @@ export class VolumeServer {
     return this.stopping;
   }
 
+  /**
+   * For an exit that cannot wait (a second signal): syncs, closes and unlocks every volume now,
+   * without waiting for sessions or clients. Never throws; the process exits right after.
+   */
+  releaseVolumesNow(): void {
+    try {
+      this.volumes.closeAll();
+    } catch {
+      // The exit goes ahead: a volume that failed to close keeps its lock, which is stale once we are gone.
+    }
+  }
+
   private async shutdownNow(): Promise<ShutdownReport> {
     const cancelled = this.registry.active().map((s) => s.id);
     const unsettled = await this.registry.shutdown();

@@ -175,9 +175,9 @@ describe('snaptape serve: one client cannot stall or lock out the others', () =>
       attackers.add(socket);
       socket.on('error', () => undefined);
       socket.on('data', () => undefined);
-      socket.on('close', () => { attackers.delete(socket); setTimeout(() => attack(index), 200); });
+      socket.on('close', () => { attackers.delete(socket); setTimeout(() => attack(index), 500); });
       if (index % 2 === 1) {
-        const timer = setInterval(() => { if (!socket.destroyed) socket.write('GET /volumes HTTP/1.1\r\nHost: x\r\n\r\n'); }, 100);
+        const timer = setInterval(() => { if (!socket.destroyed) socket.write('GET /volumes HTTP/1.1\r\nHost: x\r\n\r\n'); }, 250);
         socket.on('close', () => clearInterval(timer));
       }
     };
@@ -253,6 +253,28 @@ describe('snaptape serve: bounded idle time and shutdown', () => {
     if (status === undefined) server.child.kill('SIGKILL');
     expect(status).toBeDefined();
     expect(elapsed).toBeLessThan(5000);
+    expect(existsSync(`${image}.lock`)).toBe(false);
+  });
+
+  it('a second SIGTERM during a slow shutdown exits at once with status 1, and still removes the lock', async () => {
+    const image = makeFilledVolume(dir.path, 'twice.ckd', { volser: 'TWICE1' });
+    const socket = join(dir.path, 'twice.sock');
+    const server = await startServe([image, '--nbd', '127.0.0.1:0', '--control', socket]);
+    const port = server.info.nbd.port;
+    // A client that never reads its 16 MiB reply holds the NBD drain for its whole bound.
+    const stuck = await transmittingPeer(port, 'twice');
+    stuck?.socket.pause();
+    stuck?.socket.write(requestFrame({ type: NbdCommand.READ, offsetBytes: 0, length: 16 << 20 }));
+    await sleep(300);
+    server.child.kill('SIGTERM');
+    // Two signals close together may arrive as one: the second goes once shutdown has visibly
+    // begun (the control socket goes before the NBD drain).
+    for (let i = 0; i < 100 && existsSync(socket); i++) await sleep(10);
+    expect(existsSync(socket)).toBe(false);
+    server.child.kill('SIGTERM');
+    const status = await within(server.exited, 5000, undefined);
+    stuck?.destroy();
+    expect(status).toEqual({ code: 1, signal: null });
     expect(existsSync(`${image}.lock`)).toBe(false);
   });
 });

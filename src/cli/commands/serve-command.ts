@@ -5,7 +5,8 @@
  *
  * Signals: the first SIGINT/SIGTERM shuts down in order (running sessions are cancelled and
  * persisted as cancelled, NBD connections drained, volumes synced and unlocked, the socket file
- * removed) and exits 0; a second signal during that exits at once with status 1.
+ * removed) and exits 0; a second signal during that releases the volumes (synced, closed,
+ * unlocked) and exits at once with status 1.
  */
 import type { Command } from 'commander';
 import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
@@ -51,14 +52,21 @@ function parseIdleTimeout(text: string): number {
   return ms;
 }
 
-/** Resolves on the first SIGINT/SIGTERM; a second one exits at once with status 1. */
-function firstSignal(): Promise<NodeJS.Signals> {
+/**
+ * Resolves on the first SIGINT/SIGTERM; a second one runs `beforeExit` (which must not throw and
+ * must not wait) and exits at once with status 1.
+ */
+function firstSignal(beforeExit: () => void): Promise<NodeJS.Signals> {
   return new Promise<NodeJS.Signals>((resolve) => {
+    const exitNow = (): void => {
+      beforeExit();
+      process.exit(1);
+    };
     const onSignal = (signal: NodeJS.Signals): void => {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
-      process.once('SIGINT', () => process.exit(1));
-      process.once('SIGTERM', () => process.exit(1));
+      process.once('SIGINT', exitNow);
+      process.once('SIGTERM', exitNow);
       resolve(signal);
     };
     process.on('SIGINT', onSignal);
@@ -72,8 +80,10 @@ async function serve(images: string[], flags: ServeFlags): Promise<void> {
   const control = parseControlAddress(flags.control ?? `${images[0] ?? 'snaptape'}.sock`);
   // Handlers first: a signal that arrives while starting, or the instant the start line is out
   // (stdout to a pipe is synchronous), still shuts down in order.
-  const signalled = firstSignal();
+  let started: VolumeServer | undefined;
+  const signalled = firstSignal(() => started?.releaseVolumesNow());
   const server = await VolumeServer.start({ images, nbd, nbdIdleTimeoutMs, control, readOnly: flags.readOnly, listenAny: flags.listenAny, testHooks: flags.testHooks });
+  started = server;
   for (const warning of server.info.warnings) process.stderr.write(`snaptape: warning: ${warning}\n`);
   process.stdout.write(flags.json ? `${JSON.stringify(server.info)}\n` : serveText(server));
   const signal = await signalled;
