@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NbdClient } from '../../src/export/nbd-client.js';
 import { NbdCommand } from '../../src/export/nbd-constants.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { runSnaptape } from '../harness/run-cli.js';
 import { RawPeer, requestFrame } from '../export/helpers/raw-peer.js';
 import { killAllServers, makeFilledVolume, startServe, type ServeProcess } from './helpers/serve-process.js';
 import { rawRequest, type RawTarget } from './helpers/http-request.js';
@@ -227,6 +228,16 @@ describe('snaptape serve: bounded idle time and shutdown', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  it('--nbd-idle-timeout refuses a value that is not a positive number of seconds', () => {
+    const image = makeFilledVolume(dir.path, 'badidle.ckd', { volser: 'BADID1' });
+    for (const value of ['abc', '0', '-5']) {
+      const result = runSnaptape(['serve', image, '--nbd', '127.0.0.1:0', '--control', join(dir.path, 'badidle.sock'), '--nbd-idle-timeout', value]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toMatch(/Cannot parse --nbd-idle-timeout/);
+    }
+    expect(existsSync(`${image}.lock`)).toBe(false);
   });
 
   it('SIGTERM during a flood and a reset ends the server within 5 s and removes its lock', async () => {
