@@ -149,6 +149,9 @@ assert(MAX_OPTION_DATA_BYTES < SERVER_READ_AHEAD_BYTES, 'an option fits the serv
  * other clients in: about one CKD track (a 3390 track slot is 56,832 bytes), a millisecond or two.
  */
 export const RANGE_STEP_BYTES = 64 * 1024;
+/** Bytes of a READ the server reads in one turn (reads cost far less than writes): a few ms on CKD. */
+export const READ_STEP_BYTES = 1024 * 1024;
 
 assert(RANGE_STEP_BYTES <= ZERO_FILL_CHUNK_BYTES, 'a range step needs at most one zero-fill buffer');
+assert(READ_STEP_BYTES <= MAX_REQUEST_PAYLOAD_BYTES, 'a read step is no larger than a payload');
 assert(ZERO_FILL_CHUNK_BYTES <= MAX_REQUEST_PAYLOAD_BYTES, 'a zero-fill step is no larger than a payload');

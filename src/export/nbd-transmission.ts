@@ -6,8 +6,8 @@
  * Invariants:
  * - the backend is only called with a range inside the export, and never to write a read-only one;
  * - a backend failure becomes an errno in the reply, never an exception out of `executeRequest`;
- * - a WRITE_ZEROES or TRIM runs in steps of at most RANGE_STEP_BYTES, and the caller's gate is
- *   passed between two steps (it yields the event loop, and stops the rest once the client is gone);
+ * - a WRITE_ZEROES or TRIM runs in steps of at most RANGE_STEP_BYTES, a READ in steps of at most
+ *   READ_STEP_BYTES (assembled into one reply), and the caller's gate is passed between two steps (it yields the event loop, and stops the rest once the client is gone);
  * - a request whose payload cannot be read safely (bad magic, WRITE larger than
  *   MAX_REQUEST_PAYLOAD_BYTES) is reported as `fatal`, because the stream has lost its framing.
  */
@@ -16,7 +16,7 @@ import { isSnaptapeError } from '../errors/snaptape-error.js';
 import { nbdErrnoFor, type NbdExportBackend } from './nbd-backend.js';
 import {
   MAX_REQUEST_PAYLOAD_BYTES, NBD_CMD_FLAG_FUA, NBD_CMD_FLAG_NO_HOLE, NBD_REQUEST_MAGIC, NBD_SIMPLE_REPLY_MAGIC,
-  NbdCommand, NbdErrno, RANGE_STEP_BYTES, type NbdErrnoValue,
+  NbdCommand, NbdErrno, RANGE_STEP_BYTES, READ_STEP_BYTES, type NbdErrnoValue,
 } from './nbd-constants.js';
 import { NBD_REQUEST, NBD_SIMPLE_REPLY, readU64 } from './nbd-layouts.js';
 
@@ -107,7 +107,8 @@ export async function executeRequest(backend: NbdExportBackend, request: NbdRequ
   switch (request.type) {
     case NbdCommand.READ:
       if (length > MAX_REQUEST_PAYLOAD_BYTES || !inRange(backend, request)) return fail(NbdErrno.EINVAL);
-      return guarded(() => ({ errno: NbdErrno.OK, data: backend.read(offsetBytes, length), disconnect: false }));
+      if (length <= READ_STEP_BYTES) return guarded(() => ({ errno: NbdErrno.OK, data: backend.read(offsetBytes, length), disconnect: false }));
+      return readInSteps(backend, offsetBytes, length, gate);
     case NbdCommand.WRITE:
       if (backend.readOnly) return fail(NbdErrno.EPERM);
       if (!inRange(backend, request)) return fail(NbdErrno.ENOSPC);
@@ -147,6 +148,22 @@ function guarded(run: () => RequestResult): RequestResult {
 
 function failed(error: unknown): RequestResult {
   return { errno: nbdErrnoFor(error), failure: { error, internal: !isSnaptapeError(error) }, disconnect: false };
+}
+
+/** A large READ in steps of READ_STEP_BYTES with the gate between them, into one reply buffer. */
+async function readInSteps(backend: NbdExportBackend, offsetBytes: number, length: number, gate: StepGate): Promise<RequestResult> {
+  try {
+    const data = Buffer.allocUnsafe(length);
+    // Bounded: each turn advances by one step (the last may be shorter).
+    for (let done = 0; done < length; done += READ_STEP_BYTES) {
+      if (done > 0 && !(await gate())) return STOPPED;
+      const part = backend.read(offsetBytes + done, Math.min(READ_STEP_BYTES, length - done));
+      part.copy(data, done);
+    }
+    return { errno: NbdErrno.OK, data, disconnect: false };
+  } catch (error) {
+    return failed(error);
+  }
 }
 
 /** A range operation in steps of RANGE_STEP_BYTES with the gate between them, then FUA. */

@@ -4,7 +4,8 @@
  * sends no request or reads no reply, and spares one that keeps working.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { NbdCommand } from '../../src/export/nbd-constants.js';
+import { NbdClient } from '../../src/export/nbd-client.js';
+import { NbdCommand, READ_STEP_BYTES } from '../../src/export/nbd-constants.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
 import { MemoryBackend } from './helpers/memory-backend.js';
 import { RawPeer, readReplyErrno, requestFrame } from './helpers/raw-peer.js';
@@ -85,5 +86,30 @@ describe('NBD server: a client\'s requests are bounded by its connection', () =>
     for (let i = 0; i < 200 && reasons.length === 0; i++) await sleep(10);
     expect(reasons).toEqual(['idle: client read no reply for 0.3 s']);
     peer.destroy();
+  });
+
+  it('a large READ runs in steps, and another client\'s request is served between them', async () => {
+    /** Each read takes 5 ms of CPU, as a real volume's would: the log shows who went when. */
+    class SlowBackend extends MemoryBackend {
+      readonly log: string[] = [];
+      override read(offsetBytes: number, length: number): Buffer {
+        const until = performance.now() + 5;
+        while (performance.now() < until) { /* the cost of a real read */ }
+        this.log.push(length === 16 ? 'small' : 'large-step');
+        return super.read(offsetBytes, length);
+      }
+    }
+    const backend = new SlowBackend({ name: 'a', sizeBytes: 8 * READ_STEP_BYTES });
+    const port = await serve(backend);
+    const large = await NbdClient.connect({ port, exportName: 'a' });
+    const small = await NbdClient.connect({ port, exportName: 'a' });
+    const largeRead = large.read(0, 8 * READ_STEP_BYTES);
+    await sleep(10);
+    await small.read(0, 16);
+    expect((await largeRead).length).toBe(8 * READ_STEP_BYTES);
+    expect(backend.log.filter((entry) => entry === 'large-step')).toHaveLength(8);
+    expect(backend.log.indexOf('small')).toBeLessThan(backend.log.lastIndexOf('large-step'));
+    large.destroy();
+    small.destroy();
   });
 });
