@@ -5,8 +5,8 @@
  * Invariants:
  * - requests on a connection are executed one at a time, in order, and replies go out in the same
  *   order;
- * - fairness: the loop yields the event loop before each request, and between the steps of a long
- *   WRITE_ZEROES or TRIM, so no connection holds the server longer than one request (or one step)
+ * - fairness: the loop yields the event loop before each request, and between the steps of a large
+ *   READ, WRITE_ZEROES or TRIM, so no connection holds the server longer than one request (or one step)
  *   while other connections, the control API or a signal wait;
  * - once the peer is gone (reset, error, closed) or the server shuts the connection down, no
  *   buffered request is executed any more: they are dropped (a half-close is not gone: the client
@@ -66,7 +66,7 @@ export class NbdServerConnection {
   private wakeDrainWait: (() => void) | undefined;
   /** The peer is gone or the server shut the connection down: buffered requests are dropped. */
   private stopped = false;
-  /** Since when the connection has waited for its client with nothing buffered; undefined while busy. */
+  /** Since when the connection has waited for its client (last byte heard); undefined while it works. */
   private waitingSince: number | undefined;
 
   constructor(socket: Socket, options: NbdServerConnectionOptions) {
@@ -76,6 +76,7 @@ export class NbdServerConnection {
     this.reader = new FrameReader(socket, { readAheadBytes: SERVER_READ_AHEAD_BYTES, maxFrameBytes: MAX_REQUEST_PAYLOAD_BYTES });
     this.closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     socket.once('close', () => { this.stopped = true; });
+    socket.on('data', () => { if (this.waitingSince !== undefined) this.waitingSince = Date.now(); });
     // Errors surface through the reader; here they only mark the peer gone (a reset is an error).
     socket.on('error', () => { this.stopped = true; });
     socket.setNoDelay(true);
@@ -98,9 +99,9 @@ export class NbdServerConnection {
   }
 
   /**
-   * Since when the connection has waited for its client (handshake or between requests) with no
-   * request buffered; undefined while it has work. The server evicts the longest waiting one when
-   * it is full.
+   * Since when the connection has waited for its client (for bytes of the handshake or of a
+   * request, or to read a reply), counted from the last byte heard; undefined while it works. The
+   * server evicts the longest waiting one when it is full.
    */
   get idleSince(): number | undefined {
     return this.stopped ? undefined : this.waitingSince;
@@ -179,7 +180,7 @@ export class NbdServerConnection {
         this.closeReason = 'backend failed with an internal error';
         return;
       }
-      if (this.socket.writableNeedDrain) await this.withIdleTimer(this.options.idleTimeoutMs, 'read no reply', () => this.waitForDrain());
+      if (this.socket.writableNeedDrain) await this.waitingForClient(() => this.withIdleTimer(this.options.idleTimeoutMs, 'read no reply', () => this.waitForDrain()));
     }
   }
 
@@ -189,10 +190,14 @@ export class NbdServerConnection {
    */
   private async fromClient(length: number, idleTimeoutMs?: number): Promise<Buffer> {
     if (this.reader.buffered >= length) return this.reader.readExact(length);
-    if (this.reader.buffered === 0) this.waitingSince = Date.now();
+    const read = (): Promise<Buffer> => this.reader.readExact(length);
+    return this.waitingForClient(() => (idleTimeoutMs === undefined ? read() : this.withIdleTimer(idleTimeoutMs, 'sent no request', read)));
+  }
+
+  private async waitingForClient<T>(wait: () => Promise<T>): Promise<T> {
+    this.waitingSince = Date.now();
     try {
-      const read = (): Promise<Buffer> => this.reader.readExact(length);
-      return await (idleTimeoutMs === undefined ? read() : this.withIdleTimer(idleTimeoutMs, 'sent no request', read));
+      return await wait();
     } finally {
       this.waitingSince = undefined;
     }

@@ -7,8 +7,9 @@
  * - export names are unique; "" selects the export named "" or else the first one;
  * - the server binds to a loopback address unless `allowRemote` is set;
  * - at most `maxConnections` connections are served. When full, a newcomer takes the place of the
- *   connection that has waited longest for its client (in the handshake or between requests, with
- *   nothing buffered), which is dropped; only when every connection is busy is the newcomer refused.
+ *   connection that has waited longest for its client (for handshake or request bytes, or to read
+ *   a reply; counted from the last byte heard), which is dropped; only when every connection is
+ *   working at that instant is the newcomer refused.
  *   So idle clients, however many, cannot lock a new client out, and a busy one is never dropped;
  * - a client idle after the handshake for `idleTimeoutMs` is disconnected;
  * - one connection's failure never affects another or the server;

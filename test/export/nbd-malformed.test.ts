@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NbdClient } from '../../src/export/nbd-client.js';
-import { MAX_REQUEST_PAYLOAD_BYTES, NbdCommand, NbdErrno, NbdOption, NbdReply, NBD_CMD_FLAG_FUA, NBD_FLAG_READ_ONLY } from '../../src/export/nbd-constants.js';
+import { MAX_REQUEST_PAYLOAD_BYTES, READ_STEP_BYTES, NbdCommand, NbdErrno, NbdOption, NbdReply, NBD_CMD_FLAG_FUA, NBD_FLAG_READ_ONLY } from '../../src/export/nbd-constants.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
 import type { NbdServerEvent } from '../../src/export/nbd-server-events.js';
 import { NbdProtocolError, UsageError } from '../../src/errors/snaptape-error.js';
@@ -272,17 +272,24 @@ describe('NBD server options and lifecycle', () => {
     await expect(NbdClient.connect({ port, timeoutMs: 2000 })).rejects.toBeInstanceOf(NbdProtocolError);
   });
 
-  it('refuses a newcomer when every connection is busy (here: a client that does not read its reply)', async () => {
-    const size = 8 * 1024 * 1024;
-    const server = new NbdServer({ exports: [new MemoryBackend({ name: 'a', sizeBytes: size })], maxConnections: 1 });
+  it('refuses a newcomer when every connection is working (here: a large READ in steps)', async () => {
+    /** Each read step costs 10 ms of CPU, so a 24-step READ keeps its connection working for ~240 ms. */
+    class SlowBackend extends MemoryBackend {
+      override read(offsetBytes: number, length: number): Buffer {
+        const until = performance.now() + 10;
+        while (performance.now() < until) { /* the cost of a real read */ }
+        return super.read(offsetBytes, length);
+      }
+    }
+    const size = 24 * READ_STEP_BYTES;
+    const server = new NbdServer({ exports: [new SlowBackend({ name: 'a', sizeBytes: size })], maxConnections: 1 });
     const { port } = await server.listen();
-    const busy = await RawPeer.connect(port);
+    const busy = await NbdClient.connect({ port, exportName: 'a' });
     try {
-      await busy.enterTransmission('a');
-      // An 8 MiB reply outgrows the peer's read-ahead and the socket buffers: the server waits on it.
-      busy.send(requestFrame({ type: NbdCommand.READ, length: size }));
-      await new Promise((r) => setTimeout(r, 200));
+      const reading = busy.read(0, size);
+      await new Promise((r) => setTimeout(r, 50));
       await expect(NbdClient.connect({ port, timeoutMs: 2000 })).rejects.toBeInstanceOf(NbdProtocolError);
+      expect((await reading).length).toBe(size);
     } finally {
       busy.destroy();
       await server.close();

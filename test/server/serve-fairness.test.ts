@@ -272,8 +272,10 @@ describe('snaptape serve: bounded idle time and shutdown', () => {
     const socket = join(dir.path, 'twice.sock');
     const server = await startServe([image, '--nbd', '127.0.0.1:0', '--control', socket]);
     const port = server.info.nbd.port;
-    // A client that never reads its 16 MiB reply holds the NBD drain for its whole bound.
+    // A client that never reads its 16 MiB reply, nor answers the server's end of the connection,
+    // holds the NBD drain for its whole bound (2 s).
     const stuck = await transmittingPeer(port, 'twice');
+    if (stuck !== undefined) stuck.socket.allowHalfOpen = true;
     stuck?.socket.pause();
     stuck?.socket.write(requestFrame({ type: NbdCommand.READ, offsetBytes: 0, length: 16 << 20 }));
     await sleep(300);
