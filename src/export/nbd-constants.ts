@@ -118,10 +118,18 @@ export const MAX_OPTION_DATA_BYTES = MAX_NAME_BYTES + 4 + 2 + 2 * 64;
 export const MAX_OPTIONS_PER_HANDSHAKE = 256;
 /** A handshake that takes longer is dropped: real clients finish in milliseconds. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
-/** How long close() waits for a connection to flush its replies before destroying it. */
-export const CLOSE_DRAIN_TIMEOUT_MS = 5_000;
-/** Bytes a connection reads ahead of its parser before it pauses the socket. */
+/** A connection that sends no request (or reads no reply) for this long after the handshake is closed. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
+/** How long close() waits for a connection to flush its replies before destroying it (bounds shutdown). */
+export const CLOSE_DRAIN_TIMEOUT_MS = 2_000;
+/** Bytes the client reads ahead of its parser before it pauses the socket. */
 export const READ_AHEAD_BYTES = 1024 * 1024;
+/** The spec's request header size ("Request message"), which the server read-ahead counts in. */
+export const NBD_REQUEST_HEADER_BYTES = 28;
+/** Request headers a server connection buffers ahead of the one it executes; then the socket pauses. */
+export const MAX_BUFFERED_REQUESTS = 1024;
+/** The server's read-ahead: MAX_BUFFERED_REQUESTS headers (a larger WRITE payload is read whole). */
+export const SERVER_READ_AHEAD_BYTES = MAX_BUFFERED_REQUESTS * NBD_REQUEST_HEADER_BYTES;
 /** Concurrent connections per server: bounds memory (one read-ahead buffer and frame each). */
 export const MAX_CONNECTIONS = 128;
 /** Exports per server: the export list is sent in one handshake, so it stays small. */
@@ -136,4 +144,15 @@ export const ZERO_FILL_CHUNK_BYTES = 1024 * 1024;
 assert(MAX_REQUEST_PAYLOAD_BYTES <= 0xffff_ffff, 'a payload length fits the u32 length field');
 assert(PREFERRED_BLOCK_BYTES <= MAX_REQUEST_PAYLOAD_BYTES, 'preferred block fits the maximum payload');
 assert(MAX_OPTION_DATA_BYTES < READ_AHEAD_BYTES, 'an option fits the read-ahead buffer');
+assert(MAX_OPTION_DATA_BYTES < SERVER_READ_AHEAD_BYTES, 'an option fits the server read-ahead buffer');
+/**
+ * Bytes of a WRITE_ZEROES or TRIM the server does in one turn of the event loop before it lets
+ * other clients in: about one CKD track (a 3390 track slot is 56,832 bytes), a millisecond or two.
+ */
+export const RANGE_STEP_BYTES = 64 * 1024;
+/** Bytes of a READ the server reads in one turn (reads cost far less than writes): a few ms on CKD. */
+export const READ_STEP_BYTES = 1024 * 1024;
+
+assert(RANGE_STEP_BYTES <= ZERO_FILL_CHUNK_BYTES, 'a range step needs at most one zero-fill buffer');
+assert(READ_STEP_BYTES <= MAX_REQUEST_PAYLOAD_BYTES, 'a read step is no larger than a payload');
 assert(ZERO_FILL_CHUNK_BYTES <= MAX_REQUEST_PAYLOAD_BYTES, 'a zero-fill step is no larger than a payload');

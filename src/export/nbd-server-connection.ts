@@ -3,10 +3,20 @@
  * reading exact frames from a bounded FrameReader.
  *
  * Invariants:
- * - requests on a connection are executed one at a time, in order, each to completion (the
- *   backend is synchronous), and replies go out in the same order;
- * - the loop reads no further request while the socket's write buffer is over its mark (the
- *   client must read its replies), so per-connection memory stays bounded;
+ * - requests on a connection are executed one at a time, in order, and replies go out in the same
+ *   order;
+ * - fairness: the loop yields the event loop before each request, and between the steps of a large
+ *   READ, WRITE_ZEROES or TRIM, so no connection holds the server longer than one request (or one step)
+ *   while other connections, the control API or a signal wait;
+ * - once the peer is gone (reset, error, closed) or the server shuts the connection down, no
+ *   buffered request is executed any more: they are dropped (a half-close is not gone: the client
+ *   still reads the replies to what it sent);
+ * - back-pressure: at most SERVER_READ_AHEAD_BYTES (MAX_BUFFERED_REQUESTS headers) are buffered
+ *   ahead of the request being executed, then the socket pauses; and the loop reads no further
+ *   request while the socket's write buffer is over its mark (the client must read its replies),
+ *   so per-connection memory stays bounded;
+ * - after the handshake, a client that sends no request, or reads no reply, for `idleTimeoutMs` is
+ *   disconnected;
  * - a malformed frame ends this connection only: it is reported as a protocol-error event and the
  *   socket is closed; nothing escapes to the server;
  * - a handshake that has not reached transmission within the timeout is dropped;
@@ -19,7 +29,11 @@ import { TLSSocket } from 'node:tls';
 import { NbdProtocolError } from '../errors/snaptape-error.js';
 import type { NbdExportBackend } from './nbd-backend.js';
 import { canTransition, transition, type NbdConnectionState } from './nbd-connection-state.js';
-import { CLOSE_DRAIN_TIMEOUT_MS, MAX_OPTION_DATA_BYTES, MAX_OPTIONS_PER_HANDSHAKE, MAX_REQUEST_PAYLOAD_BYTES, NbdErrno, READ_AHEAD_BYTES } from './nbd-constants.js';
+import { assert } from '../base/assert.js';
+import {
+  CLOSE_DRAIN_TIMEOUT_MS, MAX_OPTION_DATA_BYTES, MAX_OPTIONS_PER_HANDSHAKE, MAX_REQUEST_PAYLOAD_BYTES, NBD_REQUEST_HEADER_BYTES, NbdErrno,
+  SERVER_READ_AHEAD_BYTES,
+} from './nbd-constants.js';
 import { NBD_CLIENT_FLAGS, NBD_OPTION_REQUEST, NBD_REQUEST } from './nbd-layouts.js';
 import { decodeClientFlags, decodeOptionRequest, encodeGreeting, handleOption, type ExportDirectory, type NegotiationTls } from './nbd-negotiation.js';
 import type { NbdServerEvent } from './nbd-server-events.js';
@@ -27,12 +41,21 @@ import { serverTlsOptions, type PskKeys } from './nbd-tls.js';
 import { decodeRequest, encodeSimpleReply, executeRequest, frameRequest } from './nbd-transmission.js';
 import { FrameReader, FrameReaderClosed } from './frame-reader.js';
 
+assert(NBD_REQUEST.size === NBD_REQUEST_HEADER_BYTES, 'the read-ahead counts whole request headers');
+
+/** Lets every other ready callback (I/O, timers, signals) run before this connection goes on. */
+function yieldTurn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 export interface NbdServerConnectionOptions {
   readonly connectionId: number;
   readonly directory: ExportDirectory;
   readonly handshakeTimeoutMs: number;
   /** When given, the client must upgrade to TLS with one of these keys before anything else. */
   readonly tlsKeys?: PskKeys;
+  /** After the handshake: no request, or no reply read, for this long closes the connection. */
+  readonly idleTimeoutMs: number;
   readonly emit: (event: NbdServerEvent) => void;
 }
 
@@ -48,16 +71,27 @@ export class NbdServerConnection {
   private state: NbdConnectionState = 'greeting';
   private closeReason = 'connection closed';
   private wakeDrainWait: (() => void) | undefined;
+  /** The peer is gone or the server shut the connection down: buffered requests are dropped. */
+  private stopped = false;
+  /** Since when the connection has waited for its client (last byte heard); undefined while it works. */
+  private waitingSince: number | undefined;
 
   constructor(socket: Socket, options: NbdServerConnectionOptions) {
     this.socket = socket;
     this.options = options;
     this.connectionId = options.connectionId;
-    this.reader = new FrameReader(socket, { readAheadBytes: READ_AHEAD_BYTES, maxFrameBytes: MAX_REQUEST_PAYLOAD_BYTES });
+    this.reader = new FrameReader(socket, { readAheadBytes: SERVER_READ_AHEAD_BYTES, maxFrameBytes: MAX_REQUEST_PAYLOAD_BYTES });
     this.closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    // Errors surface through the reader; this listener only keeps an 'error' from being unhandled.
-    socket.on('error', () => undefined);
+    this.watch(socket);
     socket.setNoDelay(true);
+  }
+
+  /** Marks the peer gone when the socket closes or fails, and notes when it was last heard. */
+  private watch(socket: Socket): void {
+    socket.once('close', () => { this.stopped = true; });
+    socket.on('data', () => { if (this.waitingSince !== undefined) this.waitingSince = Date.now(); });
+    // Errors surface through the reader; here they only mark the peer gone (a reset is an error).
+    socket.on('error', () => { this.stopped = true; });
   }
 
   /** Serves the connection until it closes. Never rejects. */
@@ -76,25 +110,40 @@ export class NbdServerConnection {
     }
   }
 
+  /**
+   * Since when the connection has waited for its client (for bytes of the handshake or of a
+   * request, or to read a reply), counted from the last byte heard; undefined while it works. The
+   * server evicts the longest waiting one when it is full.
+   */
+  get idleSince(): number | undefined {
+    return this.stopped ? undefined : this.waitingSince;
+  }
+
+  /** Drops the connection at once (no further request, no drain). */
+  evict(reason: string): void {
+    this.abort(reason);
+  }
+
   /** Stops reading requests, flushes replies already queued, and closes. Used by server.close(). */
   async shutdown(reason: string): Promise<void> {
     this.closeReason = reason;
+    this.stopped = true;
     this.reader.close(reason);
     this.wakeDrainWait?.();
     await this.finish();
   }
 
   private async negotiate(): Promise<NbdExportBackend | undefined> {
-    const clientFlags = decodeClientFlags(await this.reader.readExact(NBD_CLIENT_FLAGS.size));
+    const clientFlags = decodeClientFlags(await this.fromClient(NBD_CLIENT_FLAGS.size));
     this.setState('negotiating');
     let tls: NegotiationTls = this.options.tlsKeys === undefined ? 'off' : 'required';
     for (let count = 0; count < MAX_OPTIONS_PER_HANDSHAKE; count++) {
       const ctx = { directory: this.options.directory, clientFlags, tls, send: (bytes: Buffer) => this.socket.write(bytes) };
-      const request = decodeOptionRequest(await this.reader.readExact(NBD_OPTION_REQUEST.size));
+      const request = decodeOptionRequest(await this.fromClient(NBD_OPTION_REQUEST.size));
       if (request.dataLength > MAX_OPTION_DATA_BYTES) {
         throw new NbdProtocolError(`Cannot negotiate: option ${request.option} carries ${request.dataLength} bytes, more than ${MAX_OPTION_DATA_BYTES}`, { option: request.option });
       }
-      const data = await this.reader.readExact(request.dataLength);
+      const data = await this.fromClient(request.dataLength);
       const outcome = handleOption(ctx, request, data);
       if (outcome.kind === 'starttls') {
         await this.upgradeToTls();
@@ -125,10 +174,10 @@ export class NbdServerConnection {
     // Spec: the client waits for the ACK before it starts TLS; bytes sent earlier are a protocol error.
     if (early.length > 0) throw new NbdProtocolError(`Cannot start TLS: the client sent ${early.length} bytes before the STARTTLS reply`, {});
     const tlsSocket = new TLSSocket(this.socket, serverTlsOptions(keys));
-    tlsSocket.on('error', () => undefined);
     this.socket = tlsSocket;
-    this.reader = new FrameReader(tlsSocket, { readAheadBytes: READ_AHEAD_BYTES, maxFrameBytes: MAX_REQUEST_PAYLOAD_BYTES });
+    this.reader = new FrameReader(tlsSocket, { readAheadBytes: SERVER_READ_AHEAD_BYTES, maxFrameBytes: MAX_REQUEST_PAYLOAD_BYTES });
     this.closed = new Promise<void>((resolve) => tlsSocket.once('close', () => resolve()));
+    this.watch(tlsSocket);
     await new Promise<void>((resolve, reject) => {
       tlsSocket.once('secure', () => resolve());
       tlsSocket.once('error', (error: Error) => reject(new FrameReaderClosed(`TLS handshake failed: ${error.message}`)));
@@ -136,18 +185,25 @@ export class NbdServerConnection {
     });
   }
 
-  /** The request loop; ends on DISC, on a fatal frame, or when the reader closes. */
+  /** The request loop; ends on DISC, on a fatal frame, when the reader closes, or once stopped. */
   private async transmit(backend: NbdExportBackend): Promise<void> {
+    const gate = async (): Promise<boolean> => {
+      await yieldTurn();
+      return !this.stopped;
+    };
     // Bounded by the connection's life: every turn consumes at least one 28-byte header.
     for (;;) {
-      const request = decodeRequest(await this.reader.readExact(NBD_REQUEST.size));
+      if (!(await gate())) return;
+      const request = decodeRequest(await this.fromClient(NBD_REQUEST.size, this.options.idleTimeoutMs));
       const framing = frameRequest(request);
       if (framing.kind === 'fatal') {
         if (framing.replyErrno !== undefined) this.socket.write(encodeSimpleReply(framing.replyErrno, request.handle));
         throw new NbdProtocolError(`Cannot serve export '${backend.name}': ${framing.reason}`, { exportName: backend.name });
       }
-      const payload = await this.reader.readExact(framing.payloadBytes);
-      const result = executeRequest(backend, request, payload);
+      const payload = await this.fromClient(framing.payloadBytes, this.options.idleTimeoutMs);
+      if (this.stopped) return;
+      const result = await executeRequest(backend, request, payload, gate);
+      if (result.stopped === true) return;
       if (result.disconnect) {
         this.closeReason = 'client sent NBD_CMD_DISC';
         return;
@@ -164,7 +220,35 @@ export class NbdServerConnection {
         this.closeReason = 'backend failed with an internal error';
         return;
       }
-      if (this.socket.writableNeedDrain) await this.waitForDrain();
+      if (this.socket.writableNeedDrain) await this.waitingForClient(() => this.withIdleTimer(this.options.idleTimeoutMs, 'read no reply', () => this.waitForDrain()));
+    }
+  }
+
+  /**
+   * Exactly `length` bytes from the client. While it has to wait, the connection counts as idle
+   * (see `idleSince`); with `idleTimeoutMs`, a wait that long drops the connection.
+   */
+  private async fromClient(length: number, idleTimeoutMs?: number): Promise<Buffer> {
+    if (this.reader.buffered >= length) return this.reader.readExact(length);
+    const read = (): Promise<Buffer> => this.reader.readExact(length);
+    return this.waitingForClient(() => (idleTimeoutMs === undefined ? read() : this.withIdleTimer(idleTimeoutMs, 'sent no request', read)));
+  }
+
+  private async waitingForClient<T>(wait: () => Promise<T>): Promise<T> {
+    this.waitingSince = Date.now();
+    try {
+      return await wait();
+    } finally {
+      this.waitingSince = undefined;
+    }
+  }
+
+  private async withIdleTimer<T>(idleTimeoutMs: number, what: string, wait: () => Promise<T>): Promise<T> {
+    const timer = setTimeout(() => this.abort(`idle: client ${what} for ${idleTimeoutMs / 1000} s`), idleTimeoutMs);
+    try {
+      return await wait();
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -200,6 +284,7 @@ export class NbdServerConnection {
 
   private abort(reason: string): void {
     this.closeReason = reason;
+    this.stopped = true;
     this.reader.close(reason);
     this.socket.destroy();
   }

@@ -7,7 +7,12 @@
  * Invariants:
  * - export names are unique; "" selects the export named "" or else the first one;
  * - the server binds to a loopback address unless `allowRemote` is set;
- * - at most `maxConnections` connections are served; more are refused (closed at once);
+ * - at most `maxConnections` connections are served. When full, a newcomer takes the place of the
+ *   connection that has waited longest for its client (for handshake or request bytes, or to read
+ *   a reply; counted from the last byte heard), which is dropped; only when every connection is
+ *   working at that instant is the newcomer refused.
+ *   So idle clients, however many, cannot lock a new client out, and a busy one is never dropped;
+ * - a client idle after the handshake for `idleTimeoutMs` is disconnected;
  * - one connection's failure never affects another or the server;
  * - `close()` stops accepting, drains every connection (queued replies are flushed), and resolves
  *   when all sockets are gone.
@@ -17,13 +22,15 @@ import { assert } from '../base/assert.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { listenOnUnixSocket, removeSocketFile } from '../base/unix-socket-file.js';
 import type { NbdExportBackend } from './nbd-backend.js';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, MAX_CONNECTIONS, MAX_EXPORTS, MAX_NAME_BYTES } from './nbd-constants.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, MAX_CONNECTIONS, MAX_EXPORTS, MAX_NAME_BYTES } from './nbd-constants.js';
 import { NbdServerConnection } from './nbd-server-connection.js';
 import type { NbdServerEvent, NbdServerEventListener } from './nbd-server-events.js';
 import type { PskKeys } from './nbd-tls.js';
 
 /** Default TCP bind address: over TCP, only TLS keys authenticate a client. */
 export const DEFAULT_NBD_HOST = '127.0.0.1';
+/** Longest idle timeout: a timer's limit (2^31 - 1 ms, about 24.8 days). */
+export const MAX_IDLE_TIMEOUT_MS = 0x7fff_ffff;
 /** Listeners per server: the serve command and a test or two; more is a leak. */
 export const MAX_EVENT_LISTENERS = 16;
 
@@ -35,6 +42,8 @@ export interface NbdServerOptions {
   readonly port?: number;
   readonly allowRemote?: boolean;
   readonly handshakeTimeoutMs?: number;
+  /** After the handshake: no request (or no reply read) for this long closes a connection; default 5 min. */
+  readonly idleTimeoutMs?: number;
   readonly maxConnections?: number;
   /** TLS-PSK keys: when given, every client must STARTTLS with one of them before anything else. */
   readonly tlsKeys?: PskKeys;
@@ -57,6 +66,10 @@ function validateOptions(options: NbdServerOptions): void {
     if (names.has(backend.name)) throw new UsageError(`Cannot serve NBD: export name '${backend.name}' is used twice`, { exportName: backend.name });
     if (Buffer.byteLength(backend.name, 'utf8') > MAX_NAME_BYTES) throw new UsageError(`Cannot serve NBD: export name is longer than ${MAX_NAME_BYTES} bytes`, {});
     names.add(backend.name);
+  }
+  const idle = options.idleTimeoutMs;
+  if (idle !== undefined && !(Number.isInteger(idle) && idle >= 1 && idle <= MAX_IDLE_TIMEOUT_MS)) {
+    throw new UsageError(`Cannot serve NBD: idle timeout ${idle} ms is not a whole number from 1 to ${MAX_IDLE_TIMEOUT_MS}`, { idleTimeoutMs: String(idle) });
   }
   const host = options.host ?? DEFAULT_NBD_HOST;
   if (!isLoopbackHost(host) && options.allowRemote !== true) {
@@ -154,6 +167,7 @@ export class NbdServer {
 
   private accept(socket: Socket): void {
     const remoteAddress = this.socketPath !== undefined ? `unix:${this.socketPath}` : `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    if (this.closing === undefined && this.connections.size >= this.maxConnections) this.evictLongestIdle();
     if (this.closing !== undefined || this.connections.size >= this.maxConnections) {
       const reason = this.closing !== undefined ? 'server is closing' : `already serving ${this.maxConnections} connections`;
       socket.on('error', () => undefined);
@@ -167,11 +181,24 @@ export class NbdServer {
       directory: { exports: this.options.exports },
       handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       ...(this.options.tlsKeys !== undefined ? { tlsKeys: this.options.tlsKeys } : {}),
+      idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       emit: (event) => this.emit(event),
     });
     this.connections.set(connectionId, connection);
     this.emit({ kind: 'connection-opened', connectionId, remoteAddress });
     void connection.run().finally(() => this.connections.delete(connectionId));
+  }
+
+  /** Drops the connection that has waited longest for its client, if any waits; it leaves the count at once. */
+  private evictLongestIdle(): void {
+    let victim: NbdServerConnection | undefined;
+    for (const connection of this.connections.values()) {
+      const since = connection.idleSince;
+      if (since !== undefined && (victim === undefined || since < (victim.idleSince ?? Infinity))) victim = connection;
+    }
+    if (victim === undefined) return;
+    this.connections.delete(victim.connectionId);
+    victim.evict(`evicted: the server was full and this connection had been idle longest`);
   }
 
   private emit(event: NbdServerEvent): void {

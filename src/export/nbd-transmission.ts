@@ -6,6 +6,8 @@
  * Invariants:
  * - the backend is only called with a range inside the export, and never to write a read-only one;
  * - a backend failure becomes an errno in the reply, never an exception out of `executeRequest`;
+ * - a WRITE_ZEROES or TRIM runs in steps of at most RANGE_STEP_BYTES, a READ in steps of at most
+ *   READ_STEP_BYTES (assembled into one reply), and the caller's gate is passed between two steps (it yields the event loop, and stops the rest once the client is gone);
  * - a request whose payload cannot be read safely (bad magic, WRITE larger than
  *   MAX_REQUEST_PAYLOAD_BYTES) is reported as `fatal`, because the stream has lost its framing.
  */
@@ -14,7 +16,7 @@ import { isSnaptapeError } from '../errors/snaptape-error.js';
 import { nbdErrnoFor, type NbdExportBackend } from './nbd-backend.js';
 import {
   MAX_REQUEST_PAYLOAD_BYTES, NBD_CMD_FLAG_FUA, NBD_CMD_FLAG_NO_HOLE, NBD_REQUEST_MAGIC, NBD_SIMPLE_REPLY_MAGIC,
-  NbdCommand, NbdErrno, type NbdErrnoValue,
+  NbdCommand, NbdErrno, RANGE_STEP_BYTES, READ_STEP_BYTES, type NbdErrnoValue,
 } from './nbd-constants.js';
 import { NBD_REQUEST, NBD_SIMPLE_REPLY, readU64 } from './nbd-layouts.js';
 
@@ -73,7 +75,17 @@ export interface RequestResult {
   /** Set when the backend threw; `internal` when what it threw was not a SnaptapeError. */
   readonly failure?: { readonly error: unknown; readonly internal: boolean };
   readonly disconnect: boolean;
+  /** Set when the gate stopped a request part-way: nothing is to be replied. */
+  readonly stopped?: boolean;
 }
+
+/**
+ * Passed between two steps of a long request: yields the event loop, and resolves false when the
+ * rest of the request is to be dropped (the client has gone, or the server is closing).
+ */
+export type StepGate = () => Promise<boolean>;
+
+const STOPPED: RequestResult = { errno: NbdErrno.ESHUTDOWN, disconnect: false, stopped: true };
 
 const OK: RequestResult = { errno: NbdErrno.OK, disconnect: false };
 
@@ -87,7 +99,7 @@ function inRange(backend: NbdExportBackend, request: NbdRequest): boolean {
 }
 
 /** Runs one request on the backend. `payload` is the WRITE data (empty otherwise). */
-export function executeRequest(backend: NbdExportBackend, request: NbdRequest, payload: Buffer): RequestResult {
+export async function executeRequest(backend: NbdExportBackend, request: NbdRequest, payload: Buffer, gate: StepGate): Promise<RequestResult> {
   if ((request.commandFlags & ~KNOWN_COMMAND_FLAGS) !== 0) return fail(NbdErrno.EINVAL);
   const fua = (request.commandFlags & NBD_CMD_FLAG_FUA) !== 0;
   const offsetBytes = Number(request.offsetBytes);
@@ -95,7 +107,8 @@ export function executeRequest(backend: NbdExportBackend, request: NbdRequest, p
   switch (request.type) {
     case NbdCommand.READ:
       if (length > MAX_REQUEST_PAYLOAD_BYTES || !inRange(backend, request)) return fail(NbdErrno.EINVAL);
-      return guarded(() => ({ errno: NbdErrno.OK, data: backend.read(offsetBytes, length), disconnect: false }));
+      if (length <= READ_STEP_BYTES) return guarded(() => ({ errno: NbdErrno.OK, data: backend.read(offsetBytes, length), disconnect: false }));
+      return readInSteps(backend, offsetBytes, length, gate);
     case NbdCommand.WRITE:
       if (backend.readOnly) return fail(NbdErrno.EPERM);
       if (!inRange(backend, request)) return fail(NbdErrno.ENOSPC);
@@ -103,12 +116,12 @@ export function executeRequest(backend: NbdExportBackend, request: NbdRequest, p
     case NbdCommand.WRITE_ZEROES:
       if (backend.readOnly) return fail(NbdErrno.EPERM);
       if (!inRange(backend, request)) return fail(NbdErrno.ENOSPC);
-      return guarded(() => withFua(backend, fua, () => backend.writeZeroes(offsetBytes, length)));
+      return guardedSteps(backend, fua, offsetBytes, length, gate, (at, bytes) => backend.writeZeroes(at, bytes));
     case NbdCommand.TRIM: {
       if (backend.readOnly) return fail(NbdErrno.EPERM);
       const trim = backend.trim;
       if (!backend.canTrim || trim === undefined || !inRange(backend, request)) return fail(NbdErrno.EINVAL);
-      return guarded(() => withFua(backend, fua, () => trim.call(backend, offsetBytes, length)));
+      return guardedSteps(backend, fua, offsetBytes, length, gate, (at, bytes) => trim.call(backend, at, bytes));
     }
     case NbdCommand.FLUSH:
       return guarded(() => withFua(backend, false, () => backend.flush()));
@@ -129,6 +142,43 @@ function guarded(run: () => RequestResult): RequestResult {
   try {
     return run();
   } catch (error) {
-    return { errno: nbdErrnoFor(error), failure: { error, internal: !isSnaptapeError(error) }, disconnect: false };
+    return failed(error);
+  }
+}
+
+function failed(error: unknown): RequestResult {
+  return { errno: nbdErrnoFor(error), failure: { error, internal: !isSnaptapeError(error) }, disconnect: false };
+}
+
+/** A large READ in steps of READ_STEP_BYTES with the gate between them, into one reply buffer. */
+async function readInSteps(backend: NbdExportBackend, offsetBytes: number, length: number, gate: StepGate): Promise<RequestResult> {
+  try {
+    const data = Buffer.allocUnsafe(length);
+    // Bounded: each turn advances by one step (the last may be shorter).
+    for (let done = 0; done < length; done += READ_STEP_BYTES) {
+      if (done > 0 && !(await gate())) return STOPPED;
+      const part = backend.read(offsetBytes + done, Math.min(READ_STEP_BYTES, length - done));
+      part.copy(data, done);
+    }
+    return { errno: NbdErrno.OK, data, disconnect: false };
+  } catch (error) {
+    return failed(error);
+  }
+}
+
+/** A range operation in steps of RANGE_STEP_BYTES with the gate between them, then FUA. */
+async function guardedSteps(
+  backend: NbdExportBackend, fua: boolean, offsetBytes: number, length: number, gate: StepGate, step: (at: number, bytes: number) => void,
+): Promise<RequestResult> {
+  try {
+    // Bounded: each turn advances by one step (the last may be shorter).
+    for (let done = 0; done < length; done += RANGE_STEP_BYTES) {
+      if (done > 0 && !(await gate())) return STOPPED;
+      step(offsetBytes + done, Math.min(RANGE_STEP_BYTES, length - done));
+    }
+    if (fua) backend.flush();
+    return OK;
+  } catch (error) {
+    return failed(error);
   }
 }

@@ -15,21 +15,27 @@
  *   GET  /, /live.js, /live.css, /favicon.ico  the live page (src/live/live-page-assets.ts)
  *
  * Authentication: a TCP listener requires `Authorization: Bearer <token>` on every request (401
- * otherwise); a unix socket needs none, its file is mode 0600 so only the owner can connect.
+ * otherwise, and the connection is closed); a unix socket needs none, its file is mode 0600 so only
+ * the owner can connect. A TCP connection takes a slot only once it has shown the token; until then
+ * it waits in a small pool of its own with a short deadline (control-connections.ts), so clients
+ * without the token cannot lock out those with it.
  * The live page's three static files are the exception: they hold no data and no secret, so they
  * are served without a token; the page takes the token from its URL fragment (`/#token=T`, never
  * sent to the server) and sends it as a bearer token on every API call it makes.
  *
- * Invariants: every failure is a JSON error body (control-error.ts); request bodies are bounded
- * (request-body.ts); `close()` stops accepting, ends event streams and idle connections, removes
- * the socket file, and resolves once the listener is closed.
+ * Invariants: every failure is a JSON error body (control-error.ts), a malformed URL included (400);
+ * request bodies are bounded (request-body.ts); `close()` stops accepting, ends event streams,
+ * pending and idle connections (and the rest after CLOSE_GRACE_MS), removes the socket file, and
+ * resolves once the listener is closed.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { assert } from '../base/assert.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { listenOnUnixSocket, OWNER_SOCKET_MODE, removeSocketFile } from '../base/unix-socket-file.js';
 import { ControlError, apiFailureFor } from './control-error.js';
+import { ControlConnections, MAX_CONTROL_CONNECTIONS } from './control-connections.js';
 import { EventStreams, MAX_EVENT_STREAMS } from './event-stream.js';
 import { readJsonBody } from './request-body.js';
 import { sendJsonCompressible } from './compressed-json.js';
@@ -42,12 +48,12 @@ import { LIVE_PAGE_ASSETS } from '../live/live-page-assets.js';
 
 assert(MAX_EVENT_STREAMS < MAX_EVENT_SUBSCRIBERS, 'every event stream can subscribe, with room for the server');
 
-/** Simultaneous control connections: a few CLIs, event streams and tests. */
-export const MAX_CONTROL_CONNECTIONS = 64;
 /** A request's headers and body must arrive within this time (slow-loris bound). */
 export const REQUEST_TIMEOUT_MS = 10_000;
 /** Owner-only access to the unix socket: the socket is the credential. */
 export const UNIX_SOCKET_MODE = OWNER_SOCKET_MODE;
+/** How long close() lets admitted connections finish a request before it closes them. */
+export const CLOSE_GRACE_MS = 1_000;
 
 type RouteHandler = (request: IncomingMessage, response: ServerResponse, params: RouteParams) => Promise<void> | void;
 
@@ -88,6 +94,7 @@ export class ControlServer {
   private readonly streams: EventStreams;
   private readonly routes: readonly Route[];
   private readonly tokenBytes: Buffer | undefined;
+  private readonly connections: ControlConnections;
   // Main thread only.
   private listening = false;
 
@@ -97,7 +104,8 @@ export class ControlServer {
     this.tokenBytes = options.address.kind === 'tcp' ? Buffer.from(options.token ?? '', 'utf8') : undefined;
     this.streams = new EventStreams(options.registry);
     this.server = createServer((request, response) => void this.handle(request, response));
-    this.server.maxConnections = MAX_CONTROL_CONNECTIONS;
+    this.connections = new ControlConnections({ credentialNeeded: this.tokenBytes !== undefined });
+    this.server.on('connection', (socket: Socket) => this.connections.accept(socket));
     this.server.requestTimeout = REQUEST_TIMEOUT_MS;
     this.server.headersTimeout = REQUEST_TIMEOUT_MS;
     this.routes = this.makeRoutes();
@@ -157,8 +165,8 @@ export class ControlServer {
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     try {
-      this.authenticate(request);
-      const url = new URL(request.url ?? '/', 'http://control');
+      const url = parseRequestUrl(request.url);
+      if (this.authenticate(request, url.pathname)) this.admit(request);
       const matching = this.routes.filter((route) => route.pattern.test(url.pathname));
       if (matching.length === 0) throw new ControlError('NOT_FOUND', `Cannot find ${url.pathname}: no such endpoint`, { path: url.pathname });
       const route = matching.find((r) => r.method === request.method);
@@ -166,7 +174,7 @@ export class ControlServer {
         response.setHeader('allow', matching.map((r) => r.method).join(', '));
         throw new ControlError('METHOD_NOT_ALLOWED', `Cannot ${request.method ?? '?'} ${url.pathname}: use ${matching.map((r) => r.method).join(' or ')}`, { path: url.pathname });
       }
-      const id = decodeURIComponent(route.pattern.exec(url.pathname)?.groups?.['id'] ?? '');
+      const id = decodePathPart(route.pattern.exec(url.pathname)?.groups?.['id'] ?? '');
       await route.handle(request, response, { id, query: url.searchParams });
     } catch (error) {
       if (response.headersSent) {
@@ -175,21 +183,33 @@ export class ControlServer {
       }
       const failure = apiFailureFor(error);
       if (failure.status === 401) response.setHeader('www-authenticate', 'Bearer realm="snaptape"');
-      // The rest of an oversized or unread body is not worth reading: close after answering.
-      if (!request.complete) response.setHeader('connection', 'close');
+      // The rest of an oversized or unread body is not worth reading, and a connection that has
+      // not shown the token keeps no slot: close after answering.
+      if (!request.complete || !this.connections.isAdmitted(request.socket)) response.setHeader('connection', 'close');
       sendJson(response, failure.status, failure.body);
     }
   }
 
-  private authenticate(request: IncomingMessage): void {
-    if (this.tokenBytes === undefined) return;
-    if (request.method === 'GET' && LIVE_PAGE_ASSETS.some((a) => a.path === new URL(request.url ?? '/', 'http://control').pathname)) return;
+  /**
+   * Refuses a request without the valid token; returns whether the request showed a credential
+   * (false for the live page's assets, which need none, so their connection stays pending).
+   */
+  private authenticate(request: IncomingMessage, pathname: string): boolean {
+    if (this.tokenBytes === undefined) return true;
+    if (request.method === 'GET' && LIVE_PAGE_ASSETS.some((a) => a.path === pathname)) return false;
     const header = request.headers.authorization ?? '';
     const match = /^Bearer (\S+)$/.exec(header);
     const given = Buffer.from(match?.[1] ?? '', 'utf8');
     if (given.length !== this.tokenBytes.length || !timingSafeEqual(given, this.tokenBytes)) {
       throw new ControlError('UNAUTHORIZED', 'Cannot accept the request: it has no valid bearer token (Authorization: Bearer <token>)');
     }
+    return true;
+  }
+
+  /** Moves the request's connection into an admitted slot; 429 when all are taken. */
+  private admit(request: IncomingMessage): void {
+    if (this.connections.admit(request.socket)) return;
+    throw new ControlError('TOO_MANY', `Cannot accept the request: ${MAX_CONTROL_CONNECTIONS} control connections are open`, { limit: MAX_CONTROL_CONNECTIONS });
   }
 
   async listen(): Promise<ControlAddress> {
@@ -220,10 +240,31 @@ export class ControlServer {
     this.listening = false;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.streams.closeAll();
+    this.connections.dropPending();
     this.server.closeIdleConnections();
+    const grace = setTimeout(() => this.server.closeAllConnections(), CLOSE_GRACE_MS);
     await closed;
+    clearTimeout(grace);
     const { address } = this.options;
     if (address.kind === 'unix') removeSocketFile(address.path);
+  }
+}
+
+/** The request's URL; a target that is not a URL is the client's error (400), not ours. */
+function parseRequestUrl(raw: string | undefined): URL {
+  try {
+    return new URL(raw ?? '/', 'http://control');
+  } catch {
+    throw new ControlError('BAD_REQUEST', `Cannot read the request: its target is not a valid URL path`, {});
+  }
+}
+
+/** A percent-decoded path part (a session id); bad percent-encoding ("%", "%zz") is a 400. */
+function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new ControlError('BAD_REQUEST', `Cannot read the URL: "${part}" has bad percent-encoding`, { path: part });
   }
 }
 

@@ -48,6 +48,8 @@ export interface VolumeServerOptions {
   readonly tlsPskFile?: string;
   /** Allows writable exports over plain TCP (prints a warning). */
   readonly insecureTcp?: boolean;
+  /** NBD clients idle this long after the handshake are disconnected; default 5 minutes. */
+  readonly nbdIdleTimeoutMs?: number;
   readonly control: ControlAddress;
   readonly readOnly?: boolean;
   readonly listenAny?: boolean;
@@ -121,7 +123,7 @@ export class VolumeServer {
       warnings.push(...resumeClones(registry, volumes, clonePlans));
       const address = options.nbd;
       nbd = new NbdServer({
-        exports: volumes.backends(), allowRemote: listenAny,
+        exports: volumes.backends(), allowRemote: listenAny, idleTimeoutMs: options.nbdIdleTimeoutMs,
         ...(address.kind === 'tcp' ? { host: address.host, port: address.port } : {}),
         ...(tlsKeys !== undefined ? { tlsKeys } : {}),
       });
@@ -152,6 +154,18 @@ export class VolumeServer {
   shutdown(): Promise<ShutdownReport> {
     this.stopping ??= this.shutdownNow();
     return this.stopping;
+  }
+
+  /**
+   * For an exit that cannot wait (a second signal): syncs, closes and unlocks every volume now,
+   * without waiting for sessions or clients. Never throws; the process exits right after.
+   */
+  releaseVolumesNow(): void {
+    try {
+      this.volumes.closeAll();
+    } catch {
+      // The exit goes ahead: a volume that failed to close keeps its lock, which is stale once we are gone.
+    }
   }
 
   private async shutdownNow(): Promise<ShutdownReport> {

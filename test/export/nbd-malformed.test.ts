@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NbdClient } from '../../src/export/nbd-client.js';
-import { MAX_REQUEST_PAYLOAD_BYTES, NbdCommand, NbdErrno, NbdOption, NbdReply, NBD_CMD_FLAG_FUA, NBD_FLAG_READ_ONLY } from '../../src/export/nbd-constants.js';
+import { MAX_REQUEST_PAYLOAD_BYTES, READ_STEP_BYTES, NbdCommand, NbdErrno, NbdOption, NbdReply, NBD_CMD_FLAG_FUA, NBD_FLAG_READ_ONLY } from '../../src/export/nbd-constants.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
 import type { NbdServerEvent } from '../../src/export/nbd-server-events.js';
 import { NbdProtocolError, UsageError } from '../../src/errors/snaptape-error.js';
@@ -251,20 +251,48 @@ describe('NBD server options and lifecycle', () => {
     expect(() => new NbdServer({ exports: [] })).toThrow(UsageError);
   });
 
-  it('refuses connections beyond the limit and close() drains and closes the rest', async () => {
+  it('when full, a newcomer takes the place of the longest idle connection; close() drains and closes the rest', async () => {
     const backend = new MemoryBackend({ name: 'a', sizeBytes: 65536 });
     const server = new NbdServer({ exports: [backend], maxConnections: 2 });
     const { port } = await server.listen();
     const first = await NbdClient.connect({ port });
     const second = await NbdClient.connect({ port });
-    await expect(NbdClient.connect({ port, timeoutMs: 2000 })).rejects.toBeInstanceOf(NbdProtocolError);
-    expect((await first.read(0, 65536)).length).toBe(65536);
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await second.read(0, 1)).length).toBe(1);
+    const third = await NbdClient.connect({ port, timeoutMs: 2000 });
+    await expect(first.read(0, 1)).rejects.toBeInstanceOf(NbdProtocolError);
+    expect((await second.read(0, 65536)).length).toBe(65536);
+    expect((await third.read(0, 65536)).length).toBe(65536);
     expect(server.connectionCount).toBe(2);
     await server.close();
     expect(server.connectionCount).toBe(0);
-    await expect(first.read(0, 1)).rejects.toBeInstanceOf(NbdProtocolError);
     await expect(second.read(0, 1)).rejects.toBeInstanceOf(NbdProtocolError);
+    await expect(third.read(0, 1)).rejects.toBeInstanceOf(NbdProtocolError);
     await first.disconnect();
     await expect(NbdClient.connect({ port, timeoutMs: 2000 })).rejects.toBeInstanceOf(NbdProtocolError);
+  });
+
+  it('refuses a newcomer when every connection is working (here: a large READ in steps)', async () => {
+    /** Each read step costs 10 ms of CPU, so a 24-step READ keeps its connection working for ~240 ms. */
+    class SlowBackend extends MemoryBackend {
+      override read(offsetBytes: number, length: number): Buffer {
+        const until = performance.now() + 10;
+        while (performance.now() < until) { /* the cost of a real read */ }
+        return super.read(offsetBytes, length);
+      }
+    }
+    const size = 24 * READ_STEP_BYTES;
+    const server = new NbdServer({ exports: [new SlowBackend({ name: 'a', sizeBytes: size })], maxConnections: 1 });
+    const { port } = await server.listen();
+    const busy = await NbdClient.connect({ port, exportName: 'a' });
+    try {
+      const reading = busy.read(0, size);
+      await new Promise((r) => setTimeout(r, 50));
+      await expect(NbdClient.connect({ port, timeoutMs: 2000 })).rejects.toBeInstanceOf(NbdProtocolError);
+      expect((await reading).length).toBe(size);
+    } finally {
+      busy.destroy();
+      await server.close();
+    }
   });
 });

@@ -5,13 +5,15 @@
  *
  * Signals: the first SIGINT/SIGTERM shuts down in order (running sessions are cancelled and
  * persisted as cancelled, NBD connections drained, volumes synced and unlocked, the socket file
- * removed) and exits 0; a second signal during that exits at once with status 1.
+ * removed) and exits 0; a second signal during that releases the volumes (synced, closed,
+ * unlocked) and exits at once with status 1.
  */
 import type { Command } from 'commander';
 import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
 import type { ServeNbdAddress, SessionInfo } from '../../server/control-api-types.js';
 import { DEFAULT_NBD_SOCKET_SUFFIX, parseControlAddress, parseNbdAddress } from '../../server/listen-address.js';
 import { VolumeServer } from '../../server/volume-server.js';
+import { MAX_IDLE_TIMEOUT_MS } from '../../export/nbd-server.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { printResult } from '../cli-output.js';
 
@@ -23,6 +25,7 @@ interface ServeFlags {
   nbdGroup?: string;
   tlsPsk?: string;
   insecureTcp?: boolean;
+  nbdIdleTimeout?: string;
   control?: string;
   readOnly?: boolean;
   listenAny?: boolean;
@@ -49,14 +52,31 @@ function serveText(server: VolumeServer): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Resolves on the first SIGINT/SIGTERM; a second one exits at once with status 1. */
-function firstSignal(): Promise<NodeJS.Signals> {
+/** `--nbd-idle-timeout SECONDS`: a positive number of seconds (fractions allowed), as milliseconds. */
+function parseIdleTimeout(text: string): number {
+  const seconds = Number(text);
+  const ms = Math.round(seconds * 1000);
+  if (!/^\d+(\.\d+)?$/.test(text) || ms < 1 || ms > MAX_IDLE_TIMEOUT_MS) {
+    throw new UsageError(`Cannot parse --nbd-idle-timeout: "${text}" is not a number of seconds from 0.001 to ${Math.floor(MAX_IDLE_TIMEOUT_MS / 1000)}`, { value: text });
+  }
+  return ms;
+}
+
+/**
+ * Resolves on the first SIGINT/SIGTERM; a second one runs `beforeExit` (which must not throw and
+ * must not wait) and exits at once with status 1.
+ */
+function firstSignal(beforeExit: () => void): Promise<NodeJS.Signals> {
   return new Promise<NodeJS.Signals>((resolve) => {
+    const exitNow = (): void => {
+      beforeExit();
+      process.exit(1);
+    };
     const onSignal = (signal: NodeJS.Signals): void => {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
-      process.once('SIGINT', () => process.exit(1));
-      process.once('SIGTERM', () => process.exit(1));
+      process.once('SIGINT', exitNow);
+      process.once('SIGTERM', exitNow);
       resolve(signal);
     };
     process.on('SIGINT', onSignal);
@@ -66,14 +86,17 @@ function firstSignal(): Promise<NodeJS.Signals> {
 
 async function serve(images: string[], flags: ServeFlags): Promise<void> {
   const nbd = parseNbdAddress(flags.nbd ?? `unix:${images[0] ?? 'snaptape'}${DEFAULT_NBD_SOCKET_SUFFIX}`);
+  const nbdIdleTimeoutMs = flags.nbdIdleTimeout === undefined ? undefined : parseIdleTimeout(flags.nbdIdleTimeout);
   const control = parseControlAddress(flags.control ?? `${images[0] ?? 'snaptape'}.sock`);
   // Handlers first: a signal that arrives while starting, or the instant the start line is out
   // (stdout to a pipe is synchronous), still shuts down in order.
-  const signalled = firstSignal();
+  let started: VolumeServer | undefined;
+  const signalled = firstSignal(() => started?.releaseVolumesNow());
   const server = await VolumeServer.start({
-    images, nbd, control, readOnly: flags.readOnly, listenAny: flags.listenAny, testHooks: flags.testHooks,
+    images, nbd, nbdIdleTimeoutMs, control, readOnly: flags.readOnly, listenAny: flags.listenAny, testHooks: flags.testHooks,
     nbdGroup: flags.nbdGroup, tlsPskFile: flags.tlsPsk, insecureTcp: flags.insecureTcp,
   });
+  started = server;
   for (const warning of server.info.warnings) process.stderr.write(`snaptape: warning: ${warning}\n`);
   process.stdout.write(flags.json ? `${JSON.stringify(server.info)}\n` : serveText(server));
   const signal = await signalled;
@@ -96,6 +119,7 @@ export function registerServe(program: Command): void {
     .option('--nbd-group <group>', 'let this group use the NBD unix socket too (mode 0660)')
     .option('--tls-psk <file>', 'NBD over TCP requires TLS (NBD_OPT_STARTTLS) with a key from this psktool file (username:hexkey lines)')
     .option('--insecure-tcp', 'allow writable volumes over NBD on TCP without TLS: every local account can write them (prints a warning)')
+    .option('--nbd-idle-timeout <seconds>', 'disconnect an NBD client that sends no request (or reads no reply) for this long after the handshake (default 300)')
     .option('--control <socket|host:port>', 'control API: a unix socket path, or a loopback TCP address (needs a token; $SNAPTAPE_TOKEN or printed)')
     .option('--read-only', 'open the volumes read-only (no locks, no writes, no backups)')
     .option('--listen-any', 'allow non-loopback listen addresses (prints a warning)')
