@@ -3,7 +3,7 @@
  * small bzip2 or zlib stream of 1 GiB of zeros is refused with a typed error naming the block or
  * track as soon as its output passes the largest legal block or track, within 1 s and under 100 MB
  * of extra memory (measured in a child process, so this process's heap does not blur it). Through
- * the CLI too: one line, non-zero exit.
+ * the CLI too: one line, non-zero exit; and over NBD, where one such READ stalled every client.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createVolume } from '../../src/api/volume-api.js';
+import { createVolume, openVolume } from '../../src/api/volume-api.js';
+import { NbdClient } from '../../src/export/nbd-client.js';
+import { NbdServer } from '../../src/export/nbd-server.js';
+import { VolumeBackend } from '../../src/export/volume-backend.js';
 import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
 import { GIB, HET_BZIP2, HET_ZLIB, MIB, bzip2Bomb, hetTapeWithBlock, plantCckdTrack, zlibBomb } from '../harness/bombs.js';
 import { runSnaptape } from '../harness/run-cli.js';
@@ -134,4 +137,26 @@ describe('decompression bombs', () => {
       expect(ms).toBeLessThan(5_000);
     }
   }, 60_000);
+
+  it('served read-only over NBD: the READ of the bomb track fails fast, and another client is served meanwhile', async () => {
+    const path = cckdWithTrack0('nbd-bomb.cckd', 2, bzip2);
+    const volume = openVolume(path, { readOnly: true });
+    const slot = volume.backend.slotBytes;
+    const server = new NbdServer({ exports: [new VolumeBackend(volume, { name: 'bomb' })] });
+    const { port } = await server.listen();
+    const bombed = await NbdClient.connect({ port, exportName: 'bomb' });
+    const steady = await NbdClient.connect({ port, exportName: 'bomb' });
+    try {
+      const started = performance.now();
+      const outcome = bombed.read(0, slot).then(() => 'served', (error: unknown) => (error instanceof Error ? error.message : String(error)));
+      const other = await steady.read(slot, slot);
+      expect(other.length).toBe(slot);
+      expect(await outcome).not.toBe('served');
+      expect(performance.now() - started).toBeLessThan(MAX_DECODE_MS);
+    } finally {
+      await Promise.allSettled([bombed.disconnect(), steady.disconnect()]);
+      await server.close();
+      volume.close();
+    }
+  }, 30_000);
 });
