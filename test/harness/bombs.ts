@@ -10,9 +10,90 @@ import { constants, deflateRawSync } from 'node:zlib';
 export const MIB = 1024 ** 2;
 export const GIB = 1024 ** 3;
 
-/** bzip2 of `bytes` zero bytes, from the bzip2 program (1 GiB gives 785 bytes, in some seconds). */
+/** Zero bytes of the bzip2 stream that bzip2Bomb splices: two full bzip2 blocks of zeros and a tail. */
+const BZIP2_BASE_BYTES = 100 * MIB;
+const BZIP2_BLOCK_MAGIC = 0x314159265359n;
+const BZIP2_END_MAGIC = 0x177245385090n;
+
+function bitAt(buffer: Buffer, i: number): number {
+  return ((buffer[i >> 3] as number) >> (7 - (i & 7))) & 1;
+}
+
+/** Bit offsets where a 48-bit magic starts (bzip2 blocks are not byte-aligned). */
+function findMagic(buffer: Buffer, magic: bigint): number[] {
+  const found: number[] = [];
+  const mask = (1n << 48n) - 1n;
+  let window = 0n;
+  for (let i = 0; i < buffer.length * 8; i++) {
+    window = ((window << 1n) | BigInt(bitAt(buffer, i))) & mask;
+    if (i >= 47 && window === magic) found.push(i - 47);
+  }
+  return found;
+}
+
+function readBits32(buffer: Buffer, at: number): number {
+  let value = 0;
+  for (let i = 0; i < 32; i++) value = value * 2 + bitAt(buffer, at + i);
+  return value;
+}
+
+class BitWriter {
+  private readonly bytes: number[] = [];
+  private current = 0;
+  private count = 0;
+
+  put(bit: number): void {
+    this.current = (this.current << 1) | bit;
+    if (++this.count === 8) {
+      this.bytes.push(this.current);
+      this.current = 0;
+      this.count = 0;
+    }
+  }
+
+  copy(buffer: Buffer, from: number, to: number): void {
+    for (let i = from; i < to; i++) this.put(bitAt(buffer, i));
+  }
+
+  u32(value: number): void {
+    for (let i = 31; i >= 0; i--) this.put((value >>> i) & 1);
+  }
+
+  done(): Buffer {
+    while (this.count !== 0) this.put(0);
+    return Buffer.from(this.bytes);
+  }
+}
+
+/**
+ * bzip2 of at least `bytes` zero bytes (up to half as much again), under 1 KB for 1 GiB. The bzip2
+ * program compresses 100 MiB of zeros (two full blocks of about 45.9 MB each, then a shorter tail);
+ * the full block is then repeated bit for bit, and the stream CRC recomputed from the block CRCs
+ * (crc = rotl1(crc) ^ blockCrc), instead of compressing a gigabyte.
+ */
 export function bzip2Bomb(bytes: number): Buffer {
-  return execFileSync('sh', ['-c', `head -c ${bytes} /dev/zero | bzip2 -9`], { maxBuffer: MIB });
+  const base = execFileSync('sh', ['-c', `head -c ${Math.min(bytes, BZIP2_BASE_BYTES)} /dev/zero | bzip2 -9`], { maxBuffer: MIB });
+  if (bytes <= BZIP2_BASE_BYTES) return base;
+  const [first, second, tail] = findMagic(base, BZIP2_BLOCK_MAGIC);
+  const [end] = findMagic(base, BZIP2_END_MAGIC);
+  if (first === undefined || second === undefined || tail === undefined || end === undefined) throw new Error('bzip2Bomb: the base stream has not two full blocks and a tail');
+  // The full block holds more than a third of the base (two of them and a shorter tail).
+  const fullBlocks = Math.ceil((3 * bytes) / BZIP2_BASE_BYTES);
+  const out = new BitWriter();
+  out.copy(base, 0, first); // "BZh9"
+  let crc = 0;
+  const add = (blockCrc: number): void => {
+    crc = (((crc << 1) | (crc >>> 31)) ^ blockCrc) >>> 0;
+  };
+  for (let i = 0; i < fullBlocks; i++) {
+    out.copy(base, first, second);
+    add(readBits32(base, first + 48));
+  }
+  out.copy(base, tail, end);
+  add(readBits32(base, tail + 48));
+  out.copy(base, end, end + 48);
+  out.u32(crc);
+  return out.done();
 }
 
 /**
