@@ -1,7 +1,8 @@
 /**
  * The last step of a tape backup, run on a worker thread so that the volume's owning thread (and
  * every host write, NBD client included) never waits for it: hash each element by reading the tape
- * sequentially, write the labels and tapemarks (with each element's SHA-256 in its UTL1), sync,
+ * sequentially, write the labels and tapemarks (each element's SHA-256 in its UTL1, the SHA-256 of
+ * its labels in UTL2: techniques/tape-backup/label-digest.ts), sync,
  * and read the whole tape back against its plan.
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs';
@@ -12,6 +13,7 @@ import type { TapePlan } from '../tape/tape-plan.js';
 import { verifyTapeAgainstPlan, type TapeVerification } from '../tape/tape-verify.js';
 import { digestPlannedFiles } from '../techniques/tape-backup/backup-digest.js';
 import { digestLabel } from '../techniques/tape-backup/backup-labels.js';
+import { labelDigestLabel, labelDigestOf, plannedLabels } from '../techniques/tape-backup/label-digest.js';
 
 export interface FinishTapeTask {
   readonly tapePath: string;
@@ -36,7 +38,8 @@ export function finishTape(task: FinishTapeTask): FinishTapeResult {
       throw translateIoError(error, 'reopen the tape to finish it', task.tapePath);
     }
     try {
-      writeTapeFrame(fd, task.plan, digests.map((d) => [digestLabel(d)]), task.tapePath, task.baseOffsetBytes);
+      const trailers = digests.map((d, i) => [digestLabel(d), labelDigestLabel(labelDigestOf(plannedLabels(task.plan, i)))]);
+      writeTapeFrame(fd, task.plan, trailers, task.tapePath, task.baseOffsetBytes);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -7,11 +7,12 @@
  * test/cckd).
  *
  * Invariant: damaged data is an ImageFormatError naming the file, track and offset, never a crash,
- * and a body never inflates past the track slot (`maxBytes`).
+ * and a body never inflates past the track slot (`maxBytes`): decoding stops there
+ * (src/base/bounded-decompress.ts), so a crafted image cannot expand to gigabytes.
  */
-import { deflateSync, inflateSync } from 'node:zlib';
-import Bunzip from 'seek-bzip';
+import { deflateSync } from 'node:zlib';
 import compressjs from 'compressjs';
+import { OutputLimitError, decompressBounded } from '../base/bounded-decompress.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
 import { CCKD_COMPRESSION, type CckdCompression } from './cckd-layouts.js';
 
@@ -56,11 +57,12 @@ export function decompressBody(stored: Buffer, code: number, maxBytes: number, w
   let body: Buffer;
   try {
     if (code === CCKD_COMPRESSION.none) body = stored;
-    else if (code === CCKD_COMPRESSION.zlib) body = inflateSync(stored, { maxOutputLength: maxBytes });
-    else if (code === CCKD_COMPRESSION.bzip2) body = Bunzip.decode(stored);
+    else if (code === CCKD_COMPRESSION.zlib) body = decompressBounded(stored, 'zlib', maxBytes);
+    else if (code === CCKD_COMPRESSION.bzip2) body = decompressBounded(stored, 'bzip2', maxBytes);
     else throw damaged(where, `has compression byte ${code} (0 none, 1 zlib, 2 bzip2)`);
   } catch (cause) {
     if (cause instanceof ImageFormatError) throw cause;
+    if (cause instanceof OutputLimitError) throw damaged(where, `expands past the ${maxBytes}-byte track with ${compressionName(code) ?? code}`);
     const text = cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : String(cause);
     throw damaged(where, `does not decompress with ${compressionName(code) ?? code} (${text})`);
   }

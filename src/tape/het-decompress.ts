@@ -1,13 +1,13 @@
 /**
  * Decompression of HET blocks (FORMATS.md section 4.1): each block is compressed as a whole, with
  * zlib (`compress2`, a stream starting 78 xx) or bzip2 (a stream starting "BZh"), and flags1 says
- * which. Node has zlib built in; bzip2 comes from the pure-JS `seek-bzip` decoder.
+ * which. Decoding is bounded (src/base/bounded-decompress.ts): it stops once the output passes
+ * MAX_BLOCK_BYTES, so a small crafted block cannot expand to gigabytes.
  *
  * Invariant: a block that does not decompress, or decompresses to more than MAX_BLOCK_BYTES, is a
  * TapeFormatError naming the block number and byte offset, never a crash.
  */
-import { inflateSync } from 'node:zlib';
-import Bunzip from 'seek-bzip';
+import { OutputLimitError, decompressBounded } from '../base/bounded-decompress.js';
 import { TapeFormatError } from '../errors/snaptape-error.js';
 import { MAX_BLOCK_BYTES } from './aws-block-header.js';
 
@@ -29,14 +29,17 @@ export function decompressBlock(stored: Buffer, compression: BlockCompression, w
   if (compression === 'none') return stored;
   let data: Buffer;
   try {
-    data = compression === 'zlib' ? inflateSync(stored, { maxOutputLength: MAX_BLOCK_BYTES }) : Bunzip.decode(stored);
+    data = decompressBounded(stored, compression, MAX_BLOCK_BYTES);
   } catch (cause) {
+    const problem = cause instanceof OutputLimitError
+      ? `its ${compression} data expands past ${MAX_BLOCK_BYTES} bytes, the largest legal block`
+      : `${compression} data is damaged (${describe(cause)})`;
     throw new TapeFormatError(
-      `Cannot decompress block ${where.blockNumber} at byte offset ${where.offsetBytes} of ${where.path}: ${compression} data is damaged (${describe(cause)})`,
+      `Cannot decompress block ${where.blockNumber} at byte offset ${where.offsetBytes} of ${where.path}: ${problem}`,
       { path: where.path, blockNumber: where.blockNumber, offsetBytes: where.offsetBytes, compression },
     );
   }
-  if (data.length > MAX_BLOCK_BYTES || data.length === 0) {
+  if (data.length === 0) {
     throw new TapeFormatError(
       `Cannot decompress block ${where.blockNumber} at byte offset ${where.offsetBytes} of ${where.path}: it expands to ${data.length} bytes (allowed 1..${MAX_BLOCK_BYTES})`,
       { path: where.path, blockNumber: where.blockNumber, offsetBytes: where.offsetBytes, compression },

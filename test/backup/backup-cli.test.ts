@@ -85,7 +85,8 @@ describe('snaptape backup --json', () => {
     const totals = hetmap.stdout.slice(hetmap.stdout.indexOf('Summary'));
     const files = Number(/^Files\s+: (\d+)/m.exec(totals)?.[1]);
     const blocks = Number(/^Blocks\s+: (\d+)/m.exec(totals)?.[1]);
-    expect([files, blocks]).toEqual([4, 158]);
+    // 150 tracks and 9 labels: VOL1 HDR1 HDR2 UHL1 UHL2, EOF1 EOF2 UTL1 (data digest) UTL2 (label digest).
+    expect([files, blocks]).toEqual([4, 159]);
     // hetmap counts the tapemarks as files (header labels, data, trailer labels, and the last empty one).
     expect(v).toEqual({ sizeBytes: run.summary.tapeBytes, entryCount: blocks + files, dataBlockCount: 150, dataSetCount: 1 });
   });

@@ -78,11 +78,11 @@ describe('a full-volume backup made under concurrent host writes', () => {
     expect(run.summary.elements[0]).toMatchObject({ name: 'FULLVOLUME.SRC001', kind: 'volume', blocks: TRACKS });
   });
 
-  it('hetmap -a lists VOL1, HDR1 with the dsid, HDR2, UHL1-2, EOF1 with the track count, EOF2, UTL1, and the data file of that many blocks', () => {
+  it('hetmap -a lists VOL1, HDR1 with the dsid, HDR2, UHL1-2, EOF1 with the track count, EOF2, UTL1-2, and the data file of that many blocks', () => {
     const r = runTool('hetmap', ['-a', tape()]);
     expect(r.status, r.stderr).toBe(0);
     const { labels, files } = parseHetmapAll(r.stdout);
-    expect(labels.map((l) => l.label)).toEqual(['VOL1', 'HDR1', 'HDR2', 'UHL1', 'UHL2', 'EOF1', 'EOF2', 'UTL1']);
+    expect(labels.map((l) => l.label)).toEqual(['VOL1', 'HDR1', 'HDR2', 'UHL1', 'UHL2', 'EOF1', 'EOF2', 'UTL1', 'UTL2']);
     const hdr1 = labels.find((l) => l.label === 'HDR1');
     const eof1 = labels.find((l) => l.label === 'EOF1');
     expect(hdr1?.fields['Dataset ID']).toBe('FULLVOLUME.SRC001');
@@ -90,7 +90,7 @@ describe('a full-volume backup made under concurrent host writes', () => {
     expect(eof1?.fields['Dataset ID']).toBe('FULLVOLUME.SRC001');
     expect(Number(eof1?.fields['Block Count Low'])).toBe(TRACKS);
     expect(labels.find((l) => l.label === 'VOL1')?.fields['Volume Serial']).toBe('TSRC00');
-    // File 1: HDR1 HDR2 UHL1 UHL2 (and the VOL1); file 2: the tracks; file 3: EOF1 EOF2 UTL1.
+    // File 1: HDR1 HDR2 UHL1 UHL2 (and the VOL1); file 2: the tracks; file 3: EOF1 EOF2 UTL1 UTL2.
     const data = files.find((f) => f.fileNumber === 2);
     expect(data?.blocks).toBe(TRACKS);
     expect(data?.uncompressedBytes).toBe(run.summary.bytes);

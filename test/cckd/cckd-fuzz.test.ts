@@ -15,6 +15,7 @@ import { allocateDataset } from '../../src/vtoc/dataset-allocator.js';
 import { parseRecfm } from '../../src/vtoc/dataset-attributes.js';
 import { fillVolume } from '../../src/vtoc/volume-fill.js';
 import { sha256File } from '../harness/dasd.js';
+import { MIB, bzip2Bomb, plantCckdTrack, zlibBomb } from '../harness/bombs.js';
 import { fcSeed } from '../harness/fc-seed.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
@@ -24,6 +25,8 @@ let dir: TempDir;
 let good: string;
 let goodBytes: Buffer;
 let metadataEnd: number;
+/** The good file with track 0 replaced by a bzip2 or zlib bomb (appended at the end of the file). */
+let bombSeeds: Buffer[];
 
 beforeAll(() => {
   dir = makeTempDir();
@@ -35,6 +38,14 @@ beforeAll(() => {
   goodBytes = readFileSync(good);
   // The headers, the L1 table and the one L2 table sit before the first track image.
   metadataEnd = Math.min(goodBytes.length, 1024 + 4 + 2048 + 64);
+  // Random mutations never build a decompression bomb, so two are seeds: 64 MiB of zeros in a
+  // track image whose slot is 56,832 bytes.
+  bombSeeds = ([[2, bzip2Bomb(64 * MIB)], [1, zlibBomb(48 * MIB)]] as const).map(([code, body]) => {
+    const path = join(dir.path, `bomb-${code}.cckd`);
+    writeFileSync(path, goodBytes);
+    plantCckdTrack(path, 0, 15, code, body);
+    return readFileSync(path);
+  });
 });
 afterAll(() => dir.cleanup());
 
@@ -95,10 +106,12 @@ describe('damaged CCKD files', () => {
     const codes = new Map<string, number>();
     const path = join(dir.path, 'fuzz.cckd');
     for (let i = 0; i < CASES; i++) {
-      const bytes = Buffer.from(goodBytes);
+      // One case in four starts from a bomb, and then may hit the bomb's own bytes too.
+      const bomb = prng.below(4) === 0 ? bombSeeds[prng.below(bombSeeds.length)] : undefined;
+      const bytes = Buffer.from(bomb ?? goodBytes);
       const flips = 1 + prng.below(4);
       for (let k = 0; k < flips; k++) {
-        const at = prng.below(metadataEnd);
+        const at = bomb && prng.below(2) === 0 ? goodBytes.length + prng.below(bomb.length - goodBytes.length) : prng.below(metadataEnd);
         bytes[at] = prng.below(4) === 0 ? 0xff : prng.below(256);
       }
       writeFileSync(path, bytes);

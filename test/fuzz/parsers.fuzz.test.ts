@@ -21,6 +21,7 @@ import { Volume } from '../../src/volume/volume.js';
 import { allocateDataset, deleteDataset } from '../../src/vtoc/dataset-allocator.js';
 import { parseRecfm } from '../../src/vtoc/dataset-attributes.js';
 import { getDataset, putDataset } from '../../src/vtoc/dataset-io.js';
+import { HET_BZIP2, HET_ZLIB, MIB, bzip2Bomb, hetTapeWithBlock, zlibBomb } from '../harness/bombs.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { buildGuardVolume, CRAFTED_VTOCS } from '../vtoc/crafted-vtoc.js';
 import { VECTORS_DIR } from '../harness/vectors.js';
@@ -208,7 +209,10 @@ describe('parser fuzz', () => {
 
   it('AWSTAPE and HET tapes: blocks, segments, compression, label sequences', async () => {
     const names = ['05_tape_sl_hetinit.aws', '06_tape_nl_hetinit.aws', '07_tape_sl_1file.aws', '08_tape_nl_bigblocks_chunk4096.aws', '09_tape_sl_1file.zlib.het', '09_tape_sl_1file.bz2.het'];
-    const seeds = names.map((n) => readFileSync(join(VECTORS_DIR, n)));
+    // Random mutations never build a decompression bomb, so two are seeds: blocks of 64 MiB of
+    // zeros (1,000 times the largest legal block; small enough to make in a second).
+    const bombs = [hetTapeWithBlock(bzip2Bomb(64 * MIB), HET_BZIP2), hetTapeWithBlock(zlibBomb(64 * MIB), HET_ZLIB)];
+    const seeds = [...names.map((n) => readFileSync(join(VECTORS_DIR, n))), ...bombs];
     const path = join(dir.path, 'fuzzed.aws');
     const target: FuzzTarget = {
       name: 'awstape-het',

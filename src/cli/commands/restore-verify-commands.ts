@@ -1,11 +1,13 @@
 /**
  * `snaptape restore <tape> --to <image>` and `snaptape verify <tape>`. Both check every element's
- * SHA-256 against the tape's own trailer label; restore writes nothing unless all of them match.
+ * SHA-256 against the tape's own trailer label (UTL1), and its labels against UTL2; restore writes
+ * nothing unless all of them match.
  */
 import type { Command } from 'commander';
 import { VerifyError } from '../../errors/snaptape-error.js';
 import { restoreTape } from '../../techniques/restore/restore-tape.js';
 import { verifyBackupTape } from '../../techniques/restore/backup-tape.js';
+import { labelMismatchError } from '../../techniques/restore/tape-trust.js';
 import { parseCount, printResult } from '../cli-output.js';
 
 interface RestoreFlags {
@@ -74,7 +76,12 @@ What each mode writes (nothing at all unless every element verifies and the targ
       printResult(report, () => [
         `${tape}: tape ${report.volser}, source ${report.source.typeName} ${report.source.volser}: ${report.ok ? 'OK' : 'FAILED'}`,
         ...report.elements.map((e) => `  ${e.ok ? 'ok ' : 'BAD'} ${e.name.padEnd(44)} ${e.blocks} blocks ${e.bytes} bytes sha256 ${e.sha256}${e.ok ? '' : ` (tape records ${e.recorded})`}`),
+        ...report.labels.map((l) => l.recorded === undefined
+          ? `  --  ${l.name.padEnd(44)} labels not covered: the tape records no label digest (UTL2)`
+          : `  ${l.ok ? 'ok ' : 'BAD'} ${l.name.padEnd(44)} labels ${l.labels} sha256 ${l.sha256}${l.ok ? '' : ` (tape records ${l.recorded})`}`),
       ].join('\n'), flags);
+      const badLabels = report.labels.find((l) => !l.ok);
+      if (badLabels) throw labelMismatchError('verify', tape, badLabels);
       if (!report.ok) {
         const bad = report.elements.find((e) => !e.ok);
         throw new VerifyError(`Cannot verify ${tape}: ${bad?.name} does not match its recorded SHA-256`, { path: tape });

@@ -11,12 +11,16 @@ import { fbaTapeRegion, WHOLE_FILE } from '../../tape/tape-region.js';
 import { FBA_BLOCK_BYTES } from '../../geometry/device-types.js';
 import { readSessionRecord, sessionRecordKey } from '../tape-backup/session-record.js';
 import { parseDigest, parseElementDescription, parseSourceDescription, type ElementDescription, type SourceDescription } from '../tape-backup/backup-labels.js';
+import { parseLabelDigest } from '../tape-backup/label-digest.js';
+import { checkElementLabels, type LabelCheck } from './tape-trust.js';
 
 export interface TapeElement {
   readonly name: string;
   readonly fileSequence: number;
   readonly description: ElementDescription;
   readonly sha256: string;
+  /** SHA-256 of the element's labels (UTL2); undefined on tapes written before it. */
+  readonly labelsSha256: string | undefined;
   readonly firstBlockNumber: number;
   readonly blockCount: number;
 }
@@ -59,6 +63,7 @@ export function openBackupTape(path: string, location: TapeLocation = {}): Backu
         fileSequence: ds.fileSequence,
         description: parseElementDescription(userHeaders, where(ds.fileSequence)),
         sha256: parseDigest(ds.userTrailerLabels.map((l) => l.userData), where(ds.fileSequence)),
+        labelsSha256: parseLabelDigest(ds.userTrailerLabels.map((l) => l.userData)),
         firstBlockNumber: ds.firstDataBlockNumber,
         blockCount: ds.dataBlockCount,
       };
@@ -100,15 +105,18 @@ export interface TapeVerifyReport {
   readonly volser: string;
   readonly source: SourceDescription;
   readonly elements: readonly ElementCheck[];
+  /** Each element's labels against UTL2. */
+  readonly labels: readonly LabelCheck[];
   readonly ok: boolean;
 }
 
-/** `snaptape verify`: reads the whole tape and checks every element's SHA-256 against UTL1. */
+/** `snaptape verify`: reads the whole tape and checks every element's SHA-256 against UTL1, its labels against UTL2. */
 export function verifyBackupTape(path: string, location: TapeLocation = {}): TapeVerifyReport {
   const tape = openBackupTape(path, location);
   try {
     const elements = tape.elements.map((e) => checkElement(tape, e));
-    return { path, volser: tape.volser, source: tape.source, elements, ok: elements.every((e) => e.ok) };
+    const labels = tape.elements.map((e) => checkElementLabels(tape, e));
+    return { path, volser: tape.volser, source: tape.source, elements, labels, ok: elements.every((e) => e.ok) && labels.every((l) => l.ok) };
   } finally {
     tape.reader.close();
   }

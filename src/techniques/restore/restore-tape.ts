@@ -11,7 +11,7 @@
  * The target is checked (device type, size, clashes, free space) before the first byte is written.
  * `newVolume` creates the target first, by default of the source's type and size as the tape records.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { TargetExistsError, UsageError, VerifyError, ImageFormatError } from '../../errors/snaptape-error.js';
 import { createVolume, openVolume } from '../../api/volume-api.js';
 import { homeAddressOf, trackUsedBytes } from '../../ckd/track-codec.js';
@@ -19,7 +19,9 @@ import { cchhOf, type Cchh } from '../../geometry/cchh.js';
 import type { Volume } from '../../volume/volume.js';
 import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
 import { planDatasetRestores, writeDatasetRestore, type DatasetPlacement } from './restore-dataset.js';
+import { sizeStorePath } from '../../volume/track-size-store.js';
 import { checkElement, forEachBlock, openBackupTape, type BackupTape, type ElementCheck, type TapeElement } from './backup-tape.js';
+import { checkRecordedGeometry, requireLabelsMatch } from './tape-trust.js';
 
 export interface RestoreOptions {
   readonly to: string;
@@ -123,7 +125,12 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
     if (bad) throw new VerifyError(`Cannot restore from ${tapePath}: ${bad.name} has SHA-256 ${bad.sha256}, the tape records ${bad.recorded}`, { path: tapePath, element: bad.name });
     // Data set tracks are placed by their home addresses (or relocated), so each must decode.
     if (tape.source.kind === 'ckd') chosen.filter((e) => e.description.kind === 'dataset').forEach((e) => checkBlocksAreTracks(tape, e));
+    // The labels are trusted only as far as they are checked: against their digest, and the
+    // geometry a new volume takes from them against the device type and the tape's data.
+    requireLabelsMatch('restore from', tape);
+    if (options.newVolume) checkRecordedGeometry(tape);
     const volume = options.newVolume ? createTarget(tape, options) : openVolume(options.to);
+    let restored = false;
     try {
       // Everything about the target is checked before the first byte is written.
       const ckd = tape.source.kind === 'ckd';
@@ -139,13 +146,21 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
         return writeDatasetRestore(volume, tape, datasets.find((p) => p.element === e) as DatasetPlacement);
       });
       volume.sync();
+      restored = true;
       return { to: options.to, newVolume: options.newVolume ?? false, elements: checks.map((c, i) => ({ ...c, unitsWritten: written[i] as number })) };
     } finally {
       volume.close();
+      if (!restored && options.newVolume) removeNewVolume(options.to);
     }
   } finally {
     tape.reader.close();
   }
+}
+
+/** A new volume whose restore failed is removed with its track-size table: no partial target is left. */
+function removeNewVolume(path: string): void {
+  rmSync(path, { force: true });
+  rmSync(sizeStorePath(path), { force: true });
 }
 
 function createTarget(tape: BackupTape, options: RestoreOptions): Volume {

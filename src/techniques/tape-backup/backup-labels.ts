@@ -7,6 +7,7 @@
  *   UHL3-5 F1A= F1B= F1C= (hex of the Format-1 DSCB's 96 data bytes)           data sets only
  *   UHL3  FIRST=0 COUNT=200                                                     FBA ranges only
  *   UTL1  SHA256=<64 hex>                                                       the element's digest
+ *   UTL2  LABELSHA256=<64 hex>                              the digest of VOL1, HDR1, HDR2, UHL* (label-digest.ts)
  * Standard-label readers (hetmap, tapemap, z/OS) skip user labels.
  */
 import { decodeEbcdicTrimmed } from '../../base/ebcdic.js';

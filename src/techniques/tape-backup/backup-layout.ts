@@ -39,7 +39,8 @@ export function planBackupTape(set: BackupSet, inputs: LayoutInputs): BackupLayo
       blockSizeBytes: Math.max(1, blockSize),
       dataBlockLengths: lengths,
       userHeaderLabels: inputs.headerLabels(element, i),
-      userTrailerLabelCount: 1,
+      // UTL1 the data's SHA-256, UTL2 the labels' (label-digest.ts).
+      userTrailerLabelCount: 2,
       creationDate: inputs.creationDate,
       jobStepId: 'SNAPTAPE/BACKUP',
     };
