@@ -144,7 +144,10 @@ export class PowerLossFs {
       const real = target[name] as (...args: unknown[]) => unknown;
       this.original.set(name, real as Fs[Watched]);
       target[name] = (...args: unknown[]): unknown => {
+        const created = this.busy ? undefined : this.createdPath(name, args);
         const result = real.apply(fs, args);
+        // A new file may get the inode number of one removed before: it starts with nothing durable.
+        if (created !== undefined) this.durable.delete(fs.statSync(created).ino);
         // The model's own reads (scan, fstat) call no watched function; a nested call is not a step.
         if (this.busy) return result;
         this.busy = true;
@@ -157,6 +160,15 @@ export class PowerLossFs {
       };
     }
     syncBuiltinESMExports();
+  }
+
+  /** The path `name(args)` is about to create under the folder, if it does not exist yet. */
+  private createdPath(name: Watched, args: unknown[]): string | undefined {
+    const [a, b] = args;
+    const path = name === 'openSync' && typeof b === 'string' && /[wa]/.test(b) ? a
+      : name === 'writeFileSync' && typeof a === 'string' ? a
+        : name === 'copyFileSync' ? b : undefined;
+    return typeof path === 'string' && this.inside(path) && !fs.existsSync(path) ? path : undefined;
   }
 
   private observe(name: Watched, args: unknown[], result: unknown): void {
