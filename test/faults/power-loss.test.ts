@@ -6,7 +6,8 @@
  *
  * After every such crash: each record that is there can be read (never an empty or torn file in
  * place of the last one), and a record that says complete is backed by its data: the clone's
- * destination, the backup's tape, byte for byte as the run finished them.
+ * destination, the backup's tape, a snapshot's target directory and its physical image, byte for
+ * byte as the run finished them.
  *
  * Both runs keep their I/O on this thread, so the model sees all of it: the sources are CCKD
  * images (no file offsets, so copies run on the owning thread) and the tape's finishing step runs
@@ -20,10 +21,14 @@ import { CopyPool } from '../../src/engine/copy-pool.js';
 import { finishTape, type FinishTapeResult, type FinishTapeTask } from '../../src/engine/finish-tape-task.js';
 import { CloneSession } from '../../src/techniques/clone/clone-session.js';
 import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
+import { runPhysicalCopy } from '../../src/techniques/snapshot/physical-copy.js';
+import { defineSnapshot, executeSnapshot } from '../../src/techniques/snapshot/snapshot-protocol.js';
+import { parseToken } from '../../src/techniques/snapshot/snapshot-tokens.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { makeFilledVolume, makeTarget } from '../clone/clone-fixtures.js';
 import { PowerLossFs, type CrashPoint, type CrashView } from '../harness/power-loss-fs.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { makeSubsystem } from '../snapshot/helpers/subsystem-fixtures.js';
 
 /** A pool whose tape finish runs on this thread, where the file-system model can see it. */
 class ThisThreadFinishPool extends CopyPool {
@@ -131,5 +136,37 @@ describe('power loss at every step', () => {
     expect(found.slice(0, 8), `${found.length} crash points break the invariant`).toEqual([]);
     const last = fsModel.points.at(-1) as CrashPoint;
     expect(JSON.parse(last.namesSynced.get(record)?.toString('utf8') ?? '{}').status, 'the completed record is durable when the backup ends').toBe('completed');
+  });
+
+  it('a snapshot token says complete only when the target (and its physical image) is on disk', async () => {
+    const where = join(dir.path, 'snapshot');
+    mkdirSync(where, { recursive: true });
+    const { sub, source } = makeSubsystem(where, { seed: 5 });
+    const fsModel = PowerLossFs.install(sub);
+    let pointer: string;
+    let physical: string;
+    try {
+      // A pointer copy (complete when execute returns), then one with a physical image (complete when written).
+      const first = defineSnapshot(source, join(sub, 'TGT'), { volser: 'TGT001' });
+      executeSnapshot(first.token);
+      pointer = parseToken(first.token, 'S').id;
+      const second = defineSnapshot(source, join(sub, 'TG2'), { volser: 'TG2001' });
+      const executed = executeSnapshot(second.token, { physical: join(sub, 'physical.ckd') });
+      await runPhysicalCopy(executed.pollingToken);
+      physical = parseToken(second.token, 'S').id;
+    } finally {
+      fsModel.uninstall();
+    }
+    const finished = new Map(['TGT', 'TG2', 'physical.ckd'].map((name) => [name, readFileSync(join(sub, name))]));
+    const records = [`tokens/${pointer}.json`, `tokens/${physical}.json`];
+    const complete = (r: ReadonlyMap<string, unknown>, name: string): boolean => (r.get(name) as { state?: string } | undefined)?.state === 'complete';
+    // Each token's claim is checked on its own data: the pointer copy's target, the physical image.
+    const found = [
+      ...violations(fsModel.points, records, (r) => (complete(r, records[0] as string) ? 'TGT' : undefined), finished),
+      ...violations(fsModel.points, records, (r) => (complete(r, records[1] as string) ? 'physical.ckd' : undefined), finished),
+    ];
+    expect(found.slice(0, 8), `${found.length} crash points break the invariant`).toEqual([]);
+    const last = fsModel.points.at(-1) as CrashPoint;
+    for (const name of records) expect(JSON.parse(last.namesSynced.get(name)?.toString('utf8') ?? '{}').state, `${name} is durable at the end`).toBe('complete');
   });
 });
