@@ -7,19 +7,21 @@
  * After every such crash: each record that is there can be read (never an empty or torn file in
  * place of the last one), and a record that says complete is backed by its data: the clone's
  * destination, the backup's tape, a snapshot's target directory and its physical image, byte for
- * byte as the run finished them.
+ * byte as the run finished them; a track a mirror's state file calls valid, on the secondary.
  *
  * Both runs keep their I/O on this thread, so the model sees all of it: the sources are CCKD
  * images (no file offsets, so copies run on the owning thread) and the tape's finishing step runs
  * here instead of on a worker (the same function the worker runs).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
 import { CopyPool } from '../../src/engine/copy-pool.js';
 import { finishTape, type FinishTapeResult, type FinishTapeTask } from '../../src/engine/finish-tape-task.js';
 import { CloneSession } from '../../src/techniques/clone/clone-session.js';
+import { MirrorSession } from '../../src/techniques/mirror/mirror-session.js';
+import { MirrorStateFile, mirrorFilePath, type StoredState } from '../../src/techniques/mirror/mirror-state-file.js';
 import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
 import { runPhysicalCopy } from '../../src/techniques/snapshot/physical-copy.js';
 import { defineSnapshot, executeSnapshot } from '../../src/techniques/snapshot/snapshot-protocol.js';
@@ -29,6 +31,7 @@ import { makeFilledVolume, makeTarget } from '../clone/clone-fixtures.js';
 import { PowerLossFs, type CrashPoint, type CrashView } from '../harness/power-loss-fs.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { makeSubsystem } from '../snapshot/helpers/subsystem-fixtures.js';
+import { makeBlankSecondary } from '../mirror/mirror-fixtures.js';
 
 /** A pool whose tape finish runs on this thread, where the file-system model can see it. */
 class ThisThreadFinishPool extends CopyPool {
@@ -168,5 +171,55 @@ describe('power loss at every step', () => {
     expect(found.slice(0, 8), `${found.length} crash points break the invariant`).toEqual([]);
     const last = fsModel.points.at(-1) as CrashPoint;
     for (const name of records) expect(JSON.parse(last.namesSynced.get(name)?.toString('utf8') ?? '{}').state, `${name} is durable at the end`).toBe('complete');
+  });
+
+  it('a mirror state file calls a track valid only when the local secondary holds it on disk', async () => {
+    const where = join(dir.path, 'mirror');
+    mkdirSync(where, { recursive: true });
+    const primary = makeFilledVolume(where, { cylinders: 2, seed: 0x3177, name: 'primary.ckd' });
+    const secondaryPath = makeBlankSecondary(where, 'secondary.ckd', 2);
+    const location = primary.backend.location();
+    const slotBytes = primary.backend.slotBytes;
+    const units = primary.unitCount;
+    const fsModel = PowerLossFs.install(where);
+    try {
+      const mirror = MirrorSession.create(primary, [secondaryPath]);
+      await mirror.whenInSync();
+      await mirror.detach();
+    } finally {
+      fsModel.uninstall();
+      primary.close();
+    }
+    expect(location.kind).toBe('file');
+    const offset = location.kind === 'file' ? location.dataOffsetBytes : 0;
+    const finished = readFileSync(secondaryPath);
+    const slot = (image: Buffer, u: number): Buffer => image.subarray(offset + u * slotBytes, offset + (u + 1) * slotBytes);
+    const stateName = mirrorFilePath('primary.ckd');
+    const scratch = join(dir.path, 'mirror-state-after-crash');
+    const found: string[] = [];
+    let claims = 0;
+    for (const point of fsModel.points) {
+      for (const [variant, view] of [['names kept', point.namesKept], ['names synced', point.namesSynced]] as [string, CrashView][]) {
+        const bytes = view.get(stateName);
+        if (bytes === undefined) continue;
+        writeFileSync(scratch, bytes);
+        let state: StoredState;
+        try {
+          const opened = MirrorStateFile.open(scratch);
+          opened.file.close();
+          state = opened.state;
+        } catch {
+          continue; // A state file that cannot be read claims nothing (the mirror is then started again).
+        }
+        const secondary = view.get('secondary.ckd') ?? Buffer.alloc(0);
+        for (let u = 0; u < units; u++) {
+          if (!state.table.isValid(u, 2)) continue;
+          claims++;
+          if (!slot(secondary, u).equals(slot(finished, u))) found.push(`after step ${point.step} (${point.after}), ${variant}: track ${u} is valid on M2, but the secondary does not hold it`);
+        }
+      }
+    }
+    expect(claims, 'the state file called tracks valid at some crash points').toBeGreaterThan(0);
+    expect(found.slice(0, 8), `${found.length} track claims break the invariant`).toEqual([]);
   });
 });
