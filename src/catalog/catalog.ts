@@ -48,7 +48,8 @@ export class Catalog {
     db.pragma(`busy_timeout = ${CATALOG_BUSY_TIMEOUT_MS}`);
     db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('synchronous = NORMAL');
+    // FULL: in WAL mode NORMAL does not fsync at commit, so a committed version could roll back after a power loss.
+    db.pragma('synchronous = FULL');
     const catalog = new Catalog(path, db);
     catalog.migrate();
     recoverStaleCreates(catalog);

@@ -11,6 +11,8 @@
  * is the shadow deleted. Every file is locked for the whole operation.
  */
 import { copyFileSync, existsSync, renameSync, rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fsyncDirectory } from './durable-replace.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import { CckdFile } from './cckd-file.js';
@@ -63,6 +65,8 @@ export function mergeShadow(basePath: string, shadows: readonly string[]): { mer
           target.writeTrack(t, source.readTrack(t) as Buffer);
           mergedTracks++;
         }
+        // The merged file is on disk before it replaces the one below.
+        target.sync();
       } finally {
         target.close();
       }
@@ -75,6 +79,7 @@ export function mergeShadow(basePath: string, shadows: readonly string[]): { mer
     try {
       renameSync(temporary, below);
       rmSync(top);
+      fsyncDirectory(dirname(resolve(below)));
     } catch (error) {
       throw translateIoError(error, `replace ${below} with the merged file`, below);
     }

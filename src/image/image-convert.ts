@@ -6,6 +6,8 @@
  * renamed into place only when complete, so a failed conversion leaves no half-written image.
  */
 import { existsSync, renameSync, rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fsyncDirectory } from './durable-replace.js';
 import { TargetExistsError, UsageError } from '../errors/snaptape-error.js';
 import type { CkdGeometry } from '../geometry/volume-geometry.js';
 import { createImage } from './create-image.js';
@@ -50,6 +52,7 @@ export function convertImage(input: string, output: string, options: ConvertOpti
     target.close();
     target = undefined;
     renameSync(temporary, output);
+    fsyncDirectory(dirname(resolve(output)));
     return { input, output, format: options.format, compression: options.format === 'cckd' ? options.compression ?? 'zlib' : null, tracks: geometry.trackCount };
   } catch (error) {
     target?.close();

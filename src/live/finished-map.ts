@@ -5,8 +5,9 @@
  * Invariant: a file read back has one code per unit and its counts agree with its codes; anything
  * else is reported as a typed error naming the file.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { translateIoError } from '../errors/io-error.js';
+import { durableReplace } from '../image/durable-replace.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { TRACK_MAP_KINDS, countCodes, type TrackMapSnapshot } from './track-map.js';
 
@@ -16,12 +17,7 @@ export function finishedMapPath(tapeKey: string): string {
 
 export function writeFinishedMap(tapeKey: string, map: TrackMapSnapshot): void {
   const path = finishedMapPath(tapeKey);
-  try {
-    writeFileSync(`${path}.tmp`, `${JSON.stringify(map)}\n`);
-    renameSync(`${path}.tmp`, path);
-  } catch (error) {
-    throw translateIoError(error, 'write the track map', path);
-  }
+  durableReplace(path, `${JSON.stringify(map)}\n`, 'write the track map');
 }
 
 /** Reads `<tape>.map.json` (or a map file given directly). */

@@ -7,9 +7,10 @@
  * A finished reader writes `<id>.done`; the next process to open the pool for writing drops the
  * pin's references and removes both files. `subsystem check` counts pins as references.
  */
-import { copyFileSync, existsSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { translateIoError } from '../errors/io-error.js';
+import { durableReplace } from '../image/durable-replace.js';
 import { PINS_DIR, UNALLOCATED_SLOT } from './subsystem-layouts.js';
 import { TrackDirectory } from './track-directory.js';
 import type { TrackPool } from './track-pool.js';
@@ -31,8 +32,7 @@ export function listPins(dir: string): string[] {
 export function createPin(pool: TrackPool, directory: TrackDirectory, id: string): string {
   const path = pinPath(pool.dir, id);
   try {
-    copyFileSync(directory.path, `${path}.tmp`);
-    renameSync(`${path}.tmp`, path);
+    durableReplace(path, readFileSync(directory.path), `pin ${directory.path}`);
   } catch (error) {
     throw translateIoError(error, `pin ${directory.path}`, path);
   }
@@ -43,7 +43,7 @@ export function createPin(pool: TrackPool, directory: TrackDirectory, id: string
 }
 
 export function markPinDone(dir: string, id: string): void {
-  writeFileSync(`${pinPath(dir, id)}${DONE_SUFFIX}`, `${new Date().toISOString()}\n`);
+  durableReplace(`${pinPath(dir, id)}${DONE_SUFFIX}`, `${new Date().toISOString()}\n`, `mark pin ${id} done`);
 }
 
 /** Drops the references of every finished pin (called when a process takes the pool for writing). */

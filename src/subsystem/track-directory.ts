@@ -8,10 +8,11 @@
  */
 import { endianness } from 'node:os';
 import { assert } from '../base/assert.js';
-import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { decodeFields, encodeFields, field, num, str } from '../base/field-table.js';
 import { ImageFormatError, TargetExistsError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
+import { durableReplace } from '../image/durable-replace.js';
 import { ckdGeometry, type CkdGeometry } from '../geometry/volume-geometry.js';
 import type { CkdFamily } from '../geometry/device-types.js';
 import {
@@ -105,20 +106,7 @@ export class TrackDirectory {
     const body = Buffer.alloc(geometry.trackCount * DIRECTORY_ENTRY_BYTES);
     const { u32 } = entryViews(body);
     for (let t = 0; t < geometry.trackCount; t++) u32[t * U32_PER_ENTRY + SLOT_U32] = UNALLOCATED_SLOT;
-    const temp = `${path}.tmp`;
-    let fd = -1;
-    try {
-      fd = openSync(temp, 'w');
-      ioWrite(fd, Buffer.concat([header, body]), 0, 'the directory', temp);
-      ioSync(fd, temp);
-      closeSync(fd);
-      fd = -1;
-      renameSync(temp, path);
-    } catch (error) {
-      if (fd >= 0) closeSync(fd);
-      try { unlinkSync(temp); } catch { /* nothing was made */ }
-      throw translateIoError(error, `create ${path}`, path);
-    }
+    durableReplace(path, Buffer.concat([header, body]), `create ${path}`);
   }
 
   /** Opens and checks a directory against the pool's family and slot size. */

@@ -6,8 +6,9 @@
  * tool (Hercules) wrote the image, the stamp differs and the table is rebuilt by a scan.
  * Layout: native-layout/track-size-store.md.
  */
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { decodeFields, defineLayout, encodeFields, bytes, num, str } from '../base/field-table.js';
+import { durableReplace } from '../image/durable-replace.js';
 
 export const TRACK_SIZE_STORE_LAYOUT = defineLayout({
   name: 'track-size-store-header',
@@ -70,7 +71,7 @@ export function loadTrackSizes(imagePath: string, trackCount: number): Uint32Arr
   return 'table' in stored ? stored.table : undefined;
 }
 
-/** Writes the table with the image's current stamp (atomically: temp file + rename). */
+/** Writes the table with the image's current stamp (durable-replace.ts: never half written). */
 export function saveTrackSizes(imagePath: string, table: Uint32Array): void {
   const stamp = stampOf(imagePath);
   const header = encodeFields(TRACK_SIZE_STORE_LAYOUT, {
@@ -80,8 +81,7 @@ export function saveTrackSizes(imagePath: string, table: Uint32Array): void {
   for (let t = 0; t < table.length; t++) body.writeUInt32LE(table[t] as number, t * ENTRY_BYTES);
   const path = sizeStorePath(imagePath);
   try {
-    writeFileSync(`${path}.tmp`, Buffer.concat([header, body]));
-    renameSync(`${path}.tmp`, path);
+    durableReplace(path, Buffer.concat([header, body]), 'save the track sizes');
   } catch {
     // Not fatal: the next open scans instead.
   }

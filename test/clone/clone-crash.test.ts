@@ -3,7 +3,8 @@
  * 4 and 5). In SNAPTAPE_CRASH_RUNS runs (default 10) a child process runs a clone (CREATE +
  * PRECOPY, ACTIVATE after a random number of writes) with whole-track host writes on the source,
  * and after ACTIVATE on the destination too, acknowledging each write on stdout; the test SIGKILLs
- * it at a seeded random moment (during the precopy, around ACTIVATE, during the background copy),
+ * it at a seeded moment (during the precopy, around ACTIVATE, during the background copy, at its end;
+ * at least 95% of the drawn kills land before the child finishes),
  * then resumes the session in a new child (`openResumedClone`), which may be killed again, until a
  * child finishes (whenCopied, TERMINATE). Then:
  * - 0 acknowledged writes are lost: the source holds its last acknowledged write on every track
@@ -13,11 +14,11 @@
  * - the record is never complete while tracks are missing: after every kill a record that says
  *   complete (or copied) must already have the destination right ("falsely complete").
  * Also: a resume is refused (CloneResumeError) when another process opened the source meanwhile.
- * A JSON line `{technique, runs, kills, ackedWritesLost, falselyComplete}` is appended to the file
+ * A JSON line `{technique, runs, killDraws, kills, ackedWritesLost, falselyComplete}` is appended to the file
  * named by SNAPTAPE_RELIABILITY_OUT. Replay with SNAPTAPE_SEED=<seed printed>.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -28,6 +29,7 @@ import { readCloneRecord } from '../../src/techniques/clone/clone-record.js';
 import { CloneResumeError } from '../../src/techniques/clone/clone-resume.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { fcSeed } from '../harness/fc-seed.js';
+import { MIN_KILLED_SHARE, recordCrashFigures } from '../harness/crash-child.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { makeFilledVolume, makeTarget } from './clone-fixtures.js';
 
@@ -42,8 +44,12 @@ const EARLY_ACTIVATE_WRITES = 5;
 const MAX_KILLS_PER_RUN = 3;
 /** A throttle that makes the first copy pass of the 3-cylinder source last about a third of a second. */
 const THROTTLE_MBPS = 4;
-/** Kills after the writes land in this stretch: the background copy (and, rarely, after TERMINATE). */
-const KILL_AFTER_WRITES_MS = 1_000;
+/**
+ * Kills after the writes land within this many ms of the last one: during the background copy,
+ * or while the child, its copy done, waits at "copied" for the parent (which then holds its "go"
+ * back), so the kill lands before the child finishes.
+ */
+const KILL_AFTER_WRITES_MS = 300;
 const CYLINDERS = 3;
 /** Longest a child may run before the test gives up on it (bounded wait). */
 const CHILD_DEADLINE_MS = 60_000;
@@ -81,12 +87,15 @@ interface Paths {
 }
 
 /**
- * Runs one child; `killAt`: kill when this many writes are acknowledged (or, past the writes, this
- * many ms after the last one), or undefined to let it finish. Appends its writes to `writes`.
+ * Where a child is killed: when this many writes are acknowledged, this many ms after its last
+ * one, or when it reports its copy done ("copied", before TERMINATE).
  */
-function runChild(mode: 'start' | 'resume', paths: Paths, args: { seed: number; firstN: number; activateAfter: number; killAt: number | undefined }, writes: HostWrite[]): Promise<ChildRun> {
+type CloneKillPoint = { readonly acks: number } | { readonly msAfterWrites: number } | { readonly onCopied: true };
+
+/** Runs one child; `killAt` undefined lets it finish. Appends its writes to `writes`. */
+function runChild(mode: 'start' | 'resume', paths: Paths, args: { seed: number; firstN: number; activateAfter: number; killAt: CloneKillPoint | undefined }, writes: HostWrite[]): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, mode, paths.source, paths.target, paths.reference, String(args.seed), String(args.firstN), String(WRITES_PER_CHILD), String(args.activateAfter), String(THROTTLE_MBPS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CHILD, mode, paths.source, paths.target, paths.reference, String(args.seed), String(args.firstN), String(WRITES_PER_CHILD), String(args.activateAfter), String(THROTTLE_MBPS)], { stdio: ['pipe', 'pipe', 'pipe'] });
     let buffered = '';
     let acks = 0;
     let killed = false;
@@ -108,14 +117,23 @@ function runChild(mode: 'start' | 'resume', paths: Paths, args: { seed: number; 
           const last = writes[writes.length - 1];
           if (last && last.n === Number(n)) last.acked = true;
           acks++;
-          if (args.killAt !== undefined && args.killAt < WRITES_PER_CHILD && acks >= args.killAt) kill();
-          if (args.killAt !== undefined && args.killAt >= WRITES_PER_CHILD && acks === WRITES_PER_CHILD) setTimeout(kill, args.killAt - WRITES_PER_CHILD);
+          const at = args.killAt;
+          if (at !== undefined && 'acks' in at && acks >= at.acks) kill();
+          if (at !== undefined && 'msAfterWrites' in at && acks === WRITES_PER_CHILD) setTimeout(kill, at.msAfterWrites);
+        }
+        // The child waits here for "go": a kill drawn for now, or for a delay after the writes, lands before it finishes.
+        if (word === 'copied') {
+          const at = args.killAt;
+          if (at !== undefined && 'onCopied' in at) kill();
+          else if (at === undefined || !('msAfterWrites' in at)) child.stdin.end('go\n');
         }
         if (word === 'done') done = true;
       }
     });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    // A child killed while its stdin is open: the pipe's error is expected, not a failure.
+    child.stdin.on('error', () => undefined);
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearTimeout(deadline);
@@ -192,6 +210,8 @@ function checkVolumes(paths: Paths, writes: readonly HostWrite[]): Check {
 }
 
 interface RunSummary {
+  /** Children a kill was drawn for, and the SIGKILLs that landed before the child finished. */
+  readonly killDraws: number;
   readonly kills: number;
   readonly ackedWritesLost: number;
   readonly falselyComplete: number;
@@ -221,11 +241,15 @@ async function oneRun(seed: number): Promise<RunSummary> {
     target.close();
     const writes: HostWrite[] = [];
     let kills = 0;
+    let killDraws = 0;
     let falselyComplete = 0;
     for (let child = 0; ; child++) {
       const lastChild = kills >= MAX_KILLS_PER_RUN || (child > 0 && prng.below(10) < 4);
-      // Kill points: mostly after 1..WRITES acknowledged writes, else up to KILL_AFTER_WRITES_MS after the last one.
-      const killAt = lastChild ? undefined : prng.below(10) < 7 ? 1 + prng.below(WRITES_PER_CHILD) : WRITES_PER_CHILD + prng.below(KILL_AFTER_WRITES_MS);
+      // Kill points: mostly after 1..WRITES acknowledged writes, else shortly after the last one or at the copy's end.
+      const draw = prng.below(10);
+      const killAt: CloneKillPoint | undefined = lastChild ? undefined
+        : draw < 7 ? { acks: 1 + prng.below(WRITES_PER_CHILD) } : draw < 9 ? { msAfterWrites: prng.below(KILL_AFTER_WRITES_MS) } : { onCopied: true };
+      if (killAt !== undefined) killDraws++;
       const result = await runChild(child === 0 ? 'start' : 'resume', paths, {
         seed: seed + child, firstN: child * WRITE_NUMBER_STRIDE, activateAfter: activateAfter(prng), killAt,
       }, writes);
@@ -246,7 +270,7 @@ async function oneRun(seed: number): Promise<RunSummary> {
     const check = checkVolumes(paths, writes);
     if (record?.complete && check.pointInTime.length > 0) falselyComplete++;
     const problems = [...check.lostWrites, ...check.pointInTime, ...(record?.phase === 'terminated' ? [] : [`the clone ends ${record?.phase ?? 'without a record'}`])];
-    return { kills, ackedWritesLost: check.lostWrites.length, falselyComplete, problems: problems.map((p) => `seed ${seed}: ${p}`) };
+    return { kills, killDraws, ackedWritesLost: check.lostWrites.length, falselyComplete, problems: problems.map((p) => `seed ${seed}: ${p}`) };
   } finally {
     dir.cleanup();
   }
@@ -256,6 +280,7 @@ describe(`clone crash resume (${RUNS} runs, SIGKILL at random moments)`, () => {
   it('loses no acknowledged write, keeps the point in time, and is never falsely complete', async () => {
     const seed = fcSeed('clone-crash');
     let kills = 0;
+    let killDraws = 0;
     let ackedWritesLost = 0;
     let falselyComplete = 0;
     const problems: string[] = [];
@@ -263,19 +288,20 @@ describe(`clone crash resume (${RUNS} runs, SIGKILL at random moments)`, () => {
       for (let run = 0; run < RUNS; run++) {
         const summary = await oneRun(seed + run * 101);
         kills += summary.kills;
+        killDraws += summary.killDraws;
         ackedWritesLost += summary.ackedWritesLost;
         falselyComplete += summary.falselyComplete;
         problems.push(...summary.problems);
       }
     } finally {
-      const out = process.env['SNAPTAPE_RELIABILITY_OUT'];
-      if (out) appendFileSync(out, `${JSON.stringify({ technique: 'clone', runs: RUNS, kills, ackedWritesLost, falselyComplete, seed, killsByPhase })}\n`);
-      console.log(`[clone-crash] runs=${RUNS} kills=${kills} ackedWritesLost=${ackedWritesLost} falselyComplete=${falselyComplete} killsByPhase=${JSON.stringify(killsByPhase)}`);
+      recordCrashFigures({ technique: 'clone', runs: RUNS, killDraws, kills, ackedWritesLost, falselyComplete, seed, killsByPhase: JSON.stringify(killsByPhase) });
+      console.log(`[clone-crash] runs=${RUNS} killDraws=${killDraws} kills=${kills} ackedWritesLost=${ackedWritesLost} falselyComplete=${falselyComplete} killsByPhase=${JSON.stringify(killsByPhase)}`);
     }
     expect(problems).toEqual([]);
     expect(falselyComplete).toBe(0);
     expect(ackedWritesLost).toBe(0);
     expect(kills).toBeGreaterThan(0);
+    expect(kills, `${kills} of ${killDraws} drawn kills landed before the child finished`).toBeGreaterThanOrEqual(Math.ceil(MIN_KILLED_SHARE * killDraws));
   }, RUNS * 40_000);
 
   it('refuses a resume after another process opened the source for writing', async () => {
@@ -287,7 +313,7 @@ describe(`clone crash resume (${RUNS} runs, SIGKILL at random moments)`, () => {
       source.close();
       target.close();
       const writes: HostWrite[] = [];
-      await runChild('start', paths, { seed: 7, firstN: 0, activateAfter: WRITES_PER_CHILD, killAt: 3 }, writes);
+      await runChild('start', paths, { seed: 7, firstN: 0, activateAfter: WRITES_PER_CHILD, killAt: { acks: 3 } }, writes);
       // Someone opens the source for writing (taking over the dead process's lock) and writes it.
       const intruder = openVolume(paths.source);
       intruder.writeTrackRecords(5, [{ key: Buffer.alloc(0), data: Buffer.from('unprotected') }]);

@@ -1,7 +1,7 @@
 /**
  * Crash harnesses: runs a child process that does host writes and announces each one on stdout
  * ("begin <unit> <n>" before it starts, "ack <unit> <n>" after it returned), and SIGKILLs it after
- * a given number of acknowledgements. The log says which write each unit must hold afterwards:
+ * a given number of acknowledgements or at a reported point of its progress. The log says which write each unit must hold afterwards:
  * its last acknowledged one, or the one in flight when the kill came (which may have landed).
  */
 import { spawn } from 'node:child_process';
@@ -19,7 +19,15 @@ export interface CrashLog {
 /** Longest a child may run before it is killed anyway (a bounded wait). */
 const CHILD_DEADLINE_MS = 30_000;
 
-export function runAndKill(script: string, args: readonly string[], killAfterAcks: number): Promise<CrashLog> {
+/**
+ * Where a child is killed: after this many acknowledged writes, or (`progress`) as soon as the
+ * child reports "progress <fraction>" at or past this fraction of its work. A point drawn from
+ * the child's own progress lands before it finishes whatever the machine's speed, which a count of
+ * writes or a delay does not.
+ */
+export type KillPoint = number | { readonly progress: number };
+
+export function runAndKill(script: string, args: readonly string[], killAt: KillPoint): Promise<CrashLog> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const acked = new Map<number, number>();
@@ -36,12 +44,16 @@ export function runAndKill(script: string, args: readonly string[], killAfterAck
         const [word, unit, n] = buffered.slice(0, nl).split(' ');
         buffered = buffered.slice(nl + 1);
         if (word === 'done') finished = true;
+        if (word === 'progress' && typeof killAt === 'object' && Number(unit) >= killAt.progress && !killed) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
         if (word === 'begin') inFlight = { unit: Number(unit), n: Number(n) };
         if (word === 'ack') {
           acked.set(Number(unit), Number(n));
           inFlight = null;
           acks++;
-          if (acks >= killAfterAcks && !killed) {
+          if (typeof killAt === 'number' && acks >= killAt && !killed) {
             killed = true;
             child.kill('SIGKILL');
           }
@@ -59,12 +71,23 @@ export function runAndKill(script: string, args: readonly string[], killAfterAck
   });
 }
 
+/**
+ * Share of drawn kills that must land before the child finishes: a kill drawn after the work was
+ * done is a run, not a crash, and the report counts the two apart.
+ */
+export const MIN_KILLED_SHARE = 0.95;
+
 /** The figures a crash harness reports (bench/RELIABILITY.md collects them). */
 export interface CrashFigures {
   readonly technique: string;
+  /** Runs of the technique. */
   readonly runs: number;
+  /** Child processes a kill was drawn for (one per run, except the clone's, which kills several per run). */
+  readonly killDraws: number;
+  /** SIGKILLs that landed before the child finished. */
   readonly kills: number;
-  readonly ackedWritesLost: number;
+  /** A count, or why there is none (a technique without host writes). */
+  readonly ackedWritesLost: number | string;
   readonly falselyComplete: number;
   readonly [extra: string]: string | number;
 }
@@ -73,6 +96,11 @@ export interface CrashFigures {
 export function recordReliability(figures: Readonly<Record<string, string | number>>): void {
   const out = process.env['SNAPTAPE_RELIABILITY_OUT'];
   if (out) appendFileSync(out, `${JSON.stringify(figures)}\n`);
+}
+
+/** A crash harness's figures, with its kills and its runs counted apart. */
+export function recordCrashFigures(figures: CrashFigures): void {
+  recordReliability(figures);
 }
 
 /** Runs per crash harness: SNAPTAPE_CRASH_RUNS, or the CI default. */

@@ -32,7 +32,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ControlClient } from '../../src/api/control-client.js';
 import { SeededRandom } from '../export/helpers/seeded-random.js';
-import { crashRuns, recordReliability } from '../harness/crash-child.js';
+import { crashRuns, recordCrashFigures } from '../harness/crash-child.js';
 import { fcSeed } from '../harness/fc-seed.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { killAllServers, makeFilledVolume, nbdPort, type ServeProcess } from '../server/helpers/serve-process.js';
@@ -226,8 +226,8 @@ describe(`mirror killed at random moments (${RUNS} SIGKILLed runs)`, () => {
       }
     }
     console.log(`mirror crash totals: ${JSON.stringify(totals)}`);
-    recordReliability({
-      technique: 'mirror (split, resync)', runs: RUNS, kills: totals.kills, ackedWritesLost: totals.ackedWritesLost, falselyComplete: totals.falselyComplete,
+    recordCrashFigures({
+      technique: 'mirror (split, resync)', runs: RUNS, killDraws: RUNS, kills: totals.kills, ackedWritesLost: totals.ackedWritesLost, falselyComplete: totals.falselyComplete,
       underClaimed: totals.underClaimed, resyncMiscounted: totals.resyncMiscounted, tracksResynced: totals.tracksResynced,
       killedOngoing: totals.killedIn['ONGOING'] ?? 0, killedSplit: totals.killedIn['BACKUP'] ?? 0, killedResync: totals.killedIn['BACKUP RETURN'] ?? 0,
     });

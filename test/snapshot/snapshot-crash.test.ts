@@ -19,7 +19,7 @@ import { fcSeed } from '../harness/fc-seed.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { DATA_FIRST_TRACK, makeSubsystem, readAllSlots } from './helpers/subsystem-fixtures.js';
 import { Prng } from '../../src/base/prng.js';
-import { crashRuns, recordReliability, runAndKill, type CrashLog } from '../harness/crash-child.js';
+import { crashRuns, MIN_KILLED_SHARE, recordCrashFigures, runAndKill, type CrashLog } from '../harness/crash-child.js';
 
 const RUNS = crashRuns(20);
 const WRITES_PER_CHILD = 400;
@@ -43,6 +43,7 @@ describe(`crash during copy-on-write (${RUNS} SIGKILLed writers)`, () => {
     let refusedBeforeRepair = 0;
     let lost = 0;
     let falselyClean = 0;
+    let kills = 0;
     for (let run = 0; run < RUNS; run++) {
       const dir = makeTempDir();
       try {
@@ -51,6 +52,7 @@ describe(`crash during copy-on-write (${RUNS} SIGKILLed writers)`, () => {
         executeSnapshot(defineSnapshot(source, target, { volser: 'TGT001' }).token);
         const sourceBefore = slotsOf(source);
         const log = await runWriterAndKill(target, seed + run, 1 + prng.below(25));
+        if (!log.finished) kills++;
         try {
           openVolume(target).close();
         } catch (error) {
@@ -89,7 +91,8 @@ describe(`crash during copy-on-write (${RUNS} SIGKILLed writers)`, () => {
     }
     // A kill leaves the pool open, so a writer is refused until the repair (every run that got as far as opening it).
     expect(refusedBeforeRepair).toBe(RUNS);
-    recordReliability({ technique: 'instant snapshot (copy-on-write)', runs: RUNS, kills: RUNS, ackedWritesLost: lost, falselyComplete: falselyClean });
+    recordCrashFigures({ technique: 'instant snapshot (copy-on-write)', runs: RUNS, killDraws: RUNS, kills, ackedWritesLost: lost, falselyComplete: falselyClean });
+    expect(kills, `${kills} of ${RUNS} writers were killed before they finished`).toBeGreaterThanOrEqual(Math.ceil(MIN_KILLED_SHARE * RUNS));
   }, 90_000 + RUNS * 3_000);
 });
 

@@ -24,6 +24,8 @@ describe('catalog', () => {
     expect(first.schemaVersion()).toBe(MIGRATIONS.at(-1)?.version);
     expect(first.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(first.db.pragma('busy_timeout', { simple: true })).toBe(CATALOG_BUSY_TIMEOUT_MS);
+    // FULL (2): a commit is fsynced, so a committed version survives a power loss (NORMAL may lose it in WAL mode).
+    expect(first.db.pragma('synchronous', { simple: true })).toBe(2);
     first.close();
     const again = Catalog.open(path);
     expect(again.db.prepare('SELECT COUNT(*) AS n FROM schema_version').get()).toEqual({ n: 1 });

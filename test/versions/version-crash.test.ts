@@ -1,8 +1,8 @@
 /**
  * A SIGKILL in the middle of `snaptape version create` leaves the catalog consistent (issue 9,
  * Acceptance). Each run starts the real CLI and kills it after a seeded random delay spread over
- * the length of a whole create (so kills land before, during and after the copies and the
- * completing transaction). The next open of the catalog recovers; then every version is complete
+ * most of the length of an unkilled create (so kills land before, during and after the copies,
+ * and at least 95% of them before the process ends). The next open of the catalog recovers; then every version is complete
  * (with its RR and its storage media) or absent, no COPY record or `creating` row remains, and the
  * reserved targets are exactly those of the pairs in the RRs and PPRs. A last create completes.
  */
@@ -15,7 +15,7 @@ import { listRecords, listStorageMedia, listVersions } from '../../src/catalog/c
 import Database from 'better-sqlite3';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { fcSeed } from '../harness/fc-seed.js';
-import { crashRuns, recordReliability } from '../harness/crash-child.js';
+import { crashRuns, MIN_KILLED_SHARE, recordCrashFigures } from '../harness/crash-child.js';
 import { SNAPTAPE_BIN, runSnaptape } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { addVolumes, makePool, makeTarget, openTestCatalog } from './version-fixtures.js';
@@ -25,6 +25,8 @@ import { makeFilledVolume } from '../harness/backup-fixtures.js';
 const EXTRA_KILLS = 12;
 /** Issue 9 asks for at least five; eight slices make a run with no kill inside a create unlikely. */
 const KILL_RUNS = crashRuns(8);
+/** Kills are drawn within this share of an unkilled create's length (its CLI start-up included). */
+const KILL_WINDOW_SHARE = 0.85;
 /** Sources big enough that the copies take a noticeable share of a create. */
 const CRASH_SOURCE_CYLINDERS = 15;
 
@@ -103,16 +105,22 @@ describe('SIGKILL during version create', () => {
   it(`leaves each version complete or absent and no target reserved, over ${KILL_RUNS} kills`, async () => {
     const seed = fcSeed('version-crash');
     const prng = new Prng(seed);
-    const started = Date.now();
-    const first = runSnaptape(createArgs());
-    expect(first.stderr).toBe('');
-    const wholeCreateMs = Date.now() - started;
+    // Kill times are drawn within the shorter of two unkilled creates (a second one is often faster,
+    // its files in the page cache), less a margin: a kill drawn past the end would be a run, not a crash.
+    const timedCreate = (): number => {
+      const started = Date.now();
+      const created = runSnaptape(createArgs());
+      expect(created.stderr).toBe('');
+      return Date.now() - started;
+    };
+    const wholeCreateMs = Math.min(timedCreate(), timedCreate());
+    const killWindowMs = wholeCreateMs * KILL_WINDOW_SHARE;
     checkConsistent();
     const outcomes: string[] = [];
     let killedMidCreate = 0;
     for (let run = 0; run < KILL_RUNS; run++) {
       // One kill in each of KILL_RUNS equal slices of the create's length, at a seeded place in it.
-      const sliceMs = (wholeCreateMs + 200) / KILL_RUNS;
+      const sliceMs = killWindowMs / KILL_RUNS;
       const delayMs = Math.round(run * sliceMs + prng.below(Math.floor(sliceMs)));
       const signal = await killAfter(delayMs);
       const leftCreating = creatingRowsBeforeRecovery();
@@ -140,6 +148,7 @@ describe('SIGKILL during version create', () => {
     expect(checkConsistent().complete).toEqual([result.version]);
     // checkConsistent asserted after every kill that no version is complete without its RR and media.
     const kills = outcomes.filter((o) => o.includes('SIGKILL')).length;
-    recordReliability({ technique: 'version create', runs: outcomes.length, kills, killedMidCreate, ackedWritesLost: 'n/a (no host writes)', falselyComplete: 0 });
+    recordCrashFigures({ technique: 'version create', runs: outcomes.length, killDraws: outcomes.length, kills, killedMidCreate, ackedWritesLost: 'n/a (no host writes)', falselyComplete: 0 });
+    expect(kills, `${kills} of ${outcomes.length} creates were killed before they finished`).toBeGreaterThanOrEqual(Math.ceil(MIN_KILLED_SHARE * outcomes.length));
   }, 120_000 + KILL_RUNS * 5_000);
 });

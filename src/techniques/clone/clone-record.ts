@@ -3,15 +3,16 @@
  * - `<target>.clone.json`: the record (phase, OP, OP STATUS, time stamps, counts), for `clone status`;
  * - `<target>.clone.bitmap`: a 32-byte header and the session's CLONE PB, PRECOPY PB, IND and PART
  *   columns (native-layout/clone-bitmap.md; header table `clone-bitmap-header.json`).
- * The record is written atomically (temp file + rename) at every phase change and at checkpoints.
- * The bitmap is made once by CREATE (temp file + rename) and from then on updated in place through
+ * The record is written durably (durable-replace.ts) at every phase change and at checkpoints.
+ * The bitmap is made once by CREATE (the same way) and from then on updated in place through
  * one descriptor (clone-bitmap-file.ts): a bit that a host write sets is on file before the write
  * goes ahead (version 2). `complete` is true only once every track was copied (phase copied or
  * terminated), so an interrupted clone is never reported complete.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { decodeFields, defineLayout, encodeFields, num, str } from '../../base/field-table.js';
 import { translateIoError } from '../../errors/io-error.js';
+import { durableReplace } from '../../image/durable-replace.js';
 import { SessionError } from '../../errors/snaptape-error.js';
 import { CLONE_PHASES, type ClonePhase, type CloneOp, type CloneOpStatus } from './clone-phase.js';
 
@@ -74,12 +75,7 @@ export function cloneBitmapPath(targetPath: string): string {
 }
 
 export function writeAtomically(path: string, data: string | Uint8Array): void {
-  try {
-    writeFileSync(`${path}.tmp`, data);
-    renameSync(`${path}.tmp`, path);
-  } catch (error) {
-    throw translateIoError(error, 'persist the clone session', path);
-  }
+  durableReplace(path, data, 'persist the clone session');
 }
 
 /** Encodes the bitmap file: header, then each column's words as u32 little-endian. */

@@ -549,6 +549,8 @@ export class CloneSession extends EventEmitter {
       ...(s.error !== null ? { reason: s.error } : {}), owner: { pid: process.pid, host: hostname() },
     };
     const columns = [this.pb.columns.snapshotColumn(this.column('clone')), this.pb.columns.snapshotColumn(this.column('precopy')), this.ind.snapshotColumn(IND_COLUMN), partColumn(this.extent.included)];
+    // The destination before a record that says complete: the record never claims tracks a power loss would take back.
+    if (complete) this.target.imageBackend.sync();
     // The bitmap before the record: a record never says more than the bits on file.
     if (this.bitmapFile) this.bitmapFile.writeColumns(s.phase, columns);
     else this.bitmapFile = CloneBitmapFile.create(cloneBitmapPath(this.target.path), { unitCount: this.unitCount, phase: s.phase, columns });

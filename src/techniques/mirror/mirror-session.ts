@@ -243,6 +243,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
       const volume = s.local;
       s.local = undefined;
       try {
+        // On disk before it closes: bits that say it holds these tracks may be persisted later.
+        volume.sync();
         volume.close();
       } catch (error) {
         s.lastError = error instanceof Error ? error.message : String(error);
@@ -307,6 +309,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
 
   private persistAll(): void {
     this.bitsDirty = false;
+    // The local secondaries' data before the bits that say they hold it (a remote one flushes on its side).
+    for (const s of this.secondaries) s.local?.sync();
     const mirrors = this.secondaries.map((s): StoredMirror => ({ ...s.spec, linkState: s.state, splitCount: s.splitCount }));
     this.file.writeAll({ clean: this.detached, slotBytes: this.volume.backend.slotBytes, mirrors, table: this.table });
   }

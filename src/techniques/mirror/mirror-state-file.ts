@@ -11,9 +11,11 @@
  *   treated as invalid (mirror-session.ts does that).
  */
 import { closeSync, existsSync, fdatasyncSync, openSync, readSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { decodeFields, encodeFields, num, str } from '../../base/field-table.js';
 import { ImageFormatError, UsageError } from '../../errors/snaptape-error.js';
 import { translateIoError } from '../../errors/io-error.js';
+import { fsyncDirectory } from '../../image/durable-replace.js';
 import { linkStateOfCode, LINK_STATE_CODES, type LinkState } from './mirror-link-state.js';
 import { MAX_SECONDARIES, MAX_TARGET_BYTES } from './mirror-limits.js';
 import {
@@ -66,6 +68,8 @@ export class MirrorStateFile {
     }
     const file = new MirrorStateFile(path, fd);
     file.writeAll({ ...state, clean: false });
+    // Its name too: a mirror must not vanish after a power loss.
+    fsyncDirectory(dirname(resolve(path)));
     return file;
   }
 

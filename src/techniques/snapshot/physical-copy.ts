@@ -7,6 +7,8 @@
  * It yields to the event loop between batches (in-process use) and saves its progress in the
  * token record now and then; at the end it marks the pin done and the token complete (or failed).
  */
+import { dirname, resolve } from 'node:path';
+import { fsyncDirectory } from '../../image/durable-replace.js';
 import { createImage } from '../../image/create-image.js';
 import { readMappedTrack } from '../../subsystem/mapped-track-read.js';
 import { markPinDone, pinPath } from '../../subsystem/slot-pins.js';
@@ -47,6 +49,8 @@ export async function runPhysicalCopy(pollingToken: string): Promise<TokenRecord
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       image.sync();
+      // The new image's name too, before a record says complete.
+      fsyncDirectory(dirname(resolve(physical.path)));
     } finally {
       image.close();
     }

@@ -13,10 +13,11 @@
  *   copying --finish--> complete,  copying --fail--> failed
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SessionError } from '../../errors/snaptape-error.js';
 import { translateIoError } from '../../errors/io-error.js';
+import { durableReplace } from '../../image/durable-replace.js';
 import { TOKENS_DIR } from '../../subsystem/subsystem-layouts.js';
 import type { TrackRun } from '../../vtoc/extent.js';
 
@@ -99,8 +100,7 @@ export function saveRecord(record: TokenRecord): void {
   const path = recordPath(record.dir, record.id);
   try {
     mkdirSync(join(record.dir, TOKENS_DIR), { recursive: true });
-    writeFileSync(`${path}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
-    renameSync(`${path}.tmp`, path);
+    durableReplace(path, `${JSON.stringify(record, null, 2)}\n`, `save snapshot token ${record.id}`);
   } catch (error) {
     throw translateIoError(error, `save snapshot token ${record.id}`, path);
   }
@@ -109,8 +109,7 @@ export function saveRecord(record: TokenRecord): void {
 /** The polling id's file names the define record it belongs to. */
 export function savePollingLink(dir: string, pollingId: string, id: string): void {
   const path = recordPath(dir, pollingId);
-  writeFileSync(`${path}.tmp`, `${JSON.stringify({ version: TOKEN_RECORD_VERSION, pollingId, id })}\n`);
-  renameSync(`${path}.tmp`, path);
+  durableReplace(path, `${JSON.stringify({ version: TOKEN_RECORD_VERSION, pollingId, id })}\n`, `save polling token ${pollingId}`);
 }
 
 function readJson(path: string, token: string): unknown {

@@ -4,8 +4,9 @@
  * arrays), the label inputs and the source description. A resumed backup rebuilds the very same
  * plan from it, so blocks already on the tape stay where they are.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { translateIoError } from '../../errors/io-error.js';
+import { durableReplace } from '../../image/durable-replace.js';
 import { SessionError } from '../../errors/snaptape-error.js';
 import type { BackupElement, BackupSet, ElementKind } from './backup-elements.js';
 import type { SourceDescription } from './backup-labels.js';
@@ -54,12 +55,7 @@ export function saveLayout(tapePath: string, layout: StoredLayout): void {
     slots: { firstUnit: toBase64(set.slots.firstUnit), unitSpan: toBase64(set.slots.unitSpan), lengths: toBase64(set.slots.lengths), element: toBase64(set.slots.element) },
   };
   const path = layoutPath(tapePath);
-  try {
-    writeFileSync(`${path}.tmp`, JSON.stringify(file));
-    renameSync(`${path}.tmp`, path);
-  } catch (error) {
-    throw translateIoError(error, 'persist the backup layout', path);
-  }
+  durableReplace(path, JSON.stringify(file), 'persist the backup layout');
 }
 
 export function loadLayout(tapePath: string): StoredLayout {

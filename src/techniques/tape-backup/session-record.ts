@@ -1,12 +1,13 @@
 /**
  * The persisted state of a backup session, beside the tape: `<tape>.session.json` (status, the
  * source, the layout inputs, the outcome) and `<tape>.session.bitmap` (one Int32 state per slot,
- * kept in place by durable-bitmap.ts). The record is written atomically (temp file + rename) at
+ * kept in place by durable-bitmap.ts). The record is written durably (durable-replace.ts) at
  * start, at checkpoints, and at the end, so that an interrupted backup is always found and reported
  * as incomplete, never as complete.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { translateIoError } from '../../errors/io-error.js';
+import { durableReplace } from '../../image/durable-replace.js';
 
 export type RecordStatus = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 
@@ -43,19 +44,9 @@ export function bitmapPath(tapePath: string): string {
   return `${tapePath}.session.bitmap`;
 }
 
-function writeAtomically(path: string, data: string | Uint8Array): void {
-  const temp = `${path}.tmp`;
-  try {
-    writeFileSync(temp, data);
-    renameSync(temp, path);
-  } catch (error) {
-    throw translateIoError(error, 'persist the session', path);
-  }
-}
-
 /** Writes the record (the bitmap is the session's DurableSlotBitmap, written before it). */
 export function writeSessionRecord(record: SessionRecord): void {
-  writeAtomically(recordPath(record.tapePath), `${JSON.stringify(record, null, 2)}\n`);
+  durableReplace(recordPath(record.tapePath), `${JSON.stringify(record, null, 2)}\n`, 'persist the session');
   // A completed backup needs no checkpoint to resume from: only its record stays.
   if (record.status === 'completed') {
     rmSync(bitmapPath(record.tapePath), { force: true });

@@ -1,7 +1,8 @@
 // Child process of backup-crash.test.ts: opens a volume, copies it to a reference file at the start
 // instant, starts a slow tape backup (optionally with a spool and a slowed target), and does whole-
 // track host writes meanwhile, announcing each on stdout before it starts ("begin <track> <n>") and
-// after it returns ("ack <track> <n>"). The parent SIGKILLs it at a random moment. Runs dist/.
+// after it returns ("ack <track> <n>"), and its copy's progress ("progress <fraction>"). The parent
+// SIGKILLs it at a drawn point of that progress. Runs dist/.
 import { copyFileSync } from 'node:fs';
 import { openVolume } from '../../../dist/api/volume-api.js';
 import { TapeBackupSession } from '../../../dist/techniques/tape-backup/tape-backup-session.js';
@@ -21,6 +22,8 @@ const session = TapeBackupSession.start(volume, {
   ...(targetMbps !== '-' ? { targetMbps: Number(targetMbps) } : {}),
 });
 process.stdout.write('ready\n');
+// The copy's progress, so the parent can kill at a drawn point of it (test/harness/crash-child.ts).
+session.on('progress', (p) => process.stdout.write(`progress ${p.bytesTotal > 0 ? p.bytesCopied / p.bytesTotal : 0}\n`));
 let n = 0;
 const timer = setInterval(() => {
   for (let k = 0; k < 1; k++, n++) {

@@ -3,8 +3,11 @@
 // on the source (and, after ACTIVATE, on the destination too). Each write is announced before it
 // starts ("begin src|dst <track> <n>") and after it returns ("ack src|dst <track> <n>"). ACTIVATE is
 // taken after `activateAfter` writes, with a reference copy of the source made in the same
-// synchronous stretch (the point in time). The parent SIGKILLs it at a random moment. Runs dist/.
+// synchronous stretch (the point in time). When its copy is done it says "copied" and waits for the
+// parent's "go" on stdin before TERMINATE, so a kill drawn for the end of the copy lands before the
+// child finishes. The parent SIGKILLs it at a seeded moment. Runs dist/.
 import { copyFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openVolume } from '../../../dist/api/volume-api.js';
 import { openResumedClone } from '../../../dist/api/clone-api.js';
@@ -60,6 +63,8 @@ if (session.phase === 'created' || session.phase === 'precopy') activate();
 await session.whenCopied();
 const status = session.status();
 out(`copied ${status.tracksLeft} ${status.indirect}`);
+process.stdin.resume();
+await once(process.stdin, 'data');
 session.terminate();
 out('terminated');
 target.close();
