@@ -155,6 +155,18 @@ export function lockOwnerOf(imagePath: string): { pid: number; host: string } | 
   return owner && { pid: owner.pid, host: owner.host };
 }
 
+/**
+ * The owner of `<image>.lock` when that lock is held by a live process (this one included), read
+ * without taking it; undefined when there is no lock, or only a stale one.
+ */
+export function liveLockOwner(imagePath: string): { pid: number; host: string } | undefined {
+  const lockPath = `${imagePath}.lock`;
+  const text = readLockText(lockPath);
+  if (text === undefined || isStale(lockPath, text)) return undefined;
+  const owner = parseOwner(text);
+  return owner && { pid: owner.pid, host: owner.host };
+}
+
 function heldLock(lockPath: string, text: string): ImageLock {
   let released = false;
   return {
