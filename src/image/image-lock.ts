@@ -31,7 +31,8 @@
 import { closeSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import fsExt from 'fs-ext';
+import { createRequire } from 'node:module';
+import type FsExt from 'fs-ext';
 import { LockedError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -129,6 +130,18 @@ function isStale(lockPath: string, text: string): boolean {
   return sameHost && owner.pid !== process.pid && !isProcessAlive(owner.pid, owner.startTime);
 }
 
+/**
+ * fs-ext, loaded on the first takeover only. Loaded at import, the native addon came into every
+ * copy worker thread too (this module is imported there, through the tape reader), and the process
+ * crashed with SIGSEGV when such a worker ended. Takeovers happen on the main thread.
+ */
+let fsExt: typeof FsExt | undefined;
+
+function flockExclusive(fd: number): void {
+  fsExt ??= createRequire(import.meta.url)('fs-ext') as typeof FsExt;
+  fsExt.flockSync(fd, 'ex');
+}
+
 /** Runs `action` holding flock(2) on `<lock>.guard` (created if missing, never deleted). */
 function underGuard<T>(lockPath: string, action: () => T): T {
   const guardPath = `${lockPath}.guard`;
@@ -141,7 +154,7 @@ function underGuard<T>(lockPath: string, action: () => T): T {
     fd = openSync(guardPath, 'r');
   }
   try {
-    fsExt.flockSync(fd, 'ex');
+    flockExclusive(fd);
     return action();
   } finally {
     closeSync(fd); // Closing the only fd of the open file releases the flock.
