@@ -8,13 +8,31 @@
  * taking the lock never leaves an empty one behind that nobody could take over. The start time
  * tells a live owner from an unrelated process that got the dead owner's pid later. A lock without
  * a readable owner (written by an older snaptape, or by hand) is stale once it is
- * UNOWNED_STALE_MS old.
+ * UNOWNED_STALE_MS old. The text ends with a token of this lock alone, so that `release()` can tell
+ * its own lock from any other.
  *
- * Decision: a lock file rather than flock(2), because Node has no flock and the lock must be
- * visible to a person looking at the directory (`cat image.lock` says who holds it).
+ * Decision: the lock stays a file that a person can read (`cat image.lock` says who holds it), and
+ * its removal is made exclusive with flock(2) (from `fs-ext`) on a guard file beside it,
+ * `<image>.lock.guard`, which is never deleted. Reading a stale lock and then unlinking it is a
+ * race: between the two, another process may have taken it over and put its own live lock there,
+ * which the unlink would delete, leaving two owners. So a takeover reads the lock, judges it and
+ * unlinks it all while holding the guard; a second contender waits for the guard, reads the
+ * winner's live lock and is refused. The rest needs no guard, because the invariant is: a lock
+ * whose owner is alive is deleted by nobody but its owner.
+ * - Creating a lock where there is none is one link(2), atomic by itself: it can only succeed
+ *   while no lock file exists, and a lock file that exists is only ever removed under the guard.
+ *   The guard would add nothing, and would leave a guard file beside every image ever written.
+ * - `release()` deletes the lock only when its text is its own. Between that read and the unlink
+ *   nobody else can remove our lock (we are alive, so no takeover judges it stale) and nobody can
+ *   create one (it exists), so the file we unlink is the one we read.
+ * flock is released by the kernel when its holder dies, so a contender killed inside a takeover
+ * never blocks the others. The guard is held only for a read, a stat, a look in /proc and a link.
  */
-import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { createRequire } from 'node:module';
+import type FsExt from 'fs-ext';
 import { LockedError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -23,8 +41,12 @@ export interface ImageLock {
   release(): void;
 }
 
-/** Attempts to take the lock before giving up: one retry after removing a stale lock. */
-const LOCK_ATTEMPTS = 2;
+/**
+ * Takeovers tried before giving up. Under the guard a takeover can only lose to a plain creation
+ * that slipped in after its unlink (whose owner is then alive), so more than one retry means the
+ * lock really keeps changing hands.
+ */
+const TAKEOVER_ATTEMPTS = 3;
 
 /** A lock file with no readable owner is stale after this long. */
 export const UNOWNED_STALE_MS = 2_000;
@@ -55,11 +77,23 @@ export function isProcessAlive(pid: number, startTime = ''): boolean {
   return now === '' || now === startTime;
 }
 
-function readOwner(lockPath: string): { pid: number; host: string; startTime: string } | undefined {
+
+interface LockOwner {
+  readonly pid: number;
+  readonly host: string;
+  readonly startTime: string;
+}
+
+function parseOwner(text: string): LockOwner | undefined {
+  const [pidText, host, startTime] = text.split('\n');
+  const pid = Number(pidText);
+  return Number.isInteger(pid) && pid > 0 ? { pid, host: host ?? '', startTime: startTime ?? '' } : undefined;
+}
+
+/** The lock's text, or undefined when there is no lock file (any read error counts as none). */
+function readLockText(lockPath: string): string | undefined {
   try {
-    const [pidText, host, startTime] = readFileSync(lockPath, 'utf8').split('\n');
-    const pid = Number(pidText);
-    return Number.isInteger(pid) && pid > 0 ? { pid, host: host ?? '', startTime: startTime ?? '' } : undefined;
+    return readFileSync(lockPath, 'utf8');
   } catch {
     return undefined;
   }
@@ -73,50 +107,118 @@ function lockAge(lockPath: string): number {
   }
 }
 
-/** Creates the lock with its text in one step (link), or throws EEXIST. */
-function createWhole(lockPath: string): void {
+/** Creates the lock with its text in one step (link): true, or false when a lock exists. */
+function createWhole(lockPath: string, text: string): boolean {
   const temp = `${lockPath}.${process.pid}.tmp`;
-  writeFileSync(temp, `${process.pid}\n${hostname()}\n${processStartTime(process.pid)}\n`);
+  writeFileSync(temp, text);
   try {
     linkSync(temp, lockPath);
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'EEXIST') return false;
+    throw error;
   } finally {
     try { unlinkSync(temp); } catch { /* already gone */ }
   }
 }
 
-/** Who holds `<image>.lock` now (alive or not), read without taking it; undefined when there is none. */
-export function lockOwnerOf(imagePath: string): { pid: number; host: string } | undefined {
-  return readOwner(`${imagePath}.lock`);
+/** True when a lock with this text (whose file is `lockPath`) may be taken over. */
+function isStale(lockPath: string, text: string): boolean {
+  const owner = parseOwner(text);
+  if (owner === undefined) return lockAge(lockPath) > UNOWNED_STALE_MS;
+  const sameHost = owner.host === '' || owner.host === hostname();
+  return sameHost && owner.pid !== process.pid && !isProcessAlive(owner.pid, owner.startTime);
 }
 
-export function lockImage(imagePath: string): ImageLock {
-  const lockPath = `${imagePath}.lock`;
-  for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
-    try {
-      createWhole(lockPath);
-      let released = false;
-      return {
-        lockPath,
-        release: () => {
-          if (released) return;
-          released = true;
-          try { unlinkSync(lockPath); } catch { /* already gone: nothing to release */ }
-        },
-      };
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'EEXIST') throw translateIoError(error, `lock ${imagePath}`, lockPath);
-      const owner = readOwner(lockPath);
-      const sameHost = owner === undefined || owner.host === '' || owner.host === hostname();
-      const stale = owner
-        ? sameHost && owner.pid !== process.pid && !isProcessAlive(owner.pid, owner.startTime)
-        : lockAge(lockPath) > UNOWNED_STALE_MS;
-      if (stale) {
-        try { unlinkSync(lockPath); } catch { /* another process took it over first */ }
-        continue;
-      }
-      const who = owner ? `process ${owner.pid}${owner.host ? ` on ${owner.host}` : ''}` : 'another process';
-      throw new LockedError(`Cannot open ${imagePath} for writing: it is locked by ${who} (${lockPath})`, { path: imagePath, lockPath, pid: owner?.pid ?? null });
-    }
+/**
+ * fs-ext, loaded on the first takeover only. Loaded at import, the native addon came into every
+ * copy worker thread too (this module is imported there, through the tape reader), and the process
+ * crashed with SIGSEGV when such a worker ended. Takeovers happen on the main thread.
+ */
+let fsExt: typeof FsExt | undefined;
+
+function flockExclusive(fd: number): void {
+  fsExt ??= createRequire(import.meta.url)('fs-ext') as typeof FsExt;
+  fsExt.flockSync(fd, 'ex');
+}
+
+/** Runs `action` holding flock(2) on `<lock>.guard` (created if missing, never deleted). */
+function underGuard<T>(lockPath: string, action: () => T): T {
+  const guardPath = `${lockPath}.guard`;
+  let fd: number;
+  try {
+    fd = openSync(guardPath, 'a');
+  } catch (error) {
+    // A guard made by another user may be read-only to us; flock needs only an open fd.
+    if ((error as { code?: string }).code !== 'EACCES') throw error;
+    fd = openSync(guardPath, 'r');
   }
-  throw new LockedError(`Cannot open ${imagePath} for writing: its lock ${lockPath} keeps changing hands`, { path: imagePath, lockPath });
+  try {
+    flockExclusive(fd);
+    return action();
+  } finally {
+    closeSync(fd); // Closing the only fd of the open file releases the flock.
+  }
+}
+
+/** Who holds `<image>.lock` now (alive or not), read without taking it; undefined when there is none. */
+export function lockOwnerOf(imagePath: string): { pid: number; host: string } | undefined {
+  const text = readLockText(`${imagePath}.lock`);
+  const owner = text === undefined ? undefined : parseOwner(text);
+  return owner && { pid: owner.pid, host: owner.host };
+}
+
+/**
+ * The owner of `<image>.lock` when that lock is held by a live process (this one included), read
+ * without taking it; undefined when there is no lock, or only a stale one.
+ */
+export function liveLockOwner(imagePath: string): { pid: number; host: string } | undefined {
+  const lockPath = `${imagePath}.lock`;
+  const text = readLockText(lockPath);
+  if (text === undefined || isStale(lockPath, text)) return undefined;
+  const owner = parseOwner(text);
+  return owner && { pid: owner.pid, host: owner.host };
+}
+
+function heldLock(lockPath: string, text: string): ImageLock {
+  let released = false;
+  return {
+    lockPath,
+    release: () => {
+      if (released) return;
+      released = true;
+      // Only our own lock: one that was taken from us (wrongly) belongs to its new owner now.
+      if (readLockText(lockPath) !== text) return;
+      try { unlinkSync(lockPath); } catch { /* already gone: nothing to release */ }
+    },
+  };
+}
+
+/**
+ * Takes the write lock of `imagePath`, or throws LockedError. `action` says what the lock is for,
+ * in the error message ("Cannot <action>: it is locked by …").
+ */
+export function lockImage(imagePath: string, action = `open ${imagePath} for writing`): ImageLock {
+  const lockPath = `${imagePath}.lock`;
+  const text = `${process.pid}\n${hostname()}\n${processStartTime(process.pid)}\n${randomBytes(8).toString('hex')}\n`;
+  try {
+    if (createWhole(lockPath, text)) return heldLock(lockPath, text);
+    const outcome = underGuard(lockPath, (): { held: true } | { held: false; owner: LockOwner | undefined } => {
+      for (let attempt = 0; attempt < TAKEOVER_ATTEMPTS; attempt++) {
+        const current = readLockText(lockPath);
+        if (current !== undefined) {
+          if (!isStale(lockPath, current)) return { held: false, owner: parseOwner(current) };
+          try { unlinkSync(lockPath); } catch { /* gone: its owner released it meanwhile */ }
+        }
+        if (createWhole(lockPath, text)) return { held: true };
+      }
+      throw new LockedError(`Cannot ${action}: its lock ${lockPath} keeps changing hands`, { path: imagePath, lockPath });
+    });
+    if (outcome.held) return heldLock(lockPath, text);
+    const owner = outcome.owner;
+    const who = owner ? `process ${owner.pid}${owner.host ? ` on ${owner.host}` : ''}` : 'another process';
+    throw new LockedError(`Cannot ${action}: it is locked by ${who} (${lockPath})`, { path: imagePath, lockPath, pid: owner?.pid ?? null });
+  } catch (error) {
+    throw translateIoError(error, `lock ${imagePath}`, lockPath);
+  }
 }

@@ -5,6 +5,7 @@
  */
 import { UsageError } from '../errors/snaptape-error.js';
 import { MappedTapeWriter } from './mapped-tape-writer.js';
+import { withTapeLock } from './tape-lock.js';
 import { planTape } from './tape-plan.js';
 
 /** Volume serials: 1–6 of A–Z, 0–9 and the national characters (FORMATS.md section 6). */
@@ -43,7 +44,6 @@ export function initTape(path: string, options: InitTapeOptions): InitTapeResult
     throw new UsageError(`Cannot use owner "${owner}": it has more than ${MAX_OWNER_LENGTH} characters`, { owner });
   }
   const plan = planTape({ volser, owner, labelled: options.labelled, files: [] });
-  const writer = MappedTapeWriter.create(path, plan, { force: options.force ?? false });
-  const verification = writer.finish();
+  const verification = withTapeLock(path, () => MappedTapeWriter.create(path, plan, { force: options.force ?? false }).finish());
   return { path, labelled: options.labelled, volser, owner, sizeBytes: verification.sizeBytes };
 }

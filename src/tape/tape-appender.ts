@@ -12,6 +12,7 @@ import { translateIoError } from '../errors/io-error.js';
 import { SnaptapeError, TapeLabelError, VerifyError } from '../errors/snaptape-error.js';
 import { readTapeContents, type TapeContents } from './tape-contents.js';
 import { buildFileLabels, dsidOf, type TapeFileSpec } from './tape-file-spec.js';
+import { withTapeLock } from './tape-lock.js';
 import { TapeReader } from './tape-reader.js';
 import { TapeStreamWriter, writeLabelledFile } from './tape-stream-writer.js';
 
@@ -41,8 +42,12 @@ function readContents(path: string): TapeContents {
   }
 }
 
-/** Appends a data set to the tape at `path`. */
+/** Appends a data set to the tape at `path`, holding the tape's lock from the first read to the read-back. */
 export function appendDataSet(path: string, request: AppendRequest): AppendResult {
+  return withTapeLock(path, () => appendUnderLock(path, request));
+}
+
+function appendUnderLock(path: string, request: AppendRequest): AppendResult {
   const contents = readContents(path);
   const appendPoint = contents.appendPoint;
   if (appendPoint === undefined) {

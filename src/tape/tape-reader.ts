@@ -15,6 +15,7 @@ import { TapeFormatError } from '../errors/snaptape-error.js';
 import { AWS_HEADER_BYTES, decodeAwsBlockHeader } from './aws-block-header.js';
 import { decompressBlock } from './het-decompress.js';
 import { buildTapeIndex, type TapeIndex, type TapeIndexEntry } from './tape-index.js';
+import { checkTapeNotBeingWritten } from './tape-lock.js';
 import { measureTapeRegion, WHOLE_FILE, type TapeRegion } from './tape-region.js';
 
 export type TapeReadResult =
@@ -45,8 +46,10 @@ export class TapeReader {
   /**
    * Opens a tape read-only and indexes it; a broken structure is a TapeFormatError. `region`: a tape
    * stored inside another file (an FBA volume); without a length, it ends at its double tapemark.
+   * A tape file that another process is writing is refused (LockedError): it is incomplete.
    */
   static open(path: string, region: TapeRegion = WHOLE_FILE): TapeReader {
+    if (region === WHOLE_FILE) checkTapeNotBeingWritten(path);
     let fd: number;
     try {
       fd = openSync(path, 'r');

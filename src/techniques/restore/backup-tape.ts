@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { VerifyError } from '../../errors/snaptape-error.js';
 import { readTapeContents } from '../../tape/tape-contents.js';
+import { checkTapeNotBeingWritten } from '../../tape/tape-lock.js';
 import { TapeReader } from '../../tape/tape-reader.js';
 import { fbaTapeRegion, WHOLE_FILE } from '../../tape/tape-region.js';
 import { FBA_BLOCK_BYTES } from '../../geometry/device-types.js';
@@ -47,6 +48,9 @@ export interface TapeLocation {
 }
 
 export function openBackupTape(path: string, location: TapeLocation = {}): BackupTape {
+  // A backup still writing the tape is "being written" (LOCKED), not "incomplete": the latter is
+  // for a session that stopped (its record stays), which only a resume or a new backup mends.
+  if (location.startBlock === undefined) checkTapeNotBeingWritten(path);
   checkSessionComplete(sessionRecordKey({ tapePath: path, tapeStartBlock: location.startBlock }));
   const region = location.startBlock === undefined ? WHOLE_FILE : fbaTapeRegion(location.startBlock, FBA_BLOCK_BYTES);
   const reader = TapeReader.open(path, region);

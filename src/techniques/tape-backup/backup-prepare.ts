@@ -6,8 +6,10 @@
  */
 import { rmSync } from 'node:fs';
 import { TrackStateArray } from '../../engine/track-state.js';
+import type { ImageLock } from '../../image/image-lock.js';
 import { formatLabelDate } from '../../tape/label-date.js';
 import { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
+import { lockTape } from '../../tape/tape-lock.js';
 import type { Volume } from '../../volume/volume.js';
 import { selectBackupSet, type BackupSet } from './backup-elements.js';
 import { describeSource, headerLabels, type SourceDescription } from './backup-labels.js';
@@ -26,6 +28,11 @@ export interface PreparedBackup {
   readonly layout: BackupLayout;
   readonly states: TrackStateArray;
   readonly writer: MappedTapeWriter;
+  /**
+   * The lock of a tape file, held until the session settles: its labels are written after the
+   * writer closes. (A tape on an FBA volume is covered by `targetVolume`'s lock.)
+   */
+  readonly tapeLock?: ImageLock;
   /** The FBA volume a tape is written onto, held (locked) for the session's life. */
   readonly targetVolume?: Volume;
   readonly bitmap: DurableSlotBitmap;
@@ -34,9 +41,28 @@ export interface PreparedBackup {
   readonly spooled?: readonly number[];
 }
 
+/**
+ * The tape's lock, taken before anything of the tape is touched (the spool, the tape, the session
+ * files named after it) and released if preparing fails.
+ */
+function withTapeLockFor<T extends object>(options: TapeBackupOptions, prepare: () => T): T & { readonly tapeLock?: ImageLock } {
+  if (options.tapeStartBlock !== undefined) return prepare();
+  const tapeLock = lockTape(options.tapePath);
+  try {
+    return { ...prepare(), tapeLock };
+  } catch (error) {
+    tapeLock.release();
+    throw error;
+  }
+}
+
 export function prepareNewBackup(volume: Volume, options: TapeBackupOptions): PreparedBackup {
   checkWritable(volume);
   checkOptions(volume, options);
+  return withTapeLockFor(options, () => prepareNewUnderLock(volume, options));
+}
+
+function prepareNewUnderLock(volume: Volume, options: TapeBackupOptions): PreparedBackup {
   const set = selectBackupSet(volume, { datasets: options.datasets, blockRanges: options.blockRanges });
   const source = describeSource(volume.geometry, set.volser);
   const tapeVolser = options.tapeVolser ?? defaultTapeVolser(set.volser);
@@ -64,6 +90,10 @@ export function prepareNewBackup(volume: Volume, options: TapeBackupOptions): Pr
 export function prepareResumedBackup(volume: Volume, options: TapeBackupOptions): PreparedBackup & { readonly options: TapeBackupOptions } {
   checkWritable(volume);
   checkOptions(volume, options);
+  return withTapeLockFor(options, () => prepareResumedUnderLock(volume, options));
+}
+
+function prepareResumedUnderLock(volume: Volume, options: TapeBackupOptions): PreparedBackup & { readonly options: TapeBackupOptions } {
   const tape = sessionRecordKey(options);
   const point = loadResumePoint(volume, tape, options.spoolPath);
   const { stored } = point;

@@ -26,6 +26,7 @@ import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
 import type { CopyBlockRun, CopyPacing, CopyTaskResult } from '../../engine/copy-task.js';
 import { CONTROL, TrackStateArray, UNIT_STATE } from '../../engine/track-state.js';
 import { FINAL_STATES, transition, type SessionState, type SessionVerb } from '../../engine/session-state.js';
+import type { ImageLock } from '../../image/image-lock.js';
 import type { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
 import type { TapeVerification } from '../../tape/tape-verify.js';
 import type { Volume } from '../../volume/volume.js';
@@ -67,6 +68,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   readonly hostWrites: HostWriteRecorder;
   private readonly writer: MappedTapeWriter;
   private readonly targetVolume: Volume | undefined;
+  private readonly tapeLock: ImageLock | undefined;
   private readonly bitmap: DurableSlotBitmap;
   private readonly spool: BackupSpool | undefined;
   private readonly cbw: CopyBeforeWrite;
@@ -99,6 +101,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.states = prepared.states;
     this.writer = prepared.writer;
     this.targetVolume = prepared.targetVolume;
+    this.tapeLock = prepared.tapeLock;
     this.bitmap = prepared.bitmap;
     this.spool = prepared.spool;
     this.targetRate = options.targetMbps ? createTargetRate(options.targetMbps) : undefined;
@@ -129,7 +132,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
    * point in time is the instant this call is made.
    */
   static start(volume: Volume, options: TapeBackupOptions): TapeBackupSession {
-    return new TapeBackupSession(volume, options, prepareNewBackup(volume, options)).begin();
+    const prepared = prepareNewBackup(volume, options);
+    return TapeBackupSession.beginOrRelease(prepared, () => new TapeBackupSession(volume, options, prepared).begin());
   }
 
   /**
@@ -139,7 +143,18 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
    */
   static resume(volume: Volume, options: TapeBackupOptions): TapeBackupSession {
     const prepared = prepareResumedBackup(volume, options);
-    return new TapeBackupSession(volume, prepared.options, prepared).begin();
+    return TapeBackupSession.beginOrRelease(prepared, () => new TapeBackupSession(volume, prepared.options, prepared).begin());
+  }
+
+  /** A session that fails to begin leaves the tape unlocked (a server lives on after it). */
+  private static beginOrRelease(prepared: PreparedBackup, begin: () => TapeBackupSession): TapeBackupSession {
+    try {
+      return begin();
+    } catch (error) {
+      prepared.writer.close();
+      prepared.tapeLock?.release();
+      throw error;
+    }
   }
 
   /** Registers the interceptor (the start instant of a new backup) and starts the copy loop. */
@@ -301,6 +316,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     // The record says completed before the session does: a record that cannot be written fails it.
     this.persist('completed', summary);
     this.move('finish');
+    this.tapeLock?.release();
     this.spool?.close({ remove: true });
     this.emit('progress', this.progress());
     this.emit('finished', summary);
@@ -375,6 +391,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.writer.close();
     this.targetVolume?.close();
     this.persistSafely(status, reason);
+    this.tapeLock?.release();
     this.bitmap.close();
     this.spool?.close();
     const failure = this.failure ?? new SessionError(`Cannot complete ${this.name}: it was cancelled`, { tape: this.options.tapePath });

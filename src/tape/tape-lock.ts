@@ -1,0 +1,34 @@
+/**
+ * A tape file being written is owned like an image (src/image/image-lock.ts): its writer holds
+ * `<tape>.lock` from before it touches the tape (or anything named after it: session record,
+ * layout, bitmap) until the tape is finished, so a second writer is refused with LOCKED before it
+ * can truncate or overwrite the first one's work. A reader of a tape whose lock is held by another
+ * live process is refused too: that tape is incomplete (its labels are written last), and reading
+ * it would only report a broken block somewhere in the middle.
+ *
+ * A tape stored in a region of an FBA volume is covered by that volume's own image lock instead.
+ */
+import { LockedError } from '../errors/snaptape-error.js';
+import { liveLockOwner, lockImage, type ImageLock } from '../image/image-lock.js';
+
+/** Takes the write lock of the tape file at `path`, or throws LockedError (exit status 10). */
+export function lockTape(path: string): ImageLock {
+  return lockImage(path, `write tape ${path}`);
+}
+
+/** Runs `write` holding the tape's lock, released afterwards whether it succeeded or not. */
+export function withTapeLock<T>(path: string, write: () => T): T {
+  const lock = lockTape(path);
+  try {
+    return write();
+  } finally {
+    lock.release();
+  }
+}
+
+/** Refuses to read a tape that another live process is writing now. */
+export function checkTapeNotBeingWritten(path: string): void {
+  const owner = liveLockOwner(path);
+  if (owner === undefined || owner.pid === process.pid) return;
+  throw new LockedError(`Cannot read tape ${path}: it is being written by process ${owner.pid}${owner.host ? ` on ${owner.host}` : ''} and is incomplete until that writer finishes (${path}.lock)`, { path, lockPath: `${path}.lock`, pid: owner.pid });
+}
