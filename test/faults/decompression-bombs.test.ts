@@ -17,6 +17,7 @@ import { NbdServer } from '../../src/export/nbd-server.js';
 import { VolumeBackend } from '../../src/export/volume-backend.js';
 import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
 import { GIB, HET_BZIP2, HET_ZLIB, MIB, bzip2Bomb, hetTapeWithBlock, plantCckdTrack, zlibBomb } from '../harness/bombs.js';
+import { recordReliability } from '../harness/crash-child.js';
 import { runSnaptape } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
@@ -77,7 +78,8 @@ function measureInChild(kind: 'het' | 'cckd', path: string, track = 0): Measured
   return JSON.parse(child.stdout) as Measured;
 }
 
-function expectBounded(m: Measured, family: string, names: RegExp): void {
+function expectBounded(m: Measured, family: string, names: RegExp, bomb: { readonly case: string; readonly expandsTo: string }): void {
+  recordReliability({ kind: 'bomb', ...bomb, code: m.code ?? 'none', ms: m.ms, maxRssGrowthMB: m.maxRssGrowthBytes / 1e6 });
   expect(m.code, m.message).toBe(family);
   expect(m.message).toMatch(names);
   expect(m.message).toMatch(/expands past|more than/);
@@ -109,23 +111,23 @@ describe('decompression bombs', () => {
   it('a bzip2 HET block of 1 GiB is a TapeFormatError naming the block, fast and in bounded memory', () => {
     const path = join(dir.path, 'bzip2-bomb.het');
     writeFileSync(path, hetTapeWithBlock(bzip2, HET_BZIP2));
-    expectBounded(measureInChild('het', path), 'TAPE_FORMAT', /block 0 at byte offset 0/);
+    expectBounded(measureInChild('het', path), 'TAPE_FORMAT', /block 0 at byte offset 0/, { case: 'bzip2 HET block', expandsTo: '1 GiB or more' });
   }, 30_000);
 
   it('a zlib HET block of 1 GiB is a TapeFormatError naming the block, fast and in bounded memory', () => {
     const path = join(dir.path, 'zlib-bomb.het');
     writeFileSync(path, hetTapeWithBlock(zlibHet, HET_ZLIB));
-    expectBounded(measureInChild('het', path), 'TAPE_FORMAT', /block 0 at byte offset 0/);
+    expectBounded(measureInChild('het', path), 'TAPE_FORMAT', /block 0 at byte offset 0/, { case: 'zlib HET block', expandsTo: '1 GiB' });
   }, 30_000);
 
   it('a bzip2 CCKD track image of 1 GiB is an ImageFormatError naming the track, fast and in bounded memory', () => {
     const path = cckdWithTrack0('bzip2-bomb.cckd', 2, bzip2);
-    expectBounded(measureInChild('cckd', path), 'IMAGE_FORMAT', /track 0 /);
+    expectBounded(measureInChild('cckd', path), 'IMAGE_FORMAT', /track 0 /, { case: 'bzip2 CCKD track', expandsTo: '1 GiB or more' });
   }, 30_000);
 
   it('a zlib CCKD track image past the track size is an ImageFormatError naming the track', () => {
     const path = cckdWithTrack0('zlib-bomb.cckd', 1, zlibCckd);
-    expectBounded(measureInChild('cckd', path), 'IMAGE_FORMAT', /track 0 /);
+    expectBounded(measureInChild('cckd', path), 'IMAGE_FORMAT', /track 0 /, { case: 'zlib CCKD track', expandsTo: '48 MiB (a track holds at most one slot)' });
   }, 30_000);
 
   it('through the CLI: tape ls and ls print one line and exit non-zero', () => {

@@ -29,6 +29,7 @@ import { parseToken } from '../../src/techniques/snapshot/snapshot-tokens.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { makeFilledVolume, makeTarget } from '../clone/clone-fixtures.js';
 import { PowerLossFs, type CrashPoint, type CrashView } from '../harness/power-loss-fs.js';
+import { recordReliability } from '../harness/crash-child.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { makeSubsystem } from '../snapshot/helpers/subsystem-fixtures.js';
 import { makeBlankSecondary } from '../mirror/mirror-fixtures.js';
@@ -115,6 +116,7 @@ describe('power loss at every step', () => {
     expect(fsModel.points.length).toBeGreaterThan(20);
     const found = violations(fsModel.points, [record], (r) => ((r.get(record) as { complete?: boolean } | undefined)?.complete === true ? 'target.ckd' : undefined), finished);
     // The last crash point (after everything) must show the finished record: the run is durable at its end.
+    recordReliability({ kind: 'power-loss', technique: 'clone', crashPoints: fsModel.points.length, violations: found.length });
     expect(found.slice(0, 8), `${found.length} crash points break the invariant`).toEqual([]);
     const last = fsModel.points.at(-1) as CrashPoint;
     expect(JSON.parse(last.namesSynced.get(record)?.toString('utf8') ?? '{}').complete, 'the complete record is durable when the clone ends').toBe(true);
@@ -136,6 +138,7 @@ describe('power loss at every step', () => {
     const record = 'backup.aws.session.json';
     expect(JSON.parse(readFileSync(join(where, record), 'utf8')).status).toBe('completed');
     const found = violations(fsModel.points, [record, 'backup.aws.session.layout.json'], (r) => ((r.get(record) as { status?: string } | undefined)?.status === 'completed' ? 'backup.aws' : undefined), finished);
+    recordReliability({ kind: 'power-loss', technique: 'backup', crashPoints: fsModel.points.length, violations: found.length });
     expect(found.slice(0, 8), `${found.length} crash points break the invariant`).toEqual([]);
     const last = fsModel.points.at(-1) as CrashPoint;
     expect(JSON.parse(last.namesSynced.get(record)?.toString('utf8') ?? '{}').status, 'the completed record is durable when the backup ends').toBe('completed');
@@ -168,6 +171,7 @@ describe('power loss at every step', () => {
       ...violations(fsModel.points, records, (r) => (complete(r, records[0] as string) ? 'TGT' : undefined), finished),
       ...violations(fsModel.points, records, (r) => (complete(r, records[1] as string) ? 'physical.ckd' : undefined), finished),
     ];
+    recordReliability({ kind: 'power-loss', technique: 'snapshot', crashPoints: fsModel.points.length, violations: found.length });
     expect(found.slice(0, 8), `${found.length} crash points break the invariant`).toEqual([]);
     const last = fsModel.points.at(-1) as CrashPoint;
     for (const name of records) expect(JSON.parse(last.namesSynced.get(name)?.toString('utf8') ?? '{}').state, `${name} is durable at the end`).toBe('complete');
@@ -220,6 +224,7 @@ describe('power loss at every step', () => {
       }
     }
     expect(claims, 'the state file called tracks valid at some crash points').toBeGreaterThan(0);
+    recordReliability({ kind: 'power-loss', technique: 'mirror (local)', crashPoints: fsModel.points.length, violations: found.length });
     expect(found.slice(0, 8), `${found.length} track claims break the invariant`).toEqual([]);
   });
 });

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordReliability } from '../harness/crash-child.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { lockImage, processStartTime } from '../../src/image/image-lock.js';
 
@@ -94,6 +95,10 @@ describe('the write lock under contention', () => {
         for (const h of holders) expect(await h.next()).toBe(`released ${round}`);
         expect(existsSync(`${image}.lock`), `round ${round}: the holder released its lock`).toBe(false);
       }
+      recordReliability({
+        kind: 'lock-race', rounds: holdersByRound.length, processes: PROCESSES,
+        roundsWithOneHolder: holdersByRound.filter((h) => h === 1).length, mostHolders: holdersByRound.reduce((m, h) => Math.max(m, h), 0),
+      });
       expect(holdersByRound, 'holders in each round').toEqual(Array.from({ length: ROUNDS }, () => 1));
     } finally {
       for (const c of contenders) c.child.kill('SIGKILL');
