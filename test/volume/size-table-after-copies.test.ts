@@ -4,6 +4,7 @@
  * counts only the bytes its tracks use:
  * - the table stored beside the target equals a fresh scan of the target's image, so V is true,
  *   not just smaller than a slot;
+ * A remote secondary is a `snaptape serve` child on loopback, written over NBD.
  * - a backup of the target is no larger than a backup of its source (labels aside), because a
  *   backup copies the used bytes V names.
  * A V of whole slots made the split secondary's backup four times its source's.
@@ -22,6 +23,7 @@ import { readTrackSizes, sizeStorePath } from '../../src/volume/track-size-store
 import { fillVolume } from '../../src/vtoc/volume-fill.js';
 import { Prng, randomHostWrite } from '../harness/backup-fixtures.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { killAllServers, nbdPort, startServe } from '../server/helpers/serve-process.js';
 
 const CYLINDERS = 20;
 /** Room for a tape's labels, which name their volume and so may differ in length. */
@@ -33,7 +35,10 @@ afterAll(async () => { await pool.close(); });
 
 let dir: TempDir;
 beforeEach(() => { dir = makeTempDir('snaptape-sizes-'); });
-afterEach(() => dir.cleanup());
+afterEach(() => {
+  killAllServers();
+  dir.cleanup();
+});
 
 /** A closed 3390 whose data sets fill 30% of its free tracks. */
 function makeSource(name = 'source.ckd'): string {
@@ -117,6 +122,20 @@ describe('size tables of the volumes a technique wrote', () => {
     expect(mirror.status().mirrors[0]?.resync?.copied).toBeGreaterThan(0);
     await mirror.remove();
     primary.close();
+    await expectBackupNoLarger(secondary, source);
+    expectStoredTableTrue(secondary);
+  });
+
+  it('a remote mirror secondary (served over NBD) after its initial copy', async () => {
+    const source = makeSource();
+    const secondary = makeBlank('secondary.ckd');
+    const server = await startServe([secondary, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', join(dir.path, 'sec.sock')]);
+    const primary = openVolume(source);
+    const mirror = MirrorSession.create(primary, [`127.0.0.1:${nbdPort(server.info)}/secondary`]);
+    await mirror.whenInSync();
+    await mirror.remove();
+    primary.close();
+    expect((await server.stop()).code).toBe(0);
     await expectBackupNoLarger(secondary, source);
     expectStoredTableTrue(secondary);
   });
