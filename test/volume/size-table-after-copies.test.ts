@@ -72,9 +72,9 @@ async function backupBytes(path: string): Promise<number> {
 
 /** The stored table must be trusted on open and equal a scan of the image with no table beside it. */
 function expectStoredTableTrue(path: string): void {
-  const trackCount = openVolume(path, { readOnly: true });
-  const tracks = trackCount.ckd.trackCount;
-  trackCount.close();
+  const probe = openVolume(path, { readOnly: true });
+  const tracks = probe.ckd.trackCount;
+  probe.close();
   const stored = readTrackSizes(path, tracks);
   expect('table' in stored ? 'stored' : stored.reason).toBe('stored');
   rmSync(sizeStorePath(path));
