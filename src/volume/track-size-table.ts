@@ -71,10 +71,21 @@ export class TrackSizeTable {
     return new TrackSizeTable(new Uint32Array(trackCount).fill(bytes));
   }
 
-  /** Re-reads track t's used length from the backend. */
-  refresh(backend: ImageBackend, geometry: CkdGeometry, trackIndex: number): void {
+  /**
+   * Sets track t's used length to its decoded length: from `slot` when the caller holds the whole
+   * slot's new bytes (a whole-slot write, so no read), else re-read from the backend.
+   */
+  refresh(backend: ImageBackend, geometry: CkdGeometry, trackIndex: number, slot?: Buffer): void {
     const cchh = cchhOf(geometry, trackIndex);
     const source = { path: backend.path, trackIndex };
+    if (slot !== undefined) {
+      try {
+        this.usedBytes[trackIndex] = trackUsedBytes(slot, cchh, source);
+      } catch {
+        this.usedBytes[trackIndex] = backend.slotBytes;
+      }
+      return;
+    }
     const prefix = backend.readUnit(trackIndex, Math.min(SCAN_PREFIX_BYTES, backend.slotBytes));
     try {
       this.usedBytes[trackIndex] = trackUsedBytes(prefix, cchh, source);

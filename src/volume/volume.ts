@@ -20,9 +20,21 @@ import { recordsFit, cellsUsed } from '../geometry/track-capacity.js';
 import { unitCount, type CkdGeometry, type VolumeGeometry } from '../geometry/volume-geometry.js';
 import type { ImageBackend } from '../image/image-backend.js';
 import { InterceptorChain, type WriteEvent, type WriteInterceptor, type WriteKind } from './write-interceptor.js';
-import { TrackSizeTable } from './track-size-table.js';
+import { TrackSizeTable, nonZeroExtent } from './track-size-table.js';
 import { ReadHookedBackend } from './read-hooked-backend.js';
 import { readTrackSizes, saveTrackSizes } from './track-size-store.js';
+
+/**
+ * How far a slot may hold non-zero bytes after `chunk` was written at `inSlot`, when before the
+ * write nothing past `before` was non-zero: the old bytes the write left (in front of it, or past
+ * its end), and the written ones up to their last non-zero byte.
+ */
+function nonZeroAfterWrite(before: number, inSlot: number, chunk: Buffer): number {
+  const end = inSlot + chunk.length;
+  const kept = before > end ? before : Math.min(before, inSlot);
+  const written = nonZeroExtent(chunk);
+  return Math.max(kept, written > 0 ? inSlot + written : 0);
+}
 
 export interface NewRecord {
   readonly key: Buffer;
@@ -328,13 +340,15 @@ export class Volume {
         const inSlot = (offsetBytes + done) % slot;
         const take = Math.min(slot - inSlot, data.length - done);
         const before = sizes?.get(unit) ?? 0;
-        this.backend.writeUnit(unit, data.subarray(done, done + take), inSlot);
+        const chunk = data.subarray(done, done + take);
+        this.backend.writeUnit(unit, chunk, inSlot);
         done += take;
         if (sizes && this.geometry.kind === 'ckd') {
           // A raw write may put bytes past the end-of-track marker: V covers every byte that may
-          // be non-zero, so that a copy of the used prefix is still the whole slot's content.
-          sizes.refresh(this.backend, this.geometry, unit);
-          sizes.set(unit, Math.max(sizes.get(unit), before, inSlot + take));
+          // be non-zero, so that a copy of the used prefix is still the whole slot's content. But
+          // only those: a written zero is not used (a mirror sends whole slots with zero tails).
+          sizes.refresh(this.backend, this.geometry, unit, take === slot ? chunk : undefined);
+          sizes.set(unit, Math.max(sizes.get(unit), nonZeroAfterWrite(before, inSlot, chunk)));
         }
       }
     });
