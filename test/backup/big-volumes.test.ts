@@ -1,10 +1,15 @@
 /**
  * Layers: scenario + interop. Big volumes back up, verify, list and restore: a sparse 3390-9
  * (150,255 tracks) and a sparse 3390-54 (982,800 tracks), each freshly initialised with a few data
- * sets written, go to tape; `verify`, `tape ls` and Hercules `tapemap` read the tape, and
- * `restore --new-volume` gives an image `cmp`-identical to the source, with the restore's peak
- * resident set under 256 MiB: per-block and per-track arrays are never spread into a call, and
- * restore streams its tracks in bounded runs instead of holding a run of the whole volume.
+ * sets written, and a 3390-1 filled to its last track (about 1 GB of track data) go to tape;
+ * `verify`, `tape ls` and Hercules `tapemap` read the tape, and `restore --new-volume` gives an
+ * image `cmp`-identical to the source, with the restore's peak resident set under 256 MiB:
+ * per-block and per-track arrays are never spread into a call, and restore streams its tracks in
+ * bounded runs instead of holding a run of the whole volume.
+ *
+ * Slow by nature: a Hercules CKD image holds a home address, R0 and end-of-track marker in every
+ * track slot, so even an empty 3390-54 is a file-system page per track (about 4 GB on disk), which
+ * init, restore and cmp each write or read once.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,10 +50,12 @@ function tapemapFiles(tape: string): { fileNumber: number; blockCount: number; m
 }
 
 const volumes = [
-  { type: '3390-9', volser: 'BIG009', tracks: 150_255 },
+  { label: 'a dense 3390-1 (about 1 GB of tracks)', type: '3390-1', volser: 'DENSE1', tracks: 16_695, fill: true },
+  { label: 'a sparse 3390-9', type: '3390-9', volser: 'BIG009', tracks: 150_255, fill: false },
+  { label: 'a sparse 3390-54', type: '3390-54', volser: 'BIG054', tracks: 982_800, fill: false },
 ] as const;
 
-describe.each(volumes)('a sparse $type ($tracks tracks)', ({ type, volser, tracks }) => {
+describe.each(volumes)('$label ($tracks tracks)', ({ type, volser, tracks, fill }) => {
   let dir: TempDir;
   const at = (name: string): string => join(dir.path, name);
   const source = (): string => at('source.ckd');
@@ -62,6 +69,7 @@ describe.each(volumes)('a sparse $type ($tracks tracks)', ({ type, volser, track
     ok(['alloc', source(), 'PROD.PAYROLL', '--tracks', '30']);
     ok(['put', source(), 'PROD.PAYROLL', at('payroll.txt'), '--text']);
     ok(['alloc', source(), 'PROD.EMPTY', '--cyls', '2']);
+    if (fill) ok(['fill', source(), '--percent', '100']);
     const backup = measuredOk(['backup', source(), '--to', tape()], dir.path);
     restore = measuredOk(['restore', tape(), '--to', at('restored.ckd'), '--new-volume'], dir.path);
     console.info(`${type}: backup ${backup.seconds.toFixed(1)} s (peak RSS ${(backup.peakRssBytes / MIB).toFixed(0)} MiB), `
