@@ -82,23 +82,39 @@ function blockBytes(reader: TapeReader, entry: TapeIndexEntry): number {
   return entry.compression === 'none' ? entry.storedBytes : reader.readBlockData(entry.blockNumber).length;
 }
 
+/** Running totals of one physical file's blocks, kept as scalars: a file may hold a million blocks. */
+interface FileTally {
+  blockCount: number;
+  byteCount: number;
+  storedBytes: number;
+  minBlockBytes: number;
+  maxBlockBytes: number;
+}
+
+function emptyTally(): FileTally {
+  return { blockCount: 0, byteCount: 0, storedBytes: 0, minBlockBytes: Number.POSITIVE_INFINITY, maxBlockBytes: 0 };
+}
+
 /** Summarises each physical file: what `hetmap` prints per "File #". */
 export function summarisePhysicalFiles(reader: TapeReader): PhysicalFile[] {
   const files: PhysicalFile[] = [];
-  let blocks: TapeIndexEntry[] = [];
-  for (const entry of reader.index.entries) {
+  let tally = emptyTally();
+  for (const entry of reader.index.entries()) {
     if (entry.kind === 'block') {
-      blocks.push(entry);
+      const bytes = blockBytes(reader, entry);
+      tally.blockCount += 1;
+      tally.byteCount += bytes;
+      tally.storedBytes += entry.storedBytes;
+      tally.minBlockBytes = Math.min(tally.minBlockBytes, bytes);
+      tally.maxBlockBytes = Math.max(tally.maxBlockBytes, bytes);
       continue;
     }
-    const sizes = blocks.map((b) => blockBytes(reader, b));
     files.push({
-      fileNumber: entry.fileNumber, blockCount: blocks.length, byteCount: sizes.reduce((a, b) => a + b, 0),
-      storedBytes: blocks.reduce((a, b) => a + b.storedBytes, 0),
-      minBlockBytes: sizes.length === 0 ? 0 : Math.min(...sizes), maxBlockBytes: sizes.length === 0 ? 0 : Math.max(...sizes),
+      fileNumber: entry.fileNumber, blockCount: tally.blockCount, byteCount: tally.byteCount, storedBytes: tally.storedBytes,
+      minBlockBytes: tally.blockCount === 0 ? 0 : tally.minBlockBytes, maxBlockBytes: tally.maxBlockBytes,
       tapemarkBlockNumber: entry.blockNumber, tapemarkOffsetBytes: entry.offsetBytes,
     });
-    blocks = [];
+    tally = emptyTally();
   }
   return files;
 }
@@ -120,13 +136,13 @@ class LabelWalker {
   constructor(private readonly reader: TapeReader) {}
 
   walk(): void {
-    const { entries, sizeBytes } = this.reader.index;
-    for (const entry of entries) {
+    const { sizeBytes, entryCount } = this.reader.index;
+    for (const entry of this.reader.index.entries()) {
       if (this.state === 'end-of-volume') return;
       this.step(entry);
     }
     if (this.state !== 'end-of-volume') {
-      this.state = nextLabelState(this.state, 'end', 'the end of the file', { path: this.reader.path, blockNumber: entries.length, offsetBytes: sizeBytes });
+      this.state = nextLabelState(this.state, 'end', 'the end of the file', { path: this.reader.path, blockNumber: entryCount, offsetBytes: sizeBytes });
     }
   }
 
@@ -217,21 +233,22 @@ function labelledContents(reader: TapeReader): TapeContents {
 
 function unlabelledContents(reader: TapeReader): TapeContents {
   const physicalFiles = summarisePhysicalFiles(reader);
-  const entries = reader.index.entries;
-  if (entries.every((entry) => entry.kind === 'tapemark') && entries.length <= 2) {
+  const { index } = reader;
+  const count = index.entryCount;
+  if (count <= 2 && [...index.entries()].every((entry) => entry.kind === 'tapemark')) {
     // A blank NL tape as `hetinit -n` writes it (TM TM): no data set, the next one starts at the load point.
     const appendPoint = { blockNumber: 0, offsetBytes: 0, previousChunkBytes: 0, nextFileSequence: 1 };
     return { path: reader.path, labelled: false, volume: undefined, initializedEmpty: true, dataSets: [], physicalFiles, appendPoint };
   }
   // An NL tape ends with a tapemark pair; the second one closes an empty "file" that is not a data set.
-  const endsWithPair = entries.length >= 2 && entries[entries.length - 2]?.kind === 'tapemark';
+  const endsWithPair = count >= 2 && index.entryAt(count - 2)?.kind === 'tapemark';
   const dataFiles = endsWithPair ? physicalFiles.slice(0, -1) : physicalFiles;
   const dataSets: TapeDataSet[] = dataFiles.map((file) => ({
     fileSequence: file.fileNumber, dsid: '', header1: undefined, header2: undefined, trailer1: undefined, trailer2: undefined,
     userHeaderLabels: [], userTrailerLabels: [], dataFileNumber: file.fileNumber,
     firstDataBlockNumber: file.tapemarkBlockNumber - file.blockCount, dataBlockCount: file.blockCount,
   }));
-  const lastMark = entries[entries.length - 1];
+  const lastMark = index.entryAt(count - 1);
   const appendPoint = endsWithPair && lastMark !== undefined ? {
     blockNumber: lastMark.blockNumber, offsetBytes: lastMark.offsetBytes,
     previousChunkBytes: previousChunkBytes(reader, lastMark.blockNumber), nextFileSequence: dataSets.length + 1,
@@ -241,7 +258,7 @@ function unlabelledContents(reader: TapeReader): TapeContents {
 
 /** Reads the structure of a whole tape (labels are checked on SL tapes). */
 export function readTapeContents(reader: TapeReader): TapeContents {
-  const first = reader.index.entries[0];
+  const first = reader.index.entryAt(0);
   const isLabelled = first?.kind === 'block' && labelIdOf(reader.readBlockData(0)) === 'VOL1';
   return isLabelled ? labelledContents(reader) : unlabelledContents(reader);
 }

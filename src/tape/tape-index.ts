@@ -10,7 +10,10 @@
  * - no chunk or header runs past the end of the file;
  * - flags are known bits, chunks of a block go first (0x80) … last (0x20) with one compression;
  * - the file ends right after a tapemark (a closing tapemark is present).
- * The walk reads headers only (one small pread each), never data, and never writes.
+ * The walk reads headers only, never data, and never writes. Headers of small blocks are read a
+ * window at a time (one pread per window, not per header); the entries are kept in typed columns
+ * (about 23 bytes each), because a backup of a 3390-54 is a million blocks and a million entry
+ * objects would cost hundreds of megabytes.
  */
 import { readSync } from 'node:fs';
 import { translateIoError } from '../errors/io-error.js';
@@ -41,11 +44,89 @@ export interface TapeIndexEntry {
   readonly lastChunkBytes: number;
 }
 
-export interface TapeIndex {
-  readonly path: string;
-  readonly sizeBytes: number;
-  readonly entries: readonly TapeIndexEntry[];
-  readonly tapemarkCount: number;
+const KIND_TAPEMARK = 0x80;
+const COMPRESSIONS: readonly BlockCompression[] = ['none', 'zlib', 'bzip2'];
+
+/** Growable typed columns of the entries, one row per block or tapemark. */
+class EntryColumns {
+  count = 0;
+  private offsets = new Float64Array(1024);
+  private storedBytes = new Uint32Array(1024);
+  private chunkCounts = new Uint32Array(1024);
+  private fileNumbers = new Uint32Array(1024);
+  private lastChunkBytes = new Uint16Array(1024);
+  /** KIND_TAPEMARK | index into COMPRESSIONS. */
+  private kinds = new Uint8Array(1024);
+
+  push(entry: Omit<TapeIndexEntry, 'blockNumber' | 'endOffsetBytes'>): void {
+    if (this.count === this.offsets.length) this.grow(this.count * 2);
+    const i = this.count;
+    this.offsets[i] = entry.offsetBytes;
+    this.storedBytes[i] = entry.storedBytes;
+    this.chunkCounts[i] = entry.chunkCount;
+    this.fileNumbers[i] = entry.fileNumber;
+    this.lastChunkBytes[i] = entry.lastChunkBytes;
+    this.kinds[i] = (entry.kind === 'tapemark' ? KIND_TAPEMARK : 0) | COMPRESSIONS.indexOf(entry.compression);
+    this.count += 1;
+  }
+
+  /** Drops the spare capacity once the walk is over. */
+  trim(): void {
+    this.grow(this.count);
+  }
+
+  row(i: number): TapeIndexEntry {
+    const offsetBytes = this.offsets[i] as number;
+    const storedBytes = this.storedBytes[i] as number;
+    const chunkCount = this.chunkCounts[i] as number;
+    const kind = this.kinds[i] as number;
+    return {
+      kind: (kind & KIND_TAPEMARK) !== 0 ? 'tapemark' : 'block', blockNumber: i, offsetBytes,
+      // Every chunk is a header and its data, and the chunks of an entry are contiguous.
+      endOffsetBytes: offsetBytes + chunkCount * AWS_HEADER_BYTES + storedBytes,
+      storedBytes, chunkCount, compression: COMPRESSIONS[kind & ~KIND_TAPEMARK] as BlockCompression,
+      fileNumber: this.fileNumbers[i] as number, lastChunkBytes: this.lastChunkBytes[i] as number,
+    };
+  }
+
+  private grow(capacity: number): void {
+    const size = Math.max(capacity, 1);
+    const copy = <T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(column: T, make: (n: number) => T): T => {
+      const next = make(size);
+      next.set(column.subarray(0, this.count));
+      return next;
+    };
+    this.offsets = copy(this.offsets, (n) => new Float64Array(n));
+    this.storedBytes = copy(this.storedBytes, (n) => new Uint32Array(n));
+    this.chunkCounts = copy(this.chunkCounts, (n) => new Uint32Array(n));
+    this.fileNumbers = copy(this.fileNumbers, (n) => new Uint32Array(n));
+    this.lastChunkBytes = copy(this.lastChunkBytes, (n) => new Uint16Array(n));
+    this.kinds = copy(this.kinds, (n) => new Uint8Array(n));
+  }
+}
+
+/** The validated index of a tape: its entries by block number, made on demand from the columns. */
+export class TapeIndex {
+  constructor(
+    readonly path: string,
+    readonly sizeBytes: number,
+    private readonly columns: EntryColumns,
+    readonly tapemarkCount: number,
+  ) {}
+
+  get entryCount(): number {
+    return this.columns.count;
+  }
+
+  /** Entry `blockNumber` (0..entryCount-1), or undefined past the end. */
+  entryAt(blockNumber: number): TapeIndexEntry | undefined {
+    return Number.isInteger(blockNumber) && blockNumber >= 0 && blockNumber < this.columns.count ? this.columns.row(blockNumber) : undefined;
+  }
+
+  /** Every entry from the load point, one object at a time. */
+  *entries(): IterableIterator<TapeIndexEntry> {
+    for (let i = 0; i < this.columns.count; i++) yield this.columns.row(i);
+  }
 }
 
 interface OpenBlock {
@@ -63,12 +144,17 @@ function compressionOf(flags1: number): BlockCompression | undefined {
   return undefined;
 }
 
+/** Bytes read at once when the chunk headers are close together. */
+const HEADER_WINDOW_BYTES = 64 * 1024;
+/** After a chunk longer than this, only the next header is read: a window would hold little else. */
+const SMALL_CHUNK_BYTES = 4096;
+
 function hex(byte: number): string {
   return `0x${byte.toString(16).padStart(2, '0')}`;
 }
 
 class IndexBuilder {
-  readonly entries: TapeIndexEntry[] = [];
+  private readonly entries = new EntryColumns();
   private fileNumber = 1;
   private tapemarkCount = 0;
   private open: OpenBlock | undefined;
@@ -76,7 +162,7 @@ class IndexBuilder {
   constructor(private readonly path: string) {}
 
   fail(offsetBytes: number, state: string): never {
-    const blockNumber = this.entries.length;
+    const blockNumber = this.entries.count;
     throw new TapeFormatError(`Cannot read tape ${this.path}: block ${blockNumber} at byte offset ${offsetBytes} ${state}`, {
       path: this.path, blockNumber, offsetBytes,
     });
@@ -94,7 +180,7 @@ class IndexBuilder {
     if ((flags1 & FLAG1_TAPEMARK) !== 0) {
       if (flags1 !== FLAG1_TAPEMARK || curlenBytes !== 0) this.fail(at, `has bad flags1 ${hex(flags1)} with length ${curlenBytes} (a tapemark is 0x40 with length 0)`);
       if (this.open !== undefined) this.fail(at, `is cut short by a tapemark at ${offsetBytes} before its end-of-record chunk`);
-      this.push({ kind: 'tapemark', offsetBytes, endOffsetBytes: offsetBytes + AWS_HEADER_BYTES, storedBytes: 0, chunkCount: 1, compression: 'none', lastChunkBytes: 0 });
+      this.entries.push({ kind: 'tapemark', offsetBytes, storedBytes: 0, chunkCount: 1, compression: 'none', fileNumber: this.fileNumber, lastChunkBytes: 0 });
       this.tapemarkCount += 1;
       this.fileNumber += 1;
       return;
@@ -115,23 +201,52 @@ class IndexBuilder {
     this.open = open;
     if ((flags1 & FLAG1_END_OF_RECORD) !== 0) {
       this.open = undefined;
-      const endOffsetBytes = offsetBytes + AWS_HEADER_BYTES + curlenBytes;
-      this.push({ kind: 'block', offsetBytes: open.offsetBytes, endOffsetBytes, storedBytes: open.storedBytes, chunkCount: open.chunkCount, compression, lastChunkBytes: curlenBytes });
+      this.entries.push({ kind: 'block', offsetBytes: open.offsetBytes, storedBytes: open.storedBytes, chunkCount: open.chunkCount, compression, fileNumber: this.fileNumber, lastChunkBytes: curlenBytes });
     }
-  }
-
-  private push(entry: Omit<TapeIndexEntry, 'blockNumber' | 'fileNumber'>): void {
-    this.entries.push({ ...entry, blockNumber: this.entries.length, fileNumber: this.fileNumber });
   }
 
   finish(fileSizeBytes: number): TapeIndex {
     if (this.open !== undefined) this.fail(this.open.offsetBytes, 'is truncated: the file ends before its end-of-record chunk');
-    const last = this.entries[this.entries.length - 1];
-    if (last === undefined) this.fail(0, 'is missing: the file is empty (no closing tapemark)');
+    if (this.entries.count === 0) this.fail(0, 'is missing: the file is empty (no closing tapemark)');
+    const last = this.entries.row(this.entries.count - 1);
     if (last.kind !== 'tapemark') {
       this.fail(fileSizeBytes, `is missing: the file ends after block ${last.blockNumber} at byte offset ${last.offsetBytes} without a closing tapemark`);
     }
-    return { path: this.path, sizeBytes: fileSizeBytes, entries: this.entries, tapemarkCount: this.tapemarkCount };
+    this.entries.trim();
+    return new TapeIndex(this.path, fileSizeBytes, this.entries, this.tapemarkCount);
+  }
+}
+
+/**
+ * Reads chunk headers through a window: a pread per window, not per header, when the blocks are
+ * small; after a large block, the next header alone (a window would read the whole tape's data).
+ */
+class HeaderWindow {
+  private readonly window = Buffer.alloc(HEADER_WINDOW_BYTES);
+  private startBytes = 0;
+  private filledBytes = 0;
+
+  constructor(private readonly fd: number, private readonly path: string, private readonly baseOffsetBytes: number, private readonly fileSizeBytes: number) {}
+
+  /**
+   * The header at tape offset `offsetBytes` (the caller checked that it lies inside the file), or
+   * undefined when fewer bytes could be read (the file shrank while open).
+   */
+  header(offsetBytes: number, previousChunkBytes: number): AwsBlockHeader | undefined {
+    const inWindow = offsetBytes >= this.startBytes && offsetBytes + AWS_HEADER_BYTES <= this.startBytes + this.filledBytes;
+    if (!inWindow) {
+      const wanted = previousChunkBytes > SMALL_CHUNK_BYTES ? AWS_HEADER_BYTES : HEADER_WINDOW_BYTES;
+      const length = Math.min(wanted, this.fileSizeBytes - offsetBytes);
+      try {
+        this.filledBytes = readSync(this.fd, this.window, 0, length, this.baseOffsetBytes + offsetBytes);
+      } catch (cause) {
+        throw translateIoError(cause, `read the chunk header at byte offset ${offsetBytes}`, this.path);
+      }
+      this.startBytes = offsetBytes;
+      if (this.filledBytes < AWS_HEADER_BYTES) return undefined;
+    }
+    const at = offsetBytes - this.startBytes;
+    return decodeAwsBlockHeader(this.window.subarray(at, at + AWS_HEADER_BYTES));
   }
 }
 
@@ -140,8 +255,8 @@ class IndexBuilder {
  * are tape offsets; `baseOffsetBytes` is where the tape starts in the file (tape-region.ts).
  */
 export function buildTapeIndex(fd: number, fileSizeBytes: number, path: string, baseOffsetBytes = 0): TapeIndex {
-  const builder = new IndexBuilder(path);
-  const headerBytes = Buffer.alloc(AWS_HEADER_BYTES);
+  const builder: IndexBuilder = new IndexBuilder(path);
+  const headers = new HeaderWindow(fd, path, baseOffsetBytes, fileSizeBytes);
   let offsetBytes = 0;
   let previousChunkBytes = 0;
   // Bounded: every pass advances offsetBytes by at least one header.
@@ -150,12 +265,8 @@ export function buildTapeIndex(fd: number, fileSizeBytes: number, path: string, 
     if (remainingBytes < AWS_HEADER_BYTES) {
       builder.fail(offsetBytes, `is truncated: only ${remainingBytes} of the ${AWS_HEADER_BYTES} header bytes remain in the file`);
     }
-    try {
-      readSync(fd, headerBytes, 0, AWS_HEADER_BYTES, baseOffsetBytes + offsetBytes);
-    } catch (cause) {
-      throw translateIoError(cause, `read the chunk header at byte offset ${offsetBytes}`, path);
-    }
-    const header = decodeAwsBlockHeader(headerBytes);
+    const header = headers.header(offsetBytes, previousChunkBytes);
+    if (header === undefined) builder.fail(offsetBytes, `is truncated: the file shrank while open, at the chunk header at ${offsetBytes}`);
     builder.addChunk(offsetBytes, header, previousChunkBytes, fileSizeBytes);
     previousChunkBytes = header.curlenBytes;
     offsetBytes += AWS_HEADER_BYTES + header.curlenBytes;

@@ -75,11 +75,11 @@ export class TapeReader {
   }
 
   get entryCount(): number {
-    return this.index.entries.length;
+    return this.index.entryCount;
   }
 
   entry(blockNumber: number): TapeIndexEntry {
-    const found = this.index.entries[blockNumber];
+    const found = this.index.entryAt(blockNumber);
     assert(found !== undefined, `block ${blockNumber} is on the tape (0..${this.entryCount - 1})`);
     return found;
   }

@@ -27,7 +27,7 @@ function checkEntries(reader: TapeReader, plan: TapePlan): number {
   let blockNumber = 0;
   let dataBlockCount = 0;
   for (const planned of plannedEntries(plan)) {
-    const actual = reader.index.entries[blockNumber];
+    const actual = reader.index.entryAt(blockNumber);
     const offsetBytes = planned.kind === 'tapemark' ? planned.tapemark.offsetBytes : planned.kind === 'label' ? planned.label.offsetBytes : planned.block.offsetBytes;
     const lengthBytes = planned.kind === 'tapemark' ? 0 : planned.kind === 'label' ? planned.label.lengthBytes : planned.block.lengthBytes;
     const kind = planned.kind === 'tapemark' ? 'tapemark' : 'block';

@@ -21,7 +21,7 @@ const where = { path: 'test.aws', blockNumber: 1, offsetBytes: 86 };
 
 function vectorBlocks(name: string): Buffer[] {
   const reader = TapeReader.open(vectorPath(name, temp.path));
-  const blocks = reader.index.entries.filter((e) => e.kind === 'block').map((e) => reader.readBlockData(e.blockNumber));
+  const blocks = [...reader.index.entries()].filter((e) => e.kind === 'block').map((e) => reader.readBlockData(e.blockNumber));
   reader.close();
   return blocks;
 }

@@ -212,8 +212,15 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
   /** A secondary missed `units`: their bits go invalid durably, and the mirror is SUSPENDED. */
   private lose(s: Secondary, units: readonly number[], error: unknown): void {
     let cleared = false;
-    for (const u of units) cleared = this.table.clearValid(u, s.mirror) || cleared;
-    if (cleared && units.length > 0) this.file.persistCleared(this.table, Math.min(...units), Math.max(...units) - Math.min(...units) + 1);
+    // Lowest and highest unit found in the same pass: `units` may be too long to spread into a call.
+    let lowest = Number.POSITIVE_INFINITY;
+    let highest = -1;
+    for (const u of units) {
+      cleared = this.table.clearValid(u, s.mirror) || cleared;
+      lowest = Math.min(lowest, u);
+      highest = Math.max(highest, u);
+    }
+    if (cleared && units.length > 0) this.file.persistCleared(this.table, lowest, highest - lowest + 1);
     s.lastError = error instanceof Error ? error.message : String(error);
     if (LIVE_STATES.has(s.state)) this.move(s, 'linkLost');
     this.closeLink(s);

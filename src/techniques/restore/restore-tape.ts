@@ -45,17 +45,31 @@ export interface RestoreResult {
 }
 
 /**
+ * Bytes of consecutive track images held before they are written as one run: a whole volume is one
+ * run of consecutive tracks, and holding it all would take the volume's size in memory.
+ */
+const RESTORE_RUN_BYTES = 8 * 1024 * 1024;
+/**
+ * Tracks held before a run is written, whatever their bytes: an empty track is 29 bytes, and 8 MiB
+ * of them would be 290,000 buffers alive at once, costing far more than their data.
+ */
+const RESTORE_RUN_TRACKS = 1024;
+
+/**
  * Writes a whole-volume element back track for track: block j is track j. A block that decodes as
  * its track is a track write; one that does not (a host wrote raw bytes over the slot) is written
- * back raw, so the restore is byte-exact either way. Consecutive track writes are batched.
+ * back raw, so the restore is byte-exact either way. Consecutive track writes are batched in runs
+ * of at most RESTORE_RUN_BYTES and RESTORE_RUN_TRACKS.
  */
 function restoreVolumeElement(volume: Volume, tape: BackupTape, element: TapeElement): number {
   const geometry = volume.ckd;
   let runFirst = -1;
   let run: Buffer[] = [];
+  let runBytes = 0;
   const flush = (): void => {
     if (run.length) volume.writeTrackImages(runFirst, run);
     run = [];
+    runBytes = 0;
   };
   forEachBlock(tape, element, (block, t) => {
     if (!decodesAsTrack(block, cchhOf(geometry, t))) {
@@ -65,9 +79,10 @@ function restoreVolumeElement(volume: Volume, tape: BackupTape, element: TapeEle
       volume.writeFlat(t * volume.backend.slotBytes, slot);
       return;
     }
-    if (run.length && t !== runFirst + run.length) flush();
+    if (run.length && (t !== runFirst + run.length || runBytes + block.length > RESTORE_RUN_BYTES || run.length === RESTORE_RUN_TRACKS)) flush();
     if (!run.length) runFirst = t;
     run.push(block);
+    runBytes += block.length;
   });
   flush();
   return element.blockCount;
