@@ -101,7 +101,7 @@ describe('a clone outlives a SIGKILLed server', () => {
     makeTarget(dir.path, `${name}d.ckd`, { cylinders: 20 }).close();
     const target = join(dir.path, `${name}d.ckd`);
     const socket = join(dir.path, `${name}.sock`);
-    const server = await startServe([source, target, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket]);
+    const server = await startServe([source, target, '--control', socket]);
     const created = runSnaptapeJson<StatusJson>(['clone', 'create', `${name}s`, `${name}d`, '--activate', '--throttle-mbps', '4', '--server', socket]);
     expect(created.phase).toBe('active');
     await sleepMs(300);
@@ -113,7 +113,7 @@ describe('a clone outlives a SIGKILLed server', () => {
 
   it('snaptape serve takes the clone up at start; it finishes and terminates; the destination equals the source', async () => {
     const { source, target, socket } = await killedDuringActiveCopy('r1');
-    const server = await startServe([source, target, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket]);
+    const server = await startServe([source, target, '--control', socket]);
     expect(server.info.warnings).toEqual([]);
     const listed = runSnaptapeJson<{ clones: StatusJson[] }>(['clone', 'list', '--server', socket]).clones;
     expect(listed).toHaveLength(1);

@@ -28,7 +28,7 @@ describe('snaptape serve after a SIGKILL', () => {
   it(`${ROUNDS} rounds of ${SERVERS} servers of one image: one read-write server, the others LOCKED`, async () => {
     const image = join(dir.path, 'raced.ckd');
     createVolume(image, { type: '3390', cylinders: 3, volser: 'RACE01' }).close();
-    const serveArgs = (n: string): string[] => [image, '--nbd', '127.0.0.1:0', '--control', join(dir.path, `${n}.sock`)];
+    const serveArgs = (n: string): string[] => [image, '--nbd', `unix:${join(dir.path, `${n}.nbd.sock`)}`, '--control', join(dir.path, `${n}.sock`)];
     let holder: ServeProcess = await startServe(serveArgs('first'));
     for (let round = 0; round < ROUNDS; round++) {
       // SIGKILL: the holder cannot remove its lock.
