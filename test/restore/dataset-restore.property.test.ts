@@ -233,6 +233,7 @@ async function runOnce(runIndex: number, plan: { cylinders: number; datasets: re
   const model = new Map<string, Buffer>();
   const onTape = new Map<string, { content: Buffer; tracks: number }>();
   let serial = 0;
+  let tapeNames: string[] = [];
 
   const volume = createVolume(image, { type: '3390', cylinders: plan.cylinders, volser: 'PROP01', force: true });
   try {
@@ -245,13 +246,15 @@ async function runOnce(runIndex: number, plan: { cylinders: number; datasets: re
       model.set(name, expected);
       onTape.set(name, { content: expected, tracks: spec.tracks });
     });
-    await runBackup(volume, { tapePath: tape, datasets: ['PROP.**'], pool, force: true });
+    const backup = await runBackup(volume, { tapePath: tape, datasets: ['PROP.**'], pool, force: true });
+    // In the tape's order: a restore of the whole tape places the data sets in that order.
+    tapeNames = backup.summary.elements.map((e) => e.name);
+    expect([...tapeNames].sort()).toEqual([...onTape.keys()].sort());
   } finally {
     volume.close();
   }
 
   const listingNow = (): VolumeListing => withOpen(image, describeVolume);
-  const tapeNames = [...onTape.keys()];
   const pickOf = <T>(items: readonly T[], pick: number): T | undefined => (items.length ? items[pick % items.length] : undefined);
 
   for (const [stepIndex, step] of plan.steps.entries()) {
@@ -398,4 +401,48 @@ describe('data-set restore property', () => {
     expect(mismatches).toBe(0);
     for (const [kind, count] of Object.entries(tally)) expect(count, `${kind} happened in some run`).toBeGreaterThan(0);
   }, 600_000);
+
+  it('a whole-tape --replace frees every reallocated namesake before it places any data set, as its plan does', async () => {
+    // Found reading the plan against the writes: the plan frees the namesakes first and then
+    // places the data sets by first fit; the writes placed PROP.D01 while the too-small PROP.D02
+    // still held its 13 tracks. Here PROP.D01 fits in 16 extents only with those tracks, so the
+    // restore passed its check, wrote PROP.D00, then failed with "no space" half-way.
+    const image = join(dir.path, 'order.ckd');
+    const tape = join(dir.path, 'order.aws');
+    const request = (name: string, tracks: number) => ({ name, tracks, dsorg: 'PS' as const, recfm: RECFM_BITS.F, recordLength: 4096, blockSize: 4096 });
+    const contents = new Map<string, Buffer>();
+    const volume = createVolume(image, { type: '3390', cylinders: 20, volser: 'ORD001' });
+    try {
+      for (const [name, tracks] of [['PROP.D00', 2], ['PROP.D01', 26], ['PROP.D02', 14]] as const) {
+        allocateDataset(volume, request(name, tracks));
+        contents.set(name, bytesOf(tracks, 4096 * tracks));
+        putDataset(volume, name, contents.get(name)!);
+      }
+      const backup = await runBackup(volume, { tapePath: tape, datasets: ['PROP.**'], pool });
+      expect(backup.summary.elements.map((e) => e.name)).toEqual(['PROP.D00', 'PROP.D01', 'PROP.D02']);
+      for (const name of contents.keys()) deleteDataset(volume, name);
+      // PROP.D02 comes back smaller, then 1-track holes, then a 16-track tail.
+      allocateDataset(volume, request('PROP.D02', 13));
+      for (let i = 0; i < 20; i++) {
+        allocateDataset(volume, request(`KEEP.D${i}`, 1));
+        allocateDataset(volume, request(`GAP.D${i}`, 1));
+      }
+      for (let i = 0; i < 20; i++) deleteDataset(volume, `GAP.D${i}`);
+      allocateDataset(volume, request('KEEP.BIG', describeVolume(volume).freeSpace!.largestFreeTracks - 16));
+    } finally {
+      volume.close();
+    }
+    const before = withOpen(image, describeVolume);
+    expect(restoreFits(before, [{ target: 'PROP.D00', tracks: 2 }, { target: 'PROP.D01', tracks: 26 }, { target: 'PROP.D02', tracks: 14 }]), 'the first fit says it fits').toBe(true);
+    expect(runsOf(freeRunsOf(before, [])).length, 'more free runs than a data set may have extents').toBeGreaterThan(MAX_EXTENTS);
+    const bytesBefore = readFileSync(image);
+    restoreTape(tape, { to: image, replace: true });
+    const after = withOpen(image, describeVolume);
+    const mayChange = new Set([...vtocTracks(after), ...[...contents.keys()].flatMap((n) => tracksOf(after, n))]);
+    expect(changedSlots(bytesBefore, readFileSync(image)).filter((t) => !mayChange.has(t))).toEqual([]);
+    withOpen(image, (v) => {
+      for (const [name, content] of contents) expect(getDataset(v, name).equals(content), name).toBe(true);
+    });
+    expect(runCheck(image).problems).toEqual([]);
+  });
 });
