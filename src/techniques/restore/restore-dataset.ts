@@ -14,7 +14,7 @@ import { decodeTrack, encodeTrack, homeAddressOf } from '../../ckd/track-codec.j
 import { TargetExistsError, UsageError } from '../../errors/snaptape-error.js';
 import { cchhOf } from '../../geometry/cchh.js';
 import type { Volume } from '../../volume/volume.js';
-import { allocateDataset, checkAllocationsFit, deleteDataset, type AllocateRequest } from '../../vtoc/dataset-allocator.js';
+import { allocateDataset, checkAllocationsFit, deleteDatasets, type AllocateRequest } from '../../vtoc/dataset-allocator.js';
 import { checkDatasetName, dsorgName } from '../../vtoc/dataset-attributes.js';
 import { decodeFormat1, encodeFormat1, type Format1 } from '../../vtoc/dscb-codec.js';
 import { DSCB_KEY_BYTES } from '../../vtoc/dscb-layouts.js';
@@ -94,11 +94,21 @@ export function planDatasetRestores(volume: Volume, tape: BackupTape, elements: 
   return placements;
 }
 
-/** Writes one planned data set: its extents, its tracks relocated into them, its Format-1. Returns the tracks written. */
+/**
+ * Deletes every namesake that is reallocated, before any data set is placed: the plan frees them
+ * all first (checkAllocationsFit), so the first fit of the writes is the one that was checked.
+ * Freed one by one between the allocations, a data set placed earlier could miss their tracks and
+ * fail half-way through the restore.
+ */
+export function freeReallocatedNamesakes(volume: Volume, placements: readonly DatasetPlacement[]): void {
+  const names = placements.filter((p) => p.mode === 'reallocate').map((p) => p.name);
+  if (names.length > 0) deleteDatasets(volume, names);
+}
+
+/** Writes one planned data set (its namesake freed already): its extents, its tracks relocated into them, its Format-1. Returns the tracks written. */
 export function writeDatasetRestore(volume: Volume, tape: BackupTape, placement: DatasetPlacement): number {
   const geometry = volume.ckd;
   const { element, format1 } = placement;
-  if (placement.mode === 'reallocate') deleteDataset(volume, placement.name);
   const entry = placement.mode === 'reuse' ? placement.existing as DatasetEntry : allocateDataset(volume, allocationOf(placement));
   const targets = datasetTrackIndexes(geometry, entry);
   forEachBlock(tape, element, (block, j) => {

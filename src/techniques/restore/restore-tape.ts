@@ -18,7 +18,7 @@ import { homeAddressOf, trackUsedBytes } from '../../ckd/track-codec.js';
 import { cchhOf, type Cchh } from '../../geometry/cchh.js';
 import type { Volume } from '../../volume/volume.js';
 import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
-import { planDatasetRestores, writeDatasetRestore, type DatasetPlacement } from './restore-dataset.js';
+import { freeReallocatedNamesakes, planDatasetRestores, writeDatasetRestore, type DatasetPlacement } from './restore-dataset.js';
 import { sizeStorePath } from '../../volume/track-size-store.js';
 import { checkElement, forEachBlock, openBackupTape, type BackupTape, type ElementCheck, type TapeElement } from './backup-tape.js';
 import { checkRecordedGeometry, requireLabelsMatch } from './tape-trust.js';
@@ -151,6 +151,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
       const ckd = tape.source.kind === 'ckd';
       if (ckd) chosen.filter((e) => e.description.kind === 'volume').forEach((e) => checkVolumeFits(volume, tape, e));
       const datasets = ckd ? planDatasetRestores(volume, tape, chosen.filter((e) => e.description.kind === 'dataset'), options) : [];
+      freeReallocatedNamesakes(volume, datasets);
       const written = chosen.map((e) => {
         if (!ckd) return restoreFbaBlocks(volume, tape, e);
         if (e.description.kind === 'volume') {
