@@ -210,6 +210,9 @@ export class Volume {
   /** Writes back a track's old image after a failed write of `writtenBytes` (storeTrackImage). */
   private putBackTrack(trackIndex: number, old: Buffer, writtenBytes: number, cause: unknown): void {
     const sizes = this.trackSizes();
+    // A store that failed before changing a byte (a compressed image keeps the old track until the
+    // new one is stored whole) needs nothing, and its write-back might itself need new space.
+    if (this.slotStillHolds(trackIndex, old, writtenBytes)) return;
     try {
       this.imageBackend.writeUnit(trackIndex, old);
     } catch (error) {
@@ -292,6 +295,16 @@ export class Volume {
       trackUsedBytes(image, cchhOf(geometry, t), { path: `image for ${this.path}`, trackIndex: t });
     });
     this.write('track', firstTrack, count, () => images.forEach((image, i) => this.storeTrackImage(firstTrack + i, image)));
+  }
+
+  /** True when the slot's first `lengthBytes` bytes are still `old` followed by zeros. */
+  private slotStillHolds(trackIndex: number, old: Buffer, lengthBytes: number): boolean {
+    try {
+      const now = this.imageBackend.readUnit(trackIndex, Math.max(lengthBytes, old.length));
+      return now.subarray(0, old.length).equals(old) && now.subarray(old.length).every((b) => b === 0);
+    } catch {
+      return false;
+    }
   }
 
   // ---- FBA -------------------------------------------------------------------------------------

@@ -22,9 +22,9 @@ const names = (image: string): string[] => runSnaptapeJson<Listing>(['ls', image
 /** 1000 lines of 80-byte text records: 80,000 bytes, two tracks of 8000-byte blocks. */
 const OLD_TEXT = Array.from({ length: 1000 }, (_, i) => `OLD RECORD ${i}`).join('\n') + '\n';
 
-function makeVolume(dir: string): string {
+function makeVolume(dir: string, format: 'ckd' | 'cckd' = 'ckd'): string {
   const image = join(dir, 'v.ckd');
-  runSnaptapeOk(['init', image, '--type', '3390', '--cyls', '10', '--volser', 'LEFT01']);
+  runSnaptapeOk(['init', image, '--type', '3390', '--cyls', '10', '--volser', 'LEFT01', '--format', format]);
   runSnaptapeOk(['alloc', image, 'APP.DATA', '--cyls', '5', '--recfm', 'FB', '--lrecl', '80', '--blksize', '8000']);
   writeFileSync(join(dir, 'old.txt'), OLD_TEXT);
   runSnaptapeOk(['put', image, 'APP.DATA', join(dir, 'old.txt'), '--text']);
@@ -71,6 +71,19 @@ describe('a write that fails in the middle (injected) leaves every track whole',
     const r = runSnaptape(['put', image, 'APP.DATA', big, '--text', '--inject', spec]);
     expectCliFailure(r, spec.includes('ENOSPC') ? 'NO_SPACE' : 'IO', ['v.ckd']);
     expectUnchanged(image, before);
+  });
+
+  it('put --inject tear on a compressed (cckd) image: the data set is as it was', () => {
+    const cckdDir = join(dir.path, 'cckd');
+    mkdirSync(cckdDir);
+    const cckd = makeVolume(cckdDir, 'cckd');
+    const datasets = names(cckd);
+    const r = runSnaptape(['put', cckd, 'APP.DATA', big, '--text', '--inject', 'tear:write:3:500']);
+    expectCliFailure(r, 'IO', ['v.ckd']);
+    expect(names(cckd)).toEqual(datasets);
+    expect(runSnaptapeOk(['get', cckd, 'APP.DATA', '--text'])).toBe(OLD_TEXT);
+    const check = runSnaptape(['check', cckd]);
+    expect(check.status, check.stdout + check.stderr).toBe(0);
   });
 
   it.each(['tear:write:6:3000', 'write:40:ENOSPC'])('fill --inject %s: no fill data set is left, every track is whole', (spec) => {
