@@ -18,6 +18,7 @@ import { encodeFormat1 } from './dscb-codec.js';
 import { datasetTrackIndexes } from './dataset-tracks.js';
 import { summarizeFreeSpace, usedTrackMap } from './free-space.js';
 import { writeDscb } from './vtoc-writer.js';
+import { readVtoc } from './vtoc-reader.js';
 
 /** Largest block of which two fit on a 3390 track. */
 const FILL_BLOCK_BYTES = 27998;
@@ -62,7 +63,9 @@ export function fillVolume(volume: Volume, options: FillOptions): FillResult {
   } catch (error) {
     // A failed fill leaves no data set of its own: its tracks were free space and stay free (each
     // is whole, see Volume.storeTrackImage), and the VTOC lists what it listed before.
-    const created = result.datasets.filter((name) => !existing.has(name));
+    // A name is noted before its allocation, which may itself have failed: delete what exists.
+    const listed = new Set(readVtoc(volume).datasets.map((d) => d.name));
+    const created = result.datasets.filter((name) => !existing.has(name) && listed.has(name));
     if (created.length > 0) deleteDatasets(volume, created);
     throw error;
   }
@@ -78,7 +81,7 @@ interface FillPlan {
   readonly existing: ReadonlySet<string>;
 }
 
-/** Allocates and writes the fill data sets; `result.datasets` names each as soon as it is allocated. */
+/** Allocates and writes the fill data sets; `result.datasets` names each just before it is allocated. */
 function fillDatasets(volume: Volume, options: FillOptions, plan: FillPlan, result: { datasets: string[]; tracksWritten: number; bytesWritten: number }): void {
   const geometry = volume.ckd;
   const { blockBytes, perTrack, prng, pool, existing } = plan;
@@ -89,8 +92,8 @@ function fillDatasets(volume: Volume, options: FillOptions, plan: FillPlan, resu
     while (existing.has(name)) name = `FILL.D${String(++serial).padStart(4, '0')}`;
     serial++;
     const tracks = Math.min(remaining, FILL_DATASET_CYLINDERS * geometry.heads);
-    const entry = allocateDataset(volume, { name, tracks, dsorg: 'PS', recfm: RECFM_BITS.U, recordLength: 0, blockSize: blockBytes });
     result.datasets.push(name);
+    const entry = allocateDataset(volume, { name, tracks, dsorg: 'PS', recfm: RECFM_BITS.U, recordLength: 0, blockSize: blockBytes });
     const indexes = datasetTrackIndexes(geometry, entry);
     const images: Buffer[] = indexes.map((t, i) => {
       const cchh = cchhOf(geometry, t);
