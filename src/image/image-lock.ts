@@ -110,8 +110,9 @@ function lockAge(lockPath: string): number {
 /** Creates the lock with its text in one step (link): true, or false when a lock exists. */
 function createWhole(lockPath: string, text: string): boolean {
   const temp = `${lockPath}.${process.pid}.tmp`;
-  writeFileSync(temp, text);
   try {
+    // Inside the try: on a full disk the temp file is created and then fails to fill; it is removed.
+    writeFileSync(temp, text);
     linkSync(temp, lockPath);
     return true;
   } catch (error) {

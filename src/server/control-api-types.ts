@@ -84,6 +84,8 @@ export interface MirrorSessionRequest {
   readonly linkTimeoutMs?: number;
   /** Throttle: milliseconds to wait after each resync step of 16 tracks. */
   readonly resyncPauseMs?: number;
+  /** Overwrite a local secondary whose VTOC lists data sets (refused without it). */
+  readonly force?: boolean;
 }
 
 /** A clone (technique 4): `volume` is the source, `target` the destination volume's name. */

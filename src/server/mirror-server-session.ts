@@ -23,7 +23,7 @@ import { RequestFields, type JsonObject } from './request-body.js';
 import type { ServerSession, SessionEventListener, SessionFactory, SessionRegistry, TrackMapOptions } from './session-registry.js';
 import type { ServedVolumes } from './served-volumes.js';
 
-const MIRROR_FIELDS = ['type', 'volume', 'secondaries', 'resume', 'linkTimeoutMs', 'resyncPauseMs'] as const;
+const MIRROR_FIELDS = ['type', 'volume', 'secondaries', 'resume', 'linkTimeoutMs', 'resyncPauseMs', 'force'] as const;
 /** A resync step that waits more than 10 s between 16-track steps is a stalled resync. */
 const MAX_RESYNC_PAUSE_MS = 10_000;
 /** Link timeout bounds: below 100 ms loopback jitter trips it; above a minute a host write hangs too long. */
@@ -135,6 +135,7 @@ export const startMirrorSession: SessionFactory = (request: JsonObject, context)
   const resume = fields.optionalBoolean('resume') ?? false;
   const options = { volumeName: served.name, linkTimeoutMs: fields.optionalInteger('linkTimeoutMs', { min: MIN_LINK_TIMEOUT_MS, max: MAX_LINK_TIMEOUT_MS }),
     resyncPauseMs: fields.optionalInteger('resyncPauseMs', { min: 0, max: MAX_RESYNC_PAUSE_MS }),
+    force: fields.optionalBoolean('force') ?? false,
   };
   let mirror: MirrorSession;
   if (resume) {

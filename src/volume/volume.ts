@@ -13,7 +13,7 @@
  *   reads that bypass these methods run it too (a clone destination fetches tracks on demand).
  */
 import { assert } from '../base/assert.js';
-import { AddressRangeError, ImageFormatError, RecordNotFoundError, TrackOverflowError, UsageError } from '../errors/snaptape-error.js';
+import { AddressRangeError, ImageFormatError, IoError, RecordNotFoundError, TrackOverflowError, UsageError } from '../errors/snaptape-error.js';
 import { decodeTrack, emptyTrack, encodeTrack, encodedTrackBytes, numberRecords, trackUsedBytes, type CkdRecord, type CkdTrack } from '../ckd/track-codec.js';
 import { cchhOf, checkCchh, checkTrackIndex, formatCchhr, trackIndexOf, type Cchh, type Cchhr } from '../geometry/cchh.js';
 import { recordsFit, cellsUsed } from '../geometry/track-capacity.js';
@@ -194,13 +194,49 @@ export class Volume {
     }
   }
 
-  /** Stores a full track image with a zero tail over the old one. Callers have run the chain. */
+  /**
+   * Stores a full track image with a zero tail over the old one. Callers have run the chain.
+   *
+   * A track is never left torn (issue 18.5): a write that fails part-way (ENOSPC in a sparse slot,
+   * EIO) may have written any prefix of `padded`, leaving no end-of-track marker. The old used
+   * prefix is read first (no read hook: it is this volume's own bytes) and, on failure, written back
+   * over the same bytes. Those bytes held the old track, so they are allocated and the write-back
+   * needs no new blocks: it succeeds on a full file system. The torn bytes past the old image are
+   * then zeroed if the file system allows; if not, V is widened over them (V covers every byte that
+   * may be non-zero, as after a raw write), so the slot still decodes as the old track.
+   */
   private storeTrackImage(trackIndex: number, image: Buffer): void {
     const sizes = this.trackSizes();
     const oldBytes = sizes.get(trackIndex);
     const padded = image.length >= oldBytes ? image : Buffer.concat([image, Buffer.alloc(oldBytes - image.length)]);
-    this.backend.writeUnit(trackIndex, padded);
+    const old = this.imageBackend.readUnit(trackIndex, oldBytes);
+    try {
+      this.backend.writeUnit(trackIndex, padded);
+    } catch (error) {
+      this.putBackTrack(trackIndex, old, padded.length, error);
+      throw error;
+    }
     sizes.set(trackIndex, image.length);
+  }
+
+  /** Writes back a track's old image after a failed write of `writtenBytes` (storeTrackImage). */
+  private putBackTrack(trackIndex: number, old: Buffer, writtenBytes: number, cause: unknown): void {
+    const sizes = this.trackSizes();
+    // A store that failed before changing a byte (a compressed image keeps the old track until the
+    // new one is stored whole) needs nothing, and its write-back might itself need new space.
+    if (this.slotStillHolds(trackIndex, old, writtenBytes)) return;
+    try {
+      this.imageBackend.writeUnit(trackIndex, old);
+    } catch (error) {
+      sizes.set(trackIndex, this.backend.slotBytes);
+      throw new IoError(`Cannot write track ${trackIndex} of ${this.path}: the write failed (${cause instanceof Error ? cause.message : String(cause)}) and the old track could not be written back (${error instanceof Error ? error.message : String(error)}); the track may be torn`, { path: this.path, track: trackIndex });
+    }
+    if (writtenBytes <= old.length) return;
+    try {
+      this.imageBackend.writeUnit(trackIndex, Buffer.alloc(writtenBytes - old.length), old.length);
+    } catch {
+      sizes.set(trackIndex, writtenBytes);
+    }
   }
 
   /**
@@ -271,6 +307,16 @@ export class Volume {
       trackUsedBytes(image, cchhOf(geometry, t), { path: `image for ${this.path}`, trackIndex: t });
     });
     this.write('track', firstTrack, count, () => images.forEach((image, i) => this.storeTrackImage(firstTrack + i, image)));
+  }
+
+  /** True when the slot's first `lengthBytes` bytes are still `old` followed by zeros. */
+  private slotStillHolds(trackIndex: number, old: Buffer, lengthBytes: number): boolean {
+    try {
+      const now = this.imageBackend.readUnit(trackIndex, Math.max(lengthBytes, old.length));
+      return now.subarray(0, old.length).equals(old) && now.subarray(old.length).every((b) => b === 0);
+    } catch {
+      return false;
+    }
   }
 
   // ---- FBA -------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ import { isEofRecord } from '../ckd/track-codec.js';
 import { recordsFit, trackBalanceBytes } from '../geometry/track-capacity.js';
 import { EMPTY_TRACK_BYTES } from '../ckd/track-layout.js';
 import type { NewRecord, Volume } from '../volume/volume.js';
+import { checkRoomForTrackWrites } from '../volume/host-space.js';
+import { TrackUndo } from '../volume/track-undo.js';
 import { encodeFormat1 } from './dscb-codec.js';
 import { RECFM_BITS } from './dataset-attributes.js';
 import { datasetTrackIndexes } from './dataset-tracks.js';
@@ -108,18 +110,28 @@ export function putDataset(volume: Volume, name: string, content: Buffer, option
   if (tracks.length > trackIndexes.length) {
     throw new DatasetError(`Cannot put ${content.length} bytes into ${entry.name}: they need ${tracks.length} tracks and the data set has ${trackIndexes.length}`, { dsname: entry.name, tracks: tracks.length });
   }
+  // Before the first byte: room on the host for every track this put fills (issue 18.5).
+  checkRoomForTrackWrites(volume, tracks.length, `put ${content.length} bytes into ${entry.name} on`);
   const sizes = volume.trackSizes();
-  trackIndexes.forEach((t, i) => {
-    const records = tracks[i];
-    if (records) volume.writeTrackRecords(t, records);
-    else if (sizes.get(t) !== EMPTY_TRACK_BYTES) volume.writeTrackRecords(t, []);
-  });
-  const lastTrack = tracks[tracks.length - 1] as NewRecord[];
-  writeDscb(volume, entry.format1Address, encodeFormat1({
-    ...entry.format1,
-    lastUsed: (tracks.length - 1) * 256 + lastTrack.length,
-    trackBalance: trackBalanceBytes(volume.ckd.family, lastTrack.map(shape)),
-  }));
+  // All or nothing: a write that fails part-way puts back every track already written, so the
+  // data set reads as it was (and its Format-1 was not yet touched).
+  const undo = new TrackUndo(volume);
+  try {
+    trackIndexes.forEach((t, i) => {
+      const records = tracks[i];
+      if (records) undo.write(t, () => volume.writeTrackRecords(t, records));
+      else if (sizes.get(t) !== EMPTY_TRACK_BYTES) undo.write(t, () => volume.writeTrackRecords(t, []));
+    });
+    const lastTrack = tracks[tracks.length - 1] as NewRecord[];
+    writeDscb(volume, entry.format1Address, encodeFormat1({
+      ...entry.format1,
+      lastUsed: (tracks.length - 1) * 256 + lastTrack.length,
+      trackBalance: trackBalanceBytes(volume.ckd.family, lastTrack.map(shape)),
+    }));
+  } catch (error) {
+    undo.undo();
+    throw error;
+  }
   return { dsname: entry.name, records, blocks: blocks.length, tracksUsed: tracks.length, bytes: content.length };
 }
 

@@ -11,12 +11,14 @@ import { encodeTrack } from '../ckd/track-codec.js';
 import { cchhOf } from '../geometry/cchh.js';
 import { recordsPerTrack, trackBalanceBytes } from '../geometry/track-capacity.js';
 import type { Volume } from '../volume/volume.js';
-import { allocateDataset, ensureVtoc } from './dataset-allocator.js';
+import { allocateDataset, deleteDatasets, ensureVtoc } from './dataset-allocator.js';
+import { checkRoomForTrackWrites } from '../volume/host-space.js';
 import { RECFM_BITS } from './dataset-attributes.js';
 import { encodeFormat1 } from './dscb-codec.js';
 import { datasetTrackIndexes } from './dataset-tracks.js';
 import { summarizeFreeSpace, usedTrackMap } from './free-space.js';
 import { writeDscb } from './vtoc-writer.js';
+import { readVtoc } from './vtoc-reader.js';
 
 /** Largest block of which two fit on a 3390 track. */
 const FILL_BLOCK_BYTES = 27998;
@@ -43,7 +45,7 @@ export function fillVolume(volume: Volume, options: FillOptions): FillResult {
   if (!(options.percent > 0 && options.percent <= 100)) throw new UsageError(`Cannot fill ${volume.path}: --percent must be 1-100`);
   const view = ensureVtoc(volume);
   const free = summarizeFreeSpace(geometry, usedTrackMap(geometry, view));
-  let remaining = Math.floor((free.freeTracks * options.percent) / 100);
+  const remaining = Math.floor((free.freeTracks * options.percent) / 100);
   const blockBytes = Math.min(FILL_BLOCK_BYTES, geometry.family.r1MaxBytes);
   const perTrack = Math.min(2, recordsPerTrack(geometry.family, { keyLength: 0, dataLength: blockBytes }));
   const prng = new Prng(options.seed);
@@ -52,14 +54,45 @@ export function fillVolume(volume: Volume, options: FillOptions): FillResult {
     prng.fill(b);
     return b;
   });
+  // Before the first byte: room on the host for every track the fill writes (issue 18.5).
+  checkRoomForTrackWrites(volume, remaining, `fill ${remaining} tracks of`);
   const existing = new Set(view.datasets.map((d) => d.name));
   const result = { datasets: [] as string[], tracksWritten: 0, bytesWritten: 0 };
+  try {
+    fillDatasets(volume, options, { remaining, blockBytes, perTrack, prng, pool, existing }, result);
+  } catch (error) {
+    // A failed fill leaves no data set of its own: its tracks were free space and stay free (each
+    // is whole, see Volume.storeTrackImage), and the VTOC lists what it listed before.
+    // A name is noted before its allocation, which may itself have failed: delete what exists.
+    const listed = new Set(readVtoc(volume).datasets.map((d) => d.name));
+    const created = result.datasets.filter((name) => !existing.has(name) && listed.has(name));
+    if (created.length > 0) deleteDatasets(volume, created);
+    throw error;
+  }
+  return result;
+}
+
+interface FillPlan {
+  readonly remaining: number;
+  readonly blockBytes: number;
+  readonly perTrack: number;
+  readonly prng: Prng;
+  readonly pool: readonly Buffer[];
+  readonly existing: ReadonlySet<string>;
+}
+
+/** Allocates and writes the fill data sets; `result.datasets` names each just before it is allocated. */
+function fillDatasets(volume: Volume, options: FillOptions, plan: FillPlan, result: { datasets: string[]; tracksWritten: number; bytesWritten: number }): void {
+  const geometry = volume.ckd;
+  const { blockBytes, perTrack, prng, pool, existing } = plan;
+  let remaining = plan.remaining;
   let serial = 1;
   while (remaining >= 2) {
     let name = `FILL.D${String(serial).padStart(4, '0')}`;
     while (existing.has(name)) name = `FILL.D${String(++serial).padStart(4, '0')}`;
     serial++;
     const tracks = Math.min(remaining, FILL_DATASET_CYLINDERS * geometry.heads);
+    result.datasets.push(name);
     const entry = allocateDataset(volume, { name, tracks, dsorg: 'PS', recfm: RECFM_BITS.U, recordLength: 0, blockSize: blockBytes });
     const indexes = datasetTrackIndexes(geometry, entry);
     const images: Buffer[] = indexes.map((t, i) => {
@@ -89,10 +122,8 @@ export function fillVolume(volume: Volume, options: FillOptions): FillResult {
       lastUsed: (indexes.length - 1) * 256 + 1,
       trackBalance: trackBalanceBytes(geometry.family, [{ keyLength: 0, dataLength: 0 }]),
     }));
-    result.datasets.push(name);
     result.tracksWritten += indexes.length;
     result.bytesWritten += (indexes.length - 1) * perTrack * blockBytes;
     remaining -= tracks;
   }
-  return result;
 }

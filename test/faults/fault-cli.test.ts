@@ -3,7 +3,7 @@
  * line and the IO exit status; a bad spec is a usage error; `backup --inject-tape` under host load
  * fails the backup (break-backup) with one typed line, and `--inject` faults the source volume.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readSessionRecord } from '../../src/techniques/tape-backup/session-record.js';
@@ -53,5 +53,11 @@ describe('--inject on the CLI', () => {
     const r = runSnaptape(['backup', image, '--to', tape, '--load', 'random:2000', '--throttle-mbps', '2', '--inject-tape', 'write:1:EIO']);
     expectCliFailure(r, 'IO', ['EIO', 't.aws']);
     expect(readSessionRecord(tape)?.status).toBe('failed');
+    // Issue 18.8: the readers of the interrupted tape say what verify says, not a raw chunk error.
+    const incomplete = ['its backup is incomplete', 'session failed', 't.aws'];
+    expectCliFailure(runSnaptape(['verify', tape]), 'VERIFY', incomplete);
+    expectCliFailure(runSnaptape(['tape', 'ls', tape]), 'VERIFY', incomplete);
+    expectCliFailure(runSnaptape(['tape', 'get', tape, '1', at('out.bin')]), 'VERIFY', incomplete);
+    expect(existsSync(at('out.bin'))).toBe(false);
   });
 });

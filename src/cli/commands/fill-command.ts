@@ -1,6 +1,9 @@
-/** `snaptape fill <image> [--seed N] [--percent P]`: deterministic pseudo-random data sets. */
+/**
+ * `snaptape fill <image> [--seed N] [--percent P]`: deterministic pseudo-random data sets. A fill
+ * that fails (no room on the host, an I/O error) leaves none of its data sets behind.
+ */
 import type { Command } from 'commander';
-import { withVolume } from '../../api/volume-api.js';
+import { withInjectedVolume } from '../../api/fault-api.js';
 import { fillVolume } from '../../vtoc/volume-fill.js';
 import { parseCount, printResult } from '../cli-output.js';
 
@@ -11,8 +14,9 @@ export function registerFill(program: Command): void {
     .option('--seed <n>', 'seed of the pseudo-random data', '1')
     .option('--percent <p>', 'share of the free tracks to fill (1-100)', '60')
     .option('--json', 'machine-readable output')
-    .action((image: string, flags: { seed: string; percent: string; json?: boolean }) => {
-      const result = withVolume(image, {}, (volume) => fillVolume(volume, { seed: parseCount(flags.seed, '--seed'), percent: parseCount(flags.percent, '--percent') }));
+    .option('--inject <spec>', 'inject faults into the volume, e.g. write:3:ENOSPC (src/image/fault-plan.ts)')
+    .action((image: string, flags: { seed: string; percent: string; json?: boolean; inject?: string }) => {
+      const result = withInjectedVolume(image, flags.inject, (volume) => fillVolume(volume, { seed: parseCount(flags.seed, '--seed'), percent: parseCount(flags.percent, '--percent') }));
       printResult(result, () => `${image}: ${result.datasets.length} data sets, ${result.tracksWritten} tracks, ${(result.bytesWritten / 1e6).toFixed(1)} MB`, flags);
     });
 }

@@ -83,10 +83,11 @@ export function registerMirror(program: Command): void {
     .description('mirror <volume> (an export of the server) onto image paths or host:port/export secondaries')
     .requiredOption('--server <socket|host:port>', 'control address of the server that owns the primary')
     .option('--wait', 'wait (with a progress bar) until the initial copy is done')
+    .option('--force', 'overwrite a local secondary whose VTOC lists data sets (refused without it)')
     .option('--json', 'machine-readable output')
-    .action(async (volume: string, secondaries: string[], flags: ServerFlags & { wait?: boolean }) => {
+    .action(async (volume: string, secondaries: string[], flags: ServerFlags & { wait?: boolean; force?: boolean }) => {
       const client = new ControlClient(parseControlEndpoint(flags.server));
-      let session = await client.startSession({ type: 'mirror', volume, secondaries });
+      let session = await client.startSession({ type: 'mirror', volume, secondaries, ...(flags.force ? { force: true } : {}) });
       if (flags.wait) session = await waitInSync(client, session.id, !flags.json);
       printResult(session, () => statusText(session), flags);
     });

@@ -1,8 +1,12 @@
-/** `snaptape tape get <tape> <fileno> <outfile> [--text] [--force]`: one data set off a tape, like `hetget`. */
+/**
+ * `snaptape tape get <tape> <fileno> <outfile> [--text] [--force]`: one data set off a tape, like
+ * `hetget`. A tape whose backup did not complete is refused as incomplete, as `tape ls` refuses it.
+ */
 import type { Command } from 'commander';
 import { parseCount, printResult } from '../cli-output.js';
 import { extractDataSet } from '../../tape/extract-data-set.js';
 import { tapeCommandGroup } from './tape-group.js';
+import { checkTapeFinished } from '../../techniques/restore/backup-tape.js';
 
 interface TapeGetOptions {
   readonly text?: boolean;
@@ -21,6 +25,7 @@ export function registerTapeGet(program: Command): void {
     .option('--force', 'replace an existing output file')
     .option('--json', 'print the result as JSON')
     .action((tape: string, fileno: string, outFile: string, options: TapeGetOptions) => {
+      checkTapeFinished(tape);
       const result = extractDataSet(tape, parseCount(fileno, '<fileno>'), outFile, { text: options.text ?? false, force: options.force ?? false });
       printResult(result, () => `${outFile}: data set ${result.fileSequence} ${result.dsname}, ${result.blockCount} blocks, ${result.writtenBytes} bytes written`, options);
     });

@@ -1,8 +1,13 @@
-/** `snaptape tape ls <tape> [--json]`: the volume, its data sets and its files between tapemarks. */
+/**
+ * `snaptape tape ls <tape> [--json]`: the volume, its data sets and its files between tapemarks. A
+ * tape whose backup did not complete is refused as incomplete, as `verify` refuses it (issue 18.8):
+ * its blocks past the last one written are not a tape, so a listing would be a chunk error.
+ */
 import type { Command } from 'commander';
 import { printResult } from '../cli-output.js';
 import { listTape, type TapeListing } from '../../tape/list-tape.js';
 import { tapeCommandGroup } from './tape-group.js';
+import { checkTapeFinished } from '../../techniques/restore/backup-tape.js';
 
 function listingText(listing: TapeListing): string {
   const lines: string[] = [];
@@ -30,6 +35,7 @@ export function registerTapeLs(program: Command): void {
     .argument('<tape>', 'tape file (.aws or .het)')
     .option('--json', 'print the listing as JSON')
     .action((tape: string, options: { readonly json?: boolean }) => {
+      checkTapeFinished(tape);
       const listing = listTape(tape);
       printResult(listing, () => listingText(listing), options);
     });

@@ -34,7 +34,7 @@ import { MAX_SECONDARIES, PERSIST_INTERVAL_MS, RECONNECT_INTERVAL_MS } from './m
 import { describeSecondary, newSecondary, selectCopyBatch, type Secondary } from './mirror-secondary.js';
 import { MirrorStateFile, mirrorFilePath, type StoredMirror } from './mirror-state-file.js';
 import { PRIMARY_BIT } from './mirror-state-layout.js';
-import { copyUnitsToLocal, openLocalSecondary, parseTarget, remoteAddress } from './mirror-targets.js';
+import { copyUnitsToLocal, checkSecondaryHoldsNoData, openLocalSecondary, parseTarget, remoteAddress } from './mirror-targets.js';
 import type { MirrorSessionStatus, MirrorStatus } from './mirror-types.js';
 import { mirrorBit, TrackStatusTable } from './track-status-table.js';
 import { MirrorMapRecorder, type MirrorMapView } from './mirror-map-recorder.js';
@@ -46,6 +46,8 @@ export interface MirrorSessionOptions {
   readonly linkTimeoutMs?: number;
   /** Throttle: wait this long after each resync step (default 0: yield to host writes only). */
   readonly resyncPauseMs?: number;
+  /** Create onto a local secondary whose VTOC lists data sets (they are overwritten). */
+  readonly force?: boolean;
 }
 
 export class MirrorSession extends EventEmitter implements WriteInterceptor {
@@ -88,8 +90,17 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
     if (targets.length < 1 || targets.length > MAX_SECONDARIES) throw new UsageError(`Cannot mirror ${volume.path} onto ${targets.length} secondaries: give 1-${MAX_SECONDARIES}`, { path: volume.path });
     const specs = targets.map(parseTarget);
     if (new Set(specs.map((s) => s.target)).size !== specs.length) throw new UsageError(`Cannot mirror ${volume.path}: a secondary is named twice`, { path: volume.path });
-    // Local secondaries are checked before anything is written.
-    for (const spec of specs) if (spec.kind === 'local') openLocalSecondary(spec.target, volume).close();
+    // Local secondaries are checked before anything is written: their shape, and (without force)
+    // that they hold no data sets the first copy would overwrite.
+    for (const spec of specs) {
+      if (spec.kind !== 'local') continue;
+      const secondary = openLocalSecondary(spec.target, volume);
+      try {
+        if (!options.force) checkSecondaryHoldsNoData(secondary, volume);
+      } finally {
+        secondary.close();
+      }
+    }
     const table = TrackStatusTable.primaryOnly(volume.unitCount);
     const mirrors = specs.map((s): StoredMirror => ({ ...s, linkState: 'COPY', splitCount: 0 }));
     const file = MirrorStateFile.create(mirrorFilePath(volume.path), { slotBytes: volume.backend.slotBytes, mirrors, table });

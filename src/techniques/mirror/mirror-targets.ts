@@ -15,7 +15,8 @@
  */
 import { resolve } from 'node:path';
 import { openVolume } from '../../api/volume-api.js';
-import { UsageError } from '../../errors/snaptape-error.js';
+import { TargetExistsError, UsageError } from '../../errors/snaptape-error.js';
+import { isNoVtocError, readVtoc } from '../../vtoc/vtoc-reader.js';
 import type { Volume } from '../../volume/volume.js';
 import type { RemoteAddress } from './link-channel.js';
 import { MAX_TARGET_BYTES } from './mirror-limits.js';
@@ -94,6 +95,33 @@ export function openLocalSecondary(path: string, primary: Volume): Volume {
     throw new UsageError(`Cannot use ${path} as a mirror of ${primary.path}: it has ${shape}, the primary ${primary.unitCount} of ${primary.backend.slotBytes}`, { path });
   }
   return volume;
+}
+
+/** Data set names listed in full in the refusal; the rest are counted. */
+const NAMES_SHOWN = 5;
+
+/**
+ * Refuses a local secondary whose VTOC lists data sets (issue 18.8): the mirror's first copy
+ * overwrites every track, so that is done only with `force`. Decision: data sets in the VTOC are
+ * the rule (a blank or freshly initialised volume, or one without a VTOC, is taken as it is); a
+ * VTOC that cannot be read is refused too, since what it holds cannot be told.
+ */
+export function checkSecondaryHoldsNoData(secondary: Volume, primary: Volume): void {
+  if (secondary.geometry.kind !== 'ckd') return;
+  const advice = 'the mirror would overwrite it (use --force, or "force": true in the request, to overwrite)';
+  let names: string[];
+  let volser: string;
+  try {
+    const view = readVtoc(secondary);
+    names = view.datasets.map((d) => d.name);
+    volser = view.label.volser;
+  } catch (error) {
+    if (isNoVtocError(error)) return;
+    throw new TargetExistsError(`Cannot mirror ${primary.path} onto ${secondary.path}: its VTOC cannot be read (${error instanceof Error ? error.message : String(error)}); ${advice}`, { path: secondary.path });
+  }
+  if (names.length === 0) return;
+  const shown = names.slice(0, NAMES_SHOWN).join(', ') + (names.length > NAMES_SHOWN ? ` and ${names.length - NAMES_SHOWN} more` : '');
+  throw new TargetExistsError(`Cannot mirror ${primary.path} onto ${secondary.path}: volume ${volser} holds ${names.length} data sets (${shown}); ${advice}`, { path: secondary.path, volser, datasets: names.length });
 }
 
 /** Writes whole slots of the primary to a local secondary, through its own write chain. */

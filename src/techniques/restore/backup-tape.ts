@@ -42,6 +42,16 @@ export function checkSessionComplete(tapePath: string): void {
   }
 }
 
+/**
+ * Refuses a tape file that a backup is still writing (LOCKED) or whose backup stopped (incomplete),
+ * for every reader of a tape file (`tape ls`, `tape get`, restore, verify): its bytes past the last
+ * block written are not a tape. A tape no snaptape backup wrote has no record and passes.
+ */
+export function checkTapeFinished(tapePath: string): void {
+  checkTapeNotBeingWritten(tapePath);
+  checkSessionComplete(tapePath);
+}
+
 export interface TapeLocation {
   /** The tape is on the FBA volume `path` from this block, not in a file of its own. */
   readonly startBlock?: number;

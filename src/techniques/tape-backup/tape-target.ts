@@ -3,7 +3,7 @@
  * region of an FBA volume from block N0) after checking there is room, and checking every option
  * before anything is created, so that a bad one leaves nothing behind.
  */
-import { existsSync, realpathSync, statSync, statfsSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { NoSpaceError, SessionError, UsageError } from '../../errors/snaptape-error.js';
 import { MAX_COPY_WORKERS } from '../../engine/copy-pool.js';
@@ -11,6 +11,7 @@ import { openImage } from '../../image/open-image.js';
 import { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
 import type { TapePlan } from '../../tape/tape-plan.js';
 import { Volume } from '../../volume/volume.js';
+import { hostFreeBytes } from '../../volume/host-space.js';
 import type { TapeBackupOptions } from './backup-types.js';
 
 export function defaultTapeVolser(sourceVolser: string): string {
@@ -23,13 +24,8 @@ export function defaultTapeVolser(sourceVolser: string): string {
  */
 export function checkRoomForTape(tapePath: string, sizeBytes: number, force: boolean): void {
   const directory = dirname(resolve(tapePath));
-  let freeBytes: number;
-  try {
-    const fs = statfsSync(directory);
-    freeBytes = fs.bavail * fs.bsize;
-  } catch {
-    return; // No answer from statfs: the copy itself will report ENOSPC.
-  }
+  const freeBytes = hostFreeBytes(directory);
+  if (freeBytes === undefined) return; // No answer from statfs: the copy itself will report ENOSPC.
   const reclaimable = force && existsSync(tapePath) ? statSync(tapePath).blocks * 512 : 0;
   if (freeBytes + reclaimable < sizeBytes) {
     throw new NoSpaceError(`Cannot back up to ${tapePath}: the tape needs ${sizeBytes} bytes and ${directory} has ${freeBytes} free`, { path: tapePath, neededBytes: sizeBytes, freeBytes });
