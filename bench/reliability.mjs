@@ -141,7 +141,7 @@ rmSync(WORK, { recursive: true, force: true });
 
 // ---- the report ---------------------------------------------------------------------------
 const pit = figures.filter((f) => f.kind === 'point-in-time');
-const crashes = figures.filter((f) => f.technique !== undefined);
+const crashes = figures.filter((f) => f.technique !== undefined && f.kind === undefined);
 const fuzz = figures.filter((f) => f.kind === 'fuzz');
 const lockRaces = figures.filter((f) => f.kind === 'lock-race');
 const bombs = figures.filter((f) => f.kind === 'bomb');
