@@ -17,6 +17,7 @@ import { dsorgName, recfmName } from '../vtoc/dataset-attributes.js';
 import { formatDscbDate } from '../vtoc/dscb-date.js';
 import { extentRun } from '../vtoc/extent.js';
 import { decodeEbcdicTrimmed } from '../base/ebcdic.js';
+import { rmSync } from 'node:fs';
 import { isMappedVolumePath, openMappedVolume } from '../subsystem/mapped-volumes.js';
 
 export interface CreateVolumeOptions {
@@ -40,7 +41,15 @@ export function createVolume(path: string, options: CreateVolumeOptions): Volume
   // Every track of a new image is empty: no need to scan for the size table.
   const sizes = geometry.kind === 'ckd' ? TrackSizeTable.uniform(geometry.trackCount, EMPTY_TRACK_BYTES) : undefined;
   const volume = new Volume(image, sizes);
-  return initializeNewVolume(volume, { volser, owner: options.owner, vtocTracks: options.vtocTracks });
+  try {
+    return initializeNewVolume(volume, { volser, owner: options.owner, vtocTracks: options.vtocTracks });
+  } catch (error) {
+    // A volume without its label is no volume: it goes (with its side files) before the lock does.
+    for (const file of [path, `${path}.sizes`]) rmSync(file, { force: true });
+    volume.close();
+    rmSync(`${path}.sizes`, { force: true });
+    throw error;
+  }
 }
 
 export function openVolume(path: string, options: { readOnly?: boolean; format?: ImageFormat; shadows?: readonly string[] } = {}): Volume {

@@ -3,7 +3,7 @@
  * a null track of format 1 (HA R0 EOT, what dasdinit writes) and the file is a few hundred bytes.
  * The first write of a track adds its L2 table and image.
  */
-import { existsSync, openSync } from 'node:fs';
+import { existsSync, openSync, rmSync } from 'node:fs';
 import { TargetExistsError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import type { CkdGeometry } from '../geometry/volume-geometry.js';
@@ -40,6 +40,8 @@ export function createCckdImage(path: string, geometry: CkdGeometry, options: Cr
     const file = createCckdFile(path, geometry, { ...options, shadow: false });
     return new CckdBackend([file], { readOnly: false, locks: [lock] });
   } catch (error) {
+    // A half-made image goes while the lock is ours; a file that was there already is not ours.
+    if (!(error instanceof TargetExistsError)) rmSync(path, { force: true });
     lock.release();
     throw error;
   }

@@ -4,7 +4,7 @@
  * takes one file-system block per track on disk); for FBA just the file length. Nothing else is
  * written: the rest of the file is a hole.
  */
-import { ftruncateSync, openSync, existsSync } from 'node:fs';
+import { ftruncateSync, openSync, existsSync, rmSync } from 'node:fs';
 import { TargetExistsError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import { encodeTrack, emptyTrack } from '../ckd/track-codec.js';
@@ -55,6 +55,8 @@ export function createImage(path: string, geometry: VolumeGeometry, options: Cre
       for (let t = 0; t < geometry.trackCount; t++) file.writeUnit(t, encodeTrack(emptyTrack(cchhOf(geometry, t))));
     }
   } catch (error) {
+    // A half-made image is no image: it goes while the lock still says it is ours.
+    rmSync(path, { force: true });
     file.close();
     throw translateIoError(error, `create ${path}`, path);
   }

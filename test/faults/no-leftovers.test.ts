@@ -152,3 +152,30 @@ describe('on a full file system (a 2 MB tmpfs) put and fill are refused before t
     expect(readdirSync(mountPoint).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
+
+describe('a command that creates a file removes it when it fails (a 1 MB tmpfs)', () => {
+  let dir: TempDir;
+  let mountPoint = '';
+  let mounted = false;
+  beforeAll(() => {
+    dir = makeTempDir();
+    mountPoint = join(dir.path, 'tiny');
+    mkdirSync(mountPoint);
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint], { encoding: 'utf8' });
+    mounted = r.status === 0;
+    if (!mounted) console.warn(`skipping the tmpfs create tests: mount is not permitted here (${(r.stderr ?? String(r.error)).trim()})`);
+  });
+  afterAll(() => {
+    if (mounted) spawnSync('umount', [mountPoint]);
+    dir.cleanup();
+  });
+
+  it('init of a volume the file system cannot hold fails with one line and leaves no image, lock or side file', (context) => {
+    if (!mounted) return context.skip();
+    // 200 cylinders: 3,000 track slots of which every one holds HA, R0 and end of track.
+    const r = runSnaptape(['init', join(mountPoint, 'big.ckd'), '--type', '3390', '--cyls', '200', '--volser', 'BIG001']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(readdirSync(mountPoint)).toEqual([]);
+  });
+});
