@@ -26,7 +26,7 @@ const EXTRA_KILLS = 12;
 /** Issue 9 asks for at least five; eight slices make a run with no kill inside a create unlikely. */
 const KILL_RUNS = crashRuns(8);
 /** Kills are drawn within this share of an unkilled create's length (its CLI start-up included). */
-const KILL_WINDOW_SHARE = 0.85;
+const KILL_WINDOW_SHARE = 0.7;
 /** Sources big enough that the copies take a noticeable share of a create. */
 const CRASH_SOURCE_CYLINDERS = 15;
 
@@ -105,7 +105,7 @@ describe('SIGKILL during version create', () => {
   it(`leaves each version complete or absent and no target reserved, over ${KILL_RUNS} kills`, async () => {
     const seed = fcSeed('version-crash');
     const prng = new Prng(seed);
-    // Kill times are drawn within the shorter of two unkilled creates (a second one is often faster,
+    // Kill times are drawn within the shortest of three unkilled creates (a second one is often faster,
     // its files in the page cache), less a margin: a kill drawn past the end would be a run, not a crash.
     const timedCreate = (): number => {
       const started = Date.now();
@@ -113,7 +113,7 @@ describe('SIGKILL during version create', () => {
       expect(created.stderr).toBe('');
       return Date.now() - started;
     };
-    const wholeCreateMs = Math.min(timedCreate(), timedCreate());
+    const wholeCreateMs = Math.min(timedCreate(), timedCreate(), timedCreate());
     const killWindowMs = wholeCreateMs * KILL_WINDOW_SHARE;
     checkConsistent();
     const outcomes: string[] = [];
