@@ -44,8 +44,9 @@ export function createVolume(path: string, options: CreateVolumeOptions): Volume
   try {
     return initializeNewVolume(volume, { volser, owner: options.owner, vtocTracks: options.vtocTracks });
   } catch (error) {
-    // A volume without its label is no volume: it goes (with its side files) before the lock does.
-    for (const file of [path, `${path}.sizes`]) rmSync(file, { force: true });
+    // A volume without its label is no volume: it goes before the lock does, and the size table
+    // that closing writes goes after.
+    rmSync(path, { force: true });
     volume.close();
     rmSync(`${path}.sizes`, { force: true });
     throw error;

@@ -23,18 +23,15 @@ export function makeScratchCopy(imagePath: string, dir?: string): ScratchCopy {
   const ownDir = dir === undefined;
   const folder = dir ?? fse.mkdtempSync(join(tmpdir(), 'snaptape-scratch-'));
   const path = join(folder, basename(imagePath));
+  const remove = (): void => {
+    fse.removeSync(ownDir ? folder : path);
+    fse.removeSync(`${path}.sizes`);
+  };
   try {
     copyWithTrackSizes(imagePath, path, () => fse.copySync(imagePath, path, { errorOnExist: true, overwrite: false }));
   } catch (error) {
-    fse.removeSync(ownDir ? folder : path);
+    remove();
     throw translateIoError(error, `make a scratch copy of ${imagePath}`, path);
   }
-  return {
-    path,
-    dir: folder,
-    remove: () => {
-      fse.removeSync(ownDir ? folder : path);
-      fse.removeSync(`${path}.sizes`);
-    },
-  };
+  return { path, dir: folder, remove };
 }
