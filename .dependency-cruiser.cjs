@@ -12,12 +12,9 @@
  */
 
 /** Layer names as path patterns, so the rules read like the layer list above. */
-const ABOVE_ERRORS =
-  'base|geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
-const ABOVE_BASE =
-  'geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
-const ABOVE_GEOMETRY =
-  'ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
+const ABOVE_ERRORS = 'base|geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
+const ABOVE_BASE = 'geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
+const ABOVE_GEOMETRY = 'ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
 const ABOVE_CKD = 'image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
 const ABOVE_IMAGE = 'volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
 const ABOVE_FORMATS = 'engine|export|subsystem|techniques|check|live|server|api';
@@ -52,12 +49,7 @@ module.exports = {
       '^src/',
       '^test/',
     ),
-    forbid(
-      'no-bench-from-src',
-      'bench/ measures the library from outside; src/ importing it would ship the bench scripts.',
-      '^src/',
-      '^bench/',
-    ),
+    forbid('no-bench-from-src', 'bench/ measures the library from outside; src/ importing it would ship the bench scripts.', '^src/', '^bench/'),
     forbid(
       'nothing-imports-cli',
       'cli/ is the top of the house: it parses arguments, prints and exits. Code below it that ' +
@@ -84,22 +76,19 @@ module.exports = {
     ),
     forbid(
       'base-not-upward',
-      'base/ holds helpers with no storage knowledge (EBCDIC, logging, assertions, PRNG); it may ' +
-        'use errors/ only, so every layer can use it.',
+      'base/ holds helpers with no storage knowledge (EBCDIC, logging, assertions, PRNG); it may ' + 'use errors/ only, so every layer can use it.',
       '^src/base/',
       `^src/(${ABOVE_BASE})/`,
     ),
     forbid(
       'geometry-not-upward',
-      'geometry/ is arithmetic on device types (cylinders, heads, capacities); it knows no file ' +
-        'format, so it may not import one.',
+      'geometry/ is arithmetic on device types (cylinders, heads, capacities); it knows no file ' + 'format, so it may not import one.',
       '^src/geometry/',
       `^src/(${ABOVE_GEOMETRY})/`,
     ),
     forbid(
       'ckd-not-upward',
-      'ckd/ encodes and decodes one track image; image backends store those tracks, so the codec ' +
-        'must not know how they are stored.',
+      'ckd/ encodes and decodes one track image; image backends store those tracks, so the codec ' + 'must not know how they are stored.',
       '^src/ckd/',
       `^src/(${ABOVE_CKD})/`,
     ),
@@ -142,21 +131,14 @@ module.exports = {
     ),
     forbid(
       'check-not-upward',
-      'check/ verifies images and tapes; it must work without a live view, a server or the api ' +
-        'layer that calls it.',
+      'check/ verifies images and tapes; it must work without a live view, a server or the api ' + 'layer that calls it.',
       '^src/check/',
       `^src/(${ABOVE_CHECK})/`,
     ),
-    forbid(
-      'live-not-upward',
-      'live/ draws maps from a session view for the server and api; it may not import them.',
-      '^src/live/',
-      `^src/(${ABOVE_LIVE})/`,
-    ),
+    forbid('live-not-upward', 'live/ draws maps from a session view for the server and api; it may not import them.', '^src/live/', `^src/(${ABOVE_LIVE})/`),
     forbid(
       'live-imports-no-technique',
-      'live/ draws every technique from one Session view(); importing a technique would bring ' +
-        'back one map module per technique (live → techniques).',
+      'live/ draws every technique from one Session view(); importing a technique would bring ' + 'back one map module per technique (live → techniques).',
       '^src/live/',
       '^src/techniques/',
     ),
