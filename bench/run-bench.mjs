@@ -2,7 +2,7 @@
 // snaptape benchmarks (issue 4 item 9, issue 5): writes bench/RESULTS.md.
 //
 // Everything is measured side by side in one run, on the same files, on this machine; each figure
-// is the median of several runs (PERF-NOTES: the machine is noisy, compare ratios from one run).
+// is the median of several runs (the machine is noisy: compare ratios from one run, never figures from two).
 //   1. Backup throughput of a dense 3390-3 against `cp` and `qemu-img convert` of the same image,
 //      with 1 and 2 workers (copy phase alone, and in total with the final hash and read-back).
 //   2. Host write latency p50/p99 at 1,000 writes/s with no session and during a backup.
@@ -150,7 +150,7 @@ const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const lines = [];
 lines.push('# Benchmark results', '');
 lines.push(`Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench\` on ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}.`);
-lines.push(`Every figure is the median of ${RUNS} runs made side by side in one run of the script (the tools interleaved). Source: ${QUICK ? 'a 3390 of 1,000 cylinders' : 'a 3390-3 (3,339 cylinders)'}, filled to 100% by \`snaptape fill\` (two 27,998-byte blocks a track), ${(imageBytes / 1e9).toFixed(2)} GB. The page cache holds the source throughout (this machine has the memory for it), as in the first column of PERF-NOTES.`);
+lines.push(`Every figure is the median of ${RUNS} runs made side by side in one run of the script (the tools interleaved). Source: ${QUICK ? 'a 3390 of 1,000 cylinders' : 'a 3390-3 (3,339 cylinders)'}, filled to 100% by \`snaptape fill\` (two 27,998-byte blocks a track), ${(imageBytes / 1e9).toFixed(2)} GB. The page cache holds the source throughout (this machine has the memory for it), so the figures measure the copy, not the disk.`);
 lines.push('', '## 1. Backup throughput against cp and qemu-img convert', '');
 lines.push(`Median of ${THROUGHPUT_RUNS} rounds; before every timed run the dirty pages of the previous one are flushed (\`sync\`, untimed), and the order of the contenders rotates each round. "copy phase" ends when the last track is on the tape; "total" adds the SHA-256 of each element (read back from the tape), the labels, an fsync of the tape and its sequential read-back check, all of which a backup does before it reports success. \`cp\` and \`qemu-img\` do not fsync; \`cp + sync\` is the durable equivalent. Ratios are against the median \`cp\`.`, '');
 lines.push('| way of copying | copy phase s | total s | MB/s (total) | × cp (copy phase) | × cp (total) |', '| --- | ---: | ---: | ---: | ---: | ---: |');

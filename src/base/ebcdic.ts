@@ -3,7 +3,7 @@
  *
  * Invariant: the two tables are exact inverses over all 256 byte values (CP037 is a bijection onto
  * Latin-1), so `decodeEbcdic(encodeEbcdic(x))` is `x` for any Latin-1 string. Generated from the CP037
- * definition (Python's `cp037` codec); FORMATS.md section 6 notes where Hercules' own default table
+ * definition (Python's `cp037` codec); native-layout/ebcdic.md notes where Hercules' own default table
  * differs (`[`, `]`, `^`, `|`).
  */
 

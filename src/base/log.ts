@@ -1,5 +1,5 @@
 /**
- * The log catalog (STYLE rule 12): every pino event snaptape emits is named here once, with its
+ * The log catalog (logs are declared, not improvised): every pino event snaptape emits is named here once, with its
  * fields. Per-track events stay at debug level. Logs go to a file, or to stderr when a level is given.
  */
 import { pino, type Logger } from 'pino';

@@ -3,10 +3,10 @@
  * - a folder holding `pool.slots`: a subsystem; a mapped volume file (magic SNAPMDIR) checks the
  *   subsystem folder it lives in;
  * - `CKD_P370` at byte 0: a CKD image, or the first file of a multi-file volume (file sequence 1);
- *   `CKD_C370` / `CKD_S370`: a compressed CCKD base or shadow file (FORMATS.md 1.2, 1.6, 1.7);
+ *   `CKD_C370` / `CKD_S370`: a compressed CCKD base or shadow file (native-layout/cckd-header.md);
  * - a chain of AWSTAPE chunk headers from byte 0 (prvlen 0 first, each next prvlen equal to the
- *   chunk before, known flags): a tape, HET when a chunk carries a compression flag (FORMATS.md 4);
- * - whole 512-byte blocks with VOL1 in block 1, or named `.fba`: an FBA image (FORMATS.md 1.8).
+ *   chunk before, known flags): a tape, HET when a chunk carries a compression flag (native-layout/aws-block-header.md);
+ * - whole 512-byte blocks with VOL1 in block 1, or named `.fba`: an FBA image (native-layout/fba-image.md).
  * Anything else is an ImageFormatError, one line naming the path and its first bytes.
  *
  * Invariant: detection reads through a read-only descriptor and never writes.

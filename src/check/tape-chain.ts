@@ -1,5 +1,5 @@
 /**
- * Walks the chunk chain of an AWSTAPE/HET file for `snaptape check` (FORMATS.md section 4). Unlike
+ * Walks the chunk chain of an AWSTAPE/HET file for `snaptape check` (native-layout/aws-block-header.md). Unlike
  * the reader's index (tape/tape-index.ts), which stops at the first fault, this walk records every
  * header inconsistency and goes on along the curlen chain, and it tells a torn tail (the file ends
  * inside the last block) from damage in the middle of the tape.

@@ -1,6 +1,6 @@
 /**
  * The label side of a tape check: walks the blocks and tapemarks of a standard-labelled tape
- * through the state table of tape/label-sequence.ts (FORMATS.md 5.1) and, unlike the reader, goes on
+ * through the state table of tape/label-sequence.ts (native-layout/tape-label-sequence.md) and, unlike the reader, goes on
  * after a fault where it can: bad label fields, an EOF1/EOV1 block count that disagrees with the
  * data blocks counted, trailer labels naming another data set. An unlabelled tape (first block not
  * VOL1) has no labels; only its end is checked. Both must end with the end-of-volume tapemark pair.

@@ -1,5 +1,5 @@
 /**
- * The structural VTOC check of a CKD volume (FORMATS.md 3.1-3.7), for `snaptape check`: VOL1 on
+ * The structural VTOC check of a CKD volume (native-layout/disk-vol1.md, dscb-*.md, vtoc-procedures.md), for `snaptape check`: VOL1 on
  * track 0 R3 pointing inside the volume at a Format-4; the VTOC extent on the volume, off track 0,
  * holding the Format-4; every VTOC track decoding; every Format-1 with its Format-3 chain readable
  * and its extents on the volume. The space side (overlaps, Format-5, counters) is
@@ -7,7 +7,7 @@
  * reported with its CCHHR, track or DSCB.
  *
  * A volume whose VOL1 points at a track that holds no DSCB at all has no VTOC (what dasdinit
- * writes, FORMATS.md 1.5): that is not a problem.
+ * writes, native-layout/disk-vol1.md): that is not a problem.
  *
  * Invariant: reads only, through a read-only Volume.
  */

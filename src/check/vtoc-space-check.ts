@@ -1,5 +1,5 @@
 /**
- * The space side of the VTOC check (FORMATS.md 3.3-3.5, 3.7): extents must not overlap each other,
+ * The space side of the VTOC check (native-layout/dscb-format*.md, vtoc-procedures.md): extents must not overlap each other,
  * the VTOC or track 0; when DS4VTOCI does not carry 0x80 ("free space not valid", what dasdload
  * writes), the Format-5 chain must list exactly the tracks no extent uses; DS4DSREC must count the
  * Format-0 DSCBs, and DS4HPCHR must not lie before a Format-1 in use.

@@ -1,5 +1,5 @@
 /**
- * Byte layouts inside a CKD track image (FORMATS.md 1.3), big-endian like everything inside a track:
+ * Byte layouts inside a CKD track image (native-layout/ckd-track.md), big-endian like everything inside a track:
  * the 5-byte home address, the 8-byte count field, and the 8-byte end-of-track marker.
  * native-layout/ckd-track.md describes them; test/layout checks the JSON tables against these.
  */

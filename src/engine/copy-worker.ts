@@ -27,7 +27,7 @@ export { finishTape } from './finish-tape-task.js';
 // The pool's third task: copying units volume to volume (a clone), run as `{ name: 'copyUnits' }`.
 export { copyUnits } from './unit-copy-worker.js';
 
-/** Blocks claimed and copied together: one cylinder of a 3390/3380 (PERF-NOTES: batch per cylinder). */
+/** Blocks claimed and copied together: one cylinder of a 3390/3380 (one claim and one read per cylinder, not per track: system calls decide throughput). */
 export const BATCH_BLOCKS = 15;
 /** A run is read in one call when its blocks use at least this share of the span between them. */
 const DENSE_READ_SHARE = 0.25;

@@ -1,6 +1,7 @@
 /**
- * Session states and the verbs each allows (STYLE rule 9: state machines are tables). Every
- * technique's session moves through `transition`, which refuses what the table does not allow.
+ * Session states and the verbs each allows (a state machine is a table, so every transition can be
+ * read in one place). Every technique's session moves through `transition`, which refuses what the
+ * table does not allow.
  */
 import { SessionError } from '../errors/snaptape-error.js';
 

@@ -1,13 +1,13 @@
 /**
  * The device table: every CKD model snaptape can emulate, with the numbers Hercules uses for it
- * (dasdtab.c), and the FBA device. Source: FORMATS.md sections 1.4 and 2.1.
+ * (dasdtab.c), and the FBA device. Source: native-layout/ckd-image-header.md, native-layout/track-capacity.md.
  *
  * Invariant: `trackSlotBytes` = roundup512(HA 5 + R0 16 + R1 count 8 + r1MaxBytes + EOT 8), which is
  * what `dasdinit` writes (checked at load time below).
  */
 import { assert } from '../base/assert.js';
 
-/** The capacity rule of a CKD family (FORMATS.md 2.2). */
+/** The capacity rule of a CKD family (native-layout/track-capacity.md). */
 export interface CkdCapacityRule {
   /** Bytes of one cell, the unit a record's cost is counted in. */
   readonly cellBytes: number;

@@ -1,6 +1,6 @@
 /**
  * Track capacity: how many records of key length KL and data length DL fit on one track, following
- * each device's formula exactly (FORMATS.md 2.2, Hercules dasdutil.c capacity_calc).
+ * each device's formula exactly (native-layout/track-capacity.md, Hercules dasdutil.c capacity_calc).
  *
  * 3390: a record costs C cells of 34 bytes out of 1729:
  *   DN = ceil((DL+6)/232), KN = ceil((KL+6)/232)

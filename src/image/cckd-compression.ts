@@ -1,5 +1,5 @@
 /**
- * Compression of CCKD track images (FORMATS.md 1.7; Hercules `cckddasd.c` cckd_compress_zlib /
+ * Compression of CCKD track images (native-layout/cckd-header.md; Hercules `cckddasd.c` cckd_compress_zlib /
  * cckd_compress_bzip2): the bytes after the 5-byte track header are stored as they are (0), as a
  * zlib stream (1, `compress2`: starts 78 xx) or as a bzip2 stream (2, starts "BZh"). zlib is Node's
  * own; bzip2 decodes with `seek-bzip` and encodes with the pure-JS `compressjs` (no maintained

@@ -1,6 +1,6 @@
 /**
  * The byte layouts of a compressed Hercules CKD file (CCKD, `CKD_C370`, and its shadow `CKD_S370`),
- * FORMATS.md 1.7 and Hercules `hstructs.h` (`CCKDDASD_DEVHDR`, `CCKD_L2ENT`, `CCKD_FREEBLK`):
+ * native-layout/cckd-header.md and Hercules `hstructs.h` (`CCKDDASD_DEVHDR`, `CCKD_L2ENT`, `CCKD_FREEBLK`):
  *
  *   0     512-byte device header (ckd-image-header.md, devid CKD_C370 or CKD_S370)
  *   512   512-byte compressed device header (this file: CCKD_HEADER_LAYOUT)

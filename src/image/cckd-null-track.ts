@@ -1,5 +1,5 @@
 /**
- * Null tracks (FORMATS.md 1.3, Hercules `hstructs.h` CKDDASD_NULLTRK_FMT0..2): a CCKD file stores
+ * Null tracks (native-layout/ckd-track.md, Hercules `hstructs.h` CKDDASD_NULLTRK_FMT0..2): a CCKD file stores
  * no image for an empty track. An L2 entry with offset 0 stands for a null track whose format is
  * the entry's length (0: HA R0 EOF-record EOT; 1: HA R0 EOT; 2: the Linux CDL track of twelve
  * 4096-byte records); a track with no L2 table at all takes the header's null format.

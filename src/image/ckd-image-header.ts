@@ -1,5 +1,5 @@
 /**
- * The 512-byte device header of an uncompressed Hercules CKD image (`CKD_P370`), FORMATS.md 1.2.
+ * The 512-byte device header of an uncompressed Hercules CKD image (`CKD_P370`), native-layout/ckd-image-header.md.
  * Its numbers are little-endian whatever the host (unlike everything inside a track).
  */
 import { decodeFields, defineLayout, encodeFields, num, str } from '../base/field-table.js';

@@ -1,5 +1,5 @@
 /**
- * A CKD volume split across several `CKD_P370` files (FORMATS.md 1.6, vector 10): every file has
+ * A CKD volume split across several `CKD_P370` files (native-layout/multi-file-volume.md, vector 10): every file has
  * its own 512-byte header, `fileSequence` 1..n, and `highCylinder` = the last cylinder it holds
  * (0 in the last file). Track t lives in the file whose cylinder range holds t / heads.
  *

@@ -1,5 +1,5 @@
 /**
- * Opens a multi-file CKD volume from its first file (FORMATS.md 1.6): checks every file's header
+ * Opens a multi-file CKD volume from its first file (native-layout/multi-file-volume.md): checks every file's header
  * on a read-only descriptor (same heads, slot size and device type; `fileSequence` 1, 2, ...;
  * `highCylinder` = cylinders so far - 1, and 0 in the last file), then reopens them for writing
  * under one lock each. A damaged set is refused before anything is written.
@@ -62,7 +62,7 @@ export function inspectMultiFile(firstPath: string): { geometry: CkdGeometry; pa
     const high = part.header.highCylinder;
     cylinders += part.cylinders;
     if (high === 0) break;
-    // Legacy rule (FORMATS.md 1.6): file 1 whose high cylinder is its own cylinder count is whole.
+    // Legacy rule (native-layout/multi-file-volume.md): file 1 whose high cylinder is its own cylinder count is whole.
     if (sequence === 1 && high === part.cylinders) break;
     if (high !== cylinders - 1) refuse(path, `high cylinder ${high} at offset 18, but files 1-${sequence} hold cylinders 0-${cylinders - 1}`, 18);
     if (sequence === MULTI_FILE_MAX_FILES) refuse(path, `file ${sequence} is not marked last (high cylinder 0), and a volume has at most ${MULTI_FILE_MAX_FILES} files`, 18);

@@ -1,8 +1,8 @@
 /**
  * A file of fixed-size unit slots after a header: the storage of both the Hercules CKD image
  * (512-byte header, track slots) and the raw FBA image (no header, 512-byte blocks).
- * Every call is one positioned system call; a run of consecutive units is one read (PERF-NOTES:
- * the number of system calls decides throughput).
+ * Every call is one positioned system call; a run of consecutive units is one read (the
+ * number of system calls decides throughput).
  */
 import { closeSync, fsyncSync, readSync, writeSync } from 'node:fs';
 import { assert } from '../base/assert.js';

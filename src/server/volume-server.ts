@@ -3,7 +3,7 @@
  * volumes (holding their locks), exports each over NBD by name, and takes control requests that
  * start and steer sessions on them.
  *
- * Life cycle (a table, STYLE rule 9):
+ * Life cycle (a state machine, written as a table):
  *
  *   state      | start()            | shutdown()
  *   -----------+--------------------+----------------------------------------------

@@ -1,5 +1,5 @@
 /**
- * The 6-byte AWSTAPE/HET chunk header (FORMATS.md section 4, native-layout/aws-block-header.md).
+ * The 6-byte AWSTAPE/HET chunk header (native-layout/aws-block-header.md).
  *
  * A tape file is a sequence of chunks, each this header followed by `curlen` data bytes. A block is
  * one chunk (flags1 0xA0) or a run of chunks: first 0x80, middle 0x00, last 0x20. A tapemark is a

@@ -1,6 +1,6 @@
 /**
  * Records and blocks of a data set on tape: ASCII text lines to blank-padded EBCDIC fixed records
- * (as `dasdload TEXT` does, FORMATS.md section 6), records grouped into blocks by RECFM, and back.
+ * (as `dasdload TEXT` does, native-layout/ebcdic.md), records grouped into blocks by RECFM, and back.
  *
  * Invariants: an F block holds one record; an FB block holds up to floor(blksize / lrecl) records,
  * the last block may be short but is still whole records; a U block is up to blksize bytes.

@@ -1,5 +1,5 @@
 /**
- * Decompression of HET blocks (FORMATS.md section 4.1): each block is compressed as a whole, with
+ * Decompression of HET blocks (native-layout/aws-block-header.md): each block is compressed as a whole, with
  * zlib (`compress2`, a stream starting 78 xx) or bzip2 (a stream starting "BZh"), and flags1 says
  * which. Decoding is bounded (src/base/bounded-decompress.ts): it stops once the output passes
  * MAX_BLOCK_BYTES, so a small crafted block cannot expand to gigabytes.

@@ -8,7 +8,7 @@ import { MappedTapeWriter } from './mapped-tape-writer.js';
 import { withTapeLock } from './tape-lock.js';
 import { planTape } from './tape-plan.js';
 
-/** Volume serials: 1–6 of A–Z, 0–9 and the national characters (FORMATS.md section 6). */
+/** Volume serials: 1–6 of A–Z, 0–9 and the national characters (native-layout/ebcdic.md). */
 const VOLSER_PATTERN = /^[A-Z0-9@#$-]{1,6}$/;
 /** VOL1 columns 42–51. */
 const MAX_OWNER_LENGTH = 10;

@@ -1,5 +1,5 @@
 /**
- * The `cyyddd` dates of tape labels (FORMATS.md section 5.3): c is blank for 19xx, '0' for 20xx,
+ * The `cyyddd` dates of tape labels (native-layout/tape-data-set-label-1.md): c is blank for 19xx, '0' for 20xx,
  * '1' for 21xx …; yy the year in the century; ddd the day of the year from 001. "000000" (and
  * blanks) mean "no date".
  */

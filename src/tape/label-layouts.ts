@@ -1,5 +1,5 @@
 /**
- * The field tables of the IBM standard tape labels (FORMATS.md section 5; native-layout/tape-*.md):
+ * The field tables of the IBM standard tape labels (native-layout/tape-*.md):
  * VOL1, data set label 1 (HDR1/EOF1/EOV1), data set label 2 (HDR2/EOF2/EOV2) and the user labels
  * (UHL1..8 / UTL1..8). Every label is an 80-byte block of EBCDIC (CP037) characters; numbers are
  * EBCDIC decimal digits, never binary, so there is no byte order.

@@ -1,5 +1,5 @@
 /**
- * The label sequence of a standard-labelled tape as a state table (STYLE rule 9; FORMATS.md 5.1):
+ * The label sequence of a standard-labelled tape as a state table (native-layout/tape-label-sequence.md):
  *
  *   VOL1 HDR1 HDR2 [UHL1..8] TM  data… TM  EOF1 EOF2 [UTL1..8] TM   (data set 1)
  *        HDR1 HDR2 [UHL1..8] TM  data… TM  EOF1 EOF2 [UTL1..8] TM   (data set 2 …)

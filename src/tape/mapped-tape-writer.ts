@@ -7,7 +7,7 @@
  * Invariants:
  * - a write never touches bytes outside its block's planned extent (header + payload);
  * - a payload's length equals its planned length (an assert: the plan is the contract);
- * - a run of consecutive blocks of one file is one contiguous writev (PERF-NOTES: batch syscalls);
+ * - a run of consecutive blocks of one file is one contiguous writev (system calls, not bytes, decide throughput);
  * - `finish` writes labels and tapemarks, then re-reads the tape and checks it against the plan.
  */
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync, writevSync } from 'node:fs';

@@ -15,7 +15,7 @@ import type { RecordFormat } from './tape-file-spec.js';
 
 const RECORD_FORMATS: readonly RecordFormat[] = ['F', 'FB', 'U'];
 /** Data set names: 1–44 characters of qualifiers (we keep the check loose: printable, no blanks). */
-const DSNAME_PATTERN = /^[A-Z0-9@#$][A-Z0-9@#$.\-]{0,43}$/;
+const DSNAME_PATTERN = /^[A-Z0-9@#$][A-Z0-9@#$.-]{0,43}$/;
 
 export interface PutOptions {
   readonly dsname: string;

@@ -1,6 +1,6 @@
 /**
  * Typed IBM standard tape labels, built and parsed only through the field tables of
- * label-layouts.ts (FORMATS.md section 5): VOL1, HDR1/EOF1/EOV1, HDR2/EOF2/EOV2, UHLn/UTLn.
+ * label-layouts.ts (native-layout/tape-*.md): VOL1, HDR1/EOF1/EOV1, HDR2/EOF2/EOV2, UHLn/UTLn.
  *
  * Invariants:
  * - decoding checks every field that has a rule (digits where digits are required, dates, codes)

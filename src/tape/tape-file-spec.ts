@@ -1,5 +1,5 @@
 /**
- * One data set to be written to tape, and the standard labels that describe it (FORMATS.md 5.3,
+ * One data set to be written to tape, and the standard labels that describe it (native-layout/tape-data-set-label-1.md,
  * 5.4). The tape plan and the sequential appender both build their HDR1/HDR2/EOF1/EOF2 here, so a
  * planned tape and an appended one carry the same labels for the same data set.
  *

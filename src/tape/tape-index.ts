@@ -1,6 +1,6 @@
 /**
  * Builds the index of a tape file on open: every block and tapemark, with its block number, byte
- * offset and physical file number, found by walking the chunk headers (FORMATS.md section 4).
+ * offset and physical file number, found by walking the chunk headers (native-layout/aws-block-header.md).
  *
  * Block numbers count blocks *and* tapemarks from the load point, starting at 0, as Hercules' hetlib
  * does; physical files are numbered from 1 and a tapemark belongs to the file it closes.

@@ -1,6 +1,6 @@
 /**
  * The tape plan: the byte offset of every label, tapemark and data block of a finished tape,
- * computed before anything is written (ARCHITECTURE.md "Tape layout"; FORMATS.md section 4).
+ * computed before anything is written (ARCHITECTURE.md "Tape layout"; native-layout/aws-block-header.md).
  *
  *   SL: VOL1 | HDR1 HDR2 UHL* TM data… TM EOF1 EOF2 UTL* TM | … | TM
  *   NL:        data… TM | … | TM            (a blank tape: SL VOL1 HDR1(dummy) TM, NL TM TM)

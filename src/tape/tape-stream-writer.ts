@@ -14,7 +14,7 @@ import { blockHeaderBytes, tapemarkHeaderBytes } from './aws-block-header.js';
 import { encodeUserLabel } from './standard-labels.js';
 import type { FileLabels } from './tape-file-spec.js';
 
-/** Buffered bytes before a write: 1 MiB batches tens of blocks into one system call (PERF-NOTES). */
+/** Buffered bytes before a write: 1 MiB batches tens of blocks into one system call (system calls, not bytes, decide throughput). */
 export const STREAM_BUFFER_BYTES = 1 << 20;
 
 export class TapeStreamWriter {

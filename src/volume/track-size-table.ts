@@ -1,7 +1,7 @@
 /**
  * The size table V (ARCHITECTURE.md, tape layout): the used bytes of every track of a CKD volume,
  * from the home address through the end-of-track marker. Copies read only this prefix of a slot,
- * which is what makes copying a sparse volume cheap (PERF-NOTES: skip the bytes a track does not use).
+ * which is what makes copying a sparse volume cheap (the bytes a track does not use are never read or written).
  *
  * Invariant: every byte of a slot past V is zero, so a copy of the prefix is the whole slot.
  * Snaptape's own writes keep it (volume.ts); a scan (first open, or after a crash or another tool
@@ -34,7 +34,7 @@ export function nonZeroExtent(slot: Buffer): number {
   return end;
 }
 
-/** Tracks read per call while scanning: a cylinder (PERF-NOTES: batch per cylinder). */
+/** Tracks read per call while scanning: a cylinder (one system call per cylinder, not per track). */
 const SCAN_BATCH_TRACKS = 15;
 
 export class TrackSizeTable {

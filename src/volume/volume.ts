@@ -241,7 +241,7 @@ export class Volume {
 
   /**
    * Format write: keeps R0..R(afterRecord), writes `records` as the records that follow, and erases
-   * the rest of the track (FORMATS.md: write a record and erase the rest of the track).
+   * the rest of the track (on a CKD device, writing a record erases the rest of the track).
    */
   formatWrite(address: Cchh, afterRecord: number, records: readonly NewRecord[]): void {
     const geometry = this.ckd;

@@ -1,5 +1,5 @@
 /**
- * Allocates and deletes data sets (FORMATS.md 3.7): picks free tracks (first fit, whole cylinders
+ * Allocates and deletes data sets (native-layout/vtoc-procedures.md): picks free tracks (first fit, whole cylinders
  * for CYL requests, up to 16 extents), formats them (an EOF record on the first track, or an empty
  * PDS directory), writes the Format-3s and then the Format-1, and brings the Format-4 and Format-5
  * up to date. A volume without a VTOC (made by dasdinit) gets one where its VOL1 points, if empty.

@@ -1,6 +1,6 @@
 /**
  * Data set organisation and record format: the DSCB bits and the names operators use
- * (PS, PO, DA; F, FB, V, VB, U), following DS1DSORG and DS1RECFM (FORMATS.md 3.5).
+ * (PS, PO, DA; F, FB, V, VB, U), following DS1DSORG and DS1RECFM (native-layout/dscb-format1.md).
  */
 import { UsageError } from '../errors/snaptape-error.js';
 

@@ -1,5 +1,5 @@
 /**
- * DSCB dates, `YDD`: one byte of year − 1900 and a big-endian day of the year (FORMATS.md 3.5).
+ * DSCB dates, `YDD`: one byte of year − 1900 and a big-endian day of the year (native-layout/dscb-format1.md).
  * snaptape writes the IBM convention (Jan 1 = day 1). Hercules 3.13 dasdload writes the 0-based
  * day, one day early; readers accept both because they only show the stored numbers.
  */

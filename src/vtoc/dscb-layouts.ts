@@ -1,5 +1,5 @@
 /**
- * Byte layouts of the disk volume label and the VTOC's DSCBs (FORMATS.md 3.1 to 3.6). A DSCB is a
+ * Byte layouts of the disk volume label and the VTOC's DSCBs (native-layout/disk-vol1.md, dscb-*.md). A DSCB is a
  * record with a 44-byte key and 96 bytes of data; offsets here are within the 140-byte key ‖ data.
  * Everything is big-endian. Reserved bytes are zero (blanks in VOL1).
  */

@@ -1,5 +1,5 @@
 /**
- * Which owners of a CKD volume's tracks claim the same track (FORMATS.md 3.7): track 0 (IPL and
+ * Which owners of a CKD volume's tracks claim the same track (native-layout/vtoc-procedures.md): track 0 (IPL and
  * VOL1), the VTOC extent, and every data set extent. The one overlap computation, used by
  * `snaptape check` (check/vtoc-space-check.ts) to report damage and by dataset-write-guard.ts to
  * refuse a write through it.

@@ -1,5 +1,5 @@
 /**
- * Data set extents (FORMATS.md 3.2): `type seq beginCC beginHH endCC endHH`, begin..end inclusive.
+ * Data set extents (native-layout/dscb-extent.md): `type seq beginCC beginHH endCC endHH`, begin..end inclusive.
  * An extent is one contiguous run of flat track indexes. Extents decoded from a DSCB are checked
  * against the volume: one that points outside it is a VtocError naming the file and the DSCB.
  */

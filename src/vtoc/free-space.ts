@@ -1,5 +1,5 @@
 /**
- * Free space on a CKD volume, computed from what is in use (FORMATS.md 3.7): track 0, the VTOC
+ * Free space on a CKD volume, computed from what is in use (native-layout/vtoc-procedures.md): track 0, the VTOC
  * extent, and every data set extent. Format-5 DSCBs are written from this, never read for it, so
  * a stale or missing Format-5 (dasdload leaves it empty) cannot mislead an allocation.
  */

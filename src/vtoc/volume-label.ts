@@ -1,6 +1,6 @@
 /**
  * Track 0 of a CKD volume: IPL1, IPL2 and the VOL1 label as R1, R2, R3, exactly as `dasdinit`
- * writes them (FORMATS.md 1.5). Readers find VOL1 by record number 3 and then check its key.
+ * writes them (native-layout/disk-vol1.md). Readers find VOL1 by record number 3 and then check its key.
  */
 import { decodeFields, encodeFields, bytes, str } from '../base/field-table.js';
 import { encodeEbcdic } from '../base/ebcdic.js';

@@ -1,5 +1,5 @@
 /**
- * Reads a volume's VTOC (FORMATS.md 3.7): VOL1 → Format-4 → every DSCB in the VTOC extent → each
+ * Reads a volume's VTOC (native-layout/vtoc-procedures.md): VOL1 → Format-4 → every DSCB in the VTOC extent → each
  * Format-1 with its chain of Format-3s. Every pointer and extent is checked against the volume, so a
  * damaged VTOC is a VtocError naming the file and the DSCB, never a wrong listing.
  */

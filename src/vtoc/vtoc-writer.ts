@@ -20,7 +20,7 @@ import { extentFromRun, EXTENT_TYPE, NULL_CCHHR, isNullCchhr, type TrackRun, typ
 import { freeRuns, usedTrackMap } from './free-space.js';
 import { isNoVtocError, readVtoc, type DscbSlot, type VtocView } from './vtoc-reader.js';
 
-/** A free-extent's relative track is 16 bits (FORMATS.md 3.4). */
+/** A free-extent's relative track is 16 bits (native-layout/dscb-format5.md). */
 const MAX_FORMAT5_TRACKS = 0xffff;
 
 export const EMPTY_DSCB = Buffer.alloc(DSCB_BYTES);

@@ -103,6 +103,7 @@ describe('the progress bar', () => {
     const r = runSnaptape(['backup', image, '--to', at('notty.aws'), '--load', 'random:500']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
+    // eslint-disable-next-line no-control-regex -- ESC is the byte this asserts on
     expect(r.stdout).not.toMatch(/\x1b/);
     expect(r.stdout).toMatch(/^Backup of .*: completed in /);
     expect(r.stdout).toMatch(/copied in order \d+, out of order \d+/);
@@ -117,6 +118,7 @@ describe('the progress bar', () => {
     const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(SNAPTAPE_BIN)} backup ${JSON.stringify(image)} --to ${JSON.stringify(at('tty.aws'))}`;
     const r = runTool('script', ['-qec', command, '/dev/null']);
     expect(r.status, r.stdout).toBe(0);
+    // eslint-disable-next-line no-control-regex -- ESC is the byte this asserts on
     expect(r.stdout).toMatch(/\x1b\[/);
     expect(r.stdout).toMatch(/units \d+\/150/);
     expect(r.stdout).toMatch(/out of order \d+/);

@@ -15,7 +15,7 @@ import { checkJson, copyVector, fileState, patchFile } from './check-fixtures.js
 const dir = makeTempDir();
 afterAll(() => dir.cleanup());
 
-/** The compressed device header starts at 512; its free-total field is at +24 (FORMATS.md 1.7), LE. */
+/** The compressed device header starts at 512; its free-total field is at +24 (native-layout/cckd-header.md), LE. */
 const CCKD_FREE_TOTAL_OFFSET = 512 + 24;
 
 describe('images', () => {

@@ -4,7 +4,7 @@
  * R3-R5 the Format-1s of TEST.TEXT.FB80 (tracks 1-2), TEST.SEQ.F4096 (3-5), TEST.EMPTY.PDS (6-7))
  * or on a volume snaptape made, and the problem kind and CCHHR / track are asserted. --repair
  * rebuilds only the Format-5 chain and the Format-4 counters, and then Hercules dasdls still lists
- * the volume; damage that could lose data is left alone. DSCB offsets (FORMATS.md 3.3-3.5) are
+ * the volume; damage that could lose data is left alone. DSCB offsets (native-layout/dscb-format4.md, -format5.md, -format1.md) are
  * found by walking the count fields (check-fixtures.ts), not through src/.
  */
 import { readFileSync } from 'node:fs';
@@ -22,7 +22,7 @@ afterAll(() => dir.cleanup());
 
 const V02 = '02_ckd3390_dasdload_5cyl.ckd';
 const VTOC_TRACK = 8;
-/** DSCB field offsets (FORMATS.md 3.3 and 3.5, within the 140-byte key ‖ data). */
+/** DSCB field offsets (native-layout/dscb-format4.md, native-layout/dscb-format1.md, within the 140-byte key ‖ data). */
 const DS4DSREC = 50;
 const DS4VTOCI = 58;
 const DS4VTOCE = 105;

@@ -149,6 +149,8 @@ describe('parser fuzz', () => {
             volume.close();
           }
         } finally {
+          // Deliberate: a parser that wrote its input fails the property even when it also threw.
+          // eslint-disable-next-line no-unsafe-finally
           if (sha(readFileSync(path)) !== before) return false;
         }
         return true;
@@ -199,6 +201,8 @@ describe('parser fuzz', () => {
         try {
           decodeTrack(input, { cylinder: 0, head: 0 }, { path: 'fuzz', trackIndex: 0 });
         } finally {
+          // Deliberate: a parser that wrote its input fails the property even when it also threw.
+          // eslint-disable-next-line no-unsafe-finally
           if (sha(input) !== before) return false;
         }
         return true;
@@ -230,6 +234,8 @@ describe('parser fuzz', () => {
             reader.close();
           }
         } finally {
+          // Deliberate: a parser that wrote its input fails the property even when it also threw.
+          // eslint-disable-next-line no-unsafe-finally
           if (sha(readFileSync(path)) !== before) return false;
         }
         return true;
@@ -256,6 +262,8 @@ describe('parser fuzz', () => {
           // As the tape reader does: a block is decoded as a label only if its id says it is one.
           if (labelIdOf(input) !== undefined) decodeStandardLabel(input, { path: 'fuzz', blockNumber: 0, offsetBytes: 0 });
         } finally {
+          // Deliberate: a parser that wrote its input fails the property even when it also threw.
+          // eslint-disable-next-line no-unsafe-finally
           if (sha(input) !== before) return false;
         }
         return true;

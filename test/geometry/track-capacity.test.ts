@@ -1,5 +1,5 @@
 /**
- * Layers: unit (every example of FORMATS.md 2.2 and 2.3), property (fast-check: the formula agrees
+ * Layers: unit (every example of native-layout/track-capacity.md), property (fast-check: the formula agrees
  * with `recordsFit`, and with what `Volume.writeTrackRecords` accepts on a real track).
  */
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import type { Volume } from '../../src/volume/volume.js';
 import { fcSeed } from '../harness/fc-seed.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
-/** FORMATS.md 2.2 check table: KL, DL, 3390 cells, 3390 per track, 3380 cells, 3380 per track. */
+/** native-layout/track-capacity.md check table: KL, DL, 3390 cells, 3390 per track, 3380 cells, 3380 per track. */
 const CHECK_TABLE: ReadonlyArray<readonly [number, number, number, number, number, number]> = [
   [0, 80, 22, 78, 18, 83],
   [0, 800, 44, 39, 41, 36],
@@ -29,7 +29,7 @@ const CHECK_TABLE: ReadonlyArray<readonly [number, number, number, number, numbe
   [8, 256, 38, 45, 32, 46],
 ];
 
-describe('track capacity: FORMATS.md 2.2 check table', () => {
+describe('track capacity: native-layout/track-capacity.md check table', () => {
   for (const [kl, dl, cells3390, per3390, cells3380, per3380] of CHECK_TABLE) {
     it(`KL ${kl} DL ${dl}: 3390 ${cells3390} cells / ${per3390} per track, 3380 ${cells3380} cells / ${per3380} per track`, () => {
       const shape = { keyLength: kl, dataLength: dl };
@@ -66,7 +66,7 @@ describe('track capacity: FORMATS.md 2.2 check table', () => {
   });
 });
 
-describe('track balance (DS1TRBAL): FORMATS.md 2.3', () => {
+describe('track balance (DS1TRBAL): native-layout/track-capacity.md', () => {
   it('vector 02: 3 × 800-byte blocks + EOF on a 3390 leave 53618 bytes', () => {
     const records = [...Array(3).fill({ keyLength: 0, dataLength: 800 }), { keyLength: 0, dataLength: 0 }];
     expect(trackBalanceBytes(FAMILY_3390, records)).toBe(53618);
@@ -84,7 +84,7 @@ describe('track balance (DS1TRBAL): FORMATS.md 2.3', () => {
   });
 });
 
-describe('device models (FORMATS.md 2.1, 1.4)', () => {
+describe('device models (native-layout/track-capacity.md, native-layout/ckd-image-header.md)', () => {
   it('names, cylinder counts and slot sizes follow dasdtab.c / dasdinit', () => {
     const byName = Object.fromEntries(CKD_MODELS.map((m) => [m.name, m.cylinders]));
     expect(byName).toMatchObject({ '3390-1': 1113, '3390-2': 2226, '3390-3': 3339, '3390-9': 10017, '3390-27': 32760, '3390-54': 65520, '3380-J': 885, '3380-K': 2655 });

@@ -1,6 +1,6 @@
 /**
  * Seeds for randomised tests (fast-check and seeded fuzzers). Every randomised test prints its seed,
- * and `SNAPTAPE_SEED=<n>` replays it (STYLE.md rule 10).
+ * and `SNAPTAPE_SEED=<n>` replays it, so a failure found once can be run again.
  */
 
 /** The seed to use for the test named `name`: SNAPTAPE_SEED if set, else a fresh one, printed. */

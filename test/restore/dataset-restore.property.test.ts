@@ -7,7 +7,7 @@
  *
  * The oracle is a model kept here, not by the code under test: each data set's expected content,
  * the tape's content and track count of each, and whether a restore fits, decided by the documented
- * first-fit rule (FORMATS.md 3.7) over the used tracks of the listing. After every step:
+ * first-fit rule (native-layout/vtoc-procedures.md) over the used tracks of the listing. After every step:
  * - a refused restore leaves every byte of the image file unchanged, with the expected error;
  * - a successful one makes each restored data set read back as the tape holds it, and changes no
  *   byte of any track slot outside the restored data sets' extents and the VTOC (the image file is

@@ -11,7 +11,7 @@ import type { SessionEvent, SessionInfo, VolumeInfo } from '../../src/server/con
 import { readSessionRecord } from '../../src/techniques/tape-backup/session-record.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { runSnaptape } from '../harness/run-cli.js';
-import { killAllServers, makeFilledVolume, startServe, type ServeProcess } from './helpers/serve-process.js';
+import { killAllServers, makeFilledVolume, startServe } from './helpers/serve-process.js';
 import { rawRequest } from './helpers/http-request.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -31,7 +31,6 @@ function errorOf(body: unknown): { code: string; message: string } {
 
 describe('snaptape serve: control API over a unix socket', () => {
   let dir: TempDir;
-  let server: ServeProcess;
   let socket: string;
   let client: ControlClient;
 
@@ -39,7 +38,7 @@ describe('snaptape serve: control API over a unix socket', () => {
     dir = makeTempDir('snaptape-serve-ctl-');
     const image = makeFilledVolume(dir.path, 'src001.ckd');
     socket = join(dir.path, 'ctl.sock');
-    server = await startServe([image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket]);
+    await startServe([image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket]);
     client = new ControlClient({ kind: 'unix', socketPath: socket });
   });
 

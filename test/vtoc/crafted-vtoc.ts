@@ -14,7 +14,7 @@ import { putDataset } from '../../src/vtoc/dataset-io.js';
 import { ckdRecords, patchFile } from '../check/check-fixtures.js';
 
 export const VTOC_TRACK = 1;
-/** DSCB offsets within the 140-byte key ‖ data (FORMATS.md 3.3, 3.4). */
+/** DSCB offsets within the 140-byte key ‖ data (native-layout/dscb-format4.md, native-layout/dscb-format5.md). */
 const DS1NOEPV = 59;
 const DS1EXT1 = 105;
 const DS1PTRDS = 135;

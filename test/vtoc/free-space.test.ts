@@ -1,7 +1,7 @@
 /**
  * Layers: property test against a shadow model, seeded. Random sequences of alloc/delete (tracks
  * and cylinders) on a small 3390; the shadow is a Set of used tracks with the documented first-fit
- * rule (FORMATS.md 3.7: track 0, the VTOC and every extent are in use; a request takes the first
+ * rule (native-layout/vtoc-procedures.md: track 0, the VTOC and every extent are in use; a request takes the first
  * free run that holds it, else the free runs in disk order, at most 16 extents). After every step:
  * the allocator's extents, `describeVolume().freeSpace`, the Format-5 chain decoded byte by byte
  * here, and the Format-4 counters; after each sequence: `snaptape ls --json` and Hercules `dasdls`.
@@ -97,7 +97,7 @@ class Shadow {
   }
 }
 
-/** The Format-5 chain decoded from raw DSCB bytes (FORMATS.md 3.4), as runs of tracks. */
+/** The Format-5 chain decoded from raw DSCB bytes (native-layout/dscb-format5.md), as runs of tracks. */
 function decodeFormat5Chain(volume: Volume): Run[] {
   const view = readVtoc(volume);
   const slotAt = (c: number, h: number, r: number) => view.slots.find((s) => s.address.cylinder === c && s.address.head === h && s.address.record === r);

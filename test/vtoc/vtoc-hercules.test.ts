@@ -192,7 +192,7 @@ describe('put and get', () => {
 
   it('put --text, then Hercules dasdseq -ascii gives back the host file exactly', () => {
     ok(['alloc', image, 'IO.TEXT', '--tracks', '3', '--recfm', 'FB', '--lrecl', '80', '--blksize', '800']);
-    // Characters on which Hercules' default table and CP037 agree (FORMATS.md section 6).
+    // Characters on which Hercules' default table and CP037 agree (native-layout/ebcdic.md).
     const text = Array.from({ length: 150 }, (_, i) => `Line ${i}: The quick brown fox, (${i * 3}) jumps; over = "the" lazy dog? #${i}@$*&-/.`).join('\n') + '\n';
     writeFileSync(join(dir.path, 'host.txt'), text);
     ok(['put', image, 'IO.TEXT', join(dir.path, 'host.txt'), '--text']);
@@ -250,7 +250,7 @@ describe('put and get', () => {
   });
 });
 
-// ---- DSCB helpers, from FORMATS.md 1.3 and 3.2 (not from src/) --------------------------------
+// ---- DSCB helpers, from native-layout/ckd-track.md, native-layout/dscb-extent.md (not from src/) --------------------------------
 
 /** Walks a VTOC track image and returns DSCB R`record` as key ‖ data (140 bytes). */
 function dscbAt(track: Buffer, record: number): Buffer {

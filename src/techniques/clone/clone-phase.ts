@@ -1,5 +1,5 @@
 /**
- * The clone's state machine (STYLE rule 9: state machines are tables). A phase carries the state
+ * The clone's state machine (a state machine is a table, so every transition can be read in one place). A phase carries the state
  * flags PRECOPY and ACTIVE; every command moves the session through `applyCloneVerb`, which finds
  * the row in CLONE_TRANSITIONS or refuses the command with a SessionError. The row also sets the
  * OP (the last command) and its OP STATUS, so the three can never disagree.

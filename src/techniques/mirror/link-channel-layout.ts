@@ -1,5 +1,5 @@
 /**
- * The shared-memory words between the owning thread and the link worker (STYLE rule 8: cross-thread
+ * The shared-memory words between the owning thread and the link worker (cross-thread
  * words have named indices; native-layout/mirror-link-channel.md). Int32 words, host byte order,
  * touched only through Atomics. One request at a time: the owning thread writes the descriptors and
  * the data, bumps REQUEST_SEQ and waits on DONE_SEQ; the worker writes FAILED_MASK, then DONE_SEQ.

@@ -1,5 +1,5 @@
 /**
- * Named limits of the mirror technique (STYLE rule 4): each has the reason for its value, and the
+ * Named limits of the mirror technique (every limit has a name and a reason): each has the reason for its value, and the
  * ones that relate to each other are checked when the module loads.
  */
 import { assert } from '../../base/assert.js';

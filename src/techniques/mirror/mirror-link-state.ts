@@ -1,5 +1,5 @@
 /**
- * The link states of a mirror (issue 7; STYLE rule 9: a state machine is a table). Every change of a
+ * The link states of a mirror (issue 7; a state machine is a table). Every change of a
  * mirror's state goes through `linkTransition`, which refuses what the table does not allow.
  *
  *   state          | event      | next          | meaning
