@@ -6,6 +6,7 @@
  */
 import type { FileUnitLocation } from '../image/image-backend.js';
 import type { CopyPlan, CopyResult } from './copy-plan.js';
+import { countCopies } from './copy-census.js';
 import { CopyLoop, type CopyPath } from './copy-loop.js';
 import type { CopyPool } from './copy-pool.js';
 import { TrackStateArray } from './track-state.js';
@@ -49,11 +50,13 @@ export function owningThreadCopier(plan: CopyPlan, ports: OwningThreadPorts, sta
 export async function runBackgroundCopy(copy: BackgroundCopy): Promise<BackgroundCopyResult> {
   if (copy.files && copy.pool) {
     const result = await copy.pool().copy({ ...copy.plan, ...copy.files });
+    countCopies('worker', result.copied, result.bytes);
     return { ...result, path: 'worker' };
   }
   const ports = copy.ports();
   try {
     const result = await new CopyLoop(copy.plan, owningThreadCopier(copy.plan, ports)).runYielding();
+    countCopies('owning-thread', result.copied, result.bytes);
     return { ...result, path: 'owning-thread' };
   } finally {
     ports.source.close?.();

@@ -14,6 +14,7 @@
  * that sees COPIED sees them.
  */
 import { BitColumns } from './bit-columns.js';
+import { countCopies } from './copy-census.js';
 import type { CopyTarget, UnitCopyMarks } from './copy-plan.js';
 import { waitForTargetSync, type TargetRate } from './target-rate.js';
 import { UNIT_STATE, type TrackStateArray } from './track-state.js';
@@ -122,6 +123,8 @@ export function copyUnits(copier: UnitCopier, units: readonly number[], how: Cop
         states.complete(w.unit, how.outOfOrder, w.data.length);
       }
     }
+    // A worker's background copies are counted where its result arrives (background-copy.ts).
+    if (how.outOfOrder) countCopies('host-driven', writes.length, bytes);
     return { copied: writes.length, skipped, bytes };
   } catch (error) {
     if (how.claim) for (const u of claimed) if (states.state(u) === UNIT_STATE.CLAIMED) states.release(u);
