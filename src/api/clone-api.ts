@@ -31,6 +31,8 @@ export interface RunCloneOptions {
   readonly datasets?: readonly string[];
   readonly workers?: number;
   readonly throttleMbps?: number;
+  readonly pauseAfter?: number;
+  readonly pauseMs?: number;
   readonly onStatus?: (status: CloneStatus) => void;
 }
 
@@ -48,7 +50,7 @@ export async function runClone(sourcePath: string, targetPath: string, options: 
   try {
     const target = openVolume(resolve(targetPath));
     try {
-      const session = CloneSession.create(source, target, { precopy: options.precopy, datasets: options.datasets, workers: options.workers, throttleMbps: options.throttleMbps });
+      const session = CloneSession.create(source, target, { precopy: options.precopy, datasets: options.datasets, workers: options.workers, throttleMbps: options.throttleMbps, pauseAfter: options.pauseAfter, pauseMs: options.pauseMs });
       return await finishClone(session, options);
     } finally {
       target.close();

@@ -1,46 +1,85 @@
 /**
- * Pacing of a copy loop: a rate cap (bytes per second) and a pause after M consecutive copies so
- * that application I/O gets through (the "pause after M" of the copy technique). Sleeping uses
- * Atomics.wait on a private word, which a worker thread may do.
+ * The one pacing of every background copy (the "pause the copy loop after M consecutive copies so
+ * that application I/O gets through" of the copy technique, and a rate cap), shared by every
+ * thread that runs one copy: its counters live in a SharedArrayBuffer, so the copy as a whole
+ * pauses and the rate holds for the session, however many workers copy, on a worker and on the
+ * owning thread alike. Host-driven copies (copy-before-write, fetch on demand) are never paced.
+ *
+ * Layout (BigInt64 words): 0 units copied, 1 bytes copied, 2 pause until (ms since the epoch),
+ * 3 start (ms since the epoch).
+ *
+ * Decision: the pause after M units starts when the batch that reaches M completes (a batch is one
+ * cylinder), and every thread holds before its next batch until it ends; a batch already writing on
+ * another thread finishes first.
  */
-import type { CopyPacing } from './copy-task.js';
-
-export interface PacingState {
-  readonly options: CopyPacing;
-  readonly startedMs: number;
-  bytes: number;
-  sinceLastPause: number;
-  readonly sleeper: Int32Array;
+export interface PacingPlan {
+  readonly buffer: SharedArrayBuffer;
+  /** Cap for the copy as a whole, bytes per second; 0 for none. */
+  readonly bytesPerSecond: number;
+  /** Pause after this many units copied; 0 for never. */
+  readonly pauseAfterUnits: number;
+  readonly pauseMs: number;
 }
 
-/** Longest single sleep, so that a cancel is noticed promptly. */
-const MAX_SLEEP_MS = 200;
+const WORD = { units: 0, bytes: 1, pauseUntil: 2, started: 3 } as const;
+const WORDS = 4;
 
-export function pacingState(options: CopyPacing): PacingState {
-  return { options, startedMs: Date.now(), bytes: 0, sinceLastPause: 0, sleeper: new Int32Array(new SharedArrayBuffer(4)) };
+export interface PacingOptions {
+  readonly bytesPerSecond?: number;
+  readonly pauseAfterUnits?: number;
+  readonly pauseMs?: number;
 }
 
-export function sleepMs(state: PacingState, ms: number): void {
-  if (ms > 0) Atomics.wait(state.sleeper, 0, 0, Math.min(ms, MAX_SLEEP_MS));
+export function createPacing(options: PacingOptions = {}): PacingPlan {
+  const buffer = new SharedArrayBuffer(WORDS * 8);
+  new BigInt64Array(buffer)[WORD.started] = BigInt(Date.now());
+  return { buffer, bytesPerSecond: options.bytesPerSecond ?? 0, pauseAfterUnits: options.pauseAfterUnits ?? 0, pauseMs: options.pauseMs ?? 0 };
 }
 
-/**
- * Called after each batch with the bytes and blocks it handled. Sleeps in slices of at most
- * MAX_SLEEP_MS until the rate cap is met, checking `stopped` between slices (a cancel or pause).
- */
-export function pace(state: PacingState, bytes: number, blocks: number, stopped: () => boolean = () => false): void {
-  state.bytes += bytes;
-  state.sinceLastPause += blocks;
-  const { bytesPerSecond, pauseAfterCopies, pauseMs } = state.options;
-  if (pauseAfterCopies > 0 && state.sinceLastPause >= pauseAfterCopies) {
-    state.sinceLastPause = 0;
-    sleepMs(state, pauseMs);
+export class Pacing {
+  // Shared, Atomics only.
+  private readonly words: BigInt64Array;
+  // Set once.
+  private readonly plan: PacingPlan;
+
+  constructor(plan: PacingPlan) {
+    this.plan = plan;
+    this.words = new BigInt64Array(plan.buffer);
   }
-  if (bytesPerSecond > 0) {
-    const dueMs = (state.bytes / bytesPerSecond) * 1000;
-    // Bounded: each slice sleeps, and the deadline does not move while sleeping.
-    for (let aheadMs = dueMs - (Date.now() - state.startedMs); aheadMs > 0 && !stopped(); aheadMs = dueMs - (Date.now() - state.startedMs)) {
-      sleepMs(state, aheadMs);
+
+  get paced(): boolean {
+    return this.plan.bytesPerSecond > 0 || (this.plan.pauseAfterUnits > 0 && this.plan.pauseMs > 0);
+  }
+
+  /** Ms this thread must hold before its next batch: a pause of the whole copy still running. */
+  holdMs(now = Date.now()): number {
+    return Math.max(0, Number(Atomics.load(this.words, WORD.pauseUntil)) - now);
+  }
+
+  /**
+   * Counts a finished batch; returns how long this thread must hold: to the end of a pause that
+   * this batch started (or one running), or until the copy as a whole is back under its rate.
+   */
+  account(units: number, bytes: number): number {
+    const now = Date.now();
+    const { pauseAfterUnits: m, pauseMs, bytesPerSecond } = this.plan;
+    const before = Number(Atomics.add(this.words, WORD.units, BigInt(units)));
+    const totalBytes = Number(Atomics.add(this.words, WORD.bytes, BigInt(bytes))) + bytes;
+    if (m > 0 && pauseMs > 0 && Math.floor((before + units) / m) > Math.floor(before / m)) this.pauseUntil(now + pauseMs);
+    let hold = this.holdMs(now);
+    if (bytesPerSecond > 0) {
+      const dueMs = Number(Atomics.load(this.words, WORD.started)) + (totalBytes / bytesPerSecond) * 1000;
+      hold = Math.max(hold, dueMs - now);
+    }
+    return hold;
+  }
+
+  /** Moves the shared "pause until" later, never earlier. */
+  private pauseUntil(endMs: number): void {
+    const end = BigInt(Math.ceil(endMs));
+    // Bounded: a failed exchange means another thread moved it; retry only while ours is later.
+    for (let seen = Atomics.load(this.words, WORD.pauseUntil); seen < end; seen = Atomics.load(this.words, WORD.pauseUntil)) {
+      if (Atomics.compareExchange(this.words, WORD.pauseUntil, seen, end) === seen) return;
     }
   }
 }

@@ -1,16 +1,18 @@
 /**
- * The pool of copy workers (piscina). Its worker script is the compiled copy-worker.js in dist/,
- * also when the engine itself runs from the TypeScript sources (under vitest).
+ * The pool of copy workers (piscina). A copy runs as one task per worker, all of the same plan,
+ * taking batches from its shared cursor. Other long steps that must not block the owning thread
+ * (a tape's digest and read-back) run on the same threads as a script of their own (`runScript`).
+ * Worker scripts are the compiled files in dist/, also when the engine itself runs from the
+ * TypeScript sources (under vitest).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { UsageError } from '../errors/snaptape-error.js';
-import type { CopyTask, CopyTaskResult } from './copy-task.js';
-import type { FinishTapeResult, FinishTapeTask } from './finish-tape-task.js';
-import type { UnitCopyResult, UnitCopyTask } from './unit-copy.js';
+import type { CopyResult, FileCopyPlan } from './copy-plan.js';
+import { combineResults } from './copy-loop.js';
 
 /** More workers than this buy nothing on these machines and cost memory. */
 export const MAX_COPY_WORKERS = 16;
@@ -19,10 +21,16 @@ export function defaultWorkerCount(): number {
   return Math.max(1, Math.min(MAX_COPY_WORKERS, availableParallelism()));
 }
 
-/** Path of a compiled engine script, from dist/ whether this module runs compiled or from src/. */
-export function engineScriptPath(fileName: string): string {
-  const here = fileURLToPath(import.meta.url);
-  const compiledDir = here.endsWith('.ts') ? join(dirname(here), '..', '..', 'dist', 'engine') : dirname(here);
+const SRC_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Path of the compiled script `fileName` next to the module `moduleUrl`, in dist/ whether that
+ * module runs compiled or from src/.
+ */
+export function compiledScriptPath(moduleUrl: string, fileName: string): string {
+  const here = fileURLToPath(moduleUrl);
+  const folder = dirname(here);
+  const compiledDir = here.endsWith('.ts') ? join(SRC_ROOT, '..', 'dist', relative(SRC_ROOT, folder)) : folder;
   const path = join(compiledDir, fileName);
   if (!existsSync(path)) throw new UsageError(`Cannot start copy workers: ${path} is missing (run npm run build)`);
   return path;
@@ -37,21 +45,18 @@ export class CopyPool {
       throw new UsageError(`Cannot use ${workers} workers: choose 1-${MAX_COPY_WORKERS}`);
     }
     this.workers = workers;
-    this.pool = new Piscina({ filename: engineScriptPath('copy-worker-entry.cjs'), minThreads: workers, maxThreads: workers, idleTimeout: 60_000 });
+    this.pool = new Piscina({ filename: compiledScriptPath(import.meta.url, 'copy-worker-entry.cjs'), minThreads: workers, maxThreads: workers, idleTimeout: 60_000 });
   }
 
-  run(task: CopyTask): Promise<CopyTaskResult> {
-    return this.pool.run(task) as Promise<CopyTaskResult>;
+  /** Copies a plan on every worker at once; resolves when all of them ran out of batches. */
+  async copy(plan: FileCopyPlan): Promise<CopyResult> {
+    const runs = Array.from({ length: this.workers }, () => this.pool.run(plan) as Promise<CopyResult>);
+    return combineResults(await Promise.all(runs));
   }
 
-  /** Hashes, labels and verifies a finished tape on a worker thread. */
-  finishTape(task: FinishTapeTask): Promise<FinishTapeResult> {
-    return this.pool.run(task, { name: 'finishTape' }) as Promise<FinishTapeResult>;
-  }
-
-  /** Copies units from one image to another (a clone's background copy, unit-copy-worker.ts). */
-  copyUnits(task: UnitCopyTask): Promise<UnitCopyResult> {
-    return this.pool.run(task, { name: 'copyUnits' }) as Promise<UnitCopyResult>;
+  /** Runs `name` of a compiled worker script (compiledScriptPath) on one of the pool's threads. */
+  runScript<T, R>(filename: string, name: string, task: T): Promise<R> {
+    return this.pool.run(task, { filename, name }) as Promise<R>;
   }
 
   async close(): Promise<void> {

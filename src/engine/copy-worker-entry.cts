@@ -13,16 +13,8 @@ const worker = (): Promise<typeof CopyWorker> => (loaded ??= import('./copy-work
 
 type TaskOf<F> = F extends (task: infer T) => unknown ? T : never;
 
-async function runCopyTask(task: TaskOf<typeof CopyWorker.default>): Promise<ReturnType<typeof CopyWorker.default>> {
+async function runCopyPlan(task: TaskOf<typeof CopyWorker.default>): Promise<ReturnType<typeof CopyWorker.default>> {
   return (await worker()).default(task);
 }
 
-async function finishTape(task: TaskOf<typeof CopyWorker.finishTape>): Promise<ReturnType<typeof CopyWorker.finishTape>> {
-  return (await worker()).finishTape(task);
-}
-
-async function copyUnits(task: TaskOf<typeof CopyWorker.copyUnits>): Promise<ReturnType<typeof CopyWorker.copyUnits>> {
-  return (await worker()).copyUnits(task);
-}
-
-export = Object.assign(runCopyTask, { finishTape, copyUnits });
+export = runCopyPlan;

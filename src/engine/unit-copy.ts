@@ -1,52 +1,24 @@
 /**
- * The second copy of the engine: units from one volume to the same units of another (a clone).
- * One function, `copyClaimedUnit`, decides what bytes a unit copy writes; the piscina worker
- * (unit-copy-worker.ts) and the owning thread (a copy before a host write, a fetch on demand, a
- * backend that workers cannot read) both go through it, so there is one copy engine.
+ * The unit copy: the one code that copies a unit's bytes from a source to a target, for every
+ * technique, on a worker and on the owning thread alike: claim → read → write → mark → complete.
+ * A background batch, a copy before a host write, a fetch on demand and a spool's drain all come
+ * here; they differ only in who holds the claim and whether the copy completes it.
  *
- * What is written: the source slot's bytes up to its last non-zero byte (for CKD that is the used
- * track image HA..EOT, or more if a raw write left bytes past the marker), then zeros up to what the
- * target slot may still hold (`extents[unit]`, its own last possibly non-zero byte). The target slot
- * then equals the source slot byte for byte, and a sparse source stays cheap to copy.
+ * What is written: for a placed target, the unit's bytes as planned (its prefix before them); for a
+ * slot target with `trim`, the source slot up to its last non-zero byte, then zeros up to what the
+ * target slot may still hold (its extent), so the target slot equals the source byte for byte and
+ * a sparse source stays cheap; without `trim`, the whole slot.
  *
- * Invariants: the caller holds the unit's claim (track-state.ts); the extent and the marks are
- * stored before `complete`, whose notify releases waiters, so a waiter that sees COPIED sees them.
+ * Invariants: a unit this call claimed is completed or released before it returns or throws; the
+ * extent and the marks are stored before `complete`, whose notify releases waiters, so a waiter
+ * that sees COPIED sees them.
  */
 import { BitColumns } from './bit-columns.js';
-import type { TrackStateArray } from './track-state.js';
-import type { CopyPacing } from './copy-task.js';
-import type { FileUnitLocation } from '../image/image-backend.js';
-import type { ErrorData } from '../errors/snaptape-error.js';
-
-/** Bits to change when a unit is copied: in `marks`, clear these columns and set those. */
-export interface UnitCopyMarks {
-  readonly buffer: SharedArrayBuffer;
-  readonly clearColumns: readonly number[];
-  readonly setColumns: readonly number[];
-}
-
-export interface UnitCopyTask {
-  /** Claims: one state slot per unit, indexed by unit number. */
-  readonly stateBuffer: SharedArrayBuffer;
-  readonly source: FileUnitLocation;
-  readonly target: FileUnitLocation;
-  /** Units to copy, ascending. */
-  readonly units: Int32Array;
-  /** Int32 per unit: bytes of the target slot that may be non-zero (updated by every copy). */
-  readonly extentBuffer: SharedArrayBuffer;
-  /** Bit columns changed per unit copied (a mark list per table). */
-  readonly marks: readonly UnitCopyMarks[];
-  /** True: write only the source's non-zero prefix (CKD tracks); false: whole slots (FBA blocks). */
-  readonly trim: boolean;
-  readonly pacing: CopyPacing;
-}
-
-export interface UnitCopyResult {
-  readonly copied: number;
-  readonly skipped: number;
-  readonly bytes: number;
-  readonly error?: ErrorData;
-}
+import { countCopies } from './copy-census.js';
+import type { CopyTarget, UnitCopyMarks } from './copy-plan.js';
+import { waitForTargetSync, type TargetRate } from './target-rate.js';
+import { UNIT_STATE, type TrackStateArray } from './track-state.js';
+import type { UnitSink, UnitSource, UnitWrite } from './unit-ports.js';
 
 /** Bytes compared at a time while looking for a slot's last non-zero byte. */
 const ZERO_SCAN_BYTES = 4096;
@@ -66,35 +38,105 @@ export function nonZeroLength(slot: Buffer): number {
   return 0;
 }
 
-export interface ClaimedUnitCopy {
-  readonly states: TrackStateArray;
-  readonly unit: number;
-  /** The whole source slot. */
-  readonly slot: Buffer;
-  readonly extents: Int32Array;
-  readonly marks: readonly { readonly columns: BitColumns; readonly clearColumns: readonly number[]; readonly setColumns: readonly number[] }[];
-  readonly trim: boolean;
-  /** True for a copy before a host write or a fetch on demand (COPIED_OOO). */
-  readonly outOfOrder: boolean;
-  /** Writes `data` at the start of the target's slot for `unit`. */
-  readonly write: (unit: number, data: Buffer) => void;
+export interface AttachedMarks {
+  readonly columns: BitColumns;
+  readonly clearColumns: readonly number[];
+  readonly setColumns: readonly number[];
 }
 
-/** Writes one claimed unit to the target, records its extent and marks, and completes the claim. */
-export function copyClaimedUnit(copy: ClaimedUnitCopy): number {
-  const { unit, slot, extents } = copy;
-  const used = copy.trim ? nonZeroLength(slot) : slot.length;
-  const writeBytes = Math.max(used, Atomics.load(extents, unit));
-  if (writeBytes > 0) copy.write(unit, slot.subarray(0, writeBytes));
-  Atomics.store(extents, unit, used);
-  for (const mark of copy.marks) {
-    for (const c of mark.clearColumns) mark.columns.clear(c, unit);
-    for (const c of mark.setColumns) mark.columns.set(c, unit);
-  }
-  copy.states.complete(unit, copy.outOfOrder, writeBytes);
-  return writeBytes;
-}
-
-export function attachMarks(marks: readonly UnitCopyMarks[]): ClaimedUnitCopy['marks'] {
+export function attachMarks(marks: readonly UnitCopyMarks[]): AttachedMarks[] {
   return marks.map((m) => ({ columns: BitColumns.attach(m.buffer), clearColumns: m.clearColumns, setColumns: m.setColumns }));
+}
+
+/** Everything one thread needs to copy units of one session. */
+export interface UnitCopier {
+  readonly states: TrackStateArray;
+  readonly source: UnitSource;
+  readonly sink: UnitSink;
+  readonly target: CopyTarget;
+  /** Int32 per unit: the target slot's extent (a tracked slot target only). */
+  readonly extents?: Int32Array;
+  readonly marks: readonly AttachedMarks[];
+  /** Called for each unit once it is written, before it completes (a technique's own record). */
+  readonly onWritten?: (unit: number) => void;
+  readonly targetRate?: TargetRate;
+}
+
+export interface CopyHow {
+  /** Claim the units here (PENDING → CLAIMED; others are skipped); false: the caller holds them. */
+  readonly claim: boolean;
+  /** With `claim`: read before claiming (copy-plan.ts `readBeforeClaim` says when that is sound). */
+  readonly readBeforeClaim?: boolean;
+  /** Complete the units (COPIED, or COPIED_OOO when out of order); false: someone else will. */
+  readonly complete: boolean;
+  /** A copy before a host write or a fetch on demand, not the background copy. */
+  readonly outOfOrder: boolean;
+}
+
+export interface UnitCopyCount {
+  readonly copied: number;
+  readonly skipped: number;
+  readonly bytes: number;
+}
+
+/** Copies `units` (ascending copy units) as `how` says. Throws after releasing its own claims. */
+export function copyUnits(copier: UnitCopier, units: readonly number[], how: CopyHow): UnitCopyCount {
+  const { states } = copier;
+  let claimed: number[] = [];
+  let payloads: Buffer[];
+  let skipped = 0;
+  try {
+    if (!how.claim) {
+      claimed = units.slice();
+      payloads = copier.source.read(claimed);
+    } else if (how.readBeforeClaim) {
+      const pending = units.filter((u) => states.state(u) === UNIT_STATE.PENDING);
+      skipped += units.length - pending.length;
+      const read = copier.source.read(pending);
+      payloads = [];
+      pending.forEach((u, i) => {
+        if (states.tryClaim(u)) {
+          claimed.push(u);
+          payloads.push(read[i] as Buffer);
+        } else skipped++;
+      });
+    } else {
+      for (const u of units) {
+        if (states.tryClaim(u)) claimed.push(u);
+        else skipped++;
+      }
+      payloads = copier.source.read(claimed);
+    }
+    const writes = claimed.map((unit, i) => shapeWrite(copier, unit, payloads[i] as Buffer));
+    if (writes.length > 0) copier.sink.write(writes);
+    let bytes = 0;
+    for (const w of writes) bytes += w.data.length;
+    if (copier.targetRate && bytes > 0) waitForTargetSync(copier.targetRate, bytes);
+    if (how.complete) {
+      for (const w of writes) {
+        if (copier.extents) Atomics.store(copier.extents, w.unit, w.usedBytes);
+        for (const mark of copier.marks) {
+          for (const c of mark.clearColumns) mark.columns.clear(c, w.unit);
+          for (const c of mark.setColumns) mark.columns.set(c, w.unit);
+        }
+        copier.onWritten?.(w.unit);
+        states.complete(w.unit, how.outOfOrder, w.data.length);
+      }
+    }
+    // A worker's background copies are counted where its result arrives (background-copy.ts).
+    if (how.outOfOrder) countCopies('host-driven', writes.length, bytes);
+    return { copied: writes.length, skipped, bytes };
+  } catch (error) {
+    if (how.claim) for (const u of claimed) if (states.state(u) === UNIT_STATE.CLAIMED) states.release(u);
+    throw error;
+  }
+}
+
+/** What a unit's write is: its planned bytes (placed), or trimmed up to the target's extent (slot). */
+function shapeWrite(copier: UnitCopier, unit: number, payload: Buffer): UnitWrite {
+  const target = copier.target;
+  if (target.kind === 'placed' || !target.trim) return { unit, data: payload, usedBytes: payload.length };
+  const used = nonZeroLength(payload);
+  const extent = copier.extents ? Atomics.load(copier.extents, unit) : payload.length;
+  return { unit, data: payload.subarray(0, Math.max(used, extent)), usedBytes: used };
 }

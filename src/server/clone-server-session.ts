@@ -29,8 +29,10 @@ import type { SessionCommand, SessionEvent, SessionInfo } from './control-api-ty
 import { RequestFields, type JsonObject } from './request-body.js';
 import type { ServerSession, SessionEventListener, SessionFactory } from './session-registry.js';
 
-const CLONE_FIELDS = ['type', 'volume', 'target', 'precopy', 'activate', 'datasets', 'workers', 'throttleMbps'] as const;
+const CLONE_FIELDS = ['type', 'volume', 'target', 'precopy', 'activate', 'datasets', 'workers', 'throttleMbps', 'pauseAfter', 'pauseMs'] as const;
 const MAX_THROTTLE_MBPS = 100_000;
+const MAX_PAUSE_AFTER = 1_000_000;
+const MAX_PAUSE_MS = 60_000;
 /** Listeners on one session: the registry, one per SSE stream of this session, and a spare. */
 const MAX_SESSION_LISTENERS = 66;
 
@@ -127,6 +129,8 @@ export const startCloneSession: SessionFactory = (request: JsonObject, context) 
     datasets: fields.optionalStringList('datasets'),
     workers: fields.optionalInteger('workers', { min: 1, max: MAX_COPY_WORKERS }),
     throttleMbps: fields.optionalNumber('throttleMbps', { min: 0, max: MAX_THROTTLE_MBPS }),
+    pauseAfter: fields.optionalInteger('pauseAfter', { min: 0, max: MAX_PAUSE_AFTER }),
+    pauseMs: fields.optionalInteger('pauseMs', { min: 0, max: MAX_PAUSE_MS }),
   });
   return new CloneServerSession({ id: context.id, volumeName: source.name, session });
 };

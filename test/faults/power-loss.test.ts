@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
 import { CopyPool } from '../../src/engine/copy-pool.js';
-import { finishTape, type FinishTapeResult, type FinishTapeTask } from '../../src/engine/finish-tape-task.js';
+import { finishTape, type FinishTapeTask } from '../../src/techniques/tape-backup/finish-tape-task.js';
 import { CloneSession } from '../../src/techniques/clone/clone-session.js';
 import { MirrorSession } from '../../src/techniques/mirror/mirror-session.js';
 import { MirrorStateFile, mirrorFilePath, type StoredState } from '../../src/techniques/mirror/mirror-state-file.js';
@@ -36,8 +36,9 @@ import { makeBlankSecondary } from '../mirror/mirror-fixtures.js';
 
 /** A pool whose tape finish runs on this thread, where the file-system model can see it. */
 class ThisThreadFinishPool extends CopyPool {
-  override finishTape(task: FinishTapeTask): Promise<FinishTapeResult> {
-    return Promise.resolve(finishTape(task));
+  override runScript<T, R>(filename: string, name: string, task: T): Promise<R> {
+    if (name !== 'finishTape') return super.runScript(filename, name, task);
+    return Promise.resolve(finishTape(task as FinishTapeTask) as R);
   }
 }
 

@@ -135,7 +135,7 @@ export function registerBackup(program: Command): void {
     .option('--datasets <patterns...>', 'data set name patterns (PROD.**, *.DATA); default: the whole volume')
     .option('--blocks <ranges...>', 'FBA block ranges FIRST:COUNT; default: the whole volume')
     .option('--workers <n>', 'copy worker threads (default: the core count)')
-    .option('--pause-after <m>', 'pause the copy loop after M consecutive copies')
+    .option('--pause-after <m>', 'pause the whole copy after every M units copied')
     .option('--pause-ms <ms>', 'length of that pause', '5')
     .option('--throttle-mbps <x>', 'cap the copy rate in MB/s')
     .option('--load <spec>', 'run a synthetic host writer meanwhile: random:RATE (writes per second); it writes into a scratch copy of the image, which is what is backed up, and the image is not written')

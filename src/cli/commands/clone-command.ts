@@ -17,7 +17,7 @@ import { UsageError } from '../../errors/snaptape-error.js';
 import { exportNameFor } from '../../export/volume-backend.js';
 import type { SessionInfo } from '../../server/control-api-types.js';
 import type { CloneStatus } from '../../techniques/clone/clone-session.js';
-import { parsePositiveNumber, printResult } from '../cli-output.js';
+import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
 
 interface ServerFlags {
   server: string;
@@ -60,14 +60,18 @@ export function registerClone(program: Command): void {
     .option('--precopy', 'start the PRECOPY at once')
     .option('--activate', 'ACTIVE COPY: CREATE and ACTIVATE at once')
     .option('--datasets <patterns...>', 'extent mode: only these data sets take part')
-    .option('--throttle-mbps <rate>', 'cap the background copy')
+    .option('--throttle-mbps <rate>', 'cap the background copy, MB/s for the session')
+    .option('--pause-after <m>', 'pause the whole background copy after every M tracks copied')
+    .option('--pause-ms <ms>', 'length of that pause')
     .option('--json', 'machine-readable output')
-    .action(async (source: string, target: string, flags: ServerFlags & { precopy?: boolean; activate?: boolean; datasets?: string[]; throttleMbps?: string }) => {
+    .action(async (source: string, target: string, flags: ServerFlags & { precopy?: boolean; activate?: boolean; datasets?: string[]; throttleMbps?: string; pauseAfter?: string; pauseMs?: string }) => {
       const info = await client(flags.server).startSession({
         type: 'clone', volume: exportNameFor(source), target: exportNameFor(target),
         ...(flags.precopy ? { precopy: true } : {}), ...(flags.activate ? { activate: true } : {}),
         ...(flags.datasets ? { datasets: flags.datasets } : {}),
         ...(flags.throttleMbps ? { throttleMbps: parsePositiveNumber(flags.throttleMbps, '--throttle-mbps') } : {}),
+        ...(flags.pauseAfter !== undefined ? { pauseAfter: parseCount(flags.pauseAfter, '--pause-after') } : {}),
+        ...(flags.pauseMs !== undefined ? { pauseMs: parseCount(flags.pauseMs, '--pause-ms') } : {}),
       });
       printResult(sessionStatus(info), () => statusText(sessionStatus(info)), flags);
     });

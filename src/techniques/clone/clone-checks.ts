@@ -11,6 +11,8 @@ import { destinationHolder, isCloneSource } from './protection-bits.js';
 export interface CloneCheckOptions {
   readonly workers?: number;
   readonly throttleMbps?: number;
+  readonly pauseAfter?: number;
+  readonly pauseMs?: number;
   readonly precopy?: boolean;
   readonly activate?: boolean;
 }
@@ -55,5 +57,7 @@ export function checkCloneOptions(options: CloneCheckOptions, session: string): 
     bad(`${options.workers} workers is outside 1-${MAX_COPY_WORKERS}`);
   }
   if (options.throttleMbps !== undefined && !(Number.isFinite(options.throttleMbps) && options.throttleMbps > 0)) bad(`a throttle of ${options.throttleMbps} MB/s is not a rate above 0`);
+  if (options.pauseAfter !== undefined && !(Number.isInteger(options.pauseAfter) && options.pauseAfter >= 0)) bad(`--pause-after ${options.pauseAfter} is not a count`);
+  if (options.pauseMs !== undefined && !(Number.isInteger(options.pauseMs) && options.pauseMs >= 0)) bad(`--pause-ms ${options.pauseMs} is not a number of ms`);
   if (options.precopy && options.activate) bad('choose --precopy or an ACTIVE COPY (CREATE + ACTIVATE), not both');
 }

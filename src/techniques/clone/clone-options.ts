@@ -27,7 +27,11 @@ export interface CloneOptions {
   /** A pool to share (tests, the server); otherwise the session makes its own when it copies. */
   readonly pool?: CopyPool;
   readonly workers?: number;
+  /** Background copy pacing (engine/copy-pacing.ts): a rate cap for the session, MB/s. */
   readonly throttleMbps?: number;
+  /** Pause the whole background copy for `pauseMs` after every `pauseAfter` tracks copied. */
+  readonly pauseAfter?: number;
+  readonly pauseMs?: number;
   readonly waitMs?: number;
   /** How often the record and bitmap are checkpointed while the copy runs; default CLONE_CHECKPOINT_MS. */
   readonly checkpointMs?: number;

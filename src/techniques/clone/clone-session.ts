@@ -28,15 +28,18 @@ import { assert } from '../../base/assert.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IoError, SessionError, SnaptapeError, errorFromData } from '../../errors/snaptape-error.js';
 import { BitColumns } from '../../engine/bit-columns.js';
+import { owningThreadCopier, runBackgroundCopy, type OwningThreadPorts } from '../../engine/background-copy.js';
+import type { CopyPath } from '../../engine/copy-loop.js';
+import { createPacing, type PacingPlan } from '../../engine/copy-pacing.js';
+import { newCursor, type CopyPlan, type UnitCopyMarks } from '../../engine/copy-plan.js';
 import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
-import type { CopyPacing } from '../../engine/copy-task.js';
 import { CONTROL, TrackStateArray, UNIT_STATE, UNIT_STATE_NAMES } from '../../engine/track-state.js';
-import { copyClaimedUnit, type UnitCopyMarks } from '../../engine/unit-copy.js';
+import { copyUnits } from '../../engine/unit-copy.js';
+import { FunctionUnitSink, FunctionUnitSource } from '../../engine/unit-ports.js';
 import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor, WriteRange } from '../../volume/write-interceptor.js';
 import { checkCloneOptions, checkGeometry, checkParticipants } from './clone-checks.js';
 import { selectCloneUnits, type CloneExtent } from './clone-extents.js';
-import { runCopyPass } from './clone-copy-loop.js';
 import { CloneMapRecorder, type CloneMapView } from './clone-map-recorder.js';
 import { FINAL_CLONE_PHASES, SESSION_STATE_OF_PHASE, applyCloneVerb, cloneFlags, type CloneMachine, type ClonePhase, type CloneVerb } from './clone-phase.js';
 import { cloneBitmapPath, writeCloneRecord, type CloneRecord } from './clone-record.js';
@@ -65,6 +68,10 @@ export class CloneSession extends EventEmitter {
   private readonly extents: Int32Array;
   private readonly unitCount: number;
   private readonly trim: boolean;
+  /** One pacing for every pass of the background copy (engine/copy-pacing.ts). */
+  private readonly pacingPlan: PacingPlan;
+  /** Where the last background pass ran. */
+  copyPath: CopyPath | undefined;
   private readonly createdAt: string;
   private readonly sourceHook: WriteInterceptor;
   private readonly targetHook: WriteInterceptor;
@@ -152,6 +159,7 @@ export class CloneSession extends EventEmitter {
     this.extent = parts.extent;
     this.unitCount = source.unitCount;
     this.trim = source.geometry.kind === 'ckd';
+    this.pacingPlan = createPacing({ bytesPerSecond: (options.throttleMbps ?? 0) * 1e6, pauseAfterUnits: options.pauseAfter ?? 0, pauseMs: options.pauseMs ?? 0 });
     this.states = TrackStateArray.create(this.unitCount);
     this.ind = BitColumns.create(1, this.unitCount);
     this.extents = new Int32Array(new SharedArrayBuffer(this.unitCount * 4));
@@ -347,17 +355,14 @@ export class CloneSession extends EventEmitter {
 
   /** The track is on the destination when this returns (copied now, or by a worker we waited for). */
   private ensureCopied(unit: number): void {
-    if (this.states.state(unit) === UNIT_STATE.PENDING && this.states.tryClaim(unit)) {
-      try {
-        this.copyNow(unit, true);
-      } catch (error) {
-        this.states.release(unit);
-        throw error instanceof SnaptapeError ? error : new IoError(`Cannot copy track ${unit} from ${this.source.path} to ${this.target.path}: ${String(error)}`, { track: unit });
-      }
-      this.copiedOnDemand++;
-    } else {
-      this.waitForClaim(unit);
+    let copied: number;
+    try {
+      copied = copyUnits(owningThreadCopier(this.plan(false), this.ports()), [unit], { claim: true, complete: true, outOfOrder: true }).copied;
+    } catch (error) {
+      throw error instanceof SnaptapeError ? error : new IoError(`Cannot copy track ${unit} from ${this.source.path} to ${this.target.path}: ${String(error)}`, { track: unit });
     }
+    if (copied === 1) this.copiedOnDemand++;
+    else this.waitForClaim(unit);
     this.syncTargetSize(unit);
   }
 
@@ -368,12 +373,29 @@ export class CloneSession extends EventEmitter {
     ];
   }
 
-  /** Copies one claimed unit on this thread, through the engine's `copyClaimedUnit`. */
-  private copyNow(unit: number, outOfOrder: boolean, precopyPass = false): number {
-    const slot = this.source.backend.readUnit(unit, this.source.backend.slotBytes);
-    const marks = this.marks(precopyPass).map((m) => ({ columns: BitColumns.attach(m.buffer), clearColumns: m.clearColumns, setColumns: m.setColumns }));
+  /** What the engine copies: `units` (default none: a copy on demand names its own). */
+  private plan(precopyPass: boolean, units: Int32Array = new Int32Array(0)): CopyPlan {
+    return {
+      stateBuffer: this.states.buffer,
+      units,
+      cursorBuffer: newCursor(),
+      source: {},
+      target: { kind: 'slot', trim: this.trim, extentBuffer: this.extents.buffer as SharedArrayBuffer },
+      marks: this.marks(precopyPass),
+      // A precopy reopens copied tracks after host writes: a read must follow the claim.
+      readBeforeClaim: false,
+      pacing: this.pacingPlan,
+    };
+  }
+
+  /** The owning thread's ends: the source's backend, and the destination's image backend. */
+  private ports(): OwningThreadPorts {
+    const source = this.source.backend;
     const target = this.target.imageBackend;
-    return copyClaimedUnit({ states: this.states, unit, slot, extents: this.extents, marks, trim: this.trim, outOfOrder, write: (u, data) => target.writeUnit(u, data) });
+    return {
+      source: new FunctionUnitSource((u) => source.readUnit(u, source.slotBytes)),
+      sink: new FunctionUnitSink((writes) => { for (const w of writes) target.writeUnit(w.unit, w.data); }),
+    };
   }
 
   /**
@@ -438,11 +460,6 @@ export class CloneSession extends EventEmitter {
     return this.ownPool;
   }
 
-  private pacing(): CopyPacing {
-    const workers = this.options.pool?.workers ?? this.options.workers ?? DEFAULT_CLONE_WORKERS;
-    return { bytesPerSecond: this.options.throttleMbps ? (this.options.throttleMbps * 1e6) / workers : 0, pauseAfterCopies: 0, pauseMs: 0 };
-  }
-
   /** Passes until the copy is done after ACTIVATE; bounded by ACTIVATE (or cancel) during PRECOPY. */
   private async runLoop(): Promise<void> {
     try {
@@ -454,11 +471,15 @@ export class CloneSession extends EventEmitter {
           continue;
         }
         const precopyPass = this.machine.phase === 'precopy';
-        const result = await runCopyPass({
-          states: this.states, pending, source: this.source.backend.location(), target: this.target.imageBackend.location(),
-          extentBuffer: this.extents.buffer as SharedArrayBuffer, marks: this.marks(precopyPass), trim: this.trim, pacing: this.pacing(),
-          pool: () => this.pool(), copyOnThisThread: (u) => this.copyNow(u, false, precopyPass),
+        const source = this.source.backend.location();
+        const target = this.target.imageBackend.location();
+        const result = await runBackgroundCopy({
+          plan: this.plan(precopyPass, pending),
+          // Both images files at fixed offsets: the workers copy; else this thread, a cylinder at a time.
+          ...(source.kind === 'file' && target.kind === 'file' ? { files: { sourceFile: source, targetFile: target }, pool: () => this.pool() } : {}),
+          ports: () => this.ports(),
         });
+        this.copyPath = result.path;
         this.passes++;
         if (result.error) throw errorFromData(result.error);
         this.emit('progress', this.status());

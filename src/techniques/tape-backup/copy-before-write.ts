@@ -1,25 +1,26 @@
 /**
- * The copy-before-write of a tape backup: what happens to a slot between a host write's arrival
- * and its going ahead (ARCHITECTURE.md, the copy-before-write protocol). The session's interceptor
- * calls `protect` for each slot a write touches, then `markDurable`:
+ * The copy-before-write of a tape backup: a policy, in the manner of QEMU's copy-before-write
+ * filter. It decides what must happen to a slot between a host write's arrival and its going
+ * ahead, and the engine's unit copy (engine/unit-copy.ts) does every copy; a failure goes to the
+ * session's policy (`onFailure`, which latches it and may refuse the host write). The session's
+ * interceptor calls `protect` for each slot a write touches, then `markDurable`:
  * - a PENDING slot is claimed and its start-instant bytes are copied to its mapped tape position
- *   (or, with a spool, put into the spool, which a drain empties onto the tape);
+ *   (or, with a spool, into the spool, which a drain empties onto the tape);
  * - a slot a worker holds is waited for, bounded by `cbwTimeoutMs` — or, with a spool, spooled too
  *   (the source still has its start-instant bytes: this is the first host write to reach it), so
- *   that a host write never waits for a slow target;
- * - a failure goes to the session's policy (`onFailure`), which may refuse the host write.
- * Also the main thread's own copies of a slot (`copySlot`), for backends workers cannot read.
+ *   that a host write never waits for a slow target.
  */
-import { closeSync, openSync } from 'node:fs';
-import { assert } from '../../base/assert.js';
-import { translateIoError } from '../../errors/io-error.js';
-import { readFully } from '../../image/read-fully.js';
 import { IoError, SessionError, SnaptapeError } from '../../errors/snaptape-error.js';
-import { waitForTargetSync, type TargetRate } from '../../engine/target-rate.js';
+import { owningThreadCopier } from '../../engine/background-copy.js';
+import type { CopyPlan } from '../../engine/copy-plan.js';
+import type { TargetRate } from '../../engine/target-rate.js';
 import { UNIT_STATE, type TrackStateArray } from '../../engine/track-state.js';
+import { copyUnits, type UnitCopier } from '../../engine/unit-copy.js';
+import { FileUnitSource, FunctionUnitSink, FunctionUnitSource, type UnitSource } from '../../engine/unit-ports.js';
 import type { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
 import type { Volume } from '../../volume/volume.js';
 import type { BackupSet } from './backup-elements.js';
+import { backendSlotSource, writerTapeSink } from './backup-copy-plan.js';
 import type { BackupSpool } from './backup-spool.js';
 import { DEFAULT_CBW_TIMEOUT_MS } from './backup-types.js';
 import { PERSISTED_SPOOLED, type DurableSlotBitmap } from './durable-bitmap.js';
@@ -28,6 +29,7 @@ import { SpoolDrain } from './spool-drain.js';
 export interface CopyBeforeWriteParts {
   readonly volume: Volume;
   readonly set: BackupSet;
+  readonly plan: CopyPlan;
   readonly states: TrackStateArray;
   readonly writer: MappedTapeWriter;
   readonly bitmap: DurableSlotBitmap;
@@ -45,19 +47,26 @@ export class CopyBeforeWrite {
   /** Moves spooled slots to the tape; present with a spool. */
   readonly drain: SpoolDrain | undefined;
   // Main thread only.
-  /** A read-only descriptor of a one-file source, and one reused buffer: a host write allocates nothing. */
-  private sourceFd: number | undefined;
-  private readonly scratch: Buffer;
+  private readonly source: UnitSource;
+  /** Source → tape: the copy before a host write, and the owning thread's background copy. */
+  readonly toTape: UnitCopier;
+  /** Source → spool: the copy before a host write when there is a spool. */
+  private readonly toSpool: UnitCopier | undefined;
 
   constructor(parts: CopyBeforeWriteParts) {
     this.parts = parts;
-    this.scratch = Buffer.allocUnsafe(parts.set.slots.lengths.reduce((m, l) => Math.max(m, l), 0));
+    const location = parts.volume.backend.location();
+    // A one-file source is read as the workers read it, by offset on a descriptor of its own.
+    this.source = location.kind === 'file' ? new FileUnitSource(location, parts.plan.source) : backendSlotSource(parts.volume, parts.set);
+    this.toTape = owningThreadCopier(parts.plan, { source: this.source, sink: writerTapeSink(parts.writer, parts.set) }, parts.states);
     const spool = parts.spool;
+    const { states, source, target, marks } = this.toTape;
+    this.toSpool = spool && { states, source, target, marks, sink: new FunctionUnitSink((writes) => { for (const w of writes) spool.put(w.unit, w.data); }) };
     this.drain = spool && new SpoolDrain({
       spool,
       states: parts.states,
       bitmap: parts.bitmap,
-      writeSlot: (slot, payload) => this.writeSlot(slot, payload),
+      fromSpool: { states, target, marks, sink: this.toTape.sink, source: new FunctionUnitSource((slot) => spool.read(slot)) },
       targetRate: parts.targetRate,
       onError: (error) => parts.onDrainError(error instanceof SnaptapeError ? error : new IoError(`Cannot drain the spool ${spool.path}: ${String(error)}`, { path: spool.path })),
     });
@@ -65,12 +74,9 @@ export class CopyBeforeWrite {
 
   /** Makes the slot's start-instant bytes safe before a host write changes them. */
   protect(slot: number): void {
-    const { states } = this.parts;
-    if (states.tryClaim(slot)) {
-      this.copyClaimed(slot);
-      return;
-    }
     if (this.parts.spool) return this.protectBySpool(slot);
+    const { states } = this.parts;
+    if (this.tryCopy(slot)) return;
     const timeoutMs = this.parts.cbwTimeoutMs ?? DEFAULT_CBW_TIMEOUT_MS;
     if (states.waitWhileClaimed(slot, Date.now() + timeoutMs) === UNIT_STATE.CLAIMED) {
       const unit = this.parts.set.slots.firstUnit[slot] ?? -1;
@@ -84,14 +90,13 @@ export class CopyBeforeWrite {
     bitmap.markSafe(slot, spool?.holds(slot) ? PERSISTED_SPOOLED : states.state(slot));
   }
 
-  /** A slot this thread just claimed: to the spool if there is one, else straight to the tape. */
-  private copyClaimed(slot: number): void {
+  /** Copies a PENDING slot to the tape out of order; false when it was not PENDING. */
+  private tryCopy(slot: number): boolean {
     try {
-      if (this.parts.spool) this.spoolSlot(slot, true);
-      else this.copySlot(slot, true);
+      return copyUnits(this.toTape, [slot], { claim: true, complete: true, outOfOrder: true }).copied === 1;
     } catch (error) {
-      this.parts.states.release(slot);
       this.parts.onFailure(error instanceof SnaptapeError ? error : new IoError(`Cannot copy slot ${slot} before a host write: ${String(error)}`, { slot }));
+      return true;
     }
   }
 
@@ -101,82 +106,29 @@ export class CopyBeforeWrite {
     for (;;) {
       if (spool?.holds(slot)) return;
       const state = states.state(slot);
-      if (state === UNIT_STATE.CLAIMED) {
-        try {
-          this.spoolSlot(slot, false);
-        } catch (error) {
-          this.parts.onFailure(error instanceof SnaptapeError ? error : new IoError(`Cannot spool slot ${slot} before a host write: ${String(error)}`, { slot }));
-        }
-        return;
-      }
+      if (state === UNIT_STATE.CLAIMED) return this.spoolSlot(slot, false);
       if (state !== UNIT_STATE.PENDING) return;
-      if (states.tryClaim(slot)) return this.copyClaimed(slot);
+      if (states.tryClaim(slot)) return this.spoolSlot(slot, true);
     }
   }
 
   /**
-   * The slot's start-instant bytes, read from the source. A one-file source with no read hooks is
-   * read as the workers read it, with a pread into a reused buffer (the caller copies the bytes
-   * out before the next read: to the tape or the spool); any other backend through `readUnit`.
+   * Puts the slot's start-instant bytes into the spool; the drain takes them to the tape and
+   * completes the slot. `ownClaim`: this thread claimed it; else a worker holds it (the drain waits).
    */
-  private readSlot(slot: number): Uint8Array {
-    const { volume, set } = this.parts;
-    const { firstUnit, unitSpan, lengths } = set.slots;
-    const unit = firstUnit[slot] as number;
-    const location = volume.backend.location();
-    if (location.kind === 'file') {
-      const payload = this.scratch.subarray(0, lengths[slot] as number);
-      readFully(this.openSource(location.path), payload, location.dataOffsetBytes + unit * location.slotBytes, location.path);
-      return payload;
+  private spoolSlot(slot: number, ownClaim: boolean): void {
+    try {
+      copyUnits(this.toSpool as UnitCopier, [slot], { claim: false, complete: false, outOfOrder: true });
+      this.parts.bitmap.mark(slot, PERSISTED_SPOOLED);
+      this.drain?.add(slot, ownClaim);
+    } catch (error) {
+      if (ownClaim) this.parts.states.release(slot);
+      this.parts.onFailure(error instanceof SnaptapeError ? error : new IoError(`Cannot spool slot ${slot} before a host write: ${String(error)}`, { slot }));
     }
-    const payload = volume.geometry.kind === 'ckd'
-      ? volume.backend.readUnit(unit, lengths[slot] as number)
-      : volume.backend.readUnits(unit, unitSpan[slot] as number);
-    assert(payload.length === lengths[slot], 'the old bytes have the planned length');
-    return payload;
-  }
-
-  private openSource(path: string): number {
-    if (this.sourceFd === undefined) {
-      try {
-        this.sourceFd = openSync(path, 'r');
-      } catch (error) {
-        throw translateIoError(error, 'open the source for copy-before-write', path);
-      }
-    }
-    return this.sourceFd;
   }
 
   /** Closes the source descriptor (the session ended). */
   close(): void {
-    if (this.sourceFd !== undefined) closeSync(this.sourceFd);
-    this.sourceFd = undefined;
-  }
-
-  /** Writes a slot's payload to its mapped tape position. */
-  private writeSlot(slot: number, payload: Uint8Array): void {
-    const { set, writer } = this.parts;
-    const fileIndex = set.slots.element[slot] as number;
-    const blockIndex = slot - (set.elements[fileIndex]?.firstSlot ?? 0);
-    writer.writeDataBlock({ fileIndex, blockIndex }, payload);
-  }
-
-  /**
-   * Copies a claimed slot to its mapped tape position on this thread, waiting for a slowed target:
-   * out of order before a host write, in order for a backend workers cannot read (main-thread-copy.ts).
-   */
-  copySlot(slot: number, outOfOrder: boolean): number {
-    const payload = this.readSlot(slot);
-    this.writeSlot(slot, payload);
-    waitForTargetSync(this.parts.targetRate, payload.length);
-    this.parts.states.complete(slot, outOfOrder, payload.length);
-    return payload.length;
-  }
-
-  /** Puts the slot's start-instant bytes into the spool; the drain takes them to the tape. */
-  private spoolSlot(slot: number, ownClaim: boolean): void {
-    (this.parts.spool as BackupSpool).put(slot, this.readSlot(slot));
-    this.parts.bitmap.mark(slot, PERSISTED_SPOOLED);
-    this.drain?.add(slot, ownClaim);
+    this.source.close?.();
   }
 }

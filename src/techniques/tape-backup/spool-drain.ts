@@ -1,7 +1,7 @@
 /**
  * Drains a backup's spool (backup-spool.ts) onto the tape, in the background on the owning thread:
- * each spooled slot's start-instant bytes go to the slot's mapped tape position, the slot becomes
- * COPIED_OOO, and only then is its entry forgotten and the bitmap told (durable-bitmap.ts).
+ * each spooled slot's start-instant bytes go to the slot's mapped tape position through the engine's
+ * unit copy (the spool is its source), the slot becomes COPIED_OOO, and only then is its entry forgotten and the bitmap told (durable-bitmap.ts).
  *
  * A slot can be spooled while a copy worker holds its claim (the host wrote it between the worker's
  * claim and its tape write: the spool took the same start-instant bytes, so the host need not wait
@@ -11,6 +11,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { UNIT_STATE, type TrackStateArray } from '../../engine/track-state.js';
 import { waitForTarget, type TargetRate } from '../../engine/target-rate.js';
+import { copyUnits, type UnitCopier } from '../../engine/unit-copy.js';
 import type { BackupSpool } from './backup-spool.js';
 import type { DurableSlotBitmap } from './durable-bitmap.js';
 
@@ -21,8 +22,8 @@ export interface SpoolDrainParts {
   readonly spool: BackupSpool;
   readonly states: TrackStateArray;
   readonly bitmap: DurableSlotBitmap;
-  /** Writes the slot's payload to its mapped tape position (synchronously, this thread). */
-  readonly writeSlot: (slot: number, payload: Uint8Array) => void;
+  /** Spool → tape: the engine's unit copy, reading the spool (synchronously, this thread). */
+  readonly fromSpool: UnitCopier;
   readonly targetRate?: TargetRate;
   /** Called once with the first error; the drain stops. */
   readonly onError: (error: unknown) => void;
@@ -83,11 +84,9 @@ export class SpoolDrain {
         this.ownClaims.add(slot);
       }
       try {
-        const payload = spool.read(slot);
-        this.parts.writeSlot(slot, payload);
-        await waitForTarget(this.parts.targetRate, payload.length);
-        states.complete(slot, true, payload.length);
+        const { bytes } = copyUnits(this.parts.fromSpool, [slot], { claim: false, complete: true, outOfOrder: true });
         this.ownClaims.delete(slot);
+        await waitForTarget(this.parts.targetRate, bytes);
         bitmap.mark(slot, UNIT_STATE.COPIED_OOO);
         spool.forget(slot);
       } catch (error) {

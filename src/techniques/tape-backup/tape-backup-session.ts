@@ -23,7 +23,9 @@ import { assert } from '../../base/assert.js';
 import { IoError, SessionError, SnaptapeError, errorFromData } from '../../errors/snaptape-error.js';
 import { fbaPositionOf } from '../../tape/tape-region.js';
 import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
-import type { CopyBlockRun, CopyPacing, CopyTaskResult } from '../../engine/copy-task.js';
+import { runBackgroundCopy } from '../../engine/background-copy.js';
+import type { CopyPath } from '../../engine/copy-loop.js';
+import type { CopyPlan } from '../../engine/copy-plan.js';
 import { CONTROL, TrackStateArray, UNIT_STATE } from '../../engine/track-state.js';
 import { FINAL_STATES, transition, type SessionState, type SessionVerb } from '../../engine/session-state.js';
 import type { ImageLock } from '../../image/image-lock.js';
@@ -31,9 +33,9 @@ import type { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
 import type { TapeVerification } from '../../tape/tape-verify.js';
 import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor } from '../../volume/write-interceptor.js';
-import type { FileUnitLocation } from '../../image/image-backend.js';
 import { HostWriteRecorder } from '../../live/host-write-recorder.js';
-import { copyOnMainThread } from './main-thread-copy.js';
+import { backupCopyPlan } from './backup-copy-plan.js';
+import { finishTapeOnPool } from './finish-tape-task.js';
 import { injectTapeFaults } from './tape-faults.js';
 import type { BackupSpool } from './backup-spool.js';
 import { PERSISTED_SPOOLED, type DurableSlotBitmap } from './durable-bitmap.js';
@@ -42,11 +44,9 @@ import type { BackupLayout } from './backup-layout.js';
 import type { BackupSet } from './backup-elements.js';
 import type { SourceDescription } from './backup-labels.js';
 import { prepareNewBackup, prepareResumedBackup, type PreparedBackup } from './backup-prepare.js';
-import { DEFAULT_PAUSE_MS, type BackupProgress, type BackupSummary, type CbwErrorStatus, type TapeBackupOptions } from './backup-types.js';
+import { type BackupProgress, type BackupSummary, type CbwErrorStatus, type TapeBackupOptions } from './backup-types.js';
 import { sessionRecordKey, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
 
-/** Slots per worker task: 8 cylinders, so tasks are few but workers still share the tail. */
-export const TASK_SLOTS = 120;
 /** How often progress is sampled and the session record checkpointed. */
 export const PROGRESS_INTERVAL_MS = 250;
 export const CHECKPOINT_INTERVAL_MS = 5_000;
@@ -72,6 +72,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   private readonly bitmap: DurableSlotBitmap;
   private readonly spool: BackupSpool | undefined;
   private readonly cbw: CopyBeforeWrite;
+  /** What the engine copies in the background (engine/copy-plan.ts). */
+  readonly plan: CopyPlan;
   private readonly targetRate: TargetRate | undefined;
   private readonly startedMs = Date.now();
   private readonly startedAt = new Date().toISOString();
@@ -87,6 +89,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   /** The source's mtime when the session stopped protecting it (a failure), for the record. */
   private stoppedMtimeNs: string | undefined;
   private resumable = true;
+  /** Where the background copy ran, once it ran. */
+  copyPath: CopyPath | undefined;
   /** Why the final record could not be written, if it could not. */
   private recordError: string | undefined;
 
@@ -105,8 +109,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.bitmap = prepared.bitmap;
     this.spool = prepared.spool;
     this.targetRate = options.targetMbps ? createTargetRate(options.targetMbps) : undefined;
+    this.plan = backupCopyPlan(this.set, this.layout, this.states, this.writer.baseOffsetBytes, options, this.targetRate);
     this.cbw = new CopyBeforeWrite({
-      volume, set: this.set, states: this.states, writer: this.writer, bitmap: this.bitmap, spool: this.spool,
+      volume, set: this.set, plan: this.plan, states: this.states, writer: this.writer, bitmap: this.bitmap, spool: this.spool,
       targetRate: this.targetRate, cbwTimeoutMs: options.cbwTimeoutMs,
       onFailure: (error) => this.onCbwFailure(error),
       onDrainError: (error) => this.fail(error),
@@ -230,31 +235,6 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
 
   // ---- the copy loop --------------------------------------------------------------------------
 
-  private tasks(location: FileUnitLocation): CopyBlockRun[] {
-    const runs: CopyBlockRun[] = [];
-    const { firstUnit, lengths } = this.set.slots;
-    for (const element of this.set.elements) {
-      for (let j = 0; j < element.slotCount; j += TASK_SLOTS) {
-        const first = element.firstSlot + j;
-        const count = Math.min(TASK_SLOTS, element.slotCount - j);
-        const units = new Int32Array(count);
-        const sourceOffsets = new Float64Array(count);
-        for (let k = 0; k < count; k++) {
-          units[k] = first + k;
-          sourceOffsets[k] = location.dataOffsetBytes + (firstUnit[first + k] as number) * location.slotBytes;
-        }
-        runs.push({
-          units,
-          sourceOffsets,
-          lengths: lengths.slice(first, first + count),
-          tapeOffsets: this.layout.tapeOffsets.slice(first, first + count).map((o) => o + this.writer.baseOffsetBytes),
-          firstPreviousBytes: j === 0 ? 0 : (lengths[first - 1] as number),
-        });
-      }
-    }
-    return runs;
-  }
-
   private async copyAll(): Promise<void> {
     const workers = this.options.workers ?? this.options.pool?.workers ?? defaultWorkerCount();
     let pool: CopyPool;
@@ -264,23 +244,19 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
       this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot start the copy workers: ${String(error)}`, {}));
       return this.abort();
     }
-    const pacing: CopyPacing = {
-      bytesPerSecond: this.options.throttleMbps ? (this.options.throttleMbps * 1e6) / workers : 0,
-      pauseAfterCopies: this.options.pauseAfter ?? 0,
-      pauseMs: this.options.pauseMs ?? DEFAULT_PAUSE_MS,
-    };
     this.timer = setInterval(() => this.tick(), PROGRESS_INTERVAL_MS);
     try {
       const location = this.volume.backend.location();
       // A backend without a file location (CCKD, multi-file) is copied on this thread instead.
-      const results: CopyTaskResult[] = location.kind === 'file'
-        ? await Promise.all(this.tasks(location).map((blocks) =>
-          pool.run({ stateBuffer: this.states.buffer, sourcePath: location.path, tapePath: this.options.tapePath, blocks, pacing, ...(this.targetRate ? { targetRate: this.targetRate } : {}) })))
-        : [await copyOnMainThread({ states: this.states, copySlot: (slot) => this.cbw.copySlot(slot, false) })];
+      const result = await runBackgroundCopy({
+        plan: this.plan,
+        ...(location.kind === 'file' ? { files: { sourceFile: location, targetFile: { kind: 'file' as const, path: this.options.tapePath } }, pool: () => pool } : {}),
+        ports: () => ({ source: this.cbw.toTape.source, sink: this.cbw.toTape.sink }),
+      });
+      this.copyPath = result.path;
       // Spooled slots reach the tape through the drain; the tape is complete only once it is empty.
       await this.cbw.drain?.idle();
-      const failed = results.find((r) => r.error);
-      if (failed?.error) this.fail(errorFromData(failed.error));
+      if (result.error) this.fail(errorFromData(result.error));
       if (this.failure || this.stateValue === 'cancelled') return await this.abort();
       await this.finishTape(pool);
     } catch (error) {
@@ -304,7 +280,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     this.move('complete');
     this.writer.close();
     // Hashing and reading the tape back run on a worker: host writes go on meanwhile.
-    const result = await pool.finishTape({ tapePath: this.options.tapePath, plan: this.layout.plan, baseOffsetBytes: this.writer.baseOffsetBytes });
+    const result = await finishTapeOnPool(pool, { tapePath: this.options.tapePath, plan: this.layout.plan, baseOffsetBytes: this.writer.baseOffsetBytes });
     this.targetVolume?.close();
     if (result.error || !result.digests || !result.verification) {
       this.fail(result.error ? errorFromData(result.error) : new IoError(`Cannot finish the tape ${this.options.tapePath}`, {}));

@@ -6,14 +6,15 @@
  * and read the whole tape back against its plan.
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { SnaptapeError, type ErrorData } from '../errors/snaptape-error.js';
-import { translateIoError } from '../errors/io-error.js';
-import { writeTapeFrame } from '../tape/mapped-tape-writer.js';
-import type { TapePlan } from '../tape/tape-plan.js';
-import { verifyTapeAgainstPlan, type TapeVerification } from '../tape/tape-verify.js';
-import { digestPlannedFiles } from '../techniques/tape-backup/backup-digest.js';
-import { digestLabel } from '../techniques/tape-backup/backup-labels.js';
-import { labelDigestLabel, labelDigestOf, plannedLabels } from '../techniques/tape-backup/label-digest.js';
+import { SnaptapeError, type ErrorData } from '../../errors/snaptape-error.js';
+import { translateIoError } from '../../errors/io-error.js';
+import { writeTapeFrame } from '../../tape/mapped-tape-writer.js';
+import type { TapePlan } from '../../tape/tape-plan.js';
+import { verifyTapeAgainstPlan, type TapeVerification } from '../../tape/tape-verify.js';
+import { compiledScriptPath, type CopyPool } from '../../engine/copy-pool.js';
+import { digestPlannedFiles } from './backup-digest.js';
+import { digestLabel } from './backup-labels.js';
+import { labelDigestLabel, labelDigestOf, plannedLabels } from './label-digest.js';
 
 export interface FinishTapeTask {
   readonly tapePath: string;
@@ -26,6 +27,11 @@ export interface FinishTapeResult {
   readonly digests?: string[];
   readonly verification?: TapeVerification;
   readonly error?: ErrorData;
+}
+
+/** Runs `finishTape` on one of the pool's threads (finish-tape-entry.cts). */
+export function finishTapeOnPool(pool: CopyPool, task: FinishTapeTask): Promise<FinishTapeResult> {
+  return pool.runScript(compiledScriptPath(import.meta.url, 'finish-tape-entry.cjs'), 'finishTape', task);
 }
 
 export function finishTape(task: FinishTapeTask): FinishTapeResult {

@@ -1,0 +1,136 @@
+/**
+ * The background copy loop: each thread that runs a plan takes its next batch (one cylinder) from
+ * the plan's shared cursor, copies it through the unit copy (unit-copy.ts), and paces (copy-pacing.ts).
+ * The same steps run on a worker (blocking waits) and on the owning thread (awaited waits, and a
+ * yield to the event loop between batches so that host writes, on the same thread, go on).
+ *
+ * Invariants: a batch is taken by exactly one thread (Atomics.add on the cursor); a cancelled or
+ * failed loop leaves no claim of its own (the unit copy releases them).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SnaptapeError, type ErrorData } from '../errors/snaptape-error.js';
+import type { CopyPlan, CopyResult } from './copy-plan.js';
+import { Pacing } from './copy-pacing.js';
+import { CONTROL, type TrackStateArray } from './track-state.js';
+import { copyUnits, type UnitCopier } from './unit-copy.js';
+
+/** Units per batch: one cylinder of a 3390 or 3380 (15 tracks), the unit of I/O that pays here. */
+export const COPY_BATCH_UNITS = 15;
+/** A paused or pacing thread looks at the control word at least this often. */
+const WAIT_SLICE_MS = 50;
+
+export type CopyPath = 'worker' | 'owning-thread';
+
+/** The loop's view of one plan on one thread. */
+export class CopyLoop {
+  // Set once.
+  private readonly plan: CopyPlan;
+  private readonly copier: UnitCopier;
+  private readonly cursor: Int32Array;
+  private readonly pacing: Pacing;
+  private readonly batches: number;
+  // This thread only.
+  private copied = 0;
+  private skipped = 0;
+  private bytes = 0;
+
+  constructor(plan: CopyPlan, copier: UnitCopier) {
+    this.plan = plan;
+    this.copier = copier;
+    this.cursor = new Int32Array(plan.cursorBuffer);
+    this.pacing = new Pacing(plan.pacing);
+    this.batches = Math.ceil(plan.units.length / COPY_BATCH_UNITS);
+  }
+
+  private get states(): TrackStateArray {
+    return this.copier.states;
+  }
+
+  /** The next batch's units, or undefined when every batch is taken. */
+  private take(): number[] | undefined {
+    const index = Atomics.add(this.cursor, 0, 1);
+    if (index >= this.batches) return undefined;
+    return Array.from(this.plan.units.subarray(index * COPY_BATCH_UNITS, Math.min(this.plan.units.length, (index + 1) * COPY_BATCH_UNITS)));
+  }
+
+  /** Copies one batch; returns the ms to hold before the next one. */
+  private step(units: readonly number[]): number {
+    const done = copyUnits(this.copier, units, { claim: true, readBeforeClaim: this.plan.readBeforeClaim, complete: true, outOfOrder: false });
+    this.copied += done.copied;
+    this.skipped += done.skipped;
+    this.bytes += done.bytes;
+    return this.pacing.account(done.copied, done.bytes);
+  }
+
+  private result(error?: unknown): CopyResult {
+    const base = { copied: this.copied, skipped: this.skipped, bytes: this.bytes };
+    if (error === undefined) return base;
+    const data: ErrorData = error instanceof SnaptapeError
+      ? error.toData()
+      : { code: 'IO', message: `Cannot copy: ${error instanceof Error ? error.message : String(error)}`, details: {} };
+    return { ...base, error: data };
+  }
+
+  /** Runs on a worker thread: waits block the thread. */
+  runBlocking(): CopyResult {
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    const hold = (ms: number): boolean => {
+      // Bounded: each slice sleeps, and the deadline does not move while sleeping.
+      for (const end = Date.now() + ms; Date.now() < end;) {
+        if (this.states.control === CONTROL.CANCEL) return false;
+        Atomics.wait(sleeper, 0, 0, Math.min(WAIT_SLICE_MS, end - Date.now()));
+      }
+      return true;
+    };
+    try {
+      for (;;) {
+        if (this.states.waitWhilePaused(WAIT_SLICE_MS) === CONTROL.CANCEL) break;
+        if (!hold(this.pacing.holdMs())) break;
+        const units = this.take();
+        if (!units) break;
+        if (!hold(this.step(units))) break;
+      }
+      return this.result();
+    } catch (error) {
+      return this.result(error);
+    }
+  }
+
+  /** Runs on the owning thread: waits are awaited, and each batch starts after a yield. */
+  async runYielding(): Promise<CopyResult> {
+    const hold = async (ms: number): Promise<boolean> => {
+      // Bounded: each slice sleeps, and the deadline does not move while sleeping.
+      for (const end = Date.now() + ms; Date.now() < end;) {
+        if (this.states.control === CONTROL.CANCEL) return false;
+        await sleep(Math.min(WAIT_SLICE_MS, end - Date.now()));
+      }
+      return true;
+    };
+    try {
+      for (;;) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        // Bounded by cancel: a paused session is resumed or cancelled by its owner.
+        while (this.states.control === CONTROL.PAUSE) await sleep(WAIT_SLICE_MS);
+        if (this.states.control === CONTROL.CANCEL) break;
+        if (!(await hold(this.pacing.holdMs()))) break;
+        const units = this.take();
+        if (!units) break;
+        if (!(await hold(this.step(units)))) break;
+      }
+      return this.result();
+    } catch (error) {
+      return this.result(error);
+    }
+  }
+}
+
+/** Adds up the results of the threads that ran one plan; the first error wins. */
+export function combineResults(results: readonly CopyResult[]): CopyResult {
+  const error = results.find((r) => r.error)?.error;
+  return {
+    copied: results.reduce((n, r) => n + r.copied, 0),
+    skipped: results.reduce((n, r) => n + r.skipped, 0),
+    bytes: results.reduce((n, r) => n + r.bytes, 0),
+    ...(error ? { error } : {}),
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * The two ends of a unit copy, as the engine sees them: a source that reads copy units and a sink
+ * that writes them. The file ports read and write by offset on their own descriptors (a worker
+ * thread, or the owning thread for a file target); the function ports wrap a backend or another
+ * writer the owning thread holds (a compressed image, a mirror's secondary or link, a new image).
+ */
+import { closeSync, openSync } from 'node:fs';
+import { readFully, writeFully, writevFully } from '../base/file-io.js';
+import { translateIoError } from '../errors/io-error.js';
+import type { FileUnitLocation } from '../image/image-backend.js';
+import type { CopyTarget, SourceMap } from './copy-plan.js';
+
+export interface UnitSource {
+  /** The bytes of each of `units` (ascending copy units); a buffer stays valid until the next read. */
+  read(units: readonly number[]): Buffer[];
+  close?(): void;
+}
+
+/** One unit's write: `data` goes to the unit's place; its first `usedBytes` are the source's non-zero bytes. */
+export interface UnitWrite {
+  readonly unit: number;
+  readonly data: Buffer;
+  readonly usedBytes: number;
+}
+
+export interface UnitSink {
+  /** Writes units (ascending); returns only when they are written (or throws). */
+  write(writes: readonly UnitWrite[]): void;
+  close?(): void;
+}
+
+/** A run is read in one call when its units use at least this share of the span between them. */
+const DENSE_READ_SHARE = 0.25;
+
+function openFile(path: string, flags: 'r' | 'r+', what: string): number {
+  try {
+    return openSync(path, flags);
+  } catch (error) {
+    throw translateIoError(error, `open ${what}`, path);
+  }
+}
+
+/** Reads copy units from a file at fixed offsets; consecutive units are read in one call when dense. */
+export class FileUnitSource implements UnitSource {
+  // Set once.
+  private readonly fd: number;
+  private readonly location: FileUnitLocation;
+  private readonly map: SourceMap;
+
+  constructor(location: FileUnitLocation, map: SourceMap) {
+    this.location = location;
+    this.map = map;
+    this.fd = openFile(location.path, 'r', 'the source');
+  }
+
+  private offset(unit: number): number {
+    const first = this.map.firstSourceUnit ? (this.map.firstSourceUnit[unit] as number) : unit;
+    return this.location.dataOffsetBytes + first * this.location.slotBytes;
+  }
+
+  private length(unit: number): number {
+    return this.map.lengths ? (this.map.lengths[unit] as number) : this.location.slotBytes;
+  }
+
+  read(units: readonly number[]): Buffer[] {
+    const out: Buffer[] = [];
+    for (let k = 0; k < units.length;) {
+      // A run: consecutive copy units whose source bytes come in ascending order.
+      let last = k;
+      while (last + 1 < units.length && units[last + 1] === (units[last] as number) + 1
+        && this.offset(units[last + 1] as number) >= this.offset(units[last] as number) + this.length(units[last] as number)) last++;
+      const start = this.offset(units[k] as number);
+      const end = this.offset(units[last] as number) + this.length(units[last] as number);
+      let used = 0;
+      for (let i = k; i <= last; i++) used += this.length(units[i] as number);
+      if (last > k && used >= (end - start) * DENSE_READ_SHARE) {
+        const span = Buffer.allocUnsafe(end - start);
+        readFully(this.fd, span, start, this.location.path);
+        for (let i = k; i <= last; i++) {
+          const at = this.offset(units[i] as number) - start;
+          out.push(span.subarray(at, at + this.length(units[i] as number)));
+        }
+      } else {
+        for (let i = k; i <= last; i++) {
+          const payload = Buffer.allocUnsafe(this.length(units[i] as number));
+          readFully(this.fd, payload, this.offset(units[i] as number), this.location.path);
+          out.push(payload);
+        }
+      }
+      k = last + 1;
+    }
+    return out;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** Reads each copy unit through a function (a backend on the owning thread). */
+export class FunctionUnitSource implements UnitSource {
+  private readonly readOne: (unit: number) => Buffer;
+
+  constructor(readOne: (unit: number) => Buffer) {
+    this.readOne = readOne;
+  }
+
+  read(units: readonly number[]): Buffer[] {
+    return units.map((u) => this.readOne(u));
+  }
+}
+
+/** Writes to one file: a placed target (prefix + bytes at each unit's offset) or a slot target. */
+export class FileUnitSink implements UnitSink {
+  // Set once.
+  private readonly fd: number;
+  private readonly path: string;
+  private readonly target: CopyTarget;
+  private readonly slots: FileUnitLocation | undefined;
+
+  constructor(path: string, target: CopyTarget, slots?: FileUnitLocation) {
+    this.path = path;
+    this.target = target;
+    this.slots = slots;
+    this.fd = openFile(path, 'r+', 'the target');
+  }
+
+  write(writes: readonly UnitWrite[]): void {
+    const target = this.target;
+    if (target.kind === 'slot') {
+      const slots = this.slots as FileUnitLocation;
+      for (const w of writes) writeFully(this.fd, w.data, slots.dataOffsetBytes + w.unit * slots.slotBytes, this.path);
+      return;
+    }
+    const { offsets, prefixes, prefixBytes } = target;
+    for (let k = 0; k < writes.length;) {
+      // A run: units whose prefixed bytes abut on the target, written with one writev.
+      const buffers: Uint8Array[] = [];
+      const first = writes[k] as UnitWrite;
+      let end = offsets[first.unit] as number;
+      let i = k;
+      for (; i < writes.length; i++) {
+        const w = writes[i] as UnitWrite;
+        if ((offsets[w.unit] as number) !== end) break;
+        buffers.push(prefixes.subarray(w.unit * prefixBytes, (w.unit + 1) * prefixBytes), w.data);
+        end += prefixBytes + w.data.length;
+      }
+      writevFully(this.fd, buffers, offsets[first.unit] as number, this.path);
+      k = i;
+    }
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** Writes units through a function (a backend, a mirror's secondary or link) on the owning thread. */
+export class FunctionUnitSink implements UnitSink {
+  private readonly writeAll: (writes: readonly UnitWrite[]) => void;
+
+  constructor(writeAll: (writes: readonly UnitWrite[]) => void) {
+    this.writeAll = writeAll;
+  }
+
+  write(writes: readonly UnitWrite[]): void {
+    this.writeAll(writes);
+  }
+}

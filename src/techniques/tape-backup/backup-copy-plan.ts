@@ -1,0 +1,72 @@
+/**
+ * The engine's plan for a tape backup: every slot, in tape order, from its source unit(s) (the
+ * size table's bytes of a track, or a group of FBA blocks) to its mapped tape offset, behind its
+ * AWSTAPE header, which the layout fixed at the start instant. Also the owning thread's ends of
+ * the copy: the source through the volume's backend, the tape through the session's writer (where
+ * injected tape faults apply).
+ */
+import { createPacing } from '../../engine/copy-pacing.js';
+import { newCursor, type CopyPlan } from '../../engine/copy-plan.js';
+import type { TargetRate } from '../../engine/target-rate.js';
+import type { TrackStateArray } from '../../engine/track-state.js';
+import { FunctionUnitSink, FunctionUnitSource, type UnitSink, type UnitSource } from '../../engine/unit-ports.js';
+import { AWS_HEADER_BYTES, blockHeaderBytes } from '../../tape/aws-block-header.js';
+import type { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
+import { assert } from '../../base/assert.js';
+import type { Volume } from '../../volume/volume.js';
+import type { BackupLayout } from './backup-layout.js';
+import type { BackupSet } from './backup-elements.js';
+import { DEFAULT_PAUSE_MS, type TapeBackupOptions } from './backup-types.js';
+
+export function backupCopyPlan(set: BackupSet, layout: BackupLayout, states: TrackStateArray, baseOffsetBytes: number, options: TapeBackupOptions, targetRate?: TargetRate): CopyPlan {
+  const { lengths } = set.slots;
+  const count = lengths.length;
+  const prefixes = new Uint8Array(count * AWS_HEADER_BYTES);
+  for (const element of set.elements) {
+    for (let j = 0; j < element.slotCount; j++) {
+      const slot = element.firstSlot + j;
+      // The first data block of a file follows a tapemark: its previous chunk is 0 bytes.
+      const previous = j === 0 ? 0 : (lengths[slot - 1] as number);
+      prefixes.set(blockHeaderBytes({ lengthBytes: lengths[slot] as number, previousChunkBytes: previous }), slot * AWS_HEADER_BYTES);
+    }
+  }
+  return {
+    stateBuffer: states.buffer,
+    units: Int32Array.from({ length: count }, (_, i) => i),
+    cursorBuffer: newCursor(),
+    source: { firstSourceUnit: set.slots.firstUnit, lengths },
+    target: { kind: 'placed', offsets: layout.tapeOffsets.map((o) => o + baseOffsetBytes), prefixes, prefixBytes: AWS_HEADER_BYTES },
+    marks: [],
+    readBeforeClaim: true,
+    pacing: createPacing({
+      bytesPerSecond: options.throttleMbps ? options.throttleMbps * 1e6 : 0,
+      pauseAfterUnits: options.pauseAfter ?? 0,
+      pauseMs: options.pauseMs ?? DEFAULT_PAUSE_MS,
+    }),
+    ...(targetRate ? { targetRate } : {}),
+  };
+}
+
+/** A slot's start-instant bytes through the volume's backend (any backend, on the owning thread). */
+export function backendSlotSource(volume: Volume, set: BackupSet): UnitSource {
+  const { firstUnit, unitSpan, lengths } = set.slots;
+  return new FunctionUnitSource((slot) => {
+    const unit = firstUnit[slot] as number;
+    const payload = volume.geometry.kind === 'ckd'
+      ? volume.backend.readUnit(unit, lengths[slot] as number)
+      : volume.backend.readUnits(unit, unitSpan[slot] as number);
+    assert(payload.length === lengths[slot], 'the old bytes have the planned length');
+    return payload;
+  });
+}
+
+/** Slots to their mapped tape positions through the session's writer (its injected faults apply). */
+export function writerTapeSink(writer: MappedTapeWriter, set: BackupSet): UnitSink {
+  return new FunctionUnitSink((writes) => {
+    for (const w of writes) {
+      const fileIndex = set.slots.element[w.unit] as number;
+      const blockIndex = w.unit - (set.elements[fileIndex]?.firstSlot ?? 0);
+      writer.writeDataBlock({ fileIndex, blockIndex }, w.data);
+    }
+  });
+}

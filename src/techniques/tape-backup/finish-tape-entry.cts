@@ -1,0 +1,16 @@
+/**
+ * The worker script of a tape's last step (finish-tape-task.ts), run on the copy pool's threads.
+ * CommonJS for the reason the engine's own worker entry gives: piscina `require()`s its script,
+ * and a synchronous `require()` of an ES module crashed Node 20.19+ when two handlers loaded at once;
+ * this loads the ES module with `import()` instead, once per thread.
+ */
+import type * as FinishTapeTask from './finish-tape-task.js';
+
+let loaded: Promise<typeof FinishTapeTask> | undefined;
+const load = (): Promise<typeof FinishTapeTask> => (loaded ??= import('./finish-tape-task.js'));
+
+async function finishTape(task: FinishTapeTask.FinishTapeTask): Promise<FinishTapeTask.FinishTapeResult> {
+  return (await load()).finishTape(task);
+}
+
+export = Object.assign(finishTape, { finishTape });

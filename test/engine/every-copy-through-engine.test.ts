@@ -1,0 +1,136 @@
+/**
+ * Every background unit copy goes through the engine's unit copy (issue 17), shown with a counting
+ * backend: the engine's census (engine/copy-census.ts) counts each unit it copies and the path it
+ * took (a worker, the owning thread, or host-driven); the counting backend counts every unit the
+ * source gives out while the copy runs. On the owning-thread path each unit read is one the engine
+ * copied; on the worker path the source backend gives out none (workers read by offset), and the
+ * census holds every unit. A copy made around the engine would read units the census lacks, or leave
+ * the census short of what the technique says it copied.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createVolume } from '../../src/api/volume-api.js';
+import { copyCensus, type CensusPath } from '../../src/engine/copy-census.js';
+import { CopyPool } from '../../src/engine/copy-pool.js';
+import { DelegatingBackend } from '../../src/image/delegating-backend.js';
+import type { ImageBackend, UnitLocation } from '../../src/image/image-backend.js';
+import { openImage } from '../../src/image/open-image.js';
+import { CloneSession } from '../../src/techniques/clone/clone-session.js';
+import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
+import { Volume } from '../../src/volume/volume.js';
+import { makeFilledVolume, Prng, randomHostWrite } from '../harness/backup-fixtures.js';
+import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+
+const CYLINDERS = 20;
+
+/** Counts the units the source backend gives out; can hide its file location (owning-thread path). */
+class CountingBackend extends DelegatingBackend {
+  unitsRead = 0;
+  private readonly hideLocation: boolean;
+
+  constructor(inner: ImageBackend, hideLocation: boolean) {
+    super(inner);
+    this.hideLocation = hideLocation;
+  }
+
+  override readUnit(unitIndex: number, lengthBytes: number): Buffer {
+    this.unitsRead++;
+    return super.readUnit(unitIndex, lengthBytes);
+  }
+
+  override readUnits(firstUnit: number, unitCount: number): Buffer {
+    this.unitsRead += unitCount;
+    return super.readUnits(firstUnit, unitCount);
+  }
+
+  override location(): UnitLocation {
+    return this.hideLocation ? { kind: 'main-thread', path: this.path, reason: 'a counting test backend' } : super.location();
+  }
+}
+
+let dir: TempDir;
+let pool: CopyPool;
+let n = 0;
+
+beforeAll(() => {
+  dir = makeTempDir('snaptape-census-');
+  pool = new CopyPool(2);
+});
+afterAll(async () => {
+  await pool.close();
+  dir.cleanup();
+});
+
+function countingSource(path: CensusPath): { volume: Volume; backend: CountingBackend } {
+  const filled = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed: 5 + n, name: `source-${n++}.ckd` });
+  const imagePath = filled.path;
+  filled.close();
+  const backend = new CountingBackend(openImage(imagePath), path === 'owning-thread');
+  return { volume: new Volume(backend), backend };
+}
+
+function delta(before: ReturnType<typeof copyCensus>): Record<CensusPath, number> {
+  const after = copyCensus();
+  return {
+    worker: after.worker.units - before.worker.units,
+    'owning-thread': after['owning-thread'].units - before['owning-thread'].units,
+    'host-driven': after['host-driven'].units - before['host-driven'].units,
+  };
+}
+
+/** Host writes to tracks the copy has likely not reached yet: each needs a copy before it lands. */
+function writeAhead(volume: Volume, count: number): void {
+  const prng = new Prng(99);
+  for (let i = 0; i < count; i++) randomHostWrite(volume, volume.unitCount - 1 - i * 7, prng);
+}
+
+describe.each(['worker', 'owning-thread'] as const)('the %s path', (path) => {
+  it('a tape backup copies every slot through the engine', async () => {
+    const { volume, backend } = countingSource(path);
+    try {
+      const before = copyCensus();
+      const session = TapeBackupSession.start(volume, { tapePath: join(dir.path, `census-${n}.aws`), pool, pauseAfter: 15, pauseMs: 20 });
+      backend.unitsRead = 0;
+      writeAhead(volume, 5);
+      const readsForHostWrites = backend.unitsRead;
+      const summary = await session.done;
+      expect(session.copyPath).toBe(path);
+      const counted = delta(before);
+      expect(counted[path] + counted['host-driven']).toBe(session.states.unitCount);
+      expect(counted[path]).toBe(summary.copiedInOrder);
+      expect(counted['host-driven']).toBe(summary.copiedOutOfOrder);
+      expect(summary.copiedOutOfOrder).toBeGreaterThan(0);
+      // Reads of the source after the host writes (and their copies before write): exactly the units
+      // the engine's background copy took on this thread.
+      const copyReads = backend.unitsRead - readsForHostWrites;
+      expect(copyReads).toBe(path === 'owning-thread' ? counted['owning-thread'] : 0);
+    } finally {
+      volume.close();
+    }
+  }, 60_000);
+
+  it('a clone copies every track through the engine', async () => {
+    const { volume, backend } = countingSource(path);
+    const target = createVolume(join(dir.path, `clone-target-${n}.ckd`), { type: '3390', cylinders: CYLINDERS, volser: 'DST001' });
+    try {
+      const before = copyCensus();
+      const session = CloneSession.create(volume, target, { pool, activate: true, pauseAfter: 15, pauseMs: 20 });
+      backend.unitsRead = 0;
+      // Reads of the destination after ACTIVATE fetch their tracks on demand.
+      for (let t = target.unitCount - 1; t > target.unitCount - 6; t--) target.readTrackImage(t);
+      await session.whenCopied();
+      session.terminate();
+      expect(session.copyPath).toBe(path);
+      const counted = delta(before);
+      const status = session.status();
+      expect(counted[path]).toBe(status.copiedInBackground);
+      expect(counted['host-driven']).toBe(status.copiedOnDemand);
+      expect(status.copiedOnDemand).toBeGreaterThan(0);
+      expect(counted[path] + counted['host-driven']).toBe(status.tracksTotal);
+      expect(backend.unitsRead).toBe(path === 'owning-thread' ? counted['owning-thread'] + counted['host-driven'] : counted['host-driven']);
+    } finally {
+      target.close();
+      volume.close();
+    }
+  }, 60_000);
+});
