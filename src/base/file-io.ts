@@ -27,8 +27,9 @@ export function readFully(
       throw translateIoError(error, `read ${what} at byte ${positionBytes + done}`, path);
     }
     if (n === 0) {
-      throw shortRead?.(positionBytes + done)
-        ?? translateIoError({ code: 'EIO', message: `${what} ends at byte ${positionBytes + done}` }, `read ${what}`, path);
+      throw (
+        shortRead?.(positionBytes + done) ?? translateIoError({ code: 'EIO', message: `${what} ends at byte ${positionBytes + done}` }, `read ${what}`, path)
+      );
     }
     done += n;
   }

@@ -65,9 +65,10 @@ export class CopyLoop {
   private result(error?: unknown): CopyResult {
     const base = { copied: this.copied, skipped: this.skipped, bytes: this.bytes };
     if (error === undefined) return base;
-    const data: ErrorData = error instanceof SnaptapeError
-      ? error.toData()
-      : { code: 'IO', message: `Cannot copy: ${error instanceof Error ? error.message : String(error)}`, details: {} };
+    const data: ErrorData =
+      error instanceof SnaptapeError
+        ? error.toData()
+        : { code: 'IO', message: `Cannot copy: ${error instanceof Error ? error.message : String(error)}`, details: {} };
     return { ...base, error: data };
   }
 

@@ -45,7 +45,12 @@ export class CopyPool {
       throw new UsageError(`Cannot use ${workers} workers: choose 1-${MAX_COPY_WORKERS}`);
     }
     this.workers = workers;
-    this.pool = new Piscina({ filename: compiledScriptPath(import.meta.url, 'copy-worker-entry.cjs'), minThreads: workers, maxThreads: workers, idleTimeout: 60_000 });
+    this.pool = new Piscina({
+      filename: compiledScriptPath(import.meta.url, 'copy-worker-entry.cjs'),
+      minThreads: workers,
+      maxThreads: workers,
+      idleTimeout: 60_000,
+    });
   }
 
   /** Copies a plan on every worker at once; resolves when all of them ran out of batches. */

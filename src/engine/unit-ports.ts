@@ -67,8 +67,12 @@ export class FileUnitSource implements UnitSource {
     for (let k = 0; k < units.length;) {
       // A run: consecutive copy units whose source bytes come in ascending order.
       let last = k;
-      while (last + 1 < units.length && units[last + 1] === (units[last] as number) + 1
-        && this.offset(units[last + 1] as number) >= this.offset(units[last] as number) + this.length(units[last] as number)) last++;
+      while (
+        last + 1 < units.length &&
+        units[last + 1] === (units[last] as number) + 1 &&
+        this.offset(units[last + 1] as number) >= this.offset(units[last] as number) + this.length(units[last] as number)
+      )
+        last++;
       const start = this.offset(units[k] as number);
       const end = this.offset(units[last] as number) + this.length(units[last] as number);
       let used = 0;

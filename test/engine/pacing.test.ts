@@ -48,7 +48,11 @@ afterAll(async () => {
 interface Technique {
   readonly name: string;
   /** Starts the copy with the pacing options; resolves when its background copy is done. */
-  run(source: Volume, pacing: { pauseAfter?: number; pauseMs?: number; throttleMbps?: number }, tag: string): { stateBuffer: SharedArrayBuffer; done: Promise<string | undefined> };
+  run(
+    source: Volume,
+    pacing: { pauseAfter?: number; pauseMs?: number; throttleMbps?: number },
+    tag: string,
+  ): { stateBuffer: SharedArrayBuffer; done: Promise<string | undefined> };
 }
 
 const backup: Technique = {
@@ -81,7 +85,12 @@ const clonePrecopy: Technique = {
   },
 };
 
-async function timeline(technique: Technique, sourcePath: string, pacing: Parameters<Technique['run']>[1], tag: string): Promise<{ samples: CopySample[]; startedMs: number; path: string | undefined; units: number }> {
+async function timeline(
+  technique: Technique,
+  sourcePath: string,
+  pacing: Parameters<Technique['run']>[1],
+  tag: string,
+): Promise<{ samples: CopySample[]; startedMs: number; path: string | undefined; units: number }> {
   const { openVolume } = await import('../../src/api/volume-api.js');
   const source = openVolume(sourcePath, { readOnly: false });
   try {

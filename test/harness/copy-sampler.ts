@@ -51,7 +51,9 @@ export class CopySampler {
     });
     let first = true;
     let readyResolve: () => void = () => undefined;
-    this.ready = new Promise((resolve) => { readyResolve = resolve; });
+    this.ready = new Promise((resolve) => {
+      readyResolve = resolve;
+    });
     this.samples = new Promise((resolve, reject) => {
       this.worker.on('message', (message: 'ready' | CopySample[]) => {
         if (first && message === 'ready') {

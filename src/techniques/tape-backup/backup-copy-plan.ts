@@ -18,7 +18,14 @@ import type { BackupLayout } from './backup-layout.js';
 import type { BackupSet } from './backup-elements.js';
 import { DEFAULT_PAUSE_MS, type TapeBackupOptions } from './backup-types.js';
 
-export function backupCopyPlan(set: BackupSet, layout: BackupLayout, states: TrackStateArray, baseOffsetBytes: number, options: TapeBackupOptions, targetRate?: TargetRate): CopyPlan {
+export function backupCopyPlan(
+  set: BackupSet,
+  layout: BackupLayout,
+  states: TrackStateArray,
+  baseOffsetBytes: number,
+  options: TapeBackupOptions,
+  targetRate?: TargetRate,
+): CopyPlan {
   const { lengths } = set.slots;
   const count = lengths.length;
   const prefixes = new Uint8Array(count * AWS_HEADER_BYTES);
@@ -52,9 +59,8 @@ export function backendSlotSource(volume: Volume, set: BackupSet): UnitSource {
   const { firstUnit, unitSpan, lengths } = set.slots;
   return new FunctionUnitSource((slot) => {
     const unit = firstUnit[slot] as number;
-    const payload = volume.geometry.kind === 'ckd'
-      ? volume.backend.readUnit(unit, lengths[slot] as number)
-      : volume.backend.readUnits(unit, unitSpan[slot] as number);
+    const payload =
+      volume.geometry.kind === 'ckd' ? volume.backend.readUnit(unit, lengths[slot] as number) : volume.backend.readUnits(unit, unitSpan[slot] as number);
     assert(payload.length === lengths[slot], 'the old bytes have the planned length');
     return payload;
   });

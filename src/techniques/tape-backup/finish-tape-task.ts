@@ -54,6 +54,12 @@ export function finishTape(task: FinishTapeTask): FinishTapeResult {
     return { digests, verification: verifyTapeAgainstPlan(task.tapePath, task.plan, region) };
   } catch (error) {
     if (error instanceof SnaptapeError) return { error: error.toData() };
-    return { error: { code: 'IO', message: `Cannot finish the tape ${task.tapePath}: ${error instanceof Error ? error.message : String(error)}`, details: { path: task.tapePath } } };
+    return {
+      error: {
+        code: 'IO',
+        message: `Cannot finish the tape ${task.tapePath}: ${error instanceof Error ? error.message : String(error)}`,
+        details: { path: task.tapePath },
+      },
+    };
   }
 }
