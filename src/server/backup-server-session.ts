@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import { isSnaptapeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import { MAX_COPY_WORKERS } from '../engine/copy-pool.js';
-import type { SessionState } from '../engine/session-state.js';
+import type { SessionState } from '../session/session-state.js';
 import { TapeBackupSession, type BackupSummary } from '../techniques/tape-backup/tape-backup-session.js';
 import { ControlError } from './control-error.js';
 import { BackupTrackMap } from '../live/backup-track-map.js';

@@ -16,7 +16,7 @@
 import { EventEmitter } from 'node:events';
 import { SessionError } from '../errors/snaptape-error.js';
 import { MAX_COPY_WORKERS } from '../engine/copy-pool.js';
-import type { SessionState } from '../engine/session-state.js';
+import type { SessionState } from '../session/session-state.js';
 import { resolve } from 'node:path';
 import { CloneSession } from '../techniques/clone/clone-session.js';
 import { sampleCloneTrackMap } from '../live/clone-track-map.js';

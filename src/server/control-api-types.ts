@@ -5,7 +5,7 @@
  * Invariants: a field added here is optional for older clients; a session's `type` names the
  * technique that registered it, and `progress` is that technique's own progress record.
  */
-import type { SessionState } from '../engine/session-state.js';
+import type { SessionState } from '../session/session-state.js';
 
 /** Session types the registry knows. */
 export const SESSION_TYPES = ['backup', 'mirror', 'clone', 'snapshot'] as const;

@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { SessionError, isSnaptapeError } from '../errors/snaptape-error.js';
-import { transition, type SessionState } from '../engine/session-state.js';
+import { transition, type SessionState } from '../session/session-state.js';
 import { MirrorSession } from '../techniques/mirror/mirror-session.js';
 import { mirrorFilePath } from '../techniques/mirror/mirror-state-file.js';
 import { defaultMapMirror, sampleMirrorTrackMap } from '../live/mirror-track-map.js';

@@ -12,7 +12,7 @@
  *   state allows to cancel and waits (bounded) for every active session to settle.
  */
 import { assert } from '../base/assert.js';
-import { FINAL_STATES, SESSION_TRANSITIONS, type SessionState } from '../engine/session-state.js';
+import { FINAL_STATES, SESSION_TRANSITIONS, type SessionState } from '../session/session-state.js';
 import { ControlError } from './control-error.js';
 import { SESSION_TYPES, type SessionCommand, type SessionEvent, type SessionInfo, type SessionType } from './control-api-types.js';
 import type { JsonObject } from './request-body.js';

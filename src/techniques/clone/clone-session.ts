@@ -44,7 +44,7 @@ import { CloneBitmapFile } from './clone-bitmap-file.js';
 import { partColumn, restoreUnit, type RestoredClone } from './clone-restore.js';
 import { hostname } from 'node:os';
 import { IND_COLUMN, claimDestination, columnOf, protectionBitsOf, releaseDestination, type ProtectionBitTable } from './protection-bits.js';
-import type { SessionState } from '../../engine/session-state.js';
+import type { SessionState } from '../../session/session-state.js';
 import { CLONE_CHECKPOINT_MS, DEFAULT_CLONE_WAIT_MS, DEFAULT_CLONE_WORKERS, PRECOPY_IDLE_MS, type CloneOptions, type CloneStatus } from './clone-options.js';
 
 export { DEFAULT_CLONE_WAIT_MS, PRECOPY_IDLE_MS, CLONE_CHECKPOINT_MS, DEFAULT_CLONE_WORKERS, type CloneOptions, type CloneStatus } from './clone-options.js';

@@ -25,7 +25,7 @@ import { fbaPositionOf } from '../../tape/tape-region.js';
 import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
 import type { CopyBlockRun, CopyPacing, CopyTaskResult } from '../../engine/copy-task.js';
 import { CONTROL, TrackStateArray, UNIT_STATE } from '../../engine/track-state.js';
-import { FINAL_STATES, transition, type SessionState, type SessionVerb } from '../../engine/session-state.js';
+import { FINAL_STATES, transition, type SessionState, type SessionVerb } from '../../session/session-state.js';
 import type { ImageLock } from '../../image/image-lock.js';
 import type { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
 import type { TapeVerification } from '../../tape/tape-verify.js';
