@@ -17,7 +17,7 @@ import type { Readable } from 'node:stream';
 import { ERROR_CODES, IoError, SessionError, UsageError, errorFromData, type ErrorCode, type SnaptapeError } from '../errors/snaptape-error.js';
 import { FINAL_STATES } from '../session/session-state.js';
 import type { ApiErrorBody, SessionCommand, SessionEvent, SessionInfo, StartSessionRequest, VolumeInfo } from '../server/control-api-types.js';
-import type { TrackMapSnapshot } from '../live/track-map.js';
+import type { TrackMapSnapshot } from '../session/session-view.js';
 
 /**
  * Largest response body read (after decompression): 256 session records with their summaries, or

@@ -119,8 +119,12 @@ export interface SnapshotSessionRequest {
 
 export type StartSessionRequest = BackupSessionRequest | MirrorSessionRequest | CloneSessionRequest | SnapshotSessionRequest;
 
-/** A technique's own commands besides pause, resume and cancel (POST /sessions/:id/<command>): a clone's. */
-export const SESSION_COMMANDS = ['activate', 'terminate'] as const;
+/**
+ * A technique's own commands besides pause, resume and cancel (POST /sessions/:id/<command>, body
+ * the command's arguments, if any): a clone's activate and terminate, a mirror's split, rejoin
+ * (`{"mirror"?: "M2"}`) and remove. A session refuses a command it does not have (400).
+ */
+export const SESSION_COMMANDS = ['activate', 'terminate', 'split', 'rejoin', 'remove'] as const;
 export type SessionCommand = (typeof SESSION_COMMANDS)[number];
 
 export interface SessionError {
