@@ -259,5 +259,20 @@ describe('every technique through the Session face', () => {
     } finally {
       copy.close();
     }
+
+    // With a physical copy the session runs until the standalone image is written.
+    const physicalPath = join(dir.path, 'physical.ckd');
+    const physical: Session = new SnapshotSession(source, join(sub, 'TGT2'), { volser: 'TGT002', physical: physicalPath });
+    physical.start();
+    const physicalWatch = new Watcher(physical);
+    expect(physical.status()).toMatchObject({ state: 'running', phase: 'copying' });
+    expectRefused(() => physical.cancel(), /a physical copy runs to its end/);
+    await physical.settled;
+    const done = physical.status();
+    expect(done).toMatchObject({ state: 'completed', phase: 'complete', failure: null });
+    expect(done.counts.done).toBe(done.counts.total);
+    expect(existsSync(physicalPath)).toBe(true);
+    physicalWatch.expectTableMoves();
+    expect(physicalWatch.states).toEqual(['running', 'completed']);
   });
 });
