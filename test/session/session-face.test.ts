@@ -147,6 +147,8 @@ describe('every technique through the Session face', () => {
       expect(map?.counts.pending).toBe(0);
       expect(map?.counts.copiedInOrder).toBe(status.counts.total);
       expect(countCodes(map?.codes ?? '')).toEqual(map?.counts);
+      // A view is a sample: it writes nothing (the finished map file is runBackup's and the server's).
+      expect(existsSync(join(dir.path, 'whole.aws.map.json'))).toBe(false);
     } finally {
       volume.close();
     }

@@ -67,13 +67,17 @@ export class BackupTrackMap {
 
   /** The map now (the final one once settled). */
   sample(): TrackMapSnapshot {
-    if (this.finalMap) return this.finalMap;
-    return sampleTrackMap({
-      geometry: this.session.volume.geometry,
-      states: this.session.states,
-      unitToSlot: this.session.set.slots.unitToSlot,
-      hostWritten: this.session.hostWrites.hostWritten,
-      hostWrites: this.session.hostWrites.hostWrites,
-    });
+    return this.finalMap ?? sampleBackupMap(this.session);
   }
+}
+
+/** A backup session's map now, from its slot states and host-write bitmap (kept after it settles). */
+export function sampleBackupMap(session: TapeBackupSession): TrackMapSnapshot {
+  return sampleTrackMap({
+    geometry: session.volume.geometry,
+    states: session.states,
+    unitToSlot: session.set.slots.unitToSlot,
+    hostWritten: session.hostWrites.hostWritten,
+    hostWrites: session.hostWrites.hostWrites,
+  });
 }

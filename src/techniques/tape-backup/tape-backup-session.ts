@@ -30,7 +30,7 @@ import type { Session, SessionArgs, SessionFailure, SessionListener, SessionStat
 import { SessionEvents } from '../../session/session-events.js';
 import { onlyArgs, unknownVerb } from '../../session/session-args.js';
 import type { TrackMapSnapshot } from '../../session/session-view.js';
-import { BackupTrackMap } from './backup-track-map.js';
+import { BackupTrackMap, sampleBackupMap } from './backup-track-map.js';
 import type { ImageLock } from '../../image/image-lock.js';
 import type { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
 import type { TapeVerification } from '../../tape/tape-verify.js';
@@ -508,17 +508,19 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   }
 
   /**
-   * The session's track map, made on first use; from then on it also writes the final map beside
-   * the tape once the backup completes (`<tape>.map.json`).
+   * The session's kept track map, made on first use (runBackup and the server, at the start): it
+   * keeps the final map once settled and writes it beside the tape when the backup completes
+   * (`<tape>.map.json`).
    */
   trackMap(): BackupTrackMap {
     this.mapValue ??= new BackupTrackMap(this);
     return this.mapValue;
   }
 
+  /** The map now: the kept one's, if the session has one; else sampled, with no file written. */
   view(args?: SessionArgs): TrackMapSnapshot {
     onlyArgs(args, [], `draw the map of ${this.name}`);
-    return this.trackMap().sample();
+    return this.mapValue?.sample() ?? sampleBackupMap(this);
   }
 
   progress(): BackupProgress {
