@@ -6,10 +6,11 @@
  * technique that registered it, and `progress` is that technique's own progress record.
  */
 import type { SessionState } from '../session/session-state.js';
+import { SESSION_KINDS, type SessionKind } from '../session/session.js';
 
-/** Session types the registry knows. */
-export const SESSION_TYPES = ['backup', 'mirror', 'clone', 'snapshot'] as const;
-export type SessionType = (typeof SESSION_TYPES)[number];
+/** Session types the registry knows: the kinds of Session (src/session/session.ts). */
+export const SESSION_TYPES = SESSION_KINDS;
+export type SessionType = SessionKind;
 
 /** Codes of failures that belong to the control API itself (the rest are SnaptapeError codes). */
 export const CONTROL_ERROR_CODES = [
