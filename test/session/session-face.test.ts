@@ -133,6 +133,18 @@ describe('every technique through the Session face', () => {
       watch.expectTableMoves();
       expect(watch.states).toEqual(['starting', 'running', 'paused', 'running', 'cancelled']);
 
+      // A prepared backup starts in the same synchronous stretch or not at all: its tape is mapped
+      // with the track sizes of that instant. Cancelled, it gives its tape back and settles.
+      const late: Session = TapeBackupSession.prepare(volume, { tapePath: join(dir.path, 'late.aws'), pool });
+      const lateWatch = new Watcher(late);
+      await Promise.resolve();
+      expectRefused(() => late.start(), /Cannot start .*: it was prepared in an earlier turn/);
+      expect(lateWatch.look()).toBe('starting');
+      late.cancel();
+      await late.settled;
+      expect(late.status()).toMatchObject({ state: 'cancelled', failure: { code: 'SESSION' } });
+      lateWatch.expectTableMoves();
+
       const whole: Session = TapeBackupSession.prepare(volume, { tapePath: join(dir.path, 'whole.aws'), pool });
       const wholeWatch = new Watcher(whole);
       whole.start();

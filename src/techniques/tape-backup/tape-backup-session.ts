@@ -102,6 +102,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   private summaryValue: BackupSummary | undefined;
   private failureValue: SessionFailure | undefined;
   private mapValue: BackupTrackMap | undefined;
+  /** True from `prepare` to the end of its synchronous stretch: when `start` may take the instant. */
+  private startable = false;
 
   private constructor(volume: Volume, options: TapeBackupOptions, prepared: PreparedBackup) {
     super();
@@ -161,12 +163,17 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
 
   /**
    * Prepares a backup without starting it (Session.start is its point in time): the tape is
-   * created and locked, nothing is registered on the volume yet. Call `start()` next; a session
-   * that is never started holds its tape until `cancel()`.
+   * created and locked, and mapped with the size table of this instant; nothing is registered on
+   * the volume yet. Call `start()` in the same synchronous stretch: a host write in between could
+   * change a track's size after its tape offset was fixed, so `start` refuses once the stretch is
+   * over. A session that is never started holds its tape until `cancel()`.
    */
   static prepare(volume: Volume, options: TapeBackupOptions): TapeBackupSession {
     const prepared = prepareNewBackup(volume, options);
-    return TapeBackupSession.beginOrRelease(prepared, () => new TapeBackupSession(volume, options, prepared));
+    const session = TapeBackupSession.beginOrRelease(prepared, () => new TapeBackupSession(volume, options, prepared));
+    session.startable = true;
+    queueMicrotask(() => { session.startable = false; });
+    return session;
   }
 
   /**
@@ -190,9 +197,15 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     }
   }
 
-  /** Session.start of a prepared backup: the start instant. Refused once started (the state table). */
+  /**
+   * Session.start of a prepared backup: the start instant. Refused once started (the state table),
+   * and after the synchronous stretch of its `prepare`.
+   */
   start(): void {
     transition(this.stateValue, 'run', this.name);
+    if (!this.startable) {
+      throw new SessionError(`Cannot start ${this.name}: it was prepared in an earlier turn, and host writes since may have changed the track sizes its tape is mapped with; cancel it and prepare again`, { tape: this.options.tapePath });
+    }
     try {
       this.begin();
     } catch (error) {
