@@ -7,8 +7,7 @@ import type { CbwErrorStatus } from '../techniques/tape-backup/backup-types.js';
 import { SnaptapeError } from '../errors/snaptape-error.js';
 import type { Volume } from '../volume/volume.js';
 import { HostLoad, type HostLoadSpec, type HostLoadStats } from '../techniques/tape-backup/host-load.js';
-import { BackupTrackMap } from '../live/backup-track-map.js';
-import type { TrackMapSnapshot } from '../live/track-map.js';
+import type { TrackMapSnapshot } from '../session/session-view.js';
 import { TapeBackupSession, type BackupProgress, type BackupSummary, type TapeBackupOptions } from '../techniques/tape-backup/tape-backup-session.js';
 
 export interface RunBackupOptions extends TapeBackupOptions {
@@ -36,7 +35,7 @@ export async function runBackup(volume: Volume, options: RunBackupOptions): Prom
   const load = options.load ? new HostLoad(volume, options.load, options.loadSeed ?? 1) : undefined;
   options.onStartInstant?.();
   const session = options.resume ? TapeBackupSession.resume(volume, options) : TapeBackupSession.start(volume, options);
-  const trackMap = new BackupTrackMap(session);
+  const trackMap = session.trackMap();
   options.onSession?.(session);
   log(LOG_EVENTS.backupStarted, { tape: options.tapePath, source: volume.path, elements: session.set.elements.length, slots: session.states.unitCount });
   session.on('progress', (p: BackupProgress) => options.onProgress?.(p));

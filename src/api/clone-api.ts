@@ -67,16 +67,16 @@ async function finishClone(session: CloneSession, options: RunCloneOptions): Pro
   if (options.precopy || session.phase === 'precopy') {
     const limit = options.precopyMs ?? MAX_PRECOPY_WAIT_MS;
     // Bounded by `limit`: a precopy with no rewritten tracks ends when its first passes are done.
-    while (Date.now() - precopyStarted < limit && (options.precopyMs !== undefined || session.status().tracksLeft > 0)) await sleep(PRECOPY_POLL_MS);
+    while (Date.now() - precopyStarted < limit && (options.precopyMs !== undefined || session.progress().tracksLeft > 0)) await sleep(PRECOPY_POLL_MS);
   }
   const precopyMs = Date.now() - precopyStarted;
   if (session.phase === 'created' || session.phase === 'precopy') session.activate();
-  const atActivate = session.status();
+  const atActivate = session.progress();
   const activated = Date.now();
   await session.whenCopied();
   const backgroundCopyMs = Date.now() - activated;
   session.terminate();
-  return { atActivate, final: session.status(), precopyMs, backgroundCopyMs };
+  return { atActivate, final: session.progress(), precopyMs, backgroundCopyMs };
 }
 
 export interface ResumedClone {

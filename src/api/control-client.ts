@@ -15,9 +15,9 @@ import { request as httpRequest, type IncomingMessage, type RequestOptions } fro
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { ERROR_CODES, IoError, SessionError, UsageError, errorFromData, type ErrorCode, type SnaptapeError } from '../errors/snaptape-error.js';
-import { FINAL_STATES } from '../engine/session-state.js';
+import { FINAL_STATES } from '../session/session-state.js';
 import type { ApiErrorBody, SessionCommand, SessionEvent, SessionInfo, StartSessionRequest, VolumeInfo } from '../server/control-api-types.js';
-import type { TrackMapSnapshot } from '../live/track-map.js';
+import type { TrackMapSnapshot } from '../session/session-view.js';
 
 /**
  * Largest response body read (after decompression): 256 session records with their summaries, or

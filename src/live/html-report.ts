@@ -9,7 +9,7 @@ import { translateIoError } from '../errors/io-error.js';
 import type { BackupRun } from '../api/backup-api.js';
 import type { DrillReport } from '../api/drill-api.js';
 import { renderTrackMapSvg } from './track-map-svg.js';
-import type { TrackMapSnapshot } from './track-map.js';
+import type { TrackMapSnapshot } from '../session/session-view.js';
 
 export interface ReportInput {
   readonly title: string;

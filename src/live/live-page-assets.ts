@@ -5,7 +5,7 @@
  * API, with the token from the page's URL fragment.
  */
 import { LIVE_PAGE_SCRIPT } from './live-page-script.js';
-import { HOST_WRITE_COLOUR, HOST_WRITE_LABEL, TRACK_LABELS, TRACK_LEGEND } from './track-map.js';
+import { HOST_WRITE_COLOUR, HOST_WRITE_LABEL, TRACK_LEGEND } from './track-map.js';
 
 export interface LivePageAsset {
   readonly path: string;
@@ -14,9 +14,9 @@ export interface LivePageAsset {
   readonly body: string;
 }
 
-/** Every code has an entry; the script relabels them for the followed session's kind and hides the codes that kind never produces. */
+/** Every code has an entry; the script relabels them from the followed session's map legend and hides the codes it does not name. */
 const LEGEND = [
-  ...TRACK_LEGEND.map((e) => `<li id="l-${e.name}"><span class="swatch" style="background:${e.colour}"></span><span id="t-${e.name}">${TRACK_LABELS.backup[e.name] ?? e.label}</span>: <b id="n-${e.name}">-</b></li>`),
+  ...TRACK_LEGEND.map((e) => `<li id="l-${e.name}"><span class="swatch" style="background:${e.colour}"></span><span id="t-${e.name}">${e.label}</span>: <b id="n-${e.name}">-</b></li>`),
   `<li><span class="swatch hw" style="background:${HOST_WRITE_COLOUR}"></span>${HOST_WRITE_LABEL}: <b id="n-hostWritten">-</b></li>`,
 ].join('\n');
 

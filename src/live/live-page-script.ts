@@ -7,18 +7,17 @@
  *   followed session (about 4 per second, the session's progress interval), updates the counters
  *   and fetches GET /sessions/:id/map, at most one request in flight;
  * - draws the map on a canvas (cylinders as columns, heads as rows) and two rate charts;
- * - labels the legend for the map's kind (backup, clone, mirror: TRACK_LABELS) and shows the
+ * - labels the legend from the map's own `legend` (it knows no technique) and shows the
  *   counters of the session's type (LIVE_COUNTERS); `?mirror=M3` asks a mirror session for M3.
  * The DOM ids it fills (c-state, c-copiedInOrder, c-tracksLeft, n-pending, ...) are what test/live reads.
  */
 import { LIVE_COUNTERS } from './live-page-counters.js';
-import { TRACK_LABELS } from './track-map.js';
+import { TRACK_COLOURS } from './track-map.js';
 
 export const LIVE_PAGE_SCRIPT = String.raw`'use strict';
 (function () {
-  var LABELS = ${JSON.stringify(TRACK_LABELS)};
   var COUNTERS = ${JSON.stringify(LIVE_COUNTERS)};
-  var COLOURS = { x: '#FFFFFF', p: '#BBBBBB', i: '#0072B2', o: '#D55E00', r: '#CC79A7' };
+  var COLOURS = ${JSON.stringify(TRACK_COLOURS)};
   var HOST = '#F0E442';
   var HISTORY = 240; // rate samples kept: one minute at 4 per second
   // A split mirror or an idle clone sends no events while the host writes: look at it this often anyway.
@@ -158,15 +157,16 @@ export const LIVE_PAGE_SCRIPT = String.raw`'use strict';
     canvas.dataset.version = String(mapVersion);
     canvas.dataset.codes = map.codes;
     canvas.dataset.kind = map.kind;
-    labelLegend(map.kind || 'backup');
+    labelLegend(map.legend || []);
     text('map-of', (map.kind || 'backup') + (map.subject ? ' ' + map.subject : '') + ' map');
     Object.keys(map.counts).forEach(function (k) { text('n-' + k, map.counts[k]); });
     text('n-hostWritten', map.hostWrittenUnits);
   }
 
-  // The legend in the words of the map's kind; codes the kind never produces are hidden.
-  function labelLegend(kind) {
-    var labels = LABELS[kind] || LABELS.backup;
+  // The legend in the map's own words; codes it does not name are hidden.
+  function labelLegend(legend) {
+    var labels = {};
+    legend.forEach(function (e) { labels[e.name] = e.label; });
     ['pending', 'copiedInOrder', 'copiedOutOfOrder', 'recopied', 'notInSession'].forEach(function (name) {
       var li = el('l-' + name);
       if (!li) return;

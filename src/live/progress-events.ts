@@ -4,7 +4,12 @@
  * a script reads a local run and a served one alike. The local session's id is `local-1`.
  */
 import type { SessionEvent, SessionInfo } from '../server/control-api-types.js';
-import type { BackupProgress, BackupSummary } from '../techniques/tape-backup/tape-backup-session.js';
+import type { SessionState } from '../session/session-state.js';
+
+/** A local session's progress record (a BackupProgress): the technique's own, with its state. */
+export interface LocalProgress {
+  readonly state: SessionState;
+}
 
 export class LocalEventWriter {
   // Set once.
@@ -21,7 +26,7 @@ export class LocalEventWriter {
     this.write = options.write ?? ((line) => process.stdout.write(line));
   }
 
-  private info(progress: BackupProgress, summary: BackupSummary | null, error: SessionInfo['error']): SessionInfo {
+  private info(progress: LocalProgress, summary: unknown, error: SessionInfo['error']): SessionInfo {
     const final = summary !== null || error !== null;
     return {
       id: 'local-1',
@@ -42,7 +47,7 @@ export class LocalEventWriter {
   }
 
   /** A progress sample; a change of state is also sent as a `state` event first. */
-  progress(progress: BackupProgress): void {
+  progress(progress: LocalProgress): void {
     if (progress.state !== this.lastState) {
       this.lastState = progress.state;
       this.emit({ kind: 'state', session: this.info(progress, null, null) });
@@ -50,7 +55,7 @@ export class LocalEventWriter {
     this.emit({ kind: 'progress', session: this.info(progress, null, null) });
   }
 
-  end(progress: BackupProgress, outcome: { summary: BackupSummary } | { error: { code: string; message: string } }): void {
+  end(progress: LocalProgress, outcome: { summary: unknown } | { error: { code: string; message: string } }): void {
     this.emit({ kind: 'end', session: this.info(progress, 'summary' in outcome ? outcome.summary : null, 'error' in outcome ? outcome.error : null) });
   }
 }

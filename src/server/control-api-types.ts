@@ -5,11 +5,12 @@
  * Invariants: a field added here is optional for older clients; a session's `type` names the
  * technique that registered it, and `progress` is that technique's own progress record.
  */
-import type { SessionState } from '../engine/session-state.js';
+import type { SessionState } from '../session/session-state.js';
+import { SESSION_KINDS, type SessionKind } from '../session/session.js';
 
-/** Session types the registry knows. */
-export const SESSION_TYPES = ['backup', 'mirror', 'clone', 'snapshot'] as const;
-export type SessionType = (typeof SESSION_TYPES)[number];
+/** Session types the registry knows: the kinds of Session (src/session/session.ts). */
+export const SESSION_TYPES = SESSION_KINDS;
+export type SessionType = SessionKind;
 
 /** Codes of failures that belong to the control API itself (the rest are SnaptapeError codes). */
 export const CONTROL_ERROR_CODES = [
@@ -119,8 +120,12 @@ export interface SnapshotSessionRequest {
 
 export type StartSessionRequest = BackupSessionRequest | MirrorSessionRequest | CloneSessionRequest | SnapshotSessionRequest;
 
-/** A technique's own commands besides pause, resume and cancel (POST /sessions/:id/<command>): a clone's. */
-export const SESSION_COMMANDS = ['activate', 'terminate'] as const;
+/**
+ * A technique's own commands besides pause, resume and cancel (POST /sessions/:id/<command>, body
+ * the command's arguments, if any): a clone's activate and terminate, a mirror's split, rejoin
+ * (`{"mirror"?: "M2"}`) and remove. A session refuses a command it does not have (400).
+ */
+export const SESSION_COMMANDS = ['activate', 'terminate', 'split', 'rejoin', 'remove'] as const;
 export type SessionCommand = (typeof SESSION_COMMANDS)[number];
 
 export interface SessionError {

@@ -7,10 +7,11 @@
  *   POST /sessions                        start a session (201, the session)
  *   GET  /sessions/:id                    one session: state, progress, summary or error
  *   POST /sessions/:id/(pause|resume|cancel)
- *   POST /sessions/:id/(activate|terminate)   a technique's own commands (clone)
- *   POST /sessions/:id/(split|rejoin|remove)  mirror sessions only, body {"mirror"?: "M2"}
+ *   POST /sessions/:id/(activate|terminate|split|rejoin|remove)
+ *                                         a technique's own commands (a clone's, a mirror's; the
+ *                                         body, if any, holds the arguments: {"mirror"?: "M2"})
  *   GET  /events[?session=ID]             server-sent events
- *   GET  /sessions/:id/map[?mirror=M2]    the session's track map now (src/live/track-map.ts);
+ *   GET  /sessions/:id/map[?mirror=M2]    the session's track map now (its view());
  *                                         gzip when the client accepts it (compressed-json.ts)
  *   GET  /, /live.js, /live.css, /favicon.ico  the live page (src/live/live-page-assets.ts)
  *
@@ -37,10 +38,10 @@ import { listenOnUnixSocket, OWNER_SOCKET_MODE, removeSocketFile } from '../base
 import { ControlError, apiFailureFor } from './control-error.js';
 import { ControlConnections, MAX_CONTROL_CONNECTIONS } from './control-connections.js';
 import { EventStreams, MAX_EVENT_STREAMS } from './event-stream.js';
-import { readJsonBody } from './request-body.js';
+import { readJsonBody, type JsonObject } from './request-body.js';
+import type { SessionArgs } from '../session/session.js';
 import { sendJsonCompressible } from './compressed-json.js';
 import { SESSION_COMMANDS } from './control-api-types.js';
-import { mirrorAction } from './mirror-server-session.js';
 import { MAX_EVENT_SUBSCRIBERS, type SessionRegistry } from './session-registry.js';
 import type { ServedVolumes } from './served-volumes.js';
 import type { ControlAddress } from './listen-address.js';
@@ -126,10 +127,7 @@ export class ControlServer {
       { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/pause$/, handle: (_q, r, p) => this.verb(r, p.id, 'pause') },
       { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/resume$/, handle: (_q, r, p) => this.verb(r, p.id, 'resume') },
       { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/cancel$/, handle: (_q, r, p) => this.verb(r, p.id, 'cancel') },
-      { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/split$/, handle: async (q, r, p) => sendJson(r, 200, mirrorAction(registry.get(p.id), 'split', await readJsonBody(q))) },
-      { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/rejoin$/, handle: async (q, r, p) => sendJson(r, 200, mirrorAction(registry.get(p.id), 'rejoin', await readJsonBody(q))) },
-      { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/remove$/, handle: async (q, r, p) => sendJson(r, 200, mirrorAction(registry.get(p.id), 'remove', await readJsonBody(q))) },
-      { method: 'POST', pattern: /^\/sessions\/(?<id>[^/]+)\/(?:activate|terminate)$/, handle: (q, r, p) => this.command(r, p.id, q.url ?? '') },
+      { method: 'POST', pattern: new RegExp(`^/sessions/(?<id>[^/]+)/(?:${SESSION_COMMANDS.join('|')})$`), handle: (q, r, p) => this.command(q, r, p.id) },
       { method: 'GET', pattern: /^\/events$/, handle: (_q, r, p) => this.streams.serve(r, p.query.get('session') ?? undefined) },
       { method: 'GET', pattern: /^\/sessions\/(?<id>[^/]+)\/map$/, handle: (q, r, p) => this.trackMap(q, r, p) },
       ...LIVE_PAGE_ASSETS.map((asset): Route => ({ method: 'GET', pattern: asset.pattern, handle: (_q, r) => sendAsset(r, asset) })),
@@ -137,13 +135,8 @@ export class ControlServer {
   }
 
   private async trackMap(request: IncomingMessage, response: ServerResponse, params: RouteParams): Promise<void> {
-    const { id } = params;
-    const session = this.options.registry.get(id);
-    if (!session.trackMap) throw new ControlError('BAD_REQUEST', `Cannot draw the map of session ${id}: a ${session.type} session has no track map`, { session: id });
+    const session = this.options.registry.get(params.id);
     const mirror = params.query.get('mirror') ?? undefined;
-    if (mirror !== undefined && session.type !== 'mirror') {
-      throw new ControlError('BAD_REQUEST', `Cannot draw the map of mirror ${mirror} of session ${id}: a ${session.type} session has no mirrors`, { session: id, field: 'mirror' });
-    }
     await sendJsonCompressible(request, response, 200, session.trackMap(mirror === undefined ? {} : { mirror }));
   }
 
@@ -153,13 +146,13 @@ export class ControlServer {
     sendJson(response, 200, session.info());
   }
 
-  /** A technique's own command (a clone's activate or terminate): 400 when the session has none. */
-  private command(response: ServerResponse, id: string, url: string): void {
+  /** A technique's own command (a clone's activate, a mirror's split), its body the arguments if it has one. */
+  private async command(request: IncomingMessage, response: ServerResponse, id: string): Promise<void> {
     const session = this.options.registry.get(id);
-    const name = SESSION_COMMANDS.find((c) => new URL(url, 'http://control').pathname.endsWith(`/${c}`));
+    const name = SESSION_COMMANDS.find((c) => new URL(request.url ?? '', 'http://control').pathname.endsWith(`/${c}`));
     assert(name !== undefined, 'the route matched a known command');
-    if (!session.command) throw new ControlError('BAD_REQUEST', `Cannot ${name} session ${id}: a ${session.type} session has no ${name} command`, { session: id });
-    session.command(name);
+    const body = hasBody(request) ? await readJsonBody(request) : {};
+    session.command(name, commandArgs(body));
     sendJson(response, 200, session.info());
   }
 
@@ -248,6 +241,23 @@ export class ControlServer {
     const { address } = this.options;
     if (address.kind === 'unix') removeSocketFile(address.path);
   }
+}
+
+/** Whether the request carries a body (a command without arguments may send none). */
+function hasBody(request: IncomingMessage): boolean {
+  return request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
+}
+
+/** A command's arguments: the body's fields, each a plain value. */
+function commandArgs(body: JsonObject): SessionArgs {
+  const args: Record<string, string | number | boolean> = {};
+  for (const [name, value] of Object.entries(body)) {
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new ControlError('BAD_REQUEST', `Cannot use field "${name}": a command's arguments are strings, numbers or booleans`, { field: name });
+    }
+    args[name] = value;
+  }
+  return args;
 }
 
 /** The request's URL; a target that is not a URL is the client's error (400), not ours. */

@@ -15,7 +15,7 @@
  * MAX_STREAM_BUFFER_BYTES pile up unread is dropped, so a slow reader costs bounded memory.
  */
 import type { ServerResponse } from 'node:http';
-import { FINAL_STATES } from '../engine/session-state.js';
+import { FINAL_STATES } from '../session/session-state.js';
 import { ControlError } from './control-error.js';
 import type { SessionEvent } from './control-api-types.js';
 import type { SessionRegistry } from './session-registry.js';

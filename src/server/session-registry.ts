@@ -1,8 +1,9 @@
 /**
- * The server's sessions, keyed by id (`<type>-<n>`). A session type registers a factory here
- * (backup, clone, mirror, snapshot); the factory validates its request and
- * starts the session synchronously, inside the request handler, so a technique whose start is a
- * point in time takes it when the request is processed.
+ * The server's sessions, keyed by id (`<type>-<n>`), each a Session behind the one adapter
+ * (served-session.ts). A session type registers a creator here (backup, clone, mirror, snapshot:
+ * session-creators.ts); the creator validates its request and starts the session synchronously,
+ * inside the request handler, so a technique whose start is a point in time takes it when the
+ * request is processed.
  *
  * Invariants:
  * - at most MAX_SESSION_RECORDS sessions are kept; a new one evicts the oldest finished one, and is
@@ -12,11 +13,12 @@
  *   state allows to cancel and waits (bounded) for every active session to settle.
  */
 import { assert } from '../base/assert.js';
-import { FINAL_STATES, SESSION_TRANSITIONS, type SessionState } from '../engine/session-state.js';
+import { FINAL_STATES, SESSION_TRANSITIONS, type SessionState } from '../session/session-state.js';
 import { ControlError } from './control-error.js';
-import { SESSION_TYPES, type SessionCommand, type SessionEvent, type SessionInfo, type SessionType } from './control-api-types.js';
+import type { Session } from '../session/session.js';
+import { SESSION_TYPES, type SessionEvent, type SessionType } from './control-api-types.js';
 import type { JsonObject } from './request-body.js';
-import type { TrackMapSnapshot } from '../live/track-map.js';
+import { ServedSession, type SessionEventListener } from './served-session.js';
 import type { ServedVolumes } from './served-volumes.js';
 
 /** Session records kept for GET /sessions; old finished ones are dropped first. */
@@ -29,31 +31,10 @@ export const MAX_EVENT_SUBSCRIBERS = 64;
 /** Longest shutdown waits for sessions to settle after cancelling them. */
 export const SHUTDOWN_SETTLE_MS = 30_000;
 
-export type SessionEventListener = (event: SessionEvent) => void;
-
-/** What the registry needs of a running technique. */
-export interface ServerSession {
-  readonly id: string;
-  readonly type: SessionType;
+/** What a creator starts: the session, and the served volume it is of (a clone's source). */
+export interface StartedSession {
+  readonly session: Session;
   readonly volumeName: string;
-  readonly state: SessionState;
-  info(): SessionInfo;
-  pause(): void;
-  resume(): void;
-  cancel(): void;
-  /** A command of the technique (a clone's activate, terminate); absent when it has none. */
-  command?(command: SessionCommand): void;
-  /** Resolves (never rejects) once the session is in a final state and its record is persisted. */
-  readonly settled: Promise<void>;
-  /** The session's track map now (live view); absent for a technique that has none. */
-  trackMap?(options: TrackMapOptions): TrackMapSnapshot;
-  /** Subscribes to this session's events; returns the unsubscribe function. */
-  onEvent(listener: SessionEventListener): () => void;
-}
-
-/** What a map request may choose: the mirror (M2..M4) of a mirror session. */
-export interface TrackMapOptions {
-  readonly mirror?: string;
 }
 
 export interface SessionStartContext {
@@ -62,15 +43,16 @@ export interface SessionStartContext {
   readonly testHooks: boolean;
 }
 
-export type SessionFactory = (request: JsonObject, context: SessionStartContext) => ServerSession;
+/** Validates a request of one session type and starts its session (session-creators.ts). */
+export type SessionCreator = (request: JsonObject, context: SessionStartContext) => StartedSession;
 
 export class SessionRegistry {
   // Set once.
   private readonly volumes: ServedVolumes;
   private readonly testHooks: boolean;
   // Main thread only.
-  private readonly factories = new Map<SessionType, SessionFactory>();
-  private readonly sessions = new Map<string, ServerSession>();
+  private readonly creators = new Map<SessionType, SessionCreator>();
+  private readonly sessions = new Map<string, ServedSession>();
   private readonly listeners = new Set<SessionEventListener>();
   private nextNumber = 1;
   private stopping = false;
@@ -80,51 +62,52 @@ export class SessionRegistry {
     this.testHooks = options.testHooks;
   }
 
-  registerType(type: SessionType, factory: SessionFactory): void {
-    assert(!this.factories.has(type), `session type ${type} is registered once`);
-    this.factories.set(type, factory);
+  registerType(type: SessionType, creator: SessionCreator): void {
+    assert(!this.creators.has(type), `session type ${type} is registered once`);
+    this.creators.set(type, creator);
   }
 
-  /** Validates the request's type and starts the session; the factory checks the rest. */
-  start(request: JsonObject): ServerSession {
+  /** Validates the request's type and starts the session; the creator checks the rest. */
+  start(request: JsonObject): ServedSession {
     if (this.stopping) throw new ControlError('SHUTTING_DOWN', 'Cannot start a session: the server is shutting down');
     const type = request['type'];
-    const factory = typeof type === 'string' ? this.factories.get(type as SessionType) : undefined;
-    if (!factory) {
+    const creator = typeof type === 'string' ? this.creators.get(type as SessionType) : undefined;
+    if (!creator) {
       throw new ControlError('BAD_REQUEST', `Cannot start a session of type ${JSON.stringify(type ?? null)}: known types are ${SESSION_TYPES.join(', ')}`, { field: 'type' });
     }
     const volumeName = request['volume'];
     // A clone source has its own limit (8 sessions, techniques/clone/protection-bits.ts).
     if (typeof volumeName === 'string' && type !== 'clone') this.checkVolumeRoom(volumeName);
-    return this.adopt(type as SessionType, (id) => factory(request, { id, volumes: this.volumes, testHooks: this.testHooks }));
+    return this.adopt(type as SessionType, (id) => creator(request, { id, volumes: this.volumes, testHooks: this.testHooks }));
   }
 
   /**
    * Registers a session that `make` starts under the next id: what `start` does after checking the
    * request, and how the server takes up a session that outlived its process (a clone at start).
    */
-  adopt(type: SessionType, make: (id: string) => ServerSession): ServerSession {
+  adopt(type: SessionType, make: (id: string) => StartedSession): ServedSession {
     if (this.stopping) throw new ControlError('SHUTTING_DOWN', 'Cannot start a session: the server is shutting down');
     this.makeRoom();
     const id = `${type}-${this.nextNumber}`;
-    const session = make(id);
+    const started = make(id);
+    const session = new ServedSession({ id, volumeName: started.volumeName, session: started.session });
     this.nextNumber += 1;
     this.sessions.set(id, session);
     session.onEvent((event) => this.emit(event));
     return session;
   }
 
-  get(id: string): ServerSession {
+  get(id: string): ServedSession {
     const session = this.sessions.get(id);
     if (!session) throw new ControlError('UNKNOWN_SESSION', `Cannot find session '${id}': no such session on this server`, { session: id });
     return session;
   }
 
-  list(): ServerSession[] {
+  list(): ServedSession[] {
     return [...this.sessions.values()];
   }
 
-  active(): ServerSession[] {
+  active(): ServedSession[] {
     return this.list().filter((s) => !FINAL_STATES.has(s.state));
   }
 

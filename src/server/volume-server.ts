@@ -21,11 +21,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { NbdServer } from '../export/nbd-server.js';
-import { startBackupSession } from './backup-server-session.js';
-import { findClonesToResume, resumeClones, startCloneSession } from './clone-server-session.js';
-import { startSnapshotSession } from './snapshot-server-session.js';
-import { resumeMirrors, startMirrorSession } from './mirror-server-session.js';
-import type { ServeInfo, ServeNbdAddress } from './control-api-types.js';
+import { SESSION_CREATORS, findClonesToResume, resumeClones, resumeMirrors } from './session-creators.js';
+import { SESSION_TYPES, type ServeInfo, type ServeNbdAddress } from './control-api-types.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { ControlServer } from './control-server.js';
 import { checkBindHost, checkNbdAccess, type ControlAddress, type NbdAddress } from './listen-address.js';
@@ -110,10 +107,7 @@ export class VolumeServer {
       throw error;
     }
     const registry = new SessionRegistry(volumes, { testHooks: options.testHooks ?? false });
-    registry.registerType('backup', startBackupSession);
-    registry.registerType('clone', startCloneSession);
-    registry.registerType('mirror', startMirrorSession);
-    registry.registerType('snapshot', startSnapshotSession);
+    for (const type of SESSION_TYPES) registry.registerType(type, SESSION_CREATORS[type]);
     let nbd: NbdServer | undefined;
     let control: ControlServer | undefined;
     try {

@@ -15,7 +15,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient, parseControlEndpoint } from '../../src/api/control-client.js';
 import { createVolume } from '../../src/api/volume-api.js';
-import { TRACK_LABELS } from '../../src/live/track-map.js';
+import { TRACK_LABELS } from '../../src/session/session-view.js';
 import type { SessionInfo } from '../../src/server/control-api-types.js';
 import type { CloneStatus } from '../../src/techniques/clone/clone-options.js';
 import type { MirrorSessionStatus } from '../../src/techniques/mirror/mirror-types.js';

@@ -7,8 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { TrackStateArray, UNIT_STATE } from '../../src/engine/track-state.js';
 import { ckdGeometry } from '../../src/geometry/volume-geometry.js';
 import { FAMILY_3390 } from '../../src/geometry/device-types.js';
-import { HostWriteRecorder } from '../../src/live/host-write-recorder.js';
-import { TRACK_LEGEND, countCodes, sampleTrackMap } from '../../src/live/track-map.js';
+import { HostWriteRecorder } from '../../src/session/host-write-recorder.js';
+import { TRACK_LEGEND } from '../../src/live/track-map.js';
+import { countCodes } from '../../src/session/session-view.js';
+import { sampleTrackMap } from '../../src/techniques/tape-backup/backup-track-map.js';
 import { renderTrackMapSvg } from '../../src/live/track-map-svg.js';
 import { Prng } from '../../src/base/prng.js';
 

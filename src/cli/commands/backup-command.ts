@@ -22,7 +22,7 @@ import { backupProgressBar } from '../progress-bar.js';
 import { makeScratchCopy } from '../../volume/scratch-copy.js';
 import { writeReport } from '../../live/html-report.js';
 import { LocalEventWriter } from '../../live/progress-events.js';
-import type { TrackMapSnapshot } from '../../live/track-map.js';
+import type { TrackMapSnapshot } from '../../session/session-view.js';
 
 interface BackupFlags {
   to: string;

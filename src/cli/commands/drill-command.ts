@@ -8,7 +8,7 @@ import { backupProgressBar } from '../progress-bar.js';
 import { formatBackupRun } from './backup-command.js';
 import { writeReport } from '../../live/html-report.js';
 import { LocalEventWriter } from '../../live/progress-events.js';
-import type { TrackMapSnapshot } from '../../live/track-map.js';
+import type { TrackMapSnapshot } from '../../session/session-view.js';
 import type { BackupProgress } from '../../techniques/tape-backup/tape-backup-session.js';
 
 interface DrillFlags {

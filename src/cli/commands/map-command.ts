@@ -12,9 +12,9 @@ import type { Command } from 'commander';
 import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { UsageError } from '../../errors/snaptape-error.js';
-import { readFinishedMap } from '../../live/finished-map.js';
+import { readFinishedMap } from '../../session/finished-map.js';
 import { renderTrackMapSvg } from '../../live/track-map-svg.js';
-import { legendFor, type TrackMapSnapshot } from '../../live/track-map.js';
+import type { TrackMapSnapshot } from '../../session/session-view.js';
 import { printResult } from '../cli-output.js';
 
 interface MapFlags {
@@ -35,7 +35,7 @@ async function loadMap(subject: string, flags: MapFlags): Promise<TrackMapSnapsh
 
 function countsText(map: TrackMapSnapshot): string {
   const of = map.subject !== undefined ? ` ${map.subject}` : '';
-  const counts = legendFor(map.kind).map((e) => `${e.label} ${map.counts[e.name]}`).join(', ');
+  const counts = map.legend.map((e) => `${e.label} ${map.counts[e.name]}`).join(', ');
   return `${map.kind}${of}: ${map.unitCount} ${map.unitKind}s (${map.columns} × ${map.rows}): ${counts}; written by the host ${map.hostWrittenUnits}`;
 }
 

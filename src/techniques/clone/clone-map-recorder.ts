@@ -1,5 +1,5 @@
 /**
- * What a clone session records for its live track map (src/live/clone-track-map.ts), beyond the
+ * What a clone session records for its live track map (clone-track-map.ts), beyond the
  * bits it keeps anyway: the source's host writes since CREATE (a HostWriteRecorder) and one
  * "re-copied" byte per track, set when a precopy reopens a copied track that the host wrote (the
  * same moment `recopies` is counted). Both are set on the owning thread from the session's own
@@ -9,7 +9,7 @@
  * never cleared, so a re-copied track stays marked once copied again.
  */
 import { assert } from '../../base/assert.js';
-import { HostWriteRecorder } from '../../live/host-write-recorder.js';
+import { HostWriteRecorder } from '../../session/host-write-recorder.js';
 import type { BitColumns } from '../../engine/bit-columns.js';
 import type { TrackStateArray } from '../../engine/track-state.js';
 import type { VolumeGeometry } from '../../geometry/volume-geometry.js';

@@ -3,7 +3,7 @@
  * server, the API and the CLI show them).
  */
 import type { CopyPool } from '../../engine/copy-pool.js';
-import type { SessionState } from '../../engine/session-state.js';
+import type { SessionState } from '../../session/session-state.js';
 import type { CloneMachine, ClonePhase } from './clone-phase.js';
 
 /** Longest a host I/O waits for a worker's copy of its track before it fails. */

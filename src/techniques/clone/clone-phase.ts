@@ -14,7 +14,7 @@
  *   terminated, cancelled, failed  | final: no verb
  */
 import { SessionError } from '../../errors/snaptape-error.js';
-import type { SessionState } from '../../engine/session-state.js';
+import type { SessionState } from '../../session/session-state.js';
 
 export const CLONE_PHASES = ['created', 'precopy', 'active', 'copied', 'terminated', 'cancelled', 'failed'] as const;
 export type ClonePhase = (typeof CLONE_PHASES)[number];

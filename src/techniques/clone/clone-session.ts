@@ -47,15 +47,27 @@ import { CloneBitmapFile } from './clone-bitmap-file.js';
 import { partColumn, restoreUnit, type RestoredClone } from './clone-restore.js';
 import { hostname } from 'node:os';
 import { IND_COLUMN, claimDestination, columnOf, protectionBitsOf, releaseDestination, type ProtectionBitTable } from './protection-bits.js';
-import type { SessionState } from '../../engine/session-state.js';
+import { transition, type SessionState } from '../../session/session-state.js';
+import type { Session, SessionArgs, SessionListener, SessionStatus } from '../../session/session.js';
+import { SessionEvents } from '../../session/session-events.js';
+import { onlyArgs, unknownVerb } from '../../session/session-args.js';
+import type { TrackMapSnapshot } from '../../session/session-view.js';
+import { sampleCloneTrackMap } from './clone-track-map.js';
 import { CLONE_CHECKPOINT_MS, DEFAULT_CLONE_WAIT_MS, DEFAULT_CLONE_WORKERS, PRECOPY_IDLE_MS, type CloneOptions, type CloneStatus } from './clone-options.js';
 
 export { DEFAULT_CLONE_WAIT_MS, PRECOPY_IDLE_MS, CLONE_CHECKPOINT_MS, DEFAULT_CLONE_WORKERS, type CloneOptions, type CloneStatus } from './clone-options.js';
 
 let nextSessionNumber = 1;
 
-export class CloneSession extends EventEmitter {
+/** The clone's verbs through Session.command. */
+const CLONE_COMMANDS = ['precopy', 'activate', 'terminate'] as const;
+
+export class CloneSession extends EventEmitter implements Session {
   // Set once.
+  readonly kind = 'clone' as const;
+  readonly commands: readonly string[] = CLONE_COMMANDS;
+  readonly settled: Promise<void>;
+  private readonly events = new SessionEvents(() => this.state);
   readonly id: string;
   readonly source: Volume;
   readonly target: Volume;
@@ -140,6 +152,9 @@ export class CloneSession extends EventEmitter {
 
   private constructor(source: Volume, target: Volume, options: CloneOptions & { id: string }, parts: { pb: ProtectionBitTable; slot: number; extent: CloneExtent; restored?: RestoredClone }) {
     super();
+    this.settled = new Promise<void>((resolve) => this.once('released', () => resolve()));
+    this.events.bridge(this, { phase: 'state', progress: 'progress' });
+    this.events.endWhen(this.settled);
     const restored = parts.restored;
     this.createdAt = restored?.createdAt ?? new Date().toISOString();
     this.opAt = restored?.opAt ?? this.createdAt;
@@ -237,6 +252,54 @@ export class CloneSession extends EventEmitter {
     this.move('cancel');
     this.states.setControl(CONTROL.CANCEL);
     if (this.loop === undefined) this.release();
+  }
+
+  // ---- the Session face -----------------------------------------------------------------------
+
+  /**
+   * Session.start of a clone that CREATE left idle (`created`, shown as `starting`): its background
+   * copy starts, as the PRECOPY. Refused once the clone runs (the state table).
+   */
+  start(): void {
+    transition(this.state, 'run', `clone session ${this.id}`);
+    this.precopy();
+  }
+
+  pause(): void {
+    throw new SessionError(`Cannot pause clone session ${this.id}: a clone is paced (throttleMbps), not paused; cancel it to stop`, { session: this.id });
+  }
+
+  resume(): void {
+    throw new SessionError(`Cannot resume clone session ${this.id}: a clone is never paused`, { session: this.id });
+  }
+
+  command(verb: string, args?: SessionArgs): void {
+    if (!(CLONE_COMMANDS as readonly string[]).includes(verb)) throw unknownVerb(`clone session ${this.id}`, verb, this.commands);
+    onlyArgs(args, [], `${verb} clone session ${this.id}`);
+    if (verb === 'precopy') this.precopy();
+    else if (verb === 'activate') this.activate();
+    else this.terminate();
+  }
+
+  onEvent(listener: SessionListener): () => void {
+    return this.events.add(listener);
+  }
+
+  /** The map from the clone's IND bits and track states; still true once it is released (IND stays). */
+  view(args?: SessionArgs): TrackMapSnapshot {
+    onlyArgs(args, [], `draw the map of clone session ${this.id}`);
+    return sampleCloneTrackMap(this.mapView());
+  }
+
+  /** The clone's own record (CloneStatus) with the session's state, counts and outcome. */
+  status(): CloneStatus & SessionStatus {
+    const record = this.progress();
+    return {
+      ...record, kind: this.kind,
+      counts: { total: record.tracksTotal, done: record.tracksTotal - record.tracksLeft },
+      summary: record.phase === 'terminated' ? { ...record } : null,
+      failure: record.error === null ? null : { code: 'SESSION', message: record.error },
+    };
   }
 
   /** Resolves once the phase is `copied` (or later); rejects if the session fails or is cancelled first. */
@@ -482,7 +545,7 @@ export class CloneSession extends EventEmitter {
         this.copyPath = result.path;
         this.passes++;
         if (result.error) throw errorFromData(result.error);
-        this.emit('progress', this.status());
+        this.emit('progress', this.progress());
         if (Date.now() - this.lastCheckpointMs >= (this.options.checkpointMs ?? CLONE_CHECKPOINT_MS) && !FINAL_CLONE_PHASES.has(this.machine.phase)) this.persist();
       }
     } catch (error) {
@@ -529,7 +592,7 @@ export class CloneSession extends EventEmitter {
 
   // ---- status and record ----------------------------------------------------------------------
 
-  /** What the live track map reads (src/live/clone-track-map.ts). */
+  /** What the live track map reads (clone-track-map.ts). */
   mapView(): CloneMapView {
     return { id: this.id, geometry: this.source.geometry, included: this.extent.included, states: this.states, ind: this.ind, indColumn: IND_COLUMN, recorder: this.mapRecorder };
   }
@@ -542,7 +605,8 @@ export class CloneSession extends EventEmitter {
     return n;
   }
 
-  status(): CloneStatus {
+  /** The clone's own record: what the control API shows as its progress and the CLI prints. */
+  progress(): CloneStatus {
     const counters = this.states.counters();
     const conflicts = this.pbConflicts();
     return {
@@ -561,7 +625,7 @@ export class CloneSession extends EventEmitter {
 
   private persist(): void {
     this.lastCheckpointMs = Date.now();
-    const s = this.status();
+    const s = this.progress();
     const complete = s.phase === 'copied' || s.phase === 'terminated';
     const record: CloneRecord = {
       kind: 'clone', id: s.id, source: s.source, target: s.target, phase: s.phase, flags: s.flags, op: s.op, opStatus: s.opStatus,

@@ -1,5 +1,5 @@
 /**
- * What a mirror session records for its live track map (src/live/mirror-track-map.ts), beyond the
+ * What a mirror session records for its live track map (mirror-track-map.ts), beyond the
  * track-status table it keeps anyway: the primary's host writes since the session started (a
  * HostWriteRecorder, from beforeWrite) and, per secondary, how each track of the current episode
  * became valid again: resent by the background copy, or by a host write through normal mirroring.
@@ -11,7 +11,7 @@
  * map after a resync shows what that resync sent.
  */
 import { assert } from '../../base/assert.js';
-import { HostWriteRecorder } from '../../live/host-write-recorder.js';
+import { HostWriteRecorder } from '../../session/host-write-recorder.js';
 import type { VolumeGeometry } from '../../geometry/volume-geometry.js';
 import type { WriteRange } from '../../volume/write-interceptor.js';
 import type { LinkState } from './mirror-link-state.js';

@@ -38,8 +38,19 @@ import { copyUnitsToLocal, checkSecondaryHoldsNoData, openLocalSecondary, parseT
 import type { MirrorSessionStatus, MirrorStatus } from './mirror-types.js';
 import { mirrorBit, TrackStatusTable } from './track-status-table.js';
 import { MirrorMapRecorder, type MirrorMapView } from './mirror-map-recorder.js';
+import { transition, type SessionState } from '../../session/session-state.js';
+import type { Session, SessionArgs, SessionListener, SessionStatus } from '../../session/session.js';
+import { SessionEvents } from '../../session/session-events.js';
+import { onlyArgs, stringArg, unknownVerb } from '../../session/session-args.js';
+import type { TrackMapSnapshot } from '../../session/session-view.js';
+import { defaultMapMirror, sampleMirrorTrackMap } from './mirror-track-map.js';
+
+/** The mirror's verbs through Session.command; `mirror` (M2..M4) names one secondary of split and rejoin. */
+const MIRROR_COMMANDS = ['split', 'rejoin', 'detach', 'remove'] as const;
 
 export interface MirrorSessionOptions {
+  /** How the session's own refusals name it (the server's "session mirror-1"); default "the mirror of <volume>". */
+  readonly sessionName?: string;
   /** The name status reports (the served export name); default the image path. */
   readonly volumeName?: string;
   /** Remote link timeout (tests shorten it). */
@@ -50,8 +61,13 @@ export interface MirrorSessionOptions {
   readonly force?: boolean;
 }
 
-export class MirrorSession extends EventEmitter implements WriteInterceptor {
+export class MirrorSession extends EventEmitter implements WriteInterceptor, Session {
   // Set once.
+  readonly kind = 'mirror' as const;
+  readonly commands: readonly string[] = MIRROR_COMMANDS;
+  readonly settled: Promise<void>;
+  private readonly settle: () => void;
+  private readonly events = new SessionEvents(() => this.sessionState);
   readonly name = 'mirror';
   readonly stage = 'mirror' as const;
   readonly volume: Volume;
@@ -64,16 +80,25 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly resyncPauseMs: number;
   private readonly mapRecorder: MirrorMapRecorder;
+  private readonly label: string;
   // Main thread only.
   private bitsDirty = false;
   private pumping = false;
   private detached = false;
   private removed = false;
+  /** The session's state (session-state.ts): running while mirroring; a cancel (detach) or a remove ends it. */
+  private sessionState: SessionState = 'starting';
 
   private constructor(volume: Volume, file: MirrorStateFile, parts: { table: TrackStatusTable; mirrors: readonly StoredMirror[]; unclean: boolean }, options: MirrorSessionOptions) {
     super();
+    let settle = (): void => undefined;
+    this.settled = new Promise<void>((resolve) => { settle = resolve; });
+    this.settle = settle;
+    this.events.bridge(this, { state: 'state', progress: 'progress' });
+    this.events.endWhen(this.settled);
     this.volume = volume;
     this.volumeName = options.volumeName ?? volume.path;
+    this.label = options.sessionName ?? `the mirror of ${this.volumeName}`;
     this.file = file;
     this.table = parts.table;
     this.recoveredUnclean = parts.unclean;
@@ -86,6 +111,16 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
 
   /** Mirrors `volume` onto `targets` (paths or host:port/export); every secondary starts in COPY. */
   static create(volume: Volume, targets: readonly string[], options: MirrorSessionOptions = {}): MirrorSession {
+    const session = MirrorSession.prepare(volume, targets, options);
+    session.start();
+    return session;
+  }
+
+  /**
+   * Checks the secondaries and writes the state file, without mirroring yet: `start()` puts the
+   * mirror on the write chain and starts the initial copy.
+   */
+  static prepare(volume: Volume, targets: readonly string[], options: MirrorSessionOptions = {}): MirrorSession {
     if (volume.readOnly) throw new UsageError(`Cannot mirror ${volume.path}: it is open read-only`, { path: volume.path });
     if (targets.length < 1 || targets.length > MAX_SECONDARIES) throw new UsageError(`Cannot mirror ${volume.path} onto ${targets.length} secondaries: give 1-${MAX_SECONDARIES}`, { path: volume.path });
     const specs = targets.map(parseTarget);
@@ -104,7 +139,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
     const table = TrackStatusTable.primaryOnly(volume.unitCount);
     const mirrors = specs.map((s): StoredMirror => ({ ...s, linkState: 'COPY', splitCount: 0 }));
     const file = MirrorStateFile.create(mirrorFilePath(volume.path), { slotBytes: volume.backend.slotBytes, mirrors, table });
-    return new MirrorSession(volume, file, { table, mirrors, unclean: false }, options).attach();
+    return new MirrorSession(volume, file, { table, mirrors, unclean: false }, options);
   }
 
   /** Takes up the mirror described by `<volume>.mirror` (after a server restart). */
@@ -119,7 +154,75 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
       if (!state.clean && LIVE_STATES.has(m.linkState)) state.table.invalidateAll(i + 2);
       return { ...m, linkState: linkTransition(m.linkState, 'restart', { volume: volume.path, mirror: `M${i + 2}` }) };
     });
-    return new MirrorSession(volume, file, { table: state.table, mirrors, unclean: !state.clean }, options).attach();
+    const session = new MirrorSession(volume, file, { table: state.table, mirrors, unclean: !state.clean }, options);
+    session.start();
+    return session;
+  }
+
+  // ---- the Session face -----------------------------------------------------------------------
+
+  /** Session.start: on the write chain, the initial copy (or the resync of a resumed mirror) starts. */
+  start(): void {
+    this.sessionState = transition(this.sessionState, 'run', this.label);
+    this.attach();
+    this.events.emit('state');
+  }
+
+  pause(): void {
+    throw new SessionError(`Cannot pause ${this.label}: a mirror cannot stop propagating writes (split it instead)`, { volume: this.volumeName });
+  }
+
+  resume(): void {
+    throw new SessionError(`Cannot resume ${this.label}: it is never paused`, { volume: this.volumeName });
+  }
+
+  /** Detaches (the state file stays, a restart resumes it): the session ends `cancelled`. */
+  cancel(): void {
+    this.sessionState = transition(this.sessionState, 'cancel', this.label);
+    this.events.emit('state');
+    void this.detach().finally(() => this.settle());
+  }
+
+  /** split / rejoin act on the secondaries (`args.mirror`, else all); detach is `cancel`; remove ends the session `completed`. */
+  command(verb: string, args?: SessionArgs): void {
+    if (!(MIRROR_COMMANDS as readonly string[]).includes(verb)) throw unknownVerb(this.label, verb, this.commands);
+    onlyArgs(args, verb === 'split' || verb === 'rejoin' ? ['mirror'] : [], `${verb} ${this.label}`);
+    if (this.sessionState !== 'running') throw new SessionError(`Cannot ${verb} ${this.label}: it is ${this.sessionState}`, { volume: this.volumeName, state: this.sessionState });
+    const mirror = stringArg(args, 'mirror', `${verb} ${this.label}`);
+    if (verb === 'split') this.split(mirror);
+    else if (verb === 'rejoin') this.rejoin(mirror);
+    else if (verb === 'detach') this.cancel();
+    else {
+      this.sessionState = transition(transition(this.sessionState, 'complete', this.label), 'finish', this.label);
+      this.events.emit('state');
+      void this.remove().finally(() => this.settle());
+    }
+  }
+
+  onEvent(listener: SessionListener): () => void {
+    return this.events.add(listener);
+  }
+
+  /** One secondary's map (`args.mirror`, else the one being copied or out of sync). */
+  view(args?: SessionArgs): TrackMapSnapshot {
+    onlyArgs(args, ['mirror'], `draw the map of ${this.label}`);
+    const mirror = (stringArg(args, 'mirror', `draw the map of ${this.label}`) ?? defaultMapMirror(this.progress())).toUpperCase();
+    const names = this.secondaries.map((s) => s.name);
+    if (!names.includes(mirror)) throw new UsageError(`Cannot draw the map of mirror ${mirror} of ${this.label}: its mirrors are ${names.join(', ')}`, { volume: this.volumeName, mirror });
+    return sampleMirrorTrackMap(this.mapView(mirror));
+  }
+
+  /** The mirror's own record (MirrorSessionStatus) with the session's state, counts and target. */
+  status(): MirrorSessionStatus & SessionStatus {
+    const record = this.progress();
+    const total = record.unitCount * record.mirrors.length;
+    const invalid = record.mirrors.reduce((n, m) => n + m.invalidTracks, 0);
+    return {
+      ...record, kind: this.kind, state: this.sessionState,
+      phase: record.mirrors.map((m) => `${m.mirror} ${m.state}`).join(', '),
+      counts: { total, done: total - invalid },
+      target: record.mirrors.map((m) => m.target).join(', '), summary: null, failure: null,
+    };
   }
 
   private attach(): this {
@@ -431,14 +534,15 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
     return describeSecondary(s, this.table, { connected: this.isUp(s), detached: this.detached });
   }
 
-  status(): MirrorSessionStatus {
+  /** The mirror's own record: what the control API shows as its progress. */
+  progress(): MirrorSessionStatus {
     return {
       volume: this.volumeName, path: this.volume.path, unitCount: this.volume.unitCount, recoveredUnclean: this.recoveredUnclean,
       detached: this.detached, mirrors: this.secondaries.map((s) => this.describe(s)),
     };
   }
 
-  /** One mirror (M2..M4) as the live track map reads it (src/live/mirror-track-map.ts). */
+  /** One mirror (M2..M4) as the live track map reads it (mirror-track-map.ts). */
   mapView(mirror: string): MirrorMapView {
     const [s] = this.pick(mirror);
     assert(s !== undefined, 'pick returns the named mirror');
@@ -450,7 +554,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor {
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     const names = this.pick(options.mirror).map((s) => s.name);
     // Bounded by the deadline.
-    while (!this.status().mirrors.filter((m) => names.includes(m.mirror)).every((m) => m.inSync)) {
+    while (!this.progress().mirrors.filter((m) => names.includes(m.mirror)).every((m) => m.inSync)) {
       if (Date.now() > deadline) throw new SessionError(`Cannot wait for the mirror of ${this.volumeName}: not in sync within ${options.timeoutMs ?? 60_000} ms`, { volume: this.volumeName });
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

@@ -3,7 +3,7 @@
  * the tests see. Kept apart from the session so that each reads on its own.
  */
 import type { CopyPool } from '../../engine/copy-pool.js';
-import type { SessionState } from '../../engine/session-state.js';
+import type { SessionState } from '../../session/session-state.js';
 import type { TapeVerification } from '../../tape/tape-verify.js';
 import type { BlockRange } from './backup-elements.js';
 import type { SourceDescription } from './backup-labels.js';

@@ -20,20 +20,25 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createTargetRate, type TargetRate } from '../../engine/target-rate.js';
 import { assert } from '../../base/assert.js';
-import { IoError, SessionError, SnaptapeError, errorFromData } from '../../errors/snaptape-error.js';
+import { IoError, SessionError, SnaptapeError, errorFromData, isSnaptapeError } from '../../errors/snaptape-error.js';
 import { fbaPositionOf } from '../../tape/tape-region.js';
 import { CopyPool, defaultWorkerCount } from '../../engine/copy-pool.js';
 import { runBackgroundCopy } from '../../engine/background-copy.js';
 import type { CopyPath } from '../../engine/copy-loop.js';
 import type { CopyPlan } from '../../engine/copy-plan.js';
 import { CONTROL, TrackStateArray, UNIT_STATE } from '../../engine/track-state.js';
-import { FINAL_STATES, transition, type SessionState, type SessionVerb } from '../../engine/session-state.js';
+import { FINAL_STATES, transition, type SessionState, type SessionVerb } from '../../session/session-state.js';
+import type { Session, SessionArgs, SessionFailure, SessionListener, SessionStatus } from '../../session/session.js';
+import { SessionEvents } from '../../session/session-events.js';
+import { onlyArgs, unknownVerb } from '../../session/session-args.js';
+import type { TrackMapSnapshot } from '../../session/session-view.js';
+import { BackupTrackMap, sampleBackupMap } from './backup-track-map.js';
 import type { ImageLock } from '../../image/image-lock.js';
 import type { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
 import type { TapeVerification } from '../../tape/tape-verify.js';
 import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor } from '../../volume/write-interceptor.js';
-import { HostWriteRecorder } from '../../live/host-write-recorder.js';
+import { HostWriteRecorder } from '../../session/host-write-recorder.js';
 import { backupCopyPlan } from './backup-copy-plan.js';
 import { finishTapeOnPool } from './finish-tape-task.js';
 import { injectTapeFaults } from './tape-faults.js';
@@ -53,8 +58,12 @@ export const CHECKPOINT_INTERVAL_MS = 5_000;
 export { DEFAULT_CBW_TIMEOUT_MS, DEFAULT_PAUSE_MS } from './backup-types.js';
 export type { BackupProgress, BackupSummary, CbwErrorPolicy, CbwErrorStatus, ElementSummary, TapeBackupOptions } from './backup-types.js';
 
-export class TapeBackupSession extends EventEmitter implements WriteInterceptor {
+export class TapeBackupSession extends EventEmitter implements WriteInterceptor, Session {
   // Set once.
+  readonly kind = 'backup' as const;
+  /** A backup has no verbs besides pause, resume and cancel. */
+  readonly commands: readonly string[] = [];
+  readonly settled: Promise<void>;
   readonly name: string;
   readonly stage = 'copy-before-write' as const;
   readonly volume: Volume;
@@ -64,7 +73,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   readonly layout: BackupLayout;
   readonly states: TrackStateArray;
   readonly done: Promise<BackupSummary>;
-  /** Units the host wrote while the interceptor was registered (the live track map, src/live). */
+  /** Units the host wrote while the interceptor was registered (its view()). */
   readonly hostWrites: HostWriteRecorder;
   private readonly writer: MappedTapeWriter;
   private readonly targetVolume: Volume | undefined;
@@ -93,6 +102,12 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   copyPath: CopyPath | undefined;
   /** Why the final record could not be written, if it could not. */
   private recordError: string | undefined;
+  private readonly events = new SessionEvents(() => this.stateValue);
+  private summaryValue: BackupSummary | undefined;
+  private failureValue: SessionFailure | undefined;
+  private mapValue: BackupTrackMap | undefined;
+  /** True from `prepare` to the end of its synchronous stretch: when `start` may take the instant. */
+  private startable = false;
 
   private constructor(volume: Volume, options: TapeBackupOptions, prepared: PreparedBackup) {
     super();
@@ -130,6 +145,16 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     });
     // The promise is also observed through events; keep an unobserved rejection from crashing.
     this.done.catch(() => undefined);
+    this.settled = this.done.then(
+      (summary) => { this.summaryValue = summary; },
+      (error: unknown) => {
+        this.failureValue = isSnaptapeError(error)
+          ? { code: error.code, message: error.message }
+          : { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+      },
+    );
+    this.events.bridge(this, { state: 'state', progress: 'progress' });
+    this.events.endWhen(this.settled);
   }
 
   /**
@@ -139,6 +164,21 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
   static start(volume: Volume, options: TapeBackupOptions): TapeBackupSession {
     const prepared = prepareNewBackup(volume, options);
     return TapeBackupSession.beginOrRelease(prepared, () => new TapeBackupSession(volume, options, prepared).begin());
+  }
+
+  /**
+   * Prepares a backup without starting it (Session.start is its point in time): the tape is
+   * created and locked, and mapped with the size table of this instant; nothing is registered on
+   * the volume yet. Call `start()` in the same synchronous stretch: a host write in between could
+   * change a track's size after its tape offset was fixed, so `start` refuses once the stretch is
+   * over. A session that is never started holds its tape until `cancel()`.
+   */
+  static prepare(volume: Volume, options: TapeBackupOptions): TapeBackupSession {
+    const prepared = prepareNewBackup(volume, options);
+    const session = TapeBackupSession.beginOrRelease(prepared, () => new TapeBackupSession(volume, options, prepared));
+    session.startable = true;
+    queueMicrotask(() => { session.startable = false; });
+    return session;
   }
 
   /**
@@ -158,6 +198,24 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     } catch (error) {
       prepared.writer.close();
       prepared.tapeLock?.release();
+      throw error;
+    }
+  }
+
+  /**
+   * Session.start of a prepared backup: the start instant. Refused once started (the state table),
+   * and after the synchronous stretch of its `prepare`.
+   */
+  start(): void {
+    transition(this.stateValue, 'run', this.name);
+    if (!this.startable) {
+      throw new SessionError(`Cannot start ${this.name}: it was prepared in an earlier turn, and host writes since may have changed the track sizes its tape is mapped with; cancel it and prepare again`, { tape: this.options.tapePath });
+    }
+    try {
+      this.begin();
+    } catch (error) {
+      this.writer.close();
+      this.tapeLock?.release();
       throw error;
     }
   }
@@ -345,8 +403,11 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
 
   /** Stops the copy; the bitmap stays valid and is persisted with the record. */
   cancel(): void {
+    const started = this.stateValue !== 'starting';
     this.move('cancel');
     this.states.setControl(CONTROL.CANCEL);
+    // A prepared session that never started has no copy loop to end it: it ends here.
+    if (!started) void this.abort();
   }
 
   private fail(error: SnaptapeError): void {
@@ -414,6 +475,41 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor 
     } catch (error) {
       this.recordError ??= error instanceof Error ? error.message : String(error);
     }
+  }
+
+  // ---- the Session face -----------------------------------------------------------------------
+
+  status(): SessionStatus {
+    const progress = this.progress();
+    return {
+      kind: this.kind, state: this.stateValue, phase: this.stateValue,
+      counts: { total: progress.slotsTotal, done: progress.copiedInOrder + progress.copiedOutOfOrder },
+      target: this.options.tapePath, summary: this.summaryValue ?? null, failure: this.failureValue ?? null,
+    };
+  }
+
+  command(verb: string): void {
+    throw unknownVerb(this.name, verb, this.commands);
+  }
+
+  onEvent(listener: SessionListener): () => void {
+    return this.events.add(listener);
+  }
+
+  /**
+   * The session's kept track map, made on first use (runBackup and the server, at the start): it
+   * keeps the final map once settled and writes it beside the tape when the backup completes
+   * (`<tape>.map.json`).
+   */
+  trackMap(): BackupTrackMap {
+    this.mapValue ??= new BackupTrackMap(this);
+    return this.mapValue;
+  }
+
+  /** The map now: the kept one's, if the session has one; else sampled, with no file written. */
+  view(args?: SessionArgs): TrackMapSnapshot {
+    onlyArgs(args, [], `draw the map of ${this.name}`);
+    return this.mapValue?.sample() ?? sampleBackupMap(this);
   }
 
   progress(): BackupProgress {

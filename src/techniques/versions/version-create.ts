@@ -22,7 +22,7 @@ import {
 } from '../../catalog/catalog-records.js';
 import type { Catalog } from '../../catalog/catalog.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
-import { defineSnapshot, executeSnapshot } from '../snapshot/snapshot-protocol.js';
+import { SnapshotSession } from '../snapshot/snapshot-session.js';
 import { TapeBackupSession } from '../tape-backup/tape-backup-session.js';
 import { planCopyRecord, reserveTargets, type PlanOutcome } from './copy-record-plan.js';
 import { describeRejections, failedChecks } from './target-selection.js';
@@ -121,8 +121,7 @@ async function runCopies(version: number, pairs: readonly CopyPair[], targetVols
     for (const pair of pairs.filter((p) => p.technology === 'snapshot')) {
       datasets.set(pair.sourcePath, datasetNames(pair.sourcePath));
       // A whole-volume snapshot gives the target a volser of its own: the one it has in the inventory.
-      const defined = defineSnapshot(pair.sourcePath, pair.targetPath, { volser: targetVolsers.get(pair.targetPath) });
-      executeSnapshot(defined.token);
+      new SnapshotSession(pair.sourcePath, pair.targetPath, { volser: targetVolsers.get(pair.targetPath) }).start();
     }
     for (const pair of pairs) {
       if (pair.technology === 'snapshot') continue;

@@ -1,5 +1,5 @@
 /**
- * The live track map of a clone session, sampled from the clone's own bits, off the copy loop:
+ * The track map of a clone session (its `view()`), sampled from the clone's own bits, off the copy loop:
  *
  *   'x'  the track does not take part (extent mode: not in a chosen data set)
  *   'p'  IND set on the destination: the track is not yet there (pending, or being copied)
@@ -16,9 +16,9 @@
  * slot, CLONE PB and IND are set for the same tracks (clone-session.ts's invariant). A track that
  * was re-copied and then fetched on demand is drawn 'o', so the 'o' count equals `copiedOnDemand`.
  */
-import { UNIT_STATE } from '../engine/track-state.js';
-import type { CloneMapView } from '../techniques/clone/clone-map-recorder.js';
-import { buildTrackMap, type TrackMapSnapshot } from './track-map.js';
+import { UNIT_STATE } from '../../engine/track-state.js';
+import { buildTrackMap, type TrackMapSnapshot } from '../../session/session-view.js';
+import type { CloneMapView } from './clone-map-recorder.js';
 
 export function sampleCloneTrackMap(view: CloneMapView): TrackMapSnapshot {
   const { included, states, ind, indColumn, recorder } = view;

@@ -1,5 +1,5 @@
 /**
- * The live track map of a mirror session: one secondary (M2..M4) at a time, sampled from the
+ * The track map of a mirror session (its `view()`): one secondary (M2..M4) at a time, sampled from the
  * session's track-status table and the marks of its current episode (mirror-map-recorder.ts):
  *
  *   'p'  the secondary's validity bit is clear: out of sync (split and written since, a link
@@ -13,10 +13,10 @@
  * Which secondary: the one asked for, else the first being copied (COPY, BACKUP RETURN), else the
  * first out of sync (split or suspended), else M2.
  */
-import { COPYING_STATES } from '../techniques/mirror/mirror-link-state.js';
-import { RESYNC_MARK, type MirrorMapView } from '../techniques/mirror/mirror-map-recorder.js';
-import type { MirrorSessionStatus } from '../techniques/mirror/mirror-types.js';
-import { buildTrackMap, type TrackMapSnapshot } from './track-map.js';
+import { buildTrackMap, type TrackMapSnapshot } from '../../session/session-view.js';
+import { COPYING_STATES } from './mirror-link-state.js';
+import { RESYNC_MARK, type MirrorMapView } from './mirror-map-recorder.js';
+import type { MirrorSessionStatus } from './mirror-types.js';
 
 /** The secondary a map shows when none is named. */
 export function defaultMapMirror(status: MirrorSessionStatus): string {

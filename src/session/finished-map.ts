@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { translateIoError } from '../errors/io-error.js';
 import { durableReplace } from '../image/durable-replace.js';
 import { UsageError } from '../errors/snaptape-error.js';
-import { TRACK_MAP_KINDS, countCodes, type TrackMapSnapshot } from './track-map.js';
+import { TRACK_MAP_KINDS, countCodes, legendFor, type TrackMapSnapshot } from './session-view.js';
 
 export function finishedMapPath(tapeKey: string): string {
   return `${tapeKey}.map.json`;
@@ -40,8 +40,9 @@ export function readFinishedMap(tapeOrMapPath: string): TrackMapSnapshot {
   if (counts.copiedInOrder !== map.counts.copiedInOrder || counts.copiedOutOfOrder !== map.counts.copiedOutOfOrder) {
     throw new UsageError(`Cannot draw the map in ${path}: its counts disagree with its codes`, { path });
   }
-  // A map written before maps had a kind is a backup's.
+  // A map written before maps had a kind is a backup's. The legend is its kind's, whatever the file says.
   const kind = (map as { kind?: unknown }).kind ?? 'backup';
   if (!TRACK_MAP_KINDS.includes(kind as TrackMapSnapshot['kind'])) throw new UsageError(`Cannot draw the map in ${path}: its kind ${JSON.stringify(kind)} is unknown`, { path });
-  return { ...map, kind: kind as TrackMapSnapshot['kind'] };
+  const known = kind as TrackMapSnapshot['kind'];
+  return { ...map, kind: known, legend: legendFor(known) };
 }
