@@ -9,8 +9,9 @@
  * 3 start (ms since the epoch).
  *
  * Decision: the pause after M units starts when the batch that reaches M completes (a batch is one
- * cylinder), and every thread holds before its next batch until it ends; a batch already writing on
- * another thread finishes first.
+ * cylinder), and every thread holds before its next batch until it ends; a batch already in flight
+ * on another thread finishes first and restarts the pause, so no unit completes during the last
+ * P ms of a pause (the pause lasts up to one batch longer than P).
  */
 export interface PacingPlan {
   readonly buffer: SharedArrayBuffer;
@@ -65,7 +66,10 @@ export class Pacing {
     const { pauseAfterUnits: m, pauseMs, bytesPerSecond } = this.plan;
     const before = Number(Atomics.add(this.words, WORD.units, BigInt(units)));
     const totalBytes = Number(Atomics.add(this.words, WORD.bytes, BigInt(bytes))) + bytes;
-    if (m > 0 && pauseMs > 0 && Math.floor((before + units) / m) > Math.floor(before / m)) this.pauseUntil(now + pauseMs);
+    const crossed = m > 0 && pauseMs > 0 && Math.floor((before + units) / m) > Math.floor(before / m);
+    // A batch that another thread finishes inside a running pause moves its end: the copy as a
+    // whole then stops for the full pause after its last write, not just after the first thread's.
+    if (crossed || (units > 0 && pauseMs > 0 && this.holdMs(now) > 0)) this.pauseUntil(now + pauseMs);
     let hold = this.holdMs(now);
     if (bytesPerSecond > 0) {
       const dueMs = Number(Atomics.load(this.words, WORD.started)) + (totalBytes / bytesPerSecond) * 1000;
