@@ -15,7 +15,7 @@
 import { closeSync, openSync, writevSync } from 'node:fs';
 import { blockHeaderBytes } from '../tape/aws-block-header.js';
 import { translateIoError } from '../errors/io-error.js';
-import { readFully } from '../image/read-fully.js';
+import { readFully } from '../base/file-io.js';
 import { SnaptapeError } from '../errors/snaptape-error.js';
 import { CONTROL, TrackStateArray, UNIT_STATE } from './track-state.js';
 import type { CopyBlockRun, CopyTask, CopyTaskResult } from './copy-task.js';

@@ -10,7 +10,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { translateIoError } from '../errors/io-error.js';
-import { readFully } from '../image/read-fully.js';
+import { readFully } from '../base/file-io.js';
 import { SnaptapeError } from '../errors/snaptape-error.js';
 import { CONTROL, TrackStateArray, UNIT_STATE } from './track-state.js';
 import { pace, pacingState } from './copy-pacing.js';

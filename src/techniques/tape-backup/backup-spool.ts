@@ -15,7 +15,7 @@ import { crc32 } from 'node:zlib';
 import { decodeFields, defineLayout, encodeFields, num, str } from '../../base/field-table.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { IoError, TargetExistsError } from '../../errors/snaptape-error.js';
-import { readFully } from '../../image/read-fully.js';
+import { readFully } from '../../base/file-io.js';
 
 export const SPOOL_ENTRY_LAYOUT = defineLayout({
   name: 'backup-spool-entry',

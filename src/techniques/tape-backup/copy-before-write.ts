@@ -13,7 +13,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { assert } from '../../base/assert.js';
 import { translateIoError } from '../../errors/io-error.js';
-import { readFully } from '../../image/read-fully.js';
+import { readFully } from '../../base/file-io.js';
 import { IoError, SessionError, SnaptapeError } from '../../errors/snaptape-error.js';
 import { waitForTargetSync, type TargetRate } from '../../engine/target-rate.js';
 import { UNIT_STATE, type TrackStateArray } from '../../engine/track-state.js';
