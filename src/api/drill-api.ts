@@ -8,7 +8,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { restoreTape } from '../techniques/restore/restore-tape.js';
-import type { HostLoadSpec } from '../techniques/tape-backup/host-load.js';
+import type { HostLoadSpec } from '../workload/host-load.js';
 import type { TrackMapSnapshot } from '../live/track-map.js';
 import type { BackupProgress } from '../techniques/tape-backup/tape-backup-session.js';
 import { runBackup, type BackupRun } from './backup-api.js';

@@ -15,7 +15,7 @@ import type { BackupProgress, BackupSummary } from '../../techniques/tape-backup
 import { resolve } from 'node:path';
 import { createEventLogger } from '../../base/log.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
-import { parseLoadSpec } from '../../techniques/tape-backup/host-load.js';
+import { parseLoadSpec } from '../../workload/host-load.js';
 import type { BlockRange } from '../../techniques/tape-backup/backup-elements.js';
 import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
 import { backupProgressBar } from '../progress-bar.js';

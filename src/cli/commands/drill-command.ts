@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { runDrill, type DrillReport } from '../../api/drill-api.js';
 import { VerifyError } from '../../errors/snaptape-error.js';
-import { parseLoadSpec } from '../../techniques/tape-backup/host-load.js';
+import { parseLoadSpec } from '../../workload/host-load.js';
 import { parseCount, printResult } from '../cli-output.js';
 import { backupProgressBar } from '../progress-bar.js';
 import { formatBackupRun } from './backup-command.js';
