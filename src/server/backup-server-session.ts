@@ -21,7 +21,7 @@ import { TapeBackupSession, type BackupSummary } from '../techniques/tape-backup
 import { ControlError } from './control-error.js';
 import { BackupTrackMap } from '../live/backup-track-map.js';
 import type { TrackMapSnapshot } from '../live/track-map.js';
-import type { SessionError, SessionEvent, SessionInfo } from './control-api-types.js';
+import type { SessionError, SessionEvent, SessionInfo } from '../control-api/control-api-types.js';
 import { RequestFields, type JsonObject } from './request-body.js';
 import type { ServerSession, SessionEventListener, SessionFactory } from './session-registry.js';
 

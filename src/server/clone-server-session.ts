@@ -25,7 +25,7 @@ import { findCloneToResume, restoreCloneToResume, type CloneResumePlan } from '.
 import { isSnaptapeError } from '../errors/snaptape-error.js';
 import type { ServedVolumes } from './served-volumes.js';
 import type { SessionRegistry } from './session-registry.js';
-import type { SessionCommand, SessionEvent, SessionInfo } from './control-api-types.js';
+import type { SessionCommand, SessionEvent, SessionInfo } from '../control-api/control-api-types.js';
 import { RequestFields, type JsonObject } from './request-body.js';
 import type { ServerSession, SessionEventListener, SessionFactory } from './session-registry.js';
 

@@ -39,7 +39,7 @@ import { ControlConnections, MAX_CONTROL_CONNECTIONS } from './control-connectio
 import { EventStreams, MAX_EVENT_STREAMS } from './event-stream.js';
 import { readJsonBody } from './request-body.js';
 import { sendJsonCompressible } from './compressed-json.js';
-import { SESSION_COMMANDS } from './control-api-types.js';
+import { SESSION_COMMANDS } from '../control-api/control-api-types.js';
 import { mirrorAction } from './mirror-server-session.js';
 import { MAX_EVENT_SUBSCRIBERS, type SessionRegistry } from './session-registry.js';
 import type { ServedVolumes } from './served-volumes.js';

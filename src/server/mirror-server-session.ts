@@ -18,7 +18,7 @@ import { mirrorFilePath } from '../techniques/mirror/mirror-state-file.js';
 import { defaultMapMirror, sampleMirrorTrackMap } from '../live/mirror-track-map.js';
 import type { TrackMapSnapshot } from '../live/track-map.js';
 import { ControlError } from './control-error.js';
-import type { SessionEvent, SessionInfo } from './control-api-types.js';
+import type { SessionEvent, SessionInfo } from '../control-api/control-api-types.js';
 import { RequestFields, type JsonObject } from './request-body.js';
 import type { ServerSession, SessionEventListener, SessionFactory, SessionRegistry, TrackMapOptions } from './session-registry.js';
 import type { ServedVolumes } from './served-volumes.js';

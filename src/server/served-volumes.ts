@@ -16,7 +16,7 @@ import type { Volume } from '../volume/volume.js';
 import { readVolumeLabel } from '../vtoc/volume-label.js';
 import { decodeEbcdicTrimmed } from '../base/ebcdic.js';
 import { ControlError } from './control-error.js';
-import type { VolumeInfo } from './control-api-types.js';
+import type { VolumeInfo } from '../control-api/control-api-types.js';
 
 export interface ServedVolume {
   readonly name: string;

@@ -14,7 +14,7 @@
 import { assert } from '../base/assert.js';
 import { FINAL_STATES, SESSION_TRANSITIONS, type SessionState } from '../engine/session-state.js';
 import { ControlError } from './control-error.js';
-import { SESSION_TYPES, type SessionCommand, type SessionEvent, type SessionInfo, type SessionType } from './control-api-types.js';
+import { SESSION_TYPES, type SessionCommand, type SessionEvent, type SessionInfo, type SessionType } from '../control-api/control-api-types.js';
 import type { JsonObject } from './request-body.js';
 import type { TrackMapSnapshot } from '../live/track-map.js';
 import type { ServedVolumes } from './served-volumes.js';

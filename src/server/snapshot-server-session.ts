@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import { SessionError } from '../errors/snaptape-error.js';
 import type { SessionState } from '../engine/session-state.js';
 import { defineSnapshot, executeSnapshot, snapshotStatus, type DefineResult, type ExecuteResult, type StatusResult } from '../techniques/snapshot/snapshot-protocol.js';
-import type { SessionEvent, SessionInfo } from './control-api-types.js';
+import type { SessionEvent, SessionInfo } from '../control-api/control-api-types.js';
 import { RequestFields, type JsonObject } from './request-body.js';
 import type { ServerSession, SessionEventListener, SessionFactory } from './session-registry.js';
 

@@ -25,7 +25,7 @@ import { startBackupSession } from './backup-server-session.js';
 import { findClonesToResume, resumeClones, startCloneSession } from './clone-server-session.js';
 import { startSnapshotSession } from './snapshot-server-session.js';
 import { resumeMirrors, startMirrorSession } from './mirror-server-session.js';
-import type { ServeInfo, ServeNbdAddress } from './control-api-types.js';
+import type { ServeInfo, ServeNbdAddress } from '../control-api/control-api-types.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { ControlServer } from './control-server.js';
 import { checkBindHost, checkNbdAccess, type ControlAddress, type NbdAddress } from './listen-address.js';

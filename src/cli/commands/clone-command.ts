@@ -15,7 +15,7 @@ import { ControlClient, parseControlEndpoint } from '../../api/control-client.js
 import { readCloneStatus, resumeClone, runClone, type StoredCloneStatus } from '../../api/clone-api.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { exportNameFor } from '../../export/volume-backend.js';
-import type { SessionInfo } from '../../server/control-api-types.js';
+import type { SessionInfo } from '../../control-api/control-api-types.js';
 import type { CloneStatus } from '../../techniques/clone/clone-session.js';
 import { parsePositiveNumber, printResult } from '../cli-output.js';
 

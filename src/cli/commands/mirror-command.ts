@@ -10,7 +10,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
-import type { SessionInfo } from '../../server/control-api-types.js';
+import type { SessionInfo } from '../../control-api/control-api-types.js';
 import type { MirrorSessionStatus, MirrorStatus } from '../../techniques/mirror/mirror-types.js';
 import { printResult } from '../cli-output.js';
 

@@ -10,7 +10,7 @@
  */
 import type { Command } from 'commander';
 import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
-import type { ServeNbdAddress, SessionInfo } from '../../server/control-api-types.js';
+import type { ServeNbdAddress, SessionInfo } from '../../control-api/control-api-types.js';
 import { DEFAULT_NBD_SOCKET_SUFFIX, parseControlAddress, parseNbdAddress } from '../../server/listen-address.js';
 import { VolumeServer } from '../../server/volume-server.js';
 import { MAX_IDLE_TIMEOUT_MS } from '../../export/nbd-server.js';
