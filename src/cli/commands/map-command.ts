@@ -9,12 +9,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
+import { ControlClient, parseControlEndpoint, readFinishedMap, renderTrackMapSvg, legendFor, type TrackMapSnapshot } from '../../api/index.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { UsageError } from '../../errors/snaptape-error.js';
-import { readFinishedMap } from '../../live/finished-map.js';
-import { renderTrackMapSvg } from '../../live/track-map-svg.js';
-import { legendFor, type TrackMapSnapshot } from '../../live/track-map.js';
 import { printResult } from '../cli-output.js';
 
 interface MapFlags {
