@@ -15,9 +15,10 @@ import { runBackup, type BackupRun } from './backup-api.js';
 import type { Volume } from '../volume/volume.js';
 import { openVolume, withVolumeAsync } from './volume-api.js';
 import { makeScratchCopy } from '../volume/scratch-copy.js';
+import { TRACKS_PER_CYLINDER } from '../geometry/device-types.js';
 
-/** Units compared per read while checking the restore. */
-const COMPARE_UNITS_PER_READ = 15;
+/** Units compared per read while checking the restore: one cylinder. */
+const COMPARE_UNITS_PER_READ = TRACKS_PER_CYLINDER;
 
 export interface DrillOptions {
   readonly image: string;
