@@ -7,7 +7,7 @@
 import { closeSync, fsyncSync } from 'node:fs';
 import { readFully, writeFully } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
-import { AddressRangeError, IoError } from '../errors/snaptape-error.js';
+import { AddressRangeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import type { VolumeGeometry } from '../geometry/volume-geometry.js';
 import { unitCount } from '../geometry/volume-geometry.js';
