@@ -1,6 +1,7 @@
 /**
- * The face of base/: small shared helpers: assertions, file I/O (file-io.ts), EBCDIC, field tables, logging, PRNG.
- * It re-exports what other folders use; a module inside base/ imports its neighbours directly.
+ * The face of base/: small shared helpers: assertions, file I/O (file-io.ts), EBCDIC, field
+ * tables, logging, PRNG. It re-exports what other folders use; a module inside base/ imports its
+ * neighbours directly.
  */
 export { assert, assertInteger } from './assert.js';
 export { OutputLimitError, decompressBounded } from './bounded-decompress.js';

@@ -1,6 +1,6 @@
 /**
- * The face of errors/: the typed error families and their exit codes.
- * It re-exports what other folders use; a module inside errors/ imports its neighbours directly.
+ * The face of errors/: the typed error families and their exit codes. It re-exports what other
+ * folders use; a module inside errors/ imports its neighbours directly.
  */
 export { EXIT_STATUS_BY_CODE, EXIT_STATUS_INTERNAL } from './exit-codes.js';
 export { translateIoError } from './io-error.js';

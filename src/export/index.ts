@@ -1,6 +1,6 @@
 /**
- * The face of export/: NBD export: the protocol server and its backends.
- * It re-exports what other folders use; a module inside export/ imports its neighbours directly.
+ * The face of export/: NBD export: the protocol server and its backends. It re-exports what other
+ * folders use; a module inside export/ imports its neighbours directly.
  */
 export { NbdClient } from './nbd-client.js';
 export { MAX_EXPORTS } from './nbd-constants.js';

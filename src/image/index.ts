@@ -1,6 +1,7 @@
 /**
- * The face of image/: image files (CKD, CCKD, FBA, multi-file): opening, creating, converting, checking, faults.
- * It re-exports what other folders use; a module inside image/ imports its neighbours directly.
+ * The face of image/: image files (CKD, CCKD, FBA, multi-file): opening, creating, converting,
+ * checking, faults. It re-exports what other folders use; a module inside image/ imports its
+ * neighbours directly.
  */
 export { type CckdProblem } from './cckd-analysis.js';
 export { checkImage, type CheckReport } from './cckd-check.js';

@@ -1,6 +1,6 @@
 /**
- * The face of subsystem/: mapped subsystems: track pools, track directories and mapped volumes.
- * It re-exports what other folders use; a module inside subsystem/ imports its neighbours directly.
+ * The face of subsystem/: mapped subsystems: track pools, track directories and mapped volumes. It
+ * re-exports what other folders use; a module inside subsystem/ imports its neighbours directly.
  */
 export { readMappedTrack } from './mapped-track-read.js';
 export { MappedVolumeBackend } from './mapped-volume-backend.js';

@@ -1,6 +1,7 @@
 /**
- * The face of volume/: the Volume over an image: opening and creating volumes, track sizes, write interception.
- * It re-exports what other folders use; a module inside volume/ imports its neighbours directly.
+ * The face of volume/: the Volume over an image: opening and creating volumes, track sizes, write
+ * interception. It re-exports what other folders use; a module inside volume/ imports its
+ * neighbours directly.
  */
 export { checkRoomForTrackWrites, hostFreeBytes } from './host-space.js';
 export { createVolume, openVolume, withVolume, withVolumeAsync, type CreateVolumeOptions } from './open-volume.js';

@@ -1,6 +1,7 @@
 /**
- * The face of vtoc/: the VTOC and data sets: labels, DSCBs, allocation, data set I/O and name patterns.
- * It re-exports what other folders use; a module inside vtoc/ imports its neighbours directly.
+ * The face of vtoc/: the VTOC and data sets: labels, DSCBs, allocation, data set I/O and name
+ * patterns. It re-exports what other folders use; a module inside vtoc/ imports its neighbours
+ * directly.
  */
 export { allocateDataset, checkAllocationsFit, deleteDataset, deleteDatasets, type AllocateRequest } from './dataset-allocator.js';
 export { checkDatasetName, checkVolser, dsorgName, parseDsorg, parseRecfm, recfmName } from './dataset-attributes.js';
