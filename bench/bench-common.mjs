@@ -16,7 +16,7 @@ export function median(values) {
 export function hostLoadBaselineScript(root, source, rate, ms) {
   return `
     import { openVolume } from ${JSON.stringify(join(root, 'dist/api/volume-api.js'))};
-    import { HostLoad } from ${JSON.stringify(join(root, 'dist/techniques/tape-backup/host-load.js'))};
+    import { HostLoad } from ${JSON.stringify(join(root, 'dist/workload/host-load.js'))};
     const v = openVolume(${JSON.stringify(source)});
     const load = new HostLoad(v, { kind: 'random', ratePerSecond: ${rate} }, 3);
     load.start();

@@ -6,7 +6,7 @@ import { LOG_EVENTS, type EventLogger } from '../base/log.js';
 import type { CbwErrorStatus } from '../techniques/tape-backup/backup-types.js';
 import { SnaptapeError } from '../errors/snaptape-error.js';
 import type { Volume } from '../volume/volume.js';
-import { HostLoad, type HostLoadSpec, type HostLoadStats } from '../techniques/tape-backup/host-load.js';
+import { HostLoad, type HostLoadSpec, type HostLoadStats } from '../workload/host-load.js';
 import type { TrackMapSnapshot } from '../session/session-view.js';
 import { TapeBackupSession, type BackupProgress, type BackupSummary, type TapeBackupOptions } from '../techniques/tape-backup/tape-backup-session.js';
 

@@ -16,7 +16,7 @@ import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { ERROR_CODES, IoError, SessionError, UsageError, errorFromData, type ErrorCode, type SnaptapeError } from '../errors/snaptape-error.js';
 import { FINAL_STATES } from '../session/session-state.js';
-import type { ApiErrorBody, SessionCommand, SessionEvent, SessionInfo, StartSessionRequest, VolumeInfo } from '../server/control-api-types.js';
+import type { ApiErrorBody, SessionCommand, SessionEvent, SessionInfo, StartSessionRequest, VolumeInfo } from '../control-api/control-api-types.js';
 import type { TrackMapSnapshot } from '../session/session-view.js';
 
 /**

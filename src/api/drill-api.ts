@@ -8,16 +8,17 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { restoreTape } from '../techniques/restore/restore-tape.js';
-import type { HostLoadSpec } from '../techniques/tape-backup/host-load.js';
+import type { HostLoadSpec } from '../workload/host-load.js';
 import type { TrackMapSnapshot } from '../session/session-view.js';
 import type { BackupProgress } from '../techniques/tape-backup/tape-backup-session.js';
 import { runBackup, type BackupRun } from './backup-api.js';
 import type { Volume } from '../volume/volume.js';
 import { openVolume, withVolumeAsync } from './volume-api.js';
 import { makeScratchCopy } from '../volume/scratch-copy.js';
+import { TRACKS_PER_CYLINDER } from '../geometry/device-types.js';
 
-/** Units compared per read while checking the restore. */
-const COMPARE_UNITS_PER_READ = 15;
+/** Units compared per read while checking the restore: one cylinder. */
+const COMPARE_UNITS_PER_READ = TRACKS_PER_CYLINDER;
 
 export interface DrillOptions {
   readonly image: string;

@@ -1,15 +1,7 @@
 /**
- * The public library API for volumes: create, open and describe. The CLI calls only this layer.
+ * The public library API for volumes: create, open (volume/open-volume.ts) and describe.
  */
-import { createImage } from '../image/create-image.js';
-import { openImage, type ImageFormat } from '../image/open-image.js';
-import type { CckdCompression } from '../image/cckd-layouts.js';
-import { parseGeometry, type VolumeGeometry } from '../geometry/volume-geometry.js';
-import { Volume } from '../volume/volume.js';
-import { TrackSizeTable } from '../volume/track-size-table.js';
-import { EMPTY_TRACK_BYTES } from '../ckd/track-layout.js';
-import { initializeNewVolume } from '../vtoc/volume-init.js';
-import { checkVolser } from '../vtoc/dataset-attributes.js';
+import type { Volume } from '../volume/volume.js';
 import { isNoVtocError, readVtoc } from '../vtoc/vtoc-reader.js';
 import { readVolumeLabel } from '../vtoc/volume-label.js';
 import { summarizeFreeSpace, usedTrackMap, type FreeSpaceSummary } from '../vtoc/free-space.js';
@@ -17,67 +9,8 @@ import { dsorgName, recfmName } from '../vtoc/dataset-attributes.js';
 import { formatDscbDate } from '../vtoc/dscb-date.js';
 import { extentRun } from '../vtoc/extent.js';
 import { decodeEbcdicTrimmed } from '../base/ebcdic.js';
-import { rmSync } from 'node:fs';
-import { isMappedVolumePath, openMappedVolume } from '../subsystem/mapped-volumes.js';
 
-export interface CreateVolumeOptions {
-  readonly type: string;
-  readonly cylinders?: number;
-  readonly blocks?: number;
-  readonly volser: string;
-  readonly owner?: string;
-  /** VTOC tracks; 0 = none, as dasdinit. */
-  readonly vtocTracks?: number;
-  readonly force?: boolean;
-  /** `cckd` makes a compressed Hercules image (default `ckd`: uncompressed). */
-  readonly format?: 'ckd' | 'cckd';
-  readonly compression?: CckdCompression;
-}
-
-export function createVolume(path: string, options: CreateVolumeOptions): Volume {
-  const volser = checkVolser(options.volser);
-  const geometry: VolumeGeometry = parseGeometry(options.type, { cylinders: options.cylinders, blocks: options.blocks });
-  const image = createImage(path, geometry, { force: options.force, format: options.format, compression: options.compression });
-  // Every track of a new image is empty: no need to scan for the size table.
-  const sizes = geometry.kind === 'ckd' ? TrackSizeTable.uniform(geometry.trackCount, EMPTY_TRACK_BYTES) : undefined;
-  const volume = new Volume(image, sizes);
-  try {
-    return initializeNewVolume(volume, { volser, owner: options.owner, vtocTracks: options.vtocTracks });
-  } catch (error) {
-    // A volume without its label is no volume: it goes before the lock does, and the size table
-    // that closing writes goes after.
-    rmSync(path, { force: true });
-    volume.close();
-    rmSync(`${path}.sizes`, { force: true });
-    throw error;
-  }
-}
-
-export function openVolume(path: string, options: { readOnly?: boolean; format?: ImageFormat; shadows?: readonly string[] } = {}): Volume {
-  // A mapped volume (a track directory in a subsystem folder, issue 6) is recognised by its magic.
-  if (options.format === undefined && isMappedVolumePath(path)) return openMappedVolume(path, { readOnly: options.readOnly });
-  return new Volume(openImage(path, options));
-}
-
-/** Runs `body` on an opened volume and closes it (releasing the lock) whatever happens. */
-export function withVolume<T>(path: string, options: { readOnly?: boolean; format?: ImageFormat }, body: (volume: Volume) => T): T {
-  const volume = openVolume(path, options);
-  try {
-    return body(volume);
-  } finally {
-    volume.close();
-  }
-}
-
-/** The same for an async body: the volume stays open (and locked) until the promise settles. */
-export async function withVolumeAsync<T>(path: string, options: { readOnly?: boolean; format?: ImageFormat }, body: (volume: Volume) => Promise<T>): Promise<T> {
-  const volume = openVolume(path, options);
-  try {
-    return await body(volume);
-  } finally {
-    volume.close();
-  }
-}
+export { createVolume, openVolume, withVolume, withVolumeAsync, type CreateVolumeOptions } from '../volume/open-volume.js';
 
 export interface ExtentListing {
   readonly sequence: number;

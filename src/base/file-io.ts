@@ -1,14 +1,19 @@
 /**
- * Positioned file I/O with one rule for a short read or write: `readSync`/`writeSync` may move
- * fewer bytes than asked, so each call is repeated until the whole buffer is done. A read that
- * meets the end of the file first is an I/O error naming the byte offset (or the error `shortRead`
- * makes); a write that makes no progress is an I/O error. Every positional read and write of
- * image, tape, bitmap and spool bytes goes through here.
+ * Every positioned read and write of a file goes through here, with one rule for a short transfer:
+ * `readSync`, `writeSync` and `writevSync` may move fewer bytes than asked, so each is called again
+ * for the rest until all of it is done.
+ * - A read that reaches the end of the file first is an I/O error naming the file and the byte
+ *   offset, or the error `shortRead` makes (a CCKD file that ends inside its own tables is damaged,
+ *   not an I/O failure). `readAtMost` is the one read that may stop at the end of the file: for
+ *   probes of a header or a window whose file may be shorter.
+ * - A write that makes no progress (0 bytes, no errno) is an I/O error naming the file and the byte
+ *   offset; a full file system is a NoSpaceError, as every errno is translated (io-error.ts).
  */
 import { readSync, writeSync, writevSync } from 'node:fs';
+import { IoError, type SnaptapeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
-import type { SnaptapeError } from '../errors/snaptape-error.js';
 
+/** Fills `into` from byte `positionBytes` of the file, or throws. */
 export function readFully(
   fd: number,
   into: Uint8Array,
@@ -17,8 +22,17 @@ export function readFully(
   what = 'the source',
   shortRead?: (endOffsetBytes: number) => SnaptapeError,
 ): void {
+  const done = readAtMost(fd, into, positionBytes, path, what);
+  if (done < into.length) {
+    throw shortRead?.(positionBytes + done)
+      ?? translateIoError({ code: 'EIO', message: `${what} ends at byte ${positionBytes + done}` }, `read ${what}`, path);
+  }
+}
+
+/** Reads into `into` until it is full or the file ends; returns the bytes read. */
+export function readAtMost(fd: number, into: Uint8Array, positionBytes: number, path: string, what = 'the file'): number {
   let done = 0;
-  // Bounded: every pass either reads at least one byte or throws.
+  // Bounded: every pass either reads at least one byte or stops.
   while (done < into.length) {
     let n: number;
     try {
@@ -26,16 +40,14 @@ export function readFully(
     } catch (error) {
       throw translateIoError(error, `read ${what} at byte ${positionBytes + done}`, path);
     }
-    if (n === 0) {
-      throw (
-        shortRead?.(positionBytes + done) ?? translateIoError({ code: 'EIO', message: `${what} ends at byte ${positionBytes + done}` }, `read ${what}`, path)
-      );
-    }
+    if (n === 0) break;
     done += n;
   }
+  return done;
 }
 
-export function writeFully(fd: number, data: Uint8Array, positionBytes: number, path: string, what = 'the target'): void {
+/** Writes all of `data` at byte `positionBytes` of the file, or throws. */
+export function writeFully(fd: number, data: Uint8Array, positionBytes: number, path: string, what = 'the file'): void {
   let done = 0;
   // Bounded: every pass either writes at least one byte or throws.
   while (done < data.length) {
@@ -45,26 +57,44 @@ export function writeFully(fd: number, data: Uint8Array, positionBytes: number, 
     } catch (error) {
       throw translateIoError(error, `write ${what} at byte ${positionBytes + done}`, path);
     }
-    if (n === 0) throw translateIoError({ code: 'EIO', message: `short write at byte ${positionBytes + done}` }, `write ${what}`, path);
+    if (n <= 0) throw noProgress(what, positionBytes + done, path);
     done += n;
   }
 }
 
-/** Writes `buffers` back to back from `positionBytes`; after a short writev the rest goes by `writeFully`. */
-export function writevFully(fd: number, buffers: readonly Uint8Array[], positionBytes: number, path: string, what = 'the target'): void {
-  const total = buffers.reduce((n, b) => n + b.length, 0);
-  let written: number;
-  try {
-    written = writevSync(fd, buffers as Uint8Array[], positionBytes);
-  } catch (error) {
-    throw translateIoError(error, `write ${what} at byte ${positionBytes}`, path);
+/** Writes the buffers back to back from byte `positionBytes` (one syscall when it all fits), or throws. */
+export function writevFully(fd: number, buffers: readonly Uint8Array[], positionBytes: number, path: string, what = 'the file'): void {
+  let pending = buffers.filter((b) => b.length > 0);
+  let at = positionBytes;
+  // Bounded: every pass either writes at least one byte or throws.
+  while (pending.length > 0) {
+    let n: number;
+    try {
+      n = writevSync(fd, pending as Uint8Array[], at);
+    } catch (error) {
+      throw translateIoError(error, `write ${what} at byte ${at}`, path);
+    }
+    if (n <= 0) throw noProgress(what, at, path);
+    at += n;
+    pending = dropWritten(pending, n);
   }
-  if (written === total) return;
-  // Bounded by the buffers: each is finished with writeFully from where the writev stopped.
-  let at = 0;
-  for (const buffer of buffers) {
-    const end = at + buffer.length;
-    if (end > written) writeFully(fd, buffer.subarray(Math.max(0, written - at)), positionBytes + Math.max(at, written), path, what);
-    at = end;
+}
+
+/** What is left of `buffers` after their first `written` bytes. */
+function dropWritten(buffers: readonly Uint8Array[], written: number): Uint8Array[] {
+  const rest: Uint8Array[] = [];
+  let skip = written;
+  for (const b of buffers) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    rest.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
   }
+  return rest;
+}
+
+function noProgress(what: string, atBytes: number, path: string): IoError {
+  return new IoError(`Cannot write ${what} at byte ${atBytes}: ${path}: the write made no progress`, { path, offset: atBytes });
 }

@@ -11,7 +11,8 @@
  *
  * Invariant: detection reads through a read-only descriptor and never writes.
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
+import { readAtMost } from '../base/file-io.js';
 import { dirname, extname, join, resolve } from 'node:path';
 import { encodeEbcdic } from '../base/ebcdic.js';
 import { translateIoError } from '../errors/io-error.js';
@@ -45,11 +46,7 @@ function notRecognised(path: string, head: Buffer): never {
 
 function readAt(fd: number, path: string, length: number, position: number): Buffer {
   const out = Buffer.alloc(length);
-  try {
-    return out.subarray(0, readSync(fd, out, 0, length, position));
-  } catch (error) {
-    throw translateIoError(error, `read ${path} at byte ${position}`, path);
-  }
+  return out.subarray(0, readAtMost(fd, out, position, path));
 }
 
 /**

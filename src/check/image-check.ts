@@ -13,7 +13,7 @@
  * volume and overlaps are reported only: which copy or owner is right cannot be known.
  */
 import { statSync } from 'node:fs';
-import { openVolume } from '../api/volume-api.js';
+import { openVolume } from '../volume/open-volume.js';
 import { FBA_BLOCK_BYTES } from '../geometry/device-types.js';
 import { cchhOf } from '../geometry/cchh.js';
 import { checkImage, type CheckReport as ImageFileReport } from '../image/cckd-check.js';

@@ -12,9 +12,8 @@
  *   bytes remain, the file ends inside a segmented block, or a chunk runs past the end of the file
  *   and no chunk header after it links back to it (else its length field is damaged, not torn).
  */
-import { readSync } from 'node:fs';
 import { assert } from '../base/assert.js';
-import { translateIoError } from '../errors/io-error.js';
+import { readFully } from '../base/file-io.js';
 import {
   AWS_HEADER_BYTES, FLAG1_BZIP2, FLAG1_COMPRESSION_MASK, FLAG1_END_OF_RECORD, FLAG1_KNOWN_BITS, FLAG1_NEW_RECORD, FLAG1_TAPEMARK,
   FLAG1_ZLIB, MAX_BLOCK_BYTES, MAX_CHUNK_DATA_BYTES, decodeAwsBlockHeader, type AwsBlockHeader,
@@ -70,11 +69,7 @@ function compressionOf(flags1: number): BlockCompression {
 
 function readHeader(fd: number, path: string, offsetBytes: number): AwsBlockHeader {
   const bytes = Buffer.alloc(AWS_HEADER_BYTES);
-  try {
-    readSync(fd, bytes, 0, AWS_HEADER_BYTES, offsetBytes);
-  } catch (cause) {
-    throw translateIoError(cause, `read the chunk header at byte offset ${offsetBytes}`, path);
-  }
+  readFully(fd, bytes, offsetBytes, path, 'the chunk header');
   return decodeAwsBlockHeader(bytes);
 }
 
@@ -85,11 +80,7 @@ function readHeader(fd: number, path: string, offsetBytes: number): AwsBlockHead
 function chainContinuesAfter(fd: number, path: string, offsetBytes: number, sizeBytes: number): boolean {
   const last = Math.min(sizeBytes - AWS_HEADER_BYTES, offsetBytes + AWS_HEADER_BYTES + MAX_CHUNK_DATA_BYTES);
   const tail = Buffer.alloc(Math.max(0, last + AWS_HEADER_BYTES - offsetBytes));
-  try {
-    readSync(fd, tail, 0, tail.length, offsetBytes);
-  } catch (cause) {
-    throw translateIoError(cause, `read the tail after byte offset ${offsetBytes}`, path);
-  }
+  readFully(fd, tail, offsetBytes, path, 'the chunks after a damaged header');
   // Bounded: at most one candidate per byte of one chunk's largest length.
   for (let at = offsetBytes + AWS_HEADER_BYTES + 1; at <= last; at++) {
     const header = decodeAwsBlockHeader(tail.subarray(at - offsetBytes, at - offsetBytes + AWS_HEADER_BYTES));
@@ -215,11 +206,7 @@ export function walkTapeChain(fd: number, path: string, sizeBytes: number): Tape
 export function readStoredBlock(fd: number, path: string, entry: ChainEntry): Buffer {
   const parts = entry.chunks.map((c) => {
     const data = Buffer.alloc(c.curlenBytes);
-    try {
-      readSync(fd, data, 0, c.curlenBytes, c.offsetBytes + AWS_HEADER_BYTES);
-    } catch (cause) {
-      throw translateIoError(cause, `read block ${entry.blockNumber} at byte offset ${entry.offsetBytes}`, path);
-    }
+    readFully(fd, data, c.offsetBytes + AWS_HEADER_BYTES, path, `block ${entry.blockNumber}`);
     return data;
   });
   return parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts);

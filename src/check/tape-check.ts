@@ -12,7 +12,8 @@
  * Nothing else is changed: damaged headers, blocks that do not decompress, label faults and block
  * counts would need a guess at which bytes are right.
  */
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync } from 'node:fs';
+import { writeFully } from '../base/file-io.js';
 import { extname } from 'node:path';
 import { assert } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
@@ -111,7 +112,7 @@ export function repairTape(path: string, inspection: TapeInspection): string[] {
     withWritableTape(path, (fd) => {
       const marks = Array.from({ length: count }, (_, i) => tapemarkHeaderBytes(i === 0 ? lastChunk?.curlenBytes ?? 0 : 0));
       const bytes = Buffer.concat(marks);
-      writeSync(fd, bytes, 0, bytes.length, at);
+      writeFully(fd, bytes, at, path, 'the closing tapemarks');
     });
     done.push(`appended ${count} tapemark(s) at byte offset ${at} to close the volume (its last data set was complete)`);
   }

@@ -3,7 +3,7 @@
  * out-of-order copies, and the ETA. Off a TTY, or with --json, nothing is drawn.
  */
 import cliProgress from 'cli-progress';
-import type { BackupProgress } from '../techniques/tape-backup/tape-backup-session.js';
+import { type BackupProgress } from '../api/index.js';
 
 export interface ProgressBar {
   update(progress: BackupProgress): void;

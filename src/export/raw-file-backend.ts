@@ -5,7 +5,8 @@
  * stays inside it (the server checks, and so does this class, as an assert); host failures come
  * out as typed errors (IoError, NoSpaceError) naming the file.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync } from 'node:fs';
+import { readFully, writeFully } from '../base/file-io.js';
 import { assert, assertInteger } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
 import { UsageError } from '../errors/snaptape-error.js';
@@ -46,13 +47,7 @@ export class RawFileBackend implements NbdExportBackend {
     const fd = this.openFd('read');
     this.checkRange(offsetBytes, length);
     const out = Buffer.alloc(length);
-    let done = 0;
-    // Bounded: each step reads at least one byte, or stops at end of file (which the range check excludes).
-    while (done < length) {
-      const got = this.io('read', () => readSync(fd, out, done, length - done, offsetBytes + done));
-      if (got === 0) break;
-      done += got;
-    }
+    readFully(fd, out, offsetBytes, this.path, `export '${this.name}'`);
     return out;
   }
 
@@ -60,11 +55,7 @@ export class RawFileBackend implements NbdExportBackend {
     const fd = this.openFd('write');
     assert(!this.readOnly, 'write is not called on a read-only backend');
     this.checkRange(offsetBytes, data.length);
-    let done = 0;
-    // Bounded: writeSync writes at least one byte per step or throws.
-    while (done < data.length) {
-      done += this.io('write', () => writeSync(fd, data, done, data.length - done, offsetBytes + done));
-    }
+    writeFully(fd, data, offsetBytes, this.path, `export '${this.name}'`);
   }
 
   writeZeroes(offsetBytes: number, length: number): void {

@@ -48,10 +48,16 @@ function slotBytesFor(r1MaxBytes: number): number {
   return Math.ceil((TRACK_OVERHEAD_BYTES + r1MaxBytes) / SLOT_ROUNDING_BYTES) * SLOT_ROUNDING_BYTES;
 }
 
+/**
+ * One cylinder is 15 tracks on every CKD family snaptape emulates (3390 and 3380 both have 15
+ * heads). Work done a cylinder at a time (scans, compares, progress, copy batches) uses this.
+ */
+export const TRACKS_PER_CYLINDER = 15;
+
 export const FAMILY_3390: CkdFamily = {
   family: '3390',
   devtypeByte: 0x90,
-  heads: 15,
+  heads: TRACKS_PER_CYLINDER,
   r1MaxBytes: 56664,
   trackSlotBytes: 56832,
   capacity: { cellBytes: 34, cellsPerTrack: 1729, trackLengthBytes: 58786 },
@@ -62,7 +68,7 @@ export const FAMILY_3390: CkdFamily = {
 export const FAMILY_3380: CkdFamily = {
   family: '3380',
   devtypeByte: 0x80,
-  heads: 15,
+  heads: TRACKS_PER_CYLINDER,
   r1MaxBytes: 47476,
   trackSlotBytes: 47616,
   capacity: { cellBytes: 32, cellsPerTrack: 1499, trackLengthBytes: 47968 },

@@ -22,7 +22,7 @@ import {
 import { NULL_FORMAT_MAX } from './cckd-null-track.js';
 import { FREE_BLOCK_MIN_BYTES, gapsBetween, type Extent } from './cckd-space.js';
 import { decodeL1, decodeL2, type L2Table } from './cckd-tables.js';
-import { readFully } from './read-fully.js';
+import { readFully } from '../base/file-io.js';
 
 export type CckdProblemKind = 'header' | 'table' | 'free-space' | 'statistics' | 'track';
 

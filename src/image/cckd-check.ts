@@ -9,7 +9,8 @@
  * out of bounds, two spaces overlapping) and bad track images are reported and left alone: which
  * copy is right is not knowable, and Hercules' own recovery guesses by scanning free space.
  */
-import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync } from 'node:fs';
+import { readAtMost, writeFully } from '../base/file-io.js';
 import { encodeFields } from '../base/field-table.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
@@ -50,7 +51,7 @@ function withFd<T>(path: string, flags: string, body: (fd: number) => T): T {
 function devidOf(path: string): string {
   return withFd(path, 'r', (fd) => {
     const head = Buffer.alloc(8);
-    const n = readSync(fd, head, 0, head.length, 0);
+    const n = readAtMost(fd, head, 0, path, 'the device header');
     return head.subarray(0, n).toString('latin1');
   });
 }
@@ -95,13 +96,7 @@ function rebuildFreeSpace(path: string, analysis: CckdAnalysis): string[] {
     freeImbeddedBytes: analysis.imbeddedBytes,
   };
   withFd(path, 'r+', (fd) => {
-    const put = (bytes: Buffer, at: number): void => {
-      try {
-        writeSync(fd, bytes, 0, bytes.length, at);
-      } catch (error) {
-        throw translateIoError(error, `write ${path} at byte ${at}`, path);
-      }
-    };
+    const put = (bytes: Buffer, at: number): void => writeFully(fd, bytes, at, path, 'the free space chain');
     gaps.forEach((g, i) => put(encodeFields(freeLayout, { nextOffset: gaps[i + 1]?.offset ?? 0, lengthBytes: g.length }), g.offset));
     put(encodeCckdHeader(header), CCKD_HEADER_OFFSET);
     // A FREE_BLK array past the data is replaced by the chain: cut it off.

@@ -13,7 +13,8 @@
  * Invariants: every L2 entry points at space no other entry or table uses; the header's space
  * statistics equal what the tables imply after every flush (cckdcdsk finds no errors).
  */
-import { closeSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync } from 'node:fs';
+import { writeFully } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
 import { decodeFields, encodeFields, num } from '../base/field-table.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
@@ -125,7 +126,7 @@ export class CckdFile {
     const l1 = new Uint32Array(l1Entries).fill(options.shadow ? CCKD_NOT_HERE : 0);
     const device = encodeCckdDeviceHeader({ shadow: options.shadow ?? false, heads: g.heads, trackSlotBytes: g.trackSlotBytes, devtypeByte: g.family.devtypeByte });
     const bytes = Buffer.concat([device, encodeCckdHeader(header), encodeL1(l1, false)]);
-    writeAll(fd, bytes, 0, path);
+    writeFully(fd, bytes, 0, path);
     ftruncateSync(fd, bytes.length);
     const analysis: CckdAnalysis = {
       path, shadow: options.shadow ?? false, bigEndian: false, geometry: g, header, l1, l2: new Array<undefined>(l1Entries).fill(undefined),
@@ -199,7 +200,7 @@ export class CckdFile {
       const head = encodeFields(CCKD_TRACK_HEADER_LAYOUT, { compression: code, cylinder: cchh.cylinder, head: cchh.head });
       const length = TRACK_HEADER_BYTES + bytes.length;
       const offset = this.space.allocate(length);
-      writeAll(this.fd, Buffer.concat([head, bytes]), offset, this.path);
+      writeFully(this.fd, Buffer.concat([head, bytes]), offset, this.path);
       entry = { offset, length, size: length };
     }
     const oldOffset = table.offsets[j] as number;
@@ -233,7 +234,7 @@ export class CckdFile {
   private markOpened(): void {
     if (this.openedOnDisk) return;
     this.header = { ...this.header, options: this.header.options | CCKD_OPTION.OPENED | CCKD_OPTION.OPENED_RW };
-    writeAll(this.fd, encodeCckdHeader(this.header), CCKD_HEADER_OFFSET, this.path);
+    writeFully(this.fd, encodeCckdHeader(this.header), CCKD_HEADER_OFFSET, this.path);
     this.openedOnDisk = true;
   }
 
@@ -243,16 +244,16 @@ export class CckdFile {
     for (const l1Index of [...this.dirtyL2].sort((a, b) => a - b)) {
       const table = this.l2[l1Index];
       assert(table !== undefined, 'a dirty L2 table exists');
-      writeAll(this.fd, encodeL2(table, this.bigEndian), this.l1[l1Index] as number, this.path);
+      writeFully(this.fd, encodeL2(table, this.bigEndian), this.l1[l1Index] as number, this.path);
     }
     this.dirtyL2.clear();
-    writeAll(this.fd, encodeL1(this.l1, this.bigEndian), CCKD_L1_OFFSET, this.path);
+    writeFully(this.fd, encodeL1(this.l1, this.bigEndian), CCKD_L1_OFFSET, this.path);
     // The tables on disk no longer point at released space: it may now be reused.
     this.space.commit();
     const extents = this.space.extents();
     const freeLayout = this.bigEndian ? CCKD_LAYOUTS_BE.freeBlock : CCKD_FREE_BLOCK_LAYOUT;
     extents.forEach((e, i) => {
-      writeAll(this.fd, encodeFields(freeLayout, { nextOffset: extents[i + 1]?.offset ?? 0, lengthBytes: e.length }), e.offset, this.path);
+      writeFully(this.fd, encodeFields(freeLayout, { nextOffset: extents[i + 1]?.offset ?? 0, lengthBytes: e.length }), e.offset, this.path);
     });
     const stats = this.space.stats();
     const imbedded = this.imbeddedBytes();
@@ -273,7 +274,7 @@ export class CckdFile {
     } catch (error) {
       throw translateIoError(error, `truncate ${this.path}`, this.path);
     }
-    writeAll(this.fd, encodeCckdHeader(this.header), CCKD_HEADER_OFFSET, this.path);
+    writeFully(this.fd, encodeCckdHeader(this.header), CCKD_HEADER_OFFSET, this.path);
     if (closing) this.openedOnDisk = false;
     this.dirty = false;
   }
@@ -321,14 +322,4 @@ export class CckdFile {
   }
 }
 
-function writeAll(fd: number, data: Uint8Array, position: number, path: string): void {
-  let done = 0;
-  while (done < data.length) {
-    try {
-      done += writeSync(fd, data, done, data.length - done, position + done);
-    } catch (error) {
-      throw translateIoError(error, `write ${path} at byte ${position + done}`, path);
-    }
-  }
-}
 

@@ -14,9 +14,10 @@ import { createImage } from './create-image.js';
 import type { ImageBackend } from './image-backend.js';
 import type { CckdCompression } from './cckd-layouts.js';
 import { openImage } from './open-image.js';
+import { TRACKS_PER_CYLINDER } from '../geometry/device-types.js';
 
 /** Tracks converted per progress report: one cylinder. */
-const PROGRESS_EVERY_TRACKS = 15;
+const PROGRESS_EVERY_TRACKS = TRACKS_PER_CYLINDER;
 
 export interface ConvertOptions {
   readonly format: 'ckd' | 'cckd';

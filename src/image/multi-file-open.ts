@@ -4,7 +4,8 @@
  * `highCylinder` = cylinders so far - 1, and 0 in the last file), then reopens them for writing
  * under one lock each. A damaged set is refused before anything is written.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { readAtMost } from '../base/file-io.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import { familyByDevtypeByte } from '../geometry/device-types.js';
@@ -34,7 +35,7 @@ function readPart(path: string, sequence: number, first: CkdImageHeader | undefi
   try {
     const sizeBytes = fstatSync(fd).size;
     const head = Buffer.alloc(CKD_HEADER_BYTES);
-    if (readSync(fd, head, 0, CKD_HEADER_BYTES, 0) < CKD_HEADER_BYTES) refuse(path, `truncated: ${sizeBytes} bytes is shorter than the device header`, sizeBytes);
+    if (readAtMost(fd, head, 0, path, 'the device header') < CKD_HEADER_BYTES) refuse(path, `truncated: ${sizeBytes} bytes is shorter than the device header`, sizeBytes);
     const header = decodeCkdHeader(head);
     if (header.devid !== CKD_DEVID_UNCOMPRESSED) refuse(path, `file ${sequence} of a multi-file volume starts "${header.devid}", expected ${CKD_DEVID_UNCOMPRESSED}`, 0);
     if (first && (header.heads !== first.heads || header.trackSlotBytes !== first.trackSlotBytes || header.devtypeByte !== first.devtypeByte)) {

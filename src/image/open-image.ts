@@ -10,7 +10,8 @@
  * recognised by the `.fba` suffix, by "VOL1" in block 1 (what dasdinit writes), or when the caller
  * says so. Anything else is refused rather than guessed at.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { readAtMost } from '../base/file-io.js';
 import { extname } from 'node:path';
 import { encodeEbcdic } from '../base/ebcdic.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
@@ -45,10 +46,9 @@ export interface ImageShape {
 
 const VOL1_EBCDIC = encodeEbcdic('VOL1');
 
-function readPrefix(fd: number, length: number): Buffer {
+function readPrefix(fd: number, path: string, length: number): Buffer {
   const buf = Buffer.alloc(length);
-  const n = readSync(fd, buf, 0, length, 0);
-  return buf.subarray(0, n);
+  return buf.subarray(0, readAtMost(fd, buf, 0, path, 'the image header'));
 }
 
 function fail(path: string, message: string, offset: number): never {
@@ -86,7 +86,7 @@ function fbaShape(path: string, sizeBytes: number): ImageShape {
 /** Reads and checks an image's shape through `fd` (read-only). */
 export function inspectImage(path: string, fd: number, format?: ImageFormat): ImageShape {
   const sizeBytes = fstatSync(fd).size;
-  const head = readPrefix(fd, Math.max(CKD_HEADER_BYTES, 2 * FBA_BLOCK_BYTES));
+  const head = readPrefix(fd, path, Math.max(CKD_HEADER_BYTES, 2 * FBA_BLOCK_BYTES));
   if (format === 'fba') return fbaShape(path, sizeBytes);
   const devid = head.subarray(0, 8).toString('latin1');
   if (format === 'ckd' || devid === CKD_DEVID_UNCOMPRESSED) {
@@ -107,8 +107,8 @@ function printable(text: string): string {
 }
 
 /** The device id at byte 0 and, for CKD_P370, whether the header marks a multi-file volume. */
-function peek(fd: number): { devid: string; multiFile: boolean } {
-  const head = readPrefix(fd, CKD_HEADER_BYTES);
+function peek(fd: number, path: string): { devid: string; multiFile: boolean } {
+  const head = readPrefix(fd, path, CKD_HEADER_BYTES);
   const devid = head.subarray(0, 8).toString('latin1');
   if (devid !== CKD_DEVID_UNCOMPRESSED || head.length < CKD_HEADER_BYTES) return { devid, multiFile: false };
   return { devid, multiFile: decodeCkdHeader(head).fileSequence === 1 };
@@ -129,7 +129,7 @@ export function openImage(path: string, options: OpenImageOptions = {}): ImageBa
   if (options.format !== 'fba') {
     let kind: { devid: string; multiFile: boolean };
     try {
-      kind = peek(fd);
+      kind = peek(fd, path);
     } catch (error) {
       closeSync(fd);
       throw translateIoError(error, `read ${path}`, path);

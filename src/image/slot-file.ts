@@ -4,9 +4,10 @@
  * Every call is one positioned system call; a run of consecutive units is one read (the
  * number of system calls decides throughput).
  */
-import { closeSync, fsyncSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync } from 'node:fs';
+import { readFully, writeFully } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
-import { AddressRangeError, IoError } from '../errors/snaptape-error.js';
+import { AddressRangeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import type { VolumeGeometry } from '../geometry/volume-geometry.js';
 import { unitCount } from '../geometry/volume-geometry.js';
@@ -58,17 +59,7 @@ export class SlotFile implements ImageBackend {
   }
 
   private readExactly(buffer: Buffer, position: number, what: string): void {
-    let done = 0;
-    while (done < buffer.length) {
-      let n: number;
-      try {
-        n = readSync(this.fd, buffer, done, buffer.length - done, position + done);
-      } catch (error) {
-        throw translateIoError(error, `read ${what} of ${this.path}`, this.path);
-      }
-      if (n === 0) throw new IoError(`Cannot read ${what} of ${this.path}: the file ends at byte ${position + done}`, { path: this.path, offset: position + done });
-      done += n;
-    }
+    readFully(this.fd, buffer, position, this.path, what);
   }
 
   readUnit(unitIndex: number, lengthBytes: number): Buffer {
@@ -107,14 +98,7 @@ export class SlotFile implements ImageBackend {
   }
 
   private writeAt(data: Uint8Array, position: number, what: string): void {
-    let done = 0;
-    while (done < data.length) {
-      try {
-        done += writeSync(this.fd, data, done, data.length - done, position + done);
-      } catch (error) {
-        throw translateIoError(error, `write ${what} of ${this.path}`, this.path);
-      }
-    }
+    writeFully(this.fd, data, position, this.path, what);
   }
 
   sync(): void {

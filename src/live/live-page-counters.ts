@@ -7,7 +7,7 @@
  *   `map`      the last track map sampled (`map.hostWrites`, `map.subject`).
  * A value that is missing shows as "-". Data only: live-page-script.ts reads it as JSON.
  */
-import type { SessionType } from '../server/control-api-types.js';
+import type { SessionType } from '../control-api/control-api-types.js';
 
 export interface LiveCounter {
   readonly id: string;

@@ -3,7 +3,7 @@
  * API's server-sent events (`SessionEvent`: {"kind":"state"|"progress"|"end","session":{...}}), so
  * a script reads a local run and a served one alike. The local session's id is `local-1`.
  */
-import type { SessionEvent, SessionInfo } from '../server/control-api-types.js';
+import type { SessionEvent, SessionInfo } from '../control-api/control-api-types.js';
 import type { SessionState } from '../session/session-state.js';
 
 /** A local session's progress record (a BackupProgress): the technique's own, with its state. */

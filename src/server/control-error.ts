@@ -7,7 +7,7 @@
  * Anything else is a bug: it is answered 500 INTERNAL, with its first line only.
  */
 import { isSnaptapeError, type ErrorCode, type ErrorDetails, type SnaptapeError } from '../errors/snaptape-error.js';
-import type { ApiErrorBody, ControlErrorCode } from './control-api-types.js';
+import type { ApiErrorBody, ControlErrorCode } from '../control-api/control-api-types.js';
 
 export const STATUS_BY_CONTROL_CODE: Readonly<Record<ControlErrorCode, number>> = {
   BAD_JSON: 400,

@@ -41,7 +41,7 @@ import { EventStreams, MAX_EVENT_STREAMS } from './event-stream.js';
 import { readJsonBody, type JsonObject } from './request-body.js';
 import type { SessionArgs } from '../session/session.js';
 import { sendJsonCompressible } from './compressed-json.js';
-import { SESSION_COMMANDS } from './control-api-types.js';
+import { SESSION_COMMANDS } from '../control-api/control-api-types.js';
 import { MAX_EVENT_SUBSCRIBERS, type SessionRegistry } from './session-registry.js';
 import type { ServedVolumes } from './served-volumes.js';
 import type { ControlAddress } from './listen-address.js';

@@ -17,7 +17,7 @@
 import type { ServerResponse } from 'node:http';
 import { FINAL_STATES } from '../session/session-state.js';
 import { ControlError } from './control-error.js';
-import type { SessionEvent } from './control-api-types.js';
+import type { SessionEvent } from '../control-api/control-api-types.js';
 import type { SessionRegistry } from './session-registry.js';
 
 export const MAX_EVENT_STREAMS = 32;

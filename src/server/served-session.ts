@@ -13,7 +13,7 @@ import { FINAL_STATES, type SessionState } from '../session/session-state.js';
 import type { Session, SessionArgs, SessionKind } from '../session/session.js';
 import type { TrackMapSnapshot } from '../session/session-view.js';
 import { ControlError } from './control-error.js';
-import type { SessionEvent, SessionInfo } from './control-api-types.js';
+import type { SessionEvent, SessionInfo } from '../control-api/control-api-types.js';
 
 /** Listeners on one session: the registry, one per SSE stream of this session, and a spare. */
 const MAX_SESSION_LISTENERS = 66;

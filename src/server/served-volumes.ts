@@ -8,7 +8,7 @@
  * and keeps going past a volume that fails to close (the first failure is rethrown at the end).
  */
 import { resolve } from 'node:path';
-import { openVolume } from '../api/volume-api.js';
+import { openVolume } from '../volume/open-volume.js';
 import { UsageError, isSnaptapeError } from '../errors/snaptape-error.js';
 import { VolumeBackend, exportNameFor } from '../export/volume-backend.js';
 import { MAX_EXPORTS } from '../export/nbd-constants.js';
@@ -16,7 +16,7 @@ import type { Volume } from '../volume/volume.js';
 import { readVolumeLabel } from '../vtoc/volume-label.js';
 import { decodeEbcdicTrimmed } from '../base/ebcdic.js';
 import { ControlError } from './control-error.js';
-import type { VolumeInfo } from './control-api-types.js';
+import type { VolumeInfo } from '../control-api/control-api-types.js';
 
 export interface ServedVolume {
   readonly name: string;

@@ -28,7 +28,7 @@ import { findCloneToResume, restoreCloneToResume, type CloneResumePlan } from '.
 import { MirrorSession } from '../techniques/mirror/mirror-session.js';
 import { mirrorFilePath } from '../techniques/mirror/mirror-state-file.js';
 import { SnapshotSession } from '../techniques/snapshot/snapshot-session.js';
-import type { SessionType } from './control-api-types.js';
+import type { SessionType } from '../control-api/control-api-types.js';
 import { ControlError } from './control-error.js';
 import { RequestFields, type JsonObject } from './request-body.js';
 import type { ServedVolumes } from './served-volumes.js';

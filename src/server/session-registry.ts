@@ -16,7 +16,7 @@ import { assert } from '../base/assert.js';
 import { FINAL_STATES, SESSION_TRANSITIONS, type SessionState } from '../session/session-state.js';
 import { ControlError } from './control-error.js';
 import type { Session } from '../session/session.js';
-import { SESSION_TYPES, type SessionEvent, type SessionType } from './control-api-types.js';
+import { SESSION_TYPES, type SessionEvent, type SessionType } from '../control-api/control-api-types.js';
 import type { JsonObject } from './request-body.js';
 import { ServedSession, type SessionEventListener } from './served-session.js';
 import type { ServedVolumes } from './served-volumes.js';

@@ -22,7 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import { NbdServer } from '../export/nbd-server.js';
 import { SESSION_CREATORS, findClonesToResume, resumeClones, resumeMirrors } from './session-creators.js';
-import { SESSION_TYPES, type ServeInfo, type ServeNbdAddress } from './control-api-types.js';
+import { SESSION_TYPES, type ServeInfo, type ServeNbdAddress } from '../control-api/control-api-types.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { ControlServer } from './control-server.js';
 import { checkBindHost, checkNbdAccess, type ControlAddress, type NbdAddress } from './listen-address.js';

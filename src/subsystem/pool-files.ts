@@ -1,9 +1,10 @@
 /**
  * The files of a track pool on their own (native-layout/mapped-subsystem.md): creating a
- * subsystem folder, and reading and checking `pool.slots`' header and `pool.refs`. Positioned
- * I/O helpers that translate host errors into typed ones live here too.
+ * subsystem folder, and reading and checking `pool.slots`' header and `pool.refs`. Its fsync helper
+ * translates host errors into typed ones (positioned reads and writes: base/file-io.ts).
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { readAtMost, readFully, writeFully } from '../base/file-io.js';
 import { join } from 'node:path';
 import { decodeFields, encodeFields, field, num, str } from '../base/field-table.js';
 import { ImageFormatError, TargetExistsError, UsageError } from '../errors/snaptape-error.js';
@@ -18,25 +19,6 @@ export interface PoolShape {
   readonly family: CkdFamily;
   readonly slotBytes: number;
   readonly heads: number;
-}
-
-function ioRead(fd: number, into: Buffer, position: number, what: string, path: string): number {
-  try {
-    return readSync(fd, into, 0, into.length, position);
-  } catch (error) {
-    throw translateIoError(error, `read ${what} of ${path}`, path);
-  }
-}
-
-export function ioWrite(fd: number, data: Uint8Array, position: number, what: string, path: string): void {
-  let done = 0;
-  while (done < data.length) {
-    try {
-      done += writeSync(fd, data, done, data.length - done, position + done);
-    } catch (error) {
-      throw translateIoError(error, `write ${what} of ${path}`, path);
-    }
-  }
 }
 
 export function ioSync(fd: number, path: string): void {
@@ -72,10 +54,10 @@ export function initSubsystem(dir: string, family: CkdFamily, options: { force?:
   const poolPath = join(dir, POOL_FILE);
   const refsPath = join(dir, REFS_FILE);
   const poolFd = openFile(poolPath, 'w');
-  try { ioWrite(poolFd, header, 0, 'the pool header', poolPath); ioSync(poolFd, poolPath); } finally { closeSync(poolFd); }
+  try { writeFully(poolFd, header, 0, poolPath, 'the pool header'); ioSync(poolFd, poolPath); } finally { closeSync(poolFd); }
   const refsFd = openFile(refsPath, 'w');
   try {
-    ioWrite(refsFd, encodeFields(REFS_HEADER_LAYOUT, { magic: REFS_MAGIC, version: SUBSYSTEM_FORMAT_VERSION, slotCount: 0, state: REFS_STATE.clean, slotsEverUsed: 0 }), 0, 'the refs header', refsPath);
+    writeFully(refsFd, encodeFields(REFS_HEADER_LAYOUT, { magic: REFS_MAGIC, version: SUBSYSTEM_FORMAT_VERSION, slotCount: 0, state: REFS_STATE.clean, slotsEverUsed: 0 }), 0, refsPath, 'the refs header');
     ioSync(refsFd, refsPath);
   } finally { closeSync(refsFd); }
   return shape;
@@ -93,7 +75,7 @@ export function readPoolShape(dir: string, fd?: number): PoolShape & { slotCount
   try {
     const sizeBytes = fstatSync(own).size;
     const head = Buffer.alloc(POOL_HEADER_LAYOUT.size);
-    if (ioRead(own, head, 0, 'the pool header', path) < head.length) corrupt(path, `the file has ${sizeBytes} bytes, shorter than the ${POOL_HEADER_LAYOUT.size}-byte header`, sizeBytes);
+    if (readAtMost(own, head, 0, path, 'the pool header') < head.length) corrupt(path, `the file has ${sizeBytes} bytes, shorter than the ${POOL_HEADER_LAYOUT.size}-byte header`, sizeBytes);
     const f = decodeFields(POOL_HEADER_LAYOUT, head);
     if (str(f, 'magic') !== POOL_MAGIC) corrupt(path, `it does not start with "${POOL_MAGIC}"`, 0);
     if (num(f, 'version') !== SUBSYSTEM_FORMAT_VERSION) corrupt(path, `format version ${num(f, 'version')} at offset ${field(POOL_HEADER_LAYOUT, 'version').offset} is not ${SUBSYSTEM_FORMAT_VERSION}`, field(POOL_HEADER_LAYOUT, 'version').offset);
@@ -124,7 +106,7 @@ export function readRefs(dir: string, slotCount: number): RefsFile {
   try {
     const sizeBytes = fstatSync(fd).size;
     const head = Buffer.alloc(REFS_HEADER_LAYOUT.size);
-    if (ioRead(fd, head, 0, 'the refs header', path) < head.length) throw new ImageFormatError(`Cannot open the reference counts ${path}: ${sizeBytes} bytes is shorter than the header`, { path, offset: sizeBytes });
+    if (readAtMost(fd, head, 0, path, 'the refs header') < head.length) throw new ImageFormatError(`Cannot open the reference counts ${path}: ${sizeBytes} bytes is shorter than the header`, { path, offset: sizeBytes });
     const f = decodeFields(REFS_HEADER_LAYOUT, head);
     if (str(f, 'magic') !== REFS_MAGIC || num(f, 'version') !== SUBSYSTEM_FORMAT_VERSION) {
       throw new ImageFormatError(`Cannot open the reference counts ${path}: it does not start with "${REFS_MAGIC}" version ${SUBSYSTEM_FORMAT_VERSION}`, { path, offset: 0 });
@@ -134,7 +116,7 @@ export function readRefs(dir: string, slotCount: number): RefsFile {
       throw new ImageFormatError(`Cannot open the reference counts ${path}: it claims ${stored} slots, the pool has ${slotCount} and the file holds ${Math.floor((sizeBytes - REFS_HEADER_LAYOUT.size) / REFCOUNT_BYTES)}`, { path, offset: field(REFS_HEADER_LAYOUT, 'slotCount').offset });
     }
     const body = Buffer.alloc(stored * REFCOUNT_BYTES);
-    if (body.length > 0) ioRead(fd, body, REFS_HEADER_LAYOUT.size, 'the counts', path);
+    if (body.length > 0) readFully(fd, body, REFS_HEADER_LAYOUT.size, path, 'the counts');
     const counts = new Uint32Array(slotCount);
     for (let s = 0; s < stored; s++) counts[s] = body.readUInt32LE(s * REFCOUNT_BYTES);
     return { counts, state: num(f, 'state'), slotsEverUsed: Math.min(num(f, 'slotsEverUsed'), slotCount) };

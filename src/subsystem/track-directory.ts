@@ -8,7 +8,8 @@
  */
 import { endianness } from 'node:os';
 import { assert } from '../base/assert.js';
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
+import { readAtMost, writeFully } from '../base/file-io.js';
 import { decodeFields, encodeFields, field, num, str } from '../base/field-table.js';
 import { ImageFormatError, TargetExistsError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
@@ -19,7 +20,7 @@ import {
   DIRECTORY_ENTRY_BYTES, DIRECTORY_HEADER_LAYOUT, DIRECTORY_MAGIC, ENTRY_EXTENT_OFFSET, ENTRY_FLAGS_OFFSET, ENTRY_SLOT_OFFSET,
   SUBSYSTEM_FORMAT_VERSION, UNALLOCATED_SLOT,
 } from './subsystem-layouts.js';
-import { ioSync, ioWrite } from './track-pool.js';
+import { ioSync } from './track-pool.js';
 
 // The entry fields as indexes into u32/u16 views of the entries (from the layout, not bare numbers).
 const U32_PER_ENTRY = DIRECTORY_ENTRY_BYTES / 4;
@@ -54,7 +55,7 @@ export function isDirectoryFile(path: string): boolean {
     fd = openSync(path, 'r');
     if (!fstatSync(fd).isFile()) return false;
     const head = Buffer.alloc(DIRECTORY_MAGIC.length);
-    return readSync(fd, head, 0, head.length, 0) === head.length && head.toString('latin1') === DIRECTORY_MAGIC;
+    return readAtMost(fd, head, 0, path, 'the directory header') === head.length && head.toString('latin1') === DIRECTORY_MAGIC;
   } catch {
     return false;
   } finally {
@@ -120,7 +121,7 @@ export class TrackDirectory {
     try {
       const sizeBytes = fstatSync(fd).size;
       const head = Buffer.alloc(DIRECTORY_HEADER_LAYOUT.size);
-      if (readSync(fd, head, 0, head.length, 0) < head.length) corrupt(path, `${sizeBytes} bytes is shorter than the ${DIRECTORY_HEADER_LAYOUT.size}-byte header`, sizeBytes);
+      if (readAtMost(fd, head, 0, path, 'the directory header') < head.length) corrupt(path, `${sizeBytes} bytes is shorter than the ${DIRECTORY_HEADER_LAYOUT.size}-byte header`, sizeBytes);
       const f = decodeFields(DIRECTORY_HEADER_LAYOUT, head);
       if (str(f, 'magic') !== DIRECTORY_MAGIC) corrupt(path, `it does not start with "${DIRECTORY_MAGIC}"`, 0);
       const versionAt = field(DIRECTORY_HEADER_LAYOUT, 'version').offset;
@@ -134,7 +135,7 @@ export class TrackDirectory {
       const bodyBytes = geometry.trackCount * DIRECTORY_ENTRY_BYTES;
       if (sizeBytes !== DIRECTORY_HEADER_LAYOUT.size + bodyBytes) corrupt(path, `${sizeBytes} bytes, expected ${DIRECTORY_HEADER_LAYOUT.size + bodyBytes} for ${geometry.trackCount} entries (truncated?)`, sizeBytes);
       const body = Buffer.alloc(bodyBytes);
-      if (readSync(fd, body, 0, bodyBytes, DIRECTORY_HEADER_LAYOUT.size) < bodyBytes) corrupt(path, 'the entries end early', sizeBytes);
+      if (readAtMost(fd, body, DIRECTORY_HEADER_LAYOUT.size, path, 'the entries') < bodyBytes) corrupt(path, 'the entries end early', sizeBytes);
       return new TrackDirectory(path, fd, geometry, options.readOnly, body);
     } catch (error) {
       closeSync(fd);
@@ -159,7 +160,7 @@ export class TrackDirectory {
     this.slots[trackIndex] = entry.slot;
     this.extents[trackIndex] = entry.extentBytes;
     this.flags[trackIndex] = entry.flags;
-    ioWrite(this.fd, this.encodeEntry(trackIndex), DIRECTORY_HEADER_LAYOUT.size + trackIndex * DIRECTORY_ENTRY_BYTES, `the entry of track ${trackIndex}`, this.path);
+    writeFully(this.fd, this.encodeEntry(trackIndex), DIRECTORY_HEADER_LAYOUT.size + trackIndex * DIRECTORY_ENTRY_BYTES, this.path, `the entry of track ${trackIndex}`);
   }
 
   /** Writes entries first..first+count-1 from memory in one call (a snapshot's pointer copy). */
@@ -172,7 +173,7 @@ export class TrackDirectory {
       u16[i * U16_PER_ENTRY + EXTENT_U16] = this.extents[t] as number;
       u16[i * U16_PER_ENTRY + FLAGS_U16] = this.flags[t] as number;
     }
-    ioWrite(this.fd, out, DIRECTORY_HEADER_LAYOUT.size + firstTrack * DIRECTORY_ENTRY_BYTES, `entries ${firstTrack}-${firstTrack + trackCount - 1}`, this.path);
+    writeFully(this.fd, out, DIRECTORY_HEADER_LAYOUT.size + firstTrack * DIRECTORY_ENTRY_BYTES, this.path, `entries ${firstTrack}-${firstTrack + trackCount - 1}`);
   }
 
   sync(): void {

@@ -11,13 +11,14 @@
  * - bytes of a slot past what its directory entry's extent covers are zero, except in a free slot
  *   reused from an earlier session (its old extent is unknown): such a slot is rewritten whole.
  */
-import { closeSync, fstatSync, ftruncateSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync } from 'node:fs';
+import { readAtMost, writeFully } from '../base/file-io.js';
 import { join } from 'node:path';
 import { assert } from '../base/assert.js';
 import { encodeFields, field } from '../base/field-table.js';
 import { ImageFormatError, NoSpaceError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
-import { ioSync, ioWrite, openFile, readPoolShape, readRefs, type PoolShape } from './pool-files.js';
+import { ioSync, openFile, readPoolShape, readRefs, type PoolShape } from './pool-files.js';
 import { lockImage, type ImageLock } from '../image/image-lock.js';
 import {
   POOL_FILE, POOL_HEADER_LAYOUT, POOL_LOCK_NAME, REFCOUNT_BYTES, REFS_FILE, REFS_HEADER_LAYOUT, REFS_MAGIC, REFS_STATE, SUBSYSTEM_FORMAT_VERSION, UNALLOCATED_SLOT,
@@ -28,7 +29,7 @@ export const POOL_GROW_SLOTS = 1024;
 /** Most slots a pool holds: slot numbers are u32 and 0xFFFFFFFF means "unallocated". */
 export const MAX_POOL_SLOTS = UNALLOCATED_SLOT - 1;
 
-export { initSubsystem, ioSync, ioWrite, readPoolShape, readRefs, type PoolShape, type RefsFile } from './pool-files.js';
+export { initSubsystem, ioSync, readPoolShape, readRefs, type PoolShape, type RefsFile } from './pool-files.js';
 
 export interface PoolOptions {
   /**
@@ -72,17 +73,7 @@ export class PoolReader {
   readSlot(slot: number, lengthBytes: number): Buffer {
     assert(lengthBytes >= 0 && lengthBytes <= this.shape.slotBytes, 'a slot read stays inside its slot');
     const out = Buffer.alloc(lengthBytes);
-    let done = 0;
-    while (done < lengthBytes) {
-      let n: number;
-      try {
-        n = readSync(this.poolFd, out, done, lengthBytes - done, this.slotOffset(slot) + done);
-      } catch (error) {
-        throw translateIoError(error, `read slot ${slot} of ${this.poolPath}`, this.poolPath);
-      }
-      if (n === 0) break;
-      done += n;
-    }
+    readAtMost(this.poolFd, out, this.slotOffset(slot), this.poolPath, `slot ${slot}`);
     return out;
   }
 
@@ -163,7 +154,7 @@ export class TrackPool extends PoolReader {
 
   private writeRefsHeader(state: number): void {
     const header = encodeFields(REFS_HEADER_LAYOUT, { magic: REFS_MAGIC, version: SUBSYSTEM_FORMAT_VERSION, slotCount: this.slotCount, state, slotsEverUsed: this.slotsEverUsed });
-    ioWrite(this.refsFd, header, 0, 'the refs header', this.refsPath);
+    writeFully(this.refsFd, header, 0, this.refsPath, 'the refs header');
   }
 
   get totalSlots(): number {
@@ -193,7 +184,7 @@ export class TrackPool extends PoolReader {
     }
     const counts = new Uint32Array(next);
     counts.set(this.counts);
-    ioWrite(this.refsFd, Buffer.alloc((next - this.slotCount) * REFCOUNT_BYTES), REFS_HEADER_LAYOUT.size + this.slotCount * REFCOUNT_BYTES, 'new counts', this.refsPath);
+    writeFully(this.refsFd, Buffer.alloc((next - this.slotCount) * REFCOUNT_BYTES), REFS_HEADER_LAYOUT.size + this.slotCount * REFCOUNT_BYTES, this.refsPath, 'new counts');
     for (let s = next - 1; s >= this.slotCount; s--) this.free.push(s);
     this.counts = counts;
     this.slotCount = next;
@@ -226,7 +217,7 @@ export class TrackPool extends PoolReader {
 
   writeSlot(slot: number, data: Uint8Array, offsetInSlot = 0): void {
     assert(slot >= 0 && slot < this.slotCount && offsetInSlot >= 0 && offsetInSlot + data.length <= this.shape.slotBytes, 'a slot write stays inside one slot of the pool');
-    ioWrite(this.poolFd, data, this.slotOffset(slot) + offsetInSlot, `slot ${slot}`, this.poolPath);
+    writeFully(this.poolFd, data, this.slotOffset(slot) + offsetInSlot, this.poolPath, `slot ${slot}`);
   }
 
   /** Makes slot data durable (before a pointer to it is written). */
@@ -256,7 +247,7 @@ export class TrackPool extends PoolReader {
     const entry = Buffer.alloc(REFCOUNT_BYTES);
     for (const c of changes) {
       entry.writeUInt32LE(this.counts[c.slot] as number, 0);
-      ioWrite(this.refsFd, entry, REFS_HEADER_LAYOUT.size + c.slot * REFCOUNT_BYTES, `the count of slot ${c.slot}`, this.refsPath);
+      writeFully(this.refsFd, entry, REFS_HEADER_LAYOUT.size + c.slot * REFCOUNT_BYTES, this.refsPath, `the count of slot ${c.slot}`);
     }
   }
 
@@ -286,7 +277,7 @@ export class TrackPool extends PoolReader {
 
   private writeAllCounts(): void {
     const body = Buffer.from(this.counts.buffer, this.counts.byteOffset, this.slotCount * REFCOUNT_BYTES);
-    ioWrite(this.refsFd, body, REFS_HEADER_LAYOUT.size, 'the counts', this.refsPath);
+    writeFully(this.refsFd, body, REFS_HEADER_LAYOUT.size, this.refsPath, 'the counts');
   }
 
   /** Replaces every count (the check tool's repair) and makes them durable. */

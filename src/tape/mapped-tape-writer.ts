@@ -10,7 +10,8 @@
  * - a run of consecutive blocks of one file is one contiguous writev (system calls, not bytes, decide throughput);
  * - `finish` writes labels and tapemarks, then re-reads the tape and checks it against the plan.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync } from 'node:fs';
+import { writevFully } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
 import { NoSpaceError, TapeFormatError, TargetExistsError } from '../errors/snaptape-error.js';
@@ -59,25 +60,8 @@ export function dataBlockRun(plan: TapePlan, options: { readonly fileIndex: numb
   return { offsetBytes: first.offsetBytes, sizeBytes, buffers };
 }
 
-function writeAllAt(fd: number, buffers: readonly Uint8Array[], tapeOffsetBytes: number, sizeBytes: number, path: string, baseOffsetBytes = 0): void {
-  const offsetBytes = baseOffsetBytes + tapeOffsetBytes;
-  let written: number;
-  try {
-    written = writevSync(fd, buffers as Uint8Array[], offsetBytes);
-  } catch (cause) {
-    throw translateIoError(cause, `write the tape at byte offset ${offsetBytes}`, path);
-  }
-  if (written === sizeBytes) return;
-  // A short writev (rare, on signals or huge runs): finish it from one joined buffer.
-  const joined = Buffer.concat(buffers);
-  let done = written;
-  while (done < sizeBytes) {
-    try {
-      done += writeSync(fd, joined, done, sizeBytes - done, offsetBytes + done);
-    } catch (cause) {
-      throw translateIoError(cause, `write the tape at byte offset ${offsetBytes + done}`, path);
-    }
-  }
+function writeAllAt(fd: number, buffers: readonly Uint8Array[], tapeOffsetBytes: number, path: string, baseOffsetBytes = 0): void {
+  writevFully(fd, buffers, baseOffsetBytes + tapeOffsetBytes, path, 'the tape');
 }
 
 /** Writes one data block (header + payload) at its planned offset with the caller's fd. */
@@ -88,7 +72,7 @@ export function writeDataBlock(fd: number, plan: TapePlan, where: DataBlockAddre
 /** Writes consecutive data blocks of one file in one system call. */
 export function writeDataBlockRun(fd: number, plan: TapePlan, options: { readonly fileIndex: number; readonly firstBlockIndex: number; readonly payloads: readonly Uint8Array[] }, path = 'tape', baseOffsetBytes = 0): void {
   const run = dataBlockRun(plan, options);
-  writeAllAt(fd, run.buffers, run.offsetBytes, run.sizeBytes, path, baseOffsetBytes);
+  writeAllAt(fd, run.buffers, run.offsetBytes, path, baseOffsetBytes);
 }
 
 /** UTL data for each file, by file index, when the plan left it open. */
@@ -98,7 +82,7 @@ export type TrailerLabelData = readonly (readonly Uint8Array[] | undefined)[];
 export function writeTapeFrame(fd: number, plan: TapePlan, trailerLabels: TrailerLabelData = [], path = 'tape', baseOffsetBytes = 0): void {
   for (const entry of plannedEntries(plan)) {
     if (entry.kind === 'tapemark') {
-      writeAllAt(fd, [tapemarkHeaderBytes(entry.tapemark.previousChunkBytes)], entry.tapemark.offsetBytes, AWS_HEADER_BYTES, path, baseOffsetBytes);
+      writeAllAt(fd, [tapemarkHeaderBytes(entry.tapemark.previousChunkBytes)], entry.tapemark.offsetBytes, path, baseOffsetBytes);
     } else if (entry.kind === 'label') {
       const label = entry.label;
       let bytes = label.bytes;
@@ -108,7 +92,7 @@ export function writeTapeFrame(fd: number, plan: TapePlan, trailerLabels: Traile
         assert(userData !== undefined, `data for ${label.labelId} of file ${entry.fileIndex} is given`);
         bytes = encodeUserLabel({ labelId: 'UTL', number, userData });
       }
-      writeAllAt(fd, [blockHeaderBytes(label), bytes], label.offsetBytes, AWS_HEADER_BYTES + bytes.length, path, baseOffsetBytes);
+      writeAllAt(fd, [blockHeaderBytes(label), bytes], label.offsetBytes, path, baseOffsetBytes);
     }
   }
 }

@@ -15,8 +15,7 @@
  * (about 23 bytes each), because a backup of a 3390-54 is a million blocks and a million entry
  * objects would cost hundreds of megabytes.
  */
-import { readSync } from 'node:fs';
-import { translateIoError } from '../errors/io-error.js';
+import { readAtMost } from '../base/file-io.js';
 import { TapeFormatError } from '../errors/snaptape-error.js';
 import {
   AWS_HEADER_BYTES, FLAG1_BZIP2, FLAG1_COMPRESSION_MASK, FLAG1_END_OF_RECORD, FLAG1_KNOWN_BITS, FLAG1_NEW_RECORD,
@@ -237,11 +236,7 @@ class HeaderWindow {
     if (!inWindow) {
       const wanted = previousChunkBytes > SMALL_CHUNK_BYTES ? AWS_HEADER_BYTES : HEADER_WINDOW_BYTES;
       const length = Math.min(wanted, this.fileSizeBytes - offsetBytes);
-      try {
-        this.filledBytes = readSync(this.fd, this.window, 0, length, this.baseOffsetBytes + offsetBytes);
-      } catch (cause) {
-        throw translateIoError(cause, `read the chunk header at byte offset ${offsetBytes}`, this.path);
-      }
+      this.filledBytes = readAtMost(this.fd, this.window.subarray(0, length), this.baseOffsetBytes + offsetBytes, this.path, 'the chunk header');
       this.startBytes = offsetBytes;
       if (this.filledBytes < AWS_HEADER_BYTES) return undefined;
     }

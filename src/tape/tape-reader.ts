@@ -8,7 +8,8 @@
  * - `position` is the block number of the next entry `read` returns, in 0..entries.length;
  * - segmented blocks are returned whole, HET blocks decompressed (het-decompress.ts).
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { readFully } from '../base/file-io.js';
 import { assert, assertInteger } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
 import { TapeFormatError } from '../errors/snaptape-error.js';
@@ -90,16 +91,10 @@ export class TapeReader {
     const entry = this.entry(blockNumber);
     assert(entry.kind === 'block', `block ${blockNumber} is a data block, not a tapemark`);
     const raw = Buffer.alloc(entry.endOffsetBytes - entry.offsetBytes);
-    try {
-      const readBytes = readSync(this.fd, raw, 0, raw.length, this.baseOffsetBytes + entry.offsetBytes);
-      if (readBytes !== raw.length) {
-        throw new TapeFormatError(`Cannot read block ${blockNumber} at byte offset ${entry.offsetBytes} of ${this.path}: the file shrank while open`, {
-          path: this.path, blockNumber, offsetBytes: entry.offsetBytes,
-        });
-      }
-    } catch (cause) {
-      throw translateIoError(cause, `read block ${blockNumber} at byte offset ${entry.offsetBytes}`, this.path);
-    }
+    readFully(this.fd, raw, this.baseOffsetBytes + entry.offsetBytes, this.path, `block ${blockNumber}`, () => new TapeFormatError(
+      `Cannot read block ${blockNumber} at byte offset ${entry.offsetBytes} of ${this.path}: the file shrank while open`,
+      { path: this.path, blockNumber, offsetBytes: entry.offsetBytes },
+    ));
     const stored = joinChunks(raw, entry);
     return decompressBlock(stored, entry.compression, { path: this.path, blockNumber, offsetBytes: entry.offsetBytes });
   }

@@ -6,10 +6,9 @@
  *
  * On an FBA volume the tape byte LU lies in block N = floor(LU / B) + N0 at offset O = LU mod B.
  */
-import { readSync } from 'node:fs';
 import { assertInteger } from '../base/assert.js';
+import { readAtMost } from '../base/file-io.js';
 import { TapeFormatError } from '../errors/snaptape-error.js';
-import { translateIoError } from '../errors/io-error.js';
 import { AWS_HEADER_BYTES, decodeAwsBlockHeader, FLAG1_TAPEMARK } from './aws-block-header.js';
 
 export interface TapeRegion {
@@ -53,11 +52,8 @@ export function measureTapeRegion(fd: number, path: string, baseOffsetBytes: num
   let sawData = false;
   for (let chunk = 0; chunk < MAX_MEASURED_CHUNKS; chunk++) {
     if (offset + AWS_HEADER_BYTES > limitBytes) break;
-    try {
-      readSync(fd, header, 0, AWS_HEADER_BYTES, baseOffsetBytes + offset);
-    } catch (cause) {
-      throw translateIoError(cause, `read the chunk header at tape offset ${offset}`, path);
-    }
+    // A file shorter than the limit ends the search like the limit does.
+    if (readAtMost(fd, header, baseOffsetBytes + offset, path, 'the chunk header') < AWS_HEADER_BYTES) break;
     const decoded = decodeAwsBlockHeader(header);
     const tapemark = (decoded.flags1 & FLAG1_TAPEMARK) !== 0;
     offset += AWS_HEADER_BYTES + decoded.curlenBytes;

@@ -7,9 +7,8 @@
  * consecutive offsets, so `offsetBytes` is always where the next entry goes; every block is one
  * chunk (flags1 0xA0), as Hercules writes them.
  */
-import { writeSync } from 'node:fs';
+import { writeFully } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
-import { translateIoError } from '../errors/io-error.js';
 import { blockHeaderBytes, tapemarkHeaderBytes } from './aws-block-header.js';
 import { encodeUserLabel } from './standard-labels.js';
 import type { FileLabels } from './tape-file-spec.js';
@@ -53,15 +52,7 @@ export class TapeStreamWriter {
   flush(): void {
     if (this.pendingBytes === 0) return;
     const joined = Buffer.concat(this.pending, this.pendingBytes);
-    let done = 0;
-    // Bounded: each write makes progress or throws.
-    while (done < joined.length) {
-      try {
-        done += writeSync(this.fd, joined, done, joined.length - done, this.flushedOffsetBytes + done);
-      } catch (cause) {
-        throw translateIoError(cause, `write the tape at byte offset ${this.flushedOffsetBytes + done}`, this.path);
-      }
-    }
+    writeFully(this.fd, joined, this.flushedOffsetBytes, this.path, 'the tape');
     this.flushedOffsetBytes += joined.length;
     this.pending = [];
     this.pendingBytes = 0;

@@ -14,6 +14,7 @@ import { trackUsedBytes } from '../ckd/track-codec.js';
 import { cchhOf } from '../geometry/cchh.js';
 import type { CkdGeometry } from '../geometry/volume-geometry.js';
 import type { ImageBackend } from '../image/image-backend.js';
+import { TRACKS_PER_CYLINDER } from '../geometry/device-types.js';
 
 /** Prefix read per track by `refresh`: one page holds every track with a few small records. */
 const SCAN_PREFIX_BYTES = 4096;
@@ -35,7 +36,7 @@ export function nonZeroExtent(slot: Buffer): number {
 }
 
 /** Tracks read per call while scanning: a cylinder (one system call per cylinder, not per track). */
-const SCAN_BATCH_TRACKS = 15;
+const SCAN_BATCH_TRACKS = TRACKS_PER_CYLINDER;
 
 export class TrackSizeTable {
   // Set once; main thread only.

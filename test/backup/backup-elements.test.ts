@@ -20,7 +20,7 @@ import { Prng } from '../../src/base/prng.js';
 import { UsageError } from '../../src/errors/snaptape-error.js';
 import { recordsPerTrack } from '../../src/geometry/track-capacity.js';
 import { FBA_BLOCKS_PER_TAPE_BLOCK, fixedFormatElementBytes, selectBackupSet, type BackupSet } from '../../src/techniques/tape-backup/backup-elements.js';
-import { datasetPatternRegExp, matchesAnyPattern } from '../../src/techniques/tape-backup/dataset-pattern.js';
+import { datasetPatternRegExp, matchesAnyPattern } from '../../src/vtoc/dataset-pattern.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { allocateDataset, deleteDataset } from '../../src/vtoc/dataset-allocator.js';
 import { parseRecfm } from '../../src/vtoc/dataset-attributes.js';

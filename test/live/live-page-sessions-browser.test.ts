@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient, parseControlEndpoint } from '../../src/api/control-client.js';
 import { createVolume } from '../../src/api/volume-api.js';
 import { TRACK_LABELS } from '../../src/session/session-view.js';
-import type { SessionInfo } from '../../src/server/control-api-types.js';
+import type { SessionInfo } from '../../src/control-api/control-api-types.js';
 import type { CloneStatus } from '../../src/techniques/clone/clone-options.js';
 import type { MirrorSessionStatus } from '../../src/techniques/mirror/mirror-types.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';

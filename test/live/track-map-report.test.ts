@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { runSnaptape } from '../harness/run-cli.js';
 import { TRACK_LEGEND } from '../../src/live/track-map.js';
-import type { SessionEvent } from '../../src/server/control-api-types.js';
+import type { SessionEvent } from '../../src/control-api/control-api-types.js';
 import type { BackupSummary } from '../../src/techniques/tape-backup/tape-backup-session.js';
 
 const CYLINDERS = 12;

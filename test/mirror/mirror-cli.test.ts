@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { SessionInfo } from '../../src/server/control-api-types.js';
+import type { SessionInfo } from '../../src/control-api/control-api-types.js';
 import type { MirrorSessionStatus } from '../../src/techniques/mirror/mirror-types.js';
 import { runSnaptape, runSnaptapeJson } from '../harness/run-cli.js';
 import { makeTempDir } from '../harness/temp-dir.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openVolume } from '../../src/api/volume-api.js';
 import { TargetExistsError } from '../../src/errors/snaptape-error.js';
-import type { SessionInfo } from '../../src/server/control-api-types.js';
+import type { SessionInfo } from '../../src/control-api/control-api-types.js';
 import type { MirrorSessionStatus } from '../../src/techniques/mirror/mirror-types.js';
 import { MirrorSession } from '../../src/techniques/mirror/mirror-session.js';
 import { mirrorFilePath } from '../../src/techniques/mirror/mirror-state-file.js';

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { ControlClient } from '../../src/api/control-client.js';
 import { NbdClient } from '../../src/export/nbd-client.js';
-import type { SessionInfo } from '../../src/server/control-api-types.js';
+import type { SessionInfo } from '../../src/control-api/control-api-types.js';
 import type { MirrorSessionStatus, MirrorStatus } from '../../src/techniques/mirror/mirror-types.js';
 import { SeededRandom } from '../export/helpers/seeded-random.js';
 import { startServe, type ServeProcess } from '../server/helpers/serve-process.js';

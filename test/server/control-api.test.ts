@@ -7,7 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/api/control-client.js';
-import type { SessionEvent, SessionInfo, VolumeInfo } from '../../src/server/control-api-types.js';
+import type { SessionEvent, SessionInfo, VolumeInfo } from '../../src/control-api/control-api-types.js';
 import { readSessionRecord } from '../../src/techniques/tape-backup/session-record.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { runSnaptape } from '../harness/run-cli.js';

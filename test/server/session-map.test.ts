@@ -15,7 +15,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient, parseControlEndpoint } from '../../src/api/control-client.js';
 import { createVolume } from '../../src/api/volume-api.js';
-import type { SessionInfo } from '../../src/server/control-api-types.js';
+import type { SessionInfo } from '../../src/control-api/control-api-types.js';
 import type { TrackMapSnapshot } from '../../src/session/session-view.js';
 import type { CloneStatus } from '../../src/techniques/clone/clone-options.js';
 import type { MirrorSessionStatus } from '../../src/techniques/mirror/mirror-types.js';

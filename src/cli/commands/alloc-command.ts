@@ -1,9 +1,7 @@
 /** `snaptape alloc <image> <dsname> (--tracks N | --cyls N)`: allocates a data set. */
 import type { Command } from 'commander';
-import { withVolume } from '../../api/volume-api.js';
+import { withVolume, allocateDataset, parseDsorg, parseRecfm } from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
-import { allocateDataset } from '../../vtoc/dataset-allocator.js';
-import { parseDsorg, parseRecfm } from '../../vtoc/dataset-attributes.js';
 import { parseCount, printResult } from '../cli-output.js';
 
 interface AllocFlags {

@@ -7,22 +7,11 @@
 import { copyFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { translateIoError } from '../../errors/io-error.js';
-import { withInjectedVolumeAsync } from '../../api/fault-api.js';
-import { parseFaultPlan } from '../../image/fault-plan.js';
-import { runBackup, type BackupRun } from '../../api/backup-api.js';
-import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
-import type { BackupProgress, BackupSummary } from '../../techniques/tape-backup/tape-backup-session.js';
+import { withInjectedVolumeAsync, parseFaultPlan, runBackup, type BackupRun, ControlClient, parseControlEndpoint, type BackupProgress, type BackupSummary, createEventLogger, parseLoadSpec, type BlockRange, makeScratchCopy, writeReport, LocalEventWriter, type TrackMapSnapshot } from '../../api/index.js';
 import { resolve } from 'node:path';
-import { createEventLogger } from '../../base/log.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
-import { parseLoadSpec } from '../../techniques/tape-backup/host-load.js';
-import type { BlockRange } from '../../techniques/tape-backup/backup-elements.js';
 import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
 import { backupProgressBar } from '../progress-bar.js';
-import { makeScratchCopy } from '../../volume/scratch-copy.js';
-import { writeReport } from '../../live/html-report.js';
-import { LocalEventWriter } from '../../live/progress-events.js';
-import type { TrackMapSnapshot } from '../../session/session-view.js';
 
 interface BackupFlags {
   to: string;

@@ -7,8 +7,7 @@
  */
 import type { Command } from 'commander';
 import { VerifyError } from '../../errors/snaptape-error.js';
-import { runCheck } from '../../check/run-check.js';
-import type { CheckReport } from '../../check/check-report.js';
+import { runCheck, type CheckReport } from '../../api/index.js';
 import { printResult, reportFailureAfterResult } from '../cli-output.js';
 
 function describeReport(r: CheckReport): string {

@@ -11,12 +11,8 @@
  *   up the clones of the images it serves by itself when it starts again.
  */
 import type { Command } from 'commander';
-import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
-import { readCloneStatus, resumeClone, runClone, type StoredCloneStatus } from '../../api/clone-api.js';
+import { ControlClient, parseControlEndpoint, readCloneStatus, resumeClone, runClone, type StoredCloneStatus, exportNameFor, type SessionInfo, type CloneStatus } from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
-import { exportNameFor } from '../../export/volume-backend.js';
-import type { SessionInfo } from '../../server/control-api-types.js';
-import type { CloneStatus } from '../../techniques/clone/clone-session.js';
 import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
 
 interface ServerFlags {

@@ -1,6 +1,6 @@
 /** `snaptape compare <a> <b>`: two volumes (image files or mapped volumes) of the same geometry, unit by unit (tracks or blocks). */
 import type { Command } from 'commander';
-import { compareImages } from '../../api/drill-api.js';
+import { compareImages } from '../../api/index.js';
 import { VerifyError } from '../../errors/snaptape-error.js';
 import { printResult } from '../cli-output.js';
 

@@ -4,7 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { convertImage } from '../../image/image-convert.js';
+import { convertImage } from '../../api/index.js';
 import { printResult } from '../cli-output.js';
 import { parseImageFormat } from './image-format-options.js';
 

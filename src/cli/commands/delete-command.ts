@@ -1,7 +1,6 @@
 /** `snaptape delete <image> <dsname>`: deletes a data set and returns its space. */
 import type { Command } from 'commander';
-import { withVolume } from '../../api/volume-api.js';
-import { deleteDataset } from '../../vtoc/dataset-allocator.js';
+import { withVolume, deleteDataset } from '../../api/index.js';
 import { printResult } from '../cli-output.js';
 
 export function registerDelete(program: Command): void {

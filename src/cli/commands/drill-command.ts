@@ -1,15 +1,10 @@
 /** `snaptape drill <image>`: backup under load, restore into scratch, compare with the point in time. */
 import type { Command } from 'commander';
-import { runDrill, type DrillReport } from '../../api/drill-api.js';
+import { runDrill, type DrillReport, parseLoadSpec, writeReport, LocalEventWriter, type TrackMapSnapshot, type BackupProgress } from '../../api/index.js';
 import { VerifyError } from '../../errors/snaptape-error.js';
-import { parseLoadSpec } from '../../techniques/tape-backup/host-load.js';
 import { parseCount, printResult } from '../cli-output.js';
 import { backupProgressBar } from '../progress-bar.js';
 import { formatBackupRun } from './backup-command.js';
-import { writeReport } from '../../live/html-report.js';
-import { LocalEventWriter } from '../../live/progress-events.js';
-import type { TrackMapSnapshot } from '../../session/session-view.js';
-import type { BackupProgress } from '../../techniques/tape-backup/tape-backup-session.js';
 
 interface DrillFlags {
   load: string;

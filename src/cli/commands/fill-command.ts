@@ -3,8 +3,7 @@
  * that fails (no room on the host, an I/O error) leaves none of its data sets behind.
  */
 import type { Command } from 'commander';
-import { withInjectedVolume } from '../../api/fault-api.js';
-import { fillVolume } from '../../vtoc/volume-fill.js';
+import { withInjectedVolume, fillVolume } from '../../api/index.js';
 import { parseCount, printResult } from '../cli-output.js';
 
 export function registerFill(program: Command): void {

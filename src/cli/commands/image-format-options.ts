@@ -1,6 +1,6 @@
 /** The `--format ckd|cckd` and `--compress zlib|bzip2|none` options of init and convert. */
 import { UsageError } from '../../errors/snaptape-error.js';
-import { CCKD_COMPRESSION, type CckdCompression } from '../../image/cckd-layouts.js';
+import { CCKD_COMPRESSION, type CckdCompression } from '../../api/index.js';
 
 export function parseImageFormat(format: string, compress: string | undefined): { format: 'ckd' | 'cckd'; compression: CckdCompression | undefined } {
   if (format !== 'ckd' && format !== 'cckd') throw new UsageError(`Cannot use --format ${format}: choose ckd or cckd`);

@@ -1,7 +1,6 @@
 /** `snaptape init <image> --type 3390-3 --volser SRC001`: makes a new, sparse volume. */
 import type { Command } from 'commander';
-import { createVolume } from '../../api/volume-api.js';
-import { createMappedVolume } from '../../subsystem/mapped-volumes.js';
+import { createVolume, createMappedVolume } from '../../api/index.js';
 import { parseCount, printResult } from '../cli-output.js';
 import { parseImageFormat } from './image-format-options.js';
 

@@ -1,6 +1,6 @@
 /** `snaptape ls <image> [--json]`: volser, device type, data sets with extents, free space. */
 import type { Command } from 'commander';
-import { describeVolume, withVolume, type VolumeListing } from '../../api/volume-api.js';
+import { describeVolume, withVolume, type VolumeListing } from '../../api/index.js';
 import { printResult } from '../cli-output.js';
 
 function pad(text: string | number, width: number): string {

@@ -9,12 +9,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
+import { ControlClient, parseControlEndpoint, readFinishedMap, renderTrackMapSvg, legendFor, type TrackMapSnapshot } from '../../api/index.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { UsageError } from '../../errors/snaptape-error.js';
-import { readFinishedMap } from '../../session/finished-map.js';
-import { renderTrackMapSvg } from '../../live/track-map-svg.js';
-import type { TrackMapSnapshot } from '../../session/session-view.js';
 import { printResult } from '../cli-output.js';
 
 interface MapFlags {

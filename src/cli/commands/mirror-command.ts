@@ -8,10 +8,8 @@
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
+import { ControlClient, parseControlEndpoint, type SessionInfo, type MirrorSessionStatus, type MirrorStatus } from '../../api/index.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
-import type { SessionInfo } from '../../server/control-api-types.js';
-import type { MirrorSessionStatus, MirrorStatus } from '../../techniques/mirror/mirror-types.js';
 import { printResult } from '../cli-output.js';
 
 /** Status polls while waiting: often enough for a smooth bar, rare enough not to load the server. */

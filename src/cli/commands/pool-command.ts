@@ -4,9 +4,7 @@
  * each entered with the copy technology it takes.
  */
 import type { Command } from 'commander';
-import { describeVolume, openVolume } from '../../api/volume-api.js';
-import { addToPool, createPool, listPools, listVolumes, parseTechnology, removeFromPool, type PoolRole, type VolumeFacts } from '../../catalog/catalog-inventory.js';
-import { catalogPath, withCatalog } from '../../catalog/catalog.js';
+import { describeVolume, openVolume, addToPool, createPool, listPools, listVolumes, parseTechnology, removeFromPool, type PoolRole, type VolumeFacts, catalogPath, withCatalog } from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { resolve } from 'node:path';
 import { printResult } from '../cli-output.js';

@@ -6,11 +6,9 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { withVolume } from '../../api/volume-api.js';
-import { withInjectedVolume } from '../../api/fault-api.js';
+import { withVolume, withInjectedVolume, getDataset, putDataset } from '../../api/index.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { TargetExistsError } from '../../errors/snaptape-error.js';
-import { getDataset, putDataset } from '../../vtoc/dataset-io.js';
 import { printResult } from '../cli-output.js';
 
 interface TextFlags {

@@ -5,9 +5,7 @@
  */
 import type { Command } from 'commander';
 import { VerifyError } from '../../errors/snaptape-error.js';
-import { restoreTape } from '../../techniques/restore/restore-tape.js';
-import { verifyBackupTape } from '../../techniques/restore/backup-tape.js';
-import { labelMismatchError } from '../../techniques/restore/tape-trust.js';
+import { restoreTape, verifyBackupTape, labelMismatchError } from '../../api/index.js';
 import { parseCount, printResult } from '../cli-output.js';
 
 interface RestoreFlags {

@@ -9,11 +9,7 @@
  * unlocked) and exits at once with status 1.
  */
 import type { Command } from 'commander';
-import { ControlClient, parseControlEndpoint } from '../../api/control-client.js';
-import type { ServeNbdAddress, SessionInfo } from '../../server/control-api-types.js';
-import { DEFAULT_NBD_SOCKET_SUFFIX, parseControlAddress, parseNbdAddress } from '../../server/listen-address.js';
-import { VolumeServer } from '../../server/volume-server.js';
-import { MAX_IDLE_TIMEOUT_MS } from '../../export/nbd-server.js';
+import { ControlClient, parseControlEndpoint, type ServeNbdAddress, type SessionInfo, DEFAULT_NBD_SOCKET_SUFFIX, parseControlAddress, parseNbdAddress, VolumeServer, MAX_IDLE_TIMEOUT_MS } from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { printResult } from '../cli-output.js';
 

@@ -6,8 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { runPhysicalCopy } from '../../techniques/snapshot/physical-copy.js';
-import { defineSnapshot, executeSnapshot, snapshotStatus, type StatusResult } from '../../techniques/snapshot/snapshot-protocol.js';
+import { runPhysicalCopy, defineSnapshot, executeSnapshot, snapshotStatus, type StatusResult } from '../../api/index.js';
 import { printResult } from '../cli-output.js';
 
 interface SnapshotFlags {

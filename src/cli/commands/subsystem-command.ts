@@ -4,9 +4,7 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors/snaptape-error.js';
-import { familyByName } from '../../geometry/device-types.js';
-import { checkSubsystem, poolUsage, type CheckReport } from '../../subsystem/subsystem-check.js';
-import { initSubsystem } from '../../subsystem/track-pool.js';
+import { familyByName, checkSubsystem, poolUsage, type SubsystemCheckReport as CheckReport, initSubsystem } from '../../api/index.js';
 import { printResult } from '../cli-output.js';
 
 /** Exit status of a check that found problems it was not asked to repair (the VERIFY status). */

@@ -4,9 +4,8 @@
  */
 import type { Command } from 'commander';
 import { parseCount, printResult } from '../cli-output.js';
-import { extractDataSet } from '../../tape/extract-data-set.js';
+import { extractDataSet, checkTapeFinished } from '../../api/index.js';
 import { tapeCommandGroup } from './tape-group.js';
-import { checkTapeFinished } from '../../techniques/restore/backup-tape.js';
 
 interface TapeGetOptions {
   readonly text?: boolean;

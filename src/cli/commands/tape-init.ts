@@ -1,7 +1,7 @@
 /** `snaptape tape init <tape> --volser T00001 [--owner X] [--nl] [--force]`: a blank SL or NL tape. */
 import type { Command } from 'commander';
 import { printResult } from '../cli-output.js';
-import { initTape } from '../../tape/init-tape.js';
+import { initTape } from '../../api/index.js';
 import { tapeCommandGroup } from './tape-group.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 

@@ -5,9 +5,8 @@
  */
 import type { Command } from 'commander';
 import { printResult } from '../cli-output.js';
-import { listTape, type TapeListing } from '../../tape/list-tape.js';
+import { listTape, type TapeListing, checkTapeFinished } from '../../api/index.js';
 import { tapeCommandGroup } from './tape-group.js';
-import { checkTapeFinished } from '../../techniques/restore/backup-tape.js';
 
 function listingText(listing: TapeListing): string {
   const lines: string[] = [];

@@ -1,7 +1,7 @@
 /** `snaptape tape put <tape> <hostfile> --dsn NAME [--recfm F|FB|U] [--lrecl 80 --blksize 27920] [--text]`. */
 import type { Command } from 'commander';
 import { parseCount, printResult } from '../cli-output.js';
-import { putHostFile } from '../../tape/put-host-file.js';
+import { putHostFile } from '../../api/index.js';
 import { tapeCommandGroup } from './tape-group.js';
 
 interface TapePutOptions {

@@ -5,13 +5,8 @@
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { createEventLogger } from '../../base/log.js';
-import { parseTechnology } from '../../catalog/catalog-inventory.js';
-import { getVersion, listBackupDatasets, listNotifications, listRecords, listStorageMedia, listVersions } from '../../catalog/catalog-records.js';
-import { catalogPath, withCatalog } from '../../catalog/catalog.js';
+import { createEventLogger, parseTechnology, getVersion, listBackupDatasets, listNotifications, listRecords, listStorageMedia, listVersions, catalogPath, withCatalog, createVersion, prepairVersion, restoreFromVersion } from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
-import { createVersion, prepairVersion } from '../../techniques/versions/version-create.js';
-import { restoreFromVersion } from '../../techniques/versions/version-restore.js';
 import { parseCount, printResult } from '../cli-output.js';
 
 interface VersionFlags {

@@ -20,7 +20,8 @@
  * power loss, `flush` (called when the host flushes either volume) fsyncs the file after the
  * destination; writes since the last flush may be lost as the host expects of unflushed writes.
  */
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { writeFully } from '../../base/file-io.js';
 import { assert } from '../../base/assert.js';
 import { field } from '../../base/field-table.js';
 import { translateIoError } from '../../errors/io-error.js';
@@ -78,12 +79,7 @@ export class CloneBitmapFile {
 
   private pwrite(data: Buffer, position: number): void {
     assert(this.fd >= 0, `${this.path} is open`);
-    try {
-      const n = writeSync(this.fd, data, 0, data.length, position);
-      if (n !== data.length) throw Object.assign(new Error(`short write at byte ${position}`), { code: 'EIO' });
-    } catch (error) {
-      throw translateIoError(error, `update the clone bitmap at byte ${position}`, this.path);
-    }
+    writeFully(this.fd, data, position, this.path, 'the clone bitmap');
   }
 
   /** The file's bit for a unit, as last written. */

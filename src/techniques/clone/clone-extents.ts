@@ -1,6 +1,6 @@
 /**
  * Which units of the source take part in a clone. Without data sets: every unit. In extent mode
- * (CKD, `datasets` given as names or patterns, tape-backup/dataset-pattern.ts): only the tracks of
+ * (CKD, `datasets` given as names or patterns, vtoc/dataset-pattern.ts): only the tracks of
  * the chosen data sets' extents, read from the source's VTOC at CREATE. The others keep the
  * destination's own data, have no PB and no IND bit, and are never copied.
  */
@@ -9,7 +9,7 @@ import { datasetTrackIndexes } from '../../vtoc/dataset-tracks.js';
 import { guardDatasetWrites, writePlanOf } from '../../vtoc/dataset-write-guard.js';
 import { readVtoc } from '../../vtoc/vtoc-reader.js';
 import type { Volume } from '../../volume/volume.js';
-import { datasetPatternRegExp, matchesAnyPattern } from '../tape-backup/dataset-pattern.js';
+import { datasetPatternRegExp, matchesAnyPattern } from '../../vtoc/dataset-pattern.js';
 
 export interface CloneExtent {
   /** 1 for a unit that takes part. */

@@ -10,7 +10,8 @@
  *   file found without it after a restart had writes in flight, so every live mirror's bits are
  *   treated as invalid (mirror-session.ts does that).
  */
-import { closeSync, existsSync, fdatasyncSync, openSync, readSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, openSync, unlinkSync, fstatSync } from 'node:fs';
+import { readAtMost, readFully, writeFully } from '../../base/file-io.js';
 import { dirname, resolve } from 'node:path';
 import { decodeFields, encodeFields, num, str } from '../../base/field-table.js';
 import { ImageFormatError, UsageError } from '../../errors/snaptape-error.js';
@@ -93,7 +94,7 @@ export class MirrorStateFile {
   private read(): StoredState {
     const sizeBytes = fstatSync(this.fd).size;
     const head = Buffer.alloc(MIRROR_BITMAP_OFFSET);
-    if (sizeBytes < MIRROR_BITMAP_OFFSET || readSync(this.fd, head, 0, head.length, 0) !== head.length) {
+    if (sizeBytes < MIRROR_BITMAP_OFFSET || readAtMost(this.fd, head, 0, this.path, 'the mirror state header') !== head.length) {
       throw new ImageFormatError(`Cannot read mirror state ${this.path}: it is ${sizeBytes} bytes, shorter than its ${MIRROR_BITMAP_OFFSET}-byte header`, { path: this.path });
     }
     const header = decodeFields(MIRROR_HEADER_LAYOUT, head);
@@ -118,7 +119,7 @@ export class MirrorStateFile {
       mirrors.push({ kind, linkState, target: str(d, 'target'), splitCount: num(d, 'splitCount') });
     }
     const bitmap = new Uint8Array(trackCount);
-    if (trackCount > 0) readSync(this.fd, bitmap, 0, trackCount, MIRROR_BITMAP_OFFSET);
+    readFully(this.fd, bitmap, MIRROR_BITMAP_OFFSET, this.path, 'the mirror bitmap');
     return { clean: (num(header, 'flags') & MIRROR_FLAG_CLEAN) !== 0, slotBytes: num(header, 'slotBytes'), mirrors, table: new TrackStatusTable(bitmap) };
   }
 
@@ -142,24 +143,24 @@ export class MirrorStateFile {
   /** Writes header, descriptors and the whole bitmap, then fdatasync. */
   writeAll(state: StoredState): void {
     const head = this.encodeHead(state);
-    try {
-      // Bitmap first, header (with its CLEAN flag) last: a header never vouches for older bits.
-      writeSync(this.fd, state.table.bytes, 0, state.table.unitCount, MIRROR_BITMAP_OFFSET);
-      fdatasyncSync(this.fd);
-      writeSync(this.fd, head, 0, head.length, 0);
-      fdatasyncSync(this.fd);
-    } catch (error) {
-      throw translateIoError(error, 'write the mirror state file', this.path);
-    }
+    // Bitmap first, header (with its CLEAN flag) last: a header never vouches for older bits.
+    writeFully(this.fd, state.table.bytes.subarray(0, state.table.unitCount), MIRROR_BITMAP_OFFSET, this.path, 'the mirror bitmap');
+    this.datasync('write the mirror state file');
+    writeFully(this.fd, head, 0, this.path, 'the mirror state header');
+    this.datasync('write the mirror state file');
   }
 
   /** Writes the status bytes of units [first, first+count) and makes them durable before returning. */
   persistCleared(table: TrackStatusTable, firstUnit: number, unitCount: number): void {
+    writeFully(this.fd, table.bytes.subarray(firstUnit, firstUnit + unitCount), MIRROR_BITMAP_OFFSET + firstUnit, this.path, 'invalid mirror bits');
+    this.datasync('persist invalid mirror bits in');
+  }
+
+  private datasync(action: string): void {
     try {
-      writeSync(this.fd, table.bytes, firstUnit, unitCount, MIRROR_BITMAP_OFFSET + firstUnit);
       fdatasyncSync(this.fd);
     } catch (error) {
-      throw translateIoError(error, 'persist invalid mirror bits in', this.path);
+      throw translateIoError(error, action, this.path);
     }
   }
 

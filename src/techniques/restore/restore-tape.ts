@@ -13,7 +13,7 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { TargetExistsError, UsageError, VerifyError, ImageFormatError } from '../../errors/snaptape-error.js';
-import { createVolume, openVolume } from '../../api/volume-api.js';
+import { createVolume, openVolume } from '../../volume/open-volume.js';
 import { homeAddressOf, trackUsedBytes } from '../../ckd/track-codec.js';
 import { cchhOf, type Cchh } from '../../geometry/cchh.js';
 import type { Volume } from '../../volume/volume.js';

@@ -14,7 +14,7 @@ import { guardDatasetWrites, writePlanOf } from '../../vtoc/dataset-write-guard.
 import { readVtoc, findDataset, type DatasetEntry } from '../../vtoc/vtoc-reader.js';
 import type { TrackRun } from '../../vtoc/extent.js';
 import type { Volume } from '../../volume/volume.js';
-import { datasetPatternRegExp, matchesAnyPattern } from '../tape-backup/dataset-pattern.js';
+import { datasetPatternRegExp, matchesAnyPattern } from '../../vtoc/dataset-pattern.js';
 import type { DatasetPair } from './snapshot-tokens.js';
 
 export interface LocatedSource {

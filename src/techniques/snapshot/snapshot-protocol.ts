@@ -25,7 +25,7 @@ import { createPin } from '../../subsystem/slot-pins.js';
 import { ENTRY_FLAG_RELOCATED, UNALLOCATED_SLOT } from '../../subsystem/subsystem-layouts.js';
 import { Volume } from '../../volume/volume.js';
 import type { TrackSizeTable } from '../../volume/track-size-table.js';
-import { openVolume } from '../../api/volume-api.js';
+import { openVolume } from '../../volume/open-volume.js';
 import { checkVolser } from '../../vtoc/dataset-attributes.js';
 import { encodeFormat1 } from '../../vtoc/dscb-codec.js';
 import { encodeVol1, readVolumeLabel, VOL1_RECORD } from '../../vtoc/volume-label.js';

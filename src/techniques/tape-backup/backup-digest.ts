@@ -4,7 +4,8 @@
  * into large sequential reads; the payloads are hashed, the 6-byte headers skipped.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { readFully } from '../../base/file-io.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { AWS_HEADER_BYTES } from '../../tape/aws-block-header.js';
 import type { TapePlan } from '../../tape/tape-plan.js';
@@ -33,12 +34,7 @@ export function digestPlannedFiles(tapePath: string, plan: TapePlan, baseOffsetB
       const ensure = (from: number, to: number): void => {
         if (from >= bufferStart && to <= bufferEnd) return;
         const length = Math.min(buffer.length, end - from);
-        let done = 0;
-        while (done < length) {
-          const n = readSync(fd, buffer, done, length - done, baseOffsetBytes + from + done);
-          if (n === 0) throw translateIoError({ code: 'EIO', message: `tape ends at byte ${from + done}` }, 'hash the tape', tapePath);
-          done += n;
-        }
+        readFully(fd, buffer.subarray(0, length), baseOffsetBytes + from, tapePath, 'the tape');
         bufferStart = from;
         bufferEnd = from + length;
       };

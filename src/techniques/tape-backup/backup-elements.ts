@@ -14,7 +14,7 @@ import { datasetTrackIndexes } from '../../vtoc/dataset-tracks.js';
 import { readVtoc, type DatasetEntry } from '../../vtoc/vtoc-reader.js';
 import { readVolumeLabel } from '../../vtoc/volume-label.js';
 import { decodeEbcdicTrimmed } from '../../base/ebcdic.js';
-import { datasetPatternRegExp, matchesAnyPattern } from './dataset-pattern.js';
+import { datasetPatternRegExp, matchesAnyPattern } from '../../vtoc/dataset-pattern.js';
 
 /** FBA blocks per tape block: 32 KiB blocks keep the tape's block count (and headers) small. */
 export const FBA_BLOCKS_PER_TAPE_BLOCK = 64;

@@ -10,12 +10,12 @@
  * SPOOLED has its entry, and `reopen` finds it. A torn tail (the process died mid-entry, before
  * its slot was persisted) is cut off. The spool is removed once the tape is complete.
  */
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, rmSync, writevSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, rmSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { decodeFields, defineLayout, encodeFields, num, str } from '../../base/field-table.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { IoError, TargetExistsError } from '../../errors/snaptape-error.js';
-import { readFully } from '../../image/read-fully.js';
+import { readFully, writevFully } from '../../base/file-io.js';
 
 export const SPOOL_ENTRY_LAYOUT = defineLayout({
   name: 'backup-spool-entry',
@@ -127,14 +127,8 @@ export class BackupSpool {
   put(slot: number, payload: Uint8Array): void {
     const header = encodeFields(SPOOL_ENTRY_LAYOUT, { magic: MAGIC, slot, length: payload.length, crc32: crc32(payload), reserved: Buffer.alloc(12) });
     const at = this.endBytes;
-    let written: number;
-    try {
-      written = writevSync(this.fd, [header, payload], at);
-    } catch (error) {
-      throw translateIoError(error, `write the spool at byte offset ${at}`, this.path);
-    }
-    if (written !== HEADER_BYTES + payload.length) throw new IoError(`Cannot write the spool ${this.path} at byte offset ${at}: short write`, { path: this.path, offsetBytes: at });
-    this.endBytes = at + written;
+    writevFully(this.fd, [header, payload], at, this.path, 'the spool');
+    this.endBytes = at + HEADER_BYTES + payload.length;
     this.entries.set(slot, { offsetBytes: at + HEADER_BYTES, lengthBytes: payload.length });
     this.bytesSpooled += payload.length;
   }
@@ -143,8 +137,7 @@ export class BackupSpool {
     const entry = this.entries.get(slot);
     if (!entry) throw new IoError(`Cannot read slot ${slot} from the spool ${this.path}: it is not there`, { path: this.path, slot });
     const payload = Buffer.alloc(entry.lengthBytes);
-    const got = readSync(this.fd, payload, 0, entry.lengthBytes, entry.offsetBytes);
-    if (got !== entry.lengthBytes) throw new IoError(`Cannot read slot ${slot} from the spool ${this.path}: the file ends early`, { path: this.path, slot });
+    readFully(this.fd, payload, entry.offsetBytes, this.path, `slot ${slot} from the spool`, () => new IoError(`Cannot read slot ${slot} from the spool ${this.path}: the file ends early`, { path: this.path, slot }));
     return payload;
   }
 

@@ -14,7 +14,8 @@
  *   the page cache already is.
  * A slot whose old bytes are in the spool, not yet on the tape, is persisted as SPOOLED.
  */
-import { closeSync, fstatSync, fsyncSync, futimesSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, futimesSync, openSync } from 'node:fs';
+import { writeFully } from '../../base/file-io.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { UNIT_STATE } from '../../engine/track-state.js';
 
@@ -61,9 +62,7 @@ export class DurableSlotBitmap {
   /** Rewrites every state (checkpoints); CLAIMED is stored as is and read back as PENDING. */
   writeAll(states: Int32Array): void {
     const bytes = new Uint8Array(states.buffer, states.byteOffset, states.byteLength);
-    this.io('write the session bitmap', () => {
-      for (let done = 0; done < bytes.length;) done += writeSync(this.fd, bytes, done, bytes.length - done, done);
-    });
+    writeFully(this.fd, bytes, 0, this.path, 'the session bitmap');
     this.known.set(states);
   }
 
@@ -71,7 +70,7 @@ export class DurableSlotBitmap {
   mark(slot: number, state: number): void {
     if (this.known[slot] === state) return;
     const word = new Int32Array([state]);
-    this.io('write the session bitmap', () => writeSync(this.fd, new Uint8Array(word.buffer), 0, 4, slot * 4));
+    writeFully(this.fd, new Uint8Array(word.buffer), slot * 4, this.path, 'the session bitmap');
     this.known[slot] = state;
   }
 

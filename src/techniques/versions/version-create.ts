@@ -11,7 +11,8 @@
  * 3. complete: the RR, storage media and backup data sets are written, the RR is compared with the
  *    COPY record, removed sources' pairs are broken, the PPR and RR of the replaced version deleted.
  */
-import { openVolume, describeVolume } from '../../api/volume-api.js';
+import { openVolume } from '../../volume/open-volume.js';
+import { describeVolume } from '../../api/volume-api.js';
 import { runClone } from '../../api/clone-api.js';
 import type { EventLogger } from '../../base/log.js';
 import { LOG_EVENTS } from '../../base/log.js';

@@ -6,7 +6,8 @@
 import { listBackupDatasets, listStorageMedia, getVersion, type StorageMedium } from '../../catalog/catalog-records.js';
 import type { Catalog } from '../../catalog/catalog.js';
 import { DatasetError, UsageError } from '../../errors/snaptape-error.js';
-import { describeVolume, withVolume } from '../../api/volume-api.js';
+import { withVolume } from '../../volume/open-volume.js';
+import { describeVolume } from '../../api/volume-api.js';
 import { deleteDatasets } from '../../vtoc/dataset-allocator.js';
 import { restoreTape, type RestoreResult } from '../restore/restore-tape.js';
 

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createVolume } from '../../../src/api/volume-api.js';
 import { fillVolume } from '../../../src/vtoc/volume-fill.js';
-import type { ServeInfo } from '../../../src/server/control-api-types.js';
+import type { ServeInfo } from '../../../src/control-api/control-api-types.js';
 import { SNAPTAPE_BIN } from '../../harness/run-cli.js';
 
 /** A server that has not printed its start line in this time is broken. */

@@ -5,7 +5,7 @@
  */
 import type { ControlClient } from '../../../src/api/control-client.js';
 import { NbdClient } from '../../../src/export/nbd-client.js';
-import type { SessionInfo } from '../../../src/server/control-api-types.js';
+import type { SessionInfo } from '../../../src/control-api/control-api-types.js';
 import { nbdPort, type ServeProcess } from './serve-process.js';
 
 /** Bounded polls: 50 ms steps, at most this many (30 s). */

@@ -6,10 +6,10 @@
  * CKD: a format write of one record of random length and content on a random track past the VTOC
  * (so the label and VTOC stay readable), which also changes the track's size. FBA: one random block.
  */
-import { Prng } from '../../base/prng.js';
-import { UsageError } from '../../errors/snaptape-error.js';
-import type { Volume } from '../../volume/volume.js';
-import { readVtoc } from '../../vtoc/vtoc-reader.js';
+import { Prng } from '../base/prng.js';
+import { UsageError } from '../errors/snaptape-error.js';
+import type { Volume } from '../volume/volume.js';
+import { readVtoc } from '../vtoc/vtoc-reader.js';
 
 /** Timer period of the writer; each tick catches up with the rate. */
 const TICK_MS = 2;

@@ -2,7 +2,7 @@
  * Data set name patterns as operators write them: `*` matches within one qualifier, `**` any number
  * of qualifiers (including none), `%` one character. `PROD.**` matches PROD and everything under it.
  */
-import { UsageError } from '../../errors/snaptape-error.js';
+import { UsageError } from '../errors/snaptape-error.js';
 
 export function datasetPatternRegExp(pattern: string): RegExp {
   const upper = pattern.trim().toUpperCase();
