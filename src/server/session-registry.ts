@@ -13,7 +13,7 @@
  *   state allows to cancel and waits (bounded) for every active session to settle.
  */
 import { assert } from '../base/assert.js';
-import { FINAL_STATES, SESSION_TRANSITIONS, type SessionState } from '../session/session-state.js';
+import { FINAL_STATES, SESSION_TRANSITIONS } from '../session/session-state.js';
 import { ControlError } from './control-error.js';
 import type { Session } from '../session/session.js';
 import { SESSION_TYPES, type SessionEvent, type SessionType } from '../control-api/control-api-types.js';

@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ControlClient, parseControlEndpoint, readFinishedMap, renderTrackMapSvg, legendFor, type TrackMapSnapshot } from '../../api/index.js';
+import { ControlClient, parseControlEndpoint, readFinishedMap, renderTrackMapSvg, type TrackMapSnapshot } from '../../api/index.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { printResult } from '../cli-output.js';
