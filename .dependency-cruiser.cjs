@@ -2,13 +2,14 @@
  * The import boundaries of snaptape (ARCHITECTURE.md, "Layers"). Each rule below is one arrow that
  * must never exist, with the reason. The layers, bottom up:
  *
- *   errors → base → geometry → ckd → image → volume, tape, vtoc, catalog
- *     → engine, export, subsystem → techniques → check → live → server → api → cli
+ *   errors → base → geometry → ckd → image, subsystem → volume, tape, vtoc, catalog
+ *     → engine, export → techniques → check → live → server → api → cli
+ *
+ * subsystem/ sits beside image/: a mapped volume's track directory over a shared pool is one more
+ * store of units, like a CCKD or multi-file image; the Volume over it is built in volume/.
  *
  * A folder may import its own layer's siblings (except where a rule says otherwise) and anything
- * below it; never anything above. Arrows that exist today and are being removed are listed in
- * .dependency-cruiser-known-violations.json, which `npm run depcheck` passes to --ignore-known: a
- * known arrow does not fail the check, a new one does. Run `npm run depcheck` to check.
+ * below it; never anything above. No arrow is excepted: `npm run depcheck` fails on any of them.
  */
 
 /** Layer names as path patterns, so the rules read like the layer list above. */
@@ -16,8 +17,8 @@ const ABOVE_ERRORS = 'base|geometry|ckd|image|volume|tape|vtoc|catalog|engine|ex
 const ABOVE_BASE = 'geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
 const ABOVE_GEOMETRY = 'ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
 const ABOVE_CKD = 'image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
-const ABOVE_IMAGE = 'volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
-const ABOVE_FORMATS = 'engine|export|subsystem|techniques|check|live|server|api';
+const ABOVE_IMAGE = 'volume|tape|vtoc|catalog|engine|export|techniques|check|live|server|api';
+const ABOVE_FORMATS = 'engine|export|techniques|check|live|server|api';
 const ABOVE_SERVICES = 'techniques|check|live|server|api';
 const ABOVE_TECHNIQUES = 'check|live|server|api';
 const ABOVE_CHECK = 'live|server|api';
@@ -94,9 +95,10 @@ module.exports = {
     ),
     forbid(
       'image-not-upward',
-      'image/ stores units (tracks, blocks) in Hercules files; it must not know volumes, tapes or ' +
-        'VTOCs built on top of it (e.g. image → volume), or every backend change would ripple upward.',
-      '^src/image/',
+      'image/ and subsystem/ store units (tracks, blocks) in Hercules files or in a shared pool; they ' +
+        'must not know volumes, tapes or VTOCs built on top of them (e.g. image → volume, subsystem → ' +
+        'volume), or every backend change would ripple upward.',
+      '^src/(image|subsystem)/',
       `^src/(${ABOVE_IMAGE})/`,
     ),
     forbid(
@@ -109,9 +111,9 @@ module.exports = {
     ),
     forbid(
       'services-not-upward',
-      'engine/, export/ and subsystem/ are services that techniques compose; a service importing a ' +
+      'engine/ and export/ are services that techniques compose; a service importing a ' +
         'technique (engine → techniques) would make the technique the engine.',
-      '^src/(engine|export|subsystem)/',
+      '^src/(engine|export)/',
       `^src/(${ABOVE_SERVICES})/`,
     ),
     forbid(

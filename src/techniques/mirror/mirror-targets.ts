@@ -14,7 +14,7 @@
  * it up or read it; `rejoin` opens it again, and fails if someone else holds it.
  */
 import { resolve } from 'node:path';
-import { openVolume } from '../../api/volume-api.js';
+import { openVolume } from '../../volume/open-volume.js';
 import { TargetExistsError, UsageError } from '../../errors/snaptape-error.js';
 import { isNoVtocError, readVtoc } from '../../vtoc/vtoc-reader.js';
 import type { Volume } from '../../volume/volume.js';
