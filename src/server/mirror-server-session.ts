@@ -23,9 +23,13 @@ import { RequestFields, type JsonObject } from './request-body.js';
 import type { ServerSession, SessionEventListener, SessionFactory, SessionRegistry, TrackMapOptions } from './session-registry.js';
 import type { ServedVolumes } from './served-volumes.js';
 
-const MIRROR_FIELDS = ['type', 'volume', 'secondaries', 'resume', 'linkTimeoutMs', 'resyncPauseMs', 'force'] as const;
-/** A resync step that waits more than 10 s between 16-track steps is a stalled resync. */
+const MIRROR_FIELDS = ['type', 'volume', 'secondaries', 'resume', 'linkTimeoutMs', 'resyncPauseMs', 'pauseAfter', 'pauseMs', 'throttleMbps', 'force'] as const;
+/** A resync that waits more than 10 s after a cylinder is a stalled resync. */
 const MAX_RESYNC_PAUSE_MS = 10_000;
+/** Pacing bounds, as for a backup: a pause longer than a minute, or a cap above 100 GB/s, is a mistake. */
+const MAX_PAUSE_AFTER = 1_000_000;
+const MAX_PAUSE_MS = 60_000;
+const MAX_THROTTLE_MBPS = 100_000;
 /** Link timeout bounds: below 100 ms loopback jitter trips it; above a minute a host write hangs too long. */
 const MIN_LINK_TIMEOUT_MS = 100;
 const MAX_LINK_TIMEOUT_MS = 60_000;
@@ -135,6 +139,9 @@ export const startMirrorSession: SessionFactory = (request: JsonObject, context)
   const resume = fields.optionalBoolean('resume') ?? false;
   const options = { volumeName: served.name, linkTimeoutMs: fields.optionalInteger('linkTimeoutMs', { min: MIN_LINK_TIMEOUT_MS, max: MAX_LINK_TIMEOUT_MS }),
     resyncPauseMs: fields.optionalInteger('resyncPauseMs', { min: 0, max: MAX_RESYNC_PAUSE_MS }),
+    pauseAfter: fields.optionalInteger('pauseAfter', { min: 0, max: MAX_PAUSE_AFTER }),
+    pauseMs: fields.optionalInteger('pauseMs', { min: 0, max: MAX_PAUSE_MS }),
+    throttleMbps: fields.optionalNumber('throttleMbps', { min: 0.001, max: MAX_THROTTLE_MBPS }),
     force: fields.optionalBoolean('force') ?? false,
   };
   let mirror: MirrorSession;
