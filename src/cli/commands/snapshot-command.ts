@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { runPhysicalCopy } from '../../techniques/snapshot/physical-copy.js';
 import { defineSnapshot, executeSnapshot, snapshotStatus, type StatusResult } from '../../techniques/snapshot/snapshot-protocol.js';
+import { UsageError } from '../../errors/snaptape-error.js';
 import type { PhysicalCopyPacing } from '../../techniques/snapshot/snapshot-tokens.js';
 import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
 
@@ -84,6 +85,8 @@ export function registerSnapshot(program: Command): void {
     .option('--json', 'machine-readable output')
     .action((source: string, target: string, own: SnapshotFlags) => {
       const flags = withGroupFlags(own);
+      // The group parses its pacing flags after `define` too: they would do nothing here.
+      if (Object.keys(pacingOf(flags)).length > 0) throw new UsageError('Cannot pace snapshot define: --pause-after, --pause-ms and --throttle-mbps go with execute --physical');
       const defined = defineSnapshot(source, target, { volser: flags.volser, datasets: flags.datasets });
       printResult(defined, () => defined.token, flags);
     });
