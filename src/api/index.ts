@@ -44,6 +44,7 @@ export { readCloneStatus, resumeClone, runClone, type StoredCloneStatus } from '
 export type { CloneStatus } from '../techniques/clone/clone-session.js';
 export type { MirrorSessionStatus, MirrorStatus } from '../techniques/mirror/mirror-types.js';
 export { runPhysicalCopy } from '../techniques/snapshot/physical-copy.js';
+export type { PhysicalCopyPacing } from '../techniques/snapshot/snapshot-tokens.js';
 export { defineSnapshot, executeSnapshot, snapshotStatus, type StatusResult } from '../techniques/snapshot/snapshot-protocol.js';
 export { createVersion, prepairVersion } from '../techniques/versions/version-create.js';
 export { restoreFromVersion } from '../techniques/versions/version-restore.js';
