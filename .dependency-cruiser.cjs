@@ -3,7 +3,8 @@
  * must never exist, with the reason. The layers, bottom up:
  *
  *   errors → base → geometry → ckd → image, subsystem → volume, tape, vtoc, catalog
- *     → engine, export → techniques → check → live → server → api → cli
+ *     → engine, export, session, workload → techniques, control-api → check → live → server
+ *     → api → cli
  *
  * subsystem/ sits beside image/: a mapped volume's track directory over a shared pool is one more
  * store of units, like a CCKD or multi-file image; the Volume over it is built in volume/.
@@ -13,13 +14,13 @@
  */
 
 /** Layer names as path patterns, so the rules read like the layer list above. */
-const ABOVE_ERRORS = 'base|geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
-const ABOVE_BASE = 'geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
-const ABOVE_GEOMETRY = 'ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
-const ABOVE_CKD = 'image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
-const ABOVE_IMAGE = 'volume|tape|vtoc|catalog|engine|export|techniques|check|live|server|api';
-const ABOVE_FORMATS = 'engine|export|techniques|check|live|server|api';
-const ABOVE_SERVICES = 'techniques|check|live|server|api';
+const ABOVE_ERRORS = 'base|geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_BASE = 'geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_GEOMETRY = 'ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_CKD = 'image|volume|tape|vtoc|catalog|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_IMAGE = 'volume|tape|vtoc|catalog|engine|export|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_FORMATS = 'engine|export|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_SERVICES = 'control-api|techniques|check|live|server|api';
 const ABOVE_TECHNIQUES = 'check|live|server|api';
 const ABOVE_CHECK = 'live|server|api';
 const ABOVE_LIVE = 'server|api';
@@ -111,9 +112,10 @@ module.exports = {
     ),
     forbid(
       'services-not-upward',
-      'engine/ and export/ are services that techniques compose; a service importing a ' +
-        'technique (engine → techniques) would make the technique the engine.',
-      '^src/(engine|export)/',
+      'engine/, export/, session/ (the one session shape) and workload/ (host load for ' +
+        'experiments) are services that techniques compose; a service importing a technique ' +
+        '(engine → techniques) would make the technique the engine.',
+      '^src/(engine|export|session|workload)/',
       `^src/(${ABOVE_SERVICES})/`,
     ),
     forbid(
@@ -128,7 +130,7 @@ module.exports = {
       'techniques-not-upward',
       'A technique is used by check, live, server and api; it may not import them (e.g. the ' +
         'backup session importing a live/ recorder, or a technique opening volumes through api/).',
-      '^src/techniques/',
+      '^src/(techniques|control-api)/',
       `^src/(${ABOVE_TECHNIQUES})/`,
     ),
     forbid(
