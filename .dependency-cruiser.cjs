@@ -2,23 +2,25 @@
  * The import boundaries of snaptape (ARCHITECTURE.md, "Layers"). Each rule below is one arrow that
  * must never exist, with the reason. The layers, bottom up:
  *
- *   errors → base → geometry → ckd → image → volume, tape, vtoc, catalog
- *     → engine, export, subsystem → techniques → check → live → server → api → cli
+ *   errors → base → geometry → ckd → image, subsystem → volume, tape, vtoc, catalog
+ *     → engine, export, session, workload → techniques, control-api → check → live → server
+ *     → api → cli
+ *
+ * subsystem/ sits beside image/: a mapped volume's track directory over a shared pool is one more
+ * store of units, like a CCKD or multi-file image; the Volume over it is built in volume/.
  *
  * A folder may import its own layer's siblings (except where a rule says otherwise) and anything
- * below it; never anything above. Arrows that exist today and are being removed are listed in
- * .dependency-cruiser-known-violations.json, which `npm run depcheck` passes to --ignore-known: a
- * known arrow does not fail the check, a new one does. Run `npm run depcheck` to check.
+ * below it; never anything above. No arrow is excepted: `npm run depcheck` fails on any of them.
  */
 
 /** Layer names as path patterns, so the rules read like the layer list above. */
-const ABOVE_ERRORS = 'base|geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
-const ABOVE_BASE = 'geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
-const ABOVE_GEOMETRY = 'ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
-const ABOVE_CKD = 'image|volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
-const ABOVE_IMAGE = 'volume|tape|vtoc|catalog|engine|export|subsystem|techniques|check|live|server|api';
-const ABOVE_FORMATS = 'engine|export|subsystem|techniques|check|live|server|api';
-const ABOVE_SERVICES = 'techniques|check|live|server|api';
+const ABOVE_ERRORS = 'base|geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_BASE = 'geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_GEOMETRY = 'ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_CKD = 'image|volume|tape|vtoc|catalog|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_IMAGE = 'volume|tape|vtoc|catalog|engine|export|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_FORMATS = 'engine|export|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_SERVICES = 'control-api|techniques|check|live|server|api';
 const ABOVE_TECHNIQUES = 'check|live|server|api';
 const ABOVE_CHECK = 'live|server|api';
 const ABOVE_LIVE = 'server|api';
@@ -94,9 +96,10 @@ module.exports = {
     ),
     forbid(
       'image-not-upward',
-      'image/ stores units (tracks, blocks) in Hercules files; it must not know volumes, tapes or ' +
-        'VTOCs built on top of it (e.g. image → volume), or every backend change would ripple upward.',
-      '^src/image/',
+      'image/ and subsystem/ store units (tracks, blocks) in Hercules files or in a shared pool; they ' +
+        'must not know volumes, tapes or VTOCs built on top of them (e.g. image → volume, subsystem → ' +
+        'volume), or every backend change would ripple upward.',
+      '^src/(image|subsystem)/',
       `^src/(${ABOVE_IMAGE})/`,
     ),
     forbid(
@@ -109,9 +112,10 @@ module.exports = {
     ),
     forbid(
       'services-not-upward',
-      'engine/, export/ and subsystem/ are services that techniques compose; a service importing a ' +
-        'technique (engine → techniques) would make the technique the engine.',
-      '^src/(engine|export|subsystem)/',
+      'engine/, export/, session/ (the one session shape) and workload/ (host load for ' +
+        'experiments) are services that techniques compose; a service importing a technique ' +
+        '(engine → techniques) would make the technique the engine.',
+      '^src/(engine|export|session|workload)/',
       `^src/(${ABOVE_SERVICES})/`,
     ),
     forbid(
@@ -126,7 +130,7 @@ module.exports = {
       'techniques-not-upward',
       'A technique is used by check, live, server and api; it may not import them (e.g. the ' +
         'backup session importing a live/ recorder, or a technique opening volumes through api/).',
-      '^src/techniques/',
+      '^src/(techniques|control-api)/',
       `^src/(${ABOVE_TECHNIQUES})/`,
     ),
     forbid(

@@ -10,74 +10,15 @@
  * Live sessions in `snaptape serve` are reached through the control API (control-client.ts).
  */
 import { resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionError } from '../errors/snaptape-error.js';
-import { CloneSession, type CloneStatus } from '../techniques/clone/clone-session.js';
+import { CloneSession } from '../techniques/clone/clone-session.js';
+import { finishClone, type RunCloneOptions, type RunCloneResult } from '../techniques/clone/clone-run.js';
+export { MAX_PRECOPY_WAIT_MS, runClone, type RunCloneOptions, type RunCloneResult } from '../techniques/clone/clone-run.js';
 import { PERSISTED_COLUMNS, readCloneBitmap, readCloneRecord, type CloneRecord } from '../techniques/clone/clone-record.js';
 import { FINAL_CLONE_PHASES } from '../techniques/clone/clone-phase.js';
 import { findCloneToResume, restoreCloneToResume } from '../techniques/clone/clone-resume.js';
 import type { Volume } from '../volume/volume.js';
 import { openVolume } from './volume-api.js';
-
-/** Longest a one-shot precopy runs before ACTIVATE when no time is given: a first pass is enough. */
-export const MAX_PRECOPY_WAIT_MS = 10 * 60_000;
-/** How often the one-shot run looks at its precopy. */
-const PRECOPY_POLL_MS = 20;
-
-export interface RunCloneOptions {
-  readonly precopy?: boolean;
-  /** Precopy for this long before ACTIVATE; default: until a pass leaves no track to copy. */
-  readonly precopyMs?: number;
-  readonly datasets?: readonly string[];
-  readonly workers?: number;
-  readonly throttleMbps?: number;
-  readonly pauseAfter?: number;
-  readonly pauseMs?: number;
-  readonly onStatus?: (status: CloneStatus) => void;
-}
-
-export interface RunCloneResult {
-  readonly atActivate: CloneStatus;
-  readonly final: CloneStatus;
-  readonly precopyMs: number;
-  /** ACTIVATE until every track was copied. */
-  readonly backgroundCopyMs: number;
-}
-
-export async function runClone(sourcePath: string, targetPath: string, options: RunCloneOptions = {}): Promise<RunCloneResult> {
-  // Absolute paths, so the record names the images wherever a resume runs from.
-  const source = openVolume(resolve(sourcePath));
-  try {
-    const target = openVolume(resolve(targetPath));
-    try {
-      const session = CloneSession.create(source, target, { precopy: options.precopy, datasets: options.datasets, workers: options.workers, throttleMbps: options.throttleMbps, pauseAfter: options.pauseAfter, pauseMs: options.pauseMs });
-      return await finishClone(session, options);
-    } finally {
-      target.close();
-    }
-  } finally {
-    source.close();
-  }
-}
-
-/** The rest of a one-shot clone: PRECOPY (if asked, or already running), ACTIVATE, wait, TERMINATE. */
-async function finishClone(session: CloneSession, options: RunCloneOptions): Promise<RunCloneResult> {
-  session.on('progress', (s: CloneStatus) => options.onStatus?.(s));
-  const precopyStarted = Date.now();
-  if (options.precopy || session.phase === 'precopy') {
-    const limit = options.precopyMs ?? MAX_PRECOPY_WAIT_MS;
-    // Bounded by `limit`: a precopy with no rewritten tracks ends when its first passes are done.
-    while (Date.now() - precopyStarted < limit && (options.precopyMs !== undefined || session.progress().tracksLeft > 0)) await sleep(PRECOPY_POLL_MS);
-  }
-  const precopyMs = Date.now() - precopyStarted;
-  if (session.phase === 'created' || session.phase === 'precopy') session.activate();
-  const atActivate = session.progress();
-  const activated = Date.now();
-  await session.whenCopied();
-  const backgroundCopyMs = Date.now() - activated;
-  session.terminate();
-  return { atActivate, final: session.progress(), precopyMs, backgroundCopyMs };
-}
 
 export interface ResumedClone {
   readonly source: Volume;

@@ -5,7 +5,7 @@
 
 // Volumes: create, open, describe, and the data sets on them.
 export { createVolume, describeVolume, openVolume, withVolume, withVolumeAsync, type CreateVolumeOptions, type VolumeListing } from './volume-api.js';
-export { createMappedVolume } from '../subsystem/mapped-volumes.js';
+export { createMappedVolume } from '../volume/mapped-volume.js';
 export { makeScratchCopy } from '../volume/scratch-copy.js';
 export { allocateDataset, deleteDataset } from '../vtoc/dataset-allocator.js';
 export { parseDsorg, parseRecfm } from '../vtoc/dataset-attributes.js';
@@ -44,6 +44,7 @@ export { readCloneStatus, resumeClone, runClone, type StoredCloneStatus } from '
 export type { CloneStatus } from '../techniques/clone/clone-session.js';
 export type { MirrorSessionStatus, MirrorStatus } from '../techniques/mirror/mirror-types.js';
 export { runPhysicalCopy } from '../techniques/snapshot/physical-copy.js';
+export type { PhysicalCopyPacing } from '../techniques/snapshot/snapshot-tokens.js';
 export { defineSnapshot, executeSnapshot, snapshotStatus, type StatusResult } from '../techniques/snapshot/snapshot-protocol.js';
 export { createVersion, prepairVersion } from '../techniques/versions/version-create.js';
 export { restoreFromVersion } from '../techniques/versions/version-restore.js';
@@ -67,6 +68,6 @@ export { exportNameFor } from '../export/volume-backend.js';
 export { createEventLogger } from '../base/log.js';
 export { LocalEventWriter } from '../live/progress-events.js';
 export { readFinishedMap } from '../session/finished-map.js';
-export { writeReport } from '../live/html-report.js';
+export { writeReport } from './html-report.js';
 export { renderTrackMapSvg } from '../live/track-map-svg.js';
 export { legendFor, type TrackMapSnapshot } from '../session/session-view.js';

@@ -83,8 +83,12 @@ export interface MirrorSessionRequest {
   readonly secondaries?: readonly string[];
   readonly resume?: boolean;
   readonly linkTimeoutMs?: number;
-  /** Throttle: milliseconds to wait after each resync step of 16 tracks. */
+  /** Throttle: milliseconds to wait after each cylinder the background copy sends. */
   readonly resyncPauseMs?: number;
+  /** Pacing of the initial copy and every resync: pause `pauseMs` after every `pauseAfter` tracks, and a cap in MB/s. */
+  readonly pauseAfter?: number;
+  readonly pauseMs?: number;
+  readonly throttleMbps?: number;
   /** Overwrite a local secondary whose VTOC lists data sets (refused without it). */
   readonly force?: boolean;
 }

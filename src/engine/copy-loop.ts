@@ -9,13 +9,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SnaptapeError, type ErrorData } from '../errors/snaptape-error.js';
+import { TRACKS_PER_CYLINDER } from '../geometry/device-types.js';
 import type { CopyPlan, CopyResult } from './copy-plan.js';
 import { Pacing } from './copy-pacing.js';
 import { CONTROL, type TrackStateArray } from './track-state.js';
 import { copyUnits, type UnitCopier } from './unit-copy.js';
 
-/** Units per batch: one cylinder of a 3390 or 3380 (15 tracks), the unit of I/O that pays here. */
-export const COPY_BATCH_UNITS = 15;
+/** Units per batch: one cylinder of a 3390 or 3380, the unit of I/O that pays here. */
+export const COPY_BATCH_UNITS = TRACKS_PER_CYLINDER;
 /** A paused or pacing thread looks at the control word at least this often. */
 const WAIT_SLICE_MS = 50;
 

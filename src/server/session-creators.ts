@@ -36,7 +36,7 @@ import type { SessionCreator, SessionRegistry } from './session-registry.js';
 
 const BACKUP_FIELDS = ['type', 'volume', 'tape', 'datasets', 'workers', 'force', 'pauseAfter', 'pauseMs', 'throttleMbps', 'tapeVolser', 'referenceCopy', 'onCbwError', 'cbwTimeoutMs', 'spool', 'targetMbps'] as const;
 const CLONE_FIELDS = ['type', 'volume', 'target', 'precopy', 'activate', 'datasets', 'workers', 'throttleMbps', 'pauseAfter', 'pauseMs'] as const;
-const MIRROR_FIELDS = ['type', 'volume', 'secondaries', 'resume', 'linkTimeoutMs', 'resyncPauseMs', 'force'] as const;
+const MIRROR_FIELDS = ['type', 'volume', 'secondaries', 'resume', 'linkTimeoutMs', 'resyncPauseMs', 'pauseAfter', 'pauseMs', 'throttleMbps', 'force'] as const;
 const SNAPSHOT_FIELDS = ['type', 'volume', 'target', 'volser', 'datasets'] as const;
 const CBW_POLICIES = ['break-backup', 'break-host-write'] as const;
 /** Longest copy-before-write wait a request may ask for: ten minutes. */
@@ -129,6 +129,9 @@ const startMirror: SessionCreator = (request: JsonObject, context) => {
     sessionName: `session ${context.id}`,
     linkTimeoutMs: fields.optionalInteger('linkTimeoutMs', { min: MIN_LINK_TIMEOUT_MS, max: MAX_LINK_TIMEOUT_MS }),
     resyncPauseMs: fields.optionalInteger('resyncPauseMs', { min: 0, max: MAX_RESYNC_PAUSE_MS }),
+    pauseAfter: fields.optionalInteger('pauseAfter', { min: 0, max: MAX_PAUSE_AFTER }),
+    pauseMs: fields.optionalInteger('pauseMs', { min: 0, max: MAX_PAUSE_MS }),
+    throttleMbps: fields.optionalNumber('throttleMbps', { min: 0.001, max: MAX_THROTTLE_MBPS }),
     force: fields.optionalBoolean('force') ?? false,
   };
   if (resume) return { session: MirrorSession.resume(served.volume, options), volumeName: served.name };

@@ -4,7 +4,7 @@
  */
 export { readMappedTrack } from './mapped-track-read.js';
 export { MappedVolumeBackend } from './mapped-volume-backend.js';
-export { createMappedVolume, isMappedVolumePath, openMappedVolume, sizeTableOf, subsystemDirOf } from './mapped-volumes.js';
+export { checkVolumeName, isMappedVolumePath, subsystemDirOf } from './mapped-volumes.js';
 export { createPin, markPinDone, pinPath } from './slot-pins.js';
 export { checkSubsystem, poolUsage, type CheckReport } from './subsystem-check.js';
 export { DIRECTORY_MAGIC, ENTRY_FLAG_RELOCATED, POOL_FILE, TOKENS_DIR, UNALLOCATED_SLOT } from './subsystem-layouts.js';

@@ -20,7 +20,7 @@ import { AddressRangeError } from '../errors/snaptape-error.js';
 import type { CkdGeometry } from '../geometry/volume-geometry.js';
 import type { ImageBackend, UnitLocation } from '../image/image-backend.js';
 import { lockImage, type ImageLock } from '../image/image-lock.js';
-import { sizeStorePath } from '../volume/track-size-store.js';
+import { sizeStorePath } from '../image/size-store-path.js';
 import { readMappedTrack } from './mapped-track-read.js';
 import { acquirePool, releasePool } from './subsystem-registry.js';
 import { ENTRY_FLAG_RELOCATED, UNALLOCATED_SLOT } from './subsystem-layouts.js';

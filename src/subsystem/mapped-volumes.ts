@@ -1,34 +1,14 @@
 /**
- * Creating and opening mapped volumes, `<dir>/<name>` inside a subsystem folder `<dir>`. A new
- * mapped volume is a directory with every track unallocated; initialising it (VOL1, VTOC) is its
- * first copy-on-write. `openVolume` in the public API recognises a mapped volume by its magic.
+ * Where mapped volumes live: `<dir>/<name>` inside a subsystem folder `<dir>`, named by a short
+ * rule, and recognised by their track directory's magic. Creating and opening one as a Volume is
+ * volume/mapped-volume.ts (a mapped backend is a backend like any other; the Volume is built on it).
  */
 import { basename, dirname, resolve } from 'node:path';
-import { EMPTY_TRACK_BYTES } from '../ckd/track-layout.js';
 import { UsageError } from '../errors/snaptape-error.js';
-import { parseGeometry } from '../geometry/volume-geometry.js';
-import { checkVolser } from '../vtoc/dataset-attributes.js';
-import { initializeNewVolume } from '../vtoc/volume-init.js';
-import { TrackSizeTable } from '../volume/track-size-table.js';
-import { Volume } from '../volume/volume.js';
-import { MappedVolumeBackend, type MappedBackendOptions } from './mapped-volume-backend.js';
-import { isDirectoryFile, TrackDirectory } from './track-directory.js';
-import { readPoolShape } from './track-pool.js';
-import { UNALLOCATED_SLOT } from './subsystem-layouts.js';
+import { isDirectoryFile } from './track-directory.js';
 
 /** Volume names: no dot (pool.*, *.lock and *.sizes live beside them), at most 64 characters. */
 const VOLUME_NAME = /^[A-Za-z0-9_$#@-]{1,64}$/;
-
-export interface CreateMappedVolumeOptions {
-  readonly type: string;
-  readonly cylinders?: number;
-  readonly volser: string;
-  readonly owner?: string;
-  readonly vtocTracks?: number;
-  readonly force?: boolean;
-  /** Create the directory only: no VOL1, no VTOC (a snapshot target before its pointer copy). */
-  readonly bare?: boolean;
-}
 
 export function subsystemDirOf(path: string): string {
   return dirname(resolve(path));
@@ -42,33 +22,4 @@ export function checkVolumeName(path: string): string {
 
 export function isMappedVolumePath(path: string): boolean {
   return isDirectoryFile(path);
-}
-
-export function createMappedVolume(path: string, options: CreateMappedVolumeOptions & { bare?: false }): Volume;
-export function createMappedVolume(path: string, options: CreateMappedVolumeOptions & { bare: true }): undefined;
-export function createMappedVolume(path: string, options: CreateMappedVolumeOptions): Volume | undefined {
-  const volser = options.bare ? '' : checkVolser(options.volser);
-  checkVolumeName(path);
-  const dir = subsystemDirOf(path);
-  const shape = readPoolShape(dir);
-  const geometry = parseGeometry(options.type, { cylinders: options.cylinders });
-  if (geometry.kind !== 'ckd' || geometry.family !== shape.family) {
-    throw new UsageError(`Cannot create a ${geometry.typeName} mapped volume in ${dir}: its pool holds ${shape.family.family} track slots`, { path });
-  }
-  TrackDirectory.create(path, geometry, { force: options.force });
-  if (options.bare) return undefined;
-  const volume = new Volume(MappedVolumeBackend.open(path, dir), TrackSizeTable.uniform(geometry.trackCount, EMPTY_TRACK_BYTES));
-  return initializeNewVolume(volume, { volser, owner: options.owner, vtocTracks: options.vtocTracks });
-}
-
-/** The size table a mapped directory implies: an upper bound, exact for unallocated tracks. */
-export function sizeTableOf(backend: MappedVolumeBackend): TrackSizeTable {
-  const d = backend.directory;
-  const sizes = new Uint32Array(d.geometry.trackCount);
-  for (let t = 0; t < sizes.length; t++) sizes[t] = d.slots[t] === UNALLOCATED_SLOT ? EMPTY_TRACK_BYTES : Math.max(EMPTY_TRACK_BYTES, d.extents[t] as number);
-  return new TrackSizeTable(sizes);
-}
-
-export function openMappedVolume(path: string, options: MappedBackendOptions = {}): Volume {
-  return new Volume(MappedVolumeBackend.open(path, subsystemDirOf(path), options));
 }

@@ -5,6 +5,7 @@
  */
 export { checkRoomForTrackWrites, hostFreeBytes } from './host-space.js';
 export { createVolume, openVolume, withVolume, withVolumeAsync, type CreateVolumeOptions } from './open-volume.js';
+export { createMappedVolume, openMappedVolume, sizeTableOf, type CreateMappedVolumeOptions } from './mapped-volume.js';
 export { makeScratchCopy } from './scratch-copy.js';
 export { sizeStorePath } from './track-size-store.js';
 export { TrackSizeTable } from './track-size-table.js';

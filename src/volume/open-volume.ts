@@ -12,7 +12,8 @@ import { EMPTY_TRACK_BYTES } from '../ckd/track-layout.js';
 import { initializeNewVolume } from '../vtoc/volume-init.js';
 import { checkVolser } from '../vtoc/dataset-attributes.js';
 import { rmSync } from 'node:fs';
-import { isMappedVolumePath, openMappedVolume } from '../subsystem/mapped-volumes.js';
+import { isMappedVolumePath } from '../subsystem/mapped-volumes.js';
+import { openMappedVolume } from './mapped-volume.js';
 
 export interface CreateVolumeOptions {
   readonly type: string;

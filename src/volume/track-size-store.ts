@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { decodeFields, defineLayout, encodeFields, bytes, num, str } from '../base/field-table.js';
 import { durableReplace } from '../image/durable-replace.js';
+import { sizeStorePath } from '../image/size-store-path.js';
 
 export const TRACK_SIZE_STORE_LAYOUT = defineLayout({
   name: 'track-size-store-header',
@@ -27,9 +28,7 @@ const MAGIC = 'SNAPSIZE';
 const VERSION = 1;
 const ENTRY_BYTES = 4;
 
-export function sizeStorePath(imagePath: string): string {
-  return `${imagePath}.sizes`;
-}
+export { sizeStorePath };
 
 function stampOf(imagePath: string): { size: bigint; mtimeNs: bigint } {
   const s = statSync(imagePath, { bigint: true });

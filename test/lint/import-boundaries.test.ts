@@ -1,7 +1,7 @@
 /**
  * The import-boundary check (`npm run depcheck`, part of `npm run lint`) must fail on a forbidden
- * arrow, not only pass. Each case copies src/, the dependency-cruiser config, its known-violations
- * baseline and tsconfig.json into a temp dir, adds imports that the rules forbid, runs
+ * arrow, not only pass. Each case copies src/, the dependency-cruiser config and tsconfig.json
+ * into a temp dir, adds imports that the rules forbid, runs
  * dependency-cruiser there exactly as the npm script does, and expects a non-zero exit that names
  * the rule. The unmodified copy must pass, so a failure is caused by the added arrow alone.
  */
@@ -15,7 +15,6 @@ import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DEPCRUISE = join(REPO, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs');
 const CONFIG = '.dependency-cruiser.cjs';
-const BASELINE = '.dependency-cruiser-known-violations.json';
 
 /** The arguments of `npm run depcheck`, read from package.json so the test runs what CI runs. */
 function depcheckArgs(): string[] {
@@ -28,7 +27,7 @@ function depcheckArgs(): string[] {
 /** A fresh copy of what the check reads. */
 function copyProject(dir: string): void {
   cpSync(join(REPO, 'src'), join(dir, 'src'), { recursive: true });
-  for (const file of [CONFIG, BASELINE, 'tsconfig.json', 'package.json']) cpSync(join(REPO, file), join(dir, file));
+  for (const file of [CONFIG, 'tsconfig.json', 'package.json']) cpSync(join(REPO, file), join(dir, file));
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
 }
 
@@ -44,7 +43,7 @@ describe('import boundaries (dependency-cruiser)', () => {
   });
   afterAll(() => temp.cleanup());
 
-  it('passes on the unmodified tree (known violations are ignored)', () => {
+  it('passes on the unmodified tree', () => {
     const dir = join(temp.path, 'clean');
     copyProject(dir);
     const run = runCheck(dir);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/api/control-client.js';
 import { compareImages } from '../../src/api/drill-api.js';
 import { describeVolume, withVolume } from '../../src/api/volume-api.js';
-import { createMappedVolume } from '../../src/subsystem/mapped-volumes.js';
+import { createMappedVolume } from '../../src/volume/mapped-volume.js';
 import { poolUsage } from '../../src/subsystem/subsystem-check.js';
 import { isSnaptapeError } from '../../src/errors/snaptape-error.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';

@@ -9,7 +9,7 @@ import { compareImages } from '../../src/api/drill-api.js';
 import { describeVolume, openVolume } from '../../src/api/volume-api.js';
 import { listStorageMedia, listVersions } from '../../src/catalog/catalog-records.js';
 import type { Catalog } from '../../src/catalog/catalog.js';
-import { createMappedVolume } from '../../src/subsystem/mapped-volumes.js';
+import { createMappedVolume } from '../../src/volume/mapped-volume.js';
 import { createVersion } from '../../src/techniques/versions/version-create.js';
 import { makeSubsystem } from '../snapshot/helpers/subsystem-fixtures.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';

@@ -10,7 +10,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { ControlClient, parseControlEndpoint, type SessionInfo, type MirrorSessionStatus, type MirrorStatus } from '../../api/index.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
-import { printResult } from '../cli-output.js';
+import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
 
 /** Status polls while waiting: often enough for a smooth bar, rare enough not to load the server. */
 const WAIT_POLL_MS = 200;
@@ -20,6 +20,21 @@ const MAX_WAIT_MS = 3_600_000;
 interface ServerFlags {
   server: string;
   json?: boolean;
+}
+
+interface PacingFlags {
+  pauseAfter?: string;
+  pauseMs?: string;
+  throttleMbps?: string;
+}
+
+/** The pacing fields of a mirror request, from the flags that were given. */
+function pacingFields(flags: PacingFlags): { pauseAfter?: number; pauseMs?: number; throttleMbps?: number } {
+  return {
+    ...(flags.pauseAfter !== undefined ? { pauseAfter: parseCount(flags.pauseAfter, '--pause-after') } : {}),
+    ...(flags.pauseMs !== undefined ? { pauseMs: parseCount(flags.pauseMs, '--pause-ms') } : {}),
+    ...(flags.throttleMbps !== undefined ? { throttleMbps: parsePositiveNumber(flags.throttleMbps, '--throttle-mbps') } : {}),
+  };
 }
 
 function statusOf(session: SessionInfo): MirrorSessionStatus {
@@ -82,10 +97,13 @@ export function registerMirror(program: Command): void {
     .requiredOption('--server <socket|host:port>', 'control address of the server that owns the primary')
     .option('--wait', 'wait (with a progress bar) until the initial copy is done')
     .option('--force', 'overwrite a local secondary whose VTOC lists data sets (refused without it)')
+    .option('--pause-after <m>', 'pause the initial copy and every resync after M tracks copied')
+    .option('--pause-ms <ms>', 'length of that pause (default 5)')
+    .option('--throttle-mbps <x>', 'cap the rate of the initial copy and every resync in MB/s')
     .option('--json', 'machine-readable output')
-    .action(async (volume: string, secondaries: string[], flags: ServerFlags & { wait?: boolean; force?: boolean }) => {
+    .action(async (volume: string, secondaries: string[], flags: ServerFlags & PacingFlags & { wait?: boolean; force?: boolean }) => {
       const client = new ControlClient(parseControlEndpoint(flags.server));
-      let session = await client.startSession({ type: 'mirror', volume, secondaries, ...(flags.force ? { force: true } : {}) });
+      let session = await client.startSession({ type: 'mirror', volume, secondaries, ...(flags.force ? { force: true } : {}), ...pacingFields(flags) });
       if (flags.wait) session = await waitInSync(client, session.id, !flags.json);
       printResult(session, () => statusText(session), flags);
     });

@@ -6,14 +6,35 @@
  */
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { runPhysicalCopy, defineSnapshot, executeSnapshot, snapshotStatus, type StatusResult } from '../../api/index.js';
-import { printResult } from '../cli-output.js';
+import { runPhysicalCopy, defineSnapshot, executeSnapshot, snapshotStatus, type StatusResult, type PhysicalCopyPacing } from '../../api/index.js';
+import { UsageError } from '../../errors/snaptape-error.js';
+import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
 
 interface SnapshotFlags {
   volser?: string;
   datasets?: string[];
   physical?: string;
+  pauseAfter?: string;
+  pauseMs?: string;
+  throttleMbps?: string;
   json?: boolean;
+}
+
+/** The physical copy's pacing, from the flags that were given. */
+function pacingOf(flags: SnapshotFlags): PhysicalCopyPacing {
+  return {
+    ...(flags.pauseAfter !== undefined ? { pauseAfter: parseCount(flags.pauseAfter, '--pause-after') } : {}),
+    ...(flags.pauseMs !== undefined ? { pauseMs: parseCount(flags.pauseMs, '--pause-ms') } : {}),
+    ...(flags.throttleMbps !== undefined ? { throttleMbps: parsePositiveNumber(flags.throttleMbps, '--throttle-mbps') } : {}),
+  };
+}
+
+/** The pacing flags of the physical copy, on every command that can request one. */
+function withPacingOptions(command: Command): Command {
+  return command
+    .option('--pause-after <m>', 'pause the physical copy after M tracks copied')
+    .option('--pause-ms <ms>', 'length of that pause (default 5)')
+    .option('--throttle-mbps <x>', 'cap the rate of the physical copy in MB/s');
 }
 
 function statusText(s: StatusResult): string {
@@ -29,22 +50,23 @@ function startBackgroundCopy(pollingToken: string): void {
 }
 
 export function registerSnapshot(program: Command): void {
-  const group = program
-    .command('snapshot')
+  const group = withPacingOptions(program
+    .command('snapshot'))
     .description('instant snapshot by track pointers between mapped volumes of one subsystem')
     .argument('[source]', 'source mapped volume')
     .argument('[target]', 'target mapped volume (made when missing)')
     .option('--volser <volser>', 'volser of the target (whole-volume snapshot)')
     .option('--datasets <patterns...>', 'snapshot only these data sets, into the target\'s allocated extents')
     .option('--physical <image>', 'also write a standalone Hercules CKD image of the snapshot')
-    .option('--json', 'machine-readable output')
+    .option('--json', 'machine-readable output');
+  group
     .action(async (source: string | undefined, target: string | undefined, flags: SnapshotFlags) => {
       if (!source || !target) {
         group.help({ error: true });
         return;
       }
       const defined = defineSnapshot(source, target, { volser: flags.volser, datasets: flags.datasets });
-      const executed = executeSnapshot(defined.token, { physical: flags.physical });
+      const executed = executeSnapshot(defined.token, { physical: flags.physical, pacing: pacingOf(flags) });
       if (flags.physical) await runPhysicalCopy(executed.pollingToken);
       const status = snapshotStatus(executed.pollingToken);
       const result = { ...status, tracks: executed.tracks, executeMs: Math.round(executed.ms * 10) / 10, datasets: defined.datasets };
@@ -61,17 +83,19 @@ export function registerSnapshot(program: Command): void {
     .option('--json', 'machine-readable output')
     .action((source: string, target: string, own: SnapshotFlags) => {
       const flags = withGroupFlags(own);
+      // The group parses its pacing flags after `define` too: they would do nothing here.
+      if (Object.keys(pacingOf(flags)).length > 0) throw new UsageError('Cannot pace snapshot define: --pause-after, --pause-ms and --throttle-mbps go with execute --physical');
       const defined = defineSnapshot(source, target, { volser: flags.volser, datasets: flags.datasets });
       printResult(defined, () => defined.token, flags);
     });
-  group
+  withPacingOptions(group
     .command('execute <token>')
     .description('copy the pointers and update the target\'s metadata; give a polling token')
-    .option('--physical <image>', 'write a standalone CKD image of the snapshot in the background')
+    .option('--physical <image>', 'write a standalone CKD image of the snapshot in the background'))
     .option('--json', 'machine-readable output')
     .action((token: string, own: SnapshotFlags) => {
       const flags = withGroupFlags(own);
-      const executed = executeSnapshot(token, { physical: flags.physical });
+      const executed = executeSnapshot(token, { physical: flags.physical, pacing: pacingOf(flags) });
       if (executed.state === 'copying') startBackgroundCopy(executed.pollingToken);
       printResult(executed, () => executed.pollingToken, flags);
     });

@@ -14,8 +14,6 @@ export const LINK_TIMEOUT_MS = 3_000;
 export const WORKER_GRACE_MS = 1_000;
 /** A link that is down is tried again this often; short, so a restarted secondary rejoins quickly. */
 export const RECONNECT_INTERVAL_MS = 500;
-/** Tracks the resync copies per step before it yields to host writes: ~0.9 MB of 3390 slots. */
-export const RESYNC_BATCH_UNITS = 16;
 /** Bytes one request over the link channel carries: a batch of whole 3390 slots plus room. */
 export const LINK_BATCH_BYTES = 4 * 1024 * 1024;
 /** Write descriptors in one channel request (a unit's data and its zero tail). */
@@ -27,6 +25,5 @@ export const MAX_REPORTED_TRACK_ERRORS = 32;
 /** A target (image path or host:port/export) as stored in the .mirror file. */
 export const MAX_TARGET_BYTES = 248;
 
-assert(RESYNC_BATCH_UNITS <= LINK_BATCH_UNITS, 'a resync step fits one channel request');
-assert(RESYNC_BATCH_UNITS * 64 * 1024 <= LINK_BATCH_BYTES, 'a resync step of the largest slots fits the channel buffer');
+assert(LINK_BATCH_UNITS * 64 * 1024 <= LINK_BATCH_BYTES, 'a channel request of the largest slots fits the channel buffer');
 assert(WORKER_GRACE_MS > 0 && LINK_TIMEOUT_MS > RECONNECT_INTERVAL_MS, 'timeouts are ordered');

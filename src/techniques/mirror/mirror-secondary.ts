@@ -2,17 +2,27 @@
  * One secondary of a mirrored volume as MirrorSession keeps it (fields grouped by regime), the
  * choice of the next tracks its background copy sends, and its status record.
  *
- * Invariant of `selectCopyBatch`: the cursor only moves forward; a track whose status byte is an
- * impossible pattern is recorded in `errors` (with a "Cannot copy track …" message) and is never
- * part of a batch.
+ * Invariant of `selectCopyUnits`: a track whose status byte is an impossible pattern is recorded
+ * in `errors` (with a "Cannot copy track …" message) and is never part of a copy run.
  */
+import type { PacingPlan } from '../../engine/copy-pacing.js';
+import type { TrackStateArray } from '../../engine/track-state.js';
 import type { Volume } from '../../volume/volume.js';
 import type { LinkState } from './mirror-link-state.js';
-import { MAX_REPORTED_TRACK_ERRORS, RESYNC_BATCH_UNITS } from './mirror-limits.js';
+import { MAX_REPORTED_TRACK_ERRORS } from './mirror-limits.js';
 import type { StoredMirror } from './mirror-state-file.js';
 import type { TargetSpec } from './mirror-targets.js';
 import type { MirrorStatus, ResyncProgress, TrackError } from './mirror-types.js';
 import type { TrackStatusTable } from './track-status-table.js';
+
+/**
+ * One run of a secondary's background copy (initial copy or resync) through the copy engine: its
+ * own track-state array, whose PENDING units are the tracks invalid for it when the run began.
+ */
+export interface CopyRun {
+  readonly states: TrackStateArray;
+  readonly pacing: PacingPlan;
+}
 
 export interface Secondary {
   // Set once.
@@ -26,7 +36,8 @@ export interface Secondary {
   local: Volume | undefined;
   remoteUp: boolean;
   resync: { -readonly [K in keyof ResyncProgress]: ResyncProgress[K] } | undefined;
-  cursor: number;
+  /** The background copy running for it, if any (cancelled through its control word). */
+  copyRun: CopyRun | undefined;
   errors: Map<number, string>;
   splitAt: string | undefined;
   splitCount: number;
@@ -36,22 +47,16 @@ export interface Secondary {
 export function newSecondary(stored: StoredMirror, index: number): Secondary {
   return {
     mirror: index + 2, name: `M${index + 2}`, spec: { kind: stored.kind, target: stored.target }, link: index, state: stored.linkState,
-    local: undefined, remoteUp: false, resync: undefined, cursor: 0, errors: new Map<number, string>(), splitAt: undefined,
+    local: undefined, remoteUp: false, resync: undefined, copyRun: undefined, errors: new Map<number, string>(), splitAt: undefined,
     splitCount: stored.splitCount, lastError: undefined,
   };
 }
 
-/** Up to RESYNC_BATCH_UNITS invalid, copyable tracks from the cursor on. */
-export function selectCopyBatch(s: Secondary, table: TrackStatusTable, options: { configuredMask: number; volumeName: string }): number[] {
+/** The invalid, copyable tracks of `s`, ascending; a track with an impossible status byte goes to `errors`. */
+export function selectCopyUnits(s: Secondary, table: TrackStatusTable, options: { configuredMask: number; volumeName: string }): number[] {
   const units: number[] = [];
-  // Bounded: the cursor only moves forward through the table.
-  while (units.length < RESYNC_BATCH_UNITS && s.cursor < table.unitCount) {
-    const u = table.nextInvalid(s.mirror, s.cursor);
-    if (u < 0) {
-      s.cursor = table.unitCount;
-      break;
-    }
-    s.cursor = u + 1;
+  // Bounded: `from` only moves forward through the table.
+  for (let u = table.nextInvalid(s.mirror, 0); u >= 0; u = table.nextInvalid(s.mirror, u + 1)) {
     const problem = table.patternProblem(u, options.configuredMask);
     if (problem !== undefined) s.errors.set(u, `Cannot copy track ${u} of ${options.volumeName} to ${s.name}: ${problem}`);
     else units.push(u);

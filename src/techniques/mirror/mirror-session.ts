@@ -11,11 +11,14 @@
  *   clears their bits durably and the mirror goes SUSPENDED (it stays behind);
  * - SUSPENDED, BACKUP: beforeWrite clears the units' bits and makes that durable before the
  *   primary is written, so the file never claims a track that a secondary lacks.
- * Background copy (initial COPY and BACKUP RETURN): a step copies up to RESYNC_BATCH_UNITS invalid
- * tracks, synchronously on the owning thread, then yields (setImmediate) so host writes interleave.
- * Nothing else writes the secondary meanwhile, so a copy never races a host write: a track written
- * during the resync is sent by normal mirroring, after or instead of its copy. A track whose status
- * byte is impossible (M1 invalid, or a bit of an unconfigured mirror) is reported, never copied.
+ * Background copy (initial COPY and BACKUP RETURN): a copy run per secondary through the copy
+ * engine on the owning thread (`runBackgroundCopy`), over a track-state array whose PENDING units
+ * are the tracks invalid when the run began: a cylinder per batch, then a yield so that host writes
+ * interleave, paced as the options say (pause after M tracks, a rate cap). A host write to a track
+ * the run has not reached claims it (COPIED_OOO), so the run skips it: the track was sent by normal
+ * mirroring instead of its copy. Everything runs on the owning thread, so a batch never races a host
+ * write. A track whose status byte is impossible (M1 invalid, or a bit of an unconfigured mirror) is
+ * reported, never copied. A host write's own units go through the engine's unit copy too (never paced).
  *
  * Life cycle: `create` (new state file, every secondary in COPY), `resume` (state file read; live
  * mirrors start SUSPENDED and reconnect; after an unclean stop their bits are all invalid),
@@ -25,16 +28,23 @@
 import { EventEmitter } from 'node:events';
 import { assert } from '../../base/assert.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
+import { runBackgroundCopy, type OwningThreadPorts } from '../../engine/background-copy.js';
+import { COPY_BATCH_UNITS } from '../../engine/copy-loop.js';
+import { createPacing, type PacingPlan } from '../../engine/copy-pacing.js';
+import { newCursor, type CopyPlan, type SlotTarget } from '../../engine/copy-plan.js';
+import { CONTROL, TrackStateArray } from '../../engine/track-state.js';
+import { copyUnits, type UnitCopier } from '../../engine/unit-copy.js';
+import { FunctionUnitSink, FunctionUnitSource, type UnitWrite } from '../../engine/unit-ports.js';
 import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor } from '../../volume/write-interceptor.js';
 import { LinkChannel, type UnitImage } from './link-channel.js';
 import type { FromWorker } from './link-channel-layout.js';
 import { COPYING_STATES, LIVE_STATES, linkTransition, type LinkEvent } from './mirror-link-state.js';
 import { MAX_SECONDARIES, PERSIST_INTERVAL_MS, RECONNECT_INTERVAL_MS } from './mirror-limits.js';
-import { describeSecondary, newSecondary, selectCopyBatch, type Secondary } from './mirror-secondary.js';
+import { describeSecondary, newSecondary, selectCopyUnits, type Secondary } from './mirror-secondary.js';
 import { MirrorStateFile, mirrorFilePath, type StoredMirror } from './mirror-state-file.js';
 import { PRIMARY_BIT } from './mirror-state-layout.js';
-import { copyUnitsToLocal, checkSecondaryHoldsNoData, openLocalSecondary, parseTarget, remoteAddress } from './mirror-targets.js';
+import { checkSecondaryHoldsNoData, openLocalSecondary, parseTarget, remoteAddress } from './mirror-targets.js';
 import type { MirrorSessionStatus, MirrorStatus } from './mirror-types.js';
 import { mirrorBit, TrackStatusTable } from './track-status-table.js';
 import { MirrorMapRecorder, type MirrorMapView } from './mirror-map-recorder.js';
@@ -55,10 +65,57 @@ export interface MirrorSessionOptions {
   readonly volumeName?: string;
   /** Remote link timeout (tests shorten it). */
   readonly linkTimeoutMs?: number;
-  /** Throttle: wait this long after each resync step (default 0: yield to host writes only). */
+  /**
+   * Throttle: pause this long after each cylinder the background copy sends (default 0: yield to
+   * host writes only). Shorthand for `pauseAfter` one cylinder, `pauseMs` this; those win if given.
+   */
   readonly resyncPauseMs?: number;
+  /** Pause the background copy as a whole after every this many tracks copied (0: never). */
+  readonly pauseAfter?: number;
+  /** Length of that pause (default DEFAULT_MIRROR_PAUSE_MS). */
+  readonly pauseMs?: number;
+  /** Cap of the background copy's rate (all secondaries copying together), MB/s (10^6 bytes). */
+  readonly throttleMbps?: number;
   /** Create onto a local secondary whose VTOC lists data sets (they are overwritten). */
   readonly force?: boolean;
+}
+
+/**
+ * What a mirror copy writes: the same unit of the secondary, with its used bytes found (`trim`) but
+ * no extent kept, so the whole slot is written: a local secondary gets the slot, a link sends the
+ * used bytes and a zero tail. Decision: the size table V is not trusted for the used bytes, because
+ * after an unclean stop it is rebuilt by decoding, which misses raw bytes a host wrote past a
+ * track's end marker.
+ */
+const MIRROR_TARGET: SlotTarget = { kind: 'slot', trim: true };
+
+/** A unit as sent over a link: the slot up to its last non-zero byte, and a zero tail. */
+function unitImage(w: UnitWrite): UnitImage {
+  return { unit: w.unit, data: w.data.subarray(0, w.usedBytes), zeroTail: w.data.length - w.usedBytes };
+}
+
+/** Pause after `pauseAfter` tracks when no `pauseMs` is given: the tape backup's default. */
+export const DEFAULT_MIRROR_PAUSE_MS = 5;
+
+/** The pacing of a mirror's background copy, from its options; a bad value is a usage error. */
+function pacingOptions(options: MirrorSessionOptions, path: string): { bytesPerSecond: number; pauseAfterUnits: number; pauseMs: number } {
+  const bad = (what: string): never => {
+    throw new UsageError(`Cannot mirror ${path}: ${what}`, { path });
+  };
+  const count = (value: number | undefined, name: string): number | undefined => {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0)) bad(`${name} ${value} is not a whole number`);
+    return value;
+  };
+  const pauseAfter = count(options.pauseAfter, 'pause-after');
+  const pauseMs = count(options.pauseMs, 'pause-ms');
+  const resyncPauseMs = count(options.resyncPauseMs, 'resync pause');
+  if (options.throttleMbps !== undefined && !(Number.isFinite(options.throttleMbps) && options.throttleMbps > 0)) bad(`a throttle of ${options.throttleMbps} MB/s is not a rate above 0`);
+  const byResync = resyncPauseMs !== undefined && resyncPauseMs > 0;
+  return {
+    bytesPerSecond: (options.throttleMbps ?? 0) * 1e6,
+    pauseAfterUnits: pauseAfter ?? (byResync ? COPY_BATCH_UNITS : 0),
+    pauseMs: pauseMs ?? (byResync ? resyncPauseMs : DEFAULT_MIRROR_PAUSE_MS),
+  };
 }
 
 export class MirrorSession extends EventEmitter implements WriteInterceptor, Session {
@@ -78,12 +135,15 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   private readonly recoveredUnclean: boolean;
   private readonly channel: LinkChannel | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly resyncPauseMs: number;
+  private readonly pacingOptions: { bytesPerSecond: number; pauseAfterUnits: number; pauseMs: number };
+  /** A host write's unit copy neither claims nor completes here: the host holds its units. */
+  private readonly hostWriteStates = TrackStateArray.create(0);
   private readonly mapRecorder: MirrorMapRecorder;
   private readonly label: string;
   // Main thread only.
   private bitsDirty = false;
-  private pumping = false;
+  /** The pacing the running copy runs share, so that it holds for the mirror's copy as a whole. */
+  private sharedPacing: PacingPlan | undefined;
   private detached = false;
   private removed = false;
   /** The session's state (session-state.ts): running while mirroring; a cancel (detach) or a remove ends it. */
@@ -102,7 +162,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     this.file = file;
     this.table = parts.table;
     this.recoveredUnclean = parts.unclean;
-    this.resyncPauseMs = options.resyncPauseMs ?? 0;
+    this.pacingOptions = pacingOptions(options, volume.path);
     this.secondaries = parts.mirrors.map((m, i) => newSecondary(m, i));
     this.mapRecorder = new MirrorMapRecorder(volume.unitCount, this.secondaries.map((s) => s.mirror));
     const needsChannel = this.secondaries.some((s) => s.spec.kind === 'remote');
@@ -122,6 +182,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
    */
   static prepare(volume: Volume, targets: readonly string[], options: MirrorSessionOptions = {}): MirrorSession {
     if (volume.readOnly) throw new UsageError(`Cannot mirror ${volume.path}: it is open read-only`, { path: volume.path });
+    pacingOptions(options, volume.path);
     if (targets.length < 1 || targets.length > MAX_SECONDARIES) throw new UsageError(`Cannot mirror ${volume.path} onto ${targets.length} secondaries: give 1-${MAX_SECONDARIES}`, { path: volume.path });
     const specs = targets.map(parseTarget);
     if (new Set(specs.map((s) => s.target)).size !== specs.length) throw new UsageError(`Cannot mirror ${volume.path}: a secondary is named twice`, { path: volume.path });
@@ -144,6 +205,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
 
   /** Takes up the mirror described by `<volume>.mirror` (after a server restart). */
   static resume(volume: Volume, options: MirrorSessionOptions = {}): MirrorSession {
+    pacingOptions(options, volume.path);
     const { file, state } = MirrorStateFile.open(mirrorFilePath(volume.path));
     if (state.table.unitCount !== volume.unitCount || state.slotBytes !== volume.backend.slotBytes) {
       file.close();
@@ -237,7 +299,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     reconnect.unref();
     persist.unref();
     this.timers.push(reconnect, persist);
-    this.schedulePump();
+    this.startCopies();
     return this;
   }
 
@@ -258,7 +320,17 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const live = this.secondaries.filter((s) => this.sendsWrites(s));
     if (live.length === 0) return;
     const units = Array.from({ length: event.unitCount }, (_, i) => event.firstUnit + i);
+    // Units a copy run has not reached are claimed first: the run then skips them (sent by this write).
+    const claims = new Map<Secondary, number[]>();
+    for (const s of live) if (s.copyRun) claims.set(s, units.filter((u) => s.copyRun?.states.tryClaim(u)));
     const failed = this.sendUnits(live, units);
+    for (const [s, claimed] of claims) {
+      const states = s.copyRun?.states;
+      for (const u of claimed) {
+        if (failed.has(s)) states?.release(u);
+        else states?.complete(u, true, this.volume.backend.slotBytes);
+      }
+    }
     for (const s of live) {
       if (failed.has(s)) continue;
       for (const u of units) {
@@ -282,14 +354,18 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     return s.state !== 'COPY' || this.isUp(s);
   }
 
-  /** Sends whole units to each secondary; returns those that failed (already marked and SUSPENDED). */
+  /**
+   * Sends whole units of a host write to each secondary, through the engine's unit copy (a
+   * host-driven copy: never paced, and it neither claims nor completes, the host holds the units);
+   * returns those that failed (already marked and SUSPENDED).
+   */
   private sendUnits(targets: readonly Secondary[], units: readonly number[]): Set<Secondary> {
     const failed = new Set<Secondary>();
+    const how = { claim: false, complete: false, outOfOrder: true } as const;
     for (const s of targets) {
       if (s.spec.kind !== 'local') continue;
       try {
-        if (s.local === undefined) throw new SessionError(`Cannot write mirror ${s.name}: ${s.spec.target} is not open`, { mirror: s.name });
-        copyUnitsToLocal(this.volume, s.local, units);
+        copyUnits(this.hostCopier(this.localSink(s)), units, how);
       } catch (error) {
         failed.add(s);
         this.lose(s, units, error);
@@ -297,9 +373,10 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     }
     const remotes = targets.filter((s) => s.spec.kind === 'remote');
     if (remotes.length > 0) {
-      assert(this.channel !== undefined, 'a remote secondary has a link channel');
       const mask = remotes.reduce((m, s) => m | (1 << s.link), 0);
-      const failedMask = this.channel.writeUnits(mask, this.volume.backend.slotBytes, units.map((u) => this.unitImage(u)));
+      let failedMask = 0;
+      // One request for every remote link at once: the links write in parallel, each on its own socket.
+      copyUnits(this.hostCopier(new FunctionUnitSink((writes) => { failedMask = this.sendToLinks(mask, writes); })), units, how);
       for (const s of remotes) {
         if ((failedMask & (1 << s.link)) === 0) continue;
         failed.add(s);
@@ -309,18 +386,30 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     return failed;
   }
 
-  /**
-   * A unit as sent over a link: the slot up to its last non-zero byte, and a zero tail. Decision:
-   * the size table V is not trusted here, because after an unclean stop it is rebuilt by decoding,
-   * which misses raw bytes a host wrote past a track's end marker.
-   */
-  private unitImage(unit: number): UnitImage {
+  /** The owning thread's unit copier for a host write: the primary's backend to `sink`. */
+  private hostCopier(sink: FunctionUnitSink): UnitCopier {
+    return { states: this.hostWriteStates, source: this.primarySource(), sink, target: MIRROR_TARGET, marks: [] };
+  }
+
+  private primarySource(): FunctionUnitSource {
+    const backend = this.volume.backend;
+    return new FunctionUnitSource((u) => backend.readUnit(u, backend.slotBytes));
+  }
+
+  /** A local secondary's end: whole slots through its own write chain. */
+  private localSink(s: Secondary): FunctionUnitSink {
     const slot = this.volume.backend.slotBytes;
-    const bytes = this.volume.backend.readUnit(unit, slot);
-    let used = bytes.length;
-    // Bounded by the slot size.
-    while (used > 0 && bytes[used - 1] === 0) used--;
-    return { unit, data: bytes.subarray(0, used), zeroTail: slot - used };
+    return new FunctionUnitSink((writes) => {
+      const local = s.local;
+      if (local === undefined) throw new SessionError(`Cannot write mirror ${s.name}: ${s.spec.target} is not open`, { mirror: s.name });
+      for (const w of writes) local.writeFlat(w.unit * slot, w.data);
+    });
+  }
+
+  /** Writes units to the remote links in `mask`; returns the mask of those that failed. */
+  private sendToLinks(mask: number, writes: readonly UnitWrite[]): number {
+    assert(this.channel !== undefined, 'a remote secondary has a link channel');
+    return this.channel.writeUnits(mask, this.volume.backend.slotBytes, writes.map(unitImage));
   }
 
   /** A secondary missed `units`: their bits go invalid durably, and the mirror is SUSPENDED. */
@@ -378,6 +467,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     if (s === undefined || this.detached || this.removed) return;
     if (event.kind === 'down') {
       s.remoteUp = false;
+      // The copy waits for the link to come back (then a new run starts), as host writes do.
+      s.copyRun?.states.setControl(CONTROL.CANCEL);
       s.lastError = event.reason;
       return;
     }
@@ -389,7 +480,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     s.remoteUp = true;
     s.lastError = undefined;
     if (s.state === 'SUSPENDED') this.move(s, 'linkUp');
-    this.schedulePump();
+    this.startCopies();
   }
 
   private reconnectDown(): void {
@@ -410,11 +501,12 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const next = linkTransition(s.state, event, { volume: this.volumeName, mirror: s.name });
     s.state = next;
     if (event !== 'copied') this.mapRecorder.startEpisode(s.mirror);
+    // A run copies only in a copying state: any move ends it (a new copy starts a new run).
+    s.copyRun?.states.setControl(CONTROL.CANCEL);
     if (COPYING_STATES.has(next)) {
-      s.cursor = 0;
       s.errors.clear();
       s.resync = { total: this.table.invalidCount(s.mirror), copied: 0, sentByWrites: 0, startedAt: new Date().toISOString(), finishedAt: null };
-      this.schedulePump();
+      this.startCopies();
     }
     this.persistAll();
     this.emit('state', s.name, next);
@@ -422,10 +514,9 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
 
   /** A copy (initial or resync) starts: its total is the invalid tracks at this instant. */
   private startCopy(s: Secondary): void {
-    s.cursor = 0;
     s.errors.clear();
     s.resync = { total: this.table.invalidCount(s.mirror), copied: 0, sentByWrites: 0, startedAt: new Date().toISOString(), finishedAt: null };
-    this.schedulePump();
+    this.startCopies();
   }
 
   private persistAll(): void {
@@ -486,46 +577,88 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
 
   // ---- background copy ---------------------------------------------------------------------------
 
-  private schedulePump(): void {
-    if (this.pumping || this.detached || this.removed) return;
-    this.pumping = true;
-    const step = (): void => {
-      this.pumping = false;
-      if (this.detached || this.removed) return;
-      let more = false;
-      for (const s of this.secondaries) if (COPYING_STATES.has(s.state) && this.isUp(s)) more = this.copyStep(s) || more;
-      if (more) this.schedulePump();
-    };
-    if (this.resyncPauseMs > 0) setTimeout(step, this.resyncPauseMs);
-    else setImmediate(step);
+  /** Starts a copy run for each secondary in a copying state whose link is up and that has none. */
+  private startCopies(): void {
+    if (this.detached || this.removed) return;
+    for (const s of this.secondaries) {
+      if (s.copyRun === undefined && COPYING_STATES.has(s.state) && this.isUp(s)) void this.runCopy(s);
+    }
   }
 
-  /** Copies up to RESYNC_BATCH_UNITS invalid tracks; returns whether there is more to do. */
-  private copyStep(s: Secondary): boolean {
+  /**
+   * One secondary's background copy: runs of the engine over the tracks invalid at each run's
+   * start, until none is left (a host write may clear a bit only by losing the link, which ends the
+   * run; a track in error stays). Then the copy is done: ONGOING, or still copying with errors.
+   */
+  private async runCopy(s: Secondary): Promise<void> {
     const mask = this.secondaries.reduce((m, x) => m | mirrorBit(x.mirror), PRIMARY_BIT);
-    const units = selectCopyBatch(s, this.table, { configuredMask: mask, volumeName: this.volumeName });
-    if (units.length > 0) {
-      const failed = this.sendUnits([s], units);
-      if (failed.has(s)) return false;
-      for (const u of units) this.table.setValid(u, s.mirror);
-      this.mapRecorder.copied(s.mirror, units);
-      this.bitsDirty = true;
-      if (s.resync) s.resync.copied += units.length;
-      this.emit('progress', s.name);
-      return true;
-    }
-    if (this.table.invalidCount(s.mirror) > s.errors.size) {
-      s.cursor = 0;
-      return true;
+    // Secondaries copying together share one pacing: it holds for the mirror's copy as a whole.
+    const pacing = this.secondaries.some((x) => x.copyRun !== undefined) && this.sharedPacing ? this.sharedPacing : createPacing(this.pacingOptions);
+    this.sharedPacing = pacing;
+    let ended = false;
+    try {
+      // Bounded: each run sends every track it was given, or is cancelled, or fails (and ends the loop).
+      for (;;) {
+        if (!COPYING_STATES.has(s.state) || !this.isUp(s)) return;
+        const units = selectCopyUnits(s, this.table, { configuredMask: mask, volumeName: this.volumeName });
+        if (units.length === 0) break;
+        const states = TrackStateArray.create(this.volume.unitCount);
+        for (const u of units) states.include(u);
+        s.copyRun = { states, pacing };
+        const failure: { units: readonly number[]; error: unknown }[] = [];
+        const result = await runBackgroundCopy({ plan: this.copyPlan(states, units, pacing), ports: () => this.copyPorts(s, failure) });
+        if (this.detached || this.removed || states.control === CONTROL.CANCEL) return;
+        if (result.error) {
+          const lost = failure[0];
+          this.lose(s, lost?.units ?? [], lost?.error ?? new SessionError(`Cannot copy to mirror ${s.name}: ${result.error.message}`, { mirror: s.name }));
+          return;
+        }
+      }
+      ended = true;
+    } finally {
+      s.copyRun = undefined;
+      if (!ended) this.startCopies();
     }
     if (s.errors.size > 0) {
       // Stays in its copying state: the tracks in error keep it from being in sync.
       if (s.resync && s.resync.finishedAt === null) s.resync.finishedAt = new Date().toISOString();
-      return false;
+      return;
     }
     if (s.resync) s.resync.finishedAt = new Date().toISOString();
     this.move(s, 'copied');
-    return false;
+  }
+
+  private copyPlan(states: TrackStateArray, units: readonly number[], pacing: PacingPlan): CopyPlan {
+    return {
+      stateBuffer: states.buffer, units: Int32Array.from(units), cursorBuffer: newCursor(), source: {}, target: MIRROR_TARGET, marks: [],
+      // A host write claims the tracks it sends: the read must follow the claim.
+      readBeforeClaim: false, pacing,
+    };
+  }
+
+  /** A run's ends: the primary's backend, and the secondary (its write chain, or its link). */
+  private copyPorts(s: Secondary, failure: { units: readonly number[]; error: unknown }[]): OwningThreadPorts {
+    const local = this.localSink(s);
+    const sink = new FunctionUnitSink((writes) => {
+      try {
+        if (s.spec.kind === 'local') local.write(writes);
+        else if (this.sendToLinks(1 << s.link, writes) !== 0) throw new SessionError(`Cannot write mirror ${s.name} at ${s.spec.target}: the link failed or timed out`, { mirror: s.name });
+      } catch (error) {
+        failure.push({ units: writes.map((w) => w.unit), error });
+        throw error;
+      }
+      // One progress event per batch, once its tracks are marked valid (after this call returns).
+      queueMicrotask(() => this.emit('progress', s.name));
+    });
+    return { source: this.primarySource(), sink, onWritten: (u) => this.copiedByRun(s, u) };
+  }
+
+  /** A track the background copy sent: valid for `s` from now on. */
+  private copiedByRun(s: Secondary, unit: number): void {
+    this.table.setValid(unit, s.mirror);
+    this.mapRecorder.copied(s.mirror, [unit]);
+    this.bitsDirty = true;
+    if (s.resync) s.resync.copied += 1;
   }
 
   // ---- status and life cycle -----------------------------------------------------------------------
@@ -572,6 +705,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   async detach(): Promise<void> {
     if (this.detached || this.removed) return;
     for (const s of this.secondaries) {
+      s.copyRun?.states.setControl(CONTROL.CANCEL);
       if (LIVE_STATES.has(s.state)) this.move(s, 'linkLost');
       this.closeLink(s);
     }
@@ -585,6 +719,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   async remove(): Promise<void> {
     if (this.removed) return;
     this.removed = true;
+    for (const s of this.secondaries) s.copyRun?.states.setControl(CONTROL.CANCEL);
     this.stopTimers();
     this.volume.removeInterceptor(this);
     for (const s of this.secondaries) this.closeLink(s);

@@ -1,6 +1,6 @@
 /**
  * Secondaries of a mirrored volume: where each one is (a local image path, or the NBD export of
- * another `snaptape serve`), and how a run of units is written to a local one.
+ * another `snaptape serve`), and how a local one is opened and checked.
  *
  * Remote targets, with libnbd's URI forms for the protected transports:
  *   host:port[/export]                                  plain TCP (a server with --insecure-tcp)
@@ -14,7 +14,7 @@
  * it up or read it; `rejoin` opens it again, and fails if someone else holds it.
  */
 import { resolve } from 'node:path';
-import { openVolume } from '../../api/volume-api.js';
+import { openVolume } from '../../volume/open-volume.js';
 import { TargetExistsError, UsageError } from '../../errors/snaptape-error.js';
 import { isNoVtocError, readVtoc } from '../../vtoc/vtoc-reader.js';
 import type { Volume } from '../../volume/volume.js';
@@ -122,10 +122,4 @@ export function checkSecondaryHoldsNoData(secondary: Volume, primary: Volume): v
   if (names.length === 0) return;
   const shown = names.slice(0, NAMES_SHOWN).join(', ') + (names.length > NAMES_SHOWN ? ` and ${names.length - NAMES_SHOWN} more` : '');
   throw new TargetExistsError(`Cannot mirror ${primary.path} onto ${secondary.path}: volume ${volser} holds ${names.length} data sets (${shown}); ${advice}`, { path: secondary.path, volser, datasets: names.length });
-}
-
-/** Writes whole slots of the primary to a local secondary, through its own write chain. */
-export function copyUnitsToLocal(primary: Volume, secondary: Volume, units: readonly number[]): void {
-  const slot = primary.backend.slotBytes;
-  for (const unit of units) secondary.writeFlat(unit * slot, primary.backend.readUnit(unit, slot));
 }

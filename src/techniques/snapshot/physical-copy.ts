@@ -4,10 +4,18 @@
  * (slot-pins.ts) and the pool file directly, without the pool lock, so both volumes stay in use
  * meanwhile: any write to them copies-on-write away from the pinned slots.
  *
- * It yields to the event loop between batches (in-process use) and saves its progress in the
- * token record now and then; at the end it marks the pin done and the token complete (or failed).
+ * It copies through the copy engine on the owning thread (`runBackgroundCopy`): the units are the
+ * tracks with a slot in the pinned directory, a cylinder per batch with a yield between batches
+ * (in-process use), paced as the token record says (`--pause-after`, `--pause-ms`,
+ * `--throttle-mbps`). It saves its progress in the token record now and then; at the end it marks
+ * the pin done and the token complete (or failed).
  */
 import { dirname, resolve } from 'node:path';
+import { runBackgroundCopy } from '../../engine/background-copy.js';
+import { createPacing } from '../../engine/copy-pacing.js';
+import { newCursor } from '../../engine/copy-plan.js';
+import { TrackStateArray } from '../../engine/track-state.js';
+import { FunctionUnitSink, FunctionUnitSource } from '../../engine/unit-ports.js';
 import { fsyncDirectory } from '../../image/durable-replace.js';
 import { createImage } from '../../image/create-image.js';
 import { readMappedTrack } from '../../subsystem/mapped-track-read.js';
@@ -15,13 +23,13 @@ import { markPinDone, pinPath } from '../../subsystem/slot-pins.js';
 import { UNALLOCATED_SLOT } from '../../subsystem/subsystem-layouts.js';
 import { TrackDirectory } from '../../subsystem/track-directory.js';
 import { PoolReader } from '../../subsystem/track-pool.js';
-import { SessionError } from '../../errors/snaptape-error.js';
+import { errorFromData, SessionError } from '../../errors/snaptape-error.js';
 import { loadByPollingToken, saveRecord, transition, type TokenRecord } from './snapshot-tokens.js';
 
-/** Tracks copied between two yields: 8 cylinders, so an in-process host write waits little. */
-export const PHYSICAL_BATCH_TRACKS = 120;
-/** Batches between two progress saves in the token record. */
-const PROGRESS_EVERY_BATCHES = 50;
+/** Tracks copied between two progress saves in the token record (400 cylinders). */
+const PROGRESS_EVERY_TRACKS = 6000;
+/** Pause after `pauseAfter` tracks when no `pauseMs` is given: the tape backup's default. */
+const DEFAULT_PHYSICAL_PAUSE_MS = 5;
 
 export async function runPhysicalCopy(pollingToken: string): Promise<TokenRecord> {
   let record = loadByPollingToken(pollingToken);
@@ -34,20 +42,47 @@ export async function runPhysicalCopy(pollingToken: string): Promise<TokenRecord
   const reader = new PoolReader(record.dir);
   let pinned: TrackDirectory | undefined;
   try {
-    pinned = TrackDirectory.open(pinPath(record.dir, physical.pinId), reader.shape.family, { readOnly: true });
-    const geometry = pinned.geometry;
+    const directory = TrackDirectory.open(pinPath(record.dir, physical.pinId), reader.shape.family, { readOnly: true });
+    pinned = directory;
+    const geometry = directory.geometry;
+    const states = TrackStateArray.create(geometry.trackCount);
+    const units: number[] = [];
+    for (let t = 0; t < geometry.trackCount; t++) {
+      if (directory.entry(t).slot === UNALLOCATED_SLOT) continue;
+      states.include(t);
+      units.push(t);
+    }
     const image = createImage(physical.path, geometry, { force: true });
     try {
-      for (let first = 0; first < geometry.trackCount; first += PHYSICAL_BATCH_TRACKS) {
-        const end = Math.min(geometry.trackCount, first + PHYSICAL_BATCH_TRACKS);
-        for (let t = first; t < end; t++) {
-          const entry = pinned.entry(t);
-          if (entry.slot === UNALLOCATED_SLOT) continue;
-          image.writeUnit(t, readMappedTrack(reader, geometry, t, entry, entry.extentBytes, physical.path));
-        }
-        if ((first / PHYSICAL_BATCH_TRACKS) % PROGRESS_EVERY_BATCHES === 0) saveRecord({ ...record, physical: { ...record.physical!, tracksDone: end } });
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
+      let savedAt = 0;
+      const pacing = physical.pacing ?? {};
+      const result = await runBackgroundCopy({
+        plan: {
+          stateBuffer: states.buffer, units: Int32Array.from(units), cursorBuffer: newCursor(), source: {}, target: { kind: 'slot', trim: false }, marks: [],
+          // Nothing else copies these tracks: the pinned directory does not change.
+          readBeforeClaim: false,
+          pacing: createPacing({
+            bytesPerSecond: (pacing.throttleMbps ?? 0) * 1e6,
+            pauseAfterUnits: pacing.pauseAfter ?? 0,
+            pauseMs: pacing.pauseMs ?? DEFAULT_PHYSICAL_PAUSE_MS,
+          }),
+        },
+        ports: () => ({
+          source: new FunctionUnitSource((t) => {
+            const entry = directory.entry(t);
+            return readMappedTrack(reader, geometry, t, entry, entry.extentBytes, physical.path);
+          }),
+          sink: new FunctionUnitSink((writes) => {
+            for (const w of writes) image.writeUnit(w.unit, w.data);
+            const last = writes[writes.length - 1];
+            if (last !== undefined && last.unit + 1 - savedAt >= PROGRESS_EVERY_TRACKS) {
+              savedAt = last.unit + 1;
+              saveRecord({ ...record, physical: { ...record.physical!, tracksDone: savedAt } });
+            }
+          }),
+        }),
+      });
+      if (result.error) throw errorFromData(result.error);
       image.sync();
       // The new image's name too, before a record says complete.
       fsyncDirectory(dirname(resolve(physical.path)));

@@ -20,7 +20,8 @@ import { assert } from '../../base/assert.js';
 import { encodeEbcdic } from '../../base/ebcdic.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
 import { MappedVolumeBackend } from '../../subsystem/mapped-volume-backend.js';
-import { createMappedVolume, sizeTableOf, subsystemDirOf } from '../../subsystem/mapped-volumes.js';
+import { subsystemDirOf } from '../../subsystem/mapped-volumes.js';
+import { createMappedVolume, sizeTableOf } from '../../volume/mapped-volume.js';
 import { createPin } from '../../subsystem/slot-pins.js';
 import { ENTRY_FLAG_RELOCATED, UNALLOCATED_SLOT } from '../../subsystem/subsystem-layouts.js';
 import { Volume } from '../../volume/volume.js';
@@ -33,7 +34,7 @@ import { findDataset, readVtoc } from '../../vtoc/vtoc-reader.js';
 import { writeDscb } from '../../vtoc/vtoc-writer.js';
 import { checkSameSubsystem, fingerprintOf, locateSource, locateTargetDatasets, tracksOf } from './snapshot-locate.js';
 import {
-  formatToken, loadByPollingToken, loadRecord, newId, parseToken, saveRecord, savePollingLink, transition, TOKEN_TTL_MS, type DatasetPair, type TokenRecord, type TokenState,
+  formatToken, loadByPollingToken, loadRecord, newId, parseToken, saveRecord, savePollingLink, transition, TOKEN_TTL_MS, type DatasetPair, type PhysicalCopyPacing, type TokenRecord, type TokenState,
 } from './snapshot-tokens.js';
 
 export interface DefineOptions {
@@ -82,6 +83,8 @@ export interface DefineResult {
 export interface ExecuteOptions {
   /** Write a standalone CKD image of the snapshot in the background (see physical-copy.ts). */
   readonly physical?: string;
+  /** Pacing of the physical copy (only with `physical`). */
+  readonly pacing?: PhysicalCopyPacing;
   /** Both volumes, already open for writing in this process (the server's); lent, not closed. */
   readonly held?: HeldVolumes;
 }
@@ -228,11 +231,27 @@ function updateTargetMetadata(record: TokenRecord, source: Volume, target: Volum
   }
 }
 
+/** The physical copy's pacing, checked; a pacing without a physical copy would do nothing: refused. */
+function checkPacing(options: ExecuteOptions, token: string): PhysicalCopyPacing | undefined {
+  const pacing = options.pacing;
+  if (pacing === undefined || Object.values(pacing).every((v) => v === undefined)) return undefined;
+  const bad = (what: string): never => {
+    throw new UsageError(`Cannot execute snapshot token ${token}: ${what}`, { token });
+  };
+  if (!options.physical) bad('pacing (pause-after, pause-ms, throttle-mbps) applies to a physical copy only; give --physical');
+  for (const [name, value] of [['pause-after', pacing.pauseAfter], ['pause-ms', pacing.pauseMs]] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0)) bad(`${name} ${value} is not a whole number`);
+  }
+  if (pacing.throttleMbps !== undefined && !(Number.isFinite(pacing.throttleMbps) && pacing.throttleMbps > 0)) bad(`a throttle of ${pacing.throttleMbps} MB/s is not a rate above 0`);
+  return pacing;
+}
+
 export function executeSnapshot(token: string, options: ExecuteOptions = {}): ExecuteResult {
   const startedMs = performance.now();
   const { id, dir } = parseToken(token, 'S');
   const record = loadRecord(dir, id, token);
   const next = transition(record, options.physical ? 'execute-physical' : 'execute', token);
+  const pacing = checkPacing(options, token);
   if (Date.now() - record.createdMs > TOKEN_TTL_MS) {
     throw new SessionError(`Cannot execute snapshot token ${token}: it is stale (defined ${Math.round((Date.now() - record.createdMs) / 1000)} s ago; a token lives ${TOKEN_TTL_MS / 1000} s); define the snapshot again`, { token });
   }
@@ -260,7 +279,7 @@ export function executeSnapshot(token: string, options: ExecuteOptions = {}): Ex
     let physical = null;
     if (options.physical) {
       createPin(targetBackend.writablePool, targetBackend.directory, pollingId);
-      physical = { path: resolve(options.physical), pinId: pollingId, pid: null, tracksDone: 0, tracksTotal: targetBackend.geometry.trackCount, error: null };
+      physical = { path: resolve(options.physical), pinId: pollingId, pid: null, tracksDone: 0, tracksTotal: targetBackend.geometry.trackCount, error: null, ...(pacing ? { pacing } : {}) };
     }
     const executed: TokenRecord = { ...record, state: next, pollingId, executedMs: Date.now(), physical };
     savePollingLink(dir, pollingId, id);

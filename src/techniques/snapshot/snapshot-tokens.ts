@@ -45,6 +45,15 @@ export interface DatasetPair {
   readonly trackCount: number;
 }
 
+/** How the physical copy is paced (`--pause-after`, `--pause-ms`, `--throttle-mbps`). */
+export interface PhysicalCopyPacing {
+  /** Pause the copy after every this many tracks copied (0: never). */
+  readonly pauseAfter?: number;
+  readonly pauseMs?: number;
+  /** Cap of the copy rate, MB/s (10^6 bytes). */
+  readonly throttleMbps?: number;
+}
+
 export interface PhysicalCopyState {
   readonly path: string;
   readonly pinId: string;
@@ -52,6 +61,8 @@ export interface PhysicalCopyState {
   readonly tracksDone: number;
   readonly tracksTotal: number;
   readonly error: string | null;
+  /** Absent in a record written before pacing existed: unpaced. */
+  readonly pacing?: PhysicalCopyPacing;
 }
 
 export interface TokenRecord {

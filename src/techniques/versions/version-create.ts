@@ -12,8 +12,8 @@
  *    COPY record, removed sources' pairs are broken, the PPR and RR of the replaced version deleted.
  */
 import { openVolume } from '../../volume/open-volume.js';
-import { describeVolume } from '../../api/volume-api.js';
-import { runClone } from '../../api/clone-api.js';
+import { describeVolume } from '../../vtoc/volume-listing.js';
+import { runClone } from '../clone/clone-run.js';
 import type { EventLogger } from '../../base/log.js';
 import { LOG_EVENTS } from '../../base/log.js';
 import { getVolume, setSourceDatasets, type Technology } from '../../catalog/catalog-inventory.js';

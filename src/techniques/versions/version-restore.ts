@@ -7,7 +7,7 @@ import { listBackupDatasets, listStorageMedia, getVersion, type StorageMedium } 
 import type { Catalog } from '../../catalog/catalog.js';
 import { DatasetError, UsageError } from '../../errors/snaptape-error.js';
 import { withVolume } from '../../volume/open-volume.js';
-import { describeVolume } from '../../api/volume-api.js';
+import { describeVolume } from '../../vtoc/volume-listing.js';
 import { deleteDatasets } from '../../vtoc/dataset-allocator.js';
 import { restoreTape, type RestoreResult } from '../restore/restore-tape.js';
 

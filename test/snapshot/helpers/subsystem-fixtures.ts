@@ -8,7 +8,7 @@ import { R0_DATA_BYTES } from '../../../src/ckd/track-layout.js';
 import { FAMILY_3390 } from '../../../src/geometry/device-types.js';
 import { cchhOf } from '../../../src/geometry/cchh.js';
 import type { CkdGeometry } from '../../../src/geometry/volume-geometry.js';
-import { createMappedVolume } from '../../../src/subsystem/mapped-volumes.js';
+import { createMappedVolume } from '../../../src/volume/mapped-volume.js';
 import { initSubsystem } from '../../../src/subsystem/track-pool.js';
 import type { Volume } from '../../../src/volume/volume.js';
 import { Prng } from '../../../src/base/prng.js';

@@ -6,9 +6,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { translateIoError } from '../errors/io-error.js';
-import type { BackupRun } from '../api/backup-api.js';
-import type { DrillReport } from '../api/drill-api.js';
-import { renderTrackMapSvg } from './track-map-svg.js';
+import type { BackupRun } from './backup-api.js';
+import type { DrillReport } from './drill-api.js';
+import { renderTrackMapSvg } from '../live/track-map-svg.js';
 import type { TrackMapSnapshot } from '../session/session-view.js';
 
 export interface ReportInput {
