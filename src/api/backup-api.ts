@@ -47,11 +47,20 @@ export async function runBackup(volume: Volume, options: RunBackupOptions): Prom
     options.onTrackMap?.(await trackMap.final);
     const stats = load ? load.stop() : null;
     if (stats) log(LOG_EVENTS.hostLoadStopped, { ...stats });
-    log(LOG_EVENTS.backupCompleted, { seconds: summary.seconds, bytes: summary.bytes, copiedInOrder: summary.copiedInOrder, copiedOutOfOrder: summary.copiedOutOfOrder, sha256: summary.elements.map((e) => e.sha256) });
+    log(LOG_EVENTS.backupCompleted, {
+      seconds: summary.seconds,
+      bytes: summary.bytes,
+      copiedInOrder: summary.copiedInOrder,
+      copiedOutOfOrder: summary.copiedOutOfOrder,
+      sha256: summary.elements.map((e) => e.sha256),
+    });
     return { summary, load: stats };
   } catch (error) {
     load?.stop();
-    log(LOG_EVENTS.backupFailed, { reason: error instanceof Error ? error.message : String(error), code: error instanceof SnaptapeError ? error.code : 'INTERNAL' });
+    log(LOG_EVENTS.backupFailed, {
+      reason: error instanceof Error ? error.message : String(error),
+      code: error instanceof SnaptapeError ? error.code : 'INTERNAL',
+    });
     throw error;
   }
 }

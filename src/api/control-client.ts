@@ -32,8 +32,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const CONTROL_TOKEN_ENV = 'SNAPTAPE_TOKEN';
 
 export type ControlEndpoint =
-  | { readonly kind: 'unix'; readonly socketPath: string }
-  | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly token: string };
+  { readonly kind: 'unix'; readonly socketPath: string } | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly token: string };
 
 /** `HOST:PORT` is TCP (token from the argument or $SNAPTAPE_TOKEN); anything else is a socket path. */
 export function parseControlEndpoint(spec: string, token?: string): ControlEndpoint {
@@ -41,7 +40,8 @@ export function parseControlEndpoint(spec: string, token?: string): ControlEndpo
   if (!match) return { kind: 'unix', socketPath: spec };
   const host = (match[1] ?? '').replace(/^\[|\]$/g, '') || '127.0.0.1';
   const bearer = token ?? process.env[CONTROL_TOKEN_ENV] ?? '';
-  if (bearer.length === 0) throw new UsageError(`Cannot reach the server at ${spec}: a TCP control address needs a token (set ${CONTROL_TOKEN_ENV})`, { server: spec });
+  if (bearer.length === 0)
+    throw new UsageError(`Cannot reach the server at ${spec}: a TCP control address needs a token (set ${CONTROL_TOKEN_ENV})`, { server: spec });
   return { kind: 'tcp', host, port: Number(match[2]), token: bearer };
 }
 
@@ -237,7 +237,9 @@ function readBody(response: IncomingMessage): Promise<string> {
       chunks.push(chunk);
     });
     source.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    source.on('error', (error: Error) => reject(gzipped ? new IoError(`Cannot read the server's answer: its gzip body does not decode (${error.message})`, {}) : error));
+    source.on('error', (error: Error) =>
+      reject(gzipped ? new IoError(`Cannot read the server's answer: its gzip body does not decode (${error.message})`, {}) : error),
+    );
     if (gzipped) response.on('error', reject);
   });
 }
@@ -252,7 +254,11 @@ function parseEventStream(response: IncomingMessage, onEvent: (event: SessionEve
     for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
-      const data = block.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice('data: '.length)).join('\n');
+      const data = block
+        .split('\n')
+        .filter((line) => line.startsWith('data: '))
+        .map((line) => line.slice('data: '.length))
+        .join('\n');
       if (data.length === 0) continue;
       const event = parseJson(data) as SessionEvent | undefined;
       if (event !== undefined) onEvent(event);

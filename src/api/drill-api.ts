@@ -92,15 +92,17 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     const reference = join(scratchDir, 'reference.img');
     const tape = join(scratchDir, 'drill.aws');
     const restored = join(scratchDir, 'restored.img');
-    const backup = await withVolumeAsync(work, {}, (volume) => runBackup(volume, {
-      tapePath: tape,
-      workers: options.workers,
-      load: options.load,
-      loadSeed: options.seed ?? 1,
-      onProgress: options.onProgress,
-      onTrackMap: options.onTrackMap,
-      onStartInstant: () => copyFileSync(work, reference),
-    }));
+    const backup = await withVolumeAsync(work, {}, (volume) =>
+      runBackup(volume, {
+        tapePath: tape,
+        workers: options.workers,
+        load: options.load,
+        loadSeed: options.seed ?? 1,
+        onProgress: options.onProgress,
+        onTrackMap: options.onTrackMap,
+        onStartInstant: () => copyFileSync(work, reference),
+      }),
+    );
     const restoreStarted = Date.now();
     restoreTape(tape, { to: restored, newVolume: true });
     const restoreSeconds = (Date.now() - restoreStarted) / 1000;

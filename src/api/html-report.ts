@@ -26,7 +26,8 @@ function rows(pairs: ReadonlyArray<readonly [string, string]>): string {
   return pairs.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('\n');
 }
 
-const STYLE = 'body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f4f4f4}code{font-size:90%}.pass{color:#0072B2}.fail{color:#D55E00}';
+const STYLE =
+  'body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f4f4f4}code{font-size:90%}.pass{color:#0072B2}.fail{color:#D55E00}';
 
 export function renderReportHtml(input: ReportInput): string {
   const s = input.backup.summary;
@@ -40,14 +41,23 @@ export function renderReportHtml(input: ReportInput): string {
     ['copied out of order', `${s.copiedOutOfOrder} (${outOfOrderShare.toFixed(1)} %)`],
   ];
   const load = input.backup.load;
-  if (load) timings.push(['host writes during the backup', `${load.writes} (${load.ratePerSecond.toFixed(0)}/s), latency p50 ${load.latencyP50Us.toFixed(1)} µs, p99 ${load.latencyP99Us.toFixed(1)} µs`]);
+  if (load)
+    timings.push([
+      'host writes during the backup',
+      `${load.writes} (${load.ratePerSecond.toFixed(0)}/s), latency p50 ${load.latencyP50Us.toFixed(1)} µs, p99 ${load.latencyP99Us.toFixed(1)} µs`,
+    ]);
   if (s.cbwError) timings.push(['copy-before-write failure', `${s.cbwError.policy}: ${s.cbwError.reason} (${s.cbwError.count}×)`]);
   const drill = input.drill;
   if (drill) {
     timings.push(['restore time', `${drill.restoreSeconds.toFixed(3)} s`]);
-    timings.push(['compare with the point in time', `${drill.comparison.units} units, ${drill.comparison.mismatched} mismatched${drill.comparison.firstMismatch !== null ? ` (first: unit ${drill.comparison.firstMismatch})` : ''}`]);
+    timings.push([
+      'compare with the point in time',
+      `${drill.comparison.units} units, ${drill.comparison.mismatched} mismatched${drill.comparison.firstMismatch !== null ? ` (first: unit ${drill.comparison.firstMismatch})` : ''}`,
+    ]);
   }
-  const digests = s.elements.map((e) => `<tr><td>${escapeHtml(e.name)}</td><td>${e.blocks}</td><td>${e.bytes}</td><td><code class="sha256">${e.sha256}</code></td></tr>`).join('\n');
+  const digests = s.elements
+    .map((e) => `<tr><td>${escapeHtml(e.name)}</td><td>${e.blocks}</td><td>${e.bytes}</td><td><code class="sha256">${e.sha256}</code></td></tr>`)
+    .join('\n');
   const verdict = drill ? `<p class="${drill.pass ? 'pass' : 'fail'}"><strong>Drill ${drill.pass ? 'PASSED' : 'FAILED'}</strong></p>` : '';
   return [
     '<!DOCTYPE html>',
@@ -56,7 +66,7 @@ export function renderReportHtml(input: ReportInput): string {
     verdict,
     `<table class="timings">${rows(timings)}</table>`,
     '<h2>SHA-256 of the tape elements</h2>',
-    '<p>Each element\'s digest is taken over its data blocks as written, then the tape is read back and verified.</p>',
+    "<p>Each element's digest is taken over its data blocks as written, then the tape is read back and verified.</p>",
     `<table class="digests"><tr><th>element</th><th>blocks</th><th>bytes</th><th>SHA-256</th></tr>${digests}</table>`,
     '<h2>Track map</h2>',
     input.map ? renderTrackMapSvg(input.map) : '<p>No track map was recorded.</p>',

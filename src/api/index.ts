@@ -52,7 +52,16 @@ export { compareImages, runDrill, type DrillReport } from './drill-api.js';
 export { parseLoadSpec } from '../workload/host-load.js';
 
 // Catalog (versions, pools, inventory).
-export { addToPool, createPool, listPools, listVolumes, parseTechnology, removeFromPool, type PoolRole, type VolumeFacts } from '../catalog/catalog-inventory.js';
+export {
+  addToPool,
+  createPool,
+  listPools,
+  listVolumes,
+  parseTechnology,
+  removeFromPool,
+  type PoolRole,
+  type VolumeFacts,
+} from '../catalog/catalog-inventory.js';
 export { getVersion, listBackupDatasets, listNotifications, listRecords, listStorageMedia, listVersions } from '../catalog/catalog-records.js';
 export { catalogPath, withCatalog } from '../catalog/catalog.js';
 

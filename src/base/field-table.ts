@@ -62,25 +62,45 @@ export type FieldValues = Readonly<Record<string, FieldValue>>;
 function readInteger(buf: Uint8Array, at: number, kind: FieldKind): number {
   const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   switch (kind) {
-    case 'u8': return view.readUInt8(at);
-    case 'u16be': return view.readUInt16BE(at);
-    case 'u16le': return view.readUInt16LE(at);
-    case 'u24be': return view.readUIntBE(at, 3);
-    case 'u32be': return view.readUInt32BE(at);
-    case 'u32le': return view.readUInt32LE(at);
-    default: throw new Error(`not an integer kind: ${kind}`);
+    case 'u8':
+      return view.readUInt8(at);
+    case 'u16be':
+      return view.readUInt16BE(at);
+    case 'u16le':
+      return view.readUInt16LE(at);
+    case 'u24be':
+      return view.readUIntBE(at, 3);
+    case 'u32be':
+      return view.readUInt32BE(at);
+    case 'u32le':
+      return view.readUInt32LE(at);
+    default:
+      throw new Error(`not an integer kind: ${kind}`);
   }
 }
 
 function writeInteger(buf: Buffer, at: number, kind: FieldKind, value: number): void {
   switch (kind) {
-    case 'u8': buf.writeUInt8(value, at); return;
-    case 'u16be': buf.writeUInt16BE(value, at); return;
-    case 'u16le': buf.writeUInt16LE(value, at); return;
-    case 'u24be': buf.writeUIntBE(value, at, 3); return;
-    case 'u32be': buf.writeUInt32BE(value, at); return;
-    case 'u32le': buf.writeUInt32LE(value, at); return;
-    default: throw new Error(`not an integer kind: ${kind}`);
+    case 'u8':
+      buf.writeUInt8(value, at);
+      return;
+    case 'u16be':
+      buf.writeUInt16BE(value, at);
+      return;
+    case 'u16le':
+      buf.writeUInt16LE(value, at);
+      return;
+    case 'u24be':
+      buf.writeUIntBE(value, at, 3);
+      return;
+    case 'u32be':
+      buf.writeUInt32BE(value, at);
+      return;
+    case 'u32le':
+      buf.writeUInt32LE(value, at);
+      return;
+    default:
+      throw new Error(`not an integer kind: ${kind}`);
   }
 }
 
@@ -88,11 +108,18 @@ function writeInteger(buf: Buffer, at: number, kind: FieldKind, value: number): 
 export function readField(buf: Uint8Array, spec: FieldSpec): FieldValue {
   const raw = buf.subarray(spec.offset, spec.offset + spec.length);
   switch (spec.kind) {
-    case 'ebcdic': return decodeEbcdicTrimmed(raw);
-    case 'ascii': return Buffer.from(raw).toString('latin1').replace(/[\0 ]+$/, '');
-    case 'digits': return decodeEbcdic(raw);
-    case 'bytes': return Buffer.from(raw);
-    default: return readInteger(buf, spec.offset, spec.kind);
+    case 'ebcdic':
+      return decodeEbcdicTrimmed(raw);
+    case 'ascii':
+      return Buffer.from(raw)
+        .toString('latin1')
+        .replace(/[\0 ]+$/, '');
+    case 'digits':
+      return decodeEbcdic(raw);
+    case 'bytes':
+      return Buffer.from(raw);
+    default:
+      return readInteger(buf, spec.offset, spec.kind);
   }
 }
 

@@ -24,8 +24,7 @@ export function readFully(
 ): void {
   const done = readAtMost(fd, into, positionBytes, path, what);
   if (done < into.length) {
-    throw shortRead?.(positionBytes + done)
-      ?? translateIoError({ code: 'EIO', message: `${what} ends at byte ${positionBytes + done}` }, `read ${what}`, path);
+    throw shortRead?.(positionBytes + done) ?? translateIoError({ code: 'EIO', message: `${what} ends at byte ${positionBytes + done}` }, `read ${what}`, path);
   }
 }
 

@@ -5,17 +5,17 @@
 import { pino, type Logger } from 'pino';
 
 export const LOG_EVENTS = {
-  backupStarted: 'backup.started',       // tape, source, elements, slots, workers
-  backupProgress: 'backup.progress',     // copiedInOrder, copiedOutOfOrder, bytesCopied, mbPerSecond
-  backupCompleted: 'backup.completed',   // seconds, bytes, copiedInOrder, copiedOutOfOrder, sha256
-  backupFailed: 'backup.failed',         // reason, code
-  cbwError: 'backup.cbw-error',          // policy, reason (the first copy-before-write failure; latched)
-  sessionState: 'session.state',         // session, state
+  backupStarted: 'backup.started', // tape, source, elements, slots, workers
+  backupProgress: 'backup.progress', // copiedInOrder, copiedOutOfOrder, bytesCopied, mbPerSecond
+  backupCompleted: 'backup.completed', // seconds, bytes, copiedInOrder, copiedOutOfOrder, sha256
+  backupFailed: 'backup.failed', // reason, code
+  cbwError: 'backup.cbw-error', // policy, reason (the first copy-before-write failure; latched)
+  sessionState: 'session.state', // session, state
   restoreCompleted: 'restore.completed', // to, elements, units
-  verifyCompleted: 'verify.completed',   // tape, ok, elements
-  hostLoadStopped: 'load.stopped',       // writes, latencyP50Us, latencyP99Us
+  verifyCompleted: 'verify.completed', // tape, ok, elements
+  hostLoadStopped: 'load.stopped', // writes, latencyP50Us, latencyP99Us
   versionNotification: 'version.notification', // targetPool, sourcePath, failedChecks, message
-  versionCreated: 'version.created',     // version, targetPool, basis, pairs, instant
+  versionCreated: 'version.created', // version, targetPool, basis, pairs, instant
 } as const;
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];
 

@@ -45,7 +45,10 @@ export async function clearStaleSocket(path: string): Promise<void> {
   if (!stat.isSocket()) throw new UsageError(`Cannot listen on ${path}: a file that is not a socket is there`, { path });
   const alive = await new Promise<boolean>((resolve) => {
     const probe = connect(path);
-    probe.once('connect', () => { probe.destroy(); resolve(true); });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
     probe.once('error', () => resolve(false));
   });
   if (alive) throw new UsageError(`Cannot listen on ${path}: another server answers on it`, { path });
@@ -83,5 +86,9 @@ export async function listenOnUnixSocket(server: Server, path: string, groupId?:
 export function removeSocketFile(path: string): void {
   const stat = lstatSync(path, { throwIfNoEntry: false });
   if (stat === undefined || !stat.isSocket()) return;
-  try { unlinkSync(path); } catch { /* removed already by the listener's close */ }
+  try {
+    unlinkSync(path);
+  } catch {
+    /* removed already by the listener's close */
+  }
 }

@@ -33,14 +33,30 @@ export interface PoolRecord {
 }
 
 interface VolumeRow {
-  path: string; volser: string; format: 'ckd' | 'fba'; device_type: string; heads: number; cylinders: number; units: number;
-  technology: Technology | null; reserved_for: string | null; reserved_in_version: number | null;
+  path: string;
+  volser: string;
+  format: 'ckd' | 'fba';
+  device_type: string;
+  heads: number;
+  cylinders: number;
+  units: number;
+  technology: Technology | null;
+  reserved_for: string | null;
+  reserved_in_version: number | null;
 }
 
 function volumeOf(row: VolumeRow): VolumeRecord {
   return {
-    path: row.path, volser: row.volser, format: row.format, deviceType: row.device_type, heads: row.heads, cylinders: row.cylinders,
-    units: row.units, technology: row.technology, reservedFor: row.reserved_for, reservedInVersion: row.reserved_in_version,
+    path: row.path,
+    volser: row.volser,
+    format: row.format,
+    deviceType: row.device_type,
+    heads: row.heads,
+    cylinders: row.cylinders,
+    units: row.units,
+    technology: row.technology,
+    reservedFor: row.reserved_for,
+    reservedInVersion: row.reserved_in_version,
   };
 }
 
@@ -73,10 +89,12 @@ export function addToPool(catalog: Catalog, pool: string, facts: VolumeFacts, te
     if (role === 'target' && technology === null) throw new UsageError(`Cannot add ${facts.path} to target pool ${pool}: give its copy technology`);
     const inPool = db.prepare('SELECT pool FROM pool_members WHERE volume_path = ?').get(facts.path) as { pool: string } | undefined;
     if (inPool) throw new UsageError(`Cannot add ${facts.path} to pool ${pool}: it is in pool ${inPool.pool}`);
-    db.prepare(`INSERT INTO volumes (path, volser, format, device_type, heads, cylinders, units, technology)
+    db.prepare(
+      `INSERT INTO volumes (path, volser, format, device_type, heads, cylinders, units, technology)
       VALUES (@path, @volser, @format, @deviceType, @heads, @cylinders, @units, @technology)
       ON CONFLICT (path) DO UPDATE SET volser = @volser, format = @format, device_type = @deviceType, heads = @heads,
-        cylinders = @cylinders, units = @units, technology = @technology`).run({ ...facts, technology: role === 'target' ? technology : null });
+        cylinders = @cylinders, units = @units, technology = @technology`,
+    ).run({ ...facts, technology: role === 'target' ? technology : null });
     db.prepare('INSERT INTO pool_members (pool, volume_path) VALUES (?, ?)').run(pool, facts.path);
   });
 }

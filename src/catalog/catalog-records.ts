@@ -60,10 +60,16 @@ function byPath(a: CopyPair, b: CopyPair): number {
 }
 
 export function readRecord(db: Db, kind: RecordKind, version: number): PairRecord | undefined {
-  const row = db.prepare('SELECT id, target_pool FROM records WHERE kind = ? AND version = ?').get(kind, version) as { id: number; target_pool: string } | undefined;
+  const row = db.prepare('SELECT id, target_pool FROM records WHERE kind = ? AND version = ?').get(kind, version) as
+    { id: number; target_pool: string } | undefined;
   if (!row) return undefined;
-  const pairs = (db.prepare('SELECT source_path, target_path, technology FROM record_pairs WHERE record_id = ?').all(row.id) as
-    { source_path: string; target_path: string; technology: Technology }[])
+  const pairs = (
+    db.prepare('SELECT source_path, target_path, technology FROM record_pairs WHERE record_id = ?').all(row.id) as {
+      source_path: string;
+      target_path: string;
+      technology: Technology;
+    }[]
+  )
     .map((p) => ({ sourcePath: p.source_path, targetPath: p.target_path, technology: p.technology }))
     .sort(byPath);
   return { kind, version, targetPool: row.target_pool, pairs };
@@ -76,7 +82,8 @@ export function listRecords(db: Db): PairRecord[] {
 
 export function writeRecord(db: Db, record: PairRecord): void {
   deleteRecord(db, record.kind, record.version);
-  const info = db.prepare('INSERT INTO records (kind, version, target_pool, created_at) VALUES (?, ?, ?, ?)')
+  const info = db
+    .prepare('INSERT INTO records (kind, version, target_pool, created_at) VALUES (?, ?, ?, ?)')
     .run(record.kind, record.version, record.targetPool, new Date().toISOString());
   const insert = db.prepare('INSERT INTO record_pairs (record_id, source_path, target_path, technology) VALUES (?, ?, ?, ?)');
   for (const pair of record.pairs) insert.run(info.lastInsertRowid, pair.sourcePath, pair.targetPath, pair.technology);
@@ -87,14 +94,28 @@ export function deleteRecord(db: Db, kind: RecordKind, version: number): void {
 }
 
 interface VersionRow {
-  version: number; source_pool: string; target_pool: string; state: VersionState; basis: RecordBasis; pid: number;
-  started_at: string; instant: string | null; completed_at: string | null;
+  version: number;
+  source_pool: string;
+  target_pool: string;
+  state: VersionState;
+  basis: RecordBasis;
+  pid: number;
+  started_at: string;
+  instant: string | null;
+  completed_at: string | null;
 }
 
 function versionOf(r: VersionRow): VersionRecord {
   return {
-    version: r.version, sourcePool: r.source_pool, targetPool: r.target_pool, state: r.state, basis: r.basis, pid: r.pid,
-    startedAt: r.started_at, instant: r.instant, completedAt: r.completed_at,
+    version: r.version,
+    sourcePool: r.source_pool,
+    targetPool: r.target_pool,
+    state: r.state,
+    basis: r.basis,
+    pid: r.pid,
+    startedAt: r.started_at,
+    instant: r.instant,
+    completedAt: r.completed_at,
   };
 }
 
@@ -114,34 +135,58 @@ export function nextVersionNumber(db: Db): number {
 
 /** The latest complete version that used `targetPool`, before `version`. */
 export function previousVersionOfPool(db: Db, targetPool: string, version: number): VersionRecord | undefined {
-  const row = db.prepare("SELECT * FROM versions WHERE target_pool = ? AND version < ? AND state = 'complete' ORDER BY version DESC LIMIT 1")
+  const row = db
+    .prepare("SELECT * FROM versions WHERE target_pool = ? AND version < ? AND state = 'complete' ORDER BY version DESC LIMIT 1")
     .get(targetPool, version) as VersionRow | undefined;
   return row ? versionOf(row) : undefined;
 }
 
 export function listStorageMedia(db: Db, version?: number): StorageMedium[] {
-  const rows = (version === undefined
-    ? db.prepare('SELECT * FROM storage_media ORDER BY version, source_path').all()
-    : db.prepare('SELECT * FROM storage_media WHERE version = ? ORDER BY source_path').all(version)) as
-    { version: number; source_path: string; target_path: string; tape_path: string; instant: string }[];
+  const rows = (
+    version === undefined
+      ? db.prepare('SELECT * FROM storage_media ORDER BY version, source_path').all()
+      : db.prepare('SELECT * FROM storage_media WHERE version = ? ORDER BY source_path').all(version)
+  ) as { version: number; source_path: string; target_path: string; tape_path: string; instant: string }[];
   return rows.map((r) => ({ version: r.version, sourcePath: r.source_path, targetPath: r.target_path, tapePath: r.tape_path, instant: r.instant }));
 }
 
 export function listBackupDatasets(db: Db, version: number): { dataset: string; sourcePath: string }[] {
-  return (db.prepare('SELECT dataset, source_path FROM backup_datasets WHERE version = ? ORDER BY dataset, source_path').all(version) as
-    { dataset: string; source_path: string }[]).map((r) => ({ dataset: r.dataset, sourcePath: r.source_path }));
+  return (
+    db.prepare('SELECT dataset, source_path FROM backup_datasets WHERE version = ? ORDER BY dataset, source_path').all(version) as {
+      dataset: string;
+      source_path: string;
+    }[]
+  ).map((r) => ({ dataset: r.dataset, sourcePath: r.source_path }));
 }
 
 export function addNotification(db: Db, n: Omit<Notification, 'id' | 'at'>): void {
-  db.prepare('INSERT INTO notifications (at, version, target_pool, source_path, message, failed_checks) VALUES (?, ?, ?, ?, ?, ?)')
-    .run(new Date().toISOString(), n.version, n.targetPool, n.sourcePath, n.message, JSON.stringify(n.failedChecks));
+  db.prepare('INSERT INTO notifications (at, version, target_pool, source_path, message, failed_checks) VALUES (?, ?, ?, ?, ?, ?)').run(
+    new Date().toISOString(),
+    n.version,
+    n.targetPool,
+    n.sourcePath,
+    n.message,
+    JSON.stringify(n.failedChecks),
+  );
 }
 
 export function listNotifications(db: Db): Notification[] {
-  const rows = db.prepare('SELECT * FROM notifications ORDER BY id').all() as
-    { id: number; at: string; version: number | null; target_pool: string; source_path: string; message: string; failed_checks: string }[];
+  const rows = db.prepare('SELECT * FROM notifications ORDER BY id').all() as {
+    id: number;
+    at: string;
+    version: number | null;
+    target_pool: string;
+    source_path: string;
+    message: string;
+    failed_checks: string;
+  }[];
   return rows.map((r) => ({
-    id: r.id, at: r.at, version: r.version, targetPool: r.target_pool, sourcePath: r.source_path, message: r.message,
+    id: r.id,
+    at: r.at,
+    version: r.version,
+    targetPool: r.target_pool,
+    sourcePath: r.source_path,
+    message: r.message,
     failedChecks: JSON.parse(r.failed_checks) as string[],
   }));
 }

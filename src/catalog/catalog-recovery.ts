@@ -18,8 +18,9 @@ export interface RecoveredVersion {
 /** Deletes every `creating` version whose process is gone. Returns what it released. */
 export function recoverStaleCreates(catalog: Catalog, isAlive: (pid: number) => boolean = isProcessAlive): RecoveredVersion[] {
   return catalog.write((db) => {
-    const stale = (db.prepare("SELECT version, pid FROM versions WHERE state = 'creating'").all() as { version: number; pid: number }[])
-      .filter((row) => row.pid !== process.pid && !isAlive(row.pid));
+    const stale = (db.prepare("SELECT version, pid FROM versions WHERE state = 'creating'").all() as { version: number; pid: number }[]).filter(
+      (row) => row.pid !== process.pid && !isAlive(row.pid),
+    );
     return stale.map((row) => {
       const released = db.prepare('UPDATE volumes SET reserved_for = NULL, reserved_in_version = NULL WHERE reserved_in_version = ?').run(row.version);
       db.prepare("DELETE FROM records WHERE kind = 'COPY' AND version = ?").run(row.version);

@@ -22,7 +22,12 @@ import { CCKD_DEVID_BASE, CCKD_DEVID_SHADOW } from '../image/cckd-header.js';
 import { CKD_DEVID_UNCOMPRESSED, CKD_DEVIDS_COMPRESSED, CKD_HEADER_BYTES, decodeCkdHeader } from '../image/ckd-image-header.js';
 import { DIRECTORY_MAGIC, POOL_FILE } from '../subsystem/subsystem-layouts.js';
 import {
-  AWS_HEADER_BYTES, FLAG1_COMPRESSION_MASK, FLAG1_KNOWN_BITS, FLAG1_NEW_RECORD, FLAG1_TAPEMARK, decodeAwsBlockHeader,
+  AWS_HEADER_BYTES,
+  FLAG1_COMPRESSION_MASK,
+  FLAG1_KNOWN_BITS,
+  FLAG1_NEW_RECORD,
+  FLAG1_TAPEMARK,
+  decodeAwsBlockHeader,
 } from '../tape/aws-block-header.js';
 
 export type CheckTarget =
@@ -62,8 +67,11 @@ export function looksLikeTape(fd: number, path: string, sizeBytes: number): bool
   for (let n = 0; n < TAPE_PROBE_CHUNKS && offset + AWS_HEADER_BYTES <= sizeBytes; n++) {
     const header = decodeAwsBlockHeader(readAt(fd, path, AWS_HEADER_BYTES, offset));
     const tapemark = header.flags1 === FLAG1_TAPEMARK && header.curlenBytes === 0;
-    const data = header.curlenBytes > 0 && (header.flags1 & ~FLAG1_KNOWN_BITS) === 0 && (header.flags1 & FLAG1_TAPEMARK) === 0
-      && (header.flags1 & FLAG1_COMPRESSION_MASK) !== FLAG1_COMPRESSION_MASK;
+    const data =
+      header.curlenBytes > 0 &&
+      (header.flags1 & ~FLAG1_KNOWN_BITS) === 0 &&
+      (header.flags1 & FLAG1_TAPEMARK) === 0 &&
+      (header.flags1 & FLAG1_COMPRESSION_MASK) !== FLAG1_COMPRESSION_MASK;
     const linked = header.prvlenBytes === previous && header.flags2 === 0 && (tapemark || data);
     // The very first chunk must be right: it starts a block (or is a tapemark) with prvlen 0.
     if (n === 0 && (!linked || (data && (header.flags1 & FLAG1_NEW_RECORD) === 0))) return false;
@@ -80,13 +88,19 @@ function imageFormatOf(path: string, head: Buffer): CheckTarget | undefined {
   if (devid === CCKD_DEVID_BASE) return { kind: 'image', format: 'cckd', path };
   if (devid === CCKD_DEVID_SHADOW) return { kind: 'image', format: 'cckd-shadow', path };
   if (CKD_DEVIDS_COMPRESSED.includes(devid)) {
-    throw new ImageFormatError(`Cannot check ${path}: ${devid} is a Hercules image format snaptape does not read (convert it with Hercules dasdcopy)`, { path, offset: 0 });
+    throw new ImageFormatError(`Cannot check ${path}: ${devid} is a Hercules image format snaptape does not read (convert it with Hercules dasdcopy)`, {
+      path,
+      offset: 0,
+    });
   }
   if (devid !== CKD_DEVID_UNCOMPRESSED || head.length < CKD_HEADER_BYTES) return undefined;
   const header = decodeCkdHeader(head);
   if (header.fileSequence === 1) return { kind: 'image', format: 'multi-file-ckd', path };
   if (header.fileSequence > 1) {
-    throw new ImageFormatError(`Cannot check ${path}: its header (file sequence ${header.fileSequence} at offset 17) marks file ${header.fileSequence} of a multi-file volume; check the set by its first file`, { path, offset: 17 });
+    throw new ImageFormatError(
+      `Cannot check ${path}: its header (file sequence ${header.fileSequence} at offset 17) marks file ${header.fileSequence} of a multi-file volume; check the set by its first file`,
+      { path, offset: 17 },
+    );
   }
   return { kind: 'image', format: 'ckd', path };
 }

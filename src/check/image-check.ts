@@ -32,7 +32,11 @@ const UNREADABLE_KINDS: ReadonlySet<string> = new Set(['header', 'table']);
 const CCKD_SPACE_KINDS: ReadonlySet<string> = new Set(['free-space', 'statistics']);
 
 const FORMAT_NAMES: Readonly<Record<ImageTarget['format'], string>> = {
-  ckd: 'a CKD image', 'multi-file-ckd': 'a multi-file CKD volume', cckd: 'a compressed CCKD image', 'cckd-shadow': 'a CCKD shadow file', fba: 'an FBA image',
+  ckd: 'a CKD image',
+  'multi-file-ckd': 'a multi-file CKD volume',
+  cckd: 'a compressed CCKD image',
+  'cckd-shadow': 'a CCKD shadow file',
+  fba: 'an FBA image',
 };
 
 function fileProblemOf(p: CckdProblem, report: ImageFileReport): CheckProblem {
@@ -95,7 +99,9 @@ export function repairImage(target: ImageTarget, findings: ImageFindings): strin
     try {
       const view = refreshVtocSummary(volume);
       const where = cchhOf(volume.ckd, view.vtocRun.firstTrack);
-      done.push(`rebuilt the Format-5 free-space chain and the Format-4 counters (DS4DSREC, DS4HPCHR) of the VTOC at CC=${where.cylinder} HH=${where.head} from the data set extents`);
+      done.push(
+        `rebuilt the Format-5 free-space chain and the Format-4 counters (DS4DSREC, DS4HPCHR) of the VTOC at CC=${where.cylinder} HH=${where.head} from the data set extents`,
+      );
     } finally {
       volume.close();
     }
@@ -105,9 +111,11 @@ export function repairImage(target: ImageTarget, findings: ImageFindings): strin
 
 /** Why a kind of image problem is left as it is. */
 export function whyImageProblemStays(kind: string, repairAsked: boolean): string {
-  if (CCKD_SPACE_KINDS.has(kind)) return repairAsked ? 'not rebuilt: the CCKD tables are not sound' : 'run check --repair to rebuild the free chain and statistics from the tables';
+  if (CCKD_SPACE_KINDS.has(kind))
+    return repairAsked ? 'not rebuilt: the CCKD tables are not sound' : 'run check --repair to rebuild the free chain and statistics from the tables';
   if (VTOC_SUMMARY_KINDS.has(kind)) {
-    return repairAsked ? 'not rebuilt: other VTOC damage (extents, chains) must be fixed first, or the free space would be computed from wrong extents'
+    return repairAsked
+      ? 'not rebuilt: other VTOC damage (extents, chains) must be fixed first, or the free space would be computed from wrong extents'
       : 'run check --repair to rebuild the Format-5 chain and the Format-4 counters from the extents';
   }
   const reasons: Readonly<Record<string, string>> = {

@@ -15,12 +15,25 @@ function slotList(slots: readonly number[], total: number): string {
 function problemsOf(r: SubsystemReport): CheckProblem[] {
   const problems: CheckProblem[] = [];
   const refs = { text: `${r.dir}/pool.refs` };
-  if (r.wasOpen) problems.push(problem('pool-open', refs, `The pool of ${r.dir} was not closed cleanly (a process holding it ended): its reference counts may be stale`));
+  if (r.wasOpen)
+    problems.push(problem('pool-open', refs, `The pool of ${r.dir} was not closed cleanly (a process holding it ended): its reference counts may be stale`));
   if (r.leaked > 0) {
-    problems.push(problem('leaked-slots', { ...refs, slot: r.leakedSlots[0] }, `${r.leaked} slots are counted as used but no directory points at them (space lost, data safe): ${slotList(r.leakedSlots, r.leaked)}`));
+    problems.push(
+      problem(
+        'leaked-slots',
+        { ...refs, slot: r.leakedSlots[0] },
+        `${r.leaked} slots are counted as used but no directory points at them (space lost, data safe): ${slotList(r.leakedSlots, r.leaked)}`,
+      ),
+    );
   }
   if (r.doubleUsed > 0) {
-    problems.push(problem('double-used-slots', { ...refs, slot: r.doubleUsedSlots[0] }, `${r.doubleUsed} slots have more pointers than their count says (a write would show through to another volume): ${slotList(r.doubleUsedSlots, r.doubleUsed)}`));
+    problems.push(
+      problem(
+        'double-used-slots',
+        { ...refs, slot: r.doubleUsedSlots[0] },
+        `${r.doubleUsed} slots have more pointers than their count says (a write would show through to another volume): ${slotList(r.doubleUsedSlots, r.doubleUsed)}`,
+      ),
+    );
   }
   const other = r.miscounted - r.leaked - r.doubleUsed;
   if (other > 0) problems.push(problem('miscounted-slots', refs, `${other} more slots have reference counts that differ from the pointers to them`));
@@ -42,9 +55,13 @@ export function inspectSubsystemTarget(dir: string): CheckFindings {
 /** Writes the rebuilt counts and marks the pool clean; returns what was done. */
 export function repairSubsystem(dir: string): string[] {
   const r = checkSubsystem(dir, { repair: true });
-  return r.repaired ? [`rebuilt the reference counts of ${r.slotCount} slots from the directories of ${r.volumes.length} volumes and ${r.pins} pins, and marked the pool clean`] : [];
+  return r.repaired
+    ? [`rebuilt the reference counts of ${r.slotCount} slots from the directories of ${r.volumes.length} volumes and ${r.pins} pins, and marked the pool clean`]
+    : [];
 }
 
 export function whySubsystemProblemStays(_kind: string, repairAsked: boolean): string {
-  return repairAsked ? 'the counts were rebuilt but still differ (a writer changed the pool meanwhile?)' : 'run check --repair to rebuild the counts from the directories';
+  return repairAsked
+    ? 'the counts were rebuilt but still differ (a writer changed the pool meanwhile?)'
+    : 'run check --repair to rebuild the counts from the directories';
 }

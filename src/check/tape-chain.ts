@@ -15,8 +15,18 @@
 import { assert } from '../base/assert.js';
 import { readFully } from '../base/file-io.js';
 import {
-  AWS_HEADER_BYTES, FLAG1_BZIP2, FLAG1_COMPRESSION_MASK, FLAG1_END_OF_RECORD, FLAG1_KNOWN_BITS, FLAG1_NEW_RECORD, FLAG1_TAPEMARK,
-  FLAG1_ZLIB, MAX_BLOCK_BYTES, MAX_CHUNK_DATA_BYTES, decodeAwsBlockHeader, type AwsBlockHeader,
+  AWS_HEADER_BYTES,
+  FLAG1_BZIP2,
+  FLAG1_COMPRESSION_MASK,
+  FLAG1_END_OF_RECORD,
+  FLAG1_KNOWN_BITS,
+  FLAG1_NEW_RECORD,
+  FLAG1_TAPEMARK,
+  FLAG1_ZLIB,
+  MAX_BLOCK_BYTES,
+  MAX_CHUNK_DATA_BYTES,
+  decodeAwsBlockHeader,
+  type AwsBlockHeader,
 } from '../tape/aws-block-header.js';
 import type { BlockCompression } from '../tape/het-decompress.js';
 import { problem, type CheckLocation, type CheckProblem } from './check-report.js';
@@ -114,16 +124,28 @@ class ChainWalk {
     assert(open.chunks.length > 0, `block at ${open.offsetBytes} has a chunk`);
     const last = open.chunks[open.chunks.length - 1] as ChainChunk;
     const storedBytes = open.chunks.reduce((n, c) => n + c.curlenBytes, 0);
-    if (open.compression === 'none' && storedBytes > MAX_BLOCK_BYTES) this.report('block-too-long', open.offsetBytes, `is ${storedBytes} bytes, longer than ${MAX_BLOCK_BYTES} (Hercules 3.13 rejects it)`);
+    if (open.compression === 'none' && storedBytes > MAX_BLOCK_BYTES)
+      this.report('block-too-long', open.offsetBytes, `is ${storedBytes} bytes, longer than ${MAX_BLOCK_BYTES} (Hercules 3.13 rejects it)`);
     this.entries.push({
-      kind: 'block', blockNumber: this.entries.length, offsetBytes: open.offsetBytes, endOffsetBytes: last.offsetBytes + AWS_HEADER_BYTES + last.curlenBytes,
-      compression: open.compression, chunks: open.chunks, storedBytes,
+      kind: 'block',
+      blockNumber: this.entries.length,
+      offsetBytes: open.offsetBytes,
+      endOffsetBytes: last.offsetBytes + AWS_HEADER_BYTES + last.curlenBytes,
+      compression: open.compression,
+      chunks: open.chunks,
+      storedBytes,
     });
   }
 
   tapemark(offsetBytes: number): void {
     this.entries.push({
-      kind: 'tapemark', blockNumber: this.entries.length, offsetBytes, endOffsetBytes: offsetBytes + AWS_HEADER_BYTES, compression: 'none', chunks: [], storedBytes: 0,
+      kind: 'tapemark',
+      blockNumber: this.entries.length,
+      offsetBytes,
+      endOffsetBytes: offsetBytes + AWS_HEADER_BYTES,
+      compression: 'none',
+      chunks: [],
+      storedBytes: 0,
     });
   }
 
@@ -132,10 +154,15 @@ class ChainWalk {
     const { curlenBytes, prvlenBytes, flags1, flags2 } = header;
     const at = this.open?.offsetBytes ?? offsetBytes;
     if (prvlenBytes !== previousChunkBytes) {
-      this.report('header-prvlen', at, `has previous length ${prvlenBytes} in the chunk header at ${offsetBytes}, but the chunk before holds ${previousChunkBytes} bytes`);
+      this.report(
+        'header-prvlen',
+        at,
+        `has previous length ${prvlenBytes} in the chunk header at ${offsetBytes}, but the chunk before holds ${previousChunkBytes} bytes`,
+      );
     }
     if (flags2 !== 0) this.report('header-flags', at, `has bad flags2 ${hex(flags2)} in the chunk header at ${offsetBytes} (Hercules writes 0x00)`);
-    if ((flags1 & ~FLAG1_KNOWN_BITS) !== 0) this.report('header-flags', at, `has bad flags1 ${hex(flags1)} in the chunk header at ${offsetBytes} (unknown bits)`);
+    if ((flags1 & ~FLAG1_KNOWN_BITS) !== 0)
+      this.report('header-flags', at, `has bad flags1 ${hex(flags1)} in the chunk header at ${offsetBytes} (unknown bits)`);
     if ((flags1 & FLAG1_TAPEMARK) !== 0 && curlenBytes === 0) {
       if (flags1 !== FLAG1_TAPEMARK) this.report('header-flags', at, `has bad flags1 ${hex(flags1)} on a tapemark at ${offsetBytes} (a tapemark is 0x40)`);
       if (this.open) this.report('header-flags', at, `has no end-of-record chunk: a tapemark at ${offsetBytes} cuts it short`);
@@ -143,9 +170,11 @@ class ChainWalk {
       this.tapemark(offsetBytes);
       return;
     }
-    if ((flags1 & FLAG1_TAPEMARK) !== 0) this.report('header-flags', at, `has flags1 ${hex(flags1)} (tapemark) on a chunk of ${curlenBytes} data bytes at ${offsetBytes}`);
+    if ((flags1 & FLAG1_TAPEMARK) !== 0)
+      this.report('header-flags', at, `has flags1 ${hex(flags1)} (tapemark) on a chunk of ${curlenBytes} data bytes at ${offsetBytes}`);
     if (curlenBytes === 0) this.report('header-flags', at, `has a data chunk of length 0 at ${offsetBytes} (flags1 ${hex(flags1)})`);
-    if ((flags1 & FLAG1_COMPRESSION_MASK) === FLAG1_COMPRESSION_MASK) this.report('header-flags', at, `has flags1 ${hex(flags1)} at ${offsetBytes}: both zlib and bzip2`);
+    if ((flags1 & FLAG1_COMPRESSION_MASK) === FLAG1_COMPRESSION_MASK)
+      this.report('header-flags', at, `has flags1 ${hex(flags1)} at ${offsetBytes}: both zlib and bzip2`);
     const compression = compressionOf(flags1);
     if (compression !== 'none') this.compressed = true;
     const isFirst = (flags1 & FLAG1_NEW_RECORD) !== 0;
@@ -153,8 +182,10 @@ class ChainWalk {
       this.report('header-flags', at, `has no end-of-record chunk: a new block starts at ${offsetBytes}`);
       this.closeOpen();
     }
-    if (!this.open && !isFirst) this.report('header-flags', offsetBytes, `has flags1 ${hex(flags1)} at ${offsetBytes}: a continuation chunk with no first chunk (0x80) before it`);
-    if (this.open && this.open.compression !== compression) this.report('header-flags', at, `has flags1 ${hex(flags1)} at ${offsetBytes}: its chunks disagree on compression`);
+    if (!this.open && !isFirst)
+      this.report('header-flags', offsetBytes, `has flags1 ${hex(flags1)} at ${offsetBytes}: a continuation chunk with no first chunk (0x80) before it`);
+    if (this.open && this.open.compression !== compression)
+      this.report('header-flags', at, `has flags1 ${hex(flags1)} at ${offsetBytes}: its chunks disagree on compression`);
     const open = this.open ?? { offsetBytes, compression, chunks: [] };
     open.chunks.push({ offsetBytes, curlenBytes });
     this.open = open;
@@ -184,7 +215,11 @@ export function walkTapeChain(fd: number, path: string, sizeBytes: number): Tape
     const header = readHeader(fd, path, offsetBytes);
     if (header.curlenBytes > remainingBytes - AWS_HEADER_BYTES) {
       if (chainContinuesAfter(fd, path, offsetBytes, sizeBytes)) {
-        walk.report('header-length', walk.open?.offsetBytes ?? offsetBytes, `has a chunk header at ${offsetBytes} saying ${header.curlenBytes} data bytes, past the end of the file, yet chunks follow it: its length field is damaged`);
+        walk.report(
+          'header-length',
+          walk.open?.offsetBytes ?? offsetBytes,
+          `has a chunk header at ${offsetBytes} saying ${header.curlenBytes} data bytes, past the end of the file, yet chunks follow it: its length field is damaged`,
+        );
         lengthDamaged = true;
       } else {
         tear(`the chunk header at ${offsetBytes} says ${header.curlenBytes} data bytes but only ${remainingBytes - AWS_HEADER_BYTES} are in the file`);
@@ -209,5 +244,5 @@ export function readStoredBlock(fd: number, path: string, entry: ChainEntry): Bu
     readFully(fd, data, c.offsetBytes + AWS_HEADER_BYTES, path, `block ${entry.blockNumber}`);
     return data;
   });
-  return parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts);
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
 }

@@ -44,7 +44,11 @@ function hetProblems(fd: number, chain: TapeChain, failed: Set<number>): CheckPr
   for (const entry of chain.entries) {
     if (entry.kind !== 'block' || entry.compression === 'none') continue;
     try {
-      decompressBlock(readStoredBlock(fd, chain.path, entry), entry.compression, { path: chain.path, blockNumber: entry.blockNumber, offsetBytes: entry.offsetBytes });
+      decompressBlock(readStoredBlock(fd, chain.path, entry), entry.compression, {
+        path: chain.path,
+        blockNumber: entry.blockNumber,
+        offsetBytes: entry.offsetBytes,
+      });
     } catch (error) {
       if (!(error instanceof TapeFormatError)) throw error;
       failed.add(entry.blockNumber);
@@ -99,7 +103,9 @@ export function repairTape(path: string, inspection: TapeInspection): string[] {
     const lastWhole = inspection.chain.entries[inspection.chain.entries.length - 1];
     assert(torn.offsetBytes === (lastWhole?.endOffsetBytes ?? 0), `the torn block starts where the last whole entry ends (${torn.offsetBytes})`);
     withWritableTape(path, (fd) => ftruncateSync(fd, torn.offsetBytes));
-    done.push(`cut off the torn final block ${torn.blockNumber} at byte offset ${torn.offsetBytes} (${inspection.chain.sizeBytes - torn.offsetBytes} bytes of an incomplete block); every whole block before it is kept`);
+    done.push(
+      `cut off the torn final block ${torn.blockNumber} at byte offset ${torn.offsetBytes} (${inspection.chain.sizeBytes - torn.offsetBytes} bytes of an incomplete block); every whole block before it is kept`,
+    );
   }
   const now = torn ? inspectTape(path) : inspection;
   const whole = now.chain.problems.length === 0 && now.chain.torn === undefined;
@@ -110,7 +116,7 @@ export function repairTape(path: string, inspection: TapeInspection): string[] {
     const at = last?.endOffsetBytes ?? 0;
     assert(at === now.chain.sizeBytes, 'tapemarks are appended at the end of a whole tape');
     withWritableTape(path, (fd) => {
-      const marks = Array.from({ length: count }, (_, i) => tapemarkHeaderBytes(i === 0 ? lastChunk?.curlenBytes ?? 0 : 0));
+      const marks = Array.from({ length: count }, (_, i) => tapemarkHeaderBytes(i === 0 ? (lastChunk?.curlenBytes ?? 0) : 0));
       const bytes = Buffer.concat(marks);
       writeFully(fd, bytes, at, path, 'the closing tapemarks');
     });
@@ -126,7 +132,8 @@ export function whyTapeProblemStays(kind: string, repairAsked: boolean): string 
     'end-of-volume': repairAsked
       ? 'not closed: the tape ends inside a data set or before its trailer labels; appending tapemarks would pass an incomplete data set off as complete'
       : 'run check --repair to append the missing tapemark when the last data set is complete; a tape that ends inside a data set is left as it is',
-    'header-prvlen': 'a previous-length field that disagrees is left alone: which of the two chunks is damaged cannot be known (copy the data sets out with tape get)',
+    'header-prvlen':
+      'a previous-length field that disagrees is left alone: which of the two chunks is damaged cannot be known (copy the data sets out with tape get)',
     'header-flags': 'bad chunk flags are left alone: where a block starts or ends cannot be known',
     'header-length': 'a damaged chunk length is left alone: the real length cannot be known, and cutting the tape there would lose the blocks after it',
     'block-too-long': 'a block longer than Hercules 3.13 reads is left alone: splitting it would change the data',

@@ -38,9 +38,16 @@ function trailerProblems(label: DataSetLabel1, tally: Tally, entry: ChainEntry, 
   const at = `${label.labelId} at block ${entry.blockNumber}, byte offset ${entry.offsetBytes} of ${path}`;
   const found: CheckProblem[] = [];
   if (label.blockCount !== tally.dataBlocks) {
-    found.push(problem('block-count', where, `${at} has block count ${label.blockCount}, but data set ${tally.header1?.fileSequence ?? '?'} has ${tally.dataBlocks} data blocks`));
+    found.push(
+      problem(
+        'block-count',
+        where,
+        `${at} has block count ${label.blockCount}, but data set ${tally.header1?.fileSequence ?? '?'} has ${tally.dataBlocks} data blocks`,
+      ),
+    );
   }
-  if (tally.header1 && label.dsid !== tally.header1.dsid) found.push(problem('trailer-label', where, `${at} names data set "${label.dsid}", but its HDR1 names "${tally.header1.dsid}"`));
+  if (tally.header1 && label.dsid !== tally.header1.dsid)
+    found.push(problem('trailer-label', where, `${at} names data set "${label.dsid}", but its HDR1 names "${tally.header1.dsid}"`));
   if (tally.header1 && label.fileSequence !== tally.header1.fileSequence) {
     found.push(problem('trailer-label', where, `${at} has file sequence ${label.fileSequence}, but its HDR1 has ${tally.header1.fileSequence}`));
   }
@@ -99,10 +106,17 @@ function labelledFindings(path: string, entries: readonly ChainEntry[], dataOf: 
     state = next;
   }
   const end = endLocation(entries);
-  if (state === 'end-of-volume' || LABEL_TRANSITIONS[state].end !== undefined) return { labelled: true, volser, dataSetCount: tally.dataSets, problems, closableByTapemarks: 0 };
+  if (state === 'end-of-volume' || LABEL_TRANSITIONS[state].end !== undefined)
+    return { labelled: true, volser, dataSetCount: tally.dataSets, problems, closableByTapemarks: 0 };
   const closable = state === 'trailer-end' || state === 'eov-end';
   if (closable) {
-    problems.push(problem('end-of-volume', blockLocation(end.blockNumber, end.offsetBytes), `the tape ${path} ends at byte offset ${end.offsetBytes} (block ${end.blockNumber}) after its trailer labels without the second tapemark of the end-of-volume pair (TM TM)`));
+    problems.push(
+      problem(
+        'end-of-volume',
+        blockLocation(end.blockNumber, end.offsetBytes),
+        `the tape ${path} ends at byte offset ${end.offsetBytes} (block ${end.blockNumber}) after its trailer labels without the second tapemark of the end-of-volume pair (TM TM)`,
+      ),
+    );
   } else {
     try {
       nextLabelState(state, 'end', 'the end of the file', { path, ...end });
@@ -121,18 +135,42 @@ function unlabelledFindings(path: string, entries: readonly ChainEntry[]): Label
   const files = entries.filter((e, i) => e.kind === 'tapemark' && entries[i - 1]?.kind === 'block').length;
   const end = endLocation(entries);
   const where = blockLocation(end.blockNumber, end.offsetBytes);
-  if (last === undefined) return { labelled: false, volser: undefined, dataSetCount: 0, problems: [problem('end-of-volume', where, `the tape ${path} holds no block and no tapemark`)], closableByTapemarks: 0 };
-  if (last.kind === 'tapemark' && beforeLast?.kind === 'tapemark') return { labelled: false, volser: undefined, dataSetCount: files, problems: [], closableByTapemarks: 0 };
+  if (last === undefined)
+    return {
+      labelled: false,
+      volser: undefined,
+      dataSetCount: 0,
+      problems: [problem('end-of-volume', where, `the tape ${path} holds no block and no tapemark`)],
+      closableByTapemarks: 0,
+    };
+  if (last.kind === 'tapemark' && beforeLast?.kind === 'tapemark')
+    return { labelled: false, volser: undefined, dataSetCount: files, problems: [], closableByTapemarks: 0 };
   if (last.kind === 'tapemark') {
     return {
-      labelled: false, volser: undefined, dataSetCount: files,
-      problems: [problem('end-of-volume', where, `the tape ${path} ends at byte offset ${end.offsetBytes} (block ${end.blockNumber}) after one tapemark, without the second of the end-of-volume pair (TM TM)`)],
+      labelled: false,
+      volser: undefined,
+      dataSetCount: files,
+      problems: [
+        problem(
+          'end-of-volume',
+          where,
+          `the tape ${path} ends at byte offset ${end.offsetBytes} (block ${end.blockNumber}) after one tapemark, without the second of the end-of-volume pair (TM TM)`,
+        ),
+      ],
       closableByTapemarks: 1,
     };
   }
   return {
-    labelled: false, volser: undefined, dataSetCount: files,
-    problems: [problem('end-of-volume', where, `the tape ${path} ends at byte offset ${end.offsetBytes} (block ${end.blockNumber}) inside a file: no tapemark after block ${last.blockNumber}`)],
+    labelled: false,
+    volser: undefined,
+    dataSetCount: files,
+    problems: [
+      problem(
+        'end-of-volume',
+        where,
+        `the tape ${path} ends at byte offset ${end.offsetBytes} (block ${end.blockNumber}) inside a file: no tapemark after block ${last.blockNumber}`,
+      ),
+    ],
     closableByTapemarks: 0,
   };
 }

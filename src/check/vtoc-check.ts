@@ -75,13 +75,24 @@ function readVol1(volume: Volume, problems: CheckProblem[]): Cchhr | undefined {
   if (!track0) return undefined;
   const record = track0.records.find((r) => r.record === VOL1_RECORD);
   const where = dscbLocation('VOL1 label', { cylinder: 0, head: 0, record: VOL1_RECORD }, geometry);
-  if (!record || !record.key.equals(VOL1_KEY) || record.data.length < DISK_VOL1_LAYOUT.size || str(decodeFields(DISK_VOL1_LAYOUT, record.data), 'labelId') !== 'VOL1') {
+  if (
+    !record ||
+    !record.key.equals(VOL1_KEY) ||
+    record.data.length < DISK_VOL1_LAYOUT.size ||
+    str(decodeFields(DISK_VOL1_LAYOUT, record.data), 'labelId') !== 'VOL1'
+  ) {
     problems.push(problem('vol1', where, `Cannot find the volume label of ${volume.path}: cylinder 0 head 0 has no VOL1 record R3 (key and label id "VOL1")`));
     return undefined;
   }
   const pointer = decodeCchhr(bytes(decodeFields(DISK_VOL1_LAYOUT, record.data), 'vtocPointer'));
   if (!inside(geometry, pointer) || pointer.record === 0 || trackIndexOf(geometry, pointer) === 0) {
-    problems.push(problem('vol1', where, `VOL1 of ${volume.path} points at ${formatCchhr(pointer)} for the VTOC, which is not a record on tracks 1-${geometry.trackCount - 1} (cylinders 0-${geometry.cylinders - 1}, heads 0-${geometry.heads - 1})`));
+    problems.push(
+      problem(
+        'vol1',
+        where,
+        `VOL1 of ${volume.path} points at ${formatCchhr(pointer)} for the VTOC, which is not a record on tracks 1-${geometry.trackCount - 1} (cylinders 0-${geometry.cylinders - 1}, heads 0-${geometry.heads - 1})`,
+      ),
+    );
     return undefined;
   }
   return pointer;
@@ -96,8 +107,18 @@ function readFormat4(volume: Volume, pointer: Cchhr, problems: CheckProblem[]): 
   const record = track.records.find((r) => r.record === pointer.record);
   const dscb = record && isDscbRecord(record) ? Buffer.concat([record.key, record.data]) : undefined;
   if (!dscb || dscbFormatId(dscb) !== DSCB_FORMAT.f4) {
-    const found = !record ? 'no such record' : !dscb ? `a record of key length ${record.key.length} and data length ${record.data.length}` : `a DSCB of format id 0x${dscbFormatId(dscb).toString(16)}`;
-    problems.push(problem('format4', dscbLocation('VTOC pointer', pointer, geometry), `VOL1 of ${volume.path} points at ${formatCchhr(pointer)}, which holds ${found}, not the Format-4 DSCB`));
+    const found = !record
+      ? 'no such record'
+      : !dscb
+        ? `a record of key length ${record.key.length} and data length ${record.data.length}`
+        : `a DSCB of format id 0x${dscbFormatId(dscb).toString(16)}`;
+    problems.push(
+      problem(
+        'format4',
+        dscbLocation('VTOC pointer', pointer, geometry),
+        `VOL1 of ${volume.path} points at ${formatCchhr(pointer)}, which holds ${found}, not the Format-4 DSCB`,
+      ),
+    );
     return undefined;
   }
   return decodeFormat4(dscb);
@@ -108,17 +129,26 @@ function checkFormat4(volume: Volume, f4: Format4, at: Cchhr, problems: CheckPro
   const where = dscbLocation('Format-4 DSCB', at, geometry);
   const e = f4.vtocExtent;
   if (e.type === 0 || !extentOnVolume(geometry, e)) {
-    problems.push(problem('vtoc-extent', where, `The VTOC extent (DS4VTOCE, type 0x${e.type.toString(16)}, ${extentText(e)}) of ${volume.path} is not an extent on the volume (cylinders 0-${geometry.cylinders - 1}, heads 0-${geometry.heads - 1})`));
+    problems.push(
+      problem(
+        'vtoc-extent',
+        where,
+        `The VTOC extent (DS4VTOCE, type 0x${e.type.toString(16)}, ${extentText(e)}) of ${volume.path} is not an extent on the volume (cylinders 0-${geometry.cylinders - 1}, heads 0-${geometry.heads - 1})`,
+      ),
+    );
     return undefined;
   }
   const run = extentRun(geometry, e);
   const self = trackIndexOf(geometry, at);
-  if (run.firstTrack === 0) problems.push(problem('vtoc-extent', where, `The VTOC extent (${extentText(e)}) of ${volume.path} includes track 0, which holds IPL and VOL1`));
+  if (run.firstTrack === 0)
+    problems.push(problem('vtoc-extent', where, `The VTOC extent (${extentText(e)}) of ${volume.path} includes track 0, which holds IPL and VOL1`));
   if (self < run.firstTrack || self >= run.firstTrack + run.trackCount) {
     problems.push(problem('vtoc-extent', where, `The Format-4 at ${formatCchhr(at)} lies outside its own VTOC extent (${extentText(e)})`));
   }
-  if (f4.heads !== geometry.heads) problems.push(problem('format4', where, `DS4DSTRK says ${f4.heads} tracks per cylinder, but the volume has ${geometry.heads}`));
-  if (f4.cylinders > geometry.cylinders) problems.push(problem('format4', where, `DS4DSCYL says ${f4.cylinders} cylinders, but the image holds ${geometry.cylinders}`));
+  if (f4.heads !== geometry.heads)
+    problems.push(problem('format4', where, `DS4DSTRK says ${f4.heads} tracks per cylinder, but the volume has ${geometry.heads}`));
+  if (f4.cylinders > geometry.cylinders)
+    problems.push(problem('format4', where, `DS4DSCYL says ${f4.cylinders} cylinders, but the image holds ${geometry.cylinders}`));
   return run;
 }
 
@@ -141,13 +171,19 @@ function datasetRuns(volume: Volume, slots: readonly VtocSlot[], slot: VtocSlot,
   const geometry = volume.ckd;
   const f1: Format1 = decodeFormat1(slot.dscb);
   const where = dscbLocation(`Format-1 DSCB of ${f1.dsname}`, slot.address, geometry);
-  const extents: { extent: Extent; at: Cchhr }[] = f1.extents.filter((e) => e.type !== 0).slice(0, f1.extentCount).map((extent) => ({ extent, at: slot.address }));
+  const extents: { extent: Extent; at: Cchhr }[] = f1.extents
+    .filter((e) => e.type !== 0)
+    .slice(0, f1.extentCount)
+    .map((extent) => ({ extent, at: slot.address }));
   let next = f1.format3Pointer;
   let chain = 0;
   while (extents.length < f1.extentCount && !isNullCchhr(next)) {
     const f3 = slots.find((s) => sameAddress(s.address, next));
     if (chain >= MAX_FORMAT3_CHAIN || !f3 || dscbFormatId(f3.dscb) !== DSCB_FORMAT.f3 || !isFormat3Key(f3.dscb)) {
-      const why = chain >= MAX_FORMAT3_CHAIN ? `a Format-3 chain longer than ${MAX_FORMAT3_CHAIN}` : `a pointer to ${formatCchhr(next)}, which is not a Format-3 DSCB in the VTOC`;
+      const why =
+        chain >= MAX_FORMAT3_CHAIN
+          ? `a Format-3 chain longer than ${MAX_FORMAT3_CHAIN}`
+          : `a pointer to ${formatCchhr(next)}, which is not a Format-3 DSCB in the VTOC`;
       problems.push(problem('dscb-chain', where, `Data set ${f1.dsname} (Format-1 at ${formatCchhr(slot.address)}) has ${why}`));
       break;
     }
@@ -157,16 +193,32 @@ function datasetRuns(volume: Volume, slots: readonly VtocSlot[], slot: VtocSlot,
     next = decoded.nextPointer;
   }
   if (extents.length !== f1.extentCount) {
-    problems.push(problem('dscb-chain', where, `Data set ${f1.dsname} (Format-1 at ${formatCchhr(slot.address)}) says ${f1.extentCount} extents (DS1NOEPV) but its DSCBs hold ${extents.length}`));
+    problems.push(
+      problem(
+        'dscb-chain',
+        where,
+        `Data set ${f1.dsname} (Format-1 at ${formatCchhr(slot.address)}) says ${f1.extentCount} extents (DS1NOEPV) but its DSCBs hold ${extents.length}`,
+      ),
+    );
   }
   const runs: OwnedRun[] = [];
   for (const { extent, at } of extents) {
     if (!extentOnVolume(geometry, extent)) {
-      problems.push(problem('extent-outside', dscbLocation(`Format-${sameAddress(at, slot.address) ? 1 : 3} DSCB of ${f1.dsname}`, at, geometry),
-        `Data set ${f1.dsname} has extent ${extent.sequence} (${extentText(extent)}) outside the volume (cylinders 0-${geometry.cylinders - 1}, heads 0-${geometry.heads - 1})`));
+      problems.push(
+        problem(
+          'extent-outside',
+          dscbLocation(`Format-${sameAddress(at, slot.address) ? 1 : 3} DSCB of ${f1.dsname}`, at, geometry),
+          `Data set ${f1.dsname} has extent ${extent.sequence} (${extentText(extent)}) outside the volume (cylinders 0-${geometry.cylinders - 1}, heads 0-${geometry.heads - 1})`,
+        ),
+      );
       continue;
     }
-    runs.push({ owner: `data set ${f1.dsname} extent ${extent.sequence} (Format-1 at ${formatCchhr(slot.address)})`, address: slot.address, run: extentRun(geometry, extent), dsname: f1.dsname });
+    runs.push({
+      owner: `data set ${f1.dsname} extent ${extent.sequence} (Format-1 at ${formatCchhr(slot.address)})`,
+      address: slot.address,
+      run: extentRun(geometry, extent),
+      dsname: f1.dsname,
+    });
   }
   return runs;
 }
@@ -187,10 +239,7 @@ export function checkVtoc(volume: Volume): VtocCheck {
   const unreadableBefore = problems.length;
   const slots = readSlots(volume, run, problems);
   const slotsComplete = problems.length === unreadableBefore;
-  const owned: OwnedRun[] = [
-    labelTrackRun(),
-    vtocOwnedRun(pointer, run),
-  ];
+  const owned: OwnedRun[] = [labelTrackRun(), vtocOwnedRun(pointer, run)];
   const datasets = slots.filter((s) => dscbFormatId(s.dscb) === DSCB_FORMAT.f1);
   for (const slot of datasets) owned.push(...datasetRuns(volume, slots, slot, problems));
   problems.push(...checkVtocSpace({ volume, format4: f4, format4Address: pointer, slots, owned, slotsComplete }));

@@ -49,8 +49,11 @@ function overlapProblems(input: SpaceInput): CheckProblem[] {
   return findRunOverlaps(input.owned).map(({ first: a, second: b, tracks }) => {
     // A data set's DSCB is where the damage is, rather than track 0 or the Format-4.
     const later = a.dsname !== undefined && b.dsname === undefined ? a : b;
-    return problem('extent-overlap', { ...dscbLocation(later.owner, later.address, geometry), track: tracks.firstTrack },
-      `${ownedRunText(b)} overlaps ${ownedRunText(a)} on ${tracksText(tracks)}`);
+    return problem(
+      'extent-overlap',
+      { ...dscbLocation(later.owner, later.address, geometry), track: tracks.firstTrack },
+      `${ownedRunText(b)} overlaps ${ownedRunText(a)} on ${tracksText(tracks)}`,
+    );
   });
 }
 
@@ -69,8 +72,13 @@ function format5FreeMap(input: SpaceInput, problems: CheckProblem[]): { free: Ui
   for (let n = 0; n <= input.slots.length; n++) {
     const slot = input.slots.find((s) => sameAddress(s.address, at));
     if (!slot || dscbFormatId(slot.dscb) !== DSCB_FORMAT.f5) {
-      problems.push(problem('vtoc-free-space', n === 0 ? f4Where : dscbLocation('Format-5 chain pointer', at, geometry),
-        `${n === 0 ? `No Format-5 DSCB at ${formatCchhr(firstAddress)}, right after the Format-4,` : `The Format-5 chain points at ${formatCchhr(at)}, which is not a Format-5,`} while DS4VTOCI says the free space is valid (0x80 clear)`));
+      problems.push(
+        problem(
+          'vtoc-free-space',
+          n === 0 ? f4Where : dscbLocation('Format-5 chain pointer', at, geometry),
+          `${n === 0 ? `No Format-5 DSCB at ${formatCchhr(firstAddress)}, right after the Format-4,` : `The Format-5 chain points at ${formatCchhr(at)}, which is not a Format-5,`} while DS4VTOCI says the free space is valid (0x80 clear)`,
+        ),
+      );
       return undefined;
     }
     const f5 = decodeFormat5(slot.dscb);
@@ -78,7 +86,13 @@ function format5FreeMap(input: SpaceInput, problems: CheckProblem[]): { free: Ui
       const count = e.cylinders * geometry.heads + e.tracks;
       if (count === 0) continue;
       if (e.relativeTrack + count > geometry.trackCount) {
-        problems.push(problem('vtoc-free-space', dscbLocation('Format-5 DSCB', slot.address, geometry), `The Format-5 at ${formatCchhr(slot.address)} lists free ${tracksText({ firstTrack: e.relativeTrack, trackCount: count })}, past the volume's last track ${geometry.trackCount - 1}`));
+        problems.push(
+          problem(
+            'vtoc-free-space',
+            dscbLocation('Format-5 DSCB', slot.address, geometry),
+            `The Format-5 at ${formatCchhr(slot.address)} lists free ${tracksText({ firstTrack: e.relativeTrack, trackCount: count })}, past the volume's last track ${geometry.trackCount - 1}`,
+          ),
+        );
         continue;
       }
       free.fill(1, e.relativeTrack, e.relativeTrack + count);
@@ -105,10 +119,16 @@ function freeSpaceProblems(input: SpaceInput): CheckProblem[] {
   const where = (track: number): CheckLocation => ({ ...dscbLocation('Format-5 DSCB', listed.first, geometry), track });
   const all = [
     ...wronglyFree.map((r) => problem('vtoc-free-space', where(r.firstTrack), `The Format-5 chain lists ${tracksText(r)} as free, but extents use them`)),
-    ...unlisted.map((r) => problem('vtoc-free-space', where(r.firstTrack), `${tracksText(r)} are used by no extent, but the Format-5 chain does not list them as free`)),
+    ...unlisted.map((r) =>
+      problem('vtoc-free-space', where(r.firstTrack), `${tracksText(r)} are used by no extent, but the Format-5 chain does not list them as free`),
+    ),
   ];
   if (all.length <= MAX_LISTED_RUNS) return [...problems, ...all];
-  return [...problems, ...all.slice(0, MAX_LISTED_RUNS), problem('vtoc-free-space', where(0), `… and ${all.length - MAX_LISTED_RUNS} more mismatched free-space runs`)];
+  return [
+    ...problems,
+    ...all.slice(0, MAX_LISTED_RUNS),
+    problem('vtoc-free-space', where(0), `… and ${all.length - MAX_LISTED_RUNS} more mismatched free-space runs`),
+  ];
 }
 
 function compareAddress(a: Cchhr, b: Cchhr): number {
@@ -126,7 +146,13 @@ function counterProblems(input: SpaceInput): CheckProblem[] {
   const beyond = input.slots.filter((s) => dscbFormatId(s.dscb) === DSCB_FORMAT.f1 && compareAddress(s.address, input.format4.highestFormat1) > 0);
   const last = beyond[beyond.length - 1];
   if (last) {
-    problems.push(problem('vtoc-highest-dscb', where, `DS4HPCHR points at ${formatCchhr(input.format4.highestFormat1)}, before the Format-1 in use at ${formatCchhr(last.address)}`));
+    problems.push(
+      problem(
+        'vtoc-highest-dscb',
+        where,
+        `DS4HPCHR points at ${formatCchhr(input.format4.highestFormat1)}, before the Format-1 in use at ${formatCchhr(last.address)}`,
+      ),
+    );
   }
   return problems;
 }

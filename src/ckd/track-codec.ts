@@ -71,12 +71,7 @@ export function trackUsedBytes(image: Buffer, expected: Cchh, source: TrackSourc
   return walkTrack(image, expected, source, () => undefined);
 }
 
-function walkTrack(
-  image: Buffer,
-  expected: Cchh,
-  source: TrackSource,
-  visit: (countOffset: number, count: ReturnType<typeof readCount>) => void,
-): number {
+function walkTrack(image: Buffer, expected: Cchh, source: TrackSource, visit: (countOffset: number, count: ReturnType<typeof readCount>) => void): number {
   if (image.length < HA_BYTES + COUNT_BYTES) throw formatError(source, 0, `slot of ${image.length} bytes is too short for a home address`);
   const ha = decodeFields(HOME_ADDRESS_LAYOUT, image);
   if (num(ha, 'bin') !== 0 || num(ha, 'cylinder') !== expected.cylinder || num(ha, 'head') !== expected.head) {

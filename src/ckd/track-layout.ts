@@ -11,8 +11,8 @@ export const HOME_ADDRESS_LAYOUT = defineLayout({
   fill: 0,
   fields: [
     { name: 'bin', offset: 0, length: 1, kind: 'u8', description: 'Flag byte; Hercules requires 0' },
-    { name: 'cylinder', offset: 1, length: 2, kind: 'u16be', description: 'CC: the track\'s own cylinder' },
-    { name: 'head', offset: 3, length: 2, kind: 'u16be', description: 'HH: the track\'s own head' },
+    { name: 'cylinder', offset: 1, length: 2, kind: 'u16be', description: "CC: the track's own cylinder" },
+    { name: 'head', offset: 3, length: 2, kind: 'u16be', description: "HH: the track's own head" },
   ],
 });
 

@@ -12,11 +12,14 @@ export interface ProgressBar {
 
 export function backupProgressBar(enabled: boolean, unitName: string): ProgressBar {
   if (!enabled || !process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
-  const bar = new cliProgress.SingleBar({
-    stream: process.stderr,
-    format: `{bar} {percentage}% | ${unitName} {copied}/{total} | {mbps} MB/s | in order {inOrder} | out of order {outOfOrder} | ETA {eta_formatted}`,
-    hideCursor: true,
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `{bar} {percentage}% | ${unitName} {copied}/{total} | {mbps} MB/s | in order {inOrder} | out of order {outOfOrder} | ETA {eta_formatted}`,
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   let started = false;
   return {
     update: (p) => {

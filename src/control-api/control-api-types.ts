@@ -174,6 +174,7 @@ export type ServeNbdAddress =
 export interface ServeInfo {
   readonly pid: number;
   readonly nbd: ServeNbdAddress & { readonly exports: readonly ServedExport[] };
-  readonly control: { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly token: string };
+  readonly control:
+    { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly token: string };
   readonly warnings: readonly string[];
 }

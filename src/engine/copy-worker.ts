@@ -28,9 +28,14 @@ export default function runCopyPlan(plan: FileCopyPlan): CopyResult {
       ...(plan.targetRate ? { targetRate: plan.targetRate } : {}),
     }).runBlocking();
   } catch (error) {
-    const data = error instanceof SnaptapeError
-      ? error.toData()
-      : { code: 'IO' as const, message: `Cannot copy to ${plan.targetFile.path}: ${error instanceof Error ? error.message : String(error)}`, details: { path: plan.targetFile.path } };
+    const data =
+      error instanceof SnaptapeError
+        ? error.toData()
+        : {
+            code: 'IO' as const,
+            message: `Cannot copy to ${plan.targetFile.path}: ${error instanceof Error ? error.message : String(error)}`,
+            details: { path: plan.targetFile.path },
+          };
     return { copied: 0, skipped: 0, bytes: 0, error: data };
   } finally {
     source?.close();

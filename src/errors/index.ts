@@ -4,4 +4,28 @@
  */
 export { EXIT_STATUS_BY_CODE, EXIT_STATUS_INTERNAL } from './exit-codes.js';
 export { translateIoError } from './io-error.js';
-export { AddressRangeError, DatasetError, ERROR_CODES, ImageFormatError, IoError, LockedError, NbdProtocolError, NoSpaceError, RecordNotFoundError, SessionError, SnaptapeError, TapeFormatError, TapeLabelError, TargetExistsError, TrackOverflowError, UsageError, VerifyError, VtocError, errorFromData, isSnaptapeError, type ErrorCode, type ErrorData, type ErrorDetails } from './snaptape-error.js';
+export {
+  AddressRangeError,
+  DatasetError,
+  ERROR_CODES,
+  ImageFormatError,
+  IoError,
+  LockedError,
+  NbdProtocolError,
+  NoSpaceError,
+  RecordNotFoundError,
+  SessionError,
+  SnaptapeError,
+  TapeFormatError,
+  TapeLabelError,
+  TargetExistsError,
+  TrackOverflowError,
+  UsageError,
+  VerifyError,
+  VtocError,
+  errorFromData,
+  isSnaptapeError,
+  type ErrorCode,
+  type ErrorData,
+  type ErrorDetails,
+} from './snaptape-error.js';

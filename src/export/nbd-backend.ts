@@ -51,9 +51,7 @@ export function nbdErrnoFor(error: unknown): NbdErrnoValue {
   return NbdErrno.EIO;
 }
 
-const ERRNO_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
-  Object.entries(NbdErrno).map(([name, value]) => [value, name]),
-);
+const ERRNO_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(NbdErrno).map(([name, value]) => [value, name]));
 
 /** "EPERM" for 1, and so on; unknown numbers print as "errno N". */
 export function nbdErrnoName(errno: number): string {

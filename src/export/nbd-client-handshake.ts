@@ -12,14 +12,38 @@ import { connect as tlsConnect } from 'node:tls';
 import { decodeFields, encodeFields, num } from '../base/field-table.js';
 import { NbdProtocolError } from '../errors/snaptape-error.js';
 import {
-  EXPORT_NAME_ZERO_PAD_BYTES, MAX_NAME_BYTES, MAX_OPTION_DATA_BYTES, NBD_FLAG_C_FIXED_NEWSTYLE, NBD_FLAG_C_NO_ZEROES,
-  NBD_FLAG_CAN_MULTI_CONN, NBD_FLAG_FIXED_NEWSTYLE, NBD_FLAG_NO_ZEROES, NBD_FLAG_READ_ONLY, NBD_FLAG_SEND_FLUSH,
-  NBD_FLAG_SEND_FUA, NBD_FLAG_SEND_TRIM, NBD_FLAG_SEND_WRITE_ZEROES, NBD_IHAVEOPT, NBD_MAGIC, NBD_REP_FLAG_ERROR,
-  NBD_REPLY_MAGIC, NbdInfo, NbdOption, NbdReply, MAX_REQUEST_PAYLOAD_BYTES, READ_AHEAD_BYTES,
+  EXPORT_NAME_ZERO_PAD_BYTES,
+  MAX_NAME_BYTES,
+  MAX_OPTION_DATA_BYTES,
+  NBD_FLAG_C_FIXED_NEWSTYLE,
+  NBD_FLAG_C_NO_ZEROES,
+  NBD_FLAG_CAN_MULTI_CONN,
+  NBD_FLAG_FIXED_NEWSTYLE,
+  NBD_FLAG_NO_ZEROES,
+  NBD_FLAG_READ_ONLY,
+  NBD_FLAG_SEND_FLUSH,
+  NBD_FLAG_SEND_FUA,
+  NBD_FLAG_SEND_TRIM,
+  NBD_FLAG_SEND_WRITE_ZEROES,
+  NBD_IHAVEOPT,
+  NBD_MAGIC,
+  NBD_REP_FLAG_ERROR,
+  NBD_REPLY_MAGIC,
+  NbdInfo,
+  NbdOption,
+  NbdReply,
+  MAX_REQUEST_PAYLOAD_BYTES,
+  READ_AHEAD_BYTES,
 } from './nbd-constants.js';
 import {
-  NBD_CLIENT_FLAGS, NBD_EXPORT_NAME_REPLY, NBD_GREETING, NBD_INFO_BLOCK_SIZE_DATA, NBD_INFO_EXPORT_DATA,
-  NBD_OPTION_REPLY, NBD_OPTION_REQUEST, readU64,
+  NBD_CLIENT_FLAGS,
+  NBD_EXPORT_NAME_REPLY,
+  NBD_GREETING,
+  NBD_INFO_BLOCK_SIZE_DATA,
+  NBD_INFO_EXPORT_DATA,
+  NBD_OPTION_REPLY,
+  NBD_OPTION_REQUEST,
+  readU64,
 } from './nbd-layouts.js';
 import { FrameReader } from './frame-reader.js';
 import { clientTlsOptions, type NbdTlsCredentials } from './nbd-tls.js';
@@ -76,7 +100,12 @@ export interface NbdHandshakeResult {
 }
 
 /** Sends NBD_OPT_STARTTLS, waits for its ACK, and upgrades the connection to TLS-PSK. */
-async function startTls(socket: Socket, reader: FrameReader, exportName: string, credentials: NbdTlsCredentials): Promise<{ socket: Socket; reader: FrameReader }> {
+async function startTls(
+  socket: Socket,
+  reader: FrameReader,
+  exportName: string,
+  credentials: NbdTlsCredentials,
+): Promise<{ socket: Socket; reader: FrameReader }> {
   socket.write(optionRequest(NbdOption.STARTTLS, Buffer.alloc(0)));
   const header = decodeFields(NBD_OPTION_REPLY, await reader.readExact(NBD_OPTION_REPLY.size));
   const magic = header['magic'];
@@ -87,13 +116,18 @@ async function startTls(socket: Socket, reader: FrameReader, exportName: string,
   await reader.readExact(dataLength);
   const replyType = num(header, 'replyType');
   if (replyType !== NbdReply.ACK) {
-    throw new NbdProtocolError(`Cannot open export '${exportName}': the server refused NBD_OPT_STARTTLS (reply 0x${replyType.toString(16)}; does it have TLS keys?)`, { exportName, replyType });
+    throw new NbdProtocolError(
+      `Cannot open export '${exportName}': the server refused NBD_OPT_STARTTLS (reply 0x${replyType.toString(16)}; does it have TLS keys?)`,
+      { exportName, replyType },
+    );
   }
   reader.detach();
   const tlsSocket = tlsConnect({ ...clientTlsOptions(credentials), socket });
   await new Promise<void>((resolve, reject) => {
     tlsSocket.once('secureConnect', () => resolve());
-    tlsSocket.once('error', (error: Error) => reject(new NbdProtocolError(`Cannot open export '${exportName}': TLS handshake failed: ${error.message}`, { exportName })));
+    tlsSocket.once('error', (error: Error) =>
+      reject(new NbdProtocolError(`Cannot open export '${exportName}': TLS handshake failed: ${error.message}`, { exportName })),
+    );
   });
   tlsSocket.setNoDelay(true);
   return { socket: tlsSocket, reader: new FrameReader(tlsSocket, { readAheadBytes: READ_AHEAD_BYTES, maxFrameBytes: MAX_REQUEST_PAYLOAD_BYTES }) };
@@ -156,7 +190,10 @@ async function readGoReplies(reader: FrameReader, exportName: string): Promise<N
       throw new NbdProtocolError(`Cannot open export '${exportName}': the server requires TLS (give TLS-PSK credentials)`, { exportName, replyType });
     }
     if ((replyType & NBD_REP_FLAG_ERROR) !== 0) {
-      throw new NbdProtocolError(`Cannot open export '${exportName}': server refused NBD_OPT_GO (reply 0x${replyType.toString(16)})`, { exportName, replyType });
+      throw new NbdProtocolError(`Cannot open export '${exportName}': server refused NBD_OPT_GO (reply 0x${replyType.toString(16)})`, {
+        exportName,
+        replyType,
+      });
     }
     if (replyType === NbdReply.ACK) {
       if (size === undefined) throw new NbdProtocolError(`Cannot open export '${exportName}': server sent no NBD_INFO_EXPORT`, { exportName });

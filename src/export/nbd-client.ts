@@ -17,8 +17,17 @@ import { nbdErrnoName } from './nbd-backend.js';
 import { clientHandshake, type NbdExportInfo } from './nbd-client-handshake.js';
 import type { NbdTlsCredentials } from './nbd-tls.js';
 import {
-  CLIENT_MAX_IN_FLIGHT, CLIENT_MAX_WAITERS, DEFAULT_HANDSHAKE_TIMEOUT_MS, MAX_REQUEST_PAYLOAD_BYTES, NBD_CMD_FLAG_FUA,
-  NBD_CMD_FLAG_NO_HOLE, NBD_REQUEST_MAGIC, NBD_SIMPLE_REPLY_MAGIC, NbdCommand, READ_AHEAD_BYTES, type NbdCommandType,
+  CLIENT_MAX_IN_FLIGHT,
+  CLIENT_MAX_WAITERS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  MAX_REQUEST_PAYLOAD_BYTES,
+  NBD_CMD_FLAG_FUA,
+  NBD_CMD_FLAG_NO_HOLE,
+  NBD_REQUEST_MAGIC,
+  NBD_SIMPLE_REPLY_MAGIC,
+  NbdCommand,
+  READ_AHEAD_BYTES,
+  type NbdCommandType,
 } from './nbd-constants.js';
 import { NBD_REQUEST, NBD_SIMPLE_REPLY, readU64, u64Bytes } from './nbd-layouts.js';
 import { FrameReader } from './frame-reader.js';
@@ -173,10 +182,22 @@ export class NbdClient {
 
   private checkRange(action: string, offsetBytes: number, length: number, payloadLimited: boolean): void {
     const limit = payloadLimited ? MAX_REQUEST_PAYLOAD_BYTES : 0xffff_ffff;
-    if (!Number.isInteger(offsetBytes) || !Number.isInteger(length) || offsetBytes < 0 || length < 0 || length > limit || offsetBytes + length > this.info.sizeBytes) {
-      throw new AddressRangeError(`Cannot ${action} ${length} bytes at offset ${offsetBytes}: export '${this.info.exportName}' has ${this.info.sizeBytes} bytes`, {
-        exportName: this.info.exportName, offsetBytes, length,
-      });
+    if (
+      !Number.isInteger(offsetBytes) ||
+      !Number.isInteger(length) ||
+      offsetBytes < 0 ||
+      length < 0 ||
+      length > limit ||
+      offsetBytes + length > this.info.sizeBytes
+    ) {
+      throw new AddressRangeError(
+        `Cannot ${action} ${length} bytes at offset ${offsetBytes}: export '${this.info.exportName}' has ${this.info.sizeBytes} bytes`,
+        {
+          exportName: this.info.exportName,
+          offsetBytes,
+          length,
+        },
+      );
     }
   }
 
@@ -192,9 +213,16 @@ export class NbdClient {
   private sendRequest(type: NbdCommandType, flags: number, handle: bigint, offsetBytes: number, length: number, data?: Buffer): void {
     const handleBytes = Buffer.alloc(8);
     handleBytes.writeBigUInt64BE(handle);
-    this.socket.write(encodeFields(NBD_REQUEST, {
-      magic: NBD_REQUEST_MAGIC, commandFlags: flags, type, handle: handleBytes, offsetBytes: u64Bytes(offsetBytes), length,
-    }));
+    this.socket.write(
+      encodeFields(NBD_REQUEST, {
+        magic: NBD_REQUEST_MAGIC,
+        commandFlags: flags,
+        type,
+        handle: handleBytes,
+        offsetBytes: u64Bytes(offsetBytes),
+        length,
+      }),
+    );
     if (data !== undefined && data.length > 0) this.socket.write(data);
   }
 
@@ -248,6 +276,9 @@ export class NbdClient {
 function commandError(exportName: string, type: number, errno: number): NbdProtocolError {
   const command = COMMAND_NAMES[type] ?? `command ${type}`;
   return new NbdProtocolError(`Cannot ${command} on export '${exportName}': server replied ${nbdErrnoName(errno)}`, {
-    exportName, command, errno, errnoName: nbdErrnoName(errno),
+    exportName,
+    command,
+    errno,
+    errnoName: nbdErrnoName(errno),
   });
 }

@@ -21,14 +21,38 @@ import { decodeFields, encodeFields, num } from '../base/field-table.js';
 import { NbdProtocolError } from '../errors/snaptape-error.js';
 import type { NbdExportBackend } from './nbd-backend.js';
 import {
-  EXPORT_NAME_ZERO_PAD_BYTES, MAX_NAME_BYTES, MAX_REQUEST_PAYLOAD_BYTES, MINIMUM_BLOCK_BYTES,
-  NBD_FLAG_C_NO_ZEROES, NBD_FLAG_CAN_MULTI_CONN, NBD_FLAG_FIXED_NEWSTYLE, NBD_FLAG_HAS_FLAGS, NBD_FLAG_NO_ZEROES, NBD_FLAG_READ_ONLY,
-  NBD_FLAG_SEND_FLUSH, NBD_FLAG_SEND_FUA, NBD_FLAG_SEND_TRIM, NBD_FLAG_SEND_WRITE_ZEROES, NBD_IHAVEOPT,
-  NBD_KNOWN_CLIENT_FLAGS, NBD_MAGIC, NBD_REPLY_MAGIC, NbdInfo, NbdOption, NbdReply, PREFERRED_BLOCK_BYTES,
+  EXPORT_NAME_ZERO_PAD_BYTES,
+  MAX_NAME_BYTES,
+  MAX_REQUEST_PAYLOAD_BYTES,
+  MINIMUM_BLOCK_BYTES,
+  NBD_FLAG_C_NO_ZEROES,
+  NBD_FLAG_CAN_MULTI_CONN,
+  NBD_FLAG_FIXED_NEWSTYLE,
+  NBD_FLAG_HAS_FLAGS,
+  NBD_FLAG_NO_ZEROES,
+  NBD_FLAG_READ_ONLY,
+  NBD_FLAG_SEND_FLUSH,
+  NBD_FLAG_SEND_FUA,
+  NBD_FLAG_SEND_TRIM,
+  NBD_FLAG_SEND_WRITE_ZEROES,
+  NBD_IHAVEOPT,
+  NBD_KNOWN_CLIENT_FLAGS,
+  NBD_MAGIC,
+  NBD_REPLY_MAGIC,
+  NbdInfo,
+  NbdOption,
+  NbdReply,
+  PREFERRED_BLOCK_BYTES,
 } from './nbd-constants.js';
 import {
-  NBD_CLIENT_FLAGS, NBD_EXPORT_NAME_REPLY, NBD_GREETING, NBD_INFO_BLOCK_SIZE_DATA, NBD_INFO_EXPORT_DATA,
-  NBD_OPTION_REPLY, NBD_OPTION_REQUEST, u64Bytes,
+  NBD_CLIENT_FLAGS,
+  NBD_EXPORT_NAME_REPLY,
+  NBD_GREETING,
+  NBD_INFO_BLOCK_SIZE_DATA,
+  NBD_INFO_EXPORT_DATA,
+  NBD_OPTION_REPLY,
+  NBD_OPTION_REQUEST,
+  u64Bytes,
 } from './nbd-layouts.js';
 
 /** What the connection does after an option. */
@@ -118,13 +142,16 @@ export function handleOption(ctx: NegotiationContext, request: OptionRequest, da
     return { kind: 'continue' };
   }
   switch (request.option) {
-    case NbdOption.EXPORT_NAME: return handleExportName(ctx, data);
+    case NbdOption.EXPORT_NAME:
+      return handleExportName(ctx, data);
     case NbdOption.ABORT:
       ctx.send(encodeOptionReply(request.option, NbdReply.ACK));
       return { kind: 'close', reason: 'client sent NBD_OPT_ABORT' };
-    case NbdOption.LIST: return handleList(ctx, request.option, data);
+    case NbdOption.LIST:
+      return handleList(ctx, request.option, data);
     case NbdOption.INFO:
-    case NbdOption.GO: return handleInfoOrGo(ctx, request.option, data);
+    case NbdOption.GO:
+      return handleInfoOrGo(ctx, request.option, data);
     default:
       ctx.send(encodeOptionReply(request.option, NbdReply.ERR_UNSUP));
       return { kind: 'continue' };
@@ -202,11 +229,26 @@ function handleInfoOrGo(ctx: NegotiationContext, option: number, data: Buffer): 
     return { kind: 'continue' };
   }
   const flags = transmissionFlagsFor(backend);
-  ctx.send(encodeOptionReply(option, NbdReply.INFO, encodeFields(NBD_INFO_EXPORT_DATA, { infoType: NbdInfo.EXPORT, sizeBytes: u64Bytes(backend.sizeBytes), transmissionFlags: flags })));
+  ctx.send(
+    encodeOptionReply(
+      option,
+      NbdReply.INFO,
+      encodeFields(NBD_INFO_EXPORT_DATA, { infoType: NbdInfo.EXPORT, sizeBytes: u64Bytes(backend.sizeBytes), transmissionFlags: flags }),
+    ),
+  );
   // The spec lets a server send block sizes unrequested; we always do, so no client exceeds our maximum.
-  ctx.send(encodeOptionReply(option, NbdReply.INFO, encodeFields(NBD_INFO_BLOCK_SIZE_DATA, {
-    infoType: NbdInfo.BLOCK_SIZE, minimumBytes: MINIMUM_BLOCK_BYTES, preferredBytes: PREFERRED_BLOCK_BYTES, maximumBytes: MAX_REQUEST_PAYLOAD_BYTES,
-  })));
+  ctx.send(
+    encodeOptionReply(
+      option,
+      NbdReply.INFO,
+      encodeFields(NBD_INFO_BLOCK_SIZE_DATA, {
+        infoType: NbdInfo.BLOCK_SIZE,
+        minimumBytes: MINIMUM_BLOCK_BYTES,
+        preferredBytes: PREFERRED_BLOCK_BYTES,
+        maximumBytes: MAX_REQUEST_PAYLOAD_BYTES,
+      }),
+    ),
+  );
   if (request.infoTypes.includes(NbdInfo.NAME)) {
     const name = Buffer.from(backend.name, 'utf8');
     const info = Buffer.alloc(2 + name.length);

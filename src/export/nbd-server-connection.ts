@@ -31,7 +31,12 @@ import type { NbdExportBackend } from './nbd-backend.js';
 import { canTransition, transition, type NbdConnectionState } from './nbd-connection-state.js';
 import { assert } from '../base/assert.js';
 import {
-  CLOSE_DRAIN_TIMEOUT_MS, MAX_OPTION_DATA_BYTES, MAX_OPTIONS_PER_HANDSHAKE, MAX_REQUEST_PAYLOAD_BYTES, NBD_REQUEST_HEADER_BYTES, NbdErrno,
+  CLOSE_DRAIN_TIMEOUT_MS,
+  MAX_OPTION_DATA_BYTES,
+  MAX_OPTIONS_PER_HANDSHAKE,
+  MAX_REQUEST_PAYLOAD_BYTES,
+  NBD_REQUEST_HEADER_BYTES,
+  NbdErrno,
   SERVER_READ_AHEAD_BYTES,
 } from './nbd-constants.js';
 import { NBD_CLIENT_FLAGS, NBD_OPTION_REQUEST, NBD_REQUEST } from './nbd-layouts.js';
@@ -88,10 +93,16 @@ export class NbdServerConnection {
 
   /** Marks the peer gone when the socket closes or fails, and notes when it was last heard. */
   private watch(socket: Socket): void {
-    socket.once('close', () => { this.stopped = true; });
-    socket.on('data', () => { if (this.waitingSince !== undefined) this.waitingSince = Date.now(); });
+    socket.once('close', () => {
+      this.stopped = true;
+    });
+    socket.on('data', () => {
+      if (this.waitingSince !== undefined) this.waitingSince = Date.now();
+    });
     // Errors surface through the reader; here they only mark the peer gone (a reset is an error).
-    socket.on('error', () => { this.stopped = true; });
+    socket.on('error', () => {
+      this.stopped = true;
+    });
   }
 
   /** Serves the connection until it closes. Never rejects. */
@@ -141,7 +152,9 @@ export class NbdServerConnection {
       const ctx = { directory: this.options.directory, clientFlags, tls, send: (bytes: Buffer) => this.socket.write(bytes) };
       const request = decodeOptionRequest(await this.fromClient(NBD_OPTION_REQUEST.size));
       if (request.dataLength > MAX_OPTION_DATA_BYTES) {
-        throw new NbdProtocolError(`Cannot negotiate: option ${request.option} carries ${request.dataLength} bytes, more than ${MAX_OPTION_DATA_BYTES}`, { option: request.option });
+        throw new NbdProtocolError(`Cannot negotiate: option ${request.option} carries ${request.dataLength} bytes, more than ${MAX_OPTION_DATA_BYTES}`, {
+          option: request.option,
+        });
       }
       const data = await this.fromClient(request.dataLength);
       const outcome = handleOption(ctx, request, data);
@@ -210,8 +223,13 @@ export class NbdServerConnection {
       }
       if (result.failure !== undefined) {
         this.options.emit({
-          kind: 'backend-error', connectionId: this.connectionId, exportName: backend.name, command: request.type,
-          errno: result.errno, error: result.failure.error, internal: result.failure.internal,
+          kind: 'backend-error',
+          connectionId: this.connectionId,
+          exportName: backend.name,
+          command: request.type,
+          errno: result.errno,
+          error: result.failure.error,
+          internal: result.failure.internal,
         });
       }
       this.socket.write(encodeSimpleReply(result.errno, request.handle));
@@ -220,7 +238,8 @@ export class NbdServerConnection {
         this.closeReason = 'backend failed with an internal error';
         return;
       }
-      if (this.socket.writableNeedDrain) await this.waitingForClient(() => this.withIdleTimer(this.options.idleTimeoutMs, 'read no reply', () => this.waitForDrain()));
+      if (this.socket.writableNeedDrain)
+        await this.waitingForClient(() => this.withIdleTimer(this.options.idleTimeoutMs, 'read no reply', () => this.waitForDrain()));
     }
   }
 

@@ -64,7 +64,8 @@ function validateOptions(options: NbdServerOptions): void {
   const names = new Set<string>();
   for (const backend of options.exports) {
     if (names.has(backend.name)) throw new UsageError(`Cannot serve NBD: export name '${backend.name}' is used twice`, { exportName: backend.name });
-    if (Buffer.byteLength(backend.name, 'utf8') > MAX_NAME_BYTES) throw new UsageError(`Cannot serve NBD: export name is longer than ${MAX_NAME_BYTES} bytes`, {});
+    if (Buffer.byteLength(backend.name, 'utf8') > MAX_NAME_BYTES)
+      throw new UsageError(`Cannot serve NBD: export name is longer than ${MAX_NAME_BYTES} bytes`, {});
     names.add(backend.name);
   }
   const idle = options.idleTimeoutMs;

@@ -15,12 +15,7 @@ import type { ConnectionOptions, TlsOptions } from 'node:tls';
 import { UsageError } from '../errors/snaptape-error.js';
 
 /** PSK suites we accept, strongest first. */
-export const NBD_PSK_CIPHERS = [
-  'ECDHE-PSK-CHACHA20-POLY1305',
-  'DHE-PSK-AES256-GCM-SHA384',
-  'DHE-PSK-CHACHA20-POLY1305',
-  'DHE-PSK-AES128-GCM-SHA256',
-].join(':');
+export const NBD_PSK_CIPHERS = ['ECDHE-PSK-CHACHA20-POLY1305', 'DHE-PSK-AES256-GCM-SHA384', 'DHE-PSK-CHACHA20-POLY1305', 'DHE-PSK-AES128-GCM-SHA256'].join(':');
 /** A key file larger than this is not a psktool file. */
 const MAX_PSK_FILE_BYTES = 64 * 1024;
 /** RFC 4279: a PSK identity is at most 128 bytes. */
@@ -51,11 +46,15 @@ export function readPskFile(path: string): PskKeys {
     const username = line.slice(0, Math.max(colon, 0));
     const hex = line.slice(colon + 1);
     const where = `Cannot read PSK file ${path}: line ${index + 1}`;
-    if (colon <= 0 || Buffer.byteLength(username, 'utf8') > MAX_PSK_IDENTITY_BYTES) throw new UsageError(`${where} is not username:hexkey`, { path, line: index + 1 });
+    if (colon <= 0 || Buffer.byteLength(username, 'utf8') > MAX_PSK_IDENTITY_BYTES)
+      throw new UsageError(`${where} is not username:hexkey`, { path, line: index + 1 });
     if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) throw new UsageError(`${where}: the key of ${username} is not hexadecimal`, { path, line: index + 1 });
     const key = Buffer.from(hex, 'hex');
     if (key.length < MIN_PSK_KEY_BYTES || key.length > MAX_PSK_KEY_BYTES) {
-      throw new UsageError(`${where}: the key of ${username} has ${key.length} bytes, need ${MIN_PSK_KEY_BYTES} to ${MAX_PSK_KEY_BYTES}`, { path, line: index + 1 });
+      throw new UsageError(`${where}: the key of ${username} has ${key.length} bytes, need ${MIN_PSK_KEY_BYTES} to ${MAX_PSK_KEY_BYTES}`, {
+        path,
+        line: index + 1,
+      });
     }
     keys.set(username, key);
   });

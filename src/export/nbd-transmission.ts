@@ -15,8 +15,16 @@ import { decodeFields, encodeFields, num } from '../base/field-table.js';
 import { isSnaptapeError } from '../errors/snaptape-error.js';
 import { nbdErrnoFor, type NbdExportBackend } from './nbd-backend.js';
 import {
-  MAX_REQUEST_PAYLOAD_BYTES, NBD_CMD_FLAG_FUA, NBD_CMD_FLAG_NO_HOLE, NBD_REQUEST_MAGIC, NBD_SIMPLE_REPLY_MAGIC,
-  NbdCommand, NbdErrno, RANGE_STEP_BYTES, READ_STEP_BYTES, type NbdErrnoValue,
+  MAX_REQUEST_PAYLOAD_BYTES,
+  NBD_CMD_FLAG_FUA,
+  NBD_CMD_FLAG_NO_HOLE,
+  NBD_REQUEST_MAGIC,
+  NBD_SIMPLE_REPLY_MAGIC,
+  NbdCommand,
+  NbdErrno,
+  RANGE_STEP_BYTES,
+  READ_STEP_BYTES,
+  type NbdErrnoValue,
 } from './nbd-constants.js';
 import { NBD_REQUEST, NBD_SIMPLE_REPLY, readU64 } from './nbd-layouts.js';
 
@@ -54,8 +62,7 @@ export function encodeSimpleReply(error: number, handle: Buffer): Buffer {
 
 /** How to proceed after a header: read `payloadBytes` more, or drop the connection. */
 export type RequestFraming =
-  | { readonly kind: 'ok'; readonly payloadBytes: number }
-  | { readonly kind: 'fatal'; readonly reason: string; readonly replyErrno?: NbdErrnoValue };
+  { readonly kind: 'ok'; readonly payloadBytes: number } | { readonly kind: 'fatal'; readonly reason: string; readonly replyErrno?: NbdErrnoValue };
 
 export function frameRequest(request: NbdRequest): RequestFraming {
   if (request.magic !== NBD_REQUEST_MAGIC) {
@@ -168,7 +175,12 @@ async function readInSteps(backend: NbdExportBackend, offsetBytes: number, lengt
 
 /** A range operation in steps of RANGE_STEP_BYTES with the gate between them, then FUA. */
 async function guardedSteps(
-  backend: NbdExportBackend, fua: boolean, offsetBytes: number, length: number, gate: StepGate, step: (at: number, bytes: number) => void,
+  backend: NbdExportBackend,
+  fua: boolean,
+  offsetBytes: number,
+  length: number,
+  gate: StepGate,
+  step: (at: number, bytes: number) => void,
 ): Promise<RequestResult> {
   try {
     // Bounded: each turn advances by one step (the last may be shorter).

@@ -28,9 +28,13 @@ export function formatCchhr(a: Cchhr): string {
 
 /** Throws unless `address` lies on the volume. `where` names the volume (its path) in the message. */
 export function checkCchh(geometry: CkdGeometry, address: Cchh, where: string): void {
-  const ok = Number.isInteger(address.cylinder) && Number.isInteger(address.head)
-    && address.cylinder >= 0 && address.cylinder < geometry.cylinders
-    && address.head >= 0 && address.head < geometry.heads;
+  const ok =
+    Number.isInteger(address.cylinder) &&
+    Number.isInteger(address.head) &&
+    address.cylinder >= 0 &&
+    address.cylinder < geometry.cylinders &&
+    address.head >= 0 &&
+    address.head < geometry.heads;
   if (!ok) {
     throw new AddressRangeError(
       `Cannot address ${formatCchh(address)} on ${where}: the volume has cylinders 0-${geometry.cylinders - 1} and heads 0-${geometry.heads - 1}`,
@@ -41,10 +45,10 @@ export function checkCchh(geometry: CkdGeometry, address: Cchh, where: string): 
 
 export function checkTrackIndex(geometry: CkdGeometry, trackIndex: number, where: string): void {
   if (!Number.isInteger(trackIndex) || trackIndex < 0 || trackIndex >= geometry.trackCount) {
-    throw new AddressRangeError(
-      `Cannot address track ${trackIndex} on ${where}: the volume has tracks 0-${geometry.trackCount - 1}`,
-      { path: where, track: trackIndex },
-    );
+    throw new AddressRangeError(`Cannot address track ${trackIndex} on ${where}: the volume has tracks 0-${geometry.trackCount - 1}`, {
+      path: where,
+      track: trackIndex,
+    });
   }
 }
 

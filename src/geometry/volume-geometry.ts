@@ -64,7 +64,9 @@ export function parseGeometry(type: string, options: { cylinders?: number; block
   const family = familyByName(normalized);
   if (family) {
     if (options.cylinders === undefined) {
-      const models = CKD_MODELS.filter((m) => m.family === family).map((m) => m.name).join(', ');
+      const models = CKD_MODELS.filter((m) => m.family === family)
+        .map((m) => m.name)
+        .join(', ');
       throw new UsageError(`Cannot make a ${family.family} volume: give a model (${models}) or --cyls N`);
     }
     return ckdGeometry(family, options.cylinders);

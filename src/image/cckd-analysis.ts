@@ -16,8 +16,16 @@ import { MAX_CKD_CYLINDERS } from '../geometry/device-types.js';
 import { CKD_HEADER_BYTES, decodeCkdHeader } from './ckd-image-header.js';
 import { CCKD_DEVID_BASE, CCKD_DEVID_SHADOW, decodeCckdHeader, isBigEndian, type CckdHeader } from './cckd-header.js';
 import {
-  CCKD_FREE_BLOCK_LAYOUT, CCKD_HEADER_LAYOUT, CCKD_HEADER_OFFSET, CCKD_L1_ENTRY_BYTES, CCKD_L1_OFFSET, CCKD_L2_ENTRIES, CCKD_L2_TABLE_BYTES,
-  CCKD_NOT_HERE, CCKD_OPTION, CCKD_TRACK_HEADER_LAYOUT,
+  CCKD_FREE_BLOCK_LAYOUT,
+  CCKD_HEADER_LAYOUT,
+  CCKD_HEADER_OFFSET,
+  CCKD_L1_ENTRY_BYTES,
+  CCKD_L1_OFFSET,
+  CCKD_L2_ENTRIES,
+  CCKD_L2_TABLE_BYTES,
+  CCKD_NOT_HERE,
+  CCKD_OPTION,
+  CCKD_TRACK_HEADER_LAYOUT,
 } from './cckd-layouts.js';
 import { NULL_FORMAT_MAX } from './cckd-null-track.js';
 import { FREE_BLOCK_MIN_BYTES, gapsBetween, type Extent } from './cckd-space.js';
@@ -59,8 +67,15 @@ function maxImageBytes(trackSlotBytes: number): number {
 /** Reads a structure of the CCKD file; a file that ends inside it is damaged (ImageFormatError). */
 export function readAt(fd: number, path: string, length: number, position: number): Buffer {
   const out = Buffer.alloc(length);
-  readFully(fd, out, position, path, path, (end) => new ImageFormatError(
-    `Cannot read ${path}: the file ends at byte ${end}, inside a structure of ${length} bytes at ${position}`, { path, offset: end }));
+  readFully(
+    fd,
+    out,
+    position,
+    path,
+    path,
+    (end) =>
+      new ImageFormatError(`Cannot read ${path}: the file ends at byte ${end}, inside a structure of ${length} bytes at ${position}`, { path, offset: end }),
+  );
   return out;
 }
 
@@ -69,24 +84,41 @@ function refuse(path: string, message: string, offset: number): never {
 }
 
 function readHeaders(path: string, fd: number, fileBytes: number): { shadow: boolean; geometry: CkdGeometry; header: CckdHeader } {
-  if (fileBytes < CCKD_L1_OFFSET) refuse(path, `truncated: ${fileBytes} bytes is shorter than the two ${CKD_HEADER_BYTES}-byte headers of a CCKD file`, fileBytes);
+  if (fileBytes < CCKD_L1_OFFSET)
+    refuse(path, `truncated: ${fileBytes} bytes is shorter than the two ${CKD_HEADER_BYTES}-byte headers of a CCKD file`, fileBytes);
   const device = decodeCkdHeader(readAt(fd, path, CKD_HEADER_BYTES, 0));
-  if (device.devid !== CCKD_DEVID_BASE && device.devid !== CCKD_DEVID_SHADOW) refuse(path, `header starts "${device.devid}", expected ${CCKD_DEVID_BASE} or ${CCKD_DEVID_SHADOW}`, 0);
+  if (device.devid !== CCKD_DEVID_BASE && device.devid !== CCKD_DEVID_SHADOW)
+    refuse(path, `header starts "${device.devid}", expected ${CCKD_DEVID_BASE} or ${CCKD_DEVID_SHADOW}`, 0);
   const family = familyByDevtypeByte(device.devtypeByte);
   if (!family) refuse(path, `device type byte 0x${device.devtypeByte.toString(16)} at offset 16 is not a 3390 (0x90) or 3380 (0x80)`, 16);
   if (device.heads !== family.heads) refuse(path, `header says ${device.heads} heads at offset 8, but a ${family.family} has ${family.heads}`, 8);
-  if (device.trackSlotBytes !== family.trackSlotBytes) refuse(path, `track size ${device.trackSlotBytes} at offset 12 is not the ${family.family}'s ${family.trackSlotBytes} (Hercules cckdcdsk: bad trksize)`, 12);
+  if (device.trackSlotBytes !== family.trackSlotBytes)
+    refuse(
+      path,
+      `track size ${device.trackSlotBytes} at offset 12 is not the ${family.family}'s ${family.trackSlotBytes} (Hercules cckdcdsk: bad trksize)`,
+      12,
+    );
   const header = decodeCckdHeader(readAt(fd, path, CCKD_HEADER_LAYOUT.size, CCKD_HEADER_OFFSET));
   const at = (name: string): number => CCKD_HEADER_OFFSET + (CCKD_HEADER_LAYOUT.fields.find((f) => f.name === name)?.offset ?? 0);
-  if (header.cylinders < 1 || header.cylinders > MAX_CKD_CYLINDERS) refuse(path, `compressed header says ${header.cylinders} cylinders at offset ${at('cylinders')} (1-${MAX_CKD_CYLINDERS})`, at('cylinders'));
+  if (header.cylinders < 1 || header.cylinders > MAX_CKD_CYLINDERS)
+    refuse(path, `compressed header says ${header.cylinders} cylinders at offset ${at('cylinders')} (1-${MAX_CKD_CYLINDERS})`, at('cylinders'));
   const geometry = { ...ckdGeometry(family, header.cylinders), trackSlotBytes: device.trackSlotBytes };
   const l1Needed = Math.ceil(geometry.trackCount / CCKD_L2_ENTRIES);
-  if (header.l2Entries !== CCKD_L2_ENTRIES) refuse(path, `compressed header says ${header.l2Entries} L2 entries at offset ${at('l2Entries')}, expected ${CCKD_L2_ENTRIES}`, at('l2Entries'));
-  if (header.l1Entries !== l1Needed && header.l1Entries !== l1Needed + 1) refuse(path, `compressed header says ${header.l1Entries} L1 entries at offset ${at('l1Entries')}, but ${geometry.trackCount} tracks need ${l1Needed}`, at('l1Entries'));
-  if (header.nullFormat > NULL_FORMAT_MAX) refuse(path, `null track format ${header.nullFormat} at offset ${at('nullFormat')} is not 0, 1 or 2`, at('nullFormat'));
-  if (header.compression > 2) refuse(path, `compression ${header.compression} at offset ${at('compression')} is not 0 (none), 1 (zlib) or 2 (bzip2)`, at('compression'));
+  if (header.l2Entries !== CCKD_L2_ENTRIES)
+    refuse(path, `compressed header says ${header.l2Entries} L2 entries at offset ${at('l2Entries')}, expected ${CCKD_L2_ENTRIES}`, at('l2Entries'));
+  if (header.l1Entries !== l1Needed && header.l1Entries !== l1Needed + 1)
+    refuse(
+      path,
+      `compressed header says ${header.l1Entries} L1 entries at offset ${at('l1Entries')}, but ${geometry.trackCount} tracks need ${l1Needed}`,
+      at('l1Entries'),
+    );
+  if (header.nullFormat > NULL_FORMAT_MAX)
+    refuse(path, `null track format ${header.nullFormat} at offset ${at('nullFormat')} is not 0, 1 or 2`, at('nullFormat'));
+  if (header.compression > 2)
+    refuse(path, `compression ${header.compression} at offset ${at('compression')} is not 0 (none), 1 (zlib) or 2 (bzip2)`, at('compression'));
   const l1End = CCKD_L1_OFFSET + header.l1Entries * CCKD_L1_ENTRY_BYTES;
-  if (l1End > fileBytes) refuse(path, `the ${header.l1Entries}-entry L1 table at offset ${CCKD_L1_OFFSET} runs past the end of the ${fileBytes}-byte file`, CCKD_L1_OFFSET);
+  if (l1End > fileBytes)
+    refuse(path, `the ${header.l1Entries}-entry L1 table at offset ${CCKD_L1_OFFSET} runs past the end of the ${fileBytes}-byte file`, CCKD_L1_OFFSET);
   return { shadow: device.devid === CCKD_DEVID_SHADOW, geometry, header };
 }
 
@@ -99,8 +131,10 @@ export function analyseCckd(path: string, fd: number): CckdAnalysis {
   // and then the free extents as an array, inside the first free space or, when none is large
   // enough, past the end of the data (free == size; the data then ends at the header's size).
   // snaptape reads both and writes the old chain the next time it writes the file.
-  const newFormat = header.freeOffset !== 0 && header.freeOffset + CCKD_FREE_BLOCK_LAYOUT.size <= actualBytes
-    && readAt(fd, path, CCKD_FREE_BLOCK_LAYOUT.size, header.freeOffset).toString('latin1') === NEW_FORMAT_MAGIC;
+  const newFormat =
+    header.freeOffset !== 0 &&
+    header.freeOffset + CCKD_FREE_BLOCK_LAYOUT.size <= actualBytes &&
+    readAt(fd, path, CCKD_FREE_BLOCK_LAYOUT.size, header.freeOffset).toString('latin1') === NEW_FORMAT_MAGIC;
   const fileBytes = newFormat && header.freeOffset === header.fileBytes ? header.fileBytes : actualBytes;
   const problems: CckdProblem[] = [];
   const l1End = CCKD_L1_OFFSET + header.l1Entries * CCKD_L1_ENTRY_BYTES;
@@ -116,7 +150,11 @@ export function analyseCckd(path: string, fd: number): CckdAnalysis {
       continue;
     }
     if (at < l1End || at + CCKD_L2_TABLE_BYTES > fileBytes) {
-      problems.push({ kind: 'table', message: `L1 entry ${i} (offset ${CCKD_L1_OFFSET + i * CCKD_L1_ENTRY_BYTES}) points at an L2 table at ${at}, outside ${l1End}-${fileBytes}`, offset: CCKD_L1_OFFSET + i * CCKD_L1_ENTRY_BYTES });
+      problems.push({
+        kind: 'table',
+        message: `L1 entry ${i} (offset ${CCKD_L1_OFFSET + i * CCKD_L1_ENTRY_BYTES}) points at an L2 table at ${at}, outside ${l1End}-${fileBytes}`,
+        offset: CCKD_L1_OFFSET + i * CCKD_L1_ENTRY_BYTES,
+      });
       l2.push(undefined);
       continue;
     }
@@ -133,11 +171,23 @@ export function analyseCckd(path: string, fd: number): CckdAnalysis {
       const entryAt = at + j * 8;
       if (offset === CCKD_NOT_HERE) continue;
       if (offset === 0) {
-        if (length > NULL_FORMAT_MAX) problems.push({ kind: 'table', message: `track ${track}: null L2 entry at offset ${entryAt} has null format ${length}`, offset: entryAt, track });
+        if (length > NULL_FORMAT_MAX)
+          problems.push({ kind: 'table', message: `track ${track}: null L2 entry at offset ${entryAt} has null format ${length}`, offset: entryAt, track });
         continue;
       }
-      if (offset < l1End || offset + size > fileBytes || length < CCKD_TRACK_HEADER_LAYOUT.size || length > size || length > maxImageBytes(geometry.trackSlotBytes)) {
-        problems.push({ kind: 'table', message: `track ${track}: L2 entry at offset ${entryAt} (image at ${offset}, length ${length}, size ${size}) is out of bounds or inconsistent`, offset: entryAt, track });
+      if (
+        offset < l1End ||
+        offset + size > fileBytes ||
+        length < CCKD_TRACK_HEADER_LAYOUT.size ||
+        length > size ||
+        length > maxImageBytes(geometry.trackSlotBytes)
+      ) {
+        problems.push({
+          kind: 'table',
+          message: `track ${track}: L2 entry at offset ${entryAt} (image at ${offset}, length ${length}, size ${size}) is out of bounds or inconsistent`,
+          offset: entryAt,
+          track,
+        });
         table.offsets[j] = 0;
         table.lengths[j] = 0;
         table.sizes[j] = 0;
@@ -150,14 +200,19 @@ export function analyseCckd(path: string, fd: number): CckdAnalysis {
   }
   const { gaps, overlaps } = gapsBetween(used, 0, fileBytes);
   for (const [a, b] of overlaps) {
-    problems.push({ kind: 'table', message: `${owner.get(b.offset) ?? 'a space'} at offset ${b.offset} overlaps ${owner.get(a.offset) ?? 'the headers and L1 table'} at ${a.offset} (${a.length} bytes)`, offset: b.offset });
+    problems.push({
+      kind: 'table',
+      message: `${owner.get(b.offset) ?? 'a space'} at offset ${b.offset} overlaps ${owner.get(a.offset) ?? 'the headers and L1 table'} at ${a.offset} (${a.length} bytes)`,
+      offset: b.offset,
+    });
   }
   checkStatistics(header, { fileBytes, gaps, imbeddedBytes }, problems);
   if (problems.every((p) => p.kind !== 'table')) {
     if (newFormat) checkFreeArray(path, fd, { header, bigEndian, gaps, actualBytes }, problems);
     else checkChain(path, fd, { header, bigEndian, gaps, l1End, fileBytes }, problems);
   }
-  if (header.options & CCKD_OPTION.OPENED) problems.push({ kind: 'statistics', message: 'the file was not closed (the opened bit 0x80 of the options byte is set)', offset: CCKD_HEADER_OFFSET + 3 });
+  if (header.options & CCKD_OPTION.OPENED)
+    problems.push({ kind: 'statistics', message: 'the file was not closed (the opened bit 0x80 of the options byte is set)', offset: CCKD_HEADER_OFFSET + 3 });
   return { path, shadow, bigEndian, geometry, header, l1, l2, fileBytes, gaps, imbeddedBytes, problems };
 }
 
@@ -174,19 +229,34 @@ function checkStatistics(header: CckdHeader, actual: { fileBytes: number; gaps: 
   for (const [name, value] of Object.entries(expected)) {
     const stored = header[name as keyof CckdHeader];
     const offset = CCKD_HEADER_OFFSET + (CCKD_HEADER_LAYOUT.fields.find((f) => f.name === name)?.offset ?? 0);
-    if (stored !== value) problems.push({ kind: 'statistics', message: `compressed header ${name} at offset ${offset} is ${stored}, the tables imply ${value}`, offset });
+    if (stored !== value)
+      problems.push({ kind: 'statistics', message: `compressed header ${name} at offset ${offset} is ${stored}, the tables imply ${value}`, offset });
   }
   for (const g of actual.gaps) {
-    if (g.length < FREE_BLOCK_MIN_BYTES) problems.push({ kind: 'free-space', message: `a free gap of ${g.length} bytes at offset ${g.offset} is too small for a free-chain entry`, offset: g.offset });
+    if (g.length < FREE_BLOCK_MIN_BYTES)
+      problems.push({
+        kind: 'free-space',
+        message: `a free gap of ${g.length} bytes at offset ${g.offset} is too small for a free-chain entry`,
+        offset: g.offset,
+      });
   }
 }
 
 /** The "new format" free space: the magic, then freeCount (offset, length) pairs in ascending order. */
-function checkFreeArray(path: string, fd: number, at: { header: CckdHeader; bigEndian: boolean; gaps: readonly Extent[]; actualBytes: number }, problems: CckdProblem[]): void {
+function checkFreeArray(
+  path: string,
+  fd: number,
+  at: { header: CckdHeader; bigEndian: boolean; gaps: readonly Extent[]; actualBytes: number },
+  problems: CckdProblem[],
+): void {
   const { header, gaps } = at;
   const start = header.freeOffset + CCKD_FREE_BLOCK_LAYOUT.size;
   if (header.freeCount !== gaps.length || start + gaps.length * CCKD_FREE_BLOCK_LAYOUT.size > at.actualBytes) {
-    problems.push({ kind: 'free-space', message: `the FREE_BLK free-space array at offset ${header.freeOffset} lists ${header.freeCount} blocks; the tables leave ${gaps.length} gaps`, offset: header.freeOffset });
+    problems.push({
+      kind: 'free-space',
+      message: `the FREE_BLK free-space array at offset ${header.freeOffset} lists ${header.freeCount} blocks; the tables leave ${gaps.length} gaps`,
+      offset: header.freeOffset,
+    });
     return;
   }
   const array = readAt(fd, path, gaps.length * CCKD_FREE_BLOCK_LAYOUT.size, start);
@@ -194,12 +264,21 @@ function checkFreeArray(path: string, fd: number, at: { header: CckdHeader; bigE
     const offset = at.bigEndian ? array.readUInt32BE(i * 8) : array.readUInt32LE(i * 8);
     const length = at.bigEndian ? array.readUInt32BE(i * 8 + 4) : array.readUInt32LE(i * 8 + 4);
     if (offset !== gap.offset || length !== gap.length) {
-      problems.push({ kind: 'free-space', message: `FREE_BLK entry ${i} (offset ${offset}, ${length} bytes) is not the gap the tables leave (offset ${gap.offset}, ${gap.length} bytes)`, offset: start + i * 8 });
+      problems.push({
+        kind: 'free-space',
+        message: `FREE_BLK entry ${i} (offset ${offset}, ${length} bytes) is not the gap the tables leave (offset ${gap.offset}, ${gap.length} bytes)`,
+        offset: start + i * 8,
+      });
     }
   });
 }
 
-function checkChain(path: string, fd: number, at: { header: CckdHeader; bigEndian: boolean; gaps: readonly Extent[]; l1End: number; fileBytes: number }, problems: CckdProblem[]): void {
+function checkChain(
+  path: string,
+  fd: number,
+  at: { header: CckdHeader; bigEndian: boolean; gaps: readonly Extent[]; l1End: number; fileBytes: number },
+  problems: CckdProblem[],
+): void {
   const { header, gaps } = at;
   const le = !at.bigEndian;
   let position = header.freeOffset;
@@ -207,7 +286,12 @@ function checkChain(path: string, fd: number, at: { header: CckdHeader; bigEndia
   for (let i = 0; i <= gaps.length; i++) {
     const gap = gaps[i];
     if (position === 0) {
-      if (gap) problems.push({ kind: 'free-space', message: `the free chain ends after ${i} blocks, but the tables leave ${gaps.length} gaps (next at offset ${gap.offset})`, offset: gap.offset });
+      if (gap)
+        problems.push({
+          kind: 'free-space',
+          message: `the free chain ends after ${i} blocks, but the tables leave ${gaps.length} gaps (next at offset ${gap.offset})`,
+          offset: gap.offset,
+        });
       return;
     }
     if (position < at.l1End || position + CCKD_FREE_BLOCK_LAYOUT.size > at.fileBytes) {
@@ -222,7 +306,11 @@ function checkChain(path: string, fd: number, at: { header: CckdHeader; bigEndia
     const next = le ? block.readUInt32LE(0) : block.readUInt32BE(0);
     const length = le ? block.readUInt32LE(4) : block.readUInt32BE(4);
     if (!gap || gap.offset !== position || gap.length !== length) {
-      problems.push({ kind: 'free-space', message: `free block ${i} of the chain (offset ${position}, ${length} bytes) is not the gap the tables leave${gap ? ` (offset ${gap.offset}, ${gap.length} bytes)` : ''}`, offset: position });
+      problems.push({
+        kind: 'free-space',
+        message: `free block ${i} of the chain (offset ${position}, ${length} bytes) is not the gap the tables leave${gap ? ` (offset ${gap.offset}, ${gap.length} bytes)` : ''}`,
+        offset: position,
+      });
       return;
     }
     position = next;

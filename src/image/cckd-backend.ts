@@ -57,7 +57,10 @@ export class CckdBackend implements ImageBackend {
 
   private checkUnits(firstUnit: number, count: number): void {
     if (!Number.isInteger(firstUnit) || firstUnit < 0 || count < 0 || firstUnit + count > this.geometry.trackCount) {
-      throw new AddressRangeError(`Cannot address track ${firstUnit}${count > 1 ? `-${firstUnit + count - 1}` : ''} on ${this.path}: the volume has tracks 0-${this.geometry.trackCount - 1}`, { path: this.path, track: firstUnit });
+      throw new AddressRangeError(
+        `Cannot address track ${firstUnit}${count > 1 ? `-${firstUnit + count - 1}` : ''} on ${this.path}: the volume has tracks 0-${this.geometry.trackCount - 1}`,
+        { path: this.path, track: firstUnit },
+      );
     }
   }
 
@@ -145,6 +148,6 @@ export class CckdBackend implements ImageBackend {
   }
 
   location(): UnitLocation {
-    return { kind: 'main-thread', path: this.path, reason: 'a compressed CCKD image\'s tracks are found through its L1/L2 tables and must be decompressed' };
+    return { kind: 'main-thread', path: this.path, reason: "a compressed CCKD image's tracks are found through its L1/L2 tables and must be decompressed" };
   }
 }

@@ -67,7 +67,13 @@ function trackProblems(path: string, analysis: CckdAnalysis): CckdProblem[] {
       try {
         const image = file.readTrack(t) as Buffer;
         const used = trackUsedBytes(image, cchhOf(analysis.geometry, t), { path, trackIndex: t });
-        if (used !== image.length) problems.push({ kind: 'track', message: `track ${t}: the image at offset ${where.offset} has ${image.length - used} bytes after its end-of-track marker`, offset: where.offset, track: t });
+        if (used !== image.length)
+          problems.push({
+            kind: 'track',
+            message: `track ${t}: the image at offset ${where.offset} has ${image.length - used} bytes after its end-of-track marker`,
+            offset: where.offset,
+            track: t,
+          });
       } catch (error) {
         if (!(error instanceof ImageFormatError)) throw error;
         problems.push({ kind: 'track', message: error.message, offset: where.offset, track: t });

@@ -39,16 +39,19 @@ export function compressionName(code: number): CckdCompression | undefined {
  */
 export function compressBody(body: Buffer, wanted: CckdCompression, level: number): { code: number; bytes: Buffer } {
   if (wanted === 'none' || body.length < CCKD_COMPRESS_MIN_BYTES) return { code: CCKD_COMPRESSION.none, bytes: body };
-  const bytes = wanted === 'zlib'
-    ? deflateSync(body, { level: level >= 0 && level <= 9 ? level : ZLIB_DEFAULT_LEVEL })
-    : Buffer.from(compressjs.Bzip2.compressFile(body, null, BZIP2_BLOCK_100K) as Uint8Array);
+  const bytes =
+    wanted === 'zlib'
+      ? deflateSync(body, { level: level >= 0 && level <= 9 ? level : ZLIB_DEFAULT_LEVEL })
+      : Buffer.from(compressjs.Bzip2.compressFile(body, null, BZIP2_BLOCK_100K) as Uint8Array);
   if (bytes.length >= body.length) return { code: CCKD_COMPRESSION.none, bytes: body };
   return { code: CCKD_COMPRESSION[wanted], bytes };
 }
 
 function damaged(where: StoredImageSource, problem: string): ImageFormatError {
   return new ImageFormatError(`Cannot read track ${where.trackIndex} of ${where.path}: its image at byte offset ${where.offsetBytes} ${problem}`, {
-    path: where.path, track: where.trackIndex, offset: where.offsetBytes,
+    path: where.path,
+    track: where.trackIndex,
+    offset: where.offsetBytes,
   });
 }
 

@@ -27,7 +27,8 @@ export function createCckdFile(path: string, geometry: CkdGeometry, options: Cre
   try {
     fd = openSync(path, options.force ? 'w+' : 'wx+');
   } catch (error) {
-    if ((error as { code?: string }).code === 'EEXIST') throw new TargetExistsError(`Cannot create ${path}: the file exists (use --force to replace it)`, { path });
+    if ((error as { code?: string }).code === 'EEXIST')
+      throw new TargetExistsError(`Cannot create ${path}: the file exists (use --force to replace it)`, { path });
     throw translateIoError(error, `create ${path}`, path);
   }
   return CckdFile.create(path, fd, { geometry, compression: options.compression ?? 'zlib', shadow: options.shadow, nullFormat: NULL_FORMAT.EMPTY });

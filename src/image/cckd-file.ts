@@ -25,8 +25,18 @@ import { analyseCckd, readAt, type CckdAnalysis } from './cckd-analysis.js';
 import { compressBody, compressionName, decompressBody } from './cckd-compression.js';
 import { encodeCckdDeviceHeader, encodeCckdHeader, newCckdHeader, type CckdHeader } from './cckd-header.js';
 import {
-  CCKD_COMPRESSION, CCKD_FREE_BLOCK_LAYOUT, CCKD_HEADER_OFFSET, CCKD_L1_ENTRY_BYTES, CCKD_L1_OFFSET, CCKD_L2_ENTRIES, CCKD_L2_TABLE_BYTES,
-  CCKD_LAYOUTS_BE, CCKD_NOT_HERE, CCKD_OPTION, CCKD_TRACK_HEADER_LAYOUT, type CckdCompression,
+  CCKD_COMPRESSION,
+  CCKD_FREE_BLOCK_LAYOUT,
+  CCKD_HEADER_OFFSET,
+  CCKD_L1_ENTRY_BYTES,
+  CCKD_L1_OFFSET,
+  CCKD_L2_ENTRIES,
+  CCKD_L2_TABLE_BYTES,
+  CCKD_LAYOUTS_BE,
+  CCKD_NOT_HERE,
+  CCKD_OPTION,
+  CCKD_TRACK_HEADER_LAYOUT,
+  type CckdCompression,
 } from './cckd-layouts.js';
 import { NULL_FORMAT, nullFormatOf, nullTrackImage } from './cckd-null-track.js';
 import { FreeSpaceMap } from './cckd-space.js';
@@ -101,7 +111,11 @@ export class CckdFile {
     if (fatal) {
       closeSync(fd);
       const why = fatal.kind === 'table' ? '' : ' (snaptape check --repair rebuilds the free space)';
-      throw new ImageFormatError(`Cannot open ${path}${options.readOnly ? '' : ' for writing'}: ${fatal.message}${why}`, { path, offset: fatal.offset, ...(fatal.track !== undefined ? { track: fatal.track } : {}) });
+      throw new ImageFormatError(`Cannot open ${path}${options.readOnly ? '' : ' for writing'}: ${fatal.message}${why}`, {
+        path,
+        offset: fatal.offset,
+        ...(fatal.track !== undefined ? { track: fatal.track } : {}),
+      });
     }
     if (!options.readOnly) {
       closeSync(fd);
@@ -120,17 +134,35 @@ export class CckdFile {
     const l1Entries = Math.ceil(g.trackCount / CCKD_L2_ENTRIES);
     const l1End = CCKD_L1_OFFSET + l1Entries * CCKD_L1_ENTRY_BYTES;
     const header = newCckdHeader({
-      cylinders: g.cylinders, l1Entries, fileBytes: l1End, nullFormat: options.nullFormat ?? NULL_FORMAT.EMPTY,
-      compression: CCKD_COMPRESSION[options.compression], compressionParameter: DEFAULT_COMPRESSION_PARAMETER,
+      cylinders: g.cylinders,
+      l1Entries,
+      fileBytes: l1End,
+      nullFormat: options.nullFormat ?? NULL_FORMAT.EMPTY,
+      compression: CCKD_COMPRESSION[options.compression],
+      compressionParameter: DEFAULT_COMPRESSION_PARAMETER,
     });
     const l1 = new Uint32Array(l1Entries).fill(options.shadow ? CCKD_NOT_HERE : 0);
-    const device = encodeCckdDeviceHeader({ shadow: options.shadow ?? false, heads: g.heads, trackSlotBytes: g.trackSlotBytes, devtypeByte: g.family.devtypeByte });
+    const device = encodeCckdDeviceHeader({
+      shadow: options.shadow ?? false,
+      heads: g.heads,
+      trackSlotBytes: g.trackSlotBytes,
+      devtypeByte: g.family.devtypeByte,
+    });
     const bytes = Buffer.concat([device, encodeCckdHeader(header), encodeL1(l1, false)]);
     writeFully(fd, bytes, 0, path);
     ftruncateSync(fd, bytes.length);
     const analysis: CckdAnalysis = {
-      path, shadow: options.shadow ?? false, bigEndian: false, geometry: g, header, l1, l2: new Array<undefined>(l1Entries).fill(undefined),
-      fileBytes: bytes.length, gaps: [], imbeddedBytes: 0, problems: [],
+      path,
+      shadow: options.shadow ?? false,
+      bigEndian: false,
+      geometry: g,
+      header,
+      l1,
+      l2: new Array<undefined>(l1Entries).fill(undefined),
+      fileBytes: bytes.length,
+      gaps: [],
+      imbeddedBytes: 0,
+      problems: [],
     };
     const file = new CckdFile(fd, analysis, false);
     file.compression = options.compression;
@@ -173,9 +205,16 @@ export class CckdFile {
     const stored = readAt(this.fd, this.path, where.length, where.offset);
     const h = decodeFields(CCKD_TRACK_HEADER_LAYOUT, stored);
     if (num(h, 'cylinder') !== cchh.cylinder || num(h, 'head') !== cchh.head) {
-      throw new ImageFormatError(`Cannot read track ${trackIndex} of ${this.path}: the image at byte offset ${where.offset} is for cylinder ${num(h, 'cylinder')} head ${num(h, 'head')}`, { path: this.path, track: trackIndex, offset: where.offset });
+      throw new ImageFormatError(
+        `Cannot read track ${trackIndex} of ${this.path}: the image at byte offset ${where.offset} is for cylinder ${num(h, 'cylinder')} head ${num(h, 'head')}`,
+        { path: this.path, track: trackIndex, offset: where.offset },
+      );
     }
-    const body = decompressBody(stored.subarray(TRACK_HEADER_BYTES), num(h, 'compression'), this.geometry.trackSlotBytes - TRACK_HEADER_BYTES, { path: this.path, trackIndex, offsetBytes: where.offset });
+    const body = decompressBody(stored.subarray(TRACK_HEADER_BYTES), num(h, 'compression'), this.geometry.trackSlotBytes - TRACK_HEADER_BYTES, {
+      path: this.path,
+      trackIndex,
+      offsetBytes: where.offset,
+    });
     const image = Buffer.alloc(TRACK_HEADER_BYTES + body.length);
     stored.copy(image, 0, 0, TRACK_HEADER_BYTES);
     image[0] = 0; // The compression byte takes the place of the home address's flag byte.
@@ -321,5 +360,3 @@ export class CckdFile {
     return out;
   }
 }
-
-

@@ -56,7 +56,14 @@ export function encodeCckdHeader(header: CckdHeader): Buffer {
 }
 
 /** A fresh header for a new, empty file (snaptape writes little-endian, version 0.3.1). */
-export function newCckdHeader(options: { cylinders: number; l1Entries: number; fileBytes: number; nullFormat: number; compression: number; compressionParameter: number }): CckdHeader {
+export function newCckdHeader(options: {
+  cylinders: number;
+  l1Entries: number;
+  fileBytes: number;
+  nullFormat: number;
+  compression: number;
+  compressionParameter: number;
+}): CckdHeader {
   return {
     ...CCKD_VERSION,
     options: CCKD_OPTION.NOFUDGE,

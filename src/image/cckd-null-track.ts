@@ -19,7 +19,13 @@ export function nullTrackImage(cchh: Cchh, format: number): Buffer {
   if (format === NULL_FORMAT.EMPTY) return encodeTrack(empty);
   if (format === NULL_FORMAT.LINUX) {
     const blank = { key: Buffer.alloc(0), data: Buffer.alloc(LINUX_NULL_RECORD_BYTES) };
-    return encodeTrack({ ...empty, records: numberRecords(cchh, Array.from({ length: LINUX_NULL_RECORDS }, () => blank)) });
+    return encodeTrack({
+      ...empty,
+      records: numberRecords(
+        cchh,
+        Array.from({ length: LINUX_NULL_RECORDS }, () => blank),
+      ),
+    });
   }
   return encodeTrack({ ...empty, records: numberRecords(cchh, [{ key: Buffer.alloc(0), data: Buffer.alloc(0) }]) });
 }

@@ -27,11 +27,16 @@ export function openCckdImage(basePath: string, options: CckdOpenOptions = {}): 
       const file = CckdFile.open(path, { readOnly: readOnly || !top });
       files.push(file);
       const base = files[0] as CckdFile;
-      if (i === 0 && file.shadow) throw new ImageFormatError(`Cannot open ${path}: it is a CCKD shadow file (CKD_S370); open its base file with it as a shadow`, { path, offset: 0 });
-      if (i > 0 && !file.shadow) throw new ImageFormatError(`Cannot open ${path} as a shadow of ${basePath}: its header says CKD_C370, a base file`, { path, offset: 0 });
+      if (i === 0 && file.shadow)
+        throw new ImageFormatError(`Cannot open ${path}: it is a CCKD shadow file (CKD_S370); open its base file with it as a shadow`, { path, offset: 0 });
+      if (i > 0 && !file.shadow)
+        throw new ImageFormatError(`Cannot open ${path} as a shadow of ${basePath}: its header says CKD_C370, a base file`, { path, offset: 0 });
       const g = file.geometry;
       if (g.family !== base.geometry.family || g.cylinders !== base.geometry.cylinders) {
-        throw new ImageFormatError(`Cannot open ${path} as a shadow of ${basePath}: it is a ${g.family.family} of ${g.cylinders} cylinders, the base a ${base.geometry.family.family} of ${base.geometry.cylinders}`, { path, offset: 0 });
+        throw new ImageFormatError(
+          `Cannot open ${path} as a shadow of ${basePath}: it is a ${g.family.family} of ${g.cylinders} cylinders, the base a ${base.geometry.family.family} of ${base.geometry.cylinders}`,
+          { path, offset: 0 },
+        );
       }
     });
   } catch (error) {

@@ -50,7 +50,13 @@ export function decodeL2(bytes: Buffer, bigEndian: boolean): L2Table {
 
 export function encodeL2(table: L2Table, bigEndian: boolean): Buffer {
   const layout = bigEndian ? CCKD_LAYOUTS_BE.l2Entry : CCKD_L2_ENTRY_LAYOUT;
-  return Buffer.concat(Array.from({ length: CCKD_L2_ENTRIES }, (_, j) => encodeFields(layout, {
-    offset: table.offsets[j] as number, lengthBytes: table.lengths[j] as number, sizeBytes: table.sizes[j] as number,
-  })));
+  return Buffer.concat(
+    Array.from({ length: CCKD_L2_ENTRIES }, (_, j) =>
+      encodeFields(layout, {
+        offset: table.offsets[j] as number,
+        lengthBytes: table.lengths[j] as number,
+        sizeBytes: table.sizes[j] as number,
+      }),
+    ),
+  );
 }

@@ -42,7 +42,8 @@ export function createImage(path: string, geometry: VolumeGeometry, options: Cre
     fd = openSync(path, options.force ? 'w+' : 'wx+');
   } catch (error) {
     lock.release();
-    if ((error as { code?: string }).code === 'EEXIST') throw new TargetExistsError(`Cannot create ${path}: the file exists (use --force to replace it)`, { path });
+    if ((error as { code?: string }).code === 'EEXIST')
+      throw new TargetExistsError(`Cannot create ${path}: the file exists (use --force to replace it)`, { path });
     throw translateIoError(error, `create ${path}`, path);
   }
   const dataOffsetBytes = geometry.kind === 'ckd' ? CKD_HEADER_BYTES : 0;
@@ -51,7 +52,9 @@ export function createImage(path: string, geometry: VolumeGeometry, options: Cre
   try {
     ftruncateSync(fd, dataOffsetBytes + unitCount(geometry) * slotBytes);
     if (geometry.kind === 'ckd') {
-      file.writeHeader(encodeCkdHeader({ heads: geometry.heads, trackSlotBytes: slotBytes, devtypeByte: geometry.family.devtypeByte, fileSequence: 0, highCylinder: 0 }));
+      file.writeHeader(
+        encodeCkdHeader({ heads: geometry.heads, trackSlotBytes: slotBytes, devtypeByte: geometry.family.devtypeByte, fileSequence: 0, highCylinder: 0 }),
+      );
       for (let t = 0; t < geometry.trackCount; t++) file.writeUnit(t, encodeTrack(emptyTrack(cchhOf(geometry, t))));
     }
   } catch (error) {

@@ -45,7 +45,11 @@ export function durableReplace(path: string, data: string | Uint8Array, action: 
     renameSync(temp, path);
   } catch (error) {
     if (fd >= 0) closeSync(fd);
-    try { unlinkSync(temp); } catch { /* nothing was left */ }
+    try {
+      unlinkSync(temp);
+    } catch {
+      /* nothing was left */
+    }
     throw translateIoError(error, action, path);
   }
   try {

@@ -83,7 +83,10 @@ function parseRule(rule: string, option: string): FaultRule {
 
 /** Parses a spec such as `write:3:EIO,latency:read:5ms`; `option` names the flag in errors. */
 export function parseFaultPlan(spec: string, option = '--inject'): FaultPlan {
-  const rules = spec.split(',').map((r) => r.trim()).filter((r) => r.length > 0);
+  const rules = spec
+    .split(',')
+    .map((r) => r.trim())
+    .filter((r) => r.length > 0);
   if (rules.length === 0) throw new UsageError(`Cannot parse ${option} "${spec}": no rules`);
   return { rules: rules.map((r) => parseRule(r, option)) };
 }

@@ -36,12 +36,14 @@ export interface ConvertResult {
 }
 
 export function convertImage(input: string, output: string, options: ConvertOptions): ConvertResult {
-  if (!options.force && existsSync(output)) throw new TargetExistsError(`Cannot convert to ${output}: the file exists (use --force to replace it)`, { path: output });
+  if (!options.force && existsSync(output))
+    throw new TargetExistsError(`Cannot convert to ${output}: the file exists (use --force to replace it)`, { path: output });
   const source = openImage(input, { readOnly: true, shadows: options.shadows });
   const temporary = `${output}.converting`;
   let target: ImageBackend | undefined;
   try {
-    if (source.geometry.kind !== 'ckd') throw new UsageError(`Cannot convert ${input}: it is an FBA volume; only CKD volumes have a compressed form`, { path: input });
+    if (source.geometry.kind !== 'ckd')
+      throw new UsageError(`Cannot convert ${input}: it is an FBA volume; only CKD volumes have a compressed form`, { path: input });
     const geometry: CkdGeometry = source.geometry;
     target = createImage(temporary, geometry, { force: true, format: options.format, compression: options.compression });
     for (let t = 0; t < geometry.trackCount; t++) {
@@ -54,7 +56,13 @@ export function convertImage(input: string, output: string, options: ConvertOpti
     target = undefined;
     renameSync(temporary, output);
     fsyncDirectory(dirname(resolve(output)));
-    return { input, output, format: options.format, compression: options.format === 'cckd' ? options.compression ?? 'zlib' : null, tracks: geometry.trackCount };
+    return {
+      input,
+      output,
+      format: options.format,
+      compression: options.format === 'cckd' ? (options.compression ?? 'zlib') : null,
+      tracks: geometry.trackCount,
+    };
   } catch (error) {
     target?.close();
     rmSync(temporary, { force: true });

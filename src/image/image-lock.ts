@@ -77,7 +77,6 @@ export function isProcessAlive(pid: number, startTime = ''): boolean {
   return now === '' || now === startTime;
 }
 
-
 interface LockOwner {
   readonly pid: number;
   readonly host: string;
@@ -119,7 +118,11 @@ function createWhole(lockPath: string, text: string): boolean {
     if ((error as { code?: string }).code === 'EEXIST') return false;
     throw error;
   } finally {
-    try { unlinkSync(temp); } catch { /* already gone */ }
+    try {
+      unlinkSync(temp);
+    } catch {
+      /* already gone */
+    }
   }
 }
 
@@ -190,7 +193,11 @@ function heldLock(lockPath: string, text: string): ImageLock {
       released = true;
       // Only our own lock: one that was taken from us (wrongly) belongs to its new owner now.
       if (readLockText(lockPath) !== text) return;
-      try { unlinkSync(lockPath); } catch { /* already gone: nothing to release */ }
+      try {
+        unlinkSync(lockPath);
+      } catch {
+        /* already gone: nothing to release */
+      }
     },
   };
 }
@@ -209,7 +216,11 @@ export function lockImage(imagePath: string, action = `open ${imagePath} for wri
         const current = readLockText(lockPath);
         if (current !== undefined) {
           if (!isStale(lockPath, current)) return { held: false, owner: parseOwner(current) };
-          try { unlinkSync(lockPath); } catch { /* gone: its owner released it meanwhile */ }
+          try {
+            unlinkSync(lockPath);
+          } catch {
+            /* gone: its owner released it meanwhile */
+          }
         }
         if (createWhole(lockPath, text)) return { held: true };
       }

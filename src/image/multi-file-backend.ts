@@ -49,7 +49,9 @@ export class MultiFileBackend implements ImageBackend {
 
   constructor(geometry: CkdGeometry, parts: readonly MultiFilePart[], readOnly: boolean) {
     assert(parts.length > 0 && parts[0]?.firstTrack === 0, 'the parts start at track 0');
-    parts.forEach((p, i) => assert(i === 0 || p.firstTrack === (parts[i - 1] as MultiFilePart).firstTrack + (parts[i - 1] as MultiFilePart).trackCount, 'the parts are contiguous'));
+    parts.forEach((p, i) =>
+      assert(i === 0 || p.firstTrack === (parts[i - 1] as MultiFilePart).firstTrack + (parts[i - 1] as MultiFilePart).trackCount, 'the parts are contiguous'),
+    );
     this.geometry = geometry;
     this.parts = parts;
     this.readOnly = readOnly;
@@ -59,7 +61,10 @@ export class MultiFileBackend implements ImageBackend {
 
   private partOf(trackIndex: number): MultiFilePart {
     if (!Number.isInteger(trackIndex) || trackIndex < 0 || trackIndex >= this.geometry.trackCount) {
-      throw new AddressRangeError(`Cannot address track ${trackIndex} on ${this.path}: the volume has tracks 0-${this.geometry.trackCount - 1}`, { path: this.path, track: trackIndex });
+      throw new AddressRangeError(`Cannot address track ${trackIndex} on ${this.path}: the volume has tracks 0-${this.geometry.trackCount - 1}`, {
+        path: this.path,
+        track: trackIndex,
+      });
     }
     // Bounded by MULTI_FILE_MAX_FILES parts.
     const part = this.parts.find((p) => trackIndex < p.firstTrack + p.trackCount);
@@ -101,6 +106,6 @@ export class MultiFileBackend implements ImageBackend {
   }
 
   location(): UnitLocation {
-    return { kind: 'main-thread', path: this.path, reason: 'a multi-file volume\'s tracks are spread over several files' };
+    return { kind: 'main-thread', path: this.path, reason: "a multi-file volume's tracks are spread over several files" };
   }
 }

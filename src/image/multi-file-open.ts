@@ -35,16 +35,23 @@ function readPart(path: string, sequence: number, first: CkdImageHeader | undefi
   try {
     const sizeBytes = fstatSync(fd).size;
     const head = Buffer.alloc(CKD_HEADER_BYTES);
-    if (readAtMost(fd, head, 0, path, 'the device header') < CKD_HEADER_BYTES) refuse(path, `truncated: ${sizeBytes} bytes is shorter than the device header`, sizeBytes);
+    if (readAtMost(fd, head, 0, path, 'the device header') < CKD_HEADER_BYTES)
+      refuse(path, `truncated: ${sizeBytes} bytes is shorter than the device header`, sizeBytes);
     const header = decodeCkdHeader(head);
-    if (header.devid !== CKD_DEVID_UNCOMPRESSED) refuse(path, `file ${sequence} of a multi-file volume starts "${header.devid}", expected ${CKD_DEVID_UNCOMPRESSED}`, 0);
+    if (header.devid !== CKD_DEVID_UNCOMPRESSED)
+      refuse(path, `file ${sequence} of a multi-file volume starts "${header.devid}", expected ${CKD_DEVID_UNCOMPRESSED}`, 0);
     if (first && (header.heads !== first.heads || header.trackSlotBytes !== first.trackSlotBytes || header.devtypeByte !== first.devtypeByte)) {
-      refuse(path, `file ${sequence} has heads ${header.heads}, track size ${header.trackSlotBytes}, device type 0x${header.devtypeByte.toString(16)}; file 1 has ${first.heads}, ${first.trackSlotBytes}, 0x${first.devtypeByte.toString(16)}`, 8);
+      refuse(
+        path,
+        `file ${sequence} has heads ${header.heads}, track size ${header.trackSlotBytes}, device type 0x${header.devtypeByte.toString(16)}; file 1 has ${first.heads}, ${first.trackSlotBytes}, 0x${first.devtypeByte.toString(16)}`,
+        8,
+      );
     }
     if (header.fileSequence !== sequence) refuse(path, `file sequence ${header.fileSequence} at offset 17, expected ${sequence}`, 17);
     const cylinderBytes = header.heads * header.trackSlotBytes;
     const dataBytes = sizeBytes - CKD_HEADER_BYTES;
-    if (cylinderBytes === 0 || dataBytes <= 0 || dataBytes % cylinderBytes !== 0) refuse(path, `${sizeBytes} bytes is not 512 + whole cylinders of ${header.heads} × ${header.trackSlotBytes} bytes (truncated?)`, sizeBytes);
+    if (cylinderBytes === 0 || dataBytes <= 0 || dataBytes % cylinderBytes !== 0)
+      refuse(path, `${sizeBytes} bytes is not 512 + whole cylinders of ${header.heads} × ${header.trackSlotBytes} bytes (truncated?)`, sizeBytes);
     return { path, header, cylinders: dataBytes / cylinderBytes };
   } finally {
     closeSync(fd);
@@ -66,7 +73,8 @@ export function inspectMultiFile(firstPath: string): { geometry: CkdGeometry; pa
     // Legacy rule (native-layout/multi-file-volume.md): file 1 whose high cylinder is its own cylinder count is whole.
     if (sequence === 1 && high === part.cylinders) break;
     if (high !== cylinders - 1) refuse(path, `high cylinder ${high} at offset 18, but files 1-${sequence} hold cylinders 0-${cylinders - 1}`, 18);
-    if (sequence === MULTI_FILE_MAX_FILES) refuse(path, `file ${sequence} is not marked last (high cylinder 0), and a volume has at most ${MULTI_FILE_MAX_FILES} files`, 18);
+    if (sequence === MULTI_FILE_MAX_FILES)
+      refuse(path, `file ${sequence} is not marked last (high cylinder 0), and a volume has at most ${MULTI_FILE_MAX_FILES} files`, 18);
   }
   const header = (parts[0] as PartShape).header;
   const family = familyByDevtypeByte(header.devtypeByte);
@@ -92,7 +100,15 @@ export function openMultiFileImage(firstPath: string, options: { readOnly: boole
         throw translateIoError(error, `open ${part.path}`, part.path);
       }
       const partGeometry = { ...ckdGeometry(family, part.cylinders), trackSlotBytes: geometry.trackSlotBytes };
-      const file = new SlotFile({ path: part.path, fd, geometry: partGeometry, dataOffsetBytes: CKD_HEADER_BYTES, slotBytes: geometry.trackSlotBytes, readOnly: options.readOnly, lock });
+      const file = new SlotFile({
+        path: part.path,
+        fd,
+        geometry: partGeometry,
+        dataOffsetBytes: CKD_HEADER_BYTES,
+        slotBytes: geometry.trackSlotBytes,
+        readOnly: options.readOnly,
+        lock,
+      });
       opened.push({ file, firstTrack, trackCount: partGeometry.trackCount });
       firstTrack += partGeometry.trackCount;
     }

@@ -65,12 +65,20 @@ function ckdShape(path: string, head: Buffer, sizeBytes: number): ImageShape {
     fail(path, `track size ${header.trackSlotBytes} at offset 12 is not a valid slot size (a multiple of 512 up to 65535)`, 12);
   }
   if (header.fileSequence !== 0 || header.highCylinder !== 0) {
-    fail(path, `file sequence ${header.fileSequence} / high cylinder ${header.highCylinder} at offset 17 mark ${header.fileSequence > 1 ? `file ${header.fileSequence} of a multi-file volume: open the set by its first file` : 'one file of a multi-file volume'}`, 17);
+    fail(
+      path,
+      `file sequence ${header.fileSequence} / high cylinder ${header.highCylinder} at offset 17 mark ${header.fileSequence > 1 ? `file ${header.fileSequence} of a multi-file volume: open the set by its first file` : 'one file of a multi-file volume'}`,
+      17,
+    );
   }
   const cylinderBytes = header.trackSlotBytes * header.heads;
   const dataBytes = sizeBytes - CKD_HEADER_BYTES;
   if (dataBytes === 0 || dataBytes % cylinderBytes !== 0) {
-    fail(path, `geometry disagrees with the file size: ${sizeBytes} bytes is not 512 + whole cylinders of ${header.heads} × ${header.trackSlotBytes} bytes (truncated?)`, sizeBytes);
+    fail(
+      path,
+      `geometry disagrees with the file size: ${sizeBytes} bytes is not 512 + whole cylinders of ${header.heads} × ${header.trackSlotBytes} bytes (truncated?)`,
+      sizeBytes,
+    );
   }
   const geometry = { ...ckdGeometry(family, dataBytes / cylinderBytes), trackSlotBytes: header.trackSlotBytes };
   return { format: 'ckd', geometry, dataOffsetBytes: CKD_HEADER_BYTES, slotBytes: header.trackSlotBytes };
@@ -78,7 +86,11 @@ function ckdShape(path: string, head: Buffer, sizeBytes: number): ImageShape {
 
 function fbaShape(path: string, sizeBytes: number): ImageShape {
   if (sizeBytes % FBA_BLOCK_BYTES !== 0 || sizeBytes < 2 * FBA_BLOCK_BYTES) {
-    fail(path, `an FBA image is whole 512-byte blocks (at least 2), but the file has ${sizeBytes} bytes (truncated?)`, sizeBytes - (sizeBytes % FBA_BLOCK_BYTES));
+    fail(
+      path,
+      `an FBA image is whole 512-byte blocks (at least 2), but the file has ${sizeBytes} bytes (truncated?)`,
+      sizeBytes - (sizeBytes % FBA_BLOCK_BYTES),
+    );
   }
   return { format: 'fba', geometry: fbaGeometry(sizeBytes / FBA_BLOCK_BYTES), dataOffsetBytes: 0, slotBytes: FBA_BLOCK_BYTES };
 }

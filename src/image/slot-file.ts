@@ -50,7 +50,10 @@ export class SlotFile implements ImageBackend {
   private checkUnits(firstUnit: number, count: number): void {
     if (!Number.isInteger(firstUnit) || firstUnit < 0 || count < 0 || firstUnit + count > this.unitTotal) {
       const unit = this.geometry.kind === 'ckd' ? 'track' : 'block';
-      throw new AddressRangeError(`Cannot address ${unit} ${firstUnit}${count > 1 ? `-${firstUnit + count - 1}` : ''} on ${this.path}: the volume has ${unit}s 0-${this.unitTotal - 1}`, { path: this.path, [unit]: firstUnit });
+      throw new AddressRangeError(
+        `Cannot address ${unit} ${firstUnit}${count > 1 ? `-${firstUnit + count - 1}` : ''} on ${this.path}: the volume has ${unit}s 0-${this.unitTotal - 1}`,
+        { path: this.path, [unit]: firstUnit },
+      );
     }
   }
 

@@ -16,7 +16,10 @@ export interface LivePageAsset {
 
 /** Every code has an entry; the script relabels them from the followed session's map legend and hides the codes it does not name. */
 const LEGEND = [
-  ...TRACK_LEGEND.map((e) => `<li id="l-${e.name}"><span class="swatch" style="background:${e.colour}"></span><span id="t-${e.name}">${e.label}</span>: <b id="n-${e.name}">-</b></li>`),
+  ...TRACK_LEGEND.map(
+    (e) =>
+      `<li id="l-${e.name}"><span class="swatch" style="background:${e.colour}"></span><span id="t-${e.name}">${e.label}</span>: <b id="n-${e.name}">-</b></li>`,
+  ),
   `<li><span class="swatch hw" style="background:${HOST_WRITE_COLOUR}"></span>${HOST_WRITE_LABEL}: <b id="n-hostWritten">-</b></li>`,
 ].join('\n');
 

@@ -41,21 +41,30 @@ export function renderTrackMapSvg(map: TrackMapSnapshot, options: { title?: stri
     const code = map.codes[u] as string;
     const lower = code.toLowerCase();
     cells.push(`<rect class="cell" data-code="${lower}" x="${x}" y="${y}" width="${CELL}" height="${CELL}" fill="${TRACK_COLOURS[lower] ?? '#FFFFFF'}"/>`);
-    if (code !== lower) marks.push(`<rect class="hw" x="${x + 2}" y="${y + 2}" width="2" height="2" fill="${HOST_WRITE_COLOUR}" stroke="#000000" stroke-width="0.5"/>`);
+    if (code !== lower)
+      marks.push(`<rect class="hw" x="${x + 2}" y="${y + 2}" width="2" height="2" fill="${HOST_WRITE_COLOUR}" stroke="#000000" stroke-width="0.5"/>`);
   }
   const legend = entries.map((e, i) => {
     const y = legendTop + i * LEGEND_ROW;
     return `<g class="legend"><rect x="0" y="${y}" width="10" height="10" fill="${TRACK_COLOURS[e.code] ?? '#FFFFFF'}" stroke="#555555" stroke-width="0.5"/><text x="16" y="${y + 9}">${escapeXml(e.label)}: ${map.counts[e.name]}</text></g>`;
   });
   const hwY = legendTop + entries.length * LEGEND_ROW;
-  legend.push(`<g class="legend"><rect x="3" y="${hwY + 3}" width="4" height="4" fill="${HOST_WRITE_COLOUR}" stroke="#000000" stroke-width="0.5"/><text x="16" y="${hwY + 9}">${escapeXml(HOST_WRITE_LABEL)}: ${map.hostWrittenUnits} ${map.unitKind}s</text></g>`);
+  legend.push(
+    `<g class="legend"><rect x="3" y="${hwY + 3}" width="4" height="4" fill="${HOST_WRITE_COLOUR}" stroke="#000000" stroke-width="0.5"/><text x="16" y="${hwY + 9}">${escapeXml(HOST_WRITE_LABEL)}: ${map.hostWrittenUnits} ${map.unitKind}s</text></g>`,
+  );
   const of = `${map.kind}${map.subject !== undefined ? ` ${map.subject}` : ''}`;
-  const title = options.title ?? `Track map (${of}): ${map.unitCount} ${map.unitKind}s, ${map.columns} ${map.unitKind === 'track' ? 'cylinders' : 'columns'} × ${map.rows} ${map.unitKind === 'track' ? 'heads' : 'rows'}`;
+  const title =
+    options.title ??
+    `Track map (${of}): ${map.unitCount} ${map.unitKind}s, ${map.columns} ${map.unitKind === 'track' ? 'cylinders' : 'columns'} × ${map.rows} ${map.unitKind === 'track' ? 'heads' : 'rows'}`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" class="track-map" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
     `<title>${escapeXml(title)}</title>`,
-    `<g class="cells" stroke="#E0E0E0" stroke-width="0.5">`, ...cells, '</g>',
-    '<g class="marks">', ...marks, '</g>',
+    `<g class="cells" stroke="#E0E0E0" stroke-width="0.5">`,
+    ...cells,
+    '</g>',
+    '<g class="marks">',
+    ...marks,
+    '</g>',
     ...legend,
     '</svg>',
   ].join('\n');

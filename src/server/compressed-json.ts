@@ -27,7 +27,11 @@ export function acceptsGzip(header: string | string[] | undefined): boolean {
   let gzipQuality: number | undefined;
   let anyQuality: number | undefined;
   for (const part of text.split(',')) {
-    const [name = '', ...params] = part.trim().toLowerCase().split(';').map((p) => p.trim());
+    const [name = '', ...params] = part
+      .trim()
+      .toLowerCase()
+      .split(';')
+      .map((p) => p.trim());
     const q = params.find((p) => p.startsWith('q='));
     const quality = q === undefined ? 1 : Number(q.slice(2));
     if (name === 'gzip' || name === 'x-gzip') gzipQuality = Number.isFinite(quality) ? quality : 0;

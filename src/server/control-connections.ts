@@ -49,7 +49,10 @@ export class ControlConnections {
     }
     const oldest = this.pending.keys().next();
     if (this.pending.size >= MAX_PENDING_CONTROL_CONNECTIONS && oldest.done !== true) this.drop(oldest.value);
-    this.pending.set(socket, setTimeout(() => this.drop(socket), PENDING_DEADLINE_MS));
+    this.pending.set(
+      socket,
+      setTimeout(() => this.drop(socket), PENDING_DEADLINE_MS),
+    );
   }
 
   /** The connection showed a valid credential; false when every admitted slot is taken. */

@@ -118,7 +118,9 @@ export class ControlServer {
       { method: 'GET', pattern: /^\/volumes$/, handle: (_q, r) => sendJson(r, 200, { volumes: volumes.list().map((v) => volumes.describe(v)) }) },
       { method: 'GET', pattern: /^\/sessions$/, handle: (_q, r) => sendJson(r, 200, { sessions: registry.list().map((s) => s.info()) }) },
       {
-        method: 'POST', pattern: /^\/sessions$/, handle: async (q, r) => {
+        method: 'POST',
+        pattern: /^\/sessions$/,
+        handle: async (q, r) => {
           const body = await readJsonBody(q);
           sendJson(r, 201, registry.start(body).info());
         },
@@ -165,7 +167,9 @@ export class ControlServer {
       const route = matching.find((r) => r.method === request.method);
       if (!route) {
         response.setHeader('allow', matching.map((r) => r.method).join(', '));
-        throw new ControlError('METHOD_NOT_ALLOWED', `Cannot ${request.method ?? '?'} ${url.pathname}: use ${matching.map((r) => r.method).join(' or ')}`, { path: url.pathname });
+        throw new ControlError('METHOD_NOT_ALLOWED', `Cannot ${request.method ?? '?'} ${url.pathname}: use ${matching.map((r) => r.method).join(' or ')}`, {
+          path: url.pathname,
+        });
       }
       const id = decodePathPart(route.pattern.exec(url.pathname)?.groups?.['id'] ?? '');
       await route.handle(request, response, { id, query: url.searchParams });
@@ -202,7 +206,9 @@ export class ControlServer {
   /** Moves the request's connection into an admitted slot; 429 when all are taken. */
   private admit(request: IncomingMessage): void {
     if (this.connections.admit(request.socket)) return;
-    throw new ControlError('TOO_MANY', `Cannot accept the request: ${MAX_CONTROL_CONNECTIONS} control connections are open`, { limit: MAX_CONTROL_CONNECTIONS });
+    throw new ControlError('TOO_MANY', `Cannot accept the request: ${MAX_CONTROL_CONNECTIONS} control connections are open`, {
+      limit: MAX_CONTROL_CONNECTIONS,
+    });
   }
 
   async listen(): Promise<ControlAddress> {
@@ -211,10 +217,13 @@ export class ControlServer {
     const bound = await new Promise<ControlAddress>((resolve, reject) => {
       const onError = (error: Error): void => reject(new UsageError(`Cannot listen for control on ${describe(address)}: ${error.message}`, {}));
       if (address.kind === 'unix') {
-        listenOnUnixSocket(this.server, address.path).then(() => resolve(address), (error: unknown) => {
-          if (error instanceof UsageError) reject(error);
-          else onError(error instanceof Error ? error : new Error(String(error)));
-        });
+        listenOnUnixSocket(this.server, address.path).then(
+          () => resolve(address),
+          (error: unknown) => {
+            if (error instanceof UsageError) reject(error);
+            else onError(error instanceof Error ? error : new Error(String(error)));
+          },
+        );
         return;
       }
       this.server.once('error', onError);

@@ -56,7 +56,9 @@ export function parseTcpAddress(spec: string, what: string): TcpAddress {
 function checkSocketPath(path: string, what: string): string {
   if (path.length === 0) throw new UsageError(`Cannot parse ${what}: the socket path is empty`);
   if (Buffer.byteLength(path) > MAX_UNIX_SOCKET_PATH_BYTES) {
-    throw new UsageError(`Cannot listen on unix socket ${path}: the path is longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes (give ${what} a shorter one)`, { path });
+    throw new UsageError(`Cannot listen on unix socket ${path}: the path is longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes (give ${what} a shorter one)`, {
+      path,
+    });
   }
   return path;
 }
@@ -83,7 +85,10 @@ export interface NbdAccess {
 export function checkNbdAccess(address: NbdAddress, access: NbdAccess): string | undefined {
   if (address.kind === 'unix' || access.tls || access.allReadOnly) return undefined;
   if (!access.insecureTcp) {
-    throw new UsageError(`Cannot serve writable volumes over NBD on TCP ${address.host}:${address.port} without TLS: give --tls-psk FILE, use --nbd unix:PATH, or --insecure-tcp`, { host: address.host });
+    throw new UsageError(
+      `Cannot serve writable volumes over NBD on TCP ${address.host}:${address.port} without TLS: give --tls-psk FILE, use --nbd unix:PATH, or --insecure-tcp`,
+      { host: address.host },
+    );
   }
   return `NBD on TCP ${address.host}:${address.port} has no TLS (--insecure-tcp): every local account can read and write the volumes`;
 }

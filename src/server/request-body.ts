@@ -24,7 +24,11 @@ export function readJsonBody(request: IncomingMessage): Promise<JsonObject> {
       size += chunk.length;
       if (size > MAX_REQUEST_BODY_BYTES) {
         failed = true;
-        reject(new ControlError('BODY_TOO_LARGE', `Cannot read the request body: it is larger than ${MAX_REQUEST_BODY_BYTES} bytes`, { limit: MAX_REQUEST_BODY_BYTES }));
+        reject(
+          new ControlError('BODY_TOO_LARGE', `Cannot read the request body: it is larger than ${MAX_REQUEST_BODY_BYTES} bytes`, {
+            limit: MAX_REQUEST_BODY_BYTES,
+          }),
+        );
         return;
       }
       chunks.push(chunk);

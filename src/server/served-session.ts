@@ -42,7 +42,9 @@ export class ServedSession {
       if (event.kind === 'end') this.finishedAt ??= new Date().toISOString();
       this.events.emit('event', { kind: event.kind, session: this.info() } satisfies SessionEvent);
     });
-    this.settled = this.session.settled.then(() => { this.finishedAt ??= new Date().toISOString(); });
+    this.settled = this.session.settled.then(() => {
+      this.finishedAt ??= new Date().toISOString();
+    });
   }
 
   get state(): SessionState {
@@ -53,9 +55,16 @@ export class ServedSession {
     const status = this.session.status();
     if (FINAL_STATES.has(status.state)) this.finishedAt ??= new Date().toISOString();
     return {
-      id: this.id, type: this.type, volume: this.volumeName, target: status.target, state: status.state,
-      createdAt: this.createdAt, finishedAt: this.finishedAt ?? null,
-      progress: { ...this.session.progress() }, summary: status.summary ?? null, error: status.failure,
+      id: this.id,
+      type: this.type,
+      volume: this.volumeName,
+      target: status.target,
+      state: status.state,
+      createdAt: this.createdAt,
+      finishedAt: this.finishedAt ?? null,
+      progress: { ...this.session.progress() },
+      summary: status.summary ?? null,
+      error: status.failure,
     };
   }
 
@@ -82,7 +91,8 @@ export class ServedSession {
   /** The session's track map now (`args.mirror`: a mirror's secondary); 400 when it has none or refuses the arguments (USAGE). */
   trackMap(args: SessionArgs): TrackMapSnapshot {
     const map = this.session.view(args);
-    if (map === null) throw new ControlError('BAD_REQUEST', `Cannot draw the map of session ${this.id}: a ${this.type} session has no track map`, { session: this.id });
+    if (map === null)
+      throw new ControlError('BAD_REQUEST', `Cannot draw the map of session ${this.id}: a ${this.type} session has no track map`, { session: this.id });
     return map;
   }
 

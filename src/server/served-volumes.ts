@@ -64,7 +64,8 @@ export class ServedVolumes {
 
   get(name: string): ServedVolume {
     const entry = this.byName.get(name);
-    if (!entry) throw new ControlError('UNKNOWN_VOLUME', `Cannot find volume '${name}': this server serves ${[...this.byName.keys()].join(', ')}`, { volume: name });
+    if (!entry)
+      throw new ControlError('UNKNOWN_VOLUME', `Cannot find volume '${name}': this server serves ${[...this.byName.keys()].join(', ')}`, { volume: name });
     return entry;
   }
 

@@ -34,7 +34,23 @@ import { RequestFields, type JsonObject } from './request-body.js';
 import type { ServedVolumes } from './served-volumes.js';
 import type { SessionCreator, SessionRegistry } from './session-registry.js';
 
-const BACKUP_FIELDS = ['type', 'volume', 'tape', 'datasets', 'workers', 'force', 'pauseAfter', 'pauseMs', 'throttleMbps', 'tapeVolser', 'referenceCopy', 'onCbwError', 'cbwTimeoutMs', 'spool', 'targetMbps'] as const;
+const BACKUP_FIELDS = [
+  'type',
+  'volume',
+  'tape',
+  'datasets',
+  'workers',
+  'force',
+  'pauseAfter',
+  'pauseMs',
+  'throttleMbps',
+  'tapeVolser',
+  'referenceCopy',
+  'onCbwError',
+  'cbwTimeoutMs',
+  'spool',
+  'targetMbps',
+] as const;
 const CLONE_FIELDS = ['type', 'volume', 'target', 'precopy', 'activate', 'datasets', 'workers', 'throttleMbps', 'pauseAfter', 'pauseMs'] as const;
 const MIRROR_FIELDS = ['type', 'volume', 'secondaries', 'resume', 'linkTimeoutMs', 'resyncPauseMs', 'pauseAfter', 'pauseMs', 'throttleMbps', 'force'] as const;
 const SNAPSHOT_FIELDS = ['type', 'volume', 'target', 'volser', 'datasets'] as const;
@@ -136,7 +152,8 @@ const startMirror: SessionCreator = (request: JsonObject, context) => {
   };
   if (resume) return { session: MirrorSession.resume(served.volume, options), volumeName: served.name };
   const secondaries = fields.optionalStringList('secondaries');
-  if (secondaries === undefined) throw new ControlError('BAD_REQUEST', 'Cannot accept the request: field "secondaries" is required to create a mirror', { field: 'secondaries' });
+  if (secondaries === undefined)
+    throw new ControlError('BAD_REQUEST', 'Cannot accept the request: field "secondaries" is required to create a mirror', { field: 'secondaries' });
   return { session: MirrorSession.create(served.volume, secondaries, options), volumeName: served.name };
 };
 
@@ -146,10 +163,13 @@ const startSnapshot: SessionCreator = (request: JsonObject, context) => {
   fields.onlyThese(SNAPSHOT_FIELDS);
   const source = context.volumes.get(fields.string('volume'));
   const target = context.volumes.get(fields.string('target'));
-  if (source === target) throw new SessionError(`Cannot snapshot ${source.name} onto itself: give another served volume as the target`, { volume: source.name });
+  if (source === target)
+    throw new SessionError(`Cannot snapshot ${source.name} onto itself: give another served volume as the target`, { volume: source.name });
   const session = new SnapshotSession(source.volume.path, target.volume.path, {
-    volser: fields.optionalString('volser'), datasets: fields.optionalStringList('datasets'),
-    held: { source: source.volume, target: target.volume }, targetName: target.name,
+    volser: fields.optionalString('volser'),
+    datasets: fields.optionalStringList('datasets'),
+    held: { source: source.volume, target: target.volume },
+    targetName: target.name,
   });
   session.start();
   return { session, volumeName: source.name };
@@ -208,7 +228,9 @@ export function resumeClones(registry: SessionRegistry, volumes: ServedVolumes, 
     const source = served(record.source);
     const target = served(record.target);
     if (!source || !target) {
-      warnings.push(`clone ${record.id} of ${record.source} onto ${record.target} not resumed: serve both images to resume it (or run snaptape clone resume ${record.target})`);
+      warnings.push(
+        `clone ${record.id} of ${record.source} onto ${record.target} not resumed: serve both images to resume it (or run snaptape clone resume ${record.target})`,
+      );
       continue;
     }
     try {

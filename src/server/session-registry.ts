@@ -73,7 +73,9 @@ export class SessionRegistry {
     const type = request['type'];
     const creator = typeof type === 'string' ? this.creators.get(type as SessionType) : undefined;
     if (!creator) {
-      throw new ControlError('BAD_REQUEST', `Cannot start a session of type ${JSON.stringify(type ?? null)}: known types are ${SESSION_TYPES.join(', ')}`, { field: 'type' });
+      throw new ControlError('BAD_REQUEST', `Cannot start a session of type ${JSON.stringify(type ?? null)}: known types are ${SESSION_TYPES.join(', ')}`, {
+        field: 'type',
+      });
     }
     const volumeName = request['volume'];
     // A clone source has its own limit (8 sessions, techniques/clone/protection-bits.ts).
@@ -132,11 +134,10 @@ export class SessionRegistry {
     }
     const unsettled = new Set(active.map((s) => s.id));
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, SHUTDOWN_SETTLE_MS); });
-    await Promise.race([
-      Promise.all(active.map((s) => s.settled.then(() => unsettled.delete(s.id)))),
-      timeout,
-    ]);
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, SHUTDOWN_SETTLE_MS);
+    });
+    await Promise.race([Promise.all(active.map((s) => s.settled.then(() => unsettled.delete(s.id)))), timeout]);
     clearTimeout(timer);
     return [...unsettled];
   }
@@ -144,14 +145,19 @@ export class SessionRegistry {
   private checkVolumeRoom(volumeName: string): void {
     const busy = this.active().filter((s) => s.volumeName === volumeName).length;
     if (busy >= MAX_ACTIVE_SESSIONS_PER_VOLUME) {
-      throw new ControlError('TOO_MANY', `Cannot start a session on '${volumeName}': ${busy} sessions are active on it (at most ${MAX_ACTIVE_SESSIONS_PER_VOLUME})`, { volume: volumeName });
+      throw new ControlError(
+        'TOO_MANY',
+        `Cannot start a session on '${volumeName}': ${busy} sessions are active on it (at most ${MAX_ACTIVE_SESSIONS_PER_VOLUME})`,
+        { volume: volumeName },
+      );
     }
   }
 
   private makeRoom(): void {
     if (this.sessions.size < MAX_SESSION_RECORDS) return;
     const oldestFinished = this.list().find((s) => FINAL_STATES.has(s.state));
-    if (!oldestFinished) throw new ControlError('TOO_MANY', `Cannot start a session: ${MAX_SESSION_RECORDS} sessions are active`, { limit: MAX_SESSION_RECORDS });
+    if (!oldestFinished)
+      throw new ControlError('TOO_MANY', `Cannot start a session: ${MAX_SESSION_RECORDS} sessions are active`, { limit: MAX_SESSION_RECORDS });
     this.sessions.delete(oldestFinished.id);
   }
 

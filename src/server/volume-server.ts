@@ -87,14 +87,15 @@ export class VolumeServer {
   static async start(options: VolumeServerOptions): Promise<VolumeServer> {
     const listenAny = options.listenAny ?? false;
     if (options.nbdGroup !== undefined && options.nbd.kind !== 'unix') throw new UsageError('Cannot use --nbd-group: NBD does not listen on a unix socket');
-    if (options.tlsPskFile !== undefined && options.nbd.kind !== 'tcp') throw new UsageError('Cannot use --tls-psk: NBD listens on a unix socket, which is not TLS');
+    if (options.tlsPskFile !== undefined && options.nbd.kind !== 'tcp')
+      throw new UsageError('Cannot use --tls-psk: NBD listens on a unix socket, which is not TLS');
     const tlsKeys = options.tlsPskFile !== undefined ? readPskFile(options.tlsPskFile) : undefined;
     const groupId = options.nbdGroup !== undefined ? groupIdOf(options.nbdGroup) : undefined;
     const warnings = [
       options.nbd.kind === 'tcp' ? checkBindHost(options.nbd.host, 'NBD', listenAny) : undefined,
       options.control.kind === 'tcp' ? checkBindHost(options.control.host, 'control', listenAny) : undefined,
     ].filter((w): w is string => w !== undefined);
-    const token = options.control.kind === 'tcp' ? options.token ?? controlToken(process.env[TOKEN_ENV]) : undefined;
+    const token = options.control.kind === 'tcp' ? (options.token ?? controlToken(process.env[TOKEN_ENV])) : undefined;
     // Clones outlive the process: their evidence is read before the images are opened (and locked).
     const clonePlans = options.readOnly ? [] : findClonesToResume(options.images, warnings);
     const volumes = ServedVolumes.open(options.images, { readOnly: options.readOnly ?? false });
@@ -117,13 +118,16 @@ export class VolumeServer {
       warnings.push(...resumeClones(registry, volumes, clonePlans));
       const address = options.nbd;
       nbd = new NbdServer({
-        exports: volumes.backends(), allowRemote: listenAny, idleTimeoutMs: options.nbdIdleTimeoutMs,
+        exports: volumes.backends(),
+        allowRemote: listenAny,
+        idleTimeoutMs: options.nbdIdleTimeoutMs,
         ...(address.kind === 'tcp' ? { host: address.host, port: address.port } : {}),
         ...(tlsKeys !== undefined ? { tlsKeys } : {}),
       });
-      const nbdAddress: ServeNbdAddress = address.kind === 'unix'
-        ? { kind: 'unix', path: await nbd.listenUnix(address.path, groupId !== undefined ? { groupId } : {}), group: options.nbdGroup ?? null }
-        : { kind: 'tcp', ...(await nbd.listen()), tls: tlsKeys !== undefined };
+      const nbdAddress: ServeNbdAddress =
+        address.kind === 'unix'
+          ? { kind: 'unix', path: await nbd.listenUnix(address.path, groupId !== undefined ? { groupId } : {}), group: options.nbdGroup ?? null }
+          : { kind: 'tcp', ...(await nbd.listen()), tls: tlsKeys !== undefined };
       control = new ControlServer({ address: options.control, volumes, registry, token });
       const controlAddress = await control.listen();
       const info: ServeInfo = {

@@ -24,7 +24,10 @@ export function writeFinishedMap(tapeKey: string, map: TrackMapSnapshot): void {
 export function readFinishedMap(tapeOrMapPath: string): TrackMapSnapshot {
   const path = tapeOrMapPath.endsWith('.map.json') ? tapeOrMapPath : finishedMapPath(tapeOrMapPath);
   if (!existsSync(path)) {
-    throw new UsageError(`Cannot draw the map of ${tapeOrMapPath}: ${path} is missing (it is written when a backup completes; for a session running on a server, give --server)`, { path });
+    throw new UsageError(
+      `Cannot draw the map of ${tapeOrMapPath}: ${path} is missing (it is written when a backup completes; for a session running on a server, give --server)`,
+      { path },
+    );
   }
   let map: TrackMapSnapshot;
   try {
@@ -42,7 +45,8 @@ export function readFinishedMap(tapeOrMapPath: string): TrackMapSnapshot {
   }
   // A map written before maps had a kind is a backup's. The legend is its kind's, whatever the file says.
   const kind = (map as { kind?: unknown }).kind ?? 'backup';
-  if (!TRACK_MAP_KINDS.includes(kind as TrackMapSnapshot['kind'])) throw new UsageError(`Cannot draw the map in ${path}: its kind ${JSON.stringify(kind)} is unknown`, { path });
+  if (!TRACK_MAP_KINDS.includes(kind as TrackMapSnapshot['kind']))
+    throw new UsageError(`Cannot draw the map in ${path}: its kind ${JSON.stringify(kind)} is unknown`, { path });
   const known = kind as TrackMapSnapshot['kind'];
   return { ...map, kind: known, legend: legendFor(known) };
 }

@@ -15,7 +15,10 @@ export function unknownVerb(what: string, verb: string, commands: readonly strin
 export function onlyArgs(args: SessionArgs | undefined, allowed: readonly string[], action: string): void {
   for (const [name, value] of Object.entries(args ?? {})) {
     if (value === undefined) continue;
-    if (!allowed.includes(name)) throw new UsageError(`Cannot ${action} with "${name}": ${allowed.length === 0 ? 'it takes no arguments' : `it takes ${allowed.join(', ')}`}`, { field: name });
+    if (!allowed.includes(name))
+      throw new UsageError(`Cannot ${action} with "${name}": ${allowed.length === 0 ? 'it takes no arguments' : `it takes ${allowed.join(', ')}`}`, {
+        field: name,
+      });
   }
 }
 

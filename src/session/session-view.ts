@@ -41,16 +41,23 @@ const NAME_OF: Readonly<Record<TrackCode, TrackCodeName>> = { x: 'notInSession',
  */
 export const TRACK_LABELS: Readonly<Record<TrackMapKind, Partial<Record<TrackCodeName, string>>>> = {
   backup: {
-    pending: 'pending', copiedInOrder: 'copied in order', copiedOutOfOrder: 'copied out of order (host write first)', notInSession: 'not in the session',
+    pending: 'pending',
+    copiedInOrder: 'copied in order',
+    copiedOutOfOrder: 'copied out of order (host write first)',
+    notInSession: 'not in the session',
   },
   clone: {
-    pending: 'pending (not yet on the destination)', copiedInOrder: 'copied by the background copy (in order)',
-    copiedOutOfOrder: 'copied on demand (before a host I/O, after ACTIVATE)', recopied: 're-copied (written after its precopy copy)',
+    pending: 'pending (not yet on the destination)',
+    copiedInOrder: 'copied by the background copy (in order)',
+    copiedOutOfOrder: 'copied on demand (before a host I/O, after ACTIVATE)',
+    recopied: 're-copied (written after its precopy copy)',
     notInSession: 'not in the clone',
   },
   mirror: {
-    pending: 'out of sync (to be resent)', copiedInOrder: 'resent by the resync (in order)',
-    copiedOutOfOrder: 'resent by a host write during the resync', notInSession: 'in sync, not part of the resync',
+    pending: 'out of sync (to be resent)',
+    copiedInOrder: 'resent by the resync (in order)',
+    copiedOutOfOrder: 'resent by a host write during the resync',
+    notInSession: 'in sync, not part of the resync',
   },
 };
 
@@ -130,8 +137,15 @@ export function buildTrackMap(parts: TrackMapParts): TrackMapSnapshot {
     chars[u] = written ? code.toUpperCase() : code;
   }
   return {
-    kind: parts.kind, ...(parts.subject !== undefined ? { subject: parts.subject } : {}), ...shape,
-    codes: chars.join(''), legend: legendFor(parts.kind), counts, hostWrittenUnits, hostWrites: parts.hostWrites, sampledAtMs: Date.now(),
+    kind: parts.kind,
+    ...(parts.subject !== undefined ? { subject: parts.subject } : {}),
+    ...shape,
+    codes: chars.join(''),
+    legend: legendFor(parts.kind),
+    counts,
+    hostWrittenUnits,
+    hostWrites: parts.hostWrites,
+    sampledAtMs: Date.now(),
   };
 }
 

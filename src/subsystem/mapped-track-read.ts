@@ -33,7 +33,9 @@ export function relocateTrackImage(image: Buffer, target: Cchh, source: { path: 
   } catch {
     return image;
   }
-  const records = decoded.records.map((r) => (r.cylinder === stored.cylinder && r.head === stored.head ? { ...r, cylinder: target.cylinder, head: target.head } : r));
+  const records = decoded.records.map((r) =>
+    r.cylinder === stored.cylinder && r.head === stored.head ? { ...r, cylinder: target.cylinder, head: target.head } : r,
+  );
   const encoded = encodeTrack({ cchh: target, r0Data: decoded.r0Data, records });
   const out = Buffer.from(image);
   encoded.copy(out, 0);
@@ -41,7 +43,14 @@ export function relocateTrackImage(image: Buffer, target: Cchh, source: { path: 
 }
 
 /** The first `lengthBytes` of virtual track `trackIndex`'s slot as the volume shows it. */
-export function readMappedTrack(reader: PoolReader, geometry: CkdGeometry, trackIndex: number, entry: DirectoryEntry, lengthBytes: number, path: string): Buffer {
+export function readMappedTrack(
+  reader: PoolReader,
+  geometry: CkdGeometry,
+  trackIndex: number,
+  entry: DirectoryEntry,
+  lengthBytes: number,
+  path: string,
+): Buffer {
   const out = Buffer.alloc(lengthBytes);
   if (entry.slot === UNALLOCATED_SLOT) {
     emptyTrackImage(cchhOf(geometry, trackIndex)).copy(out, 0, 0, Math.min(lengthBytes, geometry.trackSlotBytes));

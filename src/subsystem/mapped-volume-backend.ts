@@ -77,7 +77,11 @@ export class MappedVolumeBackend implements ImageBackend {
       const directory = TrackDirectory.open(path, pool.shape.family, { readOnly: false });
       // The size table's stamp is the directory file's, which in-place writes do not change:
       // a table saved before this open could go stale, so it goes now (Volume.close saves a fresh one).
-      try { unlinkSync(sizeStorePath(path)); } catch { /* there was none */ }
+      try {
+        unlinkSync(sizeStorePath(path));
+      } catch {
+        /* there was none */
+      }
       return new MappedVolumeBackend(path, dir, directory, { pool, lock });
     } catch (error) {
       if (pool) releasePool(pool);
@@ -101,7 +105,10 @@ export class MappedVolumeBackend implements ImageBackend {
   private checkUnits(firstUnit: number, count: number): void {
     const total = this.geometry.trackCount;
     if (!Number.isInteger(firstUnit) || firstUnit < 0 || count < 0 || firstUnit + count > total) {
-      throw new AddressRangeError(`Cannot address track ${firstUnit}${count > 1 ? `-${firstUnit + count - 1}` : ''} on ${this.path}: the volume has tracks 0-${total - 1}`, { path: this.path, track: firstUnit });
+      throw new AddressRangeError(
+        `Cannot address track ${firstUnit}${count > 1 ? `-${firstUnit + count - 1}` : ''} on ${this.path}: the volume has tracks 0-${total - 1}`,
+        { path: this.path, track: firstUnit },
+      );
     }
   }
 
@@ -188,6 +195,6 @@ export class MappedVolumeBackend implements ImageBackend {
   }
 
   location(): UnitLocation {
-    return { kind: 'main-thread', path: this.path, reason: 'a mapped volume\'s tracks are found through its directory, not at fixed offsets of one file' };
+    return { kind: 'main-thread', path: this.path, reason: "a mapped volume's tracks are found through its directory, not at fixed offsets of one file" };
   }
 }

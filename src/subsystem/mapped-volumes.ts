@@ -16,7 +16,8 @@ export function subsystemDirOf(path: string): string {
 
 export function checkVolumeName(path: string): string {
   const name = basename(path);
-  if (!VOLUME_NAME.test(name)) throw new UsageError(`Cannot use "${name}" as a mapped volume name: letters, digits, _ $ # @ - (no dots), up to 64 characters`, { path });
+  if (!VOLUME_NAME.test(name))
+    throw new UsageError(`Cannot use "${name}" as a mapped volume name: letters, digits, _ $ # @ - (no dots), up to 64 characters`, { path });
   return name;
 }
 

@@ -11,8 +11,17 @@ import { ImageFormatError, TargetExistsError, UsageError } from '../errors/snapt
 import { translateIoError } from '../errors/io-error.js';
 import { familyByDevtypeByte, type CkdFamily } from '../geometry/device-types.js';
 import {
-  PINS_DIR, POOL_FILE, POOL_HEADER_LAYOUT, POOL_MAGIC, REFCOUNT_BYTES, REFS_FILE, REFS_HEADER_LAYOUT, REFS_MAGIC, REFS_STATE,
-  SUBSYSTEM_FORMAT_VERSION, TOKENS_DIR,
+  PINS_DIR,
+  POOL_FILE,
+  POOL_HEADER_LAYOUT,
+  POOL_MAGIC,
+  REFCOUNT_BYTES,
+  REFS_FILE,
+  REFS_HEADER_LAYOUT,
+  REFS_MAGIC,
+  REFS_STATE,
+  SUBSYSTEM_FORMAT_VERSION,
+  TOKENS_DIR,
 } from './subsystem-layouts.js';
 
 export interface PoolShape {
@@ -49,17 +58,35 @@ export function initSubsystem(dir: string, family: CkdFamily, options: { force?:
   mkdirSync(join(dir, PINS_DIR), { recursive: true });
   const shape = { family, slotBytes: family.trackSlotBytes, heads: family.heads };
   const header = encodeFields(POOL_HEADER_LAYOUT, {
-    magic: POOL_MAGIC, version: SUBSYSTEM_FORMAT_VERSION, family: family.family, devtypeByte: family.devtypeByte, slotBytes: shape.slotBytes, heads: shape.heads,
+    magic: POOL_MAGIC,
+    version: SUBSYSTEM_FORMAT_VERSION,
+    family: family.family,
+    devtypeByte: family.devtypeByte,
+    slotBytes: shape.slotBytes,
+    heads: shape.heads,
   });
   const poolPath = join(dir, POOL_FILE);
   const refsPath = join(dir, REFS_FILE);
   const poolFd = openFile(poolPath, 'w');
-  try { writeFully(poolFd, header, 0, poolPath, 'the pool header'); ioSync(poolFd, poolPath); } finally { closeSync(poolFd); }
+  try {
+    writeFully(poolFd, header, 0, poolPath, 'the pool header');
+    ioSync(poolFd, poolPath);
+  } finally {
+    closeSync(poolFd);
+  }
   const refsFd = openFile(refsPath, 'w');
   try {
-    writeFully(refsFd, encodeFields(REFS_HEADER_LAYOUT, { magic: REFS_MAGIC, version: SUBSYSTEM_FORMAT_VERSION, slotCount: 0, state: REFS_STATE.clean, slotsEverUsed: 0 }), 0, refsPath, 'the refs header');
+    writeFully(
+      refsFd,
+      encodeFields(REFS_HEADER_LAYOUT, { magic: REFS_MAGIC, version: SUBSYSTEM_FORMAT_VERSION, slotCount: 0, state: REFS_STATE.clean, slotsEverUsed: 0 }),
+      0,
+      refsPath,
+      'the refs header',
+    );
     ioSync(refsFd, refsPath);
-  } finally { closeSync(refsFd); }
+  } finally {
+    closeSync(refsFd);
+  }
   return shape;
 }
 
@@ -70,22 +97,34 @@ function corrupt(path: string, problem: string, offset: number): never {
 /** Reads and checks the pool header and the slot count from the file size. */
 export function readPoolShape(dir: string, fd?: number): PoolShape & { slotCount: number } {
   const path = join(dir, POOL_FILE);
-  if (!existsSync(path)) throw new UsageError(`Cannot open the subsystem ${dir}: it has no ${POOL_FILE} (create one with: snaptape subsystem init ${dir} --type 3390)`, { path: dir });
+  if (!existsSync(path))
+    throw new UsageError(`Cannot open the subsystem ${dir}: it has no ${POOL_FILE} (create one with: snaptape subsystem init ${dir} --type 3390)`, {
+      path: dir,
+    });
   const own = fd === undefined ? openFile(path, 'r') : fd;
   try {
     const sizeBytes = fstatSync(own).size;
     const head = Buffer.alloc(POOL_HEADER_LAYOUT.size);
-    if (readAtMost(own, head, 0, path, 'the pool header') < head.length) corrupt(path, `the file has ${sizeBytes} bytes, shorter than the ${POOL_HEADER_LAYOUT.size}-byte header`, sizeBytes);
+    if (readAtMost(own, head, 0, path, 'the pool header') < head.length)
+      corrupt(path, `the file has ${sizeBytes} bytes, shorter than the ${POOL_HEADER_LAYOUT.size}-byte header`, sizeBytes);
     const f = decodeFields(POOL_HEADER_LAYOUT, head);
     if (str(f, 'magic') !== POOL_MAGIC) corrupt(path, `it does not start with "${POOL_MAGIC}"`, 0);
-    if (num(f, 'version') !== SUBSYSTEM_FORMAT_VERSION) corrupt(path, `format version ${num(f, 'version')} at offset ${field(POOL_HEADER_LAYOUT, 'version').offset} is not ${SUBSYSTEM_FORMAT_VERSION}`, field(POOL_HEADER_LAYOUT, 'version').offset);
+    if (num(f, 'version') !== SUBSYSTEM_FORMAT_VERSION)
+      corrupt(
+        path,
+        `format version ${num(f, 'version')} at offset ${field(POOL_HEADER_LAYOUT, 'version').offset} is not ${SUBSYSTEM_FORMAT_VERSION}`,
+        field(POOL_HEADER_LAYOUT, 'version').offset,
+      );
     const family = familyByDevtypeByte(num(f, 'devtypeByte'));
     const devOffset = field(POOL_HEADER_LAYOUT, 'devtypeByte').offset;
-    if (!family || family.family !== str(f, 'family')) corrupt(path, `device type byte 0x${num(f, 'devtypeByte').toString(16)} at offset ${devOffset} does not match family "${str(f, 'family')}"`, devOffset);
+    if (!family || family.family !== str(f, 'family'))
+      corrupt(path, `device type byte 0x${num(f, 'devtypeByte').toString(16)} at offset ${devOffset} does not match family "${str(f, 'family')}"`, devOffset);
     const slotOffset = field(POOL_HEADER_LAYOUT, 'slotBytes').offset;
-    if (num(f, 'slotBytes') !== family.trackSlotBytes || num(f, 'heads') !== family.heads) corrupt(path, `slot size ${num(f, 'slotBytes')} / heads ${num(f, 'heads')} at offset ${slotOffset} are not a ${family.family}'s`, slotOffset);
+    if (num(f, 'slotBytes') !== family.trackSlotBytes || num(f, 'heads') !== family.heads)
+      corrupt(path, `slot size ${num(f, 'slotBytes')} / heads ${num(f, 'heads')} at offset ${slotOffset} are not a ${family.family}'s`, slotOffset);
     const dataBytes = sizeBytes - POOL_HEADER_LAYOUT.size;
-    if (dataBytes % family.trackSlotBytes !== 0) corrupt(path, `${sizeBytes} bytes is not the header plus whole ${family.trackSlotBytes}-byte slots (truncated?)`, sizeBytes);
+    if (dataBytes % family.trackSlotBytes !== 0)
+      corrupt(path, `${sizeBytes} bytes is not the header plus whole ${family.trackSlotBytes}-byte slots (truncated?)`, sizeBytes);
     return { family, slotBytes: family.trackSlotBytes, heads: family.heads, slotCount: dataBytes / family.trackSlotBytes };
   } finally {
     if (fd === undefined) closeSync(own);
@@ -101,19 +140,30 @@ export interface RefsFile {
 /** Reads `pool.refs`; a count file shorter than the pool (a crash while growing) reads as zeros. */
 export function readRefs(dir: string, slotCount: number): RefsFile {
   const path = join(dir, REFS_FILE);
-  if (!existsSync(path)) throw new ImageFormatError(`Cannot open the reference counts ${path}: the file is missing (rebuild it with: snaptape subsystem check ${dir} --repair)`, { path, offset: 0 });
+  if (!existsSync(path))
+    throw new ImageFormatError(`Cannot open the reference counts ${path}: the file is missing (rebuild it with: snaptape subsystem check ${dir} --repair)`, {
+      path,
+      offset: 0,
+    });
   const fd = openFile(path, 'r');
   try {
     const sizeBytes = fstatSync(fd).size;
     const head = Buffer.alloc(REFS_HEADER_LAYOUT.size);
-    if (readAtMost(fd, head, 0, path, 'the refs header') < head.length) throw new ImageFormatError(`Cannot open the reference counts ${path}: ${sizeBytes} bytes is shorter than the header`, { path, offset: sizeBytes });
+    if (readAtMost(fd, head, 0, path, 'the refs header') < head.length)
+      throw new ImageFormatError(`Cannot open the reference counts ${path}: ${sizeBytes} bytes is shorter than the header`, { path, offset: sizeBytes });
     const f = decodeFields(REFS_HEADER_LAYOUT, head);
     if (str(f, 'magic') !== REFS_MAGIC || num(f, 'version') !== SUBSYSTEM_FORMAT_VERSION) {
-      throw new ImageFormatError(`Cannot open the reference counts ${path}: it does not start with "${REFS_MAGIC}" version ${SUBSYSTEM_FORMAT_VERSION}`, { path, offset: 0 });
+      throw new ImageFormatError(`Cannot open the reference counts ${path}: it does not start with "${REFS_MAGIC}" version ${SUBSYSTEM_FORMAT_VERSION}`, {
+        path,
+        offset: 0,
+      });
     }
     const stored = num(f, 'slotCount');
     if (stored > slotCount || sizeBytes < REFS_HEADER_LAYOUT.size + stored * REFCOUNT_BYTES) {
-      throw new ImageFormatError(`Cannot open the reference counts ${path}: it claims ${stored} slots, the pool has ${slotCount} and the file holds ${Math.floor((sizeBytes - REFS_HEADER_LAYOUT.size) / REFCOUNT_BYTES)}`, { path, offset: field(REFS_HEADER_LAYOUT, 'slotCount').offset });
+      throw new ImageFormatError(
+        `Cannot open the reference counts ${path}: it claims ${stored} slots, the pool has ${slotCount} and the file holds ${Math.floor((sizeBytes - REFS_HEADER_LAYOUT.size) / REFCOUNT_BYTES)}`,
+        { path, offset: field(REFS_HEADER_LAYOUT, 'slotCount').offset },
+      );
     }
     const body = Buffer.alloc(stored * REFCOUNT_BYTES);
     if (body.length > 0) readFully(fd, body, REFS_HEADER_LAYOUT.size, path, 'the counts');
@@ -124,4 +174,3 @@ export function readRefs(dir: string, slotCount: number): RefsFile {
     closeSync(fd);
   }
 }
-

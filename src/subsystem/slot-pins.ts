@@ -25,7 +25,9 @@ export function pinPath(dir: string, id: string): string {
 export function listPins(dir: string): string[] {
   const pins = join(dir, PINS_DIR);
   if (!existsSync(pins)) return [];
-  return readdirSync(pins).filter((n) => !n.includes('.')).map((n) => join(pins, n));
+  return readdirSync(pins)
+    .filter((n) => !n.includes('.'))
+    .map((n) => join(pins, n));
 }
 
 /** Pins `directory` (open, current) under `id`: the file is written and synced, then counted. */

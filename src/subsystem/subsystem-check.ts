@@ -42,7 +42,11 @@ export interface CheckReport {
 
 /** Every mapped volume file in the folder: regular files whose names have no dot. */
 export function listVolumeFiles(dir: string): string[] {
-  return readdirSync(dir).filter((n) => !n.includes('.')).map((n) => join(dir, n)).filter((p) => statSync(p).isFile()).sort();
+  return readdirSync(dir)
+    .filter((n) => !n.includes('.'))
+    .map((n) => join(dir, n))
+    .filter((p) => statSync(p).isFile())
+    .sort();
 }
 
 /** Counts the pointers of every directory (volumes and pins); throws on a damaged one. */
@@ -57,7 +61,10 @@ export function countReferences(dir: string, slotCount: number): { counts: Uint3
       directory.slots.forEach((slot, t) => {
         if (slot === UNALLOCATED_SLOT) return;
         if (slot >= slotCount) {
-          throw new ImageFormatError(`Cannot check ${dir}: track ${t} of ${path} points at slot ${slot}, outside the pool's ${slotCount} slots (the track's data is lost; restore the volume)`, { path, track: t, slot });
+          throw new ImageFormatError(
+            `Cannot check ${dir}: track ${t} of ${path} points at slot ${slot}, outside the pool's ${slotCount} slots (the track's data is lost; restore the volume)`,
+            { path, track: t, slot },
+          );
         }
         counts[slot] = (counts[slot] as number) + 1;
       });
@@ -94,10 +101,20 @@ export function checkSubsystem(dir: string, options: { repair?: boolean } = {}):
     if (pool) pool.replaceCounts(truth.counts);
     const repaired = pool !== undefined;
     return {
-      dir, slotCount, referencedSlots: referenced, freeSlots: slotCount - referenced, volumes: truth.volumes, pins: truth.pins, wasOpen,
-      leaked: leakedSlots.length, doubleUsed: doubleUsedSlots.length, miscounted,
-      leakedSlots: leakedSlots.slice(0, MAX_LISTED_SLOTS), doubleUsedSlots: doubleUsedSlots.slice(0, MAX_LISTED_SLOTS),
-      repaired, clean: repaired || (miscounted === 0 && !wasOpen),
+      dir,
+      slotCount,
+      referencedSlots: referenced,
+      freeSlots: slotCount - referenced,
+      volumes: truth.volumes,
+      pins: truth.pins,
+      wasOpen,
+      leaked: leakedSlots.length,
+      doubleUsed: doubleUsedSlots.length,
+      miscounted,
+      leakedSlots: leakedSlots.slice(0, MAX_LISTED_SLOTS),
+      doubleUsedSlots: doubleUsedSlots.slice(0, MAX_LISTED_SLOTS),
+      repaired,
+      clean: repaired || (miscounted === 0 && !wasOpen),
     };
   } finally {
     pool?.close();

@@ -17,7 +17,7 @@ export const POOL_HEADER_LAYOUT = defineLayout({
     { name: 'version', offset: 8, length: 4, kind: 'u32le', description: 'Format version (1)' },
     { name: 'family', offset: 12, length: 8, kind: 'ascii', description: 'Device family of every slot: "3390" or "3380"' },
     { name: 'devtypeByte', offset: 20, length: 1, kind: 'u8', description: 'Device type byte of the family (0x90 or 0x80), as in a CKD image header' },
-    { name: 'slotBytes', offset: 24, length: 4, kind: 'u32le', description: 'Bytes of one physical track slot (the family\'s CKD track slot size)' },
+    { name: 'slotBytes', offset: 24, length: 4, kind: 'u32le', description: "Bytes of one physical track slot (the family's CKD track slot size)" },
     { name: 'heads', offset: 28, length: 4, kind: 'u32le', description: 'Tracks per cylinder of the family' },
   ],
 });
@@ -30,8 +30,20 @@ export const REFS_HEADER_LAYOUT = defineLayout({
     { name: 'magic', offset: 0, length: 8, kind: 'ascii', description: '"SNAPREFS"' },
     { name: 'version', offset: 8, length: 4, kind: 'u32le', description: 'Format version (1)' },
     { name: 'slotCount', offset: 12, length: 4, kind: 'u32le', description: 'Reference counts that follow the header (one per pool slot)' },
-    { name: 'state', offset: 16, length: 4, kind: 'u32le', description: '0 = closed cleanly (counts exact); 1 = open for writing (counts may be stale after a crash)' },
-    { name: 'slotsEverUsed', offset: 20, length: 4, kind: 'u32le', description: 'Slots below this were handed out at least once; slots from it on are untouched holes (all zero)' },
+    {
+      name: 'state',
+      offset: 16,
+      length: 4,
+      kind: 'u32le',
+      description: '0 = closed cleanly (counts exact); 1 = open for writing (counts may be stale after a crash)',
+    },
+    {
+      name: 'slotsEverUsed',
+      offset: 20,
+      length: 4,
+      kind: 'u32le',
+      description: 'Slots below this were handed out at least once; slots from it on are untouched holes (all zero)',
+    },
   ],
 });
 
@@ -46,7 +58,7 @@ export const DIRECTORY_HEADER_LAYOUT = defineLayout({
     { name: 'cylinders', offset: 24, length: 4, kind: 'u32le', description: 'Cylinders of the virtual volume' },
     { name: 'heads', offset: 28, length: 4, kind: 'u32le', description: 'Heads (tracks per cylinder)' },
     { name: 'trackCount', offset: 32, length: 4, kind: 'u32le', description: 'Entries that follow the header: cylinders x heads' },
-    { name: 'slotBytes', offset: 36, length: 4, kind: 'u32le', description: 'Slot size; must equal the pool\'s' },
+    { name: 'slotBytes', offset: 36, length: 4, kind: 'u32le', description: "Slot size; must equal the pool's" },
   ],
 });
 
@@ -55,7 +67,13 @@ export const DIRECTORY_ENTRY_LAYOUT = defineLayout({
   size: 8,
   fill: 0,
   fields: [
-    { name: 'slot', offset: 0, length: 4, kind: 'u32le', description: 'Pool slot holding the track, or 0xFFFFFFFF: unallocated (reads as HA, R0, EOT of its own CCHH)' },
+    {
+      name: 'slot',
+      offset: 0,
+      length: 4,
+      kind: 'u32le',
+      description: 'Pool slot holding the track, or 0xFFFFFFFF: unallocated (reads as HA, R0, EOT of its own CCHH)',
+    },
     { name: 'extentBytes', offset: 4, length: 2, kind: 'u16le', description: 'Bytes of the slot that may be non-zero; the rest of the slot is zero' },
     { name: 'flags', offset: 6, length: 2, kind: 'u16le', description: 'Bit 0: relocated (the slot was written as another track; reads rewrite its CCHH)' },
   ],

@@ -17,8 +17,14 @@ import { durableReplace } from '../image/durable-replace.js';
 import { ckdGeometry, type CkdGeometry } from '../geometry/volume-geometry.js';
 import type { CkdFamily } from '../geometry/device-types.js';
 import {
-  DIRECTORY_ENTRY_BYTES, DIRECTORY_HEADER_LAYOUT, DIRECTORY_MAGIC, ENTRY_EXTENT_OFFSET, ENTRY_FLAGS_OFFSET, ENTRY_SLOT_OFFSET,
-  SUBSYSTEM_FORMAT_VERSION, UNALLOCATED_SLOT,
+  DIRECTORY_ENTRY_BYTES,
+  DIRECTORY_HEADER_LAYOUT,
+  DIRECTORY_MAGIC,
+  ENTRY_EXTENT_OFFSET,
+  ENTRY_FLAGS_OFFSET,
+  ENTRY_SLOT_OFFSET,
+  SUBSYSTEM_FORMAT_VERSION,
+  UNALLOCATED_SLOT,
 } from './subsystem-layouts.js';
 import { ioSync } from './track-pool.js';
 
@@ -29,7 +35,10 @@ const SLOT_U32 = ENTRY_SLOT_OFFSET / 4;
 const EXTENT_U16 = ENTRY_EXTENT_OFFSET / 2;
 const FLAGS_U16 = ENTRY_FLAGS_OFFSET / 2;
 // The views read the host's byte order; the format is little-endian, as every host Node runs on here.
-assert(endianness() === 'LE' && Number.isInteger(SLOT_U32) && Number.isInteger(EXTENT_U16) && Number.isInteger(FLAGS_U16), 'directory entries map onto aligned little-endian views');
+assert(
+  endianness() === 'LE' && Number.isInteger(SLOT_U32) && Number.isInteger(EXTENT_U16) && Number.isInteger(FLAGS_U16),
+  'directory entries map onto aligned little-endian views',
+);
 
 /** u32 and u16 views over a buffer of entries (copied to an aligned buffer when it is not aligned). */
 function entryViews(body: Buffer): { u32: Uint32Array; u16: Uint16Array } {
@@ -101,8 +110,13 @@ export class TrackDirectory {
   static create(path: string, geometry: CkdGeometry, options: { force?: boolean } = {}): void {
     if (existsSync(path) && !options.force) throw new TargetExistsError(`Cannot create ${path}: the file exists (use --force to replace it)`, { path });
     const header = encodeFields(DIRECTORY_HEADER_LAYOUT, {
-      magic: DIRECTORY_MAGIC, version: SUBSYSTEM_FORMAT_VERSION, typeName: geometry.typeName, cylinders: geometry.cylinders,
-      heads: geometry.heads, trackCount: geometry.trackCount, slotBytes: geometry.trackSlotBytes,
+      magic: DIRECTORY_MAGIC,
+      version: SUBSYSTEM_FORMAT_VERSION,
+      typeName: geometry.typeName,
+      cylinders: geometry.cylinders,
+      heads: geometry.heads,
+      trackCount: geometry.trackCount,
+      slotBytes: geometry.trackSlotBytes,
     });
     const body = Buffer.alloc(geometry.trackCount * DIRECTORY_ENTRY_BYTES);
     const { u32 } = entryViews(body);
@@ -121,19 +135,31 @@ export class TrackDirectory {
     try {
       const sizeBytes = fstatSync(fd).size;
       const head = Buffer.alloc(DIRECTORY_HEADER_LAYOUT.size);
-      if (readAtMost(fd, head, 0, path, 'the directory header') < head.length) corrupt(path, `${sizeBytes} bytes is shorter than the ${DIRECTORY_HEADER_LAYOUT.size}-byte header`, sizeBytes);
+      if (readAtMost(fd, head, 0, path, 'the directory header') < head.length)
+        corrupt(path, `${sizeBytes} bytes is shorter than the ${DIRECTORY_HEADER_LAYOUT.size}-byte header`, sizeBytes);
       const f = decodeFields(DIRECTORY_HEADER_LAYOUT, head);
       if (str(f, 'magic') !== DIRECTORY_MAGIC) corrupt(path, `it does not start with "${DIRECTORY_MAGIC}"`, 0);
       const versionAt = field(DIRECTORY_HEADER_LAYOUT, 'version').offset;
-      if (num(f, 'version') !== SUBSYSTEM_FORMAT_VERSION) corrupt(path, `format version ${num(f, 'version')} at offset ${versionAt} is not ${SUBSYSTEM_FORMAT_VERSION}`, versionAt);
+      if (num(f, 'version') !== SUBSYSTEM_FORMAT_VERSION)
+        corrupt(path, `format version ${num(f, 'version')} at offset ${versionAt} is not ${SUBSYSTEM_FORMAT_VERSION}`, versionAt);
       const cylAt = field(DIRECTORY_HEADER_LAYOUT, 'cylinders').offset;
       const cylinders = num(f, 'cylinders');
-      if (num(f, 'heads') !== family.heads || num(f, 'slotBytes') !== family.trackSlotBytes || cylinders < 1 || num(f, 'trackCount') !== cylinders * family.heads) {
-        corrupt(path, `header says ${cylinders} cylinders x ${num(f, 'heads')} heads = ${num(f, 'trackCount')} tracks of ${num(f, 'slotBytes')} bytes at offset ${cylAt}, which is not a ${family.family} volume of this pool`, cylAt);
+      if (
+        num(f, 'heads') !== family.heads ||
+        num(f, 'slotBytes') !== family.trackSlotBytes ||
+        cylinders < 1 ||
+        num(f, 'trackCount') !== cylinders * family.heads
+      ) {
+        corrupt(
+          path,
+          `header says ${cylinders} cylinders x ${num(f, 'heads')} heads = ${num(f, 'trackCount')} tracks of ${num(f, 'slotBytes')} bytes at offset ${cylAt}, which is not a ${family.family} volume of this pool`,
+          cylAt,
+        );
       }
       const geometry = ckdGeometry(family, cylinders);
       const bodyBytes = geometry.trackCount * DIRECTORY_ENTRY_BYTES;
-      if (sizeBytes !== DIRECTORY_HEADER_LAYOUT.size + bodyBytes) corrupt(path, `${sizeBytes} bytes, expected ${DIRECTORY_HEADER_LAYOUT.size + bodyBytes} for ${geometry.trackCount} entries (truncated?)`, sizeBytes);
+      if (sizeBytes !== DIRECTORY_HEADER_LAYOUT.size + bodyBytes)
+        corrupt(path, `${sizeBytes} bytes, expected ${DIRECTORY_HEADER_LAYOUT.size + bodyBytes} for ${geometry.trackCount} entries (truncated?)`, sizeBytes);
       const body = Buffer.alloc(bodyBytes);
       if (readAtMost(fd, body, DIRECTORY_HEADER_LAYOUT.size, path, 'the entries') < bodyBytes) corrupt(path, 'the entries end early', sizeBytes);
       return new TrackDirectory(path, fd, geometry, options.readOnly, body);
@@ -160,7 +186,13 @@ export class TrackDirectory {
     this.slots[trackIndex] = entry.slot;
     this.extents[trackIndex] = entry.extentBytes;
     this.flags[trackIndex] = entry.flags;
-    writeFully(this.fd, this.encodeEntry(trackIndex), DIRECTORY_HEADER_LAYOUT.size + trackIndex * DIRECTORY_ENTRY_BYTES, this.path, `the entry of track ${trackIndex}`);
+    writeFully(
+      this.fd,
+      this.encodeEntry(trackIndex),
+      DIRECTORY_HEADER_LAYOUT.size + trackIndex * DIRECTORY_ENTRY_BYTES,
+      this.path,
+      `the entry of track ${trackIndex}`,
+    );
   }
 
   /** Writes entries first..first+count-1 from memory in one call (a snapshot's pointer copy). */
@@ -173,7 +205,13 @@ export class TrackDirectory {
       u16[i * U16_PER_ENTRY + EXTENT_U16] = this.extents[t] as number;
       u16[i * U16_PER_ENTRY + FLAGS_U16] = this.flags[t] as number;
     }
-    writeFully(this.fd, out, DIRECTORY_HEADER_LAYOUT.size + firstTrack * DIRECTORY_ENTRY_BYTES, this.path, `entries ${firstTrack}-${firstTrack + trackCount - 1}`);
+    writeFully(
+      this.fd,
+      out,
+      DIRECTORY_HEADER_LAYOUT.size + firstTrack * DIRECTORY_ENTRY_BYTES,
+      this.path,
+      `entries ${firstTrack}-${firstTrack + trackCount - 1}`,
+    );
   }
 
   sync(): void {

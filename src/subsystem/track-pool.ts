@@ -21,7 +21,16 @@ import { translateIoError } from '../errors/io-error.js';
 import { ioSync, openFile, readPoolShape, readRefs, type PoolShape } from './pool-files.js';
 import { lockImage, type ImageLock } from '../image/image-lock.js';
 import {
-  POOL_FILE, POOL_HEADER_LAYOUT, POOL_LOCK_NAME, REFCOUNT_BYTES, REFS_FILE, REFS_HEADER_LAYOUT, REFS_MAGIC, REFS_STATE, SUBSYSTEM_FORMAT_VERSION, UNALLOCATED_SLOT,
+  POOL_FILE,
+  POOL_HEADER_LAYOUT,
+  POOL_LOCK_NAME,
+  REFCOUNT_BYTES,
+  REFS_FILE,
+  REFS_HEADER_LAYOUT,
+  REFS_MAGIC,
+  REFS_STATE,
+  SUBSYSTEM_FORMAT_VERSION,
+  UNALLOCATED_SLOT,
 } from './subsystem-layouts.js';
 
 /** Slots added to the pool file at a time: one ftruncate and one refs extension per 1024 allocations (a hole costs no disk). */
@@ -130,7 +139,10 @@ export class TrackPool extends PoolReader {
       this.slotCount = this.slotCountOnDisk;
       const refs = readRefs(dir, this.slotCount);
       if (refs.state !== REFS_STATE.clean && !options.allowUnclean) {
-        throw new ImageFormatError(`Cannot open the track pool of ${dir} for writing: it was not closed cleanly (pool.refs state ${refs.state}), so its reference counts may be stale; run: snaptape subsystem check ${dir} --repair`, { path: this.refsPath, offset: field(REFS_HEADER_LAYOUT, 'state').offset });
+        throw new ImageFormatError(
+          `Cannot open the track pool of ${dir} for writing: it was not closed cleanly (pool.refs state ${refs.state}), so its reference counts may be stale; run: snaptape subsystem check ${dir} --repair`,
+          { path: this.refsPath, offset: field(REFS_HEADER_LAYOUT, 'state').offset },
+        );
       }
       this.counts = refs.counts;
       this.slotsEverUsed = refs.slotsEverUsed;
@@ -153,7 +165,13 @@ export class TrackPool extends PoolReader {
   }
 
   private writeRefsHeader(state: number): void {
-    const header = encodeFields(REFS_HEADER_LAYOUT, { magic: REFS_MAGIC, version: SUBSYSTEM_FORMAT_VERSION, slotCount: this.slotCount, state, slotsEverUsed: this.slotsEverUsed });
+    const header = encodeFields(REFS_HEADER_LAYOUT, {
+      magic: REFS_MAGIC,
+      version: SUBSYSTEM_FORMAT_VERSION,
+      slotCount: this.slotCount,
+      state,
+      slotsEverUsed: this.slotsEverUsed,
+    });
     writeFully(this.refsFd, header, 0, this.refsPath, 'the refs header');
   }
 
@@ -175,7 +193,8 @@ export class TrackPool extends PoolReader {
 
   private grow(): void {
     const next = Math.min(MAX_POOL_SLOTS, this.slotCount + POOL_GROW_SLOTS);
-    if (next === this.slotCount) throw new NoSpaceError(`Cannot allocate a track slot in ${this.dir}: the pool holds the most slots a pool can (${MAX_POOL_SLOTS})`, { path: this.dir });
+    if (next === this.slotCount)
+      throw new NoSpaceError(`Cannot allocate a track slot in ${this.dir}: the pool holds the most slots a pool can (${MAX_POOL_SLOTS})`, { path: this.dir });
     // The pool file first, then the counts: a count file shorter than the pool reads as zeros.
     try {
       ftruncateSync(this.poolFd, POOL_HEADER_LAYOUT.size + next * this.shape.slotBytes);
@@ -184,7 +203,13 @@ export class TrackPool extends PoolReader {
     }
     const counts = new Uint32Array(next);
     counts.set(this.counts);
-    writeFully(this.refsFd, Buffer.alloc((next - this.slotCount) * REFCOUNT_BYTES), REFS_HEADER_LAYOUT.size + this.slotCount * REFCOUNT_BYTES, this.refsPath, 'new counts');
+    writeFully(
+      this.refsFd,
+      Buffer.alloc((next - this.slotCount) * REFCOUNT_BYTES),
+      REFS_HEADER_LAYOUT.size + this.slotCount * REFCOUNT_BYTES,
+      this.refsPath,
+      'new counts',
+    );
     for (let s = next - 1; s >= this.slotCount; s--) this.free.push(s);
     this.counts = counts;
     this.slotCount = next;
@@ -216,7 +241,10 @@ export class TrackPool extends PoolReader {
   }
 
   writeSlot(slot: number, data: Uint8Array, offsetInSlot = 0): void {
-    assert(slot >= 0 && slot < this.slotCount && offsetInSlot >= 0 && offsetInSlot + data.length <= this.shape.slotBytes, 'a slot write stays inside one slot of the pool');
+    assert(
+      slot >= 0 && slot < this.slotCount && offsetInSlot >= 0 && offsetInSlot + data.length <= this.shape.slotBytes,
+      'a slot write stays inside one slot of the pool',
+    );
     writeFully(this.poolFd, data, this.slotOffset(slot) + offsetInSlot, this.poolPath, `slot ${slot}`);
   }
 

@@ -19,7 +19,13 @@ export const AWS_BLOCK_HEADER_LAYOUT = defineLayout({
   fields: [
     { name: 'curlen', offset: 0, length: 2, kind: 'u16le', description: 'data bytes following this header (0 for a tapemark)' },
     { name: 'prvlen', offset: 2, length: 2, kind: 'u16le', description: 'curlen of the previous chunk in the file (0 for the first chunk)' },
-    { name: 'flags1', offset: 4, length: 1, kind: 'u8', description: '0x80 first chunk of a block, 0x20 last chunk, 0x40 tapemark; HET: 0x01 zlib, 0x02 bzip2' },
+    {
+      name: 'flags1',
+      offset: 4,
+      length: 1,
+      kind: 'u8',
+      description: '0x80 first chunk of a block, 0x20 last chunk, 0x40 tapemark; HET: 0x01 zlib, 0x02 bzip2',
+    },
     { name: 'flags2', offset: 5, length: 1, kind: 'u8', description: '0 (0x80 = Bus-Tech zlib, not supported)' },
   ],
 });

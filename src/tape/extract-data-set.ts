@@ -27,12 +27,18 @@ export interface ExtractResult {
 
 function asText(blocks: readonly Buffer[], recordFormat: string, recordLengthBytes: number, path: string): Buffer {
   if (recordFormat.startsWith('F') && recordLengthBytes > 0) return Buffer.from(fixedRecordsToText(Buffer.concat(blocks), recordLengthBytes), 'latin1');
-  if (recordFormat.startsWith('V')) throw new UsageError(`Cannot convert the data set on ${path} to text: RECFM ${recordFormat} is not supported with --text`, { path });
+  if (recordFormat.startsWith('V'))
+    throw new UsageError(`Cannot convert the data set on ${path} to text: RECFM ${recordFormat} is not supported with --text`, { path });
   const lines = blocks.map((b) => decodeEbcdic(b).replace(/ +$/, ''));
   return Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'latin1');
 }
 
-export function extractDataSet(path: string, fileSequence: number, outPath: string, options: { readonly text?: boolean; readonly force?: boolean } = {}): ExtractResult {
+export function extractDataSet(
+  path: string,
+  fileSequence: number,
+  outPath: string,
+  options: { readonly text?: boolean; readonly force?: boolean } = {},
+): ExtractResult {
   const reader = TapeReader.open(path);
   let blocks: Buffer[];
   let dsname: string;
@@ -43,7 +49,10 @@ export function extractDataSet(path: string, fileSequence: number, outPath: stri
     const dataSet = contents.dataSets.find((d) => d.fileSequence === fileSequence);
     if (dataSet === undefined) {
       const have = contents.dataSets.map((d) => d.fileSequence);
-      throw new UsageError(`Cannot extract data set ${fileSequence} from ${path}: the tape holds ${have.length === 0 ? 'no data sets' : `data sets ${have.join(', ')}`}`, { path, fileSequence });
+      throw new UsageError(
+        `Cannot extract data set ${fileSequence} from ${path}: the tape holds ${have.length === 0 ? 'no data sets' : `data sets ${have.join(', ')}`}`,
+        { path, fileSequence },
+      );
     }
     blocks = [];
     for (let i = 0; i < dataSet.dataBlockCount; i++) blocks.push(reader.readBlockData(dataSet.firstDataBlockNumber + i));
@@ -57,11 +66,18 @@ export function extractDataSet(path: string, fileSequence: number, outPath: stri
   try {
     writeFileSync(outPath, output, { flag: options.force ? 'w' : 'wx' });
   } catch (cause) {
-    if ((cause as { code?: string }).code === 'EEXIST') throw new TargetExistsError(`Cannot write ${outPath}: the file exists (use --force to replace it)`, { path: outPath });
+    if ((cause as { code?: string }).code === 'EEXIST')
+      throw new TargetExistsError(`Cannot write ${outPath}: the file exists (use --force to replace it)`, { path: outPath });
     throw translateIoError(cause, 'write the extracted data set', outPath);
   }
   return {
-    path, outPath, fileSequence, dsname, recordFormat, blockCount: blocks.length,
-    byteCount: blocks.reduce((a, b) => a + b.length, 0), writtenBytes: output.length,
+    path,
+    outPath,
+    fileSequence,
+    dsname,
+    recordFormat,
+    blockCount: blocks.length,
+    byteCount: blocks.reduce((a, b) => a + b.length, 0),
+    writtenBytes: output.length,
   };
 }

@@ -24,7 +24,10 @@ export function textToFixedRecords(text: string, recordLengthBytes: number, sour
   const records = lines.map((rawLine, i) => {
     const line = rawLine.replace(/\r$/, '');
     if (line.length > recordLengthBytes) {
-      throw new UsageError(`Cannot convert ${sourceName} to records: line ${i + 1} has ${line.length} characters, more than LRECL ${recordLengthBytes}`, { path: sourceName, line: i + 1 });
+      throw new UsageError(`Cannot convert ${sourceName} to records: line ${i + 1} has ${line.length} characters, more than LRECL ${recordLengthBytes}`, {
+        path: sourceName,
+        line: i + 1,
+      });
     }
     return encodeEbcdicPadded(line, recordLengthBytes);
   });
@@ -40,8 +43,10 @@ export function blockData(data: Buffer, options: BlockingOptions): { readonly bl
     paddingBytes = options.recordLengthBytes - (data.length % options.recordLengthBytes);
     padded = Buffer.concat([data, Buffer.alloc(paddingBytes)]);
   }
-  const blockBytes = !fixed ? options.blockSizeBytes
-    : options.recordFormat === 'F' ? options.recordLengthBytes
+  const blockBytes = !fixed
+    ? options.blockSizeBytes
+    : options.recordFormat === 'F'
+      ? options.recordLengthBytes
       : Math.floor(options.blockSizeBytes / options.recordLengthBytes) * options.recordLengthBytes;
   assert(blockBytes > 0, 'a block holds at least one byte');
   const blocks: Buffer[] = [];

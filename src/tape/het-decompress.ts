@@ -31,13 +31,16 @@ export function decompressBlock(stored: Buffer, compression: BlockCompression, w
   try {
     data = decompressBounded(stored, compression, MAX_BLOCK_BYTES);
   } catch (cause) {
-    const problem = cause instanceof OutputLimitError
-      ? `its ${compression} data expands past ${MAX_BLOCK_BYTES} bytes, the largest legal block`
-      : `${compression} data is damaged (${describe(cause)})`;
-    throw new TapeFormatError(
-      `Cannot decompress block ${where.blockNumber} at byte offset ${where.offsetBytes} of ${where.path}: ${problem}`,
-      { path: where.path, blockNumber: where.blockNumber, offsetBytes: where.offsetBytes, compression },
-    );
+    const problem =
+      cause instanceof OutputLimitError
+        ? `its ${compression} data expands past ${MAX_BLOCK_BYTES} bytes, the largest legal block`
+        : `${compression} data is damaged (${describe(cause)})`;
+    throw new TapeFormatError(`Cannot decompress block ${where.blockNumber} at byte offset ${where.offsetBytes} of ${where.path}: ${problem}`, {
+      path: where.path,
+      blockNumber: where.blockNumber,
+      offsetBytes: where.offsetBytes,
+      compression,
+    });
   }
   if (data.length === 0) {
     throw new TapeFormatError(

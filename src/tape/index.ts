@@ -2,7 +2,22 @@
  * The face of tape/: AWSTAPE and HET tapes: reading, writing, labels, indexes. It re-exports what
  * other folders use; a module inside tape/ imports its neighbours directly.
  */
-export { AWS_HEADER_BYTES, FLAG1_BZIP2, FLAG1_COMPRESSION_MASK, FLAG1_END_OF_RECORD, FLAG1_KNOWN_BITS, FLAG1_NEW_RECORD, FLAG1_TAPEMARK, FLAG1_ZLIB, MAX_BLOCK_BYTES, MAX_CHUNK_DATA_BYTES, blockHeaderBytes, decodeAwsBlockHeader, tapemarkHeaderBytes, type AwsBlockHeader } from './aws-block-header.js';
+export {
+  AWS_HEADER_BYTES,
+  FLAG1_BZIP2,
+  FLAG1_COMPRESSION_MASK,
+  FLAG1_END_OF_RECORD,
+  FLAG1_KNOWN_BITS,
+  FLAG1_NEW_RECORD,
+  FLAG1_TAPEMARK,
+  FLAG1_ZLIB,
+  MAX_BLOCK_BYTES,
+  MAX_CHUNK_DATA_BYTES,
+  blockHeaderBytes,
+  decodeAwsBlockHeader,
+  tapemarkHeaderBytes,
+  type AwsBlockHeader,
+} from './aws-block-header.js';
 export { extractDataSet } from './extract-data-set.js';
 export { decompressBlock, type BlockCompression } from './het-decompress.js';
 export { initTape } from './init-tape.js';

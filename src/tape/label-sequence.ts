@@ -14,8 +14,23 @@ import { TapeLabelError } from '../errors/snaptape-error.js';
 import type { LabelLocation } from './standard-labels.js';
 
 export type LabelState =
-  | 'start' | 'vol1' | 'hdr1' | 'hdr2' | 'uhl' | 'data' | 'data-end' | 'eof1' | 'eof2' | 'utl' | 'trailer-end'
-  | 'eov1' | 'eov2' | 'eov-utl' | 'eov-end' | 'initialized' | 'end-of-volume';
+  | 'start'
+  | 'vol1'
+  | 'hdr1'
+  | 'hdr2'
+  | 'uhl'
+  | 'data'
+  | 'data-end'
+  | 'eof1'
+  | 'eof2'
+  | 'utl'
+  | 'trailer-end'
+  | 'eov1'
+  | 'eov2'
+  | 'eov-utl'
+  | 'eov-end'
+  | 'initialized'
+  | 'end-of-volume';
 
 /** One block's meaning in the sequence: a label id (user labels without their digit), a data block, a tapemark, or the end of the file. */
 export type LabelEvent = 'VOL1' | 'HDR1' | 'HDR2' | 'EOF1' | 'EOF2' | 'EOV1' | 'EOV2' | 'UHL' | 'UTL' | 'data' | 'TM' | 'end';
@@ -44,8 +59,18 @@ export const LABEL_TRANSITIONS: Readonly<Record<LabelState, Partial<Readonly<Rec
 export const DATA_STATES: ReadonlySet<LabelState> = new Set<LabelState>(['data']);
 
 const EXPECTED_TEXT: Readonly<Record<LabelEvent, string>> = {
-  VOL1: 'VOL1', HDR1: 'HDR1', HDR2: 'HDR2', EOF1: 'EOF1', EOF2: 'EOF2', EOV1: 'EOV1', EOV2: 'EOV2',
-  UHL: 'a user header label', UTL: 'a user trailer label', data: 'a data block', TM: 'a tapemark', end: 'the end of the file',
+  VOL1: 'VOL1',
+  HDR1: 'HDR1',
+  HDR2: 'HDR2',
+  EOF1: 'EOF1',
+  EOF2: 'EOF2',
+  EOV1: 'EOV1',
+  EOV2: 'EOV2',
+  UHL: 'a user header label',
+  UTL: 'a user trailer label',
+  data: 'a data block',
+  TM: 'a tapemark',
+  end: 'the end of the file',
 };
 
 /** Checks one event against the table and returns the next state. */

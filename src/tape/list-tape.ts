@@ -45,18 +45,28 @@ export function listTape(path: string): TapeListing {
       const file = contents.physicalFiles.find((f) => f.fileNumber === dataSet.dataFileNumber);
       const header2 = dataSet.header2;
       return {
-        fileSequence: dataSet.fileSequence, dsname: dataSet.dsid,
+        fileSequence: dataSet.fileSequence,
+        dsname: dataSet.dsid,
         recordFormat: header2 === undefined ? '' : recordFormatOf(header2),
-        recordLengthBytes: header2?.recordLengthBytes ?? 0, blockSizeBytes: header2?.blockLengthBytes ?? 0,
-        blockCount: dataSet.dataBlockCount, byteCount: file?.byteCount ?? 0, dataFileNumber: dataSet.dataFileNumber,
+        recordLengthBytes: header2?.recordLengthBytes ?? 0,
+        blockSizeBytes: header2?.blockLengthBytes ?? 0,
+        blockCount: dataSet.dataBlockCount,
+        byteCount: file?.byteCount ?? 0,
+        dataFileNumber: dataSet.dataFileNumber,
         creationDate: dataSet.header1?.creationDate ?? '',
         userHeaderLabels: dataSet.userHeaderLabels.map((l) => decodeEbcdic(l.userData).replace(/ +$/, '')),
         userTrailerLabels: dataSet.userTrailerLabels.map((l) => decodeEbcdic(l.userData).replace(/ +$/, '')),
       };
     });
     return {
-      path, sizeBytes: reader.index.sizeBytes, labelled: contents.labelled, volser: contents.volume?.volser ?? '',
-      owner: contents.volume?.owner ?? '', blank: contents.initializedEmpty, dataSets, files: contents.physicalFiles,
+      path,
+      sizeBytes: reader.index.sizeBytes,
+      labelled: contents.labelled,
+      volser: contents.volume?.volser ?? '',
+      owner: contents.volume?.owner ?? '',
+      blank: contents.initializedEmpty,
+      dataSets,
+      files: contents.physicalFiles,
       tapemarkCount: reader.index.tapemarkCount,
     };
   } finally {

@@ -44,7 +44,10 @@ export interface DataBlockRun {
 }
 
 /** Lays out consecutive data blocks of one file, with their headers, as one contiguous extent (pure). */
-export function dataBlockRun(plan: TapePlan, options: { readonly fileIndex: number; readonly firstBlockIndex: number; readonly payloads: readonly Uint8Array[] }): DataBlockRun {
+export function dataBlockRun(
+  plan: TapePlan,
+  options: { readonly fileIndex: number; readonly firstBlockIndex: number; readonly payloads: readonly Uint8Array[] },
+): DataBlockRun {
   assert(options.payloads.length >= 1 && options.payloads.length <= MAX_BLOCKS_PER_RUN, `a run has 1..${MAX_BLOCKS_PER_RUN} blocks`);
   const first = plannedDataBlock(plan, { fileIndex: options.fileIndex, blockIndex: options.firstBlockIndex });
   const buffers: Uint8Array[] = [];
@@ -70,7 +73,13 @@ export function writeDataBlock(fd: number, plan: TapePlan, where: DataBlockAddre
 }
 
 /** Writes consecutive data blocks of one file in one system call. */
-export function writeDataBlockRun(fd: number, plan: TapePlan, options: { readonly fileIndex: number; readonly firstBlockIndex: number; readonly payloads: readonly Uint8Array[] }, path = 'tape', baseOffsetBytes = 0): void {
+export function writeDataBlockRun(
+  fd: number,
+  plan: TapePlan,
+  options: { readonly fileIndex: number; readonly firstBlockIndex: number; readonly payloads: readonly Uint8Array[] },
+  path = 'tape',
+  baseOffsetBytes = 0,
+): void {
   const run = dataBlockRun(plan, options);
   writeAllAt(fd, run.buffers, run.offsetBytes, path, baseOffsetBytes);
 }
@@ -129,7 +138,11 @@ export class MappedTapeWriter {
     const fileBytes = fstatSync(fd).size;
     if (baseOffsetBytes + plan.sizeBytes > fileBytes) {
       closeSync(fd);
-      throw new NoSpaceError(`Cannot write a ${plan.sizeBytes}-byte tape into ${path} from byte ${baseOffsetBytes}: the file ends at byte ${fileBytes}`, { path, neededBytes: plan.sizeBytes, offsetBytes: baseOffsetBytes });
+      throw new NoSpaceError(`Cannot write a ${plan.sizeBytes}-byte tape into ${path} from byte ${baseOffsetBytes}: the file ends at byte ${fileBytes}`, {
+        path,
+        neededBytes: plan.sizeBytes,
+        offsetBytes: baseOffsetBytes,
+      });
     }
     return new MappedTapeWriter(path, plan, fd, baseOffsetBytes);
   }
@@ -144,7 +157,8 @@ export class MappedTapeWriter {
       fd = openSync(path, options.force ? 'w' : 'wx');
       ftruncateSync(fd, plan.sizeBytes);
     } catch (cause) {
-      if ((cause as { code?: string }).code === 'EEXIST') throw new TargetExistsError(`Cannot create tape ${path}: the file exists (use --force to replace it)`, { path });
+      if ((cause as { code?: string }).code === 'EEXIST')
+        throw new TargetExistsError(`Cannot create tape ${path}: the file exists (use --force to replace it)`, { path });
       throw translateIoError(cause, 'create tape', path);
     }
     return new MappedTapeWriter(path, plan, fd);

@@ -38,7 +38,8 @@ function checkDcb(options: PutOptions): { recordFormat: RecordFormat; recordLeng
   if (!RECORD_FORMATS.includes(recordFormat)) throw new UsageError(`Cannot use --recfm ${options.recordFormat}: supported are ${RECORD_FORMATS.join(', ')}`);
   const recordLengthBytes = recordFormat === 'U' ? 0 : options.recordLengthBytes;
   const blockSizeBytes = recordFormat === 'F' ? recordLengthBytes : options.blockSizeBytes;
-  if (blockSizeBytes < 1 || blockSizeBytes > MAX_BLOCK_BYTES) throw new UsageError(`Cannot use block size ${blockSizeBytes}: it must be 1 to ${MAX_BLOCK_BYTES}`);
+  if (blockSizeBytes < 1 || blockSizeBytes > MAX_BLOCK_BYTES)
+    throw new UsageError(`Cannot use block size ${blockSizeBytes}: it must be 1 to ${MAX_BLOCK_BYTES}`);
   if (recordFormat !== 'U' && (recordLengthBytes < 1 || recordLengthBytes > blockSizeBytes)) {
     throw new UsageError(`Cannot use LRECL ${recordLengthBytes} with BLKSIZE ${blockSizeBytes}: LRECL must be 1 to BLKSIZE`);
   }
@@ -51,7 +52,8 @@ function checkDcb(options: PutOptions): { recordFormat: RecordFormat; recordLeng
 
 export function putHostFile(tapePath: string, hostFile: string, options: PutOptions): PutResult {
   const dsname = options.dsname.toUpperCase();
-  if (!DSNAME_PATTERN.test(dsname)) throw new UsageError(`Cannot use data set name "${options.dsname}": 1 to 44 characters of A-Z, 0-9, national characters and periods`);
+  if (!DSNAME_PATTERN.test(dsname))
+    throw new UsageError(`Cannot use data set name "${options.dsname}": 1 to 44 characters of A-Z, 0-9, national characters and periods`);
   const dcb = checkDcb(options);
   let raw: Buffer;
   try {

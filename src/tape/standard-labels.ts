@@ -95,14 +95,29 @@ type FieldRule = 'digits' | 'digits-or-blank' | 'date' | readonly string[];
 
 /** Which fields are checked on decode, and how (the rest are free text). */
 const FIELD_RULES: ReadonlyMap<Layout, Readonly<Record<string, FieldRule>>> = new Map<Layout, Readonly<Record<string, FieldRule>>>([
-  [DATA_SET_LABEL_1_LAYOUT, {
-    volumeSequence: 'digits', fileSequence: 'digits', generation: 'digits-or-blank', version: 'digits-or-blank',
-    creationDate: 'date', expirationDate: 'date', blockCountLow: 'digits', blockCountHigh: 'digits-or-blank',
-  }],
-  [DATA_SET_LABEL_2_LAYOUT, {
-    recordFormat: ['F', 'V', 'U'], blockLength: 'digits', recordLength: 'digits', blockAttribute: ['', 'B', 'S', 'R'],
-    largeBlockLength: 'digits-or-blank',
-  }],
+  [
+    DATA_SET_LABEL_1_LAYOUT,
+    {
+      volumeSequence: 'digits',
+      fileSequence: 'digits',
+      generation: 'digits-or-blank',
+      version: 'digits-or-blank',
+      creationDate: 'date',
+      expirationDate: 'date',
+      blockCountLow: 'digits',
+      blockCountHigh: 'digits-or-blank',
+    },
+  ],
+  [
+    DATA_SET_LABEL_2_LAYOUT,
+    {
+      recordFormat: ['F', 'V', 'U'],
+      blockLength: 'digits',
+      recordLength: 'digits',
+      blockAttribute: ['', 'B', 'S', 'R'],
+      largeBlockLength: 'digits-or-blank',
+    },
+  ],
 ]);
 
 function ruleHolds(rule: FieldRule, raw: string): boolean {
@@ -114,7 +129,10 @@ function ruleHolds(rule: FieldRule, raw: string): boolean {
 
 function decodeChecked(layout: Layout, block: Uint8Array, labelId: string, where: LabelLocation): Record<string, FieldValue> {
   if (block.length !== LABEL_BYTES) {
-    throw new TapeLabelError(`Cannot read label ${labelId} at block ${where.blockNumber}, byte offset ${where.offsetBytes} of ${where.path}: it is ${block.length} bytes, not ${LABEL_BYTES}`, { ...where });
+    throw new TapeLabelError(
+      `Cannot read label ${labelId} at block ${where.blockNumber}, byte offset ${where.offsetBytes} of ${where.path}: it is ${block.length} bytes, not ${LABEL_BYTES}`,
+      { ...where },
+    );
   }
   const rules = FIELD_RULES.get(layout) ?? {};
   for (const [name, rule] of Object.entries(rules)) {
@@ -151,10 +169,16 @@ export function decodeStandardLabel(block: Uint8Array, where: LabelLocation): St
   if (labelId.endsWith('1')) {
     const v = decodeChecked(DATA_SET_LABEL_1_LAYOUT, block, labelId, where);
     return {
-      labelId: labelId as DataSetLabel1Id, dsid: str(v, 'dsid'), dsSerial: str(v, 'dsSerial'),
-      volumeSequence: Number(str(v, 'volumeSequence')), fileSequence: Number(str(v, 'fileSequence')),
-      generation: str(v, 'generation'), version: str(v, 'version'), creationDate: str(v, 'creationDate'),
-      expirationDate: str(v, 'expirationDate'), security: str(v, 'security'),
+      labelId: labelId as DataSetLabel1Id,
+      dsid: str(v, 'dsid'),
+      dsSerial: str(v, 'dsSerial'),
+      volumeSequence: Number(str(v, 'volumeSequence')),
+      fileSequence: Number(str(v, 'fileSequence')),
+      generation: str(v, 'generation'),
+      version: str(v, 'version'),
+      creationDate: str(v, 'creationDate'),
+      expirationDate: str(v, 'expirationDate'),
+      security: str(v, 'security'),
       blockCount: optionalNumber(str(v, 'blockCountHigh')) * BLOCK_COUNT_LOW_MODULUS + Number(str(v, 'blockCountLow')),
       systemCode: str(v, 'systemCode'),
     };
@@ -163,11 +187,18 @@ export function decodeStandardLabel(block: Uint8Array, where: LabelLocation): St
   const shortLength = Number(str(v, 'blockLength'));
   const largeLength = optionalNumber(str(v, 'largeBlockLength'));
   return {
-    labelId: labelId as DataSetLabel2Id, recordFormat: str(v, 'recordFormat') as RecordFormatCode,
+    labelId: labelId as DataSetLabel2Id,
+    recordFormat: str(v, 'recordFormat') as RecordFormatCode,
     blockLengthBytes: shortLength === 0 && largeLength > 0 ? largeLength : shortLength,
-    recordLengthBytes: Number(str(v, 'recordLength')), density: str(v, 'density'), dataSetPosition: str(v, 'dataSetPosition'),
-    jobStepId: str(v, 'jobStepId'), recordingTechnique: str(v, 'recordingTechnique'), controlCharacter: str(v, 'controlCharacter'),
-    blockAttribute: str(v, 'blockAttribute') as BlockAttribute, deviceSerial: str(v, 'deviceSerial'), checkpointId: str(v, 'checkpointId'),
+    recordLengthBytes: Number(str(v, 'recordLength')),
+    density: str(v, 'density'),
+    dataSetPosition: str(v, 'dataSetPosition'),
+    jobStepId: str(v, 'jobStepId'),
+    recordingTechnique: str(v, 'recordingTechnique'),
+    controlCharacter: str(v, 'controlCharacter'),
+    blockAttribute: str(v, 'blockAttribute') as BlockAttribute,
+    deviceSerial: str(v, 'deviceSerial'),
+    checkpointId: str(v, 'checkpointId'),
   };
 }
 
@@ -179,10 +210,19 @@ export function encodeDataSetLabel1(label: DataSetLabel1): Buffer {
   assertInteger(label.blockCount, 'blockCount', 0, 9_999_999_999);
   const high = Math.floor(label.blockCount / BLOCK_COUNT_LOW_MODULUS);
   return encodeFields(DATA_SET_LABEL_1_LAYOUT, {
-    labelId: label.labelId, dsid: label.dsid, dsSerial: label.dsSerial, volumeSequence: label.volumeSequence,
-    fileSequence: label.fileSequence, generation: label.generation, version: label.version, creationDate: label.creationDate,
-    expirationDate: label.expirationDate, security: label.security, blockCountLow: label.blockCount % BLOCK_COUNT_LOW_MODULUS,
-    systemCode: label.systemCode, blockCountHigh: high === 0 ? '' : String(high).padStart(4, '0'),
+    labelId: label.labelId,
+    dsid: label.dsid,
+    dsSerial: label.dsSerial,
+    volumeSequence: label.volumeSequence,
+    fileSequence: label.fileSequence,
+    generation: label.generation,
+    version: label.version,
+    creationDate: label.creationDate,
+    expirationDate: label.expirationDate,
+    security: label.security,
+    blockCountLow: label.blockCount % BLOCK_COUNT_LOW_MODULUS,
+    systemCode: label.systemCode,
+    blockCountHigh: high === 0 ? '' : String(high).padStart(4, '0'),
   });
 }
 
@@ -190,10 +230,18 @@ export function encodeDataSetLabel2(label: DataSetLabel2): Buffer {
   assertInteger(label.blockLengthBytes, 'blockLengthBytes', 0, 9_999_999_999);
   const large = label.blockLengthBytes > MAX_SHORT_BLOCK_LENGTH;
   return encodeFields(DATA_SET_LABEL_2_LAYOUT, {
-    labelId: label.labelId, recordFormat: label.recordFormat, blockLength: large ? 0 : label.blockLengthBytes,
-    recordLength: label.recordLengthBytes, density: label.density, dataSetPosition: label.dataSetPosition,
-    jobStepId: label.jobStepId, recordingTechnique: label.recordingTechnique, controlCharacter: label.controlCharacter,
-    blockAttribute: label.blockAttribute, deviceSerial: label.deviceSerial, checkpointId: label.checkpointId,
+    labelId: label.labelId,
+    recordFormat: label.recordFormat,
+    blockLength: large ? 0 : label.blockLengthBytes,
+    recordLength: label.recordLengthBytes,
+    density: label.density,
+    dataSetPosition: label.dataSetPosition,
+    jobStepId: label.jobStepId,
+    recordingTechnique: label.recordingTechnique,
+    controlCharacter: label.controlCharacter,
+    blockAttribute: label.blockAttribute,
+    deviceSerial: label.deviceSerial,
+    checkpointId: label.checkpointId,
     largeBlockLength: large ? String(label.blockLengthBytes).padStart(10, '0') : '',
   });
 }

@@ -51,7 +51,10 @@ function appendUnderLock(path: string, request: AppendRequest): AppendResult {
   const contents = readContents(path);
   const appendPoint = contents.appendPoint;
   if (appendPoint === undefined) {
-    throw new TapeLabelError(`Cannot append to tape ${path}: it does not end with an end-of-volume tapemark pair (or its last data set continues on another volume)`, { path });
+    throw new TapeLabelError(
+      `Cannot append to tape ${path}: it does not end with an end-of-volume tapemark pair (or its last data set continues on another volume)`,
+      { path },
+    );
   }
   const volser = contents.volume?.volser ?? '';
   const dataBlockLengths = request.dataBlocks.map((b) => b.length);
@@ -87,11 +90,19 @@ function appendUnderLock(path: string, request: AppendRequest): AppendResult {
   const after = readContents(path);
   const added = after.dataSets.find((d) => d.fileSequence === appendPoint.nextFileSequence);
   if (added === undefined || added.dataBlockCount !== request.dataBlocks.length) {
-    throw new VerifyError(`Cannot verify tape ${path}: data set ${appendPoint.nextFileSequence} does not read back with ${request.dataBlocks.length} blocks`, { path });
+    throw new VerifyError(`Cannot verify tape ${path}: data set ${appendPoint.nextFileSequence} does not read back with ${request.dataBlocks.length} blocks`, {
+      path,
+    });
   }
   return {
-    path, labelled: contents.labelled, volser, fileSequence: appendPoint.nextFileSequence,
-    dsid: contents.labelled ? dsidOf(request.spec.dsname) : '', blockCount: request.dataBlocks.length,
-    byteCount: dataBlockLengths.reduce((a, b) => a + b, 0), startOffsetBytes: appendPoint.offsetBytes, sizeBytes: endOffsetBytes,
+    path,
+    labelled: contents.labelled,
+    volser,
+    fileSequence: appendPoint.nextFileSequence,
+    dsid: contents.labelled ? dsidOf(request.spec.dsname) : '',
+    blockCount: request.dataBlocks.length,
+    byteCount: dataBlockLengths.reduce((a, b) => a + b, 0),
+    startOffsetBytes: appendPoint.offsetBytes,
+    sizeBytes: endOffsetBytes,
   };
 }

@@ -11,7 +11,13 @@
 import { TapeLabelError } from '../errors/snaptape-error.js';
 import { DATA_STATES, nextLabelState, type LabelEvent, type LabelState } from './label-sequence.js';
 import {
-  decodeStandardLabel, labelIdOf, type DataSetLabel1, type DataSetLabel2, type LabelLocation, type UserLabel, type VolumeLabel,
+  decodeStandardLabel,
+  labelIdOf,
+  type DataSetLabel1,
+  type DataSetLabel2,
+  type LabelLocation,
+  type UserLabel,
+  type VolumeLabel,
 } from './standard-labels.js';
 import type { TapeIndexEntry } from './tape-index.js';
 import type { TapeReader } from './tape-reader.js';
@@ -110,9 +116,14 @@ export function summarisePhysicalFiles(reader: TapeReader): PhysicalFile[] {
       continue;
     }
     files.push({
-      fileNumber: entry.fileNumber, blockCount: tally.blockCount, byteCount: tally.byteCount, storedBytes: tally.storedBytes,
-      minBlockBytes: tally.blockCount === 0 ? 0 : tally.minBlockBytes, maxBlockBytes: tally.maxBlockBytes,
-      tapemarkBlockNumber: entry.blockNumber, tapemarkOffsetBytes: entry.offsetBytes,
+      fileNumber: entry.fileNumber,
+      blockCount: tally.blockCount,
+      byteCount: tally.byteCount,
+      storedBytes: tally.storedBytes,
+      minBlockBytes: tally.blockCount === 0 ? 0 : tally.minBlockBytes,
+      maxBlockBytes: tally.maxBlockBytes,
+      tapemarkBlockNumber: entry.blockNumber,
+      tapemarkOffsetBytes: entry.offsetBytes,
     });
     tally = emptyTally();
   }
@@ -158,7 +169,13 @@ class LabelWalker {
     this.apply(event, labelId, label, entry, where);
   }
 
-  private apply(event: LabelEvent, found: string, label: ReturnType<typeof decodeStandardLabel> | undefined, entry: TapeIndexEntry, where: LabelLocation): void {
+  private apply(
+    event: LabelEvent,
+    found: string,
+    label: ReturnType<typeof decodeStandardLabel> | undefined,
+    entry: TapeIndexEntry,
+    where: LabelLocation,
+  ): void {
     const before = this.state;
     this.state = nextLabelState(before, event, found, where);
     if (label?.labelId === 'VOL1') this.volume = label;
@@ -179,14 +196,26 @@ class LabelWalker {
   private startDataSet(label: DataSetLabel1, blockNumber: number): void {
     this.lastHeader1Block = blockNumber;
     this.current = {
-      fileSequence: label.fileSequence, dsid: label.dsid, header1: label, header2: undefined, trailer1: undefined, trailer2: undefined,
-      userHeaderLabels: [], userTrailerLabels: [], dataFileNumber: 0, firstDataBlockNumber: 0, dataBlockCount: 0,
+      fileSequence: label.fileSequence,
+      dsid: label.dsid,
+      header1: label,
+      header2: undefined,
+      trailer1: undefined,
+      trailer2: undefined,
+      userHeaderLabels: [],
+      userTrailerLabels: [],
+      dataFileNumber: 0,
+      firstDataBlockNumber: 0,
+      dataBlockCount: 0,
     };
     this.dataSets.push(this.current);
   }
 
   private dataSet(where: LabelLocation): MutableDataSet {
-    if (this.current === undefined) throw new TapeLabelError(`Cannot read the labels of ${where.path}: no HDR1 before block ${where.blockNumber}, byte offset ${where.offsetBytes}`, { ...where });
+    if (this.current === undefined)
+      throw new TapeLabelError(`Cannot read the labels of ${where.path}: no HDR1 before block ${where.blockNumber}, byte offset ${where.offsetBytes}`, {
+        ...where,
+      });
     return this.current;
   }
 
@@ -206,9 +235,13 @@ class LabelWalker {
     const dataSet = this.dataSet(where);
     dataSet.trailer1 = label;
     const fail = (state: string): never => {
-      throw new TapeLabelError(`Cannot read the labels of ${where.path}: ${label.labelId} at block ${where.blockNumber}, byte offset ${where.offsetBytes} ${state}`, { ...where });
+      throw new TapeLabelError(
+        `Cannot read the labels of ${where.path}: ${label.labelId} at block ${where.blockNumber}, byte offset ${where.offsetBytes} ${state}`,
+        { ...where },
+      );
     };
-    if (label.blockCount !== dataSet.dataBlockCount) fail(`has block count ${label.blockCount}, but data set ${dataSet.fileSequence} has ${dataSet.dataBlockCount} data blocks`);
+    if (label.blockCount !== dataSet.dataBlockCount)
+      fail(`has block count ${label.blockCount}, but data set ${dataSet.fileSequence} has ${dataSet.dataBlockCount} data blocks`);
     if (label.dsid !== dataSet.dsid) fail(`names data set "${label.dsid}", but its HDR1 names "${dataSet.dsid}"`);
     if (label.fileSequence !== dataSet.fileSequence) fail(`has file sequence ${label.fileSequence}, but its HDR1 has ${dataSet.fileSequence}`);
   }
@@ -221,13 +254,23 @@ function labelledContents(reader: TapeReader): TapeContents {
   const dataSets = initializedEmpty ? [] : walker.dataSets;
   const appendBlock = initializedEmpty ? walker.initializedHeaderBlock : walker.endOfVolumeBlock;
   const last = dataSets[dataSets.length - 1];
-  const appendPoint = appendBlock === undefined || walker.dataSets.some((d) => d.trailer1?.labelId === 'EOV1') ? undefined : {
-    blockNumber: appendBlock, offsetBytes: reader.entry(appendBlock).offsetBytes,
-    previousChunkBytes: previousChunkBytes(reader, appendBlock), nextFileSequence: (last?.fileSequence ?? 0) + 1,
-  };
+  const appendPoint =
+    appendBlock === undefined || walker.dataSets.some((d) => d.trailer1?.labelId === 'EOV1')
+      ? undefined
+      : {
+          blockNumber: appendBlock,
+          offsetBytes: reader.entry(appendBlock).offsetBytes,
+          previousChunkBytes: previousChunkBytes(reader, appendBlock),
+          nextFileSequence: (last?.fileSequence ?? 0) + 1,
+        };
   return {
-    path: reader.path, labelled: true, volume: walker.volume, initializedEmpty, dataSets,
-    physicalFiles: summarisePhysicalFiles(reader), appendPoint,
+    path: reader.path,
+    labelled: true,
+    volume: walker.volume,
+    initializedEmpty,
+    dataSets,
+    physicalFiles: summarisePhysicalFiles(reader),
+    appendPoint,
   };
 }
 
@@ -244,15 +287,28 @@ function unlabelledContents(reader: TapeReader): TapeContents {
   const endsWithPair = count >= 2 && index.entryAt(count - 2)?.kind === 'tapemark';
   const dataFiles = endsWithPair ? physicalFiles.slice(0, -1) : physicalFiles;
   const dataSets: TapeDataSet[] = dataFiles.map((file) => ({
-    fileSequence: file.fileNumber, dsid: '', header1: undefined, header2: undefined, trailer1: undefined, trailer2: undefined,
-    userHeaderLabels: [], userTrailerLabels: [], dataFileNumber: file.fileNumber,
-    firstDataBlockNumber: file.tapemarkBlockNumber - file.blockCount, dataBlockCount: file.blockCount,
+    fileSequence: file.fileNumber,
+    dsid: '',
+    header1: undefined,
+    header2: undefined,
+    trailer1: undefined,
+    trailer2: undefined,
+    userHeaderLabels: [],
+    userTrailerLabels: [],
+    dataFileNumber: file.fileNumber,
+    firstDataBlockNumber: file.tapemarkBlockNumber - file.blockCount,
+    dataBlockCount: file.blockCount,
   }));
   const lastMark = index.entryAt(count - 1);
-  const appendPoint = endsWithPair && lastMark !== undefined ? {
-    blockNumber: lastMark.blockNumber, offsetBytes: lastMark.offsetBytes,
-    previousChunkBytes: previousChunkBytes(reader, lastMark.blockNumber), nextFileSequence: dataSets.length + 1,
-  } : undefined;
+  const appendPoint =
+    endsWithPair && lastMark !== undefined
+      ? {
+          blockNumber: lastMark.blockNumber,
+          offsetBytes: lastMark.offsetBytes,
+          previousChunkBytes: previousChunkBytes(reader, lastMark.blockNumber),
+          nextFileSequence: dataSets.length + 1,
+        }
+      : undefined;
   return { path: reader.path, labelled: false, volume: undefined, initializedEmpty: false, dataSets, physicalFiles, appendPoint };
 }
 

@@ -10,8 +10,14 @@ import { assert, assertInteger } from '../base/assert.js';
 import { MAX_BLOCK_BYTES } from './aws-block-header.js';
 import { formatLabelDate, NO_LABEL_DATE } from './label-date.js';
 import {
-  encodeDataSetLabel1, encodeDataSetLabel2, MAX_USER_LABELS, USER_LABEL_DATA_BYTES,
-  type BlockAttribute, type DataSetLabel1, type DataSetLabel2, type RecordFormatCode,
+  encodeDataSetLabel1,
+  encodeDataSetLabel2,
+  MAX_USER_LABELS,
+  USER_LABEL_DATA_BYTES,
+  type BlockAttribute,
+  type DataSetLabel1,
+  type DataSetLabel2,
+  type RecordFormatCode,
 } from './standard-labels.js';
 
 export type RecordFormat = 'F' | 'FB' | 'V' | 'VB' | 'U';
@@ -83,17 +89,38 @@ export interface FileLabels {
 }
 
 /** HDR1, HDR2, EOF1 and EOF2 of a data set, for data set sequence `fileSequence` on volume `volser`. */
-export function buildFileLabels(options: { readonly volser: string; readonly spec: TapeFileSpec; readonly fileSequence: number; readonly blockCount: number }): FileLabels {
+export function buildFileLabels(options: {
+  readonly volser: string;
+  readonly spec: TapeFileSpec;
+  readonly fileSequence: number;
+  readonly blockCount: number;
+}): FileLabels {
   const { volser, spec, fileSequence, blockCount } = options;
   const label1: Omit<DataSetLabel1, 'labelId' | 'blockCount'> = {
-    dsid: dsidOf(spec.dsname), dsSerial: volser, volumeSequence: 1, fileSequence, generation: '', version: '',
-    creationDate: spec.creationDate ?? formatLabelDate(new Date()), expirationDate: NO_LABEL_DATE, security: '0', systemCode: SYSTEM_CODE,
+    dsid: dsidOf(spec.dsname),
+    dsSerial: volser,
+    volumeSequence: 1,
+    fileSequence,
+    generation: '',
+    version: '',
+    creationDate: spec.creationDate ?? formatLabelDate(new Date()),
+    expirationDate: NO_LABEL_DATE,
+    security: '0',
+    systemCode: SYSTEM_CODE,
   };
   const format = RECORD_FORMAT_CODES[spec.recordFormat];
   const label2: Omit<DataSetLabel2, 'labelId'> = {
-    recordFormat: format.code, blockLengthBytes: spec.blockSizeBytes, recordLengthBytes: spec.recordLengthBytes, density: '',
-    dataSetPosition: '0', jobStepId: spec.jobStepId ?? DEFAULT_JOB_STEP_ID, recordingTechnique: '', controlCharacter: '',
-    blockAttribute: format.attribute, deviceSerial: '', checkpointId: '',
+    recordFormat: format.code,
+    blockLengthBytes: spec.blockSizeBytes,
+    recordLengthBytes: spec.recordLengthBytes,
+    density: '',
+    dataSetPosition: '0',
+    jobStepId: spec.jobStepId ?? DEFAULT_JOB_STEP_ID,
+    recordingTechnique: '',
+    controlCharacter: '',
+    blockAttribute: format.attribute,
+    deviceSerial: '',
+    checkpointId: '',
   };
   return {
     header1: encodeDataSetLabel1({ ...label1, labelId: 'HDR1', blockCount: 0 }),

@@ -18,8 +18,17 @@
 import { readAtMost } from '../base/file-io.js';
 import { TapeFormatError } from '../errors/snaptape-error.js';
 import {
-  AWS_HEADER_BYTES, FLAG1_BZIP2, FLAG1_COMPRESSION_MASK, FLAG1_END_OF_RECORD, FLAG1_KNOWN_BITS, FLAG1_NEW_RECORD,
-  FLAG1_TAPEMARK, FLAG1_ZLIB, MAX_BLOCK_BYTES, decodeAwsBlockHeader, type AwsBlockHeader,
+  AWS_HEADER_BYTES,
+  FLAG1_BZIP2,
+  FLAG1_COMPRESSION_MASK,
+  FLAG1_END_OF_RECORD,
+  FLAG1_KNOWN_BITS,
+  FLAG1_NEW_RECORD,
+  FLAG1_TAPEMARK,
+  FLAG1_ZLIB,
+  MAX_BLOCK_BYTES,
+  decodeAwsBlockHeader,
+  type AwsBlockHeader,
 } from './aws-block-header.js';
 import type { BlockCompression } from './het-decompress.js';
 
@@ -80,11 +89,16 @@ class EntryColumns {
     const chunkCount = this.chunkCounts[i] as number;
     const kind = this.kinds[i] as number;
     return {
-      kind: (kind & KIND_TAPEMARK) !== 0 ? 'tapemark' : 'block', blockNumber: i, offsetBytes,
+      kind: (kind & KIND_TAPEMARK) !== 0 ? 'tapemark' : 'block',
+      blockNumber: i,
+      offsetBytes,
       // Every chunk is a header and its data, and the chunks of an entry are contiguous.
       endOffsetBytes: offsetBytes + chunkCount * AWS_HEADER_BYTES + storedBytes,
-      storedBytes, chunkCount, compression: COMPRESSIONS[kind & ~KIND_TAPEMARK] as BlockCompression,
-      fileNumber: this.fileNumbers[i] as number, lastChunkBytes: this.lastChunkBytes[i] as number,
+      storedBytes,
+      chunkCount,
+      compression: COMPRESSIONS[kind & ~KIND_TAPEMARK] as BlockCompression,
+      fileNumber: this.fileNumbers[i] as number,
+      lastChunkBytes: this.lastChunkBytes[i] as number,
     };
   }
 
@@ -163,7 +177,9 @@ class IndexBuilder {
   fail(offsetBytes: number, state: string): never {
     const blockNumber = this.entries.count;
     throw new TapeFormatError(`Cannot read tape ${this.path}: block ${blockNumber} at byte offset ${offsetBytes} ${state}`, {
-      path: this.path, blockNumber, offsetBytes,
+      path: this.path,
+      blockNumber,
+      offsetBytes,
     });
   }
 
@@ -177,7 +193,8 @@ class IndexBuilder {
     if (flags2 !== 0) this.fail(at, `has bad flags2 ${hex(flags2)} (only 0x00 is supported)`);
     if ((flags1 & ~FLAG1_KNOWN_BITS) !== 0) this.fail(at, `has bad flags1 ${hex(flags1)} (unknown bits)`);
     if ((flags1 & FLAG1_TAPEMARK) !== 0) {
-      if (flags1 !== FLAG1_TAPEMARK || curlenBytes !== 0) this.fail(at, `has bad flags1 ${hex(flags1)} with length ${curlenBytes} (a tapemark is 0x40 with length 0)`);
+      if (flags1 !== FLAG1_TAPEMARK || curlenBytes !== 0)
+        this.fail(at, `has bad flags1 ${hex(flags1)} with length ${curlenBytes} (a tapemark is 0x40 with length 0)`);
       if (this.open !== undefined) this.fail(at, `is cut short by a tapemark at ${offsetBytes} before its end-of-record chunk`);
       this.entries.push({ kind: 'tapemark', offsetBytes, storedBytes: 0, chunkCount: 1, compression: 'none', fileNumber: this.fileNumber, lastChunkBytes: 0 });
       this.tapemarkCount += 1;
@@ -192,7 +209,8 @@ class IndexBuilder {
     if (this.open !== undefined && isFirst) this.fail(at, `has no end-of-record chunk: a new block starts at ${offsetBytes}`);
     if (this.open !== undefined && this.open.compression !== compression) this.fail(at, `has bad flags1 ${hex(flags1)}: its chunks disagree on compression`);
     const remainingBytes = fileSizeBytes - offsetBytes - AWS_HEADER_BYTES;
-    if (curlenBytes > remainingBytes) this.fail(at, `is truncated: the chunk header at ${offsetBytes} says ${curlenBytes} data bytes but ${remainingBytes} remain in the file`);
+    if (curlenBytes > remainingBytes)
+      this.fail(at, `is truncated: the chunk header at ${offsetBytes} says ${curlenBytes} data bytes but ${remainingBytes} remain in the file`);
     const open = this.open ?? { offsetBytes, storedBytes: 0, chunkCount: 0, compression };
     open.storedBytes += curlenBytes;
     open.chunkCount += 1;
@@ -200,7 +218,15 @@ class IndexBuilder {
     this.open = open;
     if ((flags1 & FLAG1_END_OF_RECORD) !== 0) {
       this.open = undefined;
-      this.entries.push({ kind: 'block', offsetBytes: open.offsetBytes, storedBytes: open.storedBytes, chunkCount: open.chunkCount, compression, fileNumber: this.fileNumber, lastChunkBytes: curlenBytes });
+      this.entries.push({
+        kind: 'block',
+        offsetBytes: open.offsetBytes,
+        storedBytes: open.storedBytes,
+        chunkCount: open.chunkCount,
+        compression,
+        fileNumber: this.fileNumber,
+        lastChunkBytes: curlenBytes,
+      });
     }
   }
 
@@ -225,7 +251,12 @@ class HeaderWindow {
   private startBytes = 0;
   private filledBytes = 0;
 
-  constructor(private readonly fd: number, private readonly path: string, private readonly baseOffsetBytes: number, private readonly fileSizeBytes: number) {}
+  constructor(
+    private readonly fd: number,
+    private readonly path: string,
+    private readonly baseOffsetBytes: number,
+    private readonly fileSizeBytes: number,
+  ) {}
 
   /**
    * The header at tape offset `offsetBytes` (the caller checked that it lies inside the file), or

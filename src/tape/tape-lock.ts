@@ -30,5 +30,8 @@ export function withTapeLock<T>(path: string, write: () => T): T {
 export function checkTapeNotBeingWritten(path: string): void {
   const owner = liveLockOwner(path);
   if (owner === undefined || owner.pid === process.pid) return;
-  throw new LockedError(`Cannot read tape ${path}: it is being written by process ${owner.pid}${owner.host ? ` on ${owner.host}` : ''} and is incomplete until that writer finishes (${path}.lock)`, { path, lockPath: `${path}.lock`, pid: owner.pid });
+  throw new LockedError(
+    `Cannot read tape ${path}: it is being written by process ${owner.pid}${owner.host ? ` on ${owner.host}` : ''} and is incomplete until that writer finishes (${path}.lock)`,
+    { path, lockPath: `${path}.lock`, pid: owner.pid },
+  );
 }

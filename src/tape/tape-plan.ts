@@ -111,7 +111,9 @@ function planFile(cursor: PlanCursor, input: TapePlanInput, spec: TapeFileSpec, 
   let headerTapemark: PlannedTapemark | undefined;
   if (labels !== undefined) {
     headerLabels.push(cursor.label('HDR1', labels.header1), cursor.label('HDR2', labels.header2));
-    (spec.userHeaderLabels ?? []).forEach((userData, i) => headerLabels.push(cursor.label(`UHL${i + 1}`, encodeUserLabel({ labelId: 'UHL', number: i + 1, userData }))));
+    (spec.userHeaderLabels ?? []).forEach((userData, i) =>
+      headerLabels.push(cursor.label(`UHL${i + 1}`, encodeUserLabel({ labelId: 'UHL', number: i + 1, userData }))),
+    );
     headerTapemark = cursor.tapemark();
   }
   const dataOffsetsBytes = spec.dataBlockLengths.map((lengthBytes) => cursor.block(lengthBytes).offsetBytes);
@@ -141,7 +143,15 @@ export function planTape(input: TapePlanInput): TapePlan {
   const files = input.files.map((spec, fileIndex) => planFile(cursor, input, spec, fileIndex));
   const endTapemarks = [cursor.tapemark()];
   if (!input.labelled && input.files.length === 0) endTapemarks.push(cursor.tapemark());
-  return { volser: input.labelled ? input.volser : '', labelled: input.labelled, volumeLabels, files, endTapemarks, sizeBytes: cursor.offsetBytes, entryCount: cursor.entryCount };
+  return {
+    volser: input.labelled ? input.volser : '',
+    labelled: input.labelled,
+    volumeLabels,
+    files,
+    endTapemarks,
+    sizeBytes: cursor.offsetBytes,
+    entryCount: cursor.entryCount,
+  };
 }
 
 export type PlannedEntry =

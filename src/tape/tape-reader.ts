@@ -61,8 +61,7 @@ export class TapeReader {
       const fileBytes = fstatSync(fd).size;
       const base = region.baseOffsetBytes;
       const available = Math.max(0, fileBytes - base);
-      const length = region === WHOLE_FILE ? fileBytes
-        : region.lengthBytes ?? measureTapeRegion(fd, path, base, available);
+      const length = region === WHOLE_FILE ? fileBytes : (region.lengthBytes ?? measureTapeRegion(fd, path, base, available));
       const index = buildTapeIndex(fd, Math.min(length, available), path, base);
       return new TapeReader(path, fd, index, base);
     } catch (error) {
@@ -91,10 +90,19 @@ export class TapeReader {
     const entry = this.entry(blockNumber);
     assert(entry.kind === 'block', `block ${blockNumber} is a data block, not a tapemark`);
     const raw = Buffer.alloc(entry.endOffsetBytes - entry.offsetBytes);
-    readFully(this.fd, raw, this.baseOffsetBytes + entry.offsetBytes, this.path, `block ${blockNumber}`, () => new TapeFormatError(
-      `Cannot read block ${blockNumber} at byte offset ${entry.offsetBytes} of ${this.path}: the file shrank while open`,
-      { path: this.path, blockNumber, offsetBytes: entry.offsetBytes },
-    ));
+    readFully(
+      this.fd,
+      raw,
+      this.baseOffsetBytes + entry.offsetBytes,
+      this.path,
+      `block ${blockNumber}`,
+      () =>
+        new TapeFormatError(`Cannot read block ${blockNumber} at byte offset ${entry.offsetBytes} of ${this.path}: the file shrank while open`, {
+          path: this.path,
+          blockNumber,
+          offsetBytes: entry.offsetBytes,
+        }),
+    );
     const stored = joinChunks(raw, entry);
     return decompressBlock(stored, entry.compression, { path: this.path, blockNumber, offsetBytes: entry.offsetBytes });
   }
@@ -103,7 +111,8 @@ export class TapeReader {
   read(): TapeReadResult {
     if (this.positionBlockNumber >= this.entryCount) return { kind: 'end' };
     const entry = this.entry(this.positionBlockNumber);
-    const result: TapeReadResult = entry.kind === 'tapemark' ? { kind: 'tapemark', entry } : { kind: 'block', entry, data: this.readBlockData(entry.blockNumber) };
+    const result: TapeReadResult =
+      entry.kind === 'tapemark' ? { kind: 'tapemark', entry } : { kind: 'block', entry, data: this.readBlockData(entry.blockNumber) };
     this.positionBlockNumber += 1;
     return result;
   }

@@ -61,5 +61,8 @@ export function measureTapeRegion(fd: number, path: string, baseOffsetBytes: num
     if (!tapemark) sawData = true;
     previousWasTapemark = tapemark;
   }
-  throw new TapeFormatError(`Cannot find the end of the tape in ${path} from byte ${baseOffsetBytes}: no double tapemark within ${limitBytes} bytes`, { path, offsetBytes: baseOffsetBytes + offset });
+  throw new TapeFormatError(`Cannot find the end of the tape in ${path} from byte ${baseOffsetBytes}: no double tapemark within ${limitBytes} bytes`, {
+    path,
+    offsetBytes: baseOffsetBytes + offset,
+  });
 }

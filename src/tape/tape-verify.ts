@@ -28,12 +28,18 @@ function checkEntries(reader: TapeReader, plan: TapePlan): number {
   let dataBlockCount = 0;
   for (const planned of plannedEntries(plan)) {
     const actual = reader.index.entryAt(blockNumber);
-    const offsetBytes = planned.kind === 'tapemark' ? planned.tapemark.offsetBytes : planned.kind === 'label' ? planned.label.offsetBytes : planned.block.offsetBytes;
+    const offsetBytes =
+      planned.kind === 'tapemark' ? planned.tapemark.offsetBytes : planned.kind === 'label' ? planned.label.offsetBytes : planned.block.offsetBytes;
     const lengthBytes = planned.kind === 'tapemark' ? 0 : planned.kind === 'label' ? planned.label.lengthBytes : planned.block.lengthBytes;
     const kind = planned.kind === 'tapemark' ? 'tapemark' : 'block';
     if (actual === undefined) throw mismatch(reader.path, blockNumber, offsetBytes, `is missing: the tape has only ${blockNumber} blocks and tapemarks`);
     if (actual.kind !== kind || actual.offsetBytes !== offsetBytes || actual.storedBytes !== lengthBytes) {
-      throw mismatch(reader.path, blockNumber, actual.offsetBytes, `is a ${actual.kind} of ${actual.storedBytes} bytes, planned a ${kind} of ${lengthBytes} bytes at ${offsetBytes}`);
+      throw mismatch(
+        reader.path,
+        blockNumber,
+        actual.offsetBytes,
+        `is a ${actual.kind} of ${actual.storedBytes} bytes, planned a ${kind} of ${lengthBytes} bytes at ${offsetBytes}`,
+      );
     }
     if (planned.kind === 'data') dataBlockCount += 1;
     blockNumber += 1;
@@ -60,7 +66,10 @@ export function verifyTapeAgainstPlan(path: string, plan: TapePlan, region: Tape
     plan.files.forEach((file, i) => {
       const found = contents.dataSets[i];
       if (found?.dataBlockCount !== file.spec.dataBlockLengths.length || (plan.labelled && found.trailer1?.blockCount !== found.dataBlockCount)) {
-        throw new VerifyError(`Cannot verify tape ${path}: data set ${file.fileSequence} holds ${found?.dataBlockCount} data blocks, planned ${file.spec.dataBlockLengths.length}`, { path });
+        throw new VerifyError(
+          `Cannot verify tape ${path}: data set ${file.fileSequence} holds ${found?.dataBlockCount} data blocks, planned ${file.spec.dataBlockLengths.length}`,
+          { path },
+        );
       }
     });
     return { sizeBytes: reader.index.sizeBytes, entryCount: reader.entryCount, dataBlockCount, dataSetCount: contents.dataSets.length };

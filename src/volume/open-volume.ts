@@ -65,7 +65,11 @@ export function withVolume<T>(path: string, options: { readOnly?: boolean; forma
 }
 
 /** The same for an async body: the volume stays open (and locked) until the promise settles. */
-export async function withVolumeAsync<T>(path: string, options: { readOnly?: boolean; format?: ImageFormat }, body: (volume: Volume) => Promise<T>): Promise<T> {
+export async function withVolumeAsync<T>(
+  path: string,
+  options: { readOnly?: boolean; format?: ImageFormat },
+  body: (volume: Volume) => Promise<T>,
+): Promise<T> {
   const volume = openVolume(path, options);
   try {
     return await body(volume);

@@ -51,7 +51,8 @@ export function readTrackSizes(imagePath: string, trackCount: number): StoredTra
     const data = readFileSync(path);
     if (data.length !== TRACK_SIZE_STORE_LAYOUT.size + trackCount * ENTRY_BYTES) return { reason: `${path} is not a store of ${trackCount} tracks` };
     const header = decodeFields(TRACK_SIZE_STORE_LAYOUT, data);
-    if (str(header, 'magic') !== MAGIC || num(header, 'version') !== VERSION || num(header, 'trackCount') !== trackCount) return { reason: `${path} is damaged or of another format` };
+    if (str(header, 'magic') !== MAGIC || num(header, 'version') !== VERSION || num(header, 'trackCount') !== trackCount)
+      return { reason: `${path} is damaged or of another format` };
     const stamp = stampOf(imagePath);
     if (bytes(header, 'imageBytes').readBigUInt64LE() !== stamp.size || bytes(header, 'imageMtimeNs').readBigUInt64LE() !== stamp.mtimeNs) {
       return { reason: `the image changed after ${path} was written (a crash, or a write by another tool)` };
@@ -74,7 +75,11 @@ export function loadTrackSizes(imagePath: string, trackCount: number): Uint32Arr
 export function saveTrackSizes(imagePath: string, table: Uint32Array): void {
   const stamp = stampOf(imagePath);
   const header = encodeFields(TRACK_SIZE_STORE_LAYOUT, {
-    magic: MAGIC, version: VERSION, trackCount: table.length, imageBytes: u64(stamp.size), imageMtimeNs: u64(stamp.mtimeNs),
+    magic: MAGIC,
+    version: VERSION,
+    trackCount: table.length,
+    imageBytes: u64(stamp.size),
+    imageMtimeNs: u64(stamp.mtimeNs),
   });
   const body = Buffer.alloc(table.length * ENTRY_BYTES);
   for (let t = 0; t < table.length; t++) body.writeUInt32LE(table[t] as number, t * ENTRY_BYTES);

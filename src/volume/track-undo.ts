@@ -43,7 +43,10 @@ export class TrackUndo {
     }
     this.kept.clear();
     if (failed.length > 0) {
-      throw new IoError(`Cannot undo a failed write to ${this.volume.path}: tracks ${failed.join(', ')} could not be written back`, { path: this.volume.path, track: failed[0] as number });
+      throw new IoError(`Cannot undo a failed write to ${this.volume.path}: tracks ${failed.join(', ')} could not be written back`, {
+        path: this.volume.path,
+        track: failed[0] as number,
+      });
     }
   }
 }

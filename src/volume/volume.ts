@@ -173,7 +173,10 @@ export class Volume {
     const found = track.records.find((r) => r.record === address.record);
     if (!found) {
       throw new RecordNotFoundError(`Cannot read ${formatCchhr(address)} on ${this.path}: the track has no record ${address.record}`, {
-        path: this.path, cylinder: address.cylinder, head: address.head, record: address.record,
+        path: this.path,
+        cylinder: address.cylinder,
+        head: address.head,
+        record: address.record,
       });
     }
     return found;
@@ -229,7 +232,10 @@ export class Volume {
       this.imageBackend.writeUnit(trackIndex, old);
     } catch (error) {
       sizes.set(trackIndex, this.backend.slotBytes);
-      throw new IoError(`Cannot write track ${trackIndex} of ${this.path}: the write failed (${cause instanceof Error ? cause.message : String(cause)}) and the old track could not be written back (${error instanceof Error ? error.message : String(error)}); the track may be torn`, { path: this.path, track: trackIndex });
+      throw new IoError(
+        `Cannot write track ${trackIndex} of ${this.path}: the write failed (${cause instanceof Error ? cause.message : String(cause)}) and the old track could not be written back (${error instanceof Error ? error.message : String(error)}); the track may be torn`,
+        { path: this.path, track: trackIndex },
+      );
     }
     if (writtenBytes <= old.length) return;
     try {
@@ -253,7 +259,10 @@ export class Volume {
     const kept = old.records.filter((r) => r.record <= afterRecord);
     if (afterRecord > 0 && !old.records.some((r) => r.record === afterRecord)) {
       throw new RecordNotFoundError(`Cannot format-write after ${formatCchhr({ ...address, record: afterRecord })} on ${this.path}: no such record`, {
-        path: this.path, cylinder: address.cylinder, head: address.head, record: afterRecord,
+        path: this.path,
+        cylinder: address.cylinder,
+        head: address.head,
+        record: afterRecord,
       });
     }
     const next = [...kept, ...numberRecords(address, records, afterRecord + 1)];
@@ -276,11 +285,17 @@ export class Volume {
     const old = track.records[at];
     if (!old) {
       throw new RecordNotFoundError(`Cannot update ${formatCchhr(address)} on ${this.path}: the track has no record ${address.record}`, {
-        path: this.path, cylinder: address.cylinder, head: address.head, record: address.record,
+        path: this.path,
+        cylinder: address.cylinder,
+        head: address.head,
+        record: address.record,
       });
     }
     if (old.data.length !== data.length || (key !== undefined && key.length !== old.key.length)) {
-      throw new UsageError(`Cannot update ${formatCchhr(address)} on ${this.path}: new key/data are ${key?.length ?? old.key.length}/${data.length} bytes, the record holds ${old.key.length}/${old.data.length}`, { path: this.path });
+      throw new UsageError(
+        `Cannot update ${formatCchhr(address)} on ${this.path}: new key/data are ${key?.length ?? old.key.length}/${data.length} bytes, the record holds ${old.key.length}/${old.data.length}`,
+        { path: this.path },
+      );
     }
     const records = track.records.slice();
     records[at] = { ...old, data, key: key ?? old.key };
@@ -302,7 +317,10 @@ export class Volume {
     images.forEach((image, i) => {
       const t = firstTrack + i;
       if (image.length > this.backend.slotBytes) {
-        throw new TrackOverflowError(`Cannot write track ${t} of ${this.path}: image of ${image.length} bytes exceeds the ${this.backend.slotBytes}-byte slot`, { path: this.path, track: t });
+        throw new TrackOverflowError(
+          `Cannot write track ${t} of ${this.path}: image of ${image.length} bytes exceeds the ${this.backend.slotBytes}-byte slot`,
+          { path: this.path, track: t },
+        );
       }
       trackUsedBytes(image, cchhOf(geometry, t), { path: `image for ${this.path}`, trackIndex: t });
     });
@@ -324,7 +342,10 @@ export class Volume {
   private checkBlocks(firstBlock: number, count: number): void {
     if (this.geometry.kind !== 'fba') throw new UsageError(`Cannot use ${this.path} as an FBA volume: it is a CKD volume`, { path: this.path });
     if (!Number.isInteger(firstBlock) || firstBlock < 0 || count < 1 || firstBlock + count > this.geometry.blockCount) {
-      throw new AddressRangeError(`Cannot address blocks ${firstBlock}-${firstBlock + count - 1} on ${this.path}: the volume has blocks 0-${this.geometry.blockCount - 1}`, { path: this.path, block: firstBlock });
+      throw new AddressRangeError(
+        `Cannot address blocks ${firstBlock}-${firstBlock + count - 1} on ${this.path}: the volume has blocks 0-${this.geometry.blockCount - 1}`,
+        { path: this.path, block: firstBlock },
+      );
     }
   }
 
@@ -351,7 +372,10 @@ export class Volume {
 
   private checkFlat(offsetBytes: number, lengthBytes: number): void {
     if (!Number.isInteger(offsetBytes) || offsetBytes < 0 || lengthBytes < 0 || offsetBytes + lengthBytes > this.flatSizeBytes) {
-      throw new AddressRangeError(`Cannot address bytes ${offsetBytes}-${offsetBytes + lengthBytes - 1} of ${this.path}: the volume has ${this.flatSizeBytes} bytes`, { path: this.path, offset: offsetBytes });
+      throw new AddressRangeError(
+        `Cannot address bytes ${offsetBytes}-${offsetBytes + lengthBytes - 1} of ${this.path}: the volume has ${this.flatSizeBytes} bytes`,
+        { path: this.path, offset: offsetBytes },
+      );
     }
   }
 

@@ -56,8 +56,11 @@ export function ensureVtoc(volume: Volume): VtocView {
     const first = trackIndexOf(geometry, pointer);
     const count = defaultVtocTracks(geometry.cylinders, geometry.heads);
     const sizes = volume.trackSizes();
-    const empty = first > 0 && pointer.record === 1 && first + count <= geometry.trackCount
-      && Array.from({ length: count }, (_, i) => sizes.get(first + i)).every((b) => b === EMPTY_TRACK_BYTES);
+    const empty =
+      first > 0 &&
+      pointer.record === 1 &&
+      first + count <= geometry.trackCount &&
+      Array.from({ length: count }, (_, i) => sizes.get(first + i)).every((b) => b === EMPTY_TRACK_BYTES);
     if (!empty) throw error;
     formatVtoc(volume, { firstTrack: first, trackCount: count });
     return readVtoc(volume);
@@ -88,7 +91,7 @@ function pickRuns(geometry: CkdGeometry, used: Uint8Array, volser: string, reque
 }
 
 function requestedTracks(geometry: CkdGeometry, request: AllocateRequest): number {
-  return request.cylinders !== undefined ? request.cylinders * geometry.heads : request.tracks ?? 0;
+  return request.cylinders !== undefined ? request.cylinders * geometry.heads : (request.tracks ?? 0);
 }
 
 function format3sFor(extentCount: number): number {
@@ -105,13 +108,15 @@ export function checkAllocationsFit(volume: Volume, requests: readonly AllocateR
   const view = readVtoc(volume);
   const freed = view.datasets.filter((d) => freeing.includes(d.name));
   const used = usedTrackMap(geometry, { ...view, datasets: view.datasets.filter((d) => !freeing.includes(d.name)) });
-  let freeDscbs = view.slots.filter((s) => dscbFormatId(s.dscb) === DSCB_FORMAT.empty).length
-    + freed.reduce((n, d) => n + 1 + d.format3Addresses.length, 0);
+  let freeDscbs = view.slots.filter((s) => dscbFormatId(s.dscb) === DSCB_FORMAT.empty).length + freed.reduce((n, d) => n + 1 + d.format3Addresses.length, 0);
   for (const request of requests) {
     const runs = pickRuns(geometry, used, view.label.volser, request, requestedTracks(geometry, request));
     for (const r of runs) used.fill(1, r.firstTrack, r.firstTrack + r.trackCount);
     const needed = 1 + format3sFor(runs.length);
-    if (freeDscbs < needed) throw new NoSpaceError(`Cannot allocate ${request.name} on ${view.label.volser}: the VTOC has ${freeDscbs} free DSCBs left and needs ${needed}`, { volser: view.label.volser });
+    if (freeDscbs < needed)
+      throw new NoSpaceError(`Cannot allocate ${request.name} on ${view.label.volser}: the VTOC has ${freeDscbs} free DSCBs left and needs ${needed}`, {
+        volser: view.label.volser,
+      });
     freeDscbs -= needed;
   }
 }
@@ -154,7 +159,9 @@ export function allocateDataset(volume: Volume, request: AllocateRequest, now: D
   const format3Count = format3sFor(extents.length);
   const freeSlots = view.slots.filter((s) => dscbFormatId(s.dscb) === DSCB_FORMAT.empty);
   if (freeSlots.length < 1 + format3Count) {
-    throw new NoSpaceError(`Cannot allocate ${name} on ${view.label.volser}: the VTOC has ${freeSlots.length} free DSCBs and needs ${1 + format3Count}`, { volser: view.label.volser });
+    throw new NoSpaceError(`Cannot allocate ${name} on ${view.label.volser}: the VTOC has ${freeSlots.length} free DSCBs and needs ${1 + format3Count}`, {
+      volser: view.label.volser,
+    });
   }
   const [f1Slot, ...f3Slots] = freeSlots.slice(0, 1 + format3Count);
   // The runs come from the free space, so this holds unless the VTOC reads wrong; it is the same
@@ -168,27 +175,31 @@ export function allocateDataset(volume: Volume, request: AllocateRequest, now: D
     writeDscb(volume, f3Slots[i]!.address, encodeFormat3({ extents: chunk, nextPointer: f3Slots[i + 1]?.address ?? NULL_CCHHR }));
   }
   const shapes = firstRecords.map((r) => ({ keyLength: r.key.length, dataLength: r.data.length }));
-  writeDscb(volume, f1Slot!.address, encodeFormat1({
-    dsname: name,
-    volser: view.label.volser,
-    volumeSequence: 1,
-    created: dscbDateOf(now),
-    expires: null,
-    extentCount: extents.length,
-    directoryBytesUsed: request.dsorg === 'PO' ? 14 : 0,
-    systemCode: SYSTEM_CODE,
-    dsorg: DSORG_BITS[request.dsorg],
-    recfm: request.recfm,
-    blockSize: request.blockSize,
-    recordLength: request.recordLength,
-    keyLength: 0,
-    dsind: DSIND_LAST_VOLUME | (request.blockSize % 8 === 0 ? DSIND_BLKSIZE_MULTIPLE_OF_8 : 0),
-    spaceAllocation: (request.cylinders !== undefined ? SCALO_CYLINDERS : SCALO_TRACKS) + (request.secondary ?? 0),
-    lastUsed: firstRecords.length,
-    trackBalance: trackBalanceBytes(geometry.family, shapes),
-    extents: extents.slice(0, F1_EXTENT_SLOTS),
-    format3Pointer: f3Slots[0]?.address ?? NULL_CCHHR,
-  }));
+  writeDscb(
+    volume,
+    f1Slot!.address,
+    encodeFormat1({
+      dsname: name,
+      volser: view.label.volser,
+      volumeSequence: 1,
+      created: dscbDateOf(now),
+      expires: null,
+      extentCount: extents.length,
+      directoryBytesUsed: request.dsorg === 'PO' ? 14 : 0,
+      systemCode: SYSTEM_CODE,
+      dsorg: DSORG_BITS[request.dsorg],
+      recfm: request.recfm,
+      blockSize: request.blockSize,
+      recordLength: request.recordLength,
+      keyLength: 0,
+      dsind: DSIND_LAST_VOLUME | (request.blockSize % 8 === 0 ? DSIND_BLKSIZE_MULTIPLE_OF_8 : 0),
+      spaceAllocation: (request.cylinders !== undefined ? SCALO_CYLINDERS : SCALO_TRACKS) + (request.secondary ?? 0),
+      lastUsed: firstRecords.length,
+      trackBalance: trackBalanceBytes(geometry.family, shapes),
+      extents: extents.slice(0, F1_EXTENT_SLOTS),
+      format3Pointer: f3Slots[0]?.address ?? NULL_CCHHR,
+    }),
+  );
   const after = refreshVtocSummary(volume);
   const entry = findDataset(after, name);
   if (!entry) throw new VtocError(`Cannot allocate ${name}: its Format-1 is not in the VTOC after writing it`, { dsname: name });

@@ -53,7 +53,9 @@ export function checkDatasetName(name: string): string {
   const upper = name.trim().toUpperCase();
   const qualifier = /^[A-Z@#$][A-Z0-9@#$-]{0,7}$/;
   if (upper.length < 1 || upper.length > 44 || !upper.split('.').every((q) => qualifier.test(q))) {
-    throw new UsageError(`Cannot use data set name "${name}": qualifiers are 1-8 of A-Z 0-9 @ # $ - (starting with a letter, @, # or $), joined by dots, 44 characters at most`);
+    throw new UsageError(
+      `Cannot use data set name "${name}": qualifiers are 1-8 of A-Z 0-9 @ # $ - (starting with a letter, @, # or $), joined by dots, 44 characters at most`,
+    );
   }
   return upper;
 }

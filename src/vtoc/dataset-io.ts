@@ -36,7 +36,8 @@ export interface PutResult {
 function openDataset(volume: Volume, name: string): { view: VtocView; entry: DatasetEntry } {
   const view = readVtoc(volume);
   const entry = findDataset(view, name);
-  if (!entry) throw new DatasetError(`Cannot find data set ${name.toUpperCase()} on ${view.label.volser} (${volume.path})`, { dsname: name, path: volume.path });
+  if (!entry)
+    throw new DatasetError(`Cannot find data set ${name.toUpperCase()} on ${view.label.volser} (${volume.path})`, { dsname: name, path: volume.path });
   return { view, entry };
 }
 
@@ -45,7 +46,11 @@ function textRecords(entry: DatasetEntry, content: Buffer): Buffer[] {
   const text = content.toString('latin1').replace(/\r\n/g, '\n');
   const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.length === 0 ? [] : text.split('\n');
   return lines.map((line, i) => {
-    if (line.length > lrecl) throw new DatasetError(`Cannot put line ${i + 1} into ${entry.name}: it has ${line.length} characters, more than LRECL ${lrecl}`, { dsname: entry.name, line: i + 1 });
+    if (line.length > lrecl)
+      throw new DatasetError(`Cannot put line ${i + 1} into ${entry.name}: it has ${line.length} characters, more than LRECL ${lrecl}`, {
+        dsname: entry.name,
+        line: i + 1,
+      });
     const record = Buffer.alloc(lrecl, EBCDIC_SPACE);
     encodeEbcdic(line).copy(record);
     return record;
@@ -73,7 +78,10 @@ function toBlocks(entry: DatasetEntry, content: Buffer, text: boolean): { blocks
     return { blocks, records: blocks.length };
   }
   if (format !== RECFM_BITS.F || lrecl === 0 || blockSize < lrecl) {
-    throw new DatasetError(`Cannot put into ${entry.name}: only RECFM F, FB and U with LRECL ≤ BLKSIZE are supported (has RECFM 0x${recfm.toString(16)}, LRECL ${lrecl}, BLKSIZE ${blockSize})`, { dsname: entry.name });
+    throw new DatasetError(
+      `Cannot put into ${entry.name}: only RECFM F, FB and U with LRECL ≤ BLKSIZE are supported (has RECFM 0x${recfm.toString(16)}, LRECL ${lrecl}, BLKSIZE ${blockSize})`,
+      { dsname: entry.name },
+    );
   }
   const records = text ? textRecords(entry, content) : binaryRecords(entry, content);
   const perBlock = recfm & RECFM_BITS.blocked ? Math.floor(blockSize / lrecl) : 1;
@@ -108,7 +116,10 @@ export function putDataset(volume: Volume, name: string, content: Buffer, option
   const tracks = layOut(volume, entry, blocks);
   const trackIndexes = datasetTrackIndexes(volume.ckd, entry);
   if (tracks.length > trackIndexes.length) {
-    throw new DatasetError(`Cannot put ${content.length} bytes into ${entry.name}: they need ${tracks.length} tracks and the data set has ${trackIndexes.length}`, { dsname: entry.name, tracks: tracks.length });
+    throw new DatasetError(
+      `Cannot put ${content.length} bytes into ${entry.name}: they need ${tracks.length} tracks and the data set has ${trackIndexes.length}`,
+      { dsname: entry.name, tracks: tracks.length },
+    );
   }
   // Before the first byte: room on the host for every track this put fills (issue 18.5).
   checkRoomForTrackWrites(volume, tracks.length, `put ${content.length} bytes into ${entry.name} on`);
@@ -123,11 +134,15 @@ export function putDataset(volume: Volume, name: string, content: Buffer, option
       else if (sizes.get(t) !== EMPTY_TRACK_BYTES) undo.write(t, () => volume.writeTrackRecords(t, []));
     });
     const lastTrack = tracks[tracks.length - 1] as NewRecord[];
-    writeDscb(volume, entry.format1Address, encodeFormat1({
-      ...entry.format1,
-      lastUsed: (tracks.length - 1) * 256 + lastTrack.length,
-      trackBalance: trackBalanceBytes(volume.ckd.family, lastTrack.map(shape)),
-    }));
+    writeDscb(
+      volume,
+      entry.format1Address,
+      encodeFormat1({
+        ...entry.format1,
+        lastUsed: (tracks.length - 1) * 256 + lastTrack.length,
+        trackBalance: trackBalanceBytes(volume.ckd.family, lastTrack.map(shape)),
+      }),
+    );
   } catch (error) {
     undo.undo();
     throw error;

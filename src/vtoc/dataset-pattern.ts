@@ -6,7 +6,8 @@ import { UsageError } from '../errors/snaptape-error.js';
 
 export function datasetPatternRegExp(pattern: string): RegExp {
   const upper = pattern.trim().toUpperCase();
-  if (!/^[A-Z0-9@#$\-.*%]{1,44}$/.test(upper)) throw new UsageError(`Cannot use data set pattern "${pattern}": letters, digits, @ # $ - . and the wildcards * ** %`);
+  if (!/^[A-Z0-9@#$\-.*%]{1,44}$/.test(upper))
+    throw new UsageError(`Cannot use data set pattern "${pattern}": letters, digits, @ # $ - . and the wildcards * ** %`);
   const qualifiers = upper.split('.');
   let source = '';
   qualifiers.forEach((q, i) => {
@@ -15,7 +16,12 @@ export function datasetPatternRegExp(pattern: string): RegExp {
       source += i === 0 ? '(?:[^.]+(?:\\.[^.]+)*)?' : '(?:\\.[^.]+)*';
       return;
     }
-    source += dot + q.replace(/[$#@-]/g, (c) => `\\${c}`).replace(/\*/g, '[^.]*').replace(/%/g, '[^.]');
+    source +=
+      dot +
+      q
+        .replace(/[$#@-]/g, (c) => `\\${c}`)
+        .replace(/\*/g, '[^.]*')
+        .replace(/%/g, '[^.]');
   });
   return new RegExp(`^${source}$`);
 }

@@ -63,14 +63,18 @@ export function guardDatasetWrites(volume: Volume, view: VtocView | undefined, p
   const geometry = volume.ckd;
   const planned = new Set(plans.map((p) => p.dsname.toUpperCase()));
   const refuse = (dsname: string, what: string): never => {
-    throw new VtocError(`Cannot ${action} data set ${dsname} on ${volume.path}: ${what}; nothing was written (snaptape check ${volume.path} lists the VTOC's damage)`, { path: volume.path, dsname });
+    throw new VtocError(
+      `Cannot ${action} data set ${dsname} on ${volume.path}: ${what}; nothing was written (snaptape check ${volume.path} lists the VTOC's damage)`,
+      { path: volume.path, dsname },
+    );
   };
   const owned: OwnedRun[] = [labelTrackRun()];
   if (view) {
     owned.push(vtocOwnedRun(view.format4Address, view.vtocRun));
     for (const d of view.datasets) {
       if (planned.has(d.name)) continue;
-      for (const e of d.extents) owned.push({ owner: `data set ${d.name} extent ${e.sequence}`, address: d.format1Address, run: extentRun(geometry, e), dsname: d.name });
+      for (const e of d.extents)
+        owned.push({ owner: `data set ${d.name} extent ${e.sequence}`, address: d.format1Address, run: extentRun(geometry, e), dsname: d.name });
     }
   }
   const extentOf = new Map<OwnedRun, Extent>();
@@ -78,7 +82,10 @@ export function guardDatasetWrites(volume: Volume, view: VtocView | undefined, p
     const dsname = plan.dsname.toUpperCase();
     for (const e of plan.extents) {
       if (!onVolume(geometry, e)) {
-        refuse(dsname, `its extent ${e.sequence} (CC/HH ${e.begin.cylinder}/${e.begin.head}-${e.end.cylinder}/${e.end.head}) is outside the volume (cylinders 0-${geometry.cylinders - 1}, heads 0-${geometry.heads - 1})`);
+        refuse(
+          dsname,
+          `its extent ${e.sequence} (CC/HH ${e.begin.cylinder}/${e.begin.head}-${e.end.cylinder}/${e.end.head}) is outside the volume (cylinders 0-${geometry.cylinders - 1}, heads 0-${geometry.heads - 1})`,
+        );
       }
       const o: OwnedRun = { owner: `data set ${dsname} extent ${e.sequence}`, address: plan.format1Address ?? NULL_CCHHR, run: extentRun(geometry, e), dsname };
       extentOf.set(o, e);
@@ -93,5 +100,8 @@ export function guardDatasetWrites(volume: Volume, view: VtocView | undefined, p
   const againstMine = conflicts.filter((x) => x.first === mine || x.second === mine);
   const listed = againstMine.slice(0, MAX_LISTED).map((x) => `${ownedRunText(x.first === mine ? x.second : x.first)} on ${tracksText(x.tracks)}`);
   const more = conflicts.length - listed.length;
-  refuse(mine.dsname as string, `its ${extentText(extentOf.get(mine) as Extent, mine.run)} overlaps ${listed.join(', and ')}${more > 0 ? ` (and ${more} more overlaps)` : ''}`);
+  refuse(
+    mine.dsname as string,
+    `its ${extentText(extentOf.get(mine) as Extent, mine.run)} overlaps ${listed.join(', and ')}${more > 0 ? ` (and ${more} more overlaps)` : ''}`,
+  );
 }

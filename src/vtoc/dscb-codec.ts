@@ -7,10 +7,29 @@ import { assert } from '../base/assert.js';
 import type { Cchhr } from '../geometry/cchh.js';
 import { decodeDscbDate, encodeDscbDate, type DscbDate } from './dscb-date.js';
 import {
-  DSCB_FORMAT, DSCB_KEY_BYTES, F3_EXTENTS_IN_DATA, F3_EXTENTS_IN_KEY, F5_EXTENTS_IN_DATA, F5_EXTENTS_IN_KEY,
-  FORMAT1_LAYOUT, FORMAT3_LAYOUT, FORMAT4_LAYOUT, FORMAT5_LAYOUT,
+  DSCB_FORMAT,
+  DSCB_KEY_BYTES,
+  F3_EXTENTS_IN_DATA,
+  F3_EXTENTS_IN_KEY,
+  F5_EXTENTS_IN_DATA,
+  F5_EXTENTS_IN_KEY,
+  FORMAT1_LAYOUT,
+  FORMAT3_LAYOUT,
+  FORMAT4_LAYOUT,
+  FORMAT5_LAYOUT,
 } from './dscb-layouts.js';
-import { decodeCchhr, decodeExtent, decodeFreeExtent, encodeCchhr, encodeExtent, encodeFreeExtent, NULL_CCHHR, UNUSED_EXTENT, type Extent, type FreeExtent } from './extent.js';
+import {
+  decodeCchhr,
+  decodeExtent,
+  decodeFreeExtent,
+  encodeCchhr,
+  encodeExtent,
+  encodeFreeExtent,
+  NULL_CCHHR,
+  UNUSED_EXTENT,
+  type Extent,
+  type FreeExtent,
+} from './extent.js';
 
 export interface Format1 {
   readonly dsname: string;

@@ -108,7 +108,7 @@ export const FORMAT4_LAYOUT = defineLayout({
     { name: 'dscbsPerTrack', offset: 74, length: 1, kind: 'u8', description: 'DS4DEVDT' },
     { name: 'directoryBlocksPerTrack', offset: 75, length: 1, kind: 'u8', description: 'DS4DEVDB' },
     { name: 'format6Pointer', offset: 100, length: 5, kind: 'bytes', description: 'DS4F6PTR' },
-    ext('vtocExtent', 105, 'DS4VTOCE: the VTOC\'s own extent'),
+    ext('vtocExtent', 105, "DS4VTOCE: the VTOC's own extent"),
   ],
 });
 
@@ -121,9 +121,21 @@ export const FORMAT5_LAYOUT = defineLayout({
   fill: 0,
   fields: [
     { name: 'keyId', offset: 0, length: 4, kind: 'u32be', description: 'DS5KEYID 0x05050505' },
-    ...Array.from({ length: F5_EXTENTS_IN_KEY }, (_, i) => ({ name: `free${i + 1}`, offset: 4 + i * FREE_EXTENT_BYTES, length: FREE_EXTENT_BYTES, kind: 'bytes' as const, description: `DS5AVEXT/DS5EXTAV: free extent ${i + 1} (relative track, cylinders, tracks)` })),
+    ...Array.from({ length: F5_EXTENTS_IN_KEY }, (_, i) => ({
+      name: `free${i + 1}`,
+      offset: 4 + i * FREE_EXTENT_BYTES,
+      length: FREE_EXTENT_BYTES,
+      kind: 'bytes' as const,
+      description: `DS5AVEXT/DS5EXTAV: free extent ${i + 1} (relative track, cylinders, tracks)`,
+    })),
     { name: 'formatId', offset: 44, length: 1, kind: 'u8', description: 'DS5FMTID 0xF5' },
-    ...Array.from({ length: F5_EXTENTS_IN_DATA }, (_, i) => ({ name: `free${i + 9}`, offset: 45 + i * FREE_EXTENT_BYTES, length: FREE_EXTENT_BYTES, kind: 'bytes' as const, description: `DS5MAVET: free extent ${i + 9}` })),
+    ...Array.from({ length: F5_EXTENTS_IN_DATA }, (_, i) => ({
+      name: `free${i + 9}`,
+      offset: 45 + i * FREE_EXTENT_BYTES,
+      length: FREE_EXTENT_BYTES,
+      kind: 'bytes' as const,
+      description: `DS5MAVET: free extent ${i + 9}`,
+    })),
     { name: 'nextPointer', offset: 135, length: 5, kind: 'bytes', description: 'DS5PTRDS: CCHHR of the next Format-5, 0 if none' },
   ],
 });

@@ -9,7 +9,18 @@ export { getDataset, putDataset } from './dataset-io.js';
 export { datasetPatternRegExp, matchesAnyPattern } from './dataset-pattern.js';
 export { datasetRuns, datasetTrackIndexes } from './dataset-tracks.js';
 export { guardDatasetWrites, writePlanOf } from './dataset-write-guard.js';
-export { VTOCI_FREE_SPACE_INVALID, decodeFormat1, decodeFormat3, decodeFormat4, decodeFormat5, dscbFormatId, encodeFormat1, isFormat3Key, type Format1, type Format4 } from './dscb-codec.js';
+export {
+  VTOCI_FREE_SPACE_INVALID,
+  decodeFormat1,
+  decodeFormat3,
+  decodeFormat4,
+  decodeFormat5,
+  dscbFormatId,
+  encodeFormat1,
+  isFormat3Key,
+  type Format1,
+  type Format4,
+} from './dscb-codec.js';
 export { formatDscbDate } from './dscb-date.js';
 export { DISK_VOL1_LAYOUT, DSCB_DATA_BYTES, DSCB_FORMAT, DSCB_KEY_BYTES } from './dscb-layouts.js';
 export { findRunOverlaps, labelTrackRun, ownedRunText, tracksText, vtocOwnedRun, type OwnedRun } from './extent-overlap.js';

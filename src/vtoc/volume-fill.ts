@@ -98,14 +98,16 @@ function fillDatasets(volume: Volume, options: FillOptions, plan: FillPlan, resu
     const images: Buffer[] = indexes.map((t, i) => {
       const cchh = cchhOf(geometry, t);
       const last = i === indexes.length - 1;
-      const records = last ? [] : Array.from({ length: perTrack }, (_, b) => {
-        const data = Buffer.from(pool[prng.below(POOL_BLOCKS)] as Buffer);
-        data.writeUInt32BE(options.seed >>> 0, 0);
-        data.writeUInt32BE(t, 4);
-        data.writeUInt32BE(b, 8);
-        data.writeUInt32BE(prng.nextUint32(), STAMP_BYTES - 4);
-        return { cylinder: cchh.cylinder, head: cchh.head, record: b + 1, key: Buffer.alloc(0), data };
-      });
+      const records = last
+        ? []
+        : Array.from({ length: perTrack }, (_, b) => {
+            const data = Buffer.from(pool[prng.below(POOL_BLOCKS)] as Buffer);
+            data.writeUInt32BE(options.seed >>> 0, 0);
+            data.writeUInt32BE(t, 4);
+            data.writeUInt32BE(b, 8);
+            data.writeUInt32BE(prng.nextUint32(), STAMP_BYTES - 4);
+            return { cylinder: cchh.cylinder, head: cchh.head, record: b + 1, key: Buffer.alloc(0), data };
+          });
       if (last) records.push({ cylinder: cchh.cylinder, head: cchh.head, record: 1, key: Buffer.alloc(0), data: Buffer.alloc(0) });
       return encodeTrack({ cchh, r0Data: Buffer.alloc(8), records });
     });
@@ -117,11 +119,15 @@ function fillDatasets(volume: Volume, options: FillOptions, plan: FillPlan, resu
         start = i;
       }
     }
-    writeDscb(volume, entry.format1Address, encodeFormat1({
-      ...entry.format1,
-      lastUsed: (indexes.length - 1) * 256 + 1,
-      trackBalance: trackBalanceBytes(geometry.family, [{ keyLength: 0, dataLength: 0 }]),
-    }));
+    writeDscb(
+      volume,
+      entry.format1Address,
+      encodeFormat1({
+        ...entry.format1,
+        lastUsed: (indexes.length - 1) * 256 + 1,
+        trackBalance: trackBalanceBytes(geometry.family, [{ keyLength: 0, dataLength: 0 }]),
+      }),
+    );
     result.tracksWritten += indexes.length;
     result.bytesWritten += (indexes.length - 1) * perTrack * blockBytes;
     remaining -= tracks;

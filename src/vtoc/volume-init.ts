@@ -37,7 +37,9 @@ export function initializeVolume(volume: Volume, options: InitOptions): void {
   const geometry = volume.ckd;
   const vtocTracks = options.vtocTracks ?? defaultVtocTracks(geometry.cylinders, geometry.heads);
   if (vtocTracks < 0 || vtocTracks > geometry.trackCount - 1) {
-    throw new UsageError(`Cannot make a VTOC of ${vtocTracks} tracks on ${volume.path}: the volume has ${geometry.trackCount - 1} tracks after track 0`, { path: volume.path });
+    throw new UsageError(`Cannot make a VTOC of ${vtocTracks} tracks on ${volume.path}: the volume has ${geometry.trackCount - 1} tracks after track 0`, {
+      path: volume.path,
+    });
   }
   const vtocPointer = { cylinder: 0, head: 1, record: 1 };
   volume.writeTrackRecords(0, trackZeroRecords({ volser: options.volser, owner: options.owner ?? DEFAULT_OWNER, vtocPointer }));

@@ -57,11 +57,24 @@ export function describeVolume(volume: Volume): VolumeListing {
     const block1 = volume.readBlocks(1, 1);
     const labelled = decodeEbcdicTrimmed(block1.subarray(0, 4)) === 'VOL1';
     return {
-      path: volume.path, format: 'fba', deviceType: 'fba', volser: labelled ? decodeEbcdicTrimmed(block1.subarray(4, 10)) : '',
-      blocks: geometry.blockCount, vtoc: null, datasets: [], freeSpace: null,
+      path: volume.path,
+      format: 'fba',
+      deviceType: 'fba',
+      volser: labelled ? decodeEbcdicTrimmed(block1.subarray(4, 10)) : '',
+      blocks: geometry.blockCount,
+      vtoc: null,
+      datasets: [],
+      freeSpace: null,
     };
   }
-  const base = { path: volume.path, format: 'ckd' as const, deviceType: geometry.typeName, cylinders: geometry.cylinders, heads: geometry.heads, tracks: geometry.trackCount };
+  const base = {
+    path: volume.path,
+    format: 'ckd' as const,
+    deviceType: geometry.typeName,
+    cylinders: geometry.cylinders,
+    heads: geometry.heads,
+    tracks: geometry.trackCount,
+  };
   const label = readVolumeLabel(volume);
   let view;
   try {
@@ -74,7 +87,7 @@ export function describeVolume(volume: Volume): VolumeListing {
   const datasets: DatasetListing[] = view.datasets.map((d) => {
     const f1 = d.format1;
     const lastTrackFraction = 1 - f1.trackBalance / geometry.trackSlotBytes;
-    const used = (Math.floor(f1.lastUsed / 256) + lastTrackFraction) * 100 / Math.max(1, d.trackCount);
+    const used = ((Math.floor(f1.lastUsed / 256) + lastTrackFraction) * 100) / Math.max(1, d.trackCount);
     return {
       name: d.name,
       created: formatDscbDate(f1.created),
@@ -86,7 +99,7 @@ export function describeVolume(volume: Volume): VolumeListing {
       tracks: d.trackCount,
       percentUsed: Math.round(used),
       extents: d.extents.map((e) => ({ sequence: e.sequence, begin: e.begin, end: e.end, tracks: extentRun(geometry, e).trackCount })),
-      secondary: { unit: SCALO_UNITS[f1.spaceAllocation >>> 24 & 0xc0] ?? 'CYL', quantity: f1.spaceAllocation & 0xffffff },
+      secondary: { unit: SCALO_UNITS[(f1.spaceAllocation >>> 24) & 0xc0] ?? 'CYL', quantity: f1.spaceAllocation & 0xffffff },
     };
   });
   return {

@@ -41,7 +41,10 @@ const MAX_FORMAT3_CHAIN = 64;
 
 function vtocError(volume: Volume, message: string, address?: Cchhr, noVtoc = false): VtocError {
   return new VtocError(`Cannot read the VTOC of ${volume.path}: ${message}`, {
-    path: volume.path, cylinder: address?.cylinder ?? null, head: address?.head ?? null, record: address?.record ?? null,
+    path: volume.path,
+    cylinder: address?.cylinder ?? null,
+    head: address?.head ?? null,
+    record: address?.record ?? null,
     // True only when the volume simply has no VTOC (dasdinit makes none); false when one is damaged.
     noVtoc,
   });

@@ -11,9 +11,7 @@ import { cchhOf, type Cchhr } from '../geometry/cchh.js';
 import type { CkdGeometry } from '../geometry/volume-geometry.js';
 import type { NewRecord, Volume } from '../volume/volume.js';
 import { NoSpaceError } from '../errors/snaptape-error.js';
-import {
-  EMPTY_FORMAT5, encodeFormat4, encodeFormat5, dscbFormatId, splitDscb, VTOCI_FREE_SPACE_INVALID, F5_EXTENT_SLOTS, type Format4,
-} from './dscb-codec.js';
+import { EMPTY_FORMAT5, encodeFormat4, encodeFormat5, dscbFormatId, splitDscb, VTOCI_FREE_SPACE_INVALID, F5_EXTENT_SLOTS, type Format4 } from './dscb-codec.js';
 import { DSCB_BYTES, DSCB_DATA_BYTES, DSCB_FORMAT, DSCB_KEY_BYTES } from './dscb-layouts.js';
 import { decodeFormat5 } from './dscb-codec.js';
 import { extentFromRun, EXTENT_TYPE, NULL_CCHHR, isNullCchhr, type TrackRun, type FreeExtent } from './extent.js';
@@ -86,7 +84,8 @@ export function refreshVtocSummary(volume: Volume): VtocView {
   const runs = freeRuns(usedTrackMap(geometry, view));
   const maintainable = geometry.trackCount <= MAX_FORMAT5_TRACKS;
   const groups: FreeExtent[][] = [];
-  if (maintainable) for (let i = 0; i < runs.length; i += F5_EXTENT_SLOTS) groups.push(runs.slice(i, i + F5_EXTENT_SLOTS).map((r) => freeExtentOf(geometry, r)));
+  if (maintainable)
+    for (let i = 0; i < runs.length; i += F5_EXTENT_SLOTS) groups.push(runs.slice(i, i + F5_EXTENT_SLOTS).map((r) => freeExtentOf(geometry, r)));
   if (groups.length === 0) groups.push([]);
   // Reuse the chain's DSCBs, then take Format-0 slots; free the chain's surplus.
   const emptySlots = view.slots.filter((s) => dscbFormatId(s.dscb) === DSCB_FORMAT.empty && !s.dscb.some((b) => b !== 0));
@@ -103,7 +102,9 @@ export function refreshVtocSummary(volume: Volume): VtocView {
   });
   view = readVtoc(volume);
   const inUse = view.slots.filter((s) => dscbFormatId(s.dscb) !== DSCB_FORMAT.empty);
-  const highest = inUse.filter((s) => dscbFormatId(s.dscb) === DSCB_FORMAT.f1 || dscbFormatId(s.dscb) === DSCB_FORMAT.f3 || dscbFormatId(s.dscb) === DSCB_FORMAT.f5).pop();
+  const highest = inUse
+    .filter((s) => dscbFormatId(s.dscb) === DSCB_FORMAT.f1 || dscbFormatId(s.dscb) === DSCB_FORMAT.f3 || dscbFormatId(s.dscb) === DSCB_FORMAT.f5)
+    .pop();
   const f4: Format4 = {
     ...view.format4,
     freeDscbs: view.slots.length - inUse.length,
@@ -128,10 +129,14 @@ export function fitVtocToVolume(volume: Volume): void {
   }
   const geometry = volume.ckd;
   if (view.format4.cylinders === geometry.cylinders) return;
-  writeDscb(volume, view.format4Address, encodeFormat4({
-    ...view.format4,
-    cylinders: geometry.cylinders,
-    nextAlternate: Buffer.from([geometry.cylinders >> 8, geometry.cylinders & 0xff, 0, 0]),
-  }));
+  writeDscb(
+    volume,
+    view.format4Address,
+    encodeFormat4({
+      ...view.format4,
+      cylinders: geometry.cylinders,
+      nextAlternate: Buffer.from([geometry.cylinders >> 8, geometry.cylinders & 0xff, 0, 0]),
+    }),
+  );
   refreshVtocSummary(volume);
 }

@@ -104,8 +104,12 @@ describe('a source locked by another process', () => {
     const held = child;
     await new Promise<void>((resolve, reject) => {
       let err = '';
-      held.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-      held.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('locked')) resolve(); });
+      held.stderr?.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      held.stdout?.on('data', (d: Buffer) => {
+        if (d.toString().includes('locked')) resolve();
+      });
       held.on('exit', (code) => reject(new Error(`the lock holder exited (${code}): ${err}`)));
     });
     const r = runSnaptape(['backup', source, '--to', at('locked.aws')]);
@@ -261,7 +265,14 @@ describe('a truncated tape', () => {
     expect(existsSync(at('from-truncated.ckd'))).toBe(false);
     expect(sha256File(tape)).toBe(before);
     // The reader agrees independently of the CLI.
-    expect(() => { const reader = TapeReader.open(tape); try { readTapeContents(reader); } finally { reader.close(); } }).toThrow(/truncated/);
+    expect(() => {
+      const reader = TapeReader.open(tape);
+      try {
+        readTapeContents(reader);
+      } finally {
+        reader.close();
+      }
+    }).toThrow(/truncated/);
   });
 });
 
@@ -332,7 +343,10 @@ describe('a backup whose tape folder disappears while it runs', () => {
       await new Promise((r) => setTimeout(r, 200));
       rmSync(folder, { recursive: true, force: true });
       session.cancel();
-      const error = await session.done.then(() => undefined, (e: unknown) => e);
+      const error = await session.done.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(SnaptapeError);
       expect((error as Error).message).toMatch(/cancelled.*record could not be written/);
       expect(volume.interceptorNames()).toEqual([]);

@@ -160,7 +160,9 @@ describe('pacing options', () => {
     const elapsed = (Date.now() - started) / 1000;
     const summary = (JSON.parse(out) as JsonRun).summary;
     const bound = summary.bytes / 1e6 / rateMbps;
-    console.log(`[backup-cli] --throttle-mbps ${rateMbps}: ${summary.bytes} bytes in ${summary.seconds.toFixed(2)} s (wall ${elapsed.toFixed(2)} s); size/rate = ${bound.toFixed(2)} s`);
+    console.log(
+      `[backup-cli] --throttle-mbps ${rateMbps}: ${summary.bytes} bytes in ${summary.seconds.toFixed(2)} s (wall ${elapsed.toFixed(2)} s); size/rate = ${bound.toFixed(2)} s`,
+    );
     expect(elapsed).toBeGreaterThanOrEqual(summary.seconds);
     return [summary.seconds, bound];
   }

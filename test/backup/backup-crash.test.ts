@@ -40,7 +40,7 @@ const MODES = [
 ] as const;
 
 function payload(n: number): Buffer {
-  const data = Buffer.alloc(200 + (n * 37) % 3000, n & 0xff);
+  const data = Buffer.alloc(200 + ((n * 37) % 3000), n & 0xff);
   data.writeUInt32BE(n, 0);
   return data;
 }
@@ -120,7 +120,7 @@ describe(`backup killed at random moments (${RUNS} SIGKILLed runs)`, () => {
   }, 300_000);
 });
 
-describe('a source written after the crash, behind the session\'s back', () => {
+describe("a source written after the crash, behind the session's back", () => {
   it('refuses the resume with the reason, and leaves the tape and record as they were', async () => {
     const dir = makeTempDir();
     try {

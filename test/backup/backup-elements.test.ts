@@ -32,21 +32,45 @@ import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 let dir: TempDir;
 const at = (name: string): string => join(dir.path, name);
-beforeAll(() => { dir = makeTempDir(); });
+beforeAll(() => {
+  dir = makeTempDir();
+});
 afterAll(() => dir.cleanup());
 
 const ok = runSnaptapeOk;
 
 describe('data set name patterns', () => {
   const names = [
-    'PROD', 'PROD.DATA', 'PROD.PAYROLL.DATA', 'PROD.PAYROLL.TEXT', 'PROD.XAYROLL.INDEX', 'PROD.PAYROLL.A.B',
-    'PROD.AYROLL.DATA', 'PROD.PAYROLLX.DATA', 'PRODX.DATA', 'XPROD.DATA', 'TEST.DATA', 'TEST.A.DATA', 'SYS1.PROD.DATA',
-    'A.DATAX', 'DATA', 'A$#@-.B',
+    'PROD',
+    'PROD.DATA',
+    'PROD.PAYROLL.DATA',
+    'PROD.PAYROLL.TEXT',
+    'PROD.XAYROLL.INDEX',
+    'PROD.PAYROLL.A.B',
+    'PROD.AYROLL.DATA',
+    'PROD.PAYROLLX.DATA',
+    'PRODX.DATA',
+    'XPROD.DATA',
+    'TEST.DATA',
+    'TEST.A.DATA',
+    'SYS1.PROD.DATA',
+    'A.DATAX',
+    'DATA',
+    'A$#@-.B',
   ];
   const select = (pattern: string): string[] => names.filter((n) => datasetPatternRegExp(pattern).test(n));
 
   it('PROD.** is PROD and everything under it, and nothing that only starts with PROD', () => {
-    expect(select('PROD.**')).toEqual(['PROD', 'PROD.DATA', 'PROD.PAYROLL.DATA', 'PROD.PAYROLL.TEXT', 'PROD.XAYROLL.INDEX', 'PROD.PAYROLL.A.B', 'PROD.AYROLL.DATA', 'PROD.PAYROLLX.DATA']);
+    expect(select('PROD.**')).toEqual([
+      'PROD',
+      'PROD.DATA',
+      'PROD.PAYROLL.DATA',
+      'PROD.PAYROLL.TEXT',
+      'PROD.XAYROLL.INDEX',
+      'PROD.PAYROLL.A.B',
+      'PROD.AYROLL.DATA',
+      'PROD.PAYROLLX.DATA',
+    ]);
   });
 
   it('*.DATA is one qualifier, then DATA', () => {
@@ -143,7 +167,10 @@ describe('the backup set of a CKD volume', () => {
     [['PROD.**'], ['PROD.PAYROLL.DATA', 'PROD.PAYROLL.TEXT', 'PROD.XAYROLL.INDEX', 'PROD.DATA', 'PROD.MULTI.DATA']],
     [['*.DATA'], ['PROD.DATA', 'PRODX.DATA', 'TEST.DATA']],
     [['PROD.%AYROLL.*'], ['PROD.PAYROLL.DATA', 'PROD.PAYROLL.TEXT', 'PROD.XAYROLL.INDEX']],
-    [['PROD.%AYROLL.*', '*.DATA'], ['PROD.PAYROLL.DATA', 'PROD.PAYROLL.TEXT', 'PROD.XAYROLL.INDEX', 'PROD.DATA', 'PRODX.DATA', 'TEST.DATA']],
+    [
+      ['PROD.%AYROLL.*', '*.DATA'],
+      ['PROD.PAYROLL.DATA', 'PROD.PAYROLL.TEXT', 'PROD.XAYROLL.INDEX', 'PROD.DATA', 'PRODX.DATA', 'TEST.DATA'],
+    ],
   ];
   for (const [patterns, expected] of cases) {
     it(`${patterns.join(' ')} selects ${expected.length} data sets, each once, with an exact inverted index`, () => {
@@ -172,7 +199,14 @@ describe('the backup set of a CKD volume', () => {
     const run = await runBackup(volume, { tapePath: tape, datasets: ['PROD.%AYROLL.*', '*.DATA'], workers: 1 });
     const listed = tracksByListing(volume);
     const sizes = volume.trackSizes();
-    expect(run.summary.elements.map((e) => e.name).sort()).toEqual(['PROD.DATA', 'PROD.PAYROLL.DATA', 'PROD.PAYROLL.TEXT', 'PROD.XAYROLL.INDEX', 'PRODX.DATA', 'TEST.DATA']);
+    expect(run.summary.elements.map((e) => e.name).sort()).toEqual([
+      'PROD.DATA',
+      'PROD.PAYROLL.DATA',
+      'PROD.PAYROLL.TEXT',
+      'PROD.XAYROLL.INDEX',
+      'PRODX.DATA',
+      'TEST.DATA',
+    ]);
     for (const e of run.summary.elements) {
       const tracks = listed.get(e.name) ?? [];
       expect(e.blocks).toBe(tracks.length);
@@ -199,13 +233,23 @@ describe('fixed-format element size S against the size table V', () => {
     const keyBytes = 8;
     const n = recordsPerTrack(volume.ckd.family, { keyLength: keyBytes, dataLength: blockBytes });
     expect(n).toBeGreaterThan(3);
-    const entry = allocateDataset(volume, { name: 'FIX.KEYED', tracks: 5, dsorg: 'DA', recfm: parseRecfm('F'), recordLength: blockBytes, blockSize: blockBytes });
+    const entry = allocateDataset(volume, {
+      name: 'FIX.KEYED',
+      tracks: 5,
+      dsorg: 'DA',
+      recfm: parseRecfm('F'),
+      recordLength: blockBytes,
+      blockSize: blockBytes,
+    });
     const tracks = tracksByListing(volume).get('FIX.KEYED') ?? [];
     expect(tracks).toHaveLength(5);
     const lastR = 3;
     tracks.forEach((t, i) => {
       const count = i === tracks.length - 1 ? lastR : n;
-      volume.writeTrackRecords(t, Array.from({ length: count }, (_, r) => ({ key: Buffer.alloc(keyBytes, r + 1), data: Buffer.alloc(blockBytes, (t + r) & 0xff) })));
+      volume.writeTrackRecords(
+        t,
+        Array.from({ length: count }, (_, r) => ({ key: Buffer.alloc(keyBytes, r + 1), data: Buffer.alloc(blockBytes, (t + r) & 0xff) })),
+      );
     });
     expect(entry.name).toBe('FIX.KEYED');
     const s = fixedFormatElementBytes({ blockBytes, keyBytes, blocksPerTrack: n, tracks: tracks.length, blocksOnLastTrack: lastR, endOfFileRecord: false });
@@ -224,7 +268,14 @@ describe('fixed-format element size S against the size table V', () => {
     const name = fillVolumeResult.datasets[0] as string;
     const tracks = tracksByListing(volume).get(name) ?? [];
     expect(tracks.length).toBeGreaterThan(2);
-    const s = fixedFormatElementBytes({ blockBytes: 27998, keyBytes: 0, blocksPerTrack: 2, tracks: tracks.length, blocksOnLastTrack: 0, endOfFileRecord: true });
+    const s = fixedFormatElementBytes({
+      blockBytes: 27998,
+      keyBytes: 0,
+      blocksPerTrack: 2,
+      tracks: tracks.length,
+      blocksOnLastTrack: 0,
+      endOfFileRecord: true,
+    });
     console.log(`[backup-elements] ${name}: ${tracks.length} tracks, ΣV=${sumV(tracks)}, S=${s}, ΣV−S=${sumV(tracks) - s}`);
     expect(s).toBe(sumV(tracks));
   });
@@ -234,7 +285,10 @@ describe('FBA volumes', () => {
   const BLOCKS = 4096;
   /** Writes made right after the start instant (copied out of order); few, so that the workers still copy most slots. */
   const WRITES_AT_START = 8;
-  const RANGES = [{ firstBlock: 0, blockCount: 1000 }, { firstBlock: 2000, blockCount: 500 }];
+  const RANGES = [
+    { firstBlock: 0, blockCount: 1000 },
+    { firstBlock: 2000, blockCount: 500 },
+  ];
   let seed: number;
   const image = (): string => at('f.fba');
   const inRanges = (b: number): boolean => RANGES.some((r) => b >= r.firstBlock && b < r.firstBlock + r.blockCount);
@@ -259,8 +313,12 @@ describe('FBA volumes', () => {
     try {
       const prng = new Prng(seed ^ 0x5a5a);
       const done = runBackup(volume, {
-        tapePath: tape, blockRanges, workers: 2, throttleMbps: 1,
-        load: { kind: 'random', ratePerSecond: 2000 }, loadSeed: seed,
+        tapePath: tape,
+        blockRanges,
+        workers: 2,
+        throttleMbps: 1,
+        load: { kind: 'random', ratePerSecond: 2000 },
+        loadSeed: seed,
         onStartInstant: () => copyFileSync(image(), reference),
       });
       const targets = blockRanges ?? [{ firstBlock: 2, blockCount: BLOCKS - 2 }];
@@ -280,8 +338,10 @@ describe('FBA volumes', () => {
   it('backs up --blocks 0:1000 2000:500 as two elements with an exact block index (CLI)', () => {
     const out = ok(['backup', image(), '--to', at('cli-ranges.aws'), '--blocks', '0:1000', '2000:500', '--json']);
     const summary = JSON.parse(out).summary;
-    expect(summary.elements.map((e: { name: string; kind: string; blocks: number; bytes: number }) => [e.name, e.kind, e.blocks, e.bytes]))
-      .toEqual([['BLOCKS.R0001', 'blocks', Math.ceil(1000 / FBA_BLOCKS_PER_TAPE_BLOCK), 1000 * 512], ['BLOCKS.R0002', 'blocks', Math.ceil(500 / FBA_BLOCKS_PER_TAPE_BLOCK), 500 * 512]]);
+    expect(summary.elements.map((e: { name: string; kind: string; blocks: number; bytes: number }) => [e.name, e.kind, e.blocks, e.bytes])).toEqual([
+      ['BLOCKS.R0001', 'blocks', Math.ceil(1000 / FBA_BLOCKS_PER_TAPE_BLOCK), 1000 * 512],
+      ['BLOCKS.R0002', 'blocks', Math.ceil(500 / FBA_BLOCKS_PER_TAPE_BLOCK), 500 * 512],
+    ]);
     const volume = openVolume(image(), { readOnly: true });
     try {
       const set = selectBackupSet(volume, { blockRanges: RANGES });
@@ -306,7 +366,9 @@ describe('FBA volumes', () => {
     const tape = at('ranges.aws');
     const reference = at('ranges-reference.fba');
     const run = await backupUnderLoad(tape, reference, RANGES);
-    console.log(`[backup-elements] FBA ranges seed=${seed}: in order ${run.summary.copiedInOrder}, out of order ${run.summary.copiedOutOfOrder}, load writes ${run.load?.writes}`);
+    console.log(
+      `[backup-elements] FBA ranges seed=${seed}: in order ${run.summary.copiedInOrder}, out of order ${run.summary.copiedOutOfOrder}, load writes ${run.load?.writes}`,
+    );
     // Out of order at least for the writes made at the start instant; how many the workers got to first is timing.
     expect(run.summary.copiedOutOfOrder).toBeGreaterThan(0);
     expect(run.summary.copiedInOrder + run.summary.copiedOutOfOrder).toBe(24);

@@ -26,10 +26,12 @@ describe('tape on an FBA volume', () => {
     expect(fbaPositionOf(0, { startBlock: 1000, blockBytes: 512 })).toEqual({ block: 1000, offsetInBlock: 0 });
     expect(fbaPositionOf(511, { startBlock: 7, blockBytes: 512 })).toEqual({ block: 7, offsetInBlock: 511 });
     expect(fbaPositionOf(512, { startBlock: 7, blockBytes: 512 })).toEqual({ block: 8, offsetInBlock: 0 });
-    fc.assert(fc.property(fc.nat(2 ** 40), fc.nat(2 ** 20), (lu, n0) => {
-      const p = fbaPositionOf(lu, { startBlock: n0, blockBytes: 512 });
-      return (p.block - n0) * 512 + p.offsetInBlock === lu && p.offsetInBlock >= 0 && p.offsetInBlock < 512;
-    }));
+    fc.assert(
+      fc.property(fc.nat(2 ** 40), fc.nat(2 ** 20), (lu, n0) => {
+        const p = fbaPositionOf(lu, { startBlock: n0, blockBytes: 512 });
+        return (p.block - n0) * 512 + p.offsetInBlock === lu && p.offsetInBlock >= 0 && p.offsetInBlock < 512;
+      }),
+    );
   });
 
   it('backs up under load onto blocks N0.., leaves the rest of the volume alone, and restores from there', () => {
@@ -41,10 +43,26 @@ describe('tape on an FBA volume', () => {
     expect(runSnaptape(['init', volume, '--type', 'fba', '--blocks', '40000', '--volser', 'TAPES1']).status).toBe(0);
     const startBlock = 2000;
     const before = readFileSync(volume);
-    const backup = runSnaptape(['backup', source, '--to', volume, '--to-fba-block', String(startBlock), '--load', 'random:2000', '--reference-copy', reference, '--json']);
+    const backup = runSnaptape([
+      'backup',
+      source,
+      '--to',
+      volume,
+      '--to-fba-block',
+      String(startBlock),
+      '--load',
+      'random:2000',
+      '--reference-copy',
+      reference,
+      '--json',
+    ]);
     expect(backup.status, backup.stderr).toBe(0);
     const summary = (JSON.parse(backup.stdout) as { summary: { target: { kind: string; firstBlock: number; lastBlock: number }; tapeBytes: number } }).summary;
-    expect(summary.target).toEqual({ kind: 'fba', firstBlock: startBlock, lastBlock: fbaPositionOf(summary.tapeBytes - 1, { startBlock, blockBytes: 512 }).block });
+    expect(summary.target).toEqual({
+      kind: 'fba',
+      firstBlock: startBlock,
+      lastBlock: fbaPositionOf(summary.tapeBytes - 1, { startBlock, blockBytes: 512 }).block,
+    });
     const after = readFileSync(volume);
     // Outside blocks first..last nothing changed; inside it starts with the VOL1 label chunk.
     expect(sha(after.subarray(0, startBlock * 512))).toBe(sha(before.subarray(0, startBlock * 512)));

@@ -24,7 +24,9 @@ import { parseHetmapAll } from './backup-test-helpers.js';
 
 let dir: TempDir;
 const at = (name: string): string => join(dir.path, name);
-beforeAll(() => { dir = makeTempDir(); });
+beforeAll(() => {
+  dir = makeTempDir();
+});
 afterAll(() => dir.cleanup());
 
 const ok = (args: string[], cwd?: string): string => {
@@ -69,7 +71,9 @@ describe('a full-volume backup made under concurrent host writes', () => {
   }, 60_000);
 
   it('really raced the host: tracks were copied out of order and the source moved on from the reference', () => {
-    console.log(`[backup-interop] seed=${seed}: in order ${run.summary.copiedInOrder}, out of order ${run.summary.copiedOutOfOrder}, load writes ${run.load?.writes}`);
+    console.log(
+      `[backup-interop] seed=${seed}: in order ${run.summary.copiedInOrder}, out of order ${run.summary.copiedOutOfOrder}, load writes ${run.load?.writes}`,
+    );
     expect(run.summary.copiedOutOfOrder, `seed ${seed}`).toBeGreaterThan(0);
     expect(run.summary.copiedInOrder + run.summary.copiedOutOfOrder).toBe(TRACKS);
     expect(run.load?.writes ?? 0).toBeGreaterThan(0);
@@ -105,7 +109,7 @@ describe('a full-volume backup made under concurrent host writes', () => {
     expect(r.stdout).toContain('End of tape.');
   });
 
-  it('hetupd -d copies the tape byte for byte, and hetget extracts bytes whose SHA-256 is the summary\'s', () => {
+  it("hetupd -d copies the tape byte for byte, and hetget extracts bytes whose SHA-256 is the summary's", () => {
     expect(runTool('hetupd', ['-d', tape(), at('copy.aws')]).status).toBe(0);
     expect(runTool('cmp', [tape(), at('copy.aws')]).status).toBe(0);
     expect(runTool('hetget', [tape(), at('hetget.bin'), '1']).status).toBe(0);
@@ -155,7 +159,11 @@ describe('a data set backup (--datasets PROD.**)', () => {
     ok(['alloc', image(), 'PROD.PAYROLL.TEXT', '--tracks', '4', '--recfm', 'FB', '--lrecl', '80', '--blksize', '800']);
     ok(['alloc', image(), 'TEST.OTHER.TEXT', '--tracks', '1', '--recfm', 'FB', '--lrecl', '80', '--blksize', '800']);
     ok(['alloc', image(), 'PROD.LEDGER.TEXT', '--tracks', '2', '--recfm', 'FB', '--lrecl', '80', '--blksize', '3200']);
-    for (const [name, text] of [['PROD.PAYROLL.TEXT', payroll], ['PROD.LEDGER.TEXT', ledger], ['TEST.OTHER.TEXT', other]] as const) {
+    for (const [name, text] of [
+      ['PROD.PAYROLL.TEXT', payroll],
+      ['PROD.LEDGER.TEXT', ledger],
+      ['TEST.OTHER.TEXT', other],
+    ] as const) {
       writeFileSync(at(`${name}.txt`), text);
       ok(['put', image(), name, at(`${name}.txt`), '--text']);
     }
@@ -174,8 +182,12 @@ describe('a data set backup (--datasets PROD.**)', () => {
     const r = runTool('hetmap', ['-a', tape()]);
     expect(r.status).toBe(0);
     // HDR1 holds (the last 17 characters of) each name; both fit.
-    expect(parseHetmapAll(r.stdout).labels.filter((l) => l.label === 'HDR1').map((l) => (l.fields['Dataset ID'] ?? '').trimEnd()).sort())
-      .toEqual(['PROD.LEDGER.TEXT', 'PROD.PAYROLL.TEXT']);
+    expect(
+      parseHetmapAll(r.stdout)
+        .labels.filter((l) => l.label === 'HDR1')
+        .map((l) => (l.fields['Dataset ID'] ?? '').trimEnd())
+        .sort(),
+    ).toEqual(['PROD.LEDGER.TEXT', 'PROD.PAYROLL.TEXT']);
   });
 
   it('restore --new-volume makes a volume that dasdls lists with the data sets, and dasdseq -ascii reads the put text', () => {

@@ -12,7 +12,9 @@ import { runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 let dir: TempDir;
-beforeAll(() => { dir = makeTempDir(); });
+beforeAll(() => {
+  dir = makeTempDir();
+});
 afterAll(() => dir.cleanup());
 
 function sha256Of(path: string): string {

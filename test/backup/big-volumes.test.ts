@@ -45,7 +45,10 @@ function tapemapFiles(tape: string): { fileNumber: number; blockCount: number; m
   const r = runTool('tapemap', [tape], { timeoutMs: SLOW_MS });
   expect(r.status, r.stderr).toBe(0);
   return [...r.stdout.matchAll(/^File (\d+): Blocks=(\d+), block size min=(\d+), max=(\d+)/gm)].map((m) => ({
-    fileNumber: Number(m[1]), blockCount: Number(m[2]), minBlockBytes: Number(m[3]), maxBlockBytes: Number(m[4]),
+    fileNumber: Number(m[1]),
+    blockCount: Number(m[2]),
+    minBlockBytes: Number(m[3]),
+    maxBlockBytes: Number(m[4]),
   }));
 }
 
@@ -79,32 +82,50 @@ describe.each(chosen)('$label ($tracks tracks)', ({ type, volser, tracks, fill }
     if (fill) ok(['fill', source(), '--percent', '100']);
     const backup = measuredOk(['backup', source(), '--to', tape()], dir.path);
     restore = measuredOk(['restore', tape(), '--to', at('restored.ckd'), '--new-volume'], dir.path);
-    console.info(`${type}: backup ${backup.seconds.toFixed(1)} s (peak RSS ${(backup.peakRssBytes / MIB).toFixed(0)} MiB), `
-      + `restore ${restore.seconds.toFixed(1)} s (peak RSS ${(restore.peakRssBytes / MIB).toFixed(0)} MiB)`);
+    console.info(
+      `${type}: backup ${backup.seconds.toFixed(1)} s (peak RSS ${(backup.peakRssBytes / MIB).toFixed(0)} MiB), ` +
+        `restore ${restore.seconds.toFixed(1)} s (peak RSS ${(restore.peakRssBytes / MIB).toFixed(0)} MiB)`,
+    );
   }, SLOW_MS);
   afterAll(() => dir.cleanup(), SLOW_MS);
 
-  it('verifies: one whole-volume element of one block per track, its SHA-256 as recorded', () => {
-    const r = runSnaptape(['verify', tape(), '--json'], { timeoutMs: SLOW_MS });
-    expect(r.status, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as { ok: boolean; elements: { name: string; blocks: number; ok: boolean }[] };
-    expect(report.ok).toBe(true);
-    expect(report.elements).toEqual([expect.objectContaining({ name: `FULLVOLUME.${volser}`, blocks: tracks, ok: true })]);
-  }, SLOW_MS);
+  it(
+    'verifies: one whole-volume element of one block per track, its SHA-256 as recorded',
+    () => {
+      const r = runSnaptape(['verify', tape(), '--json'], { timeoutMs: SLOW_MS });
+      expect(r.status, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout) as { ok: boolean; elements: { name: string; blocks: number; ok: boolean }[] };
+      expect(report.ok).toBe(true);
+      expect(report.elements).toEqual([expect.objectContaining({ name: `FULLVOLUME.${volser}`, blocks: tracks, ok: true })]);
+    },
+    SLOW_MS,
+  );
 
-  it('lists with tape ls as Hercules tapemap does: the same files, block counts and block sizes', () => {
-    const listing = JSON.parse(ok(['tape', 'ls', tape(), '--json'])) as TapeListing;
-    expect(listing.dataSets).toEqual([expect.objectContaining({ dsname: `FULLVOLUME.${volser}`, blockCount: tracks })]);
-    const hercules = tapemapFiles(tape());
-    expect(hercules.find((f) => f.blockCount === tracks), 'tapemap lists the data file of one block per track').toBeDefined();
-    expect(listing.files.map(({ fileNumber, blockCount, minBlockBytes, maxBlockBytes }) => ({ fileNumber, blockCount, minBlockBytes, maxBlockBytes })))
-      .toEqual(hercules);
-  }, SLOW_MS);
+  it(
+    'lists with tape ls as Hercules tapemap does: the same files, block counts and block sizes',
+    () => {
+      const listing = JSON.parse(ok(['tape', 'ls', tape(), '--json'])) as TapeListing;
+      expect(listing.dataSets).toEqual([expect.objectContaining({ dsname: `FULLVOLUME.${volser}`, blockCount: tracks })]);
+      const hercules = tapemapFiles(tape());
+      expect(
+        hercules.find((f) => f.blockCount === tracks),
+        'tapemap lists the data file of one block per track',
+      ).toBeDefined();
+      expect(
+        listing.files.map(({ fileNumber, blockCount, minBlockBytes, maxBlockBytes }) => ({ fileNumber, blockCount, minBlockBytes, maxBlockBytes })),
+      ).toEqual(hercules);
+    },
+    SLOW_MS,
+  );
 
-  it('restores into a new volume cmp-identical to the source', () => {
-    const cmp = runTool('cmp', [source(), at('restored.ckd')], { timeoutMs: SLOW_MS });
-    expect(cmp.status, cmp.stdout + cmp.stderr).toBe(0);
-  }, SLOW_MS);
+  it(
+    'restores into a new volume cmp-identical to the source',
+    () => {
+      const cmp = runTool('cmp', [source(), at('restored.ckd')], { timeoutMs: SLOW_MS });
+      expect(cmp.status, cmp.stdout + cmp.stderr).toBe(0);
+    },
+    SLOW_MS,
+  );
 
   it(`restores with a peak resident set under ${RESTORE_PEAK_RSS_BYTES / MIB} MiB`, () => {
     expect(restore.peakRssBytes).toBeGreaterThan(0);

@@ -108,8 +108,18 @@ describe('tape backup point in time', () => {
       }),
       { numRuns: RUNS, seed },
     );
-    console.log(`point-in-time property: ${totals.runs} runs (${totals.spooled} through a spool), ${totals.writes} host writes (${totals.aimedAtClaimed} aimed at claimed tracks), ${totals.outOfOrder} tracks copied out of order, mismatches printed: ${totals.mismatched}`);
-    recordReliability({ kind: 'point-in-time', runs: totals.runs, spooledRuns: totals.spooled, hostWrites: totals.writes, aimedAtClaimed: totals.aimedAtClaimed, outOfOrder: totals.outOfOrder, mismatches: totals.mismatched });
+    console.log(
+      `point-in-time property: ${totals.runs} runs (${totals.spooled} through a spool), ${totals.writes} host writes (${totals.aimedAtClaimed} aimed at claimed tracks), ${totals.outOfOrder} tracks copied out of order, mismatches printed: ${totals.mismatched}`,
+    );
+    recordReliability({
+      kind: 'point-in-time',
+      runs: totals.runs,
+      spooledRuns: totals.spooled,
+      hostWrites: totals.writes,
+      aimedAtClaimed: totals.aimedAtClaimed,
+      outOfOrder: totals.outOfOrder,
+      mismatches: totals.mismatched,
+    });
     expect(totals.runs).toBeGreaterThanOrEqual(RUNS);
     // The runs must really have raced the copy loop, or the property says nothing.
     expect(totals.outOfOrder).toBeGreaterThan(0);

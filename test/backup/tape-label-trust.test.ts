@@ -99,12 +99,17 @@ describe('the label digest', () => {
   });
 
   it('verify fails naming the labels when UHL1 says more cylinders, or fewer', () => {
-    for (const [name, cylinders] of [['inflated.aws', 60_000], ['shrunk.aws', 1]] as const) {
+    for (const [name, cylinders] of [
+      ['inflated.aws', 60_000],
+      ['shrunk.aws', 1],
+    ] as const) {
       const tape = editLabel(volumeTape, name, 'UHL1', withCylinders(cylinders));
       const r = runSnaptape(['verify', tape]);
       expect(r.status, r.stderr).toBe(16);
       expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(/^snaptape: Cannot verify .*: the labels of FULLVOLUME\.LBL001 \(VOL1 HDR1 HDR2 UHL1-UHL2\) do not match their recorded SHA-256/);
+      expect(r.stderr).toMatch(
+        /^snaptape: Cannot verify .*: the labels of FULLVOLUME\.LBL001 \(VOL1 HDR1 HDR2 UHL1-UHL2\) do not match their recorded SHA-256/,
+      );
     }
   });
 
@@ -128,7 +133,10 @@ describe('the label digest', () => {
 
 describe('restore --new-volume checks the recorded geometry before it creates anything', () => {
   it('refuses an edited UHL1 (inflated or shrunk) on a tape with the label digest', () => {
-    for (const [name, cylinders] of [['r-inflated.aws', 60_000], ['r-shrunk.aws', 1]] as const) {
+    for (const [name, cylinders] of [
+      ['r-inflated.aws', 60_000],
+      ['r-shrunk.aws', 1],
+    ] as const) {
       const tape = editLabel(volumeTape, name, 'UHL1', withCylinders(cylinders));
       const target = at(`${name}.ckd`);
       expectCliFailure(runSnaptape(['restore', tape, '--to', target, '--new-volume']), 'VERIFY', [/labels of FULLVOLUME\.LBL001/]);
@@ -142,7 +150,12 @@ describe('restore --new-volume checks the recorded geometry before it creates an
       ['old-inflated.aws', withCylinders(60_000), /UHL1 records 60000 cylinders .* 45 tracks/],
       ['old-shrunk.aws', withCylinders(1), /UHL1 records 1 cylinders .* 45 tracks/],
       ['old-huge.aws', withCylinders(9_999_999), /UHL1 records 9999999 cylinders: a 3390 has at most 65535/],
-      ['old-slot.aws', (label) => encodeUserLabel({ labelId: 'UHL', number: 1, userData: userLabelText(decodeEbcdicTrimmed(label.subarray(4)).replace(/SLOT=\d+/, 'SLOT=4096')) }), /UHL1 records 4096-byte track slots: a 3390 has 56832/],
+      [
+        'old-slot.aws',
+        (label) =>
+          encodeUserLabel({ labelId: 'UHL', number: 1, userData: userLabelText(decodeEbcdicTrimmed(label.subarray(4)).replace(/SLOT=\d+/, 'SLOT=4096')) }),
+        /UHL1 records 4096-byte track slots: a 3390 has 56832/,
+      ],
     ];
     for (const [name, edit, message] of cases) {
       const tape = editLabel(old, name, 'UHL1', edit);
@@ -157,7 +170,9 @@ describe('restore --new-volume checks the recorded geometry before it creates an
     const old = withoutLabelDigest(datasetTape, 'old-ds.aws');
     const tape = editLabel(old, 'old-ds-shrunk.aws', 'UHL1', withCylinders(1));
     const target = at('old-ds-shrunk.ckd');
-    expectCliFailure(runSnaptape(['restore', tape, '--to', target, '--new-volume']), 'TAPE_LABEL', [/UHL1 records 1 cylinders, but block \d+ of PROD\.BIG is cylinder [12]/]);
+    expectCliFailure(runSnaptape(['restore', tape, '--to', target, '--new-volume']), 'TAPE_LABEL', [
+      /UHL1 records 1 cylinders, but block \d+ of PROD\.BIG is cylinder [12]/,
+    ]);
     expect(existsSync(target)).toBe(false);
   });
 

@@ -46,7 +46,9 @@ describe('file-io on short transfers', () => {
       expect(() => readFully(fd, Buffer.alloc(50), 80, path, 'the image')).toThrow(IoError);
       expect(() => readFully(fd, Buffer.alloc(50), 80, path, 'the image')).toThrow(`the image ends at byte 100`);
       expect(() => readFully(fd, Buffer.alloc(50), 80, path, 'the image')).toThrow(path);
-      expect(() => readFully(fd, Buffer.alloc(50), 80, path, 'the image', (end) => new ImageFormatError(`ends at ${end}`))).toThrow(new ImageFormatError('ends at 100'));
+      expect(() => readFully(fd, Buffer.alloc(50), 80, path, 'the image', (end) => new ImageFormatError(`ends at ${end}`))).toThrow(
+        new ImageFormatError('ends at 100'),
+      );
       const probe = Buffer.alloc(50);
       expect(readAtMost(fd, probe, 80, path)).toBe(20);
       expect(probe.subarray(0, 20)).toEqual(pattern(100).subarray(80));
@@ -109,7 +111,9 @@ describe('file-io on a full file system (a 64 KiB tmpfs)', () => {
     const fd = openSync(path, 'w');
     try {
       expect(() => writeFully(fd, Buffer.alloc(256 * 1024, 1), 0, path, 'the spool')).toThrow(NoSpaceError);
-      expect(() => writevFully(fd, [Buffer.alloc(128 * 1024, 2), Buffer.alloc(128 * 1024, 3)], 0, path, 'the spool')).toThrow(`no space left on the device holding ${path}`);
+      expect(() => writevFully(fd, [Buffer.alloc(128 * 1024, 2), Buffer.alloc(128 * 1024, 3)], 0, path, 'the spool')).toThrow(
+        `no space left on the device holding ${path}`,
+      );
     } finally {
       closeSync(fd);
     }

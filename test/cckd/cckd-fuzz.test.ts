@@ -40,7 +40,12 @@ beforeAll(() => {
   metadataEnd = Math.min(goodBytes.length, 1024 + 4 + 2048 + 64);
   // Random mutations never build a decompression bomb, so two are seeds: 64 MiB of zeros in a
   // track image whose slot is 56,832 bytes.
-  bombSeeds = ([[2, bzip2Bomb(64 * MIB)], [1, zlibBomb(48 * MIB)]] as const).map(([code, body]) => {
+  bombSeeds = (
+    [
+      [2, bzip2Bomb(64 * MIB)],
+      [1, zlibBomb(48 * MIB)],
+    ] as const
+  ).map(([code, body]) => {
     const path = join(dir.path, `bomb-${code}.cckd`);
     writeFileSync(path, goodBytes);
     plantCckdTrack(path, 0, 15, code, body);
@@ -77,7 +82,14 @@ describe('damaged CCKD files', () => {
       ['wrong L1 entry count', (b) => b.writeUInt32LE(9, 516), /9 L1 entries at offset 516/],
       ['L1 points past the end', (b) => b.writeUInt32LE(0x7fff0000, 1024), /L1 entry 0 .* outside/],
       ['L2 entry out of bounds', (b) => b.writeUInt32LE(0x7fff0000, b.readUInt32LE(1024)), /track 0: L2 entry .* out of bounds/],
-      ['two tracks share one image', (b) => { const l2 = b.readUInt32LE(1024); b.copy(b, l2 + 8, l2, l2 + 8); }, /overlaps/],
+      [
+        'two tracks share one image',
+        (b) => {
+          const l2 = b.readUInt32LE(1024);
+          b.copy(b, l2 + 8, l2, l2 + 8);
+        },
+        /overlaps/,
+      ],
       ['bad null format', (b) => b.writeUInt8(7, 556), /null track format 7/],
       ['unknown compression', (b) => b.writeUInt8(9, 557), /compression 9/],
     ];

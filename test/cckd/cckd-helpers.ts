@@ -20,11 +20,17 @@ export function expectCckdcdskClean(path: string, cwd: string): ToolResult {
 export function expectCckdcdskAgrees(path: string, cwd: string): void {
   const r = runTool('cckdcdsk', ['-3', '-ro', path], { cwd });
   const lines = `${r.stdout}\n${r.stderr}`.split('\n');
-  const theirs = lines.map((l) => /HHCCU622W .*trk\[(\d+)\]/.exec(l)?.[1]).filter((t): t is string => t !== undefined).map(Number);
+  const theirs = lines
+    .map((l) => /HHCCU622W .*trk\[(\d+)\]/.exec(l)?.[1])
+    .filter((t): t is string => t !== undefined)
+    .map(Number);
   const other = lines.filter((l) => /HHCCU\d{3}[EW]/.test(l) && !/HHCCU622W|HHCCU500W/.test(l));
   expect(other, `cckdcdsk on ${path}`).toEqual([]);
   const report = checkImage(path);
-  expect(report.problems.filter((p) => p.kind !== 'track'), `snaptape check on ${path}`).toEqual([]);
+  expect(
+    report.problems.filter((p) => p.kind !== 'track'),
+    `snaptape check on ${path}`,
+  ).toEqual([]);
   const ours = report.problems.map((p) => p.track).filter((t): t is number => t !== undefined);
   expect(theirs.sort((a, b) => a - b)).toEqual(ours.sort((a, b) => a - b));
 }

@@ -90,7 +90,7 @@ describe('CCKD volumes snaptape writes, read by Hercules', () => {
 });
 
 describe('CCKD volumes Hercules makes, read by snaptape', () => {
-  it('vector 03 (dasdinit -z): ls shows EMPTY1, and convert --format ckd is cckd2ckd\'s output byte for byte', () => {
+  it("vector 03 (dasdinit -z): ls shows EMPTY1, and convert --format ckd is cckd2ckd's output byte for byte", () => {
     const image = vectorPath('03_cckd3390_dasdinit_z_3cyl.cckd', dir.path);
     const before = sha256File(image);
     const listing = runSnaptapeJson<VolumeListing>(['ls', image]);
@@ -106,7 +106,8 @@ describe('CCKD volumes Hercules makes, read by snaptape', () => {
     it(`dasdload ${flag} (vector 02's control file): snaptape lists and reads every data set as dasdseq does`, () => {
       const work = join(dir.path, `load${flag}`);
       runTool('mkdir', ['-p', work]);
-      for (const f of ['02_ckd3390_dasdload_5cyl.ctl', '02_ckd3390_dasdload_5cyl_text.txt', '02_ckd3390_dasdload_5cyl_seq.bin']) copyFileSync(join(VECTORS_DIR, f), join(work, f));
+      for (const f of ['02_ckd3390_dasdload_5cyl.ctl', '02_ckd3390_dasdload_5cyl_text.txt', '02_ckd3390_dasdload_5cyl_seq.bin'])
+        copyFileSync(join(VECTORS_DIR, f), join(work, f));
       const image = join(work, 'loaded.cckd');
       const load = runTool('dasdload', [flag, '02_ckd3390_dasdload_5cyl.ctl', image, '0'], { cwd: work });
       expect(load.status, load.stderr).toBe(0);

@@ -11,8 +11,15 @@ import { field, layoutToJson, type Layout } from '../../src/base/field-table.js'
 import { trackUsedBytes } from '../../src/ckd/track-codec.js';
 import { decodeCckdHeader, encodeCckdHeader, newCckdHeader } from '../../src/image/cckd-header.js';
 import {
-  CCKD_FREE_BLOCK_LAYOUT, CCKD_HEADER_LAYOUT, CCKD_HEADER_OFFSET, CCKD_L1_OFFSET, CCKD_L2_ENTRY_LAYOUT, CCKD_L2_TABLE_BYTES, CCKD_LAYOUTS_BE,
-  CCKD_OPTION, CCKD_TRACK_HEADER_LAYOUT,
+  CCKD_FREE_BLOCK_LAYOUT,
+  CCKD_HEADER_LAYOUT,
+  CCKD_HEADER_OFFSET,
+  CCKD_L1_OFFSET,
+  CCKD_L2_ENTRY_LAYOUT,
+  CCKD_L2_TABLE_BYTES,
+  CCKD_LAYOUTS_BE,
+  CCKD_OPTION,
+  CCKD_TRACK_HEADER_LAYOUT,
 } from '../../src/image/cckd-layouts.js';
 import { NULL_FORMAT, nullFormatOf, nullTrackImage } from '../../src/image/cckd-null-track.js';
 import { FreeSpaceMap, gapsBetween } from '../../src/image/cckd-space.js';
@@ -59,12 +66,28 @@ describe('CCKD header codec', () => {
   it('vector 03 decodes to the facts in its .txt, and re-encodes byte for byte', () => {
     const bytes = readFileSync(vectorPath('03_cckd3390_dasdinit_z_3cyl.cckd', '/tmp')).subarray(CCKD_HEADER_OFFSET, CCKD_HEADER_OFFSET + 512);
     const h = decodeCckdHeader(bytes);
-    expect(h).toMatchObject({ version: 0, release: 3, modLevel: 1, options: 0x41, l1Entries: 1, l2Entries: 256, fileBytes: 3418, usedBytes: 3418, cylinders: 3, nullFormat: 1, compression: 1, compressionParameter: 0xffff });
+    expect(h).toMatchObject({
+      version: 0,
+      release: 3,
+      modLevel: 1,
+      options: 0x41,
+      l1Entries: 1,
+      l2Entries: 256,
+      fileBytes: 3418,
+      usedBytes: 3418,
+      cylinders: 3,
+      nullFormat: 1,
+      compression: 1,
+      compressionParameter: 0xffff,
+    });
     expect(encodeCckdHeader(h).equals(bytes)).toBe(true);
   });
 
   it('a big-endian header round-trips in big-endian order', () => {
-    const h = { ...newCckdHeader({ cylinders: 7, l1Entries: 1, fileBytes: 1028, nullFormat: 1, compression: 1, compressionParameter: 0xffff }), options: CCKD_OPTION.BIG_ENDIAN };
+    const h = {
+      ...newCckdHeader({ cylinders: 7, l1Entries: 1, fileBytes: 1028, nullFormat: 1, compression: 1, compressionParameter: 0xffff }),
+      options: CCKD_OPTION.BIG_ENDIAN,
+    };
     const bytes = encodeCckdHeader(h);
     expect(bytes.readUInt32BE(4)).toBe(1);
     expect(bytes.readUInt32LE(40)).toBe(7);
@@ -86,8 +109,19 @@ describe('free space map (unit, against a plain model)', () => {
   });
 
   it('gapsBetween reports gaps and overlaps', () => {
-    const { gaps, overlaps } = gapsBetween([{ offset: 0, length: 10 }, { offset: 20, length: 10 }, { offset: 25, length: 10 }], 0, 50);
-    expect(gaps).toEqual([{ offset: 10, length: 10 }, { offset: 35, length: 15 }]);
+    const { gaps, overlaps } = gapsBetween(
+      [
+        { offset: 0, length: 10 },
+        { offset: 20, length: 10 },
+        { offset: 25, length: 10 },
+      ],
+      0,
+      50,
+    );
+    expect(gaps).toEqual([
+      { offset: 10, length: 10 },
+      { offset: 35, length: 15 },
+    ]);
     expect(overlaps).toHaveLength(1);
   });
 });

@@ -39,11 +39,17 @@ describe('multi-file CKD volumes (vector 10)', () => {
     expect(multiFilePartPath('/d/v_1.ckd', 10)).toBe('/d/v_A.ckd');
   });
 
-  it('reads SPLIT.TEXT (cylinder 3, in the second file) as the vector\'s text', () => {
+  it("reads SPLIT.TEXT (cylinder 3, in the second file) as the vector's text", () => {
     const out = join(dir.path, 'split.txt');
     ok(['get', first, 'SPLIT.TEXT', out, '--text']);
-    const expected = readFileSync(join(VECTORS_DIR, '10_ckd3390_split_text.txt'), 'latin1').split('\n').filter((l) => l.length > 0);
-    expect(readFileSync(out, 'latin1').split('\n').filter((l) => l.length > 0)).toEqual(expected);
+    const expected = readFileSync(join(VECTORS_DIR, '10_ckd3390_split_text.txt'), 'latin1')
+      .split('\n')
+      .filter((l) => l.length > 0);
+    expect(
+      readFileSync(out, 'latin1')
+        .split('\n')
+        .filter((l) => l.length > 0),
+    ).toEqual(expected);
     const image = openImage(first, { readOnly: true });
     expect(image.geometry.kind === 'ckd' && image.geometry.cylinders).toBe(4);
     image.close();
@@ -58,7 +64,10 @@ describe('multi-file CKD volumes (vector 10)', () => {
     ok(['put', first, 'SPLIT.TEXT', host, '--text']);
     const seq = runTool('dasdseq', ['-ascii', first, 'SPLIT.TEXT'], { cwd: dir.path });
     expect(seq.status, seq.stderr).toBe(0);
-    const back = readFileSync(join(dir.path, 'SPLIT.TEXT'), 'latin1').split(/\r?\n/).map((l) => l.trimEnd()).filter((l) => l.length > 0);
+    const back = readFileSync(join(dir.path, 'SPLIT.TEXT'), 'latin1')
+      .split(/\r?\n/)
+      .map((l) => l.trimEnd())
+      .filter((l) => l.length > 0);
     expect(back).toEqual(text.split('\n'));
     expect(readFileSync(first).subarray(0, 512).equals(head1)).toBe(true);
     expect(readFileSync(second).subarray(0, 512).equals(head2)).toBe(true);
@@ -84,7 +93,9 @@ describe('multi-file CKD volumes (vector 10)', () => {
     const before = [sha256File(bad1), sha256File(bad2)];
     const r = runSnaptape(['ls', bad1]);
     expect(r.status).toBe(3);
-    expect(r.stderr.trim().split('\n')).toEqual([`snaptape: Cannot open ${bad2}: high cylinder 5 at offset 18, but files 1-1 hold cylinders 0-1`.replace(bad2, bad1)]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `snaptape: Cannot open ${bad2}: high cylinder 5 at offset 18, but files 1-1 hold cylinders 0-1`.replace(bad2, bad1),
+    ]);
     const r2 = runSnaptape(['ls', second]);
     expect(r2.stderr).toMatch(/file 2 of a multi-file volume: open the set by its first file/);
     expect([sha256File(bad1), sha256File(bad2)]).toEqual(before);

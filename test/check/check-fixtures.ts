@@ -16,7 +16,11 @@ export interface CheckJson {
   readonly kind: string;
   readonly format: string;
   readonly description: string;
-  readonly problems: readonly { kind: string; location: { text: string; offsetBytes?: number; blockNumber?: number; track?: number; cchhr?: string; slot?: number }; message: string }[];
+  readonly problems: readonly {
+    kind: string;
+    location: { text: string; offsetBytes?: number; blockNumber?: number; track?: number; cchhr?: string; slot?: number };
+    message: string;
+  }[];
   readonly repaired: readonly string[];
   readonly remaining: readonly { kind: string }[];
   readonly notRepaired: readonly string[];

@@ -21,7 +21,10 @@ const TAPE_CASES = 300;
 const TEAR_CASES = 120;
 const IMAGE_CASES = 60;
 /** Vector 02: the used bytes of track 0 (IPL, VOL1) and of the first VTOC track (cylinder 0 head 8: 50 DSCBs of 148 bytes). */
-const IMAGE_REGIONS: readonly (readonly [number, number])[] = [[512, 512 + 900], [512 + 8 * 56832, 512 + 8 * 56832 + 5 + 16 + 50 * 148]];
+const IMAGE_REGIONS: readonly (readonly [number, number])[] = [
+  [512, 512 + 900],
+  [512 + 8 * 56832, 512 + 8 * 56832 + 5 + 16 + 50 * 148],
+];
 
 function damage(data: Buffer, prng: Prng, region: readonly [number, number]): Buffer {
   const out = Buffer.from(data);
@@ -50,7 +53,10 @@ describe('check fuzz', () => {
   it('damaged tapes: a report or a typed error, never a crash, never a write', () => {
     const seed = fcSeed('check-fuzz-tapes');
     const prng = new Prng(seed);
-    const sources = ['07_tape_sl_1file.aws', '08_tape_nl_bigblocks_chunk4096.aws', '09_tape_sl_1file.zlib.het'].map((n) => ({ n, data: readFileSync(vectorPath(n, dir.path)) }));
+    const sources = ['07_tape_sl_1file.aws', '08_tape_nl_bigblocks_chunk4096.aws', '09_tape_sl_1file.zlib.het'].map((n) => ({
+      n,
+      data: readFileSync(vectorPath(n, dir.path)),
+    }));
     for (let i = 0; i < TAPE_CASES; i++) {
       const source = sources[i % sources.length] as { n: string; data: Buffer };
       const path = join(dir.path, `fuzz-${i}${source.n.endsWith('.het') ? '.het' : '.aws'}`);
@@ -102,7 +108,10 @@ describe('check fuzz', () => {
         continue;
       }
       const repaired = readFileSync(path);
-      expect(report.remaining.map((p) => p.kind), where).not.toContain('torn-block');
+      expect(
+        report.remaining.map((p) => p.kind),
+        where,
+      ).not.toContain('torn-block');
       expect(repaired.subarray(0, kept).equals(original.subarray(0, kept)), where).toBe(true);
       expect([kept, kept + 6], where).toContain(repaired.length);
       if (repaired.length === kept + 6) expect(repaired[kept + 4], `${where}: the appended entry is a tapemark`).toBe(0x40);

@@ -27,7 +27,9 @@ describe('images', () => {
     const { status, report } = checkJson(path);
     expect(fileState(path)).toEqual(before);
     expect(status).toBe(EXIT_STATUS_BY_CODE.VERIFY);
-    expect(report.problems).toEqual([expect.objectContaining({ kind: 'statistics', location: expect.objectContaining({ offsetBytes: CCKD_FREE_TOTAL_OFFSET }) })]);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: 'statistics', location: expect.objectContaining({ offsetBytes: CCKD_FREE_TOTAL_OFFSET }) }),
+    ]);
     const repaired = checkJson(path, { repair: true });
     expect(repaired).toMatchObject({ status: 0, report: { clean: true } });
     expect(fileState(path).sha256).toBe(fileState(original).sha256);

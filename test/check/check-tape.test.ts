@@ -61,7 +61,9 @@ describe('header faults', () => {
     const chunk = awsChunks(path)[5] as { offsetBytes: number };
     patchFile(path, chunk.offsetBytes + 2, [0x21, 0x03]);
     const report = checkReadOnly(path);
-    expect(report.problems).toEqual([expect.objectContaining({ kind: 'header-prvlen', location: expect.objectContaining({ blockNumber: 5, offsetBytes: 1070 }) })]);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: 'header-prvlen', location: expect.objectContaining({ blockNumber: 5, offsetBytes: 1070 }) }),
+    ]);
     expect(report.problems[0]?.message).toMatch(/previous length 801 .* the chunk before holds 800 bytes/);
     const repaired = checkJson(path, { repair: true });
     expect(repaired.report).toMatchObject({ repaired: [], clean: false, remaining: [{ kind: 'header-prvlen' }] });
@@ -97,7 +99,9 @@ describe('torn tails', () => {
     const path = copyVector(V07, dir.path, 'torn-append.aws');
     appendFileSync(path, Buffer.concat([Buffer.from([0x20, 0x03, 0x00, 0x00, 0xa0, 0x00]), Buffer.alloc(100, 0xc1)]));
     const report = checkReadOnly(path);
-    expect(report.problems).toEqual([expect.objectContaining({ kind: 'torn-block', location: expect.objectContaining({ blockNumber: 12, offsetBytes: V07_BYTES }) })]);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: 'torn-block', location: expect.objectContaining({ blockNumber: 12, offsetBytes: V07_BYTES }) }),
+    ]);
     expect(report.notRepaired.join('\n')).toMatch(/torn-block: run check --repair/);
     const repaired = checkJson(path, { repair: true });
     expect(repaired.status).toBe(0);
@@ -118,7 +122,10 @@ describe('torn tails', () => {
     ]);
     const repaired = checkJson(path, { repair: true }).report;
     expect(repaired).toMatchObject({ clean: true });
-    expect(repaired.repaired).toEqual([expect.stringMatching(/cut off the torn final block 11 at byte offset 2466 \(3 bytes/), expect.stringMatching(/appended 1 tapemark\(s\) at byte offset 2466/)]);
+    expect(repaired.repaired).toEqual([
+      expect.stringMatching(/cut off the torn final block 11 at byte offset 2466 \(3 bytes/),
+      expect.stringMatching(/appended 1 tapemark\(s\) at byte offset 2466/),
+    ]);
     expect(fileState(path).sha256).toBe(fileState(vectorPath(V07, dir.path)).sha256);
     expectToolsAccept(path);
   });
@@ -130,7 +137,9 @@ describe('torn tails', () => {
     appendFileSync(path, Buffer.concat([Buffer.from([0x40, 0x00, 0x00, 0x00, 0xa1, 0x00]), Buffer.from([0x78, 0x9c, 0x01])]));
     const report = checkReadOnly(path);
     expect(report.format).toBe('het');
-    expect(report.problems).toEqual([expect.objectContaining({ kind: 'torn-block', location: expect.objectContaining({ blockNumber: 12, offsetBytes: size }) })]);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: 'torn-block', location: expect.objectContaining({ blockNumber: 12, offsetBytes: size }) }),
+    ]);
     expect(checkJson(path, { repair: true }).report.clean).toBe(true);
     expect(fileState(path).sha256).toBe(fileState(original).sha256);
     expectToolsAccept(path);
@@ -170,7 +179,9 @@ describe('HET blocks and labels', () => {
     // Columns 55-60 (offset 54): the block count, EBCDIC digits "000003" → "000004".
     patchFile(path, eof1.offsetBytes + 6 + 54, encodeEbcdic('000004'));
     const report = checkReadOnly(path);
-    expect(report.problems).toEqual([expect.objectContaining({ kind: 'block-count', location: expect.objectContaining({ blockNumber: eof1.blockNumber, offsetBytes: eof1.offsetBytes }) })]);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: 'block-count', location: expect.objectContaining({ blockNumber: eof1.blockNumber, offsetBytes: eof1.offsetBytes }) }),
+    ]);
     expect(report.problems[0]?.message).toMatch(/block count 4, but data set 1 has 3 data blocks/);
   });
 
@@ -179,7 +190,9 @@ describe('HET blocks and labels', () => {
     const hdr2 = labelChunk(path, 'HDR2');
     patchFile(path, hdr2.offsetBytes + 6, encodeEbcdic('XDR2'));
     const report = checkReadOnly(path);
-    expect(report.problems).toEqual([expect.objectContaining({ kind: 'label-sequence', location: expect.objectContaining({ blockNumber: 2, offsetBytes: 172 }) })]);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: 'label-sequence', location: expect.objectContaining({ blockNumber: 2, offsetBytes: 172 }) }),
+    ]);
     expect(report.problems[0]?.message).toMatch(/expected HDR2 or a tapemark in state hdr1, found a 80-byte block that is not a label/);
   });
 
@@ -199,7 +212,9 @@ describe('HET blocks and labels', () => {
       truncateSync(path, size - 6);
       const report = checkReadOnly(path);
       const entries = awsChunks(path).length;
-      expect(report.problems).toEqual([expect.objectContaining({ kind: 'end-of-volume', location: expect.objectContaining({ blockNumber: entries, offsetBytes: size - 6 }) })]);
+      expect(report.problems).toEqual([
+        expect.objectContaining({ kind: 'end-of-volume', location: expect.objectContaining({ blockNumber: entries, offsetBytes: size - 6 }) }),
+      ]);
       expect(checkJson(path, { repair: true }).report.clean).toBe(true);
       expect(fileState(path).sha256).toBe(fileState(original).sha256);
     }

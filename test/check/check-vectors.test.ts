@@ -34,7 +34,8 @@ const VECTORS: readonly { name: string; kind: string; format: string; descriptio
 
 describe('snaptape check on the Hercules vectors', () => {
   it('covers every image and tape vector there is', () => {
-    const shipped = readdirSync(VECTORS_DIR).map((n) => n.replace(/\.gz$/, ''))
+    const shipped = readdirSync(VECTORS_DIR)
+      .map((n) => n.replace(/\.gz$/, ''))
       .filter((n) => /\.(ckd|cckd|fba|aws|het)$/.test(n) && !n.startsWith('10_ckd3390_split_2'));
     expect(shipped.sort()).toEqual(VECTORS.map((v) => v.name).sort());
   });
@@ -75,7 +76,9 @@ describe('paths that are not an image, a tape or a subsystem', () => {
     const bytes = Buffer.alloc(64 * 1024);
     let x = 0x2545f491;
     for (let i = 0; i < bytes.length; i++) {
-      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
       bytes[i] = x & 0xff;
     }
     writeFileSync(path, bytes);
@@ -83,7 +86,9 @@ describe('paths that are not an image, a tape or a subsystem', () => {
     const r = runSnaptape(['check', path]);
     expect(r.status).toBe(EXIT_STATUS_BY_CODE.IMAGE_FORMAT);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^snaptape: Cannot check .*random\.bin: it is not a CKD, CCKD or FBA image, an AWSTAPE or HET tape, nor a subsystem folder \(first bytes [0-9a-f ]+\)/);
+    expect(r.stderr).toMatch(
+      /^snaptape: Cannot check .*random\.bin: it is not a CKD, CCKD or FBA image, an AWSTAPE or HET tape, nor a subsystem folder \(first bytes [0-9a-f ]+\)/,
+    );
     expect(fileState(path)).toEqual(before);
     const json = runSnaptape(['check', path, '--json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'IMAGE_FORMAT' } });
@@ -93,9 +98,15 @@ describe('paths that are not an image, a tape or a subsystem', () => {
     const empty = join(dir.path, 'empty.aws');
     writeFileSync(empty, '');
     expect(runSnaptape(['check', empty])).toMatchObject({ status: EXIT_STATUS_BY_CODE.IMAGE_FORMAT, stderr: expect.stringMatching(/the file is empty/) });
-    expect(runSnaptape(['check', dir.path])).toMatchObject({ status: EXIT_STATUS_BY_CODE.IMAGE_FORMAT, stderr: expect.stringMatching(/a folder but not a subsystem/) });
+    expect(runSnaptape(['check', dir.path])).toMatchObject({
+      status: EXIT_STATUS_BY_CODE.IMAGE_FORMAT,
+      stderr: expect.stringMatching(/a folder but not a subsystem/),
+    });
     const second = vectorPath('10_ckd3390_split_2.ckd', dir.path);
-    expect(runSnaptape(['check', second])).toMatchObject({ status: EXIT_STATUS_BY_CODE.IMAGE_FORMAT, stderr: expect.stringMatching(/file 2 of a multi-file volume; check the set by its first file/) });
+    expect(runSnaptape(['check', second])).toMatchObject({
+      status: EXIT_STATUS_BY_CODE.IMAGE_FORMAT,
+      stderr: expect.stringMatching(/file 2 of a multi-file volume; check the set by its first file/),
+    });
   });
 });
 
@@ -120,7 +131,11 @@ describe('subsystems', () => {
     const refsPath = join(sub, 'pool.refs');
     const refs = readFileSync(refsPath);
     let shared = -1;
-    for (let s = 0; 32 + 4 * s < refs.length; s++) if (refs.readUInt32LE(32 + 4 * s) === 2) { shared = s; break; }
+    for (let s = 0; 32 + 4 * s < refs.length; s++)
+      if (refs.readUInt32LE(32 + 4 * s) === 2) {
+        shared = s;
+        break;
+      }
     expect(shared).toBeGreaterThanOrEqual(0);
     refs.writeUInt32LE(1, 32 + 4 * shared);
     refs.writeUInt32LE(1, 16);

@@ -119,7 +119,9 @@ describe('Format-1 DSCBs and their extents', () => {
     patchDscb(path, 4, DS1EXT1 + BEGIN_HH, [0x00, 0x02]);
     const report = checkReadOnly(path);
     expect(kindsAt(report)).toEqual([['extent-overlap', '0000000804', 2]]);
-    expect(report.problems[0]?.message).toMatch(/TEST.SEQ.F4096 extent 0 .*\(tracks 2-5\) overlaps data set TEST.TEXT.FB80 extent 0 .*\(tracks 1-2\) on track 2/);
+    expect(report.problems[0]?.message).toMatch(
+      /TEST.SEQ.F4096 extent 0 .*\(tracks 2-5\) overlaps data set TEST.TEXT.FB80 extent 0 .*\(tracks 1-2\) on track 2/,
+    );
   });
 
   it('a data set reaching into the VTOC: kind extent-overlap naming the VTOC', () => {
@@ -135,7 +137,10 @@ describe('Format-1 DSCBs and their extents', () => {
     // Track 9's home address names cylinder 7.
     patchFile(path, 512 + 9 * 56832 + 1, [0x00, 0x07]);
     const report = checkReadOnly(path);
-    expect(report.problems.map((p) => [p.kind, p.location.track])).toEqual([['track', 9], ['dscb', 9]]);
+    expect(report.problems.map((p) => [p.kind, p.location.track])).toEqual([
+      ['track', 9],
+      ['dscb', 9],
+    ]);
   });
 });
 
@@ -197,4 +202,3 @@ describe('free space and counters (the repairable summaries)', () => {
     expect(fileState(path).sha256).toBe(before.sha256);
   });
 });
-

@@ -43,7 +43,11 @@ function expectRefused(image: string, code: keyof typeof EXIT_STATUS_BY_CODE, me
   const before = sha256File(image);
   const host = join(dir.path, 'host.txt');
   writeFileSync(host, 'HELLO\n');
-  const defaults = [['ls', image], ['alloc', image, 'NEW.DS', '--tracks', '1'], ['put', image, 'TEST.TEXT.FB80', host, '--text']];
+  const defaults = [
+    ['ls', image],
+    ['alloc', image, 'NEW.DS', '--tracks', '1'],
+    ['put', image, 'TEST.TEXT.FB80', host, '--text'],
+  ];
   for (const args of commands ?? defaults) {
     const r = runSnaptape(args);
     expect(r.status, `${args[0]}: ${r.stderr}`).toBe(EXIT_STATUS_BY_CODE[code]);
@@ -92,12 +96,19 @@ describe('damaged images are refused with a one-line typed error, bytes unchange
   });
 
   it('geometry that disagrees with the file size: a 3380 track size in a 3390-sized file', () => {
-    const image = damaged((p) => { const b = Buffer.alloc(4); b.writeUInt32LE(47616); patch(p, 12, b); });
+    const image = damaged((p) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(47616);
+      patch(p, 12, b);
+    });
     expectRefused(image, 'IMAGE_FORMAT', /geometry disagrees with the file size: 4262912 bytes is not 512 \+ whole cylinders of 15 × 47616 bytes/);
   });
 
   it('geometry that disagrees with the file size: one extra track slot appended', () => {
-    const image = damaged((p) => { const b = readFileSync(p); writeFileSync(p, Buffer.concat([b, Buffer.alloc(56832)])); });
+    const image = damaged((p) => {
+      const b = readFileSync(p);
+      writeFileSync(p, Buffer.concat([b, Buffer.alloc(56832)]));
+    });
     expectRefused(image, 'IMAGE_FORMAT', /geometry disagrees with the file size: 4319744 bytes/);
   });
 
@@ -110,7 +121,11 @@ describe('damaged images are refused with a one-line typed error, bytes unchange
       end.writeUInt16BE(999);
       patch(p, f1 + 105 + 6, end); // DS1EXT1 end CC
     });
-    expectRefused(image, 'VTOC', /data set TEST\.SEQ\.F4096 \(Format-1 at CCHHR 0000000804\) has an extent \(CC\/HH 0\/3-999\/5\) outside the volume \(cylinders 0-4, heads 0-14\)/);
+    expectRefused(
+      image,
+      'VTOC',
+      /data set TEST\.SEQ\.F4096 \(Format-1 at CCHHR 0000000804\) has an extent \(CC\/HH 0\/3-999\/5\) outside the volume \(cylinders 0-4, heads 0-14\)/,
+    );
   });
 
   it('a VOL1 whose VTOC pointer is outside the volume', () => {
@@ -154,7 +169,11 @@ describe('addresses outside the volume, through the API', () => {
       ];
       for (const [call, message] of cases) {
         let caught: unknown;
-        try { call(); } catch (error) { caught = error; }
+        try {
+          call();
+        } catch (error) {
+          caught = error;
+        }
         expect(caught).toBeInstanceOf(AddressRangeError);
         expect((caught as AddressRangeError).code).toBe('ADDRESS_RANGE');
         expect((caught as Error).message).toMatch(message);
@@ -180,7 +199,11 @@ describe('addresses outside the volume, through the API', () => {
       ];
       for (const [call, message] of cases) {
         let caught: unknown;
-        try { call(); } catch (error) { caught = error; }
+        try {
+          call();
+        } catch (error) {
+          caught = error;
+        }
         expect(caught).toBeInstanceOf(RecordNotFoundError);
         expect((caught as RecordNotFoundError).code).toBe('RECORD_NOT_FOUND');
         expect((caught as Error).message).toMatch(message);

@@ -36,7 +36,9 @@ describe('snaptape get', () => {
   });
 
   it('ends quietly when the reader closes the pipe (get | head)', () => {
-    const result = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${SNAPTAPE_BIN}" get "${image}" GET.DATA | head -c 10 >/dev/null`], { encoding: 'utf8' });
+    const result = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${SNAPTAPE_BIN}" get "${image}" GET.DATA | head -c 10 >/dev/null`], {
+      encoding: 'utf8',
+    });
     expect(result.stderr).toBe('');
     // 141 = 128 + SIGPIPE, as `cat file | head` gives; 0 when it ended before the pipe closed.
     expect([0, 141]).toContain(result.status);

@@ -63,7 +63,7 @@ function crashRuns(): number {
 }
 
 function payload(n: number): Buffer {
-  const data = Buffer.alloc(200 + (n * 37) % 3000, n & 0xff);
+  const data = Buffer.alloc(200 + ((n * 37) % 3000), n & 0xff);
   data.writeUInt32BE(n, 0);
   return data;
 }
@@ -93,9 +93,29 @@ interface Paths {
 type CloneKillPoint = { readonly acks: number } | { readonly msAfterWrites: number } | { readonly onCopied: true };
 
 /** Runs one child; `killAt` undefined lets it finish. Appends its writes to `writes`. */
-function runChild(mode: 'start' | 'resume', paths: Paths, args: { seed: number; firstN: number; activateAfter: number; killAt: CloneKillPoint | undefined }, writes: HostWrite[]): Promise<ChildRun> {
+function runChild(
+  mode: 'start' | 'resume',
+  paths: Paths,
+  args: { seed: number; firstN: number; activateAfter: number; killAt: CloneKillPoint | undefined },
+  writes: HostWrite[],
+): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, mode, paths.source, paths.target, paths.reference, String(args.seed), String(args.firstN), String(WRITES_PER_CHILD), String(args.activateAfter), String(THROTTLE_MBPS)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        CHILD,
+        mode,
+        paths.source,
+        paths.target,
+        paths.reference,
+        String(args.seed),
+        String(args.firstN),
+        String(WRITES_PER_CHILD),
+        String(args.activateAfter),
+        String(THROTTLE_MBPS),
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     let buffered = '';
     let acks = 0;
     let killed = false;
@@ -131,7 +151,9 @@ function runChild(mode: 'start' | 'resume', paths: Paths, args: { seed: number; 
       }
     });
     let stderr = '';
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     // A child killed while its stdin is open: the pipe's error is expected, not a failure.
     child.stdin.on('error', () => undefined);
     child.on('error', reject);
@@ -247,12 +269,25 @@ async function oneRun(seed: number): Promise<RunSummary> {
       const lastChild = kills >= MAX_KILLS_PER_RUN || (child > 0 && prng.below(10) < 4);
       // Kill points: mostly after 1..WRITES acknowledged writes, else shortly after the last one or at the copy's end.
       const draw = prng.below(10);
-      const killAt: CloneKillPoint | undefined = lastChild ? undefined
-        : draw < 7 ? { acks: 1 + prng.below(WRITES_PER_CHILD) } : draw < 9 ? { msAfterWrites: prng.below(KILL_AFTER_WRITES_MS) } : { onCopied: true };
+      const killAt: CloneKillPoint | undefined = lastChild
+        ? undefined
+        : draw < 7
+          ? { acks: 1 + prng.below(WRITES_PER_CHILD) }
+          : draw < 9
+            ? { msAfterWrites: prng.below(KILL_AFTER_WRITES_MS) }
+            : { onCopied: true };
       if (killAt !== undefined) killDraws++;
-      const result = await runChild(child === 0 ? 'start' : 'resume', paths, {
-        seed: seed + child, firstN: child * WRITE_NUMBER_STRIDE, activateAfter: activateAfter(prng), killAt,
-      }, writes);
+      const result = await runChild(
+        child === 0 ? 'start' : 'resume',
+        paths,
+        {
+          seed: seed + child,
+          firstN: child * WRITE_NUMBER_STRIDE,
+          activateAfter: activateAfter(prng),
+          killAt,
+        },
+        writes,
+      );
       if (result.finished) break;
       kills++;
       // Never complete while tracks are missing: a record that says so must already be right.
@@ -269,7 +304,11 @@ async function oneRun(seed: number): Promise<RunSummary> {
     const record = readCloneRecord(paths.target);
     const check = checkVolumes(paths, writes);
     if (record?.complete && check.pointInTime.length > 0) falselyComplete++;
-    const problems = [...check.lostWrites, ...check.pointInTime, ...(record?.phase === 'terminated' ? [] : [`the clone ends ${record?.phase ?? 'without a record'}`])];
+    const problems = [
+      ...check.lostWrites,
+      ...check.pointInTime,
+      ...(record?.phase === 'terminated' ? [] : [`the clone ends ${record?.phase ?? 'without a record'}`]),
+    ];
     return { kills, killDraws, ackedWritesLost: check.lostWrites.length, falselyComplete, problems: problems.map((p) => `seed ${seed}: ${p}`) };
   } finally {
     dir.cleanup();
@@ -277,32 +316,47 @@ async function oneRun(seed: number): Promise<RunSummary> {
 }
 
 describe(`clone crash resume (${RUNS} runs, SIGKILL at random moments)`, () => {
-  it('loses no acknowledged write, keeps the point in time, and is never falsely complete', async () => {
-    const seed = fcSeed('clone-crash');
-    let kills = 0;
-    let killDraws = 0;
-    let ackedWritesLost = 0;
-    let falselyComplete = 0;
-    const problems: string[] = [];
-    try {
-      for (let run = 0; run < RUNS; run++) {
-        const summary = await oneRun(seed + run * 101);
-        kills += summary.kills;
-        killDraws += summary.killDraws;
-        ackedWritesLost += summary.ackedWritesLost;
-        falselyComplete += summary.falselyComplete;
-        problems.push(...summary.problems);
+  it(
+    'loses no acknowledged write, keeps the point in time, and is never falsely complete',
+    async () => {
+      const seed = fcSeed('clone-crash');
+      let kills = 0;
+      let killDraws = 0;
+      let ackedWritesLost = 0;
+      let falselyComplete = 0;
+      const problems: string[] = [];
+      try {
+        for (let run = 0; run < RUNS; run++) {
+          const summary = await oneRun(seed + run * 101);
+          kills += summary.kills;
+          killDraws += summary.killDraws;
+          ackedWritesLost += summary.ackedWritesLost;
+          falselyComplete += summary.falselyComplete;
+          problems.push(...summary.problems);
+        }
+      } finally {
+        recordCrashFigures({
+          technique: 'clone',
+          runs: RUNS,
+          killDraws,
+          kills,
+          ackedWritesLost,
+          falselyComplete,
+          seed,
+          killsByPhase: JSON.stringify(killsByPhase),
+        });
+        console.log(
+          `[clone-crash] runs=${RUNS} killDraws=${killDraws} kills=${kills} ackedWritesLost=${ackedWritesLost} falselyComplete=${falselyComplete} killsByPhase=${JSON.stringify(killsByPhase)}`,
+        );
       }
-    } finally {
-      recordCrashFigures({ technique: 'clone', runs: RUNS, killDraws, kills, ackedWritesLost, falselyComplete, seed, killsByPhase: JSON.stringify(killsByPhase) });
-      console.log(`[clone-crash] runs=${RUNS} killDraws=${killDraws} kills=${kills} ackedWritesLost=${ackedWritesLost} falselyComplete=${falselyComplete} killsByPhase=${JSON.stringify(killsByPhase)}`);
-    }
-    expect(problems).toEqual([]);
-    expect(falselyComplete).toBe(0);
-    expect(ackedWritesLost).toBe(0);
-    expect(kills).toBeGreaterThan(0);
-    expect(kills, `${kills} of ${killDraws} drawn kills landed before the child finished`).toBeGreaterThanOrEqual(Math.ceil(MIN_KILLED_SHARE * killDraws));
-  }, RUNS * 40_000);
+      expect(problems).toEqual([]);
+      expect(falselyComplete).toBe(0);
+      expect(ackedWritesLost).toBe(0);
+      expect(kills).toBeGreaterThan(0);
+      expect(kills, `${kills} of ${killDraws} drawn kills landed before the child finished`).toBeGreaterThanOrEqual(Math.ceil(MIN_KILLED_SHARE * killDraws));
+    },
+    RUNS * 40_000,
+  );
 
   it('refuses a resume after another process opened the source for writing', async () => {
     const dir = makeTempDir('snaptape-clone-crash-');

@@ -40,7 +40,9 @@ export function twinWrite(a: Volume, b: Volume, track: number, seed: number): vo
     second = error;
   }
   if ((first === undefined) !== (second === undefined)) {
-    throw new Error(`a write to track ${track} (seed ${seed}) ${first ? 'failed' : 'worked'} on ${a.path} but ${second ? 'failed' : 'worked'} on ${b.path}: ${String(first ?? second)}`);
+    throw new Error(
+      `a write to track ${track} (seed ${seed}) ${first ? 'failed' : 'worked'} on ${a.path} but ${second ? 'failed' : 'worked'} on ${b.path}: ${String(first ?? second)}`,
+    );
   }
 }
 

@@ -108,7 +108,9 @@ describe('clone misuse', () => {
     const fba = createVolume(join(sub, 'disk.fba'), { type: 'fba', blocks: 4096, volser: 'FBA001' });
     const good = makeTarget(sub, 'good.ckd', { cylinders: 3 });
     try {
-      expect(() => CloneSession.create(source, small, { pool })).toThrow(/^Cannot create clone session .* onto .*small\.ckd: the destination is too small: it has 30 tracks, the source 45$/);
+      expect(() => CloneSession.create(source, small, { pool })).toThrow(
+        /^Cannot create clone session .* onto .*small\.ckd: the destination is too small: it has 30 tracks, the source 45$/,
+      );
       noTrace(source, small);
       expect(() => CloneSession.create(source, other, { pool })).toThrow(/another geometry/);
       noTrace(source, other);
@@ -136,7 +138,9 @@ describe('clone misuse', () => {
     const target = makeTarget(sub, 'target.ckd', { cylinders: 2 });
     try {
       const session = CloneSession.create(source, target, { pool });
-      expect(() => target.readTrack(5)).toThrow(/^Cannot read track 5 of .*target\.ckd: it is the destination of clone session .*, usable after ACTIVATE \(it is created\)$/);
+      expect(() => target.readTrack(5)).toThrow(
+        /^Cannot read track 5 of .*target\.ckd: it is the destination of clone session .*, usable after ACTIVATE \(it is created\)$/,
+      );
       expect(() => target.writeTrackRecords(5, [{ key: Buffer.alloc(0), data: Buffer.alloc(10) }])).toThrow(/Cannot (read|write) track 5/);
       session.activate();
       expect(slotOf(target, 5).equals(slotOf(source, 5))).toBe(true);
@@ -157,7 +161,9 @@ describe('clone misuse', () => {
       const sessions = targets.slice(0, MAX_CLONE_SESSIONS_PER_SOURCE).map((t) => CloneSession.create(source, t, { pool }));
       const ninth = targets[MAX_CLONE_SESSIONS_PER_SOURCE];
       if (!ninth) throw new Error('nine targets');
-      expect(() => CloneSession.create(source, ninth, { pool })).toThrow(/^Cannot create clone session .* on .*source\.ckd: it already has 8 clone sessions \(.*\), the most a source allows$/);
+      expect(() => CloneSession.create(source, ninth, { pool })).toThrow(
+        /^Cannot create clone session .* on .*source\.ckd: it already has 8 clone sessions \(.*\), the most a source allows$/,
+      );
       expect(ninth.interceptorNames()).toEqual([]);
       expect(existsSync(cloneRecordPath(ninth.path))).toBe(false);
       for (const s of sessions) s.cancel();

@@ -118,7 +118,9 @@ describe('clone point in time (property, >= 50 runs)', () => {
       onDemand += report.onDemand;
       readChecks += report.readChecks;
     }
-    console.log(`clone point in time: ${seeds.length} runs (seeds from ${seeds[0]}), ${recopies} re-copies, ${onDemand} on-demand copies, ${readChecks} reads checked`);
+    console.log(
+      `clone point in time: ${seeds.length} runs (seeds from ${seeds[0]}), ${recopies} re-copies, ${onDemand} on-demand copies, ${readChecks} reads checked`,
+    );
     // The runs must have exercised the paths they are about.
     if (!fixed) {
       expect(recopies).toBeGreaterThan(0);

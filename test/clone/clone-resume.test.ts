@@ -66,7 +66,8 @@ describe('durable clone bitmap', () => {
       source.writeTrackRecords(3, [{ key: Buffer.alloc(0), data: Buffer.from('first') }]);
       await waitFor(() => session.status().tracksLeft === 0 && !fileBit(target.path, FILE_COLUMN.clonePb, 7), 'a checkpoint');
       const observer = {
-        name: 'test observer', stage: 'observer' as const,
+        name: 'test observer',
+        stage: 'observer' as const,
         beforeWrite: (e: { firstUnit: number }) => {
           seen.push(`${e.firstUnit}:${fileBit(target.path, FILE_COLUMN.clonePb, e.firstUnit)}:${fileBit(target.path, FILE_COLUMN.ind, e.firstUnit)}`);
         },

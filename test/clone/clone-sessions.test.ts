@@ -153,7 +153,15 @@ describe('clone sessions', () => {
     try {
       const session = CloneSession.create(source, target, { pool });
       let stored = readCloneStatus(target.path);
-      expect(stored).toMatchObject({ phase: 'created', op: 'CREATE', opStatus: 'complete', complete: false, unfinished: true, tracksLeft: 30, indirectAtCheckpoint: 30 });
+      expect(stored).toMatchObject({
+        phase: 'created',
+        op: 'CREATE',
+        opStatus: 'complete',
+        complete: false,
+        unfinished: true,
+        tracksLeft: 30,
+        indirectAtCheckpoint: 30,
+      });
       session.activate();
       stored = readCloneStatus(target.path);
       expect(stored).toMatchObject({ phase: 'active', op: 'ACTIVATE', opStatus: 'in-progress', complete: false, flags: { precopy: false, active: true } });

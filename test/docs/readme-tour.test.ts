@@ -25,7 +25,9 @@ export function tourScript(readme: string): string {
 }
 
 let dir: TempDir;
-beforeAll(() => { dir = makeTempDir('snaptape-tour-'); });
+beforeAll(() => {
+  dir = makeTempDir('snaptape-tour-');
+});
 afterAll(() => dir.cleanup());
 
 describe('the README tour', () => {
@@ -35,7 +37,12 @@ describe('the README tour', () => {
     symlinkSync(join(REPO, 'bin'), join(dir.path, 'bin'));
     // set -x: the log names the line that failed.
     writeFileSync(join(dir.path, 'tour.sh'), `set -x\n${script}`);
-    const run = spawnSync('bash', ['-euo', 'pipefail', 'tour.sh'], { cwd: dir.path, encoding: 'utf8', timeout: 600_000, env: { ...process.env, NO_COLOR: '1' } });
+    const run = spawnSync('bash', ['-euo', 'pipefail', 'tour.sh'], {
+      cwd: dir.path,
+      encoding: 'utf8',
+      timeout: 600_000,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     const tail = `${run.stdout.slice(-3000)}\n--- stderr ---\n${run.stderr.slice(-3000)}`;
     expect(run.status, tail).toBe(0);
     for (const made of ['full.aws', 'copy.ckd', 'other.ckd', 'live.aws', 'clone.svg', 'src.cckd', 'report.html', 'map.svg', 'snaptape.db']) {

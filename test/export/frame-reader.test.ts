@@ -10,8 +10,14 @@ import { FrameReader, FrameReaderClosed } from '../../src/export/frame-reader.js
 
 class FakeSocket extends EventEmitter {
   paused = false;
-  pause(): this { this.paused = true; return this; }
-  resume(): this { this.paused = false; return this; }
+  pause(): this {
+    this.paused = true;
+    return this;
+  }
+  resume(): this {
+    this.paused = false;
+    return this;
+  }
 }
 
 function setup(readAheadBytes = 64): { fake: FakeSocket; reader: FrameReader } {

@@ -31,10 +31,18 @@ type LogEntry =
 class RecordingBackend implements NbdExportBackend {
   readonly log: LogEntry[] = [];
   constructor(private readonly inner: MemoryBackend) {}
-  get name(): string { return this.inner.name; }
-  get sizeBytes(): number { return this.inner.sizeBytes; }
-  get readOnly(): boolean { return this.inner.readOnly; }
-  get canTrim(): boolean { return false; }
+  get name(): string {
+    return this.inner.name;
+  }
+  get sizeBytes(): number {
+    return this.inner.sizeBytes;
+  }
+  get readOnly(): boolean {
+    return this.inner.readOnly;
+  }
+  get canTrim(): boolean {
+    return false;
+  }
   read(offsetBytes: number, length: number): Buffer {
     const result = this.inner.read(offsetBytes, length);
     this.log.push({ op: 'read', offsetBytes, result: Buffer.from(result) });
@@ -48,20 +56,30 @@ class RecordingBackend implements NbdExportBackend {
     this.log.push({ op: 'zero', offsetBytes, length });
     this.inner.writeZeroes(offsetBytes, length);
   }
-  flush(): void { this.inner.flush(); }
+  flush(): void {
+    this.inner.flush();
+  }
 }
 
 const sha = (data: Buffer): string => createHash('sha1').update(data).digest('hex');
 
 let server: NbdServer | undefined;
-afterEach(async () => { await server?.close(); server = undefined; });
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
 
 /** Runs `count` random ops on one client inside [base, base + span), at most PIPELINE_DEPTH in flight. */
-async function randomOps(client: NbdClient, rng: SeededRandom, region: { base: number; span: number }, onOp: {
-  write(offset: number, data: Buffer): void;
-  zero(offset: number, length: number): void;
-  read(offset: number, length: number): (data: Buffer) => void;
-}): Promise<void> {
+async function randomOps(
+  client: NbdClient,
+  rng: SeededRandom,
+  region: { base: number; span: number },
+  onOp: {
+    write(offset: number, data: Buffer): void;
+    zero(offset: number, length: number): void;
+    read(offset: number, length: number): (data: Buffer) => void;
+  },
+): Promise<void> {
   const inFlight = new Set<Promise<void>>();
   for (let i = 0; i < OPS_PER_CLIENT; i++) {
     const length = 1 + rng.int(Math.min(MAX_OP_BYTES, region.span));
@@ -87,7 +105,7 @@ async function randomOps(client: NbdClient, rng: SeededRandom, region: { base: n
 }
 
 describe('NBD server under 16 concurrent clients', () => {
-  it('keeps each client\'s own region exact under pipelining', async () => {
+  it("keeps each client's own region exact under pipelining", async () => {
     const seed = testSeed();
     process.stdout.write(`nbd-concurrency own-regions seed=${seed} (replay with SNAPTAPE_SEED=${seed})\n`);
     const regionBytes = 256 * 1024;
@@ -97,17 +115,30 @@ describe('NBD server under 16 concurrent clients', () => {
     const { port } = await server.listen();
     const clients = await Promise.all(Array.from({ length: CLIENTS }, () => NbdClient.connect({ port, exportName: 'own' })));
     const mismatches: string[] = [];
-    await Promise.all(clients.map((client, index) => {
-      const rng = new SeededRandom(seed + index);
-      return randomOps(client, rng, { base: index * regionBytes, span: regionBytes }, {
-        write: (offset, data) => { data.copy(model, offset); },
-        zero: (offset, length) => { model.fill(0, offset, offset + length); },
-        read: (offset, length) => {
-          const expected = Buffer.from(model.subarray(offset, offset + length));
-          return (data) => { if (!data.equals(expected)) mismatches.push(`client ${index} read ${offset}+${length}`); };
-        },
-      });
-    }));
+    await Promise.all(
+      clients.map((client, index) => {
+        const rng = new SeededRandom(seed + index);
+        return randomOps(
+          client,
+          rng,
+          { base: index * regionBytes, span: regionBytes },
+          {
+            write: (offset, data) => {
+              data.copy(model, offset);
+            },
+            zero: (offset, length) => {
+              model.fill(0, offset, offset + length);
+            },
+            read: (offset, length) => {
+              const expected = Buffer.from(model.subarray(offset, offset + length));
+              return (data) => {
+                if (!data.equals(expected)) mismatches.push(`client ${index} read ${offset}+${length}`);
+              };
+            },
+          },
+        );
+      }),
+    );
     expect(mismatches).toEqual([]);
     expect(backend.data.equals(model)).toBe(true);
     const checker = await NbdClient.connect({ port, exportName: 'own' });
@@ -127,20 +158,33 @@ describe('NBD server under 16 concurrent clients', () => {
     const clients = await Promise.all(Array.from({ length: CLIENTS }, () => NbdClient.connect({ port, exportName: 'shared' })));
     const sentWrites = new Map<string, number>();
     const receivedReads = new Map<string, number>();
-    const bump = (map: Map<string, number>, key: string): void => { map.set(key, (map.get(key) ?? 0) + 1); };
-    await Promise.all(clients.map((client, index) => randomOps(client, new SeededRandom(seed * 31 + index), { base: 0, span: sizeBytes }, {
-      write: (offset, data) => bump(sentWrites, `${offset}:${sha(data)}`),
-      zero: () => undefined,
-      read: (offset) => (data) => bump(receivedReads, `${offset}:${sha(data)}`),
-    })));
+    const bump = (map: Map<string, number>, key: string): void => {
+      map.set(key, (map.get(key) ?? 0) + 1);
+    };
+    await Promise.all(
+      clients.map((client, index) =>
+        randomOps(
+          client,
+          new SeededRandom(seed * 31 + index),
+          { base: 0, span: sizeBytes },
+          {
+            write: (offset, data) => bump(sentWrites, `${offset}:${sha(data)}`),
+            zero: () => undefined,
+            read: (offset) => (data) => bump(receivedReads, `${offset}:${sha(data)}`),
+          },
+        ),
+      ),
+    );
 
     const model = Buffer.from(initial);
     const loggedWrites = new Map<string, number>();
     const servedReads = new Map<string, number>();
     let badReads = 0;
     for (const entry of backend.log) {
-      if (entry.op === 'write') { bump(loggedWrites, `${entry.offsetBytes}:${sha(entry.data)}`); entry.data.copy(model, entry.offsetBytes); }
-      else if (entry.op === 'zero') model.fill(0, entry.offsetBytes, entry.offsetBytes + entry.length);
+      if (entry.op === 'write') {
+        bump(loggedWrites, `${entry.offsetBytes}:${sha(entry.data)}`);
+        entry.data.copy(model, entry.offsetBytes);
+      } else if (entry.op === 'zero') model.fill(0, entry.offsetBytes, entry.offsetBytes + entry.length);
       else {
         if (!entry.result.equals(model.subarray(entry.offsetBytes, entry.offsetBytes + entry.result.length))) badReads++;
         bump(servedReads, `${entry.offsetBytes}:${sha(entry.result)}`);

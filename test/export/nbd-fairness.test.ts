@@ -13,7 +13,10 @@ import { RawPeer, readReplyErrno, requestFrame } from './helpers/raw-peer.js';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let server: NbdServer | undefined;
-afterEach(async () => { await server?.close(); server = undefined; });
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
 
 async function serve(backend: MemoryBackend, idleTimeoutMs?: number): Promise<number> {
   server = new NbdServer({ exports: [backend], idleTimeoutMs });
@@ -24,7 +27,7 @@ function frames(count: number, frame: Buffer): Buffer {
   return Buffer.concat(Array.from({ length: count }, () => frame));
 }
 
-describe('NBD server: a client\'s requests are bounded by its connection', () => {
+describe("NBD server: a client's requests are bounded by its connection", () => {
   it('drops the buffered requests of a client that resets instead of executing them', async () => {
     const backend = new MemoryBackend({ name: 'a', sizeBytes: 1 << 20 });
     const port = await serve(backend);
@@ -77,7 +80,9 @@ describe('NBD server: a client\'s requests are bounded by its connection', () =>
     const size = 8 << 20;
     const port = await serve(new MemoryBackend({ name: 'a', sizeBytes: size }), 300);
     const reasons: string[] = [];
-    server?.onEvent((event) => { if (event.kind === 'connection-closed') reasons.push(event.reason); });
+    server?.onEvent((event) => {
+      if (event.kind === 'connection-closed') reasons.push(event.reason);
+    });
     const peer = await RawPeer.connect(port);
     await peer.enterTransmission('a');
     peer.socket.pause();
@@ -88,13 +93,15 @@ describe('NBD server: a client\'s requests are bounded by its connection', () =>
     peer.destroy();
   });
 
-  it('a large READ runs in steps, and another client\'s request is served between them', async () => {
+  it("a large READ runs in steps, and another client's request is served between them", async () => {
     /** Each read takes 5 ms of CPU, as a real volume's would: the log shows who went when. */
     class SlowBackend extends MemoryBackend {
       readonly log: string[] = [];
       override read(offsetBytes: number, length: number): Buffer {
         const until = performance.now() + 5;
-        while (performance.now() < until) { /* the cost of a real read */ }
+        while (performance.now() < until) {
+          /* the cost of a real read */
+        }
         this.log.push(length === 16 ? 'small' : 'large-step');
         return super.read(offsetBytes, length);
       }

@@ -49,15 +49,24 @@ function mutate(rng: SeededRandom, frame: Buffer): Buffer {
   const out = Buffer.from(frame);
   if (rng.int(100) >= MUTATION_PERCENT) return out;
   switch (rng.int(6)) {
-    case 0: case 1: {
+    case 0:
+    case 1: {
       const flips = 1 + rng.int(3);
-      for (let i = 0; i < flips && out.length > 0; i++) { const at = rng.int(out.length); out[at] = (out[at] ?? 0) ^ (1 << rng.int(8)); }
+      for (let i = 0; i < flips && out.length > 0; i++) {
+        const at = rng.int(out.length);
+        out[at] = (out[at] ?? 0) ^ (1 << rng.int(8));
+      }
       return out;
     }
-    case 2: if (out.length > 0) out[rng.int(out.length)] = rng.int(256); return out;
-    case 3: return out.subarray(0, rng.int(out.length + 1));
-    case 4: return Buffer.concat([out, rng.bytes(rng.int(64))]);
-    default: return rng.bytes(rng.int(64));
+    case 2:
+      if (out.length > 0) out[rng.int(out.length)] = rng.int(256);
+      return out;
+    case 3:
+      return out.subarray(0, rng.int(out.length + 1));
+    case 4:
+      return Buffer.concat([out, rng.bytes(rng.int(64))]);
+    default:
+      return rng.bytes(rng.int(64));
   }
 }
 
@@ -79,14 +88,28 @@ function handshakeFrame(rng: SeededRandom): Buffer {
     ? rng.pick([NbdOption.ABORT, NbdOption.GO, NbdOption.EXPORT_NAME])
     : rng.pick([NbdOption.LIST, NbdOption.INFO, NbdOption.STRUCTURED_REPLY, NbdOption.STARTTLS, rng.int(64), rng.int(0x1_0000_0000)]);
   const name = rng.pick(['scratch', '', 'missing']);
-  const data = option === NbdOption.INFO || option === NbdOption.GO ? infoData(rng, name) : option === NbdOption.EXPORT_NAME ? Buffer.from(name) : rng.bytes(rng.int(16));
+  const data =
+    option === NbdOption.INFO || option === NbdOption.GO ? infoData(rng, name) : option === NbdOption.EXPORT_NAME ? Buffer.from(name) : rng.bytes(rng.int(16));
   return mutate(rng, optionFrame(option >>> 0, data));
 }
 
 function transmissionFrame(rng: SeededRandom): Buffer {
-  const type = rng.int(400) === 0 ? NbdCommand.DISC : rng.pick([
-    NbdCommand.READ, NbdCommand.READ, NbdCommand.WRITE, NbdCommand.WRITE, NbdCommand.FLUSH, NbdCommand.TRIM, NbdCommand.WRITE_ZEROES, NbdCommand.CACHE, 7, 8, rng.int(0x10000),
-  ]);
+  const type =
+    rng.int(400) === 0
+      ? NbdCommand.DISC
+      : rng.pick([
+          NbdCommand.READ,
+          NbdCommand.READ,
+          NbdCommand.WRITE,
+          NbdCommand.WRITE,
+          NbdCommand.FLUSH,
+          NbdCommand.TRIM,
+          NbdCommand.WRITE_ZEROES,
+          NbdCommand.CACHE,
+          7,
+          8,
+          rng.int(0x10000),
+        ]);
   // A WRITE's declared length decides how many following bytes are payload, so huge ones are rare.
   const huge = rng.int(type === NbdCommand.WRITE ? 300 : 6) === 0;
   const length = huge ? rng.int(0x1_0000_0000) : rng.pick([0, 1, 512, 4096, rng.int(65536)]);
@@ -101,9 +124,14 @@ async function fuzzSession(port: number, rng: SeededRandom, budget: number): Pro
   const socket: Socket = connect({ host: '127.0.0.1', port });
   socket.on('error', () => undefined);
   let replies = 0;
-  socket.on('data', (chunk: Buffer) => { replies += countReplyMagic(chunk); });
+  socket.on('data', (chunk: Buffer) => {
+    replies += countReplyMagic(chunk);
+  });
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  await new Promise<void>((resolve) => { socket.once('connect', resolve); socket.once('close', resolve); });
+  await new Promise<void>((resolve) => {
+    socket.once('connect', resolve);
+    socket.once('close', resolve);
+  });
   const frameCount = Math.min(budget, 1 + rng.int(MAX_FRAMES_PER_SESSION));
   const inTransmission = rng.int(10) < 7;
   const flags: Buffer = rng.int(20) === 0 ? rng.bytes(4) : Buffer.from('00000003', 'hex');
@@ -156,9 +184,17 @@ async function fuzzAgainst(scratch: NbdExportBackend, seed: number, label: strin
     sent += (await Promise.all(batch)).reduce((a, b) => a + b, 0);
   }
   const reasons = new Map<string, number>();
-  for (const e of events) if (e.kind === 'connection-closed') { const k = e.reason.replace(/[0-9a-fx]{3,}/g, 'N').slice(0, 60); reasons.set(k, (reasons.get(k) ?? 0) + 1); }
-  process.stdout.write(`nbd-fuzz (${label}): ${sent} frames over ${sessions} connections, about ${repliesSeen} replies; closes: ${JSON.stringify([...reasons])}\n`);
-  const internal = events.filter((e) => (e.kind === 'protocol-error' && /internal error/.test(e.error.message)) || (e.kind === 'backend-error' && e.internal)).length;
+  for (const e of events)
+    if (e.kind === 'connection-closed') {
+      const k = e.reason.replace(/[0-9a-fx]{3,}/g, 'N').slice(0, 60);
+      reasons.set(k, (reasons.get(k) ?? 0) + 1);
+    }
+  process.stdout.write(
+    `nbd-fuzz (${label}): ${sent} frames over ${sessions} connections, about ${repliesSeen} replies; closes: ${JSON.stringify([...reasons])}\n`,
+  );
+  const internal = events.filter(
+    (e) => (e.kind === 'protocol-error' && /internal error/.test(e.error.message)) || (e.kind === 'backend-error' && e.internal),
+  ).length;
   // The fuzz must reach the transmission phase, not just die in the handshake.
   expect(repliesSeen).toBeGreaterThan(TARGET_FRAMES / 20);
   expect(sent).toBeGreaterThanOrEqual(TARGET_FRAMES);
@@ -182,27 +218,35 @@ async function fuzzAgainst(scratch: NbdExportBackend, seed: number, label: strin
 }
 
 describe('NBD server fuzz', () => {
-  it(`survives ${TARGET_FRAMES} random and mutated frames`, async () => {
-    const seed = testSeed();
-    process.stdout.write(`nbd-fuzz seed=${seed} (replay with SNAPTAPE_SEED=${seed})\n`);
-    await fuzzAgainst(new MemoryBackend({ name: 'scratch', sizeBytes: SCRATCH_BYTES, canTrim: true }), seed, 'memory export');
-  }, FUZZ_TIMEOUT_MS);
+  it(
+    `survives ${TARGET_FRAMES} random and mutated frames`,
+    async () => {
+      const seed = testSeed();
+      process.stdout.write(`nbd-fuzz seed=${seed} (replay with SNAPTAPE_SEED=${seed})\n`);
+      await fuzzAgainst(new MemoryBackend({ name: 'scratch', sizeBytes: SCRATCH_BYTES, canTrim: true }), seed, 'memory export');
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 
-  it(`survives ${TARGET_FRAMES} frames on a served CKD volume while a tape backup runs on it`, async () => {
-    const seed = testSeed();
-    process.stdout.write(`nbd-fuzz (volume) seed=${seed} (replay with SNAPTAPE_SEED=${seed})\n`);
-    const dir = makeTempDir();
-    try {
-      const volume = createVolume(join(dir.path, 'scratch.ckd'), { type: '3390', cylinders: 2, volser: 'FUZZ01' });
-      fillVolume(volume, { seed, percent: 80 });
-      // Slow enough that the fuzz's writes race the copy and go through copy-before-write.
-      const session = TapeBackupSession.start(volume, { tapePath: join(dir.path, 'fuzz.aws'), workers: 1, throttleMbps: 1 });
-      await fuzzAgainst(new VolumeBackend(volume, { name: 'scratch' }), seed, 'served CKD volume under backup');
-      const summary = await session.done;
-      expect(summary.verification.dataBlockCount).toBe(30);
-      volume.close();
-    } finally {
-      dir.cleanup();
-    }
-  }, FUZZ_TIMEOUT_MS);
+  it(
+    `survives ${TARGET_FRAMES} frames on a served CKD volume while a tape backup runs on it`,
+    async () => {
+      const seed = testSeed();
+      process.stdout.write(`nbd-fuzz (volume) seed=${seed} (replay with SNAPTAPE_SEED=${seed})\n`);
+      const dir = makeTempDir();
+      try {
+        const volume = createVolume(join(dir.path, 'scratch.ckd'), { type: '3390', cylinders: 2, volser: 'FUZZ01' });
+        fillVolume(volume, { seed, percent: 80 });
+        // Slow enough that the fuzz's writes race the copy and go through copy-before-write.
+        const session = TapeBackupSession.start(volume, { tapePath: join(dir.path, 'fuzz.aws'), workers: 1, throttleMbps: 1 });
+        await fuzzAgainst(new VolumeBackend(volume, { name: 'scratch' }), seed, 'served CKD volume under backup');
+        const summary = await session.done;
+        expect(summary.verification.dataBlockCount).toBe(30);
+        volume.close();
+      } finally {
+        dir.cleanup();
+      }
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });

@@ -57,7 +57,9 @@ describe('NBD interop with qemu and libnbd tools', () => {
   it('nbdinfo describes the export', async () => {
     const result = await runToolAsync('nbdinfo', ['--json', url]);
     expect(result.status, result.stderr).toBe(0);
-    const info = JSON.parse(result.stdout) as { exports: Array<{ 'export-name': string; 'export-size': number; 'is_read_only': boolean; 'can_multi_conn': boolean; 'block_size_maximum': number }> };
+    const info = JSON.parse(result.stdout) as {
+      exports: Array<{ 'export-name': string; 'export-size': number; is_read_only: boolean; can_multi_conn: boolean; block_size_maximum: number }>;
+    };
     const first = info.exports[0];
     expect(first?.['export-name']).toBe('disk');
     expect(first?.['export-size']).toBe(IMAGE_BYTES);
@@ -92,7 +94,11 @@ describe('NBD interop with qemu and libnbd tools', () => {
     const result = await runToolAsync('qemu-io', ['-f', 'raw', url, '-c', 'write -z 1M 128k', '-c', 'flush', '-c', 'read -P 0 1M 128k']);
     expect(result.status, result.stderr + result.stdout).toBe(0);
     expect(result.stdout).not.toMatch(/Pattern verification failed|error/i);
-    expect(readFileSync(imagePath).subarray(1 << 20, (1 << 20) + 131072).every((byte) => byte === 0)).toBe(true);
+    expect(
+      readFileSync(imagePath)
+        .subarray(1 << 20, (1 << 20) + 131072)
+        .every((byte) => byte === 0),
+    ).toBe(true);
   });
 
   it('qemu-io on a read-only export cannot write', async () => {

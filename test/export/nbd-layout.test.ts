@@ -23,8 +23,15 @@ describe('NBD layouts', () => {
   it('have the sizes proto.md gives', () => {
     const sizes = Object.fromEntries(NBD_LAYOUTS.map((layout) => [layout.name, layout.size]));
     expect(sizes).toEqual({
-      'nbd-greeting': 18, 'nbd-client-flags': 4, 'nbd-option-request': 16, 'nbd-option-reply': 20,
-      'nbd-export-name-reply': 10, 'nbd-info-export': 12, 'nbd-info-block-size': 14, 'nbd-request': 28, 'nbd-simple-reply': 16,
+      'nbd-greeting': 18,
+      'nbd-client-flags': 4,
+      'nbd-option-request': 16,
+      'nbd-option-reply': 20,
+      'nbd-export-name-reply': 10,
+      'nbd-info-export': 12,
+      'nbd-info-block-size': 14,
+      'nbd-request': 28,
+      'nbd-simple-reply': 16,
     });
   });
 });
@@ -43,7 +50,9 @@ describe('NBD golden vectors', () => {
     const request = decodeRequest(raw);
     expect(request).toMatchObject({ magic: NBD_REQUEST_MAGIC, commandFlags: 1, type: NbdCommand.WRITE, offsetBytes: 0x1_0000_0000n, length: 65536 });
     expect(request.handle.toString('hex')).toBe('0102030405060708');
-    expect(encodeFields(NBD_REQUEST, { magic: NBD_REQUEST_MAGIC, commandFlags: 1, type: 1, handle: request.handle, offsetBytes: u64Bytes(2 ** 32), length: 65536 })).toEqual(raw);
+    expect(
+      encodeFields(NBD_REQUEST, { magic: NBD_REQUEST_MAGIC, commandFlags: 1, type: 1, handle: request.handle, offsetBytes: u64Bytes(2 ** 32), length: 65536 }),
+    ).toEqual(raw);
   });
 
   it('simple reply carries errno and handle', () => {

@@ -5,7 +5,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NbdClient } from '../../src/export/nbd-client.js';
-import { MAX_REQUEST_PAYLOAD_BYTES, READ_STEP_BYTES, NbdCommand, NbdErrno, NbdOption, NbdReply, NBD_CMD_FLAG_FUA, NBD_FLAG_READ_ONLY } from '../../src/export/nbd-constants.js';
+import {
+  MAX_REQUEST_PAYLOAD_BYTES,
+  READ_STEP_BYTES,
+  NbdCommand,
+  NbdErrno,
+  NbdOption,
+  NbdReply,
+  NBD_CMD_FLAG_FUA,
+  NBD_FLAG_READ_ONLY,
+} from '../../src/export/nbd-constants.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
 import type { NbdServerEvent } from '../../src/export/nbd-server-events.js';
 import { NbdProtocolError, UsageError } from '../../src/errors/snaptape-error.js';
@@ -19,7 +28,9 @@ async function eventually(predicate: () => boolean, timeoutMs = 2000): Promise<b
   for (let waited = 0; waited < timeoutMs && !predicate(); waited += 10) await new Promise((r) => setTimeout(r, 10));
   return predicate();
 }
-const pattern = (data: Buffer): void => { for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff; };
+const pattern = (data: Buffer): void => {
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff;
+};
 
 describe('NBD server against malformed input', () => {
   let server: NbdServer;
@@ -61,7 +72,10 @@ describe('NBD server against malformed input', () => {
   });
 
   it('disconnects on a bad option magic, and on an option longer than the limit', async () => {
-    for (const frame of [Buffer.from('GARBAGE!0000000700000000', 'latin1'), Buffer.concat([optionFrame(NbdOption.GO).subarray(0, 12), Buffer.from('7fffffff', 'hex')])]) {
+    for (const frame of [
+      Buffer.from('GARBAGE!0000000700000000', 'latin1'),
+      Buffer.concat([optionFrame(NbdOption.GO).subarray(0, 12), Buffer.from('7fffffff', 'hex')]),
+    ]) {
       const peer = await RawPeer.connect(port);
       await peer.read(18);
       peer.send(Buffer.from('00000003', 'hex'));
@@ -179,7 +193,11 @@ describe('NBD server against malformed input', () => {
   it('parses a handshake and requests that arrive one byte per packet', async () => {
     const peer = await RawPeer.connect(port);
     await peer.read(18);
-    const bytes = Buffer.concat([Buffer.from('00000003', 'hex'), optionFrame(NbdOption.EXPORT_NAME, Buffer.from('main')), requestFrame({ type: NbdCommand.READ, offsetBytes: 64, length: 32 })]);
+    const bytes = Buffer.concat([
+      Buffer.from('00000003', 'hex'),
+      optionFrame(NbdOption.EXPORT_NAME, Buffer.from('main')),
+      requestFrame({ type: NbdCommand.READ, offsetBytes: 64, length: 32 }),
+    ]);
     for (const byte of bytes) {
       peer.send(Buffer.from([byte]));
       await new Promise((resolve) => setImmediate(resolve));
@@ -194,7 +212,11 @@ describe('NBD server against malformed input', () => {
     const client = await NbdClient.connect({ port, exportName: 'ro' });
     expect(client.info.readOnly).toBe(true);
     expect(client.info.transmissionFlags & NBD_FLAG_READ_ONLY).toBe(NBD_FLAG_READ_ONLY);
-    for (const attempt of [() => client.write(0, Buffer.alloc(512, 1)), () => client.writeZeroes(0, 512), () => client.rawRequest({ type: NbdCommand.TRIM, offsetBytes: 0, length: 512 })]) {
+    for (const attempt of [
+      () => client.write(0, Buffer.alloc(512, 1)),
+      () => client.writeZeroes(0, 512),
+      () => client.rawRequest({ type: NbdCommand.TRIM, offsetBytes: 0, length: 512 }),
+    ]) {
       await expect(attempt()).rejects.toMatchObject({ details: { errno: NbdErrno.EPERM, errnoName: 'EPERM' } });
     }
     expect((await client.read(0, 4096)).equals(Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7 + 3) & 0xff)))).toBe(true);
@@ -277,7 +299,9 @@ describe('NBD server options and lifecycle', () => {
     class SlowBackend extends MemoryBackend {
       override read(offsetBytes: number, length: number): Buffer {
         const until = performance.now() + 10;
-        while (performance.now() < until) { /* the cost of a real read */ }
+        while (performance.now() < until) {
+          /* the cost of a real read */
+        }
         return super.read(offsetBytes, length);
       }
     }

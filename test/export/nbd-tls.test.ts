@@ -70,7 +70,9 @@ describe('NBD over a unix socket and over TLS-PSK', () => {
       const plain = new NbdServer({ exports: [new MemoryBackend({ name: 'm', sizeBytes: SIZE })] });
       const address = await plain.listen();
       try {
-        await expect(NbdClient.connect({ port: address.port, exportName: 'm', tls: { username: 'alice', key: KEY } })).rejects.toThrow(/refused NBD_OPT_STARTTLS \(reply 0x80000001/);
+        await expect(NbdClient.connect({ port: address.port, exportName: 'm', tls: { username: 'alice', key: KEY } })).rejects.toThrow(
+          /refused NBD_OPT_STARTTLS \(reply 0x80000001/,
+        );
       } finally {
         await plain.close();
       }
@@ -79,7 +81,12 @@ describe('NBD over a unix socket and over TLS-PSK', () => {
 
   it('negotiation before STARTTLS: TLS_REQD for options, a close for EXPORT_NAME, ACK for STARTTLS', () => {
     const sent: Buffer[] = [];
-    const ctx = { directory: { exports: [new MemoryBackend({ name: 'm', sizeBytes: SIZE })] }, clientFlags: 1, tls: 'required' as const, send: (b: Buffer) => sent.push(b) };
+    const ctx = {
+      directory: { exports: [new MemoryBackend({ name: 'm', sizeBytes: SIZE })] },
+      clientFlags: 1,
+      tls: 'required' as const,
+      send: (b: Buffer) => sent.push(b),
+    };
     const info = Buffer.from([0, 0, 0, 1, 0x6d, 0, 0]);
     expect(handleOption(ctx, { option: NbdOption.GO, dataLength: info.length }, info)).toEqual({ kind: 'continue' });
     expect(sent.pop()?.readUInt32BE(12)).toBe(NbdReply.ERR_TLS_REQD);
@@ -99,7 +106,7 @@ describe('NBD over a unix socket and over TLS-PSK', () => {
     const keys = readPskFile(good);
     expect(keys.get('alice')?.equals(KEY)).toBe(true);
     expect(keys.get('bob')?.length).toBe(32);
-    const bad = (text: string): () => unknown => {
+    const bad = (text: string): (() => unknown) => {
       const path = join(dir.path, 'bad.psk');
       writeFileSync(path, text);
       return () => readPskFile(path);

@@ -56,7 +56,13 @@ const NEW_DATA = Buffer.alloc(200, 0xc1);
 function startWithTapeFaults(policy: CbwErrorPolicy, spec: string, extra: { cbwTimeoutMs?: number } = {}): TapeBackupSession {
   copyFileSync(volume.path, at('reference.ckd'));
   return TapeBackupSession.start(volume, {
-    tapePath: at('backup.aws'), pool, pauseAfter: 1, pauseMs: 10, onCbwError: policy, tapeFaults: parseFaultPlan(spec, '--inject-tape'), ...extra,
+    tapePath: at('backup.aws'),
+    pool,
+    pauseAfter: 1,
+    pauseMs: 10,
+    onCbwError: policy,
+    tapeFaults: parseFaultPlan(spec, '--inject-tape'),
+    ...extra,
   });
 }
 
@@ -64,7 +70,12 @@ const hostWrite = (track: number): void => volume.writeTrackRecords(track, [{ ke
 const slotOf = (track: number): Buffer => volume.backend.readUnit(track, volume.backend.slotBytes);
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(() => { throw new Error('expected the backup to fail'); }, (error: unknown) => error);
+  return promise.then(
+    () => {
+      throw new Error('expected the backup to fail');
+    },
+    (error: unknown) => error,
+  );
 }
 
 /** A restore of the tape, compared with the reference copy of the start instant. */

@@ -134,7 +134,10 @@ describe('decompression bombs', () => {
     const tape = join(dir.path, 'cli-bomb.het');
     writeFileSync(tape, hetTapeWithBlock(bzip2, HET_BZIP2));
     const image = cckdWithTrack0('cli-bomb.cckd', 2, bzip2);
-    for (const [args, family] of [[['tape', 'ls', tape], 'TAPE_FORMAT'], [['ls', image], 'IMAGE_FORMAT']] as const) {
+    for (const [args, family] of [
+      [['tape', 'ls', tape], 'TAPE_FORMAT'],
+      [['ls', image], 'IMAGE_FORMAT'],
+    ] as const) {
       const started = performance.now();
       const r = runSnaptape(args, { timeoutMs: CHILD_TIMEOUT_MS });
       const ms = performance.now() - started;
@@ -155,7 +158,10 @@ describe('decompression bombs', () => {
     const steady = await NbdClient.connect({ port, exportName: 'bomb' });
     try {
       const started = performance.now();
-      const outcome = bombed.read(0, slot).then(() => 'served', (error: unknown) => (error instanceof Error ? error.message : String(error)));
+      const outcome = bombed.read(0, slot).then(
+        () => 'served',
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      );
       const other = await steady.read(slot, slot);
       expect(other.length).toBe(slot);
       expect(await outcome).not.toBe('served');

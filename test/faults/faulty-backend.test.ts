@@ -43,10 +43,13 @@ describe('parseFaultPlan', () => {
     ]);
   });
 
-  it.each(['', 'write:0:EIO', 'write:3:EPERM', 'seek:1:EIO', 'latency:read:5', 'tear:read:1:10', 'read:unit=x:EIO', 'write:3'])('rejects "%s" with a usage error naming the option', (spec) => {
-    expect(() => parseFaultPlan(spec, '--inject-tape')).toThrow(UsageError);
-    expect(() => parseFaultPlan(spec, '--inject-tape')).toThrow(/--inject-tape/);
-  });
+  it.each(['', 'write:0:EIO', 'write:3:EPERM', 'seek:1:EIO', 'latency:read:5', 'tear:read:1:10', 'read:unit=x:EIO', 'write:3'])(
+    'rejects "%s" with a usage error naming the option',
+    (spec) => {
+      expect(() => parseFaultPlan(spec, '--inject-tape')).toThrow(UsageError);
+      expect(() => parseFaultPlan(spec, '--inject-tape')).toThrow(/--inject-tape/);
+    },
+  );
 });
 
 describe('FaultyBackend', () => {

@@ -16,7 +16,9 @@ import { sha256File } from '../harness/dasd.js';
 import { runSnaptape, runSnaptapeJson, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
-interface Listing { datasets: { name: string }[] }
+interface Listing {
+  datasets: { name: string }[];
+}
 const names = (image: string): string[] => runSnaptapeJson<Listing>(['ls', image]).datasets.map((d) => d.name);
 
 /** 1000 lines of 80-byte text records: 80,000 bytes, two tracks of 8000-byte blocks. */

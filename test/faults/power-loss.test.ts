@@ -68,10 +68,18 @@ function cckdSource(where: string, seed: number): Volume {
  * Every crash point, both variants: each record there parses, and `claims(records)` names the data
  * file a record says is complete (or undefined), which must then hold `finished`. One line per fault.
  */
-function violations(points: readonly CrashPoint[], records: readonly string[], claims: (records: ReadonlyMap<string, unknown>) => string | undefined, finished: ReadonlyMap<string, Buffer>): string[] {
+function violations(
+  points: readonly CrashPoint[],
+  records: readonly string[],
+  claims: (records: ReadonlyMap<string, unknown>) => string | undefined,
+  finished: ReadonlyMap<string, Buffer>,
+): string[] {
   const found: string[] = [];
   for (const point of points) {
-    for (const [variant, view] of [['names kept', point.namesKept], ['names synced', point.namesSynced]] as [string, CrashView][]) {
+    for (const [variant, view] of [
+      ['names kept', point.namesKept],
+      ['names synced', point.namesSynced],
+    ] as [string, CrashView][]) {
       const parsed = new Map<string, unknown>();
       for (const name of records) {
         const bytes = view.get(name);
@@ -88,7 +96,9 @@ function violations(points: readonly CrashPoint[], records: readonly string[], c
       const held = view.get(claimed);
       const want = finished.get(claimed);
       if (held === undefined || want === undefined || !held.equals(want)) {
-        found.push(`${at}: a record says complete, but ${claimed} holds ${held === undefined ? 'nothing' : `${held.length} bytes that differ from the finished ${want?.length ?? 0}`}`);
+        found.push(
+          `${at}: a record says complete, but ${claimed} holds ${held === undefined ? 'nothing' : `${held.length} bytes that differ from the finished ${want?.length ?? 0}`}`,
+        );
       }
     }
   }
@@ -115,7 +125,12 @@ describe('power loss at every step', () => {
     const record = 'target.ckd.clone.json';
     expect(JSON.parse(readFileSync(join(where, record), 'utf8')).complete).toBe(true);
     expect(fsModel.points.length).toBeGreaterThan(20);
-    const found = violations(fsModel.points, [record], (r) => ((r.get(record) as { complete?: boolean } | undefined)?.complete === true ? 'target.ckd' : undefined), finished);
+    const found = violations(
+      fsModel.points,
+      [record],
+      (r) => ((r.get(record) as { complete?: boolean } | undefined)?.complete === true ? 'target.ckd' : undefined),
+      finished,
+    );
     // The last crash point (after everything) must show the finished record: the run is durable at its end.
     recordReliability({ kind: 'power-loss', technique: 'clone', crashPoints: fsModel.points.length, violations: found.length });
     expect(found.slice(0, 8), `${found.length} crash points break the invariant`).toEqual([]);
@@ -138,7 +153,12 @@ describe('power loss at every step', () => {
     const finished = new Map([['backup.aws', readFileSync(join(where, 'backup.aws'))]]);
     const record = 'backup.aws.session.json';
     expect(JSON.parse(readFileSync(join(where, record), 'utf8')).status).toBe('completed');
-    const found = violations(fsModel.points, [record, 'backup.aws.session.layout.json'], (r) => ((r.get(record) as { status?: string } | undefined)?.status === 'completed' ? 'backup.aws' : undefined), finished);
+    const found = violations(
+      fsModel.points,
+      [record, 'backup.aws.session.layout.json'],
+      (r) => ((r.get(record) as { status?: string } | undefined)?.status === 'completed' ? 'backup.aws' : undefined),
+      finished,
+    );
     recordReliability({ kind: 'power-loss', technique: 'backup', crashPoints: fsModel.points.length, violations: found.length });
     expect(found.slice(0, 8), `${found.length} crash points break the invariant`).toEqual([]);
     const last = fsModel.points.at(-1) as CrashPoint;
@@ -175,7 +195,8 @@ describe('power loss at every step', () => {
     recordReliability({ kind: 'power-loss', technique: 'snapshot', crashPoints: fsModel.points.length, violations: found.length });
     expect(found.slice(0, 8), `${found.length} crash points break the invariant`).toEqual([]);
     const last = fsModel.points.at(-1) as CrashPoint;
-    for (const name of records) expect(JSON.parse(last.namesSynced.get(name)?.toString('utf8') ?? '{}').state, `${name} is durable at the end`).toBe('complete');
+    for (const name of records)
+      expect(JSON.parse(last.namesSynced.get(name)?.toString('utf8') ?? '{}').state, `${name} is durable at the end`).toBe('complete');
   });
 
   it('a mirror state file calls a track valid only when the local secondary holds it on disk', async () => {
@@ -204,7 +225,10 @@ describe('power loss at every step', () => {
     const found: string[] = [];
     let claims = 0;
     for (const point of fsModel.points) {
-      for (const [variant, view] of [['names kept', point.namesKept], ['names synced', point.namesSynced]] as [string, CrashView][]) {
+      for (const [variant, view] of [
+        ['names kept', point.namesKept],
+        ['names synced', point.namesSynced],
+      ] as [string, CrashView][]) {
         const bytes = view.get(stateName);
         if (bytes === undefined) continue;
         writeFileSync(scratch, bytes);
@@ -220,7 +244,8 @@ describe('power loss at every step', () => {
         for (let u = 0; u < units; u++) {
           if (!state.table.isValid(u, 2)) continue;
           claims++;
-          if (!slot(secondary, u).equals(slot(finished, u))) found.push(`after step ${point.step} (${point.after}), ${variant}: track ${u} is valid on M2, but the secondary does not hold it`);
+          if (!slot(secondary, u).equals(slot(finished, u)))
+            found.push(`after step ${point.step} (${point.after}), ${variant}: track ${u} is valid on M2, but the secondary does not hold it`);
         }
       }
     }

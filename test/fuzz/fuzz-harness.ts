@@ -57,11 +57,21 @@ export function mutate(prng: Prng, seed: Buffer, focusBytes?: number): Buffer {
     const span = Math.max(1, Math.min(out.length, focusBytes ?? out.length));
     const at = prng.below(span);
     switch (prng.below(7)) {
-      case 0: if (out.length > 0) out[at] = (out[at] as number) ^ (1 << prng.below(8)); break;
-      case 1: if (out.length > 0) out[at] = INTERESTING_BYTES[prng.below(INTERESTING_BYTES.length)] as number; break;
-      case 2: if (out.length > 0) out[at] = prng.below(256); break;
-      case 3: if (at + 4 <= out.length) out.writeUInt32BE(prng.nextUint32(), at); break;
-      case 4: out = out.subarray(0, prng.below(out.length + 1)); break;
+      case 0:
+        if (out.length > 0) out[at] = (out[at] as number) ^ (1 << prng.below(8));
+        break;
+      case 1:
+        if (out.length > 0) out[at] = INTERESTING_BYTES[prng.below(INTERESTING_BYTES.length)] as number;
+        break;
+      case 2:
+        if (out.length > 0) out[at] = prng.below(256);
+        break;
+      case 3:
+        if (at + 4 <= out.length) out.writeUInt32BE(prng.nextUint32(), at);
+        break;
+      case 4:
+        out = out.subarray(0, prng.below(out.length + 1));
+        break;
       case 5: {
         const extra = Buffer.alloc(1 + prng.below(64));
         prng.fill(extra);

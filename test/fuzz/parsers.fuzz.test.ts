@@ -47,8 +47,18 @@ beforeAll(() => {
 });
 afterAll(() => {
   for (const r of reports) {
-    console.log(`fuzz ${r.name}: ${r.cases} cases, ${r.parsed} parsed, ${r.typedErrors} typed errors, ${r.crashes.length} crashes, ${r.hangs} hangs, ${r.inputChanged} inputs changed, slowest ${r.slowestMs.toFixed(1)} ms`);
-    recordReliability({ kind: 'fuzz', parser: r.name, cases: r.cases, crashes: r.crashes.length, hangs: r.hangs, inputChanged: r.inputChanged, slowestMs: Number(r.slowestMs.toFixed(1)) });
+    console.log(
+      `fuzz ${r.name}: ${r.cases} cases, ${r.parsed} parsed, ${r.typedErrors} typed errors, ${r.crashes.length} crashes, ${r.hangs} hangs, ${r.inputChanged} inputs changed, slowest ${r.slowestMs.toFixed(1)} ms`,
+    );
+    recordReliability({
+      kind: 'fuzz',
+      parser: r.name,
+      cases: r.cases,
+      crashes: r.crashes.length,
+      hangs: r.hangs,
+      inputChanged: r.inputChanged,
+      slowestMs: Number(r.slowestMs.toFixed(1)),
+    });
   }
   dir.cleanup();
 });
@@ -212,7 +222,14 @@ describe('parser fuzz', () => {
   }, 600_000);
 
   it('AWSTAPE and HET tapes: blocks, segments, compression, label sequences', async () => {
-    const names = ['05_tape_sl_hetinit.aws', '06_tape_nl_hetinit.aws', '07_tape_sl_1file.aws', '08_tape_nl_bigblocks_chunk4096.aws', '09_tape_sl_1file.zlib.het', '09_tape_sl_1file.bz2.het'];
+    const names = [
+      '05_tape_sl_hetinit.aws',
+      '06_tape_nl_hetinit.aws',
+      '07_tape_sl_1file.aws',
+      '08_tape_nl_bigblocks_chunk4096.aws',
+      '09_tape_sl_1file.zlib.het',
+      '09_tape_sl_1file.bz2.het',
+    ];
     // Random mutations never build a decompression bomb, so two are seeds: blocks of 64 MiB of
     // zeros (1,000 times the largest legal block; small enough to make in a second).
     const bombs = [hetTapeWithBlock(bzip2Bomb(64 * MIB), HET_BZIP2), hetTapeWithBlock(zlibBomb(64 * MIB), HET_ZLIB)];
@@ -278,16 +295,24 @@ describe('parser fuzz', () => {
     const existingTape = join(dir.path, 'exists.aws');
     writeFileSync(existingTape, 'not a tape');
     const socket = join(dir.path, 'control.sock');
-    const server = await VolumeServer.start({ images: [image], nbd: { kind: 'unix', path: join(dir.path, 'served.nbd.sock') }, control: { kind: 'unix', path: socket } });
-    const postTo = (path: string, body: Buffer = Buffer.from('{}')): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
-      const req = request({ socketPath: socket, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      });
-      req.on('error', reject);
-      req.end(body);
+    const server = await VolumeServer.start({
+      images: [image],
+      nbd: { kind: 'unix', path: join(dir.path, 'served.nbd.sock') },
+      control: { kind: 'unix', path: socket },
     });
+    const postTo = (path: string, body: Buffer = Buffer.from('{}')): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        const req = request(
+          { socketPath: socket, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': body.length } },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
     const post = (body: Buffer): Promise<{ status: number; body: string }> => postTo('/sessions', body);
     // Valid requests aim at an existing tape without force; a mutation may still name a new tape,
     // which the server rightly backs up (the session is then cancelled).
@@ -332,7 +357,8 @@ describe('parser fuzz', () => {
           await postTo(`/sessions/${parsed.id}/cancel`).catch(() => undefined);
           return true;
         }
-        if (!parsed.error || !/^Cannot /.test(parsed.error.message) || reply.status < 400) throw new Error(`unexpected reply ${reply.status}: ${reply.body.slice(0, 200)}`);
+        if (!parsed.error || !/^Cannot /.test(parsed.error.message) || reply.status < 400)
+          throw new Error(`unexpected reply ${reply.status}: ${reply.body.slice(0, 200)}`);
         throw new UsageError(parsed.error.message); // a typed refusal
       },
     };

@@ -78,7 +78,13 @@ describe('track balance (DS1TRBAL): native-layout/track-capacity.md', () => {
   });
 
   it('vector 02 data sets: TEST.SEQ.F4096 (2 × 4096 + EOF) = 48382, TEST.EMPTY.PDS (5 dir blocks + EOF) = 51646', () => {
-    expect(trackBalanceBytes(FAMILY_3390, [{ keyLength: 0, dataLength: 4096 }, { keyLength: 0, dataLength: 4096 }, { keyLength: 0, dataLength: 0 }])).toBe(48382);
+    expect(
+      trackBalanceBytes(FAMILY_3390, [
+        { keyLength: 0, dataLength: 4096 },
+        { keyLength: 0, dataLength: 4096 },
+        { keyLength: 0, dataLength: 0 },
+      ]),
+    ).toBe(48382);
     const pds = [...Array(5).fill({ keyLength: 8, dataLength: 256 }), { keyLength: 0, dataLength: 0 }];
     expect(trackBalanceBytes(FAMILY_3390, pds)).toBe(51646);
   });
@@ -87,7 +93,16 @@ describe('track balance (DS1TRBAL): native-layout/track-capacity.md', () => {
 describe('device models (native-layout/track-capacity.md, native-layout/ckd-image-header.md)', () => {
   it('names, cylinder counts and slot sizes follow dasdtab.c / dasdinit', () => {
     const byName = Object.fromEntries(CKD_MODELS.map((m) => [m.name, m.cylinders]));
-    expect(byName).toMatchObject({ '3390-1': 1113, '3390-2': 2226, '3390-3': 3339, '3390-9': 10017, '3390-27': 32760, '3390-54': 65520, '3380-J': 885, '3380-K': 2655 });
+    expect(byName).toMatchObject({
+      '3390-1': 1113,
+      '3390-2': 2226,
+      '3390-3': 3339,
+      '3390-9': 10017,
+      '3390-27': 32760,
+      '3390-54': 65520,
+      '3380-J': 885,
+      '3380-K': 2655,
+    });
     expect(FAMILY_3390.trackSlotBytes).toBe(56832);
     expect(FAMILY_3380.trackSlotBytes).toBe(47616);
     const g = parseGeometry('3390-3', {});
@@ -101,24 +116,28 @@ describe('device models (native-layout/track-capacity.md, native-layout/ckd-imag
 
 // ---- property tests ---------------------------------------------------------------------------
 
-const shapeArb = (family: CkdFamily): fc.Arbitrary<{ keyLength: number; dataLength: number }> => fc.record({
-  keyLength: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: MAX_KEY_LENGTH })),
-  // Bias towards small records so that many fit, but cover the whole range up past R1 max.
-  dataLength: fc.oneof(fc.integer({ min: 0, max: 400 }), fc.integer({ min: 0, max: family.r1MaxBytes + 64 })),
-});
+const shapeArb = (family: CkdFamily): fc.Arbitrary<{ keyLength: number; dataLength: number }> =>
+  fc.record({
+    keyLength: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: MAX_KEY_LENGTH })),
+    // Bias towards small records so that many fit, but cover the whole range up past R1 max.
+    dataLength: fc.oneof(fc.integer({ min: 0, max: 400 }), fc.integer({ min: 0, max: family.r1MaxBytes + 64 })),
+  });
 
 describe('property: records fit exactly when the formula says they do', () => {
   for (const family of [FAMILY_3390, FAMILY_3380]) {
     it(`${family.family}: recordsPerTrack n fit, n + 1 do not`, () => {
       const seed = fcSeed(`capacity-formula-${family.family}`);
-      fc.assert(fc.property(shapeArb(family), (shape) => {
-        const n = recordsPerTrack(family, shape);
-        expect(recordsFit(family, Array(n).fill(shape))).toBe(true);
-        expect(recordsFit(family, Array(n + 1).fill(shape))).toBe(false);
-        // The cell sum is monotone: n records use at most the track's cells, n+1 more than that.
-        expect(n * recordCells(family, shape)).toBeLessThanOrEqual(family.capacity.cellsPerTrack);
-        expect((n + 1) * recordCells(family, shape)).toBeGreaterThan(family.capacity.cellsPerTrack);
-      }), { seed, numRuns: 500 });
+      fc.assert(
+        fc.property(shapeArb(family), (shape) => {
+          const n = recordsPerTrack(family, shape);
+          expect(recordsFit(family, Array(n).fill(shape))).toBe(true);
+          expect(recordsFit(family, Array(n + 1).fill(shape))).toBe(false);
+          // The cell sum is monotone: n records use at most the track's cells, n+1 more than that.
+          expect(n * recordCells(family, shape)).toBeLessThanOrEqual(family.capacity.cellsPerTrack);
+          expect((n + 1) * recordCells(family, shape)).toBeGreaterThan(family.capacity.cellsPerTrack);
+        }),
+        { seed, numRuns: 500 },
+      );
     });
   }
 });
@@ -143,24 +162,35 @@ describe('property: a real track takes n records and refuses n + 1 (Volume.write
       const volume = volumes[family.family] as Volume;
       const seed = fcSeed(`capacity-track-${family.family}`);
       let trackIndex = 0;
-      fc.assert(fc.property(shapeArb(family), fc.integer({ min: 0, max: 255 }), (shape, fillByte) => {
-        // Tracks 1..14 of cylinder 0 in turn (track 0 keeps its label).
-        trackIndex = (trackIndex % (family.heads - 1)) + 1;
-        const n = recordsPerTrack(family, shape);
-        const record = (i: number) => ({ key: Buffer.alloc(shape.keyLength, fillByte), data: Buffer.alloc(shape.dataLength, (fillByte + i) & 0xff) });
-        volume.writeTrackRecords(trackIndex, Array.from({ length: n }, (_, i) => record(i)));
-        const back = volume.readTrack(trackIndex).records;
-        expect(back.length).toBe(n);
-        back.forEach((r, i) => {
-          expect(r.record).toBe(i + 1);
-          expect(r.key.length).toBe(shape.keyLength);
-          expect(r.data.equals(record(i).data)).toBe(true);
-        });
-        const before = volume.readTrackImage(trackIndex);
-        expect(() => volume.writeTrackRecords(trackIndex, Array.from({ length: n + 1 }, (_, i) => record(i)))).toThrow(TrackOverflowError);
-        // A refused write leaves the track as it was.
-        expect(volume.readTrackImage(trackIndex).equals(before)).toBe(true);
-      }), { seed, numRuns: 60 });
+      fc.assert(
+        fc.property(shapeArb(family), fc.integer({ min: 0, max: 255 }), (shape, fillByte) => {
+          // Tracks 1..14 of cylinder 0 in turn (track 0 keeps its label).
+          trackIndex = (trackIndex % (family.heads - 1)) + 1;
+          const n = recordsPerTrack(family, shape);
+          const record = (i: number) => ({ key: Buffer.alloc(shape.keyLength, fillByte), data: Buffer.alloc(shape.dataLength, (fillByte + i) & 0xff) });
+          volume.writeTrackRecords(
+            trackIndex,
+            Array.from({ length: n }, (_, i) => record(i)),
+          );
+          const back = volume.readTrack(trackIndex).records;
+          expect(back.length).toBe(n);
+          back.forEach((r, i) => {
+            expect(r.record).toBe(i + 1);
+            expect(r.key.length).toBe(shape.keyLength);
+            expect(r.data.equals(record(i).data)).toBe(true);
+          });
+          const before = volume.readTrackImage(trackIndex);
+          expect(() =>
+            volume.writeTrackRecords(
+              trackIndex,
+              Array.from({ length: n + 1 }, (_, i) => record(i)),
+            ),
+          ).toThrow(TrackOverflowError);
+          // A refused write leaves the track as it was.
+          expect(volume.readTrackImage(trackIndex).equals(before)).toBe(true);
+        }),
+        { seed, numRuns: 60 },
+      );
     });
   }
 });

@@ -76,7 +76,8 @@ export function bzip2Bomb(bytes: number): Buffer {
   if (bytes <= BZIP2_BASE_BYTES) return base;
   const [first, second, tail] = findMagic(base, BZIP2_BLOCK_MAGIC);
   const [end] = findMagic(base, BZIP2_END_MAGIC);
-  if (first === undefined || second === undefined || tail === undefined || end === undefined) throw new Error('bzip2Bomb: the base stream has not two full blocks and a tail');
+  if (first === undefined || second === undefined || tail === undefined || end === undefined)
+    throw new Error('bzip2Bomb: the base stream has not two full blocks and a tail');
   // The full block holds more than a third of the base (two of them and a shorter tail).
   const fullBlocks = Math.ceil((3 * bytes) / BZIP2_BASE_BYTES);
   const out = new BitWriter();

@@ -41,7 +41,9 @@ export interface DasdlsListing {
  */
 export function dasdlsInfo(path: string, cwd?: string): DasdlsListing {
   const result = runTool('dasdls', ['-info', '-hdr', path], { cwd });
-  const problems = result.stderr.split('\n').map((l) => l.trim())
+  const problems = result.stderr
+    .split('\n')
+    .map((l) => l.trim())
     .filter((l) => l.length > 0 && !l.startsWith('Hercules DASD list') && !l.startsWith('(c)Copyright'));
   let volser: string | null = null;
   const rows: DasdlsRow[] = [];

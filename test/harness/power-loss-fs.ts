@@ -35,7 +35,22 @@ export interface CrashPoint {
 }
 
 type Fs = typeof fs;
-const WATCHED = ['openSync', 'writeSync', 'writevSync', 'writeFileSync', 'ftruncateSync', 'truncateSync', 'renameSync', 'linkSync', 'unlinkSync', 'rmSync', 'copyFileSync', 'mkdirSync', 'fsyncSync', 'fdatasyncSync'] as const;
+const WATCHED = [
+  'openSync',
+  'writeSync',
+  'writevSync',
+  'writeFileSync',
+  'ftruncateSync',
+  'truncateSync',
+  'renameSync',
+  'linkSync',
+  'unlinkSync',
+  'rmSync',
+  'copyFileSync',
+  'mkdirSync',
+  'fsyncSync',
+  'fdatasyncSync',
+] as const;
 type Watched = (typeof WATCHED)[number];
 
 export class PowerLossFs {
@@ -165,9 +180,14 @@ export class PowerLossFs {
   /** The path `name(args)` is about to create under the folder, if it does not exist yet. */
   private createdPath(name: Watched, args: unknown[]): string | undefined {
     const [a, b] = args;
-    const path = name === 'openSync' && typeof b === 'string' && /[wa]/.test(b) ? a
-      : name === 'writeFileSync' && typeof a === 'string' ? a
-        : name === 'copyFileSync' ? b : undefined;
+    const path =
+      name === 'openSync' && typeof b === 'string' && /[wa]/.test(b)
+        ? a
+        : name === 'writeFileSync' && typeof a === 'string'
+          ? a
+          : name === 'copyFileSync'
+            ? b
+            : undefined;
     return typeof path === 'string' && this.inside(path) && !fs.existsSync(path) ? path : undefined;
   }
 

@@ -21,7 +21,16 @@ import { Prng } from '../harness/backup-fixtures.js';
 import { killAllServers, makeFilledVolume, nbdPort, startServe, type ServeProcess } from '../server/helpers/serve-process.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ARTIFACT_DIR = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const CYLINDERS = 30;
 const SEED = 12;
@@ -59,7 +68,9 @@ describe.skipIf(!existsSync(CHROMIUM))('live page in headless Chromium', () => {
     const page = await (browser as Browser).newPage({ viewport: { width: 1200, height: 900 } });
     const failedRequests: string[] = [];
     page.on('requestfailed', (r) => failedRequests.push(r.url()));
-    page.on('request', (r) => { if (!r.url().startsWith(`http://${endpoint}/`)) failedRequests.push(`external: ${r.url()}`); });
+    page.on('request', (r) => {
+      if (!r.url().startsWith(`http://${endpoint}/`)) failedRequests.push(`external: ${r.url()}`);
+    });
 
     // The page itself needs no token; without one its API calls would be refused (401).
     await page.goto(`http://${endpoint}/#token=${control.token}`);
@@ -94,7 +105,10 @@ describe.skipIf(!existsSync(CHROMIUM))('live page in headless Chromium', () => {
       const state = (await client.getSession(started.id)).state;
       const drawn = { codes: (await page.getAttribute('#map', 'data-codes')) ?? '', pending: Number(await page.textContent('#n-pending')) };
       if (state !== 'running') break;
-      if (drawn.codes) { seen.add(drawn.codes); pendingCounts.push(drawn.pending); }
+      if (drawn.codes) {
+        seen.add(drawn.codes);
+        pendingCounts.push(drawn.pending);
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
     loadRunning = false;

@@ -24,7 +24,16 @@ import { killAllServers, makeFilledVolume, startServe, type ServeProcess } from 
 import { pollSession as pollSessionOn, rewriteTracksOverNbd } from '../server/helpers/session-polling.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ARTIFACT_DIR = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 /** 1,050 tracks: the map's JSON is past MIN_GZIP_BYTES, so the page reads gzip answers. */
 const CYLINDERS = 70;
@@ -67,14 +76,18 @@ describe.skipIf(!existsSync(CHROMIUM))('live page of clone and mirror sessions i
 
   async function openPage(id: string, query = ''): Promise<Page> {
     const page = await (browser as Browser).newPage({ viewport: { width: 1200, height: 900 } });
-    page.on('response', (r) => { if (/\/sessions\/[^/]+\/map/.test(r.url())) mapEncodings.push(r.headers()['content-encoding'] ?? 'identity'); });
+    page.on('response', (r) => {
+      if (/\/sessions\/[^/]+\/map/.test(r.url())) mapEncodings.push(r.headers()['content-encoding'] ?? 'identity');
+    });
     await page.goto(`http://${endpoint}/?session=${id}${query}#token=${token}`);
     await page.waitForFunction(`document.getElementById('followed').textContent === ${JSON.stringify(id)}`);
     return page;
   }
 
   async function waitText(page: Page, id: string, value: string | number): Promise<void> {
-    await page.waitForFunction(`(document.getElementById(${JSON.stringify(id)}) || {}).textContent === ${JSON.stringify(String(value))}`, undefined, { timeout: 30_000 });
+    await page.waitForFunction(`(document.getElementById(${JSON.stringify(id)}) || {}).textContent === ${JSON.stringify(String(value))}`, undefined, {
+      timeout: 30_000,
+    });
   }
 
   async function screenshot(page: Page, name: string): Promise<void> {

@@ -30,7 +30,11 @@ function colourOf(name: string): string {
 }
 
 function parseEvents(stdout: string): SessionEvent[] {
-  return stdout.trim().split('\n').filter((l) => l.startsWith('{"kind":"state"') || l.startsWith('{"kind":"progress"') || l.startsWith('{"kind":"end"')).map((l) => JSON.parse(l) as SessionEvent);
+  return stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{"kind":"state"') || l.startsWith('{"kind":"progress"') || l.startsWith('{"kind":"end"'))
+    .map((l) => JSON.parse(l) as SessionEvent);
 }
 
 describe('track map of a finished backup, report and --events', () => {
@@ -49,7 +53,10 @@ describe('track map of a finished backup, report and --events', () => {
   it('backup --events --report, then map --svg: one cell per track, colours match the summary', () => {
     const tape = join(dir.path, 'b.aws');
     const report = join(dir.path, 'b.html');
-    const run = runSnaptape(['backup', image, '--to', tape, '--load', 'random:3000', '--throttle-mbps', '15', '--workers', '2', '--events', '--report', report], { timeoutMs: 60_000 });
+    const run = runSnaptape(
+      ['backup', image, '--to', tape, '--load', 'random:3000', '--throttle-mbps', '15', '--workers', '2', '--events', '--report', report],
+      { timeoutMs: 60_000 },
+    );
     expect(run.status, run.stderr).toBe(0);
     // Every stdout line is one JSON event.
     const lines = run.stdout.trim().split('\n');
@@ -87,7 +94,10 @@ describe('track map of a finished backup, report and --events', () => {
     const report = join(dir.path, 'd.html');
     const run = runSnaptape(['drill', image, '--load', 'random:1000', '--workers', '2', '--events', '--report', report], { timeoutMs: 60_000 });
     expect(run.status, run.stderr).toBe(0);
-    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string });
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string });
     expect(lines[lines.length - 1]).toMatchObject({ kind: 'drill', pass: true });
     const events = parseEvents(run.stdout);
     const end = events.find((e) => e.kind === 'end');

@@ -62,7 +62,11 @@ export interface CrashWriter {
  * One write at a time, 0.5-4 KiB at a random place in the slot of a random track from `firstTrack`
  * on; each acknowledged write is applied to `log`.
  */
-export async function startCrashWriter(port: number, exportName: string, options: { log: ShadowLog; random: SeededRandom; firstTrack: number; slotBytes: number }): Promise<CrashWriter> {
+export async function startCrashWriter(
+  port: number,
+  exportName: string,
+  options: { log: ShadowLog; random: SeededRandom; firstTrack: number; slotBytes: number },
+): Promise<CrashWriter> {
   const { log, random, slotBytes } = options;
   const client = await NbdClient.connect({ port, exportName });
   const trackCount = log.shadow.length / slotBytes;

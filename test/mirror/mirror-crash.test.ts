@@ -37,7 +37,16 @@ import { fcSeed } from '../harness/fc-seed.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { killAllServers, makeFilledVolume, nbdPort, type ServeProcess } from '../server/helpers/serve-process.js';
 import {
-  ackedWritesLost, differingUnits, newShadowLog, readImageFlat, readWholeExport, settleInFlight, startCrashWriter, stateAfterCrash, type CrashWriter, type ShadowLog,
+  ackedWritesLost,
+  differingUnits,
+  newShadowLog,
+  readImageFlat,
+  readWholeExport,
+  settleInFlight,
+  startCrashWriter,
+  stateAfterCrash,
+  type CrashWriter,
+  type ShadowLog,
 } from './crash-fixtures.js';
 import { filesIdentical, makeBlankSecondary } from './mirror-fixtures.js';
 import { activeMirrorId, mirrorOf, serveOn, waitForMirror } from './remote-fixtures.js';
@@ -91,7 +100,13 @@ async function makeRig(mode: Mode, seed: number): Promise<Rig> {
   const socket = join(dir.path, 'prim.sock');
   const prim = await serveOn(primaryImage, socket);
   const target = secondary === undefined ? secondaryImage : `127.0.0.1:${nbdPort(secondary.info)}/sec`;
-  const session = await prim.control.startSession({ type: 'mirror', volume: 'prim', secondaries: [target], linkTimeoutMs: LINK_TIMEOUT_MS, resyncPauseMs: RESYNC_PAUSE_MS });
+  const session = await prim.control.startSession({
+    type: 'mirror',
+    volume: 'prim',
+    secondaries: [target],
+    linkTimeoutMs: LINK_TIMEOUT_MS,
+    resyncPauseMs: RESYNC_PAUSE_MS,
+  });
   return { dir, mode, primaryImage, secondaryImage, socket, primary: prim.server, control: prim.control, secondary, mirrorId: session.id };
 }
 
@@ -190,8 +205,10 @@ async function crashRun(rig: Rig, phase: Phase, seed: number, totals: Totals): P
   const done = await waitForMirror(rig.control, rig.mirrorId, (m) => m.inSync, WAIT_MS);
   expect(done.state).toBe('ONGOING');
   // Nothing broke the link after the restart, so the resync that ended is the one that started.
-  if (done.resync?.startedAt !== started.resync?.startedAt) notes.push(`resync started over (${done.resync?.total ?? 0} tracks; last error: ${done.lastError ?? 'none'})`);
-  if (!filesIdentical(rig.primaryImage, rig.secondaryImage)) notes.push(`FALSE SYNC after the resync: tracks ${differingUnits(rig.primaryImage, rig.secondaryImage).join(',')} differ`);
+  if (done.resync?.startedAt !== started.resync?.startedAt)
+    notes.push(`resync started over (${done.resync?.total ?? 0} tracks; last error: ${done.lastError ?? 'none'})`);
+  if (!filesIdentical(rig.primaryImage, rig.secondaryImage))
+    notes.push(`FALSE SYNC after the resync: tracks ${differingUnits(rig.primaryImage, rig.secondaryImage).join(',')} differ`);
   const lostAtEnd = ackedWritesLost(await readWholeExport(nbdPort(rig.primary.info), 'prim'), log);
 
   totals.ackedWritesLost += lostAtKill + lostAtEnd;
@@ -199,41 +216,56 @@ async function crashRun(rig: Rig, phase: Phase, seed: number, totals: Totals): P
   totals.underClaimed += unclaimed.length;
   const miscounted = total !== crash.invalidUnits.size || total < differing.length || notes.some((n) => n.startsWith('split') || n.startsWith('resync'));
   totals.resyncMiscounted += miscounted ? 1 : 0;
-  return `${log.acked.length} acks (${after.ackedCount()} after the restart); state file at the kill: ${crash.linkState}${crash.clean ? '' : ' (unclean)'}, `
-    + `${crash.invalidUnits.size} tracks invalid, ${differing.length} differing${unclaimed.length > 0 ? ` (NOT invalid: ${unclaimed.join(',')})` : ''}; `
-    + `resync total ${total} (${done.resync?.copied ?? 0} copied, ${done.resync?.sentByWrites ?? 0} by writes)`
-    + `${lostAtKill + lostAtEnd > 0 ? `; LOST ${lostAtKill} acknowledged writes at the kill, ${lostAtEnd} at the end` : ''}${notes.map((n) => `; ${n}`).join('')}`;
+  return (
+    `${log.acked.length} acks (${after.ackedCount()} after the restart); state file at the kill: ${crash.linkState}${crash.clean ? '' : ' (unclean)'}, ` +
+    `${crash.invalidUnits.size} tracks invalid, ${differing.length} differing${unclaimed.length > 0 ? ` (NOT invalid: ${unclaimed.join(',')})` : ''}; ` +
+    `resync total ${total} (${done.resync?.copied ?? 0} copied, ${done.resync?.sentByWrites ?? 0} by writes)` +
+    `${lostAtKill + lostAtEnd > 0 ? `; LOST ${lostAtKill} acknowledged writes at the kill, ${lostAtEnd} at the end` : ''}${notes.map((n) => `; ${n}`).join('')}`
+  );
 }
 
 afterAll(() => killAllServers());
 
 describe(`mirror killed at random moments (${RUNS} SIGKILLed runs)`, () => {
-  it('resyncs what the state file says after every kill, loses no acknowledged write, and never claims a false sync', async () => {
-    const seed = fcSeed('mirror-crash');
-    const first = new SeededRandom(seed).int(PHASES.length);
-    const totals: Totals = { kills: 0, killedIn: {}, ackedWritesLost: 0, falselyComplete: 0, underClaimed: 0, resyncMiscounted: 0, tracksResynced: 0 };
-    for (let run = 0; run < RUNS; run++) {
-      const mode = MODES[run % MODES.length] ?? 'local';
-      const phase = PHASES[(first + run) % PHASES.length] ?? 'ONGOING';
-      const runSeed = (seed + run) >>> 0;
-      const rig = await makeRig(mode, runSeed);
-      try {
-        const line = await crashRun(rig, phase, runSeed, totals);
-        console.log(`run ${run} (${mode}, kill in ${phase}, seed ${runSeed}): ${line}`);
-      } finally {
-        await stopRig(rig);
-        rig.dir.cleanup();
+  it(
+    'resyncs what the state file says after every kill, loses no acknowledged write, and never claims a false sync',
+    async () => {
+      const seed = fcSeed('mirror-crash');
+      const first = new SeededRandom(seed).int(PHASES.length);
+      const totals: Totals = { kills: 0, killedIn: {}, ackedWritesLost: 0, falselyComplete: 0, underClaimed: 0, resyncMiscounted: 0, tracksResynced: 0 };
+      for (let run = 0; run < RUNS; run++) {
+        const mode = MODES[run % MODES.length] ?? 'local';
+        const phase = PHASES[(first + run) % PHASES.length] ?? 'ONGOING';
+        const runSeed = (seed + run) >>> 0;
+        const rig = await makeRig(mode, runSeed);
+        try {
+          const line = await crashRun(rig, phase, runSeed, totals);
+          console.log(`run ${run} (${mode}, kill in ${phase}, seed ${runSeed}): ${line}`);
+        } finally {
+          await stopRig(rig);
+          rig.dir.cleanup();
+        }
       }
-    }
-    console.log(`mirror crash totals: ${JSON.stringify(totals)}`);
-    recordCrashFigures({
-      technique: 'mirror (split, resync)', runs: RUNS, killDraws: RUNS, kills: totals.kills, ackedWritesLost: totals.ackedWritesLost, falselyComplete: totals.falselyComplete,
-      underClaimed: totals.underClaimed, resyncMiscounted: totals.resyncMiscounted, tracksResynced: totals.tracksResynced,
-      killedOngoing: totals.killedIn['ONGOING'] ?? 0, killedSplit: totals.killedIn['BACKUP'] ?? 0, killedResync: totals.killedIn['BACKUP RETURN'] ?? 0,
-    });
-    expect(totals.ackedWritesLost).toBe(0);
-    expect(totals.falselyComplete).toBe(0);
-    expect(totals.underClaimed).toBe(0);
-    expect(totals.resyncMiscounted).toBe(0);
-  }, 60_000 + RUNS * 30_000);
+      console.log(`mirror crash totals: ${JSON.stringify(totals)}`);
+      recordCrashFigures({
+        technique: 'mirror (split, resync)',
+        runs: RUNS,
+        killDraws: RUNS,
+        kills: totals.kills,
+        ackedWritesLost: totals.ackedWritesLost,
+        falselyComplete: totals.falselyComplete,
+        underClaimed: totals.underClaimed,
+        resyncMiscounted: totals.resyncMiscounted,
+        tracksResynced: totals.tracksResynced,
+        killedOngoing: totals.killedIn['ONGOING'] ?? 0,
+        killedSplit: totals.killedIn['BACKUP'] ?? 0,
+        killedResync: totals.killedIn['BACKUP RETURN'] ?? 0,
+      });
+      expect(totals.ackedWritesLost).toBe(0);
+      expect(totals.falselyComplete).toBe(0);
+      expect(totals.underClaimed).toBe(0);
+      expect(totals.resyncMiscounted).toBe(0);
+    },
+    60_000 + RUNS * 30_000,
+  );
 });

@@ -24,8 +24,12 @@ import { makeTempDir } from '../harness/temp-dir.js';
 import { CYLINDERS, Prng, filesIdentical, makeBlankSecondary, seedFromEnv, startWriter } from './mirror-fixtures.js';
 
 let pool: CopyPool;
-beforeAll(() => { pool = new CopyPool(2); });
-afterAll(async () => { await pool.close(); });
+beforeAll(() => {
+  pool = new CopyPool(2);
+});
+afterAll(async () => {
+  await pool.close();
+});
 
 describe('mirror with a local secondary', () => {
   it('backs up the split mirror as the primary was at the split instant, then resyncs exactly the changed tracks', async () => {

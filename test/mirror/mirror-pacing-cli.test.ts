@@ -49,7 +49,20 @@ describe('mirror create pacing through the server', () => {
     expect(unpaced.status, unpaced.stderr).toBe(0);
 
     started = Date.now();
-    const paced = runSnaptape(['mirror', 'create', 'prim', join(dir.path, 'sec.ckd'), '--server', socket, '--wait', '--json', '--pause-after', String(PAUSE_AFTER), '--pause-ms', String(PAUSE_MS)]);
+    const paced = runSnaptape([
+      'mirror',
+      'create',
+      'prim',
+      join(dir.path, 'sec.ckd'),
+      '--server',
+      socket,
+      '--wait',
+      '--json',
+      '--pause-after',
+      String(PAUSE_AFTER),
+      '--pause-ms',
+      String(PAUSE_MS),
+    ]);
     const pacedMs = Date.now() - started;
     expect(paced.status, paced.stderr).toBe(0);
     const mirrors = (JSON.parse(paced.stdout) as { progress: { mirrors: { inSync: boolean; resync: { copied: number } }[] } }).progress.mirrors;

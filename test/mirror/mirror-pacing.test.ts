@@ -51,7 +51,9 @@ async function resyncWith(options: MirrorSessionOptions): Promise<Resync> {
   const progress: { at: number; copied: number }[] = [];
   let ongoingMs = 0;
   mirror.on('progress', () => progress.push({ at: Date.now(), copied: mirror.status().mirrors[0]?.resync?.copied ?? 0 }));
-  mirror.on('state', (_name: string, state: string) => { if (state === 'ONGOING') ongoingMs = Date.now(); });
+  mirror.on('state', (_name: string, state: string) => {
+    if (state === 'ONGOING') ongoingMs = Date.now();
+  });
   const startedMs = Date.now();
   mirror.rejoin('M2');
   await mirror.whenInSync({ timeoutMs: 60_000 });

@@ -138,7 +138,11 @@ describe('mirror recovery', () => {
       // The state a primary restarted while split leaves: BACKUP, every track valid, the link not up.
       const table = TrackStatusTable.primaryOnly(primary.unitCount);
       for (let u = 0; u < primary.unitCount; u++) table.setValid(u, 2);
-      MirrorStateFile.create(mirrorFilePath(primary.path), { slotBytes: primary.backend.slotBytes, mirrors: [{ kind: 'remote', target, linkState: 'BACKUP', splitCount: 1 }], table }).close();
+      MirrorStateFile.create(mirrorFilePath(primary.path), {
+        slotBytes: primary.backend.slotBytes,
+        mirrors: [{ kind: 'remote', target, linkState: 'BACKUP', splitCount: 1 }],
+        table,
+      }).close();
       const mirror = MirrorSession.resume(primary, { linkTimeoutMs: 200 });
       expect(mirror.status().mirrors[0]?.state).toBe('BACKUP');
       const [rejoined] = mirror.rejoin();

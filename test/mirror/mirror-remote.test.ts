@@ -46,7 +46,13 @@ async function makeRig(seed: number, options: { resyncPauseMs?: number } = {}): 
   const sec = await serveOn(secondaryImage, join(dir.path, 'sec.sock'));
   const prim = await serveOn(primaryImage, join(dir.path, 'prim.sock'));
   const secondaryPort = nbdPort(sec.server.info);
-  const session = await prim.control.startSession({ type: 'mirror', volume: 'prim', secondaries: [`127.0.0.1:${secondaryPort}/sec`], linkTimeoutMs: LINK_TIMEOUT_MS, ...options });
+  const session = await prim.control.startSession({
+    type: 'mirror',
+    volume: 'prim',
+    secondaries: [`127.0.0.1:${secondaryPort}/sec`],
+    linkTimeoutMs: LINK_TIMEOUT_MS,
+    ...options,
+  });
   await waitForMirror(prim.control, session.id, (m) => m.inSync);
   return { dir, primaryImage, secondaryImage, primary: prim.server, primaryControl: prim.control, secondary: sec.server, secondaryPort, mirrorId: session.id };
 }

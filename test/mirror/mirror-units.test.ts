@@ -73,13 +73,26 @@ describe('track-status table', () => {
     const prng = new Prng(seedFromEnv('track-status property'));
     const units = 300;
     const table = TrackStatusTable.primaryOnly(units);
-    const invalid = new Map<number, Set<number>>([[2, new Set()], [3, new Set()], [4, new Set()]]);
-    for (const [m, set] of invalid) { table.invalidateAll(m); for (let u = 0; u < units; u++) set.add(u); }
+    const invalid = new Map<number, Set<number>>([
+      [2, new Set()],
+      [3, new Set()],
+      [4, new Set()],
+    ]);
+    for (const [m, set] of invalid) {
+      table.invalidateAll(m);
+      for (let u = 0; u < units; u++) set.add(u);
+    }
     for (let i = 0; i < 5_000; i++) {
       const m = 2 + prng.below(3);
       const u = prng.below(units);
       const set = invalid.get(m) as Set<number>;
-      if (prng.below(2) === 0) { table.setValid(u, m); set.delete(u); } else { expect(table.clearValid(u, m)).toBe(!set.has(u)); set.add(u); }
+      if (prng.below(2) === 0) {
+        table.setValid(u, m);
+        set.delete(u);
+      } else {
+        expect(table.clearValid(u, m)).toBe(!set.has(u));
+        set.add(u);
+      }
     }
     for (const [m, set] of invalid) {
       expect(table.invalidCount(m)).toBe(set.size);
@@ -142,7 +155,13 @@ describe('state file', () => {
     expect(remoteAddress(unix.target)).toEqual({ kind: 'unix', socketPath: resolve('sec.nbd.sock'), exportName: 'sec' });
     const tls = parseTarget('nbds://alice@127.0.0.1:10809/sec?tls-psk-file=keys.psk');
     expect(tls.target).toBe(`nbds://alice@127.0.0.1:10809/sec?tls-psk-file=${resolve('keys.psk')}`);
-    expect(remoteAddress(tls.target)).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 10809, exportName: 'sec', tls: { pskFile: resolve('keys.psk'), username: 'alice' } });
+    expect(remoteAddress(tls.target)).toEqual({
+      kind: 'tcp',
+      host: '127.0.0.1',
+      port: 10809,
+      exportName: 'sec',
+      tls: { pskFile: resolve('keys.psk'), username: 'alice' },
+    });
     expect(remoteAddress('nbds://h:1/e?tls-psk-file=/k&tls-username=bob')).toMatchObject({ tls: { pskFile: '/k', username: 'bob' } });
     expect(() => parseTarget('nbds://127.0.0.1:10809/sec')).toThrow(/expected nbds:\/\/user@host:port\/export\?tls-psk-file=FILE/);
     expect(() => parseTarget('nbd+unix:///sec')).toThrow(/expected nbd\+unix:\/\/\/export\?socket=PATH/);

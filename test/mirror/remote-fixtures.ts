@@ -70,7 +70,11 @@ export interface ShadowWriter {
  * Random raw writes (0.5-4 KiB) into the slots of tracks past cylinder 0, one at a time; each
  * acknowledged write is applied to `shadow`, which then is what the primary must hold.
  */
-export async function startShadowWriter(port: number, exportName: string, options: { random: SeededRandom; firstTrack: number; slotBytes: number; pick?: () => number; maxWrites?: number }): Promise<ShadowWriter> {
+export async function startShadowWriter(
+  port: number,
+  exportName: string,
+  options: { random: SeededRandom; firstTrack: number; slotBytes: number; pick?: () => number; maxWrites?: number },
+): Promise<ShadowWriter> {
   const client = await NbdClient.connect({ port, exportName });
   const shadow = await readExport(client);
   const trackCount = shadow.length / options.slotBytes;

@@ -51,18 +51,40 @@ const SHAPES = [
 ] as const;
 type Shape = (typeof SHAPES)[number];
 
-interface DatasetSpec { readonly tracks: number; readonly shape: number; readonly fill: number; readonly seed: number }
+interface DatasetSpec {
+  readonly tracks: number;
+  readonly shape: number;
+  readonly fill: number;
+  readonly seed: number;
+}
 
 type Step =
   | { readonly op: 'delete'; readonly pick: number }
-  | { readonly op: 'alloc'; readonly tracks: number; readonly shape: number; readonly fill: number; readonly seed: number; readonly tapeName: boolean; readonly pick: number }
+  | {
+      readonly op: 'alloc';
+      readonly tracks: number;
+      readonly shape: number;
+      readonly fill: number;
+      readonly seed: number;
+      readonly tapeName: boolean;
+      readonly pick: number;
+    }
   | { readonly op: 'put'; readonly pick: number; readonly fill: number; readonly seed: number }
   | { readonly op: 'fill'; readonly leave: number }
-  | { readonly op: 'restore'; readonly pick: number; readonly mode: 'plain' | 'replace' | 'rename' | 'rename-onto'; readonly onto: number; readonly replace: boolean }
+  | {
+      readonly op: 'restore';
+      readonly pick: number;
+      readonly mode: 'plain' | 'replace' | 'rename' | 'rename-onto';
+      readonly onto: number;
+      readonly replace: boolean;
+    }
   | { readonly op: 'restore-all'; readonly replace: boolean };
 
 const datasetArb: fc.Arbitrary<DatasetSpec> = fc.record({
-  tracks: fc.integer({ min: 1, max: 30 }), shape: fc.nat({ max: SHAPES.length - 1 }), fill: fc.double({ min: 0, max: 1, noNaN: true }), seed: fc.nat(),
+  tracks: fc.integer({ min: 1, max: 30 }),
+  shape: fc.nat({ max: SHAPES.length - 1 }),
+  fill: fc.double({ min: 0, max: 1, noNaN: true }),
+  seed: fc.nat(),
 });
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -70,8 +92,13 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.record({
-      op: fc.constant('alloc' as const), tracks: fc.integer({ min: 1, max: 40 }), shape: fc.nat({ max: SHAPES.length - 1 }), fill: fc.double({ min: 0, max: 1, noNaN: true }), seed: fc.nat(),
-      tapeName: fc.boolean(), pick: fc.nat(),
+      op: fc.constant('alloc' as const),
+      tracks: fc.integer({ min: 1, max: 40 }),
+      shape: fc.nat({ max: SHAPES.length - 1 }),
+      fill: fc.double({ min: 0, max: 1, noNaN: true }),
+      seed: fc.nat(),
+      tapeName: fc.boolean(),
+      pick: fc.nat(),
     }),
   },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('put' as const), pick: fc.nat(), fill: fc.double({ min: 0, max: 1, noNaN: true }), seed: fc.nat() }) },
@@ -79,8 +106,11 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   {
     weight: 6,
     arbitrary: fc.record({
-      op: fc.constant('restore' as const), pick: fc.nat(), mode: fc.constantFrom('plain' as const, 'replace' as const, 'rename' as const, 'rename-onto' as const),
-      onto: fc.nat(), replace: fc.boolean(),
+      op: fc.constant('restore' as const),
+      pick: fc.nat(),
+      mode: fc.constantFrom('plain' as const, 'replace' as const, 'rename' as const, 'rename-onto' as const),
+      onto: fc.nat(),
+      replace: fc.boolean(),
     }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('restore-all' as const), replace: fc.boolean() }) },
@@ -97,9 +127,11 @@ function bytesOf(seed: number, length: number): Buffer {
   const b = Buffer.alloc(length);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < length; i++) {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     b[i] = x & 0xff;
   }
   return b;
@@ -119,7 +151,10 @@ function contentFor(volume: Volume, shape: Shape, tracks: number, fill: number, 
   return { put, expected: padded };
 }
 
-interface Run { readonly first: number; readonly count: number }
+interface Run {
+  readonly first: number;
+  readonly count: number;
+}
 
 /** Track indexes of one listed data set, in extent order. */
 function tracksOf(listing: VolumeListing, name: string): number[] {
@@ -195,7 +230,8 @@ function restoreFits(listing: VolumeListing, items: readonly { target: string; t
 function changedSlots(before: Buffer, after: Buffer): number[] {
   expect(after.length).toBe(before.length);
   const count = (before.length - HERCULES_3390.headerBytes) / HERCULES_3390.trackSlotBytes;
-  const slot = (bytes: Buffer, t: number): Buffer => bytes.subarray(HERCULES_3390.headerBytes + t * HERCULES_3390.trackSlotBytes, HERCULES_3390.headerBytes + (t + 1) * HERCULES_3390.trackSlotBytes);
+  const slot = (bytes: Buffer, t: number): Buffer =>
+    bytes.subarray(HERCULES_3390.headerBytes + t * HERCULES_3390.trackSlotBytes, HERCULES_3390.headerBytes + (t + 1) * HERCULES_3390.trackSlotBytes);
   return Array.from({ length: count }, (_, t) => t).filter((t) => !slot(before, t).equals(slot(after, t)));
 }
 
@@ -210,8 +246,17 @@ function withOpen<T>(image: string, body: (volume: Volume) => T): T {
 
 /** What a run did, summed over all runs: each kind must have happened for the test to mean anything. */
 const tally: Record<string, number> = {
-  'restore plain': 0, 'restore replace reuse': 0, 'restore replace reallocate': 0, 'restore rename': 0, 'restore all': 0,
-  'refused clash': 0, 'refused no space': 0, 'delete': 0, 'alloc': 0, 'put': 0, 'dasdls compared': 0,
+  'restore plain': 0,
+  'restore replace reuse': 0,
+  'restore replace reallocate': 0,
+  'restore rename': 0,
+  'restore all': 0,
+  'refused clash': 0,
+  'refused no space': 0,
+  delete: 0,
+  alloc: 0,
+  put: 0,
+  'dasdls compared': 0,
 };
 
 let dir: TempDir;
@@ -270,7 +315,13 @@ async function runOnce(runIndex: number, plan: { cylinders: number; datasets: re
     }
     if (step.op === 'alloc' || step.op === 'fill') {
       // A new data set may take the name of one on the tape that was deleted: a namesake of another size.
-      const freeTapeName = step.op === 'alloc' && step.tapeName ? pickOf(tapeNames.filter((n) => !model.has(n)), step.pick) : undefined;
+      const freeTapeName =
+        step.op === 'alloc' && step.tapeName
+          ? pickOf(
+              tapeNames.filter((n) => !model.has(n)),
+              step.pick,
+            )
+          : undefined;
       const name = freeTapeName ?? `${step.op === 'alloc' ? 'NEW' : 'FILL'}.D${String(++serial).padStart(3, '0')}`;
       const used = freeRunsOf(before, []);
       const tracks = step.op === 'alloc' ? step.tracks : Math.max(...runsOf(used).map((r) => r.count), 0) - step.leave;
@@ -317,9 +368,12 @@ async function runOnce(runIndex: number, plan: { cylinders: number; datasets: re
     } else {
       const source = pickOf(tapeNames, step.pick)!;
       const volumeNames = [...model.keys()];
-      const target = step.mode === 'rename' ? `REN.D${String(++serial).padStart(3, '0')}`
-        : step.mode === 'rename-onto' ? pickOf(volumeNames, step.onto) ?? `REN.D${String(++serial).padStart(3, '0')}`
-          : source;
+      const target =
+        step.mode === 'rename'
+          ? `REN.D${String(++serial).padStart(3, '0')}`
+          : step.mode === 'rename-onto'
+            ? (pickOf(volumeNames, step.onto) ?? `REN.D${String(++serial).padStart(3, '0')}`)
+            : source;
       const replace = step.mode === 'replace' || (step.mode === 'rename-onto' && step.replace);
       items = [{ source, target, tracks: onTape.get(source)!.tracks }];
       options = { dataset: source, ...(target !== source ? { rename: target } : {}), replace };
@@ -352,15 +406,24 @@ async function runOnce(runIndex: number, plan: { cylinders: number; datasets: re
     }
     for (const item of items) {
       const was = before.datasets.find((d) => d.name === item.target);
-      const kind = step.op === 'restore-all' ? 'restore all'
-        : was ? (was.tracks >= item.tracks ? 'restore replace reuse' : 'restore replace reallocate')
-          : item.target !== item.source ? 'restore rename' : 'restore plain';
-      if (was && was.tracks >= item.tracks) expect(tracksOf(after, item.target), `${where}: ${item.target} reuses its extents`).toEqual(tracksOf(before, item.target));
+      const kind =
+        step.op === 'restore-all'
+          ? 'restore all'
+          : was
+            ? was.tracks >= item.tracks
+              ? 'restore replace reuse'
+              : 'restore replace reallocate'
+            : item.target !== item.source
+              ? 'restore rename'
+              : 'restore plain';
+      if (was && was.tracks >= item.tracks)
+        expect(tracksOf(after, item.target), `${where}: ${item.target} reuses its extents`).toEqual(tracksOf(before, item.target));
       if (step.op !== 'restore-all' || item === items[0]) tally[kind]! += 1;
       model.set(item.target, onTape.get(item.source)!.content);
     }
     withOpen(image, (v) => {
-      for (const item of items) expect(getDataset(v, item.target).equals(onTape.get(item.source)!.content), `${where}: ${item.target} reads back as the tape holds it`).toBe(true);
+      for (const item of items)
+        expect(getDataset(v, item.target).equals(onTape.get(item.source)!.content), `${where}: ${item.target} reads back as the tape holds it`).toBe(true);
     });
   }
 
@@ -377,8 +440,7 @@ async function runOnce(runIndex: number, plan: { cylinders: number; datasets: re
   if (runIndex % 10 === 0) {
     const theirs = dasdlsInfo(image, dir.path);
     expect(theirs.problems).toEqual([]);
-    expect(theirs.rows.map((r) => [r.name, r.tracks, r.extents]).sort())
-      .toEqual(final.datasets.map((d) => [d.name, d.tracks, d.extents.length]).sort());
+    expect(theirs.rows.map((r) => [r.name, r.tracks, r.extents]).sort()).toEqual(final.datasets.map((d) => [d.name, d.tracks, d.extents.length]).sort());
     tally['dasdls compared']! += 1;
   }
 }
@@ -399,15 +461,18 @@ describe('data-set restore property', () => {
     const seed = fcSeed('dataset-restore-property');
     let runs = 0;
     let mismatches = 0;
-    await fc.assert(fc.asyncProperty(runArb, async (plan) => {
-      const index = runs++;
-      try {
-        await runOnce(index, plan);
-      } catch (error) {
-        mismatches += 1;
-        throw error;
-      }
-    }), { seed, numRuns: RUNS, examples: [[REALLOCATE_EXAMPLE]] });
+    await fc.assert(
+      fc.asyncProperty(runArb, async (plan) => {
+        const index = runs++;
+        try {
+          await runOnce(index, plan);
+        } catch (error) {
+          mismatches += 1;
+          throw error;
+        }
+      }),
+      { seed, numRuns: RUNS, examples: [[REALLOCATE_EXAMPLE]] },
+    );
     console.log(`[dataset-restore-property] runs=${runs} mismatches=${mismatches} ${JSON.stringify(tally)}`);
     expect(mismatches).toBe(0);
     for (const [kind, count] of Object.entries(tally)) expect(count, `${kind} happened in some run`).toBeGreaterThan(0);
@@ -424,7 +489,11 @@ describe('data-set restore property', () => {
     const contents = new Map<string, Buffer>();
     const volume = createVolume(image, { type: '3390', cylinders: 20, volser: 'ORD001' });
     try {
-      for (const [name, tracks] of [['PROP.D00', 2], ['PROP.D01', 26], ['PROP.D02', 14]] as const) {
+      for (const [name, tracks] of [
+        ['PROP.D00', 2],
+        ['PROP.D01', 26],
+        ['PROP.D02', 14],
+      ] as const) {
         allocateDataset(volume, request(name, tracks));
         contents.set(name, bytesOf(tracks, 4096 * tracks));
         putDataset(volume, name, contents.get(name)!);
@@ -444,7 +513,14 @@ describe('data-set restore property', () => {
       volume.close();
     }
     const before = withOpen(image, describeVolume);
-    expect(restoreFits(before, [{ target: 'PROP.D00', tracks: 2 }, { target: 'PROP.D01', tracks: 26 }, { target: 'PROP.D02', tracks: 14 }]), 'the first fit says it fits').toBe(true);
+    expect(
+      restoreFits(before, [
+        { target: 'PROP.D00', tracks: 2 },
+        { target: 'PROP.D01', tracks: 26 },
+        { target: 'PROP.D02', tracks: 14 },
+      ]),
+      'the first fit says it fits',
+    ).toBe(true);
     expect(runsOf(freeRunsOf(before, [])).length, 'more free runs than a data set may have extents').toBeGreaterThan(MAX_EXTENTS);
     const bytesBefore = readFileSync(image);
     restoreTape(tape, { to: image, replace: true });

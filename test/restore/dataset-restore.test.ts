@@ -98,8 +98,7 @@ function expectDasdlsAgrees(image: string): void {
   const theirs = dasdlsInfo(image, dir.path);
   expect(theirs.problems).toEqual([]);
   const ours = listing(image);
-  expect(theirs.rows.map((r) => [r.name, r.tracks, r.extents]).sort())
-    .toEqual(ours.datasets.map((d) => [d.name, d.tracks, d.extents.length]).sort());
+  expect(theirs.rows.map((r) => [r.name, r.tracks, r.extents]).sort()).toEqual(ours.datasets.map((d) => [d.name, d.tracks, d.extents.length]).sort());
 }
 
 function expectCheckClean(image: string): void {
@@ -111,7 +110,11 @@ beforeAll(() => {
   dir = makeTempDir();
   source = join(dir.path, 'source.ckd');
   runSnaptapeOk(['init', source, '--type', '3390', '--cyls', '30', '--volser', 'DSR001']);
-  const shapes: [string, number, number][] = [['DS.A', 10, 200_000], ['DS.B', 6, 100_000], ['DS.C', 20, 400_000]];
+  const shapes: [string, number, number][] = [
+    ['DS.A', 10, 200_000],
+    ['DS.B', 6, 100_000],
+    ['DS.C', 20, 400_000],
+  ];
   for (const [name, tracks, bytes] of shapes) {
     runSnaptapeOk(['alloc', source, name, '--tracks', String(tracks), '--recfm', 'F', '--lrecl', '4096', '--blksize', '4096']);
     payloads[name] = payload(tracks * 7 + bytes, bytes);
@@ -130,7 +133,11 @@ describe('restore --dataset into an existing volume', () => {
     const othersBefore = trackHashes(work, others);
     runSnaptapeOk(['delete', work, 'DS.A']);
     runSnaptapeOk(['restore', tape, '--to', work, '--dataset', 'DS.A']);
-    expect(listing(work).datasets.map((d) => d.name).sort()).toEqual(['DS.A', 'DS.B', 'DS.C']);
+    expect(
+      listing(work)
+        .datasets.map((d) => d.name)
+        .sort(),
+    ).toEqual(['DS.A', 'DS.B', 'DS.C']);
     expect(getData(work, 'DS.A', payloads['DS.A']!.length).equals(payloads['DS.A']!)).toBe(true);
     expect(dasdseqData(work, 'DS.A', payloads['DS.A']!.length).equals(payloads['DS.A']!)).toBe(true);
     expect(trackHashes(work, others)).toEqual(othersBefore);
@@ -206,7 +213,11 @@ describe('restore --dataset into an existing volume', () => {
     const keep = [...tracksOf(before, 'DS.A'), ...tracksOf(before, 'DS.B'), ...tracksOf(before, 'DS.C')];
     const keepBefore = trackHashes(work, keep);
     runSnaptapeOk(['restore', tape, '--to', work, '--dataset', 'DS.C', '--rename', 'DS.C.OLD']);
-    expect(listing(work).datasets.map((d) => d.name).sort()).toEqual(['DS.A', 'DS.B', 'DS.C', 'DS.C.OLD']);
+    expect(
+      listing(work)
+        .datasets.map((d) => d.name)
+        .sort(),
+    ).toEqual(['DS.A', 'DS.B', 'DS.C', 'DS.C.OLD']);
     expect(getData(work, 'DS.C.OLD', payloads['DS.C']!.length).equals(payloads['DS.C']!)).toBe(true);
     expect(dasdseqData(work, 'DS.C.OLD', payloads['DS.C']!.length).equals(payloads['DS.C']!)).toBe(true);
     expect(trackHashes(work, keep)).toEqual(keepBefore);
@@ -241,7 +252,10 @@ describe('restore --dataset into an existing volume', () => {
     const vtoc = listing(big).vtoc!;
     const vtocFirst = vtoc.cylinder * HERCULES_3390.heads + vtoc.head;
     const oldA = tracksOf(listing(source), 'DS.A');
-    expect(oldA.some((t) => t >= vtocFirst && t < vtocFirst + vtoc.tracks), 'the case needs DS.A\'s home tracks inside this VTOC').toBe(true);
+    expect(
+      oldA.some((t) => t >= vtocFirst && t < vtocFirst + vtoc.tracks),
+      "the case needs DS.A's home tracks inside this VTOC",
+    ).toBe(true);
     runSnaptapeOk(['restore', tape, '--to', big, '--dataset', 'DS.A']);
     const after = listing(big);
     expect(after.vtoc?.tracks).toBe(vtoc.tracks);

@@ -50,7 +50,17 @@ describe('snaptape serve: control API over a unix socket', () => {
   it('GET /volumes lists the served volume', async () => {
     const volumes: VolumeInfo[] = await client.listVolumes();
     expect(volumes).toHaveLength(1);
-    expect(volumes[0]).toMatchObject({ name: 'src001', format: 'ckd', deviceType: '3390', volser: 'SRC001', readOnly: false, unitCount: 300, slotBytes: 56832, exportSizeBytes: 300 * 56832, interceptors: [] });
+    expect(volumes[0]).toMatchObject({
+      name: 'src001',
+      format: 'ckd',
+      deviceType: '3390',
+      volser: 'SRC001',
+      readOnly: false,
+      unitCount: 300,
+      slotBytes: 56832,
+      exportSizeBytes: 300 * 56832,
+      interceptors: [],
+    });
   });
 
   it('starts a backup, pauses and resumes it, and the event stream delivers its progress', async () => {
@@ -162,13 +172,24 @@ describe('snaptape serve: control API over a unix socket', () => {
   it('takes the copy-before-write policy, a spool and a slowed target per session, and refuses a bad policy', async () => {
     const tape = join(dir.path, 'spooled.aws');
     const spool = join(dir.path, 'spooled.spool');
-    const started = await client.startSession({ type: 'backup', volume: 'src001', tape, workers: 1, onCbwError: 'break-host-write', cbwTimeoutMs: 5_000, spool, targetMbps: 200 });
+    const started = await client.startSession({
+      type: 'backup',
+      volume: 'src001',
+      tape,
+      workers: 1,
+      onCbwError: 'break-host-write',
+      cbwTimeoutMs: 5_000,
+      spool,
+      targetMbps: 200,
+    });
     expect(existsSync(spool), 'the spool exists while the backup runs').toBe(true);
     const final = await client.waitForSession(started.id);
     expect(final.state).toBe('completed');
     expect((final.summary as { spool?: { path: string } }).spool?.path).toBe(spool);
     expect(existsSync(spool), 'the spool is removed once the tape is complete').toBe(false);
-    const refused = await rawRequest({ socketPath: socket }, 'POST', '/sessions', { body: JSON.stringify({ type: 'backup', volume: 'src001', tape: join(dir.path, 'never.aws'), onCbwError: 'ignore' }) });
+    const refused = await rawRequest({ socketPath: socket }, 'POST', '/sessions', {
+      body: JSON.stringify({ type: 'backup', volume: 'src001', tape: join(dir.path, 'never.aws'), onCbwError: 'ignore' }),
+    });
     expect(refused.status).toBe(400);
     expect(errorOf(refused.body).message).toMatch(/onCbwError "ignore"/);
     expect(existsSync(join(dir.path, 'never.aws'))).toBe(false);

@@ -31,7 +31,9 @@ const TOKEN = 'fairness-token-0123456789';
 /** Resolves with the value, or with `fallback` after `ms`. */
 function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T>((resolve) => { timer = setTimeout(() => resolve(fallback), ms); });
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -51,7 +53,14 @@ async function readLatencies(client: NbdClient, endAt: number, spanBytes: number
   for (let i = 0; performance.now() < endAt; i++) {
     const offset = ((i * 7919) % Math.floor(spanBytes / READ_BYTES)) * READ_BYTES;
     const start = performance.now();
-    const served = await within(client.read(offset, READ_BYTES).then(() => true, () => false), STALL_CAP_MS, false);
+    const served = await within(
+      client.read(offset, READ_BYTES).then(
+        () => true,
+        () => false,
+      ),
+      STALL_CAP_MS,
+      false,
+    );
     latencies.push(served ? performance.now() - start : STALL_CAP_MS);
     if (!served) break;
   }
@@ -70,7 +79,10 @@ async function transmittingPeer(port: number, exportName: string): Promise<RawPe
   try {
     const peer = await RawPeer.connect(port);
     const reply = await within(peer.enterTransmission(exportName), STALL_CAP_MS, undefined);
-    if (reply === undefined) { peer.destroy(); return undefined; }
+    if (reply === undefined) {
+      peer.destroy();
+      return undefined;
+    }
     return peer;
   } catch {
     return undefined;
@@ -79,7 +91,14 @@ async function transmittingPeer(port: number, exportName: string): Promise<RawPe
 
 async function controlGetMs(target: RawTarget, headers: Record<string, string> = {}): Promise<number> {
   const start = performance.now();
-  const ok = await within(rawRequest(target, 'GET', '/volumes', { headers }).then((r) => r.status === 200, () => false), STALL_CAP_MS, false);
+  const ok = await within(
+    rawRequest(target, 'GET', '/volumes', { headers }).then(
+      (r) => r.status === 200,
+      () => false,
+    ),
+    STALL_CAP_MS,
+    false,
+  );
   return ok ? performance.now() - start : STALL_CAP_MS;
 }
 
@@ -126,7 +145,14 @@ describe('snaptape serve: one client cannot stall or lock out the others', () =>
       attacker?.socket.resetAndDestroy();
       const latencies = await readLatencies(victim, performance.now() + 1500, exportSize);
       const controlMs = await controlGetMs(control, auth);
-      recordReliability({ kind: 'fairness', case: 'a client pipelines 64 MiB of 1 MiB READs, then resets', measured: 'another client\'s READ p99', value: p99(latencies), unit: 'ms', bound: '< 50 ms' });
+      recordReliability({
+        kind: 'fairness',
+        case: 'a client pipelines 64 MiB of 1 MiB READs, then resets',
+        measured: "another client's READ p99",
+        value: p99(latencies),
+        unit: 'ms',
+        bound: '< 50 ms',
+      });
       recordReliability({ kind: 'fairness', case: 'the same, then', measured: 'an authenticated control GET', value: controlMs, unit: 'ms', bound: '< 1 s' });
       expect(p99(latencies)).toBeLessThan(50);
       expect(controlMs).toBeLessThan(1000);
@@ -138,7 +164,7 @@ describe('snaptape serve: one client cannot stall or lock out the others', () =>
   // Each WRITE_ZEROES zeroes ~300 CKD tracks (hundreds of ms of host writes when done in one go);
   // the other client waits for at most one step of it. The server is CPU-bound throughout, so
   // the bound leaves room for a loaded machine's scheduling, and the median shows the steps.
-  it('100 pipelined WRITE_ZEROES of the whole export do not hold another client\'s READ', async () => {
+  it("100 pipelined WRITE_ZEROES of the whole export do not hold another client's READ", async () => {
     const victim = await NbdClient.connect({ port: nbdPort, exportName: 'fair' });
     const attacker = await transmittingPeer(nbdPort, 'fair');
     try {
@@ -146,7 +172,14 @@ describe('snaptape serve: one client cannot stall or lock out the others', () =>
       attacker?.socket.write(pipelined(requestFrame({ type: NbdCommand.WRITE_ZEROES, offsetBytes: 0, length: exportSize }), 100));
       await sleep(50);
       const latencies = await readLatencies(victim, performance.now() + 1500, exportSize);
-      recordReliability({ kind: 'fairness', case: '100 pipelined WRITE_ZEROES of the whole export', measured: 'another client\'s READ median', value: median(latencies), unit: 'ms', bound: '< 20 ms (p99 < 200 ms)' });
+      recordReliability({
+        kind: 'fairness',
+        case: '100 pipelined WRITE_ZEROES of the whole export',
+        measured: "another client's READ median",
+        value: median(latencies),
+        unit: 'ms',
+        bound: '< 20 ms (p99 < 200 ms)',
+      });
       expect(p99(latencies)).toBeLessThan(200);
       expect(median(latencies)).toBeLessThan(20);
     } finally {
@@ -156,15 +189,30 @@ describe('snaptape serve: one client cannot stall or lock out the others', () =>
   });
 
   it('200 idle NBD clients (after the handshake) do not lock out a new client', async () => {
-    const idle = (await Promise.all(Array.from({ length: 200 }, () => transmittingPeer(nbdPort, 'fair'))));
+    const idle = await Promise.all(Array.from({ length: 200 }, () => transmittingPeer(nbdPort, 'fair')));
     try {
       const start = performance.now();
-      const served = await within((async () => {
-        const client = await NbdClient.connect({ port: nbdPort, exportName: 'fair' });
-        try { return (await client.read(0, READ_BYTES)).length === READ_BYTES; } finally { client.destroy(); }
-      })().catch(() => false), STALL_CAP_MS, false);
+      const served = await within(
+        (async () => {
+          const client = await NbdClient.connect({ port: nbdPort, exportName: 'fair' });
+          try {
+            return (await client.read(0, READ_BYTES)).length === READ_BYTES;
+          } finally {
+            client.destroy();
+          }
+        })().catch(() => false),
+        STALL_CAP_MS,
+        false,
+      );
       const servedMs = performance.now() - start;
-      recordReliability({ kind: 'fairness', case: '200 idle NBD clients after the handshake', measured: 'a new client connected and served', value: servedMs, unit: 'ms', bound: '< 1 s' });
+      recordReliability({
+        kind: 'fairness',
+        case: '200 idle NBD clients after the handshake',
+        measured: 'a new client connected and served',
+        value: servedMs,
+        unit: 'ms',
+        bound: '< 1 s',
+      });
       expect(served).toBe(true);
       expect(servedMs).toBeLessThan(1000);
     } finally {
@@ -182,9 +230,14 @@ describe('snaptape serve: one client cannot stall or lock out the others', () =>
       attackers.add(socket);
       socket.on('error', () => undefined);
       socket.on('data', () => undefined);
-      socket.on('close', () => { attackers.delete(socket); setTimeout(() => attack(index), 500); });
+      socket.on('close', () => {
+        attackers.delete(socket);
+        setTimeout(() => attack(index), 500);
+      });
       if (index % 2 === 1) {
-        const timer = setInterval(() => { if (!socket.destroyed) socket.write('GET /volumes HTTP/1.1\r\nHost: x\r\n\r\n'); }, 250);
+        const timer = setInterval(() => {
+          if (!socket.destroyed) socket.write('GET /volumes HTTP/1.1\r\nHost: x\r\n\r\n');
+        }, 250);
         socket.on('close', () => clearInterval(timer));
       }
     };
@@ -198,7 +251,14 @@ describe('snaptape serve: one client cannot stall or lock out the others', () =>
         await sleep(100);
       }
       const worst = samples.reduce((m, x) => Math.max(m, x), 0);
-      recordReliability({ kind: 'fairness', case: '200 control clients without the token', measured: 'worst authenticated GET over 3 s', value: worst, unit: 'ms', bound: '< 1 s' });
+      recordReliability({
+        kind: 'fairness',
+        case: '200 control clients without the token',
+        measured: 'worst authenticated GET over 3 s',
+        value: worst,
+        unit: 'ms',
+        bound: '< 1 s',
+      });
       expect(worst).toBeLessThan(1000);
     } finally {
       running = false;
@@ -241,7 +301,17 @@ describe('snaptape serve: bounded idle time and shutdown', () => {
   it('--nbd-idle-timeout refuses a value that is not a positive number of seconds', () => {
     const image = makeFilledVolume(dir.path, 'badidle.ckd', { volser: 'BADID1' });
     for (const value of ['abc', '0', '-5']) {
-      const result = runSnaptape(['serve', image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', join(dir.path, 'badidle.sock'), '--nbd-idle-timeout', value]);
+      const result = runSnaptape([
+        'serve',
+        image,
+        '--nbd',
+        '127.0.0.1:0',
+        '--insecure-tcp',
+        '--control',
+        join(dir.path, 'badidle.sock'),
+        '--nbd-idle-timeout',
+        value,
+      ]);
       expect(result.status).toBe(2);
       expect(result.stderr).toMatch(/Cannot parse --nbd-idle-timeout/);
     }

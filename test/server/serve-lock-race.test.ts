@@ -18,7 +18,9 @@ const SERVERS = 8;
 const ROUNDS = 2;
 
 let dir: TempDir;
-beforeAll(() => { dir = makeTempDir('snaptape-serve-lock-'); });
+beforeAll(() => {
+  dir = makeTempDir('snaptape-serve-lock-');
+});
 afterAll(() => {
   killAllServers();
   dir.cleanup();

@@ -31,8 +31,10 @@ function asNobody(tool: string, args: readonly string[]): ReturnType<typeof runT
 /** A qemu-io run against an NBD export over TLS-PSK, with the key file in `keyDir`/keys.psk. */
 function qemuIoTls(port: number, keyDir: string, commands: readonly string[]): ReturnType<typeof runToolAsync> {
   return asNobody('qemu-io', [
-    '--object', `tls-creds-psk,id=tls0,endpoint=client,dir=${keyDir},username=alice`,
-    '--image-opts', `driver=nbd,host=127.0.0.1,port=${port},export=vol1,tls-creds=tls0`,
+    '--object',
+    `tls-creds-psk,id=tls0,endpoint=client,dir=${keyDir},username=alice`,
+    '--image-opts',
+    `driver=nbd,host=127.0.0.1,port=${port},export=vol1,tls-creds=tls0`,
     ...commands.flatMap((c) => ['-c', c]),
   ]);
 }
@@ -113,7 +115,10 @@ describe.skipIf(!canSwitchUser)(`snaptape serve: NBD only for the owner${canSwit
       // qemu's tls-creds-psk reads DIR/keys.psk; nobody must be able to read its own copy.
       goodKeys = join(dir.path, 'good');
       wrongKeys = join(dir.path, 'wrong');
-      for (const [keyDir, key] of [[goodKeys, KEY], [wrongKeys, WRONG_KEY]] as const) {
+      for (const [keyDir, key] of [
+        [goodKeys, KEY],
+        [wrongKeys, WRONG_KEY],
+      ] as const) {
         mkdirSync(keyDir);
         writeFileSync(join(keyDir, 'keys.psk'), `alice:${key}\n`, { mode: 0o600 });
         chownSync(keyDir, NOBODY_UID, NOGROUP_GID);
@@ -180,7 +185,9 @@ describe.skipIf(!canSwitchUser)(`snaptape serve: NBD only for the owner${canSwit
 
   it('removes a stale socket left by a killed server', async () => {
     const path = join(dir.path, 'stale.sock');
-    const holder = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const holder = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
     holder.kill('SIGKILL');
     await new Promise<void>((resolve) => holder.once('exit', () => resolve()));

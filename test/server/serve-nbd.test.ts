@@ -71,7 +71,10 @@ describe('snaptape serve: NBD exports for real clients', () => {
   });
 
   it('nbdcopy of each export equals the flat view read from the image file', async () => {
-    for (const [name, path] of [['src001', ckdPath], ['fba1', fbaPath]] as const) {
+    for (const [name, path] of [
+      ['src001', ckdPath],
+      ['fba1', fbaPath],
+    ] as const) {
       const out = join(dir.path, `${name}.raw`);
       const result = await runToolAsync('nbdcopy', [`${base}/${name}`, out]);
       expect(result.status, result.stderr).toBe(0);

@@ -32,7 +32,10 @@ const SECTOR = 512;
 const WRITES_PER_BATCH = 200;
 const MAX_BATCHES = 40;
 
-interface Area { readonly offset: number; readonly length: number }
+interface Area {
+  readonly offset: number;
+  readonly length: number;
+}
 
 /** 512-aligned runs inside the data of every record on tracks past cylinder 0 (VOL1 and VTOC). */
 function recordDataAreas(imagePath: string): Area[] {
@@ -139,7 +142,9 @@ describe('snaptape serve: a backup through the control API while qemu-io writes'
     const summary = final.summary as { copiedOutOfOrder: number; copiedInOrder: number };
     // qemu-io was writing while the backup ran (and therefore also around its start instant).
     const overlapping = batchSpans.filter((b) => b.startMs < backupEndMs && b.endMs > backupStartMs).length;
-    console.log(`backup ${backupEndMs - backupStartMs} ms, ${batchSpans.length} qemu-io batches, ${overlapping} overlapping it; copied out of order ${summary.copiedOutOfOrder}, in order ${summary.copiedInOrder}`);
+    console.log(
+      `backup ${backupEndMs - backupStartMs} ms, ${batchSpans.length} qemu-io batches, ${overlapping} overlapping it; copied out of order ${summary.copiedOutOfOrder}, in order ${summary.copiedInOrder}`,
+    );
     expect(overlapping).toBeGreaterThanOrEqual(1);
     expect(summary.copiedOutOfOrder).toBeGreaterThan(0);
     expect(readSessionRecord(tape)?.status).toBe('completed');

@@ -84,7 +84,10 @@ describe('server naming and address rules', () => {
   });
 
   it('maps failures to HTTP statuses and JSON bodies', () => {
-    expect(apiFailureFor(new ControlError('UNKNOWN_SESSION', 'Cannot find session x'))).toEqual({ status: 404, body: { error: { code: 'UNKNOWN_SESSION', message: 'Cannot find session x', details: {} } } });
+    expect(apiFailureFor(new ControlError('UNKNOWN_SESSION', 'Cannot find session x'))).toEqual({
+      status: 404,
+      body: { error: { code: 'UNKNOWN_SESSION', message: 'Cannot find session x', details: {} } },
+    });
     expect(apiFailureFor(new SessionError('Cannot pause s: it is completed')).status).toBe(409);
     // An I/O error a request's own path caused is the client's (400); a real I/O failure stays 500.
     expect(apiFailureFor(new IoError('Cannot create tape: /x/y.aws: no such file', { path: '/x/y.aws', errno: 'ENOENT' })).status).toBe(400);
@@ -96,10 +99,23 @@ describe('server naming and address rules', () => {
 describe('acceptsGzip', () => {
   it('takes gzip (or *) listed with a quality above 0, and nothing else', () => {
     const cases: Array<[string | string[] | undefined, boolean]> = [
-      [undefined, false], ['', false], ['identity', false], ['br', false], ['deflate, br', false],
-      ['gzip', true], ['GZIP', true], ['x-gzip', true], ['gzip, deflate, br', true], ['br;q=1.0, gzip;q=0.8', true],
-      ['gzip;q=0', false], ['gzip;q=0.0, *;q=1', false], ['*', true], ['*;q=0', false], ['deflate, *;q=0.1', true],
-      [['deflate', 'gzip'], true], ['gzip;q=bad', false],
+      [undefined, false],
+      ['', false],
+      ['identity', false],
+      ['br', false],
+      ['deflate, br', false],
+      ['gzip', true],
+      ['GZIP', true],
+      ['x-gzip', true],
+      ['gzip, deflate, br', true],
+      ['br;q=1.0, gzip;q=0.8', true],
+      ['gzip;q=0', false],
+      ['gzip;q=0.0, *;q=1', false],
+      ['*', true],
+      ['*;q=0', false],
+      ['deflate, *;q=0.1', true],
+      [['deflate', 'gzip'], true],
+      ['gzip;q=bad', false],
     ];
     for (const [header, expected] of cases) expect(acceptsGzip(header), JSON.stringify(header)).toBe(expected);
   });

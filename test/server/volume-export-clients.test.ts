@@ -48,33 +48,35 @@ describe('16 NBD clients on a served volume under backup', () => {
       // Client c owns tracks [firstTrack, firstTrack + TRACKS_PER_CLIENT), past cylinder 0.
       const firstTrack = (c: number): number => volume.ckd.heads + c * TRACKS_PER_CLIENT;
       let mismatches = 0;
-      await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
-        const rng = new SeededRandom((seed + c * 0x9e3779b1) >>> 0);
-        const client = await NbdClient.connect({ port, exportName: 'served' });
-        const base = firstTrack(c) * slot;
-        const span = TRACKS_PER_CLIENT * slot;
-        const inFlight = new Set<Promise<void>>();
-        for (let i = 0; i < OPS_PER_CLIENT; i++) {
-          const length = 1 + rng.int(MAX_OP_BYTES);
-          const offset = base + rng.int(span - length);
-          let op: Promise<void>;
-          if (rng.int(2) === 0) {
-            const data = rng.bytes(length);
-            data.copy(model, offset); // one connection's requests run in order: the model is exact
-            op = client.write(offset, data);
-          } else {
-            const expected = Buffer.from(model.subarray(offset, offset + length));
-            op = client.read(offset, length).then((got) => {
-              if (!got.equals(expected)) mismatches++;
-            });
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async (_, c) => {
+          const rng = new SeededRandom((seed + c * 0x9e3779b1) >>> 0);
+          const client = await NbdClient.connect({ port, exportName: 'served' });
+          const base = firstTrack(c) * slot;
+          const span = TRACKS_PER_CLIENT * slot;
+          const inFlight = new Set<Promise<void>>();
+          for (let i = 0; i < OPS_PER_CLIENT; i++) {
+            const length = 1 + rng.int(MAX_OP_BYTES);
+            const offset = base + rng.int(span - length);
+            let op: Promise<void>;
+            if (rng.int(2) === 0) {
+              const data = rng.bytes(length);
+              data.copy(model, offset); // one connection's requests run in order: the model is exact
+              op = client.write(offset, data);
+            } else {
+              const expected = Buffer.from(model.subarray(offset, offset + length));
+              op = client.read(offset, length).then((got) => {
+                if (!got.equals(expected)) mismatches++;
+              });
+            }
+            inFlight.add(op);
+            void op.finally(() => inFlight.delete(op));
+            if (inFlight.size >= PIPELINE_DEPTH) await Promise.race(inFlight);
           }
-          inFlight.add(op);
-          void op.finally(() => inFlight.delete(op));
-          if (inFlight.size >= PIPELINE_DEPTH) await Promise.race(inFlight);
-        }
-        await Promise.all(inFlight);
-        await client.disconnect();
-      }));
+          await Promise.all(inFlight);
+          await client.disconnect();
+        }),
+      );
       expect(mismatches, 'reads that differ from the model').toBe(0);
       expect(volume.readFlat(0, volume.flatSizeBytes).equals(model), 'the volume equals the model').toBe(true);
       const summary = await session.done;

@@ -10,8 +10,15 @@ import { describe, expect, it } from 'vitest';
 import { field, layoutToJson } from '../../src/base/field-table.js';
 import { CKD_HEADER_BYTES } from '../../src/image/ckd-image-header.js';
 import {
-  DIRECTORY_ENTRY_BYTES, DIRECTORY_ENTRY_LAYOUT, DIRECTORY_HEADER_LAYOUT, ENTRY_EXTENT_OFFSET, ENTRY_FLAGS_OFFSET, ENTRY_SLOT_OFFSET,
-  POOL_HEADER_LAYOUT, REFCOUNT_BYTES, REFS_HEADER_LAYOUT,
+  DIRECTORY_ENTRY_BYTES,
+  DIRECTORY_ENTRY_LAYOUT,
+  DIRECTORY_HEADER_LAYOUT,
+  ENTRY_EXTENT_OFFSET,
+  ENTRY_FLAGS_OFFSET,
+  ENTRY_SLOT_OFFSET,
+  POOL_HEADER_LAYOUT,
+  REFCOUNT_BYTES,
+  REFS_HEADER_LAYOUT,
 } from '../../src/subsystem/subsystem-layouts.js';
 import { FAMILY_3380, FAMILY_3390 } from '../../src/geometry/device-types.js';
 
@@ -27,7 +34,8 @@ describe('subsystem folder native-layout tables', () => {
       expect(existsSync(path)).toBe(true);
       expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual(layoutToJson(layout));
       const text = readFileSync(`${LAYOUT_DIR}${PAGE}`, 'utf8');
-      for (const f of layout.fields) expect(text, `${PAGE} row for ${layout.name}.${f.name}`).toContain(`| ${f.offset} | ${f.length} | ${f.name} | ${f.kind} |`);
+      for (const f of layout.fields)
+        expect(text, `${PAGE} row for ${layout.name}.${f.name}`).toContain(`| ${f.offset} | ${f.length} | ${f.name} | ${f.kind} |`);
       expect(text).toMatch(/Byte order: .*little-endian/);
       expect(text).toMatch(/Reserved bytes/);
       expect(text).toContain(`${layout.name}.json`);
@@ -36,7 +44,9 @@ describe('subsystem folder native-layout tables', () => {
 
   it('constants beside the tables agree with them', () => {
     expect(DIRECTORY_ENTRY_BYTES).toBe(8);
-    expect([ENTRY_SLOT_OFFSET, ENTRY_EXTENT_OFFSET, ENTRY_FLAGS_OFFSET]).toEqual(['slot', 'extentBytes', 'flags'].map((n) => field(DIRECTORY_ENTRY_LAYOUT, n).offset));
+    expect([ENTRY_SLOT_OFFSET, ENTRY_EXTENT_OFFSET, ENTRY_FLAGS_OFFSET]).toEqual(
+      ['slot', 'extentBytes', 'flags'].map((n) => field(DIRECTORY_ENTRY_LAYOUT, n).offset),
+    );
     expect(REFCOUNT_BYTES).toBe(4);
     // Slot data starts where a CKD image's track data does, and an extent fits the u16 field.
     expect(POOL_HEADER_LAYOUT.size).toBe(CKD_HEADER_BYTES);

@@ -43,7 +43,10 @@ describe('mapped volumes in the CLI', () => {
   it('ls, alloc, put and get work on a mapped volume', () => {
     const listing = runSnaptapeJson<{ volser: string; datasets: Array<{ name: string; tracks: number }> }>(['ls', join(sub, 'SRC')]);
     expect(listing.volser).toBe('SRC001');
-    expect(listing.datasets.map((d) => [d.name, d.tracks])).toEqual([['PROD.DATA', 10], ['TEST.DATA', 5]]);
+    expect(listing.datasets.map((d) => [d.name, d.tracks])).toEqual([
+      ['PROD.DATA', 10],
+      ['TEST.DATA', 5],
+    ]);
     expect(ok(['get', join(sub, 'SRC'), 'PROD.DATA', '--text'])).toBe(readFileSync(join(dir.path, 'prod.txt'), 'utf8'));
   });
 
@@ -97,13 +100,22 @@ describe('mapped volumes in the CLI', () => {
     expect(r.stderr).toMatch(/it is stale/);
   });
 
-  it('data-set mode copies the chosen data sets into the target\'s extents and catalogues them', () => {
+  it("data-set mode copies the chosen data sets into the target's extents and catalogues them", () => {
     ok(['init', join(sub, 'DS2'), '--mapped', '--type', '3390', '--cyls', '20', '--volser', 'DS2001']);
     ok(['alloc', join(sub, 'DS2'), 'FILLER', '--tracks', '7']);
-    const result = runSnaptapeJson<{ state: string; datasets: Array<{ name: string; tracks: number }> }>(['snapshot', join(sub, 'SRC'), join(sub, 'DS2'), '--datasets', 'PROD.**']);
+    const result = runSnaptapeJson<{ state: string; datasets: Array<{ name: string; tracks: number }> }>([
+      'snapshot',
+      join(sub, 'SRC'),
+      join(sub, 'DS2'),
+      '--datasets',
+      'PROD.**',
+    ]);
     expect(result.state).toBe('complete');
     expect(result.datasets).toEqual([{ name: 'PROD.DATA', tracks: 10 }]);
-    const listing = runSnaptapeJson<{ volser: string; datasets: Array<{ name: string; extents: Array<{ begin: { cylinder: number; head: number } }> }> }>(['ls', join(sub, 'DS2')]);
+    const listing = runSnaptapeJson<{ volser: string; datasets: Array<{ name: string; extents: Array<{ begin: { cylinder: number; head: number } }> }> }>([
+      'ls',
+      join(sub, 'DS2'),
+    ]);
     expect(listing.volser).toBe('DS2001');
     expect(listing.datasets.map((d) => d.name)).toEqual(['FILLER', 'PROD.DATA']);
     expect(ok(['get', join(sub, 'DS2'), 'PROD.DATA', '--text'])).toBe(readFileSync(join(dir.path, 'prod.txt'), 'utf8'));
@@ -126,7 +138,11 @@ describe('mapped volumes in the CLI', () => {
     // `snaptape compare` reads plain images only (drill-api), so the two volumes are compared here.
     const [a, b] = [join(sub, 'SRC'), join(sub, 'RST')].map((p) => {
       const volume = openVolume(p, { readOnly: true });
-      try { return readAllSlots(volume); } finally { volume.close(); }
+      try {
+        return readAllSlots(volume);
+      } finally {
+        volume.close();
+      }
     });
     a!.forEach((slot, t) => expect(slot.equals(b![t]!), `track ${t} restored byte for byte`).toBe(true));
   });
@@ -138,11 +154,53 @@ describe('mapped volumes in the CLI', () => {
       ok(['subsystem', 'init', s, '--type', '3390']);
       ok(['init', join(s, 'V'), '--mapped', '--type', '3390', '--cyls', '2', '--volser', 'V00001']);
       const cases: Array<{ file: string; mutate: (b: Buffer) => Buffer; args: string[]; code: number; message: RegExp }> = [
-        { file: 'pool.slots', mutate: (b) => { const c = Buffer.from(b); c.write('XXXX', 0); return c; }, args: ['ls', join(s, 'V')], code: 3, message: /Cannot open the track pool .*pool\.slots: it does not start with "SNAPPOOL"/ },
-        { file: 'pool.slots', mutate: (b) => b.subarray(0, b.length - 100), args: ['subsystem', 'check', s], code: 3, message: /not the header plus whole 56832-byte slots/ },
-        { file: 'V', mutate: (b) => b.subarray(0, b.length - 8), args: ['ls', join(s, 'V')], code: 3, message: /Cannot open the mapped volume .*\/V: .*truncated/ },
-        { file: 'V', mutate: (b) => { const c = Buffer.from(b); c.writeUInt32LE(0x7fff_0000, 64 + 8); return c; }, args: ['subsystem', 'check', s, '--repair'], code: 3, message: /track 1 of .*points at slot 2147418112, outside the pool/ },
-        { file: 'pool.refs', mutate: (b) => { const c = Buffer.from(b); c.writeUInt32LE(999_999, 12); return c; }, args: ['alloc', join(s, 'V'), 'A', '--tracks', '1'], code: 3, message: /Cannot open the reference counts .*claims 999999 slots/ },
+        {
+          file: 'pool.slots',
+          mutate: (b) => {
+            const c = Buffer.from(b);
+            c.write('XXXX', 0);
+            return c;
+          },
+          args: ['ls', join(s, 'V')],
+          code: 3,
+          message: /Cannot open the track pool .*pool\.slots: it does not start with "SNAPPOOL"/,
+        },
+        {
+          file: 'pool.slots',
+          mutate: (b) => b.subarray(0, b.length - 100),
+          args: ['subsystem', 'check', s],
+          code: 3,
+          message: /not the header plus whole 56832-byte slots/,
+        },
+        {
+          file: 'V',
+          mutate: (b) => b.subarray(0, b.length - 8),
+          args: ['ls', join(s, 'V')],
+          code: 3,
+          message: /Cannot open the mapped volume .*\/V: .*truncated/,
+        },
+        {
+          file: 'V',
+          mutate: (b) => {
+            const c = Buffer.from(b);
+            c.writeUInt32LE(0x7fff_0000, 64 + 8);
+            return c;
+          },
+          args: ['subsystem', 'check', s, '--repair'],
+          code: 3,
+          message: /track 1 of .*points at slot 2147418112, outside the pool/,
+        },
+        {
+          file: 'pool.refs',
+          mutate: (b) => {
+            const c = Buffer.from(b);
+            c.writeUInt32LE(999_999, 12);
+            return c;
+          },
+          args: ['alloc', join(s, 'V'), 'A', '--tracks', '1'],
+          code: 3,
+          message: /Cannot open the reference counts .*claims 999999 slots/,
+        },
       ];
       for (const c of cases) {
         const path = join(s, c.file);
@@ -154,7 +212,9 @@ describe('mapped volumes in the CLI', () => {
         expect(r.status, `${c.args.join(' ')}: ${r.stderr}`).toBe(c.code);
         expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
         expect(r.stderr).toMatch(c.message);
-        ['pool.slots', 'pool.refs', 'V'].forEach((f, i) => expect(readFileSync(join(s, f)).equals(snapshotOfFiles[i]!), `${f} unchanged by ${c.args[0]}`).toBe(true));
+        ['pool.slots', 'pool.refs', 'V'].forEach((f, i) =>
+          expect(readFileSync(join(s, f)).equals(snapshotOfFiles[i]!), `${f} unchanged by ${c.args[0]}`).toBe(true),
+        );
         writeFileSync(path, original);
       }
       const notMapped = runSnaptape(['snapshot', 'define', join(dir.path, 'prod.txt'), join(s, 'X'), '--volser', 'X']);

@@ -26,7 +26,7 @@ const WRITES_PER_CHILD = 400;
 const WRITER = fileURLToPath(new URL('./helpers/crash-writer.mjs', import.meta.url));
 
 function payload(n: number): Buffer {
-  const data = Buffer.alloc(200 + (n * 37) % 3000, n & 0xff);
+  const data = Buffer.alloc(200 + ((n * 37) % 3000), n & 0xff);
   data.writeUInt32BE(n, 0);
   return data;
 }
@@ -37,63 +37,74 @@ function runWriterAndKill(target: string, seed: number, killAfterAcks: number): 
 }
 
 describe(`crash during copy-on-write (${RUNS} SIGKILLed writers)`, () => {
-  it('after check --repair no acknowledged write is lost and no slot is wrongly shared', async () => {
-    const seed = fcSeed('snapshot-crash');
-    const prng = new Prng(seed);
-    let refusedBeforeRepair = 0;
-    let lost = 0;
-    let falselyClean = 0;
-    let kills = 0;
-    for (let run = 0; run < RUNS; run++) {
-      const dir = makeTempDir();
-      try {
-        const { sub, source } = makeSubsystem(dir.path, { seed: seed + run });
-        const target = `${sub}/TGT`;
-        executeSnapshot(defineSnapshot(source, target, { volser: 'TGT001' }).token);
-        const sourceBefore = slotsOf(source);
-        const log = await runWriterAndKill(target, seed + run, 1 + prng.below(25));
-        if (!log.finished) kills++;
+  it(
+    'after check --repair no acknowledged write is lost and no slot is wrongly shared',
+    async () => {
+      const seed = fcSeed('snapshot-crash');
+      const prng = new Prng(seed);
+      let refusedBeforeRepair = 0;
+      let lost = 0;
+      let falselyClean = 0;
+      let kills = 0;
+      for (let run = 0; run < RUNS; run++) {
+        const dir = makeTempDir();
         try {
-          openVolume(target).close();
-        } catch (error) {
-          expect(error).toBeInstanceOf(ImageFormatError);
-          refusedBeforeRepair++;
-        }
-        const repair = checkSubsystem(sub, { repair: true });
-        expect(repair.repaired).toBe(true);
-        const again = checkSubsystem(sub);
-        expect(again.clean, `run ${run}: check after repair`).toBe(true);
-        expect(again.miscounted).toBe(0);
-        const volume = openVolume(target, { readOnly: true });
-        try {
-          for (const [track, n] of log.acked) {
-            const data = volume.readTrack(track).records[0]?.data;
-            const inFlight = log.inFlight;
-            const ok = data !== undefined && (data.equals(payload(n)) || (inFlight !== null && inFlight.unit === track && data.equals(payload(inFlight.n))));
-            if (!ok) lost++;
-            expect(ok, `run ${run} (seed ${seed + run}): track ${track} keeps acknowledged write ${n}`).toBe(true);
+          const { sub, source } = makeSubsystem(dir.path, { seed: seed + run });
+          const target = `${sub}/TGT`;
+          executeSnapshot(defineSnapshot(source, target, { volser: 'TGT001' }).token);
+          const sourceBefore = slotsOf(source);
+          const log = await runWriterAndKill(target, seed + run, 1 + prng.below(25));
+          if (!log.finished) kills++;
+          try {
+            openVolume(target).close();
+          } catch (error) {
+            expect(error).toBeInstanceOf(ImageFormatError);
+            refusedBeforeRepair++;
           }
+          const repair = checkSubsystem(sub, { repair: true });
+          expect(repair.repaired).toBe(true);
+          const again = checkSubsystem(sub);
+          expect(again.clean, `run ${run}: check after repair`).toBe(true);
+          expect(again.miscounted).toBe(0);
+          const volume = openVolume(target, { readOnly: true });
+          try {
+            for (const [track, n] of log.acked) {
+              const data = volume.readTrack(track).records[0]?.data;
+              const inFlight = log.inFlight;
+              const ok = data !== undefined && (data.equals(payload(n)) || (inFlight !== null && inFlight.unit === track && data.equals(payload(inFlight.n))));
+              if (!ok) lost++;
+              expect(ok, `run ${run} (seed ${seed + run}): track ${track} keeps acknowledged write ${n}`).toBe(true);
+            }
+          } finally {
+            volume.close();
+          }
+          const sourceAfter = slotsOf(source);
+          // A check that calls the pool clean while the source lost its snapshot instant would be a false completion.
+          if (sourceAfter.some((slot, t) => !slot.equals(sourceBefore[t]!))) falselyClean++;
+          sourceAfter.forEach((slot, t) => expect(slot.equals(sourceBefore[t]!), `run ${run}: source track ${t} unchanged`).toBe(true));
+          // The volumes stay writable after the repair.
+          const writable = openVolume(target);
+          writable.writeTrackRecords(DATA_FIRST_TRACK, [{ key: Buffer.alloc(0), data: Buffer.from('after') }]);
+          writable.close();
+          expect(checkSubsystem(sub).clean).toBe(true);
         } finally {
-          volume.close();
+          dir.cleanup();
         }
-        const sourceAfter = slotsOf(source);
-        // A check that calls the pool clean while the source lost its snapshot instant would be a false completion.
-        if (sourceAfter.some((slot, t) => !slot.equals(sourceBefore[t]!))) falselyClean++;
-        sourceAfter.forEach((slot, t) => expect(slot.equals(sourceBefore[t]!), `run ${run}: source track ${t} unchanged`).toBe(true));
-        // The volumes stay writable after the repair.
-        const writable = openVolume(target);
-        writable.writeTrackRecords(DATA_FIRST_TRACK, [{ key: Buffer.alloc(0), data: Buffer.from('after') }]);
-        writable.close();
-        expect(checkSubsystem(sub).clean).toBe(true);
-      } finally {
-        dir.cleanup();
       }
-    }
-    // A kill leaves the pool open, so a writer is refused until the repair (every run that got as far as opening it).
-    expect(refusedBeforeRepair).toBe(RUNS);
-    recordCrashFigures({ technique: 'instant snapshot (copy-on-write)', runs: RUNS, killDraws: RUNS, kills, ackedWritesLost: lost, falselyComplete: falselyClean });
-    expect(kills, `${kills} of ${RUNS} writers were killed before they finished`).toBeGreaterThanOrEqual(Math.ceil(MIN_KILLED_SHARE * RUNS));
-  }, 90_000 + RUNS * 3_000);
+      // A kill leaves the pool open, so a writer is refused until the repair (every run that got as far as opening it).
+      expect(refusedBeforeRepair).toBe(RUNS);
+      recordCrashFigures({
+        technique: 'instant snapshot (copy-on-write)',
+        runs: RUNS,
+        killDraws: RUNS,
+        kills,
+        ackedWritesLost: lost,
+        falselyComplete: falselyClean,
+      });
+      expect(kills, `${kills} of ${RUNS} writers were killed before they finished`).toBeGreaterThanOrEqual(Math.ceil(MIN_KILLED_SHARE * RUNS));
+    },
+    90_000 + RUNS * 3_000,
+  );
 });
 
 /** Every slot of a volume, read read-only. */

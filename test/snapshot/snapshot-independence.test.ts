@@ -34,54 +34,62 @@ const opArb = fc.record({
 describe('snapshot independence (property, 50 runs)', () => {
   it('writes to source and target never show through; the pool grows by the tracks written only', () => {
     const seed = fcSeed('snapshot-independence');
-    fc.assert(fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.array(opArb, { minLength: 1, maxLength: 30 }), (fixtureSeed, ops) => {
-      const dir = makeTempDir();
-      try {
-        const { sub, source } = makeSubsystem(dir.path, { seed: fixtureSeed });
-        const target = `${sub}/TGT`;
-        const before = poolUsage(sub).referencedSlots;
-        const defined = defineSnapshot(source, target, { volser: 'TGT001' });
-        executeSnapshot(defined.token);
-        const afterSnapshot = poolUsage(sub).referencedSlots;
-        // The metadata update rewrites track 0 (VOL1) and the VTOC track: nothing else is copied.
-        expect(afterSnapshot - before).toBeLessThanOrEqual(2);
-        const volumes = [openVolume(source), openVolume(target)];
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.array(opArb, { minLength: 1, maxLength: 30 }), (fixtureSeed, ops) => {
+        const dir = makeTempDir();
         try {
-          const models = volumes.map(readAllSlots);
-          for (let t = DATA_FIRST_TRACK; t < 30; t++) expect(models[1]![t]!.equals(models[0]![t]!), `track ${t} equal at the snapshot`).toBe(true);
-          const shared = new Set<number>();
-          const d0 = (volumes[0]!.imageBackend as MappedVolumeBackend).directory;
-          const d1 = (volumes[1]!.imageBackend as MappedVolumeBackend).directory;
-          for (let t = 0; t < 30; t++) if (d0.slots[t] !== UNALLOCATED_SLOT && d0.slots[t] === d1.slots[t]) shared.add(t);
-          const written = [new Set<number>(), new Set<number>()];
-          for (const op of ops) {
-            const volume = volumes[op.volume]!;
-            const model = models[op.volume]!;
-            if (op.kind === 'records') {
-              const records = [{ key: Buffer.alloc(0), data: Buffer.alloc(op.length, op.byte) }];
-              volume.writeTrackRecords(op.track, records);
-              model[op.track] = expectedSlot(volume.ckd, op.track, records);
-            } else {
-              const data = Buffer.alloc(op.length, op.byte);
-              volume.writeFlat(op.track * volume.backend.slotBytes + op.offset, data);
-              data.copy(model[op.track]!, op.offset);
+          const { sub, source } = makeSubsystem(dir.path, { seed: fixtureSeed });
+          const target = `${sub}/TGT`;
+          const before = poolUsage(sub).referencedSlots;
+          const defined = defineSnapshot(source, target, { volser: 'TGT001' });
+          executeSnapshot(defined.token);
+          const afterSnapshot = poolUsage(sub).referencedSlots;
+          // The metadata update rewrites track 0 (VOL1) and the VTOC track: nothing else is copied.
+          expect(afterSnapshot - before).toBeLessThanOrEqual(2);
+          const volumes = [openVolume(source), openVolume(target)];
+          try {
+            const models = volumes.map(readAllSlots);
+            for (let t = DATA_FIRST_TRACK; t < 30; t++) expect(models[1]![t]!.equals(models[0]![t]!), `track ${t} equal at the snapshot`).toBe(true);
+            const shared = new Set<number>();
+            const d0 = (volumes[0]!.imageBackend as MappedVolumeBackend).directory;
+            const d1 = (volumes[1]!.imageBackend as MappedVolumeBackend).directory;
+            for (let t = 0; t < 30; t++) if (d0.slots[t] !== UNALLOCATED_SLOT && d0.slots[t] === d1.slots[t]) shared.add(t);
+            const written = [new Set<number>(), new Set<number>()];
+            for (const op of ops) {
+              const volume = volumes[op.volume]!;
+              const model = models[op.volume]!;
+              if (op.kind === 'records') {
+                const records = [{ key: Buffer.alloc(0), data: Buffer.alloc(op.length, op.byte) }];
+                volume.writeTrackRecords(op.track, records);
+                model[op.track] = expectedSlot(volume.ckd, op.track, records);
+              } else {
+                const data = Buffer.alloc(op.length, op.byte);
+                volume.writeFlat(op.track * volume.backend.slotBytes + op.offset, data);
+                data.copy(model[op.track]!, op.offset);
+              }
+              written[op.volume]!.add(op.track);
+              const other = 1 - op.volume;
+              expect(
+                volumes[other]!.backend.readUnit(op.track, volume.backend.slotBytes).equals(models[other]![op.track]!),
+                `write to volume ${op.volume} track ${op.track} stays there`,
+              ).toBe(true);
             }
-            written[op.volume]!.add(op.track);
-            const other = 1 - op.volume;
-            expect(volumes[other]!.backend.readUnit(op.track, volume.backend.slotBytes).equals(models[other]![op.track]!), `write to volume ${op.volume} track ${op.track} stays there`).toBe(true);
+            volumes.forEach((volume, v) =>
+              readAllSlots(volume).forEach((slot, t) => expect(slot.equals(models[v]![t]!), `volume ${v} track ${t} equals its model`).toBe(true)),
+            );
+            let expectedNew = written[0]!.size + written[1]!.size;
+            for (const t of written[0]!) if (written[1]!.has(t) && shared.has(t)) expectedNew--;
+            volumes.forEach((v) => v.close());
+            expect(poolUsage(sub).referencedSlots - afterSnapshot).toBe(expectedNew);
+            expect(checkSubsystem(sub).clean).toBe(true);
+          } finally {
+            volumes.forEach((v) => v.close());
           }
-          volumes.forEach((volume, v) => readAllSlots(volume).forEach((slot, t) => expect(slot.equals(models[v]![t]!), `volume ${v} track ${t} equals its model`).toBe(true)));
-          let expectedNew = written[0]!.size + written[1]!.size;
-          for (const t of written[0]!) if (written[1]!.has(t) && shared.has(t)) expectedNew--;
-          volumes.forEach((v) => v.close());
-          expect(poolUsage(sub).referencedSlots - afterSnapshot).toBe(expectedNew);
-          expect(checkSubsystem(sub).clean).toBe(true);
         } finally {
-          volumes.forEach((v) => v.close());
+          dir.cleanup();
         }
-      } finally {
-        dir.cleanup();
-      }
-    }), { numRuns: RUNS, seed });
+      }),
+      { numRuns: RUNS, seed },
+    );
   }, 120_000);
 });

@@ -28,7 +28,9 @@ interface HetmapFile {
 /** The per-file sections and data set ids of `hetmap` output. */
 function parseHetmap(stdout: string): { files: HetmapFile[]; datasetIds: string[] } {
   const files = [...stdout.matchAll(/File #\s+: (\d+)\s+Blocks\s+: (\d+)[\s\S]*?Uncompressed bytes\s+: (\d+)/g)].map((m) => ({
-    fileNumber: Number(m[1]), blocks: Number(m[2]), uncompressedBytes: Number(m[3]),
+    fileNumber: Number(m[1]),
+    blocks: Number(m[2]),
+    uncompressedBytes: Number(m[3]),
   }));
   const datasetIds = [...stdout.matchAll(/Label\s+: 'HDR1'\s+Dataset ID\s+: '([^']*)'/g)].map((m) => (m[1] ?? '').trimEnd());
   return { files, datasetIds };
@@ -82,7 +84,9 @@ describe('tape put / ls / get with the Hercules tools', () => {
   it('tape ls lists what hetmap lists', () => {
     const listing = runSnaptapeJson<TapeListing>(['tape', 'ls', tape]);
     expect(listing.dataSets.map((d) => [d.fileSequence, d.dsname, d.recordFormat, d.blockCount])).toEqual([
-      [1, 'MY.TEXT', 'FB', 13], [2, 'OF.SOMETHING.BINARY'.slice(-17), 'U', 3], [3, 'FB.DATA', 'FB', 71],
+      [1, 'MY.TEXT', 'FB', 13],
+      [2, 'OF.SOMETHING.BINARY'.slice(-17), 'U', 3],
+      [3, 'FB.DATA', 'FB', 71],
     ]);
     const hetmap = runTool('hetmap', [tape]);
     expect(hetmap.status).toBe(0);
@@ -97,7 +101,10 @@ describe('tape put / ls / get with the Hercules tools', () => {
   });
 
   it('hetget extracts the bytes tape put wrote, and tape get agrees', () => {
-    for (const [fileno, expected] of [['2', binary], ['3', Buffer.concat([binary, Buffer.alloc(99)])]] as const) {
+    for (const [fileno, expected] of [
+      ['2', binary],
+      ['3', Buffer.concat([binary, Buffer.alloc(99)])],
+    ] as const) {
       const out = at(`hetget-${fileno}.bin`);
       expect(runTool('hetget', [tape, out, fileno]).status).toBe(0);
       expect(readFileSync(out).equals(expected)).toBe(true);
@@ -136,14 +143,24 @@ describe('tape put / ls / get with the Hercules tools', () => {
 });
 
 describe('tape ls on the Hercules vectors reports what hetmap reports', () => {
-  const VECTORS = ['05_tape_sl_hetinit.aws', '06_tape_nl_hetinit.aws', '07_tape_sl_1file.aws', '08_tape_nl_bigblocks.aws', '08_tape_nl_bigblocks_chunk4096.aws', '09_tape_sl_1file.zlib.het', '09_tape_sl_1file.bz2.het'];
+  const VECTORS = [
+    '05_tape_sl_hetinit.aws',
+    '06_tape_nl_hetinit.aws',
+    '07_tape_sl_1file.aws',
+    '08_tape_nl_bigblocks.aws',
+    '08_tape_nl_bigblocks_chunk4096.aws',
+    '09_tape_sl_1file.zlib.het',
+    '09_tape_sl_1file.bz2.het',
+  ];
   for (const name of VECTORS) {
     it(name, () => {
       const path = vectorPath(name, temp.path);
       const listing = runSnaptapeJson<TapeListing>(['tape', 'ls', path]);
       const hetmap = parseHetmap(runTool('hetmap', [path]).stdout);
       expect(hetmap.files.length).toBeGreaterThan(0);
-      expect(listing.files.map((f) => [f.fileNumber, f.blockCount, f.byteCount])).toEqual(hetmap.files.map((f) => [f.fileNumber, f.blocks, f.uncompressedBytes]));
+      expect(listing.files.map((f) => [f.fileNumber, f.blockCount, f.byteCount])).toEqual(
+        hetmap.files.map((f) => [f.fileNumber, f.blocks, f.uncompressedBytes]),
+      );
       const named = listing.labelled ? listing.dataSets.map((d) => d.dsname) : [];
       expect(named).toEqual(hetmap.datasetIds.filter((id) => !/^0+$/.test(id)));
       if (name.includes('_sl_')) expect(listing.volser).toBe('TAPE01');

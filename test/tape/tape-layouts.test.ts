@@ -25,7 +25,10 @@ describe('tape native-layout tables', () => {
     it(`${layout.name}.md lists every field at its columns`, () => {
       const page = readFileSync(`${LAYOUT_DIR}${layout.name}.md`, 'utf8');
       for (const f of layout.fields) {
-        const columns = layout.name === 'aws-block-header' ? `| ${f.offset} | ${f.length} | ${f.name} |` : `| ${f.offset + 1}–${f.offset + f.length} | ${f.offset} | ${f.length} | ${f.name} |`;
+        const columns =
+          layout.name === 'aws-block-header'
+            ? `| ${f.offset} | ${f.length} | ${f.name} |`
+            : `| ${f.offset + 1}–${f.offset + f.length} | ${f.offset} | ${f.length} | ${f.name} |`;
         expect(page, `${layout.name}.md row for ${f.name}`).toContain(columns);
       }
     });

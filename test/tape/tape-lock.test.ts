@@ -35,9 +35,13 @@ describe('a tape being written is locked', () => {
   it('a second writer gets LOCKED (10), readers are told it is being written; the first completes and verifies', async () => {
     const tape = at('t.aws');
     // About 8 MB at 0.5 MB/s: the first backup writes for several seconds.
-    const first = spawn(process.execPath, [SNAPTAPE_BIN, 'backup', at('first.ckd'), '--to', tape, '--throttle-mbps', '0.5', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const first = spawn(process.execPath, [SNAPTAPE_BIN, 'backup', at('first.ckd'), '--to', tape, '--throttle-mbps', '0.5', '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let firstErr = '';
-    first.stderr.setEncoding('utf8').on('data', (t: string) => { firstErr += t; });
+    first.stderr.setEncoding('utf8').on('data', (t: string) => {
+      firstErr += t;
+    });
     const firstExit = new Promise<number | null>((resolve) => first.on('exit', (code) => resolve(code)));
     try {
       await waitFor(() => existsSync(tape) || first.exitCode !== null, 'the first backup to create the tape');
@@ -54,7 +58,11 @@ describe('a tape being written is locked', () => {
       const put = runSnaptape(['tape', 'put', tape, at('host.txt'), '--dsn', 'HOST.FILE', '--text']);
       expect(put.status, put.stderr).toBe(10);
 
-      for (const reader of [['verify', tape], ['tape', 'ls', tape], ['restore', tape, '--to', at('restored.ckd'), '--new-volume']]) {
+      for (const reader of [
+        ['verify', tape],
+        ['tape', 'ls', tape],
+        ['restore', tape, '--to', at('restored.ckd'), '--new-volume'],
+      ]) {
         const r = runSnaptape(reader);
         expect(r.status, `${reader.join(' ')}: ${r.stderr}`).toBe(10);
         expect(r.stderr).toContain(`Cannot read tape ${tape}: it is being written by process ${first.pid}`);

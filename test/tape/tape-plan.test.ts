@@ -25,8 +25,13 @@ let fileCounter = 0;
 const tempFile = (name: string): string => join(temp.path, `${fileCounter++}-${name}`);
 
 const VECTOR_07_SPEC: TapeFileSpec = {
-  dsname: 'TEST.TAPE.FB80', recordFormat: 'FB', recordLengthBytes: 80, blockSizeBytes: 800,
-  dataBlockLengths: [800, 800, 400], creationDate: '026325', jobStepId: 'TESTJOB /STEP1',
+  dsname: 'TEST.TAPE.FB80',
+  recordFormat: 'FB',
+  recordLengthBytes: 80,
+  blockSizeBytes: 800,
+  dataBlockLengths: [800, 800, 400],
+  creationDate: '026325',
+  jobStepId: 'TESTJOB /STEP1',
 };
 
 /** Deterministic payload of a block, so the two writers can be compared. */
@@ -86,7 +91,19 @@ describe('tape plan', () => {
 
   it('plans a whole 3390-3 volume (50,085 blocks of 56,832 bytes) in one chunk per block', () => {
     const blockCount = 3339 * 15;
-    const plan = planTape({ volser: 'BIG001', labelled: true, files: [{ dsname: 'VOLUME.BIG001', recordFormat: 'U', recordLengthBytes: 0, blockSizeBytes: 56_832, dataBlockLengths: new Array<number>(blockCount).fill(56_832) }] });
+    const plan = planTape({
+      volser: 'BIG001',
+      labelled: true,
+      files: [
+        {
+          dsname: 'VOLUME.BIG001',
+          recordFormat: 'U',
+          recordLengthBytes: 0,
+          blockSizeBytes: 56_832,
+          dataBlockLengths: new Array<number>(blockCount).fill(56_832),
+        },
+      ],
+    });
     const last = plannedDataBlock(plan, { fileIndex: 0, blockIndex: blockCount - 1 });
     expect(last.offsetBytes).toBe(3 * 86 + 6 + (blockCount - 1) * (6 + 56_832));
     expect(last.previousChunkBytes).toBe(56_832);
@@ -133,9 +150,16 @@ describe('mapped writer property', () => {
     fc.assert(
       fc.property(fc.boolean(), fc.array(fileSpecArbitrary, { minLength: 1, maxLength: 3 }), fc.integer(), (labelled, files, orderSeed) => {
         const input: TapePlanInput = {
-          volser: 'PROP01', owner: 'OWNER', labelled,
+          volser: 'PROP01',
+          owner: 'OWNER',
+          labelled,
           files: files.map((f) => ({
-            dsname: f.dsname, recordFormat: 'U', recordLengthBytes: 0, blockSizeBytes: 65_535, dataBlockLengths: f.blocks, creationDate: '026001',
+            dsname: f.dsname,
+            recordFormat: 'U',
+            recordLengthBytes: 0,
+            blockSizeBytes: 65_535,
+            dataBlockLengths: f.blocks,
+            creationDate: '026001',
             userHeaderLabels: Array.from({ length: f.uhl }, (_, i) => userLabelText(`HEADER ${i + 1}`)),
             userTrailerLabels: Array.from({ length: f.utl }, (_, i) => userLabelText(`SHA256 ${i + 1}`)),
           })),
@@ -145,10 +169,12 @@ describe('mapped writer property', () => {
         const mappedPath = tempFile('mapped.aws');
         const sequentialPath = tempFile('sequential.aws');
         const addresses = plan.files.flatMap((file) => file.spec.dataBlockLengths.map((_, blockIndex) => ({ fileIndex: file.fileIndex, blockIndex })));
-        const order = fc.sample(fc.shuffledSubarray(addresses, { minLength: addresses.length, maxLength: addresses.length }), { numRuns: 1, seed: orderSeed })[0] ?? [];
+        const order =
+          fc.sample(fc.shuffledSubarray(addresses, { minLength: addresses.length, maxLength: addresses.length }), { numRuns: 1, seed: orderSeed })[0] ?? [];
         const fd = openSync(mappedPath, 'w');
         writeTapeFrame(fd, plan, [], mappedPath);
-        for (const where of order) writeDataBlock(fd, plan, where, payloadOf(where.fileIndex, where.blockIndex, plannedDataBlock(plan, where).lengthBytes), mappedPath);
+        for (const where of order)
+          writeDataBlock(fd, plan, where, payloadOf(where.fileIndex, where.blockIndex, plannedDataBlock(plan, where).lengthBytes), mappedPath);
         closeSync(fd);
         writeSequentially(sequentialPath, input, payloadOf);
         expect(readFileSync(mappedPath).equals(readFileSync(sequentialPath))).toBe(true);
@@ -163,9 +189,19 @@ describe('Hercules reads a planned tape with user labels', () => {
   it('hetmap, tapemap and hetget list and extract it; hetupd -d copies it byte for byte', () => {
     const blockLengths = [56_832, 56_832, 1000];
     const plan = planTape({
-      volser: 'BKP001', owner: 'SNAPTAPE', labelled: true,
+      volser: 'BKP001',
+      owner: 'SNAPTAPE',
+      labelled: true,
       files: [
-        { dsname: 'BACKUP.VOLUME.SHR001', recordFormat: 'U', recordLengthBytes: 0, blockSizeBytes: 56_832, dataBlockLengths: blockLengths, userHeaderLabels: [userLabelText('VOLUME SHR001 3390-3')], userTrailerLabelCount: 1 },
+        {
+          dsname: 'BACKUP.VOLUME.SHR001',
+          recordFormat: 'U',
+          recordLengthBytes: 0,
+          blockSizeBytes: 56_832,
+          dataBlockLengths: blockLengths,
+          userHeaderLabels: [userLabelText('VOLUME SHR001 3390-3')],
+          userTrailerLabelCount: 1,
+        },
         { dsname: 'SECOND', recordFormat: 'FB', recordLengthBytes: 80, blockSizeBytes: 800, dataBlockLengths: [800] },
       ],
     });

@@ -41,7 +41,11 @@ describe('AWSTAPE chunk header', () => {
 describe('TapeReader on the Hercules vectors', () => {
   it('05: SL blank tape is VOL1, HDR1, TM', () => {
     const reader = TapeReader.open(vector('05_tape_sl_hetinit.aws'));
-    expect([...reader.index.entries()].map((e) => [e.kind, e.offsetBytes])).toEqual([['block', 0], ['block', 86], ['tapemark', 172]]);
+    expect([...reader.index.entries()].map((e) => [e.kind, e.offsetBytes])).toEqual([
+      ['block', 0],
+      ['block', 86],
+      ['tapemark', 172],
+    ]);
     reader.close();
   });
 

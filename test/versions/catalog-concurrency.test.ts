@@ -29,7 +29,9 @@ function runChild(script: string, args: readonly string[]): Promise<{ code: numb
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
     child.on('close', (code) => resolve({ code, stderr }));
   });
 }
@@ -38,7 +40,9 @@ describe('catalog under two processes', () => {
   it('serialises read-then-write transactions of two processes', async () => {
     dir = makeTempDir('snaptape-cat2-');
     const script = join(dir.path, 'writer.mjs');
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
       import { Catalog } from ${JSON.stringify(pathToFileURL(DIST_CATALOG).href)};
       import { existsSync, writeFileSync } from 'node:fs';
       const [path, count, tag] = process.argv.slice(2);
@@ -60,16 +64,22 @@ describe('catalog under two processes', () => {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
       }
       catalog.close();
-    `);
+    `,
+    );
     const path = join(dir.path, 'shared.db');
     const results = await Promise.all(['a', 'b'].map((tag) => runChild(script, [path, String(WRITES_PER_PROCESS), tag])));
-    expect(results).toEqual([{ code: 0, stderr: '' }, { code: 0, stderr: '' }]);
+    expect(results).toEqual([
+      { code: 0, stderr: '' },
+      { code: 0, stderr: '' },
+    ]);
     const catalog = Catalog.open(path);
     try {
       expect(catalog.db.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(catalog.db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(catalog.schemaVersion()).toBe(1);
-      const names = listPools(catalog.db).map((p) => p.name.split(':') as [string, string]).sort((a, b) => Number(a[0].slice(1)) - Number(b[0].slice(1)));
+      const names = listPools(catalog.db)
+        .map((p) => p.name.split(':') as [string, string])
+        .sort((a, b) => Number(a[0].slice(1)) - Number(b[0].slice(1)));
       expect(names.map((n) => n[0])).toEqual(Array.from({ length: 2 * WRITES_PER_PROCESS }, (_, k) => `X${k}`));
       // The writers really ran at once: their transactions alternate more than a few times.
       const switches = names.filter((n, k) => k > 0 && n[1] !== names[k - 1]?.[1]).length;

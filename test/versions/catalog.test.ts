@@ -39,10 +39,12 @@ describe('catalog', () => {
   it('rolls a failed transaction back whole', () => {
     const catalog = Catalog.open(path);
     try {
-      expect(() => catalog.write((db) => {
-        db.prepare("INSERT INTO pools (name, role) VALUES ('P', 'source')").run();
-        throw new Error('midway');
-      })).toThrow('midway');
+      expect(() =>
+        catalog.write((db) => {
+          db.prepare("INSERT INTO pools (name, role) VALUES ('P', 'source')").run();
+          throw new Error('midway');
+        }),
+      ).toThrow('midway');
       expect(catalog.db.prepare('SELECT COUNT(*) AS n FROM pools').get()).toEqual({ n: 0 });
     } finally {
       catalog.close();
@@ -53,9 +55,13 @@ describe('catalog', () => {
     const catalog = Catalog.open(path);
     try {
       catalog.write((db) => {
-        db.prepare(`INSERT INTO volumes (path, volser, format, device_type, heads, cylinders, units, technology, reserved_for, reserved_in_version)
-          VALUES ('/t1', 'T1', 'ckd', '3390', 15, 2, 30, 'tape', '/s1', 7), ('/t2', 'T2', 'ckd', '3390', 15, 2, 30, 'tape', '/s2', 8)`).run();
-        const insert = db.prepare("INSERT INTO versions (version, source_pool, target_pool, state, basis, pid, started_at) VALUES (?, 'S', '01', 'creating', 'fresh', ?, 'x')");
+        db.prepare(
+          `INSERT INTO volumes (path, volser, format, device_type, heads, cylinders, units, technology, reserved_for, reserved_in_version)
+          VALUES ('/t1', 'T1', 'ckd', '3390', 15, 2, 30, 'tape', '/s1', 7), ('/t2', 'T2', 'ckd', '3390', 15, 2, 30, 'tape', '/s2', 8)`,
+        ).run();
+        const insert = db.prepare(
+          "INSERT INTO versions (version, source_pool, target_pool, state, basis, pid, started_at) VALUES (?, 'S', '01', 'creating', 'fresh', ?, 'x')",
+        );
         insert.run(7, 111);
         insert.run(8, 222);
         writeRecord(db, { kind: 'COPY', version: 7, targetPool: '01', pairs: [{ sourcePath: '/s1', targetPath: '/t1', technology: 'tape' }] });
@@ -66,7 +72,8 @@ describe('catalog', () => {
       expect(listVersions(catalog.db).map((v) => v.version)).toEqual([8]);
       expect(listRecords(catalog.db).map((r) => `${r.kind}${r.version}`)).toEqual(['COPY8']);
       expect(catalog.db.prepare('SELECT path, reserved_for FROM volumes ORDER BY path').all()).toEqual([
-        { path: '/t1', reserved_for: null }, { path: '/t2', reserved_for: '/s2' },
+        { path: '/t1', reserved_for: null },
+        { path: '/t2', reserved_for: '/s2' },
       ]);
     } finally {
       catalog.close();

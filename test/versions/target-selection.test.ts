@@ -29,7 +29,12 @@ afterEach(() => {
 
 async function expectRejected(check: string, options: { technology?: Technology } = {}): Promise<void> {
   const logged: { event: LogEvent; fields: Readonly<Record<string, unknown>> }[] = [];
-  const attempt = createVersion(catalog, { sourcePool: 'SRC', targetPool: '01', technology: options.technology, log: (event, fields) => logged.push({ event, fields }) });
+  const attempt = createVersion(catalog, {
+    sourcePool: 'SRC',
+    targetPool: '01',
+    technology: options.technology,
+    log: (event, fields) => logged.push({ event, fields }),
+  });
   await expect(attempt).rejects.toThrow(SessionError);
   await expect(attempt).rejects.toThrow(/^Cannot pair .*s1\.ckd in target pool 01: no volume qualifies/);
   const notifications = listNotifications(catalog.db);
@@ -69,7 +74,9 @@ describe('target selection', () => {
     addVolumes(catalog, '01', [target], 'tape');
     catalog.write((db) => db.prepare('UPDATE volumes SET reserved_for = ? WHERE path = ?').run('/elsewhere/other.ckd', target));
     const logged: string[] = [];
-    await expect(createVersion(catalog, { sourcePool: 'SRC', targetPool: '01', log: (e) => logged.push(e) })).rejects.toThrow(/reserved: reserved for \/elsewhere\/other\.ckd/);
+    await expect(createVersion(catalog, { sourcePool: 'SRC', targetPool: '01', log: (e) => logged.push(e) })).rejects.toThrow(
+      /reserved: reserved for \/elsewhere\/other\.ckd/,
+    );
     expect(listNotifications(catalog.db).map((n) => n.failedChecks)).toEqual([['reserved']]);
     expect(logged).toEqual(['version.notification']);
     expect(listVersions(catalog.db)).toEqual([]);

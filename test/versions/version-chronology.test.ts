@@ -62,7 +62,10 @@ function reservations(): Record<string, string | null> {
   const byPath = new Map(Object.entries(s).map(([k, v]) => [v, k]));
   const out: Record<string, string | null> = {};
   for (const [name, path] of Object.entries(t)) {
-    const row = catalog.db.prepare('SELECT reserved_for, reserved_in_version FROM volumes WHERE path = ?').get(path) as { reserved_for: string | null; reserved_in_version: number | null };
+    const row = catalog.db.prepare('SELECT reserved_for, reserved_in_version FROM volumes WHERE path = ?').get(path) as {
+      reserved_for: string | null;
+      reserved_in_version: number | null;
+    };
     expect(row.reserved_in_version).toBeNull();
     out[name] = row.reserved_for === null ? null : (byPath.get(row.reserved_for) ?? row.reserved_for);
   }
@@ -87,7 +90,11 @@ beforeAll(() => {
   makePool(catalog, 'SRC', 'source');
   makePool(catalog, '01', 'target');
   makePool(catalog, '02', 'target');
-  for (const [name, seed] of [['s1', 11], ['s2', 12]] as const) s[name] = makeSource(dir.path, name, seed);
+  for (const [name, seed] of [
+    ['s1', 11],
+    ['s2', 12],
+  ] as const)
+    s[name] = makeSource(dir.path, name, seed);
   for (const name of ['a1', 'a2', 'a3', 'b1', 'b2', 'b3']) t[name] = makeTarget(dir.path, name);
   addVolumes(catalog, 'SRC', [s['s1'] as string, s['s2'] as string]);
   addVolumes(catalog, '01', [t['a1'], t['a2'], t['a3']] as string[], 'tape');
@@ -192,7 +199,13 @@ describe('seven versions over two target pools', () => {
     ]);
     expect(reservations()).toEqual({ a1: null, a2: 's2', a3: 's3', b1: null, b2: 's2', b3: 's3' });
     expect(states()).toEqual([
-      '1:01:replaced:fresh', '2:02:replaced:fresh', '3:01:replaced:RR', '4:02:replaced:RR', '5:01:replaced:PPR', '6:02:complete:RR', '7:01:complete:RR',
+      '1:01:replaced:fresh',
+      '2:02:replaced:fresh',
+      '3:01:replaced:RR',
+      '4:02:replaced:RR',
+      '5:01:replaced:PPR',
+      '6:02:complete:RR',
+      '7:01:complete:RR',
     ]);
     expect(catalog.db.prepare("SELECT COUNT(*) AS n FROM records WHERE kind = 'COPY'").get()).toEqual({ n: 0 });
   });

@@ -46,17 +46,41 @@ describe('snaptape pool and version', () => {
     expect(afterFailure.versions).toEqual([]);
     expect(afterFailure.notifications.map((n) => n.failedChecks)).toEqual([['size']]);
     expect(runSnaptapeOk(['version', 'ls', ...cat()])).toContain('notification ');
-    const logged = readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { event: string; failedChecks: string[] });
+    const logged = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event: string; failedChecks: string[] });
     expect(logged.map((l) => [l.event, l.failedChecks])).toEqual([['version.notification', ['size']]]);
 
     // A compatible target joins; a PPR is made ahead of the window, then the version uses it.
     runSnaptapeOk(['pool', 'add', '01', t1, '--technology', 'tape', ...cat()]);
-    const ppr = runSnaptapeJson<{ kind: string; pairs: { sourcePath: string; targetPath: string }[] }>(['version', 'prepair', '1', '--source', 'SRC', '--pool', '01', ...cat()]);
+    const ppr = runSnaptapeJson<{ kind: string; pairs: { sourcePath: string; targetPath: string }[] }>([
+      'version',
+      'prepair',
+      '1',
+      '--source',
+      'SRC',
+      '--pool',
+      '01',
+      ...cat(),
+    ]);
     expect(ppr).toMatchObject({ kind: 'PPR', pairs: [{ sourcePath: s1, targetPath: t1 }] });
-    const created = runSnaptapeJson<{ version: number; basis: string; comparison: { equal: boolean } }>(
-      ['version', 'create', '--source', 'SRC', '--pool', '01', ...cat()]);
+    const created = runSnaptapeJson<{ version: number; basis: string; comparison: { equal: boolean } }>([
+      'version',
+      'create',
+      '--source',
+      'SRC',
+      '--pool',
+      '01',
+      ...cat(),
+    ]);
     expect(created).toMatchObject({ version: 1, basis: 'PPR', comparison: { equal: true } });
-    const shown = runSnaptapeJson<{ state: string; records: { kind: string }[]; storageMedia: { tapePath: string }[]; backupDatasets: { dataset: string }[] }>(['version', 'show', '1', ...cat()]);
+    const shown = runSnaptapeJson<{ state: string; records: { kind: string }[]; storageMedia: { tapePath: string }[]; backupDatasets: { dataset: string }[] }>([
+      'version',
+      'show',
+      '1',
+      ...cat(),
+    ]);
     expect(shown.state).toBe('complete');
     expect(shown.records.map((r) => r.kind)).toEqual(['RR']);
     expect(shown.storageMedia).toHaveLength(1);
@@ -90,10 +114,17 @@ describe('snaptape pool and version', () => {
     expect(compareImages(s1, whole).mismatched).toBe(0);
 
     // $SNAPTAPE_CATALOG names the catalog when --catalog does not; `pool ls --json` lists the inventory.
-    const viaEnv = spawnSync(process.execPath, [SNAPTAPE_BIN, 'pool', 'ls', '--json'], { cwd: dir.path, encoding: 'utf8', env: { ...process.env, SNAPTAPE_CATALOG: db } });
+    const viaEnv = spawnSync(process.execPath, [SNAPTAPE_BIN, 'pool', 'ls', '--json'], {
+      cwd: dir.path,
+      encoding: 'utf8',
+      env: { ...process.env, SNAPTAPE_CATALOG: db },
+    });
     expect(viaEnv.status).toBe(0);
     const listed = JSON.parse(viaEnv.stdout) as { pools: { name: string; members: string[] }[]; volumes: { path: string; reservedFor: string | null }[] };
-    expect(listed.pools).toEqual([{ name: '01', role: 'target', members: [small, t1] }, { name: 'SRC', role: 'source', members: [s1] }]);
+    expect(listed.pools).toEqual([
+      { name: '01', role: 'target', members: [small, t1] },
+      { name: 'SRC', role: 'source', members: [s1] },
+    ]);
     expect(listed.volumes.find((v) => v.path === t1)?.reservedFor).toBe(s1);
     const removeTarget = runSnaptape(['pool', 'remove', '01', t1, ...cat()]);
     expect(removeTarget.stderr).toMatch(/^snaptape: Cannot remove .*t1\.img from pool 01: it is the target of .*s1\.ckd/);

@@ -46,7 +46,12 @@ beforeAll(() => {
     return volume.path;
   });
   addVolumes(catalog, 'SRC', sources);
-  addVolumes(catalog, '01', [1, 2, 3].map((k) => makeTarget(dir.path, `t${k}`, { cylinders: CRASH_SOURCE_CYLINDERS })), 'tape');
+  addVolumes(
+    catalog,
+    '01',
+    [1, 2, 3].map((k) => makeTarget(dir.path, `t${k}`, { cylinders: CRASH_SOURCE_CYLINDERS })),
+    'tape',
+  );
   catalog.close();
 });
 afterAll(() => dir.cleanup());
@@ -92,8 +97,9 @@ function checkConsistent(): { complete: number[] } {
       else expect(rr).toBeUndefined();
     }
     const paired = new Set(listRecords(db).flatMap((r) => r.pairs.map((p) => `${p.targetPath}<-${p.sourcePath}`)));
-    const reserved = (db.prepare('SELECT path, reserved_for FROM volumes WHERE reserved_for IS NOT NULL').all() as { path: string; reserved_for: string }[])
-      .map((r) => `${r.path}<-${r.reserved_for}`);
+    const reserved = (
+      db.prepare('SELECT path, reserved_for FROM volumes WHERE reserved_for IS NOT NULL').all() as { path: string; reserved_for: string }[]
+    ).map((r) => `${r.path}<-${r.reserved_for}`);
     expect(new Set(reserved)).toEqual(paired);
     return { complete: complete.map((v) => v.version) };
   } finally {
@@ -102,53 +108,67 @@ function checkConsistent(): { complete: number[] } {
 }
 
 describe('SIGKILL during version create', () => {
-  it(`leaves each version complete or absent and no target reserved, over ${KILL_RUNS} kills`, async () => {
-    const seed = fcSeed('version-crash');
-    const prng = new Prng(seed);
-    // Kill times are drawn within the shortest of three unkilled creates (a second one is often faster,
-    // its files in the page cache), less a margin: a kill drawn past the end would be a run, not a crash.
-    const timedCreate = (): number => {
-      const started = Date.now();
-      const created = runSnaptape(createArgs());
-      expect(created.stderr).toBe('');
-      return Date.now() - started;
-    };
-    const wholeCreateMs = Math.min(timedCreate(), timedCreate(), timedCreate());
-    const killWindowMs = wholeCreateMs * KILL_WINDOW_SHARE;
-    checkConsistent();
-    const outcomes: string[] = [];
-    let killedMidCreate = 0;
-    for (let run = 0; run < KILL_RUNS; run++) {
-      // One kill in each of KILL_RUNS equal slices of the create's length, at a seeded place in it.
-      const sliceMs = killWindowMs / KILL_RUNS;
-      const delayMs = Math.round(run * sliceMs + prng.below(Math.floor(sliceMs)));
-      const signal = await killAfter(delayMs);
-      const leftCreating = creatingRowsBeforeRecovery();
-      if (leftCreating > 0) killedMidCreate++;
-      const { complete } = checkConsistent();
-      outcomes.push(`${delayMs}ms:${signal ?? 'exited'}:creating=${leftCreating}:v${complete.join(',')}`);
-    }
-    // A machine that ran the later creates much faster than the measured one can let every sliced
-    // kill miss; then a bounded number of extra kills aim at the middle of a create.
-    for (let extra = 0; extra < EXTRA_KILLS && killedMidCreate === 0; extra++) {
-      const delayMs = Math.round(wholeCreateMs * (0.3 + (0.6 * prng.below(1000)) / 1000));
-      const signal = await killAfter(delayMs);
-      const leftCreating = creatingRowsBeforeRecovery();
-      if (leftCreating > 0) killedMidCreate++;
-      const { complete } = checkConsistent();
-      outcomes.push(`extra ${delayMs}ms:${signal ?? 'exited'}:creating=${leftCreating}:v${complete.join(',')}`);
-    }
-    console.log(`[version-crash] create takes ${wholeCreateMs}ms; kills: ${outcomes.join(' ')}`);
-    // At least one kill must have caught a create between its two transactions, or the test proved little.
-    expect(killedMidCreate).toBeGreaterThan(0);
-    const last = runSnaptape([...createArgs(), '--json']);
-    expect(last.stderr).toBe('');
-    const result = JSON.parse(last.stdout) as { version: number; comparison: { equal: boolean } };
-    expect(result.comparison.equal).toBe(true);
-    expect(checkConsistent().complete).toEqual([result.version]);
-    // checkConsistent asserted after every kill that no version is complete without its RR and media.
-    const kills = outcomes.filter((o) => o.includes('SIGKILL')).length;
-    recordCrashFigures({ technique: 'version create', runs: outcomes.length, killDraws: outcomes.length, kills, killedMidCreate, ackedWritesLost: 'n/a (no host writes)', falselyComplete: 0 });
-    expect(kills, `${kills} of ${outcomes.length} creates were killed before they finished`).toBeGreaterThanOrEqual(Math.ceil(MIN_KILLED_SHARE * outcomes.length));
-  }, 120_000 + KILL_RUNS * 5_000);
+  it(
+    `leaves each version complete or absent and no target reserved, over ${KILL_RUNS} kills`,
+    async () => {
+      const seed = fcSeed('version-crash');
+      const prng = new Prng(seed);
+      // Kill times are drawn within the shortest of three unkilled creates (a second one is often faster,
+      // its files in the page cache), less a margin: a kill drawn past the end would be a run, not a crash.
+      const timedCreate = (): number => {
+        const started = Date.now();
+        const created = runSnaptape(createArgs());
+        expect(created.stderr).toBe('');
+        return Date.now() - started;
+      };
+      const wholeCreateMs = Math.min(timedCreate(), timedCreate(), timedCreate());
+      const killWindowMs = wholeCreateMs * KILL_WINDOW_SHARE;
+      checkConsistent();
+      const outcomes: string[] = [];
+      let killedMidCreate = 0;
+      for (let run = 0; run < KILL_RUNS; run++) {
+        // One kill in each of KILL_RUNS equal slices of the create's length, at a seeded place in it.
+        const sliceMs = killWindowMs / KILL_RUNS;
+        const delayMs = Math.round(run * sliceMs + prng.below(Math.floor(sliceMs)));
+        const signal = await killAfter(delayMs);
+        const leftCreating = creatingRowsBeforeRecovery();
+        if (leftCreating > 0) killedMidCreate++;
+        const { complete } = checkConsistent();
+        outcomes.push(`${delayMs}ms:${signal ?? 'exited'}:creating=${leftCreating}:v${complete.join(',')}`);
+      }
+      // A machine that ran the later creates much faster than the measured one can let every sliced
+      // kill miss; then a bounded number of extra kills aim at the middle of a create.
+      for (let extra = 0; extra < EXTRA_KILLS && killedMidCreate === 0; extra++) {
+        const delayMs = Math.round(wholeCreateMs * (0.3 + (0.6 * prng.below(1000)) / 1000));
+        const signal = await killAfter(delayMs);
+        const leftCreating = creatingRowsBeforeRecovery();
+        if (leftCreating > 0) killedMidCreate++;
+        const { complete } = checkConsistent();
+        outcomes.push(`extra ${delayMs}ms:${signal ?? 'exited'}:creating=${leftCreating}:v${complete.join(',')}`);
+      }
+      console.log(`[version-crash] create takes ${wholeCreateMs}ms; kills: ${outcomes.join(' ')}`);
+      // At least one kill must have caught a create between its two transactions, or the test proved little.
+      expect(killedMidCreate).toBeGreaterThan(0);
+      const last = runSnaptape([...createArgs(), '--json']);
+      expect(last.stderr).toBe('');
+      const result = JSON.parse(last.stdout) as { version: number; comparison: { equal: boolean } };
+      expect(result.comparison.equal).toBe(true);
+      expect(checkConsistent().complete).toEqual([result.version]);
+      // checkConsistent asserted after every kill that no version is complete without its RR and media.
+      const kills = outcomes.filter((o) => o.includes('SIGKILL')).length;
+      recordCrashFigures({
+        technique: 'version create',
+        runs: outcomes.length,
+        killDraws: outcomes.length,
+        kills,
+        killedMidCreate,
+        ackedWritesLost: 'n/a (no host writes)',
+        falselyComplete: 0,
+      });
+      expect(kills, `${kills} of ${outcomes.length} creates were killed before they finished`).toBeGreaterThanOrEqual(
+        Math.ceil(MIN_KILLED_SHARE * outcomes.length),
+      );
+    },
+    120_000 + KILL_RUNS * 5_000,
+  );
 });

@@ -27,7 +27,10 @@ export function makeSource(dir: string, name: string, seed: number): string {
 export function makeTarget(dir: string, name: string, options: { type?: string; cylinders?: number; blocks?: number } = {}): string {
   const type = options.type ?? '3390';
   const volume = createVolume(join(dir, `${name}.img`), {
-    type, volser: 'TGT001', cylinders: type === 'fba' ? undefined : (options.cylinders ?? SOURCE_CYLINDERS), blocks: options.blocks,
+    type,
+    volser: 'TGT001',
+    cylinders: type === 'fba' ? undefined : (options.cylinders ?? SOURCE_CYLINDERS),
+    blocks: options.blocks,
   });
   const path = volume.path;
   volume.close();

@@ -18,7 +18,9 @@ import { processStartTime, UNOWNED_STALE_MS } from '../../src/image/image-lock.j
 const VOLUME_API_URL = pathToFileURL(fileURLToPath(new URL('../../dist/api/volume-api.js', import.meta.url))).href;
 
 let dir: TempDir;
-beforeAll(() => { dir = makeTempDir(); });
+beforeAll(() => {
+  dir = makeTempDir();
+});
 afterAll(() => dir.cleanup());
 
 describe('init writes what dasdinit writes', () => {
@@ -53,7 +55,7 @@ describe('sparse images', () => {
     expect(st.size).toBe(512 + tracks * 56832);
     const nominalBytes = tracks * 56664;
     const onDiskBytes = st.blocks * 512;
-    console.log(`3390-3: ${onDiskBytes} bytes on disk = ${(onDiskBytes * 100 / nominalBytes).toFixed(2)}% of nominal ${nominalBytes}`);
+    console.log(`3390-3: ${onDiskBytes} bytes on disk = ${((onDiskBytes * 100) / nominalBytes).toFixed(2)}% of nominal ${nominalBytes}`);
     expect(onDiskBytes).toBeLessThanOrEqual(0.08 * nominalBytes);
     // `du` agrees with stat.
     const du = spawnSync('du', ['-k', out], { encoding: 'utf8' });
@@ -84,18 +86,25 @@ describe('sparse images', () => {
 describe('ownership: the write lock', () => {
   function startHolder(image: string): Promise<ChildProcess> {
     const script = join(dir.path, 'hold-volume.mjs');
-    writeFileSync(script, [
-      `const { openVolume } = await import(${JSON.stringify(VOLUME_API_URL)});`,
-      'const volume = openVolume(process.argv[2]);',
-      "process.stdout.write('ready\\n');",
-      'setInterval(() => undefined, 1000);',
-      "process.on('SIGTERM', () => { volume.close(); process.exit(0); });",
-    ].join('\n'));
+    writeFileSync(
+      script,
+      [
+        `const { openVolume } = await import(${JSON.stringify(VOLUME_API_URL)});`,
+        'const volume = openVolume(process.argv[2]);',
+        "process.stdout.write('ready\\n');",
+        'setInterval(() => undefined, 1000);',
+        "process.on('SIGTERM', () => { volume.close(); process.exit(0); });",
+      ].join('\n'),
+    );
     const child = spawn(process.execPath, [script, image], { stdio: ['ignore', 'pipe', 'pipe'] });
     return new Promise((resolve, reject) => {
       let err = '';
-      child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-      child.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(child); });
+      child.stderr?.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      child.stdout?.on('data', (d: Buffer) => {
+        if (d.toString().includes('ready')) resolve(child);
+      });
       child.on('exit', (code) => reject(new Error(`holder exited ${code}: ${err}`)));
     });
   }

@@ -21,7 +21,9 @@ const PROCESSES = 12;
 const ROUNDS = 50;
 
 let dir: TempDir;
-beforeAll(() => { dir = makeTempDir(); });
+beforeAll(() => {
+  dir = makeTempDir();
+});
 afterAll(() => dir.cleanup());
 
 /** One child process that answers `go ROUND` with `held ROUND`/`locked ROUND` and `release` with `released`. */
@@ -42,12 +44,15 @@ function startContender(script: string, image: string): Contender {
   });
   return {
     child,
-    next: () => new Promise((resolve) => {
-      const line = lines.shift();
-      if (line !== undefined) resolve(line);
-      else waiting.push(resolve);
-    }),
-    send: (line) => { child.stdin?.write(`${line}\n`); },
+    next: () =>
+      new Promise((resolve) => {
+        const line = lines.shift();
+        if (line !== undefined) resolve(line);
+        else waiting.push(resolve);
+      }),
+    send: (line) => {
+      child.stdin?.write(`${line}\n`);
+    },
   };
 }
 
@@ -63,21 +68,24 @@ describe('the write lock under contention', () => {
     const image = join(dir.path, 'raced.ckd');
     writeFileSync(image, '');
     const script = join(dir.path, 'contender.mjs');
-    writeFileSync(script, [
-      `const { lockImage } = await import(${JSON.stringify(IMAGE_LOCK_URL)});`,
-      "const { createInterface } = await import('node:readline');",
-      'let lock;',
-      "createInterface({ input: process.stdin }).on('line', (line) => {",
-      "  const [command, round] = line.split(' ');",
-      "  if (command === 'go') {",
-      '    try { lock = lockImage(process.argv[2]); process.stdout.write(`held ${round}\\n`); }',
-      "    catch (error) { process.stdout.write(error.code === 'LOCKED' ? `locked ${round}\\n` : `error ${round} ${error.message}\\n`); }",
-      "  } else if (command === 'release') {",
-      '    lock?.release(); lock = undefined; process.stdout.write(`released ${round}\\n`);',
-      '  }',
-      '});',
-      "process.stdout.write('ready\\n');",
-    ].join('\n'));
+    writeFileSync(
+      script,
+      [
+        `const { lockImage } = await import(${JSON.stringify(IMAGE_LOCK_URL)});`,
+        "const { createInterface } = await import('node:readline');",
+        'let lock;',
+        "createInterface({ input: process.stdin }).on('line', (line) => {",
+        "  const [command, round] = line.split(' ');",
+        "  if (command === 'go') {",
+        '    try { lock = lockImage(process.argv[2]); process.stdout.write(`held ${round}\\n`); }',
+        "    catch (error) { process.stdout.write(error.code === 'LOCKED' ? `locked ${round}\\n` : `error ${round} ${error.message}\\n`); }",
+        "  } else if (command === 'release') {",
+        '    lock?.release(); lock = undefined; process.stdout.write(`released ${round}\\n`);',
+        '  }',
+        '});',
+        "process.stdout.write('ready\\n');",
+      ].join('\n'),
+    );
     const contenders = Array.from({ length: PROCESSES }, () => startContender(script, image));
     try {
       for (const c of contenders) expect(await c.next()).toBe('ready');
@@ -96,8 +104,11 @@ describe('the write lock under contention', () => {
         expect(existsSync(`${image}.lock`), `round ${round}: the holder released its lock`).toBe(false);
       }
       recordReliability({
-        kind: 'lock-race', rounds: holdersByRound.length, processes: PROCESSES,
-        roundsWithOneHolder: holdersByRound.filter((h) => h === 1).length, mostHolders: holdersByRound.reduce((m, h) => Math.max(m, h), 0),
+        kind: 'lock-race',
+        rounds: holdersByRound.length,
+        processes: PROCESSES,
+        roundsWithOneHolder: holdersByRound.filter((h) => h === 1).length,
+        mostHolders: holdersByRound.reduce((m, h) => Math.max(m, h), 0),
       });
       expect(holdersByRound, 'holders in each round').toEqual(Array.from({ length: ROUNDS }, () => 1));
     } finally {

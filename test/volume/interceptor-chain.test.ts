@@ -27,20 +27,41 @@ const FBA_BLOCK = 512;
 
 /** A backend that reports every unit write before passing it on. */
 class WatchedBackend implements ImageBackend {
-  constructor(private readonly inner: ImageBackend, private readonly onWrite: (unit: number) => void) {}
-  get path(): string { return this.inner.path; }
-  get geometry() { return this.inner.geometry; }
-  get readOnly(): boolean { return this.inner.readOnly; }
-  get slotBytes(): number { return this.inner.slotBytes; }
-  readUnit(unitIndex: number, lengthBytes: number): Buffer { return this.inner.readUnit(unitIndex, lengthBytes); }
-  readUnits(firstUnit: number, unitCount: number): Buffer { return this.inner.readUnits(firstUnit, unitCount); }
+  constructor(
+    private readonly inner: ImageBackend,
+    private readonly onWrite: (unit: number) => void,
+  ) {}
+  get path(): string {
+    return this.inner.path;
+  }
+  get geometry() {
+    return this.inner.geometry;
+  }
+  get readOnly(): boolean {
+    return this.inner.readOnly;
+  }
+  get slotBytes(): number {
+    return this.inner.slotBytes;
+  }
+  readUnit(unitIndex: number, lengthBytes: number): Buffer {
+    return this.inner.readUnit(unitIndex, lengthBytes);
+  }
+  readUnits(firstUnit: number, unitCount: number): Buffer {
+    return this.inner.readUnits(firstUnit, unitCount);
+  }
   writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot?: number): void {
     this.onWrite(unitIndex);
     this.inner.writeUnit(unitIndex, data, offsetInSlot);
   }
-  sync(): void { this.inner.sync(); }
-  close(): void { this.inner.close(); }
-  location(): UnitLocation { return this.inner.location(); }
+  sync(): void {
+    this.inner.sync();
+  }
+  close(): void {
+    this.inner.close();
+  }
+  location(): UnitLocation {
+    return this.inner.location();
+  }
 }
 
 interface Observation {
@@ -102,7 +123,8 @@ function observe(path: string, kind: 'ckd' | 'fba', action: (volume: Volume) => 
   const backend = new WatchedBackend(openImage(path), (unit) => {
     const open = windowStack[windowStack.length - 1];
     if (!open) violations.push(`backend write of unit ${unit} outside any interceptor window`);
-    else if (unit < open.firstUnit || unit >= open.firstUnit + open.unitCount) violations.push(`backend write of unit ${unit} inside a window for units ${open.firstUnit}+${open.unitCount}`);
+    else if (unit < open.firstUnit || unit >= open.firstUnit + open.unitCount)
+      violations.push(`backend write of unit ${unit} inside a window for units ${open.firstUnit}+${open.unitCount}`);
   });
   const volume = new Volume(backend);
   volume.addInterceptor(recorder);
@@ -169,7 +191,10 @@ describe('every low-level write path goes through the chain (seen = changed)', (
       v.formatWrite({ cylinder: 1, head: 2 }, 1, [rec(100, 0xc3)]);
     });
     expectClean(o);
-    expect(o.events.map((e) => [e.kind, e.firstUnit, e.unitCount])).toEqual([['format', 17, 1], ['format', 17, 1]]);
+    expect(o.events.map((e) => [e.kind, e.firstUnit, e.unitCount])).toEqual([
+      ['format', 17, 1],
+      ['format', 17, 1],
+    ]);
     expect(sorted(o.seen)).toEqual(sorted(o.changed));
   });
 
@@ -189,11 +214,13 @@ describe('every low-level write path goes through the chain (seen = changed)', (
   });
 
   it('writeTrackImages (a run of tracks as one write)', () => {
-    const images = [30, 31, 32].map((t) => encodeTrack({
-      cchh: { cylinder: 2, head: t - 30 },
-      r0Data: Buffer.alloc(8),
-      records: [{ cylinder: 2, head: t - 30, record: 1, key: Buffer.alloc(0), data: Buffer.alloc(3000, t) }],
-    }));
+    const images = [30, 31, 32].map((t) =>
+      encodeTrack({
+        cchh: { cylinder: 2, head: t - 30 },
+        r0Data: Buffer.alloc(8),
+        records: [{ cylinder: 2, head: t - 30, record: 1, key: Buffer.alloc(0), data: Buffer.alloc(3000, t) }],
+      }),
+    );
     const o = observe(ckdPath, 'ckd', (v) => v.writeTrackImages(30, images));
     expectClean(o);
     expect(o.events.map((e) => [e.kind, e.firstUnit, e.unitCount])).toEqual([['track', 30, 3]]);
@@ -207,7 +234,10 @@ describe('every low-level write path goes through the chain (seen = changed)', (
     expect(sorted(o.changed)).toEqual([40, 41]);
     // Track 41's home address is now garbage: put proper empty tracks back for the tests below.
     const repair = new Volume(openImage(ckdPath));
-    repair.writeTrackImages(40, [40, 41].map((t) => encodeTrack({ cchh: { cylinder: 2, head: t - 30 }, r0Data: Buffer.alloc(8), records: [] })));
+    repair.writeTrackImages(
+      40,
+      [40, 41].map((t) => encodeTrack({ cchh: { cylinder: 2, head: t - 30 }, r0Data: Buffer.alloc(8), records: [] })),
+    );
     repair.close();
   });
 
@@ -230,7 +260,15 @@ describe('every high-level write path goes through the chain (changed ⊆ seen)'
   it('alloc (creates the VTOC, formats the tracks, writes F1, F4, F5)', () => {
     const o = observe(ckdPath, 'ckd', (v) => {
       allocateDataset(v, { name: 'CHAIN.PS', tracks: 3, dsorg: 'PS', recfm: RECFM_BITS.F | RECFM_BITS.blocked, recordLength: 80, blockSize: 800 });
-      allocateDataset(v, { name: 'CHAIN.PDS', cylinders: 1, dsorg: 'PO', recfm: RECFM_BITS.F | RECFM_BITS.blocked, recordLength: 80, blockSize: 3120, directoryBlocks: 5 });
+      allocateDataset(v, {
+        name: 'CHAIN.PDS',
+        cylinders: 1,
+        dsorg: 'PO',
+        recfm: RECFM_BITS.F | RECFM_BITS.blocked,
+        recordLength: 80,
+        blockSize: 3120,
+        directoryBlocks: 5,
+      });
     });
     expectClean(o);
     expect(o.changed.has(1), 'the VTOC track changed').toBe(true);
@@ -238,7 +276,9 @@ describe('every high-level write path goes through the chain (changed ⊆ seen)'
 
   it('put (data tracks and the Format-1)', () => {
     const text = Buffer.from(Array.from({ length: 200 }, (_, i) => `LINE ${i}`).join('\n') + '\n');
-    const o = observe(ckdPath, 'ckd', (v) => { putDataset(v, 'CHAIN.PS', text, { text: true }); });
+    const o = observe(ckdPath, 'ckd', (v) => {
+      putDataset(v, 'CHAIN.PS', text, { text: true });
+    });
     expectClean(o);
   });
 
@@ -249,7 +289,9 @@ describe('every high-level write path goes through the chain (changed ⊆ seen)'
   });
 
   it('fill (whole-track images and DSCBs)', () => {
-    const o = observe(ckdPath, 'ckd', (v) => { fillVolume(v, { seed: 7, percent: 30 }); });
+    const o = observe(ckdPath, 'ckd', (v) => {
+      fillVolume(v, { seed: 7, percent: 30 });
+    });
     expectClean(o);
     expect(o.changed.size).toBeGreaterThan(10);
   });
@@ -257,7 +299,16 @@ describe('every high-level write path goes through the chain (changed ⊆ seen)'
 
 describe('chain order and failure', () => {
   function orderProbe(log: string[], name: string, stage: InterceptorStage): WriteInterceptor {
-    return { name, stage, beforeWrite: () => { log.push(`before ${name}`); }, afterWrite: () => { log.push(`after ${name}`); } };
+    return {
+      name,
+      stage,
+      beforeWrite: () => {
+        log.push(`before ${name}`);
+      },
+      afterWrite: () => {
+        log.push(`after ${name}`);
+      },
+    };
   }
 
   it('beforeWrite runs in declared stage order (registration order within a stage), afterWrite in reverse', () => {
@@ -282,7 +333,16 @@ describe('chain order and failure', () => {
     const log: string[] = [];
     const volume = new Volume(openImage(ckdPath));
     try {
-      volume.addInterceptor({ name: 'cbw', stage: 'copy-before-write', beforeWrite: () => { throw new Error('copy failed'); }, afterWrite: () => { log.push('after cbw'); } });
+      volume.addInterceptor({
+        name: 'cbw',
+        stage: 'copy-before-write',
+        beforeWrite: () => {
+          throw new Error('copy failed');
+        },
+        afterWrite: () => {
+          log.push('after cbw');
+        },
+      });
       volume.addInterceptor(orderProbe(log, 'obs', 'observer'));
       expect(() => volume.writeTrackRecords(51, [rec(10, 1)])).toThrow('copy failed');
       expect(() => volume.writeFlat(0, Buffer.alloc(4, 1))).toThrow('copy failed');

@@ -30,11 +30,17 @@ const CYLINDERS = 20;
 const LABEL_SLACK_BYTES = 4096;
 
 let pool: CopyPool;
-beforeAll(() => { pool = new CopyPool(2); });
-afterAll(async () => { await pool.close(); });
+beforeAll(() => {
+  pool = new CopyPool(2);
+});
+afterAll(async () => {
+  await pool.close();
+});
 
 let dir: TempDir;
-beforeEach(() => { dir = makeTempDir('snaptape-sizes-'); });
+beforeEach(() => {
+  dir = makeTempDir('snaptape-sizes-');
+});
 afterEach(() => {
   killAllServers();
   dir.cleanup();

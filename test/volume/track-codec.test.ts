@@ -16,13 +16,15 @@ import { VECTORS_DIR, vectorPath } from '../harness/vectors.js';
 
 const SLOT = HERCULES_3390.trackSlotBytes;
 
-const recordArb: fc.Arbitrary<CkdRecord> = fc.record({
-  cylinder: fc.integer({ min: 0, max: 0xffff }),
-  head: fc.integer({ min: 0, max: 0xffff }),
-  record: fc.integer({ min: 0, max: 255 }),
-  key: fc.uint8Array({ maxLength: 48 }).map((a) => Buffer.from(a)),
-  data: fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ minLength: 1000, maxLength: 5000 })).map((a) => Buffer.from(a)),
-}).filter((r) => !(r.cylinder === 0xffff && r.head === 0xffff)); // an all-FF count would be the EOT marker
+const recordArb: fc.Arbitrary<CkdRecord> = fc
+  .record({
+    cylinder: fc.integer({ min: 0, max: 0xffff }),
+    head: fc.integer({ min: 0, max: 0xffff }),
+    record: fc.integer({ min: 0, max: 255 }),
+    key: fc.uint8Array({ maxLength: 48 }).map((a) => Buffer.from(a)),
+    data: fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ minLength: 1000, maxLength: 5000 })).map((a) => Buffer.from(a)),
+  })
+  .filter((r) => !(r.cylinder === 0xffff && r.head === 0xffff)); // an all-FF count would be the EOT marker
 
 const trackArb: fc.Arbitrary<CkdTrack> = fc.record({
   cchh: fc.record({ cylinder: fc.integer({ min: 0, max: 0xffff }), head: fc.integer({ min: 0, max: 14 }) }),
@@ -33,37 +35,42 @@ const trackArb: fc.Arbitrary<CkdTrack> = fc.record({
 describe('track codec: property round trip', () => {
   it('decodeTrack(encodeTrack(t)) = t, in a padded slot with stale bytes after the EOT', () => {
     const seed = fcSeed('track-codec-roundtrip');
-    fc.assert(fc.property(trackArb, fc.integer({ min: 0, max: 255 }), (track, staleByte) => {
-      const image = encodeTrack(track);
-      expect(image.length).toBe(5 + 16 + track.records.reduce((n, r) => n + 8 + r.key.length + r.data.length, 0) + 8);
-      // HA = 00 CC HH, EOT = FF x 8 at the end.
-      expect(image[0]).toBe(0);
-      expect(image.readUInt16BE(1)).toBe(track.cchh.cylinder);
-      expect(image.readUInt16BE(3)).toBe(track.cchh.head);
-      expect(image.subarray(image.length - 8).equals(Buffer.alloc(8, 0xff))).toBe(true);
-      const slot = Buffer.alloc(SLOT, staleByte);
-      image.copy(slot);
-      const source = { path: 'roundtrip.ckd', trackIndex: 7 };
-      expect(trackUsedBytes(slot, track.cchh, source)).toBe(image.length);
-      const back = decodeTrack(slot, track.cchh, source);
-      expect(back.cchh).toEqual(track.cchh);
-      expect(back.r0Data.equals(track.r0Data)).toBe(true);
-      expect(back.records.length).toBe(track.records.length);
-      back.records.forEach((r, i) => {
-        const want = track.records[i] as CkdRecord;
-        expect([r.cylinder, r.head, r.record]).toEqual([want.cylinder, want.head, want.record]);
-        expect(r.key.equals(want.key)).toBe(true);
-        expect(r.data.equals(want.data)).toBe(true);
-      });
-      // Byte-exact: re-encoding the decoded track gives the same bytes.
-      expect(encodeTrack(back).equals(image)).toBe(true);
-    }), { seed, numRuns: 300 });
+    fc.assert(
+      fc.property(trackArb, fc.integer({ min: 0, max: 255 }), (track, staleByte) => {
+        const image = encodeTrack(track);
+        expect(image.length).toBe(5 + 16 + track.records.reduce((n, r) => n + 8 + r.key.length + r.data.length, 0) + 8);
+        // HA = 00 CC HH, EOT = FF x 8 at the end.
+        expect(image[0]).toBe(0);
+        expect(image.readUInt16BE(1)).toBe(track.cchh.cylinder);
+        expect(image.readUInt16BE(3)).toBe(track.cchh.head);
+        expect(image.subarray(image.length - 8).equals(Buffer.alloc(8, 0xff))).toBe(true);
+        const slot = Buffer.alloc(SLOT, staleByte);
+        image.copy(slot);
+        const source = { path: 'roundtrip.ckd', trackIndex: 7 };
+        expect(trackUsedBytes(slot, track.cchh, source)).toBe(image.length);
+        const back = decodeTrack(slot, track.cchh, source);
+        expect(back.cchh).toEqual(track.cchh);
+        expect(back.r0Data.equals(track.r0Data)).toBe(true);
+        expect(back.records.length).toBe(track.records.length);
+        back.records.forEach((r, i) => {
+          const want = track.records[i] as CkdRecord;
+          expect([r.cylinder, r.head, r.record]).toEqual([want.cylinder, want.head, want.record]);
+          expect(r.key.equals(want.key)).toBe(true);
+          expect(r.data.equals(want.data)).toBe(true);
+        });
+        // Byte-exact: re-encoding the decoded track gives the same bytes.
+        expect(encodeTrack(back).equals(image)).toBe(true);
+      }),
+      { seed, numRuns: 300 },
+    );
   });
 });
 
 describe('track codec: golden vectors 01 and 02', () => {
   let dir: TempDir;
-  beforeAll(() => { dir = makeTempDir(); });
+  beforeAll(() => {
+    dir = makeTempDir();
+  });
   afterAll(() => dir.cleanup());
 
   const cases = [
@@ -82,7 +89,10 @@ describe('track codec: golden vectors 01 and 02', () => {
         const source = { path: c.image, trackIndex: want.trackIndex };
         expect(slot.subarray(0, 5).toString('hex'), `HA of track ${want.trackIndex}`).toBe(want.ha);
         const track = decodeTrack(slot, cchh, source);
-        const got = [{ record: 0, keyLength: 0, dataLength: track.r0Data.length }, ...track.records.map((r) => ({ record: r.record, keyLength: r.key.length, dataLength: r.data.length }))];
+        const got = [
+          { record: 0, keyLength: 0, dataLength: track.r0Data.length },
+          ...track.records.map((r) => ({ record: r.record, keyLength: r.key.length, dataLength: r.data.length })),
+        ];
         expect(got, `records of track ${want.trackIndex}`).toEqual(want.records);
         expect(trackUsedBytes(slot, cchh, source) - 8, `EOT offset of track ${want.trackIndex}`).toBe(want.eotOffset);
         // Every record id names its own track.

@@ -58,7 +58,11 @@ describe('track size store', () => {
     const path = join(dir.path, 'v.ckd');
     createVolume(path, { type: '3390', cylinders: 3, volser: 'SIZE01' }).close();
     // Another writer (as Hercules would) rewrites track 5 behind snaptape's back.
-    const image = encodeTrack({ cchh: { cylinder: 0, head: 5 }, r0Data: Buffer.alloc(8), records: [{ cylinder: 0, head: 5, record: 1, key: Buffer.alloc(0), data: Buffer.alloc(500, 1) }] });
+    const image = encodeTrack({
+      cchh: { cylinder: 0, head: 5 },
+      r0Data: Buffer.alloc(8),
+      records: [{ cylinder: 0, head: 5, record: 1, key: Buffer.alloc(0), data: Buffer.alloc(500, 1) }],
+    });
     const fd = openSync(path, 'r+');
     writeSync(fd, image, 0, image.length, 512 + 5 * 56832);
     closeSync(fd);
@@ -73,7 +77,7 @@ describe('track size store', () => {
     }
   });
 
-  it('after an unclean stop, a rescan covers raw bytes written past a track\'s end marker', () => {
+  it("after an unclean stop, a rescan covers raw bytes written past a track's end marker", () => {
     const path = join(dir.path, 'v.ckd');
     const volume = createVolume(path, { type: '3390', cylinders: 3, volser: 'SIZE01' });
     // A raw (NBD) write past the end marker of an empty track: V covers it while the volume is open…

@@ -78,7 +78,11 @@ describe('put through a corrupt VTOC', () => {
   it('put into the data set that is overlapped is refused too', () => {
     const path = buildGuardVolume(dir.path, 'overlapped');
     craftOverlapOther(path);
-    expectRefused(['put', path, 'B.DATA', hostFile, '--text'], path, /data set B\.DATA on .*: its extent 0 \(CC\/HH 0\/7-0\/11, tracks 7-11\) overlaps data set A\.DATA extent 0 \(tracks 2-9\) on tracks 7-9/);
+    expectRefused(
+      ['put', path, 'B.DATA', hostFile, '--text'],
+      path,
+      /data set B\.DATA on .*: its extent 0 \(CC\/HH 0\/7-0\/11, tracks 7-11\) overlaps data set A\.DATA extent 0 \(tracks 2-9\) on tracks 7-9/,
+    );
   });
 
   it('an extent past the volume end and a Format-3 chain that loops: typed errors, nothing written', () => {
@@ -135,7 +139,9 @@ describe('clone extent mode from a corrupt VTOC', () => {
     const to = openVolume(targetPath);
     try {
       expect(() => CloneSession.create(from, to, { pool, datasets: ['A.DATA'] })).toThrow(VtocError);
-      expect(() => CloneSession.create(from, to, { pool, datasets: ['A.DATA'] })).toThrow(/^Cannot clone \(session .*\) data set A\.DATA on .*: its extent 0 .* overlaps track 0/);
+      expect(() => CloneSession.create(from, to, { pool, datasets: ['A.DATA'] })).toThrow(
+        /^Cannot clone \(session .*\) data set A\.DATA on .*: its extent 0 .* overlaps track 0/,
+      );
       expect(existsSync(cloneRecordPath(targetPath))).toBe(false);
     } finally {
       from.close();
@@ -152,7 +158,10 @@ describe('data set snapshot into a corrupt target', () => {
     const source = join(sub, 'SRC');
     const target = join(sub, 'TGT');
     runSnaptapeOk(['subsystem', 'init', sub, '--type', '3390']);
-    for (const [path, volser] of [[source, 'SRC001'], [target, 'TGT001']] as const) {
+    for (const [path, volser] of [
+      [source, 'SRC001'],
+      [target, 'TGT001'],
+    ] as const) {
       runSnaptapeOk(['init', path, '--mapped', '--type', '3390', '--cyls', '1', '--volser', volser]);
       runSnaptapeOk(['alloc', path, 'A.DATA', '--tracks', '5']);
     }
@@ -185,9 +194,13 @@ describe('guardDatasetWrites on planned extents', () => {
     const volume = openVolume(buildGuardVolume(dir.path, 'plan-self'));
     try {
       const g = volume.ckd;
-      const extents = [extentFromRun(g, { firstTrack: 12, trackCount: 2 }, 0, EXTENT_TYPE.data), extentFromRun(g, { firstTrack: 13, trackCount: 2 }, 1, EXTENT_TYPE.data)];
-      expect(() => guardDatasetWrites(volume, readVtoc(volume), [{ dsname: 'NEW.DATA', extents }], 'allocate'))
-        .toThrow(/Cannot allocate data set NEW\.DATA .*: its extent 0 \(CC\/HH 0\/12-0\/13, tracks 12-13\) overlaps data set NEW\.DATA extent 1 \(tracks 13-14\) on track 13/);
+      const extents = [
+        extentFromRun(g, { firstTrack: 12, trackCount: 2 }, 0, EXTENT_TYPE.data),
+        extentFromRun(g, { firstTrack: 13, trackCount: 2 }, 1, EXTENT_TYPE.data),
+      ];
+      expect(() => guardDatasetWrites(volume, readVtoc(volume), [{ dsname: 'NEW.DATA', extents }], 'allocate')).toThrow(
+        /Cannot allocate data set NEW\.DATA .*: its extent 0 \(CC\/HH 0\/12-0\/13, tracks 12-13\) overlaps data set NEW\.DATA extent 1 \(tracks 13-14\) on track 13/,
+      );
       expect(() => guardDatasetWrites(volume, readVtoc(volume), [{ dsname: 'NEW.DATA', extents: extents.slice(0, 1) }], 'allocate')).not.toThrow();
     } finally {
       volume.close();
@@ -199,8 +212,9 @@ describe('guardDatasetWrites on planned extents', () => {
     runSnaptapeOk(['init', path, '--type', '3390', '--cyls', '1', '--volser', 'NOVTOC', '--no-vtoc']);
     const volume = openVolume(path, { readOnly: true });
     try {
-      expect(() => guardDatasetWrites(volume, undefined, [writePlanOfTracks(volume.ckd, 'X.DATA', [1, 0, 2])], 'restore'))
-        .toThrow(/Cannot restore data set X\.DATA .*: its extent 0 \(CC\/HH 0\/0-0\/2, tracks 0-2\) overlaps track 0 \(IPL records and VOL1\)/);
+      expect(() => guardDatasetWrites(volume, undefined, [writePlanOfTracks(volume.ckd, 'X.DATA', [1, 0, 2])], 'restore')).toThrow(
+        /Cannot restore data set X\.DATA .*: its extent 0 \(CC\/HH 0\/0-0\/2, tracks 0-2\) overlaps track 0 \(IPL records and VOL1\)/,
+      );
       expect(() => guardDatasetWrites(volume, undefined, [writePlanOfTracks(volume.ckd, 'X.DATA', [3, 4, 9])], 'restore')).not.toThrow();
     } finally {
       volume.close();

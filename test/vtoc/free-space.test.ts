@@ -26,7 +26,10 @@ const CYLINDERS = 12;
 const TRACKS = HEADS * CYLINDERS;
 const MAX_EXTENTS = 16;
 
-interface Run { readonly first: number; readonly count: number }
+interface Run {
+  readonly first: number;
+  readonly count: number;
+}
 
 /** The shadow model: which tracks are in use, and which data set owns which runs. */
 class Shadow {
@@ -74,10 +77,11 @@ class Shadow {
   }
 
   take(name: string, runs: Run[]): void {
-    for (const r of runs) for (let t = r.first; t < r.first + r.count; t++) {
-      expect(this.used.has(t), `track ${t} given to ${name} is free in the shadow`).toBe(false);
-      this.used.add(t);
-    }
+    for (const r of runs)
+      for (let t = r.first; t < r.first + r.count; t++) {
+        expect(this.used.has(t), `track ${t} given to ${name} is free in the shadow`).toBe(false);
+        this.used.add(t);
+      }
     this.datasets.set(name, runs);
   }
 
@@ -144,61 +148,70 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 );
 
 let dir: TempDir;
-beforeAll(() => { dir = makeTempDir(); });
+beforeAll(() => {
+  dir = makeTempDir();
+});
 afterAll(() => dir.cleanup());
 
 describe('free space stays exact (shadow model)', () => {
   it('random alloc/delete sequences: extents, free space, Format-5 and Format-4 match the shadow', () => {
     const seed = fcSeed('free-space-shadow');
     let runIndex = 0;
-    fc.assert(fc.property(fc.array(stepArb, { minLength: 4, maxLength: 16 }), (steps) => {
-      const image = join(dir.path, `shadow-${runIndex++}.ckd`);
-      const volume = createVolume(image, { type: '3390', cylinders: CYLINDERS, volser: 'SHADOW' });
-      const shadow = new Shadow();
-      let serial = 0;
-      try {
-        checkAgainstShadow(volume, shadow);
-        for (const step of steps) {
-          if (step.op === 'delete') {
-            const names = [...shadow.datasets.keys()];
-            if (names.length === 0) {
-              expect(() => deleteDataset(volume, 'NO.SUCH.DS')).toThrow(DatasetError);
-              continue;
-            }
-            const name = names[step.pick % names.length] as string;
-            deleteDataset(volume, name);
-            shadow.release(name);
-          } else {
-            const name = `SHADOW.D${String(++serial).padStart(3, '0')}`;
-            const trackCount = step.cylinders ? step.quantity * HEADS : step.quantity;
-            const plan = shadow.plan(trackCount, step.cylinders);
-            const request = {
-              name, dsorg: 'PS' as const, recfm: RECFM_BITS.F | RECFM_BITS.blocked, recordLength: 80, blockSize: 800,
-              ...(step.cylinders ? { cylinders: step.quantity } : { tracks: step.quantity }),
-            };
-            if (!plan) {
-              expect(() => allocateDataset(volume, request)).toThrow(NoSpaceError);
-              continue;
-            }
-            const entry = allocateDataset(volume, request);
-            const got = entry.extents.map((e) => extentRun(volume.ckd, e)).map((r) => ({ first: r.firstTrack, count: r.trackCount }));
-            expect(got, `extents of ${name} (${trackCount} tracks${step.cylinders ? ', cylinders' : ''})`).toEqual(plan);
-            expect(entry.extents.map((e) => e.sequence)).toEqual(plan.map((_, i) => i));
-            if (step.cylinders) for (const e of entry.extents) expect([e.type, e.begin.head, e.end.head]).toEqual([0x81, 0, HEADS - 1]);
-            shadow.take(name, plan);
-          }
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 4, maxLength: 16 }), (steps) => {
+        const image = join(dir.path, `shadow-${runIndex++}.ckd`);
+        const volume = createVolume(image, { type: '3390', cylinders: CYLINDERS, volser: 'SHADOW' });
+        const shadow = new Shadow();
+        let serial = 0;
+        try {
           checkAgainstShadow(volume, shadow);
+          for (const step of steps) {
+            if (step.op === 'delete') {
+              const names = [...shadow.datasets.keys()];
+              if (names.length === 0) {
+                expect(() => deleteDataset(volume, 'NO.SUCH.DS')).toThrow(DatasetError);
+                continue;
+              }
+              const name = names[step.pick % names.length] as string;
+              deleteDataset(volume, name);
+              shadow.release(name);
+            } else {
+              const name = `SHADOW.D${String(++serial).padStart(3, '0')}`;
+              const trackCount = step.cylinders ? step.quantity * HEADS : step.quantity;
+              const plan = shadow.plan(trackCount, step.cylinders);
+              const request = {
+                name,
+                dsorg: 'PS' as const,
+                recfm: RECFM_BITS.F | RECFM_BITS.blocked,
+                recordLength: 80,
+                blockSize: 800,
+                ...(step.cylinders ? { cylinders: step.quantity } : { tracks: step.quantity }),
+              };
+              if (!plan) {
+                expect(() => allocateDataset(volume, request)).toThrow(NoSpaceError);
+                continue;
+              }
+              const entry = allocateDataset(volume, request);
+              const got = entry.extents.map((e) => extentRun(volume.ckd, e)).map((r) => ({ first: r.firstTrack, count: r.trackCount }));
+              expect(got, `extents of ${name} (${trackCount} tracks${step.cylinders ? ', cylinders' : ''})`).toEqual(plan);
+              expect(entry.extents.map((e) => e.sequence)).toEqual(plan.map((_, i) => i));
+              if (step.cylinders) for (const e of entry.extents) expect([e.type, e.begin.head, e.end.head]).toEqual([0x81, 0, HEADS - 1]);
+              shadow.take(name, plan);
+            }
+            checkAgainstShadow(volume, shadow);
+          }
+        } finally {
+          volume.close();
         }
-      } finally {
-        volume.close();
-      }
-      // The CLI and Hercules see the same volume.
-      const listing = runSnaptapeJson<VolumeListing>(['ls', image]);
-      expect(listing.freeSpace).toEqual(shadow.summary());
-      const theirs = dasdlsInfo(image, dir.path);
-      expect(theirs.rows.map((r) => [r.name, r.tracks, r.extents]).sort()).toEqual(
-        [...shadow.datasets.entries()].map(([n, runs]) => [n, runs.reduce((s, r) => s + r.count, 0), runs.length]).sort(),
-      );
-    }), { seed, numRuns: 12 });
+        // The CLI and Hercules see the same volume.
+        const listing = runSnaptapeJson<VolumeListing>(['ls', image]);
+        expect(listing.freeSpace).toEqual(shadow.summary());
+        const theirs = dasdlsInfo(image, dir.path);
+        expect(theirs.rows.map((r) => [r.name, r.tracks, r.extents]).sort()).toEqual(
+          [...shadow.datasets.entries()].map(([n, runs]) => [n, runs.reduce((s, r) => s + r.count, 0), runs.length]).sort(),
+        );
+      }),
+      { seed, numRuns: 12 },
+    );
   });
 });

@@ -20,7 +20,9 @@ import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { vectorPath } from '../harness/vectors.js';
 
 let dir: TempDir;
-beforeAll(() => { dir = makeTempDir(); });
+beforeAll(() => {
+  dir = makeTempDir();
+});
 afterAll(() => dir.cleanup());
 
 const ok = runSnaptapeOk;
@@ -101,10 +103,16 @@ describe('snaptape ls of the Hercules-made vectors reports what dasdls reports',
     const first = vectorPath('10_ckd3390_split_1.ckd', dir.path);
     vectorPath('10_ckd3390_split_2.ckd', dir.path);
     const theirs = dasdlsInfo(first, dir.path);
-    expect(theirs.rows.map((r) => [r.name, r.tracks, r.extents])).toEqual([['FILLER.EMPTY', 30, 1], ['SPLIT.TEXT', 5, 1]]);
+    expect(theirs.rows.map((r) => [r.name, r.tracks, r.extents])).toEqual([
+      ['FILLER.EMPTY', 30, 1],
+      ['SPLIT.TEXT', 5, 1],
+    ]);
     const ours = runSnaptapeJson<VolumeListing>(['ls', first]);
     expect(ours.cylinders).toBe(4);
-    expect(ours.datasets.map((d) => [d.name, d.tracks, d.extents.length])).toEqual([['FILLER.EMPTY', 30, 1], ['SPLIT.TEXT', 5, 1]]);
+    expect(ours.datasets.map((d) => [d.name, d.tracks, d.extents.length])).toEqual([
+      ['FILLER.EMPTY', 30, 1],
+      ['SPLIT.TEXT', 5, 1],
+    ]);
   });
 });
 
@@ -118,7 +126,9 @@ describe('data sets made by snaptape alloc, as Hercules sees them', () => {
     ok(['alloc', image, 'ALC.PO.CYL', '--cyls', '1', '--dsorg', 'PO', '--dir', '10', '--recfm', 'FB', '--lrecl', '80', '--blksize', '27920']);
     ok(['alloc', image, 'ALC.VB', '--tracks', '1', '--recfm', 'VB', '--lrecl', '255', '--blksize', '6233']);
     const ours = expectSameAsDasdls(image);
-    const extents = Object.fromEntries(ours.datasets.map((d) => [d.name, d.extents.map((e) => `${e.begin.cylinder}/${e.begin.head}-${e.end.cylinder}/${e.end.head}`)]));
+    const extents = Object.fromEntries(
+      ours.datasets.map((d) => [d.name, d.extents.map((e) => `${e.begin.cylinder}/${e.begin.head}-${e.end.cylinder}/${e.end.head}`)]),
+    );
     // First fit after track 0 and the 1-track VTOC; cylinder requests start on a cylinder boundary.
     expect(extents).toEqual({
       'ALC.PS.TRK': ['0/2-0/6'],
@@ -155,8 +165,12 @@ describe('data sets made by snaptape alloc, as Hercules sees them', () => {
     // Free: 4-5, 8-9, 12-13, 16-17, 20-149. 135 tracks need the four holes and 127 of the rest.
     const alloc = JSON.parse(ok(['alloc', image, 'FRAG.MULTI', '--tracks', '135', '--recfm', 'FB', '--lrecl', '80', '--blksize', '800', '--json']));
     expect(alloc.tracks).toBe(135);
-    expect(alloc.extents.map((e: { begin: { cylinder: number; head: number }; end: { cylinder: number; head: number } }) => `${e.begin.cylinder}/${e.begin.head}-${e.end.cylinder}/${e.end.head}`))
-      .toEqual(['0/4-0/5', '0/8-0/9', '0/12-0/13', '1/1-1/2', '1/5-9/11']);
+    expect(
+      alloc.extents.map(
+        (e: { begin: { cylinder: number; head: number }; end: { cylinder: number; head: number } }) =>
+          `${e.begin.cylinder}/${e.begin.head}-${e.end.cylinder}/${e.end.head}`,
+      ),
+    ).toEqual(['0/4-0/5', '0/8-0/9', '0/12-0/13', '1/1-1/2', '1/5-9/11']);
     const ours = expectSameAsDasdls(image);
     expect(ours.datasets.find((d) => d.name === 'FRAG.MULTI')?.extents).toHaveLength(5);
     // The DSCB bytes: F1 has 3 extents and DS1PTRDS -> an F3 with key 03030303, id F3, extents 4 and 5.
@@ -193,7 +207,8 @@ describe('put and get', () => {
   it('put --text, then Hercules dasdseq -ascii gives back the host file exactly', () => {
     ok(['alloc', image, 'IO.TEXT', '--tracks', '3', '--recfm', 'FB', '--lrecl', '80', '--blksize', '800']);
     // Characters on which Hercules' default table and CP037 agree (native-layout/ebcdic.md).
-    const text = Array.from({ length: 150 }, (_, i) => `Line ${i}: The quick brown fox, (${i * 3}) jumps; over = "the" lazy dog? #${i}@$*&-/.`).join('\n') + '\n';
+    const text =
+      Array.from({ length: 150 }, (_, i) => `Line ${i}: The quick brown fox, (${i * 3}) jumps; over = "the" lazy dog? #${i}@$*&-/.`).join('\n') + '\n';
     writeFileSync(join(dir.path, 'host.txt'), text);
     ok(['put', image, 'IO.TEXT', join(dir.path, 'host.txt'), '--text']);
     expect(dasdseq(image, 'IO.TEXT', true).toString('latin1')).toBe(text);
@@ -211,7 +226,10 @@ describe('put and get', () => {
     ok(['alloc', image, 'IO.BIN.U', '--tracks', '10', '--recfm', 'U', '--lrecl', '0', '--blksize', '6144']);
     const data = Buffer.alloc(123_457);
     let x = 12345;
-    for (let i = 0; i < data.length; i++) { x = (x * 1103515245 + 12345) >>> 0; data[i] = x >>> 24; }
+    for (let i = 0; i < data.length; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      data[i] = x >>> 24;
+    }
     writeFileSync(join(dir.path, 'u.bin'), data);
     ok(['put', image, 'IO.BIN.U', join(dir.path, 'u.bin')]);
     ok(['get', image, 'IO.BIN.U', join(dir.path, 'u.back')]);
@@ -285,4 +303,3 @@ function ebcdicName(bytes: Buffer): string {
   }
   return s.trimEnd();
 }
-

@@ -31,19 +31,26 @@ export function registerAlloc(program: Command): void {
     .option('--json', 'machine-readable output')
     .action((image: string, dsname: string, flags: AllocFlags) => {
       if ((flags.tracks === undefined) === (flags.cyls === undefined)) throw new UsageError('Cannot allocate: give exactly one of --tracks N or --cyls N');
-      const entry = withVolume(image, {}, (volume) => allocateDataset(volume, {
-        name: dsname,
-        tracks: flags.tracks !== undefined ? parseCount(flags.tracks, '--tracks') : undefined,
-        cylinders: flags.cyls !== undefined ? parseCount(flags.cyls, '--cyls') : undefined,
-        dsorg: parseDsorg(flags.dsorg),
-        recfm: parseRecfm(flags.recfm),
-        recordLength: parseCount(flags.lrecl, '--lrecl'),
-        blockSize: parseCount(flags.blksize, '--blksize'),
-        secondary: flags.secondary !== undefined ? parseCount(flags.secondary, '--secondary') : undefined,
-        directoryBlocks: flags.dir !== undefined ? parseCount(flags.dir, '--dir') : undefined,
-      }));
-      const result = { dsname: entry.name, tracks: entry.trackCount, extents: entry.extents.map((e) => ({ sequence: e.sequence, begin: e.begin, end: e.end })) };
-      const text = () => `${entry.name}: ${entry.trackCount} tracks in ${entry.extents.length} extent(s): ` +
+      const entry = withVolume(image, {}, (volume) =>
+        allocateDataset(volume, {
+          name: dsname,
+          tracks: flags.tracks !== undefined ? parseCount(flags.tracks, '--tracks') : undefined,
+          cylinders: flags.cyls !== undefined ? parseCount(flags.cyls, '--cyls') : undefined,
+          dsorg: parseDsorg(flags.dsorg),
+          recfm: parseRecfm(flags.recfm),
+          recordLength: parseCount(flags.lrecl, '--lrecl'),
+          blockSize: parseCount(flags.blksize, '--blksize'),
+          secondary: flags.secondary !== undefined ? parseCount(flags.secondary, '--secondary') : undefined,
+          directoryBlocks: flags.dir !== undefined ? parseCount(flags.dir, '--dir') : undefined,
+        }),
+      );
+      const result = {
+        dsname: entry.name,
+        tracks: entry.trackCount,
+        extents: entry.extents.map((e) => ({ sequence: e.sequence, begin: e.begin, end: e.end })),
+      };
+      const text = () =>
+        `${entry.name}: ${entry.trackCount} tracks in ${entry.extents.length} extent(s): ` +
         entry.extents.map((e) => `${e.begin.cylinder}/${e.begin.head}-${e.end.cylinder}/${e.end.head}`).join(', ');
       printResult(result, text, flags);
     });

@@ -7,7 +7,23 @@
 import { copyFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { translateIoError } from '../../errors/io-error.js';
-import { withInjectedVolumeAsync, parseFaultPlan, runBackup, type BackupRun, ControlClient, parseControlEndpoint, type BackupProgress, type BackupSummary, createEventLogger, parseLoadSpec, type BlockRange, makeScratchCopy, writeReport, LocalEventWriter, type TrackMapSnapshot } from '../../api/index.js';
+import {
+  withInjectedVolumeAsync,
+  parseFaultPlan,
+  runBackup,
+  type BackupRun,
+  ControlClient,
+  parseControlEndpoint,
+  type BackupProgress,
+  type BackupSummary,
+  createEventLogger,
+  parseLoadSpec,
+  type BlockRange,
+  makeScratchCopy,
+  writeReport,
+  LocalEventWriter,
+  type TrackMapSnapshot,
+} from '../../api/index.js';
 import { resolve } from 'node:path';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
 import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
@@ -59,14 +75,18 @@ export function formatBackupRun(run: BackupRun): string {
   if (s.sizeTable?.startsWith('rebuilt')) lines.push(`  size table ${s.sizeTable}`);
   if (s.spool) lines.push(`  spool ${s.spool.path}: ${(s.spool.bytesSpooled / 1e6).toFixed(1)} MB went through it (removed now the tape is complete)`);
   if (s.cbwError) lines.push(`  copy-before-write failed ${s.cbwError.count} time(s) (policy ${s.cbwError.policy}, latched): ${s.cbwError.reason}`);
-  if (run.load) lines.push(`  host writes during the backup: ${run.load.writes} (${run.load.ratePerSecond.toFixed(0)}/s), latency p50 ${run.load.latencyP50Us.toFixed(1)} µs, p99 ${run.load.latencyP99Us.toFixed(1)} µs`);
+  if (run.load)
+    lines.push(
+      `  host writes during the backup: ${run.load.writes} (${run.load.ratePerSecond.toFixed(0)}/s), latency p50 ${run.load.latencyP50Us.toFixed(1)} µs, p99 ${run.load.latencyP99Us.toFixed(1)} µs`,
+    );
   return lines.join('\n');
 }
 
 /** `--server`: the daemon owns the volume; the session is started and followed over its control API. */
 async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<void> {
   for (const local of ['load', 'loadInPlace', 'resume', 'referenceCopy', 'blocks', 'toFbaBlock', 'inject', 'injectTape', 'report', 'events'] as const) {
-    if (flags[local] !== undefined) throw new UsageError(`Cannot use --${local.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} with --server: the daemon runs the backup`);
+    if (flags[local] !== undefined)
+      throw new UsageError(`Cannot use --${local.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} with --server: the daemon runs the backup`);
   }
   const client = new ControlClient(parseControlEndpoint(flags.server as string));
   const bar = backupProgressBar(!flags.json, 'units');
@@ -92,7 +112,10 @@ async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<v
     });
     bar.stop();
     if (finished.state !== 'completed') {
-      throw new SessionError(`Cannot complete the backup of ${volumeName} on ${flags.server}: session ${finished.id} is ${finished.state}${finished.error ? `: ${finished.error.message}` : ''}`, { session: finished.id });
+      throw new SessionError(
+        `Cannot complete the backup of ${volumeName} on ${flags.server}: session ${finished.id} is ${finished.state}${finished.error ? `: ${finished.error.message}` : ''}`,
+        { session: finished.id },
+      );
     }
     const run: BackupRun = { summary: finished.summary as BackupSummary, load: null };
     printResult({ session: finished.id, ...run }, () => `session ${finished.id} on ${flags.server}\n${formatBackupRun(run)}`, flags);
@@ -127,7 +150,10 @@ export function registerBackup(program: Command): void {
     .option('--pause-after <m>', 'pause the whole copy after every M units copied')
     .option('--pause-ms <ms>', 'length of that pause', '5')
     .option('--throttle-mbps <x>', 'cap the copy rate in MB/s')
-    .option('--load <spec>', 'run a synthetic host writer meanwhile: random:RATE (writes per second); it writes into a scratch copy of the image, which is what is backed up, and the image is not written')
+    .option(
+      '--load <spec>',
+      'run a synthetic host writer meanwhile: random:RATE (writes per second); it writes into a scratch copy of the image, which is what is backed up, and the image is not written',
+    )
     .option('--load-in-place', 'let --load write into the image itself: DESTROYS the data it overwrites (random bytes in random tracks)')
     .option('--seed <n>', 'seed of the synthetic load', '1')
     .option('--tape-volser <volser>', 'volume serial of the tape (default: T + the source volser)')
@@ -136,14 +162,20 @@ export function registerBackup(program: Command): void {
     .option('--force', 'replace an existing tape file')
     .option('--reference-copy <path>', 'copy the source image to PATH at the start instant (to compare a restore with)')
     .option('--server <socket>', 'run on a `snaptape serve` daemon (unix socket or 127.0.0.1:PORT; token in $SNAPTAPE_TOKEN): <image> is then its export name')
-    .option('--resume', 'continue an interrupted or crashed backup to the same tape and point in time (refused if the source was written since by anyone but the session)')
+    .option(
+      '--resume',
+      'continue an interrupted or crashed backup to the same tape and point in time (refused if the source was written since by anyone but the session)',
+    )
     .option('--log-level <level>', 'log to stderr at this level (debug, info, warn)')
     .option('--log-file <path>', 'log to this file')
     .option('--json', 'machine-readable output')
     .option('--report <out.html>', 'write a self-contained HTML report (track map, timings, SHA-256s)')
     .option('--events', 'print newline-delimited JSON progress events on stdout instead of the progress bar and summary')
     .option('--inject <spec>', 'inject faults into the source volume, e.g. write:3:EIO,latency:read:5ms (src/image/fault-plan.ts)')
-    .option('--spool <file>', 'copy-before-write puts old tracks into this fast local file, and a drain moves them to the tape: host writes then do not wait for a slow target (removed when the tape is complete)')
+    .option(
+      '--spool <file>',
+      'copy-before-write puts old tracks into this fast local file, and a drain moves them to the tape: host writes then do not wait for a slow target (removed when the tape is complete)',
+    )
     .option('--target-mbps <rate>', 'emulate a tape target that takes at most RATE MB/s (experiments with slow targets)')
     .option('--inject-tape <spec>', 'inject faults into the tape writes of this thread (copy-before-write copies), same syntax')
     .action(async (image: string, flags: BackupFlags) => {
@@ -165,43 +197,52 @@ export function registerBackup(program: Command): void {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        const ran = await withInjectedVolumeAsync(source, flags.inject, (volume) => runBackup(volume, {
-          tapePath: flags.to,
-          tapeStartBlock: flags.toFbaBlock !== undefined ? parseCount(flags.toFbaBlock, '--to-fba-block') : undefined,
-          datasets: flags.datasets,
-          blockRanges: flags.blocks?.map(parseBlockRange),
-          workers: flags.workers !== undefined ? parseCount(flags.workers, '--workers') : undefined,
-          pauseAfter: flags.pauseAfter !== undefined ? parseCount(flags.pauseAfter, '--pause-after') : undefined,
-          pauseMs: parseCount(flags.pauseMs ?? '5', '--pause-ms'),
-          throttleMbps: flags.throttleMbps !== undefined ? parsePositiveNumber(flags.throttleMbps, '--throttle-mbps') : undefined,
-          force: flags.force,
-          tapeVolser: flags.tapeVolser,
-          onCbwError: cbwPolicy(flags.onCbwError),
-          cbwTimeoutMs: flags.cbwTimeout !== undefined ? parseCount(flags.cbwTimeout, '--cbw-timeout') : undefined,
-          tapeFaults: flags.injectTape !== undefined ? parseFaultPlan(flags.injectTape, '--inject-tape') : undefined,
-          spoolPath: flags.spool,
-          targetMbps: flags.targetMbps !== undefined ? parsePositiveNumber(flags.targetMbps, '--target-mbps') : undefined,
-          load: flags.load ? parseLoadSpec(flags.load) : undefined,
-          loadSeed: parseCount(flags.seed, '--seed'),
-          onProgress: (p) => {
-            lastProgress = p;
-            bar.update(p);
-            events?.progress(p);
-          },
-          onTrackMap: (map) => { trackMap = map; },
-          log: logs.log,
-          resume: flags.resume,
-          onStartInstant: flags.referenceCopy ? () => copyReference(source, flags.referenceCopy as string) : undefined,
-          onSession: (session) => {
-            cancel = () => {
-              if (session.state === 'running' || session.state === 'paused') session.cancel();
-            };
-          },
-        })).catch((error: unknown) => {
+        const ran = await withInjectedVolumeAsync(source, flags.inject, (volume) =>
+          runBackup(volume, {
+            tapePath: flags.to,
+            tapeStartBlock: flags.toFbaBlock !== undefined ? parseCount(flags.toFbaBlock, '--to-fba-block') : undefined,
+            datasets: flags.datasets,
+            blockRanges: flags.blocks?.map(parseBlockRange),
+            workers: flags.workers !== undefined ? parseCount(flags.workers, '--workers') : undefined,
+            pauseAfter: flags.pauseAfter !== undefined ? parseCount(flags.pauseAfter, '--pause-after') : undefined,
+            pauseMs: parseCount(flags.pauseMs ?? '5', '--pause-ms'),
+            throttleMbps: flags.throttleMbps !== undefined ? parsePositiveNumber(flags.throttleMbps, '--throttle-mbps') : undefined,
+            force: flags.force,
+            tapeVolser: flags.tapeVolser,
+            onCbwError: cbwPolicy(flags.onCbwError),
+            cbwTimeoutMs: flags.cbwTimeout !== undefined ? parseCount(flags.cbwTimeout, '--cbw-timeout') : undefined,
+            tapeFaults: flags.injectTape !== undefined ? parseFaultPlan(flags.injectTape, '--inject-tape') : undefined,
+            spoolPath: flags.spool,
+            targetMbps: flags.targetMbps !== undefined ? parsePositiveNumber(flags.targetMbps, '--target-mbps') : undefined,
+            load: flags.load ? parseLoadSpec(flags.load) : undefined,
+            loadSeed: parseCount(flags.seed, '--seed'),
+            onProgress: (p) => {
+              lastProgress = p;
+              bar.update(p);
+              events?.progress(p);
+            },
+            onTrackMap: (map) => {
+              trackMap = map;
+            },
+            log: logs.log,
+            resume: flags.resume,
+            onStartInstant: flags.referenceCopy ? () => copyReference(source, flags.referenceCopy as string) : undefined,
+            onSession: (session) => {
+              cancel = () => {
+                if (session.state === 'running' || session.state === 'paused') session.cancel();
+              };
+            },
+          }),
+        ).catch((error: unknown) => {
           if (cancel && error instanceof SessionError && /cancelled/.test(error.message)) {
-            throw new SessionError(`Cannot complete the backup to ${flags.to}: it was interrupted; its progress is saved, continue it with --resume`, { tape: flags.to });
+            throw new SessionError(`Cannot complete the backup to ${flags.to}: it was interrupted; its progress is saved, continue it with --resume`, {
+              tape: flags.to,
+            });
           }
-          if (events && lastProgress) events.end(lastProgress, { error: { code: error instanceof SessionError ? error.code : 'INTERNAL', message: error instanceof Error ? error.message : String(error) } });
+          if (events && lastProgress)
+            events.end(lastProgress, {
+              error: { code: error instanceof SessionError ? error.code : 'INTERNAL', message: error instanceof Error ? error.message : String(error) },
+            });
           throw error;
         });
         // A scratch copy is the image at the start instant: the summary names the image the user gave.
@@ -209,7 +250,12 @@ export function registerBackup(program: Command): void {
         bar.stop();
         if (flags.report) writeReport(flags.report, { title: `Backup of ${image} to ${flags.to}`, backup: run, map: trackMap });
         if (events && lastProgress) events.end(lastProgress, { summary: run.summary });
-        else if (scratch) printResult({ ...run, loadedScratchCopyOf: image }, () => `${formatBackupRun(run)}\n  the load wrote into a scratch copy of ${image} (removed): ${image} is unchanged`, flags);
+        else if (scratch)
+          printResult(
+            { ...run, loadedScratchCopyOf: image },
+            () => `${formatBackupRun(run)}\n  the load wrote into a scratch copy of ${image} (removed): ${image} is unchanged`,
+            flags,
+          );
         else printResult(run, () => formatBackupRun(run), flags);
       } finally {
         scratch?.remove();

@@ -23,15 +23,25 @@ function describeReport(r: CheckReport): string {
 export function registerCheck(program: Command): void {
   program
     .command('check <path>')
-    .description('check an image (CKD, CCKD, FBA, multi-file; with its VTOC), a tape (AWSTAPE, HET) or a subsystem folder; report every problem with its location')
-    .option('--repair', 'make only the repairs that cannot lose data (CCKD free space, VTOC free space and counters, a torn tape tail, subsystem reference counts)')
+    .description(
+      'check an image (CKD, CCKD, FBA, multi-file; with its VTOC), a tape (AWSTAPE, HET) or a subsystem folder; report every problem with its location',
+    )
+    .option(
+      '--repair',
+      'make only the repairs that cannot lose data (CCKD free space, VTOC free space and counters, a torn tape tail, subsystem reference counts)',
+    )
     .option('--json', 'machine-readable output')
     .action((path: string, flags: { repair?: boolean; json?: boolean }) => {
       const report = runCheck(path, { repair: flags.repair });
       printResult(report, () => describeReport(report), flags);
       if (!report.clean) {
         const hint = flags.repair ? '' : ' (see "not repaired" for what --repair would do)';
-        process.exitCode = reportFailureAfterResult(new VerifyError(`Cannot pass the check of ${path}: ${report.remaining.length} problem(s) remain, the first ${report.remaining[0]?.kind} at ${report.remaining[0]?.location.text}${hint}`, { path }));
+        process.exitCode = reportFailureAfterResult(
+          new VerifyError(
+            `Cannot pass the check of ${path}: ${report.remaining.length} problem(s) remain, the first ${report.remaining[0]?.kind} at ${report.remaining[0]?.location.text}${hint}`,
+            { path },
+          ),
+        );
       }
     });
 }

@@ -11,7 +11,17 @@
  *   up the clones of the images it serves by itself when it starts again.
  */
 import type { Command } from 'commander';
-import { ControlClient, parseControlEndpoint, readCloneStatus, resumeClone, runClone, type StoredCloneStatus, exportNameFor, type SessionInfo, type CloneStatus } from '../../api/index.js';
+import {
+  ControlClient,
+  parseControlEndpoint,
+  readCloneStatus,
+  resumeClone,
+  runClone,
+  type StoredCloneStatus,
+  exportNameFor,
+  type SessionInfo,
+  type CloneStatus,
+} from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
 
@@ -35,7 +45,8 @@ function statusText(s: CloneStatus | StoredCloneStatus): string {
     `  phase ${s.phase}  flags ${flagsText(s.flags)}  OP ${s.op} ${s.opStatus} at ${s.opAt}`,
     `  ${left}, ${s.recopies} re-copies${s.activatedAt ? `, activated at ${s.activatedAt}` : ''}`,
   ];
-  if ('unfinished' in s && s.unfinished) lines.push('  unfinished: the record is not final (the clone runs elsewhere, or was interrupted); the destination is incomplete');
+  if ('unfinished' in s && s.unfinished)
+    lines.push('  unfinished: the record is not final (the clone runs elsewhere, or was interrupted); the destination is incomplete');
   const error = 'error' in s ? s.error : s.reason;
   if (error) lines.push(`  error: ${error}`);
   return lines.join('\n');
@@ -60,22 +71,33 @@ export function registerClone(program: Command): void {
     .option('--pause-after <m>', 'pause the whole background copy after every M tracks copied')
     .option('--pause-ms <ms>', 'length of that pause')
     .option('--json', 'machine-readable output')
-    .action(async (source: string, target: string, flags: ServerFlags & { precopy?: boolean; activate?: boolean; datasets?: string[]; throttleMbps?: string; pauseAfter?: string; pauseMs?: string }) => {
-      const info = await client(flags.server).startSession({
-        type: 'clone', volume: exportNameFor(source), target: exportNameFor(target),
-        ...(flags.precopy ? { precopy: true } : {}), ...(flags.activate ? { activate: true } : {}),
-        ...(flags.datasets ? { datasets: flags.datasets } : {}),
-        ...(flags.throttleMbps ? { throttleMbps: parsePositiveNumber(flags.throttleMbps, '--throttle-mbps') } : {}),
-        ...(flags.pauseAfter !== undefined ? { pauseAfter: parseCount(flags.pauseAfter, '--pause-after') } : {}),
-        ...(flags.pauseMs !== undefined ? { pauseMs: parseCount(flags.pauseMs, '--pause-ms') } : {}),
-      });
-      printResult(sessionStatus(info), () => statusText(sessionStatus(info)), flags);
-    });
+    .action(
+      async (
+        source: string,
+        target: string,
+        flags: ServerFlags & { precopy?: boolean; activate?: boolean; datasets?: string[]; throttleMbps?: string; pauseAfter?: string; pauseMs?: string },
+      ) => {
+        const info = await client(flags.server).startSession({
+          type: 'clone',
+          volume: exportNameFor(source),
+          target: exportNameFor(target),
+          ...(flags.precopy ? { precopy: true } : {}),
+          ...(flags.activate ? { activate: true } : {}),
+          ...(flags.datasets ? { datasets: flags.datasets } : {}),
+          ...(flags.throttleMbps ? { throttleMbps: parsePositiveNumber(flags.throttleMbps, '--throttle-mbps') } : {}),
+          ...(flags.pauseAfter !== undefined ? { pauseAfter: parseCount(flags.pauseAfter, '--pause-after') } : {}),
+          ...(flags.pauseMs !== undefined ? { pauseMs: parseCount(flags.pauseMs, '--pause-ms') } : {}),
+        });
+        printResult(sessionStatus(info), () => statusText(sessionStatus(info)), flags);
+      },
+    );
 
   for (const command of ['activate', 'terminate'] as const) {
     clone
       .command(`${command} <id>`)
-      .description(command === 'activate' ? 'ACTIVATE: the destination is usable at once; the rest is copied in the background' : 'TERMINATE a clone whose copy is done')
+      .description(
+        command === 'activate' ? 'ACTIVATE: the destination is usable at once; the rest is copied in the background' : 'TERMINATE a clone whose copy is done',
+      )
       .requiredOption('--server <socket|host:port>', 'control address of the server')
       .option('--json', 'machine-readable output')
       .action(async (id: string, flags: ServerFlags) => {
@@ -96,7 +118,8 @@ export function registerClone(program: Command): void {
         printResult(stored, () => statusText(stored), flags);
         return;
       }
-      if (flags.server === undefined || id === undefined) throw new UsageError('Cannot show a clone: give a session id with --server, or --target <destination image>');
+      if (flags.server === undefined || id === undefined)
+        throw new UsageError('Cannot show a clone: give a session id with --server, or --target <destination image>');
       const status = sessionStatus(await client(flags.server).getSession(id));
       printResult(status, () => statusText(status), flags);
     });
@@ -121,19 +144,32 @@ export function registerClone(program: Command): void {
     .action(async (source: string, target: string, flags: { precopy?: boolean; precopySeconds?: string; datasets?: string[]; json?: boolean }) => {
       const seconds = flags.precopySeconds === undefined ? undefined : parsePositiveNumber(flags.precopySeconds, '--precopy-seconds');
       const result = await runClone(source, target, {
-        precopy: flags.precopy ?? seconds !== undefined, ...(seconds !== undefined ? { precopyMs: seconds * 1000 } : {}), ...(flags.datasets ? { datasets: flags.datasets } : {}),
+        precopy: flags.precopy ?? seconds !== undefined,
+        ...(seconds !== undefined ? { precopyMs: seconds * 1000 } : {}),
+        ...(flags.datasets ? { datasets: flags.datasets } : {}),
       });
-      printResult(result, () => `${statusText(result.final)}\n  at ACTIVATE ${result.atActivate.tracksLeft} tracks were left; background copy ${result.backgroundCopyMs} ms`, flags);
+      printResult(
+        result,
+        () => `${statusText(result.final)}\n  at ACTIVATE ${result.atActivate.tracksLeft} tracks were left; background copy ${result.backgroundCopyMs} ms`,
+        flags,
+      );
     });
 
   clone
     .command('resume <target>')
-    .description('take up a clone whose process died (kill, crash) from the record and bitmap beside <target>, then finish it here: '
-      + 'the precopy goes on, ACTIVATE (if it was not yet), the rest is copied, TERMINATE. Refused when another process wrote '
-      + 'the source or the destination meanwhile (start a new clone then). `snaptape serve` with both images resumes by itself')
+    .description(
+      'take up a clone whose process died (kill, crash) from the record and bitmap beside <target>, then finish it here: ' +
+        'the precopy goes on, ACTIVATE (if it was not yet), the rest is copied, TERMINATE. Refused when another process wrote ' +
+        'the source or the destination meanwhile (start a new clone then). `snaptape serve` with both images resumes by itself',
+    )
     .option('--json', 'machine-readable output')
     .action(async (target: string, flags: { json?: boolean }) => {
       const result = await resumeClone(target);
-      printResult(result, () => `${statusText(result.final)}\n  resumed: at ACTIVATE ${result.atActivate.tracksLeft} tracks were left; background copy ${result.backgroundCopyMs} ms`, flags);
+      printResult(
+        result,
+        () =>
+          `${statusText(result.final)}\n  resumed: at ACTIVATE ${result.atActivate.tracksLeft} tracks were left; background copy ${result.backgroundCopyMs} ms`,
+        flags,
+      );
     });
 }

@@ -11,7 +11,13 @@ export function registerCompare(program: Command): void {
     .option('--json', 'machine-readable output')
     .action((a: string, b: string, flags: { json?: boolean }) => {
       const result = compareImages(a, b);
-      printResult(result, () => `${a} vs ${b}: ${result.units} units, ${result.mismatched} mismatched${result.firstMismatch !== null ? ` (first: unit ${result.firstMismatch})` : ''}`, flags);
-      if (result.mismatched > 0) throw new VerifyError(`Cannot match ${a} and ${b}: ${result.mismatched} units differ, the first is unit ${result.firstMismatch}`, { a, b });
+      printResult(
+        result,
+        () =>
+          `${a} vs ${b}: ${result.units} units, ${result.mismatched} mismatched${result.firstMismatch !== null ? ` (first: unit ${result.firstMismatch})` : ''}`,
+        flags,
+      );
+      if (result.mismatched > 0)
+        throw new VerifyError(`Cannot match ${a} and ${b}: ${result.mismatched} units differ, the first is unit ${result.firstMismatch}`, { a, b });
     });
 }

@@ -28,11 +28,19 @@ export function registerConvert(program: Command): void {
     .action((input: string, output: string, flags: ConvertFlags) => {
       const { format, compression } = parseImageFormat(flags.format, flags.compress);
       const drawing = !flags.json && process.stderr.isTTY;
-      const bar = drawing ? new cliProgress.SingleBar({ stream: process.stderr, format: '{bar} {percentage}% | tracks {value}/{total} | ETA {eta_formatted}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+      const bar = drawing
+        ? new cliProgress.SingleBar(
+            { stream: process.stderr, format: '{bar} {percentage}% | tracks {value}/{total} | ETA {eta_formatted}', hideCursor: true },
+            cliProgress.Presets.shades_classic,
+          )
+        : undefined;
       let started = false;
       try {
         const result = convertImage(input, output, {
-          format, compression, force: flags.force, shadows: flags.shadow,
+          format,
+          compression,
+          force: flags.force,
+          shadows: flags.shadow,
           onProgress: (done, total) => {
             if (!bar) return;
             if (!started) bar.start(total, done);

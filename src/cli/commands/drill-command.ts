@@ -55,7 +55,9 @@ export function registerDrill(program: Command): void {
           bar.update(p);
           events?.progress(p);
         },
-        onTrackMap: (map) => { trackMap = map; },
+        onTrackMap: (map) => {
+          trackMap = map;
+        },
       }).finally(() => bar.stop());
       if (flags.report) writeReport(flags.report, { title: `Restore drill of ${image}`, backup: report.backup, map: trackMap, drill: report });
       if (events) {
@@ -64,6 +66,7 @@ export function registerDrill(program: Command): void {
       } else {
         printResult(report, () => formatDrill(report), flags);
       }
-      if (!report.pass) throw new VerifyError(`Cannot pass the drill on ${image}: ${report.comparison.mismatched} units differ from the point in time`, { path: image });
+      if (!report.pass)
+        throw new VerifyError(`Cannot pass the drill on ${image}: ${report.comparison.mismatched} units differ from the point in time`, { path: image });
     });
 }

@@ -15,7 +15,13 @@ export function registerFill(program: Command): void {
     .option('--json', 'machine-readable output')
     .option('--inject <spec>', 'inject faults into the volume, e.g. write:3:ENOSPC (src/image/fault-plan.ts)')
     .action((image: string, flags: { seed: string; percent: string; json?: boolean; inject?: string }) => {
-      const result = withInjectedVolume(image, flags.inject, (volume) => fillVolume(volume, { seed: parseCount(flags.seed, '--seed'), percent: parseCount(flags.percent, '--percent') }));
-      printResult(result, () => `${image}: ${result.datasets.length} data sets, ${result.tracksWritten} tracks, ${(result.bytesWritten / 1e6).toFixed(1)} MB`, flags);
+      const result = withInjectedVolume(image, flags.inject, (volume) =>
+        fillVolume(volume, { seed: parseCount(flags.seed, '--seed'), percent: parseCount(flags.percent, '--percent') }),
+      );
+      printResult(
+        result,
+        () => `${image}: ${result.datasets.length} data sets, ${result.tracksWritten} tracks, ${(result.bytesWritten / 1e6).toFixed(1)} MB`,
+        flags,
+      );
     });
 }

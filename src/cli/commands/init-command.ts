@@ -34,7 +34,7 @@ export function registerInit(program: Command): void {
     .option('--compress <method>', 'compression of a cckd image: zlib, bzip2 or none (default zlib)')
     .option('--force', 'replace an existing file')
     .option('--json', 'machine-readable output')
-    .option('--mapped', 'a mapped volume <subsystem-dir>/<name>: a track directory over the subsystem\'s pool')
+    .option('--mapped', "a mapped volume <subsystem-dir>/<name>: a track directory over the subsystem's pool")
     .action((image: string, flags: InitFlags) => {
       const vtocTracks = !flags.vtoc ? 0 : flags.vtocTracks !== undefined ? parseCount(flags.vtocTracks, '--vtoc-tracks') : undefined;
       const create = flags.mapped ? createMappedVolume : createVolume;

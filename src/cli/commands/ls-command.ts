@@ -22,10 +22,13 @@ export function formatListing(l: VolumeListing): string {
   lines.push(`${'Dsname'.padEnd(44)} CREDT ORG RECFM LRECL BLKSZ Key  Trks %Use #Ext 2ndry_alloc  Extents (cyl/head)`);
   for (const d of l.datasets) {
     const extents = d.extents.map((e) => `${e.begin.cylinder}/${e.begin.head}-${e.end.cylinder}/${e.end.head}`).join(' ');
-    lines.push(`${d.name.padEnd(44)} ${d.created} ${d.dsorg.padEnd(3)} ${d.recfm.padEnd(5)} ${d.lrecl ? pad(d.lrecl, 5) : '     '} ${pad(d.blksize, 5)} ${pad(d.keyLength, 3)} ${pad(d.tracks, 5)} ${pad(d.percentUsed, 4)} ${pad(d.extents.length, 4)} ${d.secondary.unit.padEnd(3)}${pad(d.secondary.quantity, 8)}  ${extents}`);
+    lines.push(
+      `${d.name.padEnd(44)} ${d.created} ${d.dsorg.padEnd(3)} ${d.recfm.padEnd(5)} ${d.lrecl ? pad(d.lrecl, 5) : '     '} ${pad(d.blksize, 5)} ${pad(d.keyLength, 3)} ${pad(d.tracks, 5)} ${pad(d.percentUsed, 4)} ${pad(d.extents.length, 4)} ${d.secondary.unit.padEnd(3)}${pad(d.secondary.quantity, 8)}  ${extents}`,
+    );
   }
   const f = l.freeSpace;
-  if (f) lines.push(`Free space: ${f.freeTracks} tracks (${f.freeCylinders} whole cylinders) in ${f.freeExtents} extents, largest ${f.largestFreeTracks} tracks`);
+  if (f)
+    lines.push(`Free space: ${f.freeTracks} tracks (${f.freeCylinders} whole cylinders) in ${f.freeExtents} extents, largest ${f.largestFreeTracks} tracks`);
   return lines.join('\n');
 }
 

@@ -23,7 +23,8 @@ interface MapFlags {
 
 async function loadMap(subject: string, flags: MapFlags): Promise<TrackMapSnapshot> {
   if (flags.server === undefined) {
-    if (flags.mirror !== undefined) throw new UsageError(`Cannot draw mirror ${flags.mirror} of ${subject}: --mirror needs --server (a running mirror session)`, { path: subject });
+    if (flags.mirror !== undefined)
+      throw new UsageError(`Cannot draw mirror ${flags.mirror} of ${subject}: --mirror needs --server (a running mirror session)`, { path: subject });
     return readFinishedMap(subject);
   }
   const client = new ControlClient(parseControlEndpoint(flags.server));
@@ -54,8 +55,14 @@ export function registerMap(program: Command): void {
         }
       }
       const result = {
-        kind: map.kind, subject: map.subject ?? null, unitKind: map.unitKind, unitCount: map.unitCount, counts: map.counts,
-        hostWrittenUnits: map.hostWrittenUnits, hostWrites: map.hostWrites, svg: flags.svg ?? null,
+        kind: map.kind,
+        subject: map.subject ?? null,
+        unitKind: map.unitKind,
+        unitCount: map.unitCount,
+        counts: map.counts,
+        hostWrittenUnits: map.hostWrittenUnits,
+        hostWrites: map.hostWrites,
+        svg: flags.svg ?? null,
       };
       printResult(result, () => [countsText(map), ...(flags.svg ? [`SVG written to ${flags.svg}`] : [])].join('\n'), flags);
     });

@@ -44,7 +44,8 @@ function statusOf(session: SessionInfo): MirrorSessionStatus {
 async function findMirror(client: ControlClient, volume: string): Promise<SessionInfo> {
   const sessions = await client.listSessions();
   const found = sessions.find((s) => s.type === 'mirror' && s.state === 'running' && (s.id === volume || s.volume === volume));
-  if (!found) throw new SessionError(`Cannot find a mirror of ${volume} on the server at ${client.address}: no running mirror session has that volume or id`, { volume });
+  if (!found)
+    throw new SessionError(`Cannot find a mirror of ${volume} on the server at ${client.address}: no running mirror session has that volume or id`, { volume });
   return found;
 }
 
@@ -57,14 +58,21 @@ function mirrorLine(m: MirrorStatus): string {
 
 function statusText(session: SessionInfo): string {
   const status = statusOf(session);
-  return [`${session.id}  ${status.volume}  ${status.path}${status.recoveredUnclean ? '  (recovered from an unclean stop: a write may have been in flight, so every track of a mirror that was live is resent)' : ''}`, ...status.mirrors.map(mirrorLine)].join('\n');
+  return [
+    `${session.id}  ${status.volume}  ${status.path}${status.recoveredUnclean ? '  (recovered from an unclean stop: a write may have been in flight, so every track of a mirror that was live is resent)' : ''}`,
+    ...status.mirrors.map(mirrorLine),
+  ].join('\n');
 }
 
 /** Polls until every mirror is in sync, drawing a bar of tracks made valid (TTY only). */
 async function waitInSync(client: ControlClient, id: string, showBar: boolean): Promise<SessionInfo> {
-  const bar = showBar && process.stderr.isTTY
-    ? new cliProgress.SingleBar({ stream: process.stderr, format: '{bar} {percentage}% | tracks {value}/{total} | {states}', hideCursor: true }, cliProgress.Presets.shades_classic)
-    : undefined;
+  const bar =
+    showBar && process.stderr.isTTY
+      ? new cliProgress.SingleBar(
+          { stream: process.stderr, format: '{bar} {percentage}% | tracks {value}/{total} | {states}', hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
   let started = false;
   const deadline = Date.now() + MAX_WAIT_MS;
   try {
@@ -114,13 +122,18 @@ export function registerMirror(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (volume: string | undefined, flags: ServerFlags) => {
       const client = new ControlClient(parseControlEndpoint(flags.server));
-      const sessions = volume === undefined ? (await client.listSessions()).filter((s) => s.type === 'mirror' && s.state === 'running') : [await findMirror(client, volume)];
+      const sessions =
+        volume === undefined ? (await client.listSessions()).filter((s) => s.type === 'mirror' && s.state === 'running') : [await findMirror(client, volume)];
       printResult({ mirrors: sessions }, () => (sessions.length ? sessions.map(statusText).join('\n') : 'no mirrors'), flags);
     });
   for (const verb of ['split', 'rejoin'] as const) {
     mirror
       .command(`${verb} <volume>`)
-      .description(verb === 'split' ? 'freeze the secondaries at this instant (writes go on to the primary and mark tracks invalid)' : 'resync the tracks written since the split, in the background, then mirror again')
+      .description(
+        verb === 'split'
+          ? 'freeze the secondaries at this instant (writes go on to the primary and mark tracks invalid)'
+          : 'resync the tracks written since the split, in the background, then mirror again',
+      )
       .requiredOption('--server <socket|host:port>', 'control address of the server')
       .option('--mirror <M2|M3|M4>', 'one mirror only (default: all)')
       .option('--wait', 'wait (with a progress bar) until the resync is done')

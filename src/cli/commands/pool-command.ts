@@ -4,7 +4,20 @@
  * each entered with the copy technology it takes.
  */
 import type { Command } from 'commander';
-import { describeVolume, openVolume, addToPool, createPool, listPools, listVolumes, parseTechnology, removeFromPool, type PoolRole, type VolumeFacts, catalogPath, withCatalog } from '../../api/index.js';
+import {
+  describeVolume,
+  openVolume,
+  addToPool,
+  createPool,
+  listPools,
+  listVolumes,
+  parseTechnology,
+  removeFromPool,
+  type PoolRole,
+  type VolumeFacts,
+  catalogPath,
+  withCatalog,
+} from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { resolve } from 'node:path';
 import { printResult } from '../cli-output.js';
@@ -22,8 +35,13 @@ export function volumeFacts(path: string): VolumeFacts {
   try {
     const listing = describeVolume(volume);
     return {
-      path: resolve(path), volser: listing.volser, format: listing.format, deviceType: listing.deviceType,
-      heads: listing.heads ?? 0, cylinders: listing.cylinders ?? 0, units: listing.tracks ?? listing.blocks ?? 0,
+      path: resolve(path),
+      volser: listing.volser,
+      format: listing.format,
+      deviceType: listing.deviceType,
+      heads: listing.heads ?? 0,
+      cylinders: listing.cylinders ?? 0,
+      units: listing.tracks ?? listing.blocks ?? 0,
     };
   } finally {
     volume.close();

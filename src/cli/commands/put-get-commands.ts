@@ -23,7 +23,8 @@ function writeHostFile(path: string, data: Buffer, force: boolean): void {
   try {
     writeFileSync(path, data, { flag: force ? 'w' : 'wx' });
   } catch (error) {
-    if ((error as { code?: string }).code === 'EEXIST') throw new TargetExistsError(`Cannot write ${path}: the file exists (use --force to replace it)`, { path });
+    if ((error as { code?: string }).code === 'EEXIST')
+      throw new TargetExistsError(`Cannot write ${path}: the file exists (use --force to replace it)`, { path });
     rmSync(path, { force: true });
     throw translateIoError(error, `write ${path}`, path);
   }

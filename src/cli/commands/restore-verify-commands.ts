@@ -25,7 +25,9 @@ export function registerRestoreVerify(program: Command): void {
   program
     .command('restore <tape>')
     .description('restore a backup tape, after verifying it, to a volume or into a new volume')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 What each mode writes (nothing at all unless every element verifies and the target passes its checks):
   whole volume      every track, track for track, onto a volume of the same device type with at
                     least as many cylinders (a bigger one keeps its size: its VTOC and free space grow)
@@ -36,12 +38,13 @@ What each mode writes (nothing at all unless every element verifies and the targ
                     else deleted and allocated afresh; without it a name clash is refused
   --rename NEW      the data set is restored under another name
   --new-volume      creates the target first (the source's device type and size unless --type/--cyls)
-  FBA tapes         blocks go back to the blocks they came from`)
+  FBA tapes         blocks go back to the blocks they came from`,
+    )
     .requiredOption('--to <image>', 'target volume image')
-    .option('--dataset <name>', 'restore only this data set (through the target\'s VTOC)')
+    .option('--dataset <name>', "restore only this data set (through the target's VTOC)")
     .option('--rename <newname>', 'restore the data set under this name')
     .option('--replace', 'overwrite (or reallocate) a data set of the same name on the target')
-    .option('--new-volume', 'create the target (default: the source\'s device type and size, as the tape records them)')
+    .option('--new-volume', "create the target (default: the source's device type and size, as the tape records them)")
     .option('--type <type>', 'device type of the new volume')
     .option('--cyls <n>', 'cylinders of the new volume')
     .option('--force', 'replace an existing target file with --new-volume')
@@ -59,25 +62,40 @@ What each mode writes (nothing at all unless every element verifies and the targ
         force: flags.force,
         tapeStartBlock: flags.fbaBlock !== undefined ? parseCount(flags.fbaBlock, '--fba-block') : undefined,
       });
-      printResult(result, () => [
-        `Restored ${tape} to ${result.to}${result.newVolume ? ' (new volume)' : ''}:`,
-        ...result.elements.map((e) => `  ${e.name.padEnd(44)} ${e.unitsWritten} units, sha256 ${e.sha256} verified`),
-      ].join('\n'), flags);
+      printResult(
+        result,
+        () =>
+          [
+            `Restored ${tape} to ${result.to}${result.newVolume ? ' (new volume)' : ''}:`,
+            ...result.elements.map((e) => `  ${e.name.padEnd(44)} ${e.unitsWritten} units, sha256 ${e.sha256} verified`),
+          ].join('\n'),
+        flags,
+      );
     });
   program
     .command('verify <tape>')
-    .description('check a backup tape without restoring it: structure, labels and each element\'s SHA-256')
+    .description("check a backup tape without restoring it: structure, labels and each element's SHA-256")
     .option('--fba-block <n>', 'the tape is on the FBA volume <tape> from block N')
     .option('--json', 'machine-readable output')
     .action((tape: string, flags: { json?: boolean; fbaBlock?: string }) => {
       const report = verifyBackupTape(tape, { startBlock: flags.fbaBlock !== undefined ? parseCount(flags.fbaBlock, '--fba-block') : undefined });
-      printResult(report, () => [
-        `${tape}: tape ${report.volser}, source ${report.source.typeName} ${report.source.volser}: ${report.ok ? 'OK' : 'FAILED'}`,
-        ...report.elements.map((e) => `  ${e.ok ? 'ok ' : 'BAD'} ${e.name.padEnd(44)} ${e.blocks} blocks ${e.bytes} bytes sha256 ${e.sha256}${e.ok ? '' : ` (tape records ${e.recorded})`}`),
-        ...report.labels.map((l) => l.recorded === undefined
-          ? `  --  ${l.name.padEnd(44)} labels not covered: the tape records no label digest (UTL2)`
-          : `  ${l.ok ? 'ok ' : 'BAD'} ${l.name.padEnd(44)} labels ${l.labels} sha256 ${l.sha256}${l.ok ? '' : ` (tape records ${l.recorded})`}`),
-      ].join('\n'), flags);
+      printResult(
+        report,
+        () =>
+          [
+            `${tape}: tape ${report.volser}, source ${report.source.typeName} ${report.source.volser}: ${report.ok ? 'OK' : 'FAILED'}`,
+            ...report.elements.map(
+              (e) =>
+                `  ${e.ok ? 'ok ' : 'BAD'} ${e.name.padEnd(44)} ${e.blocks} blocks ${e.bytes} bytes sha256 ${e.sha256}${e.ok ? '' : ` (tape records ${e.recorded})`}`,
+            ),
+            ...report.labels.map((l) =>
+              l.recorded === undefined
+                ? `  --  ${l.name.padEnd(44)} labels not covered: the tape records no label digest (UTL2)`
+                : `  ${l.ok ? 'ok ' : 'BAD'} ${l.name.padEnd(44)} labels ${l.labels} sha256 ${l.sha256}${l.ok ? '' : ` (tape records ${l.recorded})`}`,
+            ),
+          ].join('\n'),
+        flags,
+      );
       const badLabels = report.labels.find((l) => !l.ok);
       if (badLabels) throw labelMismatchError('verify', tape, badLabels);
       if (!report.ok) {

@@ -9,7 +9,17 @@
  * unlocked) and exits at once with status 1.
  */
 import type { Command } from 'commander';
-import { ControlClient, parseControlEndpoint, type ServeNbdAddress, type SessionInfo, DEFAULT_NBD_SOCKET_SUFFIX, parseControlAddress, parseNbdAddress, VolumeServer, MAX_IDLE_TIMEOUT_MS } from '../../api/index.js';
+import {
+  ControlClient,
+  parseControlEndpoint,
+  type ServeNbdAddress,
+  type SessionInfo,
+  DEFAULT_NBD_SOCKET_SUFFIX,
+  parseControlAddress,
+  parseNbdAddress,
+  VolumeServer,
+  MAX_IDLE_TIMEOUT_MS,
+} from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { printResult } from '../cli-output.js';
 
@@ -53,7 +63,9 @@ function parseIdleTimeout(text: string): number {
   const seconds = Number(text);
   const ms = Math.round(seconds * 1000);
   if (!/^\d+(\.\d+)?$/.test(text) || ms < 1 || ms > MAX_IDLE_TIMEOUT_MS) {
-    throw new UsageError(`Cannot parse --nbd-idle-timeout: "${text}" is not a number of seconds from 0.001 to ${Math.floor(MAX_IDLE_TIMEOUT_MS / 1000)}`, { value: text });
+    throw new UsageError(`Cannot parse --nbd-idle-timeout: "${text}" is not a number of seconds from 0.001 to ${Math.floor(MAX_IDLE_TIMEOUT_MS / 1000)}`, {
+      value: text,
+    });
   }
   return ms;
 }
@@ -89,15 +101,25 @@ async function serve(images: string[], flags: ServeFlags): Promise<void> {
   let started: VolumeServer | undefined;
   const signalled = firstSignal(() => started?.releaseVolumesNow());
   const server = await VolumeServer.start({
-    images, nbd, nbdIdleTimeoutMs, control, readOnly: flags.readOnly, listenAny: flags.listenAny, testHooks: flags.testHooks,
-    nbdGroup: flags.nbdGroup, tlsPskFile: flags.tlsPsk, insecureTcp: flags.insecureTcp,
+    images,
+    nbd,
+    nbdIdleTimeoutMs,
+    control,
+    readOnly: flags.readOnly,
+    listenAny: flags.listenAny,
+    testHooks: flags.testHooks,
+    nbdGroup: flags.nbdGroup,
+    tlsPskFile: flags.tlsPsk,
+    insecureTcp: flags.insecureTcp,
   });
   started = server;
   for (const warning of server.info.warnings) process.stderr.write(`snaptape: warning: ${warning}\n`);
   process.stdout.write(flags.json ? `${JSON.stringify(server.info)}\n` : serveText(server));
   const signal = await signalled;
   const report = await server.shutdown();
-  process.stderr.write(`snaptape serve: ${signal}: stopped; cancelled sessions: ${report.cancelledSessions.join(', ') || 'none'}${report.unsettledSessions.length ? `; unsettled: ${report.unsettledSessions.join(', ')}` : ''}\n`);
+  process.stderr.write(
+    `snaptape serve: ${signal}: stopped; cancelled sessions: ${report.cancelledSessions.join(', ') || 'none'}${report.unsettledSessions.length ? `; unsettled: ${report.unsettledSessions.join(', ')}` : ''}\n`,
+  );
   setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
 }
 
@@ -110,12 +132,20 @@ function sessionLine(s: SessionInfo): string {
 export function registerServe(program: Command): void {
   program
     .command('serve <images...>')
-    .description('own volumes, export them over NBD, and take control requests (JSON over HTTP); at start it takes up the mirrors and the unfinished clones (killed with a server) of the images it serves')
-    .option('--nbd <unix:path|host:port>', `NBD listen address: a unix socket (mode 0600; default: the first image's path + ${DEFAULT_NBD_SOCKET_SUFFIX}), or TCP (needs --tls-psk, or --insecure-tcp, unless every volume is read-only)`)
+    .description(
+      'own volumes, export them over NBD, and take control requests (JSON over HTTP); at start it takes up the mirrors and the unfinished clones (killed with a server) of the images it serves',
+    )
+    .option(
+      '--nbd <unix:path|host:port>',
+      `NBD listen address: a unix socket (mode 0600; default: the first image's path + ${DEFAULT_NBD_SOCKET_SUFFIX}), or TCP (needs --tls-psk, or --insecure-tcp, unless every volume is read-only)`,
+    )
     .option('--nbd-group <group>', 'let this group use the NBD unix socket too (mode 0660)')
     .option('--tls-psk <file>', 'NBD over TCP requires TLS (NBD_OPT_STARTTLS) with a key from this psktool file (username:hexkey lines)')
     .option('--insecure-tcp', 'allow writable volumes over NBD on TCP without TLS: every local account can write them (prints a warning)')
-    .option('--nbd-idle-timeout <seconds>', 'disconnect an NBD client that sends no request (or reads no reply) for this long after the handshake (default 300)')
+    .option(
+      '--nbd-idle-timeout <seconds>',
+      'disconnect an NBD client that sends no request (or reads no reply) for this long after the handshake (default 300)',
+    )
     .option('--control <socket|host:port>', 'control API: a unix socket path, or a loopback TCP address (needs a token; $SNAPTAPE_TOKEN or printed)')
     .option('--read-only', 'open the volumes read-only (no locks, no writes, no backups)')
     .option('--listen-any', 'allow non-loopback listen addresses (prints a warning)')

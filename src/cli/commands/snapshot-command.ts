@@ -38,7 +38,9 @@ function withPacingOptions(command: Command): Command {
 }
 
 function statusText(s: StatusResult): string {
-  const copy = s.physical ? `; physical copy ${s.physical.path}: ${s.physical.tracksDone}/${s.physical.tracksTotal} tracks${s.physical.error ? ` (${s.physical.error})` : ''}` : '';
+  const copy = s.physical
+    ? `; physical copy ${s.physical.path}: ${s.physical.tracksDone}/${s.physical.tracksTotal} tracks${s.physical.error ? ` (${s.physical.error})` : ''}`
+    : '';
   return `${s.pollingToken}: ${s.state} (${s.mode} snapshot of ${s.source} to ${s.target}${s.volser ? `, volser ${s.volser}` : ''})${copy}`;
 }
 
@@ -50,28 +52,26 @@ function startBackgroundCopy(pollingToken: string): void {
 }
 
 export function registerSnapshot(program: Command): void {
-  const group = withPacingOptions(program
-    .command('snapshot'))
+  const group = withPacingOptions(program.command('snapshot'))
     .description('instant snapshot by track pointers between mapped volumes of one subsystem')
     .argument('[source]', 'source mapped volume')
     .argument('[target]', 'target mapped volume (made when missing)')
     .option('--volser <volser>', 'volser of the target (whole-volume snapshot)')
-    .option('--datasets <patterns...>', 'snapshot only these data sets, into the target\'s allocated extents')
+    .option('--datasets <patterns...>', "snapshot only these data sets, into the target's allocated extents")
     .option('--physical <image>', 'also write a standalone Hercules CKD image of the snapshot')
     .option('--json', 'machine-readable output');
-  group
-    .action(async (source: string | undefined, target: string | undefined, flags: SnapshotFlags) => {
-      if (!source || !target) {
-        group.help({ error: true });
-        return;
-      }
-      const defined = defineSnapshot(source, target, { volser: flags.volser, datasets: flags.datasets });
-      const executed = executeSnapshot(defined.token, { physical: flags.physical, pacing: pacingOf(flags) });
-      if (flags.physical) await runPhysicalCopy(executed.pollingToken);
-      const status = snapshotStatus(executed.pollingToken);
-      const result = { ...status, tracks: executed.tracks, executeMs: Math.round(executed.ms * 10) / 10, datasets: defined.datasets };
-      printResult(result, () => statusText(status), flags);
-    });
+  group.action(async (source: string | undefined, target: string | undefined, flags: SnapshotFlags) => {
+    if (!source || !target) {
+      group.help({ error: true });
+      return;
+    }
+    const defined = defineSnapshot(source, target, { volser: flags.volser, datasets: flags.datasets });
+    const executed = executeSnapshot(defined.token, { physical: flags.physical, pacing: pacingOf(flags) });
+    if (flags.physical) await runPhysicalCopy(executed.pollingToken);
+    const status = snapshotStatus(executed.pollingToken);
+    const result = { ...status, tracks: executed.tracks, executeMs: Math.round(executed.ms * 10) / 10, datasets: defined.datasets };
+    printResult(result, () => statusText(status), flags);
+  });
   // The group's options (--volser, --json, ...) are parsed by the group even after a subcommand's
   // name (commander's default), so each subcommand reads them from there too.
   const withGroupFlags = (own: SnapshotFlags): SnapshotFlags => ({ ...group.opts<SnapshotFlags>(), ...own });
@@ -84,14 +84,17 @@ export function registerSnapshot(program: Command): void {
     .action((source: string, target: string, own: SnapshotFlags) => {
       const flags = withGroupFlags(own);
       // The group parses its pacing flags after `define` too: they would do nothing here.
-      if (Object.keys(pacingOf(flags)).length > 0) throw new UsageError('Cannot pace snapshot define: --pause-after, --pause-ms and --throttle-mbps go with execute --physical');
+      if (Object.keys(pacingOf(flags)).length > 0)
+        throw new UsageError('Cannot pace snapshot define: --pause-after, --pause-ms and --throttle-mbps go with execute --physical');
       const defined = defineSnapshot(source, target, { volser: flags.volser, datasets: flags.datasets });
       printResult(defined, () => defined.token, flags);
     });
-  withPacingOptions(group
-    .command('execute <token>')
-    .description('copy the pointers and update the target\'s metadata; give a polling token')
-    .option('--physical <image>', 'write a standalone CKD image of the snapshot in the background'))
+  withPacingOptions(
+    group
+      .command('execute <token>')
+      .description("copy the pointers and update the target's metadata; give a polling token")
+      .option('--physical <image>', 'write a standalone CKD image of the snapshot in the background'),
+  )
     .option('--json', 'machine-readable output')
     .action((token: string, own: SnapshotFlags) => {
       const flags = withGroupFlags(own);

@@ -15,7 +15,10 @@ function describeCheck(r: CheckReport): string {
     `${r.dir}: ${r.slotCount} slots, ${r.referencedSlots} in use, ${r.freeSlots} free; ${r.volumes.length} volumes (${r.volumes.join(', ') || 'none'}), ${r.pins} pins`,
   ];
   if (r.wasOpen) lines.push('the pool was not closed cleanly (a process holding it ended)');
-  if (r.miscounted > 0) lines.push(`${r.miscounted} counts were wrong: ${r.leaked} leaked slots${r.leakedSlots.length ? ` (${r.leakedSlots.join(' ')})` : ''}, ${r.doubleUsed} double-used slots${r.doubleUsedSlots.length ? ` (${r.doubleUsedSlots.join(' ')})` : ''}`);
+  if (r.miscounted > 0)
+    lines.push(
+      `${r.miscounted} counts were wrong: ${r.leaked} leaked slots${r.leakedSlots.length ? ` (${r.leakedSlots.join(' ')})` : ''}, ${r.doubleUsed} double-used slots${r.doubleUsedSlots.length ? ` (${r.doubleUsedSlots.join(' ')})` : ''}`,
+    );
   lines.push(r.repaired ? 'repaired: counts rebuilt from the directories' : r.clean ? 'clean' : 'not repaired (run with --repair)');
   return lines.join('\n');
 }
@@ -25,7 +28,7 @@ export function registerSubsystem(program: Command): void {
   group
     .command('init <dir>')
     .description('create a subsystem folder with an empty track pool')
-    .requiredOption('--type <family>', 'device family of the pool\'s slots: 3390 or 3380')
+    .requiredOption('--type <family>', "device family of the pool's slots: 3390 or 3380")
     .option('--force', 'replace an existing pool')
     .option('--json', 'machine-readable output')
     .action((dir: string, flags: { type: string; force?: boolean; json?: boolean }) => {
@@ -51,6 +54,10 @@ export function registerSubsystem(program: Command): void {
     .option('--json', 'machine-readable output')
     .action((dir: string, flags: { json?: boolean }) => {
       const usage = poolUsage(dir);
-      printResult(usage, () => `${dir}: ${usage.referencedSlots} of ${usage.slotCount} ${usage.family} slots in use; volumes: ${usage.volumes.join(', ') || 'none'}`, flags);
+      printResult(
+        usage,
+        () => `${dir}: ${usage.referencedSlots} of ${usage.slotCount} ${usage.family} slots in use; volumes: ${usage.volumes.join(', ') || 'none'}`,
+        flags,
+      );
     });
 }

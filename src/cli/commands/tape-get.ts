@@ -26,6 +26,10 @@ export function registerTapeGet(program: Command): void {
     .action((tape: string, fileno: string, outFile: string, options: TapeGetOptions) => {
       checkTapeFinished(tape);
       const result = extractDataSet(tape, parseCount(fileno, '<fileno>'), outFile, { text: options.text ?? false, force: options.force ?? false });
-      printResult(result, () => `${outFile}: data set ${result.fileSequence} ${result.dsname}, ${result.blockCount} blocks, ${result.writtenBytes} bytes written`, options);
+      printResult(
+        result,
+        () => `${outFile}: data set ${result.fileSequence} ${result.dsname}, ${result.blockCount} blocks, ${result.writtenBytes} bytes written`,
+        options,
+      );
     });
 }

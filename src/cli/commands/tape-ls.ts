@@ -21,7 +21,9 @@ function listingText(listing: TapeListing): string {
   }
   lines.push('files:');
   for (const f of listing.files) {
-    lines.push(`  file ${f.fileNumber}: blocks=${f.blockCount} bytes=${f.byteCount} min=${f.minBlockBytes} max=${f.maxBlockBytes} tapemark at block ${f.tapemarkBlockNumber} (byte offset ${f.tapemarkOffsetBytes})`);
+    lines.push(
+      `  file ${f.fileNumber}: blocks=${f.blockCount} bytes=${f.byteCount} min=${f.minBlockBytes} max=${f.maxBlockBytes} tapemark at block ${f.tapemarkBlockNumber} (byte offset ${f.tapemarkOffsetBytes})`,
+    );
   }
   lines.push(`tapemarks: ${listing.tapemarkCount}`);
   return lines.join('\n');

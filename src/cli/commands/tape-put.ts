@@ -27,9 +27,17 @@ export function registerTapePut(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action((tape: string, hostFile: string, options: TapePutOptions) => {
       const result = putHostFile(tape, hostFile, {
-        dsname: options.dsn, recordFormat: options.recfm, recordLengthBytes: parseCount(options.lrecl, '--lrecl'),
-        blockSizeBytes: parseCount(options.blksize, '--blksize'), text: options.text ?? false,
+        dsname: options.dsn,
+        recordFormat: options.recfm,
+        recordLengthBytes: parseCount(options.lrecl, '--lrecl'),
+        blockSizeBytes: parseCount(options.blksize, '--blksize'),
+        text: options.text ?? false,
       });
-      printResult(result, () => `${tape}: data set ${result.fileSequence} ${result.dsid} RECFM=${result.recordFormat} LRECL=${result.recordLengthBytes} BLKSIZE=${result.blockSizeBytes}, ${result.blockCount} blocks, ${result.byteCount} bytes`, options);
+      printResult(
+        result,
+        () =>
+          `${tape}: data set ${result.fileSequence} ${result.dsid} RECFM=${result.recordFormat} LRECL=${result.recordLengthBytes} BLKSIZE=${result.blockSizeBytes}, ${result.blockCount} blocks, ${result.byteCount} bytes`,
+        options,
+      );
     });
 }

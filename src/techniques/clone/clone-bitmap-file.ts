@@ -70,7 +70,13 @@ export class CloneBitmapFile {
     } catch (error) {
       throw translateIoError(error, 'open the clone bitmap', path);
     }
-    return new CloneBitmapFile(path, fd, state.unitCount, state.columns.map((c) => Int32Array.from(c)), state.phase);
+    return new CloneBitmapFile(
+      path,
+      fd,
+      state.unitCount,
+      state.columns.map((c) => Int32Array.from(c)),
+      state.phase,
+    );
   }
 
   private offsetOf(column: number, word: number): number {

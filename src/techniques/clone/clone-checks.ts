@@ -22,10 +22,14 @@ export function checkGeometry(source: Volume, target: Volume, session: string): 
   const s = source.geometry;
   const t = target.geometry;
   const refuse = (why: string): never => {
-    throw new UsageError(`Cannot create clone session ${session} from ${source.path} onto ${target.path}: ${why}`, { source: source.path, target: target.path });
+    throw new UsageError(`Cannot create clone session ${session} from ${source.path} onto ${target.path}: ${why}`, {
+      source: source.path,
+      target: target.path,
+    });
   };
   if (s.kind !== t.kind) refuse(`the source is ${s.kind === 'ckd' ? 'CKD' : 'FBA'} and the destination ${t.kind === 'ckd' ? 'CKD' : 'FBA'}`);
-  if (s.kind === 'ckd' && t.kind === 'ckd' && s.family !== t.family) refuse(`the source is a ${s.typeName} and the destination a ${t.typeName} (another geometry)`);
+  if (s.kind === 'ckd' && t.kind === 'ckd' && s.family !== t.family)
+    refuse(`the source is a ${s.typeName} and the destination a ${t.typeName} (another geometry)`);
   if (source.backend.slotBytes !== target.backend.slotBytes) {
     refuse(`the source has ${source.backend.slotBytes}-byte slots and the destination ${target.backend.slotBytes}-byte slots (another geometry)`);
   }
@@ -37,7 +41,10 @@ export function checkGeometry(source: Volume, target: Volume, session: string): 
 
 export function checkParticipants(source: Volume, target: Volume, session: string): void {
   const refuse = (why: string): never => {
-    throw new SessionError(`Cannot create clone session ${session} from ${source.path} onto ${target.path}: ${why}`, { source: source.path, target: target.path });
+    throw new SessionError(`Cannot create clone session ${session} from ${source.path} onto ${target.path}: ${why}`, {
+      source: source.path,
+      target: target.path,
+    });
   };
   if (source === target || source.path === target.path) refuse('the source and the destination are the same volume');
   if (target.readOnly) refuse('the destination is open read-only');
@@ -56,8 +63,10 @@ export function checkCloneOptions(options: CloneCheckOptions, session: string): 
   if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1 || options.workers > MAX_COPY_WORKERS)) {
     bad(`${options.workers} workers is outside 1-${MAX_COPY_WORKERS}`);
   }
-  if (options.throttleMbps !== undefined && !(Number.isFinite(options.throttleMbps) && options.throttleMbps > 0)) bad(`a throttle of ${options.throttleMbps} MB/s is not a rate above 0`);
-  if (options.pauseAfter !== undefined && !(Number.isInteger(options.pauseAfter) && options.pauseAfter >= 0)) bad(`--pause-after ${options.pauseAfter} is not a count`);
+  if (options.throttleMbps !== undefined && !(Number.isFinite(options.throttleMbps) && options.throttleMbps > 0))
+    bad(`a throttle of ${options.throttleMbps} MB/s is not a rate above 0`);
+  if (options.pauseAfter !== undefined && !(Number.isInteger(options.pauseAfter) && options.pauseAfter >= 0))
+    bad(`--pause-after ${options.pauseAfter} is not a count`);
   if (options.pauseMs !== undefined && !(Number.isInteger(options.pauseMs) && options.pauseMs >= 0)) bad(`--pause-ms ${options.pauseMs} is not a number of ms`);
   if (options.precopy && options.activate) bad('choose --precopy or an ACTIVE COPY (CREATE + ACTIVATE), not both');
 }

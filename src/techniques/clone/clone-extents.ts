@@ -26,7 +26,9 @@ export function selectCloneUnits(source: Volume, datasets: readonly string[] | u
     return { included, includedCount: included.length, datasets: [] };
   }
   if (source.geometry.kind !== 'ckd') {
-    throw new UsageError(`Cannot create clone session ${sessionName} of data sets on ${source.path}: it is an FBA volume (extent mode is for CKD)`, { path: source.path });
+    throw new UsageError(`Cannot create clone session ${sessionName} of data sets on ${source.path}: it is an FBA volume (extent mode is for CKD)`, {
+      path: source.path,
+    });
   }
   const geometry = source.ckd;
   const patterns = datasets.map(datasetPatternRegExp);

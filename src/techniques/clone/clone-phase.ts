@@ -88,7 +88,10 @@ export function applyCloneVerb(machine: CloneMachine, verb: CloneVerb, context: 
   const step = CLONE_TRANSITIONS[machine.phase][verb];
   if (step === undefined) {
     throw new SessionError(`Cannot ${verb} clone session ${context.session}: ${refusal(verb, machine.phase, context.tracksLeft)}`, {
-      session: context.session, phase: machine.phase, verb, tracksLeft: context.tracksLeft,
+      session: context.session,
+      phase: machine.phase,
+      verb,
+      tracksLeft: context.tracksLeft,
     });
   }
   return { phase: step.phase, op: step.op ?? machine.op, opStatus: step.opStatus };

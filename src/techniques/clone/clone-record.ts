@@ -82,7 +82,12 @@ export function writeAtomically(path: string, data: string | Uint8Array): void {
 export function encodeCloneBitmap(unitCount: number, phase: ClonePhase, columns: readonly Int32Array[]): Buffer {
   const bytesPerColumn = (columns[0]?.length ?? 0) * 4;
   const header = encodeFields(CLONE_BITMAP_HEADER_LAYOUT, {
-    magic: MAGIC, version: CLONE_BITMAP_VERSION, unitCount, columnCount: columns.length, bytesPerColumn, phase: CLONE_PHASES.indexOf(phase),
+    magic: MAGIC,
+    version: CLONE_BITMAP_VERSION,
+    unitCount,
+    columnCount: columns.length,
+    bytesPerColumn,
+    phase: CLONE_PHASES.indexOf(phase),
   });
   const body = Buffer.alloc(columns.length * bytesPerColumn);
   columns.forEach((words, c) => words.forEach((w, i) => body.writeInt32LE(w, c * bytesPerColumn + i * 4)));
@@ -112,8 +117,10 @@ export function decodeCloneBitmap(data: Buffer, path: string): DecodedCloneBitma
   const unitCount = num(header, 'unitCount');
   const columnCount = num(header, 'columnCount');
   const bytesPerColumn = num(header, 'bytesPerColumn');
-  if (columnCount !== (version === 1 ? 3 : PERSISTED_COLUMNS.length)) bad(`version ${version} has ${version === 1 ? 3 : PERSISTED_COLUMNS.length} columns, not ${columnCount}`);
-  if (bytesPerColumn !== 4 * Math.ceil(unitCount / 32) || data.length !== CLONE_BITMAP_HEADER_LAYOUT.size + columnCount * bytesPerColumn) bad('its sizes disagree');
+  if (columnCount !== (version === 1 ? 3 : PERSISTED_COLUMNS.length))
+    bad(`version ${version} has ${version === 1 ? 3 : PERSISTED_COLUMNS.length} columns, not ${columnCount}`);
+  if (bytesPerColumn !== 4 * Math.ceil(unitCount / 32) || data.length !== CLONE_BITMAP_HEADER_LAYOUT.size + columnCount * bytesPerColumn)
+    bad('its sizes disagree');
   const phase = CLONE_PHASES[num(header, 'phase')] ?? bad('unknown phase');
   const test = (column: number, unit: number): boolean => {
     const word = data.readInt32LE(CLONE_BITMAP_HEADER_LAYOUT.size + column * bytesPerColumn + Math.floor(unit / 32) * 4);

@@ -60,15 +60,24 @@ export function restoreClone(record: CloneRecord, bitmap: DecodedCloneBitmap, fi
   return {
     id: record.id,
     machine: { phase: record.phase, op: record.op, opStatus: record.opStatus },
-    createdAt: record.createdAt, opAt: record.opAt, activatedAt: record.activatedAt,
-    hadPrecopy: record.flags.precopy, recopies: record.recopies,
+    createdAt: record.createdAt,
+    opAt: record.opAt,
+    activatedAt: record.activatedAt,
+    hadPrecopy: record.flags.precopy,
+    recopies: record.recopies,
     extent: { included, includedCount, datasets: record.datasets },
-    toCopy, precopied, file,
+    toCopy,
+    precopied,
+    file,
   };
 }
 
 /** Set-up of one unit of a resumed session (before any other thread sees the arrays). */
-export function restoreUnit(restored: RestoredClone, unit: number, into: { states: TrackStateArray; pb: BitColumns; clone: number; precopy: number; ind: BitColumns }): void {
+export function restoreUnit(
+  restored: RestoredClone,
+  unit: number,
+  into: { states: TrackStateArray; pb: BitColumns; clone: number; precopy: number; ind: BitColumns },
+): void {
   if (restored.toCopy[unit] === 1) {
     into.states.include(unit);
     into.pb.set(into.clone, unit);

@@ -58,7 +58,11 @@ export function findCloneToResume(targetPath: string): CloneResumePlan | undefin
 
 function refuse(record: CloneRecord, refusal: CloneResumeRefusal, why: string, advice = NEW_CLONE_ADVICE): never {
   throw new CloneResumeError(`Cannot resume clone session ${record.id} of ${record.source} onto ${record.target}: ${why}; ${advice}`, {
-    session: record.id, source: record.source, target: record.target, phase: record.phase, refusal,
+    session: record.id,
+    source: record.source,
+    target: record.target,
+    phase: record.phase,
+    refusal,
   });
 }
 
@@ -74,13 +78,18 @@ function checkLock(record: CloneRecord, which: 'source' | 'target', lock: CloneR
   }
   if (sameOwner) return;
   const now = lock === null ? 'its lock is gone' : `its lock now names process ${lock.pid}${lock.host ? ` on ${lock.host}` : ''}`;
-  refuse(record, refusal, `the ${which === 'source' ? 'source' : 'destination'} ${path} was opened for writing after process ${owner.pid} that ran the session ended (${now}), so writes no session protected may be missing from the destination`);
+  refuse(
+    record,
+    refusal,
+    `the ${which === 'source' ? 'source' : 'destination'} ${path} was opened for writing after process ${owner.pid} that ran the session ended (${now}), so writes no session protected may be missing from the destination`,
+  );
 }
 
 /** Step 2, with both volumes open in this process: the checks, then the state to resume from. */
 export function restoreCloneToResume(plan: CloneResumePlan, source: Volume, target: Volume): RestoredClone {
   const { record } = plan;
-  if (!record.owner) refuse(record, 'no-durable-bitmap', 'its record was written by a snaptape without durable clone bitmaps (no owner), so its bits are only a checkpoint');
+  if (!record.owner)
+    refuse(record, 'no-durable-bitmap', 'its record was written by a snaptape without durable clone bitmaps (no owner), so its bits are only a checkpoint');
   if (resolve(source.path) !== resolve(record.source) || resolve(target.path) !== resolve(record.target)) {
     refuse(record, 'mismatch', `the volumes opened are ${source.path} and ${target.path}`);
   }
@@ -95,7 +104,8 @@ export function restoreCloneToResume(plan: CloneResumePlan, source: Volume, targ
     throw translateIoError(error, 'read the clone bitmap', path);
   }
   const bitmap = decodeCloneBitmap(data, path);
-  if (bitmap.version !== CLONE_BITMAP_VERSION) refuse(record, 'no-durable-bitmap', `its bitmap ${path} is version ${bitmap.version}, whose bits are only a checkpoint`);
+  if (bitmap.version !== CLONE_BITMAP_VERSION)
+    refuse(record, 'no-durable-bitmap', `its bitmap ${path} is version ${bitmap.version}, whose bits are only a checkpoint`);
   if (bitmap.unitCount !== source.unitCount) refuse(record, 'mismatch', `its bitmap has ${bitmap.unitCount} units and the source ${source.unitCount}`);
   const columns = PERSISTED_COLUMNS.map((_, c) => bitmap.words(c));
   const file = CloneBitmapFile.open(path, { unitCount: bitmap.unitCount, phase: bitmap.phase, columns });

@@ -39,7 +39,14 @@ export async function runClone(sourcePath: string, targetPath: string, options: 
   try {
     const target = openVolume(resolve(targetPath));
     try {
-      const session = CloneSession.create(source, target, { precopy: options.precopy, datasets: options.datasets, workers: options.workers, throttleMbps: options.throttleMbps, pauseAfter: options.pauseAfter, pauseMs: options.pauseMs });
+      const session = CloneSession.create(source, target, {
+        precopy: options.precopy,
+        datasets: options.datasets,
+        workers: options.workers,
+        throttleMbps: options.throttleMbps,
+        pauseAfter: options.pauseAfter,
+        pauseMs: options.pauseMs,
+      });
       return await finishClone(session, options);
     } finally {
       target.close();
@@ -67,4 +74,3 @@ export async function finishClone(session: CloneSession, options: RunCloneOption
   session.terminate();
   return { atActivate, final: session.progress(), precopyMs, backgroundCopyMs };
 }
-

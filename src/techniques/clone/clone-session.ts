@@ -150,7 +150,12 @@ export class CloneSession extends EventEmitter implements Session {
     return session;
   }
 
-  private constructor(source: Volume, target: Volume, options: CloneOptions & { id: string }, parts: { pb: ProtectionBitTable; slot: number; extent: CloneExtent; restored?: RestoredClone }) {
+  private constructor(
+    source: Volume,
+    target: Volume,
+    options: CloneOptions & { id: string },
+    parts: { pb: ProtectionBitTable; slot: number; extent: CloneExtent; restored?: RestoredClone },
+  ) {
     super();
     this.settled = new Promise<void>((resolve) => this.once('released', () => resolve()));
     this.events.bridge(this, { phase: 'state', progress: 'progress' });
@@ -174,7 +179,11 @@ export class CloneSession extends EventEmitter implements Session {
     this.extent = parts.extent;
     this.unitCount = source.unitCount;
     this.trim = source.geometry.kind === 'ckd';
-    this.pacingPlan = createPacing({ bytesPerSecond: (options.throttleMbps ?? 0) * 1e6, pauseAfterUnits: options.pauseAfter ?? 0, pauseMs: options.pauseMs ?? 0 });
+    this.pacingPlan = createPacing({
+      bytesPerSecond: (options.throttleMbps ?? 0) * 1e6,
+      pauseAfterUnits: options.pauseAfter ?? 0,
+      pauseMs: options.pauseMs ?? 0,
+    });
     this.states = TrackStateArray.create(this.unitCount);
     this.ind = BitColumns.create(1, this.unitCount);
     this.extents = new Int32Array(new SharedArrayBuffer(this.unitCount * 4));
@@ -198,8 +207,20 @@ export class CloneSession extends EventEmitter implements Session {
     // A resumed session after ACTIVATE: V of a track not yet copied is the source's (as at ACTIVATE).
     if (restored && this.machine.phase !== 'created' && this.machine.phase !== 'precopy') this.takeSizesAtActivate(true);
     const beforeSync = (): void => this.flushDurably();
-    this.sourceHook = { name: `clone ${this.id} source`, stage: 'clone', beforeWrite: (e) => this.beforeSourceWrite(e), afterWrite: (e) => this.afterSourceWrite(e), beforeSync };
-    this.targetHook = { name: `clone ${this.id} destination`, stage: 'clone', beforeWrite: (e) => this.onTargetIo(e, 'write'), beforeRead: (r) => this.onTargetIo(r, 'read'), beforeSync };
+    this.sourceHook = {
+      name: `clone ${this.id} source`,
+      stage: 'clone',
+      beforeWrite: (e) => this.beforeSourceWrite(e),
+      afterWrite: (e) => this.afterSourceWrite(e),
+      beforeSync,
+    };
+    this.targetHook = {
+      name: `clone ${this.id} destination`,
+      stage: 'clone',
+      beforeWrite: (e) => this.onTargetIo(e, 'write'),
+      beforeRead: (r) => this.onTargetIo(r, 'read'),
+      beforeSync,
+    };
     source.addInterceptor(this.sourceHook);
     target.addInterceptor(this.targetHook);
   }
@@ -295,7 +316,8 @@ export class CloneSession extends EventEmitter implements Session {
   status(): CloneStatus & SessionStatus {
     const record = this.progress();
     return {
-      ...record, kind: this.kind,
+      ...record,
+      kind: this.kind,
       counts: { total: record.tracksTotal, done: record.tracksTotal - record.tracksLeft },
       summary: record.phase === 'terminated' ? { ...record } : null,
       failure: record.error === null ? null : { code: 'SESSION', message: record.error },
@@ -308,7 +330,8 @@ export class CloneSession extends EventEmitter implements Session {
       const check = (): boolean => {
         const phase = this.machine.phase;
         if (phase === 'copied' || phase === 'terminated') resolve();
-        else if (phase === 'failed' || phase === 'cancelled') reject(this.failure ?? new SessionError(`Cannot finish clone session ${this.id}: it was ${phase}`, { session: this.id }));
+        else if (phase === 'failed' || phase === 'cancelled')
+          reject(this.failure ?? new SessionError(`Cannot finish clone session ${this.id}: it was ${phase}`, { session: this.id }));
         else return false;
         return true;
       };
@@ -350,9 +373,14 @@ export class CloneSession extends EventEmitter implements Session {
   private markCopiedDurably(unit: number): void {
     const state = this.states.state(unit);
     if (state !== UNIT_STATE.COPIED && state !== UNIT_STATE.COPIED_OOO) {
-      throw new IoError(`Cannot write track ${unit} of the clone session ${this.id}: its copy from ${this.source.path} to ${this.target.path} failed (it is ${UNIT_STATE_NAMES[state]})`, {
-        path: this.target.path, track: unit, session: this.id,
-      });
+      throw new IoError(
+        `Cannot write track ${unit} of the clone session ${this.id}: its copy from ${this.source.path} to ${this.target.path} failed (it is ${UNIT_STATE_NAMES[state]})`,
+        {
+          path: this.target.path,
+          track: unit,
+          session: this.id,
+        },
+      );
     }
     this.durable().markCopied(unit);
   }
@@ -397,9 +425,14 @@ export class CloneSession extends EventEmitter implements Session {
     for (let u = range.firstUnit; u < range.firstUnit + range.unitCount; u++) {
       if (!this.takesPart(u)) continue;
       if (phase === 'created' || phase === 'precopy') {
-        throw new SessionError(`Cannot ${what} track ${u} of ${this.target.path}: it is the destination of clone session ${this.id}, usable after ACTIVATE (it is ${phase})`, {
-          path: this.target.path, track: u, session: this.id,
-        });
+        throw new SessionError(
+          `Cannot ${what} track ${u} of ${this.target.path}: it is the destination of clone session ${this.id}, usable after ACTIVATE (it is ${phase})`,
+          {
+            path: this.target.path,
+            track: u,
+            session: this.id,
+          },
+        );
       }
       this.ensureCopied(u);
       // A destination write makes a recopy wrong: the file must say "copied" before it lands.
@@ -410,9 +443,14 @@ export class CloneSession extends EventEmitter implements Session {
   private waitForClaim(unit: number): void {
     const waitMs = this.options.waitMs ?? DEFAULT_CLONE_WAIT_MS;
     if (this.states.waitWhileClaimed(unit, Date.now() + waitMs) === UNIT_STATE.CLAIMED) {
-      throw new SessionError(`Cannot hold host I/O to track ${unit} of ${this.source.path} longer than ${waitMs} ms: clone session ${this.id} is still copying it`, {
-        path: this.source.path, track: unit, session: this.id,
-      });
+      throw new SessionError(
+        `Cannot hold host I/O to track ${unit} of ${this.source.path} longer than ${waitMs} ms: clone session ${this.id} is still copying it`,
+        {
+          path: this.source.path,
+          track: unit,
+          session: this.id,
+        },
+      );
     }
   }
 
@@ -422,7 +460,9 @@ export class CloneSession extends EventEmitter implements Session {
     try {
       copied = copyUnits(owningThreadCopier(this.plan(false), this.ports()), [unit], { claim: true, complete: true, outOfOrder: true }).copied;
     } catch (error) {
-      throw error instanceof SnaptapeError ? error : new IoError(`Cannot copy track ${unit} from ${this.source.path} to ${this.target.path}: ${String(error)}`, { track: unit });
+      throw error instanceof SnaptapeError
+        ? error
+        : new IoError(`Cannot copy track ${unit} from ${this.source.path} to ${this.target.path}: ${String(error)}`, { track: unit });
     }
     if (copied === 1) this.copiedOnDemand++;
     else this.waitForClaim(unit);
@@ -457,7 +497,9 @@ export class CloneSession extends EventEmitter implements Session {
     const target = this.target.imageBackend;
     return {
       source: new FunctionUnitSource((u) => source.readUnit(u, source.slotBytes)),
-      sink: new FunctionUnitSink((writes) => { for (const w of writes) target.writeUnit(w.unit, w.data); }),
+      sink: new FunctionUnitSink((writes) => {
+        for (const w of writes) target.writeUnit(w.unit, w.data);
+      }),
     };
   }
 
@@ -546,7 +588,8 @@ export class CloneSession extends EventEmitter implements Session {
         this.passes++;
         if (result.error) throw errorFromData(result.error);
         this.emit('progress', this.progress());
-        if (Date.now() - this.lastCheckpointMs >= (this.options.checkpointMs ?? CLONE_CHECKPOINT_MS) && !FINAL_CLONE_PHASES.has(this.machine.phase)) this.persist();
+        if (Date.now() - this.lastCheckpointMs >= (this.options.checkpointMs ?? CLONE_CHECKPOINT_MS) && !FINAL_CLONE_PHASES.has(this.machine.phase))
+          this.persist();
       }
     } catch (error) {
       this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot copy clone session ${this.id}: ${String(error)}`, { session: this.id }));
@@ -557,7 +600,11 @@ export class CloneSession extends EventEmitter implements Session {
     const conflicts = this.pbConflicts();
     const left = this.pb.columns.count(this.column('clone')) + this.ind.count(IND_COLUMN);
     if (conflicts > 0 || left > 0) {
-      this.fail(new SessionError(`Cannot complete clone session ${this.id}: ${conflicts} tracks have both PB bits set and ${left} CLONE PB or IND bits are still set`, { session: this.id }));
+      this.fail(
+        new SessionError(`Cannot complete clone session ${this.id}: ${conflicts} tracks have both PB bits set and ${left} CLONE PB or IND bits are still set`, {
+          session: this.id,
+        }),
+      );
       return;
     }
     for (let u = 0; u < this.unitCount; u++) if (this.extent.included[u] === 1) this.syncTargetSize(u);
@@ -594,7 +641,15 @@ export class CloneSession extends EventEmitter implements Session {
 
   /** What the live track map reads (clone-track-map.ts). */
   mapView(): CloneMapView {
-    return { id: this.id, geometry: this.source.geometry, included: this.extent.included, states: this.states, ind: this.ind, indColumn: IND_COLUMN, recorder: this.mapRecorder };
+    return {
+      id: this.id,
+      geometry: this.source.geometry,
+      included: this.extent.included,
+      states: this.states,
+      ind: this.ind,
+      indColumn: IND_COLUMN,
+      recorder: this.mapRecorder,
+    };
   }
 
   private pbConflicts(): number {
@@ -610,14 +665,26 @@ export class CloneSession extends EventEmitter implements Session {
     const counters = this.states.counters();
     const conflicts = this.pbConflicts();
     return {
-      id: this.id, source: this.source.path, target: this.target.path,
-      phase: this.machine.phase, state: this.state, flags: cloneFlags(this.machine.phase, this.hadPrecopy),
-      op: this.machine.op, opStatus: this.machine.opStatus, opAt: this.opAt, activatedAt: this.activatedAt,
-      datasets: this.extent.datasets, tracksTotal: this.extent.includedCount,
-      tracksLeft: this.pb.columns.count(this.column('clone')), indirect: this.ind.count(IND_COLUMN),
-      precopied: this.pb.columns.count(this.column('precopy')), pbConflicts: conflicts,
-      recopies: this.recopies, passes: this.passes,
-      copiedInBackground: counters.copiedInOrder, copiedOnDemand: this.copiedOnDemand,
+      id: this.id,
+      source: this.source.path,
+      target: this.target.path,
+      phase: this.machine.phase,
+      state: this.state,
+      flags: cloneFlags(this.machine.phase, this.hadPrecopy),
+      op: this.machine.op,
+      opStatus: this.machine.opStatus,
+      opAt: this.opAt,
+      activatedAt: this.activatedAt,
+      datasets: this.extent.datasets,
+      tracksTotal: this.extent.includedCount,
+      tracksLeft: this.pb.columns.count(this.column('clone')),
+      indirect: this.ind.count(IND_COLUMN),
+      precopied: this.pb.columns.count(this.column('precopy')),
+      pbConflicts: conflicts,
+      recopies: this.recopies,
+      passes: this.passes,
+      copiedInBackground: counters.copiedInOrder,
+      copiedOnDemand: this.copiedOnDemand,
       bytesCopied: counters.bytesInOrder + counters.bytesOutOfOrder,
       error: this.failure?.message ?? (conflicts > 0 ? `${conflicts} tracks have both CLONE and PRECOPY PB set` : null),
     };
@@ -628,12 +695,32 @@ export class CloneSession extends EventEmitter implements Session {
     const s = this.progress();
     const complete = s.phase === 'copied' || s.phase === 'terminated';
     const record: CloneRecord = {
-      kind: 'clone', id: s.id, source: s.source, target: s.target, phase: s.phase, flags: s.flags, op: s.op, opStatus: s.opStatus,
-      opAt: s.opAt, createdAt: this.createdAt, activatedAt: s.activatedAt, updatedAt: new Date().toISOString(), datasets: s.datasets,
-      tracksTotal: s.tracksTotal, tracksLeft: s.tracksLeft, recopies: s.recopies, complete,
-      ...(s.error !== null ? { reason: s.error } : {}), owner: { pid: process.pid, host: hostname() },
+      kind: 'clone',
+      id: s.id,
+      source: s.source,
+      target: s.target,
+      phase: s.phase,
+      flags: s.flags,
+      op: s.op,
+      opStatus: s.opStatus,
+      opAt: s.opAt,
+      createdAt: this.createdAt,
+      activatedAt: s.activatedAt,
+      updatedAt: new Date().toISOString(),
+      datasets: s.datasets,
+      tracksTotal: s.tracksTotal,
+      tracksLeft: s.tracksLeft,
+      recopies: s.recopies,
+      complete,
+      ...(s.error !== null ? { reason: s.error } : {}),
+      owner: { pid: process.pid, host: hostname() },
     };
-    const columns = [this.pb.columns.snapshotColumn(this.column('clone')), this.pb.columns.snapshotColumn(this.column('precopy')), this.ind.snapshotColumn(IND_COLUMN), partColumn(this.extent.included)];
+    const columns = [
+      this.pb.columns.snapshotColumn(this.column('clone')),
+      this.pb.columns.snapshotColumn(this.column('precopy')),
+      this.ind.snapshotColumn(IND_COLUMN),
+      partColumn(this.extent.included),
+    ];
     // The destination before a record that says complete: the record never claims tracks a power loss would take back.
     if (complete) this.target.imageBackend.sync();
     // The bitmap before the record: a record never says more than the bits on file.

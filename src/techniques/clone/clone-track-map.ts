@@ -23,7 +23,10 @@ import type { CloneMapView } from './clone-map-recorder.js';
 export function sampleCloneTrackMap(view: CloneMapView): TrackMapSnapshot {
   const { included, states, ind, indColumn, recorder } = view;
   return buildTrackMap({
-    kind: 'clone', geometry: view.geometry, hostWritten: recorder.hostWrites.hostWritten, hostWrites: recorder.hostWrites.hostWrites,
+    kind: 'clone',
+    geometry: view.geometry,
+    hostWritten: recorder.hostWrites.hostWritten,
+    hostWrites: recorder.hostWrites.hostWrites,
     codeOf: (u) => {
       if (included[u] !== 1) return 'x';
       if (ind.test(indColumn, u)) return 'p';

@@ -49,9 +49,13 @@ export class ProtectionBitTable {
   freeSlot(sourcePath: string, session: string): number {
     const slot = this.holders.indexOf(undefined);
     if (slot < 0) {
-      throw new SessionError(`Cannot create clone session ${session} on ${sourcePath}: it already has ${MAX_CLONE_SESSIONS_PER_SOURCE} clone sessions (${this.sessions.join(', ')}), the most a source allows`, {
-        path: sourcePath, limit: MAX_CLONE_SESSIONS_PER_SOURCE,
-      });
+      throw new SessionError(
+        `Cannot create clone session ${session} on ${sourcePath}: it already has ${MAX_CLONE_SESSIONS_PER_SOURCE} clone sessions (${this.sessions.join(', ')}), the most a source allows`,
+        {
+          path: sourcePath,
+          limit: MAX_CLONE_SESSIONS_PER_SOURCE,
+        },
+      );
     }
     return slot;
   }

@@ -47,5 +47,4 @@ export type ToWorker =
 
 /** Messages the worker posts back. */
 export type FromWorker =
-  | { readonly kind: 'up'; readonly link: number; readonly sizeBytes: number }
-  | { readonly kind: 'down'; readonly link: number; readonly reason: string };
+  { readonly kind: 'up'; readonly link: number; readonly sizeBytes: number } | { readonly kind: 'down'; readonly link: number; readonly reason: string };

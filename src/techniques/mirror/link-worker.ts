@@ -47,12 +47,17 @@ async function connectLink(message: Extract<ToWorker, { kind: 'connect' }>): Pro
     clients[message.link]?.destroy();
     clients[message.link] = undefined;
     const { address } = message;
-    const client = await NbdClient.connect(address.kind === 'unix'
-      ? { socketPath: address.socketPath, exportName: address.exportName, timeoutMs }
-      : {
-          host: address.host, port: address.port, exportName: address.exportName, timeoutMs,
-          ...(address.tls !== undefined ? { tls: { username: address.tls.username, key: pskOf(address.tls.pskFile, address.tls.username) } } : {}),
-        });
+    const client = await NbdClient.connect(
+      address.kind === 'unix'
+        ? { socketPath: address.socketPath, exportName: address.exportName, timeoutMs }
+        : {
+            host: address.host,
+            port: address.port,
+            exportName: address.exportName,
+            timeoutMs,
+            ...(address.tls !== undefined ? { tls: { username: address.tls.username, key: pskOf(address.tls.pskFile, address.tls.username) } } : {}),
+          },
+    );
     clients[message.link] = client;
     post({ kind: 'up', link: message.link, sizeBytes: client.info.sizeBytes });
   } catch (error) {
@@ -64,8 +69,16 @@ async function connectLink(message: Extract<ToWorker, { kind: 'connect' }>): Pro
 
 function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms); });
-  return Promise.race([work, timeout]).then(() => clearTimeout(timer), (error: unknown) => { clearTimeout(timer); throw error; });
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).then(
+    () => clearTimeout(timer),
+    (error: unknown) => {
+      clearTimeout(timer);
+      throw error;
+    },
+  );
 }
 
 /** Sends the request's writes to one link; resolves true when every write was acknowledged. */
@@ -110,7 +123,9 @@ async function serveRequests(words: Int32Array, bytes: Uint8Array): Promise<void
     const links = [...Array(MAX_SECONDARIES).keys()].filter((l) => (mask & (1 << l)) !== 0);
     const results = await Promise.all(links.map((l) => sendTo(l, words, bytes)));
     let failed = 0;
-    links.forEach((l, i) => { if (!results[i]) failed |= 1 << l; });
+    links.forEach((l, i) => {
+      if (!results[i]) failed |= 1 << l;
+    });
     Atomics.store(words, CHANNEL_WORD.FAILED_MASK, failed);
     Atomics.store(words, CHANNEL_WORD.DONE_SEQ, seq);
     Atomics.notify(words, CHANNEL_WORD.DONE_SEQ);

@@ -57,7 +57,12 @@ export function canLinkTransition(state: LinkState, event: LinkEvent): boolean {
 export function linkTransition(state: LinkState, event: LinkEvent, where: { volume: string; mirror: string }): LinkState {
   const next = LINK_TRANSITIONS[state][event];
   if (next === undefined) {
-    throw new SessionError(`Cannot ${event} mirror ${where.mirror} of ${where.volume}: it is ${state}`, { volume: where.volume, mirror: where.mirror, state, event });
+    throw new SessionError(`Cannot ${event} mirror ${where.mirror} of ${where.volume}: it is ${state}`, {
+      volume: where.volume,
+      mirror: where.mirror,
+      state,
+      event,
+    });
   }
   return next;
 }

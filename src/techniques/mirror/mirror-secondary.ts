@@ -46,9 +46,19 @@ export interface Secondary {
 
 export function newSecondary(stored: StoredMirror, index: number): Secondary {
   return {
-    mirror: index + 2, name: `M${index + 2}`, spec: { kind: stored.kind, target: stored.target }, link: index, state: stored.linkState,
-    local: undefined, remoteUp: false, resync: undefined, copyRun: undefined, errors: new Map<number, string>(), splitAt: undefined,
-    splitCount: stored.splitCount, lastError: undefined,
+    mirror: index + 2,
+    name: `M${index + 2}`,
+    spec: { kind: stored.kind, target: stored.target },
+    link: index,
+    state: stored.linkState,
+    local: undefined,
+    remoteUp: false,
+    resync: undefined,
+    copyRun: undefined,
+    errors: new Map<number, string>(),
+    splitAt: undefined,
+    splitCount: stored.splitCount,
+    lastError: undefined,
   };
 }
 
@@ -68,9 +78,18 @@ export function describeSecondary(s: Secondary, table: TrackStatusTable, options
   const invalidTracks = table.invalidCount(s.mirror);
   const errors: TrackError[] = [...s.errors.entries()].slice(0, MAX_REPORTED_TRACK_ERRORS).map(([track, reason]) => ({ track, reason }));
   return {
-    mirror: s.name, kind: s.spec.kind, target: s.spec.target, state: s.state, connected: options.connected,
+    mirror: s.name,
+    kind: s.spec.kind,
+    target: s.spec.target,
+    state: s.state,
+    connected: options.connected,
     inSync: s.state === 'ONGOING' && options.connected && invalidTracks === 0 && !options.detached,
-    invalidTracks, resync: s.resync ? { ...s.resync } : null, trackErrors: errors, trackErrorCount: s.errors.size,
-    splitAt: s.splitAt ?? null, splitCount: s.splitCount, lastError: s.lastError ?? null,
+    invalidTracks,
+    resync: s.resync ? { ...s.resync } : null,
+    trackErrors: errors,
+    trackErrorCount: s.errors.size,
+    splitAt: s.splitAt ?? null,
+    splitCount: s.splitCount,
+    lastError: s.lastError ?? null,
   };
 }

@@ -109,7 +109,8 @@ function pacingOptions(options: MirrorSessionOptions, path: string): { bytesPerS
   const pauseAfter = count(options.pauseAfter, 'pause-after');
   const pauseMs = count(options.pauseMs, 'pause-ms');
   const resyncPauseMs = count(options.resyncPauseMs, 'resync pause');
-  if (options.throttleMbps !== undefined && !(Number.isFinite(options.throttleMbps) && options.throttleMbps > 0)) bad(`a throttle of ${options.throttleMbps} MB/s is not a rate above 0`);
+  if (options.throttleMbps !== undefined && !(Number.isFinite(options.throttleMbps) && options.throttleMbps > 0))
+    bad(`a throttle of ${options.throttleMbps} MB/s is not a rate above 0`);
   const byResync = resyncPauseMs !== undefined && resyncPauseMs > 0;
   return {
     bytesPerSecond: (options.throttleMbps ?? 0) * 1e6,
@@ -149,10 +150,17 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   /** The session's state (session-state.ts): running while mirroring; a cancel (detach) or a remove ends it. */
   private sessionState: SessionState = 'starting';
 
-  private constructor(volume: Volume, file: MirrorStateFile, parts: { table: TrackStatusTable; mirrors: readonly StoredMirror[]; unclean: boolean }, options: MirrorSessionOptions) {
+  private constructor(
+    volume: Volume,
+    file: MirrorStateFile,
+    parts: { table: TrackStatusTable; mirrors: readonly StoredMirror[]; unclean: boolean },
+    options: MirrorSessionOptions,
+  ) {
     super();
     let settle = (): void => undefined;
-    this.settled = new Promise<void>((resolve) => { settle = resolve; });
+    this.settled = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
     this.settle = settle;
     this.events.bridge(this, { state: 'state', progress: 'progress' });
     this.events.endWhen(this.settled);
@@ -164,7 +172,10 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     this.recoveredUnclean = parts.unclean;
     this.pacingOptions = pacingOptions(options, volume.path);
     this.secondaries = parts.mirrors.map((m, i) => newSecondary(m, i));
-    this.mapRecorder = new MirrorMapRecorder(volume.unitCount, this.secondaries.map((s) => s.mirror));
+    this.mapRecorder = new MirrorMapRecorder(
+      volume.unitCount,
+      this.secondaries.map((s) => s.mirror),
+    );
     const needsChannel = this.secondaries.some((s) => s.spec.kind === 'remote');
     this.channel = needsChannel ? new LinkChannel((event) => this.onLinkEvent(event), { timeoutMs: options.linkTimeoutMs }) : undefined;
   }
@@ -183,9 +194,11 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   static prepare(volume: Volume, targets: readonly string[], options: MirrorSessionOptions = {}): MirrorSession {
     if (volume.readOnly) throw new UsageError(`Cannot mirror ${volume.path}: it is open read-only`, { path: volume.path });
     pacingOptions(options, volume.path);
-    if (targets.length < 1 || targets.length > MAX_SECONDARIES) throw new UsageError(`Cannot mirror ${volume.path} onto ${targets.length} secondaries: give 1-${MAX_SECONDARIES}`, { path: volume.path });
+    if (targets.length < 1 || targets.length > MAX_SECONDARIES)
+      throw new UsageError(`Cannot mirror ${volume.path} onto ${targets.length} secondaries: give 1-${MAX_SECONDARIES}`, { path: volume.path });
     const specs = targets.map(parseTarget);
-    if (new Set(specs.map((s) => s.target)).size !== specs.length) throw new UsageError(`Cannot mirror ${volume.path}: a secondary is named twice`, { path: volume.path });
+    if (new Set(specs.map((s) => s.target)).size !== specs.length)
+      throw new UsageError(`Cannot mirror ${volume.path}: a secondary is named twice`, { path: volume.path });
     // Local secondaries are checked before anything is written: their shape, and (without force)
     // that they hold no data sets the first copy would overwrite.
     for (const spec of specs) {
@@ -209,7 +222,9 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const { file, state } = MirrorStateFile.open(mirrorFilePath(volume.path));
     if (state.table.unitCount !== volume.unitCount || state.slotBytes !== volume.backend.slotBytes) {
       file.close();
-      throw new UsageError(`Cannot resume the mirror of ${volume.path}: its state file describes ${state.table.unitCount} units of ${state.slotBytes} bytes`, { path: volume.path });
+      throw new UsageError(`Cannot resume the mirror of ${volume.path}: its state file describes ${state.table.unitCount} units of ${state.slotBytes} bytes`, {
+        path: volume.path,
+      });
     }
     const mirrors = state.mirrors.map((m, i): StoredMirror => {
       // After an unclean stop a live mirror may lack a write that was in flight: trust none of its bits.
@@ -249,7 +264,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   command(verb: string, args?: SessionArgs): void {
     if (!(MIRROR_COMMANDS as readonly string[]).includes(verb)) throw unknownVerb(this.label, verb, this.commands);
     onlyArgs(args, verb === 'split' || verb === 'rejoin' ? ['mirror'] : [], `${verb} ${this.label}`);
-    if (this.sessionState !== 'running') throw new SessionError(`Cannot ${verb} ${this.label}: it is ${this.sessionState}`, { volume: this.volumeName, state: this.sessionState });
+    if (this.sessionState !== 'running')
+      throw new SessionError(`Cannot ${verb} ${this.label}: it is ${this.sessionState}`, { volume: this.volumeName, state: this.sessionState });
     const mirror = stringArg(args, 'mirror', `${verb} ${this.label}`);
     if (verb === 'split') this.split(mirror);
     else if (verb === 'rejoin') this.rejoin(mirror);
@@ -270,7 +286,11 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     onlyArgs(args, ['mirror'], `draw the map of ${this.label}`);
     const mirror = (stringArg(args, 'mirror', `draw the map of ${this.label}`) ?? defaultMapMirror(this.progress())).toUpperCase();
     const names = this.secondaries.map((s) => s.name);
-    if (!names.includes(mirror)) throw new UsageError(`Cannot draw the map of mirror ${mirror} of ${this.label}: its mirrors are ${names.join(', ')}`, { volume: this.volumeName, mirror });
+    if (!names.includes(mirror))
+      throw new UsageError(`Cannot draw the map of mirror ${mirror} of ${this.label}: its mirrors are ${names.join(', ')}`, {
+        volume: this.volumeName,
+        mirror,
+      });
     return sampleMirrorTrackMap(this.mapView(mirror));
   }
 
@@ -280,10 +300,14 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const total = record.unitCount * record.mirrors.length;
     const invalid = record.mirrors.reduce((n, m) => n + m.invalidTracks, 0);
     return {
-      ...record, kind: this.kind, state: this.sessionState,
+      ...record,
+      kind: this.kind,
+      state: this.sessionState,
       phase: record.mirrors.map((m) => `${m.mirror} ${m.state}`).join(', '),
       counts: { total, done: total - invalid },
-      target: record.mirrors.map((m) => m.target).join(', '), summary: null, failure: null,
+      target: record.mirrors.map((m) => m.target).join(', '),
+      summary: null,
+      failure: null,
     };
   }
 
@@ -295,7 +319,9 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       if (s.state !== 'BACKUP') this.connect(s);
     }
     const reconnect = setInterval(() => this.reconnectDown(), RECONNECT_INTERVAL_MS);
-    const persist = setInterval(() => { if (this.bitsDirty) this.persistAll(); }, PERSIST_INTERVAL_MS);
+    const persist = setInterval(() => {
+      if (this.bitsDirty) this.persistAll();
+    }, PERSIST_INTERVAL_MS);
     reconnect.unref();
     persist.unref();
     this.timers.push(reconnect, persist);
@@ -322,7 +348,12 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const units = Array.from({ length: event.unitCount }, (_, i) => event.firstUnit + i);
     // Units a copy run has not reached are claimed first: the run then skips them (sent by this write).
     const claims = new Map<Secondary, number[]>();
-    for (const s of live) if (s.copyRun) claims.set(s, units.filter((u) => s.copyRun?.states.tryClaim(u)));
+    for (const s of live)
+      if (s.copyRun)
+        claims.set(
+          s,
+          units.filter((u) => s.copyRun?.states.tryClaim(u)),
+        );
     const failed = this.sendUnits(live, units);
     for (const [s, claimed] of claims) {
       const states = s.copyRun?.states;
@@ -376,7 +407,15 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       const mask = remotes.reduce((m, s) => m | (1 << s.link), 0);
       let failedMask = 0;
       // One request for every remote link at once: the links write in parallel, each on its own socket.
-      copyUnits(this.hostCopier(new FunctionUnitSink((writes) => { failedMask = this.sendToLinks(mask, writes); })), units, how);
+      copyUnits(
+        this.hostCopier(
+          new FunctionUnitSink((writes) => {
+            failedMask = this.sendToLinks(mask, writes);
+          }),
+        ),
+        units,
+        how,
+      );
       for (const s of remotes) {
         if ((failedMask & (1 << s.link)) === 0) continue;
         failed.add(s);
@@ -530,12 +569,17 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   private pick(mirror?: string): Secondary[] {
     if (mirror === undefined) return [...this.secondaries];
     const found = this.secondaries.find((s) => s.name === mirror.toUpperCase());
-    if (!found) throw new UsageError(`Cannot find mirror ${mirror} of ${this.volumeName}: it has ${this.secondaries.map((s) => s.name).join(', ')}`, { volume: this.volumeName, mirror });
+    if (!found)
+      throw new UsageError(`Cannot find mirror ${mirror} of ${this.volumeName}: it has ${this.secondaries.map((s) => s.name).join(', ')}`, {
+        volume: this.volumeName,
+        mirror,
+      });
     return [found];
   }
 
   private checkActive(action: string): void {
-    if (this.detached || this.removed) throw new SessionError(`Cannot ${action} the mirror of ${this.volumeName}: it is ${this.removed ? 'removed' : 'detached'}`, { volume: this.volumeName });
+    if (this.detached || this.removed)
+      throw new SessionError(`Cannot ${action} the mirror of ${this.volumeName}: it is ${this.removed ? 'removed' : 'detached'}`, { volume: this.volumeName });
   }
 
   /**
@@ -630,9 +674,15 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
 
   private copyPlan(states: TrackStateArray, units: readonly number[], pacing: PacingPlan): CopyPlan {
     return {
-      stateBuffer: states.buffer, units: Int32Array.from(units), cursorBuffer: newCursor(), source: {}, target: MIRROR_TARGET, marks: [],
+      stateBuffer: states.buffer,
+      units: Int32Array.from(units),
+      cursorBuffer: newCursor(),
+      source: {},
+      target: MIRROR_TARGET,
+      marks: [],
       // A host write claims the tracks it sends: the read must follow the claim.
-      readBeforeClaim: false, pacing,
+      readBeforeClaim: false,
+      pacing,
     };
   }
 
@@ -642,7 +692,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const sink = new FunctionUnitSink((writes) => {
       try {
         if (s.spec.kind === 'local') local.write(writes);
-        else if (this.sendToLinks(1 << s.link, writes) !== 0) throw new SessionError(`Cannot write mirror ${s.name} at ${s.spec.target}: the link failed or timed out`, { mirror: s.name });
+        else if (this.sendToLinks(1 << s.link, writes) !== 0)
+          throw new SessionError(`Cannot write mirror ${s.name} at ${s.spec.target}: the link failed or timed out`, { mirror: s.name });
       } catch (error) {
         failure.push({ units: writes.map((w) => w.unit), error });
         throw error;
@@ -670,8 +721,12 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   /** The mirror's own record: what the control API shows as its progress. */
   progress(): MirrorSessionStatus {
     return {
-      volume: this.volumeName, path: this.volume.path, unitCount: this.volume.unitCount, recoveredUnclean: this.recoveredUnclean,
-      detached: this.detached, mirrors: this.secondaries.map((s) => this.describe(s)),
+      volume: this.volumeName,
+      path: this.volume.path,
+      unitCount: this.volume.unitCount,
+      recoveredUnclean: this.recoveredUnclean,
+      detached: this.detached,
+      mirrors: this.secondaries.map((s) => this.describe(s)),
     };
   }
 
@@ -679,7 +734,16 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   mapView(mirror: string): MirrorMapView {
     const [s] = this.pick(mirror);
     assert(s !== undefined, 'pick returns the named mirror');
-    return { volumeName: this.volumeName, geometry: this.volume.geometry, name: s.name, mirror: s.mirror, linkState: s.state, table: this.table, marks: this.mapRecorder.marksOf(s.mirror), hostWrites: this.mapRecorder.hostWrites };
+    return {
+      volumeName: this.volumeName,
+      geometry: this.volume.geometry,
+      name: s.name,
+      mirror: s.mirror,
+      linkState: s.state,
+      table: this.table,
+      marks: this.mapRecorder.marksOf(s.mirror),
+      hostWrites: this.mapRecorder.hostWrites,
+    };
   }
 
   /** Resolves when every named mirror is ONGOING with no invalid track (or rejects after `timeoutMs`). */
@@ -687,8 +751,15 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     const names = this.pick(options.mirror).map((s) => s.name);
     // Bounded by the deadline.
-    while (!this.progress().mirrors.filter((m) => names.includes(m.mirror)).every((m) => m.inSync)) {
-      if (Date.now() > deadline) throw new SessionError(`Cannot wait for the mirror of ${this.volumeName}: not in sync within ${options.timeoutMs ?? 60_000} ms`, { volume: this.volumeName });
+    while (
+      !this.progress()
+        .mirrors.filter((m) => names.includes(m.mirror))
+        .every((m) => m.inSync)
+    ) {
+      if (Date.now() > deadline)
+        throw new SessionError(`Cannot wait for the mirror of ${this.volumeName}: not in sync within ${options.timeoutMs ?? 60_000} ms`, {
+          volume: this.volumeName,
+        });
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }

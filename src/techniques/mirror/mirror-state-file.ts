@@ -20,8 +20,15 @@ import { fsyncDirectory } from '../../image/durable-replace.js';
 import { linkStateOfCode, LINK_STATE_CODES, type LinkState } from './mirror-link-state.js';
 import { MAX_SECONDARIES, MAX_TARGET_BYTES } from './mirror-limits.js';
 import {
-  MIRROR_BITMAP_OFFSET, MIRROR_DESCRIPTOR_BYTES, MIRROR_DESCRIPTOR_LAYOUT, MIRROR_FILE_MAGIC, MIRROR_FILE_VERSION, MIRROR_FLAG_CLEAN,
-  MIRROR_HEADER_LAYOUT, TARGET_KIND_CODES, descriptorOffset,
+  MIRROR_BITMAP_OFFSET,
+  MIRROR_DESCRIPTOR_BYTES,
+  MIRROR_DESCRIPTOR_LAYOUT,
+  MIRROR_FILE_MAGIC,
+  MIRROR_FILE_VERSION,
+  MIRROR_FLAG_CLEAN,
+  MIRROR_HEADER_LAYOUT,
+  TARGET_KIND_CODES,
+  descriptorOffset,
 } from './mirror-state-layout.js';
 import { TrackStatusTable } from './track-status-table.js';
 
@@ -60,7 +67,8 @@ export class MirrorStateFile {
 
   /** Creates a new file (refusing one that exists) and writes it whole. */
   static create(path: string, state: Omit<StoredState, 'clean'>): MirrorStateFile {
-    if (existsSync(path)) throw new UsageError(`Cannot create mirror state ${path}: it exists (the volume is mirrored already; remove that mirror first)`, { path });
+    if (existsSync(path))
+      throw new UsageError(`Cannot create mirror state ${path}: it exists (the volume is mirrored already; remove that mirror first)`, { path });
     let fd: number;
     try {
       fd = openSync(path, 'wx+', 0o644);
@@ -95,16 +103,22 @@ export class MirrorStateFile {
     const sizeBytes = fstatSync(this.fd).size;
     const head = Buffer.alloc(MIRROR_BITMAP_OFFSET);
     if (sizeBytes < MIRROR_BITMAP_OFFSET || readAtMost(this.fd, head, 0, this.path, 'the mirror state header') !== head.length) {
-      throw new ImageFormatError(`Cannot read mirror state ${this.path}: it is ${sizeBytes} bytes, shorter than its ${MIRROR_BITMAP_OFFSET}-byte header`, { path: this.path });
+      throw new ImageFormatError(`Cannot read mirror state ${this.path}: it is ${sizeBytes} bytes, shorter than its ${MIRROR_BITMAP_OFFSET}-byte header`, {
+        path: this.path,
+      });
     }
     const header = decodeFields(MIRROR_HEADER_LAYOUT, head);
     if (str(header, 'magic') !== MIRROR_FILE_MAGIC || num(header, 'version') !== MIRROR_FILE_VERSION) {
-      throw new ImageFormatError(`Cannot read mirror state ${this.path}: it is not a version ${MIRROR_FILE_VERSION} ${MIRROR_FILE_MAGIC} file`, { path: this.path });
+      throw new ImageFormatError(`Cannot read mirror state ${this.path}: it is not a version ${MIRROR_FILE_VERSION} ${MIRROR_FILE_MAGIC} file`, {
+        path: this.path,
+      });
     }
     const count = num(header, 'secondaryCount');
     const trackCount = num(header, 'trackCount');
     if (count < 1 || count > MAX_SECONDARIES || sizeBytes < MIRROR_BITMAP_OFFSET + trackCount) {
-      throw new ImageFormatError(`Cannot read mirror state ${this.path}: ${count} secondaries and ${trackCount} tracks do not fit its ${sizeBytes} bytes`, { path: this.path });
+      throw new ImageFormatError(`Cannot read mirror state ${this.path}: ${count} secondaries and ${trackCount} tracks do not fit its ${sizeBytes} bytes`, {
+        path: this.path,
+      });
     }
     this.generation = num(header, 'generation');
     const mirrors: StoredMirror[] = [];
@@ -114,7 +128,10 @@ export class MirrorStateFile {
       const kind = (Object.keys(TARGET_KIND_CODES) as TargetKind[]).find((k) => TARGET_KIND_CODES[k] === num(d, 'kind'));
       const linkState = linkStateOfCode(num(d, 'linkState'));
       if (kind === undefined || linkState === undefined) {
-        throw new ImageFormatError(`Cannot read mirror state ${this.path}: descriptor of M${i + 2} has kind ${num(d, 'kind')} and state ${num(d, 'linkState')}`, { path: this.path, mirror: `M${i + 2}` });
+        throw new ImageFormatError(
+          `Cannot read mirror state ${this.path}: descriptor of M${i + 2} has kind ${num(d, 'kind')} and state ${num(d, 'linkState')}`,
+          { path: this.path, mirror: `M${i + 2}` },
+        );
       }
       mirrors.push({ kind, linkState, target: str(d, 'target'), splitCount: num(d, 'splitCount') });
     }
@@ -127,15 +144,24 @@ export class MirrorStateFile {
     this.generation = (this.generation + 1) >>> 0;
     const head = Buffer.alloc(MIRROR_BITMAP_OFFSET);
     encodeFields(MIRROR_HEADER_LAYOUT, {
-      magic: MIRROR_FILE_MAGIC, version: MIRROR_FILE_VERSION, secondaryCount: state.mirrors.length, flags: state.clean ? MIRROR_FLAG_CLEAN : 0,
-      trackCount: state.table.unitCount, slotBytes: state.slotBytes, generation: this.generation,
+      magic: MIRROR_FILE_MAGIC,
+      version: MIRROR_FILE_VERSION,
+      secondaryCount: state.mirrors.length,
+      flags: state.clean ? MIRROR_FLAG_CLEAN : 0,
+      trackCount: state.table.unitCount,
+      slotBytes: state.slotBytes,
+      generation: this.generation,
     }).copy(head, 0);
     state.mirrors.forEach((m, i) => {
       if (Buffer.byteLength(m.target, 'latin1') > MAX_TARGET_BYTES || /[^\x20-\xff]/.test(m.target)) {
         throw new UsageError(`Cannot store mirror target ${m.target}: it must be at most ${MAX_TARGET_BYTES} Latin-1 characters`, { target: m.target });
       }
-      encodeFields(MIRROR_DESCRIPTOR_LAYOUT, { kind: TARGET_KIND_CODES[m.kind], linkState: LINK_STATE_CODES[m.linkState], splitCount: m.splitCount, target: m.target })
-        .copy(head, descriptorOffset(i));
+      encodeFields(MIRROR_DESCRIPTOR_LAYOUT, {
+        kind: TARGET_KIND_CODES[m.kind],
+        linkState: LINK_STATE_CODES[m.linkState],
+        splitCount: m.splitCount,
+        target: m.target,
+      }).copy(head, descriptorOffset(i));
     });
     return head;
   }

@@ -51,7 +51,10 @@ export const MIRROR_BITMAP_OFFSET = MIRROR_HEADER_BYTES + MAX_SECONDARIES * MIRR
 export const PRIMARY_BIT = 0x01;
 
 assert(MAX_MIRRORS <= 8, 'the status byte has a bit for every mirror');
-assert(MIRROR_DESCRIPTOR_LAYOUT.fields.every((f) => f.offset + f.length <= MIRROR_DESCRIPTOR_BYTES), 'descriptor fields fit');
+assert(
+  MIRROR_DESCRIPTOR_LAYOUT.fields.every((f) => f.offset + f.length <= MIRROR_DESCRIPTOR_BYTES),
+  'descriptor fields fit',
+);
 
 export function descriptorOffset(index: number): number {
   assert(Number.isInteger(index) && index >= 0 && index < MAX_SECONDARIES, 'descriptor index in range');

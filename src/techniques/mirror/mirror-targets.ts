@@ -43,7 +43,8 @@ function parseUri(spec: string): { stored: string; address: RemoteAddress } {
   const exportName = decodeURIComponent(url.pathname.replace(/^\//, ''));
   if (url.protocol === 'nbd+unix:') {
     const socket = url.searchParams.get('socket');
-    if (socket === null || socket === '' || url.host !== '') throw new UsageError(`Cannot parse mirror target ${spec}: expected nbd+unix:///export?socket=PATH`, { target: spec });
+    if (socket === null || socket === '' || url.host !== '')
+      throw new UsageError(`Cannot parse mirror target ${spec}: expected nbd+unix:///export?socket=PATH`, { target: spec });
     const socketPath = resolve(socket);
     return { stored: `nbd+unix:///${encodeURIComponent(exportName)}?socket=${socketPath}`, address: { kind: 'unix', socketPath, exportName } };
   }
@@ -66,7 +67,8 @@ export function parseTarget(spec: string): TargetSpec {
   if (spec.length === 0) throw new UsageError('Cannot use an empty mirror target');
   if (URI_PATTERN.test(spec)) {
     const { stored } = parseUri(spec);
-    if (Buffer.byteLength(stored, 'latin1') > MAX_TARGET_BYTES) throw new UsageError(`Cannot use mirror target ${stored}: longer than ${MAX_TARGET_BYTES} characters`, { target: stored });
+    if (Buffer.byteLength(stored, 'latin1') > MAX_TARGET_BYTES)
+      throw new UsageError(`Cannot use mirror target ${stored}: longer than ${MAX_TARGET_BYTES} characters`, { target: stored });
     return { kind: 'remote', target: stored };
   }
   const match = REMOTE_PATTERN.exec(spec);
@@ -92,7 +94,10 @@ export function openLocalSecondary(path: string, primary: Volume): Volume {
   if (volume.unitCount !== primary.unitCount || volume.backend.slotBytes !== primary.backend.slotBytes || volume.geometry.kind !== primary.geometry.kind) {
     const shape = `${volume.unitCount} units of ${volume.backend.slotBytes} bytes`;
     volume.close();
-    throw new UsageError(`Cannot use ${path} as a mirror of ${primary.path}: it has ${shape}, the primary ${primary.unitCount} of ${primary.backend.slotBytes}`, { path });
+    throw new UsageError(
+      `Cannot use ${path} as a mirror of ${primary.path}: it has ${shape}, the primary ${primary.unitCount} of ${primary.backend.slotBytes}`,
+      { path },
+    );
   }
   return volume;
 }
@@ -117,9 +122,16 @@ export function checkSecondaryHoldsNoData(secondary: Volume, primary: Volume): v
     volser = view.label.volser;
   } catch (error) {
     if (isNoVtocError(error)) return;
-    throw new TargetExistsError(`Cannot mirror ${primary.path} onto ${secondary.path}: its VTOC cannot be read (${error instanceof Error ? error.message : String(error)}); ${advice}`, { path: secondary.path });
+    throw new TargetExistsError(
+      `Cannot mirror ${primary.path} onto ${secondary.path}: its VTOC cannot be read (${error instanceof Error ? error.message : String(error)}); ${advice}`,
+      { path: secondary.path },
+    );
   }
   if (names.length === 0) return;
   const shown = names.slice(0, NAMES_SHOWN).join(', ') + (names.length > NAMES_SHOWN ? ` and ${names.length - NAMES_SHOWN} more` : '');
-  throw new TargetExistsError(`Cannot mirror ${primary.path} onto ${secondary.path}: volume ${volser} holds ${names.length} data sets (${shown}); ${advice}`, { path: secondary.path, volser, datasets: names.length });
+  throw new TargetExistsError(`Cannot mirror ${primary.path} onto ${secondary.path}: volume ${volser} holds ${names.length} data sets (${shown}); ${advice}`, {
+    path: secondary.path,
+    volser,
+    datasets: names.length,
+  });
 }

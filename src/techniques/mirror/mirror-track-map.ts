@@ -28,7 +28,11 @@ export function defaultMapMirror(status: MirrorSessionStatus): string {
 export function sampleMirrorTrackMap(view: MirrorMapView): TrackMapSnapshot {
   const { table, mirror, marks } = view;
   return buildTrackMap({
-    kind: 'mirror', subject: view.name, geometry: view.geometry, hostWritten: view.hostWrites.hostWritten, hostWrites: view.hostWrites.hostWrites,
+    kind: 'mirror',
+    subject: view.name,
+    geometry: view.geometry,
+    hostWritten: view.hostWrites.hostWritten,
+    hostWrites: view.hostWrites.hostWrites,
     codeOf: (u) => {
       if (!table.isValid(u, mirror)) return 'p';
       const mark = marks[u];

@@ -38,7 +38,10 @@ export interface BackupTape {
 export function checkSessionComplete(tapePath: string): void {
   const record = readSessionRecord(tapePath);
   if (record && record.status !== 'completed') {
-    throw new VerifyError(`Cannot use ${tapePath}: its backup is incomplete (session ${record.status}${record.reason ? `: ${record.reason}` : ''})`, { path: tapePath, status: record.status });
+    throw new VerifyError(`Cannot use ${tapePath}: its backup is incomplete (session ${record.status}${record.reason ? `: ${record.reason}` : ''})`, {
+      path: tapePath,
+      status: record.status,
+    });
   }
 }
 
@@ -69,14 +72,20 @@ export function openBackupTape(path: string, location: TapeLocation = {}): Backu
     if (contents.dataSets.length === 0) throw new VerifyError(`Cannot restore from ${path}: the tape holds no data sets`, { path });
     const where = (seq: number): string => `${path} file ${seq}`;
     const first = contents.dataSets[0]!;
-    const source = parseSourceDescription(first.userHeaderLabels.map((l) => l.userData), where(first.fileSequence));
+    const source = parseSourceDescription(
+      first.userHeaderLabels.map((l) => l.userData),
+      where(first.fileSequence),
+    );
     const elements = contents.dataSets.map((ds) => {
       const userHeaders = ds.userHeaderLabels.map((l) => l.userData);
       return {
         name: ds.dsid,
         fileSequence: ds.fileSequence,
         description: parseElementDescription(userHeaders, where(ds.fileSequence)),
-        sha256: parseDigest(ds.userTrailerLabels.map((l) => l.userData), where(ds.fileSequence)),
+        sha256: parseDigest(
+          ds.userTrailerLabels.map((l) => l.userData),
+          where(ds.fileSequence),
+        ),
         labelsSha256: parseLabelDigest(ds.userTrailerLabels.map((l) => l.userData)),
         firstBlockNumber: ds.firstDataBlockNumber,
         blockCount: ds.dataBlockCount,
@@ -111,7 +120,14 @@ export function checkElement(tape: BackupTape, element: TapeElement): ElementChe
     bytes += block.length;
   });
   const sha256 = hash.digest('hex');
-  return { name: element.description.dsname ?? element.name, blocks: element.blockCount, bytes, sha256, recorded: element.sha256, ok: sha256 === element.sha256 };
+  return {
+    name: element.description.dsname ?? element.name,
+    blocks: element.blockCount,
+    bytes,
+    sha256,
+    recorded: element.sha256,
+    ok: sha256 === element.sha256,
+  };
 }
 
 export interface TapeVerifyReport {

@@ -63,7 +63,10 @@ function checkSameDevice(volume: Volume, tape: BackupTape): void {
   const tapeFamily = tape.source.typeName.split('-')[0];
   const family = volume.ckd.family.family;
   if (tape.source.kind !== 'ckd' || tapeFamily !== family || tape.source.slotBytes !== volume.backend.slotBytes) {
-    throw new UsageError(`Cannot restore data sets of a ${tape.source.typeName} volume (${tape.path}) onto ${volume.path}, a ${volume.ckd.typeName}: tracks go only to a volume of the same device type`, { path: volume.path });
+    throw new UsageError(
+      `Cannot restore data sets of a ${tape.source.typeName} volume (${tape.path}) onto ${volume.path}, a ${volume.ckd.typeName}: tracks go only to a volume of the same device type`,
+      { path: volume.path },
+    );
   }
 }
 
@@ -81,16 +84,29 @@ export function planDatasetRestores(volume: Volume, tape: BackupTape, elements: 
     const existing = findDataset(view, name);
     if (!existing) return { element, name, format1, mode: 'allocate' };
     if (!options.replace) {
-      throw new TargetExistsError(`Cannot restore ${name} onto ${view.label.volser} (${volume.path}): a data set of that name exists (use --replace, or --rename NEWNAME)`, { path: volume.path, dsname: name });
+      throw new TargetExistsError(
+        `Cannot restore ${name} onto ${view.label.volser} (${volume.path}): a data set of that name exists (use --replace, or --rename NEWNAME)`,
+        { path: volume.path, dsname: name },
+      );
     }
     return { element, name, format1, existing, mode: existing.trackCount >= element.blockCount ? 'reuse' : 'reallocate' };
   });
   // Reused extents are written as they are: they must be clear of the label, the VTOC and the
   // other data sets (a damaged VTOC is refused, as for put). Fresh ones are checked by allocation.
   const reused = placements.filter((p) => p.mode === 'reuse');
-  if (reused.length > 0) guardDatasetWrites(volume, view, reused.map((p) => writePlanOf(p.existing as DatasetEntry)), 'restore');
+  if (reused.length > 0)
+    guardDatasetWrites(
+      volume,
+      view,
+      reused.map((p) => writePlanOf(p.existing as DatasetEntry)),
+      'restore',
+    );
   const fresh = placements.filter((p) => p.mode !== 'reuse');
-  checkAllocationsFit(volume, fresh.map(allocationOf), fresh.filter((p) => p.mode === 'reallocate').map((p) => p.name));
+  checkAllocationsFit(
+    volume,
+    fresh.map(allocationOf),
+    fresh.filter((p) => p.mode === 'reallocate').map((p) => p.name),
+  );
   return placements;
 }
 
@@ -109,7 +125,7 @@ export function freeReallocatedNamesakes(volume: Volume, placements: readonly Da
 export function writeDatasetRestore(volume: Volume, tape: BackupTape, placement: DatasetPlacement): number {
   const geometry = volume.ckd;
   const { element, format1 } = placement;
-  const entry = placement.mode === 'reuse' ? placement.existing as DatasetEntry : allocateDataset(volume, allocationOf(placement));
+  const entry = placement.mode === 'reuse' ? (placement.existing as DatasetEntry) : allocateDataset(volume, allocationOf(placement));
   const targets = datasetTrackIndexes(geometry, entry);
   forEachBlock(tape, element, (block, j) => {
     const t = targets[j] as number;
@@ -119,16 +135,20 @@ export function writeDatasetRestore(volume: Volume, tape: BackupTape, placement:
     volume.writeTrackImages(t, [encodeTrack({ cchh, r0Data: old.r0Data, records })]);
   });
   // The data set's own attributes come from the tape; its name, extents and chain are the target's.
-  writeDscb(volume, entry.format1Address, encodeFormat1({
-    ...entry.format1,
-    dsorg: format1.dsorg,
-    recfm: format1.recfm,
-    blockSize: format1.blockSize,
-    recordLength: format1.recordLength,
-    keyLength: format1.keyLength,
-    lastUsed: format1.lastUsed,
-    trackBalance: format1.trackBalance,
-    created: format1.created,
-  }));
+  writeDscb(
+    volume,
+    entry.format1Address,
+    encodeFormat1({
+      ...entry.format1,
+      dsorg: format1.dsorg,
+      recfm: format1.recfm,
+      blockSize: format1.blockSize,
+      recordLength: format1.recordLength,
+      keyLength: format1.keyLength,
+      lastUsed: format1.lastUsed,
+      trackBalance: format1.trackBalance,
+      created: format1.created,
+    }),
+  );
   return element.blockCount;
 }

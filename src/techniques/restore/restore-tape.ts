@@ -98,7 +98,7 @@ function decodesAsTrack(block: Buffer, cchh: Cchh): boolean {
 }
 
 function restoreFbaBlocks(volume: Volume, tape: BackupTape, element: TapeElement): number {
-  let block = element.description.kind === 'blocks' ? element.description.firstBlock ?? 0 : 0;
+  let block = element.description.kind === 'blocks' ? (element.description.firstBlock ?? 0) : 0;
   let written = 0;
   forEachBlock(tape, element, (data) => {
     volume.writeBlocks(block, data);
@@ -113,7 +113,10 @@ function checkVolumeFits(volume: Volume, tape: BackupTape, element: TapeElement)
   const geometry = volume.ckd;
   const sameType = tape.source.typeName.split('-')[0] === geometry.family.family && volume.backend.slotBytes === tape.source.slotBytes;
   if (!sameType || element.blockCount > geometry.trackCount) {
-    throw new UsageError(`Cannot restore ${element.name} onto ${volume.path}: the tape holds a ${tape.source.typeName} of ${tape.source.size} cylinders, the volume is a ${geometry.typeName} of ${geometry.cylinders} (a whole volume goes to the same device type with at least as many cylinders)`, { path: volume.path });
+    throw new UsageError(
+      `Cannot restore ${element.name} onto ${volume.path}: the tape holds a ${tape.source.typeName} of ${tape.source.size} cylinders, the volume is a ${geometry.typeName} of ${geometry.cylinders} (a whole volume goes to the same device type with at least as many cylinders)`,
+      { path: volume.path },
+    );
   }
 }
 
@@ -122,7 +125,10 @@ function checkBlocksAreTracks(tape: BackupTape, element: TapeElement): void {
     try {
       trackUsedBytes(block, homeAddressOf(block), { path: tape.path, trackIndex: j });
     } catch {
-      throw new ImageFormatError(`Cannot restore ${element.name}: tape block ${element.firstBlockNumber + j} is not a track image`, { path: tape.path, blockNumber: element.firstBlockNumber + j });
+      throw new ImageFormatError(`Cannot restore ${element.name}: tape block ${element.firstBlockNumber + j} is not a track image`, {
+        path: tape.path,
+        blockNumber: element.firstBlockNumber + j,
+      });
     }
   });
 }
@@ -130,14 +136,19 @@ function checkBlocksAreTracks(tape: BackupTape, element: TapeElement): void {
 export function restoreTape(tapePath: string, options: RestoreOptions): RestoreResult {
   const tape = openBackupTape(tapePath, { startBlock: options.tapeStartBlock });
   try {
-    const chosen = options.dataset
-      ? tape.elements.filter((e) => (e.description.dsname ?? e.name) === options.dataset!.toUpperCase())
-      : tape.elements;
-    if (chosen.length === 0) throw new UsageError(`Cannot restore ${options.dataset} from ${tapePath}: the tape has ${tape.elements.map((e) => e.description.dsname ?? e.name).join(', ')}`);
+    const chosen = options.dataset ? tape.elements.filter((e) => (e.description.dsname ?? e.name) === options.dataset!.toUpperCase()) : tape.elements;
+    if (chosen.length === 0)
+      throw new UsageError(
+        `Cannot restore ${options.dataset} from ${tapePath}: the tape has ${tape.elements.map((e) => e.description.dsname ?? e.name).join(', ')}`,
+      );
     // Verify everything before writing anything.
     const checks = chosen.map((e) => checkElement(tape, e));
     const bad = checks.find((c) => !c.ok);
-    if (bad) throw new VerifyError(`Cannot restore from ${tapePath}: ${bad.name} has SHA-256 ${bad.sha256}, the tape records ${bad.recorded}`, { path: tapePath, element: bad.name });
+    if (bad)
+      throw new VerifyError(`Cannot restore from ${tapePath}: ${bad.name} has SHA-256 ${bad.sha256}, the tape records ${bad.recorded}`, {
+        path: tapePath,
+        element: bad.name,
+      });
     // Data set tracks are placed by their home addresses (or relocated), so each must decode.
     if (tape.source.kind === 'ckd') chosen.filter((e) => e.description.kind === 'dataset').forEach((e) => checkBlocksAreTracks(tape, e));
     // The labels are trusted only as far as they are checked: against their digest, and the
@@ -150,7 +161,14 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
       // Everything about the target is checked before the first byte is written.
       const ckd = tape.source.kind === 'ckd';
       if (ckd) chosen.filter((e) => e.description.kind === 'volume').forEach((e) => checkVolumeFits(volume, tape, e));
-      const datasets = ckd ? planDatasetRestores(volume, tape, chosen.filter((e) => e.description.kind === 'dataset'), options) : [];
+      const datasets = ckd
+        ? planDatasetRestores(
+            volume,
+            tape,
+            chosen.filter((e) => e.description.kind === 'dataset'),
+            options,
+          )
+        : [];
       freeReallocatedNamesakes(volume, datasets);
       const written = chosen.map((e) => {
         if (!ckd) return restoreFbaBlocks(volume, tape, e);
@@ -180,7 +198,8 @@ function removeNewVolume(path: string): void {
 }
 
 function createTarget(tape: BackupTape, options: RestoreOptions): Volume {
-  if (existsSync(options.to) && !options.force) throw new TargetExistsError(`Cannot restore into a new volume ${options.to}: the file exists (use --force)`, { path: options.to });
+  if (existsSync(options.to) && !options.force)
+    throw new TargetExistsError(`Cannot restore into a new volume ${options.to}: the file exists (use --force)`, { path: options.to });
   const source = tape.source;
   const wholeVolume = tape.elements.some((e) => e.description.kind === 'volume');
   if (source.kind === 'fba') return createVolume(options.to, { type: 'fba', blocks: source.size, volser: source.volser || 'FBA001', force: options.force });

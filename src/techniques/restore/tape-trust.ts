@@ -26,7 +26,13 @@ export function checkElementLabels(tape: BackupTape, element: TapeElement): Labe
   const labels = labelsOnTape(tape.reader, element.firstBlockNumber);
   const sha256 = labelDigestOf(labels);
   const recorded = element.labelsSha256;
-  return { name: element.description.dsname ?? element.name, labels: coveredLabelNames(labels), sha256, recorded, ok: recorded === undefined || recorded === sha256 };
+  return {
+    name: element.description.dsname ?? element.name,
+    labels: coveredLabelNames(labels),
+    sha256,
+    recorded,
+    ok: recorded === undefined || recorded === sha256,
+  };
 }
 
 /** `action`: "verify" or "restore from". */
@@ -59,7 +65,8 @@ export function checkRecordedGeometry(tape: BackupTape): void {
   const family = familyByName(source.typeName.split('-')[0] ?? '');
   if (!family) throw geometryError(tape, `UHL1 records device type ${source.typeName}, which is not a CKD type snaptape knows`);
   if (source.size > MAX_CKD_CYLINDERS) throw geometryError(tape, `UHL1 records ${source.size} cylinders: a ${family.family} has at most ${MAX_CKD_CYLINDERS}`);
-  if (source.slotBytes !== family.trackSlotBytes) throw geometryError(tape, `UHL1 records ${source.slotBytes}-byte track slots: a ${family.family} has ${family.trackSlotBytes}`);
+  if (source.slotBytes !== family.trackSlotBytes)
+    throw geometryError(tape, `UHL1 records ${source.slotBytes}-byte track slots: a ${family.family} has ${family.trackSlotBytes}`);
   const tracks = source.size * family.heads;
   for (const element of tape.elements) {
     const name = element.description.dsname ?? element.name;
@@ -89,7 +96,10 @@ function checkFbaGeometry(tape: BackupTape): void {
     if (d.kind === 'volume') {
       const expected = Math.ceil(source.size / FBA_BLOCKS_PER_TAPE_BLOCK);
       if (element.blockCount !== expected) {
-        throw geometryError(tape, `UHL1 records ${source.size} blocks (${expected} tape blocks of up to ${FBA_BLOCKS_PER_TAPE_BLOCK}), but ${element.name} holds ${element.blockCount} tape blocks`);
+        throw geometryError(
+          tape,
+          `UHL1 records ${source.size} blocks (${expected} tape blocks of up to ${FBA_BLOCKS_PER_TAPE_BLOCK}), but ${element.name} holds ${element.blockCount} tape blocks`,
+        );
       }
     } else if (d.kind === 'blocks') {
       const first = d.firstBlock ?? Number.NaN;
@@ -98,7 +108,8 @@ function checkFbaGeometry(tape: BackupTape): void {
         throw geometryError(tape, `UHL3 of ${element.name} records blocks ${first}+${count}, outside the ${source.size} blocks UHL1 records`);
       }
       const expected = Math.ceil(count / FBA_BLOCKS_PER_TAPE_BLOCK);
-      if (element.blockCount !== expected) throw geometryError(tape, `UHL3 of ${element.name} records ${count} blocks (${expected} tape blocks), but it holds ${element.blockCount} tape blocks`);
+      if (element.blockCount !== expected)
+        throw geometryError(tape, `UHL3 of ${element.name} records ${count} blocks (${expected} tape blocks), but it holds ${element.blockCount} tape blocks`);
     }
   }
 }

@@ -35,7 +35,10 @@ export async function runPhysicalCopy(pollingToken: string): Promise<TokenRecord
   let record = loadByPollingToken(pollingToken);
   const physical = record.physical;
   if (record.state !== 'copying' || !physical) {
-    throw new SessionError(`Cannot write the physical copy of ${pollingToken}: the token is ${record.state}${physical ? '' : ' and asked for no physical copy'}`, { token: pollingToken });
+    throw new SessionError(
+      `Cannot write the physical copy of ${pollingToken}: the token is ${record.state}${physical ? '' : ' and asked for no physical copy'}`,
+      { token: pollingToken },
+    );
   }
   record = { ...record, physical: { ...physical, pid: process.pid } };
   saveRecord(record);
@@ -58,7 +61,12 @@ export async function runPhysicalCopy(pollingToken: string): Promise<TokenRecord
       const pacing = physical.pacing ?? {};
       const result = await runBackgroundCopy({
         plan: {
-          stateBuffer: states.buffer, units: Int32Array.from(units), cursorBuffer: newCursor(), source: {}, target: { kind: 'slot', trim: false }, marks: [],
+          stateBuffer: states.buffer,
+          units: Int32Array.from(units),
+          cursorBuffer: newCursor(),
+          source: {},
+          target: { kind: 'slot', trim: false },
+          marks: [],
           // Nothing else copies these tracks: the pinned directory does not change.
           readBeforeClaim: false,
           pacing: createPacing({
@@ -89,7 +97,11 @@ export async function runPhysicalCopy(pollingToken: string): Promise<TokenRecord
     } finally {
       image.close();
     }
-    const done: TokenRecord = { ...record, state: transition(record, 'finish', pollingToken), physical: { ...record.physical!, tracksDone: geometry.trackCount } };
+    const done: TokenRecord = {
+      ...record,
+      state: transition(record, 'finish', pollingToken),
+      physical: { ...record.physical!, tracksDone: geometry.trackCount },
+    };
     saveRecord(done);
     return done;
   } catch (error) {

@@ -24,11 +24,17 @@ export interface LocatedSource {
 
 /** Checks that both paths are mapped volumes of one folder; returns the folder. */
 export function checkSameSubsystem(source: string, target: string, options: { targetMayBeNew: boolean }): string {
-  if (!isMappedVolumePath(source)) throw new UsageError(`Cannot snapshot ${source}: it is not a mapped volume (make one with: snaptape init <dir>/<name> --mapped)`, { path: source });
+  if (!isMappedVolumePath(source))
+    throw new UsageError(`Cannot snapshot ${source}: it is not a mapped volume (make one with: snaptape init <dir>/<name> --mapped)`, { path: source });
   const dir = subsystemDirOf(source);
-  if (subsystemDirOf(target) !== dir) throw new UsageError(`Cannot snapshot ${source} to ${target}: a snapshot target must be in the same subsystem folder (${dir})`, { path: target });
-  if (existsSync(target) && !isMappedVolumePath(target)) throw new UsageError(`Cannot snapshot to ${target}: it exists and is not a mapped volume`, { path: target });
-  if (!existsSync(target) && !options.targetMayBeNew) throw new UsageError(`Cannot snapshot data sets to ${target}: the target volume does not exist (create it with: snaptape init ${target} --mapped ...)`, { path: target });
+  if (subsystemDirOf(target) !== dir)
+    throw new UsageError(`Cannot snapshot ${source} to ${target}: a snapshot target must be in the same subsystem folder (${dir})`, { path: target });
+  if (existsSync(target) && !isMappedVolumePath(target))
+    throw new UsageError(`Cannot snapshot to ${target}: it exists and is not a mapped volume`, { path: target });
+  if (!existsSync(target) && !options.targetMayBeNew)
+    throw new UsageError(`Cannot snapshot data sets to ${target}: the target volume does not exist (create it with: snaptape init ${target} --mapped ...)`, {
+      path: target,
+    });
   if (subsystemDirOf(source) === subsystemDirOf(target) && source.replace(/\/+$/, '').split('/').pop() === target.replace(/\/+$/, '').split('/').pop()) {
     throw new UsageError(`Cannot snapshot ${source} onto itself`, { path: source });
   }
@@ -39,7 +45,8 @@ export function locateSource(volume: Volume, patterns: readonly string[] | undef
   if (!patterns || patterns.length === 0) return { mode: 'volume', datasets: [] };
   const regexps = patterns.map(datasetPatternRegExp);
   const datasets = readVtoc(volume).datasets.filter((d) => matchesAnyPattern(d.name, regexps));
-  if (datasets.length === 0) throw new DatasetError(`Cannot snapshot data sets ${patterns.join(' ')} of ${volume.path}: no data set matches`, { path: volume.path });
+  if (datasets.length === 0)
+    throw new DatasetError(`Cannot snapshot data sets ${patterns.join(' ')} of ${volume.path}: no data set matches`, { path: volume.path });
   return { mode: 'datasets', datasets };
 }
 
@@ -50,7 +57,10 @@ export function locateSource(volume: Volume, patterns: readonly string[] | undef
 export function locateTargetDatasets(source: Volume, target: Volume, datasets: readonly DatasetEntry[]): DatasetPair[] {
   const s = source.ckd;
   const t = target.ckd;
-  if (s.family !== t.family) throw new UsageError(`Cannot snapshot data sets of ${source.path} to ${target.path}: ${s.family.family} tracks cannot go on a ${t.family.family}`, { path: target.path });
+  if (s.family !== t.family)
+    throw new UsageError(`Cannot snapshot data sets of ${source.path} to ${target.path}: ${s.family.family} tracks cannot go on a ${t.family.family}`, {
+      path: target.path,
+    });
   // The copy writes the target data sets' tracks: those that exist are checked together before any
   // allocation (which checks its own new extents).
   const targetView = readVtoc(target);
@@ -59,12 +69,22 @@ export function locateTargetDatasets(source: Volume, target: Volume, datasets: r
   return datasets.map((d) => {
     let onTarget = findDataset(readVtoc(target), d.name);
     if (onTarget && onTarget.trackCount < d.trackCount) {
-      throw new NoSpaceError(`Cannot snapshot ${d.name} to ${target.path}: the target data set has ${onTarget.trackCount} tracks, the source ${d.trackCount}`, { path: target.path, dsname: d.name });
+      throw new NoSpaceError(`Cannot snapshot ${d.name} to ${target.path}: the target data set has ${onTarget.trackCount} tracks, the source ${d.trackCount}`, {
+        path: target.path,
+        dsname: d.name,
+      });
     }
     if (!onTarget) {
       const f1 = d.format1;
       const dsorg = (f1.dsorg & 0x0200) !== 0 ? 'PO' : (f1.dsorg & 0x2000) !== 0 ? 'DA' : 'PS';
-      onTarget = allocateDataset(target, { name: d.name, tracks: d.trackCount, dsorg, recfm: f1.recfm, recordLength: f1.recordLength, blockSize: f1.blockSize });
+      onTarget = allocateDataset(target, {
+        name: d.name,
+        tracks: d.trackCount,
+        dsorg,
+        recfm: f1.recfm,
+        recordLength: f1.recordLength,
+        blockSize: f1.blockSize,
+      });
     }
     return { name: d.name, sourceRuns: datasetRuns(s, d), targetRuns: datasetRuns(t, onTarget), trackCount: d.trackCount };
   });

@@ -34,7 +34,19 @@ import { findDataset, readVtoc } from '../../vtoc/vtoc-reader.js';
 import { writeDscb } from '../../vtoc/vtoc-writer.js';
 import { checkSameSubsystem, fingerprintOf, locateSource, locateTargetDatasets, tracksOf } from './snapshot-locate.js';
 import {
-  formatToken, loadByPollingToken, loadRecord, newId, parseToken, saveRecord, savePollingLink, transition, TOKEN_TTL_MS, type DatasetPair, type PhysicalCopyPacing, type TokenRecord, type TokenState,
+  formatToken,
+  loadByPollingToken,
+  loadRecord,
+  newId,
+  parseToken,
+  saveRecord,
+  savePollingLink,
+  transition,
+  TOKEN_TTL_MS,
+  type DatasetPair,
+  type PhysicalCopyPacing,
+  type TokenRecord,
+  type TokenState,
 } from './snapshot-tokens.js';
 
 export interface DefineOptions {
@@ -123,8 +135,10 @@ export function defineSnapshot(sourcePath: string, targetPath: string, options: 
     let targetTracks: number;
     if (located.mode === 'volume') {
       const sourceVolser = readVolumeLabel(sourceVolume).volser;
-      if (volser === null) throw new UsageError(`Cannot define a snapshot of ${source}: give the target a new --volser, so both volumes can be online at once`, { path: source });
-      if (volser === sourceVolser) throw new UsageError(`Cannot define a snapshot of ${source} with --volser ${volser}: the source has that volser`, { path: source });
+      if (volser === null)
+        throw new UsageError(`Cannot define a snapshot of ${source}: give the target a new --volser, so both volumes can be online at once`, { path: source });
+      if (volser === sourceVolser)
+        throw new UsageError(`Cannot define a snapshot of ${source} with --volser ${volser}: the source has that volser`, { path: source });
       const g = sourceVolume.ckd;
       if (!existsSync(target)) {
         // Allocate the target: a bare directory of the source's geometry, every track unallocated.
@@ -136,7 +150,10 @@ export function defineSnapshot(sourcePath: string, targetPath: string, options: 
         try {
           const t = targetVolume.ckd;
           if (t.trackCount !== g.trackCount || t.family !== g.family) {
-            throw new UsageError(`Cannot define a snapshot of ${source} to ${target}: the target is ${t.typeName} with ${t.trackCount} tracks, the source ${g.typeName} with ${g.trackCount}`, { path: target });
+            throw new UsageError(
+              `Cannot define a snapshot of ${source} to ${target}: the target is ${t.typeName} with ${t.trackCount} tracks, the source ${g.typeName} with ${g.trackCount}`,
+              { path: target },
+            );
           }
           targetTracks = t.trackCount;
         } finally {
@@ -154,9 +171,20 @@ export function defineSnapshot(sourcePath: string, targetPath: string, options: 
     }
     const id = newId('S');
     const record: TokenRecord = {
-      version: 1, id, dir, state: 'defined', createdMs: Date.now(), mode: located.mode, source, target, volser, pairs,
+      version: 1,
+      id,
+      dir,
+      state: 'defined',
+      createdMs: Date.now(),
+      mode: located.mode,
+      source,
+      target,
+      volser,
+      pairs,
       fingerprint: fingerprintOf({ sourceTracks: sourceVolume.ckd.trackCount, targetTracks, pairs }),
-      pollingId: null, executedMs: null, physical: null,
+      pollingId: null,
+      executedMs: null,
+      physical: null,
     };
     saveRecord(record);
     return { token: formatToken(id, dir), mode: located.mode, source, target, datasets: pairs.map((p) => ({ name: p.name, tracks: p.trackCount })) };
@@ -222,12 +250,24 @@ function updateTargetMetadata(record: TokenRecord, source: Volume, target: Volum
   for (const pair of record.pairs) {
     const from = findDataset(sourceView, pair.name);
     const to = findDataset(readVtoc(target), pair.name);
-    if (!from || !to) throw new SessionError(`Cannot catalogue ${pair.name} on ${target.path}: the data set is gone from the ${from ? 'target' : 'source'}`, { dsname: pair.name });
+    if (!from || !to)
+      throw new SessionError(`Cannot catalogue ${pair.name} on ${target.path}: the data set is gone from the ${from ? 'target' : 'source'}`, {
+        dsname: pair.name,
+      });
     // The target keeps its own extents, volser and Format-3 chain; the rest describes the copied data.
-    writeDscb(target, to.format1Address, encodeFormat1({
-      ...from.format1, dsname: to.format1.dsname, volser: to.format1.volser, extentCount: to.format1.extentCount, extents: to.format1.extents,
-      format3Pointer: to.format1.format3Pointer, spaceAllocation: to.format1.spaceAllocation,
-    }));
+    writeDscb(
+      target,
+      to.format1Address,
+      encodeFormat1({
+        ...from.format1,
+        dsname: to.format1.dsname,
+        volser: to.format1.volser,
+        extentCount: to.format1.extentCount,
+        extents: to.format1.extents,
+        format3Pointer: to.format1.format3Pointer,
+        spaceAllocation: to.format1.spaceAllocation,
+      }),
+    );
   }
 }
 
@@ -239,10 +279,14 @@ function checkPacing(options: ExecuteOptions, token: string): PhysicalCopyPacing
     throw new UsageError(`Cannot execute snapshot token ${token}: ${what}`, { token });
   };
   if (!options.physical) bad('pacing (pause-after, pause-ms, throttle-mbps) applies to a physical copy only; give --physical');
-  for (const [name, value] of [['pause-after', pacing.pauseAfter], ['pause-ms', pacing.pauseMs]] as const) {
+  for (const [name, value] of [
+    ['pause-after', pacing.pauseAfter],
+    ['pause-ms', pacing.pauseMs],
+  ] as const) {
     if (value !== undefined && !(Number.isInteger(value) && value >= 0)) bad(`${name} ${value} is not a whole number`);
   }
-  if (pacing.throttleMbps !== undefined && !(Number.isFinite(pacing.throttleMbps) && pacing.throttleMbps > 0)) bad(`a throttle of ${pacing.throttleMbps} MB/s is not a rate above 0`);
+  if (pacing.throttleMbps !== undefined && !(Number.isFinite(pacing.throttleMbps) && pacing.throttleMbps > 0))
+    bad(`a throttle of ${pacing.throttleMbps} MB/s is not a rate above 0`);
   return pacing;
 }
 
@@ -253,25 +297,41 @@ export function executeSnapshot(token: string, options: ExecuteOptions = {}): Ex
   const next = transition(record, options.physical ? 'execute-physical' : 'execute', token);
   const pacing = checkPacing(options, token);
   if (Date.now() - record.createdMs > TOKEN_TTL_MS) {
-    throw new SessionError(`Cannot execute snapshot token ${token}: it is stale (defined ${Math.round((Date.now() - record.createdMs) / 1000)} s ago; a token lives ${TOKEN_TTL_MS / 1000} s); define the snapshot again`, { token });
+    throw new SessionError(
+      `Cannot execute snapshot token ${token}: it is stale (defined ${Math.round((Date.now() - record.createdMs) / 1000)} s ago; a token lives ${TOKEN_TTL_MS / 1000} s); define the snapshot again`,
+      { token },
+    );
   }
   const opened = openForExecute(record, options.held);
   try {
     const { sourceBackend, targetBackend, source } = opened;
     if (options.held && options.held.target.interceptorNames().length > 0) {
       // The pointer copy bypasses the write path: a session watching the target would miss it.
-      throw new SessionError(`Cannot execute snapshot token ${token}: sessions are active on the target ${record.target} (${options.held.target.interceptorNames().join(', ')})`, { token });
+      throw new SessionError(
+        `Cannot execute snapshot token ${token}: sessions are active on the target ${record.target} (${options.held.target.interceptorNames().join(', ')})`,
+        { token },
+      );
     }
     // Staleness: the geometry and every pair's extents must be what define saw.
-    const fingerprint = fingerprintOf({ sourceTracks: sourceBackend.geometry.trackCount, targetTracks: targetBackend.geometry.trackCount, pairs: record.pairs });
-    if (fingerprint !== record.fingerprint || (record.mode === 'datasets' && !sameRuns(source, opened.target(), record.pairs))) {
-      throw new SessionError(`Cannot execute snapshot token ${token}: it is stale (the source or target extents changed since define); define the snapshot again`, { token });
-    }
-    const trackPairs = record.mode === 'volume' ? 'all' as const : record.pairs.flatMap((p) => {
-      const from = tracksOf(p.sourceRuns);
-      const to = tracksOf(p.targetRuns);
-      return from.map((f, i) => [f, to[i] as number] as const);
+    const fingerprint = fingerprintOf({
+      sourceTracks: sourceBackend.geometry.trackCount,
+      targetTracks: targetBackend.geometry.trackCount,
+      pairs: record.pairs,
     });
+    if (fingerprint !== record.fingerprint || (record.mode === 'datasets' && !sameRuns(source, opened.target(), record.pairs))) {
+      throw new SessionError(
+        `Cannot execute snapshot token ${token}: it is stale (the source or target extents changed since define); define the snapshot again`,
+        { token },
+      );
+    }
+    const trackPairs =
+      record.mode === 'volume'
+        ? ('all' as const)
+        : record.pairs.flatMap((p) => {
+            const from = tracksOf(p.sourceRuns);
+            const to = tracksOf(p.targetRuns);
+            return from.map((f, i) => [f, to[i] as number] as const);
+          });
     const tracks = copyPointers(sourceBackend, targetBackend, trackPairs);
     updateTargetMetadata(record, source, opened.target(sizeTableOf(targetBackend)));
     targetBackend.sync();
@@ -279,7 +339,15 @@ export function executeSnapshot(token: string, options: ExecuteOptions = {}): Ex
     let physical = null;
     if (options.physical) {
       createPin(targetBackend.writablePool, targetBackend.directory, pollingId);
-      physical = { path: resolve(options.physical), pinId: pollingId, pid: null, tracksDone: 0, tracksTotal: targetBackend.geometry.trackCount, error: null, ...(pacing ? { pacing } : {}) };
+      physical = {
+        path: resolve(options.physical),
+        pinId: pollingId,
+        pid: null,
+        tracksDone: 0,
+        tracksTotal: targetBackend.geometry.trackCount,
+        error: null,
+        ...(pacing ? { pacing } : {}),
+      };
     }
     const executed: TokenRecord = { ...record, state: next, pollingId, executedMs: Date.now(), physical };
     savePollingLink(dir, pollingId, id);
@@ -303,7 +371,9 @@ function openForExecute(record: TokenRecord, held: HeldVolumes | undefined): Exe
   if (held) {
     assert(resolve(held.source.path) === record.source && resolve(held.target.path) === record.target, 'the held volumes are the ones the token names');
     return {
-      sourceBackend: heldBackend(held.source), targetBackend: heldBackend(held.target), source: held.source,
+      sourceBackend: heldBackend(held.source),
+      targetBackend: heldBackend(held.target),
+      source: held.source,
       target: (sizes) => {
         if (sizes) held.target.replaceTrackSizes(sizes);
         return held.target;
@@ -319,7 +389,9 @@ function openForExecute(record: TokenRecord, held: HeldVolumes | undefined): Exe
   try {
     const targetBackend = MappedVolumeBackend.open(record.target, subsystemDirOf(record.target), bulk);
     return {
-      sourceBackend, targetBackend, source: new Volume(sourceBackend),
+      sourceBackend,
+      targetBackend,
+      source: new Volume(sourceBackend),
       target: (sizes) => new Volume(targetBackend, sizes),
       // The backends close directly: a Volume's close would save a size table that the next
       // writable open removes anyway (the directory's extents give the next one for free).
@@ -345,8 +417,10 @@ function sameRuns(source: Volume, target: Volume, pairs: readonly DatasetPair[])
     const s = findDataset(sv, p.name);
     const t = findDataset(tv, p.name);
     if (!s || !t) return false;
-    const runs = (entry: typeof s, heads: number): string => JSON.stringify(entry.extents.map((e) => [e.begin.cylinder * heads + e.begin.head, e.end.cylinder * heads + e.end.head]));
-    const want = (rs: readonly { firstTrack: number; trackCount: number }[]): string => JSON.stringify(rs.map((r) => [r.firstTrack, r.firstTrack + r.trackCount - 1]));
+    const runs = (entry: typeof s, heads: number): string =>
+      JSON.stringify(entry.extents.map((e) => [e.begin.cylinder * heads + e.begin.head, e.end.cylinder * heads + e.end.head]));
+    const want = (rs: readonly { firstTrack: number; trackCount: number }[]): string =>
+      JSON.stringify(rs.map((r) => [r.firstTrack, r.firstTrack + r.trackCount - 1]));
     return runs(s, source.ckd.heads) === want(p.sourceRuns) && runs(t, target.ckd.heads) === want(p.targetRuns);
   });
 }
@@ -361,7 +435,13 @@ export function snapshotStatus(pollingToken: string): StatusResult {
     error = error ?? `the copying process ${record.physical.pid} ended before the image was complete`;
   }
   return {
-    pollingToken, token: formatToken(record.id, record.dir), state, mode: record.mode, source: record.source, target: record.target, volser: record.volser,
+    pollingToken,
+    token: formatToken(record.id, record.dir),
+    state,
+    mode: record.mode,
+    source: record.source,
+    target: record.target,
+    volser: record.volser,
     physical: record.physical ? { path: record.physical.path, tracksDone: record.physical.tracksDone, tracksTotal: record.physical.tracksTotal, error } : null,
   };
 }

@@ -20,7 +20,15 @@ import type { Session, SessionArgs, SessionFailure, SessionListener, SessionStat
 import { SessionEvents } from '../../session/session-events.js';
 import { onlyArgs, unknownVerb } from '../../session/session-args.js';
 import { runPhysicalCopy } from './physical-copy.js';
-import { defineSnapshot, executeSnapshot, snapshotStatus, type DefineResult, type ExecuteResult, type HeldVolumes, type StatusResult } from './snapshot-protocol.js';
+import {
+  defineSnapshot,
+  executeSnapshot,
+  snapshotStatus,
+  type DefineResult,
+  type ExecuteResult,
+  type HeldVolumes,
+  type StatusResult,
+} from './snapshot-protocol.js';
 
 export interface SnapshotSessionOptions {
   readonly volser?: string;
@@ -60,7 +68,9 @@ export class SnapshotSession implements Session {
     this.targetPath = targetPath;
     this.options = options;
     let settle = (): void => undefined;
-    this.settled = new Promise<void>((resolve) => { settle = resolve; });
+    this.settled = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
     this.settle = settle;
     this.events.endWhen(this.settled);
   }
@@ -140,7 +150,10 @@ export class SnapshotSession implements Session {
       this.settle();
       return;
     }
-    throw new SessionError(`Cannot cancel the ${this.name}: it is ${this.stateValue}${FINAL_STATES.has(this.stateValue) ? '' : ' (a physical copy runs to its end)'}`, { state: this.stateValue });
+    throw new SessionError(
+      `Cannot cancel the ${this.name}: it is ${this.stateValue}${FINAL_STATES.has(this.stateValue) ? '' : ' (a physical copy runs to its end)'}`,
+      { state: this.stateValue },
+    );
   }
 
   command(verb: string, args?: SessionArgs): void {
@@ -164,8 +177,17 @@ export class SnapshotSession implements Session {
     const { defined, executed } = outcome;
     const status = this.stateValue === 'running' ? snapshotStatus(executed.pollingToken) : outcome.status;
     return {
-      state: status.state, token: executed.token, pollingToken: executed.pollingToken, mode: defined.mode, source: defined.source, target: defined.target,
-      targetVolume, volser: status.volser, datasets: defined.datasets, tracks: executed.tracks, ms: executed.ms,
+      state: status.state,
+      token: executed.token,
+      pollingToken: executed.pollingToken,
+      mode: defined.mode,
+      source: defined.source,
+      target: defined.target,
+      targetVolume,
+      volser: status.volser,
+      datasets: defined.datasets,
+      tracks: executed.tracks,
+      ms: executed.ms,
       ...(status.physical ? { physical: status.physical } : {}),
     };
   }
@@ -175,7 +197,8 @@ export class SnapshotSession implements Session {
     const physical = this.stateValue === 'running' && outcome ? snapshotStatus(outcome.executed.pollingToken).physical : outcome?.status.physical;
     const tracks = outcome?.executed.tracks ?? 0;
     return {
-      kind: this.kind, state: this.stateValue,
+      kind: this.kind,
+      state: this.stateValue,
       phase: outcome ? (this.stateValue === 'running' ? 'copying' : outcome.status.state) : 'defining',
       counts: physical ? { total: physical.tracksTotal, done: physical.tracksDone } : { total: tracks, done: this.stateValue === 'completed' ? tracks : 0 },
       target: outcome?.defined.target ?? this.targetPath,
@@ -186,5 +209,7 @@ export class SnapshotSession implements Session {
 }
 
 function failureOf(error: unknown): SessionFailure {
-  return isSnaptapeError(error) ? { code: error.code, message: error.message } : { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+  return isSnaptapeError(error)
+    ? { code: error.code, message: error.message }
+    : { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
 }

@@ -98,7 +98,9 @@ export function parseToken(token: string, kind: 'S' | 'P'): { id: string; dir: s
   const dir = at < 0 ? '' : token.slice(at + 1);
   const what = kind === 'S' ? 'snapshot token' : 'polling token';
   if (!ID_PATTERN.test(id) || id[0] !== kind || dir === '') {
-    throw new SessionError(`Cannot use ${what} "${token}": unknown token (expected ${kind}<16 hex digits>@<subsystem folder>, as define/execute print it)`, { token });
+    throw new SessionError(`Cannot use ${what} "${token}": unknown token (expected ${kind}<16 hex digits>@<subsystem folder>, as define/execute print it)`, {
+      token,
+    });
   }
   return { id, dir };
 }
@@ -157,8 +159,12 @@ export function loadByPollingToken(token: string): TokenRecord {
 export function transition(record: TokenRecord, verb: TokenVerb, token: string): TokenState {
   const next = TOKEN_TRANSITIONS[record.state][verb];
   if (next === undefined) {
-    const why = record.state === 'defined' ? 'it has not been executed'
-      : record.pollingId ? `it was already executed (polling token ${formatToken(record.pollingId, record.dir)}, state ${record.state})` : `it is ${record.state}`;
+    const why =
+      record.state === 'defined'
+        ? 'it has not been executed'
+        : record.pollingId
+          ? `it was already executed (polling token ${formatToken(record.pollingId, record.dir)}, state ${record.state})`
+          : `it is ${record.state}`;
     throw new SessionError(`Cannot ${verb} snapshot token ${token}: ${why}`, { token, state: record.state });
   }
   return next;

@@ -93,7 +93,9 @@ function fbaElements(volume: Volume, options: SelectOptions): Array<{ element: O
   const ranges = options.blockRanges && options.blockRanges.length > 0 ? options.blockRanges : [{ firstBlock: 0, blockCount: blocks }];
   return ranges.map((range, i) => {
     if (range.firstBlock < 0 || range.blockCount < 1 || range.firstBlock + range.blockCount > blocks) {
-      throw new UsageError(`Cannot back up blocks ${range.firstBlock}+${range.blockCount} of ${volume.path}: the volume has blocks 0-${blocks - 1}`, { path: volume.path });
+      throw new UsageError(`Cannot back up blocks ${range.firstBlock}+${range.blockCount} of ${volume.path}: the volume has blocks 0-${blocks - 1}`, {
+        path: volume.path,
+      });
     }
     const slots: PendingSlot[] = [];
     for (let b = range.firstBlock; b < range.firstBlock + range.blockCount; b += FBA_BLOCKS_PER_TAPE_BLOCK) {
@@ -111,7 +113,9 @@ export function selectBackupSet(volume: Volume, options: SelectOptions): BackupS
     throw new UsageError(`Cannot back up block ranges of ${volume.path}: it is a CKD volume (choose data sets with --datasets)`, { path: volume.path });
   }
   if (volume.geometry.kind === 'fba' && options.datasets && options.datasets.length > 0) {
-    throw new UsageError(`Cannot back up data sets of ${volume.path}: it is an FBA volume, which has no VTOC (choose block ranges with --blocks)`, { path: volume.path });
+    throw new UsageError(`Cannot back up data sets of ${volume.path}: it is an FBA volume, which has no VTOC (choose block ranges with --blocks)`, {
+      path: volume.path,
+    });
   }
   const chosen = volume.geometry.kind === 'ckd' ? ckdElements(volume, options) : fbaElements(volume, options);
   const total = chosen.reduce((n, c) => n + c.slots.length, 0);
@@ -148,10 +152,21 @@ export function selectBackupSet(volume: Volume, options: SelectOptions): BackupS
  * end marker of every track (29 bytes), and the EOF record's count field (C) that ends a
  * sequential data set's data. TR tracks, n blocks per full track, R blocks on the last track.
  */
-export function fixedFormatElementBytes(options: { blockBytes: number; keyBytes: number; blocksPerTrack: number; tracks: number; blocksOnLastTrack: number; endOfFileRecord: boolean }): number {
+export function fixedFormatElementBytes(options: {
+  blockBytes: number;
+  keyBytes: number;
+  blocksPerTrack: number;
+  tracks: number;
+  blocksOnLastTrack: number;
+  endOfFileRecord: boolean;
+}): number {
   const COUNT_BYTES = 8;
   const TRACK_FRAME_BYTES = 29;
   const perBlock = options.blockBytes + options.keyBytes + COUNT_BYTES;
-  return perBlock * options.blocksPerTrack * (options.tracks - 1) + perBlock * options.blocksOnLastTrack
-    + TRACK_FRAME_BYTES * options.tracks + (options.endOfFileRecord ? COUNT_BYTES : 0);
+  return (
+    perBlock * options.blocksPerTrack * (options.tracks - 1) +
+    perBlock * options.blocksOnLastTrack +
+    TRACK_FRAME_BYTES * options.tracks +
+    (options.endOfFileRecord ? COUNT_BYTES : 0)
+  );
 }

@@ -48,7 +48,9 @@ export function describeSource(geometry: VolumeGeometry, volser: string): Source
 
 export function headerLabelTexts(source: SourceDescription, element: BackupElement): string[] {
   const sizeWord = source.kind === 'ckd' ? `CYL=${source.size}` : `BLKS=${source.size}`;
-  const texts = [`${BACKUP_LABEL_MAGIC} SRC KIND=${source.kind.toUpperCase()} TYPE=${source.typeName} ${sizeWord} SLOT=${source.slotBytes} VOL=${source.volser}`];
+  const texts = [
+    `${BACKUP_LABEL_MAGIC} SRC KIND=${source.kind.toUpperCase()} TYPE=${source.typeName} ${sizeWord} SLOT=${source.slotBytes} VOL=${source.volser}`,
+  ];
   if (element.kind === 'dataset' && element.dataset) {
     texts.push(`ELEM=DATASET DSN=${element.dataset.name}`);
     const hex = encodeFormat1(element.dataset.format1).subarray(DSCB_KEY_BYTES).toString('hex').toUpperCase();
@@ -72,10 +74,11 @@ export function digestLabel(sha256Hex: string): Buffer {
 
 function words(texts: readonly string[]): Map<string, string> {
   const map = new Map<string, string>();
-  for (const text of texts) for (const word of text.split(/ +/)) {
-    const eq = word.indexOf('=');
-    if (eq > 0) map.set(word.slice(0, eq), word.slice(eq + 1));
-  }
+  for (const text of texts)
+    for (const word of text.split(/ +/)) {
+      const eq = word.indexOf('=');
+      if (eq > 0) map.set(word.slice(0, eq), word.slice(eq + 1));
+    }
   return map;
 }
 
@@ -85,7 +88,8 @@ function labelError(where: string, problem: string): TapeLabelError {
 
 export function parseSourceDescription(userHeaderData: readonly Buffer[], where: string): SourceDescription {
   const texts = userHeaderData.map((d) => decodeEbcdicTrimmed(d));
-  if (!texts[0]?.startsWith(`${BACKUP_LABEL_MAGIC} SRC`)) throw labelError(where, `UHL1 does not start "${BACKUP_LABEL_MAGIC} SRC": not a snaptape backup tape`);
+  if (!texts[0]?.startsWith(`${BACKUP_LABEL_MAGIC} SRC`))
+    throw labelError(where, `UHL1 does not start "${BACKUP_LABEL_MAGIC} SRC": not a snaptape backup tape`);
   const w = words([texts[0]]);
   const kind = w.get('KIND') === 'FBA' ? 'fba' : 'ckd';
   const size = Number(w.get(kind === 'ckd' ? 'CYL' : 'BLKS'));

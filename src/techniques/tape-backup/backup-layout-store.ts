@@ -51,8 +51,19 @@ export function saveLayout(tapePath: string, layout: StoredLayout): void {
     tapeVolser: layout.tapeVolser,
     creationDate: layout.creationDate,
     unitCount: set.slots.unitToSlot.length,
-    elements: set.elements.map((e, i) => ({ name: e.name, kind: e.kind, firstSlot: e.firstSlot, slotCount: e.slotCount, headerLabels: (layout.headerLabels[i] ?? []).map((b) => b.toString('hex')) })),
-    slots: { firstUnit: toBase64(set.slots.firstUnit), unitSpan: toBase64(set.slots.unitSpan), lengths: toBase64(set.slots.lengths), element: toBase64(set.slots.element) },
+    elements: set.elements.map((e, i) => ({
+      name: e.name,
+      kind: e.kind,
+      firstSlot: e.firstSlot,
+      slotCount: e.slotCount,
+      headerLabels: (layout.headerLabels[i] ?? []).map((b) => b.toString('hex')),
+    })),
+    slots: {
+      firstUnit: toBase64(set.slots.firstUnit),
+      unitSpan: toBase64(set.slots.unitSpan),
+      lengths: toBase64(set.slots.lengths),
+      element: toBase64(set.slots.element),
+    },
   };
   const path = layoutPath(tapePath);
   durableReplace(path, JSON.stringify(file), 'persist the backup layout');
@@ -67,14 +78,20 @@ export function loadLayout(tapePath: string): StoredLayout {
   } catch (error) {
     throw translateIoError(error, 'read the backup layout', path);
   }
-  if (file.version !== LAYOUT_VERSION) throw new SessionError(`Cannot resume the backup to ${tapePath}: layout version ${file.version} is not ${LAYOUT_VERSION}`, { path });
+  if (file.version !== LAYOUT_VERSION)
+    throw new SessionError(`Cannot resume the backup to ${tapePath}: layout version ${file.version} is not ${LAYOUT_VERSION}`, { path });
   const firstUnit = fromBase64(file.slots.firstUnit);
   const unitSpan = fromBase64(file.slots.unitSpan);
   const unitToSlot = new Int32Array(file.unitCount).fill(-1);
-  for (let s = 0; s < firstUnit.length; s++) for (let u = firstUnit[s] as number; u < (firstUnit[s] as number) + (unitSpan[s] as number); u++) unitToSlot[u] = s;
+  for (let s = 0; s < firstUnit.length; s++)
+    for (let u = firstUnit[s] as number; u < (firstUnit[s] as number) + (unitSpan[s] as number); u++) unitToSlot[u] = s;
   const elements: BackupElement[] = file.elements.map((e) => ({ name: e.name, kind: e.kind, firstSlot: e.firstSlot, slotCount: e.slotCount }));
   return {
-    set: { volser: file.volser, elements, slots: { firstUnit, unitSpan, lengths: fromBase64(file.slots.lengths), element: fromBase64(file.slots.element), unitToSlot } },
+    set: {
+      volser: file.volser,
+      elements,
+      slots: { firstUnit, unitSpan, lengths: fromBase64(file.slots.lengths), element: fromBase64(file.slots.element), unitToSlot },
+    },
     source: file.source,
     tapeVolser: file.tapeVolser,
     creationDate: file.creationDate,

@@ -97,10 +97,13 @@ function prepareResumedUnderLock(volume: Volume, options: TapeBackupOptions): Pr
   const tape = sessionRecordKey(options);
   const point = loadResumePoint(volume, tape, options.spoolPath);
   const { stored } = point;
-  const layout = planBackupTape(stored.set, { tapeVolser: stored.tapeVolser, creationDate: stored.creationDate, headerLabels: (_, i) => stored.headerLabels[i] ?? [] });
-  const target = options.tapeStartBlock !== undefined
-    ? openTapeTarget(volume, options, layout.plan)
-    : { writer: MappedTapeWriter.open(options.tapePath, layout.plan) };
+  const layout = planBackupTape(stored.set, {
+    tapeVolser: stored.tapeVolser,
+    creationDate: stored.creationDate,
+    headerLabels: (_, i) => stored.headerLabels[i] ?? [],
+  });
+  const target =
+    options.tapeStartBlock !== undefined ? openTapeTarget(volume, options, layout.plan) : { writer: MappedTapeWriter.open(options.tapePath, layout.plan) };
   const spool = point.spoolPath === undefined ? undefined : BackupSpool.reopen(point.spoolPath, new Set(point.spooled));
   const bitmap = DurableSlotBitmap.reopen(bitmapPath(tape), point.states.snapshotStates());
   return {

@@ -52,7 +52,7 @@ export function loadResumePoint(volume: Volume, tape: string, spoolOption: strin
   const spooled: number[] = [];
   bitmap.forEach((state, slot) => {
     if (state === PERSISTED_SPOOLED) spooled.push(slot);
-    states.restore(slot, state === PERSISTED_SPOOLED ? UNIT_STATE.PENDING : state as UnitState);
+    states.restore(slot, state === PERSISTED_SPOOLED ? UNIT_STATE.PENDING : (state as UnitState));
   });
   const spoolPath = spoolOption ?? record.spoolPath;
   if (spooled.length > 0 && spoolPath === undefined) refuse(`${spooled.length} slots are in a spool the record does not name`);
@@ -67,7 +67,9 @@ function checkSourceUnchanged(volume: Volume, tape: string, record: SessionRecor
     const stampMs = statSync(bitmapPath(tape)).mtimeMs;
     const modifiedMs = Number(source.mtimeNs / 1_000_000n);
     if (modifiedMs > stampMs + CRASH_MTIME_SLACK_MS) {
-      refuse(`${volume.path} was written after the backup stopped (it was modified ${Math.round(modifiedMs - stampMs)} ms after the session's last stamp), so its point in time is lost; start a new backup`);
+      refuse(
+        `${volume.path} was written after the backup stopped (it was modified ${Math.round(modifiedMs - stampMs)} ms after the session's last stamp), so its point in time is lost; start a new backup`,
+      );
     }
   } else if (String(source.mtimeNs) !== record.sourceMtimeNs) {
     refuse(`${volume.path} was written after the backup stopped, so its point in time is lost; start a new backup`);

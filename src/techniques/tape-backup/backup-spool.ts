@@ -59,7 +59,8 @@ export class BackupSpool {
     try {
       return new BackupSpool(path, openSync(path, options.force ? 'w+' : 'wx+'), 0);
     } catch (error) {
-      if ((error as { code?: string }).code === 'EEXIST') throw new TargetExistsError(`Cannot create the spool ${path}: the file exists (use --force to replace it)`, { path });
+      if ((error as { code?: string }).code === 'EEXIST')
+        throw new TargetExistsError(`Cannot create the spool ${path}: the file exists (use --force to replace it)`, { path });
       throw translateIoError(error, 'create the spool', path);
     }
   }
@@ -103,7 +104,11 @@ export class BackupSpool {
       at += HEADER_BYTES + length;
     }
     for (const slot of wanted) {
-      if (!this.entries.has(slot)) throw new IoError(`Cannot resume from the spool ${this.path}: slot ${slot} is recorded as spooled but its entry is missing or damaged`, { path: this.path, slot });
+      if (!this.entries.has(slot))
+        throw new IoError(`Cannot resume from the spool ${this.path}: slot ${slot} is recorded as spooled but its entry is missing or damaged`, {
+          path: this.path,
+          slot,
+        });
     }
     // Cut a torn tail, so that new entries follow the last whole one.
     if (at < size) ftruncateSync(this.fd, at);
@@ -137,7 +142,14 @@ export class BackupSpool {
     const entry = this.entries.get(slot);
     if (!entry) throw new IoError(`Cannot read slot ${slot} from the spool ${this.path}: it is not there`, { path: this.path, slot });
     const payload = Buffer.alloc(entry.lengthBytes);
-    readFully(this.fd, payload, entry.offsetBytes, this.path, `slot ${slot} from the spool`, () => new IoError(`Cannot read slot ${slot} from the spool ${this.path}: the file ends early`, { path: this.path, slot }));
+    readFully(
+      this.fd,
+      payload,
+      entry.offsetBytes,
+      this.path,
+      `slot ${slot} from the spool`,
+      () => new IoError(`Cannot read slot ${slot} from the spool ${this.path}: the file ends early`, { path: this.path, slot }),
+    );
     return payload;
   }
 

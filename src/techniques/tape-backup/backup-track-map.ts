@@ -36,7 +36,10 @@ const STATE_CODE: Readonly<Record<number, TrackCode>> = {
 export function sampleTrackMap(source: TrackMapSource): TrackMapSnapshot {
   assert(source.unitToSlot.length === mapShape(source.geometry).unitCount, 'the slot table covers the volume');
   return buildTrackMap({
-    kind: 'backup', geometry: source.geometry, hostWritten: source.hostWritten, hostWrites: source.hostWrites,
+    kind: 'backup',
+    geometry: source.geometry,
+    hostWritten: source.hostWritten,
+    hostWrites: source.hostWrites,
     codeOf: (u) => {
       const slot = source.unitToSlot[u] as number;
       return slot < 0 ? 'x' : (STATE_CODE[source.states.state(slot)] ?? 'x');
@@ -60,7 +63,10 @@ export class BackupTrackMap {
       if (completed) writeFinishedMap(sessionRecordKey(session.options), map);
       return map;
     };
-    this.final = session.done.then(() => settle(true), () => settle(false));
+    this.final = session.done.then(
+      () => settle(true),
+      () => settle(false),
+    );
     // Observed here so that a caller that never awaits `final` (the server) cannot crash on it.
     this.final.catch(() => undefined);
   }

@@ -97,4 +97,3 @@ export interface BackupSummary {
   /** The spool, when there was one: the bytes that went through it. */
   readonly spool?: { readonly path: string; readonly bytesSpooled: number };
 }
-

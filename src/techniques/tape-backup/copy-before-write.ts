@@ -61,15 +61,28 @@ export class CopyBeforeWrite {
     this.toTape = owningThreadCopier(parts.plan, { source: this.source, sink: writerTapeSink(parts.writer, parts.set) }, parts.states);
     const spool = parts.spool;
     const { states, source, target, marks } = this.toTape;
-    this.toSpool = spool && { states, source, target, marks, sink: new FunctionUnitSink((writes) => { for (const w of writes) spool.put(w.unit, w.data); }) };
-    this.drain = spool && new SpoolDrain({
-      spool,
-      states: parts.states,
-      bitmap: parts.bitmap,
-      fromSpool: { states, target, marks, sink: this.toTape.sink, source: new FunctionUnitSource((slot) => spool.read(slot)) },
-      targetRate: parts.targetRate,
-      onError: (error) => parts.onDrainError(error instanceof SnaptapeError ? error : new IoError(`Cannot drain the spool ${spool.path}: ${String(error)}`, { path: spool.path })),
-    });
+    this.toSpool = spool && {
+      states,
+      source,
+      target,
+      marks,
+      sink: new FunctionUnitSink((writes) => {
+        for (const w of writes) spool.put(w.unit, w.data);
+      }),
+    };
+    this.drain =
+      spool &&
+      new SpoolDrain({
+        spool,
+        states: parts.states,
+        bitmap: parts.bitmap,
+        fromSpool: { states, target, marks, sink: this.toTape.sink, source: new FunctionUnitSource((slot) => spool.read(slot)) },
+        targetRate: parts.targetRate,
+        onError: (error) =>
+          parts.onDrainError(
+            error instanceof SnaptapeError ? error : new IoError(`Cannot drain the spool ${spool.path}: ${String(error)}`, { path: spool.path }),
+          ),
+      });
   }
 
   /** Makes the slot's start-instant bytes safe before a host write changes them. */
@@ -80,7 +93,12 @@ export class CopyBeforeWrite {
     const timeoutMs = this.parts.cbwTimeoutMs ?? DEFAULT_CBW_TIMEOUT_MS;
     if (states.waitWhileClaimed(slot, Date.now() + timeoutMs) === UNIT_STATE.CLAIMED) {
       const unit = this.parts.set.slots.firstUnit[slot] ?? -1;
-      this.parts.onFailure(new SessionError(`Cannot hold a host write on ${this.parts.volume.path} longer than ${timeoutMs} ms: unit ${unit} is still being copied`, { path: this.parts.volume.path, unit }));
+      this.parts.onFailure(
+        new SessionError(`Cannot hold a host write on ${this.parts.volume.path} longer than ${timeoutMs} ms: unit ${unit} is still being copied`, {
+          path: this.parts.volume.path,
+          unit,
+        }),
+      );
     }
   }
 

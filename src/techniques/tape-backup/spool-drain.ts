@@ -46,7 +46,10 @@ export class SpoolDrain {
   add(slot: number, ownClaim: boolean): void {
     if (ownClaim) this.ownClaims.add(slot);
     this.queue.push(slot);
-    if (!this.running && !this.stopped) this.running = this.loop().finally(() => { this.running = undefined; });
+    if (!this.running && !this.stopped)
+      this.running = this.loop().finally(() => {
+        this.running = undefined;
+      });
   }
 
   get backlog(): number {

@@ -126,8 +126,15 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.targetRate = options.targetMbps ? createTargetRate(options.targetMbps) : undefined;
     this.plan = backupCopyPlan(this.set, this.layout, this.states, this.writer.baseOffsetBytes, options, this.targetRate);
     this.cbw = new CopyBeforeWrite({
-      volume, set: this.set, plan: this.plan, states: this.states, writer: this.writer, bitmap: this.bitmap, spool: this.spool,
-      targetRate: this.targetRate, cbwTimeoutMs: options.cbwTimeoutMs,
+      volume,
+      set: this.set,
+      plan: this.plan,
+      states: this.states,
+      writer: this.writer,
+      bitmap: this.bitmap,
+      spool: this.spool,
+      targetRate: this.targetRate,
+      cbwTimeoutMs: options.cbwTimeoutMs,
       onFailure: (error) => this.onCbwFailure(error),
       onDrainError: (error) => this.fail(error),
     });
@@ -146,7 +153,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     // The promise is also observed through events; keep an unobserved rejection from crashing.
     this.done.catch(() => undefined);
     this.settled = this.done.then(
-      (summary) => { this.summaryValue = summary; },
+      (summary) => {
+        this.summaryValue = summary;
+      },
       (error: unknown) => {
         this.failureValue = isSnaptapeError(error)
           ? { code: error.code, message: error.message }
@@ -177,7 +186,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     const prepared = prepareNewBackup(volume, options);
     const session = TapeBackupSession.beginOrRelease(prepared, () => new TapeBackupSession(volume, options, prepared));
     session.startable = true;
-    queueMicrotask(() => { session.startable = false; });
+    queueMicrotask(() => {
+      session.startable = false;
+    });
     return session;
   }
 
@@ -209,7 +220,10 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   start(): void {
     transition(this.stateValue, 'run', this.name);
     if (!this.startable) {
-      throw new SessionError(`Cannot start ${this.name}: it was prepared in an earlier turn, and host writes since may have changed the track sizes its tape is mapped with; cancel it and prepare again`, { tape: this.options.tapePath });
+      throw new SessionError(
+        `Cannot start ${this.name}: it was prepared in an earlier turn, and host writes since may have changed the track sizes its tape is mapped with; cancel it and prepare again`,
+        { tape: this.options.tapePath },
+      );
     }
     try {
       this.begin();
@@ -271,7 +285,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     try {
       step();
     } catch (error) {
-      this.onCbwFailure(error instanceof SnaptapeError ? error : new IoError(`Cannot track a host write on ${this.volume.path}: ${String(error)}`, { path: this.volume.path }));
+      this.onCbwFailure(
+        error instanceof SnaptapeError ? error : new IoError(`Cannot track a host write on ${this.volume.path}: ${String(error)}`, { path: this.volume.path }),
+      );
     }
   }
 
@@ -308,7 +324,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
       // A backend without a file location (CCKD, multi-file) is copied on this thread instead.
       const result = await runBackgroundCopy({
         plan: this.plan,
-        ...(location.kind === 'file' ? { files: { sourceFile: location, targetFile: { kind: 'file' as const, path: this.options.tapePath } }, pool: () => pool } : {}),
+        ...(location.kind === 'file'
+          ? { files: { sourceFile: location, targetFile: { kind: 'file' as const, path: this.options.tapePath } }, pool: () => pool }
+          : {}),
         ports: () => ({ source: this.cbw.toTape.source, sink: this.cbw.toTape.sink }),
       });
       this.copyPath = result.path;
@@ -376,9 +394,14 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
       seconds,
       mbPerSecond: seconds > 0 ? bytes / 1e6 / seconds : 0,
       copySeconds: ((this.copiedMs ?? Date.now()) - this.startedMs) / 1000,
-      target: this.options.tapeStartBlock === undefined
-        ? { kind: 'file' }
-        : { kind: 'fba', firstBlock: this.options.tapeStartBlock, lastBlock: fbaPositionOf(this.layout.plan.sizeBytes - 1, { startBlock: this.options.tapeStartBlock, blockBytes: 512 }).block },
+      target:
+        this.options.tapeStartBlock === undefined
+          ? { kind: 'file' }
+          : {
+              kind: 'fba',
+              firstBlock: this.options.tapeStartBlock,
+              lastBlock: fbaPositionOf(this.layout.plan.sizeBytes - 1, { startBlock: this.options.tapeStartBlock, blockBytes: 512 }).block,
+            },
       tapeBytes: this.layout.plan.sizeBytes,
       verification,
       ...(this.cbwErrorValue ? { cbwError: this.cbwErrorValue } : {}),
@@ -432,7 +455,12 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.bitmap.close();
     this.spool?.close();
     const failure = this.failure ?? new SessionError(`Cannot complete ${this.name}: it was cancelled`, { tape: this.options.tapePath });
-    this.emit('aborted', this.recordError ? new SessionError(`${failure.message} (and its record could not be written: ${this.recordError})`, { tape: this.options.tapePath }) : failure);
+    this.emit(
+      'aborted',
+      this.recordError
+        ? new SessionError(`${failure.message} (and its record could not be written: ${this.recordError})`, { tape: this.options.tapePath })
+        : failure,
+    );
   }
 
   /**
@@ -482,9 +510,13 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   status(): SessionStatus {
     const progress = this.progress();
     return {
-      kind: this.kind, state: this.stateValue, phase: this.stateValue,
+      kind: this.kind,
+      state: this.stateValue,
+      phase: this.stateValue,
       counts: { total: progress.slotsTotal, done: progress.copiedInOrder + progress.copiedOutOfOrder },
-      target: this.options.tapePath, summary: this.summaryValue ?? null, failure: this.failureValue ?? null,
+      target: this.options.tapePath,
+      summary: this.summaryValue ?? null,
+      failure: this.failureValue ?? null,
     };
   }
 

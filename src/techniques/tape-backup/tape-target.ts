@@ -28,7 +28,11 @@ export function checkRoomForTape(tapePath: string, sizeBytes: number, force: boo
   if (freeBytes === undefined) return; // No answer from statfs: the copy itself will report ENOSPC.
   const reclaimable = force && existsSync(tapePath) ? statSync(tapePath).blocks * 512 : 0;
   if (freeBytes + reclaimable < sizeBytes) {
-    throw new NoSpaceError(`Cannot back up to ${tapePath}: the tape needs ${sizeBytes} bytes and ${directory} has ${freeBytes} free`, { path: tapePath, neededBytes: sizeBytes, freeBytes });
+    throw new NoSpaceError(`Cannot back up to ${tapePath}: the tape needs ${sizeBytes} bytes and ${directory} has ${freeBytes} free`, {
+      path: tapePath,
+      neededBytes: sizeBytes,
+      freeBytes,
+    });
   }
 }
 
@@ -40,10 +44,14 @@ export function openTapeTarget(volume: Volume, options: TapeBackupOptions, plan:
   }
   const target = new Volume(openImage(options.tapePath));
   try {
-    if (target.geometry.kind !== 'fba') throw new UsageError(`Cannot write a tape onto ${options.tapePath}: it is not an FBA volume`, { path: options.tapePath });
+    if (target.geometry.kind !== 'fba')
+      throw new UsageError(`Cannot write a tape onto ${options.tapePath}: it is not an FBA volume`, { path: options.tapePath });
     const blocksNeeded = Math.ceil(plan.sizeBytes / target.geometry.blockBytes);
     if (options.tapeStartBlock < 0 || options.tapeStartBlock + blocksNeeded > target.geometry.blockCount) {
-      throw new NoSpaceError(`Cannot write the tape onto ${options.tapePath}: it needs ${blocksNeeded} blocks from block ${options.tapeStartBlock}, the volume has ${target.geometry.blockCount}`, { path: options.tapePath, neededBlocks: blocksNeeded });
+      throw new NoSpaceError(
+        `Cannot write the tape onto ${options.tapePath}: it needs ${blocksNeeded} blocks from block ${options.tapeStartBlock}, the volume has ${target.geometry.blockCount}`,
+        { path: options.tapePath, neededBlocks: blocksNeeded },
+      );
     }
     return { writer: MappedTapeWriter.openRegion(options.tapePath, plan, options.tapeStartBlock * target.geometry.blockBytes), targetVolume: target };
   } catch (error) {
@@ -53,7 +61,8 @@ export function openTapeTarget(volume: Volume, options: TapeBackupOptions, plan:
 }
 
 export function checkWritable(volume: Volume): void {
-  if (volume.readOnly) throw new SessionError(`Cannot back up ${volume.path}: open it for writing, so that host writes can be intercepted`, { path: volume.path });
+  if (volume.readOnly)
+    throw new SessionError(`Cannot back up ${volume.path}: open it for writing, so that host writes can be intercepted`, { path: volume.path });
 }
 
 /** Checks every option before anything is created, so that a bad one leaves no tape behind. */
@@ -64,9 +73,12 @@ export function checkOptions(volume: Volume, options: TapeBackupOptions): void {
   if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1 || options.workers > MAX_COPY_WORKERS)) {
     bad(`${options.workers} workers is outside 1-${MAX_COPY_WORKERS}`);
   }
-  if (options.throttleMbps !== undefined && !(Number.isFinite(options.throttleMbps) && options.throttleMbps > 0)) bad(`--throttle-mbps ${options.throttleMbps} is not a rate above 0`);
-  if (options.pauseAfter !== undefined && !(Number.isInteger(options.pauseAfter) && options.pauseAfter >= 0)) bad(`--pause-after ${options.pauseAfter} is not a count`);
-  if (options.cbwTimeoutMs !== undefined && !(Number.isInteger(options.cbwTimeoutMs) && options.cbwTimeoutMs > 0)) bad(`--cbw-timeout ${options.cbwTimeoutMs} is not a positive number of ms`);
+  if (options.throttleMbps !== undefined && !(Number.isFinite(options.throttleMbps) && options.throttleMbps > 0))
+    bad(`--throttle-mbps ${options.throttleMbps} is not a rate above 0`);
+  if (options.pauseAfter !== undefined && !(Number.isInteger(options.pauseAfter) && options.pauseAfter >= 0))
+    bad(`--pause-after ${options.pauseAfter} is not a count`);
+  if (options.cbwTimeoutMs !== undefined && !(Number.isInteger(options.cbwTimeoutMs) && options.cbwTimeoutMs > 0))
+    bad(`--cbw-timeout ${options.cbwTimeoutMs} is not a positive number of ms`);
   if (samePath(options.tapePath, volume.path)) bad(`the tape ${options.tapePath} is the source volume itself`);
 }
 
@@ -81,4 +93,3 @@ export function samePath(a: string, b: string): boolean {
   };
   return real(a) === real(b);
 }
-

@@ -32,12 +32,12 @@ export interface CopyPlan {
 }
 
 export type PlanOutcome =
-  | { readonly ok: true; readonly plan: CopyPlan }
-  | { readonly ok: false; readonly sourcePath: string; readonly rejections: readonly Rejection[] };
+  { readonly ok: true; readonly plan: CopyPlan } | { readonly ok: false; readonly sourcePath: string; readonly rejections: readonly Rejection[] };
 
 export function planCopyRecord(db: Db, request: PlanRequest): PlanOutcome {
   const last = nextVersionNumber(db) - 1;
-  if (request.version <= last) throw new UsageError(`Cannot make a copy record for version ${request.version}: version ${last} exists, a new version must come after it`);
+  if (request.version <= last)
+    throw new UsageError(`Cannot make a copy record for version ${request.version}: version ${last} exists, a new version must come after it`);
   if (poolRole(db, request.sourcePool) !== 'source') throw new UsageError(`Cannot copy from pool ${request.sourcePool}: it is a target pool`);
   if (poolRole(db, request.targetPool) !== 'target') throw new UsageError(`Cannot copy into pool ${request.targetPool}: it is a source pool`);
   const ppr = request.usePpr ? readRecord(db, 'PPR', request.version) : undefined;
@@ -73,6 +73,9 @@ export function reserveTargets(db: Db, pairs: readonly CopyPair[], inVersion: nu
   const reserve = db.prepare('UPDATE volumes SET reserved_for = ?, reserved_in_version = ? WHERE path = ? AND (reserved_for IS NULL OR reserved_for = ?)');
   for (const pair of pairs) {
     const done = reserve.run(pair.sourcePath, inVersion, pair.targetPath, pair.sourcePath);
-    if (done.changes !== 1) throw new UsageError(`Cannot reserve ${pair.targetPath} for ${pair.sourcePath}: ${getVolume(db, pair.targetPath)?.reservedFor ?? 'it is not in the inventory'}`);
+    if (done.changes !== 1)
+      throw new UsageError(
+        `Cannot reserve ${pair.targetPath} for ${pair.sourcePath}: ${getVolume(db, pair.targetPath)?.reservedFor ?? 'it is not in the inventory'}`,
+      );
   }
 }

@@ -20,9 +20,7 @@ export interface Rejection {
   readonly reasons: readonly string[];
 }
 
-export type Selection =
-  | { readonly ok: true; readonly target: VolumeRecord }
-  | { readonly ok: false; readonly rejections: readonly Rejection[] };
+export type Selection = { readonly ok: true; readonly target: VolumeRecord } | { readonly ok: false; readonly rejections: readonly Rejection[] };
 
 /** Every check `target` fails for `source`, with a sentence for each. */
 export function checkTarget(source: VolumeRecord, target: VolumeRecord, technology: Technology, takenInPlan: ReadonlySet<string>): Rejection {
@@ -68,8 +66,7 @@ export function failedChecks(rejections: readonly Rejection[]): TargetCheck[] {
 }
 
 export function describeRejections(options: { sourcePath: string; targetPool: string; rejections: readonly Rejection[] }): string {
-  const detail = options.rejections.length === 0
-    ? 'the pool has no volumes'
-    : options.rejections.map((r) => `${r.targetPath}: ${r.reasons.join('; ')}`).join(' | ');
+  const detail =
+    options.rejections.length === 0 ? 'the pool has no volumes' : options.rejections.map((r) => `${r.targetPath}: ${r.reasons.join('; ')}`).join(' | ');
   return `Cannot pair ${options.sourcePath} in target pool ${options.targetPool}: no volume qualifies (${detail})`;
 }

@@ -18,8 +18,16 @@ import type { EventLogger } from '../../base/log.js';
 import { LOG_EVENTS } from '../../base/log.js';
 import { getVolume, setSourceDatasets, type Technology } from '../../catalog/catalog-inventory.js';
 import {
-  addNotification, deleteRecord, getVersion, nextVersionNumber, previousVersionOfPool, readRecord, writeRecord,
-  type CopyPair, type PairRecord, type RecordBasis,
+  addNotification,
+  deleteRecord,
+  getVersion,
+  nextVersionNumber,
+  previousVersionOfPool,
+  readRecord,
+  writeRecord,
+  type CopyPair,
+  type PairRecord,
+  type RecordBasis,
 } from '../../catalog/catalog-records.js';
 import type { Catalog } from '../../catalog/catalog.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
@@ -77,10 +85,16 @@ export function tapePathFor(targetPath: string, version: number): string {
 }
 
 /** Records the notification of a failed target selection (own transaction), logs it, throws. */
-function failSelection(catalog: Catalog, outcome: Extract<PlanOutcome, { ok: false }>, context: { version: number | null; targetPool: string; log?: EventLogger }): never {
+function failSelection(
+  catalog: Catalog,
+  outcome: Extract<PlanOutcome, { ok: false }>,
+  context: { version: number | null; targetPool: string; log?: EventLogger },
+): never {
   const message = describeRejections({ sourcePath: outcome.sourcePath, targetPool: context.targetPool, rejections: outcome.rejections });
   const checks = failedChecks(outcome.rejections);
-  catalog.write((db) => addNotification(db, { version: context.version, targetPool: context.targetPool, sourcePath: outcome.sourcePath, message, failedChecks: checks }));
+  catalog.write((db) =>
+    addNotification(db, { version: context.version, targetPool: context.targetPool, sourcePath: outcome.sourcePath, message, failedChecks: checks }),
+  );
   context.log?.(LOG_EVENTS.versionNotification, { targetPool: context.targetPool, sourcePath: outcome.sourcePath, failedChecks: checks, message });
   throw new SessionError(message, { targetPool: context.targetPool, source: outcome.sourcePath, failedChecks: checks.join(',') });
 }
@@ -114,7 +128,11 @@ function datasetNames(path: string): string[] {
  * Runs every pair's copy. Instant snapshots are taken first, then every tape session starts before
  * any is awaited, so the version's instant is one moment for all of those; clones run after.
  */
-async function runCopies(version: number, pairs: readonly CopyPair[], targetVolsers: ReadonlyMap<string, string>): Promise<{ instant: string; datasets: Map<string, string[]> }> {
+async function runCopies(
+  version: number,
+  pairs: readonly CopyPair[],
+  targetVolsers: ReadonlyMap<string, string>,
+): Promise<{ instant: string; datasets: Map<string, string[]> }> {
   const datasets = new Map<string, string[]>();
   const sessions: { done: Promise<unknown>; close: () => void }[] = [];
   const clones: CopyPair[] = [];
@@ -132,7 +150,10 @@ async function runCopies(version: number, pairs: readonly CopyPair[], targetVols
       }
       const volume = openVolume(pair.sourcePath);
       try {
-        datasets.set(pair.sourcePath, describeVolume(volume).datasets.map((d) => d.name));
+        datasets.set(
+          pair.sourcePath,
+          describeVolume(volume).datasets.map((d) => d.name),
+        );
         const session = TapeBackupSession.start(volume, { tapePath: tapePathFor(pair.targetPath, version), force: true });
         sessions.push({ done: session.done, close: () => volume.close() });
       } catch (error) {
@@ -160,8 +181,14 @@ export async function createVersion(catalog: Catalog, options: CreateVersionOpti
     if (getVersion(db, version)) throw new UsageError(`Cannot create version ${version}: it exists`);
     const planned = planCopyRecord(db, { version, sourcePool: options.sourcePool, targetPool: options.targetPool, technology, usePpr: true });
     if (!planned.ok) return { ...planned, version };
-    db.prepare(`INSERT INTO versions (version, source_pool, target_pool, state, basis, pid, started_at) VALUES (?, ?, ?, 'creating', ?, ?, ?)`)
-      .run(version, options.sourcePool, options.targetPool, planned.plan.basis, process.pid, new Date().toISOString());
+    db.prepare(`INSERT INTO versions (version, source_pool, target_pool, state, basis, pid, started_at) VALUES (?, ?, ?, 'creating', ?, ?, ?)`).run(
+      version,
+      options.sourcePool,
+      options.targetPool,
+      planned.plan.basis,
+      process.pid,
+      new Date().toISOString(),
+    );
     writeRecord(db, { kind: 'COPY', version, targetPool: options.targetPool, pairs: planned.plan.pairs });
     reserveTargets(db, planned.plan.added, version);
     const targetVolsers = new Map(planned.plan.pairs.map((p) => [p.targetPath, getVolume(db, p.targetPath)?.volser ?? '']));
@@ -184,7 +211,8 @@ export async function createVersion(catalog: Catalog, options: CreateVersionOpti
     writeRecord(db, rr);
     const comparison = compareRecords(copyRecord.pairs, rr.pairs);
     const medium = db.prepare('INSERT INTO storage_media (version, source_path, target_path, tape_path, instant) VALUES (?, ?, ?, ?, ?)');
-    for (const pair of plan.pairs) if (pair.technology === 'tape') medium.run(version, pair.sourcePath, pair.targetPath, tapePathFor(pair.targetPath, version), copied.instant);
+    for (const pair of plan.pairs)
+      if (pair.technology === 'tape') medium.run(version, pair.sourcePath, pair.targetPath, tapePathFor(pair.targetPath, version), copied.instant);
     const backup = db.prepare('INSERT OR IGNORE INTO backup_datasets (version, dataset, source_path) VALUES (?, ?, ?)');
     for (const [sourcePath, names] of copied.datasets) {
       setSourceDatasets(db, sourcePath, names);
@@ -202,11 +230,24 @@ export async function createVersion(catalog: Catalog, options: CreateVersionOpti
     }
     deleteRecord(db, 'PPR', version);
     deleteRecord(db, 'COPY', version);
-    db.prepare("UPDATE versions SET state = 'complete', instant = ?, completed_at = ? WHERE version = ?").run(copied.instant, new Date().toISOString(), version);
+    db.prepare("UPDATE versions SET state = 'complete', instant = ?, completed_at = ? WHERE version = ?").run(
+      copied.instant,
+      new Date().toISOString(),
+      version,
+    );
     options.log?.(LOG_EVENTS.versionCreated, { version, targetPool: options.targetPool, basis: plan.basis, pairs: plan.pairs.length, instant: copied.instant });
     return {
-      version, targetPool: options.targetPool, basis: plan.basis, basisVersion: plan.basisVersion, copyRecord: copyRecord.pairs,
-      dropped: plan.dropped, added: plan.added, rr, comparison, replacedVersion: replaced?.version ?? null, instant: copied.instant,
+      version,
+      targetPool: options.targetPool,
+      basis: plan.basis,
+      basisVersion: plan.basisVersion,
+      copyRecord: copyRecord.pairs,
+      dropped: plan.dropped,
+      added: plan.added,
+      rr,
+      comparison,
+      replacedVersion: replaced?.version ?? null,
+      instant: copied.instant,
     };
   });
 }

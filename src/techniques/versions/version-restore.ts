@@ -37,14 +37,23 @@ export function restoreFromVersion(catalog: Catalog, options: VersionRestoreOpti
     const name = options.dataset.toUpperCase();
     const holders = listBackupDatasets(catalog.db, options.version).filter((d) => d.dataset === name);
     if (holders.length === 0) throw new DatasetError(`Cannot restore ${name} from version ${options.version}: no source volume of the version holds it`);
-    if (holders.length > 1) throw new DatasetError(`Cannot restore ${name} from version ${options.version}: ${holders.length} source volumes hold it (${holders.map((h) => h.sourcePath).join(', ')})`);
-    if (options.newVolume === false) throw new UsageError(`Cannot restore ${name} into the existing volume ${options.to}: a version restores a data set into a new volume only`);
+    if (holders.length > 1)
+      throw new DatasetError(
+        `Cannot restore ${name} from version ${options.version}: ${holders.length} source volumes hold it (${holders.map((h) => h.sourcePath).join(', ')})`,
+      );
+    if (options.newVolume === false)
+      throw new UsageError(`Cannot restore ${name} into the existing volume ${options.to}: a version restores a data set into a new volume only`);
     const medium = mediumFor(catalog, options.version, (holders[0] as { sourcePath: string }).sourcePath);
     // The version's tapes hold whole volumes: the volume comes back whole, then every other data
     // set is deleted from its VTOC, so the new volume holds this data set at its own tracks.
     const result = restoreTape(medium.tapePath, { to: options.to, newVolume: true, force: options.force });
     withVolume(options.to, {}, (volume) => {
-      deleteDatasets(volume, describeVolume(volume).datasets.map((d) => d.name).filter((n) => n !== name));
+      deleteDatasets(
+        volume,
+        describeVolume(volume)
+          .datasets.map((d) => d.name)
+          .filter((n) => n !== name),
+      );
       volume.sync();
     });
     return { ...result, tapePath: medium.tapePath, restored: [name] };

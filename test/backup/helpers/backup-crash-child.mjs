@@ -33,18 +33,21 @@ const timer = setInterval(() => {
     process.stdout.write(`ack ${track} ${n}\n`);
   }
 }, 3);
-session.done.then(() => {
-  clearInterval(timer);
-  volume.close();
-  process.stdout.write('done\n');
-}, (error) => {
-  clearInterval(timer);
-  process.stderr.write(`${error.message}\n`);
-  process.exit(3);
-});
+session.done.then(
+  () => {
+    clearInterval(timer);
+    volume.close();
+    process.stdout.write('done\n');
+  },
+  (error) => {
+    clearInterval(timer);
+    process.stderr.write(`${error.message}\n`);
+    process.exit(3);
+  },
+);
 
 function crashPayload(n) {
-  const data = Buffer.alloc(200 + (n * 37) % 3000, n & 0xff);
+  const data = Buffer.alloc(200 + ((n * 37) % 3000), n & 0xff);
   data.writeUInt32BE(n, 0);
   return data;
 }

@@ -72,7 +72,7 @@ source.close();
 out('done');
 
 function crashPayload(k) {
-  const data = Buffer.alloc(200 + (k * 37) % 3000, k & 0xff);
+  const data = Buffer.alloc(200 + ((k * 37) % 3000), k & 0xff);
   data.writeUInt32BE(k, 0);
   return data;
 }

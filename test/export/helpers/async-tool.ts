@@ -19,10 +19,17 @@ export function runToolAsync(name: string, args: readonly string[], options: { c
     const child = spawn(name, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('latin1').on('data', (text: string) => { stdout += text; });
-    child.stderr.setEncoding('latin1').on('data', (text: string) => { stderr += text; });
+    child.stdout.setEncoding('latin1').on('data', (text: string) => {
+      stdout += text;
+    });
+    child.stderr.setEncoding('latin1').on('data', (text: string) => {
+      stderr += text;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
-    child.on('error', (error) => { clearTimeout(timer); reject(error); });
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ status: code ?? (signal !== null ? -1 : 0), stdout, stderr });

@@ -10,14 +10,20 @@ import { FrameReader, FrameReaderClosed } from '../../../src/export/frame-reader
 
 export class RawPeer {
   readonly closed: Promise<void>;
-  private constructor(readonly socket: Socket, readonly reader: FrameReader) {
+  private constructor(
+    readonly socket: Socket,
+    readonly reader: FrameReader,
+  ) {
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
   }
 
   static async connect(port: number): Promise<RawPeer> {
     const socket = connect({ host: '127.0.0.1', port });
     socket.on('error', () => undefined);
-    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
     return new RawPeer(socket, new FrameReader(socket, { readAheadBytes: 1 << 20, maxFrameBytes: 64 << 20 }));
   }
 
@@ -32,7 +38,9 @@ export class RawPeer {
   /** Resolves true when the server closes the connection within `timeoutMs`. */
   async closedWithin(timeoutMs: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
     const result = await Promise.race([this.closed.then(() => true), timeout]);
     clearTimeout(timer);
     return result;
@@ -69,8 +77,12 @@ export function requestFrame(fields: { type: number; flags?: number; handle?: nu
   const handle = Buffer.alloc(8);
   handle.writeUInt32BE(fields.handle ?? 1, 4);
   return encodeFields(NBD_REQUEST, {
-    magic: fields.magic ?? NBD_REQUEST_MAGIC, commandFlags: fields.flags ?? 0, type: fields.type, handle,
-    offsetBytes: u64Bytes(fields.offsetBytes ?? 0), length: fields.length ?? 0,
+    magic: fields.magic ?? NBD_REQUEST_MAGIC,
+    commandFlags: fields.flags ?? 0,
+    type: fields.type,
+    handle,
+    offsetBytes: u64Bytes(fields.offsetBytes ?? 0),
+    length: fields.length ?? 0,
   });
 }
 

@@ -19,7 +19,12 @@ export interface RawResponse {
   readonly bytes: Buffer;
 }
 
-export function rawRequest(target: RawTarget, method: string, path: string, options: { body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<RawResponse> {
+export function rawRequest(
+  target: RawTarget,
+  method: string,
+  path: string,
+  options: { body?: string | Buffer; headers?: Record<string, string> } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = request({ ...target, method, path, headers: options.headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -28,7 +33,11 @@ export function rawRequest(target: RawTarget, method: string, path: string, opti
         const bytes = Buffer.concat(chunks);
         const text = bytes.toString('utf8');
         let body: unknown;
-        try { body = JSON.parse(text); } catch { body = undefined; }
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, bytes });
       });
     });

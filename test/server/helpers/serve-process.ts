@@ -51,7 +51,9 @@ export function startServe(args: readonly string[], options: { cwd?: string; env
       resolve({ code, signal });
     });
   });
-  child.stderr?.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+    stderr += text;
+  });
   return new Promise<ServeProcess>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

@@ -22,7 +22,7 @@ volume.close();
 process.stdout.write('done\n');
 
 function crashPayload(n) {
-  const data = Buffer.alloc(200 + (n * 37) % 3000, n & 0xff);
+  const data = Buffer.alloc(200 + ((n * 37) % 3000), n & 0xff);
   data.writeUInt32BE(n, 0);
   return data;
 }
