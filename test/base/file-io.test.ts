@@ -3,14 +3,14 @@
  * no progress are typed errors naming the file and the byte offset, and a full file system (a real
  * tmpfs mounted by the test, skipped where mount is not permitted) is a NoSpaceError.
  */
-import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readAtMost, readFully, writeFully, writevFully } from '../../src/base/file-io.js';
 import { ImageFormatError, IoError, NoSpaceError } from '../../src/errors/snaptape-error.js';
 import { shortIoOn, type ShortIo } from '../harness/short-io-fs.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { mountSmallTmpfs, type SmallTmpfs } from '../harness/small-tmpfs.js';
 
 const pattern = (n: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff));
 
@@ -90,18 +90,17 @@ describe('file-io on short transfers', () => {
 
 describe('file-io on a full file system (a 64 KiB tmpfs)', () => {
   let dir: TempDir;
+  let tmpfs: SmallTmpfs;
   let mountPoint = '';
   let mounted = false;
   beforeAll(() => {
     dir = makeTempDir();
-    mountPoint = join(dir.path, 'small');
-    mkdirSync(mountPoint);
-    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mountPoint], { encoding: 'utf8' });
-    mounted = r.status === 0;
-    if (!mounted) console.warn(`skipping the tmpfs disk-full test: mount is not permitted here (${(r.stderr ?? String(r.error)).trim()})`);
+    tmpfs = mountSmallTmpfs(dir.path, 'small', '64k', 'the tmpfs disk-full test');
+    mountPoint = tmpfs.path;
+    mounted = tmpfs.mounted;
   });
   afterAll(() => {
-    if (mounted) spawnSync('umount', [mountPoint]);
+    tmpfs.unmount();
     dir.cleanup();
   });
 

@@ -15,6 +15,7 @@ import { expectCliFailure } from '../backup/backup-test-helpers.js';
 import { sha256File } from '../harness/dasd.js';
 import { runSnaptape, runSnaptapeJson, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { mountSmallTmpfs, type SmallTmpfs } from '../harness/small-tmpfs.js';
 
 interface Listing {
   datasets: { name: string }[];
@@ -102,18 +103,17 @@ describe('a write that fails in the middle (injected) leaves every track whole',
 
 describe('on a full file system (a 2 MB tmpfs) put and fill are refused before the first write', () => {
   let dir: TempDir;
+  let tmpfs: SmallTmpfs;
   let mountPoint = '';
   let mounted = false;
   beforeAll(() => {
     dir = makeTempDir();
-    mountPoint = join(dir.path, 'small');
-    mkdirSync(mountPoint);
-    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint], { encoding: 'utf8' });
-    mounted = r.status === 0;
-    if (!mounted) console.warn(`skipping the tmpfs disk-full tests: mount is not permitted here (${(r.stderr ?? String(r.error)).trim()})`);
+    tmpfs = mountSmallTmpfs(dir.path, 'small', '2m', 'the tmpfs disk-full tests');
+    mountPoint = tmpfs.path;
+    mounted = tmpfs.mounted;
   });
   afterAll(() => {
-    if (mounted) spawnSync('umount', [mountPoint]);
+    tmpfs.unmount();
     dir.cleanup();
   });
 
@@ -157,18 +157,17 @@ describe('on a full file system (a 2 MB tmpfs) put and fill are refused before t
 
 describe('a command that creates a file removes it when it fails (a 1 MB tmpfs)', () => {
   let dir: TempDir;
+  let tmpfs: SmallTmpfs;
   let mountPoint = '';
   let mounted = false;
   beforeAll(() => {
     dir = makeTempDir();
-    mountPoint = join(dir.path, 'tiny');
-    mkdirSync(mountPoint);
-    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint], { encoding: 'utf8' });
-    mounted = r.status === 0;
-    if (!mounted) console.warn(`skipping the tmpfs create tests: mount is not permitted here (${(r.stderr ?? String(r.error)).trim()})`);
+    tmpfs = mountSmallTmpfs(dir.path, 'tiny', '1m', 'the tmpfs create tests');
+    mountPoint = tmpfs.path;
+    mounted = tmpfs.mounted;
   });
   afterAll(() => {
-    if (mounted) spawnSync('umount', [mountPoint]);
+    tmpfs.unmount();
     dir.cleanup();
   });
 
