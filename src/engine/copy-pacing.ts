@@ -6,7 +6,9 @@
  * owning thread alike. Host-driven copies (copy-before-write, fetch on demand) are never paced.
  *
  * Layout (BigInt64 words): 0 units copied, 1 bytes copied, 2 pause until (ms since the epoch),
- * 3 start (ms since the epoch).
+ * 3 start (ms since the epoch), 4 batches logged; then a ring of the last TRACE_ENTRIES batches,
+ * two words each (when it landed, ms since the epoch; the units copied with it): the copy's event
+ * timestamps, which show its pauses and its rate to whoever reads them (`copyTrace`).
  *
  * Decision: the pause after M units starts when the batch that reaches M completes (a batch is one
  * cylinder), and every thread holds before its next batch until it ends; a batch already in flight
@@ -22,8 +24,18 @@ export interface PacingPlan {
   readonly pauseMs: number;
 }
 
-const WORD = { units: 0, bytes: 1, pauseUntil: 2, started: 3 } as const;
-const WORDS = 4;
+const WORD = { units: 0, bytes: 1, pauseUntil: 2, started: 3, traced: 4 } as const;
+const WORDS = 5;
+/** Batches kept in the trace: a cylinder each, so the last ~1,000 cylinders of a copy (32 KiB). */
+export const TRACE_ENTRIES = 2048;
+
+/** One batch of the background copy, as the trace keeps it. */
+export interface CopyTraceEntry {
+  /** When its last unit landed, ms since the epoch. */
+  readonly atMs: number;
+  /** Units copied by the whole copy with this batch. */
+  readonly unitsAfter: number;
+}
 
 export interface PacingOptions {
   readonly bytesPerSecond?: number;
@@ -32,7 +44,7 @@ export interface PacingOptions {
 }
 
 export function createPacing(options: PacingOptions = {}): PacingPlan {
-  const buffer = new SharedArrayBuffer(WORDS * 8);
+  const buffer = new SharedArrayBuffer((WORDS + 2 * TRACE_ENTRIES) * 8);
   new BigInt64Array(buffer)[WORD.started] = BigInt(Date.now());
   return { buffer, bytesPerSecond: options.bytesPerSecond ?? 0, pauseAfterUnits: options.pauseAfterUnits ?? 0, pauseMs: options.pauseMs ?? 0 };
 }
@@ -66,6 +78,7 @@ export class Pacing {
     const { pauseAfterUnits: m, pauseMs, bytesPerSecond } = this.plan;
     const before = Number(Atomics.add(this.words, WORD.units, BigInt(units)));
     const totalBytes = Number(Atomics.add(this.words, WORD.bytes, BigInt(bytes))) + bytes;
+    if (units > 0) this.trace(now, before + units);
     const crossed = m > 0 && pauseMs > 0 && Math.floor((before + units) / m) > Math.floor(before / m);
     // A batch that another thread finishes inside a running pause moves its end: the copy as a
     // whole then stops for the full pause after its last write, not just after the first thread's.
@@ -78,6 +91,12 @@ export class Pacing {
     return hold;
   }
 
+  private trace(atMs: number, unitsAfter: number): void {
+    const slot = WORDS + 2 * (Number(Atomics.add(this.words, WORD.traced, 1n)) % TRACE_ENTRIES);
+    Atomics.store(this.words, slot, BigInt(atMs));
+    Atomics.store(this.words, slot + 1, BigInt(unitsAfter));
+  }
+
   /** Moves the shared "pause until" later, never earlier. */
   private pauseUntil(endMs: number): void {
     const end = BigInt(Math.ceil(endMs));
@@ -86,4 +105,21 @@ export class Pacing {
       if (Atomics.compareExchange(this.words, WORD.pauseUntil, seen, end) === seen) return;
     }
   }
+}
+
+/** The last batches of a copy (at most TRACE_ENTRIES), oldest first. */
+export function copyTrace(plan: PacingPlan): CopyTraceEntry[] {
+  const words = new BigInt64Array(plan.buffer);
+  const count = Number(Atomics.load(words, WORD.traced));
+  const entries: CopyTraceEntry[] = [];
+  for (let i = Math.max(0, count - TRACE_ENTRIES); i < count; i++) {
+    const slot = WORDS + 2 * (i % TRACE_ENTRIES);
+    entries.push({ atMs: Number(Atomics.load(words, slot)), unitsAfter: Number(Atomics.load(words, slot + 1)) });
+  }
+  return entries.sort((a, b) => a.atMs - b.atMs || a.unitsAfter - b.unitsAfter);
+}
+
+/** When the copy's pacing began (ms since the epoch): the start of its rate budget. */
+export function pacingStartedMs(plan: PacingPlan): number {
+  return Number(Atomics.load(new BigInt64Array(plan.buffer), WORD.started));
 }

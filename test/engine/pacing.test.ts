@@ -2,26 +2,26 @@
  * One pacing, held everywhere (issue 17): `--pause-after M --pause-ms P` stops the copy as a whole
  * for at least P ms after every M units, and `--throttle-mbps R` keeps the copy's average rate
  * within 15% of R, for a tape backup and a clone precopy, on the worker path (a one-file source)
- * and on the owning-thread path (a CCKD source). The timeline comes from a sampler thread reading
- * the track-state counters (harness/copy-sampler.ts), so the owning thread is timed too.
+ * and on the owning-thread path (a CCKD source). The timeline is the copy's own event timestamps:
+ * the trace of batches the engine's pacing keeps (`copyTrace`), written by whichever thread copied.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
+import { copyTrace, pacingStartedMs, type CopyTraceEntry, type PacingPlan } from '../../src/engine/copy-pacing.js';
 import { CopyPool } from '../../src/engine/copy-pool.js';
+import { TrackStateArray } from '../../src/engine/track-state.js';
+import { openVolume } from '../../src/api/volume-api.js';
 import { CloneSession } from '../../src/techniques/clone/clone-session.js';
 import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
-import { CopySampler, stallsOf, type CopySample } from '../harness/copy-sampler.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 const CYLINDERS = 100;
 const PAUSE_AFTER = 500;
 const PAUSE_MS = 300;
 const THROTTLE_MBPS = 20;
-/** The sampler looks every millisecond: a stall it measures may be that much short of the real one. */
-const SAMPLE_SLACK_MS = 3;
 
 let dir: TempDir;
 let pool: CopyPool;
@@ -47,63 +47,85 @@ afterAll(async () => {
 
 interface Technique {
   readonly name: string;
-  /** Starts the copy with the pacing options; resolves when its background copy is done. */
-  run(
+  /** Sets the copy up with the pacing options; `start` resolves with the path when its background copy is done. */
+  prepare(
     source: Volume,
     pacing: { pauseAfter?: number; pauseMs?: number; throttleMbps?: number },
     tag: string,
-  ): { stateBuffer: SharedArrayBuffer; done: Promise<string | undefined> };
+  ): { stateBuffer: SharedArrayBuffer; pacing: PacingPlan; start: () => Promise<string | undefined> };
 }
 
 const backup: Technique = {
   name: 'tape backup',
-  run(source, pacing, tag) {
+  prepare(source, pacing, tag) {
     const session = TapeBackupSession.start(source, { tapePath: join(dir.path, `${tag}.aws`), pool, ...pacing });
-    return { stateBuffer: session.states.buffer, done: session.done.then(() => session.copyPath) };
+    return {
+      stateBuffer: session.states.buffer,
+      pacing: session.plan.pacing,
+      start: async () => {
+        await session.done;
+        return session.copyPath;
+      },
+    };
   },
 };
 
 const clonePrecopy: Technique = {
   name: 'clone precopy',
-  run(source, pacing, tag) {
+  prepare(source, pacing, tag) {
     const target = createVolume(join(dir.path, `${tag}.target.ckd`), { type: '3390', cylinders: CYLINDERS, volser: 'DST001' });
-    const session = CloneSession.create(source, target, { pool, precopy: true, ...pacing });
-    const done = (async (): Promise<string | undefined> => {
-      // The precopy's first pass is done when every track is copied; then end the session.
-      for (;;) {
-        const status = session.status();
-        if (status.tracksLeft === 0 && status.passes > 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      session.activate();
-      await session.whenCopied();
-      session.terminate();
-      target.close();
-      return session.copyPath;
-    })();
-    return { stateBuffer: session.states.buffer, done };
+    const session = CloneSession.create(source, target, { pool, ...pacing });
+    return {
+      stateBuffer: session.states.buffer,
+      pacing: session.pacingPlan,
+      start: async () => {
+        session.precopy();
+        // The precopy's first pass is done when every track is copied; then end the session.
+        for (;;) {
+          const status = session.status();
+          if (status.tracksLeft === 0 && status.passes > 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        session.activate();
+        await session.whenCopied();
+        session.terminate();
+        target.close();
+        return session.copyPath;
+      },
+    };
   },
 };
 
-async function timeline(
-  technique: Technique,
-  sourcePath: string,
-  pacing: Parameters<Technique['run']>[1],
-  tag: string,
-): Promise<{ samples: CopySample[]; startedMs: number; path: string | undefined; units: number }> {
-  const { openVolume } = await import('../../src/api/volume-api.js');
+interface Timeline {
+  /** The copy's batches, oldest first (engine/copy-pacing.ts `copyTrace`). */
+  readonly trace: CopyTraceEntry[];
+  readonly pacingStartedMs: number;
+  readonly path: string | undefined;
+  readonly units: number;
+  /** Bytes the background copy wrote. */
+  readonly bytes: number;
+}
+
+async function timeline(technique: Technique, sourcePath: string, pacing: Parameters<Technique['prepare']>[1], tag: string): Promise<Timeline> {
   const source = openVolume(sourcePath, { readOnly: false });
   try {
-    const sampler = await CopySampler.start();
-    const startedMs = Date.now();
-    const started = technique.run(source, pacing, tag);
-    sampler.watch(started.stateBuffer);
-    const path = await started.done;
-    const samples = await sampler.stop();
-    return { samples, startedMs, path, units: source.unitCount };
+    const prepared = technique.prepare(source, pacing, tag);
+    const path = await prepared.start();
+    const bytes = TrackStateArray.attach(prepared.stateBuffer).counters().bytesInOrder;
+    return { trace: copyTrace(prepared.pacing), pacingStartedMs: pacingStartedMs(prepared.pacing), path, units: source.unitCount, bytes };
   } finally {
     source.close();
   }
+}
+
+/** Gaps of at least `minMs` between two batches landing, with the units copied before each. */
+function stallsOf(trace: readonly CopyTraceEntry[], minMs: number): Array<{ unitsBefore: number; ms: number }> {
+  const stalls: Array<{ unitsBefore: number; ms: number }> = [];
+  for (let i = 1; i < trace.length; i++) {
+    const ms = (trace[i] as CopyTraceEntry).atMs - (trace[i - 1] as CopyTraceEntry).atMs;
+    if (ms >= minMs) stalls.push({ unitsBefore: (trace[i - 1] as CopyTraceEntry).unitsAfter, ms });
+  }
+  return stalls;
 }
 
 describe.each([
@@ -117,12 +139,11 @@ describe.each([
   it(`pauses the whole copy for at least ${PAUSE_MS} ms after every ${PAUSE_AFTER} units`, async () => {
     const run = await timeline(technique, sourcePath(), { pauseAfter: PAUSE_AFTER, pauseMs: PAUSE_MS }, `pause-${technique.name}-${source}`.replace(/ /g, '-'));
     expect(run.path).toBe(path);
-    const last = run.samples[run.samples.length - 1] as CopySample;
-    expect(last.copied).toBe(run.units);
-    const stalls = stallsOf(run.samples, PAUSE_MS - SAMPLE_SLACK_MS);
+    expect((run.trace[run.trace.length - 1] as CopyTraceEntry).unitsAfter).toBe(run.units);
+    const stalls = stallsOf(run.trace, PAUSE_MS);
     // After each multiple of M (not the end of the copy), a stall begins within one batch per thread.
     for (let k = 1; k * PAUSE_AFTER < run.units; k++) {
-      const after = stalls.find((s) => s.copiedBefore >= k * PAUSE_AFTER && s.copiedBefore < k * PAUSE_AFTER + 15 * (pool.workers + 1));
+      const after = stalls.find((s) => s.unitsBefore >= k * PAUSE_AFTER && s.unitsBefore < k * PAUSE_AFTER + 15 * (pool.workers + 1));
       expect(after, `a pause after ${k * PAUSE_AFTER} units (stalls: ${JSON.stringify(stalls)})`).toBeDefined();
     }
     // And no other stall: the copy does not pause elsewhere.
@@ -132,10 +153,10 @@ describe.each([
   it(`keeps the average rate within 15% of --throttle-mbps ${THROTTLE_MBPS}`, async () => {
     const run = await timeline(technique, sourcePath(), { throttleMbps: THROTTLE_MBPS }, `throttle-${technique.name}-${source}`.replace(/ /g, '-'));
     expect(run.path).toBe(path);
-    const last = run.samples[run.samples.length - 1] as CopySample;
-    const seconds = (last.atMs - run.startedMs) / 1000;
-    const mbps = last.bytes / 1e6 / seconds;
-    expect(last.bytes).toBeGreaterThan(THROTTLE_MBPS * 1e6 * 1.5);
+    // From the start of the pacing's rate budget to the last batch.
+    const seconds = ((run.trace[run.trace.length - 1] as CopyTraceEntry).atMs - run.pacingStartedMs) / 1000;
+    const mbps = run.bytes / 1e6 / seconds;
+    expect(run.bytes).toBeGreaterThan(THROTTLE_MBPS * 1e6 * 1.5);
     expect(mbps).toBeGreaterThan(THROTTLE_MBPS * 0.85);
     expect(mbps).toBeLessThan(THROTTLE_MBPS * 1.15);
   }, 120_000);

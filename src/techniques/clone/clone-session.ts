@@ -80,8 +80,8 @@ export class CloneSession extends EventEmitter implements Session {
   private readonly extents: Int32Array;
   private readonly unitCount: number;
   private readonly trim: boolean;
-  /** One pacing for every pass of the background copy (engine/copy-pacing.ts). */
-  private readonly pacingPlan: PacingPlan;
+  /** The one pacing of every pass of the background copy, and its trace (engine/copy-pacing.ts). */
+  readonly pacingPlan: PacingPlan;
   /** Where the last background pass ran. */
   copyPath: CopyPath | undefined;
   private readonly createdAt: string;
