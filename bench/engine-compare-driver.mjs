@@ -13,7 +13,7 @@
  *           of the primary is written, and the rejoin is timed to the ONGOING event (mirror-bench's
  *           way, the 100% row).
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -54,11 +54,15 @@ async function clonePrecopy() {
   const sourcePath = join(WORK, `clone-source-${CYLINDERS}cyl.ckd`);
   // The source is shared by both builds; the host writes change it a little each run, alike for both.
   if (!existsSync(sourcePath)) {
-    const making = `${sourcePath}.making`;
-    const v = createVolume(making, { type: '3390', cylinders: CYLINDERS, volser: 'CLNSRC', force: true });
-    fillVolume(v, { seed: 8, percent: 40 });
+    const v = createVolume(sourcePath, { type: '3390', cylinders: CYLINDERS, volser: 'CLNSRC', force: true });
+    try {
+      fillVolume(v, { seed: 8, percent: 40 });
+    } catch (error) {
+      v.close();
+      rmSync(sourcePath, { force: true });
+      throw error;
+    }
     v.close();
-    renameSync(making, sourcePath);
   }
   const targetPath = join(WORK, 'clone-target.ckd');
   rmSync(targetPath, { force: true });
@@ -84,8 +88,8 @@ async function clonePrecopy() {
     source.close();
     target.close();
     await pool.close();
-    rmSync(targetPath, { force: true });
-    rmSync(`${targetPath}.sizes`, { force: true });
+    // The target and its side files (sizes, the clone's record and bitmap).
+    for (const name of readdirSync(WORK)) if (name.startsWith('clone-target.ckd')) rmSync(join(WORK, name), { force: true });
   }
 }
 

@@ -88,10 +88,12 @@ if (!existsSync(source)) {
 // The latency runs write into their source (--load-in-place): a copy of it, so that the copy-phase
 // source stays dense. Both builds write into the same copy, one round after the other.
 run(['cp', '--reflink=auto', source, loadSource]);
+// With its track sizes, so that no backup pays for a scan of the copy.
+if (existsSync(`${source}.sizes`)) run(['cp', `${source}.sizes`, `${loadSource}.sizes`]);
 
 // ---- the figures ------------------------------------------------------------------------------
 const cleanTape = () => {
-  for (const suffix of ['', '.session.json', '.session.layout.json']) rmSync(`${tape}${suffix}`, { force: true });
+  for (const suffix of ['', '.session.json', '.session.layout.json', '.map.json']) rmSync(`${tape}${suffix}`, { force: true });
   run(['sync']);
 };
 const figures = {
@@ -158,6 +160,7 @@ try {
 } finally {
   cleanTape();
   rmSync(loadSource, { force: true });
+  rmSync(`${loadSource}.sizes`, { force: true });
   if (!KEEP) {
     run(['git', '-C', ROOT, 'worktree', 'remove', '--force', baselineDir]);
     log('baseline worktree removed');
