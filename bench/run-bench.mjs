@@ -12,9 +12,13 @@
 //   6-9. The techniques' own benches: instant snapshot time against volume size, mirror resync
 //      time against changed tracks, clone with and without precopy, CCKD throughput.
 //   10. Backup throughput with the live page open against none (bench/live-bench.mjs).
+//   11. The copy engine against the build before it (bench/engine-compare.mjs): backup copy phase,
+//      host write p99 during a backup, clone precopy and mirror resync, both builds interleaved.
 //
-// Usage: npm run bench [-- --runs N --quick]
+// Usage: npm run bench [-- --runs N --quick --baseline REV] [-- --only engine]
 //   --quick uses a 3390 of 1,000 cylinders instead of a 3390-3, for a fast look.
+//   --baseline REV is the revision section 11 compares with (default: engine-compare.mjs's).
+//   --only engine runs section 11 alone and replaces that section in the existing RESULTS.md.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -33,6 +37,8 @@ const option = (name, fallback) => {
 /** Runs per measurement; the median is reported. */
 const RUNS = option('--runs', 3);
 const QUICK = args.includes('--quick');
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+if (ONLY !== undefined && ONLY !== 'engine') throw new Error(`--only ${ONLY}: only "engine" can run alone`);
 /** The write rate of the latency goal (issue 4: p99 under 5 ms at 1,000 writes/s). */
 const LATENCY_RATE = 1000;
 /** How long the no-session latency baseline runs. */
@@ -54,6 +60,27 @@ function run(argv, options = {}) {
 const snaptape = (...a) => run([process.execPath, BIN, ...a]);
 const fmt = (x, digits = 2) => Number(x).toFixed(digits);
 const log = (text) => process.stderr.write(`${text}\n`);
+
+const ENGINE_TITLE = '## 11. The copy engine against the build before it';
+/** Section 11: bench/engine-compare.mjs, with the rounds and the baseline asked for. */
+function engineSection() {
+  log('engine compare…');
+  const extra = [...(args.includes('--baseline') ? ['--baseline', args[args.indexOf('--baseline') + 1]] : []), '--rounds', String(Math.max(5, RUNS))];
+  const table = run([process.execPath, join(ROOT, 'bench', 'engine-compare.mjs'), ...extra], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout.trim();
+  return [ENGINE_TITLE, '', table, ''];
+}
+if (ONLY === 'engine') {
+  // The other sections stay as the last full run wrote them; section 11 is replaced or added.
+  const resultsPath = join(ROOT, 'bench', 'RESULTS.md');
+  const old = readFileSync(resultsPath, 'utf8');
+  const start = old.indexOf(ENGINE_TITLE);
+  const next = start < 0 ? -1 : old.indexOf('\n## ', start + ENGINE_TITLE.length);
+  const section = engineSection().join('\n');
+  const updated = start < 0 ? `${old.trimEnd()}\n\n${section}\n` : `${old.slice(0, start)}${section}${next < 0 ? '\n' : old.slice(next)}`;
+  writeFileSync(resultsPath, updated);
+  log('wrote section 11 of bench/RESULTS.md');
+  process.exit(0);
+}
 
 // ---- the dense source volume ---------------------------------------------------------------
 if (!existsSync(source)) {
@@ -144,6 +171,7 @@ const clone = bench('clone-bench.mjs', QUICK ? ['--quick'] : []);
 const cckd = bench('cckd-bench.mjs', ['--cyls', '100', '--runs', String(RUNS), '--skip-bzip2']);
 const cckdSmall = bench('cckd-bench.mjs', ['--cyls', '10', '--runs', '1']);
 const live = bench('live-bench.mjs', ['--cyls', '1000', '--runs', '5']);
+const engine = engineSection();
 
 // ---- report ----------------------------------------------------------------------------------
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -178,6 +206,7 @@ lines.push('## 7. Mirror resync: time against changed tracks', '', mirror, '');
 lines.push('## 8. Clone: with and without precopy', '', clone, '');
 lines.push('## 9. CCKD against uncompressed CKD', '', cckd, '', 'bzip2 (pure-JS compressor), on a 3390 of 10 cylinders:', '', cckdSmall, '');
 lines.push('## 10. The live page: backup throughput with and without it', '', live, '');
+lines.push(...engine);
 const notesPath = join(ROOT, 'bench', 'NOTES.md');
 if (existsSync(notesPath)) lines.push(readFileSync(notesPath, 'utf8').trim(), '');
 writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), `${lines.join('\n')}\n`);
