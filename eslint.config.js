@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'images/**', 'bench/work/**', 'test-artifacts/**', 'test/fixtures/**'],
+    ignores: ['dist/**', 'node_modules/**', 'images/**', 'bench/work/**', 'test-artifacts/**', 'test/fixtures/**', 'docs/api/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

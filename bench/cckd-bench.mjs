@@ -5,7 +5,10 @@
 //   read:  every track image read back (decompressed for CCKD), cold (fresh open) then warm;
 //   convert: `convert --format cckd` of the filled CKD image.
 // Figures are MB/s of track data (used bytes, HA through EOT), the median of --runs runs.
-// Usage: npm run build && node bench/cckd-bench.mjs [--cyls N] [--runs N] [--percent P] [--skip-bzip2]
+// --bzip2-encoders N: only bzip2 writes, N rounds alternating libbz2 (native node-bzip2) and the
+// pure-JS compressjs fallback (SNAPTAPE_NO_NATIVE_BZIP2=1), each in a fresh child process.
+// Usage: npm run build && node bench/cckd-bench.mjs [--cyls N] [--runs N] [--percent P] [--skip-bzip2] [--bzip2-encoders N]
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,11 +27,11 @@ const option = (name, fallback) => {
 const CYLINDERS = option('--cyls', 200);
 const RUNS = option('--runs', 3);
 const PERCENT = option('--percent', 80);
-/** bzip2 writes run at about 0.2 MB/s (pure-JS compressor): measure them on a small volume only. */
+/** bzip2 writes with the pure-JS fallback run at about 0.3 MB/s: measure those on a small volume only. */
 const SKIP_BZIP2 = args.includes('--skip-bzip2');
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const mb = (bytes, ms) => (bytes / 1e6) / (ms / 1000);
+const mb = (bytes, ms) => bytes / 1e6 / (ms / 1000);
 
 function usedBytes(volume) {
   let total = 0;
@@ -60,8 +63,56 @@ function readRun(path) {
 }
 
 mkdirSync(WORK, { recursive: true });
+
+if (args.includes('--bzip2-write-once')) {
+  // Child of --bzip2-encoders: one bzip2 write with whichever encoder this process picked.
+  const { bzip2Encoder } = await import('../dist/image/bzip2-encoder.js');
+  const r = writeRun(join(WORK, `bench.bzip2.${process.pid}.cckd`), 'cckd', 'bzip2');
+  rmSync(join(WORK, `bench.bzip2.${process.pid}.cckd`), { force: true });
+  console.log(JSON.stringify({ encoder: bzip2Encoder().name, ...r }));
+  process.exit(0);
+}
+
+const ROUNDS = option('--bzip2-encoders', 0);
+if (ROUNDS > 0) {
+  const self = fileURLToPath(import.meta.url);
+  const results = { libbz2: [], compressjs: [] };
+  let bytes = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const off of round % 2 === 0 ? [false, true] : [true, false]) {
+      const child = spawnSync(process.execPath, [self, '--bzip2-write-once', '--cyls', String(CYLINDERS), '--percent', String(PERCENT)], {
+        encoding: 'utf8',
+        env: { ...process.env, SNAPTAPE_NO_NATIVE_BZIP2: off ? '1' : '' },
+      });
+      if (child.status !== 0) throw new Error(child.stderr);
+      const r = JSON.parse(child.stdout);
+      results[r.encoder].push(mb(r.bytes, r.ms));
+      bytes = r.bytes;
+    }
+  }
+  const [fast, slow] = [median(results.libbz2), median(results.compressjs)];
+  console.log(
+    [
+      `CCKD bzip2 write, 3390 of ${CYLINDERS} cylinders (${(bytes / 1e6).toFixed(1)} MB of track data), ${ROUNDS} rounds interleaved, median:`,
+      '',
+      '| bzip2 encoder | write MB/s (median) | runs (MB/s) |',
+      '| --- | ---: | --- |',
+      `| compressjs (pure JS, SNAPTAPE_NO_NATIVE_BZIP2=1) | ${slow.toFixed(2)} | ${results.compressjs.map((x) => x.toFixed(2)).join(', ')} |`,
+      `| libbz2 (node-bzip2) | ${fast.toFixed(2)} | ${results.libbz2.map((x) => x.toFixed(2)).join(', ')} |`,
+      '',
+      `libbz2 / compressjs: ${(fast / slow).toFixed(1)}×`,
+    ].join('\n'),
+  );
+  rmSync(WORK, { recursive: true, force: true });
+  process.exit(0);
+}
+
 const rows = [];
-for (const [label, format, compression] of [['CKD (uncompressed)', 'ckd', undefined], ['CCKD zlib', 'cckd', 'zlib'], ['CCKD bzip2', 'cckd', 'bzip2']].filter(([, , c]) => !(SKIP_BZIP2 && c === 'bzip2'))) {
+for (const [label, format, compression] of [
+  ['CKD (uncompressed)', 'ckd', undefined],
+  ['CCKD zlib', 'cckd', 'zlib'],
+  ['CCKD bzip2', 'cckd', 'bzip2'],
+].filter(([, , c]) => !(SKIP_BZIP2 && c === 'bzip2'))) {
   const path = join(WORK, `bench.${format === 'ckd' ? 'ckd' : `${compression}.cckd`}`);
   const runs = compression === 'bzip2' ? 1 : RUNS;
   const writes = Array.from({ length: runs }, () => writeRun(path, format, compression));

@@ -66,7 +66,12 @@ function hostLoad(volume, hot, seed) {
       writes++;
     }
   }, TICK_MS);
-  return { stop: () => clearInterval(timer), get writes() { return writes; } };
+  return {
+    stop: () => clearInterval(timer),
+    get writes() {
+      return writes;
+    },
+  };
 }
 
 async function scenario(name, precopy, pool) {
@@ -94,9 +99,17 @@ async function scenario(name, precopy, pool) {
     const final = session.status();
     session.terminate();
     return {
-      name, tracks, hotTracks: hot.length, tracksLeftAtActivate: atActivate.tracksLeft, recopiesBeforeActivate: atActivate.recopies,
-      precopyPasses: atActivate.passes, precopySeconds: precopyMs / 1000, backgroundCopySeconds: backgroundMs / 1000,
-      copiedOnDemand: final.copiedOnDemand, hostWrites: load.writes, gbCopied: final.bytesCopied / 1e9,
+      name,
+      tracks,
+      hotTracks: hot.length,
+      tracksLeftAtActivate: atActivate.tracksLeft,
+      recopiesBeforeActivate: atActivate.recopies,
+      precopyPasses: atActivate.passes,
+      precopySeconds: precopyMs / 1000,
+      backgroundCopySeconds: backgroundMs / 1000,
+      copiedOnDemand: final.copiedOnDemand,
+      hostWrites: load.writes,
+      gbCopied: final.bytesCopied / 1e9,
     };
   } finally {
     load.stop();
@@ -112,20 +125,29 @@ try {
   log(JSON.stringify(without));
   const withPrecopy = await scenario('precopy', true, pool);
   log(JSON.stringify(withPrecopy));
-  const results = { machine: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`, cylinders: CYLINDERS, rate: RATE, workers: WORKERS, runs: [without, withPrecopy] };
+  const results = {
+    machine: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`,
+    cylinders: CYLINDERS,
+    rate: RATE,
+    workers: WORKERS,
+    runs: [without, withPrecopy],
+  };
   writeFileSync(join(WORK, 'clone-bench.json'), `${JSON.stringify(results, null, 2)}\n`);
-  const row = (r) => `| ${r.name} | ${r.tracks} | ${r.hotTracks} | ${r.tracksLeftAtActivate} | ${r.recopiesBeforeActivate} | ${r.precopySeconds.toFixed(2)} | ${r.backgroundCopySeconds.toFixed(2)} | ${r.copiedOnDemand} | ${r.gbCopied.toFixed(2)} |`;
-  process.stdout.write([
-    `### Clone: PRECOPY before ACTIVATE (3390, ${CYLINDERS} cylinders, ${RATE} host writes/s on a 10% hot set, ${WORKERS} workers, ${results.machine})`,
-    '',
-    '| run | tracks | hot tracks | tracks left at ACTIVATE | re-copies before ACTIVATE | precopy s | background copy after ACTIVATE s | copied on demand | GB copied |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    row(without),
-    row(withPrecopy),
-    '',
-    `Background copy after ACTIVATE with a precopy: ${(withPrecopy.backgroundCopySeconds / Math.max(without.backgroundCopySeconds, 1e-3) * 100).toFixed(1)}% of the time without one.`,
-    '',
-  ].join('\n'));
+  const row = (r) =>
+    `| ${r.name} | ${r.tracks} | ${r.hotTracks} | ${r.tracksLeftAtActivate} | ${r.recopiesBeforeActivate} | ${r.precopySeconds.toFixed(2)} | ${r.backgroundCopySeconds.toFixed(2)} | ${r.copiedOnDemand} | ${r.gbCopied.toFixed(2)} |`;
+  process.stdout.write(
+    [
+      `### Clone: PRECOPY before ACTIVATE (3390, ${CYLINDERS} cylinders, ${RATE} host writes/s on a 10% hot set, ${WORKERS} workers, ${results.machine})`,
+      '',
+      '| run | tracks | hot tracks | tracks left at ACTIVATE | re-copies before ACTIVATE | precopy s | background copy after ACTIVATE s | copied on demand | GB copied |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      row(without),
+      row(withPrecopy),
+      '',
+      `Background copy after ACTIVATE with a precopy: ${((withPrecopy.backgroundCopySeconds / Math.max(without.backgroundCopySeconds, 1e-3)) * 100).toFixed(1)}% of the time without one.`,
+      '',
+    ].join('\n'),
+  );
 } finally {
   await pool.close();
 }

@@ -45,7 +45,9 @@ try {
   const median = times[Math.floor(times.length / 2)];
   const initOk = median < INIT_3390_9_GOAL_MS;
   ok &&= initOk;
-  console.log(`init 3390-9: median ${median.toFixed(0)} ms of ${runs} runs [${times.map((t) => t.toFixed(0)).join(', ')}] (goal < ${INIT_3390_9_GOAL_MS} ms) ${initOk ? 'OK' : 'OVER GOAL'}`);
+  console.log(
+    `init 3390-9: median ${median.toFixed(0)} ms of ${runs} runs [${times.map((t) => t.toFixed(0)).join(', ')}] (goal < ${INIT_3390_9_GOAL_MS} ms) ${initOk ? 'OK' : 'OVER GOAL'}`,
+  );
 
   const tracks3390_3 = 3339 * 15;
   const nominal = tracks3390_3 * 56664;
@@ -53,7 +55,9 @@ try {
   const share = onDiskBytes / nominal;
   const sparseOk = share <= SPARSE_GOAL_SHARE;
   ok &&= sparseOk;
-  console.log(`init 3390-3: ${ms.toFixed(0)} ms, ${onDiskBytes} bytes on disk = ${(share * 100).toFixed(2)}% of nominal (goal <= ${SPARSE_GOAL_SHARE * 100}%) ${sparseOk ? 'OK' : 'OVER GOAL'}`);
+  console.log(
+    `init 3390-3: ${ms.toFixed(0)} ms, ${onDiskBytes} bytes on disk = ${(share * 100).toFixed(2)}% of nominal (goal <= ${SPARSE_GOAL_SHARE * 100}%) ${sparseOk ? 'OK' : 'OVER GOAL'}`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -37,21 +37,26 @@ cli('init', image, '--type', '3390', '--cyls', String(CYLINDERS), '--volser', 'L
 cli('fill', image, '--seed', '5', '--percent', '100');
 
 const socket = join(WORK, 'ctl.sock');
-const server = spawn(process.execPath, [BIN, 'serve', image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket], { stdio: ['ignore', 'pipe', 'pipe'] });
+const server = spawn(process.execPath, [BIN, 'serve', image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket], {
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
 await new Promise((resolve, reject) => {
-  server.stdout.on('data', (d) => { if (String(d).includes('control')) resolve(); });
+  server.stdout.on('data', (d) => {
+    if (String(d).includes('control')) resolve();
+  });
   server.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
   setTimeout(() => reject(new Error('serve did not start')), 20_000);
 });
 const client = new ControlClient({ kind: 'unix', socketPath: socket });
-const getMap = (id) => new Promise((resolve) => {
-  const req = request({ socketPath: socket, path: `/sessions/${id}/map` }, (res) => {
-    res.resume();
-    res.on('end', resolve);
+const getMap = (id) =>
+  new Promise((resolve) => {
+    const req = request({ socketPath: socket, path: `/sessions/${id}/map` }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('error', resolve);
+    req.end();
   });
-  req.on('error', resolve);
-  req.end();
-});
 
 async function oneBackup(withPage, round) {
   spawnSync('sync');
@@ -61,7 +66,9 @@ async function oneBackup(withPage, round) {
   let maps = 0;
   if (withPage) {
     subscription = await client.events({}, () => undefined);
-    timer = setInterval(() => { void getMap(started.id).then(() => maps++); }, MAP_INTERVAL_MS);
+    timer = setInterval(() => {
+      void getMap(started.id).then(() => maps++);
+    }, MAP_INTERVAL_MS);
   }
   const done = await client.waitForSession(started.id);
   if (timer) clearInterval(timer);
@@ -80,12 +87,16 @@ server.kill('SIGTERM');
 const mbps = (runs, key) => median(runs.map((x) => x.bytes / 1e6 / x[key]));
 const plainCopy = mbps(results.plain, 'copy');
 const pageCopy = mbps(results.page, 'copy');
-console.log(`Backup through snaptape serve of a filled 3390 of ${CYLINDERS} cylinders (${(results.plain[0].bytes / 1e9).toFixed(2)} GB), 2 workers, ${RUNS} rounds alternating, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}; the page = an SSE subscription plus GET /sessions/:id/map every ${MAP_INTERVAL_MS} ms.`);
+console.log(
+  `Backup through snaptape serve of a filled 3390 of ${CYLINDERS} cylinders (${(results.plain[0].bytes / 1e9).toFixed(2)} GB), 2 workers, ${RUNS} rounds alternating, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}; the page = an SSE subscription plus GET /sessions/:id/map every ${MAP_INTERVAL_MS} ms.`,
+);
 console.log('');
 console.log('| run | copy phase MB/s (median) | total MB/s (median) | map requests (median) |');
 console.log('| --- | ---: | ---: | ---: |');
 console.log(`| no page | ${plainCopy.toFixed(0)} | ${mbps(results.plain, 'total').toFixed(0)} | 0 |`);
 console.log(`| live page open | ${pageCopy.toFixed(0)} | ${mbps(results.page, 'total').toFixed(0)} | ${median(results.page.map((x) => x.maps))} |`);
 console.log('');
-console.log(`With the page open, copy throughput is ${((pageCopy / plainCopy) * 100).toFixed(1)}% of the throughput with no page (goal: within 5%, i.e. at least 95%).`);
+console.log(
+  `With the page open, copy throughput is ${((pageCopy / plainCopy) * 100).toFixed(1)}% of the throughput with no page (goal: within 5%, i.e. at least 95%).`,
+);
 rmSync(WORK, { recursive: true, force: true });

@@ -23,7 +23,9 @@ const BIN = fileURLToPath(new URL('../bin/snaptape', import.meta.url));
 
 function serve(image, dir) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', join(dir, 'sec.sock'), '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, [BIN, 'serve', image, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', join(dir, 'sec.sock'), '--json'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
@@ -52,9 +54,17 @@ async function one(kind, share) {
     const changed = Math.max(1, Math.round(tracks * share));
     const data = Buffer.alloc(4096, 0x5a);
     // Every (tracks/changed)-th track, so the changed tracks spread over the volume.
-    for (let i = 0; i < changed; i++) primary.writeTrackRecords(Math.floor((i * tracks) / changed), [{ key: Buffer.alloc(0), data }, { key: Buffer.alloc(0), data }]);
+    for (let i = 0; i < changed; i++)
+      primary.writeTrackRecords(Math.floor((i * tracks) / changed), [
+        { key: Buffer.alloc(0), data },
+        { key: Buffer.alloc(0), data },
+      ]);
     // Timed to the ONGOING event (not a status poll, whose period would swamp the 1% case).
-    const ongoing = new Promise((resolve) => mirror.on('state', (_name, state) => { if (state === 'ONGOING') resolve(); }));
+    const ongoing = new Promise((resolve) =>
+      mirror.on('state', (_name, state) => {
+        if (state === 'ONGOING') resolve();
+      }),
+    );
     const started = process.hrtime.bigint();
     mirror.rejoin();
     await ongoing;

@@ -67,7 +67,6 @@ function timed(argv) {
   return seconds;
 }
 
-
 try {
   // The volume and its flat view.
   const image = join(dir, 'bench.ckd');
@@ -86,10 +85,16 @@ try {
 
   // The two servers.
   const snapPort = await freePort();
-  const snap = spawn(process.execPath, [BIN, 'serve', image, '--nbd', `127.0.0.1:${snapPort}`, '--insecure-tcp', '--control', join(dir, 'ctl.sock'), '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const snap = spawn(
+    process.execPath,
+    [BIN, 'serve', image, '--nbd', `127.0.0.1:${snapPort}`, '--insecure-tcp', '--control', join(dir, 'ctl.sock'), '--json'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   children.push(snap);
   const qemuPort = await freePort();
-  const qemu = spawn('qemu-nbd', ['-f', 'raw', '-x', 'bench', '-b', '127.0.0.1', '-p', String(qemuPort), '-t', '-e', '16', '--cache=writeback', qemuImage], { stdio: 'inherit' });
+  const qemu = spawn('qemu-nbd', ['-f', 'raw', '-x', 'bench', '-b', '127.0.0.1', '-p', String(qemuPort), '-t', '-e', '16', '--cache=writeback', qemuImage], {
+    stdio: 'inherit',
+  });
   children.push(qemu);
   const servers = [
     { name: 'snaptape serve', url: `nbd://127.0.0.1:${snapPort}/bench` },
@@ -108,13 +113,17 @@ try {
   }
 
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`NBD throughput, ${(sizeBytes / 1e6).toFixed(1)} MB export (3390, ${CYLINDERS} cylinders, 60 % filled), nbdcopy --connections=${CONNECTIONS}, ${RUNS} runs each, alternating; ${cpus().length} × ${cpu}, Node ${process.version}`);
+  console.log(
+    `NBD throughput, ${(sizeBytes / 1e6).toFixed(1)} MB export (3390, ${CYLINDERS} cylinders, 60 % filled), nbdcopy --connections=${CONNECTIONS}, ${RUNS} runs each, alternating; ${cpus().length} × ${cpu}, Node ${process.version}`,
+  );
   console.log('');
   console.log('| server | read MB/s (median) | read min-max | write volume data MB/s (median) | min-max | write random data MB/s (median) | min-max |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const [name, r] of results) {
     const range = (v) => `${Math.min(...v).toFixed(0)}-${Math.max(...v).toFixed(0)}`;
-    console.log(`| ${name} | ${median(r.read).toFixed(0)} | ${range(r.read)} | ${median(r.write).toFixed(0)} | ${range(r.write)} | ${median(r.random).toFixed(0)} | ${range(r.random)} |`);
+    console.log(
+      `| ${name} | ${median(r.read).toFixed(0)} | ${range(r.read)} | ${median(r.write).toFixed(0)} | ${range(r.write)} | ${median(r.random).toFixed(0)} | ${range(r.random)} |`,
+    );
   }
 } finally {
   for (const child of children) child.kill('SIGTERM');

@@ -82,7 +82,11 @@ const figuresFile = givenFigures ?? option('--keep-figures', join(WORK, 'figures
 if (!givenFigures) rmSync(figuresFile, { force: true });
 
 // ---- 1-3: the test files, with the counts above ---------------------------------------------
-log(givenFigures ? `taking the figures of a passed test run from ${givenFigures}` : `running ${TEST_FILES.length} test files (${REDUCED ? 'reduced' : 'full'} counts)…`);
+log(
+  givenFigures
+    ? `taking the figures of a passed test run from ${givenFigures}`
+    : `running ${TEST_FILES.length} test files (${REDUCED ? 'reduced' : 'full'} counts)…`,
+);
 const env = {
   ...process.env,
   SNAPTAPE_RELIABILITY_OUT: figuresFile,
@@ -92,10 +96,19 @@ const env = {
 };
 const vitest = givenFigures
   ? { status: 0, stdout: '', stderr: '', seconds: 0 }
-  : run([process.execPath, join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', ...TEST_FILES, '--reporter=dot', '--testTimeout=3600000', '--hookTimeout=600000'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  : run(
+      [process.execPath, join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', ...TEST_FILES, '--reporter=dot', '--testTimeout=3600000', '--hookTimeout=600000'],
+      { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
 const testsPassed = vitest.status === 0;
 if (!testsPassed) log(`test files failed:\n${vitest.stdout.slice(-4000)}\n${vitest.stderr.slice(-4000)}`);
-const figures = existsSync(figuresFile) ? readFileSync(figuresFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+const figures = existsSync(figuresFile)
+  ? readFileSync(figuresFile, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+  : [];
 log(`tests ${testsPassed ? 'passed' : 'FAILED'} in ${fmt(vitest.seconds, 0)} s; ${figures.length} figure lines`);
 
 // ---- 4: host write latency against a target slowed to 5 MB/s --------------------------------
@@ -114,8 +127,24 @@ function freshSource() {
 }
 function backupRun(withSpool) {
   freshSource();
-  const out = snaptape('backup', source, '--to', tape, '--force', '--workers', '2', '--target-mbps', String(TARGET_MBPS),
-    '--load', `random:${COUNTS.rate}`, '--load-in-place', '--seed', '3', '--json', ...(withSpool ? ['--spool', spool] : []));
+  const out = snaptape(
+    'backup',
+    source,
+    '--to',
+    tape,
+    '--force',
+    '--workers',
+    '2',
+    '--target-mbps',
+    String(TARGET_MBPS),
+    '--load',
+    `random:${COUNTS.rate}`,
+    '--load-in-place',
+    '--seed',
+    '3',
+    '--json',
+    ...(withSpool ? ['--spool', spool] : []),
+  );
   const result = JSON.parse(out.stdout);
   return { ...result.load, seconds: result.summary.seconds, outOfOrder: result.summary.copiedOutOfOrder };
 }
@@ -135,7 +164,9 @@ for (let r = 0; r < COUNTS.latencyRuns; r++) {
   latency['backup, spool'].push(spooled);
   // The baseline runs as long as the spooled backup did, at the same rate and seed.
   latency['no session'].push(baselineRun(Math.max(3, spooled.seconds)));
-  log(`latency run ${r + 1}/${COUNTS.latencyRuns}: p99 no spool ${fmt(plain.latencyP99Us)} µs, spool ${fmt(spooled.latencyP99Us)} µs, none ${fmt(latency['no session'][r].latencyP99Us)} µs`);
+  log(
+    `latency run ${r + 1}/${COUNTS.latencyRuns}: p99 no spool ${fmt(plain.latencyP99Us)} µs, spool ${fmt(spooled.latencyP99Us)} µs, none ${fmt(latency['no session'][r].latencyP99Us)} µs`,
+  );
 }
 rmSync(WORK, { recursive: true, force: true });
 
@@ -174,7 +205,10 @@ const lines = [
   '| technique | runs | kills drawn | SIGKILLs | landed | acknowledged writes lost | falsely complete | notes |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ...crashes.map((f) => {
-    const notes = Object.entries(f).filter(([k]) => !['technique', 'runs', 'killDraws', 'kills', 'ackedWritesLost', 'falselyComplete'].includes(k)).map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
+    const notes = Object.entries(f)
+      .filter(([k]) => !['technique', 'runs', 'killDraws', 'kills', 'ackedWritesLost', 'falselyComplete'].includes(k))
+      .map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : v}`)
+      .join(', ');
     return `| ${f.technique} | ${f.runs} | ${f.killDraws ?? '—'} | ${f.kills} | ${killedShare(f) === null ? '—' : `${fmt(killedShare(f) * 100, 0)} %`} | ${f.ackedWritesLost} | ${f.falselyComplete} | ${notes} |`;
   }),
   '',
@@ -192,7 +226,10 @@ const lines = [
   '',
   '| case | writes | p50 µs | p99 µs | max µs | p99 / no session | backup s | copied out of order |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ...Object.entries(latency).map(([name, samples]) => `| ${name} | ${fmt(median(samples.map((s) => s.writes)), 0)} | ${fmt(median(samples.map((s) => s.latencyP50Us)))} | ${fmt(median(samples.map((s) => s.latencyP99Us)))} | ${fmt(median(samples.map((s) => s.latencyMaxUs)), 0)} | ${fmt(p99(name) / p99('no session'), 2)} | ${samples[0]?.seconds !== undefined ? fmt(median(samples.map((s) => s.seconds)), 1) : '—'} | ${samples[0]?.outOfOrder !== undefined ? fmt(median(samples.map((s) => s.outOfOrder)), 0) : '—'} |`),
+  ...Object.entries(latency).map(
+    ([name, samples]) =>
+      `| ${name} | ${fmt(median(samples.map((s) => s.writes)), 0)} | ${fmt(median(samples.map((s) => s.latencyP50Us)))} | ${fmt(median(samples.map((s) => s.latencyP99Us)))} | ${fmt(median(samples.map((s) => s.latencyMaxUs)), 0)} | ${fmt(p99(name) / p99('no session'), 2)} | ${samples[0]?.seconds !== undefined ? fmt(median(samples.map((s) => s.seconds)), 1) : '—'} | ${samples[0]?.outOfOrder !== undefined ? fmt(median(samples.map((s) => s.outOfOrder)), 0) : '—'} |`,
+  ),
   '',
   `With a spool the p99 is ${fmt(spoolRatio, 2)}× the p99 with no session (goal: within 2×): ${spoolRatio <= 2 ? 'met' : '**not met**'}${REDUCED ? ' in this one short run on a small volume, which is noisy; the goal is judged on the median of 3 full runs in bench/RELIABILITY.md' : ''}. Without a spool a copy-before-write waits for the slow target, behind the workers' transfers, so the load also falls behind its rate (fewer writes in the same time).`,
   '',
@@ -234,9 +271,12 @@ const lines = [
 mkdirSync(join(OUT, '..'), { recursive: true });
 writeFileSync(OUT, `${lines.join('\n')}`);
 log(`wrote ${OUT}`);
-const zeroes = pit.every((f) => f.mismatches === 0)
-  && crashes.every((f) => (f.ackedWritesLost === 0 || typeof f.ackedWritesLost === 'string') && f.falselyComplete === 0 && (killedShare(f) ?? 0) >= MIN_KILLED_SHARE)
-  && fuzz.every((f) => f.crashes === 0 && f.hangs === 0)
-  && lockRaces.every((f) => f.roundsWithOneHolder === f.rounds)
-  && powerLoss.every((f) => f.violations === 0);
+const zeroes =
+  pit.every((f) => f.mismatches === 0) &&
+  crashes.every(
+    (f) => (f.ackedWritesLost === 0 || typeof f.ackedWritesLost === 'string') && f.falselyComplete === 0 && (killedShare(f) ?? 0) >= MIN_KILLED_SHARE,
+  ) &&
+  fuzz.every((f) => f.crashes === 0 && f.hangs === 0) &&
+  lockRaces.every((f) => f.roundsWithOneHolder === f.rounds) &&
+  powerLoss.every((f) => f.violations === 0);
 process.exit(testsPassed && zeroes ? 0 : 1);

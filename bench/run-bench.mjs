@@ -5,7 +5,8 @@
 // is the median of several runs (the machine is noisy: compare ratios from one run, never figures from two).
 //   1. Backup throughput of a dense 3390-3 against `cp` and `qemu-img convert` of the same image,
 //      with 1 and 2 workers (copy phase alone, and in total with the final hash and read-back).
-//   2. Host write latency p50/p99 at 1,000 writes/s with no session and during a backup.
+//   2. Host write latency p50/p99/p99.9/max at 1,000 writes/s, raw and corrected for coordinated
+//      omission, with no session and during a backup.
 //   3. Tracks copied out of order against the host write rate.
 //   4. NBD read/write throughput of `snaptape serve` against `qemu-nbd` (bench/nbd-bench.mjs).
 //   5. `init` time of a 3390-9 and the on-disk share of a new 3390-3 (bench/init-time.mjs).
@@ -15,10 +16,11 @@
 //   11. The copy engine against the build before it (bench/engine-compare.mjs): backup copy phase,
 //      host write p99 during a backup, clone precopy and mirror resync, both builds interleaved.
 //
-// Usage: npm run bench [-- --runs N --quick --baseline REV] [-- --only engine]
+// Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine]
 //   --quick uses a 3390 of 1,000 cylinders instead of a 3390-3, for a fast look.
 //   --baseline REV is the revision section 11 compares with (default: engine-compare.mjs's).
 //   --only engine runs section 11 alone and replaces that section in the existing RESULTS.md.
+//   --latency-only measures section 2 alone and prints it instead of writing RESULTS.md.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -39,6 +41,8 @@ const RUNS = option('--runs', 3);
 const QUICK = args.includes('--quick');
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 if (ONLY !== undefined && ONLY !== 'engine') throw new Error(`--only ${ONLY}: only "engine" can run alone`);
+/** Measure and print section 2 (host write latency) only. */
+const LATENCY_ONLY = args.includes('--latency-only');
 /** The write rate of the latency goal (issue 4: p99 under 5 ms at 1,000 writes/s). */
 const LATENCY_RATE = 1000;
 /** How long the no-session latency baseline runs. */
@@ -93,6 +97,47 @@ const imageBytes = statSync(source).size;
 const usedBytes = statSync(source).blocks * 512;
 log(`source ${source}: ${(imageBytes / 1e9).toFixed(2)} GB, ${(usedBytes / 1e9).toFixed(2)} GB on disk`);
 
+// ---- 2 (measured after 1). host write latency, raw and corrected -----------------------------
+/** Runs the no-session baseline and backups with 1 and 2 workers under a load, RUNS times. */
+function measureLatency() {
+  const baselineScript = hostLoadBaselineScript(ROOT, source, LATENCY_RATE, BASELINE_SECONDS * 1000);
+  const latency = { 'no session': [], 'backup, 1 worker': [], 'backup, 2 workers': [] };
+  for (let r = 0; r < RUNS; r++) {
+    latency['no session'].push(JSON.parse(run([process.execPath, '--input-type=module', '-e', baselineScript]).stdout));
+    for (const workers of [1, 2])
+      latency[`backup, ${workers} worker${workers > 1 ? 's' : ''}`].push(
+        backup(workers, ['--load', `random:${LATENCY_RATE}`, '--load-in-place', '--seed', String(r + 1)]).load,
+      );
+    log(`latency run ${r + 1}/${RUNS} done`);
+  }
+  rmSync(tape, { force: true });
+  return latency;
+}
+
+/** Section 2 of RESULTS.md: raw and corrected p50/p99/p99.9/max (medians over the runs). */
+function latencySection(latency) {
+  const out = [`## 2. Host write latency at ${LATENCY_RATE.toLocaleString('en')} writes/s`, ''];
+  out.push(
+    'Each write is a format write of one random record (1 B to 8 KiB) on a random track past the VTOC, made by `HostLoad` on the thread that owns the volume, through the interceptor chain. During a backup a write to a track not yet copied first copies the old track to its tape position (copy-before-write).',
+    '',
+  );
+  out.push(
+    "**Raw** latency is timed from when a write started; **corrected** latency from when it was due on the fixed-rate schedule (write k at k / rate after the load began), which counts the time a write waited behind a blocked thread (coordinated omission). Both are exact percentiles over every write. The corrected figures include the load generator's own 2 ms timer tick, so even with no session a write may be up to about 2 ms late; compare each case with the no-session row.",
+    '',
+  );
+  out.push(
+    '| case | writes (median) | raw p50 µs | raw p99 µs | raw p99.9 µs | raw max µs | corrected p50 µs | corrected p99 µs | corrected p99.9 µs | corrected max µs |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  const col = (samples, key, digits) => fmt(median(samples.map((s) => s[key])), digits);
+  for (const [name, samples] of Object.entries(latency)) {
+    out.push(
+      `| ${name} | ${col(samples, 'writes', 0)} | ${col(samples, 'latencyP50Us', 1)} | ${col(samples, 'latencyP99Us', 1)} | ${col(samples, 'latencyP999Us', 0)} | ${col(samples, 'latencyMaxUs', 0)} | ${col(samples, 'correctedP50Us', 1)} | ${col(samples, 'correctedP99Us', 1)} | ${col(samples, 'correctedP999Us', 0)} | ${col(samples, 'correctedMaxUs', 0)} |`,
+    );
+  }
+  return out;
+}
+
 // ---- 1. throughput -------------------------------------------------------------------------
 const ways = {
   cp: () => run(['cp', source, target]).seconds,
@@ -104,6 +149,12 @@ const backup = (workers, extra = []) => {
   const summary = JSON.parse(out.stdout).summary;
   return { wall: out.seconds, summary, load: JSON.parse(out.stdout).load };
 };
+if (LATENCY_ONLY) {
+  // Section 2 alone, printed (RESULTS.md is not written): for regenerating that table.
+  console.log(latencySection(measureLatency()).join('\n'));
+  process.exit(0);
+}
+
 /**
  * Before every timed run: flush the dirty pages the previous run left (untimed), so that no run
  * pays for another's writeback. The source stays in the page cache.
@@ -116,10 +167,13 @@ const settle = () => {
 const THROUGHPUT_RUNS = Math.max(RUNS, 5);
 const contenders = [
   ...Object.entries(ways).map(([name, fn]) => [name, () => ({ total: fn() })]),
-  ...[1, 2].map((workers) => [`snaptape backup, ${workers} worker${workers > 1 ? 's' : ''}`, () => {
-    const b = backup(workers);
-    return { total: b.summary.seconds, copy: b.summary.copySeconds, wall: b.wall };
-  }]),
+  ...[1, 2].map((workers) => [
+    `snaptape backup, ${workers} worker${workers > 1 ? 's' : ''}`,
+    () => {
+      const b = backup(workers);
+      return { total: b.summary.seconds, copy: b.summary.copySeconds, wall: b.wall };
+    },
+  ]),
 ];
 const throughput = {};
 for (let r = 0; r < THROUGHPUT_RUNS; r++) {
@@ -135,20 +189,19 @@ settle();
 const cpMedian = median(throughput.cp.map((x) => x.total));
 
 // ---- 2. host write latency -----------------------------------------------------------------
-const baselineScript = hostLoadBaselineScript(ROOT, source, LATENCY_RATE, BASELINE_SECONDS * 1000);
-const latency = { 'no session': [], 'backup, 1 worker': [], 'backup, 2 workers': [] };
-for (let r = 0; r < RUNS; r++) {
-  latency['no session'].push(JSON.parse(run([process.execPath, '--input-type=module', '-e', baselineScript]).stdout));
-  for (const workers of [1, 2]) latency[`backup, ${workers} worker${workers > 1 ? 's' : ''}`].push(backup(workers, ['--load', `random:${LATENCY_RATE}`, '--load-in-place', '--seed', String(r + 1)]).load);
-  log(`latency run ${r + 1}/${RUNS} done`);
-}
+const latencyLines = latencySection(measureLatency());
 
 // ---- 3. out-of-order copies against the write rate ------------------------------------------
 const ooo = {};
 for (let r = 0; r < RUNS; r++) {
   for (const rate of OOO_RATES) {
     const b = backup(2, rate > 0 ? ['--load', `random:${rate}`, '--load-in-place', '--seed', String(r + 1)] : []);
-    (ooo[rate] ??= []).push({ ooo: b.summary.copiedOutOfOrder, writes: b.load?.writes ?? 0, total: b.summary.copiedInOrder + b.summary.copiedOutOfOrder, seconds: b.summary.seconds });
+    (ooo[rate] ??= []).push({
+      ooo: b.summary.copiedOutOfOrder,
+      writes: b.load?.writes ?? 0,
+      total: b.summary.copiedInOrder + b.summary.copiedOutOfOrder,
+      seconds: b.summary.seconds,
+    });
   }
   log(`out-of-order run ${r + 1}/${RUNS} done`);
 }
@@ -177,27 +230,34 @@ const engine = engineSection();
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const lines = [];
 lines.push('# Benchmark results', '');
-lines.push(`Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench\` on ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}.`);
-lines.push(`Every figure is the median of ${RUNS} runs made side by side in one run of the script (the tools interleaved). Source: ${QUICK ? 'a 3390 of 1,000 cylinders' : 'a 3390-3 (3,339 cylinders)'}, filled to 100% by \`snaptape fill\` (two 27,998-byte blocks a track), ${(imageBytes / 1e9).toFixed(2)} GB. The page cache holds the source throughout (this machine has the memory for it), so the figures measure the copy, not the disk.`);
+lines.push(
+  `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench\` on ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}.`,
+);
+lines.push(
+  `Every figure is the median of ${RUNS} runs made side by side in one run of the script (the tools interleaved). Source: ${QUICK ? 'a 3390 of 1,000 cylinders' : 'a 3390-3 (3,339 cylinders)'}, filled to 100% by \`snaptape fill\` (two 27,998-byte blocks a track), ${(imageBytes / 1e9).toFixed(2)} GB. The page cache holds the source throughout (this machine has the memory for it), so the figures measure the copy, not the disk.`,
+);
 lines.push('', '## 1. Backup throughput against cp and qemu-img convert', '');
-lines.push(`Median of ${THROUGHPUT_RUNS} rounds; before every timed run the dirty pages of the previous one are flushed (\`sync\`, untimed), and the order of the contenders rotates each round. "copy phase" ends when the last track is on the tape; "total" adds the SHA-256 of each element (read back from the tape), the labels, an fsync of the tape and its sequential read-back check, all of which a backup does before it reports success. \`cp\` and \`qemu-img\` do not fsync; \`cp + sync\` is the durable equivalent. Ratios are against the median \`cp\`.`, '');
+lines.push(
+  `Median of ${THROUGHPUT_RUNS} rounds; before every timed run the dirty pages of the previous one are flushed (\`sync\`, untimed), and the order of the contenders rotates each round. "copy phase" ends when the last track is on the tape; "total" adds the SHA-256 of each element (read back from the tape), the labels, an fsync of the tape and its sequential read-back check, all of which a backup does before it reports success. \`cp\` and \`qemu-img\` do not fsync; \`cp + sync\` is the durable equivalent. Ratios are against the median \`cp\`.`,
+  '',
+);
 lines.push('| way of copying | copy phase s | total s | MB/s (total) | × cp (copy phase) | × cp (total) |', '| --- | ---: | ---: | ---: | ---: | ---: |');
 for (const [name, samples] of Object.entries(throughput)) {
   const total = median(samples.map((x) => x.total));
   const copy = samples[0].copy !== undefined ? median(samples.map((x) => x.copy)) : total;
   lines.push(`| ${name} | ${fmt(copy)} | ${fmt(total)} | ${fmt(imageBytes / 1e6 / total, 0)} | ${fmt(cpMedian / copy)} | ${fmt(cpMedian / total)} |`);
 }
-lines.push('', `## 2. Host write latency at ${LATENCY_RATE.toLocaleString('en')} writes/s`, '');
-lines.push('Each write is a format write of one random record (1 B to 8 KiB) on a random track past the VTOC, made by `HostLoad` on the thread that owns the volume, through the interceptor chain. During a backup a write to a track not yet copied first copies the old track to its tape position (copy-before-write).', '');
-lines.push('| case | writes (median) | p50 µs | p99 µs | max µs |', '| --- | ---: | ---: | ---: | ---: |');
-for (const [name, samples] of Object.entries(latency)) {
-  lines.push(`| ${name} | ${fmt(median(samples.map((s) => s.writes)), 0)} | ${fmt(median(samples.map((s) => s.latencyP50Us)), 1)} | ${fmt(median(samples.map((s) => s.latencyP99Us)), 1)} | ${fmt(median(samples.map((s) => s.latencyMaxUs)), 0)} |`);
-}
+lines.push('', ...latencyLines);
 lines.push('', '## 3. Tracks copied out of order against the host write rate (2 workers)', '');
-lines.push('| host writes/s asked | writes during the backup | tracks copied out of order | share of all tracks | backup s |', '| ---: | ---: | ---: | ---: | ---: |');
+lines.push(
+  '| host writes/s asked | writes during the backup | tracks copied out of order | share of all tracks | backup s |',
+  '| ---: | ---: | ---: | ---: | ---: |',
+);
 for (const rate of OOO_RATES) {
   const s = ooo[rate];
-  lines.push(`| ${rate} | ${fmt(median(s.map((x) => x.writes)), 0)} | ${fmt(median(s.map((x) => x.ooo)), 0)} | ${fmt((100 * median(s.map((x) => x.ooo))) / s[0].total, 2)}% | ${fmt(median(s.map((x) => x.seconds)))} |`);
+  lines.push(
+    `| ${rate} | ${fmt(median(s.map((x) => x.writes)), 0)} | ${fmt(median(s.map((x) => x.ooo)), 0)} | ${fmt((100 * median(s.map((x) => x.ooo))) / s[0].total, 2)}% | ${fmt(median(s.map((x) => x.seconds)))} |`,
+  );
 }
 lines.push('', '## 4. NBD throughput: snaptape serve against qemu-nbd', '', nbd, '');
 lines.push('## 5. Volume creation', '', '```', init, '```', '');

@@ -63,9 +63,12 @@ try {
   const [small, big] = rows;
   console.log(`| volume | tracks | slots in use (50% written, ${RUNS} snapshots) | define ms | execute ms (pointer copy + metadata) | define + execute ms |`);
   console.log('| --- | --- | --- | --- | --- | --- |');
-  for (const r of rows) console.log(`| ${r.type} | ${r.tracks} | ${r.slots} | ${r.define.toFixed(1)} | ${r.execute.toFixed(1)} | ${(r.define + r.execute).toFixed(1)} |`);
+  for (const r of rows)
+    console.log(`| ${r.type} | ${r.tracks} | ${r.slots} | ${r.define.toFixed(1)} | ${r.execute.toFixed(1)} | ${(r.define + r.execute).toFixed(1)} |`);
   const ratio = (big.define + big.execute) / (small.define + small.execute);
-  console.log(`\n3390-9 / 3390-1 (define + execute): ${ratio.toFixed(2)}x; 3390-9 under 100 ms: ${big.define + big.execute < 100 ? 'yes' : 'NO'}; within 2x: ${ratio <= 2 ? 'yes' : 'NO'}`);
+  console.log(
+    `\n3390-9 / 3390-1 (define + execute): ${ratio.toFixed(2)}x; 3390-9 under 100 ms: ${big.define + big.execute < 100 ? 'yes' : 'NO'}; within 2x: ${ratio <= 2 ? 'yes' : 'NO'}`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

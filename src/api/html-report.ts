@@ -44,7 +44,7 @@ export function renderReportHtml(input: ReportInput): string {
   if (load)
     timings.push([
       'host writes during the backup',
-      `${load.writes} (${load.ratePerSecond.toFixed(0)}/s), latency p50 ${load.latencyP50Us.toFixed(1)} µs, p99 ${load.latencyP99Us.toFixed(1)} µs`,
+      `${load.writes} (${load.ratePerSecond.toFixed(0)}/s), latency p50 ${load.latencyP50Us.toFixed(1)} µs, p99 ${load.latencyP99Us.toFixed(1)} µs (corrected for coordinated omission: p99 ${load.correctedP99Us.toFixed(1)} µs, max ${load.correctedMaxUs.toFixed(0)} µs)`,
     ]);
   if (s.cbwError) timings.push(['copy-before-write failure', `${s.cbwError.policy}: ${s.cbwError.reason} (${s.cbwError.count}×)`]);
   const drill = input.drill;

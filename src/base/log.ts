@@ -13,7 +13,7 @@ export const LOG_EVENTS = {
   sessionState: 'session.state', // session, state
   restoreCompleted: 'restore.completed', // to, elements, units
   verifyCompleted: 'verify.completed', // tape, ok, elements
-  hostLoadStopped: 'load.stopped', // writes, latencyP50Us, latencyP99Us
+  hostLoadStopped: 'load.stopped', // writes, latencyP50Us, latencyP99Us, correctedP99Us
   versionNotification: 'version.notification', // targetPool, sourcePath, failedChecks, message
   versionCreated: 'version.created', // version, targetPool, basis, pairs, instant
 } as const;

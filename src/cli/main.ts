@@ -19,8 +19,8 @@ function endQuietlyOnBrokenPipe(): void {
   });
 }
 
-export async function runCli(argv: readonly string[]): Promise<number> {
-  endQuietlyOnBrokenPipe();
+/** The whole command tree, every command registered: what runCli parses and docs/cli.md shows. */
+export function createProgram(): Command {
   const program = new Command();
   program
     .name('snaptape')
@@ -30,6 +30,12 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     // Commander's own error line is suppressed: failures are printed once, by reportFailure.
     .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: () => undefined });
   for (const register of COMMANDS) register(program);
+  return program;
+}
+
+export async function runCli(argv: readonly string[]): Promise<number> {
+  endQuietlyOnBrokenPipe();
+  const program = createProgram();
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);

@@ -2,18 +2,18 @@
  * Compression of CCKD track images (native-layout/cckd-header.md; Hercules `cckddasd.c` cckd_compress_zlib /
  * cckd_compress_bzip2): the bytes after the 5-byte track header are stored as they are (0), as a
  * zlib stream (1, `compress2`: starts 78 xx) or as a bzip2 stream (2, starts "BZh"). zlib is Node's
- * own; bzip2 decodes with `seek-bzip` and encodes with the pure-JS `compressjs` (no maintained
- * native or pure-JS bzip2 encoder exists on the registry; this one is checked against Hercules in
- * test/cckd).
+ * own; bzip2 decodes with `seek-bzip` (bounded, below) and encodes with libbz2 when the optional
+ * native package loads, else with the pure-JS `compressjs` (src/image/bzip2-encoder.ts; both are
+ * checked against Hercules in test/cckd).
  *
  * Invariant: damaged data is an ImageFormatError naming the file, track and offset, never a crash,
  * and a body never inflates past the track slot (`maxBytes`): decoding stops there
  * (src/base/bounded-decompress.ts), so a crafted image cannot expand to gigabytes.
  */
 import { deflateSync } from 'node:zlib';
-import compressjs from 'compressjs';
 import { OutputLimitError, decompressBounded } from '../base/bounded-decompress.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
+import { bzip2Encoder } from './bzip2-encoder.js';
 import { CCKD_COMPRESSION, type CckdCompression } from './cckd-layouts.js';
 
 /** Images shorter than this are stored uncompressed (Hercules CCKD_COMPRESS_MIN: not worth it). */
@@ -40,9 +40,7 @@ export function compressionName(code: number): CckdCompression | undefined {
 export function compressBody(body: Buffer, wanted: CckdCompression, level: number): { code: number; bytes: Buffer } {
   if (wanted === 'none' || body.length < CCKD_COMPRESS_MIN_BYTES) return { code: CCKD_COMPRESSION.none, bytes: body };
   const bytes =
-    wanted === 'zlib'
-      ? deflateSync(body, { level: level >= 0 && level <= 9 ? level : ZLIB_DEFAULT_LEVEL })
-      : Buffer.from(compressjs.Bzip2.compressFile(body, null, BZIP2_BLOCK_100K) as Uint8Array);
+    wanted === 'zlib' ? deflateSync(body, { level: level >= 0 && level <= 9 ? level : ZLIB_DEFAULT_LEVEL }) : bzip2Encoder().compress(body, BZIP2_BLOCK_100K);
   if (bytes.length >= body.length) return { code: CCKD_COMPRESSION.none, bytes: body };
   return { code: CCKD_COMPRESSION[wanted], bytes };
 }

@@ -12,13 +12,13 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function runSnaptape(args: readonly string[], options: { cwd?: string; input?: string; timeoutMs?: number } = {}): CliResult {
+export function runSnaptape(args: readonly string[], options: { cwd?: string; input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): CliResult {
   const result = spawnSync(process.execPath, [SNAPTAPE_BIN, ...args], {
     cwd: options.cwd,
     input: options.input,
     encoding: 'utf8',
     timeout: options.timeoutMs ?? 120_000,
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
   });
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }

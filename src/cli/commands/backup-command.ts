@@ -77,7 +77,7 @@ export function formatBackupRun(run: BackupRun): string {
   if (s.cbwError) lines.push(`  copy-before-write failed ${s.cbwError.count} time(s) (policy ${s.cbwError.policy}, latched): ${s.cbwError.reason}`);
   if (run.load)
     lines.push(
-      `  host writes during the backup: ${run.load.writes} (${run.load.ratePerSecond.toFixed(0)}/s), latency p50 ${run.load.latencyP50Us.toFixed(1)} µs, p99 ${run.load.latencyP99Us.toFixed(1)} µs`,
+      `  host writes during the backup: ${run.load.writes} (${run.load.ratePerSecond.toFixed(0)}/s), latency p50 ${run.load.latencyP50Us.toFixed(1)} µs, p99 ${run.load.latencyP99Us.toFixed(1)} µs (corrected for coordinated omission: p99 ${run.load.correctedP99Us.toFixed(1)} µs, max ${run.load.correctedMaxUs.toFixed(0)} µs)`,
     );
   return lines.join('\n');
 }
