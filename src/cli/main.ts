@@ -6,7 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { reportFailure } from './cli-output.js';
 import { UsageError } from '../errors/snaptape-error.js';
-import { COMMANDS } from './commands/index.js';
+import { registerCommands } from './command-loader.js';
 
 /** Exit status when the reader of stdout went away (`snaptape get … | head`): 128 + SIGPIPE, as a shell tool gives. */
 const EXIT_STATUS_BROKEN_PIPE = 141;
@@ -19,8 +19,8 @@ function endQuietlyOnBrokenPipe(): void {
   });
 }
 
-export async function runCli(argv: readonly string[]): Promise<number> {
-  endQuietlyOnBrokenPipe();
+/** The program with the command `argv` runs loaded, and the other commands listed for its help. */
+export async function createProgram(argv: readonly string[]): Promise<Command> {
   const program = new Command();
   program
     .name('snaptape')
@@ -29,8 +29,14 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .exitOverride()
     // Commander's own error line is suppressed: failures are printed once, by reportFailure.
     .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: () => undefined });
-  for (const register of COMMANDS) register(program);
+  await registerCommands(program, argv);
+  return program;
+}
+
+export async function runCli(argv: readonly string[]): Promise<number> {
+  endQuietlyOnBrokenPipe();
   try {
+    const program = await createProgram(argv);
     await program.parseAsync(argv as string[], { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (error) {
