@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Writes docs/cli.md, the CLI reference: commander's own help text of every command and
-// subcommand, walked from the program the CLI parses (createProgram in src/cli/main.ts), so the
+// subcommand, walked from the whole program the CLI parses (createFullProgram in src/cli/main.ts), so the
 // page says exactly what `snaptape … --help` says. test/docs/cli-reference.test.ts fails when the
 // committed page is stale (`--check FILE`: exit 1 when FILE differs from what would be written).
 // Usage: npm run build && node scripts/cli-reference.mjs [--check FILE]   (or npm run docs)
@@ -40,8 +40,8 @@ export function renderCliReference(program) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { createProgram } = await import('../dist/cli/main.js');
-  const text = renderCliReference(createProgram());
+  const { createFullProgram } = await import('../dist/cli/main.js');
+  const text = renderCliReference(await createFullProgram());
   const at = process.argv.indexOf('--check');
   if (at >= 0) {
     const file = process.argv[at + 1];

@@ -30,6 +30,7 @@ export interface BackupRun {
   readonly load: HostLoadStats | null;
 }
 
+/** Backs up an open volume to a virtual tape at one point in time (copy-before-write keeps host writes during the copy out of the backup), optionally under a synthetic host load, and returns the summary and track map. Throws UsageError for bad options, TargetExistsError when the tape exists, SessionError when a resume finds no session to resume. */
 export async function runBackup(volume: Volume, options: RunBackupOptions): Promise<BackupRun> {
   const log = options.log ?? (() => undefined);
   const load = options.load ? new HostLoad(volume, options.load, options.loadSeed ?? 1) : undefined;

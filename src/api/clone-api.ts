@@ -74,6 +74,7 @@ export interface StoredCloneStatus extends CloneRecord {
   readonly unfinished: boolean;
 }
 
+/** The clone status stored beside a clone target (its `.clone.json` record and bitmap), and whether the clone is unfinished. Throws SessionError when the target has no clone record. */
 export function readCloneStatus(targetPath: string): StoredCloneStatus {
   const record = readCloneRecord(targetPath);
   if (!record) throw new SessionError(`Cannot show the clone of ${targetPath}: there is no clone record (${targetPath}.clone.json)`, { path: targetPath });

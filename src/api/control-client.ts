@@ -64,6 +64,7 @@ export interface EventSubscription {
   readonly ended: Promise<void>;
 }
 
+/** A client of a running `snaptape serve` control API (JSON over HTTP, on a Unix socket or TCP with a token). Each call rejects with the server's typed error (errorFromData), or IoError when the server cannot be reached. */
 export class ControlClient {
   // Set once.
   readonly endpoint: ControlEndpoint;
@@ -78,30 +79,37 @@ export class ControlClient {
     return this.endpoint.kind === 'unix' ? this.endpoint.socketPath : `${this.endpoint.host}:${this.endpoint.port}`;
   }
 
+  /** The volumes the server serves. */
   async listVolumes(): Promise<VolumeInfo[]> {
     return (await this.call<{ volumes: VolumeInfo[] }>('GET', '/volumes')).volumes;
   }
 
+  /** The sessions of the server (backups, clones, mirrors), running or ended. */
   async listSessions(): Promise<SessionInfo[]> {
     return (await this.call<{ sessions: SessionInfo[] }>('GET', '/sessions')).sessions;
   }
 
+  /** Starts a session (a backup, clone or mirror) on the server. */
   startSession(request: StartSessionRequest): Promise<SessionInfo> {
     return this.call<SessionInfo>('POST', '/sessions', request);
   }
 
+  /** One session by id. Rejects with SessionError for an unknown id. */
   getSession(id: string): Promise<SessionInfo> {
     return this.call<SessionInfo>('GET', `/sessions/${encodeURIComponent(id)}`);
   }
 
+  /** Pauses a session. Rejects with SessionError for an unknown id or one that cannot pause. */
   pause(id: string): Promise<SessionInfo> {
     return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/pause`);
   }
 
+  /** Resumes a paused session. Rejects with SessionError for an unknown id or one not paused. */
   resume(id: string): Promise<SessionInfo> {
     return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/resume`);
   }
 
+  /** Cancels a session. Rejects with SessionError for an unknown id. */
   cancel(id: string): Promise<SessionInfo> {
     return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/cancel`);
   }

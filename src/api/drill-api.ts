@@ -85,6 +85,7 @@ export function compareImages(referencePath: string, candidatePath: string): Uni
   }
 }
 
+/** A restore drill: backs up a copy of the image (or the image, `inPlace`) under a synthetic load, restores it into scratch and compares the restore with the point in time; the report counts mismatched units. Throws what runBackup and restoreTape throw. */
 export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const scratchDir = mkdtempSync(join(tmpdir(), 'snaptape-drill-'));
   try {

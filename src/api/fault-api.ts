@@ -17,6 +17,7 @@ export function openInjectedVolume(path: string, spec: string | undefined, optio
   return new Volume(new FaultyBackend(plain.imageBackend, plan));
 }
 
+/** Runs `body` on a volume opened through the fault plan `spec` (or none) and closes it whatever happens. Throws UsageError for a bad fault plan; the open's errors are those of openVolume. */
 export function withInjectedVolume<T>(path: string, spec: string | undefined, body: (volume: Volume) => T): T {
   const volume = openInjectedVolume(path, spec);
   try {
@@ -26,6 +27,7 @@ export function withInjectedVolume<T>(path: string, spec: string | undefined, bo
   }
 }
 
+/** Asynchronous form of withInjectedVolume: awaits `body`, then closes the volume whatever happens. */
 export async function withInjectedVolumeAsync<T>(path: string, spec: string | undefined, body: (volume: Volume) => Promise<T>): Promise<T> {
   const volume = openInjectedVolume(path, spec);
   try {

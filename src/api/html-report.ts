@@ -76,6 +76,7 @@ export function renderReportHtml(input: ReportInput): string {
   ].join('\n');
 }
 
+/** Writes a self-contained HTML report of a finished backup or drill (summary and track map) to `path`. Throws IoError when it cannot be written. */
 export function writeReport(path: string, input: ReportInput): void {
   try {
     writeFileSync(path, renderReportHtml(input));

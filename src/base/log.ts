@@ -28,6 +28,7 @@ export interface LogOptions {
   readonly file?: string;
 }
 
+/** A structured (pino) event logger at `options.level` to `options.file` or stderr; with neither, a logger that drops events. Call `flush` before exiting. */
 export function createEventLogger(options: LogOptions): { log: EventLogger; logger: Logger | undefined; flush: () => void } {
   if (!options.level && !options.file) return { log: () => undefined, logger: undefined, flush: () => undefined };
   const destination = options.file ? pino.destination({ dest: options.file, sync: true, mkdir: true }) : pino.destination({ dest: 2, sync: true });

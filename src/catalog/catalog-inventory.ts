@@ -60,12 +60,14 @@ function volumeOf(row: VolumeRow): VolumeRecord {
   };
 }
 
+/** Parses a copy technology name. Throws UsageError for an unknown one. */
 export function parseTechnology(value: string): Technology {
   const found = TECHNOLOGIES.find((t) => t === value);
   if (!found) throw new UsageError(`Cannot use copy technology "${value}": it is none of ${TECHNOLOGIES.join(', ')}`);
   return found;
 }
 
+/** Creates a source or target pool in the catalog (target pools are named 01, 02, ...). Throws UsageError for a bad target pool name or a pool that exists. */
 export function createPool(catalog: Catalog, name: string, role: PoolRole): void {
   if (role === 'target' && !TARGET_POOL_NAME.test(name)) throw new UsageError(`Cannot create target pool "${name}": target pools are named 01, 02, ...`);
   catalog.write((db) => {
@@ -109,6 +111,7 @@ export function removeFromPool(catalog: Catalog, pool: string, path: string): vo
   });
 }
 
+/** The pools of the catalog with their members, by name. */
 export function listPools(db: Db): PoolRecord[] {
   const pools = db.prepare('SELECT name, role FROM pools ORDER BY name').all() as { name: string; role: PoolRole }[];
   const members = db.prepare('SELECT volume_path FROM pool_members WHERE pool = ? ORDER BY volume_path');
@@ -125,6 +128,7 @@ export function getVolume(db: Db, path: string): VolumeRecord | undefined {
   return row ? volumeOf(row) : undefined;
 }
 
+/** The volume inventory of the catalog, by path. */
 export function listVolumes(db: Db): VolumeRecord[] {
   return (db.prepare('SELECT * FROM volumes ORDER BY path').all() as VolumeRow[]).map(volumeOf);
 }

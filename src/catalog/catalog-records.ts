@@ -75,6 +75,7 @@ export function readRecord(db: Db, kind: RecordKind, version: number): PairRecor
   return { kind, version, targetPool: row.target_pool, pairs };
 }
 
+/** The pair records (PPR and copy records) of every version, by version. */
 export function listRecords(db: Db): PairRecord[] {
   const rows = db.prepare('SELECT kind, version FROM records ORDER BY version, kind').all() as { kind: RecordKind; version: number }[];
   return rows.map((r) => readRecord(db, r.kind, r.version)).filter((r): r is PairRecord => r !== undefined);
@@ -119,10 +120,12 @@ function versionOf(r: VersionRow): VersionRecord {
   };
 }
 
+/** Every copy version of the catalog, by number. */
 export function listVersions(db: Db): VersionRecord[] {
   return (db.prepare('SELECT * FROM versions ORDER BY version').all() as VersionRow[]).map(versionOf);
 }
 
+/** The catalog record of one copy version, or undefined when there is none. */
 export function getVersion(db: Db, version: number): VersionRecord | undefined {
   const row = db.prepare('SELECT * FROM versions WHERE version = ?').get(version) as VersionRow | undefined;
   return row ? versionOf(row) : undefined;
@@ -141,6 +144,7 @@ export function previousVersionOfPool(db: Db, targetPool: string, version: numbe
   return row ? versionOf(row) : undefined;
 }
 
+/** The storage media (target volumes and tapes) of every version, or of one. */
 export function listStorageMedia(db: Db, version?: number): StorageMedium[] {
   const rows = (
     version === undefined
@@ -150,6 +154,7 @@ export function listStorageMedia(db: Db, version?: number): StorageMedium[] {
   return rows.map((r) => ({ version: r.version, sourcePath: r.source_path, targetPath: r.target_path, tapePath: r.tape_path, instant: r.instant }));
 }
 
+/** The data sets a copy version backed up, each with its source volume. */
 export function listBackupDatasets(db: Db, version: number): { dataset: string; sourcePath: string }[] {
   return (
     db.prepare('SELECT dataset, source_path FROM backup_datasets WHERE version = ? ORDER BY dataset, source_path').all(version) as {
@@ -170,6 +175,7 @@ export function addNotification(db: Db, n: Omit<Notification, 'id' | 'at'>): voi
   );
 }
 
+/** The notifications of the catalog (e.g. pairs broken by a pool change), oldest first. */
 export function listNotifications(db: Db): Notification[] {
   const rows = db.prepare('SELECT * FROM notifications ORDER BY id').all() as {
     id: number;

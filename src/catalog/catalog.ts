@@ -24,6 +24,7 @@ export const DEFAULT_CATALOG_FILE = 'snaptape.db';
 
 export type Db = Database.Database;
 
+/** The catalog file to use: `explicit`, else $SNAPTAPE_CATALOG, else ./snaptape.db, as an absolute path. */
 export function catalogPath(explicit?: string): string {
   return resolve(explicit ?? process.env['SNAPTAPE_CATALOG'] ?? DEFAULT_CATALOG_FILE);
 }

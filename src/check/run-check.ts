@@ -15,6 +15,7 @@ export interface RunCheckOptions {
   readonly repair?: boolean;
 }
 
+/** Checks an image (CKD, CCKD, FBA, multi-file; with its VTOC), a tape or a subsystem folder and reports every problem with its location; with `repair`, repairs what it can and reports that too. Problems are in the report, not thrown; throws ImageFormatError when the path is none of these. */
 export function runCheck(path: string, options: RunCheckOptions = {}): CheckReport {
   const repair = options.repair ?? false;
   const target = detectCheckTarget(path);

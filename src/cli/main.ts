@@ -6,7 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { reportFailure } from './cli-output.js';
 import { UsageError } from '../errors/snaptape-error.js';
-import { COMMANDS } from './commands/index.js';
+import { registerAllCommands, registerCommands } from './command-loader.js';
 
 /** Exit status when the reader of stdout went away (`snaptape get … | head`): 128 + SIGPIPE, as a shell tool gives. */
 const EXIT_STATUS_BROKEN_PIPE = 141;
@@ -19,24 +19,36 @@ function endQuietlyOnBrokenPipe(): void {
   });
 }
 
-/** The whole command tree, every command registered: what runCli parses and docs/cli.md shows. */
-export function createProgram(): Command {
-  const program = new Command();
-  program
-    .name('snaptape')
-    .description('Hercules-compatible DASD volumes and virtual tapes, with point-in-time copy techniques')
-    .version('0.1.0')
-    .exitOverride()
-    // Commander's own error line is suppressed: failures are printed once, by reportFailure.
-    .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: () => undefined });
-  for (const register of COMMANDS) register(program);
+function baseProgram(): Command {
+  return (
+    new Command()
+      .name('snaptape')
+      .description('Hercules-compatible DASD volumes and virtual tapes, with point-in-time copy techniques')
+      .version('0.1.0')
+      .exitOverride()
+      // Commander's own error line is suppressed: failures are printed once, by reportFailure.
+      .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: () => undefined })
+  );
+}
+
+/** The program with the command `argv` runs loaded, and the other commands listed for its help. */
+export async function createProgram(argv: readonly string[]): Promise<Command> {
+  const program = baseProgram();
+  await registerCommands(program, argv);
+  return program;
+}
+
+/** The whole command tree, every command loaded: what docs/cli.md shows and shell completion offers. */
+export async function createFullProgram(): Promise<Command> {
+  const program = baseProgram();
+  await registerAllCommands(program);
   return program;
 }
 
 export async function runCli(argv: readonly string[]): Promise<number> {
   endQuietlyOnBrokenPipe();
-  const program = createProgram();
   try {
+    const program = await createProgram(argv);
     await program.parseAsync(argv as string[], { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (error) {

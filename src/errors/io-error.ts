@@ -9,6 +9,7 @@ interface SystemErrorLike {
   readonly message?: string;
 }
 
+/** Turns a Node file-system error into the typed error of its family (NoSpaceError for ENOSPC, IoError otherwise), naming `action` and `path`; a SnaptapeError is returned as it is. */
 export function translateIoError(cause: unknown, action: string, path: string): SnaptapeError {
   if (cause instanceof SnaptapeError) return cause;
   const sys = (cause ?? {}) as SystemErrorLike;

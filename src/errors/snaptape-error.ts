@@ -38,6 +38,7 @@ export interface ErrorData {
   readonly details: ErrorDetails;
 }
 
+/** The base of every typed snaptape error: a `code` (one per failure family, with its exit status), a message naming the file and location, and `details` as data. */
 export abstract class SnaptapeError extends Error {
   abstract readonly code: ErrorCode;
   readonly details: ErrorDetails;
@@ -48,6 +49,7 @@ export abstract class SnaptapeError extends Error {
     this.name = new.target.name;
   }
 
+  /** The error as plain data, as `--json` and the control API carry it; errorFromData turns it back. */
   toData(): ErrorData {
     return { code: this.code, message: this.message, details: this.details };
   }
@@ -158,6 +160,7 @@ export function errorFromData(data: ErrorData): SnaptapeError {
   return new ErrorClass(data.message, data.details);
 }
 
+/** Whether `value` is a typed snaptape error. */
 export function isSnaptapeError(value: unknown): value is SnaptapeError {
   return value instanceof SnaptapeError;
 }

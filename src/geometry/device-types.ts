@@ -106,6 +106,7 @@ export function familyByDevtypeByte(devtypeByte: number): CkdFamily | undefined 
   return CKD_FAMILIES.find((f) => f.devtypeByte === devtypeByte);
 }
 
+/** The CKD device family of a name such as "3390" or "3380", or undefined when there is none. */
 export function familyByName(name: string): CkdFamily | undefined {
   return CKD_FAMILIES.find((f) => f.family === name);
 }

@@ -35,6 +35,7 @@ export interface ConvertResult {
   readonly tracks: number;
 }
 
+/** Converts a CKD volume between uncompressed (ckd) and compressed (cckd) Hercules images, through a temporary file renamed at the end. Throws TargetExistsError when `output` exists without `force`, ImageFormatError for an input that is no CKD image. */
 export function convertImage(input: string, output: string, options: ConvertOptions): ConvertResult {
   if (!options.force && existsSync(output))
     throw new TargetExistsError(`Cannot convert to ${output}: the file exists (use --force to replace it)`, { path: output });

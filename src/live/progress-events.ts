@@ -11,6 +11,7 @@ export interface LocalProgress {
   readonly state: SessionState;
 }
 
+/** Writes the progress of a session run in this process as JSON lines (start, progress, end), the same events a server streams. */
 export class LocalEventWriter {
   // Set once.
   private readonly volume: string;
@@ -55,6 +56,7 @@ export class LocalEventWriter {
     this.emit({ kind: 'progress', session: this.info(progress, null, null) });
   }
 
+  /** Writes the last event: the summary of a finished session, or its error. */
   end(progress: LocalProgress, outcome: { summary: unknown } | { error: { code: string; message: string } }): void {
     this.emit({ kind: 'end', session: this.info(progress, 'summary' in outcome ? outcome.summary : null, 'error' in outcome ? outcome.error : null) });
   }

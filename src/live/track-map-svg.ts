@@ -22,6 +22,7 @@ function escapeXml(text: string): string {
   return text.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c] ?? c);
 }
 
+/** Draws a track map as an SVG document (one cell a track, coloured by state, with its legend). */
 export function renderTrackMapSvg(map: TrackMapSnapshot, options: { title?: string } = {}): string {
   const bandColumns = Math.min(map.columns, MAX_COLUMNS_PER_BAND);
   const bands = Math.ceil(map.columns / bandColumns);

@@ -63,6 +63,7 @@ function checkSocketPath(path: string, what: string): string {
   return path;
 }
 
+/** Parses a control address: HOST:PORT (TCP) or a Unix socket path. Throws UsageError for a bad port or socket path. */
 export function parseControlAddress(spec: string): ControlAddress {
   if (HOST_PORT.test(spec)) return { kind: 'tcp', ...parseTcpAddress(spec, '--control') };
   return { kind: 'unix', path: checkSocketPath(spec, '--control') };

@@ -66,6 +66,7 @@ export function controlToken(fromEnv: string | undefined): string {
   return fromEnv !== undefined && fromEnv.length > 0 ? fromEnv : randomBytes(TOKEN_BYTES).toString('hex');
 }
 
+/** The volume server of `snaptape serve`: owns volumes, exports them over NBD and takes control requests. Start it with VolumeServer.start. */
 export class VolumeServer {
   // Set once.
   readonly info: ServeInfo;
@@ -84,6 +85,7 @@ export class VolumeServer {
     this.control = parts.control;
   }
 
+  /** Opens and locks the volumes, takes up their mirrors and unfinished clones, and starts listening. Rejects with LockedError when a volume is in use, UsageError for a bad address, IoError when it cannot listen. */
   static async start(options: VolumeServerOptions): Promise<VolumeServer> {
     const listenAny = options.listenAny ?? false;
     if (options.nbdGroup !== undefined && options.nbd.kind !== 'unix') throw new UsageError('Cannot use --nbd-group: NBD does not listen on a unix socket');

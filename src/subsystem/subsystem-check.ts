@@ -75,6 +75,7 @@ export function countReferences(dir: string, slotCount: number): { counts: Uint3
   return { counts, volumes: volumes.map((p) => p.slice(dir.length + 1)), pins: pins.length };
 }
 
+/** Checks a subsystem folder: the pool's slot counts against every mapped volume and snapshot pin, under the pool lock; with `repair`, fixes what it can. Throws ImageFormatError when the folder does not exist, LockedError when the pool is busy. */
 export function checkSubsystem(dir: string, options: { repair?: boolean } = {}): CheckReport {
   if (!existsSync(dir)) throw new ImageFormatError(`Cannot check ${dir}: no such folder`, { path: dir, offset: 0 });
   // Counted under the pool lock, so no writer changes the counts meanwhile.

@@ -33,6 +33,7 @@ function asText(blocks: readonly Buffer[], recordFormat: string, recordLengthByt
   return Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'latin1');
 }
 
+/** Copies the data set of file sequence `fileSequence` on a labelled tape into the host file `outPath` (with `text`, records become lines). Throws UsageError for a missing file sequence or a record format `text` cannot convert, TapeFormatError or TapeLabelError for a damaged tape, TargetExistsError when `outPath` exists without `force`. */
 export function extractDataSet(
   path: string,
   fileSequence: number,

@@ -37,6 +37,7 @@ export function checkVolser(volser: string | undefined): string {
   return upper;
 }
 
+/** Creates an empty AWSTAPE tape, with IBM standard labels (VOL1) when `labelled`. Throws UsageError for a bad volser or owner, TargetExistsError when the file exists without `force`. */
 export function initTape(path: string, options: InitTapeOptions): InitTapeResult {
   const volser = options.labelled ? checkVolser(options.volser) : '';
   const owner = options.owner ?? '';

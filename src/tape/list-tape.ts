@@ -37,6 +37,7 @@ export interface TapeListing {
   readonly tapemarkCount: number;
 }
 
+/** Lists the labels, data sets and physical files of a tape (AWSTAPE or HET). Throws TapeFormatError for a damaged tape. */
 export function listTape(path: string): TapeListing {
   const reader = TapeReader.open(path);
   try {

@@ -50,6 +50,7 @@ function checkDcb(options: PutOptions): { recordFormat: RecordFormat; recordLeng
   return { recordFormat, recordLengthBytes, blockSizeBytes };
 }
 
+/** Appends a host file to a labelled tape as a new data set (HDR1/HDR2, data, EOF1/EOF2) with the given DCB. Throws UsageError for a bad data set name or DCB, TapeFormatError or TapeLabelError for a tape it cannot append to. */
 export function putHostFile(tapePath: string, hostFile: string, options: PutOptions): PutResult {
   const dsname = options.dsname.toUpperCase();
   if (!DSNAME_PATTERN.test(dsname))

@@ -27,6 +27,7 @@ export interface CreateMappedVolumeOptions {
   readonly bare?: boolean;
 }
 
+/** Creates a mapped volume: a track directory in a subsystem folder whose tracks live in the shared pool. Returns it open, or nothing with `bare: true` (the directory only, for a snapshot target). Throws UsageError for a bad volser or name, or a pool of another device family. */
 export function createMappedVolume(path: string, options: CreateMappedVolumeOptions & { bare?: false }): Volume;
 export function createMappedVolume(path: string, options: CreateMappedVolumeOptions & { bare: true }): undefined;
 export function createMappedVolume(path: string, options: CreateMappedVolumeOptions): Volume | undefined {

@@ -29,6 +29,7 @@ export interface CreateVolumeOptions {
   readonly compression?: CckdCompression;
 }
 
+/** Creates a new sparse volume image (Hercules CKD, CCKD or FBA) at `path`, labelled with `options.volser`, and returns it open for writing (close it when done). Throws UsageError for a bad volser, device type or size, TargetExistsError when the file exists without `force`, IoError when it cannot be written. */
 export function createVolume(path: string, options: CreateVolumeOptions): Volume {
   const volser = checkVolser(options.volser);
   const geometry: VolumeGeometry = parseGeometry(options.type, { cylinders: options.cylinders, blocks: options.blocks });
@@ -48,6 +49,7 @@ export function createVolume(path: string, options: CreateVolumeOptions): Volume
   }
 }
 
+/** Opens a volume image (CKD, CCKD, FBA, multi-file, or a mapped volume of a subsystem folder), detecting its format unless `options.format` says it, and takes its lock (shared when `readOnly`). Close it when done. Throws ImageFormatError for a file that is no volume, LockedError when another process holds it, IoError when it cannot be read. */
 export function openVolume(path: string, options: { readOnly?: boolean; format?: ImageFormat; shadows?: readonly string[] } = {}): Volume {
   // A mapped volume (a track directory in a subsystem folder, issue 6) is recognised by its magic.
   if (options.format === undefined && isMappedVolumePath(path)) return openMappedVolume(path, { readOnly: options.readOnly });

@@ -146,6 +146,7 @@ function formatTracks(volume: Volume, runs: readonly TrackRun[], first: NewRecor
   });
 }
 
+/** Allocates a data set on a CKD volume (tracks or cylinders, with its DCB) and writes its Format 1 DSCB into the VTOC, making a VTOC first if the volume has none. Throws UsageError for a bad name or size, DatasetError when the name exists, NoSpaceError when no free extents hold it. */
 export function allocateDataset(volume: Volume, request: AllocateRequest, now: Date = new Date()): DatasetEntry {
   const geometry = volume.ckd;
   const name = checkDatasetName(request.name);
@@ -227,6 +228,7 @@ export function deleteDatasets(volume: Volume, names: readonly string[]): void {
   refreshVtocSummary(volume);
 }
 
+/** Deletes a data set from the VTOC and returns its extents to the free space. Throws DatasetError when the volume has no data set of that name. */
 export function deleteDataset(volume: Volume, name: string): void {
   deleteDatasets(volume, [name]);
 }

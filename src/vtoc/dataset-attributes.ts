@@ -31,6 +31,7 @@ export function recfmName(bits: number): string {
   return name;
 }
 
+/** Parses a record format (F, FB, V, VB, U, optionally with S, A or M) into its DSCB bits. Throws UsageError for anything else. */
 export function parseRecfm(name: string): number {
   const match = /^(F|V|U)(B?)(S?)(A|M)?$/.exec(name.trim().toUpperCase());
   if (!match) throw new UsageError(`Cannot use record format "${name}": expected F, FB, V, VB, U (optionally with S, A or M)`);
@@ -42,6 +43,7 @@ export function parseRecfm(name: string): number {
   return bits;
 }
 
+/** Parses a data set organisation (PS, PO or DA). Throws UsageError for anything else. */
 export function parseDsorg(name: string): Dsorg {
   const upper = name.trim().toUpperCase();
   if (upper === 'PS' || upper === 'PO' || upper === 'DA') return upper;

@@ -107,6 +107,7 @@ function layOut(volume: Volume, entry: DatasetEntry, blocks: readonly Buffer[]):
   return tracks;
 }
 
+/** Writes `content` into an allocated data set as blocks of records (with `text`, lines of text become records). Throws DatasetError when the data set does not exist or its extents overlap others, NoSpaceError when the content does not fit. */
 export function putDataset(volume: Volume, name: string, content: Buffer, options: { text?: boolean } = {}): PutResult {
   const { view, entry } = openDataset(volume, name);
   // Before the first byte: a data set whose extents cross track 0, the VTOC or another data set
@@ -162,6 +163,7 @@ export function readDatasetBlocks(volume: Volume, entry: DatasetEntry): Buffer[]
   return blocks;
 }
 
+/** Reads a data set back: its blocks concatenated, or with `text` its records as lines of text. Throws DatasetError when the data set does not exist or cannot be read. */
 export function getDataset(volume: Volume, name: string, options: { text?: boolean } = {}): Buffer {
   const { entry } = openDataset(volume, name);
   const data = Buffer.concat(readDatasetBlocks(volume, entry));

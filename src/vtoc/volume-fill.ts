@@ -40,6 +40,7 @@ export interface FillResult {
   readonly bytesWritten: number;
 }
 
+/** Fills a share of the free space of a CKD volume with data sets of deterministic pseudo-random blocks. Throws UsageError for a share outside 1-100%. */
 export function fillVolume(volume: Volume, options: FillOptions): FillResult {
   const geometry = volume.ckd;
   if (!(options.percent > 0 && options.percent <= 100)) throw new UsageError(`Cannot fill ${volume.path}: --percent must be 1-100`);

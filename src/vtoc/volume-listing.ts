@@ -51,6 +51,7 @@ export interface VolumeListing {
 
 const SCALO_UNITS: Record<number, string> = { 0x00: 'ABSTR', 0x40: 'BLK', 0x80: 'TRK', 0xc0: 'CYL' };
 
+/** Describes an open volume as `snaptape ls` shows it: geometry, volume label, data sets with their extents, and free space. Throws VtocError when the VTOC cannot be read. */
 export function describeVolume(volume: Volume): VolumeListing {
   const geometry = volume.geometry;
   if (geometry.kind === 'fba') {

@@ -30,6 +30,7 @@ export interface HostLoadSpec {
   readonly ratePerSecond: number;
 }
 
+/** Parses a synthetic host load such as "random:1000" (writes per second). Throws UsageError for anything else. */
 export function parseLoadSpec(text: string): HostLoadSpec {
   const match = /^random:(\d+(?:\.\d+)?)$/.exec(text.trim());
   if (!match || Number(match[1]) <= 0) throw new UsageError(`Cannot use load "${text}": expected random:RATE (writes per second, > 0)`);

@@ -33,6 +33,7 @@ export interface RunCloneResult {
   readonly backgroundCopyMs: number;
 }
 
+/** A one-shot clone in this process: CREATE, PRECOPY, ACTIVATE, wait for the copy, TERMINATE. Rejects with the errors of openVolume (LockedError when either volume is in use) and with the typed error of a clone that fails. */
 export async function runClone(sourcePath: string, targetPath: string, options: RunCloneOptions = {}): Promise<RunCloneResult> {
   // Absolute paths, so the record names the images wherever a resume runs from.
   const source = openVolume(resolve(sourcePath));

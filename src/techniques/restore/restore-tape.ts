@@ -133,6 +133,7 @@ function checkBlocksAreTracks(tape: BackupTape, element: TapeElement): void {
   });
 }
 
+/** Restores a backup tape, after verifying it, onto a volume or into a new one (all of it, or one data set). Throws VerifyError when the tape fails its checks, UsageError when the data set is not on the tape, TargetExistsError when the new volume exists. */
 export function restoreTape(tapePath: string, options: RestoreOptions): RestoreResult {
   const tape = openBackupTape(tapePath, { startBlock: options.tapeStartBlock });
   try {

@@ -31,6 +31,7 @@ const PROGRESS_EVERY_TRACKS = 6000;
 /** Pause after `pauseAfter` tracks when no `pauseMs` is given: the tape backup's default. */
 const DEFAULT_PHYSICAL_PAUSE_MS = 5;
 
+/** Writes the physical image of an executed snapshot (the work of `execute --physical`), paced, and returns the token's final record. Throws SessionError when the token is not copying or asked for no physical copy. */
 export async function runPhysicalCopy(pollingToken: string): Promise<TokenRecord> {
   let record = loadByPollingToken(pollingToken);
   const physical = record.physical;

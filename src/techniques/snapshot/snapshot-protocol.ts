@@ -121,6 +121,7 @@ export interface StatusResult {
   readonly physical: { readonly path: string; readonly tracksDone: number; readonly tracksTotal: number; readonly error: string | null } | null;
 }
 
+/** Defines a snapshot between mapped volumes of one subsystem (the whole volume, or data sets) and returns its token. Throws UsageError when the volumes are not in one subsystem or the options conflict. */
 export function defineSnapshot(sourcePath: string, targetPath: string, options: DefineOptions = {}): DefineResult {
   const source = resolve(sourcePath);
   const target = resolve(targetPath);
@@ -290,6 +291,7 @@ function checkPacing(options: ExecuteOptions, token: string): PhysicalCopyPacing
   return pacing;
 }
 
+/** Executes a defined snapshot: copies the track pointers, updates the target's metadata and returns a polling token. Throws UsageError or SessionError for an unknown token or one in the wrong state. */
 export function executeSnapshot(token: string, options: ExecuteOptions = {}): ExecuteResult {
   const startedMs = performance.now();
   const { id, dir } = parseToken(token, 'S');
@@ -425,6 +427,7 @@ function sameRuns(source: Volume, target: Volume, pairs: readonly DatasetPair[])
   });
 }
 
+/** The state of a snapshot by its polling token: copying or complete (or failed, with the error). Throws UsageError or SessionError for an unknown token. */
 export function snapshotStatus(pollingToken: string): StatusResult {
   const record = loadByPollingToken(pollingToken);
   let state = record.state;

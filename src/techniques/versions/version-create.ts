@@ -174,6 +174,7 @@ async function runCopies(
   }
 }
 
+/** Creates a copy version: copies each volume of the source pool into the next target pool with the given technology and records it in the catalog. Throws UsageError when the version exists or the pools do not fit, SessionError when a copy fails. */
 export async function createVersion(catalog: Catalog, options: CreateVersionOptions): Promise<CreateVersionResult> {
   const technology = options.technology ?? 'tape';
   const begun = catalog.write((db) => {

@@ -32,6 +32,7 @@ function mediumFor(catalog: Catalog, version: number, sourcePath: string): Stora
 /** What a version restore did: the restore, the tape it read, and what it restored (a data set, or the volume's elements). */
 export type VersionRestoreResult = RestoreResult & { readonly tapePath: string; readonly restored: readonly string[] };
 
+/** Restores a volume, or one data set, from a copy version recorded in the catalog. Throws DatasetError when no source volume of the version, or more than one, holds the data set. */
 export function restoreFromVersion(catalog: Catalog, options: VersionRestoreOptions): VersionRestoreResult {
   if (options.dataset !== undefined) {
     const name = options.dataset.toUpperCase();

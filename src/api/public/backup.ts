@@ -1,0 +1,9 @@
+/** `snaptape/backup`: point-in-time backup to tape, verify, restore, and restore drills. */
+export { runBackup, type BackupRun } from '../backup-api.js';
+export type { BackupProgress, BackupSummary } from '../../techniques/tape-backup/tape-backup-session.js';
+export type { BlockRange } from '../../techniques/tape-backup/backup-elements.js';
+export { checkTapeFinished, verifyBackupTape } from '../../techniques/restore/backup-tape.js';
+export { restoreTape } from '../../techniques/restore/restore-tape.js';
+export { labelMismatchError } from '../../techniques/restore/tape-trust.js';
+export { compareImages, runDrill, type DrillReport } from '../drill-api.js';
+export { parseLoadSpec } from '../../workload/host-load.js';

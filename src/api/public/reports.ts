@@ -1,0 +1,7 @@
+/** `snaptape/reports`: progress events, track maps and HTML reports. */
+export { createEventLogger } from '../../base/log.js';
+export { LocalEventWriter } from '../../live/progress-events.js';
+export { readFinishedMap } from '../../session/finished-map.js';
+export { writeReport } from '../html-report.js';
+export { renderTrackMapSvg } from '../../live/track-map-svg.js';
+export { legendFor, type TrackMapSnapshot } from '../../session/session-view.js';

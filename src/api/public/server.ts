@@ -1,0 +1,8 @@
+/** `snaptape/server`: serve volumes over NBD, and the control API's client (sessions, mirrors). */
+export { ControlClient, parseControlEndpoint } from '../control-client.js';
+export type { ServeNbdAddress, SessionInfo } from '../../control-api/index.js';
+export type { MirrorSessionStatus, MirrorStatus } from '../../techniques/mirror/mirror-types.js';
+export { VolumeServer } from '../../server/volume-server.js';
+export { DEFAULT_NBD_SOCKET_SUFFIX, parseControlAddress, parseNbdAddress } from '../../server/listen-address.js';
+export { MAX_IDLE_TIMEOUT_MS } from '../../export/nbd-server.js';
+export { exportNameFor } from '../../export/volume-backend.js';
