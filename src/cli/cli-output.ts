@@ -27,6 +27,8 @@ export function reportFailure(error: unknown, json: boolean): number {
     return EXIT_STATUS_BY_CODE[error.code];
   }
   const message = error instanceof Error ? error.message : String(error);
+  // A crash is still one JSON document for a script that asked for JSON.
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'INTERNAL', message: `Cannot finish: internal error: ${message.split('\n')[0]}` } })}\n`);
   process.stderr.write(`snaptape: internal error: ${message.split('\n')[0]}\n`);
   if (process.env['SNAPTAPE_DEBUG']) process.stderr.write(`${error instanceof Error ? error.stack : ''}\n`);
   return EXIT_STATUS_INTERNAL;

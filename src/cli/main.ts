@@ -37,7 +37,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     if (error instanceof CommanderError) {
       // Commander already printed its one line (unknown option, missing argument, --help).
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
-      return reportFailure(new UsageError(`Cannot run command: ${error.message.replace(/^error: /, '')}`), false);
+      return reportFailure(new UsageError(`Cannot run command: ${error.message.replace(/^error: /, '')}`), argv.includes('--json'));
     }
     return reportFailure(error, argv.includes('--json'));
   }

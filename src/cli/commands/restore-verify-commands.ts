@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { VerifyError } from '../../errors/snaptape-error.js';
 import { restoreTape, verifyBackupTape, labelMismatchError } from '../../api/index.js';
-import { parseCount, printResult } from '../cli-output.js';
+import { parseCount, printResult, reportFailureAfterResult } from '../cli-output.js';
 
 interface RestoreFlags {
   to: string;
@@ -96,11 +96,12 @@ What each mode writes (nothing at all unless every element verifies and the targ
           ].join('\n'),
         flags,
       );
+      // The report is the one JSON document; a failure adds only its line on stderr and the status.
       const badLabels = report.labels.find((l) => !l.ok);
-      if (badLabels) throw labelMismatchError('verify', tape, badLabels);
-      if (!report.ok) {
+      if (badLabels) process.exitCode = reportFailureAfterResult(labelMismatchError('verify', tape, badLabels));
+      else if (!report.ok) {
         const bad = report.elements.find((e) => !e.ok);
-        throw new VerifyError(`Cannot verify ${tape}: ${bad?.name} does not match its recorded SHA-256`, { path: tape });
+        process.exitCode = reportFailureAfterResult(new VerifyError(`Cannot verify ${tape}: ${bad?.name} does not match its recorded SHA-256`, { path: tape }));
       }
     });
 }
