@@ -13,6 +13,9 @@ export { getDataset, putDataset } from '../vtoc/dataset-io.js';
 export { fillVolume } from '../vtoc/volume-fill.js';
 export { familyByName } from '../geometry/device-types.js';
 
+// Info: what a path is, its geometry, and the files beside it.
+export { describePath, type Checkpoint, type ImageInfo, type PathInfo, type SideFile, type TapeInfo } from './info/describe-path.js';
+
 // Images: formats, conversion, injected faults.
 export { CCKD_COMPRESSION, type CckdCompression } from '../image/cckd-layouts.js';
 export { convertImage } from '../image/image-convert.js';

@@ -4,47 +4,16 @@
  * commands are enumerated from commander's command tree, so a new `--json` command fails this test
  * until it has a success case here or is named as one that needs a running server.
  *
- * The commands run in this process (through `runCli`, the same entry point as bin/snaptape) so
- * that fifty of them take seconds, not a start-up each.
+ * The commands run in this process (run-cli-in-process.ts) so that fifty of them take seconds.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/commands/index.js';
-import { runCli } from '../../src/cli/main.js';
+import type { CliResult as Captured } from '../harness/run-cli.js';
+import { runInProcess as runCaptured } from '../harness/run-cli-in-process.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-
-interface Captured {
-  readonly status: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI in this process with stdout and stderr captured. */
-async function runCaptured(args: readonly string[]): Promise<Captured> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const realOut = process.stdout.write.bind(process.stdout);
-  const realErr = process.stderr.write.bind(process.stderr);
-  const capture =
-    (into: string[]) =>
-    (chunk: string | Uint8Array): boolean => {
-      into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      return true;
-    };
-  process.stdout.write = capture(out) as typeof process.stdout.write;
-  process.stderr.write = capture(err) as typeof process.stderr.write;
-  let status: number;
-  try {
-    status = await runCli(args);
-  } finally {
-    process.stdout.write = realOut;
-    process.stderr.write = realErr;
-    process.exitCode = undefined;
-  }
-  return { status, stdout: out.join(''), stderr: err.join('') };
-}
 
 /** Parses stdout as exactly one JSON document (JSON.parse refuses two, or trailing text). */
 function oneDocument(r: Captured, what: string): unknown {
@@ -89,6 +58,7 @@ const SUCCESS: readonly (readonly [string, () => string[]])[] = [
   ['verify', () => ['verify', d('a.aws')]],
   ['restore', () => ['restore', d('a.aws'), '--to', d('b.ckd'), '--new-volume']],
   ['compare', () => ['compare', d('a.ckd'), d('b.ckd')]],
+  ['info', () => ['info', d('a.aws')]],
   ['map', () => ['map', d('a.aws')]],
   ['convert', () => ['convert', d('a.ckd'), d('a.cckd'), '--format', 'cckd']],
   ['check', () => ['check', d('a.cckd')]],

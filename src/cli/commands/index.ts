@@ -9,6 +9,7 @@ import { registerDrill } from './drill-command.js';
 import { registerRestoreVerify } from './restore-verify-commands.js';
 import { registerDelete } from './delete-command.js';
 import { registerFill } from './fill-command.js';
+import { registerInfo } from './info-command.js';
 import { registerInit } from './init-command.js';
 import { registerLs } from './ls-command.js';
 import { registerPutGet } from './put-get-commands.js';
@@ -33,6 +34,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerDelete,
   registerPutGet,
   registerLs,
+  registerInfo,
   registerFill,
   registerBackup,
   registerRestoreVerify,
