@@ -77,6 +77,7 @@ export { MAX_IDLE_TIMEOUT_MS } from '../export/nbd-server.js';
 export { exportNameFor } from '../export/volume-backend.js';
 
 // Progress, maps and reports.
+export type { OnPhaseProgress, PhaseProgress, ProgressPhase } from '../base/phase-progress.js';
 export { createEventLogger } from '../base/log.js';
 export { LocalEventWriter } from '../live/progress-events.js';
 export { readFinishedMap } from '../session/finished-map.js';

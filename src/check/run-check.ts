@@ -5,6 +5,7 @@
  *
  * Invariant: without `repair` nothing is written: every check reads through read-only descriptors.
  */
+import type { OnPhaseProgress } from '../base/phase-progress.js';
 import { finishReport, type CheckFindings, type CheckReport } from './check-report.js';
 import { detectCheckTarget } from './check-target.js';
 import { inspectImageTarget, repairImage, whyImageProblemStays } from './image-check.js';
@@ -13,6 +14,8 @@ import { inspectTape, repairTape, whyTapeProblemStays } from './tape-check.js';
 
 export interface RunCheckOptions {
   readonly repair?: boolean;
+  /** Told the tracks an image's check reads (phase check); tapes and subsystems report nothing. */
+  readonly onProgress?: OnPhaseProgress;
 }
 
 export function runCheck(path: string, options: RunCheckOptions = {}): CheckReport {
@@ -30,8 +33,8 @@ export function runCheck(path: string, options: RunCheckOptions = {}): CheckRepo
     const after = repaired.length > 0 ? inspectSubsystemTarget(target.dir) : before;
     return finishReport({ path, kind: 'subsystem', before, repaired, after, whyNotRepaired: (k) => whySubsystemProblemStays(k, repair) });
   }
-  const before = inspectImageTarget(target);
+  const before = inspectImageTarget(target, options.onProgress);
   const repaired = repair && before.problems.length > 0 ? repairImage(target, before) : [];
-  const after = repaired.length > 0 ? inspectImageTarget(target) : before;
+  const after = repaired.length > 0 ? inspectImageTarget(target, options.onProgress) : before;
   return finishReport({ path, kind: 'image', before, repaired, after, whyNotRepaired: (k) => whyImageProblemStays(k, repair) });
 }

@@ -6,6 +6,22 @@
 import { EXIT_STATUS_BY_CODE, EXIT_STATUS_INTERNAL } from '../errors/exit-codes.js';
 import { SnaptapeError, UsageError } from '../errors/snaptape-error.js';
 
+let quiet = false;
+
+/** `--quiet` (a global option, set before the command runs): no progress bars, no informational lines. */
+export function setQuiet(value: boolean): void {
+  quiet = value;
+}
+
+export function isQuiet(): boolean {
+  return quiet;
+}
+
+/** An informational line on stderr (not a result, not an error): left out with --quiet. */
+export function printInfo(line: string): void {
+  if (!quiet) process.stderr.write(`${line}\n`);
+}
+
 export interface OutputOptions {
   readonly json?: boolean;
 }

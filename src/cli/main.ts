@@ -4,7 +4,7 @@
  * exit status.
  */
 import { Command, CommanderError } from 'commander';
-import { reportFailure } from './cli-output.js';
+import { reportFailure, setQuiet } from './cli-output.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { COMMANDS } from './commands/index.js';
 
@@ -26,9 +26,12 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .name('snaptape')
     .description('Hercules-compatible DASD volumes and virtual tapes, with point-in-time copy techniques')
     .version('0.1.0')
+    .option('-q, --quiet', 'no progress bars and no informational lines (results and errors still print)')
     .exitOverride()
     // Commander's own error line is suppressed: failures are printed once, by reportFailure.
     .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: () => undefined });
+  setQuiet(false);
+  program.hook('preAction', () => setQuiet(program.opts<{ quiet?: boolean }>().quiet === true));
   for (const register of COMMANDS) register(program);
   try {
     await program.parseAsync(argv as string[], { from: 'user' });

@@ -21,7 +21,7 @@ import {
   MAX_IDLE_TIMEOUT_MS,
 } from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
-import { printResult } from '../cli-output.js';
+import { printInfo, printResult } from '../cli-output.js';
 
 /** After a clean shutdown, anything still holding the event loop gets this long before exit. */
 const EXIT_GRACE_MS = 2_000;
@@ -117,8 +117,8 @@ async function serve(images: string[], flags: ServeFlags): Promise<void> {
   process.stdout.write(flags.json ? `${JSON.stringify(server.info)}\n` : serveText(server));
   const signal = await signalled;
   const report = await server.shutdown();
-  process.stderr.write(
-    `snaptape serve: ${signal}: stopped; cancelled sessions: ${report.cancelledSessions.join(', ') || 'none'}${report.unsettledSessions.length ? `; unsettled: ${report.unsettledSessions.join(', ')}` : ''}\n`,
+  printInfo(
+    `snaptape serve: ${signal}: stopped; cancelled sessions: ${report.cancelledSessions.join(', ') || 'none'}${report.unsettledSessions.length ? `; unsettled: ${report.unsettledSessions.join(', ')}` : ''}`,
   );
   setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
 }
