@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerAlloc } from './alloc-command.js';
 import { registerBackup } from './backup-command.js';
 import { registerCompare } from './compare-command.js';
+import { registerCompletion } from './completion-command.js';
 import { registerCheck } from './check-command.js';
 import { registerConvert } from './convert-command.js';
 import { registerDrill } from './drill-command.js';
@@ -54,4 +55,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerPool,
   registerVersion,
   registerMap,
+  registerCompletion,
 ];
