@@ -67,6 +67,14 @@ describe('serve --log-level / --log-file', () => {
     expect(logLines(d('warn.log'))).toEqual([]);
   });
 
+  it('--quiet drops the informational stop line; without it the line is there', async () => {
+    for (const quiet of [false, true]) {
+      const server = await startServe([d('a.ckd'), '--control', d('q.sock'), '--nbd', `unix:${d('q-nbd.sock')}`, ...(quiet ? ['--quiet'] : [])]);
+      await server.stop();
+      expect(server.stderr().includes('stopped'), `quiet ${quiet}: ${server.stderr()}`).toBe(!quiet);
+    }
+  });
+
   it('an unknown level is a usage error naming the levels', () => {
     const r = runSnaptape(['serve', d('a.ckd'), '--log-level', 'loud', '--control', d('x.sock')]);
     expect(r.status).toBe(EXIT_STATUS_BY_CODE.USAGE);
