@@ -31,7 +31,11 @@ export interface ImageInfo {
   readonly unitBytes: number;
   /** units × unitBytes: the size of the volume, whatever the file holds. */
   readonly virtualBytes: number;
-  /** The image's files (several for a multi-file volume), their apparent size, and what the host allocated for them. */
+  /**
+   * The image's files (several for a multi-file volume), their apparent size, and what the host
+   * allocated for them. A mapped volume's file is its track directory: its tracks live in the
+   * subsystem's pool (`snaptape subsystem usage`), shared with its snapshots, and are not counted.
+   */
   readonly files: readonly string[];
   readonly fileBytes: number;
   readonly allocatedBytes: number;
