@@ -3,6 +3,7 @@
  * fields. Per-track events stay at debug level. Logs go to a file, or to stderr when a level is given.
  */
 import { pino, type Logger } from 'pino';
+import { UsageError } from '../errors/snaptape-error.js';
 
 export const LOG_EVENTS = {
   backupStarted: 'backup.started', // tape, source, elements, slots, workers
@@ -16,10 +17,17 @@ export const LOG_EVENTS = {
   hostLoadStopped: 'load.stopped', // writes, latencyP50Us, latencyP99Us, correctedP99Us
   versionNotification: 'version.notification', // targetPool, sourcePath, failedChecks, message
   versionCreated: 'version.created', // version, targetPool, basis, pairs, instant
+  serveStarted: 'serve.started', // pid, nbd, control, exports, warnings
+  serveStopped: 'serve.stopped', // cancelledSessions, unsettledSessions
+  sessionProgress: 'session.progress', // session, type, volume, progress (debug)
 } as const;
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];
 
-export type EventLogger = (event: LogEvent, fields: Readonly<Record<string, unknown>>) => void;
+/** The levels an event is logged at; info unless the event says otherwise (per-unit progress is debug). */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type EventLogger = (event: LogEvent, fields: Readonly<Record<string, unknown>>, level?: LogLevel) => void;
 
 export interface LogOptions {
   /** Log to stderr at this level. */
@@ -31,11 +39,14 @@ export interface LogOptions {
 /** A structured (pino) event logger at `options.level` to `options.file` or stderr; with neither, a logger that drops events. Call `flush` before exiting. */
 export function createEventLogger(options: LogOptions): { log: EventLogger; logger: Logger | undefined; flush: () => void } {
   if (!options.level && !options.file) return { log: () => undefined, logger: undefined, flush: () => undefined };
+  if (options.level !== undefined && !(LOG_LEVELS as readonly string[]).includes(options.level)) {
+    throw new UsageError(`Cannot log at level "${options.level}": the levels are ${LOG_LEVELS.join(', ')}`);
+  }
   const destination = options.file ? pino.destination({ dest: options.file, sync: true, mkdir: true }) : pino.destination({ dest: 2, sync: true });
   const logger = pino({ level: options.level ?? 'info', base: { pid: process.pid } }, destination);
   return {
     logger,
-    log: (event, fields) => logger.info({ event, ...fields }, event),
+    log: (event, fields, level = 'info') => logger[level]({ event, ...fields }, event),
     flush: () => destination.flushSync(),
   };
 }

@@ -12,6 +12,7 @@
  * Table damage, undecodable tracks, VOL1 and Format-4 faults, broken chains, extents outside the
  * volume and overlaps are reported only: which copy or owner is right cannot be known.
  */
+import type { OnPhaseProgress } from '../base/phase-progress.js';
 import { statSync } from 'node:fs';
 import { openVolume } from '../volume/open-volume.js';
 import { FBA_BLOCK_BYTES } from '../geometry/device-types.js';
@@ -67,8 +68,8 @@ interface ImageFindings extends CheckFindings {
 }
 
 /** Checks the image (read-only). */
-export function inspectImageTarget(target: ImageTarget): ImageFindings {
-  const report = checkImage(target.path);
+export function inspectImageTarget(target: ImageTarget, onProgress?: OnPhaseProgress): ImageFindings {
+  const report = checkImage(target.path, { onProgress });
   const problems = report.problems.map((p) => fileProblemOf(p, report));
   const readable = report.problems.every((p) => !UNREADABLE_KINDS.has(p.kind));
   const cckdRepairable = report.problems.some((p) => CCKD_SPACE_KINDS.has(p.kind));

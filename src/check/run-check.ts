@@ -5,6 +5,7 @@
  *
  * Invariant: without `repair` nothing is written: every check reads through read-only descriptors.
  */
+import type { OnPhaseProgress } from '../base/phase-progress.js';
 import { finishReport, type CheckFindings, type CheckReport } from './check-report.js';
 import { detectCheckTarget } from './check-target.js';
 import { inspectImageTarget, repairImage, whyImageProblemStays } from './image-check.js';
@@ -13,6 +14,8 @@ import { inspectTape, repairTape, whyTapeProblemStays } from './tape-check.js';
 
 export interface RunCheckOptions {
   readonly repair?: boolean;
+  /** Told the tracks an image's check reads (phase check); tapes and subsystems report nothing. */
+  readonly onProgress?: OnPhaseProgress;
 }
 
 /** Checks an image (CKD, CCKD, FBA, multi-file; with its VTOC), a tape or a subsystem folder and reports every problem with its location; with `repair`, repairs what it can and reports that too. Problems are in the report, not thrown; throws ImageFormatError when the path is none of these. */
@@ -31,8 +34,8 @@ export function runCheck(path: string, options: RunCheckOptions = {}): CheckRepo
     const after = repaired.length > 0 ? inspectSubsystemTarget(target.dir) : before;
     return finishReport({ path, kind: 'subsystem', before, repaired, after, whyNotRepaired: (k) => whySubsystemProblemStays(k, repair) });
   }
-  const before = inspectImageTarget(target);
+  const before = inspectImageTarget(target, options.onProgress);
   const repaired = repair && before.problems.length > 0 ? repairImage(target, before) : [];
-  const after = repaired.length > 0 ? inspectImageTarget(target) : before;
+  const after = repaired.length > 0 ? inspectImageTarget(target, options.onProgress) : before;
   return finishReport({ path, kind: 'image', before, repaired, after, whyNotRepaired: (k) => whyImageProblemStays(k, repair) });
 }

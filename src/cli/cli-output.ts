@@ -6,6 +6,22 @@
 import { EXIT_STATUS_BY_CODE, EXIT_STATUS_INTERNAL } from '../errors/exit-codes.js';
 import { SnaptapeError, UsageError } from '../errors/snaptape-error.js';
 
+let quiet = false;
+
+/** `--quiet` (a global option, set before the command runs): no progress bars, no informational lines. */
+export function setQuiet(value: boolean): void {
+  quiet = value;
+}
+
+export function isQuiet(): boolean {
+  return quiet;
+}
+
+/** An informational line on stderr (not a result, not an error): left out with --quiet. */
+export function printInfo(line: string): void {
+  if (!quiet) process.stderr.write(`${line}\n`);
+}
+
 export interface OutputOptions {
   readonly json?: boolean;
 }
@@ -27,6 +43,8 @@ export function reportFailure(error: unknown, json: boolean): number {
     return EXIT_STATUS_BY_CODE[error.code];
   }
   const message = error instanceof Error ? error.message : String(error);
+  // A crash is still one JSON document for a script that asked for JSON.
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'INTERNAL', message: `Cannot finish: internal error: ${message.split('\n')[0]}` } })}\n`);
   process.stderr.write(`snaptape: internal error: ${message.split('\n')[0]}\n`);
   if (process.env['SNAPTAPE_DEBUG']) process.stderr.write(`${error instanceof Error ? error.stack : ''}\n`);
   return EXIT_STATUS_INTERNAL;

@@ -15,6 +15,8 @@ export function requestedCommand(argv: readonly string[]): string | undefined {
 /** Registers the requested command's module for real and a stand-in for every other command. */
 export async function registerCommands(program: Command, argv: readonly string[]): Promise<void> {
   const requested = requestedCommand(argv);
+  // A completion script is made from the whole tree, options and subcommands included.
+  if (requested === 'completion') return registerAllCommands(program);
   const standInTerms = new Map<Command, string>();
   for (const module of COMMAND_MODULES) {
     if (module.commands.some((summary) => summary.name === requested)) {

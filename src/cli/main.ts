@@ -4,7 +4,7 @@
  * exit status.
  */
 import { Command, CommanderError } from 'commander';
-import { reportFailure } from './cli-output.js';
+import { reportFailure, setQuiet } from './cli-output.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { registerAllCommands, registerCommands } from './command-loader.js';
 
@@ -25,6 +25,7 @@ function baseProgram(): Command {
       .name('snaptape')
       .description('Hercules-compatible DASD volumes and virtual tapes, with point-in-time copy techniques')
       .version('0.1.0')
+      .option('-q, --quiet', 'no progress bars and no informational lines (results and errors still print)')
       .exitOverride()
       // Commander's own error line is suppressed: failures are printed once, by reportFailure.
       .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: () => undefined })
@@ -35,6 +36,8 @@ function baseProgram(): Command {
 export async function createProgram(argv: readonly string[]): Promise<Command> {
   const program = baseProgram();
   await registerCommands(program, argv);
+  setQuiet(false);
+  program.hook('preAction', () => setQuiet(program.opts<{ quiet?: boolean }>().quiet === true));
   return program;
 }
 
@@ -55,7 +58,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     if (error instanceof CommanderError) {
       // Commander already printed its one line (unknown option, missing argument, --help).
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
-      return reportFailure(new UsageError(`Cannot run command: ${error.message.replace(/^error: /, '')}`), false);
+      return reportFailure(new UsageError(`Cannot run command: ${error.message.replace(/^error: /, '')}`), argv.includes('--json'));
     }
     return reportFailure(error, argv.includes('--json'));
   }

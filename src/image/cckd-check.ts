@@ -9,6 +9,7 @@
  * out of bounds, two spaces overlapping) and bad track images are reported and left alone: which
  * copy is right is not knowable, and Hercules' own recovery guesses by scanning free space.
  */
+import { PhaseReporter, type OnPhaseProgress } from '../base/phase-progress.js';
 import { closeSync, fsyncSync, ftruncateSync, openSync } from 'node:fs';
 import { readAtMost, writeFully } from '../base/file-io.js';
 import { encodeFields } from '../base/field-table.js';
@@ -57,11 +58,13 @@ function devidOf(path: string): string {
 }
 
 /** Checks every track image of a CCKD file (the analysis found the tables sound). */
-function trackProblems(path: string, analysis: CckdAnalysis): CckdProblem[] {
+function trackProblems(path: string, analysis: CckdAnalysis, progress: PhaseReporter): CckdProblem[] {
   const problems: CckdProblem[] = [];
   const file = CckdFile.open(path, { readOnly: true });
+  progress.begin('check', analysis.geometry.trackCount, 'tracks');
   try {
     for (let t = 0; t < analysis.geometry.trackCount; t++) {
+      progress.advance();
       const where = file.lookup(t);
       if (where.kind !== 'image') continue;
       try {
@@ -112,10 +115,10 @@ function rebuildFreeSpace(path: string, analysis: CckdAnalysis): string[] {
   return [`rebuilt the free chain (${gaps.length} blocks, ${freeBytes} bytes) and the space statistics from the tables; cleared the opened bit`];
 }
 
-function checkCckd(path: string, repair: boolean): CheckReport {
+function checkCckd(path: string, repair: boolean, progress: PhaseReporter): CheckReport {
   const analysis = withFd(path, 'r', (fd) => analyseCckd(path, fd));
   const tableSound = analysis.problems.every((p) => p.kind !== 'table');
-  const problems = [...analysis.problems, ...(tableSound ? trackProblems(path, analysis) : [])];
+  const problems = [...analysis.problems, ...(tableSound ? trackProblems(path, analysis, progress) : [])];
   const spaceProblems = problems.filter((p) => p.kind === 'free-space' || p.kind === 'statistics');
   const fixable = tableSound && spaceProblems.length > 0 && analysis.gaps.every((g) => g.length >= FREE_BLOCK_MIN_BYTES);
   const repaired = repair && fixable ? rebuildFreeSpace(path, analysis) : [];
@@ -123,13 +126,15 @@ function checkCckd(path: string, repair: boolean): CheckReport {
   return { path, format: 'cckd', tracks: analysis.geometry.trackCount, problems, repaired, unrepairable: left.length };
 }
 
-function checkCkd(path: string): CheckReport {
+function checkCkd(path: string, progress: PhaseReporter): CheckReport {
   const image = openImage(path, { readOnly: true });
   const problems: CckdProblem[] = [];
   try {
     const g = image.geometry;
     if (g.kind === 'ckd') {
+      progress.begin('check', g.trackCount, 'tracks');
       for (let t = 0; t < g.trackCount; t++) {
+        progress.advance();
         try {
           trackUsedBytes(image.readUnit(t, image.slotBytes), cchhOf(g, t), { path, trackIndex: t });
         } catch (error) {
@@ -144,9 +149,10 @@ function checkCkd(path: string): CheckReport {
   }
 }
 
-/** Checks an image (CCKD base or shadow, or uncompressed CKD); `repair` fixes what is safe. */
-export function checkImage(path: string, options: { repair?: boolean } = {}): CheckReport {
+/** Checks an image (CCKD base or shadow, or uncompressed CKD); `repair` fixes what is safe; `onProgress` is told the tracks checked. */
+export function checkImage(path: string, options: { repair?: boolean; onProgress?: OnPhaseProgress } = {}): CheckReport {
   const devid = devidOf(path);
-  if (devid === CCKD_DEVID_BASE || devid === CCKD_DEVID_SHADOW) return checkCckd(path, options.repair ?? false);
-  return checkCkd(path);
+  const progress = new PhaseReporter(options.onProgress);
+  if (devid === CCKD_DEVID_BASE || devid === CCKD_DEVID_SHADOW) return checkCckd(path, options.repair ?? false, progress);
+  return checkCkd(path, progress);
 }

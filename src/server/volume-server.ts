@@ -19,6 +19,7 @@
  * 3. the NBD server stops accepting and drains its connections (queued replies are sent);
  * 4. every volume is synced and closed, which releases its lock.
  */
+import { LOG_EVENTS, type EventLogger } from '../base/log.js';
 import { randomBytes } from 'node:crypto';
 import { NbdServer } from '../export/nbd-server.js';
 import { SESSION_CREATORS, findClonesToResume, resumeClones, resumeMirrors } from './session-creators.js';
@@ -54,6 +55,8 @@ export interface VolumeServerOptions {
   readonly testHooks?: boolean;
   /** TCP control token; default: $SNAPTAPE_TOKEN, else random. */
   readonly token?: string;
+  /** Logs the start and stop (info), each session's states (info) and progress (debug). */
+  readonly log?: EventLogger;
 }
 
 export interface ShutdownReport {
@@ -77,7 +80,17 @@ export class VolumeServer {
   // Main thread only.
   private stopping: Promise<ShutdownReport> | undefined;
 
-  private constructor(parts: { info: ServeInfo; volumes: ServedVolumes; registry: SessionRegistry; nbd: NbdServer; control: ControlServer }) {
+  private readonly log: EventLogger;
+
+  private constructor(parts: {
+    info: ServeInfo;
+    volumes: ServedVolumes;
+    registry: SessionRegistry;
+    nbd: NbdServer;
+    control: ControlServer;
+    log?: EventLogger;
+  }) {
+    this.log = parts.log ?? (() => undefined);
     this.info = parts.info;
     this.volumes = parts.volumes;
     this.registry = parts.registry;
@@ -141,13 +154,27 @@ export class VolumeServer {
         control: controlAddress.kind === 'unix' ? controlAddress : { ...controlAddress, token: token ?? '' },
         warnings,
       };
-      return new VolumeServer({ info, volumes, registry, nbd, control });
+      const server = new VolumeServer({ info, volumes, registry, nbd, control, log: options.log });
+      if (options.log) server.logSessions(options.log);
+      // The token stays out of the log: a log file is read by more people than the server's stdout.
+      const controlLogged = { ...info.control, ...('token' in info.control ? { token: '(not logged)' } : {}) };
+      options.log?.(LOG_EVENTS.serveStarted, { pid: info.pid, nbd: info.nbd, control: controlLogged, warnings });
+      return server;
     } catch (error) {
       await control?.close();
       await nbd?.close();
       volumes.closeAll();
       throw error;
     }
+  }
+
+  private logSessions(log: EventLogger): void {
+    this.registry.subscribe((event) => {
+      const s = event.session;
+      const about = { session: s.id, type: s.type, volume: s.volume };
+      if (event.kind === 'progress') log(LOG_EVENTS.sessionProgress, { ...about, progress: s.progress }, 'debug');
+      else log(LOG_EVENTS.sessionState, { ...about, state: s.state, ...(s.error ? { error: s.error } : {}) });
+    });
   }
 
   /** Shuts down in the order of the module comment. Idempotent. */
@@ -174,6 +201,7 @@ export class VolumeServer {
     await this.control.close();
     await this.nbd.close();
     this.volumes.closeAll();
+    this.log(LOG_EVENTS.serveStopped, { cancelledSessions: cancelled, unsettledSessions: unsettled });
     return { cancelledSessions: cancelled, unsettledSessions: unsettled };
   }
 }

@@ -5,6 +5,7 @@
  *
  * Invariant: DCB values are checked here, before the tape is touched (UsageError).
  */
+import type { OnPhaseProgress } from '../base/phase-progress.js';
 import { readFileSync } from 'node:fs';
 import { translateIoError } from '../errors/io-error.js';
 import { UsageError } from '../errors/snaptape-error.js';
@@ -23,6 +24,8 @@ export interface PutOptions {
   readonly recordLengthBytes: number;
   readonly blockSizeBytes: number;
   readonly text: boolean;
+  /** Told the phases of the append: write, then verify (read back). */
+  readonly onProgress?: OnPhaseProgress;
 }
 
 export interface PutResult extends AppendResult {
@@ -64,6 +67,6 @@ export function putHostFile(tapePath: string, hostFile: string, options: PutOpti
   }
   const data = options.text ? textToFixedRecords(raw.toString('latin1'), dcb.recordLengthBytes, hostFile) : raw;
   const { blocks, paddingBytes } = blockData(data, dcb);
-  const result = appendDataSet(tapePath, { spec: { dsname, ...dcb }, dataBlocks: blocks });
+  const result = appendDataSet(tapePath, { spec: { dsname, ...dcb }, dataBlocks: blocks, onProgress: options.onProgress });
   return { ...result, hostFile, ...dcb, paddingBytes };
 }

@@ -7,6 +7,7 @@
  * Invariants: the tape is read and its labels checked before anything is written; the new bytes are
  * written from the append point in order, the file is cut to its new end, synced, and read back.
  */
+import { PhaseReporter, type OnPhaseProgress } from '../base/phase-progress.js';
 import { closeSync, fsyncSync, ftruncateSync, openSync } from 'node:fs';
 import { translateIoError } from '../errors/io-error.js';
 import { SnaptapeError, TapeLabelError, VerifyError } from '../errors/snaptape-error.js';
@@ -19,6 +20,16 @@ import { TapeStreamWriter, writeLabelledFile } from './tape-stream-writer.js';
 export interface AppendRequest {
   readonly spec: Omit<TapeFileSpec, 'dataBlockLengths' | 'userTrailerLabelCount'>;
   readonly dataBlocks: readonly Uint8Array[];
+  /** Told the phases: write (data blocks) and verify (the tape read back). */
+  readonly onProgress?: OnPhaseProgress;
+}
+
+/** The blocks, counted through `progress` as the writer takes each. */
+function* counted(blocks: readonly Uint8Array[], progress: PhaseReporter): Generator<Uint8Array> {
+  for (const block of blocks) {
+    yield block;
+    progress.advance();
+  }
 }
 
 export interface AppendResult {
@@ -58,6 +69,8 @@ function appendUnderLock(path: string, request: AppendRequest): AppendResult {
   }
   const volser = contents.volume?.volser ?? '';
   const dataBlockLengths = request.dataBlocks.map((b) => b.length);
+  const progress = new PhaseReporter(request.onProgress);
+  progress.begin('write', request.dataBlocks.length, 'blocks');
   let fd: number;
   try {
     fd = openSync(path, 'r+');
@@ -70,9 +83,14 @@ function appendUnderLock(path: string, request: AppendRequest): AppendResult {
     if (contents.labelled) {
       const spec = { ...request.spec, dataBlockLengths };
       const labels = buildFileLabels({ volser, spec, fileSequence: appendPoint.nextFileSequence, blockCount: request.dataBlocks.length });
-      writeLabelledFile(writer, { labels, userHeaderLabels: spec.userHeaderLabels, userTrailerLabels: spec.userTrailerLabels, dataBlocks: request.dataBlocks });
+      writeLabelledFile(writer, {
+        labels,
+        userHeaderLabels: spec.userHeaderLabels,
+        userTrailerLabels: spec.userTrailerLabels,
+        dataBlocks: counted(request.dataBlocks, progress),
+      });
     } else {
-      for (const block of request.dataBlocks) writer.writeBlock(block);
+      for (const block of counted(request.dataBlocks, progress)) writer.writeBlock(block);
       writer.writeTapemark();
     }
     writer.writeTapemark();
@@ -87,7 +105,9 @@ function appendUnderLock(path: string, request: AppendRequest): AppendResult {
   } finally {
     closeSync(fd);
   }
+  progress.begin('verify', 1, 'read-back');
   const after = readContents(path);
+  progress.advance();
   const added = after.dataSets.find((d) => d.fileSequence === appendPoint.nextFileSequence);
   if (added === undefined || added.dataBlockCount !== request.dataBlocks.length) {
     throw new VerifyError(`Cannot verify tape ${path}: data set ${appendPoint.nextFileSequence} does not read back with ${request.dataBlocks.length} blocks`, {

@@ -5,6 +5,7 @@
  * last track, by the EOF record. Every block starts with a stamp (seed, track, block) over data
  * drawn from a pool made from the seed, so the content is unique per block and cheap to make.
  */
+import { PhaseReporter, type OnPhaseProgress } from '../base/phase-progress.js';
 import { Prng } from '../base/prng.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { encodeTrack } from '../ckd/track-codec.js';
@@ -32,6 +33,8 @@ export interface FillOptions {
   readonly seed: number;
   /** Share of the free tracks to fill, 1-100. */
   readonly percent: number;
+  /** Told the write phase: tracks written of the tracks the fill takes. */
+  readonly onProgress?: OnPhaseProgress;
 }
 
 export interface FillResult {
@@ -59,8 +62,10 @@ export function fillVolume(volume: Volume, options: FillOptions): FillResult {
   checkRoomForTrackWrites(volume, remaining, `fill ${remaining} tracks of`);
   const existing = new Set(view.datasets.map((d) => d.name));
   const result = { datasets: [] as string[], tracksWritten: 0, bytesWritten: 0 };
+  const progress = new PhaseReporter(options.onProgress);
+  progress.begin('write', remaining, 'tracks');
   try {
-    fillDatasets(volume, options, { remaining, blockBytes, perTrack, prng, pool, existing }, result);
+    fillDatasets(volume, options, { remaining, blockBytes, perTrack, prng, pool, existing, progress }, result);
   } catch (error) {
     // A failed fill leaves no data set of its own: its tracks were free space and stay free (each
     // is whole, see Volume.storeTrackImage), and the VTOC lists what it listed before.
@@ -80,6 +85,7 @@ interface FillPlan {
   readonly prng: Prng;
   readonly pool: readonly Buffer[];
   readonly existing: ReadonlySet<string>;
+  readonly progress: PhaseReporter;
 }
 
 /** Allocates and writes the fill data sets; `result.datasets` names each just before it is allocated. */
@@ -117,6 +123,7 @@ function fillDatasets(volume: Volume, options: FillOptions, plan: FillPlan, resu
     for (let i = 1; i <= indexes.length; i++) {
       if (i === indexes.length || indexes[i] !== (indexes[i - 1] as number) + 1) {
         volume.writeTrackImages(indexes[start] as number, images.slice(start, i));
+        plan.progress.advance(i - start);
         start = i;
       }
     }

@@ -5,3 +5,6 @@ export { readFinishedMap } from '../../session/finished-map.js';
 export { writeReport } from '../html-report.js';
 export { renderTrackMapSvg } from '../../live/track-map-svg.js';
 export { legendFor, type TrackMapSnapshot } from '../../session/session-view.js';
+
+// Progress of a long command, by phase (copy, SHA-256, verify, …).
+export type { OnPhaseProgress, PhaseProgress, ProgressPhase } from '../../base/phase-progress.js';

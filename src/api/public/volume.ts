@@ -7,3 +7,6 @@ export { parseDsorg, parseRecfm } from '../../vtoc/dataset-attributes.js';
 export { getDataset, putDataset } from '../../vtoc/dataset-io.js';
 export { fillVolume } from '../../vtoc/volume-fill.js';
 export { familyByName } from '../../geometry/device-types.js';
+
+// Info: what a path is (an image or a tape), its geometry, and the files beside it.
+export { describePath, type Checkpoint, type ImageInfo, type PathInfo, type SideFile, type TapeInfo } from '../info/describe-path.js';

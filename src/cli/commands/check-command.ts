@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { VerifyError } from '../../errors/snaptape-error.js';
 import { runCheck, type CheckReport } from '../../api/index.js';
 import { printResult, reportFailureAfterResult } from '../cli-output.js';
+import { phaseProgressBar, withBar } from '../progress-bar.js';
 
 function describeReport(r: CheckReport): string {
   const lines = [`${r.path}: ${r.description}`, `${r.problems.length} problem(s) found`];
@@ -32,7 +33,8 @@ export function registerCheck(program: Command): void {
     )
     .option('--json', 'machine-readable output')
     .action((path: string, flags: { repair?: boolean; json?: boolean }) => {
-      const report = runCheck(path, { repair: flags.repair });
+      const bar = phaseProgressBar(flags.json);
+      const report = withBar(bar, () => runCheck(path, { repair: flags.repair, onProgress: (p) => bar.update(p) }));
       printResult(report, () => describeReport(report), flags);
       if (!report.clean) {
         const hint = flags.repair ? '' : ' (see "not repaired" for what --repair would do)';

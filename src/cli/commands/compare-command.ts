@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { compareImages } from '../../api/index.js';
 import { VerifyError } from '../../errors/snaptape-error.js';
-import { printResult } from '../cli-output.js';
+import { printResult, reportFailureAfterResult } from '../cli-output.js';
 
 export function registerCompare(program: Command): void {
   program
@@ -17,7 +17,10 @@ export function registerCompare(program: Command): void {
           `${a} vs ${b}: ${result.units} units, ${result.mismatched} mismatched${result.firstMismatch !== null ? ` (first: unit ${result.firstMismatch})` : ''}`,
         flags,
       );
+      // The result is the one JSON document; the failure adds only its line on stderr and the status.
       if (result.mismatched > 0)
-        throw new VerifyError(`Cannot match ${a} and ${b}: ${result.mismatched} units differ, the first is unit ${result.firstMismatch}`, { a, b });
+        process.exitCode = reportFailureAfterResult(
+          new VerifyError(`Cannot match ${a} and ${b}: ${result.mismatched} units differ, the first is unit ${result.firstMismatch}`, { a, b }),
+        );
     });
 }

@@ -6,6 +6,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { convertImage } from '../../api/index.js';
 import { printResult } from '../cli-output.js';
+import { barsAllowed } from '../progress-bar.js';
 import { parseImageFormat } from './image-format-options.js';
 
 interface ConvertFlags {
@@ -27,7 +28,7 @@ export function registerConvert(program: Command): void {
     .option('--json', 'machine-readable output')
     .action((input: string, output: string, flags: ConvertFlags) => {
       const { format, compression } = parseImageFormat(flags.format, flags.compress);
-      const drawing = !flags.json && process.stderr.isTTY;
+      const drawing = barsAllowed(flags.json);
       const bar = drawing
         ? new cliProgress.SingleBar(
             { stream: process.stderr, format: '{bar} {percentage}% | tracks {value}/{total} | ETA {eta_formatted}', hideCursor: true },

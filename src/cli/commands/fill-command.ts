@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { withInjectedVolume, fillVolume } from '../../api/index.js';
 import { parseCount, printResult } from '../cli-output.js';
+import { phaseProgressBar, withBar } from '../progress-bar.js';
 
 export function registerFill(program: Command): void {
   program
@@ -15,8 +16,11 @@ export function registerFill(program: Command): void {
     .option('--json', 'machine-readable output')
     .option('--inject <spec>', 'inject faults into the volume, e.g. write:3:ENOSPC (src/image/fault-plan.ts)')
     .action((image: string, flags: { seed: string; percent: string; json?: boolean; inject?: string }) => {
-      const result = withInjectedVolume(image, flags.inject, (volume) =>
-        fillVolume(volume, { seed: parseCount(flags.seed, '--seed'), percent: parseCount(flags.percent, '--percent') }),
+      const bar = phaseProgressBar(flags.json);
+      const result = withBar(bar, () =>
+        withInjectedVolume(image, flags.inject, (volume) =>
+          fillVolume(volume, { seed: parseCount(flags.seed, '--seed'), percent: parseCount(flags.percent, '--percent'), onProgress: (p) => bar.update(p) }),
+        ),
       );
       printResult(
         result,

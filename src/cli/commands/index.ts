@@ -52,6 +52,10 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
     load: async () => [(await import('./ls-command.js')).registerLs],
   },
   {
+    commands: [command('info [options] <path>', 'describe an image or a tape: format, device type, geometry, size on disk, checkpoints and side files')],
+    load: async () => [(await import('./info-command.js')).registerInfo],
+  },
+  {
     commands: [command('fill [options] <image>', 'fill a share of the free space with data sets of deterministic pseudo-random blocks')],
     load: async () => [(await import('./fill-command.js')).registerFill],
   },
@@ -139,5 +143,11 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
       ),
     ],
     load: async () => [(await import('./map-command.js')).registerMap],
+  },
+  {
+    commands: [
+      command('completion <shell>', 'print a shell completion script: bash (source it, or put it in bash_completion.d) or zsh (put it in $fpath as _snaptape)'),
+    ],
+    load: async () => [(await import('./completion-command.js')).registerCompletion],
   },
 ];

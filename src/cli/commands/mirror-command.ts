@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { ControlClient, parseControlEndpoint, type SessionInfo, type MirrorSessionStatus, type MirrorStatus } from '../../api/index.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
 import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
+import { barsAllowed } from '../progress-bar.js';
 
 /** Status polls while waiting: often enough for a smooth bar, rare enough not to load the server. */
 const WAIT_POLL_MS = 200;
@@ -67,7 +68,7 @@ function statusText(session: SessionInfo): string {
 /** Polls until every mirror is in sync, drawing a bar of tracks made valid (TTY only). */
 async function waitInSync(client: ControlClient, id: string, showBar: boolean): Promise<SessionInfo> {
   const bar =
-    showBar && process.stderr.isTTY
+    showBar && barsAllowed(false)
       ? new cliProgress.SingleBar(
           { stream: process.stderr, format: '{bar} {percentage}% | tracks {value}/{total} | {states}', hideCursor: true },
           cliProgress.Presets.shades_classic,

@@ -8,7 +8,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { withVolume, withInjectedVolume, getDataset, putDataset } from '../../api/index.js';
 import { translateIoError } from '../../errors/io-error.js';
-import { TargetExistsError } from '../../errors/snaptape-error.js';
+import { TargetExistsError, UsageError } from '../../errors/snaptape-error.js';
 import { printResult } from '../cli-output.js';
 
 interface TextFlags {
@@ -57,6 +57,8 @@ export function registerPutGet(program: Command): void {
     .option('--force', 'replace an existing output file')
     .option('--json', 'machine-readable output (needs outfile)')
     .action((image: string, dsname: string, outfile: string | undefined, flags: TextFlags) => {
+      if (flags.json && (outfile === undefined || outfile === '-'))
+        throw new UsageError(`Cannot print ${dsname} as JSON: its data would go to stdout too; give an outfile with --json`);
       const data = withVolume(image, { readOnly: true }, (volume) => getDataset(volume, dsname, { text: flags.text }));
       if (outfile === undefined || outfile === '-') {
         process.stdout.write(data);

@@ -6,7 +6,8 @@
 import type { Command } from 'commander';
 import { VerifyError } from '../../errors/snaptape-error.js';
 import { restoreTape, verifyBackupTape, labelMismatchError } from '../../api/index.js';
-import { parseCount, printResult } from '../cli-output.js';
+import { parseCount, printResult, reportFailureAfterResult } from '../cli-output.js';
+import { phaseProgressBar, withBar } from '../progress-bar.js';
 
 interface RestoreFlags {
   to: string;
@@ -51,17 +52,21 @@ What each mode writes (nothing at all unless every element verifies and the targ
     .option('--fba-block <n>', 'the tape is on the FBA volume <tape> from block N')
     .option('--json', 'machine-readable output')
     .action((tape: string, flags: RestoreFlags) => {
-      const result = restoreTape(tape, {
-        to: flags.to,
-        dataset: flags.dataset,
-        rename: flags.rename,
-        replace: flags.replace,
-        newVolume: flags.newVolume,
-        type: flags.type,
-        cylinders: flags.cyls !== undefined ? parseCount(flags.cyls, '--cyls') : undefined,
-        force: flags.force,
-        tapeStartBlock: flags.fbaBlock !== undefined ? parseCount(flags.fbaBlock, '--fba-block') : undefined,
-      });
+      const bar = phaseProgressBar(flags.json);
+      const result = withBar(bar, () =>
+        restoreTape(tape, {
+          to: flags.to,
+          dataset: flags.dataset,
+          rename: flags.rename,
+          replace: flags.replace,
+          newVolume: flags.newVolume,
+          type: flags.type,
+          cylinders: flags.cyls !== undefined ? parseCount(flags.cyls, '--cyls') : undefined,
+          force: flags.force,
+          tapeStartBlock: flags.fbaBlock !== undefined ? parseCount(flags.fbaBlock, '--fba-block') : undefined,
+          onProgress: (p) => bar.update(p),
+        }),
+      );
       printResult(
         result,
         () =>
@@ -78,7 +83,13 @@ What each mode writes (nothing at all unless every element verifies and the targ
     .option('--fba-block <n>', 'the tape is on the FBA volume <tape> from block N')
     .option('--json', 'machine-readable output')
     .action((tape: string, flags: { json?: boolean; fbaBlock?: string }) => {
-      const report = verifyBackupTape(tape, { startBlock: flags.fbaBlock !== undefined ? parseCount(flags.fbaBlock, '--fba-block') : undefined });
+      const bar = phaseProgressBar(flags.json);
+      const report = withBar(bar, () =>
+        verifyBackupTape(tape, {
+          startBlock: flags.fbaBlock !== undefined ? parseCount(flags.fbaBlock, '--fba-block') : undefined,
+          onProgress: (p) => bar.update(p),
+        }),
+      );
       printResult(
         report,
         () =>
@@ -96,11 +107,12 @@ What each mode writes (nothing at all unless every element verifies and the targ
           ].join('\n'),
         flags,
       );
+      // The report is the one JSON document; a failure adds only its line on stderr and the status.
       const badLabels = report.labels.find((l) => !l.ok);
-      if (badLabels) throw labelMismatchError('verify', tape, badLabels);
-      if (!report.ok) {
+      if (badLabels) process.exitCode = reportFailureAfterResult(labelMismatchError('verify', tape, badLabels));
+      else if (!report.ok) {
         const bad = report.elements.find((e) => !e.ok);
-        throw new VerifyError(`Cannot verify ${tape}: ${bad?.name} does not match its recorded SHA-256`, { path: tape });
+        process.exitCode = reportFailureAfterResult(new VerifyError(`Cannot verify ${tape}: ${bad?.name} does not match its recorded SHA-256`, { path: tape }));
       }
     });
 }

@@ -10,6 +10,7 @@
  */
 import type { Command } from 'commander';
 import {
+  createEventLogger,
   ControlClient,
   parseControlEndpoint,
   type ServeNbdAddress,
@@ -21,7 +22,7 @@ import {
   MAX_IDLE_TIMEOUT_MS,
 } from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
-import { printResult } from '../cli-output.js';
+import { printInfo, printResult } from '../cli-output.js';
 
 /** After a clean shutdown, anything still holding the event loop gets this long before exit. */
 const EXIT_GRACE_MS = 2_000;
@@ -37,6 +38,8 @@ interface ServeFlags {
   listenAny?: boolean;
   testHooks?: boolean;
   json?: boolean;
+  logLevel?: string;
+  logFile?: string;
 }
 
 /** The NBD URI a client (qemu, libnbd) uses, with <export> for the export name. */
@@ -98,6 +101,7 @@ async function serve(images: string[], flags: ServeFlags): Promise<void> {
   const control = parseControlAddress(flags.control ?? `${images[0] ?? 'snaptape'}.sock`);
   // Handlers first: a signal that arrives while starting, or the instant the start line is out
   // (stdout to a pipe is synchronous), still shuts down in order.
+  const logs = createEventLogger({ level: flags.logLevel, file: flags.logFile });
   let started: VolumeServer | undefined;
   const signalled = firstSignal(() => started?.releaseVolumesNow());
   const server = await VolumeServer.start({
@@ -111,14 +115,16 @@ async function serve(images: string[], flags: ServeFlags): Promise<void> {
     nbdGroup: flags.nbdGroup,
     tlsPskFile: flags.tlsPsk,
     insecureTcp: flags.insecureTcp,
+    log: logs.log,
   });
   started = server;
   for (const warning of server.info.warnings) process.stderr.write(`snaptape: warning: ${warning}\n`);
   process.stdout.write(flags.json ? `${JSON.stringify(server.info)}\n` : serveText(server));
   const signal = await signalled;
   const report = await server.shutdown();
-  process.stderr.write(
-    `snaptape serve: ${signal}: stopped; cancelled sessions: ${report.cancelledSessions.join(', ') || 'none'}${report.unsettledSessions.length ? `; unsettled: ${report.unsettledSessions.join(', ')}` : ''}\n`,
+  logs.flush();
+  printInfo(
+    `snaptape serve: ${signal}: stopped; cancelled sessions: ${report.cancelledSessions.join(', ') || 'none'}${report.unsettledSessions.length ? `; unsettled: ${report.unsettledSessions.join(', ')}` : ''}`,
   );
   setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
 }
@@ -150,6 +156,11 @@ export function registerServe(program: Command): void {
     .option('--read-only', 'open the volumes read-only (no locks, no writes, no backups)')
     .option('--listen-any', 'allow non-loopback listen addresses (prints a warning)')
     .option('--test-hooks', 'enable test-only request fields (referenceCopy)')
+    .option(
+      '--log-level <level>',
+      'log (JSON lines, pino) at this level: debug (with session progress), info (start, stop, session states), warn, error; to stderr unless --log-file',
+    )
+    .option('--log-file <path>', 'log to this file (at info unless --log-level)')
     .option('--json', 'print the start line as JSON')
     .action((images: string[], flags: ServeFlags) => serve(images, flags));
 

@@ -62,6 +62,7 @@ export function registerSnapshot(program: Command): void {
     .option('--json', 'machine-readable output');
   group.action(async (source: string | undefined, target: string | undefined, flags: SnapshotFlags) => {
     if (!source || !target) {
+      if (flags.json) throw new UsageError('Cannot snapshot: give <source> and <target>, or a subcommand (define, execute, status)');
       group.help({ error: true });
       return;
     }

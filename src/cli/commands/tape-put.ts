@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { parseCount, printResult } from '../cli-output.js';
 import { putHostFile } from '../../api/index.js';
+import { phaseProgressBar, withBar } from '../progress-bar.js';
 import { tapeCommandGroup } from './tape-group.js';
 
 interface TapePutOptions {
@@ -26,13 +27,17 @@ export function registerTapePut(program: Command): void {
     .option('--text', 'ASCII lines become blank-padded EBCDIC records of LRECL')
     .option('--json', 'print the result as JSON')
     .action((tape: string, hostFile: string, options: TapePutOptions) => {
-      const result = putHostFile(tape, hostFile, {
-        dsname: options.dsn,
-        recordFormat: options.recfm,
-        recordLengthBytes: parseCount(options.lrecl, '--lrecl'),
-        blockSizeBytes: parseCount(options.blksize, '--blksize'),
-        text: options.text ?? false,
-      });
+      const bar = phaseProgressBar(options.json);
+      const result = withBar(bar, () =>
+        putHostFile(tape, hostFile, {
+          dsname: options.dsn,
+          recordFormat: options.recfm,
+          recordLengthBytes: parseCount(options.lrecl, '--lrecl'),
+          blockSizeBytes: parseCount(options.blksize, '--blksize'),
+          text: options.text ?? false,
+          onProgress: (p) => bar.update(p),
+        }),
+      );
       printResult(
         result,
         () =>

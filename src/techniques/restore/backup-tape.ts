@@ -3,6 +3,7 @@
  * that describe the source and each element, and where each element's blocks are. A tape whose
  * session record says it never finished is refused as incomplete.
  */
+import { PhaseReporter, type OnPhaseProgress } from '../../base/phase-progress.js';
 import { createHash } from 'node:crypto';
 import { VerifyError } from '../../errors/snaptape-error.js';
 import { readTapeContents } from '../../tape/tape-contents.js';
@@ -32,6 +33,8 @@ export interface BackupTape {
   readonly source: SourceDescription;
   readonly elements: readonly TapeElement[];
   readonly reader: TapeReader;
+  /** Counts the blocks forEachBlock reads, in the phase its caller began (no-op without a listener). */
+  readonly progress: PhaseReporter;
 }
 
 /** Refuses a tape whose backup session did not complete (its record stays beside the tape). */
@@ -58,6 +61,8 @@ export function checkTapeFinished(tapePath: string): void {
 export interface TapeLocation {
   /** The tape is on the FBA volume `path` from this block, not in a file of its own. */
   readonly startBlock?: number;
+  /** Told each phase (sha256, verify, copy) and the blocks read in it. */
+  readonly onProgress?: OnPhaseProgress;
 }
 
 export function openBackupTape(path: string, location: TapeLocation = {}): BackupTape {
@@ -91,7 +96,7 @@ export function openBackupTape(path: string, location: TapeLocation = {}): Backu
         blockCount: ds.dataBlockCount,
       };
     });
-    return { path, volser: contents.volume?.volser ?? '', source, elements, reader };
+    return { path, volser: contents.volume?.volser ?? '', source, elements, reader, progress: new PhaseReporter(location.onProgress) };
   } catch (error) {
     reader.close();
     throw error;
@@ -100,7 +105,10 @@ export function openBackupTape(path: string, location: TapeLocation = {}): Backu
 
 /** Reads an element's blocks in order, calling `visit` with each. */
 export function forEachBlock(tape: BackupTape, element: TapeElement, visit: (block: Buffer, index: number) => void): void {
-  for (let j = 0; j < element.blockCount; j++) visit(tape.reader.readBlockData(element.firstBlockNumber + j), j);
+  for (let j = 0; j < element.blockCount; j++) {
+    visit(tape.reader.readBlockData(element.firstBlockNumber + j), j);
+    tape.progress.advance();
+  }
 }
 
 export interface ElementCheck {
@@ -140,12 +148,26 @@ export interface TapeVerifyReport {
   readonly ok: boolean;
 }
 
-/** `snaptape verify`: reads the whole tape and checks every element's SHA-256 against UTL1, its labels against UTL2. */
+/** Blocks of `elements` on the tape: the total of a phase that reads them all. */
+export function blocksOf(elements: readonly TapeElement[]): number {
+  return elements.reduce((sum, e) => sum + e.blockCount, 0);
+}
+
+/**
+ * `snaptape verify`: reads the whole tape and checks every element's SHA-256 against UTL1 (phase
+ * sha256, in blocks), its labels against UTL2 (phase verify, in elements).
+ */
 export function verifyBackupTape(path: string, location: TapeLocation = {}): TapeVerifyReport {
   const tape = openBackupTape(path, location);
   try {
+    tape.progress.begin('sha256', blocksOf(tape.elements), 'blocks');
     const elements = tape.elements.map((e) => checkElement(tape, e));
-    const labels = tape.elements.map((e) => checkElementLabels(tape, e));
+    tape.progress.begin('verify', tape.elements.length, 'elements');
+    const labels = tape.elements.map((e) => {
+      const check = checkElementLabels(tape, e);
+      tape.progress.advance();
+      return check;
+    });
     return { path, volser: tape.volser, source: tape.source, elements, labels, ok: elements.every((e) => e.ok) && labels.every((l) => l.ok) };
   } finally {
     tape.reader.close();

@@ -11,6 +11,7 @@
  * The target is checked (device type, size, clashes, free space) before the first byte is written.
  * `newVolume` creates the target first, by default of the source's type and size as the tape records.
  */
+import type { OnPhaseProgress } from '../../base/phase-progress.js';
 import { existsSync, rmSync } from 'node:fs';
 import { TargetExistsError, UsageError, VerifyError, ImageFormatError } from '../../errors/snaptape-error.js';
 import { createVolume, openVolume } from '../../volume/open-volume.js';
@@ -20,7 +21,7 @@ import type { Volume } from '../../volume/volume.js';
 import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
 import { freeReallocatedNamesakes, planDatasetRestores, writeDatasetRestore, type DatasetPlacement } from './restore-dataset.js';
 import { sizeStorePath } from '../../volume/track-size-store.js';
-import { checkElement, forEachBlock, openBackupTape, type BackupTape, type ElementCheck, type TapeElement } from './backup-tape.js';
+import { blocksOf, checkElement, forEachBlock, openBackupTape, type BackupTape, type ElementCheck, type TapeElement } from './backup-tape.js';
 import { checkRecordedGeometry, requireLabelsMatch } from './tape-trust.js';
 
 export interface RestoreOptions {
@@ -36,6 +37,8 @@ export interface RestoreOptions {
   readonly rename?: string;
   /** Overwrite or reallocate a data set of the same name. */
   readonly replace?: boolean;
+  /** Told each phase (sha256 of the chosen elements, verify of data set tracks, copy to the target) and its blocks. */
+  readonly onProgress?: OnPhaseProgress;
 }
 
 export interface RestoreResult {
@@ -135,7 +138,7 @@ function checkBlocksAreTracks(tape: BackupTape, element: TapeElement): void {
 
 /** Restores a backup tape, after verifying it, onto a volume or into a new one (all of it, or one data set). Throws VerifyError when the tape fails its checks, UsageError when the data set is not on the tape, TargetExistsError when the new volume exists. */
 export function restoreTape(tapePath: string, options: RestoreOptions): RestoreResult {
-  const tape = openBackupTape(tapePath, { startBlock: options.tapeStartBlock });
+  const tape = openBackupTape(tapePath, { startBlock: options.tapeStartBlock, onProgress: options.onProgress });
   try {
     const chosen = options.dataset ? tape.elements.filter((e) => (e.description.dsname ?? e.name) === options.dataset!.toUpperCase()) : tape.elements;
     if (chosen.length === 0)
@@ -143,6 +146,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
         `Cannot restore ${options.dataset} from ${tapePath}: the tape has ${tape.elements.map((e) => e.description.dsname ?? e.name).join(', ')}`,
       );
     // Verify everything before writing anything.
+    tape.progress.begin('sha256', blocksOf(chosen), 'blocks');
     const checks = chosen.map((e) => checkElement(tape, e));
     const bad = checks.find((c) => !c.ok);
     if (bad)
@@ -151,7 +155,11 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
         element: bad.name,
       });
     // Data set tracks are placed by their home addresses (or relocated), so each must decode.
-    if (tape.source.kind === 'ckd') chosen.filter((e) => e.description.kind === 'dataset').forEach((e) => checkBlocksAreTracks(tape, e));
+    if (tape.source.kind === 'ckd') {
+      const datasetElements = chosen.filter((e) => e.description.kind === 'dataset');
+      tape.progress.begin('verify', blocksOf(datasetElements), 'blocks');
+      datasetElements.forEach((e) => checkBlocksAreTracks(tape, e));
+    }
     // The labels are trusted only as far as they are checked: against their digest, and the
     // geometry a new volume takes from them against the device type and the tape's data.
     requireLabelsMatch('restore from', tape);
@@ -171,6 +179,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
           )
         : [];
       freeReallocatedNamesakes(volume, datasets);
+      tape.progress.begin('copy', blocksOf(chosen), 'blocks');
       const written = chosen.map((e) => {
         if (!ckd) return restoreFbaBlocks(volume, tape, e);
         if (e.description.kind === 'volume') {

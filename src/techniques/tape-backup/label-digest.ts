@@ -15,7 +15,7 @@ import { labelIdOf, userLabelText } from '../../tape/standard-labels.js';
 import type { TapePlan } from '../../tape/tape-plan.js';
 import type { TapeReader } from '../../tape/tape-reader.js';
 
-const LABEL_DIGEST_KEY = 'LABELSHA256=';
+export const LABEL_DIGEST_KEY = 'LABELSHA256=';
 
 /** The labels one element's digest covers, in tape order. */
 export interface CoveredLabels {
