@@ -10,7 +10,7 @@ import { readAtMost, readFully, writeFully, writevFully } from '../../src/base/f
 import { ImageFormatError, IoError, NoSpaceError } from '../../src/errors/snaptape-error.js';
 import { shortIoOn, type ShortIo } from '../harness/short-io-fs.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { mountSmallTmpfs, type SmallTmpfs } from '../harness/small-tmpfs.js';
+import { useSmallTmpfs } from '../harness/small-tmpfs.js';
 
 const pattern = (n: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff));
 
@@ -89,24 +89,11 @@ describe('file-io on short transfers', () => {
 });
 
 describe('file-io on a full file system (a 64 KiB tmpfs)', () => {
-  let dir: TempDir;
-  let tmpfs: SmallTmpfs;
-  let mountPoint = '';
-  let mounted = false;
-  beforeAll(() => {
-    dir = makeTempDir();
-    tmpfs = mountSmallTmpfs(dir.path, 'small', '64k', 'the tmpfs disk-full test');
-    mountPoint = tmpfs.path;
-    mounted = tmpfs.mounted;
-  });
-  afterAll(() => {
-    tmpfs.unmount();
-    dir.cleanup();
-  });
+  const tmpfs = useSmallTmpfs('small', '64k', 'the tmpfs disk-full test');
 
   it('writeFully of more than the file system holds is a NoSpaceError naming the file', (context) => {
-    if (!mounted) return context.skip();
-    const path = join(mountPoint, 'big.bin');
+    if (!tmpfs.mounted) return context.skip();
+    const path = join(tmpfs.path, 'big.bin');
     const fd = openSync(path, 'w');
     try {
       expect(() => writeFully(fd, Buffer.alloc(256 * 1024, 1), 0, path, 'the spool')).toThrow(NoSpaceError);

@@ -15,7 +15,7 @@ import { expectCliFailure } from '../backup/backup-test-helpers.js';
 import { sha256File } from '../harness/dasd.js';
 import { runSnaptape, runSnaptapeJson, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { mountSmallTmpfs, type SmallTmpfs } from '../harness/small-tmpfs.js';
+import { useSmallTmpfs } from '../harness/small-tmpfs.js';
 
 interface Listing {
   datasets: { name: string }[];
@@ -102,25 +102,12 @@ describe('a write that fails in the middle (injected) leaves every track whole',
 });
 
 describe('on a full file system (a 2 MB tmpfs) put and fill are refused before the first write', () => {
-  let dir: TempDir;
-  let tmpfs: SmallTmpfs;
-  let mountPoint = '';
-  let mounted = false;
-  beforeAll(() => {
-    dir = makeTempDir();
-    tmpfs = mountSmallTmpfs(dir.path, 'small', '2m', 'the tmpfs disk-full tests');
-    mountPoint = tmpfs.path;
-    mounted = tmpfs.mounted;
-  });
-  afterAll(() => {
-    tmpfs.unmount();
-    dir.cleanup();
-  });
+  const tmpfs = useSmallTmpfs('small', '2m', 'the tmpfs disk-full tests');
 
   it('put of more than the file system can hold: NO_SPACE (exit 9), nothing written', (context) => {
-    if (!mounted) return context.skip();
-    const image = makeVolume(mountPoint);
-    const big = join(dir.path, 'big.txt');
+    if (!tmpfs.mounted) return context.skip();
+    const image = makeVolume(tmpfs.path);
+    const big = join(tmpfs.dir, 'big.txt');
     // 30,000 records of 80 bytes: 2.4 MB of blocks, more than the 2 MB file system.
     writeFileSync(big, Array.from({ length: 30_000 }, (_, i) => `BIG RECORD ${i}`).join('\n') + '\n');
     const before = snapshot(image);
@@ -131,8 +118,8 @@ describe('on a full file system (a 2 MB tmpfs) put and fill are refused before t
   });
 
   it('fill of more than the file system can hold: NO_SPACE (exit 9), nothing written', (context) => {
-    if (!mounted) return context.skip();
-    const image = join(mountPoint, 'v.ckd');
+    if (!tmpfs.mounted) return context.skip();
+    const image = join(tmpfs.path, 'v.ckd');
     const before = snapshot(image);
     const r = runSnaptape(['fill', image, '--percent', '100']);
     expect(r.status).toBe(9);
@@ -141,42 +128,29 @@ describe('on a full file system (a 2 MB tmpfs) put and fill are refused before t
   });
 
   it('a put on a file system with no byte free: NO_SPACE, and no temp file (lock or size table) is left', (context) => {
-    if (!mounted) return context.skip();
-    const image = join(mountPoint, 'v.ckd');
-    const small = join(dir.path, 'small.txt');
+    if (!tmpfs.mounted) return context.skip();
+    const image = join(tmpfs.path, 'v.ckd');
+    const small = join(tmpfs.dir, 'small.txt');
     writeFileSync(small, 'ONE LINE\n');
     // The file system is filled to its last byte; the size table cannot be saved on close either.
-    spawnSync('dd', ['if=/dev/zero', `of=${join(mountPoint, 'filler')}`, 'bs=4k'], { encoding: 'utf8' });
+    spawnSync('dd', ['if=/dev/zero', `of=${join(tmpfs.path, 'filler')}`, 'bs=4k'], { encoding: 'utf8' });
     const before = snapshot(image);
     const r = runSnaptape(['put', image, 'APP.DATA', small, '--text']);
     expectCliFailure(r, 'NO_SPACE', ['v.ckd']);
     expectUnchanged(image, before);
-    expect(readdirSync(mountPoint).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(readdirSync(tmpfs.path).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
 
 describe('a command that creates a file removes it when it fails (a 1 MB tmpfs)', () => {
-  let dir: TempDir;
-  let tmpfs: SmallTmpfs;
-  let mountPoint = '';
-  let mounted = false;
-  beforeAll(() => {
-    dir = makeTempDir();
-    tmpfs = mountSmallTmpfs(dir.path, 'tiny', '1m', 'the tmpfs create tests');
-    mountPoint = tmpfs.path;
-    mounted = tmpfs.mounted;
-  });
-  afterAll(() => {
-    tmpfs.unmount();
-    dir.cleanup();
-  });
+  const tmpfs = useSmallTmpfs('tiny', '1m', 'the tmpfs create tests');
 
   it('init of a volume the file system cannot hold fails with one line and leaves no image, lock or side file', (context) => {
-    if (!mounted) return context.skip();
+    if (!tmpfs.mounted) return context.skip();
     // 200 cylinders: 3,000 track slots of which every one holds HA, R0 and end of track.
-    const r = runSnaptape(['init', join(mountPoint, 'big.ckd'), '--type', '3390', '--cyls', '200', '--volser', 'BIG001']);
+    const r = runSnaptape(['init', join(tmpfs.path, 'big.ckd'), '--type', '3390', '--cyls', '200', '--volser', 'BIG001']);
     expect(r.status).not.toBe(0);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(readdirSync(mountPoint)).toEqual([]);
+    expect(readdirSync(tmpfs.path)).toEqual([]);
   });
 });

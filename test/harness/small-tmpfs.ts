@@ -5,6 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { makeTempDir, type TempDir } from './temp-dir.js';
 
 export interface SmallTmpfs {
   readonly path: string;
@@ -24,6 +26,40 @@ export function mountSmallTmpfs(parent: string, name: string, size: string, what
     mounted,
     unmount: () => {
       if (mounted) spawnSync('umount', [path]);
+    },
+  };
+}
+
+/** A temp dir with a small tmpfs inside, for the tests of one describe block (mounted before them, gone after). */
+export interface DescribeTmpfs {
+  /** The block's temp dir (on the normal file system). */
+  readonly dir: string;
+  /** The tmpfs, inside `dir`. */
+  readonly path: string;
+  readonly mounted: boolean;
+}
+
+/** Registers beforeAll/afterAll that make and remove a temp dir with a tmpfs of `size` at `<dir>/<name>`. */
+export function useSmallTmpfs(name: string, size: string, what: string): DescribeTmpfs {
+  let dir: TempDir | undefined;
+  let tmpfs: SmallTmpfs | undefined;
+  beforeAll(() => {
+    dir = makeTempDir();
+    tmpfs = mountSmallTmpfs(dir.path, name, size, what);
+  });
+  afterAll(() => {
+    tmpfs?.unmount();
+    dir?.cleanup();
+  });
+  return {
+    get dir() {
+      return (dir as TempDir).path;
+    },
+    get path() {
+      return (tmpfs as SmallTmpfs).path;
+    },
+    get mounted() {
+      return tmpfs?.mounted ?? false;
     },
   };
 }
