@@ -32,6 +32,7 @@ describe('NBD layouts', () => {
       'nbd-info-block-size': 14,
       'nbd-request': 28,
       'nbd-simple-reply': 16,
+      'nbd-structured-reply': 20,
     });
   });
 });
