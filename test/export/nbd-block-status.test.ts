@@ -194,6 +194,12 @@ describe('NBD block status', () => {
     const read = await readChunk(peer);
     expect([read.type, read.flags]).toEqual([NbdReplyChunk.OFFSET_DATA, NBD_REPLY_FLAG_DONE]);
     expect(read.payload.subarray(8).equals(ckd.readFlat(100, 16))).toBe(true);
+    // A structured READ past the end: one ERROR chunk with EINVAL, and the connection goes on.
+    peer.send(requestFrame({ type: NbdCommand.READ, offsetBytes: ckd.flatSizeBytes, length: 16 }));
+    const failedRead = await readChunk(peer);
+    expect([failedRead.type, failedRead.flags, failedRead.payload.readUInt32BE(0)]).toEqual([NbdReplyChunk.ERROR, NBD_REPLY_FLAG_DONE, NbdErrno.EINVAL]);
+    peer.send(requestFrame({ type: NbdCommand.READ, offsetBytes: 0, length: 8 }));
+    expect((await readChunk(peer)).payload.subarray(8).equals(ckd.readFlat(0, 8))).toBe(true);
     peer.destroy();
   });
 
