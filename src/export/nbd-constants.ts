@@ -150,6 +150,12 @@ export const MAX_SELECTED_CONTEXTS = 16;
  * request; the spec lets a server answer a prefix of the range, and the client asks on from there.
  */
 export const MAX_BLOCK_STATUS_EXTENTS = 4096;
+/**
+ * Units (tracks, blocks) a context looks at to answer one BLOCK_STATUS: a run of like units merges
+ * into one extent, so the extent limit alone would not bound the work (a 4 GiB range is 8 million
+ * FBA blocks). 65,536 tracks is a 3390-3's worth and a few ms; the client asks on from there.
+ */
+export const BLOCK_STATUS_MAX_UNITS = 65_536;
 /** Bytes a context may read to answer one BLOCK_STATUS (a zero scan): a few ms of work. */
 export const BLOCK_STATUS_SCAN_BYTES = 4 * 1024 * 1024;
 /** Longest error message in a structured error chunk (the spec caps strings at 4096 bytes). */

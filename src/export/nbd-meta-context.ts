@@ -13,6 +13,7 @@
  * more than `maxExtents`, each non-empty, together no longer than the range asked for.
  */
 import { assert } from '../base/assert.js';
+import { BLOCK_STATUS_MAX_UNITS } from './nbd-constants.js';
 
 /** One extent of a context's answer: `length` bytes from where the previous one ended. */
 export interface MetaContextExtent {
@@ -63,9 +64,9 @@ export function pushExtent(out: MetaContextExtent[], length: number, flags: numb
 }
 
 /**
- * Extents of a unit-structured view: each unit of `unitBytes` is split by `unitExtents` into runs,
- * which are merged across unit boundaries, clipped to the range, and cut at `maxExtents` (the last
- * one kept is whole within the range, so the answer never ends inside a run it has not finished).
+ * Extents of a unit-structured view: each unit of `unitBytes` is split by `runsOf` into runs,
+ * which are merged across unit boundaries, clipped to the range, and cut at `maxExtents` (a run that
+ * would start one more extent is left for the next request) or after BLOCK_STATUS_MAX_UNITS units.
  */
 export function unitExtents(
   offsetBytes: number,
@@ -77,8 +78,9 @@ export function unitExtents(
   assert(lengthBytes > 0 && maxExtents > 0, 'a block status range and extent budget are not empty');
   const end = offsetBytes + lengthBytes;
   const out: MetaContextExtent[] = [];
-  // Bounded: each turn advances one unit, and stops once the budget is spent.
-  for (let unit = Math.floor(offsetBytes / unitBytes); unit * unitBytes < end; unit++) {
+  const firstUnit = Math.floor(offsetBytes / unitBytes);
+  // Bounded: each turn advances one unit, at most BLOCK_STATUS_MAX_UNITS, and stops once the budget is spent.
+  for (let unit = firstUnit; unit * unitBytes < end && unit - firstUnit < BLOCK_STATUS_MAX_UNITS; unit++) {
     let at = unit * unitBytes;
     for (const run of runsOf(unit)) {
       const from = Math.max(at, offsetBytes);

@@ -11,6 +11,7 @@ import { NbdServer } from '../../src/export/nbd-server.js';
 import { VolumeBackend } from '../../src/export/volume-backend.js';
 import { dirtyTracksContext } from '../../src/export/dirty-tracks-context.js';
 import {
+  BLOCK_STATUS_MAX_UNITS,
   NBD_CMD_FLAG_REQ_ONE,
   NBD_REPLY_FLAG_DONE,
   NBD_STRUCTURED_REPLY_MAGIC,
@@ -263,5 +264,19 @@ describe('NBD block status', () => {
     const second = await readChunk(peer);
     expect([first.payload.readUInt32BE(0), first.flags, second.payload.readUInt32BE(0), second.flags]).toEqual([1, 0, 2, NBD_REPLY_FLAG_DONE]);
     peer.destroy();
+  });
+});
+
+describe('metadata context bounds', () => {
+  it('a context looks at no more than BLOCK_STATUS_MAX_UNITS units per request, and keeps to maxExtents', () => {
+    const clean = dirtyTracksContext('big', 512, { unitCount: 10_000_000, isChanged: () => false });
+    expect(clean.extents(0, 0xffff_fe00, 4096)).toEqual([{ length: BLOCK_STATUS_MAX_UNITS * 512, flags: 0 }]);
+    const striped = dirtyTracksContext('striped', 512, { unitCount: 1000, isChanged: (u) => u % 2 === 1 });
+    expect(striped.extents(100, 4000, 1)).toEqual([{ length: 412, flags: 0 }]);
+    expect(striped.extents(0, 512 * 1000, 3)).toEqual([
+      { length: 512, flags: 0 },
+      { length: 512, flags: 1 },
+      { length: 512, flags: 0 },
+    ]);
   });
 });
