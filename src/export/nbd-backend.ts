@@ -16,6 +16,7 @@
  */
 import { isSnaptapeError, type ErrorCode } from '../errors/snaptape-error.js';
 import { NbdErrno, type NbdErrnoValue } from './nbd-constants.js';
+import type { MetaContextSource } from './nbd-meta-context.js';
 
 export interface NbdExportBackend {
   /** Export name clients ask for; at most MAX_NAME_BYTES of UTF-8. */
@@ -30,6 +31,12 @@ export interface NbdExportBackend {
   trim?(offsetBytes: number, length: number): void;
   /** Makes every completed write durable. */
   flush(): void;
+  /**
+   * The metadata contexts a client may select for NBD_CMD_BLOCK_STATUS (nbd-meta-context.ts), each
+   * name once; none when absent. Read at each negotiation, so a context added later is offered to
+   * the clients that connect after.
+   */
+  metaContexts?(): readonly MetaContextSource[];
 }
 
 /** The NBD errno for each operating-error code; anything unlisted is EIO. */

@@ -17,6 +17,8 @@ export const NBD_REPLY_MAGIC = Buffer.from('0003e889045565a9', 'hex');
 export const NBD_REQUEST_MAGIC = 0x25609513;
 /** "Simple reply message" magic. */
 export const NBD_SIMPLE_REPLY_MAGIC = 0x67446698;
+/** "Structured reply chunk message" magic. */
+export const NBD_STRUCTURED_REPLY_MAGIC = 0x668e33ef;
 
 /** Handshake flags sent by the server ("Newstyle negotiation"). */
 export const NBD_FLAG_FIXED_NEWSTYLE = 1 << 0;
@@ -44,6 +46,8 @@ export const NbdOption = {
   INFO: 6,
   GO: 7,
   STRUCTURED_REPLY: 8,
+  LIST_META_CONTEXT: 9,
+  SET_META_CONTEXT: 10,
 } as const;
 
 /** Option reply types; errors have bit 31 set ("Option reply types"). */
@@ -51,6 +55,7 @@ export const NbdReply = {
   ACK: 1,
   SERVER: 2,
   INFO: 3,
+  META_CONTEXT: 4,
   ERR_UNSUP: 0x8000_0001,
   ERR_POLICY: 0x8000_0002,
   ERR_INVALID: 0x8000_0003,
@@ -78,12 +83,32 @@ export const NbdCommand = {
   TRIM: 4,
   CACHE: 5,
   WRITE_ZEROES: 6,
+  BLOCK_STATUS: 7,
 } as const;
 export type NbdCommandType = (typeof NbdCommand)[keyof typeof NbdCommand];
 
 /** Command flags ("Command flags"). */
 export const NBD_CMD_FLAG_FUA = 1 << 0;
 export const NBD_CMD_FLAG_NO_HOLE = 1 << 1;
+/** Valid on BLOCK_STATUS only: one extent per context is enough. */
+export const NBD_CMD_FLAG_REQ_ONE = 1 << 3;
+
+/** Structured reply flags and chunk types ("Structured reply flags", "Structured reply types"). */
+export const NBD_REPLY_FLAG_DONE = 1 << 0;
+export const NbdReplyChunk = {
+  NONE: 0,
+  OFFSET_DATA: 1,
+  OFFSET_HOLE: 2,
+  BLOCK_STATUS: 5,
+  ERROR: 0x8001,
+  ERROR_OFFSET: 0x8002,
+} as const;
+
+/** Status flags of the `base:allocation` context ("Metadata contexts"). */
+export const NBD_STATE_HOLE = 1 << 0;
+export const NBD_STATE_ZERO = 1 << 1;
+/** The spec's one context: "is this extent allocated, and does it read as zeroes". */
+export const BASE_ALLOCATION_CONTEXT = 'base:allocation';
 
 /** Error values ("Error values"): Linux errno numbers, as the spec fixes them. */
 export const NbdErrno = {
@@ -112,8 +137,29 @@ export const PREFERRED_BLOCK_BYTES = 4096;
 export const MINIMUM_BLOCK_BYTES = 1;
 /** Spec: strings (export names) MUST be no longer than 4096 bytes. */
 export const MAX_NAME_BYTES = 4096;
-/** Largest option payload we accept: a GO/INFO with a maximal name and a generous info list. */
-export const MAX_OPTION_DATA_BYTES = MAX_NAME_BYTES + 4 + 2 + 2 * 64;
+/**
+ * Largest option payload we accept: a GO/INFO with a maximal name and a generous info list, or a
+ * LIST/SET_META_CONTEXT with a maximal export name and two maximal queries (real clients send one
+ * or two short ones).
+ */
+export const MAX_OPTION_DATA_BYTES = 3 * (4 + MAX_NAME_BYTES) + 4;
+/** Contexts one SET_META_CONTEXT may select: each is one chunk in every BLOCK_STATUS reply. */
+export const MAX_SELECTED_CONTEXTS = 16;
+/**
+ * Extents per context in one BLOCK_STATUS reply: bounds the reply (8 bytes each) and the work of one
+ * request; the spec lets a server answer a prefix of the range, and the client asks on from there.
+ */
+export const MAX_BLOCK_STATUS_EXTENTS = 4096;
+/**
+ * Units (tracks, blocks) a context looks at to answer one BLOCK_STATUS: a run of like units merges
+ * into one extent, so the extent limit alone would not bound the work (a 4 GiB range is 8 million
+ * FBA blocks). 65,536 tracks is a 3390-3's worth and a few ms; the client asks on from there.
+ */
+export const BLOCK_STATUS_MAX_UNITS = 65_536;
+/** Bytes a context may read to answer one BLOCK_STATUS (a zero scan): a few ms of work. */
+export const BLOCK_STATUS_SCAN_BYTES = 4 * 1024 * 1024;
+/** Longest error message in a structured error chunk (the spec caps strings at 4096 bytes). */
+export const MAX_ERROR_MESSAGE_BYTES = 256;
 /** Options a client may send before choosing an export; bounds a handshake that never ends. */
 export const MAX_OPTIONS_PER_HANDSHAKE = 256;
 /** A handshake that takes longer is dropped: real clients finish in milliseconds. */

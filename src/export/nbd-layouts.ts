@@ -117,6 +117,20 @@ export const NBD_SIMPLE_REPLY = defineLayout({
   ],
 });
 
+/** S: structured reply chunk header; `length` bytes of chunk payload follow. */
+export const NBD_STRUCTURED_REPLY = defineLayout({
+  name: 'nbd-structured-reply',
+  size: 20,
+  fill: 0,
+  fields: [
+    { name: 'magic', offset: 0, length: 4, kind: 'u32be', description: '0x668e33ef' },
+    { name: 'flags', offset: 4, length: 2, kind: 'u16be', description: 'NBD_REPLY_FLAG_DONE (bit 0) on the last chunk of a reply' },
+    { name: 'type', offset: 6, length: 2, kind: 'u16be', description: 'NBD_REPLY_TYPE_* chunk type' },
+    { name: 'handle', offset: 8, length: 8, kind: 'bytes', description: 'the request handle' },
+    { name: 'length', offset: 16, length: 4, kind: 'u32be', description: 'bytes of chunk payload that follow' },
+  ],
+});
+
 /** Every NBD layout, in the order native-layout/nbd-layouts.json lists them. */
 export const NBD_LAYOUTS: readonly Layout[] = [
   NBD_GREETING,
@@ -128,6 +142,7 @@ export const NBD_LAYOUTS: readonly Layout[] = [
   NBD_INFO_BLOCK_SIZE_DATA,
   NBD_REQUEST,
   NBD_SIMPLE_REPLY,
+  NBD_STRUCTURED_REPLY,
 ];
 
 /** Reads an 8-byte big-endian unsigned integer as a bigint (never loses precision). */

@@ -4,9 +4,13 @@
  * sockets; each returns an outcome the connection acts on.
  *
  * Supported: EXPORT_NAME, ABORT, LIST, INFO and GO (with NBD_INFO_EXPORT, NBD_INFO_NAME and
- * NBD_INFO_BLOCK_SIZE), and STARTTLS when the server has TLS keys. STRUCTURED_REPLY and every
- * other option get NBD_REP_ERR_UNSUP, so every reply in transmission is a simple reply; qemu and
- * libnbd fall back to simple replies.
+ * NBD_INFO_BLOCK_SIZE), STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT (the contexts an
+ * export's backend offers, nbd-meta-context.ts), and STARTTLS when the server has TLS keys. Every
+ * other option gets NBD_REP_ERR_UNSUP.
+ *
+ * Structured replies and the selected contexts are per connection (`NegotiationState`): the meta
+ * context options are refused (NBD_REP_ERR_INVALID) before STRUCTURED_REPLY, and a selection holds
+ * only for the export it was made for; a GO or EXPORT_NAME of another export selects none.
  *
  * TLS ("TLS support" in proto.md), with the context's `tls`:
  *   off       STARTTLS is unsupported (NBD_REP_ERR_UNSUP); everything else as above;
@@ -20,6 +24,7 @@
 import { decodeFields, encodeFields, num } from '../base/field-table.js';
 import { NbdProtocolError } from '../errors/snaptape-error.js';
 import type { NbdExportBackend } from './nbd-backend.js';
+import { matchContexts, type MetaContextSource } from './nbd-meta-context.js';
 import {
   EXPORT_NAME_ZERO_PAD_BYTES,
   MAX_NAME_BYTES,
@@ -39,6 +44,7 @@ import {
   NBD_KNOWN_CLIENT_FLAGS,
   NBD_MAGIC,
   NBD_REPLY_MAGIC,
+  MAX_SELECTED_CONTEXTS,
   NbdInfo,
   NbdOption,
   NbdReply,
@@ -58,10 +64,33 @@ import {
 /** What the connection does after an option. */
 export type NegotiationOutcome =
   | { readonly kind: 'continue' }
-  | { readonly kind: 'transmit'; readonly backend: NbdExportBackend }
+  | { readonly kind: 'transmit'; readonly backend: NbdExportBackend; readonly agreed: TransmissionAgreement }
   /** STARTTLS was ACKed: the connection upgrades its socket to TLS before reading on. */
   | { readonly kind: 'starttls' }
   | { readonly kind: 'close'; readonly reason: string };
+
+/** What the handshake agreed for the transmission phase. */
+export interface TransmissionAgreement {
+  readonly structuredReplies: boolean;
+  /** The selected contexts; context id i + 1 is `contexts[i]`. */
+  readonly contexts: readonly MetaContextSource[];
+}
+
+/** What options have agreed so far on one connection; handlers update it. */
+export interface NegotiationState {
+  structuredReplies: boolean;
+  /** The last SET_META_CONTEXT: for which export, and what it selected. */
+  selection: { readonly backend: NbdExportBackend; readonly contexts: readonly MetaContextSource[] } | undefined;
+}
+
+export function newNegotiationState(): NegotiationState {
+  return { structuredReplies: false, selection: undefined };
+}
+
+function agreementFor(state: NegotiationState, backend: NbdExportBackend): TransmissionAgreement {
+  const contexts = state.selection?.backend === backend ? state.selection.contexts : [];
+  return { structuredReplies: state.structuredReplies, contexts };
+}
 
 export interface OptionRequest {
   readonly option: number;
@@ -129,6 +158,7 @@ export interface NegotiationContext {
   readonly directory: ExportDirectory;
   readonly clientFlags: number;
   readonly tls: NegotiationTls;
+  readonly state: NegotiationState;
   send(bytes: Buffer): void;
 }
 
@@ -152,6 +182,13 @@ export function handleOption(ctx: NegotiationContext, request: OptionRequest, da
     case NbdOption.INFO:
     case NbdOption.GO:
       return handleInfoOrGo(ctx, request.option, data);
+    case NbdOption.STRUCTURED_REPLY:
+      ctx.send(encodeOptionReply(request.option, data.length === 0 ? NbdReply.ACK : NbdReply.ERR_INVALID));
+      if (data.length === 0) ctx.state.structuredReplies = true;
+      return { kind: 'continue' };
+    case NbdOption.LIST_META_CONTEXT:
+    case NbdOption.SET_META_CONTEXT:
+      return handleMetaContext(ctx, request.option, data);
     default:
       ctx.send(encodeOptionReply(request.option, NbdReply.ERR_UNSUP));
       return { kind: 'continue' };
@@ -179,7 +216,7 @@ function handleExportName(ctx: NegotiationContext, data: Buffer): NegotiationOut
   const reply = encodeFields(NBD_EXPORT_NAME_REPLY, { sizeBytes: u64Bytes(backend.sizeBytes), transmissionFlags: transmissionFlagsFor(backend) });
   const noZeroes = (ctx.clientFlags & NBD_FLAG_C_NO_ZEROES) !== 0;
   ctx.send(noZeroes ? reply : Buffer.concat([reply, Buffer.alloc(EXPORT_NAME_ZERO_PAD_BYTES)]));
-  return { kind: 'transmit', backend };
+  return { kind: 'transmit', backend, agreed: agreementFor(ctx.state, backend) };
 }
 
 function handleList(ctx: NegotiationContext, option: number, data: Buffer): NegotiationOutcome {
@@ -257,5 +294,76 @@ function handleInfoOrGo(ctx: NegotiationContext, option: number, data: Buffer): 
     ctx.send(encodeOptionReply(option, NbdReply.INFO, info));
   }
   ctx.send(encodeOptionReply(option, NbdReply.ACK));
-  return option === NbdOption.GO ? { kind: 'transmit', backend } : { kind: 'continue' };
+  return option === NbdOption.GO ? { kind: 'transmit', backend, agreed: agreementFor(ctx.state, backend) } : { kind: 'continue' };
+}
+
+interface MetaContextRequest {
+  readonly exportName: string;
+  readonly queries: readonly string[];
+}
+
+/**
+ * Option data of LIST/SET_META_CONTEXT: u32 name length, export name, u32 query count, then each
+ * query as u32 length and string. Undefined when malformed: a length past the data, a string over
+ * MAX_NAME_BYTES, a count the data cannot hold (so a huge count costs nothing), or bytes left over.
+ */
+function parseMetaContextRequest(data: Buffer): MetaContextRequest | undefined {
+  let at = 0;
+  const string = (): string | undefined => {
+    if (at + 4 > data.length) return undefined;
+    const length = data.readUInt32BE(at);
+    if (length > MAX_NAME_BYTES || at + 4 + length > data.length) return undefined;
+    const text = data.toString('utf8', at + 4, at + 4 + length);
+    at += 4 + length;
+    return text;
+  };
+  const exportName = string();
+  if (exportName === undefined || at + 4 > data.length) return undefined;
+  const count = data.readUInt32BE(at);
+  at += 4;
+  if (count > (data.length - at) / 4) return undefined;
+  const queries: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const query = string();
+    if (query === undefined) return undefined;
+    queries.push(query);
+  }
+  return at === data.length ? { exportName, queries } : undefined;
+}
+
+function encodeMetaContextReply(option: number, contextId: number, name: string): Buffer {
+  const text = Buffer.from(name, 'utf8');
+  const data = Buffer.alloc(4 + text.length);
+  data.writeUInt32BE(contextId, 0);
+  text.copy(data, 4);
+  return encodeOptionReply(option, NbdReply.META_CONTEXT, data);
+}
+
+/** LIST answers what the queries name (context id 0); SET replaces the selection and numbers it from 1. */
+function handleMetaContext(ctx: NegotiationContext, option: number, data: Buffer): NegotiationOutcome {
+  const request = parseMetaContextRequest(data);
+  if (request === undefined || !ctx.state.structuredReplies) {
+    ctx.send(encodeOptionReply(option, NbdReply.ERR_INVALID));
+    return { kind: 'continue' };
+  }
+  const backend = findExport(ctx.directory, request.exportName);
+  if (backend === undefined) {
+    ctx.send(encodeOptionReply(option, NbdReply.ERR_UNKNOWN));
+    return { kind: 'continue' };
+  }
+  const listing = option === NbdOption.LIST_META_CONTEXT;
+  const chosen = matchContexts(backend.metaContexts?.() ?? [], request.queries, listing);
+  if (listing) {
+    for (const source of chosen) ctx.send(encodeMetaContextReply(option, 0, source.name));
+  } else {
+    if (chosen.length > MAX_SELECTED_CONTEXTS) {
+      ctx.state.selection = undefined;
+      ctx.send(encodeOptionReply(option, NbdReply.ERR_TOO_BIG));
+      return { kind: 'continue' };
+    }
+    ctx.state.selection = { backend, contexts: chosen };
+    chosen.forEach((source, i) => ctx.send(encodeMetaContextReply(option, i + 1, source.name)));
+  }
+  ctx.send(encodeOptionReply(option, NbdReply.ACK));
+  return { kind: 'continue' };
 }

@@ -36,14 +36,26 @@ import {
   MAX_OPTIONS_PER_HANDSHAKE,
   MAX_REQUEST_PAYLOAD_BYTES,
   NBD_REQUEST_HEADER_BYTES,
+  NbdCommand,
   NbdErrno,
   SERVER_READ_AHEAD_BYTES,
 } from './nbd-constants.js';
 import { NBD_CLIENT_FLAGS, NBD_OPTION_REQUEST, NBD_REQUEST } from './nbd-layouts.js';
-import { decodeClientFlags, decodeOptionRequest, encodeGreeting, handleOption, type ExportDirectory, type NegotiationTls } from './nbd-negotiation.js';
+import {
+  decodeClientFlags,
+  decodeOptionRequest,
+  encodeGreeting,
+  handleOption,
+  newNegotiationState,
+  type ExportDirectory,
+  type NegotiationTls,
+  type TransmissionAgreement,
+} from './nbd-negotiation.js';
+import { encodeBlockStatusChunk, encodeErrorChunk, encodeOffsetDataHeader } from './nbd-structured-reply.js';
+import { nbdErrnoName } from './nbd-backend.js';
 import type { NbdServerEvent } from './nbd-server-events.js';
 import { serverTlsOptions, type PskKeys } from './nbd-tls.js';
-import { decodeRequest, encodeSimpleReply, executeRequest, frameRequest } from './nbd-transmission.js';
+import { decodeRequest, encodeSimpleReply, executeRequest, frameRequest, type NbdRequest, type RequestResult } from './nbd-transmission.js';
 import { FrameReader, FrameReaderClosed } from './frame-reader.js';
 
 assert(NBD_REQUEST.size === NBD_REQUEST_HEADER_BYTES, 'the read-ahead counts whole request headers');
@@ -110,9 +122,9 @@ export class NbdServerConnection {
     const timer = setTimeout(() => this.abort('handshake timed out'), this.options.handshakeTimeoutMs);
     try {
       this.socket.write(encodeGreeting());
-      const backend = await this.negotiate();
+      const chosen = await this.negotiate();
       clearTimeout(timer);
-      if (backend !== undefined) await this.transmit(backend);
+      if (chosen !== undefined) await this.transmit(chosen.backend, chosen.agreed);
     } catch (error) {
       this.noteFailure(error);
     } finally {
@@ -144,12 +156,13 @@ export class NbdServerConnection {
     await this.finish();
   }
 
-  private async negotiate(): Promise<NbdExportBackend | undefined> {
+  private async negotiate(): Promise<{ backend: NbdExportBackend; agreed: TransmissionAgreement } | undefined> {
     const clientFlags = decodeClientFlags(await this.fromClient(NBD_CLIENT_FLAGS.size));
     this.setState('negotiating');
     let tls: NegotiationTls = this.options.tlsKeys === undefined ? 'off' : 'required';
+    const state = newNegotiationState();
     for (let count = 0; count < MAX_OPTIONS_PER_HANDSHAKE; count++) {
-      const ctx = { directory: this.options.directory, clientFlags, tls, send: (bytes: Buffer) => this.socket.write(bytes) };
+      const ctx = { directory: this.options.directory, clientFlags, tls, state, send: (bytes: Buffer) => this.socket.write(bytes) };
       const request = decodeOptionRequest(await this.fromClient(NBD_OPTION_REQUEST.size));
       if (request.dataLength > MAX_OPTION_DATA_BYTES) {
         throw new NbdProtocolError(`Cannot negotiate: option ${request.option} carries ${request.dataLength} bytes, more than ${MAX_OPTION_DATA_BYTES}`, {
@@ -170,7 +183,7 @@ export class NbdServerConnection {
       if (outcome.kind === 'transmit') {
         this.setState('transmission');
         this.options.emit({ kind: 'export-selected', connectionId: this.connectionId, exportName: outcome.backend.name });
-        return outcome.backend;
+        return { backend: outcome.backend, agreed: outcome.agreed };
       }
     }
     throw new NbdProtocolError(`Cannot negotiate: client sent more than ${MAX_OPTIONS_PER_HANDSHAKE} options`, {});
@@ -199,7 +212,7 @@ export class NbdServerConnection {
   }
 
   /** The request loop; ends on DISC, on a fatal frame, when the reader closes, or once stopped. */
-  private async transmit(backend: NbdExportBackend): Promise<void> {
+  private async transmit(backend: NbdExportBackend, agreed: TransmissionAgreement): Promise<void> {
     const gate = async (): Promise<boolean> => {
       await yieldTurn();
       return !this.stopped;
@@ -215,7 +228,7 @@ export class NbdServerConnection {
       }
       const payload = await this.fromClient(framing.payloadBytes, this.options.idleTimeoutMs);
       if (this.stopped) return;
-      const result = await executeRequest(backend, request, payload, gate);
+      const result = await executeRequest(backend, request, payload, gate, agreed);
       if (result.stopped === true) return;
       if (result.disconnect) {
         this.closeReason = 'client sent NBD_CMD_DISC';
@@ -232,8 +245,7 @@ export class NbdServerConnection {
           internal: result.failure.internal,
         });
       }
-      this.socket.write(encodeSimpleReply(result.errno, request.handle));
-      if (result.errno === NbdErrno.OK && result.data !== undefined) this.socket.write(result.data);
+      this.reply(request, result, agreed);
       if (result.failure?.internal === true) {
         this.closeReason = 'backend failed with an internal error';
         return;
@@ -241,6 +253,27 @@ export class NbdServerConnection {
       if (this.socket.writableNeedDrain)
         await this.waitingForClient(() => this.withIdleTimer(this.options.idleTimeoutMs, 'read no reply', () => this.waitForDrain()));
     }
+  }
+
+  /** Sends the reply: structured chunks for READ and BLOCK_STATUS once agreed, else a simple reply. */
+  private reply(request: NbdRequest, result: RequestResult, agreed: TransmissionAgreement): void {
+    const chunked = agreed.structuredReplies && (request.type === NbdCommand.READ || request.type === NbdCommand.BLOCK_STATUS);
+    if (!chunked) {
+      this.socket.write(encodeSimpleReply(result.errno, request.handle));
+      if (result.errno === NbdErrno.OK && result.data !== undefined) this.socket.write(result.data);
+      return;
+    }
+    if (result.errno !== NbdErrno.OK) {
+      this.socket.write(encodeErrorChunk(request.handle, result.errno, `${nbdErrnoName(result.errno)} on request type ${request.type}`));
+      return;
+    }
+    if (result.data !== undefined) {
+      this.socket.write(encodeOffsetDataHeader(request.handle, Number(request.offsetBytes), result.data.length));
+      this.socket.write(result.data);
+      return;
+    }
+    const contexts = result.blockStatus ?? [];
+    contexts.forEach((c, i) => this.socket.write(encodeBlockStatusChunk(request.handle, c.contextId, c.extents, i === contexts.length - 1)));
   }
 
   /**

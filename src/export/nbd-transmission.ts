@@ -1,23 +1,32 @@
 /**
  * Server side of the transmission phase ("Transmission phase", "Request types" in proto.md):
  * decoding a request header, deciding how many payload bytes follow it, and executing it on the
- * backend. Replies are always simple replies.
+ * backend. Replies are simple ones unless structured replies were agreed; then READ and
+ * BLOCK_STATUS answer in chunks (nbd-structured-reply.ts), and the other commands still simply
+ * (the spec allows it for commands that return no data).
  *
  * Invariants:
  * - the backend is only called with a range inside the export, and never to write a read-only one;
  * - a backend failure becomes an errno in the reply, never an exception out of `executeRequest`;
  * - a WRITE_ZEROES or TRIM runs in steps of at most RANGE_STEP_BYTES, a READ in steps of at most
  *   READ_STEP_BYTES (assembled into one reply), and the caller's gate is passed between two steps (it yields the event loop, and stops the rest once the client is gone);
+ * - a BLOCK_STATUS needs structured replies and at least one selected context (else EINVAL), and
+ *   each context answers at most MAX_BLOCK_STATUS_EXTENTS extents (one with REQ_ONE);
  * - a request whose payload cannot be read safely (bad magic, WRITE larger than
  *   MAX_REQUEST_PAYLOAD_BYTES) is reported as `fatal`, because the stream has lost its framing.
  */
+import { assert } from '../base/assert.js';
 import { decodeFields, encodeFields, num } from '../base/field-table.js';
 import { isSnaptapeError } from '../errors/snaptape-error.js';
 import { nbdErrnoFor, type NbdExportBackend } from './nbd-backend.js';
+import type { MetaContextExtent } from './nbd-meta-context.js';
+import type { TransmissionAgreement } from './nbd-negotiation.js';
 import {
+  MAX_BLOCK_STATUS_EXTENTS,
   MAX_REQUEST_PAYLOAD_BYTES,
   NBD_CMD_FLAG_FUA,
   NBD_CMD_FLAG_NO_HOLE,
+  NBD_CMD_FLAG_REQ_ONE,
   NBD_REQUEST_MAGIC,
   NBD_SIMPLE_REPLY_MAGIC,
   NbdCommand,
@@ -30,6 +39,11 @@ import { NBD_REQUEST, NBD_SIMPLE_REPLY, readU64 } from './nbd-layouts.js';
 
 /** Flags this server understands on any command (unknown bits get EINVAL). */
 const KNOWN_COMMAND_FLAGS = NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE;
+/** BLOCK_STATUS also takes REQ_ONE. */
+const BLOCK_STATUS_FLAGS = KNOWN_COMMAND_FLAGS | NBD_CMD_FLAG_REQ_ONE;
+
+/** Simple replies only, no contexts: what a connection has without a structured-reply handshake. */
+export const SIMPLE_AGREEMENT: TransmissionAgreement = { structuredReplies: false, contexts: [] };
 
 export interface NbdRequest {
   readonly magic: number;
@@ -79,6 +93,8 @@ export function frameRequest(request: NbdRequest): RequestFraming {
 export interface RequestResult {
   readonly errno: NbdErrnoValue;
   readonly data?: Buffer;
+  /** A successful BLOCK_STATUS: each selected context's id and extents, in context id order. */
+  readonly blockStatus?: readonly { readonly contextId: number; readonly extents: readonly MetaContextExtent[] }[];
   /** Set when the backend threw; `internal` when what it threw was not a SnaptapeError. */
   readonly failure?: { readonly error: unknown; readonly internal: boolean };
   readonly disconnect: boolean;
@@ -106,8 +122,15 @@ function inRange(backend: NbdExportBackend, request: NbdRequest): boolean {
 }
 
 /** Runs one request on the backend. `payload` is the WRITE data (empty otherwise). */
-export async function executeRequest(backend: NbdExportBackend, request: NbdRequest, payload: Buffer, gate: StepGate): Promise<RequestResult> {
-  if ((request.commandFlags & ~KNOWN_COMMAND_FLAGS) !== 0) return fail(NbdErrno.EINVAL);
+export async function executeRequest(
+  backend: NbdExportBackend,
+  request: NbdRequest,
+  payload: Buffer,
+  gate: StepGate,
+  agreed: TransmissionAgreement = SIMPLE_AGREEMENT,
+): Promise<RequestResult> {
+  const allowed = request.type === NbdCommand.BLOCK_STATUS ? BLOCK_STATUS_FLAGS : KNOWN_COMMAND_FLAGS;
+  if ((request.commandFlags & ~allowed) !== 0) return fail(NbdErrno.EINVAL);
   const fua = (request.commandFlags & NBD_CMD_FLAG_FUA) !== 0;
   const offsetBytes = Number(request.offsetBytes);
   const { length } = request;
@@ -134,6 +157,9 @@ export async function executeRequest(backend: NbdExportBackend, request: NbdRequ
       return guarded(() => withFua(backend, false, () => backend.flush()));
     case NbdCommand.DISC:
       return { errno: NbdErrno.OK, disconnect: true };
+    case NbdCommand.BLOCK_STATUS:
+      if (!agreed.structuredReplies || agreed.contexts.length === 0 || length === 0 || !inRange(backend, request)) return fail(NbdErrno.EINVAL);
+      return blockStatus(agreed, offsetBytes, length, (request.commandFlags & NBD_CMD_FLAG_REQ_ONE) !== 0);
     default:
       return fail(NbdErrno.EINVAL);
   }
@@ -190,6 +216,23 @@ async function guardedSteps(
     }
     if (fua) backend.flush();
     return OK;
+  } catch (error) {
+    return failed(error);
+  }
+}
+
+/** Every selected context's extents of the range; a context that throws fails the request. */
+function blockStatus(agreed: TransmissionAgreement, offsetBytes: number, length: number, reqOne: boolean): RequestResult {
+  const maxExtents = reqOne ? 1 : MAX_BLOCK_STATUS_EXTENTS;
+  try {
+    const blockStatus = agreed.contexts.map((source, i) => {
+      const extents = source.extents(offsetBytes, length, maxExtents);
+      assert(extents.length >= 1 && extents.length <= maxExtents, `context ${source.name} answers 1 to ${maxExtents} extents`);
+      const total = extents.reduce((sum, e) => sum + e.length, 0);
+      assert(total <= length && extents.every((e) => e.length > 0), `context ${source.name} answers non-empty extents inside the range`);
+      return { contextId: i + 1, extents };
+    });
+    return { errno: NbdErrno.OK, blockStatus, disconnect: false };
   } catch (error) {
     return failed(error);
   }

@@ -9,10 +9,15 @@
  * - a zero fill writes at most ZERO_FILL_CHUNK_BYTES per host write, so one request never builds a
  *   buffer as large as the request's length;
  * - TRIM is not offered: dropping a track's bytes would bypass the chain's notion of a write;
- * - FLUSH makes every completed write durable (`Volume.sync`).
+ * - FLUSH makes every completed write durable (`Volume.sync`);
+ * - it offers `base:allocation` from the volume's size table (allocation-context.ts), and any
+ *   context added with `addMetaContext` (a checkpoint's dirty tracks), each name once.
  */
 import { basename, extname } from 'node:path';
 import { assert, assertInteger } from '../base/assert.js';
+import { UsageError } from '../errors/snaptape-error.js';
+import { volumeAllocation } from './allocation-context.js';
+import type { MetaContextSource } from './nbd-meta-context.js';
 import type { Volume } from '../volume/volume.js';
 import { ZERO_FILL_CHUNK_BYTES } from './nbd-constants.js';
 import type { NbdExportBackend } from './nbd-backend.js';
@@ -36,12 +41,27 @@ export class VolumeBackend implements NbdExportBackend {
   readonly readOnly: boolean;
   readonly canTrim = false;
   readonly volume: Volume;
+  // Main thread only.
+  private readonly contexts: MetaContextSource[];
 
   constructor(volume: Volume, options: VolumeBackendOptions = {}) {
     this.volume = volume;
     this.name = options.name ?? exportNameFor(volume.path);
     this.sizeBytes = volume.flatSizeBytes;
     this.readOnly = volume.readOnly;
+    this.contexts = [volumeAllocation(volume)];
+  }
+
+  metaContexts(): readonly MetaContextSource[] {
+    return this.contexts;
+  }
+
+  /** Offers one more metadata context to clients that connect from now on (a checkpoint's dirty tracks). */
+  addMetaContext(source: MetaContextSource): void {
+    if (this.contexts.some((c) => c.name === source.name)) {
+      throw new UsageError(`Cannot add metadata context ${source.name} to export '${this.name}': it has one of that name`, { exportName: this.name });
+    }
+    this.contexts.push(source);
   }
 
   read(offsetBytes: number, length: number): Buffer {

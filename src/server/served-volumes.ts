@@ -34,9 +34,9 @@ export class ServedVolumes {
     this.byName = new Map(entries.map((entry) => [entry.name, entry]));
   }
 
-  /** Opens every image, or none: on a failure the ones already open are closed again. */
-  static open(imagePaths: readonly string[], options: { readOnly: boolean }): ServedVolumes {
-    if (imagePaths.length === 0) throw new UsageError('Cannot serve: no image given');
+  /** Opens every image, or none: on a failure the ones already open are closed again. No image at all is refused unless `allowNone` (a server of tapes only). */
+  static open(imagePaths: readonly string[], options: { readOnly: boolean; allowNone?: boolean }): ServedVolumes {
+    if (imagePaths.length === 0 && options.allowNone !== true) throw new UsageError('Cannot serve: no image given');
     if (imagePaths.length > MAX_EXPORTS) throw new UsageError(`Cannot serve ${imagePaths.length} images: at most ${MAX_EXPORTS}`);
     const entries: ServedVolume[] = [];
     try {

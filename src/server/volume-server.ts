@@ -17,7 +17,11 @@
  *    never reported complete (a session already completing is left to finish); it waits, bounded;
  * 2. the control listener closes (event streams have seen the sessions end);
  * 3. the NBD server stops accepting and drains its connections (queued replies are sent);
- * 4. every volume is synced and closed, which releases its lock.
+ * 4. every volume is synced and closed, which releases its lock; a served tape is closed.
+ *
+ * A backup tape (`tapes`: a full backup, later with its incrementals) is served as one more
+ * export, read-only, under the first tape's name (techniques/restore/tape-volume-backend.ts); it
+ * is no volume: sessions and the control API do not see it.
  */
 import { LOG_EVENTS, type EventLogger } from '../base/log.js';
 import { randomBytes } from 'node:crypto';
@@ -30,6 +34,7 @@ import { checkBindHost, checkNbdAccess, type ControlAddress, type NbdAddress } f
 import { groupIdOf } from '../base/unix-socket-file.js';
 import { readPskFile } from '../export/nbd-tls.js';
 import { ServedVolumes } from './served-volumes.js';
+import { openTapeExport, type TapeVolumeBackend } from '../techniques/restore/index.js';
 import { SessionRegistry } from './session-registry.js';
 
 /** Random control token size: 24 bytes = 192 bits, printed as 48 hex digits. */
@@ -39,6 +44,8 @@ export const TOKEN_ENV = 'SNAPTAPE_TOKEN';
 
 export interface VolumeServerOptions {
   readonly images: readonly string[];
+  /** A backup tape to export read-only as the volume it holds (a chain: the full backup first). */
+  readonly tapes?: readonly string[];
   readonly nbd: NbdAddress;
   /** Group allowed on the NBD unix socket (mode 0660); default: owner only (0600). */
   readonly nbdGroup?: string;
@@ -77,6 +84,7 @@ export class VolumeServer {
   private readonly registry: SessionRegistry;
   private readonly nbd: NbdServer;
   private readonly control: ControlServer;
+  private readonly tape: TapeVolumeBackend | undefined;
   // Main thread only.
   private stopping: Promise<ShutdownReport> | undefined;
 
@@ -88,8 +96,10 @@ export class VolumeServer {
     registry: SessionRegistry;
     nbd: NbdServer;
     control: ControlServer;
+    tape: TapeVolumeBackend | undefined;
     log?: EventLogger;
   }) {
+    this.tape = parts.tape;
     this.log = parts.log ?? (() => undefined);
     this.info = parts.info;
     this.volumes = parts.volumes;
@@ -113,12 +123,21 @@ export class VolumeServer {
     const token = options.control.kind === 'tcp' ? (options.token ?? controlToken(process.env[TOKEN_ENV])) : undefined;
     // Clones outlive the process: their evidence is read before the images are opened (and locked).
     const clonePlans = options.readOnly ? [] : findClonesToResume(options.images, warnings);
-    const volumes = ServedVolumes.open(options.images, { readOnly: options.readOnly ?? false });
+    const tapes = options.tapes ?? [];
+    if (options.images.length === 0 && tapes.length === 0) throw new UsageError('Cannot serve: give an image or a --tape');
+    const volumes = ServedVolumes.open(options.images, { readOnly: options.readOnly ?? false, allowNone: tapes.length > 0 });
+    let tape: TapeVolumeBackend | undefined;
     try {
+      tape = tapes.length > 0 ? openTapeExport(tapes) : undefined;
+      const twin = tape === undefined ? undefined : volumes.list().find((v) => v.name === tape?.name);
+      if (twin !== undefined) {
+        throw new UsageError(`Cannot serve ${tape?.path}: its export name '${twin.name}' is also the name of ${twin.volume.path}`, { exportName: twin.name });
+      }
       const access = { tls: tlsKeys !== undefined, insecureTcp: options.insecureTcp ?? false, allReadOnly: volumes.backends().every((b) => b.readOnly) };
       const warning = checkNbdAccess(options.nbd, access);
       if (warning !== undefined) warnings.push(warning);
     } catch (error) {
+      tape?.close();
       volumes.closeAll();
       throw error;
     }
@@ -133,7 +152,7 @@ export class VolumeServer {
       warnings.push(...resumeClones(registry, volumes, clonePlans));
       const address = options.nbd;
       nbd = new NbdServer({
-        exports: volumes.backends(),
+        exports: [...volumes.backends(), ...(tape !== undefined ? [tape] : [])],
         allowRemote: listenAny,
         idleTimeoutMs: options.nbdIdleTimeoutMs,
         ...(address.kind === 'tcp' ? { host: address.host, port: address.port } : {}),
@@ -149,12 +168,15 @@ export class VolumeServer {
         pid: process.pid,
         nbd: {
           ...nbdAddress,
-          exports: volumes.list().map((v) => ({ name: v.name, path: v.volume.path, sizeBytes: v.backend.sizeBytes, readOnly: v.backend.readOnly })),
+          exports: [
+            ...volumes.list().map((v) => ({ name: v.name, path: v.volume.path, sizeBytes: v.backend.sizeBytes, readOnly: v.backend.readOnly })),
+            ...(tape !== undefined ? [{ name: tape.name, path: tape.path, sizeBytes: tape.sizeBytes, readOnly: true }] : []),
+          ],
         },
         control: controlAddress.kind === 'unix' ? controlAddress : { ...controlAddress, token: token ?? '' },
         warnings,
       };
-      const server = new VolumeServer({ info, volumes, registry, nbd, control, log: options.log });
+      const server = new VolumeServer({ info, volumes, registry, nbd, control, tape, log: options.log });
       if (options.log) server.logSessions(options.log);
       // The token stays out of the log: a log file is read by more people than the server's stdout.
       const controlLogged = { ...info.control, ...('token' in info.control ? { token: '(not logged)' } : {}) };
@@ -163,6 +185,7 @@ export class VolumeServer {
     } catch (error) {
       await control?.close();
       await nbd?.close();
+      tape?.close();
       volumes.closeAll();
       throw error;
     }
@@ -200,6 +223,7 @@ export class VolumeServer {
     const unsettled = await this.registry.shutdown();
     await this.control.close();
     await this.nbd.close();
+    this.tape?.close();
     this.volumes.closeAll();
     this.log(LOG_EVENTS.serveStopped, { cancelledSessions: cancelled, unsettledSessions: unsettled });
     return { cancelledSessions: cancelled, unsettledSessions: unsettled };

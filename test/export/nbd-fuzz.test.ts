@@ -23,7 +23,7 @@ import { createVolume } from '../../src/api/volume-api.js';
 import { fillVolume } from '../../src/vtoc/volume-fill.js';
 import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
 import { makeTempDir } from '../harness/temp-dir.js';
-import { optionFrame, requestFrame } from './helpers/raw-peer.js';
+import { metaContextData, optionFrame, requestFrame } from './helpers/raw-peer.js';
 import { SeededRandom, testSeed } from './helpers/seeded-random.js';
 import { recordReliability } from '../harness/crash-child.js';
 
@@ -81,15 +81,45 @@ function infoData(rng: SeededRandom, name: string): Buffer {
   return data;
 }
 
+/** Meta context queries: known contexts, namespaces, unknown names and garbage, 0 to 3 of them. */
+function contextQueries(rng: SeededRandom): string[] {
+  return Array.from({ length: rng.int(4) }, () =>
+    rng.pick(['base:allocation', 'base:', 'snaptape:dirty:', 'qemu:dirty-bitmap:x', rng.bytes(rng.int(8)).toString('latin1')]),
+  );
+}
+
+/** Half the transmission sessions agree structured replies and select base:allocation first. */
+function structuredPrologue(rng: SeededRandom, name: string): Buffer {
+  if (rng.int(2) === 0) return Buffer.alloc(0);
+  return Buffer.concat([optionFrame(NbdOption.STRUCTURED_REPLY), optionFrame(NbdOption.SET_META_CONTEXT, metaContextData(name, ['base:allocation']))]);
+}
+
 function handshakeFrame(rng: SeededRandom): Buffer {
   // ABORT, GO and EXPORT_NAME end the handshake, so they are rarer than the options that keep it going.
   const ending = rng.int(20) === 0;
   const option = ending
     ? rng.pick([NbdOption.ABORT, NbdOption.GO, NbdOption.EXPORT_NAME])
-    : rng.pick([NbdOption.LIST, NbdOption.INFO, NbdOption.STRUCTURED_REPLY, NbdOption.STARTTLS, rng.int(64), rng.int(0x1_0000_0000)]);
+    : rng.pick([
+        NbdOption.LIST,
+        NbdOption.INFO,
+        NbdOption.STRUCTURED_REPLY,
+        NbdOption.LIST_META_CONTEXT,
+        NbdOption.SET_META_CONTEXT,
+        NbdOption.STARTTLS,
+        rng.int(64),
+        rng.int(0x1_0000_0000),
+      ]);
   const name = rng.pick(['scratch', '', 'missing']);
   const data =
-    option === NbdOption.INFO || option === NbdOption.GO ? infoData(rng, name) : option === NbdOption.EXPORT_NAME ? Buffer.from(name) : rng.bytes(rng.int(16));
+    option === NbdOption.INFO || option === NbdOption.GO
+      ? infoData(rng, name)
+      : option === NbdOption.EXPORT_NAME
+        ? Buffer.from(name)
+        : option === NbdOption.LIST_META_CONTEXT || option === NbdOption.SET_META_CONTEXT
+          ? metaContextData(name, contextQueries(rng))
+          : option === NbdOption.STRUCTURED_REPLY && rng.int(2) === 0
+            ? Buffer.alloc(0)
+            : rng.bytes(rng.int(16));
   return mutate(rng, optionFrame(option >>> 0, data));
 }
 
@@ -106,7 +136,8 @@ function transmissionFrame(rng: SeededRandom): Buffer {
           NbdCommand.TRIM,
           NbdCommand.WRITE_ZEROES,
           NbdCommand.CACHE,
-          7,
+          NbdCommand.BLOCK_STATUS,
+          NbdCommand.BLOCK_STATUS,
           8,
           rng.int(0x10000),
         ]);
@@ -135,7 +166,10 @@ async function fuzzSession(port: number, rng: SeededRandom, budget: number): Pro
   const frameCount = Math.min(budget, 1 + rng.int(MAX_FRAMES_PER_SESSION));
   const inTransmission = rng.int(10) < 7;
   const flags: Buffer = rng.int(20) === 0 ? rng.bytes(4) : Buffer.from('00000003', 'hex');
-  const prologue = inTransmission ? Buffer.concat([flags, optionFrame(NbdOption.EXPORT_NAME, Buffer.from(rng.pick(['scratch', ''])))]) : flags;
+  const exportName = rng.pick(['scratch', '']);
+  const prologue = inTransmission
+    ? Buffer.concat([flags, structuredPrologue(rng, exportName), optionFrame(NbdOption.EXPORT_NAME, Buffer.from(exportName))])
+    : flags;
   const frames: Buffer[] = [prologue];
   for (let i = 0; i < frameCount; i++) frames.push(inTransmission ? transmissionFrame(rng) : handshakeFrame(rng));
   if (!socket.destroyed) socket.write(Buffer.concat(frames));
@@ -151,14 +185,14 @@ async function fuzzSession(port: number, rng: SeededRandom, budget: number): Pro
 /** Size of the fuzzed export (offsets are drawn around it). */
 let scratchBytes = SCRATCH_BYTES;
 
-/** Replies seen by all fuzz sessions (approximate: simple-reply magics in the received bytes). */
+/** Replies seen by all fuzz sessions (approximate: simple-reply and structured-chunk magics in the received bytes). */
 let repliesSeen = 0;
-const REPLY_MAGIC = Buffer.from('67446698', 'hex');
+const REPLY_MAGICS = [Buffer.from('67446698', 'hex'), Buffer.from('668e33ef', 'hex')];
 
 function countReplyMagic(chunk: Buffer): number {
   let count = 0;
   // Bounded by the chunk length: each match moves past itself.
-  for (let at = chunk.indexOf(REPLY_MAGIC); at !== -1; at = chunk.indexOf(REPLY_MAGIC, at + 4)) count++;
+  for (const magic of REPLY_MAGICS) for (let at = chunk.indexOf(magic); at !== -1; at = chunk.indexOf(magic, at + 4)) count++;
   return count;
 }
 

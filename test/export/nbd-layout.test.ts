@@ -9,6 +9,7 @@ import { NBD_REQUEST_MAGIC, NbdCommand, NbdErrno, NbdOption, NbdReply } from '..
 import { NBD_LAYOUTS, NBD_REQUEST, readU64, u64Bytes } from '../../src/export/nbd-layouts.js';
 import { decodeClientFlags, decodeOptionRequest, encodeGreeting, encodeOptionReply } from '../../src/export/nbd-negotiation.js';
 import { decodeRequest, encodeSimpleReply, frameRequest } from '../../src/export/nbd-transmission.js';
+import { encodeBlockStatusChunk, encodeErrorChunk, encodeOffsetDataHeader } from '../../src/export/nbd-structured-reply.js';
 import { NbdProtocolError } from '../../src/errors/snaptape-error.js';
 
 const JSON_PATH = new URL('../../native-layout/nbd-layouts.json', import.meta.url);
@@ -32,6 +33,7 @@ describe('NBD layouts', () => {
       'nbd-info-block-size': 14,
       'nbd-request': 28,
       'nbd-simple-reply': 16,
+      'nbd-structured-reply': 20,
     });
   });
 });
@@ -57,6 +59,18 @@ describe('NBD golden vectors', () => {
 
   it('simple reply carries errno and handle', () => {
     expect(encodeSimpleReply(NbdErrno.EPERM, Buffer.from('0102030405060708', 'hex')).toString('hex')).toBe('67446698' + '00000001' + '0102030405060708');
+  });
+
+  it('structured chunks: block status, offset data and error, DONE on the last', () => {
+    const handle = Buffer.from('0102030405060708', 'hex');
+    expect(encodeBlockStatusChunk(handle, 1, [{ length: 512, flags: 3 }], true).toString('hex')).toBe(
+      '668e33ef' + '0001' + '0005' + '0102030405060708' + '0000000c' + '00000001' + '00000200' + '00000003',
+    );
+    expect(encodeOffsetDataHeader(handle, 4096, 16).toString('hex')).toBe('668e33ef' + '0001' + '0001' + '0102030405060708' + '00000018' + '0000000000001000');
+    expect(encodeErrorChunk(handle, NbdErrno.EINVAL, 'no').toString('hex')).toBe(
+      '668e33ef' + '0001' + '8001' + '0102030405060708' + '00000008' + '00000016' + '0002' + '6e6f',
+    );
+    expect(encodeErrorChunk(handle, NbdErrno.EIO, 'x'.repeat(5000)).readUInt32BE(16)).toBe(6 + 256);
   });
 
   it('u64 helpers round-trip, and huge offsets stay exact as bigint', () => {

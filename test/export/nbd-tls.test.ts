@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NbdClient } from '../../src/export/nbd-client.js';
 import { NbdOption, NbdReply } from '../../src/export/nbd-constants.js';
-import { handleOption } from '../../src/export/nbd-negotiation.js';
+import { handleOption, newNegotiationState } from '../../src/export/nbd-negotiation.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
 import { readPskFile } from '../../src/export/nbd-tls.js';
 import { UsageError } from '../../src/errors/snaptape-error.js';
@@ -85,6 +85,7 @@ describe('NBD over a unix socket and over TLS-PSK', () => {
       directory: { exports: [new MemoryBackend({ name: 'm', sizeBytes: SIZE })] },
       clientFlags: 1,
       tls: 'required' as const,
+      state: newNegotiationState(),
       send: (b: Buffer) => sent.push(b),
     };
     const info = Buffer.from([0, 0, 0, 1, 0x6d, 0, 0]);

@@ -28,6 +28,7 @@ import { printInfo, printResult } from '../cli-output.js';
 const EXIT_GRACE_MS = 2_000;
 
 interface ServeFlags {
+  tape?: string[];
   nbd?: string;
   nbdGroup?: string;
   tlsPsk?: string;
@@ -96,9 +97,13 @@ function firstSignal(beforeExit: () => void): Promise<NodeJS.Signals> {
 }
 
 async function serve(images: string[], flags: ServeFlags): Promise<void> {
-  const nbd = parseNbdAddress(flags.nbd ?? `unix:${images[0] ?? 'snaptape'}${DEFAULT_NBD_SOCKET_SUFFIX}`);
+  const tapes = flags.tape ?? [];
+  if (images.length === 0 && tapes.length === 0) throw new UsageError('Cannot serve: give an image or a --tape');
+  // A server of a tape alone puts its sockets beside the tape.
+  const first = images[0] ?? tapes[0] ?? 'snaptape';
+  const nbd = parseNbdAddress(flags.nbd ?? `unix:${first}${DEFAULT_NBD_SOCKET_SUFFIX}`);
   const nbdIdleTimeoutMs = flags.nbdIdleTimeout === undefined ? undefined : parseIdleTimeout(flags.nbdIdleTimeout);
-  const control = parseControlAddress(flags.control ?? `${images[0] ?? 'snaptape'}.sock`);
+  const control = parseControlAddress(flags.control ?? `${first}.sock`);
   // Handlers first: a signal that arrives while starting, or the instant the start line is out
   // (stdout to a pipe is synchronous), still shuts down in order.
   const logs = createEventLogger({ level: flags.logLevel, file: flags.logFile });
@@ -106,6 +111,7 @@ async function serve(images: string[], flags: ServeFlags): Promise<void> {
   const signalled = firstSignal(() => started?.releaseVolumesNow());
   const server = await VolumeServer.start({
     images,
+    tapes,
     nbd,
     nbdIdleTimeoutMs,
     control,
@@ -137,9 +143,13 @@ function sessionLine(s: SessionInfo): string {
 
 export function registerServe(program: Command): void {
   program
-    .command('serve <images...>')
+    .command('serve [images...]')
     .description(
       'own volumes, export them over NBD, and take control requests (JSON over HTTP); at start it takes up the mirrors and the unfinished clones (killed with a server) of the images it serves',
+    )
+    .option(
+      '--tape <tapes...>',
+      'also export the volume a whole-volume backup tape holds, read-only, with no restore (export name: the tape file name without its extension); one tape for now, a chain of incrementals later',
     )
     .option(
       '--nbd <unix:path|host:port>',

@@ -91,3 +91,20 @@ export async function readReplyErrno(peer: RawPeer): Promise<number> {
   const reply = await peer.read(16);
   return reply.readUInt32BE(4);
 }
+
+/** Option data of LIST/SET_META_CONTEXT: u32 length and export name, u32 count, each query as u32 length and string. */
+export function metaContextData(exportName: string, queries: readonly string[]): Buffer {
+  const parts: Buffer[] = [];
+  const string = (text: string): void => {
+    const bytes = Buffer.from(text, 'utf8');
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(bytes.length);
+    parts.push(length, bytes);
+  };
+  string(exportName);
+  const count = Buffer.alloc(4);
+  count.writeUInt32BE(queries.length);
+  parts.push(count);
+  queries.forEach(string);
+  return Buffer.concat(parts);
+}
