@@ -1,6 +1,6 @@
 /**
  * `snaptape clone ...` (technique 4). A clone session lives in the process that owns both volumes:
- * - `snaptape serve SRC DST ...` owns them; `clone create|activate|status|terminate|list --server S`
+ * - `snaptape serve SRC DST ...` owns them; `clone create|precopy|activate|status|terminate|list --server S`
  *   steer its sessions through the control API (S: the socket path or HOST:PORT);
  * - `clone run SRC DST` is a one-shot clone in this process: CREATE, PRECOPY (with --precopy),
  *   ACTIVATE, wait for the background copy, TERMINATE;
@@ -92,12 +92,15 @@ export function registerClone(program: Command): void {
       },
     );
 
-  for (const command of ['activate', 'terminate'] as const) {
+  const verbs = {
+    precopy: 'PRECOPY a CREATEd clone: copy in the background before ACTIVATE, re-copying the tracks the host writes meanwhile',
+    activate: 'ACTIVATE: the destination is usable at once; the rest is copied in the background',
+    terminate: 'TERMINATE a clone whose copy is done',
+  } as const;
+  for (const command of ['precopy', 'activate', 'terminate'] as const) {
     clone
       .command(`${command} <id>`)
-      .description(
-        command === 'activate' ? 'ACTIVATE: the destination is usable at once; the rest is copied in the background' : 'TERMINATE a clone whose copy is done',
-      )
+      .description(verbs[command])
       .requiredOption('--server <socket|host:port>', 'control address of the server')
       .option('--json', 'machine-readable output')
       .action(async (id: string, flags: ServerFlags) => {
