@@ -39,7 +39,11 @@ function flagsText(flags: { precopy: boolean; active: boolean }): string {
 }
 
 function statusText(s: CloneStatus | StoredCloneStatus): string {
-  const left = 'indirect' in s ? `${s.tracksLeft} of ${s.tracksTotal} tracks left, ${s.indirect} indirect` : `${s.tracksLeft} of ${s.tracksTotal} tracks left`;
+  // PRECOPY PB: tracks the destination holds from the precopy (cleared once a track is copied after ACTIVATE).
+  const left =
+    'indirect' in s
+      ? `${s.tracksLeft} of ${s.tracksTotal} tracks left, ${s.indirect} indirect, ${s.precopied} precopied`
+      : `${s.tracksLeft} of ${s.tracksTotal} tracks left${s.precopiedAtCheckpoint === null ? '' : `, ${s.precopiedAtCheckpoint} precopied`}`;
   const lines = [
     `${s.id}  ${s.source} -> ${s.target}`,
     `  phase ${s.phase}  flags ${flagsText(s.flags)}  OP ${s.op} ${s.opStatus} at ${s.opAt}`,

@@ -92,6 +92,8 @@ export class CloneSession extends EventEmitter implements Session {
   private machine: CloneMachine = { phase: 'created', op: 'CREATE', opStatus: 'complete' };
   private opAt: string;
   private activatedAt: string | null = null;
+  /** 1 for a unit still to copy at ACTIVATE (CLONE PB set): whenever it is copied, that copy is after ACTIVATE. */
+  private toCopyAtActivate: Uint8Array | undefined;
   private hadPrecopy = false;
   private bitmapFile: CloneBitmapFile | undefined;
   private readonly synced: Uint8Array;
@@ -257,6 +259,9 @@ export class CloneSession extends EventEmitter implements Session {
   activate(): void {
     this.move('activate');
     this.activatedAt = this.opAt;
+    // CLONE PB, as `tracksLeft` counts: a unit a worker has marked but not yet completed was copied before.
+    this.toCopyAtActivate = new Uint8Array(this.unitCount);
+    for (let u = 0; u < this.unitCount; u++) if (this.pb.columns.test(this.column('clone'), u)) this.toCopyAtActivate[u] = 1;
     this.takeSizesAtActivate();
     this.persist();
     this.startLoop();
@@ -469,9 +474,15 @@ export class CloneSession extends EventEmitter implements Session {
     this.syncTargetSize(unit);
   }
 
+  /**
+   * A precopy pass sets PRECOPY PB with CLONE PB cleared; any other copy (after ACTIVATE) clears
+   * both (FIG 8, step 165): the destination's track is then the source's at ACTIVATE, not a precopy.
+   */
   private marks(precopyPass: boolean): UnitCopyMarks[] {
     return [
-      { buffer: this.pb.columns.buffer, clearColumns: [this.column('clone')], setColumns: precopyPass ? [this.column('precopy')] : [] },
+      precopyPass
+        ? { buffer: this.pb.columns.buffer, clearColumns: [this.column('clone')], setColumns: [this.column('precopy')] }
+        : { buffer: this.pb.columns.buffer, clearColumns: [this.column('clone'), this.column('precopy')], setColumns: [] },
       { buffer: this.ind.buffer, clearColumns: [IND_COLUMN], setColumns: [] },
     ];
   }
@@ -586,6 +597,7 @@ export class CloneSession extends EventEmitter implements Session {
         });
         this.copyPath = result.path;
         this.passes++;
+        if (precopyPass) this.clearPrecopyCopiedAfterActivate();
         if (result.error) throw errorFromData(result.error);
         this.emit('progress', this.progress());
         if (Date.now() - this.lastCheckpointMs >= (this.options.checkpointMs ?? CLONE_CHECKPOINT_MS) && !FINAL_CLONE_PHASES.has(this.machine.phase))
@@ -652,6 +664,30 @@ export class CloneSession extends EventEmitter implements Session {
     };
   }
 
+  /**
+   * Step 165 for a precopy pass that was in flight at ACTIVATE: its marks were fixed when it
+   * started, so the tracks it copied after ACTIVATE got PRECOPY PB; those copies are after ACTIVATE.
+   */
+  private clearPrecopyCopiedAfterActivate(): void {
+    const after = this.toCopyAtActivate;
+    if (!after) return;
+    const precopy = this.column('precopy');
+    for (let u = 0; u < this.unitCount; u++) {
+      if (after[u] !== 1 || !this.pb.columns.test(precopy, u)) continue;
+      const state = this.states.state(u);
+      if (state === UNIT_STATE.COPIED || state === UNIT_STATE.COPIED_OOO) this.pb.columns.clear(precopy, u);
+    }
+  }
+
+  /** Tracks the destination holds from the precopy: PRECOPY PB, less any a pass in flight at ACTIVATE set since. */
+  private precopiedCount(): number {
+    const after = this.toCopyAtActivate;
+    if (!after) return this.pb.columns.count(this.column('precopy'));
+    let n = 0;
+    for (let u = 0; u < this.unitCount; u++) if (after[u] !== 1 && this.pb.columns.test(this.column('precopy'), u)) n++;
+    return n;
+  }
+
   private pbConflicts(): number {
     let n = 0;
     for (let u = 0; u < this.unitCount; u++) {
@@ -679,7 +715,7 @@ export class CloneSession extends EventEmitter implements Session {
       tracksTotal: this.extent.includedCount,
       tracksLeft: this.pb.columns.count(this.column('clone')),
       indirect: this.ind.count(IND_COLUMN),
-      precopied: this.pb.columns.count(this.column('precopy')),
+      precopied: this.precopiedCount(),
       pbConflicts: conflicts,
       recopies: this.recopies,
       passes: this.passes,
@@ -692,6 +728,7 @@ export class CloneSession extends EventEmitter implements Session {
 
   private persist(): void {
     this.lastCheckpointMs = Date.now();
+    this.clearPrecopyCopiedAfterActivate();
     const s = this.progress();
     const complete = s.phase === 'copied' || s.phase === 'terminated';
     const record: CloneRecord = {
