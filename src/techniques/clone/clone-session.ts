@@ -8,6 +8,8 @@
  * - PRECOPY: background passes copy every PENDING track; a copy clears CLONE PB and IND and sets
  *   PRECOPY PB. A host write to a copied source track puts the bits back and reopens the track, so
  *   it is copied again (`recopies`). Passes go on until ACTIVATE.
+ * - In extent mode, CREATE refuses a destination that cannot catalogue the chosen data sets, and
+ *   ACTIVATE writes their VTOC entries on the destination first (clone-catalog.ts).
  * - ACTIVATE (synchronous; the point in time): from here a source write to a track not yet copied
  *   first copies it (claim, copy, COPIED_OOO; a worker's claim is waited for), and a read or write on
  *   the destination of a track not yet copied first fetches it. The destination is usable at once;
@@ -40,6 +42,7 @@ import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor, WriteRange } from '../../volume/write-interceptor.js';
 import { checkCloneOptions, checkGeometry, checkParticipants } from './clone-checks.js';
 import { selectCloneUnits, type CloneExtent } from './clone-extents.js';
+import { catalogCloneAtActivate, checkCloneCatalog } from './clone-catalog.js';
 import { CloneMapRecorder, type CloneMapView } from './clone-map-recorder.js';
 import { FINAL_CLONE_PHASES, SESSION_STATE_OF_PHASE, applyCloneVerb, cloneFlags, type CloneMachine, type ClonePhase, type CloneVerb } from './clone-phase.js';
 import { cloneBitmapPath, writeCloneRecord, type CloneRecord } from './clone-record.js';
@@ -118,6 +121,7 @@ export class CloneSession extends EventEmitter implements Session {
     const pb = protectionBitsOf(source);
     const slot = pb.freeSlot(source.path, id);
     const extent = selectCloneUnits(source, options.datasets, id);
+    checkCloneCatalog(source, target, extent, id);
     // Both size tables are loaded now, so ACTIVATE does not scan.
     if (target.geometry.kind === 'ckd') {
       target.trackSizes();
@@ -257,6 +261,9 @@ export class CloneSession extends EventEmitter implements Session {
 
   /** ACTIVATE: the point in time is this call. The remaining tracks are copied in the background. */
   activate(): void {
+    // The verb is checked first, so a refused ACTIVATE writes no VTOC entry.
+    applyCloneVerb(this.machine, 'activate', { session: this.id, tracksLeft: this.pb.columns.count(this.column('clone')) });
+    catalogCloneAtActivate(this.source, this.target, this.extent, this.id);
     this.move('activate');
     this.activatedAt = this.opAt;
     // CLONE PB, as `tracksLeft` counts: a unit a worker has marked but not yet completed was copied before.
