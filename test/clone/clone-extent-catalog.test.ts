@@ -13,7 +13,7 @@ import { createVolume } from '../../src/api/volume-api.js';
 import { CopyPool } from '../../src/engine/copy-pool.js';
 import { DatasetError, NoSpaceError } from '../../src/errors/snaptape-error.js';
 import { CloneSession } from '../../src/techniques/clone/clone-session.js';
-import { allocateDataset } from '../../src/vtoc/dataset-allocator.js';
+import { allocateDataset, deleteDataset } from '../../src/vtoc/dataset-allocator.js';
 import { parseRecfm } from '../../src/vtoc/dataset-attributes.js';
 import { getDataset, putDataset } from '../../src/vtoc/dataset-io.js';
 import { readVtoc } from '../../src/vtoc/vtoc-reader.js';
@@ -112,6 +112,26 @@ describe('an extent-mode clone catalogues its data sets on the destination', () 
     for (const name of ['A.FIRST', 'B.SECOND']) expect(dasdseq(image, name, where).equals(atActivate.get(name) as Buffer), name).toBe(true);
     const ls = runSnaptapeJson<{ datasets: { name: string }[] }>(['ls', image, '--json']);
     expect(ls.datasets.map((d) => d.name)).toEqual(['A.FIRST', 'B.SECOND']);
+  });
+
+  it('a data set that moved on the source since CREATE makes ACTIVATE refuse, with no VTOC entry written', () => {
+    const where = sub('moved');
+    const source = makeSource(where);
+    const target = createVolume(join(where, 'dst.ckd'), { type: '3390', cylinders: 3, volser: 'DST004' });
+    try {
+      const session = CloneSession.create(source, target, { pool, datasets: ['A.FIRST'] });
+      deleteDataset(source, 'A.FIRST');
+      allocateDataset(source, { name: 'A.FIRST', tracks: 5, ...FB80 });
+      expect(() => session.activate()).toThrow(
+        new RegExp(`Cannot activate clone session ${session.id}: data set A\\.FIRST on .*src\\.ckd has track 11, which it had not at CREATE`),
+      );
+      expect(session.phase).toBe('created');
+      expect(readVtoc(target).datasets).toEqual([]);
+      session.cancel();
+    } finally {
+      source.close();
+      target.close();
+    }
   });
 
   it('a name clash or taken tracks on the destination refuse the clone at CREATE; nothing is written', () => {
