@@ -97,6 +97,7 @@ export class CloneSession extends EventEmitter implements Session {
   private activatedAt: string | null = null;
   /** 1 for a unit still to copy at ACTIVATE (CLONE PB set): whenever it is copied, that copy is after ACTIVATE. */
   private toCopyAtActivate: Uint8Array | undefined;
+  private precopyPassRunning = false;
   private hadPrecopy = false;
   private bitmapFile: CloneBitmapFile | undefined;
   private readonly synced: Uint8Array;
@@ -594,6 +595,7 @@ export class CloneSession extends EventEmitter implements Session {
           continue;
         }
         const precopyPass = this.machine.phase === 'precopy';
+        this.precopyPassRunning = precopyPass;
         const source = this.source.backend.location();
         const target = this.target.imageBackend.location();
         const result = await runBackgroundCopy({
@@ -604,6 +606,7 @@ export class CloneSession extends EventEmitter implements Session {
         });
         this.copyPath = result.path;
         this.passes++;
+        this.precopyPassRunning = false;
         if (precopyPass) this.clearPrecopyCopiedAfterActivate();
         if (result.error) throw errorFromData(result.error);
         this.emit('progress', this.progress());
@@ -689,7 +692,8 @@ export class CloneSession extends EventEmitter implements Session {
   /** Tracks the destination holds from the precopy: PRECOPY PB, less any a pass in flight at ACTIVATE set since. */
   private precopiedCount(): number {
     const after = this.toCopyAtActivate;
-    if (!after) return this.pb.columns.count(this.column('precopy'));
+    // With no precopy pass running, the column is exact (the pass's tracks were cleared when it returned).
+    if (!after || !this.precopyPassRunning) return this.pb.columns.count(this.column('precopy'));
     let n = 0;
     for (let u = 0; u < this.unitCount; u++) if (after[u] !== 1 && this.pb.columns.test(this.column('precopy'), u)) n++;
     return n;
