@@ -20,7 +20,7 @@ import { readVtoc } from '../../src/vtoc/vtoc-reader.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { dasdlsInfo, sha256File } from '../harness/dasd.js';
 import { runTool } from '../harness/external-tools.js';
-import { runSnaptapeJson } from '../harness/run-cli.js';
+import { runSnaptapeJson, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { sleepMs } from './clone-fixtures.js';
 
@@ -112,6 +112,26 @@ describe('an extent-mode clone catalogues its data sets on the destination', () 
     for (const name of ['A.FIRST', 'B.SECOND']) expect(dasdseq(image, name, where).equals(atActivate.get(name) as Buffer), name).toBe(true);
     const ls = runSnaptapeJson<{ datasets: { name: string }[] }>(['ls', image, '--json']);
     expect(ls.datasets.map((d) => d.name)).toEqual(['A.FIRST', 'B.SECOND']);
+  });
+
+  it('clone run --datasets, then snaptape get on the destination reads each data set as on the source', () => {
+    const where = sub('cli');
+    const source = makeSource(where);
+    try {
+      putDataset(source, 'A.FIRST', records(40, 5));
+      putDataset(source, 'B.SECOND', records(70, 6));
+    } finally {
+      source.close();
+    }
+    createVolume(join(where, 'dst.ckd'), { type: '3390', cylinders: 3, volser: 'DST005' }).close();
+    const [src, dst] = [join(where, 'src.ckd'), join(where, 'dst.ckd')];
+    const run = runSnaptapeJson<{ final: { phase: string; datasets: string[] } }>(['clone', 'run', src, dst, '--datasets', 'A.FIRST', 'B.SECOND']);
+    expect(run.final).toMatchObject({ phase: 'terminated', datasets: ['A.FIRST', 'B.SECOND'] });
+    for (const name of ['A.FIRST', 'B.SECOND']) {
+      runSnaptapeOk(['get', src, name, join(where, `${name}.src`)]);
+      runSnaptapeOk(['get', dst, name, join(where, `${name}.dst`)]);
+      expect(readFileSync(join(where, `${name}.dst`)).equals(readFileSync(join(where, `${name}.src`))), name).toBe(true);
+    }
   });
 
   it('a data set that moved on the source since CREATE makes ACTIVATE refuse, with no VTOC entry written', () => {
