@@ -102,6 +102,7 @@ export interface CloneSessionRequest {
   readonly precopy?: boolean;
   /** ACTIVE COPY: CREATE and ACTIVATE at once. */
   readonly activate?: boolean;
+  /** Extent mode: only these data sets' tracks, to the same tracks of the target, catalogued there at ACTIVATE. */
   readonly datasets?: readonly string[];
   readonly workers?: number;
   readonly throttleMbps?: number;
