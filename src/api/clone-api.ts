@@ -70,6 +70,8 @@ export async function resumeClone(targetPath: string, options: RunCloneOptions =
 export interface StoredCloneStatus extends CloneRecord {
   /** Tracks whose IND bit was set at the last checkpoint. */
   readonly indirectAtCheckpoint: number | null;
+  /** Tracks whose PRECOPY PB was set at the last checkpoint: the destination holds them from the precopy. */
+  readonly precopiedAtCheckpoint: number | null;
   /** True when the record is not final: the clone runs in another process, or was interrupted. */
   readonly unfinished: boolean;
 }
@@ -79,5 +81,10 @@ export function readCloneStatus(targetPath: string): StoredCloneStatus {
   const record = readCloneRecord(targetPath);
   if (!record) throw new SessionError(`Cannot show the clone of ${targetPath}: there is no clone record (${targetPath}.clone.json)`, { path: targetPath });
   const bitmap = readCloneBitmap(targetPath);
-  return { ...record, indirectAtCheckpoint: bitmap ? bitmap.count(PERSISTED_COLUMNS.indexOf('ind')) : null, unfinished: !FINAL_CLONE_PHASES.has(record.phase) };
+  return {
+    ...record,
+    indirectAtCheckpoint: bitmap ? bitmap.count(PERSISTED_COLUMNS.indexOf('ind')) : null,
+    precopiedAtCheckpoint: bitmap ? bitmap.count(PERSISTED_COLUMNS.indexOf('precopyPb')) : null,
+    unfinished: !FINAL_CLONE_PHASES.has(record.phase),
+  };
 }

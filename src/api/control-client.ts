@@ -114,7 +114,7 @@ export class ControlClient {
     return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/cancel`);
   }
 
-  /** A technique's own command: a clone's `activate` or `terminate`. */
+  /** A technique's own command: a clone's `precopy`, `activate` or `terminate`, a mirror's `split`, `rejoin` or `remove`. */
   command(id: string, command: SessionCommand): Promise<SessionInfo> {
     return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/${command}`);
   }

@@ -102,6 +102,7 @@ export interface CloneSessionRequest {
   readonly precopy?: boolean;
   /** ACTIVE COPY: CREATE and ACTIVATE at once. */
   readonly activate?: boolean;
+  /** Extent mode: only these data sets' tracks, to the same tracks of the target, catalogued there at ACTIVATE. */
   readonly datasets?: readonly string[];
   readonly workers?: number;
   readonly throttleMbps?: number;
@@ -126,10 +127,10 @@ export type StartSessionRequest = BackupSessionRequest | MirrorSessionRequest | 
 
 /**
  * A technique's own commands besides pause, resume and cancel (POST /sessions/:id/<command>, body
- * the command's arguments, if any): a clone's activate and terminate, a mirror's split, rejoin
+ * the command's arguments, if any): a clone's precopy, activate and terminate, a mirror's split, rejoin
  * (`{"mirror"?: "M2"}`) and remove. A session refuses a command it does not have (400).
  */
-export const SESSION_COMMANDS = ['activate', 'terminate', 'split', 'rejoin', 'remove'] as const;
+export const SESSION_COMMANDS = ['precopy', 'activate', 'terminate', 'split', 'rejoin', 'remove'] as const;
 export type SessionCommand = (typeof SESSION_COMMANDS)[number];
 
 export interface SessionError {

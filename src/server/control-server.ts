@@ -7,7 +7,7 @@
  *   POST /sessions                        start a session (201, the session)
  *   GET  /sessions/:id                    one session: state, progress, summary or error
  *   POST /sessions/:id/(pause|resume|cancel)
- *   POST /sessions/:id/(activate|terminate|split|rejoin|remove)
+ *   POST /sessions/:id/(precopy|activate|terminate|split|rejoin|remove)
  *                                         a technique's own commands (a clone's, a mirror's; the
  *                                         body, if any, holds the arguments: {"mirror"?: "M2"})
  *   GET  /events[?session=ID]             server-sent events

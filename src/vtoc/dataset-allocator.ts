@@ -5,13 +5,14 @@
  * up to date. A volume without a VTOC (made by dasdinit) gets one where its VOL1 points, if empty.
  */
 import { DatasetError, NoSpaceError, UsageError, VtocError } from '../errors/snaptape-error.js';
-import { trackIndexOf } from '../geometry/cchh.js';
+import { assert } from '../base/assert.js';
+import { trackIndexOf, type Cchhr } from '../geometry/cchh.js';
 import { trackBalanceBytes } from '../geometry/track-capacity.js';
 import type { CkdGeometry } from '../geometry/volume-geometry.js';
 import { EMPTY_TRACK_BYTES } from '../ckd/track-layout.js';
 import type { NewRecord, Volume } from '../volume/volume.js';
 import { dscbDateOf } from './dscb-date.js';
-import { dscbFormatId, encodeFormat1, encodeFormat3, F1_EXTENT_SLOTS, F3_EXTENT_SLOTS } from './dscb-codec.js';
+import { dscbFormatId, encodeFormat1, encodeFormat3, F1_EXTENT_SLOTS, F3_EXTENT_SLOTS, type Format1 } from './dscb-codec.js';
 import { DSCB_FORMAT } from './dscb-layouts.js';
 import { checkDatasetName, DSORG_BITS, type Dsorg } from './dataset-attributes.js';
 import { extentFromRun, EXTENT_TYPE, NULL_CCHHR, type Extent, type TrackRun } from './extent.js';
@@ -94,7 +95,8 @@ function requestedTracks(geometry: CkdGeometry, request: AllocateRequest): numbe
   return request.cylinders !== undefined ? request.cylinders * geometry.heads : (request.tracks ?? 0);
 }
 
-function format3sFor(extentCount: number): number {
+/** Format-3 DSCBs a data set of this many extents needs beside its Format-1. */
+export function format3sFor(extentCount: number): number {
   return Math.ceil(Math.max(0, extentCount - F1_EXTENT_SLOTS) / F3_EXTENT_SLOTS);
 }
 
@@ -170,22 +172,16 @@ export function allocateDataset(volume: Volume, request: AllocateRequest, now: D
   guardDatasetWrites(volume, view, [{ dsname: name, extents }], 'allocate');
   const firstRecords = firstTrackRecords(geometry, request);
   formatTracks(volume, runs, firstRecords);
-  // Format-3s first, so that the Format-1 never points at a missing chain.
-  for (let i = f3Slots.length - 1; i >= 0; i--) {
-    const chunk = extents.slice(F1_EXTENT_SLOTS + i * F3_EXTENT_SLOTS, F1_EXTENT_SLOTS + (i + 1) * F3_EXTENT_SLOTS);
-    writeDscb(volume, f3Slots[i]!.address, encodeFormat3({ extents: chunk, nextPointer: f3Slots[i + 1]?.address ?? NULL_CCHHR }));
-  }
   const shapes = firstRecords.map((r) => ({ keyLength: r.key.length, dataLength: r.data.length }));
-  writeDscb(
+  writeDatasetDscbs(
     volume,
-    f1Slot!.address,
-    encodeFormat1({
+    { format1: f1Slot!.address, format3s: f3Slots.map((s) => s.address) },
+    {
       dsname: name,
       volser: view.label.volser,
       volumeSequence: 1,
       created: dscbDateOf(now),
       expires: null,
-      extentCount: extents.length,
       directoryBytesUsed: request.dsorg === 'PO' ? 14 : 0,
       systemCode: SYSTEM_CODE,
       dsorg: DSORG_BITS[request.dsorg],
@@ -197,14 +193,42 @@ export function allocateDataset(volume: Volume, request: AllocateRequest, now: D
       spaceAllocation: (request.cylinders !== undefined ? SCALO_CYLINDERS : SCALO_TRACKS) + (request.secondary ?? 0),
       lastUsed: firstRecords.length,
       trackBalance: trackBalanceBytes(geometry.family, shapes),
-      extents: extents.slice(0, F1_EXTENT_SLOTS),
-      format3Pointer: f3Slots[0]?.address ?? NULL_CCHHR,
-    }),
+    },
+    extents,
   );
   const after = refreshVtocSummary(volume);
   const entry = findDataset(after, name);
   if (!entry) throw new VtocError(`Cannot allocate ${name}: its Format-1 is not in the VTOC after writing it`, { dsname: name });
   return entry;
+}
+
+/** Where a data set's DSCBs go: its Format-1, and one Format-3 per 13 extents past the first 3. */
+export interface DscbPlaces {
+  readonly format1: Cchhr;
+  readonly format3s: readonly Cchhr[];
+}
+
+/**
+ * Writes one data set's Format-1 (from `format1`, its extent slots and Format-3 pointer filled in
+ * from `extents` and `places`) and its Format-3 chain; the caller refreshes the VTOC summary after.
+ */
+export function writeDatasetDscbs(
+  volume: Volume,
+  places: DscbPlaces,
+  format1: Omit<Format1, 'extents' | 'format3Pointer' | 'extentCount'>,
+  extents: readonly Extent[],
+): void {
+  assert(places.format3s.length === format3sFor(extents.length), `${format1.dsname} has a place for each Format-3 it needs`);
+  // Format-3s first, so that the Format-1 never points at a missing chain.
+  for (let i = places.format3s.length - 1; i >= 0; i--) {
+    const chunk = extents.slice(F1_EXTENT_SLOTS + i * F3_EXTENT_SLOTS, F1_EXTENT_SLOTS + (i + 1) * F3_EXTENT_SLOTS);
+    writeDscb(volume, places.format3s[i]!, encodeFormat3({ extents: chunk, nextPointer: places.format3s[i + 1] ?? NULL_CCHHR }));
+  }
+  writeDscb(
+    volume,
+    places.format1,
+    encodeFormat1({ ...format1, extentCount: extents.length, extents: extents.slice(0, F1_EXTENT_SLOTS), format3Pointer: places.format3s[0] ?? NULL_CCHHR }),
+  );
 }
 
 /**

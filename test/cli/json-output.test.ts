@@ -95,6 +95,7 @@ const FAILURE_ONLY = new Set([
   'mirror rejoin',
   'mirror remove',
   'clone create',
+  'clone precopy',
   'clone activate',
   'clone terminate',
   'clone list',

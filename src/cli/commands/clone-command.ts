@@ -1,6 +1,6 @@
 /**
  * `snaptape clone ...` (technique 4). A clone session lives in the process that owns both volumes:
- * - `snaptape serve SRC DST ...` owns them; `clone create|activate|status|terminate|list --server S`
+ * - `snaptape serve SRC DST ...` owns them; `clone create|precopy|activate|status|terminate|list --server S`
  *   steer its sessions through the control API (S: the socket path or HOST:PORT);
  * - `clone run SRC DST` is a one-shot clone in this process: CREATE, PRECOPY (with --precopy),
  *   ACTIVATE, wait for the background copy, TERMINATE;
@@ -39,7 +39,11 @@ function flagsText(flags: { precopy: boolean; active: boolean }): string {
 }
 
 function statusText(s: CloneStatus | StoredCloneStatus): string {
-  const left = 'indirect' in s ? `${s.tracksLeft} of ${s.tracksTotal} tracks left, ${s.indirect} indirect` : `${s.tracksLeft} of ${s.tracksTotal} tracks left`;
+  // PRECOPY PB: tracks the destination holds from the precopy (cleared once a track is copied after ACTIVATE).
+  const left =
+    'indirect' in s
+      ? `${s.tracksLeft} of ${s.tracksTotal} tracks left, ${s.indirect} indirect, ${s.precopied} precopied`
+      : `${s.tracksLeft} of ${s.tracksTotal} tracks left${s.precopiedAtCheckpoint === null ? '' : `, ${s.precopiedAtCheckpoint} precopied`}`;
   const lines = [
     `${s.id}  ${s.source} -> ${s.target}`,
     `  phase ${s.phase}  flags ${flagsText(s.flags)}  OP ${s.op} ${s.opStatus} at ${s.opAt}`,
@@ -92,12 +96,15 @@ export function registerClone(program: Command): void {
       },
     );
 
-  for (const command of ['activate', 'terminate'] as const) {
+  const verbs = {
+    precopy: 'PRECOPY a CREATEd clone: copy in the background before ACTIVATE, re-copying the tracks the host writes meanwhile',
+    activate: 'ACTIVATE: the destination is usable at once; the rest is copied in the background',
+    terminate: 'TERMINATE a clone whose copy is done',
+  } as const;
+  for (const command of ['precopy', 'activate', 'terminate'] as const) {
     clone
       .command(`${command} <id>`)
-      .description(
-        command === 'activate' ? 'ACTIVATE: the destination is usable at once; the rest is copied in the background' : 'TERMINATE a clone whose copy is done',
-      )
+      .description(verbs[command])
       .requiredOption('--server <socket|host:port>', 'control address of the server')
       .option('--json', 'machine-readable output')
       .action(async (id: string, flags: ServerFlags) => {

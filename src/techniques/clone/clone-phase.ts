@@ -77,6 +77,8 @@ export interface CloneMachine {
 /** Why a verb is refused, in words an operator can act on. */
 function refusal(verb: CloneVerb, phase: ClonePhase, tracksLeft: number): string {
   if (verb === 'activate' && (phase === 'active' || phase === 'copied')) return 'it is already active';
+  if (verb === 'precopy' && phase === 'precopy') return 'it is already in PRECOPY';
+  if (verb === 'precopy' && (phase === 'active' || phase === 'copied')) return `it is ${phase}, and PRECOPY comes before ACTIVATE`;
   if (verb === 'terminate' && (phase === 'created' || phase === 'precopy' || phase === 'active')) {
     return `it is ${phase} and ${tracksLeft} tracks are not copied yet`;
   }

@@ -8,6 +8,8 @@
  * - PRECOPY: background passes copy every PENDING track; a copy clears CLONE PB and IND and sets
  *   PRECOPY PB. A host write to a copied source track puts the bits back and reopens the track, so
  *   it is copied again (`recopies`). Passes go on until ACTIVATE.
+ * - In extent mode, CREATE refuses a destination that cannot catalogue the chosen data sets, and
+ *   ACTIVATE writes their VTOC entries on the destination first (clone-catalog.ts).
  * - ACTIVATE (synchronous; the point in time): from here a source write to a track not yet copied
  *   first copies it (claim, copy, COPIED_OOO; a worker's claim is waited for), and a read or write on
  *   the destination of a track not yet copied first fetches it. The destination is usable at once;
@@ -40,6 +42,7 @@ import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor, WriteRange } from '../../volume/write-interceptor.js';
 import { checkCloneOptions, checkGeometry, checkParticipants } from './clone-checks.js';
 import { selectCloneUnits, type CloneExtent } from './clone-extents.js';
+import { catalogCloneAtActivate, checkCloneCatalog } from './clone-catalog.js';
 import { CloneMapRecorder, type CloneMapView } from './clone-map-recorder.js';
 import { FINAL_CLONE_PHASES, SESSION_STATE_OF_PHASE, applyCloneVerb, cloneFlags, type CloneMachine, type ClonePhase, type CloneVerb } from './clone-phase.js';
 import { cloneBitmapPath, writeCloneRecord, type CloneRecord } from './clone-record.js';
@@ -92,6 +95,9 @@ export class CloneSession extends EventEmitter implements Session {
   private machine: CloneMachine = { phase: 'created', op: 'CREATE', opStatus: 'complete' };
   private opAt: string;
   private activatedAt: string | null = null;
+  /** 1 for a unit still to copy at ACTIVATE (CLONE PB set): whenever it is copied, that copy is after ACTIVATE. */
+  private toCopyAtActivate: Uint8Array | undefined;
+  private precopyPassRunning = false;
   private hadPrecopy = false;
   private bitmapFile: CloneBitmapFile | undefined;
   private readonly synced: Uint8Array;
@@ -116,6 +122,7 @@ export class CloneSession extends EventEmitter implements Session {
     const pb = protectionBitsOf(source);
     const slot = pb.freeSlot(source.path, id);
     const extent = selectCloneUnits(source, options.datasets, id);
+    checkCloneCatalog(source, target, extent, id);
     // Both size tables are loaded now, so ACTIVATE does not scan.
     if (target.geometry.kind === 'ckd') {
       target.trackSizes();
@@ -255,8 +262,14 @@ export class CloneSession extends EventEmitter implements Session {
 
   /** ACTIVATE: the point in time is this call. The remaining tracks are copied in the background. */
   activate(): void {
+    // The verb is checked first, so a refused ACTIVATE writes no VTOC entry.
+    applyCloneVerb(this.machine, 'activate', { session: this.id, tracksLeft: this.pb.columns.count(this.column('clone')) });
+    catalogCloneAtActivate(this.source, this.target, this.extent, this.id);
     this.move('activate');
     this.activatedAt = this.opAt;
+    // CLONE PB, as `tracksLeft` counts: a unit a worker has marked but not yet completed was copied before.
+    this.toCopyAtActivate = new Uint8Array(this.unitCount);
+    for (let u = 0; u < this.unitCount; u++) if (this.pb.columns.test(this.column('clone'), u)) this.toCopyAtActivate[u] = 1;
     this.takeSizesAtActivate();
     this.persist();
     this.startLoop();
@@ -469,9 +482,15 @@ export class CloneSession extends EventEmitter implements Session {
     this.syncTargetSize(unit);
   }
 
+  /**
+   * A precopy pass sets PRECOPY PB with CLONE PB cleared; any other copy (after ACTIVATE) clears
+   * both (FIG 8, step 165): the destination's track is then the source's at ACTIVATE, not a precopy.
+   */
   private marks(precopyPass: boolean): UnitCopyMarks[] {
     return [
-      { buffer: this.pb.columns.buffer, clearColumns: [this.column('clone')], setColumns: precopyPass ? [this.column('precopy')] : [] },
+      precopyPass
+        ? { buffer: this.pb.columns.buffer, clearColumns: [this.column('clone')], setColumns: [this.column('precopy')] }
+        : { buffer: this.pb.columns.buffer, clearColumns: [this.column('clone'), this.column('precopy')], setColumns: [] },
       { buffer: this.ind.buffer, clearColumns: [IND_COLUMN], setColumns: [] },
     ];
   }
@@ -576,6 +595,7 @@ export class CloneSession extends EventEmitter implements Session {
           continue;
         }
         const precopyPass = this.machine.phase === 'precopy';
+        this.precopyPassRunning = precopyPass;
         const source = this.source.backend.location();
         const target = this.target.imageBackend.location();
         const result = await runBackgroundCopy({
@@ -586,6 +606,8 @@ export class CloneSession extends EventEmitter implements Session {
         });
         this.copyPath = result.path;
         this.passes++;
+        this.precopyPassRunning = false;
+        if (precopyPass) this.clearPrecopyCopiedAfterActivate();
         if (result.error) throw errorFromData(result.error);
         this.emit('progress', this.progress());
         if (Date.now() - this.lastCheckpointMs >= (this.options.checkpointMs ?? CLONE_CHECKPOINT_MS) && !FINAL_CLONE_PHASES.has(this.machine.phase))
@@ -652,6 +674,31 @@ export class CloneSession extends EventEmitter implements Session {
     };
   }
 
+  /**
+   * Step 165 for a precopy pass that was in flight at ACTIVATE: its marks were fixed when it
+   * started, so the tracks it copied after ACTIVATE got PRECOPY PB; those copies are after ACTIVATE.
+   */
+  private clearPrecopyCopiedAfterActivate(): void {
+    const after = this.toCopyAtActivate;
+    if (!after) return;
+    const precopy = this.column('precopy');
+    for (let u = 0; u < this.unitCount; u++) {
+      if (after[u] !== 1 || !this.pb.columns.test(precopy, u)) continue;
+      const state = this.states.state(u);
+      if (state === UNIT_STATE.COPIED || state === UNIT_STATE.COPIED_OOO) this.pb.columns.clear(precopy, u);
+    }
+  }
+
+  /** Tracks the destination holds from the precopy: PRECOPY PB, less any a pass in flight at ACTIVATE set since. */
+  private precopiedCount(): number {
+    const after = this.toCopyAtActivate;
+    // With no precopy pass running, the column is exact (the pass's tracks were cleared when it returned).
+    if (!after || !this.precopyPassRunning) return this.pb.columns.count(this.column('precopy'));
+    let n = 0;
+    for (let u = 0; u < this.unitCount; u++) if (after[u] !== 1 && this.pb.columns.test(this.column('precopy'), u)) n++;
+    return n;
+  }
+
   private pbConflicts(): number {
     let n = 0;
     for (let u = 0; u < this.unitCount; u++) {
@@ -679,7 +726,7 @@ export class CloneSession extends EventEmitter implements Session {
       tracksTotal: this.extent.includedCount,
       tracksLeft: this.pb.columns.count(this.column('clone')),
       indirect: this.ind.count(IND_COLUMN),
-      precopied: this.pb.columns.count(this.column('precopy')),
+      precopied: this.precopiedCount(),
       pbConflicts: conflicts,
       recopies: this.recopies,
       passes: this.passes,
@@ -692,6 +739,7 @@ export class CloneSession extends EventEmitter implements Session {
 
   private persist(): void {
     this.lastCheckpointMs = Date.now();
+    this.clearPrecopyCopiedAfterActivate();
     const s = this.progress();
     const complete = s.phase === 'copied' || s.phase === 'terminated';
     const record: CloneRecord = {
