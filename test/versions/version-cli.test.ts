@@ -75,7 +75,7 @@ describe('snaptape pool and version', () => {
       ...cat(),
     ]);
     expect(created).toMatchObject({ version: 1, basis: 'PPR', comparison: { equal: true } });
-    const shown = runSnaptapeJson<{ state: string; records: { kind: string }[]; storageMedia: { tapePath: string }[]; backupDatasets: { dataset: string }[] }>([
+    const shown = runSnaptapeJson<{ state: string; records: { kind: string }[]; storageMedia: { copyPath: string }[]; backupDatasets: { dataset: string }[] }>([
       'version',
       'show',
       '1',
@@ -126,8 +126,10 @@ describe('snaptape pool and version', () => {
       { name: 'SRC', role: 'source', members: [s1] },
     ]);
     expect(listed.volumes.find((v) => v.path === t1)?.reservedFor).toBe(s1);
-    const removeTarget = runSnaptape(['pool', 'remove', '01', t1, ...cat()]);
-    expect(removeTarget.stderr).toMatch(/^snaptape: Cannot remove .*t1\.img from pool 01: it is the target of .*s1\.ckd/);
+    // A reserved target may leave its pool (issue 21): it is freed at once.
+    runSnaptapeOk(['pool', 'remove', '01', t1, ...cat()]);
+    const afterLeave = runSnaptapeJson<{ volumes: { path: string; reservedFor: string | null }[] }>(['pool', 'ls', ...cat()]);
+    expect(afterLeave.volumes.find((v) => v.path === t1)?.reservedFor).toBeNull();
     runSnaptapeOk(['pool', 'remove', 'SRC', s1, ...cat()]);
   });
 });

@@ -91,7 +91,7 @@ function checkConsistent(): { complete: number[] } {
     for (const v of versions) {
       const media = listStorageMedia(db, v.version);
       expect(media.map((m) => m.sourcePath).sort()).toHaveLength(2);
-      for (const m of media) expect(existsSync(m.tapePath)).toBe(true);
+      for (const m of media) expect(existsSync(m.copyPath)).toBe(true);
       const rr = listRecords(db).find((r) => r.kind === 'RR' && r.version === v.version);
       if (v.state === 'complete') expect(rr?.pairs.map((p) => p.sourcePath)).toEqual(media.map((m) => m.sourcePath));
       else expect(rr).toBeUndefined();

@@ -4,9 +4,10 @@
  */
 import { join } from 'node:path';
 import { createVolume } from '../../src/api/volume-api.js';
-import { addToPool, createPool, type Technology } from '../../src/catalog/catalog-inventory.js';
+import { createPool, type Technology } from '../../src/catalog/catalog-inventory.js';
 import { Catalog } from '../../src/catalog/catalog.js';
-import { volumeFacts } from '../../src/cli/commands/pool-command.js';
+import { joinPool } from '../../src/techniques/versions/pool-membership.js';
+import { volumeFacts } from '../../src/techniques/versions/volume-facts.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
 
 export const SOURCE_CYLINDERS = 2;
@@ -38,7 +39,7 @@ export function makeTarget(dir: string, name: string, options: { type?: string; 
 }
 
 export function addVolumes(catalog: Catalog, pool: string, paths: readonly string[], technology: Technology | null = null): void {
-  for (const path of paths) addToPool(catalog, pool, volumeFacts(path), technology);
+  for (const path of paths) joinPool(catalog, pool, volumeFacts(path), technology);
 }
 
 export function makePool(catalog: Catalog, name: string, role: 'source' | 'target'): void {

@@ -1,7 +1,10 @@
 /**
  * Target selection (issue 9, Build 2): scan a target pool for a volume that can take a source.
  * A candidate qualifies when it passes every check, in this order:
- * - reserved: it is not reserved for another pair (a target reserved for this same source is free);
+ * - available: its image opens now (its facts are read again at each selection, issue 21); an
+ *   unavailable candidate fails this check alone, since its other facts are unknown;
+ * - reserved: it is not reserved for another pair (a target reserved for this same source is free,
+ *   and so is the target of a pair this same version breaks: patent step 614);
  * - type: same format (CKD or FBA) as the source;
  * - geometry: same device type and heads per cylinder;
  * - size: at least as many cylinders (CKD) or blocks (FBA) as the source;
@@ -11,8 +14,18 @@
  */
 import type { Technology, VolumeRecord } from '../../catalog/catalog-inventory.js';
 
-export type TargetCheck = 'reserved' | 'type' | 'geometry' | 'size' | 'technology';
-export const TARGET_CHECKS: readonly TargetCheck[] = ['reserved', 'type', 'geometry', 'size', 'technology'];
+export type TargetCheck = 'available' | 'reserved' | 'type' | 'geometry' | 'size' | 'technology';
+export const TARGET_CHECKS: readonly TargetCheck[] = ['available', 'reserved', 'type', 'geometry', 'size', 'technology'];
+
+/** What a selection knows beyond the volumes' own facts. */
+export interface SelectionContext {
+  /** Targets already chosen for another source of this plan. */
+  readonly takenInPlan: ReadonlySet<string>;
+  /** Targets of pairs this plan breaks: free for any source, whoever they are reserved for. */
+  readonly freed: ReadonlySet<string>;
+  /** Images that cannot be opened now, with the reason. */
+  readonly unavailable: ReadonlyMap<string, string>;
+}
 
 export interface Rejection {
   readonly targetPath: string;
@@ -23,15 +36,21 @@ export interface Rejection {
 export type Selection = { readonly ok: true; readonly target: VolumeRecord } | { readonly ok: false; readonly rejections: readonly Rejection[] };
 
 /** Every check `target` fails for `source`, with a sentence for each. */
-export function checkTarget(source: VolumeRecord, target: VolumeRecord, technology: Technology, takenInPlan: ReadonlySet<string>): Rejection {
+export function checkTarget(source: VolumeRecord, target: VolumeRecord, technology: Technology, context: SelectionContext): Rejection {
   const failed: TargetCheck[] = [];
   const reasons: string[] = [];
   const fail = (check: TargetCheck, reason: string): void => {
     failed.push(check);
     reasons.push(`${check}: ${reason}`);
   };
-  if (target.reservedFor !== null && target.reservedFor !== source.path) fail('reserved', `reserved for ${target.reservedFor}`);
-  else if (takenInPlan.has(target.path)) fail('reserved', 'chosen for another source of this version');
+  const gone = context.unavailable.get(target.path);
+  if (gone !== undefined) {
+    fail('available', gone);
+    return { targetPath: target.path, failed, reasons };
+  }
+  if (target.reservedFor !== null && target.reservedFor !== source.path && !context.freed.has(target.path))
+    fail('reserved', `reserved for ${target.reservedFor}`);
+  else if (context.takenInPlan.has(target.path)) fail('reserved', 'chosen for another source of this version');
   if (target.format !== source.format) fail('type', `${target.format} volume, the source is ${source.format}`);
   else if (target.deviceType !== source.deviceType || target.heads !== source.heads) {
     fail('geometry', `${target.deviceType} with ${target.heads} heads, the source is ${source.deviceType} with ${source.heads}`);
@@ -45,15 +64,16 @@ export function checkTarget(source: VolumeRecord, target: VolumeRecord, technolo
 }
 
 /** The first candidate (in path order) that passes every check, or every candidate's rejection. */
-export function selectTarget(options: {
-  readonly source: VolumeRecord;
-  readonly candidates: readonly VolumeRecord[];
-  readonly technology: Technology;
-  readonly takenInPlan: ReadonlySet<string>;
-}): Selection {
+export function selectTarget(
+  options: {
+    readonly source: VolumeRecord;
+    readonly candidates: readonly VolumeRecord[];
+    readonly technology: Technology;
+  } & SelectionContext,
+): Selection {
   const rejections: Rejection[] = [];
   for (const candidate of options.candidates) {
-    const rejection = checkTarget(options.source, candidate, options.technology, options.takenInPlan);
+    const rejection = checkTarget(options.source, candidate, options.technology, options);
     if (rejection.failed.length === 0) return { ok: true, target: candidate };
     rejections.push(rejection);
   }

@@ -21,6 +21,7 @@ import {
   addNotification,
   deleteRecord,
   getVersion,
+  listRecords,
   nextVersionNumber,
   previousVersionOfPool,
   readRecord,
@@ -33,7 +34,7 @@ import type { Catalog } from '../../catalog/catalog.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
 import { SnapshotSession } from '../snapshot/snapshot-session.js';
 import { TapeBackupSession } from '../tape-backup/tape-backup-session.js';
-import { planCopyRecord, reserveTargets, type PlanOutcome } from './copy-record-plan.js';
+import { breakPairs, planCopyRecord, reserveTargets, type PlanOutcome } from './copy-record-plan.js';
 import { describeRejections, failedChecks } from './target-selection.js';
 
 export interface CreateVersionOptions {
@@ -84,6 +85,11 @@ export function tapePathFor(targetPath: string, version: number): string {
   return `${targetPath}.v${String(version).padStart(4, '0')}.aws`;
 }
 
+/** Where the copy of `pair` lives for `version`: its tape, or its target volume. */
+export function copyPathFor(pair: CopyPair, version: number): string {
+  return pair.technology === 'tape' ? tapePathFor(pair.targetPath, version) : pair.targetPath;
+}
+
 /** Records the notification of a failed target selection (own transaction), logs it, throws. */
 function failSelection(
   catalog: Catalog,
@@ -99,6 +105,25 @@ function failSelection(
   throw new SessionError(message, { targetPool: context.targetPool, source: outcome.sourcePath, failedChecks: checks.join(',') });
 }
 
+/** Drops the PPR of a future version; the targets it reserved are freed unless an RR holds the same pair. Throws UsageError when there is no such PPR. */
+export function unprepairVersion(catalog: Catalog, version: number): PairRecord {
+  return catalog.write((db) => {
+    const ppr = readRecord(db, 'PPR', version);
+    if (!ppr) throw new UsageError(`Cannot drop the pre-pairing record of version ${version}: the catalog has none`);
+    const held = new Set(
+      listRecords(db)
+        .filter((r) => r.kind === 'RR')
+        .flatMap((r) => r.pairs.map(pairKey)),
+    );
+    deleteRecord(db, 'PPR', version);
+    breakPairs(
+      db,
+      ppr.pairs.filter((p) => !held.has(pairKey(p))),
+    );
+    return ppr;
+  });
+}
+
 /** Makes the PPR for a future version ahead of the copy window; its targets stay reserved. */
 export function prepairVersion(catalog: Catalog, options: CreateVersionOptions & { readonly version: number }): PairRecord {
   const technology = options.technology ?? 'tape';
@@ -106,8 +131,15 @@ export function prepairVersion(catalog: Catalog, options: CreateVersionOptions &
     if (getVersion(db, options.version)) throw new UsageError(`Cannot prepair version ${options.version}: it exists`);
     const planned = planCopyRecord(db, { version: options.version, sourcePool: options.sourcePool, targetPool: options.targetPool, technology, usePpr: false });
     if (!planned.ok) return planned;
+    breakPairs(db, planned.plan.dropped);
     reserveTargets(db, planned.plan.added, null);
-    const ppr: PairRecord = { kind: 'PPR', version: options.version, targetPool: options.targetPool, pairs: planned.plan.pairs };
+    const ppr: PairRecord = {
+      kind: 'PPR',
+      version: options.version,
+      targetPool: options.targetPool,
+      sourcePool: options.sourcePool,
+      pairs: planned.plan.pairs,
+    };
     writeRecord(db, ppr);
     return { ok: true as const, ppr };
   });
@@ -190,7 +222,10 @@ export async function createVersion(catalog: Catalog, options: CreateVersionOpti
       process.pid,
       new Date().toISOString(),
     );
-    writeRecord(db, { kind: 'COPY', version, targetPool: options.targetPool, pairs: planned.plan.pairs });
+    writeRecord(db, { kind: 'COPY', version, targetPool: options.targetPool, sourcePool: options.sourcePool, pairs: planned.plan.pairs });
+    // Step 614: the broken pairs' targets are free before the new pairs reserve theirs, since a
+    // new pair may take one of them.
+    breakPairs(db, planned.plan.dropped);
     reserveTargets(db, planned.plan.added, version);
     const targetVolsers = new Map(planned.plan.pairs.map((p) => [p.targetPath, getVolume(db, p.targetPath)?.volser ?? '']));
     return { ok: true as const, version, plan: planned.plan, targetVolsers };
@@ -208,23 +243,27 @@ export async function createVersion(catalog: Catalog, options: CreateVersionOpti
   return catalog.write((db) => {
     const copyRecord = readRecord(db, 'COPY', version);
     if (!copyRecord || getVersion(db, version)?.state !== 'creating') throw new SessionError(`Cannot complete version ${version}: its creating record is gone`);
-    const rr: PairRecord = { kind: 'RR', version, targetPool: options.targetPool, pairs: plan.pairs };
+    const rr: PairRecord = { kind: 'RR', version, targetPool: options.targetPool, sourcePool: options.sourcePool, pairs: plan.pairs };
     writeRecord(db, rr);
     const comparison = compareRecords(copyRecord.pairs, rr.pairs);
-    const medium = db.prepare('INSERT INTO storage_media (version, source_path, target_path, tape_path, instant) VALUES (?, ?, ?, ?, ?)');
-    for (const pair of plan.pairs)
-      if (pair.technology === 'tape') medium.run(version, pair.sourcePath, pair.targetPath, tapePathFor(pair.targetPath, version), copied.instant);
+    const medium = db.prepare('INSERT INTO storage_media (version, source_path, target_path, technology, copy_path, instant) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const pair of plan.pairs) medium.run(version, pair.sourcePath, pair.targetPath, pair.technology, copyPathFor(pair, version), copied.instant);
     const backup = db.prepare('INSERT OR IGNORE INTO backup_datasets (version, dataset, source_path) VALUES (?, ?, ?)');
     for (const [sourcePath, names] of copied.datasets) {
       setSourceDatasets(db, sourcePath, names);
       for (const name of names) backup.run(version, name, sourcePath);
     }
-    // Break the pairs of removed sources: their targets become free.
-    const breakPair = db.prepare('UPDATE volumes SET reserved_for = NULL, reserved_in_version = NULL WHERE path = ? AND reserved_for = ?');
-    for (const pair of plan.dropped) breakPair.run(pair.targetPath, pair.sourcePath);
     db.prepare('UPDATE volumes SET reserved_in_version = NULL WHERE reserved_in_version = ?').run(version);
     const replaced = previousVersionOfPool(db, options.targetPool, version);
     if (replaced) {
+      // A pair of the replaced version that this version does not hold is broken (its source left
+      // while a PPR was made without it, say): no record holds it any more.
+      const kept = new Set(plan.pairs.map(pairKey));
+      const old = [readRecord(db, 'RR', replaced.version), readRecord(db, 'PPR', replaced.version)].flatMap((r) => r?.pairs ?? []);
+      breakPairs(
+        db,
+        old.filter((p) => !kept.has(pairKey(p))),
+      );
       deleteRecord(db, 'RR', replaced.version);
       deleteRecord(db, 'PPR', replaced.version);
       db.prepare("UPDATE versions SET state = 'replaced' WHERE version = ?").run(replaced.version);
