@@ -38,6 +38,14 @@ export function makeTarget(dir: string, name: string, options: { type?: string; 
   return path;
 }
 
+/** Blocks of an FBA tape target: room for the whole-volume tape of a source (tapeBytesBound). */
+export const TAPE_TARGET_BLOCKS = 4000;
+
+/** An empty FBA volume that takes the tape of a source, closed, its path returned. */
+export function makeTapeTarget(dir: string, name: string, blocks = TAPE_TARGET_BLOCKS): string {
+  return makeTarget(dir, name, { type: 'fba', blocks });
+}
+
 export function addVolumes(catalog: Catalog, pool: string, paths: readonly string[], technology: Technology | null = null): void {
   for (const path of paths) joinPool(catalog, pool, volumeFacts(path), technology);
 }

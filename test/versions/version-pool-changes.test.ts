@@ -13,7 +13,7 @@ import { volumeFacts } from '../../src/techniques/versions/volume-facts.js';
 import { createVersion, prepairVersion, unprepairVersion } from '../../src/techniques/versions/version-create.js';
 import { joinPool, leavePool } from '../../src/techniques/versions/pool-membership.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { addVolumes, makePool, makeSource, makeTarget, openTestCatalog } from './version-fixtures.js';
+import { addVolumes, makePool, makeSource, makeTapeTarget, openTestCatalog, TAPE_TARGET_BLOCKS } from './version-fixtures.js';
 
 let dir: TempDir;
 let catalog: Catalog;
@@ -34,7 +34,7 @@ const reservedFor = (path: string): string | null | undefined => getVolume(catal
 describe('sources and targets that change between versions', () => {
   it('frees a broken pair target for a new source of the same version (no spare target)', async () => {
     const [a, b] = [makeSource(dir.path, 'a', 1), makeSource(dir.path, 'b', 2)];
-    const [d, e] = [makeTarget(dir.path, 'd'), makeTarget(dir.path, 'e')];
+    const [d, e] = [makeTapeTarget(dir.path, 'd'), makeTapeTarget(dir.path, 'e')];
     addVolumes(catalog, 'SRC', [a, b]);
     addVolumes(catalog, '01', [d, e], 'tape');
     await createVersion(catalog, { sourcePool: 'SRC', targetPool: '01' });
@@ -50,7 +50,7 @@ describe('sources and targets that change between versions', () => {
 
   it('lets a reserved target leave its pool; the next version re-pairs its source', async () => {
     const a = makeSource(dir.path, 'a', 1);
-    const [d, e] = [makeTarget(dir.path, 'd'), makeTarget(dir.path, 'e')];
+    const [d, e] = [makeTapeTarget(dir.path, 'd'), makeTapeTarget(dir.path, 'e')];
     addVolumes(catalog, 'SRC', [a]);
     addVolumes(catalog, '01', [d, e], 'tape');
     await createVersion(catalog, { sourcePool: 'SRC', targetPool: '01' });
@@ -65,15 +65,15 @@ describe('sources and targets that change between versions', () => {
 
   it('reads each volume again at target selection: a target grown, shrunk or gone', async () => {
     const a = makeSource(dir.path, 'a', 1);
-    const small = makeTarget(dir.path, 'small', { cylinders: 1 });
+    const small = makeTapeTarget(dir.path, 'small', 100);
     addVolumes(catalog, 'SRC', [a]);
     addVolumes(catalog, '01', [small], 'tape');
     // The image is replaced by a big enough one after `pool add`: the catalog's fact is stale.
     rmSync(small);
-    makeTarget(dir.path, 'small', { cylinders: 3 });
+    makeTapeTarget(dir.path, 'small');
     const v1 = await createVersion(catalog, { sourcePool: 'SRC', targetPool: '01' });
     expect(v1.rr.pairs).toEqual([tape(a, small)]);
-    expect(getVolume(catalog.db, small)?.cylinders).toBe(3);
+    expect(getVolume(catalog.db, small)?.units).toBe(TAPE_TARGET_BLOCKS);
     // Now the paired target is gone: it is no longer available, so the version fails with a
     // notification that names the check.
     rmSync(small);
@@ -83,7 +83,7 @@ describe('sources and targets that change between versions', () => {
 
   it('updates a pre-pairing record when sources join and leave, and drops it on request', async () => {
     const [a, b] = [makeSource(dir.path, 'a', 1), makeSource(dir.path, 'b', 2)];
-    const [d, e, f] = [makeTarget(dir.path, 'd'), makeTarget(dir.path, 'e'), makeTarget(dir.path, 'f')];
+    const [d, e, f] = [makeTapeTarget(dir.path, 'd'), makeTapeTarget(dir.path, 'e'), makeTapeTarget(dir.path, 'f')];
     addVolumes(catalog, 'SRC', [a, b]);
     addVolumes(catalog, '01', [d, e], 'tape');
     prepairVersion(catalog, { version: 1, sourcePool: 'SRC', targetPool: '01' });

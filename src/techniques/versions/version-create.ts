@@ -5,9 +5,9 @@
  * 1. plan and reserve: the verified copy record is written as COPY, the version row as `creating`
  *    with this pid, new targets reserved `in` this version (catalog-recovery.ts undoes all of this
  *    when the pid dies);
- * 2. copy: each pair with its technology (tape: a backup of the whole source volume to a tape named
- *    after the target and the version; snapshot: an instant whole-volume snapshot between mapped
- *    volumes, keeping the target's volser; clone: a full clone onto the target);
+ * 2. copy: each pair with its technology (tape: a backup of the whole source volume onto a tape
+ *    written on the target FBA volume from block 2, after its label; snapshot: an instant whole-volume snapshot
+ *    between mapped volumes, keeping the target's volser; clone: a full clone onto the target);
  * 3. complete: the RR, storage media and backup data sets are written, the RR is compared with the
  *    COPY record, removed sources' pairs are broken, the PPR and RR of the replaced version deleted.
  */
@@ -35,7 +35,7 @@ import { SessionError, UsageError } from '../../errors/snaptape-error.js';
 import { SnapshotSession } from '../snapshot/snapshot-session.js';
 import { TapeBackupSession } from '../tape-backup/tape-backup-session.js';
 import { breakPairs, planCopyRecord, reserveTargets, type PlanOutcome } from './copy-record-plan.js';
-import { describeRejections, failedChecks } from './target-selection.js';
+import { describeRejections, failedChecks, TAPE_START_BLOCK } from './target-selection.js';
 
 export interface CreateVersionOptions {
   readonly sourcePool: string;
@@ -80,14 +80,9 @@ export function compareRecords(copyRecord: readonly CopyPair[], rr: readonly Cop
   return { equal: onlyInCopyRecord.length === 0 && onlyInRr.length === 0, onlyInCopyRecord, onlyInRr };
 }
 
-/** The tape that holds `source`'s copy for `version` when its target uses the tape technology. */
-export function tapePathFor(targetPath: string, version: number): string {
-  return `${targetPath}.v${String(version).padStart(4, '0')}.aws`;
-}
-
-/** Where the copy of `pair` lives for `version`: its tape, or its target volume. */
-export function copyPathFor(pair: CopyPair, version: number): string {
-  return pair.technology === 'tape' ? tapePathFor(pair.targetPath, version) : pair.targetPath;
+/** Where the copy of a pair lives: on its target volume, for every technology (a tape pair's tape is written onto it). */
+export function copyPathFor(pair: CopyPair): string {
+  return pair.targetPath;
 }
 
 /** Records the notification of a failed target selection (own transaction), logs it, throws. */
@@ -161,7 +156,6 @@ function datasetNames(path: string): string[] {
  * any is awaited, so the version's instant is one moment for all of those; clones run after.
  */
 async function runCopies(
-  version: number,
   pairs: readonly CopyPair[],
   targetVolsers: ReadonlyMap<string, string>,
 ): Promise<{ instant: string; datasets: Map<string, string[]> }> {
@@ -186,7 +180,7 @@ async function runCopies(
           pair.sourcePath,
           describeVolume(volume).datasets.map((d) => d.name),
         );
-        const session = TapeBackupSession.start(volume, { tapePath: tapePathFor(pair.targetPath, version), force: true });
+        const session = TapeBackupSession.start(volume, { tapePath: pair.targetPath, tapeStartBlock: TAPE_START_BLOCK, force: true });
         sessions.push({ done: session.done, close: () => volume.close() });
       } catch (error) {
         volume.close();
@@ -234,7 +228,7 @@ export async function createVersion(catalog: Catalog, options: CreateVersionOpti
   const { version, plan, targetVolsers } = begun;
   let copied: Awaited<ReturnType<typeof runCopies>>;
   try {
-    copied = await runCopies(version, plan.pairs, targetVolsers);
+    copied = await runCopies(plan.pairs, targetVolsers);
     await options.beforeComplete?.();
   } catch (error) {
     abandonVersion(catalog, version);
@@ -247,7 +241,7 @@ export async function createVersion(catalog: Catalog, options: CreateVersionOpti
     writeRecord(db, rr);
     const comparison = compareRecords(copyRecord.pairs, rr.pairs);
     const medium = db.prepare('INSERT INTO storage_media (version, source_path, target_path, technology, copy_path, instant) VALUES (?, ?, ?, ?, ?, ?)');
-    for (const pair of plan.pairs) medium.run(version, pair.sourcePath, pair.targetPath, pair.technology, copyPathFor(pair, version), copied.instant);
+    for (const pair of plan.pairs) medium.run(version, pair.sourcePath, pair.targetPath, pair.technology, copyPathFor(pair), copied.instant);
     const backup = db.prepare('INSERT OR IGNORE INTO backup_datasets (version, dataset, source_path) VALUES (?, ?, ?)');
     for (const [sourcePath, names] of copied.datasets) {
       setSourceDatasets(db, sourcePath, names);

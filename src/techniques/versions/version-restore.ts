@@ -5,8 +5,7 @@
  * data set inventory says which source volume, and so which copy, holds it).
  *
  * A target volume holds its version only until the next version of the same target pool copies
- * onto it, so a clone or snapshot version restores only while it is the complete version of its
- * pool; a tape version restores as long as its tape is there.
+ * onto it, so a version restores only while it is the complete version of its pool.
  */
 import { listBackupDatasets, listStorageMedia, getVersion, type StorageMedium } from '../../catalog/catalog-records.js';
 import type { Catalog } from '../../catalog/catalog.js';
@@ -17,6 +16,7 @@ import { describeVolume } from '../../vtoc/volume-listing.js';
 import { deleteDatasets } from '../../vtoc/dataset-allocator.js';
 import { runClone } from '../clone/clone-run.js';
 import { restoreTape } from '../restore/restore-tape.js';
+import { TAPE_START_BLOCK } from './target-selection.js';
 
 export interface VersionRestoreOptions {
   readonly version: number;
@@ -33,7 +33,7 @@ function mediumFor(catalog: Catalog, version: number, sourcePath: string): Stora
   if (row === undefined || row.state === 'creating') throw new UsageError(`Cannot restore from version ${version}: it is ${row?.state ?? 'absent'}`);
   const medium = listStorageMedia(catalog.db, version).find((m) => m.sourcePath === sourcePath);
   if (!medium) throw new UsageError(`Cannot restore ${sourcePath} from version ${version}: the storage media inventory names no copy of it`);
-  if (medium.technology !== 'tape' && row.state === 'replaced')
+  if (row.state === 'replaced')
     throw new UsageError(
       `Cannot restore ${sourcePath} from version ${version}: it was replaced, and its ${medium.technology} target ${medium.copyPath} now holds a later version of pool ${row.targetPool}`,
     );
@@ -53,7 +53,7 @@ export interface VersionRestoreResult {
 /** Brings a whole copy back into a new volume `to`: a tape by restoring it, a target volume by cloning it. Returns the names of what it restored. */
 async function restoreWhole(medium: StorageMedium, options: { to: string; newVolume: boolean; force?: boolean }): Promise<string[]> {
   if (medium.technology === 'tape') {
-    const result = restoreTape(medium.copyPath, { to: options.to, newVolume: options.newVolume, force: options.force });
+    const result = restoreTape(medium.copyPath, { to: options.to, newVolume: options.newVolume, force: options.force, tapeStartBlock: TAPE_START_BLOCK });
     return result.elements.map((e) => e.name);
   }
   if (!options.newVolume)
