@@ -46,6 +46,8 @@ export interface StorageMedium {
   readonly technology: Technology;
   /** Where the copy lives: the tape file of a tape pair, the target volume of a clone or snapshot pair. */
   readonly copyPath: string;
+  /** The block of `copyPath` (an FBA volume) where a tape pair's tape starts; null for a tape file (catalogs before migration 2) or a volume copy. */
+  readonly tapeStartBlock: number | null;
   readonly instant: string;
 }
 
@@ -162,13 +164,22 @@ export function listStorageMedia(db: Db, version?: number): StorageMedium[] {
     version === undefined
       ? db.prepare('SELECT * FROM storage_media ORDER BY version, source_path').all()
       : db.prepare('SELECT * FROM storage_media WHERE version = ? ORDER BY source_path').all(version)
-  ) as { version: number; source_path: string; target_path: string; technology: Technology; copy_path: string; instant: string }[];
+  ) as {
+    version: number;
+    source_path: string;
+    target_path: string;
+    technology: Technology;
+    copy_path: string;
+    tape_start_block: number | null;
+    instant: string;
+  }[];
   return rows.map((r) => ({
     version: r.version,
     sourcePath: r.source_path,
     targetPath: r.target_path,
     technology: r.technology,
     copyPath: r.copy_path,
+    tapeStartBlock: r.tape_start_block,
     instant: r.instant,
   }));
 }

@@ -44,7 +44,7 @@ describe('version technologies', () => {
     expect(result.rr.pairs).toEqual([{ sourcePath: source, targetPath: target, technology: 'clone' }]);
     expect(compareImages(source, target).mismatched).toBe(0);
     expect(listStorageMedia(catalog.db, result.version)).toEqual([
-      { version: 1, sourcePath: source, targetPath: target, technology: 'clone', copyPath: target, instant: result.instant },
+      { version: 1, sourcePath: source, targetPath: target, technology: 'clone', copyPath: target, tapeStartBlock: null, instant: result.instant },
     ]);
     expect(listVersions(catalog.db).map((v) => v.state)).toEqual(['complete']);
   });

@@ -11,7 +11,7 @@
  * breaks the dropped pairs (`breakPairs`) and reserves the added targets (`reserveTargets`).
  */
 import { getVolume, poolRole, poolVolumes, type Technology } from '../../catalog/catalog-inventory.js';
-import { nextVersionNumber, previousVersionOfPool, readRecord, type CopyPair, type RecordBasis } from '../../catalog/catalog-records.js';
+import { listRecords, nextVersionNumber, previousVersionOfPool, readRecord, type CopyPair, type RecordBasis } from '../../catalog/catalog-records.js';
 import type { Db } from '../../catalog/catalog.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { checkTarget, selectTarget, type Rejection } from './target-selection.js';
@@ -92,6 +92,20 @@ export function planCopyRecord(db: Db, request: PlanRequest): PlanOutcome {
 export function breakPairs(db: Db, pairs: readonly CopyPair[]): void {
   const release = db.prepare('UPDATE volumes SET reserved_for = NULL, reserved_in_version = NULL WHERE path = ? AND reserved_for = ?');
   for (const pair of pairs) release.run(pair.targetPath, pair.sourcePath);
+}
+
+/** Breaks the pairs no RR holds: a pair an RR also holds stays reserved until the next version of its pool breaks it. */
+export function breakPairsNoRrHolds(db: Db, pairs: readonly CopyPair[]): void {
+  const key = (p: CopyPair): string => `${p.sourcePath}\u0000${p.targetPath}`;
+  const held = new Set(
+    listRecords(db)
+      .filter((r) => r.kind === 'RR')
+      .flatMap((r) => r.pairs.map(key)),
+  );
+  breakPairs(
+    db,
+    pairs.filter((p) => !held.has(key(p))),
+  );
 }
 
 /** Reserves the targets of new pairs: for this version only while it is `creating`, else for good. */

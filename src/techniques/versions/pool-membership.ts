@@ -11,9 +11,9 @@
  * (`version ls`).
  */
 import { deleteMember, getVolume, insertMember, poolVolumes, type Technology, type VolumeFacts, type VolumeRecord } from '../../catalog/catalog-inventory.js';
-import { addNotification, listRecords, pendingPprs, writeRecord, type CopyPair, type PairRecord } from '../../catalog/catalog-records.js';
+import { addNotification, pendingPprs, writeRecord, type CopyPair, type PairRecord } from '../../catalog/catalog-records.js';
 import type { Catalog, Db } from '../../catalog/catalog.js';
-import { breakPairs, reserveTargets } from './copy-record-plan.js';
+import { breakPairsNoRrHolds, reserveTargets } from './copy-record-plan.js';
 import { describeRejections, failedChecks, selectTarget, type Selection } from './target-selection.js';
 import { refreshFacts } from './volume-facts.js';
 
@@ -23,7 +23,6 @@ export interface PprChange {
   readonly message: string;
 }
 
-const pairKey = (p: CopyPair): string => `${p.sourcePath}\u0000${p.targetPath}`;
 const bySource = (a: CopyPair, b: CopyPair): number => (a.sourcePath < b.sourcePath ? -1 : a.sourcePath > b.sourcePath ? 1 : 0);
 
 type Pairing = { readonly ok: true; readonly pair: CopyPair } | { readonly ok: false; readonly message: string; readonly checks: readonly string[] };
@@ -46,19 +45,6 @@ class PprEditor {
     );
     const candidates = poolVolumes(this.db, ppr.targetPool);
     return selectTarget({ source, candidates, technology, takenInPlan: taken, freed: new Set(), unavailable });
-  }
-
-  /** Frees the targets of pairs no RR holds. */
-  release(pairs: readonly CopyPair[]): void {
-    const held = new Set(
-      listRecords(this.db)
-        .filter((r) => r.kind === 'RR')
-        .flatMap((r) => r.pairs.map(pairKey)),
-    );
-    breakPairs(
-      this.db,
-      pairs.filter((p) => !held.has(pairKey(p))),
-    );
   }
 }
 
@@ -134,7 +120,7 @@ export function leavePool(catalog: Catalog, pool: string, path: string): PprChan
         continue;
       }
       rewrite(db, ppr, others);
-      editor.release([pair]);
+      breakPairsNoRrHolds(db, [pair]);
       editor.note(ppr, pair.sourcePath, `${why} dropped${outcome ? ` (${outcome.message})` : ''}`, outcome?.checks ?? []);
     }
     return editor.changes;

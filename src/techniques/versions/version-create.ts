@@ -21,7 +21,6 @@ import {
   addNotification,
   deleteRecord,
   getVersion,
-  listRecords,
   nextVersionNumber,
   previousVersionOfPool,
   readRecord,
@@ -34,7 +33,7 @@ import type { Catalog } from '../../catalog/catalog.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
 import { SnapshotSession } from '../snapshot/snapshot-session.js';
 import { TapeBackupSession } from '../tape-backup/tape-backup-session.js';
-import { breakPairs, planCopyRecord, reserveTargets, type PlanOutcome } from './copy-record-plan.js';
+import { breakPairs, breakPairsNoRrHolds, planCopyRecord, reserveTargets, type PlanOutcome } from './copy-record-plan.js';
 import { describeRejections, failedChecks, TAPE_START_BLOCK } from './target-selection.js';
 
 export interface CreateVersionOptions {
@@ -105,16 +104,8 @@ export function unprepairVersion(catalog: Catalog, version: number): PairRecord 
   return catalog.write((db) => {
     const ppr = readRecord(db, 'PPR', version);
     if (!ppr) throw new UsageError(`Cannot drop the pre-pairing record of version ${version}: the catalog has none`);
-    const held = new Set(
-      listRecords(db)
-        .filter((r) => r.kind === 'RR')
-        .flatMap((r) => r.pairs.map(pairKey)),
-    );
     deleteRecord(db, 'PPR', version);
-    breakPairs(
-      db,
-      ppr.pairs.filter((p) => !held.has(pairKey(p))),
-    );
+    breakPairsNoRrHolds(db, ppr.pairs);
     return ppr;
   });
 }
@@ -240,8 +231,13 @@ export async function createVersion(catalog: Catalog, options: CreateVersionOpti
     const rr: PairRecord = { kind: 'RR', version, targetPool: options.targetPool, sourcePool: options.sourcePool, pairs: plan.pairs };
     writeRecord(db, rr);
     const comparison = compareRecords(copyRecord.pairs, rr.pairs);
-    const medium = db.prepare('INSERT INTO storage_media (version, source_path, target_path, technology, copy_path, instant) VALUES (?, ?, ?, ?, ?, ?)');
-    for (const pair of plan.pairs) medium.run(version, pair.sourcePath, pair.targetPath, pair.technology, copyPathFor(pair), copied.instant);
+    const medium = db.prepare(
+      'INSERT INTO storage_media (version, source_path, target_path, technology, copy_path, tape_start_block, instant) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    for (const pair of plan.pairs) {
+      const startBlock = pair.technology === 'tape' ? TAPE_START_BLOCK : null;
+      medium.run(version, pair.sourcePath, pair.targetPath, pair.technology, copyPathFor(pair), startBlock, copied.instant);
+    }
     const backup = db.prepare('INSERT OR IGNORE INTO backup_datasets (version, dataset, source_path) VALUES (?, ?, ?)');
     for (const [sourcePath, names] of copied.datasets) {
       setSourceDatasets(db, sourcePath, names);

@@ -16,7 +16,6 @@ import { describeVolume } from '../../vtoc/volume-listing.js';
 import { deleteDatasets } from '../../vtoc/dataset-allocator.js';
 import { runClone } from '../clone/clone-run.js';
 import { restoreTape } from '../restore/restore-tape.js';
-import { TAPE_START_BLOCK } from './target-selection.js';
 
 export interface VersionRestoreOptions {
   readonly version: number;
@@ -53,7 +52,12 @@ export interface VersionRestoreResult {
 /** Brings a whole copy back into a new volume `to`: a tape by restoring it, a target volume by cloning it. Returns the names of what it restored. */
 async function restoreWhole(medium: StorageMedium, options: { to: string; newVolume: boolean; force?: boolean }): Promise<string[]> {
   if (medium.technology === 'tape') {
-    const result = restoreTape(medium.copyPath, { to: options.to, newVolume: options.newVolume, force: options.force, tapeStartBlock: TAPE_START_BLOCK });
+    const result = restoreTape(medium.copyPath, {
+      to: options.to,
+      newVolume: options.newVolume,
+      force: options.force,
+      tapeStartBlock: medium.tapeStartBlock ?? undefined,
+    });
     return result.elements.map((e) => e.name);
   }
   if (!options.newVolume)
