@@ -84,31 +84,39 @@ export function poolRole(db: Db, name: string): PoolRole {
 
 export type VolumeFacts = Omit<VolumeRecord, 'technology' | 'reservedFor' | 'reservedInVersion'>;
 
-/** Adds a volume (described by its caller) to a pool, entering it in the volume inventory. */
-export function addToPool(catalog: Catalog, pool: string, facts: VolumeFacts, technology: Technology | null): void {
-  catalog.write((db) => {
-    const role = poolRole(db, pool);
-    if (role === 'target' && technology === null) throw new UsageError(`Cannot add ${facts.path} to target pool ${pool}: give its copy technology`);
-    const inPool = db.prepare('SELECT pool FROM pool_members WHERE volume_path = ?').get(facts.path) as { pool: string } | undefined;
-    if (inPool) throw new UsageError(`Cannot add ${facts.path} to pool ${pool}: it is in pool ${inPool.pool}`);
-    db.prepare(
-      `INSERT INTO volumes (path, volser, format, device_type, heads, cylinders, units, technology)
-      VALUES (@path, @volser, @format, @deviceType, @heads, @cylinders, @units, @technology)
-      ON CONFLICT (path) DO UPDATE SET volser = @volser, format = @format, device_type = @deviceType, heads = @heads,
-        cylinders = @cylinders, units = @units, technology = @technology`,
-    ).run({ ...facts, technology: role === 'target' ? technology : null });
-    db.prepare('INSERT INTO pool_members (pool, volume_path) VALUES (?, ?)').run(pool, facts.path);
-  });
+/** Adds a volume (described by its caller) to a pool inside the caller's transaction, entering it in the volume inventory. Throws UsageError for a target without technology or a volume in a pool already. */
+export function insertMember(db: Db, pool: string, facts: VolumeFacts, technology: Technology | null): PoolRole {
+  const role = poolRole(db, pool);
+  if (role === 'target' && technology === null) throw new UsageError(`Cannot add ${facts.path} to target pool ${pool}: give its copy technology`);
+  const inPool = db.prepare('SELECT pool FROM pool_members WHERE volume_path = ?').get(facts.path) as { pool: string } | undefined;
+  if (inPool) throw new UsageError(`Cannot add ${facts.path} to pool ${pool}: it is in pool ${inPool.pool}`);
+  db.prepare(
+    `INSERT INTO volumes (path, volser, format, device_type, heads, cylinders, units, technology)
+    VALUES (@path, @volser, @format, @deviceType, @heads, @cylinders, @units, @technology)
+    ON CONFLICT (path) DO UPDATE SET volser = @volser, format = @format, device_type = @deviceType, heads = @heads,
+      cylinders = @cylinders, units = @units, technology = @technology`,
+  ).run({ ...facts, technology: role === 'target' ? technology : null });
+  db.prepare('INSERT INTO pool_members (pool, volume_path) VALUES (?, ?)').run(pool, facts.path);
+  return role;
 }
 
-/** Removes a volume from its pool. A source's pairs are broken by the next version of each pool. */
-export function removeFromPool(catalog: Catalog, pool: string, path: string): void {
-  catalog.write((db) => {
-    const gone = db.prepare('DELETE FROM pool_members WHERE pool = ? AND volume_path = ?').run(pool, path);
-    if (gone.changes === 0) throw new UsageError(`Cannot remove ${path} from pool ${pool}: it is not a member`);
-    const reserved = db.prepare('SELECT reserved_for FROM volumes WHERE path = ?').get(path) as { reserved_for: string | null } | undefined;
-    if (reserved?.reserved_for) throw new UsageError(`Cannot remove ${path} from pool ${pool}: it is the target of ${reserved.reserved_for}`);
-  });
+/**
+ * Removes a volume from a pool inside the caller's transaction; returns the pool's role. A
+ * source's pairs are broken by the next version of each target pool; a target that leaves is freed
+ * at once (issue 21), and the next version re-pairs its source. Throws UsageError when it is not a
+ * member, or a version being created is copying onto it.
+ */
+export function deleteMember(db: Db, pool: string, path: string): PoolRole {
+  const role = poolRole(db, pool);
+  const gone = db.prepare('DELETE FROM pool_members WHERE pool = ? AND volume_path = ?').run(pool, path);
+  if (gone.changes === 0) throw new UsageError(`Cannot remove ${path} from pool ${pool}: it is not a member`);
+  if (role === 'target') {
+    const row = db.prepare('SELECT reserved_in_version FROM volumes WHERE path = ?').get(path) as { reserved_in_version: number | null } | undefined;
+    if (row?.reserved_in_version != null)
+      throw new UsageError(`Cannot remove ${path} from pool ${pool}: version ${row.reserved_in_version} is being created onto it`);
+    db.prepare('UPDATE volumes SET reserved_for = NULL WHERE path = ?').run(path);
+  }
+  return role;
 }
 
 /** The pools of the catalog with their members, by name. */

@@ -93,4 +93,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Issue 21: a PPR knows its source pool, so it can follow the pool's joins and leaves; the
+    // storage media inventory names every copy (a tape, or the target volume of a clone or a
+    // snapshot) with its technology, so every version restores. A tape written onto its target
+    // volume names its first block; a row of migration 1 names a tape file (NULL: from its start).
+    version: 2,
+    sql: `
+      ALTER TABLE records ADD COLUMN source_pool TEXT;
+      ALTER TABLE storage_media RENAME COLUMN tape_path TO copy_path;
+      ALTER TABLE storage_media ADD COLUMN technology TEXT NOT NULL DEFAULT 'tape' CHECK (technology IN ('tape', 'clone', 'snapshot'));
+      ALTER TABLE storage_media ADD COLUMN tape_start_block INTEGER;
+    `,
+  },
 ];

@@ -22,6 +22,8 @@ export interface PairRecord {
   readonly kind: RecordKind;
   readonly version: number;
   readonly targetPool: string;
+  /** The source pool a PPR pairs (so it follows that pool's joins and leaves); null when unknown. */
+  readonly sourcePool?: string | null;
   readonly pairs: readonly CopyPair[];
 }
 
@@ -41,7 +43,11 @@ export interface StorageMedium {
   readonly version: number;
   readonly sourcePath: string;
   readonly targetPath: string;
-  readonly tapePath: string;
+  readonly technology: Technology;
+  /** Where the copy lives: the tape file of a tape pair, the target volume of a clone or snapshot pair. */
+  readonly copyPath: string;
+  /** The block of `copyPath` (an FBA volume) where a tape pair's tape starts; null for a tape file (catalogs before migration 2) or a volume copy. */
+  readonly tapeStartBlock: number | null;
   readonly instant: string;
 }
 
@@ -60,8 +66,8 @@ function byPath(a: CopyPair, b: CopyPair): number {
 }
 
 export function readRecord(db: Db, kind: RecordKind, version: number): PairRecord | undefined {
-  const row = db.prepare('SELECT id, target_pool FROM records WHERE kind = ? AND version = ?').get(kind, version) as
-    { id: number; target_pool: string } | undefined;
+  const row = db.prepare('SELECT id, target_pool, source_pool FROM records WHERE kind = ? AND version = ?').get(kind, version) as
+    { id: number; target_pool: string; source_pool: string | null } | undefined;
   if (!row) return undefined;
   const pairs = (
     db.prepare('SELECT source_path, target_path, technology FROM record_pairs WHERE record_id = ?').all(row.id) as {
@@ -72,7 +78,7 @@ export function readRecord(db: Db, kind: RecordKind, version: number): PairRecor
   )
     .map((p) => ({ sourcePath: p.source_path, targetPath: p.target_path, technology: p.technology }))
     .sort(byPath);
-  return { kind, version, targetPool: row.target_pool, pairs };
+  return { kind, version, targetPool: row.target_pool, sourcePool: row.source_pool, pairs };
 }
 
 /** The pair records (PPR and copy records) of every version, by version. */
@@ -84,10 +90,18 @@ export function listRecords(db: Db): PairRecord[] {
 export function writeRecord(db: Db, record: PairRecord): void {
   deleteRecord(db, record.kind, record.version);
   const info = db
-    .prepare('INSERT INTO records (kind, version, target_pool, created_at) VALUES (?, ?, ?, ?)')
-    .run(record.kind, record.version, record.targetPool, new Date().toISOString());
+    .prepare('INSERT INTO records (kind, version, target_pool, source_pool, created_at) VALUES (?, ?, ?, ?, ?)')
+    .run(record.kind, record.version, record.targetPool, record.sourcePool ?? null, new Date().toISOString());
   const insert = db.prepare('INSERT INTO record_pairs (record_id, source_path, target_path, technology) VALUES (?, ?, ?, ?)');
   for (const pair of record.pairs) insert.run(info.lastInsertRowid, pair.sourcePath, pair.targetPath, pair.technology);
+}
+
+/** The PPRs of versions not yet made that pair `sourcePool`, or pair into `targetPool`. */
+export function pendingPprs(db: Db, pool: { sourcePool?: string; targetPool?: string }): PairRecord[] {
+  const rows = db
+    .prepare("SELECT version FROM records WHERE kind = 'PPR' AND (source_pool = ? OR target_pool = ?) ORDER BY version")
+    .all(pool.sourcePool ?? null, pool.targetPool ?? null) as { version: number }[];
+  return rows.map((r) => readRecord(db, 'PPR', r.version)).filter((r): r is PairRecord => r !== undefined);
 }
 
 export function deleteRecord(db: Db, kind: RecordKind, version: number): void {
@@ -150,8 +164,24 @@ export function listStorageMedia(db: Db, version?: number): StorageMedium[] {
     version === undefined
       ? db.prepare('SELECT * FROM storage_media ORDER BY version, source_path').all()
       : db.prepare('SELECT * FROM storage_media WHERE version = ? ORDER BY source_path').all(version)
-  ) as { version: number; source_path: string; target_path: string; tape_path: string; instant: string }[];
-  return rows.map((r) => ({ version: r.version, sourcePath: r.source_path, targetPath: r.target_path, tapePath: r.tape_path, instant: r.instant }));
+  ) as {
+    version: number;
+    source_path: string;
+    target_path: string;
+    technology: Technology;
+    copy_path: string;
+    tape_start_block: number | null;
+    instant: string;
+  }[];
+  return rows.map((r) => ({
+    version: r.version,
+    sourcePath: r.source_path,
+    targetPath: r.target_path,
+    technology: r.technology,
+    copyPath: r.copy_path,
+    tapeStartBlock: r.tape_start_block,
+    instant: r.instant,
+  }));
 }
 
 /** The data sets a copy version backed up, each with its source volume. */

@@ -3,15 +3,15 @@
  * folders use; a module inside catalog/ imports its neighbours directly.
  */
 export {
-  addToPool,
   createPool,
+  deleteMember,
   getVolume,
+  insertMember,
   listPools,
   listVolumes,
   parseTechnology,
   poolRole,
   poolVolumes,
-  removeFromPool,
   setSourceDatasets,
   type PoolRole,
   type Technology,
@@ -28,6 +28,7 @@ export {
   listStorageMedia,
   listVersions,
   nextVersionNumber,
+  pendingPprs,
   previousVersionOfPool,
   readRecord,
   writeRecord,

@@ -101,6 +101,7 @@ const FAILURE_ONLY = new Set([
   'clone list',
   'clone resume',
   'version prepair',
+  'version unprepair',
   'version create',
   'version show',
   'version restore',

@@ -2,12 +2,18 @@
  * Unit tests of the catalog: migrations (schema_version, each applied once), WAL and busy timeout,
  * and the recovery of a `creating` version: released when its pid is dead, kept while it lives.
  */
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/catalog/catalog-migrations.js';
 import { recoverStaleCreates } from '../../src/catalog/catalog-recovery.js';
 import { listRecords, listVersions, writeRecord } from '../../src/catalog/catalog-records.js';
 import { CATALOG_BUSY_TIMEOUT_MS, Catalog } from '../../src/catalog/catalog.js';
+import { runBackup } from '../../src/api/backup-api.js';
+import { compareImages } from '../../src/api/drill-api.js';
+import { openVolume } from '../../src/volume/open-volume.js';
+import { restoreFromVersion } from '../../src/techniques/versions/version-restore.js';
+import { makeSource } from './version-fixtures.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 let dir: TempDir;
@@ -19,6 +25,34 @@ beforeEach(() => {
 afterEach(() => dir.cleanup());
 
 describe('catalog', () => {
+  it('keeps a tape version of a migration-1 catalog restorable from its tape file after migration 2', async () => {
+    const source = makeSource(dir.path, 's1', 41);
+    const tape = join(dir.path, 't1.img.v0001.aws');
+    const volume = openVolume(source);
+    try {
+      await runBackup(volume, { tapePath: tape, workers: 1 });
+    } finally {
+      volume.close();
+    }
+    const old = new Database(path);
+    old.exec('CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);');
+    old.exec((MIGRATIONS[0] as { sql: string }).sql);
+    old
+      .prepare("INSERT INTO versions (version, source_pool, target_pool, state, basis, pid, started_at) VALUES (1, 'SRC', '01', 'complete', 'fresh', 1, 'x')")
+      .run();
+    old.prepare('INSERT INTO storage_media (version, source_path, target_path, tape_path, instant) VALUES (1, ?, ?, ?, ?)').run(source, '/t1.img', tape, 'x');
+    old.close();
+    const catalog = Catalog.open(path);
+    try {
+      const to = join(dir.path, 'restored.ckd');
+      const result = await restoreFromVersion(catalog, { version: 1, sourcePath: source, to });
+      expect(result).toMatchObject({ technology: 'tape', copyPath: tape });
+      expect(compareImages(source, to).mismatched).toBe(0);
+    } finally {
+      catalog.close();
+    }
+  });
+
   it('migrates a new file to the last migration, once', () => {
     const first = Catalog.open(path);
     expect(first.schemaVersion()).toBe(MIGRATIONS.at(-1)?.version);

@@ -10,7 +10,7 @@ import type { LogEvent } from '../../src/base/log.js';
 import { SessionError } from '../../src/errors/snaptape-error.js';
 import { createVersion } from '../../src/techniques/versions/version-create.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { addVolumes, makePool, makeSource, makeTarget, openTestCatalog } from './version-fixtures.js';
+import { addVolumes, makePool, makeSource, makeTapeTarget, makeTarget, openTestCatalog } from './version-fixtures.js';
 
 let dir: TempDir;
 let catalog: Catalog;
@@ -49,28 +49,40 @@ async function expectRejected(check: string, options: { technology?: Technology 
 }
 
 describe('target selection', () => {
-  it('rejects a target of another type (FBA for a CKD source)', async () => {
-    addVolumes(catalog, '01', [makeTarget(dir.path, 'fba', { type: 'fba', blocks: 200_000 })], 'tape');
+  // A clone target is a disk like its source: type, geometry and size compare the two volumes.
+  it('rejects a clone target of another type (FBA for a CKD source)', async () => {
+    addVolumes(catalog, '01', [makeTarget(dir.path, 'fba', { type: 'fba', blocks: 200_000 })], 'clone');
+    await expectRejected('type', { technology: 'clone' });
+  });
+
+  it('rejects a clone target of another geometry (3380 for a 3390 source)', async () => {
+    addVolumes(catalog, '01', [makeTarget(dir.path, 'g3380', { type: '3380', cylinders: 4 })], 'clone');
+    await expectRejected('geometry', { technology: 'clone' });
+  });
+
+  it('rejects a clone target that is too small', async () => {
+    addVolumes(catalog, '01', [makeTarget(dir.path, 'small', { cylinders: 1 })], 'clone');
+    await expectRejected('size', { technology: 'clone' });
+  });
+
+  // A tape target is the FBA volume the tape is written onto (issue 21).
+  it('rejects a CKD target for a tape pair', async () => {
+    addVolumes(catalog, '01', [makeTarget(dir.path, 'ckd')], 'tape');
     await expectRejected('type');
   });
 
-  it('rejects a target of another geometry (3380 for a 3390 source)', async () => {
-    addVolumes(catalog, '01', [makeTarget(dir.path, 'g3380', { type: '3380', cylinders: 4 })], 'tape');
-    await expectRejected('geometry');
-  });
-
-  it('rejects a target that is too small', async () => {
-    addVolumes(catalog, '01', [makeTarget(dir.path, 'small', { cylinders: 1 })], 'tape');
+  it('rejects an FBA tape target without room for the tape', async () => {
+    addVolumes(catalog, '01', [makeTapeTarget(dir.path, 'small', 100)], 'tape');
     await expectRejected('size');
   });
 
   it('rejects a target of another copy technology', async () => {
-    addVolumes(catalog, '01', [makeTarget(dir.path, 'clone')], 'clone');
+    addVolumes(catalog, '01', [makeTapeTarget(dir.path, 'clone')], 'clone');
     await expectRejected('technology');
   });
 
   it('rejects a target reserved for another pair', async () => {
-    const target = makeTarget(dir.path, 'taken');
+    const target = makeTapeTarget(dir.path, 'taken');
     addVolumes(catalog, '01', [target], 'tape');
     catalog.write((db) => db.prepare('UPDATE volumes SET reserved_for = ? WHERE path = ?').run('/elsewhere/other.ckd', target));
     const logged: string[] = [];
@@ -83,7 +95,7 @@ describe('target selection', () => {
   });
 
   it('pairs with a compatible target once one joins the pool', async () => {
-    addVolumes(catalog, '01', [makeTarget(dir.path, 'small', { cylinders: 1 }), makeTarget(dir.path, 'ok')], 'tape');
+    addVolumes(catalog, '01', [makeTapeTarget(dir.path, 'small', 100), makeTapeTarget(dir.path, 'ok')], 'tape');
     const result = await createVersion(catalog, { sourcePool: 'SRC', targetPool: '01' });
     expect(result.rr.pairs.map((p) => p.targetPath)).toEqual([`${dir.path}/ok.img`]);
   });

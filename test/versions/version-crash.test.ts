@@ -18,7 +18,7 @@ import { fcSeed } from '../harness/fc-seed.js';
 import { crashRuns, MIN_KILLED_SHARE, recordCrashFigures } from '../harness/crash-child.js';
 import { SNAPTAPE_BIN, runSnaptape } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { addVolumes, makePool, makeTarget, openTestCatalog } from './version-fixtures.js';
+import { addVolumes, makePool, makeTapeTarget, openTestCatalog } from './version-fixtures.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
 
 /** Extra kills at most, aimed mid-create, when no sliced kill caught a create in the middle. */
@@ -49,7 +49,8 @@ beforeAll(() => {
   addVolumes(
     catalog,
     '01',
-    [1, 2, 3].map((k) => makeTarget(dir.path, `t${k}`, { cylinders: CRASH_SOURCE_CYLINDERS })),
+    // FBA volumes with room for the tape of a 15-cylinder source (tapeBytesBound).
+    [1, 2, 3].map((k) => makeTapeTarget(dir.path, `t${k}`, 26_000)),
     'tape',
   );
   catalog.close();
@@ -91,7 +92,7 @@ function checkConsistent(): { complete: number[] } {
     for (const v of versions) {
       const media = listStorageMedia(db, v.version);
       expect(media.map((m) => m.sourcePath).sort()).toHaveLength(2);
-      for (const m of media) expect(existsSync(m.tapePath)).toBe(true);
+      for (const m of media) expect(existsSync(m.copyPath)).toBe(true);
       const rr = listRecords(db).find((r) => r.kind === 'RR' && r.version === v.version);
       if (v.state === 'complete') expect(rr?.pairs.map((p) => p.sourcePath)).toEqual(media.map((m) => m.sourcePath));
       else expect(rr).toBeUndefined();

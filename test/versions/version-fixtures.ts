@@ -4,9 +4,10 @@
  */
 import { join } from 'node:path';
 import { createVolume } from '../../src/api/volume-api.js';
-import { addToPool, createPool, type Technology } from '../../src/catalog/catalog-inventory.js';
+import { createPool, type Technology } from '../../src/catalog/catalog-inventory.js';
 import { Catalog } from '../../src/catalog/catalog.js';
-import { volumeFacts } from '../../src/cli/commands/pool-command.js';
+import { joinPool } from '../../src/techniques/versions/pool-membership.js';
+import { volumeFacts } from '../../src/techniques/versions/volume-facts.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
 
 export const SOURCE_CYLINDERS = 2;
@@ -37,8 +38,16 @@ export function makeTarget(dir: string, name: string, options: { type?: string; 
   return path;
 }
 
+/** Blocks of an FBA tape target: room for the whole-volume tape of a source (tapeBytesBound). */
+export const TAPE_TARGET_BLOCKS = 4000;
+
+/** An empty FBA volume that takes the tape of a source, closed, its path returned. */
+export function makeTapeTarget(dir: string, name: string, blocks = TAPE_TARGET_BLOCKS): string {
+  return makeTarget(dir, name, { type: 'fba', blocks });
+}
+
 export function addVolumes(catalog: Catalog, pool: string, paths: readonly string[], technology: Technology | null = null): void {
-  for (const path of paths) addToPool(catalog, pool, volumeFacts(path), technology);
+  for (const path of paths) joinPool(catalog, pool, volumeFacts(path), technology);
 }
 
 export function makePool(catalog: Catalog, name: string, role: 'source' | 'target'): void {

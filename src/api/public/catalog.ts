@@ -1,13 +1,4 @@
 /** `snaptape/catalog`: the catalog of versions, pools and the volume inventory. */
-export {
-  addToPool,
-  createPool,
-  listPools,
-  listVolumes,
-  parseTechnology,
-  removeFromPool,
-  type PoolRole,
-  type VolumeFacts,
-} from '../../catalog/catalog-inventory.js';
+export { createPool, listPools, listVolumes, parseTechnology, type PoolRole, type VolumeFacts } from '../../catalog/catalog-inventory.js';
 export { getVersion, listBackupDatasets, listNotifications, listRecords, listStorageMedia, listVersions } from '../../catalog/catalog-records.js';
 export { catalogPath, withCatalog } from '../../catalog/catalog.js';

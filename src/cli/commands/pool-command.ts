@@ -1,20 +1,20 @@
 /**
  * `snaptape pool create|add|remove|ls` (issue 9, Build 5): the pool directory of the catalog.
  * Source pools hold the volumes a version copies; target pools "01", "02" ... hold the targets,
- * each entered with the copy technology it takes.
+ * each entered with the copy technology it takes. A join or leave updates the pre-pairing records
+ * of its pool, and says what it changed in them.
  */
 import type { Command } from 'commander';
 import {
-  describeVolume,
-  openVolume,
-  addToPool,
   createPool,
+  joinPool,
+  leavePool,
   listPools,
   listVolumes,
   parseTechnology,
-  removeFromPool,
+  volumeFacts,
   type PoolRole,
-  type VolumeFacts,
+  type PprChange,
   catalogPath,
   withCatalog,
 } from '../../api/index.js';
@@ -29,23 +29,8 @@ interface PoolFlags {
   technology?: string;
 }
 
-/** The volume inventory's facts about an image, read from the image itself. */
-export function volumeFacts(path: string): VolumeFacts {
-  const volume = openVolume(path, { readOnly: true });
-  try {
-    const listing = describeVolume(volume);
-    return {
-      path: resolve(path),
-      volser: listing.volser,
-      format: listing.format,
-      deviceType: listing.deviceType,
-      heads: listing.heads ?? 0,
-      cylinders: listing.cylinders ?? 0,
-      units: listing.tracks ?? listing.blocks ?? 0,
-    };
-  } finally {
-    volume.close();
-  }
+function describeChange(change: PprChange): string {
+  return `notification: ${change.message}`;
 }
 
 function parseRole(value: string | undefined): PoolRole {
@@ -75,17 +60,25 @@ export function registerPool(program: Command): void {
     .action(async (pool: string, volumes: string[], flags: PoolFlags) => {
       const technology = flags.technology === undefined ? null : parseTechnology(flags.technology);
       const facts = volumes.map(volumeFacts);
-      await withCatalog(catalogPath(flags.catalog), (catalog) => facts.forEach((f) => addToPool(catalog, pool, f, technology)));
-      printResult({ pool, added: facts.map((f) => f.path) }, () => facts.map((f) => `${f.path} added to pool ${pool}`).join('\n'), flags);
+      const pprChanges = await withCatalog(catalogPath(flags.catalog), (catalog) => facts.flatMap((f) => joinPool(catalog, pool, f, technology)));
+      printResult(
+        { pool, added: facts.map((f) => f.path), pprChanges },
+        () => [...facts.map((f) => `${f.path} added to pool ${pool}`), ...pprChanges.map(describeChange)].join('\n'),
+        flags,
+      );
     });
   group
     .command('remove <pool> <volume>')
-    .description('remove a volume from a pool; the next version of each target pool breaks its pairs')
+    .description('remove a volume from a pool; a target is freed at once, and the next version re-pairs its source')
     .option('--catalog <file>', 'catalog file')
     .option('--json', 'machine-readable output')
     .action(async (pool: string, volume: string, flags: PoolFlags) => {
-      await withCatalog(catalogPath(flags.catalog), (catalog) => removeFromPool(catalog, pool, resolve(volume)));
-      printResult({ pool, removed: resolve(volume) }, () => `${resolve(volume)} removed from pool ${pool}`, flags);
+      const pprChanges = await withCatalog(catalogPath(flags.catalog), (catalog) => leavePool(catalog, pool, resolve(volume)));
+      printResult(
+        { pool, removed: resolve(volume), pprChanges },
+        () => [`${resolve(volume)} removed from pool ${pool}`, ...pprChanges.map(describeChange)].join('\n'),
+        flags,
+      );
     });
   group
     .command('ls')

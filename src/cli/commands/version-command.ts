@@ -19,6 +19,7 @@ import {
   createVersion,
   prepairVersion,
   restoreFromVersion,
+  unprepairVersion,
 } from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { parseCount, printResult } from '../cli-output.js';
@@ -70,6 +71,12 @@ export function registerVersion(program: Command): void {
       ).finally(logs.flush);
       printResult(ppr, () => ppr.pairs.map((p) => `PPR ${ppr.version}: ${p.sourcePath} -> ${p.targetPath} (${p.technology})`).join('\n'), flags);
     });
+  withCommon(group.command('unprepair <version>').description('drop the pre-pairing record of a future version, freeing its targets')).action(
+    async (version: string, flags: VersionFlags) => {
+      const ppr = await withCatalog(catalogPath(flags.catalog), (catalog) => unprepairVersion(catalog, parseCount(version, '<version>')));
+      printResult(ppr, () => `PPR ${ppr.version} dropped (${ppr.pairs.length} pairs)`, flags);
+    },
+  );
   withCommon(group.command('create').description('make the next version: copy every source of the pool'))
     .requiredOption('--source <pool>', 'source pool')
     .requiredOption('--pool <pool>', 'target pool')
@@ -110,7 +117,7 @@ export function registerVersion(program: Command): void {
       flags,
     );
   });
-  withCommon(group.command('show <version>').description('one version: records, storage media, backup data sets')).action(
+  withCommon(group.command('show <version>').description('one version: records, where each copy lives, backup data sets')).action(
     async (version: string, flags: VersionFlags) => {
       const n = parseCount(version, '<version>');
       const result = await withCatalog(catalogPath(flags.catalog), (catalog) => {
@@ -128,7 +135,7 @@ export function registerVersion(program: Command): void {
         () =>
           [
             `version ${result.version} ${result.state} pool ${result.targetPool}`,
-            ...result.storageMedia.map((m) => `  ${m.sourcePath} -> ${m.tapePath} at ${m.instant}`),
+            ...result.storageMedia.map((m) => `  ${m.sourcePath} -> ${m.technology} ${m.copyPath} at ${m.instant}`),
           ].join('\n'),
         flags,
       );
@@ -150,6 +157,6 @@ export function registerVersion(program: Command): void {
           force: flags.force,
         }),
       );
-      printResult(result, () => `restored ${result.restored.join(', ')} from ${result.tapePath} to ${result.to}`, flags);
+      printResult(result, () => `restored ${result.restored.join(', ')} from ${result.technology} ${result.copyPath} to ${result.to}`, flags);
     });
 }

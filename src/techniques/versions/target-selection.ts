@@ -1,18 +1,52 @@
 /**
  * Target selection (issue 9, Build 2): scan a target pool for a volume that can take a source.
  * A candidate qualifies when it passes every check, in this order:
- * - reserved: it is not reserved for another pair (a target reserved for this same source is free);
- * - type: same format (CKD or FBA) as the source;
- * - geometry: same device type and heads per cylinder;
- * - size: at least as many cylinders (CKD) or blocks (FBA) as the source;
+ * - available: its image opens now (its facts are read again at each selection, issue 21); an
+ *   unavailable candidate fails this check alone, since its other facts are unknown;
+ * - reserved: it is not reserved for another pair (a target reserved for this same source is free,
+ *   and so is the target of a pair this same version breaks: patent step 614);
+ * - type: a clone or snapshot target has the source's format (CKD or FBA); a tape target is an FBA
+ *   volume, whatever the source, since the pair's tape is written onto it (`TAPE_START_BLOCK`);
+ * - geometry: a clone or snapshot target has the source's device type and heads per cylinder;
+ * - size: a clone or snapshot target has at least as many cylinders (CKD) or blocks (FBA) as the
+ *   source; a tape target has room for the source's whole-volume tape (`tapeBytesBound`);
  * - technology: the pool entry names the copy technology the pair asks for.
  * When none qualifies the caller records a notification that names, per candidate, the checks it
  * failed (`describeRejections`).
  */
 import type { Technology, VolumeRecord } from '../../catalog/catalog-inventory.js';
+import { FBA_BLOCK_BYTES, familyByName } from '../../geometry/device-types.js';
+import { AWS_HEADER_BYTES } from '../../tape/aws-block-header.js';
 
-export type TargetCheck = 'reserved' | 'type' | 'geometry' | 'size' | 'technology';
-export const TARGET_CHECKS: readonly TargetCheck[] = ['reserved', 'type', 'geometry', 'size', 'technology'];
+/** The block of a tape target (an FBA volume) where a version's tape starts: after block 0 and the VOL1 label in block 1, so the volume keeps its label. */
+export const TAPE_START_BLOCK = 2;
+
+/** Room the labels of a one-file tape take, and more: VOL1, HDR1-2, UHLs, tapemarks, EOF1-2, UTLs. */
+const TAPE_LABEL_ALLOWANCE_BYTES = 64 * 1024;
+/** The largest track slot of any CKD family, for a device type the geometry tables do not name. */
+const LARGEST_TRACK_SLOT_BYTES = 56_832;
+
+/**
+ * At most how many bytes the tape of a whole-volume backup of `source` takes: every unit at its
+ * largest (a track slot, or a 512-byte block) with its AWSTAPE header, and the labels.
+ */
+export function tapeBytesBound(source: VolumeRecord): number {
+  const unitBytes = source.format === 'fba' ? FBA_BLOCK_BYTES : (familyByName(source.deviceType.slice(0, 4))?.trackSlotBytes ?? LARGEST_TRACK_SLOT_BYTES);
+  return source.units * (unitBytes + AWS_HEADER_BYTES) + TAPE_LABEL_ALLOWANCE_BYTES;
+}
+
+export type TargetCheck = 'available' | 'reserved' | 'type' | 'geometry' | 'size' | 'technology';
+export const TARGET_CHECKS: readonly TargetCheck[] = ['available', 'reserved', 'type', 'geometry', 'size', 'technology'];
+
+/** What a selection knows beyond the volumes' own facts. */
+export interface SelectionContext {
+  /** Targets already chosen for another source of this plan. */
+  readonly takenInPlan: ReadonlySet<string>;
+  /** Targets of pairs this plan breaks: free for any source, whoever they are reserved for. */
+  readonly freed: ReadonlySet<string>;
+  /** Images that cannot be opened now, with the reason. */
+  readonly unavailable: ReadonlyMap<string, string>;
+}
 
 export interface Rejection {
   readonly targetPath: string;
@@ -23,37 +57,53 @@ export interface Rejection {
 export type Selection = { readonly ok: true; readonly target: VolumeRecord } | { readonly ok: false; readonly rejections: readonly Rejection[] };
 
 /** Every check `target` fails for `source`, with a sentence for each. */
-export function checkTarget(source: VolumeRecord, target: VolumeRecord, technology: Technology, takenInPlan: ReadonlySet<string>): Rejection {
+export function checkTarget(source: VolumeRecord, target: VolumeRecord, technology: Technology, context: SelectionContext): Rejection {
   const failed: TargetCheck[] = [];
   const reasons: string[] = [];
   const fail = (check: TargetCheck, reason: string): void => {
     failed.push(check);
     reasons.push(`${check}: ${reason}`);
   };
-  if (target.reservedFor !== null && target.reservedFor !== source.path) fail('reserved', `reserved for ${target.reservedFor}`);
-  else if (takenInPlan.has(target.path)) fail('reserved', 'chosen for another source of this version');
-  if (target.format !== source.format) fail('type', `${target.format} volume, the source is ${source.format}`);
-  else if (target.deviceType !== source.deviceType || target.heads !== source.heads) {
-    fail('geometry', `${target.deviceType} with ${target.heads} heads, the source is ${source.deviceType} with ${source.heads}`);
+  const gone = context.unavailable.get(target.path);
+  if (gone !== undefined) {
+    fail('available', gone);
+    return { targetPath: target.path, failed, reasons };
   }
-  // Sizes of different types (tracks and blocks) do not compare: the type check already failed.
-  if (target.format === source.format && (target.units < source.units || target.cylinders < source.cylinders)) {
-    fail('size', `${target.cylinders} cylinders (${target.units} units), the source has ${source.cylinders} (${source.units})`);
+  if (target.reservedFor !== null && target.reservedFor !== source.path && !context.freed.has(target.path))
+    fail('reserved', `reserved for ${target.reservedFor}`);
+  else if (context.takenInPlan.has(target.path)) fail('reserved', 'chosen for another source of this version');
+  if (technology === 'tape') {
+    if (target.format !== 'fba') fail('type', `${target.format} volume, a tape is written onto an FBA volume`);
+    else if ((target.units - TAPE_START_BLOCK) * FBA_BLOCK_BYTES < tapeBytesBound(source))
+      fail(
+        'size',
+        `${target.units} blocks, the tape of the source may take ${Math.ceil(tapeBytesBound(source) / FBA_BLOCK_BYTES)} from block ${TAPE_START_BLOCK}`,
+      );
+  } else {
+    if (target.format !== source.format) fail('type', `${target.format} volume, the source is ${source.format}`);
+    else if (target.deviceType !== source.deviceType || target.heads !== source.heads) {
+      fail('geometry', `${target.deviceType} with ${target.heads} heads, the source is ${source.deviceType} with ${source.heads}`);
+    }
+    // Sizes of different types (tracks and blocks) do not compare: the type check already failed.
+    if (target.format === source.format && (target.units < source.units || target.cylinders < source.cylinders)) {
+      fail('size', `${target.cylinders} cylinders (${target.units} units), the source has ${source.cylinders} (${source.units})`);
+    }
   }
   if (target.technology !== technology) fail('technology', `uses ${target.technology ?? 'none'}, the pair needs ${technology}`);
   return { targetPath: target.path, failed, reasons };
 }
 
 /** The first candidate (in path order) that passes every check, or every candidate's rejection. */
-export function selectTarget(options: {
-  readonly source: VolumeRecord;
-  readonly candidates: readonly VolumeRecord[];
-  readonly technology: Technology;
-  readonly takenInPlan: ReadonlySet<string>;
-}): Selection {
+export function selectTarget(
+  options: {
+    readonly source: VolumeRecord;
+    readonly candidates: readonly VolumeRecord[];
+    readonly technology: Technology;
+  } & SelectionContext,
+): Selection {
   const rejections: Rejection[] = [];
   for (const candidate of options.candidates) {
-    const rejection = checkTarget(options.source, candidate, options.technology, options.takenInPlan);
+    const rejection = checkTarget(options.source, candidate, options.technology, options);
     if (rejection.failed.length === 0) return { ok: true, target: candidate };
     rejections.push(rejection);
   }

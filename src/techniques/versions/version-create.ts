@@ -5,9 +5,9 @@
  * 1. plan and reserve: the verified copy record is written as COPY, the version row as `creating`
  *    with this pid, new targets reserved `in` this version (catalog-recovery.ts undoes all of this
  *    when the pid dies);
- * 2. copy: each pair with its technology (tape: a backup of the whole source volume to a tape named
- *    after the target and the version; snapshot: an instant whole-volume snapshot between mapped
- *    volumes, keeping the target's volser; clone: a full clone onto the target);
+ * 2. copy: each pair with its technology (tape: a backup of the whole source volume onto a tape
+ *    written on the target FBA volume from block 2, after its label; snapshot: an instant whole-volume snapshot
+ *    between mapped volumes, keeping the target's volser; clone: a full clone onto the target);
  * 3. complete: the RR, storage media and backup data sets are written, the RR is compared with the
  *    COPY record, removed sources' pairs are broken, the PPR and RR of the replaced version deleted.
  */
@@ -33,8 +33,8 @@ import type { Catalog } from '../../catalog/catalog.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
 import { SnapshotSession } from '../snapshot/snapshot-session.js';
 import { TapeBackupSession } from '../tape-backup/tape-backup-session.js';
-import { planCopyRecord, reserveTargets, type PlanOutcome } from './copy-record-plan.js';
-import { describeRejections, failedChecks } from './target-selection.js';
+import { breakPairs, breakPairsNoRrHolds, planCopyRecord, reserveTargets, type PlanOutcome } from './copy-record-plan.js';
+import { describeRejections, failedChecks, TAPE_START_BLOCK } from './target-selection.js';
 
 export interface CreateVersionOptions {
   readonly sourcePool: string;
@@ -79,9 +79,9 @@ export function compareRecords(copyRecord: readonly CopyPair[], rr: readonly Cop
   return { equal: onlyInCopyRecord.length === 0 && onlyInRr.length === 0, onlyInCopyRecord, onlyInRr };
 }
 
-/** The tape that holds `source`'s copy for `version` when its target uses the tape technology. */
-export function tapePathFor(targetPath: string, version: number): string {
-  return `${targetPath}.v${String(version).padStart(4, '0')}.aws`;
+/** Where the copy of a pair lives: on its target volume, for every technology (a tape pair's tape is written onto it). */
+export function copyPathFor(pair: CopyPair): string {
+  return pair.targetPath;
 }
 
 /** Records the notification of a failed target selection (own transaction), logs it, throws. */
@@ -99,6 +99,17 @@ function failSelection(
   throw new SessionError(message, { targetPool: context.targetPool, source: outcome.sourcePath, failedChecks: checks.join(',') });
 }
 
+/** Drops the PPR of a future version; the targets it reserved are freed unless an RR holds the same pair. Throws UsageError when there is no such PPR. */
+export function unprepairVersion(catalog: Catalog, version: number): PairRecord {
+  return catalog.write((db) => {
+    const ppr = readRecord(db, 'PPR', version);
+    if (!ppr) throw new UsageError(`Cannot drop the pre-pairing record of version ${version}: the catalog has none`);
+    deleteRecord(db, 'PPR', version);
+    breakPairsNoRrHolds(db, ppr.pairs);
+    return ppr;
+  });
+}
+
 /** Makes the PPR for a future version ahead of the copy window; its targets stay reserved. */
 export function prepairVersion(catalog: Catalog, options: CreateVersionOptions & { readonly version: number }): PairRecord {
   const technology = options.technology ?? 'tape';
@@ -106,8 +117,15 @@ export function prepairVersion(catalog: Catalog, options: CreateVersionOptions &
     if (getVersion(db, options.version)) throw new UsageError(`Cannot prepair version ${options.version}: it exists`);
     const planned = planCopyRecord(db, { version: options.version, sourcePool: options.sourcePool, targetPool: options.targetPool, technology, usePpr: false });
     if (!planned.ok) return planned;
+    breakPairs(db, planned.plan.dropped);
     reserveTargets(db, planned.plan.added, null);
-    const ppr: PairRecord = { kind: 'PPR', version: options.version, targetPool: options.targetPool, pairs: planned.plan.pairs };
+    const ppr: PairRecord = {
+      kind: 'PPR',
+      version: options.version,
+      targetPool: options.targetPool,
+      sourcePool: options.sourcePool,
+      pairs: planned.plan.pairs,
+    };
     writeRecord(db, ppr);
     return { ok: true as const, ppr };
   });
@@ -129,7 +147,6 @@ function datasetNames(path: string): string[] {
  * any is awaited, so the version's instant is one moment for all of those; clones run after.
  */
 async function runCopies(
-  version: number,
   pairs: readonly CopyPair[],
   targetVolsers: ReadonlyMap<string, string>,
 ): Promise<{ instant: string; datasets: Map<string, string[]> }> {
@@ -154,7 +171,7 @@ async function runCopies(
           pair.sourcePath,
           describeVolume(volume).datasets.map((d) => d.name),
         );
-        const session = TapeBackupSession.start(volume, { tapePath: tapePathFor(pair.targetPath, version), force: true });
+        const session = TapeBackupSession.start(volume, { tapePath: pair.targetPath, tapeStartBlock: TAPE_START_BLOCK, force: true });
         sessions.push({ done: session.done, close: () => volume.close() });
       } catch (error) {
         volume.close();
@@ -190,7 +207,10 @@ export async function createVersion(catalog: Catalog, options: CreateVersionOpti
       process.pid,
       new Date().toISOString(),
     );
-    writeRecord(db, { kind: 'COPY', version, targetPool: options.targetPool, pairs: planned.plan.pairs });
+    writeRecord(db, { kind: 'COPY', version, targetPool: options.targetPool, sourcePool: options.sourcePool, pairs: planned.plan.pairs });
+    // Step 614: the broken pairs' targets are free before the new pairs reserve theirs, since a
+    // new pair may take one of them.
+    breakPairs(db, planned.plan.dropped);
     reserveTargets(db, planned.plan.added, version);
     const targetVolsers = new Map(planned.plan.pairs.map((p) => [p.targetPath, getVolume(db, p.targetPath)?.volser ?? '']));
     return { ok: true as const, version, plan: planned.plan, targetVolsers };
@@ -199,7 +219,7 @@ export async function createVersion(catalog: Catalog, options: CreateVersionOpti
   const { version, plan, targetVolsers } = begun;
   let copied: Awaited<ReturnType<typeof runCopies>>;
   try {
-    copied = await runCopies(version, plan.pairs, targetVolsers);
+    copied = await runCopies(plan.pairs, targetVolsers);
     await options.beforeComplete?.();
   } catch (error) {
     abandonVersion(catalog, version);
@@ -208,23 +228,32 @@ export async function createVersion(catalog: Catalog, options: CreateVersionOpti
   return catalog.write((db) => {
     const copyRecord = readRecord(db, 'COPY', version);
     if (!copyRecord || getVersion(db, version)?.state !== 'creating') throw new SessionError(`Cannot complete version ${version}: its creating record is gone`);
-    const rr: PairRecord = { kind: 'RR', version, targetPool: options.targetPool, pairs: plan.pairs };
+    const rr: PairRecord = { kind: 'RR', version, targetPool: options.targetPool, sourcePool: options.sourcePool, pairs: plan.pairs };
     writeRecord(db, rr);
     const comparison = compareRecords(copyRecord.pairs, rr.pairs);
-    const medium = db.prepare('INSERT INTO storage_media (version, source_path, target_path, tape_path, instant) VALUES (?, ?, ?, ?, ?)');
-    for (const pair of plan.pairs)
-      if (pair.technology === 'tape') medium.run(version, pair.sourcePath, pair.targetPath, tapePathFor(pair.targetPath, version), copied.instant);
+    const medium = db.prepare(
+      'INSERT INTO storage_media (version, source_path, target_path, technology, copy_path, tape_start_block, instant) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    for (const pair of plan.pairs) {
+      const startBlock = pair.technology === 'tape' ? TAPE_START_BLOCK : null;
+      medium.run(version, pair.sourcePath, pair.targetPath, pair.technology, copyPathFor(pair), startBlock, copied.instant);
+    }
     const backup = db.prepare('INSERT OR IGNORE INTO backup_datasets (version, dataset, source_path) VALUES (?, ?, ?)');
     for (const [sourcePath, names] of copied.datasets) {
       setSourceDatasets(db, sourcePath, names);
       for (const name of names) backup.run(version, name, sourcePath);
     }
-    // Break the pairs of removed sources: their targets become free.
-    const breakPair = db.prepare('UPDATE volumes SET reserved_for = NULL, reserved_in_version = NULL WHERE path = ? AND reserved_for = ?');
-    for (const pair of plan.dropped) breakPair.run(pair.targetPath, pair.sourcePath);
     db.prepare('UPDATE volumes SET reserved_in_version = NULL WHERE reserved_in_version = ?').run(version);
     const replaced = previousVersionOfPool(db, options.targetPool, version);
     if (replaced) {
+      // A pair of the replaced version that this version does not hold is broken (its source left
+      // while a PPR was made without it, say): no record holds it any more.
+      const kept = new Set(plan.pairs.map(pairKey));
+      const old = [readRecord(db, 'RR', replaced.version), readRecord(db, 'PPR', replaced.version)].flatMap((r) => r?.pairs ?? []);
+      breakPairs(
+        db,
+        old.filter((p) => !kept.has(pairKey(p))),
+      );
       deleteRecord(db, 'RR', replaced.version);
       deleteRecord(db, 'PPR', replaced.version);
       db.prepare("UPDATE versions SET state = 'replaced' WHERE version = ?").run(replaced.version);

@@ -1,15 +1,21 @@
 /**
- * `version restore` (issue 9, Build 5): restores one data set, or one whole source volume, from the
- * tape the storage media inventory names for that version. A data set is restored into a new volume
- * (the backup data set inventory says which source volume, and so which tape, holds it).
+ * `version restore` (issue 9, Build 5; issue 21): restores one data set, or one whole source volume,
+ * from the copy the storage media inventory names for that version: a tape of a tape pair, or the
+ * target volume of a clone or snapshot pair. A data set is restored into a new volume (the backup
+ * data set inventory says which source volume, and so which copy, holds it).
+ *
+ * A target volume holds its version only until the next version of the same target pool copies
+ * onto it, so a version restores only while it is the complete version of its pool.
  */
 import { listBackupDatasets, listStorageMedia, getVersion, type StorageMedium } from '../../catalog/catalog-records.js';
 import type { Catalog } from '../../catalog/catalog.js';
-import { DatasetError, UsageError } from '../../errors/snaptape-error.js';
-import { withVolume } from '../../volume/open-volume.js';
+import { DatasetError, TargetExistsError, UsageError } from '../../errors/snaptape-error.js';
+import { existsSync } from 'node:fs';
+import { createVolume, openVolume, withVolume } from '../../volume/open-volume.js';
 import { describeVolume } from '../../vtoc/volume-listing.js';
 import { deleteDatasets } from '../../vtoc/dataset-allocator.js';
-import { restoreTape, type RestoreResult } from '../restore/restore-tape.js';
+import { runClone } from '../clone/clone-run.js';
+import { restoreTape } from '../restore/restore-tape.js';
 
 export interface VersionRestoreOptions {
   readonly version: number;
@@ -22,18 +28,65 @@ export interface VersionRestoreOptions {
 }
 
 function mediumFor(catalog: Catalog, version: number, sourcePath: string): StorageMedium {
-  const state = getVersion(catalog.db, version)?.state;
-  if (state === undefined || state === 'creating') throw new UsageError(`Cannot restore from version ${version}: it is ${state ?? 'absent'}`);
+  const row = getVersion(catalog.db, version);
+  if (row === undefined || row.state === 'creating') throw new UsageError(`Cannot restore from version ${version}: it is ${row?.state ?? 'absent'}`);
   const medium = listStorageMedia(catalog.db, version).find((m) => m.sourcePath === sourcePath);
-  if (!medium) throw new UsageError(`Cannot restore ${sourcePath} from version ${version}: the storage media inventory names no tape for it`);
+  if (!medium) throw new UsageError(`Cannot restore ${sourcePath} from version ${version}: the storage media inventory names no copy of it`);
+  if (row.state === 'replaced')
+    throw new UsageError(
+      `Cannot restore ${sourcePath} from version ${version}: it was replaced, and its ${medium.technology} target ${medium.copyPath} now holds a later version of pool ${row.targetPool}`,
+    );
   return medium;
 }
 
-/** What a version restore did: the restore, the tape it read, and what it restored (a data set, or the volume's elements). */
-export type VersionRestoreResult = RestoreResult & { readonly tapePath: string; readonly restored: readonly string[] };
+/** What a version restore did: where it restored to, the copy it read, and what it restored (a data set, or the volume's elements). */
+export interface VersionRestoreResult {
+  readonly to: string;
+  readonly newVolume: boolean;
+  readonly technology: StorageMedium['technology'];
+  /** The copy it read: a tape file, or a target volume. */
+  readonly copyPath: string;
+  readonly restored: readonly string[];
+}
 
-/** Restores a volume, or one data set, from a copy version recorded in the catalog. Throws DatasetError when no source volume of the version, or more than one, holds the data set. */
-export function restoreFromVersion(catalog: Catalog, options: VersionRestoreOptions): VersionRestoreResult {
+/** Brings a whole copy back into a new volume `to`: a tape by restoring it, a target volume by cloning it. Returns the names of what it restored. */
+async function restoreWhole(medium: StorageMedium, options: { to: string; newVolume: boolean; force?: boolean }): Promise<string[]> {
+  if (medium.technology === 'tape') {
+    const result = restoreTape(medium.copyPath, {
+      to: options.to,
+      newVolume: options.newVolume,
+      force: options.force,
+      tapeStartBlock: medium.tapeStartBlock ?? undefined,
+    });
+    return result.elements.map((e) => e.name);
+  }
+  if (!options.newVolume)
+    throw new UsageError(
+      `Cannot restore ${medium.sourcePath} into the existing volume ${options.to}: a ${medium.technology} version restores into a new volume only`,
+    );
+  if (existsSync(options.to) && !options.force)
+    throw new TargetExistsError(`Cannot restore into a new volume ${options.to}: the file exists (use --force)`, { path: options.to });
+  // A new volume of the copy's type and size, without a VTOC of its own: the clone brings track 0 and the VTOC.
+  const listing = withVolume(medium.copyPath, { readOnly: true }, (volume) => describeVolume(volume));
+  createVolume(options.to, {
+    type: listing.format === 'fba' ? 'fba' : listing.deviceType,
+    cylinders: listing.format === 'fba' ? undefined : (listing.cylinders ?? undefined),
+    blocks: listing.format === 'fba' ? (listing.blocks ?? undefined) : undefined,
+    volser: listing.volser || 'RESTOR',
+    vtocTracks: 0,
+    force: options.force,
+  }).close();
+  await runClone(medium.copyPath, options.to);
+  const volume = openVolume(options.to, { readOnly: true });
+  try {
+    return describeVolume(volume).datasets.map((d) => d.name);
+  } finally {
+    volume.close();
+  }
+}
+
+/** Restores a volume, or one data set, from a copy version recorded in the catalog: from its tape, or from the target volume of a clone or snapshot version. Throws DatasetError when no source volume of the version, or more than one, holds the data set; UsageError when the version is absent, still creating, or a clone or snapshot version that a later version replaced. */
+export async function restoreFromVersion(catalog: Catalog, options: VersionRestoreOptions): Promise<VersionRestoreResult> {
   if (options.dataset !== undefined) {
     const name = options.dataset.toUpperCase();
     const holders = listBackupDatasets(catalog.db, options.version).filter((d) => d.dataset === name);
@@ -45,9 +98,9 @@ export function restoreFromVersion(catalog: Catalog, options: VersionRestoreOpti
     if (options.newVolume === false)
       throw new UsageError(`Cannot restore ${name} into the existing volume ${options.to}: a version restores a data set into a new volume only`);
     const medium = mediumFor(catalog, options.version, (holders[0] as { sourcePath: string }).sourcePath);
-    // The version's tapes hold whole volumes: the volume comes back whole, then every other data
-    // set is deleted from its VTOC, so the new volume holds this data set at its own tracks.
-    const result = restoreTape(medium.tapePath, { to: options.to, newVolume: true, force: options.force });
+    // Every copy holds a whole volume: the volume comes back whole, then every other data set is
+    // deleted from its VTOC, so the new volume holds this data set at its own tracks.
+    await restoreWhole(medium, { to: options.to, newVolume: true, force: options.force });
     withVolume(options.to, {}, (volume) => {
       deleteDatasets(
         volume,
@@ -57,10 +110,11 @@ export function restoreFromVersion(catalog: Catalog, options: VersionRestoreOpti
       );
       volume.sync();
     });
-    return { ...result, tapePath: medium.tapePath, restored: [name] };
+    return { to: options.to, newVolume: true, technology: medium.technology, copyPath: medium.copyPath, restored: [name] };
   }
   if (options.sourcePath === undefined) throw new UsageError('Cannot restore from a version: name a data set or a source volume');
   const medium = mediumFor(catalog, options.version, options.sourcePath);
-  const result = restoreTape(medium.tapePath, { to: options.to, newVolume: options.newVolume ?? true, force: options.force });
-  return { ...result, tapePath: medium.tapePath, restored: result.elements.map((e) => e.name) };
+  const newVolume = options.newVolume ?? true;
+  const restored = await restoreWhole(medium, { to: options.to, newVolume, force: options.force });
+  return { to: options.to, newVolume, technology: medium.technology, copyPath: medium.copyPath, restored };
 }
