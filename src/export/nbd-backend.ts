@@ -30,6 +30,11 @@ export interface NbdExportBackend {
   trim?(offsetBytes: number, length: number): void;
   /** Makes every completed write durable. */
   flush(): void;
+  /**
+   * Set while the export is held (a mirror secondary split by its own server for a backup): the
+   * handshake refuses the export with NBD_REP_ERR_POLICY and this text, and writes are refused.
+   */
+  readonly heldReason?: string | undefined;
 }
 
 /** The NBD errno for each operating-error code; anything unlisted is EIO. */

@@ -13,6 +13,7 @@
  */
 import { basename, extname } from 'node:path';
 import { assert, assertInteger } from '../base/assert.js';
+import { SessionError } from '../errors/snaptape-error.js';
 import type { Volume } from '../volume/volume.js';
 import { ZERO_FILL_CHUNK_BYTES } from './nbd-constants.js';
 import type { NbdExportBackend } from './nbd-backend.js';
@@ -36,12 +37,32 @@ export class VolumeBackend implements NbdExportBackend {
   readonly readOnly: boolean;
   readonly canTrim = false;
   readonly volume: Volume;
+  // Main thread only.
+  private held: string | undefined;
 
   constructor(volume: Volume, options: VolumeBackendOptions = {}) {
     this.volume = volume;
     this.name = options.name ?? exportNameFor(volume.path);
     this.sizeBytes = volume.flatSizeBytes;
     this.readOnly = volume.readOnly;
+  }
+
+  /** Why the export is held (see NbdExportBackend.heldReason), or undefined. */
+  get heldReason(): string | undefined {
+    return this.held;
+  }
+
+  /**
+   * Holds the export: new clients are refused at the handshake with `reason`, and writes of
+   * clients already connected are refused (EPERM), so from this instant no NBD write reaches the
+   * volume. The volume itself stays open to its owner (a backup reads it).
+   */
+  hold(reason: string): void {
+    this.held = reason;
+  }
+
+  release(): void {
+    this.held = undefined;
   }
 
   read(offsetBytes: number, length: number): Buffer {
@@ -51,12 +72,14 @@ export class VolumeBackend implements NbdExportBackend {
 
   write(offsetBytes: number, data: Buffer): void {
     assert(!this.readOnly, 'write is not called on a read-only backend');
+    this.refuseWhileHeld();
     this.checkRange(offsetBytes, data.length);
     this.volume.writeFlat(offsetBytes, data);
   }
 
   writeZeroes(offsetBytes: number, length: number): void {
     assert(!this.readOnly, 'writeZeroes is not called on a read-only backend');
+    this.refuseWhileHeld();
     this.checkRange(offsetBytes, length);
     const zeroes = Buffer.alloc(Math.min(length, ZERO_FILL_CHUNK_BYTES));
     // Bounded: each step advances by one chunk (the last may be shorter).
@@ -68,6 +91,10 @@ export class VolumeBackend implements NbdExportBackend {
 
   flush(): void {
     if (!this.readOnly) this.volume.sync();
+  }
+
+  private refuseWhileHeld(): void {
+    if (this.held !== undefined) throw new SessionError(`Cannot write export '${this.name}': ${this.held}`, { exportName: this.name });
   }
 
   private checkRange(offsetBytes: number, length: number): void {
