@@ -16,7 +16,15 @@ import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { ERROR_CODES, IoError, SessionError, UsageError, errorFromData, type ErrorCode, type SnaptapeError } from '../errors/snaptape-error.js';
 import { FINAL_STATES } from '../session/session-state.js';
-import type { ApiErrorBody, SessionCommand, SessionEvent, SessionInfo, StartSessionRequest, VolumeInfo } from '../control-api/control-api-types.js';
+import type {
+  ApiErrorBody,
+  SecondarySplitInfo,
+  SessionCommand,
+  SessionEvent,
+  SessionInfo,
+  StartSessionRequest,
+  VolumeInfo,
+} from '../control-api/control-api-types.js';
 import type { TrackMapSnapshot } from '../session/session-view.js';
 
 /**
@@ -136,6 +144,20 @@ export class ControlClient {
   /** Mirror sessions: rejoins one mirror or all of them (resync of the tracks written since the split). */
   rejoinMirror(id: string, mirror?: string): Promise<SessionInfo> {
     return this.call<SessionInfo>('POST', `/sessions/${encodeURIComponent(id)}/rejoin`, mirror === undefined ? {} : { mirror });
+  }
+
+  /**
+   * On the server of a remote mirror secondary: splits the served volume `volume` from the
+   * secondary's side (its export refuses the mirror's writes from this instant; the primary puts
+   * the mirror into backup mode). Rejects with SessionError when it is split already.
+   */
+  splitSecondary(volume: string): Promise<SecondarySplitInfo> {
+    return this.call<SecondarySplitInfo>('POST', `/volumes/${encodeURIComponent(volume)}/split`, {});
+  }
+
+  /** Ends a split taken with `splitSecondary`: the export takes the mirror's writes again and the primary rejoins. */
+  rejoinSecondary(volume: string): Promise<SecondarySplitInfo> {
+    return this.call<SecondarySplitInfo>('POST', `/volumes/${encodeURIComponent(volume)}/rejoin`, {});
   }
 
   /** Mirror sessions: stops mirroring and deletes the state file. */

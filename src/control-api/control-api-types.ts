@@ -52,6 +52,16 @@ export interface VolumeInfo {
   readonly exportSizeBytes: number;
   /** Names of the interceptors on the volume's write path (running sessions). */
   readonly interceptors: readonly string[];
+  /** Set while the volume, a mirror secondary, is split from its own side (POST /volumes/:name/split): the split instant. */
+  readonly secondarySplitAt?: string;
+}
+
+/** A served volume's split from the secondary's side (POST /volumes/:name/split and /rejoin). */
+export interface SecondarySplitInfo {
+  readonly volume: string;
+  readonly split: boolean;
+  /** The split instant (ISO time), or null when not split. */
+  readonly splitAt: string | null;
 }
 
 export interface BackupSessionRequest {
@@ -74,6 +84,11 @@ export interface BackupSessionRequest {
   readonly targetMbps?: number;
   /** Test hook (server started with --test-hooks): copy the image here right before the start instant. */
   readonly referenceCopy?: string;
+  /**
+   * The volume is a mirror secondary split from its own side: once this backup completes, end the
+   * split (the primary then rejoins). A backup that fails or is cancelled leaves it split.
+   */
+  readonly rejoinSecondary?: boolean;
 }
 
 /** Creates a mirror of `volume` onto 1-3 secondaries (image paths, or host:port/export), or resumes one. */

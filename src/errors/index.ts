@@ -8,6 +8,7 @@ export {
   AddressRangeError,
   DatasetError,
   ERROR_CODES,
+  HookError,
   ImageFormatError,
   IoError,
   LockedError,

@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'SESSION',
   'VERIFY',
   'NBD_PROTOCOL',
+  'HOOK',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -135,6 +136,11 @@ export class NbdProtocolError extends SnaptapeError {
   readonly code = 'NBD_PROTOCOL';
 }
 
+/** A user's hook command (a mirror's --pre-split or --post-split) that failed, timed out or could not start. */
+export class HookError extends SnaptapeError {
+  readonly code = 'HOOK';
+}
+
 const CLASS_BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDetails) => SnaptapeError> = {
   USAGE: UsageError,
   IMAGE_FORMAT: ImageFormatError,
@@ -152,6 +158,7 @@ const CLASS_BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDeta
   SESSION: SessionError,
   VERIFY: VerifyError,
   NBD_PROTOCOL: NbdProtocolError,
+  HOOK: HookError,
 };
 
 /** Rebuilds a typed error from its plain-data form (the inverse of `toData`). */

@@ -37,6 +37,11 @@ export interface NbdExportBackend {
    * the clients that connect after.
    */
   metaContexts?(): readonly MetaContextSource[];
+  /**
+   * Set while the export is held (a mirror secondary split by its own server for a backup): the
+   * handshake refuses the export with NBD_REP_ERR_POLICY and this text, and writes are refused.
+   */
+  readonly heldReason?: string | undefined;
 }
 
 /** The NBD errno for each operating-error code; anything unlisted is EIO. */

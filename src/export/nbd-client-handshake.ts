@@ -172,6 +172,9 @@ export async function clientHandshake(plainSocket: Socket, plainReader: FrameRea
   return { info: exportInfo(exportName, readU64(size), num(reply, 'transmissionFlags'), undefined), socket, reader };
 }
 
+/** Longest part of a server's refusal message that an error shows. */
+const MAX_SHOWN_REFUSAL_CHARS = 512;
+
 async function readGoReplies(reader: FrameReader, exportName: string): Promise<NbdExportInfo | 'unsupported'> {
   let size: bigint | undefined;
   let flags = 0;
@@ -190,10 +193,19 @@ async function readGoReplies(reader: FrameReader, exportName: string): Promise<N
       throw new NbdProtocolError(`Cannot open export '${exportName}': the server requires TLS (give TLS-PSK credentials)`, { exportName, replyType });
     }
     if ((replyType & NBD_REP_FLAG_ERROR) !== 0) {
-      throw new NbdProtocolError(`Cannot open export '${exportName}': server refused NBD_OPT_GO (reply 0x${replyType.toString(16)})`, {
-        exportName,
-        replyType,
-      });
+      // The spec lets an error reply carry a message for humans; it is shown, bounded and printable.
+      const said = data
+        .toString('utf8')
+        .replace(/[^\x20-\x7e]/g, '?')
+        .slice(0, MAX_SHOWN_REFUSAL_CHARS);
+      throw new NbdProtocolError(
+        `Cannot open export '${exportName}': server refused NBD_OPT_GO (reply 0x${replyType.toString(16)})${said ? `: ${said}` : ''}`,
+        {
+          exportName,
+          replyType,
+          serverMessage: said,
+        },
+      );
     }
     if (replyType === NbdReply.ACK) {
       if (size === undefined) throw new NbdProtocolError(`Cannot open export '${exportName}': server sent no NBD_INFO_EXPORT`, { exportName });

@@ -128,6 +128,9 @@ export function encodeOptionReply(option: number, replyType: number, data: Buffe
   return Buffer.concat([header, data]);
 }
 
+/** Longest text of an NBD_REP_ERR_POLICY reply for a held export. */
+const MAX_HELD_REASON_CHARS = 512;
+
 /** Transmission flags for an export: what the backend can do, and nothing else. */
 export function transmissionFlagsFor(backend: NbdExportBackend): number {
   let flags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA | NBD_FLAG_CAN_MULTI_CONN;
@@ -213,6 +216,7 @@ function handleExportName(ctx: NegotiationContext, data: Buffer): NegotiationOut
   const backend = data.length <= MAX_NAME_BYTES ? findExport(ctx.directory, name) : undefined;
   // Spec: an unknown name to NBD_OPT_EXPORT_NAME can only be answered by closing the connection.
   if (backend === undefined) return { kind: 'close', reason: `client asked for unknown export '${name.slice(0, 64)}'` };
+  if (backend.heldReason !== undefined) return { kind: 'close', reason: `client asked for held export '${backend.name}': ${backend.heldReason}` };
   const reply = encodeFields(NBD_EXPORT_NAME_REPLY, { sizeBytes: u64Bytes(backend.sizeBytes), transmissionFlags: transmissionFlagsFor(backend) });
   const noZeroes = (ctx.clientFlags & NBD_FLAG_C_NO_ZEROES) !== 0;
   ctx.send(noZeroes ? reply : Buffer.concat([reply, Buffer.alloc(EXPORT_NAME_ZERO_PAD_BYTES)]));
@@ -263,6 +267,11 @@ function handleInfoOrGo(ctx: NegotiationContext, option: number, data: Buffer): 
   const backend = findExport(ctx.directory, request.name);
   if (backend === undefined) {
     ctx.send(encodeOptionReply(option, NbdReply.ERR_UNKNOWN));
+    return { kind: 'continue' };
+  }
+  if (backend.heldReason !== undefined) {
+    // A held export (a split mirror secondary): the reply's message tells a snaptape mirror why.
+    ctx.send(encodeOptionReply(option, NbdReply.ERR_POLICY, Buffer.from(backend.heldReason.slice(0, MAX_HELD_REASON_CHARS), 'utf8')));
     return { kind: 'continue' };
   }
   const flags = transmissionFlagsFor(backend);

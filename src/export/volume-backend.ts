@@ -15,7 +15,7 @@
  */
 import { basename, extname } from 'node:path';
 import { assert, assertInteger } from '../base/assert.js';
-import { UsageError } from '../errors/snaptape-error.js';
+import { SessionError, UsageError } from '../errors/snaptape-error.js';
 import { volumeAllocation } from './allocation-context.js';
 import type { MetaContextSource } from './nbd-meta-context.js';
 import type { Volume } from '../volume/volume.js';
@@ -43,6 +43,7 @@ export class VolumeBackend implements NbdExportBackend {
   readonly volume: Volume;
   // Main thread only.
   private readonly contexts: MetaContextSource[];
+  private held: string | undefined;
 
   constructor(volume: Volume, options: VolumeBackendOptions = {}) {
     this.volume = volume;
@@ -64,6 +65,24 @@ export class VolumeBackend implements NbdExportBackend {
     this.contexts.push(source);
   }
 
+  /** Why the export is held (see NbdExportBackend.heldReason), or undefined. */
+  get heldReason(): string | undefined {
+    return this.held;
+  }
+
+  /**
+   * Holds the export: new clients are refused at the handshake with `reason`, and writes of
+   * clients already connected are refused (EPERM), so from this instant no NBD write reaches the
+   * volume. The volume itself stays open to its owner (a backup reads it).
+   */
+  hold(reason: string): void {
+    this.held = reason;
+  }
+
+  release(): void {
+    this.held = undefined;
+  }
+
   read(offsetBytes: number, length: number): Buffer {
     this.checkRange(offsetBytes, length);
     return this.volume.readFlat(offsetBytes, length);
@@ -71,12 +90,14 @@ export class VolumeBackend implements NbdExportBackend {
 
   write(offsetBytes: number, data: Buffer): void {
     assert(!this.readOnly, 'write is not called on a read-only backend');
+    this.refuseWhileHeld();
     this.checkRange(offsetBytes, data.length);
     this.volume.writeFlat(offsetBytes, data);
   }
 
   writeZeroes(offsetBytes: number, length: number): void {
     assert(!this.readOnly, 'writeZeroes is not called on a read-only backend');
+    this.refuseWhileHeld();
     this.checkRange(offsetBytes, length);
     const zeroes = Buffer.alloc(Math.min(length, ZERO_FILL_CHUNK_BYTES));
     // Bounded: each step advances by one chunk (the last may be shorter).
@@ -88,6 +109,10 @@ export class VolumeBackend implements NbdExportBackend {
 
   flush(): void {
     if (!this.readOnly) this.volume.sync();
+  }
+
+  private refuseWhileHeld(): void {
+    if (this.held !== undefined) throw new SessionError(`Cannot write export '${this.name}': ${this.held}`, { exportName: this.name });
   }
 
   private checkRange(offsetBytes: number, length: number): void {

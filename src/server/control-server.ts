@@ -3,6 +3,7 @@
  * are one table (native-layout/control-api.md documents each):
  *
  *   GET  /volumes                         served volumes
+ *   POST /volumes/:name/(split|rejoin)    a mirror secondary split from its own side, and its end
  *   GET  /sessions                        every kept session
  *   POST /sessions                        start a session (201, the session)
  *   GET  /sessions/:id                    one session: state, progress, summary or error
@@ -41,9 +42,10 @@ import { EventStreams, MAX_EVENT_STREAMS } from './event-stream.js';
 import { readJsonBody, type JsonObject } from './request-body.js';
 import type { SessionArgs } from '../session/session.js';
 import { sendJsonCompressible } from './compressed-json.js';
-import { SESSION_COMMANDS } from '../control-api/control-api-types.js';
+import { SESSION_COMMANDS, type VolumeInfo } from '../control-api/control-api-types.js';
 import { MAX_EVENT_SUBSCRIBERS, type SessionRegistry } from './session-registry.js';
-import type { ServedVolumes } from './served-volumes.js';
+import type { ServedVolume, ServedVolumes } from './served-volumes.js';
+import type { SecondarySplits } from './secondary-splits.js';
 import type { ControlAddress } from './listen-address.js';
 import { LIVE_PAGE_ASSETS } from '../live/live-page-assets.js';
 
@@ -75,6 +77,8 @@ export interface ControlServerOptions {
   readonly registry: SessionRegistry;
   /** Required for TCP, ignored for a unix socket. */
   readonly token?: string;
+  /** Splits from the secondary's side (POST /volumes/:name/split|rejoin); without it those routes are 404. */
+  readonly secondarySplits?: SecondarySplits;
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
@@ -115,7 +119,8 @@ export class ControlServer {
   private makeRoutes(): Route[] {
     const { volumes, registry } = this.options;
     return [
-      { method: 'GET', pattern: /^\/volumes$/, handle: (_q, r) => sendJson(r, 200, { volumes: volumes.list().map((v) => volumes.describe(v)) }) },
+      { method: 'GET', pattern: /^\/volumes$/, handle: (_q, r) => sendJson(r, 200, { volumes: volumes.list().map((v) => this.describeVolume(v)) }) },
+      ...this.secondarySplitRoutes(),
       { method: 'GET', pattern: /^\/sessions$/, handle: (_q, r) => sendJson(r, 200, { sessions: registry.list().map((s) => s.info()) }) },
       {
         method: 'POST',
@@ -133,6 +138,22 @@ export class ControlServer {
       { method: 'GET', pattern: /^\/events$/, handle: (_q, r, p) => this.streams.serve(r, p.query.get('session') ?? undefined) },
       { method: 'GET', pattern: /^\/sessions\/(?<id>[^/]+)\/map$/, handle: (q, r, p) => this.trackMap(q, r, p) },
       ...LIVE_PAGE_ASSETS.map((asset): Route => ({ method: 'GET', pattern: asset.pattern, handle: (_q, r) => sendAsset(r, asset) })),
+    ];
+  }
+
+  /** A served volume as GET /volumes lists it, with its secondary-side split if it has one. */
+  private describeVolume(served: ServedVolume): VolumeInfo {
+    const splitAt = this.options.secondarySplits?.info(served.name).splitAt ?? null;
+    return { ...this.options.volumes.describe(served), ...(splitAt !== null ? { secondarySplitAt: splitAt } : {}) };
+  }
+
+  /** POST /volumes/:name/split and /rejoin: a mirror split from the secondary's side (secondary-splits.ts). */
+  private secondarySplitRoutes(): Route[] {
+    const splits = this.options.secondarySplits;
+    if (splits === undefined) return [];
+    return [
+      { method: 'POST', pattern: /^\/volumes\/(?<id>[^/]+)\/split$/, handle: (_q, r, p) => sendJson(r, 200, splits.split(p.id)) },
+      { method: 'POST', pattern: /^\/volumes\/(?<id>[^/]+)\/rejoin$/, handle: (_q, r, p) => sendJson(r, 200, splits.rejoin(p.id)) },
     ];
   }
 

@@ -33,6 +33,7 @@ import { ControlError } from './control-error.js';
 import { RequestFields, type JsonObject } from './request-body.js';
 import type { ServedVolumes } from './served-volumes.js';
 import type { SessionCreator, SessionRegistry } from './session-registry.js';
+import type { SecondarySplits } from './secondary-splits.js';
 
 const BACKUP_FIELDS = [
   'type',
@@ -50,6 +51,7 @@ const BACKUP_FIELDS = [
   'cbwTimeoutMs',
   'spool',
   'targetMbps',
+  'rejoinSecondary',
 ] as const;
 const CLONE_FIELDS = ['type', 'volume', 'target', 'precopy', 'activate', 'datasets', 'workers', 'throttleMbps', 'pauseAfter', 'pauseMs'] as const;
 const MIRROR_FIELDS = ['type', 'volume', 'secondaries', 'resume', 'linkTimeoutMs', 'resyncPauseMs', 'pauseAfter', 'pauseMs', 'throttleMbps', 'force'] as const;
@@ -110,10 +112,33 @@ const startBackup: SessionCreator = (request: JsonObject, context) => {
       throw translateIoError(error, 'copy the reference image', referenceCopy);
     }
   }
+  const rejoinSecondary = fields.optionalBoolean('rejoinSecondary') ?? false;
+  const splits = context.secondarySplits;
+  if (rejoinSecondary && (splits === undefined || !splits.isSplit(served.name)))
+    throw new ControlError('BAD_REQUEST', `Cannot accept field "rejoinSecondary": ${served.name} is not split from the secondary's side`, {
+      field: 'rejoinSecondary',
+    });
   const session = TapeBackupSession.start(served.volume, options);
   session.trackMap();
+  if (rejoinSecondary && splits !== undefined) rejoinWhenBackedUp(session, splits, served.name);
   return { session, volumeName: served.name };
 };
+
+/**
+ * The end-of-backup signal of a split taken from the secondary's side: once the backup has
+ * completed, the split ends (the primary's mirror then rejoins by itself). A backup that failed or
+ * was cancelled leaves the split, so the frozen image stays for another try.
+ */
+function rejoinWhenBackedUp(session: TapeBackupSession, splits: SecondarySplits, volumeName: string): void {
+  void session.settled.then(() => {
+    if (session.status().state !== 'completed' || !splits.isSplit(volumeName)) return;
+    try {
+      splits.rejoin(volumeName);
+    } catch {
+      // The split stays and GET /volumes shows it: the operator ends it with mirror rejoin --from-secondary.
+    }
+  });
+}
 
 /** Validates a clone request and runs CREATE (and PRECOPY or ACTIVATE, if asked) at once. */
 const startClone: SessionCreator = (request: JsonObject, context) => {

@@ -20,6 +20,7 @@ import { SESSION_TYPES, type SessionEvent, type SessionType } from '../control-a
 import type { JsonObject } from './request-body.js';
 import { ServedSession, type SessionEventListener } from './served-session.js';
 import type { ServedVolumes } from './served-volumes.js';
+import type { SecondarySplits } from './secondary-splits.js';
 
 /** Session records kept for GET /sessions; old finished ones are dropped first. */
 export const MAX_SESSION_RECORDS = 256;
@@ -41,6 +42,8 @@ export interface SessionStartContext {
   readonly id: string;
   readonly volumes: ServedVolumes;
   readonly testHooks: boolean;
+  /** The splits taken from the secondary's side (a backup may end one: `rejoinSecondary`). */
+  readonly secondarySplits?: SecondarySplits;
 }
 
 /** Validates a request of one session type and starts its session (session-creators.ts). */
@@ -50,6 +53,7 @@ export class SessionRegistry {
   // Set once.
   private readonly volumes: ServedVolumes;
   private readonly testHooks: boolean;
+  private readonly secondarySplits: SecondarySplits | undefined;
   // Main thread only.
   private readonly creators = new Map<SessionType, SessionCreator>();
   private readonly sessions = new Map<string, ServedSession>();
@@ -57,9 +61,10 @@ export class SessionRegistry {
   private nextNumber = 1;
   private stopping = false;
 
-  constructor(volumes: ServedVolumes, options: { testHooks: boolean }) {
+  constructor(volumes: ServedVolumes, options: { testHooks: boolean; secondarySplits?: SecondarySplits }) {
     this.volumes = volumes;
     this.testHooks = options.testHooks;
+    this.secondarySplits = options.secondarySplits;
   }
 
   registerType(type: SessionType, creator: SessionCreator): void {
@@ -80,7 +85,14 @@ export class SessionRegistry {
     const volumeName = request['volume'];
     // A clone source has its own limit (8 sessions, techniques/clone/protection-bits.ts).
     if (typeof volumeName === 'string' && type !== 'clone') this.checkVolumeRoom(volumeName);
-    return this.adopt(type as SessionType, (id) => creator(request, { id, volumes: this.volumes, testHooks: this.testHooks }));
+    return this.adopt(type as SessionType, (id) =>
+      creator(request, {
+        id,
+        volumes: this.volumes,
+        testHooks: this.testHooks,
+        ...(this.secondarySplits !== undefined ? { secondarySplits: this.secondarySplits } : {}),
+      }),
+    );
   }
 
   /**

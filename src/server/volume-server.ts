@@ -36,6 +36,7 @@ import { readPskFile } from '../export/nbd-tls.js';
 import { ServedVolumes } from './served-volumes.js';
 import { openTapeExport, type TapeVolumeBackend } from '../techniques/restore/index.js';
 import { SessionRegistry } from './session-registry.js';
+import { SecondarySplits } from './secondary-splits.js';
 
 /** Random control token size: 24 bytes = 192 bits, printed as 48 hex digits. */
 export const TOKEN_BYTES = 24;
@@ -141,7 +142,9 @@ export class VolumeServer {
       volumes.closeAll();
       throw error;
     }
-    const registry = new SessionRegistry(volumes, { testHooks: options.testHooks ?? false });
+    // Splits taken from the secondary's side outlive the process: held before NBD listens.
+    const secondarySplits = new SecondarySplits(volumes);
+    const registry = new SessionRegistry(volumes, { testHooks: options.testHooks ?? false, secondarySplits });
     for (const type of SESSION_TYPES) registry.registerType(type, SESSION_CREATORS[type]);
     let nbd: NbdServer | undefined;
     let control: ControlServer | undefined;
@@ -162,7 +165,7 @@ export class VolumeServer {
         address.kind === 'unix'
           ? { kind: 'unix', path: await nbd.listenUnix(address.path, groupId !== undefined ? { groupId } : {}), group: options.nbdGroup ?? null }
           : { kind: 'tcp', ...(await nbd.listen()), tls: tlsKeys !== undefined };
-      control = new ControlServer({ address: options.control, volumes, registry, token });
+      control = new ControlServer({ address: options.control, volumes, registry, token, secondarySplits });
       const controlAddress = await control.listen();
       const info: ServeInfo = {
         pid: process.pid,

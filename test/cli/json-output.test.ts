@@ -94,6 +94,7 @@ const FAILURE_ONLY = new Set([
   'mirror split',
   'mirror rejoin',
   'mirror remove',
+  'mirror backup',
   'clone create',
   'clone precopy',
   'clone activate',

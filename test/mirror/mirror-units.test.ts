@@ -22,7 +22,7 @@ import { makeTempDir } from '../harness/temp-dir.js';
 import { Prng, seedFromEnv } from './mirror-fixtures.js';
 
 const LAYOUT_DIR = fileURLToPath(new URL('../../native-layout/', import.meta.url));
-const EVENTS: readonly LinkEvent[] = ['copied', 'split', 'rejoin', 'rejoinDown', 'linkLost', 'linkUp', 'restart'];
+const EVENTS: readonly LinkEvent[] = ['copied', 'split', 'rejoin', 'rejoinDown', 'linkLost', 'linkUp', 'restart', 'secondarySplit'];
 
 describe('link states', () => {
   it('moves exactly as the table says and refuses the rest', () => {

@@ -39,6 +39,10 @@ const SUFFIXES: readonly (readonly [string, string])[] = [
   ['.lock', 'lock of the image'],
   ['.sizes', 'track size table: the length of each written track, so that opening needs no scan'],
   ['.mirror', 'mirror state: the secondaries and their invalid-track bitmaps'],
+  [
+    '.secondary-split',
+    "split of a mirror secondary by its own server for a backup: its export refuses the mirror's writes until mirror rejoin --from-secondary",
+  ],
   [DEFAULT_NBD_SOCKET_SUFFIX, 'NBD socket of a running snaptape serve'],
   ['.converting', 'leftover of an interrupted convert (safe to delete)'],
   ['.merging', 'leftover of an interrupted shadow merge (safe to delete)'],

@@ -12,6 +12,8 @@ import { ControlClient, parseControlEndpoint, type SessionInfo, type MirrorSessi
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
 import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
 import { barsAllowed } from '../progress-bar.js';
+import { registerMirrorBackup, runFromSecondary, withHookOptions, type HookFlags } from './mirror-backup-command.js';
+import { splitBetweenHooks } from '../../api/index.js';
 
 /** Status polls while waiting: often enough for a smooth bar, rare enough not to load the server. */
 const WAIT_POLL_MS = 200;
@@ -128,7 +130,7 @@ export function registerMirror(program: Command): void {
       printResult({ mirrors: sessions }, () => (sessions.length ? sessions.map(statusText).join('\n') : 'no mirrors'), flags);
     });
   for (const verb of ['split', 'rejoin'] as const) {
-    mirror
+    const command = mirror
       .command(`${verb} <volume>`)
       .description(
         verb === 'split'
@@ -138,16 +140,35 @@ export function registerMirror(program: Command): void {
       .requiredOption('--server <socket|host:port>', 'control address of the server')
       .option('--mirror <M2|M3|M4>', 'one mirror only (default: all)')
       .option('--wait', 'wait (with a progress bar) until the resync is done')
-      .option('--json', 'machine-readable output')
-      .action(async (volume: string, flags: ServerFlags & { mirror?: string; wait?: boolean }) => {
-        const client = new ControlClient(parseControlEndpoint(flags.server));
-        const found = await findMirror(client, volume);
-        let session = verb === 'split' ? await client.splitMirror(found.id, flags.mirror) : await client.rejoinMirror(found.id, flags.mirror);
-        if (flags.wait && verb === 'rejoin') session = await waitInSync(client, found.id, !flags.json);
-        else if (flags.wait) throw new UsageError('Cannot use --wait with split: a split is done when it returns');
-        printResult(session, () => statusText(session), flags);
-      });
+      .option('--from-secondary', "on the server of a remote secondary: <volume> is its export, split (or rejoined) from the secondary's side")
+      .option('--json', 'machine-readable output');
+    if (verb === 'split') withHookOptions(command);
+    command.action(async (volume: string, flags: ServerFlags & HookFlags & { mirror?: string; wait?: boolean; fromSecondary?: boolean }) => {
+      if (flags.fromSecondary) {
+        if (flags.mirror !== undefined || flags.wait)
+          throw new UsageError(`Cannot use --mirror or --wait with ${verb} --from-secondary: the secondary's server has one mirror of <volume>`);
+        return runFromSecondary(verb, volume, flags);
+      }
+      const client = new ControlClient(parseControlEndpoint(flags.server));
+      const found = await findMirror(client, volume);
+      const hooks = {
+        ...(flags.preSplit !== undefined ? { preSplit: flags.preSplit } : {}),
+        ...(flags.postSplit !== undefined ? { postSplit: flags.postSplit } : {}),
+      };
+      let session =
+        verb === 'split'
+          ? (
+              await splitBetweenHooks(hooks, { volume, side: 'primary', ...(flags.mirror !== undefined ? { mirror: flags.mirror.toUpperCase() } : {}) }, () =>
+                client.splitMirror(found.id, flags.mirror),
+              )
+            ).result
+          : await client.rejoinMirror(found.id, flags.mirror);
+      if (flags.wait && verb === 'rejoin') session = await waitInSync(client, found.id, !flags.json);
+      else if (flags.wait) throw new UsageError('Cannot use --wait with split: a split is done when it returns');
+      printResult(session, () => statusText(session), flags);
+    });
   }
+  registerMirrorBackup(mirror);
   mirror
     .command('remove <volume>')
     .description('stop mirroring <volume> and delete its track-status file (the secondaries keep their data)')

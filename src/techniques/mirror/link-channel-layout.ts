@@ -47,4 +47,11 @@ export type ToWorker =
 
 /** Messages the worker posts back. */
 export type FromWorker =
-  { readonly kind: 'up'; readonly link: number; readonly sizeBytes: number } | { readonly kind: 'down'; readonly link: number; readonly reason: string };
+  | { readonly kind: 'up'; readonly link: number; readonly sizeBytes: number }
+  | {
+      readonly kind: 'down';
+      readonly link: number;
+      readonly reason: string;
+      /** The secondary's server refused the link because it split the secondary for a backup (secondary-split.ts). */
+      readonly heldBySecondary?: boolean;
+    };

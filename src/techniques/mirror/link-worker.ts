@@ -15,6 +15,7 @@ import { NbdClient } from '../../export/nbd-client.js';
 import { pskOf } from '../../export/nbd-tls.js';
 import { CHANNEL_WORD, DESCRIPTOR_FIELD, DESCRIPTOR_WORDS, type FromWorker, type ToWorker } from './link-channel-layout.js';
 import { MAX_SECONDARIES } from './mirror-limits.js';
+import { isSecondarySplitRefusal } from './secondary-split.js';
 
 /** Atomics.waitAsync (Node 16+), which this project's TypeScript lib does not declare yet. */
 type WaitAsync = (array: Int32Array, index: number, value: number) => { async: false; value: string } | { async: true; value: Promise<string> };
@@ -61,7 +62,7 @@ async function connectLink(message: Extract<ToWorker, { kind: 'connect' }>): Pro
     clients[message.link] = client;
     post({ kind: 'up', link: message.link, sizeBytes: client.info.sizeBytes });
   } catch (error) {
-    post({ kind: 'down', link: message.link, reason: error instanceof Error ? error.message : String(error) });
+    post({ kind: 'down', link: message.link, reason: error instanceof Error ? error.message : String(error), heldBySecondary: isSecondarySplitRefusal(error) });
   } finally {
     connecting.delete(message.link);
   }

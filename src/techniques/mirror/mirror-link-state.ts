@@ -8,7 +8,9 @@
  *   COPY           | linkLost   | SUSPENDED     | the secondary stopped answering
  *   ONGOING        | split      | BACKUP        | frozen at this instant; writes set its invalid bits
  *   ONGOING        | linkLost   | SUSPENDED     | a write timed out or failed: its tracks go invalid
+ *   ONGOING        | secondarySplit | BACKUP    | the secondary's server split it (secondary-split.ts)
  *   SUSPENDED      | linkUp     | BACKUP RETURN | reconnected: copy the invalid tracks
+ *   SUSPENDED      | secondarySplit | BACKUP    | lost in sync, then refused as split by its server
  *   BACKUP         | rejoin     | BACKUP RETURN | copy the tracks written since the split
  *   BACKUP         | rejoinDown | SUSPENDED     | rejoined while its link is down: connect, then copy
  *   BACKUP RETURN  | copied     | ONGOING       | every invalid track copied
@@ -27,12 +29,12 @@ import { SessionError } from '../../errors/snaptape-error.js';
 
 export const LINK_STATES = ['COPY', 'ONGOING', 'SUSPENDED', 'BACKUP', 'BACKUP RETURN'] as const;
 export type LinkState = (typeof LINK_STATES)[number];
-export type LinkEvent = 'copied' | 'split' | 'rejoin' | 'rejoinDown' | 'linkLost' | 'linkUp' | 'restart';
+export type LinkEvent = 'copied' | 'split' | 'rejoin' | 'rejoinDown' | 'linkLost' | 'linkUp' | 'restart' | 'secondarySplit';
 
 export const LINK_TRANSITIONS: Readonly<Record<LinkState, Partial<Record<LinkEvent, LinkState>>>> = {
   COPY: { copied: 'ONGOING', linkLost: 'SUSPENDED', restart: 'SUSPENDED' },
-  ONGOING: { split: 'BACKUP', linkLost: 'SUSPENDED', restart: 'SUSPENDED' },
-  SUSPENDED: { linkUp: 'BACKUP RETURN', restart: 'SUSPENDED' },
+  ONGOING: { split: 'BACKUP', linkLost: 'SUSPENDED', restart: 'SUSPENDED', secondarySplit: 'BACKUP' },
+  SUSPENDED: { linkUp: 'BACKUP RETURN', restart: 'SUSPENDED', secondarySplit: 'BACKUP' },
   BACKUP: { rejoin: 'BACKUP RETURN', rejoinDown: 'SUSPENDED', restart: 'BACKUP' },
   'BACKUP RETURN': { copied: 'ONGOING', linkLost: 'SUSPENDED', restart: 'SUSPENDED' },
 };

@@ -54,6 +54,7 @@ import { SessionEvents } from '../../session/session-events.js';
 import { onlyArgs, stringArg, unknownVerb } from '../../session/session-args.js';
 import type { TrackMapSnapshot } from '../../session/session-view.js';
 import { defaultMapMirror, sampleMirrorTrackMap } from './mirror-track-map.js';
+import { SecondarySplitRecord } from './secondary-split.js';
 
 /** The mirror's verbs through Session.command; `mirror` (M2..M4) names one secondary of split and rejoin. */
 const MIRROR_COMMANDS = ['split', 'rejoin', 'detach', 'remove'] as const;
@@ -149,6 +150,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   /** A host write's unit copy neither claims nor completes here: the host holds its units. */
   private readonly hostWriteStates = TrackStateArray.create(0);
   private readonly mapRecorder: MirrorMapRecorder;
+  /** Per secondary (by mirror number): splits taken by its own server, and reconnects (secondary-split.ts). */
+  private readonly secondarySplits = new Map<number, SecondarySplitRecord>();
   private readonly label: string;
   // Main thread only.
   private bitsDirty = false;
@@ -463,6 +466,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
 
   /** A secondary missed `units`: their bits go invalid durably, and the mirror is SUSPENDED. */
   private lose(s: Secondary, units: readonly number[], error: unknown): void {
+    this.splitRecord(s).lostInSync = s.state === 'ONGOING' && this.table.nextInvalid(s.mirror, 0) < 0;
     let cleared = false;
     // Lowest and highest unit found in the same pass: `units` may be too long to spread into a call.
     let lowest = Number.POSITIVE_INFINITY;
@@ -519,6 +523,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       // The copy waits for the link to come back (then a new run starts), as host writes do.
       s.copyRun?.states.setControl(CONTROL.CANCEL);
       s.lastError = event.reason;
+      if (event.heldBySecondary === true) this.splitBySecondary(s, event.reason);
       return;
     }
     if (event.sizeBytes !== this.volume.flatSizeBytes) {
@@ -526,8 +531,12 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       this.channel?.drop(s.link);
       return;
     }
+    const wasUp = s.remoteUp;
     s.remoteUp = true;
     s.lastError = undefined;
+    // Every reconnect of a link that was down is recorded (a second connect of a link already up is
+    // none); only one to a mirror its secondary split ends a backup, and rejoins it.
+    if (!wasUp && this.splitRecord(s).reconnected() && s.state === 'BACKUP') this.move(s, 'rejoin');
     if (s.state === 'SUSPENDED') this.move(s, 'linkUp');
     this.startCopies();
   }
@@ -536,8 +545,37 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     if (this.detached || this.removed) return;
     for (const s of this.secondaries) {
       const down = s.spec.kind === 'remote' ? !s.remoteUp : s.local === undefined;
-      if (down && s.state !== 'BACKUP') this.connect(s);
+      // A mirror its secondary split keeps trying: the first connect that succeeds ends the backup.
+      if (down && (s.state !== 'BACKUP' || this.splitRecord(s).bySecondary)) this.connect(s);
     }
+  }
+
+  private splitRecord(s: Secondary): SecondarySplitRecord {
+    let record = this.secondarySplits.get(s.mirror);
+    if (record === undefined) {
+      record = new SecondarySplitRecord();
+      this.secondarySplits.set(s.mirror, record);
+    }
+    return record;
+  }
+
+  /**
+   * The secondary's server refused the link as split for a backup (secondary-split.ts): a mirror
+   * that was in sync when its link went down becomes split (BACKUP) at that instant; any other
+   * keeps its state, and its last error says why its image is no point in time.
+   */
+  private splitBySecondary(s: Secondary, reason: string): void {
+    const record = this.splitRecord(s);
+    if (s.state === 'BACKUP') return;
+    const inSync = (s.state === 'ONGOING' && this.table.nextInvalid(s.mirror, 0) < 0) || (s.state === 'SUSPENDED' && record.lostInSync);
+    if (!inSync) {
+      s.lastError = `${reason}; but ${s.name} was ${s.state} and not in sync, so its image is no point in time of ${this.volumeName}: release it on its server (mirror rejoin --from-secondary) and split again once it is in sync`;
+      return;
+    }
+    record.bySecondary = true;
+    s.splitAt = new Date().toISOString();
+    s.splitCount += 1;
+    this.move(s, 'secondarySplit');
   }
 
   private isUp(s: Secondary): boolean {
@@ -725,7 +763,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   // ---- status and life cycle -----------------------------------------------------------------------
 
   private describe(s: Secondary): MirrorStatus {
-    return describeSecondary(s, this.table, { connected: this.isUp(s), detached: this.detached });
+    return { ...describeSecondary(s, this.table, { connected: this.isUp(s), detached: this.detached }), ...this.splitRecord(s).status(s.state) };
   }
 
   /** The mirror's own record: what the control API shows as its progress. */

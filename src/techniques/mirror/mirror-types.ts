@@ -4,6 +4,7 @@
  */
 import type { LinkState } from './mirror-link-state.js';
 import type { TargetKind } from './mirror-state-file.js';
+import type { ReconnectRecord } from './secondary-split.js';
 
 export interface TrackError {
   readonly track: number;
@@ -38,6 +39,11 @@ export interface MirrorStatus {
   readonly splitAt: string | null;
   readonly splitCount: number;
   readonly lastError: string | null;
+  /** Who split a mirror in BACKUP (secondary-split.ts); null when not split. */
+  readonly splitBy?: 'primary' | 'secondary' | null;
+  /** Reconnects of the link since the session started, each one reported (not only those that end a backup). */
+  readonly reconnects?: number;
+  readonly lastReconnect?: ReconnectRecord | null;
 }
 
 export interface MirrorSessionStatus {
