@@ -21,6 +21,8 @@ export const EXIT_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   SESSION: 15,
   VERIFY: 16,
   NBD_PROTOCOL: 17,
+  CARTRIDGE_PROTECTED: 18,
+  LIBRARY: 19,
 };
 
 /** Status for a crash that is not an operating error. */

@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/catalog/catalog-migrations.js';
 import { listPools } from '../../src/catalog/catalog-inventory.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -76,7 +77,7 @@ describe('catalog under two processes', () => {
     try {
       expect(catalog.db.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(catalog.db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(catalog.schemaVersion()).toBe(1);
+      expect(catalog.schemaVersion()).toBe(MIGRATIONS.at(-1)?.version);
       const names = listPools(catalog.db)
         .map((p) => p.name.split(':') as [string, string])
         .sort((a, b) => Number(a[0].slice(1)) - Number(b[0].slice(1)));
