@@ -194,13 +194,8 @@ export function spanTape(sourcePath: string, options: SpanOptions): SpannedVolum
           const entry = labels.next();
           if (entry.kind === 'tapemark') break;
           if (entry.kind === 'end') throw labels.unexpected('a tapemark after the data', 0);
-          const needed = out.writer.offsetBytes + AWS_HEADER_BYTES + entry.data.length + END_OF_VOLUME_BYTES;
-          if (needed > options.capacityBytes) {
-            if (out.dataBlocks === 0)
-              throw new NoSpaceError(
-                `Cannot span tape ${sourcePath}: a volume of ${options.capacityBytes} bytes cannot hold its labels and the ${entry.data.length}-byte block ${entry.blockNumber}`,
-                { path: sourcePath, capacityBytes: options.capacityBytes },
-              );
+          const fits = (): boolean => out.writer.offsetBytes + AWS_HEADER_BYTES + entry.data.length + END_OF_VOLUME_BYTES <= options.capacityBytes;
+          if (!fits() && out.dataBlocks > 0) {
             out.writer.writeTapemark();
             out.writer.writeBlock(sectionHeader1(file.header1, 'EOV1', section, sectionBlocks));
             out.writer.writeBlock(sectionHeader2(file.header2, 'EOV2', section));
@@ -214,6 +209,12 @@ export function spanTape(sourcePath: string, options: SpanOptions): SpannedVolum
             out = VolumeWriter.create(lock.target, owner);
             out.headers(file, section);
           }
+          // A volume that holds no data block yet cannot be helped by another one.
+          if (!fits())
+            throw new NoSpaceError(
+              `Cannot span tape ${sourcePath}: a volume of ${options.capacityBytes} bytes cannot hold its labels and the ${entry.data.length}-byte block ${entry.blockNumber}`,
+              { path: sourcePath, capacityBytes: options.capacityBytes },
+            );
           out.writer.writeBlock(entry.data);
           out.dataBlocks += 1;
           sectionBlocks += 1;
@@ -293,6 +294,11 @@ export function joinTapeVolumes(volumePaths: readonly string[], outPath: string)
               );
             state = { ...state, section: file.header1.volumeSequence };
           } else {
+            if (file.header1.volumeSequence !== 1)
+              throw new TapeFormatError(
+                `Cannot join tape volumes: ${path} (volume ${v + 1}) starts with section ${file.header1.volumeSequence} of file ${file.header1.fileSequence}, without the volumes before it`,
+                { path },
+              );
             writer.writeBlock(sectionHeader1(file.header1, 'HDR1', 1, 0));
             writer.writeBlock(sectionHeader2(file.header2, 'HDR2', 1));
             file.userHeaders.forEach((label) => writer.writeBlock(label));
