@@ -80,7 +80,7 @@ export async function backupToLibrary(
     }
   } catch (error) {
     await withCatalog(options.catalog, (catalog) => {
-      for (const volser of written.length > 0 ? written : [first.volser]) releaseScratch(catalog, dir, volser);
+      releaseScratch(catalog, dir, written.length > 0 ? written : [first.volser], setId);
     });
     throw error;
   }

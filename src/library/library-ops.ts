@@ -400,12 +400,21 @@ export function commitPrivate(
   });
 }
 
-/** Puts a scratch cartridge back in its slot after a failed write; it stays scratch. */
-export function releaseScratch(catalog: Catalog, dir: string, volser: string): void {
+/**
+ * Puts the cartridges of a failed backup back in their slots as scratch: those still scratch in a
+ * drive, and those of set `setId` already made private (the full cartridges of a spanning backup
+ * that failed later). Their contents are an incomplete set that no restore could read.
+ */
+export function releaseScratch(catalog: Catalog, dir: string, volsers: readonly string[], setId: string): void {
   const library = openLibrary(catalog, dir);
   catalog.write((db) => {
-    const cartridge = requireCartridge(db, library, volser);
-    if (cartridge.state === 'scratch' && cartridge.location === 'drive') updateCartridge(db, library.path, { ...cartridge, location: 'slot', drive: null });
+    for (const volser of volsers) {
+      const cartridge = requireCartridge(db, library, volser);
+      const mounted = cartridge.state === 'scratch' && cartridge.location === 'drive';
+      const ofFailedSet = cartridge.state === 'private' && cartridge.setId === setId;
+      if (mounted || ofFailedSet)
+        updateCartridge(db, library.path, { ...cartridge, state: 'scratch', location: 'slot', drive: null, expiresAt: null, setId: null, setSequence: null });
+    }
   });
 }
 

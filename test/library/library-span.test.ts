@@ -110,6 +110,20 @@ describe('a backup larger than a cartridge', () => {
   });
 });
 
+describe('a spanning backup that runs out of scratch cartridges', () => {
+  it('fails with one line and leaves no cartridge private: the incomplete set is not kept', async () => {
+    await ok(['library', 'init', d('small'), '--cartridges', '2', '--drives', '1', '--capacity-bytes', String(CAPACITY_BYTES)]);
+    const r = await runInProcess(['backup', d('src.ckd'), '--to-library', d('small')]);
+    expect(r.status, r.stderr).toBe(19);
+    expect(r.stderr).toMatch(/pool DEFAULT .* has none left/);
+    const listing = JSON.parse(await ok(['library', 'ls', d('small'), '--json'])) as { cartridges: Cartridge[] };
+    expect(listing.cartridges.map((c) => [c.volser, c.state, c.location])).toEqual([
+      ['A00001', 'scratch', 'slot'],
+      ['A00002', 'scratch', 'slot'],
+    ]);
+  });
+});
+
 describe('spanTape and joinTapeVolumes', () => {
   it('join gives back the spanned tape byte for byte', async () => {
     await ok(['backup', d('src.ckd'), '--to', d('single.aws'), '--tape-volser', 'T00001']);
