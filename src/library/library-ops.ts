@@ -125,6 +125,7 @@ export function initLibrary(catalog: Catalog, dir: string, options: LibraryInitO
   return listLibrary(catalog, key);
 }
 
+/** The library at `dir`: its settings, pools, and every cartridge with its state, place and file path. */
 export function listLibrary(catalog: Catalog, dir: string): LibraryListing {
   const library = openLibrary(catalog, dir);
   return {

@@ -159,6 +159,9 @@ describe('a WORM cartridge', () => {
     await refused(worm, ['tape', 'init', path, '--volser', worm, '--force'], 18, /WORM cartridge/);
     await ok(['library', 'expire', lib]);
     expect((await cartridge(worm)).state).toBe('private');
+    // Still a good backup: verify by volser reads it.
+    const verify = JSON.parse(await ok(['verify', '--library', lib, worm, '--json'])) as { ok: boolean };
+    expect(verify.ok).toBe(true);
   });
 
   it('comes back into the library only unchanged', async () => {
