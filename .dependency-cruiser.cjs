@@ -2,7 +2,7 @@
  * The import boundaries of snaptape (ARCHITECTURE.md, "Layers"). Each rule below is one arrow that
  * must never exist, with the reason. The layers, bottom up:
  *
- *   errors → base → geometry → ckd → image, subsystem → volume, tape, vtoc, catalog
+ *   errors → base → geometry → ckd → image, subsystem → volume, tape, vtoc, catalog, library
  *     → engine, export, session, workload → techniques, control-api → check → live → server
  *     → api → cli
  *
@@ -14,11 +14,12 @@
  */
 
 /** Layer names as path patterns, so the rules read like the layer list above. */
-const ABOVE_ERRORS = 'base|geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
-const ABOVE_BASE = 'geometry|ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
-const ABOVE_GEOMETRY = 'ckd|image|volume|tape|vtoc|catalog|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
-const ABOVE_CKD = 'image|volume|tape|vtoc|catalog|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
-const ABOVE_IMAGE = 'volume|tape|vtoc|catalog|engine|export|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_ERRORS =
+  'base|geometry|ckd|image|volume|tape|vtoc|catalog|library|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_BASE = 'geometry|ckd|image|volume|tape|vtoc|catalog|library|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_GEOMETRY = 'ckd|image|volume|tape|vtoc|catalog|library|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_CKD = 'image|volume|tape|vtoc|catalog|library|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_IMAGE = 'volume|tape|vtoc|catalog|library|engine|export|session|workload|control-api|techniques|check|live|server|api';
 const ABOVE_FORMATS = 'engine|export|session|workload|control-api|techniques|check|live|server|api';
 const ABOVE_SERVICES = 'control-api|techniques|check|live|server|api';
 const ABOVE_TECHNIQUES = 'check|live|server|api';
@@ -104,10 +105,10 @@ module.exports = {
     ),
     forbid(
       'formats-not-upward',
-      'volume/, tape/, vtoc/ and catalog/ are the formats: they read and write their own bytes and ' +
+      'volume/, tape/, vtoc/, catalog/ and library/ are the formats: they read and write their own bytes and ' +
         'must not know who copies them (engine), serves them (export) or why (techniques), e.g. ' +
         'volume → techniques.',
-      '^src/(volume|tape|vtoc|catalog)/',
+      '^src/(volume|tape|vtoc|catalog|library)/',
       `^src/(${ABOVE_FORMATS})/`,
     ),
     forbid(
@@ -124,7 +125,7 @@ module.exports = {
         'not interpret them: the tape, VTOC and catalog formats belong to the techniques that build ' +
         'the targets (engine → tape).',
       '^src/engine/',
-      '^src/(tape|vtoc|catalog)/',
+      '^src/(tape|vtoc|catalog|library)/',
     ),
     forbid(
       'techniques-not-upward',

@@ -14,5 +14,6 @@ export * from './public/clone.js';
 export * from './public/snapshot.js';
 export * from './public/versions.js';
 export * from './public/catalog.js';
+export * from './public/library.js';
 export * from './public/server.js';
 export * from './public/reports.js';

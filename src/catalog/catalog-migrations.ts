@@ -104,6 +104,51 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE storage_media RENAME COLUMN tape_path TO copy_path;
       ALTER TABLE storage_media ADD COLUMN technology TEXT NOT NULL DEFAULT 'tape' CHECK (technology IN ('tape', 'clone', 'snapshot'));
       ALTER TABLE storage_media ADD COLUMN tape_start_block INTEGER;
+      `,
+  },
+  {
+    // Tape libraries (issue 24): a library directory of cartridges, its volser-range pools, and
+    // each cartridge's state, place and protection. `location` also names the places the S3 vault
+    // uses ('vaulted', 'recalling'), and `vault_url` the s3:// prefix that holds a vaulted cartridge.
+    version: 3,
+    sql: `
+      CREATE TABLE libraries (
+        path TEXT PRIMARY KEY,
+        media TEXT NOT NULL,
+        capacity_bytes INTEGER NOT NULL CHECK (capacity_bytes > 0),
+        slots INTEGER NOT NULL CHECK (slots > 0),
+        drives INTEGER NOT NULL CHECK (drives > 0),
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE library_pools (
+        library TEXT NOT NULL REFERENCES libraries(path),
+        name TEXT NOT NULL,
+        first_volser TEXT NOT NULL,
+        last_volser TEXT NOT NULL,
+        retention_days INTEGER NOT NULL CHECK (retention_days >= 0),
+        worm INTEGER NOT NULL CHECK (worm IN (0, 1)),
+        PRIMARY KEY (library, name)
+      );
+      CREATE TABLE cartridges (
+        library TEXT NOT NULL REFERENCES libraries(path),
+        volser TEXT NOT NULL,
+        barcode TEXT NOT NULL,
+        pool TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('scratch', 'private')),
+        location TEXT NOT NULL CHECK (location IN ('slot', 'drive', 'ejected', 'vaulted', 'recalling')),
+        slot INTEGER,
+        drive INTEGER,
+        worm INTEGER NOT NULL CHECK (worm IN (0, 1)),
+        expires_at TEXT,
+        written_at TEXT,
+        set_id TEXT,
+        set_sequence INTEGER,
+        sha256 TEXT,
+        vault_url TEXT,
+        PRIMARY KEY (library, volser),
+        UNIQUE (library, slot),
+        UNIQUE (library, drive)
+      );
     `,
   },
 ];

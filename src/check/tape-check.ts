@@ -20,6 +20,7 @@ import { translateIoError } from '../errors/io-error.js';
 import { TapeFormatError } from '../errors/snaptape-error.js';
 import { tapemarkHeaderBytes } from '../tape/aws-block-header.js';
 import { decompressBlock } from '../tape/het-decompress.js';
+import { lockTape } from '../tape/tape-lock.js';
 import { problem, type CheckFindings, type CheckProblem } from './check-report.js';
 import { blockLocation, readStoredBlock, walkTapeChain, type ChainEntry, type TapeChain } from './tape-chain.js';
 import { checkTapeLabels, type LabelFindings } from './tape-label-check.js';
@@ -82,8 +83,16 @@ export function inspectTape(path: string): TapeInspection {
   }
 }
 
+/** A repair is a write: it goes through the tape's lock like every tape writer, so a tape library's rules (WORM, retention) hold for it. */
 function withWritableTape<T>(path: string, body: (fd: number) => T): T {
-  const fd = openTape(path, 'r+');
+  const lock = lockTape(path);
+  let fd: number;
+  try {
+    fd = openTape(path, 'r+');
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   try {
     const result = body(fd);
     fsyncSync(fd);
@@ -92,6 +101,7 @@ function withWritableTape<T>(path: string, body: (fd: number) => T): T {
     throw translateIoError(error, `repair tape ${path}`, path);
   } finally {
     closeSync(fd);
+    lock.release();
   }
 }
 

@@ -22,6 +22,8 @@ export const EXIT_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   VERIFY: 16,
   NBD_PROTOCOL: 17,
   HOOK: 18,
+  CARTRIDGE_PROTECTED: 19,
+  LIBRARY: 20,
 };
 
 /** Status for a crash that is not an operating error. */

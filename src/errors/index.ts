@@ -6,11 +6,13 @@ export { EXIT_STATUS_BY_CODE, EXIT_STATUS_INTERNAL } from './exit-codes.js';
 export { translateIoError } from './io-error.js';
 export {
   AddressRangeError,
+  CartridgeProtectedError,
   DatasetError,
   ERROR_CODES,
   HookError,
   ImageFormatError,
   IoError,
+  LibraryError,
   LockedError,
   NbdProtocolError,
   NoSpaceError,

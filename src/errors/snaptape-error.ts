@@ -29,6 +29,8 @@ export const ERROR_CODES = [
   'VERIFY',
   'NBD_PROTOCOL',
   'HOOK',
+  'CARTRIDGE_PROTECTED',
+  'LIBRARY',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -141,6 +143,16 @@ export class HookError extends SnaptapeError {
   readonly code = 'HOOK';
 }
 
+/** A write refused by a tape library: a WORM cartridge, or one whose retention has not expired. */
+export class CartridgeProtectedError extends SnaptapeError {
+  readonly code = 'CARTRIDGE_PROTECTED';
+}
+
+/** A tape library that cannot do what is asked: no scratch cartridge, no free drive, an unknown volser. */
+export class LibraryError extends SnaptapeError {
+  readonly code = 'LIBRARY';
+}
+
 const CLASS_BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDetails) => SnaptapeError> = {
   USAGE: UsageError,
   IMAGE_FORMAT: ImageFormatError,
@@ -159,6 +171,8 @@ const CLASS_BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDeta
   VERIFY: VerifyError,
   NBD_PROTOCOL: NbdProtocolError,
   HOOK: HookError,
+  CARTRIDGE_PROTECTED: CartridgeProtectedError,
+  LIBRARY: LibraryError,
 };
 
 /** Rebuilds a typed error from its plain-data form (the inverse of `toData`). */

@@ -6,6 +6,7 @@
  * Invariants: the tape is only read; an existing output file is replaced only with `force`.
  */
 import { writeFileSync } from 'node:fs';
+import { checkCartridgeWritable } from '../library/cartridge-guard.js';
 import { decodeEbcdic } from '../base/ebcdic.js';
 import { translateIoError } from '../errors/io-error.js';
 import { TargetExistsError, UsageError } from '../errors/snaptape-error.js';
@@ -64,6 +65,8 @@ export function extractDataSet(
     reader.close();
   }
   const output = options.text ? asText(blocks, recordFormat, recordLengthBytes, path) : Buffer.concat(blocks);
+  // The output is a host file, but one written over a library cartridge would overwrite a tape.
+  checkCartridgeWritable(outPath, `write ${outPath}`);
   try {
     writeFileSync(outPath, output, { flag: options.force ? 'w' : 'wx' });
   } catch (cause) {

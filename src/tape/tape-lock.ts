@@ -10,10 +10,23 @@
  */
 import { LockedError } from '../errors/snaptape-error.js';
 import { liveLockOwner, lockImage, type ImageLock } from '../image/image-lock.js';
+import { checkCartridgeWritable } from '../library/cartridge-guard.js';
 
-/** Takes the write lock of the tape file at `path`, or throws LockedError (exit status 10). */
+/**
+ * Takes the write lock of the tape file at `path`, or throws LockedError (exit status 10). This is
+ * the one door every tape writer goes through, so it is where a tape library's rules are asked
+ * (library/cartridge-guard.ts): a cartridge that is WORM, retained, or not mounted is refused with
+ * nothing of it touched. They are asked under the lock, so that the answer holds while it is held.
+ */
 export function lockTape(path: string): ImageLock {
-  return lockImage(path, `write tape ${path}`);
+  const lock = lockImage(path, `write tape ${path}`);
+  try {
+    checkCartridgeWritable(path, `write tape ${path}`);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  return lock;
 }
 
 /** Runs `write` holding the tape's lock, released afterwards whether it succeeded or not. */

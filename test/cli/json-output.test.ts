@@ -81,6 +81,14 @@ const SUCCESS: readonly (readonly [string, () => string[]])[] = [
   ['pool ls', () => ['pool', 'ls']],
   ['pool remove', () => ['pool', 'remove', 'SRC', d('a.ckd')]],
   ['version ls', () => ['version', 'ls']],
+  ['library init', () => ['library', 'init', d('lib'), '--cartridges', '3', '--drives', '1']],
+  ['library pool', () => ['library', 'pool', d('lib'), 'W', '--range', 'A00003-A00003', '--worm']],
+  ['library ls', () => ['library', 'ls', d('lib')]],
+  ['library mount', () => ['library', 'mount', d('lib'), 'A00002']],
+  ['library unmount', () => ['library', 'unmount', d('lib'), 'A00002']],
+  ['library eject', () => ['library', 'eject', d('lib'), 'A00002', '--to', d('shelf')]],
+  ['library inject', () => ['library', 'inject', d('lib'), join(d('shelf'), 'A00002.aws')]],
+  ['library expire', () => ['library', 'expire', d('lib')]],
   ['clone status', () => ['clone', 'status', '--target', d('c.ckd')]],
 ];
 

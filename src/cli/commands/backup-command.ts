@@ -8,6 +8,9 @@ import { copyFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { translateIoError } from '../../errors/io-error.js';
 import {
+  backupToLibrary,
+  catalogPath,
+  type LibraryBackupRun,
   withInjectedVolumeAsync,
   parseFaultPlan,
   runBackup,
@@ -30,7 +33,10 @@ import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
 import { backupProgressBar } from '../progress-bar.js';
 
 interface BackupFlags {
-  to: string;
+  to?: string;
+  toLibrary?: string;
+  pool?: string;
+  catalog?: string;
   datasets?: string[];
   blocks?: string[];
   workers?: string;
@@ -94,7 +100,7 @@ async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<v
     const started = await client.startSession({
       type: 'backup',
       volume: volumeName,
-      tape: resolve(flags.to),
+      tape: resolve(flags.to ?? ''),
       datasets: flags.datasets,
       workers: flags.workers !== undefined ? parseCount(flags.workers, '--workers') : undefined,
       pauseAfter: flags.pauseAfter !== undefined ? parseCount(flags.pauseAfter, '--pause-after') : undefined,
@@ -124,6 +130,33 @@ async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<v
   }
 }
 
+/** Exactly one of --to and --to-library; a library chooses the cartridge, its volser and when it may be overwritten. */
+function checkTarget(flags: BackupFlags): void {
+  if ((flags.to === undefined) === (flags.toLibrary === undefined))
+    throw new UsageError('Cannot back up: give exactly one of --to <tape> and --to-library <dir>');
+  if (flags.toLibrary === undefined) {
+    if (flags.pool !== undefined) throw new UsageError('Cannot use --pool without --to-library');
+    return;
+  }
+  for (const alone of ['toFbaBlock', 'tapeVolser', 'force', 'resume', 'server'] as const) {
+    if (flags[alone] !== undefined)
+      throw new UsageError(
+        `Cannot use --${alone.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} with --to-library: the library picks and overwrites the cartridge`,
+      );
+  }
+}
+
+function formatLibraryLines(run: BackupRun): string[] {
+  if (!('setId' in run)) return [];
+  const library = run as LibraryBackupRun;
+  return [
+    `  library ${library.library}, pool ${library.pool}: ${library.cartridges.length} cartridge(s), now private until ${library.cartridges[0]?.expiresAt ?? '?'}`,
+    ...library.cartridges.map(
+      (c) => `    ${c.barcode.padEnd(9)} volume ${c.setSequence ?? 1} of ${library.cartridges.length}${c.worm ? ', WORM' : ''}, sha256 ${c.sha256 ?? ''}`,
+    ),
+  ];
+}
+
 /** The reference copy is made synchronously right before the session registers: the same instant. */
 function copyReference(image: string, path: string): void {
   try {
@@ -142,7 +175,13 @@ export function registerBackup(program: Command): void {
   program
     .command('backup <image>')
     .description('point-in-time backup of a live volume to a virtual tape')
-    .requiredOption('--to <tape>', 'the tape file to write (AWSTAPE), or with --to-fba-block the FBA volume to write it onto')
+    .option('--to <tape>', 'the tape file to write (AWSTAPE), or with --to-fba-block the FBA volume to write it onto')
+    .option(
+      '--to-library <dir>',
+      'write the tape onto scratch cartridges of this tape library (more than one if it outgrows a cartridge), which become private',
+    )
+    .option('--pool <name>', 'with --to-library: the pool whose scratch cartridges are taken (default DEFAULT)')
+    .option('--catalog <file>', 'with --to-library: the catalog of the library (default $SNAPTAPE_CATALOG or ./snaptape.db)')
     .option('--to-fba-block <n>', 'write the tape onto the FBA volume named by --to, from block N')
     .option('--datasets <patterns...>', 'data set name patterns (PROD.**, *.DATA); default: the whole volume')
     .option('--blocks <ranges...>', 'FBA block ranges FIRST:COUNT; default: the whole volume')
@@ -179,6 +218,7 @@ export function registerBackup(program: Command): void {
     .option('--target-mbps <rate>', 'emulate a tape target that takes at most RATE MB/s (experiments with slow targets)')
     .option('--inject-tape <spec>', 'inject faults into the tape writes of this thread (copy-before-write copies), same syntax')
     .action(async (image: string, flags: BackupFlags) => {
+      checkTarget(flags);
       if (flags.server) return backupOnServer(image, flags);
       if (flags.loadInPlace && !flags.load) throw new UsageError('Cannot use --load-in-place without --load');
       if (flags.load && flags.resume && !flags.loadInPlace) {
@@ -188,7 +228,8 @@ export function registerBackup(program: Command): void {
       const source = scratch?.path ?? image;
       const logs = createEventLogger({ level: flags.logLevel, file: flags.logFile });
       const bar = backupProgressBar(!flags.json && !flags.events, 'units');
-      const events = flags.events ? new LocalEventWriter({ volume: image, target: flags.to }) : undefined;
+      const target = flags.to ?? flags.toLibrary ?? '';
+      const events = flags.events ? new LocalEventWriter({ volume: image, target }) : undefined;
       let lastProgress: BackupProgress | undefined;
       let trackMap: TrackMapSnapshot | undefined;
       let cancel: (() => void) | undefined;
@@ -197,66 +238,72 @@ export function registerBackup(program: Command): void {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        const ran = await withInjectedVolumeAsync(source, flags.inject, (volume) =>
-          runBackup(volume, {
-            tapePath: flags.to,
-            tapeStartBlock: flags.toFbaBlock !== undefined ? parseCount(flags.toFbaBlock, '--to-fba-block') : undefined,
-            datasets: flags.datasets,
-            blockRanges: flags.blocks?.map(parseBlockRange),
-            workers: flags.workers !== undefined ? parseCount(flags.workers, '--workers') : undefined,
-            pauseAfter: flags.pauseAfter !== undefined ? parseCount(flags.pauseAfter, '--pause-after') : undefined,
-            pauseMs: parseCount(flags.pauseMs ?? '5', '--pause-ms'),
-            throttleMbps: flags.throttleMbps !== undefined ? parsePositiveNumber(flags.throttleMbps, '--throttle-mbps') : undefined,
-            force: flags.force,
-            tapeVolser: flags.tapeVolser,
-            onCbwError: cbwPolicy(flags.onCbwError),
-            cbwTimeoutMs: flags.cbwTimeout !== undefined ? parseCount(flags.cbwTimeout, '--cbw-timeout') : undefined,
-            tapeFaults: flags.injectTape !== undefined ? parseFaultPlan(flags.injectTape, '--inject-tape') : undefined,
-            spoolPath: flags.spool,
-            targetMbps: flags.targetMbps !== undefined ? parsePositiveNumber(flags.targetMbps, '--target-mbps') : undefined,
-            load: flags.load ? parseLoadSpec(flags.load) : undefined,
-            loadSeed: parseCount(flags.seed, '--seed'),
-            onProgress: (p) => {
-              lastProgress = p;
-              bar.update(p);
-              events?.progress(p);
-            },
-            onTrackMap: (map) => {
-              trackMap = map;
-            },
-            log: logs.log,
-            resume: flags.resume,
-            onStartInstant: flags.referenceCopy ? () => copyReference(source, flags.referenceCopy as string) : undefined,
-            onSession: (session) => {
-              cancel = () => {
-                if (session.state === 'running' || session.state === 'paused') session.cancel();
-              };
-            },
-          }),
-        ).catch((error: unknown) => {
-          if (cancel && error instanceof SessionError && /cancelled/.test(error.message)) {
-            throw new SessionError(`Cannot complete the backup to ${flags.to}: it was interrupted; its progress is saved, continue it with --resume`, {
-              tape: flags.to,
-            });
-          }
-          if (events && lastProgress)
-            events.end(lastProgress, {
-              error: { code: error instanceof SessionError ? error.code : 'INTERNAL', message: error instanceof Error ? error.message : String(error) },
-            });
-          throw error;
-        });
+        const runTo = (tapePath: string, tapeVolser: string | undefined, force: boolean | undefined): Promise<BackupRun> =>
+          withInjectedVolumeAsync(source, flags.inject, (volume) =>
+            runBackup(volume, {
+              tapePath,
+              tapeStartBlock: flags.toFbaBlock !== undefined ? parseCount(flags.toFbaBlock, '--to-fba-block') : undefined,
+              datasets: flags.datasets,
+              blockRanges: flags.blocks?.map(parseBlockRange),
+              workers: flags.workers !== undefined ? parseCount(flags.workers, '--workers') : undefined,
+              pauseAfter: flags.pauseAfter !== undefined ? parseCount(flags.pauseAfter, '--pause-after') : undefined,
+              pauseMs: parseCount(flags.pauseMs ?? '5', '--pause-ms'),
+              throttleMbps: flags.throttleMbps !== undefined ? parsePositiveNumber(flags.throttleMbps, '--throttle-mbps') : undefined,
+              force,
+              tapeVolser,
+              onCbwError: cbwPolicy(flags.onCbwError),
+              cbwTimeoutMs: flags.cbwTimeout !== undefined ? parseCount(flags.cbwTimeout, '--cbw-timeout') : undefined,
+              tapeFaults: flags.injectTape !== undefined ? parseFaultPlan(flags.injectTape, '--inject-tape') : undefined,
+              spoolPath: flags.spool,
+              targetMbps: flags.targetMbps !== undefined ? parsePositiveNumber(flags.targetMbps, '--target-mbps') : undefined,
+              load: flags.load ? parseLoadSpec(flags.load) : undefined,
+              loadSeed: parseCount(flags.seed, '--seed'),
+              onProgress: (p) => {
+                lastProgress = p;
+                bar.update(p);
+                events?.progress(p);
+              },
+              onTrackMap: (map) => {
+                trackMap = map;
+              },
+              log: logs.log,
+              resume: flags.resume,
+              onStartInstant: flags.referenceCopy ? () => copyReference(source, flags.referenceCopy as string) : undefined,
+              onSession: (session) => {
+                cancel = () => {
+                  if (session.state === 'running' || session.state === 'paused') session.cancel();
+                };
+              },
+            }),
+          ).catch((error: unknown) => {
+            if (cancel && error instanceof SessionError && /cancelled/.test(error.message)) {
+              throw new SessionError(`Cannot complete the backup to ${tapePath}: it was interrupted; its progress is saved, continue it with --resume`, {
+                tape: tapePath,
+              });
+            }
+            if (events && lastProgress)
+              events.end(lastProgress, {
+                error: { code: error instanceof SessionError ? error.code : 'INTERNAL', message: error instanceof Error ? error.message : String(error) },
+              });
+            throw error;
+          });
+        const ran = flags.toLibrary
+          ? await backupToLibrary(flags.toLibrary, { catalog: catalogPath(flags.catalog), pool: flags.pool }, (t) => runTo(t.tapePath, t.tapeVolser, true))
+          : await runTo(target, flags.tapeVolser, flags.force);
         // A scratch copy is the image at the start instant: the summary names the image the user gave.
         const run: BackupRun = scratch ? { ...ran, summary: { ...ran.summary, source: { ...ran.summary.source, path: image } } } : ran;
         bar.stop();
-        if (flags.report) writeReport(flags.report, { title: `Backup of ${image} to ${flags.to}`, backup: run, map: trackMap });
+        if (flags.report) writeReport(flags.report, { title: `Backup of ${image} to ${target}`, backup: run, map: trackMap });
         if (events && lastProgress) events.end(lastProgress, { summary: run.summary });
         else if (scratch)
           printResult(
             { ...run, loadedScratchCopyOf: image },
-            () => `${formatBackupRun(run)}\n  the load wrote into a scratch copy of ${image} (removed): ${image} is unchanged`,
+            () =>
+              [formatBackupRun(run), ...formatLibraryLines(run)].join('\n') +
+              `\n  the load wrote into a scratch copy of ${image} (removed): ${image} is unchanged`,
             flags,
           );
-        else printResult(run, () => formatBackupRun(run), flags);
+        else printResult(run, () => [formatBackupRun(run), ...formatLibraryLines(run)].join('\n'), flags);
       } finally {
         scratch?.remove();
         process.off('SIGINT', onSignal);

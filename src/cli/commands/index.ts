@@ -128,6 +128,10 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
     load: async () => [(await import('./snapshot-command.js')).registerSnapshot],
   },
   {
+    commands: [command('library', 'a tape library of cartridges in slots and drives, with pools, retention and WORM')],
+    load: async () => [(await import('./library-command.js')).registerLibrary],
+  },
+  {
     commands: [command('pool', 'source and target pools of copy versions, in the catalog')],
     load: async () => [(await import('./pool-command.js')).registerPool],
   },

@@ -4,8 +4,8 @@
  * nothing unless all of them match.
  */
 import type { Command } from 'commander';
-import { VerifyError } from '../../errors/snaptape-error.js';
-import { restoreTape, verifyBackupTape, labelMismatchError } from '../../api/index.js';
+import { UsageError, VerifyError } from '../../errors/snaptape-error.js';
+import { catalogPath, libraryTape, restoreTape, verifyBackupTape, labelMismatchError } from '../../api/index.js';
 import { parseCount, printResult, reportFailureAfterResult } from '../cli-output.js';
 import { phaseProgressBar, withBar } from '../progress-bar.js';
 
@@ -20,6 +20,23 @@ interface RestoreFlags {
   force?: boolean;
   fbaBlock?: string;
   json?: boolean;
+  library?: string;
+  catalog?: string;
+}
+
+/**
+ * With --library, `<tape>` is a cartridge's volser: `body` reads the tape of its backup set (the
+ * cartridge, or its cartridges joined in order), which is removed afterwards.
+ */
+async function withTapeOf<T>(tape: string, flags: { library?: string; catalog?: string; fbaBlock?: string }, body: (path: string) => T): Promise<T> {
+  if (flags.library === undefined) return body(tape);
+  if (flags.fbaBlock !== undefined) throw new UsageError('Cannot use --fba-block with --library: a cartridge is a tape file of its own');
+  const loaded = await libraryTape(flags.library, tape, { catalog: catalogPath(flags.catalog) });
+  try {
+    return body(loaded.tapePath);
+  } finally {
+    loaded.done();
+  }
 }
 
 export function registerRestoreVerify(program: Command): void {
@@ -51,21 +68,25 @@ What each mode writes (nothing at all unless every element verifies and the targ
     .option('--force', 'replace an existing target file with --new-volume')
     .option('--fba-block <n>', 'the tape is on the FBA volume <tape> from block N')
     .option('--json', 'machine-readable output')
-    .action((tape: string, flags: RestoreFlags) => {
+    .option('--library <dir>', '<tape> is the volser of a cartridge in this tape library (a multi-volume set is read in order)')
+    .option('--catalog <file>', 'catalog of the library (default $SNAPTAPE_CATALOG or ./snaptape.db)')
+    .action(async (tape: string, flags: RestoreFlags) => {
       const bar = phaseProgressBar(flags.json);
-      const result = withBar(bar, () =>
-        restoreTape(tape, {
-          to: flags.to,
-          dataset: flags.dataset,
-          rename: flags.rename,
-          replace: flags.replace,
-          newVolume: flags.newVolume,
-          type: flags.type,
-          cylinders: flags.cyls !== undefined ? parseCount(flags.cyls, '--cyls') : undefined,
-          force: flags.force,
-          tapeStartBlock: flags.fbaBlock !== undefined ? parseCount(flags.fbaBlock, '--fba-block') : undefined,
-          onProgress: (p) => bar.update(p),
-        }),
+      const result = await withTapeOf(tape, flags, (path) =>
+        withBar(bar, () =>
+          restoreTape(path, {
+            to: flags.to,
+            dataset: flags.dataset,
+            rename: flags.rename,
+            replace: flags.replace,
+            newVolume: flags.newVolume,
+            type: flags.type,
+            cylinders: flags.cyls !== undefined ? parseCount(flags.cyls, '--cyls') : undefined,
+            force: flags.force,
+            tapeStartBlock: flags.fbaBlock !== undefined ? parseCount(flags.fbaBlock, '--fba-block') : undefined,
+            onProgress: (p) => bar.update(p),
+          }),
+        ),
       );
       printResult(
         result,
@@ -82,13 +103,17 @@ What each mode writes (nothing at all unless every element verifies and the targ
     .description("check a backup tape without restoring it: structure, labels and each element's SHA-256")
     .option('--fba-block <n>', 'the tape is on the FBA volume <tape> from block N')
     .option('--json', 'machine-readable output')
-    .action((tape: string, flags: { json?: boolean; fbaBlock?: string }) => {
+    .option('--library <dir>', '<tape> is the volser of a cartridge in this tape library (a multi-volume set is read in order)')
+    .option('--catalog <file>', 'catalog of the library (default $SNAPTAPE_CATALOG or ./snaptape.db)')
+    .action(async (tape: string, flags: { json?: boolean; fbaBlock?: string; library?: string; catalog?: string }) => {
       const bar = phaseProgressBar(flags.json);
-      const report = withBar(bar, () =>
-        verifyBackupTape(tape, {
-          startBlock: flags.fbaBlock !== undefined ? parseCount(flags.fbaBlock, '--fba-block') : undefined,
-          onProgress: (p) => bar.update(p),
-        }),
+      const report = await withTapeOf(tape, flags, (path) =>
+        withBar(bar, () =>
+          verifyBackupTape(path, {
+            startBlock: flags.fbaBlock !== undefined ? parseCount(flags.fbaBlock, '--fba-block') : undefined,
+            onProgress: (p) => bar.update(p),
+          }),
+        ),
       );
       printResult(
         report,

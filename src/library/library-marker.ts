@@ -1,0 +1,57 @@
+/**
+ * How a file knows it is a cartridge: a library directory holds `snaptape-library.json`, which
+ * names the catalog that holds the library's rows, and each cartridge is `<VOLSER>.aws` directly
+ * in that directory. Anything that opens a tape for writing finds the marker beside the file
+ * (cartridge-guard.ts), so the library's rules hold whichever command writes.
+ */
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { LibraryError } from '../errors/snaptape-error.js';
+
+export const LIBRARY_MARKER_FILE = 'snaptape-library.json';
+const CARTRIDGE_FILE = /^([A-Z0-9@#$]{1,6})\.aws$/;
+
+export interface LibraryMarker {
+  readonly format: 'snaptape-library';
+  readonly catalog: string;
+}
+
+/** The path of cartridge `volser` in library directory `library`. */
+export function cartridgePath(library: string, volser: string): string {
+  return join(library, `${volser}.aws`);
+}
+
+/** The volser a file name in a library directory stands for, if it is a cartridge's name. */
+export function volserOfCartridgeFile(name: string): string | undefined {
+  return CARTRIDGE_FILE.exec(name)?.[1];
+}
+
+/** A directory's absolute real path (symbolic links resolved), as the catalog keys libraries. */
+export function libraryKey(dir: string): string {
+  const absolute = resolve(dir);
+  return existsSync(absolute) ? realpathSync(absolute) : absolute;
+}
+
+export function readMarker(library: string): LibraryMarker | undefined {
+  const path = join(library, LIBRARY_MARKER_FILE);
+  if (!existsSync(path)) return undefined;
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<LibraryMarker>;
+    if (parsed.format === 'snaptape-library' && typeof parsed.catalog === 'string') return { format: parsed.format, catalog: parsed.catalog };
+  } catch {
+    // Falls through to the error below.
+  }
+  throw new LibraryError(`Cannot read tape library ${library}: ${path} is not a library marker`, { path });
+}
+
+/**
+ * The library directory a tape file is in, if any, and the file's name there. Symbolic links are
+ * resolved, so a link elsewhere to a cartridge is still the cartridge.
+ */
+export function libraryOfFile(path: string): { readonly library: string; readonly marker: LibraryMarker; readonly name: string } | undefined {
+  const absolute = resolve(path);
+  const real = existsSync(absolute) ? realpathSync(absolute) : join(libraryKey(dirname(absolute)), basename(absolute));
+  const library = dirname(real);
+  const marker = readMarker(library);
+  return marker === undefined ? undefined : { library, marker, name: basename(real) };
+}
