@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
 import { runInProcess } from '../harness/run-cli-in-process.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 

@@ -10,7 +10,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS } from '../../src/catalog/catalog-migrations.js';
 import { listPools } from '../../src/catalog/catalog-inventory.js';
 import { MIGRATIONS } from '../../src/catalog/catalog-migrations.js';
 import { Catalog } from '../../src/catalog/catalog.js';
