@@ -122,7 +122,7 @@ function latencySection(latency) {
     '',
   );
   out.push(
-    "**Raw** latency is timed from when a write started; **corrected** latency from when it was due on the fixed-rate schedule (write k at k / rate after the load began), which counts the time a write waited behind a blocked thread (coordinated omission). Both are exact percentiles over every write. The corrected figures include the load generator's own 2 ms timer tick, so even with no session a write may be up to about 2 ms late; compare each case with the no-session row.",
+    "**Raw** latency is timed from when a write started; **corrected** latency from when it was due on the fixed-rate schedule (write k at k / rate after the load began), which counts the time a write waited behind a blocked thread (coordinated omission). Both are kept in HdrHistograms (3 significant digits, hdr-histogram-js). The corrected figures include the load generator's own 2 ms timer tick, so even with no session a write may be up to about 2 ms late; compare each case with the no-session row.",
     '',
   );
   out.push(

@@ -41,10 +41,10 @@ export const TAPE_PROBE_CHUNKS = 16;
 const PROBE_BYTES = Math.max(CKD_HEADER_BYTES, 2 * FBA_BLOCK_BYTES);
 const VOL1_EBCDIC = encodeEbcdic('VOL1');
 
-function notRecognised(path: string, head: Buffer): never {
+function notRecognised(path: string, head: Buffer, action: string): never {
   const first = [...head.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
   throw new ImageFormatError(
-    `Cannot check ${path}: it is not a CKD, CCKD or FBA image, an AWSTAPE or HET tape, nor a subsystem folder (first bytes ${first || 'none: the file is empty'})`,
+    `Cannot ${action} ${path}: it is not a CKD, CCKD or FBA image, an AWSTAPE or HET tape, nor a subsystem folder (first bytes ${first || 'none: the file is empty'})`,
     { path, offset: 0 },
   );
 }
@@ -83,12 +83,12 @@ export function looksLikeTape(fd: number, path: string, sizeBytes: number): bool
   return walked > 0 && bad * 2 < walked;
 }
 
-function imageFormatOf(path: string, head: Buffer): CheckTarget | undefined {
+function imageFormatOf(path: string, head: Buffer, action: string): CheckTarget | undefined {
   const devid = head.subarray(0, 8).toString('latin1');
   if (devid === CCKD_DEVID_BASE) return { kind: 'image', format: 'cckd', path };
   if (devid === CCKD_DEVID_SHADOW) return { kind: 'image', format: 'cckd-shadow', path };
   if (CKD_DEVIDS_COMPRESSED.includes(devid)) {
-    throw new ImageFormatError(`Cannot check ${path}: ${devid} is a Hercules image format snaptape does not read (convert it with Hercules dasdcopy)`, {
+    throw new ImageFormatError(`Cannot ${action} ${path}: ${devid} is a Hercules image format snaptape does not read (convert it with Hercules dasdcopy)`, {
       path,
       offset: 0,
     });
@@ -98,20 +98,23 @@ function imageFormatOf(path: string, head: Buffer): CheckTarget | undefined {
   if (header.fileSequence === 1) return { kind: 'image', format: 'multi-file-ckd', path };
   if (header.fileSequence > 1) {
     throw new ImageFormatError(
-      `Cannot check ${path}: its header (file sequence ${header.fileSequence} at offset 17) marks file ${header.fileSequence} of a multi-file volume; check the set by its first file`,
+      `Cannot ${action} ${path}: its header (file sequence ${header.fileSequence} at offset 17) marks file ${header.fileSequence} of a multi-file volume; ${action} the set by its first file`,
       { path, offset: 17 },
     );
   }
   return { kind: 'image', format: 'ckd', path };
 }
 
-/** Finds what `path` is, or throws an ImageFormatError naming it. */
-export function detectCheckTarget(path: string): CheckTarget {
+/**
+ * Finds what `path` is, or throws an ImageFormatError naming it; `action` is the verb of the
+ * command that asked (check, describe), so that its one error line names what the user ran.
+ */
+export function detectCheckTarget(path: string, action = 'check'): CheckTarget {
   let isDirectory: boolean;
   try {
     isDirectory = statSync(path).isDirectory();
   } catch (error) {
-    throw translateIoError(error, `check ${path}`, path);
+    throw translateIoError(error, `${action} ${path}`, path);
   }
   if (isDirectory) {
     let pool = false;
@@ -120,7 +123,7 @@ export function detectCheckTarget(path: string): CheckTarget {
     } catch {
       pool = false;
     }
-    if (!pool) throw new ImageFormatError(`Cannot check ${path}: it is a folder but not a subsystem (no ${POOL_FILE} in it)`, { path, offset: 0 });
+    if (!pool) throw new ImageFormatError(`Cannot ${action} ${path}: it is a folder but not a subsystem (no ${POOL_FILE} in it)`, { path, offset: 0 });
     return { kind: 'subsystem', dir: path, path };
   }
   let fd: number;
@@ -135,13 +138,13 @@ export function detectCheckTarget(path: string): CheckTarget {
     if (head.subarray(0, DIRECTORY_MAGIC.length).toString('latin1') === DIRECTORY_MAGIC) {
       return { kind: 'subsystem', dir: dirname(resolve(path)), path };
     }
-    const image = imageFormatOf(path, head);
+    const image = imageFormatOf(path, head, action);
     if (image) return image;
     if (looksLikeTape(fd, path, sizeBytes)) return { kind: 'tape', path };
     const wholeBlocks = sizeBytes % FBA_BLOCK_BYTES === 0 && sizeBytes >= 2 * FBA_BLOCK_BYTES;
     const labelled = head.subarray(FBA_BLOCK_BYTES, FBA_BLOCK_BYTES + VOL1_EBCDIC.length).equals(VOL1_EBCDIC);
     if (wholeBlocks && (labelled || extname(path).toLowerCase() === '.fba')) return { kind: 'image', format: 'fba', path };
-    return notRecognised(path, head);
+    return notRecognised(path, head, action);
   } finally {
     closeSync(fd);
   }

@@ -14,7 +14,7 @@ import { inspectTape, repairTape, whyTapeProblemStays } from './tape-check.js';
 
 export interface RunCheckOptions {
   readonly repair?: boolean;
-  /** Told the tracks an image's check reads (phase check); tapes and subsystems report nothing. */
+  /** Told the tracks an image's check reads (phase check), a tape's bytes and blocks (check, verify), a subsystem's volumes (check). */
   readonly onProgress?: OnPhaseProgress;
 }
 
@@ -23,15 +23,15 @@ export function runCheck(path: string, options: RunCheckOptions = {}): CheckRepo
   const repair = options.repair ?? false;
   const target = detectCheckTarget(path);
   if (target.kind === 'tape') {
-    const before = inspectTape(path);
+    const before = inspectTape(path, options.onProgress);
     const repaired = repair && before.findings.problems.length > 0 ? repairTape(path, before) : [];
-    const after: CheckFindings = repaired.length > 0 ? inspectTape(path).findings : before.findings;
+    const after: CheckFindings = repaired.length > 0 ? inspectTape(path, options.onProgress).findings : before.findings;
     return finishReport({ path, kind: 'tape', before: before.findings, repaired, after, whyNotRepaired: (k) => whyTapeProblemStays(k, repair) });
   }
   if (target.kind === 'subsystem') {
-    const before = inspectSubsystemTarget(target.dir);
+    const before = inspectSubsystemTarget(target.dir, options.onProgress);
     const repaired = repair && before.problems.length > 0 ? repairSubsystem(target.dir) : [];
-    const after = repaired.length > 0 ? inspectSubsystemTarget(target.dir) : before;
+    const after = repaired.length > 0 ? inspectSubsystemTarget(target.dir, options.onProgress) : before;
     return finishReport({ path, kind: 'subsystem', before, repaired, after, whyNotRepaired: (k) => whySubsystemProblemStays(k, repair) });
   }
   const before = inspectImageTarget(target, options.onProgress);

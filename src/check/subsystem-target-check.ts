@@ -5,6 +5,7 @@
  * which is safe: the directories are the truth, and data is made durable before pointers and
  * pointers before counts (ARCHITECTURE.md, mapped volumes).
  */
+import type { OnPhaseProgress } from '../base/phase-progress.js';
 import { checkSubsystem, type CheckReport as SubsystemReport } from '../subsystem/subsystem-check.js';
 import { problem, type CheckFindings, type CheckProblem } from './check-report.js';
 
@@ -48,8 +49,8 @@ function findingsOf(r: SubsystemReport): CheckFindings {
   };
 }
 
-export function inspectSubsystemTarget(dir: string): CheckFindings {
-  return findingsOf(checkSubsystem(dir));
+export function inspectSubsystemTarget(dir: string, onProgress?: OnPhaseProgress): CheckFindings {
+  return findingsOf(checkSubsystem(dir, { onProgress }));
 }
 
 /** Writes the rebuilt counts and marks the pool clean; returns what was done. */

@@ -14,6 +14,7 @@
  */
 import { assert } from '../base/assert.js';
 import { readFully } from '../base/file-io.js';
+import { PhaseReporter } from '../base/phase-progress.js';
 import {
   AWS_HEADER_BYTES,
   FLAG1_BZIP2,
@@ -194,8 +195,9 @@ class ChainWalk {
 }
 
 /** Walks every chunk header of the tape open on `fd` (read-only). */
-export function walkTapeChain(fd: number, path: string, sizeBytes: number): TapeChain {
+export function walkTapeChain(fd: number, path: string, sizeBytes: number, progress: PhaseReporter = new PhaseReporter()): TapeChain {
   const walk = new ChainWalk();
+  progress.begin('check', sizeBytes, 'bytes');
   let torn: TornTail | undefined;
   let offsetBytes = 0;
   let previousChunkBytes = 0;
@@ -229,7 +231,10 @@ export function walkTapeChain(fd: number, path: string, sizeBytes: number): Tape
     walk.chunk(offsetBytes, header, previousChunkBytes);
     previousChunkBytes = header.curlenBytes;
     offsetBytes += AWS_HEADER_BYTES + header.curlenBytes;
+    progress.advance(AWS_HEADER_BYTES + header.curlenBytes);
   }
+  // A torn or damaged tail is not walked; the phase still ends at the file's size.
+  progress.advance(sizeBytes - offsetBytes);
   if (torn === undefined && !lengthDamaged && walk.open !== undefined) tear('the file ends before its end-of-record chunk (0x20)');
   const lastEntry = walk.entries[walk.entries.length - 1];
   assert(lastEntry === undefined || lastEntry.endOffsetBytes <= sizeBytes, 'every whole entry lies inside the file');

@@ -14,6 +14,7 @@
  */
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync } from 'node:fs';
 import { writeFully } from '../base/file-io.js';
+import { PhaseReporter, type OnPhaseProgress } from '../base/phase-progress.js';
 import { extname } from 'node:path';
 import { assert } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
@@ -39,10 +40,12 @@ function openTape(path: string, flags: string): number {
   }
 }
 
-/** Decompresses every HET block; the ones that fail are problems. */
-function hetProblems(fd: number, chain: TapeChain, failed: Set<number>): CheckProblem[] {
+/** Decompresses every HET block; the ones that fail are problems. Phase verify, in blocks and tapemarks. */
+function hetProblems(fd: number, chain: TapeChain, failed: Set<number>, progress: PhaseReporter): CheckProblem[] {
   const problems: CheckProblem[] = [];
+  progress.begin('verify', chain.entries.length, 'blocks');
   for (const entry of chain.entries) {
+    progress.advance();
     if (entry.kind !== 'block' || entry.compression === 'none') continue;
     try {
       decompressBlock(readStoredBlock(fd, chain.path, entry), entry.compression, {
@@ -59,13 +62,14 @@ function hetProblems(fd: number, chain: TapeChain, failed: Set<number>): CheckPr
   return problems;
 }
 
-/** Reads and checks the whole tape (read-only). */
-export function inspectTape(path: string): TapeInspection {
+/** Reads and checks the whole tape (read-only): phase check over its bytes, then verify over its blocks. */
+export function inspectTape(path: string, onProgress?: OnPhaseProgress): TapeInspection {
   const fd = openTape(path, 'r');
   try {
-    const chain = walkTapeChain(fd, path, fstatSync(fd).size);
+    const progress = new PhaseReporter(onProgress);
+    const chain = walkTapeChain(fd, path, fstatSync(fd).size, progress);
     const failed = new Set<number>();
-    const het = hetProblems(fd, chain, failed);
+    const het = hetProblems(fd, chain, failed, progress);
     const dataOf = (entry: ChainEntry): Buffer | undefined => {
       if (failed.has(entry.blockNumber)) return undefined;
       const stored = readStoredBlock(fd, path, entry);

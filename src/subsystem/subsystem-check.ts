@@ -12,6 +12,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageFormatError } from '../errors/snaptape-error.js';
+import { PhaseReporter, type OnPhaseProgress } from '../base/phase-progress.js';
 import { lockImage } from '../image/image-lock.js';
 import { listPins } from './slot-pins.js';
 import { POOL_LOCK_NAME, REFS_STATE, UNALLOCATED_SLOT } from './subsystem-layouts.js';
@@ -50,12 +51,18 @@ export function listVolumeFiles(dir: string): string[] {
 }
 
 /** Counts the pointers of every directory (volumes and pins); throws on a damaged one. */
-export function countReferences(dir: string, slotCount: number): { counts: Uint32Array; volumes: string[]; pins: number } {
+export function countReferences(
+  dir: string,
+  slotCount: number,
+  progress: PhaseReporter = new PhaseReporter(),
+): { counts: Uint32Array; volumes: string[]; pins: number } {
   const { family } = readPoolShape(dir);
   const counts = new Uint32Array(slotCount);
   const volumes = listVolumeFiles(dir);
   const pins = listPins(dir);
+  progress.begin('check', volumes.length + pins.length, 'directories');
   for (const path of [...volumes, ...pins]) {
+    progress.advance();
     const directory = TrackDirectory.open(path, family, { readOnly: true });
     try {
       directory.slots.forEach((slot, t) => {
@@ -76,7 +83,7 @@ export function countReferences(dir: string, slotCount: number): { counts: Uint3
 }
 
 /** Checks a subsystem folder: the pool's slot counts against every mapped volume and snapshot pin, under the pool lock; with `repair`, fixes what it can. Throws ImageFormatError when the folder does not exist, LockedError when the pool is busy. */
-export function checkSubsystem(dir: string, options: { repair?: boolean } = {}): CheckReport {
+export function checkSubsystem(dir: string, options: { repair?: boolean; onProgress?: OnPhaseProgress } = {}): CheckReport {
   if (!existsSync(dir)) throw new ImageFormatError(`Cannot check ${dir}: no such folder`, { path: dir, offset: 0 });
   // Counted under the pool lock, so no writer changes the counts meanwhile.
   const lock = options.repair ? undefined : lockImage(join(dir, POOL_LOCK_NAME));
@@ -84,7 +91,7 @@ export function checkSubsystem(dir: string, options: { repair?: boolean } = {}):
   try {
     const slotCount = pool ? pool.totalSlots : readPoolShape(dir).slotCount;
     const stored = readRefs(dir, slotCount);
-    const truth = countReferences(dir, slotCount);
+    const truth = countReferences(dir, slotCount, new PhaseReporter(options.onProgress));
     const leakedSlots: number[] = [];
     const doubleUsedSlots: number[] = [];
     let miscounted = 0;

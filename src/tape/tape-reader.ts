@@ -19,6 +19,9 @@ import { buildTapeIndex, type TapeIndex, type TapeIndexEntry } from './tape-inde
 import { checkTapeNotBeingWritten } from './tape-lock.js';
 import { measureTapeRegion, WHOLE_FILE, type TapeRegion } from './tape-region.js';
 
+/** Bytes read at once by forEachBlockData: large sequential reads, one buffer per reader. */
+const WINDOW_BYTES = 8 * 1024 * 1024;
+
 export type TapeReadResult =
   | { readonly kind: 'block'; readonly entry: TapeIndexEntry; readonly data: Buffer }
   | { readonly kind: 'tapemark'; readonly entry: TapeIndexEntry }
@@ -36,6 +39,8 @@ export class TapeReader {
   // Main thread only.
   private positionBlockNumber = 0;
   private closed = false;
+  /** forEachBlockData's read buffer, made on first use and kept. */
+  private window: Buffer = Buffer.alloc(0);
 
   private constructor(path: string, fd: number, index: TapeIndex, baseOffsetBytes: number) {
     this.path = path;
@@ -105,6 +110,49 @@ export class TapeReader {
     );
     const stored = joinChunks(raw, entry);
     return decompressBlock(stored, entry.compression, { path: this.path, blockNumber, offsetBytes: entry.offsetBytes });
+  }
+
+  /**
+   * Visits the data of blocks `first`..`first + count - 1` in order, reading the tape sequentially
+   * in windows of up to WINDOW_BYTES into one buffer kept by the reader: a pread per window, not
+   * per block, and no allocation for a plain single-chunk block, whose data is a view into the
+   * window. The view is valid only during `visit`: a caller that keeps a block copies it.
+   */
+  forEachBlockData(first: number, count: number, visit: (data: Buffer, blockNumber: number) => void): void {
+    assert(!this.closed, 'the reader is open');
+    let next = first;
+    const end = first + count;
+    // Bounded: every pass visits at least one block.
+    while (next < end) {
+      const start = this.entry(next);
+      let last = next;
+      while (last + 1 < end && this.entry(last + 1).endOffsetBytes - start.offsetBytes <= WINDOW_BYTES) last++;
+      const spanBytes = this.entry(last).endOffsetBytes - start.offsetBytes;
+      if (this.window.length < spanBytes) this.window = Buffer.allocUnsafe(Math.max(spanBytes, WINDOW_BYTES));
+      const window = this.window.subarray(0, spanBytes);
+      readFully(this.fd, window, this.baseOffsetBytes + start.offsetBytes, this.path, `blocks ${next}-${last}`, () => this.shrank(next, start.offsetBytes));
+      for (let b = next; b <= last; b++) {
+        const entry = this.entry(b);
+        assert(entry.kind === 'block', `block ${b} is a data block, not a tapemark`);
+        const raw = window.subarray(entry.offsetBytes - start.offsetBytes, entry.endOffsetBytes - start.offsetBytes);
+        const stored = joinChunks(raw, entry);
+        visit(
+          entry.compression === 'none'
+            ? stored
+            : decompressBlock(stored, entry.compression, { path: this.path, blockNumber: b, offsetBytes: entry.offsetBytes }),
+          b,
+        );
+      }
+      next = last + 1;
+    }
+  }
+
+  private shrank(blockNumber: number, offsetBytes: number): TapeFormatError {
+    return new TapeFormatError(`Cannot read block ${blockNumber} at byte offset ${offsetBytes} of ${this.path}: the file shrank while open`, {
+      path: this.path,
+      blockNumber,
+      offsetBytes,
+    });
   }
 
   /** Reads the next block or tapemark and moves past it. */

@@ -7,8 +7,8 @@
  * omission: from when it was due on the fixed-rate schedule (write k of a load started at t0 is
  * due at t0 + k / rate). The writer runs on the volume's thread, so a copy that blocks it delays
  * the writes behind it; raw timing never counts that wait, the corrected figure does. Both are
- * exact percentiles over every write (a plain list: a load runs at thousands of writes a second,
- * not millions), so the runtime needs no histogram library.
+ * kept in HdrHistograms (latency-histogram.ts): 3 significant digits in bounded memory, however
+ * long the load runs.
  *
  * CKD: a format write of one record of random length and content on a random track past the VTOC
  * (so the label and VTOC stay readable), which also changes the track's size. FBA: one random block.
@@ -17,6 +17,7 @@ import { Prng } from '../base/prng.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import type { Volume } from '../volume/volume.js';
 import { readVtoc } from '../vtoc/vtoc-reader.js';
+import { LatencyHistogram } from './latency-histogram.js';
 
 /** Timer period of the writer; each tick catches up with the rate. */
 const TICK_MS = 2;
@@ -52,12 +53,6 @@ export interface HostLoadStats {
   readonly correctedMaxUs: number;
 }
 
-export function percentile(sorted: Float64Array | number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)] as number;
-}
-
 function firstLoadTrack(volume: Volume): number {
   try {
     const run = readVtoc(volume).vtocRun;
@@ -71,8 +66,8 @@ export class HostLoad {
   private readonly volume: Volume;
   private readonly spec: HostLoadSpec;
   private readonly prng: Prng;
-  private readonly latenciesUs: number[] = [];
-  private readonly correctedUs: number[] = [];
+  private readonly raw = new LatencyHistogram();
+  private readonly corrected = new LatencyHistogram();
   private readonly firstUnit: number;
   private timer: NodeJS.Timeout | undefined;
   private startedMs = 0;
@@ -100,20 +95,20 @@ export class HostLoad {
   stop(): HostLoadStats {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    const raw = Float64Array.from(this.latenciesUs).sort();
-    const corrected = Float64Array.from(this.correctedUs).sort();
+    const raw = this.raw.percentiles();
+    const corrected = this.corrected.percentiles();
     const seconds = Math.max(1e-3, (Date.now() - this.startedMs) / 1000);
     return {
       writes: this.writes,
       ratePerSecond: this.writes / seconds,
-      latencyP50Us: percentile(raw, 50),
-      latencyP99Us: percentile(raw, 99),
-      latencyP999Us: percentile(raw, 99.9),
-      latencyMaxUs: percentile(raw, 100),
-      correctedP50Us: percentile(corrected, 50),
-      correctedP99Us: percentile(corrected, 99),
-      correctedP999Us: percentile(corrected, 99.9),
-      correctedMaxUs: percentile(corrected, 100),
+      latencyP50Us: raw.p50Us,
+      latencyP99Us: raw.p99Us,
+      latencyP999Us: raw.p999Us,
+      latencyMaxUs: raw.maxUs,
+      correctedP50Us: corrected.p50Us,
+      correctedP99Us: corrected.p99Us,
+      correctedP999Us: corrected.p999Us,
+      correctedMaxUs: corrected.maxUs,
     };
   }
 
@@ -146,8 +141,8 @@ export class HostLoad {
       this.errors++;
     }
     const ended = process.hrtime.bigint();
-    this.latenciesUs.push(Number(ended - started) / 1000);
-    this.correctedUs.push(Number(ended - (due < started ? due : started)) / 1000);
+    this.raw.record(Number(ended - started) / 1000);
+    this.corrected.record(Number(ended - (due < started ? due : started)) / 1000);
     this.writes++;
   }
 }

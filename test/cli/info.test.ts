@@ -103,5 +103,7 @@ describe('snaptape info', () => {
     expect(r.status).toBe(EXIT_STATUS_BY_CODE.IMAGE_FORMAT);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain(d('junk.bin'));
+    // The line names the command the user ran, not the check that shares its detection.
+    expect(r.stderr).toContain(`Cannot describe ${d('junk.bin')}: it is not a CKD, CCKD or FBA image`);
   });
 });

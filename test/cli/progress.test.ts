@@ -5,7 +5,7 @@
  * real pseudo-terminal made by script(1).
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -67,6 +67,19 @@ describe('onProgress in the library', () => {
     const checked: PhaseProgress[] = [];
     runCheck(d('a.ckd'), { onProgress: (p) => checked.push(p) });
     expect(phases(checked)).toEqual([{ phase: 'check', done: 75, total: 75 }]);
+    // A tape: its chunk chain in bytes, then its labels in blocks.
+    const tapeChecked: PhaseProgress[] = [];
+    runCheck(d('a.aws'), { onProgress: (p) => tapeChecked.push(p) });
+    const tapePhases = phases(tapeChecked);
+    expect(tapePhases.map((p) => p.phase)).toEqual(['check', 'verify']);
+    expect(tapePhases[0]!.total).toBe(statSync(d('a.aws')).size);
+    for (const p of tapePhases) expect(p.done).toBe(p.total);
+    // A subsystem: every mapped volume's track directory.
+    runSnaptapeOk(['subsystem', 'init', d('sub'), '--type', '3390']);
+    for (const name of ['P1', 'P2']) runSnaptapeOk(['init', join(d('sub'), name), '--mapped', '--type', '3390', '--cyls', '2', '--volser', name]);
+    const subChecked: PhaseProgress[] = [];
+    runCheck(d('sub'), { onProgress: (p) => subChecked.push(p) });
+    expect(phases(subChecked)).toEqual([{ phase: 'check', done: 2, total: 2 }]);
 
     createVolume(d('f.ckd'), { type: '3390', cylinders: 5, volser: 'VOLF' }).close();
     const filled: PhaseProgress[] = [];
@@ -106,6 +119,11 @@ describe('the bar in the CLI', () => {
     expect(shown).toContain('verify ');
     expect(shown).toMatch(/\d+\/\d+ blocks/);
     expect(shown).toContain('OK');
+    // convert copies tracks, check of a tape walks its bytes then verifies its blocks: each labelled.
+    expect(onTerminal(['convert', d('a.ckd'), d('a.cckd'), '--format', 'cckd'])).toMatch(/copy +.*\d+\/75 tracks/);
+    const tapeCheck = onTerminal(['check', d('a.aws')]);
+    expect(tapeCheck).toMatch(/check +.*\d+\/\d+ bytes/);
+    expect(tapeCheck).toMatch(/verify +.*\d+\/\d+ blocks/);
   });
 
   it('is not drawn into a pipe, with --json, or with --quiet; results still print', () => {

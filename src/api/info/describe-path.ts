@@ -21,7 +21,7 @@ export type PathInfo = (ImageInfo & Beside) | (TapeInfo & Beside);
 
 /** Describes the image, mapped volume or tape at `path`; a subsystem folder or a shadow file is refused. */
 export function describePath(path: string): PathInfo {
-  const target = detectCheckTarget(path);
+  const target = detectCheckTarget(path, 'describe');
   const beside = (): Beside => ({ checkpoints: findCheckpoints(path), sideFiles: findSideFiles(path) });
   if (target.kind === 'tape') return { ...tapeInfo(path), ...beside() };
   if (target.kind === 'subsystem' && !isMappedVolumePath(path)) {

@@ -2,11 +2,10 @@
  * `snaptape convert <in> <out> --format ckd|cckd [--compress zlib|bzip2|none]`: a CKD volume into an
  * uncompressed Hercules image or a compressed CCKD image (image-convert.ts), with a progress bar.
  */
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { convertImage } from '../../api/index.js';
 import { printResult } from '../cli-output.js';
-import { barsAllowed } from '../progress-bar.js';
+import { phaseProgressBar } from '../progress-bar.js';
 import { parseImageFormat } from './image-format-options.js';
 
 interface ConvertFlags {
@@ -28,31 +27,19 @@ export function registerConvert(program: Command): void {
     .option('--json', 'machine-readable output')
     .action((input: string, output: string, flags: ConvertFlags) => {
       const { format, compression } = parseImageFormat(flags.format, flags.compress);
-      const drawing = barsAllowed(flags.json);
-      const bar = drawing
-        ? new cliProgress.SingleBar(
-            { stream: process.stderr, format: '{bar} {percentage}% | tracks {value}/{total} | ETA {eta_formatted}', hideCursor: true },
-            cliProgress.Presets.shades_classic,
-          )
-        : undefined;
-      let started = false;
+      const bar = phaseProgressBar(flags.json);
       try {
         const result = convertImage(input, output, {
           format,
           compression,
           force: flags.force,
           shadows: flags.shadow,
-          onProgress: (done, total) => {
-            if (!bar) return;
-            if (!started) bar.start(total, done);
-            else bar.update(done);
-            started = true;
-          },
+          onProgress: (done, total) => bar.update({ phase: 'copy', done, total, unit: 'tracks' }),
         });
-        bar?.stop();
+        bar.stop();
         printResult(result, () => `${output}: ${result.tracks} tracks from ${input}, ${format}${result.compression ? ` (${result.compression})` : ''}`, flags);
       } finally {
-        if (started) bar?.stop();
+        bar.stop();
       }
     });
 }

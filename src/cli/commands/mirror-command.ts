@@ -72,7 +72,7 @@ async function waitInSync(client: ControlClient, id: string, showBar: boolean): 
   const bar =
     showBar && barsAllowed(false)
       ? new cliProgress.SingleBar(
-          { stream: process.stderr, format: '{bar} {percentage}% | tracks {value}/{total} | {states}', hideCursor: true },
+          { stream: process.stderr, format: 'copy    {bar} {percentage}% | {value}/{total} tracks | {states}', hideCursor: true },
           cliProgress.Presets.shades_classic,
         )
       : undefined;

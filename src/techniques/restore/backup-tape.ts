@@ -103,12 +103,15 @@ export function openBackupTape(path: string, location: TapeLocation = {}): Backu
   }
 }
 
-/** Reads an element's blocks in order, calling `visit` with each. */
+/**
+ * Reads an element's blocks in order, calling `visit` with each: sequential 8 MiB reads into the
+ * reader's one buffer (TapeReader.forEachBlockData). A block is valid only during `visit`.
+ */
 export function forEachBlock(tape: BackupTape, element: TapeElement, visit: (block: Buffer, index: number) => void): void {
-  for (let j = 0; j < element.blockCount; j++) {
-    visit(tape.reader.readBlockData(element.firstBlockNumber + j), j);
+  tape.reader.forEachBlockData(element.firstBlockNumber, element.blockCount, (data, blockNumber) => {
+    visit(data, blockNumber - element.firstBlockNumber);
     tape.progress.advance();
-  }
+  });
 }
 
 export interface ElementCheck {

@@ -84,7 +84,8 @@ function restoreVolumeElement(volume: Volume, tape: BackupTape, element: TapeEle
     }
     if (run.length && (t !== runFirst + run.length || runBytes + block.length > RESTORE_RUN_BYTES || run.length === RESTORE_RUN_TRACKS)) flush();
     if (!run.length) runFirst = t;
-    run.push(block);
+    // The block is a view into the reader's window, reused by the next read: the run keeps a copy.
+    run.push(Buffer.from(block));
     runBytes += block.length;
   });
   flush();
