@@ -16,3 +16,4 @@ export * from './public/versions.js';
 export * from './public/catalog.js';
 export * from './public/server.js';
 export * from './public/reports.js';
+export * from './public/vault.js';

@@ -21,6 +21,7 @@ export const EXIT_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   SESSION: 15,
   VERIFY: 16,
   NBD_PROTOCOL: 17,
+  VAULT: 18,
 };
 
 /** Status for a crash that is not an operating error. */

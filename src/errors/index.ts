@@ -21,6 +21,7 @@ export {
   TargetExistsError,
   TrackOverflowError,
   UsageError,
+  VaultError,
   VerifyError,
   VtocError,
   errorFromData,

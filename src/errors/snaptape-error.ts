@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'SESSION',
   'VERIFY',
   'NBD_PROTOCOL',
+  'VAULT',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -135,6 +136,11 @@ export class NbdProtocolError extends SnaptapeError {
   readonly code = 'NBD_PROTOCOL';
 }
 
+/** An object store (the S3 vault) that refused, failed or returned bytes that do not match the cartridge. */
+export class VaultError extends SnaptapeError {
+  readonly code = 'VAULT';
+}
+
 const CLASS_BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDetails) => SnaptapeError> = {
   USAGE: UsageError,
   IMAGE_FORMAT: ImageFormatError,
@@ -152,6 +158,7 @@ const CLASS_BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDeta
   SESSION: SessionError,
   VERIFY: VerifyError,
   NBD_PROTOCOL: NbdProtocolError,
+  VAULT: VaultError,
 };
 
 /** Rebuilds a typed error from its plain-data form (the inverse of `toData`). */
