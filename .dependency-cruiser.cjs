@@ -3,7 +3,7 @@
  * must never exist, with the reason. The layers, bottom up:
  *
  *   errors → base → geometry → ckd → image, subsystem → volume, tape, vtoc, catalog, library
- *     → engine, export, session, workload → techniques, control-api → check → live → server
+ *     → engine, export, session, workload, vault → techniques, control-api → check → live → server
  *     → api → cli
  *
  * subsystem/ sits beside image/: a mapped volume's track directory over a shared pool is one more
@@ -15,12 +15,12 @@
 
 /** Layer names as path patterns, so the rules read like the layer list above. */
 const ABOVE_ERRORS =
-  'base|geometry|ckd|image|volume|tape|vtoc|catalog|library|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
-const ABOVE_BASE = 'geometry|ckd|image|volume|tape|vtoc|catalog|library|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
-const ABOVE_GEOMETRY = 'ckd|image|volume|tape|vtoc|catalog|library|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
-const ABOVE_CKD = 'image|volume|tape|vtoc|catalog|library|engine|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
-const ABOVE_IMAGE = 'volume|tape|vtoc|catalog|library|engine|export|session|workload|control-api|techniques|check|live|server|api';
-const ABOVE_FORMATS = 'engine|export|session|workload|control-api|techniques|check|live|server|api';
+  'base|geometry|ckd|image|volume|tape|vtoc|catalog|library|engine|vault|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_BASE = 'geometry|ckd|image|volume|tape|vtoc|catalog|library|engine|vault|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_GEOMETRY = 'ckd|image|volume|tape|vtoc|catalog|library|engine|vault|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_CKD = 'image|volume|tape|vtoc|catalog|library|engine|vault|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_IMAGE = 'volume|tape|vtoc|catalog|library|engine|vault|export|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_FORMATS = 'engine|vault|export|session|workload|control-api|techniques|check|live|server|api';
 const ABOVE_SERVICES = 'control-api|techniques|check|live|server|api';
 const ABOVE_TECHNIQUES = 'check|live|server|api';
 const ABOVE_CHECK = 'live|server|api';

@@ -17,3 +17,4 @@ export * from './public/catalog.js';
 export * from './public/library.js';
 export * from './public/server.js';
 export * from './public/reports.js';
+export * from './public/vault.js';

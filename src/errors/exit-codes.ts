@@ -24,6 +24,7 @@ export const EXIT_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   HOOK: 18,
   CARTRIDGE_PROTECTED: 19,
   LIBRARY: 20,
+  VAULT: 21,
 };
 
 /** Status for a crash that is not an operating error. */

@@ -24,6 +24,7 @@ export {
   TargetExistsError,
   TrackOverflowError,
   UsageError,
+  VaultError,
   VerifyError,
   VtocError,
   errorFromData,

@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   'HOOK',
   'CARTRIDGE_PROTECTED',
   'LIBRARY',
+  'VAULT',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -153,6 +154,11 @@ export class LibraryError extends SnaptapeError {
   readonly code = 'LIBRARY';
 }
 
+/** An object store (the S3 vault) that refused, failed or returned bytes that do not match the cartridge. */
+export class VaultError extends SnaptapeError {
+  readonly code = 'VAULT';
+}
+
 const CLASS_BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDetails) => SnaptapeError> = {
   USAGE: UsageError,
   IMAGE_FORMAT: ImageFormatError,
@@ -173,6 +179,7 @@ const CLASS_BY_CODE: Record<ErrorCode, new (message: string, details?: ErrorDeta
   HOOK: HookError,
   CARTRIDGE_PROTECTED: CartridgeProtectedError,
   LIBRARY: LibraryError,
+  VAULT: VaultError,
 };
 
 /** Rebuilds a typed error from its plain-data form (the inverse of `toData`). */

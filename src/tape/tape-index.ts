@@ -299,3 +299,61 @@ export function buildTapeIndex(fd: number, fileSizeBytes: number, path: string, 
   }
   return builder.finish(fileSizeBytes);
 }
+
+/**
+ * One entry of a tape index as plain data, for an index kept apart from its tape (a vault
+ * manifest): stored data bytes, chunk count, kind code (0 none, 1 zlib, 2 bzip2, 128 tapemark) and
+ * the curlen of the last chunk. Offsets and file numbers follow from the order: entries are
+ * contiguous from the load point and a tapemark closes its file.
+ */
+export type TapeIndexRow = readonly [storedBytes: number, chunkCount: number, kindCode: number, lastChunkBytes: number];
+
+/** The rows of an index, in block order (the inverse of tapeIndexFromRows). */
+export function tapeIndexRows(index: TapeIndex): TapeIndexRow[] {
+  const rows: TapeIndexRow[] = [];
+  for (const entry of index.entries()) {
+    const kindCode = entry.kind === 'tapemark' ? KIND_TAPEMARK : COMPRESSIONS.indexOf(entry.compression);
+    rows.push([entry.storedBytes, entry.chunkCount, kindCode, entry.lastChunkBytes]);
+  }
+  return rows;
+}
+
+/**
+ * Rebuilds an index from rows kept apart from the tape, checking them as the header walk checks a
+ * tape: every row well formed, the entries filling exactly `sizeBytes`, and a closing tapemark. The
+ * rows may come from an untrusted store, so a bad one is a TapeFormatError, never a wrong read.
+ */
+export function tapeIndexFromRows(path: string, sizeBytes: number, rows: readonly TapeIndexRow[]): TapeIndex {
+  const columns = new EntryColumns();
+  let offsetBytes = 0;
+  let fileNumber = 1;
+  let tapemarkCount = 0;
+  const fail = (i: number, state: string): never => {
+    throw new TapeFormatError(`Cannot use the index of tape ${path}: entry ${i} ${state}`, { path, blockNumber: i, offsetBytes });
+  };
+  rows.forEach((row, i) => {
+    const [storedBytes, chunkCount, kindCode, lastChunkBytes] = row;
+    if (![storedBytes, chunkCount, kindCode, lastChunkBytes].every((n) => Number.isSafeInteger(n) && n >= 0)) fail(i, 'is not four counts');
+    if (kindCode === KIND_TAPEMARK) {
+      if (storedBytes !== 0 || chunkCount !== 1 || lastChunkBytes !== 0) fail(i, 'is a tapemark with data');
+      columns.push({ kind: 'tapemark', offsetBytes, storedBytes: 0, chunkCount: 1, compression: 'none', fileNumber, lastChunkBytes: 0 });
+      offsetBytes += AWS_HEADER_BYTES;
+      tapemarkCount += 1;
+      fileNumber += 1;
+      return;
+    }
+    const compression = COMPRESSIONS[kindCode];
+    if (compression === undefined) fail(i, `has an unknown kind ${kindCode}`);
+    if (chunkCount < 1 || storedBytes < chunkCount || lastChunkBytes < 1 || lastChunkBytes > storedBytes || lastChunkBytes > 0xffff) {
+      fail(i, `has ${storedBytes} bytes in ${chunkCount} chunks (last ${lastChunkBytes})`);
+    }
+    if (compression === 'none' && storedBytes > MAX_BLOCK_BYTES) fail(i, `is longer than ${MAX_BLOCK_BYTES} bytes`);
+    columns.push({ kind: 'block', offsetBytes, storedBytes, chunkCount, compression: compression as BlockCompression, fileNumber, lastChunkBytes });
+    offsetBytes += chunkCount * AWS_HEADER_BYTES + storedBytes;
+    if (offsetBytes > sizeBytes) fail(i, `runs past the tape's ${sizeBytes} bytes`);
+  });
+  if (offsetBytes !== sizeBytes) fail(rows.length, `is missing: the entries fill ${offsetBytes} of the tape's ${sizeBytes} bytes`);
+  if (rows.length === 0 || rows[rows.length - 1]?.[2] !== KIND_TAPEMARK) fail(rows.length, 'is missing: the index has no closing tapemark');
+  columns.trim();
+  return new TapeIndex(path, sizeBytes, columns, tapemarkCount);
+}

@@ -75,6 +75,26 @@ export class TapeReader {
     }
   }
 
+  /**
+   * Opens a tape file read-only with an index made apart from it (tapeIndexFromRows), without the
+   * header walk: for a cartridge whose bytes are only partly present (a vaulted cartridge fetched
+   * by ranges), where only the blocks the caller reads were filled in.
+   */
+  static openIndexed(path: string, index: TapeIndex): TapeReader {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (cause) {
+      throw translateIoError(cause, 'open tape', path);
+    }
+    const fileBytes = fstatSync(fd).size;
+    if (fileBytes < index.sizeBytes) {
+      closeSync(fd);
+      throw new TapeFormatError(`Cannot read tape ${path}: the file holds ${fileBytes} bytes but its index spans ${index.sizeBytes}`, { path });
+    }
+    return new TapeReader(path, fd, index, 0);
+  }
+
   get position(): number {
     return this.positionBlockNumber;
   }

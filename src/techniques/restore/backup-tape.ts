@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { VerifyError } from '../../errors/snaptape-error.js';
 import { readTapeContents } from '../../tape/tape-contents.js';
 import { checkTapeNotBeingWritten } from '../../tape/tape-lock.js';
+import type { TapeIndex } from '../../tape/tape-index.js';
 import { TapeReader } from '../../tape/tape-reader.js';
 import { fbaTapeRegion, WHOLE_FILE } from '../../tape/tape-region.js';
 import { FBA_BLOCK_BYTES } from '../../geometry/device-types.js';
@@ -63,6 +64,11 @@ export interface TapeLocation {
   readonly startBlock?: number;
   /** Told each phase (sha256, verify, copy) and the blocks read in it. */
   readonly onProgress?: OnPhaseProgress;
+  /**
+   * The tape's index, made apart from it (a vaulted cartridge's manifest): the file is then read
+   * without a header walk, and only the blocks read need be present.
+   */
+  readonly index?: TapeIndex;
 }
 
 export function openBackupTape(path: string, location: TapeLocation = {}): BackupTape {
@@ -71,7 +77,7 @@ export function openBackupTape(path: string, location: TapeLocation = {}): Backu
   if (location.startBlock === undefined) checkTapeNotBeingWritten(path);
   checkSessionComplete(sessionRecordKey({ tapePath: path, tapeStartBlock: location.startBlock }));
   const region = location.startBlock === undefined ? WHOLE_FILE : fbaTapeRegion(location.startBlock, FBA_BLOCK_BYTES);
-  const reader = TapeReader.open(path, region);
+  const reader = location.index === undefined ? TapeReader.open(path, region) : TapeReader.openIndexed(path, location.index);
   try {
     const contents = readTapeContents(reader);
     if (contents.dataSets.length === 0) throw new VerifyError(`Cannot restore from ${path}: the tape holds no data sets`, { path });

@@ -17,6 +17,7 @@ import { TargetExistsError, UsageError, VerifyError, ImageFormatError } from '..
 import { createVolume, openVolume } from '../../volume/open-volume.js';
 import { homeAddressOf, trackUsedBytes } from '../../ckd/track-codec.js';
 import { cchhOf, type Cchh } from '../../geometry/cchh.js';
+import type { TapeIndex } from '../../tape/tape-index.js';
 import type { Volume } from '../../volume/volume.js';
 import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
 import { freeReallocatedNamesakes, planDatasetRestores, writeDatasetRestore, type DatasetPlacement } from './restore-dataset.js';
@@ -39,6 +40,8 @@ export interface RestoreOptions {
   readonly replace?: boolean;
   /** Told each phase (sha256 of the chosen elements, verify of data set tracks, copy to the target) and its blocks. */
   readonly onProgress?: OnPhaseProgress;
+  /** The tape's index, made apart from it: a partly fetched vaulted cartridge (backup-tape.ts). */
+  readonly tapeIndex?: TapeIndex;
 }
 
 export interface RestoreResult {
@@ -139,7 +142,7 @@ function checkBlocksAreTracks(tape: BackupTape, element: TapeElement): void {
 
 /** Restores a backup tape, after verifying it, onto a volume or into a new one (all of it, or one data set). Throws VerifyError when the tape fails its checks, UsageError when the data set is not on the tape, TargetExistsError when the new volume exists. */
 export function restoreTape(tapePath: string, options: RestoreOptions): RestoreResult {
-  const tape = openBackupTape(tapePath, { startBlock: options.tapeStartBlock, onProgress: options.onProgress });
+  const tape = openBackupTape(tapePath, { startBlock: options.tapeStartBlock, onProgress: options.onProgress, index: options.tapeIndex });
   try {
     const chosen = options.dataset ? tape.elements.filter((e) => (e.description.dsname ?? e.name) === options.dataset!.toUpperCase()) : tape.elements;
     if (chosen.length === 0)

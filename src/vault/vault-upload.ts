@@ -1,0 +1,128 @@
+/**
+ * Vaults a cartridge: its bytes to `<prefix>/<volser>.aws` by multipart upload, then its manifest.
+ * The upload is checked before anything local is given up: the object's size always, and with
+ * `removeLocal` the object is read back whole and its SHA-256 compared with the manifest's, so a
+ * file that changed during the upload, or an object the store corrupted, keeps the local copy.
+ */
+import { createReadStream } from 'node:fs';
+import {
+  GetObjectLockConfigurationCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  type StorageClass,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import fse from 'fs-extra';
+import { VaultError } from '../errors/snaptape-error.js';
+import { objectSha256 } from './vault-fetch.js';
+import { buildVaultManifest, type VaultManifest } from './vault-manifest.js';
+import { vaultFailure } from './s3-failure.js';
+import { cartridgeKey, manifestKey, s3Url, type S3Location } from './s3-location.js';
+
+/** Parts of 16 MiB, 4 in flight: a 3590 cartridge (10 GB) is about 600 parts, under S3's 10,000. */
+export const VAULT_PART_BYTES = 16 * 1024 * 1024;
+export const VAULT_PARTS_IN_FLIGHT = 4;
+
+export interface VaultOptions {
+  /** The pool's storage class (STANDARD, GLACIER, DEEP_ARCHIVE…); the server's default if absent. */
+  readonly storageClass?: string;
+  /** A WORM cartridge: lock both objects in COMPLIANCE mode until this date, where the bucket has Object Lock. */
+  readonly retainUntil?: Date;
+  /** Delete the local file once the object has been read back and matched. */
+  readonly removeLocal?: boolean;
+  /** Told the bytes uploaded so far. */
+  readonly onProgress?: (sentBytes: number, totalBytes: number) => void;
+}
+
+export interface VaultResult {
+  readonly volser: string;
+  readonly url: string;
+  readonly key: string;
+  readonly manifestKey: string;
+  readonly sizeBytes: number;
+  readonly sha256: string;
+  /** 'read-back': the whole object was hashed again; 'size': its length was checked. */
+  readonly verified: 'read-back' | 'size';
+  /** COMPLIANCE when the store locks the objects; 'none' when it has no Object Lock (the library still enforces WORM). */
+  readonly objectLock: 'COMPLIANCE' | 'none';
+  readonly removedLocal: boolean;
+  readonly manifest: VaultManifest;
+}
+
+async function bucketHasObjectLock(client: S3Client, bucket: string): Promise<boolean> {
+  try {
+    const answer = await client.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
+    return answer.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled';
+  } catch (error) {
+    const name = (error as { name?: string }).name;
+    if (name === 'ObjectLockConfigurationNotFoundError' || name === 'NotImplemented') return false;
+    throw vaultFailure(error, 'read the Object Lock setting of', `s3://${bucket}`);
+  }
+}
+
+export async function vaultCartridge(client: S3Client, path: string, volser: string, location: S3Location, options: VaultOptions = {}): Promise<VaultResult> {
+  const manifest = buildVaultManifest(path, volser);
+  const key = cartridgeKey(location, volser);
+  const where = `s3://${location.bucket}/${key}`;
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: location.bucket }));
+  } catch (error) {
+    throw vaultFailure(error, 'reach the vault', s3Url(location));
+  }
+  const locked = options.retainUntil !== undefined && (await bucketHasObjectLock(client, location.bucket));
+  const lock = locked ? { ObjectLockMode: 'COMPLIANCE' as const, ObjectLockRetainUntilDate: options.retainUntil } : {};
+  const storage = options.storageClass === undefined ? {} : { StorageClass: options.storageClass as StorageClass };
+  try {
+    const upload = new Upload({
+      client,
+      params: { Bucket: location.bucket, Key: key, Body: createReadStream(path), ContentType: 'application/octet-stream', ...storage, ...lock },
+      partSize: VAULT_PART_BYTES,
+      queueSize: VAULT_PARTS_IN_FLIGHT,
+      leavePartsOnError: false,
+    });
+    upload.on('httpUploadProgress', (p) => options.onProgress?.(p.loaded ?? 0, manifest.sizeBytes));
+    await upload.done();
+    const mKey = manifestKey(location, volser);
+    await client.send(
+      new PutObjectCommand({ Bucket: location.bucket, Key: mKey, Body: JSON.stringify(manifest), ContentType: 'application/json', ...storage, ...lock }),
+    );
+    const head = await client.send(new HeadObjectCommand({ Bucket: location.bucket, Key: key }));
+    if (head.ContentLength !== manifest.sizeBytes) {
+      throw new VaultError(`Cannot vault ${path} to ${where}: the object holds ${head.ContentLength ?? 0} bytes, the cartridge ${manifest.sizeBytes}`, {
+        path,
+        object: where,
+      });
+    }
+    let verified: VaultResult['verified'] = 'size';
+    if (options.removeLocal === true) {
+      const stored = await objectSha256(client, location.bucket, key);
+      if (stored !== manifest.sha256) {
+        throw new VaultError(
+          `Cannot vault ${path} to ${where}: the object's SHA-256 ${stored} differs from the cartridge's ${manifest.sha256}; the local file is kept`,
+          {
+            path,
+            object: where,
+          },
+        );
+      }
+      verified = 'read-back';
+      await fse.remove(path);
+    }
+    return {
+      volser,
+      url: `s3://${location.bucket}/${key}`,
+      key,
+      manifestKey: mKey,
+      sizeBytes: manifest.sizeBytes,
+      sha256: manifest.sha256,
+      verified,
+      objectLock: locked ? 'COMPLIANCE' : 'none',
+      removedLocal: options.removeLocal === true,
+      manifest,
+    };
+  } catch (error) {
+    throw vaultFailure(error, `vault ${path} to`, where);
+  }
+}
