@@ -16,7 +16,8 @@
 /** Layer names as path patterns, so the rules read like the layer list above. */
 const ABOVE_ERRORS =
   'base|geometry|ckd|image|volume|tape|vtoc|catalog|library|engine|vault|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
-const ABOVE_BASE = 'geometry|ckd|image|volume|tape|vtoc|catalog|library|engine|vault|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
+const ABOVE_BASE =
+  'geometry|ckd|image|volume|tape|vtoc|catalog|library|engine|vault|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
 const ABOVE_GEOMETRY = 'ckd|image|volume|tape|vtoc|catalog|library|engine|vault|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
 const ABOVE_CKD = 'image|volume|tape|vtoc|catalog|library|engine|vault|export|subsystem|session|workload|control-api|techniques|check|live|server|api';
 const ABOVE_IMAGE = 'volume|tape|vtoc|catalog|library|engine|vault|export|session|workload|control-api|techniques|check|live|server|api';

@@ -89,7 +89,7 @@ afterAll(() => {
 describe('an expired cartridge', () => {
   it('stays private, and refuses writes, until library expire', async () => {
     expect((await cartridge(short)).expiresAt ?? '').not.toBe('');
-    await refused(short, ['backup', d('src.ckd'), '--to', join(lib, `${short}.aws`), '--force'], 18, /library expire/);
+    await refused(short, ['backup', d('src.ckd'), '--to', join(lib, `${short}.aws`), '--force'], EXIT_STATUS_BY_CODE.CARTRIDGE_PROTECTED, /library expire/);
   });
 
   it('returns to scratch through library expire and is then reused', async () => {
@@ -99,7 +99,7 @@ describe('an expired cartridge', () => {
     expect(expired.expired.map((c) => c.volser)).not.toContain(worm);
     expect((await cartridge(short)).state).toBe('scratch');
     // A scratch cartridge in its slot is still not writable by hand: only the library mounts it for a write.
-    await refused(short, ['backup', d('src.ckd'), '--to', join(lib, `${short}.aws`), '--force'], 19, /scratch cartridge in slot/);
+    await refused(short, ['backup', d('src.ckd'), '--to', join(lib, `${short}.aws`), '--force'], EXIT_STATUS_BY_CODE.LIBRARY, /scratch cartridge in slot/);
     await ok(['fill', d('src.ckd'), '--percent', '10', '--seed', '7']);
     expect(await backupToPool('SHORT')).toBe(short);
     expect(sha256(join(lib, `${short}.aws`))).not.toBe(before);
@@ -116,35 +116,60 @@ describe('a cartridge under retention', () => {
   });
 
   it('refuses a backup written straight to its file', async () => {
-    await refused(retained, ['backup', d('src.ckd'), '--to', join(lib, `${retained}.aws`), '--force'], 18, /cartridge A00001 .*retained until/);
+    await refused(
+      retained,
+      ['backup', d('src.ckd'), '--to', join(lib, `${retained}.aws`), '--force'],
+      EXIT_STATUS_BY_CODE.CARTRIDGE_PROTECTED,
+      /cartridge A00001 .*retained until/,
+    );
   });
 
   it('refuses tape put (an append over its end labels)', async () => {
-    await refused(retained, ['tape', 'put', join(lib, `${retained}.aws`), d('host.txt'), '--dsn', 'HOST.TEXT', '--text'], 18, /retained until/);
+    await refused(
+      retained,
+      ['tape', 'put', join(lib, `${retained}.aws`), d('host.txt'), '--dsn', 'HOST.TEXT', '--text'],
+      EXIT_STATUS_BY_CODE.CARTRIDGE_PROTECTED,
+      /retained until/,
+    );
   });
 
   it('refuses tape init --force (an overwrite and truncation)', async () => {
-    await refused(retained, ['tape', 'init', join(lib, `${retained}.aws`), '--volser', retained, '--force'], 18, /retained until/);
+    await refused(
+      retained,
+      ['tape', 'init', join(lib, `${retained}.aws`), '--volser', retained, '--force'],
+      EXIT_STATUS_BY_CODE.CARTRIDGE_PROTECTED,
+      /retained until/,
+    );
   });
 
   it('refuses tape get writing its output over the cartridge', async () => {
-    await refused(retained, ['tape', 'get', join(lib, `${worm}.aws`), '1', join(lib, `${retained}.aws`), '--force'], 18, /retained until/);
+    await refused(
+      retained,
+      ['tape', 'get', join(lib, `${worm}.aws`), '1', join(lib, `${retained}.aws`), '--force'],
+      EXIT_STATUS_BY_CODE.CARTRIDGE_PROTECTED,
+      /retained until/,
+    );
   });
 
   it('refuses a write through a symbolic link from outside the library', async () => {
     symlinkSync(join(lib, `${retained}.aws`), d('link.aws'));
-    await refused(retained, ['backup', d('src.ckd'), '--to', d('link.aws'), '--force'], 18, /cartridge A00001/);
+    await refused(retained, ['backup', d('src.ckd'), '--to', d('link.aws'), '--force'], EXIT_STATUS_BY_CODE.CARTRIDGE_PROTECTED, /cartridge A00001/);
   });
 
   it('refuses a write while mounted in a drive: mounting does not make it scratch', async () => {
     await ok(['library', 'mount', lib, retained]);
-    await refused(retained, ['tape', 'put', join(lib, `${retained}.aws`), d('host.txt'), '--dsn', 'HOST.TEXT', '--text'], 18, /retained until/);
+    await refused(
+      retained,
+      ['tape', 'put', join(lib, `${retained}.aws`), d('host.txt'), '--dsn', 'HOST.TEXT', '--text'],
+      EXIT_STATUS_BY_CODE.CARTRIDGE_PROTECTED,
+      /retained until/,
+    );
     await ok(['library', 'unmount', lib, retained]);
   });
 
   it('is not reused before it expires: the pool runs out of scratch instead', async () => {
     expect(await backupToPool('KEEP')).toBe('A00002');
-    await refused(retained, ['backup', d('src.ckd'), '--to-library', lib, '--pool', 'KEEP'], 19, /pool KEEP .* has none left/);
+    await refused(retained, ['backup', d('src.ckd'), '--to-library', lib, '--pool', 'KEEP'], EXIT_STATUS_BY_CODE.LIBRARY, /pool KEEP .* has none left/);
     const expired = JSON.parse(await ok(['library', 'expire', lib, '--json'])) as { expired: { volser: string }[] };
     expect(expired.expired.map((c) => c.volser)).not.toContain(retained);
     expect((await cartridge(retained)).state).toBe('private');
@@ -155,9 +180,9 @@ describe('a WORM cartridge', () => {
   it('refuses every overwrite, append and truncation, and never expires', async () => {
     expect(await cartridge(worm)).toMatchObject({ volser: 'A00003', state: 'private', worm: true });
     const path = join(lib, `${worm}.aws`);
-    await refused(worm, ['backup', d('src.ckd'), '--to', path, '--force'], 18, /WORM cartridge/);
-    await refused(worm, ['tape', 'put', path, d('host.txt'), '--dsn', 'HOST.TEXT', '--text'], 18, /WORM cartridge/);
-    await refused(worm, ['tape', 'init', path, '--volser', worm, '--force'], 18, /WORM cartridge/);
+    await refused(worm, ['backup', d('src.ckd'), '--to', path, '--force'], EXIT_STATUS_BY_CODE.CARTRIDGE_PROTECTED, /WORM cartridge/);
+    await refused(worm, ['tape', 'put', path, d('host.txt'), '--dsn', 'HOST.TEXT', '--text'], EXIT_STATUS_BY_CODE.CARTRIDGE_PROTECTED, /WORM cartridge/);
+    await refused(worm, ['tape', 'init', path, '--volser', worm, '--force'], EXIT_STATUS_BY_CODE.CARTRIDGE_PROTECTED, /WORM cartridge/);
     await ok(['library', 'expire', lib]);
     expect((await cartridge(worm)).state).toBe('private');
     // Still a good backup: verify by volser reads it.

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { joinTapeVolumes, spanTape } from '../../src/tape/multi-volume.js';
+import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
 import { runTool } from '../harness/external-tools.js';
 import { runInProcess } from '../harness/run-cli-in-process.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -104,7 +105,7 @@ describe('a backup larger than a cartridge', () => {
     const second = written[1]?.volser ?? '';
     await ok(['library', 'eject', d('lib'), second, '--to', d('shelf')]);
     const r = await runInProcess(['restore', '--library', d('lib'), written[0]?.volser ?? '', '--to', d('out2.ckd'), '--new-volume']);
-    expect(r.status).toBe(19);
+    expect(r.status).toBe(EXIT_STATUS_BY_CODE.LIBRARY);
     expect(r.stderr).toMatch(new RegExp(`cartridge ${second} is ejected`));
     await ok(['library', 'inject', d('lib'), join(d('shelf'), `${second}.aws`)]);
   });
@@ -114,7 +115,7 @@ describe('a spanning backup that runs out of scratch cartridges', () => {
   it('fails with one line and leaves no cartridge private: the incomplete set is not kept', async () => {
     await ok(['library', 'init', d('small'), '--cartridges', '2', '--drives', '1', '--capacity-bytes', String(CAPACITY_BYTES)]);
     const r = await runInProcess(['backup', d('src.ckd'), '--to-library', d('small')]);
-    expect(r.status, r.stderr).toBe(19);
+    expect(r.status, r.stderr).toBe(EXIT_STATUS_BY_CODE.LIBRARY);
     expect(r.stderr).toMatch(/pool DEFAULT .* has none left/);
     const listing = JSON.parse(await ok(['library', 'ls', d('small'), '--json'])) as { cartridges: Cartridge[] };
     expect(listing.cartridges.map((c) => [c.volser, c.state, c.location])).toEqual([
