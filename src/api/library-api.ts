@@ -9,8 +9,11 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { withCatalog } from '../catalog/catalog.js';
+import { LibraryError } from '../errors/snaptape-error.js';
 import { cartridgeSet, commitPrivate, DEFAULT_POOL, openLibrary, releaseScratch, takeScratch, type CartridgeRecord } from '../library/index.js';
+import type { TapeIndex } from '../tape/tape-index.js';
 import { joinTapeVolumes, spanTape } from '../tape/multi-volume.js';
+import { vaultedSetTape } from './library-vault-api.js';
 import type { BackupRun } from './backup-api.js';
 
 /** Where the library keeps a spanned backup before it is spread, and a joined set while it is read. */
@@ -86,19 +89,48 @@ export async function backupToLibrary(
   }
 }
 
+/** A backup set's tape, ready to read; `done` removes what was staged for it. */
+export interface LibraryTape {
+  readonly tapePath: string;
+  /** The index to read `tapePath` with: one vaulted cartridge fetched in part. */
+  readonly tapeIndex?: TapeIndex;
+  readonly cartridges: readonly string[];
+  /** Bytes fetched from the vault, and what the vaulted cartridges hold, for a read in place. */
+  readonly bytesFetched?: number;
+  readonly cartridgeBytes?: number;
+  done(): void;
+}
+
 /**
  * The tape to read for the backup on cartridge `volser` of library `dir`: the cartridge itself, or
  * for a multi-volume set, its cartridges joined in order into one staging tape, removed by `done`.
+ * A set with vaulted cartridges is read in place for one data set (`dataset`): only its labels and
+ * that data set's blocks are fetched (library-vault-api.ts), and `bytesFetched` says how many bytes;
+ * anything else needs the cartridges recalled first.
  */
-export async function libraryTape(
-  dir: string,
-  volser: string,
-  options: { readonly catalog: string },
-): Promise<{ readonly tapePath: string; readonly cartridges: readonly string[]; done(): void }> {
-  const set = await withCatalog(options.catalog, (catalog) => cartridgeSet(catalog, dir, volser));
+export async function libraryTape(dir: string, volser: string, options: { readonly catalog: string; readonly dataset?: string }): Promise<LibraryTape> {
+  const set = await withCatalog(options.catalog, (catalog) => cartridgeSet(catalog, dir, volser, { vaulted: true }));
+  const stagingDir = join(await withCatalog(options.catalog, (catalog) => openLibrary(catalog, dir).path), STAGING_DIR);
+  const vaulted = set.filter((c) => c.location === 'vaulted');
+  if (vaulted.length > 0) {
+    if (options.dataset === undefined) {
+      const names = vaulted.map((c) => c.volser).join(', ');
+      throw new LibraryError(
+        `Cannot read the backup set of cartridge ${volser.toUpperCase()}: ${names} ${vaulted.length === 1 ? 'is' : 'are'} vaulted; recall ${vaulted.length === 1 ? 'it' : 'them'} (library recall), or restore one data set in place with --dataset`,
+        { volser: volser.toUpperCase() },
+      );
+    }
+    const scratch = join(stagingDir, `vault-${volser.toUpperCase()}-${process.pid}`);
+    try {
+      const tape = await vaultedSetTape(set, options.dataset, scratch);
+      return { ...tape, cartridges: set.map((c) => c.volser), done: () => rmSync(scratch, { recursive: true, force: true }) };
+    } catch (error) {
+      rmSync(scratch, { recursive: true, force: true });
+      throw error;
+    }
+  }
   const only = set[0];
   if (set.length === 1 && only !== undefined) return { tapePath: only.path, cartridges: [only.volser], done: () => undefined };
-  const stagingDir = join(await withCatalog(options.catalog, (catalog) => openLibrary(catalog, dir).path), STAGING_DIR);
   mkdirSync(stagingDir, { recursive: true });
   const joined = join(stagingDir, `join-${volser.toUpperCase()}-${process.pid}.aws`);
   try {

@@ -127,6 +127,7 @@ export const MIGRATIONS: readonly Migration[] = [
         last_volser TEXT NOT NULL,
         retention_days INTEGER NOT NULL CHECK (retention_days >= 0),
         worm INTEGER NOT NULL CHECK (worm IN (0, 1)),
+        storage_class TEXT,
         PRIMARY KEY (library, name)
       );
       CREATE TABLE cartridges (

@@ -5,7 +5,11 @@
  */
 export { checkCartridgeWritable, writeRefusal } from './cartridge-guard.js';
 export {
+  beginRecall,
   cartridgeSet,
+  cartridgeToVault,
+  finishRecall,
+  recordVaulted,
   commitPrivate,
   DEFAULT_POOL,
   DEFAULT_RETENTION_DAYS,

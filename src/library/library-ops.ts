@@ -102,7 +102,14 @@ export function initLibrary(catalog: Catalog, dir: string, options: LibraryInitO
   const createdAt = new Date().toISOString();
   catalog.write((db) => {
     insertLibrary(db, { path: key, media: media.name, capacityBytes, slots, drives, createdAt });
-    upsertPool(db, key, { name: DEFAULT_POOL, firstVolser: volsers[0] as string, lastVolser: volsers.at(-1) as string, retentionDays, worm: false });
+    upsertPool(db, key, {
+      name: DEFAULT_POOL,
+      firstVolser: volsers[0] as string,
+      lastVolser: volsers.at(-1) as string,
+      retentionDays,
+      worm: false,
+      storageClass: null,
+    });
     volsers.forEach((volser, i) =>
       insertCartridge(db, key, {
         volser,
@@ -118,6 +125,7 @@ export function initLibrary(catalog: Catalog, dir: string, options: LibraryInitO
         setId: null,
         setSequence: null,
         sha256: null,
+        vaultUrl: null,
       }),
     );
   });
@@ -148,6 +156,8 @@ function requireCartridge(db: Db, library: LibraryRecord, volser: string): Cartr
  */
 export function setPool(catalog: Catalog, dir: string, pool: LibraryPool): LibraryPool {
   const library = openLibrary(catalog, dir);
+  if (pool.storageClass !== null && !/^[A-Z_]{1,32}$/.test(pool.storageClass))
+    throw new UsageError(`Cannot set pool ${pool.name}: ${pool.storageClass} is not an S3 storage class (STANDARD, GLACIER, DEEP_ARCHIVE…)`);
   const name = pool.name.toUpperCase();
   const first = checkVolser(pool.firstVolser);
   const last = checkVolser(pool.lastVolser);
@@ -169,7 +179,7 @@ export function setPool(catalog: Catalog, dir: string, pool: LibraryPool): Libra
         library: library.path,
         volser: held.volser,
       });
-    const set = { name, firstVolser: first, lastVolser: last, retentionDays: pool.retentionDays, worm: pool.worm };
+    const set = { name, firstVolser: first, lastVolser: last, retentionDays: pool.retentionDays, worm: pool.worm, storageClass: pool.storageClass };
     upsertPool(db, library.path, set);
     for (const c of inRange) if (c.state === 'scratch') updateCartridge(db, library.path, { ...c, pool: name, worm: pool.worm });
     return set;
@@ -341,6 +351,7 @@ export function injectCartridge(catalog: Catalog, dir: string, file: string): Ca
       setId: null,
       setSequence: null,
       sha256: null,
+      vaultUrl: null,
     };
     insertCartridge(db, library.path, record);
     return record;
@@ -414,7 +425,16 @@ export function releaseScratch(catalog: Catalog, dir: string, volsers: readonly 
       const mounted = cartridge.state === 'scratch' && cartridge.location === 'drive';
       const ofFailedSet = cartridge.state === 'private' && cartridge.setId === setId;
       if (mounted || ofFailedSet)
-        updateCartridge(db, library.path, { ...cartridge, state: 'scratch', location: 'slot', drive: null, expiresAt: null, setId: null, setSequence: null });
+        updateCartridge(db, library.path, {
+          ...cartridge,
+          state: 'scratch',
+          location: 'slot',
+          drive: null,
+          expiresAt: null,
+          setId: null,
+          setSequence: null,
+          vaultUrl: null,
+        });
     }
   });
 }
@@ -431,15 +451,24 @@ export function expireCartridges(catalog: Catalog, dir: string, now: Date = new 
       (c) => c.state === 'private' && !c.worm && c.location === 'slot' && c.expiresAt !== null && c.expiresAt <= now.toISOString(),
     );
     return due.map((c) => {
-      const scratch: CartridgeRecord = { ...c, state: 'scratch', expiresAt: null, setId: null, setSequence: null };
+      const scratch: CartridgeRecord = { ...c, state: 'scratch', expiresAt: null, setId: null, setSequence: null, vaultUrl: null };
       updateCartridge(db, library.path, scratch);
       return scratch;
     });
   });
 }
 
-/** The cartridges of the backup set that cartridge `volser` belongs to, in set order, with their paths. */
-export function cartridgeSet(catalog: Catalog, dir: string, volser: string): (CartridgeRecord & { readonly path: string })[] {
+/**
+ * The cartridges of the backup set that cartridge `volser` belongs to, in set order, with their
+ * paths. A cartridge away from the library is refused; a vaulted one too, unless `vaulted` (a
+ * reader that fetches it from the vault).
+ */
+export function cartridgeSet(
+  catalog: Catalog,
+  dir: string,
+  volser: string,
+  options: { readonly vaulted?: boolean } = {},
+): (CartridgeRecord & { readonly path: string })[] {
   const library = openLibrary(catalog, dir);
   const cartridge = requireCartridge(catalog.db, library, volser);
   if (cartridge.state !== 'private' || cartridge.setId === null)
@@ -447,8 +476,59 @@ export function cartridgeSet(catalog: Catalog, dir: string, volser: string): (Ca
   const set = listCartridges(catalog.db, library.path)
     .filter((c) => c.setId === cartridge.setId)
     .sort((a, b) => (a.setSequence ?? 0) - (b.setSequence ?? 0));
-  const away = set.find((c) => c.location !== 'slot' && c.location !== 'drive');
+  const away = set.find((c) => c.location !== 'slot' && c.location !== 'drive' && !(options.vaulted === true && c.location === 'vaulted'));
   if (away)
     throw new LibraryError(`Cannot read backup set of cartridge ${cartridge.volser}: cartridge ${away.volser} is ${away.location}`, { volser: away.volser });
   return set.map((c) => ({ ...c, path: cartridgePath(library.path, c.volser) }));
+}
+
+/**
+ * The cartridge `volser` about to be vaulted: a private cartridge in its slot (a drive may be
+ * writing it; a scratch one holds nothing worth keeping). Its row is not changed: until the upload
+ * is verified (recordVaulted), the cartridge is local and not vaulted.
+ */
+export function cartridgeToVault(catalog: Catalog, dir: string, volser: string): CartridgeRecord & { readonly path: string } {
+  const library = openLibrary(catalog, dir);
+  const cartridge = requireCartridge(catalog.db, library, volser);
+  if (cartridge.state !== 'private') throw new LibraryError(`Cannot vault cartridge ${cartridge.volser}: it is scratch and holds no backup`, { volser });
+  if (cartridge.location !== 'slot')
+    throw new LibraryError(`Cannot vault cartridge ${cartridge.volser}: it is ${cartridge.location}, not in its slot`, { volser: cartridge.volser });
+  return { ...cartridge, path: cartridgePath(library.path, cartridge.volser) };
+}
+
+/** Records a verified upload to `url`: with `removedLocal` the cartridge now lives only there (vaulted); otherwise it stays in its slot with a copy in the vault. */
+export function recordVaulted(catalog: Catalog, dir: string, volser: string, url: string, removedLocal: boolean): CartridgeRecord {
+  const library = openLibrary(catalog, dir);
+  return catalog.write((db) => {
+    const cartridge = requireCartridge(db, library, volser);
+    const next: CartridgeRecord = { ...cartridge, vaultUrl: url, ...(removedLocal ? { location: 'vaulted' as const } : {}) };
+    updateCartridge(db, library.path, next);
+    return next;
+  });
+}
+
+/**
+ * Marks a vaulted cartridge as being recalled and returns it with its path and vault. A recall
+ * that stopped (the cartridge still `recalling`) may start again.
+ */
+export function beginRecall(catalog: Catalog, dir: string, volser: string): CartridgeRecord & { readonly path: string; readonly vaultUrl: string } {
+  const library = openLibrary(catalog, dir);
+  return catalog.write((db) => {
+    const cartridge = requireCartridge(db, library, volser);
+    if ((cartridge.location !== 'vaulted' && cartridge.location !== 'recalling') || cartridge.vaultUrl === null)
+      throw new LibraryError(`Cannot recall cartridge ${cartridge.volser}: it is ${cartridge.location}, not vaulted`, { volser: cartridge.volser });
+    const next = { ...cartridge, location: 'recalling' as const };
+    updateCartridge(db, library.path, next);
+    return { ...next, path: cartridgePath(library.path, cartridge.volser), vaultUrl: cartridge.vaultUrl };
+  });
+}
+
+/** A recalled cartridge is back in its slot, its copy still in the vault. */
+export function finishRecall(catalog: Catalog, dir: string, volser: string): CartridgeRecord {
+  const library = openLibrary(catalog, dir);
+  return catalog.write((db) => {
+    const next = { ...requireCartridge(db, library, volser), location: 'slot' as const };
+    updateCartridge(db, library.path, next);
+    return next;
+  });
 }

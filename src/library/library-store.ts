@@ -27,6 +27,8 @@ export interface LibraryPool {
   readonly lastVolser: string;
   readonly retentionDays: number;
   readonly worm: boolean;
+  /** The S3 storage class its cartridges are vaulted in (STANDARD, GLACIER, DEEP_ARCHIVE…); null: the bucket's default. */
+  readonly storageClass: string | null;
 }
 
 export interface CartridgeRecord {
@@ -47,6 +49,8 @@ export interface CartridgeRecord {
   readonly setSequence: number | null;
   /** SHA-256 of the cartridge file when it was last written or ejected. */
   readonly sha256: string | null;
+  /** The s3:// prefix holding a copy of the cartridge (vaulted, or vaulted and recalled); null if never vaulted. */
+  readonly vaultUrl: string | null;
 }
 
 interface CartridgeRow {
@@ -63,6 +67,7 @@ interface CartridgeRow {
   set_id: string | null;
   set_sequence: number | null;
   sha256: string | null;
+  vault_url: string | null;
 }
 
 function cartridgeOf(row: CartridgeRow): CartridgeRecord {
@@ -80,6 +85,7 @@ function cartridgeOf(row: CartridgeRow): CartridgeRecord {
     setId: row.set_id,
     setSequence: row.set_sequence,
     sha256: row.sha256,
+    vaultUrl: row.vault_url,
   };
 }
 
@@ -103,27 +109,37 @@ export function getLibrary(db: Db, path: string): LibraryRecord | undefined {
 
 export function upsertPool(db: Db, library: string, pool: LibraryPool): void {
   db.prepare(
-    `INSERT INTO library_pools (library, name, first_volser, last_volser, retention_days, worm) VALUES (?, ?, ?, ?, ?, ?)
+    `INSERT INTO library_pools (library, name, first_volser, last_volser, retention_days, worm, storage_class) VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (library, name) DO UPDATE SET first_volser = excluded.first_volser, last_volser = excluded.last_volser,
-       retention_days = excluded.retention_days, worm = excluded.worm`,
-  ).run(library, pool.name, pool.firstVolser, pool.lastVolser, pool.retentionDays, pool.worm ? 1 : 0);
+       retention_days = excluded.retention_days, worm = excluded.worm, storage_class = excluded.storage_class`,
+  ).run(library, pool.name, pool.firstVolser, pool.lastVolser, pool.retentionDays, pool.worm ? 1 : 0, pool.storageClass);
 }
 
 export function listLibraryPools(db: Db, library: string): LibraryPool[] {
-  const rows = db.prepare('SELECT name, first_volser, last_volser, retention_days, worm FROM library_pools WHERE library = ? ORDER BY name').all(library) as {
+  const rows = db
+    .prepare('SELECT name, first_volser, last_volser, retention_days, worm, storage_class FROM library_pools WHERE library = ? ORDER BY name')
+    .all(library) as {
     name: string;
     first_volser: string;
     last_volser: string;
     retention_days: number;
     worm: number;
+    storage_class: string | null;
   }[];
-  return rows.map((r) => ({ name: r.name, firstVolser: r.first_volser, lastVolser: r.last_volser, retentionDays: r.retention_days, worm: r.worm === 1 }));
+  return rows.map((r) => ({
+    name: r.name,
+    firstVolser: r.first_volser,
+    lastVolser: r.last_volser,
+    retentionDays: r.retention_days,
+    worm: r.worm === 1,
+    storageClass: r.storage_class,
+  }));
 }
 
 export function insertCartridge(db: Db, library: string, cartridge: CartridgeRecord): void {
   db.prepare(
-    `INSERT INTO cartridges (library, volser, barcode, pool, state, location, slot, drive, worm, expires_at, written_at, set_id, set_sequence, sha256)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO cartridges (library, volser, barcode, pool, state, location, slot, drive, worm, expires_at, written_at, set_id, set_sequence, sha256, vault_url)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     library,
     cartridge.volser,
@@ -139,6 +155,7 @@ export function insertCartridge(db: Db, library: string, cartridge: CartridgeRec
     cartridge.setId,
     cartridge.setSequence,
     cartridge.sha256,
+    cartridge.vaultUrl,
   );
 }
 
@@ -146,7 +163,7 @@ export function insertCartridge(db: Db, library: string, cartridge: CartridgeRec
 export function updateCartridge(db: Db, library: string, cartridge: CartridgeRecord): void {
   db.prepare(
     `UPDATE cartridges SET barcode = ?, pool = ?, state = ?, location = ?, slot = ?, drive = ?, worm = ?, expires_at = ?, written_at = ?,
-       set_id = ?, set_sequence = ?, sha256 = ? WHERE library = ? AND volser = ?`,
+       set_id = ?, set_sequence = ?, sha256 = ?, vault_url = ? WHERE library = ? AND volser = ?`,
   ).run(
     cartridge.barcode,
     cartridge.pool,
@@ -160,12 +177,13 @@ export function updateCartridge(db: Db, library: string, cartridge: CartridgeRec
     cartridge.setId,
     cartridge.setSequence,
     cartridge.sha256,
+    cartridge.vaultUrl,
     library,
     cartridge.volser,
   );
 }
 
-const CARTRIDGE_COLUMNS = 'volser, barcode, pool, state, location, slot, drive, worm, expires_at, written_at, set_id, set_sequence, sha256';
+const CARTRIDGE_COLUMNS = 'volser, barcode, pool, state, location, slot, drive, worm, expires_at, written_at, set_id, set_sequence, sha256, vault_url';
 
 export function getCartridge(db: Db, library: string, volser: string): CartridgeRecord | undefined {
   const row = db.prepare(`SELECT ${CARTRIDGE_COLUMNS} FROM cartridges WHERE library = ? AND volser = ?`).get(library, volser) as CartridgeRow | undefined;

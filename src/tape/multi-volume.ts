@@ -30,6 +30,7 @@ import {
   type StandardLabel,
 } from './standard-labels.js';
 import { lockTape } from './tape-lock.js';
+import type { TapeIndex } from './tape-index.js';
 import { TapeReader } from './tape-reader.js';
 import { TapeStreamWriter } from './tape-stream-writer.js';
 
@@ -262,9 +263,14 @@ function acquire(target: TapeVolumeTarget): { readonly target: TapeVolumeTarget;
  * `outPath`: continuation headers are dropped, the sections' blocks follow each other, and HDR1,
  * HDR2, EOF1 and EOF2 get back their single-volume values (volume sequence 1, position '0', the
  * data set's whole block count). Throws TapeFormatError when a volume does not continue the one
- * before it (a different data set, or volumes out of order).
+ * before it (a different data set, or volumes out of order). `indexes[v]`, when given, is volume v's
+ * index made apart from it (a vaulted cartridge fetched in part: TapeReader.openIndexed).
  */
-export function joinTapeVolumes(volumePaths: readonly string[], outPath: string): { readonly sizeBytes: number } {
+export function joinTapeVolumes(
+  volumePaths: readonly string[],
+  outPath: string,
+  indexes: readonly (TapeIndex | undefined)[] = [],
+): { readonly sizeBytes: number } {
   assert(volumePaths.length >= 1, 'a multi-volume tape has at least one volume');
   let fd: number;
   try {
@@ -276,7 +282,8 @@ export function joinTapeVolumes(volumePaths: readonly string[], outPath: string)
     const writer = new TapeStreamWriter(fd, outPath, { offsetBytes: 0, previousChunkBytes: 0 });
     let continued: { readonly file: FileHeaders; blocks: number; readonly section: number } | undefined;
     volumePaths.forEach((path, v) => {
-      const reader = TapeReader.open(path);
+      const index = indexes[v];
+      const reader = index === undefined ? TapeReader.open(path) : TapeReader.openIndexed(path, index);
       const labels = new LabelReader(reader);
       try {
         const volume1 = labels.label(['VOL1']);

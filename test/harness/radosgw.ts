@@ -16,6 +16,9 @@ export interface Radosgw {
   readonly secretAccessKey: string;
   /** The environment a CLI run needs to reach this server with the usual AWS settings. */
   readonly env: NodeJS.ProcessEnv;
+  /** Freezes radosgw (SIGSTOP): requests hang, as on a stalled network. */
+  pause(): void;
+  resume(): void;
   stop(): void;
 }
 
@@ -32,12 +35,16 @@ async function freePort(): Promise<number> {
 }
 
 function stopDaemons(dir: string): void {
+  // A paused radosgw must run again to die of SIGKILL promptly in every kernel; SIGCONT first.
   const runDir = join(dir, 'run');
   if (!existsSync(runDir)) return;
   for (const name of readdirSync(runDir).filter((n) => n.endsWith('.pid'))) {
     const pid = Number(readFileSync(join(runDir, name), 'utf8').trim());
     try {
-      if (pid > 0) process.kill(pid, 'SIGKILL');
+      if (pid > 0) {
+        process.kill(pid, 'SIGCONT');
+        process.kill(pid, 'SIGKILL');
+      }
     } catch {
       // Already gone.
     }
@@ -81,5 +88,8 @@ export async function startRadosgw(dir: string): Promise<Radosgw> {
     AWS_REGION: 'us-east-1',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
-  return { endpoint, accessKeyId, secretAccessKey, env, stop: () => stopDaemons(dir) };
+  const signalRgw = (signal: NodeJS.Signals): void => {
+    process.kill(Number(readFileSync(join(dir, 'run', 'client.rgw.pid'), 'utf8').trim()), signal);
+  };
+  return { endpoint, accessKeyId, secretAccessKey, env, pause: () => signalRgw('SIGSTOP'), resume: () => signalRgw('SIGCONT'), stop: () => stopDaemons(dir) };
 }

@@ -5,15 +5,17 @@
  * the cartridge holds; a recall gives back the same bytes; a WORM cartridge's object cannot be
  * deleted; and a wrong endpoint or wrong credentials fail with one clear line, losing nothing.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync, existsSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recallTape, restoreFromVault, vaultTape } from '../../src/api/vault-api.js';
+import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
 import { VaultError } from '../../src/errors/snaptape-error.js';
 import { sha256File } from '../harness/dasd.js';
 import { startRadosgw, type Radosgw } from '../harness/radosgw.js';
-import { runSnaptapeOk } from '../harness/run-cli.js';
+import { runSnaptape, runSnaptapeJson, runSnaptapeOk, SNAPTAPE_BIN } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 let dir: TempDir;
@@ -153,4 +155,103 @@ describe('vault to a real S3 server', () => {
     );
     expect(existsSync(target)).toBe(false);
   }, 60_000);
+});
+
+describe('a library vaulted to a real S3 server (the drill of issue 24)', () => {
+  const lib = (): string => join(dir.path, 'lib');
+  const listing = (): { cartridges: { volser: string; location: string; vaultUrl: string | null; setId: string | null }[] } =>
+    runSnaptapeJson(['library', 'ls', lib()]);
+
+  it('a backup spanning cartridges is vaulted, one data set restored in place by ranged reads, the volume after a recall', async () => {
+    process.env.SNAPTAPE_CATALOG = join(dir.path, 'lib.db');
+    runSnaptapeOk(['library', 'init', lib(), '--media', '3490E', '--cartridges', '10', '--capacity-bytes', '600000']);
+    const backup = runSnaptapeJson<{ cartridges: { volser: string }[] }>(['backup', source, '--to-library', lib(), '--datasets', 'DS.**']);
+    const set = backup.cartridges.map((c) => c.volser);
+    expect(set.length).toBeGreaterThanOrEqual(2);
+    // Nothing writes the source: it is the point-in-time copy.
+    const shas = Object.fromEntries(set.map((v) => [v, sha256File(join(lib(), `${v}.aws`))]));
+    let cartridgeBytes = 0;
+    for (const v of set) {
+      const r = runSnaptapeJson<{ verified: string; removedLocal: boolean; sizeBytes: number }>([
+        'library',
+        'vault',
+        lib(),
+        v,
+        '--to',
+        's3://vault/drill',
+        '--remove-local',
+      ]);
+      expect(r).toMatchObject({ verified: 'read-back', removedLocal: true });
+      cartridgeBytes += r.sizeBytes;
+      expect(existsSync(join(lib(), `${v}.aws`))).toBe(false);
+    }
+    expect(
+      listing()
+        .cartridges.filter((c) => set.includes(c.volser))
+        .every((c) => c.location === 'vaulted' && c.vaultUrl === 's3://vault/drill'),
+    ).toBe(true);
+
+    // The small data set, straight from the vault: its blocks and the labels, nothing else.
+    const small = join(dir.path, 'drill-small.ckd');
+    const inPlace = runSnaptapeJson<{ vault: { bytesFetched: number; cartridgeBytes: number } }>([
+      'restore',
+      set[0]!,
+      '--library',
+      lib(),
+      '--dataset',
+      'DS.SMALL',
+      '--to',
+      small,
+      '--new-volume',
+    ]);
+    console.log(`drill: DS.SMALL restored from ${set.length} vaulted cartridges (${cartridgeBytes} bytes) fetching ${inPlace.vault.bytesFetched} bytes`);
+    expect(inPlace.vault.cartridgeBytes).toBe(cartridgeBytes);
+    expect(inPlace.vault.bytesFetched).toBeLessThan(cartridgeBytes / 5);
+    expect(getData(small, 'DS.SMALL').equals(payloads['DS.SMALL']!)).toBe(true);
+    // The large one spans cartridges: each section comes from its own cartridge.
+    const large = join(dir.path, 'drill-large.ckd');
+    runSnaptapeOk(['restore', set[0]!, '--library', lib(), '--dataset', 'DS.LARGE', '--to', large, '--new-volume']);
+    expect(getData(large, 'DS.LARGE').equals(payloads['DS.LARGE']!)).toBe(true);
+
+    // A whole restore needs the cartridges: it is refused with the way out, then works after a recall.
+    const whole = runSnaptape(['restore', set[0]!, '--library', lib(), '--to', join(dir.path, 'never.ckd'), '--new-volume']);
+    expect(whole.status).toBe(EXIT_STATUS_BY_CODE.LIBRARY);
+    expect(whole.stderr.trim()).toMatch(/is vaulted|are vaulted.*library recall/);
+    for (const v of set) {
+      runSnaptapeOk(['library', 'recall', lib(), v]);
+      expect(sha256File(join(lib(), `${v}.aws`))).toBe(shas[v]);
+    }
+    const full = join(dir.path, 'drill-full.ckd');
+    runSnaptapeOk(['restore', set[0]!, '--library', lib(), '--to', full, '--new-volume']);
+    // The backup holds the data sets (not the whole volume): each comes back as it was at the backup.
+    for (const name of Object.keys(payloads)) expect(getData(full, name).equals(payloads[name]!)).toBe(true);
+  }, 300_000);
+
+  it('a vault killed halfway leaves the cartridge local, unchanged and not vaulted', async () => {
+    process.env.SNAPTAPE_CATALOG = join(dir.path, 'kill.db');
+    const killLib = join(dir.path, 'kill-lib');
+    runSnaptapeOk(['library', 'init', killLib, '--media', '3490E', '--cartridges', '2']);
+    const backup = runSnaptapeJson<{ cartridges: { volser: string }[] }>(['backup', source, '--to-library', killLib]);
+    const volser = backup.cartridges[0]!.volser;
+    const path = join(killLib, `${volser}.aws`);
+    const sha = sha256File(path);
+    rgw.pause();
+    try {
+      const child = spawn(process.execPath, [SNAPTAPE_BIN, 'library', 'vault', killLib, volser, '--to', 's3://vault/kill', '--remove-local'], {
+        stdio: 'ignore',
+      });
+      await new Promise((r) => setTimeout(r, 3000));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    } finally {
+      rgw.resume();
+    }
+    expect(sha256File(path)).toBe(sha);
+    const row = runSnaptapeJson<{ cartridges: { volser: string; location: string; vaultUrl: string | null }[] }>(['library', 'ls', killLib]).cartridges.find(
+      (c) => c.volser === volser,
+    );
+    expect(row).toMatchObject({ location: 'slot', vaultUrl: null });
+    // No manifest: the store holds no vaulted cartridge for it either.
+    await expect(s3.send(new HeadObjectCommand({ Bucket: 'vault', Key: `kill/${volser}.manifest.json` }))).rejects.toThrow();
+  }, 180_000);
 });

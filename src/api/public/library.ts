@@ -22,4 +22,5 @@ export {
   type MediaType,
 } from '../../library/index.js';
 export { joinTapeVolumes, spanTape, type SpannedVolume } from '../../tape/multi-volume.js';
-export { backupToLibrary, libraryTape, type LibraryBackupRun, type LibraryBackupTarget } from '../library-api.js';
+export { backupToLibrary, libraryTape, type LibraryBackupRun, type LibraryBackupTarget, type LibraryTape } from '../library-api.js';
+export { recallLibraryCartridge, vaultLibraryCartridge, vaultedSetTape, type LibraryVaultResult, type VaultedSetTape } from '../library-vault-api.js';

@@ -14,14 +14,17 @@ import {
   listLibrary,
   MEDIA_TYPES,
   mountCartridge,
+  recallLibraryCartridge,
   setPool,
   unmountCartridge,
+  vaultLibraryCartridge,
   withCatalog,
   type CartridgeRecord,
   type LibraryListing,
 } from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { parseCount, printResult } from '../cli-output.js';
+import { phaseProgressBar } from '../progress-bar.js';
 
 interface CommonFlags {
   catalog?: string;
@@ -103,9 +106,10 @@ export function registerLibrary(program: Command): void {
     .requiredOption('--range <first-last>', 'volser range, e.g. A00005-A00008')
     .option('--retention-days <n>', 'days a written cartridge is kept private', '30')
     .option('--worm', 'write-once cartridges: never overwritten, appended to or truncated once written')
+    .option('--storage-class <class>', 'S3 storage class its cartridges are vaulted in (STANDARD, GLACIER, DEEP_ARCHIVE…)')
     .option('--catalog <file>', CATALOG_HELP)
     .option('--json', 'machine-readable output')
-    .action(async (dir: string, name: string, flags: CommonFlags & { range: string; retentionDays: string; worm?: boolean }) => {
+    .action(async (dir: string, name: string, flags: CommonFlags & { range: string; retentionDays: string; worm?: boolean; storageClass?: string }) => {
       const range = parseRange(flags.range);
       const pool = await withCatalog(catalogPath(flags.catalog), (catalog) =>
         setPool(catalog, dir, {
@@ -114,11 +118,13 @@ export function registerLibrary(program: Command): void {
           lastVolser: range.last,
           retentionDays: parseCount(flags.retentionDays, '--retention-days'),
           worm: flags.worm ?? false,
+          storageClass: flags.storageClass?.toUpperCase() ?? null,
         }),
       );
       printResult(
         pool,
-        () => `pool ${pool.name}: ${pool.firstVolser}-${pool.lastVolser}, retention ${pool.retentionDays} days${pool.worm ? ', WORM' : ''}`,
+        () =>
+          `pool ${pool.name}: ${pool.firstVolser}-${pool.lastVolser}, retention ${pool.retentionDays} days${pool.worm ? ', WORM' : ''}${pool.storageClass === null ? '' : `, vaulted as ${pool.storageClass}`}`,
         flags,
       );
     });
@@ -169,6 +175,45 @@ export function registerLibrary(program: Command): void {
     .action(async (dir: string, tape: string, flags: CommonFlags) => {
       const c = await withCatalog(catalogPath(flags.catalog), (catalog) => injectCartridge(catalog, dir, tape));
       printResult(c, () => `${c.volser} injected into slot ${c.slot ?? '?'} (${c.state}, pool ${c.pool})`, flags);
+    });
+  group
+    .command('vault <dir> <volser>')
+    .description('upload a private cartridge to an S3 vault with its manifest (AWS endpoint, credentials and region from the usual settings)')
+    .requiredOption('--to <url>', 's3://bucket/prefix; the cartridge becomes <prefix>/<VOLSER>.aws')
+    .option('--remove-local', 'delete the local file once the uploaded object has been read back and matched')
+    .option('--catalog <file>', CATALOG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (dir: string, volser: string, flags: CommonFlags & { to: string; removeLocal?: boolean }) => {
+      const bar = phaseProgressBar(flags.json);
+      const r = await vaultLibraryCartridge(dir, volser, flags.to, {
+        catalog: catalogPath(flags.catalog),
+        removeLocal: flags.removeLocal,
+        onProgress: (done, total) => bar.update({ phase: 'copy', done, total, unit: 'bytes' }),
+      }).finally(() => bar.stop());
+      const { manifest: _manifest, ...shown } = r;
+      printResult(
+        shown,
+        () =>
+          `${r.volser} vaulted to ${r.url}: ${r.sizeBytes} bytes, sha256 ${r.sha256}, checked by ${r.verified}${r.objectLock === 'none' ? '' : `, Object Lock ${r.objectLock}`}${r.removedLocal ? '; local file removed' : ''}`,
+        flags,
+      );
+    });
+  group
+    .command('recall <dir> <volser>')
+    .description('download a vaulted cartridge back into its slot, checked against its manifest')
+    .option('--catalog <file>', CATALOG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (dir: string, volser: string, flags: CommonFlags) => {
+      const bar = phaseProgressBar(flags.json);
+      const r = await recallLibraryCartridge(dir, volser, {
+        catalog: catalogPath(flags.catalog),
+        onProgress: (done, total) => bar.update({ phase: 'copy', done, total, unit: 'bytes' }),
+      }).finally(() => bar.stop());
+      printResult(
+        r,
+        () => `${r.cartridge.volser} recalled from ${r.url} into slot ${r.cartridge.slot ?? '?'}: ${r.sizeBytes} bytes, sha256 ${r.sha256}`,
+        flags,
+      );
     });
   group
     .command('expire <dir>')

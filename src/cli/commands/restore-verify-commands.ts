@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { UsageError, VerifyError } from '../../errors/snaptape-error.js';
-import { catalogPath, libraryTape, restoreTape, verifyBackupTape, labelMismatchError } from '../../api/index.js';
+import { catalogPath, libraryTape, restoreTape, verifyBackupTape, labelMismatchError, type LibraryTape } from '../../api/index.js';
 import { parseCount, printResult, reportFailureAfterResult } from '../cli-output.js';
 import { phaseProgressBar, withBar } from '../progress-bar.js';
 
@@ -28,12 +28,16 @@ interface RestoreFlags {
  * With --library, `<tape>` is a cartridge's volser: `body` reads the tape of its backup set (the
  * cartridge, or its cartridges joined in order), which is removed afterwards.
  */
-async function withTapeOf<T>(tape: string, flags: { library?: string; catalog?: string; fbaBlock?: string }, body: (path: string) => T): Promise<T> {
+async function withTapeOf<T>(
+  tape: string,
+  flags: { library?: string; catalog?: string; fbaBlock?: string; dataset?: string },
+  body: (path: string, loaded?: LibraryTape) => T,
+): Promise<T> {
   if (flags.library === undefined) return body(tape);
   if (flags.fbaBlock !== undefined) throw new UsageError('Cannot use --fba-block with --library: a cartridge is a tape file of its own');
-  const loaded = await libraryTape(flags.library, tape, { catalog: catalogPath(flags.catalog) });
+  const loaded = await libraryTape(flags.library, tape, { catalog: catalogPath(flags.catalog), dataset: flags.dataset });
   try {
-    return body(loaded.tapePath);
+    return body(loaded.tapePath, loaded);
   } finally {
     loaded.done();
   }
@@ -72,8 +76,8 @@ What each mode writes (nothing at all unless every element verifies and the targ
     .option('--catalog <file>', 'catalog of the library (default $SNAPTAPE_CATALOG or ./snaptape.db)')
     .action(async (tape: string, flags: RestoreFlags) => {
       const bar = phaseProgressBar(flags.json);
-      const result = await withTapeOf(tape, flags, (path) =>
-        withBar(bar, () =>
+      const result = await withTapeOf(tape, flags, (path, loaded) => ({
+        ...withBar(bar, () =>
           restoreTape(path, {
             to: flags.to,
             dataset: flags.dataset,
@@ -84,16 +88,22 @@ What each mode writes (nothing at all unless every element verifies and the targ
             cylinders: flags.cyls !== undefined ? parseCount(flags.cyls, '--cyls') : undefined,
             force: flags.force,
             tapeStartBlock: flags.fbaBlock !== undefined ? parseCount(flags.fbaBlock, '--fba-block') : undefined,
+            tapeIndex: loaded?.tapeIndex,
             onProgress: (p) => bar.update(p),
           }),
         ),
-      );
+        // A restore from vaulted cartridges says what it fetched, beside what the cartridges hold.
+        ...(loaded?.bytesFetched === undefined ? {} : { vault: { bytesFetched: loaded.bytesFetched, cartridgeBytes: loaded.cartridgeBytes ?? 0 } }),
+      }));
       printResult(
         result,
         () =>
           [
             `Restored ${tape} to ${result.to}${result.newVolume ? ' (new volume)' : ''}:`,
             ...result.elements.map((e) => `  ${e.name.padEnd(44)} ${e.unitsWritten} units, sha256 ${e.sha256} verified`),
+            ...(result.vault === undefined
+              ? []
+              : [`  fetched ${result.vault.bytesFetched} bytes from the vault by ranged reads (the vaulted cartridges hold ${result.vault.cartridgeBytes})`]),
           ].join('\n'),
         flags,
       );

@@ -1,0 +1,154 @@
+/**
+ * A tape library's S3 vault: `library vault` uploads a private cartridge with its manifest and
+ * records where it went only once the upload is verified (so a vault that stops halfway leaves the
+ * cartridge local and not vaulted); `library recall` brings it back; and a restore of one data set
+ * reads a vaulted backup set in place: each vaulted cartridge is fetched in part (its labels, then
+ * the chosen data set's sections) into sparse scratch files, which the one restore path reads.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { withCatalog } from '../catalog/catalog.js';
+import { LibraryError } from '../errors/snaptape-error.js';
+import { beginRecall, cartridgeToVault, finishRecall, listLibrary, recordVaulted, type CartridgeRecord } from '../library/index.js';
+import type { TapeIndex } from '../tape/tape-index.js';
+import { joinTapeVolumes } from '../tape/multi-volume.js';
+import { openBackupTape } from '../techniques/restore/backup-tape.js';
+import {
+  createVaultClient,
+  fetchCartridgeBlocks,
+  labelBlockNumbers,
+  manifestIndex,
+  parseS3Url,
+  readVaultManifest,
+  recallCartridge,
+  vaultCartridge,
+  type S3Location,
+  type VaultManifest,
+  type VaultResult,
+} from '../vault/index.js';
+
+export interface LibraryVaultResult extends VaultResult {
+  readonly cartridge: CartridgeRecord;
+}
+
+/** Days an Object Lock holds a WORM cartridge that the library keeps forever (it has no expiry). */
+const WORM_LOCK_DAYS_WITHOUT_EXPIRY = 3650;
+
+/**
+ * Vaults cartridge `volser` of library `dir` to `url` (s3://bucket/prefix), in its pool's storage
+ * class; a WORM cartridge gets a COMPLIANCE Object Lock until its expiry where the bucket has Object
+ * Lock. The catalog changes only after the upload is verified: vaulted with `removeLocal` (the
+ * file deleted after a read-back), else still in its slot with a copy in the vault.
+ */
+export async function vaultLibraryCartridge(
+  dir: string,
+  volser: string,
+  url: string,
+  options: { readonly catalog: string; readonly removeLocal?: boolean; readonly onProgress?: (sentBytes: number, totalBytes: number) => void },
+): Promise<LibraryVaultResult> {
+  const location = parseS3Url(url);
+  const { cartridge, storageClass } = await withCatalog(options.catalog, (catalog) => {
+    const found = cartridgeToVault(catalog, dir, volser);
+    const pool = listLibrary(catalog, dir).pools.find((p) => p.name === found.pool);
+    return { cartridge: found, storageClass: pool?.storageClass ?? undefined };
+  });
+  const retainUntil = cartridge.worm ? new Date(cartridge.expiresAt ?? Date.now() + WORM_LOCK_DAYS_WITHOUT_EXPIRY * 86_400_000) : undefined;
+  const result = await vaultCartridge(createVaultClient(), cartridge.path, cartridge.volser, location, {
+    removeLocal: options.removeLocal,
+    storageClass,
+    retainUntil,
+    onProgress: options.onProgress,
+  });
+  const recorded = await withCatalog(options.catalog, (catalog) => recordVaulted(catalog, dir, cartridge.volser, url, result.removedLocal));
+  return { ...result, cartridge: recorded };
+}
+
+/** Brings vaulted cartridge `volser` back into its slot, checked against its manifest before it takes its name. */
+export async function recallLibraryCartridge(
+  dir: string,
+  volser: string,
+  options: { readonly catalog: string; readonly onProgress?: (receivedBytes: number, totalBytes: number) => void },
+): Promise<{ readonly cartridge: CartridgeRecord; readonly sizeBytes: number; readonly sha256: string; readonly url: string }> {
+  const cartridge = await withCatalog(options.catalog, (catalog) => beginRecall(catalog, dir, volser));
+  const location = parseS3Url(cartridge.vaultUrl);
+  const client = createVaultClient();
+  const manifest = await readVaultManifest(client, location, cartridge.volser);
+  rmSync(`${cartridge.path}.recall`, { force: true });
+  const recalled = await recallCartridge(client, location, manifest, cartridge.path, options.onProgress);
+  const back = await withCatalog(options.catalog, (catalog) => finishRecall(catalog, dir, cartridge.volser));
+  return { cartridge: back, sizeBytes: recalled.sizeBytes, sha256: recalled.sha256, url: cartridge.vaultUrl };
+}
+
+interface Section {
+  readonly path: string;
+  readonly index?: TapeIndex;
+  readonly vaulted?: { readonly location: S3Location; readonly manifest: VaultManifest };
+}
+
+export interface VaultedSetTape {
+  readonly tapePath: string;
+  /** The index to read `tapePath` with, when it is one vaulted cartridge fetched in part. */
+  readonly tapeIndex?: TapeIndex;
+  readonly bytesFetched: number;
+  readonly cartridgeBytes: number;
+}
+
+/**
+ * The tape of a backup set some of whose cartridges are vaulted, for a restore of `dataset` only:
+ * each vaulted cartridge becomes a sparse scratch file in `scratchDir` holding its labels and that
+ * data set's blocks, fetched by ranged GETs; a set of several cartridges is then joined into one
+ * tape (the blocks not fetched are zeros there, and no restore of `dataset` reads them).
+ */
+export async function vaultedSetTape(
+  set: readonly (CartridgeRecord & { readonly path: string })[],
+  dataset: string,
+  scratchDir: string,
+): Promise<VaultedSetTape> {
+  mkdirSync(scratchDir, { recursive: true });
+  const client = createVaultClient();
+  let bytesFetched = 0;
+  let cartridgeBytes = 0;
+  const sections: Section[] = [];
+  for (const c of set) {
+    if (c.location !== 'vaulted') {
+      sections.push({ path: c.path });
+      continue;
+    }
+    if (c.vaultUrl === null) throw new LibraryError(`Cannot read cartridge ${c.volser}: it is vaulted but the catalog names no vault`, { volser: c.volser });
+    const location = parseS3Url(c.vaultUrl);
+    const manifest = await readVaultManifest(client, location, c.volser);
+    const path = join(scratchDir, `${c.volser}.aws`);
+    const index = manifestIndex(manifest, path);
+    bytesFetched += (await fetchCartridgeBlocks(client, location, manifest, index, labelBlockNumbers(manifest), path)).bytesFetched;
+    cartridgeBytes += manifest.sizeBytes;
+    sections.push({ path, index, vaulted: { location, manifest } });
+  }
+  const joined = join(scratchDir, 'joined.aws');
+  const tapeOf = (): { path: string; index?: TapeIndex } => {
+    const only = sections[0];
+    if (sections.length === 1 && only !== undefined) return { path: only.path, index: only.index };
+    joinTapeVolumes(
+      sections.map((s) => s.path),
+      joined,
+      sections.map((s) => s.index),
+    );
+    return { path: joined };
+  };
+  // The labels name the data set's file; each vaulted cartridge then gives that file's blocks.
+  const labelsOnly = tapeOf();
+  const tape = openBackupTape(labelsOnly.path, { index: labelsOnly.index });
+  const wanted = dataset.toUpperCase();
+  const element = tape.elements.find((e) => (e.description.dsname ?? e.name) === wanted);
+  tape.reader.close();
+  if (element !== undefined) {
+    for (const s of sections) {
+      if (s.vaulted === undefined || s.index === undefined) continue;
+      const blocks = s.vaulted.manifest.dataSets
+        .filter((d) => d.fileSequence === element.fileSequence)
+        .flatMap((d) => Array.from({ length: d.blockCount }, (_, j) => d.firstBlockNumber + j));
+      bytesFetched += (await fetchCartridgeBlocks(client, s.vaulted.location, s.vaulted.manifest, s.index, blocks, s.path)).bytesFetched;
+    }
+  }
+  const whole = tapeOf();
+  return { tapePath: whole.path, tapeIndex: whole.index, bytesFetched, cartridgeBytes };
+}
