@@ -54,6 +54,7 @@ import { SessionEvents } from '../../session/session-events.js';
 import { onlyArgs, stringArg, unknownVerb } from '../../session/session-args.js';
 import type { TrackMapSnapshot } from '../../session/session-view.js';
 import { defaultMapMirror, sampleMirrorTrackMap } from './mirror-track-map.js';
+import { localSecondaryWrites, protectLocalSecondary, releaseLocalSecondary, splitLocalSecondary } from './local-secondary-role.js';
 
 /** The mirror's verbs through Session.command; `mirror` (M2..M4) names one secondary of split and rejoin. */
 const MIRROR_COMMANDS = ['split', 'rejoin', 'detach', 'remove'] as const;
@@ -222,6 +223,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const table = TrackStatusTable.primaryOnly(volume.unitCount);
     const mirrors = specs.map((s): StoredMirror => ({ ...s, linkState: 'COPY', splitCount: 0 }));
     const file = MirrorStateFile.create(mirrorFilePath(volume.path), { slotBytes: volume.backend.slotBytes, mirrors, table });
+    for (const spec of specs) if (spec.kind === 'local') protectLocalSecondary(spec.target, volume.unitCount);
     return new MirrorSession(volume, file, { table, mirrors, unclean: false }, options);
   }
 
@@ -324,6 +326,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     this.persistAll();
     this.volume.addInterceptor(this);
     for (const s of this.secondaries) {
+      // A local secondary not split is protected; writes it recorded (a crash inside a rejoin) are resent.
+      if (s.spec.kind === 'local' && s.state !== 'BACKUP') this.takeSecondaryWrites(s);
       if (COPYING_STATES.has(s.state)) this.startCopy(s);
       if (s.state !== 'BACKUP') this.connect(s);
     }
@@ -463,6 +467,23 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
 
   /** A secondary missed `units`: their bits go invalid durably, and the mirror is SUSPENDED. */
   private lose(s: Secondary, units: readonly number[], error: unknown): void {
+    this.clearDurably(s, units);
+    s.lastError = error instanceof Error ? error.message : String(error);
+    if (LIVE_STATES.has(s.state)) this.move(s, 'linkLost');
+    this.closeLink(s);
+  }
+
+  /**
+   * The units written on a local secondary's side while it was split: invalid for it, durably in
+   * the state file, before its role file forgets them and it is protected again.
+   */
+  private takeSecondaryWrites(s: Secondary): void {
+    this.clearDurably(s, localSecondaryWrites(s.spec.target, this.volume.unitCount));
+    protectLocalSecondary(s.spec.target, this.volume.unitCount);
+  }
+
+  /** Clears the bits of `units` for `s` and makes that durable before returning. */
+  private clearDurably(s: Secondary, units: readonly number[]): void {
     let cleared = false;
     // Lowest and highest unit found in the same pass: `units` may be too long to spread into a call.
     let lowest = Number.POSITIVE_INFINITY;
@@ -473,9 +494,6 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       highest = Math.max(highest, u);
     }
     if (cleared && units.length > 0) this.file.persistCleared(this.table, lowest, highest - lowest + 1);
-    s.lastError = error instanceof Error ? error.message : String(error);
-    if (LIVE_STATES.has(s.state)) this.move(s, 'linkLost');
-    this.closeLink(s);
   }
 
   // ---- links -------------------------------------------------------------------------------------
@@ -605,7 +623,10 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       s.splitAt = at;
       s.splitCount += 1;
       this.move(s, 'split');
-      if (s.spec.kind === 'local') this.closeLink(s);
+      if (s.spec.kind === 'local') {
+        this.closeLink(s);
+        splitLocalSecondary(s.spec.target, this.volume.unitCount);
+      }
     }
     return chosen.map((s) => this.describe(s));
   }
@@ -622,6 +643,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     for (const s of chosen) {
       if (s.spec.kind === 'local' && s.local === undefined) s.local = openLocalSecondary(s.spec.target, this.volume);
     }
+    // Held open (locked) now: what was written on the split secondary is resent with the primary's writes.
+    for (const s of chosen) if (s.spec.kind === 'local') this.takeSecondaryWrites(s);
     for (const s of chosen) {
       if (s.spec.kind === 'remote' && !s.remoteUp) this.connect(s);
       this.move(s, this.isUp(s) ? 'rejoin' : 'rejoinDown');
@@ -804,6 +827,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     this.stopTimers();
     this.volume.removeInterceptor(this);
     for (const s of this.secondaries) this.closeLink(s);
+    for (const s of this.secondaries) if (s.spec.kind === 'local') releaseLocalSecondary(s.spec.target);
     this.file.remove();
     await this.channel?.close();
   }
