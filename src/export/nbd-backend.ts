@@ -16,6 +16,7 @@
  */
 import { isSnaptapeError, type ErrorCode } from '../errors/snaptape-error.js';
 import { NbdErrno, type NbdErrnoValue } from './nbd-constants.js';
+import type { MirrorLinkGrant, MirrorLinkMode } from './mirror-link-option.js';
 
 export interface NbdExportBackend {
   /** Export name clients ask for; at most MAX_NAME_BYTES of UTF-8. */
@@ -30,6 +31,12 @@ export interface NbdExportBackend {
   trim?(offsetBytes: number, length: number): void;
   /** Makes every completed write durable. */
   flush(): void;
+  /**
+   * A mirror's link asks to be this export's writer (mirror-link-option.ts): the export protects
+   * itself, or takes writes and records them, or is released, and returns what the link serves.
+   * Absent: the export cannot be a mirror's secondary.
+   */
+  mirrorLink?(mode: MirrorLinkMode): MirrorLinkGrant<NbdExportBackend>;
 }
 
 /** The NBD errno for each operating-error code; anything unlisted is EIO. */

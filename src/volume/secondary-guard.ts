@@ -79,3 +79,13 @@ export function installSecondaryGuard(volume: Volume, create?: SecondaryRoleStat
   guards.set(volume, guard);
   return guard;
 }
+
+/** Takes the guard off `volume` and deletes its role file: the volume is nobody's secondary any more. */
+export function releaseSecondaryGuard(volume: Volume): void {
+  const guard = guards.get(volume);
+  if (guard !== undefined) {
+    volume.removeInterceptor(guard);
+    guards.delete(volume);
+    guard.file.remove();
+  } else if (SecondaryRoleFile.exists(volume.path)) SecondaryRoleFile.open(volume.path, volume.unitCount).remove();
+}

@@ -35,6 +35,10 @@ export interface Secondary {
   state: LinkState;
   local: Volume | undefined;
   remoteUp: boolean;
+  /** The epoch of the link's last connect: only its answer counts. */
+  linkEpoch: number;
+  /** That connect has not been answered yet. */
+  connectPending: boolean;
   resync: { -readonly [K in keyof ResyncProgress]: ResyncProgress[K] } | undefined;
   /** The background copy running for it, if any (cancelled through its control word). */
   copyRun: CopyRun | undefined;
@@ -53,6 +57,8 @@ export function newSecondary(stored: StoredMirror, index: number): Secondary {
     state: stored.linkState,
     local: undefined,
     remoteUp: false,
+    linkEpoch: 0,
+    connectPending: false,
     resync: undefined,
     copyRun: undefined,
     errors: new Map<number, string>(),

@@ -40,7 +40,7 @@ import type { WriteEvent, WriteInterceptor } from '../../volume/write-intercepto
 import { LinkChannel, type UnitImage } from './link-channel.js';
 import type { FromWorker } from './link-channel-layout.js';
 import { COPYING_STATES, LIVE_STATES, linkTransition, type LinkEvent } from './mirror-link-state.js';
-import { MAX_SECONDARIES, PERSIST_INTERVAL_MS, RECONNECT_INTERVAL_MS } from './mirror-limits.js';
+import { LINK_TIMEOUT_MS, MAX_SECONDARIES, PERSIST_INTERVAL_MS, RECONNECT_INTERVAL_MS } from './mirror-limits.js';
 import { describeSecondary, newSecondary, selectCopyUnits, type Secondary } from './mirror-secondary.js';
 import { MirrorStateFile, mirrorFilePath, type StoredMirror } from './mirror-state-file.js';
 import { PRIMARY_BIT } from './mirror-state-layout.js';
@@ -146,6 +146,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   private readonly recoveredUnclean: boolean;
   private readonly channel: LinkChannel | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly linkTimeoutMs: number;
   private readonly pacingOptions: { bytesPerSecond: number; pauseAfterUnits: number; pauseMs: number };
   /** A host write's unit copy neither claims nor completes here: the host holds its units. */
   private readonly hostWriteStates = TrackStateArray.create(0);
@@ -187,7 +188,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       this.secondaries.map((s) => s.mirror),
     );
     const needsChannel = this.secondaries.some((s) => s.spec.kind === 'remote');
-    this.channel = needsChannel ? new LinkChannel((event) => this.onLinkEvent(event), { timeoutMs: options.linkTimeoutMs }) : undefined;
+    this.linkTimeoutMs = options.linkTimeoutMs ?? LINK_TIMEOUT_MS;
+    this.channel = needsChannel ? new LinkChannel((event) => this.onLinkEvent(event), { timeoutMs: this.linkTimeoutMs }) : undefined;
   }
 
   /** Mirrors `volume` onto `targets` (paths or host:port/export); every secondary starts in COPY. */
@@ -500,7 +502,9 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
 
   private connect(s: Secondary): void {
     if (s.spec.kind === 'remote') {
-      this.channel?.connect(s.link, remoteAddress(s.spec.target));
+      // The secondary is told what the mirror is: split (writes allowed, recorded) or not (protected).
+      if (this.channel) s.linkEpoch = this.channel.connect(s.link, remoteAddress(s.spec.target), s.state === 'BACKUP' ? 'split' : 'protect');
+      s.connectPending = true;
       return;
     }
     if (s.local !== undefined) return;
@@ -531,7 +535,9 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
 
   private onLinkEvent(event: FromWorker): void {
     const s = this.secondaries.find((x) => x.spec.kind === 'remote' && x.link === event.link);
-    if (s === undefined || this.detached || this.removed) return;
+    // An answer to an older connect (say, the split's, after a rejoin asked for protection) is stale.
+    if (s === undefined || this.detached || this.removed || event.epoch !== s.linkEpoch) return;
+    s.connectPending = false;
     if (event.kind === 'down') {
       s.remoteUp = false;
       // The copy waits for the link to come back (then a new run starts), as host writes do.
@@ -544,6 +550,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       this.channel?.drop(s.link);
       return;
     }
+    // Tracks written on the secondary while it was split: invalid, durably, before any resync starts.
+    if (event.splitWrites.length > 0) this.clearDurably(s, event.splitWrites);
     s.remoteUp = true;
     s.lastError = undefined;
     if (s.state === 'SUSPENDED') this.move(s, 'linkUp');
@@ -553,7 +561,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   private reconnectDown(): void {
     if (this.detached || this.removed) return;
     for (const s of this.secondaries) {
-      const down = s.spec.kind === 'remote' ? !s.remoteUp : s.local === undefined;
+      // A remote connect still unanswered is not asked again: its answer would only go stale.
+      const down = s.spec.kind === 'remote' ? !s.remoteUp && !s.connectPending : s.local === undefined;
       if (down && s.state !== 'BACKUP') this.connect(s);
     }
   }
@@ -626,7 +635,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       if (s.spec.kind === 'local') {
         this.closeLink(s);
         splitLocalSecondary(s.spec.target, this.volume.unitCount);
-      }
+      } else this.connect(s);
     }
     return chosen.map((s) => this.describe(s));
   }
@@ -646,8 +655,17 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     // Held open (locked) now: what was written on the split secondary is resent with the primary's writes.
     for (const s of chosen) if (s.spec.kind === 'local') this.takeSecondaryWrites(s);
     for (const s of chosen) {
-      if (s.spec.kind === 'remote' && !s.remoteUp) this.connect(s);
-      this.move(s, this.isUp(s) ? 'rejoin' : 'rejoinDown');
+      if (s.spec.kind === 'local') {
+        this.move(s, 'rejoin');
+        continue;
+      }
+      // A remote secondary reconnects asking for protection; its answer lists what was written on
+      // it while split, and only then (SUSPENDED → BACKUP RETURN on link up) does the resync start.
+      s.remoteUp = false;
+      this.move(s, 'rejoinDown');
+      // Its progress is this resync's from now on, not the last copy's.
+      this.startCopy(s);
+      this.connect(s);
     }
     return chosen.map((s) => this.describe(s));
   }
@@ -819,6 +837,20 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     await this.channel?.close();
   }
 
+  /**
+   * Tells each remote secondary it is nobody's secondary any more (its export takes writes again).
+   * Decision: one try, bounded by the link timeout; a secondary that is down then keeps its
+   * protection until its role file (`<image>.secondary`) is deleted by hand.
+   */
+  private async releaseRemotes(): Promise<void> {
+    const channel = this.channel;
+    if (channel === undefined) return;
+    const answers = this.secondaries
+      .filter((s) => s.spec.kind === 'remote')
+      .map((s) => channel.answer(channel.connect(s.link, remoteAddress(s.spec.target), 'release'), this.linkTimeoutMs));
+    await Promise.all(answers);
+  }
+
   /** Stops mirroring: off the chain, links closed, the state file deleted. */
   async remove(): Promise<void> {
     if (this.removed) return;
@@ -829,6 +861,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     for (const s of this.secondaries) this.closeLink(s);
     for (const s of this.secondaries) if (s.spec.kind === 'local') releaseLocalSecondary(s.spec.target);
     this.file.remove();
+    await this.releaseRemotes();
     await this.channel?.close();
   }
 }
