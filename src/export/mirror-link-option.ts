@@ -6,12 +6,15 @@
  *   mode 1 PROTECT  the mirror is not split: the export is read-only to every other client (they
  *                   get EPERM on WRITE, WRITE_ZEROES and TRIM); this connection alone writes it.
  *                   The ACK carries the units written while the export was split (a bitmap), for
- *                   the rejoin to resend; the server forgets them once this connection's GO lands.
+ *                   the rejoin to resend; the server keeps them.
  *   mode 2 SPLIT    the mirror is split: any client may write, and each unit written is recorded.
  *   mode 3 RELEASE  the mirror is removed: the export is nobody's secondary any more.
+ *   mode 4 FORGET   PROTECT, and the record is forgotten once this connection's GO lands. The
+ *                   primary sends it only after the units a PROTECT listed are invalid in its own
+ *                   state file, durably: a crash of either side in between loses no record.
  *
  * Request data: u8 mode, u32 name length, the export name (UTF-8). Reply: NBD_REP_ACK with, for
- * PROTECT, u32 unit count and ceil(count / 8) bytes of bitmap (bit u % 8 of byte u / 8: unit u was
+ * PROTECT and FORGET, u32 unit count and ceil(count / 8) bytes of bitmap (bit u % 8 of byte u / 8: unit u was
  * written while split); an empty ACK otherwise. An export that cannot be a secondary answers
  * NBD_REP_ERR_POLICY, an unknown export NBD_REP_ERR_UNKNOWN, a server that does not know the option
  * NBD_REP_ERR_UNSUP (the link then refuses that secondary: it could not be protected).
@@ -24,7 +27,7 @@ import { MAX_NAME_BYTES } from './nbd-constants.js';
 
 export const NBD_OPT_SNAPTAPE_MIRROR_LINK = 0x534e_4d4c;
 
-export const MIRROR_LINK_MODES = { protect: 1, split: 2, release: 3 } as const;
+export const MIRROR_LINK_MODES = { protect: 1, split: 2, release: 3, forget: 4 } as const;
 export type MirrorLinkMode = keyof typeof MIRROR_LINK_MODES;
 
 /** Largest bitmap reply accepted: 8 Mi units (a 3390-54 has under 1 Mi tracks). */
@@ -36,7 +39,7 @@ export interface MirrorLinkGrant<Backend> {
   readonly backend: Backend;
   /** Units (tracks or FBA blocks) of the export: the size of the PROTECT reply's bitmap. */
   readonly unitCount: number;
-  /** Units written while split (PROTECT only). */
+  /** Units written while split (PROTECT and FORGET). */
   readonly writtenUnits: readonly number[];
   /** The link reached transmission: it has the reply, so the written units may be forgotten. */
   commit(): void;

@@ -246,7 +246,7 @@ function handleMirrorLink(ctx: NegotiationContext, data: Buffer): NegotiationOut
     ctx.send(encodeOptionReply(option, NbdReply.ERR_POLICY, Buffer.from(why.slice(0, 1024), 'utf8')));
     return { kind: 'continue' };
   }
-  const reply = request.mode === 'protect' ? encodeWrittenUnits(grant.unitCount, grant.writtenUnits) : Buffer.alloc(0);
+  const reply = request.mode === 'protect' || request.mode === 'forget' ? encodeWrittenUnits(grant.unitCount, grant.writtenUnits) : Buffer.alloc(0);
   ctx.send(encodeOptionReply(option, NbdReply.ACK, reply));
   return { kind: 'mirror-link', grant };
 }

@@ -65,7 +65,8 @@ export class VolumeBackend implements NbdExportBackend {
       return { backend: this, unitCount, writtenUnits: [], commit: () => undefined };
     }
     guard.file.setState('protected');
-    return { backend: new MirrorLinkBackend(this, guard), unitCount, writtenUnits: guard.file.writtenUnits(), commit: () => guard.file.clearRecord() };
+    const forget = mode === 'forget' ? () => guard.file.clearRecord() : () => undefined;
+    return { backend: new MirrorLinkBackend(this, guard), unitCount, writtenUnits: guard.file.writtenUnits(), commit: forget };
   }
 
   read(offsetBytes: number, length: number): Buffer {

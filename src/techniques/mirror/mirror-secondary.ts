@@ -39,6 +39,8 @@ export interface Secondary {
   linkEpoch: number;
   /** That connect has not been answered yet. */
   connectPending: boolean;
+  /** The split writes of the secondary are invalid here, durably: the next connect tells it to forget them. */
+  forgetSplitWrites: boolean;
   resync: { -readonly [K in keyof ResyncProgress]: ResyncProgress[K] } | undefined;
   /** The background copy running for it, if any (cancelled through its control word). */
   copyRun: CopyRun | undefined;
@@ -59,6 +61,7 @@ export function newSecondary(stored: StoredMirror, index: number): Secondary {
     remoteUp: false,
     linkEpoch: 0,
     connectPending: false,
+    forgetSplitWrites: false,
     resync: undefined,
     copyRun: undefined,
     errors: new Map<number, string>(),

@@ -503,7 +503,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   private connect(s: Secondary): void {
     if (s.spec.kind === 'remote') {
       // The secondary is told what the mirror is: split (writes allowed, recorded) or not (protected).
-      if (this.channel) s.linkEpoch = this.channel.connect(s.link, remoteAddress(s.spec.target), s.state === 'BACKUP' ? 'split' : 'protect');
+      const mode = s.state === 'BACKUP' ? 'split' : s.forgetSplitWrites ? 'forget' : 'protect';
+      if (this.channel) s.linkEpoch = this.channel.connect(s.link, remoteAddress(s.spec.target), mode);
       s.connectPending = true;
       return;
     }
@@ -550,8 +551,15 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       this.channel?.drop(s.link);
       return;
     }
-    // Tracks written on the secondary while it was split: invalid, durably, before any resync starts.
-    if (event.splitWrites.length > 0) this.clearDurably(s, event.splitWrites);
+    // Tracks written on the secondary while it was split: invalid, durably, before any resync
+    // starts; then the link connects again telling the secondary to forget them (FORGET).
+    this.clearDurably(s, event.splitWrites);
+    if (event.splitWrites.length > 0 && !s.forgetSplitWrites) {
+      s.forgetSplitWrites = true;
+      this.connect(s);
+      return;
+    }
+    s.forgetSplitWrites = false;
     s.remoteUp = true;
     s.lastError = undefined;
     if (s.state === 'SUSPENDED') this.move(s, 'linkUp');
@@ -581,7 +589,9 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     s.copyRun?.states.setControl(CONTROL.CANCEL);
     if (COPYING_STATES.has(next)) {
       s.errors.clear();
-      s.resync = { total: this.table.invalidCount(s.mirror), copied: 0, sentByWrites: 0, startedAt: new Date().toISOString(), finishedAt: null };
+      // A resync that has not moved yet (a remote rejoin waiting for its link) is the same resync.
+      const pending = s.resync && s.resync.finishedAt === null && s.resync.copied === 0 && s.resync.sentByWrites === 0 ? s.resync.startedAt : undefined;
+      s.resync = { total: this.table.invalidCount(s.mirror), copied: 0, sentByWrites: 0, startedAt: pending ?? new Date().toISOString(), finishedAt: null };
       this.startCopies();
     }
     this.persistAll();
