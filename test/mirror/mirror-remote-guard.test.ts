@@ -57,6 +57,13 @@ describe('a protected remote secondary', () => {
     const again = await NbdClient.connect({ port: secondaryPort, exportName: 'sec' });
     await expect(again.write(12 * SLOT_BYTES, Buffer.alloc(512, 1))).rejects.toThrow(/EPERM|read-only/);
     await again.disconnect();
+
+    // Removed: the secondary is released, its export takes writes again.
+    await prim.control.removeMirror(session.id);
+    const free = await NbdClient.connect({ port: secondaryPort, exportName: 'sec' });
+    expect(free.info.readOnly).toBe(false);
+    await free.write(12 * SLOT_BYTES, Buffer.alloc(512, 1));
+    await free.disconnect();
   });
 });
 
