@@ -329,7 +329,14 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     this.volume.addInterceptor(this);
     for (const s of this.secondaries) {
       // A local secondary not split is protected; writes it recorded (a crash inside a rejoin) are resent.
-      if (s.spec.kind === 'local' && s.state !== 'BACKUP') this.takeSecondaryWrites(s);
+      if (s.spec.kind === 'local' && s.state !== 'BACKUP') {
+        try {
+          this.takeSecondaryWrites(s);
+        } catch (error) {
+          // A secondary that is gone cannot be opened either: the mirror waits for it, as for any link.
+          s.lastError = error instanceof Error ? error.message : String(error);
+        }
+      }
       if (COPYING_STATES.has(s.state)) this.startCopy(s);
       if (s.state !== 'BACKUP') this.connect(s);
     }
@@ -511,6 +518,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     if (s.local !== undefined) return;
     try {
       s.local = openLocalSecondary(s.spec.target, this.volume);
+      // Held (locked) now: anything its role file recorded is resent before it counts as up.
+      this.takeSecondaryWrites(s);
       if (s.state === 'SUSPENDED') this.move(s, 'linkUp');
     } catch (error) {
       s.lastError = error instanceof Error ? error.message : String(error);
