@@ -17,6 +17,7 @@
 import { isSnaptapeError, type ErrorCode } from '../errors/snaptape-error.js';
 import { NbdErrno, type NbdErrnoValue } from './nbd-constants.js';
 import type { MetaContextSource } from './nbd-meta-context.js';
+import type { MirrorLinkGrant, MirrorLinkMode } from './mirror-link-option.js';
 
 export interface NbdExportBackend {
   /** Export name clients ask for; at most MAX_NAME_BYTES of UTF-8. */
@@ -42,6 +43,12 @@ export interface NbdExportBackend {
    * handshake refuses the export with NBD_REP_ERR_POLICY and this text, and writes are refused.
    */
   readonly heldReason?: string | undefined;
+  /**
+   * A mirror's link asks to be this export's writer (mirror-link-option.ts): the export protects
+   * itself, or takes writes and records them, or is released, and returns what the link serves.
+   * Absent: the export cannot be a mirror's secondary.
+   */
+  mirrorLink?(mode: MirrorLinkMode): MirrorLinkGrant<NbdExportBackend>;
 }
 
 /** The NBD errno for each operating-error code; anything unlisted is EIO. */

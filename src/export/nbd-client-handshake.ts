@@ -47,6 +47,13 @@ import {
 } from './nbd-layouts.js';
 import { FrameReader } from './frame-reader.js';
 import { clientTlsOptions, type NbdTlsCredentials } from './nbd-tls.js';
+import {
+  decodeWrittenUnits,
+  encodeMirrorLinkRequest,
+  MAX_MIRROR_LINK_REPLY_BYTES,
+  NBD_OPT_SNAPTAPE_MIRROR_LINK,
+  type MirrorLinkMode,
+} from './mirror-link-option.js';
 
 /** NBD_REP_INFO replies we accept for one GO before calling the server broken. */
 const MAX_INFO_REPLIES = 64;
@@ -97,6 +104,33 @@ export interface NbdHandshakeResult {
   readonly info: NbdExportInfo;
   readonly socket: Socket;
   readonly reader: FrameReader;
+  /** With a mirror-link mode: the units the secondary says were written while it was split. */
+  readonly mirrorLinkWrites: readonly number[];
+}
+
+/** Sends snaptape's mirror-link option (mirror-link-option.ts) and returns the units its ACK lists. */
+async function requestMirrorLink(socket: Socket, reader: FrameReader, exportName: string, mode: MirrorLinkMode): Promise<number[]> {
+  socket.write(optionRequest(NBD_OPT_SNAPTAPE_MIRROR_LINK, encodeMirrorLinkRequest(mode, exportName)));
+  const header = decodeFields(NBD_OPTION_REPLY, await reader.readExact(NBD_OPTION_REPLY.size));
+  const magic = header['magic'];
+  const dataLength = num(header, 'dataLength');
+  if (
+    !(magic instanceof Uint8Array) ||
+    !NBD_REPLY_MAGIC.equals(magic) ||
+    num(header, 'option') !== NBD_OPT_SNAPTAPE_MIRROR_LINK ||
+    dataLength > MAX_MIRROR_LINK_REPLY_BYTES
+  ) {
+    throw new NbdProtocolError(`Cannot open export '${exportName}' as a mirror link: malformed reply to the mirror-link option`, { exportName });
+  }
+  const data = await reader.readExact(dataLength);
+  const replyType = num(header, 'replyType');
+  if (replyType === NbdReply.ACK) return decodeWrittenUnits(data, exportName);
+  const said = data
+    .toString('utf8')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .slice(0, MAX_SHOWN_REFUSAL_CHARS);
+  const why = replyType === NbdReply.ERR_UNSUP ? 'the server cannot protect a mirror secondary (not a snaptape serve?)' : said;
+  throw new NbdProtocolError(`Cannot open export '${exportName}' as a mirror link: ${why}`, { exportName, replyType, serverMessage: said });
 }
 
 /** Sends NBD_OPT_STARTTLS, waits for its ACK, and upgrades the connection to TLS-PSK. */
@@ -137,7 +171,13 @@ async function startTls(
  * Runs the handshake on a connected socket; resolves once the export is in transmission. With
  * `tls`, the connection is upgraded first, and the result's socket and reader are the TLS ones.
  */
-export async function clientHandshake(plainSocket: Socket, plainReader: FrameReader, exportName: string, tls?: NbdTlsCredentials): Promise<NbdHandshakeResult> {
+export async function clientHandshake(
+  plainSocket: Socket,
+  plainReader: FrameReader,
+  exportName: string,
+  tls?: NbdTlsCredentials,
+  mirrorLink?: MirrorLinkMode,
+): Promise<NbdHandshakeResult> {
   let socket = plainSocket;
   let reader = plainReader;
   const nameBytes = Buffer.from(exportName, 'utf8');
@@ -156,6 +196,7 @@ export async function clientHandshake(plainSocket: Socket, plainReader: FrameRea
   const clientFlags = NBD_FLAG_C_FIXED_NEWSTYLE | (noZeroes ? NBD_FLAG_C_NO_ZEROES : 0);
   socket.write(encodeFields(NBD_CLIENT_FLAGS, { clientFlags }));
   if (tls !== undefined) ({ socket, reader } = await startTls(socket, reader, exportName, tls));
+  const mirrorLinkWrites = mirrorLink === undefined ? [] : await requestMirrorLink(socket, reader, exportName, mirrorLink);
   const goData = Buffer.alloc(4 + nameBytes.length + 2 + 2);
   goData.writeUInt32BE(nameBytes.length, 0);
   nameBytes.copy(goData, 4);
@@ -163,13 +204,13 @@ export async function clientHandshake(plainSocket: Socket, plainReader: FrameRea
   goData.writeUInt16BE(NbdInfo.BLOCK_SIZE, 6 + nameBytes.length);
   socket.write(optionRequest(NbdOption.GO, goData));
   const info = await readGoReplies(reader, exportName);
-  if (info !== 'unsupported') return { info, socket, reader };
+  if (info !== 'unsupported') return { info, socket, reader, mirrorLinkWrites };
   socket.write(optionRequest(NbdOption.EXPORT_NAME, nameBytes));
   const reply = decodeFields(NBD_EXPORT_NAME_REPLY, await reader.readExact(NBD_EXPORT_NAME_REPLY.size));
   if (!noZeroes) await reader.readExact(EXPORT_NAME_ZERO_PAD_BYTES);
   const size = reply['sizeBytes'];
   if (!(size instanceof Uint8Array)) throw new NbdProtocolError('Cannot open export: malformed EXPORT_NAME reply', {});
-  return { info: exportInfo(exportName, readU64(size), num(reply, 'transmissionFlags'), undefined), socket, reader };
+  return { info: exportInfo(exportName, readU64(size), num(reply, 'transmissionFlags'), undefined), socket, reader, mirrorLinkWrites };
 }
 
 /** Longest part of a server's refusal message that an error shows. */

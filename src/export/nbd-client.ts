@@ -31,6 +31,7 @@ import {
 } from './nbd-constants.js';
 import { NBD_REQUEST, NBD_SIMPLE_REPLY, readU64, u64Bytes } from './nbd-layouts.js';
 import { FrameReader } from './frame-reader.js';
+import type { MirrorLinkMode } from './mirror-link-option.js';
 
 export type { NbdBlockSize, NbdExportInfo } from './nbd-client-handshake.js';
 
@@ -47,6 +48,8 @@ export interface NbdClientOptions {
   /** Connect plus handshake must finish within this; default DEFAULT_HANDSHAKE_TIMEOUT_MS. */
   readonly timeoutMs?: number;
   readonly maxInFlight?: number;
+  /** A mirror's link: tell the secondary's server the mirror's mode first (mirror-link-option.ts). */
+  readonly mirrorLink?: MirrorLinkMode;
 }
 
 export interface NbdWriteOptions {
@@ -79,6 +82,8 @@ export class NbdClient {
   private readonly slotWaiters: Array<() => void> = [];
   private nextHandle = 1n;
   private closedError: Error | undefined;
+  /** A mirror link's connection: the units the secondary says were written while it was split. */
+  mirrorLinkWrites: readonly number[] = [];
 
   private constructor(socket: Socket, reader: FrameReader, info: NbdExportInfo, maxInFlight: number) {
     this.socket = socket;
@@ -104,8 +109,10 @@ export class NbdClient {
     const timeoutMs = options.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     const timer = setTimeout(() => socket.destroy(new Error(`handshake took longer than ${timeoutMs} ms`)), timeoutMs);
     try {
-      const result = await clientHandshake(socket, reader, exportName, options.tls);
-      return new NbdClient(result.socket, result.reader, result.info, maxInFlight);
+      const result = await clientHandshake(socket, reader, exportName, options.tls, options.mirrorLink);
+      const client = new NbdClient(result.socket, result.reader, result.info, maxInFlight);
+      client.mirrorLinkWrites = result.mirrorLinkWrites;
+      return client;
     } catch (error) {
       socket.destroy();
       if (error instanceof NbdProtocolError) throw error;

@@ -25,6 +25,7 @@ import { decodeFields, encodeFields, num } from '../base/field-table.js';
 import { NbdProtocolError } from '../errors/snaptape-error.js';
 import type { NbdExportBackend } from './nbd-backend.js';
 import { matchContexts, type MetaContextSource } from './nbd-meta-context.js';
+import { decodeMirrorLinkRequest, encodeWrittenUnits, NBD_OPT_SNAPTAPE_MIRROR_LINK, type MirrorLinkGrant } from './mirror-link-option.js';
 import {
   EXPORT_NAME_ZERO_PAD_BYTES,
   MAX_NAME_BYTES,
@@ -67,6 +68,8 @@ export type NegotiationOutcome =
   | { readonly kind: 'transmit'; readonly backend: NbdExportBackend; readonly agreed: TransmissionAgreement }
   /** STARTTLS was ACKed: the connection upgrades its socket to TLS before reading on. */
   | { readonly kind: 'starttls' }
+  /** A mirror's link was granted the export: GO of that export on this connection serves the grant's backend. */
+  | { readonly kind: 'mirror-link'; readonly grant: MirrorLinkGrant<NbdExportBackend> }
   | { readonly kind: 'close'; readonly reason: string };
 
 /** What the handshake agreed for the transmission phase. */
@@ -162,6 +165,8 @@ export interface NegotiationContext {
   readonly clientFlags: number;
   readonly tls: NegotiationTls;
   readonly state: NegotiationState;
+  /** The export as a mirror's link writes it, once this connection was granted it. */
+  readonly linkBackend?: NbdExportBackend;
   send(bytes: Buffer): void;
 }
 
@@ -192,6 +197,8 @@ export function handleOption(ctx: NegotiationContext, request: OptionRequest, da
     case NbdOption.LIST_META_CONTEXT:
     case NbdOption.SET_META_CONTEXT:
       return handleMetaContext(ctx, request.option, data);
+    case NBD_OPT_SNAPTAPE_MIRROR_LINK:
+      return handleMirrorLink(ctx, data);
     default:
       ctx.send(encodeOptionReply(request.option, NbdReply.ERR_UNSUP));
       return { kind: 'continue' };
@@ -258,13 +265,46 @@ function parseInfoRequest(data: Buffer): InfoRequest | undefined {
   return { name, infoTypes };
 }
 
+/** snaptape's mirror-link option (mirror-link-option.ts). */
+function handleMirrorLink(ctx: NegotiationContext, data: Buffer): NegotiationOutcome {
+  const option = NBD_OPT_SNAPTAPE_MIRROR_LINK;
+  const request = decodeMirrorLinkRequest(data);
+  if (request === undefined) {
+    ctx.send(encodeOptionReply(option, NbdReply.ERR_INVALID));
+    return { kind: 'continue' };
+  }
+  const backend = findExport(ctx.directory, request.exportName);
+  if (backend === undefined) {
+    ctx.send(encodeOptionReply(option, NbdReply.ERR_UNKNOWN));
+    return { kind: 'continue' };
+  }
+  // A secondary its own server split for a backup refuses the link as it refuses GO, with the
+  // reason the primary reads as that split (secondary-split.ts), and its guard stays as it is.
+  if (backend.heldReason !== undefined) {
+    ctx.send(encodeOptionReply(option, NbdReply.ERR_POLICY, Buffer.from(backend.heldReason.slice(0, MAX_HELD_REASON_CHARS), 'utf8')));
+    return { kind: 'continue' };
+  }
+  let grant: MirrorLinkGrant<NbdExportBackend>;
+  try {
+    if (backend.mirrorLink === undefined) throw new Error('it cannot be a mirror secondary');
+    grant = backend.mirrorLink(request.mode);
+  } catch (error) {
+    const why = `export '${backend.name}' refused the mirror link: ${error instanceof Error ? error.message : String(error)}`;
+    ctx.send(encodeOptionReply(option, NbdReply.ERR_POLICY, Buffer.from(why.slice(0, 1024), 'utf8')));
+    return { kind: 'continue' };
+  }
+  const reply = request.mode === 'protect' || request.mode === 'forget' ? encodeWrittenUnits(grant.unitCount, grant.writtenUnits) : Buffer.alloc(0);
+  ctx.send(encodeOptionReply(option, NbdReply.ACK, reply));
+  return { kind: 'mirror-link', grant };
+}
+
 function handleInfoOrGo(ctx: NegotiationContext, option: number, data: Buffer): NegotiationOutcome {
   const request = parseInfoRequest(data);
   if (request === undefined) {
     ctx.send(encodeOptionReply(option, NbdReply.ERR_INVALID));
     return { kind: 'continue' };
   }
-  const backend = findExport(ctx.directory, request.name);
+  const backend = ctx.linkBackend !== undefined && ctx.linkBackend.name === request.name ? ctx.linkBackend : findExport(ctx.directory, request.name);
   if (backend === undefined) {
     ctx.send(encodeOptionReply(option, NbdReply.ERR_UNKNOWN));
     return { kind: 'continue' };

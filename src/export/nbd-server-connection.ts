@@ -28,6 +28,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { NbdProtocolError } from '../errors/snaptape-error.js';
 import type { NbdExportBackend } from './nbd-backend.js';
+import type { MirrorLinkGrant } from './mirror-link-option.js';
 import { canTransition, transition, type NbdConnectionState } from './nbd-connection-state.js';
 import { assert } from '../base/assert.js';
 import {
@@ -161,8 +162,16 @@ export class NbdServerConnection {
     this.setState('negotiating');
     let tls: NegotiationTls = this.options.tlsKeys === undefined ? 'off' : 'required';
     const state = newNegotiationState();
+    let linkGrant: MirrorLinkGrant<NbdExportBackend> | undefined;
     for (let count = 0; count < MAX_OPTIONS_PER_HANDSHAKE; count++) {
-      const ctx = { directory: this.options.directory, clientFlags, tls, state, send: (bytes: Buffer) => this.socket.write(bytes) };
+      const ctx = {
+        directory: this.options.directory,
+        clientFlags,
+        tls,
+        state,
+        ...(linkGrant !== undefined ? { linkBackend: linkGrant.backend } : {}),
+        send: (bytes: Buffer) => this.socket.write(bytes),
+      };
       const request = decodeOptionRequest(await this.fromClient(NBD_OPTION_REQUEST.size));
       if (request.dataLength > MAX_OPTION_DATA_BYTES) {
         throw new NbdProtocolError(`Cannot negotiate: option ${request.option} carries ${request.dataLength} bytes, more than ${MAX_OPTION_DATA_BYTES}`, {
@@ -180,7 +189,13 @@ export class NbdServerConnection {
         this.closeReason = outcome.reason;
         return undefined;
       }
+      if (outcome.kind === 'mirror-link') {
+        linkGrant = outcome.grant;
+        continue;
+      }
       if (outcome.kind === 'transmit') {
+        // The link has had its reply (it sent GO after it): what it was told may be forgotten.
+        if (linkGrant !== undefined && outcome.backend === linkGrant.backend) linkGrant.commit();
         this.setState('transmission');
         this.options.emit({ kind: 'export-selected', connectionId: this.connectionId, exportName: outcome.backend.name });
         return { backend: outcome.backend, agreed: outcome.agreed };

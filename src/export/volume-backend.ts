@@ -21,6 +21,8 @@ import type { MetaContextSource } from './nbd-meta-context.js';
 import type { Volume } from '../volume/volume.js';
 import { ZERO_FILL_CHUNK_BYTES } from './nbd-constants.js';
 import type { NbdExportBackend } from './nbd-backend.js';
+import type { MirrorLinkGrant, MirrorLinkMode } from './mirror-link-option.js';
+import { installSecondaryGuard, releaseSecondaryGuard, secondaryGuardOf, type SecondaryGuard } from '../volume/secondary-guard.js';
 
 /** The export name rule of `snaptape serve`: the image file's basename without its last extension. */
 export function exportNameFor(imagePath: string): string {
@@ -38,7 +40,6 @@ export class VolumeBackend implements NbdExportBackend {
   // Set once.
   readonly name: string;
   readonly sizeBytes: number;
-  readonly readOnly: boolean;
   readonly canTrim = false;
   readonly volume: Volume;
   // Main thread only.
@@ -49,7 +50,6 @@ export class VolumeBackend implements NbdExportBackend {
     this.volume = volume;
     this.name = options.name ?? exportNameFor(volume.path);
     this.sizeBytes = volume.flatSizeBytes;
-    this.readOnly = volume.readOnly;
     this.contexts = [volumeAllocation(volume)];
   }
 
@@ -83,20 +83,44 @@ export class VolumeBackend implements NbdExportBackend {
     this.held = undefined;
   }
 
+  /** Read-only when the volume is, and while it is a protected mirror secondary (then only its link writes). */
+  get readOnly(): boolean {
+    return this.volume.readOnly || secondaryGuardOf(this.volume)?.state === 'protected';
+  }
+
+  /** A mirror's link takes the export (mirror-link-option.ts): the secondary's guard is set to match. */
+  mirrorLink(mode: MirrorLinkMode): MirrorLinkGrant<NbdExportBackend> {
+    if (this.volume.readOnly) throw new UsageError(`Cannot mirror onto ${this.volume.path}: it is served read-only`, { path: this.volume.path });
+    const unitCount = this.volume.unitCount;
+    if (mode === 'release') {
+      releaseSecondaryGuard(this.volume);
+      return { backend: this, unitCount, writtenUnits: [], commit: () => undefined };
+    }
+    const guard = installSecondaryGuard(this.volume, mode === 'protect' ? 'protected' : 'split');
+    assert(guard !== undefined, 'a writable volume takes a guard');
+    if (mode === 'split') {
+      guard.file.setState('split');
+      return { backend: this, unitCount, writtenUnits: [], commit: () => undefined };
+    }
+    guard.file.setState('protected');
+    const forget = mode === 'forget' ? () => guard.file.clearRecord() : () => undefined;
+    return { backend: new MirrorLinkBackend(this, guard), unitCount, writtenUnits: guard.file.writtenUnits(), commit: forget };
+  }
+
   read(offsetBytes: number, length: number): Buffer {
     this.checkRange(offsetBytes, length);
     return this.volume.readFlat(offsetBytes, length);
   }
 
   write(offsetBytes: number, data: Buffer): void {
-    assert(!this.readOnly, 'write is not called on a read-only backend');
+    assert(!this.volume.readOnly, 'write is not called on a read-only volume');
     this.refuseWhileHeld();
     this.checkRange(offsetBytes, data.length);
     this.volume.writeFlat(offsetBytes, data);
   }
 
   writeZeroes(offsetBytes: number, length: number): void {
-    assert(!this.readOnly, 'writeZeroes is not called on a read-only backend');
+    assert(!this.volume.readOnly, 'writeZeroes is not called on a read-only volume');
     this.refuseWhileHeld();
     this.checkRange(offsetBytes, length);
     const zeroes = Buffer.alloc(Math.min(length, ZERO_FILL_CHUNK_BYTES));
@@ -108,7 +132,7 @@ export class VolumeBackend implements NbdExportBackend {
   }
 
   flush(): void {
-    if (!this.readOnly) this.volume.sync();
+    if (!this.volume.readOnly) this.volume.sync();
   }
 
   private refuseWhileHeld(): void {
@@ -119,5 +143,44 @@ export class VolumeBackend implements NbdExportBackend {
     assertInteger(offsetBytes, 'offsetBytes');
     assertInteger(length, 'length');
     assert(offsetBytes >= 0 && offsetBytes + length <= this.sizeBytes, `range ${offsetBytes}+${length} lies inside ${this.sizeBytes} bytes`);
+  }
+}
+
+/** The export as a protected secondary's mirror link writes it: through the guard, as the mirror. */
+class MirrorLinkBackend implements NbdExportBackend {
+  // Set once.
+  readonly name: string;
+  readonly sizeBytes: number;
+  readonly readOnly = false;
+  readonly canTrim = false;
+  private readonly inner: VolumeBackend;
+  private readonly guard: SecondaryGuard;
+
+  constructor(inner: VolumeBackend, guard: SecondaryGuard) {
+    this.inner = inner;
+    this.guard = guard;
+    this.name = inner.name;
+    this.sizeBytes = inner.sizeBytes;
+  }
+
+  /** Held with the export it writes: a secondary split by its own server refuses its link too. */
+  get heldReason(): string | undefined {
+    return this.inner.heldReason;
+  }
+
+  read(offsetBytes: number, length: number): Buffer {
+    return this.inner.read(offsetBytes, length);
+  }
+
+  write(offsetBytes: number, data: Buffer): void {
+    this.guard.asMirror(() => this.inner.write(offsetBytes, data));
+  }
+
+  writeZeroes(offsetBytes: number, length: number): void {
+    this.guard.asMirror(() => this.inner.writeZeroes(offsetBytes, length));
+  }
+
+  flush(): void {
+    this.inner.flush();
   }
 }

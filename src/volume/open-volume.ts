@@ -14,6 +14,7 @@ import { checkVolser } from '../vtoc/dataset-attributes.js';
 import { rmSync } from 'node:fs';
 import { isMappedVolumePath } from '../subsystem/mapped-volumes.js';
 import { openMappedVolume } from './mapped-volume.js';
+import { installSecondaryGuard } from './secondary-guard.js';
 
 export interface CreateVolumeOptions {
   readonly type: string;
@@ -50,10 +51,28 @@ export function createVolume(path: string, options: CreateVolumeOptions): Volume
 }
 
 /** Opens a volume image (CKD, CCKD, FBA, multi-file, or a mapped volume of a subsystem folder), detecting its format unless `options.format` says it, and takes its lock (shared when `readOnly`). Close it when done. Throws ImageFormatError for a file that is no volume, LockedError when another process holds it, IoError when it cannot be read. */
-export function openVolume(path: string, options: { readOnly?: boolean; format?: ImageFormat; shadows?: readonly string[] } = {}): Volume {
+export function openVolume(
+  path: string,
+  options: {
+    readOnly?: boolean;
+    format?: ImageFormat;
+    shadows?: readonly string[];
+    /** The mirror that owns this secondary opens it: no guard, the mirror keeps its role file. */
+    mirrorSecondary?: boolean;
+  } = {},
+): Volume {
   // A mapped volume (a track directory in a subsystem folder, issue 6) is recognised by its magic.
-  if (options.format === undefined && isMappedVolumePath(path)) return openMappedVolume(path, { readOnly: options.readOnly });
-  return new Volume(openImage(path, options));
+  const volume =
+    options.format === undefined && isMappedVolumePath(path) ? openMappedVolume(path, { readOnly: options.readOnly }) : new Volume(openImage(path, options));
+  if (options.mirrorSecondary) return volume;
+  try {
+    // A mirror's secondary (it has a role file) refuses writes unless split, and records them when split.
+    installSecondaryGuard(volume);
+  } catch (error) {
+    volume.close();
+    throw error;
+  }
+  return volume;
 }
 
 /** Runs `body` on an opened volume and closes it (releasing the lock) whatever happens. */

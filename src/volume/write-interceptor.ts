@@ -25,10 +25,11 @@ export interface WriteEvent extends WriteRange {
 }
 
 /**
- * Stages in the order their `beforeWrite` runs. Copy-before-write runs first so that the old data
- * is saved before anything else can change it; observers run last and see the final decision.
+ * Stages in the order their `beforeWrite` runs. The guard of a mirror's secondary runs first: a
+ * write it refuses must reach no one. Copy-before-write runs next so that the old data is saved
+ * before anything else can change it; observers run last and see the final decision.
  */
-export const INTERCEPTOR_STAGES = ['copy-before-write', 'clone', 'mirror', 'copy-on-write', 'observer'] as const;
+export const INTERCEPTOR_STAGES = ['guard', 'copy-before-write', 'clone', 'mirror', 'copy-on-write', 'observer'] as const;
 export type InterceptorStage = (typeof INTERCEPTOR_STAGES)[number];
 
 export interface WriteInterceptor {

@@ -80,3 +80,15 @@ export function startWriter(volume: Volume, prng: Prng, options: { maxWrites: nu
 }
 
 export { Prng };
+
+/** A raw write of 1-2000 random bytes into a random track past cylinder 0 (label and VTOC stay). */
+export function randomHostWriteOf(volume: Volume, prng: Prng): number {
+  const slot = volume.backend.slotBytes;
+  const heads = volume.ckd.heads;
+  const track = heads + prng.below(volume.unitCount - heads);
+  const length = 1 + prng.below(2000);
+  const data = Buffer.alloc(length);
+  prng.fill(data);
+  volume.writeFlat(track * slot + prng.below(slot - length), data);
+  return track;
+}

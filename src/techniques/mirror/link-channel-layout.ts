@@ -4,6 +4,7 @@
  * touched only through Atomics. One request at a time: the owning thread writes the descriptors and
  * the data, bumps REQUEST_SEQ and waits on DONE_SEQ; the worker writes FAILED_MASK, then DONE_SEQ.
  */
+import type { MirrorLinkMode } from '../../export/mirror-link-option.js';
 import { LINK_BATCH_UNITS } from './mirror-limits.js';
 
 export const CHANNEL_WORD = {
@@ -42,15 +43,18 @@ export interface RemoteTls {
 /** Messages the owning thread posts to the worker. */
 export type ToWorker =
   | { readonly kind: 'init'; readonly control: SharedArrayBuffer; readonly data: SharedArrayBuffer; readonly timeoutMs: number }
-  | { readonly kind: 'connect'; readonly link: number; readonly address: RemoteAddress }
+  /** `mode`: what the secondary is told (mirror-link-option.ts); `epoch` comes back in the answer. */
+  | { readonly kind: 'connect'; readonly link: number; readonly address: RemoteAddress; readonly mode: MirrorLinkMode; readonly epoch: number }
   | { readonly kind: 'drop'; readonly link: number };
 
 /** Messages the worker posts back. */
 export type FromWorker =
-  | { readonly kind: 'up'; readonly link: number; readonly sizeBytes: number }
+  /** `splitWrites`: units the secondary recorded as written while it was split (a PROTECT connect). */
+  | { readonly kind: 'up'; readonly link: number; readonly epoch: number; readonly sizeBytes: number; readonly splitWrites: readonly number[] }
   | {
       readonly kind: 'down';
       readonly link: number;
+      readonly epoch: number;
       readonly reason: string;
       /** The secondary's server refused the link because it split the secondary for a backup (secondary-split.ts). */
       readonly heldBySecondary?: boolean;

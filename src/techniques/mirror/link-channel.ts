@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { MirrorLinkMode } from '../../export/mirror-link-option.js';
 import { assert } from '../../base/assert.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { CHANNEL_WORD, CHANNEL_WORDS, DESCRIPTOR_FIELD, DESCRIPTOR_WORDS, type FromWorker, type ToWorker, type RemoteAddress } from './link-channel-layout.js';
@@ -44,6 +45,9 @@ export class LinkChannel {
   private readonly timeoutMs: number;
   // Main thread only.
   private seq = 0;
+  /** Numbers each connect, so that an answer to an older one is told apart. */
+  private epoch = 0;
+  private readonly waiters = new Map<number, (event: FromWorker) => void>();
 
   constructor(onEvent: (event: FromWorker) => void, options: { timeoutMs?: number } = {}) {
     this.timeoutMs = options.timeoutMs ?? LINK_TIMEOUT_MS;
@@ -53,7 +57,11 @@ export class LinkChannel {
     this.data = new Uint8Array(data);
     this.worker = new Worker(workerScriptPath());
     this.worker.unref();
-    this.worker.on('message', (message: FromWorker) => onEvent(message));
+    this.worker.on('message', (message: FromWorker) => {
+      this.waiters.get(message.epoch)?.(message);
+      this.waiters.delete(message.epoch);
+      onEvent(message);
+    });
     this.worker.on('error', () => undefined);
     this.post({ kind: 'init', control, data, timeoutMs: this.timeoutMs });
   }
@@ -62,8 +70,25 @@ export class LinkChannel {
     this.worker.postMessage(message);
   }
 
-  connect(link: number, address: RemoteAddress): void {
-    this.post({ kind: 'connect', link, address });
+  /** Connects `link` telling the secondary `mode`; returns the epoch its answer carries. */
+  connect(link: number, address: RemoteAddress, mode: MirrorLinkMode): number {
+    this.epoch += 1;
+    this.post({ kind: 'connect', link, address, mode, epoch: this.epoch });
+    return this.epoch;
+  }
+
+  /** Resolves with the answer to the connect of `epoch`, or undefined after `timeoutMs`. */
+  answer(epoch: number, timeoutMs: number): Promise<FromWorker | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(epoch);
+        resolve(undefined);
+      }, timeoutMs);
+      this.waiters.set(epoch, (event) => {
+        clearTimeout(timer);
+        resolve(event);
+      });
+    });
   }
 
   drop(link: number): void {

@@ -35,23 +35,33 @@ function post(message: FromWorker): void {
   port?.postMessage(message);
 }
 
+/** The epoch of each link's last connect: a failure is reported against it. */
+const epochs: number[] = new Array<number>(MAX_SECONDARIES).fill(0);
+/** A connect asked for while another was in progress: it runs next (its mode is the newer one). */
+const queued = new Map<number, Extract<ToWorker, { kind: 'connect' }>>();
+
 function drop(link: number, reason: string): void {
   clients[link]?.destroy();
   clients[link] = undefined;
-  post({ kind: 'down', link, reason });
+  post({ kind: 'down', link, epoch: epochs[link] ?? 0, reason });
 }
 
 async function connectLink(message: Extract<ToWorker, { kind: 'connect' }>): Promise<void> {
-  if (connecting.has(message.link)) return;
+  if (connecting.has(message.link)) {
+    queued.set(message.link, message);
+    return;
+  }
   connecting.add(message.link);
+  epochs[message.link] = message.epoch;
   try {
     clients[message.link]?.destroy();
     clients[message.link] = undefined;
     const { address } = message;
     const client = await NbdClient.connect(
       address.kind === 'unix'
-        ? { socketPath: address.socketPath, exportName: address.exportName, timeoutMs }
+        ? { socketPath: address.socketPath, exportName: address.exportName, timeoutMs, mirrorLink: message.mode }
         : {
+            mirrorLink: message.mode,
             host: address.host,
             port: address.port,
             exportName: address.exportName,
@@ -60,11 +70,20 @@ async function connectLink(message: Extract<ToWorker, { kind: 'connect' }>): Pro
           },
     );
     clients[message.link] = client;
-    post({ kind: 'up', link: message.link, sizeBytes: client.info.sizeBytes });
+    post({ kind: 'up', link: message.link, epoch: message.epoch, sizeBytes: client.info.sizeBytes, splitWrites: client.mirrorLinkWrites });
   } catch (error) {
-    post({ kind: 'down', link: message.link, reason: error instanceof Error ? error.message : String(error), heldBySecondary: isSecondarySplitRefusal(error) });
+    post({
+      kind: 'down',
+      link: message.link,
+      epoch: message.epoch,
+      reason: error instanceof Error ? error.message : String(error),
+      heldBySecondary: isSecondarySplitRefusal(error),
+    });
   } finally {
     connecting.delete(message.link);
+    const next = queued.get(message.link);
+    queued.delete(message.link);
+    if (next !== undefined) void connectLink(next);
   }
 }
 

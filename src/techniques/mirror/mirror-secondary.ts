@@ -35,6 +35,12 @@ export interface Secondary {
   state: LinkState;
   local: Volume | undefined;
   remoteUp: boolean;
+  /** The epoch of the link's last connect: only its answer counts. */
+  linkEpoch: number;
+  /** That connect has not been answered yet. */
+  connectPending: boolean;
+  /** The split writes of the secondary are invalid here, durably: the next connect tells it to forget them. */
+  forgetSplitWrites: boolean;
   resync: { -readonly [K in keyof ResyncProgress]: ResyncProgress[K] } | undefined;
   /** The background copy running for it, if any (cancelled through its control word). */
   copyRun: CopyRun | undefined;
@@ -53,6 +59,9 @@ export function newSecondary(stored: StoredMirror, index: number): Secondary {
     state: stored.linkState,
     local: undefined,
     remoteUp: false,
+    linkEpoch: 0,
+    connectPending: false,
+    forgetSplitWrites: false,
     resync: undefined,
     copyRun: undefined,
     errors: new Map<number, string>(),

@@ -40,7 +40,7 @@ import type { WriteEvent, WriteInterceptor } from '../../volume/write-intercepto
 import { LinkChannel, type UnitImage } from './link-channel.js';
 import type { FromWorker } from './link-channel-layout.js';
 import { COPYING_STATES, LIVE_STATES, linkTransition, type LinkEvent } from './mirror-link-state.js';
-import { MAX_SECONDARIES, PERSIST_INTERVAL_MS, RECONNECT_INTERVAL_MS } from './mirror-limits.js';
+import { LINK_TIMEOUT_MS, MAX_SECONDARIES, PERSIST_INTERVAL_MS, RECONNECT_INTERVAL_MS } from './mirror-limits.js';
 import { describeSecondary, newSecondary, selectCopyUnits, type Secondary } from './mirror-secondary.js';
 import { MirrorStateFile, mirrorFilePath, type StoredMirror } from './mirror-state-file.js';
 import { PRIMARY_BIT } from './mirror-state-layout.js';
@@ -55,6 +55,7 @@ import { onlyArgs, stringArg, unknownVerb } from '../../session/session-args.js'
 import type { TrackMapSnapshot } from '../../session/session-view.js';
 import { defaultMapMirror, sampleMirrorTrackMap } from './mirror-track-map.js';
 import { SecondarySplitRecord } from './secondary-split.js';
+import { localSecondaryWrites, protectLocalSecondary, releaseLocalSecondary, splitLocalSecondary } from './local-secondary-role.js';
 
 /** The mirror's verbs through Session.command; `mirror` (M2..M4) names one secondary of split and rejoin. */
 const MIRROR_COMMANDS = ['split', 'rejoin', 'detach', 'remove'] as const;
@@ -146,6 +147,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   private readonly recoveredUnclean: boolean;
   private readonly channel: LinkChannel | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly linkTimeoutMs: number;
   private readonly pacingOptions: { bytesPerSecond: number; pauseAfterUnits: number; pauseMs: number };
   /** A host write's unit copy neither claims nor completes here: the host holds its units. */
   private readonly hostWriteStates = TrackStateArray.create(0);
@@ -189,7 +191,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       this.secondaries.map((s) => s.mirror),
     );
     const needsChannel = this.secondaries.some((s) => s.spec.kind === 'remote');
-    this.channel = needsChannel ? new LinkChannel((event) => this.onLinkEvent(event), { timeoutMs: options.linkTimeoutMs }) : undefined;
+    this.linkTimeoutMs = options.linkTimeoutMs ?? LINK_TIMEOUT_MS;
+    this.channel = needsChannel ? new LinkChannel((event) => this.onLinkEvent(event), { timeoutMs: this.linkTimeoutMs }) : undefined;
   }
 
   /** Mirrors `volume` onto `targets` (paths or host:port/export); every secondary starts in COPY. */
@@ -225,6 +228,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const table = TrackStatusTable.primaryOnly(volume.unitCount);
     const mirrors = specs.map((s): StoredMirror => ({ ...s, linkState: 'COPY', splitCount: 0 }));
     const file = MirrorStateFile.create(mirrorFilePath(volume.path), { slotBytes: volume.backend.slotBytes, mirrors, table });
+    for (const spec of specs) if (spec.kind === 'local') protectLocalSecondary(spec.target, volume.unitCount);
     return new MirrorSession(volume, file, { table, mirrors, unclean: false }, options);
   }
 
@@ -327,6 +331,15 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     this.persistAll();
     this.volume.addInterceptor(this);
     for (const s of this.secondaries) {
+      // A local secondary not split is protected; writes it recorded (a crash inside a rejoin) are resent.
+      if (s.spec.kind === 'local' && s.state !== 'BACKUP') {
+        try {
+          this.takeSecondaryWrites(s);
+        } catch (error) {
+          // A secondary that is gone cannot be opened either: the mirror waits for it, as for any link.
+          s.lastError = error instanceof Error ? error.message : String(error);
+        }
+      }
       if (COPYING_STATES.has(s.state)) this.startCopy(s);
       if (s.state !== 'BACKUP') this.connect(s);
     }
@@ -467,6 +480,23 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   /** A secondary missed `units`: their bits go invalid durably, and the mirror is SUSPENDED. */
   private lose(s: Secondary, units: readonly number[], error: unknown): void {
     this.splitRecord(s).lostInSync = s.state === 'ONGOING' && this.table.nextInvalid(s.mirror, 0) < 0;
+    this.clearDurably(s, units);
+    s.lastError = error instanceof Error ? error.message : String(error);
+    if (LIVE_STATES.has(s.state)) this.move(s, 'linkLost');
+    this.closeLink(s);
+  }
+
+  /**
+   * The units written on a local secondary's side while it was split: invalid for it, durably in
+   * the state file, before its role file forgets them and it is protected again.
+   */
+  private takeSecondaryWrites(s: Secondary): void {
+    this.clearDurably(s, localSecondaryWrites(s.spec.target, this.volume.unitCount));
+    protectLocalSecondary(s.spec.target, this.volume.unitCount);
+  }
+
+  /** Clears the bits of `units` for `s` and makes that durable before returning. */
+  private clearDurably(s: Secondary, units: readonly number[]): void {
     let cleared = false;
     // Lowest and highest unit found in the same pass: `units` may be too long to spread into a call.
     let lowest = Number.POSITIVE_INFINITY;
@@ -477,21 +507,23 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       highest = Math.max(highest, u);
     }
     if (cleared && units.length > 0) this.file.persistCleared(this.table, lowest, highest - lowest + 1);
-    s.lastError = error instanceof Error ? error.message : String(error);
-    if (LIVE_STATES.has(s.state)) this.move(s, 'linkLost');
-    this.closeLink(s);
   }
 
   // ---- links -------------------------------------------------------------------------------------
 
   private connect(s: Secondary): void {
     if (s.spec.kind === 'remote') {
-      this.channel?.connect(s.link, remoteAddress(s.spec.target));
+      // The secondary is told what the mirror is: split (writes allowed, recorded) or not (protected).
+      const mode = s.state === 'BACKUP' ? 'split' : s.forgetSplitWrites ? 'forget' : 'protect';
+      if (this.channel) s.linkEpoch = this.channel.connect(s.link, remoteAddress(s.spec.target), mode);
+      s.connectPending = true;
       return;
     }
     if (s.local !== undefined) return;
     try {
       s.local = openLocalSecondary(s.spec.target, this.volume);
+      // Held (locked) now: anything its role file recorded is resent before it counts as up.
+      this.takeSecondaryWrites(s);
       if (s.state === 'SUSPENDED') this.move(s, 'linkUp');
     } catch (error) {
       s.lastError = error instanceof Error ? error.message : String(error);
@@ -517,7 +549,9 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
 
   private onLinkEvent(event: FromWorker): void {
     const s = this.secondaries.find((x) => x.spec.kind === 'remote' && x.link === event.link);
-    if (s === undefined || this.detached || this.removed) return;
+    // An answer to an older connect (say, the split's, after a rejoin asked for protection) is stale.
+    if (s === undefined || this.detached || this.removed || event.epoch !== s.linkEpoch) return;
+    s.connectPending = false;
     if (event.kind === 'down') {
       s.remoteUp = false;
       // The copy waits for the link to come back (then a new run starts), as host writes do.
@@ -531,6 +565,15 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       this.channel?.drop(s.link);
       return;
     }
+    // Tracks written on the secondary while it was split: invalid, durably, before any resync
+    // starts; then the link connects again telling the secondary to forget them (FORGET).
+    this.clearDurably(s, event.splitWrites);
+    if (event.splitWrites.length > 0 && !s.forgetSplitWrites) {
+      s.forgetSplitWrites = true;
+      this.connect(s);
+      return;
+    }
+    s.forgetSplitWrites = false;
     const wasUp = s.remoteUp;
     s.remoteUp = true;
     s.lastError = undefined;
@@ -544,7 +587,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   private reconnectDown(): void {
     if (this.detached || this.removed) return;
     for (const s of this.secondaries) {
-      const down = s.spec.kind === 'remote' ? !s.remoteUp : s.local === undefined;
+      // A remote connect still unanswered is not asked again: its answer would only go stale.
+      const down = s.spec.kind === 'remote' ? !s.remoteUp && !s.connectPending : s.local === undefined;
       // A mirror its secondary split keeps trying: the first connect that succeeds ends the backup.
       if (down && (s.state !== 'BACKUP' || this.splitRecord(s).bySecondary)) this.connect(s);
     }
@@ -592,7 +636,9 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     s.copyRun?.states.setControl(CONTROL.CANCEL);
     if (COPYING_STATES.has(next)) {
       s.errors.clear();
-      s.resync = { total: this.table.invalidCount(s.mirror), copied: 0, sentByWrites: 0, startedAt: new Date().toISOString(), finishedAt: null };
+      // A resync that has not moved yet (a remote rejoin waiting for its link) is the same resync.
+      const pending = s.resync && s.resync.finishedAt === null && s.resync.copied === 0 && s.resync.sentByWrites === 0 ? s.resync.startedAt : undefined;
+      s.resync = { total: this.table.invalidCount(s.mirror), copied: 0, sentByWrites: 0, startedAt: pending ?? new Date().toISOString(), finishedAt: null };
       this.startCopies();
     }
     this.persistAll();
@@ -643,7 +689,10 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       s.splitAt = at;
       s.splitCount += 1;
       this.move(s, 'split');
-      if (s.spec.kind === 'local') this.closeLink(s);
+      if (s.spec.kind === 'local') {
+        this.closeLink(s);
+        splitLocalSecondary(s.spec.target, this.volume.unitCount);
+      } else this.connect(s);
     }
     return chosen.map((s) => this.describe(s));
   }
@@ -660,9 +709,20 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     for (const s of chosen) {
       if (s.spec.kind === 'local' && s.local === undefined) s.local = openLocalSecondary(s.spec.target, this.volume);
     }
+    // Held open (locked) now: what was written on the split secondary is resent with the primary's writes.
+    for (const s of chosen) if (s.spec.kind === 'local') this.takeSecondaryWrites(s);
     for (const s of chosen) {
-      if (s.spec.kind === 'remote' && !s.remoteUp) this.connect(s);
-      this.move(s, this.isUp(s) ? 'rejoin' : 'rejoinDown');
+      if (s.spec.kind === 'local') {
+        this.move(s, 'rejoin');
+        continue;
+      }
+      // A remote secondary reconnects asking for protection; its answer lists what was written on
+      // it while split, and only then (SUSPENDED → BACKUP RETURN on link up) does the resync start.
+      s.remoteUp = false;
+      this.move(s, 'rejoinDown');
+      // Its progress is this resync's from now on, not the last copy's.
+      this.startCopy(s);
+      this.connect(s);
     }
     return chosen.map((s) => this.describe(s));
   }
@@ -834,6 +894,20 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     await this.channel?.close();
   }
 
+  /**
+   * Tells each remote secondary it is nobody's secondary any more (its export takes writes again).
+   * Decision: one try, bounded by the link timeout; a secondary that is down then keeps its
+   * protection until its role file (`<image>.secondary`) is deleted by hand.
+   */
+  private async releaseRemotes(): Promise<void> {
+    const channel = this.channel;
+    if (channel === undefined) return;
+    const answers = this.secondaries
+      .filter((s) => s.spec.kind === 'remote')
+      .map((s) => channel.answer(channel.connect(s.link, remoteAddress(s.spec.target), 'release'), this.linkTimeoutMs));
+    await Promise.all(answers);
+  }
+
   /** Stops mirroring: off the chain, links closed, the state file deleted. */
   async remove(): Promise<void> {
     if (this.removed) return;
@@ -842,7 +916,9 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     this.stopTimers();
     this.volume.removeInterceptor(this);
     for (const s of this.secondaries) this.closeLink(s);
+    for (const s of this.secondaries) if (s.spec.kind === 'local') releaseLocalSecondary(s.spec.target);
     this.file.remove();
+    await this.releaseRemotes();
     await this.channel?.close();
   }
 }

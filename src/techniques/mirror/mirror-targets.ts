@@ -11,7 +11,9 @@
  *
  * Decision: a local secondary is opened (and locked) only while its link state sends it writes.
  * When it is split (BACKUP) it is closed, so that any tool, in this process or another, can back
- * it up or read it; `rejoin` opens it again, and fails if someone else holds it.
+ * it up or read it; `rejoin` opens it again, and fails if someone else holds it. Its role file
+ * (local-secondary-role.ts) refuses writes by others while it is not split, and records them while
+ * it is; the mirror's own open skips that guard.
  */
 import { resolve } from 'node:path';
 import { openVolume } from '../../volume/open-volume.js';
@@ -90,7 +92,7 @@ export function remoteAddress(target: string): RemoteAddress {
 /** Opens a local secondary for writing and checks it has the primary's shape. */
 export function openLocalSecondary(path: string, primary: Volume): Volume {
   if (resolve(path) === resolve(primary.path)) throw new UsageError(`Cannot mirror ${primary.path} onto itself`, { path });
-  const volume = openVolume(path, { readOnly: false });
+  const volume = openVolume(path, { readOnly: false, mirrorSecondary: true });
   if (volume.unitCount !== primary.unitCount || volume.backend.slotBytes !== primary.backend.slotBytes || volume.geometry.kind !== primary.geometry.kind) {
     const shape = `${volume.unitCount} units of ${volume.backend.slotBytes} bytes`;
     volume.close();
