@@ -4,8 +4,8 @@
  * nothing unless all of them match.
  */
 import type { Command } from 'commander';
-import { VerifyError } from '../../errors/snaptape-error.js';
-import { restoreTape, verifyBackupTape, labelMismatchError } from '../../api/index.js';
+import { UsageError, VerifyError } from '../../errors/snaptape-error.js';
+import { restoreChain, verifyBackupTape, verifyChain, labelMismatchError, type ChainVerifyReport } from '../../api/index.js';
 import { parseCount, printResult, reportFailureAfterResult } from '../cli-output.js';
 import { phaseProgressBar, withBar } from '../progress-bar.js';
 
@@ -24,8 +24,8 @@ interface RestoreFlags {
 
 export function registerRestoreVerify(program: Command): void {
   program
-    .command('restore <tape>')
-    .description('restore a backup tape, after verifying it, to a volume or into a new volume')
+    .command('restore <tapes...>')
+    .description('restore a backup tape, or a chain (a full backup, then its incrementals in order), after verifying it, to a volume or into a new volume')
     .addHelpText(
       'after',
       `
@@ -39,7 +39,9 @@ What each mode writes (nothing at all unless every element verifies and the targ
                     else deleted and allocated afresh; without it a name clash is refused
   --rename NEW      the data set is restored under another name
   --new-volume      creates the target first (the source's device type and size unless --type/--cyls)
-  FBA tapes         blocks go back to the blocks they came from`,
+  FBA tapes         blocks go back to the blocks they came from
+  FULL INC1 INC2    a chain: the full backup, then each incremental's tracks over it, so the target
+                    holds the last tape's instant; every link's base must be the tape before it`,
     )
     .requiredOption('--to <image>', 'target volume image')
     .option('--dataset <name>', "restore only this data set (through the target's VTOC)")
@@ -51,10 +53,11 @@ What each mode writes (nothing at all unless every element verifies and the targ
     .option('--force', 'replace an existing target file with --new-volume')
     .option('--fba-block <n>', 'the tape is on the FBA volume <tape> from block N')
     .option('--json', 'machine-readable output')
-    .action((tape: string, flags: RestoreFlags) => {
+    .action((tapes: string[], flags: RestoreFlags) => {
       const bar = phaseProgressBar(flags.json);
+      const tape = tapes.join(' ');
       const result = withBar(bar, () =>
-        restoreTape(tape, {
+        restoreChain(tapes, {
           to: flags.to,
           dataset: flags.dataset,
           rename: flags.rename,
@@ -73,16 +76,23 @@ What each mode writes (nothing at all unless every element verifies and the targ
           [
             `Restored ${tape} to ${result.to}${result.newVolume ? ' (new volume)' : ''}:`,
             ...result.elements.map((e) => `  ${e.name.padEnd(44)} ${e.unitsWritten} units, sha256 ${e.sha256} verified`),
+            ...result.incrementals.map(
+              (inc) => `  then ${inc.path}: ${inc.elements.reduce((n, e) => n + e.unitsWritten, 0)} units in ${inc.elements.length} run(s), verified`,
+            ),
           ].join('\n'),
         flags,
       );
     });
   program
-    .command('verify <tape>')
+    .command('verify <tapes...>')
     .description("check a backup tape without restoring it: structure, labels and each element's SHA-256")
     .option('--fba-block <n>', 'the tape is on the FBA volume <tape> from block N')
+    .option('--chain', "the tapes are a chain (a full backup, then its incrementals): check each, and that each link's base is the tape before it")
     .option('--json', 'machine-readable output')
-    .action((tape: string, flags: { json?: boolean; fbaBlock?: string }) => {
+    .action((tapes: string[], flags: { json?: boolean; fbaBlock?: string; chain?: boolean }) => {
+      if (flags.chain) return verifyChainCommand(tapes, flags);
+      if (tapes.length !== 1) throw new UsageError(`Cannot verify ${tapes.length} tapes at once: give one, or a chain with --chain`);
+      const tape = tapes[0] as string;
       const bar = phaseProgressBar(flags.json);
       const report = withBar(bar, () =>
         verifyBackupTape(tape, {
@@ -115,4 +125,29 @@ What each mode writes (nothing at all unless every element verifies and the targ
         process.exitCode = reportFailureAfterResult(new VerifyError(`Cannot verify ${tape}: ${bad?.name} does not match its recorded SHA-256`, { path: tape }));
       }
     });
+}
+
+function verifyChainCommand(tapes: string[], flags: { json?: boolean; fbaBlock?: string }): void {
+  if (flags.fbaBlock !== undefined) throw new UsageError('Cannot use --fba-block with --chain: a chain is of tape files');
+  const report: ChainVerifyReport = verifyChain(tapes);
+  printResult(
+    report,
+    () =>
+      [
+        `chain of ${tapes.length} tape(s): ${report.ok ? 'OK' : 'FAILED'}`,
+        ...report.tapes.map((t, i) => {
+          const l = t.link;
+          const role = l.base ? `incremental since ${l.base.checkpoint}` : i === 0 ? 'full' : 'not an incremental';
+          const state = !t.ok ? 'BAD (its elements or labels do not verify)' : l.problem ? `BAD link: ${l.problem}` : 'ok';
+          return `  ${t.path}: tape ${t.volser}, ${role}, checkpoint ${l.checkpoint ?? '(none)'}, sha256 ${l.sha256}: ${state}`;
+        }),
+      ].join('\n'),
+    flags,
+  );
+  const bad = report.tapes.find((t) => !t.ok || t.link.problem !== null);
+  if (bad) {
+    process.exitCode = reportFailureAfterResult(
+      new VerifyError(`Cannot verify the chain: ${bad.path}: ${bad.link.problem ?? 'its elements or labels do not verify'}`, { path: bad.path }),
+    );
+  }
 }

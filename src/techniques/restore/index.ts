@@ -5,3 +5,4 @@
 export { checkTapeFinished, verifyBackupTape } from './backup-tape.js';
 export { type RestoreResult, restoreTape } from './restore-tape.js';
 export { labelMismatchError } from './tape-trust.js';
+export { chainLinks, restoreChain, verifyChain, type ChainLink, type ChainRestoreResult, type ChainVerifyReport } from './restore-chain.js';
