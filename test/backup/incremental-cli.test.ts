@@ -5,7 +5,7 @@
  * the image at the last tape's instant, `verify --chain`, and the refusals with their reasons: a
  * write that bypassed the tracker, an incremental restored alone, a broken chain.
  */
-import { copyFileSync, openSync, closeSync, writeSync } from 'node:fs';
+import { copyFileSync, existsSync, openSync, closeSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256File } from '../harness/dasd.js';
@@ -129,6 +129,24 @@ describe('incremental backups through the CLI', () => {
     await ok(['backup', at('v.ckd'), '--to', at('inc3.aws'), '--incremental']);
     await ok(['restore', at('full2.aws'), at('inc3.aws'), '--to', at('out3.ckd'), '--new-volume']);
     expect(sha256File(at('out3.ckd'))).toBe(sha256File(at('v.ckd')));
+  });
+
+  it('drills a full plus 2 incrementals under load, comparing the chain with each instant, on a scratch copy', async () => {
+    await ok(['init', at('d.ckd'), '--type', '3390', '--cyls', '3', '--volser', 'DRL001']);
+    await ok(['fill', at('d.ckd'), '--percent', '50']);
+    const before = sha256File(at('d.ckd'));
+    const report = await runSnaptapeJson<{
+      pass: boolean;
+      comparison: { mismatched: number };
+      incrementals: { comparison: { mismatched: number; units: number } }[];
+    }>(['drill', at('d.ckd'), '--incremental', '2', '--load', 'random:100', '--json']);
+    expect(report.pass).toBe(true);
+    expect(report.incrementals).toHaveLength(2);
+    expect(report.incrementals.map((i) => i.comparison.mismatched)).toEqual([0, 0]);
+    expect(report.incrementals[0]?.comparison.units).toBe(45);
+    // The image itself is neither written nor tracked: the drill ran on a scratch copy.
+    expect(sha256File(at('d.ckd'))).toBe(before);
+    expect(existsSync(at('d.ckd.tracking.json'))).toBe(false);
   });
 
   it('refuses an incremental alone, a chain out of order and a chain with another base', async () => {
