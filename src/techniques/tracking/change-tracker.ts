@@ -133,11 +133,16 @@ export class ChangeTracker implements WriteInterceptor {
   afterClose(): void {
     if (this.closed) return;
     this.closed = true;
-    this.map.sync();
-    this.map.close();
     trackers.delete(this.volume);
     this.volume.removeInterceptor(this);
-    this.save({ ...this.stateValue, holder: null, closedMtimeNs: imageMtimeNs(this.volume.path) });
+    try {
+      this.map.sync();
+      this.map.close();
+      this.save({ ...this.stateValue, holder: null, closedMtimeNs: imageMtimeNs(this.volume.path) });
+    } catch {
+      // The holder stays recorded: the next open judges the image as after a crash (by the map's
+      // stamp), which is safe; closing the volume must not fail for it.
+    }
   }
 
   // ---- checkpoints ----------------------------------------------------------------------------
