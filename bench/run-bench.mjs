@@ -13,6 +13,8 @@
 //   6-9. The techniques' own benches: instant snapshot time against volume size, mirror resync
 //      time against changed tracks, clone with and without precopy, CCKD throughput.
 //   10. Backup throughput with the live page open against none (bench/live-bench.mjs).
+//   13. Incremental backups: bytes and time against the tracks changed (bench/incremental-bench.mjs),
+//       run with --only incremental (its section is replaced in the existing RESULTS.md).
 //   11. The copy engine against the build before it (bench/engine-compare.mjs): backup copy phase,
 //      host write p99 during a backup, clone precopy and mirror resync, both builds interleaved.
 //
@@ -40,7 +42,7 @@ const option = (name, fallback) => {
 const RUNS = option('--runs', 3);
 const QUICK = args.includes('--quick');
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-if (ONLY !== undefined && ONLY !== 'engine') throw new Error(`--only ${ONLY}: only "engine" can run alone`);
+if (ONLY !== undefined && ONLY !== 'engine' && ONLY !== 'incremental') throw new Error(`--only ${ONLY}: only "engine" or "incremental" can run alone`);
 /** Measure and print section 2 (host write latency) only. */
 const LATENCY_ONLY = args.includes('--latency-only');
 /** The write rate of the latency goal (issue 4: p99 under 5 ms at 1,000 writes/s). */
@@ -73,16 +75,25 @@ function engineSection() {
   const table = run([process.execPath, join(ROOT, 'bench', 'engine-compare.mjs'), ...extra], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout.trim();
   return [ENGINE_TITLE, '', table, ''];
 }
-if (ONLY === 'engine') {
-  // The other sections stay as the last full run wrote them; section 11 is replaced or added.
+const INCREMENTAL_TITLE = '## 13. Incremental backups: bytes and time against the tracks changed';
+/** Section 13: bench/incremental-bench.mjs on a 200- and an 800-cylinder dense 3390. */
+function incrementalSection() {
+  log('incremental backups…');
+  const table = run([process.execPath, join(ROOT, 'bench', 'incremental-bench.mjs'), '--cyls', '200,800', '--shares', '1,5'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).stdout.trim();
+  return [INCREMENTAL_TITLE, '', table, ''];
+}
+if (ONLY !== undefined) {
+  // The other sections stay as the last full run wrote them; this one is replaced or added.
+  const [title, section] = ONLY === 'engine' ? [ENGINE_TITLE, engineSection().join('\n')] : [INCREMENTAL_TITLE, incrementalSection().join('\n')];
   const resultsPath = join(ROOT, 'bench', 'RESULTS.md');
   const old = readFileSync(resultsPath, 'utf8');
-  const start = old.indexOf(ENGINE_TITLE);
-  const next = start < 0 ? -1 : old.indexOf('\n## ', start + ENGINE_TITLE.length);
-  const section = engineSection().join('\n');
+  const start = old.indexOf(title);
+  const next = start < 0 ? -1 : old.indexOf('\n## ', start + title.length);
   const updated = start < 0 ? `${old.trimEnd()}\n\n${section}\n` : `${old.slice(0, start)}${section}${next < 0 ? '\n' : old.slice(next)}`;
   writeFileSync(resultsPath, updated);
-  log('wrote section 11 of bench/RESULTS.md');
+  log(`wrote "${title}" in bench/RESULTS.md`);
   process.exit(0);
 }
 

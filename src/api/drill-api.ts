@@ -7,7 +7,8 @@
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { restoreTape } from '../techniques/restore/restore-tape.js';
+import { restoreChain } from '../techniques/restore/restore-chain.js';
+import { ChangeTracker } from '../techniques/tracking/change-tracker.js';
 import type { HostLoadSpec } from '../workload/host-load.js';
 import type { TrackMapSnapshot } from '../session/session-view.js';
 import type { BackupProgress } from '../techniques/tape-backup/tape-backup-session.js';
@@ -30,6 +31,18 @@ export interface DrillOptions {
   readonly onProgress?: (progress: BackupProgress) => void;
   /** Called with the backup's final track map (the tape, in the scratch directory, is removed). */
   readonly onTrackMap?: (map: TrackMapSnapshot) => void;
+  /**
+   * Then N incremental backups, each under the same load (the work volume is tracked for it); the
+   * chain up to each tape is restored and compared with that tape's instant.
+   */
+  readonly incremental?: number;
+}
+
+/** One incremental of a drill: its backup, and its chain's restore compared with its instant. */
+export interface DrillIncremental {
+  readonly backup: BackupRun;
+  readonly restoreSeconds: number;
+  readonly comparison: UnitComparison;
 }
 
 export interface UnitComparison {
@@ -44,6 +57,8 @@ export interface DrillReport {
   readonly backup: BackupRun;
   readonly restoreSeconds: number;
   readonly comparison: UnitComparison;
+  /** With `incremental`: each incremental in order (the fields above are the full backup's). */
+  readonly incrementals?: readonly DrillIncremental[];
   readonly pass: boolean;
 }
 
@@ -90,25 +105,46 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const scratchDir = mkdtempSync(join(tmpdir(), 'snaptape-drill-'));
   try {
     const work = options.inPlace ? options.image : makeScratchCopy(options.image, scratchDir).path;
-    const reference = join(scratchDir, 'reference.img');
-    const tape = join(scratchDir, 'drill.aws');
-    const restored = join(scratchDir, 'restored.img');
-    const backup = await withVolumeAsync(work, {}, (volume) =>
-      runBackup(volume, {
-        tapePath: tape,
-        workers: options.workers,
-        load: options.load,
-        loadSeed: options.seed ?? 1,
-        onProgress: options.onProgress,
-        onTrackMap: options.onTrackMap,
-        onStartInstant: () => copyFileSync(work, reference),
-      }),
-    );
-    const restoreStarted = Date.now();
-    restoreTape(tape, { to: restored, newVolume: true });
-    const restoreSeconds = (Date.now() - restoreStarted) / 1000;
-    const comparison = compareImages(reference, restored);
-    return { image: options.image, scratchDir: options.keep ? scratchDir : '(removed)', backup, restoreSeconds, comparison, pass: comparison.mismatched === 0 };
+    const count = options.incremental ?? 0;
+    const references = Array.from({ length: count + 1 }, (_, k) => join(scratchDir, `reference${k}.img`));
+    const tapes = Array.from({ length: count + 1 }, (_, k) => join(scratchDir, k === 0 ? 'drill.aws' : `drill-inc${k}.aws`));
+    const backups = await withVolumeAsync(work, {}, async (volume) => {
+      if (count > 0) ChangeTracker.enable(volume);
+      const runs: BackupRun[] = [];
+      for (let k = 0; k <= count; k++) {
+        runs.push(
+          await runBackup(volume, {
+            tapePath: tapes[k] as string,
+            workers: options.workers,
+            load: options.load,
+            loadSeed: (options.seed ?? 1) + k,
+            incremental: k > 0,
+            onProgress: options.onProgress,
+            onTrackMap: k === 0 ? options.onTrackMap : undefined,
+            onStartInstant: () => copyFileSync(work, references[k] as string),
+          }),
+        );
+      }
+      return runs;
+    });
+    const restores = tapes.map((_, k) => {
+      const restored = join(scratchDir, `restored${k}.img`);
+      const started = Date.now();
+      restoreChain(tapes.slice(0, k + 1), { to: restored, newVolume: true });
+      const restoreSeconds = (Date.now() - started) / 1000;
+      return { restoreSeconds, comparison: compareImages(references[k] as string, restored) };
+    });
+    const first = restores[0] as (typeof restores)[number];
+    const incrementals = restores.slice(1).map((r, i) => ({ backup: backups[i + 1] as BackupRun, ...r }));
+    return {
+      image: options.image,
+      scratchDir: options.keep ? scratchDir : '(removed)',
+      backup: backups[0] as BackupRun,
+      restoreSeconds: first.restoreSeconds,
+      comparison: first.comparison,
+      ...(count > 0 ? { incrementals } : {}),
+      pass: restores.every((r) => r.comparison.mismatched === 0),
+    };
   } finally {
     if (!options.keep) rmSync(scratchDir, { recursive: true, force: true });
   }

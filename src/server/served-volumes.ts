@@ -9,6 +9,7 @@
  */
 import { resolve } from 'node:path';
 import { openVolume } from '../volume/open-volume.js';
+import { ChangeTracker } from '../techniques/tracking/change-tracker.js';
 import { UsageError, isSnaptapeError } from '../errors/snaptape-error.js';
 import { VolumeBackend, exportNameFor } from '../export/volume-backend.js';
 import { MAX_EXPORTS } from '../export/nbd-constants.js';
@@ -45,6 +46,13 @@ export class ServedVolumes {
         const twin = entries.find((e) => e.name === name);
         if (twin) throw new UsageError(`Cannot serve ${path}: its export name '${name}' is also the name of ${twin.volume.path}`, { path, exportName: name });
         const volume = openVolume(resolve(path), { readOnly: options.readOnly });
+        // Writes from NBD clients are host writes: a tracked volume's tracker sees them.
+        try {
+          ChangeTracker.attach(volume);
+        } catch (error) {
+          volume.close();
+          throw error;
+        }
         entries.push({ name, volume, backend: new VolumeBackend(volume, { name }) });
       }
     } catch (error) {

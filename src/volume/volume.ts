@@ -441,5 +441,6 @@ export class Volume {
     // Saved while the lock is still held, and after the last write (the stamp is final).
     if (keepSizes) saveTrackSizes(this.path, sizes.raw);
     this.backend.close();
+    this.chain.afterClose();
   }
 }

@@ -44,6 +44,11 @@ export interface WriteInterceptor {
    * its own state (a change bitmap, a spool) durable first, so the flush covers what it tracks.
    */
   beforeSync?(): void;
+  /**
+   * Runs once the volume is closed (the image's last byte written and its file closed): a change
+   * tracker records the image's final mtime here, so that a later write that bypasses it is told.
+   */
+  afterClose?(): void;
 }
 
 /** Sessions a volume allows at once: 8 clone sessions plus a backup, a mirror and observers. */
@@ -84,6 +89,11 @@ export class InterceptorChain {
   /** Runs every `beforeSync`, in stage order (a host flush). */
   beforeSync(): void {
     for (const interceptor of this.chain.slice()) interceptor.beforeSync?.();
+  }
+
+  /** Runs every `afterClose`, in stage order (the volume was closed). */
+  afterClose(): void {
+    for (const interceptor of this.chain.slice()) interceptor.afterClose?.();
   }
 
   get size(): number {

@@ -9,6 +9,7 @@ import { isMappedVolumePath } from '../../subsystem/mapped-volumes.js';
 import { imageInfo, type ImageInfo } from './image-info.js';
 import { findCheckpoints, findSideFiles, type Checkpoint, type SideFile } from './side-files.js';
 import { tapeInfo, type TapeInfo } from './tape-info.js';
+import { trackingStatus, type TrackingStatus } from '../tracking-api.js';
 
 export type { Checkpoint, ImageInfo, SideFile, TapeInfo };
 
@@ -17,7 +18,8 @@ interface Beside {
   readonly sideFiles: readonly SideFile[];
 }
 
-export type PathInfo = (ImageInfo & Beside) | (TapeInfo & Beside);
+/** An image's change tracking and its named checkpoints (null: the image is not tracked). */
+export type PathInfo = (ImageInfo & Beside & { readonly tracking: TrackingStatus | null }) | (TapeInfo & Beside);
 
 /** Describes the image, mapped volume or tape at `path`; a subsystem folder or a shadow file is refused. */
 export function describePath(path: string): PathInfo {
@@ -30,5 +32,5 @@ export function describePath(path: string): PathInfo {
   if (target.kind === 'image' && target.format === 'cckd-shadow') {
     throw new ImageFormatError(`Cannot describe ${path}: it is a CCKD shadow file; describe its base file`, { path });
   }
-  return { ...imageInfo(target), ...beside() };
+  return { ...imageInfo(target), ...beside(), tracking: trackingStatus(path) };
 }

@@ -29,6 +29,8 @@ export interface Checkpoint {
 
 /** Each suffix snaptape writes, longest first so that `.lock.guard` is not taken for `.lock`. */
 const SUFFIXES: readonly (readonly [string, string])[] = [
+  ['.tracking.json', 'change-tracking state: the current era, the named checkpoints, the holder (snaptape track)'],
+  ['.tracking', 'change-tracking map: the era in which each track or block was last written'],
   ['.session.layout.json', 'backup layout: where each element lies on the tape (for a resume)'],
   ['.session.bitmap', 'backup checkpoint: which units are on the tape already (for a resume)'],
   ['.session.json', 'backup session record: status, source, options (for a resume)'],

@@ -7,3 +7,9 @@ export { restoreTape } from '../../techniques/restore/restore-tape.js';
 export { labelMismatchError } from '../../techniques/restore/tape-trust.js';
 export { compareImages, runDrill, type DrillReport } from '../drill-api.js';
 export { parseLoadSpec } from '../../workload/host-load.js';
+
+// Change tracking, incrementals and chains of tapes (issue 23).
+export { trackVolume, trackingStatus, type TrackingCheckpoint, type TrackingStatus } from '../tracking-api.js';
+export { changedUnitsSince } from '../../techniques/tracking/change-tracker.js';
+export { readTapeChain, type TapeChainInfo, type TapeUnitRun } from '../../techniques/tracking/tape-chain-info.js';
+export { restoreChain, verifyChain, type ChainLink, type ChainRestoreResult, type ChainVerifyReport } from '../../techniques/restore/restore-chain.js';

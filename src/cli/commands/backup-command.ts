@@ -63,6 +63,8 @@ interface BackupFlags {
   events?: boolean;
   spool?: string;
   targetMbps?: string;
+  incremental?: boolean;
+  since?: string;
 }
 
 function parseBlockRange(text: string): BlockRange {
@@ -78,6 +80,11 @@ export function formatBackupRun(run: BackupRun): string {
     `  ${s.elements.length} element(s); copied in order ${s.copiedInOrder}, out of order ${s.copiedOutOfOrder}; ${(s.bytes / 1e6).toFixed(1)} MB at ${s.mbPerSecond.toFixed(1)} MB/s; tape ${s.tapeBytes} bytes, verified (${s.verification.entryCount} blocks and tapemarks)`,
     ...s.elements.map((e) => `  ${e.name.padEnd(44)} ${String(e.blocks).padStart(7)} blocks ${String(e.bytes).padStart(12)} bytes  sha256 ${e.sha256}`),
   ];
+  if (s.chain?.base)
+    lines.push(
+      `  incremental: the units changed since checkpoint ${s.chain.base.checkpoint} (base tape ${s.chain.base.volser}, sha256 ${s.chain.base.sha256})`,
+    );
+  if (s.chain) lines.push(`  checkpoint ${s.chain.checkpoint} set at the start instant${s.tapeSha256 ? `; tape sha256 ${s.tapeSha256}` : ''}`);
   if (s.sizeTable?.startsWith('rebuilt')) lines.push(`  size table ${s.sizeTable}`);
   if (s.spool) lines.push(`  spool ${s.spool.path}: ${(s.spool.bytesSpooled / 1e6).toFixed(1)} MB went through it (removed now the tape is complete)`);
   if (s.cbwError) lines.push(`  copy-before-write failed ${s.cbwError.count} time(s) (policy ${s.cbwError.policy}, latched): ${s.cbwError.reason}`);
@@ -90,7 +97,20 @@ export function formatBackupRun(run: BackupRun): string {
 
 /** `--server`: the daemon owns the volume; the session is started and followed over its control API. */
 async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<void> {
-  for (const local of ['load', 'loadInPlace', 'resume', 'referenceCopy', 'blocks', 'toFbaBlock', 'inject', 'injectTape', 'report', 'events'] as const) {
+  for (const local of [
+    'load',
+    'loadInPlace',
+    'resume',
+    'referenceCopy',
+    'blocks',
+    'toFbaBlock',
+    'inject',
+    'injectTape',
+    'report',
+    'events',
+    'incremental',
+    'since',
+  ] as const) {
     if (flags[local] !== undefined)
       throw new UsageError(`Cannot use --${local.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} with --server: the daemon runs the backup`);
   }
@@ -216,6 +236,8 @@ export function registerBackup(program: Command): void {
       'copy-before-write puts old tracks into this fast local file, and a drain moves them to the tape: host writes then do not wait for a slow target (removed when the tape is complete)',
     )
     .option('--target-mbps <rate>', 'emulate a tape target that takes at most RATE MB/s (experiments with slow targets)')
+    .option('--incremental', "copy only the tracks changed since the last complete backup's checkpoint (the volume needs `snaptape track`)")
+    .option('--since <checkpoint|tape>', 'copy only the tracks changed since this checkpoint, or since the backup on this tape (a differential)')
     .option('--inject-tape <spec>', 'inject faults into the tape writes of this thread (copy-before-write copies), same syntax')
     .action(async (image: string, flags: BackupFlags) => {
       checkTarget(flags);
@@ -256,6 +278,8 @@ export function registerBackup(program: Command): void {
               tapeFaults: flags.injectTape !== undefined ? parseFaultPlan(flags.injectTape, '--inject-tape') : undefined,
               spoolPath: flags.spool,
               targetMbps: flags.targetMbps !== undefined ? parsePositiveNumber(flags.targetMbps, '--target-mbps') : undefined,
+              incremental: flags.incremental,
+              since: flags.since,
               load: flags.load ? parseLoadSpec(flags.load) : undefined,
               loadSeed: parseCount(flags.seed, '--seed'),
               onProgress: (p) => {

@@ -15,6 +15,7 @@ interface DrillFlags {
   json?: boolean;
   report?: string;
   events?: boolean;
+  incremental?: string;
 }
 
 export function formatDrill(r: DrillReport): string {
@@ -22,6 +23,10 @@ export function formatDrill(r: DrillReport): string {
     formatBackupRun(r.backup),
     `Restore into a scratch volume: ${r.restoreSeconds.toFixed(2)} s`,
     `Compare with the point-in-time reference: ${r.comparison.units} units, ${r.comparison.mismatched} mismatched${r.comparison.firstMismatch !== null ? ` (first: unit ${r.comparison.firstMismatch})` : ''}`,
+    ...(r.incrementals ?? []).flatMap((inc, i) => [
+      `Incremental ${i + 1}: ${inc.backup.summary.copiedInOrder + inc.backup.summary.copiedOutOfOrder} tracks, tape ${inc.backup.summary.tapeBytes} bytes, in ${inc.backup.summary.seconds.toFixed(2)} s`,
+      `  restore of the chain up to it: ${inc.restoreSeconds.toFixed(2)} s; compare with its instant: ${inc.comparison.mismatched} of ${inc.comparison.units} units mismatched`,
+    ]),
     `Drill ${r.pass ? 'PASSED' : 'FAILED'}${r.scratchDir !== '(removed)' ? ` (scratch files kept in ${r.scratchDir})` : ''}`,
   ].join('\n');
 }
@@ -37,6 +42,7 @@ export function registerDrill(program: Command): void {
     .option('--keep', 'keep the scratch directory')
     .option('--json', 'machine-readable output')
     .option('--report <out.html>', 'write a self-contained HTML report (track map, timings, SHA-256s, the comparison)')
+    .option('--incremental <n>', 'then N incremental backups under the same load; restore the chain up to each and compare it with that instant')
     .option('--events', 'print newline-delimited JSON progress events on stdout, then one {"kind":"drill"} result line')
     .action(async (image: string, flags: DrillFlags) => {
       const bar = backupProgressBar(!flags.json && !flags.events, 'units');
@@ -50,6 +56,7 @@ export function registerDrill(program: Command): void {
         seed: parseCount(flags.seed, '--seed'),
         inPlace: flags.inPlace,
         keep: flags.keep,
+        incremental: flags.incremental !== undefined ? parseCount(flags.incremental, '--incremental') : undefined,
         onProgress: (p) => {
           lastProgress = p;
           bar.update(p);
@@ -67,6 +74,9 @@ export function registerDrill(program: Command): void {
         printResult(report, () => formatDrill(report), flags);
       }
       if (!report.pass)
-        throw new VerifyError(`Cannot pass the drill on ${image}: ${report.comparison.mismatched} units differ from the point in time`, { path: image });
+        throw new VerifyError(
+          `Cannot pass the drill on ${image}: ${[report.comparison, ...(report.incrementals ?? []).map((i) => i.comparison)].reduce((n, c) => n + c.mismatched, 0)} units differ from their point in time`,
+          { path: image },
+        );
     });
 }

@@ -65,10 +65,17 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   },
   {
     commands: [
-      command('restore [options] <tape>', 'restore a backup tape, after verifying it, to a volume or into a new volume'),
-      command('verify [options] <tape>', "check a backup tape without restoring it: structure, labels and each element's SHA-256"),
+      command(
+        'restore [options] <tapes...>',
+        'restore a backup tape, or a chain (a full backup, then its incrementals in order), after verifying it, to a volume or into a new volume',
+      ),
+      command('verify [options] <tapes...>', "check a backup tape without restoring it: structure, labels and each element's SHA-256"),
     ],
     load: async () => [(await import('./restore-verify-commands.js')).registerRestoreVerify],
+  },
+  {
+    commands: [command('track [options] <image>', 'start durable change tracking of a volume, set a named checkpoint, or show its checkpoints')],
+    load: async () => [(await import('./track-command.js')).registerTrack],
   },
   {
     commands: [command('drill [options] <image>', 'restore drill: back up under a synthetic load, restore into scratch, compare with the point in time')],

@@ -4,6 +4,7 @@
  * checkpoints and side files beside it. The work is describePath's; this file only prints.
  */
 import type { Command } from 'commander';
+import { formatTracking } from './track-command.js';
 import { describePath, type PathInfo } from '../../api/index.js';
 import { printResult } from '../cli-output.js';
 
@@ -22,6 +23,7 @@ function describeInfo(info: PathInfo): string {
       `virtual size: ${info.virtualBytes} bytes`,
     );
     if (info.files.length > 1) lines.push(`files: ${info.files.join(' ')}`);
+    if (info.tracking) lines.push(formatTracking(info.tracking));
   } else {
     lines.push(
       `tape: ${info.path}`,

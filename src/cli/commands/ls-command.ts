@@ -1,6 +1,7 @@
 /** `snaptape ls <image> [--json]`: volser, device type, data sets with extents, free space. */
 import type { Command } from 'commander';
-import { describeVolume, withVolume, type VolumeListing } from '../../api/index.js';
+import { describeVolume, trackingStatus, withVolume, type TrackingStatus, type VolumeListing } from '../../api/index.js';
+import { formatTracking } from './track-command.js';
 import { printResult } from '../cli-output.js';
 
 function pad(text: string | number, width: number): string {
@@ -39,6 +40,12 @@ export function registerLs(program: Command): void {
     .option('--json', 'machine-readable output')
     .action((image: string, flags: { json?: boolean }) => {
       const listing = withVolume(image, { readOnly: true }, describeVolume);
-      printResult(listing, () => formatListing(listing), flags);
+      const tracking: TrackingStatus | null = trackingStatus(image);
+      // The checkpoints of a tracked volume are part of its listing (and of its JSON, as `tracking`).
+      printResult(
+        tracking ? { ...listing, tracking } : listing,
+        () => [formatListing(listing), ...(tracking ? [formatTracking(tracking)] : [])].join('\n'),
+        flags,
+      );
     });
 }

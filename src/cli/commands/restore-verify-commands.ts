@@ -5,7 +5,16 @@
  */
 import type { Command } from 'commander';
 import { UsageError, VerifyError } from '../../errors/snaptape-error.js';
-import { catalogPath, libraryTape, restoreTape, verifyBackupTape, labelMismatchError, type LibraryTape } from '../../api/index.js';
+import {
+  catalogPath,
+  libraryTape,
+  restoreChain,
+  verifyBackupTape,
+  verifyChain,
+  labelMismatchError,
+  type ChainVerifyReport,
+  type LibraryTape,
+} from '../../api/index.js';
 import { parseCount, printResult, reportFailureAfterResult } from '../cli-output.js';
 import { phaseProgressBar, withBar } from '../progress-bar.js';
 
@@ -45,8 +54,8 @@ async function withTapeOf<T>(
 
 export function registerRestoreVerify(program: Command): void {
   program
-    .command('restore <tape>')
-    .description('restore a backup tape, after verifying it, to a volume or into a new volume')
+    .command('restore <tapes...>')
+    .description('restore a backup tape, or a chain (a full backup, then its incrementals in order), after verifying it, to a volume or into a new volume')
     .addHelpText(
       'after',
       `
@@ -60,7 +69,9 @@ What each mode writes (nothing at all unless every element verifies and the targ
                     else deleted and allocated afresh; without it a name clash is refused
   --rename NEW      the data set is restored under another name
   --new-volume      creates the target first (the source's device type and size unless --type/--cyls)
-  FBA tapes         blocks go back to the blocks they came from`,
+  FBA tapes         blocks go back to the blocks they came from
+  FULL INC1 INC2    a chain: the full backup, then each incremental's tracks over it, so the target
+                    holds the last tape's instant; every link's base must be the tape before it`,
     )
     .requiredOption('--to <image>', 'target volume image')
     .option('--dataset <name>', "restore only this data set (through the target's VTOC)")
@@ -74,11 +85,14 @@ What each mode writes (nothing at all unless every element verifies and the targ
     .option('--json', 'machine-readable output')
     .option('--library <dir>', '<tape> is the volser of a cartridge in this tape library (a multi-volume set is read in order)')
     .option('--catalog <file>', 'catalog of the library (default $SNAPTAPE_CATALOG or ./snaptape.db)')
-    .action(async (tape: string, flags: RestoreFlags) => {
+    .action(async (tapes: string[], flags: RestoreFlags) => {
       const bar = phaseProgressBar(flags.json);
-      const result = await withTapeOf(tape, flags, (path, loaded) => ({
+      const tape = tapes.join(' ');
+      if (flags.library !== undefined && tapes.length !== 1)
+        throw new UsageError(`Cannot restore ${tapes.length} volsers with --library: give the volser of one backup set`);
+      const result = await withTapeOf(tapes[0] as string, flags, (path, loaded) => ({
         ...withBar(bar, () =>
-          restoreTape(path, {
+          restoreChain(flags.library === undefined ? tapes : [path], {
             to: flags.to,
             dataset: flags.dataset,
             rename: flags.rename,
@@ -101,6 +115,9 @@ What each mode writes (nothing at all unless every element verifies and the targ
           [
             `Restored ${tape} to ${result.to}${result.newVolume ? ' (new volume)' : ''}:`,
             ...result.elements.map((e) => `  ${e.name.padEnd(44)} ${e.unitsWritten} units, sha256 ${e.sha256} verified`),
+            ...result.incrementals.map(
+              (inc) => `  then ${inc.path}: ${inc.elements.reduce((n, e) => n + e.unitsWritten, 0)} units in ${inc.elements.length} run(s), verified`,
+            ),
             ...(result.vault === undefined
               ? []
               : [`  fetched ${result.vault.bytesFetched} bytes from the vault by ranged reads (the vaulted cartridges hold ${result.vault.cartridgeBytes})`]),
@@ -109,13 +126,17 @@ What each mode writes (nothing at all unless every element verifies and the targ
       );
     });
   program
-    .command('verify <tape>')
+    .command('verify <tapes...>')
     .description("check a backup tape without restoring it: structure, labels and each element's SHA-256")
     .option('--fba-block <n>', 'the tape is on the FBA volume <tape> from block N')
+    .option('--chain', "the tapes are a chain (a full backup, then its incrementals): check each, and that each link's base is the tape before it")
     .option('--json', 'machine-readable output')
     .option('--library <dir>', '<tape> is the volser of a cartridge in this tape library (a multi-volume set is read in order)')
     .option('--catalog <file>', 'catalog of the library (default $SNAPTAPE_CATALOG or ./snaptape.db)')
-    .action(async (tape: string, flags: { json?: boolean; fbaBlock?: string; library?: string; catalog?: string }) => {
+    .action(async (tapes: string[], flags: { json?: boolean; fbaBlock?: string; chain?: boolean; library?: string; catalog?: string }) => {
+      if (flags.chain) return verifyChainCommand(tapes, flags);
+      if (tapes.length !== 1) throw new UsageError(`Cannot verify ${tapes.length} tapes at once: give one, or a chain with --chain`);
+      const tape = tapes[0] as string;
       const bar = phaseProgressBar(flags.json);
       const report = await withTapeOf(tape, flags, (path) =>
         withBar(bar, () =>
@@ -150,4 +171,29 @@ What each mode writes (nothing at all unless every element verifies and the targ
         process.exitCode = reportFailureAfterResult(new VerifyError(`Cannot verify ${tape}: ${bad?.name} does not match its recorded SHA-256`, { path: tape }));
       }
     });
+}
+
+function verifyChainCommand(tapes: string[], flags: { json?: boolean; fbaBlock?: string }): void {
+  if (flags.fbaBlock !== undefined) throw new UsageError('Cannot use --fba-block with --chain: a chain is of tape files');
+  const report: ChainVerifyReport = verifyChain(tapes);
+  printResult(
+    report,
+    () =>
+      [
+        `chain of ${tapes.length} tape(s): ${report.ok ? 'OK' : 'FAILED'}`,
+        ...report.tapes.map((t, i) => {
+          const l = t.link;
+          const role = l.base ? `incremental since ${l.base.checkpoint}` : i === 0 ? 'full' : 'not an incremental';
+          const state = !t.ok ? 'BAD (its elements or labels do not verify)' : l.problem ? `BAD link: ${l.problem}` : 'ok';
+          return `  ${t.path}: tape ${t.volser}, ${role}, checkpoint ${l.checkpoint ?? '(none)'}, sha256 ${l.sha256}: ${state}`;
+        }),
+      ].join('\n'),
+    flags,
+  );
+  const bad = report.tapes.find((t) => !t.ok || t.link.problem !== null);
+  if (bad) {
+    process.exitCode = reportFailureAfterResult(
+      new VerifyError(`Cannot verify the chain: ${bad.path}: ${bad.link.problem ?? 'its elements or labels do not verify'}`, { path: bad.path }),
+    );
+  }
 }

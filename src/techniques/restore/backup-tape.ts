@@ -13,7 +13,15 @@ import { TapeReader } from '../../tape/tape-reader.js';
 import { fbaTapeRegion, WHOLE_FILE } from '../../tape/tape-region.js';
 import { FBA_BLOCK_BYTES } from '../../geometry/device-types.js';
 import { readSessionRecord, sessionRecordKey } from '../tape-backup/session-record.js';
-import { parseDigest, parseElementDescription, parseSourceDescription, type ElementDescription, type SourceDescription } from '../tape-backup/backup-labels.js';
+import {
+  parseChainDescription,
+  parseDigest,
+  parseElementDescription,
+  parseSourceDescription,
+  type ChainDescription,
+  type ElementDescription,
+  type SourceDescription,
+} from '../tape-backup/backup-labels.js';
 import { parseLabelDigest } from '../tape-backup/label-digest.js';
 import { checkElementLabels, type LabelCheck } from './tape-trust.js';
 
@@ -32,6 +40,8 @@ export interface BackupTape {
   readonly path: string;
   readonly volser: string;
   readonly source: SourceDescription;
+  /** Its place in a chain (the first element's CHAIN and BASE labels); undefined without them. */
+  readonly chain?: ChainDescription;
   readonly elements: readonly TapeElement[];
   readonly reader: TapeReader;
   /** Counts the blocks forEachBlock reads, in the phase its caller began (no-op without a listener). */
@@ -87,6 +97,10 @@ export function openBackupTape(path: string, location: TapeLocation = {}): Backu
       first.userHeaderLabels.map((l) => l.userData),
       where(first.fileSequence),
     );
+    const chain = parseChainDescription(
+      first.userHeaderLabels.map((l) => l.userData),
+      where(first.fileSequence),
+    );
     const elements = contents.dataSets.map((ds) => {
       const userHeaders = ds.userHeaderLabels.map((l) => l.userData);
       return {
@@ -102,7 +116,15 @@ export function openBackupTape(path: string, location: TapeLocation = {}): Backu
         blockCount: ds.dataBlockCount,
       };
     });
-    return { path, volser: contents.volume?.volser ?? '', source, elements, reader, progress: new PhaseReporter(location.onProgress) };
+    return {
+      path,
+      volser: contents.volume?.volser ?? '',
+      source,
+      ...(chain ? { chain } : {}),
+      elements,
+      reader,
+      progress: new PhaseReporter(location.onProgress),
+    };
   } catch (error) {
     reader.close();
     throw error;

@@ -6,3 +6,4 @@ export { checkTapeFinished, verifyBackupTape } from './backup-tape.js';
 export { type RestoreResult, restoreTape } from './restore-tape.js';
 export { labelMismatchError } from './tape-trust.js';
 export { openTapeExport, TapeVolumeBackend } from './tape-volume-backend.js';
+export { chainLinks, restoreChain, verifyChain, type ChainLink, type ChainRestoreResult, type ChainVerifyReport } from './restore-chain.js';

@@ -67,8 +67,10 @@ const RESTORE_RUN_TRACKS = 1024;
  * back raw, so the restore is byte-exact either way. Consecutive track writes are batched in runs
  * of at most RESTORE_RUN_BYTES and RESTORE_RUN_TRACKS.
  */
-function restoreVolumeElement(volume: Volume, tape: BackupTape, element: TapeElement): number {
+export function restoreVolumeElement(volume: Volume, tape: BackupTape, element: TapeElement): number {
   const geometry = volume.ckd;
+  // A run of tracks (an incremental's element) starts at its first track; a whole volume at 0.
+  const firstTrack = element.description.kind === 'tracks' ? (element.description.firstBlock ?? 0) : 0;
   let runFirst = -1;
   let run: Buffer[] = [];
   let runBytes = 0;
@@ -77,7 +79,8 @@ function restoreVolumeElement(volume: Volume, tape: BackupTape, element: TapeEle
     run = [];
     runBytes = 0;
   };
-  forEachBlock(tape, element, (block, t) => {
+  forEachBlock(tape, element, (block, j) => {
+    const t = firstTrack + j;
     if (!decodesAsTrack(block, cchhOf(geometry, t))) {
       flush();
       const slot = Buffer.alloc(Math.max(block.length, volume.trackSizes().get(t)));
@@ -104,7 +107,7 @@ function decodesAsTrack(block: Buffer, cchh: Cchh): boolean {
   }
 }
 
-function restoreFbaBlocks(volume: Volume, tape: BackupTape, element: TapeElement): number {
+export function restoreFbaBlocks(volume: Volume, tape: BackupTape, element: TapeElement): number {
   let block = element.description.kind === 'blocks' ? (element.description.firstBlock ?? 0) : 0;
   let written = 0;
   forEachBlock(tape, element, (data) => {
@@ -144,6 +147,12 @@ function checkBlocksAreTracks(tape: BackupTape, element: TapeElement): void {
 export function restoreTape(tapePath: string, options: RestoreOptions): RestoreResult {
   const tape = openBackupTape(tapePath, { startBlock: options.tapeStartBlock, onProgress: options.onProgress, index: options.tapeIndex });
   try {
+    if (tape.chain?.base) {
+      throw new UsageError(
+        `Cannot restore ${tapePath} alone: it is an incremental backup since checkpoint ${tape.chain.base.checkpoint} (tape ${tape.chain.base.volser}); restore its chain, the full backup first: snaptape restore FULL ${tapePath} --to ${options.to}`,
+        { path: tapePath },
+      );
+    }
     const chosen = options.dataset ? tape.elements.filter((e) => (e.description.dsname ?? e.name) === options.dataset!.toUpperCase()) : tape.elements;
     if (chosen.length === 0)
       throw new UsageError(

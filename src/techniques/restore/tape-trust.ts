@@ -73,6 +73,13 @@ export function checkRecordedGeometry(tape: BackupTape): void {
     if (element.description.kind === 'volume' && element.blockCount !== tracks) {
       throw geometryError(tape, `UHL1 records ${source.size} cylinders (${tracks} tracks), but ${name} holds ${element.blockCount} tracks`);
     }
+    if (element.description.kind === 'tracks') {
+      const first = element.description.firstBlock ?? Number.NaN;
+      const count = element.description.blockCount ?? Number.NaN;
+      if (first + count > tracks || element.blockCount !== count) {
+        throw geometryError(tape, `UHL3 of ${name} records tracks ${first}+${count} (of ${tracks}), but it holds ${element.blockCount} tracks`);
+      }
+    }
     if (element.description.kind !== 'dataset') continue;
     // Each data set block is a track image whose home address names the source track.
     for (let j = 0; j < element.blockCount; j++) {

@@ -4,7 +4,7 @@
  * into large sequential reads; the payloads are hashed, the 6-byte headers skipped.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { readFully } from '../../base/file-io.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { AWS_HEADER_BYTES } from '../../tape/aws-block-header.js';
@@ -50,6 +50,33 @@ export function digestPlannedFiles(tapePath: string, plan: TapePlan, baseOffsetB
       });
       return hash.digest('hex');
     });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * SHA-256 of a whole tape: `lengthBytes` from `baseOffsetBytes` (the file's size when omitted). An
+ * incremental tape names its base by it (the base tape's labels and data alike).
+ */
+export function digestWholeTape(tapePath: string, baseOffsetBytes = 0, lengthBytes?: number): string {
+  let fd: number;
+  try {
+    fd = openSync(tapePath, 'r');
+  } catch (error) {
+    throw translateIoError(error, 'open the tape to hash it', tapePath);
+  }
+  try {
+    const end = baseOffsetBytes + (lengthBytes ?? fstatSync(fd).size - baseOffsetBytes);
+    const hash = createHash('sha256');
+    const buffer = Buffer.allocUnsafe(Math.min(HASH_READ_BYTES, Math.max(1, end - baseOffsetBytes)));
+    for (let at = baseOffsetBytes; at < end;) {
+      const take = Math.min(buffer.length, end - at);
+      readFully(fd, buffer.subarray(0, take), at, tapePath, 'the tape');
+      hash.update(buffer.subarray(0, take));
+      at += take;
+    }
+    return hash.digest('hex');
   } finally {
     closeSync(fd);
   }

@@ -19,7 +19,14 @@ import { datasetPatternRegExp, matchesAnyPattern } from '../../vtoc/dataset-patt
 /** FBA blocks per tape block: 32 KiB blocks keep the tape's block count (and headers) small. */
 export const FBA_BLOCKS_PER_TAPE_BLOCK = 64;
 
-export type ElementKind = 'volume' | 'dataset' | 'blocks';
+export type ElementKind = 'volume' | 'dataset' | 'blocks' | 'tracks';
+
+/**
+ * Most tape files an incremental backup writes: runs of changed units closer than a gap are merged
+ * (the unchanged units between them are copied too, which a restore writes back unchanged) until
+ * the runs fit. A standard label numbers files with 4 digits, and each file costs its labels.
+ */
+export const MAX_INCREMENTAL_RUNS = 1000;
 
 export interface BlockRange {
   readonly firstBlock: number;
@@ -61,6 +68,35 @@ export interface SelectOptions {
   readonly datasets?: readonly string[];
   /** FBA block ranges; none means the whole volume. */
   readonly blockRanges?: readonly BlockRange[];
+  /** Only these units (1 per changed unit): an incremental backup, in runs of consecutive units. */
+  readonly changedUnits?: Uint8Array;
+}
+
+/**
+ * The runs of changed units, merged across the smallest gaps until at most MAX_INCREMENTAL_RUNS
+ * remain. A volume with no change still yields unit 0, so that every incremental tape holds a file.
+ */
+export function changedRuns(changed: Uint8Array): BlockRange[] {
+  const runs: BlockRange[] = [];
+  for (let u = 0; u < changed.length; u++) {
+    if (!changed[u]) continue;
+    const last = runs[runs.length - 1];
+    if (last && last.firstBlock + last.blockCount === u) runs[runs.length - 1] = { firstBlock: last.firstBlock, blockCount: last.blockCount + 1 };
+    else runs.push({ firstBlock: u, blockCount: 1 });
+  }
+  if (runs.length === 0) return [{ firstBlock: 0, blockCount: 1 }];
+  let merged = runs;
+  for (let gap = 1; merged.length > MAX_INCREMENTAL_RUNS; gap *= 2) {
+    const next: BlockRange[] = [];
+    for (const run of merged) {
+      const last = next[next.length - 1];
+      if (last && run.firstBlock - (last.firstBlock + last.blockCount) <= gap) {
+        next[next.length - 1] = { firstBlock: last.firstBlock, blockCount: run.firstBlock + run.blockCount - last.firstBlock };
+      } else next.push(run);
+    }
+    merged = next;
+  }
+  return merged;
 }
 
 interface PendingSlot {
@@ -78,6 +114,12 @@ function ckdElements(volume: Volume, options: SelectOptions): Array<{ element: O
   const geometry = volume.ckd;
   const sizes = volume.trackSizes();
   const trackSlots = (tracks: number[]): PendingSlot[] => tracks.map((t) => ({ firstUnit: t, unitSpan: 1, length: sizes.get(t) }));
+  if (options.changedUnits) {
+    return changedRuns(options.changedUnits).map((run) => ({
+      element: { name: `TRACKS.T${String(run.firstBlock).padStart(7, '0')}`, kind: 'tracks', range: run },
+      slots: trackSlots(Array.from({ length: run.blockCount }, (_, i) => run.firstBlock + i)),
+    }));
+  }
   if (!options.datasets || options.datasets.length === 0) {
     const volser = readVolumeLabel(volume).volser;
     return [{ element: { name: `FULLVOLUME.${volser}`, kind: 'volume' }, slots: trackSlots(Array.from({ length: geometry.trackCount }, (_, t) => t)) }];
@@ -90,6 +132,7 @@ function ckdElements(volume: Volume, options: SelectOptions): Array<{ element: O
 
 function fbaElements(volume: Volume, options: SelectOptions): Array<{ element: Omit<BackupElement, 'firstSlot' | 'slotCount'>; slots: PendingSlot[] }> {
   const blocks = unitCount(volume.geometry);
+  if (options.changedUnits) options = { blockRanges: changedRuns(options.changedUnits) };
   const ranges = options.blockRanges && options.blockRanges.length > 0 ? options.blockRanges : [{ firstBlock: 0, blockCount: blocks }];
   return ranges.map((range, i) => {
     if (range.firstBlock < 0 || range.blockCount < 1 || range.firstBlock + range.blockCount > blocks) {

@@ -5,7 +5,12 @@
  *   UHL1  SNAPTAPE1 SRC KIND=CKD TYPE=3390-3 CYL=3339 SLOT=56832 VOL=SRC001     the source volume
  *   UHL2  ELEM=DATASET DSN=PROD.DATA                                           the element
  *   UHL3-5 F1A= F1B= F1C= (hex of the Format-1 DSCB's 96 data bytes)           data sets only
- *   UHL3  FIRST=0 COUNT=200                                                     FBA ranges only
+ *   UHL3  FIRST=0 COUNT=200                                 FBA ranges, and track runs (ELEM=TRACKS)
+ * The first element of a whole-volume backup of a tracked volume also says where it sits in a chain
+ * (native-layout/backup-tape-labels.md):
+ *   CHAIN CKPT=<name>                                  the checkpoint the backup set at its start
+ *   BASE CKPT=<name> VOL=<volser>                      an incremental: its base's checkpoint and tape
+ *   BASESHA=<64 hex>                                   an incremental: the SHA-256 of the whole base tape
  *   UTL1  SHA256=<64 hex>                                                       the element's digest
  *   UTL2  LABELSHA256=<64 hex>                              the digest of VOL1, HDR1, HDR2, UHL* (label-digest.ts)
  * Standard-label readers (hetmap, tapemap, z/OS) skip user labels.
@@ -32,12 +37,40 @@ export interface SourceDescription {
 }
 
 export interface ElementDescription {
-  readonly kind: 'volume' | 'dataset' | 'blocks';
+  readonly kind: 'volume' | 'dataset' | 'blocks' | 'tracks';
   readonly dsname?: string;
   /** The Format-1 DSCB's 96 data bytes (data sets). */
   readonly format1Data?: Buffer;
+  /** FBA ranges: the first block and the count; track runs: the first track and the count. */
   readonly firstBlock?: number;
   readonly blockCount?: number;
+}
+
+/** Where a backup tape sits in a chain: the checkpoint it set, and an incremental's base. */
+export interface ChainDescription {
+  readonly checkpoint: string;
+  readonly base?: { readonly checkpoint: string; readonly volser: string; readonly sha256: string };
+}
+
+export function chainLabelTexts(chain: ChainDescription): string[] {
+  const texts = [`CHAIN CKPT=${chain.checkpoint}`];
+  if (chain.base) texts.push(`BASE CKPT=${chain.base.checkpoint} VOL=${chain.base.volser}`, `BASESHA=${chain.base.sha256}`);
+  return texts;
+}
+
+/** The chain words of an element's UHLs; undefined for a tape made without change tracking. */
+export function parseChainDescription(userHeaderData: readonly Buffer[], where: string): ChainDescription | undefined {
+  const texts = userHeaderData.map((d) => decodeEbcdicTrimmed(d));
+  const chain = texts.find((t) => t.startsWith('CHAIN '));
+  if (!chain) return undefined;
+  const checkpoint = words([chain]).get('CKPT');
+  if (!checkpoint) throw labelError(where, `the CHAIN label names no checkpoint (${chain})`);
+  const baseText = texts.find((t) => t.startsWith('BASE '));
+  if (!baseText) return { checkpoint };
+  const base = words([baseText]);
+  const sha = words(texts.filter((t) => t.startsWith('BASESHA='))).get('BASESHA') ?? '';
+  if (!base.get('CKPT') || !/^[0-9a-f]{64}$/.test(sha)) throw labelError(where, `the BASE labels are incomplete (${baseText})`);
+  return { checkpoint, base: { checkpoint: base.get('CKPT') as string, volser: base.get('VOL') ?? '', sha256: sha } };
 }
 
 export function describeSource(geometry: VolumeGeometry, volser: string): SourceDescription {
@@ -55,8 +88,8 @@ export function headerLabelTexts(source: SourceDescription, element: BackupEleme
     texts.push(`ELEM=DATASET DSN=${element.dataset.name}`);
     const hex = encodeFormat1(element.dataset.format1).subarray(DSCB_KEY_BYTES).toString('hex').toUpperCase();
     F1_HEX_PARTS.forEach((part, i) => texts.push(`${part}=${hex.slice(i * F1_HEX_PART_CHARS, (i + 1) * F1_HEX_PART_CHARS)}`));
-  } else if (element.kind === 'blocks' && element.range) {
-    texts.push('ELEM=BLOCKS');
+  } else if ((element.kind === 'blocks' || element.kind === 'tracks') && element.range) {
+    texts.push(element.kind === 'blocks' ? 'ELEM=BLOCKS' : 'ELEM=TRACKS');
     texts.push(`FIRST=${element.range.firstBlock} COUNT=${element.range.blockCount}`);
   } else {
     texts.push('ELEM=VOLUME');
@@ -64,8 +97,8 @@ export function headerLabelTexts(source: SourceDescription, element: BackupEleme
   return texts;
 }
 
-export function headerLabels(source: SourceDescription, element: BackupElement): Buffer[] {
-  return headerLabelTexts(source, element).map(userLabelText);
+export function headerLabels(source: SourceDescription, element: BackupElement, chain?: ChainDescription): Buffer[] {
+  return [...headerLabelTexts(source, element), ...(chain ? chainLabelTexts(chain) : [])].map(userLabelText);
 }
 
 export function digestLabel(sha256Hex: string): Buffer {
@@ -107,7 +140,13 @@ export function parseElementDescription(userHeaderData: readonly Buffer[], where
     if (!/^[0-9A-F]{192}$/.test(hex)) throw labelError(where, 'the Format-1 DSCB in UHL3-UHL5 is not 96 bytes of hex');
     return { kind: 'dataset', dsname: w.get('DSN'), format1Data: Buffer.from(hex, 'hex') };
   }
-  if (kind === 'BLOCKS') return { kind: 'blocks', firstBlock: Number(w.get('FIRST')), blockCount: Number(w.get('COUNT')) };
+  if (kind === 'BLOCKS' || kind === 'TRACKS') {
+    const firstBlock = Number(w.get('FIRST'));
+    const blockCount = Number(w.get('COUNT'));
+    if (!Number.isInteger(firstBlock) || firstBlock < 0 || !Number.isInteger(blockCount) || blockCount < 1)
+      throw labelError(where, `UHL3 has a bad range (FIRST=${w.get('FIRST')} COUNT=${w.get('COUNT')})`);
+    return { kind: kind === 'BLOCKS' ? 'blocks' : 'tracks', firstBlock, blockCount };
+  }
   if (kind === 'VOLUME') return { kind: 'volume' };
   throw labelError(where, `UHL2 names no element kind (${texts[1] ?? 'missing'})`);
 }

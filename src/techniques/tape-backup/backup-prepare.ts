@@ -20,6 +20,7 @@ import { BackupSpool } from './backup-spool.js';
 import type { TapeBackupOptions } from './backup-types.js';
 import { DurableSlotBitmap } from './durable-bitmap.js';
 import { bitmapPath, sessionRecordKey } from './session-record.js';
+import { planBackupChain, type BackupChainPlan } from '../tracking/backup-chain.js';
 import { checkOptions, checkWritable, defaultTapeVolser, openTapeTarget } from './tape-target.js';
 
 export interface PreparedBackup {
@@ -39,6 +40,8 @@ export interface PreparedBackup {
   readonly spool?: BackupSpool;
   /** Slots a resumed session finds in the spool (still to be drained). */
   readonly spooled?: readonly number[];
+  /** The checkpoint a new backup of a tracked volume sets at its start instant, and an incremental's base. */
+  readonly chain?: BackupChainPlan;
 }
 
 /**
@@ -63,11 +66,13 @@ export function prepareNewBackup(volume: Volume, options: TapeBackupOptions): Pr
 }
 
 function prepareNewUnderLock(volume: Volume, options: TapeBackupOptions): PreparedBackup {
-  const set = selectBackupSet(volume, { datasets: options.datasets, blockRanges: options.blockRanges });
+  // The changed units are read now, in the synchronous stretch whose end is the start instant.
+  const chain = planBackupChain(volume, options);
+  const set = selectBackupSet(volume, { datasets: options.datasets, blockRanges: options.blockRanges, changedUnits: chain?.changedUnits });
   const source = describeSource(volume.geometry, set.volser);
   const tapeVolser = options.tapeVolser ?? defaultTapeVolser(set.volser);
   const creationDate = options.creationDate ?? formatLabelDate(new Date());
-  const labels = set.elements.map((e) => headerLabels(source, e));
+  const labels = set.elements.map((e, i) => headerLabels(source, e, i === 0 ? chain?.chain : undefined));
   const layout = planBackupTape(set, { tapeVolser, creationDate, headerLabels: (_, i) => labels[i] ?? [] });
   const states = TrackStateArray.create(set.slots.lengths.length);
   for (let s = 0; s < states.unitCount; s++) states.include(s);
@@ -78,7 +83,7 @@ function prepareNewUnderLock(volume: Volume, options: TapeBackupOptions): Prepar
     const key = sessionRecordKey(options);
     saveLayout(key, { set, source, tapeVolser, creationDate, headerLabels: labels });
     const bitmap = DurableSlotBitmap.create(bitmapPath(key), states.snapshotStates());
-    return { set, source, layout, states, ...target, bitmap, ...(spool ? { spool } : {}) };
+    return { set, source, layout, states, ...target, bitmap, ...(spool ? { spool } : {}), ...(chain ? { chain } : {}) };
   } catch (error) {
     spool?.close();
     if (options.spoolPath !== undefined) rmSync(options.spoolPath, { force: true });

@@ -6,7 +6,7 @@ import type { CopyPool } from '../../engine/copy-pool.js';
 import type { SessionState } from '../../session/session-state.js';
 import type { TapeVerification } from '../../tape/tape-verify.js';
 import type { BlockRange } from './backup-elements.js';
-import type { SourceDescription } from './backup-labels.js';
+import type { ChainDescription, SourceDescription } from './backup-labels.js';
 import type { FaultPlan } from '../../image/fault-plan.js';
 
 /** Longest a host write waits for a worker's copy of its track before the error policy applies. */
@@ -50,6 +50,13 @@ export interface TapeBackupOptions {
   readonly pool?: CopyPool;
   /** Label creation date cyyddd (for reproducible tapes). */
   readonly creationDate?: string;
+  /**
+   * Copy only the units changed since the last complete backup's checkpoint (an incremental): the
+   * volume needs change tracking (techniques/tracking/).
+   */
+  readonly incremental?: boolean;
+  /** The base of an incremental instead: a checkpoint name or a backup tape of this volume (a differential). */
+  readonly since?: string;
 }
 
 export interface BackupProgress {
@@ -94,6 +101,10 @@ export interface BackupSummary {
   readonly cbwError?: CbwErrorStatus;
   /** Where the size table V the tape was planned from came from: stored, or rebuilt by a scan and why. */
   readonly sizeTable?: string;
+  /** SHA-256 of the whole finished tape (an incremental names its base by it). */
+  readonly tapeSha256?: string;
+  /** The checkpoint the backup set at its start, and an incremental's base (a tracked volume). */
+  readonly chain?: ChainDescription;
   /** The spool, when there was one: the bytes that went through it. */
   readonly spool?: { readonly path: string; readonly bytesSpooled: number };
 }

@@ -30,26 +30,29 @@ export class DurableSlotBitmap {
   readonly path: string;
   private readonly fd: number;
   // Main thread only.
+  /** What the file is, in error messages ("the session bitmap", "the change-tracking map"). */
+  private readonly what: string;
   private readonly known: Int32Array;
   private closed = false;
   private lastTouchMs = 0;
 
-  private constructor(path: string, fd: number, slotCount: number) {
+  private constructor(path: string, fd: number, slotCount: number, what: string) {
     this.path = path;
     this.fd = fd;
+    this.what = what;
     this.known = new Int32Array(slotCount).fill(-1);
   }
 
   /** Creates (or replaces) the file with these states. */
-  static create(path: string, states: Int32Array): DurableSlotBitmap {
-    const bitmap = new DurableSlotBitmap(path, open(path, 'w'), states.length);
+  static create(path: string, states: Int32Array, what = SESSION_BITMAP): DurableSlotBitmap {
+    const bitmap = new DurableSlotBitmap(path, open(path, 'w', what), states.length, what);
     bitmap.writeAll(states);
     return bitmap;
   }
 
-  /** Reopens the file of an interrupted session, whose states were read from it. */
-  static reopen(path: string, states: Int32Array): DurableSlotBitmap {
-    const bitmap = new DurableSlotBitmap(path, open(path, 'r+'), states.length);
+  /** Reopens the file of an interrupted session (or a change-tracking map), whose states were read from it. */
+  static reopen(path: string, states: Int32Array, what = SESSION_BITMAP): DurableSlotBitmap {
+    const bitmap = new DurableSlotBitmap(path, open(path, 'r+', what), states.length, what);
     bitmap.known.set(states);
     return bitmap;
   }
@@ -62,7 +65,7 @@ export class DurableSlotBitmap {
   /** Rewrites every state (checkpoints); CLAIMED is stored as is and read back as PENDING. */
   writeAll(states: Int32Array): void {
     const bytes = new Uint8Array(states.buffer, states.byteOffset, states.byteLength);
-    writeFully(this.fd, bytes, 0, this.path, 'the session bitmap');
+    writeFully(this.fd, bytes, 0, this.path, this.what);
     this.known.set(states);
   }
 
@@ -70,7 +73,7 @@ export class DurableSlotBitmap {
   mark(slot: number, state: number): void {
     if (this.known[slot] === state) return;
     const word = new Int32Array([state]);
-    writeFully(this.fd, new Uint8Array(word.buffer), slot * 4, this.path, 'the session bitmap');
+    writeFully(this.fd, new Uint8Array(word.buffer), slot * 4, this.path, this.what);
     this.known[slot] = state;
   }
 
@@ -83,11 +86,11 @@ export class DurableSlotBitmap {
     const now = Date.now();
     if (now - this.lastTouchMs < TOUCH_INTERVAL_MS) return;
     this.lastTouchMs = now;
-    this.io('stamp the session bitmap', () => futimesSync(this.fd, now / 1000, now / 1000));
+    this.io(`stamp ${this.what}`, () => futimesSync(this.fd, now / 1000, now / 1000));
   }
 
   sync(): void {
-    this.io('sync the session bitmap', () => fsyncSync(this.fd));
+    this.io(`sync ${this.what}`, () => fsyncSync(this.fd));
   }
 
   close(): void {
@@ -105,10 +108,12 @@ export class DurableSlotBitmap {
   }
 }
 
-function open(path: string, flags: string): number {
+const SESSION_BITMAP = 'the session bitmap';
+
+function open(path: string, flags: string, what: string): number {
   try {
     return openSync(path, flags);
   } catch (error) {
-    throw translateIoError(error, 'open the session bitmap', path);
+    throw translateIoError(error, `open ${what}`, path);
   }
 }

@@ -12,7 +12,7 @@ import { writeTapeFrame } from '../../tape/mapped-tape-writer.js';
 import type { TapePlan } from '../../tape/tape-plan.js';
 import { verifyTapeAgainstPlan, type TapeVerification } from '../../tape/tape-verify.js';
 import { compiledScriptPath, type CopyPool } from '../../engine/copy-pool.js';
-import { digestPlannedFiles } from './backup-digest.js';
+import { digestPlannedFiles, digestWholeTape } from './backup-digest.js';
 import { digestLabel } from './backup-labels.js';
 import { labelDigestLabel, labelDigestOf, plannedLabels } from './label-digest.js';
 
@@ -26,6 +26,8 @@ export interface FinishTapeTask {
 export interface FinishTapeResult {
   readonly digests?: string[];
   readonly verification?: TapeVerification;
+  /** SHA-256 of the whole finished tape (what an incremental names its base by). */
+  readonly tapeSha256?: string;
   readonly error?: ErrorData;
 }
 
@@ -51,7 +53,8 @@ export function finishTape(task: FinishTapeTask): FinishTapeResult {
       closeSync(fd);
     }
     const region = { baseOffsetBytes: task.baseOffsetBytes, lengthBytes: task.plan.sizeBytes };
-    return { digests, verification: verifyTapeAgainstPlan(task.tapePath, task.plan, region) };
+    const verification = verifyTapeAgainstPlan(task.tapePath, task.plan, region);
+    return { digests, verification, tapeSha256: digestWholeTape(task.tapePath, task.baseOffsetBytes, task.plan.sizeBytes) };
   } catch (error) {
     if (error instanceof SnaptapeError) return { error: error.toData() };
     return {

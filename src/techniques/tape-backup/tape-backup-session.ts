@@ -45,6 +45,8 @@ import { injectTapeFaults } from './tape-faults.js';
 import type { BackupSpool } from './backup-spool.js';
 import { PERSISTED_SPOOLED, type DurableSlotBitmap } from './durable-bitmap.js';
 import { CopyBeforeWrite } from './copy-before-write.js';
+import type { BackupChainPlan } from '../tracking/backup-chain.js';
+import { trackerOf } from '../tracking/change-tracker.js';
 import type { BackupLayout } from './backup-layout.js';
 import type { BackupSet } from './backup-elements.js';
 import type { SourceDescription } from './backup-labels.js';
@@ -81,6 +83,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   private readonly bitmap: DurableSlotBitmap;
   private readonly spool: BackupSpool | undefined;
   private readonly cbw: CopyBeforeWrite;
+  /** The checkpoint this backup sets at its start instant (a new backup of a tracked volume). */
+  private readonly chain: BackupChainPlan | undefined;
   /** What the engine copies in the background (engine/copy-plan.ts). */
   readonly plan: CopyPlan;
   private readonly targetRate: TargetRate | undefined;
@@ -123,6 +127,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.tapeLock = prepared.tapeLock;
     this.bitmap = prepared.bitmap;
     this.spool = prepared.spool;
+    this.chain = prepared.chain;
     this.targetRate = options.targetMbps ? createTargetRate(options.targetMbps) : undefined;
     this.plan = backupCopyPlan(this.set, this.layout, this.states, this.writer.baseOffsetBytes, options, this.targetRate);
     this.cbw = new CopyBeforeWrite({
@@ -236,6 +241,11 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
 
   /** Registers the interceptor (the start instant of a new backup) and starts the copy loop. */
   private begin(): this {
+    // The checkpoint is durable before the interceptor registers, with no host write in between:
+    // the units it says changed after it are exactly those written after the start instant.
+    if (this.chain) {
+      this.chain.tracker.checkpoint(this.chain.chain.checkpoint, { path: resolve(this.options.tapePath), volser: this.layout.plan.volser, complete: false });
+    }
     this.volume.addInterceptor(this);
     this.move('run');
     this.persist('running');
@@ -363,10 +373,12 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
       return await this.abort();
     }
     this.finishedMs = Date.now();
-    const summary = this.summarize(result.digests, result.verification);
+    const summary = this.summarize(result.digests, result.verification, result.tapeSha256);
     this.bitmap.close();
     // The record says completed before the session does: a record that cannot be written fails it.
     this.persist('completed', summary);
+    // Only then is the checkpoint a base: a crash in between leaves the older base, never a hole.
+    if (result.tapeSha256) this.completeCheckpoint(result.tapeSha256);
     this.move('finish');
     this.tapeLock?.release();
     this.spool?.close({ remove: true });
@@ -374,7 +386,17 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.emit('finished', summary);
   }
 
-  private summarize(digests: readonly string[], verification: TapeVerification): BackupSummary {
+  /** Marks the checkpoint of this tape (set at the start instant, by this or an interrupted run) complete. */
+  private completeCheckpoint(tapeSha256: string): void {
+    try {
+      trackerOf(this.volume)?.completeBackupOf(resolve(this.options.tapePath), tapeSha256);
+    } catch (error) {
+      // The tape is good; only its use as a base is lost (the next incremental takes an older one).
+      this.emit('checkpoint-error', error);
+    }
+  }
+
+  private summarize(digests: readonly string[], verification: TapeVerification, tapeSha256?: string): BackupSummary {
     const counters = this.states.counters();
     const seconds = (Date.now() - this.startedMs) / 1000;
     const bytes = counters.bytesInOrder + counters.bytesOutOfOrder;
@@ -404,6 +426,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
             },
       tapeBytes: this.layout.plan.sizeBytes,
       verification,
+      ...(tapeSha256 ? { tapeSha256 } : {}),
+      ...(this.chain ? { chain: this.chain.chain } : {}),
       ...(this.cbwErrorValue ? { cbwError: this.cbwErrorValue } : {}),
       ...(this.spool ? { spool: { path: this.spool.path, bytesSpooled: this.spool.bytesSpooled } } : {}),
       ...(this.volume.geometry.kind === 'ckd' ? { sizeTable: this.volume.sizeTableOrigin } : {}),

@@ -1,0 +1,53 @@
+/**
+ * The change tracker on real files: a unit's era is in `<image>.tracking` before the host write
+ * returns (read from the file while the volume is still open, no sync), `changedUnitsSince` names
+ * exactly the units written after a checkpoint (also read back from the side files of a closed
+ * volume, and an unknown checkpoint is refused with the ones there are).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openVolume } from '../../src/api/volume-api.js';
+import { changedUnitsSince, ChangeTracker, trackerOf } from '../../src/techniques/tracking/change-tracker.js';
+import { createVolume } from '../../src/volume/open-volume.js';
+import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+
+let dir: TempDir;
+let image: string;
+
+beforeEach(() => {
+  dir = makeTempDir();
+  image = join(dir.path, 't.ckd');
+  createVolume(image, { type: '3390', cylinders: 2, volser: 'TRK001' }).close();
+});
+afterEach(() => dir.cleanup());
+
+const eraOnDisk = (unit: number): number => readFileSync(`${image}.tracking`).readInt32LE(unit * 4);
+const changed = (map: Uint8Array): number[] => [...map.keys()].filter((u) => map[u] === 1);
+
+describe('change tracker', () => {
+  it('has a unit marked on disk before the write returns, and tells the units changed since a checkpoint', () => {
+    const volume = openVolume(image);
+    const tracker = ChangeTracker.enable(volume);
+    expect(trackerOf(volume)).toBe(tracker);
+    tracker.checkpoint('c1');
+    volume.writeTrackRecords(20, [{ key: Buffer.alloc(0), data: Buffer.alloc(100, 1) }]);
+    expect(eraOnDisk(20)).toBe(2);
+    expect(eraOnDisk(21)).toBe(0);
+    tracker.checkpoint('c2');
+    volume.writeTrackRecords(25, [{ key: Buffer.alloc(0), data: Buffer.alloc(100, 2) }]);
+    expect(eraOnDisk(25)).toBe(3);
+    expect(changed(changedUnitsSince(volume, 'c1'))).toEqual([20, 25]);
+    expect(changed(changedUnitsSince(volume, 'c2'))).toEqual([25]);
+    volume.close();
+    // From the side files of the closed volume, through a read-only open.
+    const readOnly = openVolume(image, { readOnly: true });
+    try {
+      expect(trackerOf(readOnly)).toBeUndefined();
+      expect(changed(changedUnitsSince(readOnly, 'c1'))).toEqual([20, 25]);
+      expect(() => changedUnitsSince(readOnly, 'nope')).toThrow(/no such checkpoint \(it has: c1, c2\)/);
+    } finally {
+      readOnly.close();
+    }
+  });
+});
