@@ -40,6 +40,11 @@ export interface ImageBackend {
   readUnits(firstUnit: number, unitCount: number): Buffer;
   /** Writes `data` into one unit's slot starting at `offsetInSlot`. */
   writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot?: number): void;
+  /**
+   * Writes consecutive whole slots from `firstUnit` in one call, where the store has them at fixed
+   * offsets of one file (absent elsewhere: a caller then writes unit by unit).
+   */
+  writeUnits?(firstUnit: number, data: Uint8Array): void;
   /** Makes every write so far durable. */
   sync(): void;
   close(): void;
