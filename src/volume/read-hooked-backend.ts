@@ -32,6 +32,14 @@ export class ReadHookedBackend extends DelegatingBackend {
     return this.inner.readUnits(firstUnit, unitCount);
   }
 
+  /** Whole slots into the caller's buffer, after the chain's `beforeRead` as any read. */
+  readUnitsInto(firstUnit: number, into: Buffer): void {
+    const unitCount = into.length / this.slotBytes;
+    this.chain.beforeRead({ firstUnit, unitCount });
+    if (this.inner.readUnitsInto) this.inner.readUnitsInto(firstUnit, into);
+    else this.inner.readUnits(firstUnit, unitCount).copy(into);
+  }
+
   /** Consecutive whole slots in one call when the image has them in one file, else unit by unit. */
   writeUnits(firstUnit: number, data: Uint8Array): void {
     if (this.inner.writeUnits) {

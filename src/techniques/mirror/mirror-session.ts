@@ -443,7 +443,11 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   /** The primary's whole slots, each run of consecutive units in one read. */
   private primarySource(): RunUnitSource {
     const backend = this.volume.backend;
-    return new RunUnitSource((first, count) => backend.readUnits(first, count), backend.slotBytes);
+    const read = (first: number, into: Buffer): void => {
+      if (backend.readUnitsInto) backend.readUnitsInto(first, into);
+      else backend.readUnits(first, into.length / backend.slotBytes).copy(into);
+    };
+    return new RunUnitSource(read, backend.slotBytes);
   }
 
   /** A local secondary's end: whole slots through its own write chain, a run of them per write. */
