@@ -10,11 +10,12 @@
  *           a hot set of 10% of its tracks; CREATE with PRECOPY on a pool of 2 workers, timed until
  *           the precopy has passed the volume and only about the hot set is left (clone-bench's way).
  *   mirror: a primary and a local secondary of N cylinders are brought in sync, split, every track
- *           of the primary is written, and the rejoin is timed to the ONGOING event (mirror-bench's
- *           way, the 100% row).
+ *           of the primary is written, and the rejoin is timed to the ONGOING event (the resync
+ *           step of bench-common.mjs that mirror-bench.mjs runs too, its 100% row).
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { timeMirrorResync } from './bench-common.mjs';
 
 const args = process.argv.slice(2);
 const option = (name) => {
@@ -101,29 +102,12 @@ async function mirrorResync() {
   try {
     const primary = createVolume(join(dir, 'prim.ckd'), { type: '3390', cylinders: CYLINDERS, volser: 'PRIM01' });
     createVolume(join(dir, 'sec.ckd'), { type: '3390', cylinders: CYLINDERS, volser: 'SEC001' }).close();
-    const tracks = primary.ckd.trackCount;
-    const mirror = MirrorSession.create(primary, [join(dir, 'sec.ckd')]);
-    await mirror.whenInSync({ timeoutMs: 600_000 });
-    mirror.split();
-    const data = Buffer.alloc(4096, 0x5a);
-    for (let t = 0; t < tracks; t++)
-      primary.writeTrackRecords(t, [
-        { key: Buffer.alloc(0), data },
-        { key: Buffer.alloc(0), data },
-      ]);
-    const ongoing = new Promise((resolve) =>
-      mirror.on('state', (_name, state) => {
-        if (state === 'ONGOING') resolve();
-      }),
-    );
-    const started = process.hrtime.bigint();
-    mirror.rejoin();
-    await ongoing;
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const copied = mirror.status().mirrors[0].resync.copied;
-    await mirror.remove();
-    primary.close();
-    return { seconds, tracks, copied };
+    try {
+      const run = await timeMirrorResync(MirrorSession, primary, join(dir, 'sec.ckd'), 1);
+      return { seconds: run.ms / 1000, tracks: run.units, copied: run.copied };
+    } finally {
+      primary.close();
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

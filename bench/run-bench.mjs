@@ -11,17 +11,19 @@
 //   4. NBD read/write throughput of `snaptape serve` against `qemu-nbd` (bench/nbd-bench.mjs).
 //   5. `init` time of a 3390-9 and the on-disk share of a new 3390-3 (bench/init-time.mjs).
 //   6-9. The techniques' own benches: instant snapshot time against volume size, mirror resync
-//      time against changed tracks, clone with and without precopy, CCKD throughput.
+//      time against changed tracks and the mirror's initial copy and resync against `cp`, clone
+//      with and without precopy, CCKD throughput.
 //   10. Backup throughput with the live page open against none (bench/live-bench.mjs).
 //   13. Incremental backups: bytes and time against the tracks changed (bench/incremental-bench.mjs),
 //       run with --only incremental (its section is replaced in the existing RESULTS.md).
 //   11. The copy engine against the build before it (bench/engine-compare.mjs): backup copy phase,
 //      host write p99 during a backup, clone precopy and mirror resync, both builds interleaved.
 //
-// Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine]
+// Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine|mirror]
 //   --quick uses a 3390 of 1,000 cylinders instead of a 3390-3, for a fast look.
 //   --baseline REV is the revision section 11 compares with (default: engine-compare.mjs's).
-//   --only engine runs section 11 alone and replaces that section in the existing RESULTS.md.
+//   --only engine runs section 11 alone and replaces that section in the existing RESULTS.md;
+//   --only mirror does the same for section 7 (bench/mirror-bench.mjs, with --runs rounds).
 //   --latency-only measures section 2 alone and prints it instead of writing RESULTS.md.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -42,7 +44,8 @@ const option = (name, fallback) => {
 const RUNS = option('--runs', 3);
 const QUICK = args.includes('--quick');
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-if (ONLY !== undefined && ONLY !== 'engine' && ONLY !== 'incremental') throw new Error(`--only ${ONLY}: only "engine" or "incremental" can run alone`);
+const ALONE = ['engine', 'incremental', 'mirror'];
+if (ONLY !== undefined && !ALONE.includes(ONLY)) throw new Error(`--only ${ONLY}: only ${ALONE.map((a) => `"${a}"`).join(', ')} can run alone`);
 /** Measure and print section 2 (host write latency) only. */
 const LATENCY_ONLY = args.includes('--latency-only');
 /** The write rate of the latency goal (issue 4: p99 under 5 ms at 1,000 writes/s). */
@@ -84,16 +87,32 @@ function incrementalSection() {
   }).stdout.trim();
   return [INCREMENTAL_TITLE, '', table, ''];
 }
+const MIRROR_TITLE = '## 7. Mirror: resync against changed tracks, and against cp';
+/** Section 7: bench/mirror-bench.mjs, local and remote, with `rounds` rounds against cp. */
+function mirrorSection(rounds) {
+  log('mirror-bench.mjs…');
+  const table = run([process.execPath, join(ROOT, 'bench', 'mirror-bench.mjs'), '--remote', '--rounds', String(rounds)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).stdout.trim();
+  return [MIRROR_TITLE, '', table, ''];
+}
 if (ONLY !== undefined) {
-  // The other sections stay as the last full run wrote them; this one is replaced or added.
-  const [title, section] = ONLY === 'engine' ? [ENGINE_TITLE, engineSection().join('\n')] : [INCREMENTAL_TITLE, incrementalSection().join('\n')];
+  // The other sections stay as the last full run wrote them; this one is replaced (found by its
+  // number, so a section whose title changed is replaced too) or added.
+  const sections = {
+    engine: [ENGINE_TITLE, () => engineSection()],
+    incremental: [INCREMENTAL_TITLE, () => incrementalSection()],
+    mirror: [MIRROR_TITLE, () => mirrorSection(Math.max(5, RUNS))],
+  };
+  const [title, make] = sections[ONLY];
   const resultsPath = join(ROOT, 'bench', 'RESULTS.md');
   const old = readFileSync(resultsPath, 'utf8');
-  const start = old.indexOf(title);
-  const next = start < 0 ? -1 : old.indexOf('\n## ', start + title.length);
-  const updated = start < 0 ? `${old.trimEnd()}\n\n${section}\n` : `${old.slice(0, start)}${section}${next < 0 ? '\n' : old.slice(next)}`;
+  const start = old.indexOf(`\n${title.slice(0, title.indexOf('.') + 1)} `) + 1;
+  const next = start <= 0 ? -1 : old.indexOf('\n## ', start + title.length);
+  const section = make().join('\n');
+  const updated = start <= 0 ? `${old.trimEnd()}\n\n${section}\n` : `${old.slice(0, start)}${section}${next < 0 ? '\n' : old.slice(next)}`;
   writeFileSync(resultsPath, updated);
-  log(`wrote "${title}" in bench/RESULTS.md`);
+  log(`wrote the section "${title}" of bench/RESULTS.md`);
   process.exit(0);
 }
 
@@ -230,7 +249,7 @@ const bench = (script, extra) => {
   return run([process.execPath, join(ROOT, 'bench', script), ...extra]).stdout.trim();
 };
 const snapshot = bench('snapshot-bench.mjs', ['--runs', String(Math.max(3, RUNS))]);
-const mirror = bench('mirror-bench.mjs', ['--remote']);
+const mirror = mirrorSection(Math.max(3, RUNS)).slice(2).join('\n').trim();
 const clone = bench('clone-bench.mjs', QUICK ? ['--quick'] : []);
 const cckd = bench('cckd-bench.mjs', ['--cyls', '100', '--runs', String(RUNS), '--skip-bzip2']);
 const cckdSmall = bench('cckd-bench.mjs', ['--cyls', '10', '--runs', '1']);
@@ -273,7 +292,7 @@ for (const rate of OOO_RATES) {
 lines.push('', '## 4. NBD throughput: snaptape serve against qemu-nbd', '', nbd, '');
 lines.push('## 5. Volume creation', '', '```', init, '```', '');
 lines.push('## 6. Instant snapshot: time against volume size', '', snapshot, '');
-lines.push('## 7. Mirror resync: time against changed tracks', '', mirror, '');
+lines.push(MIRROR_TITLE, '', mirror, '');
 lines.push('## 8. Clone: with and without precopy', '', clone, '');
 lines.push('## 9. CCKD against uncompressed CKD', '', cckd, '', 'bzip2 (pure-JS compressor), on a 3390 of 10 cylinders:', '', cckdSmall, '');
 lines.push('## 10. The live page: backup throughput with and without it', '', live, '');

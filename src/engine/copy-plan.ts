@@ -79,6 +79,11 @@ export interface CopyPlan {
    */
   readonly readBeforeClaim: boolean;
   readonly pacing: PacingPlan;
+  /**
+   * Units per batch (copy-loop.ts `copyBatchUnits`); absent: a cylinder (COPY_BATCH_UNITS). A batch
+   * is what one thread copies between two looks at the control word and the pacing.
+   */
+  readonly batchUnits?: number;
   /** A target slowed for experiments (`--target-mbps`): each write waits for its transfer. */
   readonly targetRate?: TargetRate;
 }

@@ -38,8 +38,19 @@ export interface ImageBackend {
   readUnit(unitIndex: number, lengthBytes: number): Buffer;
   /** Reads the whole slots of `unitCount` consecutive units, in as few calls as the store allows. */
   readUnits(firstUnit: number, unitCount: number): Buffer;
+  /**
+   * Reads the whole slots of consecutive units from `firstUnit` into `into` (its length a multiple
+   * of the slot), where the store has them in one file: a caller that reuses `into` spares the page
+   * faults of a fresh buffer per read (absent elsewhere: a caller then uses `readUnits`).
+   */
+  readUnitsInto?(firstUnit: number, into: Buffer): void;
   /** Writes `data` into one unit's slot starting at `offsetInSlot`. */
   writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot?: number): void;
+  /**
+   * Writes consecutive whole slots from `firstUnit` in one call, where the store has them at fixed
+   * offsets of one file (absent elsewhere: a caller then writes unit by unit).
+   */
+  writeUnits?(firstUnit: number, data: Uint8Array): void;
   /** Makes every write so far durable. */
   sync(): void;
   close(): void;

@@ -80,6 +80,12 @@ export class SlotFile implements ImageBackend {
     return out;
   }
 
+  readUnitsInto(firstUnit: number, into: Buffer): void {
+    const count = into.length / this.slotBytes;
+    this.checkUnits(firstUnit, count);
+    this.readExactly(into, this.offsetOf(firstUnit), `units ${firstUnit}-${firstUnit + count - 1}`);
+  }
+
   writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot = 0): void {
     assert(!this.readOnly, `${this.path} is open for writing`);
     this.checkUnits(unitIndex, 1);

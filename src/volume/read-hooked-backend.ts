@@ -7,6 +7,7 @@
  * `location()`: while some interceptor watches reads, units cannot be read by path from a worker
  * (the worker would miss the fetch), so the location is `main-thread` and copies go through
  * `readUnit` on the owning thread. Writes pass straight through: the chain runs in `Volume.write`.
+ * `writeUnits` writes a run of whole slots in one call where the image allows it (`Volume.writeFlat`).
  */
 import type { ImageBackend, UnitLocation } from '../image/image-backend.js';
 import { DelegatingBackend } from '../image/delegating-backend.js';
@@ -29,6 +30,24 @@ export class ReadHookedBackend extends DelegatingBackend {
   override readUnits(firstUnit: number, unitCount: number): Buffer {
     this.chain.beforeRead({ firstUnit, unitCount });
     return this.inner.readUnits(firstUnit, unitCount);
+  }
+
+  /** Whole slots into the caller's buffer, after the chain's `beforeRead` as any read. */
+  readUnitsInto(firstUnit: number, into: Buffer): void {
+    const unitCount = into.length / this.slotBytes;
+    this.chain.beforeRead({ firstUnit, unitCount });
+    if (this.inner.readUnitsInto) this.inner.readUnitsInto(firstUnit, into);
+    else this.inner.readUnits(firstUnit, unitCount).copy(into);
+  }
+
+  /** Consecutive whole slots in one call when the image has them in one file, else unit by unit. */
+  writeUnits(firstUnit: number, data: Uint8Array): void {
+    if (this.inner.writeUnits) {
+      this.inner.writeUnits(firstUnit, data);
+      return;
+    }
+    for (let at = 0, u = firstUnit; at < data.length; at += this.slotBytes, u++)
+      this.inner.writeUnit(u, data.subarray(at, Math.min(data.length, at + this.slotBytes)));
   }
 
   override location(): UnitLocation {

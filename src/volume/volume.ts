@@ -404,6 +404,10 @@ export class Volume {
     const last = Math.floor((offsetBytes + data.length - 1) / slot);
     const sizes = this.geometry.kind === 'ckd' ? this.trackSizes() : undefined;
     this.write('raw', first, last - first + 1, () => {
+      if (offsetBytes % slot === 0 && data.length % slot === 0 && last > first) {
+        this.writeWholeSlots(first, data, sizes);
+        return;
+      }
       let done = 0;
       while (done < data.length) {
         const unit = Math.floor((offsetBytes + done) / slot);
@@ -422,6 +426,23 @@ export class Volume {
         }
       }
     });
+  }
+
+  /**
+   * Consecutive whole slots in one backend call (a mirror's copy of a cylinder, or of 1 MiB of FBA
+   * blocks: one system call, not one per unit), then each unit's size as a whole-slot write sets it.
+   */
+  private writeWholeSlots(first: number, data: Buffer, sizes: TrackSizeTable | undefined): void {
+    const slot = this.backend.slotBytes;
+    (this.backend as ReadHookedBackend).writeUnits(first, data);
+    if (!sizes || this.geometry.kind !== 'ckd') return;
+    for (let i = 0; i < data.length / slot; i++) {
+      const unit = first + i;
+      const chunk = data.subarray(i * slot, (i + 1) * slot);
+      const before = sizes.get(unit);
+      sizes.refresh(this.backend, this.geometry, unit, chunk);
+      sizes.set(unit, Math.max(sizes.get(unit), nonZeroAfterWrite(before, 0, chunk)));
+    }
   }
 
   // ---- life cycle ------------------------------------------------------------------------------

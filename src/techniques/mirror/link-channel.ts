@@ -28,6 +28,38 @@ export interface UnitImage {
 
 export type { RemoteAddress, RemoteTls } from './link-channel-layout.js';
 
+/** What one descriptor of a request carries: bytes from `unit`'s slot on, then a zero tail. */
+interface UnitRun {
+  readonly unit: number;
+  readonly parts: Buffer[];
+  bytes: number;
+  zeroTail: number;
+}
+
+/**
+ * `units` (ascending) as runs: a unit that is a whole slot (no zero tail) and the one that follows
+ * it go in one run, up to the channel buffer; a unit with a zero tail ends its run.
+ */
+function unitRuns(units: readonly UnitImage[], slotBytes: number): UnitRun[] {
+  const runs: UnitRun[] = [];
+  let open: UnitRun | undefined;
+  let next = -1;
+  for (const u of units) {
+    if (open !== undefined && u.unit === next && open.bytes + u.data.length <= LINK_BATCH_BYTES) {
+      open.parts.push(u.data);
+      open.bytes += u.data.length;
+      open.zeroTail = u.zeroTail;
+    } else {
+      open = { unit: u.unit, parts: [u.data], bytes: u.data.length, zeroTail: u.zeroTail };
+      runs.push(open);
+    }
+    // Only a run that ends on a whole slot may go on: its bytes then end where the next unit starts.
+    next = u.zeroTail === 0 && u.data.length === slotBytes ? u.unit + 1 : -1;
+    if (next < 0) open = undefined;
+  }
+  return runs;
+}
+
 /** Path of the compiled worker, from dist/ whether this module runs compiled or from src/ (vitest). */
 function workerScriptPath(): string {
   const here = fileURLToPath(import.meta.url);
@@ -101,42 +133,47 @@ export class LinkChannel {
 
   /**
    * Writes units to every link in `linkMask`, blocking until done. Returns the mask of links that
-   * failed (the caller marks their tracks invalid). `units` is split into channel-sized requests.
+   * failed (the caller marks their tracks invalid). Consecutive whole slots travel as one run (one
+   * NBD write: a batch of the background copy is one request on the link, not one per unit);
+   * `units` is split into channel-sized requests.
    */
   writeUnits(linkMask: number, slotBytes: number, units: readonly UnitImage[]): number {
+    const runs = unitRuns(units, slotBytes);
     let failed = 0;
     let start = 0;
-    // Bounded: each turn sends at least one unit (a unit is at most a slot, which fits the buffer).
-    while (start < units.length) {
+    // Bounded: each turn sends at least one run (a run is at most the channel buffer).
+    while (start < runs.length) {
       let bytes = 0;
       let end = start;
-      while (end < units.length && end - start < LINK_BATCH_UNITS && bytes + (units[end]?.data.length ?? 0) <= LINK_BATCH_BYTES) {
-        bytes += units[end]?.data.length ?? 0;
+      while (end < runs.length && end - start < LINK_BATCH_UNITS && bytes + (runs[end]?.bytes ?? 0) <= LINK_BATCH_BYTES) {
+        bytes += runs[end]?.bytes ?? 0;
         end++;
       }
-      assert(end > start, 'a unit fits the channel buffer');
-      failed |= this.request(linkMask & ~failed, slotBytes, units.slice(start, end));
+      assert(end > start, 'a run fits the channel buffer');
+      failed |= this.request(linkMask & ~failed, slotBytes, runs.slice(start, end));
       start = end;
     }
     return failed;
   }
 
-  private request(linkMask: number, slotBytes: number, units: readonly UnitImage[]): number {
+  private request(linkMask: number, slotBytes: number, runs: readonly UnitRun[]): number {
     if (linkMask === 0) return 0;
     if (this.busy) return linkMask;
     const w = this.words;
     let at = 0;
-    units.forEach((u, i) => {
+    runs.forEach((run, i) => {
       const d = CHANNEL_WORD.DESCRIPTORS + i * DESCRIPTOR_WORDS;
-      this.data.set(u.data, at);
-      w[d + DESCRIPTOR_FIELD.UNIT] = u.unit;
+      w[d + DESCRIPTOR_FIELD.UNIT] = run.unit;
       w[d + DESCRIPTOR_FIELD.DATA_OFFSET] = at;
-      w[d + DESCRIPTOR_FIELD.DATA_LENGTH] = u.data.length;
-      w[d + DESCRIPTOR_FIELD.ZERO_TAIL] = u.zeroTail;
-      at += u.data.length;
+      for (const part of run.parts) {
+        this.data.set(part, at);
+        at += part.length;
+      }
+      w[d + DESCRIPTOR_FIELD.DATA_LENGTH] = run.bytes;
+      w[d + DESCRIPTOR_FIELD.ZERO_TAIL] = run.zeroTail;
     });
     Atomics.store(w, CHANNEL_WORD.LINK_MASK, linkMask);
-    Atomics.store(w, CHANNEL_WORD.UNIT_COUNT, units.length);
+    Atomics.store(w, CHANNEL_WORD.UNIT_COUNT, runs.length);
     Atomics.store(w, CHANNEL_WORD.SLOT_BYTES, slotBytes);
     Atomics.store(w, CHANNEL_WORD.FAILED_MASK, 0);
     this.seq = (this.seq + 1) | 0;
