@@ -44,6 +44,7 @@ export class VolumeBackend implements NbdExportBackend {
   readonly volume: Volume;
   // Main thread only.
   private readonly contexts: MetaContextSource[];
+  private readonly providers: (() => readonly MetaContextSource[])[] = [];
   private held: string | undefined;
 
   constructor(volume: Volume, options: VolumeBackendOptions = {}) {
@@ -54,7 +55,16 @@ export class VolumeBackend implements NbdExportBackend {
   }
 
   metaContexts(): readonly MetaContextSource[] {
-    return this.contexts;
+    const named = new Set(this.contexts.map((c) => c.name));
+    return [...this.contexts, ...this.providers.flatMap((provide) => provide()).filter((c) => !named.has(c.name))];
+  }
+
+  /**
+   * Offers the contexts `provide` returns at each negotiation, as they are then (a tracked volume's
+   * checkpoints, which come and go while the export is served). A fixed context of the same name wins.
+   */
+  addMetaContextProvider(provide: () => readonly MetaContextSource[]): void {
+    this.providers.push(provide);
   }
 
   /** Offers one more metadata context to clients that connect from now on (a checkpoint's dirty tracks). */

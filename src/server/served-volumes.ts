@@ -10,6 +10,7 @@
 import { resolve } from 'node:path';
 import { openVolume } from '../volume/open-volume.js';
 import { ChangeTracker } from '../techniques/tracking/change-tracker.js';
+import { dirtyContextsOf } from './dirty-contexts.js';
 import { UsageError, isSnaptapeError } from '../errors/snaptape-error.js';
 import { VolumeBackend, exportNameFor } from '../export/volume-backend.js';
 import { MAX_EXPORTS } from '../export/nbd-constants.js';
@@ -53,7 +54,9 @@ export class ServedVolumes {
           volume.close();
           throw error;
         }
-        entries.push({ name, volume, backend: new VolumeBackend(volume, { name }) });
+        const backend = new VolumeBackend(volume, { name });
+        backend.addMetaContextProvider(() => dirtyContextsOf(volume));
+        entries.push({ name, volume, backend });
       }
     } catch (error) {
       for (const entry of entries) entry.volume.close();
