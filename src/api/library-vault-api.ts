@@ -9,15 +9,17 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { withCatalog } from '../catalog/catalog.js';
 import { LibraryError } from '../errors/snaptape-error.js';
-import { beginRecall, cartridgeToVault, finishRecall, listLibrary, recordVaulted, type CartridgeRecord } from '../library/index.js';
+import { beginRecall, cartridgeSet, cartridgeToVault, fileSha256, finishRecall, listLibrary, recordVaulted, type CartridgeRecord } from '../library/index.js';
 import type { TapeIndex } from '../tape/tape-index.js';
 import { joinTapeVolumes } from '../tape/multi-volume.js';
 import { openBackupTape } from '../techniques/restore/backup-tape.js';
 import {
+  cartridgeKey,
   createVaultClient,
   fetchCartridgeBlocks,
   labelBlockNumbers,
   manifestIndex,
+  objectSha256,
   parseS3Url,
   readVaultManifest,
   recallCartridge,
@@ -151,4 +153,59 @@ export async function vaultedSetTape(
   }
   const whole = tapeOf();
   return { tapePath: whole.path, tapeIndex: whole.index, bytesFetched, cartridgeBytes };
+}
+
+export interface CartridgeCheck {
+  readonly volser: string;
+  readonly location: string;
+  /** Where the bytes checked were read: the cartridge file, or its object in the vault. */
+  readonly read: string;
+  readonly sha256: string;
+  /** The SHA-256 the library recorded when the backup wrote the cartridge. */
+  readonly recorded: string | null;
+  readonly ok: boolean;
+}
+
+export interface VaultedSetCheck {
+  readonly volser: string;
+  readonly cartridges: readonly CartridgeCheck[];
+  readonly ok: boolean;
+}
+
+/** True when some cartridge of the backup set of `volser` lives only in the vault. */
+export async function hasVaultedCartridges(dir: string, volser: string, options: { readonly catalog: string }): Promise<boolean> {
+  const set = await withCatalog(options.catalog, (catalog) => cartridgeSet(catalog, dir, volser, { vaulted: true }));
+  return set.some((c) => c.location === 'vaulted');
+}
+
+/**
+ * `verify --library` of a set with vaulted cartridges, in place: each vaulted cartridge's object is
+ * hashed as it streams from the store (nothing is written locally) and must match both its
+ * manifest and the SHA-256 the library recorded when the backup wrote it; a cartridge still in the
+ * library is hashed from its file against the same record. The backup's own element digests were
+ * checked against those bytes when it was written (its read-back).
+ */
+export async function verifyVaultedSet(dir: string, volser: string, options: { readonly catalog: string }): Promise<VaultedSetCheck> {
+  const set = await withCatalog(options.catalog, (catalog) => cartridgeSet(catalog, dir, volser, { vaulted: true }));
+  const client = createVaultClient();
+  const cartridges: CartridgeCheck[] = [];
+  for (const c of set) {
+    if (c.location === 'vaulted' && c.vaultUrl !== null) {
+      const location = parseS3Url(c.vaultUrl);
+      const manifest = await readVaultManifest(client, location, c.volser);
+      const sha256 = await objectSha256(client, location.bucket, cartridgeKey(location, c.volser));
+      cartridges.push({
+        volser: c.volser,
+        location: c.location,
+        read: `${c.vaultUrl}/${c.volser}.aws`,
+        sha256,
+        recorded: c.sha256,
+        ok: sha256 === manifest.sha256 && sha256 === c.sha256,
+      });
+    } else {
+      const sha256 = fileSha256(c.path);
+      cartridges.push({ volser: c.volser, location: c.location, read: c.path, sha256, recorded: c.sha256, ok: sha256 === c.sha256 });
+    }
+  }
+  return { volser: volser.toUpperCase(), cartridges, ok: cartridges.every((c) => c.ok) };
 }

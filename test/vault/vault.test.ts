@@ -213,6 +213,10 @@ describe('a library vaulted to a real S3 server (the drill of issue 24)', () => 
     runSnaptapeOk(['restore', set[0]!, '--library', lib(), '--dataset', 'DS.LARGE', '--to', large, '--new-volume']);
     expect(getData(large, 'DS.LARGE').equals(payloads['DS.LARGE']!)).toBe(true);
 
+    // verify reads the vaulted set in place: every object hashed as it streams, against the library's record.
+    const verified = runSnaptapeJson<{ ok: boolean; cartridges: { volser: string; read: string; ok: boolean }[] }>(['verify', set[0]!, '--library', lib()]);
+    expect(verified.ok).toBe(true);
+    expect(verified.cartridges.map((c) => [c.volser, c.read, c.ok])).toEqual(set.map((v) => [v, `s3://vault/drill/${v}.aws`, true]));
     // A whole restore needs the cartridges: it is refused with the way out, then works after a recall.
     const whole = runSnaptape(['restore', set[0]!, '--library', lib(), '--to', join(dir.path, 'never.ckd'), '--new-volume']);
     expect(whole.status).toBe(EXIT_STATUS_BY_CODE.LIBRARY);

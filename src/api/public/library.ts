@@ -23,4 +23,14 @@ export {
 } from '../../library/index.js';
 export { joinTapeVolumes, spanTape, type SpannedVolume } from '../../tape/multi-volume.js';
 export { backupToLibrary, libraryTape, type LibraryBackupRun, type LibraryBackupTarget, type LibraryTape } from '../library-api.js';
-export { recallLibraryCartridge, vaultLibraryCartridge, vaultedSetTape, type LibraryVaultResult, type VaultedSetTape } from '../library-vault-api.js';
+export {
+  hasVaultedCartridges,
+  recallLibraryCartridge,
+  vaultLibraryCartridge,
+  vaultedSetTape,
+  verifyVaultedSet,
+  type CartridgeCheck,
+  type LibraryVaultResult,
+  type VaultedSetCheck,
+  type VaultedSetTape,
+} from '../library-vault-api.js';

@@ -110,7 +110,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   {
     commands: [
       command(
-        'serve [options] <images...>',
+        'serve [options] [images...]',
         'own volumes, export them over NBD, and take control requests (JSON over HTTP); at start it takes up the mirrors and the unfinished clones (killed with a server) of the images it serves',
       ),
       command('sessions [options]', 'list the sessions of a running snaptape server'),

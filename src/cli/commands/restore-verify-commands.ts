@@ -7,6 +7,8 @@ import type { Command } from 'commander';
 import { UsageError, VerifyError } from '../../errors/snaptape-error.js';
 import {
   catalogPath,
+  hasVaultedCartridges,
+  verifyVaultedSet,
   libraryTape,
   restoreChain,
   verifyBackupTape,
@@ -137,6 +139,8 @@ What each mode writes (nothing at all unless every element verifies and the targ
       if (flags.chain) return verifyChainCommand(tapes, flags);
       if (tapes.length !== 1) throw new UsageError(`Cannot verify ${tapes.length} tapes at once: give one, or a chain with --chain`);
       const tape = tapes[0] as string;
+      if (flags.library !== undefined && (await hasVaultedCartridges(flags.library, tape, { catalog: catalogPath(flags.catalog) })))
+        return verifyVaultedCommand(flags.library, tape, flags);
       const bar = phaseProgressBar(flags.json);
       const report = await withTapeOf(tape, flags, (path) =>
         withBar(bar, () =>
@@ -171,6 +175,28 @@ What each mode writes (nothing at all unless every element verifies and the targ
         process.exitCode = reportFailureAfterResult(new VerifyError(`Cannot verify ${tape}: ${bad?.name} does not match its recorded SHA-256`, { path: tape }));
       }
     });
+}
+
+/** verify --library of a set with vaulted cartridges: each read in place, from its object or its file. */
+async function verifyVaultedCommand(library: string, volser: string, flags: { json?: boolean; catalog?: string }): Promise<void> {
+  const report = await verifyVaultedSet(library, volser, { catalog: catalogPath(flags.catalog) });
+  printResult(
+    report,
+    () =>
+      [
+        `${report.volser}: backup set of ${report.cartridges.length} cartridge(s): ${report.ok ? 'OK' : 'FAILED'}`,
+        ...report.cartridges.map(
+          (c) =>
+            `  ${c.ok ? 'ok ' : 'BAD'} ${c.volser} ${c.location.padEnd(8)} sha256 ${c.sha256}${c.ok ? '' : ` (recorded ${c.recorded ?? 'none'})`} from ${c.read}`,
+        ),
+      ].join('\n'),
+    flags,
+  );
+  const bad = report.cartridges.find((c) => !c.ok);
+  if (bad)
+    process.exitCode = reportFailureAfterResult(
+      new VerifyError(`Cannot verify ${bad.volser}: its bytes in ${bad.read} do not match the SHA-256 recorded when it was written`, { volser: bad.volser }),
+    );
 }
 
 function verifyChainCommand(tapes: string[], flags: { json?: boolean; fbaBlock?: string }): void {
