@@ -14,7 +14,8 @@ import { killAllServers, nbdPort, startServe } from '../server/helpers/serve-pro
 import { filesIdentical } from './mirror-fixtures.js';
 import { waitForMirror } from './remote-fixtures.js';
 
-const BLOCKS = 2048;
+/** 4 MiB: four of the initial copy's 1 MiB batches, so that a split can land between two of them. */
+const BLOCKS = 8192;
 
 /** Two servers and several CLI runs: room for a loaded machine (each takes 10-30 s). */
 const SCENARIO_TIMEOUT_MS = 120_000;
@@ -35,13 +36,13 @@ describe('a split from the secondary side during the initial copy', () => {
         const primary = await startServe([primaryImage, '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', join(dir.path, 'prim.sock')]);
         const primaryControl = new ControlClient({ kind: 'unix', socketPath: join(dir.path, 'prim.sock') });
         const secondaryControl = new ControlClient({ kind: 'unix', socketPath: join(dir.path, 'sec.sock') });
-        // A slow initial copy (about 4 s for 1 MiB), so that the split lands in the middle of it.
+        // A slow initial copy (about 8 s for 4 MiB in 1 MiB batches), so that the split lands in the middle of it.
         const session = await primaryControl.startSession({
           type: 'mirror',
           volume: 'prim',
           secondaries: [`127.0.0.1:${nbdPort(secondary.info)}/sec`],
           linkTimeoutMs: 800,
-          throttleMbps: 0.25,
+          throttleMbps: 0.5,
         });
         await waitForMirror(primaryControl, session.id, (m) => (m.resync?.copied ?? 0) > 0);
         expect((await secondaryControl.splitSecondary('sec')).split).toBe(true);
