@@ -19,7 +19,11 @@
 //   11. The copy engine against the build before it (bench/engine-compare.mjs): backup copy phase,
 //      host write p99 during a backup, clone precopy and mirror resync, both builds interleaved.
 //
-// Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine|mirror]
+//   14. The tape library's S3 vault: vault and recall against `aws s3 cp` on a real radosgw
+//       (bench/vault-bench.mjs; needs Ceph and the AWS CLI), run with --only vault.
+//   Sections 12 and later run only with --only; a full run keeps them as they were.
+//
+// Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine|mirror|incremental|vault]
 //   --quick uses a 3390 of 1,000 cylinders instead of a 3390-3, for a fast look.
 //   --baseline REV is the revision section 11 compares with (default: engine-compare.mjs's).
 //   --only engine runs section 11 alone and replaces that section in the existing RESULTS.md;
@@ -44,7 +48,7 @@ const option = (name, fallback) => {
 const RUNS = option('--runs', 3);
 const QUICK = args.includes('--quick');
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-const ALONE = ['engine', 'incremental', 'mirror'];
+const ALONE = ['engine', 'incremental', 'mirror', 'vault'];
 if (ONLY !== undefined && !ALONE.includes(ONLY)) throw new Error(`--only ${ONLY}: only ${ALONE.map((a) => `"${a}"`).join(', ')} can run alone`);
 /** Measure and print section 2 (host write latency) only. */
 const LATENCY_ONLY = args.includes('--latency-only');
@@ -96,6 +100,15 @@ function mirrorSection(rounds) {
   }).stdout.trim();
   return [MIRROR_TITLE, '', table, ''];
 }
+const VAULT_TITLE = '## 14. Tape library vault: vault and recall against aws s3 cp';
+/** Section 14: bench/vault-bench.mjs, a backup tape to a real radosgw on loopback against the AWS CLI. */
+function vaultSection(rounds) {
+  log('vault-bench.mjs…');
+  const table = run([process.execPath, join(ROOT, 'bench', 'vault-bench.mjs'), '--rounds', String(rounds), '--cylinders', '200'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).stdout.trim();
+  return [VAULT_TITLE, '', table, ''];
+}
 if (ONLY !== undefined) {
   // The other sections stay as the last full run wrote them; this one is replaced (found by its
   // number, so a section whose title changed is replaced too) or added.
@@ -103,6 +116,7 @@ if (ONLY !== undefined) {
     engine: [ENGINE_TITLE, () => engineSection()],
     incremental: [INCREMENTAL_TITLE, () => incrementalSection()],
     mirror: [MIRROR_TITLE, () => mirrorSection(Math.max(5, RUNS))],
+    vault: [VAULT_TITLE, () => vaultSection(Math.max(5, RUNS))],
   };
   const [title, make] = sections[ONLY];
   const resultsPath = join(ROOT, 'bench', 'RESULTS.md');
@@ -297,7 +311,17 @@ lines.push('## 8. Clone: with and without precopy', '', clone, '');
 lines.push('## 9. CCKD against uncompressed CKD', '', cckd, '', 'bzip2 (pure-JS compressor), on a 3390 of 10 cylinders:', '', cckdSmall, '');
 lines.push('## 10. The live page: backup throughput with and without it', '', live, '');
 lines.push(...engine);
+// The sections a full run does not make (those that run with --only: 12 and later) stay as they were.
+const resultsFile = join(ROOT, 'bench', 'RESULTS.md');
+if (existsSync(resultsFile)) {
+  const made = new Set(lines.filter((l) => l.startsWith('## ')).map((l) => l.slice(0, l.indexOf('.') + 1)));
+  for (const section of readFileSync(resultsFile, 'utf8')
+    .split(/\n(?=## \d+\. )/)
+    .slice(1)) {
+    if (!made.has(section.slice(0, section.indexOf('.') + 1))) lines.push(section.trimEnd(), '');
+  }
+}
 const notesPath = join(ROOT, 'bench', 'NOTES.md');
 if (existsSync(notesPath)) lines.push(readFileSync(notesPath, 'utf8').trim(), '');
-writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), `${lines.join('\n')}\n`);
+writeFileSync(resultsFile, `${lines.join('\n')}\n`);
 log('wrote bench/RESULTS.md');
