@@ -280,10 +280,7 @@ function handleMirrorLink(ctx: NegotiationContext, data: Buffer): NegotiationOut
   }
   // A secondary its own server split for a backup refuses the link as it refuses GO, with the
   // reason the primary reads as that split (secondary-split.ts), and its guard stays as it is.
-  if (backend.heldReason !== undefined) {
-    ctx.send(encodeOptionReply(option, NbdReply.ERR_POLICY, Buffer.from(backend.heldReason.slice(0, MAX_HELD_REASON_CHARS), 'utf8')));
-    return { kind: 'continue' };
-  }
+  if (refusedWhileHeld(ctx, option, backend)) return { kind: 'continue' };
   let grant: MirrorLinkGrant<NbdExportBackend>;
   try {
     if (backend.mirrorLink === undefined) throw new Error('it cannot be a mirror secondary');
@@ -298,6 +295,13 @@ function handleMirrorLink(ctx: NegotiationContext, data: Buffer): NegotiationOut
   return { kind: 'mirror-link', grant };
 }
 
+/** A held export (a split mirror secondary) is refused with NBD_REP_ERR_POLICY; its message tells a snaptape mirror why. */
+function refusedWhileHeld(ctx: NegotiationContext, option: number, backend: NbdExportBackend): boolean {
+  if (backend.heldReason === undefined) return false;
+  ctx.send(encodeOptionReply(option, NbdReply.ERR_POLICY, Buffer.from(backend.heldReason.slice(0, MAX_HELD_REASON_CHARS), 'utf8')));
+  return true;
+}
+
 function handleInfoOrGo(ctx: NegotiationContext, option: number, data: Buffer): NegotiationOutcome {
   const request = parseInfoRequest(data);
   if (request === undefined) {
@@ -309,11 +313,7 @@ function handleInfoOrGo(ctx: NegotiationContext, option: number, data: Buffer): 
     ctx.send(encodeOptionReply(option, NbdReply.ERR_UNKNOWN));
     return { kind: 'continue' };
   }
-  if (backend.heldReason !== undefined) {
-    // A held export (a split mirror secondary): the reply's message tells a snaptape mirror why.
-    ctx.send(encodeOptionReply(option, NbdReply.ERR_POLICY, Buffer.from(backend.heldReason.slice(0, MAX_HELD_REASON_CHARS), 'utf8')));
-    return { kind: 'continue' };
-  }
+  if (refusedWhileHeld(ctx, option, backend)) return { kind: 'continue' };
   const flags = transmissionFlagsFor(backend);
   ctx.send(
     encodeOptionReply(

@@ -136,27 +136,16 @@ export function listLibraryPools(db: Db, library: string): LibraryPool[] {
   }));
 }
 
+/** A cartridge's columns but its identity, in the order of the statements below. */
+function cartridgeValues(c: CartridgeRecord): (string | number | null)[] {
+  return [c.barcode, c.pool, c.state, c.location, c.slot, c.drive, c.worm ? 1 : 0, c.expiresAt, c.writtenAt, c.setId, c.setSequence, c.sha256, c.vaultUrl];
+}
+
 export function insertCartridge(db: Db, library: string, cartridge: CartridgeRecord): void {
   db.prepare(
     `INSERT INTO cartridges (library, volser, barcode, pool, state, location, slot, drive, worm, expires_at, written_at, set_id, set_sequence, sha256, vault_url)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(
-    library,
-    cartridge.volser,
-    cartridge.barcode,
-    cartridge.pool,
-    cartridge.state,
-    cartridge.location,
-    cartridge.slot,
-    cartridge.drive,
-    cartridge.worm ? 1 : 0,
-    cartridge.expiresAt,
-    cartridge.writtenAt,
-    cartridge.setId,
-    cartridge.setSequence,
-    cartridge.sha256,
-    cartridge.vaultUrl,
-  );
+  ).run(library, cartridge.volser, ...cartridgeValues(cartridge));
 }
 
 /** Rewrites every column of a cartridge's row but its identity. */
@@ -164,23 +153,7 @@ export function updateCartridge(db: Db, library: string, cartridge: CartridgeRec
   db.prepare(
     `UPDATE cartridges SET barcode = ?, pool = ?, state = ?, location = ?, slot = ?, drive = ?, worm = ?, expires_at = ?, written_at = ?,
        set_id = ?, set_sequence = ?, sha256 = ?, vault_url = ? WHERE library = ? AND volser = ?`,
-  ).run(
-    cartridge.barcode,
-    cartridge.pool,
-    cartridge.state,
-    cartridge.location,
-    cartridge.slot,
-    cartridge.drive,
-    cartridge.worm ? 1 : 0,
-    cartridge.expiresAt,
-    cartridge.writtenAt,
-    cartridge.setId,
-    cartridge.setSequence,
-    cartridge.sha256,
-    cartridge.vaultUrl,
-    library,
-    cartridge.volser,
-  );
+  ).run(...cartridgeValues(cartridge), library, cartridge.volser);
 }
 
 const CARTRIDGE_COLUMNS = 'volser, barcode, pool, state, location, slot, drive, worm, expires_at, written_at, set_id, set_sequence, sha256, vault_url';

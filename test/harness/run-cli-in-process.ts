@@ -29,3 +29,10 @@ export async function runInProcess(args: readonly string[]): Promise<CliResult> 
   }
   return { status, stdout: out.join(''), stderr: err.join('') };
 }
+
+/** Runs the CLI in process, expects success (naming the command and its stderr if not), returns stdout. */
+export async function runInProcessOk(args: readonly string[]): Promise<string> {
+  const r = await runInProcess(args);
+  if (r.status !== 0) throw new Error(`snaptape ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}

@@ -4,27 +4,20 @@
  * through snaptape's own commands, and checks the typed refusal (exit 19, cartridge protected; 20,
  * library) and that the cartridge's SHA-256 is unchanged.
  */
-import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
-import { runInProcess } from '../harness/run-cli-in-process.js';
+import { runInProcess, runInProcessOk } from '../harness/run-cli-in-process.js';
+import { sha256File } from '../harness/dasd.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 let dir: TempDir;
 let d: (name: string) => string;
 let lib: string;
 
-async function ok(args: readonly string[]): Promise<string> {
-  const r = await runInProcess(args);
-  if (r.status !== 0) throw new Error(`snaptape ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-
-function sha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
+const ok = runInProcessOk;
+const sha256 = sha256File;
 
 interface Cartridge {
   volser: string;

@@ -4,14 +4,14 @@
  * `tapemap` read, ending in EOV1 EOV2 but the last (EOF1 EOF2); `restore --library VOLSER` loads
  * them in order and gives back the source as it was at the backup instant.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { joinTapeVolumes, spanTape } from '../../src/tape/multi-volume.js';
 import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
 import { runTool } from '../harness/external-tools.js';
-import { runInProcess } from '../harness/run-cli-in-process.js';
+import { runInProcess, runInProcessOk } from '../harness/run-cli-in-process.js';
+import { sha256File } from '../harness/dasd.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 /** A cartridge far smaller than the backup, so it spans 3 or more (a 3390 track is one block of up to 56 KB). */
@@ -20,15 +20,8 @@ const CAPACITY_BYTES = 300_000;
 let dir: TempDir;
 let d: (name: string) => string;
 
-async function ok(args: readonly string[]): Promise<string> {
-  const r = await runInProcess(args);
-  if (r.status !== 0) throw new Error(`snaptape ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-
-function sha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
+const ok = runInProcessOk;
+const sha256 = sha256File;
 
 interface Cartridge {
   volser: string;
