@@ -58,9 +58,10 @@ describe('a protected remote secondary', () => {
     await expect(again.write(12 * SLOT_BYTES, Buffer.alloc(512, 1))).rejects.toThrow(/EPERM|read-only/);
     await again.disconnect();
 
-    // Removed: the secondary is released, its export takes writes again.
+    // Removed: the secondary is released, its export takes writes again. The release travels over
+    // the link after the remove is answered, as the split does (on a loaded machine it lags).
     await prim.control.removeMirror(session.id);
-    const free = await NbdClient.connect({ port: secondaryPort, exportName: 'sec' });
+    const free = await waitForWritable(secondaryPort);
     expect(free.info.readOnly).toBe(false);
     await free.write(12 * SLOT_BYTES, Buffer.alloc(512, 1));
     await free.disconnect();
