@@ -22,7 +22,7 @@ import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-
 import { sha256File } from '../harness/dasd.js';
 import { runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { expectCliFailure, tapeArtifacts } from './backup-test-helpers.js';
+import { dataPayloadOffset, expectCliFailure, tapeArtifacts } from './backup-test-helpers.js';
 
 let dir: TempDir;
 const at = (name: string): string => join(dir.path, name);
@@ -201,27 +201,6 @@ describe('an interrupted backup', () => {
     expect(r.stderr).toMatch(/^snaptape: Cannot /);
   });
 });
-
-/** Byte offset of the payload of the data block `blockIndex` of the first data set (an independent AWS walk). */
-function dataPayloadOffset(tape: string, blockIndex: number): number {
-  const bytes = readFileSync(tape);
-  let offset = 0;
-  let tapemarks = 0;
-  let dataBlock = 0;
-  while (offset + 6 <= bytes.length) {
-    const length = bytes.readUInt16LE(offset);
-    const flags1 = bytes[offset + 4] as number;
-    if (flags1 & 0x40) {
-      tapemarks++;
-      offset += 6;
-      continue;
-    }
-    // File 1 is VOL1 + header labels; after the first tapemark come the data blocks.
-    if (tapemarks === 1 && dataBlock++ === blockIndex) return offset + 6;
-    offset += 6 + length;
-  }
-  throw new Error(`no data block ${blockIndex} in ${tape}`);
-}
 
 describe('a corrupted tape (one payload byte flipped)', () => {
   let tape: string;

@@ -1,10 +1,10 @@
 /**
  * Helpers shared by the tape backup tests (test/backup/*.test.ts): the one-line CLI failure check,
- * a data set volume with known text, `hetmap -a` parsed into labels and files, and a backup through
+ * a data set volume with known text, where a data block's payload is on a tape, `hetmap -a` parsed into labels and files, and a backup through
  * the API that is guaranteed to race host writes (synchronous writes right after the start instant,
  * before the main thread can yield to let the session finish, plus the synthetic HostLoad).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
 import type { ErrorCode } from '../../src/errors/snaptape-error.js';
@@ -58,4 +58,25 @@ export function parseHetmapAll(stdout: string): { labels: HetmapLabel[]; files: 
     if (file) files.push({ fileNumber: Number(file[1]), blocks: Number(file[2]), uncompressedBytes: Number(file[3]) });
   }
   return { labels, files };
+}
+
+/** Byte offset of the payload of the data block `blockIndex` of the first data set (an independent AWS walk). */
+export function dataPayloadOffset(tape: string, blockIndex: number): number {
+  const bytes = readFileSync(tape);
+  let offset = 0;
+  let tapemarks = 0;
+  let dataBlock = 0;
+  while (offset + 6 <= bytes.length) {
+    const length = bytes.readUInt16LE(offset);
+    const flags1 = bytes[offset + 4] as number;
+    if (flags1 & 0x40) {
+      tapemarks++;
+      offset += 6;
+      continue;
+    }
+    // File 1 is VOL1 + header labels; after the first tapemark come the data blocks.
+    if (tapemarks === 1 && dataBlock++ === blockIndex) return offset + 6;
+    offset += 6 + length;
+  }
+  throw new Error(`no data block ${blockIndex} in ${tape}`);
 }

@@ -55,12 +55,17 @@ describe('onProgress in the library', () => {
     expect(events.length).toBeLessThan(600); // throttled, not one per block
   });
 
-  it('restore: SHA-256, verify, then copy to the target', () => {
+  it('restore: SHA-256 then copy onto an existing volume; one copy pass, hashing as it goes, into a new one', () => {
     const events: PhaseProgress[] = [];
     restoreTape(d('a.aws'), { to: d('r.ckd'), newVolume: true, onProgress: (p) => events.push(p) });
     const seen = phases(events).filter((p) => p.total > 0);
-    expect(seen.map((p) => p.phase)).toEqual(['sha256', 'copy']);
+    expect(seen.map((p) => p.phase)).toEqual(['copy']);
     for (const p of seen) expect(p.done).toBe(p.total);
+    const again: PhaseProgress[] = [];
+    restoreTape(d('a.aws'), { to: d('r.ckd'), onProgress: (p) => again.push(p) });
+    const seenAgain = phases(again).filter((p) => p.total > 0);
+    expect(seenAgain.map((p) => p.phase)).toEqual(['sha256', 'copy']);
+    for (const p of seenAgain) expect(p.done).toBe(p.total);
   });
 
   it('check reads every track; fill writes its tracks; tape put writes then reads back', () => {

@@ -1,7 +1,9 @@
 /**
  * Runs the real CLI as a child process and reports the child's peak resident set size, so that a
- * test can hold a command to a memory bound. The child reports its own getrusage maximum on exit
- * (report-peak-rss.mjs), which covers the whole run, not a sample of it.
+ * test can hold a command to a memory bound, and its I/O counts (bytes read, write calls), so that
+ * a test can hold it to reading its input once or writing in batches. The child reports its own
+ * getrusage maximum and /proc/self/io on exit (report-peak-rss.mjs), which cover the whole run, not
+ * a sample of it.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,6 +16,10 @@ const REPORTER = fileURLToPath(new URL('./report-peak-rss.mjs', import.meta.url)
 export interface MeasuredCliResult extends CliResult {
   readonly peakRssBytes: number;
   readonly seconds: number;
+  /** Bytes the child read (rchar: from files, pipes and the page cache alike). */
+  readonly readBytes: number;
+  /** Write system calls the child made (syscw). */
+  readonly writeCalls: number;
 }
 
 /** Runs `snaptape args`; `scratchDir` receives the child's report file. */
@@ -26,6 +32,14 @@ export function runSnaptapeMeasured(args: readonly string[], scratchDir: string,
     env: { ...process.env, NO_COLOR: '1', SNAPTAPE_PEAK_RSS_FILE: reportFile },
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const kib = Number(readFileSync(reportFile, 'utf8'));
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, peakRssBytes: kib * 1024, seconds };
+  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { maxRssKib: number; readBytes: number; writeCalls: number };
+  return {
+    status: result.status ?? -1,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    peakRssBytes: report.maxRssKib * 1024,
+    seconds,
+    readBytes: report.readBytes,
+    writeCalls: report.writeCalls,
+  };
 }

@@ -151,12 +151,18 @@ export interface ElementCheck {
   readonly ok: boolean;
 }
 
-export function checkElement(tape: BackupTape, element: TapeElement): ElementCheck {
+/**
+ * Hashes an element's blocks and checks the digest against UTL1. With `visit`, each block is also
+ * handed to it after it is hashed, in the same pass: a restore writes what it hashes, reading the
+ * tape once (the block is valid only during `visit`, as in forEachBlock).
+ */
+export function checkElement(tape: BackupTape, element: TapeElement, visit?: (block: Buffer, index: number) => void): ElementCheck {
   const hash = createHash('sha256');
   let bytes = 0;
-  forEachBlock(tape, element, (block) => {
+  forEachBlock(tape, element, (block, index) => {
     hash.update(block);
     bytes += block.length;
+    visit?.(block, index);
   });
   const sha256 = hash.digest('hex');
   return {

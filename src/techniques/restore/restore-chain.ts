@@ -11,7 +11,7 @@ import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
 import { digestWholeTape } from '../tape-backup/backup-digest.js';
 import { blocksOf, checkElement, openBackupTape, verifyBackupTape, type BackupTape, type ElementCheck, type TapeVerifyReport } from './backup-tape.js';
 import { requireLabelsMatch } from './tape-trust.js';
-import { restoreFbaBlocks, restoreTape, restoreVolumeElement, type RestoreOptions, type RestoreResult } from './restore-tape.js';
+import { readPass, restoreFbaBlocks, restoreTape, restoreVolumeElement, type RestoreOptions, type RestoreResult } from './restore-tape.js';
 
 export interface ChainLink {
   readonly path: string;
@@ -120,7 +120,9 @@ function applyIncremental(path: string, options: RestoreOptions, checks: readonl
     const volume = openVolume(options.to);
     try {
       tape.progress.begin('copy', blocksOf(tape.elements), 'blocks');
-      const written = tape.elements.map((e) => (tape.source.kind === 'ckd' ? restoreVolumeElement(volume, tape, e) : restoreFbaBlocks(volume, tape, e)));
+      const written = tape.elements.map((e) =>
+        tape.source.kind === 'ckd' ? restoreVolumeElement(volume, e, readPass(tape, e)) : restoreFbaBlocks(volume, e, readPass(tape, e)),
+      );
       // A bigger target's VTOC takes its size (as the full restore's did); a same-size one is the source's.
       if (tape.source.kind === 'ckd' && volume.ckd.cylinders > tape.source.size) fitVtocToVolume(volume);
       volume.sync();

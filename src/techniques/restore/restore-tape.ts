@@ -1,7 +1,10 @@
 /**
  * Restore from a backup tape: every element's SHA-256 is checked first (nothing is written from a
  * tape that does not verify), then the tracks or blocks are written back, through the target
- * volume's write path:
+ * volume's write path. A new volume where no file was is the one exception to "first": the tape is
+ * read once, each block hashed and then written (a disk-speed restore), and a tape that does not
+ * verify is refused as before, its new volume removed, so nothing that was there is touched.
+ * What is written where:
  * - a whole-volume element lands track for track, on a volume of the source's device type with at
  *   least its cylinders (a bigger one's VTOC then takes the volume's size, and its free space grows);
  * - a data set goes through the target's VTOC (restore-dataset.ts), on an existing volume or a new
@@ -16,7 +19,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { TargetExistsError, UsageError, VerifyError, ImageFormatError } from '../../errors/snaptape-error.js';
 import { createVolume, openVolume } from '../../volume/open-volume.js';
 import { homeAddressOf, trackUsedBytes } from '../../ckd/track-codec.js';
-import { cchhOf, type Cchh } from '../../geometry/cchh.js';
+import { TrackImageWriter } from './track-image-writer.js';
 import type { TapeIndex } from '../../tape/tape-index.js';
 import type { Volume } from '../../volume/volume.js';
 import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
@@ -50,67 +53,32 @@ export interface RestoreResult {
   readonly newVolume: boolean;
 }
 
-/**
- * Bytes of consecutive track images held before they are written as one run: a whole volume is one
- * run of consecutive tracks, and holding it all would take the volume's size in memory.
- */
-const RESTORE_RUN_BYTES = 8 * 1024 * 1024;
-/**
- * Tracks held before a run is written, whatever their bytes: an empty track is 29 bytes, and 8 MiB
- * of them would be 290,000 buffers alive at once, costing far more than their data.
- */
-const RESTORE_RUN_TRACKS = 1024;
+/** Hands an element's blocks, in order, to `visit`: a plain read of the tape, or a pass that also hashes them. */
+export type BlockPass = (visit: (block: Buffer, index: number) => void) => void;
+
+/** The element's blocks as read from the tape (its digest checked apart). */
+export function readPass(tape: BackupTape, element: TapeElement): BlockPass {
+  return (visit) => forEachBlock(tape, element, visit);
+}
 
 /**
- * Writes a whole-volume element back track for track: block j is track j. A block that decodes as
- * its track is a track write; one that does not (a host wrote raw bytes over the slot) is written
- * back raw, so the restore is byte-exact either way. Consecutive track writes are batched in runs
- * of at most RESTORE_RUN_BYTES and RESTORE_RUN_TRACKS.
+ * Writes a whole-volume element back track for track: block j is track j (of a run of tracks from
+ * its first, for an incremental's element), a cylinder per write out of one reused buffer
+ * (track-image-writer.ts).
  */
-export function restoreVolumeElement(volume: Volume, tape: BackupTape, element: TapeElement): number {
-  const geometry = volume.ckd;
+export function restoreVolumeElement(volume: Volume, element: TapeElement, pass: BlockPass): number {
   // A run of tracks (an incremental's element) starts at its first track; a whole volume at 0.
   const firstTrack = element.description.kind === 'tracks' ? (element.description.firstBlock ?? 0) : 0;
-  let runFirst = -1;
-  let run: Buffer[] = [];
-  let runBytes = 0;
-  const flush = (): void => {
-    if (run.length) volume.writeTrackImages(runFirst, run);
-    run = [];
-    runBytes = 0;
-  };
-  forEachBlock(tape, element, (block, j) => {
-    const t = firstTrack + j;
-    if (!decodesAsTrack(block, cchhOf(geometry, t))) {
-      flush();
-      const slot = Buffer.alloc(Math.max(block.length, volume.trackSizes().get(t)));
-      block.copy(slot);
-      volume.writeFlat(t * volume.backend.slotBytes, slot);
-      return;
-    }
-    if (run.length && (t !== runFirst + run.length || runBytes + block.length > RESTORE_RUN_BYTES || run.length === RESTORE_RUN_TRACKS)) flush();
-    if (!run.length) runFirst = t;
-    // The block is a view into the reader's window, reused by the next read: the run keeps a copy.
-    run.push(Buffer.from(block));
-    runBytes += block.length;
-  });
-  flush();
+  const writer = new TrackImageWriter(volume);
+  pass((block, j) => writer.write(firstTrack + j, block));
+  writer.flush();
   return element.blockCount;
 }
 
-function decodesAsTrack(block: Buffer, cchh: Cchh): boolean {
-  try {
-    trackUsedBytes(block, cchh, { path: 'tape block', trackIndex: 0 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export function restoreFbaBlocks(volume: Volume, tape: BackupTape, element: TapeElement): number {
+export function restoreFbaBlocks(volume: Volume, element: TapeElement, pass: BlockPass): number {
   let block = element.description.kind === 'blocks' ? (element.description.firstBlock ?? 0) : 0;
   let written = 0;
-  forEachBlock(tape, element, (data) => {
+  pass((data) => {
     volume.writeBlocks(block, data);
     block += data.length / 512;
     written += data.length / 512;
@@ -143,7 +111,7 @@ function checkBlocksAreTracks(tape: BackupTape, element: TapeElement): void {
   });
 }
 
-/** Restores a backup tape, after verifying it, onto a volume or into a new one (all of it, or one data set). Throws VerifyError when the tape fails its checks, UsageError when the data set is not on the tape, TargetExistsError when the new volume exists. */
+/** Restores a backup tape, after verifying it (in the same pass, into a new volume where no file was), onto a volume or into a new one (all of it, or one data set). Throws VerifyError when the tape fails its checks, UsageError when the data set is not on the tape, TargetExistsError when the new volume exists. */
 export function restoreTape(tapePath: string, options: RestoreOptions): RestoreResult {
   const tape = openBackupTape(tapePath, { startBlock: options.tapeStartBlock, onProgress: options.onProgress, index: options.tapeIndex });
   try {
@@ -158,15 +126,16 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
       throw new UsageError(
         `Cannot restore ${options.dataset} from ${tapePath}: the tape has ${tape.elements.map((e) => e.description.dsname ?? e.name).join(', ')}`,
       );
-    // Verify everything before writing anything.
-    tape.progress.begin('sha256', blocksOf(chosen), 'blocks');
-    const checks = chosen.map((e) => checkElement(tape, e));
-    const bad = checks.find((c) => !c.ok);
-    if (bad)
-      throw new VerifyError(`Cannot restore from ${tapePath}: ${bad.name} has SHA-256 ${bad.sha256}, the tape records ${bad.recorded}`, {
-        path: tapePath,
-        element: bad.name,
-      });
+    // A new volume where no file was is written in the same pass that hashes the tape (streamedPass);
+    // any other target only after every element verified.
+    const streamed = options.newVolume === true && !existsSync(options.to) && chosen.every((e) => e.description.kind !== 'dataset');
+    const checks: ElementCheck[] = [];
+    if (!streamed) {
+      tape.progress.begin('sha256', blocksOf(chosen), 'blocks');
+      checks.push(...chosen.map((e) => checkElement(tape, e)));
+      const bad = checks.find((c) => !c.ok);
+      if (bad) throw digestMismatch(tapePath, bad);
+    }
     // Data set tracks are placed by their home addresses (or relocated), so each must decode.
     if (tape.source.kind === 'ckd') {
       const datasetElements = chosen.filter((e) => e.description.kind === 'dataset');
@@ -193,10 +162,11 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
         : [];
       freeReallocatedNamesakes(volume, datasets);
       tape.progress.begin('copy', blocksOf(chosen), 'blocks');
-      const written = chosen.map((e) => {
-        if (!ckd) return restoreFbaBlocks(volume, tape, e);
+      const written = chosen.map((e, i) => {
+        const pass = streamed ? streamedPass(tape, e, (check) => (checks[i] = check)) : readPass(tape, e);
+        if (!ckd) return restoreFbaBlocks(volume, e, pass);
         if (e.description.kind === 'volume') {
-          const tracks = restoreVolumeElement(volume, tape, e);
+          const tracks = restoreVolumeElement(volume, e, pass);
           fitVtocToVolume(volume);
           return tracks;
         }
@@ -212,6 +182,36 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
   } finally {
     tape.reader.close();
   }
+}
+
+function digestMismatch(tapePath: string, bad: ElementCheck): VerifyError {
+  return new VerifyError(`Cannot restore from ${tapePath}: ${bad.name} has SHA-256 ${bad.sha256}, the tape records ${bad.recorded}`, {
+    path: tapePath,
+    element: bad.name,
+  });
+}
+
+/**
+ * The one pass of a restore into a new volume: each block is hashed, then written. A tape whose
+ * digest does not match is refused with VerifyError whatever its writes did (a damaged block may
+ * fail to write), as when it is verified before the copy, and the new volume is removed; else a
+ * write's failure is thrown. The check is told only to an element that verified.
+ */
+function streamedPass(tape: BackupTape, element: TapeElement, verified: (check: ElementCheck) => void): BlockPass {
+  return (visit) => {
+    let failure: { readonly error: unknown } | undefined;
+    const check = checkElement(tape, element, (block, j) => {
+      if (failure) return;
+      try {
+        visit(block, j);
+      } catch (error) {
+        failure = { error };
+      }
+    });
+    if (!check.ok) throw digestMismatch(tape.path, check);
+    if (failure) throw failure.error;
+    verified(check);
+  };
 }
 
 /** A new volume whose restore failed is removed with its track-size table: no partial target is left. */
