@@ -21,9 +21,11 @@
 //
 //   14. The tape library's S3 vault: vault and recall against `aws s3 cp` on a real radosgw
 //       (bench/vault-bench.mjs; needs Ceph and the AWS CLI), run with --only vault.
+//   15. Restore and verify of a dense 3390-3's tape against `cp` and `sha256sum` of the tape, with
+//       each restore's peak RSS (bench/restore-bench.mjs), run with --only restore.
 //   Sections 12 and later run only with --only; a full run keeps them as they were.
 //
-// Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine|mirror|incremental|vault]
+// Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine|mirror|incremental|vault|restore]
 //   --quick uses a 3390 of 1,000 cylinders instead of a 3390-3, for a fast look.
 //   --baseline REV is the revision section 11 compares with (default: engine-compare.mjs's).
 //   --only engine runs section 11 alone and replaces that section in the existing RESULTS.md;
@@ -48,7 +50,7 @@ const option = (name, fallback) => {
 const RUNS = option('--runs', 3);
 const QUICK = args.includes('--quick');
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-const ALONE = ['engine', 'incremental', 'mirror', 'vault'];
+const ALONE = ['engine', 'incremental', 'mirror', 'vault', 'restore'];
 if (ONLY !== undefined && !ALONE.includes(ONLY)) throw new Error(`--only ${ONLY}: only ${ALONE.map((a) => `"${a}"`).join(', ')} can run alone`);
 /** Measure and print section 2 (host write latency) only. */
 const LATENCY_ONLY = args.includes('--latency-only');
@@ -109,6 +111,15 @@ function vaultSection(rounds) {
   }).stdout.trim();
   return [VAULT_TITLE, '', table, ''];
 }
+const RESTORE_TITLE = '## 15. Restore and verify against cp and sha256sum';
+/** Section 15: bench/restore-bench.mjs, a dense 3390-3's tape, `rounds` interleaved rounds. */
+function restoreSection(rounds) {
+  log('restore-bench.mjs…');
+  const table = run([process.execPath, join(ROOT, 'bench', 'restore-bench.mjs'), '--rounds', String(rounds), ...(QUICK ? ['--cylinders', '1000'] : [])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).stdout.trim();
+  return [RESTORE_TITLE, '', table, ''];
+}
 if (ONLY !== undefined) {
   // The other sections stay as the last full run wrote them; this one is replaced (found by its
   // number, so a section whose title changed is replaced too) or added.
@@ -117,6 +128,7 @@ if (ONLY !== undefined) {
     incremental: [INCREMENTAL_TITLE, () => incrementalSection()],
     mirror: [MIRROR_TITLE, () => mirrorSection(Math.max(5, RUNS))],
     vault: [VAULT_TITLE, () => vaultSection(Math.max(5, RUNS))],
+    restore: [RESTORE_TITLE, () => restoreSection(Math.max(5, RUNS))],
   };
   const [title, make] = sections[ONLY];
   const resultsPath = join(ROOT, 'bench', 'RESULTS.md');
