@@ -29,14 +29,14 @@ const BASELINE = option('--baseline', undefined);
 const log = (text) => process.stderr.write(`${text}\n`);
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-/** Runs `argv` under /usr/bin/time; returns its wall seconds and peak resident set in bytes. */
+/** Runs `argv` under /usr/bin/time; returns its wall seconds, CPU seconds (user + system) and peak resident set in bytes. */
 function timed(argv, reportFile) {
   const started = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', reportFile, ...argv], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', '-o', reportFile, ...argv], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
-  const kib = Number(readFileSync(reportFile, 'utf8').trim().split('\n').pop());
-  return { seconds, rssBytes: kib * 1024 };
+  const [kib, user, system] = readFileSync(reportFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+  return { seconds, cpuSeconds: user + system, rssBytes: kib * 1024 };
 }
 
 const work = mkdtempSync(join(tmpdir(), 'snaptape-restore-bench-'));
@@ -73,7 +73,7 @@ try {
       timed(['sync', copy], report);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       rmSync(copy);
-      return { seconds, rssBytes: 0 };
+      return { seconds, cpuSeconds: Number.NaN, rssBytes: 0 };
     },
     restore: () => {
       const t = snaptape('restore', tape, '--to', restored, '--new-volume');
@@ -107,7 +107,9 @@ try {
   const mb = tapeBytes / 1e6;
   const seconds = (name) => median(times[name].map((t) => t.seconds));
   const rss = (name) => times[name].map((t) => t.rssBytes / 2 ** 20);
-  const cell = (name) => `${seconds(name).toFixed(2)} s (${(mb / seconds(name)).toFixed(0)} MB/s)`;
+  const cpu = (name) => median(times[name].map((t) => t.cpuSeconds));
+  const cell = (name) =>
+    `${seconds(name).toFixed(2)} s (${(mb / seconds(name)).toFixed(0)} MB/s${Number.isNaN(cpu(name)) ? '' : `, ${cpu(name).toFixed(2)} CPU-s`})`;
   const ratio = (ours, theirs) => seconds(theirs) / seconds(ours);
   const goal = (r, at) => (r >= at ? `holds (${r.toFixed(2)}× ≥ ${at}×)` : `not met (${r.toFixed(2)}× < ${at}×)`);
   const restoreRss = rss('restore');
@@ -116,6 +118,8 @@ try {
       `A backup tape of ${mb.toFixed(0)} MB (a dense ${TYPE}${CYLINDERS === undefined ? '' : ` of ${CYLINDERS} cylinders`}, every track full), ${ROUNDS} rounds,`,
       `each running every command once, interleaved (the order reversed every other round); medians. Load average`,
       `${loadBefore} before, ${loadAfter} after (a 2-core machine shared with other work). Page cache warm for all.`,
+      '',
+      'Each cell: the median wall time (throughput), and the median CPU seconds (user + system) of the command.',
       '',
       '| what | snaptape | reference | throughput ratio (reference time / snaptape time) |',
       '| --- | --- | --- | --- |',
