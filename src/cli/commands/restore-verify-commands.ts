@@ -1,7 +1,8 @@
 /**
  * `snaptape restore <tape> --to <image>` and `snaptape verify <tape>`. Both check every element's
- * SHA-256 against the tape's own trailer label (UTL1), and its labels against UTL2; restore writes
- * nothing unless all of them match.
+ * SHA-256 against the tape's own trailer label (UTL1), and its labels against UTL2; restore leaves
+ * nothing written unless all of them match (a new volume is written in the pass that hashes the
+ * tape, and removed if it does not verify).
  */
 import type { Command } from 'commander';
 import { UsageError, VerifyError } from '../../errors/snaptape-error.js';
@@ -61,7 +62,8 @@ export function registerRestoreVerify(program: Command): void {
     .addHelpText(
       'after',
       `
-What each mode writes (nothing at all unless every element verifies and the target passes its checks):
+What each mode writes (nothing at all unless every element verifies and the target passes its checks;
+a new volume is written as the tape is hashed, and removed if the tape does not verify):
   whole volume      every track, track for track, onto a volume of the same device type with at
                     least as many cylinders (a bigger one keeps its size: its VTOC and free space grow)
   --dataset NAME    through the target's VTOC: the data set is allocated in free space and
