@@ -148,6 +148,12 @@ describe('the bar of the long commands in the CLI', () => {
     expect(piped.stderr).toBe('');
   });
 
+  it('subsystem check: check of every track directory on a terminal; one JSON document with --json', () => {
+    expect(runSnaptapeOnTerminal(['subsystem', 'check', d('sub')])).toMatch(bar('check', 'directories'));
+    const json = JSON.parse(runSnaptapeOnTerminal(['subsystem', 'check', d('sub'), '--json'])) as { clean: boolean };
+    expect(json.clean).toBe(true);
+  });
+
   it('version create and version restore: labelled on a terminal; one JSON document with --json', () => {
     const cat = ['--catalog', d('cat.db')];
     runSnaptapeOk(['pool', 'create', 'SRC', '--role', 'source', ...cat]);
