@@ -5,22 +5,25 @@
  * labelled bar on a terminal (script(1)), draws nothing into a pipe, and prints exactly one JSON
  * document with --json.
  */
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   compareImages,
+  createVersion,
   createVolume,
   defineSnapshot,
   executeSnapshot,
   fillVolume,
   parseLoadSpec,
+  restoreFromVersion,
   runClone,
   runDrill,
   runPhysicalCopy,
   withVolume,
   type PhaseProgress,
 } from '../../src/api/index.js';
+import { addVolumes, makePool, makeSource, makeTapeTarget, makeTarget, openTestCatalog, SOURCE_CYLINDERS } from '../versions/version-fixtures.js';
 import { killAllServers, startServe } from '../server/helpers/serve-process.js';
 import { runSnaptape, runSnaptapeOk, runSnaptapeOnTerminal } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -100,6 +103,37 @@ describe('onProgress of the long library calls', () => {
     expect(seen.map((p) => p.phase)).toEqual(['copy']);
     expect(seen[0]!.total).toBeGreaterThan(0);
     expect(seen[0]!.done).toBe(seen[0]!.total);
+  });
+
+  it('version create: the tape pairs summed into one copy phase, then each clone pair; restore of a clone version: copy', async () => {
+    const root = d('vlib');
+    mkdirSync(root);
+    const catalog = openTestCatalog(root);
+    try {
+      makePool(catalog, 'SRC', 'source');
+      makePool(catalog, '01', 'target');
+      makePool(catalog, '02', 'target');
+      const sources = [makeSource(root, 's1', 41), makeSource(root, 's2', 42)];
+      addVolumes(catalog, 'SRC', sources);
+      addVolumes(catalog, '01', [makeTapeTarget(root, 't1'), makeTapeTarget(root, 't2')], 'tape');
+      addVolumes(catalog, '02', [makeTarget(root, 'c1'), makeTarget(root, 'c2')], 'clone');
+      const perSource = SOURCE_CYLINDERS * 15;
+
+      const tape: PhaseProgress[] = [];
+      await createVersion(catalog, { sourcePool: 'SRC', targetPool: '01', technology: 'tape', onProgress: (p) => tape.push(p) });
+      expect(phases(tape)).toEqual([{ phase: 'copy', done: 2 * perSource, total: 2 * perSource, unit: 'tracks' }]);
+
+      const clone: PhaseProgress[] = [];
+      await createVersion(catalog, { sourcePool: 'SRC', targetPool: '02', technology: 'clone', onProgress: (p) => clone.push(p) });
+      expect(new Set(clone.map((p) => `${p.phase} ${p.total} ${p.unit}`))).toEqual(new Set([`copy ${perSource} tracks`]));
+      expect(clone.filter((p) => p.done === perSource).length, 'each clone ends at its total').toBeGreaterThanOrEqual(2);
+
+      const restored: PhaseProgress[] = [];
+      await restoreFromVersion(catalog, { version: 2, sourcePath: sources[0], to: join(root, 'r.ckd'), onProgress: (p) => restored.push(p) });
+      expect(restored[restored.length - 1]).toEqual({ phase: 'copy', done: perSource, total: perSource, unit: 'tracks' });
+    } finally {
+      catalog.close();
+    }
   });
 });
 
