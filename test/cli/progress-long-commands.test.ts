@@ -70,6 +70,12 @@ function emptyVolume(name: string): string {
 }
 
 describe('onProgress of the long library calls', () => {
+  it('init: write of every empty track of a CKD image', () => {
+    const events: PhaseProgress[] = [];
+    createVolume(d('new.ckd'), { type: '3390', cylinders: 2, volser: 'NEW001', onProgress: (p) => events.push(p) }).close();
+    expect(phases(events)).toEqual([{ phase: 'write', done: TRACKS, total: TRACKS, unit: 'tracks' }]);
+  });
+
   it('compare: verify of every unit', () => {
     const events: PhaseProgress[] = [];
     compareImages(d('a.ckd'), d('b.ckd'), { onProgress: (p) => events.push(p) });
@@ -138,6 +144,12 @@ describe('onProgress of the long library calls', () => {
 });
 
 describe('the bar of the long commands in the CLI', () => {
+  it('init: write on a terminal; one JSON document with --json', () => {
+    expect(runSnaptapeOnTerminal(['init', d('i1.ckd'), '--type', '3390', '--cyls', '2', '--volser', 'INIT01'])).toMatch(bar('write', 'tracks', '30'));
+    const json = JSON.parse(runSnaptapeOnTerminal(['init', d('i2.ckd'), '--type', '3390', '--cyls', '2', '--volser', 'INIT02', '--json'])) as { units: number };
+    expect(json.units).toBe(TRACKS);
+  });
+
   it('compare: verify on a terminal; one JSON document with --json; nothing into a pipe', () => {
     expect(runSnaptapeOnTerminal(['compare', d('a.ckd'), d('b.ckd')])).toMatch(bar('verify', 'tracks', '30'));
     const json = runSnaptapeOnTerminal(['compare', d('a.ckd'), d('b.ckd'), '--json']);
