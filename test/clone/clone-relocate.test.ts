@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
+import { decodeTrack } from '../../src/ckd/track-codec.js';
 import { CopyPool } from '../../src/engine/copy-pool.js';
 import { DatasetError, NoSpaceError } from '../../src/errors/snaptape-error.js';
 import { CloneSession } from '../../src/techniques/clone/clone-session.js';
@@ -22,7 +23,7 @@ import type { Volume } from '../../src/volume/volume.js';
 import { dasdlsInfo, sha256File } from '../harness/dasd.js';
 import { runTool } from '../harness/external-tools.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { sleepMs } from './clone-fixtures.js';
+import { sleepMs, slotOf } from './clone-fixtures.js';
 
 let dir: TempDir;
 let pool: CopyPool;
@@ -103,6 +104,13 @@ describe('an extent-mode clone relocates data sets whose tracks are taken on the
       session.terminate();
       expect(getDataset(target, 'B.SECOND').equals(atActivate.get('B.SECOND') as Buffer)).toBe(true);
       expect(getDataset(target, 'OTHER').equals(other)).toBe(true);
+      // The moved tracks name their new place: home address (decodeTrack checks it) and every
+      // record id (CCHH); the 9 blocks and the EOF of A.FIRST are on its first track, 11.
+      for (let t = 11; t <= 13; t++) {
+        const track = decodeTrack(slotOf(target, t), { cylinder: 0, head: t }, { path: target.path, trackIndex: t });
+        expect(track.records.length).toBe(t === 11 ? 10 : 0);
+        expect(track.records.every((r) => r.cylinder === 0 && r.head === t)).toBe(true);
+      }
     } finally {
       source.close();
       target.close();
@@ -118,6 +126,34 @@ describe('an extent-mode clone relocates data sets whose tracks are taken on the
     ]);
     for (const name of ['A.FIRST', 'B.SECOND']) expect(dasdseq(image, name, where).equals(atActivate.get(name) as Buffer), name).toBe(true);
     expect(dasdseq(image, 'OTHER', where).equals(other)).toBe(true);
+  });
+
+  it('a data set past the end of a smaller destination moves into its free space (ACTIVE COPY)', async () => {
+    const where = sub('smaller');
+    // A 3390 of 5 cylinders whose LATE.DS lies on cylinder 4; the destination has 2 cylinders.
+    const source = createVolume(join(where, 'src.ckd'), { type: '3390', cylinders: 5, volser: 'SRC002' });
+    allocateDataset(source, { name: 'FILLER', tracks: 58, ...FB80 });
+    allocateDataset(source, { name: 'LATE.DS', tracks: 6, ...FB80 });
+    const target = createVolume(join(where, 'dst.ckd'), { type: '3390', cylinders: 2, volser: 'DST004' });
+    let content: Buffer;
+    try {
+      expect(extentsOf(source)['LATE.DS']).toEqual(['4/0-4/5']);
+      content = records(400, 7);
+      putDataset(source, 'LATE.DS', content);
+      const session = CloneSession.create(source, target, { pool, activate: true, datasets: ['LATE.DS'] });
+      // Written after ACTIVATE: copied first to its moved track, so the destination keeps the instant.
+      putDataset(source, 'LATE.DS', records(10, 8));
+      await session.whenCopied();
+      session.terminate();
+      expect(extentsOf(target)).toEqual({ 'LATE.DS': ['0/2-0/7'] });
+      expect(getDataset(target, 'LATE.DS').equals(content)).toBe(true);
+    } finally {
+      source.close();
+      target.close();
+    }
+    const image = join(where, 'dst.ckd');
+    expect(dasdlsInfo(image, where).problems).toEqual([]);
+    expect(dasdseq(image, 'LATE.DS', where).equals(content)).toBe(true);
   });
 
   it('no room, or a name clash, refuses the clone at CREATE, naming the data set and the destination; nothing is written', () => {
