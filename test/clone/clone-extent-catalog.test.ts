@@ -3,8 +3,8 @@
  * the destination at ACTIVATE: `get` (through the clone's fetch on demand) and `ls` find them,
  * Hercules `dasdls` lists them, and `dasdseq` extracts each with the content the source data set
  * had at ACTIVATE (written during the precopy before, and again after). A destination with a data
- * set of the same name elsewhere, or without room for the data sets, is refused at CREATE, before anything
- * is written.
+ * set of the same name elsewhere, or without room for the data sets, is refused at CREATE, before
+ * anything is written.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
