@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
 import { decodeTrack } from '../../src/ckd/track-codec.js';
 import { CopyPool } from '../../src/engine/copy-pool.js';
@@ -22,7 +22,9 @@ import { readVtoc } from '../../src/vtoc/vtoc-reader.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { dasdlsInfo, sha256File } from '../harness/dasd.js';
 import { runTool } from '../harness/external-tools.js';
+import { runSnaptapeJson } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { killAllServers, startServe } from '../server/helpers/serve-process.js';
 import { sleepMs, slotOf } from './clone-fixtures.js';
 
 let dir: TempDir;
@@ -32,6 +34,7 @@ beforeAll(() => {
   dir = makeTempDir('snaptape-clone-relocate-');
   pool = new CopyPool(2);
 });
+afterEach(() => killAllServers());
 afterAll(async () => {
   await pool.close();
   dir.cleanup();
@@ -155,6 +158,57 @@ describe('an extent-mode clone relocates data sets whose tracks are taken on the
     expect(dasdlsInfo(image, where).problems).toEqual([]);
     expect(dasdseq(image, 'LATE.DS', where).equals(content)).toBe(true);
   });
+
+  it('a relocated ACTIVE COPY whose server was SIGKILLed resumes to the same places (clone resume)', async () => {
+    const where = sub('resume');
+    const HALF = { dsorg: 'PS', recfm: parseRecfm('FB'), recordLength: 80, blockSize: 27920 } as const;
+    // BIG.DS (tracks 32-91) is moved: OTHER holds tracks 2-41 of the destination.
+    const source = createVolume(join(where, 'rs.ckd'), { type: '3390', cylinders: 10, volser: 'SRC003' });
+    const target = createVolume(join(where, 'rd.ckd'), { type: '3390', cylinders: 10, volser: 'DST005' });
+    const content = records(40_000, 11);
+    const other = records(500, 12);
+    try {
+      allocateDataset(source, { name: 'FILLER', tracks: 30, ...HALF });
+      allocateDataset(source, { name: 'BIG.DS', tracks: 60, ...HALF });
+      putDataset(source, 'BIG.DS', content);
+      allocateDataset(target, { name: 'OTHER', tracks: 40, ...FB80 });
+      putDataset(target, 'OTHER', other);
+    } finally {
+      source.close();
+      target.close();
+    }
+    const socket = join(where, 'ctl.sock');
+    const server = await startServe([source.path, target.path, '--control', socket]);
+    const created = runSnaptapeJson<{ phase: string }>([
+      'clone',
+      'create',
+      'rs',
+      'rd',
+      '--activate',
+      '--datasets',
+      'BIG.DS',
+      '--throttle-mbps',
+      '2',
+      '--server',
+      socket,
+    ]);
+    expect(created.phase).toBe('active');
+    await sleepMs(300);
+    await server.stop('SIGKILL');
+    const stored = runSnaptapeJson<{ complete: boolean; phase: string }>(['clone', 'status', '--target', target.path]);
+    expect(stored).toMatchObject({ complete: false, phase: 'active' });
+    expect((JSON.parse(readFileSync(`${target.path}.clone.json`, 'utf8')) as { relocated: unknown }).relocated).toEqual([[32, 42, 60]]);
+    const result = runSnaptapeJson<{ final: { phase: string } }>(['clone', 'resume', target.path]);
+    expect(result.final.phase).toBe('terminated');
+    const listing = dasdlsInfo(target.path, where);
+    expect(listing.problems).toEqual([]);
+    expect(listing.rows.map((r) => [r.name, r.tracks]).sort()).toEqual([
+      ['BIG.DS', 60],
+      ['OTHER', 40],
+    ]);
+    expect(dasdseq(target.path, 'BIG.DS', where).equals(content)).toBe(true);
+    expect(dasdseq(target.path, 'OTHER', where).equals(other)).toBe(true);
+  }, 60_000);
 
   it('no room, or a name clash, refuses the clone at CREATE, naming the data set and the destination; nothing is written', () => {
     const where = sub('refused');
