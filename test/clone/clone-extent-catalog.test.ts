@@ -3,8 +3,8 @@
  * the destination at ACTIVATE: `get` (through the clone's fetch on demand) and `ls` find them,
  * Hercules `dasdls` lists them, and `dasdseq` extracts each with the content the source data set
  * had at ACTIVATE (written during the precopy before, and again after). A destination with a data
- * set of the same name elsewhere, or with the tracks taken, is refused at CREATE, before anything
- * is written.
+ * set of the same name elsewhere, or without room for the data sets, is refused at CREATE, before
+ * anything is written.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -154,23 +154,19 @@ describe('an extent-mode clone catalogues its data sets on the destination', () 
     }
   });
 
-  it('a name clash or taken tracks on the destination refuse the clone at CREATE; nothing is written', () => {
+  it('a name clash or no room on the destination refuse the clone at CREATE; nothing is written', () => {
     const where = sub('refused');
     const source = makeSource(where);
-    // A.FIRST elsewhere: a clash. Tracks 2-9 held by another data set: no room.
+    // A.FIRST elsewhere: a clash. Tracks 2-41 held by another data set: no room (3 tracks left).
     const clash = createVolume(join(where, 'clash.ckd'), { type: '3390', cylinders: 3, volser: 'DST002' });
     allocateDataset(clash, { name: 'OTHER', tracks: 5, ...FB80 });
     allocateDataset(clash, { name: 'A.FIRST', tracks: 1, ...FB80 });
     const full = createVolume(join(where, 'full.ckd'), { type: '3390', cylinders: 3, volser: 'DST003' });
-    allocateDataset(full, { name: 'OTHER', tracks: 8, ...FB80 });
+    allocateDataset(full, { name: 'OTHER', tracks: 40, ...FB80 });
     try {
       for (const [target, error, message] of [
         [clash, DatasetError, /Cannot clone data set A\.FIRST onto .*clash\.ckd \(DST002\): a data set of that name is there, with other extents/],
-        [
-          full,
-          NoSpaceError,
-          /Cannot clone data set A\.FIRST onto .*full\.ckd \(DST003\): its extent 0 \(tracks 2-4\) is not free there: data set OTHER holds track 2/,
-        ],
+        [full, NoSpaceError, /Cannot clone data set B\.SECOND onto .*full\.ckd \(DST003\): it needs 4 tracks and 0 are free there/],
       ] as const) {
         target.imageBackend.sync();
         const before = sha256File(target.path);
