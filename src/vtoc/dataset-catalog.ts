@@ -86,18 +86,7 @@ export function placeCopies(volume: Volume, entries: readonly DatasetEntry[], ac
   const geometry = volume.ckd;
   const view = readVtoc(volume);
   const volser = view.label.volser;
-  const earlier = new Set<string>();
-  for (const entry of entries) {
-    const here = view.datasets.find((d) => d.name === entry.name);
-    if (!here) continue;
-    if (!sameExtents(here.extents, entry.extents)) {
-      throw new DatasetError(`Cannot ${action} data set ${entry.name} onto ${volume.path} (${volser}): a data set of that name is there, with other extents`, {
-        path: volume.path,
-        dsname: entry.name,
-      });
-    }
-    earlier.add(entry.name);
-  }
+  const earlier = earlierCopies(volume, view, entries, action);
   // An earlier copy's own tracks are free for it.
   const used = usedTrackMap(geometry, { ...view, datasets: view.datasets.filter((d) => !earlier.has(d.name)) });
   const placed: (number[] | undefined)[] = entries.map((entry) => {
@@ -126,6 +115,29 @@ export function placeCopies(volume: Volume, entries: readonly DatasetEntry[], ac
   });
 }
 
+/**
+ * The entries an earlier copy already catalogued here: a data set of the same name with the same
+ * extents (its own tracks are free for it). The same name with other extents is a clash, refused.
+ */
+function earlierCopies(volume: Volume, view: VtocView, entries: readonly DatasetEntry[], action: string): Map<string, DatasetEntry> {
+  const earlier = new Map<string, DatasetEntry>();
+  for (const entry of entries) {
+    const here = view.datasets.find((d) => d.name === entry.name);
+    if (!here) continue;
+    if (!sameExtents(here.extents, entry.extents)) {
+      throw new DatasetError(
+        `Cannot ${action} data set ${entry.name} onto ${volume.path} (${view.label.volser}): a data set of that name is there, with other extents`,
+        {
+          path: volume.path,
+          dsname: entry.name,
+        },
+      );
+    }
+    earlier.set(entry.name, here);
+  }
+  return earlier;
+}
+
 interface CataloguePlan {
   readonly view: VtocView;
   /** Per entry: the DSCB places to write (its own, when an earlier copy is here, else free ones). */
@@ -135,18 +147,7 @@ interface CataloguePlan {
 function planCatalogue(volume: Volume, entries: readonly DatasetEntry[], action: string): CataloguePlan {
   const view = readVtoc(volume);
   const volser = view.label.volser;
-  const earlier = new Map<string, DatasetEntry>();
-  for (const entry of entries) {
-    const here = view.datasets.find((d) => d.name === entry.name);
-    if (!here) continue;
-    if (!sameExtents(here.extents, entry.extents)) {
-      throw new DatasetError(`Cannot ${action} data set ${entry.name} onto ${volume.path} (${volser}): a data set of that name is there, with other extents`, {
-        path: volume.path,
-        dsname: entry.name,
-      });
-    }
-    earlier.set(entry.name, here);
-  }
+  const earlier = earlierCopies(volume, view, entries, action);
   // The extents must be free here (an earlier copy's own extents are).
   const others = { ...view, datasets: view.datasets.filter((d) => !earlier.has(d.name)) };
   for (const entry of entries) {

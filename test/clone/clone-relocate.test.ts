@@ -7,7 +7,7 @@
  * destination's own data set is untouched. No room, or a name clash, refuses the clone at CREATE
  * before anything is written.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
@@ -21,11 +21,10 @@ import { getDataset, putDataset } from '../../src/vtoc/dataset-io.js';
 import { readVtoc } from '../../src/vtoc/vtoc-reader.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { dasdlsInfo, sha256File } from '../harness/dasd.js';
-import { runTool } from '../harness/external-tools.js';
 import { runSnaptapeJson } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { killAllServers, startServe } from '../server/helpers/serve-process.js';
-import { sleepMs, slotOf } from './clone-fixtures.js';
+import { dasdseq, FB80, makeExtentSource, sleepMs, slotOf, stampedRecords, subDir } from './clone-fixtures.js';
 
 let dir: TempDir;
 let pool: CopyPool;
@@ -40,36 +39,6 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-function sub(name: string): string {
-  const path = join(dir.path, name);
-  mkdirSync(path, { recursive: true });
-  return path;
-}
-
-const FB80 = { dsorg: 'PS', recfm: parseRecfm('FB'), recordLength: 80, blockSize: 800 } as const;
-
-/** A 3390 of 3 cylinders with A.FIRST (tracks 2-4), X.GAP (5-6) and B.SECOND (7-10), after the 1-track VTOC. */
-function makeSource(where: string): Volume {
-  const volume = createVolume(join(where, 'src.ckd'), { type: '3390', cylinders: 3, volser: 'SRC001' });
-  allocateDataset(volume, { name: 'A.FIRST', tracks: 3, ...FB80 });
-  allocateDataset(volume, { name: 'X.GAP', tracks: 2, ...FB80 });
-  allocateDataset(volume, { name: 'B.SECOND', tracks: 4, ...FB80 });
-  return volume;
-}
-
-/** `count` 80-byte records, each stamped with its number and `tag`. */
-function records(count: number, tag: number): Buffer {
-  const data = Buffer.alloc(count * 80);
-  for (let i = 0; i < count; i++) data.fill((i * 7 + tag) & 0xff, i * 80, (i + 1) * 80).writeUInt32BE(i, i * 80);
-  return data;
-}
-
-function dasdseq(image: string, dsname: string, cwd: string): Buffer {
-  const r = runTool('dasdseq', [image, dsname], { cwd });
-  expect(r.stderr + r.stdout).toMatch(new RegExp(`dasdseq wrote \\d+ records to ${dsname.replace(/\./g, '\\.')}`));
-  return readFileSync(join(cwd, dsname));
-}
-
 function extentsOf(volume: Volume): Record<string, string[]> {
   return Object.fromEntries(
     readVtoc(volume).datasets.map((d) => [d.name, d.extents.map((e) => `${e.begin.cylinder}/${e.begin.head}-${e.end.cylinder}/${e.end.head}`)]),
@@ -78,31 +47,31 @@ function extentsOf(volume: Volume): Record<string, string[]> {
 
 describe('an extent-mode clone relocates data sets whose tracks are taken on the destination', () => {
   it('moves A.FIRST to the first free tracks, keeps B.SECOND in place; dasdls lists both, dasdseq extracts each as at ACTIVATE', async () => {
-    const where = sub('moved');
-    const source = makeSource(where);
+    const where = subDir(dir.path, 'moved');
+    const source = makeExtentSource(where);
     // OTHER holds tracks 2-5 of the destination: A.FIRST's place (2-4) is taken, B.SECOND's (7-10) free.
     const target = createVolume(join(where, 'dst.ckd'), { type: '3390', cylinders: 3, volser: 'DST001' });
     allocateDataset(target, { name: 'OTHER', tracks: 4, ...FB80 });
-    const other = records(150, 9);
+    const other = stampedRecords(150, 9);
     putDataset(target, 'OTHER', other);
     const atActivate = new Map<string, Buffer>();
     try {
-      putDataset(source, 'A.FIRST', records(50, 1));
-      putDataset(source, 'B.SECOND', records(120, 2));
+      putDataset(source, 'A.FIRST', stampedRecords(50, 1));
+      putDataset(source, 'B.SECOND', stampedRecords(120, 2));
       const session = CloneSession.create(source, target, { pool, precopy: true, datasets: ['A.FIRST', 'B.SECOND'] });
       // Bounded: 200 × 20 ms for a first pass of 7 tracks.
       for (let i = 0; i < 200 && session.status().tracksLeft > 0; i++) await sleepMs(20);
       // Host writes between CREATE and ACTIVATE: the precopy copies the rewritten tracks again.
-      putDataset(source, 'A.FIRST', records(90, 3));
-      putDataset(source, 'B.SECOND', records(100, 5));
+      putDataset(source, 'A.FIRST', stampedRecords(90, 3));
+      putDataset(source, 'B.SECOND', stampedRecords(100, 5));
       for (const name of ['A.FIRST', 'B.SECOND']) atActivate.set(name, getDataset(source, name));
       session.activate();
       expect(extentsOf(target)).toEqual({ OTHER: ['0/2-0/5'], 'A.FIRST': ['0/11-0/13'], 'B.SECOND': ['0/7-0/10'] });
       // Usable at once: get reads the relocated tracks, fetched on demand from their source tracks.
       expect(getDataset(target, 'A.FIRST').equals(atActivate.get('A.FIRST') as Buffer)).toBe(true);
       // Written after ACTIVATE: the source changes, the destination keeps the instant.
-      putDataset(source, 'A.FIRST', records(20, 4));
-      putDataset(source, 'B.SECOND', records(30, 6));
+      putDataset(source, 'A.FIRST', stampedRecords(20, 4));
+      putDataset(source, 'B.SECOND', stampedRecords(30, 6));
       await session.whenCopied();
       session.terminate();
       expect(getDataset(target, 'B.SECOND').equals(atActivate.get('B.SECOND') as Buffer)).toBe(true);
@@ -132,7 +101,7 @@ describe('an extent-mode clone relocates data sets whose tracks are taken on the
   });
 
   it('a data set past the end of a smaller destination moves into its free space (ACTIVE COPY)', async () => {
-    const where = sub('smaller');
+    const where = subDir(dir.path, 'smaller');
     // A 3390 of 5 cylinders whose LATE.DS lies on cylinder 4; the destination has 2 cylinders.
     const source = createVolume(join(where, 'src.ckd'), { type: '3390', cylinders: 5, volser: 'SRC002' });
     allocateDataset(source, { name: 'FILLER', tracks: 58, ...FB80 });
@@ -141,11 +110,11 @@ describe('an extent-mode clone relocates data sets whose tracks are taken on the
     let content: Buffer;
     try {
       expect(extentsOf(source)['LATE.DS']).toEqual(['4/0-4/5']);
-      content = records(400, 7);
+      content = stampedRecords(400, 7);
       putDataset(source, 'LATE.DS', content);
       const session = CloneSession.create(source, target, { pool, activate: true, datasets: ['LATE.DS'] });
       // Written after ACTIVATE: copied first to its moved track, so the destination keeps the instant.
-      putDataset(source, 'LATE.DS', records(10, 8));
+      putDataset(source, 'LATE.DS', stampedRecords(10, 8));
       await session.whenCopied();
       session.terminate();
       expect(extentsOf(target)).toEqual({ 'LATE.DS': ['0/2-0/7'] });
@@ -160,13 +129,13 @@ describe('an extent-mode clone relocates data sets whose tracks are taken on the
   });
 
   it('a relocated ACTIVE COPY whose server was SIGKILLed resumes to the same places (clone resume)', async () => {
-    const where = sub('resume');
+    const where = subDir(dir.path, 'resume');
     const HALF = { dsorg: 'PS', recfm: parseRecfm('FB'), recordLength: 80, blockSize: 27920 } as const;
     // BIG.DS (tracks 32-91) is moved: OTHER holds tracks 2-41 of the destination.
     const source = createVolume(join(where, 'rs.ckd'), { type: '3390', cylinders: 10, volser: 'SRC003' });
     const target = createVolume(join(where, 'rd.ckd'), { type: '3390', cylinders: 10, volser: 'DST005' });
-    const content = records(40_000, 11);
-    const other = records(500, 12);
+    const content = stampedRecords(40_000, 11);
+    const other = stampedRecords(500, 12);
     try {
       allocateDataset(source, { name: 'FILLER', tracks: 30, ...HALF });
       allocateDataset(source, { name: 'BIG.DS', tracks: 60, ...HALF });
@@ -211,8 +180,8 @@ describe('an extent-mode clone relocates data sets whose tracks are taken on the
   }, 60_000);
 
   it('no room, or a name clash, refuses the clone at CREATE, naming the data set and the destination; nothing is written', () => {
-    const where = sub('refused');
-    const source = makeSource(where);
+    const where = subDir(dir.path, 'refused');
+    const source = makeExtentSource(where);
     // 43 tracks after track 0 and the VTOC: OTHER takes 38, leaving 5 for the 7 the clone needs.
     const full = createVolume(join(where, 'full.ckd'), { type: '3390', cylinders: 3, volser: 'DST002' });
     allocateDataset(full, { name: 'OTHER', tracks: 38, ...FB80 });
