@@ -5,8 +5,10 @@
 // is made, then host writes rewrite a share of its tracks (each keeps its size: one data byte
 // changes), then `backup --incremental` runs. Times: the copy phase (start instant until every block
 // is on the tape) and the whole command (process start-up, final hash, read-back and fsyncs included).
+// `--changed N,M` rewrites that many tracks instead of a share, the same count on every volume size,
+// so a row pair shows whether the incremental's time follows the change or the volume.
 // Prints a Markdown table on stdout; runs dist/.
-// Usage: node bench/incremental-bench.mjs [--cyls 200,800] [--shares 1,5]
+// Usage: node bench/incremental-bench.mjs [--cyls 200,800] [--shares 1,5 | --changed 150,1500]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +23,8 @@ const args = process.argv.slice(2);
 const list = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1].split(',').map(Number) : fallback);
 const CYLINDERS = list('--cyls', [200, 800]);
 const SHARES = list('--shares', [1, 5]);
+/** Fixed counts of changed tracks (instead of shares): [] unless --changed. */
+const COUNTS = list('--changed', []);
 const log = (text) => process.stderr.write(`${text}\n`);
 
 function snaptape(...argv) {
@@ -57,18 +61,19 @@ for (const cylinders of CYLINDERS) {
   snaptape('fill', image, '--percent', '95');
   snaptape('track', image);
   const tracks = cylinders * 15;
-  for (const share of SHARES) {
+  const changes = COUNTS.length > 0 ? COUNTS.map((count) => ({ count, share: (100 * count) / tracks })) : SHARES.map((share) => ({ share }));
+  for (const { count, share } of changes) {
     const full = join(WORK, `full-${cylinders}-${share}.aws`);
     const fullRun = snaptape('backup', image, '--to', full, '--json');
     const fullSummary = JSON.parse(fullRun.stdout).summary;
-    const changed = Math.max(1, Math.round((tracks * share) / 100));
+    const changed = count ?? Math.max(1, Math.round((tracks * share) / 100));
     rewriteTracks(image, changed, cylinders * 100 + share);
     const inc = join(WORK, `inc-${cylinders}-${share}.aws`);
     const incRun = snaptape('backup', image, '--to', inc, '--incremental', '--json');
     const incSummary = JSON.parse(incRun.stdout).summary;
     const incTracks = incSummary.elements.reduce((n, e) => n + e.blocks, 0);
     rows.push(
-      `| ${cylinders} (${tracks} tracks) | ${share}% (${changed}) | ${fullSummary.tapeBytes} | ${fullSummary.copySeconds.toFixed(2)} / ${fullRun.seconds.toFixed(2)} | ${incTracks} | ${incSummary.tapeBytes} | ${((100 * incSummary.tapeBytes) / fullSummary.tapeBytes).toFixed(2)}% | ${incSummary.copySeconds.toFixed(2)} / ${incRun.seconds.toFixed(2)} |`,
+      `| ${cylinders} (${tracks} tracks) | ${count === undefined ? `${share}% (${changed})` : `${changed} (${share.toFixed(2)}%)`} | ${fullSummary.tapeBytes} | ${fullSummary.copySeconds.toFixed(2)} / ${fullRun.seconds.toFixed(2)} | ${incTracks} | ${incSummary.tapeBytes} | ${((100 * incSummary.tapeBytes) / fullSummary.tapeBytes).toFixed(2)}% | ${incSummary.copySeconds.toFixed(2)} / ${incRun.seconds.toFixed(2)} |`,
     );
     rmSync(full, { force: true });
     rmSync(inc, { force: true });

@@ -17,6 +17,7 @@ import type { Volume } from '../volume/volume.js';
 import { openVolume, withVolumeAsync } from './volume-api.js';
 import { makeScratchCopy } from '../volume/scratch-copy.js';
 import { TRACKS_PER_CYLINDER } from '../geometry/device-types.js';
+import { PhaseReporter, type OnPhaseProgress } from '../base/phase-progress.js';
 
 /** Units compared per read while checking the restore: one cylinder. */
 const COMPARE_UNITS_PER_READ = TRACKS_PER_CYLINDER;
@@ -29,6 +30,11 @@ export interface DrillOptions {
   readonly inPlace?: boolean;
   readonly keep?: boolean;
   readonly onProgress?: (progress: BackupProgress) => void;
+  /**
+   * The phases after the backups: the restore of each tape (SHA-256, then copy of its blocks), then
+   * its comparison with the point in time (verify, in units).
+   */
+  readonly onPhaseProgress?: OnPhaseProgress;
   /** Called with the backup's final track map (the tape, in the scratch directory, is removed). */
   readonly onTrackMap?: (map: TrackMapSnapshot) => void;
   /**
@@ -62,11 +68,16 @@ export interface DrillReport {
   readonly pass: boolean;
 }
 
+export interface CompareOptions {
+  /** One phase, verify, counted in units (tracks or blocks) compared. */
+  readonly onProgress?: OnPhaseProgress;
+}
+
 /**
  * Compares two volumes of the same geometry slot by slot: any kind `openVolume` opens (image files,
  * compressed images, mapped volumes of a subsystem folder), read-only, through `volume.backend`.
  */
-export function compareImages(referencePath: string, candidatePath: string): UnitComparison {
+export function compareImages(referencePath: string, candidatePath: string, options: CompareOptions = {}): UnitComparison {
   const a = openVolume(referencePath, { readOnly: true });
   let b: Volume;
   try {
@@ -81,6 +92,8 @@ export function compareImages(referencePath: string, candidatePath: string): Uni
     if (units !== b.unitCount || slotBytes !== b.backend.slotBytes) return { units, mismatched: units, firstMismatch: 0 };
     let mismatched = 0;
     let firstMismatch: number | null = null;
+    const progress = new PhaseReporter(options.onProgress);
+    progress.begin('verify', units, a.geometry.kind === 'ckd' ? 'tracks' : 'blocks');
     for (let u = 0; u < units; u += COMPARE_UNITS_PER_READ) {
       const count = Math.min(COMPARE_UNITS_PER_READ, units - u);
       const x = a.backend.readUnits(u, count);
@@ -92,6 +105,7 @@ export function compareImages(referencePath: string, candidatePath: string): Uni
           firstMismatch ??= u + k;
         }
       }
+      progress.advance(count);
     }
     return { units, mismatched, firstMismatch };
   } finally {
@@ -130,9 +144,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     const restores = tapes.map((_, k) => {
       const restored = join(scratchDir, `restored${k}.img`);
       const started = Date.now();
-      restoreChain(tapes.slice(0, k + 1), { to: restored, newVolume: true });
+      restoreChain(tapes.slice(0, k + 1), { to: restored, newVolume: true, onProgress: options.onPhaseProgress });
       const restoreSeconds = (Date.now() - started) / 1000;
-      return { restoreSeconds, comparison: compareImages(references[k] as string, restored) };
+      return { restoreSeconds, comparison: compareImages(references[k] as string, restored, { onProgress: options.onPhaseProgress }) };
     });
     const first = restores[0] as (typeof restores)[number];
     const incrementals = restores.slice(1).map((r, i) => ({ backup: backups[i + 1] as BackupRun, ...r }));

@@ -109,8 +109,11 @@ export interface LibraryTape {
  * anything else needs the cartridges recalled first.
  */
 export async function libraryTape(dir: string, volser: string, options: { readonly catalog: string; readonly dataset?: string }): Promise<LibraryTape> {
-  const set = await withCatalog(options.catalog, (catalog) => cartridgeSet(catalog, dir, volser, { vaulted: true }));
-  const stagingDir = join(await withCatalog(options.catalog, (catalog) => openLibrary(catalog, dir).path), STAGING_DIR);
+  const { set, libraryPath } = await withCatalog(options.catalog, (catalog) => ({
+    set: cartridgeSet(catalog, dir, volser, { vaulted: true }),
+    libraryPath: openLibrary(catalog, dir).path,
+  }));
+  const stagingDir = join(libraryPath, STAGING_DIR);
   const vaulted = set.filter((c) => c.location === 'vaulted');
   if (vaulted.length > 0) {
     if (options.dataset === undefined) {

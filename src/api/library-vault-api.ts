@@ -9,7 +9,8 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { withCatalog } from '../catalog/catalog.js';
 import { LibraryError } from '../errors/snaptape-error.js';
-import { beginRecall, cartridgeSet, cartridgeToVault, fileSha256, finishRecall, listLibrary, recordVaulted, type CartridgeRecord } from '../library/index.js';
+import { fileSha256 } from '../base/file-digest.js';
+import { beginRecall, cartridgeSet, cartridgeToVault, finishRecall, listLibrary, recordVaulted, type CartridgeRecord } from '../library/index.js';
 import type { TapeIndex } from '../tape/tape-index.js';
 import { joinTapeVolumes } from '../tape/multi-volume.js';
 import { openBackupTape } from '../techniques/restore/backup-tape.js';
@@ -203,7 +204,7 @@ export async function verifyVaultedSet(dir: string, volser: string, options: { r
         ok: sha256 === manifest.sha256 && sha256 === c.sha256,
       });
     } else {
-      const sha256 = fileSha256(c.path);
+      const sha256 = fileSha256(c.path, 'the cartridge').sha256;
       cartridges.push({ volser: c.volser, location: c.location, read: c.path, sha256, recorded: c.sha256, ok: sha256 === c.sha256 });
     }
   }

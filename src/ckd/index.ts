@@ -14,4 +14,5 @@ export {
   type CkdRecord,
   type CkdTrack,
 } from './track-codec.js';
+export { relocateTrackImage } from './track-relocate.js';
 export { EMPTY_TRACK_BYTES, HOME_ADDRESS_LAYOUT } from './track-layout.js';

@@ -27,7 +27,8 @@ export function barsAllowed(json: boolean | undefined): boolean {
 const NO_BAR = { update: () => undefined, stop: () => undefined };
 
 /**
- * A bar per phase: a new phase starts the bar again at 0 (so its ETA is its own), labelled
+ * A bar per phase: a new phase, or a new total (the same phase of the next copy, as a version's
+ * clones one after another), starts the bar again (so its ETA is its own), labelled
  * "SHA-256 ███░░ 40% | 120/300 blocks | ETA 3s".
  */
 export function phaseProgressBar(json: boolean | undefined): ProgressBar<PhaseProgress> {
@@ -37,13 +38,15 @@ export function phaseProgressBar(json: boolean | undefined): ProgressBar<PhasePr
     cliProgress.Presets.shades_classic,
   );
   let phase: string | undefined;
+  let total = 0;
   return {
     update: (p) => {
       if (p.total === 0) return;
       const payload = { phase: PHASE_LABELS[p.phase].padEnd(7), unit: p.unit };
-      if (p.phase !== phase) {
+      if (p.phase !== phase || p.total !== total) {
         if (phase !== undefined) bar.stop();
         phase = p.phase;
+        total = p.total;
         bar.start(p.total, p.done, payload);
       } else bar.update(p.done, payload);
     },

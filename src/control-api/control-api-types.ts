@@ -82,6 +82,10 @@ export interface BackupSessionRequest {
   readonly spool?: string;
   /** Emulate a target slowed to this many MB/s (experiments). */
   readonly targetMbps?: number;
+  /** Copy only the units changed since the last complete backup's checkpoint (the volume needs change tracking). */
+  readonly incremental?: boolean;
+  /** The base instead: a checkpoint name, or a backup tape of this volume (a path on the server's machine): a differential. */
+  readonly since?: string;
   /** Test hook (server started with --test-hooks): copy the image here right before the start instant. */
   readonly referenceCopy?: string;
   /**

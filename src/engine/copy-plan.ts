@@ -35,13 +35,29 @@ export interface PlacedTarget {
 }
 
 /**
- * A slot target: unit u goes to the same unit of another volume or backend. With `trim`, a unit is
- * written only up to its last non-zero byte, then zeros up to what the target slot may still hold
- * (its extent), so that a sparse source stays cheap and the target slot still equals the source.
+ * Units of a CKD source that go to other tracks of the target (an extent clone's relocated data
+ * sets): unit u goes to track `targetUnits[u]`, its home address and record ids rewritten for that
+ * track on the way (ckd/track-relocate.ts); a unit with `targetUnits[u] === u` goes as it is.
+ */
+export interface UnitRelocation {
+  readonly targetUnits: Int32Array;
+  /** Heads per cylinder of the target, to make a track's CCHH from its index. */
+  readonly heads: number;
+  /** The source, named in an error about one of its tracks. */
+  readonly sourcePath: string;
+}
+
+/**
+ * A slot target: unit u goes to the same unit of another volume or backend (or, with `relocation`,
+ * to the unit it names). With `trim`, a unit is written only up to its last non-zero byte, then
+ * zeros up to what the target slot may still hold (its extent), so that a sparse source stays cheap
+ * and the target slot still equals the source.
  */
 export interface SlotTarget {
   readonly kind: 'slot';
   readonly trim: boolean;
+  /** Absent: every unit goes to the same unit, as it is. */
+  readonly relocation?: UnitRelocation;
   /**
    * Int32 per unit: bytes of the target slot that may be non-zero, kept by every copy. Absent: the
    * whole slot may hold old bytes (a target the engine does not track), so every copy writes it whole.

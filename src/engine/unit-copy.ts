@@ -7,7 +7,8 @@
  * What is written: for a placed target, the unit's bytes as planned (its prefix before them); for a
  * slot target with `trim`, the source slot up to its last non-zero byte, then zeros up to what the
  * target slot may still hold (its extent), so the target slot equals the source byte for byte and
- * a sparse source stays cheap; without `trim`, the whole slot.
+ * a sparse source stays cheap; without `trim`, the whole slot. A slot target's relocated unit goes
+ * to the track its plan names, its CCHH rewritten for that track (ckd/track-relocate.ts).
  *
  * Invariants: a unit this call claimed is completed or released before it returns or throws; the
  * extent and the marks are stored before `complete`, whose notify releases waiters, so a waiter
@@ -15,7 +16,8 @@
  */
 import { BitColumns } from './bit-columns.js';
 import { countCopies } from './copy-census.js';
-import type { CopyTarget, UnitCopyMarks } from './copy-plan.js';
+import { relocateTrackImage } from '../ckd/track-relocate.js';
+import type { CopyTarget, UnitCopyMarks, UnitRelocation } from './copy-plan.js';
 import { waitForTargetSync, type TargetRate } from './target-rate.js';
 import { UNIT_STATE, type TrackStateArray } from './track-state.js';
 import type { UnitSink, UnitSource, UnitWrite } from './unit-ports.js';
@@ -135,11 +137,24 @@ export function copyUnits(copier: UnitCopier, units: readonly number[], how: Cop
   }
 }
 
-/** What a unit's write is: its planned bytes (placed), or trimmed up to the target's extent (slot). */
-function shapeWrite(copier: UnitCopier, unit: number, payload: Buffer): UnitWrite {
+/**
+ * What a unit's write is: its planned bytes (placed), or trimmed up to the target's extent (slot),
+ * relocated first when the plan sends it to another track.
+ */
+function shapeWrite(copier: UnitCopier, unit: number, source: Buffer): UnitWrite {
   const target = copier.target;
-  if (target.kind === 'placed' || !target.trim) return { unit, data: payload, usedBytes: payload.length };
+  if (target.kind === 'placed') return { unit, targetUnit: unit, data: source, usedBytes: source.length };
+  const { targetUnit, payload } = relocated(target.relocation, unit, source);
+  if (!target.trim) return { unit, targetUnit, data: payload, usedBytes: payload.length };
   const used = nonZeroLength(payload);
   const extent = copier.extents ? Atomics.load(copier.extents, unit) : payload.length;
-  return { unit, data: payload.subarray(0, Math.max(used, extent)), usedBytes: used };
+  return { unit, targetUnit, data: payload.subarray(0, Math.max(used, extent)), usedBytes: used };
+}
+
+/** Where a unit goes and its bytes there: a relocated track names its new place (its CCHH). */
+function relocated(relocation: UnitRelocation | undefined, unit: number, source: Buffer): { targetUnit: number; payload: Buffer } {
+  const targetUnit = relocation ? (relocation.targetUnits[unit] as number) : unit;
+  if (!relocation || targetUnit === unit) return { targetUnit, payload: source };
+  const cchh = { cylinder: Math.floor(targetUnit / relocation.heads), head: targetUnit % relocation.heads };
+  return { targetUnit, payload: relocateTrackImage(source, cchh, { path: relocation.sourcePath, trackIndex: unit }) };
 }

@@ -16,9 +16,12 @@ export interface UnitSource {
   close?(): void;
 }
 
-/** One unit's write: `data` goes to the unit's place; its first `usedBytes` are the source's non-zero bytes. */
+/** One unit's write: `data` goes to the place of `targetUnit`; its first `usedBytes` are the source's non-zero bytes. */
 export interface UnitWrite {
+  /** The copy unit (its state, marks and extent). */
   readonly unit: number;
+  /** A slot target's unit it goes to: `unit`, or where a relocation sends it (copy-plan.ts). */
+  readonly targetUnit: number;
   readonly data: Buffer;
   readonly usedBytes: number;
 }
@@ -226,7 +229,7 @@ export class FileUnitSink implements UnitSink {
     const target = this.target;
     if (target.kind === 'slot') {
       const slots = this.slots as FileUnitLocation;
-      for (const w of writes) writeFully(this.fd, w.data, slots.dataOffsetBytes + w.unit * slots.slotBytes, this.path);
+      for (const w of writes) writeFully(this.fd, w.data, slots.dataOffsetBytes + w.targetUnit * slots.slotBytes, this.path);
       return;
     }
     const { offsets, prefixes, prefixBytes } = target;

@@ -17,6 +17,7 @@ import type { ImageBackend } from './image-backend.js';
 import type { CckdCompression } from './cckd-layouts.js';
 import { createCckdImage } from './cckd-create.js';
 import { UsageError } from '../errors/snaptape-error.js';
+import { PhaseReporter, type OnPhaseProgress } from '../base/phase-progress.js';
 
 export interface CreateImageOptions {
   /** Replace an existing file. */
@@ -25,6 +26,11 @@ export interface CreateImageOptions {
   readonly format?: 'ckd' | 'cckd';
   /** Compression of a CCKD image's tracks (default zlib). */
   readonly compression?: CckdCompression;
+  /**
+   * An uncompressed CKD image: write, in tracks (one small write per track, which on a large
+   * volume takes seconds). CCKD and FBA images write no track one by one, so report nothing.
+   */
+  readonly onProgress?: OnPhaseProgress;
 }
 
 /** Creates the image and returns it open for writing (locked). */
@@ -55,7 +61,12 @@ export function createImage(path: string, geometry: VolumeGeometry, options: Cre
       file.writeHeader(
         encodeCkdHeader({ heads: geometry.heads, trackSlotBytes: slotBytes, devtypeByte: geometry.family.devtypeByte, fileSequence: 0, highCylinder: 0 }),
       );
-      for (let t = 0; t < geometry.trackCount; t++) file.writeUnit(t, encodeTrack(emptyTrack(cchhOf(geometry, t))));
+      const progress = new PhaseReporter(options.onProgress);
+      progress.begin('write', geometry.trackCount, 'tracks');
+      for (let t = 0; t < geometry.trackCount; t++) {
+        file.writeUnit(t, encodeTrack(emptyTrack(cchhOf(geometry, t))));
+        progress.advance();
+      }
     }
   } catch (error) {
     // A half-made image is no image: it goes while the lock still says it is ours.

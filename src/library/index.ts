@@ -15,7 +15,6 @@ export {
   DEFAULT_RETENTION_DAYS,
   ejectCartridge,
   expireCartridges,
-  fileSha256,
   initLibrary,
   injectCartridge,
   listLibrary,

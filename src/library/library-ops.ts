@@ -5,10 +5,9 @@
  * one transaction; a cartridge file is moved only by these functions, and written only by a tape
  * writer while it is a scratch cartridge in a drive (cartridge-guard.ts).
  */
-import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readAtMost } from '../base/file-io.js';
+import { fileSha256 } from '../base/file-digest.js';
 import type { Catalog, Db } from '../catalog/catalog.js';
 import { translateIoError } from '../errors/io-error.js';
 import { CartridgeProtectedError, LibraryError, UsageError } from '../errors/snaptape-error.js';
@@ -237,29 +236,6 @@ export function unmountCartridge(catalog: Catalog, dir: string, volser: string):
   });
 }
 
-/** SHA-256 of a whole file, read in large sequential reads. */
-export function fileSha256(path: string): string {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    throw translateIoError(error, 'hash cartridge', path);
-  }
-  try {
-    const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(8 << 20);
-    for (let at = 0; ;) {
-      const got = readAtMost(fd, buffer, at, path, 'the cartridge');
-      if (got === 0) break;
-      hash.update(buffer.subarray(0, got));
-      at += got;
-    }
-    return hash.digest('hex');
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function moveFile(from: string, to: string): void {
   try {
     renameSync(from, to);
@@ -282,7 +258,7 @@ export function ejectCartridge(catalog: Catalog, dir: string, volser: string, to
   const to = join(resolve(toDir), `${cartridge.volser}.aws`);
   if (existsSync(to)) throw new LibraryError(`Cannot eject cartridge ${cartridge.volser} to ${to}: a file is there`, { volser, path: to });
   const from = cartridgePath(library.path, cartridge.volser);
-  const sha256 = fileSha256(from);
+  const sha256 = fileSha256(from, 'the cartridge').sha256;
   const ejected = { ...cartridge, location: 'ejected' as const, slot: null, sha256 };
   catalog.write((db) => updateCartridge(db, library.path, ejected));
   mkdirSync(resolve(toDir), { recursive: true });
@@ -316,7 +292,7 @@ export function injectCartridge(catalog: Catalog, dir: string, file: string): Ca
   if (known !== undefined && known.location !== 'ejected')
     throw new LibraryError(`Cannot inject ${file}: cartridge ${volser} is already in the library (${known.location})`, { volser });
   if (known?.state === 'private') {
-    const sha256 = fileSha256(file);
+    const sha256 = fileSha256(file, 'the cartridge').sha256;
     if (sha256 !== known.sha256)
       throw new CartridgeProtectedError(
         `Cannot inject ${file}: private cartridge ${volser}${known.worm ? ' (WORM)' : ''} was ejected with SHA-256 ${known.sha256 ?? '?'} and comes back as ${sha256}: it was changed outside the library`,
@@ -388,7 +364,7 @@ export function commitPrivate(
   firstSequence = 1,
 ): CartridgeRecord[] {
   const library = openLibrary(catalog, dir);
-  const hashes = volsers.map((v) => fileSha256(cartridgePath(library.path, v)));
+  const hashes = volsers.map((v) => fileSha256(cartridgePath(library.path, v), 'the cartridge').sha256);
   return catalog.write((db) => {
     const pools = listLibraryPools(db, library.path);
     return volsers.map((volser, i) => {

@@ -51,6 +51,8 @@ const BACKUP_FIELDS = [
   'cbwTimeoutMs',
   'spool',
   'targetMbps',
+  'incremental',
+  'since',
   'rejoinSecondary',
 ] as const;
 const CLONE_FIELDS = ['type', 'volume', 'target', 'precopy', 'activate', 'datasets', 'workers', 'throttleMbps', 'pauseAfter', 'pauseMs'] as const;
@@ -103,6 +105,8 @@ const startBackup: SessionCreator = (request: JsonObject, context) => {
     cbwTimeoutMs: fields.optionalInteger('cbwTimeoutMs', { min: 1, max: MAX_CBW_TIMEOUT_MS }),
     spoolPath: optionalPath(fields.optionalString('spool')),
     targetMbps: fields.optionalNumber('targetMbps', { min: 0.001, max: MAX_THROTTLE_MBPS }),
+    incremental: fields.optionalBoolean('incremental'),
+    since: fields.optionalString('since'),
   };
   // From here to the interceptor's registration nothing yields: this is the start instant.
   if (referenceCopy !== undefined) {

@@ -19,9 +19,10 @@
  * 3. the NBD server stops accepting and drains its connections (queued replies are sent);
  * 4. every volume is synced and closed, which releases its lock; a served tape is closed.
  *
- * A backup tape (`tapes`: a full backup, later with its incrementals) is served as one more
- * export, read-only, under the first tape's name (techniques/restore/tape-volume-backend.ts); it
- * is no volume: sessions and the control API do not see it.
+ * A backup tape, or a chain (`tapes`: a full backup, then its incrementals in order), is served as
+ * one more export, read-only, under the last tape's name, the instant it holds
+ * (techniques/restore/tape-volume-backend.ts); it is no volume: sessions and the control API do
+ * not see it.
  */
 import { LOG_EVENTS, type EventLogger } from '../base/log.js';
 import { randomBytes } from 'node:crypto';
@@ -45,7 +46,7 @@ export const TOKEN_ENV = 'SNAPTAPE_TOKEN';
 
 export interface VolumeServerOptions {
   readonly images: readonly string[];
-  /** A backup tape to export read-only as the volume it holds (a chain: the full backup first). */
+  /** A backup tape, or a chain (the full backup first, then its incrementals), to export read-only as the volume it holds. */
   readonly tapes?: readonly string[];
   readonly nbd: NbdAddress;
   /** Group allowed on the NBD unix socket (mode 0660); default: owner only (0600). */

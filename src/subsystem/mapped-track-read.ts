@@ -4,9 +4,8 @@
  * entry's extent, zero after; a relocated one (a data set snapshot placed it at another track)
  * has its home address and the record ids that named the old track rewritten to this track.
  */
-import { decodeFields, num } from '../base/field-table.js';
-import { decodeTrack, emptyTrack, encodeTrack } from '../ckd/track-codec.js';
-import { HOME_ADDRESS_LAYOUT } from '../ckd/track-layout.js';
+import { emptyTrack, encodeTrack } from '../ckd/track-codec.js';
+import { relocateTrackImage } from '../ckd/track-relocate.js';
 import { cchhOf, type Cchh } from '../geometry/cchh.js';
 import type { CkdGeometry } from '../geometry/volume-geometry.js';
 import { ENTRY_FLAG_RELOCATED, UNALLOCATED_SLOT } from './subsystem-layouts.js';
@@ -16,30 +15,6 @@ import type { PoolReader } from './track-pool.js';
 /** The image of an empty track at `cchh`, as dasdinit writes it. */
 export function emptyTrackImage(cchh: Cchh): Buffer {
   return encodeTrack(emptyTrack(cchh));
-}
-
-/**
- * Rewrites a track image written as another track so that it reads as `target`. An image that
- * does not decode is returned as it is (it has no record ids to rewrite).
- */
-export function relocateTrackImage(image: Buffer, target: Cchh, source: { path: string; trackIndex: number }): Buffer {
-  if (image.length < HOME_ADDRESS_LAYOUT.size) return image;
-  const ha = decodeFields(HOME_ADDRESS_LAYOUT, image);
-  const stored = { cylinder: num(ha, 'cylinder'), head: num(ha, 'head') };
-  if (stored.cylinder === target.cylinder && stored.head === target.head) return image;
-  let decoded;
-  try {
-    decoded = decodeTrack(image, stored, source);
-  } catch {
-    return image;
-  }
-  const records = decoded.records.map((r) =>
-    r.cylinder === stored.cylinder && r.head === stored.head ? { ...r, cylinder: target.cylinder, head: target.head } : r,
-  );
-  const encoded = encodeTrack({ cchh: target, r0Data: decoded.r0Data, records });
-  const out = Buffer.from(image);
-  encoded.copy(out, 0);
-  return out;
 }
 
 /** The first `lengthBytes` of virtual track `trackIndex`'s slot as the volume shows it. */

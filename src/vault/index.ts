@@ -13,5 +13,5 @@ export {
   type FetchResult,
   type RecallResult,
 } from './vault-fetch.js';
-export { buildVaultManifest, fileSha256, manifestIndex, parseVaultManifest, type VaultManifest, type VaultedDataSet } from './vault-manifest.js';
+export { buildVaultManifest, manifestIndex, parseVaultManifest, type VaultManifest, type VaultedDataSet } from './vault-manifest.js';
 export { vaultCartridge, type VaultOptions, type VaultResult } from './vault-upload.js';

@@ -7,10 +7,8 @@
  * and the index is rebuilt through tapeIndexFromRows, which checks it as a header walk would.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync } from 'node:fs';
 import { decodeEbcdic } from '../base/ebcdic.js';
-import { readAtMost } from '../base/file-io.js';
-import { translateIoError } from '../errors/io-error.js';
+import { fileSha256 } from '../base/file-digest.js';
 import { VaultError } from '../errors/snaptape-error.js';
 import { readTapeContents } from '../tape/tape-contents.js';
 import { tapeIndexFromRows, tapeIndexRows, type TapeIndex, type TapeIndexRow } from '../tape/tape-index.js';
@@ -43,32 +41,6 @@ export interface VaultManifest {
   readonly index: readonly TapeIndexRow[];
 }
 
-const READ_CHUNK_BYTES = 8 * 1024 * 1024;
-
-/** SHA-256 of a whole file, read in 8 MiB steps into one buffer. */
-export function fileSha256(path: string): { sha256: string; sizeBytes: number } {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (cause) {
-    throw translateIoError(cause, 'open cartridge', path);
-  }
-  try {
-    const sizeBytes = fstatSync(fd).size;
-    const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-    for (let at = 0; at < sizeBytes;) {
-      const got = readAtMost(fd, buffer.subarray(0, Math.min(READ_CHUNK_BYTES, sizeBytes - at)), at, path, 'the cartridge');
-      if (got === 0) break;
-      hash.update(buffer.subarray(0, got));
-      at += got;
-    }
-    return { sha256: hash.digest('hex'), sizeBytes };
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Reads a cartridge file and describes it: labels, data sets with their digests, and the index. */
 export function buildVaultManifest(path: string, volser: string): VaultManifest {
   const reader = TapeReader.open(path);
@@ -94,7 +66,7 @@ export function buildVaultManifest(path: string, volser: string): VaultManifest 
       if (entry.kind === 'block' && entry.storedBytes === 80 && !dataBlocks.has(entry.blockNumber))
         labels.push(decodeEbcdic(reader.readBlockData(entry.blockNumber)));
     }
-    const whole = fileSha256(path);
+    const whole = fileSha256(path, 'the cartridge');
     return {
       format: MANIFEST_FORMAT,
       version: MANIFEST_VERSION,

@@ -5,6 +5,7 @@
 import { createImage } from '../image/create-image.js';
 import { openImage, type ImageFormat } from '../image/open-image.js';
 import type { CckdCompression } from '../image/cckd-layouts.js';
+import type { OnPhaseProgress } from '../base/phase-progress.js';
 import { parseGeometry, type VolumeGeometry } from '../geometry/volume-geometry.js';
 import { Volume } from './volume.js';
 import { TrackSizeTable } from './track-size-table.js';
@@ -28,13 +29,15 @@ export interface CreateVolumeOptions {
   /** `cckd` makes a compressed Hercules image (default `ckd`: uncompressed). */
   readonly format?: 'ckd' | 'cckd';
   readonly compression?: CckdCompression;
+  /** The empty tracks of an uncompressed CKD image as they are written (createImage's `onProgress`). */
+  readonly onProgress?: OnPhaseProgress;
 }
 
 /** Creates a new sparse volume image (Hercules CKD, CCKD or FBA) at `path`, labelled with `options.volser`, and returns it open for writing (close it when done). Throws UsageError for a bad volser, device type or size, TargetExistsError when the file exists without `force`, IoError when it cannot be written. */
 export function createVolume(path: string, options: CreateVolumeOptions): Volume {
   const volser = checkVolser(options.volser);
   const geometry: VolumeGeometry = parseGeometry(options.type, { cylinders: options.cylinders, blocks: options.blocks });
-  const image = createImage(path, geometry, { force: options.force, format: options.format, compression: options.compression });
+  const image = createImage(path, geometry, { force: options.force, format: options.format, compression: options.compression, onProgress: options.onProgress });
   // Every track of a new image is empty: no need to scan for the size table.
   const sizes = geometry.kind === 'ckd' ? TrackSizeTable.uniform(geometry.trackCount, EMPTY_TRACK_BYTES) : undefined;
   const volume = new Volume(image, sizes);

@@ -68,8 +68,12 @@ export function ensureVtoc(volume: Volume): VtocView {
   }
 }
 
-function pickRuns(geometry: CkdGeometry, used: Uint8Array, volser: string, request: AllocateRequest, trackCount: number): TrackRun[] {
-  const runs = request.cylinders !== undefined ? freeCylinderRuns(geometry, used) : freeRuns(used);
+/**
+ * First fit of `trackCount` tracks in the free `runs` (disk order): the first run that holds them
+ * all, else the first runs in disk order, up to MAX_EXTENTS_PER_VOLUME of them; undefined when
+ * they do not hold it.
+ */
+export function firstFitRuns(runs: readonly TrackRun[], trackCount: number): TrackRun[] | undefined {
   const single = runs.find((r) => r.trackCount >= trackCount);
   if (single) return [{ firstTrack: single.firstTrack, trackCount }];
   const picked: TrackRun[] = [];
@@ -80,7 +84,13 @@ function pickRuns(geometry: CkdGeometry, used: Uint8Array, volser: string, reque
     picked.push({ firstTrack: r.firstTrack, trackCount: take });
     needed -= take;
   }
-  if (needed > 0) {
+  return needed > 0 ? undefined : picked;
+}
+
+function pickRuns(geometry: CkdGeometry, used: Uint8Array, volser: string, request: AllocateRequest, trackCount: number): TrackRun[] {
+  const runs = request.cylinders !== undefined ? freeCylinderRuns(geometry, used) : freeRuns(used);
+  const picked = firstFitRuns(runs, trackCount);
+  if (!picked) {
     const total = runs.reduce((n, r) => n + r.trackCount, 0);
     const largest = runs.reduce((m, r) => Math.max(m, r.trackCount), 0);
     throw new NoSpaceError(

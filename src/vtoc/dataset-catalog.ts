@@ -1,8 +1,14 @@
 /**
- * Catalogues on a volume data sets whose tracks were copied onto it at the same tracks from another
- * volume of the same geometry (an extent-mode clone): each gets the source's Format-1 (with this
- * volume's volser) and Format-3s, at the same extents, written by the allocator's DSCB writer, and
- * the Format-4 and Format-5 are brought up to date as after an allocation.
+ * Catalogues on a volume data sets whose tracks were copied onto it from another volume of the same
+ * geometry (an extent-mode clone): each gets the source's Format-1 (with this volume's volser) and
+ * Format-3s, at the extents `placeCopies` chose, written by the allocator's DSCB writer, and the
+ * Format-4 and Format-5 are brought up to date as after an allocation.
+ *
+ * `placeCopies` chooses where each data set goes, writing nothing: where it is on the source when
+ * those tracks are free here (and so byte for byte the same tracks), else the first free tracks, as
+ * `alloc` picks them (first fit, whole cylinders for a data set of cylinder extents, up to 16
+ * extents), clear of the tracks the other data sets of the copy take. The data sets that can keep
+ * their place are placed first, so a moved one never takes another's place.
  *
  * `checkCatalogCopies` writes nothing and throws what `catalogCopies` would: the volume must have a
  * VTOC; a data set of the same name with other extents is a clash (DatasetError); the extents must
@@ -14,11 +20,14 @@
 import { DatasetError, NoSpaceError } from '../errors/snaptape-error.js';
 import type { Cchhr } from '../geometry/cchh.js';
 import type { Volume } from '../volume/volume.js';
-import { format3sFor, writeDatasetDscbs, type DscbPlaces } from './dataset-allocator.js';
+import type { CkdGeometry } from '../geometry/volume-geometry.js';
+import { firstFitRuns, format3sFor, MAX_EXTENTS_PER_VOLUME, writeDatasetDscbs, type DscbPlaces } from './dataset-allocator.js';
+import { datasetTrackIndexes } from './dataset-tracks.js';
 import { guardDatasetWrites } from './dataset-write-guard.js';
 import { dscbFormatId } from './dscb-codec.js';
 import { DSCB_FORMAT } from './dscb-layouts.js';
-import { extentRun, type Extent } from './extent.js';
+import { EXTENT_TYPE, extentFromRun, extentRun, type Extent, type TrackRun } from './extent.js';
+import { freeCylinderRuns, freeRuns, usedTrackMap } from './free-space.js';
 import { tracksText } from './extent-overlap.js';
 import { readVtoc, type DatasetEntry, type VtocView } from './vtoc-reader.js';
 import { refreshVtocSummary } from './vtoc-writer.js';
@@ -41,6 +50,94 @@ function holderOf(volume: Volume, view: VtocView, t: number): string | undefined
   return undefined;
 }
 
+/**
+ * A data set's extents here when its tracks, in its logical order, go to `tracks`: its own extents
+ * when those are the same tracks; else one extent per run of consecutive tracks, each
+ * cylinder-bounded when its own extents all were and the run is whole cylinders.
+ */
+export function copiedExtents(geometry: CkdGeometry, entry: DatasetEntry, tracks: readonly number[]): Extent[] {
+  const own = datasetTrackIndexes(geometry, entry);
+  if (own.length === tracks.length && own.every((t, i) => t === tracks[i])) return [...entry.extents];
+  const runs: TrackRun[] = [];
+  for (const t of tracks) {
+    const last = runs[runs.length - 1];
+    if (last && last.firstTrack + last.trackCount === t) runs[runs.length - 1] = { firstTrack: last.firstTrack, trackCount: last.trackCount + 1 };
+    else runs.push({ firstTrack: t, trackCount: 1 });
+  }
+  const cylinders =
+    entry.extents.every((e) => e.type === EXTENT_TYPE.cylinderBoundary) &&
+    runs.every((r) => r.firstTrack % geometry.heads === 0 && r.trackCount % geometry.heads === 0);
+  return runs.map((r, i) => extentFromRun(geometry, r, i, cylinders ? EXTENT_TYPE.cylinderBoundary : EXTENT_TYPE.data));
+}
+
+/** Tracks of `runs`, in order. */
+function tracksOfRuns(runs: readonly TrackRun[]): number[] {
+  const out: number[] = [];
+  for (const r of runs) for (let t = r.firstTrack; t < r.firstTrack + r.trackCount; t++) out.push(t);
+  return out;
+}
+
+/**
+ * Where each of `entries` (data sets of another volume of this geometry) goes on this volume, as
+ * the track each of its tracks goes to, in its logical order. Writes nothing; throws a DatasetError
+ * for a name clash and a NoSpaceError, naming the data set and the volume, when it has no room.
+ */
+export function placeCopies(volume: Volume, entries: readonly DatasetEntry[], action: string): number[][] {
+  const geometry = volume.ckd;
+  const view = readVtoc(volume);
+  const volser = view.label.volser;
+  const earlier = earlierCopies(volume, view, entries, action);
+  // An earlier copy's own tracks are free for it.
+  const used = usedTrackMap(geometry, { ...view, datasets: view.datasets.filter((d) => !earlier.has(d.name)) });
+  const placed: (number[] | undefined)[] = entries.map((entry) => {
+    const own = datasetTrackIndexes(geometry, entry);
+    if (!own.every((t) => t < used.length && used[t] === 0)) return undefined;
+    for (const t of own) used[t] = 1;
+    return own;
+  });
+  return entries.map((entry, i) => {
+    const kept = placed[i];
+    if (kept) return kept;
+    const tracks = datasetTrackIndexes(geometry, entry).length;
+    const cylinders = entry.extents.every((e) => e.type === EXTENT_TYPE.cylinderBoundary) && tracks % geometry.heads === 0;
+    const free = cylinders ? freeCylinderRuns(geometry, used) : freeRuns(used);
+    const runs = firstFitRuns(free, tracks);
+    if (!runs) {
+      const total = free.reduce((n, r) => n + r.trackCount, 0);
+      throw new NoSpaceError(
+        `Cannot ${action} data set ${entry.name} onto ${volume.path} (${volser}): it needs ${tracks} tracks and ${total} are free there${cylinders ? ' in whole cylinders' : ''} (in ${free.length} extents; a data set may have at most ${MAX_EXTENTS_PER_VOLUME}), after the tracks of the data sets placed before it`,
+        { path: volume.path, dsname: entry.name, tracks, freeTracks: total },
+      );
+    }
+    const moved = tracksOfRuns(runs);
+    for (const t of moved) used[t] = 1;
+    return moved;
+  });
+}
+
+/**
+ * The entries an earlier copy already catalogued here: a data set of the same name with the same
+ * extents (its own tracks are free for it). The same name with other extents is a clash, refused.
+ */
+function earlierCopies(volume: Volume, view: VtocView, entries: readonly DatasetEntry[], action: string): Map<string, DatasetEntry> {
+  const earlier = new Map<string, DatasetEntry>();
+  for (const entry of entries) {
+    const here = view.datasets.find((d) => d.name === entry.name);
+    if (!here) continue;
+    if (!sameExtents(here.extents, entry.extents)) {
+      throw new DatasetError(
+        `Cannot ${action} data set ${entry.name} onto ${volume.path} (${view.label.volser}): a data set of that name is there, with other extents`,
+        {
+          path: volume.path,
+          dsname: entry.name,
+        },
+      );
+    }
+    earlier.set(entry.name, here);
+  }
+  return earlier;
+}
+
 interface CataloguePlan {
   readonly view: VtocView;
   /** Per entry: the DSCB places to write (its own, when an earlier copy is here, else free ones). */
@@ -50,18 +147,7 @@ interface CataloguePlan {
 function planCatalogue(volume: Volume, entries: readonly DatasetEntry[], action: string): CataloguePlan {
   const view = readVtoc(volume);
   const volser = view.label.volser;
-  const earlier = new Map<string, DatasetEntry>();
-  for (const entry of entries) {
-    const here = view.datasets.find((d) => d.name === entry.name);
-    if (!here) continue;
-    if (!sameExtents(here.extents, entry.extents)) {
-      throw new DatasetError(`Cannot ${action} data set ${entry.name} onto ${volume.path} (${volser}): a data set of that name is there, with other extents`, {
-        path: volume.path,
-        dsname: entry.name,
-      });
-    }
-    earlier.set(entry.name, here);
-  }
+  const earlier = earlierCopies(volume, view, entries, action);
   // The extents must be free here (an earlier copy's own extents are).
   const others = { ...view, datasets: view.datasets.filter((d) => !earlier.has(d.name)) };
   for (const entry of entries) {

@@ -4,7 +4,6 @@
  * labelled bar on a terminal only: not into a pipe, not with --json or --quiet. The terminal is a
  * real pseudo-terminal made by script(1).
  */
-import { execFileSync } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +18,7 @@ import {
   withVolume,
   type PhaseProgress,
 } from '../../src/api/index.js';
-import { runSnaptape, runSnaptapeOk, SNAPTAPE_BIN } from '../harness/run-cli.js';
+import { runSnaptape, runSnaptapeOk, runSnaptapeOnTerminal } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 let dir: TempDir;
@@ -106,11 +105,7 @@ describe('onProgress in the library', () => {
   });
 });
 
-/** Runs the CLI on a pseudo-terminal (script(1)); returns what the terminal showed. */
-function onTerminal(args: readonly string[]): string {
-  const command = [process.execPath, SNAPTAPE_BIN, ...args].map((a) => `'${a}'`).join(' ');
-  return execFileSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-}
+const onTerminal = runSnaptapeOnTerminal;
 
 describe('the bar in the CLI', () => {
   it('is drawn on a terminal with its phase labels', () => {

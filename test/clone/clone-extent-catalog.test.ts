@@ -3,10 +3,10 @@
  * the destination at ACTIVATE: `get` (through the clone's fetch on demand) and `ls` find them,
  * Hercules `dasdls` lists them, and `dasdseq` extracts each with the content the source data set
  * had at ACTIVATE (written during the precopy before, and again after). A destination with a data
- * set of the same name elsewhere, or with the tracks taken, is refused at CREATE, before anything
- * is written.
+ * set of the same name elsewhere, or without room for the data sets, is refused at CREATE, before
+ * anything is written.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
@@ -14,15 +14,13 @@ import { CopyPool } from '../../src/engine/copy-pool.js';
 import { DatasetError, NoSpaceError } from '../../src/errors/snaptape-error.js';
 import { CloneSession } from '../../src/techniques/clone/clone-session.js';
 import { allocateDataset, deleteDataset } from '../../src/vtoc/dataset-allocator.js';
-import { parseRecfm } from '../../src/vtoc/dataset-attributes.js';
 import { getDataset, putDataset } from '../../src/vtoc/dataset-io.js';
 import { readVtoc } from '../../src/vtoc/vtoc-reader.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { dasdlsInfo, sha256File } from '../harness/dasd.js';
-import { runTool } from '../harness/external-tools.js';
 import { runSnaptapeJson, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { sleepMs } from './clone-fixtures.js';
+import { dasdseq, FB80, makeExtentSource, sleepMs, stampedRecords, subDir } from './clone-fixtures.js';
 
 let dir: TempDir;
 let pool: CopyPool;
@@ -36,57 +34,27 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-function sub(name: string): string {
-  const path = join(dir.path, name);
-  mkdirSync(path, { recursive: true });
-  return path;
-}
-
-const FB80 = { dsorg: 'PS', recfm: parseRecfm('FB'), recordLength: 80, blockSize: 800 } as const;
-
-/** A 3390 of 3 cylinders with A.FIRST (tracks 2-4), X.GAP (5-6) and B.SECOND (7-10), after the 1-track VTOC. */
-function makeSource(where: string): Volume {
-  const volume = createVolume(join(where, 'src.ckd'), { type: '3390', cylinders: 3, volser: 'SRC001' });
-  allocateDataset(volume, { name: 'A.FIRST', tracks: 3, ...FB80 });
-  allocateDataset(volume, { name: 'X.GAP', tracks: 2, ...FB80 });
-  allocateDataset(volume, { name: 'B.SECOND', tracks: 4, ...FB80 });
-  return volume;
-}
-
-/** `records` 80-byte records, each stamped with its number and `tag`. */
-function records(count: number, tag: number): Buffer {
-  const data = Buffer.alloc(count * 80);
-  for (let i = 0; i < count; i++) data.fill((i * 7 + tag) & 0xff, i * 80, (i + 1) * 80).writeUInt32BE(i, i * 80);
-  return data;
-}
-
-function dasdseq(image: string, dsname: string, cwd: string): Buffer {
-  const r = runTool('dasdseq', [image, dsname], { cwd });
-  expect(r.stderr + r.stdout).toMatch(new RegExp(`dasdseq wrote \\d+ records to ${dsname.replace(/\./g, '\\.')}`));
-  return readFileSync(join(cwd, dsname));
-}
-
 describe('an extent-mode clone catalogues its data sets on the destination', () => {
   it('after a clone of two data sets, dasdls lists them and dasdseq extracts each as it was at ACTIVATE', async () => {
-    const where = sub('two');
-    const source = makeSource(where);
+    const where = subDir(dir.path, 'two');
+    const source = makeExtentSource(where);
     const target = createVolume(join(where, 'dst.ckd'), { type: '3390', cylinders: 3, volser: 'DST001' });
     const atActivate = new Map<string, Buffer>();
     try {
-      putDataset(source, 'A.FIRST', records(50, 1));
-      putDataset(source, 'B.SECOND', records(120, 2));
+      putDataset(source, 'A.FIRST', stampedRecords(50, 1));
+      putDataset(source, 'B.SECOND', stampedRecords(120, 2));
       const session = CloneSession.create(source, target, { pool, precopy: true, datasets: ['A.FIRST', 'B.SECOND'] });
       // Bounded: 200 × 20 ms for a first pass of 7 tracks.
       for (let i = 0; i < 200 && session.status().tracksLeft > 0; i++) await sleepMs(20);
       // Written during the precopy: the copy and the catalogue must have these, not the first.
-      putDataset(source, 'A.FIRST', records(90, 3));
+      putDataset(source, 'A.FIRST', stampedRecords(90, 3));
       for (const name of ['A.FIRST', 'B.SECOND']) atActivate.set(name, getDataset(source, name));
       session.activate();
       // The destination is usable at once: its VTOC lists them, and get fetches the tracks on demand.
       expect(readVtoc(target).datasets.map((d) => d.name)).toEqual(['A.FIRST', 'B.SECOND']);
       expect(getDataset(target, 'B.SECOND').equals(atActivate.get('B.SECOND') as Buffer)).toBe(true);
       // Written after ACTIVATE: the source changes, the destination keeps the instant.
-      putDataset(source, 'B.SECOND', records(30, 4));
+      putDataset(source, 'B.SECOND', stampedRecords(30, 4));
       await session.whenCopied();
       session.terminate();
       expect(getDataset(target, 'A.FIRST').equals(atActivate.get('A.FIRST') as Buffer)).toBe(true);
@@ -115,11 +83,11 @@ describe('an extent-mode clone catalogues its data sets on the destination', () 
   });
 
   it('clone run --datasets, then snaptape get on the destination reads each data set as on the source', () => {
-    const where = sub('cli');
-    const source = makeSource(where);
+    const where = subDir(dir.path, 'cli');
+    const source = makeExtentSource(where);
     try {
-      putDataset(source, 'A.FIRST', records(40, 5));
-      putDataset(source, 'B.SECOND', records(70, 6));
+      putDataset(source, 'A.FIRST', stampedRecords(40, 5));
+      putDataset(source, 'B.SECOND', stampedRecords(70, 6));
     } finally {
       source.close();
     }
@@ -135,8 +103,8 @@ describe('an extent-mode clone catalogues its data sets on the destination', () 
   });
 
   it('a data set that moved on the source since CREATE makes ACTIVATE refuse, with no VTOC entry written', () => {
-    const where = sub('moved');
-    const source = makeSource(where);
+    const where = subDir(dir.path, 'moved');
+    const source = makeExtentSource(where);
     const target = createVolume(join(where, 'dst.ckd'), { type: '3390', cylinders: 3, volser: 'DST004' });
     try {
       const session = CloneSession.create(source, target, { pool, datasets: ['A.FIRST'] });
@@ -154,23 +122,19 @@ describe('an extent-mode clone catalogues its data sets on the destination', () 
     }
   });
 
-  it('a name clash or taken tracks on the destination refuse the clone at CREATE; nothing is written', () => {
-    const where = sub('refused');
-    const source = makeSource(where);
-    // A.FIRST elsewhere: a clash. Tracks 2-9 held by another data set: no room.
+  it('a name clash or no room on the destination refuse the clone at CREATE; nothing is written', () => {
+    const where = subDir(dir.path, 'refused');
+    const source = makeExtentSource(where);
+    // A.FIRST elsewhere: a clash. Tracks 2-41 held by another data set: no room (3 tracks left).
     const clash = createVolume(join(where, 'clash.ckd'), { type: '3390', cylinders: 3, volser: 'DST002' });
     allocateDataset(clash, { name: 'OTHER', tracks: 5, ...FB80 });
     allocateDataset(clash, { name: 'A.FIRST', tracks: 1, ...FB80 });
     const full = createVolume(join(where, 'full.ckd'), { type: '3390', cylinders: 3, volser: 'DST003' });
-    allocateDataset(full, { name: 'OTHER', tracks: 8, ...FB80 });
+    allocateDataset(full, { name: 'OTHER', tracks: 40, ...FB80 });
     try {
       for (const [target, error, message] of [
         [clash, DatasetError, /Cannot clone data set A\.FIRST onto .*clash\.ckd \(DST002\): a data set of that name is there, with other extents/],
-        [
-          full,
-          NoSpaceError,
-          /Cannot clone data set A\.FIRST onto .*full\.ckd \(DST003\): its extent 0 \(tracks 2-4\) is not free there: data set OTHER holds track 2/,
-        ],
+        [full, NoSpaceError, /Cannot clone data set B\.SECOND onto .*full\.ckd \(DST003\): it needs 4 tracks and 0 are free there/],
       ] as const) {
         target.imageBackend.sync();
         const before = sha256File(target.path);

@@ -3,12 +3,17 @@
  * writes replayed on the destination and on its model (the source at ACTIVATE plus the
  * destination's own writes), and bounded waits that let the copy workers run.
  */
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
 import { openImage } from '../../src/image/open-image.js';
+import { allocateDataset } from '../../src/vtoc/dataset-allocator.js';
+import { parseRecfm } from '../../src/vtoc/dataset-attributes.js';
 import { TrackSizeTable } from '../../src/volume/track-size-table.js';
 import { Volume } from '../../src/volume/volume.js';
 import { makeFilledVolume, Prng, randomHostWrite } from '../harness/backup-fixtures.js';
+import { runTool } from '../harness/external-tools.js';
 
 export { makeFilledVolume, Prng, randomHostWrite };
 
@@ -59,4 +64,37 @@ export function sleepMs(ms: number): Promise<void> {
 export function slotOf(volume: Volume, track: number): Buffer {
   const slot = volume.backend.slotBytes;
   return volume.readFlat(track * slot, slot);
+}
+
+/** A fresh folder `name` under `root`, for one test's images. */
+export function subDir(root: string, name: string): string {
+  const path = join(root, name);
+  mkdirSync(path, { recursive: true });
+  return path;
+}
+
+/** Fixed-block 80-byte records, 10 to a block: the extent clone tests' data sets. */
+export const FB80 = { dsorg: 'PS', recfm: parseRecfm('FB'), recordLength: 80, blockSize: 800 } as const;
+
+/** A 3390 of 3 cylinders with A.FIRST (tracks 2-4), X.GAP (5-6) and B.SECOND (7-10), after the 1-track VTOC. */
+export function makeExtentSource(where: string): Volume {
+  const volume = createVolume(join(where, 'src.ckd'), { type: '3390', cylinders: 3, volser: 'SRC001' });
+  allocateDataset(volume, { name: 'A.FIRST', tracks: 3, ...FB80 });
+  allocateDataset(volume, { name: 'X.GAP', tracks: 2, ...FB80 });
+  allocateDataset(volume, { name: 'B.SECOND', tracks: 4, ...FB80 });
+  return volume;
+}
+
+/** `count` 80-byte records, each stamped with its number and `tag`. */
+export function stampedRecords(count: number, tag: number): Buffer {
+  const data = Buffer.alloc(count * 80);
+  for (let i = 0; i < count; i++) data.fill((i * 7 + tag) & 0xff, i * 80, (i + 1) * 80).writeUInt32BE(i, i * 80);
+  return data;
+}
+
+/** Hercules `dasdseq` of `dsname` into `cwd`: the file it wrote, after its own report says it did. */
+export function dasdseq(image: string, dsname: string, cwd: string): Buffer {
+  const r = runTool('dasdseq', [image, dsname], { cwd });
+  expect(r.stderr + r.stdout).toMatch(new RegExp(`dasdseq wrote \\d+ records to ${dsname.replace(/\./g, '\\.')}`));
+  return readFileSync(join(cwd, dsname));
 }

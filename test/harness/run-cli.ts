@@ -1,7 +1,7 @@
 /**
  * Runs the real CLI (bin/snaptape, on the compiled dist/) as a child process, the way a user does.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const SNAPTAPE_BIN = fileURLToPath(new URL('../../bin/snaptape', import.meta.url));
@@ -35,4 +35,13 @@ export function runSnaptapeOk(args: readonly string[], options: { cwd?: string }
   const result = runSnaptape(args, options);
   if (result.status !== 0) throw new Error(`snaptape ${args.join(' ')} failed (${result.status}): ${result.stderr}`);
   return result.stdout;
+}
+
+/**
+ * Runs the CLI on a pseudo-terminal made by script(1), so that stdout and stderr are a TTY; returns
+ * what the terminal showed (both streams). Throws when the command fails.
+ */
+export function runSnaptapeOnTerminal(args: readonly string[]): string {
+  const command = [process.execPath, SNAPTAPE_BIN, ...args].map((a) => `'${a}'`).join(' ');
+  return execFileSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 }

@@ -5,7 +5,7 @@ export type { BlockRange } from '../../techniques/tape-backup/backup-elements.js
 export { checkTapeFinished, verifyBackupTape } from '../../techniques/restore/backup-tape.js';
 export { restoreTape } from '../../techniques/restore/restore-tape.js';
 export { labelMismatchError } from '../../techniques/restore/tape-trust.js';
-export { compareImages, runDrill, type DrillReport } from '../drill-api.js';
+export { compareImages, runDrill, type CompareOptions, type DrillReport } from '../drill-api.js';
 export { parseLoadSpec } from '../../workload/host-load.js';
 
 // Change tracking, incrementals and chains of tapes (issue 23).

@@ -4,7 +4,7 @@
  * into a scratch copy of the image, as a drill does, and the tape is of that copy: the user's volume
  * is never written by surprise. `--load-in-place` loads the real source instead.
  */
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { translateIoError } from '../../errors/io-error.js';
 import {
@@ -95,22 +95,17 @@ export function formatBackupRun(run: BackupRun): string {
   return lines.join('\n');
 }
 
+/**
+ * `--since` for the daemon: a tape file named relative to this directory goes as its absolute path
+ * (the daemon has its own working directory); anything else is a checkpoint name, sent as given.
+ */
+function sinceOnServer(since: string | undefined): string | undefined {
+  return since !== undefined && existsSync(since) ? resolve(since) : since;
+}
+
 /** `--server`: the daemon owns the volume; the session is started and followed over its control API. */
 async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<void> {
-  for (const local of [
-    'load',
-    'loadInPlace',
-    'resume',
-    'referenceCopy',
-    'blocks',
-    'toFbaBlock',
-    'inject',
-    'injectTape',
-    'report',
-    'events',
-    'incremental',
-    'since',
-  ] as const) {
+  for (const local of ['load', 'loadInPlace', 'resume', 'referenceCopy', 'blocks', 'toFbaBlock', 'inject', 'injectTape', 'report', 'events'] as const) {
     if (flags[local] !== undefined)
       throw new UsageError(`Cannot use --${local.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} with --server: the daemon runs the backup`);
   }
@@ -132,6 +127,8 @@ async function backupOnServer(volumeName: string, flags: BackupFlags): Promise<v
       cbwTimeoutMs: flags.cbwTimeout !== undefined ? parseCount(flags.cbwTimeout, '--cbw-timeout') : undefined,
       spool: flags.spool !== undefined ? resolve(flags.spool) : undefined,
       targetMbps: flags.targetMbps !== undefined ? parsePositiveNumber(flags.targetMbps, '--target-mbps') : undefined,
+      incremental: flags.incremental,
+      since: sinceOnServer(flags.since),
     });
     const finished = await client.waitForSession(started.id, (info) => {
       if (info.progress) bar.update(info.progress as unknown as BackupProgress);

@@ -24,6 +24,7 @@ import {
 } from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
+import { phaseProgressBar } from '../progress-bar.js';
 
 interface ServerFlags {
   server: string;
@@ -150,11 +151,13 @@ export function registerClone(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (source: string, target: string, flags: { precopy?: boolean; precopySeconds?: string; datasets?: string[]; json?: boolean }) => {
       const seconds = flags.precopySeconds === undefined ? undefined : parsePositiveNumber(flags.precopySeconds, '--precopy-seconds');
+      const bar = phaseProgressBar(flags.json);
       const result = await runClone(source, target, {
         precopy: flags.precopy ?? seconds !== undefined,
         ...(seconds !== undefined ? { precopyMs: seconds * 1000 } : {}),
         ...(flags.datasets ? { datasets: flags.datasets } : {}),
-      });
+        onProgress: (p) => bar.update(p),
+      }).finally(() => bar.stop());
       printResult(
         result,
         () => `${statusText(result.final)}\n  at ACTIVATE ${result.atActivate.tracksLeft} tracks were left; background copy ${result.backgroundCopyMs} ms`,
@@ -171,7 +174,8 @@ export function registerClone(program: Command): void {
     )
     .option('--json', 'machine-readable output')
     .action(async (target: string, flags: { json?: boolean }) => {
-      const result = await resumeClone(target);
+      const bar = phaseProgressBar(flags.json);
+      const result = await resumeClone(target, { onProgress: (p) => bar.update(p) }).finally(() => bar.stop());
       printResult(
         result,
         () =>

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { compareImages } from '../../api/index.js';
 import { VerifyError } from '../../errors/snaptape-error.js';
 import { printResult, reportFailureAfterResult } from '../cli-output.js';
+import { phaseProgressBar, withBar } from '../progress-bar.js';
 
 export function registerCompare(program: Command): void {
   program
@@ -10,7 +11,8 @@ export function registerCompare(program: Command): void {
     .description('compare two volume images unit by unit; exits non-zero when they differ')
     .option('--json', 'machine-readable output')
     .action((a: string, b: string, flags: { json?: boolean }) => {
-      const result = compareImages(a, b);
+      const bar = phaseProgressBar(flags.json);
+      const result = withBar(bar, () => compareImages(a, b, { onProgress: (p) => bar.update(p) }));
       printResult(
         result,
         () =>

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { runDrill, type DrillReport, parseLoadSpec, writeReport, LocalEventWriter, type TrackMapSnapshot, type BackupProgress } from '../../api/index.js';
 import { VerifyError } from '../../errors/snaptape-error.js';
 import { parseCount, printResult } from '../cli-output.js';
-import { backupProgressBar } from '../progress-bar.js';
+import { backupProgressBar, phaseProgressBar } from '../progress-bar.js';
 import { formatBackupRun } from './backup-command.js';
 
 interface DrillFlags {
@@ -46,6 +46,8 @@ export function registerDrill(program: Command): void {
     .option('--events', 'print newline-delimited JSON progress events on stdout, then one {"kind":"drill"} result line')
     .action(async (image: string, flags: DrillFlags) => {
       const bar = backupProgressBar(!flags.json && !flags.events, 'units');
+      // After the backups: the restore (SHA-256, copy) and the comparison (verify), on a bar of their own.
+      const phaseBar = phaseProgressBar(flags.json || flags.events);
       const events = flags.events ? new LocalEventWriter({ volume: image, target: '(drill scratch tape)' }) : undefined;
       let lastProgress: BackupProgress | undefined;
       let trackMap: TrackMapSnapshot | undefined;
@@ -62,10 +64,17 @@ export function registerDrill(program: Command): void {
           bar.update(p);
           events?.progress(p);
         },
+        onPhaseProgress: (p) => {
+          bar.stop();
+          phaseBar.update(p);
+        },
         onTrackMap: (map) => {
           trackMap = map;
         },
-      }).finally(() => bar.stop());
+      }).finally(() => {
+        bar.stop();
+        phaseBar.stop();
+      });
       if (flags.report) writeReport(flags.report, { title: `Restore drill of ${image}`, backup: report.backup, map: trackMap, drill: report });
       if (events) {
         if (lastProgress) events.end(lastProgress, { summary: report.backup.summary });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { createVolume, createMappedVolume } from '../../api/index.js';
 import { parseCount, printResult } from '../cli-output.js';
 import { parseImageFormat } from './image-format-options.js';
+import { phaseProgressBar, withBar } from '../progress-bar.js';
 
 interface InitFlags {
   type: string;
@@ -37,9 +38,8 @@ export function registerInit(program: Command): void {
     .option('--mapped', "a mapped volume <subsystem-dir>/<name>: a track directory over the subsystem's pool")
     .action((image: string, flags: InitFlags) => {
       const vtocTracks = !flags.vtoc ? 0 : flags.vtocTracks !== undefined ? parseCount(flags.vtocTracks, '--vtoc-tracks') : undefined;
-      const create = flags.mapped ? createMappedVolume : createVolume;
       const { format, compression } = parseImageFormat(flags.format, flags.compress);
-      const volume = create(image, {
+      const options = {
         ...(format === 'cckd' ? { format, compression } : {}),
         type: flags.type,
         volser: flags.volser,
@@ -48,7 +48,12 @@ export function registerInit(program: Command): void {
         owner: flags.owner,
         vtocTracks,
         force: flags.force,
-      });
+      };
+      // A mapped volume is a track directory, made at once; an image file writes every empty track.
+      const bar = phaseProgressBar(flags.json);
+      const volume = flags.mapped
+        ? createMappedVolume(image, options)
+        : withBar(bar, () => createVolume(image, { ...options, onProgress: (p) => bar.update(p) }));
       const g = volume.geometry;
       const result = { image, deviceType: g.typeName, volser: flags.volser.toUpperCase(), units: volume.unitCount, unit: g.kind === 'ckd' ? 'track' : 'block' };
       volume.close();

@@ -13,9 +13,18 @@
  * command, around the split instant; they also work with the primary's `mirror split`.
  */
 import type { Command } from 'commander';
-import { ControlClient, parseControlEndpoint, splitBetweenHooks, type SecondarySplitInfo, type SessionInfo, type SplitHookResult } from '../../api/index.js';
+import {
+  ControlClient,
+  parseControlEndpoint,
+  splitBetweenHooks,
+  type BackupProgress,
+  type SecondarySplitInfo,
+  type SessionInfo,
+  type SplitHookResult,
+} from '../../api/index.js';
 import { SessionError } from '../../errors/snaptape-error.js';
 import { printResult } from '../cli-output.js';
+import { backupProgressBar } from '../progress-bar.js';
 
 /** How long the command waits for the server to end the split after the backup completed. */
 const REJOIN_WAIT_MS = 10_000;
@@ -90,10 +99,16 @@ export function registerMirrorBackup(mirror: Command): void {
       const client = new ControlClient(parseControlEndpoint(flags.server));
       const { result: split, hooks } = await splitBetweenHooks(hooksOf(flags), { volume, side: 'secondary' }, () => client.splitSecondary(volume));
       let backup: SessionInfo;
+      // The server's backup session, drawn as `backup --server` draws it.
+      const bar = backupProgressBar(!flags.json, 'units');
       try {
         const started = await client.startSession({ type: 'backup', volume, tape: flags.to, ...(flags.rejoin ? { rejoinSecondary: true } : {}) });
-        backup = await client.waitForSession(started.id);
+        backup = await client.waitForSession(started.id, (info) => {
+          if (info.progress) bar.update(info.progress as unknown as BackupProgress);
+        });
+        bar.stop();
       } catch (error) {
+        bar.stop();
         const why = error instanceof Error ? error.message : String(error);
         throw new SessionError(`Cannot back up the split secondary ${volume}: ${why}; it stays split (end it with mirror rejoin ${volume} --from-secondary)`, {
           volume,

@@ -149,7 +149,7 @@ export function registerServe(program: Command): void {
     )
     .option(
       '--tape <tapes...>',
-      'also export the volume a whole-volume backup tape holds, read-only, with no restore (export name: the tape file name without its extension); one tape for now, a chain of incrementals later',
+      'also export the volume a whole-volume backup tape, or a chain (the full backup, then its incrementals in order), holds, read-only, with no restore (export name: the last tape file name without its extension)',
     )
     .option(
       '--nbd <unix:path|host:port>',

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { runPhysicalCopy, defineSnapshot, executeSnapshot, snapshotStatus, type StatusResult, type PhysicalCopyPacing } from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { parseCount, parsePositiveNumber, printResult } from '../cli-output.js';
+import { phaseProgressBar } from '../progress-bar.js';
 
 interface SnapshotFlags {
   volser?: string;
@@ -68,7 +69,10 @@ export function registerSnapshot(program: Command): void {
     }
     const defined = defineSnapshot(source, target, { volser: flags.volser, datasets: flags.datasets });
     const executed = executeSnapshot(defined.token, { physical: flags.physical, pacing: pacingOf(flags) });
-    if (flags.physical) await runPhysicalCopy(executed.pollingToken);
+    if (flags.physical) {
+      const bar = phaseProgressBar(flags.json);
+      await runPhysicalCopy(executed.pollingToken, { onProgress: (p) => bar.update(p) }).finally(() => bar.stop());
+    }
     const status = snapshotStatus(executed.pollingToken);
     const result = { ...status, tracks: executed.tracks, executeMs: Math.round(executed.ms * 10) / 10, datasets: defined.datasets };
     printResult(result, () => statusText(status), flags);

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { familyByName, checkSubsystem, poolUsage, type SubsystemCheckReport as CheckReport, initSubsystem } from '../../api/index.js';
 import { printResult } from '../cli-output.js';
+import { phaseProgressBar, withBar } from '../progress-bar.js';
 
 /** Exit status of a check that found problems it was not asked to repair (the VERIFY status). */
 const CHECK_FOUND_PROBLEMS_STATUS = 16;
@@ -44,7 +45,8 @@ export function registerSubsystem(program: Command): void {
     .option('--repair', 'write the rebuilt counts')
     .option('--json', 'machine-readable output')
     .action((dir: string, flags: { repair?: boolean; json?: boolean }) => {
-      const report = checkSubsystem(dir, { repair: flags.repair });
+      const bar = phaseProgressBar(flags.json);
+      const report = withBar(bar, () => checkSubsystem(dir, { repair: flags.repair, onProgress: (p) => bar.update(p) }));
       printResult(report, () => describeCheck(report), flags);
       if (!report.clean) process.exitCode = CHECK_FOUND_PROBLEMS_STATUS;
     });

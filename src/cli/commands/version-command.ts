@@ -23,6 +23,7 @@ import {
 } from '../../api/index.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { parseCount, printResult } from '../cli-output.js';
+import { phaseProgressBar } from '../progress-bar.js';
 
 interface VersionFlags {
   catalog?: string;
@@ -85,6 +86,7 @@ export function registerVersion(program: Command): void {
     .option('--technology <t>', 'tape, clone or snapshot', 'tape')
     .action(async (flags: VersionFlags) => {
       const logs = createEventLogger({ level: flags.logLevel, file: flags.logFile });
+      const bar = phaseProgressBar(flags.json);
       const result = await withCatalog(catalogPath(flags.catalog), (catalog) =>
         createVersion(catalog, {
           sourcePool: required(flags.source, '--source'),
@@ -92,8 +94,12 @@ export function registerVersion(program: Command): void {
           version: flags.number === undefined ? undefined : parseCount(flags.number, '--number'),
           technology: parseTechnology(flags.technology ?? 'tape'),
           log: logs.log,
+          onProgress: (p) => bar.update(p),
         }),
-      ).finally(logs.flush);
+      ).finally(() => {
+        bar.stop();
+        logs.flush();
+      });
       printResult(
         result,
         () => `version ${result.version} complete in pool ${result.targetPool} (${result.basis}, ${result.rr.pairs.length} pairs, instant ${result.instant})`,
@@ -147,6 +153,7 @@ export function registerVersion(program: Command): void {
     .option('--new-volume', 'create the volume named by --to')
     .option('--force', 'replace an existing file with --new-volume')
     .action(async (version: string, dataset: string | undefined, flags: VersionFlags) => {
+      const bar = phaseProgressBar(flags.json);
       const result = await withCatalog(catalogPath(flags.catalog), (catalog) =>
         restoreFromVersion(catalog, {
           version: parseCount(version, '<version>'),
@@ -155,8 +162,9 @@ export function registerVersion(program: Command): void {
           to: required(flags.to, '--to'),
           newVolume: flags.newVolume ?? flags.volume !== undefined,
           force: flags.force,
+          onProgress: (p) => bar.update(p),
         }),
-      );
+      ).finally(() => bar.stop());
       printResult(result, () => `restored ${result.restored.join(', ')} from ${result.technology} ${result.copyPath} to ${result.to}`, flags);
     });
 }

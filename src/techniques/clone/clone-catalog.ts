@@ -1,19 +1,19 @@
 /**
  * An extent-mode clone catalogues its data sets on the destination, so that an application (and
- * `ls`, `get`, Hercules `dasdls` and `dasdseq`) finds them there. A clone copies each track to the
- * same track of a destination of the same geometry (a CKD track carries its own address in its
- * home address and count fields), so a data set's extents on the destination are its extents on
- * the source.
+ * `ls`, `get`, Hercules `dasdls` and `dasdseq`) finds them there.
  *
- * - At CREATE, before anything is made: the destination must have a VTOC, no other data set of the
- *   same name, free tracks where the extents go and free DSCBs (vtoc/dataset-catalog.ts).
+ * - At CREATE, before anything is made: each chosen data set gets its place on the destination
+ *   (vtoc/dataset-catalog.ts `placeCopies`): the same tracks as on the source when they are free
+ *   there, else the first free tracks (first fit, as `alloc`); the destination must have a VTOC, no
+ *   other data set of the same name, and free DSCBs. The clone's `targetUnits` then sends each
+ *   source track to its place; the engine rewrites a moved track's CCHH on the way.
  * - At ACTIVATE, before the point in time is taken: the source's Format-1s as they are now (the
  *   host may have written the data sets meanwhile, and so their last-used pointers) are written to
- *   the destination's VTOC. A data set whose extents changed since CREATE is refused: its new
- *   tracks are not part of the copy.
+ *   the destination's VTOC, with the extents of their places there. A data set whose extents changed
+ *   since CREATE is refused: its new tracks are not part of the copy.
  */
 import { SessionError } from '../../errors/snaptape-error.js';
-import { catalogCopies, checkCatalogCopies } from '../../vtoc/dataset-catalog.js';
+import { catalogCopies, checkCatalogCopies, copiedExtents, placeCopies } from '../../vtoc/dataset-catalog.js';
 import { datasetTrackIndexes } from '../../vtoc/dataset-tracks.js';
 import { readVtoc, type DatasetEntry } from '../../vtoc/vtoc-reader.js';
 import type { Volume } from '../../volume/volume.js';
@@ -32,23 +32,37 @@ function sourceEntries(source: Volume, extent: CloneExtent, session: string): Da
   });
 }
 
-/** At CREATE: refuses a destination that cannot catalogue the chosen data sets; writes nothing. */
-export function checkCloneCatalog(source: Volume, target: Volume, extent: CloneExtent, session: string): void {
-  if (extent.datasets.length === 0) return;
-  checkCatalogCopies(target, sourceEntries(source, extent, session), ACTION);
+/**
+ * At CREATE: places the chosen data sets on the destination and returns the extent with each
+ * unit's destination track. Refuses (and writes nothing) a destination that cannot take them: no
+ * VTOC, a name clash, no room, no free DSCBs.
+ */
+export function placeCloneCatalog(source: Volume, target: Volume, extent: CloneExtent, session: string): CloneExtent {
+  if (extent.datasets.length === 0) return extent;
+  const entries = sourceEntries(source, extent, session);
+  const places = placeCopies(target, entries, ACTION);
+  const targetUnits = extent.targetUnits.slice();
+  const placed = entries.map((entry, i) => {
+    const to = places[i] as number[];
+    datasetTrackIndexes(source.ckd, entry).forEach((t, j) => (targetUnits[t] = to[j] as number));
+    return { ...entry, extents: copiedExtents(target.ckd, entry, to) };
+  });
+  checkCatalogCopies(target, placed, ACTION);
+  return { ...extent, targetUnits };
 }
 
 /**
  * At ACTIVATE: writes the destination's VTOC entries of the chosen data sets, from the source's
- * VTOC now. Throws (and writes nothing) when a data set moved or grew since CREATE, or the
- * destination can no longer take it.
+ * VTOC now, at their places on the destination. Throws (and writes nothing) when a data set moved
+ * or grew since CREATE, or the destination can no longer take it.
  */
 export function catalogCloneAtActivate(source: Volume, target: Volume, extent: CloneExtent, session: string): void {
   if (extent.datasets.length === 0) return;
   const entries = sourceEntries(source, extent, session);
   const tracks = new Set<number>();
-  for (const entry of entries) {
-    for (const t of datasetTrackIndexes(source.ckd, entry)) {
+  const placed = entries.map((entry) => {
+    const own = datasetTrackIndexes(source.ckd, entry);
+    for (const t of own) {
       if (extent.included[t] !== 1) {
         throw new SessionError(
           `Cannot activate clone session ${session}: data set ${entry.name} on ${source.path} has track ${t}, which it had not at CREATE (its extents changed); cancel the session and create a new one`,
@@ -57,12 +71,20 @@ export function catalogCloneAtActivate(source: Volume, target: Volume, extent: C
       }
       tracks.add(t);
     }
-  }
+    return {
+      ...entry,
+      extents: copiedExtents(
+        target.ckd,
+        entry,
+        own.map((t) => extent.targetUnits[t] as number),
+      ),
+    };
+  });
   if (tracks.size !== extent.includedCount) {
     throw new SessionError(
       `Cannot activate clone session ${session}: the data sets ${extent.datasets.join(', ')} on ${source.path} now have ${tracks.size} tracks, not the ${extent.includedCount} of CREATE (their extents changed); cancel the session and create a new one`,
       { session },
     );
   }
-  catalogCopies(target, entries, ACTION);
+  catalogCopies(target, placed, ACTION);
 }

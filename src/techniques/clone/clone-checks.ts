@@ -1,7 +1,7 @@
 /**
  * What CREATE checks before it makes anything, so that a refused CREATE leaves no bit, no
  * interceptor and no record behind: the two volumes are different, open, of one geometry, the
- * destination is large enough, writable, and in no other session; the source has a free PB slot.
+ * destination is large enough (for a whole volume), writable, and in no other session; the source has a free PB slot.
  */
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
 import { MAX_COPY_WORKERS } from '../../engine/copy-pool.js';
@@ -17,8 +17,12 @@ export interface CloneCheckOptions {
   readonly activate?: boolean;
 }
 
-/** Refuses a destination of another geometry (device family, slot size) or fewer units. */
-export function checkGeometry(source: Volume, target: Volume, session: string): void {
+/**
+ * Refuses a destination of another geometry (device family, slot size), or with fewer units for a
+ * whole-volume clone. An extent-mode clone (`extentMode`) places its data sets in the destination's
+ * free space (clone-catalog.ts), which refuses a destination without room for them, small or not.
+ */
+export function checkGeometry(source: Volume, target: Volume, session: string, extentMode = false): void {
   const s = source.geometry;
   const t = target.geometry;
   const refuse = (why: string): never => {
@@ -33,7 +37,7 @@ export function checkGeometry(source: Volume, target: Volume, session: string): 
   if (source.backend.slotBytes !== target.backend.slotBytes) {
     refuse(`the source has ${source.backend.slotBytes}-byte slots and the destination ${target.backend.slotBytes}-byte slots (another geometry)`);
   }
-  if (target.unitCount < source.unitCount) {
+  if (target.unitCount < source.unitCount && !extentMode) {
     const unit = s.kind === 'ckd' ? 'tracks' : 'blocks';
     refuse(`the destination is too small: it has ${target.unitCount} ${unit}, the source ${source.unitCount}`);
   }

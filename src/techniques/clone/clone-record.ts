@@ -56,6 +56,12 @@ export interface CloneRecord {
   readonly activatedAt: string | null;
   readonly updatedAt: string;
   readonly datasets: readonly string[];
+  /**
+   * Extent mode, when data sets were placed elsewhere on the destination: runs of source tracks
+   * and where they go, as [first source track, first destination track, tracks]. Absent: every
+   * track goes to the same track.
+   */
+  readonly relocated?: readonly (readonly [number, number, number])[];
   readonly tracksTotal: number;
   readonly tracksLeft: number;
   readonly recopies: number;

@@ -12,7 +12,7 @@
  */
 import type { BitColumns } from '../../engine/bit-columns.js';
 import { UNIT_STATE, type TrackStateArray } from '../../engine/track-state.js';
-import type { CloneExtent } from './clone-extents.js';
+import { unitsFromRuns, type CloneExtent } from './clone-extents.js';
 import type { CloneMachine } from './clone-phase.js';
 import { FILE_COLUMN, type CloneRecord, type DecodedCloneBitmap } from './clone-record.js';
 import type { CloneBitmapFile } from './clone-bitmap-file.js';
@@ -65,7 +65,7 @@ export function restoreClone(record: CloneRecord, bitmap: DecodedCloneBitmap, fi
     activatedAt: record.activatedAt,
     hadPrecopy: record.flags.precopy,
     recopies: record.recopies,
-    extent: { included, includedCount, datasets: record.datasets },
+    extent: { included, includedCount, datasets: record.datasets, targetUnits: unitsFromRuns(n, record.relocated ?? []) },
     toCopy,
     precopied,
     file,

@@ -107,6 +107,18 @@ export function restoreCloneToResume(plan: CloneResumePlan, source: Volume, targ
   if (bitmap.version !== CLONE_BITMAP_VERSION)
     refuse(record, 'no-durable-bitmap', `its bitmap ${path} is version ${bitmap.version}, whose bits are only a checkpoint`);
   if (bitmap.unitCount !== source.unitCount) refuse(record, 'mismatch', `its bitmap has ${bitmap.unitCount} units and the source ${source.unitCount}`);
+  // A record's relocated runs must fit both volumes, and send no two tracks to one place.
+  const runs = record.relocated ?? [];
+  const landed = new Set<number>();
+  let tracks = 0;
+  for (const run of runs) {
+    const [from, to, count] = run;
+    const fits = [from, to, count].every((n) => Number.isInteger(n) && n >= 0) && from + count <= source.unitCount && to + count <= target.unitCount;
+    if (!fits) refuse(record, 'mismatch', `its relocated tracks [${run.join(', ')}] do not fit the volumes`);
+    for (let i = 0; i < count; i++) landed.add(to + i);
+    tracks += count;
+  }
+  if (landed.size !== tracks) refuse(record, 'mismatch', 'its relocated tracks send two tracks to one place');
   const columns = PERSISTED_COLUMNS.map((_, c) => bitmap.words(c));
   const file = CloneBitmapFile.open(path, { unitCount: bitmap.unitCount, phase: bitmap.phase, columns });
   return restoreClone(record, bitmap, file);

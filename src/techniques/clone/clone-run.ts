@@ -7,11 +7,14 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openVolume } from '../../volume/open-volume.js';
 import { CloneSession, type CloneStatus } from './clone-session.js';
+import type { OnPhaseProgress } from '../../base/phase-progress.js';
 
 /** Longest a one-shot precopy runs before ACTIVATE when no time is given: a first pass is enough. */
 export const MAX_PRECOPY_WAIT_MS = 10 * 60_000;
 /** How often the one-shot run looks at its precopy. */
 const PRECOPY_POLL_MS = 20;
+/** How often the one-shot run reports its copy to `onProgress`: smooth enough for a bar. */
+const PROGRESS_POLL_MS = 100;
 
 export interface RunCloneOptions {
   readonly precopy?: boolean;
@@ -23,6 +26,12 @@ export interface RunCloneOptions {
   readonly pauseAfter?: number;
   readonly pauseMs?: number;
   readonly onStatus?: (status: CloneStatus) => void;
+  /**
+   * One phase, copy: the units (tracks or blocks) the destination holds of the total, from the
+   * precopy through the copy after ACTIVATE (a precopy's count goes down when the host rewrites a
+   * copied unit). Reported every PROGRESS_POLL_MS and once at the end.
+   */
+  readonly onProgress?: OnPhaseProgress;
 }
 
 export interface RunCloneResult {
@@ -60,6 +69,21 @@ export async function runClone(sourcePath: string, targetPath: string, options: 
 /** The rest of a one-shot clone: PRECOPY (if asked, or already running), ACTIVATE, wait, TERMINATE. */
 export async function finishClone(session: CloneSession, options: RunCloneOptions): Promise<RunCloneResult> {
   session.on('progress', (s: CloneStatus) => options.onStatus?.(s));
+  const unit = session.source.geometry.kind === 'ckd' ? 'tracks' : 'blocks';
+  const report = (): void => {
+    if (!options.onProgress) return;
+    const s = session.progress();
+    options.onProgress?.({ phase: 'copy', done: s.tracksTotal - s.tracksLeft, total: s.tracksTotal, unit });
+  };
+  const timer = options.onProgress ? setInterval(report, PROGRESS_POLL_MS) : undefined;
+  try {
+    return await finishCopy(session, options, report);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function finishCopy(session: CloneSession, options: RunCloneOptions, report: () => void): Promise<RunCloneResult> {
   const precopyStarted = Date.now();
   if (options.precopy || session.phase === 'precopy') {
     const limit = options.precopyMs ?? MAX_PRECOPY_WAIT_MS;
@@ -71,6 +95,7 @@ export async function finishClone(session: CloneSession, options: RunCloneOption
   const atActivate = session.progress();
   const activated = Date.now();
   await session.whenCopied();
+  report();
   const backgroundCopyMs = Date.now() - activated;
   session.terminate();
   return { atActivate, final: session.progress(), precopyMs, backgroundCopyMs };

@@ -8,8 +8,11 @@
  * - PRECOPY: background passes copy every PENDING track; a copy clears CLONE PB and IND and sets
  *   PRECOPY PB. A host write to a copied source track puts the bits back and reopens the track, so
  *   it is copied again (`recopies`). Passes go on until ACTIVATE.
- * - In extent mode, CREATE refuses a destination that cannot catalogue the chosen data sets, and
- *   ACTIVATE writes their VTOC entries on the destination first (clone-catalog.ts).
+ * - In extent mode, CREATE places the chosen data sets on the destination (in place when their
+ *   tracks are free there, else first fit) or refuses a destination that cannot take them, and
+ *   ACTIVATE writes their VTOC entries on the destination first (clone-catalog.ts). A unit goes to
+ *   its destination track (`extent.targetUnits`) in every copy: background, before a source write,
+ *   and the fetch before a destination read or write, which maps the destination track back.
  * - ACTIVATE (synchronous; the point in time): from here a source write to a track not yet copied
  *   first copies it (claim, copy, COPIED_OOO; a worker's claim is waited for), and a read or write on
  *   the destination of a track not yet copied first fetches it. The destination is usable at once;
@@ -41,8 +44,8 @@ import { FunctionUnitSink, FunctionUnitSource } from '../../engine/unit-ports.js
 import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor, WriteRange } from '../../volume/write-interceptor.js';
 import { checkCloneOptions, checkGeometry, checkParticipants } from './clone-checks.js';
-import { selectCloneUnits, type CloneExtent } from './clone-extents.js';
-import { catalogCloneAtActivate, checkCloneCatalog } from './clone-catalog.js';
+import { isRelocated, relocatedRuns, selectCloneUnits, type CloneExtent } from './clone-extents.js';
+import { catalogCloneAtActivate, placeCloneCatalog } from './clone-catalog.js';
 import { CloneMapRecorder, type CloneMapView } from './clone-map-recorder.js';
 import { FINAL_CLONE_PHASES, SESSION_STATE_OF_PHASE, applyCloneVerb, cloneFlags, type CloneMachine, type ClonePhase, type CloneVerb } from './clone-phase.js';
 import { cloneBitmapPath, writeCloneRecord, type CloneRecord } from './clone-record.js';
@@ -82,6 +85,10 @@ export class CloneSession extends EventEmitter implements Session {
   private readonly ind: BitColumns;
   private readonly extents: Int32Array;
   private readonly unitCount: number;
+  /** The unit whose copy lands on each destination track, or -1 (the inverse of `extent.targetUnits`). */
+  private readonly unitOfTarget: Int32Array;
+  /** Set when some unit goes to another destination track: the engine relocates it. */
+  private readonly relocated: boolean;
   private readonly trim: boolean;
   /** The one pacing of every pass of the background copy, and its trace (engine/copy-pacing.ts). */
   readonly pacingPlan: PacingPlan;
@@ -118,11 +125,10 @@ export class CloneSession extends EventEmitter implements Session {
     const id = options.id ?? `clone-${nextSessionNumber++}`;
     checkCloneOptions(options, id);
     checkParticipants(source, target, id);
-    checkGeometry(source, target, id);
+    checkGeometry(source, target, id, (options.datasets?.length ?? 0) > 0);
     const pb = protectionBitsOf(source);
     const slot = pb.freeSlot(source.path, id);
-    const extent = selectCloneUnits(source, options.datasets, id);
-    checkCloneCatalog(source, target, extent, id);
+    const extent = placeCloneCatalog(source, target, selectCloneUnits(source, options.datasets, id), id);
     // Both size tables are loaded now, so ACTIVATE does not scan.
     if (target.geometry.kind === 'ckd') {
       target.trackSizes();
@@ -144,7 +150,7 @@ export class CloneSession extends EventEmitter implements Session {
     const id = options.id ?? restored.id;
     checkCloneOptions(options, id);
     checkParticipants(source, target, id);
-    checkGeometry(source, target, id);
+    checkGeometry(source, target, id, restored.extent.datasets.length > 0);
     const pb = protectionBitsOf(source);
     const slot = pb.freeSlot(source.path, id);
     if (target.geometry.kind === 'ckd') {
@@ -186,6 +192,9 @@ export class CloneSession extends EventEmitter implements Session {
     this.extent = parts.extent;
     this.unitCount = source.unitCount;
     this.trim = source.geometry.kind === 'ckd';
+    this.relocated = isRelocated(this.extent);
+    this.unitOfTarget = new Int32Array(target.unitCount).fill(-1);
+    for (let u = 0; u < this.unitCount; u++) if (this.extent.included[u] === 1) this.unitOfTarget[this.extent.targetUnits[u] as number] = u;
     this.pacingPlan = createPacing({
       bytesPerSecond: (options.throttleMbps ?? 0) * 1e6,
       pauseAfterUnits: options.pauseAfter ?? 0,
@@ -200,9 +209,9 @@ export class CloneSession extends EventEmitter implements Session {
     claimDestination(target, this.id);
     const sizes = target.geometry.kind === 'ckd' ? target.trackSizes() : undefined;
     for (let u = 0; u < this.unitCount; u++) {
-      // What the destination slot may hold now: its used size (CKD) or the whole block (FBA).
-      this.extents[u] = sizes ? Math.max(sizes.get(u), 1) : target.backend.slotBytes;
       if (this.extent.included[u] !== 1) continue;
+      // What the destination slot may hold now: its used size (CKD) or the whole block (FBA).
+      this.extents[u] = sizes ? Math.max(sizes.get(this.extent.targetUnits[u] as number), 1) : target.backend.slotBytes;
       if (restored) {
         restoreUnit(restored, u, { states: this.states, pb: this.pb.columns, clone: this.column('clone'), precopy: this.column('precopy'), ind: this.ind });
         continue;
@@ -435,14 +444,16 @@ export class CloneSession extends EventEmitter implements Session {
   private onTargetIo(range: WriteRange, what: 'read' | 'write'): void {
     const phase = this.machine.phase;
     if (FINAL_CLONE_PHASES.has(phase)) return;
-    for (let u = range.firstUnit; u < range.firstUnit + range.unitCount; u++) {
-      if (!this.takesPart(u)) continue;
+    for (let t = range.firstUnit; t < range.firstUnit + range.unitCount; t++) {
+      // The unit whose copy lands on destination track t (the same one, unless relocated).
+      const u = t < this.unitOfTarget.length ? (this.unitOfTarget[t] as number) : -1;
+      if (u < 0) continue;
       if (phase === 'created' || phase === 'precopy') {
         throw new SessionError(
-          `Cannot ${what} track ${u} of ${this.target.path}: it is the destination of clone session ${this.id}, usable after ACTIVATE (it is ${phase})`,
+          `Cannot ${what} track ${t} of ${this.target.path}: it is the destination of clone session ${this.id}, usable after ACTIVATE (it is ${phase})`,
           {
             path: this.target.path,
-            track: u,
+            track: t,
             session: this.id,
           },
         );
@@ -502,7 +513,12 @@ export class CloneSession extends EventEmitter implements Session {
       units,
       cursorBuffer: newCursor(),
       source: {},
-      target: { kind: 'slot', trim: this.trim, extentBuffer: this.extents.buffer as SharedArrayBuffer },
+      target: {
+        kind: 'slot',
+        trim: this.trim,
+        extentBuffer: this.extents.buffer as SharedArrayBuffer,
+        ...(this.relocated ? { relocation: { targetUnits: this.extent.targetUnits, heads: this.target.ckd.heads, sourcePath: this.source.path } } : {}),
+      },
       marks: this.marks(precopyPass),
       // A precopy reopens copied tracks after host writes: a read must follow the claim.
       readBeforeClaim: false,
@@ -517,7 +533,7 @@ export class CloneSession extends EventEmitter implements Session {
     return {
       source: new FunctionUnitSource((u) => source.readUnit(u, source.slotBytes)),
       sink: new FunctionUnitSink((writes) => {
-        for (const w of writes) target.writeUnit(w.unit, w.data);
+        for (const w of writes) target.writeUnit(w.targetUnit, w.data);
       }),
     };
   }
@@ -535,7 +551,7 @@ export class CloneSession extends EventEmitter implements Session {
       if (this.extent.included[u] !== 1) continue;
       const state = this.states.state(u);
       if (state === UNIT_STATE.PENDING || state === UNIT_STATE.CLAIMED) {
-        targetSizes.set(u, sourceSizes.get(u));
+        targetSizes.set(this.extent.targetUnits[u] as number, sourceSizes.get(u));
         this.synced[u] = 1;
       } else if (resumed) {
         // Copied before the process died: V was rebuilt from the destination's own tracks.
@@ -553,7 +569,7 @@ export class CloneSession extends EventEmitter implements Session {
     if (state !== UNIT_STATE.COPIED && state !== UNIT_STATE.COPIED_OOO) return;
     const used = Atomics.load(this.extents, unit);
     // An all-zero slot does not decode: V counts such a track as its whole slot (track-size-table.ts).
-    this.target.trackSizes().set(unit, used > 0 ? used : this.target.backend.slotBytes);
+    this.target.trackSizes().set(this.extent.targetUnits[unit] as number, used > 0 ? used : this.target.backend.slotBytes);
     this.synced[unit] = 1;
   }
 
@@ -756,6 +772,7 @@ export class CloneSession extends EventEmitter implements Session {
       activatedAt: s.activatedAt,
       updatedAt: new Date().toISOString(),
       datasets: s.datasets,
+      ...(this.relocated ? { relocated: relocatedRuns(this.extent) } : {}),
       tracksTotal: s.tracksTotal,
       tracksLeft: s.tracksLeft,
       recopies: s.recopies,

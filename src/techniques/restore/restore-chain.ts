@@ -64,6 +64,17 @@ export function chainLinks(paths: readonly string[]): ChainLink[] {
   return links;
 }
 
+/**
+ * The links of a chain that follows, or a VerifyError naming the first tape that does not: what
+ * `restore` and `serve --tape` require before they read a byte of the chain's data.
+ */
+export function requireChainFollows(paths: readonly string[], action: string): ChainLink[] {
+  const links = chainLinks(paths);
+  const broken = links.find((l) => l.problem !== null);
+  if (broken) throw new VerifyError(`Cannot ${action} the chain: ${broken.path} does not follow: ${broken.problem}`, { path: broken.path });
+  return links;
+}
+
 function linkProblem(previous: ChainLink, base: NonNullable<ChainLink['base']>): string | null {
   if (previous.checkpoint !== base.checkpoint)
     return `its base is checkpoint ${base.checkpoint}, but ${previous.path} set checkpoint ${previous.checkpoint ?? '(none)'}`;
@@ -92,9 +103,7 @@ export function restoreChain(paths: readonly string[], options: RestoreOptions):
   if (options.dataset !== undefined || options.tapeStartBlock !== undefined) {
     throw new UsageError('Cannot restore a chain of tapes with --dataset or --fba-block: a chain restores a whole volume from tape files');
   }
-  const links = chainLinks(paths);
-  const broken = links.find((l) => l.problem !== null);
-  if (broken) throw new VerifyError(`Cannot restore the chain: ${broken.path} does not follow: ${broken.problem}`, { path: broken.path });
+  requireChainFollows(paths, 'restore');
   // Every incremental verifies before the first byte is written (restoreTape verifies the full).
   const incrementals = paths.slice(1).map((path) => {
     const tape = openBackupTape(path, { onProgress: options.onProgress });

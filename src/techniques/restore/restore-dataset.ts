@@ -10,7 +10,7 @@
  * - Only tracks inside the new or reused extents and the VTOC's DSCBs are written.
  */
 import { encodeEbcdicPadded } from '../../base/ebcdic.js';
-import { decodeTrack, encodeTrack, homeAddressOf } from '../../ckd/track-codec.js';
+import { relocateTrackImage } from '../../ckd/track-relocate.js';
 import { TargetExistsError, UsageError } from '../../errors/snaptape-error.js';
 import { cchhOf } from '../../geometry/cchh.js';
 import type { Volume } from '../../volume/volume.js';
@@ -129,10 +129,9 @@ export function writeDatasetRestore(volume: Volume, tape: BackupTape, placement:
   const targets = datasetTrackIndexes(geometry, entry);
   forEachBlock(tape, element, (block, j) => {
     const t = targets[j] as number;
-    const cchh = cchhOf(geometry, t);
-    const old = decodeTrack(block, homeAddressOf(block), { path: `${tape.path} block ${element.firstBlockNumber + j}`, trackIndex: j });
-    const records = old.records.map((r) => ({ ...r, cylinder: cchh.cylinder, head: cchh.head }));
-    volume.writeTrackImages(t, [encodeTrack({ cchh, r0Data: old.r0Data, records })]);
+    const source = { path: `${tape.path} block ${element.firstBlockNumber + j}`, trackIndex: j };
+    // The block is the track's used bytes: restore-tape.ts checked that each decodes.
+    volume.writeTrackImages(t, [relocateTrackImage(block, cchhOf(geometry, t), source)]);
   });
   // The data set's own attributes come from the tape; its name, extents and chain are the target's.
   writeDscb(

@@ -24,6 +24,7 @@ import { UNALLOCATED_SLOT } from '../../subsystem/subsystem-layouts.js';
 import { TrackDirectory } from '../../subsystem/track-directory.js';
 import { PoolReader } from '../../subsystem/track-pool.js';
 import { errorFromData, SessionError } from '../../errors/snaptape-error.js';
+import { PhaseReporter, type OnPhaseProgress } from '../../base/phase-progress.js';
 import { loadByPollingToken, saveRecord, transition, type TokenRecord } from './snapshot-tokens.js';
 
 /** Tracks copied between two progress saves in the token record (400 cylinders). */
@@ -31,8 +32,13 @@ const PROGRESS_EVERY_TRACKS = 6000;
 /** Pause after `pauseAfter` tracks when no `pauseMs` is given: the tape backup's default. */
 const DEFAULT_PHYSICAL_PAUSE_MS = 5;
 
+export interface PhysicalCopyOptions {
+  /** One phase, copy, counted in the tracks that have a slot (the only ones copied). */
+  readonly onProgress?: OnPhaseProgress;
+}
+
 /** Writes the physical image of an executed snapshot (the work of `execute --physical`), paced, and returns the token's final record. Throws SessionError when the token is not copying or asked for no physical copy. */
-export async function runPhysicalCopy(pollingToken: string): Promise<TokenRecord> {
+export async function runPhysicalCopy(pollingToken: string, options: PhysicalCopyOptions = {}): Promise<TokenRecord> {
   let record = loadByPollingToken(pollingToken);
   const physical = record.physical;
   if (record.state !== 'copying' || !physical) {
@@ -59,6 +65,8 @@ export async function runPhysicalCopy(pollingToken: string): Promise<TokenRecord
     const image = createImage(physical.path, geometry, { force: true });
     try {
       let savedAt = 0;
+      const progress = new PhaseReporter(options.onProgress);
+      progress.begin('copy', units.length, 'tracks');
       const pacing = physical.pacing ?? {};
       const result = await runBackgroundCopy({
         plan: {
@@ -83,6 +91,7 @@ export async function runPhysicalCopy(pollingToken: string): Promise<TokenRecord
           }),
           sink: new FunctionUnitSink((writes) => {
             for (const w of writes) image.writeUnit(w.unit, w.data);
+            progress.advance(writes.length);
             const last = writes[writes.length - 1];
             if (last !== undefined && last.unit + 1 - savedAt >= PROGRESS_EVERY_TRACKS) {
               savedAt = last.unit + 1;

@@ -35,6 +35,8 @@ import { SnapshotSession } from '../snapshot/snapshot-session.js';
 import { TapeBackupSession } from '../tape-backup/tape-backup-session.js';
 import { breakPairs, breakPairsNoRrHolds, planCopyRecord, reserveTargets, type PlanOutcome } from './copy-record-plan.js';
 import { describeRejections, failedChecks, TAPE_START_BLOCK } from './target-selection.js';
+import type { OnPhaseProgress } from '../../base/phase-progress.js';
+import type { BackupProgress } from '../tape-backup/backup-types.js';
 
 export interface CreateVersionOptions {
   readonly sourcePool: string;
@@ -43,6 +45,11 @@ export interface CreateVersionOptions {
   readonly version?: number;
   readonly technology?: Technology;
   readonly log?: EventLogger;
+  /**
+   * The copies as one phase, copy: the tape pairs' backups together (their units copied of the
+   * units of all their sources), then each clone pair's copy in turn. Snapshots are instant.
+   */
+  readonly onProgress?: OnPhaseProgress;
   /** Test hook: called between the copy and the completing transaction. */
   readonly beforeComplete?: () => Promise<void>;
 }
@@ -149,9 +156,17 @@ function datasetNames(path: string): string[] {
 async function runCopies(
   pairs: readonly CopyPair[],
   targetVolsers: ReadonlyMap<string, string>,
+  onProgress?: OnPhaseProgress,
 ): Promise<{ instant: string; datasets: Map<string, string[]> }> {
   const datasets = new Map<string, string[]>();
   const sessions: { done: Promise<unknown>; close: () => void }[] = [];
+  // The tape sessions' last progress each, summed into the one copy phase.
+  const tapes: BackupProgress[] = [];
+  let tapeUnit = 'tracks';
+  const reportTapes = (): void => {
+    const done = tapes.reduce((n, p) => n + p.copiedInOrder + p.copiedOutOfOrder, 0);
+    onProgress?.({ phase: 'copy', done, total: tapes.reduce((n, p) => n + p.slotsTotal, 0), unit: tapeUnit });
+  };
   const clones: CopyPair[] = [];
   try {
     for (const pair of pairs.filter((p) => p.technology === 'snapshot')) {
@@ -173,16 +188,25 @@ async function runCopies(
         );
         const session = TapeBackupSession.start(volume, { tapePath: pair.targetPath, tapeStartBlock: TAPE_START_BLOCK, force: true });
         sessions.push({ done: session.done, close: () => volume.close() });
+        if (onProgress) {
+          const index = tapes.push(session.progress()) - 1;
+          if (volume.geometry.kind !== 'ckd') tapeUnit = 'units';
+          session.on('progress', (p: BackupProgress) => {
+            tapes[index] = p;
+            reportTapes();
+          });
+        }
       } catch (error) {
         volume.close();
         throw error;
       }
     }
     const instant = new Date().toISOString();
+    if (tapes.length > 0) reportTapes();
     await Promise.all(sessions.map((s) => s.done));
     for (const pair of clones) {
       datasets.set(pair.sourcePath, datasetNames(pair.sourcePath));
-      await runClone(pair.sourcePath, pair.targetPath);
+      await runClone(pair.sourcePath, pair.targetPath, { onProgress });
     }
     return { instant, datasets };
   } finally {
@@ -219,7 +243,7 @@ export async function createVersion(catalog: Catalog, options: CreateVersionOpti
   const { version, plan, targetVolsers } = begun;
   let copied: Awaited<ReturnType<typeof runCopies>>;
   try {
-    copied = await runCopies(plan.pairs, targetVolsers);
+    copied = await runCopies(plan.pairs, targetVolsers, options.onProgress);
     await options.beforeComplete?.();
   } catch (error) {
     abandonVersion(catalog, version);

@@ -16,6 +16,7 @@ import { describeVolume } from '../../vtoc/volume-listing.js';
 import { deleteDatasets } from '../../vtoc/dataset-allocator.js';
 import { runClone } from '../clone/clone-run.js';
 import { restoreTape } from '../restore/restore-tape.js';
+import type { OnPhaseProgress } from '../../base/phase-progress.js';
 
 export interface VersionRestoreOptions {
   readonly version: number;
@@ -25,6 +26,8 @@ export interface VersionRestoreOptions {
   readonly to: string;
   readonly newVolume?: boolean;
   readonly force?: boolean;
+  /** A tape copy: as restoreTape reports it (SHA-256, then copy); a clone or snapshot copy: the clone's copy. */
+  readonly onProgress?: OnPhaseProgress;
 }
 
 function mediumFor(catalog: Catalog, version: number, sourcePath: string): StorageMedium {
@@ -50,13 +53,17 @@ export interface VersionRestoreResult {
 }
 
 /** Brings a whole copy back into a new volume `to`: a tape by restoring it, a target volume by cloning it. Returns the names of what it restored. */
-async function restoreWhole(medium: StorageMedium, options: { to: string; newVolume: boolean; force?: boolean }): Promise<string[]> {
+async function restoreWhole(
+  medium: StorageMedium,
+  options: { to: string; newVolume: boolean; force?: boolean; onProgress?: OnPhaseProgress },
+): Promise<string[]> {
   if (medium.technology === 'tape') {
     const result = restoreTape(medium.copyPath, {
       to: options.to,
       newVolume: options.newVolume,
       force: options.force,
       tapeStartBlock: medium.tapeStartBlock ?? undefined,
+      onProgress: options.onProgress,
     });
     return result.elements.map((e) => e.name);
   }
@@ -76,7 +83,7 @@ async function restoreWhole(medium: StorageMedium, options: { to: string; newVol
     vtocTracks: 0,
     force: options.force,
   }).close();
-  await runClone(medium.copyPath, options.to);
+  await runClone(medium.copyPath, options.to, { onProgress: options.onProgress });
   const volume = openVolume(options.to, { readOnly: true });
   try {
     return describeVolume(volume).datasets.map((d) => d.name);
@@ -100,7 +107,7 @@ export async function restoreFromVersion(catalog: Catalog, options: VersionResto
     const medium = mediumFor(catalog, options.version, (holders[0] as { sourcePath: string }).sourcePath);
     // Every copy holds a whole volume: the volume comes back whole, then every other data set is
     // deleted from its VTOC, so the new volume holds this data set at its own tracks.
-    await restoreWhole(medium, { to: options.to, newVolume: true, force: options.force });
+    await restoreWhole(medium, { to: options.to, newVolume: true, force: options.force, onProgress: options.onProgress });
     withVolume(options.to, {}, (volume) => {
       deleteDatasets(
         volume,
@@ -115,6 +122,6 @@ export async function restoreFromVersion(catalog: Catalog, options: VersionResto
   if (options.sourcePath === undefined) throw new UsageError('Cannot restore from a version: name a data set or a source volume');
   const medium = mediumFor(catalog, options.version, options.sourcePath);
   const newVolume = options.newVolume ?? true;
-  const restored = await restoreWhole(medium, { to: options.to, newVolume, force: options.force });
+  const restored = await restoreWhole(medium, { to: options.to, newVolume, force: options.force, onProgress: options.onProgress });
   return { to: options.to, newVolume, technology: medium.technology, copyPath: medium.copyPath, restored };
 }
