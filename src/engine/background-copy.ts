@@ -16,7 +16,7 @@ import type { UnitSink, UnitSource } from './unit-ports.js';
 export interface OwningThreadPorts {
   readonly source: UnitSource;
   readonly sink: UnitSink;
-  readonly onWritten?: (unit: number) => void;
+  readonly onWritten?: (units: readonly number[]) => void;
 }
 
 export interface BackgroundCopy {

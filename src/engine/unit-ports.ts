@@ -198,7 +198,7 @@ export function slotRuns(writes: readonly UnitWrite[], slotBytes: number): { fir
 }
 
 /** `parts` as one buffer: a view over them when each starts where the one before ends, else a copy. */
-function spanOf(parts: readonly Buffer[]): Buffer {
+export function spanOf(parts: readonly Buffer[]): Buffer {
   const first = parts[0] as Buffer;
   if (parts.length === 1) return first;
   let end = first.byteOffset + first.length;

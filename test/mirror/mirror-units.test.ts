@@ -86,9 +86,15 @@ describe('track-status table', () => {
       const m = 2 + prng.below(3);
       const u = prng.below(units);
       const set = invalid.get(m) as Set<number>;
-      if (prng.below(2) === 0) {
+      const op = prng.below(3);
+      if (op === 0) {
         table.setValid(u, m);
         set.delete(u);
+      } else if (op === 1) {
+        // A batch of the background copy: a run of units set valid in one call.
+        const run = Array.from({ length: Math.min(units - u, 1 + prng.below(20)) }, (_, k) => u + k);
+        table.setValidAll(run, m);
+        for (const r of run) set.delete(r);
       } else {
         expect(table.clearValid(u, m)).toBe(!set.has(u));
         set.add(u);
@@ -98,7 +104,9 @@ describe('track-status table', () => {
       expect(table.invalidCount(m)).toBe(set.size);
       const first = Math.min(...set);
       expect(table.nextInvalid(m, 0)).toBe(set.size ? first : -1);
+      expect(Array.from(table.invalidUnits(m))).toEqual([...set].sort((a, b) => a - b));
     }
+    expect(() => table.setValidAll([0, units], 2)).toThrow(/unit 300 in range/);
     for (let u = 0; u < units; u++) expect(table.patternProblem(u, 0x0f)).toBeUndefined();
   });
 

@@ -15,6 +15,7 @@ import { Worker } from 'node:worker_threads';
 import type { MirrorLinkMode } from '../../export/mirror-link-option.js';
 import { assert } from '../../base/assert.js';
 import { UsageError } from '../../errors/snaptape-error.js';
+import { spanOf } from '../../engine/unit-ports.js';
 import { CHANNEL_WORD, CHANNEL_WORDS, DESCRIPTOR_FIELD, DESCRIPTOR_WORDS, type FromWorker, type ToWorker, type RemoteAddress } from './link-channel-layout.js';
 import { LINK_BATCH_BYTES, LINK_BATCH_UNITS, LINK_TIMEOUT_MS, WORKER_GRACE_MS } from './mirror-limits.js';
 
@@ -165,10 +166,10 @@ export class LinkChannel {
       const d = CHANNEL_WORD.DESCRIPTORS + i * DESCRIPTOR_WORDS;
       w[d + DESCRIPTOR_FIELD.UNIT] = run.unit;
       w[d + DESCRIPTOR_FIELD.DATA_OFFSET] = at;
-      for (const part of run.parts) {
-        this.data.set(part, at);
-        at += part.length;
-      }
+      // One copy of the run when its parts lie end to end (a batch read as one span), not one per unit.
+      const span = spanOf(run.parts);
+      this.data.set(span, at);
+      at += span.length;
       w[d + DESCRIPTOR_FIELD.DATA_LENGTH] = run.bytes;
       w[d + DESCRIPTOR_FIELD.ZERO_TAIL] = run.zeroTail;
     });

@@ -72,15 +72,16 @@ export function newSecondary(stored: StoredMirror, index: number): Secondary {
 }
 
 /** The invalid, copyable tracks of `s`, ascending; a track with an impossible status byte goes to `errors`. */
-export function selectCopyUnits(s: Secondary, table: TrackStatusTable, options: { configuredMask: number; volumeName: string }): number[] {
-  const units: number[] = [];
-  // Bounded: `from` only moves forward through the table.
-  for (let u = table.nextInvalid(s.mirror, 0); u >= 0; u = table.nextInvalid(s.mirror, u + 1)) {
+export function selectCopyUnits(s: Secondary, table: TrackStatusTable, options: { configuredMask: number; volumeName: string }): Int32Array {
+  const invalid = table.invalidUnits(s.mirror);
+  let count = 0;
+  for (const u of invalid) {
     const problem = table.patternProblem(u, options.configuredMask);
     if (problem !== undefined) s.errors.set(u, `Cannot copy track ${u} of ${options.volumeName} to ${s.name}: ${problem}`);
-    else units.push(u);
+    // In place: the copyable units stay in order at the front.
+    else invalid[count++] = u;
   }
-  return units;
+  return invalid.subarray(0, count);
 }
 
 export function describeSecondary(s: Secondary, table: TrackStatusTable, options: { connected: boolean; detached: boolean }): MirrorStatus {

