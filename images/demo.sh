@@ -3,9 +3,11 @@
 # make a sample 3390 volume here in images/, back it up to a virtual tape while a synthetic host
 # writer changes it, list and verify the tape, restore it into a new volume, and compare the
 # restore with the volume as it was at the instant the backup started.
+# SNAPTAPE_DEMO_DIR runs it in another folder (the test of this script uses its own temp dir).
 set -euo pipefail
-cd "$(dirname "$0")"
-snaptape() { ../bin/snaptape "$@"; }
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "${SNAPTAPE_DEMO_DIR:-$repo/images}"
+snaptape() { "$repo/bin/snaptape" "$@"; }
 step() { printf '\n== %s\n' "$*"; }
 
 rm -f demo-*.ckd demo-*.aws demo-*.txt demo-*.sizes demo-*.lock demo-*.json demo-*.bitmap demo-*.layout.json demo.aws*
@@ -23,7 +25,9 @@ snaptape fill demo-source.ckd --seed 42 --percent 70
 snaptape ls demo-source.ckd
 
 step "3. Point-in-time backup to a virtual tape while a host writer changes the volume (1,000 writes/s)"
-snaptape backup demo-source.ckd --to demo.aws --load random:1000 --reference-copy demo-at-start.ckd
+# The demo's own image, so the writer may change it (--load-in-place); on a volume of yours, --load
+# alone writes into a scratch copy and leaves the image as it was.
+snaptape backup demo-source.ckd --to demo.aws --load random:1000 --load-in-place --reference-copy demo-at-start.ckd
 
 step "4. The tape, as snaptape and Hercules list it"
 snaptape tape ls demo.aws
