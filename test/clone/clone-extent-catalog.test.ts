@@ -6,7 +6,7 @@
  * set of the same name elsewhere, or without room for the data sets, is refused at CREATE, before
  * anything is written.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
@@ -17,10 +17,10 @@ import { allocateDataset, deleteDataset } from '../../src/vtoc/dataset-allocator
 import { getDataset, putDataset } from '../../src/vtoc/dataset-io.js';
 import { readVtoc } from '../../src/vtoc/vtoc-reader.js';
 import type { Volume } from '../../src/volume/volume.js';
-import { dasdlsInfo, sha256File } from '../harness/dasd.js';
+import { dasdlsInfo } from '../harness/dasd.js';
 import { runSnaptapeJson, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { dasdseq, FB80, makeExtentSource, sleepMs, stampedRecords, subDir } from './clone-fixtures.js';
+import { dasdseq, expectCreateRefused, FB80, makeExtentSource, sleepMs, stampedRecords, subDir } from './clone-fixtures.js';
 
 let dir: TempDir;
 let pool: CopyPool;
@@ -136,20 +136,7 @@ describe('an extent-mode clone catalogues its data sets on the destination', () 
         [clash, DatasetError, /Cannot clone data set A\.FIRST onto .*clash\.ckd \(DST002\): a data set of that name is there, with other extents/],
         [full, NoSpaceError, /Cannot clone data set B\.SECOND onto .*full\.ckd \(DST003\): it needs 4 tracks and 0 are free there/],
       ] as const) {
-        target.imageBackend.sync();
-        const before = sha256File(target.path);
-        let thrown: unknown;
-        try {
-          CloneSession.create(source, target, { pool, activate: true, datasets: ['A.FIRST', 'B.SECOND'] });
-        } catch (e) {
-          thrown = e;
-        }
-        expect(thrown).toBeInstanceOf(error);
-        expect(String((thrown as Error).message)).toMatch(message);
-        expect(sha256File(target.path)).toBe(before);
-        expect(existsSync(`${target.path}.clone.json`)).toBe(false);
-        // The refused CREATE took no PB slot and no interceptor: a whole-volume clone still can.
-        expect(target.interceptorNames()).toEqual([]);
+        expectCreateRefused(source, target, pool, ['A.FIRST', 'B.SECOND'], error, message);
       }
     } finally {
       source.close();

@@ -3,16 +3,19 @@
  * writes replayed on the destination and on its model (the source at ACTIVATE plus the
  * destination's own writes), and bounded waits that let the copy workers run.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
+import type { CopyPool } from '../../src/engine/copy-pool.js';
 import { openImage } from '../../src/image/open-image.js';
+import { CloneSession } from '../../src/techniques/clone/clone-session.js';
 import { allocateDataset } from '../../src/vtoc/dataset-allocator.js';
 import { parseRecfm } from '../../src/vtoc/dataset-attributes.js';
 import { TrackSizeTable } from '../../src/volume/track-size-table.js';
 import { Volume } from '../../src/volume/volume.js';
 import { makeFilledVolume, Prng, randomHostWrite } from '../harness/backup-fixtures.js';
+import { sha256File } from '../harness/dasd.js';
 import { runTool } from '../harness/external-tools.js';
 
 export { makeFilledVolume, Prng, randomHostWrite };
@@ -97,4 +100,32 @@ export function dasdseq(image: string, dsname: string, cwd: string): Buffer {
   const r = runTool('dasdseq', [image, dsname], { cwd });
   expect(r.stderr + r.stdout).toMatch(new RegExp(`dasdseq wrote \\d+ records to ${dsname.replace(/\./g, '\\.')}`));
   return readFileSync(join(cwd, dsname));
+}
+
+/**
+ * An extent clone's CREATE onto `target` is refused with `error` and `message`, and leaves the
+ * destination as it was: the same bytes, no record, and no interceptor (the refused CREATE took no
+ * PB slot: a whole-volume clone still can).
+ */
+export function expectCreateRefused(
+  source: Volume,
+  target: Volume,
+  pool: CopyPool,
+  datasets: readonly string[],
+  error: new (...args: never[]) => Error,
+  message: RegExp,
+): void {
+  target.imageBackend.sync();
+  const before = sha256File(target.path);
+  let thrown: unknown;
+  try {
+    CloneSession.create(source, target, { pool, activate: true, datasets });
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown).toBeInstanceOf(error);
+  expect(String((thrown as Error).message)).toMatch(message);
+  expect(sha256File(target.path)).toBe(before);
+  expect(existsSync(`${target.path}.clone.json`)).toBe(false);
+  expect(target.interceptorNames()).toEqual([]);
 }
