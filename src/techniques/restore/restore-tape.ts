@@ -23,6 +23,7 @@ import { TrackImageWriter } from './track-image-writer.js';
 import type { TapeIndex } from '../../tape/tape-index.js';
 import type { Volume } from '../../volume/volume.js';
 import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
+import { FBA_BLOCK_BYTES } from '../../geometry/device-types.js';
 import { freeReallocatedNamesakes, planDatasetRestores, writeDatasetRestore, type DatasetPlacement } from './restore-dataset.js';
 import { sizeStorePath } from '../../volume/track-size-store.js';
 import { blocksOf, checkElement, forEachBlock, openBackupTape, type BackupTape, type ElementCheck, type TapeElement } from './backup-tape.js';
@@ -75,14 +76,38 @@ export function restoreVolumeElement(volume: Volume, element: TapeElement, pass:
   return element.blockCount;
 }
 
+/** FBA blocks are written in runs of up to this many bytes: one write call per run, not per block. */
+const FBA_RUN_BYTES = 1024 * 1024;
+
+/**
+ * Writes an FBA element's blocks back to the blocks they came from, consecutive tape blocks gathered
+ * into runs of up to FBA_RUN_BYTES in one reused buffer (a tape block is a view valid only during
+ * its visit, so it is copied once, into the run).
+ */
 export function restoreFbaBlocks(volume: Volume, element: TapeElement, pass: BlockPass): number {
-  let block = element.description.kind === 'blocks' ? (element.description.firstBlock ?? 0) : 0;
+  const first = element.description.kind === 'blocks' ? (element.description.firstBlock ?? 0) : 0;
+  const run = Buffer.allocUnsafe(FBA_RUN_BYTES);
+  let runBlock = first;
+  let held = 0;
   let written = 0;
+  const flush = (): void => {
+    if (held > 0) volume.writeBlocks(runBlock, run.subarray(0, held));
+    runBlock += held / FBA_BLOCK_BYTES;
+    written += held / FBA_BLOCK_BYTES;
+    held = 0;
+  };
   pass((data) => {
-    volume.writeBlocks(block, data);
-    block += data.length / 512;
-    written += data.length / 512;
+    if (held + data.length > FBA_RUN_BYTES) flush();
+    if (data.length > FBA_RUN_BYTES) {
+      volume.writeBlocks(runBlock, data);
+      runBlock += data.length / FBA_BLOCK_BYTES;
+      written += data.length / FBA_BLOCK_BYTES;
+      return;
+    }
+    data.copy(run, held);
+    held += data.length;
   });
+  flush();
   return written;
 }
 
