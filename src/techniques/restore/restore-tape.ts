@@ -28,6 +28,7 @@ import { freeReallocatedNamesakes, planDatasetRestores, writeDatasetRestore, typ
 import { sizeStorePath } from '../../volume/track-size-store.js';
 import { blocksOf, checkElement, forEachBlock, openBackupTape, type BackupTape, type ElementCheck, type TapeElement } from './backup-tape.js';
 import { checkRecordedGeometry, requireLabelsMatch } from './tape-trust.js';
+import { BackgroundSha256 } from './background-hash.js';
 
 export interface RestoreOptions {
   readonly to: string;
@@ -173,6 +174,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
     if (options.newVolume) checkRecordedGeometry(tape);
     const volume = options.newVolume ? createTarget(tape, options) : openVolume(options.to);
     let restored = false;
+    let hash: BackgroundSha256 | undefined;
     try {
       // Everything about the target is checked before the first byte is written.
       const ckd = tape.source.kind === 'ckd';
@@ -187,8 +189,11 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
         : [];
       freeReallocatedNamesakes(volume, datasets);
       tape.progress.begin('copy', blocksOf(chosen), 'blocks');
+      if (streamed) hash = new BackgroundSha256(tapePath);
+      const location = volume.backend.location();
+      const writebackPath = location.kind === 'file' ? location.path : undefined;
       const written = chosen.map((e, i) => {
-        const pass = streamed ? streamedPass(tape, e, (check) => (checks[i] = check)) : readPass(tape, e);
+        const pass = hash ? streamedPass(tape, e, hash, writebackPath, (check) => (checks[i] = check)) : readPass(tape, e);
         if (!ckd) return restoreFbaBlocks(volume, e, pass);
         if (e.description.kind === 'volume') {
           const tracks = restoreVolumeElement(volume, e, pass);
@@ -201,6 +206,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
       restored = true;
       return { to: options.to, newVolume: options.newVolume ?? false, elements: checks.map((c, i) => ({ ...c, unitsWritten: written[i] as number })) };
     } finally {
+      hash?.close();
       volume.close();
       if (!restored && options.newVolume) removeNewVolume(options.to);
     }
@@ -216,23 +222,46 @@ function digestMismatch(tapePath: string, bad: ElementCheck): VerifyError {
   });
 }
 
+/** A restore into a new volume starts the writeback of its target each time it has written this much. */
+const WRITEBACK_BYTES = 32 * 1024 * 1024;
+
 /**
- * The one pass of a restore into a new volume: each block is hashed, then written. A tape whose
- * digest does not match is refused with VerifyError whatever its writes did (a damaged block may
- * fail to write), as when it is verified before the copy, and the new volume is removed; else a
- * write's failure is thrown. The check is told only to an element that verified.
+ * The one pass of a restore into a new volume: each block is handed to the hash worker, then
+ * written, while the worker hashes the window before (background-hash.ts); every WRITEBACK_BYTES
+ * the worker starts an fdatasync of the target (`writebackPath`, when the volume is one file). A
+ * tape whose digest (taken once every block was hashed) does not match is refused with VerifyError
+ * whatever its writes did (a damaged block may fail to write), as when it is verified before the
+ * copy, and the new volume is removed; else a write's failure is thrown. The check is told only to
+ * an element that verified.
  */
-function streamedPass(tape: BackupTape, element: TapeElement, verified: (check: ElementCheck) => void): BlockPass {
+function streamedPass(
+  tape: BackupTape,
+  element: TapeElement,
+  hash: BackgroundSha256,
+  writebackPath: string | undefined,
+  verified: (check: ElementCheck) => void,
+): BlockPass {
   return (visit) => {
     let failure: { readonly error: unknown } | undefined;
-    const check = checkElement(tape, element, (block, j) => {
-      if (failure) return;
-      try {
-        visit(block, j);
-      } catch (error) {
-        failure = { error };
-      }
-    });
+    let sinceWriteback = 0;
+    const check = checkElement(
+      tape,
+      element,
+      (block, j) => {
+        if (failure) return;
+        try {
+          visit(block, j);
+        } catch (error) {
+          failure = { error };
+        }
+        sinceWriteback += block.length;
+        if (writebackPath !== undefined && sinceWriteback >= WRITEBACK_BYTES) {
+          hash.writeback(writebackPath);
+          sinceWriteback = 0;
+        }
+      },
+      hash,
+    );
     if (!check.ok) throw digestMismatch(tape.path, check);
     if (failure) throw failure.error;
     verified(check);

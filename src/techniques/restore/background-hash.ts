@@ -1,0 +1,168 @@
+/**
+ * SHA-256 of a tape's blocks on a worker thread (hash-worker.ts), for a restore that writes what it
+ * hashes: the tape is read into two shared windows in turn (double buffering), the byte ranges of
+ * each window's blocks go to the worker, and the owning thread writes those blocks and reads the
+ * next window while the worker hashes. A window is read into again only once the worker is done
+ * with it, and `digest` waits for every byte posted, so the digest a restore checks is that of
+ * every block it wrote. A block that is not a view into a shared window (decompressed, or joined
+ * from chunks) is copied to the worker, in its turn.
+ *
+ * Everything here is synchronous, as the restore is: the owning thread waits with Atomics.wait. A
+ * worker that stops answering (it could not start, or it died) is an IoError after STALL_MS without
+ * progress, not a hang.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { IoError, UsageError } from '../../errors/snaptape-error.js';
+import { WINDOW_BYTES, type ReadWindows } from '../../tape/tape-reader.js';
+import type { BlockHash } from './backup-tape.js';
+import {
+  DIGEST_BYTES,
+  DIGEST_OFFSET_BYTES,
+  FAILURE_OFFSET_BYTES,
+  HASH_CONTROL_BYTES,
+  HASH_WORD,
+  type HashWorkerData,
+  type ToHashWorker,
+} from './hash-channel-layout.js';
+
+/** How long the worker may make no progress before the restore gives up on it. */
+const STALL_MS = 60_000;
+/** Atomics.wait's slice, between checks of the stall deadline. */
+const WAIT_SLICE_MS = 1_000;
+
+/** Path of the compiled worker, from dist/ whether this module runs compiled or from src/ (vitest). */
+function workerScriptPath(): string {
+  const here = fileURLToPath(import.meta.url);
+  const compiledDir = here.endsWith('.ts') ? join(dirname(here), '..', '..', '..', 'dist', 'techniques', 'restore') : dirname(here);
+  const path = join(compiledDir, 'hash-worker.js');
+  if (!existsSync(path)) throw new UsageError(`Cannot start the restore's hash worker: ${path} is missing (run npm run build)`);
+  return path;
+}
+
+export class BackgroundSha256 implements BlockHash, ReadWindows {
+  // Set once.
+  /** The tape, named in errors. */
+  private readonly tapePath: string;
+  private readonly worker: Worker;
+  private readonly control: SharedArrayBuffer;
+  private readonly words: Int32Array;
+  private readonly windowBuffers: readonly [Buffer, Buffer];
+  // Owning thread only.
+  /** The window last handed to the reader, or -1 when it read into a buffer of its own. */
+  private current: -1 | 0 | 1 = -1;
+  /** (offset, length) pairs of the current window's blocks, not yet posted. */
+  private pending: number[] = [];
+  private digests = 0;
+  private closed = false;
+
+  constructor(tapePath: string) {
+    this.tapePath = tapePath;
+    this.control = new SharedArrayBuffer(HASH_CONTROL_BYTES);
+    this.words = new Int32Array(this.control);
+    const windows: [SharedArrayBuffer, SharedArrayBuffer] = [new SharedArrayBuffer(WINDOW_BYTES), new SharedArrayBuffer(WINDOW_BYTES)];
+    this.windowBuffers = [Buffer.from(windows[0]), Buffer.from(windows[1])];
+    const workerData: HashWorkerData = { control: this.control, windows };
+    this.worker = new Worker(workerScriptPath(), { workerData });
+    this.worker.unref();
+    // A failure is told through the shared words; the event would only come once this thread is idle.
+    this.worker.on('error', () => undefined);
+  }
+
+  get windows(): ReadWindows {
+    return this;
+  }
+
+  /** The other window, once the worker is done with it; a span too big for one gets a buffer of its own. */
+  take(bytes: number): Buffer {
+    this.flush();
+    if (bytes > WINDOW_BYTES) {
+      this.current = -1;
+      return Buffer.allocUnsafe(bytes);
+    }
+    const next = this.current === 0 ? 1 : 0;
+    this.waitUntil(next === 0 ? HASH_WORD.WINDOW0_BUSY : HASH_WORD.WINDOW1_BUSY, (busy) => busy === 0, 'finish hashing a window');
+    this.current = next;
+    return this.windowBuffers[next];
+  }
+
+  update(block: Buffer): void {
+    const current = this.current;
+    if (current !== -1 && block.buffer === this.windowBuffers[current].buffer) {
+      this.pending.push(block.byteOffset, block.length);
+      return;
+    }
+    this.flush();
+    const copy = new Uint8Array(block.length);
+    copy.set(block);
+    this.post({ kind: 'bytes', data: copy }, [copy.buffer]);
+  }
+
+  /** The hex SHA-256 of every block updated since the last digest, once the worker has hashed them all. */
+  digest(): string {
+    this.flush();
+    this.post({ kind: 'digest' });
+    this.digests += 1;
+    this.waitUntil(HASH_WORD.DIGEST_SEQ, (seq) => seq >= this.digests, 'give the digest');
+    return Buffer.from(new Uint8Array(this.control, DIGEST_OFFSET_BYTES, DIGEST_BYTES)).toString('hex');
+  }
+
+  /**
+   * Starts an fdatasync of `path` on the worker, unless one is still in flight: the file's dirty
+   * pages go to disk while the restore goes on, so that its closing fsync has little left to do.
+   */
+  writeback(path: string): void {
+    if (Atomics.load(this.words, HASH_WORD.WRITEBACK_BUSY) !== 0) return;
+    Atomics.add(this.words, HASH_WORD.WRITEBACK_BUSY, 1);
+    this.post({ kind: 'writeback', path });
+  }
+
+  /** Waits for a writeback in flight (its file may be removed next), then stops the worker. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.waitUntil(HASH_WORD.WRITEBACK_BUSY, (busy) => busy === 0, 'finish a writeback');
+    } catch {
+      // A worker that failed or stalled is stopped all the same; what the restore was doing when
+      // it closes (its result, or the error that ended it) is what the caller is told.
+    } finally {
+      void this.worker.terminate();
+    }
+  }
+
+  private flush(): void {
+    const window = this.current;
+    if (this.pending.length === 0 || window === -1) return;
+    Atomics.add(this.words, window === 0 ? HASH_WORD.WINDOW0_BUSY : HASH_WORD.WINDOW1_BUSY, 1);
+    const ranges = Uint32Array.from(this.pending);
+    this.pending = [];
+    this.post({ kind: 'ranges', window, ranges }, [ranges.buffer]);
+  }
+
+  private post(message: ToHashWorker, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(message, transfer);
+  }
+
+  private waitUntil(word: number, done: (value: number) => boolean, what: string): void {
+    let deadline = Date.now() + STALL_MS;
+    for (;;) {
+      this.throwIfFailed();
+      const value = Atomics.load(this.words, word);
+      if (done(value)) return;
+      Atomics.wait(this.words, word, value, WAIT_SLICE_MS);
+      if (Atomics.load(this.words, word) !== value) deadline = Date.now() + STALL_MS;
+      else if (Date.now() > deadline)
+        throw new IoError(`Cannot hash ${this.tapePath}: the hash worker did not ${what} within ${STALL_MS / 1000} s`, { path: this.tapePath });
+    }
+  }
+
+  private throwIfFailed(): void {
+    const bytes = Atomics.load(this.words, HASH_WORD.FAILURE_BYTES);
+    if (bytes === 0) return;
+    const text = Buffer.from(new Uint8Array(this.control, FAILURE_OFFSET_BYTES, bytes)).toString('utf8');
+    throw new IoError(`Cannot hash ${this.tapePath}: the hash worker failed: ${text}`, { path: this.tapePath });
+  }
+}
