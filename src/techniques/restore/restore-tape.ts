@@ -4,6 +4,10 @@
  * volume's write path. A new volume where no file was is the one exception to "first": the tape is
  * read once, each block hashed and then written (a disk-speed restore), and a tape that does not
  * verify is refused as before, its new volume removed, so nothing that was there is touched.
+ * An existing target is not streamed on purpose: a bad block found at the end would leave it
+ * half-written, and undoing that needs its old units saved first (a read and a write of each, more
+ * than the verify pass saves) or a scratch copy renamed over it (room for a second volume, and a new
+ * file under whoever holds the old one).
  * What is written where:
  * - a whole-volume element lands track for track, on a volume of the source's device type with at
  *   least its cylinders (a bigger one's VTOC then takes the volume's size, and its free space grows);
