@@ -1,24 +1,25 @@
 /**
  * SHA-256 of a tape's blocks on a worker thread (hash-worker.ts), for a restore that writes what it
- * hashes: the tape is read into two shared windows in turn (double buffering), the byte ranges of
- * each window's blocks go to the worker, and the owning thread writes those blocks and reads the
- * next window while the worker hashes. A window is read into again only once the worker is done
- * with it, and `digest` waits for every byte posted, so the digest a restore checks is that of
- * every block it wrote. A block that is not a view into a shared window (decompressed, or joined
- * from chunks) is copied to the worker, in its turn.
+ * hashes: the tape is read into two windows in turn (double buffering); once this thread has
+ * written a window's blocks, the window goes to the worker (transferred, with the byte ranges of
+ * its blocks), and this thread reads and writes the next window while the worker hashes. A window
+ * is read into again only once the worker has sent it back, and `digest` waits for every byte
+ * posted, so the digest a restore checks is that of every block it wrote. A block that is not a
+ * view into a window (joined from chunks, or decompressed) is copied, and hashed in its turn.
  *
- * Everything here is synchronous, as the restore is: the owning thread waits with Atomics.wait. A
- * worker that stops answering (it could not start, or it died) is an IoError after STALL_MS without
- * progress, not a hang.
+ * Everything here is synchronous, as the restore is: this thread waits with Atomics.wait, and takes
+ * a window back with receiveMessageOnPort. A worker that stops answering (it could not start, or it
+ * died) is an IoError after STALL_MS without progress, not a hang.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { IoError, UsageError } from '../../errors/snaptape-error.js';
 import { WINDOW_BYTES, type ReadWindows } from '../../tape/tape-reader.js';
 import type { BlockHash } from './backup-tape.js';
 import {
+  COPY_MARK,
   DIGEST_BYTES,
   DIGEST_OFFSET_BYTES,
   FAILURE_OFFSET_BYTES,
@@ -26,6 +27,7 @@ import {
   HASH_WORD,
   type HashWorkerData,
   type ToHashWorker,
+  type WindowBack,
 } from './hash-channel-layout.js';
 
 /** How long the worker may make no progress before the restore gives up on it. */
@@ -42,6 +44,8 @@ function workerScriptPath(): string {
   return path;
 }
 
+const busyWord = (window: 0 | 1): number => (window === 0 ? HASH_WORD.WINDOW0_BUSY : HASH_WORD.WINDOW1_BUSY);
+
 export class BackgroundSha256 implements BlockHash, ReadWindows {
   // Set once.
   /** The tape, named in errors. */
@@ -49,12 +53,16 @@ export class BackgroundSha256 implements BlockHash, ReadWindows {
   private readonly worker: Worker;
   private readonly control: SharedArrayBuffer;
   private readonly words: Int32Array;
-  private readonly windowBuffers: readonly [Buffer, Buffer];
+  /** Where the worker sends the windows back. */
+  private readonly windowsBack: MessagePort;
   // Owning thread only.
+  /** Each window while it is on this thread; undefined while the worker has it. */
+  private readonly windowBuffers: [Buffer | undefined, Buffer | undefined];
   /** The window last handed to the reader, or -1 when it read into a buffer of its own. */
   private current: -1 | 0 | 1 = -1;
-  /** (offset, length) pairs of the current window's blocks, not yet posted. */
+  /** (offset, length) pairs of the current window's blocks, not yet posted (COPY_MARK: the next copy). */
   private pending: number[] = [];
+  private copies: Uint8Array[] = [];
   private digests = 0;
   private closed = false;
 
@@ -62,10 +70,11 @@ export class BackgroundSha256 implements BlockHash, ReadWindows {
     this.tapePath = tapePath;
     this.control = new SharedArrayBuffer(HASH_CONTROL_BYTES);
     this.words = new Int32Array(this.control);
-    const windows: [SharedArrayBuffer, SharedArrayBuffer] = [new SharedArrayBuffer(WINDOW_BYTES), new SharedArrayBuffer(WINDOW_BYTES)];
-    this.windowBuffers = [Buffer.from(windows[0]), Buffer.from(windows[1])];
-    const workerData: HashWorkerData = { control: this.control, windows };
-    this.worker = new Worker(workerScriptPath(), { workerData });
+    this.windowBuffers = [Buffer.from(new ArrayBuffer(WINDOW_BYTES)), Buffer.from(new ArrayBuffer(WINDOW_BYTES))];
+    const channel = new MessageChannel();
+    this.windowsBack = channel.port1;
+    const workerData: HashWorkerData = { control: this.control, windowsBack: channel.port2 };
+    this.worker = new Worker(workerScriptPath(), { workerData, transferList: [channel.port2] });
     this.worker.unref();
     // A failure is told through the shared words; the event would only come once this thread is idle.
     this.worker.on('error', () => undefined);
@@ -75,7 +84,7 @@ export class BackgroundSha256 implements BlockHash, ReadWindows {
     return this;
   }
 
-  /** The other window, once the worker is done with it; a span too big for one gets a buffer of its own. */
+  /** The other window, once the worker has sent it back; a span too big for one gets a buffer of its own. */
   take(bytes: number): Buffer {
     this.flush();
     if (bytes > WINDOW_BYTES) {
@@ -83,21 +92,24 @@ export class BackgroundSha256 implements BlockHash, ReadWindows {
       return Buffer.allocUnsafe(bytes);
     }
     const next = this.current === 0 ? 1 : 0;
-    this.waitUntil(next === 0 ? HASH_WORD.WINDOW0_BUSY : HASH_WORD.WINDOW1_BUSY, (busy) => busy === 0, 'finish hashing a window');
     this.current = next;
-    return this.windowBuffers[next];
+    return this.windowHere(next);
   }
 
   update(block: Buffer): void {
     const current = this.current;
-    if (current !== -1 && block.buffer === this.windowBuffers[current].buffer) {
+    if (current !== -1 && block.buffer === this.windowBuffers[current]?.buffer) {
       this.pending.push(block.byteOffset, block.length);
       return;
     }
-    this.flush();
     const copy = new Uint8Array(block.length);
     copy.set(block);
-    this.post({ kind: 'bytes', data: copy }, [copy.buffer]);
+    if (current === -1) {
+      this.post({ kind: 'bytes', data: copy }, [copy.buffer]);
+      return;
+    }
+    this.pending.push(COPY_MARK, 0);
+    this.copies.push(copy);
   }
 
   /** The hex SHA-256 of every block updated since the last digest, once the worker has hashed them all. */
@@ -129,17 +141,42 @@ export class BackgroundSha256 implements BlockHash, ReadWindows {
       // A worker that failed or stalled is stopped all the same; what the restore was doing when
       // it closes (its result, or the error that ended it) is what the caller is told.
     } finally {
+      this.windowsBack.close();
       void this.worker.terminate();
     }
   }
 
+  /** Sends the current window, with its blocks' ranges, to the worker (a window of no block stays). */
   private flush(): void {
     const window = this.current;
     if (this.pending.length === 0 || window === -1) return;
-    Atomics.add(this.words, window === 0 ? HASH_WORD.WINDOW0_BUSY : HASH_WORD.WINDOW1_BUSY, 1);
+    const buffer = this.windowBuffers[window] as Buffer;
+    this.windowBuffers[window] = undefined;
+    Atomics.add(this.words, busyWord(window), 1);
     const ranges = Uint32Array.from(this.pending);
+    const copies = this.copies;
     this.pending = [];
-    this.post({ kind: 'ranges', window, ranges }, [ranges.buffer]);
+    this.copies = [];
+    this.post({ kind: 'window', window, buffer: buffer.buffer as ArrayBuffer, ranges, copies }, [
+      buffer.buffer as ArrayBuffer,
+      ranges.buffer,
+      ...copies.map((c) => c.buffer as ArrayBuffer),
+    ]);
+  }
+
+  /** Window `window`, taken back from the worker first if it has it. */
+  private windowHere(window: 0 | 1): Buffer {
+    const here = this.windowBuffers[window];
+    if (here) return here;
+    this.waitUntil(busyWord(window), (busy) => busy === 0, 'send a window back');
+    // The worker sends a window back before it lowers its word: both are on the port by now.
+    for (let back = receiveMessageOnPort(this.windowsBack); back; back = receiveMessageOnPort(this.windowsBack)) {
+      const returned = back.message as WindowBack;
+      this.windowBuffers[returned.window] = Buffer.from(returned.buffer);
+    }
+    const buffer = this.windowBuffers[window];
+    if (!buffer) throw new IoError(`Cannot hash ${this.tapePath}: the hash worker did not send window ${window} back`, { path: this.tapePath });
+    return buffer;
   }
 
   private post(message: ToHashWorker, transfer: ArrayBuffer[] = []): void {

@@ -1,6 +1,6 @@
 /**
- * The hash worker of a restore (hash-channel-layout.ts): SHA-256 of the tape's blocks on a thread
- * of its own, so that hashing overlaps the owning thread's reads and writes, and the target's
+ * The hash worker of a restore (hash-channel-layout.ts): SHA-256 of the tape's windows on a thread
+ * of its own, each sent back once hashed, so that hashing overlaps the owning thread's reads and writes, and the target's
  * writeback (an fdatasync started while the restore goes on, so that its closing fsync is short).
  * A writeback's failure is not reported here: the restore's own fsync at the end reports it.
  */
@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { close, fdatasync, open } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
+  COPY_MARK,
   DIGEST_BYTES,
   DIGEST_OFFSET_BYTES,
   FAILURE_MAX_BYTES,
@@ -15,13 +16,13 @@ import {
   HASH_WORD,
   type HashWorkerData,
   type ToHashWorker,
+  type WindowBack,
 } from './hash-channel-layout.js';
 
 const port = parentPort;
 if (port === null) throw new Error('hash-worker runs as a worker thread');
 const data = workerData as HashWorkerData;
 const words = new Int32Array(data.control);
-const windows = data.windows.map((w) => new Uint8Array(w));
 let hash = createHash('sha256');
 
 function lower(word: number): void {
@@ -50,13 +51,17 @@ port.on('message', (message: ToHashWorker) => {
   if (Atomics.load(words, HASH_WORD.FAILURE_BYTES) !== 0) return;
   try {
     switch (message.kind) {
-      case 'ranges': {
-        const window = windows[message.window] as Uint8Array;
+      case 'window': {
+        const window = new Uint8Array(message.buffer);
         const ranges = message.ranges;
+        let copy = 0;
         for (let i = 0; i < ranges.length; i += 2) {
           const offset = ranges[i] as number;
-          hash.update(window.subarray(offset, offset + (ranges[i + 1] as number)));
+          hash.update(offset === COPY_MARK ? (message.copies[copy++] as Uint8Array) : window.subarray(offset, offset + (ranges[i + 1] as number)));
         }
+        // Back first: once the word is lowered, the owning thread finds the window on its port.
+        const back: WindowBack = { window: message.window, buffer: message.buffer };
+        data.windowsBack.postMessage(back, [message.buffer]);
         lower(message.window === 0 ? HASH_WORD.WINDOW0_BUSY : HASH_WORD.WINDOW1_BUSY);
         break;
       }
