@@ -353,6 +353,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
         stateBuffer: this.states.buffer,
         words: digestWords,
       });
+      // Observed at once: a pass that fails while the copy runs is reported by finishTape, not as
+      // an unhandled rejection.
+      digesting.catch(() => undefined);
       const result = await copying;
       this.copyPath = result.path;
       // Spooled slots reach the tape through the drain; the tape is complete only once it is empty.
