@@ -417,13 +417,12 @@ export class Volume {
         const chunk = data.subarray(done, done + take);
         this.backend.writeUnit(unit, chunk, inSlot);
         done += take;
-        if (sizes && this.geometry.kind === 'ckd') {
-          // A raw write may put bytes past the end-of-track marker: V covers every byte that may
-          // be non-zero, so that a copy of the used prefix is still the whole slot's content. But
-          // only those: a written zero is not used (a mirror sends whole slots with zero tails).
-          sizes.refresh(this.backend, this.geometry, unit, take === slot ? chunk : undefined);
-          sizes.set(unit, Math.max(sizes.get(unit), nonZeroAfterWrite(before, inSlot, chunk)));
-        }
+        // A raw write may put bytes past the end-of-track marker: V covers every byte that may be
+        // non-zero, so that a copy of the used prefix is still the whole slot's content. But only
+        // those: a written zero is not used (a mirror sends whole slots with zero tails). Nothing
+        // is read back: the marker is 8 bytes of 0xFF, so a track's decoded length never passes
+        // its last non-zero byte, and that byte follows from V before the write and the chunk.
+        if (sizes) sizes.set(unit, nonZeroAfterWrite(before, inSlot, chunk));
       }
     });
   }
@@ -438,10 +437,7 @@ export class Volume {
     if (!sizes || this.geometry.kind !== 'ckd') return;
     for (let i = 0; i < data.length / slot; i++) {
       const unit = first + i;
-      const chunk = data.subarray(i * slot, (i + 1) * slot);
-      const before = sizes.get(unit);
-      sizes.refresh(this.backend, this.geometry, unit, chunk);
-      sizes.set(unit, Math.max(sizes.get(unit), nonZeroAfterWrite(before, 0, chunk)));
+      sizes.set(unit, nonZeroAfterWrite(sizes.get(unit), 0, data.subarray(i * slot, (i + 1) * slot)));
     }
   }
 
