@@ -27,6 +27,12 @@ export interface NbdExportBackend {
   readonly canTrim: boolean;
   /** Returns exactly `length` bytes. */
   read(offsetBytes: number, length: number): Buffer;
+  /**
+   * Fills `into` with the bytes from `offsetBytes` on: the server reads a READ's data straight into
+   * its reply buffer, which it reuses (absent: the server uses `read`).
+   */
+  readInto?(offsetBytes: number, into: Buffer): void;
+  /** `data` is the server's (a reused buffer): the backend must not keep it after returning. */
   write(offsetBytes: number, data: Buffer): void;
   writeZeroes(offsetBytes: number, length: number): void;
   trim?(offsetBytes: number, length: number): void;

@@ -11,10 +11,16 @@
  * - once the peer is gone (reset, error, closed) or the server shuts the connection down, no
  *   buffered request is executed any more: they are dropped (a half-close is not gone: the client
  *   still reads the replies to what it sent);
- * - back-pressure: at most SERVER_READ_AHEAD_BYTES (MAX_BUFFERED_REQUESTS headers) are buffered
- *   ahead of the request being executed, then the socket pauses; and the loop reads no further
- *   request while the socket's write buffer is over its mark (the client must read its replies),
- *   so per-connection memory stays bounded;
+ * - pipelining: the client's next requests are read from the socket while one executes, and
+ *   replies are queued on the socket without waiting for the client to read them; requests still
+ *   execute one at a time, in order, because the backend runs on the thread that owns the volume;
+ * - back-pressure: at most SERVER_READ_AHEAD_BYTES of requests (headers and WRITE payloads) are
+ *   buffered ahead of the request being executed, then the socket pauses; and the loop reads no
+ *   further request while more than SERVER_REPLY_BYTES_IN_FLIGHT of replies wait on the socket
+ *   (the client must read its replies), so per-connection memory stays bounded;
+ * - buffers: READ data is read straight into a reply buffer with room for the header in front,
+ *   and sent with it in one write; WRITE payloads that span socket chunks are gathered into a
+ *   buffer; both come from the connection's pool (buffer-pool.ts) and go back to it after use;
  * - after the handshake, a client that sends no request, or reads no reply, for `idleTimeoutMs` is
  *   disconnected;
  * - a malformed frame ends this connection only: it is reported as a protocol-error event and the
@@ -39,7 +45,9 @@ import {
   NBD_REQUEST_HEADER_BYTES,
   NbdCommand,
   NbdErrno,
+  SERVER_BUFFER_POOL_BYTES,
   SERVER_READ_AHEAD_BYTES,
+  SERVER_REPLY_BYTES_IN_FLIGHT,
 } from './nbd-constants.js';
 import { NBD_CLIENT_FLAGS, NBD_OPTION_REQUEST, NBD_REQUEST } from './nbd-layouts.js';
 import {
@@ -56,8 +64,9 @@ import { encodeBlockStatusChunk, encodeErrorChunk, encodeOffsetDataHeader } from
 import { nbdErrnoName } from './nbd-backend.js';
 import type { NbdServerEvent } from './nbd-server-events.js';
 import { serverTlsOptions, type PskKeys } from './nbd-tls.js';
-import { decodeRequest, encodeSimpleReply, executeRequest, frameRequest, type NbdRequest, type RequestResult } from './nbd-transmission.js';
+import { decodeRequest, encodeSimpleReply, executeRequest, frameRequest, READ_HEADER_ROOM, type NbdRequest, type RequestResult } from './nbd-transmission.js';
 import { FrameReader, FrameReaderClosed } from './frame-reader.js';
+import { BufferPool } from './buffer-pool.js';
 
 assert(NBD_REQUEST.size === NBD_REQUEST_HEADER_BYTES, 'the read-ahead counts whole request headers');
 
@@ -93,6 +102,9 @@ export class NbdServerConnection {
   private stopped = false;
   /** Since when the connection has waited for its client (last byte heard); undefined while it works. */
   private waitingSince: number | undefined;
+  /** READ reply buffers and WRITE payload buffers, reused. */
+  private readonly buffers = new BufferPool(SERVER_BUFFER_POOL_BYTES);
+  private readonly lendReplyBuffer = (length: number): Buffer => this.buffers.take(length);
 
   constructor(socket: Socket, options: NbdServerConnectionOptions) {
     this.socket = socket;
@@ -241,9 +253,12 @@ export class NbdServerConnection {
         if (framing.replyErrno !== undefined) this.socket.write(encodeSimpleReply(framing.replyErrno, request.handle));
         throw new NbdProtocolError(`Cannot serve export '${backend.name}': ${framing.reason}`, { exportName: backend.name });
       }
-      const payload = await this.fromClient(framing.payloadBytes, this.options.idleTimeoutMs);
+      const payloadBuffer = framing.payloadBytes > 0 ? this.buffers.take(framing.payloadBytes) : undefined;
+      const payload = await this.fromClient(framing.payloadBytes, this.options.idleTimeoutMs, payloadBuffer);
       if (this.stopped) return;
-      const result = await executeRequest(backend, request, payload, gate, agreed);
+      const result = await executeRequest(backend, request, payload, gate, agreed, this.lendReplyBuffer);
+      // The backend does not keep a WRITE's data past its call.
+      if (payloadBuffer !== undefined) this.buffers.give(payloadBuffer);
       if (result.stopped === true) return;
       if (result.disconnect) {
         this.closeReason = 'client sent NBD_CMD_DISC';
@@ -265,7 +280,7 @@ export class NbdServerConnection {
         this.closeReason = 'backend failed with an internal error';
         return;
       }
-      if (this.socket.writableNeedDrain)
+      if (this.socket.writableLength > SERVER_REPLY_BYTES_IN_FLIGHT)
         await this.waitingForClient(() => this.withIdleTimer(this.options.idleTimeoutMs, 'read no reply', () => this.waitForDrain()));
     }
   }
@@ -273,6 +288,18 @@ export class NbdServerConnection {
   /** Sends the reply: structured chunks for READ and BLOCK_STATUS once agreed, else a simple reply. */
   private reply(request: NbdRequest, result: RequestResult, agreed: TransmissionAgreement): void {
     const chunked = agreed.structuredReplies && (request.type === NbdCommand.READ || request.type === NbdCommand.BLOCK_STATUS);
+    const replyBuffer = result.replyBuffer;
+    if (replyBuffer !== undefined) {
+      if (result.errno === NbdErrno.OK && result.data !== undefined) {
+        this.sendWithData(
+          replyBuffer,
+          result.data.length,
+          chunked ? encodeOffsetDataHeader(request.handle, Number(request.offsetBytes), result.data.length) : encodeSimpleReply(result.errno, request.handle),
+        );
+        return;
+      }
+      this.buffers.give(replyBuffer);
+    }
     if (!chunked) {
       this.socket.write(encodeSimpleReply(result.errno, request.handle));
       if (result.errno === NbdErrno.OK && result.data !== undefined) this.socket.write(result.data);
@@ -292,12 +319,22 @@ export class NbdServerConnection {
   }
 
   /**
+   * One write of a READ's header and its data, which lies READ_HEADER_ROOM bytes into `replyBuffer`:
+   * the header goes just in front of it. The buffer goes back to the pool once the socket is done with it.
+   */
+  private sendWithData(replyBuffer: Buffer, dataBytes: number, header: Buffer): void {
+    const start = READ_HEADER_ROOM - header.length;
+    header.copy(replyBuffer, start);
+    this.socket.write(replyBuffer.subarray(start, READ_HEADER_ROOM + dataBytes), () => this.buffers.give(replyBuffer));
+  }
+
+  /**
    * Exactly `length` bytes from the client. While it has to wait, the connection counts as idle
    * (see `idleSince`); with `idleTimeoutMs`, a wait that long drops the connection.
    */
-  private async fromClient(length: number, idleTimeoutMs?: number): Promise<Buffer> {
-    if (this.reader.buffered >= length) return this.reader.readExact(length);
-    const read = (): Promise<Buffer> => this.reader.readExact(length);
+  private async fromClient(length: number, idleTimeoutMs?: number, into?: Buffer): Promise<Buffer> {
+    if (this.reader.buffered >= length) return this.reader.readExact(length, into);
+    const read = (): Promise<Buffer> => this.reader.readExact(length, into);
     return this.waitingForClient(() => (idleTimeoutMs === undefined ? read() : this.withIdleTimer(idleTimeoutMs, 'sent no request', read)));
   }
 

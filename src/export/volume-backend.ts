@@ -122,6 +122,11 @@ export class VolumeBackend implements NbdExportBackend {
     return this.volume.readFlat(offsetBytes, length);
   }
 
+  readInto(offsetBytes: number, into: Buffer): void {
+    this.checkRange(offsetBytes, into.length);
+    this.volume.readFlatInto(offsetBytes, into);
+  }
+
   write(offsetBytes: number, data: Buffer): void {
     assert(!this.volume.readOnly, 'write is not called on a read-only volume');
     this.refuseWhileHeld();
@@ -180,6 +185,10 @@ class MirrorLinkBackend implements NbdExportBackend {
 
   read(offsetBytes: number, length: number): Buffer {
     return this.inner.read(offsetBytes, length);
+  }
+
+  readInto(offsetBytes: number, into: Buffer): void {
+    this.inner.readInto(offsetBytes, into);
   }
 
   write(offsetBytes: number, data: Buffer): void {
