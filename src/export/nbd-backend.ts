@@ -32,6 +32,13 @@ export interface NbdExportBackend {
    * its reply buffer, which it reuses (absent: the server uses `read`).
    */
   readInto?(offsetBytes: number, into: Buffer): void;
+  /**
+   * `readInto` off the owning thread (the libuv pool): the server keeps up to
+   * SERVER_READS_IN_FLIGHT of a connection's READs in flight at once, and answers each as it
+   * completes. It runs only between a connection's other requests (a WRITE, FLUSH or the like waits
+   * for the connection's reads in flight), and the server waits for every read before it closes.
+   */
+  readIntoAsync?(offsetBytes: number, into: Buffer): Promise<void>;
   /** `data` is the server's (a reused buffer): the backend must not keep it after returning. */
   write(offsetBytes: number, data: Buffer): void;
   writeZeroes(offsetBytes: number, length: number): void;

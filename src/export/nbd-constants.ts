@@ -183,6 +183,8 @@ export const SERVER_READ_AHEAD_BYTES = 2 * 1024 * 1024;
  * reads no further request until the client reads its replies (back-pressure on READs).
  */
 export const SERVER_REPLY_BYTES_IN_FLIGHT = 4 * 1024 * 1024;
+/** READs of one connection in flight at once on the thread pool (nbd-backend.ts `readIntoAsync`). */
+export const SERVER_READS_IN_FLIGHT = 8;
 /** Bytes of buffers a connection keeps for reuse (buffer-pool.ts): its replies in flight, and a payload. */
 export const SERVER_BUFFER_POOL_BYTES = SERVER_REPLY_BYTES_IN_FLIGHT + 1024 * 1024;
 /** Concurrent connections per server: bounds memory (one read-ahead buffer and frame each). */

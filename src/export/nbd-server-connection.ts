@@ -12,8 +12,15 @@
  *   buffered request is executed any more: they are dropped (a half-close is not gone: the client
  *   still reads the replies to what it sent);
  * - pipelining: the client's next requests are read from the socket while one executes, and
- *   replies are queued on the socket without waiting for the client to read them; requests still
- *   execute one at a time, in order, because the backend runs on the thread that owns the volume;
+ *   replies are queued on the socket without waiting for the client to read them;
+ * - READs in flight: where the backend reads off the owning thread (`readIntoAsync`), up to
+ *   SERVER_READS_IN_FLIGHT READs of a connection (and at most SERVER_REPLY_BYTES_IN_FLIGHT of
+ *   them, but always one) run at once, each answered as it completes (replies go by handle, so
+ *   out of order); any other request but a BLOCK_STATUS first waits for the connection's READs in flight, so on one
+ *   connection a WRITE never overtakes a READ sent before it, nor a READ a WRITE; every other
+ *   request runs on the owning thread, one at a time, in order (the interceptor chain runs there);
+ * - the connection does not finish (nor the server close) before its READs in flight have settled,
+ *   so the volume they read stays open;
  * - back-pressure: at most SERVER_READ_AHEAD_BYTES of requests (headers and WRITE payloads) are
  *   buffered ahead of the request being executed, then the socket pauses; and the loop reads no
  *   further request while more than SERVER_REPLY_BYTES_IN_FLIGHT of replies wait on the socket
@@ -47,6 +54,7 @@ import {
   NbdErrno,
   SERVER_BUFFER_POOL_BYTES,
   SERVER_READ_AHEAD_BYTES,
+  SERVER_READS_IN_FLIGHT,
   SERVER_REPLY_BYTES_IN_FLIGHT,
 } from './nbd-constants.js';
 import { NBD_CLIENT_FLAGS, NBD_OPTION_REQUEST, NBD_REQUEST } from './nbd-layouts.js';
@@ -64,7 +72,16 @@ import { encodeBlockStatusChunk, encodeErrorChunk, encodeOffsetDataHeader } from
 import { nbdErrnoName } from './nbd-backend.js';
 import type { NbdServerEvent } from './nbd-server-events.js';
 import { serverTlsOptions, type PskKeys } from './nbd-tls.js';
-import { decodeRequest, encodeSimpleReply, executeRequest, frameRequest, READ_HEADER_ROOM, type NbdRequest, type RequestResult } from './nbd-transmission.js';
+import {
+  decodeRequest,
+  encodeSimpleReply,
+  executeRequest,
+  frameRequest,
+  READ_HEADER_ROOM,
+  runsInFlight,
+  type NbdRequest,
+  type RequestResult,
+} from './nbd-transmission.js';
 import { FrameReader, FrameReaderClosed } from './frame-reader.js';
 import { BufferPool } from './buffer-pool.js';
 
@@ -105,6 +122,9 @@ export class NbdServerConnection {
   /** READ reply buffers and WRITE payload buffers, reused. */
   private readonly buffers = new BufferPool(SERVER_BUFFER_POOL_BYTES);
   private readonly lendReplyBuffer = (length: number): Buffer => this.buffers.take(length);
+  /** READs running off the owning thread, and their bytes. */
+  private readonly readsInFlight = new Set<Promise<void>>();
+  private bytesInFlight = 0;
 
   constructor(socket: Socket, options: NbdServerConnectionOptions) {
     this.socket = socket;
@@ -253,6 +273,14 @@ export class NbdServerConnection {
         if (framing.replyErrno !== undefined) this.socket.write(encodeSimpleReply(framing.replyErrno, request.handle));
         throw new NbdProtocolError(`Cannot serve export '${backend.name}': ${framing.reason}`, { exportName: backend.name });
       }
+      if (runsInFlight(backend, request)) {
+        await this.roomForRead(request.length);
+        if (this.stopped) return;
+        this.startRead(backend, request, gate, agreed);
+        continue;
+      }
+      // Anything else runs after the READs sent before it (a BLOCK_STATUS changes nothing: it need not).
+      if (request.type !== NbdCommand.BLOCK_STATUS) await this.settleReads();
       const payloadBuffer = framing.payloadBytes > 0 ? this.buffers.take(framing.payloadBytes) : undefined;
       const payload = await this.fromClient(framing.payloadBytes, this.options.idleTimeoutMs, payloadBuffer);
       if (this.stopped) return;
@@ -264,25 +292,70 @@ export class NbdServerConnection {
         this.closeReason = 'client sent NBD_CMD_DISC';
         return;
       }
-      if (result.failure !== undefined) {
-        this.options.emit({
-          kind: 'backend-error',
-          connectionId: this.connectionId,
-          exportName: backend.name,
-          command: request.type,
-          errno: result.errno,
-          error: result.failure.error,
-          internal: result.failure.internal,
-        });
-      }
-      this.reply(request, result, agreed);
-      if (result.failure?.internal === true) {
-        this.closeReason = 'backend failed with an internal error';
-        return;
-      }
+      if (!this.answer(backend, request, result, agreed)) return;
       if (this.socket.writableLength > SERVER_REPLY_BYTES_IN_FLIGHT)
         await this.waitingForClient(() => this.withIdleTimer(this.options.idleTimeoutMs, 'read no reply', () => this.waitForDrain()));
     }
+  }
+
+  /**
+   * Reports a backend failure and sends the reply; false when the connection is to close (the
+   * backend failed with an internal error).
+   */
+  private answer(backend: NbdExportBackend, request: NbdRequest, result: RequestResult, agreed: TransmissionAgreement): boolean {
+    if (result.failure !== undefined) {
+      this.options.emit({
+        kind: 'backend-error',
+        connectionId: this.connectionId,
+        exportName: backend.name,
+        command: request.type,
+        errno: result.errno,
+        error: result.failure.error,
+        internal: result.failure.internal,
+      });
+    }
+    this.reply(request, result, agreed);
+    if (result.failure?.internal === true) {
+      this.closeReason = 'backend failed with an internal error';
+      return false;
+    }
+    return true;
+  }
+
+  /** Waits until one more READ of `length` bytes may go in flight (at least one always may). */
+  private async roomForRead(length: number): Promise<void> {
+    // Bounded: each turn waits for one READ in flight to settle, and none starts meanwhile.
+    while (this.readsInFlight.size > 0 && (this.readsInFlight.size >= SERVER_READS_IN_FLIGHT || this.bytesInFlight + length > SERVER_REPLY_BYTES_IN_FLIGHT)) {
+      await Promise.race(this.readsInFlight);
+    }
+  }
+
+  /** Runs a READ off the owning thread and answers it when it completes, unless the connection has stopped. */
+  private startRead(backend: NbdExportBackend, request: NbdRequest, gate: () => Promise<boolean>, agreed: TransmissionAgreement): void {
+    this.bytesInFlight += request.length;
+    const done: Promise<void> = executeRequest(backend, request, Buffer.alloc(0), gate, agreed, this.lendReplyBuffer).then((result) => {
+      this.readsInFlight.delete(done);
+      this.bytesInFlight -= request.length;
+      if (this.stopped || this.socket.destroyed) {
+        if (result.replyBuffer !== undefined) this.buffers.give(result.replyBuffer);
+        return;
+      }
+      if (!this.answer(backend, request, result, agreed)) this.closeAfterFailure();
+    });
+    this.readsInFlight.add(done);
+  }
+
+  /** Resolves once every READ in flight has settled (answered, or dropped). */
+  private async settleReads(): Promise<void> {
+    // Bounded: no READ starts while this waits.
+    while (this.readsInFlight.size > 0) await Promise.all(this.readsInFlight);
+  }
+
+  /** A READ in flight failed with an internal error: no further request, and the connection closes. */
+  private closeAfterFailure(): void {
+    this.stopped = true;
+    this.reader.close(this.closeReason);
+    this.wakeDrainWait?.();
   }
 
   /** Sends the reply: structured chunks for READ and BLOCK_STATUS once agreed, else a simple reply. */
@@ -396,6 +469,9 @@ export class NbdServerConnection {
   /** Ends the socket after queued replies, and destroys it if the peer does not let it drain. */
   private async finish(): Promise<void> {
     if (this.state === 'closed') return;
+    // The volume stays open until the READs in flight have settled (the server closes it after us).
+    await this.settleReads();
+    if (this.isClosed()) return;
     if (canTransition(this.state, 'closing')) {
       this.setState('closing');
       this.reader.close(this.closeReason);

@@ -137,6 +137,21 @@ function inRange(backend: NbdExportBackend, request: NbdRequest): boolean {
 }
 
 /**
+ * Whether the request is a READ the server may leave in flight while it reads and runs the next
+ * requests (the backend reads off the owning thread, and the READ is well formed).
+ */
+export function runsInFlight(backend: NbdExportBackend, request: NbdRequest): boolean {
+  return (
+    request.type === NbdCommand.READ &&
+    backend.readIntoAsync !== undefined &&
+    backend.readInto !== undefined &&
+    request.commandFlags === 0 &&
+    request.length <= MAX_REQUEST_PAYLOAD_BYTES &&
+    inRange(backend, request)
+  );
+}
+
+/**
  * Runs one request on the backend. `payload` is the WRITE data (empty otherwise); `replyBuffers`,
  * when given, lends the buffer a READ is read into (else the backend allocates its answer).
  */
@@ -220,8 +235,9 @@ async function readInSteps(backend: NbdExportBackend, offsetBytes: number, lengt
 }
 
 /**
- * A READ straight into a lent reply buffer, in steps of READ_STEP_BYTES with the gate between
- * them (one step for most requests): no allocation and no copy of the data on the server.
+ * A READ straight into a lent reply buffer: no allocation and no copy of the data on the server.
+ * With `readIntoAsync` in one read off the owning thread (which never waits for it); else in steps
+ * of READ_STEP_BYTES with the gate between them (one step for most requests).
  */
 async function readIntoReply(
   backend: NbdExportBackend,
@@ -235,6 +251,10 @@ async function readIntoReply(
   try {
     const replyBuffer = buffers(READ_HEADER_ROOM + length);
     const data = replyBuffer.subarray(READ_HEADER_ROOM, READ_HEADER_ROOM + length);
+    if (backend.readIntoAsync !== undefined) {
+      await backend.readIntoAsync(offsetBytes, data);
+      return { errno: NbdErrno.OK, data, replyBuffer, disconnect: false };
+    }
     // Bounded: each turn advances by one step (the last may be shorter).
     for (let done = 0; done < length; done += READ_STEP_BYTES) {
       if (done > 0 && !(await gate())) return STOPPED;

@@ -127,6 +127,11 @@ export class VolumeBackend implements NbdExportBackend {
     this.volume.readFlatInto(offsetBytes, into);
   }
 
+  async readIntoAsync(offsetBytes: number, into: Buffer): Promise<void> {
+    this.checkRange(offsetBytes, into.length);
+    await this.volume.readFlatIntoAsync(offsetBytes, into);
+  }
+
   write(offsetBytes: number, data: Buffer): void {
     assert(!this.volume.readOnly, 'write is not called on a read-only volume');
     this.refuseWhileHeld();
@@ -189,6 +194,10 @@ class MirrorLinkBackend implements NbdExportBackend {
 
   readInto(offsetBytes: number, into: Buffer): void {
     this.inner.readInto(offsetBytes, into);
+  }
+
+  readIntoAsync(offsetBytes: number, into: Buffer): Promise<void> {
+    return this.inner.readIntoAsync(offsetBytes, into);
   }
 
   write(offsetBytes: number, data: Buffer): void {

@@ -45,6 +45,11 @@ export interface ImageBackend {
    * (absent elsewhere: a caller then uses `readUnits` or `readUnit`).
    */
   readUnitsInto?(firstUnit: number, into: Buffer, offsetInSlot?: number): void;
+  /**
+   * `readUnitsInto` on the libuv thread pool, where the store has the slots in one file: the
+   * owning thread goes on (the NBD server answers other requests) while the disk works.
+   */
+  readUnitsIntoAsync?(firstUnit: number, into: Buffer, offsetInSlot?: number): Promise<void>;
   /** Writes `data` into one unit's slot starting at `offsetInSlot`. */
   writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot?: number): void;
   /**

@@ -5,7 +5,7 @@
  * number of system calls decides throughput).
  */
 import { closeSync, fsyncSync } from 'node:fs';
-import { readFully, writeFully } from '../base/file-io.js';
+import { readFully, readFullyAsync, writeFully } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
 import { AddressRangeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
@@ -85,6 +85,14 @@ export class SlotFile implements ImageBackend {
     const count = Math.ceil((offsetInSlot + into.length) / this.slotBytes);
     this.checkUnits(firstUnit, count);
     this.readExactly(into, this.offsetOf(firstUnit) + offsetInSlot, `units ${firstUnit}-${firstUnit + count - 1}`);
+  }
+
+  async readUnitsIntoAsync(firstUnit: number, into: Buffer, offsetInSlot = 0): Promise<void> {
+    assert(offsetInSlot >= 0 && offsetInSlot < this.slotBytes, 'a span starts inside its first slot');
+    const count = Math.ceil((offsetInSlot + into.length) / this.slotBytes);
+    this.checkUnits(firstUnit, count);
+    // The caller keeps the image open until the read settles (the NBD server waits for its reads).
+    await readFullyAsync(this.fd, into, this.offsetOf(firstUnit) + offsetInSlot, this.path, `units ${firstUnit}-${firstUnit + count - 1}`);
   }
 
   writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot = 0): void {

@@ -52,6 +52,19 @@ export class ReadHookedBackend extends DelegatingBackend {
     }
   }
 
+  /**
+   * `readUnitsInto` on the thread pool where the image allows it (else on this thread): the chain's
+   * `beforeRead` runs first, here, as for any read.
+   */
+  async readUnitsIntoAsync(firstUnit: number, into: Buffer, offsetInSlot = 0): Promise<void> {
+    if (this.inner.readUnitsIntoAsync === undefined) {
+      this.readUnitsInto(firstUnit, into, offsetInSlot);
+      return;
+    }
+    this.chain.beforeRead({ firstUnit, unitCount: Math.ceil((offsetInSlot + into.length) / this.slotBytes) });
+    await this.inner.readUnitsIntoAsync(firstUnit, into, offsetInSlot);
+  }
+
   /** Consecutive slots (whole, or cut at either end) in one call when the image has them in one file, else unit by unit. */
   writeUnits(firstUnit: number, data: Uint8Array, offsetInSlot = 0): void {
     if (this.inner.writeUnits) {

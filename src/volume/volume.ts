@@ -398,6 +398,19 @@ export class Volume {
     (this.backend as ReadHookedBackend).readUnitsInto(Math.floor(offsetBytes / slot), into, offsetBytes % slot);
   }
 
+  /**
+   * `readFlatInto` on the libuv thread pool where the image has its slots in one file (else on this
+   * thread): several reads run at once, and the owning thread goes on meanwhile. A host write that
+   * lands while such a read is in flight may or may not be in what it returns; the volume must stay
+   * open until the promise settles.
+   */
+  async readFlatIntoAsync(offsetBytes: number, into: Buffer): Promise<void> {
+    this.checkFlat(offsetBytes, into.length);
+    if (into.length === 0) return;
+    const slot = this.backend.slotBytes;
+    await (this.backend as ReadHookedBackend).readUnitsIntoAsync(Math.floor(offsetBytes / slot), into, offsetBytes % slot);
+  }
+
   /** Writes bytes of the flat view as a host write of every unit they touch. */
   writeFlat(offsetBytes: number, data: Buffer): void {
     this.checkFlat(offsetBytes, data.length);
