@@ -1,11 +1,12 @@
 /**
  * What the NBD server serves: one export, backed by something that reads and writes bytes.
  *
- * The interface is synchronous on purpose. In snaptape every host write runs to completion on
- * the thread that owns the volume, through its interceptor chain (a copy-before-write may run
- * inside `write()`), so a request is applied whole before the next one on any connection starts.
- * That is also why the server may advertise NBD_FLAG_CAN_MULTI_CONN: all connections see one
- * backend, and a flush on any of them covers every write that has completed.
+ * Writes are synchronous on purpose. In snaptape every host write runs to completion on the
+ * thread that owns the volume, through its interceptor chain (a copy-before-write may run inside
+ * `write()`), so a write is applied whole before the next request on any connection starts. Only
+ * READs may run off that thread (`readIntoAsync`), since they change nothing. That is also why the
+ * server may advertise NBD_FLAG_CAN_MULTI_CONN: all connections see one backend, and a flush on
+ * any of them covers every write that has completed.
  *
  * Invariants the server relies on (and checks before calling):
  * - `offsetBytes + length <= sizeBytes` for every call;
