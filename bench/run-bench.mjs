@@ -25,7 +25,9 @@
 //       each restore's peak RSS (bench/restore-bench.mjs), run with --only restore.
 //   Sections 12 and later run only with --only; a full run keeps them as they were.
 //
-// Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine|mirror|incremental|vault|restore]
+//   16. Host write latency through an external NBD client against qemu-nbd, with no session and
+//       during a backup (bench/nbd-latency.mjs), run with --only nbd-latency.
+// Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine|mirror|incremental|vault|restore|nbd-latency]
 //   --quick uses a 3390 of 1,000 cylinders instead of a 3390-3, for a fast look.
 //   --baseline REV is the revision section 11 compares with (default: engine-compare.mjs's).
 //   --only engine runs section 11 alone and replaces that section in the existing RESULTS.md;
@@ -50,7 +52,7 @@ const option = (name, fallback) => {
 const RUNS = option('--runs', 3);
 const QUICK = args.includes('--quick');
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-const ALONE = ['engine', 'incremental', 'mirror', 'vault', 'restore'];
+const ALONE = ['engine', 'incremental', 'mirror', 'vault', 'restore', 'nbd-latency'];
 if (ONLY !== undefined && !ALONE.includes(ONLY)) throw new Error(`--only ${ONLY}: only ${ALONE.map((a) => `"${a}"`).join(', ')} can run alone`);
 /** Measure and print section 2 (host write latency) only. */
 const LATENCY_ONLY = args.includes('--latency-only');
@@ -123,6 +125,15 @@ function restoreSection(rounds) {
   }).stdout.trim();
   return [RESTORE_TITLE, '', table, ''];
 }
+const NBD_LATENCY_TITLE = '## 16. Host write latency through an external NBD client';
+/** Section 16: bench/nbd-latency.mjs, a dense 3390-3 served by snaptape and by qemu-nbd, `rounds` rounds. */
+function nbdLatencySection(rounds) {
+  log('nbd-latency.mjs…');
+  const table = run([process.execPath, join(ROOT, 'bench', 'nbd-latency.mjs'), '--rounds', String(rounds), ...(QUICK ? ['--cylinders', '1000'] : [])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).stdout.trim();
+  return [NBD_LATENCY_TITLE, '', table, ''];
+}
 if (ONLY !== undefined) {
   // The other sections stay as the last full run wrote them; this one is replaced (found by its
   // number, so a section whose title changed is replaced too) or added.
@@ -132,6 +143,7 @@ if (ONLY !== undefined) {
     mirror: [MIRROR_TITLE, () => mirrorSection(Math.max(5, RUNS))],
     vault: [VAULT_TITLE, () => vaultSection(Math.max(5, RUNS))],
     restore: [RESTORE_TITLE, () => restoreSection(Math.max(5, RUNS))],
+    'nbd-latency': [NBD_LATENCY_TITLE, () => nbdLatencySection(Math.max(5, RUNS))],
   };
   const [title, make] = sections[ONLY];
   const resultsPath = join(ROOT, 'bench', 'RESULTS.md');
