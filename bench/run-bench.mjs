@@ -26,7 +26,9 @@
 //       each restore's peak RSS (bench/restore-bench.mjs), run with --only restore.
 //   Sections 12 and later run only with --only; a full run keeps them as they were.
 //
-// Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine|mirror|incremental|vault|restore|nbd]
+//   16. Host write latency through an external NBD client against qemu-nbd, with no session and
+//       during a backup (bench/nbd-latency.mjs), run with --only nbd-latency.
+// Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine|mirror|incremental|vault|restore|nbd|nbd-latency]
 //   --quick uses a 3390 of 1,000 cylinders instead of a 3390-3, for a fast look.
 //   --baseline REV is the revision section 11 compares with (default: engine-compare.mjs's).
 //   --only engine runs section 11 alone and replaces that section in the existing RESULTS.md;
@@ -51,7 +53,7 @@ const option = (name, fallback) => {
 const RUNS = option('--runs', 3);
 const QUICK = args.includes('--quick');
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-const ALONE = ['engine', 'incremental', 'mirror', 'vault', 'restore', 'nbd'];
+const ALONE = ['engine', 'incremental', 'mirror', 'vault', 'restore', 'nbd', 'nbd-latency'];
 if (ONLY !== undefined && !ALONE.includes(ONLY)) throw new Error(`--only ${ONLY}: only ${ALONE.map((a) => `"${a}"`).join(', ')} can run alone`);
 /** Measure and print section 2 (host write latency) only. */
 const LATENCY_ONLY = args.includes('--latency-only');
@@ -124,6 +126,16 @@ function restoreSection(rounds) {
   }).stdout.trim();
   return [RESTORE_TITLE, '', table, ''];
 }
+const NBD_LATENCY_TITLE = '## 16. Host write latency through an external NBD client';
+/** Section 16: bench/nbd-latency.mjs, copies of the dense source served by snaptape and by qemu-nbd, `rounds` rounds. */
+function nbdLatencySection(rounds) {
+  ensureSource();
+  log('nbd-latency.mjs…');
+  const table = run([process.execPath, join(ROOT, 'bench', 'nbd-latency.mjs'), '--image', source, '--rounds', String(rounds)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).stdout.trim();
+  return [NBD_LATENCY_TITLE, '', table, ''];
+}
 const NBD_TITLE = '## 4. NBD throughput: snaptape serve against qemu-nbd';
 /** Section 4: bench/nbd-bench.mjs on the dense source (made first if absent), `rounds` interleaved rounds. */
 function nbdSection(rounds) {
@@ -157,6 +169,7 @@ if (ONLY !== undefined) {
     vault: [VAULT_TITLE, () => vaultSection(Math.max(5, RUNS))],
     restore: [RESTORE_TITLE, () => restoreSection(Math.max(5, RUNS))],
     nbd: [NBD_TITLE, () => nbdSection(Math.max(5, RUNS))],
+    'nbd-latency': [NBD_LATENCY_TITLE, () => nbdLatencySection(Math.max(5, RUNS))],
   };
   const [title, make] = sections[ONLY];
   const resultsPath = join(ROOT, 'bench', 'RESULTS.md');
