@@ -10,9 +10,10 @@
  * the rounds of that round's percentile. Both images stay in the page cache (cached only), and the
  * server's CPU time (user + system, from /proc) is reported beside the writes.
  *
- * Usage: npm run build && node bench/nbd-latency.mjs [--cylinders 3339] [--rounds 5] [--seconds 5]
- * Prints a Markdown section on stdout. Needs qemu-utils. Files go to bench/work/nbd-latency (kept
- * for the next run; delete the folder to free about 2 × the image).
+ * Usage: npm run build && node bench/nbd-latency.mjs --image DENSE.ckd [--rounds 5] [--seconds 5]
+ * DENSE.ckd is a dense 3390 (`snaptape fill --percent 100`; `npm run bench -- --only nbd-latency`
+ * passes the dense source of section 1). The servers write into copies of it in
+ * bench/work/nbd-latency, removed at the end. Prints a Markdown section on stdout. Needs qemu-utils.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
@@ -31,14 +32,18 @@ const option = (name, fallback) => {
   const at = args.indexOf(name);
   return at >= 0 ? Number(args[at + 1]) : fallback;
 };
-const CYLINDERS = option('--cylinders', 3339);
+const SOURCE = args.includes('--image') ? args[args.indexOf('--image') + 1] : undefined;
+if (SOURCE === undefined || !existsSync(SOURCE)) throw new Error('usage: node bench/nbd-latency.mjs --image DENSE.ckd [--rounds N] [--seconds S]');
 const ROUNDS = option('--rounds', 5);
 const SECONDS = option('--seconds', 5);
 const RATE = 1000;
-const VOLSER = 'LAT001';
-const TRACKS = CYLINDERS * 15;
 /** Hercules' CKD image header: the first track slot starts after it. */
 const IMAGE_HEADER_BYTES = 512;
+/** A 3390 track's slot in a Hercules CKD image. */
+const SLOT_BYTES = 56_832;
+const TRACKS = (statSync(SOURCE).size - IMAGE_HEADER_BYTES) / SLOT_BYTES;
+const CYLINDERS = TRACKS / 15;
+if (!Number.isInteger(CYLINDERS)) throw new Error(`${SOURCE} is not a 3390 image`);
 /** Home address (5) + R0's count (8) and data (8) + R1's count (8): R1's data starts here. */
 const RECORD_OFFSET = 29;
 /** `fill` writes two blocks of this size a track, without keys. */
@@ -62,7 +67,6 @@ function run(argv) {
   if (result.status !== 0) throw new Error(`${argv.join(' ')} failed (${result.status}): ${result.stderr}`);
   return result.stdout;
 }
-const snaptape = (...argv) => run([process.execPath, BIN, ...argv]);
 
 /** CPU seconds (user + system) a process has used so far, from /proc/PID/stat. */
 function cpuSeconds(pid) {
@@ -199,17 +203,15 @@ async function snaptapeCases(image, slot) {
 }
 
 // ---- the images ---------------------------------------------------------------------------------
+// Copies, since both servers write: the source stays as section 1 and 4 read it.
+rmSync(WORK, { recursive: true, force: true });
 mkdirSync(WORK, { recursive: true });
-const image = join(WORK, `dense-${CYLINDERS}.ckd`);
-const qemuImage = join(WORK, `dense-${CYLINDERS}-qemu.ckd`);
-if (!existsSync(image)) {
-  log(`making ${image} (a 3390 of ${CYLINDERS} cylinders, every track full)…`);
-  snaptape('init', image, '--type', '3390', '--cyls', String(CYLINDERS), '--volser', VOLSER);
-  snaptape('fill', image, '--seed', '7', '--percent', '100');
-}
-if (!existsSync(qemuImage)) run(['cp', '--sparse=always', image, qemuImage]);
+const image = join(WORK, 'latency.ckd');
+const qemuImage = join(WORK, 'latency-qemu.ckd');
+for (const copy of [image, qemuImage]) run(['cp', '--sparse=always', SOURCE, copy]);
+process.on('exit', () => rmSync(WORK, { recursive: true, force: true }));
 const slot = checkLayout(image);
-checkLayout(qemuImage);
+if (slot !== SLOT_BYTES) throw new Error(`${SOURCE}: a slot of ${slot} bytes is not a 3390's`);
 
 // ---- the rounds ---------------------------------------------------------------------------------
 const loadBefore = loadavg();
