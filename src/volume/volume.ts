@@ -359,7 +359,7 @@ export class Volume {
     const count = data.length / this.backend.slotBytes;
     this.checkBlocks(firstBlock, count);
     // A run of blocks is one backend call (one system call where the image is one file).
-    this.write('blocks', firstBlock, count, () => this.writeWholeSlots(firstBlock, data, undefined));
+    this.write('blocks', firstBlock, count, () => (this.backend as ReadHookedBackend).writeUnits(firstBlock, data, 0));
   }
 
   // ---- flat view (NBD) -------------------------------------------------------------------------
