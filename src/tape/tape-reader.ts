@@ -20,7 +20,17 @@ import { checkTapeNotBeingWritten } from './tape-lock.js';
 import { measureTapeRegion, WHOLE_FILE, type TapeRegion } from './tape-region.js';
 
 /** Bytes read at once by forEachBlockData: large sequential reads, one buffer per reader. */
-const WINDOW_BYTES = 8 * 1024 * 1024;
+export const WINDOW_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Where forEachBlockData reads its windows, when not into the reader's own buffer: a caller that
+ * hands the blocks to another thread (a background hash) gives buffers it can share, and may block
+ * in `take` until that thread is done with one.
+ */
+export interface ReadWindows {
+  /** A buffer of at least `bytes` bytes to read the next window into. */
+  take(bytes: number): Buffer;
+}
 
 export type TapeReadResult =
   | { readonly kind: 'block'; readonly entry: TapeIndexEntry; readonly data: Buffer }
@@ -140,9 +150,10 @@ export class TapeReader {
    * Visits the data of blocks `first`..`first + count - 1` in order, reading the tape sequentially
    * in windows of up to WINDOW_BYTES into one buffer kept by the reader: a pread per window, not
    * per block, and no allocation for a plain single-chunk block, whose data is a view into the
-   * window. The view is valid only during `visit`: a caller that keeps a block copies it.
+   * window. The view is valid only during `visit`: a caller that keeps a block copies it. With
+   * `windows`, each window is read into the buffer it gives instead.
    */
-  forEachBlockData(first: number, count: number, visit: (data: Buffer, blockNumber: number) => void): void {
+  forEachBlockData(first: number, count: number, visit: (data: Buffer, blockNumber: number) => void, windows?: ReadWindows): void {
     assert(!this.closed, 'the reader is open');
     let next = first;
     const end = first + count;
@@ -152,8 +163,8 @@ export class TapeReader {
       let last = next;
       while (last + 1 < end && this.entry(last + 1).endOffsetBytes - start.offsetBytes <= WINDOW_BYTES) last++;
       const spanBytes = this.entry(last).endOffsetBytes - start.offsetBytes;
-      if (this.window.length < spanBytes) this.window = Buffer.allocUnsafe(Math.max(spanBytes, WINDOW_BYTES));
-      const window = this.window.subarray(0, spanBytes);
+      if (!windows && this.window.length < spanBytes) this.window = Buffer.allocUnsafe(Math.max(spanBytes, WINDOW_BYTES));
+      const window = (windows ? windows.take(spanBytes) : this.window).subarray(0, spanBytes);
       readFully(this.fd, window, this.baseOffsetBytes + start.offsetBytes, this.path, `blocks ${next}-${last}`, () => this.shrank(next, start.offsetBytes));
       for (let b = next; b <= last; b++) {
         const entry = this.entry(b);

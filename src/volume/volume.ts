@@ -358,9 +358,8 @@ export class Volume {
     assert(data.length > 0 && data.length % this.backend.slotBytes === 0, 'FBA writes are whole blocks');
     const count = data.length / this.backend.slotBytes;
     this.checkBlocks(firstBlock, count);
-    this.write('blocks', firstBlock, count, () => {
-      for (let i = 0; i < count; i++) this.backend.writeUnit(firstBlock + i, data.subarray(i * this.backend.slotBytes, (i + 1) * this.backend.slotBytes));
-    });
+    // A run of blocks is one backend call (one system call where the image is one file).
+    this.write('blocks', firstBlock, count, () => (this.backend as ReadHookedBackend).writeUnits(firstBlock, data, 0));
   }
 
   // ---- flat view (NBD) -------------------------------------------------------------------------

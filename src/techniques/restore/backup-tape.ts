@@ -9,7 +9,7 @@ import { VerifyError } from '../../errors/snaptape-error.js';
 import { readTapeContents } from '../../tape/tape-contents.js';
 import { checkTapeNotBeingWritten } from '../../tape/tape-lock.js';
 import type { TapeIndex } from '../../tape/tape-index.js';
-import { TapeReader } from '../../tape/tape-reader.js';
+import { TapeReader, type ReadWindows } from '../../tape/tape-reader.js';
 import { fbaTapeRegion, WHOLE_FILE } from '../../tape/tape-region.js';
 import { FBA_BLOCK_BYTES } from '../../geometry/device-types.js';
 import { readSessionRecord, sessionRecordKey } from '../tape-backup/session-record.js';
@@ -138,11 +138,32 @@ export function openBackupTape(path: string, location: TapeLocation = {}): Backu
  * Reads an element's blocks in order, calling `visit` with each: sequential 8 MiB reads into the
  * reader's one buffer (TapeReader.forEachBlockData). A block is valid only during `visit`.
  */
-export function forEachBlock(tape: BackupTape, element: TapeElement, visit: (block: Buffer, index: number) => void): void {
-  tape.reader.forEachBlockData(element.firstBlockNumber, element.blockCount, (data, blockNumber) => {
-    visit(data, blockNumber - element.firstBlockNumber);
-    tape.progress.advance();
-  });
+export function forEachBlock(tape: BackupTape, element: TapeElement, visit: (block: Buffer, index: number) => void, windows?: ReadWindows): void {
+  tape.reader.forEachBlockData(
+    element.firstBlockNumber,
+    element.blockCount,
+    (data, blockNumber) => {
+      visit(data, blockNumber - element.firstBlockNumber);
+      tape.progress.advance();
+    },
+    windows,
+  );
+}
+
+/**
+ * The SHA-256 of an element's blocks, in order: on this thread, or on a worker (background-hash.ts),
+ * which then gives the windows the tape is read into.
+ */
+export interface BlockHash {
+  update(block: Buffer): void;
+  /** The hex digest of every block updated since the last one. */
+  digest(): string;
+  readonly windows?: ReadWindows;
+}
+
+function sha256HereAndNow(): BlockHash {
+  const hash = createHash('sha256');
+  return { update: (block) => hash.update(block), digest: () => hash.digest('hex') };
 }
 
 export interface ElementCheck {
@@ -157,17 +178,27 @@ export interface ElementCheck {
 /**
  * Hashes an element's blocks and checks the digest against UTL1. With `visit`, each block is also
  * handed to it after it is hashed, in the same pass: a restore writes what it hashes, reading the
- * tape once (the block is valid only during `visit`, as in forEachBlock).
+ * tape once (the block is valid only during `visit`, as in forEachBlock). `hash`: where the SHA-256
+ * runs (a restore's worker); this thread by default.
  */
-export function checkElement(tape: BackupTape, element: TapeElement, visit?: (block: Buffer, index: number) => void): ElementCheck {
-  const hash = createHash('sha256');
+export function checkElement(
+  tape: BackupTape,
+  element: TapeElement,
+  visit?: (block: Buffer, index: number) => void,
+  hash: BlockHash = sha256HereAndNow(),
+): ElementCheck {
   let bytes = 0;
-  forEachBlock(tape, element, (block, index) => {
-    hash.update(block);
-    bytes += block.length;
-    visit?.(block, index);
-  });
-  const sha256 = hash.digest('hex');
+  forEachBlock(
+    tape,
+    element,
+    (block, index) => {
+      hash.update(block);
+      bytes += block.length;
+      visit?.(block, index);
+    },
+    hash.windows,
+  );
+  const sha256 = hash.digest();
   return {
     name: element.description.dsname ?? element.name,
     blocks: element.blockCount,

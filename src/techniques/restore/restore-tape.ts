@@ -4,6 +4,10 @@
  * volume's write path. A new volume where no file was is the one exception to "first": the tape is
  * read once, each block hashed and then written (a disk-speed restore), and a tape that does not
  * verify is refused as before, its new volume removed, so nothing that was there is touched.
+ * An existing target is not streamed on purpose: a bad block found at the end would leave it
+ * half-written, and undoing that needs its old units saved first (a read and a write of each, more
+ * than the verify pass saves) or a scratch copy renamed over it (room for a second volume, and a new
+ * file under whoever holds the old one).
  * What is written where:
  * - a whole-volume element lands track for track, on a volume of the source's device type with at
  *   least its cylinders (a bigger one's VTOC then takes the volume's size, and its free space grows);
@@ -23,10 +27,12 @@ import { TrackImageWriter } from './track-image-writer.js';
 import type { TapeIndex } from '../../tape/tape-index.js';
 import type { Volume } from '../../volume/volume.js';
 import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
+import { FBA_BLOCK_BYTES } from '../../geometry/device-types.js';
 import { freeReallocatedNamesakes, planDatasetRestores, writeDatasetRestore, type DatasetPlacement } from './restore-dataset.js';
 import { sizeStorePath } from '../../volume/track-size-store.js';
 import { blocksOf, checkElement, forEachBlock, openBackupTape, type BackupTape, type ElementCheck, type TapeElement } from './backup-tape.js';
 import { checkRecordedGeometry, requireLabelsMatch } from './tape-trust.js';
+import { BackgroundSha256 } from './background-hash.js';
 
 export interface RestoreOptions {
   readonly to: string;
@@ -75,14 +81,38 @@ export function restoreVolumeElement(volume: Volume, element: TapeElement, pass:
   return element.blockCount;
 }
 
+/** FBA blocks are written in runs of up to this many bytes: one write call per run, not per block. */
+const FBA_RUN_BYTES = 1024 * 1024;
+
+/**
+ * Writes an FBA element's blocks back to the blocks they came from, consecutive tape blocks gathered
+ * into runs of up to FBA_RUN_BYTES in one reused buffer (a tape block is a view valid only during
+ * its visit, so it is copied once, into the run).
+ */
 export function restoreFbaBlocks(volume: Volume, element: TapeElement, pass: BlockPass): number {
-  let block = element.description.kind === 'blocks' ? (element.description.firstBlock ?? 0) : 0;
+  const first = element.description.kind === 'blocks' ? (element.description.firstBlock ?? 0) : 0;
+  const run = Buffer.allocUnsafe(FBA_RUN_BYTES);
+  let runBlock = first;
+  let held = 0;
   let written = 0;
+  const flush = (): void => {
+    if (held > 0) volume.writeBlocks(runBlock, run.subarray(0, held));
+    runBlock += held / FBA_BLOCK_BYTES;
+    written += held / FBA_BLOCK_BYTES;
+    held = 0;
+  };
   pass((data) => {
-    volume.writeBlocks(block, data);
-    block += data.length / 512;
-    written += data.length / 512;
+    if (held + data.length > FBA_RUN_BYTES) flush();
+    if (data.length > FBA_RUN_BYTES) {
+      volume.writeBlocks(runBlock, data);
+      runBlock += data.length / FBA_BLOCK_BYTES;
+      written += data.length / FBA_BLOCK_BYTES;
+      return;
+    }
+    data.copy(run, held);
+    held += data.length;
   });
+  flush();
   return written;
 }
 
@@ -148,6 +178,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
     if (options.newVolume) checkRecordedGeometry(tape);
     const volume = options.newVolume ? createTarget(tape, options) : openVolume(options.to);
     let restored = false;
+    let hash: BackgroundSha256 | undefined;
     try {
       // Everything about the target is checked before the first byte is written.
       const ckd = tape.source.kind === 'ckd';
@@ -162,8 +193,11 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
         : [];
       freeReallocatedNamesakes(volume, datasets);
       tape.progress.begin('copy', blocksOf(chosen), 'blocks');
+      if (streamed) hash = new BackgroundSha256(tapePath);
+      const location = volume.backend.location();
+      const writebackPath = location.kind === 'file' ? location.path : undefined;
       const written = chosen.map((e, i) => {
-        const pass = streamed ? streamedPass(tape, e, (check) => (checks[i] = check)) : readPass(tape, e);
+        const pass = hash ? streamedPass(tape, e, hash, writebackPath, (check) => (checks[i] = check)) : readPass(tape, e);
         if (!ckd) return restoreFbaBlocks(volume, e, pass);
         if (e.description.kind === 'volume') {
           const tracks = restoreVolumeElement(volume, e, pass);
@@ -176,6 +210,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
       restored = true;
       return { to: options.to, newVolume: options.newVolume ?? false, elements: checks.map((c, i) => ({ ...c, unitsWritten: written[i] as number })) };
     } finally {
+      hash?.close();
       volume.close();
       if (!restored && options.newVolume) removeNewVolume(options.to);
     }
@@ -191,23 +226,46 @@ function digestMismatch(tapePath: string, bad: ElementCheck): VerifyError {
   });
 }
 
+/** A restore into a new volume starts the writeback of its target each time it has written this much. */
+const WRITEBACK_BYTES = 32 * 1024 * 1024;
+
 /**
- * The one pass of a restore into a new volume: each block is hashed, then written. A tape whose
- * digest does not match is refused with VerifyError whatever its writes did (a damaged block may
- * fail to write), as when it is verified before the copy, and the new volume is removed; else a
- * write's failure is thrown. The check is told only to an element that verified.
+ * The one pass of a restore into a new volume: each block is handed to the hash worker, then
+ * written, while the worker hashes the window before (background-hash.ts); every WRITEBACK_BYTES
+ * the worker starts an fdatasync of the target (`writebackPath`, when the volume is one file). A
+ * tape whose digest (taken once every block was hashed) does not match is refused with VerifyError
+ * whatever its writes did (a damaged block may fail to write), as when it is verified before the
+ * copy, and the new volume is removed; else a write's failure is thrown. The check is told only to
+ * an element that verified.
  */
-function streamedPass(tape: BackupTape, element: TapeElement, verified: (check: ElementCheck) => void): BlockPass {
+function streamedPass(
+  tape: BackupTape,
+  element: TapeElement,
+  hash: BackgroundSha256,
+  writebackPath: string | undefined,
+  verified: (check: ElementCheck) => void,
+): BlockPass {
   return (visit) => {
     let failure: { readonly error: unknown } | undefined;
-    const check = checkElement(tape, element, (block, j) => {
-      if (failure) return;
-      try {
-        visit(block, j);
-      } catch (error) {
-        failure = { error };
-      }
-    });
+    let sinceWriteback = 0;
+    const check = checkElement(
+      tape,
+      element,
+      (block, j) => {
+        if (failure) return;
+        try {
+          visit(block, j);
+        } catch (error) {
+          failure = { error };
+        }
+        sinceWriteback += block.length;
+        if (writebackPath !== undefined && sinceWriteback >= WRITEBACK_BYTES) {
+          hash.writeback(writebackPath);
+          sinceWriteback = 0;
+        }
+      },
+      hash,
+    );
     if (!check.ok) throw digestMismatch(tape.path, check);
     if (failure) throw failure.error;
     verified(check);
