@@ -16,6 +16,13 @@ export const WORKER_GRACE_MS = 1_000;
 export const RECONNECT_INTERVAL_MS = 500;
 /** Bytes one request over the link channel carries: a batch of whole 3390 slots plus room. */
 export const LINK_BATCH_BYTES = 4 * 1024 * 1024;
+/**
+ * Requests in flight on the link channel (each LINK_BATCH_BYTES of shared memory): the background
+ * copy keeps all but one busy, so a host write always finds a free one. Four batches of a cylinder
+ * or 1 MiB cover a loopback round trip; measured, more bought nothing against a server that answers
+ * one request at a time.
+ */
+export const LINK_SLOTS = 4;
 /** Write descriptors in one channel request (a unit's data and its zero tail). */
 export const LINK_BATCH_UNITS = 64;
 /** Set validity bits (which may be persisted late, they only under-claim) are written out this often. */
@@ -26,4 +33,5 @@ export const MAX_REPORTED_TRACK_ERRORS = 32;
 export const MAX_TARGET_BYTES = 248;
 
 assert(LINK_BATCH_UNITS * 64 * 1024 <= LINK_BATCH_BYTES, 'a channel request of the largest slots fits the channel buffer');
+assert(LINK_SLOTS >= 2, 'a host write finds a free slot while the background copy fills the others');
 assert(WORKER_GRACE_MS > 0 && LINK_TIMEOUT_MS > RECONNECT_INTERVAL_MS, 'timeouts are ordered');

@@ -468,12 +468,14 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
 
   /** A local secondary's end: whole slots through its own write chain, a run of them per write. */
   private localSink(s: Secondary): FunctionUnitSink {
+    return new FunctionUnitSink((writes) => this.writeLocal(s, writes));
+  }
+
+  private writeLocal(s: Secondary, writes: readonly UnitWrite[]): void {
     const slot = this.volume.backend.slotBytes;
-    return new FunctionUnitSink((writes) => {
-      const local = s.local;
-      if (local === undefined) throw new SessionError(`Cannot write mirror ${s.name}: ${s.spec.target} is not open`, { mirror: s.name });
-      for (const run of slotRuns(writes, slot)) local.writeFlat(run.firstUnit * slot, run.data);
-    });
+    const local = s.local;
+    if (local === undefined) throw new SessionError(`Cannot write mirror ${s.name}: ${s.spec.target} is not open`, { mirror: s.name });
+    for (const run of slotRuns(writes, slot)) local.writeFlat(run.firstUnit * slot, run.data);
   }
 
   /** Writes units to the remote links in `mask`; returns the mask of those that failed. */
@@ -800,30 +802,51 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     };
   }
 
-  /** A run's ends: the primary's backend, and the secondary (its write chain, or its link). */
+  /**
+   * A run's ends: the primary's backend, and the secondary: its write chain, or its link, where
+   * several batches are in flight (an asynchronous sink: a batch's tracks become valid only when
+   * the secondary has acknowledged it).
+   */
   private copyPorts(s: Secondary, failure: { units: readonly number[]; error: unknown }[]): OwningThreadPorts {
-    const local = this.localSink(s);
+    const failed = (units: readonly number[], error: unknown): unknown => {
+      failure.push({ units, error });
+      return error;
+    };
+    const linkFailure = (): SessionError =>
+      new SessionError(`Cannot write mirror ${s.name} at ${s.spec.target}: the link failed or timed out`, { mirror: s.name });
+    if (s.spec.kind === 'remote') {
+      const channel = this.channel;
+      assert(channel !== undefined, 'a remote secondary has a link channel');
+      const sink = new FunctionUnitSink(
+        async (writes) => {
+          const units = writes.map((w) => w.unit);
+          if ((await channel.sendUnits(1 << s.link, this.volume.backend.slotBytes, writes.map(unitImage))) !== 0) throw failed(units, linkFailure());
+        },
+        () => channel.ready(),
+      );
+      return { source: this.primarySource(), sink, onWritten: (units) => this.copiedByRun(s, units) };
+    }
     const sink = new FunctionUnitSink((writes) => {
       try {
-        if (s.spec.kind === 'local') local.write(writes);
-        else if (this.sendToLinks(1 << s.link, writes) !== 0)
-          throw new SessionError(`Cannot write mirror ${s.name} at ${s.spec.target}: the link failed or timed out`, { mirror: s.name });
+        this.writeLocal(s, writes);
       } catch (error) {
-        failure.push({ units: writes.map((w) => w.unit), error });
-        throw error;
+        throw failed(
+          writes.map((w) => w.unit),
+          error,
+        );
       }
-      // One progress event per batch, once its tracks are marked valid (after this call returns).
-      queueMicrotask(() => this.emit('progress', s.name));
     });
     return { source: this.primarySource(), sink, onWritten: (units) => this.copiedByRun(s, units) };
   }
 
-  /** Tracks the background copy sent (one batch): valid for `s` from now on. */
+  /** Tracks the background copy sent (one batch, acknowledged): valid for `s` from now on. */
   private copiedByRun(s: Secondary, units: readonly number[]): void {
     this.table.setValidAll(units, s.mirror);
     this.mapRecorder.copied(s.mirror, units);
     this.bitsDirty = true;
     if (s.resync) s.resync.copied += units.length;
+    // One progress event per batch, once its tracks are complete too (after the engine's call returns).
+    queueMicrotask(() => this.emit('progress', s.name));
   }
 
   // ---- status and life cycle -----------------------------------------------------------------------
