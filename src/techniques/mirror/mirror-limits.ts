@@ -18,11 +18,16 @@ export const RECONNECT_INTERVAL_MS = 500;
 export const LINK_BATCH_BYTES = 4 * 1024 * 1024;
 /**
  * Requests in flight on the link channel (each LINK_BATCH_BYTES of shared memory): the background
- * copy keeps all but one busy, so a host write always finds a free one. Four batches of a cylinder
- * or 1 MiB cover a loopback round trip; measured, more bought nothing against a server that answers
- * one request at a time.
+ * copy keeps all but one busy, so a host write always finds a free one; three batches of a
+ * cylinder or 1 MiB in flight keep a loopback link busy while the owning thread reads the next.
  */
 export const LINK_SLOTS = 4;
+/**
+ * A local secondary's background copy starts its writeback after this many bytes (an fdatasync,
+ * secondary-writeback.ts): small enough that the closing fsync finds little dirty, large enough
+ * that a copy of a few GB starts only a few hundred.
+ */
+export const MIRROR_WRITEBACK_BYTES = 16 * 1024 * 1024;
 /** Write descriptors in one channel request (a unit's data and its zero tail). */
 export const LINK_BATCH_UNITS = 64;
 /** Set validity bits (which may be persisted late, they only under-claim) are written out this often. */

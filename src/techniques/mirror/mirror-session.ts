@@ -45,7 +45,7 @@ import { LINK_TIMEOUT_MS, MAX_SECONDARIES, PERSIST_INTERVAL_MS, RECONNECT_INTERV
 import { describeSecondary, newSecondary, selectCopyUnits, type Secondary } from './mirror-secondary.js';
 import { MirrorStateFile, mirrorFilePath, type StoredMirror } from './mirror-state-file.js';
 import { PRIMARY_BIT } from './mirror-state-layout.js';
-import { checkSecondaryHoldsNoData, openLocalSecondary, parseTarget, remoteAddress } from './mirror-targets.js';
+import { checkSecondaryHoldsNoData, openLocalSecondary, parseTarget, remoteAddress, type TargetSpec } from './mirror-targets.js';
 import type { MirrorSessionStatus, MirrorStatus } from './mirror-types.js';
 import { mirrorBit, TrackStatusTable } from './track-status-table.js';
 import { MirrorMapRecorder, type MirrorMapView } from './mirror-map-recorder.js';
@@ -56,6 +56,7 @@ import { onlyArgs, stringArg, unknownVerb } from '../../session/session-args.js'
 import type { TrackMapSnapshot } from '../../session/session-view.js';
 import { defaultMapMirror, sampleMirrorTrackMap } from './mirror-track-map.js';
 import { SecondarySplitRecord } from './secondary-split.js';
+import { SecondaryWriteback } from './secondary-writeback.js';
 import { localSecondaryWrites, protectLocalSecondary, releaseLocalSecondary, splitLocalSecondary } from './local-secondary-role.js';
 
 /** The mirror's verbs through Session.command; `mirror` (M2..M4) names one secondary of split and rejoin. */
@@ -103,6 +104,20 @@ const COPY_TARGET = LOCAL_TARGET;
 /** A unit as sent over a link: the slot up to its last non-zero byte, and a zero tail. */
 function unitImage(w: UnitWrite): UnitImage {
   return { unit: w.unit, data: w.data.subarray(0, w.usedBytes), zeroTail: w.data.length - w.usedBytes };
+}
+
+/** A link channel started before its session exists: its events go to `deliver` once the session sets it. */
+interface EarlyLink {
+  readonly channel: LinkChannel;
+  deliver: ((event: FromWorker) => void) | undefined;
+}
+
+function earlyLink(options: MirrorSessionOptions): EarlyLink {
+  const link: EarlyLink = {
+    deliver: undefined,
+    channel: new LinkChannel((event) => link.deliver?.(event), { timeoutMs: options.linkTimeoutMs ?? LINK_TIMEOUT_MS }),
+  };
+  return link;
 }
 
 /** Pause after `pauseAfter` tracks when no `pauseMs` is given: the tape backup's default. */
@@ -167,7 +182,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   private constructor(
     volume: Volume,
     file: MirrorStateFile,
-    parts: { table: TrackStatusTable; mirrors: readonly StoredMirror[]; unclean: boolean },
+    parts: { table: TrackStatusTable; mirrors: readonly StoredMirror[]; unclean: boolean; link?: EarlyLink },
     options: MirrorSessionOptions,
   ) {
     super();
@@ -192,7 +207,9 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     );
     const needsChannel = this.secondaries.some((s) => s.spec.kind === 'remote');
     this.linkTimeoutMs = options.linkTimeoutMs ?? LINK_TIMEOUT_MS;
-    this.channel = needsChannel ? new LinkChannel((event) => this.onLinkEvent(event), { timeoutMs: this.linkTimeoutMs }) : undefined;
+    const link = parts.link ?? (needsChannel ? earlyLink(options) : undefined);
+    if (link) link.deliver = (event) => this.onLinkEvent(event);
+    this.channel = link?.channel;
   }
 
   /** Mirrors `volume` onto `targets` (paths or host:port/export); every secondary starts in COPY. */
@@ -214,6 +231,18 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const specs = targets.map(parseTarget);
     if (new Set(specs.map((s) => s.target)).size !== specs.length)
       throw new UsageError(`Cannot mirror ${volume.path}: a secondary is named twice`, { path: volume.path });
+    // The link worker starts now, while the secondaries are checked and the state file is written:
+    // its start (a thread and its modules) is most of the time before a remote copy can begin.
+    const link = specs.some((s) => s.kind === 'remote') ? earlyLink(options) : undefined;
+    try {
+      return MirrorSession.prepareWith(volume, specs, options, link);
+    } catch (error) {
+      void link?.channel.close();
+      throw error;
+    }
+  }
+
+  private static prepareWith(volume: Volume, specs: readonly TargetSpec[], options: MirrorSessionOptions, link: EarlyLink | undefined): MirrorSession {
     // Local secondaries are checked before anything is written: their shape, and (without force)
     // that they hold no data sets the first copy would overwrite.
     for (const spec of specs) {
@@ -229,7 +258,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const mirrors = specs.map((s): StoredMirror => ({ ...s, linkState: 'COPY', splitCount: 0 }));
     const file = MirrorStateFile.create(mirrorFilePath(volume.path), { slotBytes: volume.backend.slotBytes, mirrors, table });
     for (const spec of specs) if (spec.kind === 'local') protectLocalSecondary(spec.target, volume.unitCount);
-    return new MirrorSession(volume, file, { table, mirrors, unclean: false }, options);
+    return new MirrorSession(volume, file, { table, mirrors, unclean: false, ...(link ? { link } : {}) }, options);
   }
 
   /** Takes up the mirror described by `<volume>.mirror` (after a server restart). */
@@ -826,9 +855,11 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       );
       return { source: this.primarySource(), sink, onWritten: (units) => this.copiedByRun(s, units) };
     }
+    const writeback = new SecondaryWriteback(s.spec.target);
     const sink = new FunctionUnitSink((writes) => {
       try {
         this.writeLocal(s, writes);
+        writeback.wrote(writes.reduce((n, w) => n + w.data.length, 0));
       } catch (error) {
         throw failed(
           writes.map((w) => w.unit),
