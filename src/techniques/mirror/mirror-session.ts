@@ -795,12 +795,15 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
         s.copyRun = { states, pacing };
         const failure: { units: readonly number[]; error: unknown }[] = [];
         const result = await runBackgroundCopy({ plan: this.copyPlan(states, units, pacing, COPY_TARGET), ports: () => this.copyPorts(s, failure) });
-        if (this.detached || this.removed || states.control === CONTROL.CANCEL) return;
-        if (result.error) {
+        if (this.detached || this.removed) return;
+        // A batch in flight can fail after its link's `down` has cancelled the run (that message
+        // may come first): while the mirror still copies, that failure still suspends it.
+        if (result.error && (states.control !== CONTROL.CANCEL || COPYING_STATES.has(s.state))) {
           const lost = failure[0];
           this.lose(s, lost?.units ?? [], lost?.error ?? new SessionError(`Cannot copy to mirror ${s.name}: ${result.error.message}`, { mirror: s.name }));
           return;
         }
+        if (states.control === CONTROL.CANCEL) return;
       }
       ended = true;
     } finally {
@@ -872,10 +875,13 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
 
   /** Tracks the background copy sent (one batch, acknowledged): valid for `s` from now on. */
   private copiedByRun(s: Secondary, units: readonly number[]): void {
+    // A host write may have sent (and counted) some of them while the batch was in flight.
+    let newlyValid = 0;
+    for (const u of units) if (!this.table.isValid(u, s.mirror)) newlyValid++;
     this.table.setValidAll(units, s.mirror);
     this.mapRecorder.copied(s.mirror, units);
     this.bitsDirty = true;
-    if (s.resync) s.resync.copied += units.length;
+    if (s.resync) s.resync.copied += newlyValid;
     // One progress event per batch, once its tracks are complete too (after the engine's call returns).
     queueMicrotask(() => this.emit('progress', s.name));
   }
