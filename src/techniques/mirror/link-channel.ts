@@ -291,7 +291,10 @@ export class LinkChannel {
     this.seq = nextRequestSeq(this.seq);
     Atomics.store(w, base + CHANNEL_WORD.REQUEST_SEQ, this.seq);
     Atomics.notify(w, base + CHANNEL_WORD.REQUEST_SEQ);
-    const request = { seq: this.seq, slot, linkMask, first, end, deadline: Date.now() + this.timeoutMs + WORKER_GRACE_MS };
+    // The worker times a link out when it stops answering (link-worker.ts), so a request behind
+    // others in flight may take a timeout for each of them: this side waits that long, and more.
+    const ahead = this.posted.filter((r) => r !== undefined && !this.isServed(r)).length;
+    const request = { seq: this.seq, slot, linkMask, first, end, deadline: Date.now() + this.timeoutMs * (1 + ahead) + WORKER_GRACE_MS };
     this.posted[slot] = request;
     this.nextSlot = (slot + 1) % LINK_SLOTS;
     return request;

@@ -92,18 +92,34 @@ async function connectLink(message: Extract<ToWorker, { kind: 'connect' }>): Pro
   }
 }
 
-function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+/** When each connection last had an answer: a link's timeout counts from it (or from the send). */
+const lastAnswer = new WeakMap<NbdClient, number>();
+
+/**
+ * Resolves when `work` does; rejects when `client` has answered nothing for `ms` since `since`.
+ * With requests in flight, a request waits at the server behind the ones before it: the link is
+ * timed out only when it stops answering, not when one request spends longer than `ms` in the queue.
+ */
+function untilAnswered(work: Promise<unknown>, client: NbdClient, since: number, ms: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const check = (): void => {
+      const quiet = Date.now() - Math.max(since, lastAnswer.get(client) ?? 0);
+      if (quiet >= ms) reject(new Error(`no answer within ${ms} ms`));
+      else timer = setTimeout(check, ms - quiet);
+    };
+    timer = setTimeout(check, ms);
+    work.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
   });
-  return Promise.race([work, timeout]).then(
-    () => clearTimeout(timer),
-    (error: unknown) => {
-      clearTimeout(timer);
-      throw error;
-    },
-  );
 }
 
 /** Sends the request in `slot` to one link; resolves true when every write was acknowledged. */
@@ -126,9 +142,11 @@ async function sendTo(link: number, words: Int32Array, bytes: Uint8Array, slot: 
     if (dataLength > 0) writes.push(client.write(offsetBytes, Buffer.from(bytes.buffer, dataBase + dataOffset, dataLength)));
     if (zeroTail > 0) writes.push(client.writeZeroes(offsetBytes + dataLength, zeroTail));
   }
-  for (const w of writes) w.catch(() => undefined);
+  const sentAt = Date.now();
+  const answered = writes.map((w) => w.then(() => void lastAnswer.set(client, Date.now())));
+  for (const w of answered) w.catch(() => undefined);
   try {
-    await withTimeout(Promise.all(writes), timeoutMs);
+    await untilAnswered(Promise.all(answered), client, sentAt, timeoutMs);
     return true;
   } catch (error) {
     // A later request of the same connection fails too: the link is dropped once, not again after a reconnect.
