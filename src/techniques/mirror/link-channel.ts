@@ -105,6 +105,8 @@ interface PostedRequest {
   readonly end: number;
   /** After this the owning thread stops waiting: the request counts as failed on every link. */
   readonly deadline: number;
+  /** Once served: the links that failed it, read as its DONE_SEQ is seen (before the slot can be reused). */
+  failed?: number;
 }
 
 export class LinkChannel {
@@ -219,12 +221,21 @@ export class LinkChannel {
     return Promise.all(inTheWay.map((r) => this.whenServed(r))).then(() => undefined);
   }
 
+  /**
+   * True once `r` is served. Its FAILED_MASK is read in the same step: the slot may be written for
+   * the next request as soon as this thread has seen it served, so a later read could see that
+   * request's mask instead (and take a failed batch for a sent one).
+   */
   private isServed(r: PostedRequest): boolean {
-    return Atomics.load(this.words, r.slot * CHANNEL_WORDS + CHANNEL_WORD.DONE_SEQ) === r.seq;
+    if (r.failed !== undefined) return true;
+    const base = r.slot * CHANNEL_WORDS;
+    if (Atomics.load(this.words, base + CHANNEL_WORD.DONE_SEQ) !== r.seq) return false;
+    r.failed = Atomics.load(this.words, base + CHANNEL_WORD.FAILED_MASK) & r.linkMask;
+    return true;
   }
 
   private failedOf(r: PostedRequest): number {
-    return Atomics.load(this.words, r.slot * CHANNEL_WORDS + CHANNEL_WORD.FAILED_MASK) & r.linkMask;
+    return r.failed ?? r.linkMask;
   }
 
   /** Blocks until `r` is served (true) or its deadline passes (false). */
@@ -233,7 +244,7 @@ export class LinkChannel {
     // Bounded by the deadline.
     for (;;) {
       const done = Atomics.load(this.words, at);
-      if (done === r.seq) return true;
+      if (this.isServed(r)) return true;
       const left = r.deadline - Date.now();
       if (left <= 0 || this.closed) return false;
       Atomics.wait(this.words, at, done, left);
@@ -246,7 +257,7 @@ export class LinkChannel {
     // Bounded by the deadline.
     for (;;) {
       const done = Atomics.load(this.words, at);
-      if (done === r.seq) return true;
+      if (this.isServed(r)) return true;
       const left = r.deadline - Date.now();
       if (left <= 0 || this.closed) return false;
       const wait = waitAsync(this.words, at, done, left);
