@@ -18,8 +18,9 @@ export const RECONNECT_INTERVAL_MS = 500;
 export const LINK_BATCH_BYTES = 4 * 1024 * 1024;
 /**
  * Requests in flight on the link channel (each LINK_BATCH_BYTES of shared memory): the background
- * copy keeps all but one busy, so a host write always finds a free one; three batches of a
- * cylinder or 1 MiB in flight keep a loopback link busy while the owning thread reads the next.
+ * copy keeps all but one busy (three batches of a cylinder or 1 MiB), so a host write always finds
+ * a free one. Other counts were not measured: against a server that answers one request at a time
+ * the server, not the link, is the bottleneck (bench/RESULTS.md, section 7).
  */
 export const LINK_SLOTS = 4;
 /**

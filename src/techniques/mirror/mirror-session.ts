@@ -17,8 +17,12 @@
  * written as one run, then a yield so that host writes interleave, paced as the options say (pause
  * after M tracks, a rate cap). A host write to a track the run has not reached claims it
  * (COPIED_OOO), so the run skips it: the track was sent by normal mirroring instead of its copy.
- * Everything runs on the owning thread, so a batch never races a host write. A track whose status
- * byte is impossible (M1 invalid, or a bit of an unconfigured mirror) is reported, never copied.
+ * Everything runs on the owning thread, so a batch is never read while a host write is half made.
+ * To a remote secondary up to three batches are in flight (the link channel's slots): their tracks
+ * stay claimed, and become valid only when the secondary answers; a host write to one of them is
+ * sent only after that answer (link-channel.ts), so the older copy never lands after it. A track
+ * whose status byte is impossible (M1 invalid, or a bit of an unconfigured mirror) is reported,
+ * never copied.
  * A host write's own units go through the engine's unit copy too (never paced).
  *
  * Life cycle: `create` (new state file, every secondary in COPY), `resume` (state file read; live
