@@ -1,43 +1,54 @@
 #!/usr/bin/env node
-// NBD throughput of `snaptape serve` against `qemu-nbd` serving the same raw image, side by side.
+// NBD throughput of `snaptape serve` against `qemu-nbd` serving the same image, side by side.
 //
-// One CKD volume (3390, --cyls N, filled 60 %) is served by snaptape; its flat view (the track
-// slots after the image header, byte for byte what the snaptape export shows) is written to a raw
-// file and served by qemu-nbd. Then, alternating between the servers for RUNS rounds:
-//   read:  nbdcopy nbd://…  null:          (whole export, nbdcopy's default 4 connections)
-//   write: nbdcopy flat.raw nbd://…        (the same bytes back, so CKD tracks stay decodable;
-//          nbdcopy sends the all-zero track tails as WRITE_ZEROES, which qemu-nbd turns into
-//          fallocate calls on the raw file and snaptape into plain zero writes)
-//   write random: nbdcopy random.raw nbd://…  (incompressible, no zero runs; CKD tracks become
-//          raw slots, which snaptape accepts and sizes as whole slots)
-// and prints a Markdown table of medians. Needs `npm run build`, qemu-utils and libnbd-bin.
+// The image is a dense CKD volume (run-bench.mjs makes it: a 3390-3 filled to 100 %, 2.85 GB).
+// snaptape serves it; qemu-nbd serves a byte-identical copy of it, from the first slot on (`-o`,
+// past the 512-byte device header), so both exports are the same flat view (a copy, because a
+// write by another program to snaptape's own image would cost snaptape a rescan of its size table
+// when it next opens it). The flat view is also written to a raw file once, the source of the
+// writes (the same bytes back, so the CKD tracks stay what they were).
 //
-// Usage: node bench/nbd-bench.mjs [--cyls 200] [--runs 5] [--connections 4]
+// Each round starts each server in turn (the order rotates), and with it measures:
+//   read:  nbdcopy --connections=N nbd://… null:
+//   write: nbdcopy --connections=N flat.raw nbd://…
+// cold (after `sync` and dropping the page cache: the server reads its image from the disk, and
+// nbdcopy its source file) and cached (right after, everything in the page cache). For each run:
+// the wall time, the server's CPU time (utime + stime from /proc/PID/stat, the server alone, not
+// nbdcopy), and the 1-minute load average when it ended. Prints a Markdown table of medians.
+// Needs `npm run build`, qemu-utils, libnbd-bin, and root for the cold runs (without it, only
+// cached runs are made). The raw file and the copy are deleted at the end; the image is kept.
+//
+// Usage: node bench/nbd-bench.mjs --image PATH [--runs 5] [--connections 4]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createVolume, openVolume } from '../dist/api/volume-api.js';
-import { fillVolume } from '../dist/vtoc/volume-fill.js';
 import { median } from './bench-common.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
   const at = args.indexOf(name);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
+  return at >= 0 ? args[at + 1] : fallback;
 };
-const CYLINDERS = option('--cyls', 200);
-const RUNS = option('--runs', 5);
-const CONNECTIONS = option('--connections', 4);
+const IMAGE = option('--image', undefined);
+if (IMAGE === undefined) throw new Error('--image PATH: the dense CKD image to serve');
+const RUNS = Number(option('--runs', 5));
+const CONNECTIONS = Number(option('--connections', 4));
 /** A server that is not listening after this long is broken. */
-const START_TIMEOUT_MS = 20_000;
+const START_TIMEOUT_MS = 60_000;
+/** Bytes before the first slot in a Hercules CKD image (the device header). */
+const CKD_HEADER_BYTES = 512;
+const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const CAN_DROP_CACHES = process.getuid?.() === 0;
 
 const BIN = fileURLToPath(new URL('../bin/snaptape', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'snaptape-nbd-bench-'));
-const children = [];
+const work = dirname(IMAGE);
+const flat = join(work, 'nbd-bench-flat.raw');
+const qemuImage = join(work, 'nbd-bench-qemu.ckd');
+const control = join(work, 'nbd-bench-control.sock');
+const log = (text) => process.stderr.write(`${text}\n`);
 
 function freePort() {
   return new Promise((resolve) => {
@@ -59,75 +70,133 @@ function waitForNbd(url) {
   throw new Error(`${url} did not come up in ${START_TIMEOUT_MS} ms`);
 }
 
-function timed(argv) {
-  const start = process.hrtime.bigint();
-  const result = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  if (result.status !== 0) throw new Error(`${argv.join(' ')} failed: ${result.stderr}`);
-  return seconds;
+/** CPU seconds (user + system) the process has used so far. */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // After "pid (comm) ", field 3 is the state; utime and stime are fields 14 and 15.
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+function dropCaches() {
+  spawnSync('sync');
+  writeFileSync('/proc/sys/vm/drop_caches', '3');
+}
+
+/** One nbdcopy, timed, with the server's CPU time over it. */
+function measure(pid, argv) {
+  const cpu0 = cpuSeconds(pid);
+  const start = process.hrtime.bigint();
+  const result = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+  const wall = Number(process.hrtime.bigint() - start) / 1e9;
+  if (result.status !== 0) throw new Error(`${argv.join(' ')} failed: ${result.stderr}`);
+  return { wall, cpu: cpuSeconds(pid) - cpu0, load: loadavg()[0] };
+}
+
+async function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Starts one server; resolves with its process and URL once the export answers. */
+async function start(name) {
+  const port = await freePort();
+  const exportName = 'bench';
+  const child =
+    name === 'snaptape serve'
+      ? spawn(process.execPath, [BIN, 'serve', IMAGE, '--nbd', `127.0.0.1:${port}`, '--insecure-tcp', '--control', control], {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        })
+      : spawn(
+          'qemu-nbd',
+          [
+            '-f',
+            'raw',
+            '-o',
+            String(CKD_HEADER_BYTES),
+            '-x',
+            exportName,
+            '-b',
+            '127.0.0.1',
+            '-p',
+            String(port),
+            '-t',
+            '-e',
+            '16',
+            '--cache=writeback',
+            qemuImage,
+          ],
+          {
+            stdio: 'inherit',
+          },
+        );
+  // snaptape names the export after the image file.
+  const served =
+    name === 'snaptape serve'
+      ? IMAGE.split('/')
+          .pop()
+          .replace(/\.[^.]*$/, '')
+      : exportName;
+  const url = `nbd://127.0.0.1:${port}/${served}`;
+  waitForNbd(url);
+  return { child, url };
+}
+
+const SERVERS = ['snaptape serve', 'qemu-nbd'];
+const CASES = [...(CAN_DROP_CACHES ? ['cold'] : []), 'cached'].flatMap((cache) => ['read', 'write'].map((op) => ({ op, cache, key: `${op} ${cache}` })));
+
 try {
-  // The volume and its flat view.
-  const image = join(dir, 'bench.ckd');
-  const volume = createVolume(image, { type: '3390', cylinders: CYLINDERS, volser: 'BENCH1' });
-  fillVolume(volume, { seed: 1, percent: 60 });
-  volume.close();
-  const flat = join(dir, 'flat.raw');
-  const view = openVolume(image, { readOnly: true });
-  const sizeBytes = view.flatSizeBytes;
-  writeFileSync(flat, view.readFlat(0, sizeBytes));
-  view.close();
-  const random = join(dir, 'random.raw');
-  writeFileSync(random, randomBytes(sizeBytes));
-  const qemuImage = join(dir, 'qemu.raw');
-  writeFileSync(qemuImage, spawnSync('cat', [flat], { maxBuffer: 2 * sizeBytes }).stdout);
+  const imageBytes = statSync(IMAGE).size;
+  const sizeBytes = imageBytes - CKD_HEADER_BYTES;
+  log(`nbd-bench: the flat view (${(sizeBytes / 1e9).toFixed(2)} GB) and qemu-nbd's copy of the image…`);
+  spawnSync('sh', ['-c', `tail -c +${CKD_HEADER_BYTES + 1} "${IMAGE}" > "${flat}"`]);
+  if (statSync(flat).size !== sizeBytes) throw new Error(`${flat} is not the flat view of ${IMAGE}`);
+  copyFileSync(IMAGE, qemuImage);
 
-  // The two servers.
-  const snapPort = await freePort();
-  const snap = spawn(
-    process.execPath,
-    [BIN, 'serve', image, '--nbd', `127.0.0.1:${snapPort}`, '--insecure-tcp', '--control', join(dir, 'ctl.sock'), '--json'],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  children.push(snap);
-  const qemuPort = await freePort();
-  const qemu = spawn('qemu-nbd', ['-f', 'raw', '-x', 'bench', '-b', '127.0.0.1', '-p', String(qemuPort), '-t', '-e', '16', '--cache=writeback', qemuImage], {
-    stdio: 'inherit',
-  });
-  children.push(qemu);
-  const servers = [
-    { name: 'snaptape serve', url: `nbd://127.0.0.1:${snapPort}/bench` },
-    { name: 'qemu-nbd', url: `nbd://127.0.0.1:${qemuPort}/bench` },
-  ];
-  for (const s of servers) waitForNbd(s.url);
-
-  const results = new Map(servers.map((s) => [s.name, { read: [], write: [], random: [] }]));
-  for (let run = 0; run < RUNS; run++) {
-    for (const s of servers) {
-      const r = results.get(s.name);
-      r.read.push(sizeBytes / 1e6 / timed(['nbdcopy', `--connections=${CONNECTIONS}`, s.url, 'null:']));
-      r.write.push(sizeBytes / 1e6 / timed(['nbdcopy', `--connections=${CONNECTIONS}`, flat, s.url]));
-      r.random.push(sizeBytes / 1e6 / timed(['nbdcopy', `--connections=${CONNECTIONS}`, random, s.url]));
+  const results = new Map(SERVERS.map((s) => [s, new Map(CASES.map((c) => [c.key, []]))]));
+  for (let round = 0; round < RUNS; round++) {
+    const order = round % 2 === 0 ? SERVERS : [...SERVERS].reverse();
+    for (const name of order) {
+      const { child, url } = await start(name);
+      try {
+        for (const c of CASES) {
+          if (c.cache === 'cold') dropCaches();
+          else spawnSync('sync');
+          const argv = c.op === 'read' ? ['nbdcopy', `--connections=${CONNECTIONS}`, url, 'null:'] : ['nbdcopy', `--connections=${CONNECTIONS}`, flat, url];
+          const m = measure(child.pid, argv);
+          results.get(name).get(c.key).push(m);
+          log(`round ${round + 1}/${RUNS} ${name} ${c.key}: ${m.wall.toFixed(2)} s, server CPU ${m.cpu.toFixed(2)} s, load ${m.load.toFixed(2)}`);
+        }
+      } finally {
+        await stop(child);
+      }
     }
   }
 
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const med = (samples, key) => median(samples.map((s) => s[key]));
   console.log(
-    `NBD throughput, ${(sizeBytes / 1e6).toFixed(1)} MB export (3390, ${CYLINDERS} cylinders, 60 % filled), nbdcopy --connections=${CONNECTIONS}, ${RUNS} runs each, alternating; ${cpus().length} × ${cpu}, Node ${process.version}`,
+    `${(sizeBytes / 1e9).toFixed(2)} GB export (the flat view of a dense 3390-3), \`nbdcopy --connections=${CONNECTIONS}\`, ${RUNS} rounds, the servers interleaved (the order alternating each round); ${cpus().length} × ${cpu}, Node ${process.version}. Medians; "server CPU" is the server's user + system time over the copy (not nbdcopy's); "load" is the 1-minute load average as each run ended (median, and range over the rounds). Cold: after \`sync\` and dropping the page cache; cached: right after.`,
   );
   console.log('');
-  console.log('| server | read MB/s (median) | read min-max | write volume data MB/s (median) | min-max | write random data MB/s (median) | min-max |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const [name, r] of results) {
-    const range = (v) => `${Math.min(...v).toFixed(0)}-${Math.max(...v).toFixed(0)}`;
+  console.log(
+    '| case | snaptape s | qemu-nbd s | MB/s snaptape | MB/s qemu-nbd | speed × qemu-nbd | snaptape CPU s | qemu-nbd CPU s | CPU × qemu-nbd | load (median, range) |',
+  );
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const c of CASES) {
+    const snap = results.get('snaptape serve').get(c.key);
+    const qemu = results.get('qemu-nbd').get(c.key);
+    const [sw, qw, sc, qc] = [med(snap, 'wall'), med(qemu, 'wall'), med(snap, 'cpu'), med(qemu, 'cpu')];
+    const loads = [...snap, ...qemu].map((s) => s.load);
     console.log(
-      `| ${name} | ${median(r.read).toFixed(0)} | ${range(r.read)} | ${median(r.write).toFixed(0)} | ${range(r.write)} | ${median(r.random).toFixed(0)} | ${range(r.random)} |`,
+      `| ${c.key} | ${sw.toFixed(2)} | ${qw.toFixed(2)} | ${(sizeBytes / 1e6 / sw).toFixed(0)} | ${(sizeBytes / 1e6 / qw).toFixed(0)} | ${(qw / sw).toFixed(2)} | ${sc.toFixed(2)} | ${qc.toFixed(2)} | ${(sc / qc).toFixed(2)} | ${median(loads).toFixed(1)} (${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}) |`,
     );
   }
 } finally {
-  for (const child of children) child.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 500));
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(flat, { force: true });
+  rmSync(qemuImage, { force: true });
+  rmSync(control, { force: true });
 }

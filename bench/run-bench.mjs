@@ -8,7 +8,8 @@
 //   2. Host write latency p50/p99/p99.9/max at 1,000 writes/s, raw and corrected for coordinated
 //      omission, with no session and during a backup.
 //   3. Tracks copied out of order against the host write rate.
-//   4. NBD read/write throughput of `snaptape serve` against `qemu-nbd` (bench/nbd-bench.mjs).
+//   4. NBD read/write throughput of `snaptape serve` against `qemu-nbd` on the dense source, cold
+//      and cached, with each server's CPU time (bench/nbd-bench.mjs); run alone with --only nbd.
 //   5. `init` time of a 3390-9 and the on-disk share of a new 3390-3 (bench/init-time.mjs).
 //   6-9. The techniques' own benches: instant snapshot time against volume size, mirror resync
 //      time against changed tracks and the mirror's initial copy and resync against `cp`, clone
@@ -25,7 +26,9 @@
 //       each restore's peak RSS (bench/restore-bench.mjs), run with --only restore.
 //   Sections 12 and later run only with --only; a full run keeps them as they were.
 //
-// Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine|mirror|incremental|vault|restore]
+//   16. Host write latency through an external NBD client against qemu-nbd, with no session and
+//       during a backup (bench/nbd-latency.mjs), run with --only nbd-latency.
+// Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine|mirror|incremental|vault|restore|nbd|nbd-latency]
 //   --quick uses a 3390 of 1,000 cylinders instead of a 3390-3, for a fast look.
 //   --baseline REV is the revision section 11 compares with (default: engine-compare.mjs's).
 //   --only engine runs section 11 alone and replaces that section in the existing RESULTS.md;
@@ -50,7 +53,7 @@ const option = (name, fallback) => {
 const RUNS = option('--runs', 3);
 const QUICK = args.includes('--quick');
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-const ALONE = ['engine', 'incremental', 'mirror', 'vault', 'restore'];
+const ALONE = ['engine', 'incremental', 'mirror', 'vault', 'restore', 'nbd', 'nbd-latency'];
 if (ONLY !== undefined && !ALONE.includes(ONLY)) throw new Error(`--only ${ONLY}: only ${ALONE.map((a) => `"${a}"`).join(', ')} can run alone`);
 /** Measure and print section 2 (host write latency) only. */
 const LATENCY_ONLY = args.includes('--latency-only');
@@ -123,6 +126,39 @@ function restoreSection(rounds) {
   }).stdout.trim();
   return [RESTORE_TITLE, '', table, ''];
 }
+const NBD_LATENCY_TITLE = '## 16. Host write latency through an external NBD client';
+/** Section 16: bench/nbd-latency.mjs, copies of the dense source served by snaptape and by qemu-nbd, `rounds` rounds. */
+function nbdLatencySection(rounds) {
+  ensureSource();
+  log('nbd-latency.mjs…');
+  const table = run([process.execPath, join(ROOT, 'bench', 'nbd-latency.mjs'), '--image', source, '--rounds', String(rounds)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).stdout.trim();
+  return [NBD_LATENCY_TITLE, '', table, ''];
+}
+const NBD_TITLE = '## 4. NBD throughput: snaptape serve against qemu-nbd';
+/** Section 4: bench/nbd-bench.mjs on the dense source (made first if absent), `rounds` interleaved rounds. */
+function nbdSection(rounds) {
+  ensureSource();
+  log('nbd-bench.mjs…');
+  const table = run([process.execPath, join(ROOT, 'bench', 'nbd-bench.mjs'), '--image', source, '--runs', String(rounds)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).stdout.trim();
+  const notesPath = join(ROOT, 'bench', 'nbd-notes.md');
+  const notes = existsSync(notesPath) ? ['', readFileSync(notesPath, 'utf8').trim()] : [];
+  return [NBD_TITLE, '', table, ...notes, ''];
+}
+
+// ---- the dense source volume ---------------------------------------------------------------
+/** Makes the dense source once (sections 1 to 4 read it); later runs reuse it. */
+function ensureSource() {
+  if (existsSync(source)) return;
+  log(`making ${source} (dense: every track full)…`);
+  if (QUICK) snaptape('init', source, '--type', '3390', '--cyls', '1000', '--volser', 'DENSE1', '--force');
+  else snaptape('init', source, '--type', '3390-3', '--volser', 'DENSE1', '--force');
+  snaptape('fill', source, '--seed', '7', '--percent', '100');
+}
+
 if (ONLY !== undefined) {
   // The other sections stay as the last full run wrote them; this one is replaced (found by its
   // number, so a section whose title changed is replaced too) or added.
@@ -132,6 +168,8 @@ if (ONLY !== undefined) {
     mirror: [MIRROR_TITLE, () => mirrorSection(Math.max(5, RUNS))],
     vault: [VAULT_TITLE, () => vaultSection(Math.max(5, RUNS))],
     restore: [RESTORE_TITLE, () => restoreSection(Math.max(5, RUNS))],
+    nbd: [NBD_TITLE, () => nbdSection(Math.max(5, RUNS))],
+    'nbd-latency': [NBD_LATENCY_TITLE, () => nbdLatencySection(Math.max(5, RUNS))],
   };
   const [title, make] = sections[ONLY];
   const resultsPath = join(ROOT, 'bench', 'RESULTS.md');
@@ -145,13 +183,7 @@ if (ONLY !== undefined) {
   process.exit(0);
 }
 
-// ---- the dense source volume ---------------------------------------------------------------
-if (!existsSync(source)) {
-  log(`making ${source} (dense: every track full)…`);
-  if (QUICK) snaptape('init', source, '--type', '3390', '--cyls', '1000', '--volser', 'DENSE1', '--force');
-  else snaptape('init', source, '--type', '3390-3', '--volser', 'DENSE1', '--force');
-  snaptape('fill', source, '--seed', '7', '--percent', '100');
-}
+ensureSource();
 const imageBytes = statSync(source).size;
 const usedBytes = statSync(source).blocks * 512;
 log(`source ${source}: ${(imageBytes / 1e9).toFixed(2)} GB, ${(usedBytes / 1e9).toFixed(2)} GB on disk`);
@@ -270,7 +302,7 @@ rmSync(`${tape}.session.layout.json`, { force: true });
 
 // ---- 4 and 5: the NBD and init benches --------------------------------------------------------
 log('NBD bench…');
-const nbd = run([process.execPath, join(ROOT, 'bench', 'nbd-bench.mjs'), '--runs', String(Math.max(3, RUNS))]).stdout.trim();
+const nbd = nbdSection(Math.max(5, RUNS));
 log('init bench…');
 const init = run([process.execPath, join(ROOT, 'bench', 'init-time.mjs'), '--runs', String(RUNS)]).stdout.trim();
 const bench = (script, extra) => {
@@ -318,7 +350,7 @@ for (const rate of OOO_RATES) {
     `| ${rate} | ${fmt(median(s.map((x) => x.writes)), 0)} | ${fmt(median(s.map((x) => x.ooo)), 0)} | ${fmt((100 * median(s.map((x) => x.ooo))) / s[0].total, 2)}% | ${fmt(median(s.map((x) => x.seconds)))} |`,
   );
 }
-lines.push('', '## 4. NBD throughput: snaptape serve against qemu-nbd', '', nbd, '');
+lines.push('', ...nbd);
 lines.push('## 5. Volume creation', '', '```', init, '```', '');
 lines.push('## 6. Instant snapshot: time against volume size', '', snapshot, '');
 lines.push(MIRROR_TITLE, '', mirror, '');

@@ -9,7 +9,7 @@
  * - A write that makes no progress (0 bytes, no errno) is an I/O error naming the file and the byte
  *   offset; a full file system is a NoSpaceError, as every errno is translated (io-error.ts).
  */
-import { readSync, writeSync, writevSync } from 'node:fs';
+import { read, readSync, writeSync, writevSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { IoError, type SnaptapeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
@@ -26,6 +26,26 @@ export function readFully(
   const done = readAtMost(fd, into, positionBytes, path, what);
   if (done < into.length) {
     throw shortRead?.(positionBytes + done) ?? translateIoError({ code: 'EIO', message: `${what} ends at byte ${positionBytes + done}` }, `read ${what}`, path);
+  }
+}
+
+/**
+ * `readFully` on the libuv thread pool: the calling thread goes on while the disk works, and
+ * several such reads run at once. The caller keeps `fd` open until the promise settles.
+ */
+export async function readFullyAsync(fd: number, into: Uint8Array, positionBytes: number, path: string, what = 'the source'): Promise<void> {
+  let done = 0;
+  // Bounded: every pass either reads at least one byte or throws.
+  while (done < into.length) {
+    const at = positionBytes + done;
+    const n = await new Promise<number>((resolve, reject) =>
+      read(fd, into, done, into.length - done, at, (error, bytes) => {
+        if (error) reject(translateIoError(error, `read ${what} at byte ${at}`, path));
+        else resolve(bytes);
+      }),
+    );
+    if (n === 0) throw translateIoError({ code: 'EIO', message: `${what} ends at byte ${at}` }, `read ${what}`, path);
+    done += n;
   }
 }
 

@@ -22,6 +22,7 @@ export class FrameReaderClosed extends Error {
 
 interface PendingRead {
   readonly length: number;
+  readonly into: Buffer | undefined;
   readonly resolve: (bytes: Buffer) => void;
   readonly reject: (error: Error) => void;
 }
@@ -87,13 +88,19 @@ export class FrameReader {
     return this.bufferedBytes;
   }
 
-  readExact(length: number): Promise<Buffer> {
+  /**
+   * Exactly `length` bytes. They are a view of what the socket gave when one chunk holds them all;
+   * else they are gathered into `into` when given (a buffer of at least `length` bytes the caller
+   * reuses, so a large frame costs no allocation), or into a new buffer.
+   */
+  readExact(length: number, into?: Buffer): Promise<Buffer> {
     assertInteger(length, 'read length', 0, this.maxFrameBytes);
     assert(this.pending === undefined, 'one read at a time');
-    if (this.bufferedBytes >= length) return Promise.resolve(this.take(length));
+    assert(into === undefined || into.length >= length, 'the buffer holds the frame');
+    if (this.bufferedBytes >= length) return Promise.resolve(this.take(length, into));
     if (this.closedReason !== undefined) return Promise.reject(new FrameReaderClosed(this.closedReason));
     return new Promise<Buffer>((resolve, reject) => {
-      this.pending = { length, resolve, reject };
+      this.pending = { length, into, resolve, reject };
       this.updateFlow();
     });
   }
@@ -114,7 +121,7 @@ export class FrameReader {
     const pending = this.pending;
     if (pending !== undefined && this.bufferedBytes >= pending.length) {
       this.pending = undefined;
-      pending.resolve(this.take(pending.length));
+      pending.resolve(this.take(pending.length, pending.into));
     }
     this.updateFlow();
   }
@@ -132,7 +139,7 @@ export class FrameReader {
     }
   }
 
-  private take(length: number): Buffer {
+  private take(length: number, into: Buffer | undefined): Buffer {
     assert(length <= this.bufferedBytes, 'take only what is buffered');
     let out: Buffer;
     const first = this.chunks[0];
@@ -141,7 +148,7 @@ export class FrameReader {
       if (first.length === length) this.chunks.shift();
       else this.chunks[0] = first.subarray(length);
     } else {
-      out = Buffer.allocUnsafe(length);
+      out = into === undefined ? Buffer.allocUnsafe(length) : into.subarray(0, length);
       let filled = 0;
       // Bounded by the number of buffered chunks.
       while (filled < length) {

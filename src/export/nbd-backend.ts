@@ -1,11 +1,12 @@
 /**
  * What the NBD server serves: one export, backed by something that reads and writes bytes.
  *
- * The interface is synchronous on purpose. In snaptape every host write runs to completion on
- * the thread that owns the volume, through its interceptor chain (a copy-before-write may run
- * inside `write()`), so a request is applied whole before the next one on any connection starts.
- * That is also why the server may advertise NBD_FLAG_CAN_MULTI_CONN: all connections see one
- * backend, and a flush on any of them covers every write that has completed.
+ * Writes are synchronous on purpose. In snaptape every host write runs to completion on the
+ * thread that owns the volume, through its interceptor chain (a copy-before-write may run inside
+ * `write()`), so a write is applied whole before the next request on any connection starts. Only
+ * READs may run off that thread (`readIntoAsync`), since they change nothing. That is also why the
+ * server may advertise NBD_FLAG_CAN_MULTI_CONN: all connections see one backend, and a flush on
+ * any of them covers every write that has completed.
  *
  * Invariants the server relies on (and checks before calling):
  * - `offsetBytes + length <= sizeBytes` for every call;
@@ -27,6 +28,19 @@ export interface NbdExportBackend {
   readonly canTrim: boolean;
   /** Returns exactly `length` bytes. */
   read(offsetBytes: number, length: number): Buffer;
+  /**
+   * Fills `into` with the bytes from `offsetBytes` on: the server reads a READ's data straight into
+   * its reply buffer, which it reuses (absent: the server uses `read`).
+   */
+  readInto?(offsetBytes: number, into: Buffer): void;
+  /**
+   * `readInto` off the owning thread (the libuv pool): the server keeps up to
+   * SERVER_READS_IN_FLIGHT of a connection's READs in flight at once, and answers each as it
+   * completes. It runs only between a connection's other requests (a WRITE, FLUSH or the like waits
+   * for the connection's reads in flight), and the server waits for every read before it closes.
+   */
+  readIntoAsync?(offsetBytes: number, into: Buffer): Promise<void>;
+  /** `data` is the server's (a reused buffer): the backend must not keep it after returning. */
   write(offsetBytes: number, data: Buffer): void;
   writeZeroes(offsetBytes: number, length: number): void;
   trim?(offsetBytes: number, length: number): void;

@@ -172,10 +172,21 @@ export const CLOSE_DRAIN_TIMEOUT_MS = 2_000;
 export const READ_AHEAD_BYTES = 1024 * 1024;
 /** The spec's request header size ("Request message"), which the server read-ahead counts in. */
 export const NBD_REQUEST_HEADER_BYTES = 28;
-/** Request headers a server connection buffers ahead of the one it executes; then the socket pauses. */
-export const MAX_BUFFERED_REQUESTS = 1024;
-/** The server's read-ahead: MAX_BUFFERED_REQUESTS headers (a larger WRITE payload is read whole). */
-export const SERVER_READ_AHEAD_BYTES = MAX_BUFFERED_REQUESTS * NBD_REQUEST_HEADER_BYTES;
+/**
+ * The server's read-ahead: bytes of requests (headers and WRITE payloads) a connection buffers
+ * ahead of the one it executes, then the socket pauses (a larger WRITE payload is read whole). A
+ * few of nbdcopy's 256 KiB WRITEs, so the next one is there when the last is done.
+ */
+export const SERVER_READ_AHEAD_BYTES = 2 * 1024 * 1024;
+/**
+ * Reply bytes a connection may have queued on its socket, not yet taken by the kernel, before it
+ * reads no further request until the client reads its replies (back-pressure on READs).
+ */
+export const SERVER_REPLY_BYTES_IN_FLIGHT = 4 * 1024 * 1024;
+/** READs of one connection in flight at once on the thread pool (nbd-backend.ts `readIntoAsync`). */
+export const SERVER_READS_IN_FLIGHT = 8;
+/** Bytes of buffers a connection keeps for reuse (buffer-pool.ts): its replies in flight, and a payload. */
+export const SERVER_BUFFER_POOL_BYTES = SERVER_REPLY_BYTES_IN_FLIGHT + 1024 * 1024;
 /** Concurrent connections per server: bounds memory (one read-ahead buffer and frame each). */
 export const MAX_CONNECTIONS = 128;
 /** Exports per server: the export list is sent in one handshake, so it stays small. */

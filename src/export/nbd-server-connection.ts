@@ -11,10 +11,23 @@
  * - once the peer is gone (reset, error, closed) or the server shuts the connection down, no
  *   buffered request is executed any more: they are dropped (a half-close is not gone: the client
  *   still reads the replies to what it sent);
- * - back-pressure: at most SERVER_READ_AHEAD_BYTES (MAX_BUFFERED_REQUESTS headers) are buffered
- *   ahead of the request being executed, then the socket pauses; and the loop reads no further
- *   request while the socket's write buffer is over its mark (the client must read its replies),
- *   so per-connection memory stays bounded;
+ * - pipelining: the client's next requests are read from the socket while one executes, and
+ *   replies are queued on the socket without waiting for the client to read them;
+ * - READs in flight: where the backend reads off the owning thread (`readIntoAsync`), up to
+ *   SERVER_READS_IN_FLIGHT READs of a connection (and at most SERVER_REPLY_BYTES_IN_FLIGHT of
+ *   them, but always one) run at once, each answered as it completes (replies go by handle, so
+ *   out of order); any other request but a BLOCK_STATUS first waits for the connection's READs in flight, so on one
+ *   connection a WRITE never overtakes a READ sent before it, nor a READ a WRITE; every other
+ *   request runs on the owning thread, one at a time, in order (the interceptor chain runs there);
+ * - the connection does not finish (nor the server close) before its READs in flight have settled,
+ *   so the volume they read stays open;
+ * - back-pressure: at most SERVER_READ_AHEAD_BYTES of requests (headers and WRITE payloads) are
+ *   buffered ahead of the request being executed, then the socket pauses; and the loop reads no
+ *   further request while more than SERVER_REPLY_BYTES_IN_FLIGHT of replies wait on the socket
+ *   (the client must read its replies), so per-connection memory stays bounded;
+ * - buffers: READ data is read straight into a reply buffer with room for the header in front,
+ *   and sent with it in one write; WRITE payloads that span socket chunks are gathered into a
+ *   buffer; both come from the connection's pool (buffer-pool.ts) and go back to it after use;
  * - after the handshake, a client that sends no request, or reads no reply, for `idleTimeoutMs` is
  *   disconnected;
  * - a malformed frame ends this connection only: it is reported as a protocol-error event and the
@@ -39,7 +52,10 @@ import {
   NBD_REQUEST_HEADER_BYTES,
   NbdCommand,
   NbdErrno,
+  SERVER_BUFFER_POOL_BYTES,
   SERVER_READ_AHEAD_BYTES,
+  SERVER_READS_IN_FLIGHT,
+  SERVER_REPLY_BYTES_IN_FLIGHT,
 } from './nbd-constants.js';
 import { NBD_CLIENT_FLAGS, NBD_OPTION_REQUEST, NBD_REQUEST } from './nbd-layouts.js';
 import {
@@ -56,8 +72,18 @@ import { encodeBlockStatusChunk, encodeErrorChunk, encodeOffsetDataHeader } from
 import { nbdErrnoName } from './nbd-backend.js';
 import type { NbdServerEvent } from './nbd-server-events.js';
 import { serverTlsOptions, type PskKeys } from './nbd-tls.js';
-import { decodeRequest, encodeSimpleReply, executeRequest, frameRequest, type NbdRequest, type RequestResult } from './nbd-transmission.js';
+import {
+  decodeRequest,
+  encodeSimpleReply,
+  executeRequest,
+  frameRequest,
+  READ_HEADER_ROOM,
+  runsInFlight,
+  type NbdRequest,
+  type RequestResult,
+} from './nbd-transmission.js';
 import { FrameReader, FrameReaderClosed } from './frame-reader.js';
+import { BufferPool } from './buffer-pool.js';
 
 assert(NBD_REQUEST.size === NBD_REQUEST_HEADER_BYTES, 'the read-ahead counts whole request headers');
 
@@ -93,6 +119,12 @@ export class NbdServerConnection {
   private stopped = false;
   /** Since when the connection has waited for its client (last byte heard); undefined while it works. */
   private waitingSince: number | undefined;
+  /** READ reply buffers and WRITE payload buffers, reused. */
+  private readonly buffers = new BufferPool(SERVER_BUFFER_POOL_BYTES);
+  private readonly lendReplyBuffer = (length: number): Buffer => this.buffers.take(length);
+  /** READs running off the owning thread, and their bytes. */
+  private readonly readsInFlight = new Set<Promise<void>>();
+  private bytesInFlight = 0;
 
   constructor(socket: Socket, options: NbdServerConnectionOptions) {
     this.socket = socket;
@@ -241,38 +273,106 @@ export class NbdServerConnection {
         if (framing.replyErrno !== undefined) this.socket.write(encodeSimpleReply(framing.replyErrno, request.handle));
         throw new NbdProtocolError(`Cannot serve export '${backend.name}': ${framing.reason}`, { exportName: backend.name });
       }
-      const payload = await this.fromClient(framing.payloadBytes, this.options.idleTimeoutMs);
+      if (runsInFlight(backend, request)) {
+        await this.roomForRead(request.length);
+        if (this.stopped) return;
+        this.startRead(backend, request, gate, agreed);
+        continue;
+      }
+      // Anything else runs after the READs sent before it (a BLOCK_STATUS changes nothing: it need not).
+      if (request.type !== NbdCommand.BLOCK_STATUS) await this.settleReads();
+      const payloadBuffer = framing.payloadBytes > 0 ? this.buffers.take(framing.payloadBytes) : undefined;
+      const payload = await this.fromClient(framing.payloadBytes, this.options.idleTimeoutMs, payloadBuffer);
       if (this.stopped) return;
-      const result = await executeRequest(backend, request, payload, gate, agreed);
+      const result = await executeRequest(backend, request, payload, gate, agreed, this.lendReplyBuffer);
+      // The backend does not keep a WRITE's data past its call.
+      if (payloadBuffer !== undefined) this.buffers.give(payloadBuffer);
       if (result.stopped === true) return;
       if (result.disconnect) {
         this.closeReason = 'client sent NBD_CMD_DISC';
         return;
       }
-      if (result.failure !== undefined) {
-        this.options.emit({
-          kind: 'backend-error',
-          connectionId: this.connectionId,
-          exportName: backend.name,
-          command: request.type,
-          errno: result.errno,
-          error: result.failure.error,
-          internal: result.failure.internal,
-        });
-      }
-      this.reply(request, result, agreed);
-      if (result.failure?.internal === true) {
-        this.closeReason = 'backend failed with an internal error';
-        return;
-      }
-      if (this.socket.writableNeedDrain)
+      if (!this.answer(backend, request, result, agreed)) return;
+      if (this.socket.writableLength > SERVER_REPLY_BYTES_IN_FLIGHT)
         await this.waitingForClient(() => this.withIdleTimer(this.options.idleTimeoutMs, 'read no reply', () => this.waitForDrain()));
     }
+  }
+
+  /**
+   * Reports a backend failure and sends the reply; false when the connection is to close (the
+   * backend failed with an internal error).
+   */
+  private answer(backend: NbdExportBackend, request: NbdRequest, result: RequestResult, agreed: TransmissionAgreement): boolean {
+    if (result.failure !== undefined) {
+      this.options.emit({
+        kind: 'backend-error',
+        connectionId: this.connectionId,
+        exportName: backend.name,
+        command: request.type,
+        errno: result.errno,
+        error: result.failure.error,
+        internal: result.failure.internal,
+      });
+    }
+    this.reply(request, result, agreed);
+    if (result.failure?.internal === true) {
+      this.closeReason = 'backend failed with an internal error';
+      return false;
+    }
+    return true;
+  }
+
+  /** Waits until one more READ of `length` bytes may go in flight (at least one always may). */
+  private async roomForRead(length: number): Promise<void> {
+    // Bounded: each turn waits for one READ in flight to settle, and none starts meanwhile.
+    while (this.readsInFlight.size > 0 && (this.readsInFlight.size >= SERVER_READS_IN_FLIGHT || this.bytesInFlight + length > SERVER_REPLY_BYTES_IN_FLIGHT)) {
+      await Promise.race(this.readsInFlight);
+    }
+  }
+
+  /** Runs a READ off the owning thread and answers it when it completes, unless the connection has stopped. */
+  private startRead(backend: NbdExportBackend, request: NbdRequest, gate: () => Promise<boolean>, agreed: TransmissionAgreement): void {
+    this.bytesInFlight += request.length;
+    const done: Promise<void> = executeRequest(backend, request, Buffer.alloc(0), gate, agreed, this.lendReplyBuffer).then((result) => {
+      this.readsInFlight.delete(done);
+      this.bytesInFlight -= request.length;
+      if (this.stopped || this.socket.destroyed) {
+        if (result.replyBuffer !== undefined) this.buffers.give(result.replyBuffer);
+        return;
+      }
+      if (!this.answer(backend, request, result, agreed)) this.closeAfterFailure();
+    });
+    this.readsInFlight.add(done);
+  }
+
+  /** Resolves once every READ in flight has settled (answered, or dropped). */
+  private async settleReads(): Promise<void> {
+    // Bounded: no READ starts while this waits.
+    while (this.readsInFlight.size > 0) await Promise.all(this.readsInFlight);
+  }
+
+  /** A READ in flight failed with an internal error: no further request, and the connection closes. */
+  private closeAfterFailure(): void {
+    this.stopped = true;
+    this.reader.close(this.closeReason);
+    this.wakeDrainWait?.();
   }
 
   /** Sends the reply: structured chunks for READ and BLOCK_STATUS once agreed, else a simple reply. */
   private reply(request: NbdRequest, result: RequestResult, agreed: TransmissionAgreement): void {
     const chunked = agreed.structuredReplies && (request.type === NbdCommand.READ || request.type === NbdCommand.BLOCK_STATUS);
+    const replyBuffer = result.replyBuffer;
+    if (replyBuffer !== undefined) {
+      if (result.errno === NbdErrno.OK && result.data !== undefined) {
+        this.sendWithData(
+          replyBuffer,
+          result.data.length,
+          chunked ? encodeOffsetDataHeader(request.handle, Number(request.offsetBytes), result.data.length) : encodeSimpleReply(result.errno, request.handle),
+        );
+        return;
+      }
+      this.buffers.give(replyBuffer);
+    }
     if (!chunked) {
       this.socket.write(encodeSimpleReply(result.errno, request.handle));
       if (result.errno === NbdErrno.OK && result.data !== undefined) this.socket.write(result.data);
@@ -292,12 +392,22 @@ export class NbdServerConnection {
   }
 
   /**
+   * One write of a READ's header and its data, which lies READ_HEADER_ROOM bytes into `replyBuffer`:
+   * the header goes just in front of it. The buffer goes back to the pool once the socket is done with it.
+   */
+  private sendWithData(replyBuffer: Buffer, dataBytes: number, header: Buffer): void {
+    const start = READ_HEADER_ROOM - header.length;
+    header.copy(replyBuffer, start);
+    this.socket.write(replyBuffer.subarray(start, READ_HEADER_ROOM + dataBytes), () => this.buffers.give(replyBuffer));
+  }
+
+  /**
    * Exactly `length` bytes from the client. While it has to wait, the connection counts as idle
    * (see `idleSince`); with `idleTimeoutMs`, a wait that long drops the connection.
    */
-  private async fromClient(length: number, idleTimeoutMs?: number): Promise<Buffer> {
-    if (this.reader.buffered >= length) return this.reader.readExact(length);
-    const read = (): Promise<Buffer> => this.reader.readExact(length);
+  private async fromClient(length: number, idleTimeoutMs?: number, into?: Buffer): Promise<Buffer> {
+    if (this.reader.buffered >= length) return this.reader.readExact(length, into);
+    const read = (): Promise<Buffer> => this.reader.readExact(length, into);
     return this.waitingForClient(() => (idleTimeoutMs === undefined ? read() : this.withIdleTimer(idleTimeoutMs, 'sent no request', read)));
   }
 
@@ -359,6 +469,9 @@ export class NbdServerConnection {
   /** Ends the socket after queued replies, and destroys it if the peer does not let it drain. */
   private async finish(): Promise<void> {
     if (this.state === 'closed') return;
+    // The volume stays open until the READs in flight have settled (the server closes it after us).
+    await this.settleReads();
+    if (this.isClosed()) return;
     if (canTransition(this.state, 'closing')) {
       this.setState('closing');
       this.reader.close(this.closeReason);

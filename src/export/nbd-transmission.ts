@@ -42,6 +42,19 @@ const KNOWN_COMMAND_FLAGS = NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE;
 /** BLOCK_STATUS also takes REQ_ONE. */
 const BLOCK_STATUS_FLAGS = KNOWN_COMMAND_FLAGS | NBD_CMD_FLAG_REQ_ONE;
 
+/**
+ * Bytes in front of a READ's data in a reply buffer from a `ReplyBufferSource`: room for the longest
+ * header that precedes the data (a structured OFFSET_DATA chunk: 20 bytes, then the 8-byte offset),
+ * so header and data go out as one write, and the data is read straight into its place.
+ */
+export const READ_HEADER_ROOM = 28;
+
+/**
+ * Hands out a buffer of at least `length` bytes for a READ's reply (the connection's pool); the
+ * READ fills READ_HEADER_ROOM bytes on with its data when the backend can read into a buffer.
+ */
+export type ReplyBufferSource = (length: number) => Buffer;
+
 /** Simple replies only, no contexts: what a connection has without a structured-reply handshake. */
 export const SIMPLE_AGREEMENT: TransmissionAgreement = { structuredReplies: false, contexts: [] };
 
@@ -93,6 +106,8 @@ export function frameRequest(request: NbdRequest): RequestFraming {
 export interface RequestResult {
   readonly errno: NbdErrnoValue;
   readonly data?: Buffer;
+  /** The buffer `data` lies in, READ_HEADER_ROOM bytes on, when it came from the reply buffer source. */
+  readonly replyBuffer?: Buffer;
   /** A successful BLOCK_STATUS: each selected context's id and extents, in context id order. */
   readonly blockStatus?: readonly { readonly contextId: number; readonly extents: readonly MetaContextExtent[] }[];
   /** Set when the backend threw; `internal` when what it threw was not a SnaptapeError. */
@@ -121,13 +136,32 @@ function inRange(backend: NbdExportBackend, request: NbdRequest): boolean {
   return request.offsetBytes + BigInt(request.length) <= BigInt(backend.sizeBytes);
 }
 
-/** Runs one request on the backend. `payload` is the WRITE data (empty otherwise). */
+/**
+ * Whether the request is a READ the server may leave in flight while it reads and runs the next
+ * requests (the backend reads off the owning thread, and the READ is well formed).
+ */
+export function runsInFlight(backend: NbdExportBackend, request: NbdRequest): boolean {
+  return (
+    request.type === NbdCommand.READ &&
+    backend.readIntoAsync !== undefined &&
+    backend.readInto !== undefined &&
+    request.commandFlags === 0 &&
+    request.length <= MAX_REQUEST_PAYLOAD_BYTES &&
+    inRange(backend, request)
+  );
+}
+
+/**
+ * Runs one request on the backend. `payload` is the WRITE data (empty otherwise); `replyBuffers`,
+ * when given, lends the buffer a READ is read into (else the backend allocates its answer).
+ */
 export async function executeRequest(
   backend: NbdExportBackend,
   request: NbdRequest,
   payload: Buffer,
   gate: StepGate,
   agreed: TransmissionAgreement = SIMPLE_AGREEMENT,
+  replyBuffers?: ReplyBufferSource,
 ): Promise<RequestResult> {
   const allowed = request.type === NbdCommand.BLOCK_STATUS ? BLOCK_STATUS_FLAGS : KNOWN_COMMAND_FLAGS;
   if ((request.commandFlags & ~allowed) !== 0) return fail(NbdErrno.EINVAL);
@@ -137,6 +171,7 @@ export async function executeRequest(
   switch (request.type) {
     case NbdCommand.READ:
       if (length > MAX_REQUEST_PAYLOAD_BYTES || !inRange(backend, request)) return fail(NbdErrno.EINVAL);
+      if (replyBuffers !== undefined && backend.readInto !== undefined) return readIntoReply(backend, offsetBytes, length, gate, replyBuffers);
       if (length <= READ_STEP_BYTES) return guarded(() => ({ errno: NbdErrno.OK, data: backend.read(offsetBytes, length), disconnect: false }));
       return readInSteps(backend, offsetBytes, length, gate);
     case NbdCommand.WRITE:
@@ -194,6 +229,38 @@ async function readInSteps(backend: NbdExportBackend, offsetBytes: number, lengt
       part.copy(data, done);
     }
     return { errno: NbdErrno.OK, data, disconnect: false };
+  } catch (error) {
+    return failed(error);
+  }
+}
+
+/**
+ * A READ straight into a lent reply buffer: no allocation and no copy of the data on the server.
+ * With `readIntoAsync` in one read off the owning thread (which never waits for it); else in steps
+ * of READ_STEP_BYTES with the gate between them (one step for most requests).
+ */
+async function readIntoReply(
+  backend: NbdExportBackend,
+  offsetBytes: number,
+  length: number,
+  gate: StepGate,
+  buffers: ReplyBufferSource,
+): Promise<RequestResult> {
+  const readInto = backend.readInto;
+  assert(readInto !== undefined, 'the backend reads into a buffer');
+  try {
+    const replyBuffer = buffers(READ_HEADER_ROOM + length);
+    const data = replyBuffer.subarray(READ_HEADER_ROOM, READ_HEADER_ROOM + length);
+    if (backend.readIntoAsync !== undefined) {
+      await backend.readIntoAsync(offsetBytes, data);
+      return { errno: NbdErrno.OK, data, replyBuffer, disconnect: false };
+    }
+    // Bounded: each turn advances by one step (the last may be shorter).
+    for (let done = 0; done < length; done += READ_STEP_BYTES) {
+      if (done > 0 && !(await gate())) return STOPPED;
+      readInto.call(backend, offsetBytes + done, data.subarray(done, Math.min(length, done + READ_STEP_BYTES)));
+    }
+    return { errno: NbdErrno.OK, data, replyBuffer, disconnect: false };
   } catch (error) {
     return failed(error);
   }

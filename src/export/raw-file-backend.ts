@@ -44,11 +44,15 @@ export class RawFileBackend implements NbdExportBackend {
   }
 
   read(offsetBytes: number, length: number): Buffer {
-    const fd = this.openFd('read');
-    this.checkRange(offsetBytes, length);
-    const out = Buffer.alloc(length);
-    readFully(fd, out, offsetBytes, this.path, `export '${this.name}'`);
+    const out = Buffer.allocUnsafe(length);
+    this.readInto(offsetBytes, out);
     return out;
+  }
+
+  readInto(offsetBytes: number, into: Buffer): void {
+    const fd = this.openFd('read');
+    this.checkRange(offsetBytes, into.length);
+    readFully(fd, into, offsetBytes, this.path, `export '${this.name}'`);
   }
 
   write(offsetBytes: number, data: Buffer): void {

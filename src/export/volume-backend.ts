@@ -122,6 +122,16 @@ export class VolumeBackend implements NbdExportBackend {
     return this.volume.readFlat(offsetBytes, length);
   }
 
+  readInto(offsetBytes: number, into: Buffer): void {
+    this.checkRange(offsetBytes, into.length);
+    this.volume.readFlatInto(offsetBytes, into);
+  }
+
+  async readIntoAsync(offsetBytes: number, into: Buffer): Promise<void> {
+    this.checkRange(offsetBytes, into.length);
+    await this.volume.readFlatIntoAsync(offsetBytes, into);
+  }
+
   write(offsetBytes: number, data: Buffer): void {
     assert(!this.volume.readOnly, 'write is not called on a read-only volume');
     this.refuseWhileHeld();
@@ -180,6 +190,14 @@ class MirrorLinkBackend implements NbdExportBackend {
 
   read(offsetBytes: number, length: number): Buffer {
     return this.inner.read(offsetBytes, length);
+  }
+
+  readInto(offsetBytes: number, into: Buffer): void {
+    this.inner.readInto(offsetBytes, into);
+  }
+
+  readIntoAsync(offsetBytes: number, into: Buffer): Promise<void> {
+    return this.inner.readIntoAsync(offsetBytes, into);
   }
 
   write(offsetBytes: number, data: Buffer): void {

@@ -39,18 +39,25 @@ export interface ImageBackend {
   /** Reads the whole slots of `unitCount` consecutive units, in as few calls as the store allows. */
   readUnits(firstUnit: number, unitCount: number): Buffer;
   /**
-   * Reads the whole slots of consecutive units from `firstUnit` into `into` (its length a multiple
-   * of the slot), where the store has them in one file: a caller that reuses `into` spares the page
-   * faults of a fresh buffer per read (absent elsewhere: a caller then uses `readUnits`).
+   * Reads consecutive slots from `offsetInSlot` (default 0) of `firstUnit` on into `into` (whole
+   * slots, or any span of the flat view that starts there), in one call where the store has them
+   * in one file: a caller that reuses `into` spares the page faults of a fresh buffer per read
+   * (absent elsewhere: a caller then uses `readUnits` or `readUnit`).
    */
-  readUnitsInto?(firstUnit: number, into: Buffer): void;
+  readUnitsInto?(firstUnit: number, into: Buffer, offsetInSlot?: number): void;
+  /**
+   * `readUnitsInto` on the libuv thread pool, where the store has the slots in one file: the
+   * owning thread goes on (the NBD server answers other requests) while the disk works.
+   */
+  readUnitsIntoAsync?(firstUnit: number, into: Buffer, offsetInSlot?: number): Promise<void>;
   /** Writes `data` into one unit's slot starting at `offsetInSlot`. */
   writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot?: number): void;
   /**
-   * Writes consecutive whole slots from `firstUnit` in one call, where the store has them at fixed
-   * offsets of one file (absent elsewhere: a caller then writes unit by unit).
+   * Writes consecutive slots from `offsetInSlot` (default 0) of `firstUnit` on in one call, where
+   * the store has them at fixed offsets of one file (absent elsewhere: a caller then writes unit by
+   * unit).
    */
-  writeUnits?(firstUnit: number, data: Uint8Array): void;
+  writeUnits?(firstUnit: number, data: Uint8Array, offsetInSlot?: number): void;
   /** Makes every write so far durable. */
   sync(): void;
   close(): void;

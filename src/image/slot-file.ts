@@ -5,7 +5,7 @@
  * number of system calls decides throughput).
  */
 import { closeSync, fsyncSync } from 'node:fs';
-import { readFully, writeFully } from '../base/file-io.js';
+import { readFully, readFullyAsync, writeFully } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
 import { AddressRangeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
@@ -80,10 +80,19 @@ export class SlotFile implements ImageBackend {
     return out;
   }
 
-  readUnitsInto(firstUnit: number, into: Buffer): void {
-    const count = into.length / this.slotBytes;
+  readUnitsInto(firstUnit: number, into: Buffer, offsetInSlot = 0): void {
+    assert(offsetInSlot >= 0 && offsetInSlot < this.slotBytes, 'a span starts inside its first slot');
+    const count = Math.ceil((offsetInSlot + into.length) / this.slotBytes);
     this.checkUnits(firstUnit, count);
-    this.readExactly(into, this.offsetOf(firstUnit), `units ${firstUnit}-${firstUnit + count - 1}`);
+    this.readExactly(into, this.offsetOf(firstUnit) + offsetInSlot, `units ${firstUnit}-${firstUnit + count - 1}`);
+  }
+
+  async readUnitsIntoAsync(firstUnit: number, into: Buffer, offsetInSlot = 0): Promise<void> {
+    assert(offsetInSlot >= 0 && offsetInSlot < this.slotBytes, 'a span starts inside its first slot');
+    const count = Math.ceil((offsetInSlot + into.length) / this.slotBytes);
+    this.checkUnits(firstUnit, count);
+    // The caller keeps the image open until the read settles (the NBD server waits for its reads).
+    await readFullyAsync(this.fd, into, this.offsetOf(firstUnit) + offsetInSlot, this.path, `units ${firstUnit}-${firstUnit + count - 1}`);
   }
 
   writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot = 0): void {
@@ -99,11 +108,12 @@ export class SlotFile implements ImageBackend {
     this.writeAt(header, 0, 'the device header');
   }
 
-  /** Writes consecutive whole slots (or a prefix of the last) in one call. */
-  writeUnits(firstUnit: number, data: Uint8Array): void {
+  /** Writes consecutive slots from `offsetInSlot` of the first (whole, or cut at either end) in one call. */
+  writeUnits(firstUnit: number, data: Uint8Array, offsetInSlot = 0): void {
     assert(!this.readOnly, `${this.path} is open for writing`);
-    this.checkUnits(firstUnit, Math.ceil(data.length / this.slotBytes));
-    this.writeAt(data, this.offsetOf(firstUnit), `units from ${firstUnit}`);
+    assert(offsetInSlot >= 0 && offsetInSlot < this.slotBytes, 'a span starts inside its first slot');
+    this.checkUnits(firstUnit, Math.ceil((offsetInSlot + data.length) / this.slotBytes));
+    this.writeAt(data, this.offsetOf(firstUnit) + offsetInSlot, `units from ${firstUnit}`);
   }
 
   private writeAt(data: Uint8Array, position: number, what: string): void {

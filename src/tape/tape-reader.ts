@@ -78,9 +78,11 @@ export class TapeReader {
   /**
    * Opens a tape file read-only with an index made apart from it (tapeIndexFromRows), without the
    * header walk: for a cartridge whose bytes are only partly present (a vaulted cartridge fetched
-   * by ranges), where only the blocks the caller reads were filled in.
+   * by ranges), where only the blocks the caller reads were filled in; or for a tape whose headers
+   * were already checked against its plan while it was written (a backup's digest pass).
+   * `baseOffsetBytes`: where the tape starts in the file (a tape on an FBA volume).
    */
-  static openIndexed(path: string, index: TapeIndex): TapeReader {
+  static openIndexed(path: string, index: TapeIndex, baseOffsetBytes = 0): TapeReader {
     let fd: number;
     try {
       fd = openSync(path, 'r');
@@ -88,11 +90,13 @@ export class TapeReader {
       throw translateIoError(cause, 'open tape', path);
     }
     const fileBytes = fstatSync(fd).size;
-    if (fileBytes < index.sizeBytes) {
+    if (fileBytes - baseOffsetBytes < index.sizeBytes) {
       closeSync(fd);
-      throw new TapeFormatError(`Cannot read tape ${path}: the file holds ${fileBytes} bytes but its index spans ${index.sizeBytes}`, { path });
+      throw new TapeFormatError(`Cannot read tape ${path}: the file holds ${fileBytes - baseOffsetBytes} bytes but its index spans ${index.sizeBytes}`, {
+        path,
+      });
     }
-    return new TapeReader(path, fd, index, 0);
+    return new TapeReader(path, fd, index, baseOffsetBytes);
   }
 
   get position(): number {

@@ -32,22 +32,51 @@ export class ReadHookedBackend extends DelegatingBackend {
     return this.inner.readUnits(firstUnit, unitCount);
   }
 
-  /** Whole slots into the caller's buffer, after the chain's `beforeRead` as any read. */
-  readUnitsInto(firstUnit: number, into: Buffer): void {
-    const unitCount = into.length / this.slotBytes;
+  /** Slots (or a span of the flat view) into the caller's buffer, after the chain's `beforeRead` as any read. */
+  readUnitsInto(firstUnit: number, into: Buffer, offsetInSlot = 0): void {
+    const unitCount = Math.ceil((offsetInSlot + into.length) / this.slotBytes);
     this.chain.beforeRead({ firstUnit, unitCount });
-    if (this.inner.readUnitsInto) this.inner.readUnitsInto(firstUnit, into);
-    else this.inner.readUnits(firstUnit, unitCount).copy(into);
-  }
-
-  /** Consecutive whole slots in one call when the image has them in one file, else unit by unit. */
-  writeUnits(firstUnit: number, data: Uint8Array): void {
-    if (this.inner.writeUnits) {
-      this.inner.writeUnits(firstUnit, data);
+    if (this.inner.readUnitsInto) {
+      this.inner.readUnitsInto(firstUnit, into, offsetInSlot);
       return;
     }
-    for (let at = 0, u = firstUnit; at < data.length; at += this.slotBytes, u++)
-      this.inner.writeUnit(u, data.subarray(at, Math.min(data.length, at + this.slotBytes)));
+    if (offsetInSlot === 0 && into.length === unitCount * this.slotBytes) {
+      this.inner.readUnits(firstUnit, unitCount).copy(into);
+      return;
+    }
+    // Bounded: each turn fills the rest of one slot.
+    for (let done = 0, u = firstUnit, inSlot = offsetInSlot; done < into.length; u++, inSlot = 0) {
+      const take = Math.min(this.slotBytes - inSlot, into.length - done);
+      this.inner.readUnit(u, inSlot + take).copy(into, done, inSlot);
+      done += take;
+    }
+  }
+
+  /**
+   * `readUnitsInto` on the thread pool where the image allows it (else on this thread): the chain's
+   * `beforeRead` runs first, here, as for any read.
+   */
+  async readUnitsIntoAsync(firstUnit: number, into: Buffer, offsetInSlot = 0): Promise<void> {
+    if (this.inner.readUnitsIntoAsync === undefined) {
+      this.readUnitsInto(firstUnit, into, offsetInSlot);
+      return;
+    }
+    this.chain.beforeRead({ firstUnit, unitCount: Math.ceil((offsetInSlot + into.length) / this.slotBytes) });
+    await this.inner.readUnitsIntoAsync(firstUnit, into, offsetInSlot);
+  }
+
+  /** Consecutive slots (whole, or cut at either end) in one call when the image has them in one file, else unit by unit. */
+  writeUnits(firstUnit: number, data: Uint8Array, offsetInSlot = 0): void {
+    if (this.inner.writeUnits) {
+      this.inner.writeUnits(firstUnit, data, offsetInSlot);
+      return;
+    }
+    // Bounded: each turn writes the rest of one slot.
+    for (let done = 0, u = firstUnit, inSlot = offsetInSlot; done < data.length; u++, inSlot = 0) {
+      const take = Math.min(this.slotBytes - inSlot, data.length - done);
+      this.inner.writeUnit(u, data.subarray(done, done + take), inSlot);
+      done += take;
+    }
   }
 
   override location(): UnitLocation {

@@ -4,7 +4,7 @@
  * which is what makes copying a sparse volume cheap (the bytes a track does not use are never read or written).
  *
  * Invariant: every byte of a slot past V is zero, so a copy of the prefix is the whole slot.
- * Snaptape's own writes keep it (volume.ts); a scan (first open, or after a crash or another tool
+ * Snaptape's own writes keep it from the bytes they write, never reading a track back (volume.ts); a scan (first open, or after a crash or another tool
  * wrote the image) restores it by reading every slot a cylinder at a time and taking, for each
  * track, the larger of its decoded length (HA through EOT) and the end of its last non-zero
  * 4 KiB stretch — raw writes (NBD) may leave bytes past the end marker. A track that does not
@@ -16,8 +16,6 @@ import type { CkdGeometry } from '../geometry/volume-geometry.js';
 import type { ImageBackend } from '../image/image-backend.js';
 import { TRACKS_PER_CYLINDER } from '../geometry/device-types.js';
 
-/** Prefix read per track by `refresh`: one page holds every track with a few small records. */
-const SCAN_PREFIX_BYTES = 4096;
 /** Granule of the zero test from a slot's end: compared natively, a page at a time. */
 const ZERO_TEST_BYTES = 4096;
 const ZERO_PAGE = Buffer.alloc(ZERO_TEST_BYTES);
@@ -70,35 +68,6 @@ export class TrackSizeTable {
   /** A table where every track has the same used length (a new image: every track empty). */
   static uniform(trackCount: number, bytes: number): TrackSizeTable {
     return new TrackSizeTable(new Uint32Array(trackCount).fill(bytes));
-  }
-
-  /**
-   * Sets track t's used length to its decoded length: from `slot` when the caller holds the whole
-   * slot's new bytes (a whole-slot write, so no read), else re-read from the backend.
-   */
-  refresh(backend: ImageBackend, geometry: CkdGeometry, trackIndex: number, slot?: Buffer): void {
-    const cchh = cchhOf(geometry, trackIndex);
-    const source = { path: backend.path, trackIndex };
-    if (slot !== undefined) {
-      try {
-        this.usedBytes[trackIndex] = trackUsedBytes(slot, cchh, source);
-      } catch {
-        this.usedBytes[trackIndex] = backend.slotBytes;
-      }
-      return;
-    }
-    const prefix = backend.readUnit(trackIndex, Math.min(SCAN_PREFIX_BYTES, backend.slotBytes));
-    try {
-      this.usedBytes[trackIndex] = trackUsedBytes(prefix, cchh, source);
-      return;
-    } catch {
-      // The records may simply run past the prefix: decide on the whole slot.
-    }
-    try {
-      this.usedBytes[trackIndex] = trackUsedBytes(backend.readUnit(trackIndex, backend.slotBytes), cchh, source);
-    } catch {
-      this.usedBytes[trackIndex] = backend.slotBytes;
-    }
   }
 
   get(trackIndex: number): number {

@@ -381,18 +381,34 @@ export class Volume {
 
   /** Reads bytes of the flat view. */
   readFlat(offsetBytes: number, lengthBytes: number): Buffer {
-    this.checkFlat(offsetBytes, lengthBytes);
-    const slot = this.backend.slotBytes;
-    const out = Buffer.alloc(lengthBytes);
-    let done = 0;
-    while (done < lengthBytes) {
-      const unit = Math.floor((offsetBytes + done) / slot);
-      const inSlot = (offsetBytes + done) % slot;
-      const take = Math.min(slot - inSlot, lengthBytes - done);
-      this.backend.readUnit(unit, inSlot + take).copy(out, done, inSlot);
-      done += take;
-    }
+    const out = Buffer.allocUnsafe(lengthBytes);
+    this.readFlatInto(offsetBytes, out);
     return out;
+  }
+
+  /**
+   * Reads `into.length` bytes of the flat view into the caller's buffer: one read where the image
+   * has the slots in one file, so a caller that reuses its buffer (the NBD server) neither
+   * allocates nor copies per read.
+   */
+  readFlatInto(offsetBytes: number, into: Buffer): void {
+    this.checkFlat(offsetBytes, into.length);
+    if (into.length === 0) return;
+    const slot = this.backend.slotBytes;
+    (this.backend as ReadHookedBackend).readUnitsInto(Math.floor(offsetBytes / slot), into, offsetBytes % slot);
+  }
+
+  /**
+   * `readFlatInto` on the libuv thread pool where the image has its slots in one file (else on this
+   * thread): several reads run at once, and the owning thread goes on meanwhile. A host write that
+   * lands while such a read is in flight may or may not be in what it returns; the volume must stay
+   * open until the promise settles.
+   */
+  async readFlatIntoAsync(offsetBytes: number, into: Buffer): Promise<void> {
+    this.checkFlat(offsetBytes, into.length);
+    if (into.length === 0) return;
+    const slot = this.backend.slotBytes;
+    await (this.backend as ReadHookedBackend).readUnitsIntoAsync(Math.floor(offsetBytes / slot), into, offsetBytes % slot);
   }
 
   /** Writes bytes of the flat view as a host write of every unit they touch. */
@@ -404,45 +420,38 @@ export class Volume {
     const last = Math.floor((offsetBytes + data.length - 1) / slot);
     const sizes = this.geometry.kind === 'ckd' ? this.trackSizes() : undefined;
     this.write('raw', first, last - first + 1, () => {
-      if (offsetBytes % slot === 0 && data.length % slot === 0 && last > first) {
-        this.writeWholeSlots(first, data, sizes);
-        return;
-      }
-      let done = 0;
-      while (done < data.length) {
-        const unit = Math.floor((offsetBytes + done) / slot);
-        const inSlot = (offsetBytes + done) % slot;
-        const take = Math.min(slot - inSlot, data.length - done);
-        const before = sizes?.get(unit) ?? 0;
-        const chunk = data.subarray(done, done + take);
-        this.backend.writeUnit(unit, chunk, inSlot);
-        done += take;
-        if (sizes && this.geometry.kind === 'ckd') {
-          // A raw write may put bytes past the end-of-track marker: V covers every byte that may
-          // be non-zero, so that a copy of the used prefix is still the whole slot's content. But
-          // only those: a written zero is not used (a mirror sends whole slots with zero tails).
-          sizes.refresh(this.backend, this.geometry, unit, take === slot ? chunk : undefined);
-          sizes.set(unit, Math.max(sizes.get(unit), nonZeroAfterWrite(before, inSlot, chunk)));
-        }
-      }
+      const after = sizes ? this.sizesAfterFlatWrite(sizes, offsetBytes, data) : undefined;
+      // One call for the whole span where the image has the slots in one file (a mirror's copy of a
+      // cylinder, an NBD request: one system call, not one per unit).
+      (this.backend as ReadHookedBackend).writeUnits(first, data, offsetBytes % slot);
+      after?.forEach((bytes, i) => sizes?.set(first + i, bytes));
     });
   }
 
   /**
-   * Consecutive whole slots in one backend call (a mirror's copy of a cylinder, or of 1 MiB of FBA
-   * blocks: one system call, not one per unit), then each unit's size as a whole-slot write sets it.
+   * The used bytes V of each unit a flat write touches, as they will be once it lands. A raw write
+   * may put bytes past the end-of-track marker: V covers every byte that may be non-zero, so that a
+   * copy of the used prefix is still the whole slot's content. But only those: a written zero is not
+   * used (a mirror sends whole slots with zero tails). Nothing is read back: the marker is 8 bytes
+   * of 0xFF, so a track's decoded length never passes its last non-zero byte, and that byte follows
+   * from V before the write and the bytes written. Until the write has landed, V keeps the larger of
+   * the two (set here), so a write that fails part-way leaves no non-zero byte past V.
    */
-  private writeWholeSlots(first: number, data: Buffer, sizes: TrackSizeTable | undefined): void {
+  private sizesAfterFlatWrite(sizes: TrackSizeTable, offsetBytes: number, data: Buffer): number[] {
     const slot = this.backend.slotBytes;
-    (this.backend as ReadHookedBackend).writeUnits(first, data);
-    if (!sizes || this.geometry.kind !== 'ckd') return;
-    for (let i = 0; i < data.length / slot; i++) {
-      const unit = first + i;
-      const chunk = data.subarray(i * slot, (i + 1) * slot);
+    const after: number[] = [];
+    // Bounded: each turn sizes one unit the span touches.
+    for (let done = 0; done < data.length;) {
+      const unit = Math.floor((offsetBytes + done) / slot);
+      const inSlot = (offsetBytes + done) % slot;
+      const take = Math.min(slot - inSlot, data.length - done);
       const before = sizes.get(unit);
-      sizes.refresh(this.backend, this.geometry, unit, chunk);
-      sizes.set(unit, Math.max(sizes.get(unit), nonZeroAfterWrite(before, 0, chunk)));
+      const bytes = nonZeroAfterWrite(before, inSlot, data.subarray(done, done + take));
+      after.push(bytes);
+      sizes.set(unit, Math.max(before, bytes));
+      done += take;
     }
+    return after;
   }
 
   // ---- life cycle ------------------------------------------------------------------------------

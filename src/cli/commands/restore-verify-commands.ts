@@ -164,7 +164,9 @@ a new volume is written as the tape is hashed, and removed if the tape does not 
             ...report.labels.map((l) =>
               l.recorded === undefined
                 ? `  --  ${l.name.padEnd(44)} labels not covered: the tape records no label digest (UTL2)`
-                : `  ${l.ok ? 'ok ' : 'BAD'} ${l.name.padEnd(44)} labels ${l.labels} sha256 ${l.sha256}${l.ok ? '' : ` (tape records ${l.recorded})`}`,
+                : l.trailers !== undefined
+                  ? `  BAD ${l.name.padEnd(44)} trailer labels: ${l.trailers}`
+                  : `  ${l.ok ? 'ok ' : 'BAD'} ${l.name.padEnd(44)} labels ${l.labels} sha256 ${l.sha256}${l.ok ? '' : ` (tape records ${l.recorded})`}`,
             ),
           ].join('\n'),
         flags,

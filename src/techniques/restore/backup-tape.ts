@@ -111,7 +111,10 @@ export function openBackupTape(path: string, location: TapeLocation = {}): Backu
           ds.userTrailerLabels.map((l) => l.userData),
           where(ds.fileSequence),
         ),
-        labelsSha256: parseLabelDigest(ds.userTrailerLabels.map((l) => l.userData)),
+        labelsSha256: parseLabelDigest(
+          ds.userTrailerLabels.map((l) => l.userData),
+          where(ds.fileSequence),
+        ),
         firstBlockNumber: ds.firstDataBlockNumber,
         blockCount: ds.dataBlockCount,
       };

@@ -9,7 +9,7 @@
 import { TapeLabelError, VerifyError } from '../../errors/snaptape-error.js';
 import { FBA_BLOCK_BYTES, MAX_CKD_CYLINDERS, familyByName } from '../../geometry/device-types.js';
 import { FBA_BLOCKS_PER_TAPE_BLOCK } from '../tape-backup/backup-elements.js';
-import { coveredLabelNames, labelDigestOf, labelsOnTape } from '../tape-backup/label-digest.js';
+import { coveredLabelNames, labelDigestOf, labelsOnTape, trailerLabelProblem } from '../tape-backup/label-digest.js';
 import type { BackupTape, TapeElement } from './backup-tape.js';
 
 export interface LabelCheck {
@@ -19,6 +19,8 @@ export interface LabelCheck {
   readonly sha256: string;
   /** undefined: the tape records no label digest (written before UTL2), so its labels are not covered. */
   readonly recorded: string | undefined;
+  /** Where EOF1 or EOF2 does not repeat HDR1 or HDR2 (tapes with UTL2 only); absent when they do. */
+  readonly trailers?: string;
   readonly ok: boolean;
 }
 
@@ -26,17 +28,26 @@ export function checkElementLabels(tape: BackupTape, element: TapeElement): Labe
   const labels = labelsOnTape(tape.reader, element.firstBlockNumber);
   const sha256 = labelDigestOf(labels);
   const recorded = element.labelsSha256;
+  // Only a tape with UTL2 is held to it: older tapes keep verifying as they did.
+  const trailers = recorded === undefined ? undefined : trailerLabelProblem(tape.reader, element.firstBlockNumber, element.blockCount);
   return {
     name: element.description.dsname ?? element.name,
     labels: coveredLabelNames(labels),
     sha256,
     recorded,
-    ok: recorded === undefined || recorded === sha256,
+    ...(trailers ? { trailers } : {}),
+    ok: recorded === undefined || (recorded === sha256 && trailers === undefined),
   };
 }
 
 /** `action`: "verify" or "restore from". */
 export function labelMismatchError(action: string, path: string, check: LabelCheck): VerifyError {
+  if (check.trailers !== undefined && check.recorded === check.sha256) {
+    return new VerifyError(`Cannot ${action} ${path}: the trailer labels of ${check.name} do not repeat its header labels: ${check.trailers}`, {
+      path,
+      element: check.name,
+    });
+  }
   return new VerifyError(
     `Cannot ${action} ${path}: the labels of ${check.name} (${check.labels}) do not match their recorded SHA-256 (UTL2 records ${check.recorded}, the labels hash to ${check.sha256})`,
     { path, element: check.name },

@@ -97,6 +97,8 @@ export interface BackupSummary {
   /** Where the tape is: its own file, or FBA blocks first..last of a volume. */
   readonly target: { readonly kind: 'file' } | { readonly kind: 'fba'; readonly firstBlock: number; readonly lastBlock: number };
   readonly verification: TapeVerification;
+  /** Where the time went, for profiling the backup's phases. */
+  readonly phases?: BackupPhases;
   /** Set when a copy-before-write failed and the host write was refused (break-host-write). */
   readonly cbwError?: CbwErrorStatus;
   /** Where the size table V the tape was planned from came from: stored, or rebuilt by a scan and why. */
@@ -107,4 +109,24 @@ export interface BackupSummary {
   readonly chain?: ChainDescription;
   /** The spool, when there was one: the bytes that went through it. */
   readonly spool?: { readonly path: string; readonly bytesSpooled: number };
+}
+
+/** Seconds of a backup's phases after its start: the copy, then the tape's last step. */
+export interface BackupPhases {
+  /** Start until every block was on the tape (as `copySeconds`). */
+  readonly copySeconds: number;
+  /** After the copy, until the digest pass beside it had hashed the last block. */
+  readonly digestWaitSeconds: number;
+  /** Time the digest pass spent reading and hashing (beside the copy, on a thread of its own). */
+  readonly digestSeconds: number;
+  /** Data blocks the digest pass had hashed when the copy ended (of all the tape's data blocks). */
+  readonly blocksDigestedDuringCopy: number;
+  /** Flushes of the tape started during the copy (stepped-flush.ts). */
+  readonly stepFlushes: number;
+  /** Labels, tapemarks and the final fsync of the tape. */
+  readonly syncSeconds: number;
+  /** The check of the tape against its plan. */
+  readonly readBackSeconds: number;
+  /** The whole tape's SHA-256 (only a backup that sets a checkpoint makes it). */
+  readonly tapeSha256Seconds: number;
 }

@@ -1,9 +1,11 @@
 /**
  * The last step of a tape backup, run on a worker thread so that the volume's owning thread (and
- * every host write, NBD client included) never waits for it: hash each element by reading the tape
- * sequentially, write the labels and tapemarks (each element's SHA-256 in its UTL1, the SHA-256 of
- * its labels in UTL2: techniques/tape-backup/label-digest.ts), sync,
- * and read the whole tape back against its plan.
+ * every host write, NBD client included) never waits for it: write the labels and tapemarks (each
+ * element's SHA-256 in its UTL1, from the digest pass that ran beside the copy:
+ * tape-order-digest.ts; the SHA-256 of its labels in UTL2: label-digest.ts), sync, and check the
+ * tape against its plan: the data blocks' headers were read back by the digest pass, so only the
+ * labels, the tapemarks and the label sequence are read here. The whole tape's SHA-256 is made only
+ * when asked (a backup that sets a checkpoint: an incremental names its base by it).
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { SnaptapeError, type ErrorData } from '../../errors/snaptape-error.js';
@@ -12,7 +14,7 @@ import { writeTapeFrame } from '../../tape/mapped-tape-writer.js';
 import type { TapePlan } from '../../tape/tape-plan.js';
 import { verifyTapeAgainstPlan, type TapeVerification } from '../../tape/tape-verify.js';
 import { compiledScriptPath, type CopyPool } from '../../engine/copy-pool.js';
-import { digestPlannedFiles, digestWholeTape } from './backup-digest.js';
+import { digestWholeTape } from './backup-digest.js';
 import { digestLabel } from './backup-labels.js';
 import { labelDigestLabel, labelDigestOf, plannedLabels } from './label-digest.js';
 
@@ -21,13 +23,26 @@ export interface FinishTapeTask {
   readonly plan: TapePlan;
   /** Where the tape starts in the file: 0, or N0 × 512 for a tape on an FBA volume. */
   readonly baseOffsetBytes: number;
+  /** Each element's SHA-256, from the digest pass (which also checked the data blocks' headers). */
+  readonly digests: readonly string[];
+  /** Also hash the whole finished tape (tapeSha256). */
+  readonly wholeTapeSha256: boolean;
+}
+
+/** Seconds of each part of the last step. */
+export interface FinishTapeSeconds {
+  /** Labels, tapemarks and the fsync of the tape. */
+  readonly syncSeconds: number;
+  /** The check against the plan. */
+  readonly readBackSeconds: number;
+  readonly tapeSha256Seconds: number;
 }
 
 export interface FinishTapeResult {
-  readonly digests?: string[];
   readonly verification?: TapeVerification;
-  /** SHA-256 of the whole finished tape (what an incremental names its base by). */
+  /** SHA-256 of the whole finished tape (what an incremental names its base by), when asked. */
   readonly tapeSha256?: string;
+  readonly seconds?: FinishTapeSeconds;
   readonly error?: ErrorData;
 }
 
@@ -38,7 +53,7 @@ export function finishTapeOnPool(pool: CopyPool, task: FinishTapeTask): Promise<
 
 export function finishTape(task: FinishTapeTask): FinishTapeResult {
   try {
-    const digests = digestPlannedFiles(task.tapePath, task.plan, task.baseOffsetBytes);
+    const started = performance.now();
     let fd: number;
     try {
       fd = openSync(task.tapePath, 'r+');
@@ -46,15 +61,23 @@ export function finishTape(task: FinishTapeTask): FinishTapeResult {
       throw translateIoError(error, 'reopen the tape to finish it', task.tapePath);
     }
     try {
-      const trailers = digests.map((d, i) => [digestLabel(d), labelDigestLabel(labelDigestOf(plannedLabels(task.plan, i)))]);
+      const trailers = task.digests.map((d, i) => [digestLabel(d), labelDigestLabel(labelDigestOf(plannedLabels(task.plan, i)))]);
       writeTapeFrame(fd, task.plan, trailers, task.tapePath, task.baseOffsetBytes);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
+    const synced = performance.now();
     const region = { baseOffsetBytes: task.baseOffsetBytes, lengthBytes: task.plan.sizeBytes };
-    const verification = verifyTapeAgainstPlan(task.tapePath, task.plan, region);
-    return { digests, verification, tapeSha256: digestWholeTape(task.tapePath, task.baseOffsetBytes, task.plan.sizeBytes) };
+    const verification = verifyTapeAgainstPlan(task.tapePath, task.plan, region, { dataHeadersChecked: true });
+    const verified = performance.now();
+    const tapeSha256 = task.wholeTapeSha256 ? digestWholeTape(task.tapePath, task.baseOffsetBytes, task.plan.sizeBytes) : undefined;
+    const seconds = {
+      syncSeconds: (synced - started) / 1000,
+      readBackSeconds: (verified - synced) / 1000,
+      tapeSha256Seconds: (performance.now() - verified) / 1000,
+    };
+    return { verification, seconds, ...(tapeSha256 ? { tapeSha256 } : {}) };
   } catch (error) {
     if (error instanceof SnaptapeError) return { error: error.toData() };
     return {

@@ -41,6 +41,8 @@ import type { WriteEvent, WriteInterceptor } from '../../volume/write-intercepto
 import { HostWriteRecorder } from '../../session/host-write-recorder.js';
 import { backupCopyPlan } from './backup-copy-plan.js';
 import { finishTapeOnPool } from './finish-tape-task.js';
+import { SteppedFlush } from './stepped-flush.js';
+import { blocksDigested, digestTapeOnPool, newDigestWords, stopTapeDigest, type TapeDigestResult } from './tape-order-digest.js';
 import { injectTapeFaults } from './tape-faults.js';
 import type { BackupSpool } from './backup-spool.js';
 import { PERSISTED_SPOOLED, type DurableSlotBitmap } from './durable-bitmap.js';
@@ -51,7 +53,7 @@ import type { BackupLayout } from './backup-layout.js';
 import type { BackupSet } from './backup-elements.js';
 import type { SourceDescription } from './backup-labels.js';
 import { prepareNewBackup, prepareResumedBackup, type PreparedBackup } from './backup-prepare.js';
-import { type BackupProgress, type BackupSummary, type CbwErrorStatus, type TapeBackupOptions } from './backup-types.js';
+import { type BackupPhases, type BackupProgress, type BackupSummary, type CbwErrorStatus, type TapeBackupOptions } from './backup-types.js';
 import { sessionRecordKey, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
 
 /** How often progress is sampled and the session record checkpointed. */
@@ -88,6 +90,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   /** What the engine copies in the background (engine/copy-plan.ts). */
   readonly plan: CopyPlan;
   private readonly targetRate: TargetRate | undefined;
+  private readonly flush: SteppedFlush;
   private readonly startedMs = Date.now();
   private readonly startedAt = new Date().toISOString();
   private readonly bytesTotal: number;
@@ -129,6 +132,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.spool = prepared.spool;
     this.chain = prepared.chain;
     this.targetRate = options.targetMbps ? createTargetRate(options.targetMbps) : undefined;
+    this.flush = new SteppedFlush(options.tapePath);
     this.plan = backupCopyPlan(this.set, this.layout, this.states, this.writer.baseOffsetBytes, options, this.targetRate);
     this.cbw = new CopyBeforeWrite({
       volume,
@@ -329,51 +333,92 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
       return this.abort();
     }
     this.timer = setInterval(() => this.tick(), PROGRESS_INTERVAL_MS);
+    const digestWords = newDigestWords();
+    let digesting: Promise<TapeDigestResult> | undefined;
     try {
       const location = this.volume.backend.location();
       // A backend without a file location (CCKD, multi-file) is copied on this thread instead.
-      const result = await runBackgroundCopy({
+      const copying = runBackgroundCopy({
         plan: this.plan,
         ...(location.kind === 'file'
           ? { files: { sourceFile: location, targetFile: { kind: 'file' as const, path: this.options.tapePath } }, pool: () => pool }
           : {}),
         ports: () => ({ source: this.cbw.toTape.source, sink: this.cbw.toTape.sink }),
       });
+      // After the copy's tasks are queued, so that it never holds a thread they wait for.
+      digesting = digestTapeOnPool(pool, {
+        tapePath: this.options.tapePath,
+        plan: this.layout.plan,
+        baseOffsetBytes: this.writer.baseOffsetBytes,
+        stateBuffer: this.states.buffer,
+        words: digestWords,
+      });
+      // Observed at once: a pass that fails while the copy runs is reported by finishTape, not as
+      // an unhandled rejection.
+      digesting.catch(() => undefined);
+      const result = await copying;
       this.copyPath = result.path;
       // Spooled slots reach the tape through the drain; the tape is complete only once it is empty.
       await this.cbw.drain?.idle();
       if (result.error) this.fail(errorFromData(result.error));
       if (this.failure || this.stateValue === 'cancelled') return await this.abort();
-      await this.finishTape(pool);
+      await this.finishTape(pool, digesting, digestWords);
     } catch (error) {
       this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot run the copy workers: ${String(error)}`, {}));
       await this.abort();
     } finally {
       if (this.timer) clearInterval(this.timer);
+      // A pass still waiting for blocks that will not come ends before the pool does.
+      stopTapeDigest(digestWords);
+      await digesting?.catch(() => undefined);
+      await this.flush.close();
       if (!this.options.pool) await pool.close();
     }
   }
 
-  private async finishTape(pool: CopyPool): Promise<void> {
+  private async finishTape(pool: CopyPool, digesting: Promise<TapeDigestResult>, digestWords: SharedArrayBuffer): Promise<void> {
     const census = this.states.census();
     if (census[UNIT_STATE.PENDING] + census[UNIT_STATE.CLAIMED] > 0) {
       this.fail(new SessionError(`Cannot finish ${this.name}: ${census[UNIT_STATE.PENDING] + census[UNIT_STATE.CLAIMED]} blocks were not copied`, {}));
       return await this.abort();
     }
     // The point in time is fully on tape: host writes need no protection from here on.
-    this.copiedMs = Date.now();
+    const copiedMs = Date.now();
+    this.copiedMs = copiedMs;
+    const digestedDuringCopy = blocksDigested(digestWords);
     this.stopProtecting();
     this.move('complete');
     this.writer.close();
-    // Hashing and reading the tape back run on a worker: host writes go on meanwhile.
-    const result = await finishTapeOnPool(pool, { tapePath: this.options.tapePath, plan: this.layout.plan, baseOffsetBytes: this.writer.baseOffsetBytes });
+    // The digests were made beside the copy; what is left of them is the pass's last window.
+    const digested = await digesting;
+    const digestedMs = Date.now();
+    // The tape was flushed in steps during the copy: the last step's fsync has little left to push.
+    await this.flush.close();
+    // The labels, the sync and the read-back run on a worker: host writes go on meanwhile.
+    const result = digested.digests
+      ? await finishTapeOnPool(pool, {
+          tapePath: this.options.tapePath,
+          plan: this.layout.plan,
+          baseOffsetBytes: this.writer.baseOffsetBytes,
+          digests: digested.digests,
+          wholeTapeSha256: this.chain !== undefined,
+        })
+      : { error: digested.error };
     this.targetVolume?.close();
-    if (result.error || !result.digests || !result.verification) {
+    if (result.error || !digested.digests || !result.verification) {
       this.fail(result.error ? errorFromData(result.error) : new IoError(`Cannot finish the tape ${this.options.tapePath}`, {}));
       return await this.abort();
     }
     this.finishedMs = Date.now();
-    const summary = this.summarize(result.digests, result.verification, result.tapeSha256);
+    const phases: BackupPhases = {
+      copySeconds: (copiedMs - this.startedMs) / 1000,
+      digestWaitSeconds: (digestedMs - copiedMs) / 1000,
+      digestSeconds: digested.hashSeconds,
+      blocksDigestedDuringCopy: digestedDuringCopy,
+      stepFlushes: this.flush.flushes,
+      ...(result.seconds ?? { syncSeconds: 0, readBackSeconds: 0, tapeSha256Seconds: 0 }),
+    };
+    const summary = this.summarize(digested.digests, result.verification, result.tapeSha256, phases);
     this.bitmap.close();
     // The record says completed before the session does: a record that cannot be written fails it.
     this.persist('completed', summary);
@@ -396,7 +441,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     }
   }
 
-  private summarize(digests: readonly string[], verification: TapeVerification, tapeSha256?: string): BackupSummary {
+  private summarize(digests: readonly string[], verification: TapeVerification, tapeSha256: string | undefined, phases: BackupPhases): BackupSummary {
     const counters = this.states.counters();
     const seconds = (Date.now() - this.startedMs) / 1000;
     const bytes = counters.bytesInOrder + counters.bytesOutOfOrder;
@@ -426,6 +471,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
             },
       tapeBytes: this.layout.plan.sizeBytes,
       verification,
+      phases,
       ...(tapeSha256 ? { tapeSha256 } : {}),
       ...(this.chain ? { chain: this.chain.chain } : {}),
       ...(this.cbwErrorValue ? { cbwError: this.cbwErrorValue } : {}),
@@ -505,6 +551,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
 
   private tick(): void {
     this.emit('progress', this.progress());
+    const counters = this.states.counters();
+    this.flush.note(counters.bytesInOrder + counters.bytesOutOfOrder);
     if (Date.now() - this.lastCheckpointMs >= CHECKPOINT_INTERVAL_MS) {
       this.lastCheckpointMs = Date.now();
       try {

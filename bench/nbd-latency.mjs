@@ -1,0 +1,263 @@
+#!/usr/bin/env node
+/**
+ * Host write latency seen by an external NBD client (issue 22): 4 KiB writes at 1,000/s from a
+ * process of its own (bench/nbd-write-client.mjs) to
+ *   - qemu-nbd serving a copy of the image, with no session (the reference);
+ *   - `snaptape serve` of the image, with no session;
+ *   - `snaptape serve` of the image during a backup of it (`snaptape backup NAME --server …`), the
+ *     client writing from before the backup starts until it has ended, its finish included.
+ * The cases run in interleaved rounds (the order turns each round); each figure is the median over
+ * the rounds of that round's percentile. Both images stay in the page cache (cached only), and the
+ * server's CPU time (user + system, from /proc) is reported beside the writes.
+ *
+ * Usage: npm run build && node bench/nbd-latency.mjs --image DENSE.ckd [--rounds 5] [--seconds 5]
+ * DENSE.ckd is a dense 3390 (`snaptape fill --percent 100`; `npm run bench -- --only nbd-latency`
+ * passes the dense source of section 1). The servers write into copies of it in
+ * bench/work/nbd-latency, removed at the end. Prints a Markdown section on stdout. Needs qemu-utils.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { median } from './bench-common.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'snaptape');
+const CLIENT = join(ROOT, 'bench', 'nbd-write-client.mjs');
+const WORK = join(ROOT, 'bench', 'work', 'nbd-latency');
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? Number(args[at + 1]) : fallback;
+};
+const SOURCE = args.includes('--image') ? args[args.indexOf('--image') + 1] : undefined;
+if (SOURCE === undefined || !existsSync(SOURCE)) throw new Error('usage: node bench/nbd-latency.mjs --image DENSE.ckd [--rounds N] [--seconds S]');
+const ROUNDS = option('--rounds', 5);
+const SECONDS = option('--seconds', 5);
+const RATE = 1000;
+/** Hercules' CKD image header: the first track slot starts after it. */
+const IMAGE_HEADER_BYTES = 512;
+/** A 3390 track's slot in a Hercules CKD image. */
+const SLOT_BYTES = 56_832;
+const TRACKS = (statSync(SOURCE).size - IMAGE_HEADER_BYTES) / SLOT_BYTES;
+const CYLINDERS = TRACKS / 15;
+if (!Number.isInteger(CYLINDERS)) throw new Error(`${SOURCE} is not a 3390 image`);
+/** Home address (5) + R0's count (8) and data (8) + R1's count (8): R1's data starts here. */
+const RECORD_OFFSET = 29;
+/** `fill` writes two blocks of this size a track, without keys. */
+const RECORD_BYTES = 27_998;
+/** Past the VTOC: writes land in data sets only. */
+const FIRST_TRACK = 150;
+const START_TIMEOUT_MS = 30_000;
+const log = (text) => process.stderr.write(`${text}\n`);
+/** Every server and client started, so that a failed run leaves none behind. */
+const children = new Set();
+const track = (child) => {
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+};
+process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+function run(argv) {
+  const result = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`${argv.join(' ')} failed (${result.status}): ${result.stderr}`);
+  return result.stdout;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat. */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Checks that the tracks hold what the client assumes: R1 without a key, RECORD_BYTES of data. */
+function checkLayout(image) {
+  const slot = (statSync(image).size - IMAGE_HEADER_BYTES) / TRACKS;
+  if (!Number.isInteger(slot)) throw new Error(`${image}: ${TRACKS} tracks do not divide the image`);
+  const fd = openSync(image, 'r');
+  const count = Buffer.alloc(8);
+  readSync(fd, count, 0, 8, IMAGE_HEADER_BYTES + FIRST_TRACK * slot + RECORD_OFFSET - 8);
+  closeSync(fd);
+  if (count[5] !== 0 || count.readUInt16BE(6) !== RECORD_BYTES) throw new Error(`${image}: track ${FIRST_TRACK} is not a filled track`);
+  return slot;
+}
+
+function startClient(socket, slot, base) {
+  const child = track(
+    spawn(
+      process.execPath,
+      [
+        CLIENT,
+        '--socket',
+        socket,
+        '--slot',
+        String(slot),
+        '--tracks',
+        String(TRACKS),
+        '--rate',
+        String(RATE),
+        '--first-track',
+        String(FIRST_TRACK),
+        '--record-offset',
+        String(RECORD_OFFSET),
+        '--record-bytes',
+        String(RECORD_BYTES),
+        '--base',
+        String(base),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (t) => (stdout += t));
+  child.stderr.setEncoding('utf8').on('data', (t) => (stderr += t));
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const ready = new Promise((resolve, reject) => {
+    child.stdout.on('data', () => stdout.startsWith('ready\n') && resolve());
+    void exited.then((code) => reject(new Error(`the write client exited (${code}) before it was ready: ${stderr}`)));
+  });
+  return {
+    ready,
+    async stop() {
+      child.kill('SIGTERM');
+      const code = await exited;
+      if (code !== 0) throw new Error(`the write client failed (${code}): ${stderr}`);
+      return JSON.parse(stdout.slice('ready\n'.length).trim());
+    },
+  };
+}
+
+async function waitForSocket(path, child) {
+  const until = Date.now() + START_TIMEOUT_MS;
+  while (!existsSync(path)) {
+    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}) before listening`);
+    if (Date.now() > until) throw new Error(`no socket at ${path} after ${START_TIMEOUT_MS} ms`);
+    await sleep(20);
+  }
+}
+
+async function stopServer(child) {
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  child.kill('SIGTERM');
+  const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+  await exited;
+  clearTimeout(killer);
+}
+
+/** qemu-nbd on the copy, no session: the reference. */
+async function qemuCase(image, slot) {
+  const socket = join(WORK, 'qemu.sock');
+  rmSync(socket, { force: true });
+  const server = track(spawn('qemu-nbd', ['-f', 'raw', '-k', socket, '--persistent', '--shared=4', '--cache=writeback', image], { stdio: 'ignore' }));
+  await waitForSocket(socket, server);
+  const cpu0 = cpuSeconds(server.pid);
+  const client = startClient(socket, slot, IMAGE_HEADER_BYTES);
+  await client.ready;
+  await sleep(SECONDS * 1000);
+  const result = await client.stop();
+  const cpu = cpuSeconds(server.pid) - cpu0;
+  await stopServer(server);
+  return { ...result, serverCpu: cpu, seconds: SECONDS };
+}
+
+/** snaptape serve: a no-session run, then a run during a backup, on one server. */
+async function snaptapeCases(image, slot) {
+  const socket = join(WORK, 'snaptape.nbd.sock');
+  const control = join(WORK, 'snaptape.ctl.sock');
+  for (const path of [socket, control]) rmSync(path, { force: true });
+  const server = track(
+    spawn(process.execPath, [BIN, 'serve', image, '--nbd', `unix:${socket}`, '--control', control, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
+  await waitForSocket(socket, server);
+  await waitForSocket(control, server);
+  let cpu0 = cpuSeconds(server.pid);
+  let client = startClient(socket, slot, 0);
+  await client.ready;
+  await sleep(SECONDS * 1000);
+  const idle = { ...(await client.stop()), serverCpu: cpuSeconds(server.pid) - cpu0, seconds: SECONDS };
+
+  const tape = join(WORK, 'backup.aws');
+  rmSync(tape, { force: true });
+  cpu0 = cpuSeconds(server.pid);
+  client = startClient(socket, slot, 0);
+  await client.ready;
+  await sleep(500);
+  const began = performance.now();
+  const backup = track(
+    spawn(process.execPath, [BIN, 'backup', basename(image, '.ckd'), '--server', control, '--to', tape, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
+  let backupErr = '';
+  backup.stderr.setEncoding('utf8').on('data', (t) => (backupErr += t));
+  const code = await new Promise((resolve) => backup.on('exit', resolve));
+  const backupSeconds = (performance.now() - began) / 1000;
+  if (code !== 0) throw new Error(`the backup failed (${code}): ${backupErr}`);
+  const during = { ...(await client.stop()), serverCpu: cpuSeconds(server.pid) - cpu0, seconds: backupSeconds + 0.5 };
+  rmSync(tape, { force: true });
+  await stopServer(server);
+  return { idle, during, backupSeconds };
+}
+
+// ---- the images ---------------------------------------------------------------------------------
+// Copies, since both servers write: the source stays as section 1 and 4 read it.
+rmSync(WORK, { recursive: true, force: true });
+mkdirSync(WORK, { recursive: true });
+const image = join(WORK, 'latency.ckd');
+const qemuImage = join(WORK, 'latency-qemu.ckd');
+for (const copy of [image, qemuImage]) run(['cp', '--sparse=always', SOURCE, copy]);
+process.on('exit', () => rmSync(WORK, { recursive: true, force: true }));
+const slot = checkLayout(image);
+if (slot !== SLOT_BYTES) throw new Error(`${SOURCE}: a slot of ${slot} bytes is not a 3390's`);
+
+// ---- the rounds ---------------------------------------------------------------------------------
+const loadBefore = loadavg();
+log(`nbd latency: ${ROUNDS} rounds, 3390 × ${CYLINDERS} cylinders, ${RATE} writes/s; load average ${loadBefore}`);
+const rows = { qemu: [], idle: [], during: [] };
+const backupSeconds = [];
+const loads = [];
+for (let round = 0; round < ROUNDS; round++) {
+  const order = round % 2 === 0 ? ['qemu', 'snaptape'] : ['snaptape', 'qemu'];
+  for (const which of order) {
+    if (which === 'qemu') rows.qemu.push(await qemuCase(qemuImage, slot));
+    else {
+      const r = await snaptapeCases(image, slot);
+      rows.idle.push(r.idle);
+      rows.during.push(r.during);
+      backupSeconds.push(r.backupSeconds);
+    }
+  }
+  loads.push(loadavg());
+  const last = (k) => rows[k].at(-1).corrected.p99;
+  log(
+    `round ${round + 1}/${ROUNDS}: corrected p99 µs qemu ${last('qemu')}, snaptape ${last('idle')}, during backup ${last('during')} (backup ${backupSeconds.at(-1).toFixed(2)} s); load ${loads.at(-1)}`,
+  );
+}
+
+// ---- the section --------------------------------------------------------------------------------
+const med = (list, pick) => median(list.map(pick));
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const lines = [
+  `4 KiB NBD writes at ${RATE}/s from an external client process, over a unix socket; a dense 3390 of ${CYLINDERS.toLocaleString('en-US')} cylinders (\`fill --percent 100\`), cached; ${ROUNDS} interleaved rounds, medians; ${cpus().length} × ${cpus()[0].model.trim()}, Node ${process.version}; load average ${loadBefore} before, ${loadavg()} after (after each round: ${loads.join(' / ')}).`,
+  '',
+  '| case | writes | raw p50 µs | raw p99 µs | raw p99.9 µs | raw max µs | corrected p50 µs | corrected p99 µs | corrected p99.9 µs | corrected max µs | server CPU-s per s |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+];
+const names = { qemu: 'qemu-nbd, no session', idle: 'snaptape serve, no session', during: 'snaptape serve, during a backup' };
+for (const key of ['qemu', 'idle', 'during']) {
+  const r = rows[key];
+  lines.push(
+    `| ${names[key]} | ${fmt(med(r, (x) => x.writes))} | ${fmt(med(r, (x) => x.raw.p50))} | ${fmt(med(r, (x) => x.raw.p99))} | ${fmt(med(r, (x) => x.raw.p999))} | ${fmt(med(r, (x) => x.raw.max))} | ${fmt(med(r, (x) => x.corrected.p50))} | ${fmt(med(r, (x) => x.corrected.p99))} | ${fmt(med(r, (x) => x.corrected.p999))} | ${fmt(med(r, (x) => x.corrected.max))} | ${med(r, (x) => x.serverCpu / x.seconds).toFixed(2)} |`,
+  );
+}
+const p99 = (key) => med(rows[key], (x) => x.corrected.p99);
+lines.push(
+  '',
+  `Backup under the load: ${median(backupSeconds).toFixed(2)} s (median). Corrected p99 during a backup against snaptape with no session: ${(p99('during') / p99('idle')).toFixed(2)}× (goal ≤ 2×); against qemu-nbd with no session: ${(p99('during') / p99('qemu')).toFixed(2)}× (goal ≤ 1.5×). Worst single write during the backup, its finish included (median over rounds of each round's max): ${fmt(med(rows.during, (x) => x.corrected.max))} µs (goal: none over 50 ms at the finish).`,
+  '',
+  `Per round (corrected p99 µs, qemu-nbd / snaptape / during a backup): ${rows.qemu.map((_, i) => `${rows.qemu[i].corrected.p99} / ${rows.idle[i].corrected.p99} / ${rows.during[i].corrected.p99}`).join('; ')}.`,
+);
+process.stdout.write(`${lines.join('\n')}\n`);
