@@ -10,7 +10,6 @@
  *   offset; a full file system is a NoSpaceError, as every errno is translated (io-error.ts).
  */
 import { read, readSync, writeSync, writevSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { IoError, type SnaptapeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -117,24 +116,4 @@ function dropWritten(buffers: readonly Uint8Array[], written: number): Uint8Arra
 
 function noProgress(what: string, atBytes: number, path: string): IoError {
   return new IoError(`Cannot write ${what} at byte ${atBytes}: ${path}: the write made no progress`, { path, offset: atBytes });
-}
-
-/**
- * Starts writing `path`'s dirty pages to disk without waiting for it (an fdatasync on libuv's
- * pool), so that a later fsync of a file being filled has little left to wait for. It uses a
- * descriptor of its own: the writer's may be closed meanwhile. It only saves time, never stands
- * for durability: it resolves whatever happens, and a failure is left to that later fsync (each
- * open descriptor of the file sees a writeback error).
- */
-export async function startWriteback(path: string): Promise<void> {
-  try {
-    const handle = await open(path, 'r');
-    try {
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Left to the fsync that stands for durability (see above).
-  }
 }

@@ -25,7 +25,7 @@ export const LINK_BATCH_BYTES = 4 * 1024 * 1024;
 export const LINK_SLOTS = 4;
 /**
  * A local secondary's background copy starts its writeback after this many bytes (an fdatasync,
- * secondary-writeback.ts): small enough that the closing fsync finds little dirty, large enough
+ * base/stepped-writeback.ts): small enough that the closing fsync finds little dirty, large enough
  * that a copy of a few GB starts only a few hundred.
  */
 export const MIRROR_WRITEBACK_BYTES = 16 * 1024 * 1024;

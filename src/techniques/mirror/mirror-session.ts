@@ -30,6 +30,7 @@
  * `detach` (server shutdown: links closed, state written CLEAN; the node stays on the chain and
  * only marks bits, durably, until the volume closes), `remove` (off the chain, state file deleted).
  */
+import { SteppedWriteback } from '../../base/stepped-writeback.js';
 import { EventEmitter } from 'node:events';
 import { assert } from '../../base/assert.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
@@ -45,7 +46,7 @@ import type { WriteEvent, WriteInterceptor } from '../../volume/write-intercepto
 import { LinkChannel, type UnitImage } from './link-channel.js';
 import type { FromWorker } from './link-channel-layout.js';
 import { COPYING_STATES, LIVE_STATES, linkTransition, type LinkEvent } from './mirror-link-state.js';
-import { LINK_TIMEOUT_MS, MAX_SECONDARIES, PERSIST_INTERVAL_MS, RECONNECT_INTERVAL_MS } from './mirror-limits.js';
+import { LINK_TIMEOUT_MS, MAX_SECONDARIES, MIRROR_WRITEBACK_BYTES, PERSIST_INTERVAL_MS, RECONNECT_INTERVAL_MS } from './mirror-limits.js';
 import { describeSecondary, newSecondary, selectCopyUnits, type Secondary } from './mirror-secondary.js';
 import { MirrorStateFile, mirrorFilePath, type StoredMirror } from './mirror-state-file.js';
 import { PRIMARY_BIT } from './mirror-state-layout.js';
@@ -60,7 +61,6 @@ import { onlyArgs, stringArg, unknownVerb } from '../../session/session-args.js'
 import type { TrackMapSnapshot } from '../../session/session-view.js';
 import { defaultMapMirror, sampleMirrorTrackMap } from './mirror-track-map.js';
 import { SecondarySplitRecord } from './secondary-split.js';
-import { SecondaryWriteback } from './secondary-writeback.js';
 import { localSecondaryWrites, protectLocalSecondary, releaseLocalSecondary, splitLocalSecondary } from './local-secondary-role.js';
 
 /** The mirror's verbs through Session.command; `mirror` (M2..M4) names one secondary of split and rejoin. */
@@ -862,11 +862,14 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       );
       return { source: this.primarySource(), sink, onWritten: (units) => this.copiedByRun(s, units) };
     }
-    const writeback = new SecondaryWriteback(s.spec.target);
+    // The closing fsync of the secondary makes "in sync" durable; writeback in steps keeps it short.
+    const writeback = new SteppedWriteback(s.spec.target, MIRROR_WRITEBACK_BYTES);
+    let written = 0;
     const sink = new FunctionUnitSink((writes) => {
       try {
         this.writeLocal(s, writes);
-        writeback.wrote(writes.reduce((n, w) => n + w.data.length, 0));
+        written += writes.reduce((n, w) => n + w.data.length, 0);
+        writeback.reached(written);
       } catch (error) {
         throw failed(
           writes.map((w) => w.unit),
