@@ -14,7 +14,7 @@
  *    `cp` does not sync. A second reference, cp + sync (the copy then `sync` of it), is shown
  *    beside it; the goal stays against cp.
  *
- * Usage: node bench/mirror-bench.mjs [--cylinders N] [--fba-mb N] [--rounds N] [--remote] [--only resync|cp]
+ * Usage: node bench/mirror-bench.mjs [--cylinders N] [--fba-mb N] [--rounds N] [--remote] [--only resync|cp] [--shapes ckd,fba]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -35,6 +35,7 @@ const fbaMb = Number(option('--fba-mb', 100));
 const rounds = Number(option('--rounds', 3));
 const only = option('--only', undefined);
 const withRemote = args.includes('--remote');
+const shapes = option('--shapes', 'ckd,fba').split(',');
 const SHARES = [0.01, 0.1, 1];
 const BIN = fileURLToPath(new URL('../bin/snaptape', import.meta.url));
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -171,7 +172,7 @@ async function cpTable() {
   const kinds = withRemote ? ['local', 'remote'] : ['local'];
   const rows = [];
   const loadBefore = loadavg();
-  for (const shape of ['ckd', 'fba']) {
+  for (const shape of shapes) {
     const dir = mkdtempSync(join(tmpdir(), 'snaptape-mirror-cp-'));
     try {
       const primary = fullPrimary(dir, shape);

@@ -8,13 +8,14 @@
  * failed loop leaves no claim of its own (the unit copy releases them).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { assert } from '../base/assert.js';
 import { SnaptapeError, type ErrorData } from '../errors/snaptape-error.js';
 import { TRACKS_PER_CYLINDER } from '../geometry/device-types.js';
 import type { VolumeGeometry } from '../geometry/volume-geometry.js';
 import type { CopyPlan, CopyResult } from './copy-plan.js';
 import { Pacing } from './copy-pacing.js';
 import { CONTROL, type TrackStateArray } from './track-state.js';
-import { copyUnits, type UnitCopier } from './unit-copy.js';
+import { copyUnits, type UnitCopier, type UnitCopyCount } from './unit-copy.js';
 
 /** Units per batch: one cylinder of a 3390 or 3380, the unit of I/O that pays here. */
 export const COPY_BATCH_UNITS = TRACKS_PER_CYLINDER;
@@ -67,13 +68,23 @@ export class CopyLoop {
     return Array.from(this.plan.units.subarray(index * this.batchUnits, Math.min(this.plan.units.length, (index + 1) * this.batchUnits)));
   }
 
-  /** Copies one batch; returns the ms to hold before the next one. */
-  private step(units: readonly number[]): number {
+  /**
+   * Copies one batch; returns the ms to hold before the next one. With an asynchronous sink the
+   * batch is still in flight: `inFlight` takes its acknowledgement, and it counts once acknowledged.
+   */
+  private step(units: readonly number[], inFlight?: (acknowledged: Promise<void>, done: UnitCopyCount) => void): number {
     const done = copyUnits(this.copier, units, { claim: true, readBeforeClaim: this.plan.readBeforeClaim, complete: true, outOfOrder: false });
-    this.copied += done.copied;
     this.skipped += done.skipped;
-    this.bytes += done.bytes;
+    if (done.acknowledged !== undefined) {
+      assert(inFlight !== undefined, 'an asynchronous sink runs on the owning thread only');
+      inFlight(done.acknowledged, done);
+    } else this.count(done);
     return this.pacing.account(done.copied, done.bytes);
+  }
+
+  private count(done: UnitCopyCount): void {
+    this.copied += done.copied;
+    this.bytes += done.bytes;
   }
 
   private result(error?: unknown): CopyResult {
@@ -111,7 +122,11 @@ export class CopyLoop {
     }
   }
 
-  /** Runs on the owning thread: waits are awaited, and each batch starts after a yield. */
+  /**
+   * Runs on the owning thread: waits are awaited, and each batch starts after a yield. With an
+   * asynchronous sink several batches are in flight (as many as its `ready` allows); the loop
+   * returns only once every one of them is acknowledged or failed, so no claim of its own is left.
+   */
   async runYielding(): Promise<CopyResult> {
     const hold = async (ms: number): Promise<boolean> => {
       // Bounded: each slice sleeps, and the deadline does not move while sleeping.
@@ -121,20 +136,40 @@ export class CopyLoop {
       }
       return true;
     };
+    const inFlight = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
+    const track = (acknowledged: Promise<void>, done: UnitCopyCount): void => {
+      // Never rejects: the first failure is kept, and ends the loop before its next batch.
+      const settled: Promise<void> = acknowledged
+        .then(
+          () => this.count(done),
+          (error: unknown) => {
+            failure ??= { error };
+          },
+        )
+        .finally(() => inFlight.delete(settled));
+      inFlight.add(settled);
+    };
+    const stopped = (): boolean => this.states.control === CONTROL.CANCEL || failure !== undefined;
     try {
       for (;;) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         // Bounded by cancel: a paused session is resumed or cancelled by its owner.
         while (this.states.control === CONTROL.PAUSE) await sleep(WAIT_SLICE_MS);
-        if (this.states.control === CONTROL.CANCEL) break;
+        if (stopped()) break;
         if (!(await hold(this.pacing.holdMs()))) break;
+        // Bounded by the sink: room in flight comes back as batches are acknowledged or time out.
+        await this.copier.sink.ready?.();
+        if (stopped()) break;
         const units = this.take();
         if (!units) break;
-        if (!(await hold(this.step(units)))) break;
+        if (!(await hold(this.step(units, track)))) break;
       }
-      return this.result();
+      await Promise.all(inFlight);
+      return this.result(failure?.error);
     } catch (error) {
-      return this.result(error);
+      await Promise.all(inFlight);
+      return this.result(failure?.error ?? error);
     }
   }
 }

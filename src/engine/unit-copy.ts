@@ -10,9 +10,9 @@
  * a sparse source stays cheap; without `trim`, the whole slot. A slot target's relocated unit goes
  * to the track its plan names, its CCHH rewritten for that track (ckd/track-relocate.ts).
  *
- * Invariants: a unit this call claimed is completed or released before it returns or throws; the
- * extent and the marks are stored before `complete`, whose notify releases waiters, so a waiter
- * that sees COPIED sees them.
+ * Invariants: a unit this call claimed is completed or released before it returns or throws (with
+ * an asynchronous sink: before its `acknowledged` settles); the extent and the marks are stored
+ * before `complete`, whose notify releases waiters, so a waiter that sees COPIED sees them.
  */
 import { BitColumns } from './bit-columns.js';
 import { countCopies } from './copy-census.js';
@@ -79,9 +79,20 @@ export interface UnitCopyCount {
   readonly copied: number;
   readonly skipped: number;
   readonly bytes: number;
+  /**
+   * Only with an asynchronous sink (UnitSink.write returned a promise): settles once the target has
+   * acknowledged the units and they are completed as `how` says; on a failure it rejects, the
+   * units this call claimed released first. Until then they stay CLAIMED, so a host write that
+   * meets one waits or sends it itself, as for a batch on a worker.
+   */
+  readonly acknowledged?: Promise<void>;
 }
 
-/** Copies `units` (ascending copy units) as `how` says. Throws after releasing its own claims. */
+/**
+ * Copies `units` (ascending copy units) as `how` says. Throws after releasing its own claims. With
+ * an asynchronous sink the marks and the completion wait for the target's acknowledgement
+ * (`acknowledged`): the engine still owns the whole copy, only its last steps come later.
+ */
 export function copyUnits(copier: UnitCopier, units: readonly number[], how: CopyHow): UnitCopyCount {
   const { states } = copier;
   let claimed: number[] = [];
@@ -110,31 +121,60 @@ export function copyUnits(copier: UnitCopier, units: readonly number[], how: Cop
       payloads = copier.source.read(claimed);
     }
     const writes = claimed.map((unit, i) => shapeWrite(copier, unit, payloads[i] as Buffer));
-    if (writes.length > 0) copier.sink.write(writes);
+    const sent = writes.length > 0 ? copier.sink.write(writes) : undefined;
     let bytes = 0;
     for (const w of writes) bytes += w.data.length;
     if (copier.targetRate && bytes > 0) waitForTargetSync(copier.targetRate, bytes);
-    if (how.complete && writes.length > 0) {
-      for (const w of writes) {
-        if (copier.extents) Atomics.store(copier.extents, w.unit, w.usedBytes);
-        for (const mark of copier.marks) {
-          for (const c of mark.clearColumns) mark.columns.clear(c, w.unit);
-          for (const c of mark.setColumns) mark.columns.set(c, w.unit);
-        }
-      }
-      // Once per batch, not per unit: a batch of 1 MiB of FBA blocks is 2,048 units, and the
-      // per-unit calls were most of a copy's time besides the I/O. Every unit's record is still
-      // stored before any of them completes.
-      copier.onWritten?.(claimed);
-      states.completeAll(claimed, how.outOfOrder, bytes);
+    const count = { copied: writes.length, skipped, bytes };
+    if (!(sent instanceof Promise)) {
+      finishCopy(copier, claimed, writes, how, bytes);
+      return count;
     }
-    // A worker's background copies are counted where its result arrives (background-copy.ts).
-    if (how.outOfOrder) countCopies('host-driven', writes.length, bytes);
-    return { copied: writes.length, skipped, bytes };
+    const held = claimed;
+    const acknowledged = sent.then(
+      () => {
+        try {
+          finishCopy(copier, held, writes, how, bytes);
+        } catch (error) {
+          releaseClaims(states, held, how);
+          throw error;
+        }
+      },
+      (error: unknown) => {
+        releaseClaims(states, held, how);
+        throw error;
+      },
+    );
+    return { ...count, acknowledged };
   } catch (error) {
-    if (how.claim) for (const u of claimed) if (states.state(u) === UNIT_STATE.CLAIMED) states.release(u);
+    releaseClaims(states, claimed, how);
     throw error;
   }
+}
+
+/** The unit copy's last steps once the target has the units: extents, marks, record, completion. */
+function finishCopy(copier: UnitCopier, claimed: readonly number[], writes: readonly UnitWrite[], how: CopyHow, bytes: number): void {
+  if (how.complete && writes.length > 0) {
+    for (const w of writes) {
+      if (copier.extents) Atomics.store(copier.extents, w.unit, w.usedBytes);
+      for (const mark of copier.marks) {
+        for (const c of mark.clearColumns) mark.columns.clear(c, w.unit);
+        for (const c of mark.setColumns) mark.columns.set(c, w.unit);
+      }
+    }
+    // Once per batch, not per unit: a batch of 1 MiB of FBA blocks is 2,048 units, and the
+    // per-unit calls were most of a copy's time besides the I/O. Every unit's record is still
+    // stored before any of them completes.
+    copier.onWritten?.(claimed);
+    copier.states.completeAll(claimed, how.outOfOrder, bytes);
+  }
+  // A worker's background copies are counted where its result arrives (background-copy.ts).
+  if (how.outOfOrder) countCopies('host-driven', writes.length, bytes);
+}
+
+/** A failed copy gives back the units it claimed (still CLAIMED), so none is lost. */
+function releaseClaims(states: TrackStateArray, claimed: readonly number[], how: CopyHow): void {
+  if (how.claim) for (const u of claimed) if (states.state(u) === UNIT_STATE.CLAIMED) states.release(u);
 }
 
 /**

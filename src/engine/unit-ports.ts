@@ -27,8 +27,19 @@ export interface UnitWrite {
 }
 
 export interface UnitSink {
-  /** Writes units (ascending); returns only when they are written (or throws). */
-  write(writes: readonly UnitWrite[]): void;
+  /**
+   * Writes units (ascending). A synchronous sink returns only when they are written (or throws).
+   * An asynchronous one (a mirror's remote link, which keeps several batches in flight) has taken
+   * its own copy of every `data` when it returns (the source reuses its buffers on its next read),
+   * and returns a promise that settles when the target has acknowledged the units.
+   */
+  write(writes: readonly UnitWrite[]): void | Promise<void>;
+  /**
+   * An asynchronous sink: a promise that resolves once it can take another write without waiting
+   * (it has room in flight), or undefined when it can at once. The background loop waits on it
+   * before it claims its next batch.
+   */
+  ready?(): Promise<void> | undefined;
   close?(): void;
 }
 
@@ -255,15 +266,24 @@ export class FileUnitSink implements UnitSink {
   }
 }
 
-/** Writes units through a function (a backend, a mirror's secondary or link) on the owning thread. */
+/**
+ * Writes units through a function (a backend, a mirror's secondary or link) on the owning thread;
+ * with `ready`, an asynchronous sink (UnitSink.ready).
+ */
 export class FunctionUnitSink implements UnitSink {
-  private readonly writeAll: (writes: readonly UnitWrite[]) => void;
+  private readonly writeAll: (writes: readonly UnitWrite[]) => void | Promise<void>;
+  private readonly whenReady: (() => Promise<void> | undefined) | undefined;
 
-  constructor(writeAll: (writes: readonly UnitWrite[]) => void) {
+  constructor(writeAll: (writes: readonly UnitWrite[]) => void | Promise<void>, ready?: () => Promise<void> | undefined) {
     this.writeAll = writeAll;
+    this.whenReady = ready;
   }
 
-  write(writes: readonly UnitWrite[]): void {
-    this.writeAll(writes);
+  write(writes: readonly UnitWrite[]): void | Promise<void> {
+    return this.writeAll(writes);
+  }
+
+  ready(): Promise<void> | undefined {
+    return this.whenReady?.();
   }
 }

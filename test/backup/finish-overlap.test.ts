@@ -16,9 +16,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup, type BackupRun } from '../../src/api/backup-api.js';
 import { SnaptapeError } from '../../src/errors/snaptape-error.js';
+import { SteppedWriteback } from '../../src/base/stepped-writeback.js';
 import { TrackStateArray, UNIT_STATE } from '../../src/engine/track-state.js';
 import { verifyBackupTape } from '../../src/techniques/restore/backup-tape.js';
-import { SteppedFlush } from '../../src/techniques/tape-backup/stepped-flush.js';
 import { digestTape, newDigestWords, stopTapeDigest } from '../../src/techniques/tape-backup/tape-order-digest.js';
 import type { TapeFileSpec } from '../../src/tape/tape-file-spec.js';
 import { planTape } from '../../src/tape/tape-plan.js';
@@ -135,14 +135,14 @@ describe('the digests are made beside the copy', () => {
 
 describe('the tape is flushed in steps', () => {
   it('starts one flush per step of bytes copied, one at a time', async () => {
-    const flush = new SteppedFlush(tape, 1024);
-    flush.note(1000);
+    const flush = new SteppedWriteback(tape, 1024);
+    flush.reached(1000);
     expect(flush.flushes).toBe(0);
-    flush.note(1024);
-    flush.note(4096);
+    flush.reached(1024);
+    flush.reached(4096);
     expect(flush.flushes, 'a second step waits for the flush in flight').toBe(1);
     await flush.close();
-    flush.note(1 << 20);
+    flush.reached(1 << 20);
     expect(flush.flushes, 'none after close').toBe(1);
   });
 });

@@ -1,14 +1,19 @@
 /**
  * The shared-memory words between the owning thread and the link worker (cross-thread
  * words have named indices; native-layout/mirror-link-channel.md). Int32 words, host byte order,
- * touched only through Atomics. One request at a time: the owning thread writes the descriptors and
- * the data, bumps REQUEST_SEQ and waits on DONE_SEQ; the worker writes FAILED_MASK, then DONE_SEQ.
+ * touched only through Atomics. LINK_SLOTS requests may be in flight, one per slot, taken in turn
+ * (request n in slot n mod LINK_SLOTS, counting from 0): the owning thread writes a slot's
+ * descriptors and data, then its REQUEST_SEQ; the worker sends the requests in that order without
+ * waiting for the answers of the ones before, and writes a slot's FAILED_MASK, then its DONE_SEQ,
+ * once every addressed link has answered it. A slot is written again only once its DONE_SEQ says
+ * its last request is served.
  */
 import type { MirrorLinkMode } from '../../export/mirror-link-option.js';
 import { LINK_BATCH_UNITS } from './mirror-limits.js';
 
+/** Words of one slot, from the slot's first word (slot s starts at word s × CHANNEL_WORDS). */
 export const CHANNEL_WORD = {
-  /** Bumped by the owning thread for each request. */
+  /** The request's sequence number (1, 2, …, skipping 0), written last by the owning thread. */
   REQUEST_SEQ: 0,
   /** Set by the worker to the request's sequence number once every link has answered or failed. */
   DONE_SEQ: 1,
@@ -27,7 +32,13 @@ export const CHANNEL_WORD = {
 /** Words of one descriptor: unit index, data offset in the data buffer, data length, zero tail length. */
 export const DESCRIPTOR_WORDS = 4;
 export const DESCRIPTOR_FIELD = { UNIT: 0, DATA_OFFSET: 1, DATA_LENGTH: 2, ZERO_TAIL: 3 } as const;
+/** Words of one slot. */
 export const CHANNEL_WORDS = CHANNEL_WORD.DESCRIPTORS + LINK_BATCH_UNITS * DESCRIPTOR_WORDS;
+
+/** The sequence number after `seq`: it wraps, and skips 0, which a slot never used holds. */
+export function nextRequestSeq(seq: number): number {
+  return (seq + 1) | 0 || 1;
+}
 
 /** Where a remote secondary's export is: TCP (with TLS-PSK when `tls` is given) or a unix socket. */
 export type RemoteAddress =

@@ -4,8 +4,13 @@
  * on the owning thread can wait synchronously (Atomics.wait) until every connected secondary has it.
  *
  * Invariants:
- * - requests are served one at a time and in order, and each link has one connection, so a
- *   secondary applies writes in the order the primary made them;
+ * - requests are sent in order, each link on one connection, without waiting for the answers to
+ *   the ones before (up to LINK_SLOTS in flight); the owning thread never has two requests in
+ *   flight that write the same bytes (link-channel.ts), so whatever order a server runs them in,
+ *   a secondary ends with the primary's bytes;
+ * - a request's bytes are sent from its slot of the shared buffer without a copy: the slot is
+ *   written again only after its DONE_SEQ, which is stored once every link has acknowledged the
+ *   request (the server has read every byte) or has been destroyed (its socket sends no more);
  * - a link that fails a write, or does not answer within the timeout, is dropped (its socket
  *   destroyed, so nothing more of that request is sent) and reported `down`; it is connected again
  *   only when the owning thread asks.
@@ -13,8 +18,8 @@
 import { parentPort } from 'node:worker_threads';
 import { NbdClient } from '../../export/nbd-client.js';
 import { pskOf } from '../../export/nbd-tls.js';
-import { CHANNEL_WORD, DESCRIPTOR_FIELD, DESCRIPTOR_WORDS, type FromWorker, type ToWorker } from './link-channel-layout.js';
-import { MAX_SECONDARIES } from './mirror-limits.js';
+import { CHANNEL_WORD, CHANNEL_WORDS, DESCRIPTOR_FIELD, DESCRIPTOR_WORDS, nextRequestSeq, type FromWorker, type ToWorker } from './link-channel-layout.js';
+import { LINK_BATCH_BYTES, LINK_SLOTS, MAX_SECONDARIES } from './mirror-limits.js';
 import { isSecondarySplitRefusal } from './secondary-split.js';
 
 /** Atomics.waitAsync (Node 16+), which this project's TypeScript lib does not declare yet. */
@@ -87,68 +92,103 @@ async function connectLink(message: Extract<ToWorker, { kind: 'connect' }>): Pro
   }
 }
 
-function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+/** When each connection last had an answer: a link's timeout counts from it (or from the send). */
+const lastAnswer = new WeakMap<NbdClient, number>();
+
+/**
+ * Resolves when `work` does; rejects when `client` has answered nothing for `ms` since `since`.
+ * With requests in flight, a request waits at the server behind the ones before it: the link is
+ * timed out only when it stops answering, not when one request spends longer than `ms` in the queue.
+ */
+function untilAnswered(work: Promise<unknown>, client: NbdClient, since: number, ms: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const check = (): void => {
+      const quiet = Date.now() - Math.max(since, lastAnswer.get(client) ?? 0);
+      if (quiet >= ms) reject(new Error(`no answer within ${ms} ms`));
+      else timer = setTimeout(check, ms - quiet);
+    };
+    timer = setTimeout(check, ms);
+    work.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
   });
-  return Promise.race([work, timeout]).then(
-    () => clearTimeout(timer),
-    (error: unknown) => {
-      clearTimeout(timer);
-      throw error;
-    },
-  );
 }
 
-/** Sends the request's writes to one link; resolves true when every write was acknowledged. */
-async function sendTo(link: number, words: Int32Array, bytes: Uint8Array): Promise<boolean> {
+/** Sends the request in `slot` to one link; resolves true when every write was acknowledged. */
+async function sendTo(link: number, words: Int32Array, bytes: Uint8Array, slot: number): Promise<boolean> {
   const client = clients[link];
   if (client === undefined) return false;
-  const slotBytes = Atomics.load(words, CHANNEL_WORD.SLOT_BYTES);
-  const count = Atomics.load(words, CHANNEL_WORD.UNIT_COUNT);
+  const base = slot * CHANNEL_WORDS;
+  const slotBytes = Atomics.load(words, base + CHANNEL_WORD.SLOT_BYTES);
+  const count = Atomics.load(words, base + CHANNEL_WORD.UNIT_COUNT);
+  const dataBase = bytes.byteOffset + slot * LINK_BATCH_BYTES;
   const writes: Promise<void>[] = [];
   for (let i = 0; i < count; i++) {
-    const at = CHANNEL_WORD.DESCRIPTORS + i * DESCRIPTOR_WORDS;
+    const at = base + CHANNEL_WORD.DESCRIPTORS + i * DESCRIPTOR_WORDS;
     const unit = words[at + DESCRIPTOR_FIELD.UNIT] ?? 0;
     const dataOffset = words[at + DESCRIPTOR_FIELD.DATA_OFFSET] ?? 0;
     const dataLength = words[at + DESCRIPTOR_FIELD.DATA_LENGTH] ?? 0;
     const zeroTail = words[at + DESCRIPTOR_FIELD.ZERO_TAIL] ?? 0;
     const offsetBytes = unit * slotBytes;
-    // A copy: the socket may still hold the bytes when the next request reuses the shared buffer.
-    if (dataLength > 0) writes.push(client.write(offsetBytes, Buffer.from(bytes.subarray(dataOffset, dataOffset + dataLength))));
+    // A view of the slot, not a copy: the slot is not reused before this request is done.
+    if (dataLength > 0) writes.push(client.write(offsetBytes, Buffer.from(bytes.buffer, dataBase + dataOffset, dataLength)));
     if (zeroTail > 0) writes.push(client.writeZeroes(offsetBytes + dataLength, zeroTail));
   }
-  for (const w of writes) w.catch(() => undefined);
+  const sentAt = Date.now();
+  const answered = writes.map((w) => w.then(() => void lastAnswer.set(client, Date.now())));
+  for (const w of answered) w.catch(() => undefined);
   try {
-    await withTimeout(Promise.all(writes), timeoutMs);
+    await untilAnswered(Promise.all(answered), client, sentAt, timeoutMs);
     return true;
   } catch (error) {
-    drop(link, error instanceof Error ? error.message : String(error));
+    // A later request of the same connection fails too: the link is dropped once, not again after a reconnect.
+    if (clients[link] === client) drop(link, error instanceof Error ? error.message : String(error));
+    else client.destroy();
     return false;
   }
 }
 
+/** Serves the request of `seq` in `slot`: every addressed link answers or fails, then DONE_SEQ. */
+async function serve(words: Int32Array, bytes: Uint8Array, slot: number, seq: number): Promise<void> {
+  const base = slot * CHANNEL_WORDS;
+  const mask = Atomics.load(words, base + CHANNEL_WORD.LINK_MASK);
+  const links = [...Array(MAX_SECONDARIES).keys()].filter((l) => (mask & (1 << l)) !== 0);
+  const results = await Promise.all(links.map((l) => sendTo(l, words, bytes, slot)));
+  let failed = 0;
+  links.forEach((l, i) => {
+    if (!results[i]) failed |= 1 << l;
+  });
+  Atomics.store(words, base + CHANNEL_WORD.FAILED_MASK, failed);
+  Atomics.store(words, base + CHANNEL_WORD.DONE_SEQ, seq);
+  Atomics.notify(words, base + CHANNEL_WORD.DONE_SEQ);
+}
+
 async function serveRequests(words: Int32Array, bytes: Uint8Array): Promise<void> {
-  // The last request served: one posted before this worker started is still served.
-  let lastSeq = Atomics.load(words, CHANNEL_WORD.DONE_SEQ);
-  // Runs for the worker's life: each turn serves one request or waits for the next.
+  let seq = 0;
+  let slot = 0;
+  // Runs for the worker's life: each turn sends one request, in the order they were posted.
   for (;;) {
-    const wait = waitAsync(words, CHANNEL_WORD.REQUEST_SEQ, lastSeq);
-    if (wait.async) await wait.value;
-    const seq = Atomics.load(words, CHANNEL_WORD.REQUEST_SEQ);
-    if (seq === lastSeq) continue;
-    lastSeq = seq;
-    const mask = Atomics.load(words, CHANNEL_WORD.LINK_MASK);
-    const links = [...Array(MAX_SECONDARIES).keys()].filter((l) => (mask & (1 << l)) !== 0);
-    const results = await Promise.all(links.map((l) => sendTo(l, words, bytes)));
-    let failed = 0;
-    links.forEach((l, i) => {
-      if (!results[i]) failed |= 1 << l;
-    });
-    Atomics.store(words, CHANNEL_WORD.FAILED_MASK, failed);
-    Atomics.store(words, CHANNEL_WORD.DONE_SEQ, seq);
-    Atomics.notify(words, CHANNEL_WORD.DONE_SEQ);
+    seq = nextRequestSeq(seq);
+    const at = slot * CHANNEL_WORDS + CHANNEL_WORD.REQUEST_SEQ;
+    // Bounded by the owning thread: waits until it posts the next request (one posted before
+    // this worker started is already there).
+    for (;;) {
+      const posted = Atomics.load(words, at);
+      if (posted === seq) break;
+      const wait = waitAsync(words, at, posted);
+      if (wait.async) await wait.value;
+    }
+    // Not awaited: the next request is sent without waiting for this one's answers.
+    void serve(words, bytes, slot, seq);
+    slot = (slot + 1) % LINK_SLOTS;
   }
 }
 

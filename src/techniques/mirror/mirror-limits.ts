@@ -16,6 +16,19 @@ export const WORKER_GRACE_MS = 1_000;
 export const RECONNECT_INTERVAL_MS = 500;
 /** Bytes one request over the link channel carries: a batch of whole 3390 slots plus room. */
 export const LINK_BATCH_BYTES = 4 * 1024 * 1024;
+/**
+ * Requests in flight on the link channel (each LINK_BATCH_BYTES of shared memory): the background
+ * copy keeps all but one busy (three batches of a cylinder or 1 MiB), so a host write always finds
+ * a free one. Other counts were not measured: against a server that answers one request at a time
+ * the server, not the link, is the bottleneck (bench/RESULTS.md, section 7).
+ */
+export const LINK_SLOTS = 4;
+/**
+ * A local secondary's background copy starts its writeback after this many bytes (an fdatasync,
+ * base/stepped-writeback.ts): small enough that the closing fsync finds little dirty, large enough
+ * that a copy of a few GB starts only a few hundred.
+ */
+export const MIRROR_WRITEBACK_BYTES = 16 * 1024 * 1024;
 /** Write descriptors in one channel request (a unit's data and its zero tail). */
 export const LINK_BATCH_UNITS = 64;
 /** Set validity bits (which may be persisted late, they only under-claim) are written out this often. */
@@ -26,4 +39,5 @@ export const MAX_REPORTED_TRACK_ERRORS = 32;
 export const MAX_TARGET_BYTES = 248;
 
 assert(LINK_BATCH_UNITS * 64 * 1024 <= LINK_BATCH_BYTES, 'a channel request of the largest slots fits the channel buffer');
+assert(LINK_SLOTS >= 2, 'a host write finds a free slot while the background copy fills the others');
 assert(WORKER_GRACE_MS > 0 && LINK_TIMEOUT_MS > RECONNECT_INTERVAL_MS, 'timeouts are ordered');

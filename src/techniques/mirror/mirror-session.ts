@@ -17,8 +17,12 @@
  * written as one run, then a yield so that host writes interleave, paced as the options say (pause
  * after M tracks, a rate cap). A host write to a track the run has not reached claims it
  * (COPIED_OOO), so the run skips it: the track was sent by normal mirroring instead of its copy.
- * Everything runs on the owning thread, so a batch never races a host write. A track whose status
- * byte is impossible (M1 invalid, or a bit of an unconfigured mirror) is reported, never copied.
+ * Everything runs on the owning thread, so a batch is never read while a host write is half made.
+ * To a remote secondary up to three batches are in flight (the link channel's slots): their tracks
+ * stay claimed, and become valid only when the secondary answers; a host write to one of them is
+ * sent only after that answer (link-channel.ts), so the older copy never lands after it. A track
+ * whose status byte is impossible (M1 invalid, or a bit of an unconfigured mirror) is reported,
+ * never copied.
  * A host write's own units go through the engine's unit copy too (never paced).
  *
  * Life cycle: `create` (new state file, every secondary in COPY), `resume` (state file read; live
@@ -26,6 +30,7 @@
  * `detach` (server shutdown: links closed, state written CLEAN; the node stays on the chain and
  * only marks bits, durably, until the volume closes), `remove` (off the chain, state file deleted).
  */
+import { SteppedWriteback } from '../../base/stepped-writeback.js';
 import { EventEmitter } from 'node:events';
 import { assert } from '../../base/assert.js';
 import { SessionError, UsageError } from '../../errors/snaptape-error.js';
@@ -41,11 +46,11 @@ import type { WriteEvent, WriteInterceptor } from '../../volume/write-intercepto
 import { LinkChannel, type UnitImage } from './link-channel.js';
 import type { FromWorker } from './link-channel-layout.js';
 import { COPYING_STATES, LIVE_STATES, linkTransition, type LinkEvent } from './mirror-link-state.js';
-import { LINK_TIMEOUT_MS, MAX_SECONDARIES, PERSIST_INTERVAL_MS, RECONNECT_INTERVAL_MS } from './mirror-limits.js';
+import { LINK_TIMEOUT_MS, MAX_SECONDARIES, MIRROR_WRITEBACK_BYTES, PERSIST_INTERVAL_MS, RECONNECT_INTERVAL_MS } from './mirror-limits.js';
 import { describeSecondary, newSecondary, selectCopyUnits, type Secondary } from './mirror-secondary.js';
 import { MirrorStateFile, mirrorFilePath, type StoredMirror } from './mirror-state-file.js';
 import { PRIMARY_BIT } from './mirror-state-layout.js';
-import { checkSecondaryHoldsNoData, openLocalSecondary, parseTarget, remoteAddress } from './mirror-targets.js';
+import { checkSecondaryHoldsNoData, openLocalSecondary, parseTarget, remoteAddress, type TargetSpec } from './mirror-targets.js';
 import type { MirrorSessionStatus, MirrorStatus } from './mirror-types.js';
 import { mirrorBit, TrackStatusTable } from './track-status-table.js';
 import { MirrorMapRecorder, type MirrorMapView } from './mirror-map-recorder.js';
@@ -103,6 +108,20 @@ const COPY_TARGET = LOCAL_TARGET;
 /** A unit as sent over a link: the slot up to its last non-zero byte, and a zero tail. */
 function unitImage(w: UnitWrite): UnitImage {
   return { unit: w.unit, data: w.data.subarray(0, w.usedBytes), zeroTail: w.data.length - w.usedBytes };
+}
+
+/** A link channel started before its session exists: its events go to `deliver` once the session sets it. */
+interface EarlyLink {
+  readonly channel: LinkChannel;
+  deliver: ((event: FromWorker) => void) | undefined;
+}
+
+function earlyLink(options: MirrorSessionOptions): EarlyLink {
+  const link: EarlyLink = {
+    deliver: undefined,
+    channel: new LinkChannel((event) => link.deliver?.(event), { timeoutMs: options.linkTimeoutMs ?? LINK_TIMEOUT_MS }),
+  };
+  return link;
 }
 
 /** Pause after `pauseAfter` tracks when no `pauseMs` is given: the tape backup's default. */
@@ -167,7 +186,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   private constructor(
     volume: Volume,
     file: MirrorStateFile,
-    parts: { table: TrackStatusTable; mirrors: readonly StoredMirror[]; unclean: boolean },
+    parts: { table: TrackStatusTable; mirrors: readonly StoredMirror[]; unclean: boolean; link?: EarlyLink },
     options: MirrorSessionOptions,
   ) {
     super();
@@ -192,7 +211,9 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     );
     const needsChannel = this.secondaries.some((s) => s.spec.kind === 'remote');
     this.linkTimeoutMs = options.linkTimeoutMs ?? LINK_TIMEOUT_MS;
-    this.channel = needsChannel ? new LinkChannel((event) => this.onLinkEvent(event), { timeoutMs: this.linkTimeoutMs }) : undefined;
+    const link = parts.link ?? (needsChannel ? earlyLink(options) : undefined);
+    if (link) link.deliver = (event) => this.onLinkEvent(event);
+    this.channel = link?.channel;
   }
 
   /** Mirrors `volume` onto `targets` (paths or host:port/export); every secondary starts in COPY. */
@@ -214,6 +235,18 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const specs = targets.map(parseTarget);
     if (new Set(specs.map((s) => s.target)).size !== specs.length)
       throw new UsageError(`Cannot mirror ${volume.path}: a secondary is named twice`, { path: volume.path });
+    // The link worker starts now, while the secondaries are checked and the state file is written:
+    // its start (a thread and its modules) is most of the time before a remote copy can begin.
+    const link = specs.some((s) => s.kind === 'remote') ? earlyLink(options) : undefined;
+    try {
+      return MirrorSession.prepareWith(volume, specs, options, link);
+    } catch (error) {
+      void link?.channel.close();
+      throw error;
+    }
+  }
+
+  private static prepareWith(volume: Volume, specs: readonly TargetSpec[], options: MirrorSessionOptions, link: EarlyLink | undefined): MirrorSession {
     // Local secondaries are checked before anything is written: their shape, and (without force)
     // that they hold no data sets the first copy would overwrite.
     for (const spec of specs) {
@@ -229,7 +262,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const mirrors = specs.map((s): StoredMirror => ({ ...s, linkState: 'COPY', splitCount: 0 }));
     const file = MirrorStateFile.create(mirrorFilePath(volume.path), { slotBytes: volume.backend.slotBytes, mirrors, table });
     for (const spec of specs) if (spec.kind === 'local') protectLocalSecondary(spec.target, volume.unitCount);
-    return new MirrorSession(volume, file, { table, mirrors, unclean: false }, options);
+    return new MirrorSession(volume, file, { table, mirrors, unclean: false, ...(link ? { link } : {}) }, options);
   }
 
   /** Takes up the mirror described by `<volume>.mirror` (after a server restart). */
@@ -468,12 +501,14 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
 
   /** A local secondary's end: whole slots through its own write chain, a run of them per write. */
   private localSink(s: Secondary): FunctionUnitSink {
+    return new FunctionUnitSink((writes) => this.writeLocal(s, writes));
+  }
+
+  private writeLocal(s: Secondary, writes: readonly UnitWrite[]): void {
     const slot = this.volume.backend.slotBytes;
-    return new FunctionUnitSink((writes) => {
-      const local = s.local;
-      if (local === undefined) throw new SessionError(`Cannot write mirror ${s.name}: ${s.spec.target} is not open`, { mirror: s.name });
-      for (const run of slotRuns(writes, slot)) local.writeFlat(run.firstUnit * slot, run.data);
-    });
+    const local = s.local;
+    if (local === undefined) throw new SessionError(`Cannot write mirror ${s.name}: ${s.spec.target} is not open`, { mirror: s.name });
+    for (const run of slotRuns(writes, slot)) local.writeFlat(run.firstUnit * slot, run.data);
   }
 
   /** Writes units to the remote links in `mask`; returns the mask of those that failed. */
@@ -764,12 +799,15 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
         s.copyRun = { states, pacing };
         const failure: { units: readonly number[]; error: unknown }[] = [];
         const result = await runBackgroundCopy({ plan: this.copyPlan(states, units, pacing, COPY_TARGET), ports: () => this.copyPorts(s, failure) });
-        if (this.detached || this.removed || states.control === CONTROL.CANCEL) return;
-        if (result.error) {
+        if (this.detached || this.removed) return;
+        // A batch in flight can fail after its link's `down` has cancelled the run (that message
+        // may come first): while the mirror still copies, that failure still suspends it.
+        if (result.error && (states.control !== CONTROL.CANCEL || COPYING_STATES.has(s.state))) {
           const lost = failure[0];
           this.lose(s, lost?.units ?? [], lost?.error ?? new SessionError(`Cannot copy to mirror ${s.name}: ${result.error.message}`, { mirror: s.name }));
           return;
         }
+        if (states.control === CONTROL.CANCEL) return;
       }
       ended = true;
     } finally {
@@ -800,30 +838,59 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     };
   }
 
-  /** A run's ends: the primary's backend, and the secondary (its write chain, or its link). */
+  /**
+   * A run's ends: the primary's backend, and the secondary: its write chain, or its link, where
+   * several batches are in flight (an asynchronous sink: a batch's tracks become valid only when
+   * the secondary has acknowledged it).
+   */
   private copyPorts(s: Secondary, failure: { units: readonly number[]; error: unknown }[]): OwningThreadPorts {
-    const local = this.localSink(s);
+    const failed = (units: readonly number[], error: unknown): unknown => {
+      failure.push({ units, error });
+      return error;
+    };
+    const linkFailure = (): SessionError =>
+      new SessionError(`Cannot write mirror ${s.name} at ${s.spec.target}: the link failed or timed out`, { mirror: s.name });
+    if (s.spec.kind === 'remote') {
+      const channel = this.channel;
+      assert(channel !== undefined, 'a remote secondary has a link channel');
+      const sink = new FunctionUnitSink(
+        async (writes) => {
+          const units = writes.map((w) => w.unit);
+          if ((await channel.sendUnits(1 << s.link, this.volume.backend.slotBytes, writes.map(unitImage))) !== 0) throw failed(units, linkFailure());
+        },
+        () => channel.ready(),
+      );
+      return { source: this.primarySource(), sink, onWritten: (units) => this.copiedByRun(s, units) };
+    }
+    // The closing fsync of the secondary makes "in sync" durable; writeback in steps keeps it short.
+    const writeback = new SteppedWriteback(s.spec.target, MIRROR_WRITEBACK_BYTES);
+    let written = 0;
     const sink = new FunctionUnitSink((writes) => {
       try {
-        if (s.spec.kind === 'local') local.write(writes);
-        else if (this.sendToLinks(1 << s.link, writes) !== 0)
-          throw new SessionError(`Cannot write mirror ${s.name} at ${s.spec.target}: the link failed or timed out`, { mirror: s.name });
+        this.writeLocal(s, writes);
+        written += writes.reduce((n, w) => n + w.data.length, 0);
+        writeback.reached(written);
       } catch (error) {
-        failure.push({ units: writes.map((w) => w.unit), error });
-        throw error;
+        throw failed(
+          writes.map((w) => w.unit),
+          error,
+        );
       }
-      // One progress event per batch, once its tracks are marked valid (after this call returns).
-      queueMicrotask(() => this.emit('progress', s.name));
     });
     return { source: this.primarySource(), sink, onWritten: (units) => this.copiedByRun(s, units) };
   }
 
-  /** Tracks the background copy sent (one batch): valid for `s` from now on. */
+  /** Tracks the background copy sent (one batch, acknowledged): valid for `s` from now on. */
   private copiedByRun(s: Secondary, units: readonly number[]): void {
+    // A host write may have sent (and counted) some of them while the batch was in flight.
+    let newlyValid = 0;
+    for (const u of units) if (!this.table.isValid(u, s.mirror)) newlyValid++;
     this.table.setValidAll(units, s.mirror);
     this.mapRecorder.copied(s.mirror, units);
     this.bitsDirty = true;
-    if (s.resync) s.resync.copied += units.length;
+    if (s.resync) s.resync.copied += newlyValid;
+    // One progress event per batch, once its tracks are complete too (after the engine's call returns).
+    queueMicrotask(() => this.emit('progress', s.name));
   }
 
   // ---- status and life cycle -----------------------------------------------------------------------

@@ -121,7 +121,7 @@ export interface BackupPhases {
   readonly digestSeconds: number;
   /** Data blocks the digest pass had hashed when the copy ended (of all the tape's data blocks). */
   readonly blocksDigestedDuringCopy: number;
-  /** Flushes of the tape started during the copy (stepped-flush.ts). */
+  /** Writebacks of the tape started during the copy (base/stepped-writeback.ts). */
   readonly stepFlushes: number;
   /** Labels, tapemarks and the final fsync of the tape. */
   readonly syncSeconds: number;

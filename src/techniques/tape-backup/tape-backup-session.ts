@@ -15,6 +15,7 @@
  * - before a host write is acknowledged, the durable bitmap says its slots are safe (on the tape or
  *   in the spool): dm-era's rule, so that a resume after a crash copies only unchanged slots.
  */
+import { SteppedWriteback } from '../../base/stepped-writeback.js';
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -41,7 +42,6 @@ import type { WriteEvent, WriteInterceptor } from '../../volume/write-intercepto
 import { HostWriteRecorder } from '../../session/host-write-recorder.js';
 import { backupCopyPlan } from './backup-copy-plan.js';
 import { finishTapeOnPool } from './finish-tape-task.js';
-import { SteppedFlush } from './stepped-flush.js';
 import { blocksDigested, digestTapeOnPool, newDigestWords, stopTapeDigest, type TapeDigestResult } from './tape-order-digest.js';
 import { injectTapeFaults } from './tape-faults.js';
 import type { BackupSpool } from './backup-spool.js';
@@ -58,6 +58,8 @@ import { sessionRecordKey, writeSessionRecord, type RecordStatus, type SessionRe
 
 /** How often progress is sampled and the session record checkpointed. */
 export const PROGRESS_INTERVAL_MS = 250;
+/** Bytes copied to the tape between two of its writebacks during the copy (base/stepped-writeback.ts). */
+const TAPE_WRITEBACK_BYTES = 128 * 1024 * 1024;
 export const CHECKPOINT_INTERVAL_MS = 5_000;
 export { DEFAULT_CBW_TIMEOUT_MS, DEFAULT_PAUSE_MS } from './backup-types.js';
 export type { BackupProgress, BackupSummary, CbwErrorPolicy, CbwErrorStatus, ElementSummary, TapeBackupOptions } from './backup-types.js';
@@ -90,7 +92,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   /** What the engine copies in the background (engine/copy-plan.ts). */
   readonly plan: CopyPlan;
   private readonly targetRate: TargetRate | undefined;
-  private readonly flush: SteppedFlush;
+  private readonly flush: SteppedWriteback;
   private readonly startedMs = Date.now();
   private readonly startedAt = new Date().toISOString();
   private readonly bytesTotal: number;
@@ -132,7 +134,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.spool = prepared.spool;
     this.chain = prepared.chain;
     this.targetRate = options.targetMbps ? createTargetRate(options.targetMbps) : undefined;
-    this.flush = new SteppedFlush(options.tapePath);
+    this.flush = new SteppedWriteback(options.tapePath, TAPE_WRITEBACK_BYTES);
     this.plan = backupCopyPlan(this.set, this.layout, this.states, this.writer.baseOffsetBytes, options, this.targetRate);
     this.cbw = new CopyBeforeWrite({
       volume,
@@ -552,7 +554,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   private tick(): void {
     this.emit('progress', this.progress());
     const counters = this.states.counters();
-    this.flush.note(counters.bytesInOrder + counters.bytesOutOfOrder);
+    this.flush.reached(counters.bytesInOrder + counters.bytesOutOfOrder);
     if (Date.now() - this.lastCheckpointMs >= CHECKPOINT_INTERVAL_MS) {
       this.lastCheckpointMs = Date.now();
       try {
