@@ -13,8 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
 import { copyCensus, type CensusPath } from '../../src/engine/copy-census.js';
 import { CopyPool } from '../../src/engine/copy-pool.js';
-import { DelegatingBackend } from '../../src/image/delegating-backend.js';
-import type { ImageBackend, UnitLocation } from '../../src/image/image-backend.js';
 import { openImage } from '../../src/image/open-image.js';
 import { CloneSession } from '../../src/techniques/clone/clone-session.js';
 import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
@@ -28,37 +26,13 @@ import { runPhysicalCopy } from '../../src/techniques/snapshot/physical-copy.js'
 import { defineSnapshot, executeSnapshot } from '../../src/techniques/snapshot/snapshot-protocol.js';
 import { createVersion } from '../../src/techniques/versions/version-create.js';
 import { makeFilledVolume, Prng, randomHostWrite } from '../harness/backup-fixtures.js';
+import { ReadCountingBackend } from '../harness/read-counting-backend.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { filesIdentical, makeBlankSecondary } from '../mirror/mirror-fixtures.js';
 import { makeSubsystem } from '../snapshot/helpers/subsystem-fixtures.js';
 import { addVolumes, makePool, makeSource, makeTarget as makeVersionTarget, openTestCatalog } from '../versions/version-fixtures.js';
 
 const CYLINDERS = 20;
-
-/** Counts the units the source backend gives out; can hide its file location (owning-thread path). */
-class CountingBackend extends DelegatingBackend {
-  unitsRead = 0;
-  private readonly hideLocation: boolean;
-
-  constructor(inner: ImageBackend, hideLocation: boolean) {
-    super(inner);
-    this.hideLocation = hideLocation;
-  }
-
-  override readUnit(unitIndex: number, lengthBytes: number): Buffer {
-    this.unitsRead++;
-    return super.readUnit(unitIndex, lengthBytes);
-  }
-
-  override readUnits(firstUnit: number, unitCount: number): Buffer {
-    this.unitsRead += unitCount;
-    return super.readUnits(firstUnit, unitCount);
-  }
-
-  override location(): UnitLocation {
-    return this.hideLocation ? { kind: 'main-thread', path: this.path, reason: 'a counting test backend' } : super.location();
-  }
-}
 
 let dir: TempDir;
 let pool: CopyPool;
@@ -73,11 +47,11 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-function countingSource(path: CensusPath): { volume: Volume; backend: CountingBackend } {
+function countingSource(path: CensusPath): { volume: Volume; backend: ReadCountingBackend } {
   const filled = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed: 5 + n, name: `source-${n++}.ckd` });
   const imagePath = filled.path;
   filled.close();
-  const backend = new CountingBackend(openImage(imagePath), path === 'owning-thread');
+  const backend = new ReadCountingBackend(openImage(imagePath), { hideLocation: path === 'owning-thread' });
   return { volume: new Volume(backend), backend };
 }
 

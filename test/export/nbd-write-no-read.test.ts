@@ -13,32 +13,17 @@ import { createVolume } from '../../src/api/volume-api.js';
 import { NbdClient } from '../../src/export/nbd-client.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
 import { VolumeBackend } from '../../src/export/volume-backend.js';
-import { DelegatingBackend } from '../../src/image/delegating-backend.js';
 import { openImage } from '../../src/image/open-image.js';
 import { TrackSizeTable } from '../../src/volume/track-size-table.js';
 import { Volume } from '../../src/volume/volume.js';
 import { fillVolume } from '../../src/vtoc/volume-fill.js';
+import { ReadCountingBackend } from '../harness/read-counting-backend.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { SeededRandom } from './helpers/seeded-random.js';
 
 const CYLINDERS = 10;
 /** nbdcopy's default request size: not a multiple of a 3390 slot, so most requests cut two slots. */
 const REQUEST_BYTES = 256 * 1024;
-
-/** Counts every read the volume makes of its image. */
-class CountingBackend extends DelegatingBackend {
-  unitsRead = 0;
-
-  override readUnit(unitIndex: number, lengthBytes: number): Buffer {
-    this.unitsRead++;
-    return super.readUnit(unitIndex, lengthBytes);
-  }
-
-  override readUnits(firstUnit: number, count: number): Buffer {
-    this.unitsRead += count;
-    return super.readUnits(firstUnit, count);
-  }
-}
 
 let dir: TempDir;
 let server: NbdServer | undefined;
@@ -52,12 +37,12 @@ afterEach(async () => {
 });
 
 /** A dense 3390 opened over a counting backend, its size table loaded (so loading reads nothing later). */
-function countingVolume(): { volume: Volume; backend: CountingBackend } {
+function countingVolume(): { volume: Volume; backend: ReadCountingBackend } {
   const path = join(dir.path, 'dense.ckd');
   const made = createVolume(path, { type: '3390', cylinders: CYLINDERS, volser: 'DENSE1' });
   fillVolume(made, { seed: 3, percent: 100 });
   made.close();
-  const backend = new CountingBackend(openImage(path));
+  const backend = new ReadCountingBackend(openImage(path));
   const volume = new Volume(backend);
   volume.trackSizes();
   return { volume, backend };
