@@ -152,6 +152,38 @@ export function runsInFlight(backend: NbdExportBackend, request: NbdRequest): bo
 }
 
 /**
+ * Whether the request is a WRITE the server may leave in flight while it reads and runs the next
+ * requests (the backend writes with `writeAsync`, is writable, and the WRITE is well formed).
+ */
+export function writesInFlight(backend: NbdExportBackend, request: NbdRequest): boolean {
+  return (
+    request.type === NbdCommand.WRITE &&
+    backend.writeAsync !== undefined &&
+    !backend.readOnly &&
+    (request.commandFlags & ~KNOWN_COMMAND_FLAGS) === 0 &&
+    request.length <= MAX_REQUEST_PAYLOAD_BYTES &&
+    inRange(backend, request)
+  );
+}
+
+/**
+ * A WRITE for which `writesInFlight` holds, through `writeAsync`: the backend decides it before
+ * this returns its promise, which settles once the bytes have landed (then FUA flushes). A failure,
+ * decided at once or of the landing write, becomes the reply's errno.
+ */
+export async function executeWriteInFlight(backend: NbdExportBackend, request: NbdRequest, payload: Buffer): Promise<RequestResult> {
+  const writeAsync = backend.writeAsync;
+  assert(writeAsync !== undefined, 'the backend writes off the owning thread');
+  try {
+    await writeAsync.call(backend, Number(request.offsetBytes), payload);
+    if ((request.commandFlags & NBD_CMD_FLAG_FUA) !== 0) backend.flush();
+    return OK;
+  } catch (error) {
+    return failed(error);
+  }
+}
+
+/**
  * Runs one request on the backend. `payload` is the WRITE data (empty otherwise); `replyBuffers`,
  * when given, lends the buffer a READ is read into (else the backend allocates its answer).
  */
