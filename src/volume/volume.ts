@@ -564,10 +564,14 @@ export class Volume {
     this.backend.sync();
   }
 
-  /** Closes the volume; a writable CKD volume keeps its size table beside the image. */
+  /**
+   * Closes the volume; a writable CKD volume keeps its size table beside the image. No deferred
+   * write may be in flight (wait for `writesLanded`), but at an exit that cannot wait.
+   */
   close(): void {
     if (this.closed) return;
-    assert(this.landing.size === 0, `${this.path} has no deferred write in flight when it closes`);
+    // Callers wait for `writesLanded` first (the NBD server does); only an exit that cannot wait
+    // closes with writes in flight, and the size table it saves then covers them (V keeps the larger value).
     this.closed = true;
     const sizes = this.sizes;
     const keepSizes = !this.backend.readOnly && sizes !== undefined && this.geometry.kind === 'ckd';
