@@ -53,6 +53,11 @@ export interface NbdExportBackend {
    * and waits for every write before it closes.
    */
   writeAsync?(offsetBytes: number, data: Buffer): Promise<void>;
+  /**
+   * `writeZeroes` as `writeAsync` writes, for a zero fill of at most ZERO_FILL_CHUNK_BYTES (a
+   * mirror link's zero tail of a track or block): the server keeps it in flight like a WRITE.
+   */
+  writeZeroesAsync?(offsetBytes: number, length: number): Promise<void>;
   writeZeroes(offsetBytes: number, length: number): void;
   trim?(offsetBytes: number, length: number): void;
   /** Makes every completed write durable. */

@@ -17,7 +17,8 @@
  *   SERVER_READS_IN_FLIGHT READs of a connection (and at most SERVER_REPLY_BYTES_IN_FLIGHT of
  *   them, but always one) run at once, each answered as it completes (replies go by handle, so
  *   out of order);
- * - WRITEs in flight: where the backend writes off the owning thread (`writeAsync`), a WRITE is
+ * - WRITEs in flight: where the backend writes off the owning thread (`writeAsync`), a WRITE (and a
+ *   WRITE_ZEROES of at most one zero-fill chunk, `writeZeroesAsync`: a mirror link's zero tail) is
  *   decided (the interceptor chain runs) on the owning thread in request order, and its bytes land
  *   on the thread pool while the next requests are parsed; up to SERVER_WRITES_IN_FLIGHT of them
  *   (at most SERVER_WRITE_BYTES_IN_FLIGHT of payload, and within the server's WriteBudget, but
@@ -318,10 +319,10 @@ export class NbdServerConnection {
         continue;
       }
       if (writesInFlight(backend, request)) {
-        await this.roomForWrite(request.length);
+        await this.roomForWrite(framing.payloadBytes);
         await this.afterOverlapping(rangeOf(request), true);
         if (this.stopped) return;
-        await this.startWrite(backend, request, agreed);
+        await this.startWrite(backend, request, framing.payloadBytes, agreed);
         continue;
       }
       // Anything else runs after the READs and WRITEs sent before it (a BLOCK_STATUS changes nothing: it need not).
@@ -397,20 +398,21 @@ export class NbdServerConnection {
   }
 
   /**
-   * Reads a WRITE's payload (into a pooled buffer where it spans socket chunks), has the backend
-   * decide it at once, and answers it once its bytes have landed, unless the connection has stopped.
+   * Reads a WRITE's payload (into a pooled buffer where it spans socket chunks; a WRITE_ZEROES has
+   * none), has the backend decide it at once, and answers it once its bytes have landed, unless the
+   * connection has stopped.
    */
-  private async startWrite(backend: NbdExportBackend, request: NbdRequest, agreed: TransmissionAgreement): Promise<void> {
-    const pooled = this.buffers.take(request.length);
-    const payload = await this.fromClient(request.length, this.options.idleTimeoutMs, pooled);
+  private async startWrite(backend: NbdExportBackend, request: NbdRequest, payloadBytes: number, agreed: TransmissionAgreement): Promise<void> {
+    const pooled = payloadBytes > 0 ? this.buffers.take(payloadBytes) : undefined;
+    const payload = pooled === undefined ? Buffer.alloc(0) : await this.fromClient(payloadBytes, this.options.idleTimeoutMs, pooled);
     // A payload that one socket chunk held is a view of it: the pooled buffer was not needed.
-    const holds = payload.buffer === pooled.buffer;
-    if (!holds) this.buffers.give(pooled);
+    const holds = pooled !== undefined && payload.buffer === pooled.buffer;
+    if (pooled !== undefined && !holds) this.buffers.give(pooled);
     if (this.stopped) {
       if (holds) this.buffers.give(pooled);
       return;
     }
-    const length = request.length;
+    const length = payloadBytes;
     this.writeBytesInFlight += length;
     this.options.writeBudget.take(length);
     const done: Promise<void> = executeWriteInFlight(backend, request, payload).then((result) => {

@@ -40,6 +40,16 @@ class SlowWriteBackend extends MemoryBackend {
     this.landing--;
   }
 
+  async writeZeroesAsync(offsetBytes: number, length: number): Promise<void> {
+    this.events.push(`decide zeroes ${offsetBytes}`);
+    this.landing++;
+    this.mostLanding = Math.max(this.mostLanding, this.landing);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    this.writeZeroes(offsetBytes, length);
+    this.events.push(`landed zeroes ${offsetBytes}`);
+    this.landing--;
+  }
+
   override read(offsetBytes: number, length: number): Buffer {
     this.events.push(`read ${offsetBytes} while ${this.landing} land`);
     return super.read(offsetBytes, length);
@@ -88,6 +98,36 @@ describe('WRITEs in flight on one connection', () => {
     }
   });
 
+  it('lands a small WRITE_ZEROES in flight beside the WRITEs, and an overlapping READ sees its zeros', async () => {
+    const backend = new SlowWriteBackend({ name: 'slow', sizeBytes: 1 << 20, fill: (d) => d.fill(0xff) });
+    server = new NbdServer({ exports: [backend] });
+    const { port } = await server.listen();
+    const client = await NbdClient.connect({ port, exportName: 'slow' });
+    try {
+      // As the mirror link sends a track: its data, then WRITE_ZEROES over the rest of its slot.
+      const sent: Promise<void>[] = [];
+      for (let i = 0; i < 6; i++) {
+        sent.push(client.write(i * 8192, Buffer.alloc(4096, i + 1)));
+        sent.push(client.writeZeroes(i * 8192 + 4096, 4096));
+      }
+      const overlapping = client.read(8192 + 4000, 200);
+      await Promise.all(sent);
+      const expected = Buffer.concat([Buffer.alloc(96, 2), Buffer.alloc(104)]);
+      expect((await overlapping).equals(expected)).toBe(true);
+      // The zero fills did not wait for the writes before them to land: some were decided while others landed.
+      const firstZeroes = backend.events.indexOf('decide zeroes 4096');
+      const landedBefore = backend.events.slice(0, firstZeroes).filter((e) => e.startsWith('landed'));
+      expect(landedBefore).toHaveLength(0);
+      expect(backend.mostLanding).toBeGreaterThan(2);
+      for (let i = 0; i < 6; i++) {
+        expect(backend.data.subarray(i * 8192, i * 8192 + 4096).equals(Buffer.alloc(4096, i + 1))).toBe(true);
+        expect(backend.data.subarray(i * 8192 + 4096, (i + 1) * 8192).equals(Buffer.alloc(4096))).toBe(true);
+      }
+    } finally {
+      await client.disconnect();
+    }
+  });
+
   it('on a volume, pipelined overlapping writes and reads return the new bytes, and a flush finds them in the file', async () => {
     const dir = makeTempDir('snaptape-nbd-writes-inflight-');
     const path = join(dir.path, 'v.ckd');
@@ -111,9 +151,15 @@ describe('WRITEs in flight on one connection', () => {
         for (let i = 0; i < 300; i++) {
           const length = 1 + rng.int(200_000);
           const at = rng.int(flat.length - length);
-          const data = rng.int(4) === 0 ? Buffer.alloc(length) : rng.bytes(length);
-          data.copy(flat, at);
-          checks.push(client.write(at, data));
+          if (rng.int(4) === 0) {
+            // A zero fill of one chunk at most lands in flight too.
+            flat.fill(0, at, at + length);
+            checks.push(client.writeZeroes(at, length));
+          } else {
+            const data = rng.bytes(length);
+            data.copy(flat, at);
+            checks.push(client.write(at, data));
+          }
           if (i % 3 === 2) {
             // A read of what was just written (and what is around it), while that write is in flight.
             const from = Math.max(0, at - 1000);
