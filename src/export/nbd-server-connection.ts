@@ -26,8 +26,8 @@
  * - per-range order: a READ waits for the WRITEs in flight it overlaps, and a WRITE for the READs
  *   and WRITEs in flight it overlaps, so on one connection neither overtakes the other on the same
  *   bytes (NBD lets a server reorder only requests that do not overlap);
- * - any other request (FLUSH, WRITE_ZEROES, TRIM, DISC, a READ or WRITE that does not run in
- *   flight) but a BLOCK_STATUS first waits for every READ and WRITE of the connection in flight, so
+ * - any other request (FLUSH, a larger WRITE_ZEROES, TRIM, DISC, a READ or WRITE that does not
+ *   run in flight) but a BLOCK_STATUS first waits for every READ and WRITE of the connection in flight, so
  *   a FLUSH is answered only once every WRITE before it has landed, and then syncs; those requests
  *   run on the owning thread, one at a time, in order;
  * - the connection does not finish (nor the server close) before its READs and WRITEs in flight
