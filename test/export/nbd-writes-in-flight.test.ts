@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
 import { NbdProtocolError } from '../../src/errors/snaptape-error.js';
-import { SERVER_WRITES_IN_FLIGHT } from '../../src/export/nbd-constants.js';
+import { SERVER_WRITE_BYTES_IN_FLIGHT, SERVER_WRITES_IN_FLIGHT } from '../../src/export/nbd-constants.js';
 import { NbdClient } from '../../src/export/nbd-client.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
 import { VolumeBackend } from '../../src/export/volume-backend.js';
@@ -96,6 +96,30 @@ describe('WRITEs in flight on one connection', () => {
     } finally {
       await client.disconnect();
     }
+  });
+
+  it('holds at most SERVER_WRITE_BYTES_IN_FLIGHT of payload in flight, and close() waits for every write to land', async () => {
+    const backend = new SlowWriteBackend({ name: 'slow', sizeBytes: 32 << 20 });
+    server = new NbdServer({ exports: [backend] });
+    const { port } = await server.listen();
+    const client = await NbdClient.connect({ port, exportName: 'slow' });
+    const mib = 1 << 20;
+    const writes = Array.from({ length: 12 }, (_, i) => client.write(i * 2 * mib, Buffer.alloc(mib, i + 1)));
+    await Promise.all(writes);
+    expect(backend.mostLanding).toBeGreaterThan(1);
+    expect(backend.mostLanding * mib).toBeLessThanOrEqual(SERVER_WRITE_BYTES_IN_FLIGHT);
+    // Writes still landing when the server closes: close() resolves only once they all have.
+    const late = Array.from({ length: 6 }, (_, i) => client.write((i * 2 + 1) * mib, Buffer.alloc(4096, 0x70 + i)).catch(() => undefined));
+    // Bounded: the writes were sent; wait (at most 5 s) until some are landing.
+    for (const deadline = Date.now() + 5000; backend.landing === 0 && Date.now() < deadline;) await new Promise((resolve) => setImmediate(resolve));
+    expect(backend.landing).toBeGreaterThan(0);
+    const decided = backend.events.filter((e) => e.startsWith('decide')).length;
+    await server.close();
+    server = undefined;
+    expect(backend.landing).toBe(0);
+    expect(backend.events.filter((e) => e.startsWith('landed')).length).toBe(decided);
+    client.destroy();
+    await Promise.all(late);
   });
 
   it('lands a small WRITE_ZEROES in flight beside the WRITEs, and an overlapping READ sees its zeros', async () => {
