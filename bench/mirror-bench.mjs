@@ -13,16 +13,27 @@
  *    ONGOING event, so they include the mirror's own fsync of the secondary and its state file;
  *    `cp` does not sync. A second reference, cp + sync (the copy then `sync` of it), is shown
  *    beside it; the goal stays against cp.
+ * 3. The floor under 2 (--only floor, not in a default run): what a durable copy of the same 3390
+ *    image costs without the mirror, against cp and cp + sync, in --rounds interleaved rounds: a
+ *    plain loop of readSync/writeSync a cylinder at a time into a new sparse file, and the same loop
+ *    with the mirror's writeback in steps (base/stepped-writeback.ts) and a closing fsync; and how
+ *    long the engine's pool of two copy workers takes to start (to the end of a first, empty task).
  *
- * Usage: node bench/mirror-bench.mjs [--cylinders N] [--fba-mb N] [--rounds N] [--remote] [--only resync|cp] [--shapes ckd,fba]
+ * Usage: node bench/mirror-bench.mjs [--cylinders N] [--fba-mb N] [--rounds N] [--remote] [--only resync|cp|floor] [--shapes ckd,fba]
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createVolume } from '../dist/api/volume-api.js';
 import { MirrorSession } from '../dist/techniques/mirror/mirror-session.js';
+import { SteppedWriteback } from '../dist/base/stepped-writeback.js';
+import { CopyPool } from '../dist/engine/copy-pool.js';
+import { newCursor } from '../dist/engine/copy-plan.js';
+import { createPacing } from '../dist/engine/copy-pacing.js';
+import { TrackStateArray } from '../dist/engine/track-state.js';
+import { MIRROR_WRITEBACK_BYTES } from '../dist/techniques/mirror/mirror-limits.js';
 import { median, timeMirrorResync, untilOngoing, writeShare } from './bench-common.mjs';
 
 const args = process.argv.slice(2);
@@ -222,7 +233,107 @@ async function cpTable() {
   return lines.join('\n');
 }
 
+// ---- 3. the floor under 2 ------------------------------------------------------------------------
+
+/**
+ * A plain copy of `source` into a new sparse file, a cylinder at a time; with `durable`, the
+ * mirror's writeback in steps and a closing fsync (timed apart). Returns the copy's ms and the fsync's.
+ */
+async function plainCopy(source, target, durable) {
+  const chunk = 15 * 56832;
+  const input = openSync(source, 'r');
+  const size = fstatSync(input).size;
+  const output = openSync(target, 'w+');
+  ftruncateSync(output, size);
+  const buffer = Buffer.allocUnsafe(chunk);
+  const writeback = durable ? new SteppedWriteback(target, MIRROR_WRITEBACK_BYTES) : undefined;
+  const started = process.hrtime.bigint();
+  for (let at = 0; at < size; at += chunk) {
+    const n = readSync(input, buffer, 0, Math.min(chunk, size - at), at);
+    writeSync(output, buffer, 0, n, at);
+    writeback?.reached(at + n);
+    // As the mirror's loop: a yield between batches, so that a writeback step can start.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await writeback?.close();
+  const copied = process.hrtime.bigint();
+  if (durable) fsyncSync(output);
+  const ms = Number(copied - started) / 1e6;
+  const fsyncMs = Number(process.hrtime.bigint() - copied) / 1e6;
+  closeSync(output);
+  closeSync(input);
+  rmSync(target, { force: true });
+  return { ms, fsyncMs };
+}
+
+/** From `new CopyPool(2)` to the end of a first task with nothing to copy (over an empty scratch file), then closed. */
+async function poolStartMs(dir) {
+  const path = join(dir, 'pool-scratch');
+  writeFileSync(path, '');
+  const started = process.hrtime.bigint();
+  const pool = new CopyPool(2);
+  const states = TrackStateArray.create(0);
+  const file = { kind: 'file', path, dataOffsetBytes: 0, slotBytes: 512 };
+  const plan = {
+    stateBuffer: states.buffer,
+    units: new Int32Array(0),
+    cursorBuffer: newCursor(),
+    source: {},
+    target: { kind: 'slot', trim: false },
+    marks: [],
+  };
+  await pool.copy({ ...plan, readBeforeClaim: false, pacing: createPacing(), sourceFile: file, targetFile: file });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  await pool.close();
+  return ms;
+}
+
+async function floorTable() {
+  const dir = mkdtempSync(join(tmpdir(), 'snaptape-mirror-floor-'));
+  const loadBefore = loadavg();
+  const samples = { cp: [], cpSync: [], loop: [], durable: [], durableFsync: [], pool: [] };
+  let bytes = 0;
+  try {
+    const primary = fullPrimary(dir, 'ckd');
+    bytes = primary.flatSizeBytes;
+    const contenders = ['cp', 'loop', 'durable', 'pool'];
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < contenders.length; i++) {
+        const who = contenders[(i + r) % contenders.length];
+        if (who === 'cp') {
+          const cp = timeCp(primary, dir);
+          samples.cp.push(cp.ms);
+          samples.cpSync.push(cp.ms + cp.syncMs);
+        } else if (who === 'loop') samples.loop.push((await plainCopy(primary.path, join(dir, 'loop-copy'), false)).ms);
+        else if (who === 'durable') {
+          const run = await plainCopy(primary.path, join(dir, 'loop-copy'), true);
+          samples.durable.push(run.ms + run.fsyncMs);
+          samples.durableFsync.push(run.fsyncMs);
+        } else samples.pool.push(await poolStartMs(dir));
+      }
+      log(`floor: round ${r + 1}/${rounds} done (load ${loadavg()})`);
+    }
+    primary.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const fmt = (ms) => ms.toFixed(0);
+  const cp = median(samples.cp);
+  const row = (what, values, note = '') => `| ${what} | ${fmt(median(values))} | ${(cp / median(values)).toFixed(2)} | ${values.map(fmt).join(', ')}${note} |`;
+  return [
+    `a durable copy without the mirror against cp, 3390 × ${cylinders} cyl, ${(bytes / 1e6).toFixed(0)} MB, ${rounds} interleaved rounds, median; ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, node ${process.version}; load average ${loadBefore} before, ${loadavg()} after`,
+    '| copy | ms | × cp | runs ms |',
+    '| --- | ---: | ---: | --- |',
+    row('cp', samples.cp),
+    row('cp + sync', samples.cpSync),
+    row('plain loop (read, write a cylinder at a time)', samples.loop),
+    row('plain loop, writeback in steps, closing fsync', samples.durable, ` (closing fsync ${samples.durableFsync.map(fmt).join(', ')})`),
+    `| (start of a pool of 2 copy workers) | ${fmt(median(samples.pool))} | - | ${samples.pool.map(fmt).join(', ')} |`,
+  ].join('\n');
+}
+
 const parts = [];
-if (only !== 'cp') parts.push(await resyncTable());
-if (only !== 'resync') parts.push(await cpTable());
+if (only === 'floor') parts.push(await floorTable());
+if (only !== 'cp' && only !== 'floor') parts.push(await resyncTable());
+if (only !== 'resync' && only !== 'floor') parts.push(await cpTable());
 console.log(parts.join('\n\n'));

@@ -123,40 +123,60 @@ export function readField(buf: Uint8Array, spec: FieldSpec): FieldValue {
   }
 }
 
-/** Writes one field into `buf` (which is the whole record). */
-export function writeField(buf: Buffer, spec: FieldSpec, value: FieldValue): void {
+/** Writes one field into `buf`, whose record starts at `recordOffset` (0: `buf` is the whole record). */
+export function writeField(buf: Buffer, spec: FieldSpec, value: FieldValue, recordOffset = 0): void {
+  const at = recordOffset + spec.offset;
   switch (spec.kind) {
     case 'ebcdic':
-      encodeEbcdicPadded(String(value), spec.length).copy(buf, spec.offset);
+      encodeEbcdicPadded(String(value), spec.length).copy(buf, at);
       return;
     case 'ascii': {
       const text = Buffer.alloc(spec.length, 0);
       Buffer.from(String(value), 'latin1').copy(text, 0, 0, spec.length);
-      text.copy(buf, spec.offset);
+      text.copy(buf, at);
       return;
     }
     case 'digits': {
       const digits = typeof value === 'number' ? String(value).padStart(spec.length, '0') : String(value);
       assert(digits.length === spec.length, `${spec.name} fits ${spec.length} columns: "${digits}"`);
-      encodeEbcdic(digits).copy(buf, spec.offset);
+      encodeEbcdic(digits).copy(buf, at);
       return;
     }
     case 'bytes': {
       assert(value instanceof Uint8Array && value.length === spec.length, `${spec.name} is ${spec.length} raw bytes`);
-      Buffer.from(value).copy(buf, spec.offset);
+      Buffer.from(value).copy(buf, at);
       return;
     }
     default:
       assert(typeof value === 'number', `${spec.name} is a number`);
-      writeInteger(buf, spec.offset, spec.kind, value);
+      writeInteger(buf, at, spec.kind, value);
   }
 }
 
 /** Builds a record from a layout: fields not given are left as the layout's fill byte. */
 export function encodeFields(layout: Layout, values: FieldValues): Buffer {
   const buf = Buffer.alloc(layout.size, layout.fill);
-  for (const [name, value] of Object.entries(values)) writeField(buf, field(layout, name), value);
+  encodeFieldsInto(layout, values, buf, 0);
   return buf;
+}
+
+/**
+ * `encodeFields` into `target` at `offset`, with no record allocated: for a table of many records
+ * at once (a tape's block headers, one per track). The record's bytes are all written, the fill
+ * byte where no value is given.
+ */
+export function encodeFieldsInto(layout: Layout, values: FieldValues, target: Buffer, offset: number): void {
+  assert(offset >= 0 && offset + layout.size <= target.length, `${layout.name} record fits at ${offset} of ${target.length} bytes`);
+  target.fill(layout.fill, offset, offset + layout.size);
+  let written = 0;
+  for (const spec of layout.fields) {
+    const value = values[spec.name];
+    if (value === undefined) continue;
+    writeField(target, spec, value, offset);
+    written++;
+  }
+  // A value whose name is not a field of the layout is a mistake, as it is for encodeFields.
+  if (written !== Object.keys(values).length) for (const name of Object.keys(values)) field(layout, name);
 }
 
 /** Parses every field of a record. */

@@ -4,12 +4,17 @@
  * whole process (a V8 fatal error, "IsGraphAsync must be used on an instantiated module") when two
  * handlers of one file were loaded at once. This entry is CommonJS, so `require()` is plain, and it
  * loads the real worker (copy-worker.js, an ES module) with `import()`, the asynchronous path,
- * once per thread.
+ * once per thread, after lowering the thread's priority (background-priority.ts).
  */
 import type * as CopyWorker from './copy-worker.js';
 
 let loaded: Promise<typeof CopyWorker> | undefined;
-const worker = (): Promise<typeof CopyWorker> => (loaded ??= import('./copy-worker.js'));
+// Before its first copy, the thread lowers itself below the owning thread (background-priority.ts).
+const worker = (): Promise<typeof CopyWorker> =>
+  (loaded ??= import('./background-priority.js').then((priority) => {
+    priority.runThisThreadInBackground();
+    return import('./copy-worker.js');
+  }));
 
 type TaskOf<F> = F extends (task: infer T) => unknown ? T : never;
 

@@ -47,6 +47,9 @@ export class ServedVolumes {
         const twin = entries.find((e) => e.name === name);
         if (twin) throw new UsageError(`Cannot serve ${path}: its export name '${name}' is also the name of ${twin.volume.path}`, { path, exportName: name });
         const volume = openVolume(resolve(path), { readOnly: options.readOnly });
+        // The size table now, before the server listens: were it stale, its scan of every track
+        // would otherwise run on a client's first write, with every connection waiting behind it.
+        if (volume.geometry.kind === 'ckd') volume.trackSizes();
         // Writes from NBD clients are host writes: a tracked volume's tracker sees them.
         try {
           ChangeTracker.attach(volume);
@@ -63,6 +66,14 @@ export class ServedVolumes {
       throw error;
     }
     return new ServedVolumes(entries);
+  }
+
+  /** One line for each volume whose size table had to be rebuilt by a scan when it was opened. */
+  sizeTableWarnings(): string[] {
+    return this.list().flatMap(({ name, volume }) => {
+      const reason = volume.sizeTableScanReason;
+      return reason === undefined ? [] : [`${name}: the size table was rebuilt by a scan of ${volume.unitCount} tracks (${reason})`];
+    });
   }
 
   list(): ServedVolume[] {

@@ -128,6 +128,7 @@ export class VolumeServer {
     const tapes = options.tapes ?? [];
     if (options.images.length === 0 && tapes.length === 0) throw new UsageError('Cannot serve: give an image or a --tape');
     const volumes = ServedVolumes.open(options.images, { readOnly: options.readOnly ?? false, allowNone: tapes.length > 0 });
+    warnings.push(...volumes.sizeTableWarnings());
     let tape: TapeVolumeBackend | undefined;
     try {
       tape = tapes.length > 0 ? openTapeExport(tapes) : undefined;

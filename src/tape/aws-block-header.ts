@@ -9,7 +9,7 @@
  * Invariants: lengths are little-endian u16 (whatever the host); a chunk holds at most 65535 bytes;
  * flags2 is always 0 in what we write.
  */
-import { defineLayout, decodeFields, encodeFields, field, num } from '../base/field-table.js';
+import { defineLayout, decodeFields, encodeFieldsInto, field, num } from '../base/field-table.js';
 import { assertInteger } from '../base/assert.js';
 
 export const AWS_BLOCK_HEADER_LAYOUT = defineLayout({
@@ -61,14 +61,21 @@ export const FLAGS1_OFFSET = field(AWS_BLOCK_HEADER_LAYOUT, 'flags1').offset;
 export const FLAGS2_OFFSET = field(AWS_BLOCK_HEADER_LAYOUT, 'flags2').offset;
 
 export function encodeAwsBlockHeader(header: AwsBlockHeader): Buffer {
+  const bytes = Buffer.alloc(AWS_HEADER_BYTES);
+  writeAwsBlockHeader(header, bytes, 0);
+  return bytes;
+}
+
+/** `encodeAwsBlockHeader` into `target` at `offset` (a table of headers, with none allocated). */
+export function writeAwsBlockHeader(header: AwsBlockHeader, target: Buffer, offset: number): void {
   assertInteger(header.curlenBytes, 'curlenBytes', 0, MAX_CHUNK_DATA_BYTES);
   assertInteger(header.prvlenBytes, 'prvlenBytes', 0, MAX_CHUNK_DATA_BYTES);
-  return encodeFields(AWS_BLOCK_HEADER_LAYOUT, {
-    curlen: header.curlenBytes,
-    prvlen: header.prvlenBytes,
-    flags1: header.flags1,
-    flags2: header.flags2,
-  });
+  encodeFieldsInto(
+    AWS_BLOCK_HEADER_LAYOUT,
+    { curlen: header.curlenBytes, prvlen: header.prvlenBytes, flags1: header.flags1, flags2: header.flags2 },
+    target,
+    offset,
+  );
 }
 
 export function decodeAwsBlockHeader(bytes: Uint8Array): AwsBlockHeader {
@@ -83,8 +90,15 @@ export function decodeAwsBlockHeader(bytes: Uint8Array): AwsBlockHeader {
 
 /** Header of a whole uncompressed block in one chunk (flags1 0xA0), as Hercules writes it. */
 export function blockHeaderBytes(options: { readonly lengthBytes: number; readonly previousChunkBytes: number }): Buffer {
+  const bytes = Buffer.alloc(AWS_HEADER_BYTES);
+  writeBlockHeader(options, bytes, 0);
+  return bytes;
+}
+
+/** `blockHeaderBytes` into `target` at `offset`: a backup plans one per track, all at its start instant. */
+export function writeBlockHeader(options: { readonly lengthBytes: number; readonly previousChunkBytes: number }, target: Buffer, offset: number): void {
   assertInteger(options.lengthBytes, 'lengthBytes', 1, MAX_CHUNK_DATA_BYTES);
-  return encodeAwsBlockHeader({ curlenBytes: options.lengthBytes, prvlenBytes: options.previousChunkBytes, flags1: FLAG1_WHOLE_BLOCK, flags2: 0 });
+  writeAwsBlockHeader({ curlenBytes: options.lengthBytes, prvlenBytes: options.previousChunkBytes, flags1: FLAG1_WHOLE_BLOCK, flags2: 0 }, target, offset);
 }
 
 /** Header of a tapemark (`00 00 pp pp 40 00`). */

@@ -10,7 +10,7 @@ import { newCursor, type CopyPlan } from '../../engine/copy-plan.js';
 import type { TargetRate } from '../../engine/target-rate.js';
 import type { TrackStateArray } from '../../engine/track-state.js';
 import { FunctionUnitSink, FunctionUnitSource, type UnitSink, type UnitSource } from '../../engine/unit-ports.js';
-import { AWS_HEADER_BYTES, blockHeaderBytes } from '../../tape/aws-block-header.js';
+import { AWS_HEADER_BYTES, writeBlockHeader } from '../../tape/aws-block-header.js';
 import type { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
 import { assert } from '../../base/assert.js';
 import type { Volume } from '../../volume/volume.js';
@@ -28,13 +28,13 @@ export function backupCopyPlan(
 ): CopyPlan {
   const { lengths } = set.slots;
   const count = lengths.length;
-  const prefixes = new Uint8Array(count * AWS_HEADER_BYTES);
+  const prefixes = Buffer.alloc(count * AWS_HEADER_BYTES);
   for (const element of set.elements) {
     for (let j = 0; j < element.slotCount; j++) {
       const slot = element.firstSlot + j;
       // The first data block of a file follows a tapemark: its previous chunk is 0 bytes.
       const previous = j === 0 ? 0 : (lengths[slot - 1] as number);
-      prefixes.set(blockHeaderBytes({ lengthBytes: lengths[slot] as number, previousChunkBytes: previous }), slot * AWS_HEADER_BYTES);
+      writeBlockHeader({ lengthBytes: lengths[slot] as number, previousChunkBytes: previous }, prefixes, slot * AWS_HEADER_BYTES);
     }
   }
   return {
