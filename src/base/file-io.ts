@@ -9,7 +9,7 @@
  * - A write that makes no progress (0 bytes, no errno) is an I/O error naming the file and the byte
  *   offset; a full file system is a NoSpaceError, as every errno is translated (io-error.ts).
  */
-import { read, readSync, writeSync, writevSync } from 'node:fs';
+import { read, readSync, write, writeSync, writevSync } from 'node:fs';
 import { IoError, type SnaptapeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -77,6 +77,27 @@ export function writeFully(fd: number, data: Uint8Array, positionBytes: number, 
       throw translateIoError(error, `write ${what} at byte ${positionBytes + done}`, path);
     }
     if (n <= 0) throw noProgress(what, positionBytes + done, path);
+    done += n;
+  }
+}
+
+/**
+ * `writeFully` on the libuv thread pool, with the same rule for a short write: the calling thread
+ * goes on while the disk works, and several such writes run at once. The caller keeps `fd` open
+ * and `data` unchanged until the promise settles.
+ */
+export async function writeFullyAsync(fd: number, data: Uint8Array, positionBytes: number, path: string, what = 'the file'): Promise<void> {
+  let done = 0;
+  // Bounded: every pass either writes at least one byte or throws.
+  while (done < data.length) {
+    const at = positionBytes + done;
+    const n = await new Promise<number>((resolve, reject) =>
+      write(fd, data, done, data.length - done, at, (error, bytes) => {
+        if (error) reject(translateIoError(error, `write ${what} at byte ${at}`, path));
+        else resolve(bytes);
+      }),
+    );
+    if (n <= 0) throw noProgress(what, at, path);
     done += n;
   }
 }

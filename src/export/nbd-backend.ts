@@ -1,12 +1,13 @@
 /**
  * What the NBD server serves: one export, backed by something that reads and writes bytes.
  *
- * Writes are synchronous on purpose. In snaptape every host write runs to completion on the
- * thread that owns the volume, through its interceptor chain (a copy-before-write may run inside
- * `write()`), so a write is applied whole before the next request on any connection starts. Only
- * READs may run off that thread (`readIntoAsync`), since they change nothing. That is also why the
- * server may advertise NBD_FLAG_CAN_MULTI_CONN: all connections see one backend, and a flush on
- * any of them covers every write that has completed.
+ * What a write decides runs on the thread that owns the volume, through its interceptor chain (a
+ * copy-before-write may run inside `write()`), in the order the server calls it. Where the chain
+ * allows it, only the bytes land later, off that thread (`writeAsync`); else the write is applied
+ * whole before the next request on any connection starts. READs may run off that thread
+ * (`readIntoAsync`), since they change nothing. The server may advertise NBD_FLAG_CAN_MULTI_CONN:
+ * all connections see one backend, a write is answered only once it has landed, and a flush on any
+ * connection covers every write that has been answered.
  *
  * Invariants the server relies on (and checks before calling):
  * - `offsetBytes + length <= sizeBytes` for every call;
@@ -42,6 +43,21 @@ export interface NbdExportBackend {
   readIntoAsync?(offsetBytes: number, into: Buffer): Promise<void>;
   /** `data` is the server's (a reused buffer): the backend must not keep it after returning. */
   write(offsetBytes: number, data: Buffer): void;
+  /**
+   * `write` with the bytes landing off the owning thread where the backend allows it (else it is
+   * `write`, settled at once). What decides the write (the interceptor chain; a refusal throws or
+   * rejects) runs before it returns, so writes are decided in call order; the promise settles once
+   * the bytes are in place, and the backend may keep `data` until then. The server keeps up to
+   * SERVER_WRITES_IN_FLIGHT of a connection's WRITEs in flight, sends no READ or WRITE overlapping
+   * one before it settles, runs any other request (FLUSH, WRITE_ZEROES) only after they all have,
+   * and waits for every write before it closes.
+   */
+  writeAsync?(offsetBytes: number, data: Buffer): Promise<void>;
+  /**
+   * `writeZeroes` as `writeAsync` writes, for a zero fill of at most ZERO_FILL_CHUNK_BYTES (a
+   * mirror link's zero tail of a track or block): the server keeps it in flight like a WRITE.
+   */
+  writeZeroesAsync?(offsetBytes: number, length: number): Promise<void>;
   writeZeroes(offsetBytes: number, length: number): void;
   trim?(offsetBytes: number, length: number): void;
   /** Makes every completed write durable. */

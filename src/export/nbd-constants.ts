@@ -185,8 +185,21 @@ export const SERVER_READ_AHEAD_BYTES = 2 * 1024 * 1024;
 export const SERVER_REPLY_BYTES_IN_FLIGHT = 4 * 1024 * 1024;
 /** READs of one connection in flight at once on the thread pool (nbd-backend.ts `readIntoAsync`). */
 export const SERVER_READS_IN_FLIGHT = 8;
-/** Bytes of buffers a connection keeps for reuse (buffer-pool.ts): its replies in flight, and a payload. */
-export const SERVER_BUFFER_POOL_BYTES = SERVER_REPLY_BYTES_IN_FLIGHT + 1024 * 1024;
+/**
+ * WRITEs of one connection in flight at once, their bytes landing on the thread pool (nbd-backend.ts
+ * `writeAsync`), and the payload bytes they hold (always at least one WRITE): the mirror link's
+ * three 1 MiB batches, or a few of nbdcopy's 256 KiB WRITEs, land while the next are parsed.
+ */
+export const SERVER_WRITES_IN_FLIGHT = 8;
+export const SERVER_WRITE_BYTES_IN_FLIGHT = 4 * 1024 * 1024;
+/**
+ * Payload bytes of WRITEs in flight on all connections of a server together: past it, a
+ * connection that has a WRITE in flight waits for it before it starts another (one that has none
+ * may start one, so the total stays under this plus one payload per connection).
+ */
+export const SERVER_TOTAL_WRITE_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+/** Bytes of buffers a connection keeps for reuse (buffer-pool.ts): its replies or its payloads in flight, and one more. */
+export const SERVER_BUFFER_POOL_BYTES = Math.max(SERVER_REPLY_BYTES_IN_FLIGHT, SERVER_WRITE_BYTES_IN_FLIGHT) + 1024 * 1024;
 /** Concurrent connections per server: bounds memory (one read-ahead buffer and frame each). */
 export const MAX_CONNECTIONS = 128;
 /** Exports per server: the export list is sent in one handshake, so it stays small. */

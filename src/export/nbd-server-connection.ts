@@ -16,18 +16,31 @@
  * - READs in flight: where the backend reads off the owning thread (`readIntoAsync`), up to
  *   SERVER_READS_IN_FLIGHT READs of a connection (and at most SERVER_REPLY_BYTES_IN_FLIGHT of
  *   them, but always one) run at once, each answered as it completes (replies go by handle, so
- *   out of order); any other request but a BLOCK_STATUS first waits for the connection's READs in flight, so on one
- *   connection a WRITE never overtakes a READ sent before it, nor a READ a WRITE; every other
- *   request runs on the owning thread, one at a time, in order (the interceptor chain runs there);
- * - the connection does not finish (nor the server close) before its READs in flight have settled,
- *   so the volume they read stays open;
+ *   out of order);
+ * - WRITEs in flight: where the backend writes off the owning thread (`writeAsync`), a WRITE (and a
+ *   WRITE_ZEROES of at most one zero-fill chunk, `writeZeroesAsync`: a mirror link's zero tail) is
+ *   decided (the interceptor chain runs) on the owning thread in request order, and its bytes land
+ *   on the thread pool while the next requests are parsed; up to SERVER_WRITES_IN_FLIGHT of them
+ *   (at most SERVER_WRITE_BYTES_IN_FLIGHT of payload, and within the server's WriteBudget, but
+ *   always one) are in flight, each answered once it has landed (then FUA flushes);
+ * - per-range order: a READ waits for the WRITEs in flight it overlaps, and a WRITE for the READs
+ *   and WRITEs in flight it overlaps, so on one connection neither overtakes the other on the same
+ *   bytes (NBD lets a server reorder only requests that do not overlap);
+ * - any other request (FLUSH, a larger WRITE_ZEROES, TRIM, DISC, a READ or WRITE that does not
+ *   run in flight) but a BLOCK_STATUS first waits for every READ and WRITE of the connection in flight, so
+ *   a FLUSH is answered only once every WRITE before it has landed, and then syncs; those requests
+ *   run on the owning thread, one at a time, in order;
+ * - the connection does not finish (nor the server close) before its READs and WRITEs in flight
+ *   have settled, so the volume they use stays open;
  * - back-pressure: at most SERVER_READ_AHEAD_BYTES of requests (headers and WRITE payloads) are
  *   buffered ahead of the request being executed, then the socket pauses; and the loop reads no
  *   further request while more than SERVER_REPLY_BYTES_IN_FLIGHT of replies wait on the socket
  *   (the client must read its replies), so per-connection memory stays bounded;
  * - buffers: READ data is read straight into a reply buffer with room for the header in front,
- *   and sent with it in one write; WRITE payloads that span socket chunks are gathered into a
- *   buffer; both come from the connection's pool (buffer-pool.ts) and go back to it after use;
+ *   and sent with it in one write; a WRITE payload that one socket chunk holds is used where it
+ *   lies, one that spans chunks is gathered into a buffer; both buffers come from the
+ *   connection's pool (buffer-pool.ts) and go back to it after use (a payload's once its write has
+ *   landed);
  * - after the handshake, a client that sends no request, or reads no reply, for `idleTimeoutMs` is
  *   disconnected;
  * - a malformed frame ends this connection only: it is reported as a protocol-error event and the
@@ -56,6 +69,8 @@ import {
   SERVER_READ_AHEAD_BYTES,
   SERVER_READS_IN_FLIGHT,
   SERVER_REPLY_BYTES_IN_FLIGHT,
+  SERVER_WRITE_BYTES_IN_FLIGHT,
+  SERVER_WRITES_IN_FLIGHT,
 } from './nbd-constants.js';
 import { NBD_CLIENT_FLAGS, NBD_OPTION_REQUEST, NBD_REQUEST } from './nbd-layouts.js';
 import {
@@ -76,14 +91,17 @@ import {
   decodeRequest,
   encodeSimpleReply,
   executeRequest,
+  executeWriteInFlight,
   frameRequest,
   READ_HEADER_ROOM,
   runsInFlight,
+  writesInFlight,
   type NbdRequest,
   type RequestResult,
 } from './nbd-transmission.js';
 import { FrameReader, FrameReaderClosed } from './frame-reader.js';
 import { BufferPool } from './buffer-pool.js';
+import type { WriteBudget } from './write-budget.js';
 
 assert(NBD_REQUEST.size === NBD_REQUEST_HEADER_BYTES, 'the read-ahead counts whole request headers');
 
@@ -101,6 +119,23 @@ export interface NbdServerConnectionOptions {
   /** After the handshake: no request, or no reply read, for this long closes the connection. */
   readonly idleTimeoutMs: number;
   readonly emit: (event: NbdServerEvent) => void;
+  /** The server's count of WRITE payload bytes in flight on all its connections. */
+  readonly writeBudget: WriteBudget;
+}
+
+/** The bytes a request in flight covers, [start, end). */
+interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+function rangeOf(request: NbdRequest): ByteRange {
+  const start = Number(request.offsetBytes);
+  return { start, end: start + request.length };
+}
+
+function overlaps(a: ByteRange, b: ByteRange): boolean {
+  return a.start < b.end && b.start < a.end;
 }
 
 export class NbdServerConnection {
@@ -122,9 +157,12 @@ export class NbdServerConnection {
   /** READ reply buffers and WRITE payload buffers, reused. */
   private readonly buffers = new BufferPool(SERVER_BUFFER_POOL_BYTES);
   private readonly lendReplyBuffer = (length: number): Buffer => this.buffers.take(length);
-  /** READs running off the owning thread, and their bytes. */
-  private readonly readsInFlight = new Set<Promise<void>>();
+  /** READs running off the owning thread (each with its range), and their bytes. */
+  private readonly readsInFlight = new Map<Promise<void>, ByteRange>();
   private bytesInFlight = 0;
+  /** WRITEs whose bytes are landing off the owning thread (each with its range), and their payload bytes. */
+  private readonly writesInFlight = new Map<Promise<void>, ByteRange>();
+  private writeBytesInFlight = 0;
 
   constructor(socket: Socket, options: NbdServerConnectionOptions) {
     this.socket = socket;
@@ -275,12 +313,20 @@ export class NbdServerConnection {
       }
       if (runsInFlight(backend, request)) {
         await this.roomForRead(request.length);
+        await this.afterOverlapping(rangeOf(request), false);
         if (this.stopped) return;
         this.startRead(backend, request, gate, agreed);
         continue;
       }
-      // Anything else runs after the READs sent before it (a BLOCK_STATUS changes nothing: it need not).
-      if (request.type !== NbdCommand.BLOCK_STATUS) await this.settleReads();
+      if (writesInFlight(backend, request)) {
+        await this.roomForWrite(framing.payloadBytes);
+        await this.afterOverlapping(rangeOf(request), true);
+        if (this.stopped) return;
+        await this.startWrite(backend, request, framing.payloadBytes, agreed);
+        continue;
+      }
+      // Anything else runs after the READs and WRITEs sent before it (a BLOCK_STATUS changes nothing: it need not).
+      if (request.type !== NbdCommand.BLOCK_STATUS) await this.settleInFlight();
       const payloadBuffer = framing.payloadBytes > 0 ? this.buffers.take(framing.payloadBytes) : undefined;
       const payload = await this.fromClient(framing.payloadBytes, this.options.idleTimeoutMs, payloadBuffer);
       if (this.stopped) return;
@@ -326,12 +372,63 @@ export class NbdServerConnection {
   private async roomForRead(length: number): Promise<void> {
     // Bounded: each turn waits for one READ in flight to settle, and none starts meanwhile.
     while (this.readsInFlight.size > 0 && (this.readsInFlight.size >= SERVER_READS_IN_FLIGHT || this.bytesInFlight + length > SERVER_REPLY_BYTES_IN_FLIGHT)) {
-      await Promise.race(this.readsInFlight);
+      await Promise.race(this.readsInFlight.keys());
     }
+  }
+
+  /** Waits until one more WRITE of `length` bytes may go in flight (one always may, where the connection has none). */
+  private async roomForWrite(length: number): Promise<void> {
+    const budget = this.options.writeBudget;
+    // Bounded: each turn waits for one of this connection's WRITEs in flight to land, and none starts meanwhile.
+    while (
+      this.writesInFlight.size > 0 &&
+      (this.writesInFlight.size >= SERVER_WRITES_IN_FLIGHT || this.writeBytesInFlight + length > SERVER_WRITE_BYTES_IN_FLIGHT || !budget.fits(length))
+    ) {
+      await Promise.race(this.writesInFlight.keys());
+    }
+  }
+
+  /** Waits for the WRITEs in flight that overlap `range` (and the READs, with `reads`). */
+  private async afterOverlapping(range: ByteRange, reads: boolean): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const [done, other] of this.writesInFlight) if (overlaps(range, other)) waits.push(done);
+    if (reads) for (const [done, other] of this.readsInFlight) if (overlaps(range, other)) waits.push(done);
+    // Nothing starts while this waits, so what it waits for is all there is.
+    if (waits.length > 0) await Promise.all(waits);
+  }
+
+  /**
+   * Reads a WRITE's payload (into a pooled buffer where it spans socket chunks; a WRITE_ZEROES has
+   * none), has the backend decide it at once, and answers it once its bytes have landed, unless the
+   * connection has stopped.
+   */
+  private async startWrite(backend: NbdExportBackend, request: NbdRequest, payloadBytes: number, agreed: TransmissionAgreement): Promise<void> {
+    const pooled = payloadBytes > 0 ? this.buffers.take(payloadBytes) : undefined;
+    const payload = pooled === undefined ? Buffer.alloc(0) : await this.fromClient(payloadBytes, this.options.idleTimeoutMs, pooled);
+    // A payload that one socket chunk held is a view of it: the pooled buffer was not needed.
+    const holds = pooled !== undefined && payload.buffer === pooled.buffer;
+    if (pooled !== undefined && !holds) this.buffers.give(pooled);
+    if (this.stopped) {
+      if (holds) this.buffers.give(pooled);
+      return;
+    }
+    const length = payloadBytes;
+    this.writeBytesInFlight += length;
+    this.options.writeBudget.take(length);
+    const done: Promise<void> = executeWriteInFlight(backend, request, payload).then((result) => {
+      this.writesInFlight.delete(done);
+      this.writeBytesInFlight -= length;
+      this.options.writeBudget.give(length);
+      if (holds) this.buffers.give(pooled);
+      if (this.stopped || this.socket.destroyed) return;
+      if (!this.answer(backend, request, result, agreed)) this.closeAfterFailure();
+    });
+    this.writesInFlight.set(done, rangeOf(request));
   }
 
   /** Runs a READ off the owning thread and answers it when it completes, unless the connection has stopped. */
   private startRead(backend: NbdExportBackend, request: NbdRequest, gate: () => Promise<boolean>, agreed: TransmissionAgreement): void {
+    const range = rangeOf(request);
     this.bytesInFlight += request.length;
     const done: Promise<void> = executeRequest(backend, request, Buffer.alloc(0), gate, agreed, this.lendReplyBuffer).then((result) => {
       this.readsInFlight.delete(done);
@@ -342,13 +439,13 @@ export class NbdServerConnection {
       }
       if (!this.answer(backend, request, result, agreed)) this.closeAfterFailure();
     });
-    this.readsInFlight.add(done);
+    this.readsInFlight.set(done, range);
   }
 
-  /** Resolves once every READ in flight has settled (answered, or dropped). */
-  private async settleReads(): Promise<void> {
-    // Bounded: no READ starts while this waits.
-    while (this.readsInFlight.size > 0) await Promise.all(this.readsInFlight);
+  /** Resolves once every READ and WRITE in flight has settled (answered, or dropped). */
+  private async settleInFlight(): Promise<void> {
+    // Bounded: nothing starts while this waits.
+    while (this.readsInFlight.size > 0 || this.writesInFlight.size > 0) await Promise.all([...this.readsInFlight.keys(), ...this.writesInFlight.keys()]);
   }
 
   /** A READ in flight failed with an internal error: no further request, and the connection closes. */
@@ -469,8 +566,8 @@ export class NbdServerConnection {
   /** Ends the socket after queued replies, and destroys it if the peer does not let it drain. */
   private async finish(): Promise<void> {
     if (this.state === 'closed') return;
-    // The volume stays open until the READs in flight have settled (the server closes it after us).
-    await this.settleReads();
+    // The volume stays open until the READs and WRITEs in flight have settled (the server closes it after us).
+    await this.settleInFlight();
     if (this.isClosed()) return;
     if (canTransition(this.state, 'closing')) {
       this.setState('closing');

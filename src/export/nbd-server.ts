@@ -15,14 +15,25 @@
  * - a client idle after the handshake for `idleTimeoutMs` is disconnected;
  * - one connection's failure never affects another or the server;
  * - `close()` stops accepting, drains every connection (queued replies are flushed), and resolves
- *   when all sockets are gone.
+ *   when all sockets are gone and every WRITE in flight has landed (evicted connections' too), so
+ *   the caller may close the volumes then;
+ * - WRITE payloads in flight on all connections stay under SERVER_TOTAL_WRITE_BYTES_IN_FLIGHT plus
+ *   one payload per connection (write-budget.ts).
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { assert } from '../base/assert.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { listenOnUnixSocket, removeSocketFile } from '../base/unix-socket-file.js';
 import type { NbdExportBackend } from './nbd-backend.js';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, MAX_CONNECTIONS, MAX_EXPORTS, MAX_NAME_BYTES } from './nbd-constants.js';
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  MAX_CONNECTIONS,
+  MAX_EXPORTS,
+  MAX_NAME_BYTES,
+  SERVER_TOTAL_WRITE_BYTES_IN_FLIGHT,
+} from './nbd-constants.js';
+import { WriteBudget } from './write-budget.js';
 import { NbdServerConnection } from './nbd-server-connection.js';
 import type { NbdServerEvent, NbdServerEventListener } from './nbd-server-events.js';
 import type { PskKeys } from './nbd-tls.js';
@@ -85,6 +96,10 @@ export class NbdServer {
   private readonly maxConnections: number;
   // Main thread only.
   private readonly connections = new Map<number, NbdServerConnection>();
+  /** Every connection's run, evicted ones too: close() waits for their writes in flight. */
+  private readonly runs = new Set<Promise<void>>();
+  /** Payload bytes of WRITEs in flight on all connections. */
+  private readonly writeBudget = new WriteBudget(SERVER_TOTAL_WRITE_BYTES_IN_FLIGHT);
   private readonly listeners = new Set<NbdServerEventListener>();
   private nextConnectionId = 1;
   private boundAddress: NbdServerAddress | undefined;
@@ -162,6 +177,8 @@ export class NbdServer {
   private async closeNow(): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await Promise.all([...this.connections.values()].map((connection) => connection.shutdown('server shutting down')));
+    // An evicted connection has left the map but may still wait for its writes in flight.
+    await Promise.all([...this.runs]);
     await stopped;
     if (this.socketPath !== undefined) removeSocketFile(this.socketPath);
   }
@@ -184,10 +201,15 @@ export class NbdServer {
       ...(this.options.tlsKeys !== undefined ? { tlsKeys: this.options.tlsKeys } : {}),
       idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       emit: (event) => this.emit(event),
+      writeBudget: this.writeBudget,
     });
     this.connections.set(connectionId, connection);
     this.emit({ kind: 'connection-opened', connectionId, remoteAddress });
-    void connection.run().finally(() => this.connections.delete(connectionId));
+    const run: Promise<void> = connection.run().finally(() => {
+      this.connections.delete(connectionId);
+      this.runs.delete(run);
+    });
+    this.runs.add(run);
   }
 
   /** Drops the connection that has waited longest for its client, if any waits; it leaves the count at once. */

@@ -33,6 +33,7 @@ import {
   NbdErrno,
   RANGE_STEP_BYTES,
   READ_STEP_BYTES,
+  ZERO_FILL_CHUNK_BYTES,
   type NbdErrnoValue,
 } from './nbd-constants.js';
 import { NBD_REQUEST, NBD_SIMPLE_REPLY, readU64 } from './nbd-layouts.js';
@@ -149,6 +150,40 @@ export function runsInFlight(backend: NbdExportBackend, request: NbdRequest): bo
     request.length <= MAX_REQUEST_PAYLOAD_BYTES &&
     inRange(backend, request)
   );
+}
+
+/**
+ * Whether the request is a WRITE, or a WRITE_ZEROES of at most ZERO_FILL_CHUNK_BYTES, the server
+ * may leave in flight while it reads and runs the next requests (the backend writes it with
+ * `writeAsync` or `writeZeroesAsync`, is writable, and the request is well formed).
+ */
+export function writesInFlight(backend: NbdExportBackend, request: NbdRequest): boolean {
+  const deferred =
+    request.type === NbdCommand.WRITE
+      ? backend.writeAsync !== undefined && request.length <= MAX_REQUEST_PAYLOAD_BYTES
+      : request.type === NbdCommand.WRITE_ZEROES && backend.writeZeroesAsync !== undefined && request.length <= ZERO_FILL_CHUNK_BYTES;
+  return deferred && !backend.readOnly && (request.commandFlags & ~KNOWN_COMMAND_FLAGS) === 0 && inRange(backend, request);
+}
+
+/**
+ * A request for which `writesInFlight` holds, through `writeAsync` or `writeZeroesAsync`: the
+ * backend decides it before this returns its promise, which settles once the bytes have landed
+ * (then FUA flushes). A failure, decided at once or of the landing write, becomes the reply's errno.
+ */
+export async function executeWriteInFlight(backend: NbdExportBackend, request: NbdRequest, payload: Buffer): Promise<RequestResult> {
+  const offsetBytes = Number(request.offsetBytes);
+  const write =
+    request.type === NbdCommand.WRITE
+      ? backend.writeAsync?.bind(backend, offsetBytes, payload)
+      : backend.writeZeroesAsync?.bind(backend, offsetBytes, request.length);
+  assert(write !== undefined, 'the backend writes off the owning thread');
+  try {
+    await write();
+    if ((request.commandFlags & NBD_CMD_FLAG_FUA) !== 0) backend.flush();
+    return OK;
+  } catch (error) {
+    return failed(error);
+  }
 }
 
 /**

@@ -5,7 +5,9 @@
  *
  * Invariants:
  * - every NBD write, and every zero fill, is a host write through the volume's interceptor chain
- *   (`writeFlat`), so a copy-before-write session sees it before the bytes land;
+ *   (`writeFlat`, or `writeFlatDeferred` for a WRITE or a zero fill of one chunk: the chain runs at
+ *   once, the bytes land on the libuv pool where the chain allows it), so a copy-before-write session
+ *   sees it before the bytes land;
  * - a zero fill writes at most ZERO_FILL_CHUNK_BYTES per host write, so one request never builds a
  *   buffer as large as the request's length;
  * - TRIM is not offered: dropping a track's bytes would bypass the chain's notion of a write;
@@ -30,6 +32,9 @@ export function exportNameFor(imagePath: string): string {
   const extension = extname(base);
   return extension.length > 0 && extension.length < base.length ? base.slice(0, -extension.length) : base;
 }
+
+/** The zeros a zero fill in flight writes: never written to, so one buffer serves every fill at once. */
+const ZEROES = Buffer.alloc(ZERO_FILL_CHUNK_BYTES);
 
 export interface VolumeBackendOptions {
   /** Export name; defaults to `exportNameFor(volume.path)`. */
@@ -139,6 +144,23 @@ export class VolumeBackend implements NbdExportBackend {
     this.volume.writeFlat(offsetBytes, data);
   }
 
+  /** `write` with the pwrite on the libuv pool where the volume's chain allows it (Volume.writeFlatDeferred). */
+  writeAsync(offsetBytes: number, data: Buffer): Promise<void> {
+    assert(!this.volume.readOnly, 'write is not called on a read-only volume');
+    this.refuseWhileHeld();
+    this.checkRange(offsetBytes, data.length);
+    return this.volume.writeFlatDeferred(offsetBytes, data);
+  }
+
+  /** A zero fill of at most ZERO_FILL_CHUNK_BYTES as one deferred write (Volume.writeFlatDeferred). */
+  writeZeroesAsync(offsetBytes: number, length: number): Promise<void> {
+    assert(!this.volume.readOnly, 'writeZeroes is not called on a read-only volume');
+    assert(length <= ZEROES.length, 'a zero fill in flight is at most one chunk');
+    this.refuseWhileHeld();
+    this.checkRange(offsetBytes, length);
+    return this.volume.writeFlatDeferred(offsetBytes, ZEROES.subarray(0, length));
+  }
+
   writeZeroes(offsetBytes: number, length: number): void {
     assert(!this.volume.readOnly, 'writeZeroes is not called on a read-only volume');
     this.refuseWhileHeld();
@@ -202,6 +224,15 @@ class MirrorLinkBackend implements NbdExportBackend {
 
   write(offsetBytes: number, data: Buffer): void {
     this.guard.asMirror(() => this.inner.write(offsetBytes, data));
+  }
+
+  /** The guard sees the write as the mirror's: the chain runs inside `asMirror`, before `writeAsync` returns. */
+  writeAsync(offsetBytes: number, data: Buffer): Promise<void> {
+    return this.guard.asMirror(() => this.inner.writeAsync(offsetBytes, data));
+  }
+
+  writeZeroesAsync(offsetBytes: number, length: number): Promise<void> {
+    return this.guard.asMirror(() => this.inner.writeZeroesAsync(offsetBytes, length));
   }
 
   writeZeroes(offsetBytes: number, length: number): void {

@@ -160,4 +160,12 @@ export class FaultInjector {
     write(Math.min(tear, lengthBytes));
     throw this.error('write', 'EIO', unit);
   }
+
+  /** `write` for a write that lands off this thread: the plan is applied here, the bytes land later. */
+  async writeAsync(unit: number, lengthBytes: number, write: (bytes: number) => Promise<void>): Promise<void> {
+    const tear = this.before('write', unit, 1);
+    if (tear === undefined) return write(lengthBytes);
+    await write(Math.min(tear, lengthBytes));
+    throw this.error('write', 'EIO', unit);
+  }
 }

@@ -5,7 +5,9 @@
  *   new Volume(new FaultyBackend(openImage(path), parseFaultPlan('write:3:EIO')))
  *
  * A read is one `readUnit` or `readUnits` call (it touches every unit it covers); a write is one
- * `writeUnit` call. A torn write writes the first K bytes of `data` at its offset, then fails.
+ * `writeUnit` call, and a write off the owning thread (`writeUnitsAsync`, offered where the inner
+ * backend has it) counts as one write per unit it touches, as the same bytes written unit by unit
+ * would. A torn write writes the first K bytes of `data` at its offset, then fails.
  *
  * Invariant: with read rules in the plan, `location()` says `main-thread`, so a backup copies
  * through `readUnit` on this thread instead of letting workers read the file by path past the
@@ -18,9 +20,26 @@ import { FaultInjector, type FaultPlan } from './fault-plan.js';
 export class FaultyBackend extends DelegatingBackend {
   readonly injector: FaultInjector;
 
+  /** Present when the inner backend writes off the owning thread: the same, through the plan. */
+  readonly writeUnitsAsync?: (firstUnit: number, data: Uint8Array, offsetInSlot?: number) => Promise<void>;
+
   constructor(inner: ImageBackend, plan: FaultPlan) {
     super(inner);
     this.injector = new FaultInjector(plan, inner.path);
+    const innerAsync = inner.writeUnitsAsync;
+    if (innerAsync !== undefined) {
+      this.writeUnitsAsync = async (firstUnit, data, offsetInSlot = 0) => {
+        const slot = inner.slotBytes;
+        // Bounded: each turn writes the rest of one slot; units land in order, as unit by unit.
+        for (let done = 0, u = firstUnit, inSlot = offsetInSlot; done < data.length; u++, inSlot = 0) {
+          const part = data.subarray(done, done + Math.min(slot - inSlot, data.length - done));
+          const unit = u;
+          const at = inSlot;
+          await this.injector.writeAsync(unit, part.length, (bytes) => innerAsync.call(inner, unit, part.subarray(0, bytes), at));
+          done += part.length;
+        }
+      };
+    }
   }
 
   override readUnit(unitIndex: number, lengthBytes: number): Buffer {

@@ -58,6 +58,13 @@ export interface ImageBackend {
    * unit).
    */
   writeUnits?(firstUnit: number, data: Uint8Array, offsetInSlot?: number): void;
+  /**
+   * `writeUnits` on the libuv thread pool, where the store has the slots at fixed offsets of one
+   * file: the promise settles once the bytes are written (rejects with the write's failure). The
+   * caller keeps `data` unchanged and the backend open until then, and orders overlapping writes
+   * itself (`Volume.writeFlatDeferred`).
+   */
+  writeUnitsAsync?(firstUnit: number, data: Uint8Array, offsetInSlot?: number): Promise<void>;
   /** Makes every write so far durable. */
   sync(): void;
   close(): void;

@@ -5,7 +5,7 @@
  * number of system calls decides throughput).
  */
 import { closeSync, fsyncSync } from 'node:fs';
-import { readFully, readFullyAsync, writeFully } from '../base/file-io.js';
+import { readFully, readFullyAsync, writeFully, writeFullyAsync } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
 import { AddressRangeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
@@ -114,6 +114,14 @@ export class SlotFile implements ImageBackend {
     assert(offsetInSlot >= 0 && offsetInSlot < this.slotBytes, 'a span starts inside its first slot');
     this.checkUnits(firstUnit, Math.ceil((offsetInSlot + data.length) / this.slotBytes));
     this.writeAt(data, this.offsetOf(firstUnit) + offsetInSlot, `units from ${firstUnit}`);
+  }
+
+  async writeUnitsAsync(firstUnit: number, data: Uint8Array, offsetInSlot = 0): Promise<void> {
+    assert(!this.readOnly, `${this.path} is open for writing`);
+    assert(offsetInSlot >= 0 && offsetInSlot < this.slotBytes, 'a span starts inside its first slot');
+    this.checkUnits(firstUnit, Math.ceil((offsetInSlot + data.length) / this.slotBytes));
+    // The caller keeps the image open until the write settles (the NBD server waits for its writes).
+    await writeFullyAsync(this.fd, data, this.offsetOf(firstUnit) + offsetInSlot, this.path, `units from ${firstUnit}`);
   }
 
   private writeAt(data: Uint8Array, position: number, what: string): void {

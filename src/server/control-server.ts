@@ -48,6 +48,7 @@ import type { ServedVolume, ServedVolumes } from './served-volumes.js';
 import type { SecondarySplits } from './secondary-splits.js';
 import type { ControlAddress } from './listen-address.js';
 import { LIVE_PAGE_ASSETS } from '../live/live-page-assets.js';
+import { withWritesLanded } from '../volume/deferred-writes.js';
 
 assert(MAX_EVENT_STREAMS < MAX_EVENT_SUBSCRIBERS, 'every event stream can subscribe, with room for the server');
 
@@ -127,7 +128,12 @@ export class ControlServer {
         pattern: /^\/sessions$/,
         handle: async (q, r) => {
           const body = await readJsonBody(q);
-          sendJson(r, 201, registry.start(body).info());
+          // A session joins a volume's chain only once no NBD write that passed it before is still landing.
+          const started = await withWritesLanded(
+            volumes.list().map((v) => v.volume),
+            () => registry.start(body),
+          );
+          sendJson(r, 201, started.info());
         },
       },
       { method: 'GET', pattern: /^\/sessions\/(?<id>[^/]+)$/, handle: (_q, r, p) => sendJson(r, 200, registry.get(p.id).info()) },
@@ -152,7 +158,16 @@ export class ControlServer {
     const splits = this.options.secondarySplits;
     if (splits === undefined) return [];
     return [
-      { method: 'POST', pattern: /^\/volumes\/(?<id>[^/]+)\/split$/, handle: (_q, r, p) => sendJson(r, 200, splits.split(p.id)) },
+      {
+        method: 'POST',
+        pattern: /^\/volumes\/(?<id>[^/]+)\/split$/,
+        handle: async (_q, r, p) => {
+          const info = splits.split(p.id);
+          // The hold refuses new writes; those the export took before it land before the split is answered.
+          await this.options.volumes.get(p.id).volume.writesLanded();
+          sendJson(r, 200, info);
+        },
+      },
       { method: 'POST', pattern: /^\/volumes\/(?<id>[^/]+)\/rejoin$/, handle: (_q, r, p) => sendJson(r, 200, splits.rejoin(p.id)) },
     ];
   }

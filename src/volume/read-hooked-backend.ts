@@ -9,6 +9,7 @@
  * `readUnit` on the owning thread. Writes pass straight through: the chain runs in `Volume.write`.
  * `writeUnits` writes a run of whole slots in one call where the image allows it (`Volume.writeFlat`).
  */
+import { assert } from '../base/assert.js';
 import type { ImageBackend, UnitLocation } from '../image/image-backend.js';
 import { DelegatingBackend } from '../image/delegating-backend.js';
 import type { InterceptorChain } from './write-interceptor.js';
@@ -77,6 +78,18 @@ export class ReadHookedBackend extends DelegatingBackend {
       this.inner.writeUnit(u, data.subarray(done, done + take), inSlot);
       done += take;
     }
+  }
+
+  /** Whether the image writes slots off this thread (`writeUnitsAsync`). */
+  get writesAsync(): boolean {
+    return this.inner.writeUnitsAsync !== undefined;
+  }
+
+  /** `writeUnits` on the thread pool; only where `writesAsync` (Volume.writeFlatDeferred checks). */
+  writeUnitsAsync(firstUnit: number, data: Uint8Array, offsetInSlot = 0): Promise<void> {
+    const write = this.inner.writeUnitsAsync;
+    assert(write !== undefined, `${this.path} writes slots off the owning thread`);
+    return write.call(this.inner, firstUnit, data, offsetInSlot);
   }
 
   override location(): UnitLocation {

@@ -19,10 +19,15 @@ export class SecondaryGuard implements WriteInterceptor {
   // Set once.
   readonly name = 'secondary guard';
   readonly stage = 'guard' as const;
+  /** It only decides (a refusal, or a durable record before the write): the bytes may land later. */
+  readonly deferredWriteSafe = true;
   readonly volume: Volume;
   readonly file: SecondaryRoleFile;
   // Main thread only.
-  /** Depth of `asMirror` calls: writes are synchronous, so this is exactly "the mirror is writing". */
+  /**
+   * Depth of `asMirror` calls: the chain runs synchronously (a deferred write's too, before it
+   * returns), so this is exactly "the mirror is writing".
+   */
   private mirrorDepth = 0;
 
   constructor(volume: Volume, file: SecondaryRoleFile) {

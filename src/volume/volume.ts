@@ -52,6 +52,13 @@ export class Volume {
   private sizeOrigin = 'kept in memory';
   private sizeScanReason: string | undefined;
   private closed = false;
+  /** Deferred writes (`writeFlatDeferred`) whose bytes have not landed yet. */
+  private readonly landing = new Set<Promise<void>>();
+  /** CKD units under deferred writes in flight (how many cover each), and those another write touched meanwhile. */
+  private readonly unitsLanding = new Map<number, number>();
+  private readonly touchedWhileLanding = new Set<number>();
+  /** Holds on deferred writes (`holdDeferredWrites`): while any is set, every write runs synchronously. */
+  private deferHolds = 0;
 
   /** `sizes`: a size table already known (a freshly created image), to skip the first scan. */
   constructor(backend: ImageBackend, sizes?: TrackSizeTable) {
@@ -100,6 +107,9 @@ export class Volume {
 
   private write<T>(kind: WriteKind, firstUnit: number, count: number, body: () => T): T {
     this.checkWritable();
+    if (this.unitsLanding.size > 0) {
+      for (let u = firstUnit; u < firstUnit + count; u++) if (this.unitsLanding.has(u)) this.touchedWhileLanding.add(u);
+    }
     const event: WriteEvent = { kind, firstUnit, unitCount: count };
     return this.chain.around(event, body);
   }
@@ -435,6 +445,99 @@ export class Volume {
   }
 
   /**
+   * `writeFlat` with the bytes landing off the owning thread, where the volume allows it: the chain
+   * runs now, on this thread, before this returns (a refusal throws here), so writes pass it in call
+   * order; the returned promise settles once the bytes are in the image (it rejects with the
+   * write's failure, and V then keeps its larger value, as after a failed `writeFlat`). Where an
+   * interceptor on the chain is not `deferredWriteSafe`, the image cannot write off this thread, or
+   * deferred writes are held (`holdDeferredWrites`), the whole write runs now, as `writeFlat`.
+   *
+   * The caller orders what overlaps: it sends no read or write of the same bytes before the promise
+   * settles (the NBD server waits), keeps `data` unchanged until then, and keeps the volume open
+   * until every deferred write has landed (`writesLanded`). A synchronous write of the same units
+   * meanwhile (another writer of the volume) lands in no fixed order with it, as two NBD clients'
+   * overlapping writes do; V then takes the larger of the two results, so it still covers every byte.
+   */
+  writeFlatDeferred(offsetBytes: number, data: Buffer): Promise<void> {
+    const backend = this.backend as ReadHookedBackend;
+    if (this.deferHolds > 0 || !backend.writesAsync || !this.chain.deferredWriteSafe) {
+      this.writeFlat(offsetBytes, data);
+      return Promise.resolve();
+    }
+    this.checkFlat(offsetBytes, data.length);
+    if (data.length === 0) return Promise.resolve();
+    const slot = this.backend.slotBytes;
+    const first = Math.floor(offsetBytes / slot);
+    const count = Math.floor((offsetBytes + data.length - 1) / slot) - first + 1;
+    const sizes = this.geometry.kind === 'ckd' ? this.trackSizes() : undefined;
+    let after: number[] | undefined;
+    const written = this.write('raw', first, count, () => {
+      after = sizes ? this.sizesAfterFlatWrite(sizes, offsetBytes, data) : undefined;
+      return backend.writeUnitsAsync(first, data, offsetBytes % slot);
+    });
+    // Only a CKD volume has a size table to settle when the write lands.
+    const tracked = sizes !== undefined ? count : 0;
+    this.noteLanding(first, tracked, 1);
+    const landed: Promise<void> = written
+      .then(() => {
+        if (sizes !== undefined && after !== undefined) this.settleLandedSizes(sizes, first, after);
+      })
+      .finally(() => {
+        this.noteLanding(first, tracked, -1);
+        this.landing.delete(landed);
+      });
+    this.landing.add(landed);
+    return landed;
+  }
+
+  /** Counts the deferred writes covering each unit of a run (`delta` 1 at the start, -1 once landed). */
+  private noteLanding(first: number, count: number, delta: 1 | -1): void {
+    for (let u = first; u < first + count; u++) {
+      const n = (this.unitsLanding.get(u) ?? 0) + delta;
+      if (n > 0) {
+        this.unitsLanding.set(u, n);
+        continue;
+      }
+      this.unitsLanding.delete(u);
+      this.touchedWhileLanding.delete(u);
+    }
+  }
+
+  /** V of a deferred write's units once it landed: its own result, or the larger one where another write touched the unit meanwhile. */
+  private settleLandedSizes(sizes: TrackSizeTable, first: number, after: readonly number[]): void {
+    after.forEach((bytes, i) => {
+      const unit = first + i;
+      sizes.set(unit, this.touchedWhileLanding.has(unit) ? Math.max(sizes.get(unit), bytes) : bytes);
+    });
+  }
+
+  /** Deferred writes whose bytes have not landed yet. */
+  get deferredWritesInFlight(): number {
+    return this.landing.size;
+  }
+
+  /** Resolves once every deferred write started so far (and any started meanwhile) has landed or failed. */
+  async writesLanded(): Promise<void> {
+    // Bounded: each turn waits for the writes in flight; new ones start only from the caller's requests.
+    while (this.landing.size > 0) await Promise.allSettled([...this.landing]);
+  }
+
+  /**
+   * Makes every write run synchronously until the returned release is called (idempotent): a
+   * session about to join the chain first holds deferred writes and waits for those in flight
+   * (`writesLanded`), so none lands after it joined (deferred-writes.ts `withWritesLanded`).
+   */
+  holdDeferredWrites(): () => void {
+    this.deferHolds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.deferHolds--;
+    };
+  }
+
+  /**
    * The used bytes V of each unit a flat write touches, as they will be once it lands. A raw write
    * may put bytes past the end-of-track marker: V covers every byte that may be non-zero, so that a
    * copy of the used prefix is still the whole slot's content. But only those: a written zero is not
@@ -468,9 +571,14 @@ export class Volume {
     this.backend.sync();
   }
 
-  /** Closes the volume; a writable CKD volume keeps its size table beside the image. */
+  /**
+   * Closes the volume; a writable CKD volume keeps its size table beside the image. No deferred
+   * write may be in flight (wait for `writesLanded`), but at an exit that cannot wait.
+   */
   close(): void {
     if (this.closed) return;
+    // Callers wait for `writesLanded` first (the NBD server does); only an exit that cannot wait
+    // closes with writes in flight, and the size table it saves then covers them (V keeps the larger value).
     this.closed = true;
     const sizes = this.sizes;
     const keepSizes = !this.backend.readOnly && sizes !== undefined && this.geometry.kind === 'ckd';

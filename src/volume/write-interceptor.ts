@@ -37,6 +37,15 @@ export interface WriteInterceptor {
   readonly stage: InterceptorStage;
   beforeWrite(event: WriteEvent): void;
   afterWrite?(event: WriteEvent): void;
+  /**
+   * True when the interceptor is right with a write whose bytes land after the chain has run
+   * (`Volume.writeFlatDeferred`): its `afterWrite` then runs before the bytes are on disk, and other
+   * writes pass the chain before they land. Only an interceptor that decides (refuses, or records
+   * durably in `beforeWrite`) may say so; one that reads or sends the written units (a mirror
+   * primary, a backup's copy-before-write, a clone) must not. Absent: false, and the volume writes
+   * synchronously while it is on the chain.
+   */
+  readonly deferredWriteSafe?: boolean;
   /** Runs before a read of these units; it may fill them in (it must not write through the chain). */
   beforeRead?(range: WriteRange): void;
   /**
@@ -73,6 +82,11 @@ export class InterceptorChain {
   remove(interceptor: WriteInterceptor): void {
     this.chain = this.chain.filter((i) => i !== interceptor);
     this.readers = this.chain.filter((i) => i.beforeRead !== undefined);
+  }
+
+  /** True when every interceptor allows a deferred write (see `WriteInterceptor.deferredWriteSafe`); so does an empty chain. */
+  get deferredWriteSafe(): boolean {
+    return this.chain.every((i) => i.deferredWriteSafe === true);
   }
 
   /** True while some interceptor must see reads (a backup then copies on the owning thread). */

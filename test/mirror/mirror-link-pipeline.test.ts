@@ -86,13 +86,21 @@ async function delayingProxy(targetPort: number, delayMs: number, wire: Wire): P
   return address.port;
 }
 
-/** An export that logs each write as it lands (the server runs them in the order they arrive). */
+/**
+ * An export that logs each write as it lands (the server decides them in the order they arrive;
+ * a WRITE in flight lands through `writeAsync`, answered once it has landed).
+ */
 class LoggingBackend extends VolumeBackend {
   readonly landed: { offsetBytes: number; length: number; at: number }[] = [];
   onLanded: ((offsetBytes: number, length: number) => void) | undefined;
   override write(offsetBytes: number, data: Buffer): void {
     this.landed.push({ offsetBytes, length: data.length, at: performance.now() });
     super.write(offsetBytes, data);
+    this.onLanded?.(offsetBytes, data.length);
+  }
+  override async writeAsync(offsetBytes: number, data: Buffer): Promise<void> {
+    this.landed.push({ offsetBytes, length: data.length, at: performance.now() });
+    await super.writeAsync(offsetBytes, data);
     this.onLanded?.(offsetBytes, data.length);
   }
 }
