@@ -12,8 +12,10 @@
  * lowers itself (an unprivileged process may), relative to where it started (a worker inherits the
  * nice value of the thread that made it), so `nice -n 5 snaptape ...` stays 5 steps apart too.
  *
- * The pool's worker entries (copy-worker-entry.cts, and the tape's finish-tape-entry.cts) call it
- * once per thread, before their first task runs.
+ * The copy worker's entry (copy-worker-entry.cts) calls it once per thread, after loading the copy.
+ * The tape's own scripts on the pool (its digest pass and finish step) do not lower a thread of
+ * their own: the digest thread beside the copy exists only where a core is free for it, and lowered
+ * on a loaded machine (a CI run of two test files at once) it fell behind the copy it follows.
  */
 import { getPriority, setPriority } from 'node:os';
 
@@ -26,8 +28,8 @@ const LOWEST_PRIORITY = 19;
 let lowered: boolean | undefined;
 
 /**
- * Lowers the calling thread to background priority, once: a thread that runs the copy and then a
- * tape's finishing step is lowered by one step, not two. False where that cannot be done per thread.
+ * Lowers the calling thread to background priority, once per thread, however often it is asked.
+ * False where that cannot be done per thread.
  */
 export function runThisThreadInBackground(): boolean {
   if (lowered !== undefined) return lowered;

@@ -4,16 +4,17 @@
  * whole process (a V8 fatal error, "IsGraphAsync must be used on an instantiated module") when two
  * handlers of one file were loaded at once. This entry is CommonJS, so `require()` is plain, and it
  * loads the real worker (copy-worker.js, an ES module) with `import()`, the asynchronous path,
- * once per thread, after lowering the thread's priority (background-priority.ts).
+ * once per thread, and then lowers the thread's priority (background-priority.ts).
  */
 import type * as CopyWorker from './copy-worker.js';
 
 let loaded: Promise<typeof CopyWorker> | undefined;
-// Before its first copy, the thread lowers itself below the owning thread (background-priority.ts).
+// The thread lowers itself below the owning thread (background-priority.ts) once it has loaded the
+// copy, so that a starting worker does not wait behind busier threads for its modules.
 const worker = (): Promise<typeof CopyWorker> =>
-  (loaded ??= import('./background-priority.js').then((priority) => {
+  (loaded ??= Promise.all([import('./copy-worker.js'), import('./background-priority.js')]).then(([copy, priority]) => {
     priority.runThisThreadInBackground();
-    return import('./copy-worker.js');
+    return copy;
   }));
 
 type TaskOf<F> = F extends (task: infer T) => unknown ? T : never;

@@ -10,20 +10,12 @@ import type * as TapeOrderDigest from './tape-order-digest.js';
 
 let loadedFinish: Promise<typeof FinishTapeTask> | undefined;
 let loadedDigest: Promise<typeof TapeOrderDigest> | undefined;
-/** The pool's threads run below the owning thread (engine/background-priority.ts), these steps too. */
-let lowered: Promise<void> | undefined;
-const inBackground = (): Promise<void> =>
-  (lowered ??= import('../../engine/background-priority.js').then((priority) => {
-    priority.runThisThreadInBackground();
-  }));
 
 async function finishTape(task: FinishTapeTask.FinishTapeTask): Promise<FinishTapeTask.FinishTapeResult> {
-  await inBackground();
   return (await (loadedFinish ??= import('./finish-tape-task.js'))).finishTape(task);
 }
 
 async function digestTape(task: TapeOrderDigest.TapeDigestTask): Promise<TapeOrderDigest.TapeDigestResult> {
-  await inBackground();
   return (await (loadedDigest ??= import('./tape-order-digest.js'))).digestTape(task);
 }
 
