@@ -305,6 +305,11 @@ export class NbdServerConnection {
     // Bounded by the connection's life: every turn consumes at least one 28-byte header.
     for (;;) {
       if (!(await gate())) return;
+      // Before each request, not only after one run here: the replies of READs and WRITEs in flight
+      // are queued as they complete, and a client that reads none must not make them pile up.
+      if (this.socket.writableLength > SERVER_REPLY_BYTES_IN_FLIGHT)
+        await this.waitingForClient(() => this.withIdleTimer(this.options.idleTimeoutMs, 'read no reply', () => this.waitForDrain()));
+      if (this.stopped) return;
       const request = decodeRequest(await this.fromClient(NBD_REQUEST.size, this.options.idleTimeoutMs));
       const framing = frameRequest(request);
       if (framing.kind === 'fatal') {
@@ -339,8 +344,6 @@ export class NbdServerConnection {
         return;
       }
       if (!this.answer(backend, request, result, agreed)) return;
-      if (this.socket.writableLength > SERVER_REPLY_BYTES_IN_FLIGHT)
-        await this.waitingForClient(() => this.withIdleTimer(this.options.idleTimeoutMs, 'read no reply', () => this.waitForDrain()));
     }
   }
 
