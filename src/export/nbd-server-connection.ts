@@ -352,6 +352,17 @@ export class NbdServerConnection {
    * backend failed with an internal error).
    */
   private answer(backend: NbdExportBackend, request: NbdRequest, result: RequestResult, agreed: TransmissionAgreement): boolean {
+    this.report(backend, request, result);
+    this.reply(request, result, agreed);
+    if (result.failure?.internal === true) {
+      this.closeReason = 'backend failed with an internal error';
+      return false;
+    }
+    return true;
+  }
+
+  /** Reports a backend failure, if the request had one, as a backend-error event. */
+  private report(backend: NbdExportBackend, request: NbdRequest, result: RequestResult): void {
     if (result.failure !== undefined) {
       this.options.emit({
         kind: 'backend-error',
@@ -363,12 +374,6 @@ export class NbdServerConnection {
         internal: result.failure.internal,
       });
     }
-    this.reply(request, result, agreed);
-    if (result.failure?.internal === true) {
-      this.closeReason = 'backend failed with an internal error';
-      return false;
-    }
-    return true;
   }
 
   /** Waits until one more READ of `length` bytes may go in flight (at least one always may). */
@@ -423,7 +428,12 @@ export class NbdServerConnection {
       this.writeBytesInFlight -= length;
       this.options.writeBudget.give(length);
       if (holds) this.buffers.give(pooled);
-      if (this.stopped || this.socket.destroyed) return;
+      // The bytes have landed (or failed) whatever became of the client: a failure is reported, and
+      // a shutdown (stopped, the socket still open: finish() ends it after this) still answers.
+      if (this.socket.destroyed) {
+        this.report(backend, request, result);
+        return;
+      }
       if (!this.answer(backend, request, result, agreed)) this.closeAfterFailure();
     });
     this.writesInFlight.set(done, rangeOf(request));
