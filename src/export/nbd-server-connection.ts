@@ -305,6 +305,11 @@ export class NbdServerConnection {
     // Bounded by the connection's life: every turn consumes at least one 28-byte header.
     for (;;) {
       if (!(await gate())) return;
+      // Before each request, not only after one run here: the replies of READs and WRITEs in flight
+      // are queued as they complete, and a client that reads none must not make them pile up.
+      if (this.socket.writableLength > SERVER_REPLY_BYTES_IN_FLIGHT)
+        await this.waitingForClient(() => this.withIdleTimer(this.options.idleTimeoutMs, 'read no reply', () => this.waitForDrain()));
+      if (this.stopped) return;
       const request = decodeRequest(await this.fromClient(NBD_REQUEST.size, this.options.idleTimeoutMs));
       const framing = frameRequest(request);
       if (framing.kind === 'fatal') {
@@ -339,8 +344,6 @@ export class NbdServerConnection {
         return;
       }
       if (!this.answer(backend, request, result, agreed)) return;
-      if (this.socket.writableLength > SERVER_REPLY_BYTES_IN_FLIGHT)
-        await this.waitingForClient(() => this.withIdleTimer(this.options.idleTimeoutMs, 'read no reply', () => this.waitForDrain()));
     }
   }
 
@@ -349,6 +352,17 @@ export class NbdServerConnection {
    * backend failed with an internal error).
    */
   private answer(backend: NbdExportBackend, request: NbdRequest, result: RequestResult, agreed: TransmissionAgreement): boolean {
+    this.report(backend, request, result);
+    this.reply(request, result, agreed);
+    if (result.failure?.internal === true) {
+      this.closeReason = 'backend failed with an internal error';
+      return false;
+    }
+    return true;
+  }
+
+  /** Reports a backend failure, if the request had one, as a backend-error event. */
+  private report(backend: NbdExportBackend, request: NbdRequest, result: RequestResult): void {
     if (result.failure !== undefined) {
       this.options.emit({
         kind: 'backend-error',
@@ -360,12 +374,6 @@ export class NbdServerConnection {
         internal: result.failure.internal,
       });
     }
-    this.reply(request, result, agreed);
-    if (result.failure?.internal === true) {
-      this.closeReason = 'backend failed with an internal error';
-      return false;
-    }
-    return true;
   }
 
   /** Waits until one more READ of `length` bytes may go in flight (at least one always may). */
@@ -420,7 +428,12 @@ export class NbdServerConnection {
       this.writeBytesInFlight -= length;
       this.options.writeBudget.give(length);
       if (holds) this.buffers.give(pooled);
-      if (this.stopped || this.socket.destroyed) return;
+      // The bytes have landed (or failed) whatever became of the client: a failure is reported, and
+      // a shutdown (stopped, the socket still open: finish() ends it after this) still answers.
+      if (this.socket.destroyed) {
+        this.report(backend, request, result);
+        return;
+      }
       if (!this.answer(backend, request, result, agreed)) this.closeAfterFailure();
     });
     this.writesInFlight.set(done, rangeOf(request));

@@ -1,0 +1,67 @@
+/**
+ * Layer: scenario. Review of the NBD WRITEs in flight at a server shutdown (`snaptape serve` on
+ * its first SIGTERM/SIGINT closes the NBD server, then syncs and closes the volumes). `close()`
+ * drains every connection, its queued replies flushed: a WRITE whose bytes the server has put in
+ * the image (and that the shutdown then syncs) is answered. Before WRITEs ran in flight every
+ * executed WRITE was; a client that gets no reply must take the write as lost, though it landed.
+ */
+import { pbkdf2 } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createVolume } from '../../src/api/volume-api.js';
+import { NbdClient } from '../../src/export/nbd-client.js';
+import { NbdServer } from '../../src/export/nbd-server.js';
+import { VolumeBackend } from '../../src/export/volume-backend.js';
+import type { Volume } from '../../src/volume/volume.js';
+import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+let server: NbdServer | undefined;
+let volume: Volume | undefined;
+let dir: TempDir | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+  volume?.close();
+  volume = undefined;
+  dir?.cleanup();
+  dir = undefined;
+});
+
+/** Keeps every libuv pool thread busy for a while, so pwrites queued now stay in flight. */
+function busyPool(): Promise<unknown[]> {
+  return Promise.all(Array.from({ length: 16 }, () => new Promise((resolve) => pbkdf2('review', 'salt', 60_000, 32, 'sha256', (_error, key) => resolve(key)))));
+}
+
+describe('NBD server close with WRITEs in flight', () => {
+  it('answers every WRITE whose bytes it put in the image', async () => {
+    dir = makeTempDir('snaptape-nbd-shutdown-');
+    const path = join(dir.path, 'v.fba');
+    volume = createVolume(path, { type: 'fba', blocks: 8192, volser: 'SHUTWR' });
+    server = new NbdServer({ exports: [new VolumeBackend(volume, { name: 'v' })] });
+    const { port } = await server.listen();
+    const client = await NbdClient.connect({ port, exportName: 'v' });
+    const busy = busyPool();
+    const answers = Array.from({ length: 4 }, (_, i) =>
+      client.write(i * 65536, Buffer.alloc(65536, 0x30 + i)).then(
+        () => 'answered',
+        () => 'not answered',
+      ),
+    );
+    const v = volume;
+    for (let i = 0; i < 200 && v.deferredWritesInFlight < 4; i++) await sleep(5);
+    expect(v.deferredWritesInFlight).toBe(4);
+    // The shutdown starts while the four writes are still queued on the pool.
+    const closing = server.close();
+    await busy;
+    await closing;
+    server = undefined;
+    const file = readFileSync(path);
+    const landed = [0, 1, 2, 3].map((i) => file.subarray(i * 65536, (i + 1) * 65536).every((b) => b === 0x30 + i));
+    expect(landed).toEqual([true, true, true, true]);
+    expect(await Promise.all(answers)).toEqual(['answered', 'answered', 'answered', 'answered']);
+    client.destroy();
+  }, 30_000);
+});
