@@ -577,9 +577,20 @@ export class Volume {
    */
   close(): void {
     if (this.closed) return;
-    // Callers wait for `writesLanded` first (the NBD server does); only an exit that cannot wait
-    // closes with writes in flight, and the size table it saves then covers them (V keeps the larger value).
     this.closed = true;
+    // Callers wait for `writesLanded` first (the NBD server does); only an exit that cannot wait
+    // closes with writes in flight. A pwrite queued on libuv's pool holds only the descriptor's
+    // number: closed now, the next file opened would take it and the write would land there. So
+    // the image stays open (and locked) until those writes landed; an exit that comes first closes
+    // it, and the size table beside the image, not saved then, is rebuilt by a scan at the next open.
+    if (this.landing.size > 0) {
+      void this.writesLanded().then(() => this.closeNow());
+      return;
+    }
+    this.closeNow();
+  }
+
+  private closeNow(): void {
     const sizes = this.sizes;
     const keepSizes = !this.backend.readOnly && sizes !== undefined && this.geometry.kind === 'ckd';
     // Saved while the lock is still held, and after the last write (the stamp is final).
