@@ -78,7 +78,7 @@ export interface NbdExportBackend {
    * itself, or takes writes and records them, or is released, and returns what the link serves.
    * Absent: the export cannot be a mirror's secondary.
    */
-  mirrorLink?(mode: MirrorLinkMode): MirrorLinkGrant<NbdExportBackend>;
+  mirrorLink?(mode: MirrorLinkMode): MirrorLinkGrant<NbdExportBackend> | Promise<MirrorLinkGrant<NbdExportBackend>>;
 }
 
 /** The NBD errno for each operating-error code; anything unlisted is EIO. */

@@ -171,7 +171,7 @@ export interface NegotiationContext {
 }
 
 /** Handles one option whose data has been read in full. */
-export function handleOption(ctx: NegotiationContext, request: OptionRequest, data: Buffer): NegotiationOutcome {
+export function handleOption(ctx: NegotiationContext, request: OptionRequest, data: Buffer): NegotiationOutcome | Promise<NegotiationOutcome> {
   if (request.option === NbdOption.STARTTLS) return handleStartTls(ctx, data);
   if (ctx.tls === 'required' && request.option !== NbdOption.ABORT) {
     // Spec: NBD_OPT_EXPORT_NAME cannot carry an error, so the server closes instead.
@@ -266,7 +266,7 @@ function parseInfoRequest(data: Buffer): InfoRequest | undefined {
 }
 
 /** snaptape's mirror-link option (mirror-link-option.ts). */
-function handleMirrorLink(ctx: NegotiationContext, data: Buffer): NegotiationOutcome {
+async function handleMirrorLink(ctx: NegotiationContext, data: Buffer): Promise<NegotiationOutcome> {
   const option = NBD_OPT_SNAPTAPE_MIRROR_LINK;
   const request = decodeMirrorLinkRequest(data);
   if (request === undefined) {
@@ -284,7 +284,8 @@ function handleMirrorLink(ctx: NegotiationContext, data: Buffer): NegotiationOut
   let grant: MirrorLinkGrant<NbdExportBackend>;
   try {
     if (backend.mirrorLink === undefined) throw new Error('it cannot be a mirror secondary');
-    grant = backend.mirrorLink(request.mode);
+    // Awaited: a grant that names units to resend waits for the export's writes in flight.
+    grant = await backend.mirrorLink(request.mode);
   } catch (error) {
     const why = `export '${backend.name}' refused the mirror link: ${error instanceof Error ? error.message : String(error)}`;
     ctx.send(encodeOptionReply(option, NbdReply.ERR_POLICY, Buffer.from(why.slice(0, 1024), 'utf8')));

@@ -249,7 +249,7 @@ export class NbdServerConnection {
         });
       }
       const data = await this.fromClient(request.dataLength);
-      const outcome = handleOption(ctx, request, data);
+      const outcome = await handleOption(ctx, request, data);
       if (outcome.kind === 'starttls') {
         await this.upgradeToTls();
         tls = 'active';

@@ -25,6 +25,7 @@ import { ZERO_FILL_CHUNK_BYTES } from './nbd-constants.js';
 import type { NbdExportBackend } from './nbd-backend.js';
 import type { MirrorLinkGrant, MirrorLinkMode } from './mirror-link-option.js';
 import { installSecondaryGuard, releaseSecondaryGuard, secondaryGuardOf, type SecondaryGuard } from '../volume/secondary-guard.js';
+import { withWritesLanded } from '../volume/deferred-writes.js';
 
 /** The export name rule of `snaptape serve`: the image file's basename without its last extension. */
 export function exportNameFor(imagePath: string): string {
@@ -103,9 +104,19 @@ export class VolumeBackend implements NbdExportBackend {
     return this.volume.readOnly || secondaryGuardOf(this.volume)?.state === 'protected';
   }
 
-  /** A mirror's link takes the export (mirror-link-option.ts): the secondary's guard is set to match. */
-  mirrorLink(mode: MirrorLinkMode): MirrorLinkGrant<NbdExportBackend> {
+  /**
+   * A mirror's link takes the export (mirror-link-option.ts): the secondary's guard is set to match.
+   * A grant that names units to resend (protect, forget) waits until every client write the export
+   * took before it has landed (writes meanwhile run synchronously): one still landing could land
+   * after the primary's resend of its unit, and leave the secondary unlike the primary.
+   */
+  mirrorLink(mode: MirrorLinkMode): MirrorLinkGrant<NbdExportBackend> | Promise<MirrorLinkGrant<NbdExportBackend>> {
     if (this.volume.readOnly) throw new UsageError(`Cannot mirror onto ${this.volume.path}: it is served read-only`, { path: this.volume.path });
+    if (mode === 'protect' || mode === 'forget') return withWritesLanded([this.volume], () => this.grantLink(mode));
+    return this.grantLink(mode);
+  }
+
+  private grantLink(mode: MirrorLinkMode): MirrorLinkGrant<NbdExportBackend> {
     const unitCount = this.volume.unitCount;
     if (mode === 'release') {
       releaseSecondaryGuard(this.volume);

@@ -34,7 +34,7 @@ describe('a mirror link taking a served secondary with client writes in flight',
     volume = createVolume(join(dir.path, 'sec.fba'), { type: 'fba', blocks: 131072, volser: 'LINKDF' });
     const backend = new VolumeBackend(volume, { name: 'sec' });
     // Split from the primary: the guard records what clients write here.
-    backend.mirrorLink('split');
+    await backend.mirrorLink('split');
     const busy = busyPool();
     // A client's 32 MiB write, deferred (the split guard is deferredWriteSafe), still queued on the pool.
     const client = backend.writeAsync(0, Buffer.alloc(32 << 20, 0xc1));

@@ -79,7 +79,7 @@ describe('NBD over a unix socket and over TLS-PSK', () => {
     });
   });
 
-  it('negotiation before STARTTLS: TLS_REQD for options, a close for EXPORT_NAME, ACK for STARTTLS', () => {
+  it('negotiation before STARTTLS: TLS_REQD for options, a close for EXPORT_NAME, ACK for STARTTLS', async () => {
     const sent: Buffer[] = [];
     const ctx = {
       directory: { exports: [new MemoryBackend({ name: 'm', sizeBytes: SIZE })] },
@@ -93,7 +93,7 @@ describe('NBD over a unix socket and over TLS-PSK', () => {
     expect(sent.pop()?.readUInt32BE(12)).toBe(NbdReply.ERR_TLS_REQD);
     expect(handleOption(ctx, { option: NbdOption.LIST, dataLength: 0 }, Buffer.alloc(0))).toEqual({ kind: 'continue' });
     expect(sent.pop()?.readUInt32BE(12)).toBe(NbdReply.ERR_TLS_REQD);
-    expect(handleOption(ctx, { option: NbdOption.EXPORT_NAME, dataLength: 1 }, Buffer.from('m')).kind).toBe('close');
+    expect((await handleOption(ctx, { option: NbdOption.EXPORT_NAME, dataLength: 1 }, Buffer.from('m'))).kind).toBe('close');
     expect(handleOption(ctx, { option: NbdOption.STARTTLS, dataLength: 0 }, Buffer.alloc(0))).toEqual({ kind: 'starttls' });
     expect(sent.pop()?.readUInt32BE(12)).toBe(NbdReply.ACK);
     const active = { ...ctx, tls: 'active' as const };
