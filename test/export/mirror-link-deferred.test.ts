@@ -6,13 +6,13 @@
  * the chain before the grant must have landed by then, else it can land after the primary's resend
  * of the same unit and leave the secondary unlike the primary, with nothing left to say so.
  */
-import { pbkdf2 } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
 import { VolumeBackend } from '../../src/export/volume-backend.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { occupyLibuvPool } from '../harness/busy-libuv-pool.js';
 
 let dir: TempDir | undefined;
 let volume: Volume | undefined;
@@ -23,11 +23,6 @@ afterEach(() => {
   dir = undefined;
 });
 
-/** Keeps every libuv pool thread busy for a while, so a pwrite queued now stays in flight. */
-function busyPool(): Promise<unknown[]> {
-  return Promise.all(Array.from({ length: 16 }, () => new Promise((resolve) => pbkdf2('review', 'salt', 60_000, 32, 'sha256', (_error, key) => resolve(key)))));
-}
-
 describe('a mirror link taking a served secondary with client writes in flight', () => {
   it('is granted the secondary only once the client writes before it have landed', async () => {
     dir = makeTempDir('snaptape-link-deferred-');
@@ -35,7 +30,7 @@ describe('a mirror link taking a served secondary with client writes in flight',
     const backend = new VolumeBackend(volume, { name: 'sec' });
     // Split from the primary: the guard records what clients write here.
     await backend.mirrorLink('split');
-    const busy = busyPool();
+    const busy = occupyLibuvPool();
     // A client's 32 MiB write, deferred (the split guard is deferredWriteSafe), still queued on the pool.
     const client = backend.writeAsync(0, Buffer.alloc(32 << 20, 0xc1));
     expect(volume.deferredWritesInFlight).toBe(1);

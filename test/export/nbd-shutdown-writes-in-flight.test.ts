@@ -5,7 +5,6 @@
  * the image (and that the shutdown then syncs) is answered. Before WRITEs ran in flight every
  * executed WRITE was; a client that gets no reply must take the write as lost, though it landed.
  */
-import { pbkdf2 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import { NbdServer } from '../../src/export/nbd-server.js';
 import { VolumeBackend } from '../../src/export/volume-backend.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { occupyLibuvPool } from '../harness/busy-libuv-pool.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -30,11 +30,6 @@ afterEach(async () => {
   dir = undefined;
 });
 
-/** Keeps every libuv pool thread busy for a while, so pwrites queued now stay in flight. */
-function busyPool(): Promise<unknown[]> {
-  return Promise.all(Array.from({ length: 16 }, () => new Promise((resolve) => pbkdf2('review', 'salt', 60_000, 32, 'sha256', (_error, key) => resolve(key)))));
-}
-
 describe('NBD server close with WRITEs in flight', () => {
   it('answers every WRITE whose bytes it put in the image', async () => {
     dir = makeTempDir('snaptape-nbd-shutdown-');
@@ -43,7 +38,7 @@ describe('NBD server close with WRITEs in flight', () => {
     server = new NbdServer({ exports: [new VolumeBackend(volume, { name: 'v' })] });
     const { port } = await server.listen();
     const client = await NbdClient.connect({ port, exportName: 'v' });
-    const busy = busyPool();
+    const busy = occupyLibuvPool();
     const answers = Array.from({ length: 4 }, (_, i) =>
       client.write(i * 65536, Buffer.alloc(65536, 0x30 + i)).then(
         () => 'answered',

@@ -5,7 +5,6 @@
  * the reply; a write that fails on the disk is news to the server's listeners even when nobody
  * waits for its answer.
  */
-import { pbkdf2 } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
@@ -17,6 +16,7 @@ import { FaultyBackend, parseFaultPlan } from '../../src/image/index.js';
 import { openImage } from '../../src/image/open-image.js';
 import { Volume } from '../../src/volume/volume.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { occupyLibuvPool } from '../harness/busy-libuv-pool.js';
 import { RawPeer, requestFrame } from './helpers/raw-peer.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -33,11 +33,6 @@ afterEach(async () => {
   dir = undefined;
 });
 
-/** Keeps every libuv pool thread busy for a while, so a pwrite queued now stays in flight. */
-function busyPool(): Promise<unknown[]> {
-  return Promise.all(Array.from({ length: 16 }, () => new Promise((resolve) => pbkdf2('review', 'salt', 60_000, 32, 'sha256', (_error, key) => resolve(key)))));
-}
-
 describe('a deferred WRITE that fails after its client reset', () => {
   it('is still reported as a backend error', async () => {
     dir = makeTempDir('snaptape-nbd-fail-reset-');
@@ -52,7 +47,7 @@ describe('a deferred WRITE that fails after its client reset', () => {
     const { port } = await server.listen();
     const peer = await RawPeer.connect(port);
     await peer.enterTransmission('v');
-    const busy = busyPool();
+    const busy = occupyLibuvPool();
     peer.send(Buffer.concat([requestFrame({ type: NbdCommand.WRITE, offsetBytes: 5 * slot, length: 2 * slot }), Buffer.alloc(2 * slot, 0x56)]));
     for (let i = 0; i < 200 && volume.deferredWritesInFlight === 0; i++) await sleep(5);
     expect(volume.deferredWritesInFlight).toBe(1);

@@ -5,12 +5,12 @@
  * next file opened gets that number, and the write lands in it. Closing must not release the
  * descriptor under a write that has not landed.
  */
-import { pbkdf2 } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/volume/open-volume.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { occupyLibuvPool } from '../harness/busy-libuv-pool.js';
 
 let dir: TempDir | undefined;
 afterEach(() => {
@@ -18,18 +18,13 @@ afterEach(() => {
   dir = undefined;
 });
 
-/** Keeps every libuv pool thread busy for a while, so a pwrite queued now waits behind them. */
-function busyPool(): Promise<unknown[]> {
-  return Promise.all(Array.from({ length: 16 }, () => new Promise((resolve) => pbkdf2('review', 'salt', 60_000, 32, 'sha256', (_error, key) => resolve(key)))));
-}
-
 describe('Volume.close with a deferred write in flight', () => {
   it('does not let the write land in the next file opened', async () => {
     dir = makeTempDir('snaptape-deferred-close-');
     const volume = createVolume(join(dir.path, 'v.fba'), { type: 'fba', blocks: 4096, volser: 'DCLOSE' });
     const other = join(dir.path, 'other.bin');
     writeFileSync(other, 'keep');
-    const busy = busyPool();
+    const busy = occupyLibuvPool();
     const landed = volume.writeFlatDeferred(8192, Buffer.alloc(4096, 0xee)).then(
       () => 'landed',
       (error: unknown) => (error instanceof Error ? error.message : String(error)),
