@@ -20,7 +20,10 @@ import { killAllServers } from '../server/helpers/serve-process.js';
 import { Prng } from './mirror-fixtures.js';
 import { serveOn, waitForMirror } from './remote-fixtures.js';
 
-/** An export that counts the NBD writes (data and zero fills) it is sent. */
+/**
+ * An export that counts the NBD writes (data and zero fills) it is sent, landing in the request
+ * (`write`, `writeZeroes`) or in flight (`writeAsync`, `writeZeroesAsync`: the server's WRITEs in flight).
+ */
 class CountingBackend extends VolumeBackend {
   writes = 0;
   override write(offsetBytes: number, data: Buffer): void {
@@ -30,6 +33,14 @@ class CountingBackend extends VolumeBackend {
   override writeZeroes(offsetBytes: number, length: number): void {
     this.writes++;
     super.writeZeroes(offsetBytes, length);
+  }
+  override writeAsync(offsetBytes: number, data: Buffer): Promise<void> {
+    this.writes++;
+    return super.writeAsync(offsetBytes, data);
+  }
+  override writeZeroesAsync(offsetBytes: number, length: number): Promise<void> {
+    this.writes++;
+    return super.writeZeroesAsync(offsetBytes, length);
   }
 }
 
