@@ -184,6 +184,12 @@ export interface ServedExport {
   readonly path: string;
   readonly sizeBytes: number;
   readonly readOnly: boolean;
+  /**
+   * A CKD volume's size table as the server opened it: 'stored', or 'rebuilt by a scan: <why>' (the
+   * table beside the image was stale, after a crash or a write by another tool). Built before the
+   * server listens, so no client's first write waits for the scan.
+   */
+  readonly sizeTable?: string;
 }
 
 /** Where NBD listens: a unix socket (with the group that may use it, if any), or TCP with or without TLS-PSK. */

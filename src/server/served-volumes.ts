@@ -68,14 +68,6 @@ export class ServedVolumes {
     return new ServedVolumes(entries);
   }
 
-  /** One line for each volume whose size table had to be rebuilt by a scan when it was opened. */
-  sizeTableWarnings(): string[] {
-    return this.list().flatMap(({ name, volume }) => {
-      const reason = volume.sizeTableScanReason;
-      return reason === undefined ? [] : [`${name}: the size table was rebuilt by a scan of ${volume.unitCount} tracks (${reason})`];
-    });
-  }
-
   list(): ServedVolume[] {
     return [...this.byName.values()];
   }

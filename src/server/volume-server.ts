@@ -128,7 +128,6 @@ export class VolumeServer {
     const tapes = options.tapes ?? [];
     if (options.images.length === 0 && tapes.length === 0) throw new UsageError('Cannot serve: give an image or a --tape');
     const volumes = ServedVolumes.open(options.images, { readOnly: options.readOnly ?? false, allowNone: tapes.length > 0 });
-    warnings.push(...volumes.sizeTableWarnings());
     let tape: TapeVolumeBackend | undefined;
     try {
       tape = tapes.length > 0 ? openTapeExport(tapes) : undefined;
@@ -174,7 +173,13 @@ export class VolumeServer {
         nbd: {
           ...nbdAddress,
           exports: [
-            ...volumes.list().map((v) => ({ name: v.name, path: v.volume.path, sizeBytes: v.backend.sizeBytes, readOnly: v.backend.readOnly })),
+            ...volumes.list().map((v) => ({
+              name: v.name,
+              path: v.volume.path,
+              sizeBytes: v.backend.sizeBytes,
+              readOnly: v.backend.readOnly,
+              ...(v.volume.geometry.kind === 'ckd' ? { sizeTable: v.volume.sizeTableOrigin } : {}),
+            })),
             ...(tape !== undefined ? [{ name: tape.name, path: tape.path, sizeBytes: tape.sizeBytes, readOnly: true }] : []),
           ],
         },

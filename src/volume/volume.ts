@@ -50,7 +50,6 @@ export class Volume {
   private readonly chain = new InterceptorChain();
   private sizes: TrackSizeTable | undefined;
   private sizeOrigin = 'kept in memory';
-  private sizeScanReason: string | undefined;
   private closed = false;
   /** Deferred writes (`writeFlatDeferred`) whose bytes have not landed yet. */
   private readonly landing = new Set<Promise<void>>();
@@ -129,7 +128,6 @@ export class Volume {
       } else {
         this.sizes = TrackSizeTable.scan(this.backend, this.ckd);
         this.sizeOrigin = `rebuilt by a scan: ${stored.reason}`;
-        this.sizeScanReason = stored.reason;
       }
     }
     return this.sizes;
@@ -138,11 +136,6 @@ export class Volume {
   /** Where the size table came from: 'stored', 'rebuilt by a scan: <reason>', or 'kept in memory'. */
   get sizeTableOrigin(): string {
     return this.sizeOrigin;
-  }
-
-  /** Why the size table was rebuilt by a scan of every track, if it was. */
-  get sizeTableScanReason(): string | undefined {
-    return this.sizeScanReason;
   }
 
   /**
