@@ -15,6 +15,8 @@ import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 /** 20 MiB of blocks: 640 tape blocks of 64, 20 runs of 1 MiB. */
 const BLOCKS = 40_960;
 const RUN_BLOCKS = 2048;
+/** The backup's tape blocks: 64 FBA blocks each. */
+const TAPE_BLOCKS = BLOCKS / 64;
 
 let dir: TempDir;
 const at = (name: string): string => join(dir.path, name);
@@ -45,9 +47,11 @@ describe(`restore --new-volume of a full ${BLOCKS}-block FBA volume`, () => {
 
   it('writes runs of up to 1 MiB, not a block (or a tape block) per call', () => {
     expect(restore.status, restore.stderr).toBe(0);
-    // 20 runs, plus about 100 to create the image and for the CLI's own output; a write per tape
-    // block is 640.
+    // 20 runs, plus what is not the image's: about 100 to create it and for the CLI's own output,
+    // and the 8-byte eventfd writes that wake the event loop for each message of the restore's hash
+    // worker (libuv's async handle). Those vary with timing, as libuv folds the wakeups of a busy
+    // loop into one: 170-410 of them in CI runs. A write per tape block would be 640 on its own.
     expect(restore.writeCalls).toBeGreaterThanOrEqual(BLOCKS / RUN_BLOCKS);
-    expect(restore.writeCalls).toBeLessThan(BLOCKS / RUN_BLOCKS + 180);
+    expect(restore.writeCalls).toBeLessThan(TAPE_BLOCKS);
   });
 });
