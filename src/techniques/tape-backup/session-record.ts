@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { translateIoError } from '../../errors/io-error.js';
-import { durableReplace } from '../../image/durable-replace.js';
+import { durableReplace, durableReplaceOffThread } from '../../image/durable-replace.js';
 
 export type RecordStatus = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 
@@ -52,6 +52,16 @@ export function writeSessionRecord(record: SessionRecord): void {
     rmSync(bitmapPath(record.tapePath), { force: true });
     rmSync(`${record.tapePath}.session.layout.json`, { force: true });
   }
+}
+
+/**
+ * A checkpoint's record (running or paused), written as `writeSessionRecord` writes one but with
+ * its fsyncs off this thread (durable-replace.ts), for the owning thread of a volume during the
+ * copy. It lands only if `stillWanted()` still says so when it is written, so that a record
+ * decided since (a stop, the completion) is never replaced by an older one. False when dropped.
+ */
+export function writeCheckpointRecord(record: SessionRecord & { readonly status: 'running' | 'paused' }, stillWanted: () => boolean): Promise<boolean> {
+  return durableReplaceOffThread(recordPath(record.tapePath), `${JSON.stringify(record, null, 2)}\n`, 'persist the session', stillWanted);
 }
 
 export function readSessionRecord(tapePath: string): SessionRecord | undefined {

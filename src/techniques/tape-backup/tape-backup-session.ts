@@ -18,6 +18,7 @@
 import { SteppedWriteback } from '../../base/stepped-writeback.js';
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { resolve } from 'node:path';
 import { createTargetRate, type TargetRate } from '../../engine/target-rate.js';
 import { assert } from '../../base/assert.js';
@@ -54,7 +55,7 @@ import type { BackupSet } from './backup-elements.js';
 import type { SourceDescription } from './backup-labels.js';
 import { prepareNewBackup, prepareResumedBackup, type PreparedBackup } from './backup-prepare.js';
 import { type BackupPhases, type BackupProgress, type BackupSummary, type CbwErrorStatus, type TapeBackupOptions } from './backup-types.js';
-import { sessionRecordKey, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
+import { sessionRecordKey, writeCheckpointRecord, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
 
 /** How often progress is sampled and the session record checkpointed. */
 export const PROGRESS_INTERVAL_MS = 250;
@@ -99,6 +100,10 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   // Main thread only.
   private stateValue: SessionState = 'starting';
   private failure: SnaptapeError | undefined;
+  /** Records decided so far: a record written off the thread lands only if it is still the last. */
+  private recordsDecided = 0;
+  /** The checkpoint whose record is being written, if any. */
+  private checkpointing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastCheckpointMs = Date.now();
   private finishedMs: number | undefined;
@@ -156,7 +161,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     }
     this.hostWrites = new HostWriteRecorder(volume.unitCount);
     if (options.tapeFaults) injectTapeFaults(this.writer, options.tapeFaults);
-    this.bytesTotal = this.set.slots.lengths.reduce((n, l) => n + l, 0);
+    let bytesTotal = 0;
+    for (const length of this.set.slots.lengths) bytesTotal += length;
+    this.bytesTotal = bytesTotal;
     this.done = new Promise<BackupSummary>((resolve, reject) => {
       this.once('finished', resolve);
       this.once('aborted', reject);
@@ -325,7 +332,13 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
 
   // ---- the copy loop --------------------------------------------------------------------------
 
+  /**
+   * Runs in turns of the event loop of its own after the start instant (the pool's start, the
+   * copy's tasks, the digest's task): the host's writes, on this thread, wait for one step at
+   * most, never for the whole start-up. A host write meanwhile is copied before it as ever.
+   */
   private async copyAll(): Promise<void> {
+    await nextTurn();
     const workers = this.options.workers ?? this.options.pool?.workers ?? defaultWorkerCount();
     let pool: CopyPool;
     try {
@@ -335,6 +348,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
       return this.abort();
     }
     this.timer = setInterval(() => this.tick(), PROGRESS_INTERVAL_MS);
+    await nextTurn();
     const digestWords = newDigestWords();
     let digesting: Promise<TapeDigestResult> | undefined;
     try {
@@ -348,6 +362,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
         ports: () => ({ source: this.cbw.toTape.source, sink: this.cbw.toTape.sink }),
       });
       // After the copy's tasks are queued, so that it never holds a thread they wait for.
+      await nextTurn();
       digesting = digestTapeOnPool(pool, {
         tapePath: this.options.tapePath,
         plan: this.layout.plan,
@@ -423,6 +438,10 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     const summary = this.summarize(digested.digests, result.verification, result.tapeSha256, phases);
     this.bitmap.close();
     // The record says completed before the session does: a record that cannot be written fails it.
+    // A checkpoint in flight is overtaken by this record (it only removes its temp file). This one
+    // stays on this thread: host writes no longer wait for the session, and the tape's own fsync,
+    // just done, left the disk little to flush.
+    await this.checkpointing;
     this.persist('completed', summary);
     // Only then is the checkpoint a base: a crash in between leaves the older base, never a hole.
     if (result.tapeSha256) this.completeCheckpoint(result.tapeSha256);
@@ -523,6 +542,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.writer.close();
     this.targetVolume?.close();
     this.persistSafely(status, reason);
+    // A checkpoint in flight was overtaken by this record: it only removes its temp file.
+    await this.checkpointing;
     this.tapeLock?.release();
     this.bitmap.close();
     this.spool?.close();
@@ -558,7 +579,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     if (Date.now() - this.lastCheckpointMs >= CHECKPOINT_INTERVAL_MS) {
       this.lastCheckpointMs = Date.now();
       try {
-        this.persist(this.stateValue === 'paused' ? 'paused' : 'running');
+        this.checkpoint();
       } catch (error) {
         // Without its checkpoints a backup could not be resumed truthfully: it stops here.
         this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot checkpoint ${this.name}: ${String(error)}`, {}));
@@ -638,6 +659,34 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   }
 
   private persist(status: RecordStatus, summary?: BackupSummary, reason?: string): void {
+    const record = this.record(status, summary, reason);
+    this.recordsDecided += 1;
+    writeSessionRecord(record);
+  }
+
+  /**
+   * A checkpoint during the copy, one at a time: `persist`, with the record's fsyncs off the owning
+   * thread (behind the copy's writeback one took 320 ms, and every host write waited for it). The
+   * record lands unless one decided after it (a stop, the completion) was written first. A failure
+   * stops the session: without its checkpoints no resume is truthful.
+   */
+  private checkpoint(): void {
+    if (this.checkpointing) return;
+    const status: 'running' | 'paused' = this.stateValue === 'paused' ? 'paused' : 'running';
+    const record = { ...this.record(status), status };
+    const decided = (this.recordsDecided += 1);
+    this.checkpointing = writeCheckpointRecord(record, () => this.recordsDecided === decided)
+      .then(
+        () => undefined,
+        (error: unknown) => this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot checkpoint ${this.name}: ${String(error)}`, {})),
+      )
+      .finally(() => {
+        this.checkpointing = undefined;
+      });
+  }
+
+  /** The record of this instant; the bitmap is written first (whole) unless the backup completed. */
+  private record(status: RecordStatus, summary?: BackupSummary, reason?: string): SessionRecord {
     const record: SessionRecord = {
       kind: 'tape-backup',
       status,
@@ -655,7 +704,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
       ...(summary !== undefined ? { summary } : {}),
     };
     if (status !== 'completed') this.bitmap.writeAll(this.persistedStates());
-    writeSessionRecord(record);
+    return record;
   }
 
   /** The source's mtime in ns; "gone" when the image was removed meanwhile (no resume can match it). */
