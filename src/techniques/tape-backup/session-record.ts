@@ -64,6 +64,19 @@ export function writeCheckpointRecord(record: SessionRecord & { readonly status:
   return durableReplaceOffThread(recordPath(record.tapePath), `${JSON.stringify(record, null, 2)}\n`, 'persist the session', stillWanted);
 }
 
+/**
+ * Removes the record an earlier backup to the same tape left (it was interrupted; its tape has just
+ * been replaced). A new backup's own record lands after its start instant: until then a crash
+ * leaves no record to resume from, never the old one over the new tape and bitmap.
+ */
+export function removeSessionRecord(tapePath: string): void {
+  try {
+    rmSync(recordPath(tapePath), { force: true });
+  } catch (error) {
+    throw translateIoError(error, 'remove the earlier session record', recordPath(tapePath));
+  }
+}
+
 export function readSessionRecord(tapePath: string): SessionRecord | undefined {
   const path = recordPath(tapePath);
   if (!existsSync(path)) return undefined;

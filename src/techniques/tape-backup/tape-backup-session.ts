@@ -48,6 +48,7 @@ import { injectTapeFaults } from './tape-faults.js';
 import type { BackupSpool } from './backup-spool.js';
 import { PERSISTED_SPOOLED, type DurableSlotBitmap } from './durable-bitmap.js';
 import { CopyBeforeWrite } from './copy-before-write.js';
+import { saveLayout, type StoredLayout } from './backup-layout-store.js';
 import type { BackupChainPlan } from '../tracking/backup-chain.js';
 import { trackerOf } from '../tracking/change-tracker.js';
 import type { BackupLayout } from './backup-layout.js';
@@ -100,6 +101,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   // Main thread only.
   private stateValue: SessionState = 'starting';
   private failure: SnaptapeError | undefined;
+  /** A new backup's layout inputs, until they are made durable (before its first record). */
+  private layoutToSave: StoredLayout | undefined;
   /** Records decided so far: a record written off the thread lands only if it is still the last. */
   private recordsDecided = 0;
   /** The checkpoint whose record is being written, if any. */
@@ -138,6 +141,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.bitmap = prepared.bitmap;
     this.spool = prepared.spool;
     this.chain = prepared.chain;
+    this.layoutToSave = prepared.storedLayout;
     this.targetRate = options.targetMbps ? createTargetRate(options.targetMbps) : undefined;
     this.flush = new SteppedWriteback(options.tapePath, TAPE_WRITEBACK_BYTES);
     this.plan = backupCopyPlan(this.set, this.layout, this.states, this.writer.baseOffsetBytes, options, this.targetRate);
@@ -261,9 +265,22 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     }
     this.volume.addInterceptor(this);
     this.move('run');
-    this.persist('running');
+    // The layout and the first record, each made durable with two fsyncs (flushes of the disk's
+    // cache), in the next turn, before the copy's: not in this stretch, where every host write waits.
+    setImmediate(() => this.recordStart());
     void this.copyAll();
     return this;
+  }
+
+  /** The first record (and a new backup's layout), unless a stop already wrote its own. */
+  private recordStart(): void {
+    if (this.recordsDecided > 0) return;
+    try {
+      this.persist('running');
+    } catch (error) {
+      // Without its record the backup could never be resumed: it stops here.
+      this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot persist ${this.name}: ${String(error)}`, {}));
+    }
   }
 
   get state(): SessionState {
@@ -659,6 +676,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   }
 
   private persist(status: RecordStatus, summary?: BackupSummary, reason?: string): void {
+    this.saveLayoutOnce();
     const record = this.record(status, summary, reason);
     this.recordsDecided += 1;
     writeSessionRecord(record);
@@ -672,6 +690,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
    */
   private checkpoint(): void {
     if (this.checkpointing) return;
+    this.saveLayoutOnce();
     const status: 'running' | 'paused' = this.stateValue === 'paused' ? 'paused' : 'running';
     const record = { ...this.record(status), status };
     const decided = (this.recordsDecided += 1);
@@ -683,6 +702,13 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
       .finally(() => {
         this.checkpointing = undefined;
       });
+  }
+
+  /** A new backup's layout is durable before its first record, whichever record that is. */
+  private saveLayoutOnce(): void {
+    if (!this.layoutToSave) return;
+    saveLayout(sessionRecordKey(this.options), this.layoutToSave);
+    this.layoutToSave = undefined;
   }
 
   /** The record of this instant; the bitmap is written first (whole) unless the backup completed. */
