@@ -378,6 +378,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
           : {}),
         ports: () => ({ source: this.cbw.toTape.source, sink: this.cbw.toTape.sink }),
       });
+      // Observed at once: it may fail (its pool destroyed) in the turn below, before it is awaited.
+      copying.catch(() => undefined);
       // After the copy's tasks are queued, so that it never holds a thread they wait for.
       await nextTurn();
       digesting = digestTapeOnPool(pool, {
