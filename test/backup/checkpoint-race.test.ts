@@ -27,12 +27,12 @@ class CheckpointGate {
   private readonly realOpen = fsp.open;
 
   install(): void {
-    const realOpen = this.realOpen;
+    const realOpen = this.realOpen as (...args: unknown[]) => Promise<fsp.FileHandle>;
     fsp.open = ((path: fs.PathLike, ...rest: unknown[]) => {
-      if (!String(path).endsWith('.async.tmp') || this.opened) return (realOpen as (...a: unknown[]) => unknown)(path, ...rest);
+      if (!String(path).endsWith('.async.tmp') || this.opened) return realOpen(path, ...rest);
       this.opened = true;
-      return new Promise((resolve, reject) => {
-        this.releaseNow = (error) => (error ? reject(error) : resolve((realOpen as (...a: unknown[]) => unknown)(path, ...rest)));
+      return new Promise<fsp.FileHandle>((resolve, reject) => {
+        this.releaseNow = (error) => (error ? reject(error) : resolve(realOpen(path, ...rest)));
       });
     }) as typeof fsp.open;
     syncBuiltinESMExports();
