@@ -131,7 +131,7 @@ describe('a record decided while a checkpoint is in flight', () => {
     expect(existsSync(`${tape}.session.json.async.tmp`)).toBe(false);
     await sleep(100);
     expect(openFds(), 'descriptors after the cancelled backup').toBe(fdsBefore);
-    expect(timers(), 'timers after the cancelled backup').toBe(timersBefore);
+    expect(timers(), 'timers after the cancelled backup').toBeLessThanOrEqual(timersBefore);
   }, 60_000);
 
   it('a checkpoint that fails while the finished copy waits for it: failed, never recorded completed', async () => {
