@@ -489,14 +489,14 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     return { states: this.hostWriteStates, source: this.primarySource(), sink, target, marks: [] };
   }
 
-  /** The primary's whole slots, each run of consecutive units in one read. */
-  private primarySource(): RunUnitSource {
+  /** The primary's whole slots, each run of consecutive units in one read (into `landing`'s buffer where it offers one). */
+  private primarySource(landing?: (bytes: number) => Buffer | undefined): RunUnitSource {
     const backend = this.volume.backend;
     const read = (first: number, into: Buffer): void => {
       if (backend.readUnitsInto) backend.readUnitsInto(first, into);
       else backend.readUnits(first, into.length / backend.slotBytes).copy(into);
     };
-    return new RunUnitSource(read, backend.slotBytes);
+    return new RunUnitSource(read, backend.slotBytes, landing);
   }
 
   /** A local secondary's end: whole slots through its own write chain, a run of them per write. */
@@ -860,7 +860,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
         },
         () => channel.ready(),
       );
-      return { source: this.primarySource(), sink, onWritten: (units) => this.copiedByRun(s, units) };
+      // A batch is read straight into the channel slot it is sent from: no copy on this thread.
+      return { source: this.primarySource((bytes) => channel.landingFor(bytes)), sink, onWritten: (units) => this.copiedByRun(s, units) };
     }
     // The closing fsync of the secondary makes "in sync" durable; writeback in steps keeps it short.
     const writeback = new SteppedWriteback(s.spec.target, MIRROR_WRITEBACK_BYTES);
