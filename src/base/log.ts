@@ -20,6 +20,11 @@ export const LOG_EVENTS = {
   serveStarted: 'serve.started', // pid, nbd, control, exports, warnings
   serveStopped: 'serve.stopped', // cancelledSessions, unsettledSessions
   sessionProgress: 'session.progress', // session, type, volume, progress (debug)
+  nbdConnection: 'nbd.connection', // connection, state (opened, export, closed), remote, export, reason (debug)
+  nbdRefused: 'nbd.refused', // remote, reason (a connection refused before its handshake)
+  nbdProtocolError: 'nbd.protocol-error', // connection, reason (the connection is dropped)
+  nbdRequestRefused: 'nbd.request-refused', // connection, export, command, errno, reason (refused before the backend: read-only, out of range)
+  nbdBackendError: 'nbd.backend-error', // connection, export, command, errno, reason (error level when internal)
 } as const;
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];
 

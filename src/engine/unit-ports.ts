@@ -40,7 +40,8 @@ export interface UnitSink {
    * before it claims its next batch.
    */
   ready?(): Promise<void> | undefined;
-  close?(): void;
+  /** Releases what the sink holds once the copy writes no more; a promise the copy waits for. */
+  close?(): void | Promise<void>;
 }
 
 /** A run is read in one call when its units use at least this share of the span between them. */
@@ -287,10 +288,13 @@ export class FileUnitSink implements UnitSink {
 export class FunctionUnitSink implements UnitSink {
   private readonly writeAll: (writes: readonly UnitWrite[]) => void | Promise<void>;
   private readonly whenReady: (() => Promise<void> | undefined) | undefined;
+  private readonly onClose: (() => void | Promise<void>) | undefined;
 
-  constructor(writeAll: (writes: readonly UnitWrite[]) => void | Promise<void>, ready?: () => Promise<void> | undefined) {
+  /** `closed`, if given, releases what `writeAll` holds (it runs once the copy no longer writes). */
+  constructor(writeAll: (writes: readonly UnitWrite[]) => void | Promise<void>, ready?: () => Promise<void> | undefined, closed?: () => void | Promise<void>) {
     this.writeAll = writeAll;
     this.whenReady = ready;
+    this.onClose = closed;
   }
 
   write(writes: readonly UnitWrite[]): void | Promise<void> {
@@ -299,5 +303,9 @@ export class FunctionUnitSink implements UnitSink {
 
   ready(): Promise<void> | undefined {
     return this.whenReady?.();
+  }
+
+  close(): void | Promise<void> {
+    return this.onClose?.();
   }
 }

@@ -361,8 +361,18 @@ export class NbdServerConnection {
     return true;
   }
 
-  /** Reports a backend failure, if the request had one, as a backend-error event. */
+  /** Reports a backend failure, if the request had one, as a backend-error event; a refusal as a request-refused one. */
   private report(backend: NbdExportBackend, request: NbdRequest, result: RequestResult): void {
+    if (result.refusal !== undefined) {
+      this.options.emit({
+        kind: 'request-refused',
+        connectionId: this.connectionId,
+        exportName: backend.name,
+        command: request.type,
+        errno: result.errno,
+        reason: result.refusal,
+      });
+    }
     if (result.failure !== undefined) {
       this.options.emit({
         kind: 'backend-error',

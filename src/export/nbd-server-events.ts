@@ -19,6 +19,15 @@ export type NbdServerEvent =
       /** True when the backend threw something that is not a SnaptapeError (a bug); the connection is then dropped. */
       readonly internal: boolean;
     }
+  | {
+      readonly kind: 'request-refused';
+      readonly connectionId: number;
+      readonly exportName: string;
+      readonly command: number;
+      readonly errno: number;
+      /** Why the server refused it without running it on the backend (read-only, out of range, ...). */
+      readonly reason: string;
+    }
   | { readonly kind: 'connection-closed'; readonly connectionId: number; readonly reason: string };
 
 export type NbdServerEventListener = (event: NbdServerEvent) => void;

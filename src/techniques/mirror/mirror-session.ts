@@ -870,18 +870,22 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     // The closing fsync of the secondary makes "in sync" durable; writeback in steps keeps it short.
     const writeback = new SteppedWriteback(s.spec.target, MIRROR_WRITEBACK_BYTES);
     let written = 0;
-    const sink = new FunctionUnitSink((writes) => {
-      try {
-        this.writeLocal(s, writes);
-        written += writes.reduce((n, w) => n + w.data.length, 0);
-        writeback.reached(written);
-      } catch (error) {
-        throw failed(
-          writes.map((w) => w.unit),
-          error,
-        );
-      }
-    });
+    const sink = new FunctionUnitSink(
+      (writes) => {
+        try {
+          this.writeLocal(s, writes);
+          written += writes.reduce((n, w) => n + w.data.length, 0);
+          writeback.reached(written);
+        } catch (error) {
+          throw failed(
+            writes.map((w) => w.unit),
+            error,
+          );
+        }
+      },
+      undefined,
+      () => writeback.close(),
+    );
     return { source: this.primarySource(), sink, onWritten: (units) => this.copiedByRun(s, units) };
   }
 
