@@ -22,6 +22,7 @@ export const LOG_EVENTS = {
   sessionProgress: 'session.progress', // session, type, volume, progress (debug)
   nbdConnection: 'nbd.connection', // connection, state (opened, export, closed), remote, export, reason (debug)
   nbdRefused: 'nbd.refused', // remote, reason (a connection refused before its handshake)
+  nbdExportRefused: 'nbd.export-refused', // connection, export, reason (no such export, held, a mirror link refused)
   nbdProtocolError: 'nbd.protocol-error', // connection, reason (the connection is dropped)
   nbdRequestRefused: 'nbd.request-refused', // connection, export, command, errno, reason (refused before the backend: read-only, out of range)
   nbdBackendError: 'nbd.backend-error', // connection, export, command, errno, reason (error level when internal)

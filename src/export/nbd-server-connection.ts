@@ -138,6 +138,9 @@ function overlaps(a: ByteRange, b: ByteRange): boolean {
   return a.start < b.end && b.start < a.end;
 }
 
+/** Longest client-given export name an event carries (the protocol allows 4096 bytes). */
+const MAX_LOGGED_NAME_CHARS = 256;
+
 export class NbdServerConnection {
   // Set once.
   readonly connectionId: number;
@@ -241,6 +244,8 @@ export class NbdServerConnection {
         state,
         ...(linkGrant !== undefined ? { linkBackend: linkGrant.backend } : {}),
         send: (bytes: Buffer) => this.socket.write(bytes),
+        refused: (exportName: string, reason: string) =>
+          this.options.emit({ kind: 'export-refused', connectionId: this.connectionId, exportName: exportName.slice(0, MAX_LOGGED_NAME_CHARS), reason }),
       };
       const request = decodeOptionRequest(await this.fromClient(NBD_OPTION_REQUEST.size));
       if (request.dataLength > MAX_OPTION_DATA_BYTES) {

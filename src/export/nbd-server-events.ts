@@ -8,6 +8,8 @@ export type NbdServerEvent =
   | { readonly kind: 'connection-opened'; readonly connectionId: number; readonly remoteAddress: string }
   | { readonly kind: 'connection-refused'; readonly remoteAddress: string; readonly reason: string }
   | { readonly kind: 'export-selected'; readonly connectionId: number; readonly exportName: string }
+  /** The client asked for an export it was refused: none of that name, held (a split secondary), or a mirror link the export refused. */
+  | { readonly kind: 'export-refused'; readonly connectionId: number; readonly exportName: string; readonly reason: string }
   | { readonly kind: 'protocol-error'; readonly connectionId: number; readonly error: NbdProtocolError }
   | {
       readonly kind: 'backend-error';

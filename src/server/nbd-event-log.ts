@@ -12,7 +12,7 @@ const COMMAND_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(NbdCom
 const ERRNO_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(NbdErrno).map(([name, value]) => [value, name]));
 
 /**
- * Logs what the NBD server reports: a request it refused (a write to a read-only export, a range
+ * Logs what the NBD server reports: an export it refused, a request it refused (a write to a read-only export, a range
  * past the end), one the backend failed and a client that broke the protocol at warn (a backend
  * bug at error), so that an operator learns who was refused and why;
  * each connection's opening, export and close at debug.
@@ -28,6 +28,9 @@ export function logNbdEvents(nbd: NbdServer, log: EventLogger): void {
         break;
       case 'connection-closed':
         log(LOG_EVENTS.nbdConnection, { connection: event.connectionId, state: 'closed', reason: event.reason }, 'debug');
+        break;
+      case 'export-refused':
+        log(LOG_EVENTS.nbdExportRefused, { connection: event.connectionId, export: event.exportName, reason: event.reason }, 'warn');
         break;
       case 'connection-refused':
         log(LOG_EVENTS.nbdRefused, { remote: event.remoteAddress, reason: event.reason }, 'warn');

@@ -1,7 +1,8 @@
 /**
  * Layers: CLI (`serve --log-file`) with real NBD clients. A request the server refuses (a write to
- * a mirror's protected secondary: read-only to every other client) and a client that breaks the
- * protocol are in the server's log at warn, naming the export, the command and the reason: an
+ * a mirror's protected secondary: read-only to every other client), an export it refuses (the
+ * secondary split from its own side: held) and a client that breaks the protocol are in the
+ * server's log at warn, naming the export, the command and the reason: an
  * operator reading the log of a secondary learns who was refused and why. The connections are
  * logged at debug only. (Requests the backend fails: test/server/nbd-event-log.test.ts.)
  */
@@ -10,6 +11,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NbdClient } from '../../src/export/nbd-client.js';
+import { runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { killAllServers, makeFilledVolume, nbdPort, startServe } from '../server/helpers/serve-process.js';
 import { makeBlankSecondary } from '../mirror/mirror-fixtures.js';
@@ -75,6 +77,9 @@ describe('serve logs what its NBD clients were refused', () => {
     const intruder = await NbdClient.connect({ port, exportName: 'sec' });
     await expect(intruder.write(3 * SLOT_BYTES, Buffer.alloc(512, 0x77))).rejects.toThrow(/EPERM/);
     await intruder.disconnect();
+    // Split from the secondary's side: the export is held, and a new client is refused it.
+    runSnaptapeOk(['mirror', 'split', 'sec', '--from-secondary', '--server', join(dir.path, 'sec.sock')]);
+    await expect(NbdClient.connect({ port, exportName: 'sec' })).rejects.toThrow(/split by its secondary server/);
     // Not the NBD greeting's answer: the server drops the connection as a protocol error.
     await sendGarbage(port, Buffer.alloc(64, 0xee));
     await prim.control.removeMirror(session.id);
@@ -90,6 +95,10 @@ describe('serve logs what its NBD clients were refused', () => {
       errno: 'EPERM',
       reason: 'the export is read-only to this connection',
     });
+    const held = lines.filter((l) => l.event === 'nbd.export-refused');
+    expect(held).toHaveLength(1);
+    expect(held[0]).toMatchObject({ level: PINO_WARN, export: 'sec' });
+    expect(String(held[0]?.['reason'])).toMatch(/split by its secondary server/);
     const broken = lines.filter((l) => l.event === 'nbd.protocol-error');
     expect(broken.length).toBeGreaterThanOrEqual(1);
     expect(broken.every((l) => l.level === PINO_WARN && typeof l['reason'] === 'string' && (l['reason'] as string).length > 0)).toBe(true);

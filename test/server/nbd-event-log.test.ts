@@ -1,7 +1,8 @@
 /**
  * Layer: unit over a real NBD server and client. What serve logs of the NBD server's events: a
  * request the backend failed at warn (EIO, ENOSPC), a backend bug at error, a refused request at
- * warn with its reason, each naming the export, the command and the errno by name.
+ * warn with its reason, each naming the export, the command and the errno by name; an export
+ * refused to a client (here: no such name) at warn.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventLogger, LogLevel } from '../../src/base/log.js';
@@ -43,6 +44,7 @@ describe('logNbdEvents', () => {
       if (name !== 'buggy') await client.disconnect();
       else client.destroy();
     }
+    await expect(NbdClient.connect({ port, exportName: 'nope' })).rejects.toThrow();
     await server.close();
     server = undefined;
 
@@ -56,8 +58,11 @@ describe('logNbdEvents', () => {
     expect(logged.filter((l) => l.event === 'nbd.request-refused').map((l) => l.fields)).toEqual([
       expect.objectContaining({ export: 'ro', command: 'WRITE', errno: 'EPERM', reason: 'the export is read-only to this connection' }),
     ]);
+    expect(logged.filter((l) => l.event === 'nbd.export-refused')).toEqual([
+      { event: 'nbd.export-refused', level: 'warn', fields: expect.objectContaining({ export: 'nope', reason: 'the server has no export of that name' }) },
+    ]);
     const connections = logged.filter((l) => l.event === 'nbd.connection');
-    expect(connections.filter((l) => l.fields['state'] === 'opened')).toHaveLength(4);
+    expect(connections.filter((l) => l.fields['state'] === 'opened')).toHaveLength(5);
     expect(connections.every((l) => l.level === 'debug')).toBe(true);
   });
 });
