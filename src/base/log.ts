@@ -26,6 +26,7 @@ export const LOG_EVENTS = {
   nbdProtocolError: 'nbd.protocol-error', // connection, reason (the connection is dropped)
   nbdRequestRefused: 'nbd.request-refused', // connection, export, command, errno, reason (refused before the backend: read-only, out of range)
   nbdBackendError: 'nbd.backend-error', // connection, export, command, errno, reason (error level when internal)
+  nbdRequestsUnlogged: 'nbd.requests-unlogged', // connection, requests (refused or failed past the per-connection bound, at its close)
 } as const;
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];
 

@@ -2,13 +2,14 @@
  * Layer: unit over a real NBD server and client. What serve logs of the NBD server's events: a
  * request the backend failed at warn (EIO, ENOSPC), a backend bug at error, a refused request at
  * warn with its reason, each naming the export, the command and the errno by name; an export
- * refused to a client (here: no such name) at warn.
+ * refused to a client (here: no such name) at warn. A client that goes on sending refused requests
+ * gets REQUEST_LINES_PER_CONNECTION lines, then one count at its close: the log stays bounded.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventLogger, LogLevel } from '../../src/base/log.js';
 import { NbdClient } from '../../src/export/nbd-client.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
-import { logNbdEvents } from '../../src/server/nbd-event-log.js';
+import { logNbdEvents, REQUEST_LINES_PER_CONNECTION } from '../../src/server/nbd-event-log.js';
 import { MemoryBackend } from '../export/helpers/memory-backend.js';
 
 const SIZE = 64 * 1024;
@@ -45,6 +46,10 @@ describe('logNbdEvents', () => {
       else client.destroy();
     }
     await expect(NbdClient.connect({ port, exportName: 'nope' })).rejects.toThrow();
+    // A client that goes on sending refused requests: its lines stop at the bound, then one count.
+    const persistent = await NbdClient.connect({ port, exportName: 'ro' });
+    for (let i = 0; i < REQUEST_LINES_PER_CONNECTION + 5; i++) await expect(persistent.write(0, Buffer.alloc(512, 2))).rejects.toThrow(/EPERM/);
+    await persistent.disconnect();
     await server.close();
     server = undefined;
 
@@ -55,14 +60,17 @@ describe('logNbdEvents', () => {
       ['buggy', 'WRITE', 'EIO', 'error'],
     ]);
     expect(failures.every((l) => typeof l.fields['reason'] === 'string' && (l.fields['reason'] as string).length > 0)).toBe(true);
-    expect(logged.filter((l) => l.event === 'nbd.request-refused').map((l) => l.fields)).toEqual([
+    const refused = logged.filter((l) => l.event === 'nbd.request-refused');
+    expect(refused).toHaveLength(1 + REQUEST_LINES_PER_CONNECTION);
+    expect(refused[0]?.fields).toEqual(
       expect.objectContaining({ export: 'ro', command: 'WRITE', errno: 'EPERM', reason: 'the export is read-only to this connection' }),
-    ]);
+    );
+    expect(logged.filter((l) => l.event === 'nbd.requests-unlogged').map((l) => [l.fields['requests'], l.level])).toEqual([[5, 'warn']]);
     expect(logged.filter((l) => l.event === 'nbd.export-refused')).toEqual([
       { event: 'nbd.export-refused', level: 'warn', fields: expect.objectContaining({ export: 'nope', reason: 'the server has no export of that name' }) },
     ]);
     const connections = logged.filter((l) => l.event === 'nbd.connection');
-    expect(connections.filter((l) => l.fields['state'] === 'opened')).toHaveLength(5);
+    expect(connections.filter((l) => l.fields['state'] === 'opened')).toHaveLength(6);
     expect(connections.every((l) => l.level === 'debug')).toBe(true);
   });
 });
