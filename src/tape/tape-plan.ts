@@ -85,6 +85,13 @@ class PlanCursor {
     return planned;
   }
 
+  /** `block(lengthBytes).offsetBytes`, without the object. */
+  dataBlock(lengthBytes: number): number {
+    const offsetBytes = this.offsetBytes;
+    this.advance(lengthBytes);
+    return offsetBytes;
+  }
+
   label(labelId: string, bytes: Uint8Array | undefined): PlannedLabel {
     assert(bytes === undefined || bytes.length === LABEL_BYTES, `${labelId} is ${LABEL_BYTES} bytes`);
     return { ...this.block(LABEL_BYTES), labelId, bytes };
@@ -116,7 +123,9 @@ function planFile(cursor: PlanCursor, input: TapePlanInput, spec: TapeFileSpec, 
     );
     headerTapemark = cursor.tapemark();
   }
-  const dataOffsetsBytes = spec.dataBlockLengths.map((lengthBytes) => cursor.block(lengthBytes).offsetBytes);
+  // A loop with no object per block: a backup plans a block per track in its start instant.
+  const dataOffsetsBytes: number[] = new Array<number>(spec.dataBlockLengths.length);
+  for (let i = 0; i < dataOffsetsBytes.length; i++) dataOffsetsBytes[i] = cursor.dataBlock(spec.dataBlockLengths[i] as number);
   const dataTapemark = cursor.tapemark();
   const trailerLabels: PlannedLabel[] = [];
   let trailerTapemark: PlannedTapemark | undefined;

@@ -99,10 +99,25 @@ export function changedRuns(changed: Uint8Array): BlockRange[] {
   return merged;
 }
 
-interface PendingSlot {
-  readonly firstUnit: number;
-  readonly unitSpan: number;
-  readonly length: number;
+/** An element's slots before they are placed in the slot table: parallel arrays, no object per slot. */
+interface PendingSlots {
+  readonly firstUnit: Int32Array;
+  readonly unitSpan: Int32Array;
+  readonly length: Int32Array;
+}
+
+/**
+ * One slot per track, with its size now. Plain loops: this runs in the start instant's
+ * synchronous stretch (a 3390-3 has 50,085 tracks), where every host write waits for it.
+ */
+function trackSlots(sizes: { get(track: number): number }, firstTrack: number, count: number, trackAt?: readonly number[]): PendingSlots {
+  const slots = { firstUnit: new Int32Array(count), unitSpan: new Int32Array(count).fill(1), length: new Int32Array(count) };
+  for (let i = 0; i < count; i++) {
+    const track = trackAt ? (trackAt[i] as number) : firstTrack + i;
+    slots.firstUnit[i] = track;
+    slots.length[i] = sizes.get(track);
+  }
+  return slots;
 }
 
 function fbaVolser(volume: Volume): string {
@@ -110,27 +125,29 @@ function fbaVolser(volume: Volume): string {
   return decodeEbcdicTrimmed(block1.subarray(0, 4)) === 'VOL1' ? decodeEbcdicTrimmed(block1.subarray(4, 10)) : 'FBA';
 }
 
-function ckdElements(volume: Volume, options: SelectOptions): Array<{ element: Omit<BackupElement, 'firstSlot' | 'slotCount'>; slots: PendingSlot[] }> {
+function ckdElements(volume: Volume, options: SelectOptions): Array<{ element: Omit<BackupElement, 'firstSlot' | 'slotCount'>; slots: PendingSlots }> {
   const geometry = volume.ckd;
   const sizes = volume.trackSizes();
-  const trackSlots = (tracks: number[]): PendingSlot[] => tracks.map((t) => ({ firstUnit: t, unitSpan: 1, length: sizes.get(t) }));
   if (options.changedUnits) {
     return changedRuns(options.changedUnits).map((run) => ({
       element: { name: `TRACKS.T${String(run.firstBlock).padStart(7, '0')}`, kind: 'tracks', range: run },
-      slots: trackSlots(Array.from({ length: run.blockCount }, (_, i) => run.firstBlock + i)),
+      slots: trackSlots(sizes, run.firstBlock, run.blockCount),
     }));
   }
   if (!options.datasets || options.datasets.length === 0) {
     const volser = readVolumeLabel(volume).volser;
-    return [{ element: { name: `FULLVOLUME.${volser}`, kind: 'volume' }, slots: trackSlots(Array.from({ length: geometry.trackCount }, (_, t) => t)) }];
+    return [{ element: { name: `FULLVOLUME.${volser}`, kind: 'volume' }, slots: trackSlots(sizes, 0, geometry.trackCount) }];
   }
   const patterns = options.datasets.map(datasetPatternRegExp);
   const chosen = readVtoc(volume).datasets.filter((d) => matchesAnyPattern(d.name, patterns));
   if (chosen.length === 0) throw new UsageError(`Cannot back up ${volume.path}: no data set matches ${options.datasets.join(' ')}`, { path: volume.path });
-  return chosen.map((d) => ({ element: { name: d.name, kind: 'dataset', dataset: d }, slots: trackSlots(datasetTrackIndexes(geometry, d)) }));
+  return chosen.map((d) => {
+    const tracks = datasetTrackIndexes(geometry, d);
+    return { element: { name: d.name, kind: 'dataset', dataset: d }, slots: trackSlots(sizes, 0, tracks.length, tracks) };
+  });
 }
 
-function fbaElements(volume: Volume, options: SelectOptions): Array<{ element: Omit<BackupElement, 'firstSlot' | 'slotCount'>; slots: PendingSlot[] }> {
+function fbaElements(volume: Volume, options: SelectOptions): Array<{ element: Omit<BackupElement, 'firstSlot' | 'slotCount'>; slots: PendingSlots }> {
   const blocks = unitCount(volume.geometry);
   if (options.changedUnits) options = { blockRanges: changedRuns(options.changedUnits) };
   const ranges = options.blockRanges && options.blockRanges.length > 0 ? options.blockRanges : [{ firstBlock: 0, blockCount: blocks }];
@@ -140,10 +157,14 @@ function fbaElements(volume: Volume, options: SelectOptions): Array<{ element: O
         path: volume.path,
       });
     }
-    const slots: PendingSlot[] = [];
-    for (let b = range.firstBlock; b < range.firstBlock + range.blockCount; b += FBA_BLOCKS_PER_TAPE_BLOCK) {
+    const count = Math.ceil(range.blockCount / FBA_BLOCKS_PER_TAPE_BLOCK);
+    const slots = { firstUnit: new Int32Array(count), unitSpan: new Int32Array(count), length: new Int32Array(count) };
+    for (let i = 0; i < count; i++) {
+      const b = range.firstBlock + i * FBA_BLOCKS_PER_TAPE_BLOCK;
       const span = Math.min(FBA_BLOCKS_PER_TAPE_BLOCK, range.firstBlock + range.blockCount - b);
-      slots.push({ firstUnit: b, unitSpan: span, length: span * 512 });
+      slots.firstUnit[i] = b;
+      slots.unitSpan[i] = span;
+      slots.length[i] = span * 512;
     }
     const name = ranges.length === 1 && range.blockCount === blocks ? `FULLVOLUME.${fbaVolser(volume)}` : `BLOCKS.R${String(i + 1).padStart(4, '0')}`;
     return { element: { name, kind: ranges.length === 1 && range.blockCount === blocks ? 'volume' : 'blocks', range }, slots };
@@ -161,7 +182,7 @@ export function selectBackupSet(volume: Volume, options: SelectOptions): BackupS
     });
   }
   const chosen = volume.geometry.kind === 'ckd' ? ckdElements(volume, options) : fbaElements(volume, options);
-  const total = chosen.reduce((n, c) => n + c.slots.length, 0);
+  const total = chosen.reduce((n, c) => n + c.slots.firstUnit.length, 0);
   const slots: SlotTable = {
     firstUnit: new Int32Array(total),
     unitSpan: new Int32Array(total),
@@ -172,17 +193,19 @@ export function selectBackupSet(volume: Volume, options: SelectOptions): BackupS
   const elements: BackupElement[] = [];
   let next = 0;
   chosen.forEach((c, e) => {
-    elements.push({ ...c.element, firstSlot: next, slotCount: c.slots.length });
-    for (const s of c.slots) {
-      for (let u = s.firstUnit; u < s.firstUnit + s.unitSpan; u++) {
+    const count = c.slots.firstUnit.length;
+    elements.push({ ...c.element, firstSlot: next, slotCount: count });
+    slots.firstUnit.set(c.slots.firstUnit, next);
+    slots.unitSpan.set(c.slots.unitSpan, next);
+    slots.lengths.set(c.slots.length, next);
+    slots.element.fill(e, next, next + count);
+    for (let i = 0; i < count; i++, next++) {
+      const first = c.slots.firstUnit[i] as number;
+      const end = first + (c.slots.unitSpan[i] as number);
+      for (let u = first; u < end; u++) {
         if (slots.unitToSlot[u] !== -1) throw new UsageError(`Cannot back up ${volume.path}: unit ${u} belongs to two elements`, { path: volume.path });
         slots.unitToSlot[u] = next;
       }
-      slots.firstUnit[next] = s.firstUnit;
-      slots.unitSpan[next] = s.unitSpan;
-      slots.lengths[next] = s.length;
-      slots.element[next] = e;
-      next++;
     }
   });
   const volser = volume.geometry.kind === 'ckd' ? readVolumeLabel(volume).volser : fbaVolser(volume);

@@ -29,8 +29,14 @@ export interface LayoutInputs {
 
 export function planBackupTape(set: BackupSet, inputs: LayoutInputs): BackupLayout {
   const files: TapeFileSpec[] = set.elements.map((element, i) => {
-    const lengths = Array.from(set.slots.lengths.subarray(element.firstSlot, element.firstSlot + element.slotCount));
-    const blockSize = lengths.reduce((m, l) => Math.max(m, l), 0);
+    // Plain loops: this runs in the start instant's synchronous stretch (a slot per track).
+    const lengths: number[] = new Array<number>(element.slotCount);
+    let blockSize = 0;
+    for (let j = 0; j < element.slotCount; j++) {
+      const length = set.slots.lengths[element.firstSlot + j] as number;
+      lengths[j] = length;
+      if (length > blockSize) blockSize = length;
+    }
     assert(blockSize <= MAX_BLOCK_BYTES, 'every tape block fits one AWSTAPE chunk');
     return {
       dsname: element.name,

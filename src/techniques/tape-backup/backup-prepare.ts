@@ -13,13 +13,13 @@ import { lockTape } from '../../tape/tape-lock.js';
 import type { Volume } from '../../volume/volume.js';
 import { selectBackupSet, type BackupSet } from './backup-elements.js';
 import { describeSource, headerLabels, type SourceDescription } from './backup-labels.js';
-import { saveLayout } from './backup-layout-store.js';
+import type { StoredLayout } from './backup-layout-store.js';
 import { planBackupTape, type BackupLayout } from './backup-layout.js';
 import { loadResumePoint } from './backup-resume.js';
 import { BackupSpool } from './backup-spool.js';
 import type { TapeBackupOptions } from './backup-types.js';
 import { DurableSlotBitmap } from './durable-bitmap.js';
-import { bitmapPath, sessionRecordKey } from './session-record.js';
+import { bitmapPath, removeSessionRecord, sessionRecordKey } from './session-record.js';
 import { planBackupChain, type BackupChainPlan } from '../tracking/backup-chain.js';
 import { checkOptions, checkWritable, defaultTapeVolser, openTapeTarget } from './tape-target.js';
 
@@ -42,6 +42,8 @@ export interface PreparedBackup {
   readonly spooled?: readonly number[];
   /** The checkpoint a new backup of a tracked volume sets at its start instant, and an incremental's base. */
   readonly chain?: BackupChainPlan;
+  /** A new backup's layout inputs, which the session makes durable after its start instant. */
+  readonly storedLayout?: StoredLayout;
 }
 
 /**
@@ -81,9 +83,11 @@ function prepareNewUnderLock(volume: Volume, options: TapeBackupOptions): Prepar
   try {
     const target = openTapeTarget(volume, options, layout.plan);
     const key = sessionRecordKey(options);
-    saveLayout(key, { set, source, tapeVolser, creationDate, headerLabels: labels });
+    // The tape was just replaced: an earlier backup's record no longer describes it.
+    removeSessionRecord(key);
     const bitmap = DurableSlotBitmap.create(bitmapPath(key), states.snapshotStates());
-    return { set, source, layout, states, ...target, bitmap, ...(spool ? { spool } : {}), ...(chain ? { chain } : {}) };
+    const storedLayout: StoredLayout = { set, source, tapeVolser, creationDate, headerLabels: labels };
+    return { set, source, layout, states, ...target, bitmap, storedLayout, ...(spool ? { spool } : {}), ...(chain ? { chain } : {}) };
   } catch (error) {
     spool?.close();
     if (options.spoolPath !== undefined) rmSync(options.spoolPath, { force: true });

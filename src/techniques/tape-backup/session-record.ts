@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { translateIoError } from '../../errors/io-error.js';
-import { durableReplace } from '../../image/durable-replace.js';
+import { durableReplace, durableReplaceOffThread } from '../../image/durable-replace.js';
 
 export type RecordStatus = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 
@@ -51,6 +51,29 @@ export function writeSessionRecord(record: SessionRecord): void {
   if (record.status === 'completed') {
     rmSync(bitmapPath(record.tapePath), { force: true });
     rmSync(`${record.tapePath}.session.layout.json`, { force: true });
+  }
+}
+
+/**
+ * A checkpoint's record (running or paused), written as `writeSessionRecord` writes one but with
+ * its fsyncs off this thread (durable-replace.ts), for the owning thread of a volume during the
+ * copy. It lands only if `stillWanted()` still says so when it is written, so that a record
+ * decided since (a stop, the completion) is never replaced by an older one. False when dropped.
+ */
+export function writeCheckpointRecord(record: SessionRecord & { readonly status: 'running' | 'paused' }, stillWanted: () => boolean): Promise<boolean> {
+  return durableReplaceOffThread(recordPath(record.tapePath), `${JSON.stringify(record, null, 2)}\n`, 'persist the session', stillWanted);
+}
+
+/**
+ * Removes the record an earlier backup to the same tape left (it was interrupted; its tape has just
+ * been replaced). A new backup's own record lands after its start instant: until then a crash
+ * leaves no record to resume from, never the old one over the new tape and bitmap.
+ */
+export function removeSessionRecord(tapePath: string): void {
+  try {
+    rmSync(recordPath(tapePath), { force: true });
+  } catch (error) {
+    throw translateIoError(error, 'remove the earlier session record', recordPath(tapePath));
   }
 }
 

@@ -18,6 +18,7 @@
 import { SteppedWriteback } from '../../base/stepped-writeback.js';
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { resolve } from 'node:path';
 import { createTargetRate, type TargetRate } from '../../engine/target-rate.js';
 import { assert } from '../../base/assert.js';
@@ -47,6 +48,7 @@ import { injectTapeFaults } from './tape-faults.js';
 import type { BackupSpool } from './backup-spool.js';
 import { PERSISTED_SPOOLED, type DurableSlotBitmap } from './durable-bitmap.js';
 import { CopyBeforeWrite } from './copy-before-write.js';
+import { saveLayout, type StoredLayout } from './backup-layout-store.js';
 import type { BackupChainPlan } from '../tracking/backup-chain.js';
 import { trackerOf } from '../tracking/change-tracker.js';
 import type { BackupLayout } from './backup-layout.js';
@@ -54,7 +56,7 @@ import type { BackupSet } from './backup-elements.js';
 import type { SourceDescription } from './backup-labels.js';
 import { prepareNewBackup, prepareResumedBackup, type PreparedBackup } from './backup-prepare.js';
 import { type BackupPhases, type BackupProgress, type BackupSummary, type CbwErrorStatus, type TapeBackupOptions } from './backup-types.js';
-import { sessionRecordKey, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
+import { sessionRecordKey, writeCheckpointRecord, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
 
 /** How often progress is sampled and the session record checkpointed. */
 export const PROGRESS_INTERVAL_MS = 250;
@@ -99,6 +101,12 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   // Main thread only.
   private stateValue: SessionState = 'starting';
   private failure: SnaptapeError | undefined;
+  /** A new backup's layout inputs, until they are made durable (before its first record). */
+  private layoutToSave: StoredLayout | undefined;
+  /** Records decided so far: a record written off the thread lands only if it is still the last. */
+  private recordsDecided = 0;
+  /** The checkpoint whose record is being written, if any. */
+  private checkpointing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastCheckpointMs = Date.now();
   private finishedMs: number | undefined;
@@ -133,6 +141,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.bitmap = prepared.bitmap;
     this.spool = prepared.spool;
     this.chain = prepared.chain;
+    this.layoutToSave = prepared.storedLayout;
     this.targetRate = options.targetMbps ? createTargetRate(options.targetMbps) : undefined;
     this.flush = new SteppedWriteback(options.tapePath, TAPE_WRITEBACK_BYTES);
     this.plan = backupCopyPlan(this.set, this.layout, this.states, this.writer.baseOffsetBytes, options, this.targetRate);
@@ -156,7 +165,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     }
     this.hostWrites = new HostWriteRecorder(volume.unitCount);
     if (options.tapeFaults) injectTapeFaults(this.writer, options.tapeFaults);
-    this.bytesTotal = this.set.slots.lengths.reduce((n, l) => n + l, 0);
+    let bytesTotal = 0;
+    for (const length of this.set.slots.lengths) bytesTotal += length;
+    this.bytesTotal = bytesTotal;
     this.done = new Promise<BackupSummary>((resolve, reject) => {
       this.once('finished', resolve);
       this.once('aborted', reject);
@@ -254,9 +265,34 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     }
     this.volume.addInterceptor(this);
     this.move('run');
-    this.persist('running');
-    void this.copyAll();
+    // The layout and the first record, each made durable with two fsyncs (flushes of the disk's
+    // cache), in a turn of their own, before the copy's: not in this stretch, where every host write waits.
+    void this.afterStart();
     return this;
+  }
+
+  /**
+   * What follows the start instant, each step in a turn of the event loop of its own, with the I/O
+   * that arrived meanwhile (host writes) served in between. The first step needs two hops: this
+   * stretch runs in the loop's poll phase, and one setImmediate would run in the check phase right
+   * after it, before the poll that serves the writes held up by the start.
+   */
+  private async afterStart(): Promise<void> {
+    await nextTurn();
+    await nextTurn();
+    this.recordStart();
+    await this.copyAll();
+  }
+
+  /** The first record (and a new backup's layout), unless a stop already wrote its own. */
+  private recordStart(): void {
+    if (this.recordsDecided > 0) return;
+    try {
+      this.persist('running');
+    } catch (error) {
+      // Without its record the backup could never be resumed: it stops here.
+      this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot persist ${this.name}: ${String(error)}`, {}));
+    }
   }
 
   get state(): SessionState {
@@ -325,7 +361,13 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
 
   // ---- the copy loop --------------------------------------------------------------------------
 
+  /**
+   * Runs in turns of the event loop of its own after the start instant (the pool's start, the
+   * copy's tasks, the digest's task): the host's writes, on this thread, wait for one step at
+   * most, never for the whole start-up. A host write meanwhile is copied before it as ever.
+   */
   private async copyAll(): Promise<void> {
+    await nextTurn();
     const workers = this.options.workers ?? this.options.pool?.workers ?? defaultWorkerCount();
     let pool: CopyPool;
     try {
@@ -335,6 +377,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
       return this.abort();
     }
     this.timer = setInterval(() => this.tick(), PROGRESS_INTERVAL_MS);
+    await nextTurn();
     const digestWords = newDigestWords();
     let digesting: Promise<TapeDigestResult> | undefined;
     try {
@@ -348,6 +391,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
         ports: () => ({ source: this.cbw.toTape.source, sink: this.cbw.toTape.sink }),
       });
       // After the copy's tasks are queued, so that it never holds a thread they wait for.
+      await nextTurn();
       digesting = digestTapeOnPool(pool, {
         tapePath: this.options.tapePath,
         plan: this.layout.plan,
@@ -423,6 +467,10 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     const summary = this.summarize(digested.digests, result.verification, result.tapeSha256, phases);
     this.bitmap.close();
     // The record says completed before the session does: a record that cannot be written fails it.
+    // A checkpoint in flight is overtaken by this record (it only removes its temp file). This one
+    // stays on this thread: host writes no longer wait for the session, and the tape's own fsync,
+    // just done, left the disk little to flush.
+    await this.checkpointing;
     this.persist('completed', summary);
     // Only then is the checkpoint a base: a crash in between leaves the older base, never a hole.
     if (result.tapeSha256) this.completeCheckpoint(result.tapeSha256);
@@ -523,6 +571,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.writer.close();
     this.targetVolume?.close();
     this.persistSafely(status, reason);
+    // A checkpoint in flight was overtaken by this record: it only removes its temp file.
+    await this.checkpointing;
     this.tapeLock?.release();
     this.bitmap.close();
     this.spool?.close();
@@ -558,7 +608,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     if (Date.now() - this.lastCheckpointMs >= CHECKPOINT_INTERVAL_MS) {
       this.lastCheckpointMs = Date.now();
       try {
-        this.persist(this.stateValue === 'paused' ? 'paused' : 'running');
+        this.checkpoint();
       } catch (error) {
         // Without its checkpoints a backup could not be resumed truthfully: it stops here.
         this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot checkpoint ${this.name}: ${String(error)}`, {}));
@@ -638,6 +688,43 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   }
 
   private persist(status: RecordStatus, summary?: BackupSummary, reason?: string): void {
+    this.saveLayoutOnce();
+    const record = this.record(status, summary, reason);
+    this.recordsDecided += 1;
+    writeSessionRecord(record);
+  }
+
+  /**
+   * A checkpoint during the copy, one at a time: `persist`, with the record's fsyncs off the owning
+   * thread (behind the copy's writeback one took 320 ms, and every host write waited for it). The
+   * record lands unless one decided after it (a stop, the completion) was written first. A failure
+   * stops the session: without its checkpoints no resume is truthful.
+   */
+  private checkpoint(): void {
+    if (this.checkpointing) return;
+    this.saveLayoutOnce();
+    const status: 'running' | 'paused' = this.stateValue === 'paused' ? 'paused' : 'running';
+    const record = { ...this.record(status), status };
+    const decided = (this.recordsDecided += 1);
+    this.checkpointing = writeCheckpointRecord(record, () => this.recordsDecided === decided)
+      .then(
+        () => undefined,
+        (error: unknown) => this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot checkpoint ${this.name}: ${String(error)}`, {})),
+      )
+      .finally(() => {
+        this.checkpointing = undefined;
+      });
+  }
+
+  /** A new backup's layout is durable before its first record, whichever record that is. */
+  private saveLayoutOnce(): void {
+    if (!this.layoutToSave) return;
+    saveLayout(sessionRecordKey(this.options), this.layoutToSave);
+    this.layoutToSave = undefined;
+  }
+
+  /** The record of this instant; the bitmap is written first (whole) unless the backup completed. */
+  private record(status: RecordStatus, summary?: BackupSummary, reason?: string): SessionRecord {
     const record: SessionRecord = {
       kind: 'tape-backup',
       status,
@@ -655,7 +742,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
       ...(summary !== undefined ? { summary } : {}),
     };
     if (status !== 'completed') this.bitmap.writeAll(this.persistedStates());
-    writeSessionRecord(record);
+    return record;
   }
 
   /** The source's mtime in ns; "gone" when the image was removed meanwhile (no resume can match it). */
