@@ -20,6 +20,13 @@ export const LOG_EVENTS = {
   serveStarted: 'serve.started', // pid, nbd, control, exports, warnings
   serveStopped: 'serve.stopped', // cancelledSessions, unsettledSessions
   sessionProgress: 'session.progress', // session, type, volume, progress (debug)
+  nbdConnection: 'nbd.connection', // connection, state (opened, export, closed), remote, export, reason (debug)
+  nbdRefused: 'nbd.refused', // remote, reason (a connection refused before its handshake)
+  nbdExportRefused: 'nbd.export-refused', // connection, export, reason (no such export, held, a mirror link refused)
+  nbdProtocolError: 'nbd.protocol-error', // connection, reason (the connection is dropped)
+  nbdRequestRefused: 'nbd.request-refused', // connection, export, command, errno, reason (refused before the backend: read-only, out of range)
+  nbdBackendError: 'nbd.backend-error', // connection, export, command, errno, reason (error level when internal)
+  nbdRequestsUnlogged: 'nbd.requests-unlogged', // connection, requests (refused or failed past the per-connection bound, at its close)
 } as const;
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];
 

@@ -60,6 +60,6 @@ export async function runBackgroundCopy(copy: BackgroundCopy): Promise<Backgroun
     return { ...result, path: 'owning-thread' };
   } finally {
     ports.source.close?.();
-    ports.sink.close?.();
+    await ports.sink.close?.();
   }
 }

@@ -40,7 +40,8 @@ export interface UnitSink {
    * before it claims its next batch.
    */
   ready?(): Promise<void> | undefined;
-  close?(): void;
+  /** Releases what the sink holds once the copy writes no more; a promise the copy waits for. */
+  close?(): void | Promise<void>;
 }
 
 /** A run is read in one call when its units use at least this share of the span between them. */
@@ -164,22 +165,36 @@ export class RunUnitSource implements UnitSource {
    * reads (page faults) against reading one slot at a time.
    */
   private scratch = Buffer.alloc(0);
+  private readonly landing: ((bytes: number) => Buffer | undefined) | undefined;
 
-  /** `readRun` fills `into` with the whole slots of consecutive units from `firstUnit`. */
-  constructor(readRun: (firstUnit: number, into: Buffer) => void, slotBytes: number) {
+  /**
+   * `readRun` fills `into` with the whole slots of consecutive units from `firstUnit`. `landing`,
+   * when given, offers the buffer where the sink will send a read of `bytes` from (a mirror link's
+   * next channel slot): the read lands there, so the sink finds the bytes in place and copies
+   * nothing; when it offers none (no room), the read goes to the source's own buffer.
+   */
+  constructor(readRun: (firstUnit: number, into: Buffer) => void, slotBytes: number, landing?: (bytes: number) => Buffer | undefined) {
     this.readRun = readRun;
     this.slotBytes = slotBytes;
+    this.landing = landing;
+  }
+
+  /** Where a read of `bytes` lands: the sink's offer, else the reused scratch buffer. */
+  private bufferFor(bytes: number): Buffer {
+    const offered = this.landing?.(bytes);
+    if (offered !== undefined && offered.length >= bytes) return offered;
+    if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(bytes);
+    return this.scratch;
   }
 
   read(units: readonly number[]): Buffer[] {
-    const bytes = units.length * this.slotBytes;
-    if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(bytes);
+    const into = this.bufferFor(units.length * this.slotBytes);
     const out: Buffer[] = [];
     let at = 0;
     for (let k = 0; k < units.length;) {
       let last = k;
       while (last + 1 < units.length && units[last + 1] === (units[last] as number) + 1) last++;
-      const run = this.scratch.subarray(at, at + (last - k + 1) * this.slotBytes);
+      const run = into.subarray(at, at + (last - k + 1) * this.slotBytes);
       this.readRun(units[k] as number, run);
       for (let i = 0; i <= last - k; i++) out.push(run.subarray(i * this.slotBytes, (i + 1) * this.slotBytes));
       at += run.length;
@@ -273,10 +288,13 @@ export class FileUnitSink implements UnitSink {
 export class FunctionUnitSink implements UnitSink {
   private readonly writeAll: (writes: readonly UnitWrite[]) => void | Promise<void>;
   private readonly whenReady: (() => Promise<void> | undefined) | undefined;
+  private readonly onClose: (() => void | Promise<void>) | undefined;
 
-  constructor(writeAll: (writes: readonly UnitWrite[]) => void | Promise<void>, ready?: () => Promise<void> | undefined) {
+  /** `closed`, if given, releases what `writeAll` holds (it runs once the copy no longer writes). */
+  constructor(writeAll: (writes: readonly UnitWrite[]) => void | Promise<void>, ready?: () => Promise<void> | undefined, closed?: () => void | Promise<void>) {
     this.writeAll = writeAll;
     this.whenReady = ready;
+    this.onClose = closed;
   }
 
   write(writes: readonly UnitWrite[]): void | Promise<void> {
@@ -285,5 +303,9 @@ export class FunctionUnitSink implements UnitSink {
 
   ready(): Promise<void> | undefined {
     return this.whenReady?.();
+  }
+
+  close(): void | Promise<void> {
+    return this.onClose?.();
   }
 }

@@ -145,6 +145,8 @@ export function transmissionFlagsFor(backend: NbdExportBackend): number {
   return flags;
 }
 
+const NO_SUCH_EXPORT = 'the server has no export of that name';
+
 /** The exports a server offers, looked up by name; "" means the first export. */
 export interface ExportDirectory {
   readonly exports: readonly NbdExportBackend[];
@@ -168,6 +170,8 @@ export interface NegotiationContext {
   /** The export as a mirror's link writes it, once this connection was granted it. */
   readonly linkBackend?: NbdExportBackend;
   send(bytes: Buffer): void;
+  /** Tells the server an export was refused to this client, and why (for its events: the client gets only a reply code). */
+  refused(exportName: string, reason: string): void;
 }
 
 /** Handles one option whose data has been read in full. */
@@ -222,8 +226,14 @@ function handleExportName(ctx: NegotiationContext, data: Buffer): NegotiationOut
   const name = data.toString('utf8');
   const backend = data.length <= MAX_NAME_BYTES ? findExport(ctx.directory, name) : undefined;
   // Spec: an unknown name to NBD_OPT_EXPORT_NAME can only be answered by closing the connection.
-  if (backend === undefined) return { kind: 'close', reason: `client asked for unknown export '${name.slice(0, 64)}'` };
-  if (backend.heldReason !== undefined) return { kind: 'close', reason: `client asked for held export '${backend.name}': ${backend.heldReason}` };
+  if (backend === undefined) {
+    ctx.refused(name, NO_SUCH_EXPORT);
+    return { kind: 'close', reason: `client asked for unknown export '${name.slice(0, 64)}'` };
+  }
+  if (backend.heldReason !== undefined) {
+    ctx.refused(backend.name, backend.heldReason);
+    return { kind: 'close', reason: `client asked for held export '${backend.name}': ${backend.heldReason}` };
+  }
   const reply = encodeFields(NBD_EXPORT_NAME_REPLY, { sizeBytes: u64Bytes(backend.sizeBytes), transmissionFlags: transmissionFlagsFor(backend) });
   const noZeroes = (ctx.clientFlags & NBD_FLAG_C_NO_ZEROES) !== 0;
   ctx.send(noZeroes ? reply : Buffer.concat([reply, Buffer.alloc(EXPORT_NAME_ZERO_PAD_BYTES)]));
@@ -275,6 +285,7 @@ async function handleMirrorLink(ctx: NegotiationContext, data: Buffer): Promise<
   }
   const backend = findExport(ctx.directory, request.exportName);
   if (backend === undefined) {
+    ctx.refused(request.exportName, NO_SUCH_EXPORT);
     ctx.send(encodeOptionReply(option, NbdReply.ERR_UNKNOWN));
     return { kind: 'continue' };
   }
@@ -288,6 +299,7 @@ async function handleMirrorLink(ctx: NegotiationContext, data: Buffer): Promise<
     grant = await backend.mirrorLink(request.mode);
   } catch (error) {
     const why = `export '${backend.name}' refused the mirror link: ${error instanceof Error ? error.message : String(error)}`;
+    ctx.refused(backend.name, why);
     ctx.send(encodeOptionReply(option, NbdReply.ERR_POLICY, Buffer.from(why.slice(0, 1024), 'utf8')));
     return { kind: 'continue' };
   }
@@ -299,6 +311,7 @@ async function handleMirrorLink(ctx: NegotiationContext, data: Buffer): Promise<
 /** A held export (a split mirror secondary) is refused with NBD_REP_ERR_POLICY; its message tells a snaptape mirror why. */
 function refusedWhileHeld(ctx: NegotiationContext, option: number, backend: NbdExportBackend): boolean {
   if (backend.heldReason === undefined) return false;
+  ctx.refused(backend.name, backend.heldReason);
   ctx.send(encodeOptionReply(option, NbdReply.ERR_POLICY, Buffer.from(backend.heldReason.slice(0, MAX_HELD_REASON_CHARS), 'utf8')));
   return true;
 }
@@ -311,6 +324,7 @@ function handleInfoOrGo(ctx: NegotiationContext, option: number, data: Buffer): 
   }
   const backend = ctx.linkBackend !== undefined && ctx.linkBackend.name === request.name ? ctx.linkBackend : findExport(ctx.directory, request.name);
   if (backend === undefined) {
+    ctx.refused(request.name, NO_SUCH_EXPORT);
     ctx.send(encodeOptionReply(option, NbdReply.ERR_UNKNOWN));
     return { kind: 'continue' };
   }
@@ -398,6 +412,7 @@ function handleMetaContext(ctx: NegotiationContext, option: number, data: Buffer
   }
   const backend = findExport(ctx.directory, request.exportName);
   if (backend === undefined) {
+    ctx.refused(request.exportName, NO_SUCH_EXPORT);
     ctx.send(encodeOptionReply(option, NbdReply.ERR_UNKNOWN));
     return { kind: 'continue' };
   }

@@ -138,6 +138,9 @@ function overlaps(a: ByteRange, b: ByteRange): boolean {
   return a.start < b.end && b.start < a.end;
 }
 
+/** Longest client-given export name an event carries (the protocol allows 4096 bytes). */
+const MAX_LOGGED_NAME_CHARS = 256;
+
 export class NbdServerConnection {
   // Set once.
   readonly connectionId: number;
@@ -241,6 +244,8 @@ export class NbdServerConnection {
         state,
         ...(linkGrant !== undefined ? { linkBackend: linkGrant.backend } : {}),
         send: (bytes: Buffer) => this.socket.write(bytes),
+        refused: (exportName: string, reason: string) =>
+          this.options.emit({ kind: 'export-refused', connectionId: this.connectionId, exportName: exportName.slice(0, MAX_LOGGED_NAME_CHARS), reason }),
       };
       const request = decodeOptionRequest(await this.fromClient(NBD_OPTION_REQUEST.size));
       if (request.dataLength > MAX_OPTION_DATA_BYTES) {
@@ -361,8 +366,18 @@ export class NbdServerConnection {
     return true;
   }
 
-  /** Reports a backend failure, if the request had one, as a backend-error event. */
+  /** Reports a backend failure, if the request had one, as a backend-error event; a refusal as a request-refused one. */
   private report(backend: NbdExportBackend, request: NbdRequest, result: RequestResult): void {
+    if (result.refusal !== undefined) {
+      this.options.emit({
+        kind: 'request-refused',
+        connectionId: this.connectionId,
+        exportName: backend.name,
+        command: request.type,
+        errno: result.errno,
+        reason: result.refusal,
+      });
+    }
     if (result.failure !== undefined) {
       this.options.emit({
         kind: 'backend-error',

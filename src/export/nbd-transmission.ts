@@ -111,6 +111,8 @@ export interface RequestResult {
   readonly replyBuffer?: Buffer;
   /** A successful BLOCK_STATUS: each selected context's id and extents, in context id order. */
   readonly blockStatus?: readonly { readonly contextId: number; readonly extents: readonly MetaContextExtent[] }[];
+  /** Set when the server refused the request without running it on the backend: why, for the log. */
+  readonly refusal?: string;
   /** Set when the backend threw; `internal` when what it threw was not a SnaptapeError. */
   readonly failure?: { readonly error: unknown; readonly internal: boolean };
   readonly disconnect: boolean;
@@ -128,9 +130,12 @@ const STOPPED: RequestResult = { errno: NbdErrno.ESHUTDOWN, disconnect: false, s
 
 const OK: RequestResult = { errno: NbdErrno.OK, disconnect: false };
 
-function fail(errno: NbdErrnoValue): RequestResult {
-  return { errno, disconnect: false };
+function fail(errno: NbdErrnoValue, refusal: string): RequestResult {
+  return { errno, refusal, disconnect: false };
 }
+
+const READ_ONLY = 'the export is read-only to this connection';
+const PAST_THE_END = 'the range ends past the end of the export';
 
 /** Whether [offset, offset + length) lies inside the export (bigint, so huge offsets compare right). */
 function inRange(backend: NbdExportBackend, request: NbdRequest): boolean {
@@ -199,28 +204,30 @@ export async function executeRequest(
   replyBuffers?: ReplyBufferSource,
 ): Promise<RequestResult> {
   const allowed = request.type === NbdCommand.BLOCK_STATUS ? BLOCK_STATUS_FLAGS : KNOWN_COMMAND_FLAGS;
-  if ((request.commandFlags & ~allowed) !== 0) return fail(NbdErrno.EINVAL);
+  if ((request.commandFlags & ~allowed) !== 0) return fail(NbdErrno.EINVAL, `command flags 0x${request.commandFlags.toString(16)} are not allowed here`);
   const fua = (request.commandFlags & NBD_CMD_FLAG_FUA) !== 0;
   const offsetBytes = Number(request.offsetBytes);
   const { length } = request;
   switch (request.type) {
     case NbdCommand.READ:
-      if (length > MAX_REQUEST_PAYLOAD_BYTES || !inRange(backend, request)) return fail(NbdErrno.EINVAL);
+      if (length > MAX_REQUEST_PAYLOAD_BYTES) return fail(NbdErrno.EINVAL, `a READ of ${length} bytes exceeds the ${MAX_REQUEST_PAYLOAD_BYTES}-byte maximum`);
+      if (!inRange(backend, request)) return fail(NbdErrno.EINVAL, PAST_THE_END);
       if (replyBuffers !== undefined && backend.readInto !== undefined) return readIntoReply(backend, offsetBytes, length, gate, replyBuffers);
       if (length <= READ_STEP_BYTES) return guarded(() => ({ errno: NbdErrno.OK, data: backend.read(offsetBytes, length), disconnect: false }));
       return readInSteps(backend, offsetBytes, length, gate);
     case NbdCommand.WRITE:
-      if (backend.readOnly) return fail(NbdErrno.EPERM);
-      if (!inRange(backend, request)) return fail(NbdErrno.ENOSPC);
+      if (backend.readOnly) return fail(NbdErrno.EPERM, READ_ONLY);
+      if (!inRange(backend, request)) return fail(NbdErrno.ENOSPC, PAST_THE_END);
       return guarded(() => withFua(backend, fua, () => backend.write(offsetBytes, payload)));
     case NbdCommand.WRITE_ZEROES:
-      if (backend.readOnly) return fail(NbdErrno.EPERM);
-      if (!inRange(backend, request)) return fail(NbdErrno.ENOSPC);
+      if (backend.readOnly) return fail(NbdErrno.EPERM, READ_ONLY);
+      if (!inRange(backend, request)) return fail(NbdErrno.ENOSPC, PAST_THE_END);
       return guardedSteps(backend, fua, offsetBytes, length, gate, (at, bytes) => backend.writeZeroes(at, bytes));
     case NbdCommand.TRIM: {
-      if (backend.readOnly) return fail(NbdErrno.EPERM);
+      if (backend.readOnly) return fail(NbdErrno.EPERM, READ_ONLY);
       const trim = backend.trim;
-      if (!backend.canTrim || trim === undefined || !inRange(backend, request)) return fail(NbdErrno.EINVAL);
+      if (!backend.canTrim || trim === undefined) return fail(NbdErrno.EINVAL, 'the export does not take TRIM');
+      if (!inRange(backend, request)) return fail(NbdErrno.EINVAL, PAST_THE_END);
       return guardedSteps(backend, fua, offsetBytes, length, gate, (at, bytes) => trim.call(backend, at, bytes));
     }
     case NbdCommand.FLUSH:
@@ -228,10 +235,12 @@ export async function executeRequest(
     case NbdCommand.DISC:
       return { errno: NbdErrno.OK, disconnect: true };
     case NbdCommand.BLOCK_STATUS:
-      if (!agreed.structuredReplies || agreed.contexts.length === 0 || length === 0 || !inRange(backend, request)) return fail(NbdErrno.EINVAL);
+      if (!agreed.structuredReplies || agreed.contexts.length === 0)
+        return fail(NbdErrno.EINVAL, 'BLOCK_STATUS needs structured replies and a metadata context');
+      if (length === 0 || !inRange(backend, request)) return fail(NbdErrno.EINVAL, length === 0 ? 'a BLOCK_STATUS of 0 bytes' : PAST_THE_END);
       return blockStatus(agreed, offsetBytes, length, (request.commandFlags & NBD_CMD_FLAG_REQ_ONE) !== 0);
     default:
-      return fail(NbdErrno.EINVAL);
+      return fail(NbdErrno.EINVAL, `command ${request.type} is not known`);
   }
 }
 

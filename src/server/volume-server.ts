@@ -27,6 +27,7 @@
 import { LOG_EVENTS, type EventLogger } from '../base/log.js';
 import { randomBytes } from 'node:crypto';
 import { NbdServer } from '../export/nbd-server.js';
+import { logNbdEvents } from './nbd-event-log.js';
 import { SESSION_CREATORS, findClonesToResume, resumeClones, resumeMirrors } from './session-creators.js';
 import { SESSION_TYPES, type ServeInfo, type ServeNbdAddress } from '../control-api/control-api-types.js';
 import { UsageError } from '../errors/snaptape-error.js';
@@ -187,7 +188,10 @@ export class VolumeServer {
         warnings,
       };
       const server = new VolumeServer({ info, volumes, registry, nbd, control, tape, log: options.log });
-      if (options.log) server.logSessions(options.log);
+      if (options.log) {
+        server.logSessions(options.log);
+        logNbdEvents(nbd, options.log);
+      }
       // The token stays out of the log: a log file is read by more people than the server's stdout.
       const controlLogged = { ...info.control, ...('token' in info.control ? { token: '(not logged)' } : {}) };
       options.log?.(LOG_EVENTS.serveStarted, { pid: info.pid, nbd: info.nbd, control: controlLogged, warnings });

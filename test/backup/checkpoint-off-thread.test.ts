@@ -33,8 +33,8 @@ describe('a backup checkpoint', () => {
     try {
       // 150 tracks (8.5 MB) at 1.2 MB/s: the copy lasts past the first checkpoint.
       const session = TapeBackupSession.start(volume, { tapePath: tape, workers: 1, throttleMbps: 1.2 });
-      // The first record lands in the turn after the start instant (start-stretch.test.ts).
-      await new Promise((resolve) => setImmediate(resolve));
+      // The first record lands a few turns after the start instant (start-stretch.test.ts).
+      await new Promise((resolve) => setTimeout(resolve, 50));
       const first = JSON.parse(readFileSync(`${tape}.session.json`, 'utf8')) as { updatedAt: string };
       copying = true;
       await new Promise((resolve) => setTimeout(resolve, CHECKPOINT_INTERVAL_MS + 1_000));

@@ -87,6 +87,7 @@ describe('NBD over a unix socket and over TLS-PSK', () => {
       tls: 'required' as const,
       state: newNegotiationState(),
       send: (b: Buffer) => sent.push(b),
+      refused: () => undefined,
     };
     const info = Buffer.from([0, 0, 0, 1, 0x6d, 0, 0]);
     expect(handleOption(ctx, { option: NbdOption.GO, dataLength: info.length }, info)).toEqual({ kind: 'continue' });

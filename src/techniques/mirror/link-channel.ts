@@ -222,6 +222,19 @@ export class LinkChannel {
   }
 
   /**
+   * Where the next request's bytes go when they number `bytes`: a view of the next slot, for the
+   * background copy to read a batch straight into, so that posting it copies nothing (the batch is
+   * laid out as the request will be: its runs end to end from the slot's start). Undefined when the
+   * slot's last request is not served yet (its bytes may still be on their way) or the bytes do not
+   * fit. Valid only until the next request is posted, on this thread, with nothing posted between.
+   */
+  landingFor(bytes: number): Buffer | undefined {
+    const last = this.posted[this.nextSlot];
+    if (this.closed || bytes > LINK_BATCH_BYTES || (last !== undefined && !this.isServed(last))) return undefined;
+    return Buffer.from(this.data.buffer, this.data.byteOffset + this.nextSlot * LINK_BATCH_BYTES, bytes);
+  }
+
+  /**
    * True once `r` is served. Its FAILED_MASK is read in the same step: the slot may be written for
    * the next request as soon as this thread has seen it served, so a later read could see that
    * request's mask instead (and take a failed batch for a sent one).
@@ -288,9 +301,10 @@ export class LinkChannel {
       const d = base + CHANNEL_WORD.DESCRIPTORS + i * DESCRIPTOR_WORDS;
       w[d + DESCRIPTOR_FIELD.UNIT] = run.unit;
       w[d + DESCRIPTOR_FIELD.DATA_OFFSET] = at;
-      // One copy of the run when its parts lie end to end (a batch read as one span), not one per unit.
+      // One copy of the run when its parts lie end to end (a batch read as one span), not one per
+      // unit; none when the batch was read straight into this slot (landingFor).
       const span = spanOf(run.parts);
-      this.data.set(span, dataBase + at);
+      if (span.buffer !== this.data.buffer || span.byteOffset !== this.data.byteOffset + dataBase + at) this.data.set(span, dataBase + at);
       at += span.length;
       w[d + DESCRIPTOR_FIELD.DATA_LENGTH] = run.bytes;
       w[d + DESCRIPTOR_FIELD.ZERO_TAIL] = run.zeroTail;

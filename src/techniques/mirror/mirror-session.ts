@@ -105,9 +105,13 @@ const REMOTE_TARGET: SlotTarget = { kind: 'slot', trim: true };
 const LOCAL_TARGET: SlotTarget = { kind: 'slot', trim: false };
 const COPY_TARGET = LOCAL_TARGET;
 
-/** A unit as sent over a link: the slot up to its last non-zero byte, and a zero tail. */
+/**
+ * A unit as sent over a link: the slot up to its last non-zero byte, and a zero tail. A whole slot
+ * keeps its buffer: a view per unit cost about 50 ms of the owning thread per 100 MB of FBA blocks.
+ */
 function unitImage(w: UnitWrite): UnitImage {
-  return { unit: w.unit, data: w.data.subarray(0, w.usedBytes), zeroTail: w.data.length - w.usedBytes };
+  const data = w.usedBytes === w.data.length ? w.data : w.data.subarray(0, w.usedBytes);
+  return { unit: w.unit, data, zeroTail: w.data.length - w.usedBytes };
 }
 
 /** A link channel started before its session exists: its events go to `deliver` once the session sets it. */
@@ -489,14 +493,14 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     return { states: this.hostWriteStates, source: this.primarySource(), sink, target, marks: [] };
   }
 
-  /** The primary's whole slots, each run of consecutive units in one read. */
-  private primarySource(): RunUnitSource {
+  /** The primary's whole slots, each run of consecutive units in one read (into `landing`'s buffer where it offers one). */
+  private primarySource(landing?: (bytes: number) => Buffer | undefined): RunUnitSource {
     const backend = this.volume.backend;
     const read = (first: number, into: Buffer): void => {
       if (backend.readUnitsInto) backend.readUnitsInto(first, into);
       else backend.readUnits(first, into.length / backend.slotBytes).copy(into);
     };
-    return new RunUnitSource(read, backend.slotBytes);
+    return new RunUnitSource(read, backend.slotBytes, landing);
   }
 
   /** A local secondary's end: whole slots through its own write chain, a run of them per write. */
@@ -860,23 +864,28 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
         },
         () => channel.ready(),
       );
-      return { source: this.primarySource(), sink, onWritten: (units) => this.copiedByRun(s, units) };
+      // A batch is read straight into the channel slot it is sent from: no copy on this thread.
+      return { source: this.primarySource((bytes) => channel.landingFor(bytes)), sink, onWritten: (units) => this.copiedByRun(s, units) };
     }
     // The closing fsync of the secondary makes "in sync" durable; writeback in steps keeps it short.
     const writeback = new SteppedWriteback(s.spec.target, MIRROR_WRITEBACK_BYTES);
     let written = 0;
-    const sink = new FunctionUnitSink((writes) => {
-      try {
-        this.writeLocal(s, writes);
-        written += writes.reduce((n, w) => n + w.data.length, 0);
-        writeback.reached(written);
-      } catch (error) {
-        throw failed(
-          writes.map((w) => w.unit),
-          error,
-        );
-      }
-    });
+    const sink = new FunctionUnitSink(
+      (writes) => {
+        try {
+          this.writeLocal(s, writes);
+          written += writes.reduce((n, w) => n + w.data.length, 0);
+          writeback.reached(written);
+        } catch (error) {
+          throw failed(
+            writes.map((w) => w.unit),
+            error,
+          );
+        }
+      },
+      undefined,
+      () => writeback.close(),
+    );
     return { source: this.primarySource(), sink, onWritten: (units) => this.copiedByRun(s, units) };
   }
 

@@ -266,10 +266,22 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.volume.addInterceptor(this);
     this.move('run');
     // The layout and the first record, each made durable with two fsyncs (flushes of the disk's
-    // cache), in the next turn, before the copy's: not in this stretch, where every host write waits.
-    setImmediate(() => this.recordStart());
-    void this.copyAll();
+    // cache), in a turn of their own, before the copy's: not in this stretch, where every host write waits.
+    void this.afterStart();
     return this;
+  }
+
+  /**
+   * What follows the start instant, each step in a turn of the event loop of its own, with the I/O
+   * that arrived meanwhile (host writes) served in between. The first step needs two hops: this
+   * stretch runs in the loop's poll phase, and one setImmediate would run in the check phase right
+   * after it, before the poll that serves the writes held up by the start.
+   */
+  private async afterStart(): Promise<void> {
+    await nextTurn();
+    await nextTurn();
+    this.recordStart();
+    await this.copyAll();
   }
 
   /** The first record (and a new backup's layout), unless a stop already wrote its own. */

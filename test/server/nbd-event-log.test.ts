@@ -1,0 +1,76 @@
+/**
+ * Layer: unit over a real NBD server and client. What serve logs of the NBD server's events: a
+ * request the backend failed at warn (EIO, ENOSPC), a backend bug at error, a refused request at
+ * warn with its reason, each naming the export, the command and the errno by name; an export
+ * refused to a client (here: no such name) at warn. A client that goes on sending refused requests
+ * gets REQUEST_LINES_PER_CONNECTION lines, then one count at its close: the log stays bounded.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EventLogger, LogLevel } from '../../src/base/log.js';
+import { NbdClient } from '../../src/export/nbd-client.js';
+import { NbdServer } from '../../src/export/nbd-server.js';
+import { logNbdEvents, REQUEST_LINES_PER_CONNECTION } from '../../src/server/nbd-event-log.js';
+import { MemoryBackend } from '../export/helpers/memory-backend.js';
+
+const SIZE = 64 * 1024;
+
+interface Logged {
+  readonly event: string;
+  readonly level: LogLevel;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+describe('logNbdEvents', () => {
+  let server: NbdServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+  });
+
+  it('logs failed, refused and buggy requests with their export, command and errno', async () => {
+    const exports = [
+      new MemoryBackend({ name: 'faulty', sizeBytes: SIZE, failWrite: { nth: 1, kind: 'io' } }),
+      new MemoryBackend({ name: 'full', sizeBytes: SIZE, failWrite: { nth: 1, kind: 'no-space' } }),
+      new MemoryBackend({ name: 'buggy', sizeBytes: SIZE, failWrite: { nth: 1, kind: 'bug' } }),
+      new MemoryBackend({ name: 'ro', sizeBytes: SIZE, readOnly: true }),
+    ];
+    server = new NbdServer({ exports });
+    const logged: Logged[] = [];
+    const log: EventLogger = (event, fields, level = 'info') => logged.push({ event, level, fields });
+    logNbdEvents(server, log);
+    const { port } = await server.listen();
+
+    for (const name of ['faulty', 'full', 'buggy', 'ro']) {
+      const client = await NbdClient.connect({ port, exportName: name });
+      await expect(client.write(0, Buffer.alloc(512, 1))).rejects.toThrow();
+      if (name !== 'buggy') await client.disconnect();
+      else client.destroy();
+    }
+    await expect(NbdClient.connect({ port, exportName: 'nope' })).rejects.toThrow();
+    // A client that goes on sending refused requests: its lines stop at the bound, then one count.
+    const persistent = await NbdClient.connect({ port, exportName: 'ro' });
+    for (let i = 0; i < REQUEST_LINES_PER_CONNECTION + 5; i++) await expect(persistent.write(0, Buffer.alloc(512, 2))).rejects.toThrow(/EPERM/);
+    await persistent.disconnect();
+    await server.close();
+    server = undefined;
+
+    const failures = logged.filter((l) => l.event === 'nbd.backend-error');
+    expect(failures.map((l) => [l.fields['export'], l.fields['command'], l.fields['errno'], l.level])).toEqual([
+      ['faulty', 'WRITE', 'EIO', 'warn'],
+      ['full', 'WRITE', 'ENOSPC', 'warn'],
+      ['buggy', 'WRITE', 'EIO', 'error'],
+    ]);
+    expect(failures.every((l) => typeof l.fields['reason'] === 'string' && (l.fields['reason'] as string).length > 0)).toBe(true);
+    const refused = logged.filter((l) => l.event === 'nbd.request-refused');
+    expect(refused).toHaveLength(1 + REQUEST_LINES_PER_CONNECTION);
+    expect(refused[0]?.fields).toEqual(
+      expect.objectContaining({ export: 'ro', command: 'WRITE', errno: 'EPERM', reason: 'the export is read-only to this connection' }),
+    );
+    expect(logged.filter((l) => l.event === 'nbd.requests-unlogged').map((l) => [l.fields['requests'], l.level])).toEqual([[5, 'warn']]);
+    expect(logged.filter((l) => l.event === 'nbd.export-refused')).toEqual([
+      { event: 'nbd.export-refused', level: 'warn', fields: expect.objectContaining({ export: 'nope', reason: 'the server has no export of that name' }) },
+    ]);
+    const connections = logged.filter((l) => l.event === 'nbd.connection');
+    expect(connections.filter((l) => l.fields['state'] === 'opened')).toHaveLength(6);
+    expect(connections.every((l) => l.level === 'debug')).toBe(true);
+  });
+});
