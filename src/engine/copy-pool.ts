@@ -43,6 +43,8 @@ export function compiledScriptPath(moduleUrl: string, fileName: string): string 
 export class CopyPool {
   private readonly pool: Piscina;
   readonly workers: number;
+  /** Resolves once the tasks of every copy asked for so far are queued. */
+  private queuing: Promise<void> = Promise.resolve();
 
   constructor(workers: number) {
     if (!Number.isInteger(workers) || workers < 1 || workers > MAX_COPY_WORKERS) {
@@ -64,20 +66,32 @@ export class CopyPool {
   /** Copies a plan on every worker at once; resolves when all of them ran out of batches. */
   async copy(plan: FileCopyPlan): Promise<CopyResult> {
     const runs: Promise<CopyResult>[] = [];
-    for (let w = 0; w < this.workers; w++) {
-      // Each task clones the plan on this thread (MBs for a 3390-3): one per turn of the event
-      // loop, so that a host write on this thread waits behind one at most.
-      if (w > 0) await nextTurn();
-      const run = this.pool.run(plan) as Promise<CopyResult>;
-      run.catch(() => undefined); // Observed by Promise.all below; not unhandled meanwhile.
-      runs.push(run);
+    let queued = (): void => undefined;
+    const queuing = new Promise<void>((resolve) => (queued = resolve));
+    this.queuing = this.queuing.then(() => queuing);
+    try {
+      for (let w = 0; w < this.workers; w++) {
+        // Each task clones the plan on this thread (MBs for a 3390-3): one per turn of the event
+        // loop, so that a host write on this thread waits behind one at most.
+        if (w > 0) await nextTurn();
+        const run = this.pool.run(plan) as Promise<CopyResult>;
+        run.catch(() => undefined); // Observed by Promise.all below; not unhandled meanwhile.
+        runs.push(run);
+      }
+    } finally {
+      queued();
     }
     return combineResults(await Promise.all(runs));
   }
 
-  /** Runs `name` of a compiled worker script (compiledScriptPath) on one of the pool's threads. */
-  runScript<T, R>(filename: string, name: string, task: T): Promise<R> {
-    return this.pool.run(task, { filename, name }) as Promise<R>;
+  /**
+   * Runs `name` of a compiled worker script (compiledScriptPath) on one of the pool's threads. Asked
+   * for while a copy's tasks are still being queued (one per turn), it is queued after the last of
+   * them: it never takes a thread one of them waits for.
+   */
+  async runScript<T, R>(filename: string, name: string, task: T): Promise<R> {
+    await this.queuing;
+    return (await this.pool.run(task, { filename, name })) as R;
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,11 @@ import { assert } from '../base/assert.js';
 
 export const UNIT_STATE = { PENDING: 0, CLAIMED: 1, COPIED: 2, COPIED_OOO: 3, EXCLUDED: 4 } as const;
 export type UnitState = (typeof UNIT_STATE)[keyof typeof UNIT_STATE];
+// `snapshotStates` reads the states with a bulk copy that may tear bytes: one byte each keeps it whole.
+assert(
+  Object.values(UNIT_STATE).every((state) => state >= 0 && state <= 0xff),
+  'every unit state fits its low byte',
+);
 export const UNIT_STATE_NAMES: Readonly<Record<UnitState, string>> = { 0: 'pending', 1: 'claimed', 2: 'copied', 3: 'copied-out-of-order', 4: 'excluded' };
 
 /** Allowed transitions: from → the states it may go to. */
@@ -193,9 +198,13 @@ export class TrackStateArray {
   }
 
   /**
-   * A copy of the states, for persisting the session. One bulk copy: each aligned Int32 of a shared
-   * array is read whole (tear-free), which is all a per-unit Atomics.load gave, and a call per unit
-   * held the owning thread (a host write waits behind it) for 24 ms on a 3390-3's 50,085 units.
+   * A copy of the states, for persisting the session. One bulk copy, not a call per unit (that held
+   * the owning thread, and a host write behind it, for 24 ms on a 3390-3's 50,085 units). A bulk
+   * copy of shared memory is not promised to read each Int32 whole: the language copies it byte by
+   * byte (V8 copies words only where both ends are 8-byte aligned; a view at 4 mod 8 reads torn).
+   * Safe here all the same: every state (UNIT_STATE, 0-4) has its upper three bytes zero, so a unit
+   * read while a worker stores it is its old state or its new one, never a third; and like
+   * the Atomics.load per unit before it, the copy was never one instant across units.
    */
   snapshotStates(): Int32Array {
     return new Int32Array(this.states);

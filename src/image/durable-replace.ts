@@ -70,7 +70,7 @@ export function durableReplace(path: string, data: string | Uint8Array, action: 
  * `<path>.async.tmp`, never the synchronous one's, so that neither writes into the other's.
  */
 export async function durableReplaceOffThread(path: string, data: string | Uint8Array, action: string, stillWanted: () => boolean): Promise<boolean> {
-  const temp = `${path}.async.tmp`;
+  const temp = offThreadTempPath(path);
   try {
     const handle = await open(temp, 'w');
     try {
@@ -99,4 +99,9 @@ export async function durableReplaceOffThread(path: string, data: string | Uint8
     throw translateIoError(error, action, path);
   }
   return true;
+}
+
+/** The temp file of `durableReplaceOffThread`: a process killed while one was written leaves it. */
+export function offThreadTempPath(path: string): string {
+  return `${path}.async.tmp`;
 }

@@ -19,7 +19,7 @@ import { loadResumePoint } from './backup-resume.js';
 import { BackupSpool } from './backup-spool.js';
 import type { TapeBackupOptions } from './backup-types.js';
 import { DurableSlotBitmap } from './durable-bitmap.js';
-import { bitmapPath, removeSessionRecord, sessionRecordKey } from './session-record.js';
+import { bitmapPath, removeCheckpointLeftover, removeSessionRecord, sessionRecordKey } from './session-record.js';
 import { planBackupChain, type BackupChainPlan } from '../tracking/backup-chain.js';
 import { checkOptions, checkWritable, defaultTapeVolser, openTapeTarget } from './tape-target.js';
 
@@ -85,6 +85,7 @@ function prepareNewUnderLock(volume: Volume, options: TapeBackupOptions): Prepar
     const key = sessionRecordKey(options);
     // The tape was just replaced: an earlier backup's record no longer describes it.
     removeSessionRecord(key);
+    removeCheckpointLeftover(key);
     const bitmap = DurableSlotBitmap.create(bitmapPath(key), states.snapshotStates());
     const storedLayout: StoredLayout = { set, source, tapeVolser, creationDate, headerLabels: labels };
     return { set, source, layout, states, ...target, bitmap, storedLayout, ...(spool ? { spool } : {}), ...(chain ? { chain } : {}) };
@@ -105,6 +106,7 @@ export function prepareResumedBackup(volume: Volume, options: TapeBackupOptions)
 function prepareResumedUnderLock(volume: Volume, options: TapeBackupOptions): PreparedBackup & { readonly options: TapeBackupOptions } {
   const tape = sessionRecordKey(options);
   const point = loadResumePoint(volume, tape, options.spoolPath);
+  removeCheckpointLeftover(tape);
   const { stored } = point;
   const layout = planBackupTape(stored.set, {
     tapeVolser: stored.tapeVolser,

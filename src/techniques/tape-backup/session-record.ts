@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { translateIoError } from '../../errors/io-error.js';
-import { durableReplace, durableReplaceOffThread } from '../../image/durable-replace.js';
+import { durableReplace, durableReplaceOffThread, offThreadTempPath } from '../../image/durable-replace.js';
 
 export type RecordStatus = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 
@@ -74,6 +74,19 @@ export function removeSessionRecord(tapePath: string): void {
     rmSync(recordPath(tapePath), { force: true });
   } catch (error) {
     throw translateIoError(error, 'remove the earlier session record', recordPath(tapePath));
+  }
+}
+
+/**
+ * Removes the temp file of a checkpoint whose process was killed while it was written (its record
+ * never landed). Called under the tape's lock, where no checkpoint of the tape is in flight.
+ */
+export function removeCheckpointLeftover(tapePath: string): void {
+  const temp = offThreadTempPath(recordPath(tapePath));
+  try {
+    rmSync(temp, { force: true });
+  } catch (error) {
+    throw translateIoError(error, 'remove a checkpoint left by a killed process', temp);
   }
 }
 

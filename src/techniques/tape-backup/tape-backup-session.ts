@@ -390,6 +390,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
           : {}),
         ports: () => ({ source: this.cbw.toTape.source, sink: this.cbw.toTape.sink }),
       });
+      // Observed at once: it may fail (its pool destroyed) in the turn below, before it is awaited.
+      copying.catch(() => undefined);
       // After the copy's tasks are queued, so that it never holds a thread they wait for.
       await nextTurn();
       digesting = digestTapeOnPool(pool, {
@@ -465,12 +467,15 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
       ...(result.seconds ?? { syncSeconds: 0, readBackSeconds: 0, tapeSha256Seconds: 0 }),
     };
     const summary = this.summarize(digested.digests, result.verification, result.tapeSha256, phases);
-    this.bitmap.close();
     // The record says completed before the session does: a record that cannot be written fails it.
     // A checkpoint in flight is overtaken by this record (it only removes its temp file). This one
     // stays on this thread: host writes no longer wait for the session, and the tape's own fsync,
     // just done, left the disk little to flush.
     await this.checkpointing;
+    // A checkpoint that failed meanwhile (or during the steps above) failed the session: its record
+    // says so, never completed, and it is written while the bitmap is still open.
+    if (this.failure) return await this.abort();
+    this.bitmap.close();
     this.persist('completed', summary);
     // Only then is the checkpoint a base: a crash in between leaves the older base, never a hole.
     if (result.tapeSha256) this.completeCheckpoint(result.tapeSha256);
