@@ -38,8 +38,11 @@ class CheckpointGate {
     syncBuiltinESMExports();
   }
 
+  /** Once: a second call (afterEach's) must not open the temp file again, leaving a handle to the GC. */
   release(error?: Error): void {
-    this.releaseNow?.(error);
+    const releaseNow = this.releaseNow;
+    this.releaseNow = undefined;
+    releaseNow?.(error);
   }
 
   uninstall(): void {
