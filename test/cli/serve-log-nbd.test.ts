@@ -6,12 +6,12 @@
  * operator reading the log of a secondary learns who was refused and why. The connections are
  * logged at debug only. (Requests the backend fails: test/server/nbd-event-log.test.ts.)
  */
-import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NbdClient } from '../../src/export/nbd-client.js';
 import { runSnaptapeOk } from '../harness/run-cli.js';
+import { logLines } from '../harness/log-lines.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { killAllServers, makeFilledVolume, nbdPort, startServe } from '../server/helpers/serve-process.js';
 import { makeBlankSecondary } from '../mirror/mirror-fixtures.js';
@@ -21,19 +21,6 @@ const CYLS = 2;
 const SLOT_BYTES = 56_832;
 const PINO_WARN = 40;
 const PINO_DEBUG = 20;
-
-interface LogLine {
-  readonly level: number;
-  readonly event: string;
-  readonly [field: string]: unknown;
-}
-
-function logLines(path: string): LogLine[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as LogLine);
-}
 
 /** Sends `bytes` as the first thing on a fresh NBD connection and waits for the server to drop it. */
 function sendGarbage(port: number, bytes: Buffer): Promise<void> {

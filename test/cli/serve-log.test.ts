@@ -3,12 +3,12 @@
  * start and stop, and each session's states, at info; per-session progress only at debug; nothing
  * below the level chosen. An unknown level is a usage error, not a crash.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
 import { runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
 import { killAllServers, startServe } from '../server/helpers/serve-process.js';
+import { logLines } from '../harness/log-lines.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 let dir: TempDir;
@@ -20,19 +20,6 @@ beforeAll(() => {
 });
 afterEach(() => killAllServers());
 afterAll(() => dir.cleanup());
-
-interface LogLine {
-  readonly level: number;
-  readonly event: string;
-  readonly [field: string]: unknown;
-}
-
-function logLines(path: string): LogLine[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as LogLine);
-}
 
 /** Serves the image, runs a backup on it over the control socket, stops the server. */
 async function serveWithBackup(logArgs: readonly string[], tape: string): Promise<void> {
