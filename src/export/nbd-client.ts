@@ -26,6 +26,7 @@ import {
   NBD_REQUEST_MAGIC,
   NBD_SIMPLE_REPLY_MAGIC,
   NbdCommand,
+  nbdCommandName,
   READ_AHEAD_BYTES,
   type NbdCommandType,
 } from './nbd-constants.js';
@@ -68,8 +69,6 @@ interface PendingRequest {
   readonly resolve: (data: Buffer) => void;
   readonly reject: (error: Error) => void;
 }
-
-const COMMAND_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(NbdCommand).map(([name, value]) => [value, name]));
 
 export class NbdClient {
   // Set once.
@@ -281,7 +280,7 @@ export class NbdClient {
 }
 
 function commandError(exportName: string, type: number, errno: number): NbdProtocolError {
-  const command = COMMAND_NAMES[type] ?? `command ${type}`;
+  const command = nbdCommandName(type);
   return new NbdProtocolError(`Cannot ${command} on export '${exportName}': server replied ${nbdErrnoName(errno)}`, {
     exportName,
     command,

@@ -87,6 +87,13 @@ export const NbdCommand = {
 } as const;
 export type NbdCommandType = (typeof NbdCommand)[keyof typeof NbdCommand];
 
+const COMMAND_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(NbdCommand).map(([name, value]) => [value, name]));
+
+/** "WRITE" for 1, and so on; unknown numbers print as "command N". */
+export function nbdCommandName(type: number): string {
+  return COMMAND_NAMES[type] ?? `command ${type}`;
+}
+
 /** Command flags ("Command flags"). */
 export const NBD_CMD_FLAG_FUA = 1 << 0;
 export const NBD_CMD_FLAG_NO_HOLE = 1 << 1;

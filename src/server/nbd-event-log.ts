@@ -1,25 +1,22 @@
 /**
- * What `snaptape serve` logs of its NBD server's events (the server itself does not log): requests
- * refused, requests the backend failed and clients that broke the protocol, each with the
+ * What `snaptape serve` logs of its NBD server's events (the server itself does not log): exports
+ * and requests refused, requests the backend failed and clients that broke the protocol, each with the
  * connection, export and command it is about. A client may send refused requests without end, so
  * each connection's are logged up to REQUEST_LINES_PER_CONNECTION, and the rest counted in one line
  * at its close: the log stays bounded by the connections, not the requests.
  */
 import { LOG_EVENTS, type EventLogger } from '../base/log.js';
-import { NbdCommand, NbdErrno } from '../export/nbd-constants.js';
+import { nbdErrnoName } from '../export/nbd-backend.js';
+import { nbdCommandName } from '../export/nbd-constants.js';
 import type { NbdServer } from '../export/nbd-server.js';
 
 /** Refused or failed requests logged per connection; the rest are counted at its close. */
 export const REQUEST_LINES_PER_CONNECTION = 20;
 
-/** NBD command names by number, for the log. */
-const COMMAND_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(NbdCommand).map(([name, value]) => [value, name]));
-const ERRNO_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(NbdErrno).map(([name, value]) => [value, name]));
-
 /**
- * Logs what the NBD server reports: an export it refused, a request it refused (a write to a read-only export, a range
- * past the end), one the backend failed and a client that broke the protocol at warn (a backend
- * bug at error), so that an operator learns who was refused and why;
+ * Logs what the NBD server reports: an export it refused, a request it refused (a write to a
+ * read-only export, a range past the end), one the backend failed and a client that broke the
+ * protocol, at warn (a backend bug at error), so that an operator learns who was refused and why;
  * each connection's opening, export and close at debug.
  */
 export function logNbdEvents(nbd: NbdServer, log: EventLogger): void {
@@ -81,7 +78,7 @@ function requestFields(event: {
   return {
     connection: event.connectionId,
     export: event.exportName,
-    command: COMMAND_NAMES.get(event.command) ?? String(event.command),
-    errno: ERRNO_NAMES.get(event.errno) ?? String(event.errno),
+    command: nbdCommandName(event.command),
+    errno: nbdErrnoName(event.errno),
   };
 }
