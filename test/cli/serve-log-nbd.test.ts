@@ -13,7 +13,7 @@ import { NbdClient } from '../../src/export/nbd-client.js';
 import { runSnaptapeOk } from '../harness/run-cli.js';
 import { logLines } from '../harness/log-lines.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { killAllServers, makeFilledVolume, nbdPort, startServe } from '../server/helpers/serve-process.js';
+import { killAllServers, makeFilledVolume, nbdPort } from '../server/helpers/serve-process.js';
 import { makeBlankSecondary } from '../mirror/mirror-fixtures.js';
 import { serveOn, waitForMirror } from '../mirror/remote-fixtures.js';
 
@@ -44,18 +44,7 @@ describe('serve logs what its NBD clients were refused', () => {
     const primaryImage = makeFilledVolume(dir.path, 'prim.ckd', { cylinders: CYLS, seed: 7 });
     const secondaryImage = makeBlankSecondary(dir.path, 'sec.ckd', CYLS);
     const log = join(dir.path, 'sec.log');
-    const sec = await startServe([
-      secondaryImage,
-      '--nbd',
-      '127.0.0.1:0',
-      '--insecure-tcp',
-      '--control',
-      join(dir.path, 'sec.sock'),
-      '--log-file',
-      log,
-      '--log-level',
-      'debug',
-    ]);
+    const { server: sec } = await serveOn(secondaryImage, join(dir.path, 'sec.sock'), 0, ['--log-file', log, '--log-level', 'debug']);
     const prim = await serveOn(primaryImage, join(dir.path, 'prim.sock'));
     const port = nbdPort(sec.info);
     const session = await prim.control.startSession({ type: 'mirror', volume: 'prim', secondaries: [`127.0.0.1:${port}/sec`] });

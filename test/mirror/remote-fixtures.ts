@@ -13,8 +13,14 @@ import { startServe, type ServeProcess } from '../server/helpers/serve-process.j
 
 export const SLOT_READ_BYTES = 1024 * 1024;
 
-export async function serveOn(image: string, socket: string, port = 0): Promise<{ server: ServeProcess; control: ControlClient }> {
-  const server = await startServe([image, '--nbd', `127.0.0.1:${port}`, '--insecure-tcp', '--control', socket]);
+/** `snaptape serve` of `image` on loopback TCP (`port`, 0 for any), with `extra` arguments (e.g. a log file). */
+export async function serveOn(
+  image: string,
+  socket: string,
+  port = 0,
+  extra: readonly string[] = [],
+): Promise<{ server: ServeProcess; control: ControlClient }> {
+  const server = await startServe([image, '--nbd', `127.0.0.1:${port}`, '--insecure-tcp', '--control', socket, ...extra]);
   return { server, control: new ControlClient({ kind: 'unix', socketPath: socket }) };
 }
 
