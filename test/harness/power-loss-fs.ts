@@ -14,9 +14,13 @@
  *   fsync made durable.
  *
  * Only the calling thread is watched: worker threads have their own `node:fs`, so a test keeps its
- * writes on this thread (a CCKD source makes copies run here; see the power-loss tests).
+ * writes on this thread (a CCKD source makes copies run here; see the power-loss tests). The
+ * promise API that durable-replace.ts's `durableReplaceOffThread` uses (`node:fs/promises`: open,
+ * a handle's write, truncate, sync and datasync, rename, unlink, rm) is watched too: its work runs
+ * on libuv's pool, but a step is recorded when it completes, before its caller goes on.
  */
 import fs from 'node:fs';
+import fsp, { type FileHandle } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join, relative, resolve, sep } from 'node:path';
 
@@ -52,11 +56,15 @@ const WATCHED = [
   'fdatasyncSync',
 ] as const;
 type Watched = (typeof WATCHED)[number];
+/** The `node:fs/promises` functions watched, and a handle's methods. */
+const WATCHED_PROMISES = ['open', 'rename', 'unlink', 'rm'] as const;
+const WATCHED_HANDLE = ['writeFile', 'write', 'truncate', 'sync', 'datasync'] as const;
 
 export class PowerLossFs {
   readonly root: string;
   readonly points: CrashPoint[] = [];
   private readonly original = new Map<Watched, Fs[Watched]>();
+  private readonly originalPromises = new Map<string, unknown>();
   /** inode -> its content as of its last fsync (an immutable buffer, shared between crash points). */
   private readonly durable = new Map<number, Buffer>();
   /** directory (relative) -> its durable entries: name -> inode. */
@@ -76,12 +84,15 @@ export class PowerLossFs {
       for (const ino of entries.values()) if (!model.durable.has(ino)) model.durable.set(ino, model.readInode(dir, entries, ino));
     }
     model.wrap();
+    model.wrapPromises();
     return model;
   }
 
   uninstall(): void {
     const target = fs as unknown as Record<string, unknown>;
     for (const [name, fn] of this.original) target[name] = fn;
+    const promises = fsp as unknown as Record<string, unknown>;
+    for (const [name, fn] of this.originalPromises) promises[name] = fn;
     syncBuiltinESMExports();
   }
 
@@ -175,6 +186,62 @@ export class PowerLossFs {
       };
     }
     syncBuiltinESMExports();
+  }
+
+  /** Runs the model's own bookkeeping of a step (its reads are no steps of their own). */
+  private step(observe: () => void): void {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      observe();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Wraps `node:fs/promises`: each change is a step once it completed, before the caller goes on. */
+  private wrapPromises(): void {
+    const target = fsp as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const show = (p: unknown): string => (typeof p === 'string' ? relative(this.root, resolve(p)) || '.' : String(p));
+    for (const name of WATCHED_PROMISES) {
+      const real = target[name] as (...args: unknown[]) => Promise<unknown>;
+      this.originalPromises.set(name, real);
+      target[name] = async (...args: unknown[]): Promise<unknown> => {
+        const [a, b] = args;
+        const changes = name !== 'open' || (typeof b === 'string' && /[wa]/.test(b));
+        const created = name === 'open' && changes && this.inside(a) && !fs.existsSync(a as string) ? (a as string) : undefined;
+        const result = await real.apply(fsp, args);
+        if (created !== undefined) this.durable.delete(fs.statSync(created).ino);
+        if (name === 'open') this.watchHandle(result as FileHandle);
+        const second = name === 'rename' ? b : undefined;
+        if (changes && (this.inside(a) || this.inside(second))) {
+          this.step(() =>
+            this.record(`${name} (promise) ${show(a)}${second !== undefined ? ` -> ${show(second)}` : ''}${name === 'open' ? ` ${String(b)}` : ''}`),
+          );
+        }
+        return result;
+      };
+    }
+    syncBuiltinESMExports();
+  }
+
+  /** Wraps a handle's changes: a write or truncate is a step, a sync makes the file (or folder) durable. */
+  private watchHandle(handle: FileHandle): void {
+    const methods = handle as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    for (const name of WATCHED_HANDLE) {
+      const real = (methods[name] as (...args: unknown[]) => Promise<unknown>).bind(handle);
+      methods[name] = async (...args: unknown[]): Promise<unknown> => {
+        const result = await real(...args);
+        const path = this.fdPath(handle.fd);
+        if (path !== undefined && this.inside(path)) {
+          this.step(() => {
+            if (name === 'sync' || name === 'datasync') this.fsynced(handle.fd);
+            this.record(`${name} (promise) ${relative(this.root, path) || '.'}`);
+          });
+        }
+        return result;
+      };
+    }
   }
 
   /** The path `name(args)` is about to create under the folder, if it does not exist yet. */
