@@ -4,8 +4,8 @@
  * Atomics load per slot-bearing unit, off the copy loop, so nothing runs per track on the hot path.
  * Once the session settles it keeps the final map; a completed backup's map is written beside the
  * tape as `<tape>.map.json` (session/finished-map.ts), because the session's bitmap is deleted once
- * it completes: by the session at its finish (`writeCompleted`), before it says it completed. A failure to write that file rejects `final` (runBackup reports it); the server
- * ignores it.
+ * it completes: by the session at its finish (`writeCompleted`), before it says it completed. A
+ * failure to write that file rejects `final` (runBackup reports it); the server ignores it.
  */
 import { assert } from '../../base/assert.js';
 import { UNIT_STATE, type TrackStateArray } from '../../engine/track-state.js';
