@@ -282,8 +282,10 @@ const baseFinishes = [];
 const loads = [];
 const kinds = BASELINE_DIR === undefined ? ['qemu', 'snaptape'] : ['qemu', 'snaptape', 'baseline'];
 for (let round = 0; round < ROUNDS; round++) {
-  // The order turns each round: each case runs first, in the middle and last in turn.
-  const order = round % 2 === 0 ? [...kinds] : [...kinds].reverse();
+  // The order turns each round: each case runs first, in the middle and last in turn. (Reversed
+  // each round, as it was, the middle one of three cases stayed in the middle of every round.)
+  const turn = round % kinds.length;
+  const order = [...kinds.slice(turn), ...kinds.slice(0, turn)];
   for (const which of order) {
     if (which === 'qemu') rows.qemu.push(await qemuCase(qemuImage, slot));
     else if (which === 'snaptape') {
