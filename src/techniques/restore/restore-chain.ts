@@ -11,7 +11,7 @@ import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
 import { digestWholeTape } from '../tape-backup/backup-digest.js';
 import { blocksOf, checkElement, openBackupTape, verifyBackupTape, type BackupTape, type ElementCheck, type TapeVerifyReport } from './backup-tape.js';
 import { requireLabelsMatch } from './tape-trust.js';
-import { readPass, restoreFbaBlocks, restoreTape, restoreVolumeElement, type RestoreOptions, type RestoreResult } from './restore-tape.js';
+import { readPass, restoreFbaBlocks, restoreTape, restoreVolumeElement, verifyPassCheck, type RestoreOptions, type RestoreResult } from './restore-tape.js';
 
 export interface ChainLink {
   readonly path: string;
@@ -109,7 +109,7 @@ export function restoreChain(paths: readonly string[], options: RestoreOptions):
     const tape = openBackupTape(path, { onProgress: options.onProgress });
     try {
       tape.progress.begin('sha256', blocksOf(tape.elements), 'blocks');
-      const checks = tape.elements.map((e) => checkElement(tape, e));
+      const checks = tape.elements.map((e) => checkElement(tape, e, verifyPassCheck(tape, e)));
       const bad = checks.find((c) => !c.ok);
       if (bad) throw new VerifyError(`Cannot restore the chain: ${bad.name} of ${path} has SHA-256 ${bad.sha256}, the tape records ${bad.recorded}`, { path });
       requireLabelsMatch('restore from', tape);
@@ -130,7 +130,7 @@ function applyIncremental(path: string, options: RestoreOptions, checks: readonl
     try {
       tape.progress.begin('copy', blocksOf(tape.elements), 'blocks');
       const written = tape.elements.map((e) =>
-        tape.source.kind === 'ckd' ? restoreVolumeElement(volume, e, readPass(tape, e)) : restoreFbaBlocks(volume, e, readPass(tape, e)),
+        tape.source.kind === 'ckd' ? restoreVolumeElement(volume, e, readPass(tape, e)) : restoreFbaBlocks(volume, tape, e, readPass(tape, e)),
       );
       // A bigger target's VTOC takes its size (as the full restore's did); a same-size one is the source's.
       if (tape.source.kind === 'ckd' && volume.ckd.cylinders > tape.source.size) fitVtocToVolume(volume);

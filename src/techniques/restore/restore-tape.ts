@@ -20,7 +20,7 @@
  */
 import type { OnPhaseProgress } from '../../base/phase-progress.js';
 import { existsSync, rmSync } from 'node:fs';
-import { TargetExistsError, UsageError, VerifyError, ImageFormatError } from '../../errors/snaptape-error.js';
+import { TargetExistsError, UsageError, VerifyError, ImageFormatError, TapeFormatError } from '../../errors/snaptape-error.js';
 import { createVolume, openVolume } from '../../volume/open-volume.js';
 import { homeAddressOf, trackUsedBytes } from '../../ckd/track-codec.js';
 import { TrackImageWriter } from './track-image-writer.js';
@@ -85,11 +85,30 @@ export function restoreVolumeElement(volume: Volume, element: TapeElement, pass:
 const FBA_RUN_BYTES = 1024 * 1024;
 
 /**
+ * Refuses a tape block of an FBA element that is not whole 512-byte blocks (a crafted tape: every
+ * backup writes whole blocks), naming the tape and the block. A restore calls it on every block of
+ * the pass that verifies the tape, before anything is written, and again as it writes.
+ */
+export function requireWholeFbaBlocks(tape: BackupTape, element: TapeElement, block: Buffer, index: number): void {
+  if (block.length % FBA_BLOCK_BYTES === 0) return;
+  const blockNumber = element.firstBlockNumber + index;
+  throw new TapeFormatError(
+    `Cannot restore ${element.name} from ${tape.path}: tape block ${blockNumber} holds ${block.length} bytes, not whole ${FBA_BLOCK_BYTES}-byte blocks`,
+    { path: tape.path, blockNumber },
+  );
+}
+
+/** The check an element's blocks get in the pass that verifies them: whole blocks, for an FBA tape. */
+export function verifyPassCheck(tape: BackupTape, element: TapeElement): ((block: Buffer, index: number) => void) | undefined {
+  return tape.source.kind === 'fba' ? (block, index) => requireWholeFbaBlocks(tape, element, block, index) : undefined;
+}
+
+/**
  * Writes an FBA element's blocks back to the blocks they came from, consecutive tape blocks gathered
  * into runs of up to FBA_RUN_BYTES in one reused buffer (a tape block is a view valid only during
  * its visit, so it is copied once, into the run).
  */
-export function restoreFbaBlocks(volume: Volume, element: TapeElement, pass: BlockPass): number {
+export function restoreFbaBlocks(volume: Volume, tape: BackupTape, element: TapeElement, pass: BlockPass): number {
   const first = element.description.kind === 'blocks' ? (element.description.firstBlock ?? 0) : 0;
   const run = Buffer.allocUnsafe(FBA_RUN_BYTES);
   let runBlock = first;
@@ -101,7 +120,8 @@ export function restoreFbaBlocks(volume: Volume, element: TapeElement, pass: Blo
     written += held / FBA_BLOCK_BYTES;
     held = 0;
   };
-  pass((data) => {
+  pass((data, index) => {
+    requireWholeFbaBlocks(tape, element, data, index);
     if (held + data.length > FBA_RUN_BYTES) flush();
     if (data.length > FBA_RUN_BYTES) {
       volume.writeBlocks(runBlock, data);
@@ -162,7 +182,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
     const checks: ElementCheck[] = [];
     if (!streamed) {
       tape.progress.begin('sha256', blocksOf(chosen), 'blocks');
-      checks.push(...chosen.map((e) => checkElement(tape, e)));
+      checks.push(...chosen.map((e) => checkElement(tape, e, verifyPassCheck(tape, e))));
       const bad = checks.find((c) => !c.ok);
       if (bad) throw digestMismatch(tapePath, bad);
     }
@@ -198,7 +218,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
       const writebackPath = location.kind === 'file' ? location.path : undefined;
       const written = chosen.map((e, i) => {
         const pass = hash ? streamedPass(tape, e, hash, writebackPath, (check) => (checks[i] = check)) : readPass(tape, e);
-        if (!ckd) return restoreFbaBlocks(volume, e, pass);
+        if (!ckd) return restoreFbaBlocks(volume, tape, e, pass);
         if (e.description.kind === 'volume') {
           const tracks = restoreVolumeElement(volume, e, pass);
           fitVtocToVolume(volume);
