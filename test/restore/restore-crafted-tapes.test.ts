@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCliFailure } from '../backup/backup-test-helpers.js';
-import { dataBlocksOf, readTapeBlocks, sealTapeBlocks, writeTapeBlocks, type TapeBlocks } from '../harness/craft-backup-tape.js';
+import { dataBlocksOf, readTapeBlocks, sealTapeBlocks, userLabel, userLabelWords, writeTapeBlocks, type TapeBlocks } from '../harness/craft-backup-tape.js';
+import { labelIdOf } from '../../src/tape/standard-labels.js';
 import { sha256File } from '../harness/dasd.js';
 import { runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -48,5 +49,58 @@ describe('restore refuses a crafted FBA tape before it writes', () => {
 
     expectCliFailure(runSnaptape(['restore', tape, '--to', at('new.fba'), '--new-volume']), 'TAPE_FORMAT', [tape, `block ${last}`]);
     expect(existsSync(at('new.fba')), 'no new volume is left').toBe(false);
+  });
+});
+
+describe('restore refuses a crafted chain before it writes', () => {
+  let full: string;
+  let inc: string;
+  beforeAll(() => {
+    runSnaptapeOk(['init', at('v.ckd'), '--type', '3390', '--cyls', '3', '--volser', 'CHN001']);
+    runSnaptapeOk(['track', at('v.ckd')]);
+    full = at('full.aws');
+    runSnaptapeOk(['backup', at('v.ckd'), '--to', full]);
+    runSnaptapeOk(['alloc', at('v.ckd'), 'NEW.DATA', '--tracks', '2']);
+    inc = at('inc.aws');
+    runSnaptapeOk(['backup', at('v.ckd'), '--to', inc, '--incremental']);
+    // The target a chain restores over: a copy of the full backup's volume.
+    runSnaptapeOk(['restore', full, '--to', at('chain-target.ckd'), '--new-volume']);
+  }, 120_000);
+
+  /** `blocks` with user label `id` made to hold `edit(text)`. */
+  const relabel =
+    (id: string, edit: (text: string) => string) =>
+    (blocks: TapeBlocks): TapeBlocks =>
+      blocks.map((b) => (b !== null && labelIdOf(b) === id ? userLabel(id, edit(userLabelWords(b))) : b));
+  /** The incremental's element described as a data set (its Format-1 DSCB in two more UHLs). */
+  const asDataset = (blocks: TapeBlocks): TapeBlocks => {
+    const out = relabel('UHL2', () => 'ELEM=DATASET DSN=NEW.DATA')(relabel('UHL3', () => `F1A=${'0'.repeat(64)}`)(blocks));
+    const uhl6 = out.findIndex((b) => b !== null && labelIdOf(b) === 'UHL6');
+    out.splice(uhl6 + 1, 0, userLabel('UHL7', `F1B=${'0'.repeat(64)}`), userLabel('UHL8', `F1C=${'0'.repeat(64)}`));
+    return out;
+  };
+
+  const cases: Array<[string, (blocks: TapeBlocks) => TapeBlocks, RegExp]> = [
+    ['a run of tracks past the volume end', relabel('UHL3', (t) => t.replace(/FIRST=\d+/, 'FIRST=44')), /holds units 44-45, the volume has 45/],
+    [
+      'an incremental of another device type',
+      relabel('UHL1', (t) => t.replace('TYPE=3390', 'TYPE=3380')),
+      /holds a 3380 of 3 cylinders, .*full\.aws a 3390 of 3/,
+    ],
+    ['an incremental of a volume of another size', relabel('UHL1', (t) => t.replace('CYL=3', 'CYL=2')), /holds a 3390 of 2 cylinders/],
+    ['a data set element in an incremental', asDataset, /not runs of the volume's units/],
+  ];
+  cases.forEach(([title, edit, message], i) => {
+    it(title, () => {
+      const tape = crafted(`inc-crafted-${i}.aws`, edit(readTapeBlocks(inc)));
+      expect(runSnaptape(['verify', '--chain', full, tape]).status, 'the chain verifies').toBe(0);
+      const target = at('chain-target.ckd');
+      const before = sha256File(target);
+      expectCliFailure(runSnaptape(['restore', full, tape, '--to', target]), 'USAGE', [tape, message]);
+      expect(sha256File(target), 'the existing target is untouched').toBe(before);
+      const fresh = at('chain-new.ckd');
+      expectCliFailure(runSnaptape(['restore', full, tape, '--to', fresh, '--new-volume']), 'USAGE', [tape, message]);
+      expect(existsSync(fresh), 'no new volume is left').toBe(false);
+    });
   });
 });
