@@ -104,3 +104,21 @@ describe('restore refuses a crafted chain before it writes', () => {
     });
   });
 });
+
+describe('restore places a lone tape only where its elements belong', () => {
+  it('a CKD tape whose element is a run of tracks, not part of a chain', () => {
+    runSnaptapeOk(['init', at('w.ckd'), '--type', '3390', '--cyls', '3', '--volser', 'RUN001']);
+    runSnaptapeOk(['track', at('w.ckd')]);
+    runSnaptapeOk(['backup', at('w.ckd'), '--to', at('w-full.aws')]);
+    runSnaptapeOk(['alloc', at('w.ckd'), 'RUN.DATA', '--tracks', '2']);
+    runSnaptapeOk(['backup', at('w.ckd'), '--to', at('w-inc.aws'), '--incremental']);
+    // The chain labels (UHL4-UHL6) taken out: a tape that names no base.
+    const blocks = readTapeBlocks(at('w-inc.aws')).filter((b) => b === null || !/^UHL[456]$/.test(labelIdOf(b) ?? ''));
+    const tape = crafted('lone-run.aws', blocks);
+    const target = at('w-target.ckd');
+    runSnaptapeOk(['restore', at('w-full.aws'), '--to', target, '--new-volume']);
+    const before = sha256File(target);
+    expectCliFailure(runSnaptape(['restore', tape, '--to', target]), 'USAGE', [tape, /is a run of tracks .*restores whole volumes and data sets/]);
+    expect(sha256File(target), 'the existing target is untouched').toBe(before);
+  });
+});
