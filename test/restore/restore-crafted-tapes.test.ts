@@ -121,4 +121,35 @@ describe('restore places a lone tape only where its elements belong', () => {
     expectCliFailure(runSnaptape(['restore', tape, '--to', target]), 'USAGE', [tape, /is a run of tracks .*restores whole volumes and data sets/]);
     expect(sha256File(target), 'the existing target is untouched').toBe(before);
   });
+
+  it('an FBA tape onto an FBA volume too small for it, or onto a CKD volume', () => {
+    // More than one write run (1 MiB, 2048 blocks): a restore that found the end as it wrote had written the first.
+    runSnaptapeOk(['init', at('big.fba'), '--type', 'fba', '--blocks', '3000', '--volser', 'BIG001']);
+    runSnaptapeOk(['backup', at('big.fba'), '--to', at('big.aws')]);
+    runSnaptapeOk(['init', at('small.fba'), '--type', 'fba', '--blocks', '2500', '--volser', 'SML001']);
+    runSnaptapeOk(['init', at('ckd-target.ckd'), '--type', '3390', '--cyls', '1', '--volser', 'CKD001']);
+    for (const [target, message] of [
+      [at('small.fba'), /holds blocks 0-2999 of an FBA volume, the target has blocks 0-2499/],
+      [at('ckd-target.ckd'), /holds blocks 0-2999 of an FBA volume, the target is a CKD volume/],
+    ] as const) {
+      const before = sha256File(target);
+      const r = runSnaptape(['restore', at('big.aws'), '--to', target]);
+      expect(sha256File(target), `${target}: the existing target is untouched`).toBe(before);
+      expectCliFailure(r, 'USAGE', [target, message]);
+    }
+  });
+
+  it('an FBA tape whose blocks hold more than the range its labels record', () => {
+    runSnaptapeOk(['backup', at('f.fba'), '--to', at('range.aws'), '--blocks', '10:20']);
+    const blocks = readTapeBlocks(at('range.aws')).map((b) =>
+      b !== null && labelIdOf(b) === 'UHL3' ? userLabel('UHL3', userLabelWords(b).replace('COUNT=20', 'COUNT=5')) : b,
+    );
+    const tape = crafted('range-short.aws', blocks);
+    const before = sha256File(at('target.fba'));
+    expectCliFailure(runSnaptape(['restore', tape, '--to', at('target.fba')]), 'TAPE_FORMAT', [
+      tape,
+      'record 5 blocks (2560 bytes), its tape blocks hold 10240 bytes',
+    ]);
+    expect(sha256File(at('target.fba')), 'the existing target is untouched').toBe(before);
+  });
 });

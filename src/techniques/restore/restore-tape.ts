@@ -165,6 +165,29 @@ function checkPlaceable(tape: BackupTape, element: TapeElement): void {
   );
 }
 
+/**
+ * An FBA element's blocks go back to the blocks they came from: the target is an FBA volume that
+ * has them, and the element holds exactly its range's bytes (`check`: what the verify pass read;
+ * absent for a new volume streamed in the pass, made of the size the tape records).
+ */
+function checkFbaFits(volume: Volume, tape: BackupTape, element: TapeElement, check: ElementCheck | undefined): void {
+  const d = element.description;
+  const first = d.kind === 'blocks' ? (d.firstBlock ?? 0) : 0;
+  const count = d.kind === 'blocks' ? (d.blockCount ?? 0) : tape.source.size;
+  if (volume.geometry.kind !== 'fba' || first + count > volume.unitCount) {
+    throw new UsageError(
+      `Cannot restore ${element.name} onto ${volume.path}: the tape holds blocks ${first}-${first + count - 1} of an FBA volume, the target ${volume.geometry.kind === 'fba' ? `has blocks 0-${volume.unitCount - 1}` : 'is a CKD volume'}`,
+      { path: volume.path },
+    );
+  }
+  if (check !== undefined && check.bytes !== count * FBA_BLOCK_BYTES) {
+    throw new TapeFormatError(
+      `Cannot restore ${element.name} from ${tape.path}: its labels record ${count} blocks (${count * FBA_BLOCK_BYTES} bytes), its tape blocks hold ${check.bytes} bytes`,
+      { path: tape.path },
+    );
+  }
+}
+
 function checkBlocksAreTracks(tape: BackupTape, element: TapeElement): void {
   forEachBlock(tape, element, (block, j) => {
     try {
@@ -221,6 +244,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
       // Everything about the target is checked before the first byte is written.
       const ckd = tape.source.kind === 'ckd';
       if (ckd) chosen.filter((e) => e.description.kind === 'volume').forEach((e) => checkVolumeFits(volume, tape, e));
+      else chosen.forEach((e, i) => checkFbaFits(volume, tape, e, checks[i]));
       const datasets = ckd
         ? planDatasetRestores(
             volume,
