@@ -103,6 +103,21 @@ describe('restore refuses a crafted chain before it writes', () => {
       expect(existsSync(fresh), 'no new volume is left').toBe(false);
     });
   });
+
+  it('a tape block longer than a track slot', () => {
+    // The run's last track (2) made a 60,000-byte block that is no track image: written raw, it ran
+    // into track 3, which the incremental does not hold.
+    const blocks = readTapeBlocks(inc);
+    const data = dataBlocksOf(blocks, 0);
+    const last = data.first + data.count - 1;
+    blocks[last] = Buffer.alloc(60_000, 0xff);
+    const tape = crafted('inc-long-block.aws', blocks);
+    expect(runSnaptape(['verify', '--chain', full, tape]).status, 'the chain verifies').toBe(0);
+    const target = at('chain-target.ckd');
+    const before = sha256File(target);
+    expectCliFailure(runSnaptape(['restore', full, tape, '--to', target]), 'TAPE_FORMAT', [tape, `block ${last}`, '60000 bytes', '56832-byte track slot']);
+    expect(sha256File(target), 'the existing target is untouched').toBe(before);
+  });
 });
 
 describe('restore places a lone tape only where its elements belong', () => {

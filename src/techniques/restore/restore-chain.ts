@@ -139,7 +139,7 @@ function applyIncremental(path: string, options: RestoreOptions, checks: readonl
     try {
       tape.progress.begin('copy', blocksOf(tape.elements), 'blocks');
       const written = tape.elements.map((e) =>
-        tape.source.kind === 'ckd' ? restoreVolumeElement(volume, e, readPass(tape, e)) : restoreFbaBlocks(volume, tape, e, readPass(tape, e)),
+        tape.source.kind === 'ckd' ? restoreVolumeElement(volume, tape, e, readPass(tape, e)) : restoreFbaBlocks(volume, tape, e, readPass(tape, e)),
       );
       // A bigger target's VTOC takes its size (as the full restore's did); a same-size one is the source's.
       if (tape.source.kind === 'ckd' && volume.ckd.cylinders > tape.source.size) fitVtocToVolume(volume);

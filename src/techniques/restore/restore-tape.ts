@@ -72,11 +72,14 @@ export function readPass(tape: BackupTape, element: TapeElement): BlockPass {
  * its first, for an incremental's element), a cylinder per write out of one reused buffer
  * (track-image-writer.ts).
  */
-export function restoreVolumeElement(volume: Volume, element: TapeElement, pass: BlockPass): number {
+export function restoreVolumeElement(volume: Volume, tape: BackupTape, element: TapeElement, pass: BlockPass): number {
   // A run of tracks (an incremental's element) starts at its first track; a whole volume at 0.
   const firstTrack = element.description.kind === 'tracks' ? (element.description.firstBlock ?? 0) : 0;
   const writer = new TrackImageWriter(volume);
-  pass((block, j) => writer.write(firstTrack + j, block));
+  pass((block, j) => {
+    requireBlockFits(tape, element, block, j);
+    writer.write(firstTrack + j, block);
+  });
   writer.flush();
   return element.blockCount;
 }
@@ -85,22 +88,30 @@ export function restoreVolumeElement(volume: Volume, element: TapeElement, pass:
 const FBA_RUN_BYTES = 1024 * 1024;
 
 /**
- * Refuses a tape block of an FBA element that is not whole 512-byte blocks (a crafted tape: every
- * backup writes whole blocks), naming the tape and the block. A restore calls it on every block of
- * the pass that verifies the tape, before anything is written, and again as it writes.
+ * Refuses a tape block that is not what a backup writes for its element (a crafted tape), naming
+ * the tape and the block: an FBA element's blocks are whole 512-byte blocks, a CKD volume's or run's
+ * (one per track) fit the track slot the tape records (a block that is no track image is written raw
+ * over its slot, and a longer one would run into the next track's). A restore calls it on every block
+ * of the pass that verifies the tape, before anything is written, and again as it writes.
  */
-export function requireWholeFbaBlocks(tape: BackupTape, element: TapeElement, block: Buffer, index: number): void {
-  if (block.length % FBA_BLOCK_BYTES === 0) return;
+export function requireBlockFits(tape: BackupTape, element: TapeElement, block: Buffer, index: number): void {
   const blockNumber = element.firstBlockNumber + index;
-  throw new TapeFormatError(
-    `Cannot restore ${element.name} from ${tape.path}: tape block ${blockNumber} holds ${block.length} bytes, not whole ${FBA_BLOCK_BYTES}-byte blocks`,
-    { path: tape.path, blockNumber },
-  );
+  const refuse = (problem: string): never => {
+    throw new TapeFormatError(`Cannot restore ${element.name} from ${tape.path}: tape block ${blockNumber} holds ${block.length} bytes, ${problem}`, {
+      path: tape.path,
+      blockNumber,
+    });
+  };
+  if (tape.source.kind === 'fba') {
+    if (block.length % FBA_BLOCK_BYTES !== 0) refuse(`not whole ${FBA_BLOCK_BYTES}-byte blocks`);
+  } else if (element.description.kind !== 'dataset' && block.length > tape.source.slotBytes) {
+    refuse(`more than the ${tape.source.slotBytes}-byte track slot`);
+  }
 }
 
-/** The check an element's blocks get in the pass that verifies them: whole blocks, for an FBA tape. */
-export function verifyPassCheck(tape: BackupTape, element: TapeElement): ((block: Buffer, index: number) => void) | undefined {
-  return tape.source.kind === 'fba' ? (block, index) => requireWholeFbaBlocks(tape, element, block, index) : undefined;
+/** The check an element's blocks get in the pass that verifies them (requireBlockFits). */
+export function verifyPassCheck(tape: BackupTape, element: TapeElement): (block: Buffer, index: number) => void {
+  return (block, index) => requireBlockFits(tape, element, block, index);
 }
 
 /**
@@ -121,7 +132,7 @@ export function restoreFbaBlocks(volume: Volume, tape: BackupTape, element: Tape
     held = 0;
   };
   pass((data, index) => {
-    requireWholeFbaBlocks(tape, element, data, index);
+    requireBlockFits(tape, element, data, index);
     if (held + data.length > FBA_RUN_BYTES) flush();
     if (data.length > FBA_RUN_BYTES) {
       volume.writeBlocks(runBlock, data);
@@ -262,7 +273,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
         const pass = hash ? streamedPass(tape, e, hash, writebackPath, (check) => (checks[i] = check)) : readPass(tape, e);
         if (!ckd) return restoreFbaBlocks(volume, tape, e, pass);
         if (e.description.kind === 'volume') {
-          const tracks = restoreVolumeElement(volume, e, pass);
+          const tracks = restoreVolumeElement(volume, tape, e, pass);
           fitVtocToVolume(volume);
           return tracks;
         }
