@@ -3,7 +3,9 @@
  * is needed"): `<image>.sizes` holds a 32-byte header and one little-endian u32 per track. It is
  * written when a writable volume closes and trusted on open only if its stamp (the image's size
  * and modification time in nanoseconds) matches the image exactly; after a crash, or after another
- * tool (Hercules) wrote the image, the stamp differs and the table is rebuilt by a scan.
+ * tool (Hercules) wrote the image, the stamp differs and the table is rebuilt by a scan. The stamp
+ * proves only that the image did not change: a store edited in place keeps it, so an entry larger
+ * than a track slot (which would make a read or a copy run past the slot) is not trusted either.
  * Layout: native-layout/track-size-store.md.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -44,7 +46,8 @@ function u64(value: bigint): Buffer {
 /** The stored table, or why it cannot be trusted (the volume then rebuilds it by a scan). */
 export type StoredTrackSizes = { readonly table: Uint32Array } | { readonly reason: string };
 
-export function readTrackSizes(imagePath: string, trackCount: number): StoredTrackSizes {
+/** `slotBytes`: the image's track slot, which no entry may exceed. */
+export function readTrackSizes(imagePath: string, trackCount: number, slotBytes: number): StoredTrackSizes {
   const path = sizeStorePath(imagePath);
   if (!existsSync(path)) return { reason: `no size store ${path} (never closed by snaptape, or removed)` };
   try {
@@ -58,7 +61,11 @@ export function readTrackSizes(imagePath: string, trackCount: number): StoredTra
       return { reason: `the image changed after ${path} was written (a crash, or a write by another tool)` };
     }
     const table = new Uint32Array(trackCount);
-    for (let t = 0; t < trackCount; t++) table[t] = data.readUInt32LE(TRACK_SIZE_STORE_LAYOUT.size + t * ENTRY_BYTES);
+    for (let t = 0; t < trackCount; t++) {
+      const used = data.readUInt32LE(TRACK_SIZE_STORE_LAYOUT.size + t * ENTRY_BYTES);
+      if (used > slotBytes) return { reason: `${path} says track ${t} uses ${used} bytes, more than its ${slotBytes}-byte slot` };
+      table[t] = used;
+    }
     return { table };
   } catch (error) {
     return { reason: `${path} cannot be read (${error instanceof Error ? error.message : String(error)})` };
@@ -66,8 +73,8 @@ export function readTrackSizes(imagePath: string, trackCount: number): StoredTra
 }
 
 /** The stored table, or undefined when there is none or its stamp does not match the image. */
-export function loadTrackSizes(imagePath: string, trackCount: number): Uint32Array | undefined {
-  const stored = readTrackSizes(imagePath, trackCount);
+export function loadTrackSizes(imagePath: string, trackCount: number, slotBytes: number): Uint32Array | undefined {
+  const stored = readTrackSizes(imagePath, trackCount, slotBytes);
   return 'table' in stored ? stored.table : undefined;
 }
 
@@ -102,7 +109,9 @@ export function copyWithTrackSizes(sourceImage: string, copyImage: string, copy:
   let stored: StoredTrackSizes = { reason: 'no size store' };
   if (existsSync(store)) {
     const header = readFileSync(store).subarray(0, TRACK_SIZE_STORE_LAYOUT.size);
-    if (header.length === TRACK_SIZE_STORE_LAYOUT.size) stored = readTrackSizes(sourceImage, num(decodeFields(TRACK_SIZE_STORE_LAYOUT, header), 'trackCount'));
+    // Any entry passes here: the copy's open checks the table against its slot, as any open does.
+    if (header.length === TRACK_SIZE_STORE_LAYOUT.size)
+      stored = readTrackSizes(sourceImage, num(decodeFields(TRACK_SIZE_STORE_LAYOUT, header), 'trackCount'), 0xffffffff);
   }
   copy();
   const after = stampOf(sourceImage);
