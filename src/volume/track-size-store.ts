@@ -8,7 +8,8 @@
  * than a track slot (which would make a read or a copy run past the slot) is not trusted either.
  * Layout: native-layout/track-size-store.md.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, statSync } from 'node:fs';
+import { readAtMost } from '../base/file-io.js';
 import { decodeFields, defineLayout, encodeFields, bytes, num, str } from '../base/field-table.js';
 import { durableReplace } from '../image/durable-replace.js';
 import { sizeStorePath } from '../image/size-store-path.js';
@@ -43,6 +44,23 @@ function u64(value: bigint): Buffer {
   return b;
 }
 
+/**
+ * The first `bytes` bytes of the store at `path`; with `exact`, undefined unless the file holds
+ * exactly that many. Its size is taken first: a store of another length is never read whole (a
+ * sparse one costs no disk, but reading it would cost its size in memory).
+ */
+function readStoreBytes(path: string, bytes: number, exact = true): Buffer | undefined {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (exact ? size !== bytes : size < bytes) return undefined;
+    const data = Buffer.alloc(bytes);
+    return readAtMost(fd, data, 0, path, 'the size store') === bytes ? data : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The stored table, or why it cannot be trusted (the volume then rebuilds it by a scan). */
 export type StoredTrackSizes = { readonly table: Uint32Array } | { readonly reason: string };
 
@@ -51,8 +69,10 @@ export function readTrackSizes(imagePath: string, trackCount: number, slotBytes:
   const path = sizeStorePath(imagePath);
   if (!existsSync(path)) return { reason: `no size store ${path} (never closed by snaptape, or removed)` };
   try {
-    const data = readFileSync(path);
-    if (data.length !== TRACK_SIZE_STORE_LAYOUT.size + trackCount * ENTRY_BYTES) return { reason: `${path} is not a store of ${trackCount} tracks` };
+    // Its size first: a store of another length is never read (a sparse one costs no disk, and
+    // reading it whole would cost its size in memory).
+    const data = readStoreBytes(path, TRACK_SIZE_STORE_LAYOUT.size + trackCount * ENTRY_BYTES);
+    if (data === undefined) return { reason: `${path} is not a store of ${trackCount} tracks` };
     const header = decodeFields(TRACK_SIZE_STORE_LAYOUT, data);
     if (str(header, 'magic') !== MAGIC || num(header, 'version') !== VERSION || num(header, 'trackCount') !== trackCount)
       return { reason: `${path} is damaged or of another format` };
@@ -108,10 +128,9 @@ export function copyWithTrackSizes(sourceImage: string, copyImage: string, copy:
   const store = sizeStorePath(sourceImage);
   let stored: StoredTrackSizes = { reason: 'no size store' };
   if (existsSync(store)) {
-    const header = readFileSync(store).subarray(0, TRACK_SIZE_STORE_LAYOUT.size);
+    const header = readStoreBytes(store, TRACK_SIZE_STORE_LAYOUT.size, false);
     // Any entry passes here: the copy's open checks the table against its slot, as any open does.
-    if (header.length === TRACK_SIZE_STORE_LAYOUT.size)
-      stored = readTrackSizes(sourceImage, num(decodeFields(TRACK_SIZE_STORE_LAYOUT, header), 'trackCount'), 0xffffffff);
+    if (header !== undefined) stored = readTrackSizes(sourceImage, num(decodeFields(TRACK_SIZE_STORE_LAYOUT, header), 'trackCount'), 0xffffffff);
   }
   copy();
   const after = stampOf(sourceImage);

@@ -2,13 +2,14 @@
  * The size table V is kept beside the image (issue 4, item 1): it is reused on the next open when
  * the image is unchanged, and rebuilt by a scan when anything else wrote the image.
  */
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createVolume, openVolume } from '../../src/api/volume-api.js';
 import { encodeTrack } from '../../src/ckd/track-codec.js';
 import { TrackSizeTable } from '../../src/volume/track-size-table.js';
 import { loadTrackSizes, sizeStorePath } from '../../src/volume/track-size-store.js';
+import { runSnaptapeMeasured } from '../harness/peak-rss.js';
 import { runSnaptape } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
@@ -124,5 +125,19 @@ describe('a size store that lies (hostile input)', () => {
     const r = runSnaptape(['backup', path, '--to', join(dir.path, 'v.aws')]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+describe('a size store of the wrong length', () => {
+  it('is refused by its size, not read: a 1 GiB sparse store costs no memory', () => {
+    const path = join(dir.path, 'v.ckd');
+    createVolume(path, { type: '3390', cylinders: 3, volser: 'SIZE01' }).close();
+    // A sparse file: no disk blocks, but 1 GiB to read.
+    truncateSync(sizeStorePath(path), 1024 ** 3);
+    expect(loadTrackSizes(path, 45, 56832)).toBeUndefined();
+    const r = runSnaptapeMeasured(['backup', path, '--to', join(dir.path, 'v.aws')], dir.path);
+    expect(r.status, r.stderr).toBe(0);
+    // The CLI itself takes about 130 MiB; reading the store took 1.1 GiB more.
+    expect(r.peakRssBytes, `peak RSS ${(r.peakRssBytes / 1024 ** 2).toFixed(0)} MiB`).toBeLessThan(512 * 1024 ** 2);
   });
 });
