@@ -8,8 +8,8 @@
  * than a track slot (which would make a read or a copy run past the slot) is not trusted either.
  * Layout: native-layout/track-size-store.md.
  */
-import { closeSync, existsSync, fstatSync, openSync, statSync } from 'node:fs';
-import { readAtMost } from '../base/file-io.js';
+import { closeSync, existsSync, statSync } from 'node:fs';
+import { openRegularFile, readAtMost } from '../base/file-io.js';
 import { decodeFields, defineLayout, encodeFields, bytes, num, str } from '../base/field-table.js';
 import { durableReplace } from '../image/durable-replace.js';
 import { sizeStorePath } from '../image/size-store-path.js';
@@ -50,9 +50,8 @@ function u64(value: bigint): Buffer {
  * sparse one costs no disk, but reading it would cost its size in memory).
  */
 function readStoreBytes(path: string, bytes: number, exact = true): Buffer | undefined {
-  const fd = openSync(path, 'r');
+  const { fd, sizeBytes: size } = openRegularFile(path, 'the size store');
   try {
-    const size = fstatSync(fd).size;
     if (exact ? size !== bytes : size < bytes) return undefined;
     const data = Buffer.alloc(bytes);
     return readAtMost(fd, data, 0, path, 'the size store') === bytes ? data : undefined;
