@@ -156,7 +156,7 @@ export function openRegularFile(path: string, what: string): { readonly fd: numb
   const stat = fstatSync(fd);
   if (!stat.isFile()) {
     closeSync(fd);
-    throw new IoError(`Cannot read ${what} ${path}: it is not a regular file`, { path });
+    throw new IoError(`Cannot read ${what} ${path}: it is not a regular file`, { path, notRegularFile: true });
   }
   return { fd, sizeBytes: stat.size };
 }

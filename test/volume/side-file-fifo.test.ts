@@ -1,12 +1,13 @@
 /**
  * Layer: CLI, hostile local user. A FIFO put in the place of a side file that snaptape reads whole
- * (the size store `<image>.sizes`, a tape's session record `<tape>.session.json`) must not hang the
- * command: opening a FIFO for reading blocks until a writer comes, in a synchronous open that no
- * SIGTERM ends (the event loop that would handle it is the one blocked). The size store is then
- * rebuilt by a scan; the session record, which decides whether a tape is complete, is refused.
+ * (the size store `<image>.sizes`, a tape's session record `<tape>.session.json`), or opens to lock
+ * (`<file>.lock` and its `.guard`), must not hang the command: opening a FIFO blocks until the other
+ * end comes, in a synchronous open that no SIGTERM ends (the event loop that would handle it is the
+ * one blocked). The size store is then rebuilt by a scan; the session record, which decides whether
+ * a tape is complete, is refused; a lock that is a FIFO is a lock of no known owner.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCliFailure } from '../backup/backup-test-helpers.js';
@@ -49,5 +50,26 @@ describe('a FIFO in place of a side file', () => {
     rmSync(at('t.aws.session.json'), { force: true });
     execFileSync('mkfifo', [at('t.aws.session.json')]);
     expectCliFailure(runBounded(['verify', at('t.aws')]), 'IO', ['t.aws.session.json', 'not a regular file']);
+  }, 60_000);
+
+  it('the lock of an image: a writer is refused as locked, not hung', () => {
+    runSnaptapeOk(['init', at('w.ckd'), '--type', '3390', '--cyls', '1', '--volser', 'FIF002']);
+    execFileSync('mkfifo', [at('w.ckd.lock')]);
+    expectCliFailure(runBounded(['alloc', at('w.ckd'), 'A.DATA', '--tracks', '1']), 'LOCKED', ['w.ckd.lock']);
+  }, 60_000);
+
+  it('the lock of a tape: a reader goes on (a FIFO names no writer)', () => {
+    runSnaptapeOk(['backup', at('v.ckd'), '--to', at('u.aws')]);
+    execFileSync('mkfifo', [at('u.aws.lock')]);
+    const r = runBounded(['verify', at('u.aws')]);
+    expect(r.status, `stderr: ${r.stderr}`).toBe(0);
+  }, 60_000);
+
+  it('the guard of a lock: a writer is refused in one typed line', () => {
+    runSnaptapeOk(['init', at('g.ckd'), '--type', '3390', '--cyls', '1', '--volser', 'FIF003']);
+    // A stale lock (its owner gone) is taken over under the guard, which is a FIFO.
+    writeFileSync(at('g.ckd.lock'), '999999999\n\n\n');
+    execFileSync('mkfifo', [at('g.ckd.lock.guard')]);
+    expectCliFailure(runBounded(['alloc', at('g.ckd'), 'A.DATA', '--tracks', '1']), 'IO', ['g.ckd.lock']);
   }, 60_000);
 });
