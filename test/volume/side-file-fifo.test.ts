@@ -7,10 +7,11 @@
  * a tape is complete, is refused; a lock that is a FIFO is a lock of no known owner.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCliFailure } from '../backup/backup-test-helpers.js';
+import { runSnaptapeMeasured } from '../harness/peak-rss.js';
 import { runSnaptapeOk, SNAPTAPE_BIN, type CliResult } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
@@ -71,5 +72,24 @@ describe('a FIFO in place of a side file', () => {
     writeFileSync(at('g.ckd.lock'), '999999999\n\n\n');
     execFileSync('mkfifo', [at('g.ckd.lock.guard')]);
     expectCliFailure(runBounded(['alloc', at('g.ckd'), 'A.DATA', '--tracks', '1']), 'IO', ['g.ckd.lock']);
+  }, 60_000);
+
+  it('the change-tracking map of a volume: an incremental backup is refused in one typed line', () => {
+    runSnaptapeOk(['init', at('c.ckd'), '--type', '3390', '--cyls', '1', '--volser', 'FIF004']);
+    runSnaptapeOk(['track', at('c.ckd')]);
+    runSnaptapeOk(['backup', at('c.ckd'), '--to', at('c-full.aws')]);
+    rmSync(at('c.ckd.tracking'));
+    execFileSync('mkfifo', [at('c.ckd.tracking')]);
+    expectCliFailure(runBounded(['backup', at('c.ckd'), '--to', at('c-inc.aws'), '--incremental']), 'IO', ['c.ckd.tracking', 'not a regular file']);
+  }, 60_000);
+
+  it('the change-tracking map of a volume, sparse and huge: refused by its size, not read', () => {
+    runSnaptapeOk(['init', at('s.ckd'), '--type', '3390', '--cyls', '1', '--volser', 'FIF005']);
+    runSnaptapeOk(['track', at('s.ckd')]);
+    runSnaptapeOk(['backup', at('s.ckd'), '--to', at('s-full.aws')]);
+    truncateSync(at('s.ckd.tracking'), 1024 ** 3);
+    const r = runSnaptapeMeasured(['backup', at('s.ckd'), '--to', at('s-inc.aws'), '--incremental'], dir.path);
+    expectCliFailure(r, 'SESSION', ['s.ckd.tracking', `it has ${1024 ** 3} bytes, 60 expected`]);
+    expect(r.peakRssBytes, `peak RSS ${(r.peakRssBytes / 1024 ** 2).toFixed(0)} MiB`).toBeLessThan(512 * 1024 ** 2);
   }, 60_000);
 });
