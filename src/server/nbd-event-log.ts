@@ -1,7 +1,8 @@
 /**
  * What `snaptape serve` logs of its NBD server's events (the server itself does not log): exports
  * and requests refused, requests the backend failed and clients that broke the protocol, each with the
- * connection, export and command it is about. A client may send refused requests without end, so
+ * connection, export and command it is about. A client may send refused requests without end (and
+ * a handshake up to MAX_OPTIONS_PER_HANDSHAKE options, each asking for an export it is refused), so
  * each connection's are logged up to REQUEST_LINES_PER_CONNECTION, and the rest counted in one line
  * at its close: the log stays bounded by the connections, not the requests.
  */
@@ -10,7 +11,7 @@ import { nbdErrnoName } from '../export/nbd-backend.js';
 import { nbdCommandName } from '../export/nbd-constants.js';
 import type { NbdServer } from '../export/nbd-server.js';
 
-/** Refused or failed requests logged per connection; the rest are counted at its close. */
+/** Refused or failed requests (and exports refused at the handshake) logged per connection; the rest are counted at its close. */
 export const REQUEST_LINES_PER_CONNECTION = 20;
 
 /**
@@ -44,6 +45,7 @@ export function logNbdEvents(nbd: NbdServer, log: EventLogger): void {
         break;
       }
       case 'export-refused':
+        if (!logsRequest(event.connectionId)) break;
         log(LOG_EVENTS.nbdExportRefused, { connection: event.connectionId, export: event.exportName, reason: event.reason }, 'warn');
         break;
       case 'connection-refused':

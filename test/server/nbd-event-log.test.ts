@@ -8,9 +8,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventLogger, LogLevel } from '../../src/base/log.js';
 import { NbdClient } from '../../src/export/nbd-client.js';
+import { MAX_OPTIONS_PER_HANDSHAKE, NbdOption } from '../../src/export/nbd-constants.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
 import { logNbdEvents, REQUEST_LINES_PER_CONNECTION } from '../../src/server/nbd-event-log.js';
 import { MemoryBackend } from '../export/helpers/memory-backend.js';
+import { optionFrame, RawPeer } from '../export/helpers/raw-peer.js';
 
 const SIZE = 64 * 1024;
 
@@ -72,5 +74,30 @@ describe('logNbdEvents', () => {
     const connections = logged.filter((l) => l.event === 'nbd.connection');
     expect(connections.filter((l) => l.fields['state'] === 'opened')).toHaveLength(6);
     expect(connections.every((l) => l.level === 'debug')).toBe(true);
+  });
+
+  it('logs the exports one handshake is refused up to the same bound, then one count', async () => {
+    server = new NbdServer({ exports: [new MemoryBackend({ name: 'disk', sizeBytes: SIZE })] });
+    const logged: Logged[] = [];
+    const log: EventLogger = (event, fields, level = 'info') => logged.push({ event, level, fields });
+    logNbdEvents(server, log);
+    const { port } = await server.listen();
+    // One connection asks for every option the handshake allows, each an export the server does not have.
+    const peer = await RawPeer.connect(port);
+    await peer.read(18);
+    peer.send(Buffer.from('00000003', 'hex'));
+    const name = Buffer.from('x'.repeat(200), 'utf8');
+    const info = Buffer.alloc(4 + name.length + 2);
+    info.writeUInt32BE(name.length, 0);
+    name.copy(info, 4);
+    for (let i = 0; i < MAX_OPTIONS_PER_HANDSHAKE; i++) peer.send(optionFrame(NbdOption.INFO, info));
+    expect(await peer.closedWithin(5000)).toBe(true);
+    await server.close();
+    server = undefined;
+    const refused = logged.filter((l) => l.event === 'nbd.export-refused');
+    expect(refused).toHaveLength(REQUEST_LINES_PER_CONNECTION);
+    expect(logged.filter((l) => l.event === 'nbd.requests-unlogged').map((l) => l.fields['requests'])).toEqual([
+      MAX_OPTIONS_PER_HANDSHAKE - REQUEST_LINES_PER_CONNECTION,
+    ]);
   });
 });
