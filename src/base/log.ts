@@ -32,6 +32,7 @@ export const LOG_EVENTS = {
   nbdRequestRefused: 'nbd.request-refused', // connection, export, command, errno, reason (refused before the backend: read-only, out of range)
   nbdBackendError: 'nbd.backend-error', // connection, export, command, errno, reason (error level when internal)
   nbdRequestsUnlogged: 'nbd.requests-unlogged', // connection, requests (refused or failed past the per-connection bound, at its close)
+  nbdLinesUnlogged: 'nbd.lines-unlogged', // lines, windowSeconds (warn lines of all connections past the window's bound; the next window's first)
   logLinesLost: 'log.lines-lost', // lines (not written: the log file could not take them; told once it can again)
 } as const;
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];
