@@ -11,11 +11,10 @@
  * lines a minute, whatever clients do; lines at debug (each connection's opening and close) are
  * asked for by the operator and not bounded.
  */
-import { LOG_EVENTS, type EventLogger } from '../base/log.js';
+import { LOG_EVENTS, type EventLogger, type LogEvent, type LogLevel } from '../base/log.js';
 import { nbdErrnoName } from '../export/nbd-backend.js';
 import { nbdCommandName } from '../export/nbd-constants.js';
 import type { NbdServer } from '../export/nbd-server.js';
-import type { LogEvent, LogLevel } from '../base/log.js';
 
 /** Refused or failed requests (and exports refused at the handshake) logged per connection; the rest are counted at its close. */
 export const REQUEST_LINES_PER_CONNECTION = 20;
