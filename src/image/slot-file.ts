@@ -7,6 +7,7 @@
 import { closeSync, fsyncSync } from 'node:fs';
 import { readFully, readFullyAsync, writeFully, writeFullyAsync } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
+import { ReadPlacement } from '../base/read-placement.js';
 import { AddressRangeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import type { VolumeGeometry } from '../geometry/volume-geometry.js';
@@ -33,6 +34,8 @@ export class SlotFile implements ImageBackend {
   private readonly dataOffsetBytes: number;
   private readonly unitTotal: number;
   // Main thread only.
+  /** Where this file's reads in flight run (in line or on the pool); public for tests and benches. */
+  readonly readPlacement = new ReadPlacement();
   private fd: number;
   private lock: ImageLock | undefined;
 
@@ -87,12 +90,23 @@ export class SlotFile implements ImageBackend {
     this.readExactly(into, this.offsetOf(firstUnit) + offsetInSlot, `units ${firstUnit}-${firstUnit + count - 1}`);
   }
 
+  /**
+   * `readUnitsInto` for a read in flight: in line while the file's reads find the page cache, on
+   * libuv's pool while they wait for the disk (`readPlacement` decides, read-placement.ts).
+   */
   async readUnitsIntoAsync(firstUnit: number, into: Buffer, offsetInSlot = 0): Promise<void> {
     assert(offsetInSlot >= 0 && offsetInSlot < this.slotBytes, 'a span starts inside its first slot');
     const count = Math.ceil((offsetInSlot + into.length) / this.slotBytes);
     this.checkUnits(firstUnit, count);
+    const position = this.offsetOf(firstUnit) + offsetInSlot;
+    const what = (): string => `units ${firstUnit}-${firstUnit + count - 1}`;
+    const fd = this.fd;
     // The caller keeps the image open until the read settles (the NBD server waits for its reads).
-    await readFullyAsync(this.fd, into, this.offsetOf(firstUnit) + offsetInSlot, this.path, `units ${firstUnit}-${firstUnit + count - 1}`);
+    await this.readPlacement.read(
+      into.length,
+      () => this.readExactly(into, position, what()),
+      () => readFullyAsync(fd, into, position, this.path, what()),
+    );
   }
 
   writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot = 0): void {

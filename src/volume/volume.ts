@@ -408,10 +408,11 @@ export class Volume {
   }
 
   /**
-   * `readFlatInto` on the libuv thread pool where the image has its slots in one file (else on this
-   * thread): several reads run at once, and the owning thread goes on meanwhile. A host write that
-   * lands while such a read is in flight may or may not be in what it returns; the volume must stay
-   * open until the promise settles.
+   * `readFlatInto` for a read in flight: where the image has its slots in one file, on the libuv
+   * thread pool while its reads wait for the disk (several run at once, and the owning thread goes
+   * on meanwhile), in line while they find the page cache (base/read-placement.ts); else on this
+   * thread. A host write that lands while such a read is in flight may or may not be in what it
+   * returns; the volume must stay open until the promise settles.
    */
   async readFlatIntoAsync(offsetBytes: number, into: Buffer): Promise<void> {
     this.checkFlat(offsetBytes, into.length);

@@ -13,6 +13,10 @@ import { NbdClient } from '../../src/export/nbd-client.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
 import { VolumeBackend } from '../../src/export/volume-backend.js';
 import { fillVolume } from '../../src/vtoc/volume-fill.js';
+import { DelegatingBackend } from '../../src/image/delegating-backend.js';
+import type { ImageBackend } from '../../src/image/image-backend.js';
+import { SlotFile } from '../../src/image/slot-file.js';
+import type { Volume } from '../../src/volume/volume.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { MemoryBackend } from './helpers/memory-backend.js';
 import { SeededRandom } from './helpers/seeded-random.js';
@@ -41,6 +45,15 @@ class SlowReadBackend extends MemoryBackend {
     this.events.push(`write ${offsetBytes} while ${this.running} reads run`);
     super.write(offsetBytes, data);
   }
+}
+
+/** The slot file under a volume's backend (read-hooked-backend.ts wraps it). */
+function slotFileOf(volume: Volume): SlotFile {
+  let backend: ImageBackend = volume.backend;
+  // Bounded: each turn goes one wrapper down.
+  while (backend instanceof DelegatingBackend) backend = backend.inner;
+  if (!(backend instanceof SlotFile)) throw new Error(`${volume.path} is not a slot file`);
+  return backend;
 }
 
 let server: NbdServer | undefined;
@@ -78,11 +91,15 @@ describe('READs in flight on one connection', () => {
     }
   });
 
-  it("on a volume, pipelined READs return the volume's bytes and see the WRITEs sent before them", async () => {
+  it.each(['inline', 'pool'] as const)("on a volume, pipelined READs (%s) return the volume's bytes and see the WRITEs sent before them", async (place) => {
     const dir = makeTempDir('snaptape-nbd-inflight-');
     const volume = createVolume(join(dir.path, 'v.ckd'), { type: '3390', cylinders: 5, volser: 'INFL01' });
     try {
       fillVolume(volume, { seed: 4, percent: 100 });
+      // The image is cached, so its reads run in line; moved to the pool, they stay there (no read
+      // here is large enough to be slow, but 16 fast ones bring them back: the test checks both ways).
+      const placement = slotFileOf(volume).readPlacement;
+      if (place === 'pool') placement.moveToPool();
       const flat = volume.readFlat(0, volume.flatSizeBytes);
       server = new NbdServer({ exports: [new VolumeBackend(volume, { name: 'v' })] });
       const { port } = await server.listen();
@@ -104,6 +121,7 @@ describe('READs in flight on one connection', () => {
         }
         await Promise.all(checks);
         expect(volume.readFlat(0, volume.flatSizeBytes).equals(flat)).toBe(true);
+        expect(placement.counts[place], `reads ran ${place}`).toBeGreaterThan(0);
       } finally {
         await client.disconnect();
       }
