@@ -580,7 +580,10 @@ export class Volume {
     // the image stays open (and locked) until those writes landed; an exit that comes first closes
     // it, and the size table beside the image, not saved then, is rebuilt by a scan at the next open.
     if (this.landing.size > 0) {
-      void this.writesLanded().then(() => this.closeNow());
+      // Nobody waits for this close: a failure of it has no caller to go to, and must not end the process.
+      void this.writesLanded()
+        .then(() => this.closeNow())
+        .catch(() => undefined);
       return;
     }
     this.closeNow();
