@@ -105,6 +105,45 @@ export async function writeFullyAsync(fd: number, data: Uint8Array, positionByte
   }
 }
 
+/**
+ * A pipe that another process set non-blocking (a shared stderr) answers EAGAIN while it is full:
+ * `appendAtMost` tries again this many times, a millisecond apart, before it gives up.
+ */
+const APPEND_AGAIN_TRIES = 100;
+const AGAIN_WAIT = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes `data` at the file's current position (a file opened to append, a pipe, stderr), the rest
+ * again after a short write, until all is written or a write fails; returns the bytes written. A
+ * failure goes to `failed` (translated) instead of being thrown: for a log, which must not stop its
+ * program when the disk is full, and needs to know where a line was cut.
+ */
+export function appendAtMost(fd: number, data: Uint8Array, path: string, failed: (error: SnaptapeError) => void, what = 'the file'): number {
+  let done = 0;
+  let again = 0;
+  // Bounded: every pass writes at least one byte, or waits (APPEND_AGAIN_TRIES times at most), or stops.
+  while (done < data.length) {
+    let n: number;
+    try {
+      n = writeSync(fd, data, done, data.length - done);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'EAGAIN' && again < APPEND_AGAIN_TRIES) {
+        again += 1;
+        Atomics.wait(AGAIN_WAIT, 0, 0, 1);
+        continue;
+      }
+      failed(translateIoError(error, `append to ${what}`, path));
+      return done;
+    }
+    if (n <= 0) {
+      failed(noProgress(what, done, path));
+      return done;
+    }
+    done += n;
+  }
+  return done;
+}
+
 /** Writes the buffers back to back from byte `positionBytes` (one syscall when it all fits), or throws. */
 export function writevFully(fd: number, buffers: readonly Uint8Array[], positionBytes: number, path: string, what = 'the file'): void {
   let pending = buffers.filter((b) => b.length > 0);

@@ -99,7 +99,13 @@ export function loadTrackSizes(imagePath: string, trackCount: number, slotBytes:
 
 /** Writes the table with the image's current stamp (durable-replace.ts: never half written). */
 export function saveTrackSizes(imagePath: string, table: Uint32Array): void {
-  const stamp = stampOf(imagePath);
+  let stamp: { size: bigint; mtimeNs: bigint };
+  try {
+    stamp = stampOf(imagePath);
+  } catch {
+    // Not fatal either: the image was moved or removed meanwhile, and a table beside its old name would stamp nothing.
+    return;
+  }
   const header = encodeFields(TRACK_SIZE_STORE_LAYOUT, {
     magic: MAGIC,
     version: VERSION,
