@@ -8,8 +8,11 @@
  *   probes of a header or a window whose file may be shorter.
  * - A write that makes no progress (0 bytes, no errno) is an I/O error naming the file and the byte
  *   offset; a full file system is a NoSpaceError, as every errno is translated (io-error.ts).
+ * - A side file read whole (a record, a table) is opened with `openRegularFile`: never blocking in
+ *   the open, and refused unless it is a regular file (a FIFO put in its place would hang the
+ *   process in a way no SIGTERM ends; a device would never end).
  */
-import { read, readSync, write, writeSync, writevSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, read, readFileSync, readSync, write, writeSync, writevSync } from 'node:fs';
 import { IoError, type SnaptapeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -176,4 +179,35 @@ function dropWritten(buffers: readonly Uint8Array[], written: number): Uint8Arra
 
 function noProgress(what: string, atBytes: number, path: string): IoError {
   return new IoError(`Cannot write ${what} at byte ${atBytes}: ${path}: the write made no progress`, { path, offset: atBytes });
+}
+
+/**
+ * Opens `path` for reading without blocking in the open (a FIFO would wait for a writer), and
+ * returns its descriptor and size only if it is a regular file; else an IoError naming it and `what`.
+ */
+export function openRegularFile(path: string, what: string): { readonly fd: number; readonly sizeBytes: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    throw translateIoError(error, `open ${what}`, path);
+  }
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) {
+    closeSync(fd);
+    throw new IoError(`Cannot read ${what} ${path}: it is not a regular file`, { path, notRegularFile: true });
+  }
+  return { fd, sizeBytes: stat.size };
+}
+
+/** `readFileSync(path, 'utf8')` of a regular file only (openRegularFile). */
+export function readRegularFileText(path: string, what: string): string {
+  const { fd } = openRegularFile(path, what);
+  try {
+    return readFileSync(fd, 'utf8');
+  } catch (error) {
+    throw translateIoError(error, `read ${what}`, path);
+  } finally {
+    closeSync(fd);
+  }
 }

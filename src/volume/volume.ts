@@ -121,7 +121,7 @@ export class Volume {
    */
   trackSizes(): TrackSizeTable {
     if (!this.sizes) {
-      const stored = readTrackSizes(this.path, this.ckd.trackCount);
+      const stored = readTrackSizes(this.path, this.ckd.trackCount, this.backend.slotBytes);
       if ('table' in stored) {
         this.sizes = new TrackSizeTable(stored.table);
         this.sizeOrigin = 'stored';

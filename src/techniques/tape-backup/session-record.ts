@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { translateIoError } from '../../errors/io-error.js';
+import { readRegularFileText } from '../../base/file-io.js';
 import { durableReplace, durableReplaceOffThread, offThreadTempPath } from '../../image/durable-replace.js';
 
 export type RecordStatus = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
@@ -93,8 +94,9 @@ export function removeCheckpointLeftover(tapePath: string): void {
 export function readSessionRecord(tapePath: string): SessionRecord | undefined {
   const path = recordPath(tapePath);
   if (!existsSync(path)) return undefined;
+  const text = readRegularFileText(path, 'the session record');
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as SessionRecord;
+    return JSON.parse(text) as SessionRecord;
   } catch (error) {
     throw translateIoError(error, 'read the session record', path);
   }
