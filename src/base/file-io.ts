@@ -182,13 +182,14 @@ function noProgress(what: string, atBytes: number, path: string): IoError {
 }
 
 /**
- * Opens `path` for reading without blocking in the open (a FIFO would wait for a writer), and
- * returns its descriptor and size only if it is a regular file; else an IoError naming it and `what`.
+ * Opens `path` for reading (or, `writable`, for reading and writing) without blocking in the open (a
+ * FIFO would wait for a writer), and returns its descriptor and size only if it is a regular file;
+ * else an IoError naming it and `what`. O_NONBLOCK changes nothing for a regular file.
  */
-export function openRegularFile(path: string, what: string): { readonly fd: number; readonly sizeBytes: number } {
+export function openRegularFile(path: string, what: string, writable = false): { readonly fd: number; readonly sizeBytes: number } {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    fd = openSync(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NONBLOCK);
   } catch (error) {
     throw translateIoError(error, `open ${what}`, path);
   }

@@ -92,4 +92,30 @@ describe('a FIFO in place of a side file', () => {
     expectCliFailure(r, 'SESSION', ['s.ckd.tracking', `it has ${1024 ** 3} bytes, 60 expected`]);
     expect(r.peakRssBytes, `peak RSS ${(r.peakRssBytes / 1024 ** 2).toFixed(0)} MiB`).toBeLessThan(512 * 1024 ** 2);
   }, 60_000);
+
+  it('the image or the tape itself: ls, info, check, verify and restore refuse it in one line', () => {
+    execFileSync('mkfifo', [at('fifo.ckd')]);
+    execFileSync('mkfifo', [at('fifo.aws')]);
+    for (const args of [
+      ['ls', at('fifo.ckd')],
+      ['info', at('fifo.ckd')],
+      ['check', at('fifo.ckd')],
+      ['alloc', at('fifo.ckd'), 'A.DATA', '--tracks', '1'],
+    ]) {
+      const r = runBounded(args);
+      expect(r.status, `${args[0]} of a FIFO image: ${r.stderr}`).toBeGreaterThan(0);
+      expect(r.stderr.trim().split('\n'), `${args[0]}: one line`).toHaveLength(1);
+      expect(r.stderr).toContain('not a regular file');
+    }
+    for (const args of [
+      ['verify', at('fifo.aws')],
+      ['restore', at('fifo.aws'), '--to', at('never.ckd'), '--new-volume'],
+      ['info', at('fifo.aws')],
+    ]) {
+      const r = runBounded(args);
+      expect(r.status, `${args[0]} of a FIFO tape: ${r.stderr}`).toBeGreaterThan(0);
+      expect(r.stderr.trim().split('\n'), `${args[0]}: one line`).toHaveLength(1);
+      expect(r.stderr).toContain('not a regular file');
+    }
+  }, 180_000);
 });
