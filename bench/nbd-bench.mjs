@@ -18,9 +18,14 @@
 // Needs `npm run build`, qemu-utils, libnbd-bin, and root for the cold runs (without it, only
 // cached runs are made). The raw file and the copy are deleted at the end; the image is kept.
 //
+// With --baseline-dir DIR (a built checkout of another revision, named by --baseline-label), each
+// round also runs DIR's `snaptape serve` in the same turn order, so that the two builds are
+// compared interleaved on the same machine state; the table then has its columns too.
+//
 // Usage: node bench/nbd-bench.mjs --image PATH [--runs 5] [--connections 4]
+//   [--baseline-dir DIR --baseline-label TEXT]
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -35,6 +40,9 @@ const option = (name, fallback) => {
 const IMAGE = option('--image', undefined);
 if (IMAGE === undefined) throw new Error('--image PATH: the dense CKD image to serve');
 const RUNS = Number(option('--runs', 5));
+const BASELINE_DIR = option('--baseline-dir', undefined);
+const BASELINE_LABEL = option('--baseline-label', 'baseline');
+if (BASELINE_DIR !== undefined && !existsSync(join(BASELINE_DIR, 'dist', 'cli'))) throw new Error(`${BASELINE_DIR} is not a built checkout (no dist/cli)`);
 const CONNECTIONS = Number(option('--connections', 4));
 /** A server that is not listening after this long is broken. */
 const START_TIMEOUT_MS = 60_000;
@@ -105,9 +113,10 @@ async function stop(child) {
 async function start(name) {
   const port = await freePort();
   const exportName = 'bench';
+  const bin = name === BASELINE_NAME ? join(BASELINE_DIR, 'bin', 'snaptape') : BIN;
   const child =
-    name === 'snaptape serve'
-      ? spawn(process.execPath, [BIN, 'serve', IMAGE, '--nbd', `127.0.0.1:${port}`, '--insecure-tcp', '--control', control], {
+    name !== 'qemu-nbd'
+      ? spawn(process.execPath, [bin, 'serve', IMAGE, '--nbd', `127.0.0.1:${port}`, '--insecure-tcp', '--control', control], {
           stdio: ['ignore', 'ignore', 'inherit'],
         })
       : spawn(
@@ -135,7 +144,7 @@ async function start(name) {
         );
   // snaptape names the export after the image file.
   const served =
-    name === 'snaptape serve'
+    name !== 'qemu-nbd'
       ? IMAGE.split('/')
           .pop()
           .replace(/\.[^.]*$/, '')
@@ -145,7 +154,8 @@ async function start(name) {
   return { child, url };
 }
 
-const SERVERS = ['snaptape serve', 'qemu-nbd'];
+const BASELINE_NAME = `snaptape serve (${BASELINE_LABEL})`;
+const SERVERS = ['snaptape serve', ...(BASELINE_DIR !== undefined ? [BASELINE_NAME] : []), 'qemu-nbd'];
 const CASES = [...(CAN_DROP_CACHES ? ['cold'] : []), 'cached'].flatMap((cache) => ['read', 'write'].map((op) => ({ op, cache, key: `${op} ${cache}` })));
 
 try {
@@ -158,7 +168,8 @@ try {
 
   const results = new Map(SERVERS.map((s) => [s, new Map(CASES.map((c) => [c.key, []]))]));
   for (let round = 0; round < RUNS; round++) {
-    const order = round % 2 === 0 ? SERVERS : [...SERVERS].reverse();
+    // The order turns each round, so that no server always runs first (or right after another).
+    const order = SERVERS.map((_, i) => SERVERS[(i + round) % SERVERS.length]);
     for (const name of order) {
       const { child, url } = await start(name);
       try {
@@ -182,19 +193,36 @@ try {
     `${(sizeBytes / 1e9).toFixed(2)} GB export (the flat view of a dense 3390-3), \`nbdcopy --connections=${CONNECTIONS}\`, ${RUNS} rounds, the servers interleaved (the order alternating each round); ${cpus().length} × ${cpu}, Node ${process.version}. Medians; "server CPU" is the server's user + system time over the copy (not nbdcopy's); "load" is the 1-minute load average as each run ended (median, and range over the rounds). Cold: after \`sync\` and dropping the page cache; cached: right after.`,
   );
   console.log('');
+  const withBaseline = BASELINE_DIR !== undefined;
+  const baselineHead = withBaseline ? ` ${BASELINE_LABEL} s | ${BASELINE_LABEL} × qemu-nbd | ${BASELINE_LABEL} CPU s |` : '';
   console.log(
-    '| case | snaptape s | qemu-nbd s | MB/s snaptape | MB/s qemu-nbd | speed × qemu-nbd | snaptape CPU s | qemu-nbd CPU s | CPU × qemu-nbd | load (median, range) |',
+    `| case | snaptape s | qemu-nbd s | MB/s snaptape | MB/s qemu-nbd | speed × qemu-nbd | snaptape CPU s | qemu-nbd CPU s | CPU × qemu-nbd |${baselineHead} load (median, range) |`,
   );
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${withBaseline ? ' ---: | ---: | ---: |' : ''} --- |`);
   for (const c of CASES) {
     const snap = results.get('snaptape serve').get(c.key);
     const qemu = results.get('qemu-nbd').get(c.key);
+    const base = withBaseline ? results.get(BASELINE_NAME).get(c.key) : [];
     const [sw, qw, sc, qc] = [med(snap, 'wall'), med(qemu, 'wall'), med(snap, 'cpu'), med(qemu, 'cpu')];
-    const loads = [...snap, ...qemu].map((s) => s.load);
+    const baselineCells = withBaseline ? ` ${med(base, 'wall').toFixed(2)} | ${(qw / med(base, 'wall')).toFixed(2)} | ${med(base, 'cpu').toFixed(2)} |` : '';
+    const loads = [...snap, ...qemu, ...base].map((s) => s.load);
     console.log(
-      `| ${c.key} | ${sw.toFixed(2)} | ${qw.toFixed(2)} | ${(sizeBytes / 1e6 / sw).toFixed(0)} | ${(sizeBytes / 1e6 / qw).toFixed(0)} | ${(qw / sw).toFixed(2)} | ${sc.toFixed(2)} | ${qc.toFixed(2)} | ${(sc / qc).toFixed(2)} | ${median(loads).toFixed(1)} (${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}) |`,
+      `| ${c.key} | ${sw.toFixed(2)} | ${qw.toFixed(2)} | ${(sizeBytes / 1e6 / sw).toFixed(0)} | ${(sizeBytes / 1e6 / qw).toFixed(0)} | ${(qw / sw).toFixed(2)} | ${sc.toFixed(2)} | ${qc.toFixed(2)} | ${(sc / qc).toFixed(2)} |${baselineCells} ${median(loads).toFixed(1)} (${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}) |`,
     );
   }
+  console.log('');
+  console.log('Per round (wall s, in round order):');
+  for (const c of CASES)
+    console.log(
+      `- ${c.key}: ${SERVERS.map(
+        (name) =>
+          `${name} ${results
+            .get(name)
+            .get(c.key)
+            .map((m) => m.wall.toFixed(2))
+            .join(', ')}`,
+      ).join('; ')}`,
+    );
 } finally {
   rmSync(flat, { force: true });
   rmSync(qemuImage, { force: true });

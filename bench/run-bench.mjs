@@ -30,6 +30,7 @@
 //       during a backup (bench/nbd-latency.mjs), run with --only nbd-latency.
 // Usage: npm run bench [-- --runs N --quick --baseline REV --latency-only] [-- --only engine|mirror|incremental|vault|restore|nbd|nbd-latency]
 //   [--latency-baseline DIR LABEL] (section 16: a built checkout of another revision, run beside this one)
+//   [--nbd-baseline DIR LABEL] (section 4: the same)
 //   --quick uses a 3390 of 1,000 cylinders instead of a 3390-3, for a fast look.
 //   --baseline REV is the revision section 11 compares with (default: engine-compare.mjs's).
 //   --only engine runs section 11 alone and replaces that section in the existing RESULTS.md;
@@ -145,7 +146,10 @@ const NBD_TITLE = '## 4. NBD throughput: snaptape serve against qemu-nbd';
 function nbdSection(rounds) {
   ensureSource();
   log('nbd-bench.mjs…');
-  const table = run([process.execPath, join(ROOT, 'bench', 'nbd-bench.mjs'), '--image', source, '--runs', String(rounds)], {
+  // --nbd-baseline DIR LABEL: a built checkout whose snaptape serve runs beside this one, interleaved.
+  const at = args.indexOf('--nbd-baseline');
+  const baseline = at >= 0 ? ['--baseline-dir', args[at + 1], '--baseline-label', args[at + 2]] : [];
+  const table = run([process.execPath, join(ROOT, 'bench', 'nbd-bench.mjs'), '--image', source, '--runs', String(rounds), ...baseline], {
     stdio: ['ignore', 'pipe', 'inherit'],
   }).stdout.trim();
   const notesPath = join(ROOT, 'bench', 'nbd-notes.md');

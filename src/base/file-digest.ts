@@ -3,9 +3,8 @@
  * cartridge's catalog row and its vault manifest both record, computed one way.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync } from 'node:fs';
-import { translateIoError } from '../errors/io-error.js';
-import { readAtMost } from './file-io.js';
+import { closeSync } from 'node:fs';
+import { openRegularFile, readAtMost } from './file-io.js';
 
 const READ_STEP_BYTES = 8 * 1024 * 1024;
 
@@ -16,14 +15,8 @@ export interface FileDigest {
 
 /** Hashes `path` up to the size it had when opened; `what` names the file in an I/O error. */
 export function fileSha256(path: string, what: string): FileDigest {
-  let fd: number;
+  const { fd, sizeBytes } = openRegularFile(path, what);
   try {
-    fd = openSync(path, 'r');
-  } catch (cause) {
-    throw translateIoError(cause, `open ${what}`, path);
-  }
-  try {
-    const sizeBytes = fstatSync(fd).size;
     const hash = createHash('sha256');
     const buffer = Buffer.allocUnsafe(READ_STEP_BYTES);
     for (let at = 0; at < sizeBytes;) {

@@ -8,8 +8,11 @@
  *   probes of a header or a window whose file may be shorter.
  * - A write that makes no progress (0 bytes, no errno) is an I/O error naming the file and the byte
  *   offset; a full file system is a NoSpaceError, as every errno is translated (io-error.ts).
+ * - A side file read whole (a record, a table) is opened with `openRegularFile`: never blocking in
+ *   the open, and refused unless it is a regular file (a FIFO put in its place would hang the
+ *   process in a way no SIGTERM ends; a device would never end).
  */
-import { read, readSync, write, writeSync, writevSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, read, readFileSync, readSync, write, writeSync, writevSync } from 'node:fs';
 import { IoError, type SnaptapeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -102,6 +105,45 @@ export async function writeFullyAsync(fd: number, data: Uint8Array, positionByte
   }
 }
 
+/**
+ * A pipe that another process set non-blocking (a shared stderr) answers EAGAIN while it is full:
+ * `appendAtMost` tries again this many times, a millisecond apart, before it gives up.
+ */
+const APPEND_AGAIN_TRIES = 100;
+const AGAIN_WAIT = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes `data` at the file's current position (a file opened to append, a pipe, stderr), the rest
+ * again after a short write, until all is written or a write fails; returns the bytes written. A
+ * failure goes to `failed` (translated) instead of being thrown: for a log, which must not stop its
+ * program when the disk is full, and needs to know where a line was cut.
+ */
+export function appendAtMost(fd: number, data: Uint8Array, path: string, failed: (error: SnaptapeError) => void, what = 'the file'): number {
+  let done = 0;
+  let again = 0;
+  // Bounded: every pass writes at least one byte, or waits (APPEND_AGAIN_TRIES times at most), or stops.
+  while (done < data.length) {
+    let n: number;
+    try {
+      n = writeSync(fd, data, done, data.length - done);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'EAGAIN' && again < APPEND_AGAIN_TRIES) {
+        again += 1;
+        Atomics.wait(AGAIN_WAIT, 0, 0, 1);
+        continue;
+      }
+      failed(translateIoError(error, `append to ${what}`, path));
+      return done;
+    }
+    if (n <= 0) {
+      failed(noProgress(what, done, path));
+      return done;
+    }
+    done += n;
+  }
+  return done;
+}
+
 /** Writes the buffers back to back from byte `positionBytes` (one syscall when it all fits), or throws. */
 export function writevFully(fd: number, buffers: readonly Uint8Array[], positionBytes: number, path: string, what = 'the file'): void {
   let pending = buffers.filter((b) => b.length > 0);
@@ -137,4 +179,36 @@ function dropWritten(buffers: readonly Uint8Array[], written: number): Uint8Arra
 
 function noProgress(what: string, atBytes: number, path: string): IoError {
   return new IoError(`Cannot write ${what} at byte ${atBytes}: ${path}: the write made no progress`, { path, offset: atBytes });
+}
+
+/**
+ * Opens `path` for reading (or, `writable`, for reading and writing) without blocking in the open (a
+ * FIFO would wait for a writer), and returns its descriptor and size only if it is a regular file;
+ * else an IoError naming it and `what`. O_NONBLOCK changes nothing for a regular file.
+ */
+export function openRegularFile(path: string, what: string, writable = false): { readonly fd: number; readonly sizeBytes: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NONBLOCK);
+  } catch (error) {
+    throw translateIoError(error, `open ${what}`, path);
+  }
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) {
+    closeSync(fd);
+    throw new IoError(`Cannot read ${what} ${path}: it is not a regular file`, { path, notRegularFile: true });
+  }
+  return { fd, sizeBytes: stat.size };
+}
+
+/** `readFileSync(path, 'utf8')` of a regular file only (openRegularFile). */
+export function readRegularFileText(path: string, what: string): string {
+  const { fd } = openRegularFile(path, what);
+  try {
+    return readFileSync(fd, 'utf8');
+  } catch (error) {
+    throw translateIoError(error, `read ${what}`, path);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -11,8 +11,8 @@
  *
  * Invariant: detection reads through a read-only descriptor and never writes.
  */
-import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
-import { readAtMost } from '../base/file-io.js';
+import { closeSync, statSync } from 'node:fs';
+import { openRegularFile, readAtMost } from '../base/file-io.js';
 import { dirname, extname, join, resolve } from 'node:path';
 import { encodeEbcdic } from '../base/ebcdic.js';
 import { translateIoError } from '../errors/io-error.js';
@@ -126,14 +126,8 @@ export function detectCheckTarget(path: string, action = 'check'): CheckTarget {
     if (!pool) throw new ImageFormatError(`Cannot ${action} ${path}: it is a folder but not a subsystem (no ${POOL_FILE} in it)`, { path, offset: 0 });
     return { kind: 'subsystem', dir: path, path };
   }
-  let fd: number;
+  const { fd, sizeBytes } = openRegularFile(path, 'the file');
   try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    throw translateIoError(error, `open ${path}`, path);
-  }
-  try {
-    const sizeBytes = fstatSync(fd).size;
     const head = readAt(fd, path, PROBE_BYTES, 0);
     if (head.subarray(0, DIRECTORY_MAGIC.length).toString('latin1') === DIRECTORY_MAGIC) {
       return { kind: 'subsystem', dir: dirname(resolve(path)), path };

@@ -4,7 +4,7 @@
  */
 export { type OwningThreadPorts, owningThreadCopier, runBackgroundCopy } from './background-copy.js';
 export { BitColumns, MAX_BIT_COLUMNS } from './bit-columns.js';
-export { COPY_BATCH_UNITS, type CopyPath, copyBatchUnits } from './copy-loop.js';
+export { COPY_BATCH_UNITS, SMALL_UNIT_BATCH_BYTES, type CopyPath, copyBatchUnits } from './copy-loop.js';
 export { type PacingPlan, createPacing } from './copy-pacing.js';
 export { type CopyPlan, type SlotTarget, type UnitCopyMarks, newCursor } from './copy-plan.js';
 export { CopyPool, MAX_COPY_WORKERS, compiledScriptPath, defaultWorkerCount } from './copy-pool.js';

@@ -35,7 +35,8 @@ export interface NbdExportBackend {
    */
   readInto?(offsetBytes: number, into: Buffer): void;
   /**
-   * `readInto` off the owning thread (the libuv pool): the server keeps up to
+   * `readInto` off the owning thread (the libuv pool), or in line where the backend finds that
+   * cheaper (a volume whose reads find the page cache: base/io-placement.ts): the server keeps up to
    * SERVER_READS_IN_FLIGHT of a connection's READs in flight at once, and answers each as it
    * completes. It runs only between a connection's other requests (a WRITE, FLUSH or the like waits
    * for the connection's reads in flight), and the server waits for every read before it closes.

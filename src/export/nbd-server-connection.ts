@@ -64,6 +64,7 @@ import {
   MAX_REQUEST_PAYLOAD_BYTES,
   NBD_REQUEST_HEADER_BYTES,
   NbdCommand,
+  nbdCommandName,
   NbdErrno,
   SERVER_BUFFER_POOL_BYTES,
   SERVER_READ_AHEAD_BYTES,
@@ -504,7 +505,9 @@ export class NbdServerConnection {
       return;
     }
     if (result.errno !== NbdErrno.OK) {
-      this.socket.write(encodeErrorChunk(request.handle, result.errno, `${nbdErrnoName(result.errno)} on request type ${request.type}`));
+      // The reason of a refusal (the server's own words) goes to the client; a backend failure's text stays in the server's log.
+      const why = result.refusal === undefined ? '' : `: ${result.refusal}`;
+      this.socket.write(encodeErrorChunk(request.handle, result.errno, `${nbdErrnoName(result.errno)} on ${nbdCommandName(request.type)}${why}`));
       return;
     }
     if (result.data !== undefined) {

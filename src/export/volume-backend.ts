@@ -12,12 +12,14 @@
  *   buffer as large as the request's length;
  * - TRIM is not offered: dropping a track's bytes would bypass the chain's notion of a write;
  * - FLUSH makes every completed write durable (`Volume.sync`);
+ * - one mirror link writes the export: a newer link's grant revokes the older one, whose writes
+ *   are refused from then on (EPERM);
  * - it offers `base:allocation` from the volume's size table (allocation-context.ts), and any
  *   context added with `addMetaContext` (a checkpoint's dirty tracks), each name once.
  */
 import { basename, extname } from 'node:path';
 import { assert, assertInteger } from '../base/assert.js';
-import { SessionError, UsageError } from '../errors/snaptape-error.js';
+import { LockedError, SessionError, UsageError } from '../errors/snaptape-error.js';
 import { volumeAllocation } from './allocation-context.js';
 import type { MetaContextSource } from './nbd-meta-context.js';
 import type { Volume } from '../volume/volume.js';
@@ -52,6 +54,8 @@ export class VolumeBackend implements NbdExportBackend {
   private readonly contexts: MetaContextSource[];
   private readonly providers: (() => readonly MetaContextSource[])[] = [];
   private held: string | undefined;
+  /** The export as the last mirror link granted writes it (PROTECT, FORGET): a newer grant revokes it. */
+  private link: MirrorLinkBackend | undefined;
 
   constructor(volume: Volume, options: VolumeBackendOptions = {}) {
     this.volume = volume;
@@ -118,6 +122,10 @@ export class VolumeBackend implements NbdExportBackend {
 
   private grantLink(mode: MirrorLinkMode): MirrorLinkGrant<NbdExportBackend> {
     const unitCount = this.volume.unitCount;
+    // One link writes the export: the connection of an older one (which the primary dropped, but
+    // whose buffered requests the server may still run) must not land a write after the new one's.
+    this.link?.revoke();
+    this.link = undefined;
     if (mode === 'release') {
       releaseSecondaryGuard(this.volume);
       return { backend: this, unitCount, writtenUnits: [], commit: () => undefined };
@@ -130,7 +138,8 @@ export class VolumeBackend implements NbdExportBackend {
     }
     guard.file.setState('protected');
     const forget = mode === 'forget' ? () => guard.file.clearRecord() : () => undefined;
-    return { backend: new MirrorLinkBackend(this, guard), unitCount, writtenUnits: guard.file.writtenUnits(), commit: forget };
+    this.link = new MirrorLinkBackend(this, guard);
+    return { backend: this.link, unitCount, writtenUnits: guard.file.writtenUnits(), commit: forget };
   }
 
   read(offsetBytes: number, length: number): Buffer {
@@ -208,6 +217,8 @@ class MirrorLinkBackend implements NbdExportBackend {
   readonly canTrim = false;
   private readonly inner: VolumeBackend;
   private readonly guard: SecondaryGuard;
+  // Main thread only.
+  private revoked = false;
 
   constructor(inner: VolumeBackend, guard: SecondaryGuard) {
     this.inner = inner;
@@ -233,21 +244,39 @@ class MirrorLinkBackend implements NbdExportBackend {
     return this.inner.readIntoAsync(offsetBytes, into);
   }
 
+  /** A newer link took the export: every write of this one is refused from now on. */
+  revoke(): void {
+    this.revoked = true;
+  }
+
   write(offsetBytes: number, data: Buffer): void {
+    this.refuseOnceRevoked(offsetBytes);
     this.guard.asMirror(() => this.inner.write(offsetBytes, data));
   }
 
   /** The guard sees the write as the mirror's: the chain runs inside `asMirror`, before `writeAsync` returns. */
   writeAsync(offsetBytes: number, data: Buffer): Promise<void> {
+    this.refuseOnceRevoked(offsetBytes);
     return this.guard.asMirror(() => this.inner.writeAsync(offsetBytes, data));
   }
 
   writeZeroesAsync(offsetBytes: number, length: number): Promise<void> {
+    this.refuseOnceRevoked(offsetBytes);
     return this.guard.asMirror(() => this.inner.writeZeroesAsync(offsetBytes, length));
   }
 
   writeZeroes(offsetBytes: number, length: number): void {
+    this.refuseOnceRevoked(offsetBytes);
     this.guard.asMirror(() => this.inner.writeZeroes(offsetBytes, length));
+  }
+
+  private refuseOnceRevoked(offsetBytes: number): void {
+    if (!this.revoked) return;
+    const path = this.inner.volume.path;
+    throw new LockedError(`Cannot write ${path} at byte ${offsetBytes} as its mirror's link: a newer link of the mirror has taken the export`, {
+      path,
+      offset: offsetBytes,
+    });
   }
 
   flush(): void {

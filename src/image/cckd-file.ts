@@ -14,7 +14,7 @@
  * statistics equal what the tables imply after every flush (cckdcdsk finds no errors).
  */
 import { closeSync, fsyncSync, ftruncateSync, openSync } from 'node:fs';
-import { writeFully } from '../base/file-io.js';
+import { openRegularFile, writeFully } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
 import { decodeFields, encodeFields, num } from '../base/field-table.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
@@ -94,12 +94,7 @@ export class CckdFile {
 
   /** Opens a file after checking it on a read-only descriptor; a damaged file is never written. */
   static open(path: string, options: { readOnly: boolean }): CckdFile {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (error) {
-      throw translateIoError(error, `open ${path}`, path);
-    }
+    let fd = openRegularFile(path, 'the image').fd;
     let analysis: CckdAnalysis;
     try {
       analysis = analyseCckd(path, fd);

@@ -28,12 +28,13 @@
  * flock is released by the kernel when its holder dies, so a contender killed inside a takeover
  * never blocks the others. The guard is held only for a read, a stat, a look in /proc and a link.
  */
-import { closeSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, linkSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import type FsExt from 'fs-ext';
-import { LockedError } from '../errors/snaptape-error.js';
+import { IoError, LockedError } from '../errors/snaptape-error.js';
+import { readRegularFileText } from '../base/file-io.js';
 import { translateIoError } from '../errors/io-error.js';
 
 export interface ImageLock {
@@ -89,12 +90,16 @@ function parseOwner(text: string): LockOwner | undefined {
   return Number.isInteger(pid) && pid > 0 ? { pid, host: host ?? '', startTime: startTime ?? '' } : undefined;
 }
 
-/** The lock's text, or undefined when there is no lock file (any read error counts as none). */
+/**
+ * The lock's text, or undefined when there is no lock file (any read error counts as none). A lock
+ * path that is not a regular file (a FIFO, whose plain read would block forever) is a lock of no
+ * known owner: ''.
+ */
 function readLockText(lockPath: string): string | undefined {
   try {
-    return readFileSync(lockPath, 'utf8');
-  } catch {
-    return undefined;
+    return readRegularFileText(lockPath, 'the lock');
+  } catch (error) {
+    return error instanceof IoError && error.details['notRegularFile'] === true ? '' : undefined;
   }
 }
 
@@ -150,12 +155,13 @@ function flockExclusive(fd: number): void {
 function underGuard<T>(lockPath: string, action: () => T): T {
   const guardPath = `${lockPath}.guard`;
   let fd: number;
+  // Non-blocking opens: a FIFO in the guard's place fails (ENXIO) instead of waiting for a reader.
   try {
-    fd = openSync(guardPath, 'a');
+    fd = openSync(guardPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o666);
   } catch (error) {
     // A guard made by another user may be read-only to us; flock needs only an open fd.
     if ((error as { code?: string }).code !== 'EACCES') throw error;
-    fd = openSync(guardPath, 'r');
+    fd = openSync(guardPath, constants.O_RDONLY | constants.O_NONBLOCK);
   }
   try {
     flockExclusive(fd);

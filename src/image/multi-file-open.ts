@@ -4,8 +4,8 @@
  * `highCylinder` = cylinders so far - 1, and 0 in the last file), then reopens them for writing
  * under one lock each. A damaged set is refused before anything is written.
  */
-import { closeSync, fstatSync, openSync } from 'node:fs';
-import { readAtMost } from '../base/file-io.js';
+import { closeSync, openSync } from 'node:fs';
+import { openRegularFile, readAtMost } from '../base/file-io.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import { familyByDevtypeByte } from '../geometry/device-types.js';
@@ -26,14 +26,8 @@ function refuse(path: string, message: string, offset: number): never {
 }
 
 function readPart(path: string, sequence: number, first: CkdImageHeader | undefined): PartShape {
-  let fd: number;
+  const { fd, sizeBytes } = openRegularFile(path, `file ${sequence} of a multi-file volume`);
   try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    throw translateIoError(error, `open file ${sequence} of a multi-file volume, ${path}`, path);
-  }
-  try {
-    const sizeBytes = fstatSync(fd).size;
     const head = Buffer.alloc(CKD_HEADER_BYTES);
     if (readAtMost(fd, head, 0, path, 'the device header') < CKD_HEADER_BYTES)
       refuse(path, `truncated: ${sizeBytes} bytes is shorter than the device header`, sizeBytes);

@@ -10,8 +10,8 @@
  * recognised by the `.fba` suffix, by "VOL1" in block 1 (what dasdinit writes), or when the caller
  * says so. Anything else is refused rather than guessed at.
  */
-import { closeSync, fstatSync, openSync } from 'node:fs';
-import { readAtMost } from '../base/file-io.js';
+import { closeSync, fstatSync } from 'node:fs';
+import { openRegularFile, readAtMost } from '../base/file-io.js';
 import { extname } from 'node:path';
 import { encodeEbcdic } from '../base/ebcdic.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
@@ -132,12 +132,8 @@ function peek(fd: number, path: string): { devid: string; multiFile: boolean } {
  */
 export function openImage(path: string, options: OpenImageOptions = {}): ImageBackend {
   const readOnly = options.readOnly ?? false;
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    throw translateIoError(error, `open ${path}`, path);
-  }
+  // A FIFO or a device at the path is refused here, not read (a FIFO would hang the open).
+  let fd = openRegularFile(path, 'the image').fd;
   if (options.format !== 'fba') {
     let kind: { devid: string; multiFile: boolean };
     try {
@@ -164,10 +160,10 @@ export function openImage(path: string, options: OpenImageOptions = {}): ImageBa
     closeSync(fd);
     lock = lockImage(path);
     try {
-      fd = openSync(path, 'r+');
+      fd = openRegularFile(path, 'the image for writing', true).fd;
     } catch (error) {
       lock.release();
-      throw translateIoError(error, `open ${path} for writing`, path);
+      throw error;
     }
   }
   return new SlotFile({ path, fd, geometry: shape.geometry, dataOffsetBytes: shape.dataOffsetBytes, slotBytes: shape.slotBytes, readOnly, lock });

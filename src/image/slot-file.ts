@@ -7,6 +7,7 @@
 import { closeSync, fsyncSync } from 'node:fs';
 import { readFully, readFullyAsync, writeFully, writeFullyAsync } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
+import { IoPlacement } from '../base/io-placement.js';
 import { AddressRangeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import type { VolumeGeometry } from '../geometry/volume-geometry.js';
@@ -33,6 +34,9 @@ export class SlotFile implements ImageBackend {
   private readonly dataOffsetBytes: number;
   private readonly unitTotal: number;
   // Main thread only.
+  /** Where this file's reads and its writes in flight run (in line or on the pool); public for tests. */
+  readonly readPlacement = new IoPlacement();
+  readonly writePlacement = new IoPlacement();
   private fd: number;
   private lock: ImageLock | undefined;
 
@@ -87,12 +91,23 @@ export class SlotFile implements ImageBackend {
     this.readExactly(into, this.offsetOf(firstUnit) + offsetInSlot, `units ${firstUnit}-${firstUnit + count - 1}`);
   }
 
+  /**
+   * `readUnitsInto` for a read in flight: in line while the file's reads find the page cache, on
+   * libuv's pool while they wait for the disk (`readPlacement` decides, io-placement.ts).
+   */
   async readUnitsIntoAsync(firstUnit: number, into: Buffer, offsetInSlot = 0): Promise<void> {
     assert(offsetInSlot >= 0 && offsetInSlot < this.slotBytes, 'a span starts inside its first slot');
     const count = Math.ceil((offsetInSlot + into.length) / this.slotBytes);
     this.checkUnits(firstUnit, count);
+    const position = this.offsetOf(firstUnit) + offsetInSlot;
+    const what = (): string => `units ${firstUnit}-${firstUnit + count - 1}`;
+    const fd = this.fd;
     // The caller keeps the image open until the read settles (the NBD server waits for its reads).
-    await readFullyAsync(this.fd, into, this.offsetOf(firstUnit) + offsetInSlot, this.path, `units ${firstUnit}-${firstUnit + count - 1}`);
+    await this.readPlacement.run(
+      into.length,
+      () => this.readExactly(into, position, what()),
+      () => readFullyAsync(fd, into, position, this.path, what()),
+    );
   }
 
   writeUnit(unitIndex: number, data: Uint8Array, offsetInSlot = 0): void {
@@ -116,12 +131,23 @@ export class SlotFile implements ImageBackend {
     this.writeAt(data, this.offsetOf(firstUnit) + offsetInSlot, `units from ${firstUnit}`);
   }
 
+  /**
+   * `writeUnits` for a write in flight: in line while the file's writes go straight into the page
+   * cache, on libuv's pool while they wait for the disk (`writePlacement` decides, io-placement.ts).
+   */
   async writeUnitsAsync(firstUnit: number, data: Uint8Array, offsetInSlot = 0): Promise<void> {
     assert(!this.readOnly, `${this.path} is open for writing`);
     assert(offsetInSlot >= 0 && offsetInSlot < this.slotBytes, 'a span starts inside its first slot');
     this.checkUnits(firstUnit, Math.ceil((offsetInSlot + data.length) / this.slotBytes));
+    const position = this.offsetOf(firstUnit) + offsetInSlot;
+    const what = `units from ${firstUnit}`;
+    const fd = this.fd;
     // The caller keeps the image open until the write settles (the NBD server waits for its writes).
-    await writeFullyAsync(this.fd, data, this.offsetOf(firstUnit) + offsetInSlot, this.path, `units from ${firstUnit}`);
+    await this.writePlacement.run(
+      data.length,
+      () => this.writeAt(data, position, what),
+      () => writeFullyAsync(fd, data, position, this.path, what),
+    );
   }
 
   private writeAt(data: Uint8Array, position: number, what: string): void {

@@ -90,6 +90,8 @@ export class VolumeServer {
   private readonly tape: TapeVolumeBackend | undefined;
   // Main thread only.
   private stopping: Promise<ShutdownReport> | undefined;
+  /** Logs the count of NBD lines the log's last window did not log (nbd-event-log.ts). */
+  private endNbdLog: () => void = () => undefined;
 
   private readonly log: EventLogger;
 
@@ -190,7 +192,7 @@ export class VolumeServer {
       const server = new VolumeServer({ info, volumes, registry, nbd, control, tape, log: options.log });
       if (options.log) {
         server.logSessions(options.log);
-        logNbdEvents(nbd, options.log);
+        server.endNbdLog = logNbdEvents(nbd, options.log);
       }
       // The token stays out of the log: a log file is read by more people than the server's stdout.
       const controlLogged = { ...info.control, ...('token' in info.control ? { token: '(not logged)' } : {}) };
@@ -237,6 +239,7 @@ export class VolumeServer {
     const unsettled = await this.registry.shutdown();
     await this.control.close();
     await this.nbd.close();
+    this.endNbdLog();
     this.tape?.close();
     this.volumes.closeAll();
     this.log(LOG_EVENTS.serveStopped, { cancelledSessions: cancelled, unsettledSessions: unsettled });

@@ -3,11 +3,16 @@
  * physical file n on an NL tape. Binary output is the data blocks concatenated; `text` turns
  * EBCDIC fixed records (F/FB, LRECL from HDR2) or U blocks into ASCII lines.
  *
- * Invariants: the tape is only read; an existing output file is replaced only with `force`.
+ * Invariants: the tape is only read; an existing output file is replaced only with `force`, and
+ * only by a whole copy: the data set is written block by block (memory holds a read window, not the
+ * data set, which HET blocks may inflate far past the tape's size) into a new file beside the
+ * output, which takes the output's name once complete and is removed if the copy fails.
  */
-import { writeFileSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, openSync, renameSync, rmSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
 import { checkCartridgeWritable } from '../library/cartridge-guard.js';
 import { decodeEbcdic } from '../base/ebcdic.js';
+import { writeFully } from '../base/file-io.js';
 import { translateIoError } from '../errors/io-error.js';
 import { TargetExistsError, UsageError } from '../errors/snaptape-error.js';
 import { fixedRecordsToText } from './fixed-records.js';
@@ -26,12 +31,35 @@ export interface ExtractResult {
   readonly writtenBytes: number;
 }
 
-function asText(blocks: readonly Buffer[], recordFormat: string, recordLengthBytes: number, path: string): Buffer {
-  if (recordFormat.startsWith('F') && recordLengthBytes > 0) return Buffer.from(fixedRecordsToText(Buffer.concat(blocks), recordLengthBytes), 'latin1');
-  if (recordFormat.startsWith('V'))
-    throw new UsageError(`Cannot convert the data set on ${path} to text: RECFM ${recordFormat} is not supported with --text`, { path });
-  const lines = blocks.map((b) => decodeEbcdic(b).replace(/ +$/, ''));
-  return Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'latin1');
+/**
+ * Turns blocks into text one at a time, as `text` asks: EBCDIC fixed records (F/FB with an LRECL)
+ * become lines, carried across blocks (a short last record is a line too); any other block is one
+ * line. Holds at most one record between blocks.
+ */
+class TextLines {
+  private carry = Buffer.alloc(0);
+
+  constructor(private readonly recordLengthBytes: number) {}
+
+  static for(recordFormat: string, recordLengthBytes: number, path: string): TextLines {
+    if (recordFormat.startsWith('V'))
+      throw new UsageError(`Cannot convert the data set on ${path} to text: RECFM ${recordFormat} is not supported with --text`, { path });
+    return new TextLines(recordFormat.startsWith('F') && recordLengthBytes > 0 ? recordLengthBytes : 0);
+  }
+
+  /** The text of `block` (and of the records it completes). */
+  block(block: Buffer): Buffer {
+    if (this.recordLengthBytes === 0) return Buffer.from(`${decodeEbcdic(block).replace(/ +$/, '')}\n`, 'latin1');
+    const data = this.carry.length === 0 ? block : Buffer.concat([this.carry, block]);
+    const whole = data.length - (data.length % this.recordLengthBytes);
+    this.carry = Buffer.from(data.subarray(whole));
+    return Buffer.from(fixedRecordsToText(data.subarray(0, whole), this.recordLengthBytes), 'latin1');
+  }
+
+  /** The text of a short last record, if any. */
+  end(): Buffer {
+    return Buffer.from(this.recordLengthBytes === 0 ? '' : fixedRecordsToText(this.carry, this.recordLengthBytes), 'latin1');
+  }
 }
 
 /** Copies the data set of file sequence `fileSequence` on a labelled tape into the host file `outPath` (with `text`, records become lines). Throws UsageError for a missing file sequence or a record format `text` cannot convert, TapeFormatError or TapeLabelError for a damaged tape, TargetExistsError when `outPath` exists without `force`. */
@@ -41,11 +69,9 @@ export function extractDataSet(
   outPath: string,
   options: { readonly text?: boolean; readonly force?: boolean } = {},
 ): ExtractResult {
+  const exists = (): TargetExistsError => new TargetExistsError(`Cannot write ${outPath}: the file exists (use --force to replace it)`, { path: outPath });
+  if (!options.force && existsSync(outPath)) throw exists();
   const reader = TapeReader.open(path);
-  let blocks: Buffer[];
-  let dsname: string;
-  let recordFormat: string;
-  let recordLengthBytes: number;
   try {
     const contents = readTapeContents(reader);
     const dataSet = contents.dataSets.find((d) => d.fileSequence === fileSequence);
@@ -56,32 +82,59 @@ export function extractDataSet(
         { path, fileSequence },
       );
     }
-    blocks = [];
-    for (let i = 0; i < dataSet.dataBlockCount; i++) blocks.push(reader.readBlockData(dataSet.firstDataBlockNumber + i));
-    dsname = dataSet.dsid;
-    recordFormat = dataSet.header2 === undefined ? 'U' : recordFormatOf(dataSet.header2);
-    recordLengthBytes = dataSet.header2?.recordLengthBytes ?? 0;
+    const recordFormat = dataSet.header2 === undefined ? 'U' : recordFormatOf(dataSet.header2);
+    const text = options.text ? TextLines.for(recordFormat, dataSet.header2?.recordLengthBytes ?? 0, path) : undefined;
+    // The output is a host file, but one written over a library cartridge would overwrite a tape.
+    checkCartridgeWritable(outPath, `write ${outPath}`);
+    // Written block by block (a data set may be far larger than memory: HET blocks inflate) into a
+    // file of its own beside the output, which becomes the output only once whole.
+    const partPath = join(dirname(outPath), `.${basename(outPath)}.${process.pid}.part`);
+    let fd: number;
+    try {
+      fd = openSync(partPath, 'wx', 0o666);
+    } catch (cause) {
+      throw translateIoError(cause, 'write the extracted data set', outPath);
+    }
+    let byteCount = 0;
+    let writtenBytes = 0;
+    let done = false;
+    try {
+      const write = (bytes: Buffer): void => {
+        writeFully(fd, bytes, writtenBytes, outPath, 'the extracted data set');
+        writtenBytes += bytes.length;
+      };
+      reader.forEachBlockData(dataSet.firstDataBlockNumber, dataSet.dataBlockCount, (block) => {
+        byteCount += block.length;
+        write(text ? text.block(block) : block);
+      });
+      if (text) write(text.end());
+      closeSync(fd);
+      fd = -1;
+      try {
+        if (options.force) renameSync(partPath, outPath);
+        else placeWithoutReplacing(partPath, outPath, exists);
+      } catch (cause) {
+        if (cause instanceof TargetExistsError) throw cause;
+        throw translateIoError(cause, 'write the extracted data set', outPath);
+      }
+      done = true;
+    } finally {
+      if (fd >= 0) closeSync(fd);
+      if (!done) rmSync(partPath, { force: true });
+    }
+    return { path, outPath, fileSequence, dsname: dataSet.dsid, recordFormat, blockCount: dataSet.dataBlockCount, byteCount, writtenBytes };
   } finally {
     reader.close();
   }
-  const output = options.text ? asText(blocks, recordFormat, recordLengthBytes, path) : Buffer.concat(blocks);
-  // The output is a host file, but one written over a library cartridge would overwrite a tape.
-  checkCartridgeWritable(outPath, `write ${outPath}`);
+}
+
+/** Renames `partPath` to `outPath` unless a file took that name meanwhile (a hard link fails if it exists). */
+function placeWithoutReplacing(partPath: string, outPath: string, exists: () => TargetExistsError): void {
   try {
-    writeFileSync(outPath, output, { flag: options.force ? 'w' : 'wx' });
+    linkSync(partPath, outPath);
   } catch (cause) {
-    if ((cause as { code?: string }).code === 'EEXIST')
-      throw new TargetExistsError(`Cannot write ${outPath}: the file exists (use --force to replace it)`, { path: outPath });
-    throw translateIoError(cause, 'write the extracted data set', outPath);
+    if ((cause as { code?: string }).code === 'EEXIST') throw exists();
+    throw cause;
   }
-  return {
-    path,
-    outPath,
-    fileSequence,
-    dsname,
-    recordFormat,
-    blockCount: blocks.length,
-    byteCount: blocks.reduce((a, b) => a + b.length, 0),
-    writtenBytes: output.length,
-  };
+  rmSync(partPath);
 }

@@ -279,7 +279,8 @@ export function joinTapeVolumes(
     throw translateIoError(error, 'write the joined tape', outPath);
   }
   try {
-    const writer = new TapeStreamWriter(fd, outPath, { offsetBytes: 0, previousChunkBytes: 0 });
+    // The file is new: a block of zeros (one a partly fetched cartridge did not fetch) stays a hole.
+    const writer = new TapeStreamWriter(fd, outPath, { offsetBytes: 0, previousChunkBytes: 0 }, { zeroBlocksAsHoles: true });
     let continued: { readonly file: FileHeaders; blocks: number; readonly section: number } | undefined;
     volumePaths.forEach((path, v) => {
       const index = indexes[v];

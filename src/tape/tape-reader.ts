@@ -9,7 +9,7 @@
  * - segmented blocks are returned whole, HET blocks decompressed (het-decompress.ts).
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { readFully } from '../base/file-io.js';
+import { openRegularFile, readFully } from '../base/file-io.js';
 import { assert, assertInteger } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
 import { TapeFormatError } from '../errors/snaptape-error.js';
@@ -66,14 +66,9 @@ export class TapeReader {
    */
   static open(path: string, region: TapeRegion = WHOLE_FILE): TapeReader {
     if (region === WHOLE_FILE) checkTapeNotBeingWritten(path);
-    let fd: number;
+    // A FIFO or a device at the path is refused here, not read (a FIFO would hang the open).
+    const { fd, sizeBytes: fileBytes } = openRegularFile(path, 'the tape');
     try {
-      fd = openSync(path, 'r');
-    } catch (cause) {
-      throw translateIoError(cause, 'open tape', path);
-    }
-    try {
-      const fileBytes = fstatSync(fd).size;
       const base = region.baseOffsetBytes;
       const available = Math.max(0, fileBytes - base);
       const length = region === WHOLE_FILE ? fileBytes : (region.lengthBytes ?? measureTapeRegion(fd, path, base, available));

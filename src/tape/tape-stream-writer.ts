@@ -6,6 +6,12 @@
  * Invariants: output is buffered up to STREAM_BUFFER_BYTES and written with positioned writes at
  * consecutive offsets, so `offsetBytes` is always where the next entry goes; every block is one
  * chunk (flags1 0xA0), as Hercules writes them.
+ *
+ * With `zeroBlocksAsHoles`, for a new file only (where a byte never written reads as zero), a
+ * block whose data is all zeros gets its header written and its data skipped: a hole, which reads
+ * back the same. A join of partly fetched cartridges (a vaulted set read in place, whose blocks not
+ * fetched are holes) then stays as sparse as they are, instead of writing their whole size. A tape
+ * ends with a tapemark, so a hole is never the file's end.
  */
 import { writeFully } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
@@ -16,6 +22,18 @@ import type { FileLabels } from './tape-file-spec.js';
 /** Buffered bytes before a write: 1 MiB batches tens of blocks into one system call (system calls, not bytes, decide throughput). */
 export const STREAM_BUFFER_BYTES = 1 << 20;
 
+/** Zeros to compare a block with (a block is at most 64 KiB; a longer run is compared in steps). */
+const ZEROS = Buffer.alloc(64 * 1024);
+
+function isAllZero(bytes: Buffer): boolean {
+  // Bounded: each step compares one more slice of at most ZEROS.length bytes.
+  for (let at = 0; at < bytes.length; at += ZEROS.length) {
+    const end = Math.min(bytes.length, at + ZEROS.length);
+    if (!bytes.subarray(at, end).equals(ZEROS.subarray(0, end - at))) return false;
+  }
+  return true;
+}
+
 export class TapeStreamWriter {
   // Set once.
   private readonly fd: number;
@@ -25,10 +43,17 @@ export class TapeStreamWriter {
   private previousChunkBytes: number;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  private readonly zeroBlocksAsHoles: boolean;
 
-  constructor(fd: number, path: string, start: { readonly offsetBytes: number; readonly previousChunkBytes: number }) {
+  constructor(
+    fd: number,
+    path: string,
+    start: { readonly offsetBytes: number; readonly previousChunkBytes: number },
+    options: { readonly zeroBlocksAsHoles?: boolean } = {},
+  ) {
     this.fd = fd;
     this.path = path;
+    this.zeroBlocksAsHoles = options.zeroBlocksAsHoles ?? false;
     this.flushedOffsetBytes = start.offsetBytes;
     this.previousChunkBytes = start.previousChunkBytes;
   }
@@ -40,7 +65,13 @@ export class TapeStreamWriter {
 
   writeBlock(data: Uint8Array): void {
     this.push(blockHeaderBytes({ lengthBytes: data.length, previousChunkBytes: this.previousChunkBytes }));
-    this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (this.zeroBlocksAsHoles && isAllZero(bytes)) {
+      this.flush();
+      this.flushedOffsetBytes += bytes.length;
+    } else {
+      this.push(bytes);
+    }
     this.previousChunkBytes = data.length;
   }
 

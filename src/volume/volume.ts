@@ -121,7 +121,7 @@ export class Volume {
    */
   trackSizes(): TrackSizeTable {
     if (!this.sizes) {
-      const stored = readTrackSizes(this.path, this.ckd.trackCount);
+      const stored = readTrackSizes(this.path, this.ckd.trackCount, this.backend.slotBytes);
       if ('table' in stored) {
         this.sizes = new TrackSizeTable(stored.table);
         this.sizeOrigin = 'stored';
@@ -408,10 +408,11 @@ export class Volume {
   }
 
   /**
-   * `readFlatInto` on the libuv thread pool where the image has its slots in one file (else on this
-   * thread): several reads run at once, and the owning thread goes on meanwhile. A host write that
-   * lands while such a read is in flight may or may not be in what it returns; the volume must stay
-   * open until the promise settles.
+   * `readFlatInto` for a read in flight: where the image has its slots in one file, on the libuv
+   * thread pool while its reads wait for the disk (several run at once, and the owning thread goes
+   * on meanwhile), in line while they find the page cache (base/io-placement.ts); else on this
+   * thread. A host write that lands while such a read is in flight may or may not be in what it
+   * returns; the volume must stay open until the promise settles.
    */
   async readFlatIntoAsync(offsetBytes: number, into: Buffer): Promise<void> {
     this.checkFlat(offsetBytes, into.length);
@@ -444,6 +445,8 @@ export class Volume {
    * write's failure, and V then keeps its larger value, as after a failed `writeFlat`). Where an
    * interceptor on the chain is not `deferredWriteSafe`, the image cannot write off this thread, or
    * deferred writes are held (`holdDeferredWrites`), the whole write runs now, as `writeFlat`.
+   * Where it defers, the image may still land the bytes in line, before this returns, while its
+   * writes go straight into the page cache (base/io-placement.ts); the promise settles all the same.
    *
    * The caller orders what overlaps: it sends no read or write of the same bytes before the promise
    * settles (the NBD server waits), keeps `data` unchanged until then, and keeps the volume open
@@ -577,7 +580,10 @@ export class Volume {
     // the image stays open (and locked) until those writes landed; an exit that comes first closes
     // it, and the size table beside the image, not saved then, is rebuilt by a scan at the next open.
     if (this.landing.size > 0) {
-      void this.writesLanded().then(() => this.closeNow());
+      // Nobody waits for this close: a failure of it has no caller to go to, and must not end the process.
+      void this.writesLanded()
+        .then(() => this.closeNow())
+        .catch(() => undefined);
       return;
     }
     this.closeNow();

@@ -199,6 +199,9 @@ describe('NBD block status', () => {
     peer.send(requestFrame({ type: NbdCommand.READ, offsetBytes: ckd.flatSizeBytes, length: 16 }));
     const failedRead = await readChunk(peer);
     expect([failedRead.type, failedRead.flags, failedRead.payload.readUInt32BE(0)]).toEqual([NbdReplyChunk.ERROR, NBD_REPLY_FLAG_DONE, NbdErrno.EINVAL]);
+    // Its message (u16 length, then the text) names the errno, the command and why, for the client's log.
+    const messageBytes = failedRead.payload.readUInt16BE(4);
+    expect(failedRead.payload.subarray(6, 6 + messageBytes).toString('utf8')).toBe('EINVAL on READ: the range ends past the end of the export');
     peer.send(requestFrame({ type: NbdCommand.READ, offsetBytes: 0, length: 8 }));
     expect((await readChunk(peer)).payload.subarray(8).equals(ckd.readFlat(0, 8))).toBe(true);
     peer.destroy();

@@ -16,6 +16,7 @@ import { fillVolume } from '../../src/vtoc/volume-fill.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { MemoryBackend } from './helpers/memory-backend.js';
 import { SeededRandom } from './helpers/seeded-random.js';
+import { slotFileOf } from '../harness/slot-file-of.js';
 
 /** A memory backend whose asynchronous reads take a while, and which notes what ran when. */
 class SlowReadBackend extends MemoryBackend {
@@ -78,11 +79,14 @@ describe('READs in flight on one connection', () => {
     }
   });
 
-  it("on a volume, pipelined READs return the volume's bytes and see the WRITEs sent before them", async () => {
+  it.each(['inline', 'pool'] as const)("on a volume, pipelined READs (%s) return the volume's bytes and see the WRITEs sent before them", async (place) => {
     const dir = makeTempDir('snaptape-nbd-inflight-');
     const volume = createVolume(join(dir.path, 'v.ckd'), { type: '3390', cylinders: 5, volser: 'INFL01' });
     try {
       fillVolume(volume, { seed: 4, percent: 100 });
+      // Every read in line, or every read on the pool (base/io-placement.ts): the test checks both ways.
+      const placement = slotFileOf(volume).readPlacement;
+      placement.fix(place);
       const flat = volume.readFlat(0, volume.flatSizeBytes);
       server = new NbdServer({ exports: [new VolumeBackend(volume, { name: 'v' })] });
       const { port } = await server.listen();
@@ -104,6 +108,7 @@ describe('READs in flight on one connection', () => {
         }
         await Promise.all(checks);
         expect(volume.readFlat(0, volume.flatSizeBytes).equals(flat)).toBe(true);
+        expect(placement.counts[place], `reads ran ${place}`).toBeGreaterThan(0);
       } finally {
         await client.disconnect();
       }

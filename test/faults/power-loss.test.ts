@@ -22,7 +22,7 @@ import { finishTape, type FinishTapeTask } from '../../src/techniques/tape-backu
 import { CloneSession } from '../../src/techniques/clone/clone-session.js';
 import { MirrorSession } from '../../src/techniques/mirror/mirror-session.js';
 import { MirrorStateFile, mirrorFilePath, type StoredState } from '../../src/techniques/mirror/mirror-state-file.js';
-import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
+import { CHECKPOINT_INTERVAL_MS, TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
 import { ChangeTracker } from '../../src/techniques/tracking/change-tracker.js';
 import { trackingStatePath, type Checkpoint, type TrackingState } from '../../src/techniques/tracking/tracking-file.js';
 import { runPhysicalCopy } from '../../src/techniques/snapshot/physical-copy.js';
@@ -166,7 +166,7 @@ describe('power loss at every step', () => {
     const last = fsModel.points.at(-1) as CrashPoint;
     expect(JSON.parse(last.namesSynced.get(record)?.toString('utf8') ?? '{}').status, 'the completed record is durable when the backup ends').toBe('completed');
     // The completed record's fsyncs run on libuv's pool (durableReplaceOffThread): the model saw them.
-    expect(fsModel.points.some((p) => p.after === 'sync (promise) backup.aws.session.json.async.tmp')).toBe(true);
+    expect(fsModel.points.some((p) => p.after === 'sync backup.aws.session.json.async.tmp (promise)')).toBe(true);
   });
 
   it("a tracked volume's checkpoint becomes a base only once the completed record and the tape are on disk", async () => {
@@ -204,8 +204,40 @@ describe('power loss at every step', () => {
     const last = fsModel.points.at(-1) as CrashPoint;
     const lastState = JSON.parse(last.namesSynced.get(state)?.toString('utf8') ?? '{}') as TrackingState;
     expect(lastState.checkpoints.find((c) => c.tape?.path === tape)?.tape?.complete, 'the base is durable when the backup ends').toBe(true);
-    expect(fsModel.points.some((p) => p.after === `sync (promise) ${state}.async.tmp`)).toBe(true);
+    expect(fsModel.points.some((p) => p.after === `sync ${state}.async.tmp (promise)`)).toBe(true);
   });
+
+  it('a backup checkpoint, written off the owning thread, leaves the old record or the new one', async () => {
+    const where = join(dir.path, 'backup-checkpoint');
+    mkdirSync(where, { recursive: true });
+    const source = cckdSource(where, 0xc4e);
+    // Slowed so that the copy outlasts one checkpoint interval: its record is replaced while it runs.
+    let tapeBytes = 0;
+    for (let t = 0; t < source.unitCount; t++) tapeBytes += source.readTrackImage(t).length;
+    const throttleMbps = tapeBytes / 1e6 / ((CHECKPOINT_INTERVAL_MS + 1_500) / 1000);
+    const fsModel = PowerLossFs.install(where);
+    try {
+      const session = TapeBackupSession.start(source, { tapePath: join(where, 'backup.aws'), pool, throttleMbps });
+      await session.done;
+    } finally {
+      fsModel.uninstall();
+      source.close();
+    }
+    const record = 'backup.aws.session.json';
+    const replaced = fsModel.points.filter((p) => p.after === `renameSync ${record}.async.tmp -> ${record}`);
+    expect(replaced.length, 'a checkpoint replaced the record during the copy').toBeGreaterThan(0);
+    const finished = new Map([['backup.aws', readFileSync(join(where, 'backup.aws'))]]);
+    const found = violations(
+      fsModel.points,
+      [record, 'backup.aws.session.layout.json'],
+      (r) => ((r.get(record) as { status?: string } | undefined)?.status === 'completed' ? 'backup.aws' : undefined),
+      finished,
+    );
+    recordReliability({ kind: 'power-loss', technique: 'backup checkpoint', crashPoints: fsModel.points.length, violations: found.length });
+    expect(found.slice(0, 8), `${found.length} crash points break the invariant`).toEqual([]);
+    // Right after the checkpoint's rename, the record is the checkpoint's: running, and whole.
+    for (const point of replaced) expect(JSON.parse(point.namesKept.get(record)?.toString('utf8') ?? '{}').status).toBe('running');
+  }, 60_000);
 
   it('a snapshot token says complete only when the target (and its physical image) is on disk', async () => {
     const where = join(dir.path, 'snapshot');

@@ -13,14 +13,17 @@
  *   the data did not: the "empty file after rename" case) and with only the names a directory
  *   fsync made durable.
  *
+ * The promise API (`node:fs/promises`: `open` and its FileHandle's writes, syncs and truncate,
+ * `rm`, `rename`, `unlink`, `writeFile`) is watched too, as durable-replace.ts's off-thread records
+ * use it: a step is recorded when its promise settles. An fsync there makes durable what the file
+ * held when it was asked for (later writes may not be covered), and only once it has settled.
+ * Not watched: the callback API (`fs.write`, `fs.fdatasync`), which no record is written with.
+ *
  * Only the calling thread is watched: worker threads have their own `node:fs`, so a test keeps its
- * writes on this thread (a CCKD source makes copies run here; see the power-loss tests). The
- * promise API that durable-replace.ts's `durableReplaceOffThread` uses (`node:fs/promises`: open,
- * a handle's write, truncate, sync and datasync, rename, unlink, rm) is watched too: its work runs
- * on libuv's pool, but a step is recorded when it completes, before its caller goes on.
+ * writes on this thread (a CCKD source makes copies run here; see the power-loss tests).
  */
 import fs from 'node:fs';
-import fsp, { type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join, relative, resolve, sep } from 'node:path';
 
@@ -56,15 +59,19 @@ const WATCHED = [
   'fdatasyncSync',
 ] as const;
 type Watched = (typeof WATCHED)[number];
-/** The `node:fs/promises` functions watched, and a handle's methods. */
-const WATCHED_PROMISES = ['open', 'rename', 'unlink', 'rm'] as const;
-const WATCHED_HANDLE = ['writeFile', 'write', 'truncate', 'sync', 'datasync'] as const;
+/** The promise API's functions that change files (FileHandle methods are watched per handle). */
+const WATCHED_PROMISES = ['open', 'rm', 'rename', 'unlink', 'writeFile'] as const;
+type WatchedPromise = (typeof WATCHED_PROMISES)[number];
+/** FileHandle methods that change the file, and the ones that make it durable. */
+const HANDLE_WRITES = ['write', 'writev', 'writeFile', 'truncate'] as const;
+const HANDLE_SYNCS = ['sync', 'datasync'] as const;
+type AsyncFn = (...args: unknown[]) => Promise<unknown>;
 
 export class PowerLossFs {
   readonly root: string;
   readonly points: CrashPoint[] = [];
   private readonly original = new Map<Watched, Fs[Watched]>();
-  private readonly originalPromises = new Map<string, unknown>();
+  private readonly originalPromises = new Map<WatchedPromise, AsyncFn>();
   /** inode -> its content as of its last fsync (an immutable buffer, shared between crash points). */
   private readonly durable = new Map<number, Buffer>();
   /** directory (relative) -> its durable entries: name -> inode. */
@@ -84,14 +91,13 @@ export class PowerLossFs {
       for (const ino of entries.values()) if (!model.durable.has(ino)) model.durable.set(ino, model.readInode(dir, entries, ino));
     }
     model.wrap();
-    model.wrapPromises();
     return model;
   }
 
   uninstall(): void {
     const target = fs as unknown as Record<string, unknown>;
     for (const [name, fn] of this.original) target[name] = fn;
-    const promises = fsp as unknown as Record<string, unknown>;
+    const promises = fs.promises as unknown as Record<string, unknown>;
     for (const [name, fn] of this.originalPromises) promises[name] = fn;
     syncBuiltinESMExports();
   }
@@ -185,63 +191,89 @@ export class PowerLossFs {
         return result;
       };
     }
+    this.wrapPromises();
     syncBuiltinESMExports();
   }
 
-  /** Runs the model's own bookkeeping of a step (its reads are no steps of their own). */
-  private step(observe: () => void): void {
+  /** The promise API: each change is a step once it has settled; `open` hands out watched handles. */
+  private wrapPromises(): void {
+    const promises = fs.promises as unknown as Record<string, AsyncFn>;
+    for (const name of WATCHED_PROMISES) {
+      const real = promises[name] as AsyncFn;
+      this.originalPromises.set(name, real);
+      promises[name] = async (...args: unknown[]): Promise<unknown> => {
+        const [a, b] = args;
+        if (name === 'open') {
+          const flags = typeof b === 'string' ? b : 'r';
+          const created = /[wa]/.test(flags) && this.inside(a) && !fs.existsSync(a as string) ? (a as string) : undefined;
+          const handle = (await real.apply(fs.promises, args)) as FileHandle;
+          if (created !== undefined) this.durable.delete(fs.statSync(created).ino);
+          this.watchHandle(handle);
+          if (this.inside(a) && /[wa]/.test(flags)) this.step(`open ${this.show(a)} ${flags} (promise)`);
+          return handle;
+        }
+        const result = await real.apply(fs.promises, args);
+        const second = name === 'rename' ? b : undefined;
+        if (this.inside(a) || this.inside(second)) this.step(`${name} ${this.show(a)}${second !== undefined ? ` -> ${this.show(second)}` : ''} (promise)`);
+        return result;
+      };
+    }
+  }
+
+  /** A FileHandle's writes are steps; its sync makes durable what the file held when it was asked. */
+  private watchHandle(handle: FileHandle): void {
+    const methods = handle as unknown as Record<string, AsyncFn>;
+    const path = (): string | undefined => this.fdPath(handle.fd);
+    for (const name of HANDLE_WRITES) {
+      const real = methods[name] as AsyncFn;
+      methods[name] = async (...args: unknown[]): Promise<unknown> => {
+        const where = path();
+        const result = await real.apply(handle, args);
+        if (this.inside(where)) this.step(`${name} ${this.show(where)} (promise)`);
+        return result;
+      };
+    }
+    for (const name of HANDLE_SYNCS) {
+      const real = methods[name] as AsyncFn;
+      methods[name] = async (...args: unknown[]): Promise<unknown> => {
+        const where = path();
+        const inside = this.inside(where);
+        const asked = inside ? this.durableAsOf(handle.fd) : undefined;
+        const result = await real.apply(handle, args);
+        if (inside && asked !== undefined) {
+          asked();
+          this.step(`${name} ${this.show(where)} (promise)`);
+        }
+        return result;
+      };
+    }
+  }
+
+  /** What an fsync of `fd` asked for now makes durable; call the result once the fsync has completed. */
+  private durableAsOf(fd: number): () => void {
+    const stat = fs.fstatSync(fd);
+    if (stat.isDirectory()) {
+      const rel = relative(this.root, this.fdPath(fd) ?? this.root);
+      const names = new Map(this.scan().get(rel) ?? []);
+      return () => this.durableNames.set(rel, names);
+    }
+    const content = fs.readFileSync(`/proc/self/fd/${fd}`);
+    return () => this.durable.set(stat.ino, content);
+  }
+
+  /** Records a step unless the model itself is at work (its own calls are not steps). */
+  private step(after: string): void {
     if (this.busy) return;
     this.busy = true;
     try {
-      observe();
+      this.record(after);
     } finally {
       this.busy = false;
     }
   }
 
-  /** Wraps `node:fs/promises`: each change is a step once it completed, before the caller goes on. */
-  private wrapPromises(): void {
-    const target = fsp as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-    const show = (p: unknown): string => (typeof p === 'string' ? relative(this.root, resolve(p)) || '.' : String(p));
-    for (const name of WATCHED_PROMISES) {
-      const real = target[name] as (...args: unknown[]) => Promise<unknown>;
-      this.originalPromises.set(name, real);
-      target[name] = async (...args: unknown[]): Promise<unknown> => {
-        const [a, b] = args;
-        const changes = name !== 'open' || (typeof b === 'string' && /[wa]/.test(b));
-        const created = name === 'open' && changes && this.inside(a) && !fs.existsSync(a as string) ? (a as string) : undefined;
-        const result = await real.apply(fsp, args);
-        if (created !== undefined) this.durable.delete(fs.statSync(created).ino);
-        if (name === 'open') this.watchHandle(result as FileHandle);
-        const second = name === 'rename' ? b : undefined;
-        if (changes && (this.inside(a) || this.inside(second))) {
-          this.step(() =>
-            this.record(`${name} (promise) ${show(a)}${second !== undefined ? ` -> ${show(second)}` : ''}${name === 'open' ? ` ${String(b)}` : ''}`),
-          );
-        }
-        return result;
-      };
-    }
-    syncBuiltinESMExports();
-  }
-
-  /** Wraps a handle's changes: a write or truncate is a step, a sync makes the file (or folder) durable. */
-  private watchHandle(handle: FileHandle): void {
-    const methods = handle as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-    for (const name of WATCHED_HANDLE) {
-      const real = (methods[name] as (...args: unknown[]) => Promise<unknown>).bind(handle);
-      methods[name] = async (...args: unknown[]): Promise<unknown> => {
-        const result = await real(...args);
-        const path = this.fdPath(handle.fd);
-        if (path !== undefined && this.inside(path)) {
-          this.step(() => {
-            if (name === 'sync' || name === 'datasync') this.fsynced(handle.fd);
-            this.record(`${name} (promise) ${relative(this.root, path) || '.'}`);
-          });
-        }
-        return result;
-      };
-    }
+  private show(path: unknown): string {
+    return typeof path === 'string' ? relative(this.root, resolve(path)) || '.' : String(path);
   }
 
   /** The path `name(args)` is about to create under the folder, if it does not exist yet. */

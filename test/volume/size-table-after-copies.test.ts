@@ -80,8 +80,9 @@ async function backupBytes(path: string): Promise<number> {
 function expectStoredTableTrue(path: string): void {
   const probe = openVolume(path, { readOnly: true });
   const tracks = probe.ckd.trackCount;
+  const slotBytes = probe.backend.slotBytes;
   probe.close();
-  const stored = readTrackSizes(path, tracks);
+  const stored = readTrackSizes(path, tracks, slotBytes);
   expect('table' in stored ? 'stored' : stored.reason).toBe('stored');
   rmSync(sizeStorePath(path));
   const fresh = openVolume(path, { readOnly: true });

@@ -2,13 +2,15 @@
  * The size table V is kept beside the image (issue 4, item 1): it is reused on the next open when
  * the image is unchanged, and rebuilt by a scan when anything else wrote the image.
  */
-import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createVolume, openVolume } from '../../src/api/volume-api.js';
 import { encodeTrack } from '../../src/ckd/track-codec.js';
 import { TrackSizeTable } from '../../src/volume/track-size-table.js';
 import { loadTrackSizes, sizeStorePath } from '../../src/volume/track-size-store.js';
+import { runSnaptapeMeasured } from '../harness/peak-rss.js';
+import { runSnaptape } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 let dir: TempDir;
@@ -33,7 +35,7 @@ describe('track size store', () => {
     volume.writeTrackRecords(20, [{ key: Buffer.alloc(0), data: Buffer.alloc(3000, 7) }]);
     volume.close();
     expect(existsSync(sizeStorePath(path))).toBe(true);
-    const stored = loadTrackSizes(path, 45);
+    const stored = loadTrackSizes(path, 45, 56832);
     expect(stored).toBeDefined();
     expect(Array.from(stored!)).toEqual(Array.from(scanned(path)));
     expect(stored![20]).toBe(29 + 8 + 3000);
@@ -66,7 +68,7 @@ describe('track size store', () => {
     const fd = openSync(path, 'r+');
     writeSync(fd, image, 0, image.length, 512 + 5 * 56832);
     closeSync(fd);
-    expect(loadTrackSizes(path, 45)).toBeUndefined();
+    expect(loadTrackSizes(path, 45, 56832)).toBeUndefined();
     const volume = openVolume(path, { readOnly: true });
     try {
       expect(volume.trackSizes().get(5)).toBe(image.length);
@@ -88,7 +90,54 @@ describe('track size store', () => {
     const fd = openSync(path, 'r+');
     writeSync(fd, Buffer.from([0]), 0, 1, 512 + 44 * 56832 + 100); // any write moves the stamp
     closeSync(fd);
-    expect(loadTrackSizes(path, 45)).toBeUndefined();
+    expect(loadTrackSizes(path, 45, 56832)).toBeUndefined();
     expect(scanned(path)[7]).toBe(1300);
+  });
+});
+
+describe('a size store that lies (hostile input)', () => {
+  it('an entry larger than the track slot is not trusted: the table is rebuilt by a scan, and a backup runs', () => {
+    const path = join(dir.path, 'v.ckd');
+    const volume = createVolume(path, { type: '3390', cylinders: 3, volser: 'SIZE01' });
+    volume.writeTrackRecords(20, [{ key: Buffer.alloc(0), data: Buffer.alloc(3000, 7) }]);
+    volume.close();
+    const truth = scanned(path);
+    // The stamp is the image's, so a store edited in place still matches it.
+    const store = sizeStorePath(path);
+    const honest = readFileSync(store);
+    for (const [track, lie] of [
+      [20, 0xffffffff],
+      [21, 56833],
+    ] as const) {
+      const lying = Buffer.from(honest);
+      lying.writeUInt32LE(lie, 32 + track * 4);
+      writeFileSync(store, lying);
+      expect(loadTrackSizes(path, 45, 56832), `track ${track}: ${lie}`).toBeUndefined();
+      const opened = openVolume(path, { readOnly: true });
+      try {
+        expect(Array.from(opened.trackSizes().snapshot())).toEqual(Array.from(truth));
+        expect(opened.sizeTableOrigin).toMatch(new RegExp(`^rebuilt by a scan: .*track ${track} .*${lie}.*56832-byte slot`));
+      } finally {
+        opened.close();
+      }
+    }
+    // The CLI as a user runs it: the backup of the volume, not an internal error.
+    const r = runSnaptape(['backup', path, '--to', join(dir.path, 'v.aws')]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('a size store of the wrong length', () => {
+  it('is refused by its size, not read: a 1 GiB sparse store costs no memory', () => {
+    const path = join(dir.path, 'v.ckd');
+    createVolume(path, { type: '3390', cylinders: 3, volser: 'SIZE01' }).close();
+    // A sparse file: no disk blocks, but 1 GiB to read.
+    truncateSync(sizeStorePath(path), 1024 ** 3);
+    expect(loadTrackSizes(path, 45, 56832)).toBeUndefined();
+    const r = runSnaptapeMeasured(['backup', path, '--to', join(dir.path, 'v.aws')], dir.path);
+    expect(r.status, r.stderr).toBe(0);
+    // The CLI itself takes about 130 MiB; reading the store took 1.1 GiB more.
+    expect(r.peakRssBytes, `peak RSS ${(r.peakRssBytes / 1024 ** 2).toFixed(0)} MiB`).toBeLessThan(512 * 1024 ** 2);
   });
 });

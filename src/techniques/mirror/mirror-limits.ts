@@ -3,6 +3,8 @@
  * ones that relate to each other are checked when the module loads.
  */
 import { assert } from '../../base/assert.js';
+import { COPY_BATCH_UNITS, SMALL_UNIT_BATCH_BYTES } from '../../engine/index.js';
+import { FBA_BLOCK_BYTES } from '../../geometry/index.js';
 
 /** Mirrors per track-status entry: M1 is the primary, M2..M4 the secondaries (issue 7: "M1 to M4"). */
 export const MAX_MIRRORS = 4;
@@ -29,8 +31,15 @@ export const LINK_SLOTS = 4;
  * that a copy of a few GB starts only a few hundred.
  */
 export const MIRROR_WRITEBACK_BYTES = 16 * 1024 * 1024;
-/** Write descriptors in one channel request (a unit's data and its zero tail). */
-export const LINK_BATCH_UNITS = 64;
+/**
+ * Write descriptors in one channel request (each a run of units: their data and a zero tail): as
+ * many as a batch of the background copy has units at most (1 MiB of 512-byte FBA blocks, each a run
+ * of its own where they are scattered), so that a batch is always one request. The copy then never
+ * waits on the owning thread for a slot (`ready` leaves it one): a batch of more requests than the
+ * channel has slots blocked the owning thread, and every client of the server with it, until the
+ * secondary had answered the older ones (433 and 553 ms at a time in a scattered resync).
+ */
+export const LINK_BATCH_UNITS = SMALL_UNIT_BATCH_BYTES / FBA_BLOCK_BYTES;
 /** Set validity bits (which may be persisted late, they only under-claim) are written out this often. */
 export const PERSIST_INTERVAL_MS = 1_000;
 /** Tracks in error kept per mirror in status; the count goes on past it. */
@@ -38,6 +47,9 @@ export const MAX_REPORTED_TRACK_ERRORS = 32;
 /** A target (image path or host:port/export) as stored in the .mirror file. */
 export const MAX_TARGET_BYTES = 248;
 
-assert(LINK_BATCH_UNITS * 64 * 1024 <= LINK_BATCH_BYTES, 'a channel request of the largest slots fits the channel buffer');
+assert(
+  LINK_BATCH_UNITS >= COPY_BATCH_UNITS && SMALL_UNIT_BATCH_BYTES <= LINK_BATCH_BYTES && COPY_BATCH_UNITS * 64 * 1024 <= LINK_BATCH_BYTES,
+  'a batch of the background copy (a cylinder, or 1 MiB of blocks) is one channel request',
+);
 assert(LINK_SLOTS >= 2, 'a host write finds a free slot while the background copy fills the others');
 assert(WORKER_GRACE_MS > 0 && LINK_TIMEOUT_MS > RECONNECT_INTERVAL_MS, 'timeouts are ordered');

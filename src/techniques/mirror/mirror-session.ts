@@ -891,6 +891,11 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
 
   /** Tracks the background copy sent (one batch, acknowledged): valid for `s` from now on. */
   private copiedByRun(s: Secondary, units: readonly number[]): void {
+    // A batch acknowledged once its run is cancelled proves too little: the run ends when the link is
+    // lost, and a host write to one of its units that waited for the batch's answer, then failed
+    // to be sent itself, has cleared the unit's bit meanwhile (the secondary has the batch's bytes,
+    // not the host's). Its units stay as they are: the next copy sends those that are invalid.
+    if (s.copyRun?.states.control === CONTROL.CANCEL) return;
     // A host write may have sent (and counted) some of them while the batch was in flight.
     let newlyValid = 0;
     for (const u of units) if (!this.table.isValid(u, s.mirror)) newlyValid++;

@@ -10,8 +10,8 @@ import { openVolume } from '../../volume/open-volume.js';
 import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
 import { digestWholeTape } from '../tape-backup/backup-digest.js';
 import { blocksOf, checkElement, openBackupTape, verifyBackupTape, type BackupTape, type ElementCheck, type TapeVerifyReport } from './backup-tape.js';
-import { requireLabelsMatch } from './tape-trust.js';
-import { readPass, restoreFbaBlocks, restoreTape, restoreVolumeElement, type RestoreOptions, type RestoreResult } from './restore-tape.js';
+import { requireIncrementalsFit, requireLabelsMatch } from './tape-trust.js';
+import { readPass, restoreFbaBlocks, restoreTape, restoreVolumeElement, verifyPassCheck, type RestoreOptions, type RestoreResult } from './restore-tape.js';
 
 export interface ChainLink {
   readonly path: string;
@@ -104,20 +104,29 @@ export function restoreChain(paths: readonly string[], options: RestoreOptions):
     throw new UsageError('Cannot restore a chain of tapes with --dataset or --fba-block: a chain restores a whole volume from tape files');
   }
   requireChainFollows(paths, 'restore');
-  // Every incremental verifies before the first byte is written (restoreTape verifies the full).
-  const incrementals = paths.slice(1).map((path) => {
-    const tape = openBackupTape(path, { onProgress: options.onProgress });
-    try {
-      tape.progress.begin('sha256', blocksOf(tape.elements), 'blocks');
-      const checks = tape.elements.map((e) => checkElement(tape, e));
-      const bad = checks.find((c) => !c.ok);
-      if (bad) throw new VerifyError(`Cannot restore the chain: ${bad.name} of ${path} has SHA-256 ${bad.sha256}, the tape records ${bad.recorded}`, { path });
-      requireLabelsMatch('restore from', tape);
-      return checks;
-    } finally {
-      tape.reader.close();
-    }
-  });
+  // Every incremental verifies, and fits the full backup's volume, before the first byte is
+  // written (restoreTape verifies the full).
+  const fullTape = openBackupTape(paths[0] as string);
+  let incrementals: ElementCheck[][];
+  try {
+    incrementals = paths.slice(1).map((path) => {
+      const tape = openBackupTape(path, { onProgress: options.onProgress });
+      try {
+        requireLabelsMatch('restore from', tape);
+        requireIncrementalsFit('restore', fullTape, [tape]);
+        tape.progress.begin('sha256', blocksOf(tape.elements), 'blocks');
+        const checks = tape.elements.map((e) => checkElement(tape, e, verifyPassCheck(tape, e)));
+        const bad = checks.find((c) => !c.ok);
+        if (bad)
+          throw new VerifyError(`Cannot restore the chain: ${bad.name} of ${path} has SHA-256 ${bad.sha256}, the tape records ${bad.recorded}`, { path });
+        return checks;
+      } finally {
+        tape.reader.close();
+      }
+    });
+  } finally {
+    fullTape.reader.close();
+  }
   const full = restoreTape(paths[0] as string, options);
   const applied = paths.slice(1).map((path, i) => ({ path, elements: applyIncremental(path, options, incrementals[i] as ElementCheck[]) }));
   return { ...full, incrementals: applied };
@@ -130,7 +139,7 @@ function applyIncremental(path: string, options: RestoreOptions, checks: readonl
     try {
       tape.progress.begin('copy', blocksOf(tape.elements), 'blocks');
       const written = tape.elements.map((e) =>
-        tape.source.kind === 'ckd' ? restoreVolumeElement(volume, e, readPass(tape, e)) : restoreFbaBlocks(volume, e, readPass(tape, e)),
+        tape.source.kind === 'ckd' ? restoreVolumeElement(volume, tape, e, readPass(tape, e)) : restoreFbaBlocks(volume, tape, e, readPass(tape, e)),
       );
       // A bigger target's VTOC takes its size (as the full restore's did); a same-size one is the source's.
       if (tape.source.kind === 'ckd' && volume.ckd.cylinders > tape.source.size) fitVtocToVolume(volume);

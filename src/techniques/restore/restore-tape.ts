@@ -20,7 +20,7 @@
  */
 import type { OnPhaseProgress } from '../../base/phase-progress.js';
 import { existsSync, rmSync } from 'node:fs';
-import { TargetExistsError, UsageError, VerifyError, ImageFormatError } from '../../errors/snaptape-error.js';
+import { TargetExistsError, UsageError, VerifyError, ImageFormatError, TapeFormatError } from '../../errors/snaptape-error.js';
 import { createVolume, openVolume } from '../../volume/open-volume.js';
 import { homeAddressOf, trackUsedBytes } from '../../ckd/track-codec.js';
 import { TrackImageWriter } from './track-image-writer.js';
@@ -72,11 +72,14 @@ export function readPass(tape: BackupTape, element: TapeElement): BlockPass {
  * its first, for an incremental's element), a cylinder per write out of one reused buffer
  * (track-image-writer.ts).
  */
-export function restoreVolumeElement(volume: Volume, element: TapeElement, pass: BlockPass): number {
+export function restoreVolumeElement(volume: Volume, tape: BackupTape, element: TapeElement, pass: BlockPass): number {
   // A run of tracks (an incremental's element) starts at its first track; a whole volume at 0.
   const firstTrack = element.description.kind === 'tracks' ? (element.description.firstBlock ?? 0) : 0;
   const writer = new TrackImageWriter(volume);
-  pass((block, j) => writer.write(firstTrack + j, block));
+  pass((block, j) => {
+    requireBlockFits(tape, element, block, j);
+    writer.write(firstTrack + j, block);
+  });
   writer.flush();
   return element.blockCount;
 }
@@ -85,11 +88,38 @@ export function restoreVolumeElement(volume: Volume, element: TapeElement, pass:
 const FBA_RUN_BYTES = 1024 * 1024;
 
 /**
+ * Refuses a tape block that is not what a backup writes for its element (a crafted tape), naming
+ * the tape and the block: an FBA element's blocks are whole 512-byte blocks, a CKD volume's or run's
+ * (one per track) fit the track slot the tape records (a block that is no track image is written raw
+ * over its slot, and a longer one would run into the next track's). A restore calls it on every block
+ * of the pass that verifies the tape, before anything is written, and again as it writes.
+ */
+export function requireBlockFits(tape: BackupTape, element: TapeElement, block: Buffer, index: number): void {
+  const blockNumber = element.firstBlockNumber + index;
+  const refuse = (problem: string): never => {
+    throw new TapeFormatError(`Cannot restore ${element.name} from ${tape.path}: tape block ${blockNumber} holds ${block.length} bytes, ${problem}`, {
+      path: tape.path,
+      blockNumber,
+    });
+  };
+  if (tape.source.kind === 'fba') {
+    if (block.length % FBA_BLOCK_BYTES !== 0) refuse(`not whole ${FBA_BLOCK_BYTES}-byte blocks`);
+  } else if (element.description.kind !== 'dataset' && block.length > tape.source.slotBytes) {
+    refuse(`more than the ${tape.source.slotBytes}-byte track slot`);
+  }
+}
+
+/** The check an element's blocks get in the pass that verifies them (requireBlockFits). */
+export function verifyPassCheck(tape: BackupTape, element: TapeElement): (block: Buffer, index: number) => void {
+  return (block, index) => requireBlockFits(tape, element, block, index);
+}
+
+/**
  * Writes an FBA element's blocks back to the blocks they came from, consecutive tape blocks gathered
  * into runs of up to FBA_RUN_BYTES in one reused buffer (a tape block is a view valid only during
  * its visit, so it is copied once, into the run).
  */
-export function restoreFbaBlocks(volume: Volume, element: TapeElement, pass: BlockPass): number {
+export function restoreFbaBlocks(volume: Volume, tape: BackupTape, element: TapeElement, pass: BlockPass): number {
   const first = element.description.kind === 'blocks' ? (element.description.firstBlock ?? 0) : 0;
   const run = Buffer.allocUnsafe(FBA_RUN_BYTES);
   let runBlock = first;
@@ -101,7 +131,8 @@ export function restoreFbaBlocks(volume: Volume, element: TapeElement, pass: Blo
     written += held / FBA_BLOCK_BYTES;
     held = 0;
   };
-  pass((data) => {
+  pass((data, index) => {
+    requireBlockFits(tape, element, data, index);
     if (held + data.length > FBA_RUN_BYTES) flush();
     if (data.length > FBA_RUN_BYTES) {
       volume.writeBlocks(runBlock, data);
@@ -124,6 +155,46 @@ function checkVolumeFits(volume: Volume, tape: BackupTape, element: TapeElement)
     throw new UsageError(
       `Cannot restore ${element.name} onto ${volume.path}: the tape holds a ${tape.source.typeName} of ${tape.source.size} cylinders, the volume is a ${geometry.typeName} of ${geometry.cylinders} (a whole volume goes to the same device type with at least as many cylinders)`,
       { path: volume.path },
+    );
+  }
+}
+
+/** What a lone tape's restore places: a CKD backup's whole volume and data sets, an FBA backup's whole volume and runs of blocks. */
+function checkPlaceable(tape: BackupTape, element: TapeElement): void {
+  const kind = element.description.kind;
+  const ckd = tape.source.kind === 'ckd';
+  if (ckd ? kind === 'volume' || kind === 'dataset' : kind === 'volume' || kind === 'blocks') return;
+  const what = {
+    tracks: 'a run of tracks (an incremental holds those: restore its chain)',
+    blocks: 'a run of FBA blocks',
+    dataset: 'a data set',
+    volume: 'a volume',
+  }[kind];
+  throw new UsageError(
+    `Cannot restore ${element.name} from ${tape.path}: it is ${what}, but a backup of ${ckd ? 'a CKD volume restores whole volumes and data sets' : 'an FBA volume restores whole volumes and runs of blocks'}`,
+    { path: tape.path },
+  );
+}
+
+/**
+ * An FBA element's blocks go back to the blocks they came from: the target is an FBA volume that
+ * has them, and the element holds exactly its range's bytes (`check`: what the verify pass read;
+ * absent for a new volume streamed in the pass, made of the size the tape records).
+ */
+function checkFbaFits(volume: Volume, tape: BackupTape, element: TapeElement, check: ElementCheck | undefined): void {
+  const d = element.description;
+  const first = d.kind === 'blocks' ? (d.firstBlock ?? 0) : 0;
+  const count = d.kind === 'blocks' ? (d.blockCount ?? 0) : tape.source.size;
+  if (volume.geometry.kind !== 'fba' || first + count > volume.unitCount) {
+    throw new UsageError(
+      `Cannot restore ${element.name} onto ${volume.path}: the tape holds blocks ${first}-${first + count - 1} of an FBA volume, the target ${volume.geometry.kind === 'fba' ? `has blocks 0-${volume.unitCount - 1}` : 'is a CKD volume'}`,
+      { path: volume.path },
+    );
+  }
+  if (check !== undefined && check.bytes !== count * FBA_BLOCK_BYTES) {
+    throw new TapeFormatError(
+      `Cannot restore ${element.name} from ${tape.path}: its labels record ${count} blocks (${count * FBA_BLOCK_BYTES} bytes), its tape blocks hold ${check.bytes} bytes`,
+      { path: tape.path },
     );
   }
 }
@@ -156,13 +227,14 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
       throw new UsageError(
         `Cannot restore ${options.dataset} from ${tapePath}: the tape has ${tape.elements.map((e) => e.description.dsname ?? e.name).join(', ')}`,
       );
+    chosen.forEach((e) => checkPlaceable(tape, e));
     // A new volume where no file was is written in the same pass that hashes the tape (streamedPass);
     // any other target only after every element verified.
     const streamed = options.newVolume === true && !existsSync(options.to) && chosen.every((e) => e.description.kind !== 'dataset');
     const checks: ElementCheck[] = [];
     if (!streamed) {
       tape.progress.begin('sha256', blocksOf(chosen), 'blocks');
-      checks.push(...chosen.map((e) => checkElement(tape, e)));
+      checks.push(...chosen.map((e) => checkElement(tape, e, verifyPassCheck(tape, e))));
       const bad = checks.find((c) => !c.ok);
       if (bad) throw digestMismatch(tapePath, bad);
     }
@@ -183,6 +255,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
       // Everything about the target is checked before the first byte is written.
       const ckd = tape.source.kind === 'ckd';
       if (ckd) chosen.filter((e) => e.description.kind === 'volume').forEach((e) => checkVolumeFits(volume, tape, e));
+      else chosen.forEach((e, i) => checkFbaFits(volume, tape, e, checks[i]));
       const datasets = ckd
         ? planDatasetRestores(
             volume,
@@ -198,9 +271,9 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
       const writebackPath = location.kind === 'file' ? location.path : undefined;
       const written = chosen.map((e, i) => {
         const pass = hash ? streamedPass(tape, e, hash, writebackPath, (check) => (checks[i] = check)) : readPass(tape, e);
-        if (!ckd) return restoreFbaBlocks(volume, e, pass);
+        if (!ckd) return restoreFbaBlocks(volume, tape, e, pass);
         if (e.description.kind === 'volume') {
-          const tracks = restoreVolumeElement(volume, e, pass);
+          const tracks = restoreVolumeElement(volume, tape, e, pass);
           fitVtocToVolume(volume);
           return tracks;
         }

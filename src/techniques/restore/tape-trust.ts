@@ -4,10 +4,14 @@
  *   (tape-backup/label-digest.ts); a tape written before UTL2 has its labels reported as not covered;
  * - for `restore --new-volume`, the source geometry that UHL1 records against the device type's
  *   limits and against the data on the tape, before a volume of that geometry is created (an
- *   edited size must not make a 50 GB file, nor a volume too small for the tape's tracks).
+ *   edited size must not make a 50 GB file, nor a volume too small for the tape's tracks);
+ * - for a chain (`restore` and `serve --tape` of a full backup and its incrementals), that every
+ *   incremental holds the full backup's source volume and only runs of its units inside it, before
+ *   a byte of the chain's data is written or served: a chain whose links follow may still be crafted.
  */
-import { TapeLabelError, VerifyError } from '../../errors/snaptape-error.js';
+import { TapeLabelError, UsageError, VerifyError } from '../../errors/snaptape-error.js';
 import { FBA_BLOCK_BYTES, MAX_CKD_CYLINDERS, familyByName } from '../../geometry/device-types.js';
+import { parseGeometry, unitCount as unitsOf } from '../../geometry/volume-geometry.js';
 import { FBA_BLOCKS_PER_TAPE_BLOCK } from '../tape-backup/backup-elements.js';
 import { coveredLabelNames, labelDigestOf, labelsOnTape, trailerLabelProblem } from '../tape-backup/label-digest.js';
 import type { BackupTape, TapeElement } from './backup-tape.js';
@@ -128,6 +132,61 @@ function checkFbaGeometry(tape: BackupTape): void {
       const expected = Math.ceil(count / FBA_BLOCKS_PER_TAPE_BLOCK);
       if (element.blockCount !== expected)
         throw geometryError(tape, `UHL3 of ${element.name} records ${count} blocks (${expected} tape blocks), but it holds ${element.blockCount} tape blocks`);
+    }
+  }
+}
+
+/** "volume FULLVOLUME.SRC001, tracks TRACKS.T0000001": a tape's elements, as a message names them. */
+export function describeElements(tape: BackupTape): string {
+  return tape.elements.map((e) => `${e.description.kind} ${e.description.dsname ?? e.name}`).join(', ');
+}
+
+/** Every incremental of a chain is of the full backup's volume: same device, size and slots. `action`: "serve", "restore". */
+function checkSameSource(action: string, full: BackupTape, tape: BackupTape): void {
+  const a = full.source;
+  const b = tape.source;
+  if (a.kind !== b.kind || a.typeName !== b.typeName || a.size !== b.size || a.slotBytes !== b.slotBytes) {
+    throw new UsageError(
+      `Cannot ${action} the chain: ${tape.path} holds a ${b.typeName} of ${b.size} ${b.kind === 'ckd' ? 'cylinders' : 'blocks'}, ${full.path} a ${a.typeName} of ${a.size}`,
+      { path: tape.path },
+    );
+  }
+}
+
+/**
+ * The first unit of an incremental's element: its elements are runs of units (or the whole volume)
+ * inside the `unitCount` units of the volume; a data set element is no part of a chain.
+ */
+export function incrementalRun(action: string, tape: BackupTape, element: TapeElement, unitCount: number): number {
+  const d = element.description;
+  if (d.kind !== 'tracks' && d.kind !== 'blocks' && d.kind !== 'volume') {
+    throw new UsageError(`Cannot ${action} the chain: ${tape.path} holds ${describeElements(tape)}, not runs of the volume's units`, { path: tape.path });
+  }
+  const first = d.kind === 'volume' ? 0 : (d.firstBlock ?? 0);
+  const count = d.kind === 'volume' ? unitCount : (d.blockCount ?? 0);
+  if (first < 0 || first + count > unitCount) {
+    throw new UsageError(`Cannot ${action} the chain: ${element.name} of ${tape.path} holds units ${first}-${first + count - 1}, the volume has ${unitCount}`, {
+      path: tape.path,
+    });
+  }
+  return first;
+}
+
+/**
+ * Refuses an incremental of the chain over `full` that is of another volume, or holds anything but
+ * runs of the volume's units inside it (a CKD run: one tape block per track). UsageError naming the tape.
+ */
+export function requireIncrementalsFit(action: string, full: BackupTape, incrementals: readonly BackupTape[]): void {
+  if (incrementals.length === 0) return;
+  const source = full.source;
+  const unitCount = source.kind === 'fba' ? source.size : unitsOf(parseGeometry(source.typeName, { cylinders: source.size }));
+  for (const tape of incrementals) {
+    checkSameSource(action, full, tape);
+    for (const element of tape.elements) {
+      const first = incrementalRun(action, tape, element, unitCount);
+      if (source.kind === 'ckd' && first + element.blockCount > unitCount) {
+        throw new UsageError(`Cannot ${action} the chain: ${element.name} of ${tape.path} runs past the volume's ${unitCount} tracks`, { path: tape.path });
+      }
     }
   }
 }

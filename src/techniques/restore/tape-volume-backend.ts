@@ -32,9 +32,9 @@ import { usedPrefixAllocation, zeroScanAllocation } from '../../export/allocatio
 import { exportNameFor } from '../../export/volume-backend.js';
 import { parseGeometry } from '../../geometry/volume-geometry.js';
 import { FBA_BLOCK_BYTES } from '../../geometry/device-types.js';
-import { openBackupTape, type BackupTape, type TapeElement } from './backup-tape.js';
+import { openBackupTape, type BackupTape } from './backup-tape.js';
 import { requireChainFollows } from './restore-chain.js';
-import { requireLabelsMatch } from './tape-trust.js';
+import { describeElements, incrementalRun, requireIncrementalsFit, requireLabelsMatch } from './tape-trust.js';
 
 /**
  * Where the export's bytes are: segment i starts at `start[i]`, and its first `used[i]` bytes are
@@ -117,7 +117,7 @@ export class TapeVolumeBackend implements NbdExportBackend {
           { path: full.path },
         );
       }
-      tapes.slice(1).forEach((tape) => checkSameSource(full, tape));
+      requireIncrementalsFit('serve', full, tapes.slice(1));
       const name = options.name ?? exportNameFor(last);
       if (full.source.kind === 'fba') return new TapeVolumeBackend(tapes, name, full.source.size * FBA_BLOCK_BYTES, fbaSegments(tapes), undefined);
       const { segments, slotBytes, trackCount } = ckdSegments(tapes);
@@ -205,38 +205,6 @@ function blockBytes(tape: BackupTape, blockNumber: number): number {
   return entry.compression === 'none' ? entry.storedBytes : tape.reader.readBlockData(blockNumber).length;
 }
 
-function describeElements(tape: BackupTape): string {
-  return tape.elements.map((e) => `${e.description.kind} ${e.description.dsname ?? e.name}`).join(', ');
-}
-
-/** Every incremental of a chain is of the full backup's volume: same device, size and slots. */
-function checkSameSource(full: BackupTape, tape: BackupTape): void {
-  const a = full.source;
-  const b = tape.source;
-  if (a.kind !== b.kind || a.typeName !== b.typeName || a.size !== b.size || a.slotBytes !== b.slotBytes) {
-    throw new UsageError(
-      `Cannot serve the chain: ${tape.path} holds a ${b.typeName} of ${b.size} ${b.kind === 'ckd' ? 'cylinders' : 'blocks'}, ${full.path} a ${a.typeName} of ${a.size}`,
-      { path: tape.path },
-    );
-  }
-}
-
-/** An incremental's elements are runs of units; a data set element is no part of a chain. */
-function incrementalRun(tape: BackupTape, element: TapeElement, unitCount: number): number {
-  const d = element.description;
-  if (d.kind !== 'tracks' && d.kind !== 'blocks' && d.kind !== 'volume') {
-    throw new UsageError(`Cannot serve the chain: ${tape.path} holds ${describeElements(tape)}, not runs of the volume's units`, { path: tape.path });
-  }
-  const first = d.kind === 'volume' ? 0 : (d.firstBlock ?? 0);
-  const count = d.kind === 'volume' ? unitCount : (d.blockCount ?? 0);
-  if (first < 0 || first + count > unitCount) {
-    throw new UsageError(`Cannot serve the chain: ${element.name} of ${tape.path} holds units ${first}-${first + count - 1}, the volume has ${unitCount}`, {
-      path: tape.path,
-    });
-  }
-  return first;
-}
-
 /** CKD: one segment per track, from the full backup's volume element, then each incremental's tracks over it. */
 function ckdSegments(tapes: readonly BackupTape[]): { segments: Segments; slotBytes: number; trackCount: number } {
   const full = tapes[0] as BackupTape;
@@ -267,7 +235,7 @@ function ckdSegments(tapes: readonly BackupTape[]): { segments: Segments; slotBy
   tapes.forEach((tape, i) => {
     if (i === 0) return;
     for (const e of tape.elements) {
-      const first = incrementalRun(tape, e, trackCount);
+      const first = incrementalRun('serve', tape, e, trackCount);
       if (first + e.blockCount > trackCount) {
         throw new UsageError(`Cannot serve the chain: ${e.name} of ${tape.path} runs past the volume's ${trackCount} tracks`, { path: tape.path });
       }
@@ -283,7 +251,7 @@ function fbaPieces(tapes: readonly BackupTape[], tapeIndex: number): Piece[] {
   const volumeBlocks = tape.source.size;
   const pieces: Piece[] = [];
   for (const element of tape.elements) {
-    const first = tapeIndex === 0 ? (element.description.firstBlock ?? 0) : incrementalRun(tape, element, volumeBlocks);
+    const first = tapeIndex === 0 ? (element.description.firstBlock ?? 0) : incrementalRun('serve', tape, element, volumeBlocks);
     let at = first * FBA_BLOCK_BYTES;
     for (let j = 0; j < element.blockCount; j++) {
       const bytes = blockBytes(tape, element.firstBlockNumber + j);

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { translateIoError } from '../../errors/io-error.js';
+import { readRegularFileText } from '../../base/file-io.js';
 import { durableReplace, durableReplaceOffThread, offThreadTempPath } from '../../image/durable-replace.js';
 import { layoutPath } from './backup-layout-store.js';
 
@@ -105,8 +106,9 @@ export function removeCheckpointLeftover(tapePath: string): void {
 export function readSessionRecord(tapePath: string): SessionRecord | undefined {
   const path = recordPath(tapePath);
   if (!existsSync(path)) return undefined;
+  const text = readRegularFileText(path, 'the session record');
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as SessionRecord;
+    return JSON.parse(text) as SessionRecord;
   } catch (error) {
     throw translateIoError(error, 'read the session record', path);
   }

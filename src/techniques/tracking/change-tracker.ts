@@ -16,7 +16,8 @@ import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor } from '../../volume/write-interceptor.js';
 import { DurableSlotBitmap } from '../tape-backup/durable-bitmap.js';
 import { CRASH_MTIME_SLACK_MS } from '../tape-backup/backup-resume.js';
-import { readFileSync } from 'node:fs';
+import { closeSync } from 'node:fs';
+import { openRegularFile, readFully } from '../../base/file-io.js';
 import {
   TRACKING_VERSION,
   checkCheckpointName,
@@ -264,14 +265,17 @@ function bypassReason(path: string, state: TrackingState): string | undefined {
 
 function readEras(path: string, unitCount: number): Int32Array {
   const mapPath = trackingMapPath(path);
-  let bytes: Buffer;
+  // Only a regular file, and its size first: a map of another length is refused unread (a sparse
+  // one costs no disk, but reading it whole would cost its size in memory).
+  const { fd, sizeBytes } = openRegularFile(mapPath, 'the change-tracking map');
+  const bytes = Buffer.alloc(unitCount * 4);
   try {
-    bytes = readFileSync(mapPath);
-  } catch (error) {
-    throw translateIoError(error, 'read the change-tracking map', mapPath);
-  }
-  if (bytes.length !== unitCount * 4) {
-    throw new SessionError(`Cannot read the change-tracking map ${mapPath}: it has ${bytes.length} bytes, ${unitCount * 4} expected`, { path: mapPath });
+    if (sizeBytes !== bytes.length) {
+      throw new SessionError(`Cannot read the change-tracking map ${mapPath}: it has ${sizeBytes} bytes, ${bytes.length} expected`, { path: mapPath });
+    }
+    readFully(fd, bytes, 0, mapPath, 'the change-tracking map');
+  } finally {
+    closeSync(fd);
   }
   const eras = new Int32Array(unitCount);
   for (let u = 0; u < unitCount; u++) eras[u] = bytes.readInt32LE(u * 4);

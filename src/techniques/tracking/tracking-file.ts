@@ -9,10 +9,10 @@
  * A checkpoint closes the current era E (it records E) and opens E + 1: the units changed since it
  * are exactly those whose era is above E.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readRegularFileText } from '../../base/file-io.js';
 import { durableReplace, durableReplaceOffThread } from '../../image/durable-replace.js';
 import { ImageFormatError, UsageError } from '../../errors/snaptape-error.js';
-import { translateIoError } from '../../errors/io-error.js';
 
 export const TRACKING_VERSION = 1;
 
@@ -75,12 +75,7 @@ export function checkCheckpointName(name: string): string {
 
 export function readTrackingState(imagePath: string): TrackingState {
   const path = trackingStatePath(imagePath);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw translateIoError(error, 'read the change-tracking state', path);
-  }
+  const text = readRegularFileText(path, 'the change-tracking state');
   let state: TrackingState;
   try {
     state = JSON.parse(text) as TrackingState;

@@ -1,0 +1,93 @@
+/**
+ * Where one file's reads or writes "in flight" run: in line on the calling thread, or on libuv's
+ * thread pool. The NBD server keeps several READs and WRITEs in flight (Volume.readFlatIntoAsync,
+ * Volume.writeFlatDeferred); which of the two is faster depends on whether the page cache serves
+ * them:
+ * - a read of cached bytes, or a write into the page cache, is a copy of memory: in line it costs
+ *   that copy and nothing else; on the pool it costs the same copy plus a hand-over to a pool thread
+ *   and back, which on 2 cores takes the core from the thread that submitted it. Measured on a
+ *   cached 2.85 GB export read by `nbdcopy --connections=4` (bench/RESULTS.md section 4): on the
+ *   pool, about 1.5× the time and the server CPU of reads in line;
+ * - a read of bytes not cached, or a write that must first read the rest of a page or is held back
+ *   by the kernel's dirty-page limit, waits for the disk: in line, every connection and the host
+ *   writes wait with it; on the pool, the owning thread goes on and several keep the disk busy.
+ *
+ * Decision: the file's reads (and, apart, its writes) run in line while they are fast; one that takes
+ * longer than INLINE_LIMIT_MS (it waited for the disk, or the thread lost its core) moves them to the
+ * pool; they come back in line once POOL_RUNS_TO_RETURN in a row on the pool each completed within
+ * that limit. So at most one in line waits for the disk before they move, and a cached export pays
+ * no hand-over. One larger than INLINE_MAX_BYTES always runs on the pool: in line it would hold the
+ * thread too long even when cached.
+ *
+ * Main thread only (the thread that owns the file's volume).
+ */
+
+/** One in line that takes longer than this moves the file's reads (or writes) to the pool. */
+export const INLINE_LIMIT_MS = 2;
+/** Runs in a row on the pool, each within INLINE_LIMIT_MS, that bring them back in line. */
+export const POOL_RUNS_TO_RETURN = 16;
+/** Larger ones always run on the pool. */
+export const INLINE_MAX_BYTES = 4 * 1024 * 1024;
+
+export type IoPlace = 'inline' | 'pool';
+
+export class IoPlacement {
+  // Set once.
+  private readonly now: () => number;
+  // Main thread only.
+  private place: IoPlace = 'inline';
+  private fixed: IoPlace | undefined;
+  private fastOnPool = 0;
+  /** Runs in line and on the pool so far, and the moves from in line to the pool. */
+  readonly counts = { inline: 0, pool: 0, movesToPool: 0 };
+
+  constructor(now: () => number = () => performance.now()) {
+    this.now = now;
+  }
+
+  /** Where the next one of a few bytes goes. */
+  get current(): IoPlace {
+    return this.place;
+  }
+
+  /**
+   * Fixes where every one runs from now on (tests that need writes held on the pool, or in line),
+   * or, with undefined, lets the rule decide again.
+   */
+  fix(place: IoPlace | undefined): void {
+    this.fixed = place;
+    if (place !== undefined) this.place = place;
+    this.fastOnPool = 0;
+  }
+
+  /** Sends the next ones to the pool (as a slow one in line does). */
+  moveToPool(): void {
+    if (this.place === 'pool') return;
+    this.place = 'pool';
+    this.fastOnPool = 0;
+    this.counts.movesToPool += 1;
+  }
+
+  /**
+   * Moves `lengthBytes` with `inline` (synchronous) or `pooled` (on the pool), as the file's recent
+   * ones decide, and learns from how long it took. Either one's failure rejects the promise.
+   */
+  async run(lengthBytes: number, inline: () => void, pooled: () => Promise<void>): Promise<void> {
+    const started = this.now();
+    if (this.place === 'inline' && (lengthBytes <= INLINE_MAX_BYTES || this.fixed === 'inline')) {
+      this.counts.inline += 1;
+      inline();
+      if (this.fixed === undefined && this.now() - started > INLINE_LIMIT_MS) this.moveToPool();
+      return;
+    }
+    this.counts.pool += 1;
+    await pooled();
+    if (this.fixed !== undefined || lengthBytes > INLINE_MAX_BYTES || this.place === 'inline') return;
+    if (this.now() - started > INLINE_LIMIT_MS) {
+      this.fastOnPool = 0;
+      return;
+    }
+    this.fastOnPool += 1;
+    if (this.fastOnPool >= POOL_RUNS_TO_RETURN) this.place = 'inline';
+  }
+}

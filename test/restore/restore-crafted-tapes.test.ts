@@ -1,0 +1,170 @@
+/**
+ * Layer: CLI, hostile input. Crafted backup tapes whose digests all match (UTL1 and UTL2 sealed
+ * again after the edit: a digest proves a tape is what it says, not that what it says is sane) are
+ * refused by `restore` with one typed error line, before the first byte is written: an existing
+ * target stays as it was, and a new one is not left behind.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectCliFailure } from '../backup/backup-test-helpers.js';
+import { dataBlocksOf, readTapeBlocks, sealTapeBlocks, userLabel, userLabelWords, writeTapeBlocks, type TapeBlocks } from '../harness/craft-backup-tape.js';
+import { labelIdOf } from '../../src/tape/standard-labels.js';
+import { sha256File } from '../harness/dasd.js';
+import { runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
+import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+
+let dir: TempDir;
+const at = (name: string): string => join(dir.path, name);
+
+beforeAll(() => {
+  dir = makeTempDir('snaptape-crafted-restore-');
+  // An FBA volume of 200 blocks: its tape holds 3 blocks of 64 and one of 8.
+  runSnaptapeOk(['init', at('f.fba'), '--type', 'fba', '--blocks', '200', '--volser', 'FBA001']);
+  runSnaptapeOk(['backup', at('f.fba'), '--to', at('f.aws')]);
+  runSnaptapeOk(['init', at('target.fba'), '--type', 'fba', '--blocks', '200', '--volser', 'TGT001']);
+}, 120_000);
+afterAll(() => dir.cleanup());
+
+/** Writes `blocks`, sealed, as tape `name`, and returns its path. */
+function crafted(name: string, blocks: TapeBlocks): string {
+  writeTapeBlocks(at(name), sealTapeBlocks(blocks));
+  return at(name);
+}
+
+describe('restore refuses a crafted FBA tape before it writes', () => {
+  it('a tape block that is not a whole number of 512-byte blocks', () => {
+    const blocks = readTapeBlocks(at('f.aws'));
+    const data = dataBlocksOf(blocks, 0);
+    // The last data block: a restore that checked only as it wrote would have written the others.
+    const last = data.first + data.count - 1;
+    blocks[last] = Buffer.alloc(4000, 0xc1);
+    const tape = crafted('short-block.aws', blocks);
+    // The tape is what it says: every digest matches.
+    expect(runSnaptape(['verify', tape]).status).toBe(0);
+
+    const before = sha256File(at('target.fba'));
+    expectCliFailure(runSnaptape(['restore', tape, '--to', at('target.fba')]), 'TAPE_FORMAT', [tape, `block ${last}`, '4000 bytes', '512-byte']);
+    expect(sha256File(at('target.fba')), 'the existing target is untouched').toBe(before);
+
+    expectCliFailure(runSnaptape(['restore', tape, '--to', at('new.fba'), '--new-volume']), 'TAPE_FORMAT', [tape, `block ${last}`]);
+    expect(existsSync(at('new.fba')), 'no new volume is left').toBe(false);
+  });
+});
+
+describe('restore refuses a crafted chain before it writes', () => {
+  let full: string;
+  let inc: string;
+  beforeAll(() => {
+    runSnaptapeOk(['init', at('v.ckd'), '--type', '3390', '--cyls', '3', '--volser', 'CHN001']);
+    runSnaptapeOk(['track', at('v.ckd')]);
+    full = at('full.aws');
+    runSnaptapeOk(['backup', at('v.ckd'), '--to', full]);
+    runSnaptapeOk(['alloc', at('v.ckd'), 'NEW.DATA', '--tracks', '2']);
+    inc = at('inc.aws');
+    runSnaptapeOk(['backup', at('v.ckd'), '--to', inc, '--incremental']);
+    // The target a chain restores over: a copy of the full backup's volume.
+    runSnaptapeOk(['restore', full, '--to', at('chain-target.ckd'), '--new-volume']);
+  }, 120_000);
+
+  /** `blocks` with user label `id` made to hold `edit(text)`. */
+  const relabel =
+    (id: string, edit: (text: string) => string) =>
+    (blocks: TapeBlocks): TapeBlocks =>
+      blocks.map((b) => (b !== null && labelIdOf(b) === id ? userLabel(id, edit(userLabelWords(b))) : b));
+  /** The incremental's element described as a data set (its Format-1 DSCB in two more UHLs). */
+  const asDataset = (blocks: TapeBlocks): TapeBlocks => {
+    const out = relabel('UHL2', () => 'ELEM=DATASET DSN=NEW.DATA')(relabel('UHL3', () => `F1A=${'0'.repeat(64)}`)(blocks));
+    const uhl6 = out.findIndex((b) => b !== null && labelIdOf(b) === 'UHL6');
+    out.splice(uhl6 + 1, 0, userLabel('UHL7', `F1B=${'0'.repeat(64)}`), userLabel('UHL8', `F1C=${'0'.repeat(64)}`));
+    return out;
+  };
+
+  const cases: Array<[string, (blocks: TapeBlocks) => TapeBlocks, RegExp]> = [
+    ['a run of tracks past the volume end', relabel('UHL3', (t) => t.replace(/FIRST=\d+/, 'FIRST=44')), /holds units 44-45, the volume has 45/],
+    [
+      'an incremental of another device type',
+      relabel('UHL1', (t) => t.replace('TYPE=3390', 'TYPE=3380')),
+      /holds a 3380 of 3 cylinders, .*full\.aws a 3390 of 3/,
+    ],
+    ['an incremental of a volume of another size', relabel('UHL1', (t) => t.replace('CYL=3', 'CYL=2')), /holds a 3390 of 2 cylinders/],
+    ['a data set element in an incremental', asDataset, /not runs of the volume's units/],
+  ];
+  cases.forEach(([title, edit, message], i) => {
+    it(title, () => {
+      const tape = crafted(`inc-crafted-${i}.aws`, edit(readTapeBlocks(inc)));
+      expect(runSnaptape(['verify', '--chain', full, tape]).status, 'the chain verifies').toBe(0);
+      const target = at('chain-target.ckd');
+      const before = sha256File(target);
+      expectCliFailure(runSnaptape(['restore', full, tape, '--to', target]), 'USAGE', [tape, message]);
+      expect(sha256File(target), 'the existing target is untouched').toBe(before);
+      const fresh = at('chain-new.ckd');
+      expectCliFailure(runSnaptape(['restore', full, tape, '--to', fresh, '--new-volume']), 'USAGE', [tape, message]);
+      expect(existsSync(fresh), 'no new volume is left').toBe(false);
+    });
+  });
+
+  it('a tape block longer than a track slot', () => {
+    // The run's last track (2) made a 60,000-byte block that is no track image: written raw, it ran
+    // into track 3, which the incremental does not hold.
+    const blocks = readTapeBlocks(inc);
+    const data = dataBlocksOf(blocks, 0);
+    const last = data.first + data.count - 1;
+    blocks[last] = Buffer.alloc(60_000, 0xff);
+    const tape = crafted('inc-long-block.aws', blocks);
+    expect(runSnaptape(['verify', '--chain', full, tape]).status, 'the chain verifies').toBe(0);
+    const target = at('chain-target.ckd');
+    const before = sha256File(target);
+    expectCliFailure(runSnaptape(['restore', full, tape, '--to', target]), 'TAPE_FORMAT', [tape, `block ${last}`, '60000 bytes', '56832-byte track slot']);
+    expect(sha256File(target), 'the existing target is untouched').toBe(before);
+  });
+});
+
+describe('restore places a lone tape only where its elements belong', () => {
+  it('a CKD tape whose element is a run of tracks, not part of a chain', () => {
+    runSnaptapeOk(['init', at('w.ckd'), '--type', '3390', '--cyls', '3', '--volser', 'RUN001']);
+    runSnaptapeOk(['track', at('w.ckd')]);
+    runSnaptapeOk(['backup', at('w.ckd'), '--to', at('w-full.aws')]);
+    runSnaptapeOk(['alloc', at('w.ckd'), 'RUN.DATA', '--tracks', '2']);
+    runSnaptapeOk(['backup', at('w.ckd'), '--to', at('w-inc.aws'), '--incremental']);
+    // The chain labels (UHL4-UHL6) taken out: a tape that names no base.
+    const blocks = readTapeBlocks(at('w-inc.aws')).filter((b) => b === null || !/^UHL[456]$/.test(labelIdOf(b) ?? ''));
+    const tape = crafted('lone-run.aws', blocks);
+    const target = at('w-target.ckd');
+    runSnaptapeOk(['restore', at('w-full.aws'), '--to', target, '--new-volume']);
+    const before = sha256File(target);
+    expectCliFailure(runSnaptape(['restore', tape, '--to', target]), 'USAGE', [tape, /is a run of tracks .*restores whole volumes and data sets/]);
+    expect(sha256File(target), 'the existing target is untouched').toBe(before);
+  });
+
+  it('an FBA tape onto an FBA volume too small for it, or onto a CKD volume', () => {
+    // More than one write run (1 MiB, 2048 blocks): a restore that found the end as it wrote had written the first.
+    runSnaptapeOk(['init', at('big.fba'), '--type', 'fba', '--blocks', '3000', '--volser', 'BIG001']);
+    runSnaptapeOk(['backup', at('big.fba'), '--to', at('big.aws')]);
+    runSnaptapeOk(['init', at('small.fba'), '--type', 'fba', '--blocks', '2500', '--volser', 'SML001']);
+    runSnaptapeOk(['init', at('ckd-target.ckd'), '--type', '3390', '--cyls', '1', '--volser', 'CKD001']);
+    for (const [target, message] of [
+      [at('small.fba'), /holds blocks 0-2999 of an FBA volume, the target has blocks 0-2499/],
+      [at('ckd-target.ckd'), /holds blocks 0-2999 of an FBA volume, the target is a CKD volume/],
+    ] as const) {
+      const before = sha256File(target);
+      const r = runSnaptape(['restore', at('big.aws'), '--to', target]);
+      expect(sha256File(target), `${target}: the existing target is untouched`).toBe(before);
+      expectCliFailure(r, 'USAGE', [target, message]);
+    }
+  });
+
+  it('an FBA tape whose blocks hold more than the range its labels record', () => {
+    runSnaptapeOk(['backup', at('f.fba'), '--to', at('range.aws'), '--blocks', '10:20']);
+    const blocks = readTapeBlocks(at('range.aws')).map((b) =>
+      b !== null && labelIdOf(b) === 'UHL3' ? userLabel('UHL3', userLabelWords(b).replace('COUNT=20', 'COUNT=5')) : b,
+    );
+    const tape = crafted('range-short.aws', blocks);
+    const before = sha256File(at('target.fba'));
+    expectCliFailure(runSnaptape(['restore', tape, '--to', at('target.fba')]), 'TAPE_FORMAT', [
+      tape,
+      'record 5 blocks (2560 bytes), its tape blocks hold 10240 bytes',
+    ]);
+    expect(sha256File(at('target.fba')), 'the existing target is untouched').toBe(before);
+  });
+});
