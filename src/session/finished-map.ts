@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { translateIoError } from '../errors/io-error.js';
-import { durableReplace } from '../image/durable-replace.js';
+import { durableReplaceOffThread } from '../image/durable-replace.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { TRACK_MAP_KINDS, countCodes, legendFor, type TrackMapSnapshot } from './session-view.js';
 
@@ -15,9 +15,13 @@ export function finishedMapPath(tapeKey: string): string {
   return `${tapeKey}.map.json`;
 }
 
-export function writeFinishedMap(tapeKey: string, map: TrackMapSnapshot): void {
+/**
+ * Writes the map durably, with the fsyncs off this thread (durable-replace.ts): it is written at a
+ * backup's finish, on the owning thread of its volume, where host writes wait.
+ */
+export async function writeFinishedMap(tapeKey: string, map: TrackMapSnapshot): Promise<void> {
   const path = finishedMapPath(tapeKey);
-  durableReplace(path, `${JSON.stringify(map)}\n`, 'write the track map');
+  await durableReplaceOffThread(path, `${JSON.stringify(map)}\n`, 'write the track map', () => true);
 }
 
 /** Reads `<tape>.map.json` (or a map file given directly). */

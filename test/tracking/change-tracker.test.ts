@@ -4,11 +4,12 @@
  * exactly the units written after a checkpoint (also read back from the side files of a closed
  * volume, and an unknown checkpoint is refused with the ones there are).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openVolume } from '../../src/api/volume-api.js';
 import { changedUnitsSince, ChangeTracker, trackerOf } from '../../src/techniques/tracking/change-tracker.js';
+import { readTrackingState, trackingStatePath } from '../../src/techniques/tracking/tracking-file.js';
 import { createVolume } from '../../src/volume/open-volume.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
@@ -48,6 +49,25 @@ describe('change tracker', () => {
       expect(() => changedUnitsSince(readOnly, 'nope')).toThrow(/no such checkpoint \(it has: c1, c2\)/);
     } finally {
       readOnly.close();
+    }
+  });
+
+  it("keeps a completed backup's base when a state is saved while that one is still being written", async () => {
+    const volume = openVolume(image);
+    try {
+      const tracker = ChangeTracker.enable(volume);
+      const tape = join(dir.path, 'full.aws');
+      tracker.checkpoint('full.aws', { path: tape, volser: 'TRK001', complete: false });
+      // Its fsyncs run on libuv's pool: a checkpoint taken meanwhile is saved first, on this thread.
+      const completing = tracker.completeBackupOf(tape, 'ab'.repeat(32));
+      tracker.checkpoint('next.aws');
+      await completing;
+      const state = readTrackingState(image);
+      expect(state.checkpoints.map((c) => c.name)).toEqual(['full.aws', 'next.aws']);
+      expect(state.checkpoints[0]?.tape).toMatchObject({ complete: true, sha256: 'ab'.repeat(32) });
+      expect(existsSync(`${trackingStatePath(image)}.async.tmp`), 'the overtaken state left no temp file').toBe(false);
+    } finally {
+      volume.close();
     }
   });
 });

@@ -4,8 +4,8 @@
  * Atomics load per slot-bearing unit, off the copy loop, so nothing runs per track on the hot path.
  * Once the session settles it keeps the final map; a completed backup's map is written beside the
  * tape as `<tape>.map.json` (session/finished-map.ts), because the session's bitmap is deleted once
- * it completes. A failure to write that file rejects `final` (runBackup reports it); the server
- * ignores it.
+ * it completes: by the session at its finish (`writeCompleted`), before it says it completed. A
+ * failure to write that file rejects `final` (runBackup reports it); the server ignores it.
  */
 import { assert } from '../../base/assert.js';
 import { UNIT_STATE, type TrackStateArray } from '../../engine/track-state.js';
@@ -54,21 +54,35 @@ export class BackupTrackMap {
   readonly final: Promise<TrackMapSnapshot>;
   // Main thread only.
   private finalMap: TrackMapSnapshot | undefined;
+  /** The completed backup's map file being written (`writeCompleted`). */
+  private written: Promise<void> | undefined;
 
   constructor(session: TapeBackupSession) {
     this.session = session;
-    const settle = (completed: boolean): TrackMapSnapshot => {
-      const map = this.sample();
-      this.finalMap = map;
-      if (completed) writeFinishedMap(sessionRecordKey(session.options), map);
-      return map;
-    };
     this.final = session.done.then(
-      () => settle(true),
-      () => settle(false),
+      async () => {
+        await (this.written ?? this.writeCompleted());
+        return this.finalMap as TrackMapSnapshot;
+      },
+      () => {
+        this.finalMap = this.sample();
+        return this.finalMap;
+      },
     );
     // Observed here so that a caller that never awaits `final` (the server) cannot crash on it.
     this.final.catch(() => undefined);
+  }
+
+  /**
+   * Keeps the completed backup's map and writes it beside the tape, with the fsyncs off the owning
+   * thread. The session calls it at its finish, once no slot state or host write can change any
+   * more and before it says it finished, so that the file is there when its end is heard. A
+   * failure rejects `final`.
+   */
+  writeCompleted(): Promise<void> {
+    this.finalMap = sampleBackupMap(this.session);
+    this.written = writeFinishedMap(sessionRecordKey(this.session.options), this.finalMap);
+    return this.written;
   }
 
   /** The map now (the final one once settled). */

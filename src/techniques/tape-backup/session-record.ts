@@ -6,9 +6,11 @@
  * as incomplete, never as complete.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { translateIoError } from '../../errors/io-error.js';
 import { readRegularFileText } from '../../base/file-io.js';
 import { durableReplace, durableReplaceOffThread, offThreadTempPath } from '../../image/durable-replace.js';
+import { layoutPath } from './backup-layout-store.js';
 
 export type RecordStatus = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 
@@ -51,18 +53,28 @@ export function writeSessionRecord(record: SessionRecord): void {
   // A completed backup needs no checkpoint to resume from: only its record stays.
   if (record.status === 'completed') {
     rmSync(bitmapPath(record.tapePath), { force: true });
-    rmSync(`${record.tapePath}.session.layout.json`, { force: true });
+    rmSync(layoutPath(record.tapePath), { force: true });
   }
 }
 
 /**
- * A checkpoint's record (running or paused), written as `writeSessionRecord` writes one but with
- * its fsyncs off this thread (durable-replace.ts), for the owning thread of a volume during the
- * copy. It lands only if `stillWanted()` still says so when it is written, so that a record
- * decided since (a stop, the completion) is never replaced by an older one. False when dropped.
+ * A record written as `writeSessionRecord` writes one but with its fsyncs off this thread
+ * (durable-replace.ts), for the owning thread of a volume: a checkpoint during the copy (running or
+ * paused), and the completed record at the finish. It lands only if `stillWanted()` still says so
+ * when it is written, so that a record decided since (a stop, the completion) is never replaced by
+ * an older one. False when dropped. A completed record that landed is durable before the bitmap
+ * and the layout are removed (off this thread too), as with `writeSessionRecord`.
  */
-export function writeCheckpointRecord(record: SessionRecord & { readonly status: 'running' | 'paused' }, stillWanted: () => boolean): Promise<boolean> {
-  return durableReplaceOffThread(recordPath(record.tapePath), `${JSON.stringify(record, null, 2)}\n`, 'persist the session', stillWanted);
+export async function writeRecordOffThread(record: SessionRecord, stillWanted: () => boolean): Promise<boolean> {
+  const landed = await durableReplaceOffThread(recordPath(record.tapePath), `${JSON.stringify(record, null, 2)}\n`, 'persist the session', stillWanted);
+  if (landed && record.status === 'completed') {
+    for (const path of [bitmapPath(record.tapePath), layoutPath(record.tapePath)]) {
+      await rm(path, { force: true }).catch((error: unknown) => {
+        throw translateIoError(error, 'remove the checkpoint files of a completed backup', path);
+      });
+    }
+  }
+  return landed;
 }
 
 /**

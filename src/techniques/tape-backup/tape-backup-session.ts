@@ -56,7 +56,7 @@ import type { BackupSet } from './backup-elements.js';
 import type { SourceDescription } from './backup-labels.js';
 import { prepareNewBackup, prepareResumedBackup, type PreparedBackup } from './backup-prepare.js';
 import { type BackupPhases, type BackupProgress, type BackupSummary, type CbwErrorStatus, type TapeBackupOptions } from './backup-types.js';
-import { sessionRecordKey, writeCheckpointRecord, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
+import { sessionRecordKey, writeRecordOffThread, writeSessionRecord, type RecordStatus, type SessionRecord } from './session-record.js';
 
 /** How often progress is sampled and the session record checkpointed. */
 export const PROGRESS_INTERVAL_MS = 250;
@@ -107,6 +107,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   private recordsDecided = 0;
   /** The checkpoint whose record is being written, if any. */
   private checkpointing: Promise<void> | undefined;
+  /** Set once the completed record is decided: no checkpoint follows it. */
+  private completedRecord = false;
   private timer: NodeJS.Timeout | undefined;
   private lastCheckpointMs = Date.now();
   private finishedMs: number | undefined;
@@ -468,17 +470,21 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     };
     const summary = this.summarize(digested.digests, result.verification, result.tapeSha256, phases);
     // The record says completed before the session does: a record that cannot be written fails it.
-    // A checkpoint in flight is overtaken by this record (it only removes its temp file). This one
-    // stays on this thread: host writes no longer wait for the session, and the tape's own fsync,
-    // just done, left the disk little to flush.
+    // The checkpoint in flight, if any, lands or is dropped first.
     await this.checkpointing;
     // A checkpoint that failed meanwhile (or during the steps above) failed the session: its record
     // says so, never completed, and it is written while the bitmap is still open.
     if (this.failure) return await this.abort();
+    // The completed record is the last: no checkpoint is decided after it (the bitmap is closed).
+    this.completedRecord = true;
     this.bitmap.close();
-    this.persist('completed', summary);
+    // Its fsyncs, the checkpoint's and the map's run on libuv's pool: on this thread, behind other
+    // writeback, they held a host write over 100 ms (bench/RESULTS.md, section 16).
+    if (!(await this.persistCompleted(summary))) return await this.abort();
     // Only then is the checkpoint a base: a crash in between leaves the older base, never a hole.
-    if (result.tapeSha256) this.completeCheckpoint(result.tapeSha256);
+    if (result.tapeSha256) await this.completeCheckpoint(result.tapeSha256);
+    // A failure to write the map rejects the map's `final` (runBackup reports it); the backup stands.
+    await this.mapValue?.writeCompleted().catch(() => undefined);
     this.move('finish');
     this.tapeLock?.release();
     this.spool?.close({ remove: true });
@@ -487,9 +493,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   }
 
   /** Marks the checkpoint of this tape (set at the start instant, by this or an interrupted run) complete. */
-  private completeCheckpoint(tapeSha256: string): void {
+  private async completeCheckpoint(tapeSha256: string): Promise<void> {
     try {
-      trackerOf(this.volume)?.completeBackupOf(resolve(this.options.tapePath), tapeSha256);
+      await trackerOf(this.volume)?.completeBackupOf(resolve(this.options.tapePath), tapeSha256);
     } catch (error) {
       // The tape is good; only its use as a base is lost (the next incremental takes an older one).
       this.emit('checkpoint-error', error);
@@ -700,18 +706,32 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   }
 
   /**
+   * `persist('completed')` with the record's fsyncs off the owning thread (the tape is durable
+   * already). True once it is durable; false when a record decided since (a failure's) overtook
+   * it, and then the session has failed. A record that cannot be written throws.
+   */
+  private async persistCompleted(summary: BackupSummary): Promise<boolean> {
+    this.saveLayoutOnce();
+    const record = this.record('completed', summary);
+    const decided = (this.recordsDecided += 1);
+    const landed = await writeRecordOffThread(record, () => this.recordsDecided === decided);
+    if (!landed) this.fail(new SessionError(`Cannot complete ${this.name}: a later record overtook its completed one`, { tape: this.options.tapePath }));
+    return landed && !this.failure;
+  }
+
+  /**
    * A checkpoint during the copy, one at a time: `persist`, with the record's fsyncs off the owning
    * thread (behind the copy's writeback one took 320 ms, and every host write waited for it). The
    * record lands unless one decided after it (a stop, the completion) was written first. A failure
    * stops the session: without its checkpoints no resume is truthful.
    */
   private checkpoint(): void {
-    if (this.checkpointing) return;
+    if (this.checkpointing || this.completedRecord) return;
     this.saveLayoutOnce();
     const status: 'running' | 'paused' = this.stateValue === 'paused' ? 'paused' : 'running';
     const record = { ...this.record(status), status };
     const decided = (this.recordsDecided += 1);
-    this.checkpointing = writeCheckpointRecord(record, () => this.recordsDecided === decided)
+    this.checkpointing = writeRecordOffThread(record, () => this.recordsDecided === decided)
       .then(
         () => undefined,
         (error: unknown) => this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot checkpoint ${this.name}: ${String(error)}`, {})),

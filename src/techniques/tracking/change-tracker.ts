@@ -26,6 +26,7 @@ import {
   readTrackingState,
   trackingMapPath,
   writeTrackingState,
+  writeTrackingStateOffThread,
   type Checkpoint,
   type CheckpointTape,
   type TrackingState,
@@ -47,6 +48,8 @@ export class ChangeTracker implements WriteInterceptor {
   private readonly eras: Int32Array;
   private readonly map: DurableSlotBitmap;
   private closed = false;
+  /** States decided so far: one written off the thread lands only if it is still the last. */
+  private saves = 0;
 
   private constructor(volume: Volume, state: TrackingState, eras: Int32Array, map: DurableSlotBitmap) {
     this.volume = volume;
@@ -163,15 +166,23 @@ export class ChangeTracker implements WriteInterceptor {
     return checkpoint;
   }
 
-  /** Records that the backup to tape `tapePath` (absolute) completed, with its tape's SHA-256: its checkpoint can be a base now. */
-  completeBackupOf(tapePath: string, sha256: string): void {
+  /**
+   * Records that the backup to tape `tapePath` (absolute) completed, with its tape's SHA-256: its
+   * checkpoint can be a base now. Called at a backup's finish, on the owning thread, where host
+   * writes wait: the state's fsyncs run on libuv's pool. The state in memory says so at once, so
+   * that a state saved meanwhile (a checkpoint, the close) carries it, and then this one is dropped.
+   */
+  async completeBackupOf(tapePath: string, sha256: string): Promise<void> {
     if (this.closed) return;
-    this.save({
+    const state: TrackingState = {
       ...this.stateValue,
       checkpoints: this.stateValue.checkpoints.map((c) =>
         c.tape?.path === tapePath && !c.tape.complete ? { ...c, tape: { ...c.tape, sha256, complete: true } } : c,
       ),
-    });
+    };
+    this.stateValue = state;
+    const saved = (this.saves += 1);
+    await writeTrackingStateOffThread(this.volume.path, state, () => this.saves === saved);
   }
 
   /** The units written since checkpoint `name` (a refusal, with its reason, when it cannot say). */
@@ -181,6 +192,7 @@ export class ChangeTracker implements WriteInterceptor {
 
   private save(state: TrackingState): void {
     writeTrackingState(this.volume.path, state);
+    this.saves += 1;
     this.stateValue = state;
   }
 }

@@ -11,7 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readRegularFileText } from '../../base/file-io.js';
-import { durableReplace } from '../../image/durable-replace.js';
+import { durableReplace, durableReplaceOffThread } from '../../image/durable-replace.js';
 import { ImageFormatError, UsageError } from '../../errors/snaptape-error.js';
 
 export const TRACKING_VERSION = 1;
@@ -97,7 +97,20 @@ export function readTrackingState(imagePath: string): TrackingState {
 }
 
 export function writeTrackingState(imagePath: string, state: TrackingState): void {
-  durableReplace(trackingStatePath(imagePath), `${JSON.stringify(state, null, 1)}\n`, 'write the change-tracking state');
+  durableReplace(trackingStatePath(imagePath), trackingStateText(state), 'write the change-tracking state');
+}
+
+/**
+ * `writeTrackingState` with the fsyncs off this thread (durable-replace.ts), for the owning thread
+ * of a volume: the state lands only if `stillWanted()` still says so (no newer state was written
+ * meanwhile). False when dropped.
+ */
+export function writeTrackingStateOffThread(imagePath: string, state: TrackingState, stillWanted: () => boolean): Promise<boolean> {
+  return durableReplaceOffThread(trackingStatePath(imagePath), trackingStateText(state), 'write the change-tracking state', stillWanted);
+}
+
+function trackingStateText(state: TrackingState): string {
+  return `${JSON.stringify(state, null, 1)}\n`;
 }
 
 /** True when the checkpoint can still be a base: no write bypassed the tracker since it. */
