@@ -190,7 +190,7 @@ try {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const med = (samples, key) => median(samples.map((s) => s[key]));
   console.log(
-    `${(sizeBytes / 1e9).toFixed(2)} GB export (the flat view of a dense 3390-3), \`nbdcopy --connections=${CONNECTIONS}\`, ${RUNS} rounds, the servers interleaved (the order alternating each round); ${cpus().length} × ${cpu}, Node ${process.version}. Medians; "server CPU" is the server's user + system time over the copy (not nbdcopy's); "load" is the 1-minute load average as each run ended (median, and range over the rounds). Cold: after \`sync\` and dropping the page cache; cached: right after.`,
+    `${(sizeBytes / 1e9).toFixed(2)} GB export (the flat view of a dense 3390-3), \`nbdcopy --connections=${CONNECTIONS}\`, ${RUNS} rounds, the servers interleaved (the order turning each round); ${cpus().length} × ${cpu}, Node ${process.version}. Medians; "server CPU" is the server's user + system time over the copy (not nbdcopy's); "load" is the 1-minute load average as each run ended (median, and range over the rounds). Cold: after \`sync\` and dropping the page cache; cached: right after.`,
   );
   console.log('');
   const withBaseline = BASELINE_DIR !== undefined;

@@ -1,28 +1,30 @@
 /**
- * Where one file's reads or writes "in flight" run: in line on the calling thread, or on libuv's
- * thread pool. The NBD server keeps several READs and WRITEs in flight (Volume.readFlatIntoAsync,
- * Volume.writeFlatDeferred); which of the two is faster depends on whether the page cache serves
- * them:
- * - a read of cached bytes, or a write into the page cache, is a copy of memory: in line it costs
- *   that copy and nothing else; on the pool it costs the same copy plus a hand-over to a pool thread
- *   and back, which on 2 cores takes the core from the thread that submitted it. Measured on a
- *   cached 2.85 GB export read by `nbdcopy --connections=4` (bench/RESULTS.md section 4): on the
- *   pool, about 1.5× the time and the server CPU of reads in line;
- * - a read of bytes not cached, or a write that must first read the rest of a page or is held back
- *   by the kernel's dirty-page limit, waits for the disk: in line, every connection and the host
- *   writes wait with it; on the pool, the owning thread goes on and several keep the disk busy.
+ * Where one file's reads "in flight" run: in line on the calling thread, or on libuv's thread pool.
+ * The NBD server keeps several READs in flight (Volume.readFlatIntoAsync); which of the two is
+ * faster depends on whether the page cache holds the bytes:
+ * - cached, a read is a copy of memory: in line it costs that copy and nothing else; on the pool it
+ *   costs the same copy plus a hand-over to a pool thread and back, which on 2 cores takes the core
+ *   from the thread that submitted it;
+ * - not cached, a read waits for the disk: in line, every connection and the host writes wait with
+ *   it; on the pool, the owning thread goes on and several reads keep the disk busy.
  *
- * Decision: the file's reads (and, apart, its writes) run in line while they are fast; one that takes
- * longer than INLINE_LIMIT_MS (it waited for the disk, or the thread lost its core) moves them to the
- * pool; they come back in line once POOL_RUNS_TO_RETURN in a row on the pool each completed within
- * that limit. So at most one in line waits for the disk before they move, and a cached export pays
- * no hand-over. One larger than INLINE_MAX_BYTES always runs on the pool: in line it would hold the
- * thread too long even when cached.
+ * Decision: the file's reads run in line while they are fast; one that takes longer than
+ * INLINE_LIMIT_MS (it waited for the disk, or the thread lost its core) moves them to the pool; they
+ * come back in line once POOL_RUNS_TO_RETURN in a row on the pool each completed within that limit.
+ * So at most one read in line waits for the disk before they move, and a cached export pays no
+ * hand-over. One larger than INLINE_MAX_BYTES always runs on the pool: in line it would hold the
+ * thread too long even when cached. Measured on the 2.85 GB export read by `nbdcopy
+ * --connections=4` (bench/RESULTS.md section 4, 5 interleaved rounds): as fast as qemu-nbd, cold and
+ * cached, at 1.04-1.08× its CPU; the build before, all on the pool, took 1.31× the time cold and
+ * 1.06× cached, at 1.34× and 1.14× the CPU of reads placed this way.
+ *
+ * Writes stay on the pool (SlotFile.writeUnitsAsync): placed the same way they were 1.43× slower on
+ * a cold image, where the kernel holds writes back at its dirty limit whatever the last one took.
  *
  * Main thread only (the thread that owns the file's volume).
  */
 
-/** One in line that takes longer than this moves the file's reads (or writes) to the pool. */
+/** A read in line that takes longer than this moves the file's reads to the pool. */
 export const INLINE_LIMIT_MS = 2;
 /** Runs in a row on the pool, each within INLINE_LIMIT_MS, that bring them back in line. */
 export const POOL_RUNS_TO_RETURN = 16;

@@ -445,8 +445,6 @@ export class Volume {
    * write's failure, and V then keeps its larger value, as after a failed `writeFlat`). Where an
    * interceptor on the chain is not `deferredWriteSafe`, the image cannot write off this thread, or
    * deferred writes are held (`holdDeferredWrites`), the whole write runs now, as `writeFlat`.
-   * Where it defers, the image may still land the bytes in line, before this returns, while its
-   * writes go straight into the page cache (base/io-placement.ts); the promise settles all the same.
    *
    * The caller orders what overlaps: it sends no read or write of the same bytes before the promise
    * settles (the NBD server waits), keeps `data` unchanged until then, and keeps the volume open

@@ -15,7 +15,6 @@ import { VolumeBackend } from '../../src/export/volume-backend.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { occupyLibuvPool } from '../harness/busy-libuv-pool.js';
-import { writesOnPool } from '../harness/slot-file-of.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -36,7 +35,6 @@ describe('NBD server close with WRITEs in flight', () => {
     dir = makeTempDir('snaptape-nbd-shutdown-');
     const path = join(dir.path, 'v.fba');
     volume = createVolume(path, { type: 'fba', blocks: 8192, volser: 'SHUTWR' });
-    writesOnPool(volume);
     server = new NbdServer({ exports: [new VolumeBackend(volume, { name: 'v' })] });
     const { port } = await server.listen();
     const client = await NbdClient.connect({ port, exportName: 'v' });

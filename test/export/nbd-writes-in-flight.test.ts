@@ -21,7 +21,6 @@ import { Volume } from '../../src/volume/volume.js';
 import { fillVolume } from '../../src/vtoc/volume-fill.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { MemoryBackend } from './helpers/memory-backend.js';
-import { slotFileOf, writesOnPool } from '../harness/slot-file-of.js';
 import { SeededRandom } from './helpers/seeded-random.js';
 
 /** A memory backend whose writes land a while after they were decided, and which notes what ran when. */
@@ -153,90 +152,82 @@ describe('WRITEs in flight on one connection', () => {
     }
   });
 
-  it.each(['inline', 'pool'] as const)(
-    'on a volume, pipelined overlapping writes (%s) and reads return the new bytes, and a flush finds them in the file',
-    async (place) => {
-      const dir = makeTempDir('snaptape-nbd-writes-inflight-');
-      const path = join(dir.path, 'v.ckd');
-      const volume = createVolume(path, { type: '3390', cylinders: 5, volser: 'WIFL01' });
+  it('on a volume, pipelined overlapping writes and reads return the new bytes, and a flush finds them in the file', async () => {
+    const dir = makeTempDir('snaptape-nbd-writes-inflight-');
+    const path = join(dir.path, 'v.ckd');
+    const volume = createVolume(path, { type: '3390', cylinders: 5, volser: 'WIFL01' });
+    try {
+      fillVolume(volume, { seed: 6, percent: 60 });
+      const flat = volume.readFlat(0, volume.flatSizeBytes);
+      server = new NbdServer({ exports: [new VolumeBackend(volume, { name: 'v' })] });
+      const { port } = await server.listen();
+      const client = await NbdClient.connect({ port, exportName: 'v' });
+      let mostLanding = 0;
+      let sampling = true;
+      const sample = (): void => {
+        mostLanding = Math.max(mostLanding, volume.deferredWritesInFlight);
+        if (sampling) setImmediate(sample);
+      };
+      sample();
+      const rng = new SeededRandom(7);
       try {
-        fillVolume(volume, { seed: 6, percent: 60 });
-        // In line, a write lands before the server has it in flight; on the pool, several are in flight.
-        const placement = slotFileOf(volume).writePlacement;
-        placement.fix(place);
-        const flat = volume.readFlat(0, volume.flatSizeBytes);
-        server = new NbdServer({ exports: [new VolumeBackend(volume, { name: 'v' })] });
-        const { port } = await server.listen();
-        const client = await NbdClient.connect({ port, exportName: 'v' });
-        let mostLanding = 0;
-        let sampling = true;
-        const sample = (): void => {
-          mostLanding = Math.max(mostLanding, volume.deferredWritesInFlight);
-          if (sampling) setImmediate(sample);
-        };
-        sample();
-        const rng = new SeededRandom(7);
-        try {
-          const checks: Promise<void>[] = [];
-          for (let i = 0; i < 300; i++) {
-            const length = 1 + rng.int(200_000);
-            const at = rng.int(flat.length - length);
-            if (rng.int(4) === 0) {
-              // A zero fill of one chunk at most lands in flight too.
-              flat.fill(0, at, at + length);
-              checks.push(client.writeZeroes(at, length));
-            } else {
-              const data = rng.bytes(length);
-              data.copy(flat, at);
-              checks.push(client.write(at, data));
-            }
-            if (i % 3 === 2) {
-              // A read of what was just written (and what is around it), while that write is in flight.
-              const from = Math.max(0, at - 1000);
-              const to = Math.min(flat.length, at + length + 1000);
-              const expected = Buffer.from(flat.subarray(from, to));
-              checks.push(client.read(from, to - from).then((got) => expect(got.equals(expected), `read ${from}+${to - from}`).toBe(true)));
-            }
+        const checks: Promise<void>[] = [];
+        for (let i = 0; i < 300; i++) {
+          const length = 1 + rng.int(200_000);
+          const at = rng.int(flat.length - length);
+          if (rng.int(4) === 0) {
+            // A zero fill of one chunk at most lands in flight too.
+            flat.fill(0, at, at + length);
+            checks.push(client.writeZeroes(at, length));
+          } else {
+            const data = rng.bytes(length);
+            data.copy(flat, at);
+            checks.push(client.write(at, data));
           }
-          await client.flush();
-          // Every write before the flush is in the image file once the flush is answered.
-          const file = readFileSync(path);
-          const slot = volume.backend.slotBytes;
-          const dataOffset = file.length - volume.unitCount * slot;
-          expect(file.subarray(dataOffset).equals(flat)).toBe(true);
-          await Promise.all(checks);
-          expect(placement.counts[place], `writes ran ${place}`).toBeGreaterThan(0);
-          if (place === 'pool') expect(mostLanding).toBeGreaterThan(1);
-        } finally {
-          sampling = false;
-          await client.disconnect();
+          if (i % 3 === 2) {
+            // A read of what was just written (and what is around it), while that write is in flight.
+            const from = Math.max(0, at - 1000);
+            const to = Math.min(flat.length, at + length + 1000);
+            const expected = Buffer.from(flat.subarray(from, to));
+            checks.push(client.read(from, to - from).then((got) => expect(got.equals(expected), `read ${from}+${to - from}`).toBe(true)));
+          }
         }
-        await server.close();
-        server = undefined;
-        // The size table still covers every non-zero byte: each track's used prefix, zero-padded, is its slot.
-        const sizes = volume.trackSizes();
-        for (let t = 0; t < volume.unitCount; t++) {
-          const slot = flat.subarray(t * volume.backend.slotBytes, (t + 1) * volume.backend.slotBytes);
-          expect(
-            slot.subarray(sizes.get(t)).every((b) => b === 0),
-            `track ${t} past V`,
-          ).toBe(true);
-        }
+        await client.flush();
+        // Every write before the flush is in the image file once the flush is answered.
+        const file = readFileSync(path);
+        const slot = volume.backend.slotBytes;
+        const dataOffset = file.length - volume.unitCount * slot;
+        expect(file.subarray(dataOffset).equals(flat)).toBe(true);
+        await Promise.all(checks);
+        expect(mostLanding).toBeGreaterThan(1);
       } finally {
-        await server?.close();
-        server = undefined;
-        volume.close();
-        dir.cleanup();
+        sampling = false;
+        await client.disconnect();
       }
-    },
-  );
+      await server.close();
+      server = undefined;
+      // The size table still covers every non-zero byte: each track's used prefix, zero-padded, is its slot.
+      const sizes = volume.trackSizes();
+      for (let t = 0; t < volume.unitCount; t++) {
+        const slot = flat.subarray(t * volume.backend.slotBytes, (t + 1) * volume.backend.slotBytes);
+        expect(
+          slot.subarray(sizes.get(t)).every((b) => b === 0),
+          `track ${t} past V`,
+        ).toBe(true);
+      }
+    } finally {
+      await server?.close();
+      server = undefined;
+      volume.close();
+      dir.cleanup();
+    }
+  });
 
   it('answers a deferred write that fails with its errno, and carries on', async () => {
     const dir = makeTempDir('snaptape-nbd-writes-fail-');
     const path = join(dir.path, 'v.ckd');
     createVolume(path, { type: '3390', cylinders: 2, volser: 'WFAIL1' }).close();
     const volume = new Volume(new FaultyBackend(openImage(path), parseFaultPlan('write:unit=5:ENOSPC')));
-    writesOnPool(volume);
     try {
       server = new NbdServer({ exports: [new VolumeBackend(volume, { name: 'v' })] });
       const { port } = await server.listen();

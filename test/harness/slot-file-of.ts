@@ -1,6 +1,6 @@
 /**
  * The slot file under a volume's backend (read-hooked-backend.ts wraps it, a FaultyBackend may too),
- * for tests that choose where its reads or writes in flight run (base/io-placement.ts).
+ * for tests that choose where its reads in flight run (base/io-placement.ts).
  */
 import { DelegatingBackend } from '../../src/image/delegating-backend.js';
 import type { ImageBackend } from '../../src/image/image-backend.js';
@@ -13,12 +13,4 @@ export function slotFileOf(volume: Volume): SlotFile {
   while (backend instanceof DelegatingBackend) backend = backend.inner;
   if (!(backend instanceof SlotFile)) throw new Error(`${volume.path} is not a slot file`);
   return backend;
-}
-
-/**
- * Keeps the volume's writes in flight on libuv's pool, where a test holds them (occupyLibuvPool):
- * a cached image's writes otherwise land in line, before the server has them in flight.
- */
-export function writesOnPool(volume: Volume): void {
-  slotFileOf(volume).writePlacement.fix('pool');
 }

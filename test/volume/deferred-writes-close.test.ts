@@ -11,7 +11,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/volume/open-volume.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { occupyLibuvPool } from '../harness/busy-libuv-pool.js';
-import { writesOnPool } from '../harness/slot-file-of.js';
 
 let dir: TempDir | undefined;
 afterEach(() => {
@@ -23,7 +22,6 @@ describe('Volume.close with a deferred write in flight', () => {
   it('does not let the write land in the next file opened', async () => {
     dir = makeTempDir('snaptape-deferred-close-');
     const volume = createVolume(join(dir.path, 'v.fba'), { type: 'fba', blocks: 4096, volser: 'DCLOSE' });
-    writesOnPool(volume);
     const other = join(dir.path, 'other.bin');
     writeFileSync(other, 'keep');
     const busy = occupyLibuvPool();
@@ -50,7 +48,6 @@ describe('Volume.close with a deferred write in flight', () => {
     dir = makeTempDir('snaptape-deferred-close-renamed-');
     const path = join(dir.path, 'v.ckd');
     const volume = createVolume(path, { type: '3390', cylinders: 1, volser: 'DCLOS2' });
-    writesOnPool(volume);
     const rejections: unknown[] = [];
     const onRejection = (reason: unknown): void => void rejections.push(reason);
     process.on('unhandledRejection', onRejection);

@@ -8,7 +8,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/volume/open-volume.js';
-import { slotFileOf, writesOnPool } from '../harness/slot-file-of.js';
 import { withWritesLanded } from '../../src/volume/deferred-writes.js';
 import { installSecondaryGuard } from '../../src/volume/secondary-guard.js';
 import type { Volume } from '../../src/volume/volume.js';
@@ -29,8 +28,6 @@ function fbaVolume(): { volume: Volume; path: string } {
   dir = makeTempDir('snaptape-deferred-');
   const path = join(dir.path, 'v.fba');
   volume = createVolume(path, { type: 'fba', blocks: 4096, volser: 'DEFER1' });
-  // Its writes land on the pool (a cached image's would land in line, before the test can look).
-  writesOnPool(volume);
   return { volume, path };
 }
 
@@ -55,22 +52,9 @@ describe('Volume.writeFlatDeferred', () => {
     expect(fileBytes(path, 8192, data.length).equals(data)).toBe(true);
   });
 
-  it('on a cached image lands the bytes in line, and still settles as a deferred write', async () => {
-    const { volume: v, path } = fbaVolume();
-    slotFileOf(v).writePlacement.fix('inline');
-    const data = Buffer.alloc(64 * 1024, 0x6b);
-    const landed = v.writeFlatDeferred(65536, data);
-    // In the file before the promise settles; counted in flight until it does.
-    expect(fileBytes(path, 65536, data.length).equals(data)).toBe(true);
-    expect(v.deferredWritesInFlight).toBe(1);
-    await landed;
-    expect(v.deferredWritesInFlight).toBe(0);
-  });
-
   it('on a CKD volume keeps V at the larger value until the write has landed, then its own', async () => {
     dir = makeTempDir('snaptape-deferred-ckd-');
     const v = createVolume(join(dir.path, 'v.ckd'), { type: '3390', cylinders: 1, volser: 'DEFER2' });
-    writesOnPool(v);
     volume = v;
     const slot = v.backend.slotBytes;
     v.writeFlat(3 * slot, Buffer.alloc(slot, 0x11));
