@@ -139,7 +139,10 @@ function nbdLatencySection(rounds) {
   const table = run([process.execPath, join(ROOT, 'bench', 'nbd-latency.mjs'), '--image', source, '--rounds', String(rounds), ...baseline], {
     stdio: ['ignore', 'pipe', 'inherit'],
   }).stdout.trim();
-  return [NBD_LATENCY_TITLE, '', table, ''];
+  // The section's text (what the figures mean, how they were found) lives beside the bench, so that a new run keeps it.
+  const notesPath = join(ROOT, 'bench', 'nbd-latency-notes.md');
+  const notes = existsSync(notesPath) ? ['', readFileSync(notesPath, 'utf8').trim()] : [];
+  return [NBD_LATENCY_TITLE, '', table, ...notes, ''];
 }
 const NBD_TITLE = '## 4. NBD throughput: snaptape serve against qemu-nbd';
 /** Section 4: bench/nbd-bench.mjs on the dense source (made first if absent), `rounds` interleaved rounds. */

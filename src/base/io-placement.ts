@@ -14,9 +14,10 @@
  * So at most one read in line waits for the disk before they move, and a cached export pays no
  * hand-over. One larger than INLINE_MAX_BYTES always runs on the pool: in line it would hold the
  * thread too long even when cached. Measured on the 2.85 GB export read by `nbdcopy
- * --connections=4` (bench/RESULTS.md section 4, 5 interleaved rounds): as fast as qemu-nbd, cold and
- * cached, at 1.04-1.08× its CPU; the build before, all on the pool, took 1.31× the time cold and
- * 1.06× cached, at 1.34× and 1.14× the CPU of reads placed this way.
+ * --connections=4` (bench/RESULTS.md section 4, two runs of 5 interleaved rounds): as fast as
+ * qemu-nbd within the runs' spread (0.95-1.02×), at 1.03-1.21× its CPU; the build before, all on
+ * the pool, took 1.21-1.31× the time cold and about the same cached (0.98-1.06×), at 1.24-1.34× and
+ * 1.11-1.14× the CPU of reads placed this way.
  *
  * Writes stay on the pool (SlotFile.writeUnitsAsync): placed the same way they were 1.43× slower on
  * a cold image, where the kernel holds writes back at its dirty limit whatever the last one took.
