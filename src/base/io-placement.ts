@@ -48,14 +48,14 @@ export class IoPlacement {
     this.now = now;
   }
 
-  /** Where the next one of a few bytes goes. */
+  /** Where the next read of a few bytes goes. */
   get current(): IoPlace {
     return this.place;
   }
 
   /**
-   * Fixes where every one runs from now on (tests that need writes held on the pool, or in line),
-   * or, with undefined, lets the rule decide again.
+   * Fixes where every read runs from now on (tests that need reads on the pool, or in line), or,
+   * with undefined, lets the rule decide again.
    */
   fix(place: IoPlace | undefined): void {
     this.fixed = place;
@@ -72,8 +72,8 @@ export class IoPlacement {
   }
 
   /**
-   * Moves `lengthBytes` with `inline` (synchronous) or `pooled` (on the pool), as the file's recent
-   * ones decide, and learns from how long it took. Either one's failure rejects the promise.
+   * Reads `lengthBytes` with `inline` (synchronous) or `pooled` (on the pool), as the file's recent
+   * reads decide, and learns from how long it took. Either one's failure rejects the promise.
    */
   async run(lengthBytes: number, inline: () => void, pooled: () => Promise<void>): Promise<void> {
     const started = this.now();
