@@ -8,8 +8,8 @@
  */
 import { endianness } from 'node:os';
 import { assert } from '../base/assert.js';
-import { closeSync, constants, existsSync, fstatSync, openSync } from 'node:fs';
-import { readAtMost, writeFully } from '../base/file-io.js';
+import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
+import { openRegularFile, readAtMost, writeFully } from '../base/file-io.js';
 import { decodeFields, encodeFields, field, num, str } from '../base/field-table.js';
 import { ImageFormatError, TargetExistsError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
@@ -62,8 +62,7 @@ export function isDirectoryFile(path: string): boolean {
   let fd = -1;
   try {
     // Without blocking: a FIFO at the path is not a directory file (and openImage refuses it).
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    if (!fstatSync(fd).isFile()) return false;
+    fd = openRegularFile(path, 'the track directory').fd;
     const head = Buffer.alloc(DIRECTORY_MAGIC.length);
     return readAtMost(fd, head, 0, path, 'the directory header') === head.length && head.toString('latin1') === DIRECTORY_MAGIC;
   } catch {

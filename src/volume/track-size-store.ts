@@ -68,8 +68,6 @@ export function readTrackSizes(imagePath: string, trackCount: number, slotBytes:
   const path = sizeStorePath(imagePath);
   if (!existsSync(path)) return { reason: `no size store ${path} (never closed by snaptape, or removed)` };
   try {
-    // Its size first: a store of another length is never read (a sparse one costs no disk, and
-    // reading it whole would cost its size in memory).
     const data = readStoreBytes(path, TRACK_SIZE_STORE_LAYOUT.size + trackCount * ENTRY_BYTES);
     if (data === undefined) return { reason: `${path} is not a store of ${trackCount} tracks` };
     const header = decodeFields(TRACK_SIZE_STORE_LAYOUT, data);
