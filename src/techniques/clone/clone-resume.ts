@@ -19,16 +19,15 @@
  * - the bitmap does not fit the volumes (another unit count) or the paths differ from the record.
  * What the user can do then: start a new clone (a full copy; its CREATE replaces this record).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { SessionError, type ErrorDetails } from '../../errors/snaptape-error.js';
-import { translateIoError } from '../../errors/io-error.js';
 import { isProcessAlive, lockOwnerOf } from '../../image/image-lock.js';
 import type { Volume } from '../../volume/volume.js';
 import { CloneBitmapFile } from './clone-bitmap-file.js';
 import { FINAL_CLONE_PHASES } from './clone-phase.js';
-import { CLONE_BITMAP_VERSION, PERSISTED_COLUMNS, cloneBitmapPath, decodeCloneBitmap, readCloneRecord, type CloneRecord } from './clone-record.js';
+import { CLONE_BITMAP_VERSION, PERSISTED_COLUMNS, cloneBitmapPath, readCloneBitmapFile, readCloneRecord, type CloneRecord } from './clone-record.js';
 import { restoreClone, type RestoredClone } from './clone-restore.js';
 
 export type CloneResumeRefusal = 'no-durable-bitmap' | 'still-running' | 'source-opened' | 'target-opened' | 'mismatch';
@@ -97,13 +96,7 @@ export function restoreCloneToResume(plan: CloneResumePlan, source: Volume, targ
   checkLock(record, 'target', plan.targetLock);
   const path = cloneBitmapPath(record.target);
   if (!existsSync(path)) refuse(record, 'no-durable-bitmap', `its bitmap ${path} is missing`);
-  let data: Buffer;
-  try {
-    data = readFileSync(path);
-  } catch (error) {
-    throw translateIoError(error, 'read the clone bitmap', path);
-  }
-  const bitmap = decodeCloneBitmap(data, path);
+  const bitmap = readCloneBitmapFile(path, source.unitCount);
   if (bitmap.version !== CLONE_BITMAP_VERSION)
     refuse(record, 'no-durable-bitmap', `its bitmap ${path} is version ${bitmap.version}, whose bits are only a checkpoint`);
   if (bitmap.unitCount !== source.unitCount) refuse(record, 'mismatch', `its bitmap has ${bitmap.unitCount} units and the source ${source.unitCount}`);

@@ -4,7 +4,8 @@
  * arrays), the label inputs and the source description. A resumed backup rebuilds the very same
  * plan from it, so blocks already on the tape stay where they are.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readRegularFileText } from '../../base/file-io.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { durableReplace } from '../../image/durable-replace.js';
 import { SessionError } from '../../errors/snaptape-error.js';
@@ -66,12 +67,24 @@ export function saveLayout(tapePath: string, layout: StoredLayout): void {
   durableReplace(layoutPath(tapePath), Buffer.from(text, 'utf8'), 'persist the backup layout');
 }
 
-export function loadLayout(tapePath: string): StoredLayout {
+/**
+ * The most bytes the layout of a volume of `unitCount` units can hold: its slot table (at most one
+ * slot per unit, four Int32 columns in base64: under 22 characters a slot) and its elements (a
+ * standard label numbers at most 9999 files, each a name and at most 8 user labels in hex: under
+ * 2 KiB), with room to spare. A sparse file of gigabytes is refused by its size, unread.
+ */
+export function layoutMaxBytes(unitCount: number): number {
+  return 32 * 1024 ** 2 + 32 * unitCount;
+}
+
+/** The layout of a backup of a volume of `unitCount` units. */
+export function loadLayout(tapePath: string, unitCount: number): StoredLayout {
   const path = layoutPath(tapePath);
   if (!existsSync(path)) throw new SessionError(`Cannot resume the backup to ${tapePath}: its layout (${path}) is missing`, { path });
+  const text = readRegularFileText(path, 'the backup layout', layoutMaxBytes(unitCount));
   let file: LayoutFile;
   try {
-    file = JSON.parse(readFileSync(path, 'utf8')) as LayoutFile;
+    file = JSON.parse(text) as LayoutFile;
   } catch (error) {
     throw translateIoError(error, 'read the backup layout', path);
   }
