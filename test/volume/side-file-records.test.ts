@@ -8,7 +8,7 @@
  * refused in one typed line naming the file.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
@@ -104,6 +104,72 @@ describe('a backup being resumed', () => {
     const r = runMeasured(['backup', source, '--to', tape, '--resume']);
     expectCliFailure(r, 'SESSION', ['bs.aws', 'bitmap']);
     expectBounded(r);
+  }, 60_000);
+});
+
+describe('a backup being resumed, its layout crafted', () => {
+  let source = '';
+  let tape = '';
+  let saved = '';
+  const layout = (): string => `${tape}.session.layout.json`;
+  beforeAll(async () => {
+    ({ source, tape } = await interruptedBackup('cr'));
+    saved = readFileSync(layout(), 'utf8');
+  }, 60_000);
+
+  /** Writes the saved layout changed by `change`, resumes, and expects one typed refusal naming it, the tape unchanged. */
+  function refusedWith(
+    change: (file: Record<string, unknown> & { slots: Record<string, string>; elements: Record<string, unknown>[] }) => void,
+    why: string,
+  ): void {
+    const file = JSON.parse(saved) as Parameters<typeof change>[0];
+    change(file);
+    writeFileSync(layout(), JSON.stringify(file));
+    const tapeBytes = statSync(tape).size;
+    expectCliFailure(runBounded(['backup', source, '--to', tape, '--resume']), 'SESSION', ['cr.aws.session.layout.json', why]);
+    expect(statSync(tape).size).toBe(tapeBytes);
+  }
+  const int32Base64 = (values: number[]): string => Buffer.from(Int32Array.from(values).buffer).toString('base64');
+  const slotCount = (file: { slots: Record<string, string> }): number => Buffer.from(file.slots['firstUnit'] ?? '', 'base64').length / 4;
+
+  it('slots of 2^31 - 1 units each: refused, not walked', () => {
+    refusedWith((file) => {
+      file.slots['unitSpan'] = int32Base64(Array.from({ length: slotCount(file) }, () => 0x7fffffff));
+    }, 'slot 0');
+  }, 60_000);
+
+  it('no slot table: refused, no crash', () => {
+    refusedWith((file) => {
+      delete (file as Record<string, unknown>)['slots'];
+    }, 'slot table');
+  }, 60_000);
+
+  it('a unit count of 2^31 - 1: refused before anything of that size is made', () => {
+    refusedWith((file) => {
+      file['unitCount'] = 0x7fffffff;
+    }, '2147483647 units');
+  }, 60_000);
+
+  it('a tape block of 1 GiB: refused, the tape not grown', () => {
+    refusedWith((file) => {
+      const bytes = Buffer.from(file.slots['lengths'] ?? '', 'base64');
+      const lengths = Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readInt32LE(i * 4));
+      lengths[5] = 1024 ** 3;
+      file.slots['lengths'] = int32Base64(lengths);
+    }, 'slot 5');
+  }, 60_000);
+
+  it('nine user labels on an element: refused, no crash', () => {
+    refusedWith((file) => {
+      const first = file.elements[0] as { headerLabels: string[] };
+      first.headerLabels = Array.from({ length: 9 }, () => first.headerLabels[0] ?? '');
+    }, 'labels');
+  }, 60_000);
+
+  it('the saved layout, unchanged, resumes the backup', () => {
+    writeFileSync(layout(), saved);
+    const r = runBounded(['backup', source, '--to', tape, '--resume']);
+    expect(r.status, r.stderr).toBe(0);
   }, 60_000);
 });
 
