@@ -11,7 +11,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ControlClient } from '../../src/api/control-client.js';
 import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
+import { killAllServers, startServe } from '../server/helpers/serve-process.js';
 import { expectCliFailure } from '../backup/backup-test-helpers.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
 import { runSnaptapeMeasured, type MeasuredCliResult } from '../harness/peak-rss.js';
@@ -249,5 +251,18 @@ describe('other side files', () => {
     const r = runMeasured(['backup', at('v.ckd'), '--to', at('lib2/x.aws')]);
     expectCliFailure(r, 'IO', ['snaptape-library.json', `it has ${HUGE} bytes`]);
     expectBounded(r);
+  }, 60_000);
+
+  it("a served image's secondary split record a FIFO: serve starts, with the volume held as split", async () => {
+    runSnaptapeOk(['init', at('s.ckd'), '--type', '3390', '--cyls', '1', '--volser', 'REC003']);
+    fifoAt(at('s.ckd.secondary-split'));
+    const server = await startServe([at('s.ckd'), '--nbd', `unix:${at('s-nbd.sock')}`, '--control', at('s-ctl.sock')]);
+    try {
+      const volumes = await new ControlClient({ kind: 'unix', socketPath: at('s-ctl.sock') }).listVolumes();
+      expect(volumes[0]?.secondarySplitAt).toBe('an unknown time (its record is unreadable)');
+    } finally {
+      await server.stop();
+      killAllServers();
+    }
   }, 60_000);
 });
