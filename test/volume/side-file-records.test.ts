@@ -265,4 +265,14 @@ describe('other side files', () => {
       killAllServers();
     }
   }, 60_000);
+
+  it("a FIFO among a subsystem's pins: check, and a writer that releases finished pins, refuse it in one typed line", () => {
+    runSnaptapeOk(['subsystem', 'init', at('pool'), '--type', '3390']);
+    runSnaptapeOk(['init', at('pool/VOL'), '--mapped', '--type', '3390', '--cyls', '1', '--volser', 'REC004']);
+    mkdirSync(at('pool/pins'), { recursive: true });
+    fifoAt(at('pool/pins/P0123456789abcdef'));
+    expectCliFailure(runBounded(['subsystem', 'check', at('pool')]), 'IO', ['P0123456789abcdef', 'not a regular file']);
+    writeFileSync(at('pool/pins/P0123456789abcdef.done'), '');
+    expectCliFailure(runBounded(['alloc', at('pool/VOL'), 'A.DATA', '--tracks', '1']), 'IO', ['P0123456789abcdef', 'not a regular file']);
+  }, 60_000);
 });
