@@ -109,6 +109,22 @@ describe('a backup being resumed', () => {
   }, 60_000);
 });
 
+describe('a backup being resumed, its spool', () => {
+  it('a file that is not a spool given as one: refused, and left as it was', async () => {
+    const { source, tape } = await interruptedBackup('sp');
+    const text = 'a file of the user, not a spool: it must never be cut\n'.repeat(100);
+    writeFileSync(at('notes.txt'), text);
+    expectCliFailure(runBounded(['backup', source, '--to', tape, '--resume', '--spool', at('notes.txt')]), 'IO', ['notes.txt', 'not a backup spool']);
+    expect(readFileSync(at('notes.txt'), 'utf8')).toBe(text);
+  }, 60_000);
+
+  it('a FIFO given as the spool: refused in one typed line', async () => {
+    const { source, tape } = await interruptedBackup('sf');
+    fifoAt(at('spool.fifo'));
+    expectCliFailure(runBounded(['backup', source, '--to', tape, '--resume', '--spool', at('spool.fifo')]), 'IO', ['spool.fifo', 'not a regular file']);
+  }, 60_000);
+});
+
 describe('a backup being resumed, its layout crafted', () => {
   let source = '';
   let tape = '';
