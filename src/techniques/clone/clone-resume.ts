@@ -52,6 +52,11 @@ const NEW_CLONE_ADVICE = 'start a new clone of the source onto this destination 
 export function findCloneToResume(targetPath: string): CloneResumePlan | undefined {
   const record = readCloneRecord(targetPath);
   if (!record || FINAL_CLONE_PHASES.has(record.phase)) return undefined;
+  // The record beside one image may name another (the image and its record copied, or a record put
+  // there): the session writes the image its record names, which is only ever this one.
+  if (typeof record.target !== 'string' || resolve(record.target) !== resolve(targetPath)) {
+    refuse(record, 'mismatch', `its record names the destination ${String(record.target)}, not ${targetPath}`);
+  }
   return { record, sourceLock: lockOwnerOf(record.source) ?? null, targetLock: lockOwnerOf(record.target) ?? null };
 }
 
