@@ -5,6 +5,8 @@
  * - UTL1 equals the construction recomputed here from an independent walk of the AWSTAPE headers;
  * - `verify` passes; one payload byte flipped fails `verify` and `restore`, naming the element; one
  *   chunk header byte flipped fails `verify`;
+ * - host writes during the backup (copies before them, straight to the tape or through a spool and
+ *   its drain) leave UTL1 equal to the construction of the blocks on the tape;
  * - a tape with the old construction (`SHA256=`, one SHA-256 over the payloads) still verifies and
  *   restores, and a flipped payload byte on it still fails.
  */
@@ -14,10 +16,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup, type BackupRun } from '../../src/api/backup-api.js';
 import { compareImages } from '../../src/api/drill-api.js';
+import { openVolume } from '../../src/api/volume-api.js';
 import { decodeEbcdicTrimmed } from '../../src/base/ebcdic.js';
 import { SnaptapeError } from '../../src/errors/snaptape-error.js';
 import { verifyBackupTape } from '../../src/techniques/restore/backup-tape.js';
 import { restoreTape } from '../../src/techniques/restore/restore-tape.js';
+import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
 import { readTapeBlocks, sealTapeBlocks, writeTapeBlocks } from '../harness/craft-backup-tape.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -164,4 +168,39 @@ describe('a tape with the old construction (SHA256=)', () => {
     expect(verifyBackupTape(bad).elements[0]?.ok).toBe(false);
     expect(failureOf(() => restoreTape(bad, { to: at('restored-old-bad.ckd'), newVolume: true }))).toMatch(/FULLVOLUME/);
   });
+});
+
+describe('host writes during the backup', () => {
+  for (const spooled of [false, true]) {
+    it(`leave UTL1 equal to the blocks on the tape (copies before the writes${spooled ? ', through a spool' : ''})`, async () => {
+      const name = spooled ? 'spooled' : 'direct';
+      const copy = at(`${name}.ckd`);
+      writeFileSync(copy, readFileSync(at('source.ckd')));
+      const volume = openVolume(copy);
+      const reference = at(`${name}-reference.ckd`);
+      writeFileSync(reference, readFileSync(copy));
+      const tapePath = at(`${name}.aws`);
+      try {
+        const session = TapeBackupSession.start(volume, {
+          tapePath,
+          workers: 2,
+          throttleMbps: 4,
+          ...(spooled ? { spoolPath: at(`${name}.spool`) } : {}),
+        });
+        // Synchronous writes right after the start instant: each track is copied (or spooled) first.
+        for (let track = 3; track < 40; track += 3) volume.writeTrackRecords(track, [{ key: Buffer.alloc(0), data: Buffer.alloc(200, track) }]);
+        const summary = await session.done;
+        expect(summary.copiedOutOfOrder).toBeGreaterThan(0);
+        if (spooled) expect(summary.spool?.bytesSpooled).toBeGreaterThan(0);
+        const bytes = readFileSync(tapePath);
+        const file = files(bytes)[0]!;
+        expect(file.utl1).toBe(`BLKSHA256=${blockSha256(bytes, file.data)}`);
+        expect(verifyBackupTape(tapePath).ok).toBe(true);
+      } finally {
+        volume.close();
+      }
+      restoreTape(tapePath, { to: at(`${name}-restored.ckd`), newVolume: true });
+      expect(compareImages(reference, at(`${name}-restored.ckd`)).mismatched).toBe(0);
+    }, 60_000);
+  }
 });
