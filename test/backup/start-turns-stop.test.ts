@@ -76,7 +76,7 @@ describe('a backup stopped in the turns after its start', () => {
   it('on a pool destroyed as the copy starts: failed once, with no unhandled rejection', async () => {
     const dying = new CopyPool(1);
     // The pool is destroyed right after it queued the copy's task: that task is rejected at once,
-    // in the turn where the session waits before asking for its digest pass.
+    // in the turns before the session awaits the copy.
     const piscina = (dying as unknown as { pool: { run: Run; destroy(): Promise<void> } }).pool;
     const realRun = piscina.run.bind(piscina);
     piscina.run = (task, options) => {
