@@ -138,7 +138,7 @@ for (const mode of modes) {
     const cpu = median(xs.map((x) => x.cpu));
     const p = xs[0].phases ? (key) => fmt(median(xs.map((x) => x.phases[key]))) : () => '';
     const after = xs[0].phases
-      ? fmt(median(xs.map((x) => x.phases.digestWaitSeconds + x.phases.syncSeconds + x.phases.readBackSeconds + x.phases.tapeSha256Seconds)))
+      ? fmt(median(xs.map((x) => x.phases.elementDigestSeconds + x.phases.syncSeconds + x.phases.readBackSeconds + x.phases.tapeSha256Seconds)))
       : '';
     lines.push(
       `| ${mode} | ${name} | ${fmt(wall)} | ${fmt(cpu)} | ${fmt(baseWall / wall)} | ${fmt(cpu / baseCpu)} | ${p('copySeconds')} | ${after} | ${p('syncSeconds')} | ${p('readBackSeconds')} | ${xs[0].phases ? median(xs.map((x) => x.phases.stepFlushes)) : ''} |`,

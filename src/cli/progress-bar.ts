@@ -68,14 +68,14 @@ export function withBar<T, P>(bar: ProgressBar<P>, body: () => T): T {
 
 /**
  * The label and line of a backup's progress: the copy with tracks, MB/s, in-order and out-of-order
- * copies and its ETA; once every unit is copied (state completing) the tape is hashed and read back
- * on a worker thread, which reports no counts: the line says so instead of "100% ETA 0s", and the
- * last line says the backup is done.
+ * copies and its ETA; once every unit is copied (state completing) the blocks' digests are folded
+ * and the tape flushed and its headers and labels read back on a worker thread, which reports no
+ * counts: the line says so instead of "100% ETA 0s", and the last line says the backup is done.
  */
 export function backupProgressLine(p: BackupProgress, unitName: string): { phase: string; line: string } {
   const copied = p.copiedInOrder + p.copiedOutOfOrder;
-  if (p.state === 'completing') return { phase: 'SHA-256 + verify', line: 'hashing each element and reading the tape back' };
-  if (p.state === 'completed') return { phase: 'done', line: `${unitName} ${copied}/${p.slotsTotal} copied, hashed and verified` };
+  if (p.state === 'completing') return { phase: 'digests + check', line: "folding each element's digest and reading the tape's headers back" };
+  if (p.state === 'completed') return { phase: 'done', line: `${unitName} ${copied}/${p.slotsTotal} copied and hashed, tape checked` };
   return {
     phase: 'copy',
     line: `${unitName} ${copied}/${p.slotsTotal} | ${p.mbPerSecond.toFixed(1)} MB/s | in order ${p.copiedInOrder} | out of order ${p.copiedOutOfOrder}`,

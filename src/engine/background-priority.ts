@@ -13,9 +13,8 @@
  * nice value of the thread that made it), so `nice -n 5 snaptape ...` stays 5 steps apart too.
  *
  * The copy worker's entry (copy-worker-entry.cts) calls it once per thread, after loading the copy.
- * The tape's own scripts on the pool (its digest pass and finish step) do not lower a thread of
- * their own: the digest thread beside the copy exists only where a core is free for it, and lowered
- * on a loaded machine (a CI run of two test files at once) it fell behind the copy it follows.
+ * The tape's own script on the pool (its finish step) does not lower a thread of its own: it runs
+ * after the copy, on a copy worker's thread (already lowered), while the owning thread waits for it.
  */
 import { getPriority, setPriority } from 'node:os';
 

@@ -1,10 +1,9 @@
 /**
  * The pool of copy workers (piscina). A copy runs as one task per worker, all of the same plan,
  * taking batches from its shared cursor. Other long steps that must not block the owning thread
- * (a tape's digests and read-back) run on the pool as a script of their own (`runScript`): on one
- * thread more than the copy workers while they all copy, where a core is left for it, so that a step
- * that follows the copy (the tape's digest pass) runs beside it instead of after it. Tasks start in the order they were
- * asked for, so a script asked for after a copy's tasks never holds a thread they wait for.
+ * (a tape's finish: its labels, sync and read-back) run on the pool as a script of their own
+ * (`runScript`), on a worker's thread. Tasks start in the order they were asked for, so a script
+ * asked for after a copy's tasks never holds a thread they wait for.
  * Worker scripts are the compiled files in dist/, also when the engine itself runs from the
  * TypeScript sources (under vitest).
  */
@@ -54,11 +53,11 @@ export class CopyPool {
     this.pool = new Piscina({
       filename: compiledScriptPath(import.meta.url, 'copy-worker-entry.cjs'),
       minThreads: workers,
-      // One more, started only while every copy worker is busy: a script beside the copy. Only
-      // where a core is left for it: with a copy worker on every core, a thread more takes its
-      // time from the copy and from the host's writes (measured on 2 cores: host write p99 during
-      // a backup 1.4-2.6x, copy phase 1.2x), so there the script runs after the copy.
-      maxThreads: workers + (workers < availableParallelism() ? 1 : 0),
+      // No thread beyond the copy workers: nothing runs beside a copy any more (a tape's digests are
+      // made by the copy itself), and with a copy worker on every core a thread more took its time
+      // from the copy and from the host's writes (measured on 2 cores: host write p99 during a
+      // backup 1.4-2.6x, copy phase 1.2x).
+      maxThreads: workers,
       idleTimeout: 60_000,
     });
   }

@@ -84,7 +84,7 @@ export class TapeReader {
    * Opens a tape file read-only with an index made apart from it (tapeIndexFromRows), without the
    * header walk: for a cartridge whose bytes are only partly present (a vaulted cartridge fetched
    * by ranges), where only the blocks the caller reads were filled in; or for a tape whose headers
-   * were already checked against its plan while it was written (a backup's digest pass).
+   * are checked at their planned offsets instead of walked (a backup's finish: tape-verify.ts).
    * `baseOffsetBytes`: where the tape starts in the file (a tape on an FBA volume).
    */
   static openIndexed(path: string, index: TapeIndex, baseOffsetBytes = 0): TapeReader {

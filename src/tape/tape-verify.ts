@@ -4,10 +4,9 @@
  * sit at its planned offset with its planned length, and on an SL tape the label sequence must
  * parse with EOF1 block counts equal to the data blocks of each data set.
  *
- * With `dataHeadersChecked` the data blocks' headers were already read back against the plan, in
- * the large windows of a pass that read every block anyway (a backup's digest pass): the index is
- * then made from the plan and only the headers of the labels and tapemarks are read here, a few
- * reads instead of one per block.
+ * With `indexFromPlan` the index is made from the plan, and every header (data blocks, labels,
+ * tapemarks) is read at its planned offset and compared with the planned bytes: one 6-byte read per
+ * entry and no index walk (a backup's finish, whose tape was just written and is still cached).
  *
  * Invariant: read-only; a mismatch is a VerifyError naming the block number and byte offset.
  */
@@ -62,11 +61,11 @@ function checkEntries(reader: TapeReader, plan: TapePlan): number {
 }
 
 export interface VerifyOptions {
-  /** Every data block's header was read back and checked against the plan already. */
-  readonly dataHeadersChecked?: boolean;
+  /** Make the index from the plan, each header checked at its planned offset (openCheckedFrame). */
+  readonly indexFromPlan?: boolean;
 }
 
-/** The index the plan promises, its label and tapemark headers checked on the tape. */
+/** The index the plan promises, every header of it (data blocks, labels, tapemarks) checked on the tape. */
 function openCheckedFrame(path: string, plan: TapePlan, region: TapeRegion): TapeReader {
   const rows: TapeIndexRow[] = [];
   const frame: Array<{ blockNumber: number; offsetBytes: number; header: Buffer }> = [];
@@ -77,7 +76,7 @@ function openCheckedFrame(path: string, plan: TapePlan, region: TapeRegion): Tap
       continue;
     }
     const block = planned.kind === 'label' ? planned.label : planned.block;
-    if (planned.kind === 'label') frame.push({ blockNumber: rows.length, offsetBytes: block.offsetBytes, header: blockHeaderBytes(block) });
+    frame.push({ blockNumber: rows.length, offsetBytes: block.offsetBytes, header: blockHeaderBytes(block) });
     rows.push([block.lengthBytes, 1, 0, block.lengthBytes]);
   }
   let fd: number;
@@ -106,7 +105,7 @@ function openCheckedFrame(path: string, plan: TapePlan, region: TapeRegion): Tap
 
 /** Re-reads the tape at `path` (or in a region of it) and checks it is exactly the planned tape. */
 export function verifyTapeAgainstPlan(path: string, plan: TapePlan, region: TapeRegion = WHOLE_FILE, options: VerifyOptions = {}): TapeVerification {
-  const reader = options.dataHeadersChecked ? openCheckedFrame(path, plan, region) : TapeReader.open(path, region);
+  const reader = options.indexFromPlan ? openCheckedFrame(path, plan, region) : TapeReader.open(path, region);
   try {
     if (reader.index.sizeBytes !== plan.sizeBytes) {
       throw new VerifyError(`Cannot verify tape ${path}: it is ${reader.index.sizeBytes} bytes, planned ${plan.sizeBytes}`, { path });

@@ -6,6 +6,7 @@
  * 0 mismatched and leaves the image alone; `--pause-after`/`--throttle-mbps` are accepted, and a
  * throttled backup takes at least size/rate seconds (a loose lower bound, not a timing goal).
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import { sha256File } from '../harness/dasd.js';
 import { hasTool, runTool } from '../harness/external-tools.js';
 import { runSnaptape, runSnaptapeOk, SNAPTAPE_BIN } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { blockSha256Of, firstDataSetPayloads } from './backup-test-helpers.js';
 
 let dir: TempDir;
 const at = (name: string): string => join(dir.path, name);
@@ -32,7 +34,7 @@ interface JsonRun {
   summary: {
     tapePath: string;
     source: { kind: string; typeName: string; size: number; slotBytes: number; volser: string; path: string };
-    elements: { name: string; kind: string; blocks: number; bytes: number; sha256: string }[];
+    elements: { name: string; kind: string; blocks: number; bytes: number; digest: string; sha256: string }[];
     copiedInOrder: number;
     copiedOutOfOrder: number;
     bytes: number;
@@ -62,9 +64,12 @@ describe('snaptape backup --json', () => {
     const element = run.summary.elements[0];
     expect(element).toMatchObject({ name: 'FULLVOLUME.CLI001', kind: 'volume', blocks: 150 });
     expect(element?.sha256).toMatch(/^[0-9a-f]{64}$/);
-    // The digest is of the bytes Hercules extracts from the tape.
+    expect(element?.digest).toBe('BLKSHA256');
+    // The digest is of the bytes Hercules extracts from the tape: its blocks' payloads, each hashed.
     expect(runTool('hetget', [tape(), at('json.bin'), '1']).status).toBe(0);
-    expect(sha256File(at('json.bin'))).toBe(element?.sha256);
+    const payloads = firstDataSetPayloads(tape());
+    expect(sha256File(at('json.bin'))).toBe(createHash('sha256').update(Buffer.concat(payloads)).digest('hex'));
+    expect(blockSha256Of(payloads)).toBe(element?.sha256);
     expect(statSync(at('json.bin')).size).toBe(element?.bytes);
   });
 

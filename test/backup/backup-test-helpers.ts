@@ -4,6 +4,7 @@
  * the API that is guaranteed to race host writes (synchronous writes right after the start instant,
  * before the main thread can yield to let the session finish, plus the synthetic HostLoad).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
@@ -79,4 +80,25 @@ export function dataPayloadOffset(tape: string, blockIndex: number): number {
     offset += 6 + length;
   }
   throw new Error(`no data block ${blockIndex} in ${tape}`);
+}
+
+/** The data block payloads of the first data set (file 1's data), by an independent AWS walk. */
+export function firstDataSetPayloads(tape: string): Buffer[] {
+  const bytes = readFileSync(tape);
+  const payloads: Buffer[] = [];
+  let tapemarks = 0;
+  for (let offset = 0; offset + 6 <= bytes.length && tapemarks < 2;) {
+    const length = bytes.readUInt16LE(offset);
+    if ((bytes[offset + 4] as number) & 0x40) tapemarks++;
+    else if (tapemarks === 1) payloads.push(bytes.subarray(offset + 6, offset + 6 + length));
+    offset += 6 + length;
+  }
+  return payloads;
+}
+
+/** UTL1's BLKSHA256 by hand (native-layout/backup-tape-labels.md): SHA-256 of each payload's SHA-256, in order. */
+export function blockSha256Of(payloads: readonly Buffer[]): string {
+  const outer = createHash('sha256');
+  for (const p of payloads) outer.update(createHash('sha256').update(p).digest());
+  return outer.digest('hex');
 }

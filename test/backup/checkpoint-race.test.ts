@@ -6,7 +6,7 @@
  * ends in one state, leaving no temp file, descriptor or timer. A checkpoint that fails while the
  * finished copy waits for it fails the backup, and then no record ever said it completed.
  */
-import fs, { existsSync, readdirSync, readFileSync } from 'node:fs';
+import fs, { existsSync, readFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { openVolume } from '../../src/api/volume-api.js';
 import { CHECKPOINT_INTERVAL_MS, TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
+import { settledDescriptors } from '../harness/open-descriptors.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 
 const temp = makeTempDir('snaptape-checkpoint-race-');
@@ -70,7 +71,6 @@ function watchRecords(tape: string): { statuses: string[]; stop(): void } {
 }
 
 const recordStatus = (tape: string): string => (JSON.parse(readFileSync(`${tape}.session.json`, 'utf8')) as { status: string }).status;
-const openFds = (): number => readdirSync('/proc/self/fd').length;
 const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -117,7 +117,7 @@ describe('a record decided while a checkpoint is in flight', () => {
 
   it('a cancel ends the session once the checkpoint settled: cancelled, nothing left behind', async () => {
     const tape = join(temp.path, 'cancel.aws');
-    const fdsBefore = openFds();
+    const fdsBefore = await settledDescriptors();
     const timersBefore = timers();
     const session = TapeBackupSession.start(volume, { tapePath: tape, workers: 1, throttleMbps: 1 });
     await until(() => gate.opened, 'the checkpoint');
@@ -132,8 +132,7 @@ describe('a record decided while a checkpoint is in flight', () => {
     expect(recordStatus(tape)).toBe('cancelled');
     expect(volume.interceptorNames()).toEqual([]);
     expect(existsSync(`${tape}.session.json.async.tmp`)).toBe(false);
-    await sleep(100);
-    expect(openFds(), 'descriptors after the cancelled backup').toBe(fdsBefore);
+    expect(await settledDescriptors(), 'descriptors after the cancelled backup').toBe(fdsBefore);
     expect(timers(), 'timers after the cancelled backup').toBeLessThanOrEqual(timersBefore);
   }, 60_000);
 

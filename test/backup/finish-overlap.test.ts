@@ -1,37 +1,30 @@
 /**
  * Layer: scenario (issue 22, point 2). The end of a backup overlaps its copy:
- * - each element's SHA-256 (UTL1, the digest it always was) is made by a pass beside the copy that
- *   reads the tape back in tape order and checks every data block's header against the plan; a
- *   throttled copy shows the pass hashing while the copy runs, not after it;
- * - a damaged data block header is found by that pass, naming the block and its byte offset, and a
- *   pass whose copy stops returns without waiting for blocks that will not come;
+ * - each element's digest is made by the copy itself (test/backup/block-digest.test.ts); the finish
+ *   folds it and reads back every header (data blocks, labels, tapemarks) at its planned offset: a
+ *   damaged data block header is found, naming the block and its byte offset;
  * - the tape is flushed in steps during the copy;
  * - the verify a backup promises stays whole: a one-byte change anywhere on a new tape (a data
  *   block, a chunk header, a label, trailers included) fails `verify`, naming where.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBackup, type BackupRun } from '../../src/api/backup-api.js';
+import { runBackup } from '../../src/api/backup-api.js';
 import { SnaptapeError } from '../../src/errors/snaptape-error.js';
 import { SteppedWriteback } from '../../src/base/stepped-writeback.js';
-import { TrackStateArray, UNIT_STATE } from '../../src/engine/track-state.js';
 import { verifyBackupTape } from '../../src/techniques/restore/backup-tape.js';
-import { digestTape, newDigestWords, stopTapeDigest } from '../../src/techniques/tape-backup/tape-order-digest.js';
+import { writeTapeFrame } from '../../src/tape/mapped-tape-writer.js';
 import type { TapeFileSpec } from '../../src/tape/tape-file-spec.js';
 import { planTape } from '../../src/tape/tape-plan.js';
+import { verifyTapeAgainstPlan } from '../../src/tape/tape-verify.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
 import { runSnaptape } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 let dir: TempDir;
 const at = (name: string): string => join(dir.path, name);
-let throttled: BackupRun;
 let tape: string;
-/** A backup with a copy worker on every core: the pass has no core of its own. */
-let everyCore: BackupRun;
 
 /** Every entry of an AWSTAPE file by an independent walk: kind, header offset, payload length. */
 function walk(path: string): Array<{ kind: 'block' | 'tapemark'; offset: number; length: number }> {
@@ -48,48 +41,18 @@ function walk(path: string): Array<{ kind: 'block' | 'tapemark'; offset: number;
 beforeAll(async () => {
   dir = makeTempDir('snaptape-finish-overlap-');
   const volume = makeFilledVolume(dir.path, { cylinders: 4, seed: 22, name: 'source.ckd' });
-  tape = at('throttled.aws');
+  tape = at('volume.aws');
   try {
-    // About 3 MB at 2 MB/s: the copy lasts over a second, long enough to see the pass keep up.
-    // One worker fewer than the cores, so the pass has a core of its own (CI has 2).
-    throttled = await runBackup(volume, { tapePath: tape, workers: Math.max(1, availableParallelism() - 1), throttleMbps: 2 });
-    everyCore = await runBackup(volume, { tapePath: at('every-core.aws'), workers: availableParallelism(), throttleMbps: 2 });
+    await runBackup(volume, { tapePath: tape, workers: 2 });
   } finally {
     volume.close();
   }
 }, 120_000);
 afterAll(() => dir.cleanup());
 
-describe('the digests are made beside the copy', () => {
-  it("records UTL1's digest: the SHA-256 of the element's payloads, by an independent walk", () => {
-    const entries = walk(tape);
-    const bytes = readFileSync(tape);
-    const firstTapemark = entries.findIndex((e) => e.kind === 'tapemark');
-    const dataEnd = entries.findIndex((e, i) => i > firstTapemark && e.kind === 'tapemark');
-    const hash = createHash('sha256');
-    for (const e of entries.slice(firstTapemark + 1, dataEnd)) hash.update(bytes.subarray(e.offset + 6, e.offset + 6 + e.length));
-    expect(throttled.summary.elements[0]?.sha256).toBe(hash.digest('hex'));
-    expect(verifyBackupTape(tape).ok).toBe(true);
-  });
-
-  it('hashes while the copy runs: most blocks are hashed when the copy ends, and little is left after it', () => {
-    const blocks = throttled.summary.elements[0]?.blocks as number;
-    const phases = throttled.summary.phases;
-    expect(phases, 'the summary reports the phases').toBeDefined();
-    expect(phases?.blocksDigestedDuringCopy).toBeGreaterThanOrEqual(Math.floor(blocks / 2));
-    expect(phases?.digestWaitSeconds).toBeLessThan(phases?.copySeconds as number);
-  });
-
-  it('waits for the copy where every core has a copy worker: a thread more would slow the copy and the host', () => {
-    const blocks = everyCore.summary.elements[0]?.blocks as number;
-    const phases = everyCore.summary.phases;
-    // Only the last batches of the worker that finishes first can overlap the pass.
-    expect(phases?.blocksDigestedDuringCopy).toBeLessThan(Math.floor(blocks / 2));
-    expect(verifyBackupTape(at('every-core.aws')).ok).toBe(true);
-  });
-
-  it('finds a damaged data block header, naming the block and its byte offset, and stops when told', () => {
-    // A two-file plan of small blocks, written by hand: the pass reads only what the plan says.
+describe("the finish's read-back", () => {
+  it('checks every data block header against the plan, naming a damaged one by block and byte offset', () => {
+    // A two-file plan of small blocks, its data blocks written by hand, its frame as a backup writes it.
     const files: TapeFileSpec[] = [
       { dsname: 'A', recordFormat: 'U', recordLengthBytes: 0, blockSizeBytes: 300, dataBlockLengths: [100, 200, 300] },
       { dsname: 'B', recordFormat: 'U', recordLengthBytes: 0, blockSizeBytes: 60, dataBlockLengths: [50, 60] },
@@ -107,29 +70,18 @@ describe('the digests are made beside the copy', () => {
       });
     }
     writeFileSync(path, bytes);
-    const states = TrackStateArray.create(5);
-    for (let u = 0; u < 5; u++) states.restore(u, UNIT_STATE.COPIED);
-    const task = { tapePath: path, plan, baseOffsetBytes: 0, stateBuffer: states.buffer, words: newDigestWords() };
-    const good = digestTape(task);
-    expect(good.error).toBeUndefined();
-    expect(good.digests?.[1]).toBe(
-      createHash('sha256')
-        .update(Buffer.concat([Buffer.alloc(50, 1), Buffer.alloc(60, 2)]))
-        .digest('hex'),
-    );
+    const fd = openSync(path, 'r+');
+    try {
+      writeTapeFrame(fd, plan, [], path);
+    } finally {
+      closeSync(fd);
+    }
+    expect(verifyTapeAgainstPlan(path, plan, undefined, { indexFromPlan: true }).dataBlockCount).toBe(5);
+    const framed = readFileSync(path);
     const damagedAt = plan.files[0]?.dataOffsetsBytes[2] as number;
-    bytes[damagedAt + 2] = (bytes[damagedAt + 2] as number) ^ 0x01;
-    writeFileSync(path, bytes);
-    const bad = digestTape(task);
-    expect(bad.digests).toBeUndefined();
-    expect(bad.error?.message).toContain(`block 2 at byte offset ${damagedAt}`);
-    // Blocks that never reach the tape: the pass ends at the stop word instead of waiting on.
-    const pending = TrackStateArray.create(5);
-    const words = newDigestWords();
-    stopTapeDigest(words);
-    const stopped = digestTape({ ...task, stateBuffer: pending.buffer, words });
-    expect(stopped.digests).toBeUndefined();
-    expect(stopped.error).toBeUndefined();
+    framed[damagedAt + 2] = (framed[damagedAt + 2] as number) ^ 0x01;
+    writeFileSync(path, framed);
+    expect(() => verifyTapeAgainstPlan(path, plan, undefined, { indexFromPlan: true })).toThrow(`block 2 at byte offset ${damagedAt} has the header`);
   });
 });
 

@@ -1,10 +1,10 @@
 /**
  * Layer: scenario (issue 22 review). A copy's tasks are queued one per turn of the event loop (each
- * clones the plan on the owning thread), and a backup asks for its digest pass right after. The
+ * clones the plan on the owning thread), and a backup asks for its finish once the copy ends. The
  * pool runs tasks in the order they were asked for, and promises that a script asked for after a
  * copy's tasks never takes a thread one of them waits for (copy-pool.ts): with three workers the
- * digest must still be queued after the third copy task, not between the second and the third
- * (then the copy runs on two threads, the digest on the third, and the last task waits for the end).
+ * copy's three tasks come first, and the only script is the finish (the digests are made by the
+ * copy itself: no digest pass runs beside it).
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ afterAll(() => temp.cleanup());
 type Run = (task: unknown, options?: { name?: string }) => Promise<unknown>;
 
 describe('the tasks a backup queues on its pool', () => {
-  it('are the copy tasks of every worker first, then the digest pass', async () => {
+  it('are the copy tasks of every worker first, then the finish', async () => {
     makeFilledVolume(temp.path, { cylinders: 4, seed: 22, percent: 100, name: 'src.ckd' }).close();
     const volume = openVolume(join(temp.path, 'src.ckd'));
     const pool = new CopyPool(3);
@@ -35,7 +35,7 @@ describe('the tasks a backup queues on its pool', () => {
     try {
       const session = TapeBackupSession.start(volume, { tapePath: join(temp.path, 'order.aws'), pool });
       await session.done;
-      expect(asked.slice(0, 4)).toEqual(['copy', 'copy', 'copy', 'digestTape']);
+      expect(asked).toEqual(['copy', 'copy', 'copy', 'finishTape']);
     } finally {
       volume.close();
       await pool.close();

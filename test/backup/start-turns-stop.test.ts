@@ -5,7 +5,7 @@
  * settles once (no unhandled rejection), its record says so, the copy-before-write interceptor is
  * gone, and no descriptor, timer or temp file is left behind.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -14,29 +14,13 @@ import { CopyPool } from '../../src/engine/copy-pool.js';
 import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
+import { settledDescriptors } from '../harness/open-descriptors.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 
 const temp = makeTempDir('snaptape-turns-stop-');
 afterAll(() => temp.cleanup());
 
 const recordStatus = (tape: string): string => (JSON.parse(readFileSync(`${tape}.session.json`, 'utf8')) as { status: string }).status;
-const openFds = (): number => readdirSync('/proc/self/fd').length;
-/**
- * The descriptor count once it has held still for 100 ms (at most 3 s): the pool's threads share
- * the process's table, and a task of the test before may still be closing its file as this one
- * starts (seen as one descriptor more or fewer, under load).
- */
-async function settledFds(): Promise<number> {
-  let count = openFds();
-  // Bounded: at most 30 looks, 100 ms apart.
-  for (let look = 0; look < 30; look++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const now = openFds();
-    if (now === count) return now;
-    count = now;
-  }
-  return count;
-}
 type Run = (task: unknown, options?: { name?: string }) => Promise<unknown>;
 const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
@@ -71,7 +55,7 @@ describe('a backup stopped in the turns after its start', () => {
     'cancelled after %i turns: cancelled, and nothing left behind',
     async (turns) => {
       const tape = join(temp.path, `cancel-${turns}.aws`);
-      const fdsBefore = await settledFds();
+      const fdsBefore = await settledDescriptors();
       const timersBefore = timers();
       const session = TapeBackupSession.start(volume, { tapePath: tape, pool, throttleMbps: 2 });
       for (let t = 0; t < turns; t++) await nextTurn();
@@ -82,7 +66,7 @@ describe('a backup stopped in the turns after its start', () => {
       expect(volume.interceptorNames()).toEqual([]);
       expect(existsSync(`${tape}.session.json.async.tmp`)).toBe(false);
       // A leak stays; a descriptor of another thread that closes late does not.
-      expect(await settledFds(), 'descriptors after the cancelled backup').toBeLessThanOrEqual(fdsBefore);
+      expect(await settledDescriptors(), 'descriptors after the cancelled backup').toBeLessThanOrEqual(fdsBefore);
       expect(timers(), 'timers after the cancelled backup').toBeLessThanOrEqual(timersBefore);
       expect(unhandled).toEqual([]);
     },
@@ -92,7 +76,7 @@ describe('a backup stopped in the turns after its start', () => {
   it('on a pool destroyed as the copy starts: failed once, with no unhandled rejection', async () => {
     const dying = new CopyPool(1);
     // The pool is destroyed right after it queued the copy's task: that task is rejected at once,
-    // in the turn where the session waits before asking for its digest pass.
+    // in the turns before the session awaits the copy.
     const piscina = (dying as unknown as { pool: { run: Run; destroy(): Promise<void> } }).pool;
     const realRun = piscina.run.bind(piscina);
     piscina.run = (task, options) => {

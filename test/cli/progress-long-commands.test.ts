@@ -224,7 +224,7 @@ describe('the bar of the long commands in the CLI', () => {
     const server = await startServe([d('sec.ckd'), '--nbd', '127.0.0.1:0', '--insecure-tcp', '--control', socket]);
     try {
       const shown = runSnaptapeOnTerminal(['mirror', 'backup', 'sec', '--to', d('m1.aws'), '--rejoin', '--server', socket]);
-      expect(shown).toMatch(/done: units 30\/30 copied, hashed and verified/);
+      expect(shown).toMatch(/done: units 30\/30 copied and hashed, tape checked/);
       const json = JSON.parse(runSnaptapeOnTerminal(['mirror', 'backup', 'sec', '--to', d('m2.aws'), '--rejoin', '--server', socket, '--json'])) as {
         backup: { state: string };
       };

@@ -145,9 +145,9 @@ describe('the bar in the CLI', () => {
     // phase shows, the copy bar at 100% with ETA 0s is not drawn again (one frame of it just as the
     // copy ends, under load, is the copy's own last state).
     const frames = shown.split(/\r|\[1G/);
-    const drawn = frames.filter((f) => /units \d+\/75|SHA-256 \+ verify/.test(f));
-    expect(drawn[drawn.length - 1]).toContain('done: units 75/75 copied, hashed and verified');
-    const finishing = drawn.findIndex((f) => f.includes('SHA-256 + verify'));
+    const drawn = frames.filter((f) => /units \d+\/75|digests \+ check/.test(f));
+    expect(drawn[drawn.length - 1]).toContain('done: units 75/75 copied and hashed, tape checked');
+    const finishing = drawn.findIndex((f) => f.includes('digests + check'));
     if (finishing >= 0) expect(drawn.slice(finishing).filter((f) => /100%.*ETA 0s/.test(f))).toEqual([]);
   });
 });

@@ -1,10 +1,10 @@
 /**
  * Crafted backup tapes, as a hostile user makes them: a backup tape read block by block, edited
- * (its UHL words, its data blocks), and sealed again, its UTL1 (the data's SHA-256) and UTL2 (the
+ * (its UHL words, its data blocks), and sealed again, its UTL1 (the data's digest) and UTL2 (the
  * labels' SHA-256) recomputed, so that every digest a restore checks matches what was edited. The
  * digests prove only that a tape is what it says; these tapes say something hostile.
  */
-import { createHash } from 'node:crypto';
+import { ElementHasher, type ElementDigestKind } from '../../src/techniques/tape-backup/element-digest.js';
 import { writeFileSync } from 'node:fs';
 import { decodeEbcdicTrimmed } from '../../src/base/ebcdic.js';
 import { encodeAwsBlockHeader, FLAG1_TAPEMARK, FLAG1_WHOLE_BLOCK } from '../../src/tape/aws-block-header.js';
@@ -68,10 +68,12 @@ export function dataBlocksOf(blocks: TapeBlocks, file: number): { first: number;
 }
 
 /**
- * Recomputes every file's UTL1 (SHA-256 of its data blocks) and UTL2 (SHA-256 of VOL1 and its
- * HDR/UHL labels), as a backup writes them: the tape then verifies whatever its labels and blocks say.
+ * Recomputes every file's UTL1 (the digest of its data blocks) and UTL2 (SHA-256 of VOL1 and its
+ * HDR/UHL labels), as a backup writes them: the tape then verifies whatever its labels and blocks
+ * say. UTL1 keeps the construction it names (element-digest.ts), or takes `construction`: SHA256
+ * makes a tape as backups wrote them before BLKSHA256.
  */
-export function sealTapeBlocks(blocks: TapeBlocks): TapeBlocks {
+export function sealTapeBlocks(blocks: TapeBlocks, construction?: ElementDigestKind): TapeBlocks {
   const out = [...blocks];
   const vol1 = out[0] as Buffer;
   for (let file = 0; ; file++) {
@@ -87,11 +89,14 @@ export function sealTapeBlocks(blocks: TapeBlocks): TapeBlocks {
       if (id === undefined || !/^(HDR|UHL)/.test(id)) break;
       headers.unshift(out[b] as Buffer);
     }
-    const sha = createHash('sha256');
-    for (let b = data.first; b < data.first + data.count; b++) sha.update(out[b] as Buffer);
     for (let b = data.first + data.count + 1; b < out.length && out[b] !== null; b++) {
       const id = labelIdOf(out[b] as Buffer);
-      if (id === 'UTL1') out[b] = encodeUserLabel({ labelId: 'UTL', number: 1, userData: digestLabel(sha.digest('hex')) });
+      if (id === 'UTL1') {
+        const kind = construction ?? (userLabelWords(out[b] as Buffer).startsWith('SHA256=') ? 'SHA256' : 'BLKSHA256');
+        const hasher = new ElementHasher(kind);
+        for (let d = data.first; d < data.first + data.count; d++) hasher.update(out[d] as Buffer);
+        out[b] = encodeUserLabel({ labelId: 'UTL', number: 1, userData: digestLabel({ kind, hex: hasher.digest().toString('hex') }) });
+      }
       if (id === 'UTL2')
         out[b] = encodeUserLabel({ labelId: 'UTL', number: 2, userData: labelDigestLabel(labelDigestOf({ ids: [], bytes: [vol1, ...headers] })) });
     }

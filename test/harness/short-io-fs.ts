@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
+import { basename, dirname, join } from 'node:path';
 
 export interface ShortIo {
   /** Calls of readSync / writeSync / writevSync made on the descriptor. */
@@ -18,8 +19,14 @@ export interface ShortIo {
 type PositionedIo = (fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => number;
 type PositionedWritev = (fd: number, buffers: readonly Uint8Array[], position: number) => number;
 
+/** The path /proc/self/fd shows for `path`, also for a file not made yet (its folder resolved). */
+function resolvedPath(path: string): string {
+  return fs.existsSync(path) ? fs.realpathSync(path) : join(fs.realpathSync(dirname(path)), basename(path));
+}
+
+/** `maxBytes` Infinity: no fault, the calls on the file are only counted. */
 export function shortIoOn(path: string, maxBytes: number): ShortIo {
-  const target = fs.realpathSync(path);
+  const target = resolvedPath(path);
   const isTarget = (f: number): boolean => {
     try {
       return fs.readlinkSync(`/proc/self/fd/${f}`) === target;

@@ -5,29 +5,16 @@
  * user's stderr). Found by running the mirror bench: "Closing file descriptor N on garbage
  * collection" after each initial copy.
  */
-import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/volume/open-volume.js';
 import { MirrorSession } from '../../src/techniques/mirror/mirror-session.js';
 import { MIRROR_WRITEBACK_BYTES } from '../../src/techniques/mirror/mirror-limits.js';
+import { settledDescriptors } from '../harness/open-descriptors.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 /** Enough blocks that the copy writes several writeback steps. */
 const BLOCKS = (3 * MIRROR_WRITEBACK_BYTES) / 512;
-
-/** This process's open descriptors on `path`. */
-function descriptorsOn(path: string): number {
-  let count = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(join('/proc/self/fd', fd)) === path) count++;
-    } catch {
-      // Closed between the listing and the read: not open.
-    }
-  }
-  return count;
-}
 
 let dir: TempDir | undefined;
 afterEach(() => {
@@ -47,11 +34,11 @@ describe('a local mirror copy run', () => {
     try {
       await mirror.whenInSync();
       // The mirror's own volume holds the secondary open (one descriptor); the copy's steps do not.
-      expect(descriptorsOn(secondaryPath)).toBe(1);
+      expect(await settledDescriptors(secondaryPath)).toBe(1);
     } finally {
       await mirror.remove();
       primary.close();
     }
-    expect(descriptorsOn(secondaryPath)).toBe(0);
+    expect(await settledDescriptors(secondaryPath)).toBe(0);
   });
 });

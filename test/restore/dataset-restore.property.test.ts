@@ -456,6 +456,17 @@ const REALLOCATE_EXAMPLE: { cylinders: number; datasets: DatasetSpec[]; steps: S
   steps: [0, 1, 2].flatMap((pick) => [0, 1, 2].map((onto) => ({ op: 'restore' as const, pick, mode: 'rename-onto' as const, onto, replace: true }))),
 };
 
+/**
+ * A plan that always reaches "refused no space", for the same reason: the free space is filled
+ * (three times, each taking the largest free run whole), then the tape's 30-track data set is
+ * restored under a new name, which no free run left can take.
+ */
+const NO_SPACE_EXAMPLE: { cylinders: number; datasets: DatasetSpec[]; steps: Step[] } = {
+  cylinders: 20,
+  datasets: [{ tracks: 30, shape: 0, fill: 0.5, seed: 1 }],
+  steps: [...[0, 1, 2].map(() => ({ op: 'fill' as const, leave: 0 })), { op: 'restore' as const, pick: 0, mode: 'rename' as const, onto: 0, replace: false }],
+};
+
 describe('data-set restore property', () => {
   it(`${RUNS} random volumes: deletes, allocations, puts and restores keep every invariant`, async () => {
     const seed = fcSeed('dataset-restore-property');
@@ -471,7 +482,7 @@ describe('data-set restore property', () => {
           throw error;
         }
       }),
-      { seed, numRuns: RUNS, examples: [[REALLOCATE_EXAMPLE]] },
+      { seed, numRuns: RUNS, examples: [[REALLOCATE_EXAMPLE], [NO_SPACE_EXAMPLE]] },
     );
     console.log(`[dataset-restore-property] runs=${runs} mismatches=${mismatches} ${JSON.stringify(tally)}`);
     expect(mismatches).toBe(0);

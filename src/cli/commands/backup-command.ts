@@ -77,8 +77,10 @@ export function formatBackupRun(run: BackupRun): string {
   const s = run.summary;
   const lines = [
     `Backup of ${s.source.path} (${s.source.typeName} ${s.source.volser}) to ${s.tapePath}: completed in ${s.seconds.toFixed(2)} s`,
-    `  ${s.elements.length} element(s); copied in order ${s.copiedInOrder}, out of order ${s.copiedOutOfOrder}; ${(s.bytes / 1e6).toFixed(1)} MB at ${s.mbPerSecond.toFixed(1)} MB/s; tape ${s.tapeBytes} bytes, verified (${s.verification.entryCount} blocks and tapemarks)`,
-    ...s.elements.map((e) => `  ${e.name.padEnd(44)} ${String(e.blocks).padStart(7)} blocks ${String(e.bytes).padStart(12)} bytes  sha256 ${e.sha256}`),
+    `  ${s.elements.length} element(s); copied in order ${s.copiedInOrder}, out of order ${s.copiedOutOfOrder}; ${(s.bytes / 1e6).toFixed(1)} MB at ${s.mbPerSecond.toFixed(1)} MB/s; tape ${s.tapeBytes} bytes, its ${s.verification.entryCount} blocks and tapemarks read back and checked (headers and labels; 'snaptape verify' reads every byte)`,
+    ...s.elements.map(
+      (e) => `  ${e.name.padEnd(44)} ${String(e.blocks).padStart(7)} blocks ${String(e.bytes).padStart(12)} bytes  ${e.digest.toLowerCase()} ${e.sha256}`,
+    ),
   ];
   if (s.chain?.base)
     lines.push(

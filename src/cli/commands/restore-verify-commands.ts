@@ -118,7 +118,7 @@ a new volume is written as the tape is hashed, and removed if the tape does not 
         () =>
           [
             `Restored ${tape} to ${result.to}${result.newVolume ? ' (new volume)' : ''}:`,
-            ...result.elements.map((e) => `  ${e.name.padEnd(44)} ${e.unitsWritten} units, sha256 ${e.sha256} verified`),
+            ...result.elements.map((e) => `  ${e.name.padEnd(44)} ${e.unitsWritten} units, ${e.digest.toLowerCase()} ${e.sha256} verified`),
             ...result.incrementals.map(
               (inc) => `  then ${inc.path}: ${inc.elements.reduce((n, e) => n + e.unitsWritten, 0)} units in ${inc.elements.length} run(s), verified`,
             ),
@@ -159,7 +159,7 @@ a new volume is written as the tape is hashed, and removed if the tape does not 
             `${tape}: tape ${report.volser}, source ${report.source.typeName} ${report.source.volser}: ${report.ok ? 'OK' : 'FAILED'}`,
             ...report.elements.map(
               (e) =>
-                `  ${e.ok ? 'ok ' : 'BAD'} ${e.name.padEnd(44)} ${e.blocks} blocks ${e.bytes} bytes sha256 ${e.sha256}${e.ok ? '' : ` (tape records ${e.recorded})`}`,
+                `  ${e.ok ? 'ok ' : 'BAD'} ${e.name.padEnd(44)} ${e.blocks} blocks ${e.bytes} bytes ${e.digest.toLowerCase()} ${e.sha256}${e.ok ? '' : ` (tape records ${e.recorded})`}`,
             ),
             ...report.labels.map((l) =>
               l.recorded === undefined

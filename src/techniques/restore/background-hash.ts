@@ -1,5 +1,5 @@
 /**
- * SHA-256 of a tape's blocks on a worker thread (hash-worker.ts), for a restore that writes what it
+ * The digest of a tape's elements (in the construction each UTL1 names) on a worker thread (hash-worker.ts), for a restore that writes what it
  * hashes: the tape is read into two windows in turn (double buffering); once this thread has
  * written a window's blocks, the window goes to the worker (transferred, with the byte ranges of
  * its blocks), and this thread reads and writes the next window while the worker hashes. A window
@@ -18,6 +18,7 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import { IoError, UsageError } from '../../errors/snaptape-error.js';
 import { WINDOW_BYTES, type ReadWindows } from '../../tape/tape-reader.js';
 import type { BlockHash } from './backup-tape.js';
+import type { ElementDigestKind } from '../tape-backup/element-digest.js';
 import {
   COPY_MARK,
   DIGEST_BYTES,
@@ -96,6 +97,12 @@ export class BackgroundSha256 implements BlockHash, ReadWindows {
     return this.windowHere(next);
   }
 
+  /** Starts an element's digest in construction `kind`: after every block posted before it. */
+  begin(kind: ElementDigestKind): void {
+    this.flush();
+    this.post({ kind: 'begin', digest: kind });
+  }
+
   update(block: Buffer): void {
     const current = this.current;
     if (current !== -1 && block.buffer === this.windowBuffers[current]?.buffer) {
@@ -112,7 +119,7 @@ export class BackgroundSha256 implements BlockHash, ReadWindows {
     this.copies.push(copy);
   }
 
-  /** The hex SHA-256 of every block updated since the last digest, once the worker has hashed them all. */
+  /** The hex digest of every block updated since `begin`, once the worker has hashed them all. */
   digest(): string {
     this.flush();
     this.post({ kind: 'digest' });

@@ -4,7 +4,6 @@
  * session record says it never finished is refused as incomplete.
  */
 import { PhaseReporter, type OnPhaseProgress } from '../../base/phase-progress.js';
-import { createHash } from 'node:crypto';
 import { VerifyError } from '../../errors/snaptape-error.js';
 import { readTapeContents } from '../../tape/tape-contents.js';
 import { checkTapeNotBeingWritten } from '../../tape/tape-lock.js';
@@ -23,12 +22,16 @@ import {
   type SourceDescription,
 } from '../tape-backup/backup-labels.js';
 import { parseLabelDigest } from '../tape-backup/label-digest.js';
+import { ElementHasher, type ElementDigestKind } from '../tape-backup/element-digest.js';
 import { checkElementLabels, type LabelCheck } from './tape-trust.js';
 
 export interface TapeElement {
   readonly name: string;
   readonly fileSequence: number;
   readonly description: ElementDescription;
+  /** UTL1's construction (element-digest.ts): BLKSHA256, or SHA256 on tapes written before it. */
+  readonly digest: ElementDigestKind;
+  /** UTL1's digest (hex), of the construction `digest` names. */
   readonly sha256: string;
   /** SHA-256 of the element's labels (UTL2); undefined on tapes written before it. */
   readonly labelsSha256: string | undefined;
@@ -103,14 +106,16 @@ export function openBackupTape(path: string, location: TapeLocation = {}): Backu
     );
     const elements = contents.dataSets.map((ds) => {
       const userHeaders = ds.userHeaderLabels.map((l) => l.userData);
+      const recorded = parseDigest(
+        ds.userTrailerLabels.map((l) => l.userData),
+        where(ds.fileSequence),
+      );
       return {
         name: ds.dsid,
         fileSequence: ds.fileSequence,
         description: parseElementDescription(userHeaders, where(ds.fileSequence)),
-        sha256: parseDigest(
-          ds.userTrailerLabels.map((l) => l.userData),
-          where(ds.fileSequence),
-        ),
+        digest: recorded.kind,
+        sha256: recorded.hex,
         labelsSha256: parseLabelDigest(
           ds.userTrailerLabels.map((l) => l.userData),
           where(ds.fileSequence),
@@ -151,32 +156,45 @@ export function forEachBlock(tape: BackupTape, element: TapeElement, visit: (blo
 }
 
 /**
- * The SHA-256 of an element's blocks, in order: on this thread, or on a worker (background-hash.ts),
- * which then gives the windows the tape is read into.
+ * The digest of an element's blocks, in order, in the construction its UTL1 names
+ * (tape-backup/element-digest.ts): on this thread, or on a worker (background-hash.ts), which then
+ * gives the windows the tape is read into.
  */
 export interface BlockHash {
+  /** Starts an element's digest in construction `kind`. */
+  begin(kind: ElementDigestKind): void;
+  /** One whole block's payload, in tape order. */
   update(block: Buffer): void;
-  /** The hex digest of every block updated since the last one. */
+  /** The hex digest of every block updated since `begin`. */
   digest(): string;
   readonly windows?: ReadWindows;
 }
 
-function sha256HereAndNow(): BlockHash {
-  const hash = createHash('sha256');
-  return { update: (block) => hash.update(block), digest: () => hash.digest('hex') };
+function hashHereAndNow(): BlockHash {
+  let hasher = new ElementHasher('BLKSHA256');
+  return {
+    begin: (kind) => {
+      hasher = new ElementHasher(kind);
+    },
+    update: (block) => hasher.update(block),
+    digest: () => hasher.digest().toString('hex'),
+  };
 }
 
 export interface ElementCheck {
   readonly name: string;
   readonly blocks: number;
   readonly bytes: number;
+  /** The construction UTL1 names, in which `sha256` was computed. */
+  readonly digest: ElementDigestKind;
   readonly sha256: string;
   readonly recorded: string;
   readonly ok: boolean;
 }
 
 /**
- * Hashes an element's blocks and checks the digest against UTL1. With `visit`, each block is also
+ * Hashes an element's blocks, in the construction its UTL1 names, and checks the digest against
+ * UTL1. With `visit`, each block is also
  * handed to it after it is hashed, in the same pass: a restore writes what it hashes, reading the
  * tape once (the block is valid only during `visit`, as in forEachBlock). `hash`: where the SHA-256
  * runs (a restore's worker); this thread by default.
@@ -185,9 +203,10 @@ export function checkElement(
   tape: BackupTape,
   element: TapeElement,
   visit?: (block: Buffer, index: number) => void,
-  hash: BlockHash = sha256HereAndNow(),
+  hash: BlockHash = hashHereAndNow(),
 ): ElementCheck {
   let bytes = 0;
+  hash.begin(element.digest);
   forEachBlock(
     tape,
     element,
@@ -203,6 +222,7 @@ export function checkElement(
     name: element.description.dsname ?? element.name,
     blocks: element.blockCount,
     bytes,
+    digest: element.digest,
     sha256,
     recorded: element.sha256,
     ok: sha256 === element.sha256,
@@ -225,7 +245,7 @@ export function blocksOf(elements: readonly TapeElement[]): number {
 }
 
 /**
- * `snaptape verify`: reads the whole tape and checks every element's SHA-256 against UTL1 (phase
+ * `snaptape verify`: reads the whole tape and checks every element's digest against UTL1 (phase
  * sha256, in blocks), its labels against UTL2 (phase verify, in elements).
  */
 export function verifyBackupTape(path: string, location: TapeLocation = {}): TapeVerifyReport {

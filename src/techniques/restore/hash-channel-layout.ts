@@ -9,6 +9,7 @@
  * V8 copies and hashes out of a SharedArrayBuffer markedly slower.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { ElementDigestKind } from '../tape-backup/element-digest.js';
 
 export const HASH_WORD = {
   /** 1 while window 0 is with the worker: raised by the owning thread as it posts it, lowered by the worker once it sent it back. */
@@ -44,15 +45,18 @@ export const COPY_MARK = 0xffffffff;
 
 /** Messages the owning thread posts to the worker; the worker handles them in order. */
 export type ToHashWorker =
+  /** Start an element's digest in construction `digest` (tape-backup/element-digest.ts). */
+  | { readonly kind: 'begin'; readonly digest: ElementDigestKind }
   /**
-   * Hash the bytes of `buffer` (window `window`) at the (offset, length) pairs of `ranges`, a pair
+   * Hash the bytes of `buffer` (window `window`) at the (offset, length) pairs of `ranges`, one pair
+   * per block (the construction hashes each block whole), a pair
    * whose offset is COPY_MARK standing for the next of `copies` (a block that was not a view into
    * the window: joined from chunks, or decompressed); then send the window back and lower its BUSY word.
    */
   | { readonly kind: 'window'; readonly window: 0 | 1; readonly buffer: ArrayBuffer; readonly ranges: Uint32Array; readonly copies: readonly Uint8Array[] }
-  /** Hash these bytes (a block read outside the windows: a span too big for one). */
+  /** Hash these bytes (one block read outside the windows: a span too big for one). */
   | { readonly kind: 'bytes'; readonly data: Uint8Array }
-  /** Put the digest of everything hashed since the last one, and start a new one. */
+  /** Put the digest of everything hashed since the last `begin`. */
   | { readonly kind: 'digest' }
   /** Start an fdatasync of `path` (the restore's target), then lower WRITEBACK_BUSY. */
   | { readonly kind: 'writeback'; readonly path: string };

@@ -1,10 +1,10 @@
 /**
- * The hash worker of a restore (hash-channel-layout.ts): SHA-256 of the tape's windows on a thread
+ * The hash worker of a restore (hash-channel-layout.ts): each element's digest (in the construction
+ * its UTL1 names: tape-backup/element-digest.ts) of the tape's windows on a thread
  * of its own, each sent back once hashed, so that hashing overlaps the owning thread's reads and writes, and the target's
  * writeback (an fdatasync started while the restore goes on, so that its closing fsync is short).
  * A writeback's failure is not reported here: the restore's own fsync at the end reports it.
  */
-import { createHash } from 'node:crypto';
 import { close, fdatasync, open } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
@@ -18,12 +18,13 @@ import {
   type ToHashWorker,
   type WindowBack,
 } from './hash-channel-layout.js';
+import { ElementHasher } from '../tape-backup/element-digest.js';
 
 const port = parentPort;
 if (port === null) throw new Error('hash-worker runs as a worker thread');
 const data = workerData as HashWorkerData;
 const words = new Int32Array(data.control);
-let hash = createHash('sha256');
+let hash = new ElementHasher('BLKSHA256');
 
 function lower(word: number): void {
   Atomics.sub(words, word, 1);
@@ -51,6 +52,9 @@ port.on('message', (message: ToHashWorker) => {
   if (Atomics.load(words, HASH_WORD.FAILURE_BYTES) !== 0) return;
   try {
     switch (message.kind) {
+      case 'begin':
+        hash = new ElementHasher(message.digest);
+        break;
       case 'window': {
         const window = new Uint8Array(message.buffer);
         const ranges = message.ranges;
@@ -70,7 +74,6 @@ port.on('message', (message: ToHashWorker) => {
         break;
       case 'digest':
         new Uint8Array(data.control, DIGEST_OFFSET_BYTES, DIGEST_BYTES).set(hash.digest());
-        hash = createHash('sha256');
         Atomics.add(words, HASH_WORD.DIGEST_SEQ, 1);
         Atomics.notify(words, HASH_WORD.DIGEST_SEQ);
         break;

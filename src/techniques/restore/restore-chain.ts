@@ -118,7 +118,7 @@ export function restoreChain(paths: readonly string[], options: RestoreOptions):
         const checks = tape.elements.map((e) => checkElement(tape, e, verifyPassCheck(tape, e)));
         const bad = checks.find((c) => !c.ok);
         if (bad)
-          throw new VerifyError(`Cannot restore the chain: ${bad.name} of ${path} has SHA-256 ${bad.sha256}, the tape records ${bad.recorded}`, { path });
+          throw new VerifyError(`Cannot restore the chain: ${bad.name} of ${path} has ${bad.digest} ${bad.sha256}, the tape records ${bad.recorded}`, { path });
         return checks;
       } finally {
         tape.reader.close();

@@ -293,7 +293,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
 }
 
 function digestMismatch(tapePath: string, bad: ElementCheck): VerifyError {
-  return new VerifyError(`Cannot restore from ${tapePath}: ${bad.name} has SHA-256 ${bad.sha256}, the tape records ${bad.recorded}`, {
+  return new VerifyError(`Cannot restore from ${tapePath}: ${bad.name} has ${bad.digest} ${bad.sha256}, the tape records ${bad.recorded}`, {
     path: tapePath,
     element: bad.name,
   });

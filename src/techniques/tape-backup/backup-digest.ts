@@ -1,6 +1,6 @@
 /**
- * SHA-256 of a whole tape file, in large sequential reads. (Each element's own SHA-256 is made
- * beside the copy: tape-order-digest.ts.)
+ * SHA-256 of a whole tape file, in large sequential reads. (Each element's own digest is made by
+ * the copy, block by block, and folded at the finish: element-digest.ts, finish-tape-task.ts.)
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync } from 'node:fs';

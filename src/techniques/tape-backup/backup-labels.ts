@@ -11,7 +11,7 @@
  *   CHAIN CKPT=<name>                                  the checkpoint the backup set at its start
  *   BASE CKPT=<name> VOL=<volser>                      an incremental: its base's checkpoint and tape
  *   BASESHA=<64 hex>                                   an incremental: the SHA-256 of the whole base tape
- *   UTL1  SHA256=<64 hex>                                                       the element's digest
+ *   UTL1  BLKSHA256=<64 hex> (SHA256=<64 hex> on older tapes)                  the element's digest (element-digest.ts)
  *   UTL2  LABELSHA256=<64 hex>                              the digest of VOL1, HDR1, HDR2, UHL* (label-digest.ts)
  * Standard-label readers (hetmap, tapemap, z/OS) skip user labels.
  */
@@ -22,6 +22,7 @@ import { userLabelText } from '../../tape/standard-labels.js';
 import { encodeFormat1 } from '../../vtoc/dscb-codec.js';
 import { DSCB_KEY_BYTES } from '../../vtoc/dscb-layouts.js';
 import type { BackupElement } from './backup-elements.js';
+import type { ElementDigest } from './element-digest.js';
 
 export const BACKUP_LABEL_MAGIC = 'SNAPTAPE1';
 const F1_HEX_PARTS = ['F1A', 'F1B', 'F1C'] as const;
@@ -101,8 +102,9 @@ export function headerLabels(source: SourceDescription, element: BackupElement, 
   return [...headerLabelTexts(source, element), ...(chain ? chainLabelTexts(chain) : [])].map(userLabelText);
 }
 
-export function digestLabel(sha256Hex: string): Buffer {
-  return userLabelText(`SHA256=${sha256Hex}`);
+/** UTL1's text: the element's digest, named by its construction (element-digest.ts). */
+export function digestLabel(digest: ElementDigest): Buffer {
+  return userLabelText(`${digest.kind}=${digest.hex}`);
 }
 
 function words(texts: readonly string[]): Map<string, string> {
@@ -151,9 +153,10 @@ export function parseElementDescription(userHeaderData: readonly Buffer[], where
   throw labelError(where, `UHL2 names no element kind (${texts[1] ?? 'missing'})`);
 }
 
-export function parseDigest(userTrailerData: readonly Buffer[], where: string): string {
+/** UTL1's digest, in whichever construction it names: BLKSHA256 (a backup now), or SHA256 (older tapes). */
+export function parseDigest(userTrailerData: readonly Buffer[], where: string): ElementDigest {
   const text = userTrailerData[0] ? decodeEbcdicTrimmed(userTrailerData[0]) : '';
-  const match = /^SHA256=([0-9a-f]{64})$/.exec(text);
+  const match = /^(BLKSHA256|SHA256)=([0-9a-f]{64})$/.exec(text);
   if (!match) throw labelError(where, `UTL1 holds no SHA-256 ("${text}")`);
-  return match[1] as string;
+  return { kind: match[1] as ElementDigest['kind'], hex: match[2] as string };
 }

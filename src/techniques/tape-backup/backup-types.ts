@@ -7,6 +7,7 @@ import type { SessionState } from '../../session/session-state.js';
 import type { TapeVerification } from '../../tape/tape-verify.js';
 import type { BlockRange } from './backup-elements.js';
 import type { ChainDescription, SourceDescription } from './backup-labels.js';
+import type { ElementDigestKind } from './element-digest.js';
 import type { FaultPlan } from '../../image/fault-plan.js';
 
 /** Longest a host write waits for a worker's copy of its track before the error policy applies. */
@@ -78,6 +79,9 @@ export interface ElementSummary {
   readonly kind: string;
   readonly blocks: number;
   readonly bytes: number;
+  /** UTL1's construction (element-digest.ts): BLKSHA256 for every backup made now. */
+  readonly digest: ElementDigestKind;
+  /** The element's digest (hex) in that construction, as UTL1 records it. */
   readonly sha256: string;
 }
 
@@ -115,12 +119,13 @@ export interface BackupSummary {
 export interface BackupPhases {
   /** Start until every block was on the tape (as `copySeconds`). */
   readonly copySeconds: number;
-  /** After the copy, until the digest pass beside it had hashed the last block. */
-  readonly digestWaitSeconds: number;
-  /** Time the digest pass spent reading and hashing (beside the copy, on a thread of its own). */
-  readonly digestSeconds: number;
-  /** Data blocks the digest pass had hashed when the copy ended (of all the tape's data blocks). */
-  readonly blocksDigestedDuringCopy: number;
+  /**
+   * Data blocks whose digest the copy did not make, hashed from the tape at the finish: those a
+   * resumed backup found copied by the run it resumes (0 for a backup that was not resumed).
+   */
+  readonly blocksHashedFromTape: number;
+  /** Folding the copy's block digests into each element's UTL1 digest, those blocks hashed first. */
+  readonly elementDigestSeconds: number;
   /** Writebacks of the tape started during the copy (base/stepped-writeback.ts). */
   readonly stepFlushes: number;
   /** Labels, tapemarks and the final fsync of the tape. */

@@ -43,8 +43,8 @@ import type { WriteEvent, WriteInterceptor } from '../../volume/write-intercepto
 import { HostWriteRecorder } from '../../session/host-write-recorder.js';
 import { backupCopyPlan } from './backup-copy-plan.js';
 import { finishTapeOnPool } from './finish-tape-task.js';
-import { blocksDigested, digestTapeOnPool, newDigestWords, stopTapeDigest, type TapeDigestResult } from './tape-order-digest.js';
 import { injectTapeFaults } from './tape-faults.js';
+import { NEW_ELEMENT_DIGEST } from './element-digest.js';
 import type { BackupSpool } from './backup-spool.js';
 import { PERSISTED_SPOOLED, type DurableSlotBitmap } from './durable-bitmap.js';
 import { CopyBeforeWrite } from './copy-before-write.js';
@@ -94,6 +94,11 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   /** What the engine copies in the background (engine/copy-plan.ts). */
   readonly plan: CopyPlan;
   private readonly targetRate: TargetRate | undefined;
+  /**
+   * Slots a resumed backup found on the tape already (copied by the run it resumes): the copy has
+   * no digest of them, so the finish hashes them from the tape.
+   */
+  private readonly copiedBefore: Int32Array;
   private readonly flush: SteppedWriteback;
   private readonly startedMs = Date.now();
   private readonly startedAt = new Date().toISOString();
@@ -147,6 +152,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.targetRate = options.targetMbps ? createTargetRate(options.targetMbps) : undefined;
     this.flush = new SteppedWriteback(options.tapePath, TAPE_WRITEBACK_BYTES);
     this.plan = backupCopyPlan(this.set, this.layout, this.states, this.writer.baseOffsetBytes, options, this.targetRate);
+    this.copiedBefore = copiedSlots(this.states);
     this.cbw = new CopyBeforeWrite({
       volume,
       set: this.set,
@@ -365,8 +371,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
 
   /**
    * Runs in turns of the event loop of its own after the start instant (the pool's start, the
-   * copy's tasks, the digest's task): the host's writes, on this thread, wait for one step at
-   * most, never for the whole start-up. A host write meanwhile is copied before it as ever.
+   * copy's tasks): the host's writes, on this thread, wait for one step at most, never for the
+   * whole start-up. A host write meanwhile is copied before it as ever.
    */
   private async copyAll(): Promise<void> {
     await nextTurn();
@@ -380,8 +386,6 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     }
     this.timer = setInterval(() => this.tick(), PROGRESS_INTERVAL_MS);
     await nextTurn();
-    const digestWords = newDigestWords();
-    let digesting: Promise<TapeDigestResult> | undefined;
     try {
       const location = this.volume.backend.location();
       // A backend without a file location (CCKD, multi-file) is copied on this thread instead.
@@ -392,41 +396,24 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
           : {}),
         ports: () => ({ source: this.cbw.toTape.source, sink: this.cbw.toTape.sink }),
       });
-      // Observed at once: it may fail (its pool destroyed) in the turn below, before it is awaited.
-      copying.catch(() => undefined);
-      // After the copy's tasks are queued, so that it never holds a thread they wait for.
-      await nextTurn();
-      digesting = digestTapeOnPool(pool, {
-        tapePath: this.options.tapePath,
-        plan: this.layout.plan,
-        baseOffsetBytes: this.writer.baseOffsetBytes,
-        stateBuffer: this.states.buffer,
-        words: digestWords,
-      });
-      // Observed at once: a pass that fails while the copy runs is reported by finishTape, not as
-      // an unhandled rejection.
-      digesting.catch(() => undefined);
       const result = await copying;
       this.copyPath = result.path;
       // Spooled slots reach the tape through the drain; the tape is complete only once it is empty.
       await this.cbw.drain?.idle();
       if (result.error) this.fail(errorFromData(result.error));
       if (this.failure || this.stateValue === 'cancelled') return await this.abort();
-      await this.finishTape(pool, digesting, digestWords);
+      await this.finishTape(pool);
     } catch (error) {
       this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot run the copy workers: ${String(error)}`, {}));
       await this.abort();
     } finally {
       if (this.timer) clearInterval(this.timer);
-      // A pass still waiting for blocks that will not come ends before the pool does.
-      stopTapeDigest(digestWords);
-      await digesting?.catch(() => undefined);
       await this.flush.close();
       if (!this.options.pool) await pool.close();
     }
   }
 
-  private async finishTape(pool: CopyPool, digesting: Promise<TapeDigestResult>, digestWords: SharedArrayBuffer): Promise<void> {
+  private async finishTape(pool: CopyPool): Promise<void> {
     const census = this.states.census();
     if (census[UNIT_STATE.PENDING] + census[UNIT_STATE.CLAIMED] > 0) {
       this.fail(new SessionError(`Cannot finish ${this.name}: ${census[UNIT_STATE.PENDING] + census[UNIT_STATE.CLAIMED]} blocks were not copied`, {}));
@@ -435,40 +422,35 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     // The point in time is fully on tape: host writes need no protection from here on.
     const copiedMs = Date.now();
     this.copiedMs = copiedMs;
-    const digestedDuringCopy = blocksDigested(digestWords);
     this.stopProtecting();
     this.move('complete');
     this.writer.close();
-    // The digests were made beside the copy; what is left of them is the pass's last window.
-    const digested = await digesting;
-    const digestedMs = Date.now();
     // The tape was flushed in steps during the copy: the last step's fsync has little left to push.
     await this.flush.close();
-    // The labels, the sync and the read-back run on a worker: host writes go on meanwhile.
-    const result = digested.digests
-      ? await finishTapeOnPool(pool, {
-          tapePath: this.options.tapePath,
-          plan: this.layout.plan,
-          baseOffsetBytes: this.writer.baseOffsetBytes,
-          digests: digested.digests,
-          wholeTapeSha256: this.chain !== undefined,
-        })
-      : { error: digested.error };
+    // The digests' fold, the labels, the sync and the read-back run on a worker: host writes go on
+    // meanwhile. Every block's digest was made by the copy as it wrote it (engine/unit-copy.ts),
+    // but for those a resumed backup found on the tape, which the finish hashes from it.
+    const result = await finishTapeOnPool(pool, {
+      tapePath: this.options.tapePath,
+      plan: this.layout.plan,
+      baseOffsetBytes: this.writer.baseOffsetBytes,
+      blockDigests: this.plan.digestBuffer as SharedArrayBuffer,
+      blocksToHash: this.copiedBefore,
+      wholeTapeSha256: this.chain !== undefined,
+    });
     this.targetVolume?.close();
-    if (result.error || !digested.digests || !result.verification) {
+    if (result.error || !result.digests || !result.verification) {
       this.fail(result.error ? errorFromData(result.error) : new IoError(`Cannot finish the tape ${this.options.tapePath}`, {}));
       return await this.abort();
     }
     this.finishedMs = Date.now();
     const phases: BackupPhases = {
       copySeconds: (copiedMs - this.startedMs) / 1000,
-      digestWaitSeconds: (digestedMs - copiedMs) / 1000,
-      digestSeconds: digested.hashSeconds,
-      blocksDigestedDuringCopy: digestedDuringCopy,
+      blocksHashedFromTape: this.copiedBefore.length,
       stepFlushes: this.flush.flushes,
-      ...(result.seconds ?? { syncSeconds: 0, readBackSeconds: 0, tapeSha256Seconds: 0 }),
+      ...(result.seconds ?? { elementDigestSeconds: 0, syncSeconds: 0, readBackSeconds: 0, tapeSha256Seconds: 0 }),
     };
-    const summary = this.summarize(digested.digests, result.verification, result.tapeSha256, phases);
+    const summary = this.summarize(result.digests, result.verification, result.tapeSha256, phases);
     // The record says completed before the session does: a record that cannot be written fails it.
     // The checkpoint in flight, if any, lands or is dropped first.
     await this.checkpointing;
@@ -514,6 +496,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
         kind: e.kind,
         blocks: e.slotCount,
         bytes: this.set.slots.lengths.subarray(e.firstSlot, e.firstSlot + e.slotCount).reduce((n, l) => n + l, 0),
+        digest: NEW_ELEMENT_DIGEST,
         sha256: digests[i] as string,
       })),
       copiedInOrder: counters.copiedInOrder,
@@ -785,4 +768,14 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     for (const slot of this.spool?.slots() ?? []) states[slot] = PERSISTED_SPOOLED;
     return states;
   }
+}
+
+/** Slots already on the tape (COPIED or COPIED_OOO) when the session is made: a resumed backup's. */
+function copiedSlots(states: TrackStateArray): Int32Array {
+  const copied: number[] = [];
+  for (let slot = 0; slot < states.unitCount; slot++) {
+    const state = states.state(slot);
+    if (state === UNIT_STATE.COPIED || state === UNIT_STATE.COPIED_OOO) copied.push(slot);
+  }
+  return Int32Array.from(copied);
 }

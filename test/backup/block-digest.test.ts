@@ -1,0 +1,206 @@
+/**
+ * Layer: scenario (issue 22, point 2). Each element's digest is made by the copy itself: the engine
+ * stores the SHA-256 of every data block's payload as it writes it, and the backup folds them, in
+ * tape order, into UTL1's `BLKSHA256=` (native-layout/backup-tape-labels.md):
+ * - UTL1 equals the construction recomputed here from an independent walk of the AWSTAPE headers;
+ * - `verify` passes; one payload byte flipped fails `verify` and `restore`, naming the element; one
+ *   chunk header byte flipped fails `verify`;
+ * - host writes during the backup (copies before them, straight to the tape or through a spool and
+ *   its drain) leave UTL1 equal to the construction of the blocks on the tape;
+ * - a tape with the old construction (`SHA256=`, one SHA-256 over the payloads) still verifies and
+ *   restores, and a flipped payload byte on it still fails.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBackup, type BackupRun } from '../../src/api/backup-api.js';
+import { compareImages } from '../../src/api/drill-api.js';
+import { openVolume } from '../../src/api/volume-api.js';
+import { decodeEbcdicTrimmed } from '../../src/base/ebcdic.js';
+import { SnaptapeError } from '../../src/errors/snaptape-error.js';
+import { verifyBackupTape } from '../../src/techniques/restore/backup-tape.js';
+import { restoreTape } from '../../src/techniques/restore/restore-tape.js';
+import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
+import { readTapeBlocks, sealTapeBlocks, writeTapeBlocks } from '../harness/craft-backup-tape.js';
+import { makeFilledVolume } from '../harness/backup-fixtures.js';
+import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+
+let dir: TempDir;
+const at = (name: string): string => join(dir.path, name);
+let run: BackupRun;
+let tape: string;
+
+interface Entry {
+  readonly kind: 'block' | 'tapemark';
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** Every entry of an AWSTAPE file by an independent walk of its 6-byte headers (one chunk per block). */
+function walk(bytes: Buffer): Entry[] {
+  const entries: Entry[] = [];
+  for (let offset = 0; offset + 6 <= bytes.length;) {
+    const length = bytes.readUInt16LE(offset);
+    entries.push({ kind: (bytes[offset + 4] as number) & 0x40 ? 'tapemark' : 'block', offset, length });
+    offset += 6 + length;
+  }
+  return entries;
+}
+
+/** Per file of a standard-labelled tape: its data blocks (between its 1st and 2nd tapemark) and its UTL1 text. */
+function files(bytes: Buffer): Array<{ data: Entry[]; utl1: string }> {
+  const entries = walk(bytes);
+  const out: Array<{ data: Entry[]; utl1: string }> = [];
+  let tapemarks = 0;
+  let data: Entry[] = [];
+  for (const e of entries) {
+    if (e.kind === 'tapemark') {
+      tapemarks++;
+      continue;
+    }
+    if (tapemarks % 3 === 1) data.push(e);
+    if (tapemarks % 3 === 2 && e.length === 80) {
+      const label = bytes.subarray(e.offset + 6, e.offset + 86);
+      // "UTL1" in EBCDIC.
+      if (label.subarray(0, 4).equals(Buffer.from([0xe4, 0xe3, 0xd3, 0xf1]))) {
+        out.push({ data, utl1: decodeEbcdicTrimmed(label.subarray(4)) });
+        data = [];
+      }
+    }
+  }
+  return out;
+}
+
+/** BLKSHA256 by hand: SHA-256 of the 32-byte SHA-256 of each block's payload, in tape order. */
+function blockSha256(bytes: Buffer, data: readonly Entry[]): string {
+  const outer = createHash('sha256');
+  for (const e of data)
+    outer.update(
+      createHash('sha256')
+        .update(bytes.subarray(e.offset + 6, e.offset + 6 + e.length))
+        .digest(),
+    );
+  return outer.digest('hex');
+}
+
+function flipped(name: string, original: Buffer, offset: number): string {
+  const copy = Buffer.from(original);
+  copy[offset] = (copy[offset] as number) ^ 0x01;
+  writeFileSync(at(name), copy);
+  return at(name);
+}
+
+function failureOf(action: () => unknown): string {
+  try {
+    action();
+    return 'passed';
+  } catch (error) {
+    if (error instanceof SnaptapeError) return error.message;
+    throw error;
+  }
+}
+
+beforeAll(async () => {
+  dir = makeTempDir('snaptape-block-digest-');
+  const volume = makeFilledVolume(dir.path, { cylinders: 3, seed: 11, name: 'source.ckd' });
+  tape = at('volume.aws');
+  try {
+    run = await runBackup(volume, { tapePath: tape, workers: 2 });
+  } finally {
+    volume.close();
+  }
+}, 120_000);
+afterAll(() => dir.cleanup());
+
+describe("a backup's UTL1 is BLKSHA256, made by the copy", () => {
+  it('equals the construction recomputed from the tape, and verify passes', () => {
+    const bytes = readFileSync(tape);
+    const found = files(bytes);
+    expect(found).toHaveLength(1);
+    const file = found[0]!;
+    expect(file.data.length).toBe(run.summary.elements[0]?.blocks);
+    const expected = blockSha256(bytes, file.data);
+    expect(file.utl1).toBe(`BLKSHA256=${expected}`);
+    expect(run.summary.elements[0]?.sha256).toBe(expected);
+    expect(run.summary.elements[0]?.digest).toBe('BLKSHA256');
+    const report = verifyBackupTape(tape);
+    expect(report.ok).toBe(true);
+    expect(report.elements[0]?.sha256).toBe(expected);
+  });
+
+  it('one payload byte flipped fails verify and restore, naming the element; a chunk header byte fails verify', () => {
+    const bytes = readFileSync(tape);
+    const data = files(bytes)[0]!.data;
+    const block = data[Math.floor(data.length / 2)]!;
+    const payload = flipped('payload.aws', bytes, block.offset + 6 + Math.floor(block.length / 2));
+    const report = verifyBackupTape(payload);
+    expect(report.ok).toBe(false);
+    expect(report.elements.find((e) => !e.ok)?.name).toMatch(/FULLVOLUME/);
+    expect(failureOf(() => restoreTape(payload, { to: at('restored-bad.ckd'), newVolume: true }))).toMatch(/FULLVOLUME/);
+    expect(failureOf(() => restoreTape(payload, { to: at('restored-bad2.ckd'), newVolume: true, force: true }))).toMatch(/FULLVOLUME/);
+    // The chunk header's previous-length field of that block.
+    const header = flipped('header.aws', bytes, block.offset + 2);
+    expect(failureOf(() => verifyBackupTape(header))).toMatch(/block \d+/);
+  });
+
+  it('restores to the source it was made from', () => {
+    restoreTape(tape, { to: at('restored.ckd'), newVolume: true });
+    expect(compareImages(at('source.ckd'), at('restored.ckd')).mismatched).toBe(0);
+  });
+});
+
+describe('a tape with the old construction (SHA256=)', () => {
+  it('still verifies and restores; a flipped payload byte still fails', () => {
+    const old = at('old.aws');
+    writeTapeBlocks(old, sealTapeBlocks(readTapeBlocks(tape), 'SHA256'));
+    const bytes = readFileSync(old);
+    const file = files(bytes)[0]!;
+    const whole = createHash('sha256');
+    for (const e of file.data) whole.update(bytes.subarray(e.offset + 6, e.offset + 6 + e.length));
+    expect(file.utl1).toBe(`SHA256=${whole.digest('hex')}`);
+    const report = verifyBackupTape(old);
+    expect(report.ok).toBe(true);
+    restoreTape(old, { to: at('restored-old.ckd'), newVolume: true });
+    expect(compareImages(at('source.ckd'), at('restored-old.ckd')).mismatched).toBe(0);
+    const block = file.data[1]!;
+    const bad = flipped('old-bad.aws', bytes, block.offset + 6 + 10);
+    expect(verifyBackupTape(bad).elements[0]?.ok).toBe(false);
+    expect(failureOf(() => restoreTape(bad, { to: at('restored-old-bad.ckd'), newVolume: true }))).toMatch(/FULLVOLUME/);
+  });
+});
+
+describe('host writes during the backup', () => {
+  for (const spooled of [false, true]) {
+    it(`leave UTL1 equal to the blocks on the tape (copies before the writes${spooled ? ', through a spool' : ''})`, async () => {
+      const name = spooled ? 'spooled' : 'direct';
+      const copy = at(`${name}.ckd`);
+      writeFileSync(copy, readFileSync(at('source.ckd')));
+      const volume = openVolume(copy);
+      const reference = at(`${name}-reference.ckd`);
+      writeFileSync(reference, readFileSync(copy));
+      const tapePath = at(`${name}.aws`);
+      try {
+        const session = TapeBackupSession.start(volume, {
+          tapePath,
+          workers: 2,
+          throttleMbps: 4,
+          ...(spooled ? { spoolPath: at(`${name}.spool`) } : {}),
+        });
+        // Synchronous writes right after the start instant: each track is copied (or spooled) first.
+        for (let track = 3; track < 40; track += 3) volume.writeTrackRecords(track, [{ key: Buffer.alloc(0), data: Buffer.alloc(200, track) }]);
+        const summary = await session.done;
+        expect(summary.copiedOutOfOrder).toBeGreaterThan(0);
+        if (spooled) expect(summary.spool?.bytesSpooled).toBeGreaterThan(0);
+        const bytes = readFileSync(tapePath);
+        const file = files(bytes)[0]!;
+        expect(file.utl1).toBe(`BLKSHA256=${blockSha256(bytes, file.data)}`);
+        expect(verifyBackupTape(tapePath).ok).toBe(true);
+      } finally {
+        volume.close();
+      }
+      restoreTape(tapePath, { to: at(`${name}-restored.ckd`), newVolume: true });
+      expect(compareImages(reference, at(`${name}-restored.ckd`)).mismatched).toBe(0);
+    }, 60_000);
+  }
+});
