@@ -14,7 +14,7 @@ import { SessionError } from '../errors/snaptape-error.js';
 import { CloneSession } from '../techniques/clone/clone-session.js';
 import { finishClone, type RunCloneOptions, type RunCloneResult } from '../techniques/clone/clone-run.js';
 export { MAX_PRECOPY_WAIT_MS, runClone, type RunCloneOptions, type RunCloneResult } from '../techniques/clone/clone-run.js';
-import { PERSISTED_COLUMNS, readCloneBitmap, readCloneRecord, type CloneRecord } from '../techniques/clone/clone-record.js';
+import { FILE_COLUMN, countCloneBitmap, readCloneRecord, type CloneRecord } from '../techniques/clone/clone-record.js';
 import { FINAL_CLONE_PHASES } from '../techniques/clone/clone-phase.js';
 import { findCloneToResume, restoreCloneToResume } from '../techniques/clone/clone-resume.js';
 import type { Volume } from '../volume/volume.js';
@@ -80,11 +80,11 @@ export interface StoredCloneStatus extends CloneRecord {
 export function readCloneStatus(targetPath: string): StoredCloneStatus {
   const record = readCloneRecord(targetPath);
   if (!record) throw new SessionError(`Cannot show the clone of ${targetPath}: there is no clone record (${targetPath}.clone.json)`, { path: targetPath });
-  const bitmap = readCloneBitmap(targetPath);
+  const bitmap = countCloneBitmap(targetPath);
   return {
     ...record,
-    indirectAtCheckpoint: bitmap ? bitmap.count(PERSISTED_COLUMNS.indexOf('ind')) : null,
-    precopiedAtCheckpoint: bitmap ? bitmap.count(PERSISTED_COLUMNS.indexOf('precopyPb')) : null,
+    indirectAtCheckpoint: bitmap ? (bitmap.counts[FILE_COLUMN.ind] ?? null) : null,
+    precopiedAtCheckpoint: bitmap ? (bitmap.counts[FILE_COLUMN.precopyPb] ?? null) : null,
     unfinished: !FINAL_CLONE_PHASES.has(record.phase),
   };
 }

@@ -10,9 +10,11 @@
  *   offset; a full file system is a NoSpaceError, as every errno is translated (io-error.ts).
  * - A side file read whole (a record, a table) is opened with `openRegularFile`: never blocking in
  *   the open, and refused unless it is a regular file (a FIFO put in its place would hang the
- *   process in a way no SIGTERM ends; a device would never end).
+ *   process in a way no SIGTERM ends; a device would never end). `readRegularFile` reads one
+ *   whole, and refuses it from its size, unread, past a bound (a sparse file of gigabytes costs
+ *   its maker nothing).
  */
-import { closeSync, constants, fstatSync, openSync, read, readFileSync, readSync, write, writeSync, writevSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, read, readSync, write, writeSync, writevSync } from 'node:fs';
 import { IoError, type SnaptapeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -201,14 +203,36 @@ export function openRegularFile(path: string, what: string, writable = false): {
   return { fd, sizeBytes: stat.size };
 }
 
-/** `readFileSync(path, 'utf8')` of a regular file only (openRegularFile). */
-export function readRegularFileText(path: string, what: string): string {
-  const { fd } = openRegularFile(path, what);
+/**
+ * The most a side record read whole (a JSON record, a marker, a map) may hold unless its reader
+ * says otherwise: far more than any volume's record holds, far less than a sparse file of
+ * gigabytes, which costs its maker nothing and its reader that much memory.
+ */
+export const SIDE_RECORD_MAX_BYTES = 64 * 1024 ** 2;
+
+/**
+ * The bytes of a side file read whole: a regular file only (openRegularFile), refused from its
+ * size, unread, when it holds more than `maxBytes`; else read to the size it had when opened, so
+ * that memory is bounded by `maxBytes` even if the file grows meanwhile.
+ */
+export function readRegularFile(path: string, what: string, maxBytes: number = SIDE_RECORD_MAX_BYTES): Buffer {
+  const { fd, sizeBytes } = openRegularFile(path, what);
   try {
-    return readFileSync(fd, 'utf8');
-  } catch (error) {
-    throw translateIoError(error, `read ${what}`, path);
+    if (sizeBytes > maxBytes) {
+      throw new IoError(`Cannot read ${what} ${path}: it has ${sizeBytes} bytes, more than the ${maxBytes} it can hold`, {
+        path,
+        sizeBytes,
+        maxBytes,
+      });
+    }
+    const bytes = Buffer.alloc(sizeBytes);
+    return bytes.subarray(0, readAtMost(fd, bytes, 0, path, what));
   } finally {
     closeSync(fd);
   }
+}
+
+/** `readRegularFile` as UTF-8 text. */
+export function readRegularFileText(path: string, what: string, maxBytes: number = SIDE_RECORD_MAX_BYTES): string {
+  return readRegularFile(path, what, maxBytes).toString('utf8');
 }

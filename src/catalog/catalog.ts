@@ -11,7 +11,7 @@
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { IoError } from '../errors/snaptape-error.js';
+import { IoError, SnaptapeError, UsageError } from '../errors/snaptape-error.js';
 import { MIGRATIONS } from './catalog-migrations.js';
 import { recoverStaleCreates } from './catalog-recovery.js';
 
@@ -39,22 +39,39 @@ export class Catalog {
     this.db = db;
   }
 
-  static open(path: string): Catalog {
+  /**
+   * Opens (or, unless `mustExist`, creates) the catalog at `path` and migrates it. Refused, with
+   * the file left as it was: a file that is not SQLite (IoError), another program's SQLite
+   * database (tables but no schema_version: IoError), a catalog of a newer schema than this
+   * snaptape knows (UsageError), a missing file when `mustExist` (IoError).
+   */
+  static open(path: string, options: { readonly mustExist?: boolean } = {}): Catalog {
     let db: Db;
     try {
-      db = new Database(path);
+      db = new Database(path, { fileMustExist: options.mustExist ?? false });
     } catch (error) {
-      throw new IoError(`Cannot open catalog ${path}: ${(error as Error).message}`, { path }, { cause: error });
+      const why = options.mustExist && !existsSync(path) ? 'it does not exist' : (error as Error).message;
+      throw new IoError(`Cannot open catalog ${path}: ${why}`, { path }, { cause: error });
     }
-    db.pragma(`busy_timeout = ${CATALOG_BUSY_TIMEOUT_MS}`);
-    db.pragma('journal_mode = WAL');
-    db.pragma('foreign_keys = ON');
-    // FULL: in WAL mode NORMAL does not fsync at commit, so a committed version could roll back after a power loss.
-    db.pragma('synchronous = FULL');
-    const catalog = new Catalog(path, db);
-    catalog.migrate();
-    recoverStaleCreates(catalog);
-    return catalog;
+    try {
+      db.pragma(`busy_timeout = ${CATALOG_BUSY_TIMEOUT_MS}`);
+      // Before anything is written to it (journal_mode writes the file's header).
+      checkIsCatalog(db, path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('foreign_keys = ON');
+      // FULL: in WAL mode NORMAL does not fsync at commit, so a committed version could roll back after a power loss.
+      db.pragma('synchronous = FULL');
+      const catalog = new Catalog(path, db);
+      catalog.migrate();
+      recoverStaleCreates(catalog);
+      return catalog;
+    } catch (error) {
+      db.close();
+      if (error instanceof SnaptapeError) throw error;
+      if ((error as { code?: unknown }).code === 'SQLITE_NOTADB')
+        throw new IoError(`Cannot open catalog ${path}: it is not an SQLite database`, { path }, { cause: error });
+      throw error;
+    }
   }
 
   static exists(path: string): boolean {
@@ -89,6 +106,29 @@ export class Catalog {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/** The last migration this snaptape knows. */
+const LAST_MIGRATION = Math.max(...MIGRATIONS.map((m) => m.version));
+
+/**
+ * Refuses, before anything is written to it, a database that is not a catalog this snaptape may
+ * use: one with tables but no schema_version (another program's), or of a newer schema. An empty
+ * database (a new file) is a catalog to be made.
+ */
+function checkIsCatalog(db: Db, path: string): void {
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[];
+  if (tables.length === 0) return;
+  if (!tables.includes('schema_version'))
+    throw new IoError(`Cannot open catalog ${path}: it is an SQLite database, but not a snaptape catalog (it has no schema_version table)`, { path });
+  const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+  const version = row?.version ?? 0;
+  if (version > LAST_MIGRATION) {
+    throw new UsageError(
+      `Cannot open catalog ${path}: its schema version ${version} is newer than the ${LAST_MIGRATION} this snaptape knows (use the snaptape that wrote it, or a newer one)`,
+      { path, schemaVersion: version, knownVersion: LAST_MIGRATION },
+    );
   }
 }
 

@@ -37,7 +37,8 @@ export function checkCartridgeWritable(path: string, what: string): void {
   const found = libraryOfFile(path);
   if (found === undefined) return;
   const volser = volserOfCartridgeFile(found.name);
-  const catalog = Catalog.open(found.marker.catalog);
+  // The marker may be anybody's: the catalog it names is used only if it is one already, never made.
+  const catalog = Catalog.open(found.marker.catalog, { mustExist: true });
   try {
     if (getLibrary(catalog.db, found.library) === undefined)
       throw new LibraryError(`Cannot ${what}: ${found.library} is marked as a tape library, but catalog ${found.marker.catalog} does not hold it`, { path });

@@ -4,12 +4,15 @@
  * in that directory. Anything that opens a tape for writing finds the marker beside the file
  * (cartridge-guard.ts), so the library's rules hold whichever command writes.
  */
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { readRegularFileText } from '../base/file-io.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LibraryError } from '../errors/snaptape-error.js';
 
 export const LIBRARY_MARKER_FILE = 'snaptape-library.json';
 const CARTRIDGE_FILE = /^([A-Z0-9@#$]{1,6})\.aws$/;
+/** A marker names a format and a catalog path: a few hundred bytes. */
+const LIBRARY_MARKER_MAX_BYTES = 64 * 1024;
 
 export interface LibraryMarker {
   readonly format: 'snaptape-library';
@@ -35,8 +38,10 @@ export function libraryKey(dir: string): string {
 export function readMarker(library: string): LibraryMarker | undefined {
   const path = join(library, LIBRARY_MARKER_FILE);
   if (!existsSync(path)) return undefined;
+  // Anything but a small regular file is refused as it is, naming it (a FIFO would hang every tape write here).
+  const text = readRegularFileText(path, 'the tape library marker', LIBRARY_MARKER_MAX_BYTES);
   try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<LibraryMarker>;
+    const parsed = JSON.parse(text) as Partial<LibraryMarker>;
     if (parsed.format === 'snaptape-library' && typeof parsed.catalog === 'string') return { format: parsed.format, catalog: parsed.catalog };
   } catch {
     // Falls through to the error below.

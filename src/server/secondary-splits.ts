@@ -12,7 +12,8 @@
  * - the release lifts the hold, then deletes the file (a crash in between leaves it split);
  * - a volume that is itself the primary of a mirror (it has a `.mirror` file) is never split here.
  */
-import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
+import { readRegularFileText } from '../base/file-io.js';
 import { dirname } from 'node:path';
 import { SessionError, UsageError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
@@ -25,16 +26,22 @@ import type { SecondarySplitInfo } from '../control-api/control-api-types.js';
 /** The suffix of the file that records a split beside the secondary's image. */
 export const SECONDARY_SPLIT_SUFFIX = '.secondary-split';
 
+/** A split record holds one time stamp. */
+const SPLIT_RECORD_MAX_BYTES = 64 * 1024;
+
 export function secondarySplitFilePath(imagePath: string): string {
   return `${imagePath}${SECONDARY_SPLIT_SUFFIX}`;
 }
 
-/** The split instant recorded beside an image, if any; a file that cannot be read still means split. */
+/**
+ * The split instant recorded beside an image, if any; a file that cannot be read still means split
+ * (a FIFO or a huge file there too: it is read only as a small regular file, never waited on).
+ */
 function recordedSplit(imagePath: string): string | undefined {
   const path = secondarySplitFilePath(imagePath);
   if (!existsSync(path)) return undefined;
   try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { splitAt?: unknown };
+    const parsed = JSON.parse(readRegularFileText(path, 'the secondary split record', SPLIT_RECORD_MAX_BYTES)) as { splitAt?: unknown };
     return typeof parsed.splitAt === 'string' ? parsed.splitAt : 'an unknown time (its record is unreadable)';
   } catch {
     return 'an unknown time (its record is unreadable)';

@@ -5,11 +5,18 @@
  * Invariant: a file read back has one code per unit and its counts agree with its codes; anything
  * else is reported as a typed error naming the file.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readRegularFileText } from '../base/file-io.js';
 import { translateIoError } from '../errors/io-error.js';
 import { durableReplaceOffThread } from '../image/durable-replace.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { TRACK_MAP_KINDS, countCodes, legendFor, type TrackMapSnapshot } from './session-view.js';
+
+/**
+ * The most a map file may hold: one character per unit, so every CKD volume's map and an FBA
+ * volume's up to 2^28 blocks (128 GiB) fit. A larger file is refused by its size, unread.
+ */
+const FINISHED_MAP_MAX_BYTES = 256 * 1024 ** 2 + 64 * 1024;
 
 export function finishedMapPath(tapeKey: string): string {
   return `${tapeKey}.map.json`;
@@ -33,9 +40,10 @@ export function readFinishedMap(tapeOrMapPath: string): TrackMapSnapshot {
       { path },
     );
   }
+  const text = readRegularFileText(path, 'the track map', FINISHED_MAP_MAX_BYTES);
   let map: TrackMapSnapshot;
   try {
-    map = JSON.parse(readFileSync(path, 'utf8')) as TrackMapSnapshot;
+    map = JSON.parse(text) as TrackMapSnapshot;
   } catch (error) {
     throw translateIoError(error, 'read the track map', path);
   }

@@ -7,7 +7,7 @@
  * A finished reader writes `<id>.done`; the next process to open the pool for writing drops the
  * pin's references and removes both files. `subsystem check` counts pins as references.
  */
-import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { translateIoError } from '../errors/io-error.js';
 import { durableReplace } from '../image/durable-replace.js';
@@ -34,7 +34,7 @@ export function listPins(dir: string): string[] {
 export function createPin(pool: TrackPool, directory: TrackDirectory, id: string): string {
   const path = pinPath(pool.dir, id);
   try {
-    durableReplace(path, readFileSync(directory.path), `pin ${directory.path}`);
+    durableReplace(path, directory.fileBytes(), `pin ${directory.path}`);
   } catch (error) {
     throw translateIoError(error, `pin ${directory.path}`, path);
   }

@@ -8,11 +8,10 @@
  */
 import { endianness } from 'node:os';
 import { assert } from '../base/assert.js';
-import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
-import { openRegularFile, readAtMost, writeFully } from '../base/file-io.js';
+import { closeSync, existsSync } from 'node:fs';
+import { openRegularFile, readAtMost, readFully, writeFully } from '../base/file-io.js';
 import { decodeFields, encodeFields, field, num, str } from '../base/field-table.js';
 import { ImageFormatError, TargetExistsError } from '../errors/snaptape-error.js';
-import { translateIoError } from '../errors/io-error.js';
 import { durableReplace } from '../image/durable-replace.js';
 import { ckdGeometry, type CkdGeometry } from '../geometry/volume-geometry.js';
 import type { CkdFamily } from '../geometry/device-types.js';
@@ -126,14 +125,9 @@ export class TrackDirectory {
 
   /** Opens and checks a directory against the pool's family and slot size. */
   static open(path: string, family: CkdFamily, options: { readOnly: boolean }): TrackDirectory {
-    let fd: number;
+    // A regular file only: a FIFO among the pins or in a volume's place would hang the open.
+    const { fd, sizeBytes } = openRegularFile(path, 'the track directory', !options.readOnly);
     try {
-      fd = openSync(path, options.readOnly ? 'r' : 'r+');
-    } catch (error) {
-      throw translateIoError(error, `open ${path}`, path);
-    }
-    try {
-      const sizeBytes = fstatSync(fd).size;
       const head = Buffer.alloc(DIRECTORY_HEADER_LAYOUT.size);
       if (readAtMost(fd, head, 0, path, 'the directory header') < head.length)
         corrupt(path, `${sizeBytes} bytes is shorter than the ${DIRECTORY_HEADER_LAYOUT.size}-byte header`, sizeBytes);
@@ -167,6 +161,13 @@ export class TrackDirectory {
       closeSync(fd);
       throw error;
     }
+  }
+
+  /** The whole file as it is now, read through this directory's own descriptor (never by its path again). */
+  fileBytes(): Buffer {
+    const bytes = Buffer.alloc(DIRECTORY_HEADER_LAYOUT.size + this.geometry.trackCount * DIRECTORY_ENTRY_BYTES);
+    readFully(this.fd, bytes, 0, this.path, 'the track directory');
+    return bytes;
   }
 
   entry(trackIndex: number): DirectoryEntry {

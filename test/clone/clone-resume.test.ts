@@ -8,7 +8,7 @@
  *   destination equals the source.
  * - The same kill, then `snaptape clone resume <target>`: the one-shot resume finishes it.
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { compareImages } from '../../src/api/drill-api.js';
@@ -16,7 +16,9 @@ import { CopyPool } from '../../src/engine/copy-pool.js';
 import { CloneSession } from '../../src/techniques/clone/clone-session.js';
 import { FILE_COLUMN, cloneBitmapPath, decodeCloneBitmap } from '../../src/techniques/clone/clone-record.js';
 import type { CloneBitmapFile } from '../../src/techniques/clone/clone-bitmap-file.js';
-import { runSnaptapeJson } from '../harness/run-cli.js';
+import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
+import { sha256File } from '../harness/dasd.js';
+import { runSnaptape, runSnaptapeJson } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { killAllServers, makeFilledVolume as makeServedVolume, startServe } from '../server/helpers/serve-process.js';
 import { makeFilledVolume, makeTarget, sleepMs } from './clone-fixtures.js';
@@ -124,6 +126,17 @@ describe('a clone outlives a SIGKILLed server', () => {
     expect((await server.stop()).code).toBe(0);
     expect(runSnaptapeJson<{ complete: boolean }>(['clone', 'status', '--target', target]).complete).toBe(true);
     expect(compareImages(source, target).mismatched).toBe(0);
+  }, 60_000);
+
+  it('clone resume of a copy of the destination, its record beside it, is refused: the record names another image', async () => {
+    const { target } = await killedDuringActiveCopy('r3');
+    const copy = join(dir.path, 'r3copy.ckd');
+    for (const suffix of ['', '.clone.json', '.clone.bitmap']) copyFileSync(`${target}${suffix}`, `${copy}${suffix}`);
+    const before = sha256File(target);
+    const r = runSnaptape(['clone', 'resume', copy]);
+    expect(r.status, r.stderr).toBe(EXIT_STATUS_BY_CODE.SESSION);
+    expect(r.stderr).toContain(`its record names the destination ${target}, not ${copy}`);
+    expect(sha256File(target), 'the image the record names is not written').toBe(before);
   }, 60_000);
 
   it('snaptape clone resume <target> finishes it in one process', async () => {

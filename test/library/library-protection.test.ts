@@ -4,7 +4,8 @@
  * through snaptape's own commands, and checks the typed refusal (exit 19, cartridge protected; 20,
  * library) and that the cartridge's SHA-256 is unchanged.
  */
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
@@ -208,5 +209,25 @@ describe('a library directory', () => {
     const r = await runInProcess(['backup', d('src.ckd'), '--to', join(lib, 'B00001.aws')]);
     expect(r.status).toBe(EXIT_STATUS_BY_CODE.LIBRARY);
     expect(r.stderr).toMatch(/is not one of its cartridges/);
+  });
+
+  it('a marker planted by someone else makes no catalog where it points, and writes none it names', async () => {
+    // A marker anybody can put in a shared directory: the catalog it names is only read.
+    mkdirSync(d('planted'));
+    writeFileSync(join(d('planted'), 'snaptape-library.json'), JSON.stringify({ format: 'snaptape-library', catalog: d('nowhere.db') }));
+    const none = await runInProcess(['backup', d('src.ckd'), '--to', join(d('planted'), 'X.aws')]);
+    expect(none.status, none.stderr).toBe(EXIT_STATUS_BY_CODE.IO);
+    expect(none.stderr).toContain(d('nowhere.db'));
+    expect(existsSync(d('nowhere.db'))).toBe(false);
+
+    const other = new Database(d('other.db'));
+    other.exec("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO accounts (name) VALUES ('x');");
+    other.close();
+    const before = sha256(d('other.db'));
+    writeFileSync(join(d('planted'), 'snaptape-library.json'), JSON.stringify({ format: 'snaptape-library', catalog: d('other.db') }));
+    const foreign = await runInProcess(['backup', d('src.ckd'), '--to', join(d('planted'), 'X.aws')]);
+    expect(foreign.status, foreign.stderr).toBe(EXIT_STATUS_BY_CODE.IO);
+    expect(foreign.stderr).toContain('not a snaptape catalog');
+    expect(sha256(d('other.db'))).toBe(before);
   });
 });

@@ -3,6 +3,8 @@
  * and the recovery of a `creating` version: released when its pid is dead, kept while it lives.
  */
 import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/catalog/catalog-migrations.js';
@@ -12,6 +14,7 @@ import { CATALOG_BUSY_TIMEOUT_MS, Catalog } from '../../src/catalog/catalog.js';
 import { runBackup } from '../../src/api/backup-api.js';
 import { compareImages } from '../../src/api/drill-api.js';
 import { openVolume } from '../../src/volume/open-volume.js';
+import { IoError, UsageError } from '../../src/errors/snaptape-error.js';
 import { restoreFromVersion } from '../../src/techniques/versions/version-restore.js';
 import { makeSource } from './version-fixtures.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -112,5 +115,44 @@ describe('catalog', () => {
     } finally {
       catalog.close();
     }
+  });
+});
+
+describe('a catalog file that is not one this snaptape may use', () => {
+  const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+  it('a file that is not SQLite: an IoError naming it, and the file is left as it was', () => {
+    writeFileSync(path, 'not a catalog at all, only some text that a user put here\n'.repeat(100));
+    const before = sha(path);
+    expect(() => Catalog.open(path)).toThrow(IoError);
+    expect(() => Catalog.open(path)).toThrow(`Cannot open catalog ${path}: it is not an SQLite database`);
+    expect(sha(path)).toBe(before);
+  });
+
+  it('a catalog of a newer schema: refused, not written', () => {
+    Catalog.open(path).close();
+    const newer = new Database(path);
+    newer.prepare('UPDATE schema_version SET version = ?').run((MIGRATIONS.at(-1)?.version ?? 0) + 1);
+    newer.close();
+    const before = sha(path);
+    const last = MIGRATIONS.at(-1)?.version ?? 0;
+    expect(() => Catalog.open(path)).toThrow(UsageError);
+    expect(() => Catalog.open(path)).toThrow(`its schema version ${last + 1} is newer than the ${last} this snaptape knows`);
+    expect(sha(path)).toBe(before);
+  });
+
+  it("another program's SQLite database: refused, and none of the catalog's tables made in it", () => {
+    const other = new Database(path);
+    other.exec("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO accounts (name) VALUES ('x');");
+    other.close();
+    const before = sha(path);
+    expect(() => Catalog.open(path)).toThrow(IoError);
+    expect(() => Catalog.open(path)).toThrow('not a snaptape catalog');
+    expect(sha(path)).toBe(before);
+  });
+
+  it('a catalog that must exist and does not: refused, no file made', () => {
+    expect(() => Catalog.open(path, { mustExist: true })).toThrow(IoError);
+    expect(existsSync(path)).toBe(false);
   });
 });

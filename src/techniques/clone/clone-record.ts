@@ -9,7 +9,8 @@
  * goes ahead (version 2). `complete` is true only once every track was copied (phase copied or
  * terminated), so an interrupted clone is never reported complete.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
+import { openRegularFile, readFully, readRegularFileText } from '../../base/file-io.js';
 import { decodeFields, defineLayout, encodeFields, num, str } from '../../base/field-table.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { durableReplace } from '../../image/durable-replace.js';
@@ -109,14 +110,24 @@ export interface DecodedCloneBitmap {
   test(column: number, unit: number): boolean;
   /** A column's words, as stored. */
   words(column: number): Int32Array;
-  count(column: number): number;
 }
 
-export function decodeCloneBitmap(data: Buffer, path: string): DecodedCloneBitmap {
-  const bad = (why: string): never => {
-    throw new SessionError(`Cannot read the clone bitmap ${path}: ${why}`, { path });
-  };
-  if (data.length < CLONE_BITMAP_HEADER_LAYOUT.size) bad(`it has ${data.length} bytes, less than its header`);
+interface CloneBitmapShape {
+  readonly version: number;
+  readonly unitCount: number;
+  readonly columnCount: number;
+  readonly bytesPerColumn: number;
+  readonly phase: ClonePhase;
+}
+
+function badBitmap(path: string, why: string): never {
+  throw new SessionError(`Cannot read the clone bitmap ${path}: ${why}`, { path });
+}
+
+/** What the header in `data` says, checked against itself and against the file's size. */
+function cloneBitmapShape(data: Buffer, fileBytes: number, path: string): CloneBitmapShape {
+  const bad = (why: string): never => badBitmap(path, why);
+  if (fileBytes < CLONE_BITMAP_HEADER_LAYOUT.size) bad(`it has ${fileBytes} bytes, less than its header`);
   const header = decodeFields(CLONE_BITMAP_HEADER_LAYOUT, data);
   const version = num(header, 'version');
   if (str(header, 'magic') !== MAGIC || !READABLE_VERSIONS.has(version)) bad('bad magic or version');
@@ -125,23 +136,23 @@ export function decodeCloneBitmap(data: Buffer, path: string): DecodedCloneBitma
   const bytesPerColumn = num(header, 'bytesPerColumn');
   if (columnCount !== (version === 1 ? 3 : PERSISTED_COLUMNS.length))
     bad(`version ${version} has ${version === 1 ? 3 : PERSISTED_COLUMNS.length} columns, not ${columnCount}`);
-  if (bytesPerColumn !== 4 * Math.ceil(unitCount / 32) || data.length !== CLONE_BITMAP_HEADER_LAYOUT.size + columnCount * bytesPerColumn)
+  if (bytesPerColumn !== 4 * Math.ceil(unitCount / 32) || fileBytes !== CLONE_BITMAP_HEADER_LAYOUT.size + columnCount * bytesPerColumn)
     bad('its sizes disagree');
   const phase = CLONE_PHASES[num(header, 'phase')] ?? bad('unknown phase');
+  return { version, unitCount, columnCount, bytesPerColumn, phase };
+}
+
+export function decodeCloneBitmap(data: Buffer, path: string): DecodedCloneBitmap {
+  const { version, unitCount, columnCount, bytesPerColumn, phase } = cloneBitmapShape(data, data.length, path);
   const test = (column: number, unit: number): boolean => {
     const word = data.readInt32LE(CLONE_BITMAP_HEADER_LAYOUT.size + column * bytesPerColumn + Math.floor(unit / 32) * 4);
     return (word & (1 << (unit % 32))) !== 0;
-  };
-  const count = (column: number): number => {
-    let n = 0;
-    for (let u = 0; u < unitCount; u++) if (test(column, u)) n++;
-    return n;
   };
   const words = (column: number): Int32Array => {
     const start = CLONE_BITMAP_HEADER_LAYOUT.size + column * bytesPerColumn;
     return Int32Array.from({ length: bytesPerColumn / 4 }, (_, i) => data.readInt32LE(start + i * 4));
   };
-  return { version, unitCount, columnCount, phase, test, count, words };
+  return { version, unitCount, columnCount, phase, test, words };
 }
 
 /** Writes the record (the bitmap is written before it, in place, by clone-bitmap-file.ts). */
@@ -152,15 +163,83 @@ export function writeCloneRecord(record: CloneRecord): void {
 export function readCloneRecord(targetPath: string): CloneRecord | undefined {
   const path = cloneRecordPath(targetPath);
   if (!existsSync(path)) return undefined;
+  const text = readRegularFileText(path, 'the clone record');
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as CloneRecord;
+    return JSON.parse(text) as CloneRecord;
   } catch (error) {
     throw translateIoError(error, 'read the clone record', path);
   }
 }
 
-export function readCloneBitmap(targetPath: string): DecodedCloneBitmap | undefined {
+/**
+ * Opens the clone bitmap at `path` (a regular file only) and checks its header against its size,
+ * before reading more than the header; `body` gets the descriptor and the checked shape.
+ */
+function withCloneBitmapFile<T>(path: string, body: (fd: number, shape: CloneBitmapShape) => T): T {
+  const { fd, sizeBytes } = openRegularFile(path, 'the clone bitmap');
+  try {
+    const header = Buffer.alloc(Math.min(sizeBytes, CLONE_BITMAP_HEADER_LAYOUT.size));
+    readFully(fd, header, 0, path, 'the clone bitmap');
+    return body(fd, cloneBitmapShape(header, sizeBytes, path));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The clone bitmap at `path`, read whole for a volume of `unitCount` units: one whose header gives
+ * more units is refused unread (its size agreeing with a crafted header would not bound it).
+ */
+export function readCloneBitmapFile(path: string, unitCount: number): DecodedCloneBitmap {
+  return withCloneBitmapFile(path, (fd, shape) => {
+    if (shape.unitCount > unitCount) badBitmap(path, `it has ${shape.unitCount} units, more than the ${unitCount} of the volume`);
+    const data = Buffer.alloc(CLONE_BITMAP_HEADER_LAYOUT.size + shape.columnCount * shape.bytesPerColumn);
+    readFully(fd, data, 0, path, 'the clone bitmap');
+    return decodeCloneBitmap(data, path);
+  });
+}
+
+/** What `clone status` shows of a bitmap: its set bits by column, counted a chunk at a time. */
+export interface CloneBitmapCounts {
+  readonly version: number;
+  readonly unitCount: number;
+  /** Set bits of each persisted column in the file (3 in version 1, 4 from version 2). */
+  readonly counts: readonly number[];
+}
+
+/** Words read at a time by `countCloneBitmap`: memory stays this, whatever the file's size. */
+const COUNT_CHUNK_WORDS = 256 * 1024;
+
+/** The set bits of each column of the bitmap beside `targetPath`, in bounded memory; undefined when it has none. */
+export function countCloneBitmap(targetPath: string): CloneBitmapCounts | undefined {
   const path = cloneBitmapPath(targetPath);
   if (!existsSync(path)) return undefined;
-  return decodeCloneBitmap(readFileSync(path), path);
+  return withCloneBitmapFile(path, (fd, { version, unitCount, columnCount, bytesPerColumn }) => {
+    const wordsPerColumn = bytesPerColumn / 4;
+    const chunk = Buffer.alloc(Math.min(wordsPerColumn, COUNT_CHUNK_WORDS) * 4);
+    const counts: number[] = [];
+    for (let c = 0; c < columnCount; c++) {
+      let n = 0;
+      // Bounded: every pass moves `first` on by at least one word.
+      for (let first = 0; first < wordsPerColumn; first += chunk.length / 4) {
+        const words = Math.min(chunk.length / 4, wordsPerColumn - first);
+        const into = chunk.subarray(0, words * 4);
+        readFully(fd, into, CLONE_BITMAP_HEADER_LAYOUT.size + c * bytesPerColumn + first * 4, path, 'the clone bitmap');
+        for (let i = 0; i < words; i++) {
+          const bits = Math.min(32, unitCount - (first + i) * 32);
+          const word = into.readUInt32LE(i * 4) & (bits === 32 ? 0xffffffff : (1 << bits) - 1);
+          n += popcount32(word);
+        }
+      }
+      counts.push(n);
+    }
+    return { version, unitCount, counts };
+  });
+}
+
+function popcount32(word: number): number {
+  let v = word >>> 0;
+  v -= (v >>> 1) & 0x55555555;
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
 }

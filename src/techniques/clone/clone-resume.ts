@@ -19,16 +19,15 @@
  * - the bitmap does not fit the volumes (another unit count) or the paths differ from the record.
  * What the user can do then: start a new clone (a full copy; its CREATE replaces this record).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { SessionError, type ErrorDetails } from '../../errors/snaptape-error.js';
-import { translateIoError } from '../../errors/io-error.js';
 import { isProcessAlive, lockOwnerOf } from '../../image/image-lock.js';
 import type { Volume } from '../../volume/volume.js';
 import { CloneBitmapFile } from './clone-bitmap-file.js';
 import { FINAL_CLONE_PHASES } from './clone-phase.js';
-import { CLONE_BITMAP_VERSION, PERSISTED_COLUMNS, cloneBitmapPath, decodeCloneBitmap, readCloneRecord, type CloneRecord } from './clone-record.js';
+import { CLONE_BITMAP_VERSION, PERSISTED_COLUMNS, cloneBitmapPath, readCloneBitmapFile, readCloneRecord, type CloneRecord } from './clone-record.js';
 import { restoreClone, type RestoredClone } from './clone-restore.js';
 
 export type CloneResumeRefusal = 'no-durable-bitmap' | 'still-running' | 'source-opened' | 'target-opened' | 'mismatch';
@@ -53,6 +52,11 @@ const NEW_CLONE_ADVICE = 'start a new clone of the source onto this destination 
 export function findCloneToResume(targetPath: string): CloneResumePlan | undefined {
   const record = readCloneRecord(targetPath);
   if (!record || FINAL_CLONE_PHASES.has(record.phase)) return undefined;
+  // The record beside one image may name another (the image and its record copied, or a record put
+  // there): the session writes the image its record names, which is only ever this one.
+  if (typeof record.target !== 'string' || resolve(record.target) !== resolve(targetPath)) {
+    refuse(record, 'mismatch', `its record names the destination ${String(record.target)}, not ${targetPath}`);
+  }
   return { record, sourceLock: lockOwnerOf(record.source) ?? null, targetLock: lockOwnerOf(record.target) ?? null };
 }
 
@@ -97,13 +101,7 @@ export function restoreCloneToResume(plan: CloneResumePlan, source: Volume, targ
   checkLock(record, 'target', plan.targetLock);
   const path = cloneBitmapPath(record.target);
   if (!existsSync(path)) refuse(record, 'no-durable-bitmap', `its bitmap ${path} is missing`);
-  let data: Buffer;
-  try {
-    data = readFileSync(path);
-  } catch (error) {
-    throw translateIoError(error, 'read the clone bitmap', path);
-  }
-  const bitmap = decodeCloneBitmap(data, path);
+  const bitmap = readCloneBitmapFile(path, source.unitCount);
   if (bitmap.version !== CLONE_BITMAP_VERSION)
     refuse(record, 'no-durable-bitmap', `its bitmap ${path} is version ${bitmap.version}, whose bits are only a checkpoint`);
   if (bitmap.unitCount !== source.unitCount) refuse(record, 'mismatch', `its bitmap has ${bitmap.unitCount} units and the source ${source.unitCount}`);

@@ -3,7 +3,7 @@
  * neighbours directly.
  */
 export { FINAL_CLONE_PHASES } from './clone-phase.js';
-export { type CloneRecord, PERSISTED_COLUMNS, readCloneBitmap, readCloneRecord } from './clone-record.js';
+export { type CloneRecord, PERSISTED_COLUMNS, countCloneBitmap, readCloneRecord } from './clone-record.js';
 export { type CloneResumePlan, findCloneToResume, restoreCloneToResume } from './clone-resume.js';
 export { MAX_PRECOPY_WAIT_MS, type RunCloneOptions, type RunCloneResult, finishClone, runClone } from './clone-run.js';
 export { CloneSession, type CloneStatus } from './clone-session.js';

@@ -13,7 +13,8 @@
  *   copying --finish--> complete,  copying --fail--> failed
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { readRegularFileText } from '../../base/file-io.js';
 import { join, resolve } from 'node:path';
 import { SessionError } from '../../errors/snaptape-error.js';
 import { translateIoError } from '../../errors/io-error.js';
@@ -126,8 +127,9 @@ export function savePollingLink(dir: string, pollingId: string, id: string): voi
 }
 
 function readJson(path: string, token: string): unknown {
+  const text = readRegularFileText(path, `the record of token ${token}`);
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    return JSON.parse(text) as unknown;
   } catch {
     throw new SessionError(`Cannot use token ${token}: its record ${path} is damaged`, { token, path });
   }

@@ -41,8 +41,7 @@ export function loadResumePoint(volume: Volume, tape: string, spoolOption: strin
   if (record.status === 'completed') refuse('it is complete');
   if (resolve(record.sourcePath) !== resolve(volume.path)) refuse(`it was a backup of ${record.sourcePath}, not ${volume.path}`);
   if (record.resumable === false) refuse(`${record.reason ?? 'a host write went ahead without its copy'}, so its point in time is lost; start a new backup`);
-  const stored = loadLayout(tape);
-  if (stored.set.slots.unitToSlot.length !== volume.unitCount) refuse(`${volume.path} is not the volume it was made from`);
+  const stored = loadLayout(tape, volume.geometry);
   const bitmap = readSessionBitmap(tape, stored.set.slots.lengths.length);
   if (!bitmap) return refuse('its bitmap is missing or of the wrong size');
   // Only slots still PENDING are read from the source: with none left, its later writes do not matter.

@@ -15,7 +15,7 @@ import { crc32 } from 'node:zlib';
 import { decodeFields, defineLayout, encodeFields, num, str } from '../../base/field-table.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { IoError, TargetExistsError } from '../../errors/snaptape-error.js';
-import { readFully, writevFully } from '../../base/file-io.js';
+import { openRegularFile, readFully, writevFully } from '../../base/file-io.js';
 
 export const SPOOL_ENTRY_LAYOUT = defineLayout({
   name: 'backup-spool-entry',
@@ -70,14 +70,17 @@ export class BackupSpool {
    * have a whole entry, else the point in time is lost (an IoError says which slot).
    */
   static reopen(path: string, wanted: ReadonlySet<number>): BackupSpool {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r+');
-    } catch (error) {
-      throw translateIoError(error, 'reopen the spool', path);
-    }
+    // The path comes from --spool or the session record: a regular file only, and one that starts
+    // as a spool does, before its tail is cut (and, once the tape is complete, the file removed).
+    const { fd, sizeBytes } = openRegularFile(path, 'the spool', true);
     const spool = new BackupSpool(path, fd, 0);
     try {
+      const start = Buffer.alloc(Math.min(sizeBytes, MAGIC.length));
+      readFully(fd, start, 0, path, 'the spool');
+      if (start.toString('latin1') !== MAGIC.slice(0, start.length))
+        throw new IoError(`Cannot resume from the spool ${path}: it is not a backup spool (it does not start with "${MAGIC}"); it is left as it was`, {
+          path,
+        });
       spool.scan(wanted);
     } catch (error) {
       closeSync(fd);

@@ -5,10 +5,10 @@
  * start, at checkpoints, and at the end, so that an interrupted backup is always found and reported
  * as incomplete, never as complete.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { translateIoError } from '../../errors/io-error.js';
-import { readRegularFileText } from '../../base/file-io.js';
+import { openRegularFile, readFully, readRegularFileText } from '../../base/file-io.js';
 import { durableReplace, durableReplaceOffThread, offThreadTempPath } from '../../image/durable-replace.js';
 import { layoutPath } from './backup-layout-store.js';
 
@@ -114,10 +114,20 @@ export function readSessionRecord(tapePath: string): SessionRecord | undefined {
   }
 }
 
+/**
+ * The bitmap of `slotCount` slots, or undefined when it is missing or of another size (told from
+ * its size, unread). Anything but a regular file is an IoError naming it.
+ */
 export function readSessionBitmap(tapePath: string, slotCount: number): Int32Array | undefined {
   const path = bitmapPath(tapePath);
   if (!existsSync(path)) return undefined;
-  const bytes = readFileSync(path);
-  if (bytes.length !== slotCount * 4) return undefined;
-  return new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+  const { fd, sizeBytes } = openRegularFile(path, 'the session bitmap');
+  try {
+    if (sizeBytes !== slotCount * 4) return undefined;
+    const states = new Int32Array(slotCount);
+    readFully(fd, new Uint8Array(states.buffer), 0, path, 'the session bitmap');
+    return states;
+  } finally {
+    closeSync(fd);
+  }
 }
