@@ -118,6 +118,29 @@ describe('a backup being resumed, its spool', () => {
     expect(readFileSync(at('notes.txt'), 'utf8')).toBe(text);
   }, 60_000);
 
+  it('an empty file of the user given as the spool: refused, and left where it was', async () => {
+    // The interrupted backup had no spool: nothing it made can be empty and named now.
+    const { source, tape } = await interruptedBackup('se');
+    writeFileSync(at('empty.keep'), '');
+    expectCliFailure(runBounded(['backup', source, '--to', tape, '--resume', '--spool', at('empty.keep')]), 'IO', ['empty.keep', 'empty']);
+    expect(statSync(at('empty.keep')).size).toBe(0);
+  }, 60_000);
+
+  it("the backup's own spool, still empty: resumed, and removed once the tape is complete", async () => {
+    const volume = makeFilledVolume(dir.path, { cylinders: 40, seed: 7, percent: 90, name: 'so.ckd' });
+    const tape = at('so.aws');
+    const spool = at('so.spool');
+    const session = TapeBackupSession.start(volume, { tapePath: tape, workers: 1, throttleMbps: 20, spoolPath: spool });
+    await new Promise((r) => setTimeout(r, 200));
+    session.cancel();
+    await expect(session.done).rejects.toThrow(/cancelled/);
+    const source = volume.path;
+    volume.close();
+    expect(statSync(spool).size).toBe(0);
+    runSnaptapeOk(['backup', source, '--to', tape, '--resume']);
+    expect(() => statSync(spool)).toThrow();
+  }, 60_000);
+
   it('a FIFO given as the spool: refused in one typed line', async () => {
     const { source, tape } = await interruptedBackup('sf');
     fifoAt(at('spool.fifo'));

@@ -68,13 +68,21 @@ export class BackupSpool {
   /**
    * Reopens the spool of an interrupted backup. `wanted` are the slots persisted SPOOLED: each must
    * have a whole entry, else the point in time is lost (an IoError says which slot).
+   * `namedByRecord`: the session record names this file as its spool (the backup made it). Only
+   * then is an empty file taken for a spool: an empty file carries no magic that says whose it is,
+   * and once the tape is complete the spool is removed.
    */
-  static reopen(path: string, wanted: ReadonlySet<number>): BackupSpool {
+  static reopen(path: string, wanted: ReadonlySet<number>, namedByRecord: boolean): BackupSpool {
     // The path comes from --spool or the session record: a regular file only, and one that starts
     // as a spool does, before its tail is cut (and, once the tape is complete, the file removed).
     const { fd, sizeBytes } = openRegularFile(path, 'the spool', true);
     const spool = new BackupSpool(path, fd, 0);
     try {
+      if (sizeBytes === 0 && !namedByRecord)
+        throw new IoError(
+          `Cannot resume from the spool ${path}: it is empty and the backup's session record does not name it, so nothing says it is a spool; it is left as it was`,
+          { path },
+        );
       const start = Buffer.alloc(Math.min(sizeBytes, MAGIC.length));
       readFully(fd, start, 0, path, 'the spool');
       if (start.toString('latin1') !== MAGIC.slice(0, start.length))
