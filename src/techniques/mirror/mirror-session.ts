@@ -48,7 +48,7 @@ import type { FromWorker } from './link-channel-layout.js';
 import { COPYING_STATES, LIVE_STATES, linkTransition, type LinkEvent } from './mirror-link-state.js';
 import { LINK_TIMEOUT_MS, MAX_SECONDARIES, MIRROR_WRITEBACK_BYTES, PERSIST_INTERVAL_MS, RECONNECT_INTERVAL_MS } from './mirror-limits.js';
 import { describeSecondary, newSecondary, selectCopyUnits, type Secondary } from './mirror-secondary.js';
-import { MirrorStateFile, mirrorFilePath, type StoredMirror } from './mirror-state-file.js';
+import { MirrorStateFile, isUnknownPrimaryTag, mirrorFilePath, mirrorPrimaryTag, type StoredMirror } from './mirror-state-file.js';
 import { PRIMARY_BIT } from './mirror-state-layout.js';
 import { checkSecondaryHoldsNoData, openLocalSecondary, parseTarget, remoteAddress, type TargetSpec } from './mirror-targets.js';
 import type { MirrorSessionStatus, MirrorStatus } from './mirror-types.js';
@@ -264,7 +264,12 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     }
     const table = TrackStatusTable.primaryOnly(volume.unitCount);
     const mirrors = specs.map((s): StoredMirror => ({ ...s, linkState: 'COPY', splitCount: 0 }));
-    const file = MirrorStateFile.create(mirrorFilePath(volume.path), { slotBytes: volume.backend.slotBytes, mirrors, table });
+    const file = MirrorStateFile.create(mirrorFilePath(volume.path), {
+      slotBytes: volume.backend.slotBytes,
+      mirrors,
+      table,
+      primaryTag: mirrorPrimaryTag(volume.path),
+    });
     for (const spec of specs) if (spec.kind === 'local') protectLocalSecondary(spec.target, volume.unitCount);
     return new MirrorSession(volume, file, { table, mirrors, unclean: false, ...(link ? { link } : {}) }, options);
   }
@@ -273,6 +278,17 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   static resume(volume: Volume, options: MirrorSessionOptions = {}): MirrorSession {
     pacingOptions(options, volume.path);
     const { file, state } = MirrorStateFile.open(mirrorFilePath(volume.path));
+    // The file beside one image may have been written for another (the primary and its state file
+    // copied, or moved, or a file put there): its secondaries are that primary's, never this one's.
+    const tag = mirrorPrimaryTag(volume.path);
+    if (isUnknownPrimaryTag(state.primaryTag)) file.adoptPrimary(tag);
+    else if (!state.primaryTag.equals(tag)) {
+      file.close();
+      throw new UsageError(
+        `Cannot resume the mirror of ${volume.path}: its state file ${file.path} was written for another primary image (a copy or a move of it, or a file put there), whose secondaries (${state.mirrors.map((m) => m.target).join(', ')}) are not this image's; remove ${file.path} to use the image unmirrored`,
+        { path: volume.path, stateFile: file.path },
+      );
+    }
     if (state.table.unitCount !== volume.unitCount || state.slotBytes !== volume.backend.slotBytes) {
       file.close();
       throw new UsageError(`Cannot resume the mirror of ${volume.path}: its state file describes ${state.table.unitCount} units of ${state.slotBytes} bytes`, {
