@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openVolume } from '../../src/api/volume-api.js';
 import { MirrorSession } from '../../src/techniques/mirror/mirror-session.js';
 import { mirrorFilePath, mirrorPrimaryTag } from '../../src/techniques/mirror/mirror-state-file.js';
-import { MIRROR_HEADER_LAYOUT } from '../../src/techniques/mirror/mirror-state-layout.js';
+import { MIRROR_DESCRIPTOR_LAYOUT, MIRROR_HEADER_LAYOUT, descriptorOffset } from '../../src/techniques/mirror/mirror-state-layout.js';
 import { field } from '../../src/base/field-table.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -91,5 +91,34 @@ describe("a mirror's state file beside another image", () => {
         .subarray(offset, offset + length)
         .equals(mirrorPrimaryTag(primary.path)),
     ).toBe(true);
+  });
+
+  it("a state file naming as its secondary an image that is nobody's secondary: refused, that image not written", async () => {
+    const primary = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed: 13, name: 'p.ckd' });
+    const secondaryPath = makeBlankSecondary(dir.path, 'p-m.ckd');
+    const mirror = MirrorSession.create(primary, [secondaryPath]);
+    await mirror.whenInSync();
+    await mirror.detach();
+    primary.close();
+    // Someone who can write beside the primary names another image of the same shape as M2, and
+    // clears CLEAN: a resume would resync every track onto it.
+    const other = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed: 14, name: 'other.ckd' });
+    other.close();
+    const before = readFileSync(other.path);
+    const fd = openSync(mirrorFilePath(primary.path), 'r+');
+    const target = field(MIRROR_DESCRIPTOR_LAYOUT, 'target');
+    const name = Buffer.alloc(target.length);
+    name.write(other.path, 'latin1');
+    writeSync(fd, name, 0, name.length, descriptorOffset(0) + target.offset);
+    writeSync(fd, Buffer.from([0]), 0, 1, field(MIRROR_HEADER_LAYOUT, 'flags').offset);
+    closeSync(fd);
+
+    const reopened = openVolume(primary.path);
+    try {
+      expect(() => MirrorSession.resume(reopened)).toThrow(/other\.ckd\.secondary/);
+    } finally {
+      reopened.close();
+    }
+    expect(readFileSync(other.path).equals(before)).toBe(true);
   });
 });

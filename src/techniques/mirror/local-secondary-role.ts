@@ -13,6 +13,14 @@ export function protectLocalSecondary(path: string, unitCount: number): void {
   SecondaryRoleFile.create(path, unitCount, 'protected');
 }
 
+/**
+ * True when the image carries a secondary's role file: it was made some mirror's secondary and not
+ * released since. An image without one is nobody's secondary.
+ */
+export function isLocalSecondary(path: string): boolean {
+  return SecondaryRoleFile.exists(path);
+}
+
 /** The secondary is split: writes to it are allowed, and recorded. */
 export function splitLocalSecondary(path: string, unitCount: number): void {
   if (!SecondaryRoleFile.exists(path)) SecondaryRoleFile.create(path, unitCount, 'split');

@@ -61,7 +61,8 @@ import { onlyArgs, stringArg, unknownVerb } from '../../session/session-args.js'
 import type { TrackMapSnapshot } from '../../session/session-view.js';
 import { defaultMapMirror, sampleMirrorTrackMap } from './mirror-track-map.js';
 import { SecondarySplitRecord } from './secondary-split.js';
-import { localSecondaryWrites, protectLocalSecondary, releaseLocalSecondary, splitLocalSecondary } from './local-secondary-role.js';
+import { secondaryRolePath } from '../../volume/secondary-role-file.js';
+import { isLocalSecondary, localSecondaryWrites, protectLocalSecondary, releaseLocalSecondary, splitLocalSecondary } from './local-secondary-role.js';
 
 /** The mirror's verbs through Session.command; `mirror` (M2..M4) names one secondary of split and rejoin. */
 const MIRROR_COMMANDS = ['split', 'rejoin', 'detach', 'remove'] as const;
@@ -294,6 +295,16 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       throw new UsageError(`Cannot resume the mirror of ${volume.path}: its state file describes ${state.table.unitCount} units of ${state.slotBytes} bytes`, {
         path: volume.path,
       });
+    }
+    // A local secondary carries its role file from the mirror's creation to its removal: an image
+    // without one is nobody's secondary (a state file put beside the primary may name any image).
+    const stranger = state.mirrors.find((m) => m.kind === 'local' && !isLocalSecondary(m.target));
+    if (stranger) {
+      file.close();
+      throw new UsageError(
+        `Cannot resume the mirror of ${volume.path}: its state file names ${stranger.target} as a secondary, but ${secondaryRolePath(stranger.target)} is missing, so that image is nobody's secondary and is not written; if it is this mirror's (mirrored before role files), remove ${file.path} and create the mirror again`,
+        { path: volume.path, secondary: stranger.target },
+      );
     }
     const mirrors = state.mirrors.map((m, i): StoredMirror => {
       // After an unclean stop a live mirror may lack a write that was in flight: trust none of its bits.
