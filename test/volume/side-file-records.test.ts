@@ -148,6 +148,21 @@ describe('a backup being resumed, its spool', () => {
   }, 60_000);
 });
 
+describe('a new backup, its spool', () => {
+  for (const which of ['source', 'tape'] as const) {
+    it(`--spool naming the ${which} itself, with --force: refused before anything is written`, () => {
+      const source = at(`ns-${which}.ckd`);
+      runSnaptapeOk(['init', source, '--type', '3390', '--cyls', '2', '--volser', 'NSP001']);
+      const tape = at(`ns-${which}.aws`);
+      writeFileSync(tape, 'an older tape the --force may replace, but not by a spool\n');
+      const spool = which === 'source' ? source : tape;
+      const before = readFileSync(spool);
+      expectCliFailure(runBounded(['backup', source, '--to', tape, '--spool', spool, '--force']), 'USAGE', [`ns-${which}`, 'spool']);
+      expect(readFileSync(spool).equals(before)).toBe(true);
+    }, 60_000);
+  }
+});
+
 describe('a backup being resumed, its layout crafted', () => {
   let source = '';
   let tape = '';
