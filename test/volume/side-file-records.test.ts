@@ -163,6 +163,24 @@ describe('a new backup, its spool', () => {
   }
 });
 
+describe('a new backup with --force, its spool', () => {
+  it("a file of the user's that is not a spool: refused, and left as it was", () => {
+    const source = at('nf.ckd');
+    runSnaptapeOk(['init', source, '--type', '3390', '--cyls', '2', '--volser', 'NSP002']);
+    for (const name of ['nf-notes.txt', 'nf.ckd.sizes']) {
+      const spool = at(name);
+      if (name.endsWith('.txt')) writeFileSync(spool, 'notes of the user, not a spool\n');
+      const before = readFileSync(spool);
+      expectCliFailure(runBounded(['backup', source, '--to', at('nf.aws'), '--spool', spool, '--force']), 'USAGE', [name, 'not a backup spool']);
+      expect(readFileSync(spool).equals(before)).toBe(true);
+    }
+    // An older spool is what --force replaces: the backup runs, and removes it once complete.
+    writeFileSync(at('nf-old.spool'), 'SNAPSPL1 and what an older backup left');
+    runSnaptapeOk(['backup', source, '--to', at('nf.aws'), '--spool', at('nf-old.spool'), '--force']);
+    expect(() => statSync(at('nf-old.spool'))).toThrow();
+  }, 60_000);
+});
+
 describe('a backup being resumed, its layout crafted', () => {
   let source = '';
   let tape = '';
