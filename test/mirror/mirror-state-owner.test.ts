@@ -121,4 +121,37 @@ describe("a mirror's state file beside another image", () => {
     }
     expect(readFileSync(other.path).equals(before)).toBe(true);
   });
+
+  it("a state file naming as its secondary another mirror's secondary: refused, that secondary not written", async () => {
+    // Two mirrors of the user's: q.ckd onto q-m.ckd, r.ckd onto r-m.ckd.
+    const q = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed: 15, name: 'q.ckd' });
+    const qm = makeBlankSecondary(dir.path, 'q-m.ckd');
+    const first = MirrorSession.create(q, [qm]);
+    await first.whenInSync();
+    await first.detach();
+    q.close();
+    const r = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed: 16, name: 'r.ckd' });
+    const rm = makeBlankSecondary(dir.path, 'r-m.ckd');
+    const second = MirrorSession.create(r, [rm]);
+    await second.whenInSync();
+    await second.detach();
+    r.close();
+    // Someone who can write beside q.ckd points its state file at r's secondary, CLEAN cleared.
+    const before = readFileSync(rm);
+    const fd = openSync(mirrorFilePath(q.path), 'r+');
+    const target = field(MIRROR_DESCRIPTOR_LAYOUT, 'target');
+    const name = Buffer.alloc(target.length);
+    name.write(rm, 'latin1');
+    writeSync(fd, name, 0, name.length, descriptorOffset(0) + target.offset);
+    writeSync(fd, Buffer.from([0]), 0, 1, field(MIRROR_HEADER_LAYOUT, 'flags').offset);
+    closeSync(fd);
+
+    const reopened = openVolume(q.path);
+    try {
+      expect(() => MirrorSession.resume(reopened)).toThrow(/r-m\.ckd.*another primary/);
+    } finally {
+      reopened.close();
+    }
+    expect(readFileSync(rm).equals(before)).toBe(true);
+  });
 });

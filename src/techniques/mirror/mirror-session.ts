@@ -62,7 +62,7 @@ import type { TrackMapSnapshot } from '../../session/session-view.js';
 import { defaultMapMirror, sampleMirrorTrackMap } from './mirror-track-map.js';
 import { SecondarySplitRecord } from './secondary-split.js';
 import { secondaryRolePath } from '../../volume/secondary-role-file.js';
-import { isLocalSecondary, localSecondaryWrites, protectLocalSecondary, releaseLocalSecondary, splitLocalSecondary } from './local-secondary-role.js';
+import { localSecondaryOwner, localSecondaryWrites, protectLocalSecondary, releaseLocalSecondary, splitLocalSecondary } from './local-secondary-role.js';
 
 /** The mirror's verbs through Session.command; `mirror` (M2..M4) names one secondary of split and rejoin. */
 const MIRROR_COMMANDS = ['split', 'rejoin', 'detach', 'remove'] as const;
@@ -271,7 +271,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       table,
       primaryTag: mirrorPrimaryTag(volume.path),
     });
-    for (const spec of specs) if (spec.kind === 'local') protectLocalSecondary(spec.target, volume.unitCount);
+    for (const spec of specs) if (spec.kind === 'local') protectLocalSecondary(spec.target, volume.unitCount, mirrorPrimaryTag(volume.path));
     return new MirrorSession(volume, file, { table, mirrors, unclean: false, ...(link ? { link } : {}) }, options);
   }
 
@@ -296,15 +296,14 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
         path: volume.path,
       });
     }
-    // A local secondary carries its role file from the mirror's creation to its removal: an image
-    // without one is nobody's secondary (a state file put beside the primary may name any image).
-    const stranger = state.mirrors.find((m) => m.kind === 'local' && !isLocalSecondary(m.target));
-    if (stranger) {
+    // A local secondary carries its role file, which says whose it is, from the mirror's creation to
+    // its removal: an image without one is nobody's secondary, one with another primary's tag is that
+    // primary's (a state file put beside the primary may name any image).
+    try {
+      for (const m of state.mirrors) if (m.kind === 'local') checkLocalSecondaryIsOurs(volume, file.path, m.target, tag);
+    } catch (error) {
       file.close();
-      throw new UsageError(
-        `Cannot resume the mirror of ${volume.path}: its state file names ${stranger.target} as a secondary, but ${secondaryRolePath(stranger.target)} is missing, so that image is nobody's secondary and is not written; if it is this mirror's (mirrored before role files), remove ${file.path} and create the mirror again`,
-        { path: volume.path, secondary: stranger.target },
-      );
+      throw error;
     }
     const mirrors = state.mirrors.map((m, i): StoredMirror => {
       // After an unclean stop a live mirror may lack a write that was in flight: trust none of its bits.
@@ -563,7 +562,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
    */
   private takeSecondaryWrites(s: Secondary): void {
     this.clearDurably(s, localSecondaryWrites(s.spec.target, this.volume.unitCount));
-    protectLocalSecondary(s.spec.target, this.volume.unitCount);
+    protectLocalSecondary(s.spec.target, this.volume.unitCount, mirrorPrimaryTag(this.volume.path));
   }
 
   /** Clears the bits of `units` for `s` and makes that durable before returning. */
@@ -762,7 +761,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       this.move(s, 'split');
       if (s.spec.kind === 'local') {
         this.closeLink(s);
-        splitLocalSecondary(s.spec.target, this.volume.unitCount);
+        splitLocalSecondary(s.spec.target, this.volume.unitCount, mirrorPrimaryTag(this.volume.path));
       } else this.connect(s);
     }
     return chosen.map((s) => this.describe(s));
@@ -1034,5 +1033,22 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     this.file.remove();
     await this.releaseRemotes();
     await this.channel?.close();
+  }
+}
+
+/** Refuses a local secondary that is nobody's (no role file) or another primary's (its role file's tag). */
+function checkLocalSecondaryIsOurs(volume: Volume, stateFile: string, target: string, tag: Buffer): void {
+  const owner = localSecondaryOwner(target, volume.unitCount);
+  if (owner === 'none') {
+    throw new UsageError(
+      `Cannot resume the mirror of ${volume.path}: its state file names ${target} as a secondary, but ${secondaryRolePath(target)} is missing, so that image is nobody's secondary and is not written; if it is this mirror's (mirrored before role files), remove ${stateFile} and create the mirror again`,
+      { path: volume.path, secondary: target },
+    );
+  }
+  if (!isUnknownPrimaryTag(owner) && !owner.equals(tag)) {
+    throw new UsageError(
+      `Cannot resume the mirror of ${volume.path}: its state file names ${target} as a secondary, but ${secondaryRolePath(target)} says that image is another primary's secondary, so it is not written`,
+      { path: volume.path, secondary: target },
+    );
   }
 }
