@@ -9,7 +9,10 @@
  * backup's phases (`summary.phases`) and, in separate runs under a host load of 1,000 writes/s, the
  * longest host write.
  *
- *   node bench/durable-backup-bench.mjs [--rounds 5] [--skip-cold] [--latency-runs 3]
+ *   node bench/durable-backup-bench.mjs [--rounds 5] [--skip-cold] [--latency-runs 3] [--baseline DIR LABEL]
+ *
+ * With --baseline, the backups of another build (DIR: a built checkout, e.g. a git worktree of an
+ * older commit) run in the same rounds, named LABEL.
  *
  * Prints a Markdown section on stdout. The source is made under bench/work (git-ignored) when it
  * is missing, and reused.
@@ -31,6 +34,10 @@ const flag = (name, fallback) => {
 const ROUNDS = flag('--rounds', 5);
 const LATENCY_RUNS = flag('--latency-runs', 3);
 const COLD = !args.includes('--skip-cold');
+const baselineAt = args.indexOf('--baseline');
+const BASELINE_DIR = baselineAt < 0 ? undefined : args[baselineAt + 1];
+const BASELINE_LABEL = baselineAt < 0 ? undefined : (args[baselineAt + 2] ?? 'baseline');
+if (BASELINE_DIR !== undefined && !existsSync(join(BASELINE_DIR, 'dist'))) throw new Error(`--baseline ${BASELINE_DIR}: no dist/ there (npm run build)`);
 const source = join(WORK, 'dense-3390-3.ckd');
 const copyOut = join(WORK, 'cp-out.ckd');
 const tape = join(WORK, 'durable.aws');
@@ -68,10 +75,16 @@ const contenders = {
   'cp + sync': () => timed(['sh', '-c', `cp '${source}' '${copyOut}' && sync`]),
   'snaptape backup, 2 workers': () => backup(2),
   'snaptape backup, 1 worker': () => backup(1),
+  ...(BASELINE_DIR === undefined
+    ? {}
+    : {
+        [`${BASELINE_LABEL} backup, 2 workers`]: () => backup(2, [], source, join(BASELINE_DIR, 'bin', 'snaptape')),
+        [`${BASELINE_LABEL} backup, 1 worker`]: () => backup(1, [], source, join(BASELINE_DIR, 'bin', 'snaptape')),
+      }),
 };
 
-function backup(workers, extra = [], image = source) {
-  const t = timed([process.execPath, BIN, 'backup', image, '--to', tape, '--force', '--workers', String(workers), '--json', ...extra]);
+function backup(workers, extra = [], image = source, bin = BIN) {
+  const t = timed([process.execPath, bin, 'backup', image, '--to', tape, '--force', '--workers', String(workers), '--json', ...extra]);
   const out = JSON.parse(t.stdout);
   return { ...t, phases: out.summary.phases, load: out.load };
 }
@@ -82,6 +95,13 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const fmt = (x, d = 2) => x.toFixed(d);
+/**
+ * The backup's own phases after its copy: its digests (folding the block digests; a build before
+ * BLKSHA256 waited for its read-back digest pass instead), the labels and final fsync, the
+ * read-back, and a tracked volume's whole-tape SHA-256.
+ */
+const afterCopySeconds = (phases) =>
+  (phases.elementDigestSeconds ?? phases.digestWaitSeconds ?? 0) + phases.syncSeconds + phases.readBackSeconds + (phases.tapeSha256Seconds ?? 0);
 
 mkdirSync(WORK, { recursive: true });
 if (!existsSync(source)) {
@@ -120,6 +140,7 @@ for (const p of [loaded, `${loaded}.sizes`, `${loaded}.lock`]) rmSync(p, { force
 clean();
 
 const lines = [];
+if (BASELINE_DIR !== undefined) lines.push(`Beside this build: "${BASELINE_LABEL}", another build, in the same rounds.`, '');
 lines.push(
   `Median of ${ROUNDS} interleaved rounds; 1-minute load average at the runs' starts: median ${fmt(median(loads))}, ${fmt(Math.min(...loads))}–${fmt(Math.max(...loads))}.`,
 );
@@ -137,14 +158,15 @@ for (const mode of modes) {
     const wall = median(xs.map((x) => x.wall));
     const cpu = median(xs.map((x) => x.cpu));
     const p = xs[0].phases ? (key) => fmt(median(xs.map((x) => x.phases[key]))) : () => '';
-    const after = xs[0].phases
-      ? fmt(median(xs.map((x) => x.phases.elementDigestSeconds + x.phases.syncSeconds + x.phases.readBackSeconds + x.phases.tapeSha256Seconds)))
-      : '';
+    const after = xs[0].phases ? fmt(median(xs.map((x) => afterCopySeconds(x.phases)))) : '';
     lines.push(
       `| ${mode} | ${name} | ${fmt(wall)} | ${fmt(cpu)} | ${fmt(baseWall / wall)} | ${fmt(cpu / baseCpu)} | ${p('copySeconds')} | ${after} | ${p('syncSeconds')} | ${p('readBackSeconds')} | ${xs[0].phases ? median(xs.map((x) => x.phases.stepFlushes)) : ''} |`,
     );
   }
 }
+lines.push('');
+lines.push("Per round, wall s (in round order; the contenders' order turns each round):");
+for (const mode of modes) for (const name of names) lines.push(`- ${mode}, ${name}: ${results[mode][name].map((x) => fmt(x.wall)).join(', ')}`);
 lines.push('');
 lines.push(
   `Host writes during a cached backup (2 workers) under \`--load random:1000 --load-in-place\`, ${LATENCY_RUNS} runs: longest raw write ${latency.map((l) => fmt(l.load.latencyMaxUs / 1000, 1)).join(', ')} ms; p99.9 ${latency.map((l) => fmt(l.load.latencyP999Us / 1000, 1)).join(', ')} ms; the final fsync took ${latency.map((l) => fmt(l.phases.syncSeconds * 1000, 0)).join(', ')} ms.`,

@@ -184,10 +184,11 @@ if (ONLY !== undefined) {
   };
   const [title, make] = sections[ONLY];
   const resultsPath = join(ROOT, 'bench', 'RESULTS.md');
+  // Made first, read after: the file may have been edited while the section's benches ran.
+  const section = make().join('\n');
   const old = readFileSync(resultsPath, 'utf8');
   const start = old.indexOf(`\n${title.slice(0, title.indexOf('.') + 1)} `) + 1;
   const next = start <= 0 ? -1 : old.indexOf('\n## ', start + title.length);
-  const section = make().join('\n');
   const updated = start <= 0 ? `${old.trimEnd()}\n\n${section}\n` : `${old.slice(0, start)}${section}${next < 0 ? '\n' : old.slice(next)}`;
   writeFileSync(resultsPath, updated);
   log(`wrote the section "${title}" of bench/RESULTS.md`);

@@ -18,6 +18,8 @@ export const MANIFEST_FORMAT = 'snaptape-vault-manifest';
 export const MANIFEST_VERSION = 1;
 /** A 3390-54 backup is about a million blocks; its rows take about 20 MB of JSON. */
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+/** A tape label block's length. */
+const LABEL_BYTES = 80;
 
 export interface VaultedDataSet {
   readonly name: string;
@@ -63,8 +65,11 @@ export function buildVaultManifest(path: string, volser: string): VaultManifest 
     });
     const labels: string[] = [];
     for (const entry of reader.index.entries()) {
-      if (entry.kind === 'block' && entry.storedBytes === 80 && !dataBlocks.has(entry.blockNumber))
-        labels.push(decodeEbcdic(reader.readBlockData(entry.blockNumber)));
+      if (entry.kind !== 'block' || entry.storedBytes !== LABEL_BYTES || dataBlocks.has(entry.blockNumber)) continue;
+      // Stored in 80 bytes is not 80 bytes: a compressed block (one left past the closing
+      // tapemarks by an older set) is no label, and would make a manifest its reader refuses.
+      const data = reader.readBlockData(entry.blockNumber);
+      if (data.length === LABEL_BYTES) labels.push(decodeEbcdic(data));
     }
     const whole = fileSha256(path, 'the cartridge');
     return {
