@@ -57,14 +57,24 @@ describe('a remote mirror resync of scattered FBA blocks', () => {
       }
       // The owning thread must not block while the background copy waits for the link: the
       // server's other clients and the host's writes wait with it (about 0.5 s at a time, measured).
+      const reconnectsBefore = mirror.status().mirrors[0]?.reconnects ?? 0;
       const waits = vi.spyOn(Atomics, 'wait');
       mirror.rejoin();
       await mirror.whenInSync({ timeoutMs: 30_000 });
       const blocked = waits.mock.calls.length;
       waits.mockRestore();
-      const resync = mirror.status().mirrors[0]?.resync;
-      process.stdout.write(`scattered resync: ${written} blocks written, ${resync?.copied} copied, ${blocked} blocking waits on the owning thread\n`);
-      expect(resync?.copied).toBe(written);
+      const status = mirror.status().mirrors[0];
+      const resync = status?.resync;
+      // The rejoin's own reconnect is one; more is a link that dropped during the resync.
+      const reconnects = (status?.reconnects ?? 0) - reconnectsBefore;
+      process.stdout.write(
+        `scattered resync: ${written} blocks written, ${resync?.copied} copied, ${blocked} blocking waits on the owning thread, ${reconnects} reconnects (${status?.lastError ?? 'no error'})\n`,
+      );
+      // A link that timed out on a loaded machine (seen once, in a full run beside another) starts
+      // a new resync when it is back, which counts only what was left: 2048 of 4095. The secondary
+      // must still equal the primary (below).
+      if (reconnects <= 1) expect(resync?.copied).toBe(written);
+      else expect(resync?.copied).toBeLessThanOrEqual(written);
       expect(blocked, 'blocking waits on the owning thread during the resync').toBe(0);
     } finally {
       await mirror.remove();
