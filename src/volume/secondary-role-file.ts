@@ -16,7 +16,7 @@
  */
 import { closeSync, existsSync, fdatasyncSync, fstatSync, openSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { decodeFields, defineLayout, encodeFields, num, str, type Layout } from '../base/field-table.js';
+import { bytes, decodeFields, defineLayout, encodeFields, num, str, type Layout } from '../base/field-table.js';
 import { readFully, writeFully } from '../base/file-io.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
@@ -36,9 +36,19 @@ export const SECONDARY_ROLE_LAYOUT: Layout = defineLayout({
     { name: 'version', offset: 8, length: 2, kind: 'u16be', description: 'format version, 1' },
     { name: 'state', offset: 10, length: 1, kind: 'u8', description: '1 PROTECTED (only the mirror writes), 2 SPLIT (writes allowed and recorded)' },
     { name: 'unitCount', offset: 12, length: 4, kind: 'u32be', description: 'tracks (CKD) or blocks (FBA) of the volume: bytes in the record' },
+    {
+      name: 'primary',
+      offset: 16,
+      length: 8,
+      kind: 'bytes',
+      description:
+        "whose secondary: the tag of the local primary (its .mirror header's), zero when not known (a remote primary's, or a file written before it)",
+    },
   ],
 });
 const RECORD_OFFSET = SECONDARY_ROLE_LAYOUT.size;
+/** Bytes of the primary's tag (the `primary` field). */
+export const SECONDARY_PRIMARY_TAG_BYTES = 8;
 
 export function secondaryRolePath(imagePath: string): string {
   return `${imagePath}.secondary`;
@@ -52,11 +62,14 @@ export class SecondaryRoleFile {
   private current: SecondaryRoleState;
   /** The record in memory: 1 for each unit written while split. */
   private readonly written: Uint8Array;
+  /** Whose secondary (the `primary` field), kept in every header written. */
+  private readonly primaryTag: Buffer;
 
-  private constructor(path: string, state: SecondaryRoleState, written: Uint8Array) {
+  private constructor(path: string, state: SecondaryRoleState, written: Uint8Array, primaryTag: Buffer) {
     this.path = path;
     this.current = state;
     this.written = written;
+    this.primaryTag = primaryTag;
     this.unitCount = written.length;
   }
 
@@ -64,8 +77,11 @@ export class SecondaryRoleFile {
     return existsSync(secondaryRolePath(imagePath));
   }
 
-  /** Creates (or overwrites) the role file of `imagePath`, with an empty record. */
-  static create(imagePath: string, unitCount: number, state: SecondaryRoleState): SecondaryRoleFile {
+  /**
+   * Creates (or overwrites) the role file of `imagePath`, with an empty record; `primaryTag`: whose
+   * secondary it is (the local primary's tag), zero when not known.
+   */
+  static create(imagePath: string, unitCount: number, state: SecondaryRoleState, primaryTag?: Buffer): SecondaryRoleFile {
     const path = secondaryRolePath(imagePath);
     let fd: number;
     try {
@@ -73,7 +89,9 @@ export class SecondaryRoleFile {
     } catch (error) {
       throw translateIoError(error, 'create the secondary role file', path);
     }
-    const file = new SecondaryRoleFile(path, state, new Uint8Array(unitCount));
+    const tag = Buffer.alloc(SECONDARY_PRIMARY_TAG_BYTES);
+    primaryTag?.copy(tag);
+    const file = new SecondaryRoleFile(path, state, new Uint8Array(unitCount), tag);
     try {
       writeFully(fd, file.written, RECORD_OFFSET, path, 'the secondary record');
     } finally {
@@ -113,7 +131,7 @@ export class SecondaryRoleFile {
       }
       const written = new Uint8Array(unitCount);
       readFully(fd, written, RECORD_OFFSET, path, 'the secondary record');
-      return new SecondaryRoleFile(path, state, written);
+      return new SecondaryRoleFile(path, state, written, Buffer.from(bytes(header, 'primary')));
     } finally {
       closeSync(fd);
     }
@@ -121,6 +139,11 @@ export class SecondaryRoleFile {
 
   get state(): SecondaryRoleState {
     return this.current;
+  }
+
+  /** Whose secondary: the local primary's tag, all zero when not known. */
+  get primary(): Buffer {
+    return Buffer.from(this.primaryTag);
   }
 
   /** Changes the state, durably. */
@@ -165,6 +188,7 @@ export class SecondaryRoleFile {
       version: SECONDARY_ROLE_VERSION,
       state: SECONDARY_ROLE_STATES[this.current],
       unitCount: this.unitCount,
+      primary: this.primaryTag,
     });
     this.change((fd) => writeFully(fd, head, 0, this.path, 'the secondary role header'));
   }

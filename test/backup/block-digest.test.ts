@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup, type BackupRun } from '../../src/api/backup-api.js';
@@ -22,6 +23,7 @@ import { SnaptapeError } from '../../src/errors/snaptape-error.js';
 import { verifyBackupTape } from '../../src/techniques/restore/backup-tape.js';
 import { restoreTape } from '../../src/techniques/restore/restore-tape.js';
 import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
+import { encodeAwsBlockHeader, FLAG1_END_OF_RECORD, FLAG1_NEW_RECORD, FLAG1_TAPEMARK, FLAG1_WHOLE_BLOCK, FLAG1_ZLIB } from '../../src/tape/aws-block-header.js';
 import { readTapeBlocks, sealTapeBlocks, writeTapeBlocks } from '../harness/craft-backup-tape.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -147,6 +149,58 @@ describe("a backup's UTL1 is BLKSHA256, made by the copy", () => {
   it('restores to the source it was made from', () => {
     restoreTape(tape, { to: at('restored.ckd'), newVolume: true });
     expect(compareImages(at('source.ckd'), at('restored.ckd')).mismatched).toBe(0);
+  });
+});
+
+/**
+ * The tape's blocks as other writers store them: each block of more than 80 bytes in two chunks
+ * (`split`), or zlib-compressed as on a HET tape (`zlib`). The data, and so its digests, are the same.
+ */
+function rewritten(name: string, how: 'split' | 'zlib', flipInSecondChunk = false): string {
+  const parts: Buffer[] = [];
+  let previous = 0;
+  const chunk = (data: Buffer, flags1: number): void => {
+    parts.push(encodeAwsBlockHeader({ curlenBytes: data.length, prvlenBytes: previous, flags1, flags2: 0 }), data);
+    previous = data.length;
+  };
+  let flipped = false;
+  for (const block of readTapeBlocks(tape)) {
+    if (block === null) {
+      parts.push(encodeAwsBlockHeader({ curlenBytes: 0, prvlenBytes: previous, flags1: FLAG1_TAPEMARK, flags2: 0 }));
+      previous = 0;
+    } else if (block.length <= 80) chunk(block, FLAG1_WHOLE_BLOCK);
+    else if (how === 'zlib') chunk(deflateSync(block), FLAG1_WHOLE_BLOCK | FLAG1_ZLIB);
+    else {
+      const half = block.length >> 1;
+      const second = Buffer.from(block.subarray(half));
+      if (flipInSecondChunk && !flipped) {
+        second[3] = (second[3] as number) ^ 0x01;
+        flipped = true;
+      }
+      chunk(block.subarray(0, half), FLAG1_NEW_RECORD);
+      chunk(second, FLAG1_END_OF_RECORD);
+    }
+  }
+  writeFileSync(at(name), Buffer.concat(parts));
+  return at(name);
+}
+
+describe('the same BLKSHA256 tape stored as other writers store blocks', () => {
+  for (const how of ['split', 'zlib'] as const) {
+    it(`${how === 'split' ? 'in two chunks a block' : 'zlib-compressed (HET)'}: verify and restore agree with the tape as written`, () => {
+      const other = rewritten(`${how}.aws`, how);
+      const report = verifyBackupTape(other);
+      expect(report.ok).toBe(true);
+      expect(report.elements.map((e) => e.sha256)).toEqual(run.summary.elements.map((e) => e.sha256));
+      restoreTape(other, { to: at(`restored-${how}.ckd`), newVolume: true });
+      expect(compareImages(at('source.ckd'), at(`restored-${how}.ckd`)).mismatched).toBe(0);
+    });
+  }
+
+  it('a byte flipped in the second chunk of a block: verify and restore both refuse, naming the element', () => {
+    const bad = rewritten('split-bad.aws', 'split', true);
+    expect(verifyBackupTape(bad).elements[0]?.ok).toBe(false);
+    expect(failureOf(() => restoreTape(bad, { to: at('restored-split-bad.ckd'), newVolume: true }))).toMatch(/FULLVOLUME/);
   });
 });
 

@@ -8,7 +8,7 @@
  *   destination equals the source.
  * - The same kill, then `snaptape clone resume <target>`: the one-shot resume finishes it.
  */
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { compareImages } from '../../src/api/drill-api.js';
@@ -137,6 +137,29 @@ describe('a clone outlives a SIGKILLed server', () => {
     expect(r.status, r.stderr).toBe(EXIT_STATUS_BY_CODE.SESSION);
     expect(r.stderr).toContain(`its record names the destination ${target}, not ${copy}`);
     expect(sha256File(target), 'the image the record names is not written').toBe(before);
+  }, 60_000);
+
+  it('clone resume through a symbolic link to its folder: the same image and side files, resumed by the name given', async () => {
+    // The record beside via/r5d.ckd is the one beside r5d.ckd: the same folder, reached by another name.
+    const { source, target } = await killedDuringActiveCopy('r5');
+    const via = join(dir.path, 'via');
+    symlinkSync(dir.path, via);
+    const result = runSnaptapeJson<{ final: StatusJson }>(['clone', 'resume', join(via, 'r5d.ckd')]);
+    expect(result.final.phase).toBe('terminated');
+    expect(compareImages(source, target).mismatched).toBe(0);
+  }, 60_000);
+
+  it('clone resume of a symbolic link to the destination, its record linked too: refused, the image not written', async () => {
+    // Another name for the file, whose side files (its lock, its bitmap) are other files.
+    const { target } = await killedDuringActiveCopy('r6');
+    const link = join(dir.path, 'r6link.ckd');
+    symlinkSync(target, link);
+    symlinkSync(`${target}.clone.json`, `${link}.clone.json`);
+    const before = sha256File(target);
+    const r = runSnaptape(['clone', 'resume', link]);
+    expect(r.status, r.stderr).toBe(EXIT_STATUS_BY_CODE.SESSION);
+    expect(r.stderr).toContain(`its record names the destination ${target}, not ${link}`);
+    expect(sha256File(target)).toBe(before);
   }, 60_000);
 
   it('snaptape clone resume <target> finishes it in one process', async () => {

@@ -118,10 +118,66 @@ describe('a backup being resumed, its spool', () => {
     expect(readFileSync(at('notes.txt'), 'utf8')).toBe(text);
   }, 60_000);
 
+  it('an empty file of the user given as the spool: refused, and left where it was', async () => {
+    // The interrupted backup had no spool: nothing it made can be empty and named now.
+    const { source, tape } = await interruptedBackup('se');
+    writeFileSync(at('empty.keep'), '');
+    expectCliFailure(runBounded(['backup', source, '--to', tape, '--resume', '--spool', at('empty.keep')]), 'IO', ['empty.keep', 'empty']);
+    expect(statSync(at('empty.keep')).size).toBe(0);
+  }, 60_000);
+
+  it("the backup's own spool, still empty: resumed, and removed once the tape is complete", async () => {
+    const volume = makeFilledVolume(dir.path, { cylinders: 40, seed: 7, percent: 90, name: 'so.ckd' });
+    const tape = at('so.aws');
+    const spool = at('so.spool');
+    const session = TapeBackupSession.start(volume, { tapePath: tape, workers: 1, throttleMbps: 20, spoolPath: spool });
+    await new Promise((r) => setTimeout(r, 200));
+    session.cancel();
+    await expect(session.done).rejects.toThrow(/cancelled/);
+    const source = volume.path;
+    volume.close();
+    expect(statSync(spool).size).toBe(0);
+    runSnaptapeOk(['backup', source, '--to', tape, '--resume']);
+    expect(() => statSync(spool)).toThrow();
+  }, 60_000);
+
   it('a FIFO given as the spool: refused in one typed line', async () => {
     const { source, tape } = await interruptedBackup('sf');
     fifoAt(at('spool.fifo'));
     expectCliFailure(runBounded(['backup', source, '--to', tape, '--resume', '--spool', at('spool.fifo')]), 'IO', ['spool.fifo', 'not a regular file']);
+  }, 60_000);
+});
+
+describe('a new backup, its spool', () => {
+  for (const which of ['source', 'tape'] as const) {
+    it(`--spool naming the ${which} itself, with --force: refused before anything is written`, () => {
+      const source = at(`ns-${which}.ckd`);
+      runSnaptapeOk(['init', source, '--type', '3390', '--cyls', '2', '--volser', 'NSP001']);
+      const tape = at(`ns-${which}.aws`);
+      writeFileSync(tape, 'an older tape the --force may replace, but not by a spool\n');
+      const spool = which === 'source' ? source : tape;
+      const before = readFileSync(spool);
+      expectCliFailure(runBounded(['backup', source, '--to', tape, '--spool', spool, '--force']), 'USAGE', [`ns-${which}`, 'spool']);
+      expect(readFileSync(spool).equals(before)).toBe(true);
+    }, 60_000);
+  }
+});
+
+describe('a new backup with --force, its spool', () => {
+  it("a file of the user's that is not a spool: refused, and left as it was", () => {
+    const source = at('nf.ckd');
+    runSnaptapeOk(['init', source, '--type', '3390', '--cyls', '2', '--volser', 'NSP002']);
+    for (const name of ['nf-notes.txt', 'nf.ckd.sizes']) {
+      const spool = at(name);
+      if (name.endsWith('.txt')) writeFileSync(spool, 'notes of the user, not a spool\n');
+      const before = readFileSync(spool);
+      expectCliFailure(runBounded(['backup', source, '--to', at('nf.aws'), '--spool', spool, '--force']), 'USAGE', [name, 'not a backup spool']);
+      expect(readFileSync(spool).equals(before)).toBe(true);
+    }
+    // An older spool is what --force replaces: the backup runs, and removes it once complete.
+    writeFileSync(at('nf-old.spool'), 'SNAPSPL1 and what an older backup left');
+    runSnaptapeOk(['backup', source, '--to', at('nf.aws'), '--spool', at('nf-old.spool'), '--force']);
+    expect(() => statSync(at('nf-old.spool'))).toThrow();
   }, 60_000);
 });
 

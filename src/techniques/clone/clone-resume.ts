@@ -19,9 +19,9 @@
  * - the bitmap does not fit the volumes (another unit count) or the paths differ from the record.
  * What the user can do then: start a new clone (a full copy; its CREATE replaces this record).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { SessionError, type ErrorDetails } from '../../errors/snaptape-error.js';
 import { isProcessAlive, lockOwnerOf } from '../../image/image-lock.js';
 import type { Volume } from '../../volume/volume.js';
@@ -54,10 +54,30 @@ export function findCloneToResume(targetPath: string): CloneResumePlan | undefin
   if (!record || FINAL_CLONE_PHASES.has(record.phase)) return undefined;
   // The record beside one image may name another (the image and its record copied, or a record put
   // there): the session writes the image its record names, which is only ever this one.
-  if (typeof record.target !== 'string' || resolve(record.target) !== resolve(targetPath)) {
+  const given = resolve(targetPath);
+  if (typeof record.target !== 'string' || (resolve(record.target) !== given && !sameFolderSameName(record.target, given))) {
     refuse(record, 'mismatch', `its record names the destination ${String(record.target)}, not ${targetPath}`);
   }
-  return { record, sourceLock: lockOwnerOf(record.source) ?? null, targetLock: lockOwnerOf(record.target) ?? null };
+  // From here on the destination is the name given: its lock, its bitmap and the image itself are
+  // found through it, and the record is rewritten with it.
+  const own = { ...record, target: given };
+  return { record: own, sourceLock: lockOwnerOf(own.source) ?? null, targetLock: lockOwnerOf(own.target) ?? null };
+}
+
+/**
+ * True when `a` and `b` are one name in one folder reached by two paths (a symbolic link to the
+ * folder, or in a parent of it): then every side file of the image (`.clone.json`, `.clone.bitmap`,
+ * `.lock`) is the same file under both. Another name for the file itself (a symbolic link to the
+ * image) is not: its side files are other files, and the evidence a resume needs (the lock the dead
+ * process left) would be read from the wrong one.
+ */
+function sameFolderSameName(a: string, b: string): boolean {
+  if (basename(a) !== basename(b)) return false;
+  try {
+    return realpathSync(dirname(resolve(a))) === realpathSync(dirname(b));
+  } catch {
+    return false;
+  }
 }
 
 function refuse(record: CloneRecord, refusal: CloneResumeRefusal, why: string, advice = NEW_CLONE_ADVICE): never {

@@ -8,14 +8,22 @@
 import { rmSync } from 'node:fs';
 import { SecondaryRoleFile, secondaryRolePath } from '../../volume/secondary-role-file.js';
 
-/** Marks the image a protected secondary (a new, empty record). */
-export function protectLocalSecondary(path: string, unitCount: number): void {
-  SecondaryRoleFile.create(path, unitCount, 'protected');
+/** Marks the image a protected secondary of the primary tagged `primaryTag` (a new, empty record). */
+export function protectLocalSecondary(path: string, unitCount: number, primaryTag: Buffer): void {
+  SecondaryRoleFile.create(path, unitCount, 'protected', primaryTag);
+}
+
+/**
+ * Whose secondary the image is, by its role file: 'none' without one (nobody's: it was never made
+ * a secondary, or was released since), else the primary's tag (all zero when not known).
+ */
+export function localSecondaryOwner(path: string, unitCount: number): Buffer | 'none' {
+  return SecondaryRoleFile.exists(path) ? SecondaryRoleFile.open(path, unitCount).primary : 'none';
 }
 
 /** The secondary is split: writes to it are allowed, and recorded. */
-export function splitLocalSecondary(path: string, unitCount: number): void {
-  if (!SecondaryRoleFile.exists(path)) SecondaryRoleFile.create(path, unitCount, 'split');
+export function splitLocalSecondary(path: string, unitCount: number, primaryTag: Buffer): void {
+  if (!SecondaryRoleFile.exists(path)) SecondaryRoleFile.create(path, unitCount, 'split', primaryTag);
   else SecondaryRoleFile.open(path, unitCount).setState('split');
 }
 
@@ -28,8 +36,8 @@ export function localSecondaryWrites(path: string, unitCount: number): number[] 
 }
 
 /** The rejoin has the record durably on the primary's side: protected again, the record forgotten. */
-export function reprotectLocalSecondary(path: string, unitCount: number): void {
-  protectLocalSecondary(path, unitCount);
+export function reprotectLocalSecondary(path: string, unitCount: number, primaryTag: Buffer): void {
+  protectLocalSecondary(path, unitCount, primaryTag);
 }
 
 /** The mirror is removed: the image is a plain volume again. */

@@ -48,7 +48,7 @@ import type { FromWorker } from './link-channel-layout.js';
 import { COPYING_STATES, LIVE_STATES, linkTransition, type LinkEvent } from './mirror-link-state.js';
 import { LINK_TIMEOUT_MS, MAX_SECONDARIES, MIRROR_WRITEBACK_BYTES, PERSIST_INTERVAL_MS, RECONNECT_INTERVAL_MS } from './mirror-limits.js';
 import { describeSecondary, newSecondary, selectCopyUnits, type Secondary } from './mirror-secondary.js';
-import { MirrorStateFile, mirrorFilePath, type StoredMirror } from './mirror-state-file.js';
+import { MirrorStateFile, isUnknownPrimaryTag, mirrorFilePath, mirrorPrimaryTag, type StoredMirror } from './mirror-state-file.js';
 import { PRIMARY_BIT } from './mirror-state-layout.js';
 import { checkSecondaryHoldsNoData, openLocalSecondary, parseTarget, remoteAddress, type TargetSpec } from './mirror-targets.js';
 import type { MirrorSessionStatus, MirrorStatus } from './mirror-types.js';
@@ -61,7 +61,8 @@ import { onlyArgs, stringArg, unknownVerb } from '../../session/session-args.js'
 import type { TrackMapSnapshot } from '../../session/session-view.js';
 import { defaultMapMirror, sampleMirrorTrackMap } from './mirror-track-map.js';
 import { SecondarySplitRecord } from './secondary-split.js';
-import { localSecondaryWrites, protectLocalSecondary, releaseLocalSecondary, splitLocalSecondary } from './local-secondary-role.js';
+import { secondaryRolePath } from '../../volume/secondary-role-file.js';
+import { localSecondaryOwner, localSecondaryWrites, protectLocalSecondary, releaseLocalSecondary, splitLocalSecondary } from './local-secondary-role.js';
 
 /** The mirror's verbs through Session.command; `mirror` (M2..M4) names one secondary of split and rejoin. */
 const MIRROR_COMMANDS = ['split', 'rejoin', 'detach', 'remove'] as const;
@@ -264,8 +265,13 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     }
     const table = TrackStatusTable.primaryOnly(volume.unitCount);
     const mirrors = specs.map((s): StoredMirror => ({ ...s, linkState: 'COPY', splitCount: 0 }));
-    const file = MirrorStateFile.create(mirrorFilePath(volume.path), { slotBytes: volume.backend.slotBytes, mirrors, table });
-    for (const spec of specs) if (spec.kind === 'local') protectLocalSecondary(spec.target, volume.unitCount);
+    const file = MirrorStateFile.create(mirrorFilePath(volume.path), {
+      slotBytes: volume.backend.slotBytes,
+      mirrors,
+      table,
+      primaryTag: mirrorPrimaryTag(volume.path),
+    });
+    for (const spec of specs) if (spec.kind === 'local') protectLocalSecondary(spec.target, volume.unitCount, mirrorPrimaryTag(volume.path));
     return new MirrorSession(volume, file, { table, mirrors, unclean: false, ...(link ? { link } : {}) }, options);
   }
 
@@ -273,11 +279,31 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   static resume(volume: Volume, options: MirrorSessionOptions = {}): MirrorSession {
     pacingOptions(options, volume.path);
     const { file, state } = MirrorStateFile.open(mirrorFilePath(volume.path));
+    // The file beside one image may have been written for another (the primary and its state file
+    // copied, or moved, or a file put there): its secondaries are that primary's, never this one's.
+    const tag = mirrorPrimaryTag(volume.path);
+    if (isUnknownPrimaryTag(state.primaryTag)) file.adoptPrimary(tag);
+    else if (!state.primaryTag.equals(tag)) {
+      file.close();
+      throw new UsageError(
+        `Cannot resume the mirror of ${volume.path}: its state file ${file.path} was written for another primary image (a copy or a move of it, or a file put there), whose secondaries (${state.mirrors.map((m) => m.target).join(', ')}) are not this image's; remove ${file.path} to use the image unmirrored`,
+        { path: volume.path, stateFile: file.path },
+      );
+    }
     if (state.table.unitCount !== volume.unitCount || state.slotBytes !== volume.backend.slotBytes) {
       file.close();
       throw new UsageError(`Cannot resume the mirror of ${volume.path}: its state file describes ${state.table.unitCount} units of ${state.slotBytes} bytes`, {
         path: volume.path,
       });
+    }
+    // A local secondary carries its role file, which says whose it is, from the mirror's creation to
+    // its removal: an image without one is nobody's secondary, one with another primary's tag is that
+    // primary's (a state file put beside the primary may name any image).
+    try {
+      for (const m of state.mirrors) if (m.kind === 'local') checkLocalSecondaryIsOurs(volume, file.path, m.target, tag);
+    } catch (error) {
+      file.close();
+      throw error;
     }
     const mirrors = state.mirrors.map((m, i): StoredMirror => {
       // After an unclean stop a live mirror may lack a write that was in flight: trust none of its bits.
@@ -536,7 +562,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
    */
   private takeSecondaryWrites(s: Secondary): void {
     this.clearDurably(s, localSecondaryWrites(s.spec.target, this.volume.unitCount));
-    protectLocalSecondary(s.spec.target, this.volume.unitCount);
+    protectLocalSecondary(s.spec.target, this.volume.unitCount, mirrorPrimaryTag(this.volume.path));
   }
 
   /** Clears the bits of `units` for `s` and makes that durable before returning. */
@@ -735,7 +761,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       this.move(s, 'split');
       if (s.spec.kind === 'local') {
         this.closeLink(s);
-        splitLocalSecondary(s.spec.target, this.volume.unitCount);
+        splitLocalSecondary(s.spec.target, this.volume.unitCount, mirrorPrimaryTag(this.volume.path));
       } else this.connect(s);
     }
     return chosen.map((s) => this.describe(s));
@@ -1007,5 +1033,22 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     this.file.remove();
     await this.releaseRemotes();
     await this.channel?.close();
+  }
+}
+
+/** Refuses a local secondary that is nobody's (no role file) or another primary's (its role file's tag). */
+function checkLocalSecondaryIsOurs(volume: Volume, stateFile: string, target: string, tag: Buffer): void {
+  const owner = localSecondaryOwner(target, volume.unitCount);
+  if (owner === 'none') {
+    throw new UsageError(
+      `Cannot resume the mirror of ${volume.path}: its state file names ${target} as a secondary, but ${secondaryRolePath(target)} is missing, so that image is nobody's secondary and is not written; if it is this mirror's (mirrored before role files), remove ${stateFile} and create the mirror again`,
+      { path: volume.path, secondary: target },
+    );
+  }
+  if (!isUnknownPrimaryTag(owner) && !owner.equals(tag)) {
+    throw new UsageError(
+      `Cannot resume the mirror of ${volume.path}: its state file names ${target} as a secondary, but ${secondaryRolePath(target)} says that image is another primary's secondary, so it is not written`,
+      { path: volume.path, secondary: target },
+    );
   }
 }

@@ -10,10 +10,11 @@
  *   file found without it after a restart had writes in flight, so every live mirror's bits are
  *   treated as invalid (mirror-session.ts does that).
  */
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fdatasyncSync, openSync, unlinkSync, fstatSync } from 'node:fs';
 import { readAtMost, readFully, writeFully } from '../../base/file-io.js';
 import { dirname, resolve } from 'node:path';
-import { decodeFields, encodeFields, num, str } from '../../base/field-table.js';
+import { bytes, decodeFields, encodeFields, num, str } from '../../base/field-table.js';
 import { ImageFormatError, UsageError } from '../../errors/snaptape-error.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { fsyncDirectory } from '../../image/durable-replace.js';
@@ -43,6 +44,12 @@ export interface StoredMirror {
 
 export interface StoredState {
   readonly clean: boolean;
+  /**
+   * Whose state this is: `mirrorPrimaryTag` of the primary image it was written for; all zero in
+   * a file written before the tag (its owner unknown). A resume compares it with the image the
+   * file sits beside (mirror-session.ts), as a clone record's target is (clone-resume.ts).
+   */
+  readonly primaryTag: Buffer;
   readonly slotBytes: number;
   readonly mirrors: readonly StoredMirror[];
   readonly table: TrackStatusTable;
@@ -52,6 +59,19 @@ export function mirrorFilePath(primaryPath: string): string {
   return `${primaryPath}.mirror`;
 }
 
+/** Bytes of the primary's tag in the header (mirror-state-layout.ts `primary`). */
+const PRIMARY_TAG_BYTES = 8;
+
+/** The tag a state file records for its primary: the first 8 bytes of the SHA-256 of its absolute path. */
+export function mirrorPrimaryTag(primaryPath: string): Buffer {
+  return createHash('sha256').update(resolve(primaryPath)).digest().subarray(0, PRIMARY_TAG_BYTES);
+}
+
+/** True for the tag of a file written before tags (all zero): its primary is not known. */
+export function isUnknownPrimaryTag(tag: Buffer): boolean {
+  return tag.every((b) => b === 0);
+}
+
 export class MirrorStateFile {
   // Set once.
   readonly path: string;
@@ -59,6 +79,8 @@ export class MirrorStateFile {
   // Main thread only.
   private generation = 0;
   private closed = false;
+  /** Written in every header: the tag of the primary (zero until known, for a file written before tags). */
+  private primaryTag: Buffer = Buffer.alloc(PRIMARY_TAG_BYTES);
 
   private constructor(path: string, fd: number) {
     this.path = path;
@@ -66,7 +88,7 @@ export class MirrorStateFile {
   }
 
   /** Creates a new file (refusing one that exists) and writes it whole. */
-  static create(path: string, state: Omit<StoredState, 'clean'>): MirrorStateFile {
+  static create(path: string, state: Omit<StoredState, 'clean' | 'primaryTag'> & { readonly primaryTag?: Buffer }): MirrorStateFile {
     if (existsSync(path))
       throw new UsageError(`Cannot create mirror state ${path}: it exists (the volume is mirrored already; remove that mirror first)`, { path });
     let fd: number;
@@ -76,6 +98,7 @@ export class MirrorStateFile {
       throw translateIoError(error, 'create the mirror state file', path);
     }
     const file = new MirrorStateFile(path, fd);
+    if (state.primaryTag) file.primaryTag = Buffer.from(state.primaryTag);
     file.writeAll({ ...state, clean: false });
     // Its name too: a mirror must not vanish after a power loss.
     fsyncDirectory(dirname(resolve(path)));
@@ -121,6 +144,7 @@ export class MirrorStateFile {
       });
     }
     this.generation = num(header, 'generation');
+    this.primaryTag = Buffer.from(bytes(header, 'primary'));
     const mirrors: StoredMirror[] = [];
     for (let i = 0; i < count; i++) {
       const at = descriptorOffset(i);
@@ -137,10 +161,21 @@ export class MirrorStateFile {
     }
     const bitmap = new Uint8Array(trackCount);
     readFully(this.fd, bitmap, MIRROR_BITMAP_OFFSET, this.path, 'the mirror bitmap');
-    return { clean: (num(header, 'flags') & MIRROR_FLAG_CLEAN) !== 0, slotBytes: num(header, 'slotBytes'), mirrors, table: new TrackStatusTable(bitmap) };
+    return {
+      clean: (num(header, 'flags') & MIRROR_FLAG_CLEAN) !== 0,
+      primaryTag: Buffer.from(this.primaryTag),
+      slotBytes: num(header, 'slotBytes'),
+      mirrors,
+      table: new TrackStatusTable(bitmap),
+    };
   }
 
-  private encodeHead(state: StoredState): Buffer {
+  /** Records the primary of a file written before tags (from its next header write on). */
+  adoptPrimary(tag: Buffer): void {
+    this.primaryTag = Buffer.from(tag);
+  }
+
+  private encodeHead(state: Omit<StoredState, 'primaryTag'>): Buffer {
     this.generation = (this.generation + 1) >>> 0;
     const head = Buffer.alloc(MIRROR_BITMAP_OFFSET);
     encodeFields(MIRROR_HEADER_LAYOUT, {
@@ -151,6 +186,7 @@ export class MirrorStateFile {
       trackCount: state.table.unitCount,
       slotBytes: state.slotBytes,
       generation: this.generation,
+      primary: this.primaryTag,
     }).copy(head, 0);
     state.mirrors.forEach((m, i) => {
       if (Buffer.byteLength(m.target, 'latin1') > MAX_TARGET_BYTES || /[^\x20-\xff]/.test(m.target)) {
@@ -167,7 +203,7 @@ export class MirrorStateFile {
   }
 
   /** Writes header, descriptors and the whole bitmap, then fdatasync. */
-  writeAll(state: StoredState): void {
+  writeAll(state: Omit<StoredState, 'primaryTag'>): void {
     const head = this.encodeHead(state);
     // Bitmap first, header (with its CLEAN flag) last: a header never vouches for older bits.
     writeFully(this.fd, state.table.bytes.subarray(0, state.table.unitCount), MIRROR_BITMAP_OFFSET, this.path, 'the mirror bitmap');

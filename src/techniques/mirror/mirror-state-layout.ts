@@ -29,6 +29,13 @@ export const MIRROR_HEADER_LAYOUT: Layout = defineLayout({
     { name: 'trackCount', offset: 12, length: 4, kind: 'u32be', description: 'tracks (CKD) or blocks (FBA) of the primary: bytes in the bitmap' },
     { name: 'slotBytes', offset: 16, length: 4, kind: 'u32be', description: 'slot size of the primary, which every secondary must share' },
     { name: 'generation', offset: 20, length: 4, kind: 'u32be', description: 'incremented at every header write' },
+    {
+      name: 'primary',
+      offset: 24,
+      length: 8,
+      kind: 'bytes',
+      description: "the first 8 bytes of the SHA-256 of the primary image's absolute path; zero in files written before it",
+    },
   ],
 });
 

@@ -5,6 +5,7 @@
  * backup, the instant `TapeBackupSession.start` returns is the point in time.
  */
 import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { TrackStateArray } from '../../engine/track-state.js';
 import type { ImageLock } from '../../image/image-lock.js';
 import { formatLabelDate } from '../../tape/label-date.js';
@@ -115,7 +116,9 @@ function prepareResumedUnderLock(volume: Volume, options: TapeBackupOptions): Pr
   });
   const target =
     options.tapeStartBlock !== undefined ? openTapeTarget(volume, options, layout.plan) : { writer: MappedTapeWriter.open(options.tapePath, layout.plan) };
-  const spool = point.spoolPath === undefined ? undefined : BackupSpool.reopen(point.spoolPath, new Set(point.spooled));
+  const { spoolPath } = point;
+  const namedByRecord = spoolPath !== undefined && point.record.spoolPath !== undefined && resolve(point.record.spoolPath) === resolve(spoolPath);
+  const spool = spoolPath === undefined ? undefined : BackupSpool.reopen(spoolPath, new Set(point.spooled), namedByRecord);
   const bitmap = DurableSlotBitmap.reopen(bitmapPath(tape), point.states.snapshotStates());
   return {
     set: stored.set,

@@ -10,11 +10,11 @@
  * SPOOLED has its entry, and `reopen` finds it. A torn tail (the process died mid-entry, before
  * its slot was persisted) is cut off. The spool is removed once the tape is complete.
  */
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, rmSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { decodeFields, defineLayout, encodeFields, num, str } from '../../base/field-table.js';
 import { translateIoError } from '../../errors/io-error.js';
-import { IoError, TargetExistsError } from '../../errors/snaptape-error.js';
+import { IoError, TargetExistsError, UsageError } from '../../errors/snaptape-error.js';
 import { openRegularFile, readFully, writevFully } from '../../base/file-io.js';
 
 export const SPOOL_ENTRY_LAYOUT = defineLayout({
@@ -55,7 +55,28 @@ export class BackupSpool {
     this.endBytes = endBytes;
   }
 
+  /**
+   * Creates the spool; with `force` over an older one. `force` replaces only a file that is empty
+   * or starts as a spool does: the spool is cut now and removed once the tape is complete, so any
+   * other file (a user's notes, the source's size table) is refused, left as it was.
+   */
   static create(path: string, options: { readonly force?: boolean } = {}): BackupSpool {
+    if (options.force && existsSync(path)) {
+      const { fd, sizeBytes } = openRegularFile(path, 'the spool');
+      try {
+        const start = Buffer.alloc(Math.min(sizeBytes, MAGIC.length));
+        readFully(fd, start, 0, path, 'the spool');
+        if (start.toString('latin1') !== MAGIC.slice(0, start.length))
+          throw new UsageError(
+            `Cannot create the spool ${path}: the file there is not a backup spool (it does not start with "${MAGIC}"); --force replaces only a spool, so it is left as it was`,
+            {
+              path,
+            },
+          );
+      } finally {
+        closeSync(fd);
+      }
+    }
     try {
       return new BackupSpool(path, openSync(path, options.force ? 'w+' : 'wx+'), 0);
     } catch (error) {
@@ -68,13 +89,21 @@ export class BackupSpool {
   /**
    * Reopens the spool of an interrupted backup. `wanted` are the slots persisted SPOOLED: each must
    * have a whole entry, else the point in time is lost (an IoError says which slot).
+   * `namedByRecord`: the session record names this file as its spool (the backup made it). Only
+   * then is an empty file taken for a spool: an empty file carries no magic that says whose it is,
+   * and once the tape is complete the spool is removed.
    */
-  static reopen(path: string, wanted: ReadonlySet<number>): BackupSpool {
+  static reopen(path: string, wanted: ReadonlySet<number>, namedByRecord: boolean): BackupSpool {
     // The path comes from --spool or the session record: a regular file only, and one that starts
     // as a spool does, before its tail is cut (and, once the tape is complete, the file removed).
     const { fd, sizeBytes } = openRegularFile(path, 'the spool', true);
     const spool = new BackupSpool(path, fd, 0);
     try {
+      if (sizeBytes === 0 && !namedByRecord)
+        throw new IoError(
+          `Cannot resume from the spool ${path}: it is empty and the backup's session record does not name it, so nothing says it is a spool; it is left as it was`,
+          { path },
+        );
       const start = Buffer.alloc(Math.min(sizeBytes, MAGIC.length));
       readFully(fd, start, 0, path, 'the spool');
       if (start.toString('latin1') !== MAGIC.slice(0, start.length))

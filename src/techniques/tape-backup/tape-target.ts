@@ -80,6 +80,11 @@ export function checkOptions(volume: Volume, options: TapeBackupOptions): void {
   if (options.cbwTimeoutMs !== undefined && !(Number.isInteger(options.cbwTimeoutMs) && options.cbwTimeoutMs > 0))
     bad(`--cbw-timeout ${options.cbwTimeoutMs} is not a positive number of ms`);
   if (samePath(options.tapePath, volume.path)) bad(`the tape ${options.tapePath} is the source volume itself`);
+  // A spool is created over what is there (with --force) and removed once the tape is complete: the
+  // source or the tape in its place would be cut, then deleted.
+  const spool = options.spoolPath;
+  if (spool !== undefined && samePath(spool, volume.path)) bad(`the spool ${spool} is the source volume itself`);
+  if (spool !== undefined && samePath(spool, options.tapePath)) bad(`the spool ${spool} is the tape itself`);
 }
 
 /** True when two paths name the same file (through links too, when it exists). */
