@@ -12,12 +12,20 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function runSnaptape(args: readonly string[], options: { cwd?: string; input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): CliResult {
+/**
+ * `timeoutMs` ends the child with `killSignal` (SIGTERM unless told; a command hung in the open of a
+ * FIFO ends only on SIGKILL); a killed child's status is -1.
+ */
+export function runSnaptape(
+  args: readonly string[],
+  options: { cwd?: string; input?: string; timeoutMs?: number; killSignal?: NodeJS.Signals; env?: NodeJS.ProcessEnv } = {},
+): CliResult {
   const result = spawnSync(process.execPath, [SNAPTAPE_BIN, ...args], {
     cwd: options.cwd,
     input: options.input,
     encoding: 'utf8',
     timeout: options.timeoutMs ?? 120_000,
+    ...(options.killSignal ? { killSignal: options.killSignal } : {}),
     env: { ...process.env, NO_COLOR: '1', ...options.env },
   });
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };

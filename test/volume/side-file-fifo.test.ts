@@ -6,13 +6,13 @@
  * one blocked). The size store is then rebuilt by a scan; the session record, which decides whether
  * a tape is complete, is refused; a lock that is a FIFO is a lock of no known owner.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCliFailure } from '../backup/backup-test-helpers.js';
 import { runSnaptapeMeasured } from '../harness/peak-rss.js';
-import { runSnaptapeOk, SNAPTAPE_BIN, type CliResult } from '../harness/run-cli.js';
+import { runSnaptape, runSnaptapeOk, type CliResult } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 /** A command that would hang is killed (SIGKILL: SIGTERM does not end it) after this long. */
@@ -22,15 +22,7 @@ let dir: TempDir;
 const at = (name: string): string => join(dir.path, name);
 
 /** Runs the CLI, killed with SIGKILL if it takes longer than HANG_MS (status -1). */
-function runBounded(args: readonly string[]): CliResult {
-  const r = spawnSync(process.execPath, [SNAPTAPE_BIN, ...args], {
-    encoding: 'utf8',
-    timeout: HANG_MS,
-    killSignal: 'SIGKILL',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const runBounded = (args: readonly string[]): CliResult => runSnaptape(args, { timeoutMs: HANG_MS, killSignal: 'SIGKILL' });
 
 beforeAll(() => {
   dir = makeTempDir('snaptape-fifo-');

@@ -7,7 +7,7 @@
  * file of a gigabyte (no disk blocks, made in an instant) must not be read into memory: each is
  * refused in one typed line naming the file.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ import { killAllServers, startServe } from '../server/helpers/serve-process.js';
 import { expectCliFailure } from '../backup/backup-test-helpers.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
 import { runSnaptapeMeasured, type MeasuredCliResult } from '../harness/peak-rss.js';
-import { runSnaptapeOk, SNAPTAPE_BIN, type CliResult } from '../harness/run-cli.js';
+import { runSnaptape, runSnaptapeOk, type CliResult } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 /** A command that would hang is killed (SIGKILL: SIGTERM does not end it) after this long. */
@@ -30,15 +30,7 @@ let dir: TempDir;
 const at = (name: string): string => join(dir.path, name);
 
 /** Runs the CLI, killed with SIGKILL if it takes longer than HANG_MS (status -1). */
-function runBounded(args: readonly string[]): CliResult {
-  const r = spawnSync(process.execPath, [SNAPTAPE_BIN, ...args], {
-    encoding: 'utf8',
-    timeout: HANG_MS,
-    killSignal: 'SIGKILL',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const runBounded = (args: readonly string[]): CliResult => runSnaptape(args, { timeoutMs: HANG_MS, killSignal: 'SIGKILL' });
 
 function runMeasured(args: readonly string[]): MeasuredCliResult {
   return runSnaptapeMeasured(args, dir.path, { timeoutMs: 60_000 });
