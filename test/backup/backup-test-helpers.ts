@@ -82,6 +82,24 @@ export function dataPayloadOffset(tape: string, blockIndex: number): number {
   throw new Error(`no data block ${blockIndex} in ${tape}`);
 }
 
+/** One entry of an AWSTAPE file: a block (one chunk) or a tapemark, at the offset of its header. */
+export interface AwsEntry {
+  readonly kind: 'block' | 'tapemark';
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** Every entry of an AWSTAPE file by an independent walk of its 6-byte headers (one chunk per block). */
+export function awsEntries(bytes: Buffer): AwsEntry[] {
+  const entries: AwsEntry[] = [];
+  for (let offset = 0; offset + 6 <= bytes.length;) {
+    const length = bytes.readUInt16LE(offset);
+    entries.push({ kind: (bytes[offset + 4] as number) & 0x40 ? 'tapemark' : 'block', offset, length });
+    offset += 6 + length;
+  }
+  return entries;
+}
+
 /** The data block payloads of the first data set (file 1's data), by an independent AWS walk. */
 export function firstDataSetPayloads(tape: string): Buffer[] {
   const bytes = readFileSync(tape);

@@ -26,6 +26,7 @@ import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-
 import { encodeAwsBlockHeader, FLAG1_END_OF_RECORD, FLAG1_NEW_RECORD, FLAG1_TAPEMARK, FLAG1_WHOLE_BLOCK, FLAG1_ZLIB } from '../../src/tape/aws-block-header.js';
 import { readTapeBlocks, sealTapeBlocks, writeTapeBlocks } from '../harness/craft-backup-tape.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
+import { awsEntries, blockSha256Of, type AwsEntry } from './backup-test-helpers.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 let dir: TempDir;
@@ -33,29 +34,12 @@ const at = (name: string): string => join(dir.path, name);
 let run: BackupRun;
 let tape: string;
 
-interface Entry {
-  readonly kind: 'block' | 'tapemark';
-  readonly offset: number;
-  readonly length: number;
-}
-
-/** Every entry of an AWSTAPE file by an independent walk of its 6-byte headers (one chunk per block). */
-function walk(bytes: Buffer): Entry[] {
-  const entries: Entry[] = [];
-  for (let offset = 0; offset + 6 <= bytes.length;) {
-    const length = bytes.readUInt16LE(offset);
-    entries.push({ kind: (bytes[offset + 4] as number) & 0x40 ? 'tapemark' : 'block', offset, length });
-    offset += 6 + length;
-  }
-  return entries;
-}
-
 /** Per file of a standard-labelled tape: its data blocks (between its 1st and 2nd tapemark) and its UTL1 text. */
-function files(bytes: Buffer): Array<{ data: Entry[]; utl1: string }> {
-  const entries = walk(bytes);
-  const out: Array<{ data: Entry[]; utl1: string }> = [];
+function files(bytes: Buffer): Array<{ data: AwsEntry[]; utl1: string }> {
+  const entries = awsEntries(bytes);
+  const out: Array<{ data: AwsEntry[]; utl1: string }> = [];
   let tapemarks = 0;
-  let data: Entry[] = [];
+  let data: AwsEntry[] = [];
   for (const e of entries) {
     if (e.kind === 'tapemark') {
       tapemarks++;
@@ -74,16 +58,9 @@ function files(bytes: Buffer): Array<{ data: Entry[]; utl1: string }> {
   return out;
 }
 
-/** BLKSHA256 by hand: SHA-256 of the 32-byte SHA-256 of each block's payload, in tape order. */
-function blockSha256(bytes: Buffer, data: readonly Entry[]): string {
-  const outer = createHash('sha256');
-  for (const e of data)
-    outer.update(
-      createHash('sha256')
-        .update(bytes.subarray(e.offset + 6, e.offset + 6 + e.length))
-        .digest(),
-    );
-  return outer.digest('hex');
+/** BLKSHA256 by hand (blockSha256Of) of the blocks `data` of `bytes`. */
+function blockSha256(bytes: Buffer, data: readonly AwsEntry[]): string {
+  return blockSha256Of(data.map((e) => bytes.subarray(e.offset + 6, e.offset + 6 + e.length)));
 }
 
 function flipped(name: string, original: Buffer, offset: number): string {

@@ -21,22 +21,11 @@ import { verifyTapeAgainstPlan } from '../../src/tape/tape-verify.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
 import { runSnaptape } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { awsEntries } from './backup-test-helpers.js';
 
 let dir: TempDir;
 const at = (name: string): string => join(dir.path, name);
 let tape: string;
-
-/** Every entry of an AWSTAPE file by an independent walk: kind, header offset, payload length. */
-function walk(path: string): Array<{ kind: 'block' | 'tapemark'; offset: number; length: number }> {
-  const bytes = readFileSync(path);
-  const entries: Array<{ kind: 'block' | 'tapemark'; offset: number; length: number }> = [];
-  for (let offset = 0; offset + 6 <= bytes.length;) {
-    const length = bytes.readUInt16LE(offset);
-    entries.push({ kind: (bytes[offset + 4] as number) & 0x40 ? 'tapemark' : 'block', offset, length });
-    offset += 6 + length;
-  }
-  return entries;
-}
 
 beforeAll(async () => {
   dir = makeTempDir('snaptape-finish-overlap-');
@@ -121,7 +110,7 @@ describe('every byte of a new tape is covered by what verify checks', () => {
 
   it('a one-byte change in any header, any label or a data block fails verify, naming where', () => {
     const original = readFileSync(tape);
-    const entries = walk(tape);
+    const entries = awsEntries(readFileSync(tape));
     const positions: number[] = [];
     entries.forEach((e, b) => {
       for (let i = 0; i < 6; i++) positions.push(e.offset + i);
@@ -140,7 +129,7 @@ describe('every byte of a new tape is covered by what verify checks', () => {
 
   it('verify names a changed EOF1 (block and column), and a damaged UTL2, on one line', () => {
     const original = readFileSync(tape);
-    const labels = walk(tape).filter((e) => e.kind === 'block' && e.length === 80);
+    const labels = awsEntries(readFileSync(tape)).filter((e) => e.kind === 'block' && e.length === 80);
     const eof1 = labels.find((e) => original.subarray(e.offset + 6, e.offset + 10).equals(Buffer.from([0xc5, 0xd6, 0xc6, 0xf1])));
     const utl2 = labels.find((e) => original.subarray(e.offset + 6, e.offset + 10).equals(Buffer.from([0xe4, 0xe3, 0xd3, 0xf2])));
     expect(eof1 && utl2).toBeTruthy();
