@@ -24,18 +24,35 @@ beforeEach(() => {
 });
 afterEach(() => dir.cleanup());
 
+/** A mirror of a new filled primary `name` onto a blank `secondaryName`, in sync, then detached; the primary closed. */
+async function detachedMirror(name: string, seed: number, secondaryName: string): Promise<{ primaryPath: string; secondaryPath: string }> {
+  const primary = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed, name });
+  const secondaryPath = makeBlankSecondary(dir.path, secondaryName);
+  const mirror = MirrorSession.create(primary, [secondaryPath]);
+  await mirror.whenInSync();
+  await mirror.detach();
+  primary.close();
+  return { primaryPath: primary.path, secondaryPath };
+}
+
+/** What someone who can write beside the primary does: names `target` as its M2 and clears CLEAN. */
+function pointStateFileAt(primaryPath: string, target: string): void {
+  const fd = openSync(mirrorFilePath(primaryPath), 'r+');
+  const targetField = field(MIRROR_DESCRIPTOR_LAYOUT, 'target');
+  const name = Buffer.alloc(targetField.length);
+  name.write(target, 'latin1');
+  writeSync(fd, name, 0, name.length, descriptorOffset(0) + targetField.offset);
+  writeSync(fd, Buffer.from([0]), 0, 1, field(MIRROR_HEADER_LAYOUT, 'flags').offset);
+  closeSync(fd);
+}
+
 describe("a mirror's state file beside another image", () => {
   it('a primary copied with its state file: the copy does not resume the mirror onto the original secondary', async () => {
-    const primary = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed: 11, name: 'a.ckd' });
-    const secondaryPath = makeBlankSecondary(dir.path, 'm.ckd');
-    const mirror = MirrorSession.create(primary, [secondaryPath]);
-    await mirror.whenInSync();
-    await mirror.detach();
-    primary.close();
+    const { primaryPath, secondaryPath } = await detachedMirror('a.ckd', 11, 'm.ckd');
     // A spare of the primary, taken with its state file (to keep it, or to move it).
     const copyPath = join(dir.path, 'b.ckd');
-    copyFileSync(primary.path, copyPath);
-    copyFileSync(mirrorFilePath(primary.path), mirrorFilePath(copyPath));
+    copyFileSync(primaryPath, copyPath);
+    copyFileSync(mirrorFilePath(primaryPath), mirrorFilePath(copyPath));
     const secondaryBefore = readFileSync(secondaryPath);
 
     const copy = openVolume(copyPath);
@@ -50,7 +67,7 @@ describe("a mirror's state file beside another image", () => {
     expect(readFileSync(secondaryPath).equals(secondaryBefore)).toBe(true);
 
     // The original still resumes its own mirror.
-    const original = openVolume(primary.path);
+    const original = openVolume(primaryPath);
     try {
       const resumed = MirrorSession.resume(original);
       expect(resumed.status().mirrors[0]?.inSync).toBe(true);
@@ -61,24 +78,19 @@ describe("a mirror's state file beside another image", () => {
   });
 
   it('a state file written before the tag: taken up, and tagged with its primary from then on', async () => {
-    const primary = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed: 12, name: 'old.ckd' });
-    const secondaryPath = makeBlankSecondary(dir.path, 'old-m.ckd');
-    const mirror = MirrorSession.create(primary, [secondaryPath]);
-    await mirror.whenInSync();
-    await mirror.detach();
-    primary.close();
+    const { primaryPath } = await detachedMirror('old.ckd', 12, 'old-m.ckd');
     const { offset, length } = field(MIRROR_HEADER_LAYOUT, 'primary');
-    const at = mirrorFilePath(primary.path);
+    const at = mirrorFilePath(primaryPath);
     expect(
       readFileSync(at)
         .subarray(offset, offset + length)
-        .equals(mirrorPrimaryTag(primary.path)),
+        .equals(mirrorPrimaryTag(primaryPath)),
     ).toBe(true);
     const fd = openSync(at, 'r+');
     writeSync(fd, Buffer.alloc(length), 0, length, offset);
     closeSync(fd);
 
-    const reopened = openVolume(primary.path);
+    const reopened = openVolume(primaryPath);
     try {
       const resumed = MirrorSession.resume(reopened);
       expect(resumed.status().mirrors[0]?.inSync).toBe(true);
@@ -89,31 +101,20 @@ describe("a mirror's state file beside another image", () => {
     expect(
       readFileSync(at)
         .subarray(offset, offset + length)
-        .equals(mirrorPrimaryTag(primary.path)),
+        .equals(mirrorPrimaryTag(primaryPath)),
     ).toBe(true);
   });
 
   it("a state file naming as its secondary an image that is nobody's secondary: refused, that image not written", async () => {
-    const primary = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed: 13, name: 'p.ckd' });
-    const secondaryPath = makeBlankSecondary(dir.path, 'p-m.ckd');
-    const mirror = MirrorSession.create(primary, [secondaryPath]);
-    await mirror.whenInSync();
-    await mirror.detach();
-    primary.close();
+    const { primaryPath } = await detachedMirror('p.ckd', 13, 'p-m.ckd');
     // Someone who can write beside the primary names another image of the same shape as M2, and
     // clears CLEAN: a resume would resync every track onto it.
     const other = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed: 14, name: 'other.ckd' });
     other.close();
     const before = readFileSync(other.path);
-    const fd = openSync(mirrorFilePath(primary.path), 'r+');
-    const target = field(MIRROR_DESCRIPTOR_LAYOUT, 'target');
-    const name = Buffer.alloc(target.length);
-    name.write(other.path, 'latin1');
-    writeSync(fd, name, 0, name.length, descriptorOffset(0) + target.offset);
-    writeSync(fd, Buffer.from([0]), 0, 1, field(MIRROR_HEADER_LAYOUT, 'flags').offset);
-    closeSync(fd);
+    pointStateFileAt(primaryPath, other.path);
 
-    const reopened = openVolume(primary.path);
+    const reopened = openVolume(primaryPath);
     try {
       expect(() => MirrorSession.resume(reopened)).toThrow(/other\.ckd\.secondary/);
     } finally {
@@ -124,29 +125,13 @@ describe("a mirror's state file beside another image", () => {
 
   it("a state file naming as its secondary another mirror's secondary: refused, that secondary not written", async () => {
     // Two mirrors of the user's: q.ckd onto q-m.ckd, r.ckd onto r-m.ckd.
-    const q = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed: 15, name: 'q.ckd' });
-    const qm = makeBlankSecondary(dir.path, 'q-m.ckd');
-    const first = MirrorSession.create(q, [qm]);
-    await first.whenInSync();
-    await first.detach();
-    q.close();
-    const r = makeFilledVolume(dir.path, { cylinders: CYLINDERS, seed: 16, name: 'r.ckd' });
-    const rm = makeBlankSecondary(dir.path, 'r-m.ckd');
-    const second = MirrorSession.create(r, [rm]);
-    await second.whenInSync();
-    await second.detach();
-    r.close();
+    const q = await detachedMirror('q.ckd', 15, 'q-m.ckd');
+    const { secondaryPath: rm } = await detachedMirror('r.ckd', 16, 'r-m.ckd');
     // Someone who can write beside q.ckd points its state file at r's secondary, CLEAN cleared.
     const before = readFileSync(rm);
-    const fd = openSync(mirrorFilePath(q.path), 'r+');
-    const target = field(MIRROR_DESCRIPTOR_LAYOUT, 'target');
-    const name = Buffer.alloc(target.length);
-    name.write(rm, 'latin1');
-    writeSync(fd, name, 0, name.length, descriptorOffset(0) + target.offset);
-    writeSync(fd, Buffer.from([0]), 0, 1, field(MIRROR_HEADER_LAYOUT, 'flags').offset);
-    closeSync(fd);
+    pointStateFileAt(q.primaryPath, rm);
 
-    const reopened = openVolume(q.path);
+    const reopened = openVolume(q.primaryPath);
     try {
       expect(() => MirrorSession.resume(reopened)).toThrow(/r-m\.ckd.*another primary/);
     } finally {
