@@ -67,6 +67,25 @@ afterEach(async () => {
   server = undefined;
 });
 
+/** The most `read` gave, sampled at every turn of the event loop until `stop`. */
+function sampleMost(read: () => number): { readonly most: number; stop(): void } {
+  let most = 0;
+  let sampling = true;
+  const sample = (): void => {
+    most = Math.max(most, read());
+    if (sampling) setImmediate(sample);
+  };
+  sample();
+  return {
+    get most() {
+      return most;
+    },
+    stop: () => {
+      sampling = false;
+    },
+  };
+}
+
 describe('WRITEs in flight on one connection', () => {
   it('land several at once, up to the bound, decided in order; overlapping READs and a FLUSH wait for them', async () => {
     const backend = new SlowWriteBackend({ name: 'slow', sizeBytes: 1 << 20 });
@@ -162,13 +181,7 @@ describe('WRITEs in flight on one connection', () => {
       server = new NbdServer({ exports: [new VolumeBackend(volume, { name: 'v' })] });
       const { port } = await server.listen();
       const client = await NbdClient.connect({ port, exportName: 'v' });
-      let mostLanding = 0;
-      let sampling = true;
-      const sample = (): void => {
-        mostLanding = Math.max(mostLanding, volume.deferredWritesInFlight);
-        if (sampling) setImmediate(sample);
-      };
-      sample();
+      const landing = sampleMost(() => volume.deferredWritesInFlight);
       const rng = new SeededRandom(7);
       try {
         const checks: Promise<void>[] = [];
@@ -199,9 +212,9 @@ describe('WRITEs in flight on one connection', () => {
         const dataOffset = file.length - volume.unitCount * slot;
         expect(file.subarray(dataOffset).equals(flat)).toBe(true);
         await Promise.all(checks);
-        expect(mostLanding).toBeGreaterThan(1);
+        expect(landing.most).toBeGreaterThan(1);
       } finally {
-        sampling = false;
+        landing.stop();
         await client.disconnect();
       }
       await server.close();
@@ -233,13 +246,7 @@ describe('WRITEs in flight on one connection', () => {
       const { port } = await server.listen();
       const client = await NbdClient.connect({ port, exportName: 'v' });
       const slot = volume.backend.slotBytes;
-      let mostLanding = 0;
-      let sampling = true;
-      const sample = (): void => {
-        mostLanding = Math.max(mostLanding, volume.deferredWritesInFlight);
-        if (sampling) setImmediate(sample);
-      };
-      sample();
+      const landing = sampleMost(() => volume.deferredWritesInFlight);
       try {
         const before = client.write(4 * slot, Buffer.alloc(slot, 0x44));
         const failing = client.write(5 * slot, Buffer.alloc(slot, 0x55)).then(
@@ -255,9 +262,9 @@ describe('WRITEs in flight on one connection', () => {
         await client.write(7 * slot, Buffer.alloc(10, 0x77));
         expect((await client.read(6 * slot, slot)).equals(Buffer.alloc(slot, 0x66))).toBe(true);
         expect((await client.read(7 * slot, 10)).equals(Buffer.alloc(10, 0x77))).toBe(true);
-        expect(mostLanding).toBeGreaterThan(0);
+        expect(landing.most).toBeGreaterThan(0);
       } finally {
-        sampling = false;
+        landing.stop();
         await client.disconnect();
       }
     } finally {
