@@ -31,6 +31,16 @@ export const SPOOL_ENTRY_LAYOUT = defineLayout({
 });
 
 const MAGIC = 'SNAPSPL1';
+
+/**
+ * Whether the file open on `fd` (`sizeBytes` long) starts as a spool does: with MAGIC, or a part of
+ * it when shorter (an empty file, or one cut in its first entry, passes).
+ */
+function startsAsSpool(fd: number, sizeBytes: number, path: string): boolean {
+  const start = Buffer.alloc(Math.min(sizeBytes, MAGIC.length));
+  readFully(fd, start, 0, path, 'the spool');
+  return start.toString('latin1') === MAGIC.slice(0, start.length);
+}
 const HEADER_BYTES = SPOOL_ENTRY_LAYOUT.size;
 
 interface SpoolEntry {
@@ -64,9 +74,7 @@ export class BackupSpool {
     if (options.force && existsSync(path)) {
       const { fd, sizeBytes } = openRegularFile(path, 'the spool');
       try {
-        const start = Buffer.alloc(Math.min(sizeBytes, MAGIC.length));
-        readFully(fd, start, 0, path, 'the spool');
-        if (start.toString('latin1') !== MAGIC.slice(0, start.length))
+        if (!startsAsSpool(fd, sizeBytes, path))
           throw new UsageError(
             `Cannot create the spool ${path}: the file there is not a backup spool (it does not start with "${MAGIC}"); --force replaces only a spool, so it is left as it was`,
             {
@@ -104,9 +112,7 @@ export class BackupSpool {
           `Cannot resume from the spool ${path}: it is empty and the backup's session record does not name it, so nothing says it is a spool; it is left as it was`,
           { path },
         );
-      const start = Buffer.alloc(Math.min(sizeBytes, MAGIC.length));
-      readFully(fd, start, 0, path, 'the spool');
-      if (start.toString('latin1') !== MAGIC.slice(0, start.length))
+      if (!startsAsSpool(fd, sizeBytes, path))
         throw new IoError(`Cannot resume from the spool ${path}: it is not a backup spool (it does not start with "${MAGIC}"); it is left as it was`, {
           path,
         });
