@@ -265,13 +265,9 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     }
     const table = TrackStatusTable.primaryOnly(volume.unitCount);
     const mirrors = specs.map((s): StoredMirror => ({ ...s, linkState: 'COPY', splitCount: 0 }));
-    const file = MirrorStateFile.create(mirrorFilePath(volume.path), {
-      slotBytes: volume.backend.slotBytes,
-      mirrors,
-      table,
-      primaryTag: mirrorPrimaryTag(volume.path),
-    });
-    for (const spec of specs) if (spec.kind === 'local') protectLocalSecondary(spec.target, volume.unitCount, mirrorPrimaryTag(volume.path));
+    const primaryTag = mirrorPrimaryTag(volume.path);
+    const file = MirrorStateFile.create(mirrorFilePath(volume.path), { slotBytes: volume.backend.slotBytes, mirrors, table, primaryTag });
+    for (const spec of specs) if (spec.kind === 'local') protectLocalSecondary(spec.target, volume.unitCount, primaryTag);
     return new MirrorSession(volume, file, { table, mirrors, unclean: false, ...(link ? { link } : {}) }, options);
   }
 
