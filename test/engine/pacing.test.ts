@@ -139,7 +139,10 @@ describe.each([
   it(`pauses the whole copy for at least ${PAUSE_MS} ms after every ${PAUSE_AFTER} units`, async () => {
     const run = await timeline(technique, sourcePath(), { pauseAfter: PAUSE_AFTER, pauseMs: PAUSE_MS }, `pause-${technique.name}-${source}`.replace(/ /g, '-'));
     expect(run.path).toBe(path);
-    expect((run.trace[run.trace.length - 1] as CopyTraceEntry).unitsAfter).toBe(run.units);
+    // Every unit was counted. The count's last value, not the trace's last entry: each thread reads
+    // the clock before it adds its batch to the shared count, so with two threads the entry sorted
+    // last by time can hold the other thread's smaller count (1485 of 1500, seen once in CI).
+    expect(Math.max(...run.trace.map((e) => e.unitsAfter))).toBe(run.units);
     const stalls = stallsOf(run.trace, PAUSE_MS);
     // After each multiple of M (not the end of the copy), a stall begins within one batch per thread.
     for (let k = 1; k * PAUSE_AFTER < run.units; k++) {
