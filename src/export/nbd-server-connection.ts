@@ -439,7 +439,9 @@ export class NbdServerConnection {
     const following = payloadBytes > 0 && this.reader.buffered >= payloadBytes ? this.followingWrites(backend, request) : [];
     const requests = [request, ...following];
     const length = following.reduce((sum, next) => sum + next.length, payloadBytes);
-    const pooled = payloadBytes > 0 ? this.buffers.take(length) : undefined;
+    // Merged payloads all take a buffer of the bound, one size class: of varying sizes, each would
+    // often find none to reuse in the pool, and a fresh one costs its page faults and its collection.
+    const pooled = payloadBytes > 0 ? this.buffers.take(following.length > 0 ? Math.max(length, SERVER_WRITE_MERGE_BYTES) : length) : undefined;
     let payload: Buffer;
     if (pooled === undefined) payload = Buffer.alloc(0);
     else if (following.length === 0) payload = await this.fromClient(payloadBytes, this.options.idleTimeoutMs, pooled);
