@@ -20,8 +20,9 @@
  *
  * Invariants: read-only on the tape; a header that is not the planned one is a VerifyError naming
  * the block number and byte offset. A task stops, without finishing its windows, when the copy is
- * cancelled or the session sets the stop word (a failed copy), so a pool thread never waits for
- * units nobody copies.
+ * cancelled, the session sets the stop word (a failed copy) or another task of the pass failed (it
+ * sets the word): it looks before every read, so a pool thread never waits for units nobody
+ * copies, nor hashes, for a backup that has already failed, the blocks the copy got ahead by.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
@@ -179,12 +180,16 @@ export function digestBlocks(pass: BlockDigestShared): BlockDigestTaskResult {
     const state = states.state(unit);
     return state === UNIT_STATE.COPIED || state === UNIT_STATE.COPIED_OOO;
   };
+  /** Throws Stopped once the session stopped the pass (or a task of it failed) or the copy was cancelled. */
+  const checkNotStopped = (): void => {
+    if (Atomics.load(words, WORD_STOP) !== 0 || states.control === CONTROL.CANCEL) throw new Stopped();
+  };
   /** Waits until `unit` is on the tape; throws Stopped when the copy will not put it there. */
   const awaitUnit = (unit: number): void => {
     if (onTape(unit)) return;
     const from = performance.now();
     while (!onTape(unit)) {
-      if (Atomics.load(words, WORD_STOP) !== 0 || states.control === CONTROL.CANCEL) throw new Stopped();
+      checkNotStopped();
       Atomics.wait(words, WORD_STOP, 0, WAIT_SLICE_MS);
     }
     waitMs += performance.now() - from;
@@ -198,6 +203,7 @@ export function digestBlocks(pass: BlockDigestShared): BlockDigestTaskResult {
   try {
     fd = openSync(pass.tapePath, 'r');
   } catch (error) {
+    stopBlockDigestPass(pass);
     return { hashed, ...seconds(), error: errorData(translateIoError(error, 'open the tape to hash it', pass.tapePath), pass.tapePath) };
   }
   let buffer = Buffer.allocUnsafe(WINDOW_BYTES);
@@ -207,6 +213,9 @@ export function digestBlocks(pass: BlockDigestShared): BlockDigestTaskResult {
       const last = (windows[w + 1] as number) - 1;
       let j = windows[w] as number;
       while (j <= last) {
+        // Looked at before every read, not only while waiting: a failed or cancelled backup whose
+        // pass is behind the copy ends after this run, not after hashing all the copy got ahead.
+        checkNotStopped();
         awaitUnit(j);
         // The run of this window's blocks already on the tape, read in one call.
         let k = j + 1;
@@ -241,6 +250,8 @@ export function digestBlocks(pass: BlockDigestShared): BlockDigestTaskResult {
     return { hashed, ...seconds() };
   } catch (error) {
     if (error instanceof Stopped) return { hashed, ...seconds(), stopped: true };
+    // The backup fails with this error: the pass's other tasks need not hash the rest of the tape.
+    stopBlockDigestPass(pass);
     return { hashed, ...seconds(), error: errorData(error, pass.tapePath) };
   } finally {
     closeSync(fd);
