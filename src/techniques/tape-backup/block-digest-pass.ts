@@ -32,7 +32,7 @@ import { translateIoError } from '../../errors/io-error.js';
 import { CONTROL, TrackStateArray, UNIT_STATE } from '../../engine/track-state.js';
 import { compiledScriptPath, type CopyPool } from '../../engine/copy-pool.js';
 import { AWS_HEADER_BYTES, FLAG1_WHOLE_BLOCK, decodeAwsBlockHeader } from '../../tape/aws-block-header.js';
-import { plannedEntries, type TapePlan } from '../../tape/tape-plan.js';
+import type { TapePlan } from '../../tape/tape-plan.js';
 import { BLOCK_DIGEST_BYTES } from './element-digest.js';
 
 /** Bytes of tape read back per window: large sequential reads into one buffer per task. */
@@ -83,7 +83,11 @@ export interface BlockDigestTaskResult {
   readonly error?: ErrorData;
 }
 
-/** The pass's shared state for a tape plan; the caller starts tasks on it (runBlockDigestTask). */
+/**
+ * The pass's shared state for a tape plan; the caller starts tasks on it (runBlockDigestTask). Plain
+ * loops over the plan's arrays, no object per block: a 3390-54 has 982,800 (a walk of every planned
+ * entry took 150-190 ms on the owning thread, where host writes wait); made after the start instant.
+ */
 export function newBlockDigestPass(
   plan: TapePlan,
   where: { readonly tapePath: string; readonly baseOffsetBytes: number; readonly stateBuffer: SharedArrayBuffer },
@@ -100,28 +104,33 @@ export function newBlockDigestPass(
   const numberOf = new Int32Array(blockNumbers);
   const starts: number[] = [];
   let unit = 0;
-  let blockNumber = 0;
-  let windowStartOffset = 0;
-  for (const entry of plannedEntries(plan)) {
-    if (entry.kind === 'data') {
-      const block = entry.block;
-      offsetOf[unit] = block.offsetBytes;
-      lengthOf[unit] = block.lengthBytes;
-      numberOf[unit] = blockNumber;
-      previousOf[unit] = block.previousChunkBytes;
+  // Block numbers count every entry as plannedEntries yields them: labels, tapemarks, data blocks.
+  let blockNumber = plan.volumeLabels.length;
+  for (const file of plan.files) {
+    blockNumber += file.headerLabels.length + (file.headerTapemark === undefined ? 0 : 1);
+    const fileLengths = file.spec.dataBlockLengths;
+    const fileOffsets = file.dataOffsetsBytes;
+    let windowStartOffset = 0;
+    for (let j = 0; j < fileLengths.length; j++) {
+      const offset = fileOffsets[j] as number;
+      const length = fileLengths[j] as number;
+      offsetOf[unit] = offset;
+      lengthOf[unit] = length;
+      numberOf[unit] = blockNumber + j;
+      // The first data block of a file follows a tapemark (tape-plan.ts plannedDataBlock).
+      previousOf[unit] = j === 0 ? 0 : (fileLengths[j - 1] as number);
       // A window is a run of abutting blocks of one element, at most WINDOW_BYTES (a longer block alone).
-      const end = block.offsetBytes + AWS_HEADER_BYTES + block.lengthBytes;
-      if (entry.blockIndex === 0 || end - windowStartOffset > WINDOW_BYTES) {
+      if (j === 0 || offset + AWS_HEADER_BYTES + length - windowStartOffset > WINDOW_BYTES) {
         starts.push(unit);
-        windowStartOffset = block.offsetBytes;
+        windowStartOffset = offset;
       }
       unit += 1;
     }
-    blockNumber += 1;
+    blockNumber += fileLengths.length + 1 + file.trailerLabels.length + (file.trailerTapemark === undefined ? 0 : 1);
   }
   const windows = new SharedArrayBuffer((starts.length + 1) * Int32Array.BYTES_PER_ELEMENT);
   const windowStarts = new Int32Array(windows);
-  starts.forEach((s, i) => (windowStarts[i] = s));
+  windowStarts.set(starts);
   windowStarts[starts.length] = count;
   return {
     ...where,
