@@ -86,7 +86,7 @@ export interface BlockDigestTaskResult {
 /**
  * The pass's shared state for a tape plan; the caller starts tasks on it (runBlockDigestTask). Plain
  * loops over the plan's arrays, no object per block: a 3390-54 has 982,800 (a walk of every planned
- * entry took 150-190 ms on the owning thread, where host writes wait); made after the start instant.
+ * entry took 100-190 ms on the owning thread, where host writes wait); made after the start instant.
  */
 export function newBlockDigestPass(
   plan: TapePlan,
