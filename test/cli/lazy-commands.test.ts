@@ -30,8 +30,8 @@ export async function load(url, context, next) {
 const REGISTER_HOOK = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(RECORD_HOOK)}`)});`;
 
 let runs = 0;
-/** Runs bin/snaptape with `args`; returns its output and the dist/ modules it loaded (relative paths). */
-function runRecorded(args: readonly string[]): { status: number; stdout: string; distModules: string[] } {
+/** Runs bin/snaptape with `args`; returns its output, the dist/ modules it loaded (relative paths) and every module URL. */
+function runRecorded(args: readonly string[]): { status: number; stdout: string; distModules: string[]; urls: string[] } {
   const log = join(dir.path, `loaded-${runs++}.txt`);
   const run = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(REGISTER_HOOK)}`, SNAPTAPE_BIN, ...args], {
     encoding: 'utf8',
@@ -39,7 +39,7 @@ function runRecorded(args: readonly string[]): { status: number; stdout: string;
   });
   const urls = readFileSync(log, 'utf8').split('\n');
   const distModules = urls.filter((url) => url.includes('/dist/')).map((url) => url.slice(url.indexOf('/dist/') + 6));
-  return { status: run.status ?? -1, stdout: run.stdout, distModules };
+  return { status: run.status ?? -1, stdout: run.stdout, distModules, urls };
 }
 
 describe('lazy command loading', () => {
@@ -59,6 +59,15 @@ describe('lazy command loading', () => {
     expect(run.distModules).toContain('cli/commands/init-command.js');
     expect(run.distModules).not.toContain('cli/commands/backup-command.js');
     expect(run.stdout).toMatch(/Usage: snaptape init \[options\] <image>/);
+  });
+
+  it('a backup does not load the AWS SDK, which only the vault needs (about 0.3 s of its start)', () => {
+    const image = join(dir.path, 'sdk.ckd');
+    expect(runSnaptape(['init', image, '--type', '3390', '--cyls', '2', '--volser', 'SDK001']).status).toBe(0);
+    const run = runRecorded(['backup', image, '--to', join(dir.path, 'sdk.aws'), '--json']);
+    expect(run.status).toBe(0);
+    expect(run.distModules).toContain('cli/commands/backup-command.js');
+    expect(run.urls.filter((url) => url.includes('/@aws-sdk/'))).toEqual([]);
   });
 
   it('<cmd> --help and help <cmd> show the full options of the command, as eager registration does', async () => {
