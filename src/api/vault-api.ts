@@ -6,7 +6,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import fse from 'fs-extra';
+import type FsExtra from 'fs-extra';
 import { UsageError } from '../errors/snaptape-error.js';
 import { openBackupTape } from '../techniques/restore/backup-tape.js';
 import { restoreTape, type RestoreOptions, type RestoreResult } from '../techniques/restore/restore-tape.js';
@@ -23,6 +23,9 @@ import {
   type VaultOptions,
   type VaultResult,
 } from '../vault/index.js';
+import { lazyPackage } from '../base/lazy-package.js';
+
+const fse = lazyPackage<typeof FsExtra>('fs-extra');
 
 export type { RecallResult, VaultOptions, VaultResult };
 
@@ -76,6 +79,6 @@ export async function restoreFromVault(url: string, volser: string, options: Res
     const result = restoreTape(partial, { ...options, tapeIndex: index });
     return { ...result, bytesFetched: labels.bytesFetched + data.bytesFetched, requests: labels.requests + data.requests, cartridgeBytes: manifest.sizeBytes };
   } finally {
-    await fse.remove(scratch);
+    await fse().remove(scratch);
   }
 }

@@ -6,13 +6,16 @@
  */
 import { createReadStream } from 'node:fs';
 import type { S3Client, StorageClass } from '@aws-sdk/client-s3';
-import fse from 'fs-extra';
+import type FsExtra from 'fs-extra';
 import { VaultError } from '../errors/snaptape-error.js';
 import { objectSha256 } from './vault-fetch.js';
 import { buildVaultManifest, type VaultManifest } from './vault-manifest.js';
 import { loadS3Sdk, loadS3Uploads } from './s3-client.js';
 import { vaultFailure } from './s3-failure.js';
 import { cartridgeKey, manifestKey, s3Url, type S3Location } from './s3-location.js';
+import { lazyPackage } from '../base/lazy-package.js';
+
+const fse = lazyPackage<typeof FsExtra>('fs-extra');
 
 /** Parts of 16 MiB, 4 in flight: a 3590 cartridge (10 GB) is about 600 parts, under S3's 10,000. */
 export const VAULT_PART_BYTES = 16 * 1024 * 1024;
@@ -103,7 +106,7 @@ export async function vaultCartridge(client: S3Client, path: string, volser: str
         );
       }
       verified = 'read-back';
-      await fse.remove(path);
+      await fse().remove(path);
     }
     return {
       volser,
