@@ -73,8 +73,9 @@ describe('lazy command loading', () => {
     const run = runRecorded(['backup', image, '--to', join(dir.path, 'sdk.aws'), '--json']);
     expect(run.status).toBe(0);
     expect(run.distModules).toContain('cli/commands/backup-command.js');
-    // The vault's SDK; --load's histogram; --log-level's logger; CCKD's bzip2 fallback; scratch copies' and the vault's fs-extra.
-    for (const unused of ['@aws-sdk', 'hdr-histogram-js', 'pino', 'compressjs', 'fs-extra'])
+    // The vault's SDK; --load's histogram; --log-level's logger; CCKD's bzip2 encoder and decoder; scratch copies' and the
+    // vault's fs-extra; the catalog's SQLite.
+    for (const unused of ['@aws-sdk', 'hdr-histogram-js', 'pino', 'compressjs', 'seek-bzip', 'fs-extra', 'better-sqlite3'])
       expect(run.urls.filter((url) => url.includes(`/node_modules/${unused}/`))).toEqual([]);
   });
 
