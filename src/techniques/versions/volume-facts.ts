@@ -3,6 +3,7 @@
  * `pool add` and again at every target selection (issue 21), since an image may be replaced,
  * resized or removed in between: an image that cannot be opened is unavailable.
  */
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { VolumeFacts } from '../../catalog/catalog-inventory.js';
 import type { Db } from '../../catalog/catalog.js';
@@ -47,4 +48,18 @@ export function refreshFacts(db: Db, paths: Iterable<string>): Map<string, strin
     }
   }
   return unavailable;
+}
+
+/**
+ * Each image's file (device and inode, through links): two volume entries of one file, by a link or
+ * a path entered in two pools, are one volume to copy from or onto. An image that cannot be
+ * stat'ed has none (it is unavailable anyway).
+ */
+export function fileIdentities(paths: Iterable<string>): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const path of paths) {
+    const stat = statSync(path, { throwIfNoEntry: false, bigint: true });
+    if (stat !== undefined) files.set(path, `${stat.dev}:${stat.ino}`);
+  }
+  return files;
 }
