@@ -15,7 +15,7 @@ import { listRecords, nextVersionNumber, previousVersionOfPool, readRecord, type
 import type { Db } from '../../catalog/catalog.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { checkTarget, selectTarget, type Rejection } from './target-selection.js';
-import { fileIdentities, refreshFacts } from './volume-facts.js';
+import { fileIdentities, refreshFacts, refreshTargetFacts } from './volume-facts.js';
 
 export interface PlanRequest {
   readonly version: number;
@@ -55,7 +55,13 @@ export function planCopyRecord(db: Db, request: PlanRequest): PlanOutcome {
   const basePairs = ppr?.pairs ?? rr?.pairs ?? [];
   const sourcePaths = poolVolumes(db, request.sourcePool).map((v) => v.path);
   if (sourcePaths.length === 0) throw new UsageError(`Cannot make a copy record for version ${request.version}: source pool ${request.sourcePool} is empty`);
-  const unavailable = refreshFacts(db, [...sourcePaths, ...poolVolumes(db, request.targetPool).map((v) => v.path)]);
+  const unavailable = new Map([
+    ...refreshFacts(db, sourcePaths),
+    ...refreshTargetFacts(
+      db,
+      poolVolumes(db, request.targetPool).map((v) => v.path),
+    ),
+  ]);
   for (const path of sourcePaths) {
     const why = unavailable.get(path);
     if (why !== undefined) throw new UsageError(`Cannot copy ${path} of source pool ${request.sourcePool} for version ${request.version}: ${why}`);

@@ -15,7 +15,7 @@ import { addNotification, pendingPprs, writeRecord, type CopyPair, type PairReco
 import type { Catalog, Db } from '../../catalog/catalog.js';
 import { breakPairsNoRrHolds, reserveTargets } from './copy-record-plan.js';
 import { describeRejections, failedChecks, selectTarget, type Selection } from './target-selection.js';
-import { fileIdentities, refreshFacts } from './volume-facts.js';
+import { fileIdentities, refreshTargetFacts } from './volume-facts.js';
 
 /** One change a join or leave made to a pre-pairing record, as notified. */
 export interface PprChange {
@@ -39,7 +39,7 @@ class PprEditor {
 
   /** Target selection for `source` in the PPR's target pool, every candidate's facts read again. */
   select(ppr: PairRecord, source: VolumeRecord, taken: ReadonlySet<string>, technology: Technology): Selection {
-    const unavailable = refreshFacts(
+    const unavailable = refreshTargetFacts(
       this.db,
       poolVolumes(this.db, ppr.targetPool).map((v) => v.path),
     );

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import type { VolumeFacts } from '../../catalog/catalog-inventory.js';
 import type { Db } from '../../catalog/catalog.js';
 import { isSnaptapeError } from '../../errors/snaptape-error.js';
+import { liveLockOwner } from '../../image/image-lock.js';
 import { openVolume } from '../../volume/open-volume.js';
 import { describeVolume } from '../../vtoc/volume-listing.js';
 
@@ -46,6 +47,21 @@ export function refreshFacts(db: Db, paths: Iterable<string>): Map<string, strin
       if (!isSnaptapeError(error)) throw error;
       unavailable.set(path, error.message);
     }
+  }
+  return unavailable;
+}
+
+/**
+ * `refreshFacts` for target candidates: an image that opens but is held now by a live process (its
+ * `<image>.lock`: a `serve` exports it, a backup or another version writes it) cannot take a copy
+ * either, so it is unavailable too, with its holder named.
+ */
+export function refreshTargetFacts(db: Db, paths: readonly string[]): Map<string, string> {
+  const unavailable = refreshFacts(db, paths);
+  for (const path of paths) {
+    if (unavailable.has(path)) continue;
+    const owner = liveLockOwner(path);
+    if (owner !== undefined) unavailable.set(path, `locked by process ${owner.pid}${owner.host ? ` on ${owner.host}` : ''} (${path}.lock)`);
   }
   return unavailable;
 }
