@@ -2,8 +2,8 @@
  * Target selection (issue 9, Build 2): scan a target pool for a volume that can take a source.
  * A candidate qualifies when it passes every check, in this order:
  * - available: its image opens now and no live process holds its lock (its facts are read again
- *   at each selection, issue 21; `refreshTargetFacts`); an
- *   unavailable candidate fails this check alone, since its other facts are unknown;
+ *   at each selection, issue 21; `refreshTargetFacts`); an unavailable candidate fails this check
+ *   alone, since its other facts are unknown;
  * - reserved: it is not reserved for another pair (a target reserved for this same source is free,
  *   and so is the target of a pair this same version breaks: patent step 614), and it is not the
  *   same file (through a link, or one path entered in two pools) as a source of the pool or as a
