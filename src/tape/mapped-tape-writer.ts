@@ -248,7 +248,7 @@ function openReplaceable(path: string): number {
   if (before !== undefined && !before.isFile()) refuse(kindOf(before));
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NONBLOCK, 0o644);
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NONBLOCK, 0o666);
   } catch (cause) {
     const code = (cause as { code?: string }).code;
     if (code === 'EISDIR') refuse('a folder, not a regular file');
