@@ -217,7 +217,7 @@ export function registerBackup(program: Command): void {
     .option('--tape-volser <volser>', 'volume serial of the tape (default: T + the source volser)')
     .option('--on-cbw-error <policy>', 'break-backup (default) or break-host-write', 'break-backup')
     .option('--cbw-timeout <ms>', 'longest a host write waits for its track to be copied')
-    .option('--force', 'replace an existing tape file')
+    .option('--force', 'replace an existing tape or other regular file (never a volume image, a locked file, a folder, a FIFO or a device)')
     .option('--reference-copy <path>', 'copy the source image to PATH at the start instant (to compare a restore with)')
     .option('--server <socket>', 'run on a `snaptape serve` daemon (unix socket or 127.0.0.1:PORT; token in $SNAPTAPE_TOKEN): <image> is then its export name')
     .option(

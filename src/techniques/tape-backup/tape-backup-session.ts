@@ -295,13 +295,29 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
    * What follows the start instant, each step in a turn of the event loop of its own, with the I/O
    * that arrived meanwhile (host writes) served in between. The first step needs two hops: this
    * stretch runs in the loop's poll phase, and one setImmediate would run in the check phase right
-   * after it, before the poll that serves the writes held up by the start.
+   * after it, before the poll that serves the writes held up by the start. The pool's threads start
+   * first: they boot and load the copy while this thread waits for the first record's fsyncs,
+   * instead of after them.
    */
   private async afterStart(): Promise<void> {
     await nextTurn();
     await nextTurn();
+    const pool = this.startPool();
+    if (!pool) return this.abort();
+    await nextTurn();
     this.recordStart();
-    await this.copyAll();
+    await this.copyAll(pool);
+  }
+
+  /** The caller's pool, or one of the session's own started now; undefined (the session failed) if it cannot start. */
+  private startPool(): CopyPool | undefined {
+    const workers = this.options.workers ?? this.options.pool?.workers ?? defaultWorkerCount(DIGEST_THREADS);
+    try {
+      return this.options.pool ?? new CopyPool(workers, { sideThreads: DIGEST_THREADS });
+    } catch (error) {
+      this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot start the copy workers: ${String(error)}`, {}));
+      return undefined;
+    }
   }
 
   /** The first record (and a new backup's layout), unless a stop already wrote its own. */
@@ -382,25 +398,17 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   // ---- the copy loop --------------------------------------------------------------------------
 
   /**
-   * Runs in turns of the event loop of its own after the start instant (the pool's start, the
-   * digest pass's tables, the copy's tasks, the digest pass's task): the host's writes, on this thread, wait for one step at
-   * most, never for the whole start-up. A host write meanwhile is copied before it as ever.
+   * Runs in turns of the event loop of its own after the start instant (the first record, the
+   * digest pass's tables, the copy's tasks, the digest pass's task): the host's writes, on this
+   * thread, wait for one step at most, never for the whole start-up. A host write meanwhile is
+   * copied before it as ever. Closes `pool` at the end unless it is the caller's.
    *
    * The pool has a thread beside the copy workers for the digest pass, which follows the copy; by
    * default the copy takes a worker less than there are cores, so that the pass has one. Once the
    * copy is done, its workers' threads join the pass for the blocks left (hashing is slower than
    * copying).
    */
-  private async copyAll(): Promise<void> {
-    await nextTurn();
-    const workers = this.options.workers ?? this.options.pool?.workers ?? defaultWorkerCount(DIGEST_THREADS);
-    let pool: CopyPool;
-    try {
-      pool = this.options.pool ?? new CopyPool(workers, { sideThreads: DIGEST_THREADS });
-    } catch (error) {
-      this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot start the copy workers: ${String(error)}`, {}));
-      return this.abort();
-    }
+  private async copyAll(pool: CopyPool): Promise<void> {
     this.timer = setInterval(() => this.tick(), PROGRESS_INTERVAL_MS);
     await nextTurn();
     const digesting = this.digesting;
