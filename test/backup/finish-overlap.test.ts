@@ -19,7 +19,7 @@ import { verifyBackupTape } from '../../src/techniques/restore/backup-tape.js';
 import { writeTapeFrame } from '../../src/tape/mapped-tape-writer.js';
 import type { TapeFileSpec } from '../../src/tape/tape-file-spec.js';
 import { planTape } from '../../src/tape/tape-plan.js';
-import { TrackStateArray, UNIT_STATE } from '../../src/engine/track-state.js';
+import { CONTROL, TrackStateArray, UNIT_STATE } from '../../src/engine/track-state.js';
 import { digestBlocks, newBlockDigestPass, stopBlockDigestPass } from '../../src/techniques/tape-backup/block-digest-pass.js';
 import { verifyTapeAgainstPlan } from '../../src/tape/tape-verify.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
@@ -109,6 +109,52 @@ describe("the finish's read-back", () => {
     stopBlockDigestPass(pass);
     expect(digestBlocks(pass)).toEqual(expect.objectContaining({ hashed: 0, stopped: true }));
     expect(digestBlocks(pass).error).toBeUndefined();
+  });
+
+  it('a stopped or cancelled pass reads no more windows, though their blocks are on the tape', () => {
+    // Three elements, so three windows, every block copied: a failed or cancelled backup whose pass
+    // is behind the copy must not hash the whole backlog before it may end.
+    const files: TapeFileSpec[] = ['A', 'B', 'C'].map((dsname) => ({
+      dsname,
+      recordFormat: 'U',
+      recordLengthBytes: 0,
+      blockSizeBytes: 100,
+      dataBlockLengths: [100, 100],
+    }));
+    const plan = planTape({ volser: 'PASS03', labelled: false, files });
+    const path = at('stopped.aws');
+    // Zeros: a block read from here would fail its header check, so no error proves none was read.
+    writeFileSync(path, Buffer.alloc(plan.sizeBytes));
+    for (const stop of ['stop word', 'cancel'] as const) {
+      const states = TrackStateArray.create(6);
+      for (let u = 0; u < 6; u++) states.restore(u, UNIT_STATE.COPIED);
+      const pass = newBlockDigestPass(plan, { tapePath: path, baseOffsetBytes: 0, stateBuffer: states.buffer });
+      if (stop === 'stop word') stopBlockDigestPass(pass);
+      else states.setControl(CONTROL.CANCEL);
+      const result = digestBlocks(pass);
+      expect({ stop, ...result }).toEqual(expect.objectContaining({ stop, hashed: 0, stopped: true }));
+      expect(result.error).toBeUndefined();
+    }
+  });
+
+  it('a task that fails stops the others: they read no more windows', () => {
+    const files: TapeFileSpec[] = ['A', 'B'].map((dsname) => ({
+      dsname,
+      recordFormat: 'U',
+      recordLengthBytes: 0,
+      blockSizeBytes: 100,
+      dataBlockLengths: [100],
+    }));
+    const plan = planTape({ volser: 'PASS04', labelled: false, files });
+    const path = at('failed.aws');
+    writeFileSync(path, Buffer.alloc(plan.sizeBytes));
+    const states = TrackStateArray.create(2);
+    for (let u = 0; u < 2; u++) states.restore(u, UNIT_STATE.COPIED);
+    const pass = newBlockDigestPass(plan, { tapePath: path, baseOffsetBytes: 0, stateBuffer: states.buffer });
+    // The first task fails on the first block it reads (zeros, not its header) and stops the pass.
+    expect(digestBlocks(pass).error?.message).toContain('block 0 at byte offset 0 has the header');
+    // A second task (a copy worker's thread joining) finds the pass stopped, and reads nothing.
+    expect(digestBlocks(pass)).toEqual(expect.objectContaining({ hashed: 0, stopped: true }));
   });
 });
 

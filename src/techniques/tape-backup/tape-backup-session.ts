@@ -105,8 +105,11 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   /** What the engine copies in the background (engine/copy-plan.ts). */
   readonly plan: CopyPlan;
   private readonly targetRate: TargetRate | undefined;
-  /** The blocks' digests, made from the tape beside the copy (block-digest-pass.ts). */
-  private readonly digestPass: BlockDigestShared;
+  /**
+   * The blocks' digests, made from the tape beside the copy (block-digest-pass.ts); its tables are
+   * made by copyAll, after the start instant (52 bytes a block), not in its synchronous stretch.
+   */
+  private digestPass: BlockDigestShared | undefined;
   /** The digest pass's tasks started so far (none rejects). */
   private readonly digesting: Promise<BlockDigestTaskResult>[] = [];
   private readonly flush: SteppedWriteback;
@@ -162,11 +165,6 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.targetRate = options.targetMbps ? createTargetRate(options.targetMbps) : undefined;
     this.flush = new SteppedWriteback(options.tapePath, TAPE_WRITEBACK_BYTES);
     this.plan = backupCopyPlan(this.set, this.layout, this.states, this.writer.baseOffsetBytes, options, this.targetRate);
-    this.digestPass = newBlockDigestPass(this.layout.plan, {
-      tapePath: options.tapePath,
-      baseOffsetBytes: this.writer.baseOffsetBytes,
-      stateBuffer: this.states.buffer,
-    });
     this.cbw = new CopyBeforeWrite({
       volume,
       set: this.set,
@@ -401,9 +399,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
 
   /**
    * Runs in turns of the event loop of its own after the start instant (the first record, the
-   * copy's tasks, the digest pass's task): the host's writes, on this thread, wait for one step at
-   * most, never for the whole start-up. A host write meanwhile is copied before it as ever. Closes
-   * `pool` at the end unless it is the caller's.
+   * digest pass's tables, the copy's tasks, the digest pass's task): the host's writes, on this
+   * thread, wait for one step at most, never for the whole start-up. A host write meanwhile is
+   * copied before it as ever. Closes `pool` at the end unless it is the caller's.
    *
    * The pool has a thread beside the copy workers for the digest pass, which follows the copy; by
    * default the copy takes a worker less than there are cores, so that the pass has one. Once the
@@ -415,6 +413,14 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     await nextTurn();
     const digesting = this.digesting;
     try {
+      // The pass's tables in a turn of their own, before the copy's tasks are queued.
+      const digestPass = newBlockDigestPass(this.layout.plan, {
+        tapePath: this.options.tapePath,
+        baseOffsetBytes: this.writer.baseOffsetBytes,
+        stateBuffer: this.states.buffer,
+      });
+      this.digestPass = digestPass;
+      await nextTurn();
       const location = this.volume.backend.location();
       // A backend without a file location (CCKD, multi-file) is copied on this thread instead.
       const copying = runBackgroundCopy({
@@ -427,16 +433,16 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
       // Observed at once: it may fail (its pool destroyed) in the turn below, before it is awaited.
       copying.catch(() => undefined);
       // Queued after the copy's tasks (runScript waits for them), so it never holds a thread they wait for.
-      digesting.push(this.digestTask(pool));
+      digesting.push(this.digestTask(pool, digestPass));
       const result = await copying;
       this.copyPath = result.path;
       // The copy workers' threads are free: they join the pass for what is left of it.
-      if (!result.error && this.stateValue !== 'cancelled') for (let w = 0; w < pool.workers; w++) digesting.push(this.digestTask(pool));
+      if (!result.error && this.stateValue !== 'cancelled') for (let w = 0; w < pool.workers; w++) digesting.push(this.digestTask(pool, digestPass));
       // Spooled slots reach the tape through the drain; the tape is complete only once it is empty.
       await this.cbw.drain?.idle();
       if (result.error) this.fail(errorFromData(result.error));
       if (this.failure || this.stateValue === 'cancelled') return await this.abort();
-      await this.finishTape(pool);
+      await this.finishTape(pool, digestPass);
     } catch (error) {
       this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot run the copy workers: ${String(error)}`, {}));
       await this.abort();
@@ -449,8 +455,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   }
 
   /** One task of the digest pass on the pool; a rejection (the pool destroyed) becomes its error. */
-  private digestTask(pool: CopyPool): Promise<BlockDigestTaskResult> {
-    return runBlockDigestTask(pool, this.digestPass).catch((error: unknown) => ({
+  private digestTask(pool: CopyPool, digestPass: BlockDigestShared): Promise<BlockDigestTaskResult> {
+    return runBlockDigestTask(pool, digestPass).catch((error: unknown) => ({
       hashed: 0,
       waitSeconds: 0,
       hashSeconds: 0,
@@ -460,11 +466,11 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
 
   /** Stops the digest pass's tasks still waiting for blocks that will not come, and waits for them to end. */
   private async endDigestPass(): Promise<void> {
-    stopBlockDigestPass(this.digestPass);
+    if (this.digestPass) stopBlockDigestPass(this.digestPass);
     await Promise.all(this.digesting);
   }
 
-  private async finishTape(pool: CopyPool): Promise<void> {
+  private async finishTape(pool: CopyPool, digestPass: BlockDigestShared): Promise<void> {
     const census = this.states.census();
     if (census[UNIT_STATE.PENDING] + census[UNIT_STATE.CLAIMED] > 0) {
       this.fail(new SessionError(`Cannot finish ${this.name}: ${census[UNIT_STATE.PENDING] + census[UNIT_STATE.CLAIMED]} blocks were not copied`, {}));
@@ -476,7 +482,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.stopProtecting();
     this.move('complete');
     this.writer.close();
-    const hashedDuringCopy = blocksHashed(this.digestPass);
+    const hashedDuringCopy = blocksHashed(digestPass);
     // The digests were made beside the copy; what is left of them is the pass's last windows.
     const digested = await Promise.all(this.digesting);
     const digestedMs = Date.now();
@@ -487,18 +493,18 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     // The digests' fold, the labels, the sync and the read-back run on a worker: host writes go on
     // meanwhile.
     const result =
-      digestFailure === undefined && hashed === blockCount(this.digestPass)
+      digestFailure === undefined && hashed === blockCount(digestPass)
         ? await finishTapeOnPool(pool, {
             tapePath: this.options.tapePath,
             plan: this.layout.plan,
             baseOffsetBytes: this.writer.baseOffsetBytes,
-            blockDigests: this.digestPass.digests,
+            blockDigests: digestPass.digests,
             wholeTapeSha256: this.chain !== undefined,
           })
         : {
             error:
               digestFailure ??
-              new IoError(`Cannot finish the tape ${this.options.tapePath}: ${hashed} of ${blockCount(this.digestPass)} blocks were hashed`, {}).toData(),
+              new IoError(`Cannot finish the tape ${this.options.tapePath}: ${hashed} of ${blockCount(digestPass)} blocks were hashed`, {}).toData(),
           };
     this.targetVolume?.close();
     if (result.error || !result.digests || !result.verification) {
@@ -834,5 +840,3 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     return states;
   }
 }
-
-/** Slots already on the tape (COPIED or COPIED_OOO) when the session is made: a resumed backup's. */
