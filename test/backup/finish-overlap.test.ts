@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../../src/api/backup-api.js';
@@ -134,6 +135,50 @@ describe("the finish's read-back", () => {
       const result = digestBlocks(pass);
       expect({ stop, ...result }).toEqual(expect.objectContaining({ stop, hashed: 0, stopped: true }));
       expect(result.error).toBeUndefined();
+    }
+  });
+
+  it("a paused backup's pass reads nothing until the session resumes or ends", async () => {
+    const files: TapeFileSpec[] = [{ dsname: 'A', recordFormat: 'U', recordLengthBytes: 0, blockSizeBytes: 100, dataBlockLengths: [100, 100] }];
+    const plan = planTape({ volser: 'PASS05', labelled: false, files });
+    const path = at('paused.aws');
+    // Zeros: a block read from here would fail its header check, so no error proves none was read.
+    writeFileSync(path, Buffer.alloc(plan.sizeBytes));
+    const states = TrackStateArray.create(2);
+    for (let u = 0; u < 2; u++) states.restore(u, UNIT_STATE.COPIED);
+    states.setControl(CONTROL.PAUSE);
+    const pass = newBlockDigestPass(plan, { tapePath: path, baseOffsetBytes: 0, stateBuffer: states.buffer });
+    // The pass blocks its thread, as on the pool: it runs on a worker thread (the compiled module).
+    const url = new URL('../../dist/techniques/tape-backup/block-digest-pass.js', import.meta.url).href;
+    const worker = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       import(workerData.url).then((m) => {
+         parentPort.postMessage('loaded');
+         parentPort.postMessage(m.digestBlocks(workerData.pass));
+       });`,
+      { eval: true, workerData: { url, pass } },
+    );
+    try {
+      const messages: unknown[] = [];
+      let started = 0;
+      const result = new Promise<{ hashed: number; stopped?: boolean; error?: unknown; ms: number }>((resolve, reject) => {
+        worker.on('message', (m: unknown) => {
+          messages.push(m);
+          if (m === 'loaded') started = Date.now();
+          else resolve({ ...(m as { hashed: number; stopped?: boolean; error?: unknown }), ms: Date.now() - started });
+        });
+        worker.once('error', reject);
+      });
+      // Timed from the pass's start, once its module is loaded (which takes a while on a busy machine).
+      while (started === 0 && messages.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      states.setControl(CONTROL.CANCEL);
+      const ended = await result;
+      expect(ended.error, 'a block was read while paused').toBeUndefined();
+      expect(ended).toEqual(expect.objectContaining({ hashed: 0, stopped: true }));
+      expect(ended.ms).toBeGreaterThanOrEqual(250);
+    } finally {
+      await worker.terminate();
     }
   });
 

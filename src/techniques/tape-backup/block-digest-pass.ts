@@ -23,6 +23,7 @@
  * cancelled, the session sets the stop word (a failed copy) or another task of the pass failed (it
  * sets the word): it looks before every read, so a pool thread never waits for units nobody
  * copies, nor hashes, for a backup that has already failed, the blocks the copy got ahead by.
+ * While the session is paused, a task reads nothing (it waits before its next read).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
@@ -39,6 +40,8 @@ import { BLOCK_DIGEST_BYTES } from './element-digest.js';
 const WINDOW_BYTES = 8 * 1024 * 1024;
 /** Longest sleep while the next block is not on the tape yet (the stop word wakes it at once). */
 const WAIT_SLICE_MS = 5;
+/** Longest sleep while the session is paused, between looks at its control word. */
+const PAUSE_SLICE_MS = 50;
 
 /** Int32 words shared by the pass's tasks: STOP (the session sets it), the next window, blocks hashed. */
 const WORD_STOP = 0;
@@ -189,9 +192,17 @@ export function digestBlocks(pass: BlockDigestShared): BlockDigestTaskResult {
     const state = states.state(unit);
     return state === UNIT_STATE.COPIED || state === UNIT_STATE.COPIED_OOO;
   };
-  /** Throws Stopped once the session stopped the pass (or a task of it failed) or the copy was cancelled. */
+  /**
+   * Throws Stopped once the session stopped the pass (or a task of it failed) or the copy was
+   * cancelled; while the session is paused, waits (a paused backup reads nothing, the tape included).
+   */
   const checkNotStopped = (): void => {
-    if (Atomics.load(words, WORD_STOP) !== 0 || states.control === CONTROL.CANCEL) throw new Stopped();
+    // Bounded by the pause: the session resumes, cancels or stops the pass.
+    for (;;) {
+      if (Atomics.load(words, WORD_STOP) !== 0 || states.control === CONTROL.CANCEL) throw new Stopped();
+      if (states.control !== CONTROL.PAUSE) return;
+      Atomics.wait(words, WORD_STOP, 0, PAUSE_SLICE_MS);
+    }
   };
   /** Waits until `unit` is on the tape; throws Stopped when the copy will not put it there. */
   const awaitUnit = (unit: number): void => {
@@ -224,7 +235,9 @@ export function digestBlocks(pass: BlockDigestShared): BlockDigestTaskResult {
       while (j <= last) {
         // Looked at before every read, not only while waiting: a failed or cancelled backup whose
         // pass is behind the copy ends after this run, not after hashing all the copy got ahead.
+        const looked = performance.now();
         checkNotStopped();
+        waitMs += performance.now() - looked;
         awaitUnit(j);
         // The run of this window's blocks already on the tape, read in one call.
         let k = j + 1;
