@@ -96,12 +96,12 @@ const median = (xs) => {
 };
 const fmt = (x, d = 2) => x.toFixed(d);
 /**
- * The backup's own phases after its copy: its digests (folding the block digests; a build before
- * BLKSHA256 waited for its read-back digest pass instead), the labels and final fsync, the
- * read-back, and a tracked volume's whole-tape SHA-256.
+ * The backup's own phases after its copy: its digests (waiting for the digest pass's last windows,
+ * then folding the block digests; each build reports those of these it has), the labels and final
+ * fsync, the read-back, and a tracked volume's whole-tape SHA-256.
  */
 const afterCopySeconds = (phases) =>
-  (phases.elementDigestSeconds ?? phases.digestWaitSeconds ?? 0) + phases.syncSeconds + phases.readBackSeconds + (phases.tapeSha256Seconds ?? 0);
+  (phases.digestWaitSeconds ?? 0) + (phases.elementDigestSeconds ?? 0) + phases.syncSeconds + phases.readBackSeconds + (phases.tapeSha256Seconds ?? 0);
 
 mkdirSync(WORK, { recursive: true });
 if (!existsSync(source)) {

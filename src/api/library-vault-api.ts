@@ -56,7 +56,7 @@ export async function vaultLibraryCartridge(
     return { cartridge: found, storageClass: pool?.storageClass ?? undefined };
   });
   const retainUntil = cartridge.worm ? new Date(cartridge.expiresAt ?? Date.now() + WORM_LOCK_DAYS_WITHOUT_EXPIRY * 86_400_000) : undefined;
-  const result = await vaultCartridge(createVaultClient(), cartridge.path, cartridge.volser, location, {
+  const result = await vaultCartridge(await createVaultClient(), cartridge.path, cartridge.volser, location, {
     removeLocal: options.removeLocal,
     storageClass,
     retainUntil,
@@ -74,7 +74,7 @@ export async function recallLibraryCartridge(
 ): Promise<{ readonly cartridge: CartridgeRecord; readonly sizeBytes: number; readonly sha256: string; readonly url: string }> {
   const cartridge = await withCatalog(options.catalog, (catalog) => beginRecall(catalog, dir, volser));
   const location = parseS3Url(cartridge.vaultUrl);
-  const client = createVaultClient();
+  const client = await createVaultClient();
   const manifest = await readVaultManifest(client, location, cartridge.volser);
   rmSync(`${cartridge.path}.recall`, { force: true });
   const recalled = await recallCartridge(client, location, manifest, cartridge.path, options.onProgress);
@@ -108,7 +108,7 @@ export async function vaultedSetTape(
   scratchDir: string,
 ): Promise<VaultedSetTape> {
   mkdirSync(scratchDir, { recursive: true });
-  const client = createVaultClient();
+  const client = await createVaultClient();
   let bytesFetched = 0;
   let cartridgeBytes = 0;
   const sections: Section[] = [];
@@ -188,7 +188,7 @@ export async function hasVaultedCartridges(dir: string, volser: string, options:
  */
 export async function verifyVaultedSet(dir: string, volser: string, options: { readonly catalog: string }): Promise<VaultedSetCheck> {
   const set = await withCatalog(options.catalog, (catalog) => cartridgeSet(catalog, dir, volser, { vaulted: true }));
-  const client = createVaultClient();
+  const client = await createVaultClient();
   const cartridges: CartridgeCheck[] = [];
   for (const c of set) {
     if (c.location === 'vaulted' && c.vaultUrl !== null) {

@@ -6,7 +6,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import fse from 'fs-extra';
+import type FsExtra from 'fs-extra';
 import { UsageError } from '../errors/snaptape-error.js';
 import { openBackupTape } from '../techniques/restore/backup-tape.js';
 import { restoreTape, type RestoreOptions, type RestoreResult } from '../techniques/restore/restore-tape.js';
@@ -23,12 +23,15 @@ import {
   type VaultOptions,
   type VaultResult,
 } from '../vault/index.js';
+import { lazyPackage } from '../base/lazy-package.js';
+
+const fse = lazyPackage<typeof FsExtra>('fs-extra');
 
 export type { RecallResult, VaultOptions, VaultResult };
 
 /** Uploads the cartridge file `path` as `volser` to `url` (s3://bucket/prefix) with its manifest. Throws VaultError with one clear line when the store cannot be reached or refuses. */
 export async function vaultTape(path: string, volser: string, url: string, options: VaultOptions = {}): Promise<VaultResult> {
-  return vaultCartridge(createVaultClient(), path, volser, parseS3Url(url), options);
+  return vaultCartridge(await createVaultClient(), path, volser, parseS3Url(url), options);
 }
 
 /** Downloads the vaulted cartridge `volser` from `url` to `path`, checked against its manifest's SHA-256 before it takes the name. */
@@ -39,7 +42,7 @@ export async function recallTape(
   onProgress?: (receivedBytes: number, totalBytes: number) => void,
 ): Promise<RecallResult> {
   const location = parseS3Url(url);
-  const client = createVaultClient();
+  const client = await createVaultClient();
   const manifest = await readVaultManifest(client, location, volser);
   return recallCartridge(client, location, manifest, path, onProgress);
 }
@@ -60,7 +63,7 @@ export interface VaultRestoreResult extends RestoreResult {
 export async function restoreFromVault(url: string, volser: string, options: RestoreOptions): Promise<VaultRestoreResult> {
   if (options.tapeStartBlock !== undefined) throw new UsageError(`Cannot restore ${volser} from ${url}: a vaulted cartridge is a tape file of its own`);
   const location = parseS3Url(url);
-  const client = createVaultClient();
+  const client = await createVaultClient();
   const manifest = await readVaultManifest(client, location, volser);
   const scratch = mkdtempSync(join(tmpdir(), 'snaptape-vault-'));
   try {
@@ -76,6 +79,6 @@ export async function restoreFromVault(url: string, volser: string, options: Res
     const result = restoreTape(partial, { ...options, tapeIndex: index });
     return { ...result, bytesFetched: labels.bytesFetched + data.bytesFetched, requests: labels.requests + data.requests, cartridgeBytes: manifest.sizeBytes };
   } finally {
-    await fse.remove(scratch);
+    await fse().remove(scratch);
   }
 }

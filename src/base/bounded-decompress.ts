@@ -9,7 +9,11 @@
  * family's typed error naming the block or track.
  */
 import { inflateSync } from 'node:zlib';
-import Bunzip from 'seek-bzip';
+import type Bunzip from 'seek-bzip';
+import { lazyPackage } from './lazy-package.js';
+
+/** Loaded by the first bzip2 stream decoded (a CCKD or HET image's). */
+const bunzip = lazyPackage<typeof Bunzip>('seek-bzip');
 
 export type Decompressor = 'zlib' | 'bzip2';
 
@@ -52,7 +56,7 @@ export function decompressBounded(stored: Buffer, method: Decompressor, limitByt
     }
   }
   const sink = new BoundedSink(limitBytes);
-  Bunzip.decode(stored, sink);
+  bunzip().decode(stored, sink);
   // A copy of what was written: a short block does not keep the whole limit-sized buffer alive.
   return Buffer.from(sink.buffer.subarray(0, sink.length));
 }

@@ -5,10 +5,15 @@
  */
 import { mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { pino, type Logger } from 'pino';
+import type * as Pino from 'pino';
+import type { Logger } from 'pino';
 import { UsageError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import { appendAtMost } from './file-io.js';
+import { lazyPackage } from './lazy-package.js';
+
+/** Loaded by the first logger: only a run with a log level or file logs. */
+const pinoPackage = lazyPackage<typeof Pino>('pino');
 
 export const LOG_EVENTS = {
   backupStarted: 'backup.started', // tape, source, elements, slots, workers
@@ -103,7 +108,7 @@ export function createEventLogger(options: LogOptions): { log: EventLogger; logg
     throw new UsageError(`Cannot log at level "${options.level}": the levels are ${LOG_LEVELS.join(', ')}`);
   }
   const lines = options.file ? new LogLines(openLogFile(options.file), options.file) : new LogLines(2, 'stderr');
-  const logger = pino({ level: options.level ?? 'info', base: { pid: process.pid } }, lines);
+  const logger = pinoPackage().pino({ level: options.level ?? 'info', base: { pid: process.pid } }, lines);
   // The count of lost lines is told at warn, or at error where the logger takes nothing below it.
   const lostLevel = logger.isLevelEnabled('warn') ? 'warn' : 'error';
   return {

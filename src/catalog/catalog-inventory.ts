@@ -104,16 +104,24 @@ export function insertMember(db: Db, pool: string, facts: VolumeFacts, technolog
  * Removes a volume from a pool inside the caller's transaction; returns the pool's role. A
  * source's pairs are broken by the next version of each target pool; a target that leaves is freed
  * at once (issue 21), and the next version re-pairs its source. Throws UsageError when it is not a
- * member, or a version being created is copying onto it.
+ * member, or a version being created is copying onto it (a pair it newly made, or one it kept).
  */
 export function deleteMember(db: Db, pool: string, path: string): PoolRole {
   const role = poolRole(db, pool);
   const gone = db.prepare('DELETE FROM pool_members WHERE pool = ? AND volume_path = ?').run(pool, path);
   if (gone.changes === 0) throw new UsageError(`Cannot remove ${path} from pool ${pool}: it is not a member`);
   if (role === 'target') {
+    // The COPY record of a version being created names every target it copies onto: the ones it
+    // newly reserved (reserved_in_version) and the ones it kept from a PPR or RR, reserved before it.
+    const copying = db
+      .prepare(
+        `SELECT r.version FROM records r JOIN record_pairs p ON p.record_id = r.id JOIN versions v ON v.version = r.version
+        WHERE r.kind = 'COPY' AND v.state = 'creating' AND p.target_path = ? ORDER BY r.version LIMIT 1`,
+      )
+      .get(path) as { version: number } | undefined;
     const row = db.prepare('SELECT reserved_in_version FROM volumes WHERE path = ?').get(path) as { reserved_in_version: number | null } | undefined;
-    if (row?.reserved_in_version != null)
-      throw new UsageError(`Cannot remove ${path} from pool ${pool}: version ${row.reserved_in_version} is being created onto it`);
+    const version = copying?.version ?? row?.reserved_in_version;
+    if (version != null) throw new UsageError(`Cannot remove ${path} from pool ${pool}: version ${version} is being created onto it`);
     db.prepare('UPDATE volumes SET reserved_for = NULL WHERE path = ?').run(path);
   }
   return role;

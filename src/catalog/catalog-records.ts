@@ -96,10 +96,16 @@ export function writeRecord(db: Db, record: PairRecord): void {
   for (const pair of record.pairs) insert.run(info.lastInsertRowid, pair.sourcePath, pair.targetPath, pair.technology);
 }
 
-/** The PPRs of versions not yet made that pair `sourcePool`, or pair into `targetPool`. */
+/**
+ * The PPRs of versions not yet made that pair `sourcePool`, or pair into `targetPool`. The PPR of a
+ * version being created is not pending: its pairs are that version's COPY record now, copied as
+ * they stand, so a join or leave must not edit it (nor free its targets while they are copied onto).
+ */
 export function pendingPprs(db: Db, pool: { sourcePool?: string; targetPool?: string }): PairRecord[] {
   const rows = db
-    .prepare("SELECT version FROM records WHERE kind = 'PPR' AND (source_pool = ? OR target_pool = ?) ORDER BY version")
+    .prepare(
+      "SELECT version FROM records WHERE kind = 'PPR' AND (source_pool = ? OR target_pool = ?) AND version NOT IN (SELECT version FROM versions) ORDER BY version",
+    )
     .all(pool.sourcePool ?? null, pool.targetPool ?? null) as { version: number }[];
   return rows.map((r) => readRecord(db, 'PPR', r.version)).filter((r): r is PairRecord => r !== undefined);
 }

@@ -8,10 +8,11 @@
  * - `schema_version` holds one row, the number of the last migration applied;
  * - opening a catalog releases what a dead `version create` left behind (catalog-recovery.ts).
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { IoError, SnaptapeError, UsageError } from '../errors/snaptape-error.js';
+import { lazyPackage } from '../base/lazy-package.js';
 import { MIGRATIONS } from './catalog-migrations.js';
 import { recoverStaleCreates } from './catalog-recovery.js';
 
@@ -23,6 +24,9 @@ export const CATALOG_BUSY_TIMEOUT_MS = 30_000;
 export const DEFAULT_CATALOG_FILE = 'snaptape.db';
 
 export type Db = Database.Database;
+
+/** Loaded by the first catalog opened: most commands open none. */
+const sqlite = lazyPackage<typeof Database>('better-sqlite3');
 
 /** The catalog file to use: `explicit`, else $SNAPTAPE_CATALOG, else ./snaptape.db, as an absolute path. */
 export function catalogPath(explicit?: string): string {
@@ -48,7 +52,8 @@ export class Catalog {
   static open(path: string, options: { readonly mustExist?: boolean } = {}): Catalog {
     let db: Db;
     try {
-      db = new Database(path, { fileMustExist: options.mustExist ?? false });
+      const Sqlite = sqlite();
+      db = new Sqlite(path, { fileMustExist: options.mustExist ?? false });
     } catch (error) {
       const why = options.mustExist && !existsSync(path) ? 'it does not exist' : (error as Error).message;
       throw new IoError(`Cannot open catalog ${path}: ${why}`, { path }, { cause: error });

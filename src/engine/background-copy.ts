@@ -42,7 +42,6 @@ export function owningThreadCopier(plan: CopyPlan, ports: OwningThreadPorts, sta
     target: plan.target,
     marks: attachMarks(plan.marks),
     ...(extentBuffer ? { extents: new Int32Array(extentBuffer) } : {}),
-    ...(plan.digestBuffer ? { digests: new Uint8Array(plan.digestBuffer) } : {}),
     ...(ports.onWritten ? { onWritten: ports.onWritten } : {}),
     ...(plan.targetRate ? { targetRate: plan.targetRate } : {}),
   };

@@ -12,9 +12,10 @@
  * lowers itself (an unprivileged process may), relative to where it started (a worker inherits the
  * nice value of the thread that made it), so `nice -n 5 snaptape ...` stays 5 steps apart too.
  *
- * The copy worker's entry (copy-worker-entry.cts) calls it once per thread, after loading the copy.
- * The tape's own script on the pool (its finish step) does not lower a thread of its own: it runs
- * after the copy, on a copy worker's thread (already lowered), while the owning thread waits for it.
+ * The copy worker's entry (copy-worker-entry.cts) calls it once per thread, after loading the copy;
+ * the tape backup's own scripts on the pool (its digest pass and its finish:
+ * tape-backup/finish-tape-entry.cts) call it too, since they may run on a thread beside the copy
+ * workers that never copied.
  */
 import { getPriority, setPriority } from 'node:os';
 

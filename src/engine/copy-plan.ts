@@ -89,12 +89,6 @@ export interface CopyPlan {
   readonly target: CopyTarget;
   readonly marks: readonly UnitCopyMarks[];
   /**
-   * A per-unit digest record, for a technique that asks for one (a tape backup): 32 bytes per
-   * unit, unit u's at u × 32, the SHA-256 of the bytes the unit copy last wrote for it (its payload,
-   * not the target's prefix), stored before the unit completes (unit-copy.ts).
-   */
-  readonly digestBuffer?: SharedArrayBuffer;
-  /**
    * Read a batch before claiming it. Sound only when no host write ever sends a copied unit back to
    * PENDING (a tape backup): a claim that succeeds after the read then proves no host write reached
    * the unit first. A clone's precopy reopens units, so it claims first.

@@ -20,8 +20,20 @@ import { combineResults } from './copy-loop.js';
 /** More workers than this buy nothing on these machines and cost memory. */
 export const MAX_COPY_WORKERS = 16;
 
-export function defaultWorkerCount(): number {
-  return Math.max(1, Math.min(MAX_COPY_WORKERS, availableParallelism()));
+/** A copy worker per core, less `reserved` cores for threads of the technique's own beside the copy. */
+export function defaultWorkerCount(reserved = 0): number {
+  return Math.max(1, Math.min(MAX_COPY_WORKERS, availableParallelism() - reserved));
+}
+
+export interface CopyPoolOptions {
+  /**
+   * Threads beyond the copy workers, for a technique's own tasks beside a copy (`runScript`): a
+   * tape backup's digest pass. 0 by default: with a copy worker on every core, a thread more took
+   * its time from the copy and from the host's writes (measured on 2 cores: host write p99 during a
+   * backup 1.4-2.6x, copy phase 1.2x), so a technique that asks for one also takes a worker less
+   * (defaultWorkerCount's `reserved`).
+   */
+  readonly sideThreads?: number;
 }
 
 const SRC_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -45,19 +57,19 @@ export class CopyPool {
   /** Resolves once the tasks of every copy asked for so far are queued. */
   private queuing: Promise<void> = Promise.resolve();
 
-  constructor(workers: number) {
+  constructor(workers: number, options: CopyPoolOptions = {}) {
     if (!Number.isInteger(workers) || workers < 1 || workers > MAX_COPY_WORKERS) {
       throw new UsageError(`Cannot use ${workers} workers: choose 1-${MAX_COPY_WORKERS}`);
+    }
+    const sideThreads = options.sideThreads ?? 0;
+    if (!Number.isInteger(sideThreads) || sideThreads < 0 || sideThreads > MAX_COPY_WORKERS) {
+      throw new UsageError(`Cannot start ${sideThreads} threads beside the copy workers: choose 0-${MAX_COPY_WORKERS}`);
     }
     this.workers = workers;
     this.pool = new Piscina({
       filename: compiledScriptPath(import.meta.url, 'copy-worker-entry.cjs'),
-      minThreads: workers,
-      // No thread beyond the copy workers: nothing runs beside a copy any more (a tape's digests are
-      // made by the copy itself), and with a copy worker on every core a thread more took its time
-      // from the copy and from the host's writes (measured on 2 cores: host write p99 during a
-      // backup 1.4-2.6x, copy phase 1.2x).
-      maxThreads: workers,
+      minThreads: workers + sideThreads,
+      maxThreads: workers + sideThreads,
       idleTimeout: 60_000,
     });
   }

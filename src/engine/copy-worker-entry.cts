@@ -17,6 +17,11 @@ const worker = (): Promise<typeof CopyWorker> =>
     return copy;
   }));
 
+// The copy is loaded as the thread starts, not at its first task: a backup starts its pool before
+// it writes its first record, and the threads load the copy meanwhile. A failure to load fails the
+// first task, as before.
+void worker().catch(() => undefined);
+
 type TaskOf<F> = F extends (task: infer T) => unknown ? T : never;
 
 async function runCopyPlan(task: TaskOf<typeof CopyWorker.default>): Promise<ReturnType<typeof CopyWorker.default>> {

@@ -25,7 +25,6 @@ export default function runCopyPlan(plan: FileCopyPlan): CopyResult {
       target: plan.target,
       marks: attachMarks(plan.marks),
       ...(extents ? { extents } : {}),
-      ...(plan.digestBuffer ? { digests: new Uint8Array(plan.digestBuffer) } : {}),
       ...(plan.targetRate ? { targetRate: plan.targetRate } : {}),
     }).runBlocking();
   } catch (error) {

@@ -10,15 +10,10 @@
  * a sparse source stays cheap; without `trim`, the whole slot. A slot target's relocated unit goes
  * to the track its plan names, its CCHH rewritten for that track (ckd/track-relocate.ts).
  *
- * With a digest record (copy-plan.ts `digestBuffer`), a copy that completes its units also stores
- * each one's SHA-256 of the bytes it wrote (`data`, the prefix excluded), hashed when they were
- * written, on the thread that wrote them: the digests are made in parallel by the copy itself.
- *
  * Invariants: a unit this call claimed is completed or released before it returns or throws (with
- * an asynchronous sink: before its `acknowledged` settles); the extent, the marks and the digest are
- * stored before `complete`, whose notify releases waiters, so a waiter that sees COPIED sees them.
+ * an asynchronous sink: before its `acknowledged` settles); the extent and the marks are stored
+ * before `complete`, whose notify releases waiters, so a waiter that sees COPIED sees them.
  */
-import { createHash } from 'node:crypto';
 import { BitColumns } from './bit-columns.js';
 import { countCopies } from './copy-census.js';
 import { relocateTrackImage } from '../ckd/track-relocate.js';
@@ -26,9 +21,6 @@ import type { CopyTarget, UnitCopyMarks, UnitRelocation } from './copy-plan.js';
 import { waitForTargetSync, type TargetRate } from './target-rate.js';
 import { UNIT_STATE, type TrackStateArray } from './track-state.js';
 import type { UnitSink, UnitSource, UnitWrite } from './unit-ports.js';
-
-/** Bytes of a unit's digest in a digest record (a SHA-256). */
-export const UNIT_DIGEST_BYTES = 32;
 
 /** Bytes compared at a time while looking for a slot's last non-zero byte. */
 const ZERO_SCAN_BYTES = 4096;
@@ -67,8 +59,6 @@ export interface UnitCopier {
   /** Int32 per unit: the target slot's extent (a tracked slot target only). */
   readonly extents?: Int32Array;
   readonly marks: readonly AttachedMarks[];
-  /** 32 bytes per unit: the SHA-256 of each unit's written bytes (copy-plan.ts `digestBuffer`). */
-  readonly digests?: Uint8Array;
   /** Called with each batch's units once they are written, before they complete (a technique's own record). */
   readonly onWritten?: (units: readonly number[]) => void;
   readonly targetRate?: TargetRate;
@@ -132,22 +122,19 @@ export function copyUnits(copier: UnitCopier, units: readonly number[], how: Cop
     }
     const writes = claimed.map((unit, i) => shapeWrite(copier, unit, payloads[i] as Buffer));
     const sent = writes.length > 0 ? copier.sink.write(writes) : undefined;
-    // Hashed now, while `data` is what was written: the source reuses its buffers on its next read,
-    // which may come before an asynchronous sink's acknowledgement.
-    const digests = copier.digests && how.complete ? digestsOf(writes) : undefined;
     let bytes = 0;
     for (const w of writes) bytes += w.data.length;
     if (copier.targetRate && bytes > 0) waitForTargetSync(copier.targetRate, bytes);
     const count = { copied: writes.length, skipped, bytes };
     if (!(sent instanceof Promise)) {
-      finishCopy(copier, claimed, writes, how, bytes, digests);
+      finishCopy(copier, claimed, writes, how, bytes);
       return count;
     }
     const held = claimed;
     const acknowledged = sent.then(
       () => {
         try {
-          finishCopy(copier, held, writes, how, bytes, digests);
+          finishCopy(copier, held, writes, how, bytes);
         } catch (error) {
           releaseClaims(states, held, how);
           throw error;
@@ -165,24 +152,11 @@ export function copyUnits(copier: UnitCopier, units: readonly number[], how: Cop
   }
 }
 
-/** SHA-256 of each write's bytes, 32 bytes each, in the order of `writes`. */
-function digestsOf(writes: readonly UnitWrite[]): Buffer {
-  const out = Buffer.allocUnsafe(writes.length * UNIT_DIGEST_BYTES);
-  for (let i = 0; i < writes.length; i++)
-    createHash('sha256')
-      .update((writes[i] as UnitWrite).data)
-      .digest()
-      .copy(out, i * UNIT_DIGEST_BYTES);
-  return out;
-}
-
-/** The unit copy's last steps once the target has the units: extents, marks, digests, record, completion. */
-function finishCopy(copier: UnitCopier, claimed: readonly number[], writes: readonly UnitWrite[], how: CopyHow, bytes: number, digests?: Buffer): void {
+/** The unit copy's last steps once the target has the units: extents, marks, record, completion. */
+function finishCopy(copier: UnitCopier, claimed: readonly number[], writes: readonly UnitWrite[], how: CopyHow, bytes: number): void {
   if (how.complete && writes.length > 0) {
-    for (let i = 0; i < writes.length; i++) {
-      const w = writes[i] as UnitWrite;
+    for (const w of writes) {
       if (copier.extents) Atomics.store(copier.extents, w.unit, w.usedBytes);
-      if (digests && copier.digests) copier.digests.set(digests.subarray(i * UNIT_DIGEST_BYTES, (i + 1) * UNIT_DIGEST_BYTES), w.unit * UNIT_DIGEST_BYTES);
       for (const mark of copier.marks) {
         for (const c of mark.clearColumns) mark.columns.clear(c, w.unit);
         for (const c of mark.setColumns) mark.columns.set(c, w.unit);

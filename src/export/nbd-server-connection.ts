@@ -224,6 +224,11 @@ export class NbdServerConnection {
     return this.stopped ? undefined : this.waitingSince;
   }
 
+  /** True until the handshake has chosen an export (and again never after). */
+  get inHandshake(): boolean {
+    return this.state === 'greeting' || this.state === 'negotiating';
+  }
+
   /** Drops the connection at once (no further request, no drain). */
   evict(reason: string): void {
     this.abort(reason);

@@ -7,11 +7,14 @@
  * Invariants:
  * - export names are unique; "" selects the export named "" or else the first one;
  * - the server binds to a loopback address unless `allowRemote` is set;
- * - at most `maxConnections` connections are served. When full, a newcomer takes the place of the
- *   connection that has waited longest for its client (for handshake or request bytes, or to read
- *   a reply; counted from the last byte heard), which is dropped; only when every connection is
- *   working at that instant is the newcomer refused.
- *   So idle clients, however many, cannot lock a new client out, and a busy one is never dropped;
+ * - at most `maxConnections` connections are served. When full, a newcomer takes the place of a
+ *   connection waiting for its client, which is dropped: first the one that has been in its
+ *   handshake longest (an honest client is through it in milliseconds, a slowloris trickles bytes
+ *   and stays in it), else the one in transmission that has waited longest (for request bytes, or
+ *   to read a reply; counted from the last byte heard); only when every connection is working at
+ *   that instant is the newcomer refused.
+ *   So idle clients, however many, cannot lock a new client out, a flood of handshakes that never
+ *   end cannot push out a client resting between requests, and a busy one is never dropped;
  * - a client idle after the handshake for `idleTimeoutMs` is disconnected;
  * - one connection's failure never affects another or the server;
  * - `close()` stops accepting, drains every connection (queued replies are flushed), and resolves
@@ -212,9 +215,18 @@ export class NbdServer {
     this.runs.add(run);
   }
 
-  /** Drops the connection that has waited longest for its client, if any waits; it leaves the count at once. */
+  /**
+   * Drops a connection waiting for its client, if any waits: the oldest still in its handshake
+   * (the map is in arrival order), else the one in transmission that has waited longest. It leaves
+   * the count at once.
+   */
   private evictLongestIdle(): void {
-    let victim: NbdServerConnection | undefined;
+    let victim = [...this.connections.values()].find((c) => c.inHandshake && c.idleSince !== undefined);
+    if (victim !== undefined) {
+      this.connections.delete(victim.connectionId);
+      victim.evict('evicted: the server was full and this connection had been in its handshake longest');
+      return;
+    }
     for (const connection of this.connections.values()) {
       const since = connection.idleSince;
       if (since !== undefined && (victim === undefined || since < (victim.idleSince ?? Infinity))) victim = connection;

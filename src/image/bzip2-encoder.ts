@@ -10,7 +10,8 @@
  * machines where the native build misbehaves, and for the test and bench that compare the two.
  */
 import { createRequire } from 'node:module';
-import compressjs from 'compressjs';
+import type compressjsPackage from 'compressjs';
+import { lazyPackage } from '../base/lazy-package.js';
 import type * as NodeBzip2 from 'node-bzip2';
 
 export type Bzip2EncoderName = 'libbz2' | 'compressjs';
@@ -24,9 +25,12 @@ export interface Bzip2Encoder {
 /** The environment switch that forces the pure-JS encoder. */
 export const NO_NATIVE_BZIP2_ENV = 'SNAPTAPE_NO_NATIVE_BZIP2';
 
+/** Loaded by the first compression that falls back to it. */
+const compressjs = lazyPackage<typeof compressjsPackage>('compressjs');
+
 const pureJs: Bzip2Encoder = {
   name: 'compressjs',
-  compress: (input, blockSize100k) => Buffer.from(compressjs.Bzip2.compressFile(input, null, blockSize100k) as Uint8Array),
+  compress: (input, blockSize100k) => Buffer.from(compressjs().Bzip2.compressFile(input, null, blockSize100k) as Uint8Array),
 };
 
 /**

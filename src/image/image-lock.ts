@@ -31,10 +31,10 @@
 import { closeSync, constants, linkSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { createRequire } from 'node:module';
 import type FsExt from 'fs-ext';
 import { IoError, LockedError } from '../errors/snaptape-error.js';
 import { readRegularFileText } from '../base/file-io.js';
+import { lazyPackage } from '../base/lazy-package.js';
 import { translateIoError } from '../errors/io-error.js';
 
 export interface ImageLock {
@@ -144,11 +144,10 @@ function isStale(lockPath: string, text: string): boolean {
  * copy worker thread too (this module is imported there, through the tape reader), and the process
  * crashed with SIGSEGV when such a worker ended. Takeovers happen on the main thread.
  */
-let fsExt: typeof FsExt | undefined;
+const fsExt = lazyPackage<typeof FsExt>('fs-ext');
 
 function flockExclusive(fd: number): void {
-  fsExt ??= createRequire(import.meta.url)('fs-ext') as typeof FsExt;
-  fsExt.flockSync(fd, 'ex');
+  fsExt().flockSync(fd, 'ex');
 }
 
 /** Runs `action` holding flock(2) on `<lock>.guard` (created if missing, never deleted). */

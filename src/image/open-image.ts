@@ -114,6 +114,21 @@ export function inspectImage(path: string, fd: number, format?: ImageFormat): Im
   fail(path, `unknown header "${printable(devid)}" at offset 0: not a Hercules CKD image (CKD_P370) nor an FBA image with VOL1 in block 1`, 0);
 }
 
+/**
+ * What kind of volume image the file open at `fd` holds, judged by its first bytes alone as
+ * `inspectImage` would (a Hercules device id at byte 0, or VOL1 in block 1 of an FBA image), or
+ * undefined when it does not start as one. For a writer about to replace a file: a volume is never
+ * taken for a file it may cut.
+ */
+export function volumeImageKind(fd: number, path: string): string | undefined {
+  const head = readPrefix(fd, path, 2 * FBA_BLOCK_BYTES);
+  const devid = head.subarray(0, 8).toString('latin1');
+  if (devid === CKD_DEVID_UNCOMPRESSED || devid === CCKD_DEVID_BASE || devid === CCKD_DEVID_SHADOW || CKD_DEVIDS_COMPRESSED.includes(devid))
+    return `a Hercules ${devid} volume image`;
+  if (head.subarray(FBA_BLOCK_BYTES, FBA_BLOCK_BYTES + 4).equals(VOL1_EBCDIC)) return 'an FBA volume image (VOL1 in block 1)';
+  return undefined;
+}
+
 function printable(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '.');
 }

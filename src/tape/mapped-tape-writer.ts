@@ -10,11 +10,12 @@
  * - a run of consecutive blocks of one file is one contiguous writev (system calls, not bytes, decide throughput);
  * - `finish` writes labels and tapemarks, then re-reads the tape and checks it against the plan.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, statSync, type Stats } from 'node:fs';
 import { writevFully } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
-import { NoSpaceError, TapeFormatError, TargetExistsError } from '../errors/snaptape-error.js';
+import { NoSpaceError, TapeFormatError, TargetExistsError, UsageError } from '../errors/snaptape-error.js';
+import { volumeImageKind } from '../image/open-image.js';
 import { AWS_HEADER_BYTES, blockHeaderBytes, tapemarkHeaderBytes } from './aws-block-header.js';
 import { encodeUserLabel } from './standard-labels.js';
 import { plannedDataBlock, plannedEntries, type TapePlan } from './tape-plan.js';
@@ -154,11 +155,17 @@ export class MappedTapeWriter {
     }
     let fd: number;
     try {
-      fd = openSync(path, options.force ? 'w' : 'wx');
-      ftruncateSync(fd, plan.sizeBytes);
+      fd = options.force ? openReplaceable(path) : openSync(path, 'wx');
     } catch (cause) {
       if ((cause as { code?: string }).code === 'EEXIST')
         throw new TargetExistsError(`Cannot create tape ${path}: the file exists (use --force to replace it)`, { path });
+      throw translateIoError(cause, 'create tape', path);
+    }
+    try {
+      ftruncateSync(fd, 0);
+      ftruncateSync(fd, plan.sizeBytes);
+    } catch (cause) {
+      closeSync(fd);
       throw translateIoError(cause, 'create tape', path);
     }
     return new MappedTapeWriter(path, plan, fd);
@@ -218,4 +225,61 @@ export class MappedTapeWriter {
     this.closed = true;
     closeSync(this.fd);
   }
+}
+
+/**
+ * Opens the file a forced tape replaces (or a new one), not cut yet. `--force` replaces a tape, or
+ * any other regular file the user names, but never: a folder, a FIFO, a device or a socket (the open
+ * does not block, so a FIFO is refused, not waited on; a device would be written through), nor a
+ * volume image (named, or reached through a link: a volume is not a file one backs up onto). Those
+ * are UsageErrors naming the file, with the file left as it was.
+ */
+function openReplaceable(path: string): number {
+  const refuse = (why: string): never => {
+    throw new UsageError(
+      `Cannot replace ${path} with a tape: it is ${why}; --force replaces only a regular file that is not a volume, so it is left as it was`,
+      {
+        path,
+      },
+    );
+  };
+  const kindOf = (stat: Stats): string => (stat.isDirectory() ? 'a folder, not a regular file' : `not a regular file (${fileTypeName(stat)})`);
+  const before = statIfExists(path);
+  if (before !== undefined && !before.isFile()) refuse(kindOf(before));
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NONBLOCK, 0o666);
+  } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    if (code === 'EISDIR') refuse('a folder, not a regular file');
+    if (code === 'ENXIO') refuse('not a regular file (a socket or a device)');
+    throw cause;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) refuse(kindOf(stat));
+    const image = volumeImageKind(fd, path);
+    if (image !== undefined) refuse(image);
+    return fd;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
+function statIfExists(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+function fileTypeName(stat: Stats): string {
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  if (stat.isSocket()) return 'a socket';
+  return 'not a file';
 }

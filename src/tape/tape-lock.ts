@@ -8,6 +8,8 @@
  *
  * A tape stored in a region of an FBA volume is covered by that volume's own image lock instead.
  */
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { LockedError } from '../errors/snaptape-error.js';
 import { liveLockOwner, lockImage, type ImageLock } from '../image/image-lock.js';
 import { checkCartridgeWritable } from '../library/cartridge-guard.js';
@@ -21,12 +23,37 @@ import { checkCartridgeWritable } from '../library/cartridge-guard.js';
 export function lockTape(path: string): ImageLock {
   const lock = lockImage(path, `write tape ${path}`);
   try {
+    checkLinkedFileNotHeld(path);
     checkCartridgeWritable(path, `write tape ${path}`);
   } catch (error) {
     lock.release();
     throw error;
   }
   return lock;
+}
+
+/**
+ * A tape path that is a symbolic link has its lock under its own name, not under the name of the
+ * file it leads to: a writer holding that file (a volume served, a tape being written) is asked
+ * here, so that a link is no way around its lock. (A link in a folder above leads to the same lock
+ * file, and is no concern.)
+ */
+function checkLinkedFileNotHeld(path: string): void {
+  let real: string;
+  let named: string;
+  try {
+    real = realpathSync(path);
+    named = join(realpathSync(dirname(resolve(path))), basename(path));
+  } catch {
+    return; // Nothing there yet, or a dangling link: no file of anybody's to protect.
+  }
+  if (real === named) return;
+  const owner = liveLockOwner(real);
+  if (owner === undefined) return;
+  throw new LockedError(
+    `Cannot write tape ${path}: it is a link to ${real}, which is locked by process ${owner.pid}${owner.host ? ` on ${owner.host}` : ''} (${real}.lock)`,
+    { path, lockPath: `${real}.lock`, pid: owner.pid },
+  );
 }
 
 /** Runs `write` holding the tape's lock, released afterwards whether it succeeded or not. */

@@ -63,10 +63,15 @@ function checkEntries(reader: TapeReader, plan: TapePlan): number {
 export interface VerifyOptions {
   /** Make the index from the plan, each header checked at its planned offset (openCheckedFrame). */
   readonly indexFromPlan?: boolean;
+  /** With `indexFromPlan`: every data block's header was read back and checked already (a backup's digest pass). */
+  readonly dataHeadersChecked?: boolean;
 }
 
-/** The index the plan promises, every header of it (data blocks, labels, tapemarks) checked on the tape. */
-function openCheckedFrame(path: string, plan: TapePlan, region: TapeRegion): TapeReader {
+/**
+ * The index the plan promises, every header of it (data blocks, labels, tapemarks) checked on the
+ * tape; the data blocks' skipped where `dataHeadersChecked` says they were checked.
+ */
+function openCheckedFrame(path: string, plan: TapePlan, region: TapeRegion, dataHeadersChecked: boolean): TapeReader {
   const rows: TapeIndexRow[] = [];
   const frame: Array<{ blockNumber: number; offsetBytes: number; header: Buffer }> = [];
   for (const planned of plannedEntries(plan)) {
@@ -76,7 +81,8 @@ function openCheckedFrame(path: string, plan: TapePlan, region: TapeRegion): Tap
       continue;
     }
     const block = planned.kind === 'label' ? planned.label : planned.block;
-    frame.push({ blockNumber: rows.length, offsetBytes: block.offsetBytes, header: blockHeaderBytes(block) });
+    if (planned.kind === 'label' || !dataHeadersChecked)
+      frame.push({ blockNumber: rows.length, offsetBytes: block.offsetBytes, header: blockHeaderBytes(block) });
     rows.push([block.lengthBytes, 1, 0, block.lengthBytes]);
   }
   let fd: number;
@@ -105,7 +111,7 @@ function openCheckedFrame(path: string, plan: TapePlan, region: TapeRegion): Tap
 
 /** Re-reads the tape at `path` (or in a region of it) and checks it is exactly the planned tape. */
 export function verifyTapeAgainstPlan(path: string, plan: TapePlan, region: TapeRegion = WHOLE_FILE, options: VerifyOptions = {}): TapeVerification {
-  const reader = options.indexFromPlan ? openCheckedFrame(path, plan, region) : TapeReader.open(path, region);
+  const reader = options.indexFromPlan ? openCheckedFrame(path, plan, region, options.dataHeadersChecked ?? false) : TapeReader.open(path, region);
   try {
     if (reader.index.sizeBytes !== plan.sizeBytes) {
       throw new VerifyError(`Cannot verify tape ${path}: it is ${reader.index.sizeBytes} bytes, planned ${plan.sizeBytes}`, { path });

@@ -7,17 +7,22 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, ftruncateSync, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import fse from 'fs-extra';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type FsExtra from 'fs-extra';
 import { writeFully } from '../base/file-io.js';
 import { translateIoError } from '../errors/io-error.js';
 import { VaultError } from '../errors/snaptape-error.js';
 import type { TapeIndex } from '../tape/tape-index.js';
+import { loadS3Sdk } from './s3-client.js';
 import { vaultFailure } from './s3-failure.js';
 import { cartridgeKey, manifestKey, type S3Location } from './s3-location.js';
 import { MAX_MANIFEST_BYTES, parseVaultManifest, type VaultManifest } from './vault-manifest.js';
+import { lazyPackage } from '../base/lazy-package.js';
+
+const fse = lazyPackage<typeof FsExtra>('fs-extra');
 
 async function getObject(client: S3Client, bucket: string, key: string, range?: string): Promise<Readable> {
+  const { GetObjectCommand } = await loadS3Sdk();
   const answer = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(range === undefined ? {} : { Range: range }) }));
   if (answer.Body === undefined) throw new VaultError(`Cannot read s3://${bucket}/${key}: the store returned no body`, { object: `s3://${bucket}/${key}` });
   return answer.Body as Readable;
@@ -92,13 +97,13 @@ export async function recallCartridge(
     }
   } catch (error) {
     closeSync(fd);
-    await fse.remove(partial);
+    await fse().remove(partial);
     throw vaultFailure(error, 'recall', where);
   }
   closeSync(fd);
   const sha256 = hash.digest('hex');
   if (at !== manifest.sizeBytes || sha256 !== manifest.sha256) {
-    await fse.remove(partial);
+    await fse().remove(partial);
     throw new VaultError(
       `Cannot recall ${where}: got ${at} bytes with SHA-256 ${sha256}, the manifest says ${manifest.sizeBytes} bytes with ${manifest.sha256}`,
       {
@@ -106,7 +111,7 @@ export async function recallCartridge(
       },
     );
   }
-  await fse.move(partial, path, { overwrite: false });
+  await fse().move(partial, path, { overwrite: false });
   return { path, sizeBytes: at, sha256 };
 }
 

@@ -5,21 +5,17 @@
  * file that changed during the upload, or an object the store corrupted, keeps the local copy.
  */
 import { createReadStream } from 'node:fs';
-import {
-  GetObjectLockConfigurationCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  type S3Client,
-  type StorageClass,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import fse from 'fs-extra';
+import type { S3Client, StorageClass } from '@aws-sdk/client-s3';
+import type FsExtra from 'fs-extra';
 import { VaultError } from '../errors/snaptape-error.js';
 import { objectSha256 } from './vault-fetch.js';
 import { buildVaultManifest, type VaultManifest } from './vault-manifest.js';
+import { loadS3Sdk, loadS3Uploads } from './s3-client.js';
 import { vaultFailure } from './s3-failure.js';
 import { cartridgeKey, manifestKey, s3Url, type S3Location } from './s3-location.js';
+import { lazyPackage } from '../base/lazy-package.js';
+
+const fse = lazyPackage<typeof FsExtra>('fs-extra');
 
 /** Parts of 16 MiB, 4 in flight: a 3590 cartridge (10 GB) is about 600 parts, under S3's 10,000. */
 export const VAULT_PART_BYTES = 16 * 1024 * 1024;
@@ -52,6 +48,7 @@ export interface VaultResult {
 }
 
 async function bucketHasObjectLock(client: S3Client, bucket: string): Promise<boolean> {
+  const { GetObjectLockConfigurationCommand } = await loadS3Sdk();
   try {
     const answer = await client.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
     return answer.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled';
@@ -66,6 +63,7 @@ export async function vaultCartridge(client: S3Client, path: string, volser: str
   const manifest = buildVaultManifest(path, volser);
   const key = cartridgeKey(location, volser);
   const where = `s3://${location.bucket}/${key}`;
+  const [{ HeadBucketCommand, HeadObjectCommand, PutObjectCommand }, { Upload }] = await Promise.all([loadS3Sdk(), loadS3Uploads()]);
   try {
     await client.send(new HeadBucketCommand({ Bucket: location.bucket }));
   } catch (error) {
@@ -108,7 +106,7 @@ export async function vaultCartridge(client: S3Client, path: string, volser: str
         );
       }
       verified = 'read-back';
-      await fse.remove(path);
+      await fse().remove(path);
     }
     return {
       volser,

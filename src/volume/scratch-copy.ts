@@ -3,11 +3,14 @@
  * with a synthetic load): the user's image is never written. The copy carries the source's size
  * table, so it opens as its source does, without a rescan. fs-extra makes and removes it.
  */
-import fse from 'fs-extra';
+import type FsExtra from 'fs-extra';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { translateIoError } from '../errors/io-error.js';
 import { copyWithTrackSizes } from './track-size-store.js';
+import { lazyPackage } from '../base/lazy-package.js';
+
+const fsExtra = lazyPackage<typeof FsExtra>('fs-extra');
 
 export interface ScratchCopy {
   /** The copy of the image, in `dir`. */
@@ -20,6 +23,7 @@ export interface ScratchCopy {
 
 /** Copies `imagePath` into `dir`, or into a new folder under the system's temp dir. */
 export function makeScratchCopy(imagePath: string, dir?: string): ScratchCopy {
+  const fse = fsExtra();
   const ownDir = dir === undefined;
   const folder = dir ?? fse.mkdtempSync(join(tmpdir(), 'snaptape-scratch-'));
   const path = join(folder, basename(imagePath));

@@ -4,7 +4,11 @@
  * thousands of writes a second; a list of every sample would grow without bound, the histogram
  * stays under 100 KB.
  */
-import * as hdr from 'hdr-histogram-js';
+import type * as Hdr from 'hdr-histogram-js';
+import { lazyPackage } from '../base/lazy-package.js';
+
+/** Loaded by the first histogram: only a run under a load measures latencies. */
+const hdr = lazyPackage<typeof Hdr>('hdr-histogram-js');
 
 /** The longest latency tracked; a longer one is recorded as this. */
 const HIGHEST_TRACKABLE_US = 3_600_000_000;
@@ -17,7 +21,7 @@ export interface LatencyPercentiles {
 }
 
 export class LatencyHistogram {
-  private readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_TRACKABLE_US, numberOfSignificantValueDigits: 3 });
+  private readonly histogram = hdr().build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_TRACKABLE_US, numberOfSignificantValueDigits: 3 });
 
   /** Records one latency in microseconds (fractions round up: a write takes at least 1 µs). */
   record(us: number): void {

@@ -55,9 +55,8 @@ describe('interrupted and resumed backups', () => {
     volume.close();
     expect(summary.copiedInOrder).toBeLessThan(600); // only what was left
     expect(readSessionRecord(tape)?.status).toBe('completed');
-    // The blocks the interrupted run copied have no digest from this run's copy: hashed from the tape.
-    expect(summary.phases?.blocksHashedFromTape).toBe(600 - summary.copiedInOrder - summary.copiedOutOfOrder);
-    expect(summary.phases?.blocksHashedFromTape).toBeGreaterThan(0);
+    // The digest pass reads every block back from the tape, those the interrupted run copied too:
+    // the element's digest covers all 600, as verify recomputes it.
     const report = verifyBackupTape(tape);
     expect(report.ok).toBe(true);
     expect(report.elements[0]?.digest).toBe('BLKSHA256');

@@ -1,7 +1,7 @@
 /**
- * Layer: scenario (issue 22, point 2). Each element's digest is made by the copy itself: the engine
- * stores the SHA-256 of every data block's payload as it writes it, and the backup folds them, in
- * tape order, into UTL1's `BLKSHA256=` (native-layout/backup-tape-labels.md):
+ * Layer: scenario (issue 22, point 2). Each element's digest is made beside the copy: the digest
+ * pass reads every data block back from the tape once it is copied and stores the SHA-256 of its
+ * payload, and the backup folds them, in tape order, into UTL1's `BLKSHA256=` (native-layout/backup-tape-labels.md):
  * - UTL1 equals the construction recomputed here from an independent walk of the AWSTAPE headers;
  * - `verify` passes; one payload byte flipped fails `verify` and `restore`, naming the element; one
  *   chunk header byte flipped fails `verify`;

@@ -1,13 +1,16 @@
 /**
  * Layer: scenario (issue 22, point 2). The end of a backup overlaps its copy:
- * - each element's digest is made by the copy itself (test/backup/block-digest.test.ts); the finish
- *   folds it and reads back every header (data blocks, labels, tapemarks) at its planned offset: a
- *   damaged data block header is found, naming the block and its byte offset;
+ * - each element's digest is made beside the copy by the digest pass, which reads every data block
+ *   back and checks its header (test/backup/block-digest.test.ts); the finish folds the digests and
+ *   reads back the labels' and tapemarks' headers at their planned offsets: a damaged data block
+ *   header is found, naming the block and its byte offset;
  * - the tape is flushed in steps during the copy;
  * - the verify a backup promises stays whole: a one-byte change anywhere on a new tape (a data
  *   block, a chunk header, a label, trailers included) fails `verify`, naming where.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../../src/api/backup-api.js';
@@ -17,6 +20,8 @@ import { verifyBackupTape } from '../../src/techniques/restore/backup-tape.js';
 import { writeTapeFrame } from '../../src/tape/mapped-tape-writer.js';
 import type { TapeFileSpec } from '../../src/tape/tape-file-spec.js';
 import { planTape } from '../../src/tape/tape-plan.js';
+import { CONTROL, TrackStateArray, UNIT_STATE } from '../../src/engine/track-state.js';
+import { digestBlocks, newBlockDigestPass, stopBlockDigestPass } from '../../src/techniques/tape-backup/block-digest-pass.js';
 import { verifyTapeAgainstPlan } from '../../src/tape/tape-verify.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
 import { runSnaptape } from '../harness/run-cli.js';
@@ -71,6 +76,130 @@ describe("the finish's read-back", () => {
     framed[damagedAt + 2] = (framed[damagedAt + 2] as number) ^ 0x01;
     writeFileSync(path, framed);
     expect(() => verifyTapeAgainstPlan(path, plan, undefined, { indexFromPlan: true })).toThrow(`block 2 at byte offset ${damagedAt} has the header`);
+    // A backup's digest pass reads the data blocks back and checks their headers; the finish then
+    // checks the labels' and tapemarks' only.
+    expect(verifyTapeAgainstPlan(path, plan, undefined, { indexFromPlan: true, dataHeadersChecked: true }).dataBlockCount).toBe(5);
+    const states = TrackStateArray.create(5);
+    for (let u = 0; u < 5; u++) states.restore(u, UNIT_STATE.COPIED);
+    const pass = newBlockDigestPass(plan, { tapePath: path, baseOffsetBytes: 0, stateBuffer: states.buffer });
+    const result = digestBlocks(pass);
+    // A run is counted once all of its blocks are checked: blocks 0 and 1 were read with block 2.
+    expect(result.hashed).toBe(0);
+    expect(result.error?.message).toContain(`block 2 at byte offset ${damagedAt} has the header`);
+    // The same tape undamaged: every block hashed, each digest the SHA-256 of its payload.
+    framed[damagedAt + 2] = (framed[damagedAt + 2] as number) ^ 0x01;
+    writeFileSync(path, framed);
+    const whole = newBlockDigestPass(plan, { tapePath: path, baseOffsetBytes: 0, stateBuffer: states.buffer });
+    expect(digestBlocks(whole)).toMatchObject({ hashed: 5 });
+    const digests = Buffer.from(whole.digests);
+    [1, 2, 3, 1, 2].forEach((fill, u) => {
+      const length = [100, 200, 300, 50, 60][u] as number;
+      expect(digests.subarray(u * 32, (u + 1) * 32).toString('hex')).toBe(createHash('sha256').update(Buffer.alloc(length, fill)).digest('hex'));
+    });
+  });
+
+  it('the digest pass stops when told while a block is not on the tape yet, hashing nothing past it', () => {
+    const files: TapeFileSpec[] = [{ dsname: 'A', recordFormat: 'U', recordLengthBytes: 0, blockSizeBytes: 100, dataBlockLengths: [100, 100] }];
+    const plan = planTape({ volser: 'PASS02', labelled: false, files });
+    const path = at('wait.aws');
+    // Zeros: a block read from here would fail its header check, so no error proves none was read.
+    writeFileSync(path, Buffer.alloc(plan.sizeBytes));
+    const states = TrackStateArray.create(2);
+    states.restore(1, UNIT_STATE.COPIED);
+    const pass = newBlockDigestPass(plan, { tapePath: path, baseOffsetBytes: 0, stateBuffer: states.buffer });
+    stopBlockDigestPass(pass);
+    expect(digestBlocks(pass)).toEqual(expect.objectContaining({ hashed: 0, stopped: true }));
+    expect(digestBlocks(pass).error).toBeUndefined();
+  });
+
+  it('a stopped or cancelled pass reads no more windows, though their blocks are on the tape', () => {
+    // Three elements, so three windows, every block copied: a failed or cancelled backup whose pass
+    // is behind the copy must not hash the whole backlog before it may end.
+    const files: TapeFileSpec[] = ['A', 'B', 'C'].map((dsname) => ({
+      dsname,
+      recordFormat: 'U',
+      recordLengthBytes: 0,
+      blockSizeBytes: 100,
+      dataBlockLengths: [100, 100],
+    }));
+    const plan = planTape({ volser: 'PASS03', labelled: false, files });
+    const path = at('stopped.aws');
+    // Zeros: a block read from here would fail its header check, so no error proves none was read.
+    writeFileSync(path, Buffer.alloc(plan.sizeBytes));
+    for (const stop of ['stop word', 'cancel'] as const) {
+      const states = TrackStateArray.create(6);
+      for (let u = 0; u < 6; u++) states.restore(u, UNIT_STATE.COPIED);
+      const pass = newBlockDigestPass(plan, { tapePath: path, baseOffsetBytes: 0, stateBuffer: states.buffer });
+      if (stop === 'stop word') stopBlockDigestPass(pass);
+      else states.setControl(CONTROL.CANCEL);
+      const result = digestBlocks(pass);
+      expect({ stop, ...result }).toEqual(expect.objectContaining({ stop, hashed: 0, stopped: true }));
+      expect(result.error).toBeUndefined();
+    }
+  });
+
+  it("a paused backup's pass reads nothing until the session resumes or ends", async () => {
+    const files: TapeFileSpec[] = [{ dsname: 'A', recordFormat: 'U', recordLengthBytes: 0, blockSizeBytes: 100, dataBlockLengths: [100, 100] }];
+    const plan = planTape({ volser: 'PASS05', labelled: false, files });
+    const path = at('paused.aws');
+    // Zeros: a block read from here would fail its header check, so no error proves none was read.
+    writeFileSync(path, Buffer.alloc(plan.sizeBytes));
+    const states = TrackStateArray.create(2);
+    for (let u = 0; u < 2; u++) states.restore(u, UNIT_STATE.COPIED);
+    states.setControl(CONTROL.PAUSE);
+    const pass = newBlockDigestPass(plan, { tapePath: path, baseOffsetBytes: 0, stateBuffer: states.buffer });
+    // The pass blocks its thread, as on the pool: it runs on a worker thread (the compiled module).
+    const url = new URL('../../dist/techniques/tape-backup/block-digest-pass.js', import.meta.url).href;
+    const worker = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       import(workerData.url).then((m) => {
+         parentPort.postMessage('loaded');
+         parentPort.postMessage(m.digestBlocks(workerData.pass));
+       });`,
+      { eval: true, workerData: { url, pass } },
+    );
+    try {
+      const messages: unknown[] = [];
+      let started = 0;
+      const result = new Promise<{ hashed: number; stopped?: boolean; error?: unknown; ms: number }>((resolve, reject) => {
+        worker.on('message', (m: unknown) => {
+          messages.push(m);
+          if (m === 'loaded') started = Date.now();
+          else resolve({ ...(m as { hashed: number; stopped?: boolean; error?: unknown }), ms: Date.now() - started });
+        });
+        worker.once('error', reject);
+      });
+      // Timed from the pass's start, once its module is loaded (which takes a while on a busy machine).
+      while (started === 0 && messages.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      states.setControl(CONTROL.CANCEL);
+      const ended = await result;
+      expect(ended.error, 'a block was read while paused').toBeUndefined();
+      expect(ended).toEqual(expect.objectContaining({ hashed: 0, stopped: true }));
+      expect(ended.ms).toBeGreaterThanOrEqual(250);
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('a task that fails stops the others: they read no more windows', () => {
+    const files: TapeFileSpec[] = ['A', 'B'].map((dsname) => ({
+      dsname,
+      recordFormat: 'U',
+      recordLengthBytes: 0,
+      blockSizeBytes: 100,
+      dataBlockLengths: [100],
+    }));
+    const plan = planTape({ volser: 'PASS04', labelled: false, files });
+    const path = at('failed.aws');
+    writeFileSync(path, Buffer.alloc(plan.sizeBytes));
+    const states = TrackStateArray.create(2);
+    for (let u = 0; u < 2; u++) states.restore(u, UNIT_STATE.COPIED);
+    const pass = newBlockDigestPass(plan, { tapePath: path, baseOffsetBytes: 0, stateBuffer: states.buffer });
+    // The first task fails on the first block it reads (zeros, not its header) and stops the pass.
+    expect(digestBlocks(pass).error?.message).toContain('block 0 at byte offset 0 has the header');
+    // A second task (a copy worker's thread joining) finds the pass stopped, and reads nothing.
+    expect(digestBlocks(pass)).toEqual(expect.objectContaining({ hashed: 0, stopped: true }));
   });
 });
 

@@ -43,8 +43,10 @@ describe('the start instant of a backup', () => {
     try {
       expect(fsyncs, 'fsyncs in the start instant').toBe(0);
       expect(existsSync(`${tape}.session.json`), 'the earlier backup record is gone').toBe(false);
-      // A few turns of the event loop: the host's pending writes are served first.
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Some turns of the event loop later (the host's pending writes are served first, and the
+      // pool's threads start before the record): the record lands, while the throttled copy runs.
+      const deadline = Date.now() + 10_000;
+      while (!existsSync(`${tape}.session.json`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
       const record = JSON.parse(readFileSync(`${tape}.session.json`, 'utf8')) as { status: string; startedAt: string };
       expect(record.status).toBe('running');
       expect(record.startedAt).not.toBe('earlier');

@@ -3,8 +3,9 @@
  * clones the plan on the owning thread), and a backup asks for its finish once the copy ends. The
  * pool runs tasks in the order they were asked for, and promises that a script asked for after a
  * copy's tasks never takes a thread one of them waits for (copy-pool.ts): with three workers the
- * copy's three tasks come first, and the only script is the finish (the digests are made by the
- * copy itself: no digest pass runs beside it).
+ * copy's three tasks come first, then the digest pass's task that follows the copy
+ * (block-digest-pass.ts), then, once the copy is done, one more digest task per worker (their
+ * threads join the pass), and last the finish.
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,7 +21,7 @@ afterAll(() => temp.cleanup());
 type Run = (task: unknown, options?: { name?: string }) => Promise<unknown>;
 
 describe('the tasks a backup queues on its pool', () => {
-  it('are the copy tasks of every worker first, then the finish', async () => {
+  it('are the copy tasks of every worker first, then the digest pass, then the finish', async () => {
     makeFilledVolume(temp.path, { cylinders: 4, seed: 22, percent: 100, name: 'src.ckd' }).close();
     const volume = openVolume(join(temp.path, 'src.ckd'));
     const pool = new CopyPool(3);
@@ -35,7 +36,7 @@ describe('the tasks a backup queues on its pool', () => {
     try {
       const session = TapeBackupSession.start(volume, { tapePath: join(temp.path, 'order.aws'), pool });
       await session.done;
-      expect(asked).toEqual(['copy', 'copy', 'copy', 'finishTape']);
+      expect(asked).toEqual(['copy', 'copy', 'copy', 'digestBlocks', 'digestBlocks', 'digestBlocks', 'digestBlocks', 'finishTape']);
     } finally {
       volume.close();
       await pool.close();

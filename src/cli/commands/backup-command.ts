@@ -77,7 +77,7 @@ export function formatBackupRun(run: BackupRun): string {
   const s = run.summary;
   const lines = [
     `Backup of ${s.source.path} (${s.source.typeName} ${s.source.volser}) to ${s.tapePath}: completed in ${s.seconds.toFixed(2)} s`,
-    `  ${s.elements.length} element(s); copied in order ${s.copiedInOrder}, out of order ${s.copiedOutOfOrder}; ${(s.bytes / 1e6).toFixed(1)} MB at ${s.mbPerSecond.toFixed(1)} MB/s; tape ${s.tapeBytes} bytes, its ${s.verification.entryCount} blocks and tapemarks read back and checked (headers and labels; 'snaptape verify' reads every byte)`,
+    `  ${s.elements.length} element(s); copied in order ${s.copiedInOrder}, out of order ${s.copiedOutOfOrder}; ${(s.bytes / 1e6).toFixed(1)} MB at ${s.mbPerSecond.toFixed(1)} MB/s; tape ${s.tapeBytes} bytes, its ${s.verification.entryCount} blocks and tapemarks read back: every header and label checked against the plan, every data block hashed from the tape into its element's digest`,
     ...s.elements.map(
       (e) => `  ${e.name.padEnd(44)} ${String(e.blocks).padStart(7)} blocks ${String(e.bytes).padStart(12)} bytes  ${e.digest.toLowerCase()} ${e.sha256}`,
     ),
@@ -204,7 +204,7 @@ export function registerBackup(program: Command): void {
     .option('--to-fba-block <n>', 'write the tape onto the FBA volume named by --to, from block N')
     .option('--datasets <patterns...>', 'data set name patterns (PROD.**, *.DATA); default: the whole volume')
     .option('--blocks <ranges...>', 'FBA block ranges FIRST:COUNT; default: the whole volume')
-    .option('--workers <n>', 'copy worker threads (default: the core count)')
+    .option('--workers <n>', 'copy worker threads (default: one less than the cores, at least 1: a thread beside them hashes the tape)')
     .option('--pause-after <m>', 'pause the whole copy after every M units copied')
     .option('--pause-ms <ms>', 'length of that pause', '5')
     .option('--throttle-mbps <x>', 'cap the copy rate in MB/s')
@@ -217,7 +217,7 @@ export function registerBackup(program: Command): void {
     .option('--tape-volser <volser>', 'volume serial of the tape (default: T + the source volser)')
     .option('--on-cbw-error <policy>', 'break-backup (default) or break-host-write', 'break-backup')
     .option('--cbw-timeout <ms>', 'longest a host write waits for its track to be copied')
-    .option('--force', 'replace an existing tape file')
+    .option('--force', 'replace an existing tape or other regular file (never a volume image, a locked file, a folder, a FIFO or a device)')
     .option('--reference-copy <path>', 'copy the source image to PATH at the start instant (to compare a restore with)')
     .option('--server <socket>', 'run on a `snaptape serve` daemon (unix socket or 127.0.0.1:PORT; token in $SNAPTAPE_TOKEN): <image> is then its export name')
     .option(

@@ -1,15 +1,12 @@
 /**
  * The engine's plan for a tape backup: every slot, in tape order, from its source unit(s) (the
  * size table's bytes of a track, or a group of FBA blocks) to its mapped tape offset, behind its
- * AWSTAPE header, which the layout fixed at the start instant, with a per-unit digest record: the
- * copy stores each block's SHA-256 as it writes it, which the finish folds into UTL1
- * (element-digest.ts). Also the owning thread's ends of
- * the copy: the source through the volume's backend, the tape through the session's writer (where
+ * AWSTAPE header, which the layout fixed at the start instant (the blocks' digests are made from
+ * the tape beside the copy: block-digest-pass.ts). Also the owning thread's ends of the copy: the source through the volume's backend, the tape through the session's writer (where
  * injected tape faults apply).
  */
 import { createPacing } from '../../engine/copy-pacing.js';
 import { newCursor, type CopyPlan } from '../../engine/copy-plan.js';
-import { UNIT_DIGEST_BYTES } from '../../engine/unit-copy.js';
 import type { TargetRate } from '../../engine/target-rate.js';
 import type { TrackStateArray } from '../../engine/track-state.js';
 import { FunctionUnitSink, FunctionUnitSource, type UnitSink, type UnitSource } from '../../engine/unit-ports.js';
@@ -47,7 +44,6 @@ export function backupCopyPlan(
     source: { firstSourceUnit: set.slots.firstUnit, lengths },
     target: { kind: 'placed', offsets, prefixes, prefixBytes: AWS_HEADER_BYTES },
     marks: [],
-    digestBuffer: new SharedArrayBuffer(count * UNIT_DIGEST_BYTES),
     readBeforeClaim: true,
     pacing: createPacing({
       bytesPerSecond: options.throttleMbps ? options.throttleMbps * 1e6 : 0,

@@ -119,12 +119,11 @@ export interface BackupSummary {
 export interface BackupPhases {
   /** Start until every block was on the tape (as `copySeconds`). */
   readonly copySeconds: number;
-  /**
-   * Data blocks whose digest the copy did not make, hashed from the tape at the finish: those a
-   * resumed backup found copied by the run it resumes (0 for a backup that was not resumed).
-   */
-  readonly blocksHashedFromTape: number;
-  /** Folding the copy's block digests into each element's UTL1 digest, those blocks hashed first. */
+  /** Data blocks the digest pass had read back and hashed when the copy was done (block-digest-pass.ts). */
+  readonly blocksHashedDuringCopy: number;
+  /** The copy's end until every block's digest was made: the pass's last windows, on every thread. */
+  readonly digestWaitSeconds: number;
+  /** Folding the block digests into each element's UTL1 digest. */
   readonly elementDigestSeconds: number;
   /** Writebacks of the tape started during the copy (base/stepped-writeback.ts). */
   readonly stepFlushes: number;

@@ -76,15 +76,13 @@ export class CopyBeforeWrite {
         spool,
         states: parts.states,
         bitmap: parts.bitmap,
-        // The tape's copier but for its source (and its target rate, which the drain waits for
-        // itself): its digest record too, so a drained block's digest is of what the drain wrote.
+        // The tape's copier but for its source (and its target rate, which the drain waits for itself).
         fromSpool: {
           states,
           target,
           marks,
           sink: this.toTape.sink,
           source: new FunctionUnitSource((slot) => spool.read(slot)),
-          ...(this.toTape.digests ? { digests: this.toTape.digests } : {}),
         },
         targetRate: parts.targetRate,
         onError: (error) =>

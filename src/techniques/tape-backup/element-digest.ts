@@ -3,9 +3,9 @@
  * (native-layout/backup-tape-labels.md):
  *   BLKSHA256=<hex>  SHA-256 of the concatenation of each data block's own SHA-256 (32 raw bytes
  *                    of its payload, the chunk header excluded), in tape order. A backup writes it:
- *                    the engine hashes each block as it writes it (engine/unit-copy.ts), so the
- *                    copy workers make the digests in parallel, and the backup only folds 32 bytes
- *                    per block at its finish.
+ *                    the digest pass hashes each block from the tape beside the copy
+ *                    (block-digest-pass.ts), on several threads once the copy is done, and the
+ *                    backup only folds 32 bytes per block at its finish.
  *   SHA256=<hex>     SHA-256 of the element's block payloads in tape order, one stream: the
  *                    construction of tapes written before; still verified and restored.
  * Both are read back the same way: `ElementHasher` is told each block's payload, whole, in order.
@@ -17,7 +17,7 @@ export type ElementDigestKind = 'BLKSHA256' | 'SHA256';
 /** The construction a new backup writes. */
 export const NEW_ELEMENT_DIGEST: ElementDigestKind = 'BLKSHA256';
 
-/** Bytes of one block's digest (a SHA-256), as in the copy's per-unit digest record (engine/unit-copy.ts). */
+/** Bytes of one block's digest (a SHA-256) in the digest pass's record (block-digest-pass.ts). */
 export const BLOCK_DIGEST_BYTES = 32;
 
 /** An element's recorded digest: its construction and its hex value. */

@@ -1,17 +1,14 @@
 /**
  * The last step of a tape backup, run on a worker thread so that the volume's owning thread (and
  * every host write, NBD client included) never waits for it: fold each element's digest (UTL1's
- * BLKSHA256, element-digest.ts) from the block digests the copy made as it wrote each block (the
- * engine's per-unit digest record), write the labels and tapemarks (UTL1; the SHA-256 of its
- * labels in UTL2: label-digest.ts), sync, and check the tape against its plan: every header (data
- * blocks, labels, tapemarks) read back at its planned offset, and the label sequence. Blocks whose
- * digest the copy did not make (a resumed backup's, copied by the run it resumes) are hashed here
- * from the tape first. The whole tape's SHA-256 is made only when asked (a backup that sets a
+ * BLKSHA256, element-digest.ts) from the block digests the digest pass made beside the copy
+ * (block-digest-pass.ts, which also checked every data block's header), write the labels and
+ * tapemarks (UTL1; the SHA-256 of its labels in UTL2: label-digest.ts), sync, and check the tape
+ * against its plan: the labels' and tapemarks' headers read back at their planned offsets, and the
+ * label sequence. The whole tape's SHA-256 is made only when asked (a backup that sets a
  * checkpoint: an incremental names its base by it).
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { readFully } from '../../base/file-io.js';
 import { SnaptapeError, type ErrorData } from '../../errors/snaptape-error.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { writeTapeFrame } from '../../tape/mapped-tape-writer.js';
@@ -20,8 +17,7 @@ import { verifyTapeAgainstPlan, type TapeVerification } from '../../tape/tape-ve
 import { compiledScriptPath, type CopyPool } from '../../engine/copy-pool.js';
 import { digestWholeTape } from './backup-digest.js';
 import { digestLabel } from './backup-labels.js';
-import { BLOCK_DIGEST_BYTES, NEW_ELEMENT_DIGEST, foldBlockDigests } from './element-digest.js';
-import { AWS_HEADER_BYTES } from '../../tape/aws-block-header.js';
+import { NEW_ELEMENT_DIGEST, foldBlockDigests } from './element-digest.js';
 import { labelDigestLabel, labelDigestOf, plannedLabels } from './label-digest.js';
 
 export interface FinishTapeTask {
@@ -30,19 +26,17 @@ export interface FinishTapeTask {
   /** Where the tape starts in the file: 0, or N0 × 512 for a tape on an FBA volume. */
   readonly baseOffsetBytes: number;
   /**
-   * The copy's per-unit digest record (copy-plan.ts `digestBuffer`): the SHA-256 of data block u's
-   * payload at u × 32, unit u being data block u in tape order.
+   * The digest pass's record (block-digest-pass.ts): the SHA-256 of data block u's payload at
+   * u × 32, unit u being data block u in tape order, every block's header checked.
    */
   readonly blockDigests: SharedArrayBuffer;
-  /** Data blocks (ascending) whose digest the copy did not make: hashed from the tape here. */
-  readonly blocksToHash: Int32Array;
   /** Also hash the whole finished tape (tapeSha256). */
   readonly wholeTapeSha256: boolean;
 }
 
 /** Seconds of each part of the last step. */
 export interface FinishTapeSeconds {
-  /** Folding the block digests into each element's (and hashing `blocksToHash` from the tape first). */
+  /** Folding the block digests into each element's. */
   readonly elementDigestSeconds: number;
   /** Labels, tapemarks and the fsync of the tape. */
   readonly syncSeconds: number;
@@ -79,7 +73,6 @@ export function finishTape(task: FinishTapeTask): FinishTapeResult {
     let digested: number;
     try {
       const blockDigests = new Uint8Array(task.blockDigests);
-      if (task.blocksToHash.length > 0) hashBlocksFromTape(fd, task, blockDigests);
       let first = 0;
       digests = task.plan.files.map((file) => {
         const count = file.spec.dataBlockLengths.length;
@@ -95,7 +88,7 @@ export function finishTape(task: FinishTapeTask): FinishTapeResult {
     }
     const synced = performance.now();
     const region = { baseOffsetBytes: task.baseOffsetBytes, lengthBytes: task.plan.sizeBytes };
-    const verification = verifyTapeAgainstPlan(task.tapePath, task.plan, region, { indexFromPlan: true });
+    const verification = verifyTapeAgainstPlan(task.tapePath, task.plan, region, { indexFromPlan: true, dataHeadersChecked: true });
     const verified = performance.now();
     const tapeSha256 = task.wholeTapeSha256 ? digestWholeTape(task.tapePath, task.baseOffsetBytes, task.plan.sizeBytes) : undefined;
     const seconds = {
@@ -114,51 +107,5 @@ export function finishTape(task: FinishTapeTask): FinishTapeResult {
         details: { path: task.tapePath },
       },
     };
-  }
-}
-
-/** Bytes read from the tape at a time while hashing blocks the copy did not: one buffer, reused. */
-const HASH_WINDOW_BYTES = 8 * 1024 * 1024;
-
-/**
- * Hashes the payloads of `task.blocksToHash` from the tape into their places in `blockDigests`:
- * runs of abutting blocks in windows of up to HASH_WINDOW_BYTES (a block longer than that alone).
- */
-function hashBlocksFromTape(fd: number, task: FinishTapeTask, blockDigests: Uint8Array): void {
-  const offsets: number[] = [];
-  const lengths: number[] = [];
-  for (const file of task.plan.files) {
-    file.spec.dataBlockLengths.forEach((length, j) => {
-      offsets.push(file.dataOffsetsBytes[j] as number);
-      lengths.push(length);
-    });
-  }
-  const units = task.blocksToHash;
-  const end = (u: number): number => (offsets[u] as number) + AWS_HEADER_BYTES + (lengths[u] as number);
-  let buffer = Buffer.allocUnsafe(HASH_WINDOW_BYTES);
-  for (let k = 0; k < units.length;) {
-    const first = units[k] as number;
-    const start = offsets[first] as number;
-    let last = k;
-    while (
-      last + 1 < units.length &&
-      offsets[units[last + 1] as number] === end(units[last] as number) &&
-      end(units[last + 1] as number) - start <= buffer.length
-    )
-      last++;
-    const bytes = end(units[last] as number) - start;
-    if (bytes > buffer.length) buffer = Buffer.allocUnsafe(bytes);
-    readFully(fd, buffer.subarray(0, bytes), task.baseOffsetBytes + start, task.tapePath, 'the tape');
-    for (let i = k; i <= last; i++) {
-      const u = units[i] as number;
-      const at = (offsets[u] as number) - start + AWS_HEADER_BYTES;
-      blockDigests.set(
-        createHash('sha256')
-          .update(buffer.subarray(at, at + (lengths[u] as number)))
-          .digest(),
-        u * BLOCK_DIGEST_BYTES,
-      );
-    }
-    k = last + 1;
   }
 }

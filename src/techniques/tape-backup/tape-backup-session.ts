@@ -43,6 +43,15 @@ import type { WriteEvent, WriteInterceptor } from '../../volume/write-intercepto
 import { HostWriteRecorder } from '../../session/host-write-recorder.js';
 import { backupCopyPlan } from './backup-copy-plan.js';
 import { finishTapeOnPool } from './finish-tape-task.js';
+import {
+  blockCount,
+  blocksHashed,
+  newBlockDigestPass,
+  runBlockDigestTask,
+  stopBlockDigestPass,
+  type BlockDigestShared,
+  type BlockDigestTaskResult,
+} from './block-digest-pass.js';
 import { injectTapeFaults } from './tape-faults.js';
 import { NEW_ELEMENT_DIGEST } from './element-digest.js';
 import type { BackupSpool } from './backup-spool.js';
@@ -62,6 +71,8 @@ import { sessionRecordKey, writeRecordOffThread, writeSessionRecord, type Record
 export const PROGRESS_INTERVAL_MS = 250;
 /** Bytes copied to the tape between two of its writebacks during the copy (base/stepped-writeback.ts). */
 const TAPE_WRITEBACK_BYTES = 128 * 1024 * 1024;
+/** Pool threads beside the copy workers for the digest pass (block-digest-pass.ts). */
+const DIGEST_THREADS = 1;
 export const CHECKPOINT_INTERVAL_MS = 5_000;
 export { DEFAULT_CBW_TIMEOUT_MS, DEFAULT_PAUSE_MS } from './backup-types.js';
 export type { BackupProgress, BackupSummary, CbwErrorPolicy, CbwErrorStatus, ElementSummary, TapeBackupOptions } from './backup-types.js';
@@ -95,10 +106,12 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   readonly plan: CopyPlan;
   private readonly targetRate: TargetRate | undefined;
   /**
-   * Slots a resumed backup found on the tape already (copied by the run it resumes): the copy has
-   * no digest of them, so the finish hashes them from the tape.
+   * The blocks' digests, made from the tape beside the copy (block-digest-pass.ts); its tables are
+   * made by copyAll, after the start instant (52 bytes a block), not in its synchronous stretch.
    */
-  private readonly copiedBefore: Int32Array;
+  private digestPass: BlockDigestShared | undefined;
+  /** The digest pass's tasks started so far (none rejects). */
+  private readonly digesting: Promise<BlockDigestTaskResult>[] = [];
   private readonly flush: SteppedWriteback;
   private readonly startedMs = Date.now();
   private readonly startedAt = new Date().toISOString();
@@ -152,7 +165,6 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.targetRate = options.targetMbps ? createTargetRate(options.targetMbps) : undefined;
     this.flush = new SteppedWriteback(options.tapePath, TAPE_WRITEBACK_BYTES);
     this.plan = backupCopyPlan(this.set, this.layout, this.states, this.writer.baseOffsetBytes, options, this.targetRate);
-    this.copiedBefore = copiedSlots(this.states);
     this.cbw = new CopyBeforeWrite({
       volume,
       set: this.set,
@@ -283,13 +295,29 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
    * What follows the start instant, each step in a turn of the event loop of its own, with the I/O
    * that arrived meanwhile (host writes) served in between. The first step needs two hops: this
    * stretch runs in the loop's poll phase, and one setImmediate would run in the check phase right
-   * after it, before the poll that serves the writes held up by the start.
+   * after it, before the poll that serves the writes held up by the start. The pool's threads start
+   * first: they boot and load the copy while this thread waits for the first record's fsyncs,
+   * instead of after them.
    */
   private async afterStart(): Promise<void> {
     await nextTurn();
     await nextTurn();
+    const pool = this.startPool();
+    if (!pool) return this.abort();
+    await nextTurn();
     this.recordStart();
-    await this.copyAll();
+    await this.copyAll(pool);
+  }
+
+  /** The caller's pool, or one of the session's own started now; undefined (the session failed) if it cannot start. */
+  private startPool(): CopyPool | undefined {
+    const workers = this.options.workers ?? this.options.pool?.workers ?? defaultWorkerCount(DIGEST_THREADS);
+    try {
+      return this.options.pool ?? new CopyPool(workers, { sideThreads: DIGEST_THREADS });
+    } catch (error) {
+      this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot start the copy workers: ${String(error)}`, {}));
+      return undefined;
+    }
   }
 
   /** The first record (and a new backup's layout), unless a stop already wrote its own. */
@@ -370,23 +398,29 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
   // ---- the copy loop --------------------------------------------------------------------------
 
   /**
-   * Runs in turns of the event loop of its own after the start instant (the pool's start, the
-   * copy's tasks): the host's writes, on this thread, wait for one step at most, never for the
-   * whole start-up. A host write meanwhile is copied before it as ever.
+   * Runs in turns of the event loop of its own after the start instant (the first record, the
+   * digest pass's tables, the copy's tasks, the digest pass's task): the host's writes, on this
+   * thread, wait for one step at most, never for the whole start-up. A host write meanwhile is
+   * copied before it as ever. Closes `pool` at the end unless it is the caller's.
+   *
+   * The pool has a thread beside the copy workers for the digest pass, which follows the copy; by
+   * default the copy takes a worker less than there are cores, so that the pass has one. Once the
+   * copy is done, its workers' threads join the pass for the blocks left (hashing is slower than
+   * copying).
    */
-  private async copyAll(): Promise<void> {
-    await nextTurn();
-    const workers = this.options.workers ?? this.options.pool?.workers ?? defaultWorkerCount();
-    let pool: CopyPool;
-    try {
-      pool = this.options.pool ?? new CopyPool(workers);
-    } catch (error) {
-      this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot start the copy workers: ${String(error)}`, {}));
-      return this.abort();
-    }
+  private async copyAll(pool: CopyPool): Promise<void> {
     this.timer = setInterval(() => this.tick(), PROGRESS_INTERVAL_MS);
     await nextTurn();
+    const digesting = this.digesting;
     try {
+      // The pass's tables in a turn of their own, before the copy's tasks are queued.
+      const digestPass = newBlockDigestPass(this.layout.plan, {
+        tapePath: this.options.tapePath,
+        baseOffsetBytes: this.writer.baseOffsetBytes,
+        stateBuffer: this.states.buffer,
+      });
+      this.digestPass = digestPass;
+      await nextTurn();
       const location = this.volume.backend.location();
       // A backend without a file location (CCKD, multi-file) is copied on this thread instead.
       const copying = runBackgroundCopy({
@@ -396,24 +430,47 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
           : {}),
         ports: () => ({ source: this.cbw.toTape.source, sink: this.cbw.toTape.sink }),
       });
+      // Observed at once: it may fail (its pool destroyed) in the turn below, before it is awaited.
+      copying.catch(() => undefined);
+      // Queued after the copy's tasks (runScript waits for them), so it never holds a thread they wait for.
+      digesting.push(this.digestTask(pool, digestPass));
       const result = await copying;
       this.copyPath = result.path;
+      // The copy workers' threads are free: they join the pass for what is left of it.
+      if (!result.error && this.stateValue !== 'cancelled') for (let w = 0; w < pool.workers; w++) digesting.push(this.digestTask(pool, digestPass));
       // Spooled slots reach the tape through the drain; the tape is complete only once it is empty.
       await this.cbw.drain?.idle();
       if (result.error) this.fail(errorFromData(result.error));
       if (this.failure || this.stateValue === 'cancelled') return await this.abort();
-      await this.finishTape(pool);
+      await this.finishTape(pool, digestPass);
     } catch (error) {
       this.fail(error instanceof SnaptapeError ? error : new IoError(`Cannot run the copy workers: ${String(error)}`, {}));
       await this.abort();
     } finally {
       if (this.timer) clearInterval(this.timer);
+      await this.endDigestPass();
       await this.flush.close();
       if (!this.options.pool) await pool.close();
     }
   }
 
-  private async finishTape(pool: CopyPool): Promise<void> {
+  /** One task of the digest pass on the pool; a rejection (the pool destroyed) becomes its error. */
+  private digestTask(pool: CopyPool, digestPass: BlockDigestShared): Promise<BlockDigestTaskResult> {
+    return runBlockDigestTask(pool, digestPass).catch((error: unknown) => ({
+      hashed: 0,
+      waitSeconds: 0,
+      hashSeconds: 0,
+      error: (error instanceof SnaptapeError ? error : new IoError(`Cannot hash the tape ${this.options.tapePath}: ${String(error)}`, {})).toData(),
+    }));
+  }
+
+  /** Stops the digest pass's tasks still waiting for blocks that will not come, and waits for them to end. */
+  private async endDigestPass(): Promise<void> {
+    if (this.digestPass) stopBlockDigestPass(this.digestPass);
+    await Promise.all(this.digesting);
+  }
+
+  private async finishTape(pool: CopyPool, digestPass: BlockDigestShared): Promise<void> {
     const census = this.states.census();
     if (census[UNIT_STATE.PENDING] + census[UNIT_STATE.CLAIMED] > 0) {
       this.fail(new SessionError(`Cannot finish ${this.name}: ${census[UNIT_STATE.PENDING] + census[UNIT_STATE.CLAIMED]} blocks were not copied`, {}));
@@ -425,19 +482,30 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.stopProtecting();
     this.move('complete');
     this.writer.close();
+    const hashedDuringCopy = blocksHashed(digestPass);
+    // The digests were made beside the copy; what is left of them is the pass's last windows.
+    const digested = await Promise.all(this.digesting);
+    const digestedMs = Date.now();
+    const digestFailure = digested.find((d) => d.error)?.error;
+    const hashed = digested.reduce((sum, d) => sum + d.hashed, 0);
     // The tape was flushed in steps during the copy: the last step's fsync has little left to push.
     await this.flush.close();
     // The digests' fold, the labels, the sync and the read-back run on a worker: host writes go on
-    // meanwhile. Every block's digest was made by the copy as it wrote it (engine/unit-copy.ts),
-    // but for those a resumed backup found on the tape, which the finish hashes from it.
-    const result = await finishTapeOnPool(pool, {
-      tapePath: this.options.tapePath,
-      plan: this.layout.plan,
-      baseOffsetBytes: this.writer.baseOffsetBytes,
-      blockDigests: this.plan.digestBuffer as SharedArrayBuffer,
-      blocksToHash: this.copiedBefore,
-      wholeTapeSha256: this.chain !== undefined,
-    });
+    // meanwhile.
+    const result =
+      digestFailure === undefined && hashed === blockCount(digestPass)
+        ? await finishTapeOnPool(pool, {
+            tapePath: this.options.tapePath,
+            plan: this.layout.plan,
+            baseOffsetBytes: this.writer.baseOffsetBytes,
+            blockDigests: digestPass.digests,
+            wholeTapeSha256: this.chain !== undefined,
+          })
+        : {
+            error:
+              digestFailure ??
+              new IoError(`Cannot finish the tape ${this.options.tapePath}: ${hashed} of ${blockCount(digestPass)} blocks were hashed`, {}).toData(),
+          };
     this.targetVolume?.close();
     if (result.error || !result.digests || !result.verification) {
       this.fail(result.error ? errorFromData(result.error) : new IoError(`Cannot finish the tape ${this.options.tapePath}`, {}));
@@ -446,7 +514,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     this.finishedMs = Date.now();
     const phases: BackupPhases = {
       copySeconds: (copiedMs - this.startedMs) / 1000,
-      blocksHashedFromTape: this.copiedBefore.length,
+      blocksHashedDuringCopy: hashedDuringCopy,
+      digestWaitSeconds: (digestedMs - copiedMs) / 1000,
       stepFlushes: this.flush.flushes,
       ...(result.seconds ?? { elementDigestSeconds: 0, syncSeconds: 0, readBackSeconds: 0, tapeSha256Seconds: 0 }),
     };
@@ -561,6 +630,8 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     const status: RecordStatus = this.stateValue === 'cancelled' ? 'cancelled' : 'failed';
     const reason = this.failure?.message ?? 'cancelled before the copy finished';
     this.stopProtecting(status, reason);
+    // Before the tape is closed and the session says it ended: no thread reads the tape after that.
+    await this.endDigestPass();
     await this.cbw.drain?.stop();
     this.writer.close();
     this.targetVolume?.close();
@@ -768,14 +839,4 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
     for (const slot of this.spool?.slots() ?? []) states[slot] = PERSISTED_SPOOLED;
     return states;
   }
-}
-
-/** Slots already on the tape (COPIED or COPIED_OOO) when the session is made: a resumed backup's. */
-function copiedSlots(states: TrackStateArray): Int32Array {
-  const copied: number[] = [];
-  for (let slot = 0; slot < states.unitCount; slot++) {
-    const state = states.state(slot);
-    if (state === UNIT_STATE.COPIED || state === UNIT_STATE.COPIED_OOO) copied.push(slot);
-  }
-  return Int32Array.from(copied);
 }

@@ -87,7 +87,7 @@ export function checkOptions(volume: Volume, options: TapeBackupOptions): void {
   if (spool !== undefined && samePath(spool, options.tapePath)) bad(`the spool ${spool} is the tape itself`);
 }
 
-/** True when two paths name the same file (through links too, when it exists). */
+/** True when two paths name the same file: through symbolic links, and through hard links (one device and inode) when both exist. */
 export function samePath(a: string, b: string): boolean {
   const real = (p: string): string => {
     try {
@@ -96,5 +96,8 @@ export function samePath(a: string, b: string): boolean {
       return resolve(p);
     }
   };
-  return real(a) === real(b);
+  if (real(a) === real(b)) return true;
+  const sa = statSync(a, { throwIfNoEntry: false });
+  const sb = statSync(b, { throwIfNoEntry: false });
+  return sa !== undefined && sb !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
 }

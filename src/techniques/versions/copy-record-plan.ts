@@ -15,7 +15,7 @@ import { listRecords, nextVersionNumber, previousVersionOfPool, readRecord, type
 import type { Db } from '../../catalog/catalog.js';
 import { UsageError } from '../../errors/snaptape-error.js';
 import { checkTarget, selectTarget, type Rejection } from './target-selection.js';
-import { refreshFacts } from './volume-facts.js';
+import { fileIdentities, refreshFacts, refreshTargetFacts } from './volume-facts.js';
 
 export interface PlanRequest {
   readonly version: number;
@@ -55,7 +55,13 @@ export function planCopyRecord(db: Db, request: PlanRequest): PlanOutcome {
   const basePairs = ppr?.pairs ?? rr?.pairs ?? [];
   const sourcePaths = poolVolumes(db, request.sourcePool).map((v) => v.path);
   if (sourcePaths.length === 0) throw new UsageError(`Cannot make a copy record for version ${request.version}: source pool ${request.sourcePool} is empty`);
-  const unavailable = refreshFacts(db, [...sourcePaths, ...poolVolumes(db, request.targetPool).map((v) => v.path)]);
+  const unavailable = new Map([
+    ...refreshFacts(db, sourcePaths),
+    ...refreshTargetFacts(
+      db,
+      poolVolumes(db, request.targetPool).map((v) => v.path),
+    ),
+  ]);
   for (const path of sourcePaths) {
     const why = unavailable.get(path);
     if (why !== undefined) throw new UsageError(`Cannot copy ${path} of source pool ${request.sourcePool} for version ${request.version}: ${why}`);
@@ -65,21 +71,30 @@ export function planCopyRecord(db: Db, request: PlanRequest): PlanOutcome {
   const sourceByPath = new Map(sources.map((v) => [v.path, v]));
   const targetByPath = new Map(candidates.map((v) => [v.path, v]));
   const none = new Set<string>();
-  const stillQualifies = (pair: CopyPair): boolean => {
+  const fileOf = fileIdentities([...sourcePaths, ...candidates.map((v) => v.path)]);
+  const files = { fileOf, sourcePaths };
+  // Kept in record order, each against the targets kept before it: two kept targets that are one file keep the first.
+  const kept: CopyPair[] = [];
+  const dropped: CopyPair[] = [];
+  for (const pair of basePairs) {
     const source = sourceByPath.get(pair.sourcePath);
     const target = targetByPath.get(pair.targetPath);
-    if (!source || !target || pair.technology !== request.technology || target.reservedFor !== source.path) return false;
-    return checkTarget(source, target, request.technology, { takenInPlan: none, freed: none, unavailable }).failed.length === 0;
-  };
-  const kept = basePairs.filter(stillQualifies);
-  const dropped = basePairs.filter((p) => !stillQualifies(p));
+    const context = { takenInPlan: new Set(kept.map((p) => p.targetPath)), freed: none, unavailable, ...files };
+    const qualifies =
+      source !== undefined &&
+      target !== undefined &&
+      pair.technology === request.technology &&
+      target.reservedFor === source.path &&
+      checkTarget(source, target, request.technology, context).failed.length === 0;
+    (qualifies ? kept : dropped).push(pair);
+  }
   const freed = new Set(dropped.filter((p) => getVolume(db, p.targetPath)?.reservedFor === p.sourcePath).map((p) => p.targetPath));
   const taken = new Set(kept.map((p) => p.targetPath));
   const paired = new Set(kept.map((p) => p.sourcePath));
   const added: CopyPair[] = [];
   for (const source of sources) {
     if (paired.has(source.path)) continue;
-    const selection = selectTarget({ source, candidates, technology: request.technology, takenInPlan: taken, freed, unavailable });
+    const selection = selectTarget({ source, candidates, technology: request.technology, takenInPlan: taken, freed, unavailable, ...files });
     if (!selection.ok) return { ok: false, sourcePath: source.path, rejections: selection.rejections };
     taken.add(selection.target.path);
     added.push({ sourcePath: source.path, targetPath: selection.target.path, technology: request.technology });

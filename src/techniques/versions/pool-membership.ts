@@ -15,7 +15,7 @@ import { addNotification, pendingPprs, writeRecord, type CopyPair, type PairReco
 import type { Catalog, Db } from '../../catalog/catalog.js';
 import { breakPairsNoRrHolds, reserveTargets } from './copy-record-plan.js';
 import { describeRejections, failedChecks, selectTarget, type Selection } from './target-selection.js';
-import { refreshFacts } from './volume-facts.js';
+import { fileIdentities, refreshTargetFacts } from './volume-facts.js';
 
 /** One change a join or leave made to a pre-pairing record, as notified. */
 export interface PprChange {
@@ -39,12 +39,23 @@ class PprEditor {
 
   /** Target selection for `source` in the PPR's target pool, every candidate's facts read again. */
   select(ppr: PairRecord, source: VolumeRecord, taken: ReadonlySet<string>, technology: Technology): Selection {
-    const unavailable = refreshFacts(
+    const unavailable = refreshTargetFacts(
       this.db,
       poolVolumes(this.db, ppr.targetPool).map((v) => v.path),
     );
     const candidates = poolVolumes(this.db, ppr.targetPool);
-    return selectTarget({ source, candidates, technology, takenInPlan: taken, freed: new Set(), unavailable });
+    const sourcePaths = ppr.sourcePool == null ? [source.path] : poolVolumes(this.db, ppr.sourcePool).map((v) => v.path);
+    const fileOf = fileIdentities([...sourcePaths, source.path, ...candidates.map((v) => v.path)]);
+    return selectTarget({
+      source,
+      candidates,
+      technology,
+      takenInPlan: taken,
+      freed: new Set(),
+      unavailable,
+      fileOf,
+      sourcePaths: [...sourcePaths, source.path],
+    });
   }
 }
 

@@ -1,10 +1,13 @@
 /**
  * Target selection (issue 9, Build 2): scan a target pool for a volume that can take a source.
  * A candidate qualifies when it passes every check, in this order:
- * - available: its image opens now (its facts are read again at each selection, issue 21); an
- *   unavailable candidate fails this check alone, since its other facts are unknown;
+ * - available: its image opens now and no live process holds its lock (its facts are read again
+ *   at each selection, issue 21; `refreshTargetFacts`); an unavailable candidate fails this check
+ *   alone, since its other facts are unknown;
  * - reserved: it is not reserved for another pair (a target reserved for this same source is free,
- *   and so is the target of a pair this same version breaks: patent step 614);
+ *   and so is the target of a pair this same version breaks: patent step 614), and it is not the
+ *   same file (through a link, or one path entered in two pools) as a source of the pool or as a
+ *   target chosen for another source: a copy onto it would write over that volume;
  * - type: a clone or snapshot target has the source's format (CKD or FBA); a tape target is an FBA
  *   volume, whatever the source, since the pair's tape is written onto it (`TAPE_START_BLOCK`);
  * - geometry: a clone or snapshot target has the source's device type and heads per cylinder;
@@ -46,6 +49,20 @@ export interface SelectionContext {
   readonly freed: ReadonlySet<string>;
   /** Images that cannot be opened now, with the reason. */
   readonly unavailable: ReadonlyMap<string, string>;
+  /** The file of each source and candidate (`fileIdentities`); without it, names are not compared as files. */
+  readonly fileOf?: ReadonlyMap<string, string>;
+  /** The paths of every source of the pool being copied, whose files no target may be. */
+  readonly sourcePaths?: readonly string[];
+}
+
+/** A source, or a target already taken in this plan, that is the same file as `target`. */
+function sameFileAs(target: string, context: SelectionContext): { readonly path: string; readonly role: 'source' | 'taken' } | undefined {
+  const file = context.fileOf?.get(target);
+  if (file === undefined) return undefined;
+  const source = context.sourcePaths?.find((p) => context.fileOf?.get(p) === file);
+  if (source !== undefined) return { path: source, role: 'source' };
+  const taken = [...context.takenInPlan].find((p) => p !== target && context.fileOf?.get(p) === file);
+  return taken === undefined ? undefined : { path: taken, role: 'taken' };
 }
 
 export interface Rejection {
@@ -69,9 +86,12 @@ export function checkTarget(source: VolumeRecord, target: VolumeRecord, technolo
     fail('available', gone);
     return { targetPath: target.path, failed, reasons };
   }
-  if (target.reservedFor !== null && target.reservedFor !== source.path && !context.freed.has(target.path))
+  const alias = sameFileAs(target.path, context);
+  if (alias?.role === 'source') fail('reserved', `the same file as source ${alias.path}`);
+  else if (target.reservedFor !== null && target.reservedFor !== source.path && !context.freed.has(target.path))
     fail('reserved', `reserved for ${target.reservedFor}`);
   else if (context.takenInPlan.has(target.path)) fail('reserved', 'chosen for another source of this version');
+  else if (alias !== undefined) fail('reserved', `the same file as ${alias.path}, chosen for another source of this version`);
   if (technology === 'tape') {
     if (target.format !== 'fba') fail('type', `${target.format} volume, a tape is written onto an FBA volume`);
     else if ((target.units - TAPE_START_BLOCK) * FBA_BLOCK_BYTES < tapeBytesBound(source))

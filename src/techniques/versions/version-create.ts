@@ -221,6 +221,17 @@ export async function createVersion(catalog: Catalog, options: CreateVersionOpti
   const begun = catalog.write((db) => {
     const version = options.version ?? nextVersionNumber(db);
     if (getVersion(db, version)) throw new UsageError(`Cannot create version ${version}: it exists`);
+    // One version of a target pool at a time: a second would pair the same targets (reserved for
+    // its own sources), copy onto them after the first, and might complete before it, leaving two
+    // complete versions on one set of targets. (A dead creator's row is released at catalog open.)
+    const busy = db
+      .prepare("SELECT version, pid FROM versions WHERE target_pool = ? AND state = 'creating' ORDER BY version LIMIT 1")
+      .get(options.targetPool) as { version: number; pid: number } | undefined;
+    if (busy)
+      throw new UsageError(
+        `Cannot create version ${version} in pool ${options.targetPool}: version ${busy.version} is being created into pool ${options.targetPool} (process ${busy.pid}); wait for it`,
+        { targetPool: options.targetPool, version: busy.version, pid: busy.pid },
+      );
     const planned = planCopyRecord(db, { version, sourcePool: options.sourcePool, targetPool: options.targetPool, technology, usePpr: true });
     if (!planned.ok) return { ...planned, version };
     db.prepare(`INSERT INTO versions (version, source_pool, target_pool, state, basis, pid, started_at) VALUES (?, ?, ?, 'creating', ?, ?, ?)`).run(

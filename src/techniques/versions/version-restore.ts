@@ -16,6 +16,7 @@ import { describeVolume } from '../../vtoc/volume-listing.js';
 import { deleteDatasets } from '../../vtoc/dataset-allocator.js';
 import { runClone } from '../clone/clone-run.js';
 import { restoreTape } from '../restore/restore-tape.js';
+import { samePath } from '../tape-backup/tape-target.js';
 import type { OnPhaseProgress } from '../../base/phase-progress.js';
 
 export interface VersionRestoreOptions {
@@ -57,6 +58,12 @@ async function restoreWhole(
   medium: StorageMedium,
   options: { to: string; newVolume: boolean; force?: boolean; onProgress?: OnPhaseProgress },
 ): Promise<string[]> {
+  // The new volume is made (or the existing one written) before the copy is read: over the copy itself, the version would be gone.
+  if (samePath(options.to, medium.copyPath))
+    throw new UsageError(
+      `Cannot restore ${medium.sourcePath} from version ${medium.version} into ${options.to}: it is the copy of version ${medium.version} (${medium.technology} on ${medium.copyPath}); restore into another volume`,
+      { path: options.to, copyPath: medium.copyPath },
+    );
   if (medium.technology === 'tape') {
     const result = restoreTape(medium.copyPath, {
       to: options.to,

@@ -3,10 +3,12 @@
  * `pool add` and again at every target selection (issue 21), since an image may be replaced,
  * resized or removed in between: an image that cannot be opened is unavailable.
  */
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { VolumeFacts } from '../../catalog/catalog-inventory.js';
 import type { Db } from '../../catalog/catalog.js';
 import { isSnaptapeError } from '../../errors/snaptape-error.js';
+import { liveLockOwner } from '../../image/image-lock.js';
 import { openVolume } from '../../volume/open-volume.js';
 import { describeVolume } from '../../vtoc/volume-listing.js';
 
@@ -47,4 +49,33 @@ export function refreshFacts(db: Db, paths: Iterable<string>): Map<string, strin
     }
   }
   return unavailable;
+}
+
+/**
+ * `refreshFacts` for target candidates: an image that opens but is held now by a live process (its
+ * `<image>.lock`: a `serve` exports it, a backup or another version writes it) cannot take a copy
+ * either, so it is unavailable too, with its holder named.
+ */
+export function refreshTargetFacts(db: Db, paths: readonly string[]): Map<string, string> {
+  const unavailable = refreshFacts(db, paths);
+  for (const path of paths) {
+    if (unavailable.has(path)) continue;
+    const owner = liveLockOwner(path);
+    if (owner !== undefined) unavailable.set(path, `locked by process ${owner.pid}${owner.host ? ` on ${owner.host}` : ''} (${path}.lock)`);
+  }
+  return unavailable;
+}
+
+/**
+ * Each image's file (device and inode, through links): two volume entries of one file, by a link or
+ * a path entered in two pools, are one volume to copy from or onto. An image that cannot be
+ * stat'ed has none (it is unavailable anyway).
+ */
+export function fileIdentities(paths: Iterable<string>): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const path of paths) {
+    const stat = statSync(path, { throwIfNoEntry: false, bigint: true });
+    if (stat !== undefined) files.set(path, `${stat.dev}:${stat.ino}`);
+  }
+  return files;
 }

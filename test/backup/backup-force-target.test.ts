@@ -1,0 +1,143 @@
+/**
+ * Layers: scenario (the real CLI). What `backup VOL --to FILE --force` may replace: a tape (done or
+ * interrupted) or any other regular file the user names. Never a volume image (the source through a
+ * hard link, another volume, a volume reached through a symlink), never a file whose lock a live
+ * process holds (reached through a symlink, whose own name has no lock), never a folder, a FIFO or a
+ * device. Each refusal is one typed error naming the file, and leaves the file and the source as
+ * they were; a FIFO is refused at once, not waited on.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256File } from '../harness/dasd.js';
+import { runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
+import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { expectCliFailure, tapeArtifacts } from './backup-test-helpers.js';
+
+let dir: TempDir;
+const at = (name: string): string => join(dir.path, name);
+const ok = runSnaptapeOk;
+let source: string;
+let sourceSha: string;
+
+beforeAll(() => {
+  dir = makeTempDir();
+  source = at('source.ckd');
+  ok(['init', source, '--type', '3390', '--cyls', '5', '--volser', 'FRC001']);
+  ok(['fill', source, '--percent', '50']);
+  sourceSha = sha256File(source);
+});
+afterAll(() => dir.cleanup());
+
+/** A copy of the source of its own for one case, so that a case that breaks it breaks no other. */
+function sourceCopy(name: string): string {
+  const path = at(name);
+  copyFileSync(source, path);
+  return path;
+}
+
+function expectSourceUnchanged(what: string, path = source): void {
+  expect(sha256File(path), `${what} left the source's bytes alone`).toBe(sourceSha);
+  expect(existsSync(`${path}.lock`), `${what} left no lock on the source`).toBe(false);
+}
+
+describe('--force replaces', () => {
+  it('a finished tape, an interrupted one (no labels yet) and an ordinary file', () => {
+    const tape = at('again.aws');
+    ok(['backup', source, '--to', tape]);
+    ok(['backup', source, '--to', tape, '--force']);
+    expect(ok(['verify', tape])).toMatch(/: OK\n/);
+    const zeros = at('zeros.aws');
+    writeFileSync(zeros, Buffer.alloc(4096));
+    ok(['backup', source, '--to', zeros, '--force']);
+    const notes = at('notes.txt');
+    writeFileSync(notes, 'old notes\n');
+    ok(['backup', source, '--to', notes, '--force']);
+    expect(ok(['verify', notes])).toMatch(/: OK\n/);
+    expectSourceUnchanged('forced backups');
+  });
+});
+
+describe('--force refuses, leaving the file as it was', () => {
+  it('the source through a hard link', () => {
+    const own = sourceCopy('hard-source.ckd');
+    const hard = at('hard-link.aws');
+    linkSync(own, hard);
+    const r = runSnaptape(['backup', own, '--to', hard, '--force']);
+    expectCliFailure(r, 'USAGE', [hard, /source volume/]);
+    expectSourceUnchanged('a backup onto a hard link of its source', own);
+  });
+
+  it('another volume image, CKD or FBA, named or reached through a symlink', () => {
+    const other = at('other.ckd');
+    ok(['init', other, '--type', '3390', '--cyls', '5', '--volser', 'OTH001']);
+    const fba = at('other.fba');
+    ok(['init', fba, '--type', 'fba', '--blocks', '4096', '--volser', 'FBA001']);
+    const link = at('other-link.aws');
+    symlinkSync(other, link);
+    const shas = [sha256File(other), sha256File(fba)];
+    for (const [target, named] of [
+      [other, other],
+      [link, link],
+      [fba, fba],
+    ] as const) {
+      const r = runSnaptape(['backup', source, '--to', target, '--force']);
+      expectCliFailure(r, 'USAGE', [named, /volume image/]);
+      expect(existsSync(`${target}.session.json`), `no session record beside ${target}`).toBe(false);
+    }
+    expect([sha256File(other), sha256File(fba)]).toEqual(shas);
+    expectSourceUnchanged('backups onto volume images');
+  });
+
+  it('a folder, a FIFO (at once, not waited on) and a device', () => {
+    const folder = at('folder.aws');
+    mkdirSync(folder);
+    expectCliFailure(runSnaptape(['backup', source, '--to', folder, '--force']), 'USAGE', [folder, /not a regular file/]);
+    const fifo = at('fifo.aws');
+    expect(spawnSync('mkfifo', [fifo]).status, 'mkfifo').toBe(0);
+    const r = runSnaptape(['backup', source, '--to', fifo, '--force'], { timeoutMs: 20_000, killSignal: 'SIGKILL' });
+    expectCliFailure(r, 'USAGE', [fifo, /not a regular file/]);
+    expect(readdirSync(dir.path).filter((n) => n.startsWith('fifo.aws.'))).toEqual([]);
+    expectCliFailure(runSnaptape(['backup', source, '--to', '/dev/null', '--force']), 'USAGE', ['/dev/null', /not a regular file/]);
+    expectSourceUnchanged('backups onto a folder, a FIFO and a device');
+  });
+});
+
+describe('a tape another process is writing, reached through a symlink', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('is refused with LOCKED naming the holder, and its bytes are left alone', async () => {
+    const tape = at('held.aws');
+    ok(['backup', source, '--to', tape]);
+    const link = at('held-link.aws');
+    symlinkSync(tape, link);
+    const before = sha256File(tape);
+    const lockApi = fileURLToPath(new URL('../../dist/image/image-lock.js', import.meta.url));
+    const holder = `
+      const { lockImage } = await import(${JSON.stringify(lockApi)});
+      const lock = lockImage(process.argv[1]);
+      process.stdout.write('locked\\n');
+      process.stdin.on('data', () => { lock.release(); process.exit(0); });`;
+    child = spawn(process.execPath, ['--input-type=module', '-e', holder, tape], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const held = child;
+    await new Promise<void>((resolve, reject) => {
+      held.stdout?.on('data', (d: Buffer) => {
+        if (d.toString().includes('locked')) resolve();
+      });
+      held.on('exit', (code) => reject(new Error(`the lock holder exited (${code})`)));
+    });
+    const r = runSnaptape(['backup', source, '--to', link, '--force']);
+    expectCliFailure(r, 'LOCKED', [link, String(held.pid)]);
+    expect(sha256File(tape), 'the held tape is unchanged').toBe(before);
+    expect(tapeArtifacts(link)).toEqual([link]);
+    const exited = new Promise((resolve) => held.on('exit', resolve));
+    held.stdin?.write('release\n');
+    await exited;
+    expectSourceUnchanged('a backup onto a held tape');
+  });
+});
