@@ -105,6 +105,32 @@ export class FrameReader {
     });
   }
 
+  /**
+   * A copy of the buffered bytes [at, at + length), without consuming them; undefined where fewer
+   * are buffered. For a parser that looks at the next frame before it decides to read it.
+   */
+  peek(at: number, length: number): Buffer | undefined {
+    assertInteger(at, 'peek start', 0);
+    assertInteger(length, 'peek length', 0, this.maxFrameBytes);
+    if (this.bufferedBytes < at + length) return undefined;
+    const out = Buffer.allocUnsafe(length);
+    let skip = at;
+    let filled = 0;
+    // Bounded by the number of buffered chunks.
+    for (const chunk of this.chunks) {
+      if (filled === length) break;
+      if (skip >= chunk.length) {
+        skip -= chunk.length;
+        continue;
+      }
+      const step = Math.min(chunk.length - skip, length - filled);
+      chunk.copy(out, filled, skip, skip + step);
+      filled += step;
+      skip = 0;
+    }
+    return out;
+  }
+
   /** Stops reading; a pending read rejects. Idempotent. */
   close(reason: string): void {
     if (this.closedReason !== undefined) return;

@@ -200,6 +200,12 @@ export const SERVER_READS_IN_FLIGHT = 8;
 export const SERVER_WRITES_IN_FLIGHT = 8;
 export const SERVER_WRITE_BYTES_IN_FLIGHT = 4 * 1024 * 1024;
 /**
+ * WRITEs that follow each other on a connection, already buffered whole, each starting where the one
+ * before ends, land as one write of at most this many bytes (one hand-over to the thread pool and
+ * one wake-up back instead of one each): nbdcopy's 256 KiB WRITEs four at a time.
+ */
+export const SERVER_WRITE_MERGE_BYTES = 1024 * 1024;
+/**
  * Payload bytes of WRITEs in flight on all connections of a server together: past it, a
  * connection that has a WRITE in flight waits for it before it starts another (one that has none
  * may start one, so the total stays under this plus one payload per connection).
@@ -233,3 +239,4 @@ export const READ_STEP_BYTES = 1024 * 1024;
 assert(RANGE_STEP_BYTES <= ZERO_FILL_CHUNK_BYTES, 'a range step needs at most one zero-fill buffer');
 assert(READ_STEP_BYTES <= MAX_REQUEST_PAYLOAD_BYTES, 'a read step is no larger than a payload');
 assert(ZERO_FILL_CHUNK_BYTES <= MAX_REQUEST_PAYLOAD_BYTES, 'a zero-fill step is no larger than a payload');
+assert(SERVER_WRITE_MERGE_BYTES <= SERVER_WRITE_BYTES_IN_FLIGHT, 'a merged write fits the bytes a connection has in flight');

@@ -23,6 +23,11 @@
  *   on the thread pool while the next requests are parsed; up to SERVER_WRITES_IN_FLIGHT of them
  *   (at most SERVER_WRITE_BYTES_IN_FLIGHT of payload, and within the server's WriteBudget, but
  *   always one) are in flight, each answered once it has landed (then FUA flushes);
+ * - merged WRITEs: WRITEs without flags that follow a WRITE on the socket, already buffered whole,
+ *   each starting where the one before ends and overlapping nothing in flight, land with it as one
+ *   write of at most SERVER_WRITE_MERGE_BYTES (one hand-over to the thread pool, one wake-up back);
+ *   each is still answered (the replies in one socket write), and where the merged write fails each
+ *   is written again on its own and gets its own errno;
  * - per-range order: a READ waits for the WRITEs in flight it overlaps, and a WRITE for the READs
  *   and WRITEs in flight it overlaps, so on one connection neither overtakes the other on the same
  *   bytes (NBD lets a server reorder only requests that do not overlap);
@@ -38,7 +43,7 @@
  *   (the client must read its replies), so per-connection memory stays bounded;
  * - buffers: READ data is read straight into a reply buffer with room for the header in front,
  *   and sent with it in one write; a WRITE payload that one socket chunk holds is used where it
- *   lies, one that spans chunks is gathered into a buffer; both buffers come from the
+ *   lies, one that spans chunks (or merged WRITEs) is gathered into a buffer; both buffers come from the
  *   connection's pool (buffer-pool.ts) and go back to it after use (a payload's once its write has
  *   landed);
  * - after the handshake, a client that sends no request, or reads no reply, for `idleTimeoutMs` is
@@ -63,6 +68,7 @@ import {
   MAX_OPTIONS_PER_HANDSHAKE,
   MAX_REQUEST_PAYLOAD_BYTES,
   NBD_REQUEST_HEADER_BYTES,
+  NBD_REQUEST_MAGIC,
   NbdCommand,
   nbdCommandName,
   NbdErrno,
@@ -71,6 +77,7 @@ import {
   SERVER_READS_IN_FLIGHT,
   SERVER_REPLY_BYTES_IN_FLIGHT,
   SERVER_WRITE_BYTES_IN_FLIGHT,
+  SERVER_WRITE_MERGE_BYTES,
   SERVER_WRITES_IN_FLIGHT,
 } from './nbd-constants.js';
 import { NBD_CLIENT_FLAGS, NBD_OPTION_REQUEST, NBD_REQUEST } from './nbd-layouts.js';
@@ -428,12 +435,22 @@ export class NbdServerConnection {
 
   /**
    * Reads a WRITE's payload (into a pooled buffer where it spans socket chunks; a WRITE_ZEROES has
-   * none), has the backend decide it at once, and answers it once its bytes have landed, unless the
+   * none), with the WRITEs right behind it that land with it as one write (`followingWrites`), has
+   * the backend decide it at once, and answers each once the bytes have landed, unless the
    * connection has stopped.
    */
   private async startWrite(backend: NbdExportBackend, request: NbdRequest, payloadBytes: number, agreed: TransmissionAgreement): Promise<void> {
-    const pooled = payloadBytes > 0 ? this.buffers.take(payloadBytes) : undefined;
-    const payload = pooled === undefined ? Buffer.alloc(0) : await this.fromClient(payloadBytes, this.options.idleTimeoutMs, pooled);
+    // Only once the payload is here: a WRITE that waits for its client does not wait for more.
+    const following = payloadBytes > 0 && this.reader.buffered >= payloadBytes ? this.followingWrites(backend, request) : [];
+    const requests = [request, ...following];
+    const length = following.reduce((sum, next) => sum + next.length, payloadBytes);
+    // Merged payloads all take a buffer of the bound, one size class: of varying sizes, each would
+    // often find none to reuse in the pool, and a fresh one costs its page faults and its collection.
+    const pooled = payloadBytes > 0 ? this.buffers.take(following.length > 0 ? Math.max(length, SERVER_WRITE_MERGE_BYTES) : length) : undefined;
+    let payload: Buffer;
+    if (pooled === undefined) payload = Buffer.alloc(0);
+    else if (following.length === 0) payload = await this.fromClient(payloadBytes, this.options.idleTimeoutMs, pooled);
+    else payload = await this.gatherBuffered(requests, pooled);
     // A payload that one socket chunk held is a view of it: the pooled buffer was not needed.
     const holds = pooled !== undefined && payload.buffer === pooled.buffer;
     if (pooled !== undefined && !holds) this.buffers.give(pooled);
@@ -441,10 +458,10 @@ export class NbdServerConnection {
       if (holds) this.buffers.give(pooled);
       return;
     }
-    const length = payloadBytes;
     this.writeBytesInFlight += length;
     this.options.writeBudget.take(length);
-    const done: Promise<void> = executeWriteInFlight(backend, request, payload).then((result) => {
+    const landing = following.length === 0 ? request : { ...request, length };
+    const done: Promise<void> = this.land(backend, requests, landing, payload).then((results) => {
       this.writesInFlight.delete(done);
       this.writeBytesInFlight -= length;
       this.options.writeBudget.give(length);
@@ -452,12 +469,93 @@ export class NbdServerConnection {
       // The bytes have landed (or failed) whatever became of the client: a failure is reported, and
       // a shutdown (stopped, the socket still open: finish() ends it after this) still answers.
       if (this.socket.destroyed) {
-        this.report(backend, request, result);
+        requests.forEach((each, i) => this.report(backend, each, results[i] as RequestResult));
         return;
       }
-      if (!this.answer(backend, request, result, agreed)) this.closeAfterFailure();
+      // The replies of WRITEs that landed together leave in one socket write (each wakes the client).
+      if (requests.length > 1) this.socket.cork();
+      let fine = true;
+      requests.forEach((each, i) => {
+        fine = this.answer(backend, each, results[i] as RequestResult, agreed) && fine;
+      });
+      if (requests.length > 1) this.socket.uncork();
+      if (!fine) this.closeAfterFailure();
     });
-    this.writesInFlight.set(done, rangeOf(request));
+    this.writesInFlight.set(done, rangeOf(landing));
+  }
+
+  /**
+   * Lands `requests` (one WRITE, or WRITEs that follow each other) as the one write `landing` of
+   * `payload`, and gives each its result. Where that write fails, each request is written again on
+   * its own, one after the other, so each gets its own errno as if they had never been merged (its
+   * bytes are the same, and nothing overlapping them runs until they are answered). One result per request.
+   */
+  private async land(backend: NbdExportBackend, requests: readonly NbdRequest[], landing: NbdRequest, payload: Buffer): Promise<RequestResult[]> {
+    const result = await executeWriteInFlight(backend, landing, payload);
+    if (requests.length === 1 || result.errno === NbdErrno.OK) return requests.map(() => result);
+    const results: RequestResult[] = [];
+    let at = 0;
+    for (const each of requests) {
+      results.push(await executeWriteInFlight(backend, each, payload.subarray(at, at + each.length)));
+      at += each.length;
+    }
+    return results;
+  }
+
+  /**
+   * The WRITEs that follow `first` on the socket and may land with it as one write: each already
+   * buffered whole (header and payload), without flags, starting where the one before ends, one
+   * this backend writes in flight, overlapping nothing in flight, and all of them together within
+   * SERVER_WRITE_MERGE_BYTES and the bounds of `roomForWrite`. `first`'s payload is buffered.
+   */
+  private followingWrites(backend: NbdExportBackend, first: NbdRequest): NbdRequest[] {
+    const following: NbdRequest[] = [];
+    if (first.type !== NbdCommand.WRITE || first.commandFlags !== 0) return following;
+    const budget = this.options.writeBudget;
+    let length = first.length;
+    let at = first.length;
+    // Bounded: each turn takes one more buffered request, or stops.
+    for (;;) {
+      const header = this.reader.peek(at, NBD_REQUEST_HEADER_BYTES);
+      if (header === undefined) break;
+      const next = decodeRequest(header);
+      const start = Number(next.offsetBytes);
+      const merged = length + next.length;
+      if (next.magic !== NBD_REQUEST_MAGIC || next.type !== NbdCommand.WRITE || next.commandFlags !== 0 || next.length === 0) break;
+      if (start !== Number(first.offsetBytes) + length || merged > SERVER_WRITE_MERGE_BYTES || !writesInFlight(backend, next)) break;
+      if (this.reader.buffered < at + NBD_REQUEST_HEADER_BYTES + next.length) break;
+      if (this.writesInFlight.size > 0 && (this.writeBytesInFlight + merged > SERVER_WRITE_BYTES_IN_FLIGHT || !budget.fits(merged))) break;
+      if (this.overlapsInFlight(rangeOf(next))) break;
+      following.push(next);
+      length = merged;
+      at += NBD_REQUEST_HEADER_BYTES + next.length;
+    }
+    return following;
+  }
+
+  /** Whether `range` overlaps a READ or WRITE in flight. */
+  private overlapsInFlight(range: ByteRange): boolean {
+    for (const other of this.writesInFlight.values()) if (overlaps(range, other)) return true;
+    for (const other of this.readsInFlight.values()) if (overlaps(range, other)) return true;
+    return false;
+  }
+
+  /**
+   * Reads the payloads of `requests` (the first one's header already read, the others' headers
+   * between them, all buffered) one after the other into `into`.
+   */
+  private async gatherBuffered(requests: readonly NbdRequest[], into: Buffer): Promise<Buffer> {
+    let filled = 0;
+    for (const [i, each] of requests.entries()) {
+      // The header was decided on by peeking: it is only skipped here.
+      if (i > 0) await this.reader.readExact(NBD_REQUEST_HEADER_BYTES);
+      const part = into.subarray(filled, filled + each.length);
+      const bytes = await this.reader.readExact(each.length, part);
+      // One socket chunk held it: `readExact` gave a view of the chunk instead.
+      if (bytes.buffer !== into.buffer || bytes.byteOffset !== part.byteOffset) bytes.copy(part);
+      filled += each.length;
+    }
+    return into.subarray(0, filled);
   }
 
   /** Runs a READ off the owning thread and answers it when it completes, unless the connection has stopped. */

@@ -1,7 +1,8 @@
 /**
  * Unit layer for the bounded incremental frame reader: frames split across and coalesced within
  * 'data' events come out exact, the socket is paused at the read-ahead mark and resumed when the
- * parser catches up, and a closed stream rejects pending and later reads.
+ * parser catches up, a peek sees buffered bytes without consuming them, and a closed stream
+ * rejects pending and later reads.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -39,6 +40,18 @@ describe('FrameReader', () => {
     expect([...(await reader.readExact(3))]).toEqual([1, 2, 3]);
     expect([...(await reader.readExact(4))]).toEqual([4, 5, 6, 7]);
     expect(reader.buffered).toBe(0);
+  });
+
+  it('peeks at buffered bytes across chunks without consuming them', async () => {
+    const { fake, reader } = setup();
+    fake.emit('data', Buffer.from([1, 2, 3]));
+    fake.emit('data', Buffer.from([4]));
+    fake.emit('data', Buffer.from([5, 6, 7]));
+    expect([...(reader.peek(2, 4) ?? [])]).toEqual([3, 4, 5, 6]);
+    expect([...(reader.peek(0, 7) ?? [])]).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(reader.peek(5, 3)).toBeUndefined();
+    expect(reader.buffered).toBe(7);
+    expect([...(await reader.readExact(7))]).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
   it('pauses at the read-ahead mark and resumes when consumed', async () => {

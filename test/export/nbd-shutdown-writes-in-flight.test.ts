@@ -39,8 +39,9 @@ describe('NBD server close with WRITEs in flight', () => {
     const { port } = await server.listen();
     const client = await NbdClient.connect({ port, exportName: 'v' });
     const busy = occupyLibuvPool();
+    // Apart from each other, so they do not land as one merged write (nbd-write-merge.test.ts).
     const answers = Array.from({ length: 4 }, (_, i) =>
-      client.write(i * 65536, Buffer.alloc(65536, 0x30 + i)).then(
+      client.write(i * 131072, Buffer.alloc(65536, 0x30 + i)).then(
         () => 'answered',
         () => 'not answered',
       ),
@@ -54,7 +55,7 @@ describe('NBD server close with WRITEs in flight', () => {
     await closing;
     server = undefined;
     const file = readFileSync(path);
-    const landed = [0, 1, 2, 3].map((i) => file.subarray(i * 65536, (i + 1) * 65536).every((b) => b === 0x30 + i));
+    const landed = [0, 1, 2, 3].map((i) => file.subarray(i * 131072, i * 131072 + 65536).every((b) => b === 0x30 + i));
     expect(landed).toEqual([true, true, true, true]);
     expect(await Promise.all(answers)).toEqual(['answered', 'answered', 'answered', 'answered']);
     client.destroy();
