@@ -6,26 +6,17 @@
  * one set of targets, the older one restoring the newer one's data. A version is therefore not
  * begun while another version of its target pool is being created.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listVersions } from '../../src/catalog/catalog-records.js';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import { UsageError } from '../../src/errors/snaptape-error.js';
 import { createVersion } from '../../src/techniques/versions/version-create.js';
-import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { addVolumes, makePool, makeSource, makeTarget, openTestCatalog } from './version-fixtures.js';
+import type { TempDir } from '../harness/temp-dir.js';
+import { addVolumes, makeSource, makeTarget, twoPoolsEachTest } from './version-fixtures.js';
 
 let dir: TempDir;
 let catalog: Catalog;
-beforeEach(() => {
-  dir = makeTempDir('snaptape-vconc-');
-  catalog = openTestCatalog(dir.path);
-  makePool(catalog, 'SRC', 'source');
-  makePool(catalog, '01', 'target');
-});
-afterEach(() => {
-  catalog.close();
-  dir.cleanup();
-});
+twoPoolsEachTest('snaptape-vconc-', (made) => ({ dir, catalog } = made));
 
 describe('a second version create into a pool whose version is being created', () => {
   it('is refused, naming the version being created; the first completes alone', async () => {

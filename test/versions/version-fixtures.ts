@@ -3,12 +3,14 @@
  * empty target volumes, entered into pools through the same code the CLI uses.
  */
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
 import { createPool, type Technology } from '../../src/catalog/catalog-inventory.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { joinPool } from '../../src/techniques/versions/pool-membership.js';
 import { volumeFacts } from '../../src/techniques/versions/volume-facts.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
+import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
 export const SOURCE_CYLINDERS = 2;
 
@@ -52,4 +54,25 @@ export function addVolumes(catalog: Catalog, pool: string, paths: readonly strin
 
 export function makePool(catalog: Catalog, name: string, role: 'source' | 'target'): void {
   createPool(catalog, name, role);
+}
+
+/**
+ * Before each test, a fresh temp dir and catalog with a source pool SRC and a target pool 01,
+ * handed to `use`; after it, the catalog closed and the dir removed.
+ */
+export function twoPoolsEachTest(prefix: string, use: (made: { dir: TempDir; catalog: Catalog }) => void): void {
+  let made: { dir: TempDir; catalog: Catalog } | undefined;
+  beforeEach(() => {
+    const dir = makeTempDir(prefix);
+    const catalog = openTestCatalog(dir.path);
+    makePool(catalog, 'SRC', 'source');
+    makePool(catalog, '01', 'target');
+    made = { dir, catalog };
+    use(made);
+  });
+  afterEach(() => {
+    made?.catalog.close();
+    made?.dir.cleanup();
+    made = undefined;
+  });
 }

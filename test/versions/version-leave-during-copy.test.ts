@@ -5,27 +5,18 @@
  * volume nobody reserves. That holds for a target the version newly paired, and as much for one it
  * kept from the previous version's RR (whose reservation is older than this version).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getVolume, listPools } from '../../src/catalog/catalog-inventory.js';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import { UsageError } from '../../src/errors/snaptape-error.js';
 import { createVersion } from '../../src/techniques/versions/version-create.js';
 import { leavePool } from '../../src/techniques/versions/pool-membership.js';
-import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { addVolumes, makePool, makeSource, makeTarget, openTestCatalog } from './version-fixtures.js';
+import type { TempDir } from '../harness/temp-dir.js';
+import { addVolumes, makeSource, makeTarget, twoPoolsEachTest } from './version-fixtures.js';
 
 let dir: TempDir;
 let catalog: Catalog;
-beforeEach(() => {
-  dir = makeTempDir('snaptape-vleave-');
-  catalog = openTestCatalog(dir.path);
-  makePool(catalog, 'SRC', 'source');
-  makePool(catalog, '01', 'target');
-});
-afterEach(() => {
-  catalog.close();
-  dir.cleanup();
-});
+twoPoolsEachTest('snaptape-vleave-', (made) => ({ dir, catalog } = made));
 
 /** Runs a version of pool 01 that tries to remove `target` from it while its copies are done but not committed. */
 async function versionTryingToRemove(target: string): Promise<unknown> {

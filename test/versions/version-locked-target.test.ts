@@ -4,30 +4,22 @@
  * it unavailable, naming the holder, and takes the next target that qualifies. When every target
  * is held, the version is not begun: the notification names each one.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { compareImages } from '../../src/api/drill-api.js';
 import { listNotifications, listVersions } from '../../src/catalog/catalog-records.js';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import { SessionError } from '../../src/errors/snaptape-error.js';
 import { lockImage, type ImageLock } from '../../src/image/image-lock.js';
 import { createVersion } from '../../src/techniques/versions/version-create.js';
-import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { addVolumes, makePool, makeSource, makeTarget, openTestCatalog } from './version-fixtures.js';
+import type { TempDir } from '../harness/temp-dir.js';
+import { addVolumes, makeSource, makeTarget, twoPoolsEachTest } from './version-fixtures.js';
 
 let dir: TempDir;
 let catalog: Catalog;
 const locks: ImageLock[] = [];
-beforeEach(() => {
-  dir = makeTempDir('snaptape-vlocked-');
-  catalog = openTestCatalog(dir.path);
-  makePool(catalog, 'SRC', 'source');
-  makePool(catalog, '01', 'target');
-});
-afterEach(() => {
-  locks.splice(0).forEach((l) => l.release());
-  catalog.close();
-  dir.cleanup();
-});
+twoPoolsEachTest('snaptape-vlocked-', (made) => ({ dir, catalog } = made));
+// Registered after the pools' hooks, so it runs before their cleanup.
+afterEach(() => locks.splice(0).forEach((l) => l.release()));
 
 describe('a target held by another process', () => {
   it('is passed over for the next target that qualifies', async () => {

@@ -5,28 +5,19 @@
  * leaves.
  */
 import { rmSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getVolume } from '../../src/catalog/catalog-inventory.js';
 import { listNotifications, listRecords, type CopyPair } from '../../src/catalog/catalog-records.js';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import { volumeFacts } from '../../src/techniques/versions/volume-facts.js';
 import { createVersion, prepairVersion, unprepairVersion } from '../../src/techniques/versions/version-create.js';
 import { joinPool, leavePool } from '../../src/techniques/versions/pool-membership.js';
-import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { addVolumes, makePool, makeSource, makeTapeTarget, openTestCatalog, TAPE_TARGET_BLOCKS } from './version-fixtures.js';
+import type { TempDir } from '../harness/temp-dir.js';
+import { TAPE_TARGET_BLOCKS, addVolumes, makeSource, makeTapeTarget, twoPoolsEachTest } from './version-fixtures.js';
 
 let dir: TempDir;
 let catalog: Catalog;
-beforeEach(() => {
-  dir = makeTempDir('snaptape-vpool-');
-  catalog = openTestCatalog(dir.path);
-  makePool(catalog, 'SRC', 'source');
-  makePool(catalog, '01', 'target');
-});
-afterEach(() => {
-  catalog.close();
-  dir.cleanup();
-});
+twoPoolsEachTest('snaptape-vpool-', (made) => ({ dir, catalog } = made));
 
 const tape = (sourcePath: string, targetPath: string): CopyPair => ({ sourcePath, targetPath, technology: 'tape' });
 const reservedFor = (path: string): string | null | undefined => getVolume(catalog.db, path)?.reservedFor;

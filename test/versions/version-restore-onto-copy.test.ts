@@ -6,27 +6,18 @@
  */
 import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import { UsageError } from '../../src/errors/snaptape-error.js';
 import { createVersion } from '../../src/techniques/versions/version-create.js';
 import { restoreFromVersion } from '../../src/techniques/versions/version-restore.js';
 import { sha256File } from '../harness/dasd.js';
-import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { addVolumes, makePool, makeSource, makeTapeTarget, makeTarget, openTestCatalog } from './version-fixtures.js';
+import type { TempDir } from '../harness/temp-dir.js';
+import { addVolumes, makeSource, makeTapeTarget, makeTarget, twoPoolsEachTest } from './version-fixtures.js';
 
 let dir: TempDir;
 let catalog: Catalog;
-beforeEach(() => {
-  dir = makeTempDir('snaptape-vonto-');
-  catalog = openTestCatalog(dir.path);
-  makePool(catalog, 'SRC', 'source');
-  makePool(catalog, '01', 'target');
-});
-afterEach(() => {
-  catalog.close();
-  dir.cleanup();
-});
+twoPoolsEachTest('snaptape-vonto-', (made) => ({ dir, catalog } = made));
 
 describe('a version restore into its own copy', () => {
   it('is refused for a clone copy, by name or through a link, and the copy is left as it was', async () => {

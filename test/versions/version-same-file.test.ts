@@ -7,28 +7,19 @@
  */
 import { linkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compareImages } from '../../src/api/drill-api.js';
 import { listVersions } from '../../src/catalog/catalog-records.js';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import { SessionError } from '../../src/errors/snaptape-error.js';
 import { createVersion } from '../../src/techniques/versions/version-create.js';
 import { sha256File } from '../harness/dasd.js';
-import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { addVolumes, makePool, makeSource, makeTarget, openTestCatalog } from './version-fixtures.js';
+import type { TempDir } from '../harness/temp-dir.js';
+import { addVolumes, makeSource, makeTarget, twoPoolsEachTest } from './version-fixtures.js';
 
 let dir: TempDir;
 let catalog: Catalog;
-beforeEach(() => {
-  dir = makeTempDir('snaptape-vsame-');
-  catalog = openTestCatalog(dir.path);
-  makePool(catalog, 'SRC', 'source');
-  makePool(catalog, '01', 'target');
-});
-afterEach(() => {
-  catalog.close();
-  dir.cleanup();
-});
+twoPoolsEachTest('snaptape-vsame-', (made) => ({ dir, catalog } = made));
 
 describe('a target that is the same file as a source', () => {
   it('through a symbolic link: no target qualifies, no version is made', async () => {

@@ -5,27 +5,18 @@
  * the leave must not edit it: it would report the pair dropped, and free the target while the copy
  * runs onto it, although the version then completes with that very pair.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getVolume } from '../../src/catalog/catalog-inventory.js';
 import { listNotifications } from '../../src/catalog/catalog-records.js';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import { createVersion, prepairVersion } from '../../src/techniques/versions/version-create.js';
 import { leavePool, type PprChange } from '../../src/techniques/versions/pool-membership.js';
-import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { addVolumes, makePool, makeSource, makeTarget, openTestCatalog } from './version-fixtures.js';
+import type { TempDir } from '../harness/temp-dir.js';
+import { addVolumes, makeSource, makeTarget, twoPoolsEachTest } from './version-fixtures.js';
 
 let dir: TempDir;
 let catalog: Catalog;
-beforeEach(() => {
-  dir = makeTempDir('snaptape-vsrcleave-');
-  catalog = openTestCatalog(dir.path);
-  makePool(catalog, 'SRC', 'source');
-  makePool(catalog, '01', 'target');
-});
-afterEach(() => {
-  catalog.close();
-  dir.cleanup();
-});
+twoPoolsEachTest('snaptape-vsrcleave-', (made) => ({ dir, catalog } = made));
 
 describe('a source leaving while the version made from its PPR copies it', () => {
   it('leaves that PPR alone: no pair reported dropped, the target stays reserved, the version holds the pair', async () => {

@@ -5,7 +5,7 @@
  * and `version restore` reads a data set back from it (issue 21).
  */
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compareImages } from '../../src/api/drill-api.js';
 import { describeVolume, openVolume, withVolume } from '../../src/api/volume-api.js';
 import { allocateDataset } from '../../src/vtoc/dataset-allocator.js';
@@ -18,21 +18,12 @@ import type { Catalog } from '../../src/catalog/catalog.js';
 import { createMappedVolume } from '../../src/volume/mapped-volume.js';
 import { createVersion } from '../../src/techniques/versions/version-create.js';
 import { makeSubsystem } from '../snapshot/helpers/subsystem-fixtures.js';
-import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { addVolumes, makePool, makeSource, makeTarget, openTestCatalog } from './version-fixtures.js';
+import type { TempDir } from '../harness/temp-dir.js';
+import { addVolumes, makeSource, makeTarget, twoPoolsEachTest } from './version-fixtures.js';
 
 let dir: TempDir;
 let catalog: Catalog;
-beforeEach(() => {
-  dir = makeTempDir('snaptape-vtech-');
-  catalog = openTestCatalog(dir.path);
-  makePool(catalog, 'SRC', 'source');
-  makePool(catalog, '01', 'target');
-});
-afterEach(() => {
-  catalog.close();
-  dir.cleanup();
-});
+twoPoolsEachTest('snaptape-vtech-', (made) => ({ dir, catalog } = made));
 
 describe('version technologies', () => {
   it('clones each source onto its target', async () => {
