@@ -73,9 +73,11 @@ describe(`restore --new-volume of a dense ${CYLINDERS}-cylinder 3390`, () => {
 
   it('writes a cylinder per call, not a track per call', () => {
     // Creating the image writes each empty track (home address, R0, end of track) as dasdinit does:
-    // one call per track. The restore itself then writes about one call per cylinder.
+    // one call per track. The restore itself then writes about one call per cylinder (6,420 calls
+    // in all under strace, 160 of them libuv's wake-ups, an eventfd write each, whose count grows
+    // with the machine's load: 7,331 in one CI run at load 10). A track per call would be 2 × TRACKS.
     expect(big.writeCalls).toBeGreaterThan(TRACKS);
-    expect(big.writeCalls).toBeLessThan(TRACKS + 2 * CYLINDERS + 300);
+    expect(big.writeCalls).toBeLessThan(TRACKS * 1.5);
   });
 
   it(`holds its peak resident set within ${RSS_ALLOWANCE_BYTES / MIB} MiB of a 10-cylinder restore's, and under 256 MiB`, () => {
