@@ -19,10 +19,14 @@ import { digestWholeTape } from './backup-digest.js';
 import { digestLabel } from './backup-labels.js';
 import { NEW_ELEMENT_DIGEST, foldBlockDigests } from './element-digest.js';
 import { labelDigestLabel, labelDigestOf, plannedLabels } from './label-digest.js';
+import { withBlocksOf, type BlockDigestShared } from './block-digest-pass.js';
 
 export interface FinishTapeTask {
   readonly tapePath: string;
+  /** The tape's plan without its data blocks (block-digest-pass.ts `withoutBlocks`): `blocks` holds them. */
   readonly plan: TapePlan;
+  /** The digest pass's tables of the data blocks' offsets and lengths, and each element's count of blocks. */
+  readonly blocks: Pick<BlockDigestShared, 'offsets' | 'lengths'> & { readonly counts: readonly number[] };
   /** Where the tape starts in the file: 0, or N0 × 512 for a tape on an FBA volume. */
   readonly baseOffsetBytes: number;
   /**
@@ -63,6 +67,7 @@ export function finishTapeOnPool(pool: CopyPool, task: FinishTapeTask): Promise<
 export function finishTape(task: FinishTapeTask): FinishTapeResult {
   try {
     const started = performance.now();
+    const plan = withBlocksOf(task.plan, task.blocks, task.blocks.counts);
     let fd: number;
     try {
       fd = openSync(task.tapePath, 'r+');
@@ -74,23 +79,23 @@ export function finishTape(task: FinishTapeTask): FinishTapeResult {
     try {
       const blockDigests = new Uint8Array(task.blockDigests);
       let first = 0;
-      digests = task.plan.files.map((file) => {
+      digests = plan.files.map((file) => {
         const count = file.spec.dataBlockLengths.length;
         first += count;
         return foldBlockDigests(blockDigests, first - count, count);
       });
       digested = performance.now();
-      const trailers = digests.map((hex, i) => [digestLabel({ kind: NEW_ELEMENT_DIGEST, hex }), labelDigestLabel(labelDigestOf(plannedLabels(task.plan, i)))]);
-      writeTapeFrame(fd, task.plan, trailers, task.tapePath, task.baseOffsetBytes);
+      const trailers = digests.map((hex, i) => [digestLabel({ kind: NEW_ELEMENT_DIGEST, hex }), labelDigestLabel(labelDigestOf(plannedLabels(plan, i)))]);
+      writeTapeFrame(fd, plan, trailers, task.tapePath, task.baseOffsetBytes);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     const synced = performance.now();
-    const region = { baseOffsetBytes: task.baseOffsetBytes, lengthBytes: task.plan.sizeBytes };
-    const verification = verifyTapeAgainstPlan(task.tapePath, task.plan, region, { indexFromPlan: true, dataHeadersChecked: true });
+    const region = { baseOffsetBytes: task.baseOffsetBytes, lengthBytes: plan.sizeBytes };
+    const verification = verifyTapeAgainstPlan(task.tapePath, plan, region, { indexFromPlan: true, dataHeadersChecked: true });
     const verified = performance.now();
-    const tapeSha256 = task.wholeTapeSha256 ? digestWholeTape(task.tapePath, task.baseOffsetBytes, task.plan.sizeBytes) : undefined;
+    const tapeSha256 = task.wholeTapeSha256 ? digestWholeTape(task.tapePath, task.baseOffsetBytes, plan.sizeBytes) : undefined;
     const seconds = {
       elementDigestSeconds: (digested - started) / 1000,
       syncSeconds: (synced - digested) / 1000,

@@ -49,6 +49,7 @@ import {
   newBlockDigestPass,
   runBlockDigestTask,
   stopBlockDigestPass,
+  withoutBlocks,
   type BlockDigestShared,
   type BlockDigestTaskResult,
 } from './block-digest-pass.js';
@@ -496,7 +497,9 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
       digestFailure === undefined && hashed === blockCount(digestPass)
         ? await finishTapeOnPool(pool, {
             tapePath: this.options.tapePath,
-            plan: this.layout.plan,
+            // The plan's bulk, its data blocks, goes in the pass's shared tables: not cloned here.
+            plan: withoutBlocks(this.layout.plan),
+            blocks: { offsets: digestPass.offsets, lengths: digestPass.lengths, counts: this.layout.plan.files.map((f) => f.spec.dataBlockLengths.length) },
             baseOffsetBytes: this.writer.baseOffsetBytes,
             blockDigests: digestPass.digests,
             wholeTapeSha256: this.chain !== undefined,
