@@ -32,6 +32,14 @@ function mismatch(path: string, blockNumber: number, offsetBytes: number, state:
   return new VerifyError(`Cannot verify tape ${path}: block ${blockNumber} at byte offset ${offsetBytes} ${state}`, { path, blockNumber, offsetBytes });
 }
 
+/**
+ * Throws the VerifyError of a chunk header read back from the tape (`actual`) that is not the one
+ * planned (`planned`, as blockHeaderBytes or tapemarkHeaderBytes make it), naming the block.
+ */
+export function checkPlannedHeader(path: string, actual: Buffer, planned: Buffer, blockNumber: number, offsetBytes: number): void {
+  if (!actual.equals(planned)) throw mismatch(path, blockNumber, offsetBytes, `has the header ${actual.toString('hex')}, planned ${planned.toString('hex')}`);
+}
+
 function checkEntries(reader: TapeReader, plan: TapePlan): number {
   let blockNumber = 0;
   let dataBlockCount = 0;
@@ -99,9 +107,7 @@ function openCheckedFrame(path: string, plan: TapePlan, region: TapeRegion, data
     const header = Buffer.alloc(AWS_HEADER_BYTES);
     for (const entry of frame) {
       readFully(fd, header, region.baseOffsetBytes + entry.offsetBytes, path, 'the tape');
-      if (!header.equals(entry.header)) {
-        throw mismatch(path, entry.blockNumber, entry.offsetBytes, `has the header ${header.toString('hex')}, planned ${entry.header.toString('hex')}`);
-      }
+      checkPlannedHeader(path, header, entry.header, entry.blockNumber, entry.offsetBytes);
     }
   } finally {
     closeSync(fd);

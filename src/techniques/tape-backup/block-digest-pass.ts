@@ -28,11 +28,12 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { readFully } from '../../base/file-io.js';
-import { SnaptapeError, VerifyError, type ErrorData } from '../../errors/snaptape-error.js';
+import { SnaptapeError, type ErrorData } from '../../errors/snaptape-error.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { CONTROL, TrackStateArray, UNIT_STATE } from '../../engine/track-state.js';
 import { compiledScriptPath, type CopyPool } from '../../engine/copy-pool.js';
-import { AWS_HEADER_BYTES, FLAG1_WHOLE_BLOCK, decodeAwsBlockHeader } from '../../tape/aws-block-header.js';
+import { AWS_HEADER_BYTES, writeBlockHeader } from '../../tape/aws-block-header.js';
+import { checkPlannedHeader } from '../../tape/tape-verify.js';
 import type { TapePlan } from '../../tape/tape-plan.js';
 import { BLOCK_DIGEST_BYTES } from './element-digest.js';
 
@@ -255,6 +256,8 @@ export function digestBlocks(pass: BlockDigestShared): BlockDigestTaskResult {
     return { hashed, ...seconds(), error: errorData(translateIoError(error, 'open the tape to hash it', pass.tapePath), pass.tapePath) };
   }
   let buffer = Buffer.allocUnsafe(WINDOW_BYTES);
+  /** The planned header of the block in hand (tape-verify.ts checks it as the finish does the labels'). */
+  const planned = Buffer.alloc(AWS_HEADER_BYTES);
   try {
     // Bounded: every turn takes a window from the shared cursor, which only grows.
     for (let w = Atomics.add(words, WORD_NEXT_WINDOW, 1); w < windowCount; w = Atomics.add(words, WORD_NEXT_WINDOW, 1)) {
@@ -277,14 +280,8 @@ export function digestBlocks(pass: BlockDigestShared): BlockDigestTaskResult {
         for (let u = j; u < k; u++) {
           const at = (offsets[u] as number) - start;
           const length = lengths[u] as number;
-          checkHeader(
-            pass.tapePath,
-            buffer.subarray(at, at + AWS_HEADER_BYTES),
-            blockNumbers[u] as number,
-            offsets[u] as number,
-            length,
-            previous[u] as number,
-          );
+          writeBlockHeader({ lengthBytes: length, previousChunkBytes: previous[u] as number }, planned, 0);
+          checkPlannedHeader(pass.tapePath, buffer.subarray(at, at + AWS_HEADER_BYTES), planned, blockNumbers[u] as number, offsets[u] as number);
           digests.set(
             createHash('sha256')
               .update(buffer.subarray(at + AWS_HEADER_BYTES, at + AWS_HEADER_BYTES + length))
@@ -306,15 +303,6 @@ export function digestBlocks(pass: BlockDigestShared): BlockDigestTaskResult {
   } finally {
     closeSync(fd);
   }
-}
-
-function checkHeader(tapePath: string, bytes: Buffer, blockNumber: number, offsetBytes: number, lengthBytes: number, previousChunkBytes: number): void {
-  const header = decodeAwsBlockHeader(bytes);
-  if (header.curlenBytes === lengthBytes && header.prvlenBytes === previousChunkBytes && header.flags1 === FLAG1_WHOLE_BLOCK && header.flags2 === 0) return;
-  throw new VerifyError(
-    `Cannot verify tape ${tapePath}: block ${blockNumber} at byte offset ${offsetBytes} has the header ${bytes.toString('hex')}, planned a block of ${lengthBytes} bytes after one of ${previousChunkBytes}`,
-    { path: tapePath, blockNumber, offsetBytes },
-  );
 }
 
 function errorData(error: unknown, tapePath: string): ErrorData {
