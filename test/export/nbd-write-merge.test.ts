@@ -42,6 +42,15 @@ afterEach(async () => {
   server = undefined;
 });
 
+/** Serves `backend` alone (as `server`, closed after each test) and connects a raw peer in transmission to it. */
+async function servedPeer(backend: LandingBackend): Promise<{ peer: RawPeer; port: number }> {
+  server = new NbdServer({ exports: [backend] });
+  const { port } = await server.listen();
+  const peer = await RawPeer.connect(port);
+  await peer.enterTransmission(backend.name);
+  return { peer, port };
+}
+
 /** The WRITE frames (header and payload) of `count` adjacent WRITEs of `length` bytes from `start`, handles 1.. on. */
 function adjacentWrites(rng: SeededRandom, start: number, count: number, length: number): { frames: Buffer; payloads: Buffer[] } {
   const payloads = Array.from({ length: count }, () => rng.bytes(length));
@@ -81,11 +90,8 @@ async function replies(peer: RawPeer, count: number): Promise<Map<number, number
 describe('WRITEs that follow each other on one connection', () => {
   it('land as fewer, larger writes, byte-exact, each with its own reply', async () => {
     const backend = new LandingBackend({ name: 'm', sizeBytes: 8 << 20 });
-    server = new NbdServer({ exports: [backend] });
-    const { port } = await server.listen();
-    const peer = await RawPeer.connect(port);
+    const { peer } = await servedPeer(backend);
     try {
-      await peer.enterTransmission('m');
       const count = 24;
       const length = 100_000;
       const start = 12_345;
@@ -110,11 +116,8 @@ describe('WRITEs that follow each other on one connection', () => {
 
   it('does not merge a WRITE with flags, one that is not adjacent, nor past the bound', async () => {
     const backend = new LandingBackend({ name: 'm', sizeBytes: 8 << 20 });
-    server = new NbdServer({ exports: [backend] });
-    const { port } = await server.listen();
-    const peer = await RawPeer.connect(port);
+    const { peer } = await servedPeer(backend);
     try {
-      await peer.enterTransmission('m');
       const half = SERVER_WRITE_MERGE_BYTES / 2;
       const rng = new SeededRandom(5);
       const requests = [
@@ -149,11 +152,8 @@ describe('WRITEs that follow each other on one connection', () => {
     const length = 65_536;
     const failAt = 5 * length + 17;
     backend.failAt = failAt;
-    server = new NbdServer({ exports: [backend] });
-    const { port } = await server.listen();
-    const peer = await RawPeer.connect(port);
+    const { peer } = await servedPeer(backend);
     try {
-      await peer.enterTransmission('m');
       const count = 12;
       const { frames, payloads } = adjacentWrites(new SeededRandom(9), 0, count, length);
       peer.send(Buffer.concat([blockers(), frames]));
@@ -174,10 +174,7 @@ describe('WRITEs that follow each other on one connection', () => {
 
   it('lands merged WRITEs whose client went away, and serves the next client', async () => {
     const backend = new LandingBackend({ name: 'm', sizeBytes: 8 << 20 });
-    server = new NbdServer({ exports: [backend] });
-    const { port } = await server.listen();
-    const peer = await RawPeer.connect(port);
-    await peer.enterTransmission('m');
+    const { peer, port } = await servedPeer(backend);
     const count = 16;
     const length = 65_536;
     const { frames, payloads } = adjacentWrites(new SeededRandom(3), 0, count, length);
@@ -197,7 +194,7 @@ describe('WRITEs that follow each other on one connection', () => {
     } finally {
       await client.disconnect();
     }
-    await server.close();
+    await server?.close();
     server = undefined;
   });
 });
