@@ -15,7 +15,9 @@ import { liveLockOwner, lockImage, type ImageLock } from '../image/image-lock.js
 import { checkCartridgeWritable } from '../library/cartridge-guard.js';
 
 /**
- * Takes the write lock of the tape file at `path`, or throws LockedError (exit status 10). This is
+ * Takes the write lock of the tape file at `path`, or throws LockedError (exit status 10): held
+ * under this name (`<tape>.lock`) and, when the file exists, on its inode (`ImageLock.holdFile`), so
+ * that a tape being written is refused by any of its names, hard links included. This is
  * the one door every tape writer goes through, so it is where a tape library's rules are asked
  * (library/cartridge-guard.ts): a cartridge that is WORM, retained, or not mounted is refused with
  * nothing of it touched. They are asked under the lock, so that the answer holds while it is held.
@@ -24,6 +26,8 @@ export function lockTape(path: string): ImageLock {
   const lock = lockImage(path, `write tape ${path}`);
   try {
     checkLinkedFileNotHeld(path);
+    // Every name of the file (hard links), not only this one: a writer that creates the tape holds it once made.
+    lock.holdFile();
     checkCartridgeWritable(path, `write tape ${path}`);
   } catch (error) {
     lock.release();
