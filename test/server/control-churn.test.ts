@@ -9,8 +9,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request, type IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ControlClient } from '../../src/api/control-client.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { killAllServers, makeFilledVolume, startServe } from './helpers/serve-process.js';
 
@@ -19,7 +21,9 @@ const HONEST_REQUESTS = 150;
 
 /**
  * The churning process. Modes: `churn` opens about 2,000 connections a second, closing each 100 ms
- * after it is made, without a request; `silent` holds 300 connections that never send a byte; `idle` holds 300 connections that
+ * after it is made, without a request; `flood` keeps 64 connects in flight, each closed at once
+ * (faster than the server accepts: the socket's listen queue may overflow, and connects then fail
+ * with EAGAIN); `silent` holds 300 connections that never send a byte; `idle` holds 300 connections that
  * each made one keep-alive request and then sit idle. A dropped connection is replaced at once, so
  * `silent` and `idle` churn too. It prints "ready" once started and "made N" when told to stop.
  */
@@ -38,10 +42,14 @@ function open() {
   s.on('connect', () => {
     made++;
     if (mode === 'churn') setTimeout(() => s.destroy(), 100);
+    else if (mode === 'flood') s.destroy();
     else if (mode === 'idle') s.write('GET /volumes HTTP/1.1\\r\\nHost: x\\r\\nConnection: keep-alive\\r\\n\\r\\n');
   });
 }
-if (mode === 'churn') {
+if (mode === 'flood') {
+  // As fast as it can: 64 connects in flight, each closed at once and made again.
+  for (let i = 0; i < 64; i++) open();
+} else if (mode === 'churn') {
   // About 2,000 connections a second (what was measured dropping honest clients), each closed 100 ms after it is made.
   setInterval(() => { for (let i = 0; i < 20; i++) open(); }, 10);
 } else for (let i = 0; i < width; i++) open();
@@ -86,7 +94,10 @@ describe('snaptape serve: an honest control request is answered while another pr
   });
 
   /** Starts the churner, makes the honest requests, stops it; returns what each request got and the connections it made. */
-  async function underChurn(mode: 'churn' | 'silent' | 'idle'): Promise<{ answers: (number | string)[]; made: number; seconds: number }> {
+  async function underChurn(
+    mode: 'churn' | 'silent' | 'idle' | 'flood',
+    honest: () => Promise<number | string> = () => honestGet(socket),
+  ): Promise<{ answers: (number | string)[]; made: number; seconds: number }> {
     const child = spawn(process.execPath, ['-e', CHURNER, socket, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
     churner = child;
     let out = '';
@@ -102,7 +113,7 @@ describe('snaptape serve: an honest control request is answered while another pr
     await new Promise((resolve) => setTimeout(resolve, 300));
     const started = Date.now();
     const answers: (number | string)[] = [];
-    for (let i = 0; i < HONEST_REQUESTS; i++) answers.push(await honestGet(socket));
+    for (let i = 0; i < HONEST_REQUESTS; i++) answers.push(await honest());
     const seconds = (Date.now() - started) / 1000;
     const exited = new Promise((resolve) => child.on('exit', resolve));
     child.stdin?.write('stop\n');
@@ -146,4 +157,75 @@ describe('snaptape serve: an honest control request is answered while another pr
       }
     });
   }
+
+  it("the CLI's client is answered every time while another process floods the socket as fast as it can", async () => {
+    const client = new ControlClient({ kind: 'unix', socketPath: socket });
+    const { answers } = await underChurn('flood', () =>
+      client.listVolumes().then(
+        (volumes) => (volumes.length === 1 ? 200 : `${volumes.length} volumes`),
+        (error: Error) => error.message,
+      ),
+    );
+    const failed = answers.map((a, i) => [i, a] as const).filter(([, a]) => a !== 200);
+    expect(failed, 'requests not answered (index, error)').toEqual([]);
+  });
+});
+
+/**
+ * A control server stand-in whose connection queue is full for a while: it listens with a backlog
+ * of 1, and on "block" (stdin) holds its event loop for 1 s, so that connects made meanwhile fail
+ * with EAGAIN once the queue is full; afterwards it answers GET /volumes with no volumes.
+ */
+const SLOW_ACCEPTOR = `
+const http = require('node:http');
+const server = http.createServer((q, r) => { r.setHeader('content-type', 'application/json'); r.end('{"volumes":[]}'); });
+server.listen({ path: process.argv[1], backlog: 1 }, () => process.stdout.write('ready\\n'));
+process.stdin.on('data', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000));
+`;
+
+describe("the CLI's control client, when the server's connection queue is full", () => {
+  let dir: TempDir;
+  let child: ChildProcess | undefined;
+
+  beforeAll(() => {
+    dir = makeTempDir('snaptape-ctl-queue-');
+  });
+
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    dir.cleanup();
+  });
+
+  it('connects again (EAGAIN) until the server takes the connection, and is answered', async () => {
+    const socketPath = join(dir.path, 'slow.sock');
+    const server = spawn(process.execPath, ['-e', SLOW_ACCEPTOR, socketPath], { stdio: ['pipe', 'pipe', 'inherit'] });
+    child = server;
+    let out = '';
+    server.stdout?.setEncoding('utf8').on('data', (text: string) => (out += text));
+    const until = async (word: string): Promise<void> => {
+      while (!out.includes(word)) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    await until('ready');
+    server.stdin?.write('block\n');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Fill the queue: connects beyond the backlog fail with EAGAIN while the server does not accept.
+    const fillers: Socket[] = [];
+    let queueFull = false;
+    for (let i = 0; i < 8 && !queueFull; i++) {
+      const filler = connect(socketPath);
+      fillers.push(filler);
+      queueFull = await new Promise<boolean>((resolve) => {
+        filler.once('connect', () => resolve(false));
+        filler.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EAGAIN'));
+      });
+    }
+    expect(queueFull, 'the connection queue is full').toBe(true);
+    const client = new ControlClient({ kind: 'unix', socketPath });
+    const asked = Date.now();
+    const answer = await client.listVolumes().catch((error: Error) => error.message);
+    expect(answer).toEqual([]);
+    expect(Date.now() - asked, 'the answer came once the server took connections again').toBeGreaterThan(300);
+    for (const filler of fillers) filler.destroy();
+    server.kill('SIGKILL');
+  });
 });
