@@ -28,7 +28,7 @@
  * flock is released by the kernel when its holder dies, so a contender killed inside a takeover
  * never blocks the others. The guard is held only for a read, a stat, a look in /proc and a link.
  */
-import { closeSync, constants, fstatSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type FsExt from 'fs-ext';
@@ -238,6 +238,23 @@ function holdFileOf(imagePath: string, lockPath: string, action: string): number
     closeSync(fd);
     throw error;
   }
+}
+
+/**
+ * The process that holds the file at `path` (`holdFile`) under another of its names, read without
+ * taking anything (no flock, so worker threads may ask too): asked only when the path has another
+ * name, a hard link or the file a symbolic link leads to; undefined when none holds it, or unknown.
+ */
+export function fileHolderElsewhere(path: string): { pid: number; dev: bigint; ino: bigint } | undefined {
+  let stat;
+  try {
+    stat = statSync(path, { bigint: true });
+    if (!stat.isFile() || (stat.nlink < 2n && !lstatSync(path).isSymbolicLink())) return undefined;
+  } catch {
+    return undefined;
+  }
+  const pid = flockHolderPid(stat.dev, stat.ino);
+  return pid === undefined ? undefined : { pid, dev: stat.dev, ino: stat.ino };
 }
 
 /** The pid that /proc/locks names for a flock(2) on this device and inode; undefined where unknown. */

@@ -11,7 +11,7 @@
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LockedError } from '../errors/snaptape-error.js';
-import { liveLockOwner, lockImage, type ImageLock } from '../image/image-lock.js';
+import { fileHolderElsewhere, liveLockOwner, lockImage, type ImageLock } from '../image/image-lock.js';
 import { checkCartridgeWritable } from '../library/cartridge-guard.js';
 
 /**
@@ -70,10 +70,18 @@ export function withTapeLock<T>(path: string, write: () => T): T {
   }
 }
 
-/** Refuses to read a tape that another live process is writing now. */
+/** Refuses to read a tape that another live process is writing now, under this name or another (a link). */
 export function checkTapeNotBeingWritten(path: string): void {
   const owner = liveLockOwner(path);
-  if (owner === undefined || owner.pid === process.pid) return;
+  if (owner === undefined) {
+    const holder = fileHolderElsewhere(path);
+    if (holder === undefined || holder.pid === process.pid) return;
+    throw new LockedError(
+      `Cannot read tape ${path}: it is being written by process ${holder.pid} under another name of the same file (device ${holder.dev}, inode ${holder.ino}) and is incomplete until that writer finishes`,
+      { path, pid: holder.pid },
+    );
+  }
+  if (owner.pid === process.pid) return;
   throw new LockedError(
     `Cannot read tape ${path}: it is being written by process ${owner.pid}${owner.host ? ` on ${owner.host}` : ''} and is incomplete until that writer finishes (${path}.lock)`,
     { path, lockPath: `${path}.lock`, pid: owner.pid },

@@ -148,11 +148,11 @@ describe('a tape a running backup is writing, reached through a hard link', () =
     if (child && child.exitCode === null) child.kill('SIGKILL');
   });
 
-  it('is refused with LOCKED by backup --force and tape init --force, and the running backup finishes a whole tape', async () => {
+  it('is refused with LOCKED by backup --force, tape init --force and verify, and the running backup finishes a whole tape', async () => {
     const tape = at('running.aws');
     const link = at('running-hard.aws');
     // Throttled: the backup writes its tape for seconds, long enough for the two refusals below.
-    child = spawn(process.execPath, [SNAPTAPE_BIN, 'backup', source, '--to', tape, '--workers', '1', '--throttle-mbps', '0.5'], {
+    child = spawn(process.execPath, [SNAPTAPE_BIN, 'backup', source, '--to', tape, '--workers', '1', '--throttle-mbps', '0.25'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NO_COLOR: '1' },
     });
@@ -173,6 +173,8 @@ describe('a tape a running backup is writing, reached through a hard link', () =
     const holder = `process ${running.pid}`;
     expectCliFailure(runSnaptape(['backup', other, '--to', link, '--force']), 'LOCKED', [link, holder, /hard link/]);
     expectCliFailure(runSnaptape(['tape', 'init', link, '--volser', 'HRD001', '--force']), 'LOCKED', [link, holder]);
+    // A reader through the link is told the tape is being written, as through its own name.
+    expectCliFailure(runSnaptape(['verify', link]), 'LOCKED', [link, holder, /being written/]);
     expect(running.exitCode, 'the refusals came while the backup was still writing').toBeNull();
     expect(await exited, `the running backup succeeded (stderr: ${stderr})`).toBe(0);
     expect(ok(['verify', tape]), 'the running backup wrote a whole tape').toMatch(/: OK\n/);
