@@ -25,6 +25,7 @@
  * not see it.
  */
 import { LOG_EVENTS, type EventLogger } from '../base/log.js';
+import { markOnOwningThread } from '../base/server-gc.js';
 import { randomBytes } from 'node:crypto';
 import { NbdServer } from '../export/nbd-server.js';
 import { logNbdEvents } from './nbd-event-log.js';
@@ -115,6 +116,8 @@ export class VolumeServer {
 
   /** Opens and locks the volumes, takes up their mirrors and unfinished clones, and starts listening. Rejects with LockedError when a volume is in use, UsageError for a bad address, IoError when it cannot listen. */
   static async start(options: VolumeServerOptions): Promise<VolumeServer> {
+    // Before the first connection: its socket reads would start V8's concurrent marking (base/server-gc.ts).
+    markOnOwningThread();
     const listenAny = options.listenAny ?? false;
     if (options.nbdGroup !== undefined && options.nbd.kind !== 'unix') throw new UsageError('Cannot use --nbd-group: NBD does not listen on a unix socket');
     if (options.tlsPskFile !== undefined && options.nbd.kind !== 'tcp')
