@@ -21,9 +21,12 @@ import { lazyPackage } from '../base/lazy-package.js';
 
 const fse = lazyPackage<typeof FsExtra>('fs-extra');
 
-async function getObject(client: S3Client, bucket: string, key: string, range?: string): Promise<Readable> {
+async function getObject(client: S3Client, bucket: string, key: string, range?: string, abortSignal?: AbortSignal): Promise<Readable> {
   const { GetObjectCommand } = await loadS3Sdk();
-  const answer = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(range === undefined ? {} : { Range: range }) }));
+  const answer = await client.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key, ...(range === undefined ? {} : { Range: range }) }),
+    abortSignal === undefined ? {} : { abortSignal },
+  );
   if (answer.Body === undefined) throw new VaultError(`Cannot read s3://${bucket}/${key}: the store returned no body`, { object: `s3://${bucket}/${key}` });
   return answer.Body as Readable;
 }
@@ -171,29 +174,48 @@ export async function fetchCartridgeBlocks(
     throw translateIoError(cause, 'make the partial cartridge', path);
   }
   let bytesFetched = 0;
+  // The first failure stops every range: its request is aborted and its body destroyed, and the
+  // file is closed only once every worker has stopped writing to it (a late write to a closed
+  // descriptor lands in whatever file reuses its number).
+  const abort = new AbortController();
+  const bodies = new Set<Readable>();
+  let failure: { readonly error: unknown } | undefined;
+  const stop = (error: unknown): void => {
+    if (failure !== undefined) return;
+    failure = { error };
+    abort.abort();
+    for (const body of bodies) body.destroy();
+  };
   try {
     let next = 0;
     const worker = async (): Promise<void> => {
       // Bounded: each pass takes the next span, and there are spans.length of them.
-      while (next < spans.length) {
+      while (failure === undefined && next < spans.length) {
         const [start, end] = spans[next++] as [number, number];
         let at = start;
-        for await (const chunk of await getObject(client, location.bucket, key, `bytes=${start}-${end - 1}`)) {
-          const bytes = chunk as Buffer;
-          if (at + bytes.length > end) throw new VaultError(`Cannot fetch bytes ${start}-${end - 1} of ${where}: the store sent more`, { object: where });
-          writeFully(fd, bytes, at, path, 'the partial cartridge');
-          at += bytes.length;
+        const body = await getObject(client, location.bucket, key, `bytes=${start}-${end - 1}`, abort.signal);
+        bodies.add(body);
+        if (failure !== undefined) body.destroy();
+        try {
+          for await (const chunk of body) {
+            if (failure !== undefined) return;
+            const bytes = chunk as Buffer;
+            if (at + bytes.length > end) throw new VaultError(`Cannot fetch bytes ${start}-${end - 1} of ${where}: the store sent more`, { object: where });
+            writeFully(fd, bytes, at, path, 'the partial cartridge');
+            at += bytes.length;
+          }
+        } finally {
+          bodies.delete(body);
         }
         if (at !== end)
           throw new VaultError(`Cannot fetch bytes ${start}-${end - 1} of ${where}: the store sent ${at - start} of ${end - start}`, { object: where });
         bytesFetched += end - start;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(RANGES_IN_FLIGHT, spans.length) }, worker));
-  } catch (error) {
-    throw vaultFailure(error, 'fetch blocks of', where);
+    await Promise.all(Array.from({ length: Math.min(RANGES_IN_FLIGHT, spans.length) }, () => worker().catch(stop)));
   } finally {
     closeSync(fd);
   }
+  if (failure !== undefined) throw vaultFailure(failure.error, 'fetch blocks of', where);
   return { bytesFetched, requests: spans.length };
 }
