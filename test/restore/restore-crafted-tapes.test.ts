@@ -168,3 +168,42 @@ describe('restore places a lone tape only where its elements belong', () => {
     expect(sha256File(at('target.fba')), 'the existing target is untouched').toBe(before);
   });
 });
+
+describe('restore refuses a crafted FBA chain before it writes', () => {
+  let full: string;
+  let inc: string;
+  beforeAll(() => {
+    runSnaptapeOk(['init', at('c.fba'), '--type', 'fba', '--blocks', '200', '--volser', 'FCH001']);
+    runSnaptapeOk(['track', at('c.fba')]);
+    full = at('c-full.aws');
+    runSnaptapeOk(['backup', at('c.fba'), '--to', full]);
+    runSnaptapeOk(['track', at('c.fba'), '--checkpoint', 'touch']);
+    inc = at('c-inc.aws');
+    runSnaptapeOk(['backup', at('c.fba'), '--to', inc, '--incremental']);
+    runSnaptapeOk(['restore', full, '--to', at('c-target.fba'), '--new-volume']);
+  }, 120_000);
+
+  /** The incremental's run made to start at `first`, its one data block made to hold 8 blocks. */
+  const widened =
+    (first: number) =>
+    (blocks: TapeBlocks): TapeBlocks => {
+      const data = dataBlocksOf(blocks, 0);
+      const out = blocks.map((b) => (b !== null && labelIdOf(b) === 'UHL3' ? userLabel('UHL3', `FIRST=${first} COUNT=1`) : b));
+      out[data.first] = Buffer.alloc(8 * 512, 0xe5);
+      return out;
+    };
+
+  it.each([
+    ['inside the volume, over blocks it does not name', 0],
+    ['past the volume end', 196],
+  ])('a run of one block whose tape block holds eight: %s', (_where, first) => {
+    const blocks = readTapeBlocks(inc);
+    expect(dataBlocksOf(blocks, 0).count, 'the incremental holds one tape block').toBe(1);
+    const tape = crafted(`c-inc-wide-${first}.aws`, widened(first)(blocks));
+    expect(runSnaptape(['verify', '--chain', full, tape]).status, 'the chain verifies').toBe(0);
+    const target = at('c-target.fba');
+    const before = sha256File(target);
+    expectCliFailure(runSnaptape(['restore', full, tape, '--to', target]), 'TAPE_FORMAT', [tape, '1 blocks', '4096 bytes']);
+    expect(sha256File(target), 'the existing target is untouched').toBe(before);
+  });
+});
