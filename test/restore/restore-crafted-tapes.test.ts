@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCliFailure } from '../backup/backup-test-helpers.js';
 import { dataBlocksOf, readTapeBlocks, sealTapeBlocks, userLabel, userLabelWords, writeTapeBlocks, type TapeBlocks } from '../harness/craft-backup-tape.js';
 import { labelIdOf } from '../../src/tape/standard-labels.js';
+import { openTapeExport } from '../../src/techniques/restore/tape-volume-backend.js';
 import { sha256File } from '../harness/dasd.js';
 import { runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -205,5 +206,9 @@ describe('restore refuses a crafted FBA chain before it writes', () => {
     const before = sha256File(target);
     expectCliFailure(runSnaptape(['restore', full, tape, '--to', target]), 'TAPE_FORMAT', [tape, '1 blocks', '4096 bytes']);
     expect(sha256File(target), 'the existing target is untouched').toBe(before);
+    // Served, the chain shows what a restore would write, or nothing.
+    let served: { close(): void } | undefined;
+    expect(() => (served = openTapeExport([full, tape]))).toThrow(/c-inc-wide-\d+\.aws.*1 blocks.*4096 bytes/);
+    served?.close();
   });
 });
