@@ -61,6 +61,8 @@ export async function vaultLibraryCartridge(
     storageClass,
     retainUntil,
     onProgress: options.onProgress,
+    // Its own earlier copy there is replaced; any other cartridge of its volser is not.
+    replace: cartridge.vaultUrl === url,
   });
   const recorded = await withCatalog(options.catalog, (catalog) => recordVaulted(catalog, dir, cartridge.volser, url, result.removedLocal));
   return { ...result, cartridge: recorded };

@@ -267,5 +267,32 @@ describe('a library vaulted to a real S3 server (the drill of issue 24)', () => 
     expect(row).toMatchObject({ location: 'slot', vaultUrl: null });
     // No manifest: the store holds no vaulted cartridge for it either.
     await expect(s3.send(new HeadObjectCommand({ Bucket: 'vault', Key: `kill/${volser}.manifest.json` }))).rejects.toThrow();
+    // Run again, the vault replaces what the killed one left (an object with no manifest).
+    runSnaptapeOk(['library', 'vault', killLib, volser, '--to', 's3://vault/kill', '--remove-local']);
+    runSnaptapeOk(['library', 'recall', killLib, volser]);
+    expect(sha256File(path)).toBe(sha);
+  }, 180_000);
+
+  it("a second library's cartridge of the same volser does not replace the first's in a shared vault", async () => {
+    const libA = join(dir.path, 'shared-a');
+    const libB = join(dir.path, 'shared-b');
+    process.env.SNAPTAPE_CATALOG = join(dir.path, 'shared-a.db');
+    runSnaptapeOk(['library', 'init', libA, '--cartridges', '2']);
+    const a = runSnaptapeJson<{ cartridges: { volser: string }[] }>(['backup', source, '--to-library', libA, '--datasets', 'DS.SMALL']).cartridges[0]!.volser;
+    const shaA = sha256File(join(libA, `${a}.aws`));
+    runSnaptapeOk(['library', 'vault', libA, a, '--to', 's3://vault/shared', '--remove-local']);
+    process.env.SNAPTAPE_CATALOG = join(dir.path, 'shared-b.db');
+    runSnaptapeOk(['library', 'init', libB, '--cartridges', '2']);
+    const b = runSnaptapeJson<{ cartridges: { volser: string }[] }>(['backup', source, '--to-library', libB, '--datasets', 'DS.LARGE']).cartridges[0]!.volser;
+    expect(b).toBe(a);
+    const shaB = sha256File(join(libB, `${b}.aws`));
+    const refused = runSnaptape(['library', 'vault', libB, b, '--to', 's3://vault/shared', '--remove-local']);
+    expect(refused.status, refused.stderr).toBe(EXIT_STATUS_BY_CODE.VAULT);
+    expect(refused.stderr).toContain(`s3://vault/shared/${a}.aws`);
+    expect(refused.stderr).toContain(shaA);
+    expect(sha256File(join(libB, `${b}.aws`)), "library B's cartridge stays").toBe(shaB);
+    process.env.SNAPTAPE_CATALOG = join(dir.path, 'shared-a.db');
+    runSnaptapeOk(['library', 'recall', libA, a]);
+    expect(sha256File(join(libA, `${a}.aws`)), "library A's cartridge comes back as it went").toBe(shaA);
   }, 180_000);
 });
