@@ -294,5 +294,19 @@ describe('a library vaulted to a real S3 server (the drill of issue 24)', () => 
     process.env.SNAPTAPE_CATALOG = join(dir.path, 'shared-a.db');
     runSnaptapeOk(['library', 'recall', libA, a]);
     expect(sha256File(join(libA, `${a}.aws`)), "library A's cartridge comes back as it went").toBe(shaA);
+
+    // Replaced in the store all the same (by another tool, or before the vault refused): the recall
+    // checks the manifest against the SHA-256 the library recorded, and brings nothing back.
+    runSnaptapeOk(['library', 'vault', libA, a, '--to', 's3://vault/shared', '--remove-local']);
+    await vaultTape(join(libB, `${b}.aws`), b, 's3://vault/shared', { replace: true });
+    const inPlace = runSnaptape(['restore', a, '--library', libA, '--dataset', 'DS.SMALL', '--to', join(dir.path, 'shared.ckd'), '--new-volume']);
+    expect(inPlace.status, inPlace.stderr).toBe(EXIT_STATUS_BY_CODE.VAULT);
+    expect(inPlace.stderr).toContain(shaA);
+    expect(existsSync(join(dir.path, 'shared.ckd'))).toBe(false);
+    const recall = runSnaptape(['library', 'recall', libA, a]);
+    expect(recall.status, recall.stderr).toBe(EXIT_STATUS_BY_CODE.VAULT);
+    expect(recall.stderr).toContain(shaA);
+    expect(recall.stderr).toContain(shaB);
+    expect(existsSync(join(libA, `${a}.aws`))).toBe(false);
   }, 180_000);
 });
