@@ -5,7 +5,7 @@
  * reads a vaulted backup set in place: each vaulted cartridge is fetched in part (its labels, then
  * the chosen data set's sections) into sparse scratch files, which the one restore path reads.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { withCatalog } from '../catalog/catalog.js';
 import { LibraryError, VaultError } from '../errors/snaptape-error.js';
@@ -79,7 +79,6 @@ export async function recallLibraryCartridge(
   const client = await createVaultClient();
   const manifest = await readVaultManifest(client, location, cartridge.volser);
   requireRecordedCartridge('recall', cartridge, location, manifest);
-  rmSync(`${cartridge.path}.recall`, { force: true });
   const recalled = await recallCartridge(client, location, manifest, cartridge.path, options.onProgress);
   const back = await withCatalog(options.catalog, (catalog) => finishRecall(catalog, dir, cartridge.volser));
   return { cartridge: back, sizeBytes: recalled.sizeBytes, sha256: recalled.sha256, url: cartridge.vaultUrl };

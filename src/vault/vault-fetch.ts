@@ -5,7 +5,7 @@
  * index (a restore of one data set in place, without a download of the cartridge).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, ftruncateSync, openSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, rmSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type FsExtra from 'fs-extra';
@@ -18,6 +18,7 @@ import { vaultFailure } from './s3-failure.js';
 import { cartridgeKey, manifestKey, type S3Location } from './s3-location.js';
 import { MAX_MANIFEST_BYTES, parseVaultManifest, type VaultManifest } from './vault-manifest.js';
 import { lazyPackage } from '../base/lazy-package.js';
+import { lockImage } from '../image/image-lock.js';
 
 const fse = lazyPackage<typeof FsExtra>('fs-extra');
 
@@ -77,12 +78,31 @@ export async function recallCartridge(
   path: string,
   onProgress?: (receivedBytes: number, totalBytes: number) => void,
 ): Promise<RecallResult> {
+  // One recall to a path at a time, and none while a writer holds the tape: the lock is the
+  // tape's own (`<path>.lock`, as tape-lock.ts takes it), held until the cartridge has its name.
+  const lock = lockImage(path, `recall a cartridge to ${path}`);
+  try {
+    return await recallLocked(client, location, manifest, path, onProgress);
+  } finally {
+    lock.release();
+  }
+}
+
+async function recallLocked(
+  client: S3Client,
+  location: S3Location,
+  manifest: VaultManifest,
+  path: string,
+  onProgress?: (receivedBytes: number, totalBytes: number) => void,
+): Promise<RecallResult> {
   const key = cartridgeKey(location, manifest.volser);
   const where = `s3://${location.bucket}/${key}`;
   const partial = `${path}.recall`;
   let fd: number;
   try {
-    fd = openSync(partial, 'w', 0o644);
+    // What a recall that stopped left is ours to replace (under the lock); a new file, not a link's target.
+    rmSync(partial, { force: true });
+    fd = openSync(partial, 'wx', 0o644);
   } catch (cause) {
     throw translateIoError(cause, 'recall cartridge to', partial);
   }

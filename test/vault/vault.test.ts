@@ -12,7 +12,8 @@ import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand, PutObjectC
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recallTape, restoreFromVault, vaultTape } from '../../src/api/vault-api.js';
 import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
-import { VaultError } from '../../src/errors/snaptape-error.js';
+import { LockedError, VaultError } from '../../src/errors/snaptape-error.js';
+import { createVaultClient, parseS3Url, readVaultManifest, recallCartridge } from '../../src/vault/index.js';
 import { sha256File } from '../harness/dasd.js';
 import { startRadosgw, type Radosgw } from '../harness/radosgw.js';
 import { runSnaptape, runSnaptapeJson, runSnaptapeOk, SNAPTAPE_BIN } from '../harness/run-cli.js';
@@ -139,6 +140,35 @@ describe('vault to a real S3 server', () => {
     expect(refused).toBeInstanceOf(VaultError);
     expect((refused as Error).message).toMatch(/^Cannot reach the vault s3:\/\/vault\/f: SignatureDoesNotMatch|AccessDenied|HTTP 403/);
     expect(sha256File(path)).toBe(sha);
+  }, 120_000);
+
+  it('a second recall to the same file while one runs is refused, and the first brings back the cartridge', async () => {
+    const path = cartridge('VR0001');
+    const sha = sha256File(path);
+    await vaultTape(path, 'VR0001', 's3://vault/race', { removeLocal: true });
+    const client = await createVaultClient({ maxAttempts: 1 });
+    const location = parseS3Url('s3://vault/race');
+    const manifest = await readVaultManifest(client, location, 'VR0001');
+    const target = join(dir.path, 'race.aws');
+    rgw.pause();
+    let first: Promise<unknown>;
+    let second: Promise<unknown>;
+    try {
+      first = recallCartridge(client, location, manifest, target);
+      await new Promise((r) => setTimeout(r, 300));
+      second = recallCartridge(client, location, manifest, target).catch((e: unknown) => e);
+      // The second is refused at once: it must not wait for the store, nor touch the first's download.
+      const early = await Promise.race([second, new Promise((r) => setTimeout(() => r('still running'), 2000))]);
+      expect(early).toBeInstanceOf(LockedError);
+      expect((early as Error).message).toContain(target);
+    } finally {
+      rgw.resume();
+    }
+    await first;
+    await second;
+    expect(sha256File(target)).toBe(sha);
+    expect(existsSync(`${target}.recall`)).toBe(false);
+    client.destroy();
   }, 120_000);
 
   it('a malformed manifest in the store is refused with a clear error, nothing written', async () => {
