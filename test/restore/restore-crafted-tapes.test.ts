@@ -90,6 +90,12 @@ describe('restore refuses a crafted chain before it writes', () => {
     ],
     ['an incremental of a volume of another size', relabel('UHL1', (t) => t.replace('CYL=3', 'CYL=2')), /holds a 3390 of 2 cylinders/],
     ['a data set element in an incremental', asDataset, /not runs of the volume's units/],
+    // The run's second track is written all the same: onto a track the run does not name.
+    [
+      'a run that holds more tracks than its labels record',
+      relabel('UHL3', (t) => t.replace(/COUNT=\d+/, 'COUNT=1')),
+      /records tracks 1-1, but holds 2 tracks/,
+    ],
   ];
   cases.forEach(([title, edit, message], i) => {
     it(title, () => {
@@ -102,6 +108,10 @@ describe('restore refuses a crafted chain before it writes', () => {
       const fresh = at('chain-new.ckd');
       expectCliFailure(runSnaptape(['restore', full, tape, '--to', fresh, '--new-volume']), 'USAGE', [tape, message]);
       expect(existsSync(fresh), 'no new volume is left').toBe(false);
+      // Served, the chain is refused the same way.
+      let served: { close(): void } | undefined;
+      expect(() => (served = openTapeExport([full, tape]))).toThrow(message);
+      served?.close();
     });
   });
 
