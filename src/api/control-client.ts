@@ -7,7 +7,9 @@
  * - an API error whose code is a library code (SESSION, TARGET_EXISTS, ...) comes back as that class;
  * - the API's own codes (UNKNOWN_SESSION, BAD_REQUEST, UNAUTHORIZED, ...) come back as UsageError,
  *   TOO_MANY and SHUTTING_DOWN as SessionError; `details.apiCode` keeps the API's code;
- * - a server that cannot be reached is an IoError naming the address.
+ * - a server that cannot be reached is an IoError naming the address. A unix socket whose connection
+ *   queue is full (connect fails with EAGAIN: another process floods it) is connected to again, for
+ *   up to the request timeout: nothing was sent yet.
  * Requests (not the event stream) say `Accept-Encoding: gzip`; a gzip answer (a track map) is
  * decompressed here, and the size limit applies to the decompressed bytes.
  */
@@ -36,6 +38,12 @@ export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 export const MAX_EVENT_BYTES = 1024 * 1024;
 /** Default time a request may take before the client gives up. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Longest wait between two connects to a server whose connection queue is full. */
+export const CONNECT_RETRY_MAX_WAIT_MS = 50;
+
+/** Failures to connect because the server's connection queue was full: worth trying again. */
+const queueFullErrors = new WeakSet<Error>();
+
 /** Environment variable with the bearer token for a TCP control address. */
 export const CONTROL_TOKEN_ENV = 'SNAPTAPE_TOKEN';
 
@@ -187,6 +195,10 @@ export class ControlClient {
   /** Opens the server-sent event stream (all sessions, or one). */
   events(options: { session?: string }, onEvent: (event: SessionEvent) => void): Promise<EventSubscription> {
     const path = options.session === undefined ? '/events' : `/events?session=${encodeURIComponent(options.session)}`;
+    return this.connectingAgain(() => this.eventsOnce(path, onEvent));
+  }
+
+  private eventsOnce(path: string, onEvent: (event: SessionEvent) => void): Promise<EventSubscription> {
     return new Promise((resolve, reject) => {
       const request = httpRequest(this.requestOptions('GET', path), (response) => {
         if (response.statusCode !== 200) {
@@ -220,6 +232,29 @@ export class ControlClient {
   }
 
   private call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    return this.connectingAgain(() => this.callOnce<T>(method, path, body));
+  }
+
+  /**
+   * Runs `attempt` again while the server's connection queue is full (a unix socket's connect
+   * fails with EAGAIN when its listen backlog is: another process may be flooding it with
+   * connections), waiting 1, 2, 4 … up to CONNECT_RETRY_MAX_WAIT_MS between tries, for at most the
+   * request timeout. Nothing was sent on a connection that was never made, so any request may be
+   * tried again.
+   */
+  private async connectingAgain<T>(attempt: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.timeoutMs;
+    for (let wait = 1; ; wait = Math.min(wait * 2, CONNECT_RETRY_MAX_WAIT_MS)) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!(error instanceof Error && queueFullErrors.has(error)) || Date.now() + wait > deadline) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  private callOnce<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     return new Promise<T>((resolve, reject) => {
       const request = httpRequest(this.requestOptions(method, path, { bodyBytes: payload?.length, gzip: true }), (response) => {
@@ -237,7 +272,14 @@ export class ControlClient {
   }
 
   private unreachable(error: Error): SnaptapeError {
-    return new IoError(`Cannot reach the snaptape server at ${this.address}: ${error.message}`, { server: this.address });
+    const { code, syscall } = error as NodeJS.ErrnoException;
+    const queueFull = code === 'EAGAIN' && syscall === 'connect';
+    const failure = new IoError(
+      `Cannot reach the snaptape server at ${this.address}: ${error.message}${queueFull ? ' (its connection queue stayed full)' : ''}`,
+      { server: this.address },
+    );
+    if (queueFull) queueFullErrors.add(failure);
+    return failure;
   }
 }
 

@@ -14,7 +14,7 @@
  *   whole, and refuses it from its size, unread, past a bound (a sparse file of gigabytes costs
  *   its maker nothing).
  */
-import { closeSync, constants, fstatSync, openSync, read, readSync, write, writeSync, writevSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, read, readSync, write, writeSync, writev, writevSync } from 'node:fs';
 import { IoError, type SnaptapeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -159,6 +159,29 @@ export function writevFully(fd: number, buffers: readonly Uint8Array[], position
       throw translateIoError(error, `write ${what} at byte ${at}`, path);
     }
     if (n <= 0) throw noProgress(what, at, path);
+    at += n;
+    pending = dropWritten(pending, n);
+  }
+}
+
+/**
+ * `writevFully` on the libuv thread pool (one pwritev where it all goes at once), with the same
+ * rule for a short write: the rest goes again from where it stopped. The caller keeps `fd` open and
+ * the buffers unchanged until the promise settles.
+ */
+export async function writevFullyAsync(fd: number, buffers: readonly Uint8Array[], positionBytes: number, path: string, what = 'the file'): Promise<void> {
+  let pending = buffers.filter((b) => b.length > 0);
+  let at = positionBytes;
+  // Bounded: every pass either writes at least one byte or throws.
+  while (pending.length > 0) {
+    const from = at;
+    const n = await new Promise<number>((resolve, reject) =>
+      writev(fd, pending as Uint8Array[], from, (error, bytes) => {
+        if (error) reject(translateIoError(error, `write ${what} at byte ${from}`, path));
+        else resolve(bytes);
+      }),
+    );
+    if (n <= 0) throw noProgress(what, from, path);
     at += n;
     pending = dropWritten(pending, n);
   }

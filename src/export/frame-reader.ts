@@ -106,6 +106,36 @@ export class FrameReader {
   }
 
   /**
+   * The next `length` bytes, all already buffered, as views of the chunks the socket gave (in
+   * order, no copy): for a payload that is written where it lies (an NBD WRITE's, by pwritev). No
+   * read may be pending.
+   */
+  takeBuffered(length: number): Buffer[] {
+    assertInteger(length, 'take length', 0, this.maxFrameBytes);
+    assert(this.pending === undefined, 'one read at a time');
+    assert(length <= this.bufferedBytes, 'take only what is buffered');
+    const views: Buffer[] = [];
+    let left = length;
+    // Bounded by the number of buffered chunks.
+    while (left > 0) {
+      const chunk = this.chunks[0];
+      assert(chunk !== undefined, 'buffered chunks cover the take');
+      if (chunk.length <= left) {
+        views.push(chunk);
+        this.chunks.shift();
+        left -= chunk.length;
+      } else {
+        views.push(chunk.subarray(0, left));
+        this.chunks[0] = chunk.subarray(left);
+        left = 0;
+      }
+    }
+    this.bufferedBytes -= length;
+    this.updateFlow();
+    return views;
+  }
+
+  /**
    * A copy of the buffered bytes [at, at + length), without consuming them; undefined where fewer
    * are buffered. For a parser that looks at the next frame before it decides to read it.
    */

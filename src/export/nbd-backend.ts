@@ -16,6 +16,7 @@
  * A backend reports an operating failure by throwing a SnaptapeError; `nbdErrnoFor` turns it
  * into the errno of the reply and the connection carries on.
  */
+import type { ScatteredBytes } from '../base/scattered-bytes.js';
 import { isSnaptapeError, type ErrorCode } from '../errors/snaptape-error.js';
 import { NbdErrno, type NbdErrnoValue } from './nbd-constants.js';
 import type { MetaContextSource } from './nbd-meta-context.js';
@@ -51,9 +52,10 @@ export interface NbdExportBackend {
    * the bytes are in place, and the backend may keep `data` until then. The server keeps up to
    * SERVER_WRITES_IN_FLIGHT of a connection's WRITEs in flight, sends no READ or WRITE overlapping
    * one before it settles, runs any other request (FLUSH, WRITE_ZEROES) only after they all have,
-   * and waits for every write before it closes.
+   * and waits for every write before it closes. `data` may lie in several buffers (views of the
+   * socket's chunks, in order): the backend lands them as they lie, or gathers them once.
    */
-  writeAsync?(offsetBytes: number, data: Buffer): Promise<void>;
+  writeAsync?(offsetBytes: number, data: ScatteredBytes): Promise<void>;
   /**
    * `writeZeroes` as `writeAsync` writes, for a zero fill of at most ZERO_FILL_CHUNK_BYTES (a
    * mirror link's zero tail of a track or block): the server keeps it in flight like a WRITE.

@@ -42,8 +42,9 @@
  *   further request while more than SERVER_REPLY_BYTES_IN_FLIGHT of replies wait on the socket
  *   (the client must read its replies), so per-connection memory stays bounded;
  * - buffers: READ data is read straight into a reply buffer with room for the header in front,
- *   and sent with it in one write; a WRITE payload that one socket chunk holds is used where it
- *   lies, one that spans chunks (or merged WRITEs) is gathered into a buffer; both buffers come from the
+ *   and sent with it in one write; a WRITE payload already buffered (and merged WRITEs' payloads)
+ *   is written where it lies, as views of the socket's chunks (one pwritev, no copy); one that
+ *   arrives after its header and spans chunks is gathered into a buffer; both buffers come from the
  *   connection's pool (buffer-pool.ts) and go back to it after use (a payload's once its write has
  *   landed);
  * - after the handshake, a client that sends no request, or reads no reply, for `idleTimeoutMs` is
@@ -62,6 +63,7 @@ import type { NbdExportBackend } from './nbd-backend.js';
 import type { MirrorLinkGrant } from './mirror-link-option.js';
 import { canTransition, transition, type NbdConnectionState } from './nbd-connection-state.js';
 import { assert } from '../base/assert.js';
+import { sliceScattered, type ScatteredBytes } from '../base/scattered-bytes.js';
 import {
   CLOSE_DRAIN_TIMEOUT_MS,
   MAX_OPTION_DATA_BYTES,
@@ -434,28 +436,32 @@ export class NbdServerConnection {
   }
 
   /**
-   * Reads a WRITE's payload (into a pooled buffer where it spans socket chunks; a WRITE_ZEROES has
-   * none), with the WRITEs right behind it that land with it as one write (`followingWrites`), has
-   * the backend decide it at once, and answers each once the bytes have landed, unless the
-   * connection has stopped.
+   * Takes a WRITE's payload (a WRITE_ZEROES has none), with the WRITEs right behind it that land
+   * with it as one write (`followingWrites`), has the backend decide it at once, and answers each
+   * once the bytes have landed, unless the connection has stopped. A payload already buffered
+   * (and the following ones, always buffered) is taken as views of the socket's chunks, no byte
+   * copied; one still on its way is read into a pooled buffer where it spans chunks.
    */
   private async startWrite(backend: NbdExportBackend, request: NbdRequest, payloadBytes: number, agreed: TransmissionAgreement): Promise<void> {
     // Only once the payload is here: a WRITE that waits for its client does not wait for more.
-    const following = payloadBytes > 0 && this.reader.buffered >= payloadBytes ? this.followingWrites(backend, request) : [];
+    const buffered = payloadBytes > 0 && this.reader.buffered >= payloadBytes;
+    const following = buffered ? this.followingWrites(backend, request) : [];
     const requests = [request, ...following];
     const length = following.reduce((sum, next) => sum + next.length, payloadBytes);
-    // Merged payloads all take a buffer of the bound, one size class: of varying sizes, each would
-    // often find none to reuse in the pool, and a fresh one costs its page faults and its collection.
-    const pooled = payloadBytes > 0 ? this.buffers.take(following.length > 0 ? Math.max(length, SERVER_WRITE_MERGE_BYTES) : length) : undefined;
-    let payload: Buffer;
-    if (pooled === undefined) payload = Buffer.alloc(0);
-    else if (following.length === 0) payload = await this.fromClient(payloadBytes, this.options.idleTimeoutMs, pooled);
-    else payload = await this.gatherBuffered(requests, pooled);
-    // A payload that one socket chunk held is a view of it: the pooled buffer was not needed.
-    const holds = pooled !== undefined && payload.buffer === pooled.buffer;
-    if (pooled !== undefined && !holds) this.buffers.give(pooled);
+    let payload: ScatteredBytes = Buffer.alloc(0);
+    // The pooled buffer the payload lies in, given back once it has landed.
+    let holds: Buffer | undefined;
+    if (buffered) payload = this.takeBufferedPayloads(requests);
+    else if (payloadBytes > 0) {
+      const pooled = this.buffers.take(payloadBytes);
+      const read = await this.fromClient(payloadBytes, this.options.idleTimeoutMs, pooled);
+      payload = read;
+      // A payload that one socket chunk held is a view of it: the pooled buffer was not needed.
+      if (read.buffer === pooled.buffer) holds = pooled;
+      else this.buffers.give(pooled);
+    }
     if (this.stopped) {
-      if (holds) this.buffers.give(pooled);
+      if (holds !== undefined) this.buffers.give(holds);
       return;
     }
     this.writeBytesInFlight += length;
@@ -465,7 +471,7 @@ export class NbdServerConnection {
       this.writesInFlight.delete(done);
       this.writeBytesInFlight -= length;
       this.options.writeBudget.give(length);
-      if (holds) this.buffers.give(pooled);
+      if (holds !== undefined) this.buffers.give(holds);
       // The bytes have landed (or failed) whatever became of the client: a failure is reported, and
       // a shutdown (stopped, the socket still open: finish() ends it after this) still answers.
       if (this.socket.destroyed) {
@@ -490,13 +496,13 @@ export class NbdServerConnection {
    * its own, one after the other, so each gets its own errno as if they had never been merged (its
    * bytes are the same, and nothing overlapping them runs until they are answered). One result per request.
    */
-  private async land(backend: NbdExportBackend, requests: readonly NbdRequest[], landing: NbdRequest, payload: Buffer): Promise<RequestResult[]> {
+  private async land(backend: NbdExportBackend, requests: readonly NbdRequest[], landing: NbdRequest, payload: ScatteredBytes): Promise<RequestResult[]> {
     const result = await executeWriteInFlight(backend, landing, payload);
     if (requests.length === 1 || result.errno === NbdErrno.OK) return requests.map(() => result);
     const results: RequestResult[] = [];
     let at = 0;
     for (const each of requests) {
-      results.push(await executeWriteInFlight(backend, each, payload.subarray(at, at + each.length)));
+      results.push(await executeWriteInFlight(backend, each, sliceScattered(payload, at, at + each.length)));
       at += each.length;
     }
     return results;
@@ -541,21 +547,18 @@ export class NbdServerConnection {
   }
 
   /**
-   * Reads the payloads of `requests` (the first one's header already read, the others' headers
-   * between them, all buffered) one after the other into `into`.
+   * The payloads of `requests` (the first one's header already read, the others' headers between
+   * them, all buffered) one after the other, as views of the socket's chunks: one buffer where one
+   * chunk holds them all, else the list of views.
    */
-  private async gatherBuffered(requests: readonly NbdRequest[], into: Buffer): Promise<Buffer> {
-    let filled = 0;
+  private takeBufferedPayloads(requests: readonly NbdRequest[]): ScatteredBytes {
+    const views: Buffer[] = [];
     for (const [i, each] of requests.entries()) {
       // The header was decided on by peeking: it is only skipped here.
-      if (i > 0) await this.reader.readExact(NBD_REQUEST_HEADER_BYTES);
-      const part = into.subarray(filled, filled + each.length);
-      const bytes = await this.reader.readExact(each.length, part);
-      // One socket chunk held it: `readExact` gave a view of the chunk instead.
-      if (bytes.buffer !== into.buffer || bytes.byteOffset !== part.byteOffset) bytes.copy(part);
-      filled += each.length;
+      if (i > 0) this.reader.takeBuffered(NBD_REQUEST_HEADER_BYTES);
+      views.push(...this.reader.takeBuffered(each.length));
     }
-    return into.subarray(0, filled);
+    return views.length === 1 ? (views[0] as Buffer) : views;
   }
 
   /** Runs a READ off the owning thread and answers it when it completes, unless the connection has stopped. */

@@ -25,6 +25,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { assert } from '../base/assert.js';
+import { connectionToEvict } from '../base/connection-eviction.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { listenOnUnixSocket, removeSocketFile } from '../base/unix-socket-file.js';
 import type { NbdExportBackend } from './nbd-backend.js';
@@ -216,24 +217,19 @@ export class NbdServer {
   }
 
   /**
-   * Drops a connection waiting for its client, if any waits: the oldest still in its handshake
-   * (the map is in arrival order), else the one in transmission that has waited longest. It leaves
-   * the count at once.
+   * Drops a connection waiting for its client, if any waits (base/connection-eviction.ts: the
+   * oldest still in its handshake, the map being in arrival order, else the one in transmission
+   * that has waited longest). It leaves the count at once.
    */
   private evictLongestIdle(): void {
-    let victim = [...this.connections.values()].find((c) => c.inHandshake && c.idleSince !== undefined);
-    if (victim !== undefined) {
-      this.connections.delete(victim.connectionId);
-      victim.evict('evicted: the server was full and this connection had been in its handshake longest');
-      return;
-    }
-    for (const connection of this.connections.values()) {
-      const since = connection.idleSince;
-      if (since !== undefined && (victim === undefined || since < (victim.idleSince ?? Infinity))) victim = connection;
-    }
+    const victim = connectionToEvict(this.connections.values());
     if (victim === undefined) return;
     this.connections.delete(victim.connectionId);
-    victim.evict(`evicted: the server was full and this connection had been idle longest`);
+    victim.evict(
+      victim.inHandshake
+        ? 'evicted: the server was full and this connection had been in its handshake longest'
+        : 'evicted: the server was full and this connection had been idle longest',
+    );
   }
 
   private emit(event: NbdServerEvent): void {

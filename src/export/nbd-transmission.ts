@@ -16,6 +16,7 @@
  *   MAX_REQUEST_PAYLOAD_BYTES) is reported as `fatal`, because the stream has lost its framing.
  */
 import { assert } from '../base/assert.js';
+import type { ScatteredBytes } from '../base/scattered-bytes.js';
 import { decodeFields, encodeFields, num } from '../base/field-table.js';
 import { isSnaptapeError } from '../errors/snaptape-error.js';
 import { nbdErrnoFor, type NbdExportBackend } from './nbd-backend.js';
@@ -175,7 +176,7 @@ export function writesInFlight(backend: NbdExportBackend, request: NbdRequest): 
  * backend decides it before this returns its promise, which settles once the bytes have landed
  * (then FUA flushes). A failure, decided at once or of the landing write, becomes the reply's errno.
  */
-export async function executeWriteInFlight(backend: NbdExportBackend, request: NbdRequest, payload: Buffer): Promise<RequestResult> {
+export async function executeWriteInFlight(backend: NbdExportBackend, request: NbdRequest, payload: ScatteredBytes): Promise<RequestResult> {
   const offsetBytes = Number(request.offsetBytes);
   const write =
     request.type === NbdCommand.WRITE

@@ -19,6 +19,7 @@
  */
 import { basename, extname } from 'node:path';
 import { assert, assertInteger } from '../base/assert.js';
+import { scatteredLength, type ScatteredBytes } from '../base/scattered-bytes.js';
 import { LockedError, SessionError, UsageError } from '../errors/snaptape-error.js';
 import { volumeAllocation } from './allocation-context.js';
 import type { MetaContextSource } from './nbd-meta-context.js';
@@ -165,10 +166,10 @@ export class VolumeBackend implements NbdExportBackend {
   }
 
   /** `write` with the pwrite on the libuv pool where the volume's chain allows it (Volume.writeFlatDeferred). */
-  writeAsync(offsetBytes: number, data: Buffer): Promise<void> {
+  writeAsync(offsetBytes: number, data: ScatteredBytes): Promise<void> {
     assert(!this.volume.readOnly, 'write is not called on a read-only volume');
     this.refuseWhileHeld();
-    this.checkRange(offsetBytes, data.length);
+    this.checkRange(offsetBytes, scatteredLength(data));
     return this.volume.writeFlatDeferred(offsetBytes, data);
   }
 
@@ -255,7 +256,7 @@ class MirrorLinkBackend implements NbdExportBackend {
   }
 
   /** The guard sees the write as the mirror's: the chain runs inside `asMirror`, before `writeAsync` returns. */
-  writeAsync(offsetBytes: number, data: Buffer): Promise<void> {
+  writeAsync(offsetBytes: number, data: ScatteredBytes): Promise<void> {
     this.refuseOnceRevoked(offsetBytes);
     return this.guard.asMirror(() => this.inner.writeAsync(offsetBytes, data));
   }

@@ -13,6 +13,7 @@
  * through `readUnit` on this thread instead of letting workers read the file by path past the
  * faults. Without them, workers may read by path (write faults only concern host writes).
  */
+import { scatteredLength, sliceScattered, type ScatteredBytes } from '../base/scattered-bytes.js';
 import { DelegatingBackend } from './delegating-backend.js';
 import type { ImageBackend, UnitLocation } from './image-backend.js';
 import { FaultInjector, type FaultPlan } from './fault-plan.js';
@@ -21,7 +22,7 @@ export class FaultyBackend extends DelegatingBackend {
   readonly injector: FaultInjector;
 
   /** Present when the inner backend writes off the owning thread: the same, through the plan. */
-  readonly writeUnitsAsync?: (firstUnit: number, data: Uint8Array, offsetInSlot?: number) => Promise<void>;
+  readonly writeUnitsAsync?: (firstUnit: number, data: ScatteredBytes, offsetInSlot?: number) => Promise<void>;
 
   constructor(inner: ImageBackend, plan: FaultPlan) {
     super(inner);
@@ -31,12 +32,14 @@ export class FaultyBackend extends DelegatingBackend {
       this.writeUnitsAsync = async (firstUnit, data, offsetInSlot = 0) => {
         const slot = inner.slotBytes;
         // Bounded: each turn writes the rest of one slot; units land in order, as unit by unit.
-        for (let done = 0, u = firstUnit, inSlot = offsetInSlot; done < data.length; u++, inSlot = 0) {
-          const part = data.subarray(done, done + Math.min(slot - inSlot, data.length - done));
+        const length = scatteredLength(data);
+        for (let done = 0, u = firstUnit, inSlot = offsetInSlot; done < length; u++, inSlot = 0) {
+          const take = Math.min(slot - inSlot, length - done);
+          const part = sliceScattered(data, done, done + take);
           const unit = u;
           const at = inSlot;
-          await this.injector.writeAsync(unit, part.length, (bytes) => innerAsync.call(inner, unit, part.subarray(0, bytes), at));
-          done += part.length;
+          await this.injector.writeAsync(unit, take, (bytes) => innerAsync.call(inner, unit, sliceScattered(part, 0, bytes), at));
+          done += take;
         }
       };
     }

@@ -4,6 +4,7 @@
  * synchronous on purpose: a host write and its copy-before-write run to completion on the thread
  * that owns the volume (ARCHITECTURE.md, the copy-before-write protocol).
  */
+import type { ScatteredBytes } from '../base/scattered-bytes.js';
 import type { VolumeGeometry } from '../geometry/volume-geometry.js';
 
 /** How a worker thread can read the same units on its own file descriptor. */
@@ -62,9 +63,10 @@ export interface ImageBackend {
    * `writeUnits` on the libuv thread pool, where the store has the slots at fixed offsets of one
    * file: the promise settles once the bytes are written (rejects with the write's failure). The
    * caller keeps `data` unchanged and the backend open until then, and orders overlapping writes
-   * itself (`Volume.writeFlatDeferred`).
+   * itself (`Volume.writeFlatDeferred`). `data` may lie in several buffers (an NBD WRITE's socket
+   * chunks): they land back to back, in one pwritev, without being gathered.
    */
-  writeUnitsAsync?(firstUnit: number, data: Uint8Array, offsetInSlot?: number): Promise<void>;
+  writeUnitsAsync?(firstUnit: number, data: ScatteredBytes, offsetInSlot?: number): Promise<void>;
   /** Makes every write so far durable. */
   sync(): void;
   close(): void;

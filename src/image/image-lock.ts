@@ -28,7 +28,7 @@
  * flock is released by the kernel when its holder dies, so a contender killed inside a takeover
  * never blocks the others. The guard is held only for a read, a stat, a look in /proc and a link.
  */
-import { closeSync, constants, linkSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type FsExt from 'fs-ext';
@@ -39,6 +39,12 @@ import { translateIoError } from '../errors/io-error.js';
 
 export interface ImageLock {
   readonly lockPath: string;
+  /**
+   * Makes the lock follow the file's inode too, not only its name: see `holdFile` below. A no-op
+   * when there is no regular file at the path (yet) or it is held already; throws LockedError when
+   * another lock holds the file by another of its names.
+   */
+  holdFile(): void;
   release(): void;
 }
 
@@ -140,9 +146,9 @@ function isStale(lockPath: string, text: string): boolean {
 }
 
 /**
- * fs-ext, loaded on the first takeover only. Loaded at import, the native addon came into every
+ * fs-ext, loaded on first use (a takeover, a held file) only. Loaded at import, the native addon came into every
  * copy worker thread too (this module is imported there, through the tape reader), and the process
- * crashed with SIGSEGV when such a worker ended. Takeovers happen on the main thread.
+ * crashed with SIGSEGV when such a worker ended. Takeovers and `holdFile` happen on the main thread.
  */
 const fsExt = lazyPackage<typeof FsExt>('fs-ext');
 
@@ -189,13 +195,102 @@ export function liveLockOwner(imagePath: string): { pid: number; host: string } 
   return owner && { pid: owner.pid, host: owner.host };
 }
 
-function heldLock(lockPath: string, text: string): ImageLock {
+/**
+ * A lock file is named after one name of its file, and a file may have others (hard links), where
+ * no lock file is. A lock that holds its file (`holdFile`, taken by every tape writer) also holds
+ * flock(2) on the file itself, through a descriptor kept open until release: the kernel keys that
+ * on device and inode, so a second lock holding the file by any of its names is refused. The
+ * `<file>.lock` stays what says who holds the file (and what readers and takeovers look at); the
+ * flock only carries the same lock over to the file's other names, and the kernel drops it when its
+ * holder dies, so it is never stale.
+ */
+function holdFileOf(imagePath: string, lockPath: string, action: string): number | undefined {
+  let fd: number;
+  try {
+    // Read-only and non-blocking: a FIFO or a device is opened without waiting, and not held.
+    fd = openSync(imagePath, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return undefined; // Nothing there yet (its writer holds it once it has made it), or not ours to read.
+  }
+  try {
+    const stat = fstatSync(fd, { bigint: true });
+    if (!stat.isFile()) {
+      closeSync(fd);
+      return undefined;
+    }
+    try {
+      fsExt().flockSync(fd, 'exnb');
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') {
+        closeSync(fd);
+        return undefined; // A file system without flock (ENOLCK, EINVAL): the file is held by its name only.
+      }
+      const pid = flockHolderPid(stat.dev, stat.ino);
+      const who = pid === undefined ? 'another process' : pid === process.pid ? 'this process' : `process ${pid}`;
+      throw new LockedError(
+        `Cannot ${action}: ${imagePath} is another name (a hard link) of a file that ${who} holds locked (device ${stat.dev}, inode ${stat.ino})`,
+        { path: imagePath, lockPath, pid: pid ?? null },
+      );
+    }
+    return fd;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
+/**
+ * The process that holds the file at `path` (`holdFile`) under another of its names, read without
+ * taking anything (no flock, so worker threads may ask too): asked only when the path has another
+ * name, a hard link or the file a symbolic link leads to; undefined when none holds it, or unknown.
+ */
+export function fileHolderElsewhere(path: string): { pid: number; dev: bigint; ino: bigint } | undefined {
+  let stat;
+  try {
+    stat = statSync(path, { bigint: true });
+    if (!stat.isFile() || (stat.nlink < 2n && !lstatSync(path).isSymbolicLink())) return undefined;
+  } catch {
+    return undefined;
+  }
+  const pid = flockHolderPid(stat.dev, stat.ino);
+  return pid === undefined ? undefined : { pid, dev: stat.dev, ino: stat.ino };
+}
+
+/** The pid that /proc/locks names for a flock(2) on this device and inode; undefined where unknown. */
+function flockHolderPid(dev: bigint, ino: bigint): number | undefined {
+  let table: string;
+  try {
+    table = readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Linux dev_t: major in bits 8-19 and 32+, minor in bits 0-7 and 12-31 (as glibc's major()/minor()).
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  const key = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${ino}`;
+  for (const line of table.split('\n')) {
+    // "1: FLOCK  ADVISORY  WRITE 25102 fe:00:2147040 0 EOF"
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] === 'FLOCK' && fields[5] === key) return Number(fields[4]);
+  }
+  return undefined;
+}
+
+function heldLock(imagePath: string, lockPath: string, text: string, action: string): ImageLock {
   let released = false;
+  let fileFd: number | undefined;
   return {
     lockPath,
+    holdFile: () => {
+      if (released || fileFd !== undefined) return;
+      fileFd = holdFileOf(imagePath, lockPath, action);
+    },
     release: () => {
       if (released) return;
       released = true;
+      // The file first: while the lock file is there, no other lock can hold the file by this name.
+      if (fileFd !== undefined) closeSync(fileFd);
       // Only our own lock: one that was taken from us (wrongly) belongs to its new owner now.
       if (readLockText(lockPath) !== text) return;
       try {
@@ -215,7 +310,7 @@ export function lockImage(imagePath: string, action = `open ${imagePath} for wri
   const lockPath = `${imagePath}.lock`;
   const text = `${process.pid}\n${hostname()}\n${processStartTime(process.pid)}\n${randomBytes(8).toString('hex')}\n`;
   try {
-    if (createWhole(lockPath, text)) return heldLock(lockPath, text);
+    if (createWhole(lockPath, text)) return heldLock(imagePath, lockPath, text, action);
     const outcome = underGuard(lockPath, (): { held: true } | { held: false; owner: LockOwner | undefined } => {
       for (let attempt = 0; attempt < TAKEOVER_ATTEMPTS; attempt++) {
         const current = readLockText(lockPath);
@@ -231,7 +326,7 @@ export function lockImage(imagePath: string, action = `open ${imagePath} for wri
       }
       throw new LockedError(`Cannot ${action}: its lock ${lockPath} keeps changing hands`, { path: imagePath, lockPath });
     });
-    if (outcome.held) return heldLock(lockPath, text);
+    if (outcome.held) return heldLock(imagePath, lockPath, text, action);
     const owner = outcome.owner;
     const who = owner ? `process ${owner.pid}${owner.host ? ` on ${owner.host}` : ''}` : 'another process';
     throw new LockedError(`Cannot ${action}: it is locked by ${who} (${lockPath})`, { path: imagePath, lockPath, pid: owner?.pid ?? null });

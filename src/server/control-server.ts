@@ -18,9 +18,11 @@
  *
  * Authentication: a TCP listener requires `Authorization: Bearer <token>` on every request (401
  * otherwise, and the connection is closed); a unix socket needs none, its file is mode 0600 so only
- * the owner can connect. A TCP connection takes a slot only once it has shown the token; until then
- * it waits in a small pool of its own with a short deadline (control-connections.ts), so clients
- * without the token cannot lock out those with it.
+ * the owner can connect. A connection takes a slot only with its first request that may be served
+ * (on TCP, one that shows the token); until then it waits in a small pool of its own with a short
+ * deadline, the one longest there dropped first, and a full set of slots gives way to a request by
+ * dropping the connection idle longest (control-connections.ts). So clients without the token, or
+ * a local process that opens and closes connections or holds idle ones, cannot lock out others.
  * The live page's three static files are the exception: they hold no data and no secret, so they
  * are served without a token; the page takes the token from its URL fragment (`/#token=T`, never
  * sent to the server) and sends it as a bearer token on every API call it makes.
@@ -110,7 +112,7 @@ export class ControlServer {
     this.tokenBytes = options.address.kind === 'tcp' ? Buffer.from(options.token ?? '', 'utf8') : undefined;
     this.streams = new EventStreams(options.registry);
     this.server = createServer((request, response) => void this.handle(request, response));
-    this.connections = new ControlConnections({ credentialNeeded: this.tokenBytes !== undefined });
+    this.connections = new ControlConnections();
     this.server.on('connection', (socket: Socket) => this.connections.accept(socket));
     this.server.requestTimeout = REQUEST_TIMEOUT_MS;
     this.server.headersTimeout = REQUEST_TIMEOUT_MS;
@@ -195,6 +197,8 @@ export class ControlServer {
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    // Until the answer (or the event stream) ends, the connection is at work: never the one dropped.
+    response.once('close', this.connections.requestStarted(request.socket));
     try {
       const url = parseRequestUrl(request.url);
       if (this.authenticate(request, url.pathname)) this.admit(request);

@@ -11,11 +11,13 @@
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LockedError } from '../errors/snaptape-error.js';
-import { liveLockOwner, lockImage, type ImageLock } from '../image/image-lock.js';
+import { fileHolderElsewhere, liveLockOwner, lockImage, type ImageLock } from '../image/image-lock.js';
 import { checkCartridgeWritable } from '../library/cartridge-guard.js';
 
 /**
- * Takes the write lock of the tape file at `path`, or throws LockedError (exit status 10). This is
+ * Takes the write lock of the tape file at `path`, or throws LockedError (exit status 10): held
+ * under this name (`<tape>.lock`) and, when the file exists, on its inode (`ImageLock.holdFile`), so
+ * that a tape being written is refused by any of its names, hard links included. This is
  * the one door every tape writer goes through, so it is where a tape library's rules are asked
  * (library/cartridge-guard.ts): a cartridge that is WORM, retained, or not mounted is refused with
  * nothing of it touched. They are asked under the lock, so that the answer holds while it is held.
@@ -24,6 +26,8 @@ export function lockTape(path: string): ImageLock {
   const lock = lockImage(path, `write tape ${path}`);
   try {
     checkLinkedFileNotHeld(path);
+    // Every name of the file (hard links), not only this one: a writer that creates the tape holds it once made.
+    lock.holdFile();
     checkCartridgeWritable(path, `write tape ${path}`);
   } catch (error) {
     lock.release();
@@ -66,10 +70,18 @@ export function withTapeLock<T>(path: string, write: () => T): T {
   }
 }
 
-/** Refuses to read a tape that another live process is writing now. */
+/** Refuses to read a tape that another live process is writing now, under this name or another (a link). */
 export function checkTapeNotBeingWritten(path: string): void {
   const owner = liveLockOwner(path);
-  if (owner === undefined || owner.pid === process.pid) return;
+  if (owner === undefined) {
+    const holder = fileHolderElsewhere(path);
+    if (holder === undefined || holder.pid === process.pid) return;
+    throw new LockedError(
+      `Cannot read tape ${path}: it is being written by process ${holder.pid} under another name of the same file (device ${holder.dev}, inode ${holder.ino}) and is incomplete until that writer finishes`,
+      { path, pid: holder.pid },
+    );
+  }
+  if (owner.pid === process.pid) return;
   throw new LockedError(
     `Cannot read tape ${path}: it is being written by process ${owner.pid}${owner.host ? ` on ${owner.host}` : ''} and is incomplete until that writer finishes (${path}.lock)`,
     { path, lockPath: `${path}.lock`, pid: owner.pid },

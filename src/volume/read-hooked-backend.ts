@@ -10,6 +10,7 @@
  * `writeUnits` writes a run of whole slots in one call where the image allows it (`Volume.writeFlat`).
  */
 import { assert } from '../base/assert.js';
+import type { ScatteredBytes } from '../base/scattered-bytes.js';
 import type { ImageBackend, UnitLocation } from '../image/image-backend.js';
 import { DelegatingBackend } from '../image/delegating-backend.js';
 import type { InterceptorChain } from './write-interceptor.js';
@@ -86,7 +87,7 @@ export class ReadHookedBackend extends DelegatingBackend {
   }
 
   /** `writeUnits` on the thread pool; only where `writesAsync` (Volume.writeFlatDeferred checks). */
-  writeUnitsAsync(firstUnit: number, data: Uint8Array, offsetInSlot = 0): Promise<void> {
+  writeUnitsAsync(firstUnit: number, data: ScatteredBytes, offsetInSlot = 0): Promise<void> {
     const write = this.inner.writeUnitsAsync;
     assert(write !== undefined, `${this.path} writes slots off the owning thread`);
     return write.call(this.inner, firstUnit, data, offsetInSlot);

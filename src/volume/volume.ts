@@ -13,6 +13,7 @@
  *   reads that bypass these methods run it too (a clone destination fetches tracks on demand).
  */
 import { assert } from '../base/assert.js';
+import { gatherBytes, scatteredLength, scatteredPieces, sliceScattered, type ScatteredBytes } from '../base/scattered-bytes.js';
 import { AddressRangeError, ImageFormatError, IoError, RecordNotFoundError, TrackOverflowError, UsageError } from '../errors/snaptape-error.js';
 import { decodeTrack, emptyTrack, encodeTrack, encodedTrackBytes, numberRecords, trackUsedBytes, type CkdRecord, type CkdTrack } from '../ckd/track-codec.js';
 import { cchhOf, checkCchh, checkTrackIndex, formatCchhr, trackIndexOf, type Cchh, type Cchhr } from '../geometry/cchh.js';
@@ -29,11 +30,26 @@ import { readTrackSizes, saveTrackSizes } from './track-size-store.js';
  * write nothing past `before` was non-zero: the old bytes the write left (in front of it, or past
  * its end), and the written ones up to their last non-zero byte.
  */
-function nonZeroAfterWrite(before: number, inSlot: number, chunk: Buffer): number {
-  const end = inSlot + chunk.length;
+function nonZeroAfterWrite(before: number, inSlot: number, chunk: ScatteredBytes): number {
+  const end = inSlot + scatteredLength(chunk);
   const kept = before > end ? before : Math.min(before, inSlot);
-  const written = nonZeroExtent(chunk);
+  const written = scatteredNonZeroExtent(chunk);
   return Math.max(kept, written > 0 ? inSlot + written : 0);
+}
+
+/** `nonZeroExtent` of bytes in one buffer or several: from the last piece back, the first with a non-zero byte. */
+function scatteredNonZeroExtent(bytes: ScatteredBytes): number {
+  if (Buffer.isBuffer(bytes)) return nonZeroExtent(bytes);
+  const pieces = scatteredPieces(bytes);
+  let end = scatteredLength(bytes);
+  // Bounded by the number of pieces.
+  for (let i = pieces.length - 1; i >= 0; i--) {
+    const piece = pieces[i] as Buffer;
+    end -= piece.length;
+    const extent = nonZeroExtent(piece);
+    if (extent > 0) return end + extent;
+  }
+  return 0;
 }
 
 export interface NewRecord {
@@ -448,21 +464,24 @@ export class Volume {
    *
    * The caller orders what overlaps: it sends no read or write of the same bytes before the promise
    * settles (the NBD server waits), keeps `data` unchanged until then, and keeps the volume open
-   * until every deferred write has landed (`writesLanded`). A synchronous write of the same units
+   * until every deferred write has landed (`writesLanded`). `data` may lie in several buffers (an
+   * NBD WRITE's socket chunks): deferred, they land with one pwritev; run now, they are gathered
+   * into one buffer first (the one copy on that path). A synchronous write of the same units
    * meanwhile (another writer of the volume) lands in no fixed order with it, as two NBD clients'
    * overlapping writes do; V then takes the larger of the two results, so it still covers every byte.
    */
-  writeFlatDeferred(offsetBytes: number, data: Buffer): Promise<void> {
+  writeFlatDeferred(offsetBytes: number, data: ScatteredBytes): Promise<void> {
     const backend = this.backend as ReadHookedBackend;
     if (this.deferHolds > 0 || !backend.writesAsync || !this.chain.deferredWriteSafe) {
-      this.writeFlat(offsetBytes, data);
+      this.writeFlat(offsetBytes, gatherBytes(data));
       return Promise.resolve();
     }
-    this.checkFlat(offsetBytes, data.length);
-    if (data.length === 0) return Promise.resolve();
+    const length = scatteredLength(data);
+    this.checkFlat(offsetBytes, length);
+    if (length === 0) return Promise.resolve();
     const slot = this.backend.slotBytes;
     const first = Math.floor(offsetBytes / slot);
-    const count = Math.floor((offsetBytes + data.length - 1) / slot) - first + 1;
+    const count = Math.floor((offsetBytes + length - 1) / slot) - first + 1;
     const sizes = this.geometry.kind === 'ckd' ? this.trackSizes() : undefined;
     let after: number[] | undefined;
     const written = this.write('raw', first, count, () => {
@@ -540,16 +559,17 @@ export class Volume {
    * from V before the write and the bytes written. Until the write has landed, V keeps the larger of
    * the two (set here), so a write that fails part-way leaves no non-zero byte past V.
    */
-  private sizesAfterFlatWrite(sizes: TrackSizeTable, offsetBytes: number, data: Buffer): number[] {
+  private sizesAfterFlatWrite(sizes: TrackSizeTable, offsetBytes: number, data: ScatteredBytes): number[] {
     const slot = this.backend.slotBytes;
     const after: number[] = [];
+    const length = scatteredLength(data);
     // Bounded: each turn sizes one unit the span touches.
-    for (let done = 0; done < data.length;) {
+    for (let done = 0; done < length;) {
       const unit = Math.floor((offsetBytes + done) / slot);
       const inSlot = (offsetBytes + done) % slot;
-      const take = Math.min(slot - inSlot, data.length - done);
+      const take = Math.min(slot - inSlot, length - done);
       const before = sizes.get(unit);
-      const bytes = nonZeroAfterWrite(before, inSlot, data.subarray(done, done + take));
+      const bytes = nonZeroAfterWrite(before, inSlot, sliceScattered(data, done, done + take));
       after.push(bytes);
       sizes.set(unit, Math.max(before, bytes));
       done += take;

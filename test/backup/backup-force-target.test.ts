@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256File } from '../harness/dasd.js';
-import { runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
+import { SNAPTAPE_BIN, runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { expectCliFailure, tapeArtifacts } from './backup-test-helpers.js';
 
@@ -139,5 +139,46 @@ describe('a tape another process is writing, reached through a symlink', () => {
     held.stdin?.write('release\n');
     await exited;
     expectSourceUnchanged('a backup onto a held tape');
+  });
+});
+
+describe('a tape a running backup is writing, reached through a hard link', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('is refused with LOCKED by backup --force, tape init --force and verify, and the running backup finishes a whole tape', async () => {
+    const tape = at('running.aws');
+    const link = at('running-hard.aws');
+    // Throttled: the backup writes its tape for seconds, long enough for the two refusals below.
+    child = spawn(process.execPath, [SNAPTAPE_BIN, 'backup', source, '--to', tape, '--workers', '1', '--throttle-mbps', '0.25'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    const running = child;
+    let stderr = '';
+    running.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => running.on('exit', resolve));
+    // The tape is being written once the file exists with its lock held.
+    const deadline = Date.now() + 30_000;
+    while (!(existsSync(tape) && existsSync(`${tape}.lock`))) {
+      expect(running.exitCode, `the backup is still running (stderr: ${stderr})`).toBeNull();
+      expect(Date.now() < deadline, 'the backup started writing its tape').toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    linkSync(tape, link);
+    const other = sourceCopy('hard-running-source.ckd');
+    // Each refusal names the file and the backup's process (the kernel's lock table says which).
+    const holder = `process ${running.pid}`;
+    expectCliFailure(runSnaptape(['backup', other, '--to', link, '--force']), 'LOCKED', [link, holder, /hard link/]);
+    expectCliFailure(runSnaptape(['tape', 'init', link, '--volser', 'HRD001', '--force']), 'LOCKED', [link, holder]);
+    // A reader through the link is told the tape is being written, as through its own name.
+    expectCliFailure(runSnaptape(['verify', link]), 'LOCKED', [link, holder, /being written/]);
+    expect(running.exitCode, 'the refusals came while the backup was still writing').toBeNull();
+    expect(await exited, `the running backup succeeded (stderr: ${stderr})`).toBe(0);
+    expect(ok(['verify', tape]), 'the running backup wrote a whole tape').toMatch(/: OK\n/);
+    expect(existsSync(`${link}.lock`), 'the refused writers left no lock').toBe(false);
+    expectSourceUnchanged('a running backup and refused writers');
   });
 });

@@ -6,7 +6,7 @@
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readAtMost, readFully, writeFully, writevFully } from '../../src/base/file-io.js';
+import { readAtMost, readFully, writeFully, writevFully, writevFullyAsync } from '../../src/base/file-io.js';
 import { ImageFormatError, IoError, NoSpaceError } from '../../src/errors/snaptape-error.js';
 import { shortIoOn, type ShortIo } from '../harness/short-io-fs.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -70,6 +70,38 @@ describe('file-io on short transfers', () => {
     pattern(23).copy(expected, 1);
     Buffer.concat([pattern(7), pattern(12)]).copy(expected, 30);
     expect(readFileSync(path)).toEqual(expected);
+  });
+
+  it('writevFullyAsync finishes a write of several buffers the kernel takes 5 bytes at a time', async () => {
+    const path = join(dir.path, 'short-writev-async.bin');
+    writeFileSync(path, Buffer.alloc(64));
+    const fd = openSync(path, 'r+');
+    faults = shortIoOn(path, 5);
+    const pieces = [pattern(7), Buffer.alloc(0), pattern(12).subarray(3), pattern(4)];
+    await writevFullyAsync(fd, pieces, 30, path);
+    const calls = faults.calls.writev;
+    faults.restore();
+    closeSync(fd);
+    const expected = Buffer.alloc(64);
+    Buffer.concat(pieces).copy(expected, 30);
+    expect(readFileSync(path)).toEqual(expected);
+    // The harness writes at most 5 bytes of the first buffer left: 5 + 2, 5 + 4, 4.
+    expect(calls).toBe(5);
+  });
+
+  it('writevFullyAsync that makes no progress is an IoError naming the file and the byte offset', async () => {
+    const path = join(dir.path, 'stuck-async.bin');
+    writeFileSync(path, Buffer.alloc(16));
+    const fd = openSync(path, 'r+');
+    faults = shortIoOn(path, 0);
+    try {
+      await expect(writevFullyAsync(fd, [pattern(3), pattern(5)], 2, path, 'the units')).rejects.toThrow(
+        `Cannot write the units at byte 2: ${path}: the write made no progress`,
+      );
+    } finally {
+      faults.restore();
+      closeSync(fd);
+    }
   });
 
   it('a write that makes no progress is an IoError naming the file and the byte offset', () => {

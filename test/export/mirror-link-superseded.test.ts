@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/api/volume-api.js';
+import type { ScatteredBytes } from '../../src/base/scattered-bytes.js';
 import { NbdClient } from '../../src/export/nbd-client.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
 import { VolumeBackend } from '../../src/export/volume-backend.js';
@@ -42,7 +43,7 @@ class GatedReads extends DelegatingBackend {
     this.inner.writeUnits?.(firstUnit, data, offsetInSlot);
   }
 
-  writeUnitsAsync(firstUnit: number, data: Uint8Array, offsetInSlot = 0): Promise<void> {
+  writeUnitsAsync(firstUnit: number, data: ScatteredBytes, offsetInSlot = 0): Promise<void> {
     return this.inner.writeUnitsAsync?.(firstUnit, data, offsetInSlot) ?? Promise.resolve();
   }
 }

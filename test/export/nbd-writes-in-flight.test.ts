@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { gatherBytes, type ScatteredBytes } from '../../src/base/scattered-bytes.js';
 import { createVolume } from '../../src/api/volume-api.js';
 import { NbdProtocolError } from '../../src/errors/snaptape-error.js';
 import { SERVER_WRITE_BYTES_IN_FLIGHT, SERVER_WRITES_IN_FLIGHT } from '../../src/export/nbd-constants.js';
@@ -29,13 +30,13 @@ class SlowWriteBackend extends MemoryBackend {
   mostLanding = 0;
   readonly events: string[] = [];
 
-  async writeAsync(offsetBytes: number, data: Buffer): Promise<void> {
+  async writeAsync(offsetBytes: number, data: ScatteredBytes): Promise<void> {
     this.events.push(`decide ${offsetBytes}`);
     this.landing++;
     this.mostLanding = Math.max(this.mostLanding, this.landing);
     // Later writes land sooner, so they complete out of order.
     await new Promise((resolve) => setTimeout(resolve, 5 + ((offsetBytes / 4096) % 5) * 4));
-    this.write(offsetBytes, data);
+    this.write(offsetBytes, gatherBytes(data));
     this.events.push(`landed ${offsetBytes}`);
     this.landing--;
   }

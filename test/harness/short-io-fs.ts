@@ -11,13 +11,15 @@ import { syncBuiltinESMExports } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 
 export interface ShortIo {
-  /** Calls of readSync / writeSync / writevSync made on the descriptor. */
+  /** Calls of readSync / writeSync / writevSync (and of the pool's writev) made on the descriptor. */
   readonly calls: { read: number; write: number; writev: number };
   restore(): void;
 }
 
 type PositionedIo = (fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => number;
 type PositionedWritev = (fd: number, buffers: readonly Uint8Array[], position: number) => number;
+type WritevCallback = (error: NodeJS.ErrnoException | null, bytes: number) => void;
+type PooledWritev = (fd: number, buffers: readonly Uint8Array[], position: number, callback: WritevCallback) => void;
 
 /** The path /proc/self/fd shows for `path`, also for a file not made yet (its folder resolved). */
 function resolvedPath(path: string): string {
@@ -37,6 +39,7 @@ export function shortIoOn(path: string, maxBytes: number): ShortIo {
   const realRead = fs.readSync as unknown as PositionedIo;
   const realWrite = fs.writeSync as unknown as PositionedIo;
   const realWritev = fs.writevSync as unknown as PositionedWritev;
+  const realPooledWritev = fs.writev as unknown as PooledWritev;
   const calls = { read: 0, write: 0, writev: 0 };
   const mutable = fs as unknown as Record<string, unknown>;
   mutable.readSync = (f: number, buffer: Uint8Array, offset: number, length: number, position: number): number => {
@@ -56,6 +59,17 @@ export function shortIoOn(path: string, maxBytes: number): ShortIo {
     if (maxBytes === 0 || first === undefined) return 0;
     return realWrite(f, first, 0, Math.min(first.length, maxBytes), position);
   };
+  // The pool's writev (file-io `writevFullyAsync`): the same short write, answered on a later turn.
+  mutable.writev = (f: number, buffers: readonly Uint8Array[], position: number, callback: WritevCallback): void => {
+    if (!isTarget(f)) {
+      realPooledWritev(f, buffers, position, callback);
+      return;
+    }
+    calls.writev++;
+    const first = buffers[0];
+    const n = maxBytes === 0 || first === undefined ? 0 : realWrite(f, first, 0, Math.min(first.length, maxBytes), position);
+    setImmediate(() => callback(null, n));
+  };
   syncBuiltinESMExports();
   return {
     calls,
@@ -63,6 +77,7 @@ export function shortIoOn(path: string, maxBytes: number): ShortIo {
       mutable.readSync = realRead;
       mutable.writeSync = realWrite;
       mutable.writevSync = realWritev;
+      mutable.writev = realPooledWritev;
       syncBuiltinESMExports();
     },
   };

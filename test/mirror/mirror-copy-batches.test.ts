@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type ScatteredBytes } from '../../src/base/scattered-bytes.js';
 import { createVolume, openVolume } from '../../src/volume/open-volume.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
 import { VolumeBackend } from '../../src/export/volume-backend.js';
@@ -34,7 +35,7 @@ class CountingBackend extends VolumeBackend {
     this.writes++;
     super.writeZeroes(offsetBytes, length);
   }
-  override writeAsync(offsetBytes: number, data: Buffer): Promise<void> {
+  override writeAsync(offsetBytes: number, data: ScatteredBytes): Promise<void> {
     this.writes++;
     return super.writeAsync(offsetBytes, data);
   }

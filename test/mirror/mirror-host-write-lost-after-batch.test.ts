@@ -39,7 +39,9 @@ const backend = {
   name: 'sec', sizeBytes: size, readOnly: false, canTrim: false,
   read: (offset, length) => Buffer.from(data.subarray(offset, offset + length)),
   write: (offset, bytes) => void bytes.copy(data, offset),
-  async writeAsync(offset, bytes) {
+  async writeAsync(offset, scattered) {
+    // The server may hand the payload as the socket's chunks (a list of views).
+    const bytes = Array.isArray(scattered) ? Buffer.concat(scattered) : scattered;
     if (offset <= at && at < offset + bytes.length) {
       writesOfUnit += 1;
       if (writesOfUnit === 1) {

@@ -12,6 +12,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, expect, it } from 'vitest';
+import { scatteredLength, type ScatteredBytes } from '../../src/base/scattered-bytes.js';
 import { createVolume, openVolume } from '../../src/volume/open-volume.js';
 import { NbdClient } from '../../src/export/nbd-client.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
@@ -98,10 +99,10 @@ class LoggingBackend extends VolumeBackend {
     super.write(offsetBytes, data);
     this.onLanded?.(offsetBytes, data.length);
   }
-  override async writeAsync(offsetBytes: number, data: Buffer): Promise<void> {
-    this.landed.push({ offsetBytes, length: data.length, at: performance.now() });
+  override async writeAsync(offsetBytes: number, data: ScatteredBytes): Promise<void> {
+    this.landed.push({ offsetBytes, length: scatteredLength(data), at: performance.now() });
     await super.writeAsync(offsetBytes, data);
-    this.onLanded?.(offsetBytes, data.length);
+    this.onLanded?.(offsetBytes, scatteredLength(data));
   }
 }
 

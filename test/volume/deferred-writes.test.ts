@@ -117,4 +117,46 @@ describe('Volume.writeFlatDeferred', () => {
     expect(seen).toEqual([1]);
     await third;
   });
+
+  it('lands bytes in several buffers as one contiguous write would: same image bytes, same size table', async () => {
+    dir = makeTempDir('snaptape-deferred-scattered-');
+    const open = (name: string): Volume => createVolume(join(dir?.path ?? '', name), { type: '3390', cylinders: 1, volser: 'SCATT1' });
+    const contiguous = open('one.ckd');
+    const scattered = open('many.ckd');
+    const gathered = open('gathered.ckd');
+    // The last one has an interceptor that cannot defer: the write runs at once, gathered.
+    const seen: number[] = [];
+    gathered.addInterceptor(watcher(seen));
+    const slot = contiguous.backend.slotBytes;
+    const start = 2 * slot + 1000;
+    // Non-zero bytes, then a zero run across the end of track 3, then a track whose tail is zero.
+    const data = Buffer.alloc(3 * slot);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31 + 7) & 0xff || 1;
+    data.fill(0, slot - 5000, slot + 3000);
+    data.fill(0, 2 * slot + 100);
+    // Pieces cut at odd places, one empty, the last ones all zeros.
+    const cuts = [0, 4095, 4095, slot - 4000, slot - 1001, slot + 2999, 2 * slot + 50, 2 * slot + 5000, data.length];
+    const pieces = cuts.slice(1).map((end, i) => data.subarray(cuts[i], end));
+    for (const v of [contiguous, scattered, gathered]) v.writeFlat(2 * slot, Buffer.alloc(4 * slot, 0x11));
+    await contiguous.writeFlatDeferred(start, data);
+    const landing = scattered.writeFlatDeferred(start, pieces);
+    expect(scattered.deferredWritesInFlight).toBe(1);
+    await landing;
+    await gathered.writeFlatDeferred(start, pieces);
+    expect(seen).toEqual([2, 2]);
+    const tracks = Array.from({ length: 8 }, (_, t) => t);
+    const sizesOf = (v: Volume): number[] => tracks.map((t) => v.trackSizes().get(t));
+    expect(sizesOf(scattered)).toEqual(sizesOf(contiguous));
+    expect(sizesOf(gathered)).toEqual(sizesOf(contiguous));
+    // Track 4's tail is zero after the write: V shrank to its last non-zero byte.
+    expect(contiguous.trackSizes().get(4)).toBe(1000 + 100);
+    const image = (v: Volume): Buffer => {
+      const out = Buffer.alloc(8 * slot);
+      v.readFlatInto(0, out);
+      return out;
+    };
+    expect(image(scattered).equals(image(contiguous))).toBe(true);
+    expect(image(gathered).equals(image(contiguous))).toBe(true);
+    for (const v of [contiguous, scattered, gathered]) v.close();
+  });
 });

@@ -51,11 +51,11 @@ export interface PreparedBackup {
  * The tape's lock, taken before anything of the tape is touched (the spool, the tape, the session
  * files named after it) and released if preparing fails.
  */
-function withTapeLockFor<T extends object>(options: TapeBackupOptions, prepare: () => T): T & { readonly tapeLock?: ImageLock } {
+function withTapeLockFor<T extends object>(options: TapeBackupOptions, prepare: (tapeLock?: ImageLock) => T): T & { readonly tapeLock?: ImageLock } {
   if (options.tapeStartBlock !== undefined) return prepare();
   const tapeLock = lockTape(options.tapePath);
   try {
-    return { ...prepare(), tapeLock };
+    return { ...prepare(tapeLock), tapeLock };
   } catch (error) {
     tapeLock.release();
     throw error;
@@ -65,10 +65,10 @@ function withTapeLockFor<T extends object>(options: TapeBackupOptions, prepare: 
 export function prepareNewBackup(volume: Volume, options: TapeBackupOptions): PreparedBackup {
   checkWritable(volume);
   checkOptions(volume, options);
-  return withTapeLockFor(options, () => prepareNewUnderLock(volume, options));
+  return withTapeLockFor(options, (tapeLock) => prepareNewUnderLock(volume, options, tapeLock));
 }
 
-function prepareNewUnderLock(volume: Volume, options: TapeBackupOptions): PreparedBackup {
+function prepareNewUnderLock(volume: Volume, options: TapeBackupOptions, tapeLock: ImageLock | undefined): PreparedBackup {
   // The changed units are read now, in the synchronous stretch whose end is the start instant.
   const chain = planBackupChain(volume, options);
   const set = selectBackupSet(volume, { datasets: options.datasets, blockRanges: options.blockRanges, changedUnits: chain?.changedUnits });
@@ -83,6 +83,13 @@ function prepareNewUnderLock(volume: Volume, options: TapeBackupOptions): Prepar
   const spool = options.spoolPath === undefined ? undefined : BackupSpool.create(options.spoolPath, { force: options.force });
   try {
     const target = openTapeTarget(volume, options, layout.plan);
+    try {
+      // A tape this backup has just created is held by its inode too, as one it replaced already was.
+      tapeLock?.holdFile();
+    } catch (error) {
+      target.writer.close();
+      throw error;
+    }
     const key = sessionRecordKey(options);
     // The tape was just replaced: an earlier backup's record no longer describes it.
     removeSessionRecord(key);
