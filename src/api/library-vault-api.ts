@@ -5,10 +5,10 @@
  * reads a vaulted backup set in place: each vaulted cartridge is fetched in part (its labels, then
  * the chosen data set's sections) into sparse scratch files, which the one restore path reads.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { withCatalog } from '../catalog/catalog.js';
-import { LibraryError } from '../errors/snaptape-error.js';
+import { LibraryError, VaultError } from '../errors/snaptape-error.js';
 import { fileSha256 } from '../base/file-digest.js';
 import { beginRecall, cartridgeSet, cartridgeToVault, finishRecall, listLibrary, recordVaulted, type CartridgeRecord } from '../library/index.js';
 import type { TapeIndex } from '../tape/tape-index.js';
@@ -61,6 +61,8 @@ export async function vaultLibraryCartridge(
     storageClass,
     retainUntil,
     onProgress: options.onProgress,
+    // Its own earlier copy there is replaced; any other cartridge of its volser is not.
+    replace: cartridge.vaultUrl === url,
   });
   const recorded = await withCatalog(options.catalog, (catalog) => recordVaulted(catalog, dir, cartridge.volser, url, result.removedLocal));
   return { ...result, cartridge: recorded };
@@ -76,10 +78,23 @@ export async function recallLibraryCartridge(
   const location = parseS3Url(cartridge.vaultUrl);
   const client = await createVaultClient();
   const manifest = await readVaultManifest(client, location, cartridge.volser);
-  rmSync(`${cartridge.path}.recall`, { force: true });
+  requireRecordedCartridge('recall', cartridge, location, manifest);
   const recalled = await recallCartridge(client, location, manifest, cartridge.path, options.onProgress);
   const back = await withCatalog(options.catalog, (catalog) => finishRecall(catalog, dir, cartridge.volser));
   return { cartridge: back, sizeBytes: recalled.sizeBytes, sha256: recalled.sha256, url: cartridge.vaultUrl };
+}
+
+/**
+ * The manifest proves the object is what it says; the library's record (the SHA-256 the backup
+ * wrote), that it is this cartridge and not another of its volser. VaultError naming both.
+ */
+function requireRecordedCartridge(action: string, cartridge: CartridgeRecord, location: S3Location, manifest: VaultManifest): void {
+  if (cartridge.sha256 === null || manifest.sha256 === cartridge.sha256) return;
+  const where = `s3://${location.bucket}/${cartridgeKey(location, cartridge.volser)}`;
+  throw new VaultError(
+    `Cannot ${action} cartridge ${cartridge.volser} from ${where}: the vault holds a cartridge with SHA-256 ${manifest.sha256}, the library wrote ${cartridge.sha256}`,
+    { volser: cartridge.volser, object: where },
+  );
 }
 
 interface Section {
@@ -120,6 +135,7 @@ export async function vaultedSetTape(
     if (c.vaultUrl === null) throw new LibraryError(`Cannot read cartridge ${c.volser}: it is vaulted but the catalog names no vault`, { volser: c.volser });
     const location = parseS3Url(c.vaultUrl);
     const manifest = await readVaultManifest(client, location, c.volser);
+    requireRecordedCartridge('read', c, location, manifest);
     const path = join(scratchDir, `${c.volser}.aws`);
     const index = manifestIndex(manifest, path);
     bytesFetched += (await fetchCartridgeBlocks(client, location, manifest, index, labelBlockNumbers(manifest), path)).bytesFetched;

@@ -20,13 +20,22 @@ export interface ChangedUnits {
   isChanged(unit: number): boolean;
 }
 
-/** Checkpoint names: what fits a context name and a file name alike. */
-const CHECKPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/**
+ * Checkpoint names a context can carry: every name the change tracker takes (tracking-file.ts:
+ * letters, digits, '.', '_', ':' and '-', as a backup names its checkpoint after its tape file),
+ * and nothing that needs quoting in a context name.
+ */
+const CHECKPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
+/** Whether `checkpoint` can be named in a dirty context (a state file edited by hand may hold any name). */
+export function isDirtyContextCheckpoint(checkpoint: string): boolean {
+  return CHECKPOINT_NAME.test(checkpoint);
+}
 
 /** The context name of a checkpoint's changes. */
 export function dirtyContextName(checkpoint: string): string {
-  if (!CHECKPOINT_NAME.test(checkpoint)) {
-    throw new UsageError(`Cannot name a dirty context for checkpoint '${checkpoint.slice(0, 80)}': use 1-64 letters, digits, '.', '_' or '-'`, {
+  if (!isDirtyContextCheckpoint(checkpoint)) {
+    throw new UsageError(`Cannot name a dirty context for checkpoint '${checkpoint.slice(0, 80)}': use 1-64 letters, digits, '.', '_', ':' or '-'`, {
       checkpoint: checkpoint.slice(0, 80),
     });
   }

@@ -7,5 +7,5 @@ export { MAX_EXPORTS } from './nbd-constants.js';
 export { MAX_IDLE_TIMEOUT_MS, NbdServer, isLoopbackHost } from './nbd-server.js';
 export { pskOf, readPskFile } from './nbd-tls.js';
 export { VolumeBackend, exportNameFor } from './volume-backend.js';
-export { dirtyContextName, dirtyTracksContext, type ChangedUnits } from './dirty-tracks-context.js';
+export { dirtyContextName, dirtyTracksContext, isDirtyContextCheckpoint, type ChangedUnits } from './dirty-tracks-context.js';
 export type { MetaContextExtent, MetaContextSource } from './nbd-meta-context.js';

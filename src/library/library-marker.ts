@@ -10,6 +10,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { LibraryError } from '../errors/snaptape-error.js';
 
 export const LIBRARY_MARKER_FILE = 'snaptape-library.json';
+/** A cartridge's volser: what names its file in the library directory, and nothing that leaves it. */
+const CARTRIDGE_VOLSER = /^[A-Z0-9@#$]{1,6}$/;
 const CARTRIDGE_FILE = /^([A-Z0-9@#$]{1,6})\.aws$/;
 /** A marker names a format and a catalog path: a few hundred bytes. */
 const LIBRARY_MARKER_MAX_BYTES = 64 * 1024;
@@ -21,7 +23,17 @@ export interface LibraryMarker {
 
 /** The path of cartridge `volser` in library directory `library`. */
 export function cartridgePath(library: string, volser: string): string {
+  if (!isCartridgeVolser(volser))
+    throw new LibraryError(`Cannot use cartridge "${volser}" of library ${library}: a volser is 1 to 6 characters of A-Z, 0-9, @, # or $`, {
+      library,
+      volser,
+    });
   return join(library, `${volser}.aws`);
+}
+
+/** Whether `volser` can name a cartridge file (a tape's VOL1 or a catalog row may hold anything). */
+export function isCartridgeVolser(volser: string): boolean {
+  return CARTRIDGE_VOLSER.test(volser);
 }
 
 /** The volser a file name in a library directory stands for, if it is a cartridge's name. */

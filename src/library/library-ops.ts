@@ -14,7 +14,7 @@ import { CartridgeProtectedError, LibraryError, UsageError } from '../errors/sna
 import { checkVolser, initTape } from '../tape/init-tape.js';
 import { decodeStandardLabel, labelIdOf } from '../tape/standard-labels.js';
 import { TapeReader } from '../tape/tape-reader.js';
-import { cartridgePath, LIBRARY_MARKER_FILE, libraryKey, readMarker } from './library-marker.js';
+import { cartridgePath, isCartridgeVolser, LIBRARY_MARKER_FILE, libraryKey, readMarker } from './library-marker.js';
 import {
   getCartridge,
   getLibrary,
@@ -273,7 +273,11 @@ function readVolser(path: string): string {
     if (first.kind !== 'block' || labelIdOf(first.data) !== 'VOL1')
       throw new LibraryError(`Cannot inject ${path}: it is not a standard-labelled tape (no VOL1 in its first block)`, { path });
     const label = decodeStandardLabel(first.data, { path, blockNumber: 0, offsetBytes: 0 });
-    return label.labelId === 'VOL1' ? label.volser : '';
+    const volser = label.labelId === 'VOL1' ? label.volser : '';
+    // The volser names the cartridge's file: one that is no volser ("../X", blanks) is refused.
+    if (!isCartridgeVolser(volser))
+      throw new LibraryError(`Cannot inject ${path}: its VOL1 volser "${volser}" is not 1 to 6 characters of A-Z, 0-9, @, # or $`, { path, volser });
+    return volser;
   } finally {
     reader.close();
   }

@@ -5,7 +5,7 @@
  * BLOCK_STATUS request reads the tracker's map as it is then, so a client sees every write that
  * was acknowledged before its request.
  */
-import { dirtyContextName, dirtyTracksContext, type MetaContextSource } from '../export/index.js';
+import { dirtyContextName, dirtyTracksContext, isDirtyContextCheckpoint, type MetaContextSource } from '../export/index.js';
 import { changedUnitsSince, trackerOf } from '../techniques/tracking/index.js';
 import type { Volume } from '../volume/volume.js';
 
@@ -24,5 +24,6 @@ function liveDirtyContext(volume: Volume, checkpoint: string): MetaContextSource
 export function dirtyContextsOf(volume: Volume): MetaContextSource[] {
   const tracker = trackerOf(volume);
   if (tracker === undefined) return [];
-  return tracker.state.checkpoints.map((c) => liveDirtyContext(volume, c.name));
+  // A name no context can carry is not offered: it must not cost the client the other contexts.
+  return tracker.state.checkpoints.filter((c) => isDirtyContextCheckpoint(c.name)).map((c) => liveDirtyContext(volume, c.name));
 }

@@ -5,7 +5,7 @@
  * index (a restore of one data set in place, without a download of the cartridge).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, ftruncateSync, openSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, rmSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type FsExtra from 'fs-extra';
@@ -18,12 +18,16 @@ import { vaultFailure } from './s3-failure.js';
 import { cartridgeKey, manifestKey, type S3Location } from './s3-location.js';
 import { MAX_MANIFEST_BYTES, parseVaultManifest, type VaultManifest } from './vault-manifest.js';
 import { lazyPackage } from '../base/lazy-package.js';
+import { lockImage } from '../image/image-lock.js';
 
 const fse = lazyPackage<typeof FsExtra>('fs-extra');
 
-async function getObject(client: S3Client, bucket: string, key: string, range?: string): Promise<Readable> {
+async function getObject(client: S3Client, bucket: string, key: string, range?: string, abortSignal?: AbortSignal): Promise<Readable> {
   const { GetObjectCommand } = await loadS3Sdk();
-  const answer = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(range === undefined ? {} : { Range: range }) }));
+  const answer = await client.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key, ...(range === undefined ? {} : { Range: range }) }),
+    abortSignal === undefined ? {} : { abortSignal },
+  );
   if (answer.Body === undefined) throw new VaultError(`Cannot read s3://${bucket}/${key}: the store returned no body`, { object: `s3://${bucket}/${key}` });
   return answer.Body as Readable;
 }
@@ -74,12 +78,31 @@ export async function recallCartridge(
   path: string,
   onProgress?: (receivedBytes: number, totalBytes: number) => void,
 ): Promise<RecallResult> {
+  // One recall to a path at a time, and none while a writer holds the tape: the lock is the
+  // tape's own (`<path>.lock`, as tape-lock.ts takes it), held until the cartridge has its name.
+  const lock = lockImage(path, `recall a cartridge to ${path}`);
+  try {
+    return await recallLocked(client, location, manifest, path, onProgress);
+  } finally {
+    lock.release();
+  }
+}
+
+async function recallLocked(
+  client: S3Client,
+  location: S3Location,
+  manifest: VaultManifest,
+  path: string,
+  onProgress?: (receivedBytes: number, totalBytes: number) => void,
+): Promise<RecallResult> {
   const key = cartridgeKey(location, manifest.volser);
   const where = `s3://${location.bucket}/${key}`;
   const partial = `${path}.recall`;
   let fd: number;
   try {
-    fd = openSync(partial, 'w', 0o644);
+    // What a recall that stopped left is ours to replace (under the lock); a new file, not a link's target.
+    rmSync(partial, { force: true });
+    fd = openSync(partial, 'wx', 0o644);
   } catch (cause) {
     throw translateIoError(cause, 'recall cartridge to', partial);
   }
@@ -171,29 +194,48 @@ export async function fetchCartridgeBlocks(
     throw translateIoError(cause, 'make the partial cartridge', path);
   }
   let bytesFetched = 0;
+  // The first failure stops every range: its request is aborted and its body destroyed, and the
+  // file is closed only once every worker has stopped writing to it (a late write to a closed
+  // descriptor lands in whatever file reuses its number).
+  const abort = new AbortController();
+  const bodies = new Set<Readable>();
+  let failure: { readonly error: unknown } | undefined;
+  const stop = (error: unknown): void => {
+    if (failure !== undefined) return;
+    failure = { error };
+    abort.abort();
+    for (const body of bodies) body.destroy();
+  };
   try {
     let next = 0;
     const worker = async (): Promise<void> => {
       // Bounded: each pass takes the next span, and there are spans.length of them.
-      while (next < spans.length) {
+      while (failure === undefined && next < spans.length) {
         const [start, end] = spans[next++] as [number, number];
         let at = start;
-        for await (const chunk of await getObject(client, location.bucket, key, `bytes=${start}-${end - 1}`)) {
-          const bytes = chunk as Buffer;
-          if (at + bytes.length > end) throw new VaultError(`Cannot fetch bytes ${start}-${end - 1} of ${where}: the store sent more`, { object: where });
-          writeFully(fd, bytes, at, path, 'the partial cartridge');
-          at += bytes.length;
+        const body = await getObject(client, location.bucket, key, `bytes=${start}-${end - 1}`, abort.signal);
+        bodies.add(body);
+        if (failure !== undefined) body.destroy();
+        try {
+          for await (const chunk of body) {
+            if (failure !== undefined) return;
+            const bytes = chunk as Buffer;
+            if (at + bytes.length > end) throw new VaultError(`Cannot fetch bytes ${start}-${end - 1} of ${where}: the store sent more`, { object: where });
+            writeFully(fd, bytes, at, path, 'the partial cartridge');
+            at += bytes.length;
+          }
+        } finally {
+          bodies.delete(body);
         }
         if (at !== end)
           throw new VaultError(`Cannot fetch bytes ${start}-${end - 1} of ${where}: the store sent ${at - start} of ${end - start}`, { object: where });
         bytesFetched += end - start;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(RANGES_IN_FLIGHT, spans.length) }, worker));
-  } catch (error) {
-    throw vaultFailure(error, 'fetch blocks of', where);
+    await Promise.all(Array.from({ length: Math.min(RANGES_IN_FLIGHT, spans.length) }, () => worker().catch(stop)));
   } finally {
     closeSync(fd);
   }
+  if (failure !== undefined) throw vaultFailure(failure.error, 'fetch blocks of', where);
   return { bytesFetched, requests: spans.length };
 }

@@ -133,6 +133,16 @@ export function parseVaultManifest(text: string, where: string): VaultManifest {
   ) {
     bad('its data sets are malformed');
   }
+  // Disjoint, so that walking them block by block costs no more than the index (each naming the
+  // whole index, a 64 MB manifest would cost billions of steps).
+  const spans = (dataSets as VaultedDataSet[]).map((d) => [d.firstBlockNumber, d.firstBlockNumber + d.blockCount] as const).sort((a, b) => a[0] - b[0]);
+  const overlap = spans.findIndex((span, i) => i > 0 && span[0] < (spans[i - 1] as readonly [number, number])[1]);
+  if (overlap > 0) {
+    const [first, end] = spans[overlap] as readonly [number, number];
+    bad(
+      `its data sets overlap (blocks ${first}-${end - 1} and ${(spans[overlap - 1] as readonly [number, number])[0]}-${(spans[overlap - 1] as readonly [number, number])[1] - 1})`,
+    );
+  }
   return value as unknown as VaultManifest;
 }
 

@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import type { S3Client, StorageClass } from '@aws-sdk/client-s3';
 import type FsExtra from 'fs-extra';
 import { VaultError } from '../errors/snaptape-error.js';
-import { objectSha256 } from './vault-fetch.js';
+import { objectSha256, readVaultManifest } from './vault-fetch.js';
 import { buildVaultManifest, type VaultManifest } from './vault-manifest.js';
 import { loadS3Sdk, loadS3Uploads } from './s3-client.js';
 import { vaultFailure } from './s3-failure.js';
@@ -30,6 +30,12 @@ export interface VaultOptions {
   readonly removeLocal?: boolean;
   /** Told the bytes uploaded so far. */
   readonly onProgress?: (sentBytes: number, totalBytes: number) => void;
+  /**
+   * Replace a cartridge of this volser already vaulted at the location (its manifest there), as a
+   * library does for a cartridge it vaulted there itself. Without it such a cartridge is left as it
+   * is and the vault refused, unless it is this very cartridge (the same SHA-256).
+   */
+  readonly replace?: boolean;
 }
 
 export interface VaultResult {
@@ -59,6 +65,31 @@ async function bucketHasObjectLock(client: S3Client, bucket: string): Promise<bo
   }
 }
 
+/**
+ * Refuses to vault over another cartridge of the same volser already vaulted at `location` (another
+ * library's A00001 in a shared prefix): replaced, it would be lost, and its library would recall
+ * this one in its place. A cartridge is vaulted once its manifest is stored (it is written after
+ * the object), so an object without one, left by a vault that stopped, is replaced.
+ */
+async function refuseOtherCartridge(client: S3Client, location: S3Location, manifest: VaultManifest, path: string): Promise<void> {
+  const { HeadObjectCommand } = await loadS3Sdk();
+  const mKey = manifestKey(location, manifest.volser);
+  try {
+    await client.send(new HeadObjectCommand({ Bucket: location.bucket, Key: mKey }));
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404 || (error as { name?: string }).name === 'NotFound') return;
+    throw vaultFailure(error, 'look for a vaulted cartridge at', `s3://${location.bucket}/${mKey}`);
+  }
+  const stored = await readVaultManifest(client, location, manifest.volser);
+  if (stored.sha256 === manifest.sha256) return;
+  const where = `s3://${location.bucket}/${cartridgeKey(location, manifest.volser)}`;
+  throw new VaultError(
+    `Cannot vault ${path} to ${where}: the vault already holds another cartridge ${manifest.volser} there (SHA-256 ${stored.sha256}, this one ${manifest.sha256}); vault to another prefix`,
+    { path, object: where },
+  );
+}
+
 export async function vaultCartridge(client: S3Client, path: string, volser: string, location: S3Location, options: VaultOptions = {}): Promise<VaultResult> {
   const manifest = buildVaultManifest(path, volser);
   const key = cartridgeKey(location, volser);
@@ -69,6 +100,7 @@ export async function vaultCartridge(client: S3Client, path: string, volser: str
   } catch (error) {
     throw vaultFailure(error, 'reach the vault', s3Url(location));
   }
+  if (options.replace !== true) await refuseOtherCartridge(client, location, manifest, path);
   const locked = options.retainUntil !== undefined && (await bucketHasObjectLock(client, location.bucket));
   const lock = locked ? { ObjectLockMode: 'COMPLIANCE' as const, ObjectLockRetainUntilDate: options.retainUntil } : {};
   const storage = options.storageClass === undefined ? {} : { StorageClass: options.storageClass as StorageClass };

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCliFailure } from '../backup/backup-test-helpers.js';
 import { dataBlocksOf, readTapeBlocks, sealTapeBlocks, userLabel, userLabelWords, writeTapeBlocks, type TapeBlocks } from '../harness/craft-backup-tape.js';
 import { labelIdOf } from '../../src/tape/standard-labels.js';
+import { openTapeExport } from '../../src/techniques/restore/tape-volume-backend.js';
 import { sha256File } from '../harness/dasd.js';
 import { runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -89,6 +90,12 @@ describe('restore refuses a crafted chain before it writes', () => {
     ],
     ['an incremental of a volume of another size', relabel('UHL1', (t) => t.replace('CYL=3', 'CYL=2')), /holds a 3390 of 2 cylinders/],
     ['a data set element in an incremental', asDataset, /not runs of the volume's units/],
+    // The run's second track is written all the same: onto a track the run does not name.
+    [
+      'a run that holds more tracks than its labels record',
+      relabel('UHL3', (t) => t.replace(/COUNT=\d+/, 'COUNT=1')),
+      /records tracks 1-1, but holds 2 tracks/,
+    ],
   ];
   cases.forEach(([title, edit, message], i) => {
     it(title, () => {
@@ -101,6 +108,10 @@ describe('restore refuses a crafted chain before it writes', () => {
       const fresh = at('chain-new.ckd');
       expectCliFailure(runSnaptape(['restore', full, tape, '--to', fresh, '--new-volume']), 'USAGE', [tape, message]);
       expect(existsSync(fresh), 'no new volume is left').toBe(false);
+      // Served, the chain is refused the same way.
+      let served: { close(): void } | undefined;
+      expect(() => (served = openTapeExport([full, tape]))).toThrow(message);
+      served?.close();
     });
   });
 
@@ -166,5 +177,48 @@ describe('restore places a lone tape only where its elements belong', () => {
       'record 5 blocks (2560 bytes), its tape blocks hold 10240 bytes',
     ]);
     expect(sha256File(at('target.fba')), 'the existing target is untouched').toBe(before);
+  });
+});
+
+describe('restore refuses a crafted FBA chain before it writes', () => {
+  let full: string;
+  let inc: string;
+  beforeAll(() => {
+    runSnaptapeOk(['init', at('c.fba'), '--type', 'fba', '--blocks', '200', '--volser', 'FCH001']);
+    runSnaptapeOk(['track', at('c.fba')]);
+    full = at('c-full.aws');
+    runSnaptapeOk(['backup', at('c.fba'), '--to', full]);
+    runSnaptapeOk(['track', at('c.fba'), '--checkpoint', 'touch']);
+    inc = at('c-inc.aws');
+    runSnaptapeOk(['backup', at('c.fba'), '--to', inc, '--incremental']);
+    runSnaptapeOk(['restore', full, '--to', at('c-target.fba'), '--new-volume']);
+  }, 120_000);
+
+  /** The incremental's run made to start at `first`, its one data block made to hold 8 blocks. */
+  const widened =
+    (first: number) =>
+    (blocks: TapeBlocks): TapeBlocks => {
+      const data = dataBlocksOf(blocks, 0);
+      const out = blocks.map((b) => (b !== null && labelIdOf(b) === 'UHL3' ? userLabel('UHL3', `FIRST=${first} COUNT=1`) : b));
+      out[data.first] = Buffer.alloc(8 * 512, 0xe5);
+      return out;
+    };
+
+  it.each([
+    ['inside the volume, over blocks it does not name', 0],
+    ['past the volume end', 196],
+  ])('a run of one block whose tape block holds eight: %s', (_where, first) => {
+    const blocks = readTapeBlocks(inc);
+    expect(dataBlocksOf(blocks, 0).count, 'the incremental holds one tape block').toBe(1);
+    const tape = crafted(`c-inc-wide-${first}.aws`, widened(first)(blocks));
+    expect(runSnaptape(['verify', '--chain', full, tape]).status, 'the chain verifies').toBe(0);
+    const target = at('c-target.fba');
+    const before = sha256File(target);
+    expectCliFailure(runSnaptape(['restore', full, tape, '--to', target]), 'TAPE_FORMAT', [tape, '1 blocks', '4096 bytes']);
+    expect(sha256File(target), 'the existing target is untouched').toBe(before);
+    // Served, the chain shows what a restore would write, or nothing.
+    let served: { close(): void } | undefined;
+    expect(() => (served = openTapeExport([full, tape]))).toThrow(/c-inc-wide-\d+\.aws.*1 blocks.*4096 bytes/);
+    served?.close();
   });
 });

@@ -93,3 +93,33 @@ function dirtyTracks(output: string): number[] {
   }
   return [...tracks].sort((a, b) => a - b);
 }
+
+describe('snaptape:dirty of a checkpoint whose name holds a colon', () => {
+  let dir: TempDir;
+  let serve: ServeProcess | undefined;
+
+  afterAll(async () => {
+    await serve?.stop();
+    killAllServers();
+    dir?.cleanup();
+  });
+
+  it('a backup to daily:1.aws sets checkpoint daily:1.aws: its context is offered, and base:allocation still answers', async () => {
+    dir = makeTempDir('snaptape-dirty-colon-');
+    const source = makeFilledVolume(dir.path, 'src.ckd', { cylinders: 2, volser: 'DIRTY2', seed: 12 });
+    runSnaptapeOk(['track', source]);
+    runSnaptapeOk(['backup', source, '--to', join(dir.path, 'daily:1.aws')]);
+    const checkpoint = readTrackingState(source).checkpoints.at(-1)?.name ?? '';
+    expect(checkpoint).toBe('daily:1.aws');
+    const socket = join(dir.path, 'nbd.sock');
+    serve = await startServe([source, '--nbd', `unix:${socket}`, '--control', join(dir.path, 'ctl.sock')]);
+    const url = `nbd+unix:///src?socket=${socket}`;
+    const allocation = await runToolAsync('nbdinfo', ['--map', url]);
+    expect(allocation.status, allocation.stderr).toBe(0);
+    const w = await runToolAsync('qemu-io', ['-f', 'raw', '-c', `write -P 0x5a ${3 * SLOT_BYTES + 10} 20`, url]);
+    expect(w.status, w.stderr).toBe(0);
+    const map = await runToolAsync('nbdinfo', [`--map=snaptape:dirty:${checkpoint}`, url]);
+    expect(map.status, map.stderr).toBe(0);
+    expect(dirtyTracks(map.stdout)).toEqual([3]);
+  }, 120_000);
+});

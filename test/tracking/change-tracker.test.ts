@@ -4,10 +4,11 @@
  * exactly the units written after a checkpoint (also read back from the side files of a closed
  * volume, and an unknown checkpoint is refused with the ones there are).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openVolume } from '../../src/api/volume-api.js';
+import { SessionError } from '../../src/errors/snaptape-error.js';
 import { changedUnitsSince, ChangeTracker, trackerOf } from '../../src/techniques/tracking/change-tracker.js';
 import { readTrackingState, trackingStatePath } from '../../src/techniques/tracking/tracking-file.js';
 import { createVolume } from '../../src/volume/open-volume.js';
@@ -47,6 +48,31 @@ describe('change tracker', () => {
       expect(trackerOf(readOnly)).toBeUndefined();
       expect(changed(changedUnitsSince(readOnly, 'c1'))).toEqual([20, 25]);
       expect(() => changedUnitsSince(readOnly, 'nope')).toThrow(/no such checkpoint \(it has: c1, c2\)/);
+    } finally {
+      readOnly.close();
+    }
+  });
+
+  it("refuses a state file whose unit count is not the volume's before it sizes anything by it (read-only open)", () => {
+    const volume = openVolume(image);
+    ChangeTracker.enable(volume).checkpoint('c1');
+    volume.close();
+    const state = JSON.parse(readFileSync(trackingStatePath(image), 'utf8')) as Record<string, unknown>;
+    const readOnly = openVolume(image, { readOnly: true });
+    try {
+      // A count that would allocate 8 GiB, then a negative one, then one merely off by some units.
+      for (const unitCount of [2 ** 31, -1, readOnly.unitCount + 15]) {
+        writeFileSync(trackingStatePath(image), JSON.stringify({ ...state, unitCount }));
+        let error: unknown;
+        try {
+          changedUnitsSince(readOnly, 'c1');
+        } catch (caught) {
+          error = caught;
+        }
+        expect(error, `unitCount ${unitCount}`).toBeInstanceOf(SessionError);
+        expect((error as Error).message).toContain(`${unitCount} units, the volume ${readOnly.unitCount}`);
+        expect((error as Error).message).toContain(image);
+      }
     } finally {
       readOnly.close();
     }

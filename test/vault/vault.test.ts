@@ -12,7 +12,8 @@ import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand, PutObjectC
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recallTape, restoreFromVault, vaultTape } from '../../src/api/vault-api.js';
 import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
-import { VaultError } from '../../src/errors/snaptape-error.js';
+import { LockedError, VaultError } from '../../src/errors/snaptape-error.js';
+import { createVaultClient, parseS3Url, readVaultManifest, recallCartridge } from '../../src/vault/index.js';
 import { sha256File } from '../harness/dasd.js';
 import { startRadosgw, type Radosgw } from '../harness/radosgw.js';
 import { runSnaptape, runSnaptapeJson, runSnaptapeOk, SNAPTAPE_BIN } from '../harness/run-cli.js';
@@ -141,6 +142,35 @@ describe('vault to a real S3 server', () => {
     expect(sha256File(path)).toBe(sha);
   }, 120_000);
 
+  it('a second recall to the same file while one runs is refused, and the first brings back the cartridge', async () => {
+    const path = cartridge('VR0001');
+    const sha = sha256File(path);
+    await vaultTape(path, 'VR0001', 's3://vault/race', { removeLocal: true });
+    const client = await createVaultClient({ maxAttempts: 1 });
+    const location = parseS3Url('s3://vault/race');
+    const manifest = await readVaultManifest(client, location, 'VR0001');
+    const target = join(dir.path, 'race.aws');
+    rgw.pause();
+    let first: Promise<unknown>;
+    let second: Promise<unknown>;
+    try {
+      first = recallCartridge(client, location, manifest, target);
+      await new Promise((r) => setTimeout(r, 300));
+      second = recallCartridge(client, location, manifest, target).catch((e: unknown) => e);
+      // The second is refused at once: it must not wait for the store, nor touch the first's download.
+      const early = await Promise.race([second, new Promise((r) => setTimeout(() => r('still running'), 2000))]);
+      expect(early).toBeInstanceOf(LockedError);
+      expect((early as Error).message).toContain(target);
+    } finally {
+      rgw.resume();
+    }
+    await first;
+    await second;
+    expect(sha256File(target)).toBe(sha);
+    expect(existsSync(`${target}.recall`)).toBe(false);
+    client.destroy();
+  }, 120_000);
+
   it('a malformed manifest in the store is refused with a clear error, nothing written', async () => {
     await s3.send(
       new PutObjectCommand({
@@ -267,5 +297,46 @@ describe('a library vaulted to a real S3 server (the drill of issue 24)', () => 
     expect(row).toMatchObject({ location: 'slot', vaultUrl: null });
     // No manifest: the store holds no vaulted cartridge for it either.
     await expect(s3.send(new HeadObjectCommand({ Bucket: 'vault', Key: `kill/${volser}.manifest.json` }))).rejects.toThrow();
+    // Run again, the vault replaces what the killed one left (an object with no manifest).
+    runSnaptapeOk(['library', 'vault', killLib, volser, '--to', 's3://vault/kill', '--remove-local']);
+    runSnaptapeOk(['library', 'recall', killLib, volser]);
+    expect(sha256File(path)).toBe(sha);
+  }, 180_000);
+
+  it("a second library's cartridge of the same volser does not replace the first's in a shared vault", async () => {
+    const libA = join(dir.path, 'shared-a');
+    const libB = join(dir.path, 'shared-b');
+    process.env.SNAPTAPE_CATALOG = join(dir.path, 'shared-a.db');
+    runSnaptapeOk(['library', 'init', libA, '--cartridges', '2']);
+    const a = runSnaptapeJson<{ cartridges: { volser: string }[] }>(['backup', source, '--to-library', libA, '--datasets', 'DS.SMALL']).cartridges[0]!.volser;
+    const shaA = sha256File(join(libA, `${a}.aws`));
+    runSnaptapeOk(['library', 'vault', libA, a, '--to', 's3://vault/shared', '--remove-local']);
+    process.env.SNAPTAPE_CATALOG = join(dir.path, 'shared-b.db');
+    runSnaptapeOk(['library', 'init', libB, '--cartridges', '2']);
+    const b = runSnaptapeJson<{ cartridges: { volser: string }[] }>(['backup', source, '--to-library', libB, '--datasets', 'DS.LARGE']).cartridges[0]!.volser;
+    expect(b).toBe(a);
+    const shaB = sha256File(join(libB, `${b}.aws`));
+    const refused = runSnaptape(['library', 'vault', libB, b, '--to', 's3://vault/shared', '--remove-local']);
+    expect(refused.status, refused.stderr).toBe(EXIT_STATUS_BY_CODE.VAULT);
+    expect(refused.stderr).toContain(`s3://vault/shared/${a}.aws`);
+    expect(refused.stderr).toContain(shaA);
+    expect(sha256File(join(libB, `${b}.aws`)), "library B's cartridge stays").toBe(shaB);
+    process.env.SNAPTAPE_CATALOG = join(dir.path, 'shared-a.db');
+    runSnaptapeOk(['library', 'recall', libA, a]);
+    expect(sha256File(join(libA, `${a}.aws`)), "library A's cartridge comes back as it went").toBe(shaA);
+
+    // Replaced in the store all the same (by another tool, or before the vault refused): the recall
+    // checks the manifest against the SHA-256 the library recorded, and brings nothing back.
+    runSnaptapeOk(['library', 'vault', libA, a, '--to', 's3://vault/shared', '--remove-local']);
+    await vaultTape(join(libB, `${b}.aws`), b, 's3://vault/shared', { replace: true });
+    const inPlace = runSnaptape(['restore', a, '--library', libA, '--dataset', 'DS.SMALL', '--to', join(dir.path, 'shared.ckd'), '--new-volume']);
+    expect(inPlace.status, inPlace.stderr).toBe(EXIT_STATUS_BY_CODE.VAULT);
+    expect(inPlace.stderr).toContain(shaA);
+    expect(existsSync(join(dir.path, 'shared.ckd'))).toBe(false);
+    const recall = runSnaptape(['library', 'recall', libA, a]);
+    expect(recall.status, recall.stderr).toBe(EXIT_STATUS_BY_CODE.VAULT);
+    expect(recall.stderr).toContain(shaA);
+    expect(recall.stderr).toContain(shaB);
+    expect(existsSync(join(libA, `${a}.aws`))).toBe(false);
   }, 180_000);
 });

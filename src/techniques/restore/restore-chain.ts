@@ -11,7 +11,16 @@ import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
 import { digestWholeTape } from '../tape-backup/backup-digest.js';
 import { blocksOf, checkElement, openBackupTape, verifyBackupTape, type BackupTape, type ElementCheck, type TapeVerifyReport } from './backup-tape.js';
 import { requireIncrementalsFit, requireLabelsMatch } from './tape-trust.js';
-import { readPass, restoreFbaBlocks, restoreTape, restoreVolumeElement, verifyPassCheck, type RestoreOptions, type RestoreResult } from './restore-tape.js';
+import {
+  readPass,
+  requireFbaBytesMatch,
+  restoreFbaBlocks,
+  restoreTape,
+  restoreVolumeElement,
+  verifyPassCheck,
+  type RestoreOptions,
+  type RestoreResult,
+} from './restore-tape.js';
 
 export interface ChainLink {
   readonly path: string;
@@ -119,6 +128,8 @@ export function restoreChain(paths: readonly string[], options: RestoreOptions):
         const bad = checks.find((c) => !c.ok);
         if (bad)
           throw new VerifyError(`Cannot restore the chain: ${bad.name} of ${path} has ${bad.digest} ${bad.sha256}, the tape records ${bad.recorded}`, { path });
+        // A run's tape blocks hold its blocks and no more (a CKD run: one block per track, above).
+        if (tape.source.kind === 'fba') tape.elements.forEach((e, i) => requireFbaBytesMatch(tape, e, checks[i] as ElementCheck));
         return checks;
       } finally {
         tape.reader.close();

@@ -191,7 +191,18 @@ function checkFbaFits(volume: Volume, tape: BackupTape, element: TapeElement, ch
       { path: volume.path },
     );
   }
-  if (check !== undefined && check.bytes !== count * FBA_BLOCK_BYTES) {
+  if (check !== undefined) requireFbaBytesMatch(tape, element, check);
+}
+
+/**
+ * An FBA element's tape blocks hold exactly the blocks its labels record (the whole volume, or a
+ * run): a restore writes what the blocks hold, so more would land on blocks the element does not
+ * name. `check` is the element's verified pass. TapeFormatError naming the tape and element.
+ */
+export function requireFbaBytesMatch(tape: BackupTape, element: TapeElement, check: ElementCheck): void {
+  const d = element.description;
+  const count = d.kind === 'blocks' ? (d.blockCount ?? 0) : tape.source.size;
+  if (check.bytes !== count * FBA_BLOCK_BYTES) {
     throw new TapeFormatError(
       `Cannot restore ${element.name} from ${tape.path}: its labels record ${count} blocks (${count * FBA_BLOCK_BYTES} bytes), its tape blocks hold ${check.bytes} bytes`,
       { path: tape.path },

@@ -187,6 +187,14 @@ export function requireIncrementalsFit(action: string, full: BackupTape, increme
       if (source.kind === 'ckd' && first + element.blockCount > unitCount) {
         throw new UsageError(`Cannot ${action} the chain: ${element.name} of ${tape.path} runs past the volume's ${unitCount} tracks`, { path: tape.path });
       }
+      // A CKD run is written a track per tape block: more blocks than it records land on tracks it does not name.
+      const count = element.description.kind === 'volume' ? unitCount : (element.description.blockCount ?? 0);
+      if (source.kind === 'ckd' && element.blockCount !== count) {
+        throw new UsageError(
+          `Cannot ${action} the chain: ${element.name} of ${tape.path} records tracks ${first}-${first + count - 1}, but holds ${element.blockCount} tracks`,
+          { path: tape.path },
+        );
+      }
     }
   }
 }

@@ -25,7 +25,7 @@
  * Invariants: every write is refused (the backend is read-only; the server answers EPERM); memory is
  * one tape block (the last one read, kept for the reads that follow it) plus the indexes.
  */
-import { UsageError } from '../../errors/snaptape-error.js';
+import { TapeFormatError, UsageError } from '../../errors/snaptape-error.js';
 import type { NbdExportBackend } from '../../export/nbd-backend.js';
 import type { MetaContextSource } from '../../export/nbd-meta-context.js';
 import { usedPrefixAllocation, zeroScanAllocation } from '../../export/allocation-context.js';
@@ -257,6 +257,15 @@ function fbaPieces(tapes: readonly BackupTape[], tapeIndex: number): Piece[] {
       const bytes = blockBytes(tape, element.firstBlockNumber + j);
       pieces.push({ start: at, tape: tapeIndex, block: element.firstBlockNumber + j, skip: 0, used: bytes });
       at += bytes;
+    }
+    // An incremental's run holds its blocks and no more, as its restore requires (requireFbaBytesMatch).
+    const d = element.description;
+    const count = d.kind === 'blocks' ? (d.blockCount ?? 0) : volumeBlocks;
+    if (tapeIndex > 0 && at - first * FBA_BLOCK_BYTES !== count * FBA_BLOCK_BYTES) {
+      throw new TapeFormatError(
+        `Cannot serve the chain: ${element.name} of ${tape.path}: its labels record ${count} blocks (${count * FBA_BLOCK_BYTES} bytes), its tape blocks hold ${at - first * FBA_BLOCK_BYTES} bytes`,
+        { path: tape.path },
+      );
     }
   }
   return pieces.sort((a, b) => a.start - b.start);

@@ -93,12 +93,7 @@ export class ChangeTracker implements WriteInterceptor {
     const attached = trackers.get(volume);
     if (attached) return attached;
     if (volume.readOnly || !isTracked(volume.path)) return undefined;
-    const state = readTrackingState(volume.path);
-    if (state.unitCount !== volume.unitCount) {
-      throw new SessionError(`Cannot track changes of ${volume.path}: its tracking map has ${state.unitCount} units, the volume ${volume.unitCount}`, {
-        path: volume.path,
-      });
-    }
+    const state = readVolumeTrackingState(volume, 'track changes of');
     const eras = readEras(volume.path, state.unitCount);
     const bypass = bypassReason(volume.path, state);
     const opened: TrackingState = {
@@ -212,10 +207,24 @@ export function changedUnitsSince(volume: Volume, name: string): Uint8Array {
   const tracker = trackers.get(volume);
   if (tracker) return tracker.changedSince(name);
   if (!isTracked(volume.path)) throw notTracked(volume.path);
-  const state = readTrackingState(volume.path);
+  const state = readVolumeTrackingState(volume, 'tell the changes of');
   const bypass = bypassReason(volume.path, state);
   const seen: TrackingState = bypass ? { ...state, validFromEra: state.era, invalidReason: bypass } : state;
   return changedUnits(volume.path, seen, readEras(volume.path, state.unitCount), name);
+}
+
+/**
+ * The tracking state of `volume`, refused (SessionError) unless it counts the volume's units: the
+ * state file is the user's, and its count sizes the map read next.
+ */
+function readVolumeTrackingState(volume: Volume, action: string): TrackingState {
+  const state = readTrackingState(volume.path);
+  if (state.unitCount !== volume.unitCount) {
+    throw new SessionError(`Cannot ${action} ${volume.path}: its tracking map has ${state.unitCount} units, the volume ${volume.unitCount}`, {
+      path: volume.path,
+    });
+  }
+  return state;
 }
 
 export function notTracked(path: string): SessionError {
@@ -268,11 +277,12 @@ function readEras(path: string, unitCount: number): Int32Array {
   // Only a regular file, and its size first: a map of another length is refused unread (a sparse
   // one costs no disk, but reading it whole would cost its size in memory).
   const { fd, sizeBytes } = openRegularFile(mapPath, 'the change-tracking map');
-  const bytes = Buffer.alloc(unitCount * 4);
+  let bytes: Buffer;
   try {
-    if (sizeBytes !== bytes.length) {
-      throw new SessionError(`Cannot read the change-tracking map ${mapPath}: it has ${sizeBytes} bytes, ${bytes.length} expected`, { path: mapPath });
+    if (sizeBytes !== unitCount * 4) {
+      throw new SessionError(`Cannot read the change-tracking map ${mapPath}: it has ${sizeBytes} bytes, ${unitCount * 4} expected`, { path: mapPath });
     }
+    bytes = Buffer.alloc(sizeBytes);
     readFully(fd, bytes, 0, mapPath, 'the change-tracking map');
   } finally {
     closeSync(fd);
