@@ -14,7 +14,7 @@
  *   whole, and refuses it from its size, unread, past a bound (a sparse file of gigabytes costs
  *   its maker nothing).
  */
-import { closeSync, constants, fstatSync, openSync, read, readSync, write, writeSync, writev, writevSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, read, readSync, write, writeSync, writev, writevSync } from 'node:fs';
 import { IoError, type SnaptapeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -206,16 +206,40 @@ function noProgress(what: string, atBytes: number, path: string): IoError {
   return new IoError(`Cannot write ${what} at byte ${atBytes}: ${path}: the write made no progress`, { path, offset: atBytes });
 }
 
+/** How `openRegularFile` opens a side file that snaptape itself keeps beside an image or a tape. */
+export interface SideFileOpen {
+  /**
+   * A symbolic link in the file's place is refused (O_NOFOLLOW), not followed: whoever can write
+   * the directory could otherwise point snaptape's writes at another file of theirs to choose.
+   */
+  readonly noFollow?: boolean;
+  /** Creates the file if there is none, and empties it (O_CREAT | O_TRUNC); with `writable`. */
+  readonly replace?: boolean;
+}
+
 /**
  * Opens `path` for reading (or, `writable`, for reading and writing) without blocking in the open (a
  * FIFO would wait for a writer), and returns its descriptor and size only if it is a regular file;
- * else an IoError naming it and `what`. O_NONBLOCK changes nothing for a regular file.
+ * else an IoError naming it and `what`. O_NONBLOCK changes nothing for a regular file. `side`: a
+ * side file's open (SideFileOpen), a symbolic link refused with an IoError naming it.
  */
-export function openRegularFile(path: string, what: string, writable = false): { readonly fd: number; readonly sizeBytes: number } {
+export function openRegularFile(path: string, what: string, writable = false, side: SideFileOpen = {}): { readonly fd: number; readonly sizeBytes: number } {
   let fd: number;
+  const flags =
+    (writable ? constants.O_RDWR : constants.O_RDONLY) |
+    constants.O_NONBLOCK |
+    (side.noFollow ? constants.O_NOFOLLOW : 0) |
+    (writable && side.replace ? constants.O_CREAT | constants.O_TRUNC : 0);
   try {
-    fd = openSync(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NONBLOCK);
+    fd = openSync(path, flags);
   } catch (error) {
+    if (side.noFollow && (error as { code?: unknown }).code === 'ELOOP' && lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      throw new IoError(`Cannot open ${what} ${path}: it is a symbolic link, and ${what} is opened only as a regular file`, {
+        path,
+        notRegularFile: true,
+        symbolicLink: true,
+      });
+    }
     throw translateIoError(error, `open ${what}`, path);
   }
   const stat = fstatSync(fd);

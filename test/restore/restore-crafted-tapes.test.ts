@@ -100,7 +100,8 @@ describe('restore refuses a crafted chain before it writes', () => {
   cases.forEach(([title, edit, message], i) => {
     it(title, () => {
       const tape = crafted(`inc-crafted-${i}.aws`, edit(readTapeBlocks(inc)));
-      expect(runSnaptape(['verify', '--chain', full, tape]).status, 'the chain verifies').toBe(0);
+      // Verified first, the chain is refused as its restore would be: a verify that said OK would lie.
+      expectCliFailure(runSnaptape(['verify', '--chain', full, tape]), 'USAGE', [tape, message]);
       const target = at('chain-target.ckd');
       const before = sha256File(target);
       expectCliFailure(runSnaptape(['restore', full, tape, '--to', target]), 'USAGE', [tape, message]);
@@ -123,7 +124,7 @@ describe('restore refuses a crafted chain before it writes', () => {
     const last = data.first + data.count - 1;
     blocks[last] = Buffer.alloc(60_000, 0xff);
     const tape = crafted('inc-long-block.aws', blocks);
-    expect(runSnaptape(['verify', '--chain', full, tape]).status, 'the chain verifies').toBe(0);
+    expectCliFailure(runSnaptape(['verify', '--chain', full, tape]), 'TAPE_FORMAT', [tape, `block ${last}`, '60000 bytes', '56832-byte track slot']);
     const target = at('chain-target.ckd');
     const before = sha256File(target);
     expectCliFailure(runSnaptape(['restore', full, tape, '--to', target]), 'TAPE_FORMAT', [tape, `block ${last}`, '60000 bytes', '56832-byte track slot']);
@@ -211,7 +212,7 @@ describe('restore refuses a crafted FBA chain before it writes', () => {
     const blocks = readTapeBlocks(inc);
     expect(dataBlocksOf(blocks, 0).count, 'the incremental holds one tape block').toBe(1);
     const tape = crafted(`c-inc-wide-${first}.aws`, widened(first)(blocks));
-    expect(runSnaptape(['verify', '--chain', full, tape]).status, 'the chain verifies').toBe(0);
+    expectCliFailure(runSnaptape(['verify', '--chain', full, tape]), 'TAPE_FORMAT', [tape, '1 blocks', '4096 bytes']);
     const target = at('c-target.fba');
     const before = sha256File(target);
     expectCliFailure(runSnaptape(['restore', full, tape, '--to', target]), 'TAPE_FORMAT', [tape, '1 blocks', '4096 bytes']);

@@ -133,7 +133,10 @@ a new volume is written as the tape is hashed, and removed if the tape does not 
     .command('verify <tapes...>')
     .description("check a backup tape without restoring it: structure, labels and each element's SHA-256")
     .option('--fba-block <n>', 'the tape is on the FBA volume <tape> from block N')
-    .option('--chain', "the tapes are a chain (a full backup, then its incrementals): check each, and that each link's base is the tape before it")
+    .option(
+      '--chain',
+      "the tapes are a chain (a full backup, then its incrementals): check each, that each link's base is the tape before it, and that each incremental is what its restore accepts",
+    )
     .option('--json', 'machine-readable output')
     .option('--library <dir>', '<tape> is the volser of a cartridge in this tape library (a multi-volume set is read in order)')
     .option('--catalog <file>', 'catalog of the library (default $SNAPTAPE_CATALOG or ./snaptape.db)')

@@ -14,8 +14,8 @@
  *   the page cache already is.
  * A slot whose old bytes are in the spool, not yet on the tape, is persisted as SPOOLED.
  */
-import { closeSync, fstatSync, fsyncSync, futimesSync, openSync } from 'node:fs';
-import { writeFully } from '../../base/file-io.js';
+import { closeSync, fstatSync, fsyncSync, futimesSync } from 'node:fs';
+import { openRegularFile, writeFully } from '../../base/file-io.js';
 import { translateIoError } from '../../errors/io-error.js';
 import { UNIT_STATE } from '../../engine/track-state.js';
 
@@ -45,14 +45,14 @@ export class DurableSlotBitmap {
 
   /** Creates (or replaces) the file with these states. */
   static create(path: string, states: Int32Array, what = SESSION_BITMAP): DurableSlotBitmap {
-    const bitmap = new DurableSlotBitmap(path, open(path, 'w', what), states.length, what);
+    const bitmap = new DurableSlotBitmap(path, open(path, 'create', what), states.length, what);
     bitmap.writeAll(states);
     return bitmap;
   }
 
   /** Reopens the file of an interrupted session (or a change-tracking map), whose states were read from it. */
   static reopen(path: string, states: Int32Array, what = SESSION_BITMAP): DurableSlotBitmap {
-    const bitmap = new DurableSlotBitmap(path, open(path, 'r+', what), states.length, what);
+    const bitmap = new DurableSlotBitmap(path, open(path, 'reopen', what), states.length, what);
     bitmap.known.set(states);
     return bitmap;
   }
@@ -110,10 +110,10 @@ export class DurableSlotBitmap {
 
 const SESSION_BITMAP = 'the session bitmap';
 
-function open(path: string, flags: string, what: string): number {
-  try {
-    return openSync(path, flags);
-  } catch (error) {
-    throw translateIoError(error, `open ${what}`, path);
-  }
+/**
+ * Opens the file for writing as a side file (openRegularFile): a regular file only, and a symbolic
+ * link in its place refused, not followed, so a bitmap's writes never land in another file.
+ */
+function open(path: string, mode: 'create' | 'reopen', what: string): number {
+  return openRegularFile(path, what, true, { noFollow: true, replace: mode === 'create' }).fd;
 }

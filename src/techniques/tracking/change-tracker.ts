@@ -274,16 +274,17 @@ function bypassReason(path: string, state: TrackingState): string | undefined {
 
 function readEras(path: string, unitCount: number): Int32Array {
   const mapPath = trackingMapPath(path);
-  // Only a regular file, and its size first: a map of another length is refused unread (a sparse
-  // one costs no disk, but reading it whole would cost its size in memory).
-  const { fd, sizeBytes } = openRegularFile(mapPath, 'the change-tracking map');
+  // Only a regular file (never through a symbolic link), and its size first: a map of another
+  // length is refused unread (a sparse one costs no disk, but reading it whole would cost its size
+  // in memory).
+  const { fd, sizeBytes } = openRegularFile(mapPath, MAP_NAME, false, { noFollow: true });
   let bytes: Buffer;
   try {
     if (sizeBytes !== unitCount * 4) {
       throw new SessionError(`Cannot read the change-tracking map ${mapPath}: it has ${sizeBytes} bytes, ${unitCount * 4} expected`, { path: mapPath });
     }
     bytes = Buffer.alloc(sizeBytes);
-    readFully(fd, bytes, 0, mapPath, 'the change-tracking map');
+    readFully(fd, bytes, 0, mapPath, MAP_NAME);
   } finally {
     closeSync(fd);
   }
