@@ -41,8 +41,8 @@ describe('restore refuses a crafted FBA tape before it writes', () => {
     const last = data.first + data.count - 1;
     blocks[last] = Buffer.alloc(4000, 0xc1);
     const tape = crafted('short-block.aws', blocks);
-    // The tape is what it says: every digest matches.
-    expect(runSnaptape(['verify', tape]).status).toBe(0);
+    // Every digest matches, yet a verify that said OK of a tape its restore refuses would lie.
+    expectCliFailure(runSnaptape(['verify', tape]), 'TAPE_FORMAT', [tape, `block ${last}`, '4000 bytes', '512-byte']);
 
     const before = sha256File(at('target.fba'));
     expectCliFailure(runSnaptape(['restore', tape, '--to', at('target.fba')]), 'TAPE_FORMAT', [tape, `block ${last}`, '4000 bytes', '512-byte']);

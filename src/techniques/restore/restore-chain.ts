@@ -10,17 +10,8 @@ import { openVolume } from '../../volume/open-volume.js';
 import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
 import { digestWholeTape } from '../tape-backup/backup-digest.js';
 import { blocksOf, checkElement, openBackupTape, verifyBackupTape, type BackupTape, type ElementCheck, type TapeVerifyReport } from './backup-tape.js';
-import { requireIncrementalsFit, requireLabelsMatch } from './tape-trust.js';
-import {
-  readPass,
-  requireFbaBytesMatch,
-  restoreFbaBlocks,
-  restoreTape,
-  restoreVolumeElement,
-  verifyPassCheck,
-  type RestoreOptions,
-  type RestoreResult,
-} from './restore-tape.js';
+import { requireFbaBytesMatch, requireIncrementalsFit, requireLabelsMatch, verifyPassCheck } from './tape-trust.js';
+import { readPass, restoreFbaBlocks, restoreTape, restoreVolumeElement, type RestoreOptions, type RestoreResult } from './restore-tape.js';
 
 export interface ChainLink {
   readonly path: string;

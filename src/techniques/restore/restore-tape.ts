@@ -20,7 +20,7 @@
  */
 import type { OnPhaseProgress } from '../../base/phase-progress.js';
 import { existsSync, rmSync } from 'node:fs';
-import { TargetExistsError, UsageError, VerifyError, ImageFormatError, TapeFormatError } from '../../errors/snaptape-error.js';
+import { TargetExistsError, UsageError, VerifyError, ImageFormatError } from '../../errors/snaptape-error.js';
 import { createVolume, openVolume } from '../../volume/open-volume.js';
 import { homeAddressOf, trackUsedBytes } from '../../ckd/track-codec.js';
 import { TrackImageWriter } from './track-image-writer.js';
@@ -31,7 +31,7 @@ import { FBA_BLOCK_BYTES } from '../../geometry/device-types.js';
 import { freeReallocatedNamesakes, planDatasetRestores, writeDatasetRestore, type DatasetPlacement } from './restore-dataset.js';
 import { sizeStorePath } from '../../volume/track-size-store.js';
 import { blocksOf, checkElement, forEachBlock, openBackupTape, type BackupTape, type ElementCheck, type TapeElement } from './backup-tape.js';
-import { checkRecordedGeometry, requireLabelsMatch } from './tape-trust.js';
+import { checkRecordedGeometry, requireBlockFits, requireFbaBytesMatch, requireLabelsMatch, verifyPassCheck } from './tape-trust.js';
 import { BackgroundSha256 } from './background-hash.js';
 
 export interface RestoreOptions {
@@ -86,33 +86,6 @@ export function restoreVolumeElement(volume: Volume, tape: BackupTape, element: 
 
 /** FBA blocks are written in runs of up to this many bytes: one write call per run, not per block. */
 const FBA_RUN_BYTES = 1024 * 1024;
-
-/**
- * Refuses a tape block that is not what a backup writes for its element (a crafted tape), naming
- * the tape and the block: an FBA element's blocks are whole 512-byte blocks, a CKD volume's or run's
- * (one per track) fit the track slot the tape records (a block that is no track image is written raw
- * over its slot, and a longer one would run into the next track's). A restore calls it on every block
- * of the pass that verifies the tape, before anything is written, and again as it writes.
- */
-export function requireBlockFits(tape: BackupTape, element: TapeElement, block: Buffer, index: number): void {
-  const blockNumber = element.firstBlockNumber + index;
-  const refuse = (problem: string): never => {
-    throw new TapeFormatError(`Cannot restore ${element.name} from ${tape.path}: tape block ${blockNumber} holds ${block.length} bytes, ${problem}`, {
-      path: tape.path,
-      blockNumber,
-    });
-  };
-  if (tape.source.kind === 'fba') {
-    if (block.length % FBA_BLOCK_BYTES !== 0) refuse(`not whole ${FBA_BLOCK_BYTES}-byte blocks`);
-  } else if (element.description.kind !== 'dataset' && block.length > tape.source.slotBytes) {
-    refuse(`more than the ${tape.source.slotBytes}-byte track slot`);
-  }
-}
-
-/** The check an element's blocks get in the pass that verifies them (requireBlockFits). */
-export function verifyPassCheck(tape: BackupTape, element: TapeElement): (block: Buffer, index: number) => void {
-  return (block, index) => requireBlockFits(tape, element, block, index);
-}
 
 /**
  * Writes an FBA element's blocks back to the blocks they came from, consecutive tape blocks gathered
@@ -192,22 +165,6 @@ function checkFbaFits(volume: Volume, tape: BackupTape, element: TapeElement, ch
     );
   }
   if (check !== undefined) requireFbaBytesMatch(tape, element, check);
-}
-
-/**
- * An FBA element's tape blocks hold exactly the blocks its labels record (the whole volume, or a
- * run): a restore writes what the blocks hold, so more would land on blocks the element does not
- * name. `check` is the element's verified pass. TapeFormatError naming the tape and element.
- */
-export function requireFbaBytesMatch(tape: BackupTape, element: TapeElement, check: ElementCheck): void {
-  const d = element.description;
-  const count = d.kind === 'blocks' ? (d.blockCount ?? 0) : tape.source.size;
-  if (check.bytes !== count * FBA_BLOCK_BYTES) {
-    throw new TapeFormatError(
-      `Cannot restore ${element.name} from ${tape.path}: its labels record ${count} blocks (${count * FBA_BLOCK_BYTES} bytes), its tape blocks hold ${check.bytes} bytes`,
-      { path: tape.path },
-    );
-  }
 }
 
 function checkBlocksAreTracks(tape: BackupTape, element: TapeElement): void {

@@ -9,12 +9,12 @@
  *   incremental holds the full backup's source volume and only runs of its units inside it, before
  *   a byte of the chain's data is written or served: a chain whose links follow may still be crafted.
  */
-import { TapeLabelError, UsageError, VerifyError } from '../../errors/snaptape-error.js';
+import { TapeFormatError, TapeLabelError, UsageError, VerifyError } from '../../errors/snaptape-error.js';
 import { FBA_BLOCK_BYTES, MAX_CKD_CYLINDERS, familyByName } from '../../geometry/device-types.js';
 import { parseGeometry, unitCount as unitsOf } from '../../geometry/volume-geometry.js';
 import { FBA_BLOCKS_PER_TAPE_BLOCK } from '../tape-backup/backup-elements.js';
 import { coveredLabelNames, labelDigestOf, labelsOnTape, trailerLabelProblem } from '../tape-backup/label-digest.js';
-import type { BackupTape, TapeElement } from './backup-tape.js';
+import type { BackupTape, ElementCheck, TapeElement } from './backup-tape.js';
 
 export interface LabelCheck {
   readonly name: string;
@@ -196,5 +196,49 @@ export function requireIncrementalsFit(action: string, full: BackupTape, increme
         );
       }
     }
+  }
+}
+
+/**
+ * Refuses a tape block that is not what a backup writes for its element (a crafted tape), naming
+ * the tape and the block: an FBA element's blocks are whole 512-byte blocks, a CKD volume's or run's
+ * (one per track) fit the track slot the tape records (a block that is no track image is written raw
+ * over its slot, and a longer one would run into the next track's). A restore calls it on every block
+ * of the pass that verifies the tape, before anything is written, and again as it writes; `verify`
+ * calls it too, so that it never says OK of a tape its restore refuses.
+ */
+export function requireBlockFits(tape: BackupTape, element: TapeElement, block: Buffer, index: number): void {
+  const blockNumber = element.firstBlockNumber + index;
+  const refuse = (problem: string): never => {
+    throw new TapeFormatError(`Cannot restore ${element.name} from ${tape.path}: tape block ${blockNumber} holds ${block.length} bytes, ${problem}`, {
+      path: tape.path,
+      blockNumber,
+    });
+  };
+  if (tape.source.kind === 'fba') {
+    if (block.length % FBA_BLOCK_BYTES !== 0) refuse(`not whole ${FBA_BLOCK_BYTES}-byte blocks`);
+  } else if (element.description.kind !== 'dataset' && block.length > tape.source.slotBytes) {
+    refuse(`more than the ${tape.source.slotBytes}-byte track slot`);
+  }
+}
+
+/** The check an element's blocks get in the pass that verifies them (requireBlockFits). */
+export function verifyPassCheck(tape: BackupTape, element: TapeElement): (block: Buffer, index: number) => void {
+  return (block, index) => requireBlockFits(tape, element, block, index);
+}
+
+/**
+ * An FBA element's tape blocks hold exactly the blocks its labels record (the whole volume, or a
+ * run): a restore writes what the blocks hold, so more would land on blocks the element does not
+ * name. `check` is the element's verified pass. TapeFormatError naming the tape and element.
+ */
+export function requireFbaBytesMatch(tape: BackupTape, element: TapeElement, check: ElementCheck): void {
+  const d = element.description;
+  const count = d.kind === 'blocks' ? (d.blockCount ?? 0) : tape.source.size;
+  if (check.bytes !== count * FBA_BLOCK_BYTES) {
+    throw new TapeFormatError(
+      `Cannot restore ${element.name} from ${tape.path}: its labels record ${count} blocks (${count * FBA_BLOCK_BYTES} bytes), its tape blocks hold ${check.bytes} bytes`,
+      { path: tape.path },
+    );
   }
 }
