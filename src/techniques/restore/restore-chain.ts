@@ -84,45 +84,33 @@ function linkProblem(previous: ChainLink, base: NonNullable<ChainLink['base']>):
 }
 
 /**
- * `verify --chain`: every tape verified (structure, labels, digests), and every link's base matched.
- * A chain that verifies is then checked as its restore checks it before writing
- * (checkChainIncrementals): a verify that said OK of a chain its restore refuses would lie, so it
+ * `verify --chain`: every tape verified (structure, labels, digests, and every block as its restore
+ * checks it: verifyBackupTape), and every link's base matched. A chain that verifies is then
+ * checked for what its restore requires of the chain beyond each tape: every incremental's runs fit
+ * the full backup's volume. A verify that said OK of a chain its restore refuses would lie, so it
  * throws the error that restore would (UsageError, TapeFormatError) naming the tape.
  */
 export function verifyChain(paths: readonly string[]): ChainVerifyReport {
   const links = chainLinks(paths);
   const tapes = paths.map((path, i) => ({ ...verifyBackupTape(path), link: links[i] as ChainLink }));
   const ok = tapes.every((t) => t.ok && t.link.problem === null);
-  if (ok) checkChainIncrementals('verify', paths);
+  // The tapes' own checks ran above: what is left is how each incremental fits the full backup.
+  if (ok) eachIncremental(paths, undefined, (fullTape, tape) => requireIncrementalsFit('verify', fullTape, [tape]));
   return { tapes, ok };
 }
 
-/**
- * What a chain's restore requires of its incrementals before it writes a byte: each one's labels
- * match, its runs fit the full backup's volume (a CKD run: one tape block per track it records),
- * its digests match, every block fits its element (requireBlockFits), and an FBA run's blocks hold
- * exactly the blocks it records (requireFbaBytesMatch). Returns each incremental's element checks;
- * throws UsageError, VerifyError or TapeFormatError naming the tape. `restore` and `verify --chain`
- * both check here: one way.
- */
-export function checkChainIncrementals(action: string, paths: readonly string[], onProgress?: RestoreOptions['onProgress']): ElementCheck[][] {
+/** Runs `visit` on each incremental of the chain `paths`, with the full backup open beside it. */
+function eachIncremental<T>(
+  paths: readonly string[],
+  onProgress: RestoreOptions['onProgress'],
+  visit: (fullTape: BackupTape, tape: BackupTape, path: string) => T,
+): T[] {
   const fullTape = openBackupTape(paths[0] as string);
   try {
     return paths.slice(1).map((path) => {
       const tape = openBackupTape(path, { onProgress });
       try {
-        requireLabelsMatch(action === 'restore' ? 'restore from' : action, tape);
-        requireIncrementalsFit(action, fullTape, [tape]);
-        tape.progress.begin('sha256', blocksOf(tape.elements), 'blocks');
-        const checks = tape.elements.map((e) => checkElement(tape, e, verifyPassCheck(tape, e)));
-        const bad = checks.find((c) => !c.ok);
-        if (bad)
-          throw new VerifyError(`Cannot ${action} the chain: ${bad.name} of ${path} has ${bad.digest} ${bad.sha256}, the tape records ${bad.recorded}`, {
-            path,
-          });
-        // A run's tape blocks hold its blocks and no more (a CKD run: one block per track, above).
-        if (tape.source.kind === 'fba') tape.elements.forEach((e, i) => requireFbaBytesMatch(tape, e, checks[i] as ElementCheck));
-        return checks;
+        return visit(fullTape, tape, path);
       } finally {
         tape.reader.close();
       }
@@ -130,6 +118,29 @@ export function checkChainIncrementals(action: string, paths: readonly string[],
   } finally {
     fullTape.reader.close();
   }
+}
+
+/**
+ * What a chain's restore requires of its incrementals before it writes a byte: each one's labels
+ * match, its runs fit the full backup's volume (a CKD run: one tape block per track it records),
+ * its digests match, every block fits its element (requireBlockFits), and an FBA run's blocks hold
+ * exactly the blocks it records (requireFbaBytesMatch): the checks of verifyBackupTape and
+ * verifyChain, made in one pass. Returns each incremental's element checks; throws UsageError,
+ * VerifyError or TapeFormatError naming the tape.
+ */
+function checkChainIncrementals(paths: readonly string[], onProgress?: RestoreOptions['onProgress']): ElementCheck[][] {
+  return eachIncremental(paths, onProgress, (fullTape, tape, path) => {
+    requireLabelsMatch('restore from', tape);
+    requireIncrementalsFit('restore', fullTape, [tape]);
+    tape.progress.begin('sha256', blocksOf(tape.elements), 'blocks');
+    const checks = tape.elements.map((e) => checkElement(tape, e, verifyPassCheck(tape, e)));
+    const bad = checks.find((c) => !c.ok);
+    if (bad)
+      throw new VerifyError(`Cannot restore the chain: ${bad.name} of ${path} has ${bad.digest} ${bad.sha256}, the tape records ${bad.recorded}`, { path });
+    // A run's tape blocks hold its blocks and no more (a CKD run: one block per track, above).
+    if (tape.source.kind === 'fba') tape.elements.forEach((e, i) => requireFbaBytesMatch(tape, e, checks[i] as ElementCheck));
+    return checks;
+  });
 }
 
 /**
@@ -148,7 +159,7 @@ export function restoreChain(paths: readonly string[], options: RestoreOptions):
   requireChainFollows(paths, 'restore');
   // Every incremental verifies, and fits the full backup's volume, before the first byte is
   // written (restoreTape verifies the full).
-  const incrementals = checkChainIncrementals('restore', paths, options.onProgress);
+  const incrementals = checkChainIncrementals(paths, options.onProgress);
   const full = restoreTape(paths[0] as string, options);
   const applied = paths.slice(1).map((path, i) => ({ path, elements: applyIncremental(path, options, incrementals[i] as ElementCheck[]) }));
   return { ...full, incrementals: applied };
