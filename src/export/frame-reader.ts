@@ -196,29 +196,13 @@ export class FrameReader {
   }
 
   private take(length: number, into: Buffer | undefined): Buffer {
-    assert(length <= this.bufferedBytes, 'take only what is buffered');
-    let out: Buffer;
-    const first = this.chunks[0];
-    if (first !== undefined && first.length >= length) {
-      out = first.subarray(0, length);
-      if (first.length === length) this.chunks.shift();
-      else this.chunks[0] = first.subarray(length);
-    } else {
-      out = into === undefined ? Buffer.allocUnsafe(length) : into.subarray(0, length);
-      let filled = 0;
-      // Bounded by the number of buffered chunks.
-      while (filled < length) {
-        const chunk = this.chunks[0];
-        assert(chunk !== undefined, 'buffered chunks cover the read');
-        const step = Math.min(chunk.length, length - filled);
-        chunk.copy(out, filled, 0, step);
-        filled += step;
-        if (step === chunk.length) this.chunks.shift();
-        else this.chunks[0] = chunk.subarray(step);
-      }
-    }
-    this.bufferedBytes -= length;
-    this.updateFlow();
+    const views = this.takeBuffered(length);
+    // One chunk held them: a view of it, no copy.
+    if (views.length === 1) return views[0] as Buffer;
+    const out = into === undefined ? Buffer.allocUnsafe(length) : into.subarray(0, length);
+    let filled = 0;
+    // Bounded by the number of views.
+    for (const view of views) filled += view.copy(out, filled);
     return out;
   }
 }

@@ -428,11 +428,17 @@ export class NbdServerConnection {
 
   /** Waits for the WRITEs in flight that overlap `range` (and the READs, with `reads`). */
   private async afterOverlapping(range: ByteRange, reads: boolean): Promise<void> {
-    const waits: Promise<void>[] = [];
-    for (const [done, other] of this.writesInFlight) if (overlaps(range, other)) waits.push(done);
-    if (reads) for (const [done, other] of this.readsInFlight) if (overlaps(range, other)) waits.push(done);
+    const waits = this.overlapping(range, reads);
     // Nothing starts while this waits, so what it waits for is all there is.
     if (waits.length > 0) await Promise.all(waits);
+  }
+
+  /** The WRITEs in flight that overlap `range` (and the READs, with `reads`), each as its settling promise. */
+  private overlapping(range: ByteRange, reads: boolean): Promise<void>[] {
+    const found: Promise<void>[] = [];
+    for (const [done, other] of this.writesInFlight) if (overlaps(range, other)) found.push(done);
+    if (reads) for (const [done, other] of this.readsInFlight) if (overlaps(range, other)) found.push(done);
+    return found;
   }
 
   /**
@@ -531,19 +537,12 @@ export class NbdServerConnection {
       if (start !== Number(first.offsetBytes) + length || merged > SERVER_WRITE_MERGE_BYTES || !writesInFlight(backend, next)) break;
       if (this.reader.buffered < at + NBD_REQUEST_HEADER_BYTES + next.length) break;
       if (this.writesInFlight.size > 0 && (this.writeBytesInFlight + merged > SERVER_WRITE_BYTES_IN_FLIGHT || !budget.fits(merged))) break;
-      if (this.overlapsInFlight(rangeOf(next))) break;
+      if (this.overlapping(rangeOf(next), true).length > 0) break;
       following.push(next);
       length = merged;
       at += NBD_REQUEST_HEADER_BYTES + next.length;
     }
     return following;
-  }
-
-  /** Whether `range` overlaps a READ or WRITE in flight. */
-  private overlapsInFlight(range: ByteRange): boolean {
-    for (const other of this.writesInFlight.values()) if (overlaps(range, other)) return true;
-    for (const other of this.readsInFlight.values()) if (overlaps(range, other)) return true;
-    return false;
   }
 
   /**
