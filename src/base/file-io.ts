@@ -14,7 +14,7 @@
  *   whole, and refuses it from its size, unread, past a bound (a sparse file of gigabytes costs
  *   its maker nothing).
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, read, readSync, write, writeSync, writev, writevSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, read, readSync, write, writeSync, writev, writevSync } from 'node:fs';
 import { IoError, type SnaptapeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -211,9 +211,15 @@ export interface SideFileOpen {
   /**
    * A symbolic link in the file's place is refused (O_NOFOLLOW), not followed: whoever can write
    * the directory could otherwise point snaptape's writes at another file of theirs to choose.
+   * Opened `writable`, a file with more than one link (a hard link to another name) is refused
+   * too: its bytes are that other file's, which snaptape's writes (or emptying) would change.
    */
   readonly noFollow?: boolean;
-  /** Creates the file if there is none, and empties it (O_CREAT | O_TRUNC); with `writable`. */
+  /**
+   * Creates the file if there is none, and empties it; with `writable`. Emptied only once it is
+   * known to be a regular file of its own (ftruncate after the checks, never O_TRUNC in the open,
+   * which would empty whatever the path names before it is looked at).
+   */
   readonly replace?: boolean;
 }
 
@@ -221,7 +227,8 @@ export interface SideFileOpen {
  * Opens `path` for reading (or, `writable`, for reading and writing) without blocking in the open (a
  * FIFO would wait for a writer), and returns its descriptor and size only if it is a regular file;
  * else an IoError naming it and `what`. O_NONBLOCK changes nothing for a regular file. `side`: a
- * side file's open (SideFileOpen), a symbolic link refused with an IoError naming it.
+ * side file's open (SideFileOpen), a symbolic link, or a hard link written through, refused with
+ * an IoError naming it, before a byte of it is changed.
  */
 export function openRegularFile(path: string, what: string, writable = false, side: SideFileOpen = {}): { readonly fd: number; readonly sizeBytes: number } {
   let fd: number;
@@ -229,7 +236,7 @@ export function openRegularFile(path: string, what: string, writable = false, si
     (writable ? constants.O_RDWR : constants.O_RDONLY) |
     constants.O_NONBLOCK |
     (side.noFollow ? constants.O_NOFOLLOW : 0) |
-    (writable && side.replace ? constants.O_CREAT | constants.O_TRUNC : 0);
+    (writable && side.replace ? constants.O_CREAT : 0);
   try {
     fd = openSync(path, flags);
   } catch (error) {
@@ -246,6 +253,26 @@ export function openRegularFile(path: string, what: string, writable = false, si
   if (!stat.isFile()) {
     closeSync(fd);
     throw new IoError(`Cannot read ${what} ${path}: it is not a regular file`, { path, notRegularFile: true });
+  }
+  if (writable && side.noFollow && stat.nlink > 1) {
+    closeSync(fd);
+    throw new IoError(
+      `Cannot open ${what} ${path}: it has ${stat.nlink} links (a hard link shares its bytes with another name), and ${what} is written only as a file of its own`,
+      {
+        path,
+        hardLink: true,
+        links: stat.nlink,
+      },
+    );
+  }
+  if (writable && side.replace && stat.size > 0) {
+    try {
+      ftruncateSync(fd, 0);
+    } catch (error) {
+      closeSync(fd);
+      throw translateIoError(error, `empty ${what}`, path);
+    }
+    return { fd, sizeBytes: 0 };
   }
   return { fd, sizeBytes: stat.size };
 }
