@@ -31,7 +31,7 @@ function numberedVolume(): Volume {
 }
 
 function sourceOf(v: Volume, landing?: (bytes: number) => Buffer | undefined): RunUnitSource {
-  return new RunUnitSource((first, into) => v.backend.readUnits(first, into.length / BLOCK).copy(into), BLOCK, landing);
+  return new RunUnitSource((first, into) => v.backend.readUnits(first, into.length / BLOCK).copy(into), BLOCK, landing ? { landing } : {});
 }
 
 const UNITS = [3, 4, 5, 9, 10, 20];
