@@ -178,7 +178,8 @@ export class RunUnitSource implements UnitSource {
   private readonly landing: ((bytes: number) => Buffer | undefined) | undefined;
 
   /**
-   * `readRun` fills `into` with the whole slots of consecutive units from `firstUnit`. `landing`,
+   * `readRun` fills `into` with the whole slots of consecutive units from `firstUnit` (or, where
+   * `usedBytes` is given, the first bytes of one unit's slot: as many as `into` holds). `landing`,
    * when given, offers the buffer where the sink will send a read of `bytes` from (a mirror link's
    * next channel slot): the read lands there, so the sink finds the bytes in place and copies
    * nothing; when it offers none (no room), the read goes to the source's own buffer. `usedBytes`,
@@ -212,12 +213,32 @@ export class RunUnitSource implements UnitSource {
       let last = k;
       while (last + 1 < units.length && units[last + 1] === (units[last] as number) + 1) last++;
       const run = into.subarray(at, at + (last - k + 1) * this.slotBytes);
-      this.readRun(units[k] as number, run);
+      this.readOneRun(units.slice(k, last + 1), run);
       for (let i = 0; i <= last - k; i++) out.push(run.subarray(i * this.slotBytes, (i + 1) * this.slotBytes));
       at += run.length;
       k = last + 1;
     }
     return out;
+  }
+
+  /**
+   * Fills `run` with the whole slots of `units` (consecutive): one read, unless the source knows
+   * the used bytes and they are sparse (under DENSE_READ_SHARE of the run); then each unit's used
+   * bytes are read and the rest of its slot, zero by the size table's promise, is zero-filled, so no
+   * hole of the image is read (each would cost a page of the page cache).
+   */
+  private readOneRun(units: readonly number[], run: Buffer): void {
+    const used = this.usedBytes;
+    const slot = this.slotBytes;
+    const lengths = used ? units.map(used) : undefined;
+    if (lengths === undefined || lengths.reduce((sum, n) => sum + n, 0) >= run.length * DENSE_READ_SHARE) {
+      this.readRun(units[0] as number, run);
+      return;
+    }
+    lengths.forEach((bytes, i) => {
+      if (bytes > 0) this.readRun(units[i] as number, run.subarray(i * slot, i * slot + bytes));
+      run.fill(0, i * slot + bytes, (i + 1) * slot);
+    });
   }
 }
 

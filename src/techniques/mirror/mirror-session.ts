@@ -525,6 +525,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const backend = this.volume.backend;
     const read = (first: number, into: Buffer): void => {
       if (backend.readUnitsInto) backend.readUnitsInto(first, into);
+      else if (into.length < backend.slotBytes) backend.readUnit(first, into.length).copy(into);
       else backend.readUnits(first, into.length / backend.slotBytes).copy(into);
     };
     const sizes = options.usedBytes === true && this.volume.geometry.kind === 'ckd' ? this.volume.trackSizes() : undefined;
