@@ -1,7 +1,9 @@
 /**
  * Layer: round trips with the real Hercules 3.13 tools (issue 11 acceptance). Volumes snaptape
  * writes as CCKD (zlib, bzip2, none) are read by dasdls, dasdseq and cckd2ckd and pass cckdcdsk;
- * volumes Hercules makes compressed (dasdinit -z, dasdload -z, dasdload -bz2) are read by snaptape.
+ * volumes Hercules makes compressed (dasdinit -z, dasdload -z, dasdload -bz2) are read by snaptape;
+ * a volume of Linux null tracks (dasdinit -z -linux, header null format 2) reads and takes writes as
+ * Hercules reads it.
  */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -127,4 +129,52 @@ describe('CCKD volumes Hercules makes, read by snaptape', () => {
       expect(check.problems).toEqual([]);
     });
   }
+});
+
+describe('a CCKD volume of Linux null tracks (dasdinit -z -linux)', () => {
+  // Its header's null format is 2 and its L2 entries of null tracks say format 0: Hercules reads
+  // format 0 as format 2 in such a file (cckd_null_trk, "compatibility check for nullfmt bug and
+  // linux"), so every never-written track is twelve 4096-byte records of zeros.
+  function linuxVolume(name: string): string {
+    const image = join(dir.path, name);
+    const made = runTool('dasdinit', ['-z', '-linux', image, '3390', 'LNX001', '3'], { cwd: dir.path });
+    expect(made.status, made.stderr).toBe(0);
+    expect(readFileSync(image)[512 + 44], 'header null format').toBe(2);
+    return image;
+  }
+
+  it('every track reads as cckd2ckd reads it, and as dasdinit -linux writes it uncompressed', () => {
+    const image = linuxVolume('linux.cckd');
+    const theirs = join(dir.path, 'linux-cckd2ckd.ckd');
+    expect(runTool('cckd2ckd', ['-q', image, theirs], { cwd: dir.path }).status).toBe(0);
+    const flat = join(dir.path, 'linux-flat.ckd');
+    expect(runTool('dasdinit', ['-linux', flat, '3390', 'LNX001', '3'], { cwd: dir.path }).status).toBe(0);
+    expect(sha256File(theirs)).toBe(sha256File(flat));
+    const ours = join(dir.path, 'linux-ours.ckd');
+    ok(['convert', image, ours, '--format', 'ckd']);
+    expect(sha256File(ours)).toBe(sha256File(theirs));
+    expect(runSnaptape(['compare', flat, image]).status).toBe(0);
+  });
+
+  it('an empty data set put into it is empty for dasdseq too: its track of R0 and an EOF record is not stored as null format 0', () => {
+    const image = linuxVolume('linux-put.cckd');
+    ok(['alloc', image, 'LNX.EMPTY', '--tracks', '2', '--recfm', 'FB', '--lrecl', '80', '--blksize', '800']);
+    writeFileSync(join(dir.path, 'nothing.bin'), Buffer.alloc(0));
+    ok(['put', image, 'LNX.EMPTY', join(dir.path, 'nothing.bin')]);
+    const seq = runTool('dasdseq', [image, 'LNX.EMPTY'], { cwd: dir.path });
+    expect(seq.stderr + seq.stdout).toMatch(/dasdseq wrote 0 records to LNX\.EMPTY/);
+    const theirs = join(dir.path, 'linux-put-cckd2ckd.ckd');
+    expect(runTool('cckd2ckd', ['-q', image, theirs], { cwd: dir.path }).status).toBe(0);
+    const ours = join(dir.path, 'linux-put-ours.ckd');
+    ok(['convert', image, ours, '--format', 'ckd']);
+    expect(sha256File(ours)).toBe(sha256File(theirs));
+    // The track is stored as a 37-byte image, which Hercules' device layer reads (above) but
+    // cckdcdsk -3 takes for invalid (cdsk_valid_trk wants more than 37 bytes): Hercules itself can
+    // keep no such track in such a file (it would store it as a null entry of format 0, read back
+    // as format 2). That one track is all cckdcdsk names; snaptape check finds it sound.
+    const cdsk = runTool('cckdcdsk', ['-3', '-ro', image], { cwd: dir.path });
+    const complaints = `${cdsk.stdout}\n${cdsk.stderr}`.split('\n').filter((l) => /HHCCU\d{3}[EW]/.test(l));
+    expect(complaints.filter((l) => !/HHCCU500W/.test(l))).toEqual([expect.stringMatching(/HHCCU622W .*trk\[2\] .*len 37 validation error/)]);
+    expect(runSnaptapeJson<{ problems: unknown[] }>(['check', image]).problems).toEqual([]);
+  });
 });
