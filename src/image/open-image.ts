@@ -107,7 +107,9 @@ export function inspectImage(path: string, fd: number, format?: ImageFormat): Im
   }
   if (devid === CCKD_DEVID_SHADOW) fail(path, `${devid} is a CCKD shadow file: open its base file with this file as a shadow`, 0);
   if (CKD_DEVIDS_COMPRESSED.includes(devid) && devid !== CCKD_DEVID_BASE) {
-    fail(path, `${devid} is a Hercules image format snaptape does not open (convert it with Hercules dasdcopy -o CKD ${path} out.ckd)`, 0);
+    // dasdcopy keeps the device class: -o CKD of an FBA image is refused.
+    const [type, output] = devid.startsWith('FBA_') ? ['FBA', 'out.fba'] : ['CKD', 'out.ckd'];
+    fail(path, `${devid} is a Hercules image format snaptape does not open (convert it with Hercules dasdcopy -o ${type} ${path} ${output})`, 0);
   }
   const labelled = head.subarray(FBA_BLOCK_BYTES, FBA_BLOCK_BYTES + 4).equals(VOL1_EBCDIC);
   if (extname(path).toLowerCase() === '.fba' || labelled) return fbaShape(path, sizeBytes);
