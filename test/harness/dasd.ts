@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { VolumeListing } from '../../src/api/volume-api.js';
 import { runTool } from './external-tools.js';
 
 export function sha256File(path: string): string {
@@ -78,6 +79,23 @@ export function dasdlsInfo(path: string, cwd?: string): DasdlsListing {
     });
   }
   return { volser, rows, problems };
+}
+
+/** Our listing of one data set (`ls --json`) in dasdls's terms. */
+export function asDasdlsRow(d: VolumeListing['datasets'][number]): Omit<DasdlsRow, 'name'> {
+  return {
+    credt: d.created,
+    org: d.dsorg,
+    recfm: d.recfm,
+    lrecl: d.lrecl,
+    blksize: d.blksize,
+    key: d.keyLength,
+    tracks: d.tracks,
+    percentUsed: d.percentUsed + 0,
+    extents: d.extents.length,
+    secondaryUnit: d.secondary.unit,
+    secondary: d.secondary.quantity,
+  };
 }
 
 /** A record as the vectors' .txt files list it. */
