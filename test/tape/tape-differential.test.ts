@@ -214,7 +214,7 @@ describe('tapes tape put writes, read by the Hercules tools', () => {
         const check = await runInProcess(['check', het, '--json']);
         expect(check.status, check.stdout).toBe(0);
       }),
-      { numRuns: 4, seed },
+      { numRuns: 4, seed, endOnFailure: true },
     );
   }, 60_000);
 });

@@ -170,7 +170,7 @@ describe('volumes snaptape makes, as dasdls and dasdseq see them', () => {
           if (put) expect(back.subarray(0, put.length).equals(put)).toBe(true);
         }
       }),
-      { numRuns: 4, seed },
+      { numRuns: 4, seed, endOnFailure: true },
     );
   }, 60_000);
 });
