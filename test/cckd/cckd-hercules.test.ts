@@ -3,17 +3,24 @@
  * writes as CCKD (zlib, bzip2, none) are read by dasdls, dasdseq and cckd2ckd and pass cckdcdsk;
  * volumes Hercules makes compressed (dasdinit -z, dasdload -z, dasdload -bz2) are read by snaptape;
  * a volume of Linux null tracks (dasdinit -z -linux, header null format 2) reads and takes writes as
- * Hercules reads it.
+ * Hercules reads it; shadow files snaptape writes are read through by `dasdcopy sf=` as snaptape
+ * reads them.
  */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VolumeListing } from '../../src/api/volume-api.js';
-import { sha256File } from '../harness/dasd.js';
+import { sha256File, trackImagesThroughEot } from '../harness/dasd.js';
 import { runTool } from '../harness/external-tools.js';
 import { runSnaptape, runSnaptapeJson } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { VECTORS_DIR, vectorPath } from '../harness/vectors.js';
+import { openVolume } from '../../src/api/volume-api.js';
+import { convertImage } from '../../src/image/image-convert.js';
+import { createShadow } from '../../src/image/cckd-shadow.js';
+import { encodeTrack } from '../../src/ckd/track-codec.js';
+import { cchhOf } from '../../src/geometry/cchh.js';
+import { makeFilledVolume, Prng } from '../harness/backup-fixtures.js';
 import { expectCckdcdskClean } from './cckd-helpers.js';
 
 let dir: TempDir;
@@ -176,5 +183,51 @@ describe('a CCKD volume of Linux null tracks (dasdinit -z -linux)', () => {
     const complaints = `${cdsk.stdout}\n${cdsk.stderr}`.split('\n').filter((l) => /HHCCU\d{3}[EW]/.test(l));
     expect(complaints.filter((l) => !/HHCCU500W/.test(l))).toEqual([expect.stringMatching(/HHCCU622W .*trk\[2\] .*len 37 validation error/)]);
     expect(runSnaptapeJson<{ problems: unknown[] }>(['check', image]).problems).toEqual([]);
+  });
+});
+
+describe('shadow files snaptape writes, read by Hercules', () => {
+  it('dasdcopy sf=base_*.cckd of a base and two shadows gives the volume snaptape reads through them', () => {
+    const source = makeFilledVolume(dir.path, { cylinders: 3, seed: 23 });
+    source.close();
+    const base = join(dir.path, 'sbase.cckd');
+    convertImage(source.path, base, { format: 'cckd' });
+    const shadows = [join(dir.path, 'sbase_1.cckd'), join(dir.path, 'sbase_2.cckd')];
+    const prng = new Prng(29);
+    shadows.forEach((shadow, i) => {
+      createShadow(base, shadows.slice(0, i), shadow, { compression: i === 0 ? 'zlib' : 'bzip2' });
+      const volume = openVolume(base, { shadows: shadows.slice(0, i + 1) });
+      // Well-formed tracks of 0-3 records (a track that does not decode is no track to Hercules:
+      // it reads one in its place, see expectCckdcdskAgrees).
+      for (let w = 0; w < 40; w++) {
+        const track = prng.below(volume.ckd.trackCount);
+        const cchh = cchhOf(volume.ckd, track);
+        const records = Array.from({ length: prng.below(4) }, (_, r) => {
+          const data = Buffer.alloc(prng.below(9000));
+          prng.fill(data);
+          return { ...cchh, record: r + 1, key: Buffer.alloc(0), data };
+        });
+        volume.writeTrackImages(track, [encodeTrack({ cchh, r0Data: Buffer.alloc(8), records })]);
+      }
+      volume.close();
+    });
+    const ours = join(dir.path, 'shadowed-ours.ckd');
+    convertImage(base, ours, { format: 'ckd', shadows });
+    const theirs = join(dir.path, 'shadowed-theirs.ckd');
+    const copy = runTool('dasdcopy', ['-q', '-o', 'CKD', base, `sf=${join(dir.path, 'sbase_*.cckd')}`, theirs], { cwd: dir.path });
+    expect(copy.status, copy.stdout + copy.stderr).toBe(0);
+    const want = trackImagesThroughEot(ours);
+    const got = trackImagesThroughEot(theirs);
+    // (Through each end-of-track marker: past it dasdcopy may leave its buffer's leftovers.)
+    expect(got.length).toBe(want.length);
+    expect(
+      want.flatMap((t, i) => (t.equals(got[i] as Buffer) ? [] : [i])),
+      'tracks dasdcopy reads otherwise',
+    ).toEqual([]);
+    // Without the shadows, Hercules reads the base alone: the writes are in the shadows only.
+    const bare = join(dir.path, 'shadowed-bare.ckd');
+    expect(runTool('dasdcopy', ['-q', '-o', 'CKD', base, bare], { cwd: dir.path }).status).toBe(0);
+    expect(sha256File(bare)).not.toBe(sha256File(ours));
+    for (const shadow of shadows) expectCckdcdskClean(shadow, dir.path);
   });
 });
