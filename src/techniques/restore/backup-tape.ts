@@ -23,7 +23,7 @@ import {
 } from '../tape-backup/backup-labels.js';
 import { parseLabelDigest } from '../tape-backup/label-digest.js';
 import { ElementHasher, type ElementDigestKind } from '../tape-backup/element-digest.js';
-import { checkElementLabels, requireFbaBytesMatch, verifyPassCheck, type LabelCheck } from './tape-trust.js';
+import { checkElementLabels, requireDatasetTracks, requireFbaBytesMatch, verifyPassCheck, type LabelCheck } from './tape-trust.js';
 
 export interface TapeElement {
   readonly name: string;
@@ -255,13 +255,14 @@ export function verifyBackupTape(path: string, location: TapeLocation = {}): Tap
     // What a restore refuses before it writes, verify refuses too (tape-trust.ts): an OK of a tape
     // its restore refuses would lie. TapeFormatError naming the tape, the element and the block.
     const elements = tape.elements.map((e) => checkElement(tape, e, verifyPassCheck(tape, e)));
-    if (tape.source.kind === 'fba') {
-      tape.elements.forEach((e, i) => {
-        const check = elements[i] as ElementCheck;
-        // A digest that does not match is reported as it always was; only a verified pass is sized.
-        if (check.ok) requireFbaBytesMatch(tape, e, check);
-      });
-    }
+    tape.elements.forEach((e, i) => {
+      const check = elements[i] as ElementCheck;
+      // A digest that does not match is reported as it always was; only a verified pass is sized, and
+      // only a verified data set's tracks are decoded.
+      if (!check.ok) return;
+      if (tape.source.kind === 'fba') requireFbaBytesMatch(tape, e, check);
+      else if (e.description.kind === 'dataset') requireDatasetTracks(tape, e);
+    });
     tape.progress.begin('verify', tape.elements.length, 'elements');
     const labels = tape.elements.map((e) => {
       const check = checkElementLabels(tape, e);

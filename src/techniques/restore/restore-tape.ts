@@ -20,9 +20,8 @@
  */
 import type { OnPhaseProgress } from '../../base/phase-progress.js';
 import { existsSync, rmSync } from 'node:fs';
-import { TargetExistsError, UsageError, VerifyError, ImageFormatError } from '../../errors/snaptape-error.js';
+import { TargetExistsError, UsageError, VerifyError } from '../../errors/snaptape-error.js';
 import { createVolume, openVolume } from '../../volume/open-volume.js';
-import { homeAddressOf, trackUsedBytes } from '../../ckd/track-codec.js';
 import { TrackImageWriter } from './track-image-writer.js';
 import type { TapeIndex } from '../../tape/tape-index.js';
 import type { Volume } from '../../volume/volume.js';
@@ -31,7 +30,7 @@ import { FBA_BLOCK_BYTES } from '../../geometry/device-types.js';
 import { freeReallocatedNamesakes, planDatasetRestores, writeDatasetRestore, type DatasetPlacement } from './restore-dataset.js';
 import { sizeStorePath } from '../../volume/track-size-store.js';
 import { blocksOf, checkElement, forEachBlock, openBackupTape, type BackupTape, type ElementCheck, type TapeElement } from './backup-tape.js';
-import { checkRecordedGeometry, requireBlockFits, requireFbaBytesMatch, requireLabelsMatch, verifyPassCheck } from './tape-trust.js';
+import { checkRecordedGeometry, requireBlockFits, requireDatasetTracks, requireFbaBytesMatch, requireLabelsMatch, verifyPassCheck } from './tape-trust.js';
 import { BackgroundSha256 } from './background-hash.js';
 
 export interface RestoreOptions {
@@ -167,19 +166,6 @@ function checkFbaFits(volume: Volume, tape: BackupTape, element: TapeElement, ch
   if (check !== undefined) requireFbaBytesMatch(tape, element, check);
 }
 
-function checkBlocksAreTracks(tape: BackupTape, element: TapeElement): void {
-  forEachBlock(tape, element, (block, j) => {
-    try {
-      trackUsedBytes(block, homeAddressOf(block), { path: tape.path, trackIndex: j });
-    } catch {
-      throw new ImageFormatError(`Cannot restore ${element.name}: tape block ${element.firstBlockNumber + j} is not a track image`, {
-        path: tape.path,
-        blockNumber: element.firstBlockNumber + j,
-      });
-    }
-  });
-}
-
 /** Restores a backup tape, after verifying it (in the same pass, into a new volume where no file was), onto a volume or into a new one (all of it, or one data set). Throws VerifyError when the tape fails its checks, UsageError when the data set is not on the tape, TargetExistsError when the new volume exists. */
 export function restoreTape(tapePath: string, options: RestoreOptions): RestoreResult {
   const tape = openBackupTape(tapePath, { startBlock: options.tapeStartBlock, onProgress: options.onProgress, index: options.tapeIndex });
@@ -210,7 +196,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
     if (tape.source.kind === 'ckd') {
       const datasetElements = chosen.filter((e) => e.description.kind === 'dataset');
       tape.progress.begin('verify', blocksOf(datasetElements), 'blocks');
-      datasetElements.forEach((e) => checkBlocksAreTracks(tape, e));
+      datasetElements.forEach((e) => requireDatasetTracks(tape, e, () => tape.progress.advance()));
     }
     // The labels are trusted only as far as they are checked: against their digest, and the
     // geometry a new volume takes from them against the device type and the tape's data.

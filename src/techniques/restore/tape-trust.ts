@@ -9,7 +9,8 @@
  *   incremental holds the full backup's source volume and only runs of its units inside it, before
  *   a byte of the chain's data is written or served: a chain whose links follow may still be crafted.
  */
-import { TapeFormatError, TapeLabelError, UsageError, VerifyError } from '../../errors/snaptape-error.js';
+import { ImageFormatError, TapeFormatError, TapeLabelError, UsageError, VerifyError } from '../../errors/snaptape-error.js';
+import { homeAddressOf, trackUsedBytes } from '../../ckd/track-codec.js';
 import { FBA_BLOCK_BYTES, MAX_CKD_CYLINDERS, familyByName } from '../../geometry/device-types.js';
 import { parseGeometry, unitCount as unitsOf } from '../../geometry/volume-geometry.js';
 import { FBA_BLOCKS_PER_TAPE_BLOCK } from '../tape-backup/backup-elements.js';
@@ -220,6 +221,27 @@ export function requireBlockFits(tape: BackupTape, element: TapeElement, block: 
   } else if (element.description.kind !== 'dataset' && block.length > tape.source.slotBytes) {
     refuse(`more than the ${tape.source.slotBytes}-byte track slot`);
   }
+}
+
+/**
+ * Refuses a CKD data set element whose blocks are not all track images that decode: a restore
+ * places each by its home address (or relocates it) and rewrites its records, so it refuses one that
+ * does not decode before it writes; `verify` asks the same of an element whose digest matched, so
+ * that it never says OK of a tape its restore refuses. `onBlock` is told of each block read (a
+ * progress phase). ImageFormatError naming the tape, the element and the block.
+ */
+export function requireDatasetTracks(tape: BackupTape, element: TapeElement, onBlock: () => void = () => undefined): void {
+  tape.reader.forEachBlockData(element.firstBlockNumber, element.blockCount, (block, blockNumber) => {
+    try {
+      trackUsedBytes(block, homeAddressOf(block), { path: tape.path, trackIndex: blockNumber - element.firstBlockNumber });
+    } catch {
+      throw new ImageFormatError(`Cannot restore ${element.name} from ${tape.path}: tape block ${blockNumber} is not a track image`, {
+        path: tape.path,
+        blockNumber,
+      });
+    }
+    onBlock();
+  });
 }
 
 /** The check an element's blocks get in the pass that verifies them (requireBlockFits). */
