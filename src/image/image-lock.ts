@@ -28,7 +28,7 @@
  * flock is released by the kernel when its holder dies, so a contender killed inside a takeover
  * never blocks the others. The guard is held only for a read, a stat, a look in /proc and a link.
  */
-import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type FsExt from 'fs-ext';
@@ -242,23 +242,28 @@ function holdFileOf(imagePath: string, lockPath: string, action: string): number
 
 /**
  * The process that holds the file at `path` (`holdFile`) under another of its names, read without
- * taking anything (no flock, so worker threads may ask too): asked only when the path has another
- * name, a hard link or the file a symbolic link leads to; undefined when none holds it, or unknown.
+ * taking anything (no flock, so worker threads may ask too): a hard link, the file a symbolic link
+ * leads to, or the name the file had when its lock was taken (it was renamed since: its one name
+ * now has no lock file). Only an exclusive flock counts, as `holdFile` takes; undefined when none
+ * holds the file, or unknown.
  */
 export function fileHolderElsewhere(path: string): { pid: number; dev: bigint; ino: bigint } | undefined {
   let stat;
   try {
     stat = statSync(path, { bigint: true });
-    if (!stat.isFile() || (stat.nlink < 2n && !lstatSync(path).isSymbolicLink())) return undefined;
+    if (!stat.isFile()) return undefined;
   } catch {
     return undefined;
   }
-  const pid = flockHolderPid(stat.dev, stat.ino);
+  const pid = flockHolderPid(stat.dev, stat.ino, true);
   return pid === undefined ? undefined : { pid, dev: stat.dev, ino: stat.ino };
 }
 
-/** The pid that /proc/locks names for a flock(2) on this device and inode; undefined where unknown. */
-function flockHolderPid(dev: bigint, ino: bigint): number | undefined {
+/**
+ * The pid that /proc/locks names for a flock(2) on this device and inode (`exclusive`: only for an
+ * exclusive one, WRITE); undefined where unknown.
+ */
+function flockHolderPid(dev: bigint, ino: bigint, exclusive = false): number | undefined {
   let table: string;
   try {
     table = readFileSync('/proc/locks', 'utf8');
@@ -272,7 +277,7 @@ function flockHolderPid(dev: bigint, ino: bigint): number | undefined {
   for (const line of table.split('\n')) {
     // "1: FLOCK  ADVISORY  WRITE 25102 fe:00:2147040 0 EOF"
     const fields = line.trim().split(/\s+/);
-    if (fields[1] === 'FLOCK' && fields[5] === key) return Number(fields[4]);
+    if (fields[1] === 'FLOCK' && fields[5] === key && (!exclusive || fields[3] === 'WRITE')) return Number(fields[4]);
   }
   return undefined;
 }

@@ -70,7 +70,10 @@ export function withTapeLock<T>(path: string, write: () => T): T {
   }
 }
 
-/** Refuses to read a tape that another live process is writing now, under this name or another (a link). */
+/**
+ * Refuses to read a tape that another live process is writing now, under this name or another (a
+ * link, or the name it had before it was renamed).
+ */
 export function checkTapeNotBeingWritten(path: string): void {
   const owner = liveLockOwner(path);
   if (owner === undefined) {

@@ -7,7 +7,7 @@
  * they were; a FIFO is refused at once, not waited on.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,5 +180,40 @@ describe('a tape a running backup is writing, reached through a hard link', () =
     expect(ok(['verify', tape]), 'the running backup wrote a whole tape').toMatch(/: OK\n/);
     expect(existsSync(`${link}.lock`), 'the refused writers left no lock').toBe(false);
     expectSourceUnchanged('a running backup and refused writers');
+  });
+});
+
+describe('a tape a running backup is writing, renamed', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('is refused with LOCKED by a reader and by a writer under its new name', () => {
+    const tape = at('renamed-running.aws');
+    const renamed = at('renamed-new.aws');
+    child = spawn(process.execPath, [SNAPTAPE_BIN, 'backup', source, '--to', tape, '--workers', '1', '--throttle-mbps', '0.25'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    const running = child;
+    return (async () => {
+      let stderr = '';
+      running.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      const deadline = Date.now() + 30_000;
+      // Renamed once its blocks are being copied in (the copy opened the tape by its name already).
+      while (!(existsSync(tape) && existsSync(`${tape}.lock`) && readFileSync(tape).some((b) => b !== 0))) {
+        expect(running.exitCode, `the backup is still running (stderr: ${stderr})`).toBeNull();
+        expect(Date.now() < deadline, 'the backup started writing its tape').toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // One name, no lock file beside it: only the kernel's lock on the file says it is being written.
+      renameSync(tape, renamed);
+      const holder = `process ${running.pid}`;
+      expectCliFailure(runSnaptape(['verify', renamed]), 'LOCKED', [renamed, holder, /being written/]);
+      expectCliFailure(runSnaptape(['backup', sourceCopy('renamed-source.ckd'), '--to', renamed, '--force']), 'LOCKED', [renamed, holder]);
+      expect(running.exitCode, 'the refusals came while the backup was still writing').toBeNull();
+      running.kill('SIGKILL');
+    })();
   });
 });
