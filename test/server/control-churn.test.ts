@@ -24,7 +24,8 @@ const HONEST_REQUESTS = 150;
  * after it is made, without a request; `flood` keeps 64 connects in flight, each closed at once
  * (faster than the server accepts: the socket's listen queue may overflow, and connects then fail
  * with EAGAIN); `silent` holds 300 connections that never send a byte; `idle` holds 300 connections that
- * each made one keep-alive request and then sit idle. A dropped connection is replaced at once, so
+ * each made one keep-alive request and then sit idle; `stall` holds 300 connections that each sent
+ * the headers of a POST and the start of its body, and then send nothing more. A dropped connection is replaced at once, so
  * `silent` and `idle` churn too. It prints "ready" once started and "made N" when told to stop.
  */
 const CHURNER = `
@@ -44,6 +45,7 @@ function open() {
     if (mode === 'churn') setTimeout(() => s.destroy(), 100);
     else if (mode === 'flood') s.destroy();
     else if (mode === 'idle') s.write('GET /volumes HTTP/1.1\\r\\nHost: x\\r\\nConnection: keep-alive\\r\\n\\r\\n');
+    else if (mode === 'stall') s.write('POST /sessions HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\nContent-Length: 100\\r\\n\\r\\n{"technique":');
   });
 }
 if (mode === 'flood') {
@@ -95,7 +97,7 @@ describe('snaptape serve: an honest control request is answered while another pr
 
   /** Starts the churner, makes the honest requests, stops it; returns what each request got and the connections it made. */
   async function underChurn(
-    mode: 'churn' | 'silent' | 'idle' | 'flood',
+    mode: 'churn' | 'silent' | 'idle' | 'stall' | 'flood',
     honest: () => Promise<number | string> = () => honestGet(socket),
   ): Promise<{ answers: (number | string)[]; made: number; seconds: number }> {
     const child = spawn(process.execPath, ['-e', CHURNER, socket, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -143,7 +145,7 @@ describe('snaptape serve: an honest control request is answered while another pr
     return { closed: () => ended, close: () => req.destroy() };
   }
 
-  for (const mode of ['churn', 'silent', 'idle'] as const) {
+  for (const mode of ['churn', 'silent', 'idle', 'stall'] as const) {
     it(`every honest request is answered 200, and an event stream stays open (churner: ${mode})`, async () => {
       const stream = await openEventStream();
       try {
