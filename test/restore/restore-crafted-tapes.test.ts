@@ -170,6 +170,10 @@ describe('restore places a lone tape only where its elements belong', () => {
     const before = sha256File(target);
     expectCliFailure(runSnaptape(['restore', tape, '--to', target]), 'USAGE', [tape, /is a run of tracks .*restores whole volumes and data sets/]);
     expect(sha256File(target), 'the existing target is untouched').toBe(before);
+    // No restore takes it (alone it is refused; naming no base, it is no link of a chain): verify says so too.
+    expectCliFailure(runSnaptape(['verify', tape]), 'USAGE', [tape, /is a run of tracks .*restores whole volumes and data sets/]);
+    // An incremental that names its base is verified alone as it always was: its chain restores it.
+    expect(runSnaptapeOk(['verify', at('w-inc.aws')])).toMatch(/: OK\n/);
   });
 
   it('an FBA tape onto an FBA volume too small for it, or onto a CKD volume', () => {

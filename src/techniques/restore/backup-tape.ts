@@ -23,7 +23,7 @@ import {
 } from '../tape-backup/backup-labels.js';
 import { parseLabelDigest } from '../tape-backup/label-digest.js';
 import { ElementHasher, type ElementDigestKind } from '../tape-backup/element-digest.js';
-import { checkElementLabels, requireDatasetTracks, requireFbaBytesMatch, verifyPassCheck, type LabelCheck } from './tape-trust.js';
+import { checkElementLabels, requireDatasetTracks, requireFbaBytesMatch, requirePlaceable, verifyPassCheck, type LabelCheck } from './tape-trust.js';
 
 export interface TapeElement {
   readonly name: string;
@@ -251,6 +251,8 @@ export function blocksOf(elements: readonly TapeElement[]): number {
 export function verifyBackupTape(path: string, location: TapeLocation = {}): TapeVerifyReport {
   const tape = openBackupTape(path, location);
   try {
+    // A tape that names no base is restored alone: what that restore would not place, it refuses.
+    if (tape.chain?.base === undefined) tape.elements.forEach((e) => requirePlaceable(tape, e));
     tape.progress.begin('sha256', blocksOf(tape.elements), 'blocks');
     // What a restore refuses before it writes, verify refuses too (tape-trust.ts): an OK of a tape
     // its restore refuses would lie. TapeFormatError naming the tape, the element and the block.

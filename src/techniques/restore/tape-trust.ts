@@ -244,6 +244,27 @@ export function requireDatasetTracks(tape: BackupTape, element: TapeElement, onB
   });
 }
 
+/**
+ * What a lone tape's restore places: a CKD backup's whole volume and data sets, an FBA backup's
+ * whole volume and runs of blocks; anything else is refused (UsageError naming the tape), and
+ * `verify` refuses it too of a tape that names no base (an incremental's runs are placed by its chain).
+ */
+export function requirePlaceable(tape: BackupTape, element: TapeElement): void {
+  const kind = element.description.kind;
+  const ckd = tape.source.kind === 'ckd';
+  if (ckd ? kind === 'volume' || kind === 'dataset' : kind === 'volume' || kind === 'blocks') return;
+  const what = {
+    tracks: 'a run of tracks (an incremental holds those: restore its chain)',
+    blocks: 'a run of FBA blocks',
+    dataset: 'a data set',
+    volume: 'a volume',
+  }[kind];
+  throw new UsageError(
+    `Cannot restore ${element.name} from ${tape.path}: it is ${what}, but a backup of ${ckd ? 'a CKD volume restores whole volumes and data sets' : 'an FBA volume restores whole volumes and runs of blocks'}`,
+    { path: tape.path },
+  );
+}
+
 /** The check an element's blocks get in the pass that verifies them (requireBlockFits). */
 export function verifyPassCheck(tape: BackupTape, element: TapeElement): (block: Buffer, index: number) => void {
   return (block, index) => requireBlockFits(tape, element, block, index);
