@@ -226,12 +226,15 @@ function holdFileOf(imagePath: string, lockPath: string, action: string): number
         closeSync(fd);
         return undefined; // A file system without flock (ENOLCK, EINVAL): the file is held by its name only.
       }
-      const pid = flockHolderPid(stat.dev, stat.ino);
+      const holder = flockHolder(stat.dev, stat.ino);
+      const pid = holder?.pid;
       const who = pid === undefined ? 'another process' : pid === process.pid ? 'this process' : `process ${pid}`;
-      throw new LockedError(
-        `Cannot ${action}: ${imagePath} is another name (a hard link) of a file that ${who} holds locked (device ${stat.dev}, inode ${stat.ino})`,
-        { path: imagePath, lockPath, pid: pid ?? null },
-      );
+      // What the lock table says, no more: a shared lock is no snaptape writer's (`holdFile` takes an exclusive one).
+      const why =
+        holder?.exclusive === false
+          ? `${who} holds a shared lock (flock) on it: a reader that asked not to have it written meanwhile`
+          : `${who} holds it locked (flock): a writer of it under another name (a hard link, or the name it had before a rename), or another program`;
+      throw new LockedError(`Cannot ${action}: ${why} (device ${stat.dev}, inode ${stat.ino})`, { path: imagePath, lockPath, pid: pid ?? null });
     }
     return fd;
   } catch (error) {
@@ -255,15 +258,16 @@ export function fileHolderElsewhere(path: string): { pid: number; dev: bigint; i
   } catch {
     return undefined;
   }
-  const pid = flockHolderPid(stat.dev, stat.ino, true);
-  return pid === undefined ? undefined : { pid, dev: stat.dev, ino: stat.ino };
+  const holder = flockHolder(stat.dev, stat.ino, true);
+  return holder === undefined ? undefined : { pid: holder.pid, dev: stat.dev, ino: stat.ino };
 }
 
 /**
- * The pid that /proc/locks names for a flock(2) on this device and inode (`exclusive`: only for an
- * exclusive one, WRITE); undefined where unknown.
+ * The process that /proc/locks names for a flock(2) on this device and inode, and whether its lock
+ * is exclusive (WRITE) or shared (READ); `exclusiveOnly`: only an exclusive one. Undefined where
+ * unknown.
  */
-function flockHolderPid(dev: bigint, ino: bigint, exclusive = false): number | undefined {
+function flockHolder(dev: bigint, ino: bigint, exclusiveOnly = false): { pid: number; exclusive: boolean } | undefined {
   let table: string;
   try {
     table = readFileSync('/proc/locks', 'utf8');
@@ -277,7 +281,9 @@ function flockHolderPid(dev: bigint, ino: bigint, exclusive = false): number | u
   for (const line of table.split('\n')) {
     // "1: FLOCK  ADVISORY  WRITE 25102 fe:00:2147040 0 EOF"
     const fields = line.trim().split(/\s+/);
-    if (fields[1] === 'FLOCK' && fields[5] === key && (!exclusive || fields[3] === 'WRITE')) return Number(fields[4]);
+    if (fields[1] !== 'FLOCK' || fields[5] !== key) continue;
+    const exclusive = fields[3] === 'WRITE';
+    if (exclusive || !exclusiveOnly) return { pid: Number(fields[4]), exclusive };
   }
   return undefined;
 }

@@ -7,7 +7,7 @@
  * they were; a FIFO is refused at once, not waited on.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -192,10 +192,15 @@ describe('a tape a running backup is writing, renamed', () => {
   it('is refused with LOCKED by a reader and by a writer under its new name', () => {
     const tape = at('renamed-running.aws');
     const renamed = at('renamed-new.aws');
-    child = spawn(process.execPath, [SNAPTAPE_BIN, 'backup', source, '--to', tape, '--workers', '1', '--throttle-mbps', '0.25'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
-    });
+    // A source of its own: the backup is killed at the end, and leaves its lock behind.
+    child = spawn(
+      process.execPath,
+      [SNAPTAPE_BIN, 'backup', sourceCopy('renamed-running-source.ckd'), '--to', tape, '--workers', '1', '--throttle-mbps', '0.25'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    );
     const running = child;
     return (async () => {
       let stderr = '';
@@ -213,7 +218,37 @@ describe('a tape a running backup is writing, renamed', () => {
       expectCliFailure(runSnaptape(['verify', renamed]), 'LOCKED', [renamed, holder, /being written/]);
       expectCliFailure(runSnaptape(['backup', sourceCopy('renamed-source.ckd'), '--to', renamed, '--force']), 'LOCKED', [renamed, holder]);
       expect(running.exitCode, 'the refusals came while the backup was still writing').toBeNull();
+      const exited = new Promise((resolve) => running.on('exit', resolve));
       running.kill('SIGKILL');
+      await exited;
     })();
+  });
+});
+
+describe('a tape another program holds a shared flock(2) on, by its own name', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('is refused with LOCKED naming the holder and its shared lock, not a hard link', async () => {
+    const tape = at('shared-held.aws');
+    ok(['backup', source, '--to', tape]);
+    const before = sha256File(tape);
+    // flock(1) takes the shared lock and then runs `sleep`: it prints nothing, so wait for the lock table.
+    child = spawn('flock', ['--shared', tape, 'sleep', '60'], { stdio: 'ignore' });
+    const held = child;
+    const deadline = Date.now() + 10_000;
+    const ino = statSync(tape).ino;
+    while (!new RegExp(`FLOCK +ADVISORY +READ +${held.pid} +[0-9a-f]+:[0-9a-f]+:${ino} `).test(readFileSync('/proc/locks', 'utf8'))) {
+      expect(Date.now() < deadline, 'flock(1) took its lock').toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const r = runSnaptape(['backup', source, '--to', tape, '--force']);
+    expectCliFailure(r, 'LOCKED', [tape, /shared lock/]);
+    expect(r.stderr, 'the tape has one name: no hard link is claimed').not.toMatch(/hard link\)/);
+    expect(sha256File(tape), 'the held tape is unchanged').toBe(before);
+    held.kill('SIGKILL');
+    expectSourceUnchanged('a backup onto a tape under a shared flock');
   });
 });
