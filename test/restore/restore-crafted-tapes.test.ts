@@ -174,6 +174,13 @@ describe('restore places a lone tape only where its elements belong', () => {
     expectCliFailure(runSnaptape(['verify', tape]), 'USAGE', [tape, /is a run of tracks .*restores whole volumes and data sets/]);
     // An incremental that names its base is verified alone as it always was: its chain restores it.
     expect(runSnaptapeOk(['verify', at('w-inc.aws')])).toMatch(/: OK\n/);
+    // After a full backup it is no link of its chain: verify --chain says so as the chain's restore does.
+    const chainRestore = runSnaptape(['restore', at('w-full.aws'), tape, '--to', target]);
+    expectCliFailure(chainRestore, 'VERIFY', [tape, /does not follow: it is not an incremental/]);
+    expect(sha256File(target), 'the existing target is untouched').toBe(before);
+    const chainVerify = runSnaptape(['verify', '--chain', at('w-full.aws'), tape]);
+    expect(chainVerify.status, `verify --chain exits as restore does (stderr: ${chainVerify.stderr})`).toBe(chainRestore.status);
+    expect(chainVerify.stderr).toMatch(/not an incremental/);
   });
 
   it('an FBA tape onto an FBA volume too small for it, or onto a CKD volume', () => {
