@@ -8,7 +8,7 @@
  * The bound on connections stays (the churner is not served without limit: it is the one dropped).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request, type IncomingMessage } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -229,5 +229,43 @@ describe("the CLI's control client, when the server's connection queue is full",
     expect(Date.now() - asked, 'the answer came once the server took connections again').toBeGreaterThan(300);
     for (const filler of fillers) filler.destroy();
     server.kill('SIGKILL');
+  });
+});
+
+describe("the CLI's control client, when the server drops its kept-alive connection", () => {
+  let dir: TempDir;
+  let server: Server | undefined;
+
+  beforeAll(() => {
+    dir = makeTempDir('snaptape-ctl-reuse-');
+  });
+
+  afterAll(() => {
+    server?.closeAllConnections();
+    server?.close();
+    dir.cleanup();
+  });
+
+  it('asks again on a new connection when the one it reused was dropped before its request was read', async () => {
+    const socketPath = join(dir.path, 'reuse.sock');
+    // A stand-in for a server that drops the connection idle longest (or ends it at its keep-alive
+    // timeout) just as the client sends its next request on it: each connection answers one request.
+    const served = new WeakMap<Socket, number>();
+    const listening = createServer((q, r) => {
+      const n = (served.get(q.socket) ?? 0) + 1;
+      served.set(q.socket, n);
+      if (n > 1) {
+        q.socket.destroy();
+        return;
+      }
+      r.setHeader('content-type', 'application/json');
+      r.end('{"volumes":[]}');
+    });
+    server = listening;
+    await new Promise<void>((resolve) => listening.listen(socketPath, resolve));
+    const client = new ControlClient({ kind: 'unix', socketPath });
+    const answers: unknown[] = [];
+    for (let i = 0; i < 3; i++) answers.push(await client.listVolumes().catch((error: Error) => error.message));
+    expect(answers, 'every request answered, none "socket hang up"').toEqual([[], [], []]);
   });
 });
