@@ -14,7 +14,7 @@
  * Requests (not the event stream) say `Accept-Encoding: gzip`; a gzip answer (a track map) is
  * decompressed here, and the size limit applies to the decompressed bytes.
  */
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { ERROR_CODES, IoError, SessionError, UsageError, errorFromData, type ErrorCode, type SnaptapeError } from '../errors/snaptape-error.js';
@@ -218,7 +218,7 @@ export class ControlClient {
         parseEventStream(response, onEvent);
         resolve({ close: () => request.destroy(), ended });
       });
-      request.on('error', (error) => reject(this.unreachable(error)));
+      this.rejectUnreached(request, reject);
       request.end();
     });
   }
@@ -271,11 +271,16 @@ export class ControlClient {
         }, reject);
       });
       request.setTimeout(this.timeoutMs, () => request.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      let answered = false;
-      request.once('response', () => (answered = true));
-      request.on('error', (error) => reject(this.unreachable(error, request.reusedSocket && !answered)));
+      this.rejectUnreached(request, reject);
       request.end(payload);
     });
+  }
+
+  /** Rejects with `unreachable` when `request` fails, telling it whether the failure may be retried. */
+  private rejectUnreached(request: ClientRequest, reject: (error: Error) => void): void {
+    let answered = false;
+    request.once('response', () => (answered = true));
+    request.on('error', (error) => reject(this.unreachable(error, request.reusedSocket && !answered)));
   }
 
   /**

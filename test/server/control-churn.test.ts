@@ -258,6 +258,11 @@ describe("the CLI's control client, when the server drops its kept-alive connect
         q.socket.destroy();
         return;
       }
+      if (q.url?.startsWith('/events') === true) {
+        r.writeHead(200, { 'content-type': 'text/event-stream' });
+        r.end();
+        return;
+      }
       r.setHeader('content-type', 'application/json');
       r.end('{"volumes":[]}');
     });
@@ -267,5 +272,13 @@ describe("the CLI's control client, when the server drops its kept-alive connect
     const answers: unknown[] = [];
     for (let i = 0; i < 3; i++) answers.push(await client.listVolumes().catch((error: Error) => error.message));
     expect(answers, 'every request answered, none "socket hang up"').toEqual([[], [], []]);
+    // The event stream too, opened after a request on the connection it reuses.
+    await client.listVolumes();
+    const stream = await client.events({}, () => undefined).catch((error: Error) => error.message);
+    expect(typeof stream === 'string' ? stream : 'opened').toBe('opened');
+    if (typeof stream !== 'string') {
+      stream.close();
+      await stream.ended;
+    }
   });
 });
