@@ -252,3 +252,37 @@ describe('a tape another program holds a shared flock(2) on, by its own name', (
     expectSourceUnchanged('a backup onto a tape under a shared flock');
   });
 });
+
+describe('a tape another process holds locked but has not created yet, reached through a symlink', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('is refused with LOCKED naming the holder, and nothing is created in its place', async () => {
+    const tape = at('unmade.aws');
+    const link = at('unmade-link.aws');
+    // A dangling link: the file it names is still to be made by the lock's holder.
+    symlinkSync(tape, link);
+    const lockApi = fileURLToPath(new URL('../../dist/image/image-lock.js', import.meta.url));
+    const holder = `
+      const { lockImage } = await import(${JSON.stringify(lockApi)});
+      const lock = lockImage(process.argv[1]);
+      process.stdout.write('locked\\n');
+      process.stdin.on('data', () => { lock.release(); process.exit(0); });`;
+    child = spawn(process.execPath, ['--input-type=module', '-e', holder, tape], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const held = child;
+    await new Promise<void>((resolve, reject) => {
+      held.stdout?.on('data', (d: Buffer) => {
+        if (d.toString().includes('locked')) resolve();
+      });
+      held.on('exit', (code) => reject(new Error(`the lock holder exited (${code})`)));
+    });
+    const r = runSnaptape(['backup', sourceCopy('unmade-source.ckd'), '--to', link, '--force']);
+    expectCliFailure(r, 'LOCKED', [link, String(held.pid)]);
+    expect(existsSync(tape), 'nothing was made where the holder will make its tape').toBe(false);
+    const exited = new Promise((resolve) => held.on('exit', resolve));
+    held.stdin?.write('release\n');
+    await exited;
+  });
+});
