@@ -11,9 +11,10 @@
  * when the admitted slots are full, a newly admitted request takes the slot of the connection that
  * has been idle longest between requests (a kept-alive connection, or one whose request stalls
  * part-way through its body; not one with a received request or an event stream in progress), and
- * only when every admitted connection is at work is it refused (TOO_MANY). So clients that connect and never send, connect and close at once, or sit idle,
- * however many and however fast, never keep a new client from being heard: a client that sends its
- * request at once (as every real one does) is admitted long before it could become the oldest.
+ * only when every admitted connection is at work is it refused (TOO_MANY). So clients that connect
+ * and never send, connect and close at once, sit idle, or stall in a request's body, however many
+ * and however fast, never keep a new client from being heard: a client that sends its request at
+ * once (as every real one does) is admitted long before it could become the oldest.
  *
  * Invariants: a socket is in at most one of the two pools; a pending socket is destroyed at its
  * deadline; pools never exceed their limits; a closed socket leaves its pool.
