@@ -247,7 +247,9 @@ function holdFileOf(imagePath: string, lockPath: string, action: string): number
  * The process that holds the file at `path` (`holdFile`) under another of its names, read without
  * taking anything (no flock, so worker threads may ask too): a hard link, the file a symbolic link
  * leads to, or the name the file had when its lock was taken (it was renamed since: its one name
- * now has no lock file). Only an exclusive flock counts, as `holdFile` takes; undefined when none
+ * now has no lock file). Only an exclusive flock counts, as `holdFile` takes, and only one held by
+ * root, by this process's user or by the file's owner: any user who may read a file may flock it,
+ * and one who is neither cannot make its readers believe it is being written. Undefined when none
  * holds the file, or unknown.
  */
 export function fileHolderElsewhere(path: string): { pid: number; dev: bigint; ino: bigint } | undefined {
@@ -259,7 +261,21 @@ export function fileHolderElsewhere(path: string): { pid: number; dev: bigint; i
     return undefined;
   }
   const holder = flockHolder(stat.dev, stat.ino, true);
-  return holder === undefined ? undefined : { pid: holder.pid, dev: stat.dev, ino: stat.ino };
+  if (holder === undefined) return undefined;
+  const uid = processUid(holder.pid);
+  // Unknown (a /proc that hides other users' processes): counted, as it was.
+  if (uid !== undefined && uid !== 0n && uid !== BigInt(process.getuid?.() ?? -1) && uid !== stat.uid) return undefined;
+  return { pid: holder.pid, dev: stat.dev, ino: stat.ino };
+}
+
+/** The real user id of a process (/proc/<pid>/status), or undefined where it cannot be read. */
+function processUid(pid: number): bigint | undefined {
+  try {
+    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return uid === undefined ? undefined : BigInt(uid);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

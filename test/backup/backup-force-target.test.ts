@@ -7,7 +7,7 @@
  * they were; a FIFO is refused at once, not waited on.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -283,6 +283,34 @@ describe('a tape another process holds locked but has not created yet, reached t
     expect(existsSync(tape), 'nothing was made where the holder will make its tape').toBe(false);
     const exited = new Promise((resolve) => held.on('exit', resolve));
     held.stdin?.write('release\n');
+    await exited;
+  });
+});
+
+// Needs root, to run flock(1) as another user.
+describe.runIf(process.getuid?.() === 0)("a tape another user's program holds an exclusive flock(2) on", () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('is read as any finished tape: a lock of a user who is neither its owner nor the reader is no writer of it', async () => {
+    const tape = at('foreign-held.aws');
+    ok(['backup', source, '--to', tape]);
+    // The other user reaches the tape (mode 0644) through its folder.
+    chmodSync(dir.path, 0o755);
+    child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'flock', '--exclusive', tape, 'sleep', '60'], { stdio: 'ignore' });
+    const held = child;
+    const ino = statSync(tape).ino;
+    const deadline = Date.now() + 10_000;
+    while (!new RegExp(`FLOCK +ADVISORY +WRITE +${held.pid} +[0-9a-f]+:[0-9a-f]+:${ino} `).test(readFileSync('/proc/locks', 'utf8'))) {
+      expect(held.exitCode, 'flock(1) runs as the other user').toBeNull();
+      expect(Date.now() < deadline, 'flock(1) took its lock').toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(ok(['verify', tape]), 'the tape verifies').toMatch(/: OK\n/);
+    const exited = new Promise((resolve) => held.on('exit', resolve));
+    held.kill('SIGKILL');
     await exited;
   });
 });
