@@ -226,7 +226,13 @@ function holdFileOf(imagePath: string, lockPath: string, action: string): number
         closeSync(fd);
         return undefined; // A file system without flock (ENOLCK, EINVAL): the file is held by its name only.
       }
-      const holder = flockHolder(stat.dev, stat.ino);
+      const holders = flockHolders(stat.dev, stat.ino);
+      const holder = holders.find((h) => countsAsHolder(h.pid, stat.uid));
+      if (holder === undefined && holders.length > 0) {
+        // Only other users' locks (neither root's, ours nor the owner's): they keep no owner from its file.
+        closeSync(fd);
+        return undefined;
+      }
       const pid = holder?.pid;
       const who = pid === undefined ? 'another process' : pid === process.pid ? 'this process' : `process ${pid}`;
       // What the lock table says, no more: a shared lock is no snaptape writer's (`holdFile` takes an exclusive one).
@@ -260,12 +266,19 @@ export function fileHolderElsewhere(path: string): { pid: number; dev: bigint; i
   } catch {
     return undefined;
   }
-  const holder = flockHolder(stat.dev, stat.ino, true);
-  if (holder === undefined) return undefined;
-  const uid = processUid(holder.pid);
-  // Unknown (a /proc that hides other users' processes): counted, as it was.
-  if (uid !== undefined && uid !== 0n && uid !== BigInt(process.getuid?.() ?? -1) && uid !== stat.uid) return undefined;
-  return { pid: holder.pid, dev: stat.dev, ino: stat.ino };
+  const holder = flockHolders(stat.dev, stat.ino).find((h) => h.exclusive && countsAsHolder(h.pid, stat.uid));
+  return holder === undefined ? undefined : { pid: holder.pid, dev: stat.dev, ino: stat.ino };
+}
+
+/**
+ * Whether a flock held by process `pid` on a file owned by `fileUid` is one a snaptape writer may
+ * hold: root's, this process's user's or the file's owner's. Any user who may read a file may
+ * flock it; one who is neither can neither keep the owner from writing it nor its readers from
+ * reading it. A holder whose user cannot be read (a /proc that hides others' processes) counts.
+ */
+function countsAsHolder(pid: number, fileUid: bigint): boolean {
+  const uid = processUid(pid);
+  return uid === undefined || uid === 0n || uid === BigInt(process.getuid?.() ?? -1) || uid === fileUid;
 }
 
 /** The real user id of a process (/proc/<pid>/status), or undefined where it cannot be read. */
@@ -279,29 +292,28 @@ function processUid(pid: number): bigint | undefined {
 }
 
 /**
- * The process that /proc/locks names for a flock(2) on this device and inode, and whether its lock
- * is exclusive (WRITE) or shared (READ); `exclusiveOnly`: only an exclusive one. Undefined where
- * unknown.
+ * The processes that /proc/locks names for a flock(2) on this device and inode (several for a
+ * shared lock), each with whether its lock is exclusive (WRITE) or shared (READ); none where unknown.
  */
-function flockHolder(dev: bigint, ino: bigint, exclusiveOnly = false): { pid: number; exclusive: boolean } | undefined {
+function flockHolders(dev: bigint, ino: bigint): { pid: number; exclusive: boolean }[] {
   let table: string;
   try {
     table = readFileSync('/proc/locks', 'utf8');
   } catch {
-    return undefined;
+    return [];
   }
   // Linux dev_t: major in bits 8-19 and 32+, minor in bits 0-7 and 12-31 (as glibc's major()/minor()).
   const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
   const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
   const key = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${ino}`;
+  const holders: { pid: number; exclusive: boolean }[] = [];
   for (const line of table.split('\n')) {
     // "1: FLOCK  ADVISORY  WRITE 25102 fe:00:2147040 0 EOF"
     const fields = line.trim().split(/\s+/);
     if (fields[1] !== 'FLOCK' || fields[5] !== key) continue;
-    const exclusive = fields[3] === 'WRITE';
-    if (exclusive || !exclusiveOnly) return { pid: Number(fields[4]), exclusive };
+    holders.push({ pid: Number(fields[4]), exclusive: fields[3] === 'WRITE' });
   }
-  return undefined;
+  return holders;
 }
 
 function heldLock(imagePath: string, lockPath: string, text: string, action: string): ImageLock {

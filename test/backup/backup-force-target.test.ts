@@ -294,7 +294,7 @@ describe.runIf(process.getuid?.() === 0)("a tape another user's program holds an
     if (child && child.exitCode === null) child.kill('SIGKILL');
   });
 
-  it('is read as any finished tape: a lock of a user who is neither its owner nor the reader is no writer of it', async () => {
+  it('is read and written as any tape: a lock of a user who is neither its owner nor the reader is no writer of it', async () => {
     const tape = at('foreign-held.aws');
     ok(['backup', source, '--to', tape]);
     // The other user reaches the tape (mode 0644) through its folder.
@@ -309,6 +309,9 @@ describe.runIf(process.getuid?.() === 0)("a tape another user's program holds an
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(ok(['verify', tape]), 'the tape verifies').toMatch(/: OK\n/);
+    // Nor does it keep the tape's owner from writing it again.
+    ok(['backup', source, '--to', tape, '--force']);
+    expect(ok(['verify', tape]), 'the tape written again verifies').toMatch(/: OK\n/);
     const exited = new Promise((resolve) => held.on('exit', resolve));
     held.kill('SIGKILL');
     await exited;
