@@ -53,6 +53,51 @@ describe('restore refuses a crafted FBA tape before it writes', () => {
   });
 });
 
+describe('verify refuses a crafted data set tape as its restore does', () => {
+  let tape: string;
+  beforeAll(() => {
+    runSnaptapeOk(['init', at('ds.ckd'), '--type', '3390', '--cyls', '3', '--volser', 'DSV001']);
+    runSnaptapeOk(['alloc', at('ds.ckd'), 'DS.A', '--tracks', '3']);
+    tape = at('ds.aws');
+    runSnaptapeOk(['backup', at('ds.ckd'), '--to', tape, '--datasets', 'DS.A']);
+    runSnaptapeOk(['init', at('ds-target.ckd'), '--type', '3390', '--cyls', '3', '--volser', 'DST001']);
+  }, 120_000);
+
+  /** The data set's last block without its end-of-track marker: its home address and records stand. */
+  const cutLastTrack = (blocks: TapeBlocks): { blocks: TapeBlocks; last: number } => {
+    const out = [...blocks];
+    const data = dataBlocksOf(out, 0);
+    const last = data.first + data.count - 1;
+    const track = out[last] as Buffer;
+    out[last] = Buffer.from(track.subarray(0, track.length - 8));
+    return { blocks: out, last };
+  };
+
+  it('a data set block that is no track image, every digest sealed again', () => {
+    const uhl2 = readTapeBlocks(tape).find((b) => b !== null && labelIdOf(b) === 'UHL2') as Buffer;
+    expect(userLabelWords(uhl2), 'the tape holds a data set element').toContain('ELEM=DATASET');
+    const { blocks, last } = cutLastTrack(readTapeBlocks(tape));
+    const bad = crafted('ds-not-a-track.aws', blocks);
+    const mentions = [bad, `block ${last}`, 'not a track image'];
+    // A verify that said OK of a tape its restore refuses would lie.
+    expectCliFailure(runSnaptape(['verify', bad]), 'TAPE_FORMAT', mentions);
+    const target = at('ds-target.ckd');
+    const before = sha256File(target);
+    expectCliFailure(runSnaptape(['restore', bad, '--to', target, '--dataset', 'DS.A']), 'TAPE_FORMAT', mentions);
+    expect(sha256File(target), 'the existing target is untouched').toBe(before);
+  });
+
+  it('a damaged data set block (not sealed again) is reported as a digest mismatch, not as a malformed block', () => {
+    const { blocks } = cutLastTrack(readTapeBlocks(tape));
+    const damaged = at('ds-damaged.aws');
+    writeTapeBlocks(damaged, blocks);
+    const r = runSnaptape(['verify', damaged]);
+    expect(r.status, r.stderr).not.toBe(0);
+    expect(`${r.stdout}${r.stderr}`).not.toContain('not a track image');
+    expect(`${r.stdout}${r.stderr}`).toMatch(/DS\.A/);
+  });
+});
+
 describe('restore refuses a crafted chain before it writes', () => {
   let full: string;
   let inc: string;
@@ -148,10 +193,10 @@ describe('verify refuses a CKD data set tape that its restore refuses', () => {
     const target = at('d-target.ckd');
     runSnaptapeOk(['init', target, '--type', '3390', '--cyls', '3', '--volser', 'DST001']);
     const before = sha256File(target);
-    expectCliFailure(runSnaptape(['restore', tape, '--to', target]), 'IMAGE_FORMAT', [tape, `block ${last}`, 'not a track image']);
+    expectCliFailure(runSnaptape(['restore', tape, '--to', target]), 'TAPE_FORMAT', [tape, `block ${last}`, 'not a track image']);
     expect(sha256File(target), 'the existing target is untouched').toBe(before);
     // Every digest matches, yet a verify that said OK of a tape its restore refuses would lie.
-    expectCliFailure(runSnaptape(['verify', tape]), 'IMAGE_FORMAT', [tape, `block ${last}`, 'not a track image']);
+    expectCliFailure(runSnaptape(['verify', tape]), 'TAPE_FORMAT', [tape, `block ${last}`, 'not a track image']);
   });
 });
 

@@ -23,7 +23,7 @@ import {
 } from '../tape-backup/backup-labels.js';
 import { parseLabelDigest } from '../tape-backup/label-digest.js';
 import { ElementHasher, type ElementDigestKind } from '../tape-backup/element-digest.js';
-import { checkElementLabels, requireDatasetTracks, requireFbaBytesMatch, requirePlaceable, verifyPassCheck, type LabelCheck } from './tape-trust.js';
+import { checkElementLabels, requireFbaBytesMatch, requirePlaceable, verifyPassCheck, type LabelCheck } from './tape-trust.js';
 
 export interface TapeElement {
   readonly name: string;
@@ -239,6 +239,24 @@ export interface TapeVerifyReport {
   readonly ok: boolean;
 }
 
+export interface VerifiedElements {
+  readonly checks: ElementCheck[];
+  /** Throws what the blocks of an element whose digest matched were found to be (TapeFormatError). */
+  readonly settle: () => void;
+}
+
+/**
+ * checkElement of each of `elements`, with the checks of the pass that verifies an element
+ * (tape-trust.ts verifyPassCheck): what `verify`, a restore and a chain's restore require of the
+ * blocks before they trust them. A block that does not fit its element is thrown in the pass; the
+ * rest waits for `settle`, which the caller calls once it has dealt with the digests.
+ */
+export function checkElementsVerified(tape: BackupTape, elements: readonly TapeElement[]): VerifiedElements {
+  const passes = elements.map((e) => verifyPassCheck(tape, e));
+  const checks = elements.map((e, i) => checkElement(tape, e, passes[i]!.visit));
+  return { checks, settle: () => passes.forEach((pass, i) => pass.settle(checks[i]!)) };
+}
+
 /** Blocks of `elements` on the tape: the total of a phase that reads them all. */
 export function blocksOf(elements: readonly TapeElement[]): number {
   return elements.reduce((sum, e) => sum + e.blockCount, 0);
@@ -258,15 +276,16 @@ export function verifyBackupTape(path: string, location: TapeLocation = {}, link
     tape.progress.begin('sha256', blocksOf(tape.elements), 'blocks');
     // What a restore refuses before it writes, verify refuses too (tape-trust.ts): an OK of a tape
     // its restore refuses would lie. TapeFormatError naming the tape, the element and the block.
-    const elements = tape.elements.map((e) => checkElement(tape, e, verifyPassCheck(tape, e)));
-    tape.elements.forEach((e, i) => {
-      const check = elements[i] as ElementCheck;
-      // A digest that does not match is reported as it always was; only a verified pass is sized, and
-      // only a verified data set's tracks are decoded.
-      if (!check.ok) return;
-      if (tape.source.kind === 'fba') requireFbaBytesMatch(tape, e, check);
-      else if (e.description.kind === 'dataset') requireDatasetTracks(tape, e);
-    });
+    const verified = checkElementsVerified(tape, tape.elements);
+    verified.settle();
+    const elements = verified.checks;
+    if (tape.source.kind === 'fba') {
+      tape.elements.forEach((e, i) => {
+        const check = elements[i] as ElementCheck;
+        // A digest that does not match is reported as it always was; only a verified pass is sized.
+        if (check.ok) requireFbaBytesMatch(tape, e, check);
+      });
+    }
     tape.progress.begin('verify', tape.elements.length, 'elements');
     const labels = tape.elements.map((e) => {
       const check = checkElementLabels(tape, e);

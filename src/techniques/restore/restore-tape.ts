@@ -29,16 +29,17 @@ import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
 import { FBA_BLOCK_BYTES } from '../../geometry/device-types.js';
 import { freeReallocatedNamesakes, planDatasetRestores, writeDatasetRestore, type DatasetPlacement } from './restore-dataset.js';
 import { sizeStorePath } from '../../volume/track-size-store.js';
-import { blocksOf, checkElement, forEachBlock, openBackupTape, type BackupTape, type ElementCheck, type TapeElement } from './backup-tape.js';
 import {
-  checkRecordedGeometry,
-  requireBlockFits,
-  requireDatasetTracks,
-  requireFbaBytesMatch,
-  requireLabelsMatch,
-  requirePlaceable,
-  verifyPassCheck,
-} from './tape-trust.js';
+  blocksOf,
+  checkElement,
+  checkElementsVerified,
+  forEachBlock,
+  openBackupTape,
+  type BackupTape,
+  type ElementCheck,
+  type TapeElement,
+} from './backup-tape.js';
+import { checkRecordedGeometry, requireBlockFits, requireFbaBytesMatch, requireLabelsMatch, requirePlaceable } from './tape-trust.js';
 import { BackgroundSha256 } from './background-hash.js';
 
 export interface RestoreOptions {
@@ -54,7 +55,7 @@ export interface RestoreOptions {
   readonly rename?: string;
   /** Overwrite or reallocate a data set of the same name. */
   readonly replace?: boolean;
-  /** Told each phase (sha256 of the chosen elements, verify of data set tracks, copy to the target) and its blocks. */
+  /** Told each phase (sha256 of the chosen elements, each block checked as it is hashed; copy to the target) and its blocks. */
   readonly onProgress?: OnPhaseProgress;
   /** The tape's index, made apart from it: a partly fetched vaulted cartridge (backup-tape.ts). */
   readonly tapeIndex?: TapeIndex;
@@ -179,15 +180,14 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
     const checks: ElementCheck[] = [];
     if (!streamed) {
       tape.progress.begin('sha256', blocksOf(chosen), 'blocks');
-      checks.push(...chosen.map((e) => checkElement(tape, e, verifyPassCheck(tape, e))));
+      // Each block is checked in the pass that hashes it (tape-trust.ts verifyPassCheck): it fits its
+      // element, and a data set's is a track image (its tracks are placed by their home addresses).
+      // A digest that does not match is reported first, as the damage it is.
+      const verified = checkElementsVerified(tape, chosen);
+      checks.push(...verified.checks);
       const bad = checks.find((c) => !c.ok);
       if (bad) throw digestMismatch(tapePath, bad);
-    }
-    // Data set tracks are placed by their home addresses (or relocated), so each must decode.
-    if (tape.source.kind === 'ckd') {
-      const datasetElements = chosen.filter((e) => e.description.kind === 'dataset');
-      tape.progress.begin('verify', blocksOf(datasetElements), 'blocks');
-      datasetElements.forEach((e) => requireDatasetTracks(tape, e, () => tape.progress.advance()));
+      verified.settle();
     }
     // The labels are trusted only as far as they are checked: against their digest, and the
     // geometry a new volume takes from them against the device type and the tape's data.
