@@ -8,9 +8,18 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { withCatalog } from '../catalog/catalog.js';
-import { LibraryError, VaultError } from '../errors/snaptape-error.js';
+import { LibraryError, LockedError, VaultError } from '../errors/snaptape-error.js';
 import { fileSha256 } from '../base/file-digest.js';
-import { beginRecall, cartridgeSet, cartridgeToVault, finishRecall, listLibrary, recordVaulted, type CartridgeRecord } from '../library/index.js';
+import {
+  abandonRecall,
+  beginRecall,
+  cartridgeSet,
+  cartridgeToVault,
+  finishRecall,
+  listLibrary,
+  recordVaulted,
+  type CartridgeRecord,
+} from '../library/index.js';
 import type { TapeIndex } from '../tape/tape-index.js';
 import { joinTapeVolumes } from '../tape/multi-volume.js';
 import { openBackupTape } from '../techniques/restore/backup-tape.js';
@@ -25,6 +34,7 @@ import {
   readVaultManifest,
   recallCartridge,
   vaultCartridge,
+  type RecallResult,
   type S3Location,
   type VaultManifest,
   type VaultResult,
@@ -75,11 +85,23 @@ export async function recallLibraryCartridge(
   options: { readonly catalog: string; readonly onProgress?: (receivedBytes: number, totalBytes: number) => void },
 ): Promise<{ readonly cartridge: CartridgeRecord; readonly sizeBytes: number; readonly sha256: string; readonly url: string }> {
   const cartridge = await withCatalog(options.catalog, (catalog) => beginRecall(catalog, dir, volser));
-  const location = parseS3Url(cartridge.vaultUrl);
-  const client = await createVaultClient();
-  const manifest = await readVaultManifest(client, location, cartridge.volser);
-  requireRecordedCartridge('recall', cartridge, location, manifest);
-  const recalled = await recallCartridge(client, location, manifest, cartridge.path, options.onProgress);
+  let recalled: RecallResult;
+  try {
+    const location = parseS3Url(cartridge.vaultUrl);
+    const client = await createVaultClient();
+    const manifest = await readVaultManifest(client, location, cartridge.volser);
+    requireRecordedCartridge('recall', cartridge, location, manifest);
+    recalled = await recallCartridge(client, location, manifest, cartridge.path, options.onProgress);
+  } catch (error) {
+    // Refused, it left no file (recallCartridge removes its partial one): the cartridge is vaulted
+    // as it was, not `recalling`, which would keep a restore in place from reading it. A recall
+    // refused because another holds the cartridge's lock leaves the state to that one. The refusal
+    // is what is thrown: a catalog that cannot be written now leaves `recalling`, as a crash would.
+    if (!(error instanceof LockedError)) {
+      await withCatalog(options.catalog, (catalog) => abandonRecall(catalog, dir, cartridge.volser)).catch(() => undefined);
+    }
+    throw error;
+  }
   const back = await withCatalog(options.catalog, (catalog) => finishRecall(catalog, dir, cartridge.volser));
   return { cartridge: back, sizeBytes: recalled.sizeBytes, sha256: recalled.sha256, url: cartridge.vaultUrl };
 }

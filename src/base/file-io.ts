@@ -14,7 +14,8 @@
  *   whole, and refuses it from its size, unread, past a bound (a sparse file of gigabytes costs
  *   its maker nothing).
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, read, readSync, write, writeSync, writev, writevSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, read, readSync, write, writeSync, writev, writevSync } from 'node:fs';
+import { open as openAsync, type FileHandle } from 'node:fs/promises';
 import { IoError, type SnaptapeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -211,9 +212,15 @@ export interface SideFileOpen {
   /**
    * A symbolic link in the file's place is refused (O_NOFOLLOW), not followed: whoever can write
    * the directory could otherwise point snaptape's writes at another file of theirs to choose.
+   * Opened `writable`, a file with more than one link (a hard link to another name) is refused
+   * too: its bytes are that other file's, which snaptape's writes (or emptying) would change.
    */
   readonly noFollow?: boolean;
-  /** Creates the file if there is none, and empties it (O_CREAT | O_TRUNC); with `writable`. */
+  /**
+   * Creates the file if there is none, and empties it; with `writable`. Emptied only once it is
+   * known to be a regular file of its own (ftruncate after the checks, never O_TRUNC in the open,
+   * which would empty whatever the path names before it is looked at).
+   */
   readonly replace?: boolean;
 }
 
@@ -221,33 +228,91 @@ export interface SideFileOpen {
  * Opens `path` for reading (or, `writable`, for reading and writing) without blocking in the open (a
  * FIFO would wait for a writer), and returns its descriptor and size only if it is a regular file;
  * else an IoError naming it and `what`. O_NONBLOCK changes nothing for a regular file. `side`: a
- * side file's open (SideFileOpen), a symbolic link refused with an IoError naming it.
+ * side file's open (SideFileOpen), a symbolic link, or a hard link written through, refused with
+ * an IoError naming it, before a byte of it is changed.
  */
 export function openRegularFile(path: string, what: string, writable = false, side: SideFileOpen = {}): { readonly fd: number; readonly sizeBytes: number } {
   let fd: number;
-  const flags =
+  try {
+    fd = openSync(path, openFlags(writable, side));
+  } catch (error) {
+    throw openFailure(error, path, what, side);
+  }
+  try {
+    const stat = fstatSync(fd);
+    requireOwnRegularFile(path, what, stat, writable, side);
+    if (writable && side.replace && stat.size > 0) {
+      try {
+        ftruncateSync(fd, 0);
+      } catch (error) {
+        throw translateIoError(error, `empty ${what}`, path);
+      }
+      return { fd, sizeBytes: 0 };
+    }
+    return { fd, sizeBytes: stat.size };
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
+/**
+ * `openRegularFile(path, what, true, { noFollow: true, replace: true })` on libuv's pool, for a
+ * thread that must not block: the side file created or emptied (only after its checks), as a
+ * FileHandle for writing.
+ */
+export async function openSideFileForReplace(path: string, what: string): Promise<FileHandle> {
+  const side: SideFileOpen = { noFollow: true, replace: true };
+  let handle: FileHandle;
+  try {
+    handle = await openAsync(path, openFlags(true, side));
+  } catch (error) {
+    throw openFailure(error, path, what, side);
+  }
+  try {
+    // fstat of an open descriptor waits for no disk: on this thread, not one more turn of a pool
+    // that a copy may keep busy (the open above already waited for it once).
+    const stat = fstatSync(handle.fd);
+    requireOwnRegularFile(path, what, stat, true, side);
+    if (stat.size > 0) await handle.truncate(0);
+    return handle;
+  } catch (error) {
+    await handle.close();
+    throw translateIoError(error, `empty ${what}`, path);
+  }
+}
+
+/** The open(2) flags of openRegularFile: never O_TRUNC, which would empty whatever the path names before it is looked at. */
+function openFlags(writable: boolean, side: SideFileOpen): number {
+  return (
     (writable ? constants.O_RDWR : constants.O_RDONLY) |
     constants.O_NONBLOCK |
     (side.noFollow ? constants.O_NOFOLLOW : 0) |
-    (writable && side.replace ? constants.O_CREAT | constants.O_TRUNC : 0);
-  try {
-    fd = openSync(path, flags);
-  } catch (error) {
-    if (side.noFollow && (error as { code?: unknown }).code === 'ELOOP' && lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) {
-      throw new IoError(`Cannot open ${what} ${path}: it is a symbolic link, and ${what} is opened only as a regular file`, {
-        path,
-        notRegularFile: true,
-        symbolicLink: true,
-      });
-    }
-    throw translateIoError(error, `open ${what}`, path);
+    (writable && side.replace ? constants.O_CREAT : 0)
+  );
+}
+
+/** The typed error of an open that failed: a symbolic link refused (side.noFollow) says so. */
+function openFailure(error: unknown, path: string, what: string, side: SideFileOpen): SnaptapeError {
+  if (side.noFollow && (error as { code?: unknown }).code === 'ELOOP' && lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) {
+    return new IoError(`Cannot open ${what} ${path}: it is a symbolic link, and ${what} is opened only as a regular file`, {
+      path,
+      notRegularFile: true,
+      symbolicLink: true,
+    });
   }
-  const stat = fstatSync(fd);
-  if (!stat.isFile()) {
-    closeSync(fd);
-    throw new IoError(`Cannot read ${what} ${path}: it is not a regular file`, { path, notRegularFile: true });
+  return translateIoError(error, `open ${what}`, path);
+}
+
+/** Refuses (IoError naming it) what is not a regular file, and a side file opened writable that has more than one link. */
+function requireOwnRegularFile(path: string, what: string, stat: { isFile(): boolean; readonly nlink: number }, writable: boolean, side: SideFileOpen): void {
+  if (!stat.isFile()) throw new IoError(`Cannot read ${what} ${path}: it is not a regular file`, { path, notRegularFile: true });
+  if (writable && side.noFollow && stat.nlink > 1) {
+    throw new IoError(
+      `Cannot open ${what} ${path}: it has ${stat.nlink} links (a hard link shares its bytes with another name), and ${what} is written only as a file of its own`,
+      { path, hardLink: true, links: stat.nlink },
+    );
   }
-  return { fd, sizeBytes: stat.size };
 }
 
 /**

@@ -18,8 +18,8 @@ import { encodeEbcdic } from '../base/ebcdic.js';
 import { translateIoError } from '../errors/io-error.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
 import { FBA_BLOCK_BYTES } from '../geometry/device-types.js';
-import { CCKD_DEVID_BASE, CCKD_DEVID_SHADOW } from '../image/cckd-header.js';
-import { CKD_DEVID_UNCOMPRESSED, CKD_DEVIDS_COMPRESSED, CKD_HEADER_BYTES, decodeCkdHeader } from '../image/ckd-image-header.js';
+import { CKD_HEADER_BYTES, decodeCkdHeader } from '../image/ckd-image-header.js';
+import { devidOf, herculesImageKind } from '../image/image-devids.js';
 import { DIRECTORY_MAGIC, POOL_FILE } from '../subsystem/subsystem-layouts.js';
 import {
   AWS_HEADER_BYTES,
@@ -84,16 +84,17 @@ export function looksLikeTape(fd: number, path: string, sizeBytes: number): bool
 }
 
 function imageFormatOf(path: string, head: Buffer, action: string): CheckTarget | undefined {
-  const devid = head.subarray(0, 8).toString('latin1');
-  if (devid === CCKD_DEVID_BASE) return { kind: 'image', format: 'cckd', path };
-  if (devid === CCKD_DEVID_SHADOW) return { kind: 'image', format: 'cckd-shadow', path };
-  if (CKD_DEVIDS_COMPRESSED.includes(devid)) {
+  const devid = devidOf(head);
+  const kind = herculesImageKind(devid);
+  if (kind === 'cckd') return { kind: 'image', format: 'cckd', path };
+  if (kind === 'cckd-shadow') return { kind: 'image', format: 'cckd-shadow', path };
+  if (kind === 'foreign') {
     throw new ImageFormatError(`Cannot ${action} ${path}: ${devid} is a Hercules image format snaptape does not read (convert it with Hercules dasdcopy)`, {
       path,
       offset: 0,
     });
   }
-  if (devid !== CKD_DEVID_UNCOMPRESSED || head.length < CKD_HEADER_BYTES) return undefined;
+  if (kind !== 'ckd' || head.length < CKD_HEADER_BYTES) return undefined;
   const header = decodeCkdHeader(head);
   if (header.fileSequence === 1) return { kind: 'image', format: 'multi-file-ckd', path };
   if (header.fileSequence > 1) {

@@ -185,7 +185,7 @@ function shapeWrite(copier: UnitCopier, unit: number, source: Buffer): UnitWrite
   const target = copier.target;
   if (target.kind === 'placed') return { unit, targetUnit: unit, data: source, usedBytes: source.length };
   const { targetUnit, payload } = relocated(target.relocation, unit, source);
-  if (!target.trim) return { unit, targetUnit, data: payload, usedBytes: payload.length };
+  if (!target.trim) return { unit, targetUnit, data: payload, usedBytes: Math.min(payload.length, copier.source.usedBytes?.(unit) ?? payload.length) };
   const used = nonZeroLength(payload);
   const extent = copier.extents ? Atomics.load(copier.extents, unit) : payload.length;
   return { unit, targetUnit, data: payload.subarray(0, Math.max(used, extent)), usedBytes: used };

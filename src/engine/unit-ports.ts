@@ -13,10 +13,18 @@ import type { CopyTarget, SourceMap } from './copy-plan.js';
 export interface UnitSource {
   /** The bytes of each of `units` (ascending copy units); a buffer stays valid until the next read. */
   read(units: readonly number[]): Buffer[];
+  /**
+   * Where the source knows it without reading (a CKD volume's size table V): how many of a unit's
+   * first bytes may be non-zero; every byte past them is zero. Asked right after the unit's read.
+   */
+  usedBytes?(unit: number): number;
   close?(): void;
 }
 
-/** One unit's write: `data` goes to the place of `targetUnit`; its first `usedBytes` are the source's non-zero bytes. */
+/**
+ * One unit's write: `data` goes to the place of `targetUnit`; every non-zero byte of the source's
+ * unit lies in its first `usedBytes` (all of `data` where the source cannot tell).
+ */
 export interface UnitWrite {
   /** The copy unit (its state, marks and extent). */
   readonly unit: number;
@@ -159,6 +167,8 @@ export class FunctionUnitSource implements UnitSource {
 export class RunUnitSource implements UnitSource {
   private readonly readRun: (firstUnit: number, into: Buffer) => void;
   private readonly slotBytes: number;
+  /** The source's size table, where given (UnitSource.usedBytes). */
+  readonly usedBytes: ((unit: number) => number) | undefined;
   /**
    * Reused for every read (the port's contract: a buffer stays valid until the next read): a fresh
    * buffer of a cylinder per batch lands on new memory, and measured it tripled the time of the
@@ -168,15 +178,23 @@ export class RunUnitSource implements UnitSource {
   private readonly landing: ((bytes: number) => Buffer | undefined) | undefined;
 
   /**
-   * `readRun` fills `into` with the whole slots of consecutive units from `firstUnit`. `landing`,
+   * `readRun` fills `into` with the whole slots of consecutive units from `firstUnit` (or, where
+   * `usedBytes` is given, the first bytes of one unit's slot: as many as `into` holds). `landing`,
    * when given, offers the buffer where the sink will send a read of `bytes` from (a mirror link's
    * next channel slot): the read lands there, so the sink finds the bytes in place and copies
-   * nothing; when it offers none (no room), the read goes to the source's own buffer.
+   * nothing; when it offers none (no room), the read goes to the source's own buffer. `usedBytes`,
+   * when given, is the source's size table (UnitSource.usedBytes).
    */
-  constructor(readRun: (firstUnit: number, into: Buffer) => void, slotBytes: number, landing?: (bytes: number) => Buffer | undefined) {
+  constructor(
+    readRun: (firstUnit: number, into: Buffer) => void,
+    slotBytes: number,
+    options: { readonly landing?: (bytes: number) => Buffer | undefined; readonly usedBytes?: (unit: number) => number } = {},
+  ) {
     this.readRun = readRun;
     this.slotBytes = slotBytes;
-    this.landing = landing;
+    this.landing = options.landing;
+    const used = options.usedBytes;
+    this.usedBytes = used === undefined ? undefined : (unit) => Math.min(slotBytes, used(unit));
   }
 
   /** Where a read of `bytes` lands: the sink's offer, else the reused scratch buffer. */
@@ -195,32 +213,92 @@ export class RunUnitSource implements UnitSource {
       let last = k;
       while (last + 1 < units.length && units[last + 1] === (units[last] as number) + 1) last++;
       const run = into.subarray(at, at + (last - k + 1) * this.slotBytes);
-      this.readRun(units[k] as number, run);
+      this.readOneRun(units.slice(k, last + 1), run);
       for (let i = 0; i <= last - k; i++) out.push(run.subarray(i * this.slotBytes, (i + 1) * this.slotBytes));
       at += run.length;
       k = last + 1;
     }
     return out;
   }
+
+  /**
+   * Fills `run` with the whole slots of `units` (consecutive): one read, unless the source knows
+   * the used bytes and they are sparse (under DENSE_READ_SHARE of the run); then each unit's used
+   * bytes are read and the rest of its slot, zero by the size table's promise, is zero-filled, so no
+   * hole of the image is read (each would cost a page of the page cache).
+   */
+  private readOneRun(units: readonly number[], run: Buffer): void {
+    const used = this.usedBytes;
+    const slot = this.slotBytes;
+    const lengths = used ? units.map(used) : undefined;
+    if (lengths === undefined || lengths.reduce((sum, n) => sum + n, 0) >= run.length * DENSE_READ_SHARE) {
+      this.readRun(units[0] as number, run);
+      return;
+    }
+    lengths.forEach((bytes, i) => {
+      if (bytes > 0) this.readRun(units[i] as number, run.subarray(i * slot, i * slot + bytes));
+      run.fill(0, i * slot + bytes, (i + 1) * slot);
+    });
+  }
 }
 
+/** What a sink knows of its target's slots: enough to write only the bytes that may differ. */
+export interface TargetSlots {
+  /** How many of the target slot's first bytes may be non-zero (the target's size table V). */
+  extentOf(unit: number): number;
+  /** Byte offset of unit 0 in the target's file: what is written is widened to whole pages of it. */
+  readonly dataOffsetBytes: number;
+}
+
+/** A write of the flat view (unit 0's slot at 0): `data` at `offsetBytes`. */
+export interface FlatWrite {
+  readonly offsetBytes: number;
+  readonly data: Buffer;
+}
+
+/** The file's page: a write that covers whole pages never makes the kernel read one first. */
+const PAGE_BYTES = 4096;
+
 /**
- * The runs of `writes` (ascending units) whose units are consecutive whole slots: each as its first
- * unit and its bytes in one buffer (a view when the payloads already lie end to end in memory, as a
- * RunUnitSource's do; else one copy). A write that is not a whole slot is a run of its own.
+ * The writes that put `writes` (ascending units) in place. Consecutive whole slots go as one run
+ * (a view when the payloads already lie end to end in memory, as a RunUnitSource's do; else one
+ * copy); a write that is not a whole slot is a run of its own. With `target`, a run is cut down to
+ * the bytes that may differ: of each unit, its first max(usedBytes, the target's extent) bytes
+ * (past them the source and the target slot hold only zeros), widened to whole pages of the
+ * target's file, neighbours merged. So a sparse source keeps a sparse target sparse, and a run of
+ * full slots is still one write.
  */
-export function slotRuns(writes: readonly UnitWrite[], slotBytes: number): { firstUnit: number; data: Buffer; units: number }[] {
-  const runs: { firstUnit: number; data: Buffer; units: number }[] = [];
+export function slotRuns(writes: readonly UnitWrite[], slotBytes: number, target?: TargetSlots): FlatWrite[] {
+  const runs: FlatWrite[] = [];
   for (let k = 0; k < writes.length;) {
     let last = k;
     const whole = (w: UnitWrite): boolean => w.data.length === slotBytes;
     if (whole(writes[k] as UnitWrite))
       while (last + 1 < writes.length && writes[last + 1]?.unit === (writes[last] as UnitWrite).unit + 1 && whole(writes[last + 1] as UnitWrite)) last++;
-    const parts = writes.slice(k, last + 1).map((w) => w.data);
-    runs.push({ firstUnit: (writes[k] as UnitWrite).unit, data: spanOf(parts), units: last - k + 1 });
+    const run = writes.slice(k, last + 1);
+    const data = spanOf(run.map((w) => w.data));
+    const offsetBytes = (writes[k] as UnitWrite).unit * slotBytes;
+    if (target === undefined || !whole(writes[k] as UnitWrite)) runs.push({ offsetBytes, data });
+    else runs.push(...changedSpans(run, data, offsetBytes, slotBytes, target));
     k = last + 1;
   }
   return runs;
+}
+
+/** The spans of one run of whole slots (`data`, at flat `offsetBytes`) that may differ from the target. */
+function changedSpans(run: readonly UnitWrite[], data: Buffer, offsetBytes: number, slotBytes: number, target: TargetSlots): FlatWrite[] {
+  const fileStart = target.dataOffsetBytes + offsetBytes;
+  const spans: { start: number; end: number }[] = [];
+  run.forEach((w, i) => {
+    const bytes = Math.min(slotBytes, Math.max(w.usedBytes, target.extentOf(w.unit)));
+    if (bytes === 0) return;
+    const start = Math.max(0, Math.floor((fileStart + i * slotBytes) / PAGE_BYTES) * PAGE_BYTES - fileStart);
+    const end = Math.min(data.length, Math.ceil((fileStart + i * slotBytes + bytes) / PAGE_BYTES) * PAGE_BYTES - fileStart);
+    const previous = spans[spans.length - 1];
+    if (previous !== undefined && start <= previous.end) previous.end = Math.max(previous.end, end);
+    else spans.push({ start, end });
+  });
+  return spans.map((s) => ({ offsetBytes: offsetBytes + s.start, data: data.subarray(s.start, s.end) }));
 }
 
 /** `parts` as one buffer: a view over them when each starts where the one before ends, else a copy. */

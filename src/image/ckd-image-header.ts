@@ -20,8 +20,6 @@ export const CKD_HEADER_LAYOUT = defineLayout({
 
 export const CKD_HEADER_BYTES = CKD_HEADER_LAYOUT.size;
 export const CKD_DEVID_UNCOMPRESSED = 'CKD_P370';
-/** Device ids of formats snaptape recognises but does not open yet. */
-export const CKD_DEVIDS_COMPRESSED = ['CKD_C370', 'CKD_S370', 'CKD_P064', 'CKD_C064', 'CKD_S064', 'FBA_C370', 'FBA_S370'];
 
 export interface CkdImageHeader {
   readonly devid: string;

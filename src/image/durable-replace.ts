@@ -1,7 +1,8 @@
 /**
  * The one way a whole file (a session, clone or token record, a layout, a size table, a map) is
  * replaced so that a power failure leaves either the old file or the new one, never an empty or
- * torn one: write `<path>.tmp`, fsync it, rename it over `<path>`, fsync the directory.
+ * torn one: write `<path>.tmp`, fsync it, rename it over `<path>`, fsync the directory. A link
+ * (symbolic or hard) at the temp file's name is refused, never written through (file-io.ts).
  *
  * Without the first fsync a file system may commit the rename before the data (the new name then
  * points at an empty file); without the second the rename itself may be lost. A record that says
@@ -10,8 +11,11 @@
  */
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
+import { openRegularFile, openSideFileForReplace } from '../base/file-io.js';
 import { dirname } from 'node:path';
 import { translateIoError } from '../errors/io-error.js';
+
+const TEMP_FILE = 'the temp file of a durable replacement';
 
 /** Fsyncs a directory, so that the names created, renamed or removed in it survive a power loss. */
 export function fsyncDirectory(dir: string): void {
@@ -38,7 +42,8 @@ export function durableReplace(path: string, data: string | Uint8Array, action: 
   const temp = `${path}.tmp`;
   let fd = -1;
   try {
-    fd = openSync(temp, 'w');
+    // A link at the temp file's name is refused, not written through (file-io.ts SideFileOpen).
+    fd = openRegularFile(temp, TEMP_FILE, true, { noFollow: true, replace: true }).fd;
     writeFileSync(fd, data);
     fsyncSync(fd);
     closeSync(fd);
@@ -72,7 +77,7 @@ export function durableReplace(path: string, data: string | Uint8Array, action: 
 export async function durableReplaceOffThread(path: string, data: string | Uint8Array, action: string, stillWanted: () => boolean): Promise<boolean> {
   const temp = offThreadTempPath(path);
   try {
-    const handle = await open(temp, 'w');
+    const handle = await openSideFileForReplace(temp, TEMP_FILE);
     try {
       await handle.writeFile(data);
       await handle.sync();

@@ -7,7 +7,7 @@ export { type CckdProblem } from './cckd-analysis.js';
 export { checkImage, type CheckReport } from './cckd-check.js';
 export { CCKD_DEVID_BASE, CCKD_DEVID_SHADOW } from './cckd-header.js';
 export { CCKD_COMPRESSION, type CckdCompression } from './cckd-layouts.js';
-export { CKD_DEVIDS_COMPRESSED, CKD_DEVID_UNCOMPRESSED, CKD_HEADER_BYTES, decodeCkdHeader } from './ckd-image-header.js';
+export { CKD_DEVID_UNCOMPRESSED, CKD_HEADER_BYTES, decodeCkdHeader } from './ckd-image-header.js';
 export { createImage } from './create-image.js';
 export { DelegatingBackend } from './delegating-backend.js';
 export { durableReplace, fsyncDirectory } from './durable-replace.js';

@@ -19,12 +19,12 @@ import { translateIoError } from '../errors/io-error.js';
 import { familyByDevtypeByte, FBA_BLOCK_BYTES } from '../geometry/device-types.js';
 import { ckdGeometry, fbaGeometry, type VolumeGeometry } from '../geometry/volume-geometry.js';
 import { EMPTY_TRACK_BYTES } from '../ckd/track-layout.js';
-import { CKD_DEVID_UNCOMPRESSED, CKD_DEVIDS_COMPRESSED, CKD_HEADER_BYTES, decodeCkdHeader } from './ckd-image-header.js';
+import { CKD_DEVID_UNCOMPRESSED, CKD_HEADER_BYTES, decodeCkdHeader } from './ckd-image-header.js';
+import { devidOf, herculesImageKind } from './image-devids.js';
 import { lockImage, type ImageLock } from './image-lock.js';
 import { SlotFile } from './slot-file.js';
 import type { ImageBackend } from './image-backend.js';
 import { openCckdImage } from './cckd-open.js';
-import { CCKD_DEVID_BASE, CCKD_DEVID_SHADOW } from './cckd-header.js';
 import { openMultiFileImage } from './multi-file-open.js';
 
 export type ImageFormat = 'ckd' | 'fba';
@@ -100,13 +100,16 @@ export function inspectImage(path: string, fd: number, format?: ImageFormat): Im
   const sizeBytes = fstatSync(fd).size;
   const head = readPrefix(fd, path, Math.max(CKD_HEADER_BYTES, 2 * FBA_BLOCK_BYTES));
   if (format === 'fba') return fbaShape(path, sizeBytes);
-  const devid = head.subarray(0, 8).toString('latin1');
-  if (format === 'ckd' || devid === CKD_DEVID_UNCOMPRESSED) {
-    if (devid !== CKD_DEVID_UNCOMPRESSED) fail(path, `header starts "${printable(devid)}", expected ${CKD_DEVID_UNCOMPRESSED}`, 0);
+  const devid = devidOf(head);
+  const kind = herculesImageKind(devid);
+  if (format === 'ckd' || kind === 'ckd') {
+    if (kind !== 'ckd') fail(path, `header starts "${printable(devid)}", expected ${CKD_DEVID_UNCOMPRESSED}`, 0);
     return ckdShape(path, head, sizeBytes);
   }
-  if (devid === CCKD_DEVID_SHADOW) fail(path, `${devid} is a CCKD shadow file: open its base file with this file as a shadow`, 0);
-  if (CKD_DEVIDS_COMPRESSED.includes(devid) && devid !== CCKD_DEVID_BASE) {
+  // A Hercules device id is never a headerless FBA image's first bytes, whatever the file's name.
+  if (kind === 'cckd') fail(path, `${devid} is a compressed CCKD image: it is opened through its tables (openImage), not as a CKD or FBA image`, 0);
+  if (kind === 'cckd-shadow') fail(path, `${devid} is a CCKD shadow file: open its base file with this file as a shadow`, 0);
+  if (kind === 'foreign') {
     // dasdcopy keeps the device class: -o CKD of an FBA image is refused.
     const [type, output] = devid.startsWith('FBA_') ? ['FBA', 'out.fba'] : ['CKD', 'out.ckd'];
     fail(path, `${devid} is a Hercules image format snaptape does not open (convert it with Hercules dasdcopy -o ${type} ${path} ${output})`, 0);
@@ -124,9 +127,8 @@ export function inspectImage(path: string, fd: number, format?: ImageFormat): Im
  */
 export function volumeImageKind(fd: number, path: string): string | undefined {
   const head = readPrefix(fd, path, 2 * FBA_BLOCK_BYTES);
-  const devid = head.subarray(0, 8).toString('latin1');
-  if (devid === CKD_DEVID_UNCOMPRESSED || devid === CCKD_DEVID_BASE || devid === CCKD_DEVID_SHADOW || CKD_DEVIDS_COMPRESSED.includes(devid))
-    return `a Hercules ${devid} volume image`;
+  const devid = devidOf(head);
+  if (herculesImageKind(devid) !== undefined) return `a Hercules ${devid} volume image`;
   if (head.subarray(FBA_BLOCK_BYTES, FBA_BLOCK_BYTES + 4).equals(VOL1_EBCDIC)) return 'an FBA volume image (VOL1 in block 1)';
   return undefined;
 }
@@ -138,8 +140,8 @@ function printable(text: string): string {
 /** The device id at byte 0 and, for CKD_P370, whether the header marks a multi-file volume. */
 function peek(fd: number, path: string): { devid: string; multiFile: boolean } {
   const head = readPrefix(fd, path, CKD_HEADER_BYTES);
-  const devid = head.subarray(0, 8).toString('latin1');
-  if (devid !== CKD_DEVID_UNCOMPRESSED || head.length < CKD_HEADER_BYTES) return { devid, multiFile: false };
+  const devid = devidOf(head);
+  if (herculesImageKind(devid) !== 'ckd' || head.length < CKD_HEADER_BYTES) return { devid, multiFile: false };
   return { devid, multiFile: decodeCkdHeader(head).fileSequence === 1 };
 }
 
@@ -159,7 +161,7 @@ export function openImage(path: string, options: OpenImageOptions = {}): ImageBa
       closeSync(fd);
       throw translateIoError(error, `read ${path}`, path);
     }
-    if (kind.devid === CCKD_DEVID_BASE || kind.multiFile) {
+    if (herculesImageKind(kind.devid) === 'cckd' || kind.multiFile) {
       closeSync(fd);
       return kind.multiFile ? openMultiFileImage(path, { readOnly }) : openCckdImage(path, { readOnly, shadows: options.shadows });
     }

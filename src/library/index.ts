@@ -5,6 +5,7 @@
  */
 export { checkCartridgeWritable, writeRefusal } from './cartridge-guard.js';
 export {
+  abandonRecall,
   beginRecall,
   cartridgeSet,
   cartridgeToVault,

@@ -503,6 +503,23 @@ export function beginRecall(catalog: Catalog, dir: string, volser: string): Cart
   });
 }
 
+/**
+ * A recall that was refused (its fetch failed, or the vault's copy is not this cartridge) leaves
+ * the cartridge as it was: vaulted, read in place, recalled again later. Only a cartridge still
+ * `recalling` goes back; one that a recall finished meanwhile stays in its slot. A recall that
+ * died without refusing (a crash) leaves it `recalling`, which the next recall restarts.
+ */
+export function abandonRecall(catalog: Catalog, dir: string, volser: string): CartridgeRecord {
+  const library = openLibrary(catalog, dir);
+  return catalog.write((db) => {
+    const cartridge = requireCartridge(db, library, volser);
+    if (cartridge.location !== 'recalling') return cartridge;
+    const next = { ...cartridge, location: 'vaulted' as const };
+    updateCartridge(db, library.path, next);
+    return next;
+  });
+}
+
 /** A recalled cartridge is back in its slot, its copy still in the vault. */
 export function finishRecall(catalog: Catalog, dir: string, volser: string): CartridgeRecord {
   const library = openLibrary(catalog, dir);

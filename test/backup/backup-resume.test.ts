@@ -3,12 +3,12 @@
  * reported as incomplete, and `resume` finishes it to the same point in time — unless the source
  * was written after it stopped, in which case the point in time is lost and resume refuses.
  */
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, linkSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compareImages } from '../../src/api/drill-api.js';
 import { openVolume } from '../../src/api/volume-api.js';
-import { SessionError, VerifyError } from '../../src/errors/snaptape-error.js';
+import { IoError, SessionError, VerifyError } from '../../src/errors/snaptape-error.js';
 import { restoreTape } from '../../src/techniques/restore/restore-tape.js';
 import { verifyBackupTape } from '../../src/techniques/restore/backup-tape.js';
 import { readSessionRecord } from '../../src/techniques/tape-backup/session-record.js';
@@ -64,6 +64,28 @@ describe('interrupted and resumed backups', () => {
     const restored = join(dir.path, 'restored.ckd');
     restoreTape(tape, { to: restored, newVolume: true });
     expect(compareImages(reference, restored).mismatched).toBe(0);
+  });
+
+  it.each([
+    ['a symbolic link', 'it is a symbolic link', symlinkSync],
+    ['a hard link', 'it has 2 links', linkSync],
+  ] as const)('refuses to resume through a session bitmap that is %s, and leaves the other file alone', async (_kind, message, link) => {
+    const { source, tape } = await interruptedBackup();
+    const bitmap = `${tape}.session.bitmap`;
+    // The victim holds the bitmap's own bytes: nothing but the link gives it away.
+    const victim = join(dir.path, 'victim.bin');
+    const bytes = readFileSync(bitmap);
+    writeFileSync(victim, bytes);
+    unlinkSync(bitmap);
+    link(victim, bitmap);
+    const volume = openVolume(source);
+    try {
+      expect(() => TapeBackupSession.resume(volume, { tapePath: tape })).toThrow(IoError);
+      expect(() => TapeBackupSession.resume(volume, { tapePath: tape })).toThrow(`${bitmap}: ${message}`);
+    } finally {
+      volume.close();
+    }
+    expect(readFileSync(victim).equals(bytes), 'the victim is unchanged').toBe(true);
   });
 
   it('refuses to resume once the source was written after the interruption', async () => {

@@ -2,7 +2,10 @@
  * Layer: unit. The owning thread's run source (RunUnitSource) over a real FBA image: a batch lands
  * in the buffer its sink offers (a mirror link's channel slot, so that posting the batch copies
  * nothing), laid out run after run from the offer's start; with no offer, or one too small, it lands
- * in the source's own buffer. Either way every unit holds the image's bytes.
+ * in the source's own buffer. Either way every unit holds the image's bytes. Where the source is
+ * told each unit's used bytes (a size table), a sparse run reads only those: the rest of each slot
+ * is zero by the table's promise, so it is filled with zeros, never read (no hole of the image is read
+ * into the page cache); a dense run is still one read.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -31,7 +34,7 @@ function numberedVolume(): Volume {
 }
 
 function sourceOf(v: Volume, landing?: (bytes: number) => Buffer | undefined): RunUnitSource {
-  return new RunUnitSource((first, into) => v.backend.readUnits(first, into.length / BLOCK).copy(into), BLOCK, landing);
+  return new RunUnitSource((first, into) => v.backend.readUnits(first, into.length / BLOCK).copy(into), BLOCK, landing ? { landing } : {});
 }
 
 const UNITS = [3, 4, 5, 9, 10, 20];
@@ -68,5 +71,45 @@ describe('RunUnitSource', () => {
       for (const p of payloads) expect(p.buffer).not.toBe(shared.buffer);
     }
     expect(shared.equals(Buffer.alloc(16 * BLOCK))).toBe(true);
+  });
+});
+
+describe('RunUnitSource told the used bytes', () => {
+  const SLOT = 8192;
+  /** A fake image of 16 slots: slot u is all (u + 1), and the reads it serves are recorded. */
+  function recordingSource(used: (unit: number) => number): { source: RunUnitSource; reads: { first: number; bytes: number }[] } {
+    const reads: { first: number; bytes: number }[] = [];
+    const source = new RunUnitSource(
+      (first, into) => {
+        reads.push({ first, bytes: into.length });
+        for (let at = 0; at < into.length; at++) into[at] = first + Math.floor(at / SLOT) + 1;
+      },
+      SLOT,
+      { usedBytes: used },
+    );
+    return { source, reads };
+  }
+
+  it('reads only the used bytes of a sparse run, and gives zeros past them', () => {
+    const used = (unit: number): number => (unit % 2 === 0 ? 100 : 0);
+    const { source, reads } = recordingSource(used);
+    const payloads = source.read([4, 5, 6, 7]);
+    expect(reads).toEqual([
+      { first: 4, bytes: 100 },
+      { first: 6, bytes: 100 },
+    ]);
+    payloads.forEach((p, i) => {
+      const unit = 4 + i;
+      expect(p.length).toBe(SLOT);
+      expect(p.subarray(0, used(unit)).equals(Buffer.alloc(used(unit), unit + 1))).toBe(true);
+      expect(p.subarray(used(unit)).equals(Buffer.alloc(SLOT - used(unit)))).toBe(true);
+    });
+  });
+
+  it('reads a dense run in one call, whole slots', () => {
+    const { source, reads } = recordingSource(() => SLOT - 10);
+    const payloads = source.read([4, 5, 6, 7]);
+    expect(reads).toEqual([{ first: 4, bytes: 4 * SLOT }]);
+    payloads.forEach((p, i) => expect(p.equals(Buffer.alloc(SLOT, 5 + i))).toBe(true));
   });
 });

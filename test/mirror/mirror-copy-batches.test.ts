@@ -2,7 +2,8 @@
  * Layer: behaviour. The mirror's background copy moves a batch of units (a cylinder of a CKD
  * volume, 1 MiB of an FBA volume) as one piece: over a remote link one NBD write per batch, not one
  * (or two: the used bytes and a zero tail) per track or block; onto a local secondary one write
- * through its volume per batch. Counted on the secondary's side (an NbdServer in this process over
+ * through its volume per batch of FBA blocks, and per track at most for these CKD tracks, which use
+ * a few KB of their slots (only what may differ is written: mirror-sparse-secondary.test.ts). Counted on the secondary's side (an NbdServer in this process over
  * a counting export, or an interceptor on the local secondary), never timed: the speed itself is
  * measured in bench/mirror-bench.mjs.
  */
@@ -139,7 +140,7 @@ describe.each(['fba', 'ckd'] as const)('the mirror initial copy of a %s volume',
       const batches = Math.ceil(primary.unitCount / BATCH_UNITS[kind]);
       process.stdout.write(`${kind} local: ${primary.unitCount} units, ${batches} batches, ${writes} writes\n`);
       expect(writes).toBeGreaterThan(0);
-      expect(writes).toBeLessThanOrEqual(batches);
+      expect(writes).toBeLessThanOrEqual(kind === 'fba' ? batches : primary.unitCount);
     } finally {
       await mirror.remove();
       primary.sync();

@@ -303,6 +303,59 @@ describe('a library vaulted to a real S3 server (the drill of issue 24)', () => 
     expect(sha256File(path)).toBe(sha);
   }, 180_000);
 
+  it('a refused recall leaves the cartridge vaulted, read in place; a killed one leaves it recalling, and a recall restarts it', async () => {
+    process.env.SNAPTAPE_CATALOG = join(dir.path, 'refused.db');
+    const refusedLib = join(dir.path, 'refused-lib');
+    runSnaptapeOk(['library', 'init', refusedLib, '--media', '3490E', '--cartridges', '2']);
+    const volser = runSnaptapeJson<{ cartridges: { volser: string }[] }>(['backup', source, '--to-library', refusedLib, '--datasets', 'DS.SMALL'])
+      .cartridges[0]!.volser;
+    const path = join(refusedLib, `${volser}.aws`);
+    const sha = sha256File(path);
+    runSnaptapeOk(['library', 'vault', refusedLib, volser, '--to', 's3://vault/refused', '--remove-local']);
+    const where = (): string | undefined =>
+      runSnaptapeJson<{ cartridges: { volser: string; location: string }[] }>(['library', 'ls', refusedLib]).cartridges.find((c) => c.volser === volser)
+        ?.location;
+    const readInPlace = (name: string): ReturnType<typeof runSnaptape> =>
+      runSnaptape(['restore', volser, '--library', refusedLib, '--dataset', 'DS.SMALL', '--to', join(dir.path, `${name}.ckd`), '--new-volume']);
+
+    // A failed fetch (the store unreachable): refused, and the cartridge is vaulted as it was.
+    const unreachable = runSnaptape(['library', 'recall', refusedLib, volser], { env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:1' } });
+    expect(unreachable.status, unreachable.stderr).toBe(EXIT_STATUS_BY_CODE.VAULT);
+    expect(where(), 'a refused recall leaves the cartridge vaulted').toBe('vaulted');
+    expect(existsSync(path)).toBe(false);
+    const inPlace = readInPlace('refused-in-place');
+    expect(inPlace.status, `an in-place restore after a refused recall: ${inPlace.stderr}`).toBe(0);
+
+    // A recall killed halfway (a crash) leaves it recalling; the next recall starts it again.
+    rgw.pause();
+    try {
+      const child = spawn(process.execPath, [SNAPTAPE_BIN, 'library', 'recall', refusedLib, volser], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 3000));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    } finally {
+      rgw.resume();
+    }
+    expect(where()).toBe('recalling');
+    expect(existsSync(path)).toBe(false);
+    runSnaptapeOk(['library', 'recall', refusedLib, volser]);
+    expect(where()).toBe('slot');
+    expect(sha256File(path)).toBe(sha);
+
+    // A manifest that is not this cartridge's (another object under its name): refused, vaulted.
+    runSnaptapeOk(['library', 'vault', refusedLib, volser, '--to', 's3://vault/refused', '--remove-local']);
+    await vaultTape(cartridge('refused-other'), volser, 's3://vault/refused', { replace: true });
+    const mismatch = runSnaptape(['library', 'recall', refusedLib, volser]);
+    expect(mismatch.status, mismatch.stderr).toBe(EXIT_STATUS_BY_CODE.VAULT);
+    expect(mismatch.stderr).toContain(sha);
+    expect(where(), 'a refused recall leaves the cartridge vaulted').toBe('vaulted');
+    expect(existsSync(path)).toBe(false);
+    // Read in place, it is refused for what it is (the vault's copy is another), not for a recall.
+    const refusedInPlace = readInPlace('mismatch-in-place');
+    expect(refusedInPlace.status, refusedInPlace.stderr).toBe(EXIT_STATUS_BY_CODE.VAULT);
+    expect(refusedInPlace.stderr).toContain(sha);
+  }, 180_000);
+
   it("a second library's cartridge of the same volser does not replace the first's in a shared vault", async () => {
     const libA = join(dir.path, 'shared-a');
     const libB = join(dir.path, 'shared-b');

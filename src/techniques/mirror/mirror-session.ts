@@ -90,18 +90,19 @@ export interface MirrorSessionOptions {
 }
 
 /**
- * What a mirror copy writes to a link: the same unit of the secondary, with its used bytes found
- * (`trim`) but no extent kept, so the whole slot is written: the link sends the used bytes and a
- * zero tail. Decision: the size table V is not trusted for the used bytes, because after an unclean
- * stop it is rebuilt by decoding, which misses raw bytes a host wrote past a track's end marker.
+ * What a host write's copy sends to a link: the same unit of the secondary, with its used bytes
+ * found by a scan (`trim`) but no extent kept, so the whole slot is written: the link sends the
+ * used bytes and a zero tail.
  */
 const REMOTE_TARGET: SlotTarget = { kind: 'slot', trim: true };
 /**
- * A local secondary gets whole slots through its write chain: finding the used bytes would buy
- * nothing, and measured it cost a third of a resync's time (a scan of every slot for its last
- * non-zero byte). The background copy sends whole slots to a remote one too: a batch (a cylinder,
- * 1 MiB of FBA blocks) then goes as one run, one NBD write, where trimmed units would cost a write
- * and a zero fill each (decision: more bytes on the link, far fewer round trips).
+ * Whole slots, as the primary holds them. A local secondary then writes of each track only what
+ * may differ (`writeLocal`): the primary's used bytes come from its size table V, which covers
+ * every byte that may be non-zero (a rebuilt table too: its scan counts raw bytes past a track's
+ * end marker), so no slot is scanned. The background copy sends whole slots to a remote one: a
+ * batch (a cylinder, 1 MiB of FBA blocks) then goes as one run, one NBD write, where trimmed
+ * units would cost a write and a zero fill each (decision: more bytes on the link, far fewer
+ * round trips).
  */
 const LOCAL_TARGET: SlotTarget = { kind: 'slot', trim: false };
 const COPY_TARGET = LOCAL_TARGET;
@@ -480,7 +481,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     for (const s of targets) {
       if (s.spec.kind !== 'local') continue;
       try {
-        copyUnits(this.hostCopier(this.localSink(s), LOCAL_TARGET), units, how);
+        copyUnits(this.hostCopier(this.localSink(s), LOCAL_TARGET, this.primarySource({ usedBytes: true })), units, how);
       } catch (error) {
         failed.add(s);
         this.lose(s, units, error);
@@ -511,30 +512,55 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   }
 
   /** The owning thread's unit copier for a host write: the primary's backend to `sink`. */
-  private hostCopier(sink: FunctionUnitSink, target: SlotTarget): UnitCopier {
-    return { states: this.hostWriteStates, source: this.primarySource(), sink, target, marks: [] };
+  private hostCopier(sink: FunctionUnitSink, target: SlotTarget, source = this.primarySource()): UnitCopier {
+    return { states: this.hostWriteStates, source, sink, target, marks: [] };
   }
 
-  /** The primary's whole slots, each run of consecutive units in one read (into `landing`'s buffer where it offers one). */
-  private primarySource(landing?: (bytes: number) => Buffer | undefined): RunUnitSource {
+  /**
+   * The primary's whole slots, each run of consecutive units in one read (into `landing`'s buffer
+   * where it offers one); with `usedBytes`, also each track's used bytes from the primary's size
+   * table V (a local secondary's writes are cut down to them: `writeLocal`).
+   */
+  private primarySource(options: { landing?: (bytes: number) => Buffer | undefined; usedBytes?: boolean } = {}): RunUnitSource {
     const backend = this.volume.backend;
     const read = (first: number, into: Buffer): void => {
       if (backend.readUnitsInto) backend.readUnitsInto(first, into);
+      else if (into.length < backend.slotBytes) backend.readUnit(first, into.length).copy(into);
       else backend.readUnits(first, into.length / backend.slotBytes).copy(into);
     };
-    return new RunUnitSource(read, backend.slotBytes, landing);
+    const sizes = options.usedBytes === true && this.volume.geometry.kind === 'ckd' ? this.volume.trackSizes() : undefined;
+    return new RunUnitSource(read, backend.slotBytes, {
+      ...(options.landing ? { landing: options.landing } : {}),
+      ...(sizes ? { usedBytes: (unit: number) => sizes.get(unit) } : {}),
+    });
   }
 
-  /** A local secondary's end: whole slots through its own write chain, a run of them per write. */
+  /** A local secondary's end: its own write chain, a run of whole slots cut down to what may differ per write. */
   private localSink(s: Secondary): FunctionUnitSink {
-    return new FunctionUnitSink((writes) => this.writeLocal(s, writes));
+    return new FunctionUnitSink((writes) => {
+      this.writeLocal(s, writes);
+    });
   }
 
-  private writeLocal(s: Secondary, writes: readonly UnitWrite[]): void {
+  /**
+   * Writes units to a local secondary through its write chain; returns the bytes written. Of each
+   * track only what may differ goes (slotRuns): the primary's used bytes, and zeros over what the
+   * secondary's track may still hold (its own size table V), widened to whole pages, so a sparse
+   * primary keeps its secondary sparse and a track of a few records costs a few pages, not a slot.
+   */
+  private writeLocal(s: Secondary, writes: readonly UnitWrite[]): number {
     const slot = this.volume.backend.slotBytes;
     const local = s.local;
     if (local === undefined) throw new SessionError(`Cannot write mirror ${s.name}: ${s.spec.target} is not open`, { mirror: s.name });
-    for (const run of slotRuns(writes, slot)) local.writeFlat(run.firstUnit * slot, run.data);
+    const location = local.backend.location();
+    const sizes = local.geometry.kind === 'ckd' ? local.trackSizes() : undefined;
+    const target = sizes && location.kind === 'file' ? { extentOf: (unit: number) => sizes.get(unit), dataOffsetBytes: location.dataOffsetBytes } : undefined;
+    let bytes = 0;
+    for (const run of slotRuns(writes, slot, target)) {
+      local.writeFlat(run.offsetBytes, run.data);
+      bytes += run.data.length;
+    }
+    return bytes;
   }
 
   /** Writes units to the remote links in `mask`; returns the mask of those that failed. */
@@ -887,7 +913,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
         () => channel.ready(),
       );
       // A batch is read straight into the channel slot it is sent from: no copy on this thread.
-      return { source: this.primarySource((bytes) => channel.landingFor(bytes)), sink, onWritten: (units) => this.copiedByRun(s, units) };
+      return { source: this.primarySource({ landing: (bytes) => channel.landingFor(bytes) }), sink, onWritten: (units) => this.copiedByRun(s, units) };
     }
     // The closing fsync of the secondary makes "in sync" durable; writeback in steps keeps it short.
     const writeback = new SteppedWriteback(s.spec.target, MIRROR_WRITEBACK_BYTES);
@@ -895,8 +921,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const sink = new FunctionUnitSink(
       (writes) => {
         try {
-          this.writeLocal(s, writes);
-          written += writes.reduce((n, w) => n + w.data.length, 0);
+          written += this.writeLocal(s, writes);
           writeback.reached(written);
         } catch (error) {
           throw failed(
@@ -908,7 +933,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       undefined,
       () => writeback.close(),
     );
-    return { source: this.primarySource(), sink, onWritten: (units) => this.copiedByRun(s, units) };
+    return { source: this.primarySource({ usedBytes: true }), sink, onWritten: (units) => this.copiedByRun(s, units) };
   }
 
   /** Tracks the background copy sent (one batch, acknowledged): valid for `s` from now on. */

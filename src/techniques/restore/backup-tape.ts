@@ -23,7 +23,7 @@ import {
 } from '../tape-backup/backup-labels.js';
 import { parseLabelDigest } from '../tape-backup/label-digest.js';
 import { ElementHasher, type ElementDigestKind } from '../tape-backup/element-digest.js';
-import { checkElementLabels, requireFbaBytesMatch, verifyPassCheck, type LabelCheck } from './tape-trust.js';
+import { checkElementLabels, requireFbaBytesMatch, requirePlaceable, verifyPassCheck, type LabelCheck } from './tape-trust.js';
 
 export interface TapeElement {
   readonly name: string;
@@ -239,6 +239,24 @@ export interface TapeVerifyReport {
   readonly ok: boolean;
 }
 
+export interface VerifiedElements {
+  readonly checks: ElementCheck[];
+  /** Throws what the blocks of an element whose digest matched were found to be (TapeFormatError). */
+  readonly settle: () => void;
+}
+
+/**
+ * checkElement of each of `elements`, with the checks of the pass that verifies an element
+ * (tape-trust.ts verifyPassCheck): what `verify`, a restore and a chain's restore require of the
+ * blocks before they trust them. A block that does not fit its element is thrown in the pass; the
+ * rest waits for `settle`, which the caller calls once it has dealt with the digests.
+ */
+export function checkElementsVerified(tape: BackupTape, elements: readonly TapeElement[]): VerifiedElements {
+  const passes = elements.map((e) => verifyPassCheck(tape, e));
+  const checks = elements.map((e, i) => checkElement(tape, e, passes[i]!.visit));
+  return { checks, settle: () => passes.forEach((pass, i) => pass.settle(checks[i]!)) };
+}
+
 /** Blocks of `elements` on the tape: the total of a phase that reads them all. */
 export function blocksOf(elements: readonly TapeElement[]): number {
   return elements.reduce((sum, e) => sum + e.blockCount, 0);
@@ -246,15 +264,21 @@ export function blocksOf(elements: readonly TapeElement[]): number {
 
 /**
  * `snaptape verify`: reads the whole tape and checks every element's digest against UTL1 (phase
- * sha256, in blocks), its labels against UTL2 (phase verify, in elements).
+ * sha256, in blocks), its labels against UTL2 (phase verify, in elements). `linkOfChain`: the tape
+ * is a link after the first of a chain being verified, whose links are checked apart
+ * (restore-chain.ts): a tape there that names no base is a broken link, not a lone tape.
  */
-export function verifyBackupTape(path: string, location: TapeLocation = {}): TapeVerifyReport {
+export function verifyBackupTape(path: string, location: TapeLocation = {}, linkOfChain = false): TapeVerifyReport {
   const tape = openBackupTape(path, location);
   try {
+    // A tape that names no base is restored alone: what that restore would not place, it refuses.
+    if (!linkOfChain && tape.chain?.base === undefined) tape.elements.forEach((e) => requirePlaceable(tape, e));
     tape.progress.begin('sha256', blocksOf(tape.elements), 'blocks');
     // What a restore refuses before it writes, verify refuses too (tape-trust.ts): an OK of a tape
     // its restore refuses would lie. TapeFormatError naming the tape, the element and the block.
-    const elements = tape.elements.map((e) => checkElement(tape, e, verifyPassCheck(tape, e)));
+    const verified = checkElementsVerified(tape, tape.elements);
+    verified.settle();
+    const elements = verified.checks;
     if (tape.source.kind === 'fba') {
       tape.elements.forEach((e, i) => {
         const check = elements[i] as ElementCheck;

@@ -9,8 +9,8 @@ import { UsageError, VerifyError } from '../../errors/snaptape-error.js';
 import { openVolume } from '../../volume/open-volume.js';
 import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
 import { digestWholeTape } from '../tape-backup/backup-digest.js';
-import { blocksOf, checkElement, openBackupTape, verifyBackupTape, type BackupTape, type ElementCheck, type TapeVerifyReport } from './backup-tape.js';
-import { requireFbaBytesMatch, requireIncrementalsFit, requireLabelsMatch, verifyPassCheck } from './tape-trust.js';
+import { blocksOf, checkElementsVerified, openBackupTape, verifyBackupTape, type BackupTape, type ElementCheck, type TapeVerifyReport } from './backup-tape.js';
+import { requireFbaBytesMatch, requireIncrementalsFit, requireLabelsMatch } from './tape-trust.js';
 import { readPass, restoreFbaBlocks, restoreTape, restoreVolumeElement, type RestoreOptions, type RestoreResult } from './restore-tape.js';
 
 export interface ChainLink {
@@ -92,7 +92,7 @@ function linkProblem(previous: ChainLink, base: NonNullable<ChainLink['base']>):
  */
 export function verifyChain(paths: readonly string[]): ChainVerifyReport {
   const links = chainLinks(paths);
-  const tapes = paths.map((path, i) => ({ ...verifyBackupTape(path), link: links[i] as ChainLink }));
+  const tapes = paths.map((path, i) => ({ ...verifyBackupTape(path, {}, i > 0), link: links[i] as ChainLink }));
   const ok = tapes.every((t) => t.ok && t.link.problem === null);
   // The tapes' own checks ran above: what is left is how each incremental fits the full backup.
   if (ok) eachIncremental(paths, undefined, (fullTape, tape) => requireIncrementalsFit('verify', fullTape, [tape]));
@@ -133,10 +133,11 @@ function checkChainIncrementals(paths: readonly string[], onProgress?: RestoreOp
     requireLabelsMatch('restore from', tape);
     requireIncrementalsFit('restore', fullTape, [tape]);
     tape.progress.begin('sha256', blocksOf(tape.elements), 'blocks');
-    const checks = tape.elements.map((e) => checkElement(tape, e, verifyPassCheck(tape, e)));
+    const { checks, settle } = checkElementsVerified(tape, tape.elements);
     const bad = checks.find((c) => !c.ok);
     if (bad)
       throw new VerifyError(`Cannot restore the chain: ${bad.name} of ${path} has ${bad.digest} ${bad.sha256}, the tape records ${bad.recorded}`, { path });
+    settle();
     // A run's tape blocks hold its blocks and no more (a CKD run: one block per track, above).
     if (tape.source.kind === 'fba') tape.elements.forEach((e, i) => requireFbaBytesMatch(tape, e, checks[i] as ElementCheck));
     return checks;

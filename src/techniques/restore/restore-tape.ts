@@ -20,9 +20,8 @@
  */
 import type { OnPhaseProgress } from '../../base/phase-progress.js';
 import { existsSync, rmSync } from 'node:fs';
-import { TargetExistsError, UsageError, VerifyError, ImageFormatError } from '../../errors/snaptape-error.js';
+import { TargetExistsError, UsageError, VerifyError } from '../../errors/snaptape-error.js';
 import { createVolume, openVolume } from '../../volume/open-volume.js';
-import { homeAddressOf, trackUsedBytes } from '../../ckd/track-codec.js';
 import { TrackImageWriter } from './track-image-writer.js';
 import type { TapeIndex } from '../../tape/tape-index.js';
 import type { Volume } from '../../volume/volume.js';
@@ -30,8 +29,17 @@ import { fitVtocToVolume } from '../../vtoc/vtoc-writer.js';
 import { FBA_BLOCK_BYTES } from '../../geometry/device-types.js';
 import { freeReallocatedNamesakes, planDatasetRestores, writeDatasetRestore, type DatasetPlacement } from './restore-dataset.js';
 import { sizeStorePath } from '../../volume/track-size-store.js';
-import { blocksOf, checkElement, forEachBlock, openBackupTape, type BackupTape, type ElementCheck, type TapeElement } from './backup-tape.js';
-import { checkRecordedGeometry, requireBlockFits, requireFbaBytesMatch, requireLabelsMatch, verifyPassCheck } from './tape-trust.js';
+import {
+  blocksOf,
+  checkElement,
+  checkElementsVerified,
+  forEachBlock,
+  openBackupTape,
+  type BackupTape,
+  type ElementCheck,
+  type TapeElement,
+} from './backup-tape.js';
+import { checkRecordedGeometry, requireBlockFits, requireFbaBytesMatch, requireLabelsMatch, requirePlaceable } from './tape-trust.js';
 import { BackgroundSha256 } from './background-hash.js';
 
 export interface RestoreOptions {
@@ -47,7 +55,7 @@ export interface RestoreOptions {
   readonly rename?: string;
   /** Overwrite or reallocate a data set of the same name. */
   readonly replace?: boolean;
-  /** Told each phase (sha256 of the chosen elements, verify of data set tracks, copy to the target) and its blocks. */
+  /** Told each phase (sha256 of the chosen elements, each block checked as it is hashed; copy to the target) and its blocks. */
   readonly onProgress?: OnPhaseProgress;
   /** The tape's index, made apart from it: a partly fetched vaulted cartridge (backup-tape.ts). */
   readonly tapeIndex?: TapeIndex;
@@ -132,23 +140,6 @@ function checkVolumeFits(volume: Volume, tape: BackupTape, element: TapeElement)
   }
 }
 
-/** What a lone tape's restore places: a CKD backup's whole volume and data sets, an FBA backup's whole volume and runs of blocks. */
-function checkPlaceable(tape: BackupTape, element: TapeElement): void {
-  const kind = element.description.kind;
-  const ckd = tape.source.kind === 'ckd';
-  if (ckd ? kind === 'volume' || kind === 'dataset' : kind === 'volume' || kind === 'blocks') return;
-  const what = {
-    tracks: 'a run of tracks (an incremental holds those: restore its chain)',
-    blocks: 'a run of FBA blocks',
-    dataset: 'a data set',
-    volume: 'a volume',
-  }[kind];
-  throw new UsageError(
-    `Cannot restore ${element.name} from ${tape.path}: it is ${what}, but a backup of ${ckd ? 'a CKD volume restores whole volumes and data sets' : 'an FBA volume restores whole volumes and runs of blocks'}`,
-    { path: tape.path },
-  );
-}
-
 /**
  * An FBA element's blocks go back to the blocks they came from: the target is an FBA volume that
  * has them, and the element holds exactly its range's bytes (`check`: what the verify pass read;
@@ -167,19 +158,6 @@ function checkFbaFits(volume: Volume, tape: BackupTape, element: TapeElement, ch
   if (check !== undefined) requireFbaBytesMatch(tape, element, check);
 }
 
-function checkBlocksAreTracks(tape: BackupTape, element: TapeElement): void {
-  forEachBlock(tape, element, (block, j) => {
-    try {
-      trackUsedBytes(block, homeAddressOf(block), { path: tape.path, trackIndex: j });
-    } catch {
-      throw new ImageFormatError(`Cannot restore ${element.name}: tape block ${element.firstBlockNumber + j} is not a track image`, {
-        path: tape.path,
-        blockNumber: element.firstBlockNumber + j,
-      });
-    }
-  });
-}
-
 /** Restores a backup tape, after verifying it (in the same pass, into a new volume where no file was), onto a volume or into a new one (all of it, or one data set). Throws VerifyError when the tape fails its checks, UsageError when the data set is not on the tape, TargetExistsError when the new volume exists. */
 export function restoreTape(tapePath: string, options: RestoreOptions): RestoreResult {
   const tape = openBackupTape(tapePath, { startBlock: options.tapeStartBlock, onProgress: options.onProgress, index: options.tapeIndex });
@@ -195,22 +173,21 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
       throw new UsageError(
         `Cannot restore ${options.dataset} from ${tapePath}: the tape has ${tape.elements.map((e) => e.description.dsname ?? e.name).join(', ')}`,
       );
-    chosen.forEach((e) => checkPlaceable(tape, e));
+    chosen.forEach((e) => requirePlaceable(tape, e));
     // A new volume where no file was is written in the same pass that hashes the tape (streamedPass);
     // any other target only after every element verified.
     const streamed = options.newVolume === true && !existsSync(options.to) && chosen.every((e) => e.description.kind !== 'dataset');
     const checks: ElementCheck[] = [];
     if (!streamed) {
       tape.progress.begin('sha256', blocksOf(chosen), 'blocks');
-      checks.push(...chosen.map((e) => checkElement(tape, e, verifyPassCheck(tape, e))));
+      // Each block is checked in the pass that hashes it (tape-trust.ts verifyPassCheck): it fits its
+      // element, and a data set's is a track image (its tracks are placed by their home addresses).
+      // A digest that does not match is reported first, as the damage it is.
+      const verified = checkElementsVerified(tape, chosen);
+      checks.push(...verified.checks);
       const bad = checks.find((c) => !c.ok);
       if (bad) throw digestMismatch(tapePath, bad);
-    }
-    // Data set tracks are placed by their home addresses (or relocated), so each must decode.
-    if (tape.source.kind === 'ckd') {
-      const datasetElements = chosen.filter((e) => e.description.kind === 'dataset');
-      tape.progress.begin('verify', blocksOf(datasetElements), 'blocks');
-      datasetElements.forEach((e) => checkBlocksAreTracks(tape, e));
+      verified.settle();
     }
     // The labels are trusted only as far as they are checked: against their digest, and the
     // geometry a new volume takes from them against the device type and the tape's data.

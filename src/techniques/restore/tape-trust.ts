@@ -7,7 +7,9 @@
  *   edited size must not make a 50 GB file, nor a volume too small for the tape's tracks);
  * - for a chain (`restore` and `serve --tape` of a full backup and its incrementals), that every
  *   incremental holds the full backup's source volume and only runs of its units inside it, before
- *   a byte of the chain's data is written or served: a chain whose links follow may still be crafted.
+ *   a byte of the chain's data is written or served: a chain whose links follow may still be crafted;
+ * - every element's blocks, in the pass that hashes them (verifyPassCheck): each fits its element,
+ *   and a CKD data set's is a track image.
  */
 import { TapeFormatError, TapeLabelError, UsageError, VerifyError } from '../../errors/snaptape-error.js';
 import { FBA_BLOCK_BYTES, MAX_CKD_CYLINDERS, familyByName } from '../../geometry/device-types.js';
@@ -15,6 +17,8 @@ import { parseGeometry, unitCount as unitsOf } from '../../geometry/volume-geome
 import { FBA_BLOCKS_PER_TAPE_BLOCK } from '../tape-backup/backup-elements.js';
 import { coveredLabelNames, labelDigestOf, labelsOnTape, trailerLabelProblem } from '../tape-backup/label-digest.js';
 import type { BackupTape, ElementCheck, TapeElement } from './backup-tape.js';
+import { homeAddressOf, trackUsedBytes } from '../../ckd/track-codec.js';
+import { HOME_ADDRESS_LAYOUT } from '../../ckd/track-layout.js';
 
 export interface LabelCheck {
   readonly name: string;
@@ -199,6 +203,15 @@ export function requireIncrementalsFit(action: string, full: BackupTape, increme
   }
 }
 
+/** The error of a tape block that is not what a backup writes for its element: TapeFormatError naming the tape and the block. */
+function blockError(tape: BackupTape, element: TapeElement, index: number, bytes: number, problem: string): TapeFormatError {
+  const blockNumber = element.firstBlockNumber + index;
+  return new TapeFormatError(`Cannot restore ${element.name} from ${tape.path}: tape block ${blockNumber} holds ${bytes} bytes, ${problem}`, {
+    path: tape.path,
+    blockNumber,
+  });
+}
+
 /**
  * Refuses a tape block that is not what a backup writes for its element (a crafted tape), naming
  * the tape and the block: an FBA element's blocks are whole 512-byte blocks, a CKD volume's or run's
@@ -208,23 +221,76 @@ export function requireIncrementalsFit(action: string, full: BackupTape, increme
  * calls it too, so that it never says OK of a tape its restore refuses.
  */
 export function requireBlockFits(tape: BackupTape, element: TapeElement, block: Buffer, index: number): void {
-  const blockNumber = element.firstBlockNumber + index;
-  const refuse = (problem: string): never => {
-    throw new TapeFormatError(`Cannot restore ${element.name} from ${tape.path}: tape block ${blockNumber} holds ${block.length} bytes, ${problem}`, {
-      path: tape.path,
-      blockNumber,
-    });
-  };
   if (tape.source.kind === 'fba') {
-    if (block.length % FBA_BLOCK_BYTES !== 0) refuse(`not whole ${FBA_BLOCK_BYTES}-byte blocks`);
+    if (block.length % FBA_BLOCK_BYTES !== 0) throw blockError(tape, element, index, block.length, `not whole ${FBA_BLOCK_BYTES}-byte blocks`);
   } else if (element.description.kind !== 'dataset' && block.length > tape.source.slotBytes) {
-    refuse(`more than the ${tape.source.slotBytes}-byte track slot`);
+    throw blockError(tape, element, index, block.length, `more than the ${tape.source.slotBytes}-byte track slot`);
   }
 }
 
-/** The check an element's blocks get in the pass that verifies them (requireBlockFits). */
-export function verifyPassCheck(tape: BackupTape, element: TapeElement): (block: Buffer, index: number) => void {
-  return (block, index) => requireBlockFits(tape, element, block, index);
+/**
+ * What a lone tape's restore places: a CKD backup's whole volume and data sets, an FBA backup's
+ * whole volume and runs of blocks; anything else is refused (UsageError naming the tape), and
+ * `verify` refuses it too of a tape that names no base (an incremental's runs are placed by its chain).
+ */
+export function requirePlaceable(tape: BackupTape, element: TapeElement): void {
+  const kind = element.description.kind;
+  const ckd = tape.source.kind === 'ckd';
+  if (ckd ? kind === 'volume' || kind === 'dataset' : kind === 'volume' || kind === 'blocks') return;
+  const what = {
+    tracks: 'a run of tracks (an incremental holds those: restore its chain)',
+    blocks: 'a run of FBA blocks',
+    dataset: 'a data set',
+    volume: 'a volume',
+  }[kind];
+  throw new UsageError(
+    `Cannot restore ${element.name} from ${tape.path}: it is ${what}, but a backup of ${ckd ? 'a CKD volume restores whole volumes and data sets' : 'an FBA volume restores whole volumes and runs of blocks'}`,
+    { path: tape.path },
+  );
+}
+
+/** A data set's tape block decodes as the track image its home address names (track-codec.ts). */
+function isTrackImage(tape: BackupTape, block: Buffer, index: number): boolean {
+  if (block.length < HOME_ADDRESS_LAYOUT.size) return false;
+  try {
+    trackUsedBytes(block, homeAddressOf(block), { path: tape.path, trackIndex: index });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The checks an element's blocks get in the pass that verifies them, and what is left to check after it. */
+export interface VerifyPassCheck {
+  /** Handed each block of the pass, after it is hashed. */
+  readonly visit: (block: Buffer, index: number) => void;
+  /** Called with the element's digest check once the pass is done: throws what the blocks were found to be. */
+  readonly settle: (check: ElementCheck) => void;
+}
+
+/**
+ * The checks of the pass that verifies an element (`verify`, a restore before it writes, a chain's
+ * incrementals), one implementation for all of them: every block fits its element
+ * (requireBlockFits, thrown at once), and every block of a CKD data set is a track image (a data
+ * set's tracks are placed by their home addresses, or relocated, so each must decode). A block that
+ * is no track image is thrown by `settle`, and only when the element's digest matched: a tape damaged
+ * there is reported as damaged (its digest), a crafted one whose digests were sealed again as
+ * malformed. TapeFormatError naming the tape and the block.
+ */
+export function verifyPassCheck(tape: BackupTape, element: TapeElement): VerifyPassCheck {
+  const decode = tape.source.kind === 'ckd' && element.description.kind === 'dataset';
+  let notTrack: { readonly index: number; readonly bytes: number } | undefined;
+  return {
+    visit: (block, index) => {
+      requireBlockFits(tape, element, block, index);
+      if (decode && notTrack === undefined && !isTrackImage(tape, block, index)) notTrack = { index, bytes: block.length };
+    },
+    settle: (check) => {
+      if (check.ok && notTrack !== undefined) {
+        throw blockError(tape, element, notTrack.index, notTrack.bytes, 'not a track image');
+      }
+    },
+  };
 }
 
 /**
