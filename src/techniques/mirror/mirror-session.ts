@@ -583,7 +583,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const local = s.local;
     if (local === undefined) throw new SessionError(`Cannot write mirror ${s.name}: ${s.spec.target} is not open`, { mirror: s.name });
     const location = local.backend.location();
-    const sizes = local.geometry.kind === 'ckd' && location.kind === 'file' ? local.trackSizes() : undefined;
+    const sizes = local.geometry.kind === 'ckd' ? local.trackSizes() : undefined;
     const target = sizes && location.kind === 'file' ? { extentOf: (unit: number) => sizes.get(unit), dataOffsetBytes: location.dataOffsetBytes } : undefined;
     let bytes = 0;
     for (const run of slotRuns(writes, slot, target)) {
