@@ -28,12 +28,12 @@
  * flock is released by the kernel when its holder dies, so a contender killed inside a takeover
  * never blocks the others. The guard is held only for a read, a stat, a look in /proc and a link.
  */
-import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type FsExt from 'fs-ext';
 import { IoError, LockedError } from '../errors/snaptape-error.js';
-import { readRegularFileText } from '../base/file-io.js';
+import { openRegularFile, readRegularFileText, writeFully } from '../base/file-io.js';
 import { lazyPackage } from '../base/lazy-package.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -122,7 +122,13 @@ function createWhole(lockPath: string, text: string): boolean {
   const temp = `${lockPath}.${process.pid}.tmp`;
   try {
     // Inside the try: on a full disk the temp file is created and then fails to fill; it is removed.
-    writeFileSync(temp, text);
+    // A link at its name (the pid is easy to guess) is refused, not written through (file-io.ts SideFileOpen).
+    const { fd } = openRegularFile(temp, 'the temp file of a lock', true, { noFollow: true, replace: true });
+    try {
+      writeFully(fd, Buffer.from(text), 0, temp, 'the temp file of a lock');
+    } finally {
+      closeSync(fd);
+    }
     linkSync(temp, lockPath);
     return true;
   } catch (error) {
