@@ -162,17 +162,21 @@ function flockExclusive(fd: number): void {
   fsExt().flockSync(fd, 'ex');
 }
 
+const GUARD_FILE = 'the lock guard';
+
 /** Runs `action` holding flock(2) on `<lock>.guard` (created if missing, never deleted). */
 function underGuard<T>(lockPath: string, action: () => T): T {
   const guardPath = `${lockPath}.guard`;
   let fd: number;
-  // Non-blocking opens: a FIFO in the guard's place fails (ENXIO) instead of waiting for a reader.
+  // A side file (file-io.ts SideFileOpen): opened without blocking (a FIFO in its place is refused,
+  // not waited on), never through a link (a dangling one would have it made where it points). It is
+  // always empty: emptying it (replace) changes nothing of its own.
   try {
-    fd = openSync(guardPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o666);
+    fd = openRegularFile(guardPath, GUARD_FILE, true, { noFollow: true, replace: true }).fd;
   } catch (error) {
     // A guard made by another user may be read-only to us; flock needs only an open fd.
-    if ((error as { code?: string }).code !== 'EACCES') throw error;
-    fd = openSync(guardPath, constants.O_RDONLY | constants.O_NONBLOCK);
+    if (!(error instanceof IoError && error.details['errno'] === 'EACCES')) throw error;
+    fd = openRegularFile(guardPath, GUARD_FILE, false, { noFollow: true }).fd;
   }
   try {
     flockExclusive(fd);

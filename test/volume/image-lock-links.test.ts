@@ -4,7 +4,8 @@
  * the temp file's name (the pid is easy to guess), to another file, is refused with a typed error
  * naming it, and the other file is neither emptied nor written with the lock's text.
  */
-import { linkSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IoError } from '../../src/errors/snaptape-error.js';
@@ -47,5 +48,37 @@ describe("an image lock's temp file is never written through a link", () => {
     const lock = lockImage(image);
     expect(readFileSync(`${image}.lock`, 'utf8')).toContain(`${process.pid}\n`);
     lock.release();
+  });
+});
+
+describe("a stale lock's takeover guard is never made through a link", () => {
+  it('a dangling symbolic link at <image>.lock.guard is refused, and no file is made where it points', () => {
+    const image = join(dir.path, 'stale.ckd');
+    writeFileSync(image, Buffer.alloc(4096));
+    // A lock whose owner is gone (no such pid): taking it over goes through the guard.
+    writeFileSync(`${image}.lock`, `4194303\n${hostname()}\n\nfeedfacefeedface\n`);
+    const guard = `${image}.lock.guard`;
+    const victim = `${image}.victim`;
+    symlinkSync(victim, guard);
+    let error: unknown;
+    try {
+      lockImage(image).release();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(IoError);
+    expect((error as Error).message).toContain(guard);
+    expect((error as Error).message).toContain('symbolic link');
+    expect(existsSync(victim), 'nothing is made where the link points').toBe(false);
+  });
+
+  it('a stale lock is taken over through a guard of its own as before', () => {
+    const image = join(dir.path, 'stale-own.ckd');
+    writeFileSync(image, Buffer.alloc(4096));
+    writeFileSync(`${image}.lock`, `4194303\n${hostname()}\n\nfeedfacefeedface\n`);
+    const lock = lockImage(image);
+    expect(readFileSync(`${image}.lock`, 'utf8')).toContain(`${process.pid}\n`);
+    lock.release();
+    expect(existsSync(`${image}.lock.guard`)).toBe(true);
   });
 });
