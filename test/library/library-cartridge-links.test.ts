@@ -1,0 +1,51 @@
+/**
+ * Layer: CLI (in process), hostile local user. `backup --to-library` writes the scratch cartridge
+ * it takes, `LIB/<volser>.aws`, a name in the library's folder, which whoever can write the library
+ * can fill: a symbolic link or a hard link put in a scratch cartridge's place, to another file
+ * (holding the cartridge's own bytes, so that nothing else gives it away), is refused with a typed
+ * error naming it, and the other file is neither emptied nor written.
+ */
+import { linkSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
+import { runInProcess, runInProcessOk } from '../harness/run-cli-in-process.js';
+import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+
+let dir: TempDir;
+let d: (name: string) => string;
+
+beforeAll(async () => {
+  dir = makeTempDir('snaptape-cartridge-links-');
+  d = (name) => join(dir.path, name);
+  process.env['SNAPTAPE_CATALOG'] = d('snaptape.db');
+  await runInProcessOk(['init', d('src.ckd'), '--type', '3390', '--cyls', '1', '--volser', 'SRC001']);
+  await runInProcessOk(['fill', d('src.ckd'), '--percent', '30']);
+}, 60_000);
+afterAll(() => {
+  delete process.env['SNAPTAPE_CATALOG'];
+  dir.cleanup();
+});
+
+describe('a library backup never writes its cartridge through a link', () => {
+  for (const [kind, link, words] of [
+    ['a symbolic link', symlinkSync, 'symbolic link'],
+    ['a hard link', linkSync, 'hard link'],
+  ] as const) {
+    it(`refuses ${kind} in a scratch cartridge's place, and leaves the other file alone`, async () => {
+      const lib = d(`lib-${kind.replace(/ /g, '-')}`);
+      await runInProcessOk(['library', 'init', lib, '--cartridges', '1', '--drives', '1']);
+      const cartridge = join(lib, 'A00001.aws');
+      const victim = d(`victim-${kind.replace(/ /g, '-')}.aws`);
+      const bytes = readFileSync(cartridge);
+      writeFileSync(victim, bytes);
+      unlinkSync(cartridge);
+      link(victim, cartridge);
+      const r = await runInProcess(['backup', d('src.ckd'), '--to-library', lib]);
+      expect(r.status, r.stdout + r.stderr).toBe(EXIT_STATUS_BY_CODE.IO);
+      expect(r.stderr).toContain(cartridge);
+      expect(r.stderr).toContain(words);
+      expect(readFileSync(victim).equals(bytes), 'the victim is neither emptied nor written').toBe(true);
+    }, 60_000);
+  }
+});
