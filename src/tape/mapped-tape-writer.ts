@@ -11,13 +11,12 @@
  * - `finish` writes labels and tapemarks, then re-reads the tape and checks it against the plan.
  */
 import { closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, statSync, type Stats } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { openRegularFile, writevFully } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
 import { NoSpaceError, TapeFormatError, TargetExistsError, UsageError } from '../errors/snaptape-error.js';
 import { volumeImageKind } from '../image/open-image.js';
-import { readMarker } from '../library/library-marker.js';
+import { inLibraryFolder } from '../library/library-marker.js';
 import { AWS_HEADER_BYTES, blockHeaderBytes, tapemarkHeaderBytes } from './aws-block-header.js';
 import { encodeUserLabel } from './standard-labels.js';
 import { plannedDataBlock, plannedEntries, type TapePlan } from './tape-plan.js';
@@ -241,7 +240,7 @@ function openReplaceable(path: string): number {
   // write the library can fill with links) is written only as a file of its own: a symbolic link
   // or a hard link there is refused, the file it names left alone (file-io.ts SideFileOpen). The
   // library's rules (tape-lock.ts) follow a link to the file it names, which is outside the library.
-  if (readMarker(dirname(resolve(path))) !== undefined) return openRegularFile(path, 'the cartridge', true, { noFollow: true, replace: true }).fd;
+  if (inLibraryFolder(path)) return openRegularFile(path, 'the cartridge', true, { noFollow: true, replace: true }).fd;
   const refuse = (why: string): never => {
     throw new UsageError(
       `Cannot replace ${path} with a tape: it is ${why}; --force replaces only a regular file that is not a volume, so it is left as it was`,

@@ -49,3 +49,28 @@ describe('a library backup never writes its cartridge through a link', () => {
     }, 60_000);
   }
 });
+
+describe('tape put never appends to a mounted cartridge through a link', () => {
+  for (const [kind, link, words] of [
+    ['a symbolic link', symlinkSync, 'symbolic link'],
+    ['a hard link', linkSync, 'hard link'],
+  ] as const) {
+    it(`refuses ${kind} in a mounted cartridge's place, and leaves the other file alone`, async () => {
+      const lib = d(`put-${kind.replace(/ /g, '-')}`);
+      await runInProcessOk(['library', 'init', lib, '--cartridges', '1', '--drives', '1']);
+      await runInProcessOk(['library', 'mount', lib, 'A00001']);
+      const cartridge = join(lib, 'A00001.aws');
+      const victim = d(`put-victim-${kind.replace(/ /g, '-')}.aws`);
+      const bytes = readFileSync(cartridge);
+      writeFileSync(victim, bytes);
+      unlinkSync(cartridge);
+      link(victim, cartridge);
+      writeFileSync(d('host.txt'), 'HELLO\n');
+      const r = await runInProcess(['tape', 'put', cartridge, d('host.txt'), '--dsn', 'HOST.TEXT', '--text']);
+      expect(r.status, r.stdout + r.stderr).toBe(EXIT_STATUS_BY_CODE.IO);
+      expect(r.stderr).toContain(cartridge);
+      expect(r.stderr).toContain(words);
+      expect(readFileSync(victim).equals(bytes), 'the victim is not written').toBe(true);
+    }, 60_000);
+  }
+});
