@@ -8,7 +8,11 @@
 import { linkSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openVolume } from '../../src/api/volume-api.js';
 import { EXIT_STATUS_BY_CODE } from '../../src/errors/exit-codes.js';
+import { IoError } from '../../src/errors/snaptape-error.js';
+import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
+import { makeFilledVolume } from '../harness/backup-fixtures.js';
 import { runInProcess, runInProcessOk } from '../harness/run-cli-in-process.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 
@@ -73,4 +77,36 @@ describe('tape put never appends to a mounted cartridge through a link', () => {
       expect(readFileSync(victim).equals(bytes), 'the victim is not written').toBe(true);
     }, 60_000);
   }
+});
+
+describe('a library backup never finishes its cartridge through a link put there meanwhile', () => {
+  it("refuses a symbolic link that took the cartridge's place during the copy, and leaves the other file alone", async () => {
+    const lib = d('finish-lib');
+    await runInProcessOk(['library', 'init', lib, '--cartridges', '1', '--drives', '1']);
+    await runInProcessOk(['library', 'mount', lib, 'A00001']);
+    const cartridge = join(lib, 'A00001.aws');
+    makeFilledVolume(dir.path, { cylinders: 10, seed: 14, percent: 100, name: 'big.ckd' }).close();
+    const volume = openVolume(d('big.ckd'));
+    try {
+      // 8.5 MB at 4 MB/s: the copy lasts about 2 s.
+      const session = TapeBackupSession.start(volume, { tapePath: cartridge, force: true, throttleMbps: 4 });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(session.state, 'the copy is still running').toBe('running');
+      const victim = d('finish-victim.aws');
+      const bytes = Buffer.alloc(64 * 1024, 0x5a);
+      writeFileSync(victim, bytes);
+      unlinkSync(cartridge);
+      symlinkSync(victim, cartridge);
+      const outcome = await session.done.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(outcome).toBeInstanceOf(IoError);
+      expect((outcome as Error).message).toContain(cartridge);
+      expect((outcome as Error).message).toContain('symbolic link');
+      expect(readFileSync(victim).equals(bytes), 'the victim is not written').toBe(true);
+    } finally {
+      volume.close();
+    }
+  }, 60_000);
 });
