@@ -176,7 +176,8 @@ export class MappedTapeWriter {
   static open(path: string, plan: TapePlan): MappedTapeWriter {
     let fd: number;
     try {
-      fd = openSync(path, 'r+');
+      // A library's cartridge is reopened only as a file of its own (library-marker.ts inLibraryFolder).
+      fd = inLibraryFolder(path) ? openRegularFile(path, 'the cartridge', true, { noFollow: true }).fd : openSync(path, 'r+');
     } catch (cause) {
       throw translateIoError(cause, 'reopen tape', path);
     }

@@ -110,3 +110,50 @@ describe('a library backup never finishes its cartridge through a link put there
     }
   }, 60_000);
 });
+
+describe('a resumed library backup never reopens its cartridge through a link', () => {
+  for (const [kind, link, words] of [
+    ['a symbolic link', symlinkSync, 'symbolic link'],
+    ['a hard link', linkSync, 'hard link'],
+  ] as const) {
+    it(`refuses ${kind} in an interrupted cartridge's place, and leaves the other file alone`, async () => {
+      const lib = d(`resume-${kind.replace(/ /g, '-')}`);
+      await runInProcessOk(['library', 'init', lib, '--cartridges', '1', '--drives', '1']);
+      await runInProcessOk(['library', 'mount', lib, 'A00001']);
+      const cartridge = join(lib, 'A00001.aws');
+      const name = `resume-${kind.replace(/ /g, '-')}.ckd`;
+      makeFilledVolume(dir.path, { cylinders: 10, seed: 15, percent: 100, name }).close();
+      let volume = openVolume(d(name));
+      try {
+        const session = TapeBackupSession.start(volume, { tapePath: cartridge, force: true, throttleMbps: 4 });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        session.cancel();
+        await expect(session.done).rejects.toThrow(/cancelled/);
+      } finally {
+        volume.close();
+      }
+      // The victim holds the interrupted cartridge's own bytes: nothing but the link gives it away.
+      const victim = d(`resume-victim-${kind.replace(/ /g, '-')}.aws`);
+      const bytes = readFileSync(cartridge);
+      writeFileSync(victim, bytes);
+      unlinkSync(cartridge);
+      link(victim, cartridge);
+      volume = openVolume(d(name));
+      try {
+        let error: unknown;
+        try {
+          const resumed = TapeBackupSession.resume(volume, { tapePath: cartridge });
+          await resumed.done;
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(IoError);
+        expect((error as Error).message).toContain(cartridge);
+        expect((error as Error).message).toContain(words);
+      } finally {
+        volume.close();
+      }
+      expect(readFileSync(victim).equals(bytes), 'the victim is unchanged').toBe(true);
+    }, 60_000);
+  }
+});
