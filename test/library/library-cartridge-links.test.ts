@@ -101,9 +101,12 @@ describe('a library backup never finishes its cartridge through a link put there
         () => undefined,
         (error: unknown) => error,
       );
+      // The finish refuses the link ("symbolic link"); under load a read of the tape by its name
+      // (the digest pass) may come first and find the other file too short: a typed error naming
+      // the cartridge either way, and nothing written through the link.
       expect(outcome).toBeInstanceOf(IoError);
       expect((outcome as Error).message).toContain(cartridge);
-      expect((outcome as Error).message).toContain('symbolic link');
+      expect((outcome as Error).message).toMatch(/symbolic link|the tape ends at byte/);
       expect(readFileSync(victim).equals(bytes), 'the victim is not written').toBe(true);
     } finally {
       volume.close();
