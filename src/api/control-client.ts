@@ -9,11 +9,12 @@
  *   TOO_MANY and SHUTTING_DOWN as SessionError; `details.apiCode` keeps the API's code;
  * - a server that cannot be reached is an IoError naming the address. A unix socket whose connection
  *   queue is full (connect fails with EAGAIN: another process floods it) is connected to again, for
- *   up to the request timeout: nothing was sent yet.
+ *   up to the request timeout: nothing was sent yet. So is a request whose kept-alive connection
+ *   the server closed as idle as it went out (reset before any answer): nothing of it was read.
  * Requests (not the event stream) say `Accept-Encoding: gzip`; a gzip answer (a track map) is
  * decompressed here, and the size limit applies to the decompressed bytes.
  */
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { ERROR_CODES, IoError, SessionError, UsageError, errorFromData, type ErrorCode, type SnaptapeError } from '../errors/snaptape-error.js';
@@ -41,8 +42,12 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** Longest wait between two connects to a server whose connection queue is full. */
 export const CONNECT_RETRY_MAX_WAIT_MS = 50;
 
-/** Failures to connect because the server's connection queue was full: worth trying again. */
-const queueFullErrors = new WeakSet<Error>();
+/**
+ * Failures worth trying again, nothing of the request having been read: a connect refused because
+ * the server's connection queue was full, or a kept-alive connection the server closed as idle
+ * just as the request went out on it.
+ */
+const retryableErrors = new WeakSet<Error>();
 
 /** Environment variable with the bearer token for a TCP control address. */
 export const CONTROL_TOKEN_ENV = 'SNAPTAPE_TOKEN';
@@ -213,7 +218,7 @@ export class ControlClient {
         parseEventStream(response, onEvent);
         resolve({ close: () => request.destroy(), ended });
       });
-      request.on('error', (error) => reject(this.unreachable(error)));
+      this.rejectUnreached(request, reject);
       request.end();
     });
   }
@@ -248,7 +253,7 @@ export class ControlClient {
       try {
         return await attempt();
       } catch (error) {
-        if (!(error instanceof Error && queueFullErrors.has(error)) || Date.now() + wait > deadline) throw error;
+        if (!(error instanceof Error && retryableErrors.has(error)) || Date.now() + wait > deadline) throw error;
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
@@ -266,19 +271,33 @@ export class ControlClient {
         }, reject);
       });
       request.setTimeout(this.timeoutMs, () => request.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      request.on('error', (error) => reject(this.unreachable(error)));
+      this.rejectUnreached(request, reject);
       request.end(payload);
     });
   }
 
-  private unreachable(error: Error): SnaptapeError {
+  /** Rejects with `unreachable` when `request` fails, telling it whether the failure may be retried. */
+  private rejectUnreached(request: ClientRequest, reject: (error: Error) => void): void {
+    let answered = false;
+    request.once('response', () => (answered = true));
+    request.on('error', (error) => reject(this.unreachable(error, request.reusedSocket && !answered)));
+  }
+
+  /**
+   * The IoError for a request that got no answer. `reused`: it went out on a kept-alive connection
+   * and no answer had begun: a reset there is the server closing that connection as idle (its
+   * keep-alive timeout, or dropped as the connection idle longest to make room: one with a request
+   * in progress is never dropped) before it read the request, which may then be sent again.
+   */
+  private unreachable(error: Error, reused = false): SnaptapeError {
     const { code, syscall } = error as NodeJS.ErrnoException;
     const queueFull = code === 'EAGAIN' && syscall === 'connect';
+    const idleClosed = reused && code === 'ECONNRESET';
     const failure = new IoError(
       `Cannot reach the snaptape server at ${this.address}: ${error.message}${queueFull ? ' (its connection queue stayed full)' : ''}`,
       { server: this.address },
     );
-    if (queueFull) queueFullErrors.add(failure);
+    if (queueFull || idleClosed) retryableErrors.add(failure);
     return failure;
   }
 }

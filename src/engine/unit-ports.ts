@@ -55,6 +55,15 @@ export interface UnitSink {
 /** A run is read in one call when its units use at least this share of the span between them. */
 const DENSE_READ_SHARE = 0.25;
 
+/**
+ * Whether a run whose units use `usedBytes` of `spanBytes` is dense: then it moves as one piece
+ * (one read, one write, one NBD WRITE), the unused bytes with it; a sparse run moves unit by unit,
+ * each unit's used bytes only.
+ */
+export function isDenseRun(usedBytes: number, spanBytes: number): boolean {
+  return usedBytes >= spanBytes * DENSE_READ_SHARE;
+}
+
 function openFile(path: string, flags: 'r' | 'r+', what: string): number {
   try {
     return openSync(path, flags);
@@ -121,7 +130,7 @@ export class FileUnitSource implements UnitSource {
       const end = this.offset(units[last] as number) + this.length(units[last] as number);
       let used = 0;
       for (let i = k; i <= last; i++) used += this.length(units[i] as number);
-      if (last > k && used >= (end - start) * DENSE_READ_SHARE) {
+      if (last > k && isDenseRun(used, end - start)) {
         const span = this.take(end - start);
         readFully(this.fd, span, start, this.location.path);
         for (let i = k; i <= last; i++) {
@@ -223,7 +232,7 @@ export class RunUnitSource implements UnitSource {
 
   /**
    * Fills `run` with the whole slots of `units` (consecutive): one read, unless the source knows
-   * the used bytes and they are sparse (under DENSE_READ_SHARE of the run); then each unit's used
+   * the used bytes and they are sparse (isDenseRun); then each unit's used
    * bytes are read and the rest of its slot, zero by the size table's promise, is zero-filled, so no
    * hole of the image is read (each would cost a page of the page cache).
    */
@@ -231,7 +240,13 @@ export class RunUnitSource implements UnitSource {
     const used = this.usedBytes;
     const slot = this.slotBytes;
     const lengths = used ? units.map(used) : undefined;
-    if (lengths === undefined || lengths.reduce((sum, n) => sum + n, 0) >= run.length * DENSE_READ_SHARE) {
+    if (
+      lengths === undefined ||
+      isDenseRun(
+        lengths.reduce((sum, n) => sum + n, 0),
+        run.length,
+      )
+    ) {
       this.readRun(units[0] as number, run);
       return;
     }

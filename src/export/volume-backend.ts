@@ -9,7 +9,8 @@
  *   once, the bytes land on the libuv pool where the chain allows it), so a copy-before-write session
  *   sees it before the bytes land;
  * - a zero fill writes at most ZERO_FILL_CHUNK_BYTES per host write, so one request never builds a
- *   buffer as large as the request's length;
+ *   buffer as large as the request's length; of a CKD track it writes only the bytes the size table
+ *   V says may be non-zero (`Volume.zeroFlat`), so it allocates nothing over empty tracks;
  * - TRIM is not offered: dropping a track's bytes would bypass the chain's notion of a write;
  * - FLUSH makes every completed write durable (`Volume.sync`);
  * - one mirror link writes the export: a newer link's grant revokes the older one, whose writes
@@ -179,18 +180,16 @@ export class VolumeBackend implements NbdExportBackend {
     assert(length <= ZEROES.length, 'a zero fill in flight is at most one chunk');
     this.refuseWhileHeld();
     this.checkRange(offsetBytes, length);
-    return this.volume.writeFlatDeferred(offsetBytes, ZEROES.subarray(0, length));
+    return this.volume.zeroFlatDeferred(offsetBytes, ZEROES.subarray(0, length));
   }
 
   writeZeroes(offsetBytes: number, length: number): void {
     assert(!this.volume.readOnly, 'writeZeroes is not called on a read-only volume');
     this.refuseWhileHeld();
     this.checkRange(offsetBytes, length);
-    const zeroes = Buffer.alloc(Math.min(length, ZERO_FILL_CHUNK_BYTES));
     // Bounded: each step advances by one chunk (the last may be shorter).
-    for (let done = 0; done < length; done += zeroes.length) {
-      const step = Math.min(zeroes.length, length - done);
-      this.volume.writeFlat(offsetBytes + done, step === zeroes.length ? zeroes : zeroes.subarray(0, step));
+    for (let done = 0; done < length; done += ZEROES.length) {
+      this.volume.zeroFlat(offsetBytes + done, ZEROES.subarray(0, Math.min(ZEROES.length, length - done)));
     }
   }
 

@@ -38,7 +38,7 @@ import {
   CCKD_TRACK_HEADER_LAYOUT,
   type CckdCompression,
 } from './cckd-layouts.js';
-import { NULL_FORMAT, nullFormatOf, nullTrackImage } from './cckd-null-track.js';
+import { NULL_FORMAT, nullEntryFormat, nullFormatOf, nullTrackImage } from './cckd-null-track.js';
 import { FreeSpaceMap } from './cckd-space.js';
 import { emptyL2Table, encodeL1, encodeL2, type L2Table } from './cckd-tables.js';
 
@@ -187,7 +187,7 @@ export class CckdFile {
     const j = trackIndex % CCKD_L2_ENTRIES;
     const offset = table.offsets[j] as number;
     if (offset === CCKD_NOT_HERE) return this.shadow ? { kind: 'below' } : { kind: 'null', format: this.header.nullFormat };
-    if (offset === 0) return { kind: 'null', format: table.lengths[j] as number };
+    if (offset === 0) return { kind: 'null', format: nullEntryFormat(table.lengths[j] as number, this.header.nullFormat) };
     return { kind: 'image', offset, length: table.lengths[j] as number };
   }
 
@@ -225,7 +225,7 @@ export class CckdFile {
     const cchh = cchhOf(this.geometry, trackIndex);
     const table = this.tableFor(trackIndex);
     const j = trackIndex % CCKD_L2_ENTRIES;
-    const nullFormat = nullFormatOf(image, cchh);
+    const nullFormat = nullFormatOf(image, cchh, this.header.nullFormat);
     let entry: { offset: number; length: number; size: number };
     if (nullFormat !== undefined) {
       entry = { offset: 0, length: nullFormat, size: nullFormat };

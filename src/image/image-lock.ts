@@ -28,7 +28,7 @@
  * flock is released by the kernel when its holder dies, so a contender killed inside a takeover
  * never blocks the others. The guard is held only for a read, a stat, a look in /proc and a link.
  */
-import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type FsExt from 'fs-ext';
@@ -236,12 +236,21 @@ function holdFileOf(imagePath: string, lockPath: string, action: string): number
         closeSync(fd);
         return undefined; // A file system without flock (ENOLCK, EINVAL): the file is held by its name only.
       }
-      const pid = flockHolderPid(stat.dev, stat.ino);
+      const holders = flockHolders(stat.dev, stat.ino);
+      const holder = holders.find((h) => countsAsHolder(h.pid, stat.uid));
+      if (holder === undefined && holders.length > 0) {
+        // Only other users' locks (neither root's, ours nor the owner's): they keep no owner from its file.
+        closeSync(fd);
+        return undefined;
+      }
+      const pid = holder?.pid;
       const who = pid === undefined ? 'another process' : pid === process.pid ? 'this process' : `process ${pid}`;
-      throw new LockedError(
-        `Cannot ${action}: ${imagePath} is another name (a hard link) of a file that ${who} holds locked (device ${stat.dev}, inode ${stat.ino})`,
-        { path: imagePath, lockPath, pid: pid ?? null },
-      );
+      // What the lock table says, no more: a shared lock is no snaptape writer's (`holdFile` takes an exclusive one).
+      const why =
+        holder?.exclusive === false
+          ? `${who} holds a shared lock (flock) on it: a reader that asked not to have it written meanwhile`
+          : `${who} holds it locked (flock): a writer of it under another name (a hard link, or the name it had before a rename), or another program`;
+      throw new LockedError(`Cannot ${action}: ${why} (device ${stat.dev}, inode ${stat.ino})`, { path: imagePath, lockPath, pid: pid ?? null });
     }
     return fd;
   } catch (error) {
@@ -252,39 +261,69 @@ function holdFileOf(imagePath: string, lockPath: string, action: string): number
 
 /**
  * The process that holds the file at `path` (`holdFile`) under another of its names, read without
- * taking anything (no flock, so worker threads may ask too): asked only when the path has another
- * name, a hard link or the file a symbolic link leads to; undefined when none holds it, or unknown.
+ * taking anything (no flock, so worker threads may ask too): a hard link, the file a symbolic link
+ * leads to, or the name the file had when its lock was taken (it was renamed since: its one name
+ * now has no lock file). Only an exclusive flock counts, as `holdFile` takes, and only one held by
+ * root, by this process's user or by the file's owner: any user who may read a file may flock it,
+ * and one who is neither cannot make its readers believe it is being written. Undefined when none
+ * holds the file, or unknown.
  */
 export function fileHolderElsewhere(path: string): { pid: number; dev: bigint; ino: bigint } | undefined {
   let stat;
   try {
     stat = statSync(path, { bigint: true });
-    if (!stat.isFile() || (stat.nlink < 2n && !lstatSync(path).isSymbolicLink())) return undefined;
+    if (!stat.isFile()) return undefined;
   } catch {
     return undefined;
   }
-  const pid = flockHolderPid(stat.dev, stat.ino);
-  return pid === undefined ? undefined : { pid, dev: stat.dev, ino: stat.ino };
+  const holder = flockHolders(stat.dev, stat.ino).find((h) => h.exclusive && countsAsHolder(h.pid, stat.uid));
+  return holder === undefined ? undefined : { pid: holder.pid, dev: stat.dev, ino: stat.ino };
 }
 
-/** The pid that /proc/locks names for a flock(2) on this device and inode; undefined where unknown. */
-function flockHolderPid(dev: bigint, ino: bigint): number | undefined {
+/**
+ * Whether a flock held by process `pid` on a file owned by `fileUid` is one a snaptape writer may
+ * hold: root's, this process's user's or the file's owner's. Any user who may read a file may
+ * flock it; one who is neither can neither keep the owner from writing it nor its readers from
+ * reading it. A holder whose user cannot be read (a /proc that hides others' processes) counts.
+ */
+function countsAsHolder(pid: number, fileUid: bigint): boolean {
+  const uid = processUid(pid);
+  return uid === undefined || uid === 0n || uid === BigInt(process.getuid?.() ?? -1) || uid === fileUid;
+}
+
+/** The real user id of a process (/proc/<pid>/status), or undefined where it cannot be read. */
+function processUid(pid: number): bigint | undefined {
+  try {
+    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return uid === undefined ? undefined : BigInt(uid);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The processes that /proc/locks names for a flock(2) on this device and inode (several for a
+ * shared lock), each with whether its lock is exclusive (WRITE) or shared (READ); none where unknown.
+ */
+function flockHolders(dev: bigint, ino: bigint): { pid: number; exclusive: boolean }[] {
   let table: string;
   try {
     table = readFileSync('/proc/locks', 'utf8');
   } catch {
-    return undefined;
+    return [];
   }
   // Linux dev_t: major in bits 8-19 and 32+, minor in bits 0-7 and 12-31 (as glibc's major()/minor()).
   const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
   const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
   const key = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${ino}`;
+  const holders: { pid: number; exclusive: boolean }[] = [];
   for (const line of table.split('\n')) {
     // "1: FLOCK  ADVISORY  WRITE 25102 fe:00:2147040 0 EOF"
     const fields = line.trim().split(/\s+/);
-    if (fields[1] === 'FLOCK' && fields[5] === key) return Number(fields[4]);
+    if (fields[1] !== 'FLOCK' || fields[5] !== key) continue;
+    holders.push({ pid: Number(fields[4]), exclusive: fields[3] === 'WRITE' });
   }
-  return undefined;
+  return holders;
 }
 
 function heldLock(imagePath: string, lockPath: string, text: string, action: string): ImageLock {

@@ -110,7 +110,9 @@ export function inspectImage(path: string, fd: number, format?: ImageFormat): Im
   if (kind === 'cckd') fail(path, `${devid} is a compressed CCKD image: it is opened through its tables (openImage), not as a CKD or FBA image`, 0);
   if (kind === 'cckd-shadow') fail(path, `${devid} is a CCKD shadow file: open its base file with this file as a shadow`, 0);
   if (kind === 'foreign') {
-    fail(path, `${devid} is a Hercules image format snaptape does not open (convert it with Hercules dasdcopy -o CKD ${path} out.ckd)`, 0);
+    // dasdcopy keeps the device class: -o CKD of an FBA image is refused.
+    const [type, output] = devid.startsWith('FBA_') ? ['FBA', 'out.fba'] : ['CKD', 'out.ckd'];
+    fail(path, `${devid} is a Hercules image format snaptape does not open (convert it with Hercules dasdcopy -o ${type} ${path} ${output})`, 0);
   }
   const labelled = head.subarray(FBA_BLOCK_BYTES, FBA_BLOCK_BYTES + 4).equals(VOL1_EBCDIC);
   if (extname(path).toLowerCase() === '.fba' || labelled) return fbaShape(path, sizeBytes);

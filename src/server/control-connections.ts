@@ -9,11 +9,12 @@
  * the servers' one rule (base/connection-eviction.ts), as the NBD server's: when the pending pool is
  * full, the one longest in its handshake (the oldest pending) goes to make room for the newcomer;
  * when the admitted slots are full, a newly admitted request takes the slot of the connection that
- * has been idle longest between requests (a kept-alive connection, not one with a request or an
- * event stream in progress), and only when every admitted connection is at work is it refused
- * (TOO_MANY). So clients that connect and never send, connect and close at once, or sit idle,
- * however many and however fast, never keep a new client from being heard: a client that sends its
- * request at once (as every real one does) is admitted long before it could become the oldest.
+ * has been idle longest between requests (a kept-alive connection, or one whose request stalls
+ * part-way through its body; not one with a received request or an event stream in progress), and
+ * only when every admitted connection is at work is it refused (TOO_MANY). So clients that connect
+ * and never send, connect and close at once, sit idle, or stall in a request's body, however many
+ * and however fast, never keep a new client from being heard: a client that sends its request at
+ * once (as every real one does) is admitted long before it could become the oldest.
  *
  * Invariants: a socket is in at most one of the two pools; a pending socket is destroyed at its
  * deadline; pools never exceed their limits; a closed socket leaves its pool.
@@ -38,9 +39,9 @@ export const PENDING_DEADLINE_MS = 2_000;
 class Slot implements EvictionCandidate {
   // Main thread only.
   admitted = false;
-  /** Requests (and event streams) in progress on the connection. */
-  working = 0;
-  /** When the connection came, or when its last request ended. */
+  /** Requests (and event streams) in progress on the connection, each as whether it has all arrived. */
+  readonly inProgress = new Set<() => boolean>();
+  /** When the connection came, or when its last request began or ended. */
   since = Date.now();
   timer: NodeJS.Timeout | undefined;
 
@@ -50,8 +51,14 @@ class Slot implements EvictionCandidate {
     return !this.admitted;
   }
 
+  /**
+   * At work (undefined) while a request that has all arrived is in progress: the server owes it an
+   * answer. A request whose body is still on its way waits for its client, as a connection between
+   * requests does: idle since the request began.
+   */
   get idleSince(): number | undefined {
-    return this.working > 0 ? undefined : this.since;
+    for (const arrived of this.inProgress) if (arrived()) return undefined;
+    return this.since;
   }
 }
 
@@ -85,18 +92,22 @@ export class ControlConnections {
   }
 
   /**
-   * A request begins on the connection (whether or not it will be admitted); the returned function
-   * ends it. A connection with a request in progress is at work: it is never the one dropped.
+   * A request begins on the connection (whether or not it will be admitted); `arrived` says whether
+   * all of it (its body) has been received; the returned function ends it. A connection with a
+   * request in progress that has all arrived is at work: it is never the one dropped. One whose
+   * request stalls part-way through its body waits for its client, and may be.
    */
-  requestStarted(socket: Socket): () => void {
+  requestStarted(socket: Socket, arrived: () => boolean): () => void {
     const slot = this.pending.get(socket) ?? this.admitted.get(socket);
     if (slot === undefined) return () => undefined;
-    slot.working++;
+    const entry = (): boolean => arrived();
+    slot.inProgress.add(entry);
+    slot.since = Date.now();
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
-      slot.working--;
+      slot.inProgress.delete(entry);
       slot.since = Date.now();
     };
   }

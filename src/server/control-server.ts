@@ -197,8 +197,12 @@ export class ControlServer {
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    // Until the answer (or the event stream) ends, the connection is at work: never the one dropped.
-    response.once('close', this.connections.requestStarted(request.socket));
+    // Once the request has all arrived and until its answer (or event stream) ends, the connection
+    // is at work: never the one dropped. One whose body stalls waits for its client, and may be.
+    response.once(
+      'close',
+      this.connections.requestStarted(request.socket, () => request.complete),
+    );
     try {
       const url = parseRequestUrl(request.url);
       if (this.authenticate(request, url.pathname)) this.admit(request);

@@ -8,7 +8,7 @@
  *
  * A tape stored in a region of an FBA volume is covered by that volume's own image lock instead.
  */
-import { realpathSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LockedError } from '../errors/snaptape-error.js';
 import { fileHolderElsewhere, liveLockOwner, lockImage, type ImageLock } from '../image/image-lock.js';
@@ -39,17 +39,24 @@ export function lockTape(path: string): ImageLock {
 /**
  * A tape path that is a symbolic link has its lock under its own name, not under the name of the
  * file it leads to: a writer holding that file (a volume served, a tape being written) is asked
- * here, so that a link is no way around its lock. (A link in a folder above leads to the same lock
- * file, and is no concern.)
+ * here, so that a link is no way around its lock; a dangling link too, whose file a writer holding
+ * its lock has not made yet. (A link in a folder above leads to the same lock file, and is no concern.)
  */
 function checkLinkedFileNotHeld(path: string): void {
-  let real: string;
+  let real: string | undefined;
   let named: string;
   try {
-    real = realpathSync(path);
     named = join(realpathSync(dirname(resolve(path))), basename(path));
   } catch {
-    return; // Nothing there yet, or a dangling link: no file of anybody's to protect.
+    return; // No folder there: nothing to write into.
+  }
+  try {
+    real = realpathSync(path);
+  } catch {
+    // Nothing there yet, or a dangling link: the file it names may be one a writer holds locked
+    // and has not made yet (a write through the link would make it, under that writer).
+    real = danglingLinkTarget(path);
+    if (real === undefined) return;
   }
   if (real === named) return;
   const owner = liveLockOwner(real);
@@ -58,6 +65,36 @@ function checkLinkedFileNotHeld(path: string): void {
     `Cannot write tape ${path}: it is a link to ${real}, which is locked by process ${owner.pid}${owner.host ? ` on ${owner.host}` : ''} (${real}.lock)`,
     { path, lockPath: `${real}.lock`, pid: owner.pid },
   );
+}
+
+/**
+ * Where the symbolic link at `path` leads when that file does not exist (yet): the path, in its real
+ * folder, the last link names (links followed up to 40 deep, as the kernel does); undefined when
+ * `path` is no symbolic link, or its last target's folder does not exist either.
+ */
+function danglingLinkTarget(path: string): string | undefined {
+  let at = resolve(path);
+  // Bounded: 40 links, as ELOOP.
+  for (let depth = 0; depth < 40; depth++) {
+    let target: string;
+    try {
+      if (!lstatSync(at).isSymbolicLink()) return undefined;
+      target = readlinkSync(at);
+    } catch {
+      return depth === 0 ? undefined : realFolderOf(at);
+    }
+    at = resolve(dirname(at), target);
+  }
+  return undefined;
+}
+
+/** `path` with its folder's real path; undefined when the folder does not exist. */
+function realFolderOf(path: string): string | undefined {
+  try {
+    return join(realpathSync(dirname(path)), basename(path));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs `write` holding the tape's lock, released afterwards whether it succeeded or not. */
@@ -70,7 +107,10 @@ export function withTapeLock<T>(path: string, write: () => T): T {
   }
 }
 
-/** Refuses to read a tape that another live process is writing now, under this name or another (a link). */
+/**
+ * Refuses to read a tape that another live process is writing now, under this name or another (a
+ * link, or the name it had before it was renamed).
+ */
 export function checkTapeNotBeingWritten(path: string): void {
   const owner = liveLockOwner(path);
   if (owner === undefined) {

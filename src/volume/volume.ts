@@ -31,11 +31,18 @@ import { readTrackSizes, saveTrackSizes } from './track-size-store.js';
  * its end), and the written ones up to their last non-zero byte.
  */
 function nonZeroAfterWrite(before: number, inSlot: number, chunk: ScatteredBytes): number {
-  const end = inSlot + scatteredLength(chunk);
-  const kept = before > end ? before : Math.min(before, inSlot);
+  const kept = keptAfterWrite(before, inSlot, inSlot + scatteredLength(chunk));
   const written = scatteredNonZeroExtent(chunk);
   return Math.max(kept, written > 0 ? inSlot + written : 0);
 }
+
+/** How far a slot may hold non-zero bytes of the old ones (`before`) once [inSlot, end) is written. */
+function keptAfterWrite(before: number, inSlot: number, end: number): number {
+  return before > end ? before : Math.min(before, inSlot);
+}
+
+/** The page of an image file: a write that ends on a page's end leaves the kernel no page to read first. */
+const FILE_PAGE_BYTES = 4096;
 
 /** `nonZeroExtent` of bytes in one buffer or several: from the last piece back, the first with a non-zero byte. */
 function scatteredNonZeroExtent(bytes: ScatteredBytes): number {
@@ -439,19 +446,65 @@ export class Volume {
 
   /** Writes bytes of the flat view as a host write of every unit they touch. */
   writeFlat(offsetBytes: number, data: Buffer): void {
+    this.flatWrite(offsetBytes, data, false);
+  }
+
+  /**
+   * Zeroes `zeroes.length` bytes of the flat view (`zeroes` holds only zeros): a host write of every
+   * unit they touch, as `writeFlat` of zeros, but of a CKD track only the bytes its size table V
+   * says may be non-zero are written (widened to the end of their page of the file): past V the slot
+   * holds zeros already. So a zero fill of empty tracks (a remote mirror's zero tails, an NBD
+   * client's WRITE_ZEROES) allocates nothing, and a sparse image stays sparse.
+   */
+  zeroFlat(offsetBytes: number, zeroes: Buffer): void {
+    this.flatWrite(offsetBytes, zeroes, true);
+  }
+
+  private flatWrite(offsetBytes: number, data: Buffer, zeroFill: boolean): void {
     this.checkFlat(offsetBytes, data.length);
     if (data.length === 0) return;
     const slot = this.backend.slotBytes;
     const first = Math.floor(offsetBytes / slot);
     const last = Math.floor((offsetBytes + data.length - 1) / slot);
     const sizes = this.geometry.kind === 'ckd' ? this.trackSizes() : undefined;
+    const backend = this.backend as ReadHookedBackend;
     this.write('raw', first, last - first + 1, () => {
-      const after = sizes ? this.sizesAfterFlatWrite(sizes, offsetBytes, data) : undefined;
+      const spans = zeroFill && sizes ? this.mayBeNonZero(sizes, offsetBytes, data.length) : undefined;
+      const after = sizes ? this.sizesAfterFlatWrite(sizes, offsetBytes, data, zeroFill) : undefined;
       // One call for the whole span where the image has the slots in one file (a mirror's copy of a
       // cylinder, an NBD request: one system call, not one per unit).
-      (this.backend as ReadHookedBackend).writeUnits(first, data, offsetBytes % slot);
+      if (spans === undefined) backend.writeUnits(first, data, offsetBytes % slot);
+      else for (const s of spans) backend.writeUnits(Math.floor(s.start / slot), data.subarray(0, s.end - s.start), s.start % slot);
       after?.forEach((bytes, i) => sizes?.set(first + i, bytes));
     });
+  }
+
+  /**
+   * The spans of the flat range [offsetBytes, + length) that may hold non-zero bytes: of each track
+   * its first V bytes, each span's end widened to the end of its page of the file (the page is
+   * allocated already, and a write of whole pages makes the kernel read none), neighbours merged.
+   */
+  private mayBeNonZero(sizes: TrackSizeTable, offsetBytes: number, length: number): { start: number; end: number }[] {
+    const slot = this.backend.slotBytes;
+    const location = this.imageBackend.location();
+    const fileOffset = location.kind === 'file' ? location.dataOffsetBytes : undefined;
+    const end = offsetBytes + length;
+    const spans: { start: number; end: number }[] = [];
+    // Bounded: each turn moves to the next slot the range touches.
+    for (let at = offsetBytes; at < end;) {
+      const unit = Math.floor(at / slot);
+      const slotEnd = (unit + 1) * slot;
+      const used = unit * slot + sizes.get(unit);
+      if (used > at) {
+        const pageEnd = fileOffset === undefined ? used : Math.ceil((fileOffset + used) / FILE_PAGE_BYTES) * FILE_PAGE_BYTES - fileOffset;
+        const spanEnd = Math.min(end, Math.max(used, pageEnd));
+        const previous = spans[spans.length - 1];
+        if (previous !== undefined && previous.end >= at) previous.end = Math.max(previous.end, spanEnd);
+        else spans.push({ start: at, end: spanEnd });
+      }
+      at = Math.min(end, slotEnd);
+    }
+    return spans;
   }
 
   /**
@@ -471,9 +524,18 @@ export class Volume {
    * overlapping writes do; V then takes the larger of the two results, so it still covers every byte.
    */
   writeFlatDeferred(offsetBytes: number, data: ScatteredBytes): Promise<void> {
+    return this.flatWriteDeferred(offsetBytes, data, false);
+  }
+
+  /** `zeroFlat` with the bytes landing off the owning thread, where the volume allows it (as `writeFlatDeferred`). */
+  zeroFlatDeferred(offsetBytes: number, zeroes: Buffer): Promise<void> {
+    return this.flatWriteDeferred(offsetBytes, zeroes, true);
+  }
+
+  private flatWriteDeferred(offsetBytes: number, data: ScatteredBytes, zeroFill: boolean): Promise<void> {
     const backend = this.backend as ReadHookedBackend;
     if (this.deferHolds > 0 || !backend.writesAsync || !this.chain.deferredWriteSafe) {
-      this.writeFlat(offsetBytes, gatherBytes(data));
+      this.flatWrite(offsetBytes, gatherBytes(data), zeroFill);
       return Promise.resolve();
     }
     const length = scatteredLength(data);
@@ -485,8 +547,13 @@ export class Volume {
     const sizes = this.geometry.kind === 'ckd' ? this.trackSizes() : undefined;
     let after: number[] | undefined;
     const written = this.write('raw', first, count, () => {
-      after = sizes ? this.sizesAfterFlatWrite(sizes, offsetBytes, data) : undefined;
-      return backend.writeUnitsAsync(first, data, offsetBytes % slot);
+      const spans = zeroFill && sizes ? this.mayBeNonZero(sizes, offsetBytes, length) : undefined;
+      after = sizes ? this.sizesAfterFlatWrite(sizes, offsetBytes, data, zeroFill) : undefined;
+      if (spans === undefined) return backend.writeUnitsAsync(first, data, offsetBytes % slot);
+      const zeroes = gatherBytes(data);
+      return Promise.all(spans.map((s) => backend.writeUnitsAsync(Math.floor(s.start / slot), zeroes.subarray(0, s.end - s.start), s.start % slot))).then(
+        () => undefined,
+      );
     });
     // Only a CKD volume has a size table to settle when the write lands.
     const tracked = sizes !== undefined ? count : 0;
@@ -559,7 +626,7 @@ export class Volume {
    * from V before the write and the bytes written. Until the write has landed, V keeps the larger of
    * the two (set here), so a write that fails part-way leaves no non-zero byte past V.
    */
-  private sizesAfterFlatWrite(sizes: TrackSizeTable, offsetBytes: number, data: ScatteredBytes): number[] {
+  private sizesAfterFlatWrite(sizes: TrackSizeTable, offsetBytes: number, data: ScatteredBytes, zeroFill = false): number[] {
     const slot = this.backend.slotBytes;
     const after: number[] = [];
     const length = scatteredLength(data);
@@ -569,7 +636,8 @@ export class Volume {
       const inSlot = (offsetBytes + done) % slot;
       const take = Math.min(slot - inSlot, length - done);
       const before = sizes.get(unit);
-      const bytes = nonZeroAfterWrite(before, inSlot, sliceScattered(data, done, done + take));
+      // A zero fill's bytes need no scan: none of them is non-zero.
+      const bytes = zeroFill ? keptAfterWrite(before, inSlot, inSlot + take) : nonZeroAfterWrite(before, inSlot, sliceScattered(data, done, done + take));
       after.push(bytes);
       sizes.set(unit, Math.max(before, bytes));
       done += take;

@@ -7,7 +7,7 @@
  * they were; a FIFO is refused at once, not waited on.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,5 +180,140 @@ describe('a tape a running backup is writing, reached through a hard link', () =
     expect(ok(['verify', tape]), 'the running backup wrote a whole tape').toMatch(/: OK\n/);
     expect(existsSync(`${link}.lock`), 'the refused writers left no lock').toBe(false);
     expectSourceUnchanged('a running backup and refused writers');
+  });
+});
+
+describe('a tape a running backup is writing, renamed', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('is refused with LOCKED by a reader and by a writer under its new name', () => {
+    const tape = at('renamed-running.aws');
+    const renamed = at('renamed-new.aws');
+    // A source of its own: the backup is killed at the end, and leaves its lock behind.
+    child = spawn(
+      process.execPath,
+      [SNAPTAPE_BIN, 'backup', sourceCopy('renamed-running-source.ckd'), '--to', tape, '--workers', '1', '--throttle-mbps', '0.25'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    );
+    const running = child;
+    return (async () => {
+      let stderr = '';
+      running.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      const deadline = Date.now() + 30_000;
+      // Renamed once its blocks are being copied in (the copy opened the tape by its name already).
+      while (!(existsSync(tape) && existsSync(`${tape}.lock`) && readFileSync(tape).some((b) => b !== 0))) {
+        expect(running.exitCode, `the backup is still running (stderr: ${stderr})`).toBeNull();
+        expect(Date.now() < deadline, 'the backup started writing its tape').toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // One name, no lock file beside it: only the kernel's lock on the file says it is being written.
+      renameSync(tape, renamed);
+      const holder = `process ${running.pid}`;
+      expectCliFailure(runSnaptape(['verify', renamed]), 'LOCKED', [renamed, holder, /being written/]);
+      expectCliFailure(runSnaptape(['backup', sourceCopy('renamed-source.ckd'), '--to', renamed, '--force']), 'LOCKED', [renamed, holder]);
+      expect(running.exitCode, 'the refusals came while the backup was still writing').toBeNull();
+      const exited = new Promise((resolve) => running.on('exit', resolve));
+      running.kill('SIGKILL');
+      await exited;
+    })();
+  });
+});
+
+describe('a tape another program holds a shared flock(2) on, by its own name', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('is refused with LOCKED naming the holder and its shared lock, not a hard link', async () => {
+    const tape = at('shared-held.aws');
+    ok(['backup', source, '--to', tape]);
+    const before = sha256File(tape);
+    // flock(1) takes the shared lock and then runs `sleep`: it prints nothing, so wait for the lock table.
+    child = spawn('flock', ['--shared', tape, 'sleep', '60'], { stdio: 'ignore' });
+    const held = child;
+    const deadline = Date.now() + 10_000;
+    const ino = statSync(tape).ino;
+    while (!new RegExp(`FLOCK +ADVISORY +READ +${held.pid} +[0-9a-f]+:[0-9a-f]+:${ino} `).test(readFileSync('/proc/locks', 'utf8'))) {
+      expect(Date.now() < deadline, 'flock(1) took its lock').toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const r = runSnaptape(['backup', source, '--to', tape, '--force']);
+    expectCliFailure(r, 'LOCKED', [tape, /shared lock/]);
+    expect(r.stderr, 'the tape has one name: no hard link is claimed').not.toMatch(/hard link\)/);
+    expect(sha256File(tape), 'the held tape is unchanged').toBe(before);
+    held.kill('SIGKILL');
+    expectSourceUnchanged('a backup onto a tape under a shared flock');
+  });
+});
+
+describe('a tape another process holds locked but has not created yet, reached through a symlink', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('is refused with LOCKED naming the holder, and nothing is created in its place', async () => {
+    const tape = at('unmade.aws');
+    const link = at('unmade-link.aws');
+    // A dangling link: the file it names is still to be made by the lock's holder.
+    symlinkSync(tape, link);
+    const lockApi = fileURLToPath(new URL('../../dist/image/image-lock.js', import.meta.url));
+    const holder = `
+      const { lockImage } = await import(${JSON.stringify(lockApi)});
+      const lock = lockImage(process.argv[1]);
+      process.stdout.write('locked\\n');
+      process.stdin.on('data', () => { lock.release(); process.exit(0); });`;
+    child = spawn(process.execPath, ['--input-type=module', '-e', holder, tape], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const held = child;
+    await new Promise<void>((resolve, reject) => {
+      held.stdout?.on('data', (d: Buffer) => {
+        if (d.toString().includes('locked')) resolve();
+      });
+      held.on('exit', (code) => reject(new Error(`the lock holder exited (${code})`)));
+    });
+    const r = runSnaptape(['backup', sourceCopy('unmade-source.ckd'), '--to', link, '--force']);
+    expectCliFailure(r, 'LOCKED', [link, String(held.pid)]);
+    expect(existsSync(tape), 'nothing was made where the holder will make its tape').toBe(false);
+    const exited = new Promise((resolve) => held.on('exit', resolve));
+    held.stdin?.write('release\n');
+    await exited;
+  });
+});
+
+// Needs root, to run flock(1) as another user.
+describe.runIf(process.getuid?.() === 0)("a tape another user's program holds an exclusive flock(2) on", () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('is read and written as any tape: a lock of a user who is neither its owner nor the reader is no writer of it', async () => {
+    const tape = at('foreign-held.aws');
+    ok(['backup', source, '--to', tape]);
+    // The other user reaches the tape (mode 0644) through its folder.
+    chmodSync(dir.path, 0o755);
+    child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'flock', '--exclusive', tape, 'sleep', '60'], { stdio: 'ignore' });
+    const held = child;
+    const ino = statSync(tape).ino;
+    const deadline = Date.now() + 10_000;
+    while (!new RegExp(`FLOCK +ADVISORY +WRITE +${held.pid} +[0-9a-f]+:[0-9a-f]+:${ino} `).test(readFileSync('/proc/locks', 'utf8'))) {
+      expect(held.exitCode, 'flock(1) runs as the other user').toBeNull();
+      expect(Date.now() < deadline, 'flock(1) took its lock').toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(ok(['verify', tape]), 'the tape verifies').toMatch(/: OK\n/);
+    // Nor does it keep the tape's owner from writing it again.
+    ok(['backup', source, '--to', tape, '--force']);
+    expect(ok(['verify', tape]), 'the tape written again verifies').toMatch(/: OK\n/);
+    const exited = new Promise((resolve) => held.on('exit', resolve));
+    held.kill('SIGKILL');
+    await exited;
   });
 });

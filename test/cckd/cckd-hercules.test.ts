@@ -1,17 +1,26 @@
 /**
  * Layer: round trips with the real Hercules 3.13 tools (issue 11 acceptance). Volumes snaptape
  * writes as CCKD (zlib, bzip2, none) are read by dasdls, dasdseq and cckd2ckd and pass cckdcdsk;
- * volumes Hercules makes compressed (dasdinit -z, dasdload -z, dasdload -bz2) are read by snaptape.
+ * volumes Hercules makes compressed (dasdinit -z, dasdload -z, dasdload -bz2) are read by snaptape;
+ * a volume of Linux null tracks (dasdinit -z -linux, header null format 2) reads and takes writes as
+ * Hercules reads it; shadow files snaptape writes are read through by `dasdcopy sf=` as snaptape
+ * reads them.
  */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VolumeListing } from '../../src/api/volume-api.js';
-import { sha256File } from '../harness/dasd.js';
+import { sha256File, trackImagesThroughEot } from '../harness/dasd.js';
 import { runTool } from '../harness/external-tools.js';
 import { runSnaptape, runSnaptapeJson } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { VECTORS_DIR, vectorPath } from '../harness/vectors.js';
+import { openVolume } from '../../src/api/volume-api.js';
+import { convertImage } from '../../src/image/image-convert.js';
+import { createShadow } from '../../src/image/cckd-shadow.js';
+import { encodeTrack } from '../../src/ckd/track-codec.js';
+import { cchhOf } from '../../src/geometry/cchh.js';
+import { makeFilledVolume, Prng } from '../harness/backup-fixtures.js';
 import { expectCckdcdskClean } from './cckd-helpers.js';
 
 let dir: TempDir;
@@ -127,4 +136,98 @@ describe('CCKD volumes Hercules makes, read by snaptape', () => {
       expect(check.problems).toEqual([]);
     });
   }
+});
+
+describe('a CCKD volume of Linux null tracks (dasdinit -z -linux)', () => {
+  // Its header's null format is 2 and its L2 entries of null tracks say format 0: Hercules reads
+  // format 0 as format 2 in such a file (cckd_null_trk, "compatibility check for nullfmt bug and
+  // linux"), so every never-written track is twelve 4096-byte records of zeros.
+  function linuxVolume(name: string): string {
+    const image = join(dir.path, name);
+    const made = runTool('dasdinit', ['-z', '-linux', image, '3390', 'LNX001', '3'], { cwd: dir.path });
+    expect(made.status, made.stderr).toBe(0);
+    expect(readFileSync(image)[512 + 44], 'header null format').toBe(2);
+    return image;
+  }
+
+  it('every track reads as cckd2ckd reads it, and as dasdinit -linux writes it uncompressed', () => {
+    const image = linuxVolume('linux.cckd');
+    const theirs = join(dir.path, 'linux-cckd2ckd.ckd');
+    expect(runTool('cckd2ckd', ['-q', image, theirs], { cwd: dir.path }).status).toBe(0);
+    const flat = join(dir.path, 'linux-flat.ckd');
+    expect(runTool('dasdinit', ['-linux', flat, '3390', 'LNX001', '3'], { cwd: dir.path }).status).toBe(0);
+    expect(sha256File(theirs)).toBe(sha256File(flat));
+    const ours = join(dir.path, 'linux-ours.ckd');
+    ok(['convert', image, ours, '--format', 'ckd']);
+    expect(sha256File(ours)).toBe(sha256File(theirs));
+    expect(runSnaptape(['compare', flat, image]).status).toBe(0);
+  });
+
+  it('an empty data set put into it is empty for dasdseq too: its track of R0 and an EOF record is not stored as null format 0', () => {
+    const image = linuxVolume('linux-put.cckd');
+    ok(['alloc', image, 'LNX.EMPTY', '--tracks', '2', '--recfm', 'FB', '--lrecl', '80', '--blksize', '800']);
+    writeFileSync(join(dir.path, 'nothing.bin'), Buffer.alloc(0));
+    ok(['put', image, 'LNX.EMPTY', join(dir.path, 'nothing.bin')]);
+    const seq = runTool('dasdseq', [image, 'LNX.EMPTY'], { cwd: dir.path });
+    expect(seq.stderr + seq.stdout).toMatch(/dasdseq wrote 0 records to LNX\.EMPTY/);
+    const theirs = join(dir.path, 'linux-put-cckd2ckd.ckd');
+    expect(runTool('cckd2ckd', ['-q', image, theirs], { cwd: dir.path }).status).toBe(0);
+    const ours = join(dir.path, 'linux-put-ours.ckd');
+    ok(['convert', image, ours, '--format', 'ckd']);
+    expect(sha256File(ours)).toBe(sha256File(theirs));
+    // The track is stored as a 37-byte image, which Hercules' device layer reads (above) but
+    // cckdcdsk -3 takes for invalid (cdsk_valid_trk wants more than 37 bytes): Hercules itself can
+    // keep no such track in such a file (it would store it as a null entry of format 0, read back
+    // as format 2). That one track is all cckdcdsk names; snaptape check finds it sound.
+    const cdsk = runTool('cckdcdsk', ['-3', '-ro', image], { cwd: dir.path });
+    const complaints = `${cdsk.stdout}\n${cdsk.stderr}`.split('\n').filter((l) => /HHCCU\d{3}[EW]/.test(l));
+    expect(complaints.filter((l) => !/HHCCU500W/.test(l))).toEqual([expect.stringMatching(/HHCCU622W .*trk\[2\] .*len 37 validation error/)]);
+    expect(runSnaptapeJson<{ problems: unknown[] }>(['check', image]).problems).toEqual([]);
+  });
+});
+
+describe('shadow files snaptape writes, read by Hercules', () => {
+  it('dasdcopy sf=base_*.cckd of a base and two shadows gives the volume snaptape reads through them', () => {
+    const source = makeFilledVolume(dir.path, { cylinders: 3, seed: 23 });
+    source.close();
+    const base = join(dir.path, 'sbase.cckd');
+    convertImage(source.path, base, { format: 'cckd' });
+    const shadows = [join(dir.path, 'sbase_1.cckd'), join(dir.path, 'sbase_2.cckd')];
+    const prng = new Prng(29);
+    shadows.forEach((shadow, i) => {
+      createShadow(base, shadows.slice(0, i), shadow, { compression: i === 0 ? 'zlib' : 'bzip2' });
+      const volume = openVolume(base, { shadows: shadows.slice(0, i + 1) });
+      // Well-formed tracks of 0-3 records (a track that does not decode is no track to Hercules:
+      // it reads one in its place, see expectCckdcdskAgrees).
+      for (let w = 0; w < 40; w++) {
+        const track = prng.below(volume.ckd.trackCount);
+        const cchh = cchhOf(volume.ckd, track);
+        const records = Array.from({ length: prng.below(4) }, (_, r) => {
+          const data = Buffer.alloc(prng.below(9000));
+          prng.fill(data);
+          return { ...cchh, record: r + 1, key: Buffer.alloc(0), data };
+        });
+        volume.writeTrackImages(track, [encodeTrack({ cchh, r0Data: Buffer.alloc(8), records })]);
+      }
+      volume.close();
+    });
+    const ours = join(dir.path, 'shadowed-ours.ckd');
+    convertImage(base, ours, { format: 'ckd', shadows });
+    const theirs = join(dir.path, 'shadowed-theirs.ckd');
+    const copy = runTool('dasdcopy', ['-q', '-o', 'CKD', base, `sf=${join(dir.path, 'sbase_*.cckd')}`, theirs], { cwd: dir.path });
+    expect(copy.status, copy.stdout + copy.stderr).toBe(0);
+    const want = trackImagesThroughEot(ours);
+    const got = trackImagesThroughEot(theirs);
+    // (Through each end-of-track marker: past it dasdcopy may leave its buffer's leftovers.)
+    expect(got.length).toBe(want.length);
+    expect(
+      want.flatMap((t, i) => (t.equals(got[i] as Buffer) ? [] : [i])),
+      'tracks dasdcopy reads otherwise',
+    ).toEqual([]);
+    // Without the shadows, Hercules reads the base alone: the writes are in the shadows only.
+    const bare = join(dir.path, 'shadowed-bare.ckd');
+    expect(runTool('dasdcopy', ['-q', '-o', 'CKD', base, bare], { cwd: dir.path }).status).toBe(0);
+    expect(sha256File(bare)).not.toBe(sha256File(ours));
+    for (const shadow of shadows) expectCckdcdskClean(shadow, dir.path);
+  });
 });

@@ -21,7 +21,7 @@ import {
   CCKD_OPTION,
   CCKD_TRACK_HEADER_LAYOUT,
 } from '../../src/image/cckd-layouts.js';
-import { NULL_FORMAT, nullFormatOf, nullTrackImage } from '../../src/image/cckd-null-track.js';
+import { NULL_FORMAT, nullEntryFormat, nullFormatOf, nullTrackImage } from '../../src/image/cckd-null-track.js';
 import { FreeSpaceMap, gapsBetween } from '../../src/image/cckd-space.js';
 import { CKD_HEADER_BYTES } from '../../src/image/ckd-image-header.js';
 import { vectorPath } from '../harness/vectors.js';
@@ -136,8 +136,13 @@ describe('null tracks', () => {
       const image = nullTrackImage(cchh, f);
       expect(trackUsedBytes(image, cchh, { path: 'x', trackIndex: 33 })).toBe(image.length);
     }
-    expect(nullFormatOf(nullTrackImage(cchh, 0), cchh)).toBe(0);
-    expect(nullFormatOf(nullTrackImage(cchh, 1), cchh)).toBe(1);
-    expect(nullFormatOf(nullTrackImage(cchh, 1), { cylinder: 2, head: 4 })).toBeUndefined();
+    expect(nullFormatOf(nullTrackImage(cchh, 0), cchh, NULL_FORMAT.EMPTY)).toBe(0);
+    expect(nullFormatOf(nullTrackImage(cchh, 1), cchh, NULL_FORMAT.EMPTY)).toBe(1);
+    expect(nullFormatOf(nullTrackImage(cchh, 1), { cylinder: 2, head: 4 }, NULL_FORMAT.EMPTY)).toBeUndefined();
+    // In a file of header format 2 an entry of 0 reads as 2 (as Hercules reads it): fmt 0 is data there.
+    expect(nullFormatOf(nullTrackImage(cchh, 0), cchh, NULL_FORMAT.LINUX)).toBeUndefined();
+    expect(nullFormatOf(nullTrackImage(cchh, 1), cchh, NULL_FORMAT.LINUX)).toBe(1);
+    expect(nullEntryFormat(NULL_FORMAT.EOF_RECORD, NULL_FORMAT.LINUX)).toBe(NULL_FORMAT.LINUX);
+    expect(nullEntryFormat(NULL_FORMAT.EOF_RECORD, NULL_FORMAT.EMPTY)).toBe(NULL_FORMAT.EOF_RECORD);
   });
 });

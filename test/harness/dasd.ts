@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { VolumeListing } from '../../src/api/volume-api.js';
 import { runTool } from './external-tools.js';
 
 export function sha256File(path: string): string {
@@ -80,6 +81,23 @@ export function dasdlsInfo(path: string, cwd?: string): DasdlsListing {
   return { volser, rows, problems };
 }
 
+/** Our listing of one data set (`ls --json`) in dasdls's terms. */
+export function asDasdlsRow(d: VolumeListing['datasets'][number]): Omit<DasdlsRow, 'name'> {
+  return {
+    credt: d.created,
+    org: d.dsorg,
+    recfm: d.recfm,
+    lrecl: d.lrecl,
+    blksize: d.blksize,
+    key: d.keyLength,
+    tracks: d.tracks,
+    percentUsed: d.percentUsed + 0,
+    extents: d.extents.length,
+    secondaryUnit: d.secondary.unit,
+    secondary: d.secondary.quantity,
+  };
+}
+
 /** A record as the vectors' .txt files list it. */
 export interface SummaryRecord {
   readonly record: number;
@@ -149,3 +167,23 @@ export const HERCULES_3390 = { headerBytes: 512, heads: 15, trackSlotBytes: 5683
 export function trackOffset3390(trackIndex: number): number {
   return HERCULES_3390.headerBytes + trackIndex * HERCULES_3390.trackSlotBytes;
 }
+
+/**
+ * Every track image of an uncompressed Hercules CKD image, from the home address through the
+ * end-of-track marker (ckd-track.md; geometry from the device header, not from src/). Bytes past
+ * the marker are no part of the track: dasdcopy leaves whatever its buffer held there.
+ */
+export function trackImagesThroughEot(path: string): Buffer[] {
+  const bytes = readFileSync(path);
+  const slot = bytes.readUInt32LE(12);
+  const tracks: Buffer[] = [];
+  for (let at = 512; at + slot <= bytes.length; at += slot) {
+    const track = bytes.subarray(at, at + slot);
+    let pos = 5;
+    while (pos + 8 <= slot && !track.subarray(pos, pos + 8).equals(EOT_MARKER)) pos += 8 + (track[pos + 5] as number) + track.readUInt16BE(pos + 6);
+    tracks.push(track.subarray(0, Math.min(slot, pos + 8)));
+  }
+  return tracks;
+}
+
+const EOT_MARKER = Buffer.alloc(8, 0xff);

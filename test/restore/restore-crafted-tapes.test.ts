@@ -177,6 +177,29 @@ describe('restore refuses a crafted chain before it writes', () => {
   });
 });
 
+describe('verify refuses a CKD data set tape that its restore refuses', () => {
+  it('a data set block that is no track image', () => {
+    runSnaptapeOk(['init', at('d.ckd'), '--type', '3390', '--cyls', '3', '--volser', 'DSN001']);
+    runSnaptapeOk(['alloc', at('d.ckd'), 'DS.ONE', '--tracks', '2']);
+    runSnaptapeOk(['backup', at('d.ckd'), '--to', at('d.aws'), '--datasets', 'DS.ONE']);
+    const blocks = readTapeBlocks(at('d.aws'));
+    const data = dataBlocksOf(blocks, 0);
+    const last = data.first + data.count - 1;
+    // Its home address names track 0 of cylinder 0 and a record length that runs past the block.
+    const bad = Buffer.alloc(200, 0);
+    bad.writeUInt16BE(0xffff, 13);
+    blocks[last] = bad;
+    const tape = crafted('ds-not-track.aws', blocks);
+    const target = at('d-target.ckd');
+    runSnaptapeOk(['init', target, '--type', '3390', '--cyls', '3', '--volser', 'DST001']);
+    const before = sha256File(target);
+    expectCliFailure(runSnaptape(['restore', tape, '--to', target]), 'TAPE_FORMAT', [tape, `block ${last}`, 'not a track image']);
+    expect(sha256File(target), 'the existing target is untouched').toBe(before);
+    // Every digest matches, yet a verify that said OK of a tape its restore refuses would lie.
+    expectCliFailure(runSnaptape(['verify', tape]), 'TAPE_FORMAT', [tape, `block ${last}`, 'not a track image']);
+  });
+});
+
 describe('restore places a lone tape only where its elements belong', () => {
   it('a CKD tape whose element is a run of tracks, not part of a chain', () => {
     runSnaptapeOk(['init', at('w.ckd'), '--type', '3390', '--cyls', '3', '--volser', 'RUN001']);
@@ -192,6 +215,17 @@ describe('restore places a lone tape only where its elements belong', () => {
     const before = sha256File(target);
     expectCliFailure(runSnaptape(['restore', tape, '--to', target]), 'USAGE', [tape, /is a run of tracks .*restores whole volumes and data sets/]);
     expect(sha256File(target), 'the existing target is untouched').toBe(before);
+    // No restore takes it (alone it is refused; naming no base, it is no link of a chain): verify says so too.
+    expectCliFailure(runSnaptape(['verify', tape]), 'USAGE', [tape, /is a run of tracks .*restores whole volumes and data sets/]);
+    // An incremental that names its base is verified alone as it always was: its chain restores it.
+    expect(runSnaptapeOk(['verify', at('w-inc.aws')])).toMatch(/: OK\n/);
+    // After a full backup it is no link of its chain: verify --chain says so as the chain's restore does.
+    const chainRestore = runSnaptape(['restore', at('w-full.aws'), tape, '--to', target]);
+    expectCliFailure(chainRestore, 'VERIFY', [tape, /does not follow: it is not an incremental/]);
+    expect(sha256File(target), 'the existing target is untouched').toBe(before);
+    const chainVerify = runSnaptape(['verify', '--chain', at('w-full.aws'), tape]);
+    expect(chainVerify.status, `verify --chain exits as restore does (stderr: ${chainVerify.stderr})`).toBe(chainRestore.status);
+    expect(chainVerify.stderr).toMatch(/not an incremental/);
   });
 
   it('an FBA tape onto an FBA volume too small for it, or onto a CKD volume', () => {

@@ -8,7 +8,7 @@
  * The bound on connections stays (the churner is not served without limit: it is the one dropped).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request, type IncomingMessage } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,8 @@ const HONEST_REQUESTS = 150;
  * after it is made, without a request; `flood` keeps 64 connects in flight, each closed at once
  * (faster than the server accepts: the socket's listen queue may overflow, and connects then fail
  * with EAGAIN); `silent` holds 300 connections that never send a byte; `idle` holds 300 connections that
- * each made one keep-alive request and then sit idle. A dropped connection is replaced at once, so
+ * each made one keep-alive request and then sit idle; `stall` holds 300 connections that each sent
+ * the headers of a POST and the start of its body, and then send nothing more. A dropped connection is replaced at once, so
  * `silent` and `idle` churn too. It prints "ready" once started and "made N" when told to stop.
  */
 const CHURNER = `
@@ -44,6 +45,7 @@ function open() {
     if (mode === 'churn') setTimeout(() => s.destroy(), 100);
     else if (mode === 'flood') s.destroy();
     else if (mode === 'idle') s.write('GET /volumes HTTP/1.1\\r\\nHost: x\\r\\nConnection: keep-alive\\r\\n\\r\\n');
+    else if (mode === 'stall') s.write('POST /sessions HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\nContent-Length: 100\\r\\n\\r\\n{"technique":');
   });
 }
 if (mode === 'flood') {
@@ -95,7 +97,7 @@ describe('snaptape serve: an honest control request is answered while another pr
 
   /** Starts the churner, makes the honest requests, stops it; returns what each request got and the connections it made. */
   async function underChurn(
-    mode: 'churn' | 'silent' | 'idle' | 'flood',
+    mode: 'churn' | 'silent' | 'idle' | 'stall' | 'flood',
     honest: () => Promise<number | string> = () => honestGet(socket),
   ): Promise<{ answers: (number | string)[]; made: number; seconds: number }> {
     const child = spawn(process.execPath, ['-e', CHURNER, socket, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -143,7 +145,7 @@ describe('snaptape serve: an honest control request is answered while another pr
     return { closed: () => ended, close: () => req.destroy() };
   }
 
-  for (const mode of ['churn', 'silent', 'idle'] as const) {
+  for (const mode of ['churn', 'silent', 'idle', 'stall'] as const) {
     it(`every honest request is answered 200, and an event stream stays open (churner: ${mode})`, async () => {
       const stream = await openEventStream();
       try {
@@ -227,5 +229,56 @@ describe("the CLI's control client, when the server's connection queue is full",
     expect(Date.now() - asked, 'the answer came once the server took connections again').toBeGreaterThan(300);
     for (const filler of fillers) filler.destroy();
     server.kill('SIGKILL');
+  });
+});
+
+describe("the CLI's control client, when the server drops its kept-alive connection", () => {
+  let dir: TempDir;
+  let server: Server | undefined;
+
+  beforeAll(() => {
+    dir = makeTempDir('snaptape-ctl-reuse-');
+  });
+
+  afterAll(() => {
+    server?.closeAllConnections();
+    server?.close();
+    dir.cleanup();
+  });
+
+  it('asks again on a new connection when the one it reused was dropped before its request was read', async () => {
+    const socketPath = join(dir.path, 'reuse.sock');
+    // A stand-in for a server that drops the connection idle longest (or ends it at its keep-alive
+    // timeout) just as the client sends its next request on it: each connection answers one request.
+    const served = new WeakMap<Socket, number>();
+    const listening = createServer((q, r) => {
+      const n = (served.get(q.socket) ?? 0) + 1;
+      served.set(q.socket, n);
+      if (n > 1) {
+        q.socket.destroy();
+        return;
+      }
+      if (q.url?.startsWith('/events') === true) {
+        r.writeHead(200, { 'content-type': 'text/event-stream' });
+        r.end();
+        return;
+      }
+      r.setHeader('content-type', 'application/json');
+      r.end('{"volumes":[]}');
+    });
+    server = listening;
+    await new Promise<void>((resolve) => listening.listen(socketPath, resolve));
+    const client = new ControlClient({ kind: 'unix', socketPath });
+    const answers: unknown[] = [];
+    for (let i = 0; i < 3; i++) answers.push(await client.listVolumes().catch((error: Error) => error.message));
+    expect(answers, 'every request answered, none "socket hang up"').toEqual([[], [], []]);
+    // The event stream too, opened after a request on the connection it reuses.
+    await client.listVolumes();
+    const stream = await client.events({}, () => undefined).catch((error: Error) => error.message);
+    expect(typeof stream === 'string' ? stream : 'opened').toBe('opened');
+    if (typeof stream !== 'string') {
+      stream.close();
+      await stream.ended;
+    }
   });
 });

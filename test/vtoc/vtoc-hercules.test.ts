@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VolumeListing } from '../../src/api/volume-api.js';
-import { dasdlsInfo, trackOffset3390, type DasdlsRow } from '../harness/dasd.js';
+import { asDasdlsRow, dasdlsInfo, trackOffset3390 } from '../harness/dasd.js';
 import { runTool } from '../harness/external-tools.js';
 import { runSnaptape, runSnaptapeOk, runSnaptapeJson, SNAPTAPE_BIN } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -26,23 +26,6 @@ beforeAll(() => {
 afterAll(() => dir.cleanup());
 
 const ok = runSnaptapeOk;
-
-/** Our listing of one data set in dasdls's terms. */
-function asDasdlsRow(d: VolumeListing['datasets'][number]): Omit<DasdlsRow, 'name'> {
-  return {
-    credt: d.created,
-    org: d.dsorg,
-    recfm: d.recfm,
-    lrecl: d.lrecl,
-    blksize: d.blksize,
-    key: d.keyLength,
-    tracks: d.tracks,
-    percentUsed: d.percentUsed + 0,
-    extents: d.extents.length,
-    secondaryUnit: d.secondary.unit,
-    secondary: d.secondary.quantity,
-  };
-}
 
 /** Compares `snaptape ls --json` with `dasdls -info -hdr` for one image: same names, same fields. */
 function expectSameAsDasdls(image: string): VolumeListing {

@@ -40,7 +40,7 @@ import { createPacing, type PacingPlan } from '../../engine/copy-pacing.js';
 import { newCursor, type CopyPlan, type SlotTarget } from '../../engine/copy-plan.js';
 import { CONTROL, TrackStateArray } from '../../engine/track-state.js';
 import { copyUnits, type UnitCopier } from '../../engine/unit-copy.js';
-import { FunctionUnitSink, RunUnitSource, slotRuns, type UnitWrite } from '../../engine/unit-ports.js';
+import { FunctionUnitSink, RunUnitSource, isDenseRun, slotRuns, type UnitWrite } from '../../engine/unit-ports.js';
 import type { Volume } from '../../volume/volume.js';
 import type { WriteEvent, WriteInterceptor } from '../../volume/write-interceptor.js';
 import { LinkChannel, type UnitImage } from './link-channel.js';
@@ -96,13 +96,11 @@ export interface MirrorSessionOptions {
  */
 const REMOTE_TARGET: SlotTarget = { kind: 'slot', trim: true };
 /**
- * Whole slots, as the primary holds them. A local secondary then writes of each track only what
- * may differ (`writeLocal`): the primary's used bytes come from its size table V, which covers
- * every byte that may be non-zero (a rebuilt table too: its scan counts raw bytes past a track's
- * end marker), so no slot is scanned. The background copy sends whole slots to a remote one: a
- * batch (a cylinder, 1 MiB of FBA blocks) then goes as one run, one NBD write, where trimmed
- * units would cost a write and a zero fill each (decision: more bytes on the link, far fewer
- * round trips).
+ * Whole slots, as the primary holds them, with each track's used bytes from the primary's size
+ * table V, which covers every byte that may be non-zero (a rebuilt table too: its scan counts raw
+ * bytes past a track's end marker), so no slot is scanned. A local secondary then writes of each
+ * track only what may differ (`writeLocal`); a remote one is sent a dense run whole and a sparse
+ * run as used bytes and zero tails (`linkImages`).
  */
 const LOCAL_TARGET: SlotTarget = { kind: 'slot', trim: false };
 const COPY_TARGET = LOCAL_TARGET;
@@ -114,6 +112,37 @@ const COPY_TARGET = LOCAL_TARGET;
 function unitImage(w: UnitWrite): UnitImage {
   const data = w.usedBytes === w.data.length ? w.data : w.data.subarray(0, w.usedBytes);
   return { unit: w.unit, data, zeroTail: w.data.length - w.usedBytes };
+}
+
+/**
+ * A batch of the background copy as sent over a link. A run of consecutive units that is dense
+ * (isDenseRun, the rule the primary's read of the run follows: a cylinder of full tracks, 1 MiB of
+ * FBA blocks) goes as whole slots: one NBD WRITE per batch. A sparse run goes as each track's used
+ * bytes and a zero fill of the rest of its slot (two NBD requests per track, sent without waiting
+ * for each other): the link carries little more than the used bytes, and the secondary's server
+ * writes the zeros only where its own track may hold non-zero bytes (Volume.zeroFlat), so a sparse
+ * primary keeps a remote secondary sparse. Decision: for sparse tracks, more requests (small ones,
+ * pipelined) against far fewer bytes on the link and on the secondary's disk.
+ */
+function linkImages(writes: readonly UnitWrite[]): UnitImage[] {
+  const images: UnitImage[] = [];
+  for (let k = 0; k < writes.length;) {
+    let last = k;
+    while (last + 1 < writes.length && (writes[last + 1] as UnitWrite).unit === (writes[last] as UnitWrite).unit + 1) last++;
+    let used = 0;
+    let span = 0;
+    for (let i = k; i <= last; i++) {
+      used += (writes[i] as UnitWrite).usedBytes;
+      span += (writes[i] as UnitWrite).data.length;
+    }
+    const dense = isDenseRun(used, span);
+    for (let i = k; i <= last; i++) {
+      const w = writes[i] as UnitWrite;
+      images.push(dense ? { unit: w.unit, data: w.data, zeroTail: 0 } : unitImage(w));
+    }
+    k = last + 1;
+  }
+  return images;
 }
 
 /** A link channel started before its session exists: its events go to `deliver` once the session sets it. */
@@ -519,7 +548,8 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
   /**
    * The primary's whole slots, each run of consecutive units in one read (into `landing`'s buffer
    * where it offers one); with `usedBytes`, also each track's used bytes from the primary's size
-   * table V (a local secondary's writes are cut down to them: `writeLocal`).
+   * table V (a local secondary's writes are cut down to them, `writeLocal`; a remote one is sent a
+   * sparse run as them and zero tails, `linkImages`).
    */
   private primarySource(options: { landing?: (bytes: number) => Buffer | undefined; usedBytes?: boolean } = {}): RunUnitSource {
     const backend = this.volume.backend;
@@ -553,7 +583,7 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
     const local = s.local;
     if (local === undefined) throw new SessionError(`Cannot write mirror ${s.name}: ${s.spec.target} is not open`, { mirror: s.name });
     const location = local.backend.location();
-    const sizes = local.geometry.kind === 'ckd' && location.kind === 'file' ? local.trackSizes() : undefined;
+    const sizes = local.geometry.kind === 'ckd' ? local.trackSizes() : undefined;
     const target = sizes && location.kind === 'file' ? { extentOf: (unit: number) => sizes.get(unit), dataOffsetBytes: location.dataOffsetBytes } : undefined;
     let bytes = 0;
     for (const run of slotRuns(writes, slot, target)) {
@@ -908,12 +938,17 @@ export class MirrorSession extends EventEmitter implements WriteInterceptor, Ses
       const sink = new FunctionUnitSink(
         async (writes) => {
           const units = writes.map((w) => w.unit);
-          if ((await channel.sendUnits(1 << s.link, this.volume.backend.slotBytes, writes.map(unitImage))) !== 0) throw failed(units, linkFailure());
+          if ((await channel.sendUnits(1 << s.link, this.volume.backend.slotBytes, linkImages(writes))) !== 0) throw failed(units, linkFailure());
         },
         () => channel.ready(),
       );
-      // A batch is read straight into the channel slot it is sent from: no copy on this thread.
-      return { source: this.primarySource({ landing: (bytes) => channel.landingFor(bytes) }), sink, onWritten: (units) => this.copiedByRun(s, units) };
+      // A batch is read straight into the channel slot it is sent from: no copy on this thread. Of
+      // a sparse run only the used bytes are read, and sent (linkImages).
+      return {
+        source: this.primarySource({ landing: (bytes) => channel.landingFor(bytes), usedBytes: true }),
+        sink,
+        onWritten: (units) => this.copiedByRun(s, units),
+      };
     }
     // The closing fsync of the secondary makes "in sync" durable; writeback in steps keeps it short.
     const writeback = new SteppedWriteback(s.spec.target, MIRROR_WRITEBACK_BYTES);

@@ -23,7 +23,7 @@ import {
 } from '../tape-backup/backup-labels.js';
 import { parseLabelDigest } from '../tape-backup/label-digest.js';
 import { ElementHasher, type ElementDigestKind } from '../tape-backup/element-digest.js';
-import { checkElementLabels, requireFbaBytesMatch, verifyPassCheck, type LabelCheck } from './tape-trust.js';
+import { checkElementLabels, requireFbaBytesMatch, requirePlaceable, verifyPassCheck, type LabelCheck } from './tape-trust.js';
 
 export interface TapeElement {
   readonly name: string;
@@ -264,11 +264,15 @@ export function blocksOf(elements: readonly TapeElement[]): number {
 
 /**
  * `snaptape verify`: reads the whole tape and checks every element's digest against UTL1 (phase
- * sha256, in blocks), its labels against UTL2 (phase verify, in elements).
+ * sha256, in blocks), its labels against UTL2 (phase verify, in elements). `linkOfChain`: the tape
+ * is a link after the first of a chain being verified, whose links are checked apart
+ * (restore-chain.ts): a tape there that names no base is a broken link, not a lone tape.
  */
-export function verifyBackupTape(path: string, location: TapeLocation = {}): TapeVerifyReport {
+export function verifyBackupTape(path: string, location: TapeLocation = {}, linkOfChain = false): TapeVerifyReport {
   const tape = openBackupTape(path, location);
   try {
+    // A tape that names no base is restored alone: what that restore would not place, it refuses.
+    if (!linkOfChain && tape.chain?.base === undefined) tape.elements.forEach((e) => requirePlaceable(tape, e));
     tape.progress.begin('sha256', blocksOf(tape.elements), 'blocks');
     // What a restore refuses before it writes, verify refuses too (tape-trust.ts): an OK of a tape
     // its restore refuses would lie. TapeFormatError naming the tape, the element and the block.

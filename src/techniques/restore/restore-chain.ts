@@ -92,7 +92,7 @@ function linkProblem(previous: ChainLink, base: NonNullable<ChainLink['base']>):
  */
 export function verifyChain(paths: readonly string[]): ChainVerifyReport {
   const links = chainLinks(paths);
-  const tapes = paths.map((path, i) => ({ ...verifyBackupTape(path), link: links[i] as ChainLink }));
+  const tapes = paths.map((path, i) => ({ ...verifyBackupTape(path, {}, i > 0), link: links[i] as ChainLink }));
   const ok = tapes.every((t) => t.ok && t.link.problem === null);
   // The tapes' own checks ran above: what is left is how each incremental fits the full backup.
   if (ok) eachIncremental(paths, undefined, (fullTape, tape) => requireIncrementalsFit('verify', fullTape, [tape]));

@@ -39,7 +39,7 @@ import {
   type ElementCheck,
   type TapeElement,
 } from './backup-tape.js';
-import { checkRecordedGeometry, requireBlockFits, requireFbaBytesMatch, requireLabelsMatch } from './tape-trust.js';
+import { checkRecordedGeometry, requireBlockFits, requireFbaBytesMatch, requireLabelsMatch, requirePlaceable } from './tape-trust.js';
 import { BackgroundSha256 } from './background-hash.js';
 
 export interface RestoreOptions {
@@ -140,23 +140,6 @@ function checkVolumeFits(volume: Volume, tape: BackupTape, element: TapeElement)
   }
 }
 
-/** What a lone tape's restore places: a CKD backup's whole volume and data sets, an FBA backup's whole volume and runs of blocks. */
-function checkPlaceable(tape: BackupTape, element: TapeElement): void {
-  const kind = element.description.kind;
-  const ckd = tape.source.kind === 'ckd';
-  if (ckd ? kind === 'volume' || kind === 'dataset' : kind === 'volume' || kind === 'blocks') return;
-  const what = {
-    tracks: 'a run of tracks (an incremental holds those: restore its chain)',
-    blocks: 'a run of FBA blocks',
-    dataset: 'a data set',
-    volume: 'a volume',
-  }[kind];
-  throw new UsageError(
-    `Cannot restore ${element.name} from ${tape.path}: it is ${what}, but a backup of ${ckd ? 'a CKD volume restores whole volumes and data sets' : 'an FBA volume restores whole volumes and runs of blocks'}`,
-    { path: tape.path },
-  );
-}
-
 /**
  * An FBA element's blocks go back to the blocks they came from: the target is an FBA volume that
  * has them, and the element holds exactly its range's bytes (`check`: what the verify pass read;
@@ -190,7 +173,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
       throw new UsageError(
         `Cannot restore ${options.dataset} from ${tapePath}: the tape has ${tape.elements.map((e) => e.description.dsname ?? e.name).join(', ')}`,
       );
-    chosen.forEach((e) => checkPlaceable(tape, e));
+    chosen.forEach((e) => requirePlaceable(tape, e));
     // A new volume where no file was is written in the same pass that hashes the tape (streamedPass);
     // any other target only after every element verified.
     const streamed = options.newVolume === true && !existsSync(options.to) && chosen.every((e) => e.description.kind !== 'dataset');

@@ -228,6 +228,27 @@ export function requireBlockFits(tape: BackupTape, element: TapeElement, block: 
   }
 }
 
+/**
+ * What a lone tape's restore places: a CKD backup's whole volume and data sets, an FBA backup's
+ * whole volume and runs of blocks; anything else is refused (UsageError naming the tape), and
+ * `verify` refuses it too of a tape that names no base (an incremental's runs are placed by its chain).
+ */
+export function requirePlaceable(tape: BackupTape, element: TapeElement): void {
+  const kind = element.description.kind;
+  const ckd = tape.source.kind === 'ckd';
+  if (ckd ? kind === 'volume' || kind === 'dataset' : kind === 'volume' || kind === 'blocks') return;
+  const what = {
+    tracks: 'a run of tracks (an incremental holds those: restore its chain)',
+    blocks: 'a run of FBA blocks',
+    dataset: 'a data set',
+    volume: 'a volume',
+  }[kind];
+  throw new UsageError(
+    `Cannot restore ${element.name} from ${tape.path}: it is ${what}, but a backup of ${ckd ? 'a CKD volume restores whole volumes and data sets' : 'an FBA volume restores whole volumes and runs of blocks'}`,
+    { path: tape.path },
+  );
+}
+
 /** A data set's tape block decodes as the track image its home address names (track-codec.ts). */
 function isTrackImage(tape: BackupTape, block: Buffer, index: number): boolean {
   if (block.length < HOME_ADDRESS_LAYOUT.size) return false;
