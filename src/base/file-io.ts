@@ -222,6 +222,8 @@ export interface SideFileOpen {
    * which would empty whatever the path names before it is looked at).
    */
   readonly replace?: boolean;
+  /** The permissions of a file `replace` creates (before the umask); 0o666 if not given. */
+  readonly mode?: number;
 }
 
 /**
@@ -234,7 +236,7 @@ export interface SideFileOpen {
 export function openRegularFile(path: string, what: string, writable = false, side: SideFileOpen = {}): { readonly fd: number; readonly sizeBytes: number } {
   let fd: number;
   try {
-    fd = openSync(path, openFlags(writable, side));
+    fd = openSync(path, openFlags(writable, side), side.mode);
   } catch (error) {
     throw openFailure(error, path, what, side);
   }
@@ -265,7 +267,7 @@ export async function openSideFileForReplace(path: string, what: string): Promis
   const side: SideFileOpen = { noFollow: true, replace: true };
   let handle: FileHandle;
   try {
-    handle = await openAsync(path, openFlags(true, side));
+    handle = await openAsync(path, openFlags(true, side), side.mode);
   } catch (error) {
     throw openFailure(error, path, what, side);
   }

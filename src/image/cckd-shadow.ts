@@ -10,7 +10,7 @@
  * one file system). A crash leaves either the old file or the merged one, never a mix; only then
  * is the shadow deleted. Every file is locked for the whole operation.
  */
-import { copyFileSync, existsSync, renameSync, rmSync } from 'node:fs';
+import { constants, copyFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fsyncDirectory } from './durable-replace.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
@@ -50,9 +50,12 @@ export function mergeShadow(basePath: string, shadows: readonly string[]): { mer
   openCckdImage(basePath, { readOnly: true, shadows }).close();
   return withLocks([basePath, ...shadows], () => {
     const temporary = `${below}.merging`;
-    if (existsSync(temporary)) rmSync(temporary);
+    // What a merge that stopped left is ours to replace (under the locks), and so is a link in its
+    // place: removed, never followed (existsSync says a dangling link is no file). The copy then
+    // makes a new file (COPYFILE_EXCL), never a link's target.
+    rmSync(temporary, { force: true });
     try {
-      copyFileSync(below, temporary);
+      copyFileSync(below, temporary, constants.COPYFILE_EXCL);
     } catch (error) {
       throw translateIoError(error, `copy ${below} to ${temporary}`, below);
     }

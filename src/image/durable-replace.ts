@@ -12,7 +12,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { openRegularFile, openSideFileForReplace } from '../base/file-io.js';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { translateIoError } from '../errors/io-error.js';
 
 const TEMP_FILE = 'the temp file of a durable replacement';
@@ -65,6 +65,9 @@ export function durableReplace(path: string, data: string | Uint8Array, action: 
   }
 }
 
+/** The last off-thread replacement of each path (absolute) in flight, settled either way: the next one waits for it. */
+const inFlight = new Map<string, Promise<void>>();
+
 /**
  * `durableReplace` for a thread that must not block (the owning thread of a volume, where host
  * writes wait): the temp file's write and fsync and the directory's fsync run on libuv's pool, so
@@ -73,8 +76,30 @@ export function durableReplace(path: string, data: string | Uint8Array, action: 
  * path land in the order the caller decides them, whichever way each was written, and a replacement
  * overtaken by a newer one is dropped (its temp file removed; false). The temp file is
  * `<path>.async.tmp`, never the synchronous one's, so that neither writes into the other's.
+ *
+ * The replacements of one path in this process run one after the other (`inFlight`): they share
+ * that temp file, which one would empty, or remove, under the other (two backups of one tracked
+ * volume that finish together both write its tracking state). Another process never writes the same
+ * path meanwhile: each of these records is written only under the lock of its image or its tape.
  */
-export async function durableReplaceOffThread(path: string, data: string | Uint8Array, action: string, stillWanted: () => boolean): Promise<boolean> {
+export function durableReplaceOffThread(path: string, data: string | Uint8Array, action: string, stillWanted: () => boolean): Promise<boolean> {
+  const key = resolve(path);
+  const before = inFlight.get(key);
+  // None in flight (the usual case): it starts at once, as it did before there was a queue.
+  const run = before === undefined ? replaceOffThread(path, data, action, stillWanted) : before.then(() => replaceOffThread(path, data, action, stillWanted));
+  const settled = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  inFlight.set(key, settled);
+  // Bounded: the entry goes with the last replacement of its path, so the map holds the paths in flight only.
+  void settled.then(() => {
+    if (inFlight.get(key) === settled) inFlight.delete(key);
+  });
+  return run;
+}
+
+async function replaceOffThread(path: string, data: string | Uint8Array, action: string, stillWanted: () => boolean): Promise<boolean> {
   const temp = offThreadTempPath(path);
   try {
     const handle = await openSideFileForReplace(temp, TEMP_FILE);

@@ -46,7 +46,10 @@ export function convertImage(input: string, output: string, options: ConvertOpti
     if (source.geometry.kind !== 'ckd')
       throw new UsageError(`Cannot convert ${input}: it is an FBA volume; only CKD volumes have a compressed form`, { path: input });
     const geometry: CkdGeometry = source.geometry;
-    target = createImage(temporary, geometry, { force: true, format: options.format, compression: options.compression });
+    // What a convert that stopped left is ours to replace, and so is a link in its place: removed,
+    // never followed; then a new file is made (O_EXCL), never a link's target.
+    rmSync(temporary, { force: true });
+    target = createImage(temporary, geometry, { format: options.format, compression: options.compression });
     for (let t = 0; t < geometry.trackCount; t++) {
       target.writeUnit(t, source.readUnit(t, source.slotBytes));
       if (t % PROGRESS_EVERY_TRACKS === PROGRESS_EVERY_TRACKS - 1) options.onProgress?.(t + 1, geometry.trackCount);

@@ -28,12 +28,12 @@
  * flock is released by the kernel when its holder dies, so a contender killed inside a takeover
  * never blocks the others. The guard is held only for a read, a stat, a look in /proc and a link.
  */
-import { closeSync, constants, fstatSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type FsExt from 'fs-ext';
 import { IoError, LockedError } from '../errors/snaptape-error.js';
-import { readRegularFileText } from '../base/file-io.js';
+import { openRegularFile, readRegularFileText, writeFully } from '../base/file-io.js';
 import { lazyPackage } from '../base/lazy-package.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -122,7 +122,13 @@ function createWhole(lockPath: string, text: string): boolean {
   const temp = `${lockPath}.${process.pid}.tmp`;
   try {
     // Inside the try: on a full disk the temp file is created and then fails to fill; it is removed.
-    writeFileSync(temp, text);
+    // A link at its name (the pid is easy to guess) is refused, not written through (file-io.ts SideFileOpen).
+    const { fd } = openRegularFile(temp, 'the temp file of a lock', true, { noFollow: true, replace: true });
+    try {
+      writeFully(fd, Buffer.from(text), 0, temp, 'the temp file of a lock');
+    } finally {
+      closeSync(fd);
+    }
     linkSync(temp, lockPath);
     return true;
   } catch (error) {
@@ -156,17 +162,21 @@ function flockExclusive(fd: number): void {
   fsExt().flockSync(fd, 'ex');
 }
 
+const GUARD_FILE = 'the lock guard';
+
 /** Runs `action` holding flock(2) on `<lock>.guard` (created if missing, never deleted). */
 function underGuard<T>(lockPath: string, action: () => T): T {
   const guardPath = `${lockPath}.guard`;
   let fd: number;
-  // Non-blocking opens: a FIFO in the guard's place fails (ENXIO) instead of waiting for a reader.
+  // A side file (file-io.ts SideFileOpen): opened without blocking (a FIFO in its place is refused,
+  // not waited on), never through a link (a dangling one would have it made where it points). It is
+  // always empty: emptying it (replace) changes nothing of its own.
   try {
-    fd = openSync(guardPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o666);
+    fd = openRegularFile(guardPath, GUARD_FILE, true, { noFollow: true, replace: true }).fd;
   } catch (error) {
     // A guard made by another user may be read-only to us; flock needs only an open fd.
-    if ((error as { code?: string }).code !== 'EACCES') throw error;
-    fd = openSync(guardPath, constants.O_RDONLY | constants.O_NONBLOCK);
+    if (!(error instanceof IoError && error.details['errno'] === 'EACCES')) throw error;
+    fd = openRegularFile(guardPath, GUARD_FILE, false, { noFollow: true }).fd;
   }
   try {
     flockExclusive(fd);

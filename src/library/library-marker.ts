@@ -62,6 +62,15 @@ export function readMarker(library: string): LibraryMarker | undefined {
 }
 
 /**
+ * True when `path` names a file in a tape library's folder (one with a marker), its last component
+ * not followed: such a name is a cartridge, written only as a file of its own (file-io.ts
+ * SideFileOpen, noFollow), never through a link that whoever can write the library put there.
+ */
+export function inLibraryFolder(path: string): boolean {
+  return readMarker(dirname(resolve(path))) !== undefined;
+}
+
+/**
  * The library directory a tape file is in, if any, and the file's name there. Symbolic links are
  * resolved, so a link elsewhere to a cartridge is still the cartridge.
  */

@@ -11,11 +11,12 @@
  * - `finish` writes labels and tapemarks, then re-reads the tape and checks it against the plan.
  */
 import { closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, statSync, type Stats } from 'node:fs';
-import { writevFully } from '../base/file-io.js';
+import { openRegularFile, writevFully } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
 import { NoSpaceError, TapeFormatError, TargetExistsError, UsageError } from '../errors/snaptape-error.js';
 import { volumeImageKind } from '../image/open-image.js';
+import { inLibraryFolder } from '../library/library-marker.js';
 import { AWS_HEADER_BYTES, blockHeaderBytes, tapemarkHeaderBytes } from './aws-block-header.js';
 import { encodeUserLabel } from './standard-labels.js';
 import { plannedDataBlock, plannedEntries, type TapePlan } from './tape-plan.js';
@@ -175,7 +176,8 @@ export class MappedTapeWriter {
   static open(path: string, plan: TapePlan): MappedTapeWriter {
     let fd: number;
     try {
-      fd = openSync(path, 'r+');
+      // A library's cartridge is reopened only as a file of its own (library-marker.ts inLibraryFolder).
+      fd = inLibraryFolder(path) ? openRegularFile(path, 'the cartridge', true, { noFollow: true }).fd : openSync(path, 'r+');
     } catch (cause) {
       throw translateIoError(cause, 'reopen tape', path);
     }
@@ -235,6 +237,11 @@ export class MappedTapeWriter {
  * are UsageErrors naming the file, with the file left as it was.
  */
 function openReplaceable(path: string): number {
+  // A cartridge of a tape library (a name in a folder with a library marker, which whoever can
+  // write the library can fill with links) is written only as a file of its own: a symbolic link
+  // or a hard link there is refused, the file it names left alone (file-io.ts SideFileOpen). The
+  // library's rules (tape-lock.ts) follow a link to the file it names, which is outside the library.
+  if (inLibraryFolder(path)) return openRegularFile(path, 'the cartridge', true, { noFollow: true, replace: true }).fd;
   const refuse = (why: string): never => {
     throw new UsageError(
       `Cannot replace ${path} with a tape: it is ${why}; --force replaces only a regular file that is not a volume, so it is left as it was`,

@@ -13,10 +13,10 @@
  * `spanTape` splits a finished single tape onto volumes; `joinTapeVolumes` puts them back into the
  * one tape they came from, byte for byte, which is how a spanned backup is read.
  */
-import { closeSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
+import { openRegularFile } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
 import { NoSpaceError, TapeFormatError } from '../errors/snaptape-error.js';
-import { translateIoError } from '../errors/io-error.js';
 import { AWS_HEADER_BYTES } from './aws-block-header.js';
 import { LABEL_BYTES } from './label-layouts.js';
 import {
@@ -138,12 +138,9 @@ class VolumeWriter {
   }
 
   static create(target: TapeVolumeTarget, owner: string): VolumeWriter {
-    let fd: number;
-    try {
-      fd = openSync(target.path, 'w');
-    } catch (error) {
-      throw translateIoError(error, 'write tape volume', target.path);
-    }
+    // A cartridge of a library's folder, which others may write: a link at its name is refused, and
+    // the file it names left alone (file-io.ts SideFileOpen); a file of its own is emptied, then written.
+    const { fd } = openRegularFile(target.path, 'the tape volume', true, { noFollow: true, replace: true });
     const volume = new VolumeWriter(target, fd);
     volume.writer.writeBlock(encodeVolumeLabel({ volser: target.volser, accessibility: '', owner }));
     return volume;
@@ -265,6 +262,8 @@ function acquire(target: TapeVolumeTarget): { readonly target: TapeVolumeTarget;
  * data set's whole block count). Throws TapeFormatError when a volume does not continue the one
  * before it (a different data set, or volumes out of order). `indexes[v]`, when given, is volume v's
  * index made apart from it (a vaulted cartridge fetched in part: TapeReader.openIndexed).
+ * `outPath` is written as a file of its own (created, or emptied first): a symbolic or hard link at
+ * its name is an IoError naming it, the file it names left alone.
  */
 export function joinTapeVolumes(
   volumePaths: readonly string[],
@@ -272,12 +271,9 @@ export function joinTapeVolumes(
   indexes: readonly (TapeIndex | undefined)[] = [],
 ): { readonly sizeBytes: number } {
   assert(volumePaths.length >= 1, 'a multi-volume tape has at least one volume');
-  let fd: number;
-  try {
-    fd = openSync(outPath, 'w');
-  } catch (error) {
-    throw translateIoError(error, 'write the joined tape', outPath);
-  }
+  // A staging file in a library's folder, which others may write: a link at its name is refused, and
+  // the file it names left alone (file-io.ts SideFileOpen); a file of its own is emptied, then written.
+  const { fd } = openRegularFile(outPath, 'the joined tape', true, { noFollow: true, replace: true });
   try {
     // The file is new: a block of zeros (one a partly fetched cartridge did not fetch) stays a hole.
     const writer = new TapeStreamWriter(fd, outPath, { offsetBytes: 0, previousChunkBytes: 0 }, { zeroBlocksAsHoles: true });

@@ -9,7 +9,9 @@
  */
 import { PhaseReporter, type OnPhaseProgress } from '../base/phase-progress.js';
 import { closeSync, fsyncSync, ftruncateSync, openSync } from 'node:fs';
+import { openRegularFile } from '../base/file-io.js';
 import { translateIoError } from '../errors/io-error.js';
+import { inLibraryFolder } from '../library/library-marker.js';
 import { SnaptapeError, TapeLabelError, VerifyError } from '../errors/snaptape-error.js';
 import { readTapeContents, type TapeContents } from './tape-contents.js';
 import { buildFileLabels, dsidOf, type TapeFileSpec } from './tape-file-spec.js';
@@ -73,7 +75,8 @@ function appendUnderLock(path: string, request: AppendRequest): AppendResult {
   progress.begin('write', request.dataBlocks.length, 'blocks');
   let fd: number;
   try {
-    fd = openSync(path, 'r+');
+    // A cartridge of a library is appended to only as a file of its own (library-marker.ts inLibraryFolder).
+    fd = inLibraryFolder(path) ? openRegularFile(path, 'the cartridge', true, { noFollow: true }).fd : openSync(path, 'r+');
   } catch (cause) {
     throw translateIoError(cause, 'open tape for appending', path);
   }

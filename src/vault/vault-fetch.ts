@@ -9,7 +9,7 @@ import { closeSync, existsSync, ftruncateSync, openSync, rmSync } from 'node:fs'
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type FsExtra from 'fs-extra';
-import { writeFully } from '../base/file-io.js';
+import { openRegularFile, writeFully } from '../base/file-io.js';
 import { translateIoError } from '../errors/io-error.js';
 import { VaultError } from '../errors/snaptape-error.js';
 import type { TapeIndex } from '../tape/tape-index.js';
@@ -184,14 +184,18 @@ export async function fetchCartridgeBlocks(
       last[1] = entry.endOffsetBytes;
     else spans.push([entry.offsetBytes, entry.endOffsetBytes]);
   }
-  let fd: number;
-  try {
-    // The first fetch makes the sparse file; later ones fill more of it.
-    const fresh = !existsSync(path);
-    fd = openSync(path, fresh ? 'w' : 'r+', 0o600);
-    if (fresh) ftruncateSync(fd, manifest.sizeBytes);
-  } catch (cause) {
-    throw translateIoError(cause, 'make the partial cartridge', path);
+  // The first fetch makes the sparse file; later ones fill more of it. It sits in a folder that
+  // others may write (a library's staging folder): a link at its name is refused, and the file it
+  // names left alone (file-io.ts SideFileOpen); a dangling one is no file (existsSync), and refused.
+  const fresh = !existsSync(path);
+  const fd = openRegularFile(path, 'the partial cartridge', true, { noFollow: true, replace: fresh, mode: 0o600 }).fd;
+  if (fresh) {
+    try {
+      ftruncateSync(fd, manifest.sizeBytes);
+    } catch (cause) {
+      closeSync(fd);
+      throw translateIoError(cause, 'make the partial cartridge', path);
+    }
   }
   let bytesFetched = 0;
   // The first failure stops every range: its request is aborted and its body destroyed, and the

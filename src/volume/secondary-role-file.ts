@@ -14,10 +14,10 @@
  * The file is opened for each change and closed after it, so a volume that closes leaves no
  * descriptor behind (changes are rare: a state change, or a unit's first write while split).
  */
-import { closeSync, existsSync, fdatasyncSync, fstatSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { bytes, decodeFields, defineLayout, encodeFields, num, str, type Layout } from '../base/field-table.js';
-import { readFully, writeFully } from '../base/file-io.js';
+import { openRegularFile, readFully, writeFully } from '../base/file-io.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import { fsyncDirectory } from '../image/durable-replace.js';
@@ -47,6 +47,7 @@ export const SECONDARY_ROLE_LAYOUT: Layout = defineLayout({
   ],
 });
 const RECORD_OFFSET = SECONDARY_ROLE_LAYOUT.size;
+const ROLE_FILE = 'the secondary role file';
 /** Bytes of the primary's tag (the `primary` field). */
 export const SECONDARY_PRIMARY_TAG_BYTES = 8;
 
@@ -83,12 +84,8 @@ export class SecondaryRoleFile {
    */
   static create(imagePath: string, unitCount: number, state: SecondaryRoleState, primaryTag?: Buffer): SecondaryRoleFile {
     const path = secondaryRolePath(imagePath);
-    let fd: number;
-    try {
-      fd = openSync(path, 'w+', 0o644);
-    } catch (error) {
-      throw translateIoError(error, 'create the secondary role file', path);
-    }
+    // A side file written in place: a link at its name is refused, and the file it names left alone (file-io.ts SideFileOpen).
+    const { fd } = openRegularFile(path, ROLE_FILE, true, { noFollow: true, replace: true, mode: 0o644 });
     const tag = Buffer.alloc(SECONDARY_PRIMARY_TAG_BYTES);
     primaryTag?.copy(tag);
     const file = new SecondaryRoleFile(path, state, new Uint8Array(unitCount), tag);
@@ -105,15 +102,10 @@ export class SecondaryRoleFile {
   /** Opens the role file of `imagePath`; a file of another volume's size is an ImageFormatError. */
   static open(imagePath: string, unitCount: number): SecondaryRoleFile {
     const path = secondaryRolePath(imagePath);
-    let fd: number;
-    try {
-      fd = openSync(path, 'r+');
-    } catch (error) {
-      throw translateIoError(error, 'open the secondary role file', path);
-    }
+    // Opened writable, as every change opens it: a link at its name is refused now, not at a write.
+    const { fd, sizeBytes: size } = openRegularFile(path, ROLE_FILE, true, { noFollow: true });
     try {
       const head = Buffer.alloc(RECORD_OFFSET);
-      const size = fstatSync(fd).size;
       if (size >= RECORD_OFFSET) readFully(fd, head, 0, path, 'the secondary role header');
       const header = size >= RECORD_OFFSET ? decodeFields(SECONDARY_ROLE_LAYOUT, head) : undefined;
       const state = (Object.keys(SECONDARY_ROLE_STATES) as SecondaryRoleState[]).find((s) => header && SECONDARY_ROLE_STATES[s] === num(header, 'state'));
@@ -195,12 +187,7 @@ export class SecondaryRoleFile {
 
   /** Opens the file, runs `write`, makes it durable and closes it. */
   private change(write: (fd: number) => void): void {
-    let fd: number;
-    try {
-      fd = openSync(this.path, 'r+');
-    } catch (error) {
-      throw translateIoError(error, 'open the secondary role file', this.path);
-    }
+    const { fd } = openRegularFile(this.path, ROLE_FILE, true, { noFollow: true });
     try {
       write(fd);
       fdatasyncSync(fd);

@@ -20,8 +20,8 @@
  * power loss, `flush` (called when the host flushes either volume) fsyncs the file after the
  * destination; writes since the last flush may be lost as the host expects of unflushed writes.
  */
-import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { writeFully } from '../../base/file-io.js';
+import { closeSync, fsyncSync } from 'node:fs';
+import { openRegularFile, writeFully } from '../../base/file-io.js';
 import { assert } from '../../base/assert.js';
 import { field } from '../../base/field-table.js';
 import { translateIoError } from '../../errors/io-error.js';
@@ -64,12 +64,8 @@ export class CloneBitmapFile {
 
   /** Opens an existing version-2 file for updates; `state` is what it holds (already decoded). */
   static open(path: string, state: { unitCount: number; phase: ClonePhase; columns: readonly Int32Array[] }): CloneBitmapFile {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r+');
-    } catch (error) {
-      throw translateIoError(error, 'open the clone bitmap', path);
-    }
+    // Written in place from now on: a link at its name is refused, and the file it names left alone (file-io.ts SideFileOpen).
+    const { fd } = openRegularFile(path, 'the clone bitmap', true, { noFollow: true });
     return new CloneBitmapFile(
       path,
       fd,

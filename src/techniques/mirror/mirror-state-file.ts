@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fdatasyncSync, openSync, unlinkSync, fstatSync } from 'node:fs';
-import { readAtMost, readFully, writeFully } from '../../base/file-io.js';
+import { openRegularFile, readAtMost, readFully, writeFully } from '../../base/file-io.js';
 import { dirname, resolve } from 'node:path';
 import { bytes, decodeFields, encodeFields, num, str } from '../../base/field-table.js';
 import { ImageFormatError, UsageError } from '../../errors/snaptape-error.js';
@@ -93,6 +93,7 @@ export class MirrorStateFile {
       throw new UsageError(`Cannot create mirror state ${path}: it exists (the volume is mirrored already; remove that mirror first)`, { path });
     let fd: number;
     try {
+      // O_EXCL: a new file, never a link's target (a link at the name, dangling too, is EEXIST).
       fd = openSync(path, 'wx+', 0o644);
     } catch (error) {
       throw translateIoError(error, 'create the mirror state file', path);
@@ -107,12 +108,8 @@ export class MirrorStateFile {
 
   /** Opens and reads an existing file. */
   static open(path: string): { file: MirrorStateFile; state: StoredState } {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r+');
-    } catch (error) {
-      throw translateIoError(error, 'open the mirror state file', path);
-    }
+    // Written in place from now on: a link at its name is refused, and the file it names left alone (file-io.ts SideFileOpen).
+    const { fd } = openRegularFile(path, 'the mirror state file', true, { noFollow: true });
     try {
       const file = new MirrorStateFile(path, fd);
       return { file, state: file.read() };

@@ -11,6 +11,8 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { SnaptapeError, type ErrorData } from '../../errors/snaptape-error.js';
 import { translateIoError } from '../../errors/io-error.js';
+import { openRegularFile } from '../../base/file-io.js';
+import { inLibraryFolder } from '../../library/library-marker.js';
 import { writeTapeFrame } from '../../tape/mapped-tape-writer.js';
 import type { TapePlan } from '../../tape/tape-plan.js';
 import { verifyTapeAgainstPlan, type TapeVerification } from '../../tape/tape-verify.js';
@@ -70,7 +72,9 @@ export function finishTape(task: FinishTapeTask): FinishTapeResult {
     const plan = withBlocksOf(task.plan, task.blocks, task.blocks.counts);
     let fd: number;
     try {
-      fd = openSync(task.tapePath, 'r+');
+      // A library's cartridge, whose name others may have replaced with a link during the copy, is
+      // reopened only as a file of its own (library-marker.ts inLibraryFolder): a link is refused.
+      fd = inLibraryFolder(task.tapePath) ? openRegularFile(task.tapePath, 'the cartridge', true, { noFollow: true }).fd : openSync(task.tapePath, 'r+');
     } catch (error) {
       throw translateIoError(error, 'reopen the tape to finish it', task.tapePath);
     }
