@@ -92,3 +92,30 @@ export function randomHostWriteOf(volume: Volume, prng: Prng): number {
   volume.writeFlat(track * slot + prng.below(slot - length), data);
   return track;
 }
+
+/**
+ * A write to a random track past cylinder 0 that grows, shrinks or zeroes it, as a host may: two
+ * small records (a sparse track), raw bytes anywhere in the slot (past the end marker too),
+ * written zeros from mid-slot on (into the next slots too), a zero fill (WRITE_ZEROES) starting
+ * and ending mid-slot, one large record, or no records at all.
+ */
+export function randomSparseWriteOf(volume: Volume, prng: Prng): number {
+  const slot = volume.backend.slotBytes;
+  const heads = volume.ckd.heads;
+  const track = heads + prng.below(volume.unitCount - heads);
+  const at = track * slot;
+  const end = volume.unitCount * slot;
+  const record = (bytes: number): { key: Buffer; data: Buffer } => ({ key: Buffer.alloc(0), data: Buffer.alloc(bytes, 1 + prng.below(255)) });
+  const pick = prng.below(6);
+  if (pick === 0) volume.writeTrackRecords(track, [record(1 + prng.below(3000)), record(1 + prng.below(3000))]);
+  else if (pick === 1) return randomHostWriteOf(volume, prng);
+  else if (pick === 2) {
+    const from = at + prng.below(slot);
+    volume.writeFlat(from, Buffer.alloc(Math.min(end - from, slot - (from - at) + prng.below(2 * slot))));
+  } else if (pick === 3) {
+    const from = at + prng.below(slot);
+    volume.zeroFlat(from, Buffer.alloc(Math.min(end - from, 1 + prng.below(3 * slot))));
+  } else if (pick === 4) volume.writeTrackRecords(track, [record(20_000 + prng.below(36_000))]);
+  else volume.writeTrackRecords(track, []);
+  return track;
+}

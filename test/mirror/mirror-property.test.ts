@@ -1,22 +1,26 @@
 /**
  * Layer: property. Issue 20: the mirror never says "in sync" over data that differs. Each run
  * mirrors a small primary onto three local secondaries (M2..M4) and mixes, at random: host writes
- * to the primary, splits, writes to split secondaries, writes to secondaries that are not split
- * (which must be refused), rejoins, and link drops (every link drops at once: the server stops and
- * the mirror resumes). Background copies interleave with all of it. At the end of each run, every
- * mirror that status calls in sync must compare identical to the primary, block for block; then
- * every mirror is rejoined and must reach sync and compare identical. Replay with SNAPTAPE_SEED.
+ * to the primary (raw bytes past end markers, sparse tracks, writes and zero fills that shrink a
+ * track: a secondary is written only where the size tables say a track may differ), splits,
+ * writes to split secondaries, writes to secondaries that are not split (which must be refused),
+ * rejoins, and link drops (every link drops at once: the server stops and the mirror resumes; the
+ * primary's size store may be gone then, and V is rebuilt by a scan). Background copies
+ * interleave with all of it. At the end of each run, every mirror that status calls in sync must
+ * compare identical to the primary, block for block; then every mirror is rejoined and must reach
+ * sync and compare identical. Replay with SNAPTAPE_SEED.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openVolume } from '../../src/api/volume-api.js';
 import { compareImages } from '../../src/api/drill-api.js';
 import { LockedError } from '../../src/errors/snaptape-error.js';
+import { sizeStorePath } from '../../src/image/size-store-path.js';
 import { MirrorSession } from '../../src/techniques/mirror/mirror-session.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { makeFilledVolume } from '../harness/backup-fixtures.js';
 import { makeTempDir } from '../harness/temp-dir.js';
-import { Prng, makeBlankSecondary, randomHostWriteOf, seedFromEnv } from './mirror-fixtures.js';
+import { Prng, makeBlankSecondary, randomHostWriteOf, randomSparseWriteOf, seedFromEnv } from './mirror-fixtures.js';
 
 const RUNS = 30;
 const STEPS = 25;
@@ -48,7 +52,8 @@ describe('mirror property: in sync means identical', () => {
           const i = prng.below(NAMES.length);
           const name = NAMES[i] as string;
           const state = mirror.status().mirrors[i]?.state;
-          if (pick < 45) randomHostWriteOf(primary, prng);
+          if (pick < 25) randomHostWriteOf(primary, prng);
+          else if (pick < 45) randomSparseWriteOf(primary, prng);
           else if (pick < 55 && state === 'ONGOING') mirror.split(name);
           else if (pick < 70) {
             // A write to a secondary: taken (and recorded) when split, refused otherwise.
@@ -70,6 +75,8 @@ describe('mirror property: in sync means identical', () => {
             // Every link drops: the server stops (clean detach) and starts again.
             await mirror.detach();
             primary.close();
+            // Now and then the primary's size store is gone too.
+            if (prng.below(2) === 0) rmSync(sizeStorePath(primary.path), { force: true });
             primary = openVolume(primary.path);
             mirror = MirrorSession.resume(primary);
           } else if (pick < 92 && state !== 'BACKUP') await mirror.whenInSync({ mirror: name, timeoutMs: 20_000 });
