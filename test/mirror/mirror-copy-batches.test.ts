@@ -12,41 +12,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ScatteredBytes } from '../../src/base/scattered-bytes.js';
 import { createVolume, openVolume } from '../../src/volume/open-volume.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
-import { VolumeBackend } from '../../src/export/volume-backend.js';
 import { MirrorSession } from '../../src/techniques/mirror/mirror-session.js';
 import type { Volume } from '../../src/volume/volume.js';
 import type { WriteInterceptor } from '../../src/volume/write-interceptor.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { killAllServers } from '../server/helpers/serve-process.js';
 import { Prng } from './mirror-fixtures.js';
-import { serveOn, waitForMirror } from './remote-fixtures.js';
-
-/**
- * An export that counts the NBD writes (data and zero fills) it is sent, landing in the request
- * (`write`, `writeZeroes`) or in flight (`writeAsync`, `writeZeroesAsync`: the server's WRITEs in flight).
- */
-class CountingBackend extends VolumeBackend {
-  writes = 0;
-  override write(offsetBytes: number, data: Buffer): void {
-    this.writes++;
-    super.write(offsetBytes, data);
-  }
-  override writeZeroes(offsetBytes: number, length: number): void {
-    this.writes++;
-    super.writeZeroes(offsetBytes, length);
-  }
-  override writeAsync(offsetBytes: number, data: ScatteredBytes): Promise<void> {
-    this.writes++;
-    return super.writeAsync(offsetBytes, data);
-  }
-  override writeZeroesAsync(offsetBytes: number, length: number): Promise<void> {
-    this.writes++;
-    return super.writeZeroesAsync(offsetBytes, length);
-  }
-}
+import { CountingBackend, serveOn, waitForMirror } from './remote-fixtures.js';
 
 const FBA_BLOCKS = 8 * 2048; // 8 MiB
 const CKD_CYLINDERS = 8;

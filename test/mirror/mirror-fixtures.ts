@@ -4,6 +4,7 @@
  * turns (so background copies and sessions interleave with them) until told to stop.
  */
 import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createVolume } from '../../src/api/volume-api.js';
 import type { Volume } from '../../src/volume/volume.js';
@@ -118,4 +119,27 @@ export function randomSparseWriteOf(volume: Volume, prng: Prng): number {
   } else if (pick === 4) volume.writeTrackRecords(track, [record(20_000 + prng.below(36_000))]);
   else volume.writeTrackRecords(track, []);
   return track;
+}
+
+/** The largest record a 3390 track holds with no key (one record per track). */
+export const FULL_TRACK_RECORD = 56664;
+
+/** The bytes a file takes on disk (its allocated blocks). */
+export function allocatedBytes(path: string): number {
+  return statSync(path).blocks * 512;
+}
+
+/** Two small records on every `every`-th track past cylinder 0: a sparse volume. */
+export function writeSparse(volume: Volume, every: number, fill: number): void {
+  for (let t = volume.ckd.heads; t < volume.ckd.trackCount; t += every)
+    volume.writeTrackRecords(t, [
+      { key: Buffer.alloc(0), data: Buffer.alloc(2000, fill) },
+      { key: Buffer.alloc(0), data: Buffer.alloc(1500, fill + 1) },
+    ]);
+}
+
+/** One full-track record on every track past cylinder 0: a dense volume. */
+export function writeFull(volume: Volume, fill: number): void {
+  for (let t = volume.ckd.heads; t < volume.ckd.trackCount; t++)
+    volume.writeTrackRecords(t, [{ key: Buffer.alloc(0), data: Buffer.alloc(FULL_TRACK_RECORD, (t + fill) & 0xff) }]);
 }

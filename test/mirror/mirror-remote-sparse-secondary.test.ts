@@ -8,46 +8,19 @@
  * The secondary's server runs in this process over a counting export, the primary in a `snaptape
  * serve` child (its owning thread blocks on the link); room on disk is read from stat, never timed.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { scatteredLength, type ScatteredBytes } from '../../src/base/scattered-bytes.js';
 import { NbdServer } from '../../src/export/nbd-server.js';
-import { VolumeBackend } from '../../src/export/volume-backend.js';
 import { createVolume, openVolume } from '../../src/volume/open-volume.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { killAllServers } from '../server/helpers/serve-process.js';
-import { serveOn, waitForMirror } from './remote-fixtures.js';
+import { CountingBackend, serveOn, waitForMirror } from './remote-fixtures.js';
+import { allocatedBytes, writeFull, writeSparse } from './mirror-fixtures.js';
 
 const CYLINDERS = 30;
 const HEADS = 15;
-/** The largest record a 3390 track holds with no key (one record per track). */
-const FULL_TRACK_RECORD = 56664;
-
-/** An export that counts the NBD writes it is sent (data and zero fills), and the data bytes. */
-class CountingBackend extends VolumeBackend {
-  writes = 0;
-  dataBytes = 0;
-  override write(offsetBytes: number, data: Buffer): void {
-    this.writes++;
-    this.dataBytes += data.length;
-    super.write(offsetBytes, data);
-  }
-  override writeZeroes(offsetBytes: number, length: number): void {
-    this.writes++;
-    super.writeZeroes(offsetBytes, length);
-  }
-  override writeAsync(offsetBytes: number, data: ScatteredBytes): Promise<void> {
-    this.writes++;
-    this.dataBytes += scatteredLength(data);
-    return super.writeAsync(offsetBytes, data);
-  }
-  override writeZeroesAsync(offsetBytes: number, length: number): Promise<void> {
-    this.writes++;
-    return super.writeZeroesAsync(offsetBytes, length);
-  }
-}
 
 let dir: TempDir | undefined;
 let server: NbdServer | undefined;
@@ -58,25 +31,6 @@ afterEach(async () => {
   dir?.cleanup();
   dir = undefined;
 });
-
-function allocatedBytes(path: string): number {
-  return statSync(path).blocks * 512;
-}
-
-/** Two small records on every `every`-th track past cylinder 0. */
-function writeSparse(volume: Volume, every: number, fill: number): void {
-  for (let t = HEADS; t < volume.ckd.trackCount; t += every)
-    volume.writeTrackRecords(t, [
-      { key: Buffer.alloc(0), data: Buffer.alloc(2000, fill) },
-      { key: Buffer.alloc(0), data: Buffer.alloc(1500, fill + 1) },
-    ]);
-}
-
-/** One full-track record on every track past cylinder 0. */
-function writeFull(volume: Volume, fill: number): void {
-  for (let t = HEADS; t < volume.ckd.trackCount; t++)
-    volume.writeTrackRecords(t, [{ key: Buffer.alloc(0), data: Buffer.alloc(FULL_TRACK_RECORD, (t + fill) & 0xff) }]);
-}
 
 /** Mirrors `primaryPath` onto `secondaryPath` over a link until in sync; returns the secondary's export's counts. */
 async function mirrorRemote(work: string, primaryPath: string, secondaryPath: string): Promise<{ writes: number; dataBytes: number }> {

@@ -6,7 +6,7 @@
  * byte-identical to the primary, and a primary of full tracks is still written a cylinder at a time.
  * The room on disk is read from the files' allocated blocks (stat), never timed.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/volume/open-volume.js';
@@ -14,11 +14,10 @@ import { MirrorSession } from '../../src/techniques/mirror/mirror-session.js';
 import type { Volume } from '../../src/volume/volume.js';
 import type { WriteInterceptor } from '../../src/volume/write-interceptor.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { allocatedBytes, writeFull, writeSparse } from './mirror-fixtures.js';
 
 const CYLINDERS = 30;
 const HEADS = 15;
-/** The largest record a 3390 track holds with no key (one record per track). */
-const FULL_TRACK_RECORD = 56664;
 
 let dir: TempDir | undefined;
 afterEach(() => {
@@ -26,27 +25,8 @@ afterEach(() => {
   dir = undefined;
 });
 
-function allocatedBytes(path: string): number {
-  return statSync(path).blocks * 512;
-}
-
 function identical(a: string, b: string): boolean {
   return readFileSync(a).equals(readFileSync(b));
-}
-
-/** Two small records on every `every`-th track past cylinder 0. */
-function writeSparse(volume: Volume, every: number, fill: number): void {
-  for (let t = HEADS; t < volume.ckd.trackCount; t += every)
-    volume.writeTrackRecords(t, [
-      { key: Buffer.alloc(0), data: Buffer.alloc(2000, fill) },
-      { key: Buffer.alloc(0), data: Buffer.alloc(1500, fill + 1) },
-    ]);
-}
-
-/** One full-track record on every track past cylinder 0. */
-function writeFull(volume: Volume, fill: number): void {
-  for (let t = HEADS; t < volume.ckd.trackCount; t++)
-    volume.writeTrackRecords(t, [{ key: Buffer.alloc(0), data: Buffer.alloc(FULL_TRACK_RECORD, (t + fill) & 0xff) }]);
 }
 
 /** Counts the writes that reach a local secondary's write chain. */

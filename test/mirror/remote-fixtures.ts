@@ -6,6 +6,8 @@
 import { join } from 'node:path';
 import { ControlClient } from '../../src/api/control-client.js';
 import { NbdClient } from '../../src/export/nbd-client.js';
+import { VolumeBackend } from '../../src/export/volume-backend.js';
+import { scatteredLength, type ScatteredBytes } from '../../src/base/scattered-bytes.js';
 import type { SessionInfo } from '../../src/control-api/control-api-types.js';
 import type { MirrorSessionStatus, MirrorStatus } from '../../src/techniques/mirror/mirror-types.js';
 import { SeededRandom } from '../export/helpers/seeded-random.js';
@@ -125,4 +127,32 @@ export async function startShadowWriter(
 
 export function socketIn(dir: string, name: string): string {
   return join(dir, name);
+}
+
+/**
+ * An export that counts the NBD writes (data and zero fills) it is sent, landing in the request
+ * (`write`, `writeZeroes`) or in flight (`writeAsync`, `writeZeroesAsync`: the server's WRITEs in
+ * flight), and the data bytes among them.
+ */
+export class CountingBackend extends VolumeBackend {
+  writes = 0;
+  dataBytes = 0;
+  override write(offsetBytes: number, data: Buffer): void {
+    this.writes++;
+    this.dataBytes += data.length;
+    super.write(offsetBytes, data);
+  }
+  override writeZeroes(offsetBytes: number, length: number): void {
+    this.writes++;
+    super.writeZeroes(offsetBytes, length);
+  }
+  override writeAsync(offsetBytes: number, data: ScatteredBytes): Promise<void> {
+    this.writes++;
+    this.dataBytes += scatteredLength(data);
+    return super.writeAsync(offsetBytes, data);
+  }
+  override writeZeroesAsync(offsetBytes: number, length: number): Promise<void> {
+    this.writes++;
+    return super.writeZeroesAsync(offsetBytes, length);
+  }
 }
