@@ -158,7 +158,9 @@ describe('volumes dasdload makes, read by snaptape', () => {
           } else if (p.kind === 'TEXT') {
             file = `text${i}.txt`;
             const records = Math.floor(room / 80);
-            writeFileSync(join(work, file), Array.from({ length: records }, (_, r) => `${p.name} RECORD ${r} ${'X'.repeat((r * 7 + p.seed) % 50)}\n`).join(''));
+            // dasdload refuses a TEXT line over 80 characters (HHCDL149E): a long name cuts the X's short.
+            const line = (r: number): string => `${p.name} RECORD ${r} ${'X'.repeat((r * 7 + p.seed) % 50)}`.slice(0, 80);
+            writeFileSync(join(work, file), Array.from({ length: records }, (_, r) => `${line(r)}\n`).join(''));
           }
           const space = p.cylinders ? `CYL ${Math.ceil(p.quantity / 8)}` : `TRK ${p.quantity}`;
           lines.push(`${p.name} ${p.kind} ${file} ${space} ${p.secondary} 0 PS ${p.recfm} ${lrecl} ${blksize}`);
