@@ -18,6 +18,7 @@ import type { CckdCompression } from './cckd-layouts.js';
 import { createCckdImage } from './cckd-create.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { PhaseReporter, type OnPhaseProgress } from '../base/phase-progress.js';
+import { fileIdentity, type FileIdentity } from '../base/file-io.js';
 
 export interface CreateImageOptions {
   /** Replace an existing file. */
@@ -31,13 +32,18 @@ export interface CreateImageOptions {
    * volume takes seconds). CCKD and FBA images write no track one by one, so report nothing.
    */
   readonly onProgress?: OnPhaseProgress;
+  /**
+   * Told which file was made (from its descriptor, file-io.ts FileIdentity), before a byte of it is
+   * written: for a caller that renames it later, and must rename only that file (renameOwnFile).
+   */
+  readonly created?: (identity: FileIdentity) => void;
 }
 
 /** Creates the image and returns it open for writing (locked). */
 export function createImage(path: string, geometry: VolumeGeometry, options: CreateImageOptions = {}): ImageBackend {
   if (options.format === 'cckd') {
     if (geometry.kind !== 'ckd') throw new UsageError(`Cannot create ${path} as CCKD: compressed images are CKD volumes (3390, 3380), not FBA`, { path });
-    return createCckdImage(path, geometry, { force: options.force, compression: options.compression });
+    return createCckdImage(path, geometry, { force: options.force, compression: options.compression, created: options.created });
   }
   if (!options.force && existsSync(path)) {
     throw new TargetExistsError(`Cannot create ${path}: the file exists (use --force to replace it)`, { path });
@@ -56,6 +62,7 @@ export function createImage(path: string, geometry: VolumeGeometry, options: Cre
   const slotBytes = unitSlotBytes(geometry);
   const file = new SlotFile({ path, fd, geometry, dataOffsetBytes, slotBytes, readOnly: false, lock });
   try {
+    options.created?.(fileIdentity(fd, path, 'the image'));
     ftruncateSync(fd, dataOffsetBytes + unitCount(geometry) * slotBytes);
     if (geometry.kind === 'ckd') {
       file.writeHeader(
