@@ -5,7 +5,8 @@
  * one transaction; a cartridge file is moved only by these functions, and written only by a tape
  * writer while it is a scratch cartridge in a drive (cartridge-guard.ts).
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { openRegularFile, writeFully } from '../base/file-io.js';
 import { join, resolve } from 'node:path';
 import { fileSha256 } from '../base/file-digest.js';
 import type { Catalog, Db } from '../catalog/catalog.js';
@@ -98,38 +99,61 @@ export function initLibrary(catalog: Catalog, dir: string, options: LibraryInitO
     throw new LibraryError(`Cannot make tape library ${dir}: catalog ${catalog.path} already holds one there`, { library: dir });
   // The cartridges first, then the marker: until the marker exists, the guard does not treat them as cartridges.
   for (const volser of volsers) initTape(cartridgePath(key, volser), { labelled: true, volser });
-  const createdAt = new Date().toISOString();
-  catalog.write((db) => {
-    insertLibrary(db, { path: key, media: media.name, capacityBytes, slots, drives, createdAt });
-    upsertPool(db, key, {
-      name: DEFAULT_POOL,
-      firstVolser: volsers[0] as string,
-      lastVolser: volsers.at(-1) as string,
-      retentionDays,
-      worm: false,
-      storageClass: null,
-    });
-    volsers.forEach((volser, i) =>
-      insertCartridge(db, key, {
-        volser,
-        barcode: barcodeOf(volser, media),
-        pool: DEFAULT_POOL,
-        state: 'scratch',
-        location: 'slot',
-        slot: i + 1,
-        drive: null,
-        worm: false,
-        expiresAt: null,
-        writtenAt: null,
-        setId: null,
-        setSequence: null,
-        sha256: null,
-        vaultUrl: null,
-      }),
+  // The folder was empty, but whoever can write it may have put a link at the marker's name since:
+  // the marker is made new (O_EXCL, file-io.ts SideFileOpen), before the catalog rows, so that a
+  // refusal leaves none, and written through its descriptor once they are in.
+  const markerPath = join(key, LIBRARY_MARKER_FILE);
+  const marker = openRegularFile(markerPath, 'the tape library marker', true, { noFollow: true, exclusive: true }).fd;
+  try {
+    writeCatalogRows();
+    writeFully(
+      marker,
+      Buffer.from(`${JSON.stringify({ format: 'snaptape-library', catalog: resolve(catalog.path) }, null, 2)}\n`),
+      0,
+      markerPath,
+      'the tape library marker',
     );
-  });
-  writeFileSync(join(key, LIBRARY_MARKER_FILE), `${JSON.stringify({ format: 'snaptape-library', catalog: resolve(catalog.path) }, null, 2)}\n`);
+  } catch (error) {
+    closeSync(marker);
+    // Ours (made above): an empty marker would make the folder no library anyone can use.
+    rmSync(markerPath, { force: true });
+    throw error;
+  }
+  closeSync(marker);
   return listLibrary(catalog, key);
+
+  function writeCatalogRows(): void {
+    const createdAt = new Date().toISOString();
+    catalog.write((db) => {
+      insertLibrary(db, { path: key, media: media.name, capacityBytes, slots, drives, createdAt });
+      upsertPool(db, key, {
+        name: DEFAULT_POOL,
+        firstVolser: volsers[0] as string,
+        lastVolser: volsers.at(-1) as string,
+        retentionDays,
+        worm: false,
+        storageClass: null,
+      });
+      volsers.forEach((volser, i) =>
+        insertCartridge(db, key, {
+          volser,
+          barcode: barcodeOf(volser, media),
+          pool: DEFAULT_POOL,
+          state: 'scratch',
+          location: 'slot',
+          slot: i + 1,
+          drive: null,
+          worm: false,
+          expiresAt: null,
+          writtenAt: null,
+          setId: null,
+          setSequence: null,
+          sha256: null,
+          vaultUrl: null,
+        }),
+      );
+    });
+  }
 }
 
 /** The library at `dir`: its settings, pools, and every cartridge with its state, place and file path. */
