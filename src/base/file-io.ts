@@ -14,8 +14,24 @@
  *   whole, and refuses it from its size, unread, past a bound (a sparse file of gigabytes costs
  *   its maker nothing).
  */
-import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, read, readSync, renameSync, write, writeSync, writev, writevSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  read,
+  readSync,
+  renameSync,
+  write,
+  writeSync,
+  writev,
+  writevSync,
+} from 'node:fs';
 import { open as openAsync, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { IoError, type SnaptapeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -329,6 +345,31 @@ function requireOwnRegularFile(path: string, what: string, stat: { isFile(): boo
       { path, hardLink: true, links: stat.nlink },
     );
   }
+}
+
+/**
+ * Makes the folder `path` (its parents too, as needed), or takes the one there, only as a folder of
+ * its own: a symbolic link at its name (to a folder elsewhere, which whoever can write the folder
+ * above may put there), or anything else that is no folder, is refused with an IoError naming it,
+ * before a file is made in it. Side files are then made in it by name (openRegularFile, noFollow
+ * for the file's own name), which would otherwise land in the folder the link names. Checked when
+ * called: a caller asks again right before it makes files there (Node has no openat(2)).
+ */
+export function ownFolder(path: string, what: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(path);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'EEXIST') throw translateIoError(error, `make ${what}`, path);
+  }
+  const stat = lstatSync(path, { throwIfNoEntry: false });
+  if (stat?.isDirectory() === true) return;
+  const found = stat === undefined ? 'it is gone' : stat.isSymbolicLink() ? 'it is a symbolic link' : 'it is not a folder';
+  throw new IoError(`Cannot use ${what} ${path}: ${found}, and ${what} is used only as a folder of its own`, {
+    path,
+    notFolder: true,
+    ...(stat?.isSymbolicLink() === true ? { symbolicLink: true } : {}),
+  });
 }
 
 /** Which file a descriptor holds (device and inode): what `renameOwnFile` compares a name with. */
