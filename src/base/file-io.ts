@@ -389,6 +389,24 @@ export function fileIdentity(fd: number, path: string, what: string): FileIdenti
 }
 
 /**
+ * Refuses (IoError naming it) the file open as `fd` unless it is the one `identity` names: a file
+ * snaptape made and holds, opened again by its name (on another thread, or to finish it), where
+ * whoever can write the folder may have put a link or another file meanwhile. Nothing of it is
+ * changed; the caller closes `fd`.
+ */
+export function requireSameFile(fd: number, identity: FileIdentity, path: string, what: string, since: string): void {
+  const now = fileIdentity(fd, path, what);
+  if (now.dev === identity.dev && now.ino === identity.ino) return;
+  throw new IoError(
+    `Cannot write ${what} ${path}: it is not the file ${since} (a link or another file was put at its name meanwhile), so it is left as it was`,
+    {
+      path,
+      replaced: true,
+    },
+  );
+}
+
+/**
  * Renames `from` over `to` only while the name `from` still holds the file `identity` names (made
  * by snaptape, exclusively, and written through its descriptor, never reopened by the name). Whoever
  * can write the folder can rename another file or a link into `from`'s place meanwhile: it is

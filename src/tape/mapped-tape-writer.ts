@@ -11,7 +11,7 @@
  * - `finish` writes labels and tapemarks, then re-reads the tape and checks it against the plan.
  */
 import { closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, statSync, type Stats } from 'node:fs';
-import { openRegularFile, writevFully } from '../base/file-io.js';
+import { fileIdentity, openRegularFile, writevFully, type FileIdentity } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
 import { NoSpaceError, TapeFormatError, TargetExistsError, UsageError } from '../errors/snaptape-error.js';
@@ -118,6 +118,8 @@ export class MappedTapeWriter {
   readonly fd: number;
   /** Where the tape starts in the file (0 for a tape file; N0 × 512 on an FBA volume). */
   readonly baseOffsetBytes: number;
+  /** The file `fd` is: what another descriptor of the tape, opened by its name, must be too (file-io.ts requireSameFile). */
+  readonly identity: FileIdentity;
   // Main thread only.
   private closed = false;
 
@@ -126,6 +128,7 @@ export class MappedTapeWriter {
     this.plan = plan;
     this.fd = fd;
     this.baseOffsetBytes = baseOffsetBytes;
+    this.identity = fileIdentity(fd, path, 'the tape');
   }
 
   /**

@@ -10,8 +10,8 @@
  */
 import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileIdentity } from '../base/file-io.js';
-import { IoError, LockedError } from '../errors/snaptape-error.js';
+import { requireSameFile } from '../base/file-io.js';
+import { LockedError } from '../errors/snaptape-error.js';
 import { fileHolderElsewhere, liveLockOwner, lockImage, type ImageLock } from '../image/image-lock.js';
 import { checkCartridgeWritable } from '../library/cartridge-guard.js';
 
@@ -105,15 +105,9 @@ function realFolderOf(path: string): string | undefined {
  * check was made new (O_EXCL, `mustCreate`): it is held now, and must be the file made.
  */
 export function requireCheckedTape(lock: ImageLock, fd: number, path: string): void {
-  const opened = fileIdentity(fd, path, 'the tape');
   // Made new (none was there at the check): held now, by its name, which must still give this file.
   if (lock.checkedFile() === undefined) lock.holdFile();
-  const checked = lock.checkedFile();
-  if (checked !== undefined && checked.dev === opened.dev && checked.ino === opened.ino) return;
-  throw new IoError(
-    `Cannot write tape ${path}: the file opened is not the one its lock checked (a link or another file was put at its name meanwhile), so it is left as it was`,
-    { path, replaced: true },
-  );
+  requireSameFile(fd, lock.checkedFile() ?? { dev: -1, ino: -1 }, path, 'tape', 'its lock checked');
 }
 
 /** Whether the writer under `lock` must make the tape new (O_EXCL): there was none to check and hold when the lock was taken. */
