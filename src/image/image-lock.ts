@@ -227,9 +227,9 @@ function holdFileOf(imagePath: string, lockPath: string, action: string): { read
     // Read-only and non-blocking: a FIFO or a device is opened without waiting, and not held.
     fd = openSync(imagePath, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
-    // Nothing there yet (its writer holds it once it has made it), or not ours to read (then what it is, by its name).
-    const stat = statSync(imagePath, { throwIfNoEntry: false });
-    return stat === undefined ? {} : { identity: { dev: stat.dev, ino: stat.ino } };
+    // Nothing there yet (its writer holds it once it has made it), or not ours to read (then what it
+    // is, by its name; nothing known of a name that cannot be looked at either, a loop of links).
+    return { identity: identityByName(imagePath) };
   }
   try {
     const stat = fstatSync(fd, { bigint: true });
@@ -266,6 +266,16 @@ function holdFileOf(imagePath: string, lockPath: string, action: string): { read
   } catch (error) {
     closeSync(fd);
     throw error;
+  }
+}
+
+/** The device and inode of what `path` names, links followed; undefined when nothing can be looked at there. */
+function identityByName(path: string): FileIdentity | undefined {
+  try {
+    const stat = statSync(path, { throwIfNoEntry: false });
+    return stat === undefined ? undefined : { dev: stat.dev, ino: stat.ino };
+  } catch {
+    return undefined;
   }
 }
 
