@@ -131,3 +131,14 @@ describe('a span writes each volume only as the file its lock checked', () => {
     expect(existsSync(victim), 'nothing is made where the link points').toBe(false);
   });
 });
+
+describe('tape init --force on a name that cannot be looked at', () => {
+  it('a loop of symbolic links at the name is refused with a typed error naming it', () => {
+    const tape = d('loop.aws');
+    symlinkSync(tape, tape);
+    expectRefused(
+      thrown(() => initTape(tape, { labelled: true, volser: 'V00004', force: true })),
+      tape,
+    );
+  });
+});
