@@ -193,7 +193,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
     // geometry a new volume takes from them against the device type and the tape's data.
     requireLabelsMatch('restore from', tape);
     if (options.newVolume) checkRecordedGeometry(tape);
-    const volume = options.newVolume ? createTarget(tape, options) : openVolume(options.to);
+    const volume = options.newVolume ? createTarget(tape, chosen, options) : openVolume(options.to);
     let restored = false;
     let hash: BackgroundSha256 | undefined;
     try {
@@ -296,7 +296,7 @@ function removeNewVolume(path: string): void {
   rmSync(sizeStorePath(path), { force: true });
 }
 
-function createTarget(tape: BackupTape, options: RestoreOptions): Volume {
+function createTarget(tape: BackupTape, chosen: readonly TapeElement[], options: RestoreOptions): Volume {
   if (existsSync(options.to) && !options.force)
     throw new TargetExistsError(`Cannot restore into a new volume ${options.to}: the file exists (use --force)`, { path: options.to });
   const source = tape.source;
@@ -304,6 +304,16 @@ function createTarget(tape: BackupTape, options: RestoreOptions): Volume {
   if (source.kind === 'fba') return createVolume(options.to, { type: 'fba', blocks: source.size, volser: source.volser || 'FBA001', force: options.force });
   const type = options.type ?? source.typeName;
   const cylinders = options.cylinders ?? (options.type ? undefined : source.size);
+  // The tracks a whole-volume element restores are written, each of them, before the volume is
+  // used (a restore that fails removes it): formatting them first would write every slot twice.
+  const restored = chosen.find((e) => e.description.kind === 'volume')?.blockCount ?? 0;
   // A whole-volume restore brings its own track 0 and VTOC; a data set restore needs a fresh VTOC.
-  return createVolume(options.to, { type, cylinders, volser: source.volser || 'RESTOR', vtocTracks: wholeVolume ? 0 : undefined, force: options.force });
+  return createVolume(options.to, {
+    type,
+    cylinders,
+    volser: source.volser || 'RESTOR',
+    vtocTracks: wholeVolume ? 0 : undefined,
+    force: options.force,
+    tracksWrittenByCaller: restored,
+  });
 }
