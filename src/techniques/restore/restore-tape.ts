@@ -193,9 +193,17 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
     // geometry a new volume takes from them against the device type and the tape's data.
     requireLabelsMatch('restore from', tape);
     if (options.newVolume) checkRecordedGeometry(tape);
-    const volume = options.newVolume ? createTarget(tape, chosen, options) : openVolume(options.to);
+    // The hash worker of a streamed restore starts before the target is made: its start-up (a
+    // thread, its modules) then overlaps the making, instead of the first windows' wait for it.
+    const hash = streamed ? new BackgroundSha256(tapePath) : undefined;
+    let volume: Volume;
+    try {
+      volume = options.newVolume ? createTarget(tape, chosen, options) : openVolume(options.to);
+    } catch (error) {
+      hash?.close();
+      throw error;
+    }
     let restored = false;
-    let hash: BackgroundSha256 | undefined;
     try {
       // Everything about the target is checked before the first byte is written.
       const ckd = tape.source.kind === 'ckd';
@@ -211,7 +219,6 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
         : [];
       freeReallocatedNamesakes(volume, datasets);
       tape.progress.begin('copy', blocksOf(chosen), 'blocks');
-      if (streamed) hash = new BackgroundSha256(tapePath);
       const location = volume.backend.location();
       const writebackPath = location.kind === 'file' ? location.path : undefined;
       const written = chosen.map((e, i) => {
