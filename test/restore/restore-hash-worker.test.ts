@@ -89,7 +89,7 @@ describe(`restore --new-volume of a dense ${CYLINDERS}-cylinder 3390, every othe
   });
 });
 
-describe(`restore onto an existing ${CYLINDERS}-cylinder 3390 (verified on the worker, then written), every other block in two chunks`, () => {
+describe(`restore onto an existing ${CYLINDERS}-cylinder 3390 (verified first, then written), every other block in two chunks`, () => {
   it('gives an image cmp-identical to the source', () => {
     runSnaptapeOk(['init', at('existing.ckd'), '--type', '3390', '--cyls', String(CYLINDERS), '--volser', 'OLD001']);
     runSnaptapeOk(['restore', at('split.aws'), '--to', at('existing.ckd')]);

@@ -249,12 +249,11 @@ export interface VerifiedElements {
  * checkElement of each of `elements`, with the checks of the pass that verifies an element
  * (tape-trust.ts verifyPassCheck): what `verify`, a restore and a chain's restore require of the
  * blocks before they trust them. A block that does not fit its element is thrown in the pass; the
- * rest waits for `settle`, which the caller calls once it has dealt with the digests. `hash`: where
- * the SHA-256 runs (a restore's worker); this thread by default.
+ * rest waits for `settle`, which the caller calls once it has dealt with the digests.
  */
-export function checkElementsVerified(tape: BackupTape, elements: readonly TapeElement[], hash?: BlockHash): VerifiedElements {
+export function checkElementsVerified(tape: BackupTape, elements: readonly TapeElement[]): VerifiedElements {
   const passes = elements.map((e) => verifyPassCheck(tape, e));
-  const checks = elements.map((e, i) => checkElement(tape, e, passes[i]!.visit, hash));
+  const checks = elements.map((e, i) => checkElement(tape, e, passes[i]!.visit));
   return { checks, settle: () => passes.forEach((pass, i) => pass.settle(checks[i]!)) };
 }
 

@@ -178,31 +178,29 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
     // any other target only after every element verified.
     const streamed = options.newVolume === true && !existsSync(options.to) && chosen.every((e) => e.description.kind !== 'dataset');
     const checks: ElementCheck[] = [];
-    // The SHA-256 runs on a worker thread (background-hash.ts), overlapping this thread's reads of
-    // the tape: in the pass that verifies it before any other target is touched, and in a streamed
-    // restore's one pass, where it overlaps the writes too. It starts before the target is made, so
-    // that its start-up (a thread, its modules) overlaps the making.
-    const hash = new BackgroundSha256(tapePath);
+    if (!streamed) {
+      tape.progress.begin('sha256', blocksOf(chosen), 'blocks');
+      // Each block is checked in the pass that hashes it (tape-trust.ts verifyPassCheck): it fits its
+      // element, and a data set's is a track image (its tracks are placed by their home addresses).
+      // A digest that does not match is reported first, as the damage it is.
+      const verified = checkElementsVerified(tape, chosen);
+      checks.push(...verified.checks);
+      const bad = checks.find((c) => !c.ok);
+      if (bad) throw digestMismatch(tapePath, bad);
+      verified.settle();
+    }
+    // The labels are trusted only as far as they are checked: against their digest, and the
+    // geometry a new volume takes from them against the device type and the tape's data.
+    requireLabelsMatch('restore from', tape);
+    if (options.newVolume) checkRecordedGeometry(tape);
+    // The hash worker of a streamed restore starts before the target is made: its start-up (a
+    // thread, its modules) then overlaps the making, instead of the first windows' wait for it.
+    const hash = streamed ? new BackgroundSha256(tapePath) : undefined;
     let volume: Volume;
     try {
-      if (!streamed) {
-        tape.progress.begin('sha256', blocksOf(chosen), 'blocks');
-        // Each block is checked in the pass that hashes it (tape-trust.ts verifyPassCheck): it fits its
-        // element, and a data set's is a track image (its tracks are placed by their home addresses).
-        // A digest that does not match is reported first, as the damage it is.
-        const verified = checkElementsVerified(tape, chosen, hash);
-        checks.push(...verified.checks);
-        const bad = checks.find((c) => !c.ok);
-        if (bad) throw digestMismatch(tapePath, bad);
-        verified.settle();
-      }
-      // The labels are trusted only as far as they are checked: against their digest, and the
-      // geometry a new volume takes from them against the device type and the tape's data.
-      requireLabelsMatch('restore from', tape);
-      if (options.newVolume) checkRecordedGeometry(tape);
       volume = options.newVolume ? createTarget(tape, chosen, options) : openVolume(options.to);
     } catch (error) {
-      hash.close();
+      hash?.close();
       throw error;
     }
     let restored = false;
@@ -224,7 +222,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
       const location = volume.backend.location();
       const writebackPath = location.kind === 'file' ? location.path : undefined;
       const written = chosen.map((e, i) => {
-        const pass = streamed ? streamedPass(tape, e, hash, writebackPath, (check) => (checks[i] = check)) : readPass(tape, e);
+        const pass = hash ? streamedPass(tape, e, hash, writebackPath, (check) => (checks[i] = check)) : readPass(tape, e);
         if (!ckd) return restoreFbaBlocks(volume, tape, e, pass);
         if (e.description.kind === 'volume') {
           const tracks = restoreVolumeElement(volume, tape, e, pass);
@@ -237,7 +235,7 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
       restored = true;
       return { to: options.to, newVolume: options.newVolume ?? false, elements: checks.map((c, i) => ({ ...c, unitsWritten: written[i] as number })) };
     } finally {
-      hash.close();
+      hash?.close();
       volume.close();
       if (!restored && options.newVolume) removeNewVolume(options.to);
     }
