@@ -7,6 +7,8 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readsInto, type ReadTarget } from '../../src/base/socket-reads-into.js';
+import { BufferPool } from '../../src/export/buffer-pool.js';
+import { FrameReader } from '../../src/export/frame-reader.js';
 
 /** A target over one reused buffer that keeps a copy of every read. */
 class CopyingTarget implements ReadTarget {
@@ -89,5 +91,35 @@ describe('readsInto', () => {
     });
     expect((await exchange(port, Buffer.alloc(1000, 1))).toString()).toBe('got 1000');
     expect(target.rooms).toBe(0);
+  });
+
+  it('gives a frame reader over slabs where the server paused the socket, and a plain one where it did not', async () => {
+    for (const pauseOnConnect of [true, false]) {
+      const seen: { slabs: boolean | undefined; frames: number[] } = { slabs: undefined, frames: [] };
+      const port = await listen({ pauseOnConnect }, (accepted) => {
+        const { reader, socket } = FrameReader.adopting(accepted, {
+          readAheadBytes: 1 << 20,
+          maxFrameBytes: 1 << 20,
+          pool: new BufferPool(4 << 20),
+          allowHalfOpen: true,
+        });
+        seen.slabs = reader.readsIntoSlabs;
+        void (async () => {
+          // Bounded: 64 frames, then the peer ends.
+          for (let i = 0; i < 64; i++) {
+            const frame = await reader.readExact(50_000);
+            seen.frames.push(frame.every((byte) => byte === i) ? i : -1);
+          }
+          socket.end(Buffer.from('done'));
+        })();
+      });
+      const sent = Buffer.concat(Array.from({ length: 64 }, (_, i) => Buffer.alloc(50_000, i)));
+      expect((await exchange(port, sent)).toString()).toBe('done');
+      expect(seen.slabs).toBe(pauseOnConnect);
+      expect(seen.frames).toEqual(Array.from({ length: 64 }, (_, i) => i));
+      const closing = server;
+      server = undefined;
+      await new Promise<void>((resolve) => closing?.close(() => resolve()));
+    }
   });
 });
