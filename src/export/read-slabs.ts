@@ -16,7 +16,10 @@
  * - a hold never released only keeps its slab from reuse (the garbage collector takes it): it can
  *   never let a read overwrite bytes in use;
  * - slabs in use are bounded by the bytes held (the connection's read-ahead and its WRITEs in
- *   flight), each slab at most READ_SLAB_BYTES; retained free ones by the pool's bound.
+ *   flight), each slab at most READ_SLAB_BYTES; retained free ones by the pool's bound;
+ * - the first slab is small (FIRST_SLAB_BYTES): a connection whose reads are consumed at once (a
+ *   handshake, READ requests, an idle client) keeps only that; the first read still held when the
+ *   next comes moves it to full slabs. So a flood of connections that send little holds little.
  */
 import { assert, assertInteger } from '../base/assert.js';
 import type { BufferPool } from './buffer-pool.js';
@@ -25,6 +28,8 @@ import type { BufferPool } from './buffer-pool.js';
 export const READ_SLAB_BYTES = 1024 * 1024;
 /** A current slab with less room than this is left for a fresh one (a read of less would cost syscalls). */
 export const MIN_READ_ROOM_BYTES = 128 * 1024;
+/** The slab a connection starts with. */
+export const FIRST_SLAB_BYTES = MIN_READ_ROOM_BYTES;
 
 /** One slab of read memory: filled from its start, bytes held until released. */
 export class ReadSlab {
@@ -45,7 +50,7 @@ export class ReadSlabs {
 
   constructor(pool: BufferPool) {
     this.pool = pool;
-    this.current = new ReadSlab(pool.take(READ_SLAB_BYTES));
+    this.current = new ReadSlab(pool.take(FIRST_SLAB_BYTES));
   }
 
   /** Where the next read lands: at least MIN_READ_ROOM_BYTES that hold nothing in use. */

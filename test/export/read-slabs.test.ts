@@ -5,36 +5,45 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BufferPool } from '../../src/export/buffer-pool.js';
-import { MIN_READ_ROOM_BYTES, READ_SLAB_BYTES, ReadSlabs, type ReadSlab } from '../../src/export/read-slabs.js';
+import { FIRST_SLAB_BYTES, MIN_READ_ROOM_BYTES, READ_SLAB_BYTES, ReadSlabs, type ReadSlab } from '../../src/export/read-slabs.js';
 import { SeededRandom } from './helpers/seeded-random.js';
 
 describe('ReadSlabs', () => {
-  it('starts the current slab again once nothing in it is held', () => {
+  it('keeps its small first slab while every read is consumed before the next, starting it again each time', () => {
     const slabs = new ReadSlabs(new BufferPool(8 * READ_SLAB_BYTES));
     const room = slabs.room();
-    expect(room.length).toBe(READ_SLAB_BYTES);
-    const read = slabs.landed(1000, room);
-    expect(slabs.room().byteOffset).toBe(room.byteOffset + 1000);
-    slabs.release(read.slab, 1000);
-    const again = slabs.room();
-    expect(again.buffer).toBe(room.buffer);
-    expect(again.byteOffset).toBe(room.byteOffset);
+    expect(room.length).toBe(FIRST_SLAB_BYTES);
+    // Bounded: a few reads.
+    for (let i = 0; i < 5; i++) {
+      const read = slabs.landed(1000, slabs.room());
+      slabs.release(read.slab, 1000);
+      const again = slabs.room();
+      expect(again.buffer).toBe(room.buffer);
+      expect(again.byteOffset).toBe(room.byteOffset);
+      expect(again.length).toBe(FIRST_SLAB_BYTES);
+    }
   });
 
-  it('leaves a slab with too little room for a fresh one, and takes it back from the pool once released', () => {
+  it('leaves a slab with too little room for a full fresh one, and takes it back from the pool once released', () => {
     const pool = new BufferPool(8 * READ_SLAB_BYTES);
     const slabs = new ReadSlabs(pool);
     const first = slabs.room();
-    const held = slabs.landed(READ_SLAB_BYTES - MIN_READ_ROOM_BYTES + 1, first);
+    const held = slabs.landed(1000, first);
+    const full = slabs.room();
+    expect(full.buffer).not.toBe(first.buffer);
+    expect(full.length).toBe(READ_SLAB_BYTES);
+    slabs.release(held.slab, 1000);
+    expect(pool.retained).toBe(FIRST_SLAB_BYTES);
+    // A full slab left with too little room goes the same way.
+    const big = slabs.landed(READ_SLAB_BYTES - MIN_READ_ROOM_BYTES + 1, full);
     const next = slabs.room();
-    expect(next.buffer).not.toBe(first.buffer);
+    expect(next.buffer).not.toBe(full.buffer);
     expect(next.length).toBe(READ_SLAB_BYTES);
-    expect(pool.retained).toBe(0);
-    slabs.release(held.slab, held.bytes.length);
-    expect(pool.retained).toBe(READ_SLAB_BYTES);
-    // The next slab needed is that one again.
+    slabs.release(big.slab, big.bytes.length);
+    expect(pool.retained).toBe(FIRST_SLAB_BYTES + READ_SLAB_BYTES);
+    // The next full slab needed is that one again.
     slabs.landed(READ_SLAB_BYTES - MIN_READ_ROOM_BYTES + 1, next);
-    expect(slabs.room().buffer).toBe(first.buffer);
+    expect(slabs.room().buffer).toBe(full.buffer);
   });
 
   it('refuses a read that did not land in the last room given', () => {
