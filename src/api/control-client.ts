@@ -285,14 +285,15 @@ export class ControlClient {
 
   /**
    * The IoError for a request that got no answer. `reused`: it went out on a kept-alive connection
-   * and no answer had begun: a reset there is the server closing that connection as idle (its
-   * keep-alive timeout, or dropped as the connection idle longest to make room: one with a request
-   * in progress is never dropped) before it read the request, which may then be sent again.
+   * and no answer had begun: a reset there, or a write that found it closed (EPIPE: the close and
+   * the request crossed), is the server closing that connection as idle (its keep-alive timeout,
+   * or dropped as the connection idle longest to make room: one with a request in progress is never
+   * dropped) before it read the request, which may then be sent again.
    */
   private unreachable(error: Error, reused = false): SnaptapeError {
     const { code, syscall } = error as NodeJS.ErrnoException;
     const queueFull = code === 'EAGAIN' && syscall === 'connect';
-    const idleClosed = reused && code === 'ECONNRESET';
+    const idleClosed = reused && (code === 'ECONNRESET' || code === 'EPIPE');
     const failure = new IoError(
       `Cannot reach the snaptape server at ${this.address}: ${error.message}${queueFull ? ' (its connection queue stayed full)' : ''}`,
       { server: this.address },

@@ -1,5 +1,6 @@
 /**
- * Where one file's reads "in flight" run: in line on the calling thread, or on libuv's thread pool.
+ * Where one file's reads "in flight" (and its small writes) run: in line on the calling thread, or on
+ * libuv's thread pool.
  * The NBD server keeps several READs in flight (Volume.readFlatIntoAsync); which of the two is
  * faster depends on whether the page cache holds the bytes:
  * - cached, a read is a copy of memory: in line it costs that copy and nothing else; on the pool it
@@ -19,8 +20,13 @@
  * the pool, took 1.21-1.31× the time cold and about the same cached (0.98-1.06×), at 1.24-1.34× and
  * 1.11-1.14× the CPU of reads placed this way.
  *
- * Writes stay on the pool (SlotFile.writeUnitsAsync): placed the same way they were 1.43× slower on
- * a cold image, where the kernel holds writes back at its dirty limit whatever the last one took.
+ * Writes larger than WRITE_INLINE_MAX_BYTES stay on the pool (SlotFile.writeUnitsAsync): placed the
+ * same way they were 1.43× slower on a cold image, where the kernel holds writes back at its dirty
+ * limit whatever the last one took. Smaller ones (a track's used bytes from a mirror link, a zero
+ * fill's page) are placed by this rule, with a placement of their own: for them the hand-over to a
+ * pool thread and back costs more than the copy into the page cache, and a remote mirror's copy of
+ * sparse tracks makes one per track (bench/RESULTS.md section 7: the secondary's server used about
+ * 30% less CPU). One that the dirty limit holds back moves the file's small writes to the pool.
  *
  * Main thread only (the thread that owns the file's volume).
  */
@@ -29,14 +35,18 @@
 export const INLINE_LIMIT_MS = 2;
 /** Runs in a row on the pool, each within INLINE_LIMIT_MS, that bring them back in line. */
 export const POOL_RUNS_TO_RETURN = 16;
-/** Larger ones always run on the pool. */
+/** Larger reads always run on the pool. */
 export const INLINE_MAX_BYTES = 4 * 1024 * 1024;
+/** Larger writes always run on the pool: a 3390 track slot (56,832 bytes) and less may run in line. */
+export const WRITE_INLINE_MAX_BYTES = 64 * 1024;
 
 export type IoPlace = 'inline' | 'pool';
 
 export class IoPlacement {
   // Set once.
   private readonly now: () => number;
+  /** Larger ones always run on the pool. */
+  private readonly maxInlineBytes: number;
   // Main thread only.
   private place: IoPlace = 'inline';
   private fixed: IoPlace | undefined;
@@ -44,8 +54,9 @@ export class IoPlacement {
   /** Runs in line and on the pool so far, and the moves from in line to the pool. */
   readonly counts = { inline: 0, pool: 0, movesToPool: 0 };
 
-  constructor(now: () => number = () => performance.now()) {
+  constructor(now: () => number = () => performance.now(), maxInlineBytes: number = INLINE_MAX_BYTES) {
     this.now = now;
+    this.maxInlineBytes = maxInlineBytes;
   }
 
   /** Where the next read of a few bytes goes. */
@@ -77,7 +88,7 @@ export class IoPlacement {
    */
   async run(lengthBytes: number, inline: () => void, pooled: () => Promise<void>): Promise<void> {
     const started = this.now();
-    if (this.place === 'inline' && (lengthBytes <= INLINE_MAX_BYTES || this.fixed === 'inline')) {
+    if (this.place === 'inline' && (lengthBytes <= this.maxInlineBytes || this.fixed === 'inline')) {
       this.counts.inline += 1;
       inline();
       if (this.fixed === undefined && this.now() - started > INLINE_LIMIT_MS) this.moveToPool();
@@ -85,7 +96,7 @@ export class IoPlacement {
     }
     this.counts.pool += 1;
     await pooled();
-    if (this.fixed !== undefined || lengthBytes > INLINE_MAX_BYTES || this.place === 'inline') return;
+    if (this.fixed !== undefined || lengthBytes > this.maxInlineBytes || this.place === 'inline') return;
     if (this.now() - started > INLINE_LIMIT_MS) {
       this.fastOnPool = 0;
       return;

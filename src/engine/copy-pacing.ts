@@ -7,8 +7,9 @@
  *
  * Layout (BigInt64 words): 0 units copied, 1 bytes copied, 2 pause until (ms since the epoch),
  * 3 start (ms since the epoch), 4 batches logged; then a ring of the last TRACE_ENTRIES batches,
- * two words each (when it landed, ms since the epoch; the units copied with it): the copy's event
- * timestamps, which show its pauses and its rate to whoever reads them (`copyTrace`).
+ * three words each (when it landed, ms since the epoch; the units copied with it; the pause in
+ * force once it was counted, its end in ms since the epoch, or 0): the copy's event timestamps,
+ * which show its pauses and its rate to whoever reads them (`copyTrace`).
  *
  * Decision: the pause after M units starts when the batch that reaches M completes (a batch is one
  * cylinder), and every thread holds before its next batch until it ends; a batch already in flight
@@ -26,8 +27,9 @@ export interface PacingPlan {
 
 const WORD = { units: 0, bytes: 1, pauseUntil: 2, started: 3, traced: 4 } as const;
 const WORDS = 5;
-/** Batches kept in the trace: a cylinder each, so the last ~1,000 cylinders of a copy (32 KiB). */
+/** Batches kept in the trace: a cylinder each, so the last 2,048 cylinders of a copy (48 KiB). */
 export const TRACE_ENTRIES = 2048;
+const TRACE_WORDS = 3;
 
 /** One batch of the background copy, as the trace keeps it. */
 export interface CopyTraceEntry {
@@ -35,6 +37,8 @@ export interface CopyTraceEntry {
   readonly atMs: number;
   /** Units copied by the whole copy with this batch. */
   readonly unitsAfter: number;
+  /** The end of the pause in force once it was counted (ms since the epoch), or 0 for none. */
+  readonly pauseUntilMs: number;
 }
 
 export interface PacingOptions {
@@ -44,7 +48,7 @@ export interface PacingOptions {
 }
 
 export function createPacing(options: PacingOptions = {}): PacingPlan {
-  const buffer = new SharedArrayBuffer((WORDS + 2 * TRACE_ENTRIES) * 8);
+  const buffer = new SharedArrayBuffer((WORDS + TRACE_WORDS * TRACE_ENTRIES) * 8);
   new BigInt64Array(buffer)[WORD.started] = BigInt(Date.now());
   return { buffer, bytesPerSecond: options.bytesPerSecond ?? 0, pauseAfterUnits: options.pauseAfterUnits ?? 0, pauseMs: options.pauseMs ?? 0 };
 }
@@ -78,11 +82,11 @@ export class Pacing {
     const { pauseAfterUnits: m, pauseMs, bytesPerSecond } = this.plan;
     const before = Number(Atomics.add(this.words, WORD.units, BigInt(units)));
     const totalBytes = Number(Atomics.add(this.words, WORD.bytes, BigInt(bytes))) + bytes;
-    if (units > 0) this.trace(now, before + units);
     const crossed = m > 0 && pauseMs > 0 && Math.floor((before + units) / m) > Math.floor(before / m);
     // A batch that another thread finishes inside a running pause moves its end: the copy as a
     // whole then stops for the full pause after its last write, not just after the first thread's.
     if (crossed || (units > 0 && pauseMs > 0 && this.holdMs(now) > 0)) this.pauseUntil(now + pauseMs);
+    if (units > 0) this.trace(now, before + units);
     let hold = this.holdMs(now);
     if (bytesPerSecond > 0) {
       const dueMs = Number(Atomics.load(this.words, WORD.started)) + (totalBytes / bytesPerSecond) * 1000;
@@ -92,9 +96,11 @@ export class Pacing {
   }
 
   private trace(atMs: number, unitsAfter: number): void {
-    const slot = WORDS + 2 * (Number(Atomics.add(this.words, WORD.traced, 1n)) % TRACE_ENTRIES);
+    const slot = WORDS + TRACE_WORDS * (Number(Atomics.add(this.words, WORD.traced, 1n)) % TRACE_ENTRIES);
+    const pauseUntil = Atomics.load(this.words, WORD.pauseUntil);
     Atomics.store(this.words, slot, BigInt(atMs));
     Atomics.store(this.words, slot + 1, BigInt(unitsAfter));
+    Atomics.store(this.words, slot + 2, pauseUntil > BigInt(atMs) ? pauseUntil : 0n);
   }
 
   /** Moves the shared "pause until" later, never earlier. */
@@ -113,8 +119,12 @@ export function copyTrace(plan: PacingPlan): CopyTraceEntry[] {
   const count = Number(Atomics.load(words, WORD.traced));
   const entries: CopyTraceEntry[] = [];
   for (let i = Math.max(0, count - TRACE_ENTRIES); i < count; i++) {
-    const slot = WORDS + 2 * (i % TRACE_ENTRIES);
-    entries.push({ atMs: Number(Atomics.load(words, slot)), unitsAfter: Number(Atomics.load(words, slot + 1)) });
+    const slot = WORDS + TRACE_WORDS * (i % TRACE_ENTRIES);
+    entries.push({
+      atMs: Number(Atomics.load(words, slot)),
+      unitsAfter: Number(Atomics.load(words, slot + 1)),
+      pauseUntilMs: Number(Atomics.load(words, slot + 2)),
+    });
   }
   return entries.sort((a, b) => a.atMs - b.atMs || a.unitsAfter - b.unitsAfter);
 }

@@ -6,6 +6,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { readFully, requireSameFile, writeFully, writevFully, type FileIdentity } from '../base/file-io.js';
+import { pageSpans, type FlatSpan } from '../base/page-spans.js';
 import { translateIoError } from '../errors/io-error.js';
 import type { FileUnitLocation } from '../image/image-backend.js';
 import type { CopyTarget, SourceMap } from './copy-plan.js';
@@ -271,9 +272,6 @@ export interface FlatWrite {
   readonly data: Buffer;
 }
 
-/** The file's page: a write that covers whole pages never makes the kernel read one first. */
-const PAGE_BYTES = 4096;
-
 /**
  * The writes that put `writes` (ascending units) in place. Consecutive whole slots go as one run
  * (a view when the payloads already lie end to end in memory, as a RunUnitSource's do; else one
@@ -302,18 +300,15 @@ export function slotRuns(writes: readonly UnitWrite[], slotBytes: number, target
 
 /** The spans of one run of whole slots (`data`, at flat `offsetBytes`) that may differ from the target. */
 function changedSpans(run: readonly UnitWrite[], data: Buffer, offsetBytes: number, slotBytes: number, target: TargetSlots): FlatWrite[] {
-  const fileStart = target.dataOffsetBytes + offsetBytes;
-  const spans: { start: number; end: number }[] = [];
+  const pieces: FlatSpan[] = [];
   run.forEach((w, i) => {
     const bytes = Math.min(slotBytes, Math.max(w.usedBytes, target.extentOf(w.unit)));
-    if (bytes === 0) return;
-    const start = Math.max(0, Math.floor((fileStart + i * slotBytes) / PAGE_BYTES) * PAGE_BYTES - fileStart);
-    const end = Math.min(data.length, Math.ceil((fileStart + i * slotBytes + bytes) / PAGE_BYTES) * PAGE_BYTES - fileStart);
-    const previous = spans[spans.length - 1];
-    if (previous !== undefined && start <= previous.end) previous.end = Math.max(previous.end, end);
-    else spans.push({ start, end });
+    if (bytes > 0) pieces.push({ start: i * slotBytes, end: i * slotBytes + bytes });
   });
-  return spans.map((s) => ({ offsetBytes: offsetBytes + s.start, data: data.subarray(s.start, s.end) }));
+  return pageSpans(pieces, target.dataOffsetBytes + offsetBytes, 0, data.length).map((s) => ({
+    offsetBytes: offsetBytes + s.start,
+    data: data.subarray(s.start, s.end),
+  }));
 }
 
 /** `parts` as one buffer: a view over them when each starts where the one before ends, else a copy. */

@@ -41,12 +41,14 @@
  *   buffered ahead of the request being executed, then the socket pauses; and the loop reads no
  *   further request while more than SERVER_REPLY_BYTES_IN_FLIGHT of replies wait on the socket
  *   (the client must read its replies), so per-connection memory stays bounded;
- * - buffers: READ data is read straight into a reply buffer with room for the header in front,
- *   and sent with it in one write; a WRITE payload already buffered (and merged WRITEs' payloads)
- *   is written where it lies, as views of the socket's chunks (one pwritev, no copy); one that
- *   arrives after its header and spans chunks is gathered into a buffer; both buffers come from the
- *   connection's pool (buffer-pool.ts) and go back to it after use (a payload's once its write has
- *   landed);
+ * - buffers: the socket reads into slabs of the connection's pool, reused (read-slabs.ts; a TLS
+ *   connection reads as Node's sockets do, into fresh memory); READ data is read straight into a
+ *   reply buffer with room for the header in front, and sent with it in one write; a WRITE payload
+ *   already buffered (and merged WRITEs' payloads) is written where it lies, as views of the
+ *   socket's chunks (one pwritev, no copy), whose memory takes no further read until the write
+ *   has landed; one that arrives after its header is gathered into a buffer; the buffers come
+ *   from the connection's pool (buffer-pool.ts) and go back to it after use (a payload's once its
+ *   write has landed);
  * - after the handshake, a client that sends no request, or reads no reply, for `idleTimeoutMs` is
  *   disconnected;
  * - a malformed frame ends this connection only: it is reported as a protocol-error event and the
@@ -131,6 +133,11 @@ export interface NbdServerConnectionOptions {
   readonly emit: (event: NbdServerEvent) => void;
   /** The server's count of WRITE payload bytes in flight on all its connections. */
   readonly writeBudget: WriteBudget;
+  /**
+   * The server accepted the socket paused (`pauseOnConnect`), for the connection to read it into
+   * reused memory (FrameReader.adopting); false: the socket reads as Node's sockets do.
+   */
+  readonly pausedOnConnect: boolean;
 }
 
 /** The bytes a request in flight covers, [start, end). */
@@ -177,23 +184,35 @@ export class NbdServerConnection {
   private readonly writesInFlight = new Map<Promise<void>, ByteRange>();
   private writeBytesInFlight = 0;
 
-  constructor(socket: Socket, options: NbdServerConnectionOptions) {
-    this.socket = socket;
+  constructor(accepted: Socket, options: NbdServerConnectionOptions) {
     this.options = options;
     this.connectionId = options.connectionId;
-    this.reader = new FrameReader(socket, { readAheadBytes: SERVER_READ_AHEAD_BYTES, maxFrameBytes: MAX_REQUEST_PAYLOAD_BYTES });
+    const readerOptions = { readAheadBytes: SERVER_READ_AHEAD_BYTES, maxFrameBytes: MAX_REQUEST_PAYLOAD_BYTES, heard: this.heard };
+    // Half-open, as the server accepts it: see nbd-server.ts.
+    const { reader, socket } = options.pausedOnConnect
+      ? FrameReader.adopting(accepted, { ...readerOptions, pool: this.buffers, allowHalfOpen: true })
+      : { reader: new FrameReader(accepted, readerOptions), socket: accepted };
+    this.socket = socket;
+    this.reader = reader;
     this.closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     this.watch(socket);
     socket.setNoDelay(true);
   }
 
-  /** Marks the peer gone when the socket closes or fails, and notes when it was last heard. */
+  /** Notes that the client was heard (any bytes from it), for `idleSince`. */
+  private readonly heard = (): void => {
+    if (this.waitingSince !== undefined) this.waitingSince = Date.now();
+  };
+
+  /** True where the socket reads into reused memory (FrameReader.adopting). */
+  get readsIntoSlabs(): boolean {
+    return this.reader.readsIntoSlabs;
+  }
+
+  /** Marks the peer gone when the socket closes or fails. */
   private watch(socket: Socket): void {
     socket.once('close', () => {
       this.stopped = true;
-    });
-    socket.on('data', () => {
-      if (this.waitingSince !== undefined) this.waitingSince = Date.now();
     });
     // Errors surface through the reader; here they only mark the peer gone (a reset is an error).
     socket.on('error', () => {
@@ -306,7 +325,7 @@ export class NbdServerConnection {
     if (early.length > 0) throw new NbdProtocolError(`Cannot start TLS: the client sent ${early.length} bytes before the STARTTLS reply`, {});
     const tlsSocket = new TLSSocket(this.socket, serverTlsOptions(keys));
     this.socket = tlsSocket;
-    this.reader = new FrameReader(tlsSocket, { readAheadBytes: SERVER_READ_AHEAD_BYTES, maxFrameBytes: MAX_REQUEST_PAYLOAD_BYTES });
+    this.reader = new FrameReader(tlsSocket, { readAheadBytes: SERVER_READ_AHEAD_BYTES, maxFrameBytes: MAX_REQUEST_PAYLOAD_BYTES, heard: this.heard });
     this.closed = new Promise<void>((resolve) => tlsSocket.once('close', () => resolve()));
     this.watch(tlsSocket);
     await new Promise<void>((resolve, reject) => {
@@ -457,7 +476,9 @@ export class NbdServerConnection {
     let payload: ScatteredBytes = Buffer.alloc(0);
     // The pooled buffer the payload lies in, given back once it has landed.
     let holds: Buffer | undefined;
-    if (buffered) payload = this.takeBufferedPayloads(requests);
+    // Ends the hold on the socket's memory the payload lies in, once it has landed.
+    let release = (): void => undefined;
+    if (buffered) ({ payload, release } = this.takeBufferedPayloads(requests));
     else if (payloadBytes > 0) {
       const pooled = this.buffers.take(payloadBytes);
       const read = await this.fromClient(payloadBytes, this.options.idleTimeoutMs, pooled);
@@ -468,6 +489,7 @@ export class NbdServerConnection {
     }
     if (this.stopped) {
       if (holds !== undefined) this.buffers.give(holds);
+      release();
       return;
     }
     this.writeBytesInFlight += length;
@@ -478,6 +500,7 @@ export class NbdServerConnection {
       this.writeBytesInFlight -= length;
       this.options.writeBudget.give(length);
       if (holds !== undefined) this.buffers.give(holds);
+      release();
       // The bytes have landed (or failed) whatever became of the client: a failure is reported, and
       // a shutdown (stopped, the socket still open: finish() ends it after this) still answers.
       if (this.socket.destroyed) {
@@ -548,16 +571,21 @@ export class NbdServerConnection {
   /**
    * The payloads of `requests` (the first one's header already read, the others' headers between
    * them, all buffered) one after the other, as views of the socket's chunks: one buffer where one
-   * chunk holds them all, else the list of views.
+   * chunk holds them all, else the list of views; and the function that releases them (once they
+   * have landed: until then the socket reads nothing into their memory).
    */
-  private takeBufferedPayloads(requests: readonly NbdRequest[]): ScatteredBytes {
+  private takeBufferedPayloads(requests: readonly NbdRequest[]): { payload: ScatteredBytes; release: () => void } {
     const views: Buffer[] = [];
+    const releases: (() => void)[] = [];
     for (const [i, each] of requests.entries()) {
       // The header was decided on by peeking: it is only skipped here.
-      if (i > 0) this.reader.takeBuffered(NBD_REQUEST_HEADER_BYTES);
-      views.push(...this.reader.takeBuffered(each.length));
+      if (i > 0) this.reader.takeBuffered(NBD_REQUEST_HEADER_BYTES).release();
+      const taken = this.reader.takeBuffered(each.length);
+      views.push(...taken.views);
+      releases.push(taken.release);
     }
-    return views.length === 1 ? (views[0] as Buffer) : views;
+    const release = releases.length === 1 ? (releases[0] as () => void) : () => releases.forEach((each) => each());
+    return { payload: views.length === 1 ? (views[0] as Buffer) : views, release };
   }
 
   /** Runs a READ off the owning thread and answers it when it completes, unless the connection has stopped. */

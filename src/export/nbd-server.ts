@@ -98,6 +98,7 @@ export class NbdServer {
   private readonly options: NbdServerOptions;
   private readonly server: Server;
   private readonly maxConnections: number;
+  private readonly pausedOnConnect: boolean;
   // Main thread only.
   private readonly connections = new Map<number, NbdServerConnection>();
   /** Every connection's run, evicted ones too: close() waits for their writes in flight. */
@@ -116,7 +117,10 @@ export class NbdServer {
     this.maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
     // Half-open: a client that sends requests and then shuts its side still gets every reply;
     // the connection ends its own side once the buffered requests are answered.
-    this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+    // Paused: a connection reads its socket into reused memory (FrameReader.adopting). Not with
+    // TLS keys: every client then upgrades, and TLS reads the socket its own way.
+    this.pausedOnConnect = options.tlsKeys === undefined;
+    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: this.pausedOnConnect }, (socket) => this.accept(socket));
   }
 
   /**
@@ -206,6 +210,7 @@ export class NbdServer {
       idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       emit: (event) => this.emit(event),
       writeBudget: this.writeBudget,
+      pausedOnConnect: this.pausedOnConnect,
     });
     this.connections.set(connectionId, connection);
     this.emit({ kind: 'connection-opened', connectionId, remoteAddress });

@@ -2,7 +2,8 @@
  * Creates a new, sparse image file: for CKD the device header and, in every track slot, only the
  * home address, R0 and the end-of-track marker (what `dasdinit` writes; 29 bytes a track, so the file
  * takes one file-system block per track on disk); for FBA just the file length. Nothing else is
- * written: the rest of the file is a hole.
+ * written: the rest of the file is a hole. A caller that writes tracks 1..n-1 itself before the image
+ * is used (a whole-volume restore into a new volume) has them left as holes (`tracksWrittenByCaller`).
  */
 import { ftruncateSync, openSync, existsSync, rmSync } from 'node:fs';
 import { TargetExistsError } from '../errors/snaptape-error.js';
@@ -37,6 +38,14 @@ export interface CreateImageOptions {
    * written: for a caller that renames it later, and must rename only that file (renameOwnFile).
    */
   readonly created?: (identity: FileIdentity) => void;
+  /**
+   * An uncompressed CKD image: tracks 1 up to this (excluded) are not formatted, left as holes that
+   * read as zeros, because the caller writes each of them before the image is used and removes the
+   * image when it cannot (a whole-volume restore into a new volume: 50,085 small writes fewer on a
+   * 3390-3). Track 0, where the volume label goes, and the tracks from this one on are formatted.
+   * Default 0: every track is.
+   */
+  readonly tracksWrittenByCaller?: number;
 }
 
 /** Creates the image and returns it open for writing (locked). */
@@ -69,8 +78,9 @@ export function createImage(path: string, geometry: VolumeGeometry, options: Cre
         encodeCkdHeader({ heads: geometry.heads, trackSlotBytes: slotBytes, devtypeByte: geometry.family.devtypeByte, fileSequence: 0, highCylinder: 0 }),
       );
       const progress = new PhaseReporter(options.onProgress);
-      progress.begin('write', geometry.trackCount, 'tracks');
-      for (let t = 0; t < geometry.trackCount; t++) {
+      const skipped = Math.max(0, Math.min(geometry.trackCount, options.tracksWrittenByCaller ?? 0) - 1);
+      progress.begin('write', geometry.trackCount - skipped, 'tracks');
+      for (let t = 0; t < geometry.trackCount; t = t === 0 ? 1 + skipped : t + 1) {
         file.writeUnit(t, encodeTrack(emptyTrack(cchhOf(geometry, t))));
         progress.advance();
       }

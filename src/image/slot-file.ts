@@ -5,10 +5,10 @@
  * number of system calls decides throughput).
  */
 import { closeSync, fsyncSync } from 'node:fs';
-import { readFully, readFullyAsync, writeFully, writeFullyAsync, writevFullyAsync } from '../base/file-io.js';
+import { readFully, readFullyAsync, writeFully, writeFullyAsync, writevFully, writevFullyAsync } from '../base/file-io.js';
 import { scatteredLength, type ScatteredBytes } from '../base/scattered-bytes.js';
 import { assert } from '../base/assert.js';
-import { IoPlacement } from '../base/io-placement.js';
+import { IoPlacement, WRITE_INLINE_MAX_BYTES } from '../base/io-placement.js';
 import { AddressRangeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import type { VolumeGeometry } from '../geometry/volume-geometry.js';
@@ -37,6 +37,8 @@ export class SlotFile implements ImageBackend {
   // Main thread only.
   /** Where this file's reads in flight run (in line or on the pool); public for tests. */
   readonly readPlacement = new IoPlacement();
+  /** Where its small writes in flight run (io-placement.ts); larger ones always on the pool. */
+  readonly writePlacement = new IoPlacement(undefined, WRITE_INLINE_MAX_BYTES);
   private fd: number;
   private lock: ImageLock | undefined;
 
@@ -132,21 +134,29 @@ export class SlotFile implements ImageBackend {
   }
 
   /**
-   * `writeUnits` for a write in flight, always on libuv's pool: unlike a read, a write that the page
-   * cache took at once says nothing of the next, which the kernel may hold back at its dirty-page
-   * limit (or must first read the rest of a page for), and in line every client would wait with it.
-   * Measured (bench/RESULTS.md section 4): writes in line as reads are took 1.43× the time of the
-   * pool's on a cold image (5.98 s against 4.18 s), for 15% less on a cached one. Bytes in several
-   * buffers (an NBD WRITE's socket chunks) land with one pwritev, never gathered.
+   * `writeUnits` for a write in flight, on libuv's pool when larger than WRITE_INLINE_MAX_BYTES: unlike
+   * a read, a write that the page cache took at once says nothing of the next, which the kernel may
+   * hold back at its dirty-page limit (or must first read the rest of a page for), and in line every
+   * client would wait with it. Measured (bench/RESULTS.md section 4): writes in line as reads are
+   * took 1.43× the time of the pool's on a cold image (5.98 s against 4.18 s), for 15% less on a
+   * cached one. A smaller one (a track's used bytes, a zero fill's page) runs where `writePlacement`
+   * says (io-placement.ts): in line while the file's small writes are fast, where the hand-over to
+   * the pool would cost more than the write. Bytes in several buffers (an NBD WRITE's socket chunks)
+   * land with one pwritev, never gathered.
    */
   async writeUnitsAsync(firstUnit: number, data: ScatteredBytes, offsetInSlot = 0): Promise<void> {
     assert(!this.readOnly, `${this.path} is open for writing`);
     assert(offsetInSlot >= 0 && offsetInSlot < this.slotBytes, 'a span starts inside its first slot');
     this.checkUnits(firstUnit, Math.ceil((offsetInSlot + scatteredLength(data)) / this.slotBytes));
     const position = this.offsetOf(firstUnit) + offsetInSlot;
+    const fd = this.fd;
+    const what = `units from ${firstUnit}`;
     // The caller keeps the image open until the write settles (the NBD server waits for its writes).
-    if (Buffer.isBuffer(data)) await writeFullyAsync(this.fd, data, position, this.path, `units from ${firstUnit}`);
-    else await writevFullyAsync(this.fd, data, position, this.path, `units from ${firstUnit}`);
+    await this.writePlacement.run(
+      scatteredLength(data),
+      () => (Buffer.isBuffer(data) ? writeFully(fd, data, position, this.path, what) : writevFully(fd, data, position, this.path, what)),
+      () => (Buffer.isBuffer(data) ? writeFullyAsync(fd, data, position, this.path, what) : writevFullyAsync(fd, data, position, this.path, what)),
+    );
   }
 
   private writeAt(data: Uint8Array, position: number, what: string): void {

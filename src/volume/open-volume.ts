@@ -31,14 +31,23 @@ export interface CreateVolumeOptions {
   readonly compression?: CckdCompression;
   /** The empty tracks of an uncompressed CKD image as they are written (createImage's `onProgress`). */
   readonly onProgress?: OnPhaseProgress;
+  /** Tracks 1 up to this are left unformatted: the caller writes each before the volume is used (createImage's). */
+  readonly tracksWrittenByCaller?: number;
 }
 
 /** Creates a new sparse volume image (Hercules CKD, CCKD or FBA) at `path`, labelled with `options.volser`, and returns it open for writing (close it when done). Throws UsageError for a bad volser, device type or size, TargetExistsError when the file exists without `force`, IoError when it cannot be written. */
 export function createVolume(path: string, options: CreateVolumeOptions): Volume {
   const volser = checkVolser(options.volser);
   const geometry: VolumeGeometry = parseGeometry(options.type, { cylinders: options.cylinders, blocks: options.blocks });
-  const image = createImage(path, geometry, { force: options.force, format: options.format, compression: options.compression, onProgress: options.onProgress });
-  // Every track of a new image is empty: no need to scan for the size table.
+  const image = createImage(path, geometry, {
+    force: options.force,
+    format: options.format,
+    compression: options.compression,
+    onProgress: options.onProgress,
+    tracksWrittenByCaller: options.tracksWrittenByCaller,
+  });
+  // Every track of a new image is empty (or a hole the caller writes, whose zeros that size bounds):
+  // no need to scan for the size table.
   const sizes = geometry.kind === 'ckd' ? TrackSizeTable.uniform(geometry.trackCount, EMPTY_TRACK_BYTES) : undefined;
   const volume = new Volume(image, sizes);
   try {

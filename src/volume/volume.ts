@@ -14,6 +14,7 @@
  */
 import { assert } from '../base/assert.js';
 import { gatherBytes, scatteredLength, scatteredPieces, sliceScattered, type ScatteredBytes } from '../base/scattered-bytes.js';
+import { pageSpans, type FlatSpan } from '../base/page-spans.js';
 import { AddressRangeError, ImageFormatError, IoError, RecordNotFoundError, TrackOverflowError, UsageError } from '../errors/snaptape-error.js';
 import { decodeTrack, emptyTrack, encodeTrack, encodedTrackBytes, numberRecords, trackUsedBytes, type CkdRecord, type CkdTrack } from '../ckd/track-codec.js';
 import { cchhOf, checkCchh, checkTrackIndex, formatCchhr, trackIndexOf, type Cchh, type Cchhr } from '../geometry/cchh.js';
@@ -40,9 +41,6 @@ function nonZeroAfterWrite(before: number, inSlot: number, chunk: ScatteredBytes
 function keptAfterWrite(before: number, inSlot: number, end: number): number {
   return before > end ? before : Math.min(before, inSlot);
 }
-
-/** The page of an image file: a write that ends on a page's end leaves the kernel no page to read first. */
-const FILE_PAGE_BYTES = 4096;
 
 /** `nonZeroExtent` of bytes in one buffer or several: from the last piece back, the first with a non-zero byte. */
 function scatteredNonZeroExtent(bytes: ScatteredBytes): number {
@@ -481,30 +479,22 @@ export class Volume {
 
   /**
    * The spans of the flat range [offsetBytes, + length) that may hold non-zero bytes: of each track
-   * its first V bytes, each span's end widened to the end of its page of the file (the page is
-   * allocated already, and a write of whole pages makes the kernel read none), neighbours merged.
+   * its first V bytes, widened to whole pages of the file within the range (base/page-spans.ts),
+   * neighbours merged.
    */
-  private mayBeNonZero(sizes: TrackSizeTable, offsetBytes: number, length: number): { start: number; end: number }[] {
+  private mayBeNonZero(sizes: TrackSizeTable, offsetBytes: number, length: number): FlatSpan[] {
     const slot = this.backend.slotBytes;
     const location = this.imageBackend.location();
-    const fileOffset = location.kind === 'file' ? location.dataOffsetBytes : undefined;
     const end = offsetBytes + length;
-    const spans: { start: number; end: number }[] = [];
+    const pieces: FlatSpan[] = [];
     // Bounded: each turn moves to the next slot the range touches.
     for (let at = offsetBytes; at < end;) {
       const unit = Math.floor(at / slot);
-      const slotEnd = (unit + 1) * slot;
       const used = unit * slot + sizes.get(unit);
-      if (used > at) {
-        const pageEnd = fileOffset === undefined ? used : Math.ceil((fileOffset + used) / FILE_PAGE_BYTES) * FILE_PAGE_BYTES - fileOffset;
-        const spanEnd = Math.min(end, Math.max(used, pageEnd));
-        const previous = spans[spans.length - 1];
-        if (previous !== undefined && previous.end >= at) previous.end = Math.max(previous.end, spanEnd);
-        else spans.push({ start: at, end: spanEnd });
-      }
-      at = Math.min(end, slotEnd);
+      if (used > at) pieces.push({ start: at, end: Math.min(end, used) });
+      at = Math.min(end, (unit + 1) * slot);
     }
-    return spans;
+    return pageSpans(pieces, location.kind === 'file' ? location.dataOffsetBytes : undefined, offsetBytes, end);
   }
 
   /**

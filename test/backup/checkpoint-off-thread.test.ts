@@ -33,8 +33,12 @@ describe('a backup checkpoint', () => {
     try {
       // 150 tracks (8.5 MB) at 1.2 MB/s: the copy lasts past the first checkpoint.
       const session = TapeBackupSession.start(volume, { tapePath: tape, workers: 1, throttleMbps: 1.2 });
-      // The first record lands a few turns after the start instant (start-stretch.test.ts).
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // The first record lands a few turns after the start instant (start-stretch.test.ts); on a
+      // loaded machine a fixed 50 ms wait was not always enough, so wait for it to appear.
+      for (let waited = 0; !existsSync(`${tape}.session.json`); waited += 10) {
+        expect(waited, 'the first record landed').toBeLessThan(5_000);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       const first = JSON.parse(readFileSync(`${tape}.session.json`, 'utf8')) as { updatedAt: string };
       copying = true;
       await new Promise((resolve) => setTimeout(resolve, CHECKPOINT_INTERVAL_MS + 1_000));

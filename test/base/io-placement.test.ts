@@ -4,12 +4,12 @@
  * a large read always on the pool. A fake clock makes each read as slow as the test says.
  */
 import { describe, expect, it } from 'vitest';
-import { INLINE_LIMIT_MS, INLINE_MAX_BYTES, POOL_RUNS_TO_RETURN, IoPlacement } from '../../src/base/io-placement.js';
+import { INLINE_LIMIT_MS, INLINE_MAX_BYTES, POOL_RUNS_TO_RETURN, WRITE_INLINE_MAX_BYTES, IoPlacement } from '../../src/base/io-placement.js';
 
 /** A placement on a clock that each read advances by the time the test gives it. */
-function placementWithClock(): { placement: IoPlacement; read: (ms: number, bytes?: number) => Promise<string> } {
+function placementWithClock(maxInlineBytes?: number): { placement: IoPlacement; read: (ms: number, bytes?: number) => Promise<string> } {
   let clock = 0;
-  const placement = new IoPlacement(() => clock);
+  const placement = new IoPlacement(() => clock, maxInlineBytes);
   const read = async (ms: number, bytes = 4096): Promise<string> => {
     let ran = '';
     await placement.run(
@@ -59,6 +59,16 @@ describe('read placement', () => {
     placement.moveToPool();
     for (let i = 0; i < POOL_RUNS_TO_RETURN; i++) await read(0.1, INLINE_MAX_BYTES + 1);
     expect(placement.current, 'large reads on the pool do not bring the small ones back in line').toBe('pool');
+  });
+
+  it("runs a small write in line, and one larger than the writes' in-line maximum on the pool", async () => {
+    const { placement, read: write } = placementWithClock(WRITE_INLINE_MAX_BYTES);
+    expect(await write(0.1, 8300)).toBe('inline');
+    expect(await write(0.1, WRITE_INLINE_MAX_BYTES)).toBe('inline');
+    expect(await write(0.1, WRITE_INLINE_MAX_BYTES + 1)).toBe('pool');
+    expect(await write(INLINE_LIMIT_MS + 1, 4096)).toBe('inline');
+    expect(placement.current, 'a small write that the dirty limit held back moves them to the pool').toBe('pool');
+    expect(await write(0.1, 4096)).toBe('pool');
   });
 
   it('runs every one where it is fixed, whatever their time or size, until let go', async () => {

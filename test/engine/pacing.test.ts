@@ -149,8 +149,14 @@ describe.each([
       const after = stalls.find((s) => s.unitsBefore >= k * PAUSE_AFTER && s.unitsBefore < k * PAUSE_AFTER + 15 * (pool.workers + 1));
       expect(after, `a pause after ${k * PAUSE_AFTER} units (stalls: ${JSON.stringify(stalls)})`).toBeDefined();
     }
-    // And no other stall: the copy does not pause elsewhere.
-    expect(stalls.length).toBe(Math.floor((run.units - 1) / PAUSE_AFTER));
+    // And no pause elsewhere: every batch counted inside a pause lies just after a multiple of M.
+    // Gaps alone cannot tell this on a loaded machine: a thread the scheduler stops for 400 ms leaves
+    // a gap as long as a pause (seen in CI, and here under `yes` and other tests).
+    const window = 15 * (pool.workers + 1);
+    const paused = run.trace.filter((e) => e.pauseUntilMs > 0);
+    expect(paused.length).toBeGreaterThanOrEqual(Math.floor((run.units - 1) / PAUSE_AFTER));
+    const elsewhere = paused.filter((e) => e.unitsAfter < PAUSE_AFTER || e.unitsAfter % PAUSE_AFTER >= window);
+    expect(elsewhere, `batches counted inside a pause away from a multiple of ${PAUSE_AFTER}`).toEqual([]);
   }, 120_000);
 
   it(`keeps the average rate within 15% of --throttle-mbps ${THROTTLE_MBPS}`, async () => {

@@ -59,14 +59,14 @@ describe('FrameReader', () => {
     const chunks = [Buffer.from([1, 2, 3]), Buffer.from([4]), Buffer.from([5, 6, 7, 8, 9, 10])];
     for (const chunk of chunks) fake.emit('data', chunk);
     expect(fake.paused).toBe(true);
-    const views = reader.takeBuffered(6);
+    const views = reader.takeBuffered(6).views;
     expect(views.map((v) => [...v])).toEqual([[1, 2, 3], [4], [5, 6]]);
     // Views, not copies: the same memory as the socket's chunks.
     expect(views[0]?.buffer).toBe(chunks[0]?.buffer);
     expect(views[2]?.buffer).toBe(chunks[2]?.buffer);
     expect(reader.buffered).toBe(4);
     expect(fake.paused).toBe(false);
-    expect(reader.takeBuffered(0)).toEqual([]);
+    expect(reader.takeBuffered(0).views).toEqual([]);
     expect([...(await reader.readExact(4))]).toEqual([7, 8, 9, 10]);
     expect(() => reader.takeBuffered(1)).toThrow();
   });

@@ -15,6 +15,7 @@ import { VolumeBackend } from '../../src/export/volume-backend.js';
 import type { Volume } from '../../src/volume/volume.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { occupyLibuvPool } from '../harness/busy-libuv-pool.js';
+import { slotFileOf } from '../harness/slot-file-of.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -35,6 +36,8 @@ describe('NBD server close with WRITEs in flight', () => {
     dir = makeTempDir('snaptape-nbd-shutdown-');
     const path = join(dir.path, 'v.fba');
     volume = createVolume(path, { type: 'fba', blocks: 8192, volser: 'SHUTWR' });
+    // Small writes run in line while they are fast (io-placement.ts): these must wait on the pool.
+    slotFileOf(volume).writePlacement.fix('pool');
     server = new NbdServer({ exports: [new VolumeBackend(volume, { name: 'v' })] });
     const { port } = await server.listen();
     const client = await NbdClient.connect({ port, exportName: 'v' });

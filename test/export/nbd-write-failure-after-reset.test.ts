@@ -18,6 +18,7 @@ import { Volume } from '../../src/volume/volume.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 import { occupyLibuvPool } from '../harness/busy-libuv-pool.js';
 import { RawPeer, requestFrame } from './helpers/raw-peer.js';
+import { slotFileOf } from '../harness/slot-file-of.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -40,6 +41,8 @@ describe('a deferred WRITE that fails after its client reset', () => {
     createVolume(path, { type: '3390', cylinders: 2, volser: 'FRESET' }).close();
     // Track 5 lands, then track 6 fails: the failure comes once the pool has written track 5.
     volume = new Volume(new FaultyBackend(openImage(path), parseFaultPlan('write:unit=6:ENOSPC')));
+    // Small writes run in line while they are fast (io-placement.ts): these must wait on the pool.
+    slotFileOf(volume).writePlacement.fix('pool');
     const slot = volume.backend.slotBytes;
     server = new NbdServer({ exports: [new VolumeBackend(volume, { name: 'v' })] });
     const events: NbdServerEvent[] = [];

@@ -23,6 +23,7 @@ import { fillVolume } from '../../src/vtoc/volume-fill.js';
 import { makeTempDir } from '../harness/temp-dir.js';
 import { MemoryBackend } from './helpers/memory-backend.js';
 import { SeededRandom } from './helpers/seeded-random.js';
+import { slotFileOf } from '../harness/slot-file-of.js';
 
 /** A memory backend whose writes land a while after they were decided, and which notes what ran when. */
 class SlowWriteBackend extends MemoryBackend {
@@ -244,6 +245,8 @@ describe('WRITEs in flight on one connection', () => {
     const path = join(dir.path, 'v.ckd');
     createVolume(path, { type: '3390', cylinders: 2, volser: 'WFAIL1' }).close();
     const volume = new Volume(new FaultyBackend(openImage(path), parseFaultPlan('write:unit=5:ENOSPC')));
+    // Small writes run in line while they are fast (io-placement.ts): these must land on the pool.
+    slotFileOf(volume).writePlacement.fix('pool');
     try {
       server = new NbdServer({ exports: [new VolumeBackend(volume, { name: 'v' })] });
       const { port } = await server.listen();

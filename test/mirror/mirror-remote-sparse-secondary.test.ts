@@ -33,7 +33,7 @@ afterEach(async () => {
 });
 
 /** Mirrors `primaryPath` onto `secondaryPath` over a link until in sync; returns the secondary's export's counts. */
-async function mirrorRemote(work: string, primaryPath: string, secondaryPath: string): Promise<{ writes: number; dataBytes: number }> {
+async function mirrorRemote(work: string, primaryPath: string, secondaryPath: string): Promise<{ writes: number; dataBytes: number; zeroFills: number }> {
   const secondary = openVolume(secondaryPath, { readOnly: false });
   const backend = new CountingBackend(secondary, { name: 'sec' });
   server = new NbdServer({ exports: [backend] });
@@ -42,7 +42,7 @@ async function mirrorRemote(work: string, primaryPath: string, secondaryPath: st
   try {
     const session = await prim.control.startSession({ type: 'mirror', volume: 'prim', secondaries: [`127.0.0.1:${port}/sec`] });
     await waitForMirror(prim.control, session.id, (m) => m.inSync);
-    return { writes: backend.writes, dataBytes: backend.dataBytes };
+    return { writes: backend.writes, dataBytes: backend.dataBytes, zeroFills: backend.zeroFills };
   } finally {
     await prim.server.stop();
     await server.close();
@@ -79,6 +79,17 @@ describe('a remote mirror secondary', () => {
     expect(counts.dataBytes).toBeLessThanOrEqual(((CYLINDERS * HEADS) / 5) * 4096 + 1024 * 1024);
     // Sparse tracks: two NBD writes each at most (the used bytes, the zero tail).
     expect(counts.writes).toBeLessThanOrEqual(2 * CYLINDERS * HEADS);
+  });
+
+  it("is sent a sparse run as one zero fill and then each track's used bytes", async () => {
+    const { primaryPath, secondaryPath, work } = setUp((v) => writeSparse(v, 1, 0x41));
+    const counts = await mirrorRemote(work, primaryPath, secondaryPath);
+    process.stdout.write(`sparse primary: ${CYLINDERS * HEADS} tracks, ${counts.writes} NBD writes, of them ${counts.zeroFills} zero fills\n`);
+    expect(readFileSync(secondaryPath).equals(readFileSync(primaryPath))).toBe(true);
+    expect(allocatedBytes(secondaryPath)).toBeLessThanOrEqual(allocatedBytes(primaryPath) + 256 * 1024);
+    // A zero fill per batch (a cylinder), not one per track; a WRITE per track's used bytes.
+    expect(counts.zeroFills).toBeLessThanOrEqual(2 * CYLINDERS);
+    expect(counts.writes).toBeLessThanOrEqual(CYLINDERS * HEADS + 2 * CYLINDERS);
   });
 
   it('ends byte-identical to a sparse primary when its own tracks held more', async () => {

@@ -6,7 +6,6 @@
  * byte-identical to the primary, and a primary of full tracks is still written a cylinder at a time.
  * The room on disk is read from the files' allocated blocks (stat), never timed.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVolume } from '../../src/volume/open-volume.js';
@@ -14,7 +13,7 @@ import { MirrorSession } from '../../src/techniques/mirror/mirror-session.js';
 import type { Volume } from '../../src/volume/volume.js';
 import type { WriteInterceptor } from '../../src/volume/write-interceptor.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
-import { allocatedBytes, writeFull, writeSparse } from './mirror-fixtures.js';
+import { allocatedBytes, filesIdentical, writeFull, writeSparse } from './mirror-fixtures.js';
 
 const CYLINDERS = 30;
 const HEADS = 15;
@@ -24,10 +23,6 @@ afterEach(() => {
   dir?.cleanup();
   dir = undefined;
 });
-
-function identical(a: string, b: string): boolean {
-  return readFileSync(a).equals(readFileSync(b));
-}
 
 /** Counts the writes that reach a local secondary's write chain. */
 function countWrites(mirror: MirrorSession): { writes: number } {
@@ -68,7 +63,7 @@ describe('a local mirror secondary', () => {
     }
     const slots = CYLINDERS * HEADS * 56832;
     process.stdout.write(`allocated: primary ${allocatedBytes(primaryPath)}, secondary ${allocatedBytes(secondaryPath)} bytes, of ${slots} in slots\n`);
-    expect(identical(secondaryPath, primaryPath)).toBe(true);
+    expect(filesIdentical(secondaryPath, primaryPath)).toBe(true);
     // The same tracks hold data on both: the secondary takes about the primary's room, not every slot's.
     expect(allocatedBytes(secondaryPath)).toBeLessThanOrEqual(allocatedBytes(primaryPath) + 256 * 1024);
   });
@@ -91,7 +86,7 @@ describe('a local mirror secondary', () => {
       primary.sync();
       primary.close();
     }
-    expect(identical(secondaryPath, primaryPath)).toBe(true);
+    expect(filesIdentical(secondaryPath, primaryPath)).toBe(true);
   });
 
   it('is written a cylinder at a time when the primary is full', async () => {
@@ -117,6 +112,6 @@ describe('a local mirror secondary', () => {
     expect(writes).toBeGreaterThan(0);
     // A write per full cylinder; cylinder 0 (the label, the VTOC, empty tracks) may take one per track.
     expect(writes).toBeLessThanOrEqual(CYLINDERS - 1 + HEADS);
-    expect(identical(secondaryPath, primaryPath)).toBe(true);
+    expect(filesIdentical(secondaryPath, primaryPath)).toBe(true);
   });
 });

@@ -137,6 +137,8 @@ export function socketIn(dir: string, name: string): string {
 export class CountingBackend extends VolumeBackend {
   writes = 0;
   dataBytes = 0;
+  /** Of `writes`, the zero fills (WRITE_ZEROES). */
+  zeroFills = 0;
   override write(offsetBytes: number, data: Buffer): void {
     this.writes++;
     this.dataBytes += data.length;
@@ -144,6 +146,7 @@ export class CountingBackend extends VolumeBackend {
   }
   override writeZeroes(offsetBytes: number, length: number): void {
     this.writes++;
+    this.zeroFills++;
     super.writeZeroes(offsetBytes, length);
   }
   override writeAsync(offsetBytes: number, data: ScatteredBytes): Promise<void> {
@@ -153,6 +156,7 @@ export class CountingBackend extends VolumeBackend {
   }
   override writeZeroesAsync(offsetBytes: number, length: number): Promise<void> {
     this.writes++;
+    this.zeroFills++;
     return super.writeZeroesAsync(offsetBytes, length);
   }
 }

@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256File } from '../harness/dasd.js';
 import { runTool } from '../harness/external-tools.js';
 import { runSnaptape, runSnaptapeOk } from '../harness/run-cli.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -85,6 +86,27 @@ describe(`restore --new-volume of a dense ${CYLINDERS}-cylinder 3390, every othe
     const r = runSnaptape(['restore', at('corrupt.aws'), '--to', at('from-corrupt.ckd'), '--new-volume']);
     expectCliFailure(r, 'VERIFY', ['FULLVOLUME.HASH01']);
     expect(existsSync(at('from-corrupt.ckd'))).toBe(false);
+  });
+});
+
+describe(`restore onto an existing ${CYLINDERS}-cylinder 3390 (verified first, then written), every other block in two chunks`, () => {
+  it('gives an image cmp-identical to the source', () => {
+    runSnaptapeOk(['init', at('existing.ckd'), '--type', '3390', '--cyls', String(CYLINDERS), '--volser', 'OLD001']);
+    runSnaptapeOk(['restore', at('split.aws'), '--to', at('existing.ckd')]);
+    const cmp = runTool('cmp', [at('src.ckd'), at('existing.ckd')]);
+    expect(cmp.status, cmp.stdout + cmp.stderr).toBe(0);
+  });
+
+  it('is refused with VERIFY, and leaves the volume as it was, when a byte of its last window is flipped', () => {
+    const bytes = readFileSync(at('split.aws'));
+    const flip = dataPayloadOffset(at('split.aws'), TRACKS + Math.floor(TRACKS / 2) - 3) + 100;
+    bytes[flip] = (bytes[flip] as number) ^ 0xff;
+    writeFileSync(at('corrupt-old.aws'), bytes);
+    runSnaptapeOk(['init', at('old.ckd'), '--type', '3390', '--cyls', String(CYLINDERS), '--volser', 'OLD002']);
+    const before = sha256File(at('old.ckd'));
+    const r = runSnaptape(['restore', at('corrupt-old.aws'), '--to', at('old.ckd')]);
+    expectCliFailure(r, 'VERIFY', ['FULLVOLUME.HASH01']);
+    expect(sha256File(at('old.ckd'))).toBe(before);
   });
 });
 

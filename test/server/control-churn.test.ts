@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/api/control-client.js';
@@ -279,6 +279,33 @@ describe("the CLI's control client, when the server drops its kept-alive connect
     if (typeof stream !== 'string') {
       stream.close();
       await stream.ended;
+    }
+  });
+  it('asks again when the server closed the connection it reuses just before the request went out (EPIPE)', async () => {
+    const socketPath = join(dir.path, 'closed.sock');
+    // The server ends a kept-alive connection (its keep-alive timeout) in the same instant as the
+    // client's next request goes out on it: on a Unix socket the write fails with EPIPE (seen once
+    // in test/server/session-map.test.ts under load). Here the stand-in closes every connection it
+    // answered right after the answer arrives, before the client has seen the close.
+    const answered: Socket[] = [];
+    const raw = createNetServer((socket: Socket) => {
+      socket.once('data', () => {
+        const body = '{"volumes":[]}';
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: keep-alive\r\n\r\n${body}`);
+        answered.push(socket);
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(socketPath, resolve));
+    try {
+      const client = new ControlClient({ kind: 'unix', socketPath });
+      const answers: unknown[] = [];
+      for (let i = 0; i < 3; i++) {
+        answers.push(await client.listVolumes().catch((error: Error) => error.message));
+        for (const socket of answered.splice(0)) socket.destroy();
+      }
+      expect(answers, 'every request answered, none "write EPIPE"').toEqual([[], [], []]);
+    } finally {
+      raw.close();
     }
   });
 });

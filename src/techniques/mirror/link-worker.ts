@@ -7,7 +7,8 @@
  * - requests are sent in order, each link on one connection, without waiting for the answers to
  *   the ones before (up to LINK_SLOTS in flight); the owning thread never has two requests in
  *   flight that write the same bytes (link-channel.ts), so whatever order a server runs them in,
- *   a secondary ends with the primary's bytes;
+ *   a secondary ends with the primary's bytes. Inside one request, a sparse run's zero fill is
+ *   answered before the WRITEs that overlap it are sent (link-requests.ts);
  * - a request's bytes are sent from its slot of the shared buffer without a copy: the slot is
  *   written again only after its DONE_SEQ, which is stored once every link has acknowledged the
  *   request (the server has read every byte) or has been destroyed (its socket sends no more);
@@ -21,6 +22,7 @@ import { pskOf } from '../../export/nbd-tls.js';
 import { CHANNEL_WORD, CHANNEL_WORDS, DESCRIPTOR_FIELD, DESCRIPTOR_WORDS, nextRequestSeq, type FromWorker, type ToWorker } from './link-channel-layout.js';
 import { LINK_BATCH_BYTES, LINK_SLOTS, MAX_SECONDARIES } from './mirror-limits.js';
 import { isSecondarySplitRefusal } from './secondary-split.js';
+import { planLinkRequests, type LinkDescriptor, type LinkWrite } from './link-requests.js';
 
 /** Atomics.waitAsync (Node 16+), which this project's TypeScript lib does not declare yet. */
 type WaitAsync = (array: Int32Array, index: number, value: number) => { async: false; value: string } | { async: true; value: Promise<string> };
@@ -130,23 +132,26 @@ async function sendTo(link: number, words: Int32Array, bytes: Uint8Array, slot: 
   const slotBytes = Atomics.load(words, base + CHANNEL_WORD.SLOT_BYTES);
   const count = Atomics.load(words, base + CHANNEL_WORD.UNIT_COUNT);
   const dataBase = bytes.byteOffset + slot * LINK_BATCH_BYTES;
-  const writes: Promise<void>[] = [];
+  const descriptors: LinkDescriptor[] = [];
   for (let i = 0; i < count; i++) {
     const at = base + CHANNEL_WORD.DESCRIPTORS + i * DESCRIPTOR_WORDS;
-    const unit = words[at + DESCRIPTOR_FIELD.UNIT] ?? 0;
-    const dataOffset = words[at + DESCRIPTOR_FIELD.DATA_OFFSET] ?? 0;
-    const dataLength = words[at + DESCRIPTOR_FIELD.DATA_LENGTH] ?? 0;
-    const zeroTail = words[at + DESCRIPTOR_FIELD.ZERO_TAIL] ?? 0;
-    const offsetBytes = unit * slotBytes;
-    // A view of the slot, not a copy: the slot is not reused before this request is done.
-    if (dataLength > 0) writes.push(client.write(offsetBytes, Buffer.from(bytes.buffer, dataBase + dataOffset, dataLength)));
-    if (zeroTail > 0) writes.push(client.writeZeroes(offsetBytes + dataLength, zeroTail));
+    descriptors.push({
+      unit: words[at + DESCRIPTOR_FIELD.UNIT] ?? 0,
+      dataOffset: words[at + DESCRIPTOR_FIELD.DATA_OFFSET] ?? 0,
+      dataLength: words[at + DESCRIPTOR_FIELD.DATA_LENGTH] ?? 0,
+      zeroTail: words[at + DESCRIPTOR_FIELD.ZERO_TAIL] ?? 0,
+    });
   }
-  const sentAt = Date.now();
-  const answered = writes.map((w) => w.then(() => void lastAnswer.set(client, Date.now())));
-  for (const w of answered) w.catch(() => undefined);
+  const plan = planLinkRequests(descriptors, slotBytes);
+  // A view of the slot, not a copy: the slot is not reused before this request is done.
+  const send = (w: LinkWrite): Promise<void> =>
+    w.kind === 'write'
+      ? client.write(w.offsetBytes, Buffer.from(bytes.buffer, dataBase + w.dataOffset, w.length))
+      : client.writeZeroes(w.offsetBytes, w.length);
   try {
-    await untilAnswered(Promise.all(answered), client, sentAt, timeoutMs);
+    // The fills first, answered: the WRITEs of their runs overlap them (link-requests.ts).
+    if (plan.fills.length > 0) await answeredBy(client, plan.fills.map(send));
+    await answeredBy(client, plan.writes.map(send));
     return true;
   } catch (error) {
     // A later request of the same connection fails too: the link is dropped once, not again after a reconnect.
@@ -154,6 +159,14 @@ async function sendTo(link: number, words: Int32Array, bytes: Uint8Array, slot: 
     else client.destroy();
     return false;
   }
+}
+
+/** Resolves once every one of `writes` is answered; rejects on a failure, or once `client` stops answering. */
+async function answeredBy(client: NbdClient, writes: readonly Promise<void>[]): Promise<void> {
+  const sentAt = Date.now();
+  const answered = writes.map((w) => w.then(() => void lastAnswer.set(client, Date.now())));
+  for (const w of answered) w.catch(() => undefined);
+  await untilAnswered(Promise.all(answered), client, sentAt, timeoutMs);
 }
 
 /** Serves the request of `seq` in `slot`: every addressed link answers or fails, then DONE_SEQ. */

@@ -118,11 +118,12 @@ function unitImage(w: UnitWrite): UnitImage {
  * A batch of the background copy as sent over a link. A run of consecutive units that is dense
  * (isDenseRun, the rule the primary's read of the run follows: a cylinder of full tracks, 1 MiB of
  * FBA blocks) goes as whole slots: one NBD WRITE per batch. A sparse run goes as each track's used
- * bytes and a zero fill of the rest of its slot (two NBD requests per track, sent without waiting
- * for each other): the link carries little more than the used bytes, and the secondary's server
- * writes the zeros only where its own track may hold non-zero bytes (Volume.zeroFlat), so a sparse
- * primary keeps a remote secondary sparse. Decision: for sparse tracks, more requests (small ones,
- * pipelined) against far fewer bytes on the link and on the secondary's disk.
+ * bytes and a zero fill of the rest of its slot, which the link worker sends as one zero fill of
+ * the run, answered, then a WRITE per track (link-requests.ts): the link carries little more than
+ * the used bytes, and the secondary's server writes the zeros only where its own track may hold
+ * non-zero bytes (Volume.zeroFlat), so a sparse primary keeps a remote secondary sparse. Decision:
+ * for sparse tracks, more requests (small ones, pipelined) against far fewer bytes on the link and
+ * on the secondary's disk.
  */
 function linkImages(writes: readonly UnitWrite[]): UnitImage[] {
   const images: UnitImage[] = [];

@@ -193,9 +193,17 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
     // geometry a new volume takes from them against the device type and the tape's data.
     requireLabelsMatch('restore from', tape);
     if (options.newVolume) checkRecordedGeometry(tape);
-    const volume = options.newVolume ? createTarget(tape, options) : openVolume(options.to);
+    // The hash worker of a streamed restore starts before the target is made: its start-up (a
+    // thread, its modules) then overlaps the making, instead of the first windows' wait for it.
+    const hash = streamed ? new BackgroundSha256(tapePath) : undefined;
+    let volume: Volume;
+    try {
+      volume = options.newVolume ? createTarget(tape, chosen, options) : openVolume(options.to);
+    } catch (error) {
+      hash?.close();
+      throw error;
+    }
     let restored = false;
-    let hash: BackgroundSha256 | undefined;
     try {
       // Everything about the target is checked before the first byte is written.
       const ckd = tape.source.kind === 'ckd';
@@ -211,7 +219,6 @@ export function restoreTape(tapePath: string, options: RestoreOptions): RestoreR
         : [];
       freeReallocatedNamesakes(volume, datasets);
       tape.progress.begin('copy', blocksOf(chosen), 'blocks');
-      if (streamed) hash = new BackgroundSha256(tapePath);
       const location = volume.backend.location();
       const writebackPath = location.kind === 'file' ? location.path : undefined;
       const written = chosen.map((e, i) => {
@@ -296,7 +303,7 @@ function removeNewVolume(path: string): void {
   rmSync(sizeStorePath(path), { force: true });
 }
 
-function createTarget(tape: BackupTape, options: RestoreOptions): Volume {
+function createTarget(tape: BackupTape, chosen: readonly TapeElement[], options: RestoreOptions): Volume {
   if (existsSync(options.to) && !options.force)
     throw new TargetExistsError(`Cannot restore into a new volume ${options.to}: the file exists (use --force)`, { path: options.to });
   const source = tape.source;
@@ -304,6 +311,16 @@ function createTarget(tape: BackupTape, options: RestoreOptions): Volume {
   if (source.kind === 'fba') return createVolume(options.to, { type: 'fba', blocks: source.size, volser: source.volser || 'FBA001', force: options.force });
   const type = options.type ?? source.typeName;
   const cylinders = options.cylinders ?? (options.type ? undefined : source.size);
+  // The tracks a whole-volume element restores are written, each of them, before the volume is
+  // used (a restore that fails removes it): formatting them first would write every slot twice.
+  const restored = chosen.find((e) => e.description.kind === 'volume')?.blockCount ?? 0;
   // A whole-volume restore brings its own track 0 and VTOC; a data set restore needs a fresh VTOC.
-  return createVolume(options.to, { type, cylinders, volser: source.volser || 'RESTOR', vtocTracks: wholeVolume ? 0 : undefined, force: options.force });
+  return createVolume(options.to, {
+    type,
+    cylinders,
+    volser: source.volser || 'RESTOR',
+    vtocTracks: wholeVolume ? 0 : undefined,
+    force: options.force,
+    tracksWrittenByCaller: restored,
+  });
 }
