@@ -6,7 +6,8 @@
  * continue.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { ownFolder } from '../base/file-io.js';
 import { join } from 'node:path';
 import { withCatalog } from '../catalog/catalog.js';
 import { LibraryError } from '../errors/snaptape-error.js';
@@ -18,6 +19,8 @@ import type { BackupRun } from './backup-api.js';
 
 /** Where the library keeps a spanned backup before it is spread, and a joined set while it is read. */
 const STAGING_DIR = 'staging';
+/** What `ownFolder` calls `LIB/staging` in an error. */
+const STAGING_FOLDER = 'the staging folder of the tape library';
 
 export interface LibraryBackupTarget {
   /** The tape file the backup session writes: the scratch cartridge mounted for it. */
@@ -59,7 +62,8 @@ export async function backupToLibrary(
       return { ...ran, library: library.path, pool, setId, cartridges };
     }
     const stagingDir = join(library.path, STAGING_DIR);
-    mkdirSync(stagingDir, { recursive: true });
+    // Inside the library only: a link in the staging folder's place would move the cartridge out.
+    ownFolder(stagingDir, STAGING_FOLDER);
     const staged = join(stagingDir, `${first.volser}-${process.pid}.aws`);
     renameSync(first.path, staged);
     try {
@@ -123,6 +127,7 @@ export async function libraryTape(dir: string, volser: string, options: { readon
         { volser: volser.toUpperCase() },
       );
     }
+    ownFolder(stagingDir, STAGING_FOLDER);
     const scratch = join(stagingDir, `vault-${volser.toUpperCase()}-${process.pid}`);
     try {
       const tape = await vaultedSetTape(set, options.dataset, scratch);
@@ -134,7 +139,7 @@ export async function libraryTape(dir: string, volser: string, options: { readon
   }
   const only = set[0];
   if (set.length === 1 && only !== undefined) return { tapePath: only.path, cartridges: [only.volser], done: () => undefined };
-  mkdirSync(stagingDir, { recursive: true });
+  ownFolder(stagingDir, STAGING_FOLDER);
   const joined = join(stagingDir, `join-${volser.toUpperCase()}-${process.pid}.aws`);
   try {
     joinTapeVolumes(

@@ -5,7 +5,7 @@
  * reads a vaulted backup set in place: each vaulted cartridge is fetched in part (its labels, then
  * the chosen data set's sections) into sparse scratch files, which the one restore path reads.
  */
-import { mkdirSync } from 'node:fs';
+import { ownFolder } from '../base/file-io.js';
 import { join } from 'node:path';
 import { withCatalog } from '../catalog/catalog.js';
 import { LibraryError, LockedError, VaultError } from '../errors/snaptape-error.js';
@@ -144,7 +144,9 @@ export async function vaultedSetTape(
   dataset: string,
   scratchDir: string,
 ): Promise<VaultedSetTape> {
-  mkdirSync(scratchDir, { recursive: true });
+  // A link at its name (whoever can write the folder above may put one there) would land the
+  // fetched cartridges in the folder it names: refused (file-io.ts ownFolder).
+  ownFolder(scratchDir, 'the folder a vaulted set is fetched into');
   const client = await createVaultClient();
   let bytesFetched = 0;
   let cartridgeBytes = 0;

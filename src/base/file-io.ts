@@ -14,8 +14,24 @@
  *   whole, and refuses it from its size, unread, past a bound (a sparse file of gigabytes costs
  *   its maker nothing).
  */
-import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, read, readSync, write, writeSync, writev, writevSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  read,
+  readSync,
+  renameSync,
+  write,
+  writeSync,
+  writev,
+  writevSync,
+} from 'node:fs';
 import { open as openAsync, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { IoError, type SnaptapeError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -224,6 +240,12 @@ export interface SideFileOpen {
   readonly replace?: boolean;
   /** The permissions of a file `replace` creates (before the umask); 0o666 if not given. */
   readonly mode?: number;
+  /**
+   * Makes a new file, with `writable` (O_CREAT | O_EXCL): anything already at the name, a link
+   * (even a dangling one) included, is refused, never followed nor emptied. The descriptor is then
+   * the file made, whatever is renamed into its name later: write through it, not by the name.
+   */
+  readonly exclusive?: boolean;
 }
 
 /**
@@ -290,12 +312,20 @@ function openFlags(writable: boolean, side: SideFileOpen): number {
     (writable ? constants.O_RDWR : constants.O_RDONLY) |
     constants.O_NONBLOCK |
     (side.noFollow ? constants.O_NOFOLLOW : 0) |
-    (writable && side.replace ? constants.O_CREAT : 0)
+    (writable && (side.replace || side.exclusive) ? constants.O_CREAT : 0) |
+    (writable && side.exclusive ? constants.O_EXCL : 0)
   );
 }
 
-/** The typed error of an open that failed: a symbolic link refused (side.noFollow) says so. */
+/** The typed error of an open that failed: a symbolic link refused (side.noFollow) says so, and so does a name taken (side.exclusive). */
 function openFailure(error: unknown, path: string, what: string, side: SideFileOpen): SnaptapeError {
+  if (side.exclusive && (error as { code?: unknown }).code === 'EEXIST') {
+    const link = lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() === true;
+    return new IoError(
+      `Cannot create ${what} ${path}: ${link ? 'a symbolic link' : 'a file'} is already at its name, and ${what} is made only as a new file of its own`,
+      { path, exists: true, ...(link ? { symbolicLink: true } : {}) },
+    );
+  }
   if (side.noFollow && (error as { code?: unknown }).code === 'ELOOP' && lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) {
     return new IoError(`Cannot open ${what} ${path}: it is a symbolic link, and ${what} is opened only as a regular file`, {
       path,
@@ -316,6 +346,116 @@ function requireOwnRegularFile(path: string, what: string, stat: { isFile(): boo
     );
   }
 }
+
+/**
+ * Makes the folder `path` (its parents too, as needed), or takes the one there, only as a folder of
+ * its own: a symbolic link at its name (to a folder elsewhere, which whoever can write the folder
+ * above may put there), or anything else that is no folder, is refused with an IoError naming it,
+ * before a file is made in it. Side files are then made in it by name (openRegularFile, noFollow
+ * for the file's own name), which would otherwise land in the folder the link names. Checked when
+ * called: a caller asks again right before it makes files there (Node has no openat(2)).
+ */
+export function ownFolder(path: string, what: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(path);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'EEXIST') throw translateIoError(error, `make ${what}`, path);
+  }
+  const stat = lstatSync(path, { throwIfNoEntry: false });
+  if (stat?.isDirectory() === true) return;
+  const found = stat === undefined ? 'it is gone' : stat.isSymbolicLink() ? 'it is a symbolic link' : 'it is not a folder';
+  throw new IoError(`Cannot use ${what} ${path}: ${found}, and ${what} is used only as a folder of its own`, {
+    path,
+    notFolder: true,
+    ...(stat?.isSymbolicLink() === true ? { symbolicLink: true } : {}),
+  });
+}
+
+/** Which file a descriptor holds (device and inode): what `renameOwnFile` compares a name with. */
+export interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/** The identity of the file open as `fd`. */
+export function fileIdentity(fd: number, path: string, what: string): FileIdentity {
+  try {
+    const { dev, ino } = fstatSync(fd);
+    return { dev, ino };
+  } catch (error) {
+    throw translateIoError(error, `look at ${what}`, path);
+  }
+}
+
+/**
+ * Refuses (IoError naming it) the file open as `fd` unless it is the one `identity` names: a file
+ * snaptape made and holds, opened again by its name (on another thread, or to finish it), where
+ * whoever can write the folder may have put a link or another file meanwhile. Nothing of it is
+ * changed; the caller closes `fd`.
+ */
+export function requireSameFile(fd: number, identity: FileIdentity, path: string, what: string, since: string): void {
+  const now = fileIdentity(fd, path, what);
+  if (now.dev === identity.dev && now.ino === identity.ino) return;
+  throw new IoError(
+    `Cannot write ${what} ${path}: it is not the file ${since} (a link or another file was put at its name meanwhile), so it is left as it was`,
+    {
+      path,
+      replaced: true,
+    },
+  );
+}
+
+/**
+ * Renames `from` over `to` only while the name `from` still holds the file `identity` names (made
+ * by snaptape, exclusively, and written through its descriptor, never reopened by the name). Whoever
+ * can write the folder can rename another file or a link into `from`'s place meanwhile: it is
+ * refused with an IoError naming both, `to` left as it was (and what is at `from` too, not ours).
+ * The check and the rename are two system calls; rename(2) moves the link it finds, never follows
+ * it, so a link put there in between ends at `to` (not written through), the one window left.
+ */
+export function renameOwnFile(from: string, to: string, identity: FileIdentity, what: string): void {
+  const now = lstatSync(from, { throwIfNoEntry: false });
+  if (now === undefined || now.dev !== identity.dev || now.ino !== identity.ino) {
+    const found = now === undefined ? 'nothing is there' : now.isSymbolicLink() ? 'a symbolic link is there' : 'another file is there';
+    throw new IoError(`Cannot rename ${what} ${from} to ${to}: it is no longer the file snaptape made and wrote (${found}), so ${to} is left as it was`, {
+      path: from,
+      to,
+      replaced: true,
+    });
+  }
+  try {
+    renameSync(from, to);
+  } catch (error) {
+    throw translateIoError(error, `rename ${what} ${from} to ${to}`, from);
+  }
+}
+
+/** Copies the whole regular file at `fromPath` into `toFd` (from byte 0), in chunks: a copy into a file held by its descriptor. */
+export function copyFileIntoDescriptor(fromPath: string, toFd: number, toPath: string, what: string): void {
+  const { fd, sizeBytes } = openRegularFile(fromPath, what);
+  try {
+    const chunk = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(sizeBytes, 1)));
+    let at = 0;
+    // Bounded: every pass copies at least one byte or stops at the end of the file.
+    for (;;) {
+      const n = readAtMost(fd, chunk, at, fromPath, what);
+      if (n === 0) break;
+      writeFully(toFd, chunk.subarray(0, n), at, toPath, what);
+      at += n;
+    }
+    try {
+      ftruncateSync(toFd, at);
+    } catch (error) {
+      throw translateIoError(error, `copy ${what} to ${toPath}`, toPath);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** One read and write of `copyFileIntoDescriptor`. */
+const COPY_CHUNK_BYTES = 4 * 1024 ** 2;
 
 /**
  * The most a side record read whole (a JSON record, a marker, a map) may hold unless its reader

@@ -5,7 +5,7 @@
  * says which path ran, so that a caller (and a test) can tell.
  */
 import type { FileUnitLocation } from '../image/image-backend.js';
-import type { CopyPlan, CopyResult } from './copy-plan.js';
+import type { CopyPlan, CopyResult, PlacedTargetFile } from './copy-plan.js';
 import { countCopies } from './copy-census.js';
 import { CopyLoop, type CopyPath } from './copy-loop.js';
 import type { CopyPool } from './copy-pool.js';
@@ -22,7 +22,7 @@ export interface OwningThreadPorts {
 export interface BackgroundCopy {
   readonly plan: CopyPlan;
   /** Both ends as files at fixed offsets: the workers copy. */
-  readonly files?: { readonly sourceFile: FileUnitLocation; readonly targetFile: FileUnitLocation | { readonly kind: 'file'; readonly path: string } };
+  readonly files?: { readonly sourceFile: FileUnitLocation; readonly targetFile: FileUnitLocation | PlacedTargetFile };
   readonly pool?: () => CopyPool;
   /** The owning thread's ends, for a copy without `files` (or without a pool). */
   readonly ports: () => OwningThreadPorts;

@@ -7,6 +7,7 @@
  * of FBA blocks, or a tape block. Its source bytes are `lengths[u]` bytes (or the whole slot) at
  * `firstSourceUnit[u]` of the source (or unit `u` itself).
  */
+import type { FileIdentity } from '../base/file-io.js';
 import type { ErrorData } from '../errors/snaptape-error.js';
 import type { FileUnitLocation } from '../image/image-backend.js';
 import type { PacingPlan } from './copy-pacing.js';
@@ -104,11 +105,22 @@ export interface CopyPlan {
   readonly targetRate?: TargetRate;
 }
 
+/** A placed target's file, as a worker opens it by its name. */
+export interface PlacedTargetFile {
+  readonly kind: 'file';
+  readonly path: string;
+  readonly identity?: FileIdentity;
+}
+
 /** Where a worker finds the bytes: both ends as files at fixed offsets. */
 export interface FileCopyPlan extends CopyPlan {
   readonly sourceFile: FileUnitLocation;
-  /** The target file: for a slot target its units' location; for a placed target its path. */
-  readonly targetFile: FileUnitLocation | { readonly kind: 'file'; readonly path: string };
+  /**
+   * The target file: for a slot target its units' location; for a placed target its path, and the
+   * file the path must still name (`identity`: a tape its session made and holds), else the worker
+   * refuses it, unwritten (file-io.ts requireSameFile).
+   */
+  readonly targetFile: FileUnitLocation | PlacedTargetFile;
 }
 
 export interface CopyResult {

@@ -16,7 +16,7 @@ export default function runCopyPlan(plan: FileCopyPlan): CopyResult {
   try {
     source = new FileUnitSource(plan.sourceFile, plan.source);
     const slots = 'slotBytes' in plan.targetFile ? plan.targetFile : undefined;
-    sink = new FileUnitSink(plan.targetFile.path, plan.target, slots);
+    sink = new FileUnitSink(plan.targetFile.path, plan.target, slots, 'identity' in plan.targetFile ? plan.targetFile.identity : undefined);
     const extents = plan.target.kind === 'slot' && plan.target.extentBuffer ? new Int32Array(plan.target.extentBuffer) : undefined;
     return new CopyLoop(plan, {
       states: TrackStateArray.attach(plan.stateBuffer),

@@ -5,7 +5,7 @@
  * writer the owning thread holds (a compressed image, a mirror's secondary or link, a new image).
  */
 import { closeSync, openSync } from 'node:fs';
-import { readFully, writeFully, writevFully } from '../base/file-io.js';
+import { readFully, requireSameFile, writeFully, writevFully, type FileIdentity } from '../base/file-io.js';
 import { pageSpans, type FlatSpan } from '../base/page-spans.js';
 import { translateIoError } from '../errors/io-error.js';
 import type { FileUnitLocation } from '../image/image-backend.js';
@@ -332,11 +332,19 @@ export class FileUnitSink implements UnitSink {
   private readonly target: CopyTarget;
   private readonly slots: FileUnitLocation | undefined;
 
-  constructor(path: string, target: CopyTarget, slots?: FileUnitLocation) {
+  /** `identity`: the file the path must still name (a tape its session made): else refused, unwritten (file-io.ts requireSameFile). */
+  constructor(path: string, target: CopyTarget, slots?: FileUnitLocation, identity?: FileIdentity) {
     this.path = path;
     this.target = target;
     this.slots = slots;
     this.fd = openFile(path, 'r+', 'the target');
+    if (identity === undefined) return;
+    try {
+      requireSameFile(this.fd, identity, path, 'the target', 'the copy was started for');
+    } catch (error) {
+      closeSync(this.fd);
+      throw error;
+    }
   }
 
   write(writes: readonly UnitWrite[]): void {

@@ -3,7 +3,8 @@
  * a null track of format 1 (HA R0 EOT, what dasdinit writes) and the file is a few hundred bytes.
  * The first write of a track adds its L2 table and image.
  */
-import { existsSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
+import { fileIdentity, type FileIdentity } from '../base/file-io.js';
 import { TargetExistsError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import type { CkdGeometry } from '../geometry/volume-geometry.js';
@@ -18,6 +19,8 @@ export interface CreateCckdOptions {
   readonly compression?: CckdCompression;
   /** A shadow file (CKD_S370) for a base of this geometry, instead of a base file. */
   readonly shadow?: boolean;
+  /** Told which file was made, before a byte of it is written (create-image.ts CreateImageOptions.created). */
+  readonly created?: (identity: FileIdentity) => void;
 }
 
 /** Creates the file and returns it open for writing (locked); `CckdFile` only, for shadows. */
@@ -30,6 +33,12 @@ export function createCckdFile(path: string, geometry: CkdGeometry, options: Cre
     if ((error as { code?: string }).code === 'EEXIST')
       throw new TargetExistsError(`Cannot create ${path}: the file exists (use --force to replace it)`, { path });
     throw translateIoError(error, `create ${path}`, path);
+  }
+  try {
+    options.created?.(fileIdentity(fd, path, 'the image'));
+  } catch (error) {
+    closeSync(fd);
+    throw error;
   }
   return CckdFile.create(path, fd, { geometry, compression: options.compression ?? 'zlib', shadow: options.shadow, nullFormat: NULL_FORMAT.EMPTY });
 }

@@ -95,23 +95,7 @@ export class CckdFile {
   /** Opens a file after checking it on a read-only descriptor; a damaged file is never written. */
   static open(path: string, options: { readOnly: boolean }): CckdFile {
     let fd = openRegularFile(path, 'the image').fd;
-    let analysis: CckdAnalysis;
-    try {
-      analysis = analyseCckd(path, fd);
-    } catch (error) {
-      closeSync(fd);
-      throw error;
-    }
-    const fatal = analysis.problems.find((p) => p.kind === 'table' || (!options.readOnly && (p.kind === 'free-space' || p.kind === 'statistics')));
-    if (fatal) {
-      closeSync(fd);
-      const why = fatal.kind === 'table' ? '' : ' (snaptape check --repair rebuilds the free space)';
-      throw new ImageFormatError(`Cannot open ${path}${options.readOnly ? '' : ' for writing'}: ${fatal.message}${why}`, {
-        path,
-        offset: fatal.offset,
-        ...(fatal.track !== undefined ? { track: fatal.track } : {}),
-      });
-    }
+    const analysis = CckdFile.checked(path, fd, options.readOnly);
     if (!options.readOnly) {
       closeSync(fd);
       try {
@@ -121,6 +105,37 @@ export class CckdFile {
       }
     }
     return new CckdFile(fd, analysis, options.readOnly);
+  }
+
+  /**
+   * Opens for writing the file held as `fd` (open for reading and writing), checked as `open`
+   * checks it, and taking the descriptor over (closed with the file, or on a refusal): written
+   * through `fd` only, never reopened by `path`, which another may have put a link at meanwhile.
+   */
+  static openDescriptor(path: string, fd: number): CckdFile {
+    return new CckdFile(fd, CckdFile.checked(path, fd, false), false);
+  }
+
+  /** The analysis of the file open as `fd`, or (`fd` closed) the error of a file that is not to be opened so. */
+  private static checked(path: string, fd: number, readOnly: boolean): CckdAnalysis {
+    let analysis: CckdAnalysis;
+    try {
+      analysis = analyseCckd(path, fd);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
+    const fatal = analysis.problems.find((p) => p.kind === 'table' || (!readOnly && (p.kind === 'free-space' || p.kind === 'statistics')));
+    if (fatal) {
+      closeSync(fd);
+      const why = fatal.kind === 'table' ? '' : ' (snaptape check --repair rebuilds the free space)';
+      throw new ImageFormatError(`Cannot open ${path}${readOnly ? '' : ' for writing'}: ${fatal.message}${why}`, {
+        path,
+        offset: fatal.offset,
+        ...(fatal.track !== undefined ? { track: fatal.track } : {}),
+      });
+    }
+    return analysis;
   }
 
   /** Writes a new, empty file (every track null) and returns it open for writing. */

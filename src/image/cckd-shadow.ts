@@ -10,8 +10,9 @@
  * one file system). A crash leaves either the old file or the merged one, never a mix; only then
  * is the shadow deleted. Every file is locked for the whole operation.
  */
-import { constants, copyFileSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { copyFileIntoDescriptor, fileIdentity, openRegularFile, renameOwnFile, type FileIdentity } from '../base/file-io.js';
 import { fsyncDirectory } from './durable-replace.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
@@ -20,6 +21,17 @@ import { createCckdFile } from './cckd-create.js';
 import type { CckdCompression } from './cckd-layouts.js';
 import { lockImage, type ImageLock } from './image-lock.js';
 import { openCckdImage } from './cckd-open.js';
+
+const TEMP_FILE = 'the temp file of a shadow merge';
+
+/** The permission bits of `path`, which a copy of it keeps (as copyFileSync's did). */
+function modeOf(path: string): number {
+  try {
+    return statSync(path).mode & 0o7777;
+  } catch (error) {
+    throw translateIoError(error, `look at ${path}`, path);
+  }
+}
 
 function withLocks<T>(paths: readonly string[], body: () => T): T {
   const locks: ImageLock[] = [];
@@ -51,18 +63,32 @@ export function mergeShadow(basePath: string, shadows: readonly string[]): { mer
   return withLocks([basePath, ...shadows], () => {
     const temporary = `${below}.merging`;
     // What a merge that stopped left is ours to replace (under the locks), and so is a link in its
-    // place: removed, never followed (existsSync says a dangling link is no file). The copy then
-    // makes a new file (COPYFILE_EXCL), never a link's target.
+    // place: removed, never followed (existsSync says a dangling link is no file). The temp file is
+    // then made new (O_EXCL: a link put there since is refused) and held by its descriptor until it
+    // is renamed: the copy, the merge and the sync all go through it, never by its name, which
+    // whoever can write the folder may rename a link into meanwhile (file-io.ts renameOwnFile).
     rmSync(temporary, { force: true });
+    const { fd } = openRegularFile(temporary, TEMP_FILE, true, { noFollow: true, exclusive: true, mode: modeOf(below) });
+    let identity: FileIdentity;
     try {
-      copyFileSync(below, temporary, constants.COPYFILE_EXCL);
+      identity = fileIdentity(fd, temporary, TEMP_FILE);
+      copyFileIntoDescriptor(below, fd, temporary, `the file below ${below}`);
     } catch (error) {
-      throw translateIoError(error, `copy ${below} to ${temporary}`, below);
+      closeSync(fd);
+      rmSync(temporary, { force: true });
+      throw error;
     }
     let mergedTracks = 0;
-    const source = CckdFile.open(top, { readOnly: true });
+    let source: CckdFile;
     try {
-      const target = CckdFile.open(temporary, { readOnly: false });
+      source = CckdFile.open(top, { readOnly: true });
+    } catch (error) {
+      closeSync(fd);
+      rmSync(temporary, { force: true });
+      throw error;
+    }
+    try {
+      const target = CckdFile.openDescriptor(temporary, fd);
       try {
         for (const t of source.heldTracks()) {
           target.writeTrack(t, source.readTrack(t) as Buffer);
@@ -73,6 +99,7 @@ export function mergeShadow(basePath: string, shadows: readonly string[]): { mer
       } finally {
         target.close();
       }
+      renameOwnFile(temporary, below, identity, TEMP_FILE);
     } catch (error) {
       rmSync(temporary, { force: true });
       throw error;
@@ -80,7 +107,6 @@ export function mergeShadow(basePath: string, shadows: readonly string[]): { mer
       source.close();
     }
     try {
-      renameSync(temporary, below);
       rmSync(top);
       fsyncDirectory(dirname(resolve(below)));
     } catch (error) {

@@ -19,6 +19,7 @@ import type { CckdCompression } from './cckd-layouts.js';
 import { createCckdImage } from './cckd-create.js';
 import { UsageError } from '../errors/snaptape-error.js';
 import { PhaseReporter, type OnPhaseProgress } from '../base/phase-progress.js';
+import { fileIdentity, type FileIdentity } from '../base/file-io.js';
 
 export interface CreateImageOptions {
   /** Replace an existing file. */
@@ -33,6 +34,11 @@ export interface CreateImageOptions {
    */
   readonly onProgress?: OnPhaseProgress;
   /**
+   * Told which file was made (from its descriptor, file-io.ts FileIdentity), before a byte of it is
+   * written: for a caller that renames it later, and must rename only that file (renameOwnFile).
+   */
+  readonly created?: (identity: FileIdentity) => void;
+  /**
    * An uncompressed CKD image: tracks 1 up to this (excluded) are not formatted, left as holes that
    * read as zeros, because the caller writes each of them before the image is used and removes the
    * image when it cannot (a whole-volume restore into a new volume: 50,085 small writes fewer on a
@@ -46,7 +52,7 @@ export interface CreateImageOptions {
 export function createImage(path: string, geometry: VolumeGeometry, options: CreateImageOptions = {}): ImageBackend {
   if (options.format === 'cckd') {
     if (geometry.kind !== 'ckd') throw new UsageError(`Cannot create ${path} as CCKD: compressed images are CKD volumes (3390, 3380), not FBA`, { path });
-    return createCckdImage(path, geometry, { force: options.force, compression: options.compression });
+    return createCckdImage(path, geometry, { force: options.force, compression: options.compression, created: options.created });
   }
   if (!options.force && existsSync(path)) {
     throw new TargetExistsError(`Cannot create ${path}: the file exists (use --force to replace it)`, { path });
@@ -65,6 +71,7 @@ export function createImage(path: string, geometry: VolumeGeometry, options: Cre
   const slotBytes = unitSlotBytes(geometry);
   const file = new SlotFile({ path, fd, geometry, dataOffsetBytes, slotBytes, readOnly: false, lock });
   try {
+    options.created?.(fileIdentity(fd, path, 'the image'));
     ftruncateSync(fd, dataOffsetBytes + unitCount(geometry) * slotBytes);
     if (geometry.kind === 'ckd') {
       file.writeHeader(

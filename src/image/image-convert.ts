@@ -5,7 +5,8 @@
  * end-of-track marker (what Hercules keeps). The target is written under a temporary name and
  * renamed into place only when complete, so a failed conversion leaves no half-written image.
  */
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { renameOwnFile, type FileIdentity } from '../base/file-io.js';
 import { dirname, resolve } from 'node:path';
 import { fsyncDirectory } from './durable-replace.js';
 import { TargetExistsError, UsageError } from '../errors/snaptape-error.js';
@@ -14,6 +15,7 @@ import { createImage } from './create-image.js';
 import type { ImageBackend } from './image-backend.js';
 import type { CckdCompression } from './cckd-layouts.js';
 import { openImage } from './open-image.js';
+import { assert } from '../base/assert.js';
 import { TRACKS_PER_CYLINDER } from '../geometry/device-types.js';
 
 /** Tracks converted per progress report: one cylinder. */
@@ -48,8 +50,11 @@ export function convertImage(input: string, output: string, options: ConvertOpti
     const geometry: CkdGeometry = source.geometry;
     // What a convert that stopped left is ours to replace, and so is a link in its place: removed,
     // never followed; then a new file is made (O_EXCL), never a link's target.
+    // The file made is the one renamed at the end, never another that whoever can write the folder
+    // renamed into its name meanwhile (file-io.ts renameOwnFile).
     rmSync(temporary, { force: true });
-    target = createImage(temporary, geometry, { format: options.format, compression: options.compression });
+    let made: FileIdentity | undefined;
+    target = createImage(temporary, geometry, { format: options.format, compression: options.compression, created: (identity) => (made = identity) });
     for (let t = 0; t < geometry.trackCount; t++) {
       target.writeUnit(t, source.readUnit(t, source.slotBytes));
       if (t % PROGRESS_EVERY_TRACKS === PROGRESS_EVERY_TRACKS - 1) options.onProgress?.(t + 1, geometry.trackCount);
@@ -58,7 +63,8 @@ export function convertImage(input: string, output: string, options: ConvertOpti
     target.sync();
     target.close();
     target = undefined;
-    renameSync(temporary, output);
+    assert(made !== undefined, 'createImage says which file it made');
+    renameOwnFile(temporary, output, made, 'the temp file of a convert');
     fsyncDirectory(dirname(resolve(output)));
     return {
       input,

@@ -33,7 +33,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type FsExt from 'fs-ext';
 import { IoError, LockedError } from '../errors/snaptape-error.js';
-import { openRegularFile, readRegularFileText, writeFully } from '../base/file-io.js';
+import { openRegularFile, readRegularFileText, writeFully, type FileIdentity } from '../base/file-io.js';
 import { lazyPackage } from '../base/lazy-package.js';
 import { translateIoError } from '../errors/io-error.js';
 
@@ -45,6 +45,13 @@ export interface ImageLock {
    * another lock holds the file by another of its names.
    */
   holdFile(): void;
+  /**
+   * The file `holdFile` found at the name, links followed (its device and inode), whether it holds it
+   * or not (a FIFO, a file only other users' flocks are on); undefined when nothing was there (a
+   * dangling link included), or before `holdFile`. A writer that opens the file by name later
+   * writes it only if it is this one (tape-lock.ts requireCheckedTape).
+   */
+  checkedFile(): FileIdentity | undefined;
   release(): void;
 }
 
@@ -214,19 +221,22 @@ export function liveLockOwner(imagePath: string): { pid: number; host: string } 
  * flock only carries the same lock over to the file's other names, and the kernel drops it when its
  * holder dies, so it is never stale.
  */
-function holdFileOf(imagePath: string, lockPath: string, action: string): number | undefined {
+function holdFileOf(imagePath: string, lockPath: string, action: string): { readonly fd?: number; readonly identity?: FileIdentity } {
   let fd: number;
   try {
     // Read-only and non-blocking: a FIFO or a device is opened without waiting, and not held.
     fd = openSync(imagePath, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
-    return undefined; // Nothing there yet (its writer holds it once it has made it), or not ours to read.
+    // Nothing there yet (its writer holds it once it has made it), or not ours to read (then what it
+    // is, by its name; nothing known of a name that cannot be looked at either, a loop of links).
+    return { identity: identityByName(imagePath) };
   }
   try {
     const stat = fstatSync(fd, { bigint: true });
+    const identity = { dev: Number(stat.dev), ino: Number(stat.ino) };
     if (!stat.isFile()) {
       closeSync(fd);
-      return undefined;
+      return { identity };
     }
     try {
       fsExt().flockSync(fd, 'exnb');
@@ -234,14 +244,14 @@ function holdFileOf(imagePath: string, lockPath: string, action: string): number
       const code = (error as { code?: string }).code;
       if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') {
         closeSync(fd);
-        return undefined; // A file system without flock (ENOLCK, EINVAL): the file is held by its name only.
+        return { identity }; // A file system without flock (ENOLCK, EINVAL): the file is held by its name only.
       }
       const holders = flockHolders(stat.dev, stat.ino);
       const holder = holders.find((h) => countsAsHolder(h.pid, stat.uid));
       if (holder === undefined && holders.length > 0) {
         // Only other users' locks (neither root's, ours nor the owner's): they keep no owner from its file.
         closeSync(fd);
-        return undefined;
+        return { identity };
       }
       const pid = holder?.pid;
       const who = pid === undefined ? 'another process' : pid === process.pid ? 'this process' : `process ${pid}`;
@@ -252,10 +262,20 @@ function holdFileOf(imagePath: string, lockPath: string, action: string): number
           : `${who} holds it locked (flock): a writer of it under another name (a hard link, or the name it had before a rename), or another program`;
       throw new LockedError(`Cannot ${action}: ${why} (device ${stat.dev}, inode ${stat.ino})`, { path: imagePath, lockPath, pid: pid ?? null });
     }
-    return fd;
+    return { fd, identity };
   } catch (error) {
     closeSync(fd);
     throw error;
+  }
+}
+
+/** The device and inode of what `path` names, links followed; undefined when nothing can be looked at there. */
+function identityByName(path: string): FileIdentity | undefined {
+  try {
+    const stat = statSync(path, { throwIfNoEntry: false });
+    return stat === undefined ? undefined : { dev: stat.dev, ino: stat.ino };
+  } catch {
+    return undefined;
   }
 }
 
@@ -329,12 +349,16 @@ function flockHolders(dev: bigint, ino: bigint): { pid: number; exclusive: boole
 function heldLock(imagePath: string, lockPath: string, text: string, action: string): ImageLock {
   let released = false;
   let fileFd: number | undefined;
+  let checked: FileIdentity | undefined;
   return {
     lockPath,
     holdFile: () => {
       if (released || fileFd !== undefined) return;
-      fileFd = holdFileOf(imagePath, lockPath, action);
+      const found = holdFileOf(imagePath, lockPath, action);
+      fileFd = found.fd;
+      checked = found.identity;
     },
+    checkedFile: () => checked,
     release: () => {
       if (released) return;
       released = true;

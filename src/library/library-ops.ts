@@ -5,12 +5,13 @@
  * one transaction; a cartridge file is moved only by these functions, and written only by a tape
  * writer while it is a scratch cartridge in a drive (cartridge-guard.ts).
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { openRegularFile, writeFully } from '../base/file-io.js';
 import { join, resolve } from 'node:path';
 import { fileSha256 } from '../base/file-digest.js';
 import type { Catalog, Db } from '../catalog/catalog.js';
 import { translateIoError } from '../errors/io-error.js';
-import { CartridgeProtectedError, LibraryError, UsageError } from '../errors/snaptape-error.js';
+import { CartridgeProtectedError, IoError, LibraryError, UsageError } from '../errors/snaptape-error.js';
 import { checkVolser, initTape } from '../tape/init-tape.js';
 import { decodeStandardLabel, labelIdOf } from '../tape/standard-labels.js';
 import { TapeReader } from '../tape/tape-reader.js';
@@ -98,38 +99,61 @@ export function initLibrary(catalog: Catalog, dir: string, options: LibraryInitO
     throw new LibraryError(`Cannot make tape library ${dir}: catalog ${catalog.path} already holds one there`, { library: dir });
   // The cartridges first, then the marker: until the marker exists, the guard does not treat them as cartridges.
   for (const volser of volsers) initTape(cartridgePath(key, volser), { labelled: true, volser });
-  const createdAt = new Date().toISOString();
-  catalog.write((db) => {
-    insertLibrary(db, { path: key, media: media.name, capacityBytes, slots, drives, createdAt });
-    upsertPool(db, key, {
-      name: DEFAULT_POOL,
-      firstVolser: volsers[0] as string,
-      lastVolser: volsers.at(-1) as string,
-      retentionDays,
-      worm: false,
-      storageClass: null,
-    });
-    volsers.forEach((volser, i) =>
-      insertCartridge(db, key, {
-        volser,
-        barcode: barcodeOf(volser, media),
-        pool: DEFAULT_POOL,
-        state: 'scratch',
-        location: 'slot',
-        slot: i + 1,
-        drive: null,
-        worm: false,
-        expiresAt: null,
-        writtenAt: null,
-        setId: null,
-        setSequence: null,
-        sha256: null,
-        vaultUrl: null,
-      }),
+  // The folder was empty, but whoever can write it may have put a link at the marker's name since:
+  // the marker is made new (O_EXCL, file-io.ts SideFileOpen), before the catalog rows, so that a
+  // refusal leaves none, and written through its descriptor once they are in.
+  const markerPath = join(key, LIBRARY_MARKER_FILE);
+  const marker = openRegularFile(markerPath, 'the tape library marker', true, { noFollow: true, exclusive: true }).fd;
+  try {
+    writeCatalogRows();
+    writeFully(
+      marker,
+      Buffer.from(`${JSON.stringify({ format: 'snaptape-library', catalog: resolve(catalog.path) }, null, 2)}\n`),
+      0,
+      markerPath,
+      'the tape library marker',
     );
-  });
-  writeFileSync(join(key, LIBRARY_MARKER_FILE), `${JSON.stringify({ format: 'snaptape-library', catalog: resolve(catalog.path) }, null, 2)}\n`);
+  } catch (error) {
+    closeSync(marker);
+    // Ours (made above): an empty marker would make the folder no library anyone can use.
+    rmSync(markerPath, { force: true });
+    throw error;
+  }
+  closeSync(marker);
   return listLibrary(catalog, key);
+
+  function writeCatalogRows(): void {
+    const createdAt = new Date().toISOString();
+    catalog.write((db) => {
+      insertLibrary(db, { path: key, media: media.name, capacityBytes, slots, drives, createdAt });
+      upsertPool(db, key, {
+        name: DEFAULT_POOL,
+        firstVolser: volsers[0] as string,
+        lastVolser: volsers.at(-1) as string,
+        retentionDays,
+        worm: false,
+        storageClass: null,
+      });
+      volsers.forEach((volser, i) =>
+        insertCartridge(db, key, {
+          volser,
+          barcode: barcodeOf(volser, media),
+          pool: DEFAULT_POOL,
+          state: 'scratch',
+          location: 'slot',
+          slot: i + 1,
+          drive: null,
+          worm: false,
+          expiresAt: null,
+          writtenAt: null,
+          setId: null,
+          setSequence: null,
+          sha256: null,
+          vaultUrl: null,
+        }),
+      );
+    });
+  }
 }
 
 /** The library at `dir`: its settings, pools, and every cartridge with its state, place and file path. */
@@ -236,12 +260,30 @@ export function unmountCartridge(catalog: Catalog, dir: string, volser: string):
   });
 }
 
+/**
+ * Moves a cartridge's file: rename(2), which replaces whatever is at `to` (a link too) without
+ * following it; across file systems (EXDEV) a copy that makes a new file (COPYFILE_EXCL: O_EXCL),
+ * never one that follows or empties a file or a link put at `to` (whoever can write that folder may
+ * put one there after it was checked): that is refused with an IoError naming it, left as it was.
+ */
 function moveFile(from: string, to: string): void {
   try {
     renameSync(from, to);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw translateIoError(error, `move ${from} to ${to}`, from);
-    copyFileSync(from, to);
+    try {
+      copyFileSync(from, to, constants.COPYFILE_EXCL);
+    } catch (copyError) {
+      if ((copyError as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new IoError(
+          `Cannot copy ${from} to ${to} (another file system): something was put at ${to} (a file or a link), and the copy is made only as a new file`,
+          {
+            path: to,
+            exists: true,
+          },
+        );
+      throw translateIoError(copyError, `copy ${from} to ${to}`, to);
+    }
     rmSync(from);
   }
 }
@@ -256,13 +298,21 @@ export function ejectCartridge(catalog: Catalog, dir: string, volser: string, to
   if (cartridge.location !== 'slot')
     throw new LibraryError(`Cannot eject cartridge ${cartridge.volser}: it is ${cartridge.location}, not in its slot`, { volser });
   const to = join(resolve(toDir), `${cartridge.volser}.aws`);
-  if (existsSync(to)) throw new LibraryError(`Cannot eject cartridge ${cartridge.volser} to ${to}: a file is there`, { volser, path: to });
+  // lstat, not existsSync: a dangling link is something there too.
+  if (lstatSync(to, { throwIfNoEntry: false }) !== undefined)
+    throw new LibraryError(`Cannot eject cartridge ${cartridge.volser} to ${to}: a file is there`, { volser, path: to });
   const from = cartridgePath(library.path, cartridge.volser);
   const sha256 = fileSha256(from, 'the cartridge').sha256;
   const ejected = { ...cartridge, location: 'ejected' as const, slot: null, sha256 };
   catalog.write((db) => updateCartridge(db, library.path, ejected));
-  mkdirSync(resolve(toDir), { recursive: true });
-  moveFile(from, to);
+  try {
+    mkdirSync(resolve(toDir), { recursive: true });
+    moveFile(from, to);
+  } catch (error) {
+    // Not moved: the cartridge is still in its slot, and the catalog says so again.
+    catalog.write((db) => updateCartridge(db, library.path, cartridge));
+    throw error;
+  }
   return { ...ejected, path: to };
 }
 
@@ -303,7 +353,7 @@ export function injectCartridge(catalog: Catalog, dir: string, file: string): Ca
         { volser, path: file },
       );
   }
-  if (existsSync(to)) throw new LibraryError(`Cannot inject ${file}: ${to} exists`, { volser, path: to });
+  if (lstatSync(to, { throwIfNoEntry: false }) !== undefined) throw new LibraryError(`Cannot inject ${file}: ${to} exists`, { volser, path: to });
   const media = mediaType(library.media);
   const injected = catalog.write((db) => {
     const used = new Set(listCartridges(db, library.path).flatMap((c) => (c.slot === null ? [] : [c.slot])));

@@ -45,6 +45,6 @@ export function initTape(path: string, options: InitTapeOptions): InitTapeResult
     throw new UsageError(`Cannot use owner "${owner}": it has more than ${MAX_OWNER_LENGTH} characters`, { owner });
   }
   const plan = planTape({ volser, owner, labelled: options.labelled, files: [] });
-  const verification = withTapeLock(path, () => MappedTapeWriter.create(path, plan, { force: options.force ?? false }).finish());
+  const verification = withTapeLock(path, (lock) => MappedTapeWriter.create(path, plan, { force: options.force ?? false, lock }).finish());
   return { path, labelled: options.labelled, volser, owner, sizeBytes: verification.sizeBytes };
 }

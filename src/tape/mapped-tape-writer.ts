@@ -11,12 +11,14 @@
  * - `finish` writes labels and tapemarks, then re-reads the tape and checks it against the plan.
  */
 import { closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, statSync, type Stats } from 'node:fs';
-import { openRegularFile, writevFully } from '../base/file-io.js';
+import { fileIdentity, openRegularFile, writevFully, type FileIdentity } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
 import { translateIoError } from '../errors/io-error.js';
 import { NoSpaceError, TapeFormatError, TargetExistsError, UsageError } from '../errors/snaptape-error.js';
 import { volumeImageKind } from '../image/open-image.js';
 import { inLibraryFolder } from '../library/library-marker.js';
+import type { ImageLock } from '../image/image-lock.js';
+import { mustCreate, requireCheckedTape } from './tape-lock.js';
 import { AWS_HEADER_BYTES, blockHeaderBytes, tapemarkHeaderBytes } from './aws-block-header.js';
 import { encodeUserLabel } from './standard-labels.js';
 import { plannedDataBlock, plannedEntries, type TapePlan } from './tape-plan.js';
@@ -116,6 +118,8 @@ export class MappedTapeWriter {
   readonly fd: number;
   /** Where the tape starts in the file (0 for a tape file; N0 × 512 on an FBA volume). */
   readonly baseOffsetBytes: number;
+  /** The file `fd` is: what another descriptor of the tape, opened by its name, must be too (file-io.ts requireSameFile). */
+  readonly identity: FileIdentity;
   // Main thread only.
   private closed = false;
 
@@ -124,6 +128,7 @@ export class MappedTapeWriter {
     this.plan = plan;
     this.fd = fd;
     this.baseOffsetBytes = baseOffsetBytes;
+    this.identity = fileIdentity(fd, path, 'the tape');
   }
 
   /**
@@ -149,20 +154,28 @@ export class MappedTapeWriter {
     return new MappedTapeWriter(path, plan, fd, baseOffsetBytes);
   }
 
-  /** Creates (or with `force` replaces) the tape file, sized to the plan. */
-  static create(path: string, plan: TapePlan, options: { readonly force?: boolean } = {}): MappedTapeWriter {
+  /**
+   * Creates (or with `force` replaces) the tape file, sized to the plan. `lock`, the tape's lock
+   * (tape-lock.ts lockTape), checked the file at the name: only that file is written (a tape that was
+   * not there then is made new), never a link or another file put at the name since, which is an
+   * IoError naming the tape, the other file left as it was (requireCheckedTape).
+   */
+  static create(path: string, plan: TapePlan, options: { readonly force?: boolean; readonly lock?: ImageLock } = {}): MappedTapeWriter {
     if (!options.force && existsSync(path)) {
       throw new TargetExistsError(`Cannot create tape ${path}: the file exists (use --force to replace it)`, { path });
     }
     let fd: number;
     try {
-      fd = options.force ? openReplaceable(path) : openSync(path, 'wx');
+      if (!options.force) fd = openSync(path, 'wx');
+      else if (options.lock !== undefined && mustCreate(options.lock)) fd = openRegularFile(path, 'the tape', true, { noFollow: true, exclusive: true }).fd;
+      else fd = openReplaceable(path, options.lock !== undefined);
     } catch (cause) {
       if ((cause as { code?: string }).code === 'EEXIST')
         throw new TargetExistsError(`Cannot create tape ${path}: the file exists (use --force to replace it)`, { path });
       throw translateIoError(cause, 'create tape', path);
     }
     try {
+      if (options.lock !== undefined) requireCheckedTape(options.lock, fd, path);
       ftruncateSync(fd, 0);
       ftruncateSync(fd, plan.sizeBytes);
     } catch (cause) {
@@ -236,12 +249,14 @@ export class MappedTapeWriter {
  * volume image (named, or reached through a link: a volume is not a file one backs up onto). Those
  * are UsageErrors naming the file, with the file left as it was.
  */
-function openReplaceable(path: string): number {
+function openReplaceable(path: string, checked: boolean): number {
   // A cartridge of a tape library (a name in a folder with a library marker, which whoever can
   // write the library can fill with links) is written only as a file of its own: a symbolic link
   // or a hard link there is refused, the file it names left alone (file-io.ts SideFileOpen). The
   // library's rules (tape-lock.ts) follow a link to the file it names, which is outside the library.
-  if (inLibraryFolder(path)) return openRegularFile(path, 'the cartridge', true, { noFollow: true, replace: true }).fd;
+  // `checked`: the file was there when the tape's lock checked it, and is emptied only once it is
+  // known to be that file (create, requireCheckedTape), not here.
+  if (inLibraryFolder(path)) return openRegularFile(path, 'the cartridge', true, { noFollow: true, ...(checked ? {} : { replace: true }) }).fd;
   const refuse = (why: string): never => {
     throw new UsageError(
       `Cannot replace ${path} with a tape: it is ${why}; --force replaces only a regular file that is not a volume, so it is left as it was`,

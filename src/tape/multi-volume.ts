@@ -13,7 +13,7 @@
  * `spanTape` splits a finished single tape onto volumes; `joinTapeVolumes` puts them back into the
  * one tape they came from, byte for byte, which is how a spanned backup is read.
  */
-import { closeSync } from 'node:fs';
+import { closeSync, ftruncateSync } from 'node:fs';
 import { openRegularFile } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
 import { NoSpaceError, TapeFormatError } from '../errors/snaptape-error.js';
@@ -29,7 +29,9 @@ import {
   type DataSetLabel2,
   type StandardLabel,
 } from './standard-labels.js';
-import { lockTape } from './tape-lock.js';
+import { lockTape, mustCreate, requireCheckedTape } from './tape-lock.js';
+import type { ImageLock } from '../image/image-lock.js';
+import { translateIoError } from '../errors/io-error.js';
 import type { TapeIndex } from './tape-index.js';
 import { TapeReader } from './tape-reader.js';
 import { TapeStreamWriter } from './tape-stream-writer.js';
@@ -137,10 +139,19 @@ class VolumeWriter {
     this.writer = new TapeStreamWriter(fd, target.path, { offsetBytes: 0, previousChunkBytes: 0 });
   }
 
-  static create(target: TapeVolumeTarget, owner: string): VolumeWriter {
+  static create(target: TapeVolumeTarget, owner: string, lock: ImageLock): VolumeWriter {
     // A cartridge of a library's folder, which others may write: a link at its name is refused, and
-    // the file it names left alone (file-io.ts SideFileOpen); a file of its own is emptied, then written.
-    const { fd } = openRegularFile(target.path, 'the tape volume', true, { noFollow: true, replace: true });
+    // the file it names left alone (file-io.ts SideFileOpen). Only the file the volume's lock checked
+    // is written (a volume that was not there then is made new), emptied once it is known to be that
+    // file: not a file renamed over the name since (tape-lock.ts requireCheckedTape).
+    const { fd } = openRegularFile(target.path, 'the tape volume', true, { noFollow: true, ...(mustCreate(lock) ? { exclusive: true } : {}) });
+    try {
+      requireCheckedTape(lock, fd, target.path);
+      ftruncateSync(fd, 0);
+    } catch (error) {
+      closeSync(fd);
+      throw translateIoError(error, 'empty the tape volume', target.path);
+    }
     const volume = new VolumeWriter(target, fd);
     volume.writer.writeBlock(encodeVolumeLabel({ volser: target.volser, accessibility: '', owner }));
     return volume;
@@ -175,7 +186,7 @@ export function spanTape(sourcePath: string, options: SpanOptions): SpannedVolum
     const owner = volume1.label.owner;
     let sequence = 1;
     let lock = acquire(options.nextVolume(sequence));
-    let out = VolumeWriter.create(lock.target, owner);
+    let out = VolumeWriter.create(lock.target, owner, lock.lock);
     const finishVolume = (): void => {
       done.push(out.close());
       lock.release();
@@ -204,7 +215,7 @@ export function spanTape(sourcePath: string, options: SpanOptions): SpannedVolum
             section += 1;
             sectionBlocks = 0;
             lock = acquire(options.nextVolume(sequence));
-            out = VolumeWriter.create(lock.target, owner);
+            out = VolumeWriter.create(lock.target, owner, lock.lock);
             out.headers(file, section);
           }
           // A volume that holds no data block yet cannot be helped by another one.
@@ -242,11 +253,12 @@ export function spanTape(sourcePath: string, options: SpanOptions): SpannedVolum
   return done;
 }
 
-function acquire(target: TapeVolumeTarget): { readonly target: TapeVolumeTarget; release(): void } {
+function acquire(target: TapeVolumeTarget): { readonly target: TapeVolumeTarget; readonly lock: ImageLock; release(): void } {
   const lock = lockTape(target.path);
   let released = false;
   return {
     target,
+    lock,
     release: () => {
       if (released) return;
       released = true;

@@ -10,6 +10,7 @@
  */
 import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { requireSameFile } from '../base/file-io.js';
 import { LockedError } from '../errors/snaptape-error.js';
 import { fileHolderElsewhere, liveLockOwner, lockImage, type ImageLock } from '../image/image-lock.js';
 import { checkCartridgeWritable } from '../library/cartridge-guard.js';
@@ -97,11 +98,28 @@ function realFolderOf(path: string): string | undefined {
   }
 }
 
-/** Runs `write` holding the tape's lock, released afterwards whether it succeeded or not. */
-export function withTapeLock<T>(path: string, write: () => T): T {
+/**
+ * Refuses (IoError naming it) a tape opened for writing as `fd` that is not the file `lock` checked
+ * (and holds, where it can): whoever can write the folder may put a link or another file at its name between the
+ * check and the open, which a write by the name would then reach. A tape that was not there at the
+ * check was made new (O_EXCL, `mustCreate`): it is held now, and must be the file made.
+ */
+export function requireCheckedTape(lock: ImageLock, fd: number, path: string): void {
+  // Made new (none was there at the check): held now, by its name, which must still give this file.
+  if (lock.checkedFile() === undefined) lock.holdFile();
+  requireSameFile(fd, lock.checkedFile() ?? { dev: -1, ino: -1 }, path, 'tape', 'its lock checked');
+}
+
+/** Whether the writer under `lock` must make the tape new (O_EXCL): there was none to check and hold when the lock was taken. */
+export function mustCreate(lock: ImageLock): boolean {
+  return lock.checkedFile() === undefined;
+}
+
+/** Runs `write` holding the tape's lock (given to it, for requireCheckedTape), released afterwards whether it succeeded or not. */
+export function withTapeLock<T>(path: string, write: (lock: ImageLock) => T): T {
   const lock = lockTape(path);
   try {
-    return write();
+    return write(lock);
   } finally {
     lock.release();
   }

@@ -82,7 +82,8 @@ function prepareNewUnderLock(volume: Volume, options: TapeBackupOptions, tapeLoc
   // The spool first: a spool that exists refuses the backup before the tape is touched.
   const spool = options.spoolPath === undefined ? undefined : BackupSpool.create(options.spoolPath, { force: options.force });
   try {
-    const target = openTapeTarget(volume, options, layout.plan);
+    // The tape written is the file its lock checked (or a new one made), held by its inode.
+    const target = openTapeTarget(volume, options, layout.plan, tapeLock);
     try {
       // A tape this backup has just created is held by its inode too, as one it replaced already was.
       tapeLock?.holdFile();

@@ -11,7 +11,7 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { SnaptapeError, type ErrorData } from '../../errors/snaptape-error.js';
 import { translateIoError } from '../../errors/io-error.js';
-import { openRegularFile } from '../../base/file-io.js';
+import { openRegularFile, requireSameFile, type FileIdentity } from '../../base/file-io.js';
 import { inLibraryFolder } from '../../library/library-marker.js';
 import { writeTapeFrame } from '../../tape/mapped-tape-writer.js';
 import type { TapePlan } from '../../tape/tape-plan.js';
@@ -25,6 +25,8 @@ import { withBlocksOf, type BlockDigestShared } from './block-digest-pass.js';
 
 export interface FinishTapeTask {
   readonly tapePath: string;
+  /** The file the session wrote (MappedTapeWriter.identity): reopened, the path must still name it (file-io.ts requireSameFile). */
+  readonly identity?: FileIdentity;
   /** The tape's plan without its data blocks (block-digest-pass.ts `withoutBlocks`): `blocks` holds them. */
   readonly plan: TapePlan;
   /** The digest pass's tables of the data blocks' offsets and lengths, and each element's count of blocks. */
@@ -77,6 +79,14 @@ export function finishTape(task: FinishTapeTask): FinishTapeResult {
       fd = inLibraryFolder(task.tapePath) ? openRegularFile(task.tapePath, 'the cartridge', true, { noFollow: true }).fd : openSync(task.tapePath, 'r+');
     } catch (error) {
       throw translateIoError(error, 'reopen the tape to finish it', task.tapePath);
+    }
+    if (task.identity !== undefined) {
+      try {
+        requireSameFile(fd, task.identity, task.tapePath, 'the tape', 'the backup wrote');
+      } catch (error) {
+        closeSync(fd);
+        throw error;
+      }
     }
     let digests: string[];
     let digested: number;

@@ -427,7 +427,11 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
       const copying = runBackgroundCopy({
         plan: this.plan,
         ...(location.kind === 'file'
-          ? { files: { sourceFile: location, targetFile: { kind: 'file' as const, path: this.options.tapePath } }, pool: () => pool }
+          ? {
+              // The workers write only the file this session made (a link put at its name since is refused).
+              files: { sourceFile: location, targetFile: { kind: 'file' as const, path: this.options.tapePath, identity: this.writer.identity } },
+              pool: () => pool,
+            }
           : {}),
         ports: () => ({ source: this.cbw.toTape.source, sink: this.cbw.toTape.sink }),
       });
@@ -497,6 +501,7 @@ export class TapeBackupSession extends EventEmitter implements WriteInterceptor,
       digestFailure === undefined && hashed === blockCount(digestPass)
         ? await finishTapeOnPool(pool, {
             tapePath: this.options.tapePath,
+            identity: this.writer.identity,
             // The plan's bulk, its data blocks, goes in the pass's shared tables: not cloned here.
             plan: withoutBlocks(this.layout.plan),
             blocks: { offsets: digestPass.offsets, lengths: digestPass.lengths, counts: this.layout.plan.files.map((f) => f.spec.dataBlockLengths.length) },

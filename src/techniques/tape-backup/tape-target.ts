@@ -10,6 +10,7 @@ import { MAX_COPY_WORKERS } from '../../engine/copy-pool.js';
 import { openImage } from '../../image/open-image.js';
 import { MappedTapeWriter } from '../../tape/mapped-tape-writer.js';
 import type { TapePlan } from '../../tape/tape-plan.js';
+import type { ImageLock } from '../../image/image-lock.js';
 import { Volume } from '../../volume/volume.js';
 import { hostFreeBytes } from '../../volume/host-space.js';
 import type { TapeBackupOptions } from './backup-types.js';
@@ -37,10 +38,15 @@ export function checkRoomForTape(tapePath: string, sizeBytes: number, force: boo
 }
 
 /** Opens the tape target: a new tape file, or a region of an FBA volume from block N0. */
-export function openTapeTarget(volume: Volume, options: TapeBackupOptions, plan: TapePlan): { writer: MappedTapeWriter; targetVolume?: Volume } {
+export function openTapeTarget(
+  volume: Volume,
+  options: TapeBackupOptions,
+  plan: TapePlan,
+  tapeLock?: ImageLock,
+): { writer: MappedTapeWriter; targetVolume?: Volume } {
   if (options.tapeStartBlock === undefined) {
     checkRoomForTape(options.tapePath, plan.sizeBytes, options.force ?? false);
-    return { writer: MappedTapeWriter.create(options.tapePath, plan, { force: options.force }) };
+    return { writer: MappedTapeWriter.create(options.tapePath, plan, { force: options.force, lock: tapeLock }) };
   }
   const target = new Volume(openImage(options.tapePath));
   try {
