@@ -21,7 +21,9 @@ import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
 const CYLINDERS = 100;
 const PAUSE_AFTER = 500;
 const PAUSE_MS = 300;
-const THROTTLE_MBPS = 20;
+// Below what the owning thread copies from a CCKD source on a loaded machine (13-17 MB/s seen in CI
+// and under `yes`, where 20 MB/s could not be reached), so the lower bound tests the pacing.
+const THROTTLE_MBPS = 10;
 
 let dir: TempDir;
 let pool: CopyPool;

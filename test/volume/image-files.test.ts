@@ -165,6 +165,10 @@ describe('ownership: the write lock', () => {
     expect(runSnaptape(['init', image, '--type', '3390', '--cyls', '3', '--volser', 'UNOWN1']).status).toBe(0);
     // An empty lock file (what a kill between create and write used to leave): refused while fresh…
     writeFileSync(`${image}.lock`, '');
+    // Dated a minute ahead: on a loaded machine the CLI took over 2 s to start (seen in CI), which
+    // aged a lock made just now past UNOWNED_STALE_MS before it was looked at.
+    const fresh = new Date(Date.now() + 60_000);
+    utimesSync(`${image}.lock`, fresh, fresh);
     expect(runSnaptape(['alloc', image, 'TOO.SOON', '--tracks', '1']).status).toBe(10);
     // …and taken over once older than UNOWNED_STALE_MS.
     const old = new Date(Date.now() - UNOWNED_STALE_MS - 1_000);
