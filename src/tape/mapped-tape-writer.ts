@@ -255,7 +255,8 @@ function openReplaceable(path: string, checked: boolean): number {
   // or a hard link there is refused, the file it names left alone (file-io.ts SideFileOpen). The
   // library's rules (tape-lock.ts) follow a link to the file it names, which is outside the library.
   // `checked`: the file was there when the tape's lock checked it, and is emptied only once it is
-  // known to be that file (create, requireCheckedTape), not here.
+  // known to be that file (create, requireCheckedTape), not here; nor is a file made for it (a
+  // dangling link put at its name since would make one wherever it points): it is opened, or refused.
   if (inLibraryFolder(path)) return openRegularFile(path, 'the cartridge', true, { noFollow: true, ...(checked ? {} : { replace: true }) }).fd;
   const refuse = (why: string): never => {
     throw new UsageError(
@@ -270,7 +271,7 @@ function openReplaceable(path: string, checked: boolean): number {
   if (before !== undefined && !before.isFile()) refuse(kindOf(before));
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NONBLOCK, 0o666);
+    fd = openSync(path, constants.O_RDWR | (checked ? 0 : constants.O_CREAT) | constants.O_NONBLOCK, 0o666);
   } catch (cause) {
     const code = (cause as { code?: string }).code;
     if (code === 'EISDIR') refuse('a folder, not a regular file');

@@ -3,9 +3,10 @@
  * library's rules, who holds it) and holds its inode, then opens the file by its name to write it.
  * Whoever can write the folder may put something else at the name in between: a symbolic link
  * (dangling, or to another file) or another file renamed there (a library cartridge renamed over a
- * scratch one's name). The writer must write only the file that was checked: `tape init --force`
- * and each volume a span writes refuse anything else with a typed error naming the tape, and the
- * other file keeps its bytes (a dangling link's file is not made).
+ * scratch one's name). The writer must write only the file that was checked: `tape init --force`,
+ * each volume a span writes, `tape put` (an append) and a resumed backup refuse anything else with a
+ * typed error naming the tape, and the other file keeps its bytes (a dangling link's file is not
+ * made, whether or not a tape was at the name when it was checked).
  */
 import { existsSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -85,6 +86,18 @@ describe('tape init --force writes only the file its lock checked', () => {
     linkAfterCheck(tape, victim);
     expectRefused(
       thrown(() => initTape(tape, { labelled: true, volser: 'V00002', force: true })),
+      tape,
+    );
+    expect(existsSync(victim), 'nothing is made where the link points').toBe(false);
+  });
+
+  it("a dangling symbolic link put at an existing tape's name after the check is refused: nothing is made where it points", () => {
+    const tape = d('init-existing-dangling.aws');
+    writeFileSync(tape, Buffer.alloc(1024, 0x11));
+    const victim = d('init-existing-dangling.victim');
+    linkAfterCheck(tape, victim);
+    expectRefused(
+      thrown(() => initTape(tape, { labelled: true, volser: 'V00005', force: true })),
       tape,
     );
     expect(existsSync(victim), 'nothing is made where the link points').toBe(false);
