@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IoError } from '../../src/errors/snaptape-error.js';
 import { initTape } from '../../src/tape/init-tape.js';
+import { appendDataSet } from '../../src/tape/tape-appender.js';
 import { spanTape } from '../../src/tape/multi-volume.js';
 import { runInProcessOk } from '../harness/run-cli-in-process.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -115,6 +116,27 @@ describe('tape init --force writes only the file its lock checked', () => {
       tape,
     );
     expect(readFileSync(tape).equals(bytes), 'the file renamed there keeps its bytes').toBe(true);
+  });
+});
+
+describe('tape put appends only to the file its lock checked', () => {
+  it('another tape renamed over the name after the check is refused, and keeps its bytes', () => {
+    const tape = d('put-renamed.aws');
+    initTape(tape, { labelled: true, volser: 'P00001' });
+    const other = d('put-renamed.other');
+    initTape(other, { labelled: true, volser: 'P00002' });
+    const bytes = readFileSync(other);
+    afterCheck.plant = () => renameSync(other, tape);
+    expectRefused(
+      thrown(() =>
+        appendDataSet(tape, {
+          spec: { dsname: 'PUT.DATA', recordFormat: 'U', recordLengthBytes: 0, blockSizeBytes: 800 },
+          dataBlocks: [Buffer.alloc(800, 0x41)],
+        }),
+      ),
+      tape,
+    );
+    expect(readFileSync(tape).equals(bytes), 'the tape renamed there keeps its bytes').toBe(true);
   });
 });
 
