@@ -185,14 +185,24 @@ export class MappedTapeWriter {
     return new MappedTapeWriter(path, plan, fd);
   }
 
-  /** Reopens a tape being written to this plan (an interrupted backup), without truncating it. */
-  static open(path: string, plan: TapePlan): MappedTapeWriter {
+  /**
+   * Reopens a tape being written to this plan (an interrupted backup), without truncating it. With
+   * `lock`, the tape's lock: only the file it checked is written, never a link or another file put at
+   * the name since (an IoError naming the tape, the other file left as it was: requireCheckedTape).
+   */
+  static open(path: string, plan: TapePlan, lock?: ImageLock): MappedTapeWriter {
     let fd: number;
     try {
       // A library's cartridge is reopened only as a file of its own (library-marker.ts inLibraryFolder).
       fd = inLibraryFolder(path) ? openRegularFile(path, 'the cartridge', true, { noFollow: true }).fd : openSync(path, 'r+');
     } catch (cause) {
       throw translateIoError(cause, 'reopen tape', path);
+    }
+    try {
+      if (lock !== undefined) requireCheckedTape(lock, fd, path);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
     }
     const sizeBytes = fstatSync(fd).size;
     if (sizeBytes !== plan.sizeBytes) {

@@ -8,12 +8,15 @@
  * typed error naming the tape, and the other file keeps its bytes (a dangling link's file is not
  * made, whether or not a tape was at the name when it was checked).
  */
-import { existsSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IoError } from '../../src/errors/snaptape-error.js';
 import { initTape } from '../../src/tape/init-tape.js';
 import { appendDataSet } from '../../src/tape/tape-appender.js';
+import { openVolume } from '../../src/api/volume-api.js';
+import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
+import { makeFilledVolume } from '../harness/backup-fixtures.js';
 import { spanTape } from '../../src/tape/multi-volume.js';
 import { runInProcessOk } from '../harness/run-cli-in-process.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -138,6 +141,33 @@ describe('tape put appends only to the file its lock checked', () => {
     );
     expect(readFileSync(tape).equals(bytes), 'the tape renamed there keeps its bytes').toBe(true);
   });
+});
+
+describe('a resumed backup writes only the tape its lock checked', () => {
+  it('a copy of the tape renamed over its name after the check is refused, and keeps its bytes', async () => {
+    const volume = makeFilledVolume(dir.path, { cylinders: 20, seed: 3, percent: 90, name: 'resume-src.ckd' });
+    const tape = d('resume.aws');
+    const first = TapeBackupSession.start(volume, { tapePath: tape, workers: 1, throttleMbps: 20 });
+    await new Promise((r) => setTimeout(r, 200));
+    first.cancel();
+    await expect(first.done).rejects.toThrow(/cancelled/);
+    const source = volume.path;
+    volume.close();
+    // Another file with the tape's bytes (its size and labels give nothing away), renamed over the name once checked.
+    const other = d('resume.other');
+    copyFileSync(tape, other);
+    const bytes = readFileSync(other);
+    afterCheck.plant = () => renameSync(other, tape);
+    const again = openVolume(source);
+    let resumed: TapeBackupSession | undefined;
+    const error = thrown(() => {
+      resumed = TapeBackupSession.resume(again, { tapePath: tape, workers: 1 });
+    });
+    await resumed?.done.catch(() => undefined);
+    again.close();
+    expectRefused(error, tape);
+    expect(readFileSync(tape).equals(bytes), 'the file renamed there keeps its bytes').toBe(true);
+  }, 60_000);
 });
 
 describe('a span writes each volume only as the file its lock checked', () => {
