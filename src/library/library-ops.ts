@@ -29,7 +29,7 @@ import {
   type LibraryPool,
   type LibraryRecord,
 } from './library-store.js';
-import { barcodeOf, mediaType, MIN_CAPACITY_BYTES } from './media-types.js';
+import { barcodeOf, mediaType, MIN_CAPACITY_BYTES, type MediaType } from './media-types.js';
 
 /** The pool every cartridge is in unless a pool's range takes it. */
 export const DEFAULT_POOL = 'DEFAULT';
@@ -134,24 +134,7 @@ export function initLibrary(catalog: Catalog, dir: string, options: LibraryInitO
         worm: false,
         storageClass: null,
       });
-      volsers.forEach((volser, i) =>
-        insertCartridge(db, key, {
-          volser,
-          barcode: barcodeOf(volser, media),
-          pool: DEFAULT_POOL,
-          state: 'scratch',
-          location: 'slot',
-          slot: i + 1,
-          drive: null,
-          worm: false,
-          expiresAt: null,
-          writtenAt: null,
-          setId: null,
-          setSequence: null,
-          sha256: null,
-          vaultUrl: null,
-        }),
-      );
+      volsers.forEach((volser, i) => insertCartridge(db, key, scratchCartridge(volser, media, { pool: DEFAULT_POOL, slot: i + 1, worm: false })));
     });
   }
 }
@@ -367,22 +350,7 @@ export function injectCartridge(catalog: Catalog, dir: string, file: string): Ca
       return back;
     }
     const pool = listLibraryPools(db, library.path).find((p) => p.name !== DEFAULT_POOL && volser >= p.firstVolser && volser <= p.lastVolser);
-    const record: CartridgeRecord = {
-      volser,
-      barcode: barcodeOf(volser, media),
-      pool: pool?.name ?? DEFAULT_POOL,
-      state: 'scratch',
-      location: 'slot',
-      slot,
-      drive: null,
-      worm: pool?.worm ?? false,
-      expiresAt: null,
-      writtenAt: null,
-      setId: null,
-      setSequence: null,
-      sha256: null,
-      vaultUrl: null,
-    };
+    const record = scratchCartridge(volser, media, { pool: pool?.name ?? DEFAULT_POOL, slot, worm: pool?.worm ?? false });
     insertCartridge(db, library.path, record);
     return record;
   });
@@ -578,4 +546,24 @@ export function finishRecall(catalog: Catalog, dir: string, volser: string): Car
     updateCartridge(db, library.path, next);
     return next;
   });
+}
+
+/** A cartridge new in `slot`: scratch, never written. */
+function scratchCartridge(volser: string, media: MediaType, where: { readonly pool: string; readonly slot: number; readonly worm: boolean }): CartridgeRecord {
+  return {
+    volser,
+    barcode: barcodeOf(volser, media),
+    pool: where.pool,
+    state: 'scratch',
+    location: 'slot',
+    slot: where.slot,
+    drive: null,
+    worm: where.worm,
+    expiresAt: null,
+    writtenAt: null,
+    setId: null,
+    setSequence: null,
+    sha256: null,
+    vaultUrl: null,
+  };
 }

@@ -17,6 +17,7 @@ import { createShadow, mergeShadow } from '../../src/image/cckd-shadow.js';
 import { convertImage } from '../../src/image/image-convert.js';
 import { makeFilledVolume, Prng, randomHostWrite } from '../harness/backup-fixtures.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { thrown } from '../harness/thrown.js';
 
 let dir: TempDir;
 let d: (name: string) => string;
@@ -37,15 +38,6 @@ afterEach(() => {
 function swapInLink(temp: string, victim: string): void {
   symlinkSync(victim, `${temp}.planted`);
   renameSync(`${temp}.planted`, temp);
-}
-
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
 }
 
 describe('a shadow merge writes and renames only the temp file it made', () => {

@@ -12,6 +12,7 @@ import { IoError } from '../../src/errors/snaptape-error.js';
 import { joinTapeVolumes, spanTape, type SpannedVolume } from '../../src/tape/multi-volume.js';
 import { runInProcessOk } from '../harness/run-cli-in-process.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { thrown } from '../harness/thrown.js';
 
 let dir: TempDir;
 let d: (name: string) => string;
@@ -26,15 +27,6 @@ beforeAll(async () => {
   volumes = spanTape(d('single.aws'), { capacityBytes: 200_000, nextVolume: (s) => ({ path: d(`v${s}.aws`), volser: `T0000${s}` }) });
 }, 120_000);
 afterAll(() => dir.cleanup());
-
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 function expectRefused(error: unknown, path: string, words: string): void {
   expect(error).toBeInstanceOf(IoError);

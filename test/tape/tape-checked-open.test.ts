@@ -20,6 +20,7 @@ import { makeFilledVolume } from '../harness/backup-fixtures.js';
 import { spanTape } from '../../src/tape/multi-volume.js';
 import { runInProcessOk } from '../harness/run-cli-in-process.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
+import { thrown } from '../harness/thrown.js';
 
 /** What the hostile user does once the tape's lock has checked it: set per test. */
 const afterCheck = { plant: (): void => undefined };
@@ -46,15 +47,6 @@ beforeAll(async () => {
   await runInProcessOk(['backup', d('src.ckd'), '--to', d('single.aws'), '--tape-volser', 'T00001']);
 }, 120_000);
 afterAll(() => dir.cleanup());
-
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 function expectRefused(error: unknown, path: string): void {
   expect(error).toBeInstanceOf(IoError);

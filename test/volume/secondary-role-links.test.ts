@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { IoError } from '../../src/errors/snaptape-error.js';
 import { SecondaryRoleFile, secondaryRolePath } from '../../src/volume/secondary-role-file.js';
 import { makeTempDir } from '../harness/temp-dir.js';
+import { thrown } from '../harness/thrown.js';
 
 const dir = makeTempDir('snaptape-role-links-');
 afterAll(() => dir.cleanup());
@@ -29,15 +30,6 @@ function plantVictim(image: string, victim: string): Buffer {
   writeFileSync(victim, bytes);
   unlinkSync(role);
   return bytes;
-}
-
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
 }
 
 function expectRefused(error: unknown, path: string, words: string): void {
