@@ -14,7 +14,7 @@
  * statistics equal what the tables imply after every flush (cckdcdsk finds no errors).
  */
 import { closeSync, fsyncSync, ftruncateSync, openSync } from 'node:fs';
-import { openRegularFile, writeFully } from '../base/file-io.js';
+import { fileIdentity, openRegularFile, requireSameFile, writeFully, type FileIdentity } from '../base/file-io.js';
 import { assert } from '../base/assert.js';
 import { decodeFields, encodeFields, num } from '../base/field-table.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
@@ -97,11 +97,24 @@ export class CckdFile {
     let fd = openRegularFile(path, 'the image').fd;
     const analysis = CckdFile.checked(path, fd, options.readOnly);
     if (!options.readOnly) {
-      closeSync(fd);
+      // Opened again by its name, where whoever can write the folder may have put another file
+      // since: only the file checked is written (file-io.ts requireSameFile).
+      let checked: FileIdentity;
+      try {
+        checked = fileIdentity(fd, path, 'the image');
+      } finally {
+        closeSync(fd);
+      }
       try {
         fd = openSync(path, 'r+');
       } catch (error) {
         throw translateIoError(error, `open ${path} for writing`, path);
+      }
+      try {
+        requireSameFile(fd, checked, path, 'the image', 'its open checked');
+      } catch (error) {
+        closeSync(fd);
+        throw error;
       }
     }
     return new CckdFile(fd, analysis, options.readOnly);

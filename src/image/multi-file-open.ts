@@ -5,7 +5,7 @@
  * under one lock each. A damaged set is refused before anything is written.
  */
 import { closeSync, openSync } from 'node:fs';
-import { openRegularFile, readAtMost } from '../base/file-io.js';
+import { fileIdentity, openRegularFile, readAtMost, requireSameFile, type FileIdentity } from '../base/file-io.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
 import { translateIoError } from '../errors/io-error.js';
 import { familyByDevtypeByte } from '../geometry/device-types.js';
@@ -19,6 +19,8 @@ interface PartShape {
   readonly path: string;
   readonly header: CkdImageHeader;
   readonly cylinders: number;
+  /** The file inspected: the one its writer must open again by the name (file-io.ts requireSameFile). */
+  readonly identity: FileIdentity;
 }
 
 function refuse(path: string, message: string, offset: number): never {
@@ -46,7 +48,7 @@ function readPart(path: string, sequence: number, first: CkdImageHeader | undefi
     const dataBytes = sizeBytes - CKD_HEADER_BYTES;
     if (cylinderBytes === 0 || dataBytes <= 0 || dataBytes % cylinderBytes !== 0)
       refuse(path, `${sizeBytes} bytes is not 512 + whole cylinders of ${header.heads} × ${header.trackSlotBytes} bytes (truncated?)`, sizeBytes);
-    return { path, header, cylinders: dataBytes / cylinderBytes };
+    return { path, header, cylinders: dataBytes / cylinderBytes, identity: fileIdentity(fd, path, `file ${sequence} of a multi-file volume`) };
   } finally {
     closeSync(fd);
   }
@@ -92,6 +94,14 @@ export function openMultiFileImage(firstPath: string, options: { readOnly: boole
       } catch (error) {
         lock?.release();
         throw translateIoError(error, `open ${part.path}`, part.path);
+      }
+      try {
+        // Opened again by its name: only the file inspected is written, not one put at the name since.
+        if (!options.readOnly) requireSameFile(fd, part.identity, part.path, 'the part', 'the volume was inspected as');
+      } catch (error) {
+        closeSync(fd);
+        lock?.release();
+        throw error;
       }
       const partGeometry = { ...ckdGeometry(family, part.cylinders), trackSlotBytes: geometry.trackSlotBytes };
       const file = new SlotFile({

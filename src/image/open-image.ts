@@ -11,7 +11,7 @@
  * says so. Anything else is refused rather than guessed at.
  */
 import { closeSync, fstatSync } from 'node:fs';
-import { openRegularFile, readAtMost } from '../base/file-io.js';
+import { fileIdentity, openRegularFile, readAtMost, requireSameFile, type FileIdentity } from '../base/file-io.js';
 import { extname } from 'node:path';
 import { encodeEbcdic } from '../base/ebcdic.js';
 import { ImageFormatError } from '../errors/snaptape-error.js';
@@ -176,11 +176,25 @@ export function openImage(path: string, options: OpenImageOptions = {}): ImageBa
   }
   let lock: ImageLock | undefined;
   if (!readOnly) {
-    closeSync(fd);
+    // Opened again by its name, where whoever can write the folder may have put another file
+    // since: only the file inspected is written (file-io.ts requireSameFile).
+    let inspected: FileIdentity;
+    try {
+      inspected = fileIdentity(fd, path, 'the image');
+    } finally {
+      closeSync(fd);
+    }
     lock = lockImage(path);
     try {
       fd = openRegularFile(path, 'the image for writing', true).fd;
     } catch (error) {
+      lock.release();
+      throw error;
+    }
+    try {
+      requireSameFile(fd, inspected, path, 'the image', 'its open inspected');
+    } catch (error) {
+      closeSync(fd);
       lock.release();
       throw error;
     }

@@ -185,14 +185,24 @@ export class MappedTapeWriter {
     return new MappedTapeWriter(path, plan, fd);
   }
 
-  /** Reopens a tape being written to this plan (an interrupted backup), without truncating it. */
-  static open(path: string, plan: TapePlan): MappedTapeWriter {
+  /**
+   * Reopens a tape being written to this plan (an interrupted backup), without truncating it. With
+   * `lock`, the tape's lock: only the file it checked is written, never a link or another file put at
+   * the name since (an IoError naming the tape, the other file left as it was: requireCheckedTape).
+   */
+  static open(path: string, plan: TapePlan, lock?: ImageLock): MappedTapeWriter {
     let fd: number;
     try {
       // A library's cartridge is reopened only as a file of its own (library-marker.ts inLibraryFolder).
       fd = inLibraryFolder(path) ? openRegularFile(path, 'the cartridge', true, { noFollow: true }).fd : openSync(path, 'r+');
     } catch (cause) {
       throw translateIoError(cause, 'reopen tape', path);
+    }
+    try {
+      if (lock !== undefined) requireCheckedTape(lock, fd, path);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
     }
     const sizeBytes = fstatSync(fd).size;
     if (sizeBytes !== plan.sizeBytes) {
@@ -255,7 +265,8 @@ function openReplaceable(path: string, checked: boolean): number {
   // or a hard link there is refused, the file it names left alone (file-io.ts SideFileOpen). The
   // library's rules (tape-lock.ts) follow a link to the file it names, which is outside the library.
   // `checked`: the file was there when the tape's lock checked it, and is emptied only once it is
-  // known to be that file (create, requireCheckedTape), not here.
+  // known to be that file (create, requireCheckedTape), not here; nor is a file made for it (a
+  // dangling link put at its name since would make one wherever it points): it is opened, or refused.
   if (inLibraryFolder(path)) return openRegularFile(path, 'the cartridge', true, { noFollow: true, ...(checked ? {} : { replace: true }) }).fd;
   const refuse = (why: string): never => {
     throw new UsageError(
@@ -270,7 +281,7 @@ function openReplaceable(path: string, checked: boolean): number {
   if (before !== undefined && !before.isFile()) refuse(kindOf(before));
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NONBLOCK, 0o666);
+    fd = openSync(path, constants.O_RDWR | (checked ? 0 : constants.O_CREAT) | constants.O_NONBLOCK, 0o666);
   } catch (cause) {
     const code = (cause as { code?: string }).code;
     if (code === 'EISDIR') refuse('a folder, not a regular file');

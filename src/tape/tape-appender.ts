@@ -15,7 +15,8 @@ import { inLibraryFolder } from '../library/library-marker.js';
 import { SnaptapeError, TapeLabelError, VerifyError } from '../errors/snaptape-error.js';
 import { readTapeContents, type TapeContents } from './tape-contents.js';
 import { buildFileLabels, dsidOf, type TapeFileSpec } from './tape-file-spec.js';
-import { withTapeLock } from './tape-lock.js';
+import { requireCheckedTape, withTapeLock } from './tape-lock.js';
+import type { ImageLock } from '../image/image-lock.js';
 import { TapeReader } from './tape-reader.js';
 import { TapeStreamWriter, writeLabelledFile } from './tape-stream-writer.js';
 
@@ -57,10 +58,10 @@ function readContents(path: string): TapeContents {
 
 /** Appends a data set to the tape at `path`, holding the tape's lock from the first read to the read-back. */
 export function appendDataSet(path: string, request: AppendRequest): AppendResult {
-  return withTapeLock(path, () => appendUnderLock(path, request));
+  return withTapeLock(path, (lock) => appendUnderLock(path, request, lock));
 }
 
-function appendUnderLock(path: string, request: AppendRequest): AppendResult {
+function appendUnderLock(path: string, request: AppendRequest, lock: ImageLock): AppendResult {
   const contents = readContents(path);
   const appendPoint = contents.appendPoint;
   if (appendPoint === undefined) {
@@ -82,6 +83,8 @@ function appendUnderLock(path: string, request: AppendRequest): AppendResult {
   }
   let endOffsetBytes: number;
   try {
+    // Opened by its name: only the file the lock checked is written, not one put at the name since.
+    requireCheckedTape(lock, fd, path);
     const writer = new TapeStreamWriter(fd, path, appendPoint);
     if (contents.labelled) {
       const spec = { ...request.spec, dataBlockLengths };

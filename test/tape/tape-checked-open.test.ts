@@ -3,15 +3,20 @@
  * library's rules, who holds it) and holds its inode, then opens the file by its name to write it.
  * Whoever can write the folder may put something else at the name in between: a symbolic link
  * (dangling, or to another file) or another file renamed there (a library cartridge renamed over a
- * scratch one's name). The writer must write only the file that was checked: `tape init --force`
- * and each volume a span writes refuse anything else with a typed error naming the tape, and the
- * other file keeps its bytes (a dangling link's file is not made).
+ * scratch one's name). The writer must write only the file that was checked: `tape init --force`,
+ * each volume a span writes, `tape put` (an append) and a resumed backup refuse anything else with a
+ * typed error naming the tape, and the other file keeps its bytes (a dangling link's file is not
+ * made, whether or not a tape was at the name when it was checked).
  */
-import { existsSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IoError } from '../../src/errors/snaptape-error.js';
 import { initTape } from '../../src/tape/init-tape.js';
+import { appendDataSet } from '../../src/tape/tape-appender.js';
+import { openVolume } from '../../src/api/volume-api.js';
+import { TapeBackupSession } from '../../src/techniques/tape-backup/tape-backup-session.js';
+import { makeFilledVolume } from '../harness/backup-fixtures.js';
 import { spanTape } from '../../src/tape/multi-volume.js';
 import { runInProcessOk } from '../harness/run-cli-in-process.js';
 import { makeTempDir, type TempDir } from '../harness/temp-dir.js';
@@ -82,6 +87,18 @@ describe('tape init --force writes only the file its lock checked', () => {
     expect(existsSync(victim), 'nothing is made where the link points').toBe(false);
   });
 
+  it("a dangling symbolic link put at an existing tape's name after the check is refused: nothing is made where it points", () => {
+    const tape = d('init-existing-dangling.aws');
+    writeFileSync(tape, Buffer.alloc(1024, 0x11));
+    const victim = d('init-existing-dangling.victim');
+    linkAfterCheck(tape, victim);
+    expectRefused(
+      thrown(() => initTape(tape, { labelled: true, volser: 'V00005', force: true })),
+      tape,
+    );
+    expect(existsSync(victim), 'nothing is made where the link points').toBe(false);
+  });
+
   it('another file renamed over the name after the check is refused, and keeps its bytes', () => {
     const tape = d('init-renamed.aws');
     writeFileSync(tape, Buffer.alloc(1024, 0x11));
@@ -95,6 +112,54 @@ describe('tape init --force writes only the file its lock checked', () => {
     );
     expect(readFileSync(tape).equals(bytes), 'the file renamed there keeps its bytes').toBe(true);
   });
+});
+
+describe('tape put appends only to the file its lock checked', () => {
+  it('another tape renamed over the name after the check is refused, and keeps its bytes', () => {
+    const tape = d('put-renamed.aws');
+    initTape(tape, { labelled: true, volser: 'P00001' });
+    const other = d('put-renamed.other');
+    initTape(other, { labelled: true, volser: 'P00002' });
+    const bytes = readFileSync(other);
+    afterCheck.plant = () => renameSync(other, tape);
+    expectRefused(
+      thrown(() =>
+        appendDataSet(tape, {
+          spec: { dsname: 'PUT.DATA', recordFormat: 'U', recordLengthBytes: 0, blockSizeBytes: 800 },
+          dataBlocks: [Buffer.alloc(800, 0x41)],
+        }),
+      ),
+      tape,
+    );
+    expect(readFileSync(tape).equals(bytes), 'the tape renamed there keeps its bytes').toBe(true);
+  });
+});
+
+describe('a resumed backup writes only the tape its lock checked', () => {
+  it('a copy of the tape renamed over its name after the check is refused, and keeps its bytes', async () => {
+    const volume = makeFilledVolume(dir.path, { cylinders: 20, seed: 3, percent: 90, name: 'resume-src.ckd' });
+    const tape = d('resume.aws');
+    const first = TapeBackupSession.start(volume, { tapePath: tape, workers: 1, throttleMbps: 20 });
+    await new Promise((r) => setTimeout(r, 200));
+    first.cancel();
+    await expect(first.done).rejects.toThrow(/cancelled/);
+    const source = volume.path;
+    volume.close();
+    // Another file with the tape's bytes (its size and labels give nothing away), renamed over the name once checked.
+    const other = d('resume.other');
+    copyFileSync(tape, other);
+    const bytes = readFileSync(other);
+    afterCheck.plant = () => renameSync(other, tape);
+    const again = openVolume(source);
+    let resumed: TapeBackupSession | undefined;
+    const error = thrown(() => {
+      resumed = TapeBackupSession.resume(again, { tapePath: tape, workers: 1 });
+    });
+    await resumed?.done.catch(() => undefined);
+    again.close();
+    expectRefused(error, tape);
+    expect(readFileSync(tape).equals(bytes), 'the file renamed there keeps its bytes').toBe(true);
+  }, 60_000);
 });
 
 describe('a span writes each volume only as the file its lock checked', () => {

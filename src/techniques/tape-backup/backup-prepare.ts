@@ -109,10 +109,14 @@ function prepareNewUnderLock(volume: Volume, options: TapeBackupOptions, tapeLoc
 export function prepareResumedBackup(volume: Volume, options: TapeBackupOptions): PreparedBackup & { readonly options: TapeBackupOptions } {
   checkWritable(volume);
   checkOptions(volume, options);
-  return withTapeLockFor(options, () => prepareResumedUnderLock(volume, options));
+  return withTapeLockFor(options, (tapeLock) => prepareResumedUnderLock(volume, options, tapeLock));
 }
 
-function prepareResumedUnderLock(volume: Volume, options: TapeBackupOptions): PreparedBackup & { readonly options: TapeBackupOptions } {
+function prepareResumedUnderLock(
+  volume: Volume,
+  options: TapeBackupOptions,
+  tapeLock: ImageLock | undefined,
+): PreparedBackup & { readonly options: TapeBackupOptions } {
   const tape = sessionRecordKey(options);
   const point = loadResumePoint(volume, tape, options.spoolPath);
   removeCheckpointLeftover(tape);
@@ -122,8 +126,11 @@ function prepareResumedUnderLock(volume: Volume, options: TapeBackupOptions): Pr
     creationDate: stored.creationDate,
     headerLabels: (_, i) => stored.headerLabels[i] ?? [],
   });
+  // The tape written is the file its lock checked, not a link or another file put at its name since.
   const target =
-    options.tapeStartBlock !== undefined ? openTapeTarget(volume, options, layout.plan) : { writer: MappedTapeWriter.open(options.tapePath, layout.plan) };
+    options.tapeStartBlock !== undefined
+      ? openTapeTarget(volume, options, layout.plan)
+      : { writer: MappedTapeWriter.open(options.tapePath, layout.plan, tapeLock) };
   const { spoolPath } = point;
   const namedByRecord = spoolPath !== undefined && point.record.spoolPath !== undefined && resolve(point.record.spoolPath) === resolve(spoolPath);
   const spool = spoolPath === undefined ? undefined : BackupSpool.reopen(spoolPath, new Set(point.spooled), namedByRecord);
