@@ -98,12 +98,25 @@ export function initLibrary(catalog: Catalog, dir: string, options: LibraryInitO
   if (getLibrary(catalog.db, key) !== undefined)
     throw new LibraryError(`Cannot make tape library ${dir}: catalog ${catalog.path} already holds one there`, { library: dir });
   // The cartridges first, then the marker: until the marker exists, the guard does not treat them as cartridges.
-  for (const volser of volsers) initTape(cartridgePath(key, volser), { labelled: true, volser });
-  // The folder was empty, but whoever can write it may have put a link at the marker's name since:
-  // the marker is made new (O_EXCL, file-io.ts SideFileOpen), before the catalog rows, so that a
-  // refusal leaves none, and written through its descriptor once they are in.
+  const made: string[] = [];
+  // A refusal from here on takes back the cartridges made (the folder was empty): a second init can then make it a library.
+  const takeBack = (): void => made.forEach((path) => rmSync(path, { force: true }));
+  let marker: number;
   const markerPath = join(key, LIBRARY_MARKER_FILE);
-  const marker = openRegularFile(markerPath, 'the tape library marker', true, { noFollow: true, exclusive: true }).fd;
+  try {
+    for (const volser of volsers) {
+      const path = cartridgePath(key, volser);
+      initTape(path, { labelled: true, volser });
+      made.push(path);
+    }
+    // The folder was empty, but whoever can write it may have put a link at the marker's name since:
+    // the marker is made new (O_EXCL, file-io.ts SideFileOpen), before the catalog rows, so that a
+    // refusal leaves none, and written through its descriptor once they are in.
+    marker = openRegularFile(markerPath, 'the tape library marker', true, { noFollow: true, exclusive: true }).fd;
+  } catch (error) {
+    takeBack();
+    throw error;
+  }
   try {
     writeCatalogRows();
     writeFully(
@@ -117,6 +130,7 @@ export function initLibrary(catalog: Catalog, dir: string, options: LibraryInitO
     closeSync(marker);
     // Ours (made above): an empty marker would make the folder no library anyone can use.
     rmSync(markerPath, { force: true });
+    takeBack();
     throw error;
   }
   closeSync(marker);

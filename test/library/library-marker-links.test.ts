@@ -6,7 +6,7 @@
  * error naming the marker, the other file neither made nor written, and the catalog holds no
  * library there.
  */
-import { existsSync, linkSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Catalog } from '../../src/catalog/catalog.js';
@@ -68,6 +68,21 @@ describe('library init never writes its marker through a link', () => {
     expectRefused(initRefused(lib), marker);
     expect(vi.mocked(initTape)).toHaveBeenCalled();
     expect(existsSync(victim), 'nothing is made where the link points').toBe(false);
+  });
+
+  it('a refused init takes back the cartridges it made, so the folder can be made a library again', () => {
+    const lib = d('again');
+    const marker = join(lib, LIBRARY_MARKER_FILE);
+    duringInit.plant = () => symlinkSync(d('again.victim'), marker);
+    expectRefused(initRefused(lib), marker);
+    expect(readdirSync(lib), 'only the planted link is left').toEqual([LIBRARY_MARKER_FILE]);
+    rmSync(marker);
+    const catalog = Catalog.open(d('snaptape.db'));
+    try {
+      expect(initLibrary(catalog, lib, { cartridges: 1, drives: 1 }).cartridges).toHaveLength(1);
+    } finally {
+      catalog.close();
+    }
   });
 
   for (const [kind, link] of [
