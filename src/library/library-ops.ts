@@ -279,9 +279,17 @@ function moveFile(from: string, to: string): void {
             exists: true,
           },
         );
+      // Made by this copy (COPYFILE_EXCL): a part of it is no cartridge anyone should find there.
+      rmSync(to, { force: true });
       throw translateIoError(copyError, `copy ${from} to ${to}`, to);
     }
-    rmSync(from);
+    try {
+      rmSync(from);
+    } catch (removeError) {
+      // Still in its slot: the copy is taken back, so that the cartridge is in one place only.
+      rmSync(to, { force: true });
+      throw translateIoError(removeError, `remove ${from} once copied to ${to}`, from);
+    }
   }
 }
 

@@ -7,7 +7,8 @@
  * cartridge stays in its slot, its file in the library unchanged. The eject folder here is on
  * /dev/shm (tmpfs), another file system than the library's: a real EXDEV.
  */
-import { existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, readFileSync, statSync, symlinkSync, writeFileSync, type PathLike, type RmOptions } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import tmp from 'tmp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -96,6 +97,29 @@ describe.runIf(otherFs)('library eject to another file system never copies throu
     expect(r.error).toBeInstanceOf(SnaptapeError);
     expect((r.error as Error).message).toContain(join(toDir, 'A00001.aws'));
     expect(readFileSync(victim).equals(bytes), 'the other file is not written').toBe(true);
+    expect(readFileSync(r.cartridge).equals(r.bytes), 'the cartridge stays in the library, unchanged').toBe(true);
+    expect(r.slotAfter, 'the catalog keeps it in its slot').toBe('slot');
+  });
+
+  it('a cartridge that cannot be removed from its slot after the copy stays the only one: the copy is taken back', () => {
+    const toDir = s('station4');
+    const realRm = fs.rmSync;
+    // The removal of the slot's file fails (EPERM, as for an immutable file) once it was copied.
+    fs.rmSync = (path: PathLike, options?: RmOptions): void => {
+      if (String(path).endsWith(join('lib4', 'A00001.aws')))
+        throw Object.assign(new Error(`EPERM: operation not permitted, rm '${String(path)}'`), { code: 'EPERM' });
+      realRm(path, options);
+    };
+    syncBuiltinESMExports();
+    let r: ReturnType<typeof ejectRefused>;
+    try {
+      r = ejectRefused('lib4', toDir);
+    } finally {
+      fs.rmSync = realRm;
+      syncBuiltinESMExports();
+    }
+    expect(r.error).toBeInstanceOf(SnaptapeError);
+    expect(existsSync(join(toDir, 'A00001.aws')), 'no second copy is left at the destination').toBe(false);
     expect(readFileSync(r.cartridge).equals(r.bytes), 'the cartridge stays in the library, unchanged').toBe(true);
     expect(r.slotAfter, 'the catalog keeps it in its slot').toBe('slot');
   });
